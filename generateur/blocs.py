@@ -1,0 +1,60 @@
+"""Les blocs d'un document, indépendants de Word : titres, paragraphes, listes, tableaux."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+
+@dataclass
+class Segment:
+    """Un morceau de texte avec sa mise en forme ; texte « \\n » = saut de ligne."""
+
+    texte: str
+    gras: bool = False
+    italique: bool = False
+
+
+@dataclass
+class Titre:
+    niveau: int
+    texte: str
+    signet: str | None = None
+
+
+@dataclass
+class Paragraphe:
+    segments: list[Segment]
+    style: str | None = None
+    centre: bool = False
+
+
+@dataclass
+class ElementListe:
+    segments: list[Segment]
+    sous_liste: "Liste | None" = None
+
+
+@dataclass
+class Liste:
+    ordonnee: bool
+    elements: list[ElementListe] = field(default_factory=list)
+
+
+@dataclass
+class Tableau:
+    lignes: list[list[list[Segment]]]
+    entete: bool = True
+    largeurs: list[int] | None = None  # en pourcentage de la largeur utile
+
+
+@dataclass
+class SautDePage:
+    pass
+
+
+Bloc = Union[Titre, Paragraphe, Liste, Tableau, SautDePage]
+
+
+def texte(segments: list[Segment]) -> str:
+    return "".join(s.texte for s in segments)

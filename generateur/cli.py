@@ -1,0 +1,86 @@
+"""Ligne de commande `dce` : analyse les options, appelle la bibliothèque, affiche en français."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__, cli_fr
+from .erreurs import ErreurDCE
+
+cli_fr.installer()
+
+CONTEXTE = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _date(valeur: str | None) -> dt.date | None:
+    if not valeur:
+        return None
+    try:
+        return dt.datetime.strptime(valeur, "%d/%m/%Y").date()
+    except ValueError:
+        raise click.BadParameter(f"« {valeur} » n'est pas une date JJ/MM/AAAA") from None
+
+
+class Groupe(click.Group):
+    """Groupe de commandes qui traduit les erreurs de dce en messages français et codes de sortie."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except ErreurDCE as exc:
+            nombre = len(exc.problemes)
+            click.secho(f"Erreur : {nombre} problème{'s' if nombre > 1 else ''} à corriger.", fg="red", err=True)
+            for p in exc.problemes:
+                click.echo(f"  - {p}", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt:
+            click.echo("\nInterrompu : aucun fichier partiellement écrit.", err=True)
+            ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - dernier rempart : jamais de trace brute pour l'utilisateur
+            if os.environ.get("DCE_DEBUG"):
+                raise
+            click.secho(f"Erreur interne de dce ({type(exc).__name__} : {exc}). "
+                        "Relancer avec DCE_DEBUG=1 pour le détail et signaler l'anomalie.", fg="red", err=True)
+            ctx.exit(3)
+
+
+@click.group(cls=Groupe, context_settings=CONTEXTE, subcommand_metavar="COMMANDE [ARGUMENTS]...",
+             options_metavar="[OPTIONS]")
+@click.version_option(__version__, "-V", "--version", prog_name="dce", message="%(prog)s, version %(version)s")
+@click.option("--catalogue", "racine", type=click.Path(file_okay=False, path_type=Path), envvar="DCE_RACINE",
+              help="Dossier du catalogue (catalogue.yaml, clauses/, modeles/, acheteurs/). Défaut : celui de l'installation.")
+@click.pass_context
+def main(ctx: click.Context, racine: Path | None) -> None:
+    """dce : rédige les pièces d'un dossier de consultation (RC, CCAP, CCTP) à partir d'un fichier de
+    réponses, avec les clauses du catalogue juridique et la traçabilité des actions du SPASER."""
+    ctx.obj = {"racine": racine}
+
+
+@main.command("generer")
+@click.argument("reponses", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--sortie", type=click.Path(file_okay=False, path_type=Path), default=Path("sortie"),
+              show_default=True, help="Dossier où écrire les documents.")
+@click.option("--droit-du", "droit_du", metavar="JJ/MM/AAAA",
+              help="Appliquer le droit en vigueur à cette date plutôt qu'à la date de lancement.")
+@click.pass_context
+def generer(ctx: click.Context, reponses: Path, sortie: Path, droit_du: str | None) -> None:
+    """Génère le RC, le CCAP, le CCTP, la fiche de traçabilité SPASER et le manifeste."""
+    from .generation import generer as generer_dce
+
+    resultat = generer_dce(reponses, sortie, ctx.obj["racine"], _date(droit_du))
+    analyse = resultat.analyse
+    click.echo(f"Consultation {analyse.contexte['reference']} : {len(analyse.retenues())} clauses retenues, "
+               f"{len(analyse.contexte['lots'])} lot(s), droit en vigueur au {analyse.date_droit.strftime('%d/%m/%Y')}.")
+    for nom, chemin in resultat.fichiers.items():
+        click.echo(f"  écrit : {chemin}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

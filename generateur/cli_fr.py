@@ -1,0 +1,75 @@
+"""Messages de click en français (aide, usage, erreurs de ligne de commande)."""
+
+from __future__ import annotations
+
+import click
+import click.core
+import click.decorators
+import click.exceptions
+import click.formatting
+import click.parser
+import click.termui
+import click.types
+
+TRADUCTIONS = {
+    "%(prog)s, version %(version)s": "%(prog)s, version %(version)s",
+    "Aborted!": "Interrompu.",
+    "Commands": "Commandes",
+    "Options": "Options",
+    "Positional arguments": "Arguments",
+    "Usage:": "Usage :",
+    "Show the version and exit.": "Affiche la version et quitte.",
+    "Show this message and exit.": "Affiche cette aide et quitte.",
+    "Error: {message}": "Erreur : {message}",
+    "Invalid value for {param_hint}: {message}": "Valeur invalide pour {param_hint} : {message}",
+    "Invalid value: {message}": "Valeur invalide : {message}",
+    "Missing argument": "Argument manquant",
+    "Missing option": "Option manquante",
+    "Missing parameter": "Paramètre manquant",
+    "Missing command.": "Commande manquante.",
+    "No such command {name!r}.": "Commande inconnue {name!r}.",
+    "No such option {name!r}.": "Option inconnue {name!r}.",
+    "Option {name!r} does not take a value.": "L'option {name!r} ne prend pas de valeur.",
+    "Try '{command} {option}' for help.": "Essayer « {command} {option} » pour l'aide.",
+    "default: {default}": "défaut : {default}",
+    "{name} {filename!r} does not exist.": "{name} {filename!r} introuvable.",
+    "{name} {filename!r} is a directory.": "{name} {filename!r} est un dossier.",
+    "{name} {filename!r} is a file.": "{name} {filename!r} est un fichier.",
+    "{name} {filename!r} is not readable.": "{name} {filename!r} illisible.",
+    "{name} {filename!r} is not writable.": "{name} {filename!r} non modifiable.",
+    "{value!r} is not a valid {number_type}.": "{value!r} n'est pas un nombre valide.",
+    "{value} is not in the range {range}.": "{value} est hors de l'intervalle {range}.",
+    "file": "Fichier",
+    "directory": "Dossier",
+    "path": "Chemin",
+    "Choose from:\n\t{choices}": "Valeurs possibles :\n\t{choices}",
+    "Missing parameter: {param_name}": "Paramètre manquant : {param_name}",
+    "Got unexpected extra argument ({args})": "Argument inattendu ({args})",
+    "Got unexpected extra arguments ({args})": "Arguments inattendus ({args})",
+}
+
+
+def _(message: str) -> str:
+    return TRADUCTIONS.get(message, message)
+
+
+def _ngettext(singulier: str, pluriel: str, n: int) -> str:
+    return _(singulier if n == 1 else pluriel)
+
+
+def installer() -> None:
+    for module in (click.core, click.decorators, click.exceptions, click.formatting, click.parser, click.termui,
+                   click.types):
+        if hasattr(module, "_"):
+            module._ = _  # type: ignore[attr-defined]
+        if hasattr(module, "ngettext"):
+            module.ngettext = _ngettext  # type: ignore[attr-defined]
+
+
+class _Formateur(click.formatting.HelpFormatter):
+    def write_heading(self, heading: str) -> None:
+        self.write(f"{'':>{self.current_indent}}{heading} :\n")
+
+
+click.core.HelpFormatter = _Formateur  # type: ignore[attr-defined,misc]
+click.Context.formatter_class = _Formateur

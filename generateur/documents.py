@@ -1,0 +1,113 @@
+"""Modèle Word de l'acheteur + blocs → fichier .docx (rendu docxtpl, écriture atomique et reproductible)."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from docx.shared import Mm
+from docxtpl import DocxTemplate, InlineImage, Listing
+from lxml import etree
+from markupsafe import Markup
+
+from .blocs import Bloc, Titre
+from .erreurs import ErreurDonnees, Probleme
+from .ooxml import W_NS, Ecrivain, Numerotation, Styles
+
+_W = f"{{{W_NS}}}"
+DATE_ZIP = (2020, 1, 1, 0, 0, 0)
+
+
+def _styles(modele: DocxTemplate) -> tuple[Styles, int]:
+    """Lit dans le modèle la numérotation liée aux styles de liste, et le premier numId libre."""
+    styles = Styles()
+    document = modele.get_docx()
+    numerotation = document.part.numbering_part.element
+    abstraits = {}
+    numeros = []
+    for num in numerotation.findall(f"{_W}num"):
+        ident = int(num.get(f"{_W}numId"))
+        numeros.append(ident)
+        abstraits[ident] = int(num.find(f"{_W}abstractNumId").get(f"{_W}val"))
+    for style in document.styles.element.findall(f"{_W}style"):
+        ident = style.get(f"{_W}styleId")
+        num = style.find(f"{_W}pPr/{_W}numPr/{_W}numId")
+        if num is None:
+            continue
+        num_id = int(num.get(f"{_W}val"))
+        if ident == styles.numeros:
+            styles.abstract_numeros = abstraits.get(num_id)
+        elif ident == styles.puces:
+            styles.num_puces = num_id
+    return styles, max(numeros, default=0) + 1
+
+
+def _ajouter_numerotation(modele: DocxTemplate, numerotation: Numerotation) -> None:
+    racine = modele.get_docx().part.numbering_part.element
+    fin = racine.find(f"{_W}numIdMacAtCleanup")
+    for xml in numerotation.xml():
+        element = etree.fromstring(xml)
+        if fin is not None:
+            fin.addprevious(element)
+        else:
+            racine.append(element)
+
+
+def _zip_reproductible(contenu: bytes) -> bytes:
+    """Même contenu → mêmes octets : dates fixes et ordre stable des parties."""
+    entree = zipfile.ZipFile(io.BytesIO(contenu))
+    sortie = io.BytesIO()
+    with zipfile.ZipFile(sortie, "w", zipfile.ZIP_DEFLATED) as z:
+        noms = entree.namelist()
+        ordre = sorted(noms, key=lambda n: (n != "[Content_Types].xml", n))
+        for nom in ordre:
+            info = zipfile.ZipInfo(nom, DATE_ZIP)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            z.writestr(info, entree.read(nom))
+    return sortie.getvalue()
+
+
+def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre]) -> bytes:
+    """Rend un document complet en mémoire."""
+    try:
+        tpl = DocxTemplate(str(modele))
+        styles, premier = _styles(tpl)
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise ErreurDonnees(Probleme(f"modèle Word illisible ({exc})", modele)) from None
+    numerotation = Numerotation(premier, styles.abstract_numeros)
+    ecrivain = Ecrivain(styles, numerotation)
+    contexte = dict(variables)
+    contexte["corps"] = Markup(ecrivain.blocs(blocs))
+    contexte["sommaire"] = Markup(ecrivain.sommaire(titres))
+    if isinstance(contexte.get("acheteur_adresse"), list):
+        contexte["acheteur_adresse"] = Listing("\n".join(contexte["acheteur_adresse"]))
+    logo = contexte.get("logo")
+    contexte["logo"] = InlineImage(tpl, str(logo), height=Mm(22)) if logo else ""
+    tpl.render(contexte, autoescape=True)
+    _ajouter_numerotation(tpl, numerotation)
+    tampon = io.BytesIO()
+    tpl.save(tampon)
+    return _zip_reproductible(tampon.getvalue())
+
+
+def ecrire_atomique(chemin: Path, contenu: bytes) -> None:
+    """Écrit un fichier d'un coup : un arrêt brutal laisse l'ancien fichier ou le nouveau, jamais un mélange."""
+    chemin.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporaire = tempfile.mkstemp(prefix=f".{chemin.name}.", suffix=".tmp", dir=chemin.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(contenu)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporaire, chemin)
+    except BaseException:
+        try:
+            os.unlink(temporaire)
+        except FileNotFoundError:
+            pass
+        raise

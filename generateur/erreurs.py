@@ -1,0 +1,46 @@
+"""Les erreurs de dce : une racine unique, chaque erreur nomme le fichier, la ligne et le champ."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Probleme:
+    """Un problème localisé dans un fichier fourni par l'utilisateur."""
+
+    message: str
+    fichier: str | Path | None = None
+    ligne: int | None = None
+    champ: str | None = None
+
+    def __str__(self) -> str:
+        lieu = ""
+        if self.fichier:
+            lieu = str(self.fichier)
+            if self.ligne:
+                lieu += f", ligne {self.ligne}"
+            lieu += " : "
+        champ = f"« {self.champ} » : " if self.champ else ""
+        return f"{lieu}{champ}{self.message}"
+
+
+class ErreurDCE(Exception):
+    """Racine de toutes les erreurs que dce présente à l'utilisateur (code de sortie 2)."""
+
+    def __init__(self, problemes: list[Probleme] | Probleme | str):
+        if isinstance(problemes, str):
+            problemes = [Probleme(problemes)]
+        elif isinstance(problemes, Probleme):
+            problemes = [problemes]
+        self.problemes = problemes
+        super().__init__("\n".join(str(p) for p in problemes))
+
+
+class ErreurDonnees(ErreurDCE):
+    """Fichier de réponses, profil d'acheteur ou catalogue invalide."""
+
+
+class ErreurClause(ErreurDCE):
+    """Une clause du catalogue ne peut pas être rendue."""

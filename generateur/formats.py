@@ -1,0 +1,88 @@
+"""Mise en forme française des montants, pourcentages et dates (Babel, locale fr_FR)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Iterable
+
+from babel.dates import format_date, format_time
+from babel.numbers import format_currency, format_decimal, format_percent
+
+LOCALE = "fr_FR"
+ESPACE_FINE = "\u202f"
+INSECABLE = "\u00a0"
+
+
+def _decimal(valeur: Any) -> Decimal:
+    return Decimal(str(valeur)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def euros(valeur: Any) -> str:
+    """800000 → « 800 000,00 € » (espaces insécables)."""
+    texte = format_currency(_decimal(valeur), "EUR", locale=LOCALE)
+    return texte.replace(ESPACE_FINE, INSECABLE)
+
+
+def montant(valeur: Any) -> str:
+    """800000 → « 800 000,00 € HT »."""
+    return euros(valeur) + INSECABLE + "HT"
+
+
+def montant_ttc(valeur: Any) -> str:
+    """800000 → « 800 000,00 € TTC »."""
+    return euros(valeur) + INSECABLE + "TTC"
+
+
+def nombre(valeur: Any, decimales: int = 0) -> str:
+    """833 → « 833 » ; 12345.6 → « 12 345,6 »."""
+    motif = "#,##0" + ("." + "#" * decimales if decimales else "")
+    return format_decimal(valeur, format=motif, locale=LOCALE).replace(ESPACE_FINE, INSECABLE)
+
+
+def pourcent(valeur: Any) -> str:
+    """15 → « 15 % » ; 5.5 → « 5,5 % » (la valeur est exprimée en points)."""
+    texte = format_percent(Decimal(str(valeur)) / 100, format="#,##0.##\u00a0%", locale=LOCALE)
+    return texte.replace(ESPACE_FINE, INSECABLE)
+
+
+def date_longue(valeur: dt.date | None) -> str:
+    """date(2026, 11, 21) → « 21 novembre 2026 » ; le 1er du mois s'écrit « 1er »."""
+    if valeur is None:
+        return ""
+    if isinstance(valeur, dt.datetime):
+        valeur = valeur.date()
+    texte = format_date(valeur, format="d MMMM y", locale=LOCALE)
+    if valeur.day == 1:
+        texte = "1er" + texte[1:]
+    return texte.replace(" ", INSECABLE, 1)
+
+
+def date_heure(valeur: dt.datetime | dt.date | None) -> str:
+    """datetime(2027, 1, 15, 12, 0) → « 15 janvier 2027 à 12 h 00 »."""
+    if valeur is None:
+        return ""
+    if not isinstance(valeur, dt.datetime):
+        return date_longue(valeur)
+    heure = format_time(valeur, format="H' h 'mm", locale=LOCALE).replace(" ", INSECABLE)
+    return f"{date_longue(valeur)} à {heure}"
+
+
+def liste_fr(elements: Iterable[Any]) -> str:
+    """["a", "b", "c"] → « a, b et c »."""
+    elements = [str(e) for e in elements]
+    if len(elements) <= 1:
+        return "".join(elements)
+    return ", ".join(elements[:-1]) + " et " + elements[-1]
+
+
+FILTRES = {
+    "euros": euros,
+    "montant": montant,
+    "montant_ttc": montant_ttc,
+    "nombre": nombre,
+    "pourcent": pourcent,
+    "date_longue": date_longue,
+    "date_heure": date_heure,
+    "liste_fr": liste_fr,
+}

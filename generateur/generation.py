@@ -1,0 +1,104 @@
+"""Génération d'un DCE : réponses → analyse → CCAP, CCTP, RC, fiche de traçabilité et manifeste."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import acheteurs, catalogue, questionnaire, reponses
+from .assemblage import blocs_document
+from .documents import ecrire_atomique, produire
+from .erreurs import ErreurDonnees, Probleme
+from .formats import date_heure, date_longue
+from .regles import Analyse, analyser
+from .tracabilite import fiche, manifeste
+
+PIECES = ("RC", "CCAP", "CCTP")
+_NOM_RESERVE = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)$", re.IGNORECASE)
+
+
+@dataclass
+class Resultat:
+    analyse: Analyse
+    fichiers: dict[str, Path]
+
+
+def nom_sur(reference: str) -> str:
+    """Référence → nom de fichier sûr (ni dossier parent, ni chemin absolu, ni nom réservé)."""
+    nom = re.sub(r"[^A-Za-z0-9._-]+", "-", reference).strip(".-_") or "consultation"
+    if _NOM_RESERVE.match(nom):
+        nom = f"consultation-{nom}"
+    return nom[:80]
+
+
+def preparer(fichier_reponses: Path | str, racine: Path | None = None, date_droit: dt.date | None = None) -> Analyse:
+    """Charge tout et applique les règles, sans rien écrire."""
+    racine = (racine or catalogue.racine_projet()).resolve()
+    q = questionnaire.charger(racine / "questionnaire.yaml")
+    rep = reponses.charger(fichier_reponses, q)
+    cat = catalogue.charger(racine)
+    ach = acheteurs.charger(racine, rep.donnees["acheteur"])
+    return analyser(rep, ach, cat, date_droit)
+
+
+def variables_modele(analyse: Analyse, document: str, titre: str) -> dict[str, Any]:
+    ctx = analyse.contexte
+    profil = analyse.acheteur.profil
+    objet = " ".join(str(ctx["objet"]).split())
+    return {
+        "acheteur_nom": profil["nom"],
+        "acheteur_nom_court": profil["nom_court"],
+        "acheteur_adresse": list(profil.get("adresse") or []),
+        "representant": profil["representant"],
+        "titre_document": titre,
+        "sigle_document": document,
+        "objet": objet,
+        "objet_court": objet if len(objet) <= 70 else objet[:67].rsplit(" ", 1)[0] + "…",
+        "reference": ctx["reference"],
+        "procedure": ctx["procedure_libelle"],
+        "date_limite": date_heure(ctx["date_limite_offres"]),
+        "date_lancement": date_longue(ctx["date_lancement"]),
+        "logo": analyse.acheteur.logo(),
+    }
+
+
+def modele_de(analyse: Analyse, document: str) -> Path:
+    """Modèle Word : celui que le profil de l'acheteur désigne pour ce document, sinon le modèle commun."""
+    propres = analyse.acheteur.profil.get("modeles") or {}
+    if document in propres:
+        return analyse.acheteur.dossier / str(propres[document])
+    return analyse.catalogue.modeles() / "dce.docx"
+
+
+def generer(fichier_reponses: Path | str, sortie: Path | str, racine: Path | None = None,
+            date_droit: dt.date | None = None) -> Resultat:
+    """Écrit le DCE dans `sortie`. Tout est produit en mémoire avant la première écriture."""
+    analyse = preparer(fichier_reponses, racine, date_droit)
+    sortie = Path(sortie)
+    base = nom_sur(str(analyse.contexte["reference"]))
+    contenus: dict[str, bytes] = {}
+    modeles: dict[Path, bytes] = {}
+    for document in PIECES:
+        blocs, titres = blocs_document(analyse, document)
+        modele = modele_de(analyse, document)
+        if not modele.is_file():
+            raise ErreurDonnees(Probleme("modèle Word introuvable", modele))
+        modeles.setdefault(modele, modele.read_bytes())
+        titre = analyse.catalogue.documents[document]["titre"]
+        contenus[f"{base}-{document}.docx"] = produire(modele, variables_modele(analyse, document, titre), blocs, titres)
+    blocs, titres = fiche(analyse)
+    modele = modele_de(analyse, "CCAP")
+    contenus[f"{base}-tracabilite-SPASER.docx"] = produire(
+        modele, variables_modele(analyse, "SPASER", "Fiche de traçabilité SPASER"), blocs, titres)
+    donnees = manifeste(analyse, contenus, b"".join(modeles.values()))
+    contenus[f"{base}-manifeste.json"] = (json.dumps(donnees, ensure_ascii=False, indent=2, sort_keys=False) + "\n").encode("utf-8")
+    chemins = {}
+    for nom, contenu in contenus.items():
+        chemin = sortie / nom
+        ecrire_atomique(chemin, contenu)
+        chemins[nom] = chemin
+    return Resultat(analyse, chemins)

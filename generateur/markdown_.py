@@ -1,0 +1,140 @@
+"""Markdown des clauses → blocs (Python-Markdown puis lecture du HTML produit)."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import markdown
+
+from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Tableau, Titre
+
+_MD = markdown.Markdown(extensions=["tables", "sane_lists"], output_format="html")
+
+
+class _Lecteur(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocs: list[Bloc] = []
+        self.segments: list[Segment] | None = None
+        self.gras = 0
+        self.italique = 0
+        self.listes: list[Liste] = []
+        self.elements: list[ElementListe] = []
+        self.tableau: list[list[list[Segment]]] | None = None
+        self.titre_niveau = 0
+
+    # -- texte
+    def handle_data(self, data: str) -> None:
+        if self.segments is None:
+            if not data.strip():
+                return
+            if self.elements:
+                self.segments = self.elements[-1].segments
+            else:
+                self.segments = []
+                self.blocs.append(Paragraphe(self.segments))
+        data = data.replace("\n", " ")
+        if self.segments and self.segments[-1].texte.endswith(" ") and data.startswith(" "):
+            data = data.lstrip(" ")
+        if not self.segments:
+            data = data.lstrip()
+        if data:
+            self.segments.append(Segment(data, self.gras > 0, self.italique > 0))
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("strong", "b"):
+            self.gras += 1
+        elif tag in ("em", "i"):
+            self.italique += 1
+        elif tag == "br":
+            if self.segments is not None:
+                self.segments.append(Segment("\n"))
+        elif tag == "p":
+            if self.elements:
+                element = self.elements[-1]
+                if element.segments:
+                    element.segments.append(Segment("\n"))
+                self.segments = element.segments
+            elif self.tableau is None:
+                self.segments = []
+                self.blocs.append(Paragraphe(self.segments))
+        elif tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            self.segments = []
+            self.titre_niveau = 3
+        elif tag in ("ul", "ol"):
+            liste = Liste(ordonnee=tag == "ol")
+            if self.elements:
+                self.elements[-1].sous_liste = liste
+            else:
+                self.blocs.append(liste)
+            self.listes.append(liste)
+            self.segments = None
+        elif tag == "li":
+            element = ElementListe([])
+            self.listes[-1].elements.append(element)
+            self.elements.append(element)
+            self.segments = element.segments
+        elif tag == "table":
+            self.tableau = []
+        elif tag == "tr" and self.tableau is not None:
+            self.tableau.append([])
+        elif tag in ("td", "th") and self.tableau is not None:
+            self.segments = []
+            self.tableau[-1].append(self.segments)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("strong", "b"):
+            self.gras -= 1
+        elif tag in ("em", "i"):
+            self.italique -= 1
+        elif tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            self.blocs.append(Titre(self.titre_niveau, "".join(s.texte for s in self.segments or []).strip()))
+            self.segments = None
+        elif tag == "p":
+            if not self.elements:
+                self.segments = None
+        elif tag == "li":
+            self.elements.pop()
+            self.segments = self.elements[-1].segments if self.elements else None
+        elif tag in ("ul", "ol"):
+            self.listes.pop()
+            self.segments = None
+        elif tag in ("td", "th"):
+            self.segments = None
+        elif tag == "table" and self.tableau is not None:
+            self.blocs.append(Tableau(self.tableau, entete=True))
+            self.tableau = None
+
+
+def _nettoyer(segments: list[Segment]) -> list[Segment]:
+    while segments and segments[-1].texte in ("\n", " "):
+        segments.pop()
+    if segments:
+        segments[-1].texte = segments[-1].texte.rstrip(" ")
+    return segments
+
+
+def _nettoyer_liste(liste: Liste) -> None:
+    for element in liste.elements:
+        _nettoyer(element.segments)
+        if element.sous_liste:
+            _nettoyer_liste(element.sous_liste)
+
+
+def vers_blocs(texte: str) -> list[Bloc]:
+    """Convertit le Markdown d'une clause rendue en blocs."""
+    _MD.reset()
+    html = _MD.convert(texte)
+    lecteur = _Lecteur()
+    lecteur.feed(html)
+    lecteur.close()
+    for bloc in lecteur.blocs:
+        if isinstance(bloc, Paragraphe):
+            _nettoyer(bloc.segments)
+        elif isinstance(bloc, Liste):
+            _nettoyer_liste(bloc)
+        elif isinstance(bloc, Tableau):
+            for ligne in bloc.lignes:
+                for cellule in ligne:
+                    _nettoyer(cellule)
+    return [b for b in lecteur.blocs if not (isinstance(b, Paragraphe) and not b.segments)]

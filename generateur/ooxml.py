@@ -1,0 +1,180 @@
+"""Blocs → WordprocessingML : le seul module qui écrit du XML Word.
+
+Les styles sont désignés par leur identifiant dans le modèle (Heading1, ListNumber, Tableau…) ;
+un modèle d'acheteur qui les définit autrement garde la main sur l'apparence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from xml.sax.saxutils import escape
+
+from .blocs import Bloc, ElementListe, Liste, Paragraphe, SautDePage, Segment, Tableau, Titre
+
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_INVALIDE_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def echapper(texte: str) -> str:
+    """Texte → contenu XML sûr (caractères interdits en XML 1.0 retirés)."""
+    return escape(_INVALIDE_XML.sub("", texte), {'"': "&quot;"})
+
+
+@dataclass
+class Styles:
+    """Identifiants des styles du modèle, et liste numérotée de référence pour les redémarrages."""
+
+    titres: dict[int, str] = field(default_factory=lambda: {1: "Heading1", 2: "Heading2", 3: "Heading3"})
+    normal: str = "Normal"
+    puces: str = "ListBullet"
+    numeros: str = "ListNumber"
+    tableau: str = "Tableau"
+    sommaire: dict[int, str] = field(default_factory=lambda: {1: "TOC1", 2: "TOC2"})
+    abstract_numeros: int | None = None   # abstractNum de la liste numérotée du modèle
+    num_puces: int | None = None          # instance w:num des puces du modèle
+
+
+@dataclass
+class Numerotation:
+    """Nouvelles instances de numérotation (une par liste numérotée : la numérotation redémarre)."""
+
+    premier_id: int
+    abstract: int | None
+    nouvelles: list[int] = field(default_factory=list)
+
+    def nouvelle(self) -> int | None:
+        if self.abstract is None:
+            return None
+        ident = self.premier_id + len(self.nouvelles)
+        self.nouvelles.append(ident)
+        return ident
+
+    def xml(self) -> list[str]:
+        """Éléments w:num à ajouter à numbering.xml."""
+        return [
+            f'<w:num xmlns:w="{W_NS}" w:numId="{n}"><w:abstractNumId w:val="{self.abstract}"/>'
+            f'<w:lvlOverride w:ilvl="0"><w:startOverride w:val="1"/></w:lvlOverride></w:num>'
+            for n in self.nouvelles
+        ]
+
+
+def _run(texte: str, gras: bool = False, italique: bool = False) -> str:
+    proprietes = ("<w:b/>" if gras else "") + ("<w:i/>" if italique else "")
+    rpr = f"<w:rPr>{proprietes}</w:rPr>" if proprietes else ""
+    morceaux = texte.split("\n")
+    contenu = "<w:br/>".join(
+        f'<w:t xml:space="preserve">{echapper(m)}</w:t>' if m else "" for m in morceaux)
+    return f"<w:r>{rpr}{contenu}</w:r>"
+
+
+def runs(segments: list[Segment]) -> str:
+    return "".join(_run(s.texte, s.gras, s.italique) for s in segments)
+
+
+def paragraphe(contenu: str, style: str | None = None, num: tuple[int, int] | None = None,
+               centre: bool = False, garder: bool = False) -> str:
+    ppr = ""
+    if style:
+        ppr += f'<w:pStyle w:val="{style}"/>'
+    if garder:
+        ppr += "<w:keepNext/>"
+    if num:
+        ppr += f'<w:numPr><w:ilvl w:val="{num[0]}"/><w:numId w:val="{num[1]}"/></w:numPr>'
+    if centre:
+        ppr += '<w:jc w:val="center"/>'
+    return f"<w:p>{'<w:pPr>' + ppr + '</w:pPr>' if ppr else ''}{contenu}</w:p>"
+
+
+class Ecrivain:
+    """Écrit les blocs d'un document ; tient les signets et la numérotation des listes."""
+
+    def __init__(self, styles: Styles, numerotation: Numerotation):
+        self.styles = styles
+        self.numerotation = numerotation
+        self.signets = 0
+
+    def titre(self, t: Titre) -> str:
+        style = self.styles.titres.get(t.niveau, self.styles.titres[3])
+        contenu = _run(t.texte)
+        if t.signet:
+            self.signets += 1
+            contenu = (f'<w:bookmarkStart w:id="{self.signets}" w:name="{t.signet}"/>{contenu}'
+                       f'<w:bookmarkEnd w:id="{self.signets}"/>')
+        return paragraphe(contenu, style, garder=True)
+
+    def liste(self, liste: Liste, niveau: int = 0, num: int | None = None) -> str:
+        if num is None:
+            num = self.numerotation.nouvelle() if liste.ordonnee else self.styles.num_puces
+        style = self.styles.numeros if liste.ordonnee else self.styles.puces
+        xml = []
+        for element in liste.elements:
+            xml.append(paragraphe(runs(element.segments), style, (niveau, num) if num is not None else None))
+            if element.sous_liste:
+                sous = element.sous_liste
+                sous_num = num if sous.ordonnee == liste.ordonnee else None
+                xml.append(self.liste(sous, niveau + 1, sous_num))
+        return "".join(xml)
+
+    def tableau(self, t: Tableau) -> str:
+        colonnes = max((len(l) for l in t.lignes), default=1)
+        largeurs = t.largeurs or [100 // colonnes] * colonnes
+        grille = "".join(f'<w:gridCol w:w="{int(9600 * l / 100)}"/>' for l in largeurs)
+        lignes = []
+        for i, ligne in enumerate(t.lignes):
+            entete = t.entete and i == 0
+            trpr = "<w:trPr><w:tblHeader/><w:cantSplit/></w:trPr>" if entete else "<w:trPr><w:cantSplit/></w:trPr>"
+            cellules = []
+            for j in range(colonnes):
+                segments = ligne[j] if j < len(ligne) else []
+                largeur = int(5000 * largeurs[j] / 100) if j < len(largeurs) else 0
+                if entete:
+                    segments = [Segment(s.texte, True, s.italique) for s in segments]
+                cellules.append(f'<w:tc><w:tcPr><w:tcW w:w="{largeur}" w:type="pct"/></w:tcPr>'
+                                f'{paragraphe(runs(segments), "TableauTexte")}</w:tc>')
+            lignes.append(f"<w:tr>{trpr}{''.join(cellules)}</w:tr>")
+        return (f'<w:tbl><w:tblPr><w:tblStyle w:val="{self.styles.tableau}"/><w:tblW w:w="5000" w:type="pct"/>'
+                f'<w:tblLook w:val="04A0" w:firstRow="1" w:lastRow="0" w:firstColumn="0" w:lastColumn="0" '
+                f'w:noHBand="0" w:noVBand="1"/></w:tblPr><w:tblGrid>{grille}</w:tblGrid>{"".join(lignes)}</w:tbl>'
+                + paragraphe(""))
+
+    def bloc(self, b: Bloc) -> str:
+        if isinstance(b, Titre):
+            return self.titre(b)
+        if isinstance(b, Paragraphe):
+            return paragraphe(runs(b.segments), b.style, centre=b.centre)
+        if isinstance(b, Liste):
+            return self.liste(b)
+        if isinstance(b, Tableau):
+            return self.tableau(b)
+        if isinstance(b, SautDePage):
+            return '<w:p><w:r><w:br w:type="page"/></w:r></w:p>'
+        raise TypeError(b)
+
+    def blocs(self, blocs: list[Bloc]) -> str:
+        return "".join(self.bloc(b) for b in blocs)
+
+    def sommaire(self, titres: list[Titre]) -> str:
+        """Table des matières remplie : champ TOC dont chaque entrée porte un renvoi de page (PAGEREF).
+
+        Word propose de mettre le champ à jour à l'ouverture (updateFields) ; LibreOffice recalcule
+        les renvois de page à la mise en page : le lecteur voit une table remplie et juste.
+        """
+        if not titres:
+            return paragraphe("")
+        xml = []
+        for i, t in enumerate(titres):
+            debut = ""
+            if i == 0:
+                debut = ('<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+                         '<w:r><w:instrText xml:space="preserve"> TOC \\o "1-2" \\h \\z \\u </w:instrText></w:r>'
+                         '<w:r><w:fldChar w:fldCharType="separate"/></w:r>')
+            entree = (f'<w:hyperlink w:anchor="{t.signet}" w:history="1">{_run(t.texte)}<w:r><w:tab/></w:r>'
+                      '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+                      f'<w:r><w:instrText xml:space="preserve"> PAGEREF {t.signet} \\h </w:instrText></w:r>'
+                      '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>1</w:t></w:r>'
+                      '<w:r><w:fldChar w:fldCharType="end"/></w:r></w:hyperlink>')
+            fin = '<w:r><w:fldChar w:fldCharType="end"/></w:r>' if i == len(titres) - 1 else ""
+            style = self.styles.sommaire.get(t.niveau, self.styles.sommaire[2])
+            xml.append(paragraphe(debut + entree + fin, style))
+        return "".join(xml)

@@ -1,0 +1,203 @@
+"""Les règles : valeurs calculées, sélection des clauses et numérotation des articles.
+
+Chaque calcul et chaque sélection garde sa trace (expression, références juridiques, réponses
+lues) : le manifeste, la fiche de traçabilité et l'annexe de conformité la relisent.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from .acheteurs import Acheteur
+from .catalogue import Catalogue, Clause
+from .erreurs import ErreurClause, ErreurDonnees, Probleme
+from .expressions import ErreursJinja, MarkdownSur, chemins_utilises, evaluer, message_erreur
+from .reponses import Reponses
+
+
+@dataclass
+class Calcul:
+    """Une valeur calculée et sa justification."""
+
+    nom: str
+    valeur: Any
+    expression: str
+    reference: str
+    explication: str
+    lot: int | None = None
+
+
+@dataclass
+class Selection:
+    """La décision prise pour une clause : retenue ou écartée, et pourquoi."""
+
+    clause: Clause
+    retenue: bool
+    lues: dict[str, Any]
+    lots: list[int] = field(default_factory=list)
+    numero: str = ""  # « 6.2 » : article.sous-article dans son document
+
+    @property
+    def regle(self) -> str:
+        return self.clause.condition
+
+
+@dataclass
+class Analyse:
+    """Tout ce que les règles ont décidé pour une consultation."""
+
+    reponses: Reponses
+    acheteur: Acheteur
+    catalogue: Catalogue
+    date_droit: dt.date
+    contexte: dict[str, Any]
+    calculs: list[Calcul]
+    selections: list[Selection]
+    plans: dict[str, list[tuple[str, dict[str, Any], list[Selection]]]]
+
+    def retenues(self, document: str | None = None) -> list[Selection]:
+        return [s for s in self.selections if s.retenue and (document is None or s.clause.document == document)]
+
+    def selection(self, ident: str) -> Selection | None:
+        return next((s for s in self.selections if s.clause.id == ident), None)
+
+    def derogations(self) -> list[dict[str, str]]:
+        """Dérogations au CCAG de référence, dans l'ordre des articles du CCAP."""
+        ccag = self.contexte["ccag"]
+        liste = []
+        for s in self.retenues("CCAP"):
+            for d in s.clause.deroge_ccag:
+                article = (d.get("articles") or {}).get(ccag)
+                if article:
+                    liste.append({"article_ccap": s.numero, "article_ccag": str(article), "objet": str(d.get("objet", "")),
+                                  "clause": s.clause.id})
+        return liste
+
+
+def _lire(contexte: dict[str, Any], chemin: str) -> Any:
+    valeur: Any = contexte
+    for morceau in chemin.split("."):
+        if isinstance(valeur, dict) and morceau in valeur:
+            valeur = valeur[morceau]
+        else:
+            return None
+    return None if callable(valeur) else valeur
+
+
+def _json(valeur: Any) -> Any:
+    if isinstance(valeur, (dt.date, dt.datetime)):
+        return valeur.isoformat()
+    if isinstance(valeur, dict):
+        return {k: _json(v) for k, v in valeur.items()}
+    if isinstance(valeur, list):
+        return [_json(v) for v in valeur]
+    return valeur
+
+
+def _calculer(regles: list[dict[str, Any]], contexte: dict[str, Any], cible: dict[str, Any], catalogue: Catalogue,
+              section: str, lot: int | None, traces: list[Calcul]) -> None:
+    for i, regle in enumerate(regles):
+        nom, expression = regle["nom"], str(regle["expression"])
+        try:
+            valeur = evaluer(expression, contexte)
+        except ErreursJinja as exc:
+            chemin = f"calculs.{section}.{i}.expression"
+            quoi = f"calcul « {nom} »" + (f" (lot {lot})" if lot is not None else "")
+            raise ErreurDonnees(Probleme(f"{quoi} impossible : {message_erreur(exc)}", catalogue.fichier,
+                                         catalogue.document_yaml.ligne(chemin), chemin)) from None
+        cible[nom] = valeur
+        traces.append(Calcul(nom, _json(valeur), expression, str(regle.get("reference", "")),
+                             str(regle.get("explication", "")), lot))
+
+
+def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_droit: dt.date | None = None) -> Analyse:
+    """Calcule les valeurs, sélectionne les clauses en vigueur et numérote les articles."""
+    donnees = copy.deepcopy(reponses.donnees)
+    jour = date_droit or donnees["date_lancement"]
+    contexte: dict[str, Any] = dict(donnees)
+    contexte["acheteur"] = {**acheteur.profil, "categorie": acheteur.categorie}
+    contexte["param"] = lambda nom: catalogue.param(nom, jour, acheteur.categorie)
+    contexte["date_droit"] = jour
+    traces: list[Calcul] = []
+    _calculer(catalogue.calculs.get("consultation", []), contexte, contexte, catalogue, "consultation", None, traces)
+    for lot in contexte["lots"]:
+        _calculer(catalogue.calculs.get("lot", []), {**contexte, "lot": lot}, lot, catalogue, "lot", lot["numero"], traces)
+    contexte["ccag_intitule"] = catalogue.ccag.get(contexte["ccag"], contexte["ccag"])
+
+    selections: list[Selection] = []
+    for clause in catalogue.versions_en_vigueur(jour):
+        chemins = chemins_utilises(clause.condition)
+        try:
+            if clause.portee == "lot":
+                lots = [l["numero"] for l in contexte["lots"] if evaluer(clause.condition, {**contexte, "lot": l})]
+                retenue = bool(lots)
+                lues = {c: [_json(_lire({**contexte, "lot": l}, c)) for l in contexte["lots"]] if c.startswith("lot.")
+                        else _json(_lire(contexte, c)) for c in chemins}
+            else:
+                lots = []
+                retenue = bool(evaluer(clause.condition, contexte))
+                lues = {c: _json(_lire(contexte, c)) for c in chemins}
+        except ErreursJinja as exc:
+            raise ErreurClause(Probleme(f"condition de la clause « {clause.id} » impossible à évaluer : "
+                                        f"{message_erreur(exc)}", clause.fichier, None, "condition")) from None
+        selections.append(Selection(clause, retenue, lues, lots))
+
+    plans = _numeroter(catalogue, selections)
+    return Analyse(reponses, acheteur, catalogue, jour, contexte, traces, selections, plans)
+
+
+def _numeroter(catalogue: Catalogue, selections: list[Selection]) -> dict[str, list[tuple[str, dict[str, Any], list[Selection]]]]:
+    """Numérote articles et sous-articles ; un article sans clause retenue disparaît."""
+    plans = {}
+    for document in catalogue.documents:
+        plan = []
+        for article in catalogue.articles(document):
+            contenues = sorted((s for s in selections if s.retenue and s.clause.document == document
+                                and s.clause.article == article["id"]), key=lambda s: (s.clause.ordre, s.clause.id))
+            if not contenues:
+                continue
+            numero = str(len(plan) + 1)
+            seule = len(contenues) == 1 and contenues[0].clause.titre.casefold() == str(article["titre"]).casefold()
+            for j, s in enumerate(contenues, start=1):
+                s.numero = numero if seule else f"{numero}.{j}"
+            plan.append((numero, article, contenues))
+        plans[document] = plan
+    return plans
+
+
+def contexte_clause(analyse: Analyse, selection: Selection) -> dict[str, Any]:
+    """Contexte de rendu d'une clause : réponses, calculs, fonctions de renvoi et de référentiel."""
+    document = selection.clause.document
+
+    def article(ident: str) -> str:
+        cible = analyse.selection(ident)
+        if cible is None or not cible.retenue:
+            raise ErreurClause(Probleme(f"renvoi vers la clause « {ident} », absente de cette consultation "
+                                        f"(protéger le renvoi par {{% if retenue('{ident}') %}})",
+                                        selection.clause.fichier, None, "article"))
+        suffixe = "" if cible.clause.document == document else f" du {cible.clause.document}"
+        return MarkdownSur(f"l'article {cible.numero}{suffixe}")
+
+    def retenue(ident: str) -> bool:
+        cible = analyse.selection(ident)
+        return bool(cible and cible.retenue)
+
+    def action(ident: str) -> str:
+        a = analyse.acheteur.actions.get(str(ident))
+        if a is None:
+            raise ErreurClause(Probleme(f"action SPASER « {ident} » absente du référentiel de l'acheteur",
+                                        selection.clause.fichier, None, "action"))
+        return f"action {a.id} « {a.titre} »"
+
+    lots = analyse.contexte["lots"]
+    return {
+        **analyse.contexte,
+        "article": article,
+        "retenue": retenue,
+        "action": action,
+        "lots_concernes": [l for l in lots if l["numero"] in selection.lots] if selection.clause.portee == "lot" else lots,
+        "derogations": analyse.derogations(),
+    }

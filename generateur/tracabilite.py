@@ -1,0 +1,191 @@
+"""Manifeste de génération, considérations DECP et fiche de traçabilité SPASER."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+from . import __version__
+from .acheteurs import Action
+from .blocs import Bloc, Paragraphe, Segment, Tableau, Titre
+from .formats import date_longue, euros, montant, nombre, pourcent
+from .regles import Analyse, Selection, _json
+
+SOCIALES = ("Clause sociale", "Critère social", "Marché réservé")
+ENVIRONNEMENTALES = ("Clause environnementale", "Critère environnemental")
+
+
+def considerations_decp(analyse: Analyse) -> dict[str, list[str]]:
+    """Valeurs DECP 2.x déduites des clauses retenues et des critères, jamais saisies à la main."""
+    valeurs: set[str] = set()
+    for s in analyse.retenues():
+        valeurs.update(s.clause.decp)
+    for critere in analyse.contexte.get("criteres") or []:
+        if critere.get("type") == "environnemental":
+            valeurs.add("Critère environnemental")
+        elif critere.get("type") == "social":
+            valeurs.add("Critère social")
+    sociales = [v for v in SOCIALES if v in valeurs] or ["Pas de considération sociale"]
+    environnementales = [v for v in ENVIRONNEMENTALES if v in valeurs] or ["Pas de considération environnementale"]
+    return {"considerationsSociales": sociales, "considerationsEnvironnementales": environnementales}
+
+
+def action_acheteur(analyse: Analyse, ident: str) -> Action | None:
+    """Action du référentiel de l'acheteur correspondant à une étiquette du catalogue."""
+    correspondance = analyse.acheteur.referentiel.get("correspondance")
+    if correspondance is not None:
+        ident = correspondance.get(ident)
+        if ident is None:
+            return None
+    return analyse.acheteur.actions.get(str(ident))
+
+
+def actions_mises_en_oeuvre(analyse: Analyse) -> list[tuple[Action, Selection]]:
+    """(action, clause) pour chaque étiquette SPASER d'une clause retenue, dans l'ordre du référentiel."""
+    paires = []
+    for s in analyse.retenues():
+        for ident in s.clause.actions:
+            action = action_acheteur(analyse, ident)
+            if action is not None:
+                paires.append((action, s))
+    ordre = {ident: i for i, ident in enumerate(analyse.acheteur.actions)}
+    return sorted(paires, key=lambda p: (ordre.get(p[0].id, 0), p[1].clause.document, p[1].numero))
+
+
+def _regle(s: Selection) -> str:
+    lues = ", ".join(f"{c} = {v!r}" for c, v in s.lues.items())
+    texte = s.clause.condition if s.clause.condition != "true" else "toujours applicable"
+    return f"{texte} ({lues})" if lues else texte
+
+
+def manifeste(analyse: Analyse, fichiers: dict[str, bytes], modele: bytes) -> dict[str, Any]:
+    """Enregistrement complet d'une génération : régénération et annexe le relisent."""
+    return {
+        "outil": {"nom": "dce", "version": __version__},
+        "catalogue": {"version": analyse.catalogue.version},
+        "acheteur": analyse.acheteur.id,
+        "date_lancement": analyse.contexte["date_lancement"].isoformat(),
+        "droit_applicable_au": analyse.date_droit.isoformat(),
+        "reponses": _json(analyse.reponses.donnees),
+        "modele": {"sha256": hashlib.sha256(modele).hexdigest()},
+        "calculs": [
+            {"nom": c.nom, "lot": c.lot, "valeur": c.valeur, "expression": c.expression, "reference": c.reference}
+            for c in analyse.calculs
+        ],
+        "clauses": [
+            {
+                "id": s.clause.id, "version": s.clause.version, "sha256": s.clause.empreinte,
+                "fichier": s.clause.fichier.relative_to(analyse.catalogue.racine).as_posix(),
+                "document": s.clause.document, "article": s.numero, "retenue": s.retenue,
+                "regle": s.clause.condition, "reponses_lues": s.lues, "lots": s.lots,
+                "references": s.clause.references, "actions": s.clause.actions,
+            }
+            for s in sorted(analyse.selections, key=lambda s: s.clause.id)
+        ],
+        "actions_spaser": sorted({a.id for a, _ in actions_mises_en_oeuvre(analyse)},
+                                 key=lambda i: [int(x) if x.isdigit() else x for x in i.split(".")]),
+        "decp": considerations_decp(analyse),
+        "fichiers": {nom: hashlib.sha256(contenu).hexdigest() for nom, contenu in sorted(fichiers.items())},
+    }
+
+
+def _cellule(texte: str, gras: bool = False) -> list[Segment]:
+    return [Segment(texte, gras)]
+
+
+def _tableau(lignes: list[list[str]], largeurs: list[int] | None = None) -> Tableau:
+    return Tableau([[_cellule(c) for c in ligne] for ligne in lignes], True, largeurs)
+
+
+def fiche(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
+    """Fiche de traçabilité SPASER : ce que la consultation met en œuvre, où et pourquoi."""
+    ctx = analyse.contexte
+    blocs: list[Bloc] = []
+    titres: list[Titre] = []
+
+    def article(n: int, texte: str) -> None:
+        t = Titre(1, f"Article {n} – {texte}", f"_Toc_art_{n}")
+        blocs.append(t)
+        titres.append(t)
+
+    referentiel = analyse.acheteur.referentiel
+    article(1, "Consultation")
+    blocs.append(_tableau([
+        ["Rubrique", "Valeur"],
+        ["Référence", str(ctx["reference"])],
+        ["Objet", str(ctx["objet"])],
+        ["Acheteur", str(analyse.acheteur.profil["nom"])],
+        ["Date de lancement", date_longue(ctx["date_lancement"])],
+        ["Droit appliqué", f"en vigueur au {date_longue(analyse.date_droit)}"],
+        ["Procédure", f"{ctx['procedure_libelle']} ({ctx['procedure_article']})"],
+        ["Montant estimé total", montant(ctx["montant_total"])],
+        ["Référentiel", str(referentiel.get("titre", ""))],
+        ["Version du catalogue", analyse.catalogue.version],
+    ], [35, 65]))
+    blocs.append(_tableau(
+        [["Lot", "Intitulé", "Montant estimé", "Avance PME / autres", "Heures d'insertion"]]
+        + [[str(l["numero"]), str(l["intitule"]), montant(l["montant_estime"]),
+            f"{pourcent(l['avance_taux_pme'])} / {pourcent(l['avance_taux_non_pme'])}" if l["avance_versee"] else "non versée",
+            nombre(l["heures_insertion"]) if l["heures_insertion"] else "—"]
+           for l in ctx["lots"]], [8, 37, 20, 18, 17]))
+
+    paires = actions_mises_en_oeuvre(analyse)
+    article(2, "Actions SPASER mises en œuvre")
+    if paires:
+        blocs.append(Paragraphe([Segment(
+            f"La consultation met en œuvre {len({a.id for a, _ in paires})} action(s) du référentiel "
+            f"« {referentiel.get('titre', '')} », au moyen des clauses suivantes.")]))
+        blocs.append(_tableau(
+            [["Action", "Intitulé de l'action", "Document", "Article", "Clause (version)", "Règle appliquée"]]
+            + [[a.id, a.titre, s.clause.document, s.numero, f"{s.clause.titre} ({s.clause.id}, v{s.clause.version})",
+                _regle(s)] for a, s in paires],
+            [7, 25, 9, 8, 23, 28]))
+    else:
+        blocs.append(Paragraphe([Segment("Aucune action du référentiel n'est mise en œuvre par cette consultation.")]))
+
+    article(3, "Synthèse par axe et par chantier")
+    lignes = [["Axe", "Chantier", "Actions mises en œuvre", "Actions du chantier"]]
+    for axe in referentiel.get("axes", []):
+        for chantier in axe.get("chantiers", []):
+            ids = [str(a["id"]) for a in chantier.get("actions", [])]
+            faites = sorted({a.id for a, _ in paires if a.id in ids}, key=ids.index)
+            lignes.append([f"{axe['numero']}. {axe['titre']}", f"{chantier['numero']}. {chantier['titre']}",
+                           ", ".join(faites) if faites else "—", str(len(ids))])
+    blocs.append(_tableau(lignes, [28, 42, 18, 12]))
+    resume = []
+    for axe in referentiel.get("axes", []):
+        ids = {str(a["id"]) for c in axe.get("chantiers", []) for a in c.get("actions", [])}
+        nombre_faites = len({a.id for a, _ in paires if a.id in ids})
+        resume.append([f"{axe['numero']}. {axe['titre']}", f"{nombre_faites} / {len(ids)}"])
+    blocs.append(_tableau([["Axe", "Actions mises en œuvre / actions de l'axe"]] + resume, [70, 30]))
+
+    article(4, "Données essentielles (DECP 2.x)")
+    decp = considerations_decp(analyse)
+    blocs.append(Paragraphe([Segment("Valeurs que l'acheteur déclarera dans les données essentielles du marché, "
+                                     "déduites des clauses retenues et des critères de jugement (arrêté relatif aux "
+                                     "données essentielles de la commande publique, schéma DECP 2.0.3).")]))
+    blocs.append(_tableau([["Champ", "Valeurs"],
+                           ["considerationsSociales", " ; ".join(decp["considerationsSociales"])],
+                           ["considerationsEnvironnementales", " ; ".join(decp["considerationsEnvironnementales"])]],
+                          [40, 60]))
+
+    article(5, "Valeurs calculées")
+    blocs.append(_tableau(
+        [["Valeur", "Lot", "Résultat", "Référence"]]
+        + [[c.nom, str(c.lot) if c.lot is not None else "—", _afficher(c.valeur), c.reference]
+           for c in analyse.calculs],
+        [30, 8, 27, 35]))
+    return blocs, titres
+
+
+def _afficher(valeur: Any) -> str:
+    if isinstance(valeur, bool):
+        return "oui" if valeur else "non"
+    if isinstance(valeur, float):
+        return nombre(valeur, 2)
+    if isinstance(valeur, int):
+        return nombre(valeur)
+    if isinstance(valeur, (dt.date, dt.datetime)):
+        return date_longue(valeur)
+    return "—" if valeur is None else str(valeur)
