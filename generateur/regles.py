@@ -109,6 +109,7 @@ def _calculer(regles: list[dict[str, Any]], contexte: dict[str, Any], cible: dic
             raise ErreurDonnees(Probleme(f"{quoi} impossible : {message_erreur(exc)}", catalogue.fichier,
                                          catalogue.document_yaml.ligne(chemin), chemin)) from None
         cible[nom] = valeur
+        contexte[nom] = valeur
         traces.append(Calcul(nom, _json(valeur), expression, str(regle.get("reference", "")),
                              str(regle.get("explication", "")), lot))
 

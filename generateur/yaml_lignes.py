@@ -35,9 +35,17 @@ class Document:
         return self.lignes.get("", None)
 
 
+_BALISES_SURES = {f"tag:yaml.org,2002:{t}" for t in
+                  ("map", "seq", "str", "int", "float", "bool", "null", "timestamp", "binary", "merge")}
+
+
 def _construire(noeud: yaml.Node, chemin: str, doc: Document, chargeur: yaml.SafeLoader,
                 problemes: list[Probleme]) -> Any:
     doc.lignes.setdefault(chemin, noeud.start_mark.line + 1)
+    if noeud.tag not in _BALISES_SURES:
+        problemes.append(Probleme(f"balise YAML non autorisée « {noeud.tag} »", doc.fichier,
+                                  noeud.start_mark.line + 1, chemin or None))
+        return None
     if isinstance(noeud, yaml.MappingNode):
         resultat: dict[str, Any] = {}
         chargeur.flatten_mapping(noeud)

@@ -1,0 +1,121 @@
+"""Outils communs des tests : générer une consultation et relire ses documents comme un acheteur."""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from docx import Document
+
+RACINE = Path(__file__).resolve().parent.parent
+EXEMPLES = RACINE / "exemples"
+
+BASE: dict[str, Any] = {
+    "acheteur": "occitanie",
+    "reference": "TEST-001",
+    "objet": "Fourniture de fournitures de bureau pour les services de la Région",
+    "nature": "fournitures",
+    "categorie": "fournitures_bureau",
+    "cpv": "30192000-1",
+    "date_lancement": "2026-12-01",
+    "date_limite_offres": "2027-01-15 12:00",
+    "duree_mois": 24,
+    "lots": [
+        {"numero": 1, "intitule": "Papier", "montant_estime": 120000},
+        {"numero": 2, "intitule": "Petites fournitures", "montant_estime": 60000},
+    ],
+    "criteres": [
+        {"intitule": "Prix", "ponderation": 60, "type": "prix"},
+        {"intitule": "Performance environnementale", "ponderation": 40, "type": "environnemental"},
+    ],
+}
+
+
+def reponses(**modifs: Any) -> dict[str, Any]:
+    """Réponses de base modifiées ; `spaser={'insertion': {...}}` etc. remplacent la clé entière."""
+    donnees = copy.deepcopy(BASE)
+    donnees.update(copy.deepcopy(modifs))
+    return donnees
+
+
+def ecrire(tmp_path: Path, donnees: dict[str, Any], nom: str = "reponses.yaml") -> Path:
+    chemin = tmp_path / nom
+    chemin.write_text(yaml.safe_dump(donnees, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return chemin
+
+
+class Lu:
+    """Un document généré relu avec python-docx."""
+
+    def __init__(self, chemin: Path):
+        self.chemin = chemin
+        self.doc = Document(str(chemin))
+        self.paragraphes = [(p.style.name if p.style is not None else "", p.text) for p in self.doc.paragraphs]
+        self.texte = "\n".join(t for _, t in self.paragraphes)
+        self.tableaux = [[[c.text for c in r.cells] for r in t.rows] for t in self.doc.tables]
+        self.tout = self.texte + "\n" + "\n".join(" | ".join(l) for t in self.tableaux for l in t)
+
+    def titres(self, niveau: int) -> list[str]:
+        return [t for s, t in self.paragraphes if s.lower() == f"heading {niveau}"]
+
+    def article(self, debut: str) -> str:
+        """Numéro « 6.2 » du sous-article dont le titre contient `debut`."""
+        for t in self.titres(2) + self.titres(1):
+            m = re.match(r"^(?:Article )?(\d+(?:\.\d+)?)\s*– (.*)$", t)
+            if m and debut.lower() in m.group(2).lower():
+                return m.group(1)
+        raise AssertionError(f"aucun article « {debut} » ; titres : {self.titres(1) + self.titres(2)}")
+
+
+@pytest.fixture
+def generer(tmp_path: Path):
+    """generer(donnees) → dict document → Lu, et le résultat brut."""
+    from generateur.generation import generer as generer_dce
+
+    def _generer(donnees: dict[str, Any], **options: Any):
+        fichier = ecrire(tmp_path, donnees)
+        resultat = generer_dce(fichier, tmp_path / "sortie", RACINE, **options)
+        lus = {}
+        for nom, chemin in resultat.fichiers.items():
+            if nom.endswith(".docx"):
+                cle = nom.rsplit("-", 1)[1].removesuffix(".docx")
+                lus[cle] = Lu(chemin)
+        return lus, resultat
+
+    return _generer
+
+
+@pytest.fixture(scope="session")
+def exemples_generes(tmp_path_factory) -> dict[str, dict[str, Path]]:
+    """Chaque exemple généré une fois pour toute la session."""
+    from generateur.generation import generer as generer_dce
+
+    sortie = tmp_path_factory.mktemp("exemples")
+    resultats = {}
+    for fichier in sorted(EXEMPLES.glob("*.yaml")):
+        resultat = generer_dce(fichier, sortie / fichier.stem, RACINE)
+        resultats[fichier.stem] = resultat.fichiers
+    return resultats
+
+
+def soffice() -> str | None:
+    """Chemin de LibreOffice ; sous CI=true son absence est une erreur, pas un saut."""
+    chemin = shutil.which("soffice") or shutil.which("libreoffice")
+    if chemin is None and os.environ.get("CI") == "true":
+        pytest.fail("LibreOffice est requis en intégration continue (CI=true) : .ci/run doit l'installer")
+    return chemin
+
+
+def convertir_pdf(fichiers: list[Path], dossier: Path, profil: Path) -> None:
+    subprocess.run(
+        [soffice() or "soffice", f"-env:UserInstallation=file://{profil}", "--headless", "--convert-to", "pdf",
+         "--outdir", str(dossier), *map(str, fichiers)],
+        check=True, capture_output=True, timeout=300,
+    )

@@ -1,0 +1,117 @@
+"""Fichier de réponses : validation complète, messages français avec fichier, ligne et champ."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from generateur.cli import main
+from conftest import RACINE, ecrire, reponses
+
+
+def _erreurs(tmp_path, texte: str) -> tuple[int, str]:
+    fichier = tmp_path / "reponses.yaml"
+    fichier.write_text(texte, encoding="utf-8")
+    resultat = CliRunner().invoke(main, ["generer", str(fichier), "--sortie", str(tmp_path / "sortie")])
+    return resultat.exit_code, resultat.output
+
+
+VALIDE = """\
+acheteur: occitanie
+reference: "T-1"
+objet: "Fournitures de bureau"
+nature: fournitures
+cpv: "30192000-1"
+date_lancement: 2026-12-01
+date_limite_offres: "2027-01-15 12:00"
+duree_mois: 12
+lots:
+  - numero: 1
+    intitule: "Papier"
+    montant_estime: 50000
+criteres:
+  - {intitule: "Prix", ponderation: 70, type: prix}
+  - {intitule: "Environnement", ponderation: 30, type: environnemental}
+"""
+
+
+def test_fichier_valide_genere(tmp_path):
+    code, sortie = _erreurs(tmp_path, VALIDE)
+    assert code == 0, sortie
+    assert (tmp_path / "sortie" / "T-1-CCAP.docx").is_file()
+
+
+def test_tous_les_problemes_sont_signales_avec_leur_ligne(tmp_path):
+    texte = VALIDE.replace("nature: fournitures", "nature: fourniture").replace(
+        "duree_mois: 12", "duree_mois: 0\ncouleur: bleu").replace('cpv: "30192000-1"', 'cpv: "ABC"')
+    code, sortie = _erreurs(tmp_path, texte)
+    assert code == 2
+    assert "3 problèmes" in sortie or "4 problèmes" in sortie
+    assert "ligne 4 : « nature » : valeur « fourniture » non autorisée" in sortie
+    assert "ligne 5 : « cpv » : format invalide « ABC »" in sortie
+    assert "ligne 8 : « duree_mois » : valeur 0 trop petite : au moins 1 attendu" in sortie
+    assert "champ inconnu « couleur »" in sortie
+    assert not (tmp_path / "sortie").exists(), "aucun document ne doit être écrit"
+
+
+def test_reponse_obligatoire_manquante(tmp_path):
+    code, sortie = _erreurs(tmp_path, VALIDE.replace('objet: "Fournitures de bureau"\n', ""))
+    assert code == 2
+    assert "« objet » : réponse obligatoire manquante (Objet de la consultation)" in sortie
+
+
+def test_erreur_dans_un_lot_nomme_le_champ_et_la_ligne(tmp_path):
+    code, sortie = _erreurs(tmp_path, VALIDE.replace("montant_estime: 50000", "montant_estime: -5"))
+    assert code == 2
+    assert "ligne 12 : « lots.0.montant_estime » : valeur -5 trop petite" in sortie
+
+
+def test_cle_en_double_et_yaml_invalide(tmp_path):
+    code, sortie = _erreurs(tmp_path, VALIDE.replace("duree_mois: 12", "duree_mois: 12\nduree_mois: 14"))
+    assert code == 2 and "ligne 9 : « duree_mois » : clé en double" in sortie
+    code, sortie = _erreurs(tmp_path, VALIDE.replace("nature: fournitures", "nature: [fournitures"))
+    assert code == 2 and "YAML invalide" in sortie and "ligne" in sortie
+
+
+def test_balise_python_refusee(tmp_path):
+    code, sortie = _erreurs(tmp_path, VALIDE.replace('objet: "Fournitures de bureau"',
+                                                      "objet: !!python/object/apply:os.system ['echo pirate']"))
+    assert code == 2 and "balise YAML non autorisée" in sortie
+
+
+def test_ponderations_et_dates_verifiees(tmp_path):
+    texte = VALIDE.replace("ponderation: 30", "ponderation: 20").replace("2026-12-01", "1900-01-01")
+    code, sortie = _erreurs(tmp_path, texte)
+    assert code == 2
+    assert "somme des pondérations des critères vaut 90 %" in sortie
+    assert "« date_lancement » : date 01/01/1900 hors des bornes admises" in sortie
+
+
+def test_lot_en_double(tmp_path):
+    donnees = reponses()
+    donnees["lots"][1]["numero"] = 1
+    resultat = CliRunner().invoke(main, ["generer", str(ecrire(tmp_path, donnees)), "-o", str(tmp_path / "s")])
+    assert resultat.exit_code == 2
+    assert "numéro de lot 1 en double" in resultat.output
+
+
+def test_profil_acheteur_inconnu(tmp_path):
+    code, sortie = _erreurs(tmp_path, VALIDE.replace("acheteur: occitanie", "acheteur: bretagne"))
+    assert code == 2
+    assert "profil d'acheteur « bretagne » introuvable" in sortie and "occitanie" in sortie
+
+
+def test_schema_json_du_questionnaire_valide_les_exemples():
+    from jsonschema import Draft202012Validator
+    from generateur import questionnaire
+    from generateur.reponses import _vers_json
+    import yaml
+
+    schema = questionnaire.charger(RACINE / "questionnaire.yaml").schema()
+    Draft202012Validator.check_schema(schema)
+    json.dumps(schema)
+    for exemple in (RACINE / "exemples").glob("*.yaml"):
+        donnees = _vers_json(yaml.safe_load(exemple.read_text(encoding="utf-8")))
+        erreurs = list(Draft202012Validator(schema).iter_errors(donnees))
+        assert not erreurs, (exemple.name, [e.message for e in erreurs])
