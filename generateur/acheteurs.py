@@ -41,6 +41,16 @@ class Acheteur:
     def categorie(self) -> str:
         return str(self.profil["categorie"])
 
+    def actions_pour(self, etiquette: str) -> list[Action]:
+        """Actions de ce référentiel désignées par une étiquette du catalogue.
+
+        Le catalogue étiquette ses clauses avec le référentiel Occitanie ; un autre acheteur déclare
+        dans son référentiel une `correspondance` étiquette → liste de ses propres actions.
+        """
+        correspondance = self.referentiel.get("correspondance")
+        idents = [etiquette] if correspondance is None else correspondance.get(str(etiquette)) or []
+        return [self.actions[str(i)] for i in idents if str(i) in self.actions]
+
     def logo(self) -> Path | None:
         nom = self.profil.get("logo")
         return (self.dossier / nom) if nom else None

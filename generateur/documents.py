@@ -47,7 +47,7 @@ def _styles(modele: DocxTemplate) -> tuple[Styles, int]:
 
 
 def _ajouter_numerotation(modele: DocxTemplate, numerotation: Numerotation) -> None:
-    racine = modele.get_docx().part.numbering_part.element
+    racine = modele.docx.part.numbering_part.element  # get_docx() rechargerait le modèle vierge
     fin = racine.find(f"{_W}numIdMacAtCleanup")
     for xml in numerotation.xml():
         element = etree.fromstring(xml)

@@ -57,7 +57,7 @@ def variables_modele(analyse: Analyse, document: str, titre: str) -> dict[str, A
         "titre_document": titre,
         "sigle_document": document,
         "objet": objet,
-        "objet_court": objet if len(objet) <= 70 else objet[:67].rsplit(" ", 1)[0] + "…",
+        "objet_court": objet if len(objet) <= 50 else objet[:48].rsplit(" ", 1)[0] + "…",
         "reference": ctx["reference"],
         "procedure": ctx["procedure_libelle"],
         "date_limite": date_heure(ctx["date_limite_offres"]),

@@ -155,26 +155,18 @@ class Ecrivain:
         return "".join(self.bloc(b) for b in blocs)
 
     def sommaire(self, titres: list[Titre]) -> str:
-        """Table des matières remplie : champ TOC dont chaque entrée porte un renvoi de page (PAGEREF).
+        """Table des matières remplie : une entrée par titre, avec un renvoi de page (PAGEREF) vers son signet.
 
-        Word propose de mettre le champ à jour à l'ouverture (updateFields) ; LibreOffice recalcule
-        les renvois de page à la mise en page : le lecteur voit une table remplie et juste.
+        Pas de champ TOC englobant : LibreOffice garderait alors les numéros de page provisoires,
+        alors qu'il recalcule chaque PAGEREF à la mise en page (vérifié en PDF). Word les met à jour
+        à l'ouverture (updateFields dans settings.xml du modèle).
         """
-        if not titres:
-            return paragraphe("")
         xml = []
-        for i, t in enumerate(titres):
-            debut = ""
-            if i == 0:
-                debut = ('<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
-                         '<w:r><w:instrText xml:space="preserve"> TOC \\o "1-2" \\h \\z \\u </w:instrText></w:r>'
-                         '<w:r><w:fldChar w:fldCharType="separate"/></w:r>')
+        for t in titres:
             entree = (f'<w:hyperlink w:anchor="{t.signet}" w:history="1">{_run(t.texte)}<w:r><w:tab/></w:r>'
                       '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
                       f'<w:r><w:instrText xml:space="preserve"> PAGEREF {t.signet} \\h </w:instrText></w:r>'
                       '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>1</w:t></w:r>'
                       '<w:r><w:fldChar w:fldCharType="end"/></w:r></w:hyperlink>')
-            fin = '<w:r><w:fldChar w:fldCharType="end"/></w:r>' if i == len(titres) - 1 else ""
-            style = self.styles.sommaire.get(t.niveau, self.styles.sommaire[2])
-            xml.append(paragraphe(debut + entree + fin, style))
-        return "".join(xml)
+            xml.append(paragraphe(entree, self.styles.sommaire.get(t.niveau, self.styles.sommaire[2])))
+        return "".join(xml) or paragraphe("")

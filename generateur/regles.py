@@ -14,6 +14,7 @@ from typing import Any
 from .acheteurs import Acheteur
 from .catalogue import Catalogue, Clause
 from .erreurs import ErreurClause, ErreurDonnees, Probleme
+from .formats import liste_fr
 from .expressions import ErreursJinja, MarkdownSur, chemins_utilises, evaluer, message_erreur
 from .reponses import Reponses
 
@@ -186,12 +187,10 @@ def contexte_clause(analyse: Analyse, selection: Selection) -> dict[str, Any]:
         cible = analyse.selection(ident)
         return bool(cible and cible.retenue)
 
-    def action(ident: str) -> str:
-        a = analyse.acheteur.actions.get(str(ident))
-        if a is None:
-            raise ErreurClause(Probleme(f"action SPASER « {ident} » absente du référentiel de l'acheteur",
-                                        selection.clause.fichier, None, "action"))
-        return f"action {a.id} « {a.titre} »"
+    def action(etiquette: str) -> str:
+        """« action 8.2 « titre » » dans le référentiel de l'acheteur ; vide s'il n'a pas d'équivalent."""
+        actions = analyse.acheteur.actions_pour(str(etiquette))
+        return liste_fr(f"action {a.id} « {a.titre} »" for a in actions)
 
     lots = analyse.contexte["lots"]
     return {

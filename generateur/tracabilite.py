@@ -31,24 +31,14 @@ def considerations_decp(analyse: Analyse) -> dict[str, list[str]]:
     return {"considerationsSociales": sociales, "considerationsEnvironnementales": environnementales}
 
 
-def action_acheteur(analyse: Analyse, ident: str) -> Action | None:
-    """Action du référentiel de l'acheteur correspondant à une étiquette du catalogue."""
-    correspondance = analyse.acheteur.referentiel.get("correspondance")
-    if correspondance is not None:
-        ident = correspondance.get(ident)
-        if ident is None:
-            return None
-    return analyse.acheteur.actions.get(str(ident))
-
-
 def actions_mises_en_oeuvre(analyse: Analyse) -> list[tuple[Action, Selection]]:
     """(action, clause) pour chaque étiquette SPASER d'une clause retenue, dans l'ordre du référentiel."""
     paires = []
     for s in analyse.retenues():
-        for ident in s.clause.actions:
-            action = action_acheteur(analyse, ident)
-            if action is not None:
-                paires.append((action, s))
+        for etiquette in s.clause.actions:
+            for action in analyse.acheteur.actions_pour(etiquette):
+                if (action, s) not in paires:
+                    paires.append((action, s))
     ordre = {ident: i for i, ident in enumerate(analyse.acheteur.actions)}
     return sorted(paires, key=lambda p: (ordre.get(p[0].id, 0), p[1].clause.document, p[1].numero))
 
