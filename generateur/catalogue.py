@@ -87,6 +87,7 @@ class Catalogue:
     calculs: dict[str, list[dict[str, Any]]]
     clauses: dict[str, list[Clause]]
     ccag: dict[str, str]
+    referentiel: str
     fichier: Path
     document_yaml: yaml_lignes.Document
 
@@ -192,7 +193,7 @@ def charger(racine: Path) -> Catalogue:
     doc = yaml_lignes.lire(fichier)
     brut = doc.donnees or {}
     problemes: list[Probleme] = []
-    for cle in ("version", "documents", "parametres", "calculs", "ccag"):
+    for cle in ("version", "documents", "parametres", "calculs", "ccag", "referentiel"):
         if cle not in brut:
             problemes.append(Probleme(f"section « {cle} » manquante", fichier, 1, cle))
     if problemes:
@@ -223,4 +224,4 @@ def charger(racine: Path) -> Catalogue:
     for versions in clauses.values():
         versions.sort(key=lambda c: c.du, reverse=True)
     return Catalogue(racine, str(brut["version"]), brut["documents"], brut["parametres"], brut["calculs"],
-                     clauses, brut["ccag"], fichier, doc)
+                     clauses, brut["ccag"], str(brut["referentiel"]), fichier, doc)

@@ -82,5 +82,37 @@ def generer(ctx: click.Context, reponses: Path, sortie: Path, droit_du: str | No
         click.echo(f"  écrit : {chemin}")
 
 
+@main.group("catalogue", subcommand_metavar="COMMANDE [ARGUMENTS]...")
+def groupe_catalogue() -> None:
+    """Outils du service juridique sur le catalogue de clauses."""
+
+
+@groupe_catalogue.command("verifier")
+@click.pass_context
+def catalogue_verifier(ctx: click.Context) -> None:
+    """Vérifie tout le catalogue et signale chaque problème avec son fichier et sa ligne."""
+    from .catalogue import racine_projet
+    from .verification import verifier
+
+    racine = (ctx.obj["racine"] or racine_projet()).resolve()
+    problemes = verifier(racine)
+    if problemes:
+        raise ErreurDCE(problemes)
+    click.echo(f"Catalogue {racine} : aucun problème.")
+
+
+def _charger_commandes() -> None:
+    """Chaque module generateur/commandes_*.py ajoute ses commandes au groupe `main`."""
+    import importlib
+    import pkgutil
+
+    from . import __path__ as chemins
+
+    for module in sorted(m.name for m in pkgutil.iter_modules(chemins) if m.name.startswith("commandes_")):
+        importlib.import_module(f"{__package__}.{module}")
+
+
+_charger_commandes()
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
