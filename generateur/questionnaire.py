@@ -88,9 +88,16 @@ def charger(fichier: Path) -> Questionnaire:
     doc = yaml_lignes.lire(fichier)
     sections = doc.donnees.get("sections", [])
     questions = []
+    vus: dict[str, str] = {}
     for i, section in enumerate(sections):
         for j, q in enumerate(section.get("questions", [])):
-            questions.append(_question(q, section["id"], fichier, doc, f"sections.{i}.questions.{j}"))
+            chemin = f"sections.{i}.questions.{j}"
+            question = _question(q, section["id"], fichier, doc, chemin)
+            if question.id in vus:
+                raise ErreurDonnees(Probleme(f"question « {question.id} » déjà définie (section {vus[question.id]})",
+                                             fichier, doc.ligne(chemin), "id"))
+            vus[question.id] = section["id"]
+            questions.append(question)
     return Questionnaire(sections, questions, fichier)
 
 
