@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from .blocs import Bloc, Titre
 from .erreurs import ErreurDonnees, Probleme
-from .ooxml import W_NS, Ecrivain, Numerotation, Styles
+from .ooxml import W_NS, Ecrivain, Numerotation, Styles, texte_permis
 
 _W = f"{{{W_NS}}}"
 DATE_ZIP = (2020, 1, 1, 0, 0, 0)
@@ -81,11 +81,11 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
         raise ErreurDonnees(Probleme(f"modèle Word illisible ({exc})", modele)) from None
     numerotation = Numerotation(premier, styles.abstract_numeros)
     ecrivain = Ecrivain(styles, numerotation)
-    contexte = dict(variables)
+    contexte = {cle: texte_permis(v) if isinstance(v, str) else v for cle, v in variables.items()}
     contexte["corps"] = Markup(ecrivain.blocs(blocs))
     contexte["sommaire"] = Markup(ecrivain.sommaire(titres))
     if isinstance(contexte.get("acheteur_adresse"), list):
-        contexte["acheteur_adresse"] = Listing("\n".join(contexte["acheteur_adresse"]))
+        contexte["acheteur_adresse"] = Listing(texte_permis("\n".join(contexte["acheteur_adresse"])))
     logo = contexte.get("logo")
     contexte["logo"] = InlineImage(tpl, str(logo), height=Mm(22)) if logo else ""
     tpl.render(contexte, autoescape=True)

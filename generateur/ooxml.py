@@ -16,9 +16,14 @@ W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _INVALIDE_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+def texte_permis(texte: str) -> str:
+    """Retire les caractères interdits en XML 1.0 (caractères de contrôle) ; le reste est gardé tel quel."""
+    return _INVALIDE_XML.sub("", texte)
+
+
 def echapper(texte: str) -> str:
     """Texte → contenu XML sûr (caractères interdits en XML 1.0 retirés)."""
-    return escape(_INVALIDE_XML.sub("", texte), {'"': "&quot;"})
+    return escape(texte_permis(texte), {'"': "&quot;"})
 
 
 @dataclass

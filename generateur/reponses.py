@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -172,13 +173,28 @@ def _verifications(d: dict[str, Any], doc: yaml_lignes.Document, questionnaire: 
     return problemes
 
 
+def _non_finis(valeur: Any, chemin: str) -> list[str]:
+    """Chemins des nombres NaN ou infinis (« lots.0.montant_estime|nan »)."""
+    if isinstance(valeur, float) and not math.isfinite(valeur):
+        return [f"{chemin}|{'nan' if math.isnan(valeur) else 'inf'}"]
+    if isinstance(valeur, dict):
+        return [c for k, v in valeur.items() for c in _non_finis(v, f"{chemin}.{k}" if chemin else str(k))]
+    if isinstance(valeur, list):
+        return [c for i, v in enumerate(valeur) for c in _non_finis(v, f"{chemin}.{i}" if chemin else str(i))]
+    return []
+
+
 def valider(doc: yaml_lignes.Document, questionnaire: Questionnaire) -> Reponses:
     """Valide des réponses déjà lues ; lève ErreurDonnees avec tous les problèmes."""
     if not isinstance(doc.donnees, dict):
         raise ErreurDonnees(Probleme("le fichier de réponses doit être un ensemble de champs « clé : valeur »",
                                      doc.fichier, 1))
     validateur = Draft202012Validator(questionnaire.schema(), format_checker=FormatChecker())
-    problemes: list[Probleme] = []
+    problemes: list[Probleme] = [
+        Probleme("valeur non numérique (NaN) : un nombre fini est attendu", doc.fichier, doc.ligne(chemin), chemin)
+        for chemin in _non_finis(doc.donnees, "") if "nan" in chemin.split("|")[-1]
+    ]
+    problemes = [Probleme(p.message, p.fichier, p.ligne, p.champ.split("|")[0]) for p in problemes]
     for err in sorted(validateur.iter_errors(_vers_json(doc.donnees)), key=lambda e: [str(p) for p in e.path]):
         chemin = ".".join(str(p) for p in err.absolute_path)
         message, champ = _message(err, questionnaire, chemin)

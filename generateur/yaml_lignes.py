@@ -74,7 +74,11 @@ def lire_texte(texte: str, fichier: Path | str) -> Document:
     """Analyse un texte YAML ; lève ErreurDonnees avec fichier et ligne."""
     doc = Document(None, fichier)
     problemes: list[Probleme] = []
-    chargeur = yaml.SafeLoader(texte)
+    try:
+        chargeur = yaml.SafeLoader(texte)
+    except yaml.reader.ReaderError as exc:
+        raise ErreurDonnees(Probleme(f"caractère interdit en YAML (code {exc.character:#x}) à la position {exc.position}",
+                                     fichier)) from None
     try:
         racine = chargeur.get_single_node()
         if racine is not None:
@@ -86,6 +90,8 @@ def lire_texte(texte: str, fichier: Path | str) -> Document:
         problemes.append(Probleme(f"YAML invalide ({_traduire(raison)})", fichier, ligne))
     except yaml.YAMLError as exc:  # pragma: no cover - erreurs sans position
         problemes.append(Probleme(f"YAML invalide ({exc})", fichier))
+    except RecursionError:
+        problemes.append(Probleme("YAML invalide (imbrication trop profonde)", fichier))
     finally:
         chargeur.dispose()
     if problemes:

@@ -1,0 +1,161 @@
+"""Entrées invalides ou hostiles : jamais de trace Python, jamais de code exécuté, toujours un message clair.
+
+Tests par propriétés (hypothesis) : des fichiers de réponses valides et invalides sont générés ; la génération
+réussit avec des documents lisibles ou échoue avec une ErreurDCE. Les chargeurs YAML et de clauses sont passés
+au crible de textes arbitraires.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from docx import Document
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from generateur import yaml_lignes
+from generateur.catalogue import lire_clause
+from generateur.erreurs import ErreurDCE, ErreurDonnees
+from generateur.generation import generer, nom_sur
+from conftest import RACINE, BASE, ecrire, reponses
+
+# DCE_FOUILLE=2000 pytest tests/test_robustesse.py : fouille longue, hors suite normale.
+REGLAGES = settings(max_examples=int(os.environ.get("DCE_FOUILLE", "40")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                          HealthCheck.too_slow])
+
+TEXTES_HOSTILES = [
+    "{{ 7*7 }}", "{% for x in range(10) %}boucle{% endfor %}", "{{ ''.__class__.__mro__ }}",
+    "*gras* _souligné_ | tableau | # titre", "A & B <Centre> \"guillemets\" 'apostrophe'",
+    "Émoji 🌱♻️ et شراء مسؤول (arabe) עברית", "ligne 1\nligne 2\n\n- puce\n1. numéro",
+    "\\ barre oblique inverse \\n", "x" * 100_000,
+]
+
+
+def _documents_lisibles(resultat) -> None:
+    for nom, chemin in resultat.fichiers.items():
+        if nom.endswith(".docx"):
+            Document(str(chemin))
+
+
+@pytest.mark.parametrize("texte", TEXTES_HOSTILES)
+def test_texte_saisi_reproduit_tel_quel(tmp_path, texte):
+    attendu = " ".join(texte.split()) if "\n" in texte else texte
+    donnees = reponses(objet=texte, lots=[{"numero": 1, "intitule": texte[:2000], "montant_estime": 120000}])
+    resultat = generer(ecrire(tmp_path, donnees), tmp_path / "s", RACINE)
+    ccap = Document(str(next(p for n, p in resultat.fichiers.items() if n.endswith("CCAP.docx"))))
+    contenu = "\n".join(p.text for p in ccap.paragraphs)
+    contenu += "\n".join(c.text for t in ccap.tables for r in t.rows for c in r.cells)
+    assert attendu in contenu
+    assert "49" not in contenu.replace("2049", "") or "49" in texte
+
+
+def test_caracteres_de_controle_retires_sans_planter(tmp_path):
+    donnees = reponses(objet="Achat\x00\x07\x1b de papier\x0c")
+    resultat = generer(ecrire(tmp_path, donnees), tmp_path / "s", RACINE)
+    _documents_lisibles(resultat)
+
+
+@pytest.mark.parametrize("valeur, message", [
+    (".nan", "nombre fini"), (".inf", "trop grande"), ("1e400", "un nombre est attendu"),  # YAML 1.1 : « 1e400 » sans point est un texte
+])
+def test_nombres_non_finis_refuses(tmp_path, valeur, message):
+    texte = yaml.safe_dump(reponses(), allow_unicode=True, sort_keys=False).replace(
+        "montant_estime: 120000", f"montant_estime: {valeur}")
+    fichier = tmp_path / "r.yaml"
+    fichier.write_text(texte, encoding="utf-8")
+    with pytest.raises(ErreurDonnees) as exc:
+        generer(fichier, tmp_path / "s", RACINE)
+    assert message in str(exc.value) and "lots.0.montant_estime" in str(exc.value)
+
+
+def test_imbrication_profonde_et_fichier_enorme(tmp_path):
+    fichier = tmp_path / "profond.yaml"
+    fichier.write_text("objet: " + "[" * 5000 + "]" * 5000, encoding="utf-8")
+    with pytest.raises(ErreurDonnees):
+        generer(fichier, tmp_path / "s", RACINE)
+    gros = tmp_path / "gros.yaml"
+    gros.write_text("objet: '" + "x" * (6 * 1024 * 1024) + "'", encoding="utf-8")
+    with pytest.raises(ErreurDonnees) as exc:
+        generer(gros, tmp_path / "s", RACINE)
+    assert "trop volumineux" in str(exc.value)
+
+
+@pytest.mark.parametrize("reference, attendu", [
+    ("../../etc/passwd", "etc-passwd"), ("/tmp/absolu", "tmp-absolu"), ("CON", "consultation-CON"),
+    ("..", "consultation"), ("2026/TRX/../0417", "2026-TRX-..-0417"),
+])
+def test_nom_de_fichier_sur(reference, attendu):
+    assert nom_sur(reference) == attendu
+
+
+def test_reference_avec_barres_reste_dans_le_dossier(tmp_path):
+    sortie = tmp_path / "s"
+    resultat = generer(ecrire(tmp_path, reponses(reference="2026/TRX/../0417")), sortie, RACINE)
+    for chemin in resultat.fichiers.values():
+        assert chemin.resolve().parent == sortie.resolve()
+    assert not (tmp_path / "0417-CCAP.docx").exists()
+
+
+# --- propriétés -----------------------------------------------------------------------------------------
+
+valeurs_quelconques = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=True) | st.text(max_size=30),
+    lambda enfants: st.lists(enfants, max_size=3) | st.dictionaries(st.text(max_size=8), enfants, max_size=3),
+    max_leaves=8,
+)
+CLES = ["reference", "objet", "nature", "categorie", "cpv", "date_lancement", "date_limite_offres", "duree_mois",
+        "lots", "criteres", "spaser", "prix", "variantes", "forme", "acheteur", "inconnue", "delai_garantie_mois"]
+
+
+@st.composite
+def reponses_mutees(draw):
+    donnees = copy.deepcopy(BASE)
+    for _ in range(draw(st.integers(0, 3))):
+        cle = draw(st.sampled_from(CLES))
+        action = draw(st.sampled_from(["remplacer", "supprimer"]))
+        if action == "supprimer":
+            donnees.pop(cle, None)
+        else:
+            donnees[cle] = draw(valeurs_quelconques)
+    if draw(st.booleans()):
+        lot = draw(st.fixed_dictionaries({"numero": st.integers(-2, 5), "intitule": st.text(max_size=40),
+                                          "montant_estime": st.one_of(st.integers(-10, 10**10), st.floats())}))
+        donnees["lots"] = [lot]
+    return donnees
+
+
+@REGLAGES
+@given(donnees=reponses_mutees())
+def test_generation_reussit_ou_echoue_proprement(tmp_path, donnees):
+    fichier = tmp_path / "reponses.yaml"
+    fichier.write_text(yaml.safe_dump(donnees, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    try:
+        resultat = generer(fichier, tmp_path / "sortie", RACINE)
+    except ErreurDCE as exc:
+        assert exc.problemes and all(str(p) for p in exc.problemes)
+        return
+    _documents_lisibles(resultat)
+
+
+@REGLAGES
+@given(texte=st.text(max_size=300))
+def test_chargeur_yaml_ne_plante_jamais(texte):
+    try:
+        yaml_lignes.lire_texte(texte, "fuzz.yaml")
+    except ErreurDonnees as exc:
+        assert all("fuzz.yaml" in str(p) for p in exc.problemes)
+
+
+@REGLAGES
+@given(entete=st.text(max_size=200), corps=st.text(max_size=200))
+def test_chargeur_de_clauses_ne_plante_jamais(tmp_path, entete, corps):
+    fichier = tmp_path / "clause.md"
+    fichier.write_text(f"---\n{entete}\n---\n{corps}", encoding="utf-8")
+    try:
+        lire_clause(fichier)
+    except ErreurDonnees as exc:
+        assert exc.problemes
