@@ -45,6 +45,7 @@ class Questionnaire:
     sections: list[dict[str, Any]]
     questions: list[Question]
     fichier: Path
+    nomenclatures: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def schema(self) -> dict[str, Any]:
         """Schéma JSON (draft 2020-12) du fichier de réponses."""
@@ -98,7 +99,7 @@ def charger(fichier: Path) -> Questionnaire:
                                              fichier, doc.ligne(chemin), "id"))
             vus[question.id] = section["id"]
             questions.append(question)
-    return Questionnaire(sections, questions, fichier)
+    return Questionnaire(sections, questions, fichier, doc.donnees.get("nomenclatures") or {})
 
 
 def _schema_question(q: Question) -> dict[str, Any]:

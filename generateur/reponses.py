@@ -15,6 +15,7 @@ from jsonschema.exceptions import ValidationError
 
 from . import yaml_lignes
 from .erreurs import ErreurDonnees, Probleme
+from .formats import montant
 from .questionnaire import Question, Questionnaire
 
 
@@ -158,6 +159,17 @@ def _verifications(d: dict[str, Any], doc: yaml_lignes.Document, questionnaire: 
         numeros.setdefault(n, i)
         if (lot.get("duree_mois") or d.get("duree_mois") or 0) > (d.get("duree_mois") or 0):
             pb("la durée du lot dépasse la durée du marché", f"lots.{i}.duree_mois")
+    divisions = questionnaire.nomenclatures.get("cpv_divisions") or {}
+    codes = [("cpv", d.get("cpv"))] + [(f"lots.{i}.cpv", l.get("cpv")) for i, l in enumerate(d.get("lots") or [])]
+    for chemin, code in codes:
+        if divisions and code and str(code)[:2] not in divisions:
+            pb(f"code CPV « {code} » inexistant : aucune division « {str(code)[:2]} » dans la nomenclature CPV "
+               f"(règlement (CE) n° 213/2008)", chemin)
+    total = d.get("montant_total_estime")
+    somme = sum(l.get("montant_estime") or 0 for l in d.get("lots") or [])
+    if total is not None and abs(total - somme) > 0.005:
+        pb(f"la somme des montants des lots ({montant(somme)}) diffère du montant total estimé ({montant(total)})",
+           "montant_total_estime")
     criteres = d.get("criteres") or []
     if criteres:
         total = sum(c.get("ponderation") or 0 for c in criteres)

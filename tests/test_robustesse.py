@@ -159,3 +159,14 @@ def test_chargeur_de_clauses_ne_plante_jamais(tmp_path, entete, corps):
         lire_clause(fichier)
     except ErreurDonnees as exc:
         assert exc.problemes
+
+
+def test_cpv_inexistant_et_montants_incoherents(tmp_path):
+    donnees = reponses(cpv="99123456-7", montant_total_estime=200000)
+    donnees["lots"][0]["cpv"] = "45214220-8"
+    with pytest.raises(ErreurDonnees) as exc:
+        generer(ecrire(tmp_path, donnees), tmp_path / "s", RACINE)
+    texte = str(exc.value)
+    assert "« cpv » : code CPV « 99123456-7 » inexistant" in texte
+    assert "somme des montants des lots (180\u00a0000,00\u00a0€\u00a0HT) diffère du montant total estimé" in texte
+    assert "lots.0.cpv" not in texte
