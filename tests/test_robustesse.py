@@ -170,3 +170,43 @@ def test_cpv_inexistant_et_montants_incoherents(tmp_path):
     assert "« cpv » : code CPV « 99123456-7 » inexistant" in texte
     assert "somme des montants des lots (180\u00a0000,00\u00a0€\u00a0HT) diffère du montant total estimé" in texte
     assert "lots.0.cpv" not in texte
+
+
+def _copie_catalogue(tmp_path: Path) -> Path:
+    import shutil
+
+    racine = tmp_path / "catalogue"
+    racine.mkdir()
+    for nom in ("catalogue.yaml", "questionnaire.yaml"):
+        shutil.copy(RACINE / nom, racine / nom)
+    for nom in ("clauses", "modeles", "acheteurs"):
+        shutil.copytree(RACINE / nom, racine / nom)
+    return racine
+
+
+def test_clause_qui_echoue_nomme_clause_fichier_ligne_et_variable(tmp_path):
+    racine = _copie_catalogue(tmp_path)
+    fichier = racine / "clauses" / "ccap" / "ccap-prix.md"
+    texte = fichier.read_text(encoding="utf-8")
+    fichier.write_text(texte + "\nLe montant plafond est {{ plafond_inexistant | montant }}.\n", encoding="utf-8")
+    ligne = texte.count("\n") + 2
+    from generateur import catalogue as module_catalogue
+    module_catalogue.charger.cache_clear()
+    with pytest.raises(ErreurDCE) as exc:
+        generer(ecrire(tmp_path, reponses()), tmp_path / "s", racine)
+    message = str(exc.value)
+    assert "ccap-prix" in message and "ccap-prix.md" in message
+    assert f"ligne {ligne}" in message and "« plafond_inexistant »" in message
+    assert not (tmp_path / "s").exists()
+
+
+def test_clause_ne_peut_pas_sortir_du_bac_a_sable(tmp_path):
+    racine = _copie_catalogue(tmp_path)
+    fichier = racine / "clauses" / "ccap" / "ccap-prix.md"
+    fichier.write_text(fichier.read_text(encoding="utf-8")
+                       + "\n{{ ''.__class__.__mro__[1].__subclasses__() }}\n", encoding="utf-8")
+    from generateur import catalogue as module_catalogue
+    module_catalogue.charger.cache_clear()
+    with pytest.raises(ErreurDCE) as exc:
+        generer(ecrire(tmp_path, reponses()), tmp_path / "s", racine)
+    assert "interdite dans le bac à sable" in str(exc.value)
