@@ -44,9 +44,14 @@ def actions_mises_en_oeuvre(analyse: Analyse) -> list[tuple[Action, Selection]]:
 
 
 def _regle(s: Selection) -> str:
-    lues = ", ".join(f"{c} = {v!r}" for c, v in s.lues.items())
-    texte = s.clause.condition if s.clause.condition != "true" else "toujours applicable"
-    return f"{texte} ({lues})" if lues else texte
+    """Règle lisible : « spaser.insertion.actif (oui) » ; pour une clause par lot, les lots retenus."""
+    if s.clause.condition == "true":
+        return "toujours applicable"
+    lues = "; ".join(f"{c} : {_afficher(v)}" for c, v in s.lues.items() if not c.startswith("lot."))
+    texte = s.clause.condition + (f" ({lues})" if lues else "")
+    if s.lots:
+        texte += f" ; lot(s) {', '.join(str(n) for n in s.lots)}"
+    return texte
 
 
 def manifeste(analyse: Analyse, fichiers: dict[str, bytes], modele: bytes) -> dict[str, Any]:
@@ -130,7 +135,7 @@ def fiche(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
             [["Action", "Intitulé de l'action", "Document", "Article", "Clause (version)", "Règle appliquée"]]
             + [[a.id, a.titre, s.clause.document, s.numero, f"{s.clause.titre} ({s.clause.id}, v{s.clause.version})",
                 _regle(s)] for a, s in paires],
-            [7, 25, 9, 8, 23, 28]))
+            [9, 24, 11, 9, 22, 25]))
     else:
         blocs.append(Paragraphe([Segment("Aucune action du référentiel n'est mise en œuvre par cette consultation.")]))
 
@@ -170,6 +175,8 @@ def fiche(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
 
 
 def _afficher(valeur: Any) -> str:
+    if isinstance(valeur, list):
+        return ", ".join(_afficher(v) for v in valeur) or "—"
     if isinstance(valeur, bool):
         return "oui" if valeur else "non"
     if isinstance(valeur, float):
