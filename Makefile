@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 EXEMPLES = $(wildcard exemples/*.yaml)
 
-.PHONY: demo tests installer libreoffice verifier-catalogue
+.PHONY: demo tests installer libreoffice navigateur verifier-catalogue
 
 $(BIN)/dce: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,16 +23,33 @@ demo: installer
 	done
 	@echo "DCE des exemples écrits dans sortie/"
 
-# LibreOffice sert aux tests qui ouvrent chaque document (conversion PDF) ; installé depuis Debian.
+# LibreOffice convertit les pièces en PDF (dce publier, dce generer --pdf) et sert aux tests qui ouvrent chaque
+# document ; Writer pour les .docx, Calc pour le bordereau des prix (.xlsx). Installé depuis Debian.
 libreoffice:
-	@if ! command -v soffice >/dev/null 2>&1; then \
+	@if ! command -v soffice >/dev/null 2>&1 || ! ls /usr/lib/libreoffice/program/libsclo.so >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	      libreoffice-writer-nogui poppler-utils fonts-liberation2 fonts-dejavu-core >/dev/null; \
+	      libreoffice-writer-nogui libreoffice-calc-nogui poppler-utils fonts-liberation2 fonts-dejavu-core >/dev/null; \
 	  else \
-	    echo "LibreOffice absent : les tests d'ouverture seront ignorés (installer libreoffice-writer)"; \
+	    echo "LibreOffice absent : les tests d'ouverture seront ignorés (installer libreoffice-writer et libreoffice-calc)"; \
 	  fi; \
 	fi
 
-tests: installer libreoffice
+# Les tests de l'assistant web (dce serveur) pilotent Chromium de Debian, sans écran, avec Playwright
+# (le Chromium de Debian sert d'exécutable : pas de `playwright install`, rien n'est téléchargé par Playwright).
+navigateur: installer
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      chromium fonts-dejavu-core >/dev/null; \
+	  else \
+	    echo "Chromium absent : les tests du navigateur seront ignorés (installer le paquet chromium)"; \
+	  fi; \
+	fi
+
+verifier-catalogue: installer
+	$(BIN)/dce catalogue verifier
+
+tests: installer libreoffice navigateur
+	$(BIN)/dce catalogue verifier
 	$(BIN)/pytest -q

@@ -53,7 +53,28 @@ class SautDePage:
     pass
 
 
-Bloc = Union[Titre, Paragraphe, Liste, Tableau, SautDePage]
+@dataclass
+class ParagrapheRevise:
+    """Paragraphe en modifications suivies : morceaux (« = » inchangé, « + » inséré, « - » supprimé).
+
+    `marque` vaut « + » ou « - » quand le paragraphe entier est inséré ou supprimé.
+    """
+
+    morceaux: list[tuple[str, str]]
+    style: str | None = None
+    marque: str | None = None
+
+
+@dataclass
+class Image:
+    """Image PNG (graphique) centrée dans la largeur utile ; `description` sert de texte de remplacement."""
+
+    donnees: bytes
+    largeur_mm: float
+    description: str = ""
+
+
+Bloc = Union[Titre, Paragraphe, Liste, Tableau, SautDePage, ParagrapheRevise, Image]
 
 
 def texte(segments: list[Segment]) -> str:

@@ -69,17 +69,37 @@ def main(ctx: click.Context, racine: Path | None) -> None:
               show_default=True, help="Dossier où écrire les documents.")
 @click.option("--droit-du", "droit_du", metavar="JJ/MM/AAAA",
               help="Appliquer le droit en vigueur à cette date plutôt qu'à la date de lancement.")
+@click.option("--strict", is_flag=True,
+              help="Ne rien écrire si une obligation légale n'est pas respectée (code de sortie 2).")
+@click.option("--pdf", is_flag=True, help="Convertir aussi chaque pièce Word en PDF (LibreOffice).")
+@click.option("--pdfa", is_flag=True, help="Comme --pdf, en PDF/A-2b, format d'archivage.")
 @click.pass_context
-def generer(ctx: click.Context, reponses: Path, sortie: Path, droit_du: str | None) -> None:
-    """Génère le RC, le CCAP, le CCTP, la fiche de traçabilité SPASER et le manifeste."""
+def generer(ctx: click.Context, reponses: Path, sortie: Path, droit_du: str | None, strict: bool, pdf: bool,
+            pdfa: bool) -> None:
+    """Génère le RC, le CCAP, le CCTP, la fiche de traçabilité SPASER, l'annexe de conformité et le manifeste.
+
+    Code de sortie 1 si une obligation légale n'est pas respectée (les documents sont écrits quand même).
+    """
+    from .commandes_conformite import afficher_conformite
     from .generation import generer as generer_dce
 
-    resultat = generer_dce(reponses, sortie, ctx.obj["racine"], _date(droit_du))
+    if pdf or pdfa:
+        from .pdf import soffice
+
+        soffice()  # LibreOffice absent : le dire avant d'écrire quoi que ce soit
+    resultat = generer_dce(reponses, sortie, ctx.obj["racine"], _date(droit_du), strict=strict)
     analyse = resultat.analyse
     click.echo(f"Consultation {analyse.contexte['reference']} : {len(analyse.retenues())} clauses retenues, "
                f"{len(analyse.contexte['lots'])} lot(s), droit en vigueur au {analyse.date_droit.strftime('%d/%m/%Y')}.")
     for nom, chemin in resultat.fichiers.items():
         click.echo(f"  écrit : {chemin}")
+    if pdf or pdfa:
+        from .publication import convertir_pieces
+
+        for chemin in convertir_pieces(list(resultat.fichiers.values()), sortie, analyse, pdfa=pdfa).values():
+            click.echo(f"  écrit : {chemin}")
+    if resultat.conformite is not None and afficher_conformite(resultat.conformite):
+        ctx.exit(1)
 
 
 @main.group("catalogue", subcommand_metavar="COMMANDE [ARGUMENTS]...")

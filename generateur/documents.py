@@ -6,20 +6,47 @@ import io
 import os
 import tempfile
 import zipfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from docx.oxml import parse_xml
+from docx.oxml.ns import nsdecls, qn
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage, Listing
+from jinja2 import Environment, Template
 from lxml import etree
 from markupsafe import Markup
 
-from .blocs import Bloc, Titre
+from .blocs import Bloc, Image, Titre
 from .erreurs import ErreurDonnees, Probleme
 from .ooxml import W_NS, Ecrivain, Numerotation, Styles, texte_permis
 
 _W = f"{{{W_NS}}}"
 DATE_ZIP = (2020, 1, 1, 0, 0, 0)
+# Corps et sommaire, écrits par ooxml, sont insérés après le rendu docxtpl : ils n'ont à passer ni par
+# Jinja ni par les expressions régulières de docxtpl (le plus gros du temps de rendu d'un long document).
+_EMPLACEMENT = "\u2063dce-emplacement:"
+
+
+class _EnvironnementModele(Environment):
+    """Environnement Jinja de docxtpl qui compile une seule fois chaque partie d'un modèle Word.
+
+    Le XML des parties (corps, en-têtes, pieds, propriétés) est le même d'un document à l'autre : seul
+    le contexte change. En lot, la compilation coûtait plus que le rendu.
+    """
+
+    @lru_cache(maxsize=512)  # noqa: B019 - un seul environnement, vivant tout le processus
+    def _compiler(self, source: str) -> Template:
+        return super().from_string(source)
+
+    def from_string(self, source, globals=None, template_class=None):  # type: ignore[override]
+        if globals is None and template_class is None and isinstance(source, str):
+            return self._compiler(source)
+        return super().from_string(source, globals, template_class)
+
+
+_ENV_MODELE = _EnvironnementModele(autoescape=True)
 
 
 def _styles(modele: DocxTemplate) -> tuple[Styles, int]:
@@ -72,6 +99,28 @@ def _zip_reproductible(contenu: bytes) -> bytes:
     return sortie.getvalue()
 
 
+def _image(tpl: DocxTemplate, image: Image) -> str:
+    """Ajoute l'image au paquet Word et rend son élément wp:inline (largeur fixée, hauteur proportionnelle)."""
+    inline = tpl.docx.part.new_pic_inline(io.BytesIO(image.donnees), Mm(image.largeur_mm), None)
+    inline.docPr.set("descr", texte_permis(image.description))
+    return inline.xml
+
+
+def _inserer(tpl: DocxTemplate, fragments: dict[str, str]) -> None:
+    """Remplace chaque paragraphe-emplacement par son fragment WordprocessingML, après le rendu."""
+    corps = tpl.docx.element.body
+    for p in list(corps.iter(f"{_W}p")):
+        texte = "".join(t.text or "" for t in p.iter(f"{_W}t"))
+        nom = texte.removeprefix(_EMPLACEMENT)
+        if nom != texte and nom in fragments:
+            for element in parse_xml(f'<w:body {nsdecls("w", "r", "wp", "a", "pic")}>{fragments[nom]}</w:body>'):
+                p.addprevious(element)
+            p.getparent().remove(p)
+    # Comme docxtpl au rendu : identifiants des images (wp:docPr) uniques, dans l'ordre du document.
+    for i, element in enumerate(corps.iter(qn("wp:docPr")), start=1001):
+        element.set("id", str(i))
+
+
 def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre]) -> bytes:
     """Rend un document complet en mémoire."""
     try:
@@ -80,15 +129,17 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
     except (OSError, KeyError, zipfile.BadZipFile) as exc:
         raise ErreurDonnees(Probleme(f"modèle Word illisible ({exc})", modele)) from None
     numerotation = Numerotation(premier, styles.abstract_numeros)
-    ecrivain = Ecrivain(styles, numerotation)
+    ecrivain = Ecrivain(styles, numerotation, lambda image: _image(tpl, image))
     contexte = {cle: texte_permis(v) if isinstance(v, str) else v for cle, v in variables.items()}
-    contexte["corps"] = Markup(ecrivain.blocs(blocs))
-    contexte["sommaire"] = Markup(ecrivain.sommaire(titres))
+    fragments = {"corps": ecrivain.blocs(blocs), "sommaire": ecrivain.sommaire(titres)}
+    for nom in fragments:
+        contexte[nom] = Markup(f"<w:p><w:r><w:t>{_EMPLACEMENT}{nom}</w:t></w:r></w:p>")
     if isinstance(contexte.get("acheteur_adresse"), list):
         contexte["acheteur_adresse"] = Listing(texte_permis("\n".join(contexte["acheteur_adresse"])))
     logo = contexte.get("logo")
     contexte["logo"] = InlineImage(tpl, str(logo), height=Mm(22)) if logo else ""
-    tpl.render(contexte, autoescape=True)
+    tpl.render(contexte, _ENV_MODELE, autoescape=True)
+    _inserer(tpl, fragments)
     _ajouter_numerotation(tpl, numerotation)
     tampon = io.BytesIO()
     tpl.save(tampon)

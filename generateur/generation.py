@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import acheteurs, catalogue, questionnaire, reponses
+from . import acheteurs, annexe, catalogue, questionnaire, reponses
 from .assemblage import blocs_document
+from .conformite import Conformite, verifier
 from .documents import ecrire_atomique, produire
-from .erreurs import ErreurDonnees, Probleme
+from .erreurs import ErreurDCE, ErreurDonnees, Probleme
 from .formats import date_heure, date_longue
 from .regles import Analyse, analyser
 from .tracabilite import fiche, manifeste
@@ -25,6 +26,7 @@ _NOM_RESERVE = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)$", re.IGNORECASE)
 class Resultat:
     analyse: Analyse
     fichiers: dict[str, Path]
+    conformite: Conformite | None = None
 
 
 def nom_sur(reference: str) -> str:
@@ -75,15 +77,24 @@ def modele_de(analyse: Analyse, document: str) -> Path:
 
 
 def generer(fichier_reponses: Path | str, sortie: Path | str, racine: Path | None = None,
-            date_droit: dt.date | None = None) -> Resultat:
-    """Écrit le DCE dans `sortie`. Tout est produit en mémoire avant la première écriture."""
+            date_droit: dt.date | None = None, strict: bool = False) -> Resultat:
+    """Écrit le DCE dans `sortie`. Tout est produit en mémoire avant la première écriture.
+
+    `strict` : une obligation légale non respectée (annexe de conformité) empêche toute écriture.
+    """
     analyse = preparer(fichier_reponses, racine, date_droit)
     sortie = Path(sortie)
     base = nom_sur(str(analyse.contexte["reference"]))
     contenus: dict[str, bytes] = {}
     modeles: dict[Path, bytes] = {}
+    pieces = {document: blocs_document(analyse, document) for document in PIECES}
+    conformite = verifier(analyse, {document: blocs for document, (blocs, _) in pieces.items()})
+    if strict and conformite.bloquants:
+        raise ErreurDCE([Probleme(f"{v.libelle} ({', '.join(v.articles)})\u00a0: {v.message}", fichier_reponses)
+                         for v in conformite.bloquants]
+                        + [Probleme("mode strict\u00a0: aucun document n'a été écrit")])
     for document in PIECES:
-        blocs, titres = blocs_document(analyse, document)
+        blocs, titres = pieces[document]
         modele = modele_de(analyse, document)
         if not modele.is_file():
             raise ErreurDonnees(Probleme("modèle Word introuvable", modele))
@@ -94,11 +105,13 @@ def generer(fichier_reponses: Path | str, sortie: Path | str, racine: Path | Non
     modele = modele_de(analyse, "CCAP")
     contenus[f"{base}-tracabilite-SPASER.docx"] = produire(
         modele, variables_modele(analyse, "SPASER", "Fiche de traçabilité SPASER"), blocs, titres)
+    contenus.update(annexe.contenus(analyse, conformite, base))
     donnees = manifeste(analyse, contenus, b"".join(modeles.values()))
+    donnees["conformite"] = conformite.resume()
     contenus[f"{base}-manifeste.json"] = (json.dumps(donnees, ensure_ascii=False, indent=2, sort_keys=False) + "\n").encode("utf-8")
     chemins = {}
     for nom, contenu in contenus.items():
         chemin = sortie / nom
         ecrire_atomique(chemin, contenu)
         chemins[nom] = chemin
-    return Resultat(analyse, chemins)
+    return Resultat(analyse, chemins, conformite)

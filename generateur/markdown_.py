@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html.parser import HTMLParser
 
 import markdown
@@ -121,12 +122,17 @@ def _nettoyer_liste(liste: Liste) -> None:
             _nettoyer_liste(element.sous_liste)
 
 
+@lru_cache(maxsize=4096)
+def _html(texte: str) -> str:
+    """Markdown → HTML, mis en cache : en lot, une clause rendue à l'identique (les deux tiers) n'est analysée qu'une fois."""
+    _MD.reset()
+    return _MD.convert(texte)
+
+
 def vers_blocs(texte: str) -> list[Bloc]:
     """Convertit le Markdown d'une clause rendue en blocs."""
-    _MD.reset()
-    html = _MD.convert(texte)
     lecteur = _Lecteur()
-    lecteur.feed(html)
+    lecteur.feed(_html(texte))
     lecteur.close()
     for bloc in lecteur.blocs:
         if isinstance(bloc, Paragraphe):

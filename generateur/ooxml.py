@@ -10,9 +10,14 @@ import re
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
-from .blocs import Bloc, ElementListe, Liste, Paragraphe, SautDePage, Segment, Tableau, Titre
+from typing import Callable
+
+from .blocs import Bloc, ElementListe, Image, Liste, Paragraphe, ParagrapheRevise, SautDePage, Segment, Tableau, Titre
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+# Modifications suivies : auteur et date fixes, pour qu'un même écart donne les mêmes octets.
+AUTEUR_REVISION = "dce"
+DATE_REVISION = "2020-01-01T00:00:00Z"
 _INVALIDE_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -64,12 +69,12 @@ class Numerotation:
         ]
 
 
-def _run(texte: str, gras: bool = False, italique: bool = False) -> str:
+def _run(texte: str, gras: bool = False, italique: bool = False, balise: str = "w:t") -> str:
     proprietes = ("<w:b/>" if gras else "") + ("<w:i/>" if italique else "")
     rpr = f"<w:rPr>{proprietes}</w:rPr>" if proprietes else ""
     morceaux = texte.split("\n")
     contenu = "<w:br/>".join(
-        f'<w:t xml:space="preserve">{echapper(m)}</w:t>' if m else "" for m in morceaux)
+        f'<{balise} xml:space="preserve">{echapper(m)}</{balise}>' if m else "" for m in morceaux)
     return f"<w:r>{rpr}{contenu}</w:r>"
 
 
@@ -94,10 +99,11 @@ def paragraphe(contenu: str, style: str | None = None, num: tuple[int, int] | No
 class Ecrivain:
     """Écrit les blocs d'un document ; tient les signets et la numérotation des listes."""
 
-    def __init__(self, styles: Styles, numerotation: Numerotation):
+    def __init__(self, styles: Styles, numerotation: Numerotation, images: Callable[[Image], str] | None = None):
         self.styles = styles
         self.numerotation = numerotation
         self.signets = 0
+        self.images = images  # image → élément wp:inline du paquet Word (fourni par documents.py)
 
     def titre(self, t: Titre) -> str:
         style = self.styles.titres.get(t.niveau, self.styles.titres[3])
@@ -139,7 +145,8 @@ class Ecrivain:
                                 f'{paragraphe(runs(segments), "TableauTexte")}</w:tc>')
             lignes.append(f"<w:tr>{trpr}{''.join(cellules)}</w:tr>")
         return (f'<w:tbl><w:tblPr><w:tblStyle w:val="{self.styles.tableau}"/><w:tblW w:w="5000" w:type="pct"/>'
-                f'<w:tblLook w:val="04A0" w:firstRow="1" w:lastRow="0" w:firstColumn="0" w:lastColumn="0" '
+                f'<w:tblLook w:val="{"04A0" if t.entete else "0480"}" w:firstRow="{int(t.entete)}" w:lastRow="0" '
+                f'w:firstColumn="0" w:lastColumn="0" '
                 f'w:noHBand="0" w:noVBand="1"/></w:tblPr><w:tblGrid>{grille}</w:tblGrid>{"".join(lignes)}</w:tbl>'
                 + paragraphe(""))
 
@@ -154,7 +161,32 @@ class Ecrivain:
             return self.tableau(b)
         if isinstance(b, SautDePage):
             return '<w:p><w:r><w:br w:type="page"/></w:r></w:p>'
+        if isinstance(b, ParagrapheRevise):
+            return self.paragraphe_revise(b)
+        if isinstance(b, Image) and self.images is not None:
+            return paragraphe(f"<w:r><w:drawing>{self.images(b)}</w:drawing></w:r>", centre=True, garder=True)
         raise TypeError(b)
+
+    def _revision(self, genre: str) -> str:
+        """Attributs d'une marque de révision ; son w:id suit celui des signets (unique dans le document)."""
+        self.signets += 1
+        balise = "w:ins" if genre == "+" else "w:del"
+        return f'{balise} w:id="{self.signets}" w:author="{AUTEUR_REVISION}" w:date="{DATE_REVISION}"'
+
+    def paragraphe_revise(self, p: ParagrapheRevise) -> str:
+        """Paragraphe en modifications suivies (w:ins / w:del), que Word et LibreOffice acceptent ou refusent."""
+        contenu = []
+        for genre, texte in p.morceaux:
+            if genre == "=":
+                contenu.append(_run(texte))
+            else:
+                ouverture = self._revision(genre)
+                run = _run(texte) if genre == "+" else _run(texte, balise="w:delText")
+                contenu.append(f"<{ouverture}>{run}</{ouverture.split(' ', 1)[0]}>")
+        ppr = f'<w:pStyle w:val="{p.style}"/>' if p.style else ""
+        if p.marque:
+            ppr += f"<w:rPr><{self._revision(p.marque)}/></w:rPr>"
+        return f"<w:p>{'<w:pPr>' + ppr + '</w:pPr>' if ppr else ''}{''.join(contenu)}</w:p>"
 
     def blocs(self, blocs: list[Bloc]) -> str:
         return "".join(self.bloc(b) for b in blocs)

@@ -37,6 +37,7 @@ class Question:
     motif: str | None = None
     max_longueur: int | None = None
     questions: list["Question"] = field(default_factory=list)
+    element: str = ""  # liste : un élément avec son article (« un lot »), pour « Ajouter un lot », « Lot 2 »
     section: str = ""
 
 

@@ -78,6 +78,23 @@ class Analyse:
         return liste
 
 
+class Parametres:
+    """`param('nom')` des calculs et des clauses : valeur en vigueur, et trace des paramètres lus.
+
+    Le manifeste enregistre les paramètres lus ; la régénération sait ainsi si le changement d'un
+    taux ou d'un seuil concerne une consultation.
+    """
+
+    def __init__(self, catalogue: Catalogue, jour: dt.date, categorie: str):
+        self.catalogue, self.jour, self.categorie = catalogue, jour, categorie
+        self.lus: dict[str, Any] = {}
+
+    def __call__(self, nom: str) -> Any:
+        valeur = self.catalogue.param(nom, self.jour, self.categorie)
+        self.lus[nom] = _json(valeur)
+        return valeur
+
+
 def _lire(contexte: dict[str, Any], chemin: str) -> Any:
     valeur: Any = contexte
     for morceau in chemin.split("."):
@@ -121,7 +138,7 @@ def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_
     jour = date_droit or donnees["date_lancement"]
     contexte: dict[str, Any] = dict(donnees)
     contexte["acheteur"] = {**acheteur.profil, "categorie": acheteur.categorie}
-    contexte["param"] = lambda nom: catalogue.param(nom, jour, acheteur.categorie)
+    contexte["param"] = Parametres(catalogue, jour, acheteur.categorie)
     contexte["date_droit"] = jour
     traces: list[Calcul] = []
     _calculer(catalogue.calculs.get("consultation", []), contexte, contexte, catalogue, "consultation", None, traces)

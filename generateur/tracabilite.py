@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .acheteurs import Action
+from .acheteurs import Acheteur, Action
 from .blocs import Bloc, Paragraphe, Segment, Tableau, Titre
+from .catalogue import Catalogue
 from .formats import date_longue, euros, montant, nombre, pourcent
 from .regles import Analyse, Selection, _json
 
@@ -54,6 +57,29 @@ def _regle(s: Selection) -> str:
     return texte
 
 
+def _sha256(contenu: bytes) -> str:
+    return hashlib.sha256(contenu).hexdigest()
+
+
+def entrees(catalogue: Catalogue, acheteur: Acheteur, fichier_reponses: Path | str) -> dict[str, Any]:
+    """Empreintes de ce dont dépend une génération, hors clauses et paramètres (suivis un par un).
+
+    Régénération : une consultation est concernée par un changement si l'une d'elles diffère.
+    """
+    racine = catalogue.racine
+    sections = {nom: _sha256(json.dumps(getattr(catalogue, nom), sort_keys=True, ensure_ascii=False,
+                                        default=str).encode("utf-8"))
+                for nom in ("documents", "calculs", "ccag")}
+    fichiers = [racine / "questionnaire.yaml", *sorted(catalogue.modeles().glob("*.docx")),
+                *sorted(p for p in acheteur.dossier.rglob("*") if p.is_file())]
+    reponses = Path(fichier_reponses)
+    return {
+        "reponses": _sha256(reponses.read_bytes()) if reponses.is_file() else None,
+        "catalogue": sections,
+        "sources": {p.relative_to(racine).as_posix(): _sha256(p.read_bytes()) for p in fichiers if p.is_file()},
+    }
+
+
 def manifeste(analyse: Analyse, fichiers: dict[str, bytes], modele: bytes) -> dict[str, Any]:
     """Enregistrement complet d'une génération : régénération et annexe le relisent."""
     return {
@@ -73,11 +99,17 @@ def manifeste(analyse: Analyse, fichiers: dict[str, bytes], modele: bytes) -> di
                 "id": s.clause.id, "version": s.clause.version, "sha256": s.clause.empreinte,
                 "fichier": s.clause.fichier.relative_to(analyse.catalogue.racine).as_posix(),
                 "document": s.clause.document, "article": s.numero, "retenue": s.retenue,
+                "en_vigueur": {"du": s.clause.du.isoformat(), "au": s.clause.au.isoformat() if s.clause.au else None},
                 "regle": s.clause.condition, "reponses_lues": s.lues, "lots": s.lots,
                 "references": s.clause.references, "actions": s.clause.actions,
             }
             for s in sorted(analyse.selections, key=lambda s: s.clause.id)
         ],
+        "parametres": [
+            {"nom": nom, "valeur": valeur, "reference": str(analyse.catalogue.parametres[nom].get("reference", ""))}
+            for nom, valeur in sorted(getattr(analyse.contexte["param"], "lus", {}).items())
+        ],
+        "entrees": entrees(analyse.catalogue, analyse.acheteur, analyse.reponses.fichier),
         "actions_spaser": sorted({a.id for a, _ in actions_mises_en_oeuvre(analyse)},
                                  key=lambda i: [int(x) if x.isdigit() else x for x in i.split(".")]),
         "decp": considerations_decp(analyse),
@@ -93,6 +125,20 @@ def _tableau(lignes: list[list[str]], largeurs: list[int] | None = None) -> Tabl
     return Tableau([[_cellule(c) for c in ligne] for ligne in lignes], True, largeurs)
 
 
+def tableau_consultation(analyse: Analyse, autres: list[list[str]]) -> Tableau:
+    """Identité de la consultation (fiche SPASER, annexe de conformité), suivie des lignes propres au document."""
+    ctx = analyse.contexte
+    return _tableau([
+        ["Rubrique", "Valeur"],
+        ["Référence", str(ctx["reference"])],
+        ["Objet", str(ctx["objet"])],
+        ["Acheteur", str(analyse.acheteur.profil["nom"])],
+        ["Date de lancement", date_longue(ctx["date_lancement"])],
+        ["Droit appliqué", f"en vigueur au {date_longue(analyse.date_droit)}"],
+        ["Procédure", f"{ctx['procedure_libelle']} ({ctx['procedure_article']})"],
+    ] + autres, [35, 65])
+
+
 def fiche(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
     """Fiche de traçabilité SPASER : ce que la consultation met en œuvre, où et pourquoi."""
     ctx = analyse.contexte
@@ -106,18 +152,11 @@ def fiche(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
 
     referentiel = analyse.acheteur.referentiel
     article(1, "Consultation")
-    blocs.append(_tableau([
-        ["Rubrique", "Valeur"],
-        ["Référence", str(ctx["reference"])],
-        ["Objet", str(ctx["objet"])],
-        ["Acheteur", str(analyse.acheteur.profil["nom"])],
-        ["Date de lancement", date_longue(ctx["date_lancement"])],
-        ["Droit appliqué", f"en vigueur au {date_longue(analyse.date_droit)}"],
-        ["Procédure", f"{ctx['procedure_libelle']} ({ctx['procedure_article']})"],
+    blocs.append(tableau_consultation(analyse, [
         ["Montant estimé total", montant(ctx["montant_total"])],
         ["Référentiel", str(referentiel.get("titre", ""))],
         ["Version du catalogue", analyse.catalogue.version],
-    ], [35, 65]))
+    ]))
     blocs.append(_tableau(
         [["Lot", "Intitulé", "Montant estimé", "Avance PME / autres", "Heures d'insertion"]]
         + [[str(l["numero"]), str(l["intitule"]), montant(l["montant_estime"]),

@@ -169,6 +169,6 @@ def test_fiche_de_tracabilite_decp(generer):
                                      "amp-espaces-verts"])
 def test_exemples_generes(exemples_generes, exemple):
     fichiers = exemples_generes[exemple]
-    assert len([f for f in fichiers if f.endswith(".docx")]) == 4
-    manif = json.loads(next(p for n, p in fichiers.items() if n.endswith(".json")).read_text(encoding="utf-8"))
+    assert len([f for f in fichiers if f.endswith(".docx")]) == 5  # RC, CCAP, CCTP, fiche SPASER, annexe de conformité
+    manif = json.loads(next(p for n, p in fichiers.items() if n.endswith("manifeste.json")).read_text(encoding="utf-8"))
     assert manif["actions_spaser"], "chaque exemple met en œuvre des actions SPASER"

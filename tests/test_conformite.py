@@ -1,0 +1,234 @@
+"""Annexe de conformité : contrôles juridiques (données du catalogue), verdicts, annexe Word/JSON/CSV, codes de sortie."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import RACINE, Lu, ecrire, reponses
+from test_robustesse import _copie_catalogue as copie_catalogue
+from generateur.cli import main
+from generateur.conformite import verifier
+from generateur.generation import preparer
+
+SCHEMA_DECP = RACINE.parent / "shared" / "data" / "decp" / "decp-schema-v2.0.3.json"
+INSERTION = {"insertion": {"actif": True, "facilitateur": "PLIE du Grand Narbonne"}}
+PRIX_SEUL = [{"intitule": "Prix", "ponderation": 100, "type": "prix"}]
+
+
+def verdicts(tmp_path: Path, racine: Path = RACINE, **modifs) -> dict[str, object]:
+    """Verdicts (id → Verdict) d'une consultation ; les contrôles du catalogue appliqués aux pièces rendues."""
+    fichier = ecrire(tmp_path, reponses(**modifs), f"r{len(list(tmp_path.glob('r*.yaml')))}.yaml")
+    return {v.id: v for v in verifier(preparer(fichier, racine)).verdicts}
+
+
+def dce(*arguments: str):
+    return CliRunner().invoke(main, ["--catalogue", str(RACINE), *arguments])
+
+
+# --- Les exemples ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exemple", ["travaux-lycee", "restauration-lycees", "nettoyage-hotel-region", "amp-espaces-verts"])
+def test_exemples_respectent_toutes_les_obligations(exemples_generes, exemple):
+    fichiers = exemples_generes[exemple]
+    annexe = json.loads(next(p for n, p in fichiers.items() if n.endswith("annexe-conformite.json"))
+                        .read_text(encoding="utf-8"))
+    assert annexe["synthese"]["obligations_non_respectees"] == [], annexe["controles"]
+    manifeste = json.loads(next(p for n, p in fichiers.items() if n.endswith("manifeste.json")).read_text(encoding="utf-8"))
+    assert manifeste["conformite"]["non_conforme"] == 0
+    assert any(n.endswith("annexe-conformite.docx") for n in manifeste["fichiers"])  # l'annexe est empreintée
+
+    lu = Lu(next(p for n, p in fichiers.items() if n.endswith("annexe-conformite.docx")))
+    assert lu.titres(1)[0] == "Article 1 – Synthèse"
+    assert "La consultation respecte les" in lu.texte
+    # chaque obligation : libellé, articles, verdict et constat, sur une même ligne du tableau des contrôles
+    lignes = {l[0].removesuffix(" (bonne pratique)"): l for t in lu.tableaux for l in t if len(l) == 4}
+    for c in annexe["controles"]:
+        ligne = lignes[c["libelle"]]
+        assert ligne[1] == ", ".join(c["articles"]) and ligne[2] == c["verdict_libelle"] and ligne[3] == c["constat"]
+        assert c["constat"], c["id"]
+    # chaque action du SPASER : document, article et clause (version) dans l'annexe du juriste
+    actions = {(l[0].split(" – ")[0], l[1], l[2]) for t in lu.tableaux for l in t if len(l) == 5}
+    for a in annexe["actions_spaser"]:
+        assert (a["action"], f"{a['document']}, article {a['article']}",
+                f"{a['clause_titre']} ({a['clause']}, v{a['version']})") in actions, a
+        assert a["axe"]["titre"] and a["chantier"]["titre"] and a["references"]
+    assert {a["action"] for a in annexe["actions_spaser"]} == set(manifeste["actions_spaser"])
+    # DECP : mêmes valeurs que le manifeste, dans la forme du schéma 2.x
+    assert annexe["decp"]["considerationsSociales"]["considerationSociale"] == manifeste["decp"]["considerationsSociales"]
+
+
+def test_valeurs_decp_conformes_au_schema(tmp_path):
+    if not SCHEMA_DECP.is_file():
+        pytest.skip("schéma DECP absent (../shared/data/decp)")
+    jsonschema = pytest.importorskip("jsonschema")
+    definitions = json.loads(SCHEMA_DECP.read_text(encoding="utf-8"))["definitions"]["marche"]["properties"]
+    fichier = ecrire(tmp_path, reponses(nature="services", categorie="nettoyage", cpv="90910000-9", spaser=INSERTION))
+    resultat = dce("annexe", str(fichier), "--sortie", str(tmp_path / "sortie"))
+    assert resultat.exit_code == 0, resultat.output
+    annexe = json.loads((tmp_path / "sortie" / "TEST-001-annexe-conformite.json").read_text(encoding="utf-8"))
+    schema = json.loads(SCHEMA_DECP.read_text(encoding="utf-8"))
+    for champ in ("considerationsSociales", "considerationsEnvironnementales"):
+        jsonschema.validate(annexe["decp"][champ], {**definitions[champ], "definitions": schema["definitions"]})
+    assert annexe["decp"]["considerationsSociales"]["considerationSociale"] == ["Clause sociale"]
+    assert set(annexe["decp"]["considerationsEnvironnementales"]["considerationEnvironnementale"]) == {
+        "Clause environnementale", "Critère environnemental"}
+    assert sorted(p.name for p in (tmp_path / "sortie").iterdir()) == [
+        "TEST-001-annexe-conformite.csv", "TEST-001-annexe-conformite.docx", "TEST-001-annexe-conformite.json"]
+
+
+# --- Loi Climat et Résilience : de part et d'autre du 21-22 août 2026 -------------------------------------------
+
+
+def test_critere_environnemental_selon_la_date_de_lancement(tmp_path):
+    avant = verdicts(tmp_path, date_lancement="2026-08-20", date_limite_offres="2026-10-01 12:00", criteres=PRIX_SEUL)
+    assert avant["critere-environnemental"].statut == "sans_objet"
+    assert "20\u00a0août 2026" in avant["critere-environnemental"].message
+    assert avant["condition-environnementale"].statut == "sans_objet"
+
+    veille = verdicts(tmp_path, date_lancement="2026-08-21", date_limite_offres="2026-10-01 12:00")
+    assert veille["critere-environnemental"].statut == "conforme"
+    assert "21\u00a0août 2026" in veille["critere-environnemental"].message  # cas limite signalé (R2152-7 / L2152-7)
+
+    apres = verdicts(tmp_path, date_lancement="2026-08-22", date_limite_offres="2026-10-01 12:00", criteres=PRIX_SEUL)
+    v = apres["critere-environnemental"]
+    assert v.statut == "non_conforme" and v.obligatoire and v.articles == ["CCP L2152-7", "CCP R2152-7"]
+    assert "« Prix »" not in v.message and "Prix" in v.message
+    assert apres["condition-environnementale"].statut == "conforme"
+    assert "ccap-condition-environnementale" in apres["condition-environnementale"].message
+
+
+def test_condition_sociale_de_part_et_d_autre_du_seuil_europeen(tmp_path):
+    """Fournitures et services 2026 : seuil de 216 000 € HT ; l'obligation vaut dès que le montant l'atteint."""
+    sous = verdicts(tmp_path, lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 215999}])
+    assert sous["condition-sociale"].statut == "sans_objet"
+    assert "215\u00a0999,00\u00a0€\u00a0HT inférieur au seuil européen 216\u00a0000,00\u00a0€\u00a0HT" in sous["condition-sociale"].message
+
+    au_seuil = verdicts(tmp_path, lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 216000}])
+    v = au_seuil["condition-sociale"]
+    assert v.statut == "non_conforme" and v.articles == ["CCP L2112-2-1"]
+    assert au_seuil["procedure-seuils"].statut == "conforme"  # appel d'offres ouvert
+
+    justifie = verdicts(tmp_path, lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 216000}],
+                        justifications={"absence_clause_sociale": "Fournitures livrées sur catalogue, sans main-d'œuvre sur site."})
+    assert justifie["condition-sociale"].statut == "justifie"
+    assert "sans main-d'œuvre sur site" in justifie["condition-sociale"].message
+
+    avec = verdicts(tmp_path, lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 216000}], spaser=INSERTION)
+    assert avec["condition-sociale"].statut == "conforme"
+    assert "ccap-insertion" in avec["condition-sociale"].message
+
+    avant_la_loi = verdicts(tmp_path, date_lancement="2026-06-01", date_limite_offres="2026-07-15 12:00",
+                            lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 400000}])
+    assert avant_la_loi["condition-sociale"].statut == "sans_objet"
+    assert "avant le 22\u00a0août 2026" in avant_la_loi["condition-sociale"].message
+
+
+def test_procedure_adaptee_au_dela_du_seuil_et_ponderation(tmp_path):
+    v = verdicts(tmp_path, procedure_choisie="procedure_adaptee", spaser=INSERTION,
+                 lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 300000}])
+    assert v["procedure-seuils"].statut == "non_conforme"
+    assert "300\u00a0000,00\u00a0€\u00a0HT" in v["procedure-seuils"].message
+    assert v["ponderation"].statut == "sans_objet"  # procédure adaptée : pondération non exigée
+    formalisee = verdicts(tmp_path)  # 180 000 € HT, critères pondérés 60/40
+    assert formalisee["ponderation"].statut == "sans_objet"
+    aoo = verdicts(tmp_path, procedure_choisie="appel_offres_ouvert")
+    assert aoo["ponderation"].statut == "conforme" and "total 100\u00a0%" in aoo["ponderation"].message
+
+
+def test_variantes_avance_retenue_paiement(tmp_path):
+    v = verdicts(tmp_path, variantes={"autorisees": False})
+    assert v["variantes"].statut == "conforme" and "mention expresse du RC" in v["variantes"].message
+    assert v["variantes-exigences"].statut == "sans_objet"
+    defaut = verdicts(tmp_path)  # variantes de la politique d'achat, sans exigences propres : bonne pratique
+    assert defaut["variantes-exigences"].statut == "a_verifier" and not defaut["variantes-exigences"].obligatoire
+    avance = defaut["avance"]
+    assert avance.statut == "conforme"
+    assert "lot 1\u00a0: 20\u00a0% PME / 15\u00a0% autres" in avance.message and "10\u00a0% pour une PME" in avance.message
+    travaux = verdicts(tmp_path, nature="travaux", categorie="batiment", cpv="45454000-4", delai_garantie_mois=12,
+                       lots=[{"numero": 1, "intitule": "Gros œuvre", "montant_estime": 500000}])
+    assert travaux["retenue-garantie"].statut == "conforme"
+    assert "Retenue de 3\u00a0%" in travaux["retenue-garantie"].message
+    assert defaut["retenue-garantie"].statut == "sans_objet"
+    assert defaut["delai-paiement"].statut == "conforme" and "30 jours" in defaut["delai-paiement"].message
+
+
+def test_critere_social_sans_clause_sociale(tmp_path):
+    criteres = [{"intitule": "Prix", "ponderation": 50, "type": "prix"},
+                {"intitule": "Performance environnementale", "ponderation": 30, "type": "environnemental"},
+                {"intitule": "Insertion des salariés", "ponderation": 20, "type": "social"}]
+    v = verdicts(tmp_path, criteres=criteres)
+    assert v["coherence-criteres"].statut == "non_conforme"
+    assert "« Insertion des salariés » sans condition d'exécution sociale".replace(" »", "\u00a0»").replace("« ", "«\u00a0") \
+        in v["coherence-criteres"].message
+    assert verdicts(tmp_path, criteres=criteres, spaser=INSERTION)["coherence-criteres"].statut == "conforme"
+
+
+def test_controles_lus_dans_les_pieces_generees(tmp_path):
+    """Les lots et les dérogations sont lus dans le CCAP rendu : une clause amputée se voit dans l'annexe."""
+    racine = copie_catalogue(tmp_path)
+    lots = racine / "clauses" / "ccap" / "ccap-lots.md"
+    lots.write_text(lots.read_text(encoding="utf-8").replace("{{ l.intitule }}", "{{ l.intitule | upper }}"), encoding="utf-8")
+    derog = racine / "clauses" / "ccap" / "ccap-derogations.md"
+    texte = derog.read_text(encoding="utf-8")
+    derog.write_text(texte[: texte.index("\n---", 4) + 5] + "Le CCAG s'applique.\n", encoding="utf-8")
+    v = verdicts(tmp_path, racine)
+    assert v["coherence-lots"].statut == "non_conforme"
+    assert "RC\u00a0: 1, 2\u00a0; CCAP\u00a0: 1, 2" in v["coherence-lots"].message  # lots d'autres tableaux du CCAP
+    assert "lignes divergentes\u00a0: CCAP, lot 1 «\u00a0PAPIER\u00a0»" in v["coherence-lots"].message
+    assert v["derogations-ccag"].statut == "non_conforme"
+    assert "Dérogations absentes du récapitulatif" in v["derogations-ccag"].message
+    assert verdicts(tmp_path)["coherence-lots"].statut == "conforme"
+
+
+# --- Ligne de commande : codes de sortie, --strict --------------------------------------------------------------
+
+
+def test_generer_signale_l_echec_et_strict_refuse(tmp_path):
+    donnees = reponses(date_lancement="2026-09-01", date_limite_offres="2026-10-15 12:00", criteres=PRIX_SEUL)
+    fichier = ecrire(tmp_path, donnees)
+    sortie = tmp_path / "sortie"
+    resultat = dce("generer", str(fichier), "--sortie", str(sortie))
+    assert resultat.exit_code == 1, resultat.output
+    assert "1 non conforme(s)" in resultat.output and "NON CONFORME" in resultat.output
+    assert "CCP L2152-7" in resultat.output and "ne doit pas être publié" in resultat.output
+    annexe = sortie / "TEST-001-annexe-conformite.docx"
+    assert (sortie / "TEST-001-CCAP.docx").is_file() and annexe.is_file()  # le travail peut continuer
+    lu = Lu(annexe)
+    assert "Attention\u00a0: 1 obligation légale non respectée" in lu.texte
+    assert "À corriger" in lu.texte
+    rangees = list(csv.DictReader(io.StringIO((sortie / "TEST-001-annexe-conformite.csv").read_text(encoding="utf-8-sig")),
+                                  delimiter=";"))
+    assert {r["identifiant"]: r["resultat"] for r in rangees if r["rubrique"] == "controle"}[
+        "critere-environnemental"] == "Non conforme"
+    assert any(r["rubrique"] == "action_spaser" and r["clause"] for r in rangees)
+
+    strict = tmp_path / "strict"
+    resultat = dce("generer", str(fichier), "--sortie", str(strict), "--strict")
+    assert resultat.exit_code == 2, resultat.output
+    assert "CCP L2152-7" in resultat.output and "aucun document n'a été écrit" in resultat.output
+    assert not strict.exists()
+
+    conforme = ecrire(tmp_path, reponses(), "conforme.yaml")
+    resultat = dce("annexe", str(conforme), "--sortie", str(tmp_path / "annexe"))
+    assert resultat.exit_code == 0, resultat.output
+    assert "0 non conforme(s)" in resultat.output
+
+
+def test_controle_mal_ecrit_nomme_fichier_et_ligne(tmp_path):
+    racine = copie_catalogue(tmp_path)
+    texte = (RACINE / "catalogue.yaml").read_text(encoding="utf-8")
+    (racine / "catalogue.yaml").write_text(texte.replace('conforme: "clauses_sociales | length > 0"',
+                                                         'conforme: "clauses_socialles | length > 0"'), encoding="utf-8")
+    fichier = ecrire(tmp_path, reponses(lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 300000}]))
+    resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "annexe", str(fichier), "-o", str(tmp_path / "s")])
+    assert resultat.exit_code == 2, resultat.output
+    assert "catalogue.yaml, ligne" in resultat.output and "condition-sociale" in resultat.output
+    assert "clauses_socialles" in resultat.output
+    assert not (tmp_path / "s").exists()

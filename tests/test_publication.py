@@ -1,0 +1,421 @@
+"""DCE publiable : AE, bordereau des prix, cadre de mémoire, PDF par LibreOffice, liste des pièces et archive.
+
+LibreOffice n'est lancé que deux fois pour tout le module : une publication complète (toutes les pièces
+converties en un passage) et un classeur rempli par un « candidat », converti en PDF/A pour relire les
+totaux recalculés. Les autres tests relisent les pièces avec python-docx et openpyxl, ou remplacent
+LibreOffice par un faux `soffice` pour les cas d'échec.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from conftest import EXEMPLES, RACINE, Lu, ecrire, reponses, soffice
+from generateur import acte_engagement, bordereau, memoire, pdf, publication
+from generateur.blocs import Tableau, Titre, texte
+from generateur.erreurs import ErreurDCE
+from generateur.formats import nombre, pourcent
+from generateur.generation import preparer
+
+NB = "\u00a0"
+
+
+def _analyse(tmp_path: Path, **modifs):
+    return preparer(ecrire(tmp_path, reponses(**modifs)), RACINE)
+
+
+def _exiger_libreoffice() -> None:
+    if soffice() is None:
+        pytest.skip("LibreOffice absent sur ce poste (obligatoire sous CI=true)")
+
+
+@pytest.fixture(scope="module")
+def publie(tmp_path_factory):
+    """L'exemple des travaux du lycée, publié une fois pour le module (un seul passage de LibreOffice)."""
+    _exiger_libreoffice()
+    sortie = tmp_path_factory.mktemp("publication")
+    return publication.publier(EXEMPLES / "travaux-lycee.yaml", sortie, RACINE)
+
+
+def _texte_pdf(chemin: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(chemin), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+# -- publication complète (LibreOffice)
+
+def test_chaque_piece_en_word_ou_excel_et_en_pdf(publie):
+    analyse = publie.analyse
+    noms = [p.fichier.name for p in publie.pieces]
+    base = "2026-TRX-0417"
+    attendus = [f"{base}-RC.docx"] + [f"{base}-AE-lot-{n}.docx" for n in range(1, 6)] + [
+        f"{base}-CCAP.docx", f"{base}-CCTP.docx", f"{base}-DPGF.xlsx", f"{base}-cadre-memoire-technique.docx"]
+    assert noms[:len(attendus)] == attendus
+    ecrits = {n for n, c in publie.generation.fichiers.items() if c.suffix in (".docx", ".xlsx")}
+    assert ecrits <= set(noms)  # tout ce que `generer` écrit est publié
+    assert not any(n.endswith(".json") for n in noms)
+    for p in publie.pieces:
+        assert p.pdf is not None and p.pdf.name == p.fichier.stem + ".pdf"
+        contenu = p.pdf.read_bytes()
+        assert contenu.startswith(b"%PDF") and len(contenu) > 5000, p.pdf.name
+    if shutil.which("pdftotext"):
+        assert "Lot 5 – Chauffage, ventilation et plomberie" in _texte_pdf(
+            next(p.pdf for p in publie.pieces if p.fichier.suffix == ".xlsx"))
+        ae = _texte_pdf(next(p.pdf for p in publie.pieces if p.fichier.name.endswith("AE-lot-2.docx")))
+        assert "Je renonce au bénéfice de l'avance" in ae and str(analyse.contexte["reference"]) in ae
+
+
+def test_liste_des_pieces_et_archive(publie):
+    assert publie.archive.name == "2026-TRX-0417.zip"
+    archive = zipfile.ZipFile(publie.archive)
+    liste = publication.lire_liste(publie.liste.read_bytes())
+    assert archive.namelist() == [l["Fichier"] for l in liste] + [publie.liste.name]
+    for ligne in liste:
+        contenu = archive.read(ligne["Fichier"])
+        assert hashlib.sha256(contenu).hexdigest() == ligne["SHA-256"], ligne["Fichier"]
+        assert int(ligne["Taille (octets)"]) == len(contenu)
+        assert contenu == (publie.liste.parent / ligne["Fichier"]).read_bytes()
+    formats = {}
+    for ligne in liste:
+        formats.setdefault(ligne["Pièce"], set()).add(ligne["Format"])
+    assert all(f in ({"DOCX", "PDF"}, {"XLSX", "PDF"}) for f in formats.values()), formats
+    assert "Acte d'engagement – lot 3" in formats and "Cadre de mémoire technique" in formats
+    assert all(i.date_time == (2020, 1, 1, 0, 0, 0) for i in archive.infolist())
+    fichiers = [publie.liste.parent / l["Fichier"] for l in liste] + [publie.liste]
+    assert publication.archiver(fichiers) == publie.archive.read_bytes()  # mêmes pièces, mêmes octets
+
+
+def test_pdf_date_de_lancement_et_identifiant_fixes(publie):
+    rc = next(p.pdf for p in publie.pieces if p.fichier.name.endswith("-RC.docx"))
+    contenu = rc.read_bytes()
+    assert b"/CreationDate(D:20261201000000" in contenu
+    assert pdf.normaliser(contenu, publie.analyse.contexte["date_lancement"]) == contenu
+
+
+def test_cadre_de_memoire_concorde_avec_le_rc(publie):
+    cadre = next(p.fichier for p in publie.pieces if "cadre-memoire" in p.fichier.name)
+    rc = Lu(next(p.fichier for p in publie.pieces if p.fichier.name.endswith("-RC.docx")))
+    lues = memoire.rubriques_lues(cadre)
+    assert memoire.ecarts_avec_rc(publie.analyse, lues) == []
+    # le RC tel qu'il est publié : tableau « Critère | Pondération | Sous-critères »
+    tableau = next(t for t in rc.tableaux if t[0][:2] == ["Critère", "Pondération"])
+    du_rc = []
+    for critere, ponderation, sous in tableau[1:]:
+        if critere.startswith("Prix"):
+            continue
+        if sous == "–":
+            du_rc.append((critere, ponderation))
+        else:
+            du_rc += [(m.group(1), m.group(2)) for m in re.finditer(r"([^;(]+?) \((\d+\s%)[^)]*\)", sous)]
+    assert [(r.intitule, pourcent(r.ponderation)) for r in lues] == [(i.strip(), p.replace(" ", NB)) for i, p in du_rc]
+    assert [r.intitule for r in lues] == ["Méthodologie et organisation du chantier en site occupé",
+                                          "Moyens humains et matériels affectés", "Performance environnementale du chantier"]
+
+
+def test_acte_d_engagement_reprend_le_ccap(publie):
+    analyse = publie.analyse
+    ccap = Lu(next(p.fichier for p in publie.pieces if p.fichier.name.endswith("-CCAP.docx")))
+    article_avance = ccap.article("Avance")
+    article_insertion = ccap.article("Action d'insertion")
+    for lot in analyse.contexte["lots"]:
+        ae = Lu(next(p.fichier for p in publie.pieces if p.fichier.name.endswith(f"AE-lot-{lot['numero']}.docx")))
+        assert f"lot {lot['numero']} – {lot['intitule']}" in ae.tout
+        assert f"au taux de {pourcent(lot['avance_taux_pme'])} si le titulaire est une petite ou moyenne" in ae.texte
+        assert f"au taux de {pourcent(lot['avance_taux_non_pme'])} dans les autres cas" in ae.texte
+        assert f"l'article {article_avance} du CCAP" in ae.texte
+        assert "\u2610 Je renonce au bénéfice de l'avance" in ae.texte
+        assert f"{nombre(lot['heures_insertion'])} heures d'insertion" in ae.texte
+        assert f"l'article {article_insertion} du CCAP" in ae.texte
+        assert "décomposition du prix global et forfaitaire (DPGF)" in ae.texte
+        assert f"TVA ({pourcent(lot['tva'])})" in ae.tout
+        assert "{{" not in ae.tout and "**" not in ae.tout
+        # le taux PME affiché dans le tableau du CCAP est celui de l'AE
+        tableau = next(t for t in ccap.tableaux if t[0][0] == "Lot" and "Avance versée" in t[0])
+        ligne = next(l for l in tableau if l[0].startswith(f"{lot['numero']} –"))
+        assert ligne[3].startswith(pourcent(lot["avance_taux_pme"]))
+
+
+# -- classeur rempli par un candidat, recalculé par LibreOffice (PDF/A)
+
+def _remplir(contenu: bytes, prix: float) -> tuple[bytes, dict[str, dict[str, float]]]:
+    """Saisit des prix (et les quantités laissées au candidat) ; renvoie le classeur et les totaux attendus."""
+    classeur = load_workbook(io.BytesIO(contenu))
+    attendus = {}
+    for ws in classeur.worksheets:
+        ht = 0.0
+        for ligne in ws.iter_rows(min_row=1):
+            if ligne[0].style == "dce_numero":
+                quantite = ligne[3]
+                if quantite.style == "dce_saisie_quantite":
+                    quantite.value = 3
+                prix_unitaire = prix * (ligne[0].value + 0.005)
+                if ligne[4].style == "dce_saisie_montant":
+                    ligne[4].value = prix_unitaire
+                    if isinstance(quantite.value, (int, float)):
+                        ht += round(quantite.value * prix_unitaire + 1e-9, 2)
+        taux = next((l[5].value for l in ws.iter_rows() if l[0].value == "Taux de TVA du lot"), None)
+        if taux is None:
+            continue  # BPU sans quantités : pas de montant
+        tva = round(ht * taux + 1e-9, 2)
+        attendus[ws.title] = {"HT": round(ht, 2), "TVA": tva, "TTC": round(ht + tva, 2), "taux": taux}
+    tampon = io.BytesIO()
+    classeur.save(tampon)
+    return tampon.getvalue(), attendus
+
+
+def _montants_pdf(texte_page: str) -> dict[str, float]:
+    valeurs = {}
+    for libelle, cle in (("Montant total HT", "HT"), ("Montant de la TVA", "TVA"), ("Montant total TTC", "TTC")):
+        m = re.search(libelle + r"\s+([\d\s\u00a0\u202f]+,\d{2})\s?€", texte_page)
+        assert m, (libelle, texte_page)
+        valeurs[cle] = float(re.sub(r"\s", "", m.group(1)).replace(",", "."))
+    return valeurs
+
+
+def test_totaux_recalcules_par_libreoffice_et_pdfa(tmp_path):
+    _exiger_libreoffice()
+    if shutil.which("pdftotext") is None:
+        pytest.skip("poppler-utils absent")
+    mixte = _analyse(tmp_path, prix={"forme": "mixte"}, lots=[
+        {"numero": 1, "intitule": "Papier", "montant_estime": 120000, "taux_tva": 5.5, "lignes_prix": [
+            {"designation": "Livraison initiale", "unite": "forfait", "quantite": 1, "forme": "forfaitaire"},
+            {"designation": "Étiquetage", "unite": "forfait", "forme": "forfaitaire"},
+            {"designation": "Ramette A4", "unite": "ramette", "quantite": 1250.5},
+            {"designation": "Ramette A3", "unite": "ramette", "quantite": 300}]},
+        {"numero": 2, "intitule": "Petites fournitures", "montant_estime": 60000}])
+    travaux = preparer(EXEMPLES / "travaux-lycee.yaml", RACINE)
+    fichiers, attendus = [], {}
+    for nom, analyse, prix in (("mixte.xlsx", mixte, 12.34), ("travaux.xlsx", travaux, 1017.77)):
+        contenu, totaux = _remplir(bordereau.produire(analyse).contenu, prix)
+        (tmp_path / nom).write_bytes(contenu)
+        fichiers.append(tmp_path / nom)
+        attendus[nom] = totaux
+    pdfs = pdf.convertir(fichiers, tmp_path / "pdf", pdfa=True)  # un seul appel de LibreOffice
+    for source, cible in pdfs.items():
+        meta = subprocess.run(["pdfinfo", "-meta", str(cible)], capture_output=True, text=True).stdout
+        assert "<pdfaid:part>2</pdfaid:part>" in meta, "PDF/A-2 attendu"
+        pages = _texte_pdf(cible).split("\f")
+        for feuille, totaux in attendus[source.name].items():
+            page = next(p for p in pages if f"– {feuille}" in p)
+            assert _montants_pdf(page) == {k: v for k, v in totaux.items() if k != "taux"}, (source.name, feuille)
+    assert attendus["mixte.xlsx"]["Lot 1"]["taux"] == 0.055
+    assert attendus["mixte.xlsx"]["Lot 1"]["HT"] > 0 and attendus["travaux.xlsx"]["Lot 5"]["TTC"] > 0
+
+
+# -- bordereau des prix (openpyxl)
+
+def test_bordereau_selon_la_forme_des_prix(tmp_path):
+    lignes = [{"designation": "Ramette A4", "unite": "ramette", "quantite": 100},
+              {"designation": "Forfait de livraison", "unite": "forfait", "quantite": 1, "forme": "forfaitaire"}]
+    lots = [{"numero": 1, "intitule": "Papier", "montant_estime": 120000, "lignes_prix": lignes},
+            {"numero": 2, "intitule": "Petites fournitures", "montant_estime": 60000,
+             "lignes_prix": [{"designation": "Stylo", "unite": "unité"}]}]
+    cas = {"unitaire": (["BPU-DQE"], ["BPU"]), "forfaitaire": (["DPGF"], ["DPGF"]), "mixte": (["DPGF", "BPU-DQE"], ["BPU"])}
+    for forme, (lot1, lot2) in cas.items():
+        analyse = _analyse(tmp_path, prix={"forme": forme}, lots=lots)
+        produit = bordereau.produire(analyse)
+        assert [p.sigle for p in produit.feuilles[0].parties] == lot1, forme
+        assert [p.sigle for p in produit.feuilles[1].parties] == lot2, forme
+        if forme != "forfaitaire":
+            assert any("aucune quantité estimée" in a for a in produit.avertissements)
+        assert produit.nom == {"unitaire": "TEST-001-BPU-DQE.xlsx", "forfaitaire": "TEST-001-DPGF.xlsx",
+                               "mixte": "TEST-001-DPGF-BPU-DQE.xlsx"}[forme]
+
+
+def test_bordereau_protege_cellules_du_candidat_et_entete(tmp_path):
+    analyse = _analyse(tmp_path, lots=[{"numero": 1, "intitule": "Denrées", "montant_estime": 90000, "taux_tva": 5.5,
+                                        "lignes_prix": [{"designation": "Café", "unite": "kg", "quantite": 40}]}])
+    classeur = load_workbook(io.BytesIO(bordereau.produire(analyse).contenu))
+    ws = classeur["Lot 1"]
+    assert ws.protection.sheet and classeur.security.lockStructure
+    valeurs = [c.value for ligne in ws.iter_rows() for c in ligne if c.value is not None]
+    assert "Région Occitanie / Pyrénées-Méditerranée" in valeurs
+    assert any(isinstance(v, str) and v.startswith("Consultation TEST-001 – ") for v in valeurs)
+    assert "TEST-001" in ws.oddHeader.right.text
+    ligne = next(l for l in ws.iter_rows() if l[1].value == "Café")
+    assert [c.protection.locked for c in ligne] == [True, True, True, True, False, True]
+    assert ligne[5].value == f"=ROUND(D{ligne[0].row}*E{ligne[0].row},2)"
+    assert "€" in ligne[4].number_format and "#,##0.00" in ligne[4].number_format
+    taux = next(l for l in ws.iter_rows() if l[0].value == "Taux de TVA du lot")
+    assert taux[5].value == 0.055 and taux[5].protection.locked
+    deverrouillees = {c.coordinate for l in ws.iter_rows() for c in l if not c.protection.locked}
+    assert deverrouillees == {f"E{ligne[0].row}", "C6", "D6", "E6", "F6"}
+
+
+def test_lignes_types_de_la_famille_si_aucune_ligne(tmp_path):
+    analyse = _analyse(tmp_path, prix={"forme": "forfaitaire"})
+    produit = bordereau.produire(analyse)
+    designations = [l.designation for l in produit.feuilles[0].parties[0].lignes]
+    assert designations[0].startswith("Ramette de papier A4")  # famille fournitures_bureau
+    assert produit.feuilles[0].lignes_types and any("lignes types" in a for a in produit.avertissements)
+    ws = load_workbook(io.BytesIO(produit.contenu))["Lot 1"]
+    quantites = [l[3] for l in ws.iter_rows() if l[0].style == "dce_numero"]
+    assert all(not q.protection.locked for q in quantites)  # DPGF sans quantité : le candidat la donne
+
+
+# -- cadre de mémoire technique (python-docx, sans LibreOffice)
+
+def _titres(blocs) -> list[str]:
+    return [b.texte for b in blocs if isinstance(b, Titre)]
+
+
+def test_changer_un_critere_change_le_cadre(tmp_path):
+    criteres = [{"intitule": "Prix", "ponderation": 50, "type": "prix"},
+                {"intitule": "Valeur technique", "ponderation": 30, "type": "technique", "sous_criteres": [
+                    {"intitule": "Organisation", "ponderation": 20}, {"intitule": "Moyens", "ponderation": 10}]},
+                {"intitule": "Délai de livraison", "ponderation": 10, "type": "delai"},
+                {"intitule": "Performance environnementale", "ponderation": 10, "type": "environnemental"}]
+    analyse = _analyse(tmp_path, criteres=criteres)
+    blocs, _ = memoire.blocs_cadre(analyse)
+    titres = _titres(blocs)
+    assert f"2.1{NB}– Organisation (20{NB}%)" in titres and f"2.2{NB}– Moyens (10{NB}%)" in titres
+    assert f"Article 3 – Délai de livraison (10{NB}%)" in titres
+    assert not any("Prix" in t for t in titres)
+    assert memoire.ecarts_avec_rc(analyse) == []
+    lues = memoire.rubriques_des_titres((b.niveau, b.texte) for b in blocs if isinstance(b, Titre))
+    assert [r.intitule for r in lues] == ["Organisation", "Moyens", "Délai de livraison", "Performance environnementale"]
+    # un cadre qui ne suit plus le RC est signalé
+    faux = [memoire.Rubrique("Valeur technique", "Organisation", 25)] + lues[1:3]
+    ecarts = memoire.ecarts_avec_rc(analyse, faux)
+    assert any("pondérée à 25" in e and "à 20" in e for e in ecarts)
+    assert any(f"«{NB}Performance environnementale{NB}» du RC n'a pas de rubrique" in e for e in ecarts)
+    # le même fichier de réponses avec un autre critère donne un autre cadre
+    criteres[3] = {"intitule": "Qualité de l'emploi", "ponderation": 10, "type": "social"}
+    autre = _titres(memoire.blocs_cadre(_analyse(tmp_path, criteres=criteres))[0])
+    assert f"Article 4 – Qualité de l'emploi (10{NB}%)" in autre
+    assert not any("Performance environnementale" in t for t in autre)
+
+
+def _section(blocs, titre: str) -> list:
+    debut = next(i for i, b in enumerate(blocs) if isinstance(b, Titre) and b.texte.endswith(titre))
+    fin = next((i for i, b in enumerate(blocs[debut + 1:], debut + 1) if isinstance(b, Titre)), len(blocs))
+    return blocs[debut + 1:fin]
+
+
+def test_sections_sociales_et_environnementales_selon_les_clauses(tmp_path):
+    insertion = {"insertion": {"actif": True, "facilitateur": "PLIE du Grand Narbonne"}}
+    analyse = _analyse(tmp_path, spaser=insertion)
+    blocs, _ = memoire.blocs_cadre(analyse)
+    assert analyse.selection("ccap-insertion").retenue
+    section = _section(blocs, "Insertion professionnelle")
+    tableau = next(b for b in section if isinstance(b, Tableau))
+    lot1 = next(l for l in analyse.contexte["lots"] if l["numero"] == 1)
+    assert [texte(c) for c in tableau.lignes[1][:2]] == ["1 – Papier", nombre(lot1["heures_insertion"])]
+    assert len(tableau.lignes) == 1 + sum(1 for l in analyse.contexte["lots"] if l["insertion_lot"])
+    assert any("PLIE du Grand Narbonne" in texte(e.segments) for b in section if hasattr(b, "elements")
+               for e in b.elements)
+    assert not any(t.endswith("Commerce équitable") for t in _titres(blocs))
+
+    sans = memoire.blocs_cadre(_analyse(tmp_path))[0]
+    assert not any("Engagements sociaux" in t or "Insertion" in t for t in _titres(sans))
+
+    equitable = _analyse(tmp_path, categorie="restauration_collective", spaser={
+        "commerce_equitable": {"actif": True, "produits": ["cafe", "cacao"]}})
+    blocs, _ = memoire.blocs_cadre(equitable)
+    tableau = next(b for b in _section(blocs, "Commerce équitable") if isinstance(b, Tableau))
+    assert [texte(l[0]) for l in tableau.lignes[1:3]] == ["café", "cacao et chocolat"]
+    assert not any(t.endswith("Insertion professionnelle") for t in _titres(blocs))
+
+
+# -- acte d'engagement (sans LibreOffice)
+
+def test_acte_d_engagement_sans_avance(tmp_path):
+    analyse = _analyse(tmp_path, duree_mois=2, prix={"forme": "unitaire"},
+                       lots=[{"numero": 1, "intitule": "Petit lot", "montant_estime": 30000,
+                              "lignes_prix": [{"designation": "Article", "unite": "unité", "quantite": 10}]}])
+    lot = analyse.contexte["lots"][0]
+    assert not lot["avance_versee"]
+    blocs, titres = acte_engagement.blocs(analyse, lot)
+    contenu = "\n".join(texte(b.segments) for b in blocs if hasattr(b, "segments"))
+    assert "aucune avance n'est versée" in contenu and "Je renonce" not in contenu
+    assert acte_engagement.nom_fichier(analyse, lot) == "TEST-001-AE.docx"  # lot unique
+    assert "bordereau des prix unitaires (BPU)" in contenu
+    assert any(isinstance(b, Tableau) and texte(b.lignes[-1][0]) == "Montant du DQE" for b in blocs)
+
+
+# -- LibreOffice absent, conversion manquée ou bloquée (faux soffice)
+
+FAUX_SOFFICE = """#!{python}
+import os, sys, time
+from pathlib import Path
+args = sys.argv[1:]
+journal = Path({journal!r})
+journal.open("a").write("appel\\n")
+if {dormir}:
+    time.sleep(30)
+sortie = Path(args[args.index("--outdir") + 1])
+valeurs = {{args.index("--outdir") + 1, args.index("--convert-to") + 1}}
+fichiers = [a for i, a in enumerate(args) if not a.startswith("-") and i not in valeurs]
+premier = len(journal.read_text().splitlines()) == 1
+for i, f in enumerate(fichiers):
+    if premier and i > 0:
+        continue  # premier appel : un PDF se perd, comme avec deux conversions sur un même profil
+    (sortie / (Path(f).stem + ".pdf")).write_bytes(b"%PDF-1.4 faux")
+"""
+
+
+def _faux_soffice(tmp_path: Path, monkeypatch, dormir: bool = False) -> Path:
+    journal = tmp_path / "appels.txt"
+    script = tmp_path / "soffice"
+    script.write_text(FAUX_SOFFICE.format(python=sys.executable, journal=str(journal), dormir=dormir))
+    script.chmod(0o755)
+    monkeypatch.setenv("DCE_SOFFICE", str(script))
+    return journal
+
+
+def test_nouvel_essai_d_un_pdf_manquant(tmp_path, monkeypatch):
+    journal = _faux_soffice(tmp_path, monkeypatch)
+    fichiers = []
+    for nom in ("a.docx", "b.docx", "c.xlsx"):
+        (tmp_path / nom).write_bytes(b"x")
+        fichiers.append(tmp_path / nom)
+    resultat = pdf.convertir(fichiers, tmp_path / "pdf", travailleurs=1)
+    assert sorted(p.name for p in resultat.values()) == ["a.pdf", "b.pdf", "c.pdf"]
+    assert journal.read_text().count("appel") == 2
+    assert not any(p.name.startswith(".dce-pdf") for p in (tmp_path / "pdf").iterdir())
+
+
+def test_delai_depasse(tmp_path, monkeypatch):
+    _faux_soffice(tmp_path, monkeypatch, dormir=True)
+    (tmp_path / "a.docx").write_bytes(b"x")
+    with pytest.raises(ErreurDCE) as erreur:
+        pdf.convertir([tmp_path / "a.docx"], tmp_path / "pdf", delai=1, essais=1)
+    assert "n'a pas terminé en 1 s" in str(erreur.value) and "a.docx" in str(erreur.value)
+    assert not (tmp_path / "pdf" / "a.pdf").exists()
+
+
+def test_libreoffice_absent(tmp_path, monkeypatch):
+    from generateur.cli import main
+
+    monkeypatch.setenv("DCE_SOFFICE", str(tmp_path / "nulle-part" / "soffice"))
+    fichier = ecrire(tmp_path, reponses())
+    sortie = tmp_path / "sortie"
+    for commande in (["publier", str(fichier), "--sortie", str(sortie)],
+                     ["generer", str(fichier), "--sortie", str(sortie), "--pdf"]):
+        resultat = CliRunner().invoke(main, commande)
+        assert resultat.exit_code == 2, resultat.output
+        assert "LibreOffice est introuvable" in resultat.output and "apt-get install" in resultat.output
+        assert not sortie.exists()
+
+
+def test_generer_pdf_convertit_chaque_piece_word(tmp_path, monkeypatch):
+    from generateur.cli import main
+
+    journal = _faux_soffice(tmp_path, monkeypatch)
+    journal.write_text("appel\n")  # pas de PDF perdu dans ce test
+    fichier = ecrire(tmp_path, reponses())
+    resultat = CliRunner().invoke(main, ["generer", str(fichier), "--sortie", str(tmp_path / "s"), "--pdf"])
+    docx = sorted(p.stem for p in (tmp_path / "s").glob("*.docx"))
+    assert docx and sorted(p.stem for p in (tmp_path / "s").glob("*.pdf")) == docx, resultat.output
+    assert "TEST-001-RC.pdf" in resultat.output

@@ -1,0 +1,345 @@
+"""Régénération en lot : versions conservées, rapport et modifications suivies, verrou, échecs, arrêts brutaux."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from docx import Document
+from lxml import etree
+
+from conftest import EXEMPLES, RACINE, Lu, soffice
+from generateur import generation, regeneration
+from generateur.cli import main
+from generateur.rapport_changements import A_JOUR, ECHEC, MODIFIEE, NON_CONCERNEE, NOUVELLE
+
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+DCE = str(Path(sys.executable).with_name("dce"))  # la commande installée (pip install -e)
+CATALOGUE = ("catalogue.yaml", "questionnaire.yaml", "clauses", "modeles", "acheteurs")
+TOUTES = sorted(f.stem for f in EXEMPLES.glob("*.yaml"))
+# Les deux changements du scénario : une phrase de la clause « plastiques » (retenue par la restauration et le
+# nettoyage) et un taux daté : le taux minimal de l'avance PME passe à 15 % au 10 décembre 2026 (seule la
+# consultation d'Aix-Marseille-Provence, lancée le 14 décembre, est postérieure).
+PLASTIQUE = ("clauses/ccap/ccap-plastique.md", "pénalité de {{ 200 | euros }}", "pénalité de {{ 300 | euros }}")
+TAUX = ("catalogue.yaml", "      - {du: 2020-01-01, categorie: collectivite_drf_60m, valeur: 10}\n",
+        "      - {du: 2020-01-01, au: 2026-12-09, categorie: collectivite_drf_60m, valeur: 10}\n"
+        "      - {du: 2026-12-10, categorie: collectivite_drf_60m, valeur: 15}\n")
+CONCERNEES = {"amp-espaces-verts", "nettoyage-hotel-region", "restauration-lycees"}
+
+
+def remplacer(racine: Path, fichier: str, avant: str, apres: str) -> None:
+    chemin = racine / fichier
+    texte = chemin.read_text(encoding="utf-8")
+    assert texte.count(avant) == 1, (fichier, avant)
+    chemin.write_text(texte.replace(avant, apres), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    """Copie du catalogue et dossier de consultations (les exemples) générés une fois : version 001."""
+    dossier = tmp_path_factory.mktemp("base")
+    (dossier / "racine").mkdir()
+    for nom in CATALOGUE:
+        (shutil.copytree if (RACINE / nom).is_dir() else shutil.copy)(RACINE / nom, dossier / "racine" / nom)
+    for exemple in EXEMPLES.glob("*.yaml"):
+        (dossier / "consultations" / exemple.stem).mkdir(parents=True)
+        shutil.copy(exemple, dossier / "consultations" / exemple.stem / "reponses.yaml")
+    bilan = regeneration.regenerer(dossier / "consultations", dossier / "racine", jobs=2)
+    assert [r.statut for r in bilan.consultations] == [NOUVELLE] * len(TOUTES), bilan.consultations
+    return dossier
+
+
+@pytest.fixture
+def lot(base: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """(dossier de consultations, racine du catalogue), copies propres à chaque test."""
+    shutil.copytree(base, tmp_path / "lot")
+    return tmp_path / "lot" / "consultations", tmp_path / "lot" / "racine"
+
+
+def version(consultation: Path) -> Path:
+    return consultation / "versions" / (consultation / "courante").read_text().strip()
+
+
+def octets(dossier: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(dossier.iterdir())}
+
+
+def verifier_entiere(consultation: Path) -> str:
+    """La version désignée est complète : chaque .docx s'ouvre, chaque fichier a l'empreinte du manifeste."""
+    dossier = version(consultation)
+    manifeste = json.loads(next(dossier.glob("*-manifeste.json")).read_text(encoding="utf-8"))
+    for nom, empreinte in manifeste["fichiers"].items():
+        assert hashlib.sha256((dossier / nom).read_bytes()).hexdigest() == empreinte, (consultation.name, nom)
+    for docx in dossier.glob("*.docx"):
+        Document(str(docx))
+    assert not list(dossier.glob(".*")), "fichier temporaire dans une version publiée"
+    return dossier.name
+
+
+def revisions(docx: Path) -> tuple[list[str], list[str], list[etree._Element]]:
+    """Textes insérés, textes supprimés et éléments w:ins / w:del d'un document."""
+    with zipfile.ZipFile(docx) as z:
+        racine = etree.fromstring(z.read("word/document.xml"))
+    marques = [e for e in racine.iter(f"{W}ins", f"{W}del")]
+    inseres = ["".join(t.text for t in e.iter(f"{W}t")) for e in racine.iter(f"{W}ins")]
+    supprimes = ["".join(t.text for t in e.iter(f"{W}delText")) for e in racine.iter(f"{W}del")]
+    return [t for t in inseres if t], [t for t in supprimes if t], marques
+
+
+def accepter_refuser(docx: Path) -> tuple[list[str], list[str]]:
+    """Texte de chaque paragraphe après « tout accepter » et après « tout refuser »."""
+    with zipfile.ZipFile(docx) as z:
+        corps = etree.fromstring(z.read("word/document.xml")).find(f"{W}body")
+    acceptes, refuses = [], []
+    for p in corps.iter(f"{W}p"):
+        marque = p.find(f"{W}pPr/{W}rPr/*")
+        a = r = ""
+        for e in p.iter(f"{W}t", f"{W}delText"):
+            dans_ins = any(x.tag == f"{W}ins" for x in e.iterancestors())
+            if e.tag == f"{W}delText":
+                r += e.text or ""
+            else:
+                a += e.text or ""
+                r += "" if dans_ins else (e.text or "")
+        if marque is None or marque.tag == f"{W}ins":
+            acceptes.append(a)
+        if marque is None or marque.tag == f"{W}del":
+            refuses.append(r)
+    return acceptes, refuses
+
+
+def test_versions_identiques_a_dce_generer_puis_rien_a_refaire(lot, tmp_path):
+    dossier, racine = lot
+    for nom in TOUTES:
+        consultation = dossier / nom
+        assert (consultation / "courante").read_text() == "001\n"
+        attendu = tmp_path / "generer" / nom
+        generation.generer(consultation / "reponses.yaml", attendu, racine)
+        assert octets(version(consultation)) == octets(attendu), nom  # mêmes fichiers, mêmes octets
+
+    bilan = regeneration.regenerer(dossier, racine, jobs=2)
+    assert {r.dossier: r.statut for r in bilan.consultations} == dict.fromkeys(TOUTES, A_JOUR)
+    assert all(sorted(p.name for p in (dossier / n / "versions").iterdir()) == ["001"] for n in TOUTES)
+
+    bilan = regeneration.regenerer(dossier, racine, jobs=2, seulement_impactees=True)
+    assert {r.dossier: r.statut for r in bilan.consultations} == dict.fromkeys(TOUTES, NON_CONCERNEE)
+
+
+def test_memes_octets_dans_un_autre_processus(lot, tmp_path):
+    """Hachage aléatoire différent, autre processus : la commande `dce generer` redonne les mêmes octets."""
+    dossier, racine = lot
+    consultation = dossier / "travaux-lycee"
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "DCE_RACINE": str(racine)}
+    subprocess.run([DCE, "generer", str(consultation / "reponses.yaml"),
+                    "--sortie", str(tmp_path / "autre")], check=True, env=env, capture_output=True, cwd=RACINE)
+    assert octets(tmp_path / "autre") == octets(version(consultation))
+
+
+def test_clause_et_taux_modifies(lot):
+    dossier, racine = lot
+    avant = {n: octets(version(dossier / n)) for n in TOUTES}
+    remplacer(racine, *PLASTIQUE)
+    remplacer(racine, *TAUX)
+
+    # Simulation : le rapport seul, aucune consultation ne bouge.
+    simulation = regeneration.regenerer(dossier, racine, jobs=2, simulation=True, seulement_impactees=True)
+    assert {r.dossier for r in simulation.consultations if r.statut == MODIFIEE} == CONCERNEES
+    assert {n: octets(version(dossier / n)) for n in TOUTES} == avant
+    assert all(not (dossier / n / "versions" / "002").exists() for n in TOUTES)
+
+    bilan = regeneration.regenerer(dossier, racine, jobs=2, seulement_impactees=True)
+    statuts = {r.dossier: r.statut for r in bilan.consultations}
+    assert statuts == {**dict.fromkeys(CONCERNEES, MODIFIEE), "travaux-lycee": NON_CONCERNEE}
+    for n in TOUTES:  # versions précédentes conservées, intactes
+        assert octets(dossier / n / "versions" / "001") == avant[n]
+        assert (dossier / n / "courante").read_text().strip() == ("002" if n in CONCERNEES else "001")
+        verifier_entiere(dossier / n)
+
+    rapports = {r.dossier: r for r in bilan.consultations}
+    amp = rapports["amp-espaces-verts"]
+    assert [(c.id, c.nature) for c in amp.clauses] == [("ccap-avance", "modifiée")]
+    assert "avance_taux_minimum_pme : 10 → 15" in amp.clauses[0].cause
+    parametres = [(v.nom, v.ancienne, v.nouvelle) for v in amp.valeurs if v.genre == "paramètre"]
+    assert parametres == [("avance_taux_minimum_pme", 10, 15)]
+    assert {v.nom for v in amp.valeurs if v.genre == "valeur calculée"} == {"avance_taux_pme", "avance_montant_pme"}
+    assert not [v for v in amp.valeurs if v.genre == "réponse"]
+    for nom in ("nettoyage-hotel-region", "restauration-lycees"):
+        r = rapports[nom]
+        assert [(c.id, c.nature, c.ancienne_version, c.nouvelle_version) for c in r.clauses] == [
+            ("ccap-plastique", "modifiée", 1, 1)]
+        assert "texte de la clause modifié" in r.clauses[0].cause and r.valeurs == []
+        assert r.documents == ["CCAP.docx"]
+        ccap = [Lu(d) for d in sorted((dossier / nom / "versions").glob("*/*-CCAP.docx"))]
+        phrase = "par intervention, donne lieu à une pénalité de {}\u00a0€."
+        assert phrase.format("200,00") in ccap[0].texte and phrase.format("300,00") not in ccap[0].texte
+        assert phrase.format("300,00") in ccap[1].texte and phrase.format("200,00") not in ccap[1].texte
+
+    # Modifications suivies : exactement ces deux changements, et la simulation donnait les mêmes octets.
+    for nom in CONCERNEES:
+        redline = Path(rapports[nom].redline)
+        assert redline.read_bytes() == (simulation.dossier_rapport / "modifications" / redline.name).read_bytes()
+        inseres, supprimes, marques = revisions(redline)
+        if nom == "amp-espaces-verts":
+            assert inseres and set(inseres) == {"15"} and set(supprimes) == {"10"}
+        else:
+            assert (inseres, supprimes) == (["300,00"], ["200,00"])
+        assert {m.get(f"{W}author") for m in marques} == {"dce"}
+        ids = [m.get(f"{W}id") for m in marques]
+        assert len(set(ids)) == len(ids)
+        acceptes, refuses = accepter_refuser(redline)
+        clause = rapports[nom].clauses[0]
+        corps = [l.texte for l in clause.nouveaux]
+        assert "\n".join(corps) in "\n".join(acceptes)
+        assert "\n".join(l.texte for l in clause.anciens) in "\n".join(refuses)
+        assert Document(str(redline)).paragraphs
+
+    # Synthèse CSV et Word
+    with open(bilan.fichiers["synthese.csv"], encoding="utf-8-sig", newline="") as f:
+        lignes = list(csv.DictReader(f, delimiter=";"))
+    clauses = {(l["consultation"], l["element"]) for l in lignes if l["changement"].startswith("clause")}
+    assert clauses == {("amp-espaces-verts", "ccap-avance"), ("nettoyage-hotel-region", "ccap-plastique"),
+                       ("restauration-lycees", "ccap-plastique")}
+    assert {l["statut"] for l in lignes if l["consultation"] == "travaux-lycee"} == {NON_CONCERNEE}
+    synthese = Lu(bilan.fichiers["synthese.docx"])
+    assert "ccap-plastique" in synthese.tout and "avance_taux_minimum_pme" in synthese.tout
+    assert "Non concernées par les changements du catalogue | 1" in synthese.tout
+
+    # Sans --seulement-impactees : la consultation non concernée est régénérée, identique, sans nouvelle version.
+    remplacer(racine, PLASTIQUE[0], PLASTIQUE[2], PLASTIQUE[1])
+    bilan = regeneration.regenerer(dossier, racine, jobs=2)
+    statuts = {r.dossier: r.statut for r in bilan.consultations}
+    assert statuts == {"amp-espaces-verts": A_JOUR, "travaux-lycee": A_JOUR,
+                       "nettoyage-hotel-region": MODIFIEE, "restauration-lycees": MODIFIEE}
+    assert version(dossier / "restauration-lycees").name == "003"
+    assert octets(version(dossier / "restauration-lycees")) == avant["restauration-lycees"]
+
+
+def test_verrou(lot):
+    dossier, racine = lot
+    with regeneration.verrou(dossier.resolve()):
+        resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "regenerer", str(dossier)])
+    assert resultat.exit_code == 2, resultat.output
+    assert "régénération de ce dossier est déjà en cours" in resultat.output
+    assert "processus" in resultat.output
+
+
+def test_consultation_invalide_n_arrete_pas_le_lot(lot):
+    dossier, racine = lot
+    remplacer(racine, *PLASTIQUE)
+    (dossier / "zz-invalide").mkdir()
+    (dossier / "zz-invalide" / "reponses.yaml").write_text(
+        (EXEMPLES / "travaux-lycee.yaml").read_text(encoding="utf-8").replace("nature: travaux", "nature: bidule"),
+        encoding="utf-8")
+    resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "regenerer", str(dossier), "--jobs", "2"])
+    assert resultat.exit_code == 1, resultat.output
+    assert "Échecs (1)" in resultat.output
+    assert "zz-invalide" in resultat.output and "« nature »" in resultat.output and "bidule" in resultat.output
+    assert "2 modifiée(s)" in resultat.output
+    assert not (dossier / "zz-invalide" / "courante").exists()
+    for n in ("nettoyage-hotel-region", "restauration-lycees"):
+        assert (dossier / n / "courante").read_text().strip() == "002"
+
+
+def test_interruption_entre_deux_consultations(lot, monkeypatch):
+    """Ctrl-C pendant l'écriture de la 2e consultation : la 1re est à sa nouvelle version, la 2e à l'ancienne."""
+    dossier, racine = lot
+    remplacer(racine, "clauses/ccap/ccap-objet.md", "\n---\n", "\n---\nPréambule ajouté pour l'essai.\n\n")
+    ecrire = generation.ecrire_atomique
+    dossiers: list[Path] = []
+
+    def ecrire_puis_interrompre(chemin: Path, contenu: bytes) -> None:
+        if chemin.parent not in dossiers:
+            dossiers.append(chemin.parent)
+        if len(dossiers) == 2 and len(list(chemin.parent.iterdir())) == 2:
+            chemin.write_bytes(contenu[: len(contenu) // 2])  # troisième fichier à moitié écrit, puis arrêt
+            raise KeyboardInterrupt
+        ecrire(chemin, contenu)
+
+    monkeypatch.setattr(generation, "ecrire_atomique", ecrire_puis_interrompre)
+    with ThreadPoolExecutor(1) as executeur, pytest.raises(KeyboardInterrupt):
+        regeneration.regenerer(dossier, racine, executeur=executeur)
+    monkeypatch.undo()
+    etats = {n: verifier_entiere(dossier / n) for n in TOUTES}  # la consultation en cours d'un autre fil s'achève
+    assert etats[TOUTES[0]] == "002" and etats[TOUTES[1]] == "001", etats
+    assert not list((dossier / TOUTES[1] / "versions").glob(".*"))
+
+    bilan = regeneration.regenerer(dossier, racine, jobs=2)
+    assert {r.statut for r in bilan.consultations} == {MODIFIEE, A_JOUR}
+    assert {n: verifier_entiere(dossier / n) for n in TOUTES} == dict.fromkeys(TOUTES, "002")
+
+
+def test_arret_brutal_d_un_lot(lot):
+    """SIGKILL du processus `dce regenerer` et de ses processus de calcul : chaque consultation reste entière."""
+    dossier, racine = lot
+    for i in range(2):  # 12 consultations
+        for n in TOUTES:
+            shutil.copytree(dossier / n, dossier / f"copie{i}-{n}")
+    noms = sorted(p.name for p in dossier.iterdir() if (p / "reponses.yaml").is_file())
+    remplacer(racine, "clauses/ccap/ccap-objet.md", "\n---\n", "\n---\nPréambule ajouté pour l'essai.\n\n")
+    env = {**os.environ, "DCE_RACINE": str(racine)}
+    processus = subprocess.Popen([DCE, "regenerer", str(dossier), "--jobs", "1"],
+                                 env=env, cwd=RACINE, start_new_session=True,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    limite = time.monotonic() + 60
+    while not any((dossier / n / "courante").read_text().strip() == "002" for n in noms):
+        assert processus.poll() is None and time.monotonic() < limite, "le lot s'est arrêté avant la première version"
+        time.sleep(0.01)
+    os.killpg(processus.pid, signal.SIGKILL)
+    processus.wait()
+    etats = {n: verifier_entiere(dossier / n) for n in noms}
+    assert set(etats.values()) == {"001", "002"}, etats  # arrêté au milieu du lot
+
+    bilan = regeneration.regenerer(dossier, racine, jobs=2)
+    assert not bilan.echecs
+    assert {n: verifier_entiere(dossier / n) for n in noms} == dict.fromkeys(noms, "002")
+    assert not list(dossier.glob("*/versions/.*")), "restes du lot interrompu non nettoyés"
+    assert not list(dossier.glob("*/versions/003")), "version orpheline du lot interrompu non retirée"
+
+
+def test_redline_lu_par_libreoffice(lot, tmp_path):
+    """LibreOffice lit les marques comme des modifications suivies (et non comme du texte barré)."""
+    if soffice() is None:
+        pytest.skip("LibreOffice absent")
+    dossier, racine = lot
+    remplacer(racine, *PLASTIQUE)
+    bilan = regeneration.regenerer(dossier, racine, jobs=2, simulation=True)
+    redline = Path(next(r.redline for r in bilan.consultations if r.redline))
+    subprocess.run([soffice(), f"-env:UserInstallation=file://{tmp_path / 'profil'}", "--headless",
+                    "--convert-to", "fodt", "--outdir", str(tmp_path), str(redline)],
+                   check=True, capture_output=True, timeout=300)
+    fodt = (tmp_path / redline.with_suffix(".fodt").name).read_text(encoding="utf-8")
+    assert "<text:tracked-changes" in fodt
+    assert "<text:insertion>" in fodt and "<text:deletion>" in fodt
+    assert "300,00" in fodt and "200,00" in fodt
+
+
+def test_barre_de_progression(capsys):
+    with regeneration.barre(3, True) as b:
+        b.update(3)
+    sortie = capsys.readouterr().err
+    assert "Régénération 3/3" in sortie and "restant" in sortie and "consultation/s" in sortie
+
+
+def test_cluster_dask(lot):
+    distributed = pytest.importorskip("distributed")
+    dossier, racine = lot
+    remplacer(racine, *PLASTIQUE)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        bilan = regeneration.regenerer(dossier, racine, executeur=client.get_executor(), seulement_impactees=True)
+    statuts = {r.dossier: r.statut for r in bilan.consultations}
+    assert statuts == {"nettoyage-hotel-region": MODIFIEE, "restauration-lycees": MODIFIEE,
+                       "amp-espaces-verts": NON_CONCERNEE, "travaux-lycee": NON_CONCERNEE}
+    assert ECHEC not in statuts.values()

@@ -1,0 +1,469 @@
+"""Assistant web (`dce serveur`) : une consultation de travaux en plusieurs lots remplie dans un vrai navigateur.
+
+Chromium des paquets Debian, piloté sans écran par Playwright. Sans Chromium ni Playwright les tests du
+navigateur sont ignorés sur un poste ; sous CI=true leur absence fait échouer la suite. Les tests du
+client Flask (fichier envoyé, jeton CSRF, hôte, échappement) tournent partout où Flask est installé.
+
+DCE_CAPTURES=DOSSIER enregistre au passage les captures d'écran du README (PNG compressés).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import os
+import re
+import shutil
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import EXEMPLES, RACINE, Lu, ecrire, reponses
+
+SOUS_CI = os.environ.get("CI") == "true"
+CHROMIUM = os.environ.get("DCE_CHROMIUM", "/usr/bin/chromium")
+ARGUMENTS_CHROMIUM = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                      "--disable-sync", "--no-first-run", "--lang=fr-FR"]
+
+
+def _exiger(module: str):
+    try:
+        return pytest.importorskip(module)
+    except pytest.skip.Exception:
+        if SOUS_CI:
+            pytest.fail(f"{module} est requis en intégration continue (CI=true) : .ci/run doit l'installer")
+        raise
+
+
+_exiger("flask")
+from generateur.web import create_app  # noqa: E402
+
+
+# --- client Flask : sans navigateur --------------------------------------------------------------------
+
+@pytest.fixture
+def client(tmp_path):
+    app = create_app(RACINE, tmp_path / "consultations")
+    return app.test_client()
+
+
+def _jeton(client) -> str:
+    page = client.get("/")
+    return re.search(r'name="_csrf" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+
+
+def _envoyer(client, contenu: bytes, nom: str = "reponses.yaml"):
+    return client.post("/reprendre", data={"_csrf": _jeton(client), "fichier": (io.BytesIO(contenu), nom)},
+                       content_type="multipart/form-data")
+
+
+def test_formulaire_sans_jeton_refuse(client):
+    refus = client.post("/nouvelle", data={})
+    assert refus.status_code == 400
+    assert "Jeton de sécurité absent ou expiré" in refus.get_data(as_text=True)
+    assert client.post("/nouvelle", data={"_csrf": "faux"}).status_code == 400
+    accepte = client.post("/nouvelle", data={"_csrf": _jeton(client)})
+    assert accepte.status_code == 302 and "/saisie/" in accepte.location
+
+
+def test_hote_inconnu_refuse(client):
+    """Une page d'un autre site qui se ferait passer pour 127.0.0.1 (rebond DNS) n'obtient rien."""
+    assert client.get("/", headers={"Host": "attaquant.example"}).status_code == 400
+    assert client.get("/", headers={"Host": "127.0.0.1:8000"}).status_code == 200
+
+
+def test_fichier_de_reponses_valide_repris(client):
+    reponse = _envoyer(client, (EXEMPLES / "travaux-lycee.yaml").read_bytes(), "travaux-lycee.yaml")
+    assert reponse.status_code == 302 and reponse.location.endswith("/recapitulatif")
+    recap = client.get(reponse.location).get_data(as_text=True)
+    assert "repris : il est complet et valide" in recap
+    assert "Générer le DCE" in recap and "Gros œuvre et démolition" in recap
+    assert "1\u00a0450\u00a0000,00\u00a0€\u00a0HT" in recap  # montant à la française (saisie.afficher)
+    fichier = client.get(reponse.location.replace("recapitulatif", "reponses.yaml"))
+    assert fichier.headers["Content-Disposition"].startswith('attachment; filename="2026-TRX-0417-reponses.yaml"')
+    relu = yaml.safe_load(fichier.get_data(as_text=True))
+    assert relu["reference"] == "2026-TRX-0417" and len(relu["lots"]) == 5
+
+
+def test_regenerer_sans_changement_garde_la_version(client, tmp_path):
+    """Générer, rouvrir la consultation, regénérer sans rien changer : la version 001 reste en vigueur."""
+    recap = _envoyer(client, (EXEMPLES / "nettoyage-hotel-region.yaml").read_bytes()).location
+    jeton = _jeton(client)
+    premiere = client.post(recap.replace("recapitulatif", "generer"), data={"_csrf": jeton})
+    assert premiere.status_code == 302
+    consultation = html.unescape(client.get(premiere.location).get_data(as_text=True))
+    assert "DCE généré : version 001." in consultation and "Contrôles juridiques" in consultation
+    reouverte = client.post(premiere.location + "/modifier", data={"_csrf": jeton})
+    seconde = client.post(reouverte.location.replace("recapitulatif", "generer"), data={"_csrf": jeton})
+    assert "Documents inchangés : la version 001 reste en vigueur." in html.unescape(
+        client.get(seconde.location).get_data(as_text=True))
+    archive = zipfile.ZipFile(io.BytesIO(client.get(premiere.location + "/dce.zip").data))
+    assert {f"2026-SRV-0388-{piece}.docx" for piece in ("RC", "CCAP", "CCTP", "annexe-conformite")} <= set(
+        archive.namelist())
+
+
+def test_fichier_de_reponses_invalide_signale_comme_la_ligne_de_commande(client):
+    """YAML illisible : refusé avec sa ligne ; réponses invalides : reprises, problèmes listés avec leur ligne."""
+    illisible = _envoyer(client, b"reference: X\nlots: [\n", "casse.yaml")
+    assert illisible.status_code == 422
+    page = illisible.get_data(as_text=True)
+    assert "Le fichier n'a pas pu être repris" in page and "casse.yaml, ligne" in page
+
+    texte = (EXEMPLES / "travaux-lycee.yaml").read_text(encoding="utf-8")
+    texte = texte.replace("duree_mois: 18", "duree_mois: dix-huit").replace("nature: travaux", "nature: travaux\nbudget: 3")
+    reprise = _envoyer(client, texte.encode("utf-8"), "erreurs.yaml")
+    assert reprise.status_code == 302
+    recap = client.get(reprise.location).get_data(as_text=True)
+    ligne = next(i for i, l in enumerate(texte.splitlines(), 1) if l.startswith("duree_mois"))
+    assert f"erreurs.yaml, ligne {ligne}\u00a0: «\u00a0duree_mois\u00a0»\u00a0: valeur invalide" in recap
+    assert "champ inconnu «\u00a0budget\u00a0»" in recap
+    assert "Générer le DCE</button>" not in recap  # rien n'est généré tant qu'un problème reste
+
+
+def test_fichier_non_utf8_et_trop_gros(client):
+    assert "pas encodé en UTF-8" in _envoyer(client, "objet: é".encode("latin-1")).get_data(as_text=True)
+    enorme = _envoyer(client, b"#" * (3 * 1024 * 1024))
+    assert enorme.status_code == 413 and "Envoi trop volumineux" in enorme.get_data(as_text=True)
+
+
+def test_valeurs_saisies_restent_des_donnees(client):
+    jeton = _jeton(client)
+    saisie = client.post("/nouvelle", data={"_csrf": jeton}).location.rsplit("/", 1)[0]
+    client.post(f"{saisie}/consultation", data={"_csrf": jeton, "action": "aller:consultation",
+                                                "objet": "<script>alert(1)</script> {{ 7*7 }}"})
+    page = client.get(f"{saisie}/consultation").get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; {{ 7*7 }}" in page and "<script>alert" not in page
+
+
+def test_sans_javascript_les_questions_conditionnelles_apparaissent_a_l_envoi(client):
+    """Sans script, « Enregistrer et continuer » montre d'abord les questions que la réponse fait apparaître."""
+    jeton = _jeton(client)
+    saisie = client.post("/nouvelle", data={"_csrf": jeton}).location.rsplit("/", 1)[0]
+    avant = html.unescape(client.get(f"{saisie}/spaser").get_data(as_text=True))
+    assert re.search(r'data-question="spaser.insertion.facilitateur" data-condition hidden>', avant)
+    envoi = {"_csrf": jeton, "spaser.insertion.actif": "oui", "_visibles": "", "action": "suivant"}
+    reste = client.post(f"{saisie}/spaser", data=envoi)
+    page = html.unescape(reste.get_data(as_text=True))
+    assert reste.status_code == 200 and "Vos réponses font apparaître de nouvelles questions" in page
+    assert "Facilitateur de la clause d'insertion" in page
+    assert re.search(r'data-question="spaser.insertion.facilitateur" data-condition>', page)
+    vues = "spaser.insertion.taux spaser.insertion.cout_horaire spaser.insertion.facilitateur"
+    suite = client.post(f"{saisie}/spaser", data={**envoi, "_visibles": vues})
+    assert suite.status_code == 302 and suite.location.endswith("/recapitulatif")
+
+
+def test_formulaire_produit_depuis_le_questionnaire(tmp_path):
+    """Une question ajoutée à questionnaire.yaml apparaît dans le formulaire, sans une ligne de HTML."""
+    racine = tmp_path / "catalogue"
+    shutil.copytree(RACINE, racine, ignore=shutil.ignore_patterns(".*", "tests", "sortie*", "*.egg-info", "benchmarks"))
+    texte = (racine / "questionnaire.yaml").read_text(encoding="utf-8")
+    ajout = ('      - id: lieu_execution\n'
+             '        libelle: "Lieu d\'exécution"\n'
+             '        type: texte\n'
+             '        defaut: ""\n'
+             '      - id: nombre_sites\n'
+             '        libelle: "Nombre de sites desservis"\n'
+             '        aide: "Question d\'essai ajoutée par le test."\n'
+             '        type: entier\n'
+             '        min: 1\n')
+    assert texte.count('      - id: lieu_execution\n        libelle: "Lieu d\'exécution"\n        type: texte\n        defaut: ""\n') == 1
+    (racine / "questionnaire.yaml").write_text(texte.replace(ajout.split("      - id: nombre_sites")[0], ajout), encoding="utf-8")
+    client = create_app(racine, tmp_path / "consultations").test_client()
+    jeton = _jeton(client)
+    saisie = client.post("/nouvelle", data={"_csrf": jeton}).location.rsplit("/", 1)[0]
+    page = client.get(f"{saisie}/consultation").get_data(as_text=True)
+    assert '<label for="c-nombre_sites">Nombre de sites desservis</label>' in page
+    assert 'aria-describedby="c-nombre_sites-aide"' in page
+    envoi = client.post(f"{saisie}/consultation", data={"_csrf": jeton, "nombre_sites": "0", "action": "suivant"})
+    assert envoi.status_code == 422
+    assert "«\u00a0nombre_sites\u00a0»\u00a0: valeur 0 trop petite\u00a0: au moins 1 attendu" in envoi.get_data(as_text=True)
+
+
+def test_refus_d_une_suggestion_imposee_par_la_loi_exige_une_justification(client, tmp_path):
+    """Au-delà du seuil européen, la clause sociale s'impose (CCP L2112-2-1) : la refuser demande une justification."""
+    donnees = reponses(lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 180000},
+                             {"numero": 2, "intitule": "Enveloppes", "montant_estime": 120000}])
+    saisie = _envoyer(client, ecrire(tmp_path, donnees).read_bytes()).location.rsplit("/", 1)[0]
+    page = html.unescape(client.get(f"{saisie}/suggestions").get_data(as_text=True))
+    assert "Clause d'insertion par l'activité économique" in page and "imposé par la loi" in page
+    assert "Justification de l'absence de condition d'exécution sociale" in page
+    jeton = _jeton(client)
+    refus = client.post(f"{saisie}/suggestions", data={"_csrf": jeton, "suggestion.insertion": "non", "action": "suivant"})
+    assert refus.status_code == 422
+    assert "justification obligatoire pour refuser (CCP L2112-2-1" in html.unescape(refus.get_data(as_text=True))
+    motif = "Marché de fournitures livrées par transporteur : aucune heure de main-d'œuvre sur place."
+    justifie = client.post(f"{saisie}/suggestions", data={"_csrf": jeton, "suggestion.insertion": "non",
+                                                          "justification.insertion": motif, "action": "suivant"})
+    assert justifie.status_code == 302 and justifie.location.endswith("/spaser")
+    fichier = yaml.safe_load(client.get(f"{saisie}/reponses.yaml").get_data(as_text=True))
+    assert fichier["justifications"]["absence_clause_sociale"] == motif
+    accepte = client.post(f"{saisie}/suggestions", data={"_csrf": jeton, "suggestion.insertion": "oui"})
+    assert accepte.status_code == 302
+    assert yaml.safe_load(client.get(f"{saisie}/reponses.yaml").get_data(as_text=True))["spaser"]["insertion"]["actif"] is True
+
+
+def test_commande_dce_serveur_ecoute_sur_la_machine_seule(tmp_path):
+    """`dce serveur --port 0` : 127.0.0.1 par défaut, l'adresse affichée répond."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    commande = [sys.executable, "-c", "from generateur.cli import main; main()", "--catalogue", str(RACINE), "serveur", "--port", "0",
+                "--consultations", str(tmp_path / "consultations")]
+    processus = subprocess.Popen(commande, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        ligne = processus.stdout.readline()
+        adresse = re.search(r"(http://127\.0\.0\.1:\d+/)", ligne)
+        assert adresse, ligne + processus.stderr.read() if processus.poll() is not None else ligne
+        with urllib.request.urlopen(adresse.group(1), timeout=10) as page:
+            assert page.status == 200 and "Commencer une nouvelle consultation" in page.read().decode("utf-8")
+    finally:
+        processus.terminate()
+        processus.wait(timeout=10)
+
+
+# --- navigateur ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def serveur(tmp_path_factory):
+    """L'application sur 127.0.0.1, port libre, dans un fil d'exécution."""
+    from werkzeug.serving import make_server
+
+    dossier = tmp_path_factory.mktemp("consultations")
+    serveur_http = make_server("127.0.0.1", 0, create_app(RACINE, dossier), threaded=True)
+    fil = threading.Thread(target=serveur_http.serve_forever, daemon=True)
+    fil.start()
+    yield f"http://127.0.0.1:{serveur_http.server_port}", dossier
+    serveur_http.shutdown()
+
+
+@pytest.fixture(scope="module")
+def navigateur():
+    if not Path(CHROMIUM).is_file():
+        message = f"Chromium absent ({CHROMIUM}) : paquet Debian « chromium »"
+        if SOUS_CI:
+            pytest.fail(message + " requis en intégration continue (CI=true) : .ci/run doit l'installer")
+        pytest.skip(message)
+    sync_api = _exiger("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGUMENTS_CHROMIUM)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(navigateur):
+    contexte = navigateur.new_context(viewport={"width": 1366, "height": 768}, locale="fr-FR", accept_downloads=True)
+    contexte.set_default_timeout(10000)
+    onglet = contexte.new_page()
+    hors_machine: list[str] = []
+    onglet.on("request", lambda r: hors_machine.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:")) else None)
+    yield onglet
+    contexte.close()
+    assert hors_machine == [], f"requêtes hors de la machine : {hors_machine}"
+
+
+def capture(page, nom: str) -> None:
+    """Capture d'écran du README quand DCE_CAPTURES désigne un dossier (PNG en palette, < 150 Ko)."""
+    dossier = os.environ.get("DCE_CAPTURES")
+    if not dossier:
+        return
+    from PIL import Image
+
+    chemin = Path(dossier) / f"{nom}.png"
+    chemin.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.open(io.BytesIO(page.screenshot(full_page=False)))
+    image.convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(chemin, optimize=True)
+
+
+def attendre(cible):
+    """Assertion Playwright qui attend la page suivante (expect)."""
+    from playwright.sync_api import expect
+
+    return expect(cible)
+
+
+def _groupe(page, nom: str):
+    return page.get_by_role("group", name=re.compile(re.escape(nom)))
+
+
+def _continuer(page) -> None:
+    page.get_by_role("button", name="Enregistrer et continuer", exact=True).last.click()
+
+
+SANS_ETIQUETTE = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+    .filter(c => !c.closest('[hidden]') && c.labels.length === 0).map(c => c.name)"""
+
+
+def test_question_conditionnelle(page, serveur):
+    """La filière BTP n'est posée que pour des travaux ; l'insertion déplie ses questions sans rechargement."""
+    adresse, _ = serveur
+    page.goto(adresse + "/")
+    page.keyboard.press("Tab")  # premier arrêt du clavier : le lien d'évitement
+    attendre(page.locator(":focus")).to_have_text("Aller au contenu")
+    page.get_by_role("button", name="Commencer une nouvelle consultation").click()
+    page.get_by_role("button", name="La consultation").click()
+    attendre(page.locator("h1")).to_have_text("La consultation")
+    _groupe(page, "Nature du marché").get_by_label("Fournitures", exact=True).check()
+    page.get_by_role("button", name="Achat responsable (SPASER)").click()
+    attendre(page.locator("h1")).to_have_text("Achat responsable (SPASER)")
+    attendre(_groupe(page, "Lots relevant du contrat de filière BTP")).to_be_hidden()
+    facilitateur = page.get_by_label("Facilitateur de la clause d'insertion")
+    assert not facilitateur.is_visible()
+    _groupe(page, "Clause d'insertion par l'activité économique").get_by_label("Oui", exact=True).check()
+    facilitateur.wait_for(state="visible")  # affichée par le serveur via le petit script, sans envoi du formulaire
+    assert "Question affichée" in page.locator("#annonces").text_content()
+    _groupe(page, "Clause d'insertion par l'activité économique").get_by_label("Non", exact=True).check()
+    facilitateur.wait_for(state="hidden")
+
+    page.get_by_role("button", name="La consultation").click()
+    attendre(page.locator("h1")).to_have_text("La consultation")
+    _groupe(page, "Nature du marché").get_by_label("Travaux", exact=True).check()
+    page.get_by_role("button", name="Achat responsable (SPASER)").click()
+    attendre(_groupe(page, "Lots relevant du contrat de filière BTP")).to_be_visible()
+
+
+LOTS = [("Gros œuvre et désamiantage", "640 000", "55"), ("Menuiseries extérieures bois", "210000", ""),
+        ("Chauffage et ventilation", "330 000,50", "")]
+CRITERES = [("Prix des prestations", "40", "Prix"), ("Valeur technique", "45", "Valeur technique"),
+            ("Performance environnementale du chantier", "15", "Performance environnementale")]
+
+
+def test_consultation_de_travaux_en_plusieurs_lots(page, serveur, tmp_path):
+    """De la page d'accueil au zip : ce que fait un acheteur qui ne connaît que `dce serveur`."""
+    adresse, dossier = serveur
+    page.goto(adresse + "/")
+    assert page.title() == "Consultations – dce"
+    page.get_by_role("button", name="Commencer une nouvelle consultation").click()
+
+    # L'acheteur : valeur par défaut du questionnaire
+    attendre(page.get_by_label("Profil d'acheteur")).to_have_value("occitanie")
+    _continuer(page)
+
+    # La consultation, avec une erreur de validation affichée près du champ
+    page.get_by_label("Référence de la consultation").fill("2027-TRX-0042")
+    page.get_by_label("Objet de la consultation").fill("Réhabilitation du gymnase du lycée Jean-Jaurès à Castres")
+    _groupe(page, "Nature du marché").get_by_label("Travaux", exact=True).check()
+    page.get_by_label("Famille d'achat").select_option("batiment")
+    page.get_by_label("Code CPV principal").fill("4521")
+    page.get_by_label("Date de lancement de la consultation").fill("2026-12-01")
+    page.get_by_label("Date et heure limites de remise des plis").fill("2027-01-20T12:00")
+    page.get_by_label("Durée du marché (en mois)").fill("14")
+    _continuer(page)
+    attendre(page).to_have_title(re.compile("^Erreur : La consultation"))
+    cpv = page.get_by_label("Code CPV principal")
+    assert cpv.get_attribute("aria-invalid") == "true"
+    assert "c-cpv-erreur" in cpv.get_attribute("aria-describedby")
+    erreur = page.locator("#c-cpv-erreur")
+    assert "«\u00a0cpv\u00a0»\u00a0: format invalide «\u00a04521\u00a0»" in erreur.text_content()
+    assert page.locator("#resume-erreurs").evaluate("e => e === document.activeElement")  # le focus sur le résumé
+    assert page.locator("#resume-erreurs a[href='#c-cpv']").count() == 1
+    assert page.get_by_label("Référence de la consultation").input_value() == "2027-TRX-0042"  # rien n'est perdu
+    capture(page, "section-erreur")
+    cpv.fill("45212200-8")
+    cpv.press("Enter")  # Entrée dans un champ : « Enregistrer et continuer », pas « Précédent »
+
+    # Le prix et les variantes : valeurs par défaut
+    attendre(page.locator("h1")).to_have_text("Le prix")
+    _continuer(page)
+    attendre(page.locator("h1")).to_have_text("Variantes")
+    _continuer(page)
+
+    # Les lots : trois lots, un quatrième ajouté puis supprimé
+    attendre(page.locator("h1")).to_have_text("Les lots")
+    for rang, (intitule, montant, main_oeuvre) in enumerate(LOTS, start=1):
+        if rang > 1:
+            page.get_by_role("button", name="Ajouter un lot").click()
+        lot = _groupe(page, f"Lot {rang}")
+        lot.get_by_label("Numéro du lot").fill(str(rang))
+        lot.get_by_label("Intitulé du lot").fill(intitule)
+        lot.get_by_label("Montant estimé du lot (€ HT)").fill(montant)
+        if main_oeuvre:
+            lot.get_by_text("Précisions facultatives").click()
+            lot.get_by_label("Part de la main-d'œuvre dans le montant du lot (%)").fill(main_oeuvre)
+    if os.environ.get("DCE_CAPTURES"):
+        page.evaluate("window.scrollTo(0, 0)")
+        capture(page, "lots")
+    page.get_by_role("button", name="Ajouter un lot").click()
+    attendre(_groupe(page, "Lot 4")).to_be_visible()
+    assert page.evaluate(SANS_ETIQUETTE) == []  # chaque champ, listes imbriquées comprises, a son étiquette
+    page.get_by_role("button", name="Supprimer le lot 4").click()
+    attendre(_groupe(page, "Lot 4")).to_have_count(0)
+    assert _groupe(page, "Lot 1").get_by_label("Intitulé du lot").input_value() == LOTS[0][0]
+    _continuer(page)
+
+    # Les critères
+    for rang, (intitule, ponderation, nature) in enumerate(CRITERES, start=1):
+        if rang > 1:
+            page.get_by_role("button", name="Ajouter un critère").click()
+        critere = _groupe(page, f"Critère {rang}")
+        critere.get_by_label("Intitulé du critère").fill(intitule)
+        critere.get_by_label("Pondération (%)").first.fill(ponderation)
+        critere.get_by_label("Nature du critère").select_option(label=nature)
+    _continuer(page)
+
+    # Les suggestions du SPASER : retenir l'insertion et l'avance de la filière BTP
+    attendre(page.locator("h1")).to_have_text("Suggestions pour cet achat")
+    _groupe(page, "Clause d'insertion par l'activité économique").get_by_label("Retenir", exact=True).check()
+    _groupe(page, "Avance majorée du contrat de filière BTP").get_by_label("Retenir", exact=True).check()
+    _continuer(page)
+
+    # Achat responsable : les suggestions retenues sont cochées, la question conditionnelle est posée
+    attendre(page.locator("h1")).to_have_text("Achat responsable (SPASER)")
+    assert _groupe(page, "Lots relevant du contrat de filière BTP").get_by_label("Oui", exact=True).is_checked()
+    page.get_by_label("Facilitateur de la clause d'insertion").fill("Maison de l'emploi du Tarn")
+    page.get_by_role("button", name="Enregistrer et voir le récapitulatif").click()
+
+    # Récapitulatif puis génération
+    attendre(page.locator("h1")).to_have_text("Récapitulatif")
+    recap = page.locator("main").text_content()
+    assert "Chauffage et ventilation" in recap and "330\u00a0000,50\u00a0€\u00a0HT" in recap
+    assert "Clause d'insertion par l'activité économique" in recap
+    capture(page, "recapitulatif")
+    with page.expect_download() as fichier_reponses:
+        page.get_by_role("link", name="Télécharger le fichier de réponses (.yaml)").click()
+    reponses = yaml.safe_load(Path(fichier_reponses.value.path()).read_text(encoding="utf-8"))
+    assert [l["intitule"] for l in reponses["lots"]] == [l[0] for l in LOTS]
+    page.get_by_role("button", name="Générer le DCE").click()
+
+    # La consultation générée : contrôles, explication, zip
+    attendre(page.locator("h1")).to_have_text("Consultation 2027-TRX-0042")
+    attendre(page.locator(".messages")).to_contain_text("DCE généré : version 001")
+    capture(page, "consultation")
+    assert page.get_by_role("heading", name="Contrôles juridiques").is_visible()
+    assert page.get_by_role("heading", name=re.compile(r"Clauses retenues \(\d+\)")).is_visible()
+    with page.expect_download() as telechargement:
+        page.get_by_role("link", name="Télécharger le DCE (zip)").click()
+    assert telechargement.value.suggested_filename == "2027-TRX-0042-DCE-v001.zip"
+    archive = zipfile.ZipFile(telechargement.value.path())
+    noms = archive.namelist()
+    for piece in ("RC", "CCAP", "CCTP", "annexe-conformite", "tracabilite-SPASER"):
+        assert f"2027-TRX-0042-{piece}.docx" in noms
+    archive.extractall(tmp_path)
+    ccap = Lu(tmp_path / "2027-TRX-0042-CCAP.docx")
+    for intitule, _, _ in LOTS:
+        assert intitule in ccap.tout
+    assert "Maison de l'emploi du Tarn" in ccap.tout  # la réponse de l'acheteur, dans la clause d'insertion
+    assert "30\u00a0%" in ccap.tout  # avance de la filière BTP
+    rc = Lu(tmp_path / "2027-TRX-0042-RC.docx")
+    assert "Performance environnementale du chantier" in rc.tout and "Réhabilitation du gymnase" in rc.texte
+    annexe = Lu(tmp_path / "2027-TRX-0042-annexe-conformite.docx")
+    assert "2027-TRX-0042" in annexe.tout
+    relu = yaml.safe_load(archive.read("2027-TRX-0042-reponses.yaml"))
+    assert relu["spaser"]["filiere_btp"] is True and len(relu["lots"]) == 3
+    assert (dossier / "2027-TRX-0042" / "versions" / "001").is_dir()  # même disposition que `dce regenerer`
+
+    # La liste des consultations
+    page.get_by_role("link", name="Consultations", exact=True).first.click()
+    attendre(page.locator("h1")).to_have_text("Consultations")
+    assert page.get_by_role("link", name="Reprendre la saisie 2027-TRX-0042").count() == 0  # saisie close
+    ligne = page.get_by_role("table", name=re.compile(r"1 consultation dans")).get_by_role("row", name=re.compile("2027-TRX-0042"))
+    cellules = ligne.get_by_role("cell").all_text_contents()
+    assert "Réhabilitation du gymnase" in cellules[0] and cellules[1] == "3"
+    assert re.match(r"(Conforme|\d+ obligation)", cellules[2]) and cellules[3].startswith("version 001")
+    capture(page, "consultations")
+    ligne.get_by_role("link", name="2027-TRX-0042", exact=True).click()
+    attendre(page.locator("h1")).to_have_text("Consultation 2027-TRX-0042")
