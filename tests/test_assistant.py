@@ -271,8 +271,16 @@ def test_vrai_ctrl_c_dans_un_pseudo_terminal(tmp_path):
     attendre(b"rence de la consultation")
     os.write(fd, b"2026-TRX-9\r")
     attendre(b"Objet de la consultation")
-    os.write(fd, b"\x03")
-    attendre(b"aucun fichier")
+    # un Ctrl-C reçu juste avant que Python ne se bloque en lecture n'interrompt pas celle-ci : on insiste
+    for _ in range(20):
+        time.sleep(0.2)
+        os.write(fd, b"\x03")
+        try:
+            attendre(b"aucun fichier", 5)
+            break
+        except AssertionError:
+            continue
+    attendre(b"aucun fichier", 1)
     _, statut = os.waitpid(pid, 0)
     os.close(fd)
     assert os.waitstatus_to_exitcode(statut) == 130
