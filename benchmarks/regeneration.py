@@ -129,9 +129,11 @@ def _categorie_decp(cpv: str) -> tuple[str, str]:
     if division == "45":
         return "travaux", ("travaux_publics" if cpv[:3] in ("452", "453") else "batiment")
     table = {"55": ("services", "restauration_collective"), "15": ("fournitures", "restauration_collective"),
-             "90": ("services", "nettoyage"), "77": ("services", "espaces_verts"), "30": ("fournitures", "fournitures_bureau"),
+             "90": ("services", "nettoyage"), "77": ("services", "espaces_verts"),
+             "30": ("fournitures", "fournitures_bureau"),
              "39": ("fournitures", "mobilier"), "18": ("fournitures", "textile"), "09": ("fournitures", "energie"),
-             "60": ("services", "transport"), "34": ("fournitures", "transport"), "71": ("services", "prestations_intellectuelles"),
+             "60": ("services", "transport"), "34": ("fournitures", "transport"),
+             "71": ("services", "prestations_intellectuelles"),
              "79": ("services", "prestations_intellectuelles"), "72": ("services", "informatique"),
              "48": ("fournitures", "informatique")}
     if division in table:
@@ -158,10 +160,12 @@ def depuis_decp(marche: dict[str, Any]) -> dict[str, Any]:
                    lieu_execution=str(marche.get("lieuExecution", {}).get("nom", ""))[:200])
     donnees["acheteur"] = "occitanie"
     donnees["spaser"] = {k: v for k, v in donnees.get("spaser", {}).items()
-                         if k not in ("commerce_equitable", "alimentation_durable") or categorie == "restauration_collective"}
+                         if k not in ("commerce_equitable", "alimentation_durable")
+                         or categorie == "restauration_collective"}
     if nature != "travaux":
         donnees["spaser"].pop("filiere_btp", None)
-    donnees["prix"] = {**donnees.get("prix", {}), "variation": "revisable" if marche["formePrix"] == "Révisable" else "ferme"}
+    variation = "revisable" if marche["formePrix"] == "Révisable" else "ferme"
+    donnees["prix"] = {**donnees.get("prix", {}), "variation": variation}
     lot = {"numero": 1, "intitule": objet[:200], "montant_estime": max(1.0, float(marche["montant"])), "cpv": cpv}
     donnees["lots"] = [lot]
     notification = dt.date.fromisoformat(marche["dateNotification"])

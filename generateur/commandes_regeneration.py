@@ -57,6 +57,8 @@ def regenerer(ctx: click.Context, dossier: Path, jobs: int | None, simulation: b
         click.echo("Simulation : aucune consultation n'a été modifiée.")
     click.echo(f"Rapport : {bilan.fichiers['synthese.docx']}")
     click.echo(f"          {bilan.fichiers['synthese.csv']}")
+    if any(r.redline for r in bilan.consultations):
+        click.echo(f"Modifications suivies des clauses : {bilan.dossier_rapport / 'modifications'}")
     if bilan.echecs:
         click.secho(f"Échecs ({len(bilan.echecs)}) :", fg="red", err=True)
         for r in bilan.echecs:

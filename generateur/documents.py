@@ -47,6 +47,18 @@ class _EnvironnementModele(Environment):
 
 
 _ENV_MODELE = _EnvironnementModele(autoescape=True)
+_PARTIES_NETTOYEES: dict[str, str] = {}
+
+
+class _Modele(DocxTemplate):
+    """DocxTemplate qui ne nettoie qu'une fois (patch_xml, des expressions régulières) chaque partie d'un modèle."""
+
+    def patch_xml(self, src_xml: str) -> str:
+        if src_xml not in _PARTIES_NETTOYEES:
+            if len(_PARTIES_NETTOYEES) >= 256:
+                _PARTIES_NETTOYEES.clear()
+            _PARTIES_NETTOYEES[src_xml] = super().patch_xml(src_xml)
+        return _PARTIES_NETTOYEES[src_xml]
 
 
 def _styles(modele: DocxTemplate) -> tuple[Styles, int]:
@@ -124,7 +136,7 @@ def _inserer(tpl: DocxTemplate, fragments: dict[str, str]) -> None:
 def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre]) -> bytes:
     """Rend un document complet en mémoire."""
     try:
-        tpl = DocxTemplate(str(modele))
+        tpl = _Modele(str(modele))
         styles, premier = _styles(tpl)
     except (OSError, KeyError, zipfile.BadZipFile) as exc:
         raise ErreurDonnees(Probleme(f"modèle Word illisible ({exc})", modele)) from None

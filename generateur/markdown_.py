@@ -122,7 +122,7 @@ def _nettoyer_liste(liste: Liste) -> None:
             _nettoyer_liste(element.sous_liste)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _html(texte: str) -> str:
     """Markdown → HTML, mis en cache : en lot, une clause rendue à l'identique (les deux tiers) n'est analysée qu'une fois."""
     _MD.reset()

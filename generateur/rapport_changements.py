@@ -27,6 +27,9 @@ from .tracabilite import _afficher, _tableau
 # Statuts d'une consultation après un passage du lot
 MODIFIEE, NOUVELLE, A_JOUR, NON_CONCERNEE, ECHEC = "modifiée", "nouvelle", "à jour", "non concernée", "échec"
 SUFFIXE_MANIFESTE = "-manifeste.json"
+# Consultations détaillées dans la synthèse Word (un lot national en compte des dizaines de milliers) ; le CSV
+# et le JSON les donnent toutes. La mémoire du lot ne croît ainsi pas avec sa taille.
+DETAIL_MAX = 200
 
 
 @dataclass
@@ -95,7 +98,8 @@ def empreintes_documents(dossier: Path, manifeste: dict[str, Any]) -> dict[str, 
 
 def _aplatir(valeur: Any, chemin: str = "") -> dict[str, Any]:
     if isinstance(valeur, dict):
-        return {k: v for cle, sous in valeur.items() for k, v in _aplatir(sous, f"{chemin}.{cle}" if chemin else cle).items()}
+        return {k: v for cle, sous in valeur.items()
+                for k, v in _aplatir(sous, f"{chemin}.{cle}" if chemin else cle).items()}
     if isinstance(valeur, list) and valeur and all(isinstance(v, dict) for v in valeur):
         return {k: v for i, sous in enumerate(valeur, 1) for k, v in _aplatir(sous, f"{chemin}[{i}]").items()}
     return {chemin: valeur}
@@ -295,42 +299,56 @@ def blocs_synthese(rapports: list[RapportConsultation], dossier: Path, simulatio
         ["En échec", _compte(rapports, ECHEC)],
     ], [55, 45]))
 
+    def limite(liste: list[RapportConsultation], quoi: str) -> list[RapportConsultation]:
+        if len(liste) > DETAIL_MAX:
+            blocs.append(Paragraphe([Segment(f"Les {DETAIL_MAX} premières {quoi} sur {len(liste)} figurent ici ; "
+                                             "synthese.csv et changements.json les donnent toutes.", italique=True)]))
+        return liste[:DETAIL_MAX]
+
     titre(1, "Article 2 – Consultations")
+    listees = rapports
+    if len(rapports) > DETAIL_MAX:
+        listees = [r for r in rapports if r.statut in (MODIFIEE, NOUVELLE, ECHEC)]
+        blocs.append(Paragraphe([Segment("Les consultations à jour ou non concernées ne sont comptées qu'à "
+                                         "l'article 1.", italique=True)]))
     blocs.append(_tableau(
         [["Consultation", "Référence", "Statut", "Version", "Clauses modifiées", "Valeurs modifiées"]]
         + [[r.dossier, r.reference, r.statut,
             " → ".join(v for v in (r.version_precedente, r.nouvelle_version) if v) or "—",
-            str(len(r.clauses)), str(len(r.valeurs))] for r in rapports],
+            str(len(r.clauses)), str(len(r.valeurs))] for r in limite(listees, "consultations")],
         [24, 20, 14, 14, 14, 14]))
 
     changees = [r for r in rapports if r.clauses or r.valeurs]
     titre(1, "Article 3 – Détail des changements")
     if not changees:
         blocs.append(Paragraphe([Segment("Aucune clause ni aucune valeur ne change.")]))
-    for r in changees:
+    for r in limite(changees, "consultations modifiées"):
         titre(2, f"{r.dossier} ({r.reference}), version {r.version_precedente or '—'} → {r.nouvelle_version or '—'}")
         lignes = [["Changement", "Élément", "Avant", "Après", "Cause"]]
         for c in r.clauses:
-            lignes.append([f"clause {c.nature}", f"{c.document} {c.nouvel_article or c.ancien_article} – {c.titre} ({c.id})",
+            element = f"{c.document} {c.nouvel_article or c.ancien_article} – {c.titre} ({c.id})"
+            lignes.append([f"clause {c.nature}", element,
                            "—" if c.ancienne_version is None else f"version {c.ancienne_version}",
                            "—" if c.nouvelle_version is None else f"version {c.nouvelle_version}", c.cause])
         for v in r.valeurs:
             lignes.append([v.genre, v.libelle, _valeur(v.ancienne), _valeur(v.nouvelle), v.reference])
         blocs.append(_tableau(lignes, [14, 28, 14, 14, 30]))
         if r.redline:
-            blocs.append(Paragraphe([Segment(f"Modifications suivies des clauses : {r.redline}", italique=True)]))
+            blocs.append(Paragraphe([Segment(f"Modifications suivies des clauses : modifications/{Path(r.redline).name}",
+                                             italique=True)]))
 
     echecs = [r for r in rapports if r.statut == ECHEC]
     titre(1, "Article 4 – Échecs")
     if echecs:
-        blocs.append(_tableau([["Consultation", "Cause"]] + [[r.dossier, r.erreur] for r in echecs], [30, 70]))
+        lignes = [[r.dossier, r.erreur] for r in limite(echecs, "consultations en échec")]
+        blocs.append(_tableau([["Consultation", "Cause"]] + lignes, [30, 70]))
     else:
         blocs.append(Paragraphe([Segment("Aucune consultation en échec.")]))
     return blocs, titres
 
 
 def _sans_textes(r: RapportConsultation) -> dict[str, Any]:
-    """Rapport d'une consultation pour changements.json : les textes des clauses restent dans le document des modifications."""
+    """Rapport d'une consultation pour changements.json (les textes des clauses sont dans le document des modifications)."""
     donnees = asdict(r)
     for c in donnees["clauses"]:
         del c["anciens"], c["nouveaux"]

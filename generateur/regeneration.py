@@ -66,6 +66,7 @@ class Tache:
     etat_catalogue: str
     simulation: bool = False
     seulement_impactees: bool = False
+    garder_textes: bool = False
 
 
 @dataclass
@@ -134,7 +135,7 @@ def publier(consultation: Path, temporaire: Path, numero: str) -> None:
 
 @contextmanager
 def verrou(dossier: Path) -> Iterator[None]:
-    """Une seule régénération à la fois par dossier de consultations (verrou fcntl, libéré même après un arrêt brutal)."""
+    """Une régénération à la fois par dossier de consultations (verrou fcntl, libéré même par un arrêt brutal)."""
     chemin = dossier / VERROU
     fichier = open(chemin, "a+", encoding="utf-8")
     try:
@@ -173,7 +174,7 @@ _ETAT_CHARGE: str | None = None
 
 
 def _rafraichir(etat: str) -> None:
-    """Vide les caches du processus (catalogue, acheteurs, questionnaire) si le catalogue a changé depuis leur chargement."""
+    """Vide les caches du processus (catalogue, acheteurs, questionnaire) si le catalogue a changé depuis."""
     global _ETAT_CHARGE
     if _ETAT_CHARGE != etat:
         catalogue.charger.cache_clear()
@@ -298,6 +299,9 @@ def traiter(tache: Tache) -> RapportConsultation:
             chemin = Path(tache.rapport) / "modifications" / f"{nom_sur(tache.nom)}-modifications.docx"
             ecrire_atomique(chemin, modifications)
             rapport.redline = str(chemin)
+        if not tache.garder_textes:
+            for c in rapport.clauses:  # déjà dans le document des modifications : le lot garde une mémoire plate
+                c.anciens, c.nouveaux = [], []
     except ErreurDCE as exc:
         rapport.statut = ECHEC
         rapport.erreur = " ; ".join(str(p) for p in exc.problemes)
@@ -343,13 +347,15 @@ def barre(total: int, progression: bool | None) -> tqdm:
 
 def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None = None,
               executeur: Executor | None = None, simulation: bool = False, seulement_impactees: bool = False,
-              progression: bool | None = False) -> Bilan:
+              progression: bool | None = False, garder_textes: bool = False) -> Bilan:
     """Régénère toutes les consultations de `dossier` avec le catalogue actuel.
 
     `executeur` : tout exécuteur `concurrent.futures` (il n'est pas arrêté) ; à défaut, `jobs` processus
     (défaut : nombre de cœurs). Une consultation en échec n'arrête pas le lot : elle figure au bilan.
     `simulation` : seul le rapport est écrit. `seulement_impactees` : seules les consultations dont le
     manifeste montre une clause, une règle, un paramètre ou un modèle changé sont régénérées.
+    `garder_textes` : le bilan garde l'ancien et le nouveau texte des clauses modifiées (sinon seul le
+    document des modifications les contient, et la mémoire du lot ne croît pas avec sa taille).
     """
     debut = time.perf_counter()
     dossier = Path(dossier).resolve()
@@ -366,7 +372,7 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
         etat = empreinte_catalogue(racine)
         _rafraichir(etat)
         taches = [Tache(str(c), c.relative_to(dossier).as_posix(), str(racine), str(sortie), etat, simulation,
-                        seulement_impactees) for c in consultations]
+                        seulement_impactees, garder_textes) for c in consultations]
         proprietaire = executeur is None
         if executeur is None:
             executeur = ProcessPoolExecutor(max_workers=min(jobs or os.cpu_count() or 1, len(taches)))
@@ -379,8 +385,8 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
                     try:
                         rapports.append(future.result())
                     except Exception as exc:  # noqa: BLE001 - processus de calcul perdu : la consultation est en échec
-                        rapports.append(RapportConsultation(tache.nom, ECHEC,
-                                                            erreur=f"processus de calcul perdu ({type(exc).__name__} : {exc})"))
+                        perte = f"processus de calcul perdu ({type(exc).__name__} : {exc})"
+                        rapports.append(RapportConsultation(tache.nom, ECHEC, erreur=perte))
                     b.update()
         except BaseException:
             for future in futures:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import json
 import os
@@ -159,7 +160,7 @@ def test_clause_et_taux_modifies(lot):
     assert {n: octets(version(dossier / n)) for n in TOUTES} == avant
     assert all(not (dossier / n / "versions" / "002").exists() for n in TOUTES)
 
-    bilan = regeneration.regenerer(dossier, racine, jobs=2, seulement_impactees=True)
+    bilan = regeneration.regenerer(dossier, racine, jobs=2, seulement_impactees=True, garder_textes=True)
     statuts = {r.dossier: r.statut for r in bilan.consultations}
     assert statuts == {**dict.fromkeys(CONCERNEES, MODIFIEE), "travaux-lycee": NON_CONCERNEE}
     for n in TOUTES:  # versions précédentes conservées, intactes
@@ -343,3 +344,20 @@ def test_cluster_dask(lot):
     assert statuts == {"nettoyage-hotel-region": MODIFIEE, "restauration-lycees": MODIFIEE,
                        "amp-espaces-verts": NON_CONCERNEE, "travaux-lycee": NON_CONCERNEE}
     assert ECHEC not in statuts.values()
+
+
+def test_synthese_bornee_pour_un_grand_lot(monkeypatch):
+    """Au-delà de DETAIL_MAX consultations, la synthèse Word ne détaille que les premières (CSV complet)."""
+    from generateur import rapport_changements as rc
+
+    monkeypatch.setattr(rc, "DETAIL_MAX", 2)
+    rapports = [rc.RapportConsultation(f"c{i}", MODIFIEE, f"REF-{i}", "001", "002",
+                                       valeurs=[rc.ChangementValeur("paramètre", "taux", None, 1, 2)]) for i in range(5)]
+    rapports.append(rc.RapportConsultation("c9", A_JOUR, "REF-9", "001"))
+    blocs, _ = rc.blocs_synthese(rapports, Path("lot"), False, dt.datetime(2026, 12, 1, 9, 30))
+    tableaux = [b for b in blocs if hasattr(b, "lignes")]
+    consultations = [l[0][0].texte for l in tableaux[1].lignes[1:]]
+    assert consultations == ["c0", "c1"]
+    textes = " ".join(s.texte for b in blocs if hasattr(b, "segments") for s in b.segments)
+    assert "Les 2 premières consultations sur 5 figurent ici" in textes
+    assert len(rc.lignes_csv(rapports)) == 6
