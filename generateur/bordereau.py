@@ -25,7 +25,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from . import yaml_lignes
-from .documents import _zip_reproductible
+from .documents import rezipper
 from .erreurs import ErreurDonnees, Probleme
 from .formats import montant
 from .generation import nom_sur
@@ -378,4 +378,4 @@ def _fixer_dates(contenu: bytes, date: dt.datetime) -> bytes:
             if nom == "docProps/core.xml":
                 donnees = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(<)", rb"\g<1>" + horodatage + rb"\g<2>", donnees)
             z.writestr(nom, donnees)
-    return _zip_reproductible(sortie.getvalue())
+    return rezipper(sortie.getvalue())

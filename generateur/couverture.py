@@ -236,7 +236,7 @@ def _classeur_reproductible(contenu: bytes) -> bytes:
     import re
     import zipfile
 
-    from .documents import _zip_reproductible
+    from .documents import rezipper
 
     entree = zipfile.ZipFile(io.BytesIO(contenu))
     sortie = io.BytesIO()
@@ -246,4 +246,4 @@ def _classeur_reproductible(contenu: bytes) -> bytes:
             if nom == "docProps/core.xml":
                 donnees = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2020-01-01T00:00:00Z", donnees)
             z.writestr(nom, donnees)
-    return _zip_reproductible(sortie.getvalue())
+    return rezipper(sortie.getvalue())

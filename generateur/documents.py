@@ -12,6 +12,7 @@ from typing import Any
 
 from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls, qn
+from docx.opc.pkgwriter import PackageWriter
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage, Listing
 from jinja2 import Environment, Template
@@ -96,19 +97,45 @@ def _ajouter_numerotation(modele: DocxTemplate, numerotation: Numerotation) -> N
             racine.append(element)
 
 
-def _zip_reproductible(contenu: bytes) -> bytes:
-    """Même contenu → mêmes octets : dates fixes et ordre stable des parties."""
-    entree = zipfile.ZipFile(io.BytesIO(contenu))
+def zip_reproductible(parties: dict[str, bytes]) -> bytes:
+    """Même contenu → mêmes octets : dates fixes et ordre stable des parties d'un paquet Office."""
     sortie = io.BytesIO()
     with zipfile.ZipFile(sortie, "w", zipfile.ZIP_DEFLATED) as z:
-        noms = entree.namelist()
-        ordre = sorted(noms, key=lambda n: (n != "[Content_Types].xml", n))
-        for nom in ordre:
+        for nom in sorted(parties, key=lambda n: (n != "[Content_Types].xml", n)):
             info = zipfile.ZipInfo(nom, DATE_ZIP)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            z.writestr(info, entree.read(nom))
+            z.writestr(info, parties[nom])
     return sortie.getvalue()
+
+
+def rezipper(contenu: bytes) -> bytes:
+    """Fichier Office déjà écrit (openpyxl…) → le même, reproductible."""
+    entree = zipfile.ZipFile(io.BytesIO(contenu))
+    return zip_reproductible({nom: entree.read(nom) for nom in entree.namelist()})
+
+
+class _Collecteur:
+    """Reçoit les parties du paquet python-docx au lieu de les compresser : une seule compression au total."""
+
+    def __init__(self) -> None:
+        self.parties: dict[str, bytes] = {}
+
+    def write(self, uri: Any, blob: bytes) -> None:
+        self.parties[uri.membername] = blob
+
+    def close(self) -> None:
+        pass
+
+
+def _paquet(tpl: DocxTemplate) -> bytes:
+    tpl.pre_processing()
+    paquet = tpl.docx.part.package
+    collecteur = _Collecteur()
+    PackageWriter._write_content_types_stream(collecteur, paquet.parts)
+    PackageWriter._write_pkg_rels(collecteur, paquet.rels)
+    PackageWriter._write_parts(collecteur, paquet.parts)
+    return zip_reproductible(collecteur.parties)
 
 
 def _image(tpl: DocxTemplate, image: Image) -> str:
@@ -153,9 +180,7 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
     tpl.render(contexte, _ENV_MODELE, autoescape=True)
     _inserer(tpl, fragments)
     _ajouter_numerotation(tpl, numerotation)
-    tampon = io.BytesIO()
-    tpl.save(tampon)
-    return _zip_reproductible(tampon.getvalue())
+    return _paquet(tpl)
 
 
 def ecrire_atomique(chemin: Path, contenu: bytes) -> None:

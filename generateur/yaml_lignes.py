@@ -15,6 +15,8 @@ import yaml
 
 from .erreurs import ErreurDonnees, Probleme
 
+# libyaml (CSafeLoader) quand PyYAML l'embarque : même analyse sûre, dix fois plus rapide.
+_Chargeur = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 TAILLE_MAX = 5 * 1024 * 1024  # 5 Mio : bien au-delà d'un fichier de réponses réel
 
 
@@ -75,7 +77,7 @@ def lire_texte(texte: str, fichier: Path | str) -> Document:
     doc = Document(None, fichier)
     problemes: list[Probleme] = []
     try:
-        chargeur = yaml.SafeLoader(texte)
+        chargeur = _Chargeur(texte)
     except yaml.reader.ReaderError as exc:
         raise ErreurDonnees(Probleme(f"caractère interdit en YAML (code {exc.character:#x}) à la position {exc.position}",
                                      fichier)) from None
