@@ -42,7 +42,7 @@ def _p(*textes: str | Segment) -> Paragraphe:
     return Paragraphe([t if isinstance(t, Segment) else Segment(t) for t in textes])
 
 
-def _tableau(lignes: list[list[str]], largeurs: list[int], entete: bool = True) -> Tableau:
+def tableau(lignes: list[list[str]], largeurs: list[int], entete: bool = True) -> Tableau:
     return Tableau([[[Segment(c)] for c in ligne] for ligne in lignes], entete, largeurs)
 
 
@@ -81,12 +81,12 @@ def blocs(analyse: Analyse, lot: dict[str, Any]) -> tuple[list[Bloc], list[Titre
          if ctx["allotie"] else f"lot unique – {lot['intitule']}"],
         ["Offre", offre],
     ]
-    corps.append(_tableau(lignes, [35, 65]))
+    corps.append(tableau(lignes, [35, 65]))
 
     titre(1, "B", "Engagement du titulaire")
     titre(2, "B1", "Identification du titulaire")
     corps.append(_p(f"{CASE} candidat individuel      {CASE} groupement conjoint      {CASE} groupement solidaire"))
-    corps.append(_tableau([
+    corps.append(tableau([
         ["Renseignement", "À compléter par le candidat"],
         ["Raison sociale", ""], ["Forme juridique", ""], ["Adresse du siège", ""], ["Numéro SIRET", ""],
         ["Téléphone et courriel", ""], ["Nom, prénom et qualité du signataire", ""],
@@ -130,25 +130,25 @@ def blocs(analyse: Analyse, lot: dict[str, Any]) -> tuple[list[Bloc], list[Titre
     titre(2, f"B{repere}", "Compte à créditer")
     corps.append(_p("Les sommes dues sont versées au compte suivant (joindre un relevé d'identité bancaire ; en cas "
                     "de groupement conjoint, un compte par membre) :"))
-    corps.append(_tableau([["Titulaire du compte", "Établissement", "IBAN", "BIC"], ["", "", "", ""], ["", "", "", ""]],
+    corps.append(tableau([["Titulaire du compte", "Établissement", "IBAN", "BIC"], ["", "", "", ""], ["", "", "", ""]],
                           [25, 25, 35, 15]))
     titre(2, f"B{repere + 1}", "Sous-traitance")
     corps.append(_p("Le candidat indique les prestations qu'il envisage de sous-traiter ; chaque sous-traitant connu "
                     "fait l'objet d'une déclaration de sous-traitance (formulaire DC4 ou équivalent) annexée au présent "
                     "acte, qui vaut demande d'acceptation et d'agrément de ses conditions de paiement."))
-    corps.append(_tableau([["Nature des prestations sous-traitées", "Sous-traitant", "Montant HT", "Paiement direct"]]
+    corps.append(tableau([["Nature des prestations sous-traitées", "Sous-traitant", "Montant HT", "Paiement direct"]]
                           + [["", "", "", f"{CASE} oui  {CASE} non"] for _ in range(3)], [35, 30, 17, 18]))
 
     titre(1, "C", "Signature du titulaire")
     corps.append(_p("La signature n'est pas exigée au stade de la remise de l'offre : seul l'attributaire signe l'acte "
                     "d'engagement, électroniquement, avant la notification du marché."))
-    corps.append(_tableau([["Nom, prénom et qualité du signataire", "Lieu et date", "Signature"],
+    corps.append(tableau([["Nom, prénom et qualité du signataire", "Lieu et date", "Signature"],
                            ["", "", "\n\n\n"]], [40, 25, 35]))
 
     titre(1, "D", "Acceptation de l'offre par l'acheteur")
     corps.append(_p(f"La présente offre est acceptée{' pour le lot ' + str(lot['numero']) if ctx['allotie'] else ''}. "
                     f"Elle vaut acte d'engagement."))
-    corps.append(_tableau([
+    corps.append(tableau([
         ["Rubrique", "Contenu"],
         ["Pour l'acheteur", f"{profil['nom']}, représentée par {profil['representant']} ou son délégataire"],
         ["Comptable public assignataire", str(profil.get("comptable") or "")],
@@ -162,7 +162,7 @@ def blocs(analyse: Analyse, lot: dict[str, Any]) -> tuple[list[Bloc], list[Titre
     corps.append(_p("Le marché est notifié au titulaire par la remise d'une copie de l'acte d'engagement signé par les "
                     "deux parties, par le profil d'acheteur ou par tout moyen permettant de donner date certaine à sa "
                     "réception. La date de réception est la date de notification."))
-    corps.append(_tableau([["Date de notification", "Observations"], ["", ""]], [40, 60]))
+    corps.append(tableau([["Date de notification", "Observations"], ["", ""]], [40, 60]))
     return corps, titres
 
 
@@ -204,8 +204,8 @@ def _prix(analyse: Analyse, lot: dict[str, Any], ccap_prix: str) -> list[Bloc]:
             lignes.append(["Montant du DQE", "", "", ""])
         if len(lignes) > 2:
             lignes.append(["Total", "", "", ""])
-        blocs.append(_tableau(lignes, [34, 22, 22, 22]))
-        blocs.append(_tableau([["Montant total TTC en toutes lettres", ""]], [34, 66], entete=False))
+        blocs.append(tableau(lignes, [34, 22, 22, 22]))
+        blocs.append(tableau([["Montant total TTC en toutes lettres", ""]], [34, 66], entete=False))
     return blocs
 
 

@@ -14,8 +14,8 @@ from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Titre
 from .conformite import Conformite, normaliser
 from .documents import produire
 from .formats import date_longue, liste_fr, montant, nombre, pourcent
-from .regles import Analyse, Selection, _json
-from .tracabilite import _tableau, actions_mises_en_oeuvre, considerations_decp, tableau_consultation
+from .regles import Analyse, Selection, en_json
+from .tracabilite import tableau, actions_mises_en_oeuvre, considerations_decp, tableau_consultation
 
 NBSP = "\u00a0"
 TITRE = "Annexe de conformité"
@@ -164,7 +164,7 @@ def blocs(analyse: Analyse, conformite: Conformite) -> tuple[list[Bloc], list[Ti
     for v in conformite.a_verifier:
         en_bref.append(puce("À vérifier", f"{v.libelle} ({', '.join(v.articles)})."))
     corps.append(Liste(False, en_bref))
-    corps.append(_tableau([["Ce qui a été vérifié", "Résultat"]]
+    corps.append(tableau([["Ce qui a été vérifié", "Résultat"]]
                           + [[v.libelle, v.libelle_statut] for v in conformite.verdicts], [80, 20]))
 
     article(2, "Consultation")
@@ -173,7 +173,7 @@ def blocs(analyse: Analyse, conformite: Conformite) -> tuple[list[Bloc], list[Ti
         ["CCAG de référence", f"CCAG-{ctx['ccag']}"],
         ["Version du catalogue", analyse.catalogue.version],
     ]))
-    corps.append(_tableau(
+    corps.append(tableau(
         [["Lot", "Intitulé", "Montant estimé", "Durée", "Avance PME / autres", "Heures d'insertion"]]
         + [[str(l["numero"]), str(l["intitule"]), montant(l["montant_estime"]), f"{nombre(l['duree_lot'])} mois",
             f"{pourcent(l['avance_taux_pme'])} / {pourcent(l['avance_taux_non_pme'])}" if l["avance_versee"] else "non versée",
@@ -187,7 +187,7 @@ def blocs(analyse: Analyse, conformite: Conformite) -> tuple[list[Bloc], list[Ti
         + " et appliqué aux pièces générées. « Non conforme » : obligation légale non respectée ; « À vérifier » : "
         "bonne pratique ou point que le juriste confirme ; « Justifié » : absence motivée dans le fichier de réponses."
         .replace("« ", f"«{NBSP}").replace(" »", f"{NBSP}»").replace(" : ", f"{NBSP}: ").replace(" ; ", f"{NBSP}; "))]))
-    corps.append(_tableau(
+    corps.append(tableau(
         [["Contrôle", "Référence", "Verdict", "Constat et preuve"]]
         + [[v.libelle + ("" if v.obligatoire else " (bonne pratique)"), ", ".join(v.articles), v.libelle_statut,
             v.message] for v in conformite.verdicts],
@@ -218,7 +218,7 @@ def blocs(analyse: Analyse, conformite: Conformite) -> tuple[list[Bloc], list[Ti
             corps.append(t)
             titres.append(t)
             corps.append(Paragraphe([Segment(f"Axe {axe['numero']}{NBSP}: {axe['titre']}", False, True)]))
-            corps.append(_tableau(
+            corps.append(tableau(
                 [["Action", "Pièce et article", "Clause (version)", "Références", "Règle et réponses lues"]]
                 + [[f"{a.id} – {a.titre}", f"{s.clause.document}, article {s.numero}",
                     f"{s.clause.titre} ({s.clause.id}, v{s.clause.version})", " ; ".join(s.clause.references),
@@ -230,7 +230,7 @@ def blocs(analyse: Analyse, conformite: Conformite) -> tuple[list[Bloc], list[Ti
         "Valeurs à déclarer dans les données essentielles du marché (schéma DECP 2.0.3), déduites des clauses "
         f"retenues et des critères pondérés, jamais saisies à la main{NBSP}:")]))
     origines = _origines_decp(analyse)
-    corps.append(_tableau(
+    corps.append(tableau(
         [["Champ", "Valeur", "Origine"]]
         + [[champ, valeur, " ; ".join(origines.get(valeur, [])) or "aucune clause ni aucun critère"]
            for champ, cle in (("considerationsSociales", "considerationsSociales"),
@@ -245,7 +245,7 @@ def blocs(analyse: Analyse, conformite: Conformite) -> tuple[list[Bloc], list[Ti
         corps.append(Paragraphe([Segment(
             f"Dérogations au CCAG-{ctx['ccag']} et leur récapitulation à l'article {dernier['numero']} du CCAP "
             f"(«{NBSP}{dernier['titre']}{NBSP}»){NBSP}:")]))
-        corps.append(_tableau(
+        corps.append(tableau(
             [["Article du CCAP", f"Article du CCAG-{ctx['ccag']}", "Objet", "Clause", "Récapitulée"]]
             + [[d["article_ccap"], d["article_ccag"], d["objet"], d["clause"], _oui_non(d["recapitulee"])]
                for d in sorted(derogations, key=lambda d: d["article_ccap"])],
@@ -300,7 +300,7 @@ def contenus(analyse: Analyse, conformite: Conformite, base: str) -> dict[str, b
     """Les trois fichiers de l'annexe, en mémoire : base-annexe-conformite.docx, .json et .csv."""
     from .generation import modele_de, variables_modele  # generation importe ce module
 
-    contenu = _json(donnees(analyse, conformite))
+    contenu = en_json(donnees(analyse, conformite))
     corps, titres = blocs(analyse, conformite)
     return {
         f"{base}-annexe-conformite.docx": produire(modele_de(analyse, "CCAP"),

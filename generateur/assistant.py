@@ -108,7 +108,7 @@ class Assistant:
             raise ErreurDonnees(Probleme("le fichier de réponses doit être un ensemble de champs « clé : valeur »",
                                          fichier, 1))
         self.donnees = copy.deepcopy(doc.donnees)
-        for chemin in sorted(self._inconnus(self.donnees, self.q.questions)):
+        for chemin in sorted(self.inconnus(self.donnees, self.q.questions)):
             self._avertissements.append(f"Attention : champ « {chemin} » (ligne {doc.ligne(chemin)}) inconnu du "
                                         "questionnaire, il ne sera pas repris.")
         self._listes_propres(self.donnees, self.q.questions, doc)
@@ -131,7 +131,7 @@ class Assistant:
                 else:
                     self._listes_propres(element, q.questions, doc, f"{prefixe}{q.id}.{i}.")
 
-    def _inconnus(self, donnees: dict[str, Any], questions: list[Question], prefixe: str = "") -> set[str]:
+    def inconnus(self, donnees: dict[str, Any], questions: list[Question], prefixe: str = "") -> set[str]:
         connus = {q.id: q for q in questions}
         inconnus: set[str] = set()
 
@@ -141,7 +141,7 @@ class Assistant:
                 if q.type == "liste" and isinstance(noeud, list):
                     for i, element in enumerate(noeud):
                         if isinstance(element, dict):
-                            inconnus.update(self._inconnus(element, q.questions, f"{prefixe}{chemin}.{i}."))
+                            inconnus.update(self.inconnus(element, q.questions, f"{prefixe}{chemin}.{i}."))
                 return
             if isinstance(noeud, dict) and any(c.startswith(chemin + ".") for c in connus):
                 for cle, valeur in noeud.items():
@@ -160,10 +160,10 @@ class Assistant:
     def _completees(self) -> dict[str, Any]:
         """Réponses données, complétées par les valeurs par défaut (comme à la validation)."""
         donnees = copy.deepcopy(self.donnees)
-        reponses._completer(donnees, self.q.questions)
+        reponses.completer(donnees, self.q.questions)
         return donnees
 
-    def _contexte(self) -> dict[str, Any] | None:
+    def contexte(self) -> dict[str, Any] | None:
         """Contexte des règles (réponses, profil, valeurs calculées) pour les suggestions, recalculé après chaque
         réponse ; None tant que les réponses ne suffisent pas aux calculs (un lot en cours de saisie)."""
         if self._cache and self._cache[0] == self._version:
@@ -207,7 +207,7 @@ class Assistant:
             for s in self.suggestions:
                 if s.apres != sid:
                     continue
-                contexte = self._contexte()
+                contexte = self.contexte()
                 if contexte is None or not s.convient(contexte):
                     continue
                 fixees.update(s.active)
@@ -424,9 +424,9 @@ class Assistant:
                 raise SaisieInvalide(f"profil « {valeur} » introuvable ; profils disponibles : {', '.join(connus)}")
         essai = copy.deepcopy(self.donnees)
         ecrire(essai, pas.chemin, valeur)
-        reponses._completer(essai, self.q.questions)
+        reponses.completer(essai, self.q.questions)
         doc = yaml_lignes.Document(essai, "assistant")
-        for p in reponses._verifications(essai, doc, self.q):
+        for p in reponses.verifications(essai, doc, self.q):
             if p.champ == pas.chemin:
                 raise SaisieInvalide(p.message)
 
@@ -487,8 +487,8 @@ class Assistant:
                 return _Suite()
             essai = copy.deepcopy(self.donnees)
             del lire(essai, pas.chemin)[rang:]
-            reponses._completer(essai, self.q.questions)
-            problemes = reponses._verifications(essai, yaml_lignes.Document(essai, "assistant"), self.q)
+            reponses.completer(essai, self.q.questions)
+            problemes = reponses.verifications(essai, yaml_lignes.Document(essai, "assistant"), self.q)
             refus = [p for p in problemes if p.champ == pas.chemin]
             if refus:
                 for p in refus:
@@ -533,7 +533,7 @@ class Assistant:
             return choix
 
     # -- suggestions
-    def _actions(self, s: Suggestion) -> str:
+    def actions_suggestion(self, s: Suggestion) -> str:
         acheteur = acheteurs.charger(self.racine, str(self._completees()["acheteur"]))
         ids = [a.id for e in s.actions for a in acheteur.actions_pour(e)]
         if not ids:
@@ -542,10 +542,10 @@ class Assistant:
 
     def _suggestion(self, pas: Pas) -> _Suite:
         s = pas.suggestion
-        contexte = self._contexte()
+        contexte = self.contexte()
         assert s is not None and contexte is not None
         obligatoire = s.obligatoire(contexte)
-        self.dire(f"Suggestion : {s.titre} ({self._actions(s)})")
+        self.dire(f"Suggestion : {s.titre} ({self.actions_suggestion(s)})")
         self.dire(f"  Pourquoi : {s.raison(contexte)}")
         if obligatoire:
             suite = "un refus doit être justifié" if s.justification else "aucun refus n'est possible"
@@ -574,13 +574,13 @@ class Assistant:
 
         choix = self._oui_non("Retenir cette suggestion ?", defaut, aide, interdit)
         self.decisions[s.id] = choix
-        self._appliquer(s, choix)
+        self.appliquer(s, choix)
         if choix and s.revoir and s.revoir.endswith(".+"):
             base = s.revoir[:-2]
             self._ajout_propose = f"{base}.+{len(lire(self.donnees, base) or [])}"
         return _Suite(saut=s.revoir if choix and s.revoir else None)
 
-    def _appliquer(self, s: Suggestion, retenue: bool) -> None:
+    def appliquer(self, s: Suggestion, retenue: bool) -> None:
         for chemin, valeur in s.active.items():
             question = self.q.question(chemin)
             assert question is not None

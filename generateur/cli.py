@@ -17,7 +17,7 @@ cli_fr.installer()
 CONTEXTE = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-def _date(valeur: str | None) -> dt.date | None:
+def lire_date(valeur: str | None) -> dt.date | None:
     if not valeur:
         return None
     try:
@@ -87,7 +87,7 @@ def generer(ctx: click.Context, reponses: Path, sortie: Path, droit_du: str | No
         from .pdf import soffice
 
         soffice()  # LibreOffice absent : le dire avant d'écrire quoi que ce soit
-    resultat = generer_dce(reponses, sortie, ctx.obj["racine"], _date(droit_du), strict=strict)
+    resultat = generer_dce(reponses, sortie, ctx.obj["racine"], lire_date(droit_du), strict=strict)
     analyse = resultat.analyse
     click.echo(f"Consultation {analyse.contexte['reference']} : {len(analyse.retenues())} clauses retenues, "
                f"{len(analyse.contexte['lots'])} lot(s), droit en vigueur au {analyse.date_droit.strftime('%d/%m/%Y')}.")

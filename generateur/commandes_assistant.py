@@ -8,7 +8,7 @@ from typing import Callable
 
 import click
 
-from .cli import _date, main
+from .cli import lire_date, main
 
 NBSP = "\u00a0"
 
@@ -75,7 +75,7 @@ def verifier(ctx: click.Context, reponses: Path, droit_du: str | None) -> None:
     from .generation import preparer
     from .saisie import typographie
 
-    analyse = preparer(reponses, ctx.obj["racine"], _date(droit_du))
+    analyse = preparer(reponses, ctx.obj["racine"], lire_date(droit_du))
     ctx_regles = analyse.contexte
     lots = ctx_regles["lots"]
     click.echo(f"{reponses}{NBSP}: fichier valide ({len(lots)} lot{'s' if len(lots) > 1 else ''}, "
@@ -98,7 +98,7 @@ def expliquer(ctx: click.Context, reponses: Path, droit_du: str | None) -> None:
     from . import explication, suggestions
     from .generation import preparer
 
-    analyse = preparer(reponses, ctx.obj["racine"], _date(droit_du))
+    analyse = preparer(reponses, ctx.obj["racine"], lire_date(droit_du))
     resultat = explication.expliquer(analyse, suggestions.charger(_racine(ctx) / "questionnaire.yaml"))
     click.echo(explication.texte(resultat), nl=False)
 

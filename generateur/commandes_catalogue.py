@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .cli import _date, groupe_catalogue
+from .cli import lire_date, groupe_catalogue
 from .erreurs import ErreurDCE, ErreurDonnees, Probleme
 
 
@@ -46,7 +46,7 @@ def catalogue_lister(ctx: click.Context, chantier: str | None, action: str | Non
     from .parcours import lister, periode, tableau_texte
 
     _, cat, _ = _charger(ctx)
-    date = _date(jour) or dt.date.today()
+    date = lire_date(jour) or dt.date.today()
     clauses = lister(cat, date, en_vigueur_seulement=jour is not None, chantier=chantier, action=action,
                      document=document.upper() if document else None)
     if not clauses:
@@ -85,7 +85,7 @@ def catalogue_apercu(ctx: click.Context, ident: str, fichier: Path, sortie: Path
     from .documents import ecrire_atomique
     from .parcours import apercu, nom_fichier_sur
 
-    contenu, retenue = apercu(fichier, ident, _racine(ctx), _date(droit_du))
+    contenu, retenue = apercu(fichier, ident, _racine(ctx), lire_date(droit_du))
     sortie = sortie or Path(f"apercu-{nom_fichier_sur(ident)}.docx")
     if sortie.suffix.lower() != ".docx":
         raise ErreurDCE(Probleme("l'aperçu s'écrit dans un fichier .docx", sortie))
@@ -112,7 +112,7 @@ def catalogue_couverture(ctx: click.Context, ident_acheteur: str | None, jour: s
     if export is not None and export.suffix.lower() not in (".docx", ".xlsx"):
         raise ErreurDCE(Probleme("format d'export inconnu : .docx ou .xlsx", export))
     acheteur = acheteurs.charger(racine, ident_acheteur or cat.referentiel)
-    resultat = couverture.calculer(cat, acheteur, _date(jour) or dt.date.today())
+    resultat = couverture.calculer(cat, acheteur, lire_date(jour) or dt.date.today())
     click.echo(couverture.texte_terminal(resultat))
     if export is not None:
         if export.suffix.lower() == ".xlsx":

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .cli import _date, main
+from .cli import lire_date, main
 from .conformite import Conformite
 
 NBSP = "\u00a0"
@@ -49,7 +49,7 @@ def annexe(ctx: click.Context, reponses: Path, sortie: Path, droit_du: str | Non
     from .documents import ecrire_atomique
     from .generation import nom_sur, preparer
 
-    analyse = preparer(reponses, ctx.obj["racine"], _date(droit_du))
+    analyse = preparer(reponses, ctx.obj["racine"], lire_date(droit_du))
     conformite = verifier(analyse)
     contenus = module_annexe.contenus(analyse, conformite, nom_sur(str(analyse.contexte["reference"])))
     for nom, contenu in contenus.items():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .cli import _date, main
+from .cli import lire_date, main
 
 
 @main.command("publier")
@@ -28,7 +28,7 @@ def publier(ctx: click.Context, reponses: Path, sortie: Path, droit_du: str | No
     la liste des pièces avec leur empreinte SHA-256 et l'archive REFERENCE.zip."""
     from .publication import publier as publier_dce
 
-    publication = publier_dce(reponses, sortie, ctx.obj["racine"], _date(droit_du), pdfa=pdfa,
+    publication = publier_dce(reponses, sortie, ctx.obj["racine"], lire_date(droit_du), pdfa=pdfa,
                               travailleurs=travailleurs, strict=strict)
     analyse = publication.analyse
     click.echo(f"Consultation {analyse.contexte['reference']} : {len(publication.pieces)} pièces, chacune en "

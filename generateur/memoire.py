@@ -263,7 +263,7 @@ def blocs_cadre(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
                                      Segment("Le candidat fournit :")]))
             blocs.append(_puces([_rendre(t, contexte, fichier) for t in e.get("attendus") or []]))
             if e.get("tableau"):
-                blocs.append(_tableau(e["tableau"], contexte, fichier))
+                blocs.append(tableau(e["tableau"], contexte, fichier))
             blocs.append(_cadre_reponse("Observations du candidat"))
     return blocs, titres
 
@@ -276,7 +276,7 @@ def _vrai(condition: str, contexte: dict[str, Any], fichier: Path) -> bool:
                                      fichier, None, "engagements")) from None
 
 
-def _tableau(spec: dict[str, Any], contexte: dict[str, Any], fichier: Path) -> Tableau:
+def tableau(spec: dict[str, Any], contexte: dict[str, Any], fichier: Path) -> Tableau:
     colonnes = spec["colonnes"]
     try:
         lignes = list(evaluer(spec["lignes"], contexte) or []) if spec.get("lignes") else []

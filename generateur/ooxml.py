@@ -12,7 +12,7 @@ from xml.sax.saxutils import escape
 
 from typing import Callable
 
-from .blocs import Bloc, ElementListe, Image, Liste, Paragraphe, ParagrapheRevise, SautDePage, Segment, Tableau, Titre
+from .blocs import Bloc, Image, Liste, Paragraphe, ParagrapheRevise, SautDePage, Segment, Tableau, Titre
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 # Modifications suivies : auteur et date fixes, pour qu'un même écart donne les mêmes octets.

@@ -13,7 +13,7 @@ from .classeur import classeur
 from .documents import ecrire_atomique, produire
 from .formats import date_longue, liste_fr, montant, nombre, pourcent
 from .generation import modele_de
-from .tracabilite import _tableau
+from .tracabilite import tableau
 
 NBSP = "\u00a0"
 PRINCIPAUX = ("consideration_environnementale", "critere_environnemental", "clause_sociale", "consideration_sociale")
@@ -80,7 +80,7 @@ def blocs(bilan: Bilan) -> tuple[list[Bloc], list[Titre]]:
                               if i.mesures[derniere].cible is not None else "")])
         for i in bilan.indicateurs]))
     entete = ["Indicateur"] + [str(a) for a in bilan.annees]
-    corps.append(_tableau([entete] + [[i.libelle] + [_valeur(i, i.mesures[a]) for a in bilan.annees]
+    corps.append(tableau([entete] + [[i.libelle] + [_valeur(i, i.mesures[a]) for a in bilan.annees]
                                       for i in bilan.indicateurs],
                           [40] + [60 // len(bilan.annees)] * len(bilan.annees)))
 
@@ -103,7 +103,7 @@ def blocs(bilan: Bilan) -> tuple[list[Bloc], list[Titre]]:
                            pourcent(m.cible) if m.cible is not None else "—",
                            f"{'+' if m.part - m.cible >= 0 else '−'}{nombre(abs(m.part - m.cible), 1)} points"
                            if m.cible is not None and m.part is not None else "—"])
-    corps.append(_tableau(lignes, [38, 9, 17, 12, 11, 13]))
+    corps.append(tableau(lignes, [38, 9, 17, 12, 11, 13]))
     notes = [f"{i.cible_libelle}{NBSP}: {_trajectoire_texte(bilan, i.id)}" for i in suivis if trajectoire(bilan.acheteur, i.id)]
     if notes:
         corps.append(Paragraphe([Segment("Cibles de la politique d'achat", True)]))
@@ -131,7 +131,7 @@ def blocs(bilan: Bilan) -> tuple[list[Bloc], list[Titre]]:
             lignes.append([f"{c['chantier']}. {c['titre']}",
                            f"{nombre(n)} ({pourcent(round(100 * n / c['consultations']))})",
                            nombre(len(c["consideration_environnementale"])), nombre(len(c["critere_environnemental"]))])
-        corps.append(_tableau(lignes, [52, 16, 16, 16]))
+        corps.append(tableau(lignes, [52, 16, 16, 16]))
 
     article(4, "Insertion, commerce équitable, marchés réservés et allotissement")
     heures, equitable = bilan.indicateur("heures_insertion"), bilan.indicateur("commerce_equitable")
@@ -139,7 +139,7 @@ def blocs(bilan: Bilan) -> tuple[list[Bloc], list[Titre]]:
                                  [equitable.mesures[a].total for a in bilan.annees]),
           "Figure 3 – Heures d'insertion prévues et montant des consultations exigeant du commerce équitable")
     reserves, allotis = bilan.indicateur("marches_reserves"), bilan.indicateur("allotissement")
-    corps.append(_tableau(
+    corps.append(tableau(
         [["Année", "Heures d'insertion", "Commerce équitable", "Marchés réservés", "Consultations alloties"]]
         + [[str(a), _valeur(heures, heures.mesures[a]), _valeur(equitable, equitable.mesures[a]),
             _valeur(reserves, reserves.mesures[a]), _valeur(allotis, allotis.mesures[a])] for a in bilan.annees],
@@ -156,7 +156,7 @@ def blocs(bilan: Bilan) -> tuple[list[Bloc], list[Titre]]:
     for a in bilan.annees:
         n_annee = sum(1 for c in bilan.consultations if c.annee == a)
         sous_titre(f"Données essentielles en {a}", f"_Toc_decp_{a}")
-        corps.append(_tableau([["Champ", "Valeur", "Consultations"]]
+        corps.append(tableau([["Champ", "Valeur", "Consultations"]]
                               + [[d["champ"], d["valeur"], f"{nombre(len(d['consultations']))} sur {nombre(n_annee)}"]
                                  for d in bilan.decp if d["annee"] == a], [38, 38, 24]))
 
@@ -171,7 +171,7 @@ def blocs(bilan: Bilan) -> tuple[list[Bloc], list[Titre]]:
         *[ElementListe([Segment(i.libelle, True), Segment(f"{NBSP}: {i.definition[0].lower() + i.definition[1:]}")])
           for i in bilan.indicateurs],
     ]))
-    corps.append(_tableau(
+    corps.append(tableau(
         [["Référence", "Lancement", "Objet", "Montant estimé", "Fichier"]]
         + [[c.reference, date_longue(c.date_lancement), c.objet, montant(c.montant_total), c.fichier]
            for c in bilan.consultations],

@@ -22,7 +22,7 @@ from .documents import ecrire_atomique, produire
 from .formats import date_heure, date_longue
 from .generation import nom_sur
 from .redline import Ligne, TexteClause, textes_articles
-from .tracabilite import _afficher, _tableau
+from .tracabilite import afficher, tableau
 
 # Statuts d'une consultation après un passage du lot
 MODIFIEE, NOUVELLE, A_JOUR, NON_CONCERNEE, ECHEC = "modifiée", "nouvelle", "à jour", "non concernée", "échec"
@@ -128,7 +128,7 @@ def comparer_valeurs(ancien: dict[str, Any], nouveau: dict[str, Any]) -> list[Ch
 
 
 def _valeur(v: Any) -> str:
-    return _afficher(v) if not isinstance(v, (list, dict)) else json.dumps(v, ensure_ascii=False)
+    return afficher(v) if not isinstance(v, (list, dict)) else json.dumps(v, ensure_ascii=False)
 
 
 def _ecarts(avant: dict[str, Any], apres: dict[str, Any]) -> str:
@@ -287,7 +287,7 @@ def blocs_synthese(rapports: list[RapportConsultation], dossier: Path, simulatio
     if simulation:
         blocs.append(Paragraphe([Segment("Simulation : aucun document n'a été écrit ; ce rapport montre ce que la "
                                          "régénération changerait.", italique=True)]))
-    blocs.append(_tableau([
+    blocs.append(tableau([
         ["Rubrique", "Valeur"],
         ["Dossier de consultations", str(dossier)],
         ["Régénération du", date_heure(moment)],
@@ -311,7 +311,7 @@ def blocs_synthese(rapports: list[RapportConsultation], dossier: Path, simulatio
         listees = [r for r in rapports if r.statut in (MODIFIEE, NOUVELLE, ECHEC)]
         blocs.append(Paragraphe([Segment("Les consultations à jour ou non concernées ne sont comptées qu'à "
                                          "l'article 1.", italique=True)]))
-    blocs.append(_tableau(
+    blocs.append(tableau(
         [["Consultation", "Référence", "Statut", "Version", "Clauses modifiées", "Valeurs modifiées"]]
         + [[r.dossier, r.reference, r.statut,
             " → ".join(v for v in (r.version_precedente, r.nouvelle_version) if v) or "—",
@@ -332,7 +332,7 @@ def blocs_synthese(rapports: list[RapportConsultation], dossier: Path, simulatio
                            "—" if c.nouvelle_version is None else f"version {c.nouvelle_version}", c.cause])
         for v in r.valeurs:
             lignes.append([v.genre, v.libelle, _valeur(v.ancienne), _valeur(v.nouvelle), v.reference])
-        blocs.append(_tableau(lignes, [14, 28, 14, 14, 30]))
+        blocs.append(tableau(lignes, [14, 28, 14, 14, 30]))
         if r.redline:
             blocs.append(Paragraphe([Segment(f"Modifications suivies des clauses : modifications/{Path(r.redline).name}",
                                              italique=True)]))
@@ -341,7 +341,7 @@ def blocs_synthese(rapports: list[RapportConsultation], dossier: Path, simulatio
     titre(1, "Article 4 – Échecs")
     if echecs:
         lignes = [[r.dossier, r.erreur] for r in limite(echecs, "consultations en échec")]
-        blocs.append(_tableau([["Consultation", "Cause"]] + lignes, [30, 70]))
+        blocs.append(tableau([["Consultation", "Cause"]] + lignes, [30, 70]))
     else:
         blocs.append(Paragraphe([Segment("Aucune consultation en échec.")]))
     return blocs, titres

@@ -44,7 +44,7 @@ from .erreurs import ErreurDCE, Probleme
 from .generation import generer, nom_sur
 from .rapport_changements import (A_JOUR, ECHEC, MODIFIEE, NON_CONCERNEE, NOUVELLE, RapportConsultation, comparer,
                                   ecrire_synthese, empreintes_documents, lire_manifeste)
-from .regles import _json
+from .regles import en_json
 from .tracabilite import entrees
 
 REPONSES = "reponses.yaml"
@@ -218,7 +218,7 @@ def impacts(manifeste: dict[str, Any], fichier_reponses: Path, racine: Path) -> 
             causes.append(f"clause {ident} : texte modifié")
     for p in manifeste["parametres"]:
         try:
-            valeur = _json(cat.param(p["nom"], jour, ach.categorie))
+            valeur = en_json(cat.param(p["nom"], jour, ach.categorie))
         except KeyError:
             causes.append(f"paramètre {p['nom']} : plus de valeur en vigueur")
             continue
@@ -244,7 +244,7 @@ def _nettoyer(consultation: Path, courante: str | None) -> None:
             shutil.rmtree(reste, ignore_errors=True)
 
 
-def _date_droit(manifeste: dict[str, Any] | None) -> dt.date | None:
+def droit_enregistre(manifeste: dict[str, Any] | None) -> dt.date | None:
     """Un droit choisi expressément (`--droit-du`) reste celui de la consultation ; sinon, la date de lancement."""
     if manifeste and manifeste["droit_applicable_au"] != manifeste["date_lancement"]:
         return dt.date.fromisoformat(manifeste["droit_applicable_au"])
@@ -275,7 +275,7 @@ def traiter(tache: Tache) -> RapportConsultation:
         else:
             (consultation / VERSIONS).mkdir(exist_ok=True)
             temporaire = Path(tempfile.mkdtemp(prefix=TEMPORAIRE, dir=consultation / VERSIONS))
-        resultat = generer(consultation / REPONSES, temporaire, racine, _date_droit(ancien))
+        resultat = generer(consultation / REPONSES, temporaire, racine, droit_enregistre(ancien))
         nouveau = lire_manifeste(temporaire)
         assert nouveau is not None
         rapport.reference, rapport.acheteur = str(nouveau["reponses"]["reference"]), str(nouveau["acheteur"])

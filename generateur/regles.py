@@ -91,7 +91,7 @@ class Parametres:
 
     def __call__(self, nom: str) -> Any:
         valeur = self.catalogue.param(nom, self.jour, self.categorie)
-        self.lus[nom] = _json(valeur)
+        self.lus[nom] = en_json(valeur)
         return valeur
 
 
@@ -105,13 +105,13 @@ def _lire(contexte: dict[str, Any], chemin: str) -> Any:
     return None if callable(valeur) else valeur
 
 
-def _json(valeur: Any) -> Any:
+def en_json(valeur: Any) -> Any:
     if isinstance(valeur, (dt.date, dt.datetime)):
         return valeur.isoformat()
     if isinstance(valeur, dict):
-        return {k: _json(v) for k, v in valeur.items()}
+        return {k: en_json(v) for k, v in valeur.items()}
     if isinstance(valeur, list):
-        return [_json(v) for v in valeur]
+        return [en_json(v) for v in valeur]
     return valeur
 
 
@@ -128,7 +128,7 @@ def _calculer(regles: list[dict[str, Any]], contexte: dict[str, Any], cible: dic
                                          catalogue.document_yaml.ligne(chemin), chemin)) from None
         cible[nom] = valeur
         contexte[nom] = valeur
-        traces.append(Calcul(nom, _json(valeur), expression, str(regle.get("reference", "")),
+        traces.append(Calcul(nom, en_json(valeur), expression, str(regle.get("reference", "")),
                              str(regle.get("explication", "")), lot))
 
 
@@ -153,12 +153,12 @@ def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_
             if clause.portee == "lot":
                 lots = [l["numero"] for l in contexte["lots"] if evaluer(clause.condition, {**contexte, "lot": l})]
                 retenue = bool(lots)
-                lues = {c: [_json(_lire({**contexte, "lot": l}, c)) for l in contexte["lots"]] if c.startswith("lot.")
-                        else _json(_lire(contexte, c)) for c in chemins}
+                lues = {c: [en_json(_lire({**contexte, "lot": l}, c)) for l in contexte["lots"]] if c.startswith("lot.")
+                        else en_json(_lire(contexte, c)) for c in chemins}
             else:
                 lots = []
                 retenue = bool(evaluer(clause.condition, contexte))
-                lues = {c: _json(_lire(contexte, c)) for c in chemins}
+                lues = {c: en_json(_lire(contexte, c)) for c in chemins}
         except ErreursJinja as exc:
             raise ErreurClause(Probleme(f"condition de la clause « {clause.id} » impossible à évaluer : "
                                         f"{message_erreur(exc)}", clause.fichier, None, "condition")) from None

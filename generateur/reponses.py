@@ -92,7 +92,7 @@ def _message(err: ValidationError, questionnaire: Questionnaire, chemin: str) ->
     return err.message, chemin
 
 
-def _completer(donnees: dict[str, Any], questions: list[Question]) -> None:
+def completer(donnees: dict[str, Any], questions: list[Question]) -> None:
     """Ajoute les valeurs par défaut (None pour une question facultative sans défaut)."""
     for q in questions:
         *parents, feuille = q.id.split(".")
@@ -107,14 +107,14 @@ def _completer(donnees: dict[str, Any], questions: list[Question]) -> None:
         if q.type == "liste" and isinstance(valeur, list):
             for element in valeur:
                 if isinstance(element, dict):
-                    _completer(element, q.questions)
+                    completer(element, q.questions)
         elif q.type == "date" and valeur is not None:
             noeud[feuille] = yaml_lignes.en_date(valeur)
         elif q.type == "date_heure" and valeur is not None:
-            noeud[feuille] = _date_heure(valeur)
+            noeud[feuille] = lire_date_heure(valeur)
 
 
-def _date_heure(valeur: Any) -> dt.datetime:
+def lire_date_heure(valeur: Any) -> dt.datetime:
     if isinstance(valeur, dt.datetime):
         return valeur.replace(tzinfo=None)
     if isinstance(valeur, dt.date):
@@ -129,7 +129,7 @@ def _date_heure(valeur: Any) -> dt.datetime:
     raise ValueError(texte)
 
 
-def _verifications(d: dict[str, Any], doc: yaml_lignes.Document, questionnaire: Questionnaire) -> list[Probleme]:
+def verifications(d: dict[str, Any], doc: yaml_lignes.Document, questionnaire: Questionnaire) -> list[Probleme]:
     """Contrôles qu'un schéma JSON ne sait pas exprimer (dates bornées, sommes, numéros uniques)."""
     problemes: list[Probleme] = []
 
@@ -215,10 +215,10 @@ def valider(doc: yaml_lignes.Document, questionnaire: Questionnaire) -> Reponses
         raise ErreurDonnees(sorted(problemes, key=lambda p: p.ligne or 0))
     donnees = copy.deepcopy(doc.donnees)
     try:
-        _completer(donnees, questionnaire.questions)
+        completer(donnees, questionnaire.questions)
     except ValueError as exc:
         raise ErreurDonnees(Probleme(f"date invalide « {exc} »", doc.fichier)) from None
-    problemes = _verifications(donnees, doc, questionnaire)
+    problemes = verifications(donnees, doc, questionnaire)
     if problemes:
         raise ErreurDonnees(problemes)
     return Reponses(donnees, doc.fichier, doc)

@@ -73,7 +73,7 @@ def _date(valeur: Any) -> dt.date:
         raise SaisieInvalide(f"date inexistante « {str(valeur).strip()} »") from None
 
 
-def _date_heure(valeur: Any) -> str:
+def lire_date_heure(valeur: Any) -> str:
     if isinstance(valeur, dt.datetime):
         return valeur.strftime("%Y-%m-%d %H:%M")
     texte = str(valeur).strip().replace("T", " ")
@@ -155,7 +155,7 @@ def interpreter(q: Question, valeur: Any) -> Any:
         _borner(jour, minimum, maximum, lambda d: d.strftime("%d/%m/%Y"))
         return jour
     if t == "date_heure":
-        return _date_heure(valeur)
+        return lire_date_heure(valeur)
     if t == "choix":
         return _choix(q, valeur)
     if t == "choix_multiple":
@@ -193,7 +193,7 @@ def afficher(q: Question, valeur: Any, pour_saisie: bool = False) -> str:
         return valeur.strftime("%d/%m/%Y") if pour_saisie else formats.date_longue(valeur)
     if t == "date_heure":
         try:
-            moment = dt.datetime.strptime(_date_heure(valeur), "%Y-%m-%d %H:%M")
+            moment = dt.datetime.strptime(lire_date_heure(valeur), "%Y-%m-%d %H:%M")
         except SaisieInvalide:
             return str(valeur)
         return moment.strftime("%d/%m/%Y %H:%M") if pour_saisie else formats.date_heure(moment)

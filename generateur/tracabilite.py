@@ -12,8 +12,8 @@ from . import __version__
 from .acheteurs import Acheteur, Action
 from .blocs import Bloc, Paragraphe, Segment, Tableau, Titre
 from .catalogue import Catalogue
-from .formats import date_longue, euros, montant, nombre, pourcent
-from .regles import Analyse, Selection, _json
+from .formats import date_longue, montant, nombre, pourcent
+from .regles import Analyse, Selection, en_json
 
 SOCIALES = ("Clause sociale", "Critère social", "Marché réservé")
 ENVIRONNEMENTALES = ("Clause environnementale", "Critère environnemental")
@@ -50,7 +50,7 @@ def _regle(s: Selection) -> str:
     """Règle lisible : « spaser.insertion.actif (oui) » ; pour une clause par lot, les lots retenus."""
     if s.clause.condition == "true":
         return "toujours applicable"
-    lues = "; ".join(f"{c} : {_afficher(v)}" for c, v in s.lues.items() if not c.startswith("lot."))
+    lues = "; ".join(f"{c} : {afficher(v)}" for c, v in s.lues.items() if not c.startswith("lot."))
     texte = s.clause.condition + (f" ({lues})" if lues else "")
     if s.lots:
         texte += f" ; lot(s) {', '.join(str(n) for n in s.lots)}"
@@ -88,7 +88,7 @@ def manifeste(analyse: Analyse, fichiers: dict[str, bytes], modele: bytes) -> di
         "acheteur": analyse.acheteur.id,
         "date_lancement": analyse.contexte["date_lancement"].isoformat(),
         "droit_applicable_au": analyse.date_droit.isoformat(),
-        "reponses": _json(analyse.reponses.donnees),
+        "reponses": en_json(analyse.reponses.donnees),
         "modele": {"sha256": hashlib.sha256(modele).hexdigest()},
         "calculs": [
             {"nom": c.nom, "lot": c.lot, "valeur": c.valeur, "expression": c.expression, "reference": c.reference}
@@ -121,14 +121,14 @@ def _cellule(texte: str, gras: bool = False) -> list[Segment]:
     return [Segment(texte, gras)]
 
 
-def _tableau(lignes: list[list[str]], largeurs: list[int] | None = None) -> Tableau:
+def tableau(lignes: list[list[str]], largeurs: list[int] | None = None) -> Tableau:
     return Tableau([[_cellule(c) for c in ligne] for ligne in lignes], True, largeurs)
 
 
 def tableau_consultation(analyse: Analyse, autres: list[list[str]]) -> Tableau:
     """Identité de la consultation (fiche SPASER, annexe de conformité), suivie des lignes propres au document."""
     ctx = analyse.contexte
-    return _tableau([
+    return tableau([
         ["Rubrique", "Valeur"],
         ["Référence", str(ctx["reference"])],
         ["Objet", str(ctx["objet"])],
@@ -157,7 +157,7 @@ def fiche(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
         ["Référentiel", str(referentiel.get("titre", ""))],
         ["Version du catalogue", analyse.catalogue.version],
     ]))
-    blocs.append(_tableau(
+    blocs.append(tableau(
         [["Lot", "Intitulé", "Montant estimé", "Avance PME / autres", "Heures d'insertion"]]
         + [[str(l["numero"]), str(l["intitule"]), montant(l["montant_estime"]),
             f"{pourcent(l['avance_taux_pme'])} / {pourcent(l['avance_taux_non_pme'])}" if l["avance_versee"] else "non versée",
@@ -170,7 +170,7 @@ def fiche(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
         blocs.append(Paragraphe([Segment(
             f"La consultation met en œuvre {len({a.id for a, _ in paires})} action(s) du référentiel "
             f"« {referentiel.get('titre', '')} », au moyen des clauses suivantes.")]))
-        blocs.append(_tableau(
+        blocs.append(tableau(
             [["Action", "Intitulé de l'action", "Document", "Article", "Clause (version)", "Règle appliquée"]]
             + [[a.id, a.titre, s.clause.document, s.numero, f"{s.clause.titre} ({s.clause.id}, v{s.clause.version})",
                 _regle(s)] for a, s in paires],
@@ -186,36 +186,36 @@ def fiche(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
             faites = sorted({a.id for a, _ in paires if a.id in ids}, key=ids.index)
             lignes.append([f"{axe['numero']}. {axe['titre']}", f"{chantier['numero']}. {chantier['titre']}",
                            ", ".join(faites) if faites else "—", str(len(ids))])
-    blocs.append(_tableau(lignes, [28, 42, 18, 12]))
+    blocs.append(tableau(lignes, [28, 42, 18, 12]))
     resume = []
     for axe in referentiel.get("axes", []):
         ids = {str(a["id"]) for c in axe.get("chantiers", []) for a in c.get("actions", [])}
         nombre_faites = len({a.id for a, _ in paires if a.id in ids})
         resume.append([f"{axe['numero']}. {axe['titre']}", f"{nombre_faites} / {len(ids)}"])
-    blocs.append(_tableau([["Axe", "Actions mises en œuvre / actions de l'axe"]] + resume, [70, 30]))
+    blocs.append(tableau([["Axe", "Actions mises en œuvre / actions de l'axe"]] + resume, [70, 30]))
 
     article(4, "Données essentielles (DECP 2.x)")
     decp = considerations_decp(analyse)
     blocs.append(Paragraphe([Segment("Valeurs que l'acheteur déclarera dans les données essentielles du marché, "
                                      "déduites des clauses retenues et des critères de jugement (arrêté relatif aux "
                                      "données essentielles de la commande publique, schéma DECP 2.0.3).")]))
-    blocs.append(_tableau([["Champ", "Valeurs"],
+    blocs.append(tableau([["Champ", "Valeurs"],
                            ["considerationsSociales", " ; ".join(decp["considerationsSociales"])],
                            ["considerationsEnvironnementales", " ; ".join(decp["considerationsEnvironnementales"])]],
                           [40, 60]))
 
     article(5, "Valeurs calculées")
-    blocs.append(_tableau(
+    blocs.append(tableau(
         [["Valeur", "Lot", "Résultat", "Référence"]]
-        + [[c.nom, str(c.lot) if c.lot is not None else "—", _afficher(c.valeur), c.reference]
+        + [[c.nom, str(c.lot) if c.lot is not None else "—", afficher(c.valeur), c.reference]
            for c in analyse.calculs],
         [30, 8, 27, 35]))
     return blocs, titres
 
 
-def _afficher(valeur: Any) -> str:
+def afficher(valeur: Any) -> str:
     if isinstance(valeur, list):
-        return ", ".join(_afficher(v) for v in valeur) or "—"
+        return ", ".join(afficher(v) for v in valeur) or "—"
     if isinstance(valeur, bool):
         return "oui" if valeur else "non"
     if isinstance(valeur, float):

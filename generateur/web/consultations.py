@@ -87,7 +87,7 @@ def _fiche(dossier: Path, consultation: Path) -> Fiche:
 
 def date_droit(fiche: Fiche) -> dt.date | None:
     """Droit appliqué à la version en vigueur, s'il a été choisi expressément (comme la régénération)."""
-    return regeneration._date_droit(fiche.manifeste)
+    return regeneration.droit_enregistre(fiche.manifeste)
 
 
 def lister(dossier: Path) -> list[Fiche]:

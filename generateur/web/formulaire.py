@@ -48,7 +48,7 @@ def avec_defauts(donnees: dict[str, Any], questionnaire: Questionnaire) -> dict[
     """Copie des réponses complétée par les défauts du questionnaire (contexte des conditions)."""
     complet = copy.deepcopy(donnees)
     try:
-        reponses._completer(complet, questionnaire.questions)
+        reponses.completer(complet, questionnaire.questions)
     except ValueError:  # date mal saisie : elle sera signalée par la validation
         pass
     return complet
@@ -324,7 +324,7 @@ class Champ:
             return ""
         if self.question.type == "date_heure":
             try:
-                return reponses._date_heure(v).strftime("%Y-%m-%dT%H:%M")
+                return reponses.lire_date_heure(v).strftime("%Y-%m-%dT%H:%M")
             except ValueError:
                 return str(v)
         if self.question.type == "date" and isinstance(v, dt.date):

@@ -41,7 +41,7 @@ def assistant(racine: Path, donnees: dict[str, Any]) -> Assistant:
 def inconnus(racine: Path, donnees: dict[str, Any]) -> list[str]:
     """Champs d'un fichier envoyé qui ne correspondent à aucune question (ils ne sont pas repris)."""
     a = assistant(racine, donnees)
-    return sorted(a._inconnus(donnees, a.q.questions))
+    return sorted(a.inconnus(donnees, a.q.questions))
 
 
 def texte_reponses(racine: Path, donnees: dict[str, Any]) -> str:
@@ -78,7 +78,7 @@ def propositions(racine: Path, donnees: dict[str, Any], decisions: dict[str, boo
     """Suggestions qui conviennent aux réponses (contexte des règles calculé par l'assistant)."""
     a = assistant(racine, donnees)
     try:
-        etats = module_suggestions.etats(a.suggestions, a._contexte())
+        etats = module_suggestions.etats(a.suggestions, a.contexte())
     except (ErreurDCE, *ErreursJinja) as exc:
         raise ErreurDCE(getattr(exc, "problemes", None) or str(exc)) from None
     resultat = []
@@ -90,7 +90,7 @@ def propositions(racine: Path, donnees: dict[str, Any], decisions: dict[str, boo
         if choix is None and e.justification:
             choix = False
         question = a.q.question(s.justification) if s.justification and e.obligatoire else None
-        resultat.append(Proposition(e, a._actions(s), choix, question.libelle if question else "",
+        resultat.append(Proposition(e, a.actions_suggestion(s), choix, question.libelle if question else "",
                                     question.aide if question else ""))
     return resultat
 
@@ -98,5 +98,5 @@ def propositions(racine: Path, donnees: dict[str, Any], decisions: dict[str, boo
 def appliquer(racine: Path, donnees: dict[str, Any], s: module_suggestions.Suggestion, retenue: bool) -> dict[str, Any]:
     """Réponses après acceptation ou refus d'une suggestion (réponses de `active` posées ou retirées)."""
     a = assistant(racine, donnees)
-    a._appliquer(s, retenue)
+    a.appliquer(s, retenue)
     return a.donnees
