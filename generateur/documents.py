@@ -179,6 +179,10 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
     contexte["logo"] = InlineImage(tpl, str(logo), height=Mm(22)) if logo else ""
     tpl.render(contexte, _ENV_MODELE, autoescape=True)
     _inserer(tpl, fragments)
+    proprietes = tpl.docx.core_properties  # titre du PDF et de la fenêtre Word : la pièce, pas le modèle
+    proprietes.title = texte_permis(f"{variables.get('titre_document', '')} – {variables.get('reference', '')}")[:255]
+    proprietes.subject = texte_permis(str(variables.get("objet", "")))[:255]
+    proprietes.author = texte_permis(str(variables.get("acheteur_nom", "")))[:255]
     _ajouter_numerotation(tpl, numerotation)
     return _paquet(tpl)
 
