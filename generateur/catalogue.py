@@ -40,6 +40,11 @@ def racine_projet() -> Path:
     return Path.cwd()
 
 
+def resoudre_racine(racine: Path | None = None) -> Path:
+    """Racine donnée, sinon celle de l'installation (racine_projet) ; toujours absolue."""
+    return (racine or racine_projet()).resolve()
+
+
 @dataclass
 class Clause:
     """Une version d'une clause."""

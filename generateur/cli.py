@@ -6,10 +6,12 @@ import datetime as dt
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from . import __version__, cli_fr
+from .catalogue import resoudre_racine
 from .erreurs import ErreurDCE
 
 cli_fr.installer()
@@ -24,6 +26,12 @@ def lire_date(valeur: str | None) -> dt.date | None:
         return dt.datetime.strptime(valeur, "%d/%m/%Y").date()
     except ValueError:
         raise click.BadParameter(f"« {valeur} » n'est pas une date JJ/MM/AAAA") from None
+
+
+def option_droit_du(commande: Any) -> Any:
+    """Option --droit-du JJ/MM/AAAA, reçue par la commande comme une date (ou None)."""
+    return click.option("--droit-du", "droit_du", metavar="JJ/MM/AAAA", callback=lambda _c, _p, v: lire_date(v),
+                        help="Appliquer le droit en vigueur à cette date plutôt qu'à la date de lancement.")(commande)
 
 
 class Groupe(click.Group):
@@ -60,21 +68,20 @@ class Groupe(click.Group):
 def main(ctx: click.Context, racine: Path | None) -> None:
     """dce : rédige les pièces d'un dossier de consultation (RC, CCAP, CCTP) à partir d'un fichier de
     réponses, avec les clauses du catalogue juridique et la traçabilité des actions du SPASER."""
-    ctx.obj = {"racine": racine}
+    ctx.obj = {"racine": resoudre_racine(racine)}
 
 
 @main.command("generer")
 @click.argument("reponses", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--sortie", type=click.Path(file_okay=False, path_type=Path), default=Path("sortie"),
               show_default=True, help="Dossier où écrire les documents.")
-@click.option("--droit-du", "droit_du", metavar="JJ/MM/AAAA",
-              help="Appliquer le droit en vigueur à cette date plutôt qu'à la date de lancement.")
+@option_droit_du
 @click.option("--strict", is_flag=True,
               help="Ne rien écrire si une obligation légale n'est pas respectée (code de sortie 2).")
 @click.option("--pdf", is_flag=True, help="Convertir aussi chaque pièce Word en PDF (LibreOffice).")
 @click.option("--pdfa", is_flag=True, help="Comme --pdf, en PDF/A-2b, format d'archivage.")
 @click.pass_context
-def generer(ctx: click.Context, reponses: Path, sortie: Path, droit_du: str | None, strict: bool, pdf: bool,
+def generer(ctx: click.Context, reponses: Path, sortie: Path, droit_du: dt.date | None, strict: bool, pdf: bool,
             pdfa: bool) -> None:
     """Génère le RC, le CCAP, le CCTP, la fiche de traçabilité SPASER, l'annexe de conformité et le manifeste.
 
@@ -87,7 +94,7 @@ def generer(ctx: click.Context, reponses: Path, sortie: Path, droit_du: str | No
         from .pdf import soffice
 
         soffice()  # LibreOffice absent : le dire avant d'écrire quoi que ce soit
-    resultat = generer_dce(reponses, sortie, ctx.obj["racine"], lire_date(droit_du), strict=strict)
+    resultat = generer_dce(reponses, sortie, ctx.obj["racine"], droit_du, strict=strict)
     analyse = resultat.analyse
     click.echo(f"Consultation {analyse.contexte['reference']} : {len(analyse.retenues())} clauses retenues, "
                f"{len(analyse.contexte['lots'])} lot(s), droit en vigueur au {analyse.date_droit.strftime('%d/%m/%Y')}.")
@@ -111,10 +118,9 @@ def groupe_catalogue() -> None:
 @click.pass_context
 def catalogue_verifier(ctx: click.Context) -> None:
     """Vérifie tout le catalogue et signale chaque problème avec son fichier et sa ligne."""
-    from .catalogue import racine_projet
     from .verification import verifier
 
-    racine = (ctx.obj["racine"] or racine_projet()).resolve()
+    racine = ctx.obj["racine"]
     problemes = verifier(racine)
     if problemes:
         raise ErreurDCE(problemes)

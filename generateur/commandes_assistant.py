@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Callable
 
 import click
 
-from .cli import lire_date, main
+from .cli import main, option_droit_du
 
 NBSP = "\u00a0"
-
-
-def _racine(ctx: click.Context) -> Path:
-    from .catalogue import racine_projet
-
-    return (ctx.obj["racine"] or racine_projet()).resolve()
 
 
 class Terminal:
@@ -41,7 +36,7 @@ def nouveau(ctx: click.Context, fichier: Path | None) -> None:
     from .assistant import Assistant
 
     existant = fichier if fichier is not None and fichier.exists() else None
-    assistant = Assistant(_racine(ctx), Terminal(), existant)
+    assistant = Assistant(ctx.obj["racine"], Terminal(), existant)
     try:
         ecrit = assistant.executer(fichier)
     except (KeyboardInterrupt, EOFError, click.exceptions.Abort):
@@ -53,16 +48,14 @@ def nouveau(ctx: click.Context, fichier: Path | None) -> None:
 
 def _fichier_de_reponses(commande: Callable[..., None]) -> Callable[..., None]:
     """Argument REPONSES et option --droit-du, communs à `verifier` et `expliquer`."""
-    droit_du = click.option("--droit-du", "droit_du", metavar="JJ/MM/AAAA",
-                            help="Appliquer le droit en vigueur à cette date plutôt qu'à la date de lancement.")
-    commande = droit_du(commande)
+    commande = option_droit_du(commande)
     return click.argument("reponses", type=click.Path(exists=True, dir_okay=False, path_type=Path))(commande)
 
 
 @main.command("verifier")
 @_fichier_de_reponses
 @click.pass_context
-def verifier(ctx: click.Context, reponses: Path, droit_du: str | None) -> None:
+def verifier(ctx: click.Context, reponses: Path, droit_du: dt.date | None) -> None:
     """Vérifie un fichier de réponses sans rien écrire : tous les problèmes d'un coup, avec ligne et champ.
 
     Code de sortie 2 si le fichier est invalide, 1 si une obligation légale n'est pas respectée, 0 sinon.
@@ -75,12 +68,12 @@ def verifier(ctx: click.Context, reponses: Path, droit_du: str | None) -> None:
     from .generation import preparer
     from .saisie import typographie
 
-    analyse = preparer(reponses, ctx.obj["racine"], lire_date(droit_du))
+    analyse = preparer(reponses, ctx.obj["racine"], droit_du)
     ctx_regles = analyse.contexte
     lots = ctx_regles["lots"]
     click.echo(f"{reponses}{NBSP}: fichier valide ({len(lots)} lot{'s' if len(lots) > 1 else ''}, "
                f"{montant(ctx_regles['montant_total'])}, {ctx_regles['procedure_libelle'].lower()}).")
-    suivies = suggestions.etats(suggestions.charger(_racine(ctx) / "questionnaire.yaml"), ctx_regles)
+    suivies = suggestions.etats(suggestions.charger(ctx.obj["racine"] / "questionnaire.yaml"), ctx_regles)
     for etat in refus_a_justifier(suivies):
         s = etat.suggestion
         suite = f"motiver le refus dans « {s.justification} »" if s.justification else "aucun refus n'est possible"
@@ -92,14 +85,14 @@ def verifier(ctx: click.Context, reponses: Path, droit_du: str | None) -> None:
 @main.command("expliquer")
 @_fichier_de_reponses
 @click.pass_context
-def expliquer(ctx: click.Context, reponses: Path, droit_du: str | None) -> None:
+def expliquer(ctx: click.Context, reponses: Path, droit_du: dt.date | None) -> None:
     """Sans écrire de document : clauses retenues et écartées (règle et réponses lues), actions du SPASER,
     valeurs calculées, suggestions et écarts au droit et aux cibles de l'acheteur."""
     from . import explication, suggestions
     from .generation import preparer
 
-    analyse = preparer(reponses, ctx.obj["racine"], lire_date(droit_du))
-    resultat = explication.expliquer(analyse, suggestions.charger(_racine(ctx) / "questionnaire.yaml"))
+    analyse = preparer(reponses, ctx.obj["racine"], droit_du)
+    resultat = explication.expliquer(analyse, suggestions.charger(ctx.obj["racine"] / "questionnaire.yaml"))
     click.echo(explication.texte(resultat), nl=False)
 
 
@@ -117,7 +110,7 @@ def questionnaire_schema(ctx: click.Context, sortie: Path | None) -> None:
     from . import questionnaire
     from .documents import ecrire_atomique
 
-    racine = _racine(ctx)
+    racine = ctx.obj["racine"]
     texte = json.dumps(questionnaire.charger(racine / "questionnaire.yaml").schema(), ensure_ascii=False,
                        indent=2) + "\n"
     if sortie is None:

@@ -10,20 +10,14 @@ from pathlib import Path
 
 import click
 
-from .cli import lire_date, groupe_catalogue
+from .cli import groupe_catalogue, lire_date, option_droit_du
 from .erreurs import ErreurDCE, ErreurDonnees, Probleme
-
-
-def _racine(ctx: click.Context) -> Path:
-    from .catalogue import racine_projet
-
-    return (ctx.find_root().obj.get("racine") or racine_projet()).resolve()
 
 
 def _charger(ctx: click.Context):
     from . import catalogue, questionnaire
 
-    racine = _racine(ctx)
+    racine = ctx.obj["racine"]
     return racine, catalogue.charger(racine), questionnaire.charger(racine / "questionnaire.yaml")
 
 
@@ -78,14 +72,14 @@ def catalogue_montrer(ctx: click.Context, ident: str) -> None:
               help="Fichier de réponses de la consultation pour laquelle rendre la clause.")
 @click.option("-o", "--sortie", type=click.Path(dir_okay=False, path_type=Path),
               help="Fichier .docx à écrire (défaut : apercu-ID.docx dans le dossier courant).")
-@click.option("--droit-du", "droit_du", metavar="JJ/MM/AAAA", help="Droit en vigueur à cette date plutôt qu'au lancement.")
+@option_droit_du
 @click.pass_context
-def catalogue_apercu(ctx: click.Context, ident: str, fichier: Path, sortie: Path | None, droit_du: str | None) -> None:
+def catalogue_apercu(ctx: click.Context, ident: str, fichier: Path, sortie: Path | None, droit_du: dt.date | None) -> None:
     """Rend une seule clause en Word, pour relecture, avec les réponses d'une consultation."""
     from .documents import ecrire_atomique
     from .parcours import apercu, nom_fichier_sur
 
-    contenu, retenue = apercu(fichier, ident, _racine(ctx), lire_date(droit_du))
+    contenu, retenue = apercu(fichier, ident, ctx.obj["racine"], droit_du)
     sortie = sortie or Path(f"apercu-{nom_fichier_sur(ident)}.docx")
     if sortie.suffix.lower() != ".docx":
         raise ErreurDCE(Probleme("l'aperçu s'écrit dans un fichier .docx", sortie))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import click
 
-from .cli import lire_date, main
+from .cli import main, option_droit_du
 from .conformite import Conformite
 
 NBSP = "\u00a0"
@@ -36,10 +37,9 @@ def afficher_conformite(conformite: Conformite) -> bool:
 @click.argument("reponses", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--sortie", type=click.Path(file_okay=False, path_type=Path), default=Path("sortie"),
               show_default=True, help="Dossier où écrire l'annexe.")
-@click.option("--droit-du", "droit_du", metavar="JJ/MM/AAAA",
-              help="Appliquer le droit en vigueur à cette date plutôt qu'à la date de lancement.")
+@option_droit_du
 @click.pass_context
-def annexe(ctx: click.Context, reponses: Path, sortie: Path, droit_du: str | None) -> None:
+def annexe(ctx: click.Context, reponses: Path, sortie: Path, droit_du: dt.date | None) -> None:
     """Écrit seule l'annexe de conformité (Word, JSON, CSV) d'une consultation.
 
     Code de sortie 1 si une obligation légale n'est pas respectée.
@@ -49,7 +49,7 @@ def annexe(ctx: click.Context, reponses: Path, sortie: Path, droit_du: str | Non
     from .documents import ecrire_atomique
     from .generation import nom_sur, preparer
 
-    analyse = preparer(reponses, ctx.obj["racine"], lire_date(droit_du))
+    analyse = preparer(reponses, ctx.obj["racine"], droit_du)
     conformite = verifier(analyse)
     contenus = module_annexe.contenus(analyse, conformite, nom_sur(str(analyse.contexte["reference"])))
     for nom, contenu in contenus.items():

@@ -39,7 +39,7 @@ def nom_sur(reference: str) -> str:
 
 def preparer(fichier_reponses: Path | str, racine: Path | None = None, date_droit: dt.date | None = None) -> Analyse:
     """Charge tout et applique les règles, sans rien écrire."""
-    racine = (racine or catalogue.racine_projet()).resolve()
+    racine = catalogue.resoudre_racine(racine)
     q = questionnaire.charger(racine / "questionnaire.yaml")
     rep = reponses.charger(fichier_reponses, q)
     cat = catalogue.charger(racine)

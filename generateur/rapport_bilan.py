@@ -201,7 +201,7 @@ def nom_bilan(bilan: Bilan, annee: int | None = None) -> str:
 
 def contenus(bilan: Bilan, racine: Path | None = None, annee: int | None = None) -> dict[str, bytes]:
     """Le rapport Word et le classeur d'un bilan, en mémoire."""
-    cat = catalogue.charger((racine or catalogue.racine_projet()).resolve())
+    cat = catalogue.charger(catalogue.resoudre_racine(racine))
     modele = modele_de(SimpleNamespace(acheteur=bilan.acheteur, catalogue=cat), "CCAP")  # type: ignore[arg-type]
     corps, titres = blocs(bilan)
     base = nom_bilan(bilan, annee)

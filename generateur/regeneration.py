@@ -361,7 +361,7 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
     dossier = Path(dossier).resolve()
     if not dossier.is_dir():
         raise ErreurDCE(Probleme("dossier de consultations introuvable", dossier))
-    racine = (racine or catalogue.racine_projet()).resolve()
+    racine = catalogue.resoudre_racine(racine)
     with verrou(dossier):
         consultations = decouvrir(dossier)
         if not consultations:

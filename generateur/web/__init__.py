@@ -46,7 +46,7 @@ def insecables(texte: Any) -> str:
 def create_app(racine: Path | None = None, dossier_consultations: Path | None = None, *,
                hote: str = "127.0.0.1") -> Flask:
     """Application web pour le catalogue `racine` et le dossier de consultations donnés."""
-    racine = (racine or catalogue.racine_projet()).resolve()
+    racine = catalogue.resoudre_racine(racine)
     dossier = Path(dossier_consultations or "consultations").resolve()
     app = Flask(__name__)
     app.config.update(
