@@ -147,7 +147,7 @@ def _derogations(analyse: Analyse, blocs_ccap: list[Bloc]) -> list[dict[str, Any
             dans_dernier = bool(re.match(rf"^Article {re.escape(dernier)}\b", b.texte))
         elif dans_dernier and isinstance(b, Tableau):
             lignes.update((normaliser(texte(l[0])), normaliser(texte(l[1]))) for l in b.lignes if len(l) >= 2)
-    return [{**d, "recapitulee": (d["article_ccap"], d["article_ccag"]) in lignes} for d in analyse.derogations()]
+    return [{**d, "recapitulee": (d["article_ccap"], d["article_ccag"]) in lignes} for d in analyse.derogations]
 
 
 def _clauses_portant(analyse: Analyse, valeurs: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .acheteurs import Acheteur
@@ -62,9 +63,14 @@ class Analyse:
     def retenues(self, document: str | None = None) -> list[Selection]:
         return [s for s in self.selections if s.retenue and (document is None or s.clause.document == document)]
 
-    def selection(self, ident: str) -> Selection | None:
-        return next((s for s in self.selections if s.clause.id == ident), None)
+    @cached_property
+    def _par_id(self) -> dict[str, Selection]:
+        return {s.clause.id: s for s in self.selections}
 
+    def selection(self, ident: str) -> Selection | None:
+        return self._par_id.get(ident)
+
+    @cached_property
     def derogations(self) -> list[dict[str, str]]:
         """Dérogations au CCAG de référence, dans l'ordre des articles du CCAP."""
         ccag = self.contexte["ccag"]
@@ -216,5 +222,5 @@ def contexte_clause(analyse: Analyse, selection: Selection) -> dict[str, Any]:
         "retenue": retenue,
         "action": action,
         "lots_concernes": [l for l in lots if l["numero"] in selection.lots] if selection.clause.portee == "lot" else lots,
-        "derogations": analyse.derogations(),
+        "derogations": analyse.derogations,
     }
