@@ -122,17 +122,20 @@ def _nettoyer_liste(liste: Liste) -> None:
             _nettoyer_liste(element.sous_liste)
 
 
-@lru_cache(maxsize=1024)
-def _html(texte: str) -> str:
-    """Markdown → HTML, mis en cache : en lot, une clause rendue à l'identique (les deux tiers) n'est analysée qu'une fois."""
-    _MD.reset()
-    return _MD.convert(texte)
-
-
 def vers_blocs(texte: str) -> list[Bloc]:
-    """Convertit le Markdown d'une clause rendue en blocs."""
+    """Convertit le Markdown d'une clause rendue en blocs.
+
+    Les blocs rendus sont partagés (cache) : ni ce module ni ses appelants ne les modifient ensuite.
+    """
+    return list(_blocs(texte))
+
+
+@lru_cache(maxsize=4096)
+def _blocs(texte: str) -> tuple[Bloc, ...]:
+    """Mis en cache : en lot, une clause rendue à l'identique (les deux tiers) n'est analysée qu'une fois."""
+    _MD.reset()
     lecteur = _Lecteur()
-    lecteur.feed(_html(texte))
+    lecteur.feed(_MD.convert(texte))
     lecteur.close()
     for bloc in lecteur.blocs:
         if isinstance(bloc, Paragraphe):
@@ -143,4 +146,4 @@ def vers_blocs(texte: str) -> list[Bloc]:
             for ligne in bloc.lignes:
                 for cellule in ligne:
                     _nettoyer(cellule)
-    return [b for b in lecteur.blocs if not (isinstance(b, Paragraphe) and not b.segments)]
+    return tuple(b for b in lecteur.blocs if not (isinstance(b, Paragraphe) and not b.segments))

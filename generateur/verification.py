@@ -298,6 +298,21 @@ class Verificateur:
             for nom in sorted(set(attendues) - VARIABLES_MODELE):
                 self.pb(f"le modèle attend la variable « {nom} », que dce ne fournit pas "
                         f"(disponibles : {', '.join(sorted(VARIABLES_MODELE))})", fichier)
+            if not set(attendues) - VARIABLES_MODELE:
+                self._rendu_modele(fichier)
+
+    def _rendu_modele(self, fichier: Path) -> None:
+        """Un document vide rendu avec le modèle : le corps (et le sommaire) trouvent leur place."""
+        from .documents import produire
+
+        essai: dict[str, Any] = {nom: "" for nom in VARIABLES_MODELE - {"corps", "sommaire"}}
+        essai.update(acheteur_adresse=[], logo=None)
+        try:
+            produire(fichier, essai, [], [])
+        except ErreurDonnees as exc:
+            self.problemes.extend(exc.problemes)
+        except Exception as exc:  # noqa: BLE001 - un modèle que docxtpl ne sait pas rendre est un défaut à signaler
+            self.pb(f"modèle Word impossible à rendre ({type(exc).__name__} : {exc})", fichier)
 
     def executer(self) -> list[Probleme]:
         fichier = self.racine / "catalogue.yaml"

@@ -453,3 +453,21 @@ def test_critere_cout_et_allotissement(tmp_path):
                          justifications={"absence_allotissement": "Prestation indivisible."})
     assert "rc-cout-cycle-vie" in retenues and "rc-absence-allotissement" in retenues and "rc-lots" not in retenues
     assert "rc-cout-cycle-vie" not in _retenues(tmp_path)
+
+
+def test_modele_word_sans_emplacement_du_corps(copie, tmp_path, monkeypatch):
+    """Un modèle d'acheteur dont le paragraphe {{p corps }} a disparu : signalé par la vérification, et la
+    génération s'arrête sur un message qui le nomme, sans écrire de document vide."""
+    modele = copie / "modeles/dce.docx"
+    document = Document(str(modele))
+    paragraphe = next(p for p in document.paragraphs if "corps" in p.text)
+    paragraphe._element.getparent().remove(paragraphe._element)
+    document.save(str(modele))
+    resultat = verifier(copie)
+    signale(resultat, "modeles/dce.docx", None, "doit contenir une fois", "{{p corps }}")
+    sortie = tmp_path / "sortie"
+    monkeypatch.setenv("DCE_RACINE", str(copie))
+    res = CliRunner().invoke(main, ["generer", str(RACINE / "exemples/travaux-lycee.yaml"), "-o", str(sortie)])
+    assert res.exit_code != 0
+    assert "{{p corps }}" in res.output and "dce.docx" in res.output
+    assert not sortie.exists() or not list(sortie.iterdir())
