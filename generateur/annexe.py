@@ -12,7 +12,7 @@ from typing import Any
 
 from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Titre
 from .conformite import Conformite, normaliser
-from .documents import produire
+from .documents import json_lisible, produire
 from .formats import date_longue, liste_fr, montant, nombre, pourcent
 from .regles import Analyse, Selection, en_json
 from .tracabilite import tableau, actions_mises_en_oeuvre, considerations_decp, tableau_consultation
@@ -305,6 +305,6 @@ def contenus(analyse: Analyse, conformite: Conformite, base: str) -> dict[str, b
     return {
         f"{base}-annexe-conformite.docx": produire(modele_de(analyse, "CCAP"),
                                                    variables_modele(analyse, "ANNEXE", TITRE), corps, titres),
-        f"{base}-annexe-conformite.json": (json.dumps(contenu, ensure_ascii=False, indent=2) + "\n").encode("utf-8"),
+        f"{base}-annexe-conformite.json": json_lisible(contenu),
         f"{base}-annexe-conformite.csv": csv_annexe(contenu),
     }

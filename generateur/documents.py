@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
+import orjson
 from docx.opc.pkgwriter import PackageWriter
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage, Listing
@@ -115,6 +116,14 @@ def zip_reproductible(parties: dict[str, bytes]) -> bytes:
             info.external_attr = 0o644 << 16
             z.writestr(info, parties[nom])
     return sortie.getvalue()
+
+
+def json_lisible(donnees: Any, defaut: Callable[[Any], Any] | None = None) -> bytes:
+    """JSON indenté, UTF-8, clés dans l'ordre d'insertion : mêmes données → mêmes octets.
+
+    orjson plutôt que json : un manifeste (100 à 200 Kio) s'écrit dix fois plus vite, ce qui compte en lot.
+    """
+    return orjson.dumps(donnees, default=defaut, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE)
 
 
 def rezipper(contenu: bytes) -> bytes:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 from . import acheteurs, annexe, catalogue, questionnaire, reponses
 from .assemblage import blocs_document
 from .conformite import Conformite, verifier
-from .documents import ecrire_atomique, produire
+from .documents import ecrire_atomique, json_lisible, produire
 from .erreurs import ErreurDCE, ErreurDonnees, Probleme
 from .formats import date_heure, date_longue
 from .regles import Analyse, analyser
@@ -108,7 +107,7 @@ def generer(fichier_reponses: Path | str, sortie: Path | str, racine: Path | Non
     contenus.update(annexe.contenus(analyse, conformite, base))
     donnees = manifeste(analyse, contenus, b"".join(modeles.values()))
     donnees["conformite"] = conformite.resume()
-    contenus[f"{base}-manifeste.json"] = (json.dumps(donnees, ensure_ascii=False, indent=2, sort_keys=False) + "\n").encode("utf-8")
+    contenus[f"{base}-manifeste.json"] = json_lisible(donnees)
     chemins = {}
     for nom, contenu in contenus.items():
         chemin = sortie / nom

@@ -10,6 +10,11 @@ import markdown
 from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Tableau, Titre
 
 _MD = markdown.Markdown(extensions=["tables", "sane_lists"], output_format="html")
+# Le corps d'une clause n'a ni liens, ni images, ni code (README, « Ajouter une clause ») : ces motifs,
+# essayés sur chaque morceau de texte, coûtaient le tiers de la conversion. Ils apparaissent tels quels.
+for _motif in ("backtick", "reference", "link", "image_link", "image_reference", "short_reference",
+               "short_image_ref", "autolink", "automail"):
+    _MD.inlinePatterns.deregister(_motif)
 
 
 class _Lecteur(HTMLParser):

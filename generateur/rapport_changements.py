@@ -18,7 +18,7 @@ from typing import Any
 
 from .acheteurs import Acheteur
 from .blocs import Bloc, Paragraphe, Segment, Titre
-from .documents import ecrire_atomique, produire
+from .documents import ecrire_atomique, json_lisible, produire
 from .formats import date_heure, date_longue
 from .generation import nom_sur
 from .redline import Ligne, TexteClause, textes_articles
@@ -210,13 +210,14 @@ def comparer(ancien: dict[str, Any], ancien_dossier: Path, nouveau: dict[str, An
         ref = n if n_ret else a
         assert ref is not None
         document = ref["document"]
-        change_doc = f"{document}.docx" in documents
+        meme_version = a_ret and n_ret and a is not None and n is not None and a["version"] == n["version"]
+        if meme_version and f"{document}.docx" not in documents:
+            continue  # pièce identique à l'octet : la clause n'a pas changé, inutile de relire les documents
         vieux = texte(False, document, a["article"]) if a_ret and a else TexteClause("", [])
         neuf = texte(True, document, n["article"]) if n_ret and n else TexteClause("", [])
         if a_ret and n_ret:
             assert a is not None and n is not None
-            if a["version"] == n["version"] and (not change_doc or (vieux.paragraphes == neuf.paragraphes
-                                                                     and vieux.titre == neuf.titre)):
+            if meme_version and vieux.paragraphes == neuf.paragraphes and vieux.titre == neuf.titre:
                 continue
             fichier = racine / n["fichier"]
             source = fichier.read_text(encoding="utf-8") if fichier.is_file() else ""
@@ -377,8 +378,7 @@ def ecrire_synthese(rapports: list[RapportConsultation], sortie: Path, dossier: 
     contenus = {
         "synthese.docx": produire(modele, variables, blocs, titres),
         "synthese.csv": _csv(rapports),
-        "changements.json": (json.dumps([_sans_textes(r) for r in rapports], ensure_ascii=False, indent=2,
-                                        default=str) + "\n").encode("utf-8"),
+        "changements.json": json_lisible([_sans_textes(r) for r in rapports], defaut=str),
     }
     chemins = {}
     for nom, contenu in contenus.items():
