@@ -138,6 +138,12 @@ def _calculer(regles: list[dict[str, Any]], contexte: dict[str, Any], cible: dic
                              str(regle.get("explication", "")), lot))
 
 
+# Noms que le moteur ajoute aux réponses : dans le contexte des calculs et des clauses (analyser), puis
+# dans celui des seules clauses (contexte_clause). `dce catalogue verifier` les reconnaît d'après ces listes.
+NOMS_ANALYSE = ("acheteur", "param", "date_droit", "ccag_intitule")
+NOMS_CLAUSE = ("article", "retenue", "action", "lots_concernes", "derogations")
+
+
 def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_droit: dt.date | None = None) -> Analyse:
     """Calcule les valeurs, sélectionne les clauses en vigueur et numérote les articles."""
     donnees = copy.deepcopy(reponses.donnees)

@@ -21,12 +21,12 @@ from . import yaml_lignes
 from .catalogue import DOCUMENTS, Clause, lire_clause
 from .erreurs import ErreurDonnees, Probleme
 from .expressions import ENV_CLAUSES, ENV_EXPRESSIONS
+from .regles import NOMS_ANALYSE, NOMS_CLAUSE
 
 CCAG = {"Travaux", "FCS", "PI", "TIC", "MI", "MOE"}
-# Noms que le moteur ajoute au contexte de rendu (regles.contexte_clause, regles.analyser)
-NOMS_MOTEUR = {"acheteur", "param", "date_droit", "ccag_intitule", "article", "retenue", "action", "lots_concernes",
-               "derogations", "true", "false", "none", "True", "False", "None", "loop", "range", "dict", "lipsum",
-               "cycler", "joiner", "namespace"}
+# Noms connus d'un modèle Jinja de clause : ceux du moteur, les globales de Jinja, ses constantes et `loop`
+NOMS_MOTEUR = (set(NOMS_ANALYSE) | set(NOMS_CLAUSE) | set(ENV_CLAUSES.globals)
+               | {"true", "false", "none", "True", "False", "None", "loop"})
 ESPACES_REPONSES = ("spaser", "prix", "variantes", "justifications")
 STATUTS = ("verifie", "partiel", "non_verifie")
 A_COMPLETER = "A_COMPLETER"

@@ -104,3 +104,15 @@ def test_revision_des_prix(tmp_path):
     assert longue.contexte["variation_prix"] == "revisable"
     assert travaux.contexte["variation_prix"] == "revisable"
     assert _lot(travaux, 1)["indice_revision"] == "BT01"
+
+
+def test_noms_du_moteur_declares_une_fois(tmp_path):
+    """Les noms que le moteur ajoute au contexte sont ceux que `dce catalogue verifier` reconnaît."""
+    from generateur.regles import NOMS_ANALYSE, NOMS_CLAUSE, contexte_clause
+
+    analyse = preparer(ecrire(tmp_path, reponses()))
+    ajoutes_analyse = set(analyse.contexte) - set(analyse.reponses.donnees)
+    calculs = {c["nom"] for section in analyse.catalogue.calculs.values() for c in section}
+    assert ajoutes_analyse - calculs <= set(NOMS_ANALYSE) <= set(analyse.contexte)
+    selection = next(s for s in analyse.selections if s.retenue)
+    assert set(contexte_clause(analyse, selection)) - set(analyse.contexte) == set(NOMS_CLAUSE)
