@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any, Iterable
 
 from babel.dates import format_date, format_time
@@ -20,8 +21,14 @@ def _decimal(valeur: Any) -> Decimal:
 
 def euros(valeur: Any) -> str:
     """800000 → « 800 000,00 € » (espaces insécables)."""
-    texte = format_currency(_decimal(valeur), "EUR", locale=LOCALE)
-    return texte.replace(ESPACE_FINE, INSECABLE)
+    return _euros(_decimal(valeur))
+
+
+# Les mises en forme Babel sont mises en cache sur la valeur décimale (Babel convertit de même tout
+# nombre en Decimal(str(valeur))) : en lot, les mêmes taux et montants reviennent sans cesse.
+@lru_cache(maxsize=8192)
+def _euros(valeur: Decimal) -> str:
+    return format_currency(valeur, "EUR", locale=LOCALE).replace(ESPACE_FINE, INSECABLE)
 
 
 def montant(valeur: Any) -> str:
@@ -36,13 +43,23 @@ def montant_ttc(valeur: Any) -> str:
 
 def nombre(valeur: Any, decimales: int = 0) -> str:
     """833 → « 833 » ; 12345.6 → « 12 345,6 »."""
+    return _nombre(Decimal(str(valeur)), decimales)
+
+
+@lru_cache(maxsize=8192)
+def _nombre(valeur: Decimal, decimales: int) -> str:
     motif = "#,##0" + ("." + "#" * decimales if decimales else "")
     return format_decimal(valeur, format=motif, locale=LOCALE).replace(ESPACE_FINE, INSECABLE)
 
 
 def pourcent(valeur: Any) -> str:
     """15 → « 15 % » ; 5.5 → « 5,5 % » (la valeur est exprimée en points)."""
-    texte = format_percent(Decimal(str(valeur)) / 100, format="#,##0.##\u00a0%", locale=LOCALE)
+    return _pourcent(Decimal(str(valeur)))
+
+
+@lru_cache(maxsize=4096)
+def _pourcent(valeur: Decimal) -> str:
+    texte = format_percent(valeur / 100, format="#,##0.##\u00a0%", locale=LOCALE)
     return texte.replace(ESPACE_FINE, INSECABLE)
 
 

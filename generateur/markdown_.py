@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from html.parser import HTMLParser
 
@@ -130,14 +131,42 @@ def _nettoyer_liste(liste: Liste) -> None:
 def vers_blocs(texte: str) -> list[Bloc]:
     """Convertit le Markdown d'une clause rendue en blocs.
 
-    Les blocs rendus sont partagés (cache) : ni ce module ni ses appelants ne les modifient ensuite.
+    Le texte est converti bloc Markdown par bloc Markdown (`morceaux`), chacun mis en cache : d'une
+    consultation à l'autre, seuls les paragraphes où figure une valeur propre sont analysés à nouveau.
+    Les blocs rendus sont partagés : ni ce module ni ses appelants ne les modifient ensuite.
     """
-    return list(_blocs(texte))
+    return [bloc for morceau in morceaux(texte) for bloc in _blocs(morceau)]
 
 
-@lru_cache(maxsize=4096)
+# Un bloc qui commence ainsi prolonge le précédent (élément de liste, suite indentée, citation) : pas de coupure.
+_SUITE = re.compile(r"[ \t]|[-*+][ \t]|\d+[.)][ \t]|>")
+_HTML = re.compile(r"<[A-Za-z/!?]")
+_LIGNES_BLANCHES = re.compile(r"(\n(?:[ \t]*\n)+)")
+
+
+def morceaux(texte: str) -> list[str]:
+    """Coupe le texte aux lignes blanches qui séparent deux blocs indépendants (paragraphes, titres, tableaux).
+
+    Une liste reste d'un seul tenant (ses éléments séparés par des lignes blanches forment une seule
+    liste, numérotée d'un bout à l'autre) : la conversion par morceaux donne les mêmes blocs que celle du
+    texte entier (vérifié par les tests de robustesse).
+    """
+    if _HTML.search(texte):
+        return [texte]  # un bloc HTML brut peut enjamber les lignes blanches : texte converti d'un coup
+    resultat: list[str] = []
+    parties = _LIGNES_BLANCHES.split(texte.strip("\n"))  # morceau, séparateur, morceau, séparateur…
+    for i in range(0, len(parties), 2):
+        morceau = parties[i]
+        if resultat and _SUITE.match(morceau):
+            resultat[-1] += parties[i - 1] + morceau  # séparateur d'origine : le texte est rendu à l'identique
+        elif morceau.strip():
+            resultat.append(morceau)
+    return resultat
+
+
+@lru_cache(maxsize=8192)
 def _blocs(texte: str) -> tuple[Bloc, ...]:
-    """Mis en cache : en lot, une clause rendue à l'identique (les deux tiers) n'est analysée qu'une fois."""
+    """Un morceau de Markdown → ses blocs (tuple partagé, en cache)."""
     _MD.reset()
     lecteur = _Lecteur()
     lecteur.feed(_MD.convert(texte))

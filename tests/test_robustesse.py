@@ -210,3 +210,61 @@ def test_clause_ne_peut_pas_sortir_du_bac_a_sable(tmp_path):
     with pytest.raises(ErreurDCE) as exc:
         generer(ecrire(tmp_path, reponses()), tmp_path / "s", racine)
     assert "interdite dans le bac à sable" in str(exc.value)
+
+
+# -- conversion Markdown par morceaux -------------------------------------------------------------------
+
+_MOTS = st.sampled_from(["Le", "titulaire", "**gras**", "*italique*", "_souligné_", "2026.", "12)", "\\*", "&amp;",
+                         "-", "+", "1.", "|", "800\u00a0000,00\u00a0€", "#", ">", "`code`", "[lien](http://x)",
+                         "<div>", "</div>", "<b>x</b>"])
+_PHRASE = st.lists(_MOTS, min_size=1, max_size=8).map(" ".join)
+_MARQUE = st.sampled_from(["- ", "* ", "+ ", "1. ", "2. ", "10) "])
+_RETRAIT = st.sampled_from(["", "  ", "    ", "\t"])
+_ENTRE = st.sampled_from(["\n", "\n\n", "\n  \n", "\n\n\n", "\n \t\n\n"])
+
+
+@st.composite
+def _bloc_markdown(draw) -> str:
+    genre = draw(st.sampled_from(["paragraphe", "titre", "liste", "tableau", "suite", "citation"]))
+    if genre == "titre":
+        return "#" * draw(st.integers(1, 4)) + " " + draw(_PHRASE)
+    if genre == "liste":
+        elements = draw(st.lists(st.tuples(_RETRAIT, _MARQUE, _PHRASE), min_size=1, max_size=4))
+        return draw(_ENTRE).join(f"{r}{m}{p}" for r, m, p in elements)
+    if genre == "tableau":
+        colonnes = draw(st.integers(1, 3))
+        lignes = draw(st.lists(st.lists(_PHRASE, min_size=colonnes, max_size=colonnes), min_size=1, max_size=3))
+        entete = "| " + " | ".join(f"c{i}" for i in range(colonnes)) + " |\n|" + "---|" * colonnes
+        return entete + "".join("\n| " + " | ".join(l) + " |" for l in lignes)
+    if genre == "suite":
+        return draw(_RETRAIT) + draw(_PHRASE)
+    if genre == "citation":
+        return "> " + draw(_PHRASE)
+    return "\n".join(draw(st.lists(_PHRASE, min_size=1, max_size=3)))
+
+
+@REGLAGES
+@given(blocs=st.lists(st.tuples(_bloc_markdown(), _ENTRE), min_size=1, max_size=8))
+def test_conversion_par_morceaux_identique_au_texte_entier(blocs):
+    """Les clauses sont converties morceau par morceau (cache) : mêmes blocs que le texte converti d'un coup."""
+    from generateur.markdown_ import _blocs, vers_blocs
+
+    texte = "".join(b + entre for b, entre in blocs)
+    assert vers_blocs(texte) == list(_blocs(texte))
+
+
+def test_conversion_par_morceaux_des_clauses_du_catalogue():
+    """Toutes les clauses rendues des exemples : mêmes blocs par morceaux et d'un coup."""
+    from generateur.assemblage import rendre_clause
+    from generateur.generation import preparer
+    from generateur.markdown_ import _blocs, morceaux, vers_blocs
+
+    coupees = 0
+    for exemple in sorted((RACINE / "exemples").glob("*.yaml")):
+        analyse = preparer(exemple, RACINE)
+        for selection in analyse.selections:
+            if selection.retenue:
+                texte = rendre_clause(analyse, selection)
+                assert vers_blocs(texte) == list(_blocs(texte)), selection.clause.id
+                coupees += len(morceaux(texte)) > 1
+    assert coupees > 50  # la plupart des clauses sont effectivement coupées
