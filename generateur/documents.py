@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import tempfile
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import orjson
+from docx import Document
 from docx.opc.pkgwriter import PackageWriter
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage, Listing
@@ -54,8 +56,22 @@ _ENV_MODELE = _EnvironnementModele(autoescape=True)
 _PARTIES_NETTOYEES: dict[str, str] = {}
 
 
+@lru_cache(maxsize=16)
+def _document_vierge(chemin: str, _date: int, _taille: int) -> Any:
+    """Le modèle ouvert par python-docx, une fois par fichier (date et taille dans la clé : relu s'il change)."""
+    return Document(chemin)
+
+
 class _Modele(DocxTemplate):
-    """DocxTemplate qui ne nettoie qu'une fois (patch_xml, des expressions régulières) chaque partie d'un modèle."""
+    """DocxTemplate qui part d'une copie du modèle déjà ouvert, et ne nettoie qu'une fois (patch_xml, des
+    expressions régulières) chaque partie d'un modèle."""
+
+    def init_docx(self, reload: bool = True) -> None:
+        if not self.docx or (self.is_rendered and reload):
+            etat = os.stat(self.template_file)
+            # Copier l'arbre du paquet déjà lu coûte moitié moins que relire le .docx.
+            self.docx = copy.deepcopy(_document_vierge(str(self.template_file), etat.st_mtime_ns, etat.st_size))
+            self.is_rendered = False
 
     def patch_xml(self, src_xml: str) -> str:
         if src_xml not in _PARTIES_NETTOYEES:
