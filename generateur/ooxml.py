@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from xml.sax.saxutils import escape
 
 from typing import Callable
 
@@ -28,7 +27,8 @@ def texte_permis(texte: str) -> str:
 
 def echapper(texte: str) -> str:
     """Texte → contenu XML sûr (caractères interdits en XML 1.0 retirés)."""
-    return escape(texte_permis(texte), {'"': "&quot;"})
+    texte = texte_permis(texte)
+    return texte.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
 @dataclass
