@@ -1,6 +1,7 @@
 # Deux commandes pour une machine neuve :
 #   make demo    installe dce dans .venv et génère le DCE de chaque exemple dans sortie/
-#   make tests   installe les dépendances de test (et LibreOffice si besoin) et lance toute la suite
+#   make tests   installe les dépendances de test (option dask comprise, LibreOffice et Chromium si besoin)
+#                et lance toute la suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
@@ -15,6 +16,12 @@ $(BIN)/dce: pyproject.toml
 	touch $(BIN)/dce
 
 installer: $(BIN)/dce
+
+# Dépendances des tests, dont l'option dask : le test de régénération sur un cluster Dask (LocalCluster) tourne
+# aussi en intégration continue.
+$(VENV)/.dependances-tests: $(BIN)/dce
+	$(BIN)/pip install --quiet -e ".[tests,dask]"
+	touch $@
 
 demo: installer
 	@for f in $(EXEMPLES); do \
@@ -50,6 +57,6 @@ navigateur: installer
 verifier-catalogue: installer
 	$(BIN)/dce catalogue verifier
 
-tests: installer libreoffice navigateur
+tests: $(VENV)/.dependances-tests libreoffice navigateur
 	$(BIN)/dce catalogue verifier
 	$(BIN)/pytest -q

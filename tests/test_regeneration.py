@@ -334,7 +334,10 @@ def test_barre_de_progression(capsys):
 
 
 def test_cluster_dask(lot):
-    distributed = pytest.importorskip("distributed")
+    if os.environ.get("CI") == "true":
+        import distributed  # en intégration continue, make tests installe l'option dask : son absence est une erreur
+    else:
+        distributed = pytest.importorskip("distributed")
     dossier, racine = lot
     remplacer(racine, *PLASTIQUE)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
