@@ -106,8 +106,8 @@ def _styles(document: Any) -> tuple[Styles, int]:
 
 @lru_cache(maxsize=64)
 def _styles_du_modele(chemin: str, _date: int, _taille: int) -> tuple[Styles, int]:
-    """`_styles`, lu une fois par modèle (et relu si le fichier change : date et taille font partie de la clé)."""
-    return _styles(DocxTemplate(chemin).get_docx())
+    """`_styles` du modèle déjà ouvert, lus une fois par modèle."""
+    return _styles(_document_vierge(chemin, _date, _taille))
 
 
 def _ajouter_numerotation(modele: DocxTemplate, numerotation: Numerotation) -> None:
@@ -128,9 +128,8 @@ def zip_reproductible(parties: dict[str, bytes]) -> bytes:
         for nom in sorted(parties, key=lambda n: (n != "[Content_Types].xml", n)):
             info = zipfile.ZipInfo(nom, DATE_ZIP)
             info.compress_type = zipfile.ZIP_DEFLATED
-            info._compresslevel = NIVEAU_COMPRESSION  # type: ignore[attr-defined]
             info.external_attr = 0o644 << 16
-            z.writestr(info, parties[nom])
+            z.writestr(info, parties[nom], compresslevel=NIVEAU_COMPRESSION)
     return sortie.getvalue()
 
 
@@ -206,7 +205,8 @@ def _inserer(xml: bytes, fragments: dict[str, str], modele: Path) -> bytes:
     Le corps n'est ainsi jamais analysé par lxml : il passe tel qu'ooxml l'a écrit, préfixe w: compris
     (déclaré à la racine de tout document Word).
     """
-    if f'xmlns:w="{W_NS}"'.encode() not in xml[:4096]:
+    debut = xml.find(b"<w:document ")
+    if debut < 0 or f'xmlns:w="{W_NS}"'.encode() not in xml[debut:xml.find(b">", debut)]:
         raise ErreurDonnees(Probleme("modèle Word inhabituel : l'espace de noms WordprocessingML n'est pas déclaré "
                                      "avec le préfixe « w » à la racine du document", modele))
     for nom, fragment in fragments.items():
