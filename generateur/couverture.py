@@ -162,18 +162,15 @@ def blocs(couverture: Couverture) -> tuple[list[Bloc], list[Titre]]:
 
 def docx(couverture: Couverture, modele: Path, version_catalogue: str) -> bytes:
     """Rapport Word dans le modèle de l'acheteur."""
-    from .documents import produire
+    from .documents import produire, variables_acheteur
 
-    profil = couverture.acheteur.profil
     titre = "Couverture du SPASER par le catalogue de clauses"
     variables = {
-        "acheteur_nom": profil["nom"], "acheteur_nom_court": profil["nom_court"],
-        "acheteur_adresse": list(profil.get("adresse") or []), "representant": profil["representant"],
+        **variables_acheteur(couverture.acheteur.profil, couverture.acheteur.logo()),
         "titre_document": titre, "sigle_document": "SPASER",
         "objet": str(couverture.acheteur.referentiel.get("titre", "")),
         "objet_court": "Couverture du SPASER", "reference": f"catalogue {version_catalogue}",
         "procedure": "", "date_limite": "", "date_lancement": date_longue(couverture.jour),
-        "logo": couverture.acheteur.logo(),
     }
     corps, titres = blocs(couverture)
     return produire(modele, variables, corps, titres)

@@ -33,6 +33,19 @@ NIVEAU_COMPRESSION = 1
 # Corps et sommaire, écrits par ooxml, sont insérés après le rendu docxtpl : ils n'ont à passer ni par
 # Jinja ni par les expressions régulières de docxtpl (le plus gros du temps de rendu d'un long document).
 _EMPLACEMENT = "\u2063dce-emplacement:"
+# Variables qu'un modèle Word peut employer : fournies par generation.variables_modele (et par les rapports),
+# plus les deux emplacements que dce remplit. `dce catalogue verifier` signale toute autre variable.
+VARIABLES_MODELE = ("acheteur_nom", "acheteur_nom_court", "acheteur_adresse", "representant", "titre_document",
+                    "sigle_document", "objet", "objet_court", "reference", "procedure", "date_limite",
+                    "date_lancement", "logo")
+EMPLACEMENTS = ("corps", "sommaire")
+
+
+def variables_acheteur(profil: dict[str, Any], logo: Path | None) -> dict[str, Any]:
+    """Les variables du modèle qui présentent l'acheteur (couverture, en-tête), d'après son profil."""
+    return {"acheteur_nom": profil["nom"], "acheteur_nom_court": profil["nom_court"],
+            "acheteur_adresse": list(profil.get("adresse") or []), "representant": profil["representant"],
+            "logo": logo}
 
 
 class _EnvironnementModele(Environment):
@@ -222,7 +235,9 @@ def _inserer(xml: bytes, fragments: dict[str, str], modele: Path) -> bytes:
 
 
 def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre]) -> bytes:
-    """Rend un document complet en mémoire."""
+    """Rend un document complet en mémoire ; `variables` : exactement VARIABLES_MODELE."""
+    if set(variables) != set(VARIABLES_MODELE):
+        raise ValueError(f"variables du modèle : {sorted(set(variables) ^ set(VARIABLES_MODELE))}")
     try:
         etat = modele.stat()
         styles, premier = _styles_du_modele(str(modele), etat.st_mtime_ns, etat.st_size)
@@ -233,7 +248,7 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
     numerotation = Numerotation(premier, styles.abstract_numeros)
     ecrivain = Ecrivain(replace(styles), numerotation, _Images(tpl))
     contexte = {cle: texte_permis(v) if isinstance(v, str) else v for cle, v in variables.items()}
-    fragments = {"corps": ecrivain.blocs(blocs), "sommaire": ecrivain.sommaire(titres)}
+    fragments = dict(zip(EMPLACEMENTS, (ecrivain.blocs(blocs), ecrivain.sommaire(titres))))
     for nom in fragments:
         contexte[nom] = Markup(_emplacement(nom))
     if isinstance(contexte.get("acheteur_adresse"), list):

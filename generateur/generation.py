@@ -11,7 +11,7 @@ from typing import Any
 from . import acheteurs, annexe, catalogue, questionnaire, reponses
 from .assemblage import blocs_document
 from .conformite import Conformite, verifier
-from .documents import ecrire_atomique, json_lisible, produire
+from .documents import ecrire_atomique, json_lisible, produire, variables_acheteur
 from .erreurs import ErreurDCE, ErreurDonnees, Probleme
 from .formats import date_heure, date_longue
 from .regles import Analyse, analyser
@@ -48,13 +48,9 @@ def preparer(fichier_reponses: Path | str, racine: Path | None = None, date_droi
 
 def variables_modele(analyse: Analyse, document: str, titre: str) -> dict[str, Any]:
     ctx = analyse.contexte
-    profil = analyse.acheteur.profil
     objet = " ".join(str(ctx["objet"]).split())
     return {
-        "acheteur_nom": profil["nom"],
-        "acheteur_nom_court": profil["nom_court"],
-        "acheteur_adresse": list(profil.get("adresse") or []),
-        "representant": profil["representant"],
+        **variables_acheteur(analyse.acheteur.profil, analyse.acheteur.logo()),
         "titre_document": titre,
         "sigle_document": document,
         "objet": objet,
@@ -63,7 +59,6 @@ def variables_modele(analyse: Analyse, document: str, titre: str) -> dict[str, A
         "procedure": ctx["procedure_libelle"],
         "date_limite": date_heure(ctx["date_limite_offres"]),
         "date_lancement": date_longue(ctx["date_lancement"]),
-        "logo": analyse.acheteur.logo(),
     }
 
 

@@ -10,7 +10,7 @@ from . import catalogue, graphiques
 from .bilan import Bilan, Indicateur, Mesure, trajectoire
 from .blocs import Bloc, ElementListe, Image, Liste, Paragraphe, Segment, Titre
 from .classeur import classeur
-from .documents import ecrire_atomique, produire
+from .documents import ecrire_atomique, produire, variables_acheteur
 from .formats import date_longue, liste_fr, montant, nombre, pourcent
 from .generation import modele_de
 from .tracabilite import tableau
@@ -180,18 +180,15 @@ def blocs(bilan: Bilan) -> tuple[list[Bloc], list[Titre]]:
 
 
 def _variables(bilan: Bilan) -> dict[str, Any]:
-    profil = bilan.acheteur.profil
     debut, fin = bilan.consultations[0].date_lancement, bilan.consultations[-1].date_lancement
     objet = (f"Bilan de la politique d'achat responsable{NBSP}: {nombre(len(bilan.consultations))} consultation"
              f"{'s' if len(bilan.consultations) > 1 else ''} lancée{'s' if len(bilan.consultations) > 1 else ''} "
              f"{_periode(bilan)}")
     return {
-        "acheteur_nom": profil["nom"], "acheteur_nom_court": profil["nom_court"],
-        "acheteur_adresse": list(profil.get("adresse") or []), "representant": profil["representant"],
+        **variables_acheteur(bilan.acheteur.profil, bilan.acheteur.logo()),
         "titre_document": "Bilan SPASER", "sigle_document": "BILAN", "objet": objet, "objet_court": "Bilan SPASER",
         "reference": nom_bilan(bilan), "procedure": "toutes procédures", "date_limite": "sans objet",
         "date_lancement": date_longue(debut) if debut == fin else f"du {date_longue(debut)} au {date_longue(fin)}",
-        "logo": bilan.acheteur.logo(),
     }
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from .acheteurs import Acheteur
 from .blocs import Bloc, Paragraphe, Segment, Titre
-from .documents import ecrire_atomique, json_lisible, produire
+from .documents import ecrire_atomique, json_lisible, produire, variables_acheteur
 from .formats import date_heure, date_longue
 from .generation import nom_sur
 from .redline import Ligne, TexteClause, textes_articles
@@ -366,13 +366,11 @@ def ecrire_synthese(rapports: list[RapportConsultation], sortie: Path, dossier: 
     profil = acheteur.profil if acheteur else {"nom": "Acheteurs des consultations régénérées", "nom_court": "dce",
                                                "representant": "leurs représentants"}
     variables = {
-        "acheteur_nom": profil["nom"], "acheteur_nom_court": profil["nom_court"],
-        "acheteur_adresse": list(profil.get("adresse") or []), "representant": profil["representant"],
+        **variables_acheteur(profil, acheteur.logo() if acheteur else None),
         "titre_document": titre, "sigle_document": "Rapport", "objet": f"Consultations du dossier {dossier.name}",
         "objet_court": dossier.name[:50], "reference": moment.strftime("%d/%m/%Y %H:%M"),
         "procedure": "Simulation de régénération (aucun document écrit)" if simulation else "Régénération en lot",
         "date_limite": "sans objet", "date_lancement": date_longue(moment.date()),
-        "logo": acheteur.logo() if acheteur else None,
     }
     blocs, titres = blocs_synthese(rapports, dossier, simulation, moment)
     contenus = {

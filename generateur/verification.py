@@ -21,6 +21,7 @@ from . import yaml_lignes
 from .catalogue import DOCUMENTS, Clause, lire_clause
 from .erreurs import ErreurDonnees, Probleme
 from .expressions import ENV_CLAUSES, ENV_EXPRESSIONS
+from .documents import EMPLACEMENTS, VARIABLES_MODELE, produire
 from .regles import NOMS_ANALYSE, NOMS_CLAUSE
 
 CCAG = {"Travaux", "FCS", "PI", "TIC", "MI", "MOE"}
@@ -30,9 +31,6 @@ NOMS_MOTEUR = (set(NOMS_ANALYSE) | set(NOMS_CLAUSE) | set(ENV_CLAUSES.globals)
 ESPACES_REPONSES = ("spaser", "prix", "variantes", "justifications")
 STATUTS = ("verifie", "partiel", "non_verifie")
 A_COMPLETER = "A_COMPLETER"
-VARIABLES_MODELE = {"acheteur_nom", "acheteur_nom_court", "acheteur_adresse", "representant", "titre_document",
-                    "sigle_document", "objet", "objet_court", "reference", "procedure", "date_limite",
-                    "date_lancement", "logo", "corps", "sommaire"}
 
 
 class Verificateur:
@@ -295,17 +293,16 @@ class Verificateur:
             except Exception as exc:  # noqa: BLE001 - un modèle illisible est un défaut à signaler
                 self.pb(f"modèle Word illisible ({exc})", fichier)
                 continue
-            for nom in sorted(set(attendues) - VARIABLES_MODELE):
+            connues = set(VARIABLES_MODELE) | set(EMPLACEMENTS)
+            for nom in sorted(set(attendues) - connues):
                 self.pb(f"le modèle attend la variable « {nom} », que dce ne fournit pas "
-                        f"(disponibles : {', '.join(sorted(VARIABLES_MODELE))})", fichier)
-            if not set(attendues) - VARIABLES_MODELE:
+                        f"(disponibles : {', '.join(sorted(connues))})", fichier)
+            if not set(attendues) - connues:
                 self._rendu_modele(fichier)
 
     def _rendu_modele(self, fichier: Path) -> None:
         """Un document vide rendu avec le modèle : le corps (et le sommaire) trouvent leur place."""
-        from .documents import produire
-
-        essai: dict[str, Any] = {nom: "" for nom in VARIABLES_MODELE - {"corps", "sommaire"}}
+        essai: dict[str, Any] = {nom: "" for nom in VARIABLES_MODELE}
         essai.update(acheteur_adresse=[], logo=None)
         try:
             produire(fichier, essai, [], [])
