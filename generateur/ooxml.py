@@ -96,6 +96,11 @@ def paragraphe(contenu: str, style: str | None = None, num: tuple[int, int] | No
     return f"<w:p>{'<w:pPr>' + ppr + '</w:pPr>' if ppr else ''}{contenu}</w:p>"
 
 
+def _annonce(p: Paragraphe) -> bool:
+    """Paragraphe qui annonce ce qui suit (il finit par deux-points)."""
+    return bool(p.segments) and p.segments[-1].texte.rstrip().endswith(":")
+
+
 class Ecrivain:
     """Écrit les blocs d'un document ; tient les signets et la numérotation des listes."""
 
@@ -189,7 +194,14 @@ class Ecrivain:
         return f"<w:p>{'<w:pPr>' + ppr + '</w:pPr>' if ppr else ''}{''.join(contenu)}</w:p>"
 
     def blocs(self, blocs: list[Bloc]) -> str:
-        return "".join(self.bloc(b) for b in blocs)
+        xml = []
+        for b, suivant in zip(blocs, [*blocs[1:], None]):
+            if isinstance(b, Paragraphe) and suivant is not None and _annonce(b):
+                # « Une avance est versée : » ne finit pas une page dont la liste commence la suivante.
+                xml.append(paragraphe(runs(b.segments), b.style, centre=b.centre, garder=True))
+            else:
+                xml.append(self.bloc(b))
+        return "".join(xml)
 
     def sommaire(self, titres: list[Titre]) -> str:
         """Table des matières remplie : une entrée par titre, avec un renvoi de page (PAGEREF) vers son signet.

@@ -172,3 +172,15 @@ def test_exemples_generes(exemples_generes, exemple):
     assert len([f for f in fichiers if f.endswith(".docx")]) == 5  # RC, CCAP, CCTP, fiche SPASER, annexe de conformité
     manif = json.loads(next(p for n, p in fichiers.items() if n.endswith("manifeste.json")).read_text(encoding="utf-8"))
     assert manif["actions_spaser"], "chaque exemple met en œuvre des actions SPASER"
+
+
+def test_paragraphe_qui_annonce_la_suite_reste_avec_elle(generer):
+    """« Une avance est versée : » est lié à ce qui suit (pas de deux-points orphelin en bas de page)."""
+    docs, _ = generer(reponses())
+    paragraphes = docs["CCAP"].doc.paragraphs
+    annonces = [p for p in paragraphes if p.text.rstrip().endswith(":") and p.style.name == "Normal"]
+    assert any(p.text.startswith("Une avance est versée") for p in annonces)
+    for p in annonces:
+        assert p.paragraph_format.keep_with_next, p.text
+    ordinaires = [p for p in paragraphes if p.style.name == "Normal" and p.text.rstrip().endswith(".")]
+    assert ordinaires and not any(p.paragraph_format.keep_with_next for p in ordinaires)
