@@ -51,8 +51,10 @@ def regenerer(ctx: click.Context, dossier: Path, jobs: int | None, simulation: b
     for r in bilan.consultations:
         if r.statut in (MODIFIEE, NOUVELLE):
             versions = " → ".join(v for v in (r.version_precedente, r.nouvelle_version) if v)
-            click.echo(f"  {r.dossier} : version {versions}, {len(r.clauses)} clause(s) et "
-                       f"{len(r.valeurs)} valeur(s) modifiée(s)" + (" (simulation)" if simulation else ""))
+            pieces = r.pieces_sans_changement_de_clause
+            detail = (f"pièce(s) {', '.join(pieces)} modifiée(s) : {' ; '.join(r.causes)}" if pieces else
+                      f"{len(r.clauses)} clause(s) et {len(r.valeurs)} valeur(s) modifiée(s)")
+            click.echo(f"  {r.dossier} : version {versions}, {detail}" + (" (simulation)" if simulation else ""))
     if simulation:
         click.echo("Simulation : aucune consultation n'a été modifiée.")
     click.echo(f"Rapport : {bilan.fichiers['synthese.docx']}")

@@ -82,6 +82,15 @@ class RapportConsultation:
     redline: str | None = None
     acheteur: str = ""
 
+    @property
+    def pieces_sans_changement_de_clause(self) -> list[str]:
+        """Pièces modifiées alors qu'aucune clause ni valeur ne change (modèle Word, version de dce…)."""
+        return self.documents if self.statut == MODIFIEE and not (self.clauses or self.valeurs) else []
+
+
+# Cause donnée quand ni le catalogue, ni le modèle, ni les réponses n'expliquent qu'une pièce change.
+MISE_EN_FORME = "mise en forme produite par dce modifiée (texte des clauses et valeurs inchangés)"
+
 
 def lire_manifeste(dossier: Path) -> dict[str, Any] | None:
     """Manifeste d'un dossier de génération (le seul fichier *-manifeste.json), ou None."""
@@ -254,6 +263,9 @@ def lignes_csv(rapports: list[RapportConsultation]) -> list[dict[str, str]]:
         for v in r.valeurs:
             detail.append({"changement": v.genre, "element": v.libelle, "avant": _valeur(v.ancienne),
                            "apres": _valeur(v.nouvelle), "cause": v.reference})
+        for piece in r.pieces_sans_changement_de_clause:
+            detail.append({"changement": "pièce modifiée", "element": piece, "document": piece,
+                           "cause": " ; ".join(r.causes)})
         if r.statut == ECHEC:
             detail.append({"changement": "échec", "cause": r.erreur})
         for d in detail or [{"changement": "aucun", "cause": " ; ".join(r.causes)}]:
@@ -319,10 +331,10 @@ def blocs_synthese(rapports: list[RapportConsultation], dossier: Path, simulatio
             str(len(r.clauses)), str(len(r.valeurs))] for r in limite(listees, "consultations")],
         [24, 20, 14, 14, 14, 14]))
 
-    changees = [r for r in rapports if r.clauses or r.valeurs]
+    changees = [r for r in rapports if r.clauses or r.valeurs or r.pieces_sans_changement_de_clause]
     titre(1, "Article 3 – Détail des changements")
     if not changees:
-        blocs.append(Paragraphe([Segment("Aucune clause ni aucune valeur ne change.")]))
+        blocs.append(Paragraphe([Segment("Aucune clause, aucune valeur ni aucune pièce ne change.")]))
     for r in limite(changees, "consultations modifiées"):
         titre(2, f"{r.dossier} ({r.reference}), version {r.version_precedente or '—'} → {r.nouvelle_version or '—'}")
         lignes = [["Changement", "Élément", "Avant", "Après", "Cause"]]
@@ -333,6 +345,9 @@ def blocs_synthese(rapports: list[RapportConsultation], dossier: Path, simulatio
                            "—" if c.nouvelle_version is None else f"version {c.nouvelle_version}", c.cause])
         for v in r.valeurs:
             lignes.append([v.genre, v.libelle, _valeur(v.ancienne), _valeur(v.nouvelle), v.reference])
+        for piece in r.pieces_sans_changement_de_clause:
+            lignes.append(["pièce modifiée", piece, r.version_precedente or "—", r.nouvelle_version or "—",
+                           " ; ".join(r.causes)])
         blocs.append(tableau(lignes, [14, 28, 14, 14, 30]))
         if r.redline:
             blocs.append(Paragraphe([Segment(f"Modifications suivies des clauses : modifications/{Path(r.redline).name}",

@@ -42,8 +42,8 @@ from . import __version__, acheteurs, catalogue, questionnaire, redline
 from .documents import ecrire_atomique
 from .erreurs import ErreurDCE, Probleme
 from .generation import generer, nom_sur
-from .rapport_changements import (A_JOUR, ECHEC, MODIFIEE, NON_CONCERNEE, NOUVELLE, RapportConsultation, comparer,
-                                  ecrire_synthese, empreintes_documents, lire_manifeste)
+from .rapport_changements import (A_JOUR, ECHEC, MISE_EN_FORME, MODIFIEE, NON_CONCERNEE, NOUVELLE, RapportConsultation,
+                                  comparer, ecrire_synthese, empreintes_documents, lire_manifeste)
 from .regles import en_json
 from .tracabilite import entrees
 
@@ -287,6 +287,8 @@ def traiter(tache: Tache) -> RapportConsultation:
                 return rapport
             rapport.clauses, rapport.valeurs, rapport.documents = comparer(ancien, dossier_precedent, nouveau,
                                                                            temporaire, racine)
+            if not (rapport.clauses or rapport.valeurs):  # seules les pièces changent : dire pourquoi
+                rapport.causes = rapport.causes or impacts(ancien, consultation / REPONSES, racine) or [MISE_EN_FORME]
         modifications = None
         if rapport.clauses:
             modifications = redline.document(resultat.analyse, rapport.clauses, precedente, numero)

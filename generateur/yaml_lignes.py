@@ -79,8 +79,7 @@ def lire_texte(texte: str, fichier: Path | str) -> Document:
     try:
         chargeur = _Chargeur(texte)
     except yaml.reader.ReaderError as exc:
-        raise ErreurDonnees(Probleme(f"caractère interdit en YAML (code {exc.character:#x}) à la position {exc.position}",
-                                     fichier)) from None
+        raise ErreurDonnees(_caractere_interdit(exc, texte, fichier)) from None
     try:
         racine = chargeur.get_single_node()
         if racine is not None:
@@ -88,10 +87,13 @@ def lire_texte(texte: str, fichier: Path | str) -> Document:
     except yaml.MarkedYAMLError as exc:
         marque = exc.problem_mark or exc.context_mark
         ligne = marque.line + 1 if marque else None
-        raison = (exc.problem or exc.context or "syntaxe invalide").strip()
-        problemes.append(Probleme(f"YAML invalide ({_traduire(raison)})", fichier, ligne))
+        raison = (exc.problem or exc.context or "").strip()
+        caractere = texte[marque.index:marque.index + 1] if marque and marque.index is not None else ""
+        problemes.append(Probleme(f"YAML invalide ({_traduire(raison, exc.context or '', caractere)})", fichier, ligne))
+    except yaml.reader.ReaderError as exc:  # libyaml lit au fil de l'analyse
+        problemes.append(_caractere_interdit(exc, texte, fichier))
     except yaml.YAMLError as exc:  # pragma: no cover - erreurs sans position
-        problemes.append(Probleme(f"YAML invalide ({exc})", fichier))
+        problemes.append(Probleme(f"YAML invalide ({_traduire(str(exc))})", fichier))
     except RecursionError:
         problemes.append(Probleme("YAML invalide (imbrication trop profonde)", fichier))
     finally:
@@ -99,6 +101,11 @@ def lire_texte(texte: str, fichier: Path | str) -> Document:
     if problemes:
         raise ErreurDonnees(problemes)
     return doc
+
+
+def _caractere_interdit(exc: yaml.reader.ReaderError, texte: str, fichier: Path | str) -> Probleme:
+    ligne = texte.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else None
+    return Probleme(f"caractère interdit en YAML (code {exc.character:#x})", fichier, ligne)
 
 
 def lire(chemin: Path | str) -> Document:
@@ -119,26 +126,63 @@ def lire(chemin: Path | str) -> Document:
     return lire_texte(texte, chemin)
 
 
-_TRADUCTIONS = {
-    "could not find expected ':'": "« : » attendu",
-    "mapping values are not allowed here": "valeur inattendue à cet endroit (un « : » de trop ?)",
-    "found character '\\t' that cannot start any token": "tabulation interdite, indenter avec des espaces",
-    "expected <block end>, but found '-'": "élément de liste mal indenté",
-    "found undefined alias": "alias non défini",
-    "found unexpected end of stream": "fin de fichier inattendue",
-    "did not find expected key": "clé attendue (indentation incorrecte ?)",
-    "did not find expected '-' indicator": "tiret de liste attendu (indentation incorrecte ?)",
-    "found unexpected ':'": "« : » inattendu",
-}
+# Messages de l'analyseur YAML (libyaml ou PyYAML, formulations voisines) → français. Le premier fragment
+# trouvé dans le message l'emporte ; l'ordre va du plus précis au plus général.
+_TRADUCTIONS = [
+    ("could not find expected ':'", "« : » attendu"),
+    ("found unexpected ':'", "« : » inattendu"),
+    ("mapping values are not allowed", "valeur inattendue à cet endroit (un « : » de trop, ou une indentation "
+                                       "incorrecte ? mettre entre guillemets un texte qui contient « : »)"),
+    ("mapping keys are not allowed", "clé inattendue à cet endroit (indentation incorrecte ?)"),
+    ("sequence entries are not allowed", "élément de liste « - » inattendu à cet endroit (indentation incorrecte ?)"),
+    ("tab character", "tabulation interdite, indenter avec des espaces"),
+    ("'\\t'", "tabulation interdite, indenter avec des espaces"),
+    ("cannot start any token", "caractère qui ne peut pas commencer une valeur (@, `, %…) : mettre la valeur "
+                               "entre guillemets"),
+    ("expected ',' or ']'", "« , » ou « ] » attendu (liste entre crochets non fermée ?)"),
+    ("expected ',' or '}'", "« , » ou « } » attendu (accolade non fermée ?)"),
+    ("node content", "valeur attendue (crochet ou accolade non fermé ?)"),
+    ("expected <block end>, but found '-'", "élément de liste mal indenté"),
+    ("expected <block end>", "indentation incorrecte"),
+    ("did not find expected key", "clé attendue (indentation incorrecte ?)"),
+    ("expected '-' indicator", "tiret de liste attendu (indentation incorrecte ?)"),
+    ("invalid indentation or unclosed", "indentation incorrecte, ou crochet ou accolade non fermé"),
+    ("undefined alias", "alias non défini"),
+    ("duplicate anchor", "ancre « & » définie deux fois"),
+    ("second occurrence", "ancre « & » définie deux fois"),
+    ("undefined tag handle", "balise YAML non autorisée"),
+    ("could not determine a constructor for the tag", "balise YAML non autorisée"),
+    ("unknown escape character", "séquence d'échappement inconnue entre guillemets doubles (doubler la barre "
+                                 "oblique inverse, ou employer des apostrophes)"),
+    ("found another document", "un seul document attendu : retirer le séparateur « --- » en trop"),
+    ("single document", "un seul document attendu : retirer le séparateur « --- » en trop"),
+    ("document indicator", "séparateur de document « --- » ou « ... » inattendu"),
+    ("document separator", "séparateur de document « --- » ou « ... » inattendu"),
+    ("document start", "début de document attendu (texte en trop au premier niveau ?)"),
+    ("comment or a line break", "texte en trop après la valeur (un « # » de commentaire doit suivre une espace)"),
+    ("comment or line break", "texte en trop après la valeur (un « # » de commentaire doit suivre une espace)"),
+    ("directive", "directive « % » invalide ou répétée"),
+    ("alphabetic", "nom d'ancre « & », d'alias « * » ou de balise « ! » invalide (lettres et chiffres seulement)"),
+    ("alphabetical", "nom d'ancre « & », d'alias « * » ou de balise « ! » invalide (lettres et chiffres seulement)"),
+    ("whitespace or line break", "espace ou retour à la ligne attendu (après une balise « ! » ?)"),
+    ("URI", "balise « ! » invalide"),
+    ("expected '>'", "balise « ! » invalide"),
+    ("UTF-8 octet", "balise « ! » invalide"),
+    ("control characters are not allowed", "caractère de contrôle interdit"),
+    ("unacceptable character", "caractère de contrôle interdit"),
+    ("end of stream", "fin de fichier inattendue"),
+]
 
 
-def _traduire(raison: str) -> str:
-    for anglais, francais in _TRADUCTIONS.items():
-        if raison.startswith(anglais):
+def _traduire(raison: str, contexte: str = "", caractere: str = "") -> str:
+    if caractere == "\t":
+        return "tabulation interdite, indenter avec des espaces"
+    for fragment, francais in _TRADUCTIONS:
+        if fragment in raison:
+            if "quoted scalar" in contexte and "end of stream" in raison:
+                return "guillemet non fermé"
             return francais
-    if "could not determine a constructor for the tag" in raison:
-        return "balise YAML non autorisée"
-    return raison
+    return f"syntaxe invalide ; message de l'analyseur : {raison}"
 
 
 def en_date(valeur: Any) -> dt.date | None:

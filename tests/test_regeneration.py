@@ -19,12 +19,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from docx import Document
+from docx.shared import Pt
 from lxml import etree
 
 from conftest import EXEMPLES, RACINE, Lu, soffice
-from generateur import generation, regeneration
+from generateur import documents, generation, regeneration
 from generateur.cli import main
-from generateur.rapport_changements import A_JOUR, ECHEC, MODIFIEE, NON_CONCERNEE, NOUVELLE
+from generateur.rapport_changements import A_JOUR, ECHEC, MISE_EN_FORME, MODIFIEE, NON_CONCERNEE, NOUVELLE
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 DCE = str(Path(sys.executable).with_name("dce"))  # la commande installée (pip install -e)
@@ -225,6 +226,39 @@ def test_clause_et_taux_modifies(lot):
                        "nettoyage-hotel-region": MODIFIEE, "restauration-lycees": MODIFIEE}
     assert version(dossier / "restauration-lycees").name == "003"
     assert octets(version(dossier / "restauration-lycees")) == avant["restauration-lycees"]
+
+
+def test_pieces_modifiees_sans_clause_expliquees(lot, monkeypatch):
+    """Modèle Word retouché, puis mise en forme du moteur changée : ni clause ni valeur ne bouge, le rapport
+    dit quelles pièces changent et pourquoi, au lieu d'une nouvelle version sans explication."""
+    dossier, racine = lot
+    modele = racine / "modeles" / "dce.docx"
+    document = Document(str(modele))
+    document.styles["Normal"].font.size = Pt(10.5)
+    document.save(str(modele))
+    simulation = regeneration.regenerer(dossier, racine, jobs=2, simulation=True, seulement_impactees=True)
+    assert {r.statut for r in simulation.consultations} == {MODIFIEE}
+    for r in simulation.consultations:
+        assert r.clauses == [] and r.valeurs == [] and r.redline is None
+        assert "CCAP.docx" in r.pieces_sans_changement_de_clause
+        assert r.causes == ["modeles/dce.docx modifié"]
+
+    resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "regenerer", str(dossier), "--seulement-impactees"])
+    assert resultat.exit_code == 0, resultat.output
+    assert "travaux-lycee : version 001 → 002, pièce(s) " in resultat.output
+    assert "modifiée(s) : modeles/dce.docx modifié" in resultat.output
+    synthese = max((dossier / "rapports").glob("*[0-9]/synthese.csv"))
+    with open(synthese, encoding="utf-8-sig", newline="") as f:
+        lignes = [l for l in csv.DictReader(f, delimiter=";") if l["consultation"] == "travaux-lycee"]
+    assert {(l["changement"], l["cause"]) for l in lignes} == {("pièce modifiée", "modeles/dce.docx modifié")}
+    assert {l["element"] for l in lignes} >= {"RC.docx", "CCAP.docx", "CCTP.docx"}
+    assert "pièce modifiée" in Lu(synthese.with_suffix(".docx")).tout
+
+    # Même catalogue, mais dce écrit les pièces autrement (ici : compression) : cause « mise en forme ».
+    monkeypatch.setattr(documents, "NIVEAU_COMPRESSION", 9)
+    bilan = regeneration.regenerer(dossier, racine, executeur=ThreadPoolExecutor(2))
+    for r in bilan.consultations:
+        assert r.statut == MODIFIEE and r.causes == [MISE_EN_FORME], r
 
 
 def test_verrou(lot):

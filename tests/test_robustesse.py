@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -141,13 +142,41 @@ def test_generation_reussit_ou_echoue_proprement(tmp_path, donnees):
     _documents_lisibles(resultat)
 
 
+# Mots des messages anglais de l'analyseur YAML : ils ne doivent pas parvenir à l'acheteur.
+_ANGLAIS = re.compile(r"\b(found|expected|did not|not allowed|while|unacceptable|character|stream)\b")
+
+
 @REGLAGES
-@given(texte=st.text(max_size=300))
+@given(texte=st.text(max_size=300) | st.text(alphabet="ab:-[]{}'\"#&*!?|>%@`\\ \t\n,.1", max_size=60))
 def test_chargeur_yaml_ne_plante_jamais(texte):
     try:
         yaml_lignes.lire_texte(texte, "fuzz.yaml")
     except ErreurDonnees as exc:
         assert all("fuzz.yaml" in str(p) for p in exc.problemes)
+        for p in exc.problemes:
+            assert not _ANGLAIS.search(p.message.split("message de l'analyseur")[0]), p.message
+
+
+@pytest.mark.parametrize("texte, ligne, attendu", [
+    ("reference: X\nlots: [\n", 3, "crochet ou accolade non fermé"),
+    ("a: {b: 1\n", 2, "accolade non fermée"),
+    ("a: 1\n b: 2\n", 2, "un « : » de trop"),
+    ("a: b: c\n", 1, "mettre entre guillemets"),
+    ("a:\n\t- 1\n", 2, "tabulation interdite"),
+    ("a: \"\\q\"\n", 1, "séquence d'échappement inconnue"),
+    ("a: 1\n---\nb: 2\n", 2, "un seul document attendu"),
+    ("a: @x\n", 1, "mettre la valeur entre guillemets"),
+    ("a: 'x\n", 2, "guillemet non fermé"),
+    ("a: &x 1\nb: &x 2\n", 2, "ancre « & » définie deux fois"),
+    ("a: [1, 2\nb: 3\n", 2, "liste entre crochets non fermée"),
+    ("a: 1\nb: c\x07d\n", 2, "caractère interdit en YAML (code 0x7)"),
+])
+def test_erreurs_yaml_en_francais(texte, ligne, attendu):
+    with pytest.raises(ErreurDonnees) as exc:
+        yaml_lignes.lire_texte(texte, "reponses.yaml")
+    [probleme] = exc.value.problemes
+    assert probleme.ligne == ligne and attendu in probleme.message, probleme
+    assert not _ANGLAIS.search(probleme.message), probleme.message
 
 
 @REGLAGES
