@@ -155,11 +155,12 @@ class Ecrivain:
                 f'w:noHBand="0" w:noVBand="1"/></w:tblPr><w:tblGrid>{grille}</w:tblGrid>{"".join(lignes)}</w:tbl>'
                 + paragraphe(""))
 
-    def bloc(self, b: Bloc) -> str:
+    def bloc(self, b: Bloc, garder: bool = False) -> str:
+        """`garder` : le paragraphe reste sur la page de ce qui le suit."""
         if isinstance(b, Titre):
             return self.titre(b)
         if isinstance(b, Paragraphe):
-            return paragraphe(runs(b.segments), b.style, centre=b.centre)
+            return paragraphe(runs(b.segments), b.style, centre=b.centre, garder=garder)
         if isinstance(b, Liste):
             return self.liste(b)
         if isinstance(b, Tableau):
@@ -194,14 +195,9 @@ class Ecrivain:
         return f"<w:p>{'<w:pPr>' + ppr + '</w:pPr>' if ppr else ''}{''.join(contenu)}</w:p>"
 
     def blocs(self, blocs: list[Bloc]) -> str:
-        xml = []
-        for b, suivant in zip(blocs, [*blocs[1:], None]):
-            if isinstance(b, Paragraphe) and suivant is not None and _annonce(b):
-                # « Une avance est versée : » ne finit pas une page dont la liste commence la suivante.
-                xml.append(paragraphe(runs(b.segments), b.style, centre=b.centre, garder=True))
-            else:
-                xml.append(self.bloc(b))
-        return "".join(xml)
+        # « Une avance est versée : » ne finit pas une page dont la liste commence la suivante.
+        return "".join(self.bloc(b, garder=suivant is not None and isinstance(b, Paragraphe) and _annonce(b))
+                       for b, suivant in zip(blocs, [*blocs[1:], None]))
 
     def sommaire(self, titres: list[Titre]) -> str:
         """Table des matières remplie : une entrée par titre, avec un renvoi de page (PAGEREF) vers son signet.
