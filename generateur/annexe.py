@@ -12,9 +12,8 @@ from typing import Any
 
 from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Titre
 from .conformite import Conformite, normaliser
-from .documents import json_lisible, produire
 from .formats import date_longue, liste_fr, montant, nombre, pourcent
-from .regles import Analyse, Selection, en_json
+from .regles import Analyse, Selection
 from .tracabilite import tableau, actions_mises_en_oeuvre, considerations_decp, tableau_consultation
 
 NBSP = "\u00a0"
@@ -296,15 +295,3 @@ def _texte(valeur: Any) -> str:
     return "" if valeur is None else str(valeur)
 
 
-def contenus(analyse: Analyse, conformite: Conformite, base: str) -> dict[str, bytes]:
-    """Les trois fichiers de l'annexe, en mémoire : base-annexe-conformite.docx, .json et .csv."""
-    from .generation import modele_de, variables_modele  # generation importe ce module
-
-    contenu = en_json(donnees(analyse, conformite))
-    corps, titres = blocs(analyse, conformite)
-    return {
-        f"{base}-annexe-conformite.docx": produire(modele_de(analyse, "CCAP"),
-                                                   variables_modele(analyse, "ANNEXE", TITRE), corps, titres),
-        f"{base}-annexe-conformite.json": json_lisible(contenu),
-        f"{base}-annexe-conformite.csv": csv_annexe(contenu),
-    }

@@ -6,7 +6,7 @@ from jinja2.exceptions import TemplateSyntaxError
 
 from .blocs import Bloc, Titre
 from .erreurs import ErreurClause, Probleme
-from .expressions import ErreursJinja, message_erreur
+from .expressions import ErreursJinja, message_erreur, modele_clause
 from .markdown_ import vers_blocs
 from .regles import Analyse, Selection, contexte_clause
 
@@ -15,7 +15,7 @@ def rendre_clause(analyse: Analyse, selection: Selection) -> str:
     """Texte Markdown d'une clause, variables remplacées ; erreur précise sinon."""
     clause = selection.clause
     try:
-        return clause.modele.render(contexte_clause(analyse, selection))
+        return modele_clause(clause).render(contexte_clause(analyse, selection))
     except TemplateSyntaxError as exc:
         ligne = clause.ligne_corps + (exc.lineno or 1) - 1
         raise ErreurClause(Probleme(f"clause « {clause.id} » : {message_erreur(exc)}", clause.fichier, ligne)) from None

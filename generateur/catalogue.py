@@ -15,11 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Template
 
 from . import yaml_lignes
 from .erreurs import ErreurDonnees, Probleme
-from .expressions import ENV_CLAUSES
 
 DOCUMENTS = ("RC", "CCAP", "CCTP")
 CHAMPS_CLAUSE = {
@@ -70,17 +68,11 @@ class Clause:
     fichier: Path
     ligne_corps: int
     empreinte: str
-    _modele: Template | None = field(default=None, repr=False)
+    # Modèle Jinja compilé, gardé avec la clause par generateur.droit.expressions.modele_clause.
+    modele_compile: Any = field(default=None, repr=False, compare=False)
 
     def en_vigueur(self, jour: dt.date) -> bool:
         return self.du <= jour and (self.au is None or jour <= self.au)
-
-    @property
-    def modele(self) -> Template:
-        """Modèle Jinja compilé une fois par chargement du catalogue."""
-        if self._modele is None:
-            self._modele = ENV_CLAUSES.from_string(self.corps)
-        return self._modele
 
 
 @dataclass

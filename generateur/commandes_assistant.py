@@ -9,7 +9,7 @@ from typing import Callable
 
 import click
 
-from .cli import main, option_droit_du
+from .groupe import main, option_droit_du
 
 NBSP = "\u00a0"
 
@@ -61,8 +61,8 @@ def verifier(ctx: click.Context, reponses: Path, droit_du: dt.date | None) -> No
     Code de sortie 2 si le fichier est invalide, 1 si une obligation légale n'est pas respectée, 0 sinon.
     """
     from . import suggestions
-    from .commandes_conformite import afficher_conformite
-    from .conformite import verifier as verifier_conformite
+    from .groupe import afficher_conformite
+    from .lecture import controler
     from .explication import refus_a_justifier
     from .formats import montant
     from .generation import preparer
@@ -78,7 +78,7 @@ def verifier(ctx: click.Context, reponses: Path, droit_du: dt.date | None) -> No
         s = etat.suggestion
         suite = f"motiver le refus dans « {s.justification} »" if s.justification else "aucun refus n'est possible"
         click.secho(typographie(f"  À JUSTIFIER – {s.titre} ({s.reference}) : {suite}."), fg="yellow")
-    if afficher_conformite(verifier_conformite(analyse)):
+    if afficher_conformite(controler(analyse)):
         ctx.exit(1)
 
 
@@ -89,10 +89,12 @@ def expliquer(ctx: click.Context, reponses: Path, droit_du: dt.date | None) -> N
     """Sans écrire de document : clauses retenues et écartées (règle et réponses lues), actions du SPASER,
     valeurs calculées, suggestions et écarts au droit et aux cibles de l'acheteur."""
     from . import explication, suggestions
-    from .generation import preparer
+    from .lecture import controler
+    from .regles import preparer
 
     analyse = preparer(reponses, ctx.obj["racine"], droit_du)
-    resultat = explication.expliquer(analyse, suggestions.charger(ctx.obj["racine"] / "questionnaire.yaml"))
+    resultat = explication.expliquer(analyse, suggestions.charger(ctx.obj["racine"] / "questionnaire.yaml"),
+                                     controler(analyse))
     click.echo(explication.texte(resultat), nl=False)
 
 

@@ -1,6 +1,6 @@
 """Commandes du service juridique sur le catalogue : lister, montrer, apercu, couverture, importer.
 
-La commande `verifier` est dans cli.py ; la logique est dans parcours.py, couverture.py et import_word.py.
+La logique est dans la bibliothèque : vérification, parcours, couverture et import d'une clause Word.
 """
 
 from __future__ import annotations
@@ -10,8 +10,27 @@ from pathlib import Path
 
 import click
 
-from .cli import groupe_catalogue, lire_date, option_droit_du
+from .groupe import lire_date, main, option_droit_du
 from .erreurs import ErreurDCE, ErreurDonnees, Probleme
+
+
+@main.group("catalogue", subcommand_metavar="COMMANDE [ARGUMENTS]...")
+def groupe_catalogue() -> None:
+    """Outils du service juridique sur le catalogue de clauses."""
+
+
+@groupe_catalogue.command("verifier")
+@click.pass_context
+def catalogue_verifier(ctx: click.Context) -> None:
+    """Vérifie tout le catalogue et signale chaque problème avec son fichier et sa ligne."""
+    from .documents import verifier_modeles
+    from .verification import verifier
+
+    racine = ctx.obj["racine"]
+    problemes = verifier(racine, verifier_modeles)
+    if problemes:
+        raise ErreurDCE(problemes)
+    click.echo(f"Catalogue {racine} : aucun problème.")
 
 
 def _charger(ctx: click.Context):

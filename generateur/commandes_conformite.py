@@ -7,30 +7,7 @@ from pathlib import Path
 
 import click
 
-from .cli import main, option_droit_du
-from .conformite import Conformite
-
-NBSP = "\u00a0"
-COULEURS = {"non_conforme": "red", "a_verifier": "yellow", "justifie": "cyan"}
-
-
-def afficher_conformite(conformite: Conformite) -> bool:
-    """Résumé des contrôles au terminal ; vrai si une obligation légale n'est pas respectée."""
-    compte = {statut: conformite.compte(statut) for statut in ("conforme", "non_conforme", "a_verifier", "justifie",
-                                                                 "sans_objet")}
-    click.echo(f"Contrôles juridiques{NBSP}: {len(conformite.verdicts)} dont {compte['conforme']} conforme(s), "
-               f"{compte['non_conforme']} non conforme(s), {compte['a_verifier']} à vérifier, "
-               f"{compte['justifie']} justifié(s), {compte['sans_objet']} sans objet.")
-    for v in conformite.verdicts:
-        if v.statut in COULEURS:
-            click.secho(f"  {v.libelle_statut.upper()} – {v.libelle} ({', '.join(v.articles)}){NBSP}: {v.message}",
-                        fg=COULEURS[v.statut])
-    if conformite.bloquants:
-        n = len(conformite.bloquants)
-        click.secho(f"{n} obligation{'s' if n > 1 else ''} légale{'s' if n > 1 else ''} non respectée{'s' if n > 1 else ''}"
-                    f"{NBSP}: le dossier ne doit pas être publié en l'état (voir l'annexe de conformité).",
-                    fg="red", err=True)
-    return bool(conformite.bloquants)
+from .groupe import NBSP, afficher_conformite, main, option_droit_du
 
 
 @main.command("annexe")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .cli import main, option_droit_du
+from .groupe import main, option_droit_du
 
 
 @main.command("publier")
@@ -42,7 +42,7 @@ def publier(ctx: click.Context, reponses: Path, sortie: Path, droit_du: dt.date 
         click.secho(f"Attention : {avertissement}", fg="yellow", err=True)
     conformite = publication.generation.conformite
     if conformite is not None:
-        from .commandes_conformite import afficher_conformite
+        from .groupe import afficher_conformite
 
         if afficher_conformite(conformite):
             ctx.exit(1)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .cli import main
+from .groupe import main
 from .erreurs import ErreurDCE, Probleme
 
 

@@ -2,8 +2,9 @@
 
 Les contrôles sont écrits par le service juridique dans la section `controles` de catalogue.yaml :
 conditions d'application et de conformité en expressions Jinja évaluées dans le bac à sable,
-messages en modèles Jinja. Ce module n'établit que des faits (clauses retenues, lots lus dans les
-pièces générées, dérogations récapitulées…) et applique les contrôles ; il ne contient aucune règle de droit.
+messages en modèles Jinja. Ce module n'établit que des faits (clauses retenues, critères, considérations DECP…), reçoit ceux que
+la couche des pièces a lus dans les pièces assemblées (lots présentés, dérogations récapitulées), et applique
+les contrôles ; il ne contient aucune règle de droit et ne connaît ni les blocs ni le Word.
 """
 
 from __future__ import annotations
@@ -15,12 +16,10 @@ from typing import Any
 
 from jinja2 import Template
 
-from .assemblage import blocs_document
-from .blocs import Bloc, Liste, Paragraphe, Tableau, Titre, texte
 from .erreurs import ErreurDonnees, Probleme
 from .expressions import ENV_EXPRESSIONS, ErreursJinja, evaluer, message_erreur
 from .regles import Analyse
-from .tracabilite import considerations_decp
+from .spaser import considerations_decp
 
 STATUTS = {
     "conforme": "Conforme",
@@ -90,64 +89,12 @@ def normaliser(valeur: Any) -> str:
     return re.sub(r"[ \t\r\n]+", " ", str(valeur)).strip()
 
 
-def texte_blocs(blocs: list[Bloc]) -> str:
-    """Texte lisible des blocs d'une pièce (titres, paragraphes, listes, cellules)."""
-    morceaux: list[str] = []
-    for b in blocs:
-        if isinstance(b, Titre):
-            morceaux.append(b.texte)
-        elif isinstance(b, Tableau):
-            morceaux.extend(" | ".join(texte(c) for c in ligne) for ligne in b.lignes)
-        elif isinstance(b, Paragraphe):
-            morceaux.append(texte(b.segments))
-        elif isinstance(b, Liste):
-            pile = list(b.elements)
-            while pile:
-                e = pile.pop(0)
-                morceaux.append(texte(e.segments))
-                if e.sous_liste:
-                    pile.extend(e.sous_liste.elements)
-    return "\n".join(morceaux)
-
-
-def _lignes_de_lots(blocs: list[Bloc]) -> list[tuple[str, str]]:
-    """(numéro, intitulé) de chaque ligne des tableaux de lots d'une pièce (en-tête « Lot | Intitulé | … »)."""
-    lignes = []
-    for b in blocs:
-        if isinstance(b, Tableau) and len(b.lignes) > 1 and len(b.lignes[0]) >= 2 and \
-                [normaliser(texte(c)) for c in b.lignes[0][:2]] == ["Lot", "Intitulé"]:
-            lignes.extend((normaliser(texte(l[0])), normaliser(texte(l[1]))) for l in b.lignes[1:] if len(l) >= 2)
-    return lignes
-
-
-def _lots_lus(blocs: list[Bloc], lots: list[dict[str, Any]]) -> tuple[list[int], list[str]]:
-    """Lots qu'une pièce présente avec leur intitulé exact, et lignes qui divergent des réponses."""
-    attendus = {str(l["numero"]): normaliser(l["intitule"]) for l in lots}
-    lignes = _lignes_de_lots(blocs)
-    divergentes = [f"lot {n} «\u00a0{i}\u00a0»" for n, i in lignes if attendus.get(n) != i]
-    trouves = sorted(l["numero"] for l in lots if (str(l["numero"]), attendus[str(l["numero"])]) in lignes)
-    return trouves, divergentes
-
-
-def _dernier_article(analyse: Analyse, document: str) -> dict[str, Any]:
+def dernier_article(analyse: Analyse, document: str) -> dict[str, Any]:
     plan = analyse.plans.get(document) or []
     if not plan:
         return {"numero": "", "id": "", "titre": ""}
     numero, article, _ = plan[-1]
     return {"numero": str(numero), "id": str(article["id"]), "titre": str(article["titre"])}
-
-
-def _derogations(analyse: Analyse, blocs_ccap: list[Bloc]) -> list[dict[str, Any]]:
-    """Dérogations des clauses retenues, et si chacune figure dans un tableau du dernier article du CCAP."""
-    dernier = _dernier_article(analyse, "CCAP")["numero"]
-    lignes: set[tuple[str, str]] = set()
-    dans_dernier = False
-    for b in blocs_ccap:
-        if isinstance(b, Titre) and b.niveau == 1:
-            dans_dernier = bool(re.match(rf"^Article {re.escape(dernier)}\b", b.texte))
-        elif dans_dernier and isinstance(b, Tableau):
-            lignes.update((normaliser(texte(l[0])), normaliser(texte(l[1]))) for l in b.lignes if len(l) >= 2)
-    return [{**d, "recapitulee": (d["article_ccap"], d["article_ccag"]) in lignes} for d in analyse.derogations]
 
 
 def _clauses_portant(analyse: Analyse, valeurs: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -156,17 +103,16 @@ def _clauses_portant(analyse: Analyse, valeurs: tuple[str, ...]) -> list[dict[st
             for doc in EXECUTION for s in analyse.retenues(doc) if any(v in s.clause.decp for v in valeurs)]
 
 
-def faits(analyse: Analyse, corps: dict[str, list[Bloc]] | None = None) -> dict[str, Any]:
-    """Faits établis sur la consultation et ses pièces générées, exposés aux expressions des contrôles."""
-    if corps is None:
-        corps = {doc: blocs_document(analyse, doc)[0] for doc in analyse.catalogue.documents}
+def faits(analyse: Analyse, pieces: dict[str, Any]) -> dict[str, Any]:
+    """Faits établis sur la consultation, et ceux que la couche des pièces a lus dans les pièces assemblées
+    (`pieces` : lots présentés par pièce, lignes divergentes, dérogations récapitulées), exposés aux
+    expressions des contrôles."""
     ctx = analyse.contexte
     criteres = list(ctx.get("criteres") or [])
     lots = ctx["lots"]
     incoherents = [str(c["intitule"]) for c in criteres if c.get("sous_criteres")
                    and abs(sum(s.get("ponderation") or 0 for s in c["sous_criteres"]) - (c.get("ponderation") or 0)) > 1e-6]
-    lus = {doc: _lots_lus(corps.get(doc, []), lots) for doc in analyse.catalogue.documents}
-    par_piece = {doc: trouves for doc, (trouves, _) in lus.items()}
+    par_piece = pieces["lots_par_piece"]
     return {
         "clauses_retenues": [s.clause.id for s in analyse.retenues()],
         "clauses_environnementales": _clauses_portant(analyse, ("Clause environnementale",)),
@@ -181,9 +127,9 @@ def faits(analyse: Analyse, corps: dict[str, list[Bloc]] | None = None) -> dict[
         "lots_rc": par_piece.get("RC", []),
         "lots_ccap": par_piece.get("CCAP", []),
         "lots_cctp": par_piece.get("CCTP", []),
-        "lots_divergents": [f"{doc}, {ligne}" for doc, (_, divergentes) in lus.items() for ligne in divergentes],
-        "derogations": _derogations(analyse, corps.get("CCAP", [])),
-        "dernier_article_ccap": _dernier_article(analyse, "CCAP"),
+        "lots_divergents": pieces["lots_divergents"],
+        "derogations": pieces["derogations"],
+        "dernier_article_ccap": dernier_article(analyse, "CCAP"),
     }
 
 
@@ -229,9 +175,10 @@ def _modele(message: str) -> Template:
     return ENV_EXPRESSIONS.from_string(message)
 
 
-def verifier(analyse: Analyse, corps: dict[str, list[Bloc]] | None = None) -> Conformite:
-    """Applique chaque contrôle du catalogue à la consultation."""
-    etablis = faits(analyse, corps)
+def verifier(analyse: Analyse, pieces: dict[str, Any]) -> Conformite:
+    """Applique chaque contrôle du catalogue à la consultation ; `pieces` : faits lus dans les pièces
+    assemblées (voir `faits`), fournis par la couche des pièces (generateur.pieces.lecture)."""
+    etablis = faits(analyse, pieces)
     contexte = {**analyse.contexte, **etablis}
     cat = analyse.catalogue
     verdicts = []

@@ -5,14 +5,12 @@ from __future__ import annotations
 import copy
 import io
 import os
-import tempfile
 import zipfile
 from functools import lru_cache
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-import orjson
 from docx import Document
 from docx.opc.pkgwriter import PackageWriter
 from docx.shared import Mm
@@ -22,14 +20,12 @@ from lxml import etree
 from markupsafe import Markup
 
 from .blocs import Bloc, Image, Titre
+from . import yaml_lignes
 from .erreurs import ErreurDonnees, Probleme
 from .ooxml import W_NS, Ecrivain, Numerotation, Styles, texte_permis
+from .fichiers import zip_reproductible
 
 _W = f"{{{W_NS}}}"
-DATE_ZIP = (2020, 1, 1, 0, 0, 0)
-# Compression rapide (zlib 1) : deux fois moins de temps que le niveau par défaut pour des fichiers
-# 15 à 20 % plus gros (37 Kio au lieu de 31 pour un CCAP), sans effet pour le lecteur.
-NIVEAU_COMPRESSION = 1
 # Corps et sommaire, écrits par ooxml, sont insérés après le rendu docxtpl : ils n'ont à passer ni par
 # Jinja ni par les expressions régulières de docxtpl (le plus gros du temps de rendu d'un long document).
 _EMPLACEMENT = "\u2063dce-emplacement:"
@@ -132,32 +128,6 @@ def _ajouter_numerotation(modele: DocxTemplate, numerotation: Numerotation) -> N
             fin.addprevious(element)
         else:
             racine.append(element)
-
-
-def zip_reproductible(parties: dict[str, bytes]) -> bytes:
-    """Même contenu → mêmes octets : dates fixes et ordre stable des parties d'un paquet Office."""
-    sortie = io.BytesIO()
-    with zipfile.ZipFile(sortie, "w", zipfile.ZIP_DEFLATED) as z:
-        for nom in sorted(parties, key=lambda n: (n != "[Content_Types].xml", n)):
-            info = zipfile.ZipInfo(nom, DATE_ZIP)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            z.writestr(info, parties[nom], compresslevel=NIVEAU_COMPRESSION)
-    return sortie.getvalue()
-
-
-def json_lisible(donnees: Any, defaut: Callable[[Any], Any] | None = None) -> bytes:
-    """JSON indenté, UTF-8, clés dans l'ordre d'insertion : mêmes données → mêmes octets.
-
-    orjson plutôt que json : un manifeste (100 à 200 Kio) s'écrit dix fois plus vite, ce qui compte en lot.
-    """
-    return orjson.dumps(donnees, default=defaut, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE)
-
-
-def rezipper(contenu: bytes) -> bytes:
-    """Fichier Office déjà écrit (openpyxl…) → le même, reproductible."""
-    entree = zipfile.ZipFile(io.BytesIO(contenu))
-    return zip_reproductible({nom: entree.read(nom) for nom in entree.namelist()})
 
 
 class _Collecteur:
@@ -264,19 +234,44 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
     return _paquet(tpl, lambda xml: _inserer(xml, fragments, modele))
 
 
-def ecrire_atomique(chemin: Path, contenu: bytes) -> None:
-    """Écrit un fichier d'un coup : un arrêt brutal laisse l'ancien fichier ou le nouveau, jamais un mélange."""
-    chemin.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporaire = tempfile.mkstemp(prefix=f".{chemin.name}.", suffix=".tmp", dir=chemin.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(contenu)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporaire, chemin)
-    except BaseException:
+
+
+def verifier_modeles(racine: Path) -> list[Probleme]:
+    """Défauts des modèles Word du catalogue (modeles/*.docx) et de ceux que désignent les profils d'acheteurs :
+    modèle illisible, variable que dce ne fournit pas, modèle impossible à rendre ou sans emplacement du corps."""
+    problemes: list[Probleme] = []
+    fichiers = sorted((racine / "modeles").glob("*.docx"))
+    for profil in sorted((racine / "acheteurs").glob("*/acheteur.yaml")):
         try:
-            os.unlink(temporaire)
-        except FileNotFoundError:
-            pass
-        raise
+            doc = yaml_lignes.lire(profil)
+        except ErreurDonnees as exc:
+            problemes.extend(exc.problemes)
+            continue
+        for nom in ((doc.donnees or {}).get("modeles") or {}).values():
+            fichiers.append(profil.parent / str(nom))
+    connues = set(VARIABLES_MODELE) | set(EMPLACEMENTS)
+    for fichier in fichiers:
+        try:
+            attendues = DocxTemplate(str(fichier)).get_undeclared_template_variables()
+        except Exception as exc:  # noqa: BLE001 - un modèle illisible est un défaut à signaler
+            problemes.append(Probleme(f"modèle Word illisible ({exc})", fichier))
+            continue
+        for nom in sorted(set(attendues) - connues):
+            problemes.append(Probleme(f"le modèle attend la variable « {nom} », que dce ne fournit pas "
+                                      f"(disponibles : {', '.join(sorted(connues))})", fichier))
+        if not set(attendues) - connues:
+            problemes.extend(_rendu_modele(fichier))
+    return problemes
+
+
+def _rendu_modele(fichier: Path) -> list[Probleme]:
+    """Un document vide rendu avec le modèle : le corps (et le sommaire) trouvent leur place."""
+    essai: dict[str, Any] = {nom: "" for nom in VARIABLES_MODELE}
+    essai.update(acheteur_adresse=[], logo=None)
+    try:
+        produire(fichier, essai, [], [])
+    except ErreurDonnees as exc:
+        return list(exc.problemes)
+    except Exception as exc:  # noqa: BLE001 - un modèle que docxtpl ne sait pas rendre est un défaut à signaler
+        return [Probleme(f"modèle Word impossible à rendre ({type(exc).__name__} : {exc})", fichier)]
+    return []

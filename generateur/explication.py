@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .conformite import Conformite
-from .conformite import verifier as verifier_conformite
 from .formats import date_longue, euros, montant, montant_ttc, nombre, pourcent
 from .regles import Analyse, Calcul, Selection
 from .saisie import INS, lire, typographie
 from .suggestions import Etat, Suggestion, etats
-from .tracabilite import actions_mises_en_oeuvre
+from .spaser import actions_mises_en_oeuvre
 
 JUSTIFICATION_SOCIALE = "justifications.absence_clause_sociale"  # question du questionnaire (CCP L2112-2-1)
 DECP_SOCIALES = ("Clause sociale", "Marché réservé")
@@ -103,10 +102,10 @@ def ecarts(analyse: Analyse, suivies: list[Etat], conformite: Conformite) -> lis
     return resultat
 
 
-def expliquer(analyse: Analyse, suggestions: list[Suggestion]) -> Explication:
-    """Tout ce que `dce expliquer` affiche, sans rien écrire."""
+def expliquer(analyse: Analyse, suggestions: list[Suggestion], conformite: Conformite) -> Explication:
+    """Tout ce que `dce expliquer` affiche, sans rien écrire ; `conformite` : les contrôles de la consultation
+    (generateur.pieces.lecture.controler, qui lit les pièces assemblées)."""
     suivies = etats(suggestions, analyse.contexte)
-    conformite = verifier_conformite(analyse)
     return Explication(analyse, suivies, conformite, ecarts(analyse, suivies, conformite))
 
 

@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from typing import Any, Callable
 
-from jinja2 import StrictUndefined, nodes
+from jinja2 import StrictUndefined, Template, nodes
 from jinja2.exceptions import TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
@@ -124,3 +124,10 @@ def message_erreur(exc: BaseException) -> str:
     if isinstance(exc, ZeroDivisionError):
         return "division par zéro"
     return f"{type(exc).__name__} : {exc}"
+
+
+def modele_clause(clause: Any) -> Template:
+    """Modèle Jinja d'une clause du catalogue, compilé une fois par chargement du catalogue."""
+    if clause.modele_compile is None:
+        clause.modele_compile = ENV_CLAUSES.from_string(clause.corps)
+    return clause.modele_compile

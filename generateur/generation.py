@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import acheteurs, annexe, catalogue, questionnaire, reponses
+from . import annexe
 from .assemblage import blocs_document
 from .conformite import Conformite, verifier
 from .documents import ecrire_atomique, json_lisible, produire, variables_acheteur
 from .erreurs import ErreurDCE, ErreurDonnees, Probleme
 from .formats import date_heure, date_longue
-from .regles import Analyse, analyser
+from .regles import Analyse
 from .tracabilite import fiche, manifeste
+from .fichiers import nom_sur
+from .regles import en_json, preparer
 
 PIECES = ("RC", "CCAP", "CCTP")
-_NOM_RESERVE = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)$", re.IGNORECASE)
 
 
 @dataclass
@@ -26,24 +26,6 @@ class Resultat:
     analyse: Analyse
     fichiers: dict[str, Path]
     conformite: Conformite | None = None
-
-
-def nom_sur(reference: str) -> str:
-    """Référence → nom de fichier sûr (ni dossier parent, ni chemin absolu, ni nom réservé)."""
-    nom = re.sub(r"[^A-Za-z0-9._-]+", "-", reference).strip(".-_") or "consultation"
-    if _NOM_RESERVE.match(nom):
-        nom = f"consultation-{nom}"
-    return nom[:80]
-
-
-def preparer(fichier_reponses: Path | str, racine: Path | None = None, date_droit: dt.date | None = None) -> Analyse:
-    """Charge tout et applique les règles, sans rien écrire."""
-    racine = catalogue.resoudre_racine(racine)
-    q = questionnaire.charger(racine / "questionnaire.yaml")
-    rep = reponses.charger(fichier_reponses, q)
-    cat = catalogue.charger(racine)
-    ach = acheteurs.charger(racine, rep.donnees["acheteur"])
-    return analyser(rep, ach, cat, date_droit)
 
 
 def variables_modele(analyse: Analyse, document: str, titre: str) -> dict[str, Any]:
@@ -109,3 +91,15 @@ def generer(fichier_reponses: Path | str, sortie: Path | str, racine: Path | Non
         ecrire_atomique(chemin, contenu)
         chemins[nom] = chemin
     return Resultat(analyse, chemins, conformite)
+
+
+def contenus_annexe(analyse: Analyse, conformite: Conformite, base: str) -> dict[str, bytes]:
+    """Les trois fichiers de l'annexe, en mémoire : base-annexe-conformite.docx, .json et .csv."""
+    contenu = en_json(annexe.donnees(analyse, conformite))
+    corps, titres = annexe.blocs(analyse, conformite)
+    return {
+        f"{base}-annexe-conformite.docx": produire(modele_de(analyse, "CCAP"),
+                                                   variables_modele(analyse, "ANNEXE", annexe.TITRE), corps, titres),
+        f"{base}-annexe-conformite.json": json_lisible(contenu),
+        f"{base}-annexe-conformite.csv": annexe.csv_annexe(contenu),
+    }

@@ -10,8 +10,13 @@ import copy
 import datetime as dt
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
+from . import acheteurs as module_acheteurs
+from . import catalogue as module_catalogue
+from . import questionnaire as module_questionnaire
+from . import reponses as module_reponses
 from .acheteurs import Acheteur
 from .catalogue import Catalogue, Clause
 from .erreurs import ErreurClause, ErreurDonnees, Probleme
@@ -230,3 +235,13 @@ def contexte_clause(analyse: Analyse, selection: Selection) -> dict[str, Any]:
         "lots_concernes": [l for l in lots if l["numero"] in selection.lots] if selection.clause.portee == "lot" else lots,
         "derogations": analyse.derogations,
     }
+
+
+def preparer(fichier_reponses: Path | str, racine: Path | None = None, date_droit: dt.date | None = None) -> Analyse:
+    """Charge tout et applique les règles, sans rien écrire."""
+    racine = module_catalogue.resoudre_racine(racine)
+    q = module_questionnaire.charger(racine / "questionnaire.yaml")
+    rep = module_reponses.charger(fichier_reponses, q)
+    cat = module_catalogue.charger(racine)
+    ach = module_acheteurs.charger(racine, rep.donnees["acheteur"])
+    return analyser(rep, ach, cat, date_droit)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from jinja2 import meta, nodes
 from jinja2.exceptions import TemplateSyntaxError
@@ -21,7 +21,6 @@ from . import yaml_lignes
 from .catalogue import DOCUMENTS, Clause, lire_clause
 from .erreurs import ErreurDonnees, Probleme
 from .expressions import ENV_CLAUSES, ENV_EXPRESSIONS
-from .documents import EMPLACEMENTS, VARIABLES_MODELE, produire
 from .regles import NOMS_ANALYSE, NOMS_CLAUSE
 
 CCAG = {"Travaux", "FCS", "PI", "TIC", "MI", "MOE"}
@@ -275,43 +274,7 @@ class Verificateur:
                     self.pb(f"aucun fichier de clause pour l'article « {article.get('id')} » du plan du {document} "
                             f"(clause manquante, ou article à retirer du plan)", doc.fichier, doc.ligne(chemin), chemin)
 
-    def modeles(self) -> None:
-        from docxtpl import DocxTemplate
-
-        fichiers = sorted((self.racine / "modeles").glob("*.docx"))
-        for profil in sorted((self.racine / "acheteurs").glob("*/acheteur.yaml")):
-            try:
-                doc = yaml_lignes.lire(profil)
-            except ErreurDonnees as exc:
-                self.problemes.extend(exc.problemes)
-                continue
-            for nom in ((doc.donnees or {}).get("modeles") or {}).values():
-                fichiers.append(profil.parent / str(nom))
-        for fichier in fichiers:
-            try:
-                attendues = DocxTemplate(str(fichier)).get_undeclared_template_variables()
-            except Exception as exc:  # noqa: BLE001 - un modèle illisible est un défaut à signaler
-                self.pb(f"modèle Word illisible ({exc})", fichier)
-                continue
-            connues = set(VARIABLES_MODELE) | set(EMPLACEMENTS)
-            for nom in sorted(set(attendues) - connues):
-                self.pb(f"le modèle attend la variable « {nom} », que dce ne fournit pas "
-                        f"(disponibles : {', '.join(sorted(connues))})", fichier)
-            if not set(attendues) - connues:
-                self._rendu_modele(fichier)
-
-    def _rendu_modele(self, fichier: Path) -> None:
-        """Un document vide rendu avec le modèle : le corps (et le sommaire) trouvent leur place."""
-        essai: dict[str, Any] = {nom: "" for nom in VARIABLES_MODELE}
-        essai.update(acheteur_adresse=[], logo=None)
-        try:
-            produire(fichier, essai, [], [])
-        except ErreurDonnees as exc:
-            self.problemes.extend(exc.problemes)
-        except Exception as exc:  # noqa: BLE001 - un modèle que docxtpl ne sait pas rendre est un défaut à signaler
-            self.pb(f"modèle Word impossible à rendre ({type(exc).__name__} : {exc})", fichier)
-
-    def executer(self) -> list[Probleme]:
+    def executer(self, modeles: Callable[[Path], list[Probleme]] | None = None) -> list[Probleme]:
         fichier = self.racine / "catalogue.yaml"
         try:
             doc = yaml_lignes.lire(fichier)
@@ -349,7 +312,7 @@ class Verificateur:
                 self.clause(c, textes[c.fichier], actions, ids)
         self.versions(chargees, textes)
         self.plan(documents, chargees, doc)
-        self.modeles()
+        self.problemes.extend(modeles(self.racine) if modeles else [])
         return self.problemes
 
     def _actions(self, referentiel: str) -> dict[str, bool]:
@@ -384,9 +347,12 @@ class Verificateur:
                 connus = connus | {calcul.get("nom")}
 
 
-def verifier(racine: Path) -> list[Probleme]:
-    """Tous les problèmes du catalogue situé dans `racine`, avec des chemins relatifs à ce dossier."""
-    problemes = Verificateur(racine).executer()
+def verifier(racine: Path, modeles: Callable[[Path], list[Probleme]] | None = None) -> list[Probleme]:
+    """Tous les problèmes du catalogue situé dans `racine`, avec des chemins relatifs à ce dossier.
+
+    Le droit ne connaît pas le Word : les modèles Word du catalogue et des profils sont vérifiés par la
+    fonction `modeles` que fournit la couche de rendu (generateur.rendu.documents.verifier_modeles)."""
+    problemes = Verificateur(racine).executer(modeles)
     for p in problemes:
         if p.fichier:
             try:

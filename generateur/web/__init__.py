@@ -19,7 +19,10 @@ from flask.globals import request_ctx
 from flask import Flask, Response, abort, flash, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from .. import catalogue, formats, generation, questionnaire as module_questionnaire, reponses
+from .. import catalogue, formats, questionnaire as module_questionnaire, reponses
+from ..fichiers import nom_sur
+from ..lecture import controler
+from ..regles import preparer
 from .. import saisie as module_saisie
 from .. import suggestions as module_suggestions
 from .. import yaml_lignes
@@ -416,7 +419,7 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
     @app.get("/saisie/<ident>/reponses.yaml")
     def telecharger_brouillon(ident: str):
         donnees = charger_brouillon(ident)
-        nom = generation.nom_sur(str(donnees.get("reference") or "consultation"))
+        nom = nom_sur(str(donnees.get("reference") or "consultation"))
         return _fichier(propositions.texte_reponses(racine, donnees).encode("utf-8"), f"{nom}-reponses.yaml",
                         "application/yaml; charset=utf-8")
 
@@ -476,7 +479,7 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
     def telecharger_reponses(nom: str):
         fiche = trouver(nom)
         contenu = (fiche.dossier / "reponses.yaml").read_bytes()
-        return _fichier(contenu, f"{generation.nom_sur(fiche.reference)}-reponses.yaml",
+        return _fichier(contenu, f"{nom_sur(fiche.reference)}-reponses.yaml",
                         "application/yaml; charset=utf-8")
 
     @app.post("/consultation/<path:nom>/modifier")
@@ -512,8 +515,9 @@ def _details(fiche: consultations.Fiche, racine: Path) -> dict[str, Any]:
         details["reponses_modifiees"] = bool(empreinte) and fichier.is_file() and \
             empreinte != hashlib.sha256(fichier.read_bytes()).hexdigest()
     try:
-        analyse = generation.preparer(fichier, racine, consultations.date_droit(fiche))
-        resultat = explication.expliquer(analyse, module_suggestions.charger(racine / "questionnaire.yaml"))
+        analyse = preparer(fichier, racine, consultations.date_droit(fiche))
+        resultat = explication.expliquer(analyse, module_suggestions.charger(racine / "questionnaire.yaml"),
+                                         controler(analyse))
     except ErreurDCE as exc:
         details["problemes"] = [str(p) for p in exc.problemes]
         return details
