@@ -18,8 +18,8 @@ from pathlib import Path
 RACINE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(RACINE))
 
-from generateur import catalogue  # noqa: E402
-from generateur.generation import generer  # noqa: E402
+from generateur.donnees import catalogue  # noqa: E402
+from generateur.rendu.generation import generer  # noqa: E402
 
 
 def main() -> None:

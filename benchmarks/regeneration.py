@@ -206,7 +206,7 @@ def modifier_catalogue(racine: Path) -> None:
 
 def mesurer(dossier: Path, racine: Path, jobs: int, seulement_impactees: bool) -> dict[str, Any]:
     """Exécuté dans un processus neuf : un lot, sa durée et les mémoires de pointe (Mio)."""
-    from generateur.regeneration import regenerer
+    from generateur.lot.regeneration import regenerer
 
     debut = time.perf_counter()
     bilan = regenerer(dossier, racine, jobs=jobs, seulement_impactees=seulement_impactees)
@@ -236,7 +236,7 @@ def documents_par_consultation(dossier: Path) -> float:
 # -- un DCE, et la voie pandoc ---------------------------------------------------------------------------
 
 def un_dce(repetitions: int) -> dict[str, float]:
-    from generateur.generation import generer
+    from generateur.rendu.generation import generer
 
     resultats = {}
     with tempfile.TemporaryDirectory() as sortie:
@@ -253,7 +253,7 @@ def un_dce(repetitions: int) -> dict[str, float]:
 
 def markdown_document(analyse, document: str) -> str:
     """Le document en un seul Markdown : titres d'articles et clauses rendues (mêmes textes que la voie dce)."""
-    from generateur.assemblage import rendre_clause
+    from generateur.pieces.assemblage import rendre_clause
 
     morceaux = []
     for numero, article, selections in analyse.plans[document]:
@@ -269,9 +269,10 @@ def comparer_pandoc(n: int, dossier: Path, racine: Path) -> dict[str, float]:
     """Temps par document (RC, CCAP, CCTP) : voie dce (blocs → WordprocessingML → docxtpl) contre un appel pandoc."""
     import pypandoc
 
-    from generateur.assemblage import blocs_document
-    from generateur.documents import produire
-    from generateur.generation import PIECES, modele_de, preparer, variables_modele
+    from generateur.pieces.assemblage import blocs_document
+    from generateur.rendu.documents import produire
+    from generateur.rendu.generation import PIECES, modele_de, variables_modele
+    from generateur.droit.regles import preparer
 
     dce, pandoc = [], []
     lot = sorted(dossier.glob("*/reponses.yaml"))

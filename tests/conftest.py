@@ -77,7 +77,7 @@ class Lu:
 @pytest.fixture
 def generer(tmp_path: Path):
     """generer(donnees) → dict document → Lu, et le résultat brut."""
-    from generateur.generation import generer as generer_dce
+    from generateur.rendu.generation import generer as generer_dce
 
     def _generer(donnees: dict[str, Any], **options: Any):
         fichier = ecrire(tmp_path, donnees)
@@ -95,7 +95,7 @@ def generer(tmp_path: Path):
 @pytest.fixture(scope="session")
 def exemples_generes(tmp_path_factory) -> dict[str, dict[str, Path]]:
     """Chaque exemple généré une fois pour toute la session."""
-    from generateur.generation import generer as generer_dce
+    from generateur.rendu.generation import generer as generer_dce
 
     sortie = tmp_path_factory.mktemp("exemples")
     resultats = {}

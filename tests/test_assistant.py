@@ -19,11 +19,12 @@ import yaml
 from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
-from generateur import questionnaire, reponses, suggestions
-from generateur.assistant import Assistant
-from generateur.cli import main
+from generateur.donnees import questionnaire, reponses
+from generateur.droit import suggestions
+from generateur.interfaces.assistant import Assistant
+from generateur.interfaces.cli import main
 from generateur.erreurs import ErreurDonnees
-from generateur.generation import preparer
+from generateur.droit.regles import preparer
 from conftest import EXEMPLES, RACINE, Lu, ecrire, reponses as base_reponses
 
 INS = "\u00a0"
@@ -215,7 +216,7 @@ def test_mode_edition_preremplit_chaque_reponse(tmp_path):
 
 
 def test_ctrl_c_ne_laisse_aucun_fichier(tmp_path, monkeypatch):
-    from generateur import commandes_assistant
+    from generateur.interfaces import commandes_assistant
 
     appels = {"n": 0}
 
@@ -251,7 +252,7 @@ def test_vrai_ctrl_c_dans_un_pseudo_terminal(tmp_path):
     if pid == 0:  # pragma: no cover - processus enfant
         os.chdir(tmp_path)
         os.environ["DCE_RACINE"] = str(RACINE)
-        os.execv(sys.executable, [sys.executable, "-c", "import sys; from generateur.cli import main; sys.exit(main())",
+        os.execv(sys.executable, [sys.executable, "-c", "import sys; from generateur.interfaces.cli import main; sys.exit(main())",
                                   "nouveau", str(fichier)])
     lu = b""
 
@@ -437,7 +438,7 @@ def test_suggestions_selon_la_famille_le_cpv_et_le_montant(tmp_path):
 
 def test_suggestions_citent_des_actions_et_des_reponses_existantes():
     q = questionnaire.charger(RACINE / "questionnaire.yaml")
-    from generateur.acheteurs import charger as charger_acheteur
+    from generateur.donnees.acheteurs import charger as charger_acheteur
 
     actions = charger_acheteur(RACINE, "occitanie").actions
     for s in suggestions.charger(RACINE / "questionnaire.yaml"):

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from conftest import EXEMPLES, RACINE, Lu, convertir_pdf, ecrire, reponses, soffice
-from generateur.cli import main
+from generateur.interfaces.cli import main
 
 PRIX_ENV = [{"intitule": "Prix", "ponderation": 60, "type": "prix"},
             {"intitule": "Performance environnementale", "ponderation": 40, "type": "environnemental"}]
@@ -97,8 +97,8 @@ def dossier(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def bilan(dossier, tmp_path_factory):
     """Les bilans du dossier (bibliothèque) et leurs fichiers écrits."""
-    from generateur.bilan import bilans
-    from generateur.rapport_bilan import ecrire as ecrire_bilan
+    from generateur.lot.bilan import bilans
+    from generateur.lot.rapport_bilan import ecrire as ecrire_bilan
 
     sortie = tmp_path_factory.mktemp("bilan")
     resultats = bilans(dossier, RACINE)

@@ -18,9 +18,10 @@ from click.testing import CliRunner
 from docx import Document
 
 from conftest import RACINE, Lu, ecrire, reponses
-from generateur import acheteurs, catalogue, couverture
-from generateur.cli import main
-from generateur.generation import preparer
+from generateur.donnees import acheteurs, catalogue
+from generateur.pieces import couverture
+from generateur.interfaces.cli import main
+from generateur.droit.regles import preparer
 
 A_COPIER = ("catalogue.yaml", "questionnaire.yaml", "clauses", "modeles", "acheteurs")
 
@@ -403,9 +404,9 @@ def test_importer_une_clause_word(copie, tmp_path):
     texte = texte.replace("{du: A_COMPLETER}", "{du: 2021-04-01}").replace('["A_COMPLETER"]', '["CCAG-FCS 2021"]')
     clause.write_text(texte.replace("article: A_COMPLETER", "article: financier"), encoding="utf-8")
     assert verifier(copie).exit_code == 0, verifier(copie).output
-    from generateur.expressions import ENV_CLAUSES
-    from generateur.markdown_ import vers_blocs
-    from generateur.blocs import Liste, Tableau, Titre
+    from generateur.droit.expressions import ENV_CLAUSES
+    from generateur.pieces.markdown_ import vers_blocs
+    from generateur.pieces.blocs import Liste, Tableau, Titre
 
     blocs = vers_blocs(ENV_CLAUSES.from_string(corps).render())
     assert [type(b).__name__ for b in blocs] == ["Paragraphe", "Titre", "Liste", "Liste", "Tableau", "Paragraphe"]

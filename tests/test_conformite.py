@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from conftest import RACINE, Lu, ecrire, reponses
 from test_robustesse import _copie_catalogue as copie_catalogue
-from generateur.cli import main
-from generateur.conformite import verifier
-from generateur.generation import preparer
+from generateur.interfaces.cli import main
+from generateur.pieces.lecture import controler as verifier
+from generateur.droit.regles import preparer
 
 SCHEMA_DECP = RACINE.parent / "shared" / "data" / "decp" / "decp-schema-v2.0.3.json"
 INSERTION = {"insertion": {"actif": True, "facilitateur": "PLIE du Grand Narbonne"}}

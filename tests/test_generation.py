@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from generateur import catalogue
+from generateur.donnees import catalogue
 from conftest import RACINE, reponses
 
 CAT = catalogue.charger(RACINE)

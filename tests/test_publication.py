@@ -22,11 +22,12 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from conftest import EXEMPLES, RACINE, Lu, ecrire, reponses, soffice
-from generateur import acte_engagement, bordereau, memoire, pdf, publication
-from generateur.blocs import Tableau, Titre, texte
+from generateur.pieces import acte_engagement, memoire
+from generateur.rendu import classeur_prix, pdf, publication
+from generateur.pieces.blocs import Tableau, Titre, texte
 from generateur.erreurs import ErreurDCE
-from generateur.formats import nombre, pourcent
-from generateur.generation import preparer
+from generateur.donnees.formats import nombre, pourcent
+from generateur.droit.regles import preparer
 
 NB = "\u00a0"
 
@@ -197,7 +198,7 @@ def test_totaux_recalcules_par_libreoffice_et_pdfa(tmp_path):
     travaux = preparer(EXEMPLES / "travaux-lycee.yaml", RACINE)
     fichiers, attendus = [], {}
     for nom, analyse, prix in (("mixte.xlsx", mixte, 12.34), ("travaux.xlsx", travaux, 1017.77)):
-        contenu, totaux = _remplir(bordereau.produire(analyse).contenu, prix)
+        contenu, totaux = _remplir(classeur_prix.produire(analyse).contenu, prix)
         (tmp_path / nom).write_bytes(contenu)
         fichiers.append(tmp_path / nom)
         attendus[nom] = totaux
@@ -224,7 +225,7 @@ def test_bordereau_selon_la_forme_des_prix(tmp_path):
     cas = {"unitaire": (["BPU-DQE"], ["BPU"]), "forfaitaire": (["DPGF"], ["DPGF"]), "mixte": (["DPGF", "BPU-DQE"], ["BPU"])}
     for forme, (lot1, lot2) in cas.items():
         analyse = _analyse(tmp_path, prix={"forme": forme}, lots=lots)
-        produit = bordereau.produire(analyse)
+        produit = classeur_prix.produire(analyse)
         assert [p.sigle for p in produit.feuilles[0].parties] == lot1, forme
         assert [p.sigle for p in produit.feuilles[1].parties] == lot2, forme
         if forme != "forfaitaire":
@@ -236,7 +237,7 @@ def test_bordereau_selon_la_forme_des_prix(tmp_path):
 def test_bordereau_protege_cellules_du_candidat_et_entete(tmp_path):
     analyse = _analyse(tmp_path, lots=[{"numero": 1, "intitule": "Denrées", "montant_estime": 90000, "taux_tva": 5.5,
                                         "lignes_prix": [{"designation": "Café", "unite": "kg", "quantite": 40}]}])
-    classeur = load_workbook(io.BytesIO(bordereau.produire(analyse).contenu))
+    classeur = load_workbook(io.BytesIO(classeur_prix.produire(analyse).contenu))
     ws = classeur["Lot 1"]
     assert ws.protection.sheet and classeur.security.lockStructure
     valeurs = [c.value for ligne in ws.iter_rows() for c in ligne if c.value is not None]
@@ -255,7 +256,7 @@ def test_bordereau_protege_cellules_du_candidat_et_entete(tmp_path):
 
 def test_lignes_types_de_la_famille_si_aucune_ligne(tmp_path):
     analyse = _analyse(tmp_path, prix={"forme": "forfaitaire"})
-    produit = bordereau.produire(analyse)
+    produit = classeur_prix.produire(analyse)
     designations = [l.designation for l in produit.feuilles[0].parties[0].lignes]
     assert designations[0].startswith("Ramette de papier A4")  # famille fournitures_bureau
     assert produit.feuilles[0].lignes_types and any("lignes types" in a for a in produit.avertissements)
@@ -396,7 +397,7 @@ def test_delai_depasse(tmp_path, monkeypatch):
 
 
 def test_libreoffice_absent(tmp_path, monkeypatch):
-    from generateur.cli import main
+    from generateur.interfaces.cli import main
 
     monkeypatch.setenv("DCE_SOFFICE", str(tmp_path / "nulle-part" / "soffice"))
     fichier = ecrire(tmp_path, reponses())
@@ -410,7 +411,7 @@ def test_libreoffice_absent(tmp_path, monkeypatch):
 
 
 def test_generer_pdf_convertit_chaque_piece_word(tmp_path, monkeypatch):
-    from generateur.cli import main
+    from generateur.interfaces.cli import main
 
     journal = _faux_soffice(tmp_path, monkeypatch)
     journal.write_text("appel\n")  # pas de PDF perdu dans ce test

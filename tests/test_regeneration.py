@@ -23,9 +23,11 @@ from docx.shared import Pt
 from lxml import etree
 
 from conftest import EXEMPLES, RACINE, Lu, soffice
-from generateur import documents, generation, regeneration
-from generateur.cli import main
-from generateur.rapport_changements import A_JOUR, ECHEC, MISE_EN_FORME, MODIFIEE, NON_CONCERNEE, NOUVELLE
+from generateur.donnees import fichiers
+from generateur.rendu import generation
+from generateur.lot import regeneration
+from generateur.interfaces.cli import main
+from generateur.lot.rapport_changements import A_JOUR, ECHEC, MISE_EN_FORME, MODIFIEE, NON_CONCERNEE, NOUVELLE
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 DCE = str(Path(sys.executable).with_name("dce"))  # la commande installée (pip install -e)
@@ -255,7 +257,7 @@ def test_pieces_modifiees_sans_clause_expliquees(lot, monkeypatch):
     assert "pièce modifiée" in Lu(synthese.with_suffix(".docx")).tout
 
     # Même catalogue, mais dce écrit les pièces autrement (ici : compression) : cause « mise en forme ».
-    monkeypatch.setattr(documents, "NIVEAU_COMPRESSION", 9)
+    monkeypatch.setattr(fichiers, "NIVEAU_COMPRESSION", 9)
     bilan = regeneration.regenerer(dossier, racine, executeur=ThreadPoolExecutor(2))
     for r in bilan.consultations:
         assert r.statut == MODIFIEE and r.causes == [MISE_EN_FORME], r
@@ -385,7 +387,7 @@ def test_cluster_dask(lot):
 
 def test_synthese_bornee_pour_un_grand_lot(monkeypatch):
     """Au-delà de DETAIL_MAX consultations, la synthèse Word ne détaille que les premières (CSV complet)."""
-    from generateur import rapport_changements as rc
+    from generateur.lot import rapport_changements as rc
 
     monkeypatch.setattr(rc, "DETAIL_MAX", 2)
     rapports = [rc.RapportConsultation(f"c{i}", MODIFIEE, f"REF-{i}", "001", "002",

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from generateur.generation import preparer
+from generateur.droit.regles import preparer
 from conftest import RACINE, ecrire, reponses
 
 
@@ -108,7 +108,7 @@ def test_revision_des_prix(tmp_path):
 
 def test_noms_du_moteur_declares_une_fois(tmp_path):
     """Les noms que le moteur ajoute au contexte sont ceux que `dce catalogue verifier` reconnaît."""
-    from generateur.regles import NOMS_ANALYSE, NOMS_CLAUSE, contexte_clause
+    from generateur.droit.regles import NOMS_ANALYSE, NOMS_CLAUSE, contexte_clause
 
     analyse = preparer(ecrire(tmp_path, reponses()))
     ajoutes_analyse = set(analyse.contexte) - set(analyse.reponses.donnees)

@@ -6,7 +6,7 @@ import json
 
 from click.testing import CliRunner
 
-from generateur.cli import main
+from generateur.interfaces.cli import main
 from conftest import RACINE, ecrire, reponses
 
 
@@ -104,8 +104,8 @@ def test_profil_acheteur_inconnu(tmp_path):
 
 def test_schema_json_du_questionnaire_valide_les_exemples():
     from jsonschema import Draft202012Validator
-    from generateur import questionnaire
-    from generateur.reponses import _vers_json
+    from generateur.donnees import questionnaire
+    from generateur.donnees.reponses import _vers_json
     import yaml
 
     schema = questionnaire.charger(RACINE / "questionnaire.yaml").schema()

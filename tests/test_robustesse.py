@@ -18,10 +18,11 @@ from docx import Document
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generateur import yaml_lignes
-from generateur.catalogue import lire_clause
+from generateur.donnees import yaml_lignes
+from generateur.donnees.catalogue import lire_clause
 from generateur.erreurs import ErreurDCE, ErreurDonnees
-from generateur.generation import generer, nom_sur
+from generateur.rendu.generation import generer
+from generateur.donnees.fichiers import nom_sur
 from conftest import RACINE, BASE, ecrire, reponses
 
 # DCE_FOUILLE=2000 pytest tests/test_robustesse.py : fouille longue, hors suite normale.
@@ -219,7 +220,7 @@ def test_clause_qui_echoue_nomme_clause_fichier_ligne_et_variable(tmp_path):
     texte = fichier.read_text(encoding="utf-8")
     fichier.write_text(texte + "\nLe montant plafond est {{ plafond_inexistant | montant }}.\n", encoding="utf-8")
     ligne = texte.count("\n") + 2
-    from generateur import catalogue as module_catalogue
+    from generateur.donnees import catalogue as module_catalogue
     module_catalogue.charger.cache_clear()
     with pytest.raises(ErreurDCE) as exc:
         generer(ecrire(tmp_path, reponses()), tmp_path / "s", racine)
@@ -234,7 +235,7 @@ def test_clause_ne_peut_pas_sortir_du_bac_a_sable(tmp_path):
     fichier = racine / "clauses" / "ccap" / "ccap-prix.md"
     fichier.write_text(fichier.read_text(encoding="utf-8")
                        + "\n{{ ''.__class__.__mro__[1].__subclasses__() }}\n", encoding="utf-8")
-    from generateur import catalogue as module_catalogue
+    from generateur.donnees import catalogue as module_catalogue
     module_catalogue.charger.cache_clear()
     with pytest.raises(ErreurDCE) as exc:
         generer(ecrire(tmp_path, reponses()), tmp_path / "s", racine)
@@ -276,7 +277,7 @@ def _bloc_markdown(draw) -> str:
 @given(blocs=st.lists(st.tuples(_bloc_markdown(), _ENTRE), min_size=1, max_size=8))
 def test_conversion_par_morceaux_identique_au_texte_entier(blocs):
     """Les clauses sont converties morceau par morceau (cache) : mêmes blocs que le texte converti d'un coup."""
-    from generateur.markdown_ import _blocs, vers_blocs
+    from generateur.pieces.markdown_ import _blocs, vers_blocs
 
     texte = "".join(b + entre for b, entre in blocs)
     assert vers_blocs(texte) == list(_blocs(texte))
@@ -284,9 +285,9 @@ def test_conversion_par_morceaux_identique_au_texte_entier(blocs):
 
 def test_conversion_par_morceaux_des_clauses_du_catalogue():
     """Toutes les clauses rendues des exemples : mêmes blocs par morceaux et d'un coup."""
-    from generateur.assemblage import rendre_clause
-    from generateur.generation import preparer
-    from generateur.markdown_ import _blocs, morceaux, vers_blocs
+    from generateur.pieces.assemblage import rendre_clause
+    from generateur.droit.regles import preparer
+    from generateur.pieces.markdown_ import _blocs, morceaux, vers_blocs
 
     coupees = 0
     for exemple in sorted((RACINE / "exemples").glob("*.yaml")):

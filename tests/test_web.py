@@ -39,7 +39,7 @@ def _exiger(module: str):
 
 
 _exiger("flask")
-from generateur.web import create_app  # noqa: E402
+from generateur.interfaces.web import create_app  # noqa: E402
 
 
 # --- client Flask : sans navigateur --------------------------------------------------------------------
@@ -211,7 +211,7 @@ def test_commande_dce_serveur_ecoute_sur_la_machine_seule(tmp_path):
     import sys
     import urllib.request
 
-    commande = [sys.executable, "-c", "from generateur.cli import main; main()", "--catalogue", str(RACINE), "serveur", "--port", "0",
+    commande = [sys.executable, "-c", "from generateur.interfaces.cli import main; main()", "--catalogue", str(RACINE), "serveur", "--port", "0",
                 "--consultations", str(tmp_path / "consultations")]
     processus = subprocess.Popen(commande, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:

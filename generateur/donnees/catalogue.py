@@ -1,0 +1,224 @@
+"""Le catalogue du service juridique : plan des documents, paramètres datés, calculs et clauses.
+
+Chaque clause est un fichier Markdown précédé de ses métadonnées YAML ; une même clause peut
+avoir plusieurs versions, chacune avec ses dates d'effet. La génération retient la version en
+vigueur à la date de lancement de la consultation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+
+from . import yaml_lignes
+from ..erreurs import ErreurDonnees, Probleme
+
+DOCUMENTS = ("RC", "CCAP", "CCTP")
+CHAMPS_CLAUSE = {
+    "id", "version", "en_vigueur", "titre", "document", "article", "ordre", "actions", "references",
+    "statut_juridique", "note_juridique", "condition", "portee", "variables", "deroge_ccag", "decp",
+}
+CHAMPS_OBLIGATOIRES = ("id", "version", "en_vigueur", "titre", "document", "article", "references")
+DECP = {"Clause sociale", "Critère social", "Marché réservé", "Clause environnementale", "Critère environnemental"}
+
+
+def racine_projet() -> Path:
+    """Dossier qui contient catalogue.yaml : $DCE_RACINE, sinon le dépôt du paquet, sinon le dossier courant."""
+    if os.environ.get("DCE_RACINE"):
+        return Path(os.environ["DCE_RACINE"]).resolve()
+    depot = Path(__file__).resolve().parents[2]  # generateur/donnees/catalogue.py → dépôt
+    if (depot / "catalogue.yaml").is_file():
+        return depot
+    return Path.cwd()
+
+
+def resoudre_racine(racine: Path | None = None) -> Path:
+    """Racine donnée, sinon celle de l'installation (racine_projet) ; toujours absolue."""
+    return (racine or racine_projet()).resolve()
+
+
+@dataclass
+class Clause:
+    """Une version d'une clause."""
+
+    id: str
+    version: int
+    du: dt.date
+    au: dt.date | None
+    titre: str
+    document: str
+    article: str
+    ordre: int
+    actions: list[str]
+    references: list[str]
+    statut_juridique: str
+    note_juridique: str
+    condition: str
+    portee: str
+    variables: list[str]
+    deroge_ccag: list[dict[str, Any]]
+    decp: list[str]
+    corps: str
+    fichier: Path
+    ligne_corps: int
+    empreinte: str
+    # Modèle Jinja compilé, gardé avec la clause par generateur.droit.expressions.modele_clause.
+    modele_compile: Any = field(default=None, repr=False, compare=False)
+
+    def en_vigueur(self, jour: dt.date) -> bool:
+        return self.du <= jour and (self.au is None or jour <= self.au)
+
+
+@dataclass
+class Catalogue:
+    racine: Path
+    version: str
+    documents: dict[str, dict[str, Any]]
+    parametres: dict[str, dict[str, Any]]
+    calculs: dict[str, list[dict[str, Any]]]
+    clauses: dict[str, list[Clause]]
+    ccag: dict[str, str]
+    referentiel: str
+    fichier: Path
+    document_yaml: yaml_lignes.Document
+
+    def param(self, nom: str, jour: dt.date, categorie: str | None = None) -> Any:
+        """Valeur d'un paramètre juridique en vigueur à une date, pour une catégorie d'acheteur."""
+        if nom not in self.parametres:
+            raise KeyError(f"paramètre inconnu « {nom} »")
+        candidats = []
+        for v in self.parametres[nom]["valeurs"]:
+            if v.get("categorie") not in (None, categorie):
+                continue
+            if v["du"] <= jour and (v.get("au") is None or jour <= v["au"]):
+                candidats.append(v)
+        if not candidats:
+            raise KeyError(f"aucune valeur du paramètre « {nom} » en vigueur le {jour.strftime('%d/%m/%Y')}")
+        # une valeur propre à la catégorie l'emporte sur la valeur générale
+        candidats.sort(key=lambda v: v.get("categorie") is None)
+        return candidats[0]["valeur"]
+
+    def versions_en_vigueur(self, jour: dt.date) -> list[Clause]:
+        """Pour chaque clause, la version en vigueur à cette date (les clauses sans version en vigueur sont absentes)."""
+        retenues = []
+        for versions in self.clauses.values():
+            for c in versions:
+                if c.en_vigueur(jour):
+                    retenues.append(c)
+                    break
+        return retenues
+
+    def articles(self, document: str) -> list[dict[str, Any]]:
+        return self.documents[document]["articles"]
+
+    def modeles(self) -> Path:
+        return self.racine / "modeles"
+
+
+def _separer(texte: str, fichier: Path) -> tuple[str, str, int]:
+    lignes = texte.split("\n")
+    if not lignes or lignes[0].strip() != "---":
+        raise ErreurDonnees(Probleme("la clause doit commencer par ses métadonnées entre deux lignes « --- »", fichier, 1))
+    for i in range(1, len(lignes)):
+        if lignes[i].strip() == "---":
+            return "\n".join(lignes[1:i]), "\n".join(lignes[i + 1:]), i + 2
+    raise ErreurDonnees(Probleme("ligne « --- » de fin des métadonnées introuvable", fichier, 1))
+
+
+def lire_clause(fichier: Path, documents: dict[str, dict[str, Any]] | None = None) -> Clause:
+    """Lit un fichier de clause ; lève ErreurDonnees avec tous les problèmes de ses métadonnées."""
+    texte = fichier.read_text(encoding="utf-8")
+    entete, corps, ligne_corps = _separer(texte, fichier)
+    doc = yaml_lignes.lire_texte(entete, fichier)
+    meta = doc.donnees if isinstance(doc.donnees, dict) else {}
+    problemes: list[Probleme] = []
+
+    def pb(message: str, champ: str) -> None:
+        ligne = doc.ligne(champ)
+        problemes.append(Probleme(message, fichier, ligne + 1 if ligne else 1, champ))
+
+    for champ in sorted(set(meta) - CHAMPS_CLAUSE):
+        pb("champ inconnu dans les métadonnées de la clause", champ)
+    for champ in CHAMPS_OBLIGATOIRES:
+        if meta.get(champ) in (None, "", []):
+            pb("champ obligatoire manquant", champ)
+    vigueur = meta.get("en_vigueur") or {}
+    try:
+        du = yaml_lignes.en_date(vigueur.get("du")) if isinstance(vigueur, dict) else None
+        au = yaml_lignes.en_date(vigueur.get("au")) if isinstance(vigueur, dict) else None
+    except ValueError as exc:
+        pb(f"date invalide « {exc} »", "en_vigueur")
+        du = au = None
+    if du is None and "en_vigueur" in meta:
+        pb("date d'entrée en vigueur « du » manquante", "en_vigueur")
+    if du and au and au < du:
+        pb("la date de fin de vigueur précède la date de début", "en_vigueur.au")
+    document = meta.get("document")
+    if document and document not in DOCUMENTS:
+        pb(f"document « {document} » inconnu (RC, CCAP ou CCTP)", "document")
+    elif documents and document and meta.get("article") not in {a["id"] for a in documents[document]["articles"]}:
+        pb(f"article « {meta.get('article')} » absent du plan du {document} dans catalogue.yaml", "article")
+    for valeur in meta.get("decp") or []:
+        if valeur not in DECP:
+            pb(f"considération DECP « {valeur} » inconnue ({', '.join(sorted(DECP))})", "decp")
+    if meta.get("portee", "consultation") not in ("consultation", "lot"):
+        pb("portée invalide (consultation ou lot)", "portee")
+    if problemes:
+        raise ErreurDonnees(problemes)
+    return Clause(
+        id=str(meta["id"]), version=int(meta["version"]), du=du, au=au, titre=str(meta["titre"]),
+        document=document, article=str(meta["article"]), ordre=int(meta.get("ordre", 100)),
+        actions=[str(a) for a in meta.get("actions") or []], references=[str(r) for r in meta["references"]],
+        statut_juridique=str(meta.get("statut_juridique", "verifie")), note_juridique=str(meta.get("note_juridique") or ""),
+        condition=str(meta.get("condition", "true")).strip() or "true", portee=str(meta.get("portee", "consultation")),
+        variables=[str(v) for v in meta.get("variables") or []], deroge_ccag=list(meta.get("deroge_ccag") or []),
+        decp=list(meta.get("decp") or []), corps=corps, fichier=fichier, ligne_corps=ligne_corps,
+        empreinte=hashlib.sha256(texte.encode("utf-8")).hexdigest(),
+    )
+
+
+@lru_cache(maxsize=8)
+def charger(racine: Path) -> Catalogue:
+    """Charge catalogue.yaml et toutes les clauses de clauses/ (une seule fois par processus)."""
+    fichier = racine / "catalogue.yaml"
+    doc = yaml_lignes.lire(fichier)
+    brut = doc.donnees or {}
+    problemes: list[Probleme] = []
+    for cle in ("version", "documents", "parametres", "calculs", "ccag", "referentiel"):
+        if cle not in brut:
+            problemes.append(Probleme(f"section « {cle} » manquante", fichier, 1, cle))
+    if problemes:
+        raise ErreurDonnees(problemes)
+    for nom, p in brut["parametres"].items():
+        for i, v in enumerate(p.get("valeurs", [])):
+            try:
+                v["du"] = yaml_lignes.en_date(v["du"])
+                v["au"] = yaml_lignes.en_date(v.get("au"))
+            except (KeyError, ValueError):
+                chemin = f"parametres.{nom}.valeurs.{i}"
+                problemes.append(Probleme("date « du » ou « au » invalide", fichier, doc.ligne(chemin), chemin))
+    clauses: dict[str, list[Clause]] = {}
+    for chemin in sorted((racine / "clauses").rglob("*.md")):
+        if chemin.name.lower() == "readme.md":
+            continue
+        try:
+            c = lire_clause(chemin, brut["documents"])
+        except ErreurDonnees as exc:
+            problemes.extend(exc.problemes)
+            continue
+        versions = clauses.setdefault(c.id, [])
+        if any(v.version == c.version for v in versions):
+            problemes.append(Probleme(f"identifiant « {c.id} » version {c.version} déjà utilisé", chemin, 2, "id"))
+        versions.append(c)
+    if problemes:
+        raise ErreurDonnees(problemes)
+    for versions in clauses.values():
+        versions.sort(key=lambda c: c.du, reverse=True)
+    return Catalogue(racine, str(brut["version"]), brut["documents"], brut["parametres"], brut["calculs"],
+                     clauses, brut["ccag"], str(brut["referentiel"]), fichier, doc)

@@ -1,0 +1,229 @@
+"""Lecture et validation d'un fichier de réponses : tous les problèmes d'un coup, avec leur ligne."""
+
+from __future__ import annotations
+
+import copy
+import math
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+
+from . import yaml_lignes
+from ..erreurs import ErreurDonnees, Probleme
+from .formats import montant
+from .questionnaire import Question, Questionnaire
+
+
+@dataclass
+class Reponses:
+    """Réponses validées et complétées par les valeurs par défaut."""
+
+    donnees: dict[str, Any]
+    fichier: Path | str
+    document: yaml_lignes.Document
+
+
+def _vers_json(valeur: Any) -> Any:
+    if isinstance(valeur, dt.datetime):
+        return valeur.strftime("%Y-%m-%d %H:%M")
+    if isinstance(valeur, dt.date):
+        return valeur.isoformat()
+    if isinstance(valeur, dict):
+        return {k: _vers_json(v) for k, v in valeur.items()}
+    if isinstance(valeur, list):
+        return [_vers_json(v) for v in valeur]
+    return valeur
+
+
+_TYPES_FR = {"string": "un texte", "number": "un nombre", "integer": "un nombre entier",
+             "boolean": "oui ou non (true / false)", "array": "une liste", "object": "un ensemble de champs",
+             "null": "vide"}
+
+
+def _message(err: ValidationError, questionnaire: Questionnaire, chemin: str) -> tuple[str, str]:
+    """Message français et chemin du champ pour une erreur jsonschema."""
+    v = err.validator
+    q = questionnaire.question(chemin) if chemin else None
+    if v == "anyOf":
+        # champ facultatif : seule la branche non vide intéresse l'acheteur
+        sous = [e for e in err.context if e.schema_path and e.schema_path[0] == 0]
+        if sous:
+            return _message(min(sous, key=lambda e: len(e.path)), questionnaire, chemin)
+    if v == "required":
+        manquant = re.search(r"'([^']+)'", err.message)
+        nom = manquant.group(1) if manquant else "?"
+        champ = f"{chemin}.{nom}" if chemin else nom
+        q = questionnaire.question(champ)
+        libelle = f" ({q.libelle})" if q else ""
+        return f"réponse obligatoire manquante{libelle}", champ
+    if v == "additionalProperties":
+        en_trop = re.findall(r"'([^']+)'", err.message)
+        noms = ", ".join(f"« {n} »" for n in en_trop[: len(en_trop)])
+        return f"champ inconnu {noms} : vérifier l'orthographe (voir questionnaire.yaml)", chemin
+    if v == "type":
+        attendu = err.validator_value
+        attendu = attendu if isinstance(attendu, str) else attendu[0]
+        return f"valeur invalide {err.instance!r} : {_TYPES_FR.get(attendu, attendu)} est attendu", chemin
+    if v == "enum":
+        possibles = ", ".join(str(x) for x in err.validator_value)
+        return f"valeur « {err.instance} » non autorisée ; valeurs possibles : {possibles}", chemin
+    if v == "pattern":
+        aide = f" ; {q.aide}" if q and q.aide else ""
+        return f"format invalide « {str(err.instance)[:80]} »{aide}", chemin
+    if v == "format":
+        return f"date invalide « {err.instance} » (attendu : AAAA-MM-JJ)", chemin
+    if v in ("minimum", "exclusiveMinimum"):
+        return f"valeur {err.instance} trop petite : au moins {err.validator_value} attendu", chemin
+    if v in ("maximum", "exclusiveMaximum"):
+        return f"valeur {err.instance} trop grande : au plus {err.validator_value} attendu", chemin
+    if v == "maxLength":
+        return f"texte trop long ({len(err.instance)} caractères, au plus {err.validator_value})", chemin
+    if v == "minItems":
+        return f"au moins {err.validator_value} élément(s) attendu(s)", chemin
+    if v == "maxItems":
+        return f"au plus {err.validator_value} éléments attendus", chemin
+    if v == "uniqueItems":
+        return "valeurs en double dans la liste", chemin
+    return err.message, chemin
+
+
+def completer(donnees: dict[str, Any], questions: list[Question]) -> None:
+    """Ajoute les valeurs par défaut (None pour une question facultative sans défaut)."""
+    for q in questions:
+        *parents, feuille = q.id.split(".")
+        noeud = donnees
+        for p in parents:
+            if not isinstance(noeud.get(p), dict):
+                noeud[p] = {}
+            noeud = noeud[p]
+        if noeud.get(feuille) is None:
+            noeud[feuille] = copy.deepcopy(q.defaut)
+        valeur = noeud[feuille]
+        if q.type == "liste" and isinstance(valeur, list):
+            for element in valeur:
+                if isinstance(element, dict):
+                    completer(element, q.questions)
+        elif q.type == "date" and valeur is not None:
+            noeud[feuille] = yaml_lignes.en_date(valeur)
+        elif q.type == "date_heure" and valeur is not None:
+            noeud[feuille] = lire_date_heure(valeur)
+
+
+def lire_date_heure(valeur: Any) -> dt.datetime:
+    if isinstance(valeur, dt.datetime):
+        return valeur.replace(tzinfo=None)
+    if isinstance(valeur, dt.date):
+        return dt.datetime(valeur.year, valeur.month, valeur.day, 12, 0)
+    texte = str(valeur).strip().replace("T", " ").replace("h", ":")
+    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M", "%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            resultat = dt.datetime.strptime(texte, fmt)
+            return resultat if "%H" in fmt else resultat.replace(hour=12)
+        except ValueError:
+            continue
+    raise ValueError(texte)
+
+
+def verifications(d: dict[str, Any], doc: yaml_lignes.Document, questionnaire: Questionnaire) -> list[Probleme]:
+    """Contrôles qu'un schéma JSON ne sait pas exprimer (dates bornées, sommes, numéros uniques)."""
+    problemes: list[Probleme] = []
+
+    def pb(message: str, champ: str) -> None:
+        problemes.append(Probleme(message, doc.fichier, doc.ligne(champ), champ))
+
+    for chemin in ("date_lancement", "date_limite_offres"):
+        q = questionnaire.question(chemin)
+        valeur = d.get(chemin)
+        if q is None or valeur is None:
+            continue
+        jour = valeur.date() if isinstance(valeur, dt.datetime) else valeur
+        borne_min = yaml_lignes.en_date(q.min) if q.min else dt.date(2019, 4, 1)
+        borne_max = yaml_lignes.en_date(q.max) if q.max else dt.date(2100, 12, 31)
+        if not borne_min <= jour <= borne_max:
+            pb(f"date {jour.strftime('%d/%m/%Y')} hors des bornes admises (du {borne_min.strftime('%d/%m/%Y')}"
+               f" au {borne_max.strftime('%d/%m/%Y')} : le code de la commande publique est en vigueur depuis le 1er avril 2019)",
+               chemin)
+    if d.get("date_lancement") and d.get("date_limite_offres"):
+        if d["date_limite_offres"].date() <= d["date_lancement"]:
+            pb("la date limite de remise des plis doit suivre la date de lancement", "date_limite_offres")
+    numeros: dict[int, int] = {}
+    for i, lot in enumerate(d.get("lots") or []):
+        n = lot.get("numero")
+        if n in numeros:
+            pb(f"numéro de lot {n} en double (déjà utilisé par le lot en position {numeros[n] + 1})", f"lots.{i}.numero")
+        numeros.setdefault(n, i)
+        if (lot.get("duree_mois") or d.get("duree_mois") or 0) > (d.get("duree_mois") or 0):
+            pb("la durée du lot dépasse la durée du marché", f"lots.{i}.duree_mois")
+    divisions = questionnaire.nomenclatures.get("cpv_divisions") or {}
+    codes = [("cpv", d.get("cpv"))] + [(f"lots.{i}.cpv", l.get("cpv")) for i, l in enumerate(d.get("lots") or [])]
+    for chemin, code in codes:
+        if divisions and code and str(code)[:2] not in divisions:
+            pb(f"code CPV « {code} » inexistant : aucune division « {str(code)[:2]} » dans la nomenclature CPV "
+               f"(règlement (CE) n° 213/2008)", chemin)
+    total = d.get("montant_total_estime")
+    somme = sum(l.get("montant_estime") or 0 for l in d.get("lots") or [])
+    if total is not None and d.get("lots") and abs(total - somme) > 0.005:
+        pb(f"la somme des montants des lots ({montant(somme)}) diffère du montant total estimé ({montant(total)})",
+           "montant_total_estime")
+    criteres = d.get("criteres") or []
+    if criteres:
+        total = sum(c.get("ponderation") or 0 for c in criteres)
+        if abs(total - 100) > 1e-6:
+            pb(f"la somme des pondérations des critères vaut {total:g} % au lieu de 100 %", "criteres")
+        for i, c in enumerate(criteres):
+            sous = c.get("sous_criteres") or []
+            if sous:
+                total_sous = sum(s.get("ponderation") or 0 for s in sous)
+                if abs(total_sous - (c.get("ponderation") or 0)) > 1e-6:
+                    pb(f"la somme des sous-critères ({total_sous:g} %) diffère de la pondération du critère "
+                       f"({c.get('ponderation'):g} %)", f"criteres.{i}.sous_criteres")
+    return problemes
+
+
+def _non_finis(valeur: Any, chemin: str) -> list[str]:
+    """Chemins des nombres NaN ou infinis (« lots.0.montant_estime|nan »)."""
+    if isinstance(valeur, float) and not math.isfinite(valeur):
+        return [f"{chemin}|{'nan' if math.isnan(valeur) else 'inf'}"]
+    if isinstance(valeur, dict):
+        return [c for k, v in valeur.items() for c in _non_finis(v, f"{chemin}.{k}" if chemin else str(k))]
+    if isinstance(valeur, list):
+        return [c for i, v in enumerate(valeur) for c in _non_finis(v, f"{chemin}.{i}" if chemin else str(i))]
+    return []
+
+
+def valider(doc: yaml_lignes.Document, questionnaire: Questionnaire) -> Reponses:
+    """Valide des réponses déjà lues ; lève ErreurDonnees avec tous les problèmes."""
+    if not isinstance(doc.donnees, dict):
+        raise ErreurDonnees(Probleme("le fichier de réponses doit être un ensemble de champs « clé : valeur »",
+                                     doc.fichier, 1))
+    validateur = Draft202012Validator(questionnaire.schema(), format_checker=FormatChecker())
+    problemes: list[Probleme] = [
+        Probleme("valeur non numérique (NaN) : un nombre fini est attendu", doc.fichier, doc.ligne(chemin), chemin)
+        for chemin in _non_finis(doc.donnees, "") if "nan" in chemin.split("|")[-1]
+    ]
+    problemes = [Probleme(p.message, p.fichier, p.ligne, p.champ.split("|")[0]) for p in problemes]
+    for err in sorted(validateur.iter_errors(_vers_json(doc.donnees)), key=lambda e: [str(p) for p in e.path]):
+        chemin = ".".join(str(p) for p in err.absolute_path)
+        message, champ = _message(err, questionnaire, chemin)
+        problemes.append(Probleme(message, doc.fichier, doc.ligne(champ), champ))
+    if problemes:
+        raise ErreurDonnees(sorted(problemes, key=lambda p: p.ligne or 0))
+    donnees = copy.deepcopy(doc.donnees)
+    try:
+        completer(donnees, questionnaire.questions)
+    except ValueError as exc:
+        raise ErreurDonnees(Probleme(f"date invalide « {exc} »", doc.fichier)) from None
+    problemes = verifications(donnees, doc, questionnaire)
+    if problemes:
+        raise ErreurDonnees(problemes)
+    return Reponses(donnees, doc.fichier, doc)
+
+
+def charger(fichier: Path | str, questionnaire: Questionnaire) -> Reponses:
+    """Lit et valide un fichier de réponses."""
+    return valider(yaml_lignes.lire(fichier), questionnaire)

@@ -1,0 +1,200 @@
+"""Lecture sûre des fichiers YAML, avec le numéro de ligne de chaque champ.
+
+PyYAML compose l'arbre des nœuds (chargement sûr : aucune balise Python) ; on le convertit
+nous-mêmes pour relever la ligne de chaque chemin et refuser les clés en double.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..erreurs import ErreurDonnees, Probleme
+
+# libyaml (CSafeLoader) quand PyYAML l'embarque : même analyse sûre, dix fois plus rapide.
+_Chargeur = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+TAILLE_MAX = 5 * 1024 * 1024  # 5 Mio : bien au-delà d'un fichier de réponses réel
+
+
+@dataclass
+class Document:
+    """Données YAML lues et, pour chaque chemin (« lots.0.intitule »), sa ligne."""
+
+    donnees: Any
+    fichier: Path | str
+    lignes: dict[str, int] = field(default_factory=dict)
+
+    def ligne(self, chemin: str) -> int | None:
+        """Ligne du chemin, ou du plus proche parent connu."""
+        while chemin:
+            if chemin in self.lignes:
+                return self.lignes[chemin]
+            chemin = chemin.rpartition(".")[0]
+        return self.lignes.get("", None)
+
+
+_BALISES_SURES = {f"tag:yaml.org,2002:{t}" for t in
+                  ("map", "seq", "str", "int", "float", "bool", "null", "timestamp", "binary", "merge")}
+
+
+def _construire(noeud: yaml.Node, chemin: str, doc: Document, chargeur: yaml.SafeLoader,
+                problemes: list[Probleme]) -> Any:
+    doc.lignes.setdefault(chemin, noeud.start_mark.line + 1)
+    if noeud.tag not in _BALISES_SURES:
+        problemes.append(Probleme(f"balise YAML non autorisée « {noeud.tag} »", doc.fichier,
+                                  noeud.start_mark.line + 1, chemin or None))
+        return None
+    if isinstance(noeud, yaml.MappingNode):
+        resultat: dict[str, Any] = {}
+        chargeur.flatten_mapping(noeud)
+        for cle_noeud, valeur_noeud in noeud.value:
+            cle = chargeur.construct_object(cle_noeud, deep=True)
+            if not isinstance(cle, (str, int, float, bool)) or cle is None:
+                problemes.append(Probleme("clé invalide", doc.fichier, cle_noeud.start_mark.line + 1))
+                continue
+            cle = str(cle)
+            sous = f"{chemin}.{cle}" if chemin else cle
+            if cle in resultat:
+                problemes.append(Probleme("clé en double", doc.fichier, cle_noeud.start_mark.line + 1, sous))
+                continue
+            doc.lignes[sous] = cle_noeud.start_mark.line + 1
+            resultat[cle] = _construire(valeur_noeud, sous, doc, chargeur, problemes)
+        return resultat
+    if isinstance(noeud, yaml.SequenceNode):
+        return [
+            _construire(n, f"{chemin}.{i}" if chemin else str(i), doc, chargeur, problemes)
+            for i, n in enumerate(noeud.value)
+        ]
+    return chargeur.construct_object(noeud, deep=True)
+
+
+def lire_texte(texte: str, fichier: Path | str) -> Document:
+    """Analyse un texte YAML ; lève ErreurDonnees avec fichier et ligne."""
+    doc = Document(None, fichier)
+    problemes: list[Probleme] = []
+    try:
+        chargeur = _Chargeur(texte)
+    except yaml.reader.ReaderError as exc:
+        raise ErreurDonnees(_caractere_interdit(exc, texte, fichier)) from None
+    try:
+        racine = chargeur.get_single_node()
+        if racine is not None:
+            doc.donnees = _construire(racine, "", doc, chargeur, problemes)
+    except yaml.MarkedYAMLError as exc:
+        marque = exc.problem_mark or exc.context_mark
+        ligne = marque.line + 1 if marque else None
+        raison = (exc.problem or exc.context or "").strip()
+        caractere = texte[marque.index:marque.index + 1] if marque and marque.index is not None else ""
+        problemes.append(Probleme(f"YAML invalide ({_traduire(raison, exc.context or '', caractere)})", fichier, ligne))
+    except yaml.reader.ReaderError as exc:  # libyaml lit au fil de l'analyse
+        problemes.append(_caractere_interdit(exc, texte, fichier))
+    except yaml.YAMLError as exc:  # pragma: no cover - erreurs sans position
+        problemes.append(Probleme(f"YAML invalide ({_traduire(str(exc))})", fichier))
+    except RecursionError:
+        problemes.append(Probleme("YAML invalide (imbrication trop profonde)", fichier))
+    finally:
+        chargeur.dispose()
+    if problemes:
+        raise ErreurDonnees(problemes)
+    return doc
+
+
+def _caractere_interdit(exc: yaml.reader.ReaderError, texte: str, fichier: Path | str) -> Probleme:
+    ligne = texte.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else None
+    return Probleme(f"caractère interdit en YAML (code {exc.character:#x})", fichier, ligne)
+
+
+def lire(chemin: Path | str) -> Document:
+    """Lit un fichier YAML (taille limitée, UTF-8 exigé)."""
+    chemin = Path(chemin)
+    try:
+        taille = chemin.stat().st_size
+    except OSError:
+        raise ErreurDonnees(Probleme("fichier introuvable", chemin)) from None
+    if taille > TAILLE_MAX:
+        raise ErreurDonnees(Probleme(f"fichier trop volumineux ({taille} octets, maximum {TAILLE_MAX})", chemin))
+    try:
+        texte = chemin.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ErreurDonnees(Probleme(f"le fichier n'est pas encodé en UTF-8 (octet {exc.start})", chemin)) from None
+    except OSError as exc:
+        raise ErreurDonnees(Probleme(f"lecture impossible ({exc.strerror})", chemin)) from None
+    return lire_texte(texte, chemin)
+
+
+# Messages de l'analyseur YAML (libyaml ou PyYAML, formulations voisines) → français. Le premier fragment
+# trouvé dans le message l'emporte ; l'ordre va du plus précis au plus général.
+_TRADUCTIONS = [
+    ("could not find expected ':'", "« : » attendu"),
+    ("found unexpected ':'", "« : » inattendu"),
+    ("mapping values are not allowed", "valeur inattendue à cet endroit (un « : » de trop, ou une indentation "
+                                       "incorrecte ? mettre entre guillemets un texte qui contient « : »)"),
+    ("mapping keys are not allowed", "clé inattendue à cet endroit (indentation incorrecte ?)"),
+    ("sequence entries are not allowed", "élément de liste « - » inattendu à cet endroit (indentation incorrecte ?)"),
+    ("tab character", "tabulation interdite, indenter avec des espaces"),
+    ("'\\t'", "tabulation interdite, indenter avec des espaces"),
+    ("cannot start any token", "caractère qui ne peut pas commencer une valeur (@, `, %…) : mettre la valeur "
+                               "entre guillemets"),
+    ("expected ',' or ']'", "« , » ou « ] » attendu (liste entre crochets non fermée ?)"),
+    ("expected ',' or '}'", "« , » ou « } » attendu (accolade non fermée ?)"),
+    ("node content", "valeur attendue (crochet ou accolade non fermé ?)"),
+    ("expected <block end>, but found '-'", "élément de liste mal indenté"),
+    ("expected <block end>", "indentation incorrecte"),
+    ("did not find expected key", "clé attendue (indentation incorrecte ?)"),
+    ("expected '-' indicator", "tiret de liste attendu (indentation incorrecte ?)"),
+    ("invalid indentation or unclosed", "indentation incorrecte, ou crochet ou accolade non fermé"),
+    ("undefined alias", "alias non défini"),
+    ("duplicate anchor", "ancre « & » définie deux fois"),
+    ("second occurrence", "ancre « & » définie deux fois"),
+    ("undefined tag handle", "balise YAML non autorisée"),
+    ("could not determine a constructor for the tag", "balise YAML non autorisée"),
+    ("unknown escape character", "séquence d'échappement inconnue entre guillemets doubles (doubler la barre "
+                                 "oblique inverse, ou employer des apostrophes)"),
+    ("found another document", "un seul document attendu : retirer le séparateur « --- » en trop"),
+    ("single document", "un seul document attendu : retirer le séparateur « --- » en trop"),
+    ("document indicator", "séparateur de document « --- » ou « ... » inattendu"),
+    ("document separator", "séparateur de document « --- » ou « ... » inattendu"),
+    ("document start", "début de document attendu (texte en trop au premier niveau ?)"),
+    ("comment or a line break", "texte en trop après la valeur (un « # » de commentaire doit suivre une espace)"),
+    ("comment or line break", "texte en trop après la valeur (un « # » de commentaire doit suivre une espace)"),
+    ("directive", "directive « % » invalide ou répétée"),
+    ("alphabetic", "nom d'ancre « & », d'alias « * » ou de balise « ! » invalide (lettres et chiffres seulement)"),
+    ("alphabetical", "nom d'ancre « & », d'alias « * » ou de balise « ! » invalide (lettres et chiffres seulement)"),
+    ("whitespace or line break", "espace ou retour à la ligne attendu (après une balise « ! » ?)"),
+    ("URI", "balise « ! » invalide"),
+    ("expected '>'", "balise « ! » invalide"),
+    ("UTF-8 octet", "balise « ! » invalide"),
+    ("control characters are not allowed", "caractère de contrôle interdit"),
+    ("unacceptable character", "caractère de contrôle interdit"),
+    ("end of stream", "fin de fichier inattendue"),
+]
+
+
+def _traduire(raison: str, contexte: str = "", caractere: str = "") -> str:
+    if caractere == "\t":
+        return "tabulation interdite, indenter avec des espaces"
+    for fragment, francais in _TRADUCTIONS:
+        if fragment in raison:
+            if "quoted scalar" in contexte and "end of stream" in raison:
+                return "guillemet non fermé"
+            return francais
+    return f"syntaxe invalide ; message de l'analyseur : {raison}"
+
+
+def en_date(valeur: Any) -> dt.date | None:
+    """Convertit une date YAML ou une chaîne JJ/MM/AAAA ou AAAA-MM-JJ."""
+    if valeur is None or isinstance(valeur, dt.date) and not isinstance(valeur, dt.datetime):
+        return valeur
+    if isinstance(valeur, dt.datetime):
+        return valeur.date()
+    texte = str(valeur).strip()
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return dt.datetime.strptime(texte, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(texte)

@@ -1,0 +1,247 @@
+"""Les règles : valeurs calculées, sélection des clauses et numérotation des articles.
+
+Chaque calcul et chaque sélection garde sa trace (expression, références juridiques, réponses
+lues) : le manifeste, la fiche de traçabilité et l'annexe de conformité la relisent.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from ..donnees import acheteurs as module_acheteurs
+from ..donnees import catalogue as module_catalogue
+from ..donnees import questionnaire as module_questionnaire
+from ..donnees import reponses as module_reponses
+from ..donnees.acheteurs import Acheteur
+from ..donnees.catalogue import Catalogue, Clause
+from ..erreurs import ErreurClause, ErreurDonnees, Probleme
+from ..donnees.formats import liste_fr
+from .expressions import ErreursJinja, MarkdownSur, chemins_utilises, evaluer, message_erreur
+from ..donnees.reponses import Reponses
+
+
+@dataclass
+class Calcul:
+    """Une valeur calculée et sa justification."""
+
+    nom: str
+    valeur: Any
+    expression: str
+    reference: str
+    explication: str
+    lot: int | None = None
+
+
+@dataclass
+class Selection:
+    """La décision prise pour une clause : retenue ou écartée, et pourquoi."""
+
+    clause: Clause
+    retenue: bool
+    lues: dict[str, Any]
+    lots: list[int] = field(default_factory=list)
+    numero: str = ""  # « 6.2 » : article.sous-article dans son document
+
+    @property
+    def regle(self) -> str:
+        return self.clause.condition
+
+
+@dataclass
+class Analyse:
+    """Tout ce que les règles ont décidé pour une consultation."""
+
+    reponses: Reponses
+    acheteur: Acheteur
+    catalogue: Catalogue
+    date_droit: dt.date
+    contexte: dict[str, Any]
+    calculs: list[Calcul]
+    selections: list[Selection]
+    plans: dict[str, list[tuple[str, dict[str, Any], list[Selection]]]]
+
+    def retenues(self, document: str | None = None) -> list[Selection]:
+        return [s for s in self.selections if s.retenue and (document is None or s.clause.document == document)]
+
+    @cached_property
+    def _par_id(self) -> dict[str, Selection]:
+        return {s.clause.id: s for s in self.selections}
+
+    def selection(self, ident: str) -> Selection | None:
+        return self._par_id.get(ident)
+
+    @cached_property
+    def derogations(self) -> list[dict[str, str]]:
+        """Dérogations au CCAG de référence, dans l'ordre des articles du CCAP."""
+        ccag = self.contexte["ccag"]
+        liste = []
+        for s in self.retenues("CCAP"):
+            for d in s.clause.deroge_ccag:
+                article = (d.get("articles") or {}).get(ccag)
+                if article:
+                    liste.append({"article_ccap": s.numero, "article_ccag": str(article), "objet": str(d.get("objet", "")),
+                                  "clause": s.clause.id})
+        return liste
+
+
+class Parametres:
+    """`param('nom')` des calculs et des clauses : valeur en vigueur, et trace des paramètres lus.
+
+    Le manifeste enregistre les paramètres lus ; la régénération sait ainsi si le changement d'un
+    taux ou d'un seuil concerne une consultation.
+    """
+
+    def __init__(self, catalogue: Catalogue, jour: dt.date, categorie: str):
+        self.catalogue, self.jour, self.categorie = catalogue, jour, categorie
+        self.lus: dict[str, Any] = {}
+
+    def __call__(self, nom: str) -> Any:
+        valeur = self.catalogue.param(nom, self.jour, self.categorie)
+        self.lus[nom] = en_json(valeur)
+        return valeur
+
+
+def _lire(contexte: dict[str, Any], chemin: str) -> Any:
+    valeur: Any = contexte
+    for morceau in chemin.split("."):
+        if isinstance(valeur, dict) and morceau in valeur:
+            valeur = valeur[morceau]
+        else:
+            return None
+    return None if callable(valeur) else valeur
+
+
+def en_json(valeur: Any) -> Any:
+    if isinstance(valeur, (dt.date, dt.datetime)):
+        return valeur.isoformat()
+    if isinstance(valeur, dict):
+        return {k: en_json(v) for k, v in valeur.items()}
+    if isinstance(valeur, list):
+        return [en_json(v) for v in valeur]
+    return valeur
+
+
+def _calculer(regles: list[dict[str, Any]], contexte: dict[str, Any], cible: dict[str, Any], catalogue: Catalogue,
+              section: str, lot: int | None, traces: list[Calcul]) -> None:
+    for i, regle in enumerate(regles):
+        nom, expression = regle["nom"], str(regle["expression"])
+        try:
+            valeur = evaluer(expression, contexte)
+        except ErreursJinja as exc:
+            chemin = f"calculs.{section}.{i}.expression"
+            quoi = f"calcul « {nom} »" + (f" (lot {lot})" if lot is not None else "")
+            raise ErreurDonnees(Probleme(f"{quoi} impossible : {message_erreur(exc)}", catalogue.fichier,
+                                         catalogue.document_yaml.ligne(chemin), chemin)) from None
+        cible[nom] = valeur
+        contexte[nom] = valeur
+        traces.append(Calcul(nom, en_json(valeur), expression, str(regle.get("reference", "")),
+                             str(regle.get("explication", "")), lot))
+
+
+# Noms que le moteur ajoute aux réponses : dans le contexte des calculs et des clauses (analyser), puis
+# dans celui des seules clauses (contexte_clause). `dce catalogue verifier` les reconnaît d'après ces listes.
+NOMS_ANALYSE = ("acheteur", "param", "date_droit", "ccag_intitule")
+NOMS_CLAUSE = ("article", "retenue", "action", "lots_concernes", "derogations")
+
+
+def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_droit: dt.date | None = None) -> Analyse:
+    """Calcule les valeurs, sélectionne les clauses en vigueur et numérote les articles."""
+    donnees = copy.deepcopy(reponses.donnees)
+    jour = date_droit or donnees["date_lancement"]
+    contexte: dict[str, Any] = dict(donnees)
+    contexte["acheteur"] = {**acheteur.profil, "categorie": acheteur.categorie}
+    contexte["param"] = Parametres(catalogue, jour, acheteur.categorie)
+    contexte["date_droit"] = jour
+    traces: list[Calcul] = []
+    _calculer(catalogue.calculs.get("consultation", []), contexte, contexte, catalogue, "consultation", None, traces)
+    for lot in contexte["lots"]:
+        _calculer(catalogue.calculs.get("lot", []), {**contexte, "lot": lot}, lot, catalogue, "lot", lot["numero"], traces)
+    contexte["ccag_intitule"] = catalogue.ccag.get(contexte["ccag"], contexte["ccag"])
+
+    selections: list[Selection] = []
+    for clause in catalogue.versions_en_vigueur(jour):
+        chemins = chemins_utilises(clause.condition)
+        try:
+            if clause.portee == "lot":
+                lots = [l["numero"] for l in contexte["lots"] if evaluer(clause.condition, {**contexte, "lot": l})]
+                retenue = bool(lots)
+                lues = {c: [en_json(_lire({**contexte, "lot": l}, c)) for l in contexte["lots"]] if c.startswith("lot.")
+                        else en_json(_lire(contexte, c)) for c in chemins}
+            else:
+                lots = []
+                retenue = bool(evaluer(clause.condition, contexte))
+                lues = {c: en_json(_lire(contexte, c)) for c in chemins}
+        except ErreursJinja as exc:
+            raise ErreurClause(Probleme(f"condition de la clause « {clause.id} » impossible à évaluer : "
+                                        f"{message_erreur(exc)}", clause.fichier, None, "condition")) from None
+        selections.append(Selection(clause, retenue, lues, lots))
+
+    plans = _numeroter(catalogue, selections)
+    return Analyse(reponses, acheteur, catalogue, jour, contexte, traces, selections, plans)
+
+
+def _numeroter(catalogue: Catalogue, selections: list[Selection]) -> dict[str, list[tuple[str, dict[str, Any], list[Selection]]]]:
+    """Numérote articles et sous-articles ; un article sans clause retenue disparaît."""
+    plans = {}
+    for document in catalogue.documents:
+        plan = []
+        for article in catalogue.articles(document):
+            contenues = sorted((s for s in selections if s.retenue and s.clause.document == document
+                                and s.clause.article == article["id"]), key=lambda s: (s.clause.ordre, s.clause.id))
+            if not contenues:
+                continue
+            numero = str(len(plan) + 1)
+            seule = len(contenues) == 1 and contenues[0].clause.titre.casefold() == str(article["titre"]).casefold()
+            for j, s in enumerate(contenues, start=1):
+                s.numero = numero if seule else f"{numero}.{j}"
+            plan.append((numero, article, contenues))
+        plans[document] = plan
+    return plans
+
+
+def contexte_clause(analyse: Analyse, selection: Selection) -> dict[str, Any]:
+    """Contexte de rendu d'une clause : réponses, calculs, fonctions de renvoi et de référentiel."""
+    document = selection.clause.document
+
+    def article(ident: str) -> str:
+        cible = analyse.selection(ident)
+        if cible is None or not cible.retenue:
+            raise ErreurClause(Probleme(f"renvoi vers la clause « {ident} », absente de cette consultation "
+                                        f"(protéger le renvoi par {{% if retenue('{ident}') %}})",
+                                        selection.clause.fichier, None, "article"))
+        suffixe = "" if cible.clause.document == document else f" du {cible.clause.document}"
+        return MarkdownSur(f"l'article {cible.numero}{suffixe}")
+
+    def retenue(ident: str) -> bool:
+        cible = analyse.selection(ident)
+        return bool(cible and cible.retenue)
+
+    def action(etiquette: str) -> str:
+        """« action 8.2 « titre » » dans le référentiel de l'acheteur ; vide s'il n'a pas d'équivalent."""
+        actions = analyse.acheteur.actions_pour(str(etiquette))
+        return liste_fr(f"action {a.id} « {a.titre} »" for a in actions)
+
+    lots = analyse.contexte["lots"]
+    return {
+        **analyse.contexte,
+        "article": article,
+        "retenue": retenue,
+        "action": action,
+        "lots_concernes": [l for l in lots if l["numero"] in selection.lots] if selection.clause.portee == "lot" else lots,
+        "derogations": analyse.derogations,
+    }
+
+
+def preparer(fichier_reponses: Path | str, racine: Path | None = None, date_droit: dt.date | None = None) -> Analyse:
+    """Charge tout et applique les règles, sans rien écrire."""
+    racine = module_catalogue.resoudre_racine(racine)
+    q = module_questionnaire.charger(racine / "questionnaire.yaml")
+    rep = module_reponses.charger(fichier_reponses, q)
+    cat = module_catalogue.charger(racine)
+    ach = module_acheteurs.charger(racine, rep.donnees["acheteur"])
+    return analyser(rep, ach, cat, date_droit)

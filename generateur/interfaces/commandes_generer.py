@@ -1,0 +1,47 @@
+"""Commande `dce generer` : les pièces d'une consultation, sa fiche de traçabilité, son annexe et son manifeste."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from .groupe import afficher_conformite, main, option_droit_du
+
+
+@main.command("generer")
+@click.argument("reponses", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--sortie", type=click.Path(file_okay=False, path_type=Path), default=Path("sortie"),
+              show_default=True, help="Dossier où écrire les documents.")
+@option_droit_du
+@click.option("--strict", is_flag=True,
+              help="Ne rien écrire si une obligation légale n'est pas respectée (code de sortie 2).")
+@click.option("--pdf", is_flag=True, help="Convertir aussi chaque pièce Word en PDF (LibreOffice).")
+@click.option("--pdfa", is_flag=True, help="Comme --pdf, en PDF/A-2b, format d'archivage.")
+@click.pass_context
+def generer(ctx: click.Context, reponses: Path, sortie: Path, droit_du: dt.date | None, strict: bool, pdf: bool,
+            pdfa: bool) -> None:
+    """Génère le RC, le CCAP, le CCTP, la fiche de traçabilité SPASER, l'annexe de conformité et le manifeste.
+
+    Code de sortie 1 si une obligation légale n'est pas respectée (les documents sont écrits quand même).
+    """
+    from ..rendu.generation import generer as generer_dce
+
+    if pdf or pdfa:
+        from ..rendu.pdf import soffice
+
+        soffice()  # LibreOffice absent : le dire avant d'écrire quoi que ce soit
+    resultat = generer_dce(reponses, sortie, ctx.obj["racine"], droit_du, strict=strict)
+    analyse = resultat.analyse
+    click.echo(f"Consultation {analyse.contexte['reference']} : {len(analyse.retenues())} clauses retenues, "
+               f"{len(analyse.contexte['lots'])} lot(s), droit en vigueur au {analyse.date_droit.strftime('%d/%m/%Y')}.")
+    for nom, chemin in resultat.fichiers.items():
+        click.echo(f"  écrit : {chemin}")
+    if pdf or pdfa:
+        from ..rendu.publication import convertir_pieces
+
+        for chemin in convertir_pieces(list(resultat.fichiers.values()), sortie, analyse, pdfa=pdfa).values():
+            click.echo(f"  écrit : {chemin}")
+    if resultat.conformite is not None and afficher_conformite(resultat.conformite):
+        ctx.exit(1)

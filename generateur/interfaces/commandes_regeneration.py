@@ -1,0 +1,68 @@
+"""Commande `dce regenerer` : régénère un dossier de consultations après un changement du catalogue."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+
+import click
+
+from .groupe import main
+from ..erreurs import ErreurDCE
+
+
+@main.command("regenerer")
+@click.argument("dossier", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Nombre de processus de calcul. Défaut : nombre de cœurs de la machine.")
+@click.option("--simulation", is_flag=True,
+              help="N'écrit que le rapport (synthèse et modifications suivies) : aucune consultation ne change.")
+@click.option("--seulement-impactees", "seulement_impactees", is_flag=True,
+              help="Ne régénère que les consultations dont le manifeste montre une clause, une règle, un paramètre "
+                   "ou un modèle modifié depuis leur dernière génération.")
+@click.option("--dask", "adresse_dask", metavar="ADRESSE",
+              help="Répartit le lot sur un cluster Dask distributed (ex. tcp://ordonnanceur:8786) ; dossier et "
+                   "catalogue doivent être visibles des machines de calcul.")
+@click.pass_context
+def regenerer(ctx: click.Context, dossier: Path, jobs: int | None, simulation: bool, seulement_impactees: bool,
+              adresse_dask: str | None) -> None:
+    """Régénère chaque consultation de DOSSIER (un sous-dossier par consultation, avec son reponses.yaml) avec le
+    catalogue actuel. La version précédente est conservée ; un rapport dit ce qui a changé et pourquoi.
+    Code de sortie 1 si une consultation a échoué."""
+    from ..lot.rapport_changements import A_JOUR, MODIFIEE, NON_CONCERNEE, NOUVELLE
+    from ..lot.regeneration import regenerer as regenerer_lot
+
+    with ExitStack() as pile:
+        executeur = None
+        if adresse_dask:
+            try:
+                from distributed import Client
+            except ImportError:
+                raise ErreurDCE("l'option --dask demande le paquet distributed : pip install 'dce[dask]'") from None
+            executeur = pile.enter_context(Client(adresse_dask)).get_executor()
+        bilan = regenerer_lot(dossier, ctx.obj["racine"], jobs, executeur, simulation, seulement_impactees,
+                              progression=None)
+
+    n = len(bilan.consultations)
+    click.echo(f"{n} consultation{'s' if n > 1 else ''} en {bilan.duree:.1f} s : "
+               f"{len(bilan.avec_statut(MODIFIEE))} modifiée(s), {len(bilan.avec_statut(NOUVELLE))} nouvelle(s), "
+               f"{len(bilan.avec_statut(A_JOUR))} à jour, {len(bilan.avec_statut(NON_CONCERNEE))} non concernée(s), "
+               f"{len(bilan.echecs)} en échec.")
+    for r in bilan.consultations:
+        if r.statut in (MODIFIEE, NOUVELLE):
+            versions = " → ".join(v for v in (r.version_precedente, r.nouvelle_version) if v)
+            pieces = r.pieces_sans_changement_de_clause
+            detail = (f"pièce(s) {', '.join(pieces)} modifiée(s) : {' ; '.join(r.causes)}" if pieces else
+                      f"{len(r.clauses)} clause(s) et {len(r.valeurs)} valeur(s) modifiée(s)")
+            click.echo(f"  {r.dossier} : version {versions}, {detail}" + (" (simulation)" if simulation else ""))
+    if simulation:
+        click.echo("Simulation : aucune consultation n'a été modifiée.")
+    click.echo(f"Rapport : {bilan.fichiers['synthese.docx']}")
+    click.echo(f"          {bilan.fichiers['synthese.csv']}")
+    if any(r.redline for r in bilan.consultations):
+        click.echo(f"Modifications suivies des clauses : {bilan.dossier_rapport / 'modifications'}")
+    if bilan.echecs:
+        click.secho(f"Échecs ({len(bilan.echecs)}) :", fg="red", err=True)
+        for r in bilan.echecs:
+            click.echo(f"  - {r.dossier} : {r.erreur}", err=True)
+        ctx.exit(1)

@@ -1,0 +1,197 @@
+"""Le dossier de consultations vu par l'application web : liste, brouillons, nouvelle version, archive zip.
+
+La disposition du dossier est celle de la régénération en lot (`generateur/lot/regeneration.py`) : un
+sous-dossier par consultation avec `reponses.yaml`, `courante` et `versions/NNN/`. Les consultations en
+cours de saisie sont des fichiers de réponses dans `.brouillons/`, dossier caché que la régénération ignore.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import secrets
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ...lot import regeneration
+from ...donnees import yaml_lignes
+from ...donnees.fichiers import DATE_ZIP, ecrire_atomique
+from ...erreurs import ErreurDCE, ErreurDonnees, Probleme
+from ...donnees.fichiers import nom_sur
+from ...lot.rapport_changements import RapportConsultation, lire_manifeste
+
+BROUILLONS = ".brouillons"
+_IDENT = re.compile(r"^[0-9a-f]{16}$")
+
+
+@dataclass
+class Fiche:
+    """Une consultation du dossier, telle que la liste l'affiche."""
+
+    nom: str
+    dossier: Path
+    reference: str
+    objet: str
+    lots: int
+    version: str | None
+    generee_le: dt.datetime | None
+    statut: str
+    niveau: str  # conforme | a_verifier | non_conforme | inconnu : classe CSS et icône textuelle
+    manifeste: dict[str, Any] | None = None
+
+    @property
+    def dossier_version(self) -> Path | None:
+        return self.dossier / regeneration.VERSIONS / self.version if self.version else None
+
+
+def statut_conformite(manifeste: dict[str, Any] | None) -> tuple[str, str]:
+    """Résumé des contrôles juridiques enregistré par la dernière génération (manifeste, clé `conformite`)."""
+    resume = (manifeste or {}).get("conformite")
+    if not resume:
+        return ("Jamais générée" if manifeste is None else "Contrôles non enregistrés"), "inconnu"
+    bloquants = len(resume.get("obligations_non_respectees") or [])
+    a_verifier = len(resume.get("controles_a_verifier") or [])
+    if bloquants:
+        return (f"{bloquants} obligation{'s' if bloquants > 1 else ''} légale{'s' if bloquants > 1 else ''} "
+                f"non respectée{'s' if bloquants > 1 else ''}"), "non_conforme"
+    if a_verifier:
+        return f"Conforme, {a_verifier} point{'s' if a_verifier > 1 else ''} à vérifier", "a_verifier"
+    return f"Conforme ({resume.get('controles', 0)} contrôles)", "conforme"
+
+
+def _fiche(dossier: Path, consultation: Path) -> Fiche:
+    nom = consultation.relative_to(dossier).as_posix()
+    try:
+        donnees = yaml_lignes.lire(consultation / regeneration.REPONSES).donnees
+    except ErreurDonnees:
+        donnees = None
+    donnees = donnees if isinstance(donnees, dict) else {}
+    try:
+        version = regeneration.version_courante(consultation)
+    except ErreurDCE:
+        version = None
+    manifeste = lire_manifeste(consultation / regeneration.VERSIONS / version) if version else None
+    generee = None
+    if version:
+        generee = dt.datetime.fromtimestamp((consultation / regeneration.VERSIONS / version).stat().st_mtime)
+    statut, niveau = statut_conformite(manifeste)
+    lots = donnees.get("lots")
+    return Fiche(nom, consultation, str(donnees.get("reference") or nom), " ".join(str(donnees.get("objet") or "").split()),
+                 len(lots) if isinstance(lots, list) else 0, version, generee, statut, niveau, manifeste)
+
+
+def date_droit(fiche: Fiche) -> dt.date | None:
+    """Droit appliqué à la version en vigueur, s'il a été choisi expressément (comme la régénération)."""
+    return regeneration.droit_enregistre(fiche.manifeste)
+
+
+def lister(dossier: Path) -> list[Fiche]:
+    """Consultations du dossier (celles qui ont un fichier de réponses), par référence."""
+    if not dossier.is_dir():
+        return []
+    return sorted((_fiche(dossier, c) for c in regeneration.decouvrir(dossier)), key=lambda f: f.reference.casefold())
+
+
+def trouver(dossier: Path, nom: str) -> Fiche | None:
+    """La consultation `nom` si elle fait partie du dossier (jamais un chemin arbitraire)."""
+    for consultation in regeneration.decouvrir(dossier) if dossier.is_dir() else []:
+        if consultation.relative_to(dossier).as_posix() == nom:
+            return _fiche(dossier, consultation)
+    return None
+
+
+def nom_dossier(reference: str) -> str:
+    """Nom du sous-dossier d'une consultation ; jamais un nom réservé du dossier de consultations."""
+    nom = nom_sur(reference)
+    return f"consultation-{nom}" if nom in (regeneration.VERSIONS, regeneration.RAPPORTS) else nom
+
+
+def generer(dossier: Path, texte_reponses: str, reference: str, racine: Path) -> tuple[str, RapportConsultation]:
+    """Enregistre les réponses dans la consultation et en produit une nouvelle version (versions/NNN).
+
+    Même chemin que la régénération en lot : une consultation dont les documents ne changent pas ne reçoit
+    pas de nouvelle version ; un échec laisse la version précédente en vigueur.
+    """
+    nom = nom_dossier(reference)
+    consultation = dossier / nom
+    dossier.mkdir(parents=True, exist_ok=True)
+    with regeneration.verrou(dossier):
+        ecrire_atomique(consultation / regeneration.REPONSES, texte_reponses.encode("utf-8"))
+        with tempfile.TemporaryDirectory(prefix="dce-web-") as rapport:
+            tache = regeneration.Tache(str(consultation), nom, str(racine), rapport,
+                                       regeneration.empreinte_catalogue(racine))
+            return nom, regeneration.traiter(tache)
+
+
+def archive(fiche: Fiche, reponses_yaml: str | None) -> tuple[str, bytes]:
+    """Zip reproductible de la version en vigueur : pièces, annexes, manifeste et fichier de réponses."""
+    dossier = fiche.dossier_version
+    if dossier is None:
+        raise ErreurDCE(Probleme("cette consultation n'a pas encore été générée", fiche.dossier))
+    base = nom_sur(fiche.reference)
+    tampon = io.BytesIO()
+    with zipfile.ZipFile(tampon, "w", zipfile.ZIP_DEFLATED) as z:
+        contenus = {p.name: p.read_bytes() for p in sorted(dossier.iterdir()) if p.is_file()}
+        if reponses_yaml is not None:
+            contenus[f"{base}-reponses.yaml"] = reponses_yaml.encode("utf-8")
+        for nom, contenu in sorted(contenus.items()):
+            info = zipfile.ZipInfo(nom, DATE_ZIP)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            z.writestr(info, contenu)
+    return f"{base}-DCE-v{fiche.version}.zip", tampon.getvalue()
+
+
+class Brouillons:
+    """Consultations en cours de saisie : un fichier de réponses (peut-être incomplet) par identifiant."""
+
+    def __init__(self, dossier: Path):
+        self.dossier = dossier / BROUILLONS
+
+    def chemin(self, ident: str) -> Path | None:
+        chemin = self.dossier / f"{ident}.yaml"
+        return chemin if _IDENT.match(ident) and chemin.is_file() else None
+
+    def creer(self, donnees: dict[str, Any]) -> str:
+        ident = secrets.token_hex(8)
+        self.ecrire(ident, donnees)
+        return ident
+
+    def lire(self, ident: str) -> dict[str, Any] | None:
+        chemin = self.chemin(ident)
+        if chemin is None:
+            return None
+        donnees = yaml_lignes.lire(chemin).donnees
+        return donnees if isinstance(donnees, dict) else {}
+
+    def ecrire(self, ident: str, donnees: dict[str, Any]) -> None:
+        """Réponses en cours, telles quelles (même invalides) : le fichier définitif est écrit par l'assistant."""
+        if not _IDENT.match(ident):
+            raise ValueError(ident)
+        texte = yaml.safe_dump(donnees, allow_unicode=True, sort_keys=False, default_flow_style=False)
+        ecrire_atomique(self.dossier / f"{ident}.yaml", texte.encode("utf-8"))
+
+    def supprimer(self, ident: str) -> None:
+        chemin = self.chemin(ident)
+        if chemin is not None:
+            chemin.unlink()
+
+    def lister(self) -> list[tuple[str, dict[str, Any], dt.datetime]]:
+        """(identifiant, réponses, dernière modification), le plus récent d'abord."""
+        resultat = []
+        for chemin in self.dossier.glob("*.yaml") if self.dossier.is_dir() else []:
+            if not _IDENT.match(chemin.stem):
+                continue
+            try:
+                donnees = yaml_lignes.lire(chemin).donnees
+            except ErreurDonnees:
+                continue
+            resultat.append((chemin.stem, donnees if isinstance(donnees, dict) else {},
+                             dt.datetime.fromtimestamp(chemin.stat().st_mtime)))
+        return sorted(resultat, key=lambda t: t[2], reverse=True)

@@ -1,0 +1,298 @@
+"""Bilan SPASER d'un dossier de consultations : les indicateurs de la politique d'achat, année par année.
+
+Chaque fichier de réponses du dossier est analysé comme pour `dce generer` (mêmes règles, mêmes
+clauses) ; les indicateurs se déduisent des clauses retenues et des valeurs DECP, jamais d'une saisie.
+Les cibles viennent du profil de l'acheteur (`politique.cibles`), pas du code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..donnees.acheteurs import Acheteur
+from ..droit.conformite import normaliser
+from ..pieces.lecture import controler
+from ..erreurs import ErreurDCE, Probleme
+from ..droit.regles import Analyse
+from ..droit.spaser import actions_mises_en_oeuvre, considerations_decp
+
+NBSP = "\u00a0"
+PAS_SOCIALE = "Pas de considération sociale"
+PAS_ENVIRONNEMENTALE = "Pas de considération environnementale"
+
+
+@dataclass
+class Consultation:
+    """Une consultation du dossier, réduite à ce que comptent les indicateurs."""
+
+    fichier: str
+    acheteur: str
+    reference: str
+    objet: str
+    date_lancement: dt.date
+    nature: str
+    categorie: str
+    procedure: str
+    montant_total: float
+    lots: int
+    allotie: bool
+    decp_sociales: list[str]
+    decp_environnementales: list[str]
+    heures_insertion: int
+    commerce_equitable: bool
+    actions: list[str]
+    chantiers: list[tuple[Any, Any]]  # (numéro d'axe, numéro de chantier)
+    obligations_non_respectees: list[str]
+
+    @property
+    def annee(self) -> int:
+        return self.date_lancement.year
+
+    @property
+    def consideration_environnementale(self) -> bool:
+        return self.decp_environnementales != [PAS_ENVIRONNEMENTALE]
+
+    @property
+    def critere_environnemental(self) -> bool:
+        return "Critère environnemental" in self.decp_environnementales
+
+    @property
+    def consideration_sociale(self) -> bool:
+        return self.decp_sociales != [PAS_SOCIALE]
+
+    @property
+    def clause_sociale(self) -> bool:
+        """Condition d'exécution sociale ou marché réservé (DECP)."""
+        return "Clause sociale" in self.decp_sociales or "Marché réservé" in self.decp_sociales
+
+    @property
+    def marche_reserve(self) -> bool:
+        return "Marché réservé" in self.decp_sociales
+
+    @property
+    def montant_commerce_equitable(self) -> float:
+        return self.montant_total if self.commerce_equitable else 0
+
+
+@dataclass
+class Mesure:
+    """Valeur d'un indicateur pour une année, avec les consultations qui la fondent."""
+
+    annee: int
+    population: list[Consultation]
+    comptees: list[Consultation]
+    total: float
+    cible: float | None = None
+
+    @property
+    def part(self) -> float | None:
+        """En points de pourcentage ; None si la population est vide."""
+        return 100 * len(self.comptees) / len(self.population) if self.population else None
+
+
+@dataclass
+class Indicateur:
+    id: str
+    libelle: str
+    definition: str
+    genre: str  # « part » (nombre et part) ou « somme » (heures, euros)
+    unite: str = ""
+    cible_libelle: str = ""
+    mesures: dict[int, Mesure] = field(default_factory=dict)
+
+
+@dataclass
+class Bilan:
+    """Bilan d'un acheteur sur les consultations du dossier."""
+
+    acheteur: Acheteur
+    dossier: Path
+    annees: list[int]
+    consultations: list[Consultation]
+    indicateurs: list[Indicateur]
+    chantiers: list[dict[str, Any]]
+    decp: list[dict[str, Any]]
+
+    def indicateur(self, ident: str) -> Indicateur:
+        return next(i for i in self.indicateurs if i.id == ident)
+
+
+def _lit_commerce_equitable(analyse: Analyse) -> bool:
+    """Une clause retenue l'a été parce que l'acheteur exige des produits du commerce équitable."""
+    return any(any(c.startswith("spaser.commerce_equitable") for c in s.lues) for s in analyse.retenues())
+
+
+def consultation(analyse: Analyse, fichier: str) -> Consultation:
+    """Ligne du bilan pour une consultation analysée."""
+    ctx = analyse.contexte
+    decp = considerations_decp(analyse)
+    paires = actions_mises_en_oeuvre(analyse)
+    chantiers = sorted({(a.axe.get("numero"), a.chantier.get("numero")) for a, _ in paires}, key=str)
+    return Consultation(
+        fichier=fichier, acheteur=analyse.acheteur.id, reference=str(ctx["reference"]),
+        objet=normaliser(ctx["objet"]), date_lancement=ctx["date_lancement"], nature=ctx["nature"],
+        categorie=ctx["categorie"], procedure=ctx["procedure_libelle"], montant_total=ctx["montant_total"],
+        lots=len(ctx["lots"]), allotie=bool(ctx["allotie"]), decp_sociales=decp["considerationsSociales"],
+        decp_environnementales=decp["considerationsEnvironnementales"],
+        heures_insertion=int(sum(l["heures_insertion"] or 0 for l in ctx["lots"])),
+        commerce_equitable=_lit_commerce_equitable(analyse),
+        actions=sorted({a.id for a, _ in paires}, key=lambda i: [int(x) if x.isdigit() else x for x in i.split(".")]),
+        chantiers=chantiers,
+        obligations_non_respectees=[v.id for v in controler(analyse).bloquants],
+    )
+
+
+def lire_dossier(dossier: Path, racine: Path | None = None) -> list[tuple[Acheteur, Consultation]]:
+    """Analyse chaque fichier de réponses (*.yaml, *.yml) du dossier et de ses sous-dossiers.
+
+    Tous les problèmes sont signalés ensemble ; une même référence deux fois pour un acheteur est une erreur.
+    """
+    from ..droit.regles import preparer
+
+    fichiers = sorted(p for motif in ("*.yaml", "*.yml") for p in dossier.rglob(motif) if p.is_file())
+    if not fichiers:
+        raise ErreurDCE(Probleme("aucun fichier de réponses (*.yaml) dans ce dossier", dossier))
+    problemes: list[Probleme] = []
+    lues: list[tuple[Acheteur, Consultation]] = []
+    vues: dict[tuple[str, str], str] = {}
+    for fichier in fichiers:
+        relatif = fichier.relative_to(dossier).as_posix()
+        try:
+            analyse = preparer(fichier, racine)
+            ligne = consultation(analyse, relatif)
+        except ErreurDCE as exc:
+            problemes.extend(exc.problemes)
+            continue
+        cle = (ligne.acheteur, ligne.reference)
+        if cle in vues:
+            problemes.append(Probleme(f"référence «{NBSP}{ligne.reference}{NBSP}» déjà utilisée par {vues[cle]}{NBSP}: une "
+                                      "consultation ne doit être comptée qu'une fois", fichier, None, "reference"))
+            continue
+        vues[cle] = relatif
+        lues.append((analyse.acheteur, ligne))
+    if problemes:
+        raise ErreurDCE(problemes)
+    return lues
+
+
+def _cibles(acheteur: Acheteur) -> dict[str, Any]:
+    return (acheteur.profil.get("politique") or {}).get("cibles") or {}
+
+
+def cible(acheteur: Acheteur, ident: str, annee: int) -> float | None:
+    """Cible de la politique pour l'année : la dernière fixée pour une année antérieure ou égale."""
+    valeurs = (_cibles(acheteur).get(ident) or {}).get("valeurs") or {}
+    fixees = sorted((int(a), float(v)) for a, v in valeurs.items() if int(a) <= annee)
+    return fixees[-1][1] if fixees else None
+
+
+def trajectoire(acheteur: Acheteur, ident: str) -> list[tuple[int, float]]:
+    valeurs = (_cibles(acheteur).get(ident) or {}).get("valeurs") or {}
+    return sorted((int(a), float(v)) for a, v in valeurs.items())
+
+
+def _definitions(acheteur: Acheteur) -> list[tuple[Indicateur, Callable[[Consultation], bool],
+                                                  Callable[[Consultation], float]]]:
+    """Indicateurs : (indicateur, population, valeur par consultation)."""
+    from ..donnees.formats import montant
+
+    seuil = (_cibles(acheteur).get("clause_sociale") or {}).get("montant_minimal")
+    population_sociale = (lambda c: c.montant_total > seuil) if seuil is not None else (lambda c: True)
+    tout = lambda c: True  # noqa: E731
+    sur = f"de plus de {montant(seuil)}" if seuil is not None else ""
+
+    def part(ident: str, libelle: str, definition: str, compte: Callable[[Consultation], bool],
+             population: Callable[[Consultation], bool] = tout):
+        return (Indicateur(ident, libelle, definition, "part"), population, lambda c: 1.0 if compte(c) else 0.0)
+
+    return [
+        part("consideration_environnementale", "Consultations avec une considération environnementale",
+             "Au moins une valeur environnementale dans les données essentielles (clause ou critère).",
+             lambda c: c.consideration_environnementale),
+        part("critere_environnemental", "Consultations avec un critère d'attribution environnemental",
+             f"«{NBSP}Critère environnemental{NBSP}» dans les données essentielles{NBSP}: un critère pondéré de type environnemental.",
+             lambda c: c.critere_environnemental),
+        part("clause_sociale", f"Consultations {sur} avec une clause sociale".replace("  ", " "),
+             (f"Parmi les consultations dont la valeur estimée dépasse {montant(seuil)}{NBSP}: " if seuil is not None
+              else "") + "condition d'exécution sociale ou marché réservé dans les données essentielles.",
+             lambda c: c.clause_sociale, population_sociale),
+        part("consideration_sociale", "Consultations avec une considération sociale",
+             "Au moins une valeur sociale dans les données essentielles (clause, critère ou marché réservé).",
+             lambda c: c.consideration_sociale),
+        part("marches_reserves", "Marchés réservés", f"«{NBSP}Marché réservé{NBSP}» dans les données essentielles.",
+             lambda c: c.marche_reserve),
+        part("allotissement", "Consultations alloties", "Consultations divisées en plusieurs lots.",
+             lambda c: c.allotie),
+        (Indicateur("heures_insertion", "Heures d'insertion prévues",
+                    "Somme des heures d'insertion calculées lot par lot (clauses d'insertion retenues).", "somme",
+                    "heures"), tout, lambda c: float(c.heures_insertion)),
+        (Indicateur("commerce_equitable", "Montant des consultations exigeant des produits du commerce équitable",
+                    "Valeur estimée des consultations dont une clause retenue exige des produits du commerce "
+                    "équitable (loi n° 2005-882, art. 60).", "somme", "euros"), tout,
+         lambda c: c.montant_commerce_equitable),
+    ]
+
+
+def construire(acheteur: Acheteur, consultations: list[Consultation], dossier: Path) -> Bilan:
+    """Calcule tous les indicateurs de l'acheteur, année par année (année de lancement)."""
+    annees = sorted({c.annee for c in consultations})
+    indicateurs = []
+    for indicateur, population, valeur in _definitions(acheteur):
+        libelle_cible = (_cibles(acheteur).get(indicateur.id) or {}).get("libelle", "")
+        indicateur.cible_libelle = str(libelle_cible)
+        for annee in annees:
+            dans = [c for c in consultations if c.annee == annee and population(c)]
+            comptees = [c for c in dans if valeur(c)]
+            indicateur.mesures[annee] = Mesure(annee, dans, comptees, sum(valeur(c) for c in dans),
+                                               cible(acheteur, indicateur.id, annee))
+        indicateurs.append(indicateur)
+
+    chantiers = []
+    for axe in acheteur.referentiel.get("axes", []):
+        for ch in axe.get("chantiers", []):
+            if not any(a.get("dce", True) for a in ch.get("actions", [])):
+                continue  # chantier sans action qu'un DCE puisse porter
+            for annee in annees:
+                de_l_annee = [c for c in consultations if c.annee == annee]
+                dedans = [c for c in de_l_annee if (axe.get("numero"), ch.get("numero")) in c.chantiers]
+                chantiers.append({
+                    "annee": annee, "axe": axe.get("numero"), "axe_titre": axe.get("titre"),
+                    "chantier": ch.get("numero"), "titre": ch.get("titre"),
+                    "consultations": len(de_l_annee), "mettent_en_oeuvre": dedans,
+                    "consideration_environnementale": [c for c in dedans if c.consideration_environnementale],
+                    "critere_environnemental": [c for c in dedans if c.critere_environnemental],
+                })
+
+    decp = []
+    for annee in annees:
+        de_l_annee = [c for c in consultations if c.annee == annee]
+        for champ, attribut, valeurs in (
+                ("considerationsSociales", "decp_sociales",
+                 ("Clause sociale", "Critère social", "Marché réservé", PAS_SOCIALE)),
+                ("considerationsEnvironnementales", "decp_environnementales",
+                 ("Clause environnementale", "Critère environnemental", PAS_ENVIRONNEMENTALE))):
+            for v in valeurs:
+                decp.append({"annee": annee, "champ": champ, "valeur": v,
+                             "consultations": [c for c in de_l_annee if v in getattr(c, attribut)]})
+    return Bilan(acheteur, dossier, annees, consultations, indicateurs, chantiers, decp)
+
+
+def bilans(dossier: Path, racine: Path | None = None, annee: int | None = None,
+           acheteur: str | None = None) -> list[Bilan]:
+    """Un bilan par acheteur présent dans le dossier (ou pour l'acheteur demandé)."""
+    lues = lire_dossier(dossier, racine)
+    if annee is not None:
+        lues = [(a, c) for a, c in lues if c.annee == annee]
+    if acheteur is not None:
+        lues = [(a, c) for a, c in lues if a.id == acheteur]
+    if not lues:
+        quoi = " ".join(filter(None, [f"lancée en {annee}" if annee else "", f"de l'acheteur «{NBSP}{acheteur}{NBSP}»" if acheteur else ""]))
+        raise ErreurDCE(Probleme(f"aucune consultation {quoi} dans ce dossier".replace("  ", " "), dossier))
+    par_acheteur: dict[str, tuple[Acheteur, list[Consultation]]] = {}
+    for a, c in lues:
+        par_acheteur.setdefault(a.id, (a, []))[1].append(c)
+    return [construire(a, sorted(cs, key=lambda c: (c.date_lancement, c.reference)), dossier)
+            for _, (a, cs) in sorted(par_acheteur.items())]

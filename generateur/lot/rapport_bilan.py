@@ -1,0 +1,220 @@
+"""Rapport Word du bilan SPASER (graphiques et tableaux pour un directeur) et écriture des fichiers du bilan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from ..donnees import catalogue
+from ..rendu import graphiques
+from .bilan import Bilan, Indicateur, Mesure, trajectoire
+from ..pieces.blocs import Bloc, ElementListe, Image, Liste, Paragraphe, Segment, Titre
+from .classeur import classeur
+from ..donnees.fichiers import ecrire_atomique
+from ..rendu.documents import produire, variables_acheteur
+from ..donnees.formats import date_longue, liste_fr, montant, nombre, pourcent
+from ..rendu.generation import modele_de
+from ..pieces.tracabilite import tableau
+
+NBSP = "\u00a0"
+PRINCIPAUX = ("consideration_environnementale", "critere_environnemental", "clause_sociale", "consideration_sociale")
+
+
+def _periode(bilan: Bilan) -> str:
+    annees = bilan.annees
+    return f"en {annees[0]}" if len(annees) == 1 else f"de {annees[0]} à {annees[-1]}"
+
+
+def _valeur(indicateur: Indicateur, m: Mesure) -> str:
+    """« 67 % (2 sur 3) », « 5 746 heures », « 6 302 000,00 € HT »."""
+    if indicateur.genre == "part":
+        if m.part is None:
+            return "aucune consultation"
+        return f"{pourcent(round(m.part, 1))} ({nombre(len(m.comptees))} sur {nombre(len(m.population))})"
+    if indicateur.unite == "heures":
+        return f"{nombre(m.total)} heures"
+    return montant(m.total)
+
+
+def _atteinte(m: Mesure) -> str:
+    if m.cible is None or m.part is None:
+        return "—"
+    return f"{pourcent(m.cible)} : {'atteinte' if m.part >= m.cible else 'non atteinte'}".replace(" :", f"{NBSP}:")
+
+
+def _trajectoire_texte(bilan: Bilan, ident: str) -> str:
+    points = trajectoire(bilan.acheteur, ident)
+    return liste_fr(f"{pourcent(v)} en {a}" for a, v in points)
+
+
+def blocs(bilan: Bilan) -> tuple[list[Bloc], list[Titre]]:
+    """Le rapport : synthèse, trajectoire, chantiers, insertion et commerce équitable, DECP, méthode."""
+    corps: list[Bloc] = []
+    titres: list[Titre] = []
+    derniere = bilan.annees[-1]
+
+    def article(n: int, texte: str) -> None:
+        t = Titre(1, f"Article {n} – {texte}", f"_Toc_art_{n}")
+        corps.append(t)
+        titres.append(t)
+
+    def sous_titre(texte: str, signet: str) -> None:
+        t = Titre(2, texte, signet)
+        corps.append(t)
+        titres.append(t)
+
+    def image(donnees: bytes, description: str) -> None:
+        corps.append(Image(donnees, 160, description))
+        corps.append(Paragraphe([Segment(description, False, True)], centre=True))
+
+    article(1, "Synthèse")
+    corps.append(Paragraphe([Segment(
+        f"Bilan de {nombre(len(bilan.consultations))} consultation{'s' if len(bilan.consultations) > 1 else ''} "
+        f"lancée{'s' if len(bilan.consultations) > 1 else ''} {_periode(bilan)} par "
+        f"{bilan.acheteur.profil['nom']}, au regard de la politique «{NBSP}"
+        f"{bilan.acheteur.referentiel.get('titre', '')}{NBSP}». Chaque chiffre est déduit des clauses retenues pour "
+        "chaque consultation ; le classeur joint en donne le détail, consultation par consultation.")]))
+    corps.append(Paragraphe([Segment(f"En {derniere}{NBSP}:", True)]))
+    corps.append(Liste(False, [
+        ElementListe([Segment(f"{i.libelle}{NBSP}: ", True), Segment(_valeur(i, i.mesures[derniere])),
+                      Segment(f" ; cible {_atteinte(i.mesures[derniere])}".replace(" ;", f"{NBSP};")
+                              if i.mesures[derniere].cible is not None else "")])
+        for i in bilan.indicateurs]))
+    entete = ["Indicateur"] + [str(a) for a in bilan.annees]
+    corps.append(tableau([entete] + [[i.libelle] + [_valeur(i, i.mesures[a]) for a in bilan.annees]
+                                      for i in bilan.indicateurs],
+                          [40] + [60 // len(bilan.annees)] * len(bilan.annees)))
+
+    article(2, "Trajectoire de la politique")
+    suivis = [bilan.indicateur(ident) for ident in PRINCIPAUX
+              if ident != "consideration_sociale" or trajectoire(bilan.acheteur, ident)]
+    image(graphiques.parts_et_cibles(
+        bilan.annees, [(i.libelle, [i.mesures[a].part for a in bilan.annees], [i.mesures[a].cible for a in bilan.annees])
+                       for i in suivis]),
+        "Figure 1 – Parts des consultations et cibles de la politique, par année")
+    corps.append(Paragraphe([Segment(
+        "Part des consultations de chaque année qui remplissent l'indicateur, comparée à la cible de la politique "
+        "pour cette année (la dernière cible fixée pour une année antérieure ou égale).")]))
+    lignes = [["Indicateur", "Année", "Consultations", "Part", "Cible", "Écart"]]
+    for i in suivis:
+        for a in bilan.annees:
+            m = i.mesures[a]
+            lignes.append([i.libelle, str(a), f"{nombre(len(m.comptees))} sur {nombre(len(m.population))}",
+                           pourcent(round(m.part, 1)) if m.part is not None else "—",
+                           pourcent(m.cible) if m.cible is not None else "—",
+                           f"{'+' if m.part - m.cible >= 0 else '−'}{nombre(abs(m.part - m.cible), 1)} points"
+                           if m.cible is not None and m.part is not None else "—"])
+    corps.append(tableau(lignes, [38, 9, 17, 12, 11, 13]))
+    notes = [f"{i.cible_libelle}{NBSP}: {_trajectoire_texte(bilan, i.id)}" for i in suivis if trajectoire(bilan.acheteur, i.id)]
+    if notes:
+        corps.append(Paragraphe([Segment("Cibles de la politique d'achat", True)]))
+        corps.append(Liste(False, [ElementListe([Segment(n)]) for n in notes]))
+
+    article(3, "Chantiers du SPASER")
+    totaux: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for c in bilan.chantiers:
+        t = totaux.setdefault((c["axe"], c["chantier"]), {"titre": c["titre"], "n": 0})
+        t["n"] += len(c["mettent_en_oeuvre"])
+    total = len(bilan.consultations)
+    image(graphiques.barres_horizontales(
+        [f"{ch}. {t['titre']}" for (_, ch), t in totaux.items()], [t["n"] for t in totaux.values()],
+        [f"{nombre(t['n'])} ({pourcent(round(100 * t['n'] / total))})" for t in totaux.values()],
+        "Consultations mettant en œuvre le chantier"),
+        "Figure 2 – Consultations par chantier du SPASER")
+    corps.append(Paragraphe([Segment(
+        f"Nombre de consultations lancées {_periode(bilan)} qui mettent en œuvre au moins une action de chaque chantier "
+        "(chantiers dont une action peut figurer dans un DCE).")]))
+    for a in bilan.annees:
+        sous_titre(f"Chantiers en {a}", f"_Toc_chantiers_{a}")
+        lignes = [["Chantier", "Consultations", "dont considération environnementale", "dont critère environnemental"]]
+        for c in (c for c in bilan.chantiers if c["annee"] == a):
+            n = len(c["mettent_en_oeuvre"])
+            lignes.append([f"{c['chantier']}. {c['titre']}",
+                           f"{nombre(n)} ({pourcent(round(100 * n / c['consultations']))})",
+                           nombre(len(c["consideration_environnementale"])), nombre(len(c["critere_environnemental"]))])
+        corps.append(tableau(lignes, [52, 16, 16, 16]))
+
+    article(4, "Insertion, commerce équitable, marchés réservés et allotissement")
+    heures, equitable = bilan.indicateur("heures_insertion"), bilan.indicateur("commerce_equitable")
+    image(graphiques.deux_sommes(bilan.annees, [heures.mesures[a].total for a in bilan.annees],
+                                 [equitable.mesures[a].total for a in bilan.annees]),
+          "Figure 3 – Heures d'insertion prévues et montant des consultations exigeant du commerce équitable")
+    reserves, allotis = bilan.indicateur("marches_reserves"), bilan.indicateur("allotissement")
+    corps.append(tableau(
+        [["Année", "Heures d'insertion", "Commerce équitable", "Marchés réservés", "Consultations alloties"]]
+        + [[str(a), _valeur(heures, heures.mesures[a]), _valeur(equitable, equitable.mesures[a]),
+            _valeur(reserves, reserves.mesures[a]), _valeur(allotis, allotis.mesures[a])] for a in bilan.annees],
+        [10, 20, 26, 20, 24]))
+
+    article(5, "Données essentielles (DECP)")
+    comptes: dict[tuple[str, str], int] = {}
+    for d in bilan.decp:
+        comptes[(d["champ"], d["valeur"])] = comptes.get((d["champ"], d["valeur"]), 0) + len(d["consultations"])
+    image(graphiques.barres_horizontales(
+        [v for _, v in comptes], list(comptes.values()),
+        [f"{nombre(n)} ({pourcent(round(100 * n / total))})" for n in comptes.values()], "Consultations", 40),
+        "Figure 4 – Considérations sociales et environnementales déclarées (DECP 2.x)")
+    for a in bilan.annees:
+        n_annee = sum(1 for c in bilan.consultations if c.annee == a)
+        sous_titre(f"Données essentielles en {a}", f"_Toc_decp_{a}")
+        corps.append(tableau([["Champ", "Valeur", "Consultations"]]
+                              + [[d["champ"], d["valeur"], f"{nombre(len(d['consultations']))} sur {nombre(n_annee)}"]
+                                 for d in bilan.decp if d["annee"] == a], [38, 38, 24]))
+
+    article(6, "Méthode et consultations comptées")
+    corps.append(Liste(False, [
+        ElementListe([Segment("Année", True), Segment(f"{NBSP}: année de la date de lancement de la consultation.")]),
+        ElementListe([Segment("Source", True), Segment(
+            f"{NBSP}: les fichiers de réponses du dossier «{NBSP}{bilan.dossier.name or bilan.dossier}{NBSP}», "
+            "analysés avec les règles et le catalogue de clauses de la génération des DCE.")]),
+        ElementListe([Segment("Cibles", True), Segment(
+            f"{NBSP}: profil de l'acheteur, politique d'achat (acheteurs/{bilan.acheteur.id}/acheteur.yaml, «{NBSP}cibles{NBSP}»).")]),
+        *[ElementListe([Segment(i.libelle, True), Segment(f"{NBSP}: {i.definition[0].lower() + i.definition[1:]}")])
+          for i in bilan.indicateurs],
+    ]))
+    corps.append(tableau(
+        [["Référence", "Lancement", "Objet", "Montant estimé", "Fichier"]]
+        + [[c.reference, date_longue(c.date_lancement), c.objet, montant(c.montant_total), c.fichier]
+           for c in bilan.consultations],
+        [16, 14, 36, 16, 18]))
+    return corps, titres
+
+
+def _variables(bilan: Bilan) -> dict[str, Any]:
+    debut, fin = bilan.consultations[0].date_lancement, bilan.consultations[-1].date_lancement
+    objet = (f"Bilan de la politique d'achat responsable{NBSP}: {nombre(len(bilan.consultations))} consultation"
+             f"{'s' if len(bilan.consultations) > 1 else ''} lancée{'s' if len(bilan.consultations) > 1 else ''} "
+             f"{_periode(bilan)}")
+    return {
+        **variables_acheteur(bilan.acheteur.profil, bilan.acheteur.logo()),
+        "titre_document": "Bilan SPASER", "sigle_document": "BILAN", "objet": objet, "objet_court": "Bilan SPASER",
+        "reference": nom_bilan(bilan), "procedure": "toutes procédures", "date_limite": "sans objet",
+        "date_lancement": date_longue(debut) if debut == fin else f"du {date_longue(debut)} au {date_longue(fin)}",
+    }
+
+
+def nom_bilan(bilan: Bilan, annee: int | None = None) -> str:
+    return f"bilan-SPASER-{bilan.acheteur.id}" + (f"-{annee}" if annee else "")
+
+
+def contenus(bilan: Bilan, racine: Path | None = None, annee: int | None = None) -> dict[str, bytes]:
+    """Le rapport Word et le classeur d'un bilan, en mémoire."""
+    cat = catalogue.charger(catalogue.resoudre_racine(racine))
+    modele = modele_de(SimpleNamespace(acheteur=bilan.acheteur, catalogue=cat), "CCAP")  # type: ignore[arg-type]
+    corps, titres = blocs(bilan)
+    base = nom_bilan(bilan, annee)
+    return {f"{base}.docx": produire(modele, _variables(bilan), corps, titres), f"{base}.xlsx": classeur(bilan)}
+
+
+def ecrire(bilans: list[Bilan], sortie: Path, racine: Path | None = None, annee: int | None = None) -> dict[str, Path]:
+    """Produit tout en mémoire, puis écrit chaque fichier de façon atomique."""
+    tout: dict[str, bytes] = {}
+    for b in bilans:
+        tout.update(contenus(b, racine, annee))
+    chemins = {}
+    for nom, contenu in tout.items():
+        ecrire_atomique(sortie / nom, contenu)
+        chemins[nom] = sortie / nom
+    return chemins
+

@@ -1,0 +1,401 @@
+"""Rapport de régénération : ce qui change d'une version à l'autre d'une consultation, et pourquoi.
+
+Deux manifestes se comparent : clauses apparues, disparues ou modifiées (ancienne et nouvelle version,
+règle, réponse lue, date d'effet ou texte de clause en cause), paramètres, valeurs calculées et
+réponses qui bougent. La synthèse du lot s'écrit en Word (modèle commun), en CSV et en JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..donnees.acheteurs import Acheteur
+from ..pieces.blocs import Bloc, Paragraphe, Segment, Titre
+from ..donnees.fichiers import ecrire_atomique, json_lisible
+from ..rendu.documents import produire, variables_acheteur
+from ..donnees.formats import date_heure, date_longue
+from ..donnees.fichiers import nom_sur
+from .textes import Ligne, TexteClause, textes_articles
+from ..pieces.tracabilite import afficher, tableau
+
+# Statuts d'une consultation après un passage du lot
+MODIFIEE, NOUVELLE, A_JOUR, NON_CONCERNEE, ECHEC = "modifiée", "nouvelle", "à jour", "non concernée", "échec"
+SUFFIXE_MANIFESTE = "-manifeste.json"
+# Consultations détaillées dans la synthèse Word (un lot national en compte des dizaines de milliers) ; le CSV
+# et le JSON les donnent toutes. La mémoire du lot ne croît ainsi pas avec sa taille.
+DETAIL_MAX = 200
+
+
+@dataclass
+class ChangementClause:
+    """Une clause apparue, disparue ou modifiée, avec sa cause et ses textes (pour le document des modifications)."""
+
+    id: str
+    document: str
+    nature: str  # apparue | disparue | modifiée
+    titre: str
+    ancienne_version: int | None
+    nouvelle_version: int | None
+    ancien_article: str | None
+    nouvel_article: str | None
+    cause: str
+    anciens: list[Ligne] = field(default_factory=list, repr=False)
+    nouveaux: list[Ligne] = field(default_factory=list, repr=False)
+
+
+@dataclass
+class ChangementValeur:
+    """Un paramètre juridique, une valeur calculée ou une réponse qui a changé."""
+
+    genre: str  # paramètre | valeur calculée | réponse
+    nom: str
+    lot: int | None
+    ancienne: Any
+    nouvelle: Any
+    reference: str = ""
+
+    @property
+    def libelle(self) -> str:
+        return self.nom + (f" (lot {self.lot})" if self.lot is not None else "")
+
+
+@dataclass
+class RapportConsultation:
+    """Résultat d'une consultation dans un lot de régénération."""
+
+    dossier: str
+    statut: str
+    reference: str = ""
+    version_precedente: str | None = None
+    nouvelle_version: str | None = None
+    clauses: list[ChangementClause] = field(default_factory=list)
+    valeurs: list[ChangementValeur] = field(default_factory=list)
+    documents: list[str] = field(default_factory=list)
+    causes: list[str] = field(default_factory=list)  # ce qui a désigné la consultation comme concernée
+    erreur: str = ""
+    redline: str | None = None
+    acheteur: str = ""
+
+    @property
+    def pieces_sans_changement_de_clause(self) -> list[str]:
+        """Pièces modifiées alors qu'aucune clause ni valeur ne change (modèle Word, version de dce…)."""
+        return self.documents if self.statut == MODIFIEE and not (self.clauses or self.valeurs) else []
+
+
+# Cause donnée quand ni le catalogue, ni le modèle, ni les réponses n'expliquent qu'une pièce change.
+MISE_EN_FORME = "mise en forme produite par dce modifiée (texte des clauses et valeurs inchangés)"
+
+
+def lire_manifeste(dossier: Path) -> dict[str, Any] | None:
+    """Manifeste d'un dossier de génération (le seul fichier *-manifeste.json), ou None."""
+    trouves = sorted(dossier.glob(f"*{SUFFIXE_MANIFESTE}"))
+    return json.loads(trouves[0].read_text(encoding="utf-8")) if trouves else None
+
+
+def empreintes_documents(dossier: Path, manifeste: dict[str, Any]) -> dict[str, str]:
+    """Pièce (« CCAP.docx », « tracabilite-SPASER.docx »…) → SHA-256, manifeste exclu."""
+    base = nom_sur(str(manifeste["reponses"]["reference"])) + "-"
+    return {p.name.removeprefix(base): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(dossier.iterdir()) if p.is_file() and not p.name.endswith(SUFFIXE_MANIFESTE)}
+
+
+def _aplatir(valeur: Any, chemin: str = "") -> dict[str, Any]:
+    if isinstance(valeur, dict):
+        return {k: v for cle, sous in valeur.items()
+                for k, v in _aplatir(sous, f"{chemin}.{cle}" if chemin else cle).items()}
+    if isinstance(valeur, list) and valeur and all(isinstance(v, dict) for v in valeur):
+        return {k: v for i, sous in enumerate(valeur, 1) for k, v in _aplatir(sous, f"{chemin}[{i}]").items()}
+    return {chemin: valeur}
+
+
+def comparer_valeurs(ancien: dict[str, Any], nouveau: dict[str, Any]) -> list[ChangementValeur]:
+    """Paramètres lus, valeurs calculées et réponses qui diffèrent entre deux manifestes."""
+    changements = []
+    avant = {p["nom"]: p for p in ancien.get("parametres", [])}
+    for p in nouveau.get("parametres", []):
+        if p["nom"] in avant and avant[p["nom"]]["valeur"] != p["valeur"]:
+            changements.append(ChangementValeur(
+                "paramètre", p["nom"], None, avant[p["nom"]]["valeur"], p["valeur"],
+                f"{p.get('reference', '')} ; valeur en vigueur au {_date(nouveau['droit_applicable_au'])}"))
+    avant = {(c["nom"], c["lot"]): c for c in ancien["calculs"]}
+    for c in nouveau["calculs"]:
+        a = avant.get((c["nom"], c["lot"]))
+        if a is not None and a["valeur"] != c["valeur"]:
+            changements.append(ChangementValeur("valeur calculée", c["nom"], c["lot"], a["valeur"], c["valeur"],
+                                                c.get("reference", "")))
+    a, n = _aplatir(ancien["reponses"]), _aplatir(nouveau["reponses"])
+    for chemin in sorted(set(a) | set(n)):
+        if a.get(chemin) != n.get(chemin):
+            changements.append(ChangementValeur("réponse", chemin, None, a.get(chemin), n.get(chemin)))
+    return changements
+
+
+def _valeur(v: Any) -> str:
+    return afficher(v) if not isinstance(v, (list, dict)) else json.dumps(v, ensure_ascii=False)
+
+
+def _ecarts(avant: dict[str, Any], apres: dict[str, Any]) -> str:
+    return ", ".join(f"{k} : {_valeur(avant.get(k))} → {_valeur(apres.get(k))}"
+                     for k in sorted(set(avant) | set(apres)) if avant.get(k) != apres.get(k))
+
+
+def _date(iso: str | None) -> str:
+    return date_longue(dt.date.fromisoformat(iso)) if iso else ""
+
+
+def _cause_selection(a: dict[str, Any] | None, n: dict[str, Any] | None, apparue: bool) -> str:
+    """Pourquoi une clause entre dans la consultation ou en sort : vigueur, règle ou réponses lues."""
+    present, absent = (n, a) if apparue else (a, n)
+    assert present is not None
+    if absent is None:
+        vigueur = present.get("en_vigueur") or {}
+        if apparue:
+            return f"clause en vigueur depuis le {_date(vigueur.get('du'))}, absente de la génération précédente"
+        if vigueur.get("au"):
+            return f"clause en vigueur jusqu'au {_date(vigueur['au'])} seulement"
+        return "clause retirée du catalogue"
+    if a is not None and n is not None and a["regle"] != n["regle"]:
+        return f"règle modifiée : « {a['regle']} » devient « {n['regle']} »"
+    etat = "désormais remplie" if apparue else "plus remplie"
+    ecarts = _ecarts(a["reponses_lues"], n["reponses_lues"]) if a is not None and n is not None else ""
+    return f"règle « {present['regle']} » {etat}" + (f" ({ecarts})" if ecarts else "")
+
+
+def _cause_modification(a: dict[str, Any], n: dict[str, Any], valeurs: list[ChangementValeur],
+                        source: str, renumerotation: bool) -> str:
+    parties = []
+    if a["version"] != n["version"]:
+        parties.append(f"version {a['version']} remplacée par la version {n['version']}, en vigueur depuis le "
+                       f"{_date((n.get('en_vigueur') or {}).get('du'))}")
+    elif a["sha256"] != n["sha256"]:
+        parties.append(f"texte de la clause modifié dans le catalogue ({n['fichier']}), sans changement de version")
+    else:
+        # Texte inchangé : ce sont les valeurs reprises par la clause qui ont bougé, et les paramètres
+        # juridiques dont elles découlent.
+        citees = [v for v in valeurs if v.genre == "paramètre" or v.nom.split(".")[-1].split("[")[0] in source]
+        citees = citees or valeurs
+        if citees:
+            parties.append("valeurs modifiées : " + " ; ".join(
+                f"{v.genre} {v.libelle} : {_valeur(v.ancienne)} → {_valeur(v.nouvelle)}" for v in citees))
+    if a["article"] != n["article"]:
+        parties.append(f"article {a['article']} devenu {n['article']}")
+    elif renumerotation and not parties:
+        parties.append("renvois d'articles renumérotés")
+    return " ; ".join(parties) or "texte rendu modifié"
+
+
+def comparer(ancien: dict[str, Any], ancien_dossier: Path, nouveau: dict[str, Any], nouveau_dossier: Path,
+             racine: Path) -> tuple[list[ChangementClause], list[ChangementValeur], list[str]]:
+    """Clauses, valeurs et pièces qui diffèrent entre deux générations d'une même consultation."""
+    valeurs = comparer_valeurs(ancien, nouveau)
+    e_avant, e_apres = empreintes_documents(ancien_dossier, ancien), empreintes_documents(nouveau_dossier, nouveau)
+    documents = sorted(p for p in set(e_avant) | set(e_apres) if e_avant.get(p) != e_apres.get(p))
+    textes: dict[tuple[bool, str], dict[str, TexteClause]] = {}
+
+    def texte(recent: bool, document: str, numero: str) -> TexteClause:
+        cle = (recent, document)
+        if cle not in textes:
+            dossier = nouveau_dossier if recent else ancien_dossier
+            fichiers = sorted(dossier.glob(f"*-{document}.docx"))
+            textes[cle] = textes_articles(fichiers[0]) if fichiers else {}
+        return textes[cle].get(numero, TexteClause("", []))
+
+    avant = {c["id"]: c for c in ancien["clauses"]}
+    apres = {c["id"]: c for c in nouveau["clauses"]}
+    renumerotation = any(avant[i]["article"] != apres[i]["article"] for i in set(avant) & set(apres)
+                         if avant[i]["retenue"] and apres[i]["retenue"])
+    clauses = []
+    for ident in sorted(set(avant) | set(apres)):
+        a, n = avant.get(ident), apres.get(ident)
+        a_ret, n_ret = bool(a and a["retenue"]), bool(n and n["retenue"])
+        if not (a_ret or n_ret):
+            continue
+        ref = n if n_ret else a
+        assert ref is not None
+        document = ref["document"]
+        meme_version = a_ret and n_ret and a is not None and n is not None and a["version"] == n["version"]
+        if meme_version and f"{document}.docx" not in documents:
+            continue  # pièce identique à l'octet : la clause n'a pas changé, inutile de relire les documents
+        vieux = texte(False, document, a["article"]) if a_ret and a else TexteClause("", [])
+        neuf = texte(True, document, n["article"]) if n_ret and n else TexteClause("", [])
+        if a_ret and n_ret:
+            assert a is not None and n is not None
+            if meme_version and vieux.paragraphes == neuf.paragraphes and vieux.titre == neuf.titre:
+                continue
+            fichier = racine / n["fichier"]
+            source = fichier.read_text(encoding="utf-8") if fichier.is_file() else ""
+            nature, cause = "modifiée", _cause_modification(a, n, valeurs, source, renumerotation)
+        else:
+            nature = "apparue" if n_ret else "disparue"
+            cause = _cause_selection(a, n, apparue=n_ret)
+        clauses.append(ChangementClause(
+            ident, document, nature, neuf.titre or vieux.titre or ident,
+            a["version"] if a_ret and a else None, n["version"] if n_ret and n else None,
+            a["article"] if a_ret and a else None, n["article"] if n_ret and n else None,
+            cause, vieux.paragraphes, neuf.paragraphes))
+    return clauses, valeurs, documents
+
+
+# -- synthèse du lot ---------------------------------------------------------------------------------
+
+COLONNES = ["consultation", "reference", "statut", "version_precedente", "nouvelle_version", "changement",
+            "element", "document", "article", "avant", "apres", "cause"]
+
+
+def lignes_csv(rapports: list[RapportConsultation]) -> list[dict[str, str]]:
+    """Une ligne par changement (clause, valeur, pièce), ou une seule ligne pour une consultation sans changement."""
+    lignes = []
+    for r in rapports:
+        base = {"consultation": r.dossier, "reference": r.reference, "statut": r.statut,
+                "version_precedente": r.version_precedente or "", "nouvelle_version": r.nouvelle_version or ""}
+        detail = []
+        for c in r.clauses:
+            article = " → ".join(x for x in dict.fromkeys([c.ancien_article, c.nouvel_article]) if x)
+            detail.append({"changement": f"clause {c.nature}", "element": c.id, "document": c.document,
+                           "article": article, "avant": "" if c.ancienne_version is None else f"v{c.ancienne_version}",
+                           "apres": "" if c.nouvelle_version is None else f"v{c.nouvelle_version}", "cause": c.cause})
+        for v in r.valeurs:
+            detail.append({"changement": v.genre, "element": v.libelle, "avant": _valeur(v.ancienne),
+                           "apres": _valeur(v.nouvelle), "cause": v.reference})
+        for piece in r.pieces_sans_changement_de_clause:
+            detail.append({"changement": "pièce modifiée", "element": piece, "document": piece,
+                           "cause": " ; ".join(r.causes)})
+        if r.statut == ECHEC:
+            detail.append({"changement": "échec", "cause": r.erreur})
+        for d in detail or [{"changement": "aucun", "cause": " ; ".join(r.causes)}]:
+            lignes.append({k: "" for k in COLONNES} | base | d)
+    return lignes
+
+
+def _csv(rapports: list[RapportConsultation]) -> bytes:
+    tampon = io.StringIO()
+    ecrivain = csv.DictWriter(tampon, COLONNES, delimiter=";", lineterminator="\r\n")
+    ecrivain.writeheader()
+    ecrivain.writerows(lignes_csv(rapports))
+    return tampon.getvalue().encode("utf-8-sig")  # le BOM fait lire l'UTF-8 à Excel
+
+
+def _compte(rapports: list[RapportConsultation], statut: str) -> str:
+    return str(sum(r.statut == statut for r in rapports))
+
+
+def blocs_synthese(rapports: list[RapportConsultation], dossier: Path, simulation: bool,
+                   moment: dt.datetime) -> tuple[list[Bloc], list[Titre]]:
+    """Synthèse du lot : chiffres, état de chaque consultation, détail des changements, échecs."""
+    blocs: list[Bloc] = []
+    titres: list[Titre] = []
+
+    def titre(niveau: int, texte: str) -> None:
+        t = Titre(niveau, texte, f"_Toc_synthese_{len(titres) + 1}")
+        blocs.append(t)
+        titres.append(t)
+
+    titre(1, "Article 1 – Synthèse")
+    if simulation:
+        blocs.append(Paragraphe([Segment("Simulation : aucun document n'a été écrit ; ce rapport montre ce que la "
+                                         "régénération changerait.", italique=True)]))
+    blocs.append(tableau([
+        ["Rubrique", "Valeur"],
+        ["Dossier de consultations", str(dossier)],
+        ["Régénération du", date_heure(moment)],
+        ["Consultations examinées", str(len(rapports))],
+        ["Modifiées (nouvelle version)", _compte(rapports, MODIFIEE)],
+        ["Générées pour la première fois", _compte(rapports, NOUVELLE)],
+        ["À jour (documents identiques)", _compte(rapports, A_JOUR)],
+        ["Non concernées par les changements du catalogue", _compte(rapports, NON_CONCERNEE)],
+        ["En échec", _compte(rapports, ECHEC)],
+    ], [55, 45]))
+
+    def limite(liste: list[RapportConsultation], quoi: str) -> list[RapportConsultation]:
+        if len(liste) > DETAIL_MAX:
+            blocs.append(Paragraphe([Segment(f"Les {DETAIL_MAX} premières {quoi} sur {len(liste)} figurent ici ; "
+                                             "synthese.csv et changements.json les donnent toutes.", italique=True)]))
+        return liste[:DETAIL_MAX]
+
+    titre(1, "Article 2 – Consultations")
+    listees = rapports
+    if len(rapports) > DETAIL_MAX:
+        listees = [r for r in rapports if r.statut in (MODIFIEE, NOUVELLE, ECHEC)]
+        blocs.append(Paragraphe([Segment("Les consultations à jour ou non concernées ne sont comptées qu'à "
+                                         "l'article 1.", italique=True)]))
+    blocs.append(tableau(
+        [["Consultation", "Référence", "Statut", "Version", "Clauses modifiées", "Valeurs modifiées"]]
+        + [[r.dossier, r.reference, r.statut,
+            " → ".join(v for v in (r.version_precedente, r.nouvelle_version) if v) or "—",
+            str(len(r.clauses)), str(len(r.valeurs))] for r in limite(listees, "consultations")],
+        [24, 20, 14, 14, 14, 14]))
+
+    changees = [r for r in rapports if r.clauses or r.valeurs or r.pieces_sans_changement_de_clause]
+    titre(1, "Article 3 – Détail des changements")
+    if not changees:
+        blocs.append(Paragraphe([Segment("Aucune clause, aucune valeur ni aucune pièce ne change.")]))
+    for r in limite(changees, "consultations modifiées"):
+        titre(2, f"{r.dossier} ({r.reference}), version {r.version_precedente or '—'} → {r.nouvelle_version or '—'}")
+        lignes = [["Changement", "Élément", "Avant", "Après", "Cause"]]
+        for c in r.clauses:
+            element = f"{c.document} {c.nouvel_article or c.ancien_article} – {c.titre} ({c.id})"
+            lignes.append([f"clause {c.nature}", element,
+                           "—" if c.ancienne_version is None else f"version {c.ancienne_version}",
+                           "—" if c.nouvelle_version is None else f"version {c.nouvelle_version}", c.cause])
+        for v in r.valeurs:
+            lignes.append([v.genre, v.libelle, _valeur(v.ancienne), _valeur(v.nouvelle), v.reference])
+        for piece in r.pieces_sans_changement_de_clause:
+            lignes.append(["pièce modifiée", piece, r.version_precedente or "—", r.nouvelle_version or "—",
+                           " ; ".join(r.causes)])
+        blocs.append(tableau(lignes, [14, 28, 14, 14, 30]))
+        if r.redline:
+            blocs.append(Paragraphe([Segment(f"Modifications suivies des clauses : modifications/{Path(r.redline).name}",
+                                             italique=True)]))
+
+    echecs = [r for r in rapports if r.statut == ECHEC]
+    titre(1, "Article 4 – Échecs")
+    if echecs:
+        lignes = [[r.dossier, r.erreur] for r in limite(echecs, "consultations en échec")]
+        blocs.append(tableau([["Consultation", "Cause"]] + lignes, [30, 70]))
+    else:
+        blocs.append(Paragraphe([Segment("Aucune consultation en échec.")]))
+    return blocs, titres
+
+
+def _sans_textes(r: RapportConsultation) -> dict[str, Any]:
+    """Rapport d'une consultation pour changements.json (les textes des clauses sont dans le document des modifications)."""
+    donnees = asdict(r)
+    for c in donnees["clauses"]:
+        del c["anciens"], c["nouveaux"]
+    return donnees
+
+
+def ecrire_synthese(rapports: list[RapportConsultation], sortie: Path, dossier: Path, modele: Path,
+                    simulation: bool, moment: dt.datetime, acheteur: Acheteur | None = None) -> dict[str, Path]:
+    """Écrit synthese.docx, synthese.csv et changements.json dans `sortie` ; renvoie leurs chemins.
+
+    `acheteur` : l'acheteur de toutes les consultations du lot, s'il n'y en a qu'un (couverture du rapport).
+    """
+    titre = "Rapport de simulation" if simulation else "Rapport de régénération"
+    profil = acheteur.profil if acheteur else {"nom": "Acheteurs des consultations régénérées", "nom_court": "dce",
+                                               "representant": "leurs représentants"}
+    variables = {
+        **variables_acheteur(profil, acheteur.logo() if acheteur else None),
+        "titre_document": titre, "sigle_document": "Rapport", "objet": f"Consultations du dossier {dossier.name}",
+        "objet_court": dossier.name[:50], "reference": moment.strftime("%d/%m/%Y %H:%M"),
+        "procedure": "Simulation de régénération (aucun document écrit)" if simulation else "Régénération en lot",
+        "date_limite": "sans objet", "date_lancement": date_longue(moment.date()),
+    }
+    blocs, titres = blocs_synthese(rapports, dossier, simulation, moment)
+    contenus = {
+        "synthese.docx": produire(modele, variables, blocs, titres),
+        "synthese.csv": _csv(rapports),
+        "changements.json": json_lisible([_sans_textes(r) for r in rapports], defaut=str),
+    }
+    chemins = {}
+    for nom, contenu in contenus.items():
+        ecrire_atomique(sortie / nom, contenu)
+        chemins[nom] = sortie / nom
+    return chemins

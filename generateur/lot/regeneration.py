@@ -1,0 +1,417 @@
+"""Régénération en lot d'un dossier de consultations après un changement du catalogue.
+
+Un dossier de consultations contient un sous-dossier par consultation :
+
+    consultations/
+      .dce-regeneration.verrou        verrou du lot (fcntl.flock)
+      lycee-riquet/
+        reponses.yaml                 fichier de réponses de l'acheteur
+        courante                      numéro de la version en vigueur (« 002 »), remplacé atomiquement
+        versions/001/, versions/002/  chaque version : les fichiers de `dce generer`, manifeste compris
+      rapports/AAAA-MM-JJ-HHMMSS/     synthèse du lot (docx, CSV, JSON) et documents des modifications
+
+Chaque consultation est produite par `generation.generer` dans un dossier temporaire, puis ce dossier
+est renommé en `versions/NNN` et le pointeur `courante` remplacé : un arrêt brutal laisse chaque
+consultation entière, à sa version précédente ou à la nouvelle. Une consultation dont les documents
+ne changent pas ne reçoit pas de nouvelle version.
+
+Le lot s'exécute sur tout exécuteur de type `concurrent.futures` : processus locaux par défaut, ou
+`distributed.Client(...).get_executor()` pour un cluster Dask (les chemins doivent alors être
+visibles des machines de calcul).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from tqdm import tqdm
+
+from .. import __version__
+from ..donnees import acheteurs, catalogue, questionnaire
+from . import redline
+from ..donnees.fichiers import ecrire_atomique
+from ..erreurs import ErreurDCE, Probleme
+from ..rendu.generation import generer
+from ..donnees.fichiers import nom_sur
+from .rapport_changements import (
+    A_JOUR,
+    ECHEC,
+    MISE_EN_FORME,
+    MODIFIEE,
+    NON_CONCERNEE,
+    NOUVELLE,
+    RapportConsultation,
+    comparer,
+    ecrire_synthese,
+    empreintes_documents,
+    lire_manifeste,
+)
+from ..droit.regles import en_json
+from ..pieces.tracabilite import entrees
+
+REPONSES = "reponses.yaml"
+VERSIONS = "versions"
+POINTEUR = "courante"
+RAPPORTS = "rapports"
+VERROU = ".dce-regeneration.verrou"
+TEMPORAIRE = ".nouvelle-"
+
+
+@dataclass(frozen=True)
+class Tache:
+    """Ce qu'un processus de calcul reçoit pour une consultation (objet simple, sérialisable)."""
+
+    dossier: str
+    nom: str
+    racine: str
+    rapport: str
+    etat_catalogue: str
+    simulation: bool = False
+    seulement_impactees: bool = False
+    garder_textes: bool = False
+
+
+@dataclass
+class Bilan:
+    """Résultat d'un lot : une entrée par consultation, dans l'ordre des dossiers, et les fichiers du rapport."""
+
+    consultations: list[RapportConsultation]
+    dossier_rapport: Path
+    fichiers: dict[str, Path] = field(default_factory=dict)
+    duree: float = 0.0
+
+    def avec_statut(self, statut: str) -> list[RapportConsultation]:
+        return [r for r in self.consultations if r.statut == statut]
+
+    @property
+    def echecs(self) -> list[RapportConsultation]:
+        return self.avec_statut(ECHEC)
+
+
+# -- dossier de consultations -------------------------------------------------------------------------
+
+def decouvrir(dossier: Path) -> list[Path]:
+    """Sous-dossiers (à toute profondeur) qui contiennent un fichier de réponses, triés."""
+    trouves = []
+    for courant, sous, fichiers in os.walk(dossier):
+        sous[:] = sorted(s for s in sous if not s.startswith(".") and s not in (VERSIONS, RAPPORTS))
+        if REPONSES in fichiers:
+            trouves.append(Path(courant))
+    return sorted(trouves)
+
+
+def version_courante(consultation: Path) -> str | None:
+    """Numéro de la version en vigueur d'une consultation (« 003 »), None si elle n'a jamais été générée."""
+    pointeur = consultation / POINTEUR
+    if not pointeur.is_file():
+        return None
+    numero = pointeur.read_text(encoding="utf-8").strip()
+    if not numero.isdigit() or not (consultation / VERSIONS / numero).is_dir():
+        raise ErreurDCE(Probleme(f"le pointeur désigne une version absente « {numero} »", pointeur))
+    return numero
+
+
+def _suivante(consultation: Path) -> str:
+    numeros = [int(p.name) for p in (consultation / VERSIONS).glob("[0-9]*") if p.name.isdigit()]
+    return f"{max(numeros, default=0) + 1:03d}"
+
+
+def _fsync_dossier(dossier: Path) -> None:
+    fd = os.open(dossier, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publier(consultation: Path, temporaire: Path, numero: str) -> None:
+    """Tout ou rien : le dossier complet devient versions/NNN, puis le pointeur le désigne."""
+    versions = consultation / VERSIONS
+    os.chmod(temporaire, 0o755)  # mkdtemp crée le dossier en 0700
+    _fsync_dossier(temporaire)
+    os.rename(temporaire, versions / numero)
+    _fsync_dossier(versions)
+    ecrire_atomique(consultation / POINTEUR, f"{numero}\n".encode("ascii"))
+    _fsync_dossier(consultation)
+
+
+@contextmanager
+def verrou(dossier: Path) -> Iterator[None]:
+    """Une régénération à la fois par dossier de consultations (verrou fcntl, libéré même par un arrêt brutal)."""
+    chemin = dossier / VERROU
+    fichier = open(chemin, "a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(fichier, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fichier.seek(0)
+            qui = fichier.read().strip() or "autre processus"
+            raise ErreurDCE(Probleme(f"une régénération de ce dossier est déjà en cours ({qui}) ; attendre sa fin "
+                                     "avant d'en lancer une autre", chemin)) from None
+        fichier.seek(0)
+        fichier.truncate()
+        fichier.write(f"processus {os.getpid()}, lancé le {dt.datetime.now():%d/%m/%Y à %H:%M:%S}\n")
+        fichier.flush()
+        yield
+    finally:
+        fichier.close()  # libère le verrou
+
+
+# -- ce qui concerne une consultation -------------------------------------------------------------------
+
+CATALOGUE = ("catalogue.yaml", "questionnaire.yaml", "clauses", "modeles", "acheteurs")
+
+
+def empreinte_catalogue(racine: Path) -> str:
+    """Empreinte des fichiers du catalogue : un processus de calcul qui l'a déjà chargé sait s'il doit le relire."""
+    h = hashlib.sha256()
+    for nom in CATALOGUE:
+        chemin = racine / nom
+        for fichier in sorted([chemin] if chemin.is_file() else (p for p in chemin.rglob("*") if p.is_file())):
+            h.update(fichier.relative_to(racine).as_posix().encode("utf-8") + b"\0" + fichier.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+_ETAT_CHARGE: str | None = None
+
+
+def _rafraichir(etat: str) -> None:
+    """Vide les caches du processus (catalogue, acheteurs, questionnaire) si le catalogue a changé depuis."""
+    global _ETAT_CHARGE
+    if _ETAT_CHARGE != etat:
+        catalogue.charger.cache_clear()
+        acheteurs.charger.cache_clear()
+        questionnaire.charger.cache_clear()
+        _ETAT_CHARGE = etat
+
+
+def impacts(manifeste: dict[str, Any], fichier_reponses: Path, racine: Path) -> list[str]:
+    """Ce qui a changé, depuis la génération décrite par `manifeste`, parmi ce dont elle dépend ; [] si rien.
+
+    Clauses en vigueur à la date du droit appliqué (texte des clauses retenues ; version et règle des
+    clauses écartées, dont le texte n'entre pas dans les documents), paramètres lus, sections
+    `documents`, `calculs` et `ccag` du catalogue, profil et modèles de l'acheteur, questionnaire,
+    fichier de réponses, version de dce.
+    """
+    if "entrees" not in manifeste or "parametres" not in manifeste:
+        return ["manifeste sans empreintes des entrées (génération antérieure) : régénération complète"]
+    causes = []
+    if manifeste["outil"]["version"] != __version__:
+        causes.append(f"version de dce {manifeste['outil']['version']} → {__version__}")
+    cat = catalogue.charger(racine)
+    try:
+        ach = acheteurs.charger(racine, manifeste["acheteur"])
+    except ErreurDCE:
+        return [f"profil d'acheteur « {manifeste['acheteur']} » introuvable"]
+    jour = dt.date.fromisoformat(manifeste["droit_applicable_au"])
+    en_vigueur = {c.id: c for c in cat.versions_en_vigueur(jour)}
+    enregistrees = {c["id"]: c for c in manifeste["clauses"]}
+    for ident in sorted(set(en_vigueur) | set(enregistrees)):
+        avant, clause = enregistrees.get(ident), en_vigueur.get(ident)
+        if avant is None:
+            causes.append(f"clause {ident} : désormais en vigueur")
+        elif clause is None:
+            causes.append(f"clause {ident} : plus en vigueur")
+        elif clause.version != avant["version"]:
+            causes.append(f"clause {ident} : version {avant['version']} → {clause.version}")
+        elif clause.condition != avant["regle"]:
+            causes.append(f"clause {ident} : règle modifiée")
+        elif avant["retenue"] and clause.empreinte != avant["sha256"]:
+            causes.append(f"clause {ident} : texte modifié")
+    for p in manifeste["parametres"]:
+        try:
+            valeur = en_json(cat.param(p["nom"], jour, ach.categorie))
+        except KeyError:
+            causes.append(f"paramètre {p['nom']} : plus de valeur en vigueur")
+            continue
+        if valeur != p["valeur"]:
+            causes.append(f"paramètre {p['nom']} : {p['valeur']} → {valeur}")
+    avant, maintenant = manifeste["entrees"], entrees(cat, ach, fichier_reponses)
+    if avant["reponses"] != maintenant["reponses"]:
+        causes.append(f"{fichier_reponses.name} modifié")
+    for section in sorted(set(avant["catalogue"]) | set(maintenant["catalogue"])):
+        if avant["catalogue"].get(section) != maintenant["catalogue"].get(section):
+            causes.append(f"section « {section} » de catalogue.yaml modifiée")
+    for chemin in sorted(set(avant["sources"]) | set(maintenant["sources"])):
+        if avant["sources"].get(chemin) != maintenant["sources"].get(chemin):
+            causes.append(f"{chemin} modifié")
+    return causes
+
+
+def _nettoyer(consultation: Path, courante: str | None) -> None:
+    """Retire les restes d'un lot interrompu : dossiers temporaires et versions jamais désignées par le pointeur."""
+    for reste in (consultation / VERSIONS).glob("*"):
+        orpheline = reste.name.isdigit() and int(reste.name) > int(courante or 0)
+        if reste.is_dir() and (reste.name.startswith(TEMPORAIRE) or orpheline):
+            shutil.rmtree(reste, ignore_errors=True)
+
+
+def droit_enregistre(manifeste: dict[str, Any] | None) -> dt.date | None:
+    """Un droit choisi expressément (`--droit-du`) reste celui de la consultation ; sinon, la date de lancement."""
+    if manifeste and manifeste["droit_applicable_au"] != manifeste["date_lancement"]:
+        return dt.date.fromisoformat(manifeste["droit_applicable_au"])
+    return None
+
+
+def traiter(tache: Tache) -> RapportConsultation:
+    """Régénère une consultation ; n'écrit rien qui ne soit complet. Les erreurs deviennent un rapport en échec."""
+    _rafraichir(tache.etat_catalogue)
+    consultation, racine = Path(tache.dossier), Path(tache.racine)
+    rapport = RapportConsultation(tache.nom, ECHEC)
+    temporaire: Path | None = None
+    try:
+        precedente = version_courante(consultation)
+        if not tache.simulation:
+            _nettoyer(consultation, precedente)
+        ancien = lire_manifeste(consultation / VERSIONS / precedente) if precedente else None
+        rapport.version_precedente = precedente
+        if ancien is not None:
+            rapport.reference, rapport.acheteur = str(ancien["reponses"]["reference"]), str(ancien["acheteur"])
+            if tache.seulement_impactees:
+                rapport.causes = impacts(ancien, consultation / REPONSES, racine)
+                if not rapport.causes:
+                    rapport.statut = NON_CONCERNEE
+                    return rapport
+        if tache.simulation:
+            temporaire = Path(tempfile.mkdtemp(prefix="dce-simulation-"))
+        else:
+            (consultation / VERSIONS).mkdir(exist_ok=True)
+            temporaire = Path(tempfile.mkdtemp(prefix=TEMPORAIRE, dir=consultation / VERSIONS))
+        resultat = generer(consultation / REPONSES, temporaire, racine, droit_enregistre(ancien))
+        nouveau = lire_manifeste(temporaire)
+        assert nouveau is not None
+        rapport.reference, rapport.acheteur = str(nouveau["reponses"]["reference"]), str(nouveau["acheteur"])
+        numero = _suivante(consultation)
+        if ancien is not None and precedente is not None:
+            dossier_precedent = consultation / VERSIONS / precedente
+            if empreintes_documents(dossier_precedent, ancien) == empreintes_documents(temporaire, nouveau):
+                rapport.statut = A_JOUR
+                return rapport
+            rapport.clauses, rapport.valeurs, rapport.documents = comparer(ancien, dossier_precedent, nouveau,
+                                                                           temporaire, racine)
+            if not (rapport.clauses or rapport.valeurs):  # seules les pièces changent : dire pourquoi
+                rapport.causes = rapport.causes or impacts(ancien, consultation / REPONSES, racine) or [MISE_EN_FORME]
+        modifications = None
+        if rapport.clauses:
+            modifications = redline.document(resultat.analyse, rapport.clauses, precedente, numero)
+        if not tache.simulation:
+            publier(consultation, temporaire, numero)
+            temporaire = None
+        rapport.nouvelle_version = numero
+        rapport.statut = NOUVELLE if ancien is None else MODIFIEE
+        if modifications is not None:
+            chemin = Path(tache.rapport) / "modifications" / f"{nom_sur(tache.nom)}-modifications.docx"
+            ecrire_atomique(chemin, modifications)
+            rapport.redline = str(chemin)
+        if not tache.garder_textes:
+            for c in rapport.clauses:  # déjà dans le document des modifications : le lot garde une mémoire plate
+                c.anciens, c.nouveaux = [], []
+    except ErreurDCE as exc:
+        rapport.statut = ECHEC
+        rapport.erreur = " ; ".join(str(p) for p in exc.problemes)
+    except Exception as exc:  # noqa: BLE001 - une consultation ne doit pas arrêter le lot
+        rapport.statut = ECHEC
+        rapport.erreur = f"erreur interne ({type(exc).__name__} : {exc})"
+    finally:
+        if temporaire is not None:
+            shutil.rmtree(temporaire, ignore_errors=True)
+    return rapport
+
+
+# -- le lot -------------------------------------------------------------------------------------------
+
+def _acheteur_unique(rapports: list[RapportConsultation], racine: Path) -> acheteurs.Acheteur | None:
+    """L'acheteur commun à toutes les consultations du lot (couverture du rapport), s'il est unique."""
+    ids = {r.acheteur for r in rapports if r.acheteur}
+    if len(ids) != 1:
+        return None
+    try:
+        return acheteurs.charger(racine, ids.pop())
+    except ErreurDCE:
+        return None
+
+
+def _dossier_rapport(dossier: Path, moment: dt.datetime, simulation: bool) -> Path:
+    base = dossier / RAPPORTS / (moment.strftime("%Y-%m-%d-%H%M%S") + ("-simulation" if simulation else ""))
+    chemin, n = base, 1
+    while chemin.exists():
+        n += 1
+        chemin = base.with_name(f"{base.name}-{n}")
+    chemin.mkdir(parents=True)
+    return chemin
+
+
+def barre(total: int, progression: bool | None) -> tqdm:
+    """Barre de progression en français : nombre, débit et temps restant (sur la sortie d'erreur)."""
+    return tqdm(total=total, desc="Régénération", unit=" consultation", file=sys.stderr, dynamic_ncols=True,
+                disable=None if progression is None else not progression,
+                bar_format="{desc} {n_fmt}/{total_fmt} |{bar}| {percentage:3.0f}\u00a0% "
+                           "[{elapsed} écoulé, {remaining} restant, {rate_fmt}]")
+
+
+def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None = None,
+              executeur: Executor | None = None, simulation: bool = False, seulement_impactees: bool = False,
+              progression: bool | None = False, garder_textes: bool = False) -> Bilan:
+    """Régénère toutes les consultations de `dossier` avec le catalogue actuel.
+
+    `executeur` : tout exécuteur `concurrent.futures` (il n'est pas arrêté) ; à défaut, `jobs` processus
+    (défaut : nombre de cœurs). Une consultation en échec n'arrête pas le lot : elle figure au bilan.
+    `simulation` : seul le rapport est écrit. `seulement_impactees` : seules les consultations dont le
+    manifeste montre une clause, une règle, un paramètre ou un modèle changé sont régénérées.
+    `garder_textes` : le bilan garde l'ancien et le nouveau texte des clauses modifiées (sinon seul le
+    document des modifications les contient, et la mémoire du lot ne croît pas avec sa taille).
+    """
+    debut = time.perf_counter()
+    dossier = Path(dossier).resolve()
+    if not dossier.is_dir():
+        raise ErreurDCE(Probleme("dossier de consultations introuvable", dossier))
+    racine = catalogue.resoudre_racine(racine)
+    with verrou(dossier):
+        consultations = decouvrir(dossier)
+        if not consultations:
+            raise ErreurDCE(Probleme(f"aucune consultation : chaque consultation est un sous-dossier qui contient "
+                                     f"son fichier {REPONSES}", dossier))
+        moment = dt.datetime.now().replace(microsecond=0)
+        sortie = _dossier_rapport(dossier, moment, simulation)
+        etat = empreinte_catalogue(racine)
+        _rafraichir(etat)
+        taches = [Tache(str(c), c.relative_to(dossier).as_posix(), str(racine), str(sortie), etat, simulation,
+                        seulement_impactees, garder_textes) for c in consultations]
+        proprietaire = executeur is None
+        if executeur is None:
+            executeur = ProcessPoolExecutor(max_workers=min(jobs or os.cpu_count() or 1, len(taches)))
+        rapports: list[RapportConsultation] = []
+        try:
+            futures: dict[Future, Tache] = {executeur.submit(traiter, t): t for t in taches}
+            with barre(len(taches), progression) as b:
+                for future in as_completed(futures):
+                    tache = futures[future]
+                    try:
+                        rapports.append(future.result())
+                    except Exception as exc:  # noqa: BLE001 - processus de calcul perdu : la consultation est en échec
+                        perte = f"processus de calcul perdu ({type(exc).__name__} : {exc})"
+                        rapports.append(RapportConsultation(tache.nom, ECHEC, erreur=perte))
+                    b.update()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        finally:
+            if proprietaire:
+                executeur.shutdown(wait=True, cancel_futures=True)
+        rapports.sort(key=lambda r: r.dossier)
+        modele = racine / "modeles" / "dce.docx"  # modèle commun du catalogue, sans le recharger
+        fichiers = ecrire_synthese(rapports, sortie, dossier, modele, simulation, moment, _acheteur_unique(rapports, racine))
+    return Bilan(rapports, sortie, fichiers, time.perf_counter() - debut)

@@ -1,0 +1,298 @@
+"""Annexe de conformité d'une consultation : synthèse, contrôles juridiques, actions SPASER, DECP, dérogations.
+
+Un même contenu sous trois formes : Word (modèle commun de l'acheteur), JSON et CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Titre
+from ..droit.conformite import Conformite, normaliser
+from ..donnees.formats import date_longue, liste_fr, montant, nombre, pourcent
+from ..droit.regles import Analyse, Selection
+from .tracabilite import tableau, tableau_consultation
+from ..droit.spaser import actions_mises_en_oeuvre, considerations_decp
+
+NBSP = "\u00a0"
+TITRE = "Annexe de conformité"
+COLONNES_CSV = ("rubrique", "identifiant", "libelle", "resultat", "document", "article", "clause", "version",
+                "references", "regle", "detail")
+
+
+def _pluriel(n: int, mot: str, pluriel: str | None = None) -> str:
+    return f"{nombre(n)} {mot if n <= 1 else (pluriel or mot + 's')}"
+
+
+def _origines_decp(analyse: Analyse) -> dict[str, list[str]]:
+    """Pour chaque valeur DECP, les clauses retenues et les critères qui la justifient."""
+    origines: dict[str, list[str]] = {}
+    for s in analyse.retenues():
+        for valeur in s.clause.decp:
+            origines.setdefault(valeur, []).append(f"{s.clause.document} art. {s.numero}, clause {s.clause.id} "
+                                                   f"v{s.clause.version}")
+    types = {"environnemental": "Critère environnemental", "social": "Critère social"}
+    for c in analyse.contexte.get("criteres") or []:
+        if c.get("type") in types:
+            origines.setdefault(types[c["type"]], []).append(f"critère « {c['intitule']} » "
+                                                             f"({pourcent(c.get('ponderation') or 0)})")
+    return origines
+
+
+def donnees(analyse: Analyse, conformite: Conformite) -> dict[str, Any]:
+    """Contenu complet de l'annexe, sérialisable en JSON."""
+    ctx = analyse.contexte
+    decp = considerations_decp(analyse)
+    origines = _origines_decp(analyse)
+    return {
+        "consultation": {
+            "reference": ctx["reference"], "objet": ctx["objet"], "acheteur": analyse.acheteur.profil["nom"],
+            "date_lancement": ctx["date_lancement"].isoformat(), "droit_applicable_au": analyse.date_droit.isoformat(),
+            "nature": ctx["nature"], "procedure": ctx["procedure_libelle"], "procedure_articles": ctx["procedure_article"],
+            "montant_total_ht": ctx["montant_total"], "seuil_europeen_ht": ctx["seuil_europeen"],
+            "ccag": ctx["ccag"], "allotie": ctx["allotie"], "climat_resilience": ctx["climat_resilience"],
+            "catalogue": analyse.catalogue.version,
+        },
+        "lots": [{"numero": l["numero"], "intitule": l["intitule"], "montant_estime_ht": l["montant_estime"],
+                  "duree_mois": l["duree_lot"], "avance_versee": l["avance_versee"],
+                  "avance_taux_pme": l["avance_taux_pme"], "avance_taux_non_pme": l["avance_taux_non_pme"],
+                  "heures_insertion": l["heures_insertion"]} for l in ctx["lots"]],
+        "synthese": {**conformite.resume(), "texte": verdict_general(conformite)},
+        "controles": [{"id": v.id, "libelle": v.libelle, "articles": v.articles, "obligatoire": v.obligatoire,
+                       "verdict": v.statut, "verdict_libelle": v.libelle_statut, "constat": v.message,
+                       "statut_juridique": v.statut_juridique, "note": v.note} for v in conformite.verdicts],
+        "actions_spaser": [
+            {"action": a.id, "titre": a.titre,
+             "axe": {"numero": a.axe.get("numero"), "titre": a.axe.get("titre")},
+             "chantier": {"numero": a.chantier.get("numero"), "titre": a.chantier.get("titre")},
+             "document": s.clause.document, "article": s.numero, "clause": s.clause.id, "clause_titre": s.clause.titre,
+             "version": s.clause.version, "references": s.clause.references, "regle": s.clause.condition,
+             "reponses_lues": s.lues, "lots": s.lots}
+            for a, s in actions_mises_en_oeuvre(analyse)],
+        "decp": {
+            "considerationsSociales": {"considerationSociale": decp["considerationsSociales"]},
+            "considerationsEnvironnementales": {"considerationEnvironnementale": decp["considerationsEnvironnementales"]},
+        },
+        "decp_origines": {v: origines.get(v, []) for v in decp["considerationsSociales"] + decp["considerationsEnvironnementales"]},
+        "derogations": [{k: d[k] for k in ("article_ccap", "article_ccag", "objet", "clause", "recapitulee")}
+                        for d in conformite.faits["derogations"]],
+    }
+
+
+def verdict_general(conformite: Conformite) -> str:
+    """La phrase qu'un lecteur pressé retient."""
+    bloquants = conformite.bloquants
+    verifiees = sum(1 for v in conformite.verdicts if v.statut != "sans_objet")
+    if bloquants:
+        return (f"Attention{NBSP}: {_pluriel(len(bloquants), 'obligation légale non respectée', 'obligations légales non respectées')}. "
+                "Le dossier a été généré pour permettre de poursuivre le travail ; il ne doit pas être publié en l'état.")
+    texte = f"La consultation respecte les {_pluriel(verifiees, 'obligation vérifiée', 'obligations vérifiées')}"
+    if conformite.a_verifier:
+        texte += f" ; {_pluriel(len(conformite.a_verifier), 'point est à vérifier', 'points sont à vérifier')}"
+    return texte + "."
+
+
+def _oui_non(valeur: bool) -> str:
+    return "oui" if valeur else "non"
+
+
+def _lue(valeur: Any) -> str:
+    """Réponse lue par une règle, en bref : une liste de critères ou de lots se résume à leurs intitulés."""
+    if isinstance(valeur, bool):
+        return _oui_non(valeur)
+    if valeur is None:
+        return "—"
+    if isinstance(valeur, dict):
+        return str(valeur.get("intitule") or valeur.get("numero") or "…") + (f" ({valeur['type']})" if "type" in valeur else "")
+    if isinstance(valeur, list):
+        return ", ".join(_lue(v) for v in valeur) or "aucun"
+    return str(valeur)
+
+
+def regle_lisible(s: Selection) -> str:
+    """Condition de la clause, réponses qu'elle a lues et lots retenus."""
+    if s.clause.condition == "true":
+        return "toujours applicable"
+    lues = f"{NBSP}; ".join(f"{c} = {_lue(v)}" for c, v in s.lues.items())
+    if list(s.lues) == [s.clause.condition]:
+        texte = lues  # « spaser.plastique_usage_unique = oui »
+    else:
+        texte = s.clause.condition + (f" — lu{NBSP}: {lues}" if lues else "")
+    return texte + (f" — lot(s) retenu(s){NBSP}: {', '.join(str(n) for n in s.lots)}" if s.lots else "")
+
+
+def blocs(analyse: Analyse, conformite: Conformite) -> tuple[list[Bloc], list[Titre]]:
+    """Annexe en blocs : synthèse d'une page, puis le détail pour le juriste."""
+    ctx = analyse.contexte
+    corps: list[Bloc] = []
+    titres: list[Titre] = []
+    paires = actions_mises_en_oeuvre(analyse)
+    decp = considerations_decp(analyse)
+
+    def article(n: int, texte: str) -> None:
+        t = Titre(1, f"Article {n} – {texte}", f"_Toc_art_{n}")
+        corps.append(t)
+        titres.append(t)
+
+    def puce(debut: str, suite: str) -> ElementListe:
+        return ElementListe([Segment(debut + f"{NBSP}: ", True), Segment(suite)])
+
+    article(1, "Synthèse")
+    corps.append(Paragraphe([Segment(verdict_general(conformite), True)]))
+    chantiers = {(a.axe.get("numero"), a.chantier.get("numero")) for a, _ in paires}
+    heures = sum(l["heures_insertion"] or 0 for l in ctx["lots"])
+    en_bref = [
+        puce("Achat", f"{normaliser(ctx['objet'])} ({_pluriel(len(ctx['lots']), 'lot')}, "
+                      f"{montant(ctx['montant_total'])} estimés)."),
+        puce("Procédure", f"{ctx['procedure_libelle']}, lancée le {date_longue(ctx['date_lancement'])}."),
+        puce("Loi Climat et Résilience", "ses obligations s'appliquent à cette consultation (article 3)."
+             if ctx["climat_resilience"] else "ses obligations ne s'appliquent pas encore à cette date de lancement."),
+        puce("Politique d'achat", f"{_pluriel(len({a.id for a, _ in paires}), 'action')} du SPASER "
+                                  f"{'mise' if len({a.id for a, _ in paires}) <= 1 else 'mises'} en œuvre, dans "
+                                  f"{_pluriel(len(chantiers), 'chantier')}."),
+        puce("Données essentielles", f"considérations sociales « {liste_fr(decp['considerationsSociales'])} » ; "
+                                     f"environnementales « {liste_fr(decp['considerationsEnvironnementales'])} »."
+             .replace("« ", f"«{NBSP}").replace(" »", f"{NBSP}»")),
+    ]
+    if heures:
+        en_bref.append(puce("Insertion", f"{nombre(heures)} heures de travail réservées à des personnes éloignées de l'emploi."))
+    for v in conformite.bloquants:
+        en_bref.append(puce("À corriger", f"{v.libelle} ({', '.join(v.articles)})."))
+    for v in conformite.a_verifier:
+        en_bref.append(puce("À vérifier", f"{v.libelle} ({', '.join(v.articles)})."))
+    corps.append(Liste(False, en_bref))
+    corps.append(tableau([["Ce qui a été vérifié", "Résultat"]]
+                          + [[v.libelle, v.libelle_statut] for v in conformite.verdicts], [80, 20]))
+
+    article(2, "Consultation")
+    corps.append(tableau_consultation(analyse, [
+        ["Valeur estimée / seuil européen", f"{montant(ctx['montant_total'])} / {montant(ctx['seuil_europeen'])}"],
+        ["CCAG de référence", f"CCAG-{ctx['ccag']}"],
+        ["Version du catalogue", analyse.catalogue.version],
+    ]))
+    corps.append(tableau(
+        [["Lot", "Intitulé", "Montant estimé", "Durée", "Avance PME / autres", "Heures d'insertion"]]
+        + [[str(l["numero"]), str(l["intitule"]), montant(l["montant_estime"]), f"{nombre(l['duree_lot'])} mois",
+            f"{pourcent(l['avance_taux_pme'])} / {pourcent(l['avance_taux_non_pme'])}" if l["avance_versee"] else "non versée",
+            nombre(l["heures_insertion"]) if l["heures_insertion"] else "—"] for l in ctx["lots"]],
+        [7, 33, 19, 10, 16, 15]))
+
+    article(3, "Contrôles juridiques")
+    corps.append(Paragraphe([Segment(
+        "Chaque contrôle est défini dans le catalogue juridique (catalogue.yaml, section « controles »)"
+        .replace("« ", f"«{NBSP}").replace(" »", f"{NBSP}»")
+        + " et appliqué aux pièces générées. « Non conforme » : obligation légale non respectée ; « À vérifier » : "
+        "bonne pratique ou point que le juriste confirme ; « Justifié » : absence motivée dans le fichier de réponses."
+        .replace("« ", f"«{NBSP}").replace(" »", f"{NBSP}»").replace(" : ", f"{NBSP}: ").replace(" ; ", f"{NBSP}; "))]))
+    corps.append(tableau(
+        [["Contrôle", "Référence", "Verdict", "Constat et preuve"]]
+        + [[v.libelle + ("" if v.obligatoire else " (bonne pratique)"), ", ".join(v.articles), v.libelle_statut,
+            v.message] for v in conformite.verdicts],
+        [25, 18, 12, 45]))
+    notes = [v for v in conformite.verdicts if v.note]
+    if notes:
+        corps.append(Paragraphe([Segment("Sources et limites", True)]))
+        corps.append(Liste(False, [ElementListe([Segment(f"{v.id}{NBSP}: ", True), Segment(
+            v.note + (" (source partiellement vérifiée)" if v.statut_juridique != "verifie" else ""))]) for v in notes]))
+
+    article(4, "Actions du SPASER mises en œuvre")
+    referentiel = analyse.acheteur.referentiel
+    if not paires:
+        corps.append(Paragraphe([Segment("Aucune action du référentiel n'est mise en œuvre par cette consultation.")]))
+    else:
+        corps.append(Paragraphe([Segment(
+            f"La consultation met en œuvre {_pluriel(len({a.id for a, _ in paires}), 'action')} du référentiel "
+            f"«{NBSP}{referentiel.get('titre', '')}{NBSP}», au moyen de "
+            f"{_pluriel(len({s.clause.id for _, s in paires}), 'clause')}. Pour chacune{NBSP}: la pièce et l'article, "
+            "la clause et sa version, ses références juridiques, la règle qui l'a retenue et les réponses lues.")]))
+    for axe in referentiel.get("axes", []):
+        for chantier in axe.get("chantiers", []):
+            lignes = [(a, s) for a, s in paires if a.chantier.get("numero") == chantier.get("numero")]
+            if not lignes:
+                continue
+            t = Titre(2, f"Chantier {chantier['numero']} – {chantier['titre']}",
+                      f"_Toc_chantier_{axe['numero']}_{chantier['numero']}")
+            corps.append(t)
+            titres.append(t)
+            corps.append(Paragraphe([Segment(f"Axe {axe['numero']}{NBSP}: {axe['titre']}", False, True)]))
+            corps.append(tableau(
+                [["Action", "Pièce et article", "Clause (version)", "Références", "Règle et réponses lues"]]
+                + [[f"{a.id} – {a.titre}", f"{s.clause.document}, article {s.numero}",
+                    f"{s.clause.titre} ({s.clause.id}, v{s.clause.version})", " ; ".join(s.clause.references),
+                    regle_lisible(s)] for a, s in lignes],
+                [22, 11, 20, 19, 28]))
+
+    article(5, "Données essentielles (DECP 2.x)")
+    corps.append(Paragraphe([Segment(
+        "Valeurs à déclarer dans les données essentielles du marché (schéma DECP 2.0.3), déduites des clauses "
+        f"retenues et des critères pondérés, jamais saisies à la main{NBSP}:")]))
+    origines = _origines_decp(analyse)
+    corps.append(tableau(
+        [["Champ", "Valeur", "Origine"]]
+        + [[champ, valeur, " ; ".join(origines.get(valeur, [])) or "aucune clause ni aucun critère"]
+           for champ, cle in (("considerationsSociales", "considerationsSociales"),
+                              ("considerationsEnvironnementales", "considerationsEnvironnementales"))
+           for valeur in decp[cle]],
+        [31, 21, 48]))
+
+    article(6, "Dérogations au CCAG")
+    derogations = conformite.faits["derogations"]
+    dernier = conformite.faits["dernier_article_ccap"]
+    if derogations:
+        corps.append(Paragraphe([Segment(
+            f"Dérogations au CCAG-{ctx['ccag']} et leur récapitulation à l'article {dernier['numero']} du CCAP "
+            f"(«{NBSP}{dernier['titre']}{NBSP}»){NBSP}:")]))
+        corps.append(tableau(
+            [["Article du CCAP", f"Article du CCAG-{ctx['ccag']}", "Objet", "Clause", "Récapitulée"]]
+            + [[d["article_ccap"], d["article_ccag"], d["objet"], d["clause"], _oui_non(d["recapitulee"])]
+               for d in sorted(derogations, key=lambda d: d["article_ccap"])],
+            [13, 14, 39, 20, 14]))
+    else:
+        corps.append(Paragraphe([Segment(f"Le CCAP ne déroge à aucun article du CCAG-{ctx['ccag']}.")]))
+    return corps, titres
+
+
+def csv_annexe(contenu: dict[str, Any]) -> bytes:
+    """Même contenu à plat (séparateur « ; », UTF-8 avec BOM pour les tableurs)."""
+    tampon = io.StringIO()
+    ecrivain = csv.DictWriter(tampon, COLONNES_CSV, delimiter=";", lineterminator="\r\n")
+    ecrivain.writeheader()
+    for cle, valeur in contenu["consultation"].items():
+        ecrivain.writerow({"rubrique": "consultation", "identifiant": cle, "resultat": _texte(valeur)})
+    for l in contenu["lots"]:
+        ecrivain.writerow({"rubrique": "lot", "identifiant": l["numero"], "libelle": l["intitule"],
+                           "resultat": _texte(l["montant_estime_ht"]),
+                           "detail": f"avance PME {l['avance_taux_pme']} % / autres {l['avance_taux_non_pme']} %, "
+                                     f"heures d'insertion {l['heures_insertion']}"})
+    for c in contenu["controles"]:
+        ecrivain.writerow({"rubrique": "controle", "identifiant": c["id"], "libelle": c["libelle"],
+                           "resultat": c["verdict_libelle"], "references": " ; ".join(c["articles"]),
+                           "detail": c["constat"]})
+    for a in contenu["actions_spaser"]:
+        ecrivain.writerow({"rubrique": "action_spaser", "identifiant": a["action"], "libelle": a["titre"],
+                           "resultat": f"axe {a['axe']['numero']}, chantier {a['chantier']['numero']}",
+                           "document": a["document"], "article": a["article"], "clause": a["clause"],
+                           "version": a["version"], "references": " ; ".join(a["references"]), "regle": a["regle"],
+                           "detail": json.dumps(a["reponses_lues"], ensure_ascii=False)})
+    for champ, valeurs in (("considerationsSociales", contenu["decp"]["considerationsSociales"]["considerationSociale"]),
+                           ("considerationsEnvironnementales",
+                            contenu["decp"]["considerationsEnvironnementales"]["considerationEnvironnementale"])):
+        for v in valeurs:
+            ecrivain.writerow({"rubrique": "decp", "identifiant": champ, "resultat": v,
+                               "detail": " ; ".join(contenu["decp_origines"].get(v, []))})
+    for d in contenu["derogations"]:
+        ecrivain.writerow({"rubrique": "derogation", "identifiant": d["article_ccag"], "libelle": d["objet"],
+                           "resultat": "récapitulée" if d["recapitulee"] else "non récapitulée", "document": "CCAP",
+                           "article": d["article_ccap"], "clause": d["clause"]})
+    return ("\ufeff" + tampon.getvalue()).encode("utf-8")
+
+
+def _texte(valeur: Any) -> str:
+    if isinstance(valeur, bool):
+        return "oui" if valeur else "non"
+    return "" if valeur is None else str(valeur)
+
+

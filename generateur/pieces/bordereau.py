@@ -1,0 +1,120 @@
+"""Bordereau des prix : les lignes de chaque lot et les parties de sa feuille (DPGF, BPU et DQE, BPU seul)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ..donnees import yaml_lignes
+from ..erreurs import ErreurDonnees, Probleme
+from ..donnees.fichiers import nom_sur
+from ..droit.regles import Analyse
+
+TITRES = {
+    "DPGF": "Décomposition du prix global et forfaitaire (DPGF)",
+    "BPU-DQE": "Bordereau des prix unitaires (BPU) et détail quantitatif estimatif (DQE)",
+    "BPU": "Bordereau des prix unitaires (BPU)",
+}
+
+
+@dataclass
+class Ligne:
+    designation: str
+    unite: str
+    quantite: float | None
+    forme: str  # unitaire | forfaitaire
+
+
+@dataclass
+class Partie:
+    """Un tableau de la feuille d'un lot : DPGF, BPU et DQE, ou BPU seul."""
+
+    sigle: str
+    lignes: list[Ligne]
+
+    @property
+    def titre(self) -> str:
+        return TITRES[self.sigle]
+
+    @property
+    def chiffree(self) -> bool:
+        """La partie produit un montant (DPGF, DQE), pas seulement des prix unitaires."""
+        return self.sigle != "BPU"
+
+
+@dataclass
+class FeuilleLot:
+    lot: dict[str, Any]
+    parties: list[Partie]
+    lignes_types: bool
+    avertissements: list[str] = field(default_factory=list)
+
+
+@lru_cache(maxsize=4)
+def _lignes_types(fichier: Path) -> dict[str, list[dict[str, Any]]]:
+    doc = yaml_lignes.lire(fichier)
+    familles = (doc.donnees or {}).get("familles")
+    if not isinstance(familles, dict):
+        raise ErreurDonnees(Probleme("clé « familles » attendue", fichier, 1, "familles"))
+    return familles
+
+
+def lignes_du_lot(analyse: Analyse, lot: dict[str, Any]) -> tuple[list[Ligne], bool]:
+    """Lignes du lot : celles des réponses, sinon les lignes types de la famille d'achat (vrai en second)."""
+    saisies = lot.get("lignes_prix") or []
+    types = not saisies
+    if types:
+        familles = _lignes_types(analyse.catalogue.modeles() / "bordereaux.yaml")
+        ctx = analyse.contexte
+        saisies = next((familles[c] for c in (ctx["categorie"], lot.get("nature_lot") or ctx["nature"], "autre")
+                        if c in familles), [])
+    lignes = [Ligne(str(l["designation"]), str(l.get("unite") or "unité"),
+                    float(l["quantite"]) if l.get("quantite") is not None else None,
+                    str(l.get("forme") or "unitaire")) for l in saisies]
+    return lignes, types
+
+
+def feuille_du_lot(analyse: Analyse, lot: dict[str, Any]) -> FeuilleLot:
+    """Parties de la feuille d'un lot selon la forme des prix (CCP R2112-6)."""
+    forme = analyse.contexte["prix"]["forme"]
+    lignes, types = lignes_du_lot(analyse, lot)
+    avertissements = []
+    if types:
+        avertissements.append(f"lot {lot['numero']} : lignes types de la famille d'achat, à adapter "
+                              f"(lots[].lignes_prix du fichier de réponses)")
+    if forme == "forfaitaire":
+        parties = [Partie("DPGF", lignes)]
+    else:
+        forfaitaires = [l for l in lignes if l.forme == "forfaitaire"] if forme == "mixte" else []
+        unitaires = [l for l in lignes if l not in forfaitaires]
+        parties = [Partie("DPGF", forfaitaires)] if forfaitaires else []
+        if forme == "mixte" and not forfaitaires:
+            avertissements.append(f"lot {lot['numero']} : prix mixtes sans ligne forfaitaire (forme: forfaitaire)")
+        if unitaires:
+            estimees = any(l.quantite is not None for l in unitaires)
+            parties.append(Partie("BPU-DQE" if estimees else "BPU", unitaires))
+            if not estimees:
+                avertissements.append(f"lot {lot['numero']} : aucune quantité estimée, le DQE sur lequel le RC "
+                                      "juge les prix n'est pas produit (lots[].lignes_prix[].quantite)")
+        elif forme == "mixte":
+            avertissements.append(f"lot {lot['numero']} : prix mixtes sans ligne à prix unitaire")
+    return FeuilleLot(lot, parties, types, avertissements)
+
+
+def sigles(analyse: Analyse) -> list[str]:
+    """Pièces financières présentes, dans l'ordre : DPGF, BPU, DQE."""
+    presents = {p.sigle for lot in analyse.contexte["lots"] for p in feuille_du_lot(analyse, lot).parties}
+    ordre = []
+    if "DPGF" in presents:
+        ordre.append("DPGF")
+    if presents & {"BPU", "BPU-DQE"}:
+        ordre.append("BPU")
+    if "BPU-DQE" in presents:
+        ordre.append("DQE")
+    return ordre
+
+
+def nom_fichier(analyse: Analyse) -> str:
+    return f"{nom_sur(str(analyse.contexte['reference']))}-{'-'.join(sigles(analyse)) or 'bordereau'}.xlsx"

@@ -1,0 +1,198 @@
+"""Manifeste de génération et fiche de traçabilité SPASER (blocs)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..donnees.acheteurs import Acheteur
+from .blocs import Bloc, Paragraphe, Segment, Tableau, Titre
+from ..donnees.catalogue import Catalogue
+from ..donnees.formats import date_longue, montant, nombre, pourcent
+from ..droit.regles import Analyse, Selection, en_json
+from ..droit.spaser import actions_mises_en_oeuvre, considerations_decp
+
+
+def _regle(s: Selection) -> str:
+    """Règle lisible : « spaser.insertion.actif (oui) » ; pour une clause par lot, les lots retenus."""
+    if s.clause.condition == "true":
+        return "toujours applicable"
+    lues = "; ".join(f"{c} : {afficher(v)}" for c, v in s.lues.items() if not c.startswith("lot."))
+    texte = s.clause.condition + (f" ({lues})" if lues else "")
+    if s.lots:
+        texte += f" ; lot(s) {', '.join(str(n) for n in s.lots)}"
+    return texte
+
+
+def _sha256(contenu: bytes) -> str:
+    return hashlib.sha256(contenu).hexdigest()
+
+
+def entrees(catalogue: Catalogue, acheteur: Acheteur, fichier_reponses: Path | str) -> dict[str, Any]:
+    """Empreintes de ce dont dépend une génération, hors clauses et paramètres (suivis un par un).
+
+    Régénération : une consultation est concernée par un changement si l'une d'elles diffère.
+    """
+    racine = catalogue.racine
+    sections = {nom: _sha256(json.dumps(getattr(catalogue, nom), sort_keys=True, ensure_ascii=False,
+                                        default=str).encode("utf-8"))
+                for nom in ("documents", "calculs", "ccag")}
+    fichiers = [racine / "questionnaire.yaml", *sorted(catalogue.modeles().glob("*.docx")),
+                *sorted(p for p in acheteur.dossier.rglob("*") if p.is_file())]
+    reponses = Path(fichier_reponses)
+    return {
+        "reponses": _sha256(reponses.read_bytes()) if reponses.is_file() else None,
+        "catalogue": sections,
+        "sources": {p.relative_to(racine).as_posix(): _sha256(p.read_bytes()) for p in fichiers if p.is_file()},
+    }
+
+
+def manifeste(analyse: Analyse, fichiers: dict[str, bytes], modele: bytes) -> dict[str, Any]:
+    """Enregistrement complet d'une génération : régénération et annexe le relisent."""
+    return {
+        "outil": {"nom": "dce", "version": __version__},
+        "catalogue": {"version": analyse.catalogue.version},
+        "acheteur": analyse.acheteur.id,
+        "date_lancement": analyse.contexte["date_lancement"].isoformat(),
+        "droit_applicable_au": analyse.date_droit.isoformat(),
+        "reponses": en_json(analyse.reponses.donnees),
+        "modele": {"sha256": hashlib.sha256(modele).hexdigest()},
+        "calculs": [
+            {"nom": c.nom, "lot": c.lot, "valeur": c.valeur, "expression": c.expression, "reference": c.reference}
+            for c in analyse.calculs
+        ],
+        "clauses": [
+            {
+                "id": s.clause.id, "version": s.clause.version, "sha256": s.clause.empreinte,
+                "fichier": s.clause.fichier.relative_to(analyse.catalogue.racine).as_posix(),
+                "document": s.clause.document, "article": s.numero, "retenue": s.retenue,
+                "en_vigueur": {"du": s.clause.du.isoformat(), "au": s.clause.au.isoformat() if s.clause.au else None},
+                "regle": s.clause.condition, "reponses_lues": s.lues, "lots": s.lots,
+                "references": s.clause.references, "actions": s.clause.actions,
+            }
+            for s in sorted(analyse.selections, key=lambda s: s.clause.id)
+        ],
+        "parametres": [
+            {"nom": nom, "valeur": valeur, "reference": str(analyse.catalogue.parametres[nom].get("reference", ""))}
+            for nom, valeur in sorted(getattr(analyse.contexte["param"], "lus", {}).items())
+        ],
+        "entrees": entrees(analyse.catalogue, analyse.acheteur, analyse.reponses.fichier),
+        "actions_spaser": sorted({a.id for a, _ in actions_mises_en_oeuvre(analyse)},
+                                 key=lambda i: [int(x) if x.isdigit() else x for x in i.split(".")]),
+        "decp": considerations_decp(analyse),
+        "fichiers": {nom: hashlib.sha256(contenu).hexdigest() for nom, contenu in sorted(fichiers.items())},
+    }
+
+
+def _cellule(texte: str, gras: bool = False) -> list[Segment]:
+    return [Segment(texte, gras)]
+
+
+def tableau(lignes: list[list[str]], largeurs: list[int] | None = None) -> Tableau:
+    return Tableau([[_cellule(c) for c in ligne] for ligne in lignes], True, largeurs)
+
+
+def tableau_consultation(analyse: Analyse, autres: list[list[str]]) -> Tableau:
+    """Identité de la consultation (fiche SPASER, annexe de conformité), suivie des lignes propres au document."""
+    ctx = analyse.contexte
+    return tableau([
+        ["Rubrique", "Valeur"],
+        ["Référence", str(ctx["reference"])],
+        ["Objet", str(ctx["objet"])],
+        ["Acheteur", str(analyse.acheteur.profil["nom"])],
+        ["Date de lancement", date_longue(ctx["date_lancement"])],
+        ["Droit appliqué", f"en vigueur au {date_longue(analyse.date_droit)}"],
+        ["Procédure", f"{ctx['procedure_libelle']} ({ctx['procedure_article']})"],
+    ] + autres, [35, 65])
+
+
+def fiche(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
+    """Fiche de traçabilité SPASER : ce que la consultation met en œuvre, où et pourquoi."""
+    ctx = analyse.contexte
+    blocs: list[Bloc] = []
+    titres: list[Titre] = []
+
+    def article(n: int, texte: str) -> None:
+        t = Titre(1, f"Article {n} – {texte}", f"_Toc_art_{n}")
+        blocs.append(t)
+        titres.append(t)
+
+    referentiel = analyse.acheteur.referentiel
+    article(1, "Consultation")
+    blocs.append(tableau_consultation(analyse, [
+        ["Montant estimé total", montant(ctx["montant_total"])],
+        ["Référentiel", str(referentiel.get("titre", ""))],
+        ["Version du catalogue", analyse.catalogue.version],
+    ]))
+    blocs.append(tableau(
+        [["Lot", "Intitulé", "Montant estimé", "Avance PME / autres", "Heures d'insertion"]]
+        + [[str(l["numero"]), str(l["intitule"]), montant(l["montant_estime"]),
+            f"{pourcent(l['avance_taux_pme'])} / {pourcent(l['avance_taux_non_pme'])}" if l["avance_versee"] else "non versée",
+            nombre(l["heures_insertion"]) if l["heures_insertion"] else "—"]
+           for l in ctx["lots"]], [8, 37, 20, 18, 17]))
+
+    paires = actions_mises_en_oeuvre(analyse)
+    article(2, "Actions SPASER mises en œuvre")
+    if paires:
+        blocs.append(Paragraphe([Segment(
+            f"La consultation met en œuvre {len({a.id for a, _ in paires})} action(s) du référentiel "
+            f"« {referentiel.get('titre', '')} », au moyen des clauses suivantes.")]))
+        blocs.append(tableau(
+            [["Action", "Intitulé de l'action", "Document", "Article", "Clause (version)", "Règle appliquée"]]
+            + [[a.id, a.titre, s.clause.document, s.numero, f"{s.clause.titre} ({s.clause.id}, v{s.clause.version})",
+                _regle(s)] for a, s in paires],
+            [9, 24, 11, 9, 22, 25]))
+    else:
+        blocs.append(Paragraphe([Segment("Aucune action du référentiel n'est mise en œuvre par cette consultation.")]))
+
+    article(3, "Synthèse par axe et par chantier")
+    lignes = [["Axe", "Chantier", "Actions mises en œuvre", "Actions du chantier"]]
+    for axe in referentiel.get("axes", []):
+        for chantier in axe.get("chantiers", []):
+            ids = [str(a["id"]) for a in chantier.get("actions", [])]
+            faites = sorted({a.id for a, _ in paires if a.id in ids}, key=ids.index)
+            lignes.append([f"{axe['numero']}. {axe['titre']}", f"{chantier['numero']}. {chantier['titre']}",
+                           ", ".join(faites) if faites else "—", str(len(ids))])
+    blocs.append(tableau(lignes, [28, 42, 18, 12]))
+    resume = []
+    for axe in referentiel.get("axes", []):
+        ids = {str(a["id"]) for c in axe.get("chantiers", []) for a in c.get("actions", [])}
+        nombre_faites = len({a.id for a, _ in paires if a.id in ids})
+        resume.append([f"{axe['numero']}. {axe['titre']}", f"{nombre_faites} / {len(ids)}"])
+    blocs.append(tableau([["Axe", "Actions mises en œuvre / actions de l'axe"]] + resume, [70, 30]))
+
+    article(4, "Données essentielles (DECP 2.x)")
+    decp = considerations_decp(analyse)
+    blocs.append(Paragraphe([Segment("Valeurs que l'acheteur déclarera dans les données essentielles du marché, "
+                                     "déduites des clauses retenues et des critères de jugement (arrêté relatif aux "
+                                     "données essentielles de la commande publique, schéma DECP 2.0.3).")]))
+    blocs.append(tableau([["Champ", "Valeurs"],
+                           ["considerationsSociales", " ; ".join(decp["considerationsSociales"])],
+                           ["considerationsEnvironnementales", " ; ".join(decp["considerationsEnvironnementales"])]],
+                          [40, 60]))
+
+    article(5, "Valeurs calculées")
+    blocs.append(tableau(
+        [["Valeur", "Lot", "Résultat", "Référence"]]
+        + [[c.nom, str(c.lot) if c.lot is not None else "—", afficher(c.valeur), c.reference]
+           for c in analyse.calculs],
+        [30, 8, 27, 35]))
+    return blocs, titres
+
+
+def afficher(valeur: Any) -> str:
+    if isinstance(valeur, list):
+        return ", ".join(afficher(v) for v in valeur) or "—"
+    if isinstance(valeur, bool):
+        return "oui" if valeur else "non"
+    if isinstance(valeur, float):
+        return nombre(valeur, 2)
+    if isinstance(valeur, int):
+        return nombre(valeur)
+    if isinstance(valeur, (dt.date, dt.datetime)):
+        return date_longue(valeur)
+    return "—" if valeur is None else str(valeur)

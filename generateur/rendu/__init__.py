@@ -1,0 +1,1 @@
+"""Rendu : blocs → Word (WordprocessingML), Excel, PDF, graphiques ; le dossier d'une consultation écrit sur disque."""

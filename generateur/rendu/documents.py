@@ -1,0 +1,277 @@
+"""Modèle Word de l'acheteur + blocs → fichier .docx (rendu docxtpl, reproductible) ; vérification des modèles."""
+
+from __future__ import annotations
+
+import copy
+import io
+import os
+import zipfile
+from functools import lru_cache
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
+from docx import Document
+from docx.opc.pkgwriter import PackageWriter
+from docx.shared import Mm
+from docxtpl import DocxTemplate, InlineImage, Listing
+from jinja2 import Environment, Template
+from lxml import etree
+from markupsafe import Markup
+
+from ..pieces.blocs import Bloc, Image, Titre
+from ..donnees import yaml_lignes
+from ..erreurs import ErreurDonnees, Probleme
+from .ooxml import W_NS, Ecrivain, Numerotation, Styles, texte_permis
+from ..donnees.fichiers import zip_reproductible
+
+_W = f"{{{W_NS}}}"
+# Corps et sommaire, écrits par ooxml, sont insérés après le rendu docxtpl : ils n'ont à passer ni par
+# Jinja ni par les expressions régulières de docxtpl (le plus gros du temps de rendu d'un long document).
+_EMPLACEMENT = "\u2063dce-emplacement:"
+# Variables qu'un modèle Word peut employer : fournies par generation.variables_modele (et par les rapports),
+# plus les deux emplacements que dce remplit. `dce catalogue verifier` signale toute autre variable.
+VARIABLES_MODELE = ("acheteur_nom", "acheteur_nom_court", "acheteur_adresse", "representant", "titre_document",
+                    "sigle_document", "objet", "objet_court", "reference", "procedure", "date_limite",
+                    "date_lancement", "logo")
+EMPLACEMENTS = ("corps", "sommaire")
+
+
+def variables_acheteur(profil: dict[str, Any], logo: Path | None) -> dict[str, Any]:
+    """Les variables du modèle qui présentent l'acheteur (couverture, en-tête), d'après son profil."""
+    return {"acheteur_nom": profil["nom"], "acheteur_nom_court": profil["nom_court"],
+            "acheteur_adresse": list(profil.get("adresse") or []), "representant": profil["representant"],
+            "logo": logo}
+
+
+class _EnvironnementModele(Environment):
+    """Environnement Jinja de docxtpl qui compile une seule fois chaque partie d'un modèle Word.
+
+    Le XML des parties (corps, en-têtes, pieds, propriétés) est le même d'un document à l'autre : seul
+    le contexte change. En lot, la compilation coûtait plus que le rendu.
+    """
+
+    @lru_cache(maxsize=512)  # noqa: B019 - un seul environnement, vivant tout le processus
+    def _compiler(self, source: str) -> Template:
+        return super().from_string(source)
+
+    def from_string(self, source, globals=None, template_class=None):  # type: ignore[override]
+        if globals is None and template_class is None and isinstance(source, str):
+            return self._compiler(source)
+        return super().from_string(source, globals, template_class)
+
+
+_ENV_MODELE = _EnvironnementModele(autoescape=True)
+_PARTIES_NETTOYEES: dict[str, str] = {}
+
+
+@lru_cache(maxsize=16)
+def _document_vierge(chemin: str, _date: int, _taille: int) -> Any:
+    """Le modèle ouvert par python-docx, une fois par fichier (date et taille dans la clé : relu s'il change)."""
+    return Document(chemin)
+
+
+class _Modele(DocxTemplate):
+    """DocxTemplate qui part d'une copie du modèle déjà ouvert, et ne nettoie qu'une fois (patch_xml, des
+    expressions régulières) chaque partie d'un modèle."""
+
+    def init_docx(self, reload: bool = True) -> None:
+        if not self.docx or (self.is_rendered and reload):
+            etat = os.stat(self.template_file)
+            # Copier l'arbre du paquet déjà lu coûte moitié moins que relire le .docx.
+            self.docx = copy.deepcopy(_document_vierge(str(self.template_file), etat.st_mtime_ns, etat.st_size))
+            self.is_rendered = False
+
+    def patch_xml(self, src_xml: str) -> str:
+        if src_xml not in _PARTIES_NETTOYEES:
+            if len(_PARTIES_NETTOYEES) >= 256:
+                _PARTIES_NETTOYEES.clear()
+            _PARTIES_NETTOYEES[src_xml] = super().patch_xml(src_xml)
+        return _PARTIES_NETTOYEES[src_xml]
+
+
+def _styles(document: Any) -> tuple[Styles, int]:
+    """Lit dans le modèle la numérotation liée aux styles de liste, et le premier numId libre."""
+    styles = Styles()
+    numerotation = document.part.numbering_part.element
+    abstraits = {}
+    numeros = []
+    for num in numerotation.findall(f"{_W}num"):
+        ident = int(num.get(f"{_W}numId"))
+        numeros.append(ident)
+        abstraits[ident] = int(num.find(f"{_W}abstractNumId").get(f"{_W}val"))
+    for style in document.styles.element.findall(f"{_W}style"):
+        ident = style.get(f"{_W}styleId")
+        num = style.find(f"{_W}pPr/{_W}numPr/{_W}numId")
+        if num is None:
+            continue
+        num_id = int(num.get(f"{_W}val"))
+        if ident == styles.numeros:
+            styles.abstract_numeros = abstraits.get(num_id)
+        elif ident == styles.puces:
+            styles.num_puces = num_id
+    return styles, max(numeros, default=0) + 1
+
+
+@lru_cache(maxsize=64)
+def _styles_du_modele(chemin: str, _date: int, _taille: int) -> tuple[Styles, int]:
+    """`_styles` du modèle déjà ouvert, lus une fois par modèle."""
+    return _styles(_document_vierge(chemin, _date, _taille))
+
+
+def _ajouter_numerotation(modele: DocxTemplate, numerotation: Numerotation) -> None:
+    racine = modele.docx.part.numbering_part.element  # get_docx() rechargerait le modèle vierge
+    fin = racine.find(f"{_W}numIdMacAtCleanup")
+    for xml in numerotation.xml():
+        element = etree.fromstring(xml)
+        if fin is not None:
+            fin.addprevious(element)
+        else:
+            racine.append(element)
+
+
+class _Collecteur:
+    """Reçoit les parties du paquet python-docx au lieu de les compresser : une seule compression au total."""
+
+    def __init__(self) -> None:
+        self.parties: dict[str, bytes] = {}
+
+    def write(self, uri: Any, blob: bytes) -> None:
+        self.parties[uri.membername] = blob
+
+    def close(self) -> None:
+        pass
+
+
+def _paquet(tpl: DocxTemplate, corps: Callable[[bytes], bytes]) -> bytes:
+    """Parties du paquet python-docx → .docx ; `corps` transforme document.xml sérialisé (insertion des fragments)."""
+    tpl.pre_processing()
+    paquet = tpl.docx.part.package
+    collecteur = _Collecteur()
+    PackageWriter._write_content_types_stream(collecteur, paquet.parts)
+    PackageWriter._write_pkg_rels(collecteur, paquet.rels)
+    PackageWriter._write_parts(collecteur, paquet.parts)
+    nom = tpl.docx.part.partname.membername
+    collecteur.parties[nom] = corps(collecteur.parties[nom])
+    return zip_reproductible(collecteur.parties)
+
+
+class _Images:
+    """Ajoute les images du corps au paquet Word et rend leur élément wp:inline (largeur fixée, hauteur proportionnelle).
+
+    Leurs identifiants wp:docPr suivent ceux que docxtpl donne aux images du modèle (à partir de 1000) :
+    uniques dans le document, et les mêmes d'une génération à l'autre.
+    """
+
+    PREMIER = 100_001
+
+    def __init__(self, tpl: DocxTemplate) -> None:
+        self.tpl = tpl
+        self.suivant = self.PREMIER
+
+    def __call__(self, image: Image) -> str:
+        inline = self.tpl.docx.part.new_pic_inline(io.BytesIO(image.donnees), Mm(image.largeur_mm), None)
+        inline.docPr.set("descr", texte_permis(image.description))
+        inline.docPr.set("id", str(self.suivant))
+        self.suivant += 1
+        return inline.xml
+
+
+def _emplacement(nom: str) -> str:
+    """Paragraphe que le rendu docxtpl met à la place de ``{{p nom }}`` et que le fragment remplacera."""
+    return f"<w:p><w:r><w:t>{_EMPLACEMENT}{nom}</w:t></w:r></w:p>"
+
+
+def _inserer(xml: bytes, fragments: dict[str, str], modele: Path) -> bytes:
+    """Remplace, dans document.xml déjà sérialisé, chaque paragraphe-emplacement par son fragment.
+
+    Le corps n'est ainsi jamais analysé par lxml : il passe tel qu'ooxml l'a écrit, préfixe w: compris
+    (déclaré à la racine de tout document Word).
+    """
+    debut = xml.find(b"<w:document ")
+    if debut < 0 or f'xmlns:w="{W_NS}"'.encode() not in xml[debut:xml.find(b">", debut)]:
+        raise ErreurDonnees(Probleme("modèle Word inhabituel : l'espace de noms WordprocessingML n'est pas déclaré "
+                                     "avec le préfixe « w » à la racine du document", modele))
+    for nom, fragment in fragments.items():
+        emplacement = _emplacement(nom).encode("utf-8")
+        nombre = xml.count(emplacement)
+        if nombre == 0 and nom == "sommaire":
+            continue  # un modèle sans sommaire est permis
+        if nombre != 1:
+            raise ErreurDonnees(Probleme(f"le modèle Word doit contenir une fois, seul dans son paragraphe, "
+                                         f"{{{{p {nom} }}}} (trouvé {nombre} fois)", modele))
+        xml = xml.replace(emplacement, fragment.encode("utf-8"))
+    return xml
+
+
+def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre]) -> bytes:
+    """Rend un document complet en mémoire ; `variables` : exactement VARIABLES_MODELE."""
+    if set(variables) != set(VARIABLES_MODELE):
+        raise ValueError(f"variables du modèle : {sorted(set(variables) ^ set(VARIABLES_MODELE))}")
+    try:
+        etat = modele.stat()
+        styles, premier = _styles_du_modele(str(modele), etat.st_mtime_ns, etat.st_size)
+        tpl = _Modele(str(modele))
+        tpl.init_docx()
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise ErreurDonnees(Probleme(f"modèle Word illisible ({exc})", modele)) from None
+    numerotation = Numerotation(premier, styles.abstract_numeros)
+    ecrivain = Ecrivain(replace(styles), numerotation, _Images(tpl))
+    contexte = {cle: texte_permis(v) if isinstance(v, str) else v for cle, v in variables.items()}
+    fragments = dict(zip(EMPLACEMENTS, (ecrivain.blocs(blocs), ecrivain.sommaire(titres))))
+    for nom in fragments:
+        contexte[nom] = Markup(_emplacement(nom))
+    if isinstance(contexte.get("acheteur_adresse"), list):
+        contexte["acheteur_adresse"] = Listing(texte_permis("\n".join(contexte["acheteur_adresse"])))
+    logo = contexte.get("logo")
+    contexte["logo"] = InlineImage(tpl, str(logo), height=Mm(22)) if logo else ""
+    tpl.render(contexte, _ENV_MODELE, autoescape=True)
+    proprietes = tpl.docx.core_properties  # titre du PDF et de la fenêtre Word : la pièce, pas le modèle
+    proprietes.title = texte_permis(f"{variables.get('titre_document', '')} – {variables.get('reference', '')}")[:255]
+    proprietes.subject = texte_permis(str(variables.get("objet", "")))[:255]
+    proprietes.author = texte_permis(str(variables.get("acheteur_nom", "")))[:255]
+    _ajouter_numerotation(tpl, numerotation)
+    return _paquet(tpl, lambda xml: _inserer(xml, fragments, modele))
+
+
+
+
+def verifier_modeles(racine: Path) -> list[Probleme]:
+    """Défauts des modèles Word du catalogue (modeles/*.docx) et de ceux que désignent les profils d'acheteurs :
+    modèle illisible, variable que dce ne fournit pas, modèle impossible à rendre ou sans emplacement du corps."""
+    problemes: list[Probleme] = []
+    fichiers = sorted((racine / "modeles").glob("*.docx"))
+    for profil in sorted((racine / "acheteurs").glob("*/acheteur.yaml")):
+        try:
+            doc = yaml_lignes.lire(profil)
+        except ErreurDonnees as exc:
+            problemes.extend(exc.problemes)
+            continue
+        for nom in ((doc.donnees or {}).get("modeles") or {}).values():
+            fichiers.append(profil.parent / str(nom))
+    connues = set(VARIABLES_MODELE) | set(EMPLACEMENTS)
+    for fichier in fichiers:
+        try:
+            attendues = DocxTemplate(str(fichier)).get_undeclared_template_variables()
+        except Exception as exc:  # noqa: BLE001 - un modèle illisible est un défaut à signaler
+            problemes.append(Probleme(f"modèle Word illisible ({exc})", fichier))
+            continue
+        for nom in sorted(set(attendues) - connues):
+            problemes.append(Probleme(f"le modèle attend la variable « {nom} », que dce ne fournit pas "
+                                      f"(disponibles : {', '.join(sorted(connues))})", fichier))
+        if not set(attendues) - connues:
+            problemes.extend(_rendu_modele(fichier))
+    return problemes
+
+
+def _rendu_modele(fichier: Path) -> list[Probleme]:
+    """Un document vide rendu avec le modèle : le corps (et le sommaire) trouvent leur place."""
+    essai: dict[str, Any] = {nom: "" for nom in VARIABLES_MODELE}
+    essai.update(acheteur_adresse=[], logo=None)
+    try:
+        produire(fichier, essai, [], [])
+    except ErreurDonnees as exc:
+        return list(exc.problemes)
+    except Exception as exc:  # noqa: BLE001 - un modèle que docxtpl ne sait pas rendre est un défaut à signaler
+        return [Probleme(f"modèle Word impossible à rendre ({type(exc).__name__} : {exc})", fichier)]
+    return []

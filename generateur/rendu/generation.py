@@ -1,0 +1,107 @@
+"""Génération d'un DCE : réponses → analyse → CCAP, CCTP, RC, fiche de traçabilité et manifeste."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..pieces import annexe
+from ..pieces.assemblage import blocs_document
+from ..droit.conformite import Conformite
+from ..pieces.lecture import controler
+from ..donnees.fichiers import ecrire_atomique, json_lisible
+from .documents import produire, variables_acheteur
+from ..erreurs import ErreurDCE, ErreurDonnees, Probleme
+from ..donnees.formats import date_heure, date_longue
+from ..droit.regles import Analyse
+from ..pieces.tracabilite import fiche, manifeste
+from ..donnees.fichiers import nom_sur
+from ..droit.regles import en_json, preparer
+
+PIECES = ("RC", "CCAP", "CCTP")
+
+
+@dataclass
+class Resultat:
+    analyse: Analyse
+    fichiers: dict[str, Path]
+    conformite: Conformite | None = None
+
+
+def variables_modele(analyse: Analyse, document: str, titre: str) -> dict[str, Any]:
+    ctx = analyse.contexte
+    objet = " ".join(str(ctx["objet"]).split())
+    return {
+        **variables_acheteur(analyse.acheteur.profil, analyse.acheteur.logo()),
+        "titre_document": titre,
+        "sigle_document": document,
+        "objet": objet,
+        "objet_court": objet if len(objet) <= 50 else objet[:48].rsplit(" ", 1)[0] + "…",
+        "reference": ctx["reference"],
+        "procedure": ctx["procedure_libelle"],
+        "date_limite": date_heure(ctx["date_limite_offres"]),
+        "date_lancement": date_longue(ctx["date_lancement"]),
+    }
+
+
+def modele_de(analyse: Analyse, document: str) -> Path:
+    """Modèle Word : celui que le profil de l'acheteur désigne pour ce document, sinon le modèle commun."""
+    propres = analyse.acheteur.profil.get("modeles") or {}
+    if document in propres:
+        return analyse.acheteur.dossier / str(propres[document])
+    return analyse.catalogue.modeles() / "dce.docx"
+
+
+def generer(fichier_reponses: Path | str, sortie: Path | str, racine: Path | None = None,
+            date_droit: dt.date | None = None, strict: bool = False) -> Resultat:
+    """Écrit le DCE dans `sortie`. Tout est produit en mémoire avant la première écriture.
+
+    `strict` : une obligation légale non respectée (annexe de conformité) empêche toute écriture.
+    """
+    analyse = preparer(fichier_reponses, racine, date_droit)
+    sortie = Path(sortie)
+    base = nom_sur(str(analyse.contexte["reference"]))
+    contenus: dict[str, bytes] = {}
+    modeles: dict[Path, bytes] = {}
+    pieces = {document: blocs_document(analyse, document) for document in PIECES}
+    conformite = controler(analyse, {document: blocs for document, (blocs, _) in pieces.items()})
+    if strict and conformite.bloquants:
+        raise ErreurDCE([Probleme(f"{v.libelle} ({', '.join(v.articles)})\u00a0: {v.message}", fichier_reponses)
+                         for v in conformite.bloquants]
+                        + [Probleme("mode strict\u00a0: aucun document n'a été écrit")])
+    for document in PIECES:
+        blocs, titres = pieces[document]
+        modele = modele_de(analyse, document)
+        if not modele.is_file():
+            raise ErreurDonnees(Probleme("modèle Word introuvable", modele))
+        modeles.setdefault(modele, modele.read_bytes())
+        titre = analyse.catalogue.documents[document]["titre"]
+        contenus[f"{base}-{document}.docx"] = produire(modele, variables_modele(analyse, document, titre), blocs, titres)
+    blocs, titres = fiche(analyse)
+    modele = modele_de(analyse, "CCAP")
+    contenus[f"{base}-tracabilite-SPASER.docx"] = produire(
+        modele, variables_modele(analyse, "SPASER", "Fiche de traçabilité SPASER"), blocs, titres)
+    contenus.update(contenus_annexe(analyse, conformite, base))
+    donnees = manifeste(analyse, contenus, b"".join(modeles.values()))
+    donnees["conformite"] = conformite.resume()
+    contenus[f"{base}-manifeste.json"] = json_lisible(donnees)
+    chemins = {}
+    for nom, contenu in contenus.items():
+        chemin = sortie / nom
+        ecrire_atomique(chemin, contenu)
+        chemins[nom] = chemin
+    return Resultat(analyse, chemins, conformite)
+
+
+def contenus_annexe(analyse: Analyse, conformite: Conformite, base: str) -> dict[str, bytes]:
+    """Les trois fichiers de l'annexe, en mémoire : base-annexe-conformite.docx, .json et .csv."""
+    contenu = en_json(annexe.donnees(analyse, conformite))
+    corps, titres = annexe.blocs(analyse, conformite)
+    return {
+        f"{base}-annexe-conformite.docx": produire(modele_de(analyse, "CCAP"),
+                                                   variables_modele(analyse, "ANNEXE", annexe.TITRE), corps, titres),
+        f"{base}-annexe-conformite.json": json_lisible(contenu),
+        f"{base}-annexe-conformite.csv": annexe.csv_annexe(contenu),
+    }

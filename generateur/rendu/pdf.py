@@ -1,0 +1,154 @@
+"""Conversion des pièces Word et Excel en PDF par LibreOffice sans interface (headless).
+
+Un appel de LibreOffice convertit tout un lot de fichiers (le démarrage coûte plus que la
+conversion d'un document) ; chaque appel a son propre profil (`-env:UserInstallation`), car deux
+conversions qui partagent un profil perdent un PDF sans le dire. Un PDF manquant après un appel
+est redemandé ; rien n'est déposé dans le dossier de sortie tant que tout n'est pas converti.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..donnees.fichiers import ecrire_atomique
+from ..erreurs import ErreurDCE, Probleme
+
+DELAI_SECONDES = 300
+ESSAIS = 3
+# Version PDF demandée au filtre d'export : 2 = PDF/A-2b (ISO 19005-2), format d'archivage.
+OPTIONS_PDFA = {"SelectPdfVersion": {"type": "long", "value": "2"}}
+INSTALLER = ("installer LibreOffice (Debian ou Ubuntu : « apt-get install libreoffice-writer-nogui "
+             "libreoffice-calc-nogui ») ou donner le chemin de « soffice » dans la variable DCE_SOFFICE")
+
+
+def soffice() -> str:
+    """Chemin de LibreOffice : $DCE_SOFFICE, sinon « soffice » ou « libreoffice » dans le PATH."""
+    chemin = os.environ.get("DCE_SOFFICE") or shutil.which("soffice") or shutil.which("libreoffice")
+    if not chemin or not (Path(chemin).is_file() or shutil.which(chemin)):
+        raise ErreurDCE(Probleme(f"LibreOffice est introuvable : la conversion des pièces en PDF en a besoin ; {INSTALLER}."))
+    return chemin
+
+
+@dataclass
+class _Appel:
+    fichiers: list[Path]
+    processus: subprocess.Popen[bytes]
+    profil: Path
+    sortie: Path
+
+
+def _filtre(pdfa: bool) -> str:
+    # Le filtre d'export de Writer sert aussi aux classeurs : LibreOffice choisit l'export de Calc
+    # d'après le document, en gardant les options.
+    return "pdf:writer_pdf_Export:" + json.dumps(OPTIONS_PDFA, separators=(",", ":")) if pdfa else "pdf"
+
+
+def _lancer(executable: str, fichiers: list[Path], temporaire: Path, pdfa: bool) -> _Appel:
+    profil = Path(tempfile.mkdtemp(prefix="profil-", dir=temporaire))
+    sortie = Path(tempfile.mkdtemp(prefix="pdf-", dir=temporaire))
+    commande = [executable, f"-env:UserInstallation={profil.as_uri()}", "--headless", "--norestore",
+                "--nolockcheck", "--convert-to", _filtre(pdfa), "--outdir", str(sortie), *map(str, fichiers)]
+    processus = subprocess.Popen(commande, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    return _Appel(fichiers, processus, profil, sortie)
+
+
+def _attendre(appel: _Appel, delai: float) -> str:
+    """Attend la fin d'un appel ; au-delà du délai, arrête LibreOffice et ses sous-processus."""
+    try:
+        _, erreurs = appel.processus.communicate(timeout=delai)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(appel.processus.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        appel.processus.communicate()
+        return f"LibreOffice n'a pas terminé en {delai:g} s"
+    return erreurs.decode("utf-8", "replace").strip()
+
+
+def _lots(fichiers: list[Path], travailleurs: int) -> list[list[Path]]:
+    n = max(1, min(travailleurs, len(fichiers)))
+    return [fichiers[i::n] for i in range(n) if fichiers[i::n]]
+
+
+def travailleurs_par_defaut(nombre: int) -> int:
+    """Un appel par tranche d'environ huit fichiers, dans la limite des processeurs disponibles."""
+    return max(1, min(os.cpu_count() or 1, (nombre + 7) // 8))
+
+
+def convertir(fichiers: list[Path], dossier: Path, *, pdfa: bool = False, travailleurs: int | None = None,
+              delai: float = DELAI_SECONDES, essais: int = ESSAIS, date: dt.date | None = None) -> dict[Path, Path]:
+    """Convertit des .docx / .xlsx en PDF dans `dossier` ; renvoie {fichier source: PDF}.
+
+    Les fichiers sont répartis en `travailleurs` appels simultanés de LibreOffice, chacun avec son
+    profil ; un fichier resté sans PDF est redemandé (au plus `essais` appels en tout). Hors PDF/A,
+    la date de création et l'identifiant du PDF sont fixés (`date`, par défaut le 1er janvier 2020) :
+    mêmes pièces, mêmes octets.
+    """
+    fichiers = [Path(f).resolve() for f in fichiers]
+    if not fichiers:
+        return {}
+    noms = [f.stem for f in fichiers]
+    doubles = sorted({n for n in noms if noms.count(n) > 1})
+    if doubles:
+        raise ErreurDCE(Probleme(f"deux pièces donneraient le même PDF : {', '.join(doubles)}"))
+    executable = soffice()
+    dossier = Path(dossier)
+    dossier.mkdir(parents=True, exist_ok=True)
+    obtenus: dict[Path, bytes] = {}
+    messages: list[str] = []
+    with tempfile.TemporaryDirectory(prefix=".dce-pdf-", dir=dossier) as tmp:
+        restants = list(fichiers)
+        for _ in range(max(1, essais)):
+            appels = [_lancer(executable, lot, Path(tmp), pdfa)
+                      for lot in _lots(restants, travailleurs or travailleurs_par_defaut(len(restants)))]
+            for appel in appels:
+                message = _attendre(appel, delai)
+                for f in appel.fichiers:
+                    pdf = appel.sortie / f"{f.stem}.pdf"
+                    if pdf.is_file() and pdf.read_bytes().startswith(b"%PDF"):
+                        obtenus[f] = pdf.read_bytes()
+                if message and any(f not in obtenus for f in appel.fichiers):
+                    messages.append(message.splitlines()[-1])
+                shutil.rmtree(appel.profil, ignore_errors=True)
+            restants = [f for f in fichiers if f not in obtenus]
+            if not restants:
+                break
+        if restants:
+            detail = f" ({messages[-1]})" if messages else ""
+            raise ErreurDCE([Probleme(f"LibreOffice n'a pas pu convertir ce fichier en PDF après {essais} essais{detail}",
+                                      f) for f in restants])
+    resultat = {}
+    for f in fichiers:
+        contenu = obtenus[f] if pdfa else normaliser(obtenus[f], date or dt.date(2020, 1, 1))
+        cible = dossier / f"{f.stem}.pdf"
+        ecrire_atomique(cible, contenu)
+        resultat[f] = cible
+    return resultat
+
+
+_DATE = re.compile(rb"(/(?:CreationDate|ModDate)\(D:)[0-9]{14}")
+_ID = re.compile(rb"/ID \[ ?<([0-9A-Fa-f]{32})>\s*<([0-9A-Fa-f]{32})> ?\]")
+_SOMME = re.compile(rb"/DocChecksum /([0-9A-Fa-f]{32})")
+
+
+def normaliser(contenu: bytes, date: dt.date) -> bytes:
+    """Fixe la date de création, l'identifiant et la somme de contrôle d'un PDF de LibreOffice.
+
+    Remplacements de même longueur : la table des renvois (xref) du PDF reste juste.
+    """
+    contenu = _DATE.sub(lambda m: m.group(1) + date.strftime("%Y%m%d000000").encode(), contenu)
+    sans_id = _SOMME.sub(b"/DocChecksum /" + b"0" * 32, _ID.sub(b"", contenu))
+    empreinte = hashlib.md5(sans_id, usedforsecurity=False).hexdigest().upper().encode()
+    contenu = _ID.sub(lambda m: m.group(0).replace(m.group(1), empreinte).replace(m.group(2), empreinte), contenu)
+    return _SOMME.sub(b"/DocChecksum /" + empreinte, contenu)
