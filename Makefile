@@ -1,18 +1,18 @@
 # Deux commandes pour une machine neuve :
-#   make demo    installe dce dans .venv et génère le DCE de chaque exemple dans sortie/
-#   make tests   installe les dépendances de test (option dask comprise, LibreOffice et Chromium si besoin)
-#                et lance toute la suite
+#   make demo    installe dce dans .venv (sans les outils de test) et génère le DCE de chaque exemple dans sortie/
+#   make tests   installe les dépendances de test (option dask comprise, LibreOffice et Chromium si besoin),
+#                lance toute la suite et vérifie le paquet construit (wheel) hors du dépôt
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 EXEMPLES = $(wildcard exemples/*.yaml)
 
-.PHONY: demo tests installer libreoffice navigateur verifier-catalogue
+.PHONY: demo tests installer libreoffice navigateur verifier-catalogue paquet
 
 $(BIN)/dce: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[tests]"
+	$(BIN)/pip install --quiet -e .
 	touch $(BIN)/dce
 
 installer: $(BIN)/dce
@@ -57,6 +57,18 @@ navigateur: installer
 verifier-catalogue: installer
 	$(BIN)/dce catalogue verifier
 
+# Le paquet construit (wheel) embarque catalogue, clauses, modèles, profils et questionnaire : installé dans un
+# environnement neuf, hors du dépôt, il génère un exemple à l'identique de la version du dépôt.
+paquet: $(VENV)/.dependances-tests
+	@set -e; d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+	$(BIN)/pip wheel --quiet --no-deps --no-build-isolation -w "$$d" . ; \
+	$(PYTHON) -m venv "$$d/venv"; "$$d/venv/bin/pip" install --quiet "$$d"/dce-*.whl; \
+	cd "$$d" && env -u DCE_RACINE venv/bin/dce generer "$(CURDIR)/exemples/restauration-lycees.yaml" --sortie hors-depot >/dev/null; \
+	env -u DCE_RACINE "$(CURDIR)/$(BIN)/dce" generer "$(CURDIR)/exemples/restauration-lycees.yaml" --sortie depot >/dev/null; \
+	for p in RC CCAP CCTP; do cmp "hors-depot/2026-FCS-0213-$$p.docx" "depot/2026-FCS-0213-$$p.docx"; done; \
+	echo "Paquet : la wheel installée hors du dépôt génère l'exemple à l'identique."
+
 tests: $(VENV)/.dependances-tests libreoffice navigateur
 	$(BIN)/dce catalogue verifier
 	$(BIN)/pytest -q
+	$(MAKE) --no-print-directory paquet

@@ -29,12 +29,14 @@ DECP = {"Clause sociale", "Critère social", "Marché réservé", "Clause enviro
 
 
 def racine_projet() -> Path:
-    """Dossier qui contient catalogue.yaml : $DCE_RACINE, sinon le dépôt du paquet, sinon le dossier courant."""
+    """Dossier qui contient catalogue.yaml : $DCE_RACINE, sinon le dépôt du paquet, sinon le catalogue installé
+    avec le paquet (generateur/_catalogue/, voir pyproject.toml), sinon le dossier courant."""
     if os.environ.get("DCE_RACINE"):
         return Path(os.environ["DCE_RACINE"]).resolve()
-    depot = Path(__file__).resolve().parents[2]  # generateur/donnees/catalogue.py → dépôt
-    if (depot / "catalogue.yaml").is_file():
-        return depot
+    ici = Path(__file__).resolve()
+    for candidat in (ici.parents[2], ici.parents[1] / "_catalogue"):  # dépôt, puis paquet installé
+        if (candidat / "catalogue.yaml").is_file():
+            return candidat
     return Path.cwd()
 
 
