@@ -197,7 +197,7 @@ def test_cpv_inexistant_et_montants_incoherents(tmp_path):
     with pytest.raises(ErreurDonnees) as exc:
         generer(ecrire(tmp_path, donnees), tmp_path / "s", RACINE)
     texte = str(exc.value)
-    assert "« cpv » : code CPV « 99123456-7 » inexistant" in texte
+    assert "« cpv » : code CPV « 99123456-7 » absent de la nomenclature CPV 2008 ; codes les plus proches" in texte
     assert "somme des montants des lots (180\u00a0000,00\u00a0€\u00a0HT) diffère du montant total estimé" in texte
     assert "lots.0.cpv" not in texte
 

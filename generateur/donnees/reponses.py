@@ -13,7 +13,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
-from . import yaml_lignes
+from . import cpv, yaml_lignes
 from ..erreurs import ErreurDonnees, Probleme
 from .formats import montant
 from .questionnaire import Question, Questionnaire
@@ -159,12 +159,11 @@ def verifications(d: dict[str, Any], doc: yaml_lignes.Document, questionnaire: Q
         numeros.setdefault(n, i)
         if (lot.get("duree_mois") or d.get("duree_mois") or 0) > (d.get("duree_mois") or 0):
             pb("la durée du lot dépasse la durée du marché", f"lots.{i}.duree_mois")
-    divisions = questionnaire.nomenclatures.get("cpv_divisions") or {}
     codes = [("cpv", d.get("cpv"))] + [(f"lots.{i}.cpv", l.get("cpv")) for i, l in enumerate(d.get("lots") or [])]
     for chemin, code in codes:
-        if divisions and code and str(code)[:2] not in divisions:
-            pb(f"code CPV « {code} » inexistant : aucune division « {str(code)[:2]} » dans la nomenclature CPV "
-               f"(règlement (CE) n° 213/2008)", chemin)
+        erreur = cpv.probleme(code) if code else None
+        if erreur:
+            pb(erreur, chemin)
     total = d.get("montant_total_estime")
     somme = sum(l.get("montant_estime") or 0 for l in d.get("lots") or [])
     if total is not None and d.get("lots") and abs(total - somme) > 0.005:

@@ -11,6 +11,7 @@ from . import (  # noqa: F401 - chaque module ajoute ses commandes au groupe `ma
     commandes_assistant,
     commandes_catalogue,
     commandes_conformite,
+    commandes_cpv,
     commandes_generer,
     commandes_publier,
     commandes_regeneration,

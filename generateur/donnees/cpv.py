@@ -1,0 +1,98 @@
+"""Nomenclature CPV 2008 (règlement (CE) n° 213/2008) : valider un code par la liste officielle, chercher par mot.
+
+La liste (cpv-2008.csv, 9 454 codes avec leur libellé français, source dans CPV-SOURCES.md) fait foi : le
+chiffre de contrôle ne se recalcule pas pour 5 % des codes officiels, on le lit donc dans la liste.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+FICHIER = Path(__file__).with_name("cpv-2008.csv")
+_FORME = re.compile(r"^(\d{8})(?:-(\d))?$")
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str  # « 45442100-8 »
+    libelle: str
+
+    @property
+    def racine(self) -> str:
+        return self.code[:8]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.libelle})"
+
+
+@lru_cache(maxsize=1)
+def nomenclature() -> dict[str, Code]:
+    """Les 8 premiers chiffres → le code officiel (avec son chiffre de contrôle) et son libellé."""
+    with open(FICHIER, encoding="utf-8", newline="") as f:
+        return {ligne["code"][:8]: Code(ligne["code"], ligne["libelle_fr"]) for ligne in csv.DictReader(f)}
+
+
+def sans_accents(texte: str) -> str:
+    """« Épuration » → « epuration » : la recherche ne dépend ni des accents ni de la casse."""
+    decompose = unicodedata.normalize("NFKD", texte.casefold())
+    return "".join(c for c in decompose if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=1)
+def _libelles_normalises() -> list[tuple[Code, str]]:
+    return [(c, sans_accents(c.libelle)) for c in nomenclature().values()]
+
+
+def trouver(code: str) -> Code | None:
+    """Le code officiel désigné par `code` (8 chiffres, avec ou sans chiffre de contrôle), s'il existe."""
+    forme = _FORME.match(str(code).strip())
+    return nomenclature().get(forme.group(1)) if forme else None
+
+
+def proches(huit_chiffres: str, nombre: int = 3) -> list[Code]:
+    """Les codes officiels les plus proches : le plus long début commun, puis l'écart numérique."""
+    def distance(c: Code) -> tuple[int, int]:
+        commun = next((i for i, (a, b) in enumerate(zip(c.racine, huit_chiffres)) if a != b), 8)
+        return (-commun, abs(int(c.racine) - int(huit_chiffres)))
+
+    return sorted(nomenclature().values(), key=distance)[:nombre]
+
+
+def probleme(code: str) -> str | None:
+    """Ce qui ne va pas dans un code CPV, en français avec le code à proposer ; None s'il est juste."""
+    texte = str(code).strip()
+    forme = _FORME.match(texte)
+    if not forme:
+        return (f"« {texte} » n'a pas la forme d'un code CPV : 8 chiffres, un tiret et le chiffre de contrôle, "
+                "par exemple 45442100-8")
+    huit, controle = forme.groups()
+    officiel = nomenclature().get(huit)
+    if officiel is None:
+        suggestions = " ; ".join(str(c) for c in proches(huit))
+        return f"code CPV « {texte} » absent de la nomenclature CPV 2008 ; codes les plus proches : {suggestions}"
+    if controle is not None and controle != officiel.code[-1]:
+        return (f"chiffre de contrôle faux dans « {texte} » : le code CPV de « {officiel.libelle} » "
+                f"est {officiel.code}")
+    return None
+
+
+def chercher(requete: str, limite: int = 20) -> list[Code]:
+    """Codes dont le libellé contient tous les mots de la requête (sans accents ni casse), ou dont le code
+    commence par les chiffres donnés ; les libellés les plus courts (les plus généraux) d'abord."""
+    requete = requete.strip()
+    if not requete:
+        return []
+    if re.fullmatch(r"\d[\d-]*", requete):
+        chiffres = requete.replace("-", "")
+        return [c for c in nomenclature().values() if c.code.replace("-", "").startswith(chiffres)][:limite]
+    mots = sans_accents(requete).split()
+    trouves = [(c, libelle) for c, libelle in _libelles_normalises()
+               if all(re.search(rf"\b{re.escape(m)}", libelle) for m in mots)]
+    trouves.sort(key=lambda p: (not p[1].startswith(mots[0]) and not re.search(rf"\b{re.escape(mots[0])}\b", p[1]),
+                                len(p[1]), p[0].code))
+    return [c for c, _ in trouves[:limite]]
