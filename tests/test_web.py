@@ -467,3 +467,46 @@ def test_consultation_de_travaux_en_plusieurs_lots(page, serveur, tmp_path):
     capture(page, "consultations")
     ligne.get_by_role("link", name="2027-TRX-0042", exact=True).click()
     attendre(page.locator("h1")).to_have_text("Consultation 2027-TRX-0042")
+
+
+# --- petits écrans (WCAG 1.4.10, refusion) ------------------------------------------------------------
+
+DEBORDEMENT = """() => document.documentElement.scrollWidth - window.innerWidth"""
+
+
+def test_aucun_defilement_horizontal_a_320_390_et_1280_pixels(navigateur, serveur):
+    """Accueil (consultations et saisies en cours), sections, récapitulatif et page d'une consultation : à 320 px
+    de large, la page ne défile pas horizontalement (les tableaux larges défilent dans leur cadre)."""
+    base, _ = serveur
+    contexte = navigateur.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR")
+    contexte.set_default_timeout(10000)
+    page = contexte.new_page()
+    debordements = {}
+
+    def mesurer(adresses: list[str]) -> None:
+        for largeur in (320, 390, 1280):
+            page.set_viewport_size({"width": largeur, "height": 800})
+            for adresse in adresses:
+                assert page.goto(adresse).status == 200, adresse
+                if page.evaluate(DEBORDEMENT) > 0:
+                    debordements[(largeur, adresse)] = page.evaluate(DEBORDEMENT)
+        page.set_viewport_size({"width": 1280, "height": 800})
+
+    def reprendre(exemple: str) -> str:
+        page.goto(base + "/")
+        page.set_input_files("input[type=file]", str(EXEMPLES / exemple))
+        page.get_by_role("button", name="Reprendre ce fichier").click()
+        attendre(page.get_by_role("heading", name="Récapitulatif", exact=True)).to_be_visible()
+        return page.url
+
+    recapitulatif = reprendre("travaux-lycee.yaml")
+    saisie = recapitulatif.rsplit("/", 1)[0]
+    mesurer([base + "/", recapitulatif] + [f"{saisie}/{s}" for s in ("consultation", "lots", "criteres", "spaser")])
+    page.goto(recapitulatif)
+    page.get_by_role("button", name="Générer le DCE").first.click()
+    attendre(page.get_by_role("heading", name=re.compile("2026-TRX-0417"))).to_be_visible()
+    consultation = page.url
+    reprendre("restauration-lycees.yaml")  # une saisie en cours à côté d'une consultation générée, sur l'accueil
+    mesurer([base + "/", consultation])
+    contexte.close()
+    assert debordements == {}
