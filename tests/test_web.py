@@ -138,6 +138,23 @@ def test_valeurs_saisies_restent_des_donnees(client):
     assert "&lt;script&gt;alert(1)&lt;/script&gt; {{ 7*7 }}" in page and "<script>alert" not in page
 
 
+@pytest.mark.parametrize("saisi, attendu", [("1.200.000", 1200000), ("1 200 000", 1200000),
+                                            ("1\u202f200\u202f000,50 €", 1200000.5), ("950000", 950000)])
+def test_montants_lus_comme_au_terminal(client, saisi, attendu):
+    """Un seul analyseur de nombres (saisie.lire_nombre) : ce que le terminal accepte, le navigateur l'accepte."""
+    from generateur.donnees import questionnaire, saisie
+
+    montant = questionnaire.charger(RACINE / "questionnaire.yaml").question("lots.montant_estime")
+    assert saisie.interpreter(montant, saisi) == attendu  # le terminal (dce nouveau)
+    jeton = _jeton(client)
+    adresse = client.post("/nouvelle", data={"_csrf": jeton}).location.rsplit("/", 1)[0]
+    client.post(f"{adresse}/lots", data={"_csrf": jeton, "action": "aller:lots", "lots.__nombre": "1",
+                                          "lots.0.numero": "1", "lots.0.intitule": "Lot unique",
+                                          "lots.0.montant_estime": saisi})
+    enregistre = yaml.safe_load(client.get(f"{adresse}/reponses.yaml").get_data(as_text=True))
+    assert enregistre["lots"][0]["montant_estime"] == attendu  # le navigateur
+
+
 def test_sans_javascript_les_questions_conditionnelles_apparaissent_a_l_envoi(client):
     """Sans script, « Enregistrer et continuer » montre d'abord les questions que la réponse fait apparaître."""
     jeton = _jeton(client)

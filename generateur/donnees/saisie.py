@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
+
+from babel.numbers import NumberFormatError, parse_decimal
 
 from . import formats
 from .questionnaire import Question
@@ -27,24 +29,35 @@ class SaisieInvalide(ValueError):
     """Réponse refusée ; le message dit pourquoi, en français."""
 
 
+def lire_nombre(texte: str) -> Decimal:
+    """Nombre écrit à la française → Decimal : « 1 200 000 », « 1.200.000 », « 1 200 000,50 », « 5,5 » ou « 5.5 ».
+
+    Le seul analyseur de nombres de dce (Babel, locale fr_FR), pour le terminal comme pour le navigateur :
+    espaces (même insécables) et points de milliers, virgule décimale ; un seul point reste décimal.
+    ValueError si le texte n'est pas un nombre.
+    """
+    t = re.sub(r"[\s\u00a0\u202f]+", "\u202f", texte.strip())
+    if "," in t or t.count(".") > 1:
+        t = t.replace(".", "")  # points de milliers
+    try:
+        valeur = parse_decimal(t, locale=formats.LOCALE, strict=True)
+    except NumberFormatError:
+        raise ValueError(f"« {texte} » n'est pas un nombre") from None
+    if not valeur.is_finite():
+        raise ValueError(f"« {texte} » n'est pas un nombre")
+    return valeur
+
+
 def _decimal(texte: str, q: Question) -> Decimal:
     t = texte.strip().lower()
     if "ttc" in t:
         raise SaisieInvalide("montant hors taxes attendu (HT), pas toutes taxes comprises")
     t = re.sub(r"(€|euros?|eur\b|\bht\b|%)", "", t)
-    t = re.sub(r"[\s\u00a0\u202f]", "", t)
-    if "," in t:
-        t = t.replace(".", "").replace(",", ".")
-    elif t.count(".") > 1:
-        t = t.replace(".", "")
     try:
-        valeur = Decimal(t)
-    except InvalidOperation:
+        return lire_nombre(t)
+    except ValueError:
         exemple = "1 450 000" if q.type == "montant" else "5,5"
         raise SaisieInvalide(f"nombre attendu, par exemple {exemple}") from None
-    if not valeur.is_finite():
-        raise SaisieInvalide("nombre attendu")
-    return valeur
 
 
 def _borner(valeur: Any, minimum: Any, maximum: Any, afficher: Any = str) -> None:
@@ -132,10 +145,13 @@ def interpreter(q: Question, valeur: Any) -> Any:
     if t == "entier":
         if isinstance(valeur, bool):
             raise SaisieInvalide("nombre entier attendu")
-        texte = re.sub(r"[\s\u00a0\u202f]", "", str(valeur))
-        if not re.fullmatch(r"-?\d+", texte):
+        try:
+            decimal = Decimal(valeur) if isinstance(valeur, int) else lire_nombre(str(valeur))
+        except ValueError:
+            decimal = None
+        if decimal is None or decimal != decimal.to_integral_value():
             raise SaisieInvalide("nombre entier attendu, par exemple 12")
-        entier = int(texte)
+        entier = int(decimal)
         _borner(entier, q.min, q.max, formats.nombre)
         return entier
     if t in ("montant", "pourcentage"):

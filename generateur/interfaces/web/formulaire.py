@@ -19,9 +19,6 @@ from ...donnees.questionnaire import Question, Questionnaire
 
 SOURCE_FORMULAIRE = "formulaire"
 MAX_ELEMENTS = 500  # garde-fou si une liste n'a pas de maximum dans le questionnaire
-_NOMBRE = re.compile(r"^-?\d+([.,]\d+)?$")
-_ENTIER = re.compile(r"^-?\d+$")
-_ESPACES = re.compile(r"[\s\u00a0\u202f]")
 
 
 # --- accès aux réponses par chemin pointé (« lots.0.intitule ») : saisie.lire et saisie.ecrire ---------
@@ -72,14 +69,18 @@ def visibilites(questionnaire: Questionnaire, donnees: dict[str, Any]) -> dict[s
 # --- lecture du formulaire envoyé --------------------------------------------------------------------
 
 def _nombre(texte: str, entier: bool) -> Any:
-    brut = _ESPACES.sub("", texte).removesuffix("€").removesuffix("%")
+    """Le nombre saisi, lu par le même analyseur que le terminal (saisie.lire_nombre) ; le texte tel quel s'il n'en
+    est pas un : la validation dira alors « un nombre est attendu »."""
+    brut = texte.strip().removesuffix("€").removesuffix("%").strip()
     if not brut:
         return None
-    if entier:
-        return int(brut) if _ENTIER.match(brut) else texte.strip()
-    if not _NOMBRE.match(brut):
-        return texte.strip()  # la validation dira « un nombre est attendu »
-    return float(brut.replace(",", ".")) if re.search(r"[.,]", brut) else int(brut)
+    try:
+        valeur = saisie.lire_nombre(brut)
+    except ValueError:
+        return texte.strip()
+    if valeur == valeur.to_integral_value():
+        return int(valeur)
+    return texte.strip() if entier else float(valeur)
 
 
 def _valeur(q: Question, chemin: str, formulaire: Any) -> Any:
