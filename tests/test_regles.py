@@ -39,7 +39,13 @@ def test_avance_filiere_btp_et_versement_sous_le_seuil(tmp_path):
         {"numero": 2, "intitule": "Peinture", "montant_estime": 40000, "duree_mois": 4},
         {"numero": 3, "intitule": "Signalétique", "montant_estime": 30000, "duree_mois": 2},
     ])
-    assert _lot(a, 1)["avance_taux_pme"] == 30          # ≤ 1 000 000 € HT, contrat de filière BTP
+    # ≤ 1 000 000 € HT, contrat de filière BTP : 30 % pour tout titulaire, PME ou non (politique Occitanie,
+    # action 11.4 : « avance portée à 30 % pour les lots inférieurs ou égaux à 1 000 000 € dans le cadre du
+    # contrat de filière BTP » ; la majoration « TPE/PME » ne vise que le taux de 20 %)
+    assert (_lot(a, 1)["avance_taux_pme"], _lot(a, 1)["avance_taux_non_pme"]) == (30, 30)
+    au_dela = _analyse(tmp_path, nature="travaux", categorie="batiment", duree_mois=6, spaser={"filiere_btp": True},
+                       lots=[{"numero": 1, "intitule": "Gros œuvre", "montant_estime": 1000000.01}])
+    assert (_lot(au_dela, 1)["avance_taux_pme"], _lot(au_dela, 1)["avance_taux_non_pme"]) == (15, 15)
     assert _lot(a, 2)["avance_obligatoire"] is False    # < 50 000 € HT (R2191-3)
     assert _lot(a, 2)["avance_versee"] is True          # mais durée > 3 mois : politique 11.4
     assert _lot(a, 3)["avance_versee"] is False
