@@ -215,7 +215,7 @@ def test_mode_edition_preremplit_chaque_reponse(tmp_path):
     assert nouveau == ancien
 
 
-def test_ctrl_c_ne_laisse_aucun_fichier(tmp_path, monkeypatch):
+def test_ctrl_c_garde_un_brouillon_que_la_meme_commande_reprend(tmp_path, monkeypatch):
     from generateur.interfaces import commandes_assistant
 
     appels = {"n": 0}
@@ -228,18 +228,60 @@ def test_ctrl_c_ne_laisse_aucun_fichier(tmp_path, monkeypatch):
 
     monkeypatch.setattr(commandes_assistant.Terminal, "demander", demander)
     fichier = tmp_path / "r.yaml"
+    brouillon = tmp_path / "r.brouillon.yaml"
     resultat = CliRunner().invoke(main, ["nouveau", str(fichier)])
     assert resultat.exit_code == 130
-    assert "Interrompu : aucun fichier écrit." in normal(resultat.output)
-    assert list(tmp_path.iterdir()) == []
+    assert (f"Interrompu : le fichier de réponses n'est pas écrit ; réponses gardées dans le brouillon {brouillon} ; "
+            "relancer la même commande pour reprendre.") in normal(resultat.output)
+    assert [p.name for p in tmp_path.iterdir()] == ["r.brouillon.yaml"]  # le fichier de réponses n'est pas écrit
+    assert yaml.safe_load(brouillon.read_text(encoding="utf-8"))["reponses"]["reference"] == "2026-TRX-1"
 
-    # en modification, le fichier existant reste intact
+    # la même commande reprend le brouillon : la référence n'est pas redemandée, la saisie continue
+    scenario = [("Un brouillon de cette saisie existe", "o")] + TRAVAUX[1:]
+    r = derouler(scenario, fichier)
+    assert "Brouillon repris : 2 réponses déjà données." in r.sortie
+    assert not any(ligne.startswith("Référence de la consultation") for ligne in r.journal)  # invites seules
+    assert yaml.safe_load(fichier.read_text(encoding="utf-8"))["reference"] == "2026-TRX-1"
+    assert not brouillon.exists()  # fichier écrit : le brouillon n'a plus lieu d'être
+
+    # en modification, le fichier existant reste intact ; le brouillon garde ce qui a été saisi
     shutil.copy(EXEMPLES / "travaux-lycee.yaml", fichier)
     avant = fichier.read_bytes()
     appels["n"] = 0
     resultat = CliRunner().invoke(main, ["nouveau", str(fichier)])
     assert resultat.exit_code == 130
-    assert fichier.read_bytes() == avant and [p.name for p in tmp_path.iterdir()] == ["r.yaml"]
+    assert fichier.read_bytes() == avant and sorted(p.name for p in tmp_path.iterdir()) == ["r.brouillon.yaml",
+                                                                                          "r.yaml"]
+
+
+def test_brouillon_enregistre_a_chaque_section(tmp_path):
+    """Sans Ctrl-C (processus tué, coupure) : le brouillon est déjà là, section par section."""
+    fichier = tmp_path / "r.yaml"
+    scenario = TRAVAUX[:TRAVAUX.index(("Lot 1 – Intitulé", "Gros œuvre"))] + [("Lot 1 – Intitulé", CTRL_C)]
+    with pytest.raises(KeyboardInterrupt):
+        derouler(scenario, fichier)
+    brouillon = yaml.safe_load((tmp_path / "r.brouillon.yaml").read_text(encoding="utf-8"))
+    assert brouillon["reponses"]["duree_mois"] == 18 and "lots.0.intitule" not in brouillon["vues"]
+    assert "duree_mois" in brouillon["vues"]
+
+
+def test_modifier_une_reponse_depuis_le_recapitulatif_et_y_revenir(tmp_path):
+    fin = TRAVAUX.index(("Enregistrer dans", ""))
+    scenario = TRAVAUX[:fin] + [
+        ("Enregistrer dans", "m"), ("Réponse à modifier", "lot 2 montant"),  # deux questions : on choisit
+        ("Numéro de la question", "1"), ("Lot 2 – Montant estimé du lot", "430 000"),
+        ("Enregistrer dans", ""),
+    ]
+    fichier = tmp_path / "r.yaml"
+    r = derouler(scenario, fichier)
+    donnees = yaml.safe_load(fichier.read_text(encoding="utf-8"))
+    assert [l["montant_estime"] for l in donnees["lots"]] == [950000, 430000, 185000]
+    # entre la modification et la confirmation, aucune autre question n'est reposée
+    i = max(k for k, ligne in enumerate(r.journal) if "Réponse à modifier" in ligne)
+    questions = [l for l in r.journal[i + 1:] if l.rstrip().endswith(":") or " : " in l and "[" in l]
+    assert [q for q in questions if "Lot 2 – Montant" not in q and "Enregistrer dans" not in q] == []
+    assert r.sortie.count("── Récapitulatif ──") == 2
+    assert "1. Lot 2 – Montant estimé du lot (€ HT) : 420 000,00 € HT" in normal(r.sortie)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminal POSIX")
@@ -277,15 +319,17 @@ def test_vrai_ctrl_c_dans_un_pseudo_terminal(tmp_path):
         time.sleep(0.2)
         os.write(fd, b"\x03")
         try:
-            attendre(b"aucun fichier", 5)
+            attendre("relancer la même commande pour reprendre".encode(), 5)
             break
         except AssertionError:
             continue
-    attendre(b"aucun fichier", 1)
+    attendre("relancer la même commande pour reprendre".encode(), 1)
     _, statut = os.waitpid(pid, 0)
     os.close(fd)
     assert os.waitstatus_to_exitcode(statut) == 130
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["r.brouillon.yaml"]  # le fichier de réponses n'est pas écrit
+    assert yaml.safe_load((tmp_path / "r.brouillon.yaml").read_text(encoding="utf-8"))["reponses"]["reference"] \
+        == "2026-TRX-9"
 
 
 def test_refus_d_une_suggestion_obligatoire_exige_une_justification(tmp_path):

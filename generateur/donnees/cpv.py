@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import csv
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from .saisie import sans_accents
 
 FICHIER = Path(__file__).with_name("cpv-2008.csv")
 _FORME = re.compile(r"^(\d{8})(?:-(\d))?$")
@@ -35,12 +36,6 @@ def nomenclature() -> dict[str, Code]:
     """Les 8 premiers chiffres → le code officiel (avec son chiffre de contrôle) et son libellé."""
     with open(FICHIER, encoding="utf-8", newline="") as f:
         return {ligne["code"][:8]: Code(ligne["code"], ligne["libelle_fr"]) for ligne in csv.DictReader(f)}
-
-
-def sans_accents(texte: str) -> str:
-    """« Épuration » → « epuration » : la recherche ne dépend ni des accents ni de la casse."""
-    decompose = unicodedata.normalize("NFKD", texte.casefold())
-    return "".join(c for c in decompose if not unicodedata.combining(c))
 
 
 @lru_cache(maxsize=1)

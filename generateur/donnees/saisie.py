@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +28,12 @@ _DATE_HEURE = re.compile(r"^(\S+)(?:\s+(?:à\s+)?(\d{1,2})\s*[h:]\s*(\d{2})?(?::
 
 class SaisieInvalide(ValueError):
     """Réponse refusée ; le message dit pourquoi, en français."""
+
+
+def sans_accents(texte: str) -> str:
+    """« Épuration » → « epuration » : une recherche par mot ne dépend ni des accents ni de la casse."""
+    decompose = unicodedata.normalize("NFKD", texte.casefold())
+    return "".join(c for c in decompose if not unicodedata.combining(c))
 
 
 def lire_nombre(texte: str) -> Decimal:

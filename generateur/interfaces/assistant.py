@@ -3,8 +3,9 @@
 La logique ne connaît qu'une interface (`demander`, `afficher`) : la commande la branche sur le terminal,
 les tests sur une liste de réponses. Le parcours est recalculé à chaque pas à partir des réponses :
 conditions d'affichage, éléments des listes, suggestions du SPASER et justifications qu'un refus exige.
-Rien n'est écrit avant la dernière confirmation, et l'écriture est atomique : un Ctrl-C ne laisse jamais
-de fichier à moitié écrit.
+Le fichier de réponses n'est écrit qu'après la dernière confirmation, d'un coup ; en attendant, un brouillon
+(réponses, décisions, questions vues) est enregistré à chaque section et au Ctrl-C, et la même commande le
+reprend : rien n'est perdu. Depuis le récapitulatif, « m » modifie une réponse et y revient.
 """
 
 from __future__ import annotations
@@ -24,10 +25,23 @@ from ..droit.expressions import ErreursJinja, evaluer, message_erreur
 from ..donnees.fichiers import nom_sur
 from ..donnees.questionnaire import Question
 from ..droit.regles import analyser
-from ..donnees.saisie import INS, NON, OUI, SaisieInvalide, afficher, attendu, ecrire, interpreter, lire, typographie
+from ..donnees.saisie import (
+    INS,
+    NON,
+    OUI,
+    SaisieInvalide,
+    afficher,
+    attendu,
+    ecrire,
+    interpreter,
+    lire,
+    sans_accents,
+    typographie,
+)
 from ..droit.suggestions import Suggestion
 
-RETOUR, AIDE, EFFACER = "<", "?", "-"
+RETOUR, AIDE, EFFACER, MODIFIER = "<", "?", "-", "m"
+SUFFIXE_BROUILLON = ".brouillon.yaml"
 SUGGESTIONS = "suggestions"  # pseudo-section des suggestions dans les en-têtes
 
 
@@ -87,6 +101,9 @@ class Assistant:
         self._section_affichee: str | None = None
         self._ajout_propose: str | None = None  # pas « ajout » où proposer oui (suggestion acceptée)
         self._avertissements: list[str] = []
+        self.brouillon: Path | None = None  # fixé par executer ; enregistré à chaque section et au Ctrl-C
+        self._vus: set[str] = set()
+        self._historique: list[str] = []
         self.titres = {str(s["id"]): str(s.get("titre", s["id"])) for s in self.q.sections}
         self.titres[SUGGESTIONS] = "Suggestions pour cet achat"
         if existant is not None:
@@ -280,39 +297,105 @@ class Assistant:
 
     # -- boucle principale
     def executer(self, fichier: Path | None = None) -> Path | None:
-        """Déroule le questionnaire ; rend le fichier écrit, ou None si l'acheteur renonce à l'écrire."""
+        """Déroule le questionnaire ; rend le fichier écrit, ou None si l'acheteur renonce à l'écrire.
+
+        Un Ctrl-C (KeyboardInterrupt) enregistre le brouillon avant de remonter à l'appelant."""
+        self.brouillon = brouillon_de(fichier or self.existant)
+        reprise = self._reprendre_brouillon()
         self._accueil()
-        historique: list[str] = []
-        vus: set[str] = set()
-        pas = next(self.parcours(), None)
-        while True:
-            if pas is None:
+        historique, vus = self._historique, self._vus
+        pas = next((p for p in self.parcours() if p.cle not in vus), None) if reprise else next(self.parcours(), None)
+        retour_recapitulatif = False
+        try:
+            while True:
+                if pas is None:
+                    retour_recapitulatif = False
+                    try:
+                        fin = self._terminer(fichier)
+                    except _Retour:
+                        pas = self._precedent(historique)
+                        continue
+                    if isinstance(fin, tuple):  # « m » : modifier une réponse, puis revenir au récapitulatif
+                        pas, retour_recapitulatif = fin[1], True
+                        continue
+                    if isinstance(fin, str):
+                        pas = self._aller_a(fin) or self._precedent(historique)
+                        continue
+                    if fin is not None:
+                        self._effacer_brouillon()
+                    return fin
+                self._entete(pas)
                 try:
-                    fin = self._terminer(fichier)
+                    suite = self._poser(pas)
                 except _Retour:
-                    pas = self._precedent(historique)
+                    precedent = self._precedent(historique)
+                    if precedent is None:
+                        self.dire("  (c'est la première question)")
+                    else:
+                        pas = precedent
                     continue
-                if isinstance(fin, str):
-                    pas = self._aller_a(fin) or self._precedent(historique)
-                    continue
-                return fin
-            self._entete(pas)
-            try:
-                suite = self._poser(pas)
-            except _Retour:
-                precedent = self._precedent(historique)
-                if precedent is None:
-                    self.dire("  (c'est la première question)")
+                if not suite.automatique:
+                    historique.append(pas.cle)
+                    vus.add(pas.cle)
+                if suite.saut is not None:
+                    pas = self._trouver(suite.saut)
+                elif retour_recapitulatif:  # seulement les questions que la modification fait apparaître
+                    pas = self._suivant_non_vu(pas.cle, vus)
                 else:
-                    pas = precedent
-                continue
-            if not suite.automatique:
-                historique.append(pas.cle)
-                vus.add(pas.cle)
-            if suite.saut is not None:
-                pas = self._trouver(suite.saut)
-            else:
-                pas = self._suivant(pas.cle, vus)
+                    pas = self._suivant(pas.cle, vus)
+        except (KeyboardInterrupt, EOFError):
+            self.enregistrer_brouillon()
+            raise
+
+    def _suivant_non_vu(self, cle: str, vus: set[str]) -> Pas | None:
+        trouve = False
+        for pas in self.parcours():
+            if trouve and pas.cle not in vus:
+                return pas
+            trouve = trouve or pas.cle == cle
+        return None
+
+    # -- brouillon
+    def enregistrer_brouillon(self) -> Path | None:
+        """Réponses données, décisions sur les suggestions et questions vues, écrites d'un coup."""
+        if self.brouillon is None or not (self.donnees or self.decisions):
+            return None
+        contenu = {"reponses": self.donnees, "decisions": self.decisions, "details": self.details,
+                   "vues": sorted(self._vus), "historique": self._historique}
+        texte = ("# Brouillon de « dce nouveau » : relancer la même commande pour reprendre la saisie.\n"
+                 + yaml.dump(contenu, Dumper=_Ecrivain, allow_unicode=True, sort_keys=False, width=100))
+        ecrire_atomique(self.brouillon, texte.encode("utf-8"))
+        return self.brouillon
+
+    def _reprendre_brouillon(self) -> bool:
+        if self.brouillon is None or not self.brouillon.is_file():
+            return False
+        try:
+            doc = yaml_lignes.lire(self.brouillon)
+            brut = doc.donnees if isinstance(doc.donnees, dict) else {}
+            donnees = brut.get("reponses")
+            assert isinstance(donnees, dict)
+        except (ErreurDonnees, AssertionError):
+            self.dire(f"Brouillon {self.brouillon} illisible : il est ignoré (et sera remplacé).")
+            return False
+        vues = [str(v) for v in brut.get("vues") or []]
+        if not self._oui_non(f"Un brouillon de cette saisie existe ({self.brouillon}, {len(vues)} réponse"
+                             f"{'s' if len(vues) > 1 else ''}) : le reprendre ?", True,
+                             lambda: self.dire("  o : reprendre là où la saisie s'est arrêtée ; n : repartir "
+                                               "du début (le brouillon sera remplacé).")):
+            return False
+        self.donnees = copy.deepcopy(donnees)
+        self.decisions = {str(k): bool(v) for k, v in (brut.get("decisions") or {}).items()}
+        self.details = {str(k): bool(v) for k, v in (brut.get("details") or {}).items()}
+        self._vus.update(vues)
+        self._historique.extend(str(h) for h in brut.get("historique") or [])
+        self._version += 1
+        self.dire(f"Brouillon repris : {len(vues)} réponse{'s' if len(vues) > 1 else ''} déjà données.")
+        return True
+
+    def _effacer_brouillon(self) -> None:
+        if self.brouillon is not None:
+            self.brouillon.unlink(missing_ok=True)
 
     def _precedent(self, historique: list[str]) -> Pas | None:
         while historique:
@@ -326,7 +409,7 @@ class Assistant:
         self.dire("dce nouveau : assistant de rédaction du fichier de réponses d'une consultation.")
         self.dire("Une question à la fois. Entrée seule garde la valeur entre crochets ; « ? » affiche l'aide ; "
                   "« < » revient à la question précédente ; « - » efface une réponse facultative ; "
-                  "Ctrl-C abandonne sans rien écrire.")
+                  "Ctrl-C interrompt : les réponses sont gardées dans un brouillon que la même commande reprend.")
         if self.existant is not None:
             self.dire(f"Modification de {self.existant} : chaque réponse existante est proposée par défaut.")
         for avertissement in self._avertissements:
@@ -334,6 +417,8 @@ class Assistant:
 
     def _entete(self, pas: Pas) -> None:
         if pas.section != self._section_affichee:
+            if self._section_affichee is not None:
+                self.enregistrer_brouillon()
             self._section_affichee = pas.section
             self.dire("")
             self.dire(f"── {self.titres.get(pas.section, pas.section)} ──")
@@ -675,6 +760,30 @@ class Assistant:
             if refusees:
                 self.dire(f"  refusées : {' ; '.join(refusees)}")
 
+    def _choisir_modification(self) -> Pas | None:
+        """La question à modifier, trouvée par les mots de son libellé (« montant », « lot 2 intitulé »)."""
+        questions = [p for p in self.parcours() if p.genre == "question" and p.question is not None]
+        while True:
+            brut = self._demander("Réponse à modifier : des mots de la question (par exemple « montant » ou "
+                                  "« lot 2 intitulé » ; Entrée : revenir)")
+            if not brut:
+                return None
+            mots = sans_accents(brut).split()
+            trouves = [p for p in questions
+                       if all(m in sans_accents(f"{p.element} {p.question.libelle}") for m in mots)][:20]
+            if not trouves:
+                self.dire(f"  ✗ aucune question ne contient « {brut} »")
+                continue
+            if len(trouves) == 1:
+                return trouves[0]
+            for i, p in enumerate(trouves, start=1):
+                valeur = afficher(p.question, lire(self.donnees, p.chemin))
+                self.dire(f"    {i}. {(p.element + ' – ') if p.element else ''}{p.question.libelle} : {valeur or '—'}")
+            numero = self._demander("Numéro de la question")
+            if numero.isdigit() and 1 <= int(numero) <= len(trouves):
+                return trouves[int(numero) - 1]
+            self.dire(f"  ✗ numéro entre 1 et {len(trouves)} attendu")
+
     def _recap_liste(self, q: Question, elements: list[Any], retrait: str) -> list[str]:
         lignes = []
         nom = nom_element(q)
@@ -690,18 +799,33 @@ class Assistant:
                     lignes.append(f"{retrait}    {s.libelle} : {afficher(s, v)}")
         return lignes
 
-    def _terminer(self, fichier: Path | None) -> Path | str | None:
-        """Récapitulatif, confirmation, validation complète puis écriture atomique."""
+    def _terminer(self, fichier: Path | None) -> Path | str | tuple[str, Pas] | None:
+        """Récapitulatif, confirmation, validation complète puis écriture atomique ; (« modifier », pas) si
+        l'acheteur choisit une réponse à modifier, le champ à corriger si la validation échoue."""
         self._recapitulatif()
         self.dire("")
         if fichier is None:
             propose = Path(nom_sur(str(self.donnees.get("reference") or "reponses")) + ".yaml")
             brut = self._demander(f"Fichier de réponses à écrire [{propose}]")
             fichier = Path(brut) if brut else propose
-        if not self._oui_non(f"Enregistrer dans {fichier} ? (« < » : revenir)", True,
-                             lambda: self.dire("  o : écrire le fichier ; n : quitter sans rien écrire ; "
-                                               "« < » : revenir à la dernière question.")):
-            self.dire("Rien n'est écrit.")
+        while True:
+            brut = self._demander(f"Enregistrer dans {fichier} ? (o/n ; « m » : modifier une réponse ; "
+                                  "« < » : revenir) [oui]")
+            if brut.casefold() == MODIFIER:
+                choisi = self._choisir_modification()
+                if choisi is not None:
+                    return ("modifier", choisi)
+                continue
+            choix = _oui_non(brut, True)
+            if choix is None:
+                self.dire("  o : écrire le fichier ; n : quitter sans écrire le fichier ; « m » : modifier une "
+                          "réponse puis revenir ici ; « < » : revenir à la dernière question.")
+                continue
+            break
+        if not choix:
+            garde = self.enregistrer_brouillon()
+            self.dire("Le fichier de réponses n'est pas écrit." + (f" Les réponses restent dans le brouillon {garde}."
+                                                                   if garde else ""))
             return None
         if fichier.exists() and (self.existant is None or fichier.resolve() != self.existant.resolve()):
             if not self._oui_non(f"{fichier} existe déjà : le remplacer ?", False,
@@ -723,6 +847,14 @@ class Assistant:
         self.dire(f"Suite : dce verifier {fichier} ; dce expliquer {fichier} ; "
                   f"dce generer {fichier} --sortie sortie/")
         return fichier
+
+
+def brouillon_de(fichier: Path | None) -> Path:
+    """Brouillon d'une saisie : « travaux.yaml » → « travaux.brouillon.yaml », à côté ; sans fichier, dans le
+    dossier courant."""
+    if fichier is None:
+        return Path("dce-nouveau" + SUFFIXE_BROUILLON)
+    return fichier.with_name(fichier.name.removesuffix(".yaml").removesuffix(".yml") + SUFFIXE_BROUILLON)
 
 
 def _oui_non(brut: str, defaut: bool) -> bool | None:

@@ -18,7 +18,10 @@ class Terminal:
     """L'interface de l'assistant sur le terminal (click : Ctrl-C et fin de saisie lèvent Abort)."""
 
     def demander(self, invite: str) -> str:
-        return click.prompt(invite, default="", show_default=False, prompt_suffix=" ")
+        try:
+            return click.prompt(invite, default="", show_default=False, prompt_suffix=" ")
+        except click.exceptions.Abort:  # Ctrl-C ou fin de saisie : l'assistant garde son brouillon
+            raise KeyboardInterrupt from None
 
     def afficher(self, texte: str = "") -> None:
         click.echo(texte)
@@ -30,8 +33,9 @@ class Terminal:
 def nouveau(ctx: click.Context, fichier: Path | None) -> None:
     """Assistant : pose le questionnaire une question à la fois et écrit le fichier de réponses.
 
-    Sur un FICHIER existant, chaque réponse est proposée par défaut (modification). Ctrl-C abandonne sans
-    rien écrire ; le fichier n'est écrit qu'après le récapitulatif, d'un seul coup.
+    Sur un FICHIER existant, chaque réponse est proposée par défaut (modification). Le fichier n'est écrit
+    qu'après le récapitulatif, d'un seul coup ; un brouillon garde les réponses à chaque section et au Ctrl-C,
+    et la même commande le reprend. Au récapitulatif, « m » modifie une réponse.
     """
     from .assistant import Assistant
 
@@ -40,7 +44,10 @@ def nouveau(ctx: click.Context, fichier: Path | None) -> None:
     try:
         ecrit = assistant.executer(fichier)
     except (KeyboardInterrupt, EOFError, click.exceptions.Abort):
-        click.echo(f"\nInterrompu{NBSP}: aucun fichier écrit.", err=True)
+        garde = assistant.brouillon if assistant.brouillon is not None and assistant.brouillon.is_file() else None
+        suite = (f"réponses gardées dans le brouillon {garde} ; relancer la même commande pour reprendre"
+                 if garde else "aucune réponse à garder")
+        click.echo(f"\nInterrompu{NBSP}: le fichier de réponses n'est pas écrit ; {suite}.", err=True)
         ctx.exit(130)
     if ecrit is None:
         ctx.exit(1)
