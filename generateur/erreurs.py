@@ -13,7 +13,8 @@ class Probleme:
     message: str
     fichier: str | Path | None = None
     ligne: int | None = None
-    champ: str | None = None
+    champ: str | None = None  # chemin technique (« lots.0.montant_estime ») : ancres, retour à la question
+    libelle: str | None = None  # le même dit avec les mots du questionnaire (« Lot 1 — Montant estimé »)
 
     def __str__(self) -> str:
         lieu = ""
@@ -22,6 +23,8 @@ class Probleme:
             if self.ligne:
                 lieu += f", ligne {self.ligne}"
             lieu += " : "
+        if self.libelle:
+            return f"{lieu}{self.libelle} : {self.message}"
         champ = f"« {self.champ} » : " if self.champ else ""
         return f"{lieu}{champ}{self.message}"
 

@@ -396,10 +396,13 @@ def test_verifier_signale_tous_les_problemes_avec_leur_ligne(tmp_path):
     assert resultat.exit_code == 2
     sortie = normal(resultat.output)
     assert "4 problèmes" in sortie
-    assert "ligne 4 : « nature » : valeur « fourniture » non autorisée" in sortie
-    assert "ligne 5 : « cpv » : format invalide « ABC »" in sortie
-    assert "ligne 8 : « duree_mois » : valeur 0 trop petite" in sortie
-    assert "ligne 12 : « lots.0.montant_estime » : valeur -5 trop petite" in sortie
+    # chaque problème désigne sa question avec les mots du questionnaire, jamais par sa clé interne
+    assert ("ligne 4 : Nature du marché : valeur « fourniture » non autorisée ; valeurs possibles : travaux "
+            "(Travaux), fournitures (Fournitures), services (Services)") in sortie
+    assert "ligne 5 : Code CPV principal : format invalide « ABC »" in sortie
+    assert "ligne 8 : Durée du marché (en mois) : valeur 0 trop petite" in sortie
+    assert "ligne 12 : Lot 1 — Montant estimé du lot (€ HT) : valeur -5 trop petite" in sortie
+    assert "lots.0" not in sortie and "« duree_mois »" not in sortie
 
 
 def test_verifier_un_fichier_valide_et_une_obligation_manquee(tmp_path):

@@ -282,7 +282,7 @@ def test_consultation_invalide_n_arrete_pas_le_lot(lot):
     resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "regenerer", str(dossier), "--jobs", "2"])
     assert resultat.exit_code == 1, resultat.output
     assert "Échecs (1)" in resultat.output
-    assert "zz-invalide" in resultat.output and "« nature »" in resultat.output and "bidule" in resultat.output
+    assert "zz-invalide" in resultat.output and "Nature du marché" in resultat.output and "bidule" in resultat.output
     assert "2 modifiée(s)" in resultat.output
     assert not (dossier / "zz-invalide" / "courante").exists()
     for n in ("nettoyage-hotel-region", "restauration-lycees"):

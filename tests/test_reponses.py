@@ -6,8 +6,12 @@ import json
 
 from click.testing import CliRunner
 
+from generateur.donnees import questionnaire
+from generateur.donnees.reponses import charger
+from generateur.erreurs import ErreurDonnees
 from generateur.interfaces.cli import main
 from conftest import RACINE, ecrire, reponses
+from conftest import reponses as reponses_base
 
 
 def _erreurs(tmp_path, texte: str) -> tuple[int, str]:
@@ -48,9 +52,9 @@ def test_tous_les_problemes_sont_signales_avec_leur_ligne(tmp_path):
     code, sortie = _erreurs(tmp_path, texte)
     assert code == 2
     assert "3 problèmes" in sortie or "4 problèmes" in sortie
-    assert "ligne 4 : « nature » : valeur « fourniture » non autorisée" in sortie
-    assert "ligne 5 : « cpv » : format invalide « ABC »" in sortie
-    assert "ligne 8 : « duree_mois » : valeur 0 trop petite : au moins 1 attendu" in sortie
+    assert "ligne 4 : Nature du marché : valeur « fourniture » non autorisée" in sortie
+    assert "ligne 5 : Code CPV principal : format invalide « ABC »" in sortie
+    assert "ligne 8 : Durée du marché (en mois) : valeur 0 trop petite : au moins 1 attendu" in sortie
     assert "champ inconnu « couleur »" in sortie
     assert not (tmp_path / "sortie").exists(), "aucun document ne doit être écrit"
 
@@ -58,13 +62,13 @@ def test_tous_les_problemes_sont_signales_avec_leur_ligne(tmp_path):
 def test_reponse_obligatoire_manquante(tmp_path):
     code, sortie = _erreurs(tmp_path, VALIDE.replace('objet: "Fournitures de bureau"\n', ""))
     assert code == 2
-    assert "« objet » : réponse obligatoire manquante (Objet de la consultation)" in sortie
+    assert "Objet de la consultation : réponse obligatoire" in sortie and "« objet »" not in sortie
 
 
 def test_erreur_dans_un_lot_nomme_le_champ_et_la_ligne(tmp_path):
     code, sortie = _erreurs(tmp_path, VALIDE.replace("montant_estime: 50000", "montant_estime: -5"))
     assert code == 2
-    assert "ligne 12 : « lots.0.montant_estime » : valeur -5 trop petite" in sortie
+    assert "ligne 12 : Lot 1 — Montant estimé du lot (€ HT) : valeur -5 trop petite" in sortie
 
 
 def test_cle_en_double_et_yaml_invalide(tmp_path):
@@ -85,7 +89,7 @@ def test_ponderations_et_dates_verifiees(tmp_path):
     code, sortie = _erreurs(tmp_path, texte)
     assert code == 2
     assert "somme des pondérations des critères vaut 90 %" in sortie
-    assert "« date_lancement » : date 01/01/1900 hors des bornes admises" in sortie
+    assert "Date de lancement de la consultation : date 01/01/1900 hors des bornes admises" in sortie
 
 
 def test_lot_en_double(tmp_path):
@@ -115,3 +119,44 @@ def test_schema_json_du_questionnaire_valide_les_exemples():
         donnees = _vers_json(yaml.safe_load(exemple.read_text(encoding="utf-8")))
         erreurs = list(Draft202012Validator(schema).iter_errors(donnees))
         assert not erreurs, (exemple.name, [e.message for e in erreurs])
+
+
+def _toutes_les_questions(questions, prefixe=""):
+    for q in questions:
+        chemin = f"{prefixe}{q.id}"
+        yield q, chemin
+        if q.type == "liste":
+            yield from _toutes_les_questions(q.questions, f"{chemin}.0.")
+
+
+INVALIDES = {"texte": ["§", {"a": 1}], "texte_long": [["liste"]], "montant": ["beaucoup", -5], "entier": ["douze", -1],
+             "pourcentage": ["cent", 101], "date": ["demain"], "date_heure": ["bientôt"], "oui_non": ["peut-être"],
+             "choix": ["zz-inconnu"], "choix_multiple": [["zz-inconnu"]], "liste": ["pas une liste"]}
+
+
+def test_aucune_erreur_du_questionnaire_ne_montre_une_cle_interne(tmp_path):
+    """Chaque question reçoit chaque sorte de valeur invalide : le message la désigne par les mots du
+    questionnaire (« Lot 1 — Montant estimé du lot »), jamais par sa clé (« lots.0.montant_estime »)."""
+    from generateur.donnees import saisie
+
+    q = questionnaire.charger(RACINE / "questionnaire.yaml")
+    vus = 0
+    for question, chemin in _toutes_les_questions(q.questions):
+        for valeur in INVALIDES[question.type]:
+            donnees = reponses_base()
+            if ".0." in chemin:
+                liste = chemin.split(".0.")[0]
+                if not saisie.lire(donnees, liste):
+                    saisie.ecrire(donnees, liste, [{}])
+            saisie.ecrire(donnees, chemin, valeur)
+            fichier = ecrire(tmp_path, donnees)
+            try:
+                charger(fichier, q)
+            except ErreurDonnees as exc:
+                for p in exc.problemes:
+                    texte = str(p)
+                    vus += 1
+                    assert ("." not in chemin or chemin not in texte) and f"« {question.id} »" not in texte, texte
+                    assert ".yaml" not in texte.split(" : ", 1)[1] and "acheteurs/" not in texte, texte
+                    assert p.champ is None or p.libelle, texte
+    assert vus >= 100  # chaque sorte de valeur invalide a bien produit ses erreurs

@@ -71,7 +71,7 @@ def test_nombres_non_finis_refuses(tmp_path, valeur, message):
     fichier.write_text(texte, encoding="utf-8")
     with pytest.raises(ErreurDonnees) as exc:
         generer(fichier, tmp_path / "s", RACINE)
-    assert message in str(exc.value) and "lots.0.montant_estime" in str(exc.value)
+    assert message in str(exc.value) and "Lot 1 — Montant estimé du lot (€ HT)" in str(exc.value)
 
 
 def test_imbrication_profonde_et_fichier_enorme(tmp_path):
@@ -197,7 +197,7 @@ def test_cpv_inexistant_et_montants_incoherents(tmp_path):
     with pytest.raises(ErreurDonnees) as exc:
         generer(ecrire(tmp_path, donnees), tmp_path / "s", RACINE)
     texte = str(exc.value)
-    assert "« cpv » : code CPV « 99123456-7 » absent de la nomenclature CPV 2008 ; codes les plus proches" in texte
+    assert "Code CPV principal : code CPV « 99123456-7 » absent de la nomenclature CPV 2008 ; codes les plus proches" in texte
     assert "somme des montants des lots (180\u00a0000,00\u00a0€\u00a0HT) diffère du montant total estimé" in texte
     assert "lots.0.cpv" not in texte
 

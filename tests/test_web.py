@@ -118,7 +118,7 @@ def test_fichier_de_reponses_invalide_signale_comme_la_ligne_de_commande(client)
     assert reprise.status_code == 302
     recap = client.get(reprise.location).get_data(as_text=True)
     ligne = next(i for i, l in enumerate(texte.splitlines(), 1) if l.startswith("duree_mois"))
-    assert f"erreurs.yaml, ligne {ligne}\u00a0: «\u00a0duree_mois\u00a0»\u00a0: valeur invalide" in recap
+    assert f"erreurs.yaml, ligne {ligne}\u00a0: Durée du marché (en mois)\u00a0: valeur invalide" in recap
     assert "champ inconnu «\u00a0budget\u00a0»" in recap
     assert "Générer le DCE</button>" not in recap  # rien n'est généré tant qu'un problème reste
 
@@ -196,7 +196,9 @@ def test_formulaire_produit_depuis_le_questionnaire(tmp_path):
     assert 'aria-describedby="c-nombre_sites-aide"' in page
     envoi = client.post(f"{saisie}/consultation", data={"_csrf": jeton, "nombre_sites": "0", "action": "suivant"})
     assert envoi.status_code == 422
-    assert "«\u00a0nombre_sites\u00a0»\u00a0: valeur 0 trop petite\u00a0: au moins 1 attendu" in envoi.get_data(as_text=True)
+    page = envoi.get_data(as_text=True)
+    assert "Nombre de sites desservis\u00a0: valeur 0 trop petite\u00a0: au moins 1 attendu" in page
+    assert "nombre_sites\u00a0»" not in page  # aucune clé interne à l'écran
 
 
 def test_refus_d_une_suggestion_imposee_par_la_loi_exige_une_justification(client, tmp_path):

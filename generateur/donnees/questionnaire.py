@@ -56,6 +56,27 @@ class Questionnaire:
         racine["description"] = "Réponses d'un acheteur décrivant une consultation (généré depuis questionnaire.yaml)."
         return racine
 
+    def libelle(self, chemin: str) -> str:
+        """Le chemin d'une réponse dit avec les mots du questionnaire, sans clé interne :
+        « lots.0.montant_estime » → « Lot 1 — Montant estimé du lot (€ HT) » ; « criteres » → « Critères »."""
+        morceaux = chemin.split(".")
+        questions, noms, i = self.questions, [], 0
+        derniere: Question | None = None
+        while i < len(morceaux):
+            for j in range(len(morceaux), i, -1):
+                q = next((x for x in questions if x.id == ".".join(morceaux[i:j])), None)
+                if q is not None:
+                    break
+            else:
+                break
+            derniere, i = q, j
+            if q.type == "liste" and i < len(morceaux) and morceaux[i].isdigit():
+                noms.append(f"{nom_element(q)} {int(morceaux[i]) + 1}")
+                questions, derniere, i = q.questions, None, i + 1
+        if derniere is not None:
+            noms.append(derniere.libelle)
+        return " — ".join(noms) if noms else chemin
+
     def question(self, chemin: str) -> Question | None:
         """Question à un chemin de réponse (« lots.0.intitule » → la sous-question intitule)."""
         morceaux = [m for m in chemin.split(".") if not m.isdigit()]
@@ -72,6 +93,12 @@ class Questionnaire:
             else:
                 return trouve if i else None
         return trouve
+
+
+def nom_element(liste: Question) -> str:
+    """Nom d'un élément d'une liste : « Lots » → « Lot », « Lignes du bordereau… » → « Ligne »."""
+    mot = liste.libelle.split()[0]
+    return mot[:-1] if mot.endswith("s") else mot
 
 
 def _question(brut: dict[str, Any], section: str, fichier: Path, doc: yaml_lignes.Document, chemin: str) -> Question:

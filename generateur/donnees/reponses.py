@@ -40,6 +40,8 @@ def _vers_json(valeur: Any) -> Any:
     return valeur
 
 
+_EXEMPLES = {"montant": "1 450 000", "pourcentage": "5,5", "entier": "12", "date": "2026-12-01",
+             "date_heure": "2027-01-15 12:00", "oui_non": "oui"}
 _TYPES_FR = {"string": "un texte", "number": "un nombre", "integer": "un nombre entier",
              "boolean": "oui ou non (true / false)", "array": "une liste", "object": "un ensemble de champs",
              "null": "vide"}
@@ -58,19 +60,21 @@ def _message(err: ValidationError, questionnaire: Questionnaire, chemin: str) ->
         manquant = re.search(r"'([^']+)'", err.message)
         nom = manquant.group(1) if manquant else "?"
         champ = f"{chemin}.{nom}" if chemin else nom
-        q = questionnaire.question(champ)
-        libelle = f" ({q.libelle})" if q else ""
-        return f"réponse obligatoire manquante{libelle}", champ
+        return "réponse obligatoire", champ
     if v == "additionalProperties":
         en_trop = re.findall(r"'([^']+)'", err.message)
         noms = ", ".join(f"« {n} »" for n in en_trop[: len(en_trop)])
-        return f"champ inconnu {noms} : vérifier l'orthographe (voir questionnaire.yaml)", chemin
+        return (f"champ inconnu {noms} : vérifier l'orthographe du nom de la question (la liste des questions est "
+                "donnée par « dce questionnaire schema »)"), chemin
     if v == "type":
         attendu = err.validator_value
         attendu = attendu if isinstance(attendu, str) else attendu[0]
-        return f"valeur invalide {err.instance!r} : {_TYPES_FR.get(attendu, attendu)} est attendu", chemin
+        exemple = _EXEMPLES.get(q.type if q else "", "")
+        return (f"valeur invalide « {err.instance} » : {_TYPES_FR.get(attendu, attendu)} est attendu"
+                + (f", par exemple {exemple}" if exemple else "")), chemin
     if v == "enum":
-        possibles = ", ".join(str(x) for x in err.validator_value)
+        libelles = (q.choix or {}) if q else {}
+        possibles = ", ".join(f"{x} ({libelles[x]})" if x in libelles else str(x) for x in err.validator_value)
         return f"valeur « {err.instance} » non autorisée ; valeurs possibles : {possibles}", chemin
     if v == "pattern":
         aide = f" ; {q.aide}" if q and q.aide else ""
@@ -84,7 +88,8 @@ def _message(err: ValidationError, questionnaire: Questionnaire, chemin: str) ->
     if v == "maxLength":
         return f"texte trop long ({len(err.instance)} caractères, au plus {err.validator_value})", chemin
     if v == "minItems":
-        return f"au moins {err.validator_value} élément(s) attendu(s)", chemin
+        n = err.validator_value
+        return f"au moins {n} élément{'s' if n > 1 else ''} attendu{'s' if n > 1 else ''}", chemin
     if v == "maxItems":
         return f"au plus {err.validator_value} éléments attendus", chemin
     if v == "uniqueItems":
@@ -211,7 +216,7 @@ def valider(doc: yaml_lignes.Document, questionnaire: Questionnaire) -> Reponses
         message, champ = _message(err, questionnaire, chemin)
         problemes.append(Probleme(message, doc.fichier, doc.ligne(champ), champ))
     if problemes:
-        raise ErreurDonnees(sorted(problemes, key=lambda p: p.ligne or 0))
+        raise ErreurDonnees(_nommes(sorted(problemes, key=lambda p: p.ligne or 0), questionnaire))
     donnees = copy.deepcopy(doc.donnees)
     try:
         completer(donnees, questionnaire.questions)
@@ -219,8 +224,17 @@ def valider(doc: yaml_lignes.Document, questionnaire: Questionnaire) -> Reponses
         raise ErreurDonnees(Probleme(f"date invalide « {exc} »", doc.fichier)) from None
     problemes = verifications(donnees, doc, questionnaire)
     if problemes:
-        raise ErreurDonnees(problemes)
+        raise ErreurDonnees(_nommes(problemes, questionnaire))
     return Reponses(donnees, doc.fichier, doc)
+
+
+def _nommes(problemes: list[Probleme], questionnaire: Questionnaire) -> list[Probleme]:
+    """Chaque problème désigne sa question avec les mots du questionnaire (« Lot 1 — Montant estimé du lot »),
+    jamais par sa clé interne ; le chemin technique reste dans `champ` (ancres, retour à la question)."""
+    for p in problemes:
+        if p.champ and not p.libelle:
+            p.libelle = questionnaire.libelle(p.champ)
+    return problemes
 
 
 def charger(fichier: Path | str, questionnaire: Questionnaire) -> Reponses:

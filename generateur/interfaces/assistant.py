@@ -23,7 +23,7 @@ from ..donnees.fichiers import ecrire_atomique
 from ..erreurs import ErreurDCE, ErreurDonnees, Probleme
 from ..droit.expressions import ErreursJinja, evaluer, message_erreur
 from ..donnees.fichiers import nom_sur
-from ..donnees.questionnaire import Question
+from ..donnees.questionnaire import Question, nom_element
 from ..droit.regles import analyser
 from ..donnees.saisie import (
     INS,
@@ -75,12 +75,6 @@ class _Retour(Exception):
 class _Suite:
     saut: str | None = None  # clé (ou début de clé) où reprendre, au lieu du pas suivant
     automatique: bool = False  # pas franchi sans question : il ne compte pas dans l'historique
-
-
-def nom_element(liste: Question) -> str:
-    """Nom d'un élément d'une liste : « Lots » → « Lot », « Lignes du bordereau… » → « Ligne »."""
-    mot = liste.libelle.split()[0]
-    return mot[:-1] if mot.endswith("s") else mot
 
 
 class Assistant:
@@ -586,7 +580,8 @@ class Assistant:
             if "." not in pas.chemin:
                 for p in problemes:
                     if p.champ and not p.champ.startswith(pas.chemin + "."):
-                        self.dire(f"  ⚠ « {p.champ} » : {p.message} (à corriger avant l'enregistrement)")
+                        self.dire(f"  ⚠ {p.libelle or self.q.libelle(p.champ)} : {p.message} (à corriger avant "
+                                  "l'enregistrement)")
             return _Suite()
 
     def _details_pas(self, pas: Pas) -> _Suite:
@@ -838,7 +833,7 @@ class Assistant:
         except ErreurDonnees as exc:
             self.dire("Le fichier ne serait pas valide :")
             for p in exc.problemes:
-                self.dire(f"  ✗ « {p.champ} » : {p.message}" if p.champ else f"  ✗ {p.message}")
+                self.dire(f"  ✗ {p.libelle or self.q.libelle(p.champ)} : {p.message}" if p.champ else f"  ✗ {p.message}")
             champ = next((p.champ for p in exc.problemes if p.champ), None)
             self.dire("Retour à la question concernée.")
             return champ or ""

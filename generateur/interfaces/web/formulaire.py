@@ -185,9 +185,9 @@ def section_du_champ(questionnaire: Questionnaire, champ: str | None) -> str | N
 
 
 def message(probleme: Probleme) -> str:
-    """« « lots.1.intitule » : réponse obligatoire manquante » ; le fichier et la ligne pour un fichier envoyé."""
+    """« Lot 2 — Intitulé du lot : réponse obligatoire » ; le fichier et la ligne pour un fichier envoyé."""
     if probleme.fichier == SOURCE_FORMULAIRE:
-        return str(Probleme(probleme.message, None, None, probleme.champ))
+        return str(Probleme(probleme.message, None, None, probleme.champ, probleme.libelle))
     return str(probleme)
 
 
