@@ -509,3 +509,14 @@ def test_suggestion_mal_ecrite_signalee_avec_sa_ligne(tmp_path):
     assert any(f"ligne {ligne}" in m and "réponse « spaser.filiere_bpt » absente du questionnaire" in m
                for m in messages), messages
     assert any("expression illisible" in m and "quand" in m for m in messages), messages
+
+
+def test_exigences_des_variantes_demandees_seulement_si_elles_ne_sont_pas_refusees(tmp_path):
+    scenario = list(TRAVAUX)
+    scenario.insert(scenario.index(("Lot 1 – Intitulé", "Gros œuvre")), ("Autoriser les variantes", "n"))
+    r = derouler(scenario, tmp_path / "r.yaml")
+    assert not any(ligne.startswith("Exigences minimales des variantes") for ligne in r.journal)
+    autorisees = list(TRAVAUX)
+    autorisees.insert(autorisees.index(("Lot 1 – Intitulé", "Gros œuvre")), ("Autoriser les variantes", "o"))
+    r = derouler(autorisees, tmp_path / "a.yaml")
+    assert any(ligne.startswith("Exigences minimales des variantes") for ligne in r.journal)
