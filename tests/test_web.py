@@ -155,6 +155,18 @@ def test_montants_lus_comme_au_terminal(client, saisi, attendu):
     assert enregistre["lots"][0]["montant_estime"] == attendu  # le navigateur
 
 
+def test_numero_du_lot_propose_d_office(client):
+    """Le numéro d'un lot n'est pas à taper : « Lot 1 » porte 1, le lot ajouté porte le suivant."""
+    jeton = _jeton(client)
+    adresse = client.post("/nouvelle", data={"_csrf": jeton}).location.rsplit("/", 1)[0]
+    page = html.unescape(client.get(f"{adresse}/lots").get_data(as_text=True))
+    assert re.search(r'name="lots\.0\.numero" value="1"', page)
+    client.post(f"{adresse}/lots", data={"_csrf": jeton, "action": "ajouter:lots", "lots.__nombre": "1",
+                                          "lots.0.numero": "1", "lots.0.intitule": "Papier"})
+    enregistre = yaml.safe_load(client.get(f"{adresse}/reponses.yaml").get_data(as_text=True))
+    assert [l.get("numero") for l in enregistre["lots"]] == [1, 2]
+
+
 def test_sans_javascript_les_questions_conditionnelles_apparaissent_a_l_envoi(client):
     """Sans script, « Enregistrer et continuer » montre d'abord les questions que la réponse fait apparaître."""
     jeton = _jeton(client)

@@ -143,7 +143,11 @@ def ajouter_element(questionnaire: Questionnaire, donnees: dict[str, Any], chemi
         poser(resultat, chemin, liste)
     if len(liste) >= (q.max or MAX_ELEMENTS):
         return None
-    liste.append({})
+    element: dict[str, Any] = {}
+    if any(s.id == "numero" for s in q.questions):  # « Lot 3 » porte d'office le numéro 3 (ou le suivant libre)
+        pris = [e.get("numero") for e in liste if isinstance(e, dict) and isinstance(e.get("numero"), int)]
+        element["numero"] = len(liste) + 1 if len(liste) + 1 not in pris else max(pris) + 1
+    liste.append(element)
     return resultat
 
 
@@ -163,7 +167,8 @@ def initiales(questionnaire: Questionnaire) -> dict[str, Any]:
     donnees: dict[str, Any] = {}
     for q in questionnaire.questions:
         if q.type == "liste" and q.min:
-            poser(donnees, q.id, [{} for _ in range(q.min)])
+            numerotes = any(s.id == "numero" for s in q.questions)
+            poser(donnees, q.id, [{"numero": i + 1} if numerotes else {} for i in range(q.min)])
     return donnees
 
 
