@@ -140,7 +140,7 @@ def test_classeur_une_feuille_par_indicateur_et_les_lignes(bilan):
     wb = load_workbook(sortie / "bilan-SPASER-occitanie.xlsx")
     assert wb.sheetnames == ["Synthèse", "Considération env.", "Critère env.", "Clause sociale",
                              "Considération sociale", "Marchés réservés", "Allotissement", "Heures d'insertion",
-                             "Commerce équitable", "Chantiers", "DECP", "Consultations"]
+                             "Commerce équitable", "Chantiers", "DECP", "Consultations", "Lots"]
     sociale = {r[0]: r for r in wb["Clause sociale"].iter_rows(min_row=2, values_only=True)}
     assert sociale[2026][1:6] == (4, 3, 0.75, 0.30, 45.0)
     assert sociale[2026][6] == "C4, C7, C5" and sociale[2026][7] == "C6"
@@ -240,3 +240,126 @@ def test_rapport_s_ouvre_et_ses_graphiques_sont_sur_les_pages(bilan, tmp_path):
     assert re.search(r"Page 2 / \d+", pages[1])
     images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert len([l for l in images.splitlines()[2:] if l.strip()]) >= 4
+
+
+# --- Chaque chiffre se retrouve, lot par lot, dans le classeur ---------------------------------------------------
+
+# Indicateur → colonne « oui / non » de la feuille « Lots » (une consultation compte si un de ses lots compte).
+COLONNES_LOTS = {"consideration_environnementale": "Considération environnementale",
+                 "critere_environnemental": "Critère environnemental", "clause_sociale": "Clause sociale",
+                 "consideration_sociale": "Considération sociale", "marches_reserves": "Marché réservé",
+                 "allotissement": "Allotie"}
+
+
+def _feuille(wb, nom):
+    lignes = list(wb[nom].iter_rows(values_only=True))
+    return [dict(zip(lignes[0], l)) for l in lignes[1:]]
+
+
+def recompter(wb) -> dict[tuple[str, int], tuple]:
+    """Recompte chaque ligne de la synthèse depuis les feuilles « Lots » et « Consultations » seules."""
+    lots, consultations = _feuille(wb, "Lots"), {c["Référence"]: c for c in _feuille(wb, "Consultations")}
+    seuil = 100000  # politique.cibles.clause_sociale.montant_minimal de la Région
+    resultat = {}
+    for annee in sorted({l["Année"] for l in lots}):
+        de_l_annee = [l for l in lots if l["Année"] == annee]
+        for ident, colonne in COLONNES_LOTS.items():
+            dans = [l for l in de_l_annee if ident != "clause_sociale"
+                    or consultations[l["Référence"]]["Montant estimé (€ HT)"] > seuil]
+            comptes = [l for l in dans if l[colonne] == "oui"]
+            resultat[(ident, annee)] = (len({l["Référence"] for l in dans}), len({l["Référence"] for l in comptes}),
+                                        len(dans), len(comptes), sum(l["Montant estimé (€ HT)"] for l in dans),
+                                        sum(l["Montant estimé (€ HT)"] for l in comptes))
+        for ident, colonne in (("heures_insertion", "Heures d'insertion"),
+                               ("commerce_equitable", "Montant commerce équitable (€ HT)")):
+            resultat[(ident, annee)] = (sum(l[colonne] for l in de_l_annee),
+                                        len({l["Référence"] for l in de_l_annee if l[colonne]}),
+                                        len([l for l in de_l_annee if l[colonne]]))
+    return resultat
+
+
+def verifier_synthese_par_les_lots(chemin, libelles: dict[str, str]):
+    """Chaque ligne de la synthèse (consultations, lots, montants, heures, euros) égale au recompte des lots."""
+    wb = load_workbook(chemin)
+    attendu = recompter(wb)
+    vues = set()
+    for ligne in _feuille(wb, "Synthèse"):
+        cle = (libelles[ligne["Indicateur"]], ligne["Année"])
+        vues.add(cle)
+        if ligne["Unité"] == "part":
+            assert (ligne["Consultations considérées"], ligne["Consultations comptées"], ligne["Lots considérés"],
+                    ligne["Lots comptés"], ligne["Montant considéré (€ HT)"], ligne["Montant compté (€ HT)"]) \
+                == attendu[cle], cle
+        else:
+            assert (ligne["Valeur"], ligne["Consultations comptées"], ligne["Lots comptés"]) == attendu[cle], cle
+    assert vues == set(attendu)
+    return wb
+
+
+def test_chaque_chiffre_se_retrouve_lot_par_lot(bilan):
+    bilans, sortie = bilan
+    b = bilans["occitanie"]
+    wb = verifier_synthese_par_les_lots(sortie / "bilan-SPASER-occitanie.xlsx", {i.libelle: i.id for i in b.indicateurs})
+    lots = {(l["Référence"], l["Lot"]): l for l in _feuille(wb, "Lots")}
+    assert len(lots) == 10  # C1 et C4 : deux lots chacune
+    # C4 : insertion sur ses deux lots (200 h et 100 h), critère social pour tous les lots
+    assert (lots[("C4", 1)]["Heures d'insertion"], lots[("C4", 2)]["Heures d'insertion"]) == (200, 100)
+    assert lots[("C4", 2)]["considerationsSociales"] == "Clause sociale ; Critère social"
+    assert lots[("C1", 2)]["considerationsSociales"] == "Pas de considération sociale"
+
+
+# --- Commerce équitable : la variante du RC dit « non », le bilan aussi -------------------------------------------
+
+DENREES = dict(categorie="restauration_collective", cpv="15000000-8", nature="fournitures",
+               lots=[{"numero": 1, "intitule": "Épicerie", "montant_estime": 150000, "taux_tva": 5.5},
+                     {"numero": 2, "intitule": "Boissons", "montant_estime": 50000, "taux_tva": 5.5}])
+
+
+def test_commerce_equitable_compte_ce_que_disent_les_pieces(tmp_path, generer):
+    """Sans commerce équitable imposé, le RC propose une variante équitable (clause qui lit la réponse, fausse) :
+    rien n'est compté. Imposé, les deux lots (200 000 € HT) le sont."""
+    non = reponses(reference="SANS", variantes={"autorisees": True}, **DENREES)
+    oui = reponses(reference="AVEC", spaser={"commerce_equitable": {"actif": True, "produits": ["cafe"]}}, **DENREES)
+    docs, _ = generer(non)
+    assert "Le dossier de consultation n’impose pas de produits issus du commerce équitable" in docs["RC"].texte
+    docs, _ = generer(oui)
+    assert "condition relative au commerce équitable" in docs["CCAP"].texte
+    dossier = tmp_path / "dossier"
+    dossier.mkdir()
+    ecrire(dossier, non, "sans.yaml")
+    ecrire(dossier, oui, "avec.yaml")
+    resultat = CliRunner().invoke(main, ["--catalogue", str(RACINE), "bilan", str(dossier), "-o", str(tmp_path / "s")])
+    assert resultat.exit_code == 0, resultat.output
+    wb = load_workbook(tmp_path / "s" / "bilan-SPASER-occitanie.xlsx")
+    consultations = {c["Référence"]: c for c in _feuille(wb, "Consultations")}
+    assert consultations["SANS"]["Commerce équitable"] == "non"
+    assert consultations["SANS"]["Montant commerce équitable (€ HT)"] == 0
+    assert consultations["AVEC"]["Commerce équitable"] == "oui"
+    assert consultations["AVEC"]["Montant commerce équitable (€ HT)"] == 200000
+    equitable = _feuille(wb, "Commerce équitable")[0]
+    assert (equitable["Montant (€ HT)"], equitable["Consultations concernées"], equitable["Lots concernés"]) == (
+        200000, 1, 2)
+    assert equitable["Détail par lot"] == "AVEC lot 1\u00a0: 150000, AVEC lot 2\u00a0: 50000"
+    from generateur.lot.bilan import bilans
+    (b,) = bilans(dossier, RACINE)
+    verifier_synthese_par_les_lots(tmp_path / "s" / "bilan-SPASER-occitanie.xlsx",
+                                   {i.libelle: i.id for i in b.indicateurs})
+
+
+def test_clause_sociale_lot_par_lot(tmp_path):
+    """Trois lots, insertion écartée sur le lot 2 : 2 lots sur 3 ont une clause sociale, pour 250 000 € HT sur 300 000."""
+    dossier = tmp_path / "dossier"
+    dossier.mkdir()
+    ecrire(dossier, reponses(reference="L3", nature="services", categorie="nettoyage", cpv="90910000-9",
+                             spaser=INSERTION, criteres=PRIX_ENV,
+                             lots=[{"numero": 1, "intitule": "Nord", "montant_estime": 150000},
+                                   {"numero": 2, "intitule": "Centre", "montant_estime": 50000, "insertion": False},
+                                   {"numero": 3, "intitule": "Sud", "montant_estime": 100000}]), "l3.yaml")
+    from generateur.lot.bilan import bilans
+    (b,) = bilans(dossier, RACINE)
+    m = b.indicateur("clause_sociale").mesures[2026]
+    assert (len(m.comptees), len(m.population)) == (1, 1)
+    assert [l.numero for _, l in m.lots_comptes] == [1, 3] and len(m.lots) == 3
+    assert (m.montant_compte, m.montant) == (250000, 300000)
+    decp = {d["valeur"]: [l.numero for _, l in d["lots"]] for d in b.decp}
+    assert decp["Clause sociale"] == [1, 3] and decp["Pas de considération sociale"] == [2]
