@@ -363,3 +363,78 @@ def test_clause_sociale_lot_par_lot(tmp_path):
     assert (m.montant_compte, m.montant) == (250000, 300000)
     decp = {d["valeur"]: [l.numero for _, l in d["lots"]] for d in b.decp}
     assert decp["Clause sociale"] == [1, 3] and decp["Pas de considération sociale"] == [2]
+
+
+# --- Graphiques : rien ne dépasse, échelles entières, la cible ne barre pas les valeurs --------------------------
+
+CHANTIERS = ["1. Insérer systématiquement des considérations environnementales dans les achats",
+             "13. Développer les achats auprès du secteur de l'insertion par l'activité économique et du handicap",
+             "8. Développer les achats de produits issus du commerce équitable"]
+
+
+def _figures():
+    from generateur.rendu import graphiques as g
+
+    libelles = ["Consultations avec une considération environnementale",
+                "Consultations de plus de 100 000,00 € HT avec une clause sociale", "Marchés réservés"]
+    return {
+        "parts": g.figure_parts_et_cibles([2025, 2026, 2027], [
+            (libelles[0], [0, 100, 50], [5, 100, 45]), (libelles[1], [None, 0, 33.3], [10, 30, 30]),
+            (libelles[2], [0, 0, 100], [None, None, None])]),
+        "parts nulles": g.figure_parts_et_cibles([2026], [(l, [0], [10]) for l in libelles]),
+        "chantiers": g.figure_barres_horizontales(CHANTIERS, [3, 0, 1], ["3 (100 %)", "0 (0 %)", "1 (33 %)"],
+                                                  "Consultations mettant en œuvre le chantier"),
+        "chantiers nuls": g.figure_barres_horizontales(CHANTIERS, [0, 0, 0], ["0 (0 %)"] * 3,
+                                                       "Consultations mettant en œuvre le chantier"),
+        "sommes": g.figure_deux_sommes([2025, 2026, 2027], [300, 5746, 209], [0, 6302000, 0]),
+        "sommes nulles": g.figure_deux_sommes([2025, 2026], [0, 0], [0, 0]),
+    }
+
+
+def test_graphiques_rien_ne_depasse_et_graduations_entieres():
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    for nom, figure in _figures().items():
+        figure.canvas.draw()
+        rendu = figure.canvas.get_renderer()
+        # tout ce qui est dessiné (textes, graduations, légende, titres d'axe) tient dans l'image
+        largeur, hauteur = figure.get_size_inches()
+        dessin = figure.get_tightbbox(rendu)
+        assert dessin.x0 >= 0 and dessin.y0 >= 0 and dessin.x1 <= largeur and dessin.y1 <= hauteur, (nom, dessin)
+        textes = [t for t in figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
+        assert any("Consultations" in t.get_text() or "Heures" in t.get_text() for t in textes), nom
+        for axe in figure.axes:
+            boite = axe.get_window_extent(rendu)
+            for t in axe.texts:  # étiquettes des barres : dans le cadre du graphique
+                b = t.get_window_extent(rendu)
+                assert boite.x0 - 1 <= b.x0 and b.x1 <= boite.x1 + 1 and b.y1 <= boite.y1 + 1, (nom, t.get_text())
+            # graduations des comptes (tout sauf l'axe des parts en %) : entiers, sans doublon
+            horizontal = nom.startswith("chantiers")
+            if not nom.startswith("parts"):
+                axis = axe.xaxis if horizontal else axe.yaxis
+                bas, haut = axe.get_xlim() if horizontal else axe.get_ylim()
+                graduations = [v for v in axis.get_majorticklocs() if bas <= v <= haut]
+                etiquettes = [l.get_text() for l in axis.get_ticklabels() if l.get_text()]
+                assert len(graduations) >= 2 and all(float(v).is_integer() for v in graduations), (nom, graduations)
+                assert len(set(etiquettes)) == len(etiquettes), (nom, etiquettes)
+        plt.close(figure)
+
+
+def test_graphiques_la_cible_ne_barre_pas_la_valeur():
+    import matplotlib.pyplot as plt
+
+    for nom in ("parts", "parts nulles"):
+        figure = _figures()[nom]
+        figure.canvas.draw()
+        rendu = figure.canvas.get_renderer()
+        (axe,) = figure.axes
+        boites = [t.get_window_extent(rendu) for t in axe.texts]
+        assert len(boites) == (9 if nom == "parts" else 3)
+        demi_trait = 3 * figure.dpi / 72 / 2  # traits de 3 points d'épaisseur
+        for nuage in axe.collections:
+            for x, y in axe.transData.transform(nuage.get_offsets()):
+                for b in boites:
+                    if b.x0 <= x <= b.x1:
+                        assert not (b.y0 - demi_trait < y < b.y1 + demi_trait), (nom, x, y, b)
+        plt.close(figure)
