@@ -168,6 +168,10 @@ def test_rapport_word_chiffres_et_graphiques(bilan):
     assert synthese["Montant des consultations exigeant des produits du commerce équitable"][1] == "150\u00a0000,00\u00a0€\u00a0HT"
     assert "20\u00a0% en 2025, 30\u00a0% en 2026 et 35\u00a0% en 2028" in lu.texte  # trajectoire lue dans acheteur.yaml
     assert "cible 30\u00a0%\u00a0: atteinte" in lu.texte  # 2027 : 100 % pour une cible de 30 %
+    # en lots et en montant : 2026, clause sociale, lots de C4 (2), C7, C5 sur ceux de C4, C7, C5 et C6
+    en_lots = {(l[0], l[1]): l[2:] for l in next(t for t in lu.tableaux if t[0][0] == "Indicateur en lots")}
+    assert en_lots[("Consultations de plus de 100\u00a0000,00\u00a0€\u00a0HT avec une clause sociale", "2026")] == [
+        "4 sur 5 (80\u00a0%)", "580\u00a0000,00\u00a0€\u00a0HT sur 830\u00a0000,00\u00a0€\u00a0HT (69,9\u00a0%)"]
     # quatre graphiques PNG, en pleine largeur (16 cm) et à 150 points par pouce
     assert len(lu.doc.inline_shapes) == 4
     for forme in lu.doc.inline_shapes:

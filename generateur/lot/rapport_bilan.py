@@ -100,7 +100,7 @@ def blocs(bilan: Bilan) -> tuple[list[Bloc], list[Titre]]:
                                       for i in bilan.indicateurs],
                           [40] + [60 // len(bilan.annees)] * len(bilan.annees)))
     corps.append(Paragraphe([Segment(
-        "Chaque lot est un marché, déclaré à part dans les données essentielles : les mêmes indicateurs, comptés "
+        f"Chaque lot est un marché, déclaré à part dans les données essentielles{NBSP}: les mêmes indicateurs, comptés "
         "en lots et en montant estimé des lots.")]))
     corps.append(tableau(
         [["Indicateur en lots", "Année", "Lots", "Montant estimé des lots"]]
