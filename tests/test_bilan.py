@@ -376,12 +376,15 @@ CHANTIERS = ["1. Insérer systématiquement des considérations environnementale
              "8. Développer les achats de produits issus du commerce équitable"]
 
 
-def _figures():
+@pytest.fixture(scope="module")
+def figures():
+    """Chaque graphique, avec des valeurs ordinaires et avec des valeurs nulles, construit une fois."""
+    import matplotlib.pyplot as plt
     from generateur.rendu import graphiques as g
 
     libelles = ["Consultations avec une considération environnementale",
                 "Consultations de plus de 100 000,00 € HT avec une clause sociale", "Marchés réservés"]
-    return {
+    construites = {
         "parts": g.figure_parts_et_cibles([2025, 2026, 2027], [
             (libelles[0], [0, 100, 50], [5, 100, 45]), (libelles[1], [None, 0, 33.3], [10, 30, 30]),
             (libelles[2], [0, 0, 100], [None, None, None])]),
@@ -393,13 +396,15 @@ def _figures():
         "sommes": g.figure_deux_sommes([2025, 2026, 2027], [300, 5746, 209], [0, 6302000, 0]),
         "sommes nulles": g.figure_deux_sommes([2025, 2026], [0, 0], [0, 0]),
     }
+    yield construites
+    for figure in construites.values():
+        plt.close(figure)
 
 
-def test_graphiques_rien_ne_depasse_et_graduations_entieres():
-    import matplotlib.pyplot as plt
+def test_graphiques_rien_ne_depasse_et_graduations_entieres(figures):
     from matplotlib.text import Text
 
-    for nom, figure in _figures().items():
+    for nom, figure in figures.items():
         figure.canvas.draw()
         rendu = figure.canvas.get_renderer()
         # tout ce qui est dessiné (textes, graduations, légende, titres d'axe) tient dans l'image
@@ -422,14 +427,11 @@ def test_graphiques_rien_ne_depasse_et_graduations_entieres():
                 etiquettes = [l.get_text() for l in axis.get_ticklabels() if l.get_text()]
                 assert len(graduations) >= 2 and all(float(v).is_integer() for v in graduations), (nom, graduations)
                 assert len(set(etiquettes)) == len(etiquettes), (nom, etiquettes)
-        plt.close(figure)
 
 
-def test_graphiques_la_cible_ne_barre_pas_la_valeur():
-    import matplotlib.pyplot as plt
-
+def test_graphiques_la_cible_ne_barre_pas_la_valeur(figures):
     for nom in ("parts", "parts nulles"):
-        figure = _figures()[nom]
+        figure = figures[nom]
         figure.canvas.draw()
         rendu = figure.canvas.get_renderer()
         (axe,) = figure.axes
@@ -441,4 +443,3 @@ def test_graphiques_la_cible_ne_barre_pas_la_valeur():
                 for b in boites:
                     if b.x0 <= x <= b.x1:
                         assert not (b.y0 - demi_trait < y < b.y1 + demi_trait), (nom, x, y, b)
-        plt.close(figure)
