@@ -140,7 +140,7 @@ def test_classeur_une_feuille_par_indicateur_et_les_lignes(bilan):
     wb = load_workbook(sortie / "bilan-SPASER-occitanie.xlsx")
     assert wb.sheetnames == ["Synthèse", "Considération env.", "Critère env.", "Clause sociale",
                              "Considération sociale", "Marchés réservés", "Allotissement", "Heures d'insertion",
-                             "Commerce équitable", "Chantiers", "DECP", "Consultations"]
+                             "Commerce équitable", "Chantiers", "DECP", "Consultations", "Lots"]
     sociale = {r[0]: r for r in wb["Clause sociale"].iter_rows(min_row=2, values_only=True)}
     assert sociale[2026][1:6] == (4, 3, 0.75, 0.30, 45.0)
     assert sociale[2026][6] == "C4, C7, C5" and sociale[2026][7] == "C6"
@@ -168,6 +168,10 @@ def test_rapport_word_chiffres_et_graphiques(bilan):
     assert synthese["Montant des consultations exigeant des produits du commerce équitable"][1] == "150\u00a0000,00\u00a0€\u00a0HT"
     assert "20\u00a0% en 2025, 30\u00a0% en 2026 et 35\u00a0% en 2028" in lu.texte  # trajectoire lue dans acheteur.yaml
     assert "cible 30\u00a0%\u00a0: atteinte" in lu.texte  # 2027 : 100 % pour une cible de 30 %
+    # en lots et en montant : 2026, clause sociale, lots de C4 (2), C7, C5 sur ceux de C4, C7, C5 et C6
+    en_lots = {(l[0], l[1]): l[2:] for l in next(t for t in lu.tableaux if t[0][0] == "Indicateur en lots")}
+    assert en_lots[("Consultations de plus de 100\u00a0000,00\u00a0€\u00a0HT avec une clause sociale", "2026")] == [
+        "4 sur 5 (80\u00a0%)", "580\u00a0000,00\u00a0€\u00a0HT sur 830\u00a0000,00\u00a0€\u00a0HT (69,9\u00a0%)"]
     # quatre graphiques PNG, en pleine largeur (16 cm) et à 150 points par pouce
     assert len(lu.doc.inline_shapes) == 4
     for forme in lu.doc.inline_shapes:
@@ -240,3 +244,202 @@ def test_rapport_s_ouvre_et_ses_graphiques_sont_sur_les_pages(bilan, tmp_path):
     assert re.search(r"Page 2 / \d+", pages[1])
     images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert len([l for l in images.splitlines()[2:] if l.strip()]) >= 4
+
+
+# --- Chaque chiffre se retrouve, lot par lot, dans le classeur ---------------------------------------------------
+
+# Indicateur → colonne « oui / non » de la feuille « Lots » (une consultation compte si un de ses lots compte).
+COLONNES_LOTS = {"consideration_environnementale": "Considération environnementale",
+                 "critere_environnemental": "Critère environnemental", "clause_sociale": "Clause sociale",
+                 "consideration_sociale": "Considération sociale", "marches_reserves": "Marché réservé",
+                 "allotissement": "Allotie"}
+
+
+def _feuille(wb, nom):
+    lignes = list(wb[nom].iter_rows(values_only=True))
+    return [dict(zip(lignes[0], l)) for l in lignes[1:]]
+
+
+def recompter(wb) -> dict[tuple[str, int], tuple]:
+    """Recompte chaque ligne de la synthèse depuis les feuilles « Lots » et « Consultations » seules."""
+    lots, consultations = _feuille(wb, "Lots"), {c["Référence"]: c for c in _feuille(wb, "Consultations")}
+    seuil = 100000  # politique.cibles.clause_sociale.montant_minimal de la Région
+    resultat = {}
+    for annee in sorted({l["Année"] for l in lots}):
+        de_l_annee = [l for l in lots if l["Année"] == annee]
+        for ident, colonne in COLONNES_LOTS.items():
+            dans = [l for l in de_l_annee if ident != "clause_sociale"
+                    or consultations[l["Référence"]]["Montant estimé (€ HT)"] > seuil]
+            comptes = [l for l in dans if l[colonne] == "oui"]
+            resultat[(ident, annee)] = (len({l["Référence"] for l in dans}), len({l["Référence"] for l in comptes}),
+                                        len(dans), len(comptes), sum(l["Montant estimé (€ HT)"] for l in dans),
+                                        sum(l["Montant estimé (€ HT)"] for l in comptes))
+        for ident, colonne in (("heures_insertion", "Heures d'insertion"),
+                               ("commerce_equitable", "Montant commerce équitable (€ HT)")):
+            resultat[(ident, annee)] = (sum(l[colonne] for l in de_l_annee),
+                                        len({l["Référence"] for l in de_l_annee if l[colonne]}),
+                                        len([l for l in de_l_annee if l[colonne]]))
+    return resultat
+
+
+def verifier_synthese_par_les_lots(chemin, libelles: dict[str, str]):
+    """Chaque ligne de la synthèse (consultations, lots, montants, heures, euros) égale au recompte des lots."""
+    wb = load_workbook(chemin)
+    attendu = recompter(wb)
+    vues = set()
+    for ligne in _feuille(wb, "Synthèse"):
+        cle = (libelles[ligne["Indicateur"]], ligne["Année"])
+        vues.add(cle)
+        if ligne["Unité"] == "part":
+            assert (ligne["Consultations considérées"], ligne["Consultations comptées"], ligne["Lots considérés"],
+                    ligne["Lots comptés"], ligne["Montant considéré (€ HT)"], ligne["Montant compté (€ HT)"]) \
+                == attendu[cle], cle
+        else:
+            assert (ligne["Valeur"], ligne["Consultations comptées"], ligne["Lots comptés"]) == attendu[cle], cle
+    assert vues == set(attendu)
+    return wb
+
+
+def test_chaque_chiffre_se_retrouve_lot_par_lot(bilan):
+    bilans, sortie = bilan
+    b = bilans["occitanie"]
+    wb = verifier_synthese_par_les_lots(sortie / "bilan-SPASER-occitanie.xlsx", {i.libelle: i.id for i in b.indicateurs})
+    lots = {(l["Référence"], l["Lot"]): l for l in _feuille(wb, "Lots")}
+    assert len(lots) == 10  # C1 et C4 : deux lots chacune
+    # C4 : insertion sur ses deux lots (200 h et 100 h), critère social pour tous les lots
+    assert (lots[("C4", 1)]["Heures d'insertion"], lots[("C4", 2)]["Heures d'insertion"]) == (200, 100)
+    assert lots[("C4", 2)]["considerationsSociales"] == "Clause sociale ; Critère social"
+    assert lots[("C1", 2)]["considerationsSociales"] == "Pas de considération sociale"
+
+
+# --- Commerce équitable : la variante du RC dit « non », le bilan aussi -------------------------------------------
+
+DENREES = dict(categorie="restauration_collective", cpv="15000000-8", nature="fournitures",
+               lots=[{"numero": 1, "intitule": "Épicerie", "montant_estime": 150000, "taux_tva": 5.5},
+                     {"numero": 2, "intitule": "Boissons", "montant_estime": 50000, "taux_tva": 5.5}])
+
+
+def test_commerce_equitable_compte_ce_que_disent_les_pieces(tmp_path, generer):
+    """Sans commerce équitable imposé, le RC propose une variante équitable (clause qui lit la réponse, fausse) :
+    rien n'est compté. Imposé, les deux lots (200 000 € HT) le sont."""
+    non = reponses(reference="SANS", variantes={"autorisees": True}, **DENREES)
+    oui = reponses(reference="AVEC", spaser={"commerce_equitable": {"actif": True, "produits": ["cafe"]}}, **DENREES)
+    docs, _ = generer(non)
+    assert "Le dossier de consultation n’impose pas de produits issus du commerce équitable" in docs["RC"].texte
+    docs, _ = generer(oui)
+    assert "condition relative au commerce équitable" in docs["CCAP"].texte
+    dossier = tmp_path / "dossier"
+    dossier.mkdir()
+    ecrire(dossier, non, "sans.yaml")
+    ecrire(dossier, oui, "avec.yaml")
+    resultat = CliRunner().invoke(main, ["--catalogue", str(RACINE), "bilan", str(dossier), "-o", str(tmp_path / "s")])
+    assert resultat.exit_code == 0, resultat.output
+    wb = load_workbook(tmp_path / "s" / "bilan-SPASER-occitanie.xlsx")
+    consultations = {c["Référence"]: c for c in _feuille(wb, "Consultations")}
+    assert consultations["SANS"]["Commerce équitable"] == "non"
+    assert consultations["SANS"]["Montant commerce équitable (€ HT)"] == 0
+    assert consultations["AVEC"]["Commerce équitable"] == "oui"
+    assert consultations["AVEC"]["Montant commerce équitable (€ HT)"] == 200000
+    equitable = _feuille(wb, "Commerce équitable")[0]
+    assert (equitable["Montant (€ HT)"], equitable["Consultations concernées"], equitable["Lots concernés"]) == (
+        200000, 1, 2)
+    assert equitable["Détail par lot"] == "AVEC lot 1\u00a0: 150000, AVEC lot 2\u00a0: 50000"
+    from generateur.lot.bilan import bilans
+    (b,) = bilans(dossier, RACINE)
+    verifier_synthese_par_les_lots(tmp_path / "s" / "bilan-SPASER-occitanie.xlsx",
+                                   {i.libelle: i.id for i in b.indicateurs})
+
+
+def test_clause_sociale_lot_par_lot(tmp_path):
+    """Trois lots, insertion écartée sur le lot 2 : 2 lots sur 3 ont une clause sociale, pour 250 000 € HT sur 300 000."""
+    dossier = tmp_path / "dossier"
+    dossier.mkdir()
+    ecrire(dossier, reponses(reference="L3", nature="services", categorie="nettoyage", cpv="90910000-9",
+                             spaser=INSERTION, criteres=PRIX_ENV,
+                             lots=[{"numero": 1, "intitule": "Nord", "montant_estime": 150000},
+                                   {"numero": 2, "intitule": "Centre", "montant_estime": 50000, "insertion": False},
+                                   {"numero": 3, "intitule": "Sud", "montant_estime": 100000}]), "l3.yaml")
+    from generateur.lot.bilan import bilans
+    (b,) = bilans(dossier, RACINE)
+    m = b.indicateur("clause_sociale").mesures[2026]
+    assert (len(m.comptees), len(m.population)) == (1, 1)
+    assert [l.numero for _, l in m.lots_comptes] == [1, 3] and len(m.lots) == 3
+    assert (m.montant_compte, m.montant) == (250000, 300000)
+    decp = {d["valeur"]: [l.numero for _, l in d["lots"]] for d in b.decp}
+    assert decp["Clause sociale"] == [1, 3] and decp["Pas de considération sociale"] == [2]
+
+
+# --- Graphiques : rien ne dépasse, échelles entières, la cible ne barre pas les valeurs --------------------------
+
+CHANTIERS = ["1. Insérer systématiquement des considérations environnementales dans les achats",
+             "13. Développer les achats auprès du secteur de l'insertion par l'activité économique et du handicap",
+             "8. Développer les achats de produits issus du commerce équitable"]
+
+
+@pytest.fixture(scope="module")
+def figures():
+    """Chaque graphique, avec des valeurs ordinaires et avec des valeurs nulles, construit une fois."""
+    import matplotlib.pyplot as plt
+    from generateur.rendu import graphiques as g
+
+    libelles = ["Consultations avec une considération environnementale",
+                "Consultations de plus de 100 000,00 € HT avec une clause sociale", "Marchés réservés"]
+    construites = {
+        "parts": g.figure_parts_et_cibles([2025, 2026, 2027], [
+            (libelles[0], [0, 100, 50], [5, 100, 45]), (libelles[1], [None, 0, 33.3], [10, 30, 30]),
+            (libelles[2], [0, 0, 100], [None, None, None])]),
+        "parts nulles": g.figure_parts_et_cibles([2026], [(l, [0], [10]) for l in libelles]),
+        "chantiers": g.figure_barres_horizontales(CHANTIERS, [3, 0, 1], ["3 (100 %)", "0 (0 %)", "1 (33 %)"],
+                                                  "Consultations mettant en œuvre le chantier"),
+        "chantiers nuls": g.figure_barres_horizontales(CHANTIERS, [0, 0, 0], ["0 (0 %)"] * 3,
+                                                       "Consultations mettant en œuvre le chantier"),
+        "sommes": g.figure_deux_sommes([2025, 2026, 2027], [300, 5746, 209], [0, 6302000, 0]),
+        "sommes nulles": g.figure_deux_sommes([2025, 2026], [0, 0], [0, 0]),
+    }
+    yield construites
+    for figure in construites.values():
+        plt.close(figure)
+
+
+def test_graphiques_rien_ne_depasse_et_graduations_entieres(figures):
+    from matplotlib.text import Text
+
+    for nom, figure in figures.items():
+        figure.canvas.draw()
+        rendu = figure.canvas.get_renderer()
+        # tout ce qui est dessiné (textes, graduations, légende, titres d'axe) tient dans l'image
+        largeur, hauteur = figure.get_size_inches()
+        dessin = figure.get_tightbbox(rendu)
+        assert dessin.x0 >= 0 and dessin.y0 >= 0 and dessin.x1 <= largeur and dessin.y1 <= hauteur, (nom, dessin)
+        textes = [t for t in figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
+        assert any("Consultations" in t.get_text() or "Heures" in t.get_text() for t in textes), nom
+        for axe in figure.axes:
+            boite = axe.get_window_extent(rendu)
+            for t in axe.texts:  # étiquettes des barres : dans le cadre du graphique
+                b = t.get_window_extent(rendu)
+                assert boite.x0 - 1 <= b.x0 and b.x1 <= boite.x1 + 1 and b.y1 <= boite.y1 + 1, (nom, t.get_text())
+            # graduations des comptes (tout sauf l'axe des parts en %) : entiers, sans doublon
+            horizontal = nom.startswith("chantiers")
+            if not nom.startswith("parts"):
+                axis = axe.xaxis if horizontal else axe.yaxis
+                bas, haut = axe.get_xlim() if horizontal else axe.get_ylim()
+                graduations = [v for v in axis.get_majorticklocs() if bas <= v <= haut]
+                etiquettes = [l.get_text() for l in axis.get_ticklabels() if l.get_text()]
+                assert len(graduations) >= 2 and all(float(v).is_integer() for v in graduations), (nom, graduations)
+                assert len(set(etiquettes)) == len(etiquettes), (nom, etiquettes)
+
+
+def test_graphiques_la_cible_ne_barre_pas_la_valeur(figures):
+    for nom in ("parts", "parts nulles"):
+        figure = figures[nom]
+        figure.canvas.draw()
+        rendu = figure.canvas.get_renderer()
+        (axe,) = figure.axes
+        boites = [t.get_window_extent(rendu) for t in axe.texts]
+        assert len(boites) == (9 if nom == "parts" else 3)
+        demi_trait = 3 * figure.dpi / 72 / 2  # traits de 3 points d'épaisseur
+        for nuage in axe.collections:
+            for x, y in axe.transData.transform(nuage.get_offsets()):
+                for b in boites:
+                    if b.x0 <= x <= b.x1:
+                        assert not (b.y0 - demi_trait < y < b.y1 + demi_trait), (nom, x, y, b)

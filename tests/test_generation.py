@@ -156,13 +156,16 @@ def test_procedure_et_seuils_dans_le_rc(generer):
 
 def test_fiche_de_tracabilite_decp(generer):
     docs, resultat = generer(reponses(spaser={"ecolabels": {"actif": True, "familles": ["papier"]}}))
-    decp = manifeste(resultat)["decp"]
-    assert "Critère environnemental" in decp["considerationsEnvironnementales"]
-    assert "Clause environnementale" in decp["considerationsEnvironnementales"]
-    assert decp["considerationsSociales"] == ["Pas de considération sociale"]
+    decp = manifeste(resultat)["decp"]  # un élément par lot, dans la forme du schéma DECP 2.0.3
+    assert [d["lot"] for d in decp] == [1, 2]
+    for d in decp:
+        assert {"Critère environnemental", "Clause environnementale"} <= set(
+            d["considerationsEnvironnementales"]["considerationEnvironnementale"])
+        assert d["considerationsSociales"] == {"considerationSociale": ["Pas de considération sociale"]}
     fiche = docs["SPASER"]
-    ligne = next(l for t in fiche.tableaux for l in t if l[0] == "considerationsEnvironnementales")
-    assert "Critère environnemental" in ligne[1]
+    tableau = next(t for t in fiche.tableaux if t[0] == ["Lot", "considerationsSociales", "considerationsEnvironnementales"])
+    assert [l[0] for l in tableau[1:]] == ["1", "2"]
+    assert "Critère environnemental" in tableau[1][2]
 
 
 @pytest.mark.parametrize("exemple", ["travaux-lycee", "restauration-lycees", "nettoyage-hotel-region",

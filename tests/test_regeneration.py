@@ -247,8 +247,8 @@ def test_pieces_modifiees_sans_clause_expliquees(lot, monkeypatch):
 
     resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "regenerer", str(dossier), "--seulement-impactees"])
     assert resultat.exit_code == 0, resultat.output
-    assert "travaux-lycee : version 001 → 002, pièce(s) " in resultat.output
-    assert "modifiée(s) : modeles/dce.docx modifié" in resultat.output
+    assert "travaux-lycee : version 001 → 002, pièces " in resultat.output
+    assert "modifiées : modeles/dce.docx modifié" in resultat.output
     synthese = max((dossier / "rapports").glob("*[0-9]/synthese.csv"))
     with open(synthese, encoding="utf-8-sig", newline="") as f:
         lignes = [l for l in csv.DictReader(f, delimiter=";") if l["consultation"] == "travaux-lycee"]
@@ -283,7 +283,7 @@ def test_consultation_invalide_n_arrete_pas_le_lot(lot):
     assert resultat.exit_code == 1, resultat.output
     assert "Échecs (1)" in resultat.output
     assert "zz-invalide" in resultat.output and "Nature du marché" in resultat.output and "bidule" in resultat.output
-    assert "2 modifiée(s)" in resultat.output
+    assert "2 modifiées," in resultat.output
     assert not (dossier / "zz-invalide" / "courante").exists()
     for n in ("nettoyage-hotel-region", "restauration-lycees"):
         assert (dossier / n / "courante").read_text().strip() == "002"
@@ -400,3 +400,15 @@ def test_synthese_bornee_pour_un_grand_lot(monkeypatch):
     textes = " ".join(s.texte for b in blocs if hasattr(b, "segments") for s in b.segments)
     assert "Les 2 premières consultations sur 5 figurent ici" in textes
     assert len(rc.lignes_csv(rapports)) == 6
+
+
+def test_message_d_une_consultation_nouvelle(lot):
+    """Une consultation ajoutée au dossier est annoncée comme nouvelle, sans « 0 clause(s) et 0 valeur(s) »."""
+    dossier, racine = lot
+    (dossier / "neuve").mkdir()
+    shutil.copy(EXEMPLES / "nettoyage-hotel-region.yaml", dossier / "neuve" / "reponses.yaml")
+    resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "regenerer", str(dossier), "--seulement-impactees"])
+    assert resultat.exit_code == 0, resultat.output
+    assert "  neuve : nouvelle consultation, version 001\n" in resultat.output
+    assert "0 modifiée, 1 nouvelle, 0 à jour, 4 non concernées, 0 en échec." in resultat.output
+    assert "(s)" not in resultat.output

@@ -11,6 +11,11 @@ from .groupe import main
 from ..erreurs import ErreurDCE
 
 
+def _accord(n: int, mot: str) -> str:
+    """« 0 nouvelle », « 1 clause », « 2 clauses » : le pluriel à partir de deux."""
+    return f"{n} {mot if n <= 1 else mot + 's'}"
+
+
 @main.command("regenerer")
 @click.argument("dossier", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
@@ -44,17 +49,27 @@ def regenerer(ctx: click.Context, dossier: Path, jobs: int | None, simulation: b
                               progression=None)
 
     n = len(bilan.consultations)
-    click.echo(f"{n} consultation{'s' if n > 1 else ''} en {bilan.duree:.1f} s : "
-               f"{len(bilan.avec_statut(MODIFIEE))} modifiée(s), {len(bilan.avec_statut(NOUVELLE))} nouvelle(s), "
-               f"{len(bilan.avec_statut(A_JOUR))} à jour, {len(bilan.avec_statut(NON_CONCERNEE))} non concernée(s), "
-               f"{len(bilan.echecs)} en échec.")
+    click.echo(f"{_accord(n, 'consultation')} en {bilan.duree:.1f} s : "
+               f"{_accord(len(bilan.avec_statut(MODIFIEE)), 'modifiée')}, "
+               f"{_accord(len(bilan.avec_statut(NOUVELLE)), 'nouvelle')}, {len(bilan.avec_statut(A_JOUR))} à jour, "
+               f"{_accord(len(bilan.avec_statut(NON_CONCERNEE)), 'non concernée')}, {len(bilan.echecs)} en échec.")
     for r in bilan.consultations:
-        if r.statut in (MODIFIEE, NOUVELLE):
-            versions = " → ".join(v for v in (r.version_precedente, r.nouvelle_version) if v)
+        versions = " → ".join(v for v in (r.version_precedente, r.nouvelle_version) if v)
+        if r.statut == NOUVELLE:
+            detail = "nouvelle consultation" + (f", version {versions}" if versions else "")
+        elif r.statut == MODIFIEE:
             pieces = r.pieces_sans_changement_de_clause
-            detail = (f"pièce(s) {', '.join(pieces)} modifiée(s) : {' ; '.join(r.causes)}" if pieces else
-                      f"{len(r.clauses)} clause(s) et {len(r.valeurs)} valeur(s) modifiée(s)")
-            click.echo(f"  {r.dossier} : version {versions}, {detail}" + (" (simulation)" if simulation else ""))
+            if pieces:
+                pluriel = "s" if len(pieces) > 1 else ""
+                quoi = f"pièce{pluriel} {', '.join(pieces)} modifiée{pluriel} : {' ; '.join(r.causes)}"
+            else:
+                total = len(r.clauses) + len(r.valeurs)
+                quoi = (f"{_accord(len(r.clauses), 'clause')} et {_accord(len(r.valeurs), 'valeur')} "
+                        f"{'modifiées' if total > 1 else 'modifiée'}")
+            detail = f"version {versions}, {quoi}"
+        else:
+            continue
+        click.echo(f"  {r.dossier} : {detail}" + (" (simulation)" if simulation else ""))
     if simulation:
         click.echo("Simulation : aucune consultation n'a été modifiée.")
     click.echo(f"Rapport : {bilan.fichiers['synthese.docx']}")

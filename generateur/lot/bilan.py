@@ -1,8 +1,9 @@
 """Bilan SPASER d'un dossier de consultations : les indicateurs de la politique d'achat, année par année.
 
 Chaque fichier de réponses du dossier est analysé comme pour `dce generer` (mêmes règles, mêmes
-clauses) ; les indicateurs se déduisent des clauses retenues et des valeurs DECP, jamais d'une saisie.
-Les cibles viennent du profil de l'acheteur (`politique.cibles`), pas du code.
+clauses) ; les indicateurs se déduisent de ce que disent les pièces — les clauses retenues et les valeurs DECP,
+lot par lot (chaque lot est un marché) —, jamais d'une saisie. Chaque indicateur se compte en consultations,
+en lots et en montant estimé. Les cibles viennent du profil de l'acheteur (`politique.cibles`), pas du code.
 """
 
 from __future__ import annotations
@@ -17,39 +18,27 @@ from ..droit.conformite import normaliser
 from ..pieces.lecture import controler
 from ..erreurs import ErreurDCE, Probleme
 from ..droit.regles import Analyse
-from ..droit.spaser import actions_mises_en_oeuvre, considerations_decp
+from ..droit.spaser import (PAS_ENVIRONNEMENTALE, PAS_SOCIALE, actions_mises_en_oeuvre, considerations_decp,
+                            considerations_decp_par_lot)
 
 NBSP = "\u00a0"
-PAS_SOCIALE = "Pas de considération sociale"
-PAS_ENVIRONNEMENTALE = "Pas de considération environnementale"
+# La réponse qui impose des produits du commerce équitable (condition d'exécution). Une clause retenue ne compte
+# que si elle a lu cette réponse et l'a trouvée vraie : la variante « commerce équitable » du RC, retenue justement
+# quand la réponse est fausse, dit que le dossier n'en impose pas.
+COMMERCE_EQUITABLE = "spaser.commerce_equitable.actif"
 
 
 @dataclass
-class Consultation:
-    """Une consultation du dossier, réduite à ce que comptent les indicateurs."""
+class LotBilan:
+    """Un lot d'une consultation (un marché, déclaré à part dans les DECP), réduit à ce que comptent les indicateurs."""
 
-    fichier: str
-    acheteur: str
-    reference: str
-    objet: str
-    date_lancement: dt.date
-    nature: str
-    categorie: str
-    procedure: str
-    montant_total: float
-    lots: int
-    allotie: bool
+    numero: int
+    intitule: str
+    montant: float
     decp_sociales: list[str]
     decp_environnementales: list[str]
     heures_insertion: int
     commerce_equitable: bool
-    actions: list[str]
-    chantiers: list[tuple[Any, Any]]  # (numéro d'axe, numéro de chantier)
-    obligations_non_respectees: list[str]
-
-    @property
-    def annee(self) -> int:
-        return self.date_lancement.year
 
     @property
     def consideration_environnementale(self) -> bool:
@@ -74,23 +63,97 @@ class Consultation:
 
     @property
     def montant_commerce_equitable(self) -> float:
-        return self.montant_total if self.commerce_equitable else 0
+        return self.montant if self.commerce_equitable else 0
+
+
+@dataclass
+class Consultation:
+    """Une consultation du dossier, réduite à ce que comptent les indicateurs."""
+
+    fichier: str
+    acheteur: str
+    reference: str
+    objet: str
+    date_lancement: dt.date
+    nature: str
+    categorie: str
+    procedure: str
+    montant_total: float
+    lots: int
+    allotie: bool
+    decp_sociales: list[str]
+    decp_environnementales: list[str]
+    heures_insertion: int
+    commerce_equitable: bool
+    actions: list[str]
+    chantiers: list[tuple[Any, Any]]  # (numéro d'axe, numéro de chantier)
+    obligations_non_respectees: list[str]
+    detail_lots: list[LotBilan] = field(default_factory=list)
+
+    @property
+    def annee(self) -> int:
+        return self.date_lancement.year
+
+    # Une consultation remplit un indicateur dès qu'un de ses lots le remplit.
+    @property
+    def consideration_environnementale(self) -> bool:
+        return any(l.consideration_environnementale for l in self.detail_lots)
+
+    @property
+    def critere_environnemental(self) -> bool:
+        return any(l.critere_environnemental for l in self.detail_lots)
+
+    @property
+    def consideration_sociale(self) -> bool:
+        return any(l.consideration_sociale for l in self.detail_lots)
+
+    @property
+    def clause_sociale(self) -> bool:
+        return any(l.clause_sociale for l in self.detail_lots)
+
+    @property
+    def marche_reserve(self) -> bool:
+        return any(l.marche_reserve for l in self.detail_lots)
+
+    @property
+    def montant_commerce_equitable(self) -> float:
+        return sum(l.montant_commerce_equitable for l in self.detail_lots)
 
 
 @dataclass
 class Mesure:
-    """Valeur d'un indicateur pour une année, avec les consultations qui la fondent."""
+    """Valeur d'un indicateur pour une année, avec les consultations et les lots qui la fondent."""
 
     annee: int
     population: list[Consultation]
     comptees: list[Consultation]
-    total: float
+    total: float  # somme des valeurs des lots : heures, euros ; pour une part, nombre de lots comptés
     cible: float | None = None
+    lots: list[tuple[Consultation, LotBilan]] = field(default_factory=list)
+    lots_comptes: list[tuple[Consultation, LotBilan]] = field(default_factory=list)
 
     @property
     def part(self) -> float | None:
         """En points de pourcentage ; None si la population est vide."""
         return 100 * len(self.comptees) / len(self.population) if self.population else None
+
+    @property
+    def montant(self) -> float:
+        """Montant estimé (€ HT) des lots considérés."""
+        return sum(l.montant for _, l in self.lots)
+
+    @property
+    def montant_compte(self) -> float:
+        """Montant estimé (€ HT) des lots comptés."""
+        return sum(l.montant for _, l in self.lots_comptes)
+
+    @property
+    def part_lots(self) -> float | None:
+        return 100 * len(self.lots_comptes) / len(self.lots) if self.lots else None
+
+    @property
+    def part_montant(self) -> float | None:
+        return 100 * self.montant_compte / self.montant if self.montant else None
 
 
 @dataclass
@@ -120,28 +183,43 @@ class Bilan:
         return next(i for i in self.indicateurs if i.id == ident)
 
 
-def _lit_commerce_equitable(analyse: Analyse) -> bool:
-    """Une clause retenue l'a été parce que l'acheteur exige des produits du commerce équitable."""
-    return any(any(c.startswith("spaser.commerce_equitable") for c in s.lues) for s in analyse.retenues())
+def _commerce_equitable(analyse: Analyse) -> set[int]:
+    """Lots dont les pièces imposent des produits du commerce équitable : une clause retenue pour ce lot a lu la
+    réponse qui l'impose et l'a trouvée vraie (une clause de la consultation vaut pour tous les lots)."""
+    numeros = [l["numero"] for l in analyse.contexte["lots"]]
+    lots: set[int] = set()
+    for s in analyse.retenues():
+        if s.lues.get(COMMERCE_EQUITABLE) is True:
+            lots.update(s.lots if s.clause.portee == "lot" else numeros)
+    return lots
 
 
 def consultation(analyse: Analyse, fichier: str) -> Consultation:
-    """Ligne du bilan pour une consultation analysée."""
+    """Ligne du bilan pour une consultation analysée, avec le détail de ses lots."""
     ctx = analyse.contexte
     decp = considerations_decp(analyse)
+    par_lot = considerations_decp_par_lot(analyse)
+    equitables = _commerce_equitable(analyse)
     paires = actions_mises_en_oeuvre(analyse)
     chantiers = sorted({(a.axe.get("numero"), a.chantier.get("numero")) for a, _ in paires}, key=str)
+    detail = [LotBilan(numero=l["numero"], intitule=normaliser(l["intitule"]), montant=l["montant_estime"],
+                       decp_sociales=par_lot[l["numero"]]["considerationsSociales"],
+                       decp_environnementales=par_lot[l["numero"]]["considerationsEnvironnementales"],
+                       heures_insertion=int(l["heures_insertion"] or 0),
+                       commerce_equitable=l["numero"] in equitables)
+              for l in ctx["lots"]]
     return Consultation(
         fichier=fichier, acheteur=analyse.acheteur.id, reference=str(ctx["reference"]),
         objet=normaliser(ctx["objet"]), date_lancement=ctx["date_lancement"], nature=ctx["nature"],
         categorie=ctx["categorie"], procedure=ctx["procedure_libelle"], montant_total=ctx["montant_total"],
         lots=len(ctx["lots"]), allotie=bool(ctx["allotie"]), decp_sociales=decp["considerationsSociales"],
         decp_environnementales=decp["considerationsEnvironnementales"],
-        heures_insertion=int(sum(l["heures_insertion"] or 0 for l in ctx["lots"])),
-        commerce_equitable=_lit_commerce_equitable(analyse),
+        heures_insertion=sum(l.heures_insertion for l in detail),
+        commerce_equitable=bool(equitables),
         actions=sorted({a.id for a, _ in paires}, key=lambda i: [int(x) if x.isdigit() else x for x in i.split(".")]),
         chantiers=chantiers,
         obligations_non_respectees=[v.id for v in controler(analyse).bloquants],
+        detail_lots=detail,
     )
 
 
@@ -195,8 +273,8 @@ def trajectoire(acheteur: Acheteur, ident: str) -> list[tuple[int, float]]:
 
 
 def _definitions(acheteur: Acheteur) -> list[tuple[Indicateur, Callable[[Consultation], bool],
-                                                  Callable[[Consultation], float]]]:
-    """Indicateurs : (indicateur, population, valeur par consultation)."""
+                                                  Callable[[Consultation, LotBilan], float]]]:
+    """Indicateurs : (indicateur, population, valeur par lot). Une consultation est comptée si un de ses lots l'est."""
     from ..donnees.formats import montant
 
     seuil = (_cibles(acheteur).get("clause_sociale") or {}).get("montant_minimal")
@@ -204,35 +282,38 @@ def _definitions(acheteur: Acheteur) -> list[tuple[Indicateur, Callable[[Consult
     tout = lambda c: True  # noqa: E731
     sur = f"de plus de {montant(seuil)}" if seuil is not None else ""
 
-    def part(ident: str, libelle: str, definition: str, compte: Callable[[Consultation], bool],
+    def part(ident: str, libelle: str, definition: str, compte: Callable[[Consultation, LotBilan], bool],
              population: Callable[[Consultation], bool] = tout):
-        return (Indicateur(ident, libelle, definition, "part"), population, lambda c: 1.0 if compte(c) else 0.0)
+        return (Indicateur(ident, libelle, definition, "part"), population,
+                lambda c, l: 1.0 if compte(c, l) else 0.0)
 
     return [
         part("consideration_environnementale", "Consultations avec une considération environnementale",
-             "Au moins une valeur environnementale dans les données essentielles (clause ou critère).",
-             lambda c: c.consideration_environnementale),
+             "Au moins une valeur environnementale dans les données essentielles d'un lot (clause ou critère).",
+             lambda c, l: l.consideration_environnementale),
         part("critere_environnemental", "Consultations avec un critère d'attribution environnemental",
              f"«{NBSP}Critère environnemental{NBSP}» dans les données essentielles{NBSP}: un critère pondéré de type environnemental.",
-             lambda c: c.critere_environnemental),
+             lambda c, l: l.critere_environnemental),
         part("clause_sociale", f"Consultations {sur} avec une clause sociale".replace("  ", " "),
              (f"Parmi les consultations dont la valeur estimée dépasse {montant(seuil)}{NBSP}: " if seuil is not None
-              else "") + "condition d'exécution sociale ou marché réservé dans les données essentielles.",
-             lambda c: c.clause_sociale, population_sociale),
+              else "") + "condition d'exécution sociale ou marché réservé dans les données essentielles d'un lot.",
+             lambda c, l: l.clause_sociale, population_sociale),
         part("consideration_sociale", "Consultations avec une considération sociale",
-             "Au moins une valeur sociale dans les données essentielles (clause, critère ou marché réservé).",
-             lambda c: c.consideration_sociale),
-        part("marches_reserves", "Marchés réservés", f"«{NBSP}Marché réservé{NBSP}» dans les données essentielles.",
-             lambda c: c.marche_reserve),
+             "Au moins une valeur sociale dans les données essentielles d'un lot (clause, critère ou marché réservé).",
+             lambda c, l: l.consideration_sociale),
+        part("marches_reserves", "Marchés réservés",
+             f"«{NBSP}Marché réservé{NBSP}» dans les données essentielles d'un lot.",
+             lambda c, l: l.marche_reserve),
         part("allotissement", "Consultations alloties", "Consultations divisées en plusieurs lots.",
-             lambda c: c.allotie),
+             lambda c, l: c.allotie),
         (Indicateur("heures_insertion", "Heures d'insertion prévues",
                     "Somme des heures d'insertion calculées lot par lot (clauses d'insertion retenues).", "somme",
-                    "heures"), tout, lambda c: float(c.heures_insertion)),
+                    "heures"), tout, lambda c, l: float(l.heures_insertion)),
         (Indicateur("commerce_equitable", "Montant des consultations exigeant des produits du commerce équitable",
-                    "Valeur estimée des consultations dont une clause retenue exige des produits du commerce "
-                    "équitable (loi n° 2005-882, art. 60).", "somme", "euros"), tout,
-         lambda c: c.montant_commerce_equitable),
+                    "Valeur estimée des lots dont une clause retenue impose des produits du commerce équitable "
+                    "(loi n° 2005-882, art. 60) parce que l'acheteur l'a demandé ; une variante ou un critère ne "
+                    "compte pas.", "somme", "euros"), tout,
+         lambda c, l: l.montant_commerce_equitable),
     ]
 
 
@@ -245,9 +326,11 @@ def construire(acheteur: Acheteur, consultations: list[Consultation], dossier: P
         indicateur.cible_libelle = str(libelle_cible)
         for annee in annees:
             dans = [c for c in consultations if c.annee == annee and population(c)]
-            comptees = [c for c in dans if valeur(c)]
-            indicateur.mesures[annee] = Mesure(annee, dans, comptees, sum(valeur(c) for c in dans),
-                                               cible(acheteur, indicateur.id, annee))
+            lots = [(c, l) for c in dans for l in c.detail_lots]
+            comptes = [(c, l) for c, l in lots if valeur(c, l)]
+            comptees = [c for c in dans if any(x is c for x, _ in comptes)]
+            indicateur.mesures[annee] = Mesure(annee, dans, comptees, sum(valeur(c, l) for c, l in lots),
+                                               cible(acheteur, indicateur.id, annee), lots, comptes)
         indicateurs.append(indicateur)
 
     chantiers = []
@@ -276,7 +359,8 @@ def construire(acheteur: Acheteur, consultations: list[Consultation], dossier: P
                  ("Clause environnementale", "Critère environnemental", PAS_ENVIRONNEMENTALE))):
             for v in valeurs:
                 decp.append({"annee": annee, "champ": champ, "valeur": v,
-                             "consultations": [c for c in de_l_annee if v in getattr(c, attribut)]})
+                             "consultations": [c for c in de_l_annee if v in getattr(c, attribut)],
+                             "lots": [(c, l) for c in de_l_annee for l in c.detail_lots if v in getattr(l, attribut)]})
     return Bilan(acheteur, dossier, annees, consultations, indicateurs, chantiers, decp)
 
 

@@ -37,6 +37,20 @@ def _valeur(indicateur: Indicateur, m: Mesure) -> str:
     return montant(m.total)
 
 
+def _en_lots(m: Mesure) -> str:
+    """« 3 sur 5 (60 %) »."""
+    if not m.lots:
+        return "aucun lot"
+    return f"{nombre(len(m.lots_comptes))} sur {nombre(len(m.lots))} ({pourcent(round(m.part_lots or 0, 1))})"
+
+
+def _en_montant(m: Mesure) -> str:
+    """« 120 000,00 € HT sur 180 000,00 € HT (67 %) »."""
+    if not m.montant:
+        return "—"
+    return f"{montant(m.montant_compte)} sur {montant(m.montant)} ({pourcent(round(m.part_montant or 0, 1))})"
+
+
 def _atteinte(m: Mesure) -> str:
     if m.cible is None or m.part is None:
         return "—"
@@ -74,7 +88,7 @@ def blocs(bilan: Bilan) -> tuple[list[Bloc], list[Titre]]:
         f"lancée{'s' if len(bilan.consultations) > 1 else ''} {_periode(bilan)} par "
         f"{bilan.acheteur.profil['nom']}, au regard de la politique «{NBSP}"
         f"{bilan.acheteur.referentiel.get('titre', '')}{NBSP}». Chaque chiffre est déduit des clauses retenues pour "
-        "chaque consultation ; le classeur joint en donne le détail, consultation par consultation.")]))
+        "chaque consultation ; le classeur joint en donne le détail, consultation par consultation et lot par lot.")]))
     corps.append(Paragraphe([Segment(f"En {derniere}{NBSP}:", True)]))
     corps.append(Liste(False, [
         ElementListe([Segment(f"{i.libelle}{NBSP}: ", True), Segment(_valeur(i, i.mesures[derniere])),
@@ -85,6 +99,14 @@ def blocs(bilan: Bilan) -> tuple[list[Bloc], list[Titre]]:
     corps.append(tableau([entete] + [[i.libelle] + [_valeur(i, i.mesures[a]) for a in bilan.annees]
                                       for i in bilan.indicateurs],
                           [40] + [60 // len(bilan.annees)] * len(bilan.annees)))
+    corps.append(Paragraphe([Segment(
+        f"Chaque lot est un marché, déclaré à part dans les données essentielles{NBSP}: les mêmes indicateurs, comptés "
+        "en lots et en montant estimé des lots.")]))
+    corps.append(tableau(
+        [["Indicateur en lots", "Année", "Lots", "Montant estimé des lots"]]
+        + [[i.libelle, str(a), _en_lots(i.mesures[a]), _en_montant(i.mesures[a])]
+           for i in bilan.indicateurs if i.genre == "part" for a in bilan.annees],
+        [40, 10, 22, 28]))
 
     article(2, "Trajectoire de la politique")
     suivis = [bilan.indicateur(ident) for ident in PRINCIPAUX
@@ -158,9 +180,11 @@ def blocs(bilan: Bilan) -> tuple[list[Bloc], list[Titre]]:
     for a in bilan.annees:
         n_annee = sum(1 for c in bilan.consultations if c.annee == a)
         sous_titre(f"Données essentielles en {a}", f"_Toc_decp_{a}")
-        corps.append(tableau([["Champ", "Valeur", "Consultations"]]
-                              + [[d["champ"], d["valeur"], f"{nombre(len(d['consultations']))} sur {nombre(n_annee)}"]
-                                 for d in bilan.decp if d["annee"] == a], [38, 38, 24]))
+        lots_annee = sum(c.lots for c in bilan.consultations if c.annee == a)
+        corps.append(tableau([["Champ", "Valeur", "Consultations", "Lots"]]
+                              + [[d["champ"], d["valeur"], f"{nombre(len(d['consultations']))} sur {nombre(n_annee)}",
+                                  f"{nombre(len(d['lots']))} sur {nombre(lots_annee)}"]
+                                 for d in bilan.decp if d["annee"] == a], [34, 34, 16, 16]))
 
     article(6, "Méthode et consultations comptées")
     corps.append(Liste(False, [

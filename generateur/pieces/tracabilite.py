@@ -14,7 +14,8 @@ from .blocs import Bloc, Paragraphe, Segment, Tableau, Titre
 from ..donnees.catalogue import Catalogue
 from ..donnees.formats import date_longue, montant, nombre, pourcent
 from ..droit.regles import Analyse, Selection, en_json
-from ..droit.spaser import actions_mises_en_oeuvre, considerations_decp
+from ..droit.spaser import actions_mises_en_oeuvre
+from .decp import considerations_par_lot
 
 
 def _regle(s: Selection) -> str:
@@ -83,7 +84,7 @@ def manifeste(analyse: Analyse, fichiers: dict[str, bytes], modele: bytes) -> di
         "entrees": entrees(analyse.catalogue, analyse.acheteur, analyse.reponses.fichier),
         "actions_spaser": sorted({a.id for a, _ in actions_mises_en_oeuvre(analyse)},
                                  key=lambda i: [int(x) if x.isdigit() else x for x in i.split(".")]),
-        "decp": considerations_decp(analyse),
+        "decp": considerations_par_lot(analyse),
         "fichiers": {nom: hashlib.sha256(contenu).hexdigest() for nom, contenu in sorted(fichiers.items())},
     }
 
@@ -166,14 +167,14 @@ def fiche(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
     blocs.append(tableau([["Axe", "Actions mises en œuvre / actions de l'axe"]] + resume, [70, 30]))
 
     article(4, "Données essentielles (DECP 2.x)")
-    decp = considerations_decp(analyse)
-    blocs.append(Paragraphe([Segment("Valeurs que l'acheteur déclarera dans les données essentielles du marché, "
-                                     "déduites des clauses retenues et des critères de jugement (arrêté relatif aux "
-                                     "données essentielles de la commande publique, schéma DECP 2.0.3).")]))
-    blocs.append(tableau([["Champ", "Valeurs"],
-                           ["considerationsSociales", " ; ".join(decp["considerationsSociales"])],
-                           ["considerationsEnvironnementales", " ; ".join(decp["considerationsEnvironnementales"])]],
-                          [40, 60]))
+    blocs.append(Paragraphe([Segment("Valeurs que l'acheteur déclarera dans les données essentielles de chaque "
+                                     "lot (un marché par lot), déduites des clauses retenues pour le lot et des "
+                                     "critères de jugement (arrêté relatif aux données essentielles de la commande "
+                                     "publique, schéma DECP 2.0.3) ; elles figurent dans les fichiers DECP joints.")]))
+    blocs.append(tableau([["Lot", "considerationsSociales", "considerationsEnvironnementales"]]
+                          + [[str(d["lot"]), " ; ".join(d["considerationsSociales"]["considerationSociale"]),
+                              " ; ".join(d["considerationsEnvironnementales"]["considerationEnvironnementale"])]
+                             for d in considerations_par_lot(analyse)], [10, 45, 45]))
 
     article(5, "Valeurs calculées")
     blocs.append(tableau(

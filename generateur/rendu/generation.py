@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..pieces import annexe
+from ..pieces import annexe, decp
 from ..pieces.assemblage import blocs_document
 from ..droit.conformite import Conformite
 from ..pieces.lecture import controler
@@ -84,6 +84,7 @@ def generer(fichier_reponses: Path | str, sortie: Path | str, racine: Path | Non
     contenus[f"{base}-tracabilite-SPASER.docx"] = produire(
         modele, variables_modele(analyse, "SPASER", "Fiche de traçabilité SPASER"), blocs, titres)
     contenus.update(contenus_annexe(analyse, conformite, base))
+    contenus.update(decp.contenus(analyse, base))  # données essentielles DECP 2.0.3, un fichier par lot
     donnees = manifeste(analyse, contenus, b"".join(modeles.values()))
     donnees["conformite"] = conformite.resume()
     contenus[f"{base}-manifeste.json"] = json_lisible(donnees)

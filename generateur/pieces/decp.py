@@ -1,0 +1,113 @@
+"""Données essentielles (DECP 2.0.3) de la consultation : un enregistrement « marche » par lot, prêt à compléter.
+
+Chaque lot est un marché, déclaré à part. L'export ne contient que ce que le dossier fixe avant l'attribution
+(objet, CPV, procédure, CCAG, durée, forme et variation des prix, considérations sociales et environnementales du
+lot…), dans la forme et le vocabulaire du schéma officiel (`decp_schema/schema-decp-v2.0.3.json`, copie inchangée,
+voir `decp_schema/SOURCES.md`) ; les correspondances entre réponses et libellés du schéma sont des données
+(`decp_schema/correspondances.yaml`). Les champs obligatoires que seule l'attribution fait connaître (titulaires,
+montant, dates, offres reçues…) sont absents : l'acheteur les ajoute, et `a_completer` dit lesquels.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..donnees.fichiers import json_lisible
+from ..droit.regles import Analyse
+from ..droit.spaser import considerations_decp_par_lot
+
+DOSSIER = Path(__file__).with_name("decp_schema")
+SCHEMA = DOSSIER / "schema-decp-v2.0.3.json"
+LONGUEUR_ID = 16  # IdentifiantMarche : 1 à 16 caractères
+LONGUEUR_OBJET = 1000
+ID_A_EVITER = re.compile(r"""[&"\\<\s,;]""")
+SIRET = re.compile(r"^[0-9]{14}$")
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    return json.loads(SCHEMA.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def correspondances() -> dict[str, Any]:
+    return yaml.safe_load((DOSSIER / "correspondances.yaml").read_text(encoding="utf-8"))
+
+
+def libelle_ccag(code: str) -> str:
+    """« FCS » → « Fournitures courantes et services » (valeur du champ ccag du schéma)."""
+    return correspondances()["ccag"].get(code, "Pas de CCAG")
+
+
+def forme_schema(considerations: dict[str, list[str]]) -> dict[str, Any]:
+    """{"considerationsSociales": [...]} → {"considerationsSociales": {"considerationSociale": [...]}, …}."""
+    return {"considerationsSociales": {"considerationSociale": considerations["considerationsSociales"]},
+            "considerationsEnvironnementales": {
+                "considerationEnvironnementale": considerations["considerationsEnvironnementales"]}}
+
+
+def considerations_par_lot(analyse: Analyse) -> list[dict[str, Any]]:
+    """Considérations de chaque lot, dans la forme du schéma : [{"lot": 1, "considerationsSociales": {…}, …}]."""
+    return [{"lot": numero, **forme_schema(valeurs)} for numero, valeurs in considerations_decp_par_lot(analyse).items()]
+
+
+def _identifiant(reference: str, numero: int, allotie: bool) -> str | None:
+    """Numéro d'ordre proposé (« 2026-FCS-0213-L1 ») s'il respecte le schéma ; sinon à l'acheteur de le donner."""
+    ident = f"{reference}-L{numero}" if allotie else reference
+    return ident if len(ident) <= LONGUEUR_ID and not ID_A_EVITER.search(ident) else None
+
+
+def marches(analyse: Analyse) -> list[dict[str, Any]]:
+    """Un enregistrement « marche » du schéma DECP 2.0.3 par lot, avec les seuls champs connus avant attribution."""
+    ctx = analyse.contexte
+    table = correspondances()
+    considerations = considerations_decp_par_lot(analyse)
+    siret = str(analyse.acheteur.profil.get("siret") or "").replace(" ", "")
+    objet = " ".join(str(ctx["objet"]).split())
+    resultat = []
+    for lot in ctx["lots"]:
+        numero = lot["numero"]
+        marche: dict[str, Any] = {}
+        ident = _identifiant(str(ctx["reference"]), numero, bool(ctx["allotie"]))
+        if ident:
+            marche["id"] = ident
+        if SIRET.match(siret):
+            marche["acheteur"] = {"id": siret}
+        intitule = " ".join(str(lot["intitule"]).split())
+        marche.update({
+            "nature": table["nature"],
+            "objet": (f"{objet} – Lot {numero} : {intitule}" if ctx["allotie"] else objet)[:LONGUEUR_OBJET],
+            "codeCPV": str(lot.get("cpv") or ctx["cpv"]),
+            "techniques": {"technique": table["techniques"][ctx["forme"]]},
+            "modalitesExecution": {"modaliteExecution": table["modalites_execution"][ctx["forme"]]},
+            "ccag": libelle_ccag(ctx["ccag"]),
+            "procedure": ctx["procedure_libelle"],
+            "dureeMois": int(lot["duree_lot"]),
+            "typesPrix": {"typePrix": table["types_prix"][ctx["variation_prix"]]},
+            "formePrix": table["forme_prix"][ctx["prix"]["forme"]],
+            **forme_schema(considerations[numero]),
+        })
+        resultat.append(marche)
+    return resultat
+
+
+def a_completer(marche: dict[str, Any]) -> list[str]:
+    """Champs obligatoires du schéma absents de l'enregistrement : l'acheteur les ajoute après attribution."""
+    return [champ for champ in schema()["definitions"]["marche"]["required"] if champ not in marche]
+
+
+def nom_fichier(base: str, numero: int, allotie: bool) -> str:
+    return f"{base}-DECP-lot-{numero}.json" if allotie else f"{base}-DECP.json"
+
+
+def contenus(analyse: Analyse, base: str) -> dict[str, bytes]:
+    """Les fichiers DECP de la consultation, en mémoire : un document {"marches": {"marche": [...]}} par lot."""
+    allotie = bool(analyse.contexte["allotie"])
+    return {nom_fichier(base, lot["numero"], allotie): json_lisible({"marches": {"marche": [marche]}})
+            for lot, marche in zip(analyse.contexte["lots"], marches(analyse))}
