@@ -16,6 +16,7 @@ from .. import __version__
 from . import cli_fr
 from ..donnees.catalogue import resoudre_racine
 from ..droit.conformite import Conformite
+from ..donnees.fichiers import RAISONS, erreur_systeme
 from ..erreurs import ErreurDCE
 
 cli_fr.installer()
@@ -43,7 +44,12 @@ class Groupe(click.Group):
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except OSError as exc:
+                if exc.errno not in RAISONS:  # droits, disque plein, lecture seule… : à corriger par l'utilisateur
+                    raise
+                raise erreur_systeme(exc) from None
         except ErreurDCE as exc:
             nombre = len(exc.problemes)
             click.secho(f"Erreur : {nombre} problème{'s' if nombre > 1 else ''} à corriger.", fg="red", err=True)

@@ -54,7 +54,7 @@ def _filtre(pdfa: bool) -> str:
 
 
 def _lancer(executable: str, fichiers: list[Path], temporaire: Path, pdfa: bool) -> _Appel:
-    profil = Path(tempfile.mkdtemp(prefix="profil-", dir=temporaire))
+    profil = Path(tempfile.mkdtemp(prefix="profil-", dir=temporaire)).absolute()  # as_uri : chemin absolu exigé
     sortie = Path(tempfile.mkdtemp(prefix="pdf-", dir=temporaire))
     commande = [executable, f"-env:UserInstallation={profil.as_uri()}", "--headless", "--norestore",
                 "--nolockcheck", "--convert-to", _filtre(pdfa), "--outdir", str(sortie), *map(str, fichiers)]
