@@ -140,6 +140,8 @@ def ensemble(sortie: Path | str) -> Iterator[Path]:
             while not os.path.lexists(parent) and parent != parent.parent:
                 crees.append(parent)
                 parent = parent.parent
+            if not parent.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(parent))
             sortie.absolute().parent.mkdir(parents=True, exist_ok=True)
             preparation = dossier_temporaire(sortie.absolute().parent, f".{sortie.name[:60]}{PREPARATION}")
         elif not sortie.is_dir():
