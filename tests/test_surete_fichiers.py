@@ -458,3 +458,28 @@ def test_web_formulaire_qui_annonce_des_milliers_d_elements_vides(tmp_path):
     assert "Formulaire incohérent" in page and "annonce 500 élément(s)" in page
     brouillon = yaml.safe_load(next((tmp_path / "consultations" / ".brouillons").glob("*.yaml")).read_text())
     assert len(brouillon.get("lots") or []) <= 1
+
+
+def test_ctrl_c_pendant_la_conversion_arrete_libreoffice_et_ne_laisse_rien(tmp_path, monkeypatch):
+    """LibreOffice tourne dans sa propre session (Ctrl-C ne l'atteint pas) : dce l'arrête lui-même."""
+    from generateur.rendu import pdf
+    script = tmp_path / "soffice"
+    script.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("DCE_SOFFICE", str(script))
+    lances = []
+    vrai_lancer = pdf._lancer
+
+    def lancer(*args, **kwargs):
+        lances.append(vrai_lancer(*args, **kwargs))
+        return lances[-1]
+
+    def attendre(appel, delai):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pdf, "_lancer", lancer)
+    monkeypatch.setattr(pdf, "_attendre", attendre)
+    resultat = dce("publier", ecrire(tmp_path, reponses()), "-o", tmp_path / "publication")
+    assert resultat.exit_code == 130 and "aucun fichier partiellement écrit" in resultat.output
+    assert lances and all(appel.processus.poll() is not None for appel in lances)
+    assert not (tmp_path / "publication").exists()
