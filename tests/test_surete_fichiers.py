@@ -483,3 +483,28 @@ def test_ctrl_c_pendant_la_conversion_arrete_libreoffice_et_ne_laisse_rien(tmp_p
     assert resultat.exit_code == 130 and "aucun fichier partiellement écrit" in resultat.output
     assert lances and all(appel.processus.poll() is not None for appel in lances)
     assert not (tmp_path / "publication").exists()
+
+
+def test_erreur_du_systeme_de_fichiers_en_lot_et_dans_l_assistant_web(tmp_path, monkeypatch):
+    """Disque plein pendant `dce regenerer`, droits refusés dans l'assistant : la cause en français."""
+    from concurrent.futures import ThreadPoolExecutor
+    from generateur.interfaces.web import consultations
+    dossier = tmp_path / "consultations"
+    (dossier / "c1").mkdir(parents=True)
+    shutil.copy(ecrire(tmp_path, reponses()), dossier / "c1" / "reponses.yaml")
+
+    def plein(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dossier / "c1" / "versions"))
+
+    monkeypatch.setattr(regeneration, "dossier_temporaire", plein)
+    with ThreadPoolExecutor(1) as executeur:
+        rapport = regeneration.regenerer(dossier, RACINE, executeur=executeur).consultations[0]
+    assert rapport.erreur == f"{dossier / 'c1' / 'versions'} : accès impossible : disque plein"
+
+    def refuse(chemin, contenu):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(chemin))
+
+    monkeypatch.setattr(consultations, "ecrire_atomique", refuse)
+    with pytest.raises(ErreurDCE) as erreur:
+        consultations.generer(dossier, _texte("WEB-1"), "WEB-1", RACINE)
+    assert "écriture impossible dans le dossier de consultations : droits insuffisants" in str(erreur.value)

@@ -44,7 +44,7 @@ from tqdm import tqdm
 from .. import __version__
 from ..donnees import acheteurs, catalogue, questionnaire
 from . import redline
-from ..donnees.fichiers import fsync_dossier, dossier_temporaire, ecrire_atomique
+from ..donnees.fichiers import dossier_temporaire, ecrire_atomique, erreur_systeme, fsync_dossier
 from ..erreurs import ErreurDCE, Probleme
 from ..rendu.generation import generer
 from ..donnees.fichiers import nom_sur
@@ -368,9 +368,10 @@ def traiter(tache: Tache) -> RapportConsultation:
         if not tache.garder_textes:
             for c in rapport.clauses:  # déjà dans le document des modifications : le lot garde une mémoire plate
                 c.anciens, c.nouveaux = [], []
-    except ErreurDCE as exc:
+    except (ErreurDCE, OSError) as exc:
+        erreur = erreur_systeme(exc) if isinstance(exc, OSError) else exc  # droits, disque plein… : en français
         rapport.statut = ECHEC
-        rapport.erreur = " ; ".join(str(p) for p in exc.problemes)
+        rapport.erreur = " ; ".join(str(p) for p in erreur.problemes)
     except Exception as exc:  # noqa: BLE001 - une consultation ne doit pas arrêter le lot
         rapport.statut = ECHEC
         rapport.erreur = f"erreur interne ({type(exc).__name__} : {exc})"

@@ -21,7 +21,7 @@ import yaml
 
 from ...lot import regeneration
 from ...donnees import yaml_lignes
-from ...donnees.fichiers import DATE_ZIP, ecrire_atomique
+from ...donnees.fichiers import DATE_ZIP, ecrire_atomique, erreur_systeme
 from ...erreurs import ErreurDCE, ErreurDonnees, Probleme
 from ...donnees.fichiers import nom_sur
 from ...lot.rapport_changements import RapportConsultation, lire_manifeste
@@ -147,15 +147,18 @@ def generer(dossier: Path, texte_reponses: str, reference: str, racine: Path) ->
     pas de nouvelle version ; un échec laisse la version précédente en vigueur. Les générations simultanées
     attendent leur tour (verrou du dossier, au plus `regeneration.ATTENTE_WEB` secondes).
     """
-    dossier.mkdir(parents=True, exist_ok=True)
-    with regeneration.verrou(dossier, attente=regeneration.ATTENTE_WEB):
-        nom = nom_dossier(dossier, reference)
-        consultation = dossier / nom
-        ecrire_atomique(consultation / regeneration.REPONSES, texte_reponses.encode("utf-8"))
-        with tempfile.TemporaryDirectory(prefix="dce-web-") as rapport:
-            tache = regeneration.Tache(str(consultation), nom, str(racine), rapport,
-                                       regeneration.empreinte_catalogue(racine))
-            return nom, regeneration.traiter(tache)
+    try:
+        dossier.mkdir(parents=True, exist_ok=True)
+        with regeneration.verrou(dossier, attente=regeneration.ATTENTE_WEB):
+            nom = nom_dossier(dossier, reference)
+            consultation = dossier / nom
+            ecrire_atomique(consultation / regeneration.REPONSES, texte_reponses.encode("utf-8"))
+            with tempfile.TemporaryDirectory(prefix="dce-web-") as rapport:
+                tache = regeneration.Tache(str(consultation), nom, str(racine), rapport,
+                                           regeneration.empreinte_catalogue(racine))
+                return nom, regeneration.traiter(tache)
+    except OSError as exc:  # droits, disque plein… : en français, avec le chemin
+        raise erreur_systeme(exc, action="écriture impossible dans le dossier de consultations") from None
 
 
 def archive(fiche: Fiche, reponses_yaml: str | None) -> tuple[str, bytes]:
