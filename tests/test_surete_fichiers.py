@@ -508,3 +508,20 @@ def test_erreur_du_systeme_de_fichiers_en_lot_et_dans_l_assistant_web(tmp_path, 
     with pytest.raises(ErreurDCE) as erreur:
         consultations.generer(dossier, _texte("WEB-1"), "WEB-1", RACINE)
     assert "écriture impossible dans le dossier de consultations : droits insuffisants" in str(erreur.value)
+
+
+def test_republier_retire_les_pieces_perimees_et_garde_celles_de_l_utilisateur(tmp_path, monkeypatch):
+    """Un lot supprimé : son acte d'engagement et son PDF quittent la publication, qui reste décrite par sa liste."""
+    from generateur.rendu import publication
+    _faux_soffice(tmp_path, monkeypatch, reussir=True)
+    sortie = tmp_path / "publication"
+    assert dce("publier", ecrire(tmp_path, reponses()), "-o", sortie).exit_code in (0, 1)
+    assert {"TEST-001-AE-lot-2.docx", "TEST-001-AE-lot-2.pdf"} <= {p.name for p in sortie.iterdir()}
+    (sortie / "TEST-001-notes.txt").write_text("à garder", encoding="utf-8")
+    un_lot = reponses(lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 120000}])
+    assert dce("publier", ecrire(tmp_path, un_lot, "un-lot.yaml"), "-o", sortie).exit_code in (0, 1)
+    noms = {p.name for p in sortie.iterdir()}
+    assert "TEST-001-AE-lot-2.docx" not in noms and "TEST-001-AE-lot-2.pdf" not in noms
+    assert "TEST-001-AE.docx" in noms and (sortie / "TEST-001-notes.txt").read_text(encoding="utf-8") == "à garder"
+    listees = set(publication.publies(sortie / "TEST-001-liste-des-pieces.csv"))
+    assert listees <= noms and listees == {n for n in noms if n.endswith((".docx", ".xlsx", ".pdf"))}

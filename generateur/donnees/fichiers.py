@@ -16,7 +16,7 @@ import shutil
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 
@@ -119,7 +119,7 @@ ANCIENS = ".dce-ancien-"
 
 
 @contextmanager
-def ensemble(sortie: Path | str) -> Iterator[Path]:
+def ensemble(sortie: Path | str, perimes: Callable[[], Iterable[str]] = tuple) -> Iterator[Path]:
     """Écrit un ensemble de fichiers d'un coup dans `sortie` : tout le nouvel ensemble, ou rien de nouveau.
 
     Le bloc `with` écrit ses fichiers dans le dossier rendu, un dossier temporaire du même système de fichiers.
@@ -129,6 +129,9 @@ def ensemble(sortie: Path | str) -> Iterator[Path]:
     renommage, et les anciens retirés ensuite seulement. Une erreur, une interruption (Ctrl-C) ou un disque
     plein en cours de route remettent les anciens fichiers et ne laissent rien de nouveau. Les erreurs du
     système de fichiers deviennent une `ErreurDCE` en français qui nomme le chemin.
+
+    `perimes` : noms de fichiers d'un ensemble précédent (relus au moment de la mise en place) que le nouvel
+    ensemble ne contient plus ; ils sont retirés avec les anciens fichiers, et remis en cas d'échec.
     """
     sortie = Path(sortie)
     crees: list[Path] = []  # dossiers parents créés pour l'occasion : retirés en cas d'échec
@@ -155,7 +158,7 @@ def ensemble(sortie: Path | str) -> Iterator[Path]:
             preparation = None
             fsync_dossier(sortie.absolute().parent)
         else:
-            _remplacer(preparation, sortie)
+            _remplacer(preparation, sortie, set(perimes()))
         crees = []
     except OSError as exc:
         raise erreur_systeme(exc, sortie, "écriture impossible dans le dossier de sortie") from None
@@ -169,9 +172,11 @@ def ensemble(sortie: Path | str) -> Iterator[Path]:
                 break
 
 
-def _remplacer(preparation: Path, sortie: Path) -> None:
-    """Met les fichiers préparés à la place de leurs homonymes dans `sortie` ; en cas d'échec, remet les anciens."""
+def _remplacer(preparation: Path, sortie: Path, perimes: set[str]) -> None:
+    """Met les fichiers préparés à la place de leurs homonymes dans `sortie` (et retire les fichiers `perimes`) ;
+    en cas d'échec, remet les anciens."""
     noms = sorted(p.name for p in preparation.iterdir() if p.is_file())
+    retires = sorted(n for n in perimes - set(noms) if Path(n).name == n and (sortie / n).is_file())
     for nom in noms:
         if (sortie / nom).is_dir() and not (sortie / nom).is_symlink():
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(sortie / nom))
@@ -179,7 +184,7 @@ def _remplacer(preparation: Path, sortie: Path) -> None:
     deplaces: list[str] = []
     places: list[str] = []
     try:
-        for nom in noms:
+        for nom in noms + retires:
             if os.path.lexists(sortie / nom):
                 os.rename(sortie / nom, anciens / nom)
                 deplaces.append(nom)

@@ -107,7 +107,7 @@ def publier(fichier_reponses: Path | str, sortie: Path | str, racine: Path | Non
     analyse = dce.analyse
     base = nom_sur(str(analyse.contexte["reference"]))
     complementaires, avertissements = pieces_complementaires(analyse)
-    with ensemble(sortie) as dossier:
+    with ensemble(sortie, lambda: publies(sortie / f"{base}-liste-des-pieces.csv")) as dossier:
         fichiers = ecrire(dce.contenus, dossier)
         pieces = [Piece(libelle(analyse, nom), chemin, _suffixe(analyse, nom)) for nom, chemin in fichiers.items()
                   if chemin.suffix in BUREAUTIQUE]
@@ -153,6 +153,15 @@ def archiver(fichiers: list[Path]) -> bytes:
             info.external_attr = 0o644 << 16
             z.writestr(info, f.read_bytes())
     return tampon.getvalue()
+
+
+def publies(liste: Path) -> list[str]:
+    """Fichiers d'une publication précédente, d'après sa liste des pièces : ceux que la nouvelle ne reprend pas
+    (acte d'engagement d'un lot supprimé…) sont retirés avec elle."""
+    try:
+        return [ligne["Fichier"] for ligne in lire_liste(liste.read_bytes()) if ligne.get("Fichier")]
+    except (OSError, UnicodeDecodeError, csv.Error, KeyError):
+        return []
 
 
 def lire_liste(contenu: bytes) -> list[dict[str, str]]:
