@@ -6,6 +6,7 @@ Chaque module commandes_*.py y ajoute ses commandes ; cli.py les rassemble.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,9 @@ class Groupe(click.Group):
             try:
                 return super().invoke(ctx)
             except OSError as exc:
-                if exc.errno not in RAISONS:  # droits, disque plein, lecture seule… : à corriger par l'utilisateur
+                # droits, disque plein, lecture seule… : à corriger par l'utilisateur ; un fichier introuvable
+                # hors du dossier de sortie peut venir de dce lui-même (code 3)
+                if exc.errno not in RAISONS or exc.errno == errno.ENOENT:
                     raise
                 raise erreur_systeme(exc) from None
         except ErreurDCE as exc:
