@@ -84,6 +84,10 @@ def _nombre(texte: str, entier: bool) -> Any:
     return float(brut.replace(",", ".")) if re.search(r"[.,]", brut) else int(brut)
 
 
+class FormulaireIncoherent(BadRequest):
+    """Un formulaire que la page n'a pas pu produire (nombre d'éléments annoncé sans leurs champs) : 400, message."""
+
+
 def _elements_envoyes(formulaire: Any, chemin: str) -> int:
     """Nombre d'éléments de la liste au chemin dont le formulaire contient au moins un champ (0, 1… sans trou)."""
     prefixe = f"{chemin}."
@@ -103,7 +107,7 @@ def _valeur(q: Question, chemin: str, formulaire: Any) -> Any:
         nombre = max(0, min(nombre, q.max or MAX_ELEMENTS))
         envoyes = _elements_envoyes(formulaire, chemin)
         if nombre > envoyes:  # le nombre annoncé ne fabrique pas d'éléments que le formulaire ne contient pas
-            raise BadRequest(f"Formulaire incohérent : « {q.libelle} » annonce {nombre} élément(s) mais le formulaire "
+            raise FormulaireIncoherent(f"Formulaire incohérent : « {q.libelle} » annonce {nombre} élément(s) mais le formulaire "
                              f"n'en contient que {envoyes}. Recharger la page puis renvoyer le formulaire.")
         elements = []
         for i in range(nombre):
