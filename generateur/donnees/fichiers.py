@@ -1,16 +1,26 @@
-"""Fichiers écrits par dce : écriture atomique, paquets zip et JSON reproductibles, noms de fichiers sûrs."""
+"""Fichiers écrits par dce : écriture atomique (un fichier, ou un ensemble de fichiers mis en place d'un coup),
+paquets zip et JSON reproductibles, noms de fichiers sûrs, erreurs du système de fichiers en français.
+
+Les fichiers et dossiers créés ont les droits que donne l'umask de l'utilisateur (0644 et 0755 sous umask 022),
+comme ceux de tout autre programme : ils sont créés avec le mode 0666 ou 0777, que le système réduit par l'umask.
+"""
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import re
-import tempfile
+import secrets
+import shutil
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 import orjson
+
+from ..erreurs import ErreurDCE, Probleme
 
 _NOM_RESERVE = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)$", re.IGNORECASE)
 
@@ -57,10 +67,39 @@ def rezipper(contenu: bytes) -> bytes:
     return zip_reproductible({nom: entree.read(nom) for nom in entree.namelist()})
 
 
+def _nom_libre(dossier: Path, prefixe: str, suffixe: str, creer: Callable[[Path], Any]) -> tuple[Path, Any]:
+    """Crée un fichier ou un dossier au nom aléatoire dans `dossier` (création exclusive, sans course)."""
+    while True:
+        chemin = dossier / f"{prefixe}{secrets.token_hex(6)}{suffixe}"
+        try:
+            return chemin, creer(chemin)
+        except FileExistsError:
+            continue
+
+
+def dossier_temporaire(dossier: Path, prefixe: str) -> Path:
+    """Dossier vide au nom aléatoire dans `dossier`, aux droits de l'umask (à la différence de tempfile.mkdtemp)."""
+    return _nom_libre(dossier, prefixe, "", lambda c: os.mkdir(c, 0o777))[0]
+
+
+def fsync_dossier(dossier: Path) -> None:
+    """Rend durable la liste des noms d'un dossier (sans objet sous Windows, qui n'ouvre pas les dossiers)."""
+    try:
+        fd = os.open(dossier, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def ecrire_atomique(chemin: Path, contenu: bytes) -> None:
     """Écrit un fichier d'un coup : un arrêt brutal laisse l'ancien fichier ou le nouveau, jamais un mélange."""
     chemin.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporaire = tempfile.mkstemp(prefix=f".{chemin.name}.", suffix=".tmp", dir=chemin.parent)
+    temporaire, fd = _nom_libre(chemin.parent, f".{chemin.name}.", ".tmp",
+                                lambda c: os.open(c, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                                                  0o666))
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(contenu)
@@ -73,3 +112,113 @@ def ecrire_atomique(chemin: Path, contenu: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+PREPARATION = ".dce-nouveau-"
+ANCIENS = ".dce-ancien-"
+
+
+@contextmanager
+def ensemble(sortie: Path | str, perimes: Callable[[], Iterable[str]] = tuple) -> Iterator[Path]:
+    """Écrit un ensemble de fichiers d'un coup dans `sortie` : tout le nouvel ensemble, ou rien de nouveau.
+
+    Le bloc `with` écrit ses fichiers dans le dossier rendu, un dossier temporaire du même système de fichiers.
+    S'il se termine sans erreur, ses fichiers remplacent dans `sortie` les fichiers de même nom (les autres
+    fichiers de `sortie`, ceux de l'utilisateur, ne sont pas touchés) : si `sortie` n'existait pas, le dossier
+    préparé est renommé en `sortie` ; sinon les anciens fichiers sont mis de côté, les nouveaux mis en place par
+    renommage, et les anciens retirés ensuite seulement. Une erreur, une interruption (Ctrl-C) ou un disque
+    plein en cours de route remettent les anciens fichiers et ne laissent rien de nouveau. Les erreurs du
+    système de fichiers deviennent une `ErreurDCE` en français qui nomme le chemin.
+
+    `perimes` : noms de fichiers d'un ensemble précédent (relus au moment de la mise en place) que le nouvel
+    ensemble ne contient plus ; ils sont retirés avec les anciens fichiers, et remis en cas d'échec.
+    """
+    sortie = Path(sortie)
+    crees: list[Path] = []  # dossiers parents créés pour l'occasion : retirés en cas d'échec
+    preparation: Path | None = None
+    try:
+        nouvelle = not os.path.lexists(sortie)
+        if nouvelle:
+            parent = sortie.absolute().parent
+            while not os.path.lexists(parent) and parent != parent.parent:
+                crees.append(parent)
+                parent = parent.parent
+            if not parent.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(parent))
+            sortie.absolute().parent.mkdir(parents=True, exist_ok=True)
+            preparation = dossier_temporaire(sortie.absolute().parent, f".{sortie.name[:60]}{PREPARATION}")
+        elif not sortie.is_dir():
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(sortie))
+        else:
+            preparation = dossier_temporaire(sortie, PREPARATION)
+        yield preparation
+        if nouvelle:
+            fsync_dossier(preparation)
+            os.rename(preparation, sortie)
+            preparation = None
+            fsync_dossier(sortie.absolute().parent)
+        else:
+            _remplacer(preparation, sortie, set(perimes()))
+        crees = []
+    except OSError as exc:
+        raise erreur_systeme(exc, sortie, "écriture impossible dans le dossier de sortie") from None
+    finally:
+        if preparation is not None:
+            shutil.rmtree(preparation, ignore_errors=True)
+        for dossier in crees:
+            try:
+                os.rmdir(dossier)
+            except OSError:
+                break
+
+
+def _remplacer(preparation: Path, sortie: Path, perimes: set[str]) -> None:
+    """Met les fichiers préparés à la place de leurs homonymes dans `sortie` (et retire les fichiers `perimes`) ;
+    en cas d'échec, remet les anciens."""
+    noms = sorted(p.name for p in preparation.iterdir() if p.is_file())
+    retires = sorted(n for n in perimes - set(noms) if Path(n).name == n and (sortie / n).is_file())
+    for nom in noms:
+        if (sortie / nom).is_dir() and not (sortie / nom).is_symlink():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(sortie / nom))
+    anciens = dossier_temporaire(sortie, ANCIENS)
+    deplaces: list[str] = []
+    places: list[str] = []
+    try:
+        for nom in noms + retires:
+            if os.path.lexists(sortie / nom):
+                os.rename(sortie / nom, anciens / nom)
+                deplaces.append(nom)
+        for nom in noms:
+            os.rename(preparation / nom, sortie / nom)
+            places.append(nom)
+        fsync_dossier(sortie)
+    except BaseException:
+        for nom in places:
+            os.rename(sortie / nom, preparation / nom)
+        for nom in deplaces:
+            os.rename(anciens / nom, sortie / nom)
+        raise
+    finally:
+        shutil.rmtree(anciens, ignore_errors=True)
+
+
+# Erreurs du système de fichiers que l'utilisateur peut corriger : la raison, en français.
+RAISONS = {getattr(errno, nom): raison for nom, raison in (
+    ("EACCES", "droits insuffisants"),
+    ("EPERM", "opération non permise (droits insuffisants)"),
+    ("EROFS", "système de fichiers en lecture seule"),
+    ("ENOSPC", "disque plein"),
+    ("EDQUOT", "quota de disque dépassé"),
+    ("ENAMETOOLONG", "nom de fichier trop long"),
+    ("ENOTDIR", "un élément du chemin est un fichier et non un dossier"),
+    ("EEXIST", "un fichier de ce nom existe déjà à la place du dossier"),
+    ("EISDIR", "un dossier porte le nom d'un fichier à écrire"),
+    ("ELOOP", "lien symbolique en boucle"),
+    ("ENOENT", "chemin introuvable"),
+) if hasattr(errno, nom)}
+
+
+def erreur_systeme(exc: OSError, chemin: Path | str | None = None, action: str = "accès impossible") -> ErreurDCE:
+    """Une erreur du système de fichiers, en français, avec le chemin (`chemin`, sinon celui de l'erreur)."""
+    raison = RAISONS.get(exc.errno or 0) or f"erreur du système de fichiers ({exc.strerror or type(exc).__name__})"
+    return ErreurDCE(Probleme(f"{action} : {raison}", chemin or exc.filename))

@@ -27,6 +27,7 @@ class Document:
     donnees: Any
     fichier: Path | str
     lignes: dict[str, int] = field(default_factory=dict)
+    octets: bytes | None = None  # le fichier tel qu'il a été lu (son empreinte est celle des données analysées)
 
     def ligne(self, chemin: str) -> int | None:
         """Ligne du chemin, ou du plus proche parent connu."""
@@ -118,12 +119,15 @@ def lire(chemin: Path | str) -> Document:
     if taille > TAILLE_MAX:
         raise ErreurDonnees(Probleme(f"fichier trop volumineux ({taille} octets, maximum {TAILLE_MAX})", chemin))
     try:
-        texte = chemin.read_text(encoding="utf-8")
+        octets = chemin.read_bytes()  # lu une seule fois : analyse et empreinte portent sur les mêmes octets
+        texte = octets.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as exc:
         raise ErreurDonnees(Probleme(f"le fichier n'est pas encodé en UTF-8 (octet {exc.start})", chemin)) from None
     except OSError as exc:
         raise ErreurDonnees(Probleme(f"lecture impossible ({exc.strerror})", chemin)) from None
-    return lire_texte(texte, chemin)
+    doc = lire_texte(texte, chemin)
+    doc.octets = octets
+    return doc
 
 
 # Messages de l'analyseur YAML (libyaml ou PyYAML, formulations voisines) → français. Le premier fragment

@@ -21,17 +21,17 @@ def annexe(ctx: click.Context, reponses: Path, sortie: Path, droit_du: dt.date |
 
     Code de sortie 1 si une obligation légale n'est pas respectée.
     """
-    from ..rendu.generation import contenus_annexe
+    from ..rendu.generation import contenus_annexe, ecrire
     from ..pieces.lecture import controler
-    from ..donnees.fichiers import ecrire_atomique
-    from ..donnees.fichiers import nom_sur
+    from ..donnees.fichiers import ensemble, nom_sur
     from ..droit.regles import preparer
 
     analyse = preparer(reponses, ctx.obj["racine"], droit_du)
     conformite = controler(analyse)
     contenus = contenus_annexe(analyse, conformite, nom_sur(str(analyse.contexte["reference"])))
-    for nom, contenu in contenus.items():
-        ecrire_atomique(sortie / nom, contenu)
+    with ensemble(sortie) as dossier:  # les trois fichiers ensemble, ou rien de nouveau
+        ecrire(contenus, dossier)
+    for nom in contenus:
         click.echo(f"  écrit{NBSP}: {sortie / nom}")
     if afficher_conformite(conformite):
         ctx.exit(1)

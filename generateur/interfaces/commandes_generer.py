@@ -26,22 +26,24 @@ def generer(ctx: click.Context, reponses: Path, sortie: Path, droit_du: dt.date 
 
     Code de sortie 1 si une obligation légale n'est pas respectée (les documents sont écrits quand même).
     """
-    from ..rendu.generation import generer as generer_dce
+    from ..donnees.fichiers import ensemble
+    from ..rendu.generation import ecrire, produire_dce
 
     if pdf or pdfa:
         from ..rendu.pdf import soffice
-
-        soffice()  # LibreOffice absent : le dire avant d'écrire quoi que ce soit
-    resultat = generer_dce(reponses, sortie, ctx.obj["racine"], droit_du, strict=strict)
-    analyse = resultat.analyse
-    click.echo(f"Consultation {analyse.contexte['reference']} : {len(analyse.retenues())} clauses retenues, "
-               f"{len(analyse.contexte['lots'])} lot(s), droit en vigueur au {analyse.date_droit.strftime('%d/%m/%Y')}.")
-    for nom, chemin in resultat.fichiers.items():
-        click.echo(f"  écrit : {chemin}")
-    if pdf or pdfa:
         from ..rendu.publication import convertir_pieces
 
-        for chemin in convertir_pieces(list(resultat.fichiers.values()), sortie, analyse, pdfa=pdfa).values():
-            click.echo(f"  écrit : {chemin}")
-    if resultat.conformite is not None and afficher_conformite(resultat.conformite):
+        soffice()  # LibreOffice absent : le dire avant d'écrire quoi que ce soit
+    dce = produire_dce(reponses, ctx.obj["racine"], droit_du, strict=strict)
+    noms = list(dce.contenus)
+    with ensemble(sortie) as dossier:  # pièces et PDF mis en place ensemble, ou rien de nouveau
+        fichiers = ecrire(dce.contenus, dossier)
+        if pdf or pdfa:
+            noms += [p.name for p in convertir_pieces(list(fichiers.values()), dossier, dce.analyse, pdfa=pdfa).values()]
+    analyse = dce.analyse
+    click.echo(f"Consultation {analyse.contexte['reference']} : {len(analyse.retenues())} clauses retenues, "
+               f"{len(analyse.contexte['lots'])} lot(s), droit en vigueur au {analyse.date_droit.strftime('%d/%m/%Y')}.")
+    for nom in noms:
+        click.echo(f"  écrit : {sortie / nom}")
+    if afficher_conformite(dce.conformite):
         ctx.exit(1)

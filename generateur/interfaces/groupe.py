@@ -6,6 +6,7 @@ Chaque module commandes_*.py y ajoute ses commandes ; cli.py les rassemble.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from .. import __version__
 from . import cli_fr
 from ..donnees.catalogue import resoudre_racine
 from ..droit.conformite import Conformite
+from ..donnees.fichiers import RAISONS, erreur_systeme
 from ..erreurs import ErreurDCE
 
 cli_fr.installer()
@@ -43,7 +45,14 @@ class Groupe(click.Group):
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except OSError as exc:
+                # droits, disque plein, lecture seule… : à corriger par l'utilisateur ; un fichier introuvable
+                # hors du dossier de sortie peut venir de dce lui-même (code 3)
+                if exc.errno not in RAISONS or exc.errno == errno.ENOENT:
+                    raise
+                raise erreur_systeme(exc) from None
         except ErreurDCE as exc:
             nombre = len(exc.problemes)
             click.secho(f"Erreur : {nombre} problème{'s' if nombre > 1 else ''} à corriger.", fg="red", err=True)

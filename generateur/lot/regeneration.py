@@ -3,7 +3,7 @@
 Un dossier de consultations contient un sous-dossier par consultation :
 
     consultations/
-      .dce-regeneration.verrou        verrou du lot (fcntl.flock)
+      .dce-regeneration.verrou        verrou du lot (filelock : tenu par le processus principal, libéré à sa mort)
       lycee-riquet/
         reponses.yaml                 fichier de réponses de l'acheteur
         courante                      numéro de la version en vigueur (« 002 »), remplacé atomiquement
@@ -22,13 +22,15 @@ visibles des machines de calcul).
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
-import fcntl
 import hashlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -36,12 +38,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from .. import __version__
 from ..donnees import acheteurs, catalogue, questionnaire
 from . import redline
-from ..donnees.fichiers import ecrire_atomique
+from ..donnees.fichiers import dossier_temporaire, ecrire_atomique, erreur_systeme, fsync_dossier
 from ..erreurs import ErreurDCE, Probleme
 from ..rendu.generation import generer
 from ..donnees.fichiers import nom_sur
@@ -124,49 +127,91 @@ def version_courante(consultation: Path) -> str | None:
 
 
 def _suivante(consultation: Path) -> str:
+    """Numéro de la prochaine version : après la plus haute existante, jamais un numéro déjà pris (même si le
+    pointeur a été ramené à la main sur une version antérieure)."""
     numeros = [int(p.name) for p in (consultation / VERSIONS).glob("[0-9]*") if p.name.isdigit()]
     return f"{max(numeros, default=0) + 1:03d}"
 
 
-def _fsync_dossier(dossier: Path) -> None:
-    fd = os.open(dossier, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+# Marque (à côté des versions) d'une version renommée en versions/NNN mais pas encore désignée par le pointeur :
+# si le lot est tué entre les deux, la relance la reconnaît comme un reste et la retire ; une version qui a été
+# désignée une fois (sans marque) n'est jamais retirée, même si le pointeur est ramené en arrière à la main.
+EN_COURS = ".non-designee-"
 
 
 def publier(consultation: Path, temporaire: Path, numero: str) -> None:
     """Tout ou rien : le dossier complet devient versions/NNN, puis le pointeur le désigne."""
     versions = consultation / VERSIONS
-    os.chmod(temporaire, 0o755)  # mkdtemp crée le dossier en 0700
-    _fsync_dossier(temporaire)
+    marque = versions / f"{EN_COURS}{numero}"
+    ecrire_atomique(marque, b"")
+    fsync_dossier(temporaire)
     os.rename(temporaire, versions / numero)
-    _fsync_dossier(versions)
+    fsync_dossier(versions)
     ecrire_atomique(consultation / POINTEUR, f"{numero}\n".encode("ascii"))
-    _fsync_dossier(consultation)
+    fsync_dossier(consultation)
+    marque.unlink()
+
+
+ATTENTE_WEB = 300.0  # secondes : une génération de l'assistant web attend son tour au plus ce temps
 
 
 @contextmanager
-def verrou(dossier: Path) -> Iterator[None]:
-    """Une régénération à la fois par dossier de consultations (verrou fcntl, libéré même par un arrêt brutal)."""
+def verrou(dossier: Path, attente: float = 0) -> Iterator[None]:
+    """Une régénération à la fois par dossier de consultations.
+
+    Verrou `filelock` (flock sous Unix, msvcrt sous Windows) tenu par le processus qui le prend : le système le
+    libère à la mort de ce processus, même tué par `kill -9`, et les processus de calcul créés ensuite ne
+    l'héritent pas. `attente` : secondes pendant lesquelles attendre son tour (0 : refus immédiat).
+    """
     chemin = dossier / VERROU
-    fichier = open(chemin, "a+", encoding="utf-8")
+    qui = dossier / f"{VERROU}.qui"
     try:
+        with FileLock(chemin, timeout=attente):
+            ecrire_atomique(qui, f"processus {os.getpid()}, lancé le {dt.datetime.now():%d/%m/%Y à %H:%M:%S}\n"
+                            .encode("utf-8"))
+            yield
+    except Timeout:
         try:
-            fcntl.flock(fichier, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fichier.seek(0)
-            qui = fichier.read().strip() or "autre processus"
-            raise ErreurDCE(Probleme(f"une régénération de ce dossier est déjà en cours ({qui}) ; attendre sa fin "
-                                     "avant d'en lancer une autre", chemin)) from None
-        fichier.seek(0)
-        fichier.truncate()
-        fichier.write(f"processus {os.getpid()}, lancé le {dt.datetime.now():%d/%m/%Y à %H:%M:%S}\n")
-        fichier.flush()
-        yield
-    finally:
-        fichier.close()  # libère le verrou
+            occupant = qui.read_text(encoding="utf-8").strip()
+        except OSError:
+            occupant = "autre processus"
+        attendu = f" depuis plus de {attente:g} s" if attente else ""
+        raise ErreurDCE(Probleme(f"une régénération de ce dossier est déjà en cours{attendu} ({occupant}) ; attendre "
+                                 "sa fin avant d'en lancer une autre", chemin)) from None
+
+
+def _mourir_avec(principal: int) -> None:
+    """Initialisation d'un processus de calcul : il meurt avec le processus principal du lot.
+
+    Sous Linux, le noyau lui envoie SIGKILL à la mort de son parent (prctl PR_SET_PDEATHSIG) ; sur les autres
+    Unix, un fil surveille le parent ; sous Windows, le processus de calcul s'arrête de lui-même quand le tube
+    qui le relie au principal se ferme. Sans cela, un `kill -9` du seul processus principal laisserait les
+    calculs continuer et écrire des versions pendant une relance.
+    """
+    if os.name != "posix":
+        return
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    else:
+        def surveiller() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(1)
+
+        threading.Thread(target=surveiller, daemon=True).start()
+    if os.getppid() != parent or not _vivant(principal):  # principal mort avant la mise en place
+        os._exit(1)
+
+
+def _vivant(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 # -- ce qui concerne une consultation -------------------------------------------------------------------
@@ -252,9 +297,14 @@ def impacts(manifeste: dict[str, Any], fichier_reponses: Path, racine: Path) -> 
 
 def _nettoyer(consultation: Path, courante: str | None) -> None:
     """Retire les restes d'un lot interrompu : dossiers temporaires et versions jamais désignées par le pointeur."""
-    for reste in (consultation / VERSIONS).glob("*"):
-        orpheline = reste.name.isdigit() and int(reste.name) > int(courante or 0)
-        if reste.is_dir() and (reste.name.startswith(TEMPORAIRE) or orpheline):
+    versions = consultation / VERSIONS
+    for reste in versions.glob("*"):
+        if reste.name.startswith(EN_COURS):
+            numero = reste.name.removeprefix(EN_COURS)
+            if numero.isdigit() and numero != courante:  # arrêté avant de changer le pointeur
+                shutil.rmtree(versions / numero, ignore_errors=True)
+            reste.unlink(missing_ok=True)
+        elif reste.is_dir() and reste.name.startswith(TEMPORAIRE):
             shutil.rmtree(reste, ignore_errors=True)
 
 
@@ -288,7 +338,7 @@ def traiter(tache: Tache) -> RapportConsultation:
             temporaire = Path(tempfile.mkdtemp(prefix="dce-simulation-"))
         else:
             (consultation / VERSIONS).mkdir(exist_ok=True)
-            temporaire = Path(tempfile.mkdtemp(prefix=TEMPORAIRE, dir=consultation / VERSIONS))
+            temporaire = dossier_temporaire(consultation / VERSIONS, TEMPORAIRE)
         resultat = generer(consultation / REPONSES, temporaire, racine, droit_enregistre(ancien))
         nouveau = lire_manifeste(temporaire)
         assert nouveau is not None
@@ -318,9 +368,10 @@ def traiter(tache: Tache) -> RapportConsultation:
         if not tache.garder_textes:
             for c in rapport.clauses:  # déjà dans le document des modifications : le lot garde une mémoire plate
                 c.anciens, c.nouveaux = [], []
-    except ErreurDCE as exc:
+    except (ErreurDCE, OSError) as exc:
+        erreur = erreur_systeme(exc) if isinstance(exc, OSError) else exc  # droits, disque plein… : en français
         rapport.statut = ECHEC
-        rapport.erreur = " ; ".join(str(p) for p in exc.problemes)
+        rapport.erreur = " ; ".join(str(p) for p in erreur.problemes)
     except Exception as exc:  # noqa: BLE001 - une consultation ne doit pas arrêter le lot
         rapport.statut = ECHEC
         rapport.erreur = f"erreur interne ({type(exc).__name__} : {exc})"
@@ -391,7 +442,8 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
                         seulement_impactees, garder_textes) for c in consultations]
         proprietaire = executeur is None
         if executeur is None:
-            executeur = ProcessPoolExecutor(max_workers=min(jobs or os.cpu_count() or 1, len(taches)))
+            executeur = ProcessPoolExecutor(max_workers=min(jobs or os.cpu_count() or 1, len(taches)),
+                                            initializer=_mourir_avec, initargs=(os.getpid(),))
         rapports: list[RapportConsultation] = []
         try:
             futures: dict[Future, Tache] = {executeur.submit(traiter, t): t for t in taches}

@@ -33,10 +33,12 @@ def _sha256(contenu: bytes) -> str:
     return hashlib.sha256(contenu).hexdigest()
 
 
-def entrees(catalogue: Catalogue, acheteur: Acheteur, fichier_reponses: Path | str) -> dict[str, Any]:
+def entrees(catalogue: Catalogue, acheteur: Acheteur, fichier_reponses: Path | str,
+            octets_reponses: bytes | None = None) -> dict[str, Any]:
     """Empreintes de ce dont dépend une génération, hors clauses et paramètres (suivis un par un).
 
     Régénération : une consultation est concernée par un changement si l'une d'elles diffère.
+    `octets_reponses` : le fichier de réponses tel qu'il a été analysé (sinon, il est relu).
     """
     racine = catalogue.racine
     sections = {nom: _sha256(json.dumps(getattr(catalogue, nom), sort_keys=True, ensure_ascii=False,
@@ -46,7 +48,8 @@ def entrees(catalogue: Catalogue, acheteur: Acheteur, fichier_reponses: Path | s
                 *sorted(p for p in acheteur.dossier.rglob("*") if p.is_file())]
     reponses = Path(fichier_reponses)
     return {
-        "reponses": _sha256(reponses.read_bytes()) if reponses.is_file() else None,
+        "reponses": (_sha256(octets_reponses) if octets_reponses is not None
+                     else _sha256(reponses.read_bytes()) if reponses.is_file() else None),
         "catalogue": sections,
         "sources": {p.relative_to(racine).as_posix(): _sha256(p.read_bytes()) for p in fichiers if p.is_file()},
     }
@@ -81,7 +84,8 @@ def manifeste(analyse: Analyse, fichiers: dict[str, bytes], modele: bytes) -> di
             {"nom": nom, "valeur": valeur, "reference": str(analyse.catalogue.parametres[nom].get("reference", ""))}
             for nom, valeur in sorted(getattr(analyse.contexte["param"], "lus", {}).items())
         ],
-        "entrees": entrees(analyse.catalogue, analyse.acheteur, analyse.reponses.fichier),
+        "entrees": entrees(analyse.catalogue, analyse.acheteur, analyse.reponses.fichier,
+                           analyse.reponses.document.octets),
         "actions_spaser": sorted({a.id for a, _ in actions_mises_en_oeuvre(analyse)},
                                  key=lambda i: [int(x) if x.isdigit() else x for x in i.split(".")]),
         "decp": considerations_par_lot(analyse),

@@ -11,7 +11,7 @@ from ..pieces import annexe, decp
 from ..pieces.assemblage import blocs_document
 from ..droit.conformite import Conformite
 from ..pieces.lecture import controler
-from ..donnees.fichiers import ecrire_atomique, json_lisible
+from ..donnees.fichiers import ecrire_atomique, ensemble, json_lisible
 from .documents import produire, variables_acheteur
 from ..erreurs import ErreurDCE, ErreurDonnees, Probleme
 from ..donnees.formats import date_heure, date_longue
@@ -54,14 +54,22 @@ def modele_de(analyse: Analyse, document: str) -> Path:
     return analyse.catalogue.modeles() / "dce.docx"
 
 
-def generer(fichier_reponses: Path | str, sortie: Path | str, racine: Path | None = None,
-            date_droit: dt.date | None = None, strict: bool = False) -> Resultat:
-    """Écrit le DCE dans `sortie`. Tout est produit en mémoire avant la première écriture.
+@dataclass
+class Dce:
+    """Les fichiers d'une consultation, produits en mémoire : rien n'est encore écrit."""
 
-    `strict` : une obligation légale non respectée (annexe de conformité) empêche toute écriture.
+    analyse: Analyse
+    conformite: Conformite
+    contenus: dict[str, bytes]
+
+
+def produire_dce(fichier_reponses: Path | str, racine: Path | None = None, date_droit: dt.date | None = None,
+                 strict: bool = False) -> Dce:
+    """Le DCE en mémoire : RC, CCAP, CCTP, fiche de traçabilité, annexe de conformité et manifeste.
+
+    `strict` : une obligation légale non respectée (annexe de conformité) arrête tout ici.
     """
     analyse = preparer(fichier_reponses, racine, date_droit)
-    sortie = Path(sortie)
     base = nom_sur(str(analyse.contexte["reference"]))
     contenus: dict[str, bytes] = {}
     modeles: dict[Path, bytes] = {}
@@ -88,12 +96,30 @@ def generer(fichier_reponses: Path | str, sortie: Path | str, racine: Path | Non
     donnees = manifeste(analyse, contenus, b"".join(modeles.values()))
     donnees["conformite"] = conformite.resume()
     contenus[f"{base}-manifeste.json"] = json_lisible(donnees)
+    return Dce(analyse, conformite, contenus)
+
+
+def ecrire(contenus: dict[str, bytes], dossier: Path) -> dict[str, Path]:
+    """Écrit des fichiers produits en mémoire dans `dossier` ; {nom: chemin}."""
     chemins = {}
     for nom, contenu in contenus.items():
-        chemin = sortie / nom
-        ecrire_atomique(chemin, contenu)
-        chemins[nom] = chemin
-    return Resultat(analyse, chemins, conformite)
+        ecrire_atomique(dossier / nom, contenu)
+        chemins[nom] = dossier / nom
+    return chemins
+
+
+def generer(fichier_reponses: Path | str, sortie: Path | str, racine: Path | None = None,
+            date_droit: dt.date | None = None, strict: bool = False) -> Resultat:
+    """Écrit le DCE dans `sortie`, tout ensemble (`fichiers.ensemble`) : tout est produit en mémoire, écrit
+    dans un dossier temporaire, puis mis en place d'un coup ; un échec ne laisse rien de nouveau.
+
+    `strict` : une obligation légale non respectée (annexe de conformité) empêche toute écriture.
+    """
+    dce = produire_dce(fichier_reponses, racine, date_droit, strict)
+    sortie = Path(sortie)
+    with ensemble(sortie) as dossier:
+        ecrire(dce.contenus, dossier)
+    return Resultat(dce.analyse, {nom: sortie / nom for nom in dce.contenus}, dce.conformite)
 
 
 def contenus_annexe(analyse: Analyse, conformite: Conformite, base: str) -> dict[str, bytes]:

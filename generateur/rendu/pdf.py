@@ -54,7 +54,7 @@ def _filtre(pdfa: bool) -> str:
 
 
 def _lancer(executable: str, fichiers: list[Path], temporaire: Path, pdfa: bool) -> _Appel:
-    profil = Path(tempfile.mkdtemp(prefix="profil-", dir=temporaire))
+    profil = Path(tempfile.mkdtemp(prefix="profil-", dir=temporaire)).absolute()  # as_uri : chemin absolu exigé
     sortie = Path(tempfile.mkdtemp(prefix="pdf-", dir=temporaire))
     commande = [executable, f"-env:UserInstallation={profil.as_uri()}", "--headless", "--norestore",
                 "--nolockcheck", "--convert-to", _filtre(pdfa), "--outdir", str(sortie), *map(str, fichiers)]
@@ -67,13 +67,18 @@ def _attendre(appel: _Appel, delai: float) -> str:
     try:
         _, erreurs = appel.processus.communicate(timeout=delai)
     except subprocess.TimeoutExpired:
-        try:
-            os.killpg(appel.processus.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        appel.processus.communicate()
+        _arreter(appel)
         return f"LibreOffice n'a pas terminé en {delai:g} s"
     return erreurs.decode("utf-8", "replace").strip()
+
+
+def _arreter(appel: _Appel) -> None:
+    """Arrête LibreOffice et ses sous-processus (il tourne dans sa propre session : Ctrl-C ne l'atteint pas)."""
+    try:
+        os.killpg(appel.processus.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    appel.processus.communicate()
 
 
 def _lots(fichiers: list[Path], travailleurs: int) -> list[list[Path]]:
@@ -112,8 +117,17 @@ def convertir(fichiers: list[Path], dossier: Path, *, pdfa: bool = False, travai
         for _ in range(max(1, essais)):
             appels = [_lancer(executable, lot, Path(tmp), pdfa)
                       for lot in _lots(restants, travailleurs or travailleurs_par_defaut(len(restants)))]
-            for appel in appels:
-                message = _attendre(appel, delai)
+            en_cours = list(appels)
+            try:
+                messages_appels = []
+                for appel in appels:
+                    messages_appels.append(_attendre(appel, delai))
+                    en_cours.remove(appel)
+            except BaseException:  # Ctrl-C, erreur : pas de LibreOffice qui continue seul
+                for appel in en_cours:
+                    _arreter(appel)
+                raise
+            for appel, message in zip(appels, messages_appels):
                 for f in appel.fichiers:
                     pdf = appel.sortie / f"{f.stem}.pdf"
                     if pdf.is_file() and pdf.read_bytes().startswith(b"%PDF"):

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from ..pieces import acte_engagement, bordereau, memoire
 from . import classeur_prix, pdf
-from ..donnees.fichiers import DATE_ZIP, ecrire_atomique
+from ..donnees.fichiers import DATE_ZIP, ecrire_atomique, ensemble
 from .documents import produire
 from ..erreurs import ErreurDonnees, Probleme
-from .generation import Resultat, generer, modele_de, variables_modele
+from .generation import Resultat, ecrire, modele_de, produire_dce, variables_modele
 from ..donnees.fichiers import nom_sur
 from ..droit.regles import Analyse
 
@@ -96,27 +96,37 @@ def convertir_pieces(fichiers: list[Path], sortie: Path, analyse: Analyse, pdfa:
 def publier(fichier_reponses: Path | str, sortie: Path | str, racine: Path | None = None,
             date_droit: dt.date | None = None, pdfa: bool = False, travailleurs: int | None = None,
             strict: bool = False) -> Publication:
-    """Écrit le DCE complet dans `sortie` : pièces, PDF, liste des pièces et archive REFERENCE.zip."""
+    """Écrit le DCE complet dans `sortie` : pièces, PDF, liste des pièces et archive REFERENCE.zip.
+
+    Tout est préparé dans un dossier temporaire du même système de fichiers, puis mis en place d'un coup
+    (`fichiers.ensemble`) : un échec, même pendant la conversion en PDF, ne laisse rien de nouveau.
+    """
     pdf.soffice()  # LibreOffice absent : on le dit avant d'écrire quoi que ce soit
     sortie = Path(sortie)
-    resultat = generer(fichier_reponses, sortie, racine, date_droit, strict=strict)
-    analyse = resultat.analyse
+    dce = produire_dce(fichier_reponses, racine, date_droit, strict=strict)
+    analyse = dce.analyse
     base = nom_sur(str(analyse.contexte["reference"]))
-    pieces = [Piece(libelle(analyse, nom), chemin, _suffixe(analyse, nom)) for nom, chemin in resultat.fichiers.items()
-              if chemin.suffix in BUREAUTIQUE]
     complementaires, avertissements = pieces_complementaires(analyse)
-    for nom, genre, titre, contenu in complementaires:
-        ecrire_atomique(sortie / nom, contenu)
-        pieces.append(Piece(titre, sortie / nom, genre))
-    pieces.sort(key=lambda p: ORDRE.index(p.genre) if p.genre in ORDRE else len(ORDRE))
-    pdfs = convertir_pieces([p.fichier for p in pieces], sortie, analyse, pdfa, travailleurs)
-    for p in pieces:
-        p.pdf = pdfs[p.fichier.resolve()]
-    liste = sortie / f"{base}-liste-des-pieces.csv"
-    ecrire_atomique(liste, liste_des_pieces(pieces))
-    archive = sortie / f"{base}.zip"
-    ecrire_atomique(archive, archiver([f for p in pieces for f in (p.fichier, p.pdf) if f] + [liste]))
-    return Publication(analyse, pieces, liste, archive, resultat, avertissements)
+    with ensemble(sortie, lambda: publies(sortie / f"{base}-liste-des-pieces.csv")) as dossier:
+        fichiers = ecrire(dce.contenus, dossier)
+        pieces = [Piece(libelle(analyse, nom), chemin, _suffixe(analyse, nom)) for nom, chemin in fichiers.items()
+                  if chemin.suffix in BUREAUTIQUE]
+        for nom, genre, titre, contenu in complementaires:
+            ecrire_atomique(dossier / nom, contenu)
+            pieces.append(Piece(titre, dossier / nom, genre))
+        pieces.sort(key=lambda p: ORDRE.index(p.genre) if p.genre in ORDRE else len(ORDRE))
+        pdfs = convertir_pieces([p.fichier for p in pieces], dossier, analyse, pdfa, travailleurs)
+        for p in pieces:
+            p.pdf = pdfs[p.fichier.resolve()]
+        ecrire_atomique(dossier / f"{base}-liste-des-pieces.csv", liste_des_pieces(pieces))
+        ecrire_atomique(dossier / f"{base}.zip", archiver([f for p in pieces for f in (p.fichier, p.pdf) if f]
+                                                          + [dossier / f"{base}-liste-des-pieces.csv"]))
+    for p in pieces:  # les fichiers sont désormais dans `sortie`
+        p.fichier = sortie / p.fichier.name
+        p.pdf = sortie / p.pdf.name if p.pdf else None
+    resultat = Resultat(analyse, {nom: sortie / nom for nom in dce.contenus}, dce.conformite)
+    return Publication(analyse, pieces, sortie / f"{base}-liste-des-pieces.csv", sortie / f"{base}.zip", resultat,
+                       avertissements)
 
 
 def liste_des_pieces(pieces: list[Piece]) -> bytes:
@@ -143,6 +153,15 @@ def archiver(fichiers: list[Path]) -> bytes:
             info.external_attr = 0o644 << 16
             z.writestr(info, f.read_bytes())
     return tampon.getvalue()
+
+
+def publies(liste: Path) -> list[str]:
+    """Fichiers d'une publication précédente, d'après sa liste des pièces : ceux que la nouvelle ne reprend pas
+    (acte d'engagement d'un lot supprimé…) sont retirés avec elle."""
+    try:
+        return [ligne["Fichier"] for ligne in lire_liste(liste.read_bytes()) if ligne.get("Fichier")]
+    except (OSError, UnicodeDecodeError, csv.Error, KeyError):
+        return []
 
 
 def lire_liste(contenu: bytes) -> list[dict[str, str]]:

@@ -161,7 +161,8 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
             message = f"Envoi trop volumineux : au plus {TAILLE_MAX_ENVOI // (1024 * 1024)} Mo."
         elif exc.code == 404:
             message = "Page introuvable : cette consultation ou cette saisie n'existe pas, ou a été supprimée."
-        elif exc.code == 400 and exc.description and exc.description.startswith("Jeton"):
+        elif isinstance(exc, formulaire.FormulaireIncoherent) or (
+                exc.code == 400 and exc.description and exc.description.startswith("Jeton")):
             message = exc.description
         elif exc.code == 400:
             message = "Requête invalide (adresse du serveur non reconnue ou formulaire incomplet)."

@@ -21,7 +21,7 @@ import yaml
 
 from ...lot import regeneration
 from ...donnees import yaml_lignes
-from ...donnees.fichiers import DATE_ZIP, ecrire_atomique
+from ...donnees.fichiers import DATE_ZIP, ecrire_atomique, erreur_systeme
 from ...erreurs import ErreurDCE, ErreurDonnees, Probleme
 from ...donnees.fichiers import nom_sur
 from ...lot.rapport_changements import RapportConsultation, lire_manifeste
@@ -106,27 +106,59 @@ def trouver(dossier: Path, nom: str) -> Fiche | None:
     return None
 
 
-def nom_dossier(reference: str) -> str:
-    """Nom du sous-dossier d'une consultation ; jamais un nom réservé du dossier de consultations."""
-    nom = nom_sur(reference)
-    return f"consultation-{nom}" if nom in (regeneration.VERSIONS, regeneration.RAPPORTS) else nom
+def _reference(consultation: Path) -> str | None:
+    """Référence inscrite dans le fichier de réponses d'un sous-dossier ; None s'il n'en a pas."""
+    chemin = consultation / regeneration.REPONSES
+    if not chemin.is_file():
+        return None
+    try:
+        donnees = yaml_lignes.lire(chemin).donnees
+    except ErreurDonnees:
+        return ""  # illisible : le dossier est pris, mais par aucune référence connue
+    return str(donnees.get("reference")) if isinstance(donnees, dict) else ""
+
+
+def nom_dossier(dossier: Path, reference: str) -> str:
+    """Sous-dossier d'une consultation : celui qui porte déjà cette référence, sinon un nom libre.
+
+    Le nom vient de la référence (`nom_sur`) ; deux références distinctes qui donnent le même nom (« 2027 LYCEE
+    01 » et « 2027/LYCEE/01 ») ne partagent jamais un dossier : la seconde reçoit un suffixe (« -2 », « -3 »…).
+    Jamais un nom réservé du dossier de consultations.
+    """
+    base = nom_sur(reference)
+    base = f"consultation-{base}" if base in (regeneration.VERSIONS, regeneration.RAPPORTS) else base
+    libre = None
+    for n in range(1, 1000):
+        nom = base if n == 1 else f"{base}-{n}"
+        deja = _reference(dossier / nom)
+        if deja == reference:
+            return nom
+        if deja is None and libre is None:
+            libre = nom
+    if libre is None:
+        raise ErreurDCE(Probleme(f"trop de consultations aux références voisines de « {reference} »", dossier))
+    return libre
 
 
 def generer(dossier: Path, texte_reponses: str, reference: str, racine: Path) -> tuple[str, RapportConsultation]:
     """Enregistre les réponses dans la consultation et en produit une nouvelle version (versions/NNN).
 
     Même chemin que la régénération en lot : une consultation dont les documents ne changent pas ne reçoit
-    pas de nouvelle version ; un échec laisse la version précédente en vigueur.
+    pas de nouvelle version ; un échec laisse la version précédente en vigueur. Les générations simultanées
+    attendent leur tour (verrou du dossier, au plus `regeneration.ATTENTE_WEB` secondes).
     """
-    nom = nom_dossier(reference)
-    consultation = dossier / nom
-    dossier.mkdir(parents=True, exist_ok=True)
-    with regeneration.verrou(dossier):
-        ecrire_atomique(consultation / regeneration.REPONSES, texte_reponses.encode("utf-8"))
-        with tempfile.TemporaryDirectory(prefix="dce-web-") as rapport:
-            tache = regeneration.Tache(str(consultation), nom, str(racine), rapport,
-                                       regeneration.empreinte_catalogue(racine))
-            return nom, regeneration.traiter(tache)
+    try:
+        dossier.mkdir(parents=True, exist_ok=True)
+        with regeneration.verrou(dossier, attente=regeneration.ATTENTE_WEB):
+            nom = nom_dossier(dossier, reference)
+            consultation = dossier / nom
+            ecrire_atomique(consultation / regeneration.REPONSES, texte_reponses.encode("utf-8"))
+            with tempfile.TemporaryDirectory(prefix="dce-web-") as rapport:
+                tache = regeneration.Tache(str(consultation), nom, str(racine), rapport,
+                                           regeneration.empreinte_catalogue(racine))
+                return nom, regeneration.traiter(tache)
+    except OSError as exc:  # droits, disque plein… : en français, avec le chemin
+        raise erreur_systeme(exc, action="écriture impossible dans le dossier de consultations") from None
 
 
 def archive(fiche: Fiche, reponses_yaml: str | None) -> tuple[str, bytes]:

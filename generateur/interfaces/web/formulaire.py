@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from werkzeug.exceptions import BadRequest
+
 from ...donnees import reponses, saisie, yaml_lignes
 from ...erreurs import ErreurDonnees, Probleme
 from ...droit.expressions import ErreursJinja, evaluer
@@ -83,6 +85,20 @@ def _nombre(texte: str, entier: bool) -> Any:
     return texte.strip() if entier else float(valeur)
 
 
+class FormulaireIncoherent(BadRequest):
+    """Un formulaire que la page n'a pas pu produire (nombre d'éléments annoncé sans leurs champs) : 400, message."""
+
+
+def _elements_envoyes(formulaire: Any, chemin: str) -> int:
+    """Nombre d'éléments de la liste au chemin dont le formulaire contient au moins un champ (0, 1… sans trou)."""
+    prefixe = f"{chemin}."
+    rangs = {cle[len(prefixe):].partition(".")[0] for cle in formulaire.keys() if cle.startswith(prefixe)}
+    n = 0
+    while str(n) in rangs:
+        n += 1
+    return n
+
+
 def _valeur(q: Question, chemin: str, formulaire: Any) -> Any:
     if q.type == "liste":
         try:
@@ -90,6 +106,10 @@ def _valeur(q: Question, chemin: str, formulaire: Any) -> Any:
         except ValueError:
             nombre = 0
         nombre = max(0, min(nombre, q.max or MAX_ELEMENTS))
+        envoyes = _elements_envoyes(formulaire, chemin)
+        if nombre > envoyes:  # le nombre annoncé ne fabrique pas d'éléments que le formulaire ne contient pas
+            raise FormulaireIncoherent(f"Formulaire incohérent : « {q.libelle} » annonce {nombre} élément(s) mais le formulaire "
+                             f"n'en contient que {envoyes}. Recharger la page puis renvoyer le formulaire.")
         elements = []
         for i in range(nombre):
             element: dict[str, Any] = {}
