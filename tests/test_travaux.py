@@ -330,3 +330,12 @@ def test_donnees_des_corps_d_etat_coherentes():
             assert i["code"] in index and i["code"] in choix[nom], (nom, i["code"])
     assert {m["corps_etat"] for m in _param("corps_etat_mots")} <= set(corps)
     assert set(_param("corps_etat_cpv").values()) <= set(corps)
+
+
+def test_sans_periode_de_preparation(tmp_path):
+    ccap = _generer(tmp_path, _variante(chantier__preparation_mois=0))["CCAP"]
+    texte = normal(ccap.texte)
+    assert "le marché ne comporte pas de période de préparation" in section(ccap, "Période de préparation")
+    assert "période de préparation comprise" not in texte and "pendant la période de préparation" not in texte
+    lignes = tableau(ccap, "Article du CCAP", "Article du CCAG-Travaux auquel il est dérogé", "Objet")[1:]
+    assert [ccap.article("Période de préparation"), "28.1"] in [l[:2] for l in lignes]
