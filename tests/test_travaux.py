@@ -201,13 +201,16 @@ def test_index_reconnu_par_le_cpv_et_identifiant_imprime_une_fois_verifie(tmp_pa
     ligne = '          BT47: {libelle: "Électricité", idbank: "001710979", idbank_verifie: false}'
     assert ligne in texte
     catalogue.write_text(texte.replace(ligne, ligne.replace("false", "true")), encoding="utf-8")
-    donnees = _variante(lots=[{"numero": 1, "intitule": "Lot technique", "cpv": "45311000-0", "montant_estime": 300000}])
+    # intitulés sans mot reconnu : le code CPV désigne le corps d'état (le début le plus long l'emporte)
+    donnees = _variante(lots=[{"numero": 1, "intitule": "Lot technique", "cpv": "45311000-0", "montant_estime": 300000},
+                              {"numero": 2, "intitule": "Clos et toit", "cpv": "45261211-6", "montant_estime": 200000}])
     from generateur.rendu.generation import generer
 
     resultat = generer(ecrire(tmp_path, donnees), tmp_path / "sortie", racine)
     ccap = Lu(next(c for n, c in resultat.fichiers.items() if n.endswith("-CCAP.docx")))
-    indices = tableau(ccap, "Contrat", "Intitulé", "Index de référence")
+    indices = tableau(ccap, "Lot", "Intitulé", "Index de référence")
     assert indices[1][2] == "index BT47 « Électricité » (série INSEE n° 001710979)"
+    assert indices[2][2] == "index BT32 « Couverture en tuiles en terre cuite »"  # identifiant non vérifié : absent
 
 
 def test_recapitulatif_des_derogations(lycee, tmp_path):
