@@ -342,3 +342,10 @@ def test_sans_periode_de_preparation(tmp_path):
     assert "période de préparation comprise" not in texte and "pendant la période de préparation" not in texte
     lignes = tableau(ccap, "Article du CCAP", "Article du CCAG-Travaux auquel il est dérogé", "Objet")[1:]
     assert [ccap.article("Période de préparation"), "28.1"] in [l[:2] for l in lignes]
+
+
+def test_lot_du_compte_prorata_inconnu_refuse(tmp_path):
+    fichier = ecrire(tmp_path, _variante(chantier__compte_prorata_lot=9))
+    resultat = CliRunner().invoke(main, ["generer", str(fichier), "--sortie", str(tmp_path / "s")])
+    assert resultat.exit_code == 2, resultat.output
+    assert "aucun lot n° 9 dans la consultation (lots n° 1, 2, 3, 4, 5)" in normal(resultat.output)
