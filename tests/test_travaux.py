@@ -349,3 +349,22 @@ def test_lot_du_compte_prorata_inconnu_refuse(tmp_path):
     resultat = CliRunner().invoke(main, ["generer", str(fichier), "--sortie", str(tmp_path / "s")])
     assert resultat.exit_code == 2, resultat.output
     assert "aucun lot n° 9 dans la consultation (lots n° 1, 2, 3, 4, 5)" in normal(resultat.output)
+
+
+def test_verification_des_limites_du_catalogue(tmp_path):
+    racine = tmp_path / "racine"
+    racine.mkdir()
+    for nom in ("catalogue.yaml", "questionnaire.yaml", "clauses", "modeles", "acheteurs"):
+        (shutil.copytree if (RACINE / nom).is_dir() else shutil.copy)(RACINE / nom, racine / nom)
+    catalogue = racine / "catalogue.yaml"
+    texte = catalogue.read_text(encoding="utf-8")
+    texte = texte.replace("  - champ: chantier.penalites.absence_reunion\n",
+                          "  - champ: chantier.penalites.absence_reunions\n", 1)
+    texte = texte.replace("penalite_retard_documents is none or penalite_retard_documents <=",
+                          "penalite_retard_document is none or penalite_retard_documents <=", 1)
+    catalogue.write_text(texte, encoding="utf-8")
+    resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "catalogue", "verifier"])
+    assert resultat.exit_code != 0
+    sortie = normal(resultat.output)
+    assert "limite sur « chantier.penalites.absence_reunions », absent du questionnaire" in sortie
+    assert "la limite lit « penalite_retard_document », fourni ni par le questionnaire ni par les calculs" in sortie
