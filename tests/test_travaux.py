@@ -75,6 +75,15 @@ def _generer(tmp_path: Path, donnees: dict[str, Any]) -> dict[str, Lu]:
             for nom, chemin in resultat.fichiers.items() if nom.endswith(".docx")}
 
 
+def _copie_racine(tmp_path: Path) -> Path:
+    """Copie modifiable du catalogue, du questionnaire, des clauses, des modèles et des profils."""
+    racine = tmp_path / "racine"
+    racine.mkdir()
+    for nom in ("catalogue.yaml", "questionnaire.yaml", "clauses", "modeles", "acheteurs"):
+        (shutil.copytree if (RACINE / nom).is_dir() else shutil.copy)(RACINE / nom, racine / nom)
+    return racine
+
+
 def _variante(**modifs: Any) -> dict[str, Any]:
     donnees = copy.deepcopy(REPONSES)
     for chemin, valeur in modifs.items():
@@ -192,10 +201,7 @@ def test_index_de_revision_par_lot(lycee):
 
 
 def test_index_reconnu_par_le_cpv_et_identifiant_imprime_une_fois_verifie(tmp_path):
-    racine = tmp_path / "racine"
-    racine.mkdir()
-    for nom in ("catalogue.yaml", "questionnaire.yaml", "clauses", "modeles", "acheteurs"):
-        (shutil.copytree if (RACINE / nom).is_dir() else shutil.copy)(RACINE / nom, racine / nom)
+    racine = _copie_racine(tmp_path)
     catalogue = racine / "catalogue.yaml"
     texte = catalogue.read_text(encoding="utf-8")
     ligne = '          BT47: {libelle: "Électricité", idbank: "001710979", idbank_verifie: false}'
@@ -352,10 +358,7 @@ def test_lot_du_compte_prorata_inconnu_refuse(tmp_path):
 
 
 def test_verification_des_limites_du_catalogue(tmp_path):
-    racine = tmp_path / "racine"
-    racine.mkdir()
-    for nom in ("catalogue.yaml", "questionnaire.yaml", "clauses", "modeles", "acheteurs"):
-        (shutil.copytree if (RACINE / nom).is_dir() else shutil.copy)(RACINE / nom, racine / nom)
+    racine = _copie_racine(tmp_path)
     catalogue = racine / "catalogue.yaml"
     texte = catalogue.read_text(encoding="utf-8")
     texte = texte.replace("  - champ: chantier.penalites.absence_reunion\n",
