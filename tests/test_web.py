@@ -426,6 +426,11 @@ def test_consultation_de_travaux_en_plusieurs_lots(page, serveur, tmp_path):
     assert _groupe(page, "Lot 1").get_by_label("Intitulé du lot").input_value() == LOTS[0][0]
     _continuer(page)
 
+    # Le chantier (questions propres aux travaux) : le maître d'œuvre, le reste par défaut
+    attendre(page.locator("h1")).to_have_text("Le chantier (travaux)")
+    page.get_by_label("Maître d'œuvre", exact=True).fill("Atelier Tarn Architectes")
+    _continuer(page)
+
     # Les critères
     for rang, (intitule, ponderation, nature) in enumerate(CRITERES, start=1):
         if rang > 1:
@@ -478,6 +483,7 @@ def test_consultation_de_travaux_en_plusieurs_lots(page, serveur, tmp_path):
     for intitule, _, _ in LOTS:
         assert intitule in ccap.tout
     assert "Maison de l'emploi du Tarn" in ccap.tout  # la réponse de l'acheteur, dans la clause d'insertion
+    assert "Atelier Tarn Architectes" in ccap.tout  # le maître d'œuvre, dans l'article « Intervenants »
     assert "30\u00a0%" in ccap.tout  # avance de la filière BTP
     rc = Lu(tmp_path / "2027-TRX-0042-RC.docx")
     assert "Performance environnementale du chantier" in rc.tout and "Réhabilitation du gymnase" in rc.texte

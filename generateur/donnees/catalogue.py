@@ -89,6 +89,8 @@ class Catalogue:
     referentiel: str
     fichier: Path
     document_yaml: yaml_lignes.Document
+    # Limites des réponses (section facultative `limites`) : expression, champ du questionnaire, message.
+    limites: list[dict[str, Any]] = field(default_factory=list)
 
     def param(self, nom: str, jour: dt.date, categorie: str | None = None) -> Any:
         """Valeur d'un paramètre juridique en vigueur à une date, pour une catégorie d'acheteur."""
@@ -223,4 +225,4 @@ def charger(racine: Path) -> Catalogue:
     for versions in clauses.values():
         versions.sort(key=lambda c: c.du, reverse=True)
     return Catalogue(racine, str(brut["version"]), brut["documents"], brut["parametres"], brut["calculs"],
-                     clauses, brut["ccag"], str(brut["referentiel"]), fichier, doc)
+                     clauses, brut["ccag"], str(brut["referentiel"]), fichier, doc, list(brut.get("limites") or []))

@@ -21,7 +21,7 @@ from ..donnees.acheteurs import Acheteur
 from ..donnees.catalogue import Catalogue, Clause
 from ..erreurs import ErreurClause, ErreurDonnees, Probleme
 from ..donnees.formats import liste_fr
-from .expressions import ErreursJinja, MarkdownSur, chemins_utilises, evaluer, message_erreur
+from .expressions import ENV_EXPRESSIONS, ErreursJinja, MarkdownSur, chemins_utilises, evaluer, message_erreur
 from ..donnees.reponses import Reponses
 
 
@@ -77,16 +77,48 @@ class Analyse:
 
     @cached_property
     def derogations(self) -> list[dict[str, str]]:
-        """Dérogations au CCAG de référence, dans l'ordre des articles du CCAP."""
+        """Dérogations au CCAG de référence, dans l'ordre des articles du CCAP.
+
+        Une dérogation peut porter une `condition` (expression) : elle ne vaut que si la condition est vraie
+        (par exemple une période de préparation différente de celle du CCAG).
+        """
         ccag = self.contexte["ccag"]
         liste = []
         for s in self.retenues("CCAP"):
             for d in s.clause.deroge_ccag:
                 article = (d.get("articles") or {}).get(ccag)
+                if article and d.get("condition") and not _condition_derogation(s.clause, str(d["condition"]), self.contexte):
+                    continue
                 if article:
                     liste.append({"article_ccap": s.numero, "article_ccag": str(article), "objet": str(d.get("objet", "")),
                                   "clause": s.clause.id})
         return liste
+
+
+def _condition_derogation(clause: Clause, condition: str, contexte: dict[str, Any]) -> bool:
+    try:
+        return bool(evaluer(condition, contexte))
+    except ErreursJinja as exc:
+        raise ErreurClause(Probleme(f"condition d'une dérogation de la clause « {clause.id} » impossible à évaluer : "
+                                    f"{message_erreur(exc)}", clause.fichier, None, "deroge_ccag")) from None
+
+
+def _limites(catalogue: Catalogue, reponses: Reponses, contexte: dict[str, Any]) -> None:
+    """Limites des réponses fixées par le catalogue (section `limites`) : réponse hors limite refusée."""
+    problemes = []
+    for i, limite in enumerate(catalogue.limites):
+        try:
+            respectee = evaluer(str(limite["expression"]), contexte)
+            message = "" if respectee else ENV_EXPRESSIONS.from_string(str(limite["message"])).render(contexte)
+        except ErreursJinja as exc:
+            chemin = f"limites.{i}.expression"
+            raise ErreurDonnees(Probleme(f"limite « {limite.get('champ')} » impossible à évaluer : {message_erreur(exc)}",
+                                         catalogue.fichier, catalogue.document_yaml.ligne(chemin), chemin)) from None
+        if not respectee:
+            champ = str(limite["champ"])
+            problemes.append(Probleme(message.strip(), reponses.fichier, reponses.document.ligne(champ), champ))
+    if problemes:
+        raise ErreurDonnees(problemes)
 
 
 class Parametres:
@@ -162,6 +194,7 @@ def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_
     for lot in contexte["lots"]:
         _calculer(catalogue.calculs.get("lot", []), {**contexte, "lot": lot}, lot, catalogue, "lot", lot["numero"], traces)
     contexte["ccag_intitule"] = catalogue.ccag.get(contexte["ccag"], contexte["ccag"])
+    _limites(catalogue, reponses, contexte)
 
     selections: list[Selection] = []
     for clause in catalogue.versions_en_vigueur(jour):

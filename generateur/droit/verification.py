@@ -27,7 +27,7 @@ CCAG = {"Travaux", "FCS", "PI", "TIC", "MI", "MOE"}
 # Noms connus d'un modèle Jinja de clause : ceux du moteur, les globales de Jinja, ses constantes et `loop`
 NOMS_MOTEUR = (set(NOMS_ANALYSE) | set(NOMS_CLAUSE) | set(ENV_CLAUSES.globals)
                | {"true", "false", "none", "True", "False", "None", "loop"})
-ESPACES_REPONSES = ("spaser", "prix", "variantes", "justifications")
+ESPACES_REPONSES = ("spaser", "prix", "variantes", "justifications", "intervenants", "chantier")
 STATUTS = ("verifie", "partiel", "non_verifie")
 A_COMPLETER = "A_COMPLETER"
 
@@ -345,6 +345,21 @@ class Verificateur:
                     self.pb(f"référence juridique manquante pour le calcul « {calcul.get('nom')} »", doc.fichier,
                             doc.ligne(chemin), chemin)
                 connus = connus | {calcul.get("nom")}
+        for i, limite in enumerate(brut.get("limites") or []):
+            chemin = f"limites.{i}"
+            if limite.get("champ") not in self.chemins_reponses:
+                self.pb(f"limite sur « {limite.get('champ')} », absent du questionnaire", doc.fichier, doc.ligne(chemin),
+                        chemin)
+            if not limite.get("reference") or not limite.get("message"):
+                self.pb("limite sans référence ou sans message", doc.fichier, doc.ligne(chemin), chemin)
+            try:
+                arbre = ENV_EXPRESSIONS.parse("{{ " + str(limite.get("expression")) + " }}")
+            except TemplateSyntaxError as exc:
+                self.pb(f"expression de limite illisible : {exc.message}", doc.fichier, doc.ligne(chemin), chemin)
+                continue
+            for nom in sorted(meta.find_undeclared_variables(arbre) - connus):
+                self.pb(f"la limite lit « {nom} », fourni ni par le questionnaire ni par les calculs", doc.fichier,
+                        doc.ligne(chemin), chemin)
 
 
 def verifier(racine: Path, modeles: Callable[[Path], list[Probleme]] | None = None) -> list[Probleme]:
