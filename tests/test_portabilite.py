@@ -1,0 +1,36 @@
+"""dce s'importe et génère sur un système sans les modules propres à Unix (Windows) : fcntl, os.killpg, os.setsid,
+signal.SIGALRM… simulés absents dans un processus neuf."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import EXEMPLES, RACINE
+
+SANS_UNIX = """
+import os, signal, sys
+sys.modules["fcntl"] = None          # « import fcntl » échoue comme sous Windows
+sys.modules["resource"] = None
+for nom in ("killpg", "setsid", "getpgid", "fork"):
+    if hasattr(os, nom):
+        delattr(os, nom)
+for nom in ("SIGALRM", "SIGKILL", "setitimer", "ITIMER_REAL", "alarm"):
+    if hasattr(signal, nom):
+        delattr(signal, nom)
+import importlib, pkgutil, generateur
+for m in pkgutil.walk_packages(generateur.__path__, "generateur."):
+    importlib.import_module(m.name)
+from generateur.rendu.generation import generer
+from pathlib import Path
+resultat = generer(sys.argv[1], sys.argv[2], Path(sys.argv[3]))
+print(len(resultat.fichiers))
+"""
+
+
+def test_import_et_generation_sans_modules_unix(tmp_path):
+    sortie = subprocess.run([sys.executable, "-c", SANS_UNIX, str(EXEMPLES / "restauration-lycees.yaml"),
+                             str(tmp_path / "sortie"), str(RACINE)], capture_output=True, text=True, timeout=120)
+    assert sortie.returncode == 0, sortie.stderr[-3000:]
+    assert int(sortie.stdout.split()[-1]) >= 5
+    assert (tmp_path / "sortie" / "2026-FCS-0213-CCAP.docx").is_file()
