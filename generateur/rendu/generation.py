@@ -55,10 +55,11 @@ def modele_de(analyse: Analyse, document: str) -> Path:
 
 
 def generer(fichier_reponses: Path | str, sortie: Path | str, racine: Path | None = None,
-            date_droit: dt.date | None = None, strict: bool = False) -> Resultat:
+            date_droit: dt.date | None = None, strict: bool = False, complementaires: bool = False) -> Resultat:
     """Écrit le DCE dans `sortie`. Tout est produit en mémoire avant la première écriture.
 
-    `strict` : une obligation légale non respectée (annexe de conformité) empêche toute écriture.
+    `strict` : une obligation légale non respectée ou un défaut bloquant de la relecture (annexe de conformité)
+    empêche toute écriture. `complementaires` : la relecture lit aussi les pièces que `dce publier` ajoute.
     """
     analyse = preparer(fichier_reponses, racine, date_droit)
     sortie = Path(sortie)
@@ -66,10 +67,9 @@ def generer(fichier_reponses: Path | str, sortie: Path | str, racine: Path | Non
     contenus: dict[str, bytes] = {}
     modeles: dict[Path, bytes] = {}
     pieces = {document: blocs_document(analyse, document) for document in PIECES}
-    conformite = controler(analyse, {document: blocs for document, (blocs, _) in pieces.items()})
-    if strict and conformite.bloquants:
-        raise ErreurDCE([Probleme(f"{v.libelle} ({', '.join(v.articles)})\u00a0: {v.message}", fichier_reponses)
-                         for v in conformite.bloquants]
+    conformite = controler(analyse, {document: blocs for document, (blocs, _) in pieces.items()}, complementaires)
+    if strict and conformite.refus_strict:
+        raise ErreurDCE([Probleme(motif, fichier_reponses) for motif in conformite.refus_strict]
                         + [Probleme("mode strict\u00a0: aucun document n'a été écrit")])
     for document in PIECES:
         blocs, titres = pieces[document]

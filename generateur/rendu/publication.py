@@ -99,7 +99,7 @@ def publier(fichier_reponses: Path | str, sortie: Path | str, racine: Path | Non
     """Écrit le DCE complet dans `sortie` : pièces, PDF, liste des pièces et archive REFERENCE.zip."""
     pdf.soffice()  # LibreOffice absent : on le dit avant d'écrire quoi que ce soit
     sortie = Path(sortie)
-    resultat = generer(fichier_reponses, sortie, racine, date_droit, strict=strict)
+    resultat = generer(fichier_reponses, sortie, racine, date_droit, strict=strict, complementaires=True)
     analyse = resultat.analyse
     base = nom_sur(str(analyse.contexte["reference"]))
     pieces = [Piece(libelle(analyse, nom), chemin, _suffixe(analyse, nom)) for nom, chemin in resultat.fichiers.items()
