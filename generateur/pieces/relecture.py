@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .blocs import Bloc, Liste, Paragraphe, ParagrapheRevise, Tableau, Titre, texte
+from ..donnees import yaml_lignes
 from ..donnees.catalogue import Catalogue
 from ..droit.conformite import Defaut
 from ..erreurs import ErreurDonnees, Probleme
@@ -108,7 +110,7 @@ def extrait(t: str, debut: int, fin: int) -> str:
         a = t.find(" ", a, debut) + 1 or a
     if b < len(t):
         b = t.rfind(" ", fin, b) if t.rfind(" ", fin, b) > 0 else b
-    return ("…" if a > 0 else "") + " ".join(t[a:b].split()) + ("…" if b < len(t) else "")
+    return ("…" if a > 0 else "") + re.sub(r"[ \t\r\n]+", " ", t[a:b]).strip() + ("…" if b < len(t) else "")
 
 
 def _defaut(r: Regle, u: Unite, debut: int, fin: int, detail: str = "") -> Defaut:
@@ -207,17 +209,21 @@ def _motif(r: Regle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
 
 def regles(catalogue: Catalogue) -> list[Regle]:
     """Section `relecture` de catalogue.yaml, vérifiée ; erreurs avec fichier et ligne."""
-    doc = catalogue.document_yaml
+    return _regles(catalogue.document_yaml, catalogue.fichier)
+
+
+def _regles(doc: yaml_lignes.Document, fichier: Path) -> list[Regle]:
     brut = (doc.donnees or {}).get(SECTION) or []
     problemes: list[Probleme] = []
 
     def pb(message: str, chemin: str) -> None:
-        problemes.append(Probleme(message, catalogue.fichier, doc.ligne(chemin), chemin))
+        problemes.append(Probleme(message, fichier, doc.ligne(chemin), chemin))
 
     if not isinstance(brut, list):
         pb("la section doit être une liste de règles de relecture", SECTION)
         raise ErreurDonnees(problemes)
     resultat: list[Regle] = []
+    indices: list[int] = []  # position de chaque règle retenue dans la section
     vus: set[str] = set()
     for i, r in enumerate(brut):
         chemin = f"{SECTION}.{i}"
@@ -246,11 +252,12 @@ def regles(catalogue: Catalogue) -> list[Regle]:
             pb(f"vérification « {r['verification']} » inconnue ({', '.join(VERIFICATIONS)})", f"{chemin}.verification")
             continue
         options = {k: r[k] for k in ("pieces", "formes") if k in r}
+        indices.append(i)
         resultat.append(Regle(str(r.get("id")), " ".join(str(r.get("libelle", "")).split()),
                               " ".join(str(r.get("explication", "")).split()), str(r.get("exemple", "")),
                               bool(r.get("bloquant", False)), motif, str(r.get("verification") or "motif"), options))
-    for i, regle in enumerate(resultat):
-        if not problemes and not appliquer(regle, exemple(regle)):
+    for i, regle in zip(indices, resultat):
+        if not appliquer(regle, exemple(regle)):
             pb(f"règle « {regle.id} » : son exemple n'est pas détecté", f"{SECTION}.{i}.exemple")
     if problemes:
         raise ErreurDonnees(problemes)
@@ -273,10 +280,12 @@ def relire(catalogue: Catalogue, pieces: dict[str, Piece]) -> list[Defaut]:
     return [d for r in regles(catalogue) for d in appliquer(r, pieces)]
 
 
-def verifier_regles(catalogue: Catalogue) -> list[Probleme]:
-    """Pour `dce catalogue verifier` : problèmes de la section `relecture`."""
+def verifier_regles(racine: Path) -> list[Probleme]:
+    """Pour `dce catalogue verifier` : problèmes de la section `relecture` du catalogue situé dans `racine`
+    (champs, motifs, vérifications connues, exemple de chaque règle bien vu par elle)."""
+    fichier = racine / "catalogue.yaml"
     try:
-        regles(catalogue)
+        _regles(yaml_lignes.lire(fichier), fichier)
     except ErreurDonnees as exc:
         return exc.problemes
     return []
