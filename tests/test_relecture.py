@@ -222,3 +222,76 @@ def test_exemples_la_relecture_voit_chaque_defaut_et_l_annexe_le_dit(exemples_ge
     for d in annexe["relecture"]:
         assert (d["piece"], d["article"].replace("'", "’"), d["extrait"]) in cites or \
             (d["piece"], d["article"], d["extrait"]) in cites, d
+
+
+# --- Le statut juridique des clauses se voit : annexe, dce expliquer, page de la consultation -----------------
+
+
+def test_clauses_a_faire_valider_dans_expliquer_et_la_page_web(tmp_path, exemples_generes):
+    from generateur.droit.explication import clauses_a_valider
+
+    fichier = RACINE / "exemples" / "amp-espaces-verts.yaml"
+    a_valider = clauses_a_valider(preparer(fichier, RACINE))
+    partielle = next(s for s in a_valider if s.clause.statut_juridique == "partiel" and s.clause.note_juridique)
+    assert all(s.retenue and s.clause.statut_juridique in ("partiel", "non_verifie") for s in a_valider)
+
+    resultat = CliRunner().invoke(main, ["--catalogue", str(RACINE), "expliquer", str(fichier)])
+    assert resultat.exit_code == 0, resultat.output
+    section = resultat.output.split(f"Clauses à faire valider par le service juridique ({len(a_valider)})\n", 1)[1]
+    assert f"{partielle.clause.document} {partielle.numero} {partielle.clause.titre} ({partielle.clause.id}, " \
+           f"v{partielle.clause.version}) : source partiellement vérifiée" in section.replace(NBSP, " ")
+    assert " ".join(partielle.clause.note_juridique.split())[:60] in section.replace(NBSP, " ")
+
+    annexe = json.loads(next(p for n, p in exemples_generes["amp-espaces-verts"].items()
+                             if n.endswith("annexe-conformite.json")).read_text(encoding="utf-8"))
+    assert [c["clause"] for c in annexe["clauses_a_valider"]] == [s.clause.id for s in a_valider]
+
+    pytest.importorskip("flask")
+    from generateur.interfaces.web import create_app
+
+    dossier = tmp_path / "consultations"
+    (dossier / "AMP").mkdir(parents=True)
+    (dossier / "AMP" / "reponses.yaml").write_bytes(fichier.read_bytes())
+    page = create_app(RACINE, dossier).test_client().get("/consultation/AMP")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Clauses à faire valider par le service juridique" in html
+    assert f"<code>{partielle.clause.id}</code>" in html and "partiellement vérifiée" in html
+    assert "Relecture des pièces" in html
+
+
+# --- L'annexe contrôle le contenu -----------------------------------------------------------------------------
+
+
+def test_lot_sans_contenu_propre_au_cctp_et_refus_a_justifier(tmp_path):
+    """Deux lots que seul le tableau des lots du CCTP décrit ; une consultation sans allotissement ni motif."""
+    analyse = preparer(ecrire(tmp_path, reponses(), "lots.yaml"), RACINE)
+    v = {v.id: v for v in controler(analyse).verdicts}
+    assert v["coherence-lots"].statut == "conforme"
+    assert v["lots-contenu-cctp"].statut == "a_verifier"
+    assert "lots 1 et 2" in v["lots-contenu-cctp"].message
+
+    seul = reponses(lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 300000}])
+    v = {v.id: v for v in controler(preparer(ecrire(tmp_path, seul, "seul.yaml"), RACINE)).verdicts}
+    assert v["options-imposees"].statut == "a_verifier"
+    assert "Découper la consultation en lots" in v["options-imposees"].message
+    assert "justifications.absence_allotissement" in v["options-imposees"].message
+    justifie = {**seul, "justifications": {"absence_allotissement": "Prestation indivisible sur un site unique.",
+                                           "absence_clause_sociale": "Fournitures livrées sans main-d'œuvre sur site."}}
+    v = {v.id: v for v in controler(preparer(ecrire(tmp_path, justifie, "justifie.yaml"), RACINE)).verdicts}
+    assert v["options-imposees"].statut == "conforme"
+    assert "Prestation indivisible sur un site unique." in v["options-imposees"].preuves[0]["extrait"]
+
+
+def test_preuve_introuvable_rend_le_verdict_a_verifier(tmp_path):
+    """Un contrôle « conforme » dont le texte attendu manque à la pièce n'est pas conforme : il est à vérifier."""
+    racine = copie_catalogue(tmp_path)
+    texte = (RACINE / "catalogue.yaml").read_text(encoding="utf-8")
+    (racine / "catalogue.yaml").write_text(texte.replace('texte: "{{ delai_paiement }} jours"',
+                                                         'texte: "{{ delai_paiement }} jours francs"'), encoding="utf-8")
+    v = {v.id: v for v in controler(preparer(ecrire(tmp_path, reponses()), racine)).verdicts}
+    assert v["delai-paiement"].statut == "a_verifier" and v["delai-paiement"].preuves == []
+    assert "Preuve introuvable dans les pièces" in v["delai-paiement"].message and "ccap-paiement" in v["delai-paiement"].message
+    v = {v.id: v for v in controler(preparer(ecrire(tmp_path, reponses(), "b.yaml"), RACINE)).verdicts}
+    assert v["delai-paiement"].statut == "conforme"
+    assert v["delai-paiement"].preuves[0]["piece"] == "CCAP" and f"30{NBSP}jours" in v["delai-paiement"].preuves[0]["extrait"]

@@ -194,6 +194,16 @@ def texte(e: Explication) -> str:
             portee = f" ; lots {', '.join(str(n) for n in s.lots)}" if s.clause.portee == "lot" else ""
             ajout(f"    {s.numero} {s.clause.titre} ({s.clause.id}, v{s.clause.version}{portee}{actions})")
             ajout(f"        règle : {_regle(s, lots)}")
+    a_valider = clauses_a_valider(a)
+    ajout("")
+    ajout(f"Clauses à faire valider par le service juridique ({len(a_valider)})")
+    for s in a_valider:
+        statut = "non vérifiée" if s.clause.statut_juridique == "non_verifie" else "partiellement vérifiée"
+        ajout(f"    {s.clause.document} {s.numero} {s.clause.titre} ({s.clause.id}, v{s.clause.version}) : source {statut}")
+        if s.clause.note_juridique.strip():
+            ajout(f"        note : {' '.join(s.clause.note_juridique.split())}")
+    if not a_valider:
+        ajout("    aucune")
     ecartees = sorted((s for s in a.selections if not s.retenue), key=lambda s: (s.clause.document, s.clause.id))
     ajout("")
     ajout(f"Clauses écartées ({len(ecartees)})")

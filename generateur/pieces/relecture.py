@@ -9,6 +9,7 @@ ou une annexe absents, formes typographiques mêlées dans une même pièce. Cha
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,9 @@ class Unite:
     texte: str
 
 
+SEPARATEUR = "\n\x00\n"  # entre deux unités : aucun motif (\s, \w) ne le franchit, « ^ » reste un début d'unité
+
+
 @dataclass
 class Piece:
     """Le texte d'une pièce, découpé en unités, et les numéros de ses articles et sous-articles."""
@@ -47,6 +51,19 @@ class Piece:
     unites: list[Unite]
     articles: set[str] = field(default_factory=set)
     annexes: bool = False
+
+    _texte: tuple[str, list[int]] | None = field(default=None, repr=False, compare=False)
+
+    def texte(self) -> tuple[str, list[int]]:
+        """Tout le texte (unités séparées par SEPARATEUR) et le début de chaque unité : un motif est cherché
+        une fois par pièce, pas une fois par paragraphe."""
+        if self._texte is None:
+            debuts, position = [], 0
+            for u in self.unites:
+                debuts.append(position)
+                position += len(u.texte) + len(SEPARATEUR)
+            self._texte = SEPARATEUR.join(u.texte for u in self.unites), debuts
+        return self._texte
 
 
 @dataclass(frozen=True)
@@ -99,7 +116,7 @@ def piece(nom: str, blocs: list[Bloc], ignorer: tuple[str, ...] = ()) -> Piece:
                 cache = any(b.texte.split(" – ", 1)[-1].startswith(i) for i in ignorer)
         if cache:
             continue
-        p.unites.extend(Unite(nom, article, t) for t in _textes(b) if t.strip())
+        p.unites.extend(Unite(nom, article, t.replace("\n", " ")) for t in _textes(b) if t.strip())
     return p
 
 
@@ -197,19 +214,31 @@ VERIFICATIONS: dict[str, Callable[[Regle, dict[str, Piece]], Iterable[Defaut]]] 
 def _motif(r: Regle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
     assert r.motif is not None
     for p in pieces.values():
-        for u in p.unites:
-            trouves = list(r.motif.finditer(u.texte))
-            if trouves:  # un défaut par paragraphe (ou cellule) : le premier passage, et le nombre d'occurrences
-                yield _defaut(r, u, trouves[0].start(), trouves[0].end(),
-                              f"{len(trouves)} occurrences dans ce passage" if len(trouves) > 1 else "")
+        texte, debuts = p.texte()
+        par_unite: dict[int, list[re.Match[str]]] = {}
+        for m in r.motif.finditer(texte):
+            par_unite.setdefault(bisect.bisect_right(debuts, m.start()) - 1, []).append(m)
+        for i, trouves in par_unite.items():  # un défaut par paragraphe (ou cellule) : le premier passage, et le nombre
+            debut = debuts[i]
+            yield _defaut(r, p.unites[i], trouves[0].start() - debut, trouves[0].end() - debut,
+                          f"{len(trouves)} occurrences dans ce passage" if len(trouves) > 1 else "")
 
 
 # --- Règles -----------------------------------------------------------------------------------------------------
 
 
+_LUES: dict[int, tuple[yaml_lignes.Document, list[Regle]]] = {}
+
+
 def regles(catalogue: Catalogue) -> list[Regle]:
-    """Section `relecture` de catalogue.yaml, vérifiée ; erreurs avec fichier et ligne."""
-    return _regles(catalogue.document_yaml, catalogue.fichier)
+    """Section `relecture` de catalogue.yaml, vérifiée ; erreurs avec fichier et ligne. Lue une fois par catalogue
+    chargé (le document YAML est gardé avec les règles : son identifiant ne peut pas resservir)."""
+    doc = catalogue.document_yaml
+    if id(doc) not in _LUES:
+        if len(_LUES) >= 8:
+            _LUES.clear()
+        _LUES[id(doc)] = (doc, _regles(doc, catalogue.fichier))
+    return _LUES[id(doc)][1]
 
 
 def _regles(doc: yaml_lignes.Document, fichier: Path) -> list[Regle]:
