@@ -295,3 +295,34 @@ def test_preuve_introuvable_rend_le_verdict_a_verifier(tmp_path):
     v = {v.id: v for v in controler(preparer(ecrire(tmp_path, reponses(), "b.yaml"), RACINE)).verdicts}
     assert v["delai-paiement"].statut == "conforme"
     assert v["delai-paiement"].preuves[0]["piece"] == "CCAP" and f"30{NBSP}jours" in v["delai-paiement"].preuves[0]["extrait"]
+
+
+def test_condition_sociale_exigee_lot_par_lot(tmp_path):
+    """Au-delà du seuil européen, un lot sans condition sociale rend le contrôle non conforme, même si un autre
+    lot en porte une ; la justification enregistrée le rend « justifié »."""
+    donnees = reponses(nature="services", categorie="nettoyage", cpv="90910000-9",
+                       spaser={"insertion": {"actif": True, "facilitateur": "PLIE du Grand Narbonne"}},
+                       lots=[{"numero": 1, "intitule": "Bâtiment A", "montant_estime": 200000},
+                             {"numero": 2, "intitule": "Bâtiment B", "montant_estime": 150000, "insertion": False}])
+    v = {v.id: v for v in controler(preparer(ecrire(tmp_path, donnees), RACINE)).verdicts}
+    assert v["condition-sociale"].statut == "non_conforme"
+    assert "aucune condition d'exécution sociale pour le lot 2," in v["condition-sociale"].message
+    donnees["justifications"] = {"absence_clause_sociale": "Lot 2 : deux interventions annuelles de quelques heures."}
+    v = {v.id: v for v in controler(preparer(ecrire(tmp_path, donnees, "j.yaml"), RACINE)).verdicts}
+    assert v["condition-sociale"].statut == "justifie"
+    del donnees["lots"][1]["insertion"]
+    v = {v.id: v for v in controler(preparer(ecrire(tmp_path, donnees, "tous.yaml"), RACINE)).verdicts}
+    assert v["condition-sociale"].statut == "conforme" and len(v["condition-sociale"].preuves) >= 1
+
+
+def test_publier_relit_aussi_ae_cadre_de_memoire_et_bordereau(tmp_path):
+    """Avec les pièces de `dce publier` : chaque AE, le cadre de mémoire et le bordereau sont relus ; un formulaire
+    « À compléter par le candidat » n'est pas un gabarit oublié."""
+    analyse = preparer(ecrire(tmp_path, reponses()), RACINE)
+    sans = controler(analyse)
+    avec = controler(analyse, complementaires=True)
+    relues = set(avec.faits["pieces_relues"])
+    assert {"Acte d'engagement – lot 1", "Acte d'engagement – lot 2", "Cadre de mémoire technique",
+            "Bordereau des prix"} <= relues and not relues & {"Acte d'engagement – lot 1"} & set(sans.faits["pieces_relues"])
+    assert not any(d.regle == "a-completer" and "candidat" in d.extrait for d in avec.defauts)
+    assert all(d.piece in relues for d in avec.defauts)
