@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 from jinja2 import Template
 
@@ -220,23 +220,7 @@ def definitions(analyse: Analyse) -> list[dict[str, Any]]:
     def pb(message: str, chemin: str) -> None:
         problemes.append(Probleme(message, cat.fichier, cat.document_yaml.ligne(chemin), chemin))
 
-    if not isinstance(brut, list):
-        pb("la section doit être une liste de contrôles", "controles")
-        raise ErreurDonnees(problemes)
-    vus: set[str] = set()
-    for i, c in enumerate(brut):
-        chemin = f"controles.{i}"
-        if not isinstance(c, dict):
-            pb("un contrôle doit être un dictionnaire", chemin)
-            continue
-        for champ in sorted(set(c) - CHAMPS):
-            pb("champ inconnu", f"{chemin}.{champ}")
-        for champ in OBLIGATOIRES:
-            if c.get(champ) in (None, "", []):
-                pb("champ obligatoire manquant", f"{chemin}.{champ}" if champ in c else chemin)
-        if c.get("id") in vus:
-            pb(f"contrôle « {c.get('id')} » en double", f"{chemin}.id")
-        vus.add(str(c.get("id")))
+    for chemin, c in entrees_de_section(brut, "controles", ("contrôles", "un contrôle"), CHAMPS, OBLIGATOIRES, pb):
         messages = c.get("messages") or {}
         for cle in sorted(set(messages) - set(STATUTS)):
             pb(f"message « {cle} » inconnu ({', '.join(STATUTS)})", f"{chemin}.messages.{cle}")
@@ -253,6 +237,32 @@ def definitions(analyse: Analyse) -> list[dict[str, Any]]:
     if problemes:
         raise ErreurDonnees(problemes)
     return brut
+
+
+def entrees_de_section(brut: Any, section: str, noms: tuple[str, str], champs: set[str],
+                       obligatoires: tuple[str, ...], pb: Callable[[str, str], None]) -> list[tuple[str, dict[str, Any]]]:
+    """(chemin, entrée) de chaque dictionnaire d'une section-liste du catalogue (`controles`, `relecture`) ; signale
+    par `pb` une section qui n'est pas une liste, une entrée qui n'est pas un dictionnaire, un champ inconnu ou
+    manquant, un identifiant en double. `noms` : (« contrôles », « un contrôle »)."""
+    if not isinstance(brut, list):
+        pb(f"la section doit être une liste de {noms[0]}", section)
+        return []
+    entrees, vus = [], set()
+    for i, e in enumerate(brut):
+        chemin = f"{section}.{i}"
+        if not isinstance(e, dict):
+            pb(f"{noms[1]} doit être un dictionnaire", chemin)
+            continue
+        for champ in sorted(set(e) - champs):
+            pb("champ inconnu", f"{chemin}.{champ}")
+        for champ in obligatoires:
+            if e.get(champ) in (None, "", []):
+                pb("champ obligatoire manquant", f"{chemin}.{champ}" if champ in e else chemin)
+        if e.get("id") in vus:
+            pb(f"{noms[1].split(' ', 1)[1]} « {e.get('id')} » en double", f"{chemin}.id")
+        vus.add(str(e.get("id")))
+        entrees.append((chemin, e))
+    return entrees
 
 
 @lru_cache(maxsize=512)

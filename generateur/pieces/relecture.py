@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 from .blocs import Bloc, Liste, Paragraphe, ParagrapheRevise, Tableau, Titre, texte
 from ..donnees import yaml_lignes
 from ..donnees.catalogue import Catalogue
-from ..droit.conformite import Defaut
+from ..droit.conformite import Defaut, entrees_de_section
 from ..erreurs import ErreurDonnees, Probleme
 
 SECTION = "relecture"
@@ -248,25 +248,10 @@ def _regles(doc: yaml_lignes.Document, fichier: Path) -> list[Regle]:
     def pb(message: str, chemin: str) -> None:
         problemes.append(Probleme(message, fichier, doc.ligne(chemin), chemin))
 
-    if not isinstance(brut, list):
-        pb("la section doit être une liste de règles de relecture", SECTION)
-        raise ErreurDonnees(problemes)
     resultat: list[Regle] = []
-    indices: list[int] = []  # position de chaque règle retenue dans la section
-    vus: set[str] = set()
-    for i, r in enumerate(brut):
-        chemin = f"{SECTION}.{i}"
-        if not isinstance(r, dict):
-            pb("une règle de relecture doit être un dictionnaire", chemin)
-            continue
-        for champ in sorted(set(r) - CHAMPS):
-            pb("champ inconnu", f"{chemin}.{champ}")
-        for champ in OBLIGATOIRES:
-            if r.get(champ) in (None, ""):
-                pb("champ obligatoire manquant", f"{chemin}.{champ}" if champ in r else chemin)
-        if r.get("id") in vus:
-            pb(f"règle de relecture « {r.get('id')} » en double", f"{chemin}.id")
-        vus.add(str(r.get("id")))
+    chemins: list[str] = []  # chemin de chaque règle retenue dans la section
+    for chemin, r in entrees_de_section(brut, SECTION, ("règles de relecture", "une règle de relecture"), CHAMPS,
+                                        OBLIGATOIRES, pb):
         if ("motif" in r) == ("verification" in r):
             pb("une règle a soit un « motif », soit une « verification »", chemin)
             continue
@@ -281,13 +266,13 @@ def _regles(doc: yaml_lignes.Document, fichier: Path) -> list[Regle]:
             pb(f"vérification « {r['verification']} » inconnue ({', '.join(VERIFICATIONS)})", f"{chemin}.verification")
             continue
         options = {k: r[k] for k in ("pieces", "formes") if k in r}
-        indices.append(i)
+        chemins.append(chemin)
         resultat.append(Regle(str(r.get("id")), " ".join(str(r.get("libelle", "")).split()),
                               " ".join(str(r.get("explication", "")).split()), str(r.get("exemple", "")),
                               bool(r.get("bloquant", False)), motif, str(r.get("verification") or "motif"), options))
-    for i, regle in zip(indices, resultat):
+    for chemin, regle in zip(chemins, resultat):
         if not appliquer(regle, exemple(regle)):
-            pb(f"règle « {regle.id} » : son exemple n'est pas détecté", f"{SECTION}.{i}.exemple")
+            pb(f"règle « {regle.id} » : son exemple n'est pas détecté", f"{chemin}.exemple")
     if problemes:
         raise ErreurDonnees(problemes)
     return resultat
