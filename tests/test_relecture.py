@@ -326,3 +326,13 @@ def test_publier_relit_aussi_ae_cadre_de_memoire_et_bordereau(tmp_path):
             "Bordereau des prix"} <= relues and not relues & {"Acte d'engagement – lot 1"} & set(sans.faits["pieces_relues"])
     assert not any(d.regle == "a-completer" and "candidat" in d.extrait for d in avec.defauts)
     assert all(d.piece in relues for d in avec.defauts)
+
+
+def test_liste_des_consultations_ne_dit_pas_conforme_avec_des_points_a_verifier():
+    pytest.importorskip("flask")
+    from generateur.interfaces.web.consultations import statut_conformite
+
+    assert statut_conformite({"conformite": {"obligations_non_respectees": [], "controles_a_verifier": ["relecture-pieces"],
+                                             "controles": 16}}) == (f"À vérifier{NBSP}: 1 point", "a_verifier")
+    assert statut_conformite({"conformite": {"obligations_non_respectees": [], "controles_a_verifier": [],
+                                             "controles": 16}})[1] == "conforme"
