@@ -337,3 +337,14 @@ def test_liste_des_consultations_ne_dit_pas_conforme_avec_des_points_a_verifier(
                                              "controles": 16}}) == (f"À vérifier{NBSP}: 1 point", "a_verifier")
     assert statut_conformite({"conformite": {"obligations_non_respectees": [], "controles_a_verifier": [],
                                              "controles": 16}})[1] == "conforme"
+
+
+def test_verification_sans_ses_options_refusee(tmp_path):
+    racine = copie_catalogue(tmp_path)
+    texte = (RACINE / "catalogue.yaml").read_text(encoding="utf-8")
+    (racine / "catalogue.yaml").write_text(texte.replace('''    formes:
+      droite: "'"
+      typographique: "’"
+''', ""), encoding="utf-8")
+    problemes = [str(p) for p in relecture.verifier_regles(racine)]
+    assert len(problemes) == 1 and "la vérification « melange » demande « formes »" in problemes[0], problemes

@@ -211,6 +211,20 @@ VERIFICATIONS: dict[str, Callable[[Regle, dict[str, Piece]], Iterable[Defaut]]] 
 }
 
 
+OPTIONS = {"renvoi-article": "pieces", "renvoi-annexe": "pieces", "melange": "formes"}  # option de chaque vérification
+AIDE_OPTIONS = {"pieces": "chaque pièce (RC, CCAP, CCTP) avec la liste des noms qui la désignent",
+                "formes": "au moins deux formes nommées, chacune un texte"}
+
+
+def _option_valide(valeur: Any) -> bool:
+    """`pieces` : pièce → liste de noms non vides ; `formes` : au moins deux formes, chacune un texte non vide."""
+    if not isinstance(valeur, dict) or not valeur:
+        return False
+    if all(isinstance(v, list) for v in valeur.values()):
+        return all(v and all(str(n).strip() for n in v) for v in valeur.values())
+    return len(valeur) >= 2 and all(isinstance(v, str) and v for v in valeur.values())
+
+
 def _motif(r: Regle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
     assert r.motif is not None
     for p in pieces.values():
@@ -264,6 +278,11 @@ def _regles(doc: yaml_lignes.Document, fichier: Path) -> list[Regle]:
                 continue
         elif r["verification"] not in VERIFICATIONS:
             pb(f"vérification « {r['verification']} » inconnue ({', '.join(VERIFICATIONS)})", f"{chemin}.verification")
+            continue
+        elif OPTIONS[r["verification"]] not in r or not _option_valide(r[OPTIONS[r["verification"]]]):
+            option = OPTIONS[r["verification"]]
+            pb(f"la vérification « {r['verification']} » demande « {option} » : {AIDE_OPTIONS[option]}",
+               f"{chemin}.{option}" if option in r else chemin)
             continue
         options = {k: r[k] for k in ("pieces", "formes") if k in r}
         chemins.append(chemin)
