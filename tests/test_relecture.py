@@ -153,7 +153,7 @@ def test_clause_fautive_passe_l_annexe_a_verifier_et_strict_refuse(tmp_path):
     assert "À VÉRIFIER – La relecture automatique" in resultat.output
 
     annexe = json.loads((sortie / "TEST-001-annexe-conformite.json").read_text(encoding="utf-8"))
-    assert annexe["synthese"]["synthese"] == "a_verifier" and annexe["synthese"]["texte"].startswith("À vérifier")
+    assert annexe["synthese"]["etat"] == "a_verifier" and annexe["synthese"]["texte"].startswith("À vérifier")
     article = next(f"Article {c['article'].split('.')[0]} – " for c in json.loads(
         (sortie / "TEST-001-manifeste.json").read_text(encoding="utf-8"))["clauses"] if c["id"] == "ccap-essai-relecture")
     vus = {d["regle"]: d for d in annexe["relecture"] if d["piece"] == "CCAP" and d["article"].startswith(article)}
@@ -178,7 +178,7 @@ def test_clause_fautive_passe_l_annexe_a_verifier_et_strict_refuse(tmp_path):
     assert {"structure-donnees", "renvoi-article-absent", "valeur-sentinelle"} <= {
         r["identifiant"] for r in rangees if r["rubrique"] == "relecture"}
     manifeste = json.loads((sortie / "TEST-001-manifeste.json").read_text(encoding="utf-8"))
-    assert manifeste["conformite"]["synthese"] == "a_verifier"
+    assert manifeste["conformite"]["etat"] == "a_verifier"
     assert len(manifeste["conformite"]["relecture"]) == manifeste["conformite"]["defauts_relecture"] == len(annexe["relecture"])
 
     strict = tmp_path / "strict"
@@ -216,7 +216,7 @@ def test_exemples_la_relecture_voit_chaque_defaut_et_l_annexe_le_dit(exemples_ge
     if not annexe["relecture"]:
         return
     # tant qu'un défaut existe, l'annexe n'est pas « conforme », et elle cite chacun : pièce, article, extrait
-    assert annexe["synthese"]["synthese"] != "conforme" and not annexe["synthese"]["texte"].startswith("Conforme")
+    assert annexe["synthese"]["etat"] != "conforme" and not annexe["synthese"]["texte"].startswith("Conforme")
     assert f"{len(annexe['relecture'])} défaut" in annexe["synthese"]["texte"]
     lu = Lu(next(p for n, p in fichiers.items() if n.endswith("annexe-conformite.docx")))
     cites = {(l[0], l[1], l[3]) for t in lu.tableaux for l in t if len(l) == 5}

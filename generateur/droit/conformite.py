@@ -117,7 +117,7 @@ class Conformite:
     def resume(self) -> dict[str, Any]:
         """Résumé pour le manifeste et le terminal."""
         return {
-            "synthese": self.etat,
+            "etat": self.etat,  # conforme | a_verifier | non_conforme
             "controles": len(self.verdicts),
             **{statut: self.compte(statut) for statut in STATUTS},
             "obligations_non_respectees": [v.id for v in self.bloquants],
