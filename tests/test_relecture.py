@@ -348,3 +348,19 @@ def test_verification_sans_ses_options_refusee(tmp_path):
 ''', ""), encoding="utf-8")
     problemes = [str(p) for p in relecture.verifier_regles(racine)]
     assert len(problemes) == 1 and "la vérification « melange » demande « formes »" in problemes[0], problemes
+
+
+def test_defauts_des_documents_internes_ne_bloquent_pas_strict(tmp_path):
+    """L'annexe est relue (hors ses citations) : une note juridique restée en gabarit, qu'elle reprend, y est vue
+    « à vérifier » ; seuls les défauts des pièces remises aux candidats font refuser --strict."""
+    racine = copie_catalogue(tmp_path)
+    clause = CLAUSE_FAUTIVE.split("---\n")[1].replace(
+        "note_juridique: \"Clause d'essai des tests de relecture.\"",
+        "note_juridique: \"Source : [référence à compléter].\"")
+    (racine / "clauses" / "ccap" / "ccap-essai-relecture.md").write_text(
+        f"---\n{clause}---\nLe titulaire remet un rapport annuel.\n", encoding="utf-8")
+    conformite = controler(preparer(ecrire(tmp_path, reponses()), racine))
+    vu = [d for d in conformite.defauts if d.piece == "Annexe de conformité" and d.regle == "a-completer"]
+    assert vu and "[référence à compléter]" in vu[0].extrait and not vu[0].bloquant
+    assert not any(d.bloquant for d in conformite.defauts if d.piece in ("Fiche de traçabilité", "Annexe de conformité"))
+    assert not any("référence à compléter" in m for m in conformite.refus_strict)

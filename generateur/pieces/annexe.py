@@ -103,7 +103,7 @@ def verdict_general(conformite: Conformite) -> str:
     verifiees = sum(1 for v in conformite.verdicts if v.statut != "sans_objet")
     restes = []
     if conformite.a_verifier:
-        restes.append(_pluriel(len(conformite.a_verifier), "point à vérifier", "points à vérifier"))
+        restes.append(_pluriel(len(conformite.a_verifier), "contrôle à examiner", "contrôles à examiner"))
     if conformite.defauts:
         restes.append(_pluriel(len(conformite.defauts), "défaut relevé par la relecture des pièces",
                                "défauts relevés par la relecture des pièces"))

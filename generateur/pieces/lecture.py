@@ -4,6 +4,7 @@ dérogations récapitulées ; et les contrôles juridiques appliqués à ces fai
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from . import annexe, relecture
@@ -15,6 +16,7 @@ from ..droit.regles import Analyse
 
 RE_LOT = re.compile(r"\blot\s+(?:n°\s*)?(\d+)\b(?!\s*(?:,|et|à|ou)\s*\d)", re.IGNORECASE)
 FICHE = "Fiche de traçabilité"
+INTERNES = (FICHE, annexe.TITRE)  # documents du service, pas des candidats
 
 def texte_blocs(blocs: list[Bloc]) -> str:
     """Texte lisible des blocs d'une pièce (titres, paragraphes, listes, cellules)."""
@@ -150,4 +152,6 @@ def controler(analyse: Analyse, corps: dict[str, list[Bloc]] | None = None,
     provisoire = verifier(analyse, {**faits, "defauts_relecture": defauts, "pieces_relues": list(a_relire)})
     blocs_annexe = annexe.blocs(analyse, provisoire, citations=False)[0]
     defauts += relecture.relire(analyse.catalogue, {annexe.TITRE: relecture.piece(annexe.TITRE, blocs_annexe)})
+    # fiche et annexe sont des documents internes : leurs défauts sont à vérifier, jamais bloquants pour --strict
+    defauts = [replace(d, bloquant=False) if d.piece in INTERNES else d for d in defauts]
     return verifier(analyse, {**faits, "defauts_relecture": defauts, "pieces_relues": [*a_relire, annexe.TITRE]})
