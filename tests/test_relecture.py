@@ -364,3 +364,20 @@ def test_defauts_des_documents_internes_ne_bloquent_pas_strict(tmp_path):
     assert vu and "[référence à compléter]" in vu[0].extrait and not vu[0].bloquant
     assert not any(d.bloquant for d in conformite.defauts if d.piece in ("Fiche de traçabilité", "Annexe de conformité"))
     assert not any("référence à compléter" in m for m in conformite.refus_strict)
+
+
+def test_regenerer_relit_aussi(tmp_path):
+    """`dce regenerer` passe par la même génération : le manifeste et l'annexe de la version portent la relecture."""
+    dossier = tmp_path / "consultations"
+    (dossier / "AMP").mkdir(parents=True)
+    (dossier / "AMP" / "reponses.yaml").write_bytes((RACINE / "exemples" / "amp-espaces-verts.yaml").read_bytes())
+    resultat = CliRunner().invoke(main, ["--catalogue", str(RACINE), "regenerer", str(dossier), "--jobs", "1"])
+    assert resultat.exit_code in (0, 1), resultat.output
+    manifeste = json.loads(next((dossier / "AMP" / "versions" / "001").glob("*-manifeste.json")).read_text(encoding="utf-8"))
+    annexe = json.loads(next((dossier / "AMP" / "versions" / "001").glob("*-annexe-conformite.json")).read_text(encoding="utf-8"))
+    assert manifeste["conformite"]["relecture"] == annexe["relecture"]
+    assert manifeste["conformite"]["defauts_relecture"] == len(annexe["relecture"])
+    verdict = next(c for c in annexe["controles"] if c["id"] == "relecture-pieces")
+    assert verdict["verdict"] == ("a_verifier" if annexe["relecture"] else "conforme")
+    assert {d["piece"] for d in annexe["relecture"]} <= {"RC", "CCAP", "CCTP", "Fiche de traçabilité",
+                                                         "Annexe de conformité"}
