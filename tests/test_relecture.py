@@ -259,6 +259,10 @@ def test_clauses_a_faire_valider_dans_expliquer_et_la_page_web(tmp_path, exemple
     assert "Clauses à faire valider par le service juridique" in html
     assert f"<code>{partielle.clause.id}</code>" in html and "partiellement vérifiée" in html
     assert "Relecture des pièces" in html
+    # chaque verdict conforme avec sa preuve : pièce, article, extrait cité
+    conformes = [c for c in annexe["controles"] if c["verdict"] == "conforme" and c["preuves"][0]["piece"]]
+    assert conformes and all(f"{c['preuves'][0]['piece']}, article {c['preuves'][0]['article']}&nbsp;: <q>" in html
+                             for c in conformes)
 
 
 # --- L'annexe contrôle le contenu -----------------------------------------------------------------------------
