@@ -27,6 +27,11 @@ def verdicts(tmp_path: Path, racine: Path = RACINE, **modifs) -> dict[str, objec
     return {v.id: v for v in verifier(preparer(fichier, racine)).verdicts}
 
 
+def _apos(texte: str) -> str:
+    """Texte comparable entre le JSON (textes du catalogue tels quels) et le Word, dont la typographie est refaite."""
+    return texte.replace("’", "'").replace("\u00a0", " ")
+
+
 def dce(*arguments: str):
     return CliRunner().invoke(main, ["--catalogue", str(RACINE), *arguments])
 
@@ -35,7 +40,7 @@ def dce(*arguments: str):
 
 
 @pytest.mark.parametrize("exemple", ["travaux-lycee", "restauration-lycees", "nettoyage-hotel-region", "amp-espaces-verts"])
-def test_exemples_respectent_toutes_les_obligations(exemples_generes, exemple):
+def test_annexe_des_exemples_chaque_verdict_avec_sa_preuve(exemples_generes, exemple):
     fichiers = exemples_generes[exemple]
     annexe = json.loads(next(p for n, p in fichiers.items() if n.endswith("annexe-conformite.json"))
                         .read_text(encoding="utf-8"))
@@ -45,19 +50,33 @@ def test_exemples_respectent_toutes_les_obligations(exemples_generes, exemple):
     assert any(n.endswith("annexe-conformite.docx") for n in manifeste["fichiers"])  # l'annexe est empreintée
 
     lu = Lu(next(p for n, p in fichiers.items() if n.endswith("annexe-conformite.docx")))
-    assert lu.titres(1)[0] == "Article 1 – Synthèse"
-    assert "La consultation respecte les" in lu.texte
-    # chaque obligation : libellé, articles, verdict et constat, sur une même ligne du tableau des contrôles
-    lignes = {l[0].removesuffix(" (bonne pratique)"): l for t in lu.tableaux for l in t if len(l) == 4}
+    assert lu.titres(1)[:5] == ["Article 1 – Synthèse", "Article 2 – Consultation", "Article 3 – Contrôles juridiques",
+                                "Article 4 – Relecture des pièces",
+                                "Article 5 – Clauses à faire valider par le service juridique"]
+    # chaque obligation : libellé, articles, verdict, constat et preuve, sur une même ligne du tableau des contrôles
+    # le Word a l'apostrophe typographique (l'annexe est relue elle-même) ; le JSON garde les textes du catalogue
+    lignes = {_apos(l[0].removesuffix(" (bonne pratique)")): l for t in lu.tableaux for l in t if len(l) == 5}
+    csv_controles = {r["identifiant"]: r for r in csv.DictReader(io.StringIO(
+        next(p for n, p in fichiers.items() if n.endswith("annexe-conformite.csv")).read_text(encoding="utf-8-sig")),
+        delimiter=";") if r["rubrique"] == "controle"}
     for c in annexe["controles"]:
-        ligne = lignes[c["libelle"]]
-        assert ligne[1] == ", ".join(c["articles"]) and ligne[2] == c["verdict_libelle"] and ligne[3] == c["constat"]
+        ligne = lignes[_apos(c["libelle"])]
+        assert ligne[1] == ", ".join(c["articles"]) and ligne[2] == c["verdict_libelle"]
+        assert _apos(ligne[3]) == _apos(c["constat"])
         assert c["constat"], c["id"]
+        if c["verdict"] == "conforme":  # la preuve : pièce, article et texte cité, dans Word, JSON et CSV
+            assert c["preuves"] and all(p["extrait"] for p in c["preuves"]), c["id"]
+            for p in c["preuves"]:
+                assert _apos(p["extrait"]) in _apos(ligne[4]) and p["extrait"] in csv_controles[c["id"]]["preuve"], (c["id"], p)
+                if p["piece"]:
+                    assert f"{p['piece']}, article {p['article']}" in ligne[4]
+        else:
+            assert c["preuves"] == [] and ligne[4] == ""
     # chaque action du SPASER : document, article et clause (version) dans l'annexe du juriste
-    actions = {(l[0].split(" – ")[0], l[1], l[2]) for t in lu.tableaux for l in t if len(l) == 5}
+    actions = {(l[0].split(" – ")[0], l[1], _apos(l[2])) for t in lu.tableaux for l in t if len(l) == 5}  # (et contrôles)
     for a in annexe["actions_spaser"]:
         assert (a["action"], f"{a['document']}, article {a['article']}",
-                f"{a['clause_titre']} ({a['clause']}, v{a['version']})") in actions, a
+                _apos(f"{a['clause_titre']} ({a['clause']}, v{a['version']})")) in actions, a
         assert a["axe"]["titre"] and a["chantier"]["titre"] and a["references"]
     assert {a["action"] for a in annexe["actions_spaser"]} == set(manifeste["actions_spaser"])
     # DECP : mêmes valeurs que le manifeste, dans la forme du schéma 2.x
@@ -204,7 +223,7 @@ def test_generer_signale_l_echec_et_strict_refuse(tmp_path):
     annexe = sortie / "TEST-001-annexe-conformite.docx"
     assert (sortie / "TEST-001-CCAP.docx").is_file() and annexe.is_file()  # le travail peut continuer
     lu = Lu(annexe)
-    assert "Attention\u00a0: 1 obligation légale non respectée" in lu.texte
+    assert "Non conforme\u00a0: 1 obligation légale non respectée" in lu.texte
     assert "À corriger" in lu.texte
     rangees = list(csv.DictReader(io.StringIO((sortie / "TEST-001-annexe-conformite.csv").read_text(encoding="utf-8-sig")),
                                   delimiter=";"))
@@ -227,8 +246,8 @@ def test_generer_signale_l_echec_et_strict_refuse(tmp_path):
 def test_controle_mal_ecrit_nomme_fichier_et_ligne(tmp_path):
     racine = copie_catalogue(tmp_path)
     texte = (RACINE / "catalogue.yaml").read_text(encoding="utf-8")
-    (racine / "catalogue.yaml").write_text(texte.replace('conforme: "clauses_sociales | length > 0"',
-                                                         'conforme: "clauses_socialles | length > 0"'), encoding="utf-8")
+    (racine / "catalogue.yaml").write_text(texte.replace('conforme: "clauses_sociales | length > 0 and',
+                                                         'conforme: "clauses_socialles | length > 0 and'), encoding="utf-8")
     fichier = ecrire(tmp_path, reponses(lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 300000}]))
     resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "annexe", str(fichier), "-o", str(tmp_path / "s")])
     assert resultat.exit_code == 2, resultat.output

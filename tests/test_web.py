@@ -500,7 +500,7 @@ def test_consultation_de_travaux_en_plusieurs_lots(page, serveur, tmp_path):
     ligne = page.get_by_role("table", name=re.compile(r"1 consultation dans")).get_by_role("row", name=re.compile("2027-TRX-0042"))
     cellules = ligne.get_by_role("cell").all_text_contents()
     assert "Réhabilitation du gymnase" in cellules[0] and cellules[1] == "3"
-    assert re.match(r"(Conforme|\d+ obligation)", cellules[2]) and cellules[3].startswith("version 001")
+    assert re.match(r"(Conforme|À vérifier|\d+ obligation)", cellules[2]) and cellules[3].startswith("version 001")
     capture(page, "consultations")
     ligne.get_by_role("link", name="2027-TRX-0042", exact=True).click()
     attendre(page.locator("h1")).to_have_text("Consultation 2027-TRX-0042")

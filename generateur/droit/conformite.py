@@ -10,16 +10,19 @@ les contrôles ; il ne contient aucune règle de droit et ne connaît ni les blo
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 from jinja2 import Template
 
 from ..erreurs import ErreurDonnees, Probleme
 from .expressions import ENV_EXPRESSIONS, ErreursJinja, evaluer, message_erreur
 from .regles import Analyse
+from ..donnees.saisie import typographie
 from .spaser import considerations_decp
+from .suggestions import Etat, etats
+from .suggestions import charger as charger_suggestions
 
 STATUTS = {
     "conforme": "Conforme",
@@ -29,9 +32,12 @@ STATUTS = {
     "sans_objet": "Sans objet",
 }
 CHAMPS = {"id", "libelle", "articles", "obligatoire", "statut", "note", "applicable", "conforme", "justification",
-          "messages"}
-OBLIGATOIRES = ("id", "libelle", "articles", "obligatoire", "applicable", "conforme", "messages")
+          "messages", "preuve"}
+OBLIGATOIRES = ("id", "libelle", "articles", "obligatoire", "applicable", "conforme", "messages", "preuve")
+CHAMPS_PREUVE = {"clauses", "texte", "faits"}
+LONGUEUR_EXTRAIT = 240
 EXECUTION = ("CCAP", "CCTP")  # pièces qui portent les conditions d'exécution
+DECP_SOCIALES = ("Clause sociale", "Marché réservé")
 
 
 @dataclass
@@ -46,6 +52,7 @@ class Verdict:
     message: str
     statut_juridique: str = "verifie"
     note: str = ""
+    preuves: list[dict[str, str]] = field(default_factory=list)  # pièce, article, extrait (ou seul le fait établi)
 
     @property
     def libelle_statut(self) -> str:
@@ -56,12 +63,31 @@ class Verdict:
         return self.statut == "non_conforme"
 
 
+@dataclass(frozen=True)
+class Defaut:
+    """Un défaut vu par la relecture automatique d'une pièce (generateur.pieces.relecture) : la règle qui l'a vu,
+    la pièce, l'article (titre de niveau 1 qui le précède) et un extrait du texte."""
+
+    regle: str
+    libelle: str
+    piece: str
+    article: str
+    extrait: str
+    bloquant: bool = False
+    detail: str = ""
+
+    def en_json(self) -> dict[str, Any]:
+        return {"regle": self.regle, "libelle": self.libelle, "piece": self.piece, "article": self.article,
+                "extrait": self.extrait, "bloquant": self.bloquant, "detail": self.detail}
+
+
 @dataclass
 class Conformite:
-    """Verdicts d'une consultation et faits sur lesquels ils reposent."""
+    """Verdicts d'une consultation, faits sur lesquels ils reposent et défauts de la relecture des pièces."""
 
     verdicts: list[Verdict]
     faits: dict[str, Any]
+    defauts: list[Defaut] = field(default_factory=list)
 
     @property
     def bloquants(self) -> list[Verdict]:
@@ -71,16 +97,33 @@ class Conformite:
     def a_verifier(self) -> list[Verdict]:
         return [v for v in self.verdicts if v.statut == "a_verifier"]
 
+    @property
+    def etat(self) -> str:
+        """Synthèse : « conforme » seulement sans non-conformité, sans point à vérifier et sans défaut de relecture."""
+        if self.bloquants:
+            return "non_conforme"
+        return "a_verifier" if self.a_verifier or self.defauts else "conforme"
+
+    @property
+    def refus_strict(self) -> list[str]:
+        """Ce qui fait refuser `--strict` : obligations non respectées et défauts bloquants de la relecture."""
+        return ([f"{v.libelle} ({', '.join(v.articles)})\u00a0: {v.message}" for v in self.bloquants]
+                + [f"{d.piece}, {d.article}\u00a0: {d.libelle} («\u00a0{d.extrait}\u00a0»)"
+                   for d in self.defauts if d.bloquant])
+
     def compte(self, statut: str) -> int:
         return sum(1 for v in self.verdicts if v.statut == statut)
 
     def resume(self) -> dict[str, Any]:
         """Résumé pour le manifeste et le terminal."""
         return {
+            "etat": self.etat,  # conforme | a_verifier | non_conforme
             "controles": len(self.verdicts),
             **{statut: self.compte(statut) for statut in STATUTS},
             "obligations_non_respectees": [v.id for v in self.bloquants],
             "controles_a_verifier": [v.id for v in self.a_verifier],
+            "defauts_relecture": len(self.defauts),
+            "relecture": [d.en_json() for d in self.defauts],
         }
 
 
@@ -113,10 +156,12 @@ def faits(analyse: Analyse, pieces: dict[str, Any]) -> dict[str, Any]:
     incoherents = [str(c["intitule"]) for c in criteres if c.get("sous_criteres")
                    and abs(sum(s.get("ponderation") or 0 for s in c["sous_criteres"]) - (c.get("ponderation") or 0)) > 1e-6]
     par_piece = pieces["lots_par_piece"]
+    contenu_cctp = pieces.get("contenu_lots_cctp") or {}
+    options = options_imposees(analyse)
     return {
         "clauses_retenues": [s.clause.id for s in analyse.retenues()],
         "clauses_environnementales": _clauses_portant(analyse, ("Clause environnementale",)),
-        "clauses_sociales": _clauses_portant(analyse, ("Clause sociale", "Marché réservé")),
+        "clauses_sociales": _clauses_portant(analyse, DECP_SOCIALES),
         "decp": considerations_decp(analyse),
         "criteres_environnementaux": [c for c in criteres if c.get("type") == "environnemental"],
         "criteres_sociaux": [c for c in criteres if c.get("type") == "social"],
@@ -130,7 +175,40 @@ def faits(analyse: Analyse, pieces: dict[str, Any]) -> dict[str, Any]:
         "lots_divergents": pieces["lots_divergents"],
         "derogations": pieces["derogations"],
         "dernier_article_ccap": dernier_article(analyse, "CCAP"),
+        "lots_sans_clause_sociale": [l["numero"] for l in lots_sans_clause_sociale(analyse)],
+        "contenu_lots_cctp": contenu_cctp,
+        "lots_sans_contenu_cctp": [int(n) for n, lieux in contenu_cctp.items() if not lieux],
+        "options_imposees": options,
+        "refus_a_justifier": [o for o in options if o["statut"] == "refusée sans justification"],
+        "defauts_relecture": [d.en_json() for d in pieces.get("defauts_relecture", [])],
+        "pieces_relues": list(pieces.get("pieces_relues", [])),
     }
+
+
+def lots_sans_clause_sociale(analyse: Analyse) -> list[dict[str, Any]]:
+    """Lots qu'aucune condition d'exécution sociale (CCAP, CCTP) ne couvre."""
+    couverts: set[int] = set()
+    for s in analyse.selections:
+        if s.retenue and s.clause.document in EXECUTION and any(d in s.clause.decp for d in DECP_SOCIALES):
+            if s.clause.portee == "lot":
+                couverts.update(s.lots)
+            else:
+                couverts.update(l["numero"] for l in analyse.contexte["lots"])
+    return [l for l in analyse.contexte["lots"] if l["numero"] not in couverts]
+
+
+def refus_a_justifier(suivies: list[Etat]) -> list[Etat]:
+    """Suggestions que la loi impose, refusées sans justification (les « À JUSTIFIER » de `dce verifier`)."""
+    return [x for x in suivies if x.obligatoire and not x.retenue and not x.justification]
+
+
+def options_imposees(analyse: Analyse) -> list[dict[str, Any]]:
+    """Suggestions du questionnaire que la loi impose à cette consultation, et leur sort."""
+    fichier = analyse.catalogue.racine / "questionnaire.yaml"
+    suivies = etats(charger_suggestions(fichier), analyse.contexte) if fichier.is_file() else []
+    return [{"id": e.suggestion.id, "titre": e.suggestion.titre, "reference": e.suggestion.reference,
+             "question": e.suggestion.justification or "", "statut": e.statut, "justification": e.justification}
+            for e in suivies if e.obligatoire]
 
 
 def definitions(analyse: Analyse) -> list[dict[str, Any]]:
@@ -142,32 +220,49 @@ def definitions(analyse: Analyse) -> list[dict[str, Any]]:
     def pb(message: str, chemin: str) -> None:
         problemes.append(Probleme(message, cat.fichier, cat.document_yaml.ligne(chemin), chemin))
 
-    if not isinstance(brut, list):
-        pb("la section doit être une liste de contrôles", "controles")
-        raise ErreurDonnees(problemes)
-    vus: set[str] = set()
-    for i, c in enumerate(brut):
-        chemin = f"controles.{i}"
-        if not isinstance(c, dict):
-            pb("un contrôle doit être un dictionnaire", chemin)
-            continue
-        for champ in sorted(set(c) - CHAMPS):
-            pb("champ inconnu", f"{chemin}.{champ}")
-        for champ in OBLIGATOIRES:
-            if c.get(champ) in (None, "", []):
-                pb("champ obligatoire manquant", f"{chemin}.{champ}" if champ in c else chemin)
-        if c.get("id") in vus:
-            pb(f"contrôle « {c.get('id')} » en double", f"{chemin}.id")
-        vus.add(str(c.get("id")))
+    for chemin, c in entrees_de_section(brut, "controles", ("contrôles", "un contrôle"), CHAMPS, OBLIGATOIRES, pb):
         messages = c.get("messages") or {}
         for cle in sorted(set(messages) - set(STATUTS)):
             pb(f"message « {cle} » inconnu ({', '.join(STATUTS)})", f"{chemin}.messages.{cle}")
         for cle in ("conforme", "non_conforme"):
             if not messages.get(cle):
                 pb("message obligatoire manquant", f"{chemin}.messages.{cle}" if messages else f"{chemin}.messages")
+        preuve = c.get("preuve")
+        if preuve is not None:
+            if not isinstance(preuve, dict) or not preuve.keys() & {"clauses", "faits"}:
+                pb("la preuve nomme des clauses (« clauses », « texte ») ou un fait (« faits »)", f"{chemin}.preuve")
+            else:
+                for cle in sorted(set(preuve) - CHAMPS_PREUVE):
+                    pb(f"champ de preuve inconnu ({', '.join(sorted(CHAMPS_PREUVE))})", f"{chemin}.preuve.{cle}")
     if problemes:
         raise ErreurDonnees(problemes)
     return brut
+
+
+def entrees_de_section(brut: Any, section: str, noms: tuple[str, str], champs: set[str],
+                       obligatoires: tuple[str, ...], pb: Callable[[str, str], None]) -> list[tuple[str, dict[str, Any]]]:
+    """(chemin, entrée) de chaque dictionnaire d'une section-liste du catalogue (`controles`, `relecture`) ; signale
+    par `pb` une section qui n'est pas une liste, une entrée qui n'est pas un dictionnaire, un champ inconnu ou
+    manquant, un identifiant en double. `noms` : (« contrôles », « un contrôle »)."""
+    if not isinstance(brut, list):
+        pb(f"la section doit être une liste de {noms[0]}", section)
+        return []
+    entrees, vus = [], set()
+    for i, e in enumerate(brut):
+        chemin = f"{section}.{i}"
+        if not isinstance(e, dict):
+            pb(f"{noms[1]} doit être un dictionnaire", chemin)
+            continue
+        for champ in sorted(set(e) - champs):
+            pb("champ inconnu", f"{chemin}.{champ}")
+        for champ in obligatoires:
+            if e.get(champ) in (None, "", []):
+                pb("champ obligatoire manquant", f"{chemin}.{champ}" if champ in e else chemin)
+        if e.get("id") in vus:
+            pb(f"{noms[1].split(' ', 1)[1]} « {e.get('id')} » en double", f"{chemin}.id")
+        vus.add(str(e.get("id")))
+        entrees.append((chemin, e))
+    return entrees
 
 
 @lru_cache(maxsize=512)
@@ -188,6 +283,8 @@ def verifier(analyse: Analyse, pieces: dict[str, Any]) -> Conformite:
             try:
                 if cle is None:
                     return evaluer(str(c[champ]), contexte)
+                if (champ, cle) == ("preuve", "clauses"):
+                    return evaluer(str(c[champ][cle]), contexte)
                 return _modele(str(c[champ][cle])).render(contexte)
             except ErreursJinja as exc:
                 raise ErreurDonnees(Probleme(f"contrôle « {c['id']} » : {champ}{' ' + cle if cle else ''} impossible à "
@@ -205,13 +302,56 @@ def verifier(analyse: Analyse, pieces: dict[str, Any]) -> Conformite:
         messages = c["messages"]
         cle = statut if statut in messages else ("non_conforme" if statut == "a_verifier" else None)
         if cle:
-            message = normaliser(calculer("messages", cle))
+            message = typographie(normaliser(calculer("messages", cle)))
         elif statut == "justifie":
             message = f"Justification enregistrée\u00a0: «\u00a0{normaliser(calculer('justification'))}\u00a0»."
         else:
             message = ""
+        preuves: list[dict[str, str]] = []
+        if statut == "conforme":
+            preuve = c["preuve"]
+            ids = calculer("preuve", "clauses") if "clauses" in preuve else []
+            texte = normaliser(calculer("preuve", "texte")) if preuve.get("texte") else ""
+            manquantes = []
+            for ident in ids if isinstance(ids, (list, tuple)) else [ids]:
+                citation = citer(analyse, pieces.get("textes_articles", {}), str(ident), texte)
+                if citation is None:
+                    manquantes.append(f"clause {ident}" + (f" («\u00a0{texte}\u00a0»)" if texte else ""))
+                else:
+                    preuves.append(citation)
+            fait = typographie(normaliser(calculer("preuve", "faits"))) if preuve.get("faits") else ""
+            if fait:
+                preuves.append({"piece": "", "article": "", "extrait": fait})
+            if manquantes or not preuves:
+                statut = "a_verifier"
+                message += (" Preuve introuvable dans les pièces\u00a0: " + ", ".join(manquantes or ["aucune"]) + ".")
+                preuves = []
         articles = c["articles"] if isinstance(c["articles"], list) else [c["articles"]]
         verdicts.append(Verdict(str(c["id"]), normaliser(c["libelle"]), [str(a) for a in articles],
                                 bool(c["obligatoire"]), statut, message, str(c.get("statut") or "verifie"),
-                                normaliser(c.get("note") or "")))
-    return Conformite(verdicts, etablis)
+                                normaliser(c.get("note") or ""), preuves))
+    return Conformite(verdicts, etablis, list(pieces.get("defauts_relecture", [])))
+
+
+def _comparable(texte: str) -> str:
+    return " ".join(texte.replace("\u00a0", " ").replace("\u202f", " ").replace("’", "'").split()).casefold()
+
+
+def citer(analyse: Analyse, textes: dict[str, dict[str, list[str]]], ident: str, texte: str = "") -> dict[str, str] | None:
+    """Preuve tirée d'une clause retenue : sa pièce, son article et la phrase qui contient `texte` (la première
+    phrase de l'article si `texte` est vide) ; None si la clause n'est pas retenue ou si le texte n'y est pas."""
+    s = analyse.selection(ident)
+    if s is None or not s.retenue or not s.numero:
+        return None
+    lignes = textes.get(s.clause.document, {}).get(s.numero, [])
+    cherche = _comparable(texte)
+    # sans texte cherché : la première phrase, pas un intertitre (« Option retenue »)
+    ligne = next((l for l in lignes if cherche in _comparable(l) and (cherche or l.rstrip().endswith((".", ":", ";")))),
+                 next((l for l in lignes if cherche in _comparable(l)), None))
+    if ligne is None:
+        return None
+    phrases = re.split(r"(?<=[.!?;])\s+", normaliser(ligne))
+    phrase = next((p for p in phrases if cherche in _comparable(p)), phrases[0])
+    if len(phrase) > LONGUEUR_EXTRAIT:
+        phrase = phrase[:LONGUEUR_EXTRAIT].rsplit(" ", 1)[0] + "…"
+    return {"piece": s.clause.document, "article": s.numero, "extrait": phrase}

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .conformite import Conformite
+from .conformite import Conformite, lots_sans_clause_sociale, refus_a_justifier  # noqa: F401 (refus_a_justifier : API de `dce verifier`)
 from ..donnees.formats import date_longue, euros, montant, montant_ttc, nombre, pourcent
 from .regles import Analyse, Calcul, Selection
 from ..donnees.saisie import INS, lire, typographie
@@ -19,8 +19,6 @@ from .suggestions import Etat, Suggestion, etats
 from .spaser import actions_mises_en_oeuvre
 
 JUSTIFICATION_SOCIALE = "justifications.absence_clause_sociale"  # question du questionnaire (CCP L2112-2-1)
-DECP_SOCIALES = ("Clause sociale", "Marché réservé")
-PIECES_EXECUTION = ("CCAP", "CCTP")
 STATUTS_ECART = ("non_conforme", "a_verifier", "justifie")
 
 
@@ -42,16 +40,11 @@ class Explication:
     ecarts: list[Ecart]
 
 
-def lots_sans_clause_sociale(analyse: Analyse) -> list[dict[str, Any]]:
-    """Lots qu'aucune condition d'exécution sociale (CCAP, CCTP) ne couvre."""
-    couverts: set[int] = set()
-    for s in analyse.selections:
-        if s.retenue and s.clause.document in PIECES_EXECUTION and any(d in s.clause.decp for d in DECP_SOCIALES):
-            if s.clause.portee == "lot":
-                couverts.update(s.lots)
-            else:
-                couverts.update(l["numero"] for l in analyse.contexte["lots"])
-    return [l for l in analyse.contexte["lots"] if l["numero"] not in couverts]
+def clauses_a_valider(analyse: Analyse) -> list[Selection]:
+    """Clauses retenues dont la source juridique n'est que partiellement vérifiée, ou pas du tout (en-tête
+    `statut_juridique` : partiel, non_verifie), dans l'ordre des pièces et des articles."""
+    return [s for document in analyse.catalogue.documents for _, _, selections in analyse.plans.get(document, [])
+            for s in selections if s.retenue and s.clause.statut_juridique != "verifie"]
 
 
 def _valeur_cible(cible: dict[str, Any], annee: int) -> tuple[Any, int | None]:
@@ -201,6 +194,16 @@ def texte(e: Explication) -> str:
             portee = f" ; lots {', '.join(str(n) for n in s.lots)}" if s.clause.portee == "lot" else ""
             ajout(f"    {s.numero} {s.clause.titre} ({s.clause.id}, v{s.clause.version}{portee}{actions})")
             ajout(f"        règle : {_regle(s, lots)}")
+    a_valider = clauses_a_valider(a)
+    ajout("")
+    ajout(f"Clauses à faire valider par le service juridique ({len(a_valider)})")
+    for s in a_valider:
+        statut = "non vérifiée" if s.clause.statut_juridique == "non_verifie" else "partiellement vérifiée"
+        ajout(f"    {s.clause.document} {s.numero} {s.clause.titre} ({s.clause.id}, v{s.clause.version}) : source {statut}")
+        if s.clause.note_juridique.strip():
+            ajout(f"        note : {' '.join(s.clause.note_juridique.split())}")
+    if not a_valider:
+        ajout("    aucune")
     ecartees = sorted((s for s in a.selections if not s.retenue), key=lambda s: (s.clause.document, s.clause.id))
     ajout("")
     ajout(f"Clauses écartées ({len(ecartees)})")
@@ -263,9 +266,3 @@ def texte(e: Explication) -> str:
 
 def _actions(etiquettes: list[str]) -> str:
     return ("action " if len(etiquettes) == 1 else "actions ") + ", ".join(etiquettes)
-
-
-def refus_a_justifier(suivies: list[Etat]) -> list[Etat]:
-    """Suggestions que la loi impose, refusées sans justification."""
-    return [x for x in suivies if x.obligatoire and not x.retenue and not x.justification]
-

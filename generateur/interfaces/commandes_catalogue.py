@@ -25,9 +25,10 @@ def catalogue_verifier(ctx: click.Context) -> None:
     """Vérifie tout le catalogue et signale chaque problème avec son fichier et sa ligne."""
     from ..rendu.documents import verifier_modeles
     from ..droit.verification import verifier
+    from ..pieces.relecture import verifier_regles
 
     racine = ctx.obj["racine"]
-    problemes = verifier(racine, verifier_modeles)
+    problemes = verifier(racine, lambda r: verifier_modeles(r) + verifier_regles(r))
     if problemes:
         raise ErreurDCE(problemes)
     click.echo(f"Catalogue {racine} : aucun problème.")

@@ -16,7 +16,8 @@ from .groupe import afficher_conformite, main, option_droit_du
               show_default=True, help="Dossier où écrire les documents.")
 @option_droit_du
 @click.option("--strict", is_flag=True,
-              help="Ne rien écrire si une obligation légale n'est pas respectée (code de sortie 2).")
+              help="Ne rien écrire si une obligation légale n'est pas respectée ou si la relecture des pièces "
+                   "trouve un défaut bloquant (code de sortie 2).")
 @click.option("--pdf", is_flag=True, help="Convertir aussi chaque pièce Word en PDF (LibreOffice).")
 @click.option("--pdfa", is_flag=True, help="Comme --pdf, en PDF/A-2b, format d'archivage.")
 @click.pass_context

@@ -8,19 +8,26 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any
 
-from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Titre
+from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Tableau, Titre
+from ..donnees.saisie import typographie
 from ..droit.conformite import Conformite, normaliser
 from ..donnees.formats import date_longue, liste_fr, montant, nombre, pourcent
+from ..droit.explication import clauses_a_valider
 from ..droit.regles import Analyse, Selection
 from .tracabilite import tableau, tableau_consultation
 from ..droit.spaser import actions_mises_en_oeuvre, considerations_decp
 
 NBSP = "\u00a0"
+APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)")
 TITRE = "Annexe de conformité"
 COLONNES_CSV = ("rubrique", "identifiant", "libelle", "resultat", "document", "article", "clause", "version",
-                "references", "regle", "detail")
+                "references", "regle", "detail", "preuve")
+RELECTURE = "Relecture des pièces"  # article de l'annexe qui cite les défauts (non relu lui-même)
+A_VALIDER = "Clauses à faire valider par le service juridique"
+STATUTS_JURIDIQUES = {"partiel": "partiellement vérifiée", "non_verifie": "non vérifiée"}
 
 
 def _pluriel(n: int, mot: str, pluriel: str | None = None) -> str:
@@ -60,10 +67,17 @@ def donnees(analyse: Analyse, conformite: Conformite) -> dict[str, Any]:
                   "duree_mois": l["duree_lot"], "avance_versee": l["avance_versee"],
                   "avance_taux_pme": l["avance_taux_pme"], "avance_taux_non_pme": l["avance_taux_non_pme"],
                   "heures_insertion": l["heures_insertion"]} for l in ctx["lots"]],
-        "synthese": {**conformite.resume(), "texte": verdict_general(conformite)},
+        "synthese": {**{k: v for k, v in conformite.resume().items() if k != "relecture"},
+                     "texte": verdict_general(conformite)},
         "controles": [{"id": v.id, "libelle": v.libelle, "articles": v.articles, "obligatoire": v.obligatoire,
                        "verdict": v.statut, "verdict_libelle": v.libelle_statut, "constat": v.message,
-                       "statut_juridique": v.statut_juridique, "note": v.note} for v in conformite.verdicts],
+                       "preuves": v.preuves, "statut_juridique": v.statut_juridique, "note": v.note}
+                      for v in conformite.verdicts],
+        "relecture": [d.en_json() for d in conformite.defauts],
+        "clauses_a_valider": [{"document": s.clause.document, "article": s.numero, "clause": s.clause.id,
+                               "titre": s.clause.titre, "version": s.clause.version,
+                               "statut_juridique": s.clause.statut_juridique, "note": s.clause.note_juridique}
+                              for s in clauses_a_valider(analyse)],
         "actions_spaser": [
             {"action": a.id, "titre": a.titre,
              "axe": {"numero": a.axe.get("numero"), "titre": a.axe.get("titre")},
@@ -83,16 +97,32 @@ def donnees(analyse: Analyse, conformite: Conformite) -> dict[str, Any]:
 
 
 def verdict_general(conformite: Conformite) -> str:
-    """La phrase qu'un lecteur pressé retient."""
+    """La phrase qu'un lecteur pressé retient : « conforme » seulement sans non-conformité, sans point à vérifier
+    et sans défaut de relecture (Conformite.etat)."""
     bloquants = conformite.bloquants
     verifiees = sum(1 for v in conformite.verdicts if v.statut != "sans_objet")
-    if bloquants:
-        return (f"Attention{NBSP}: {_pluriel(len(bloquants), 'obligation légale non respectée', 'obligations légales non respectées')}. "
-                "Le dossier a été généré pour permettre de poursuivre le travail ; il ne doit pas être publié en l'état.")
-    texte = f"La consultation respecte les {_pluriel(verifiees, 'obligation vérifiée', 'obligations vérifiées')}"
+    restes = []
     if conformite.a_verifier:
-        texte += f" ; {_pluriel(len(conformite.a_verifier), 'point est à vérifier', 'points sont à vérifier')}"
-    return texte + "."
+        restes.append(_pluriel(len(conformite.a_verifier), "contrôle à examiner", "contrôles à examiner"))
+    if conformite.defauts:
+        restes.append(_pluriel(len(conformite.defauts), "défaut relevé par la relecture des pièces",
+                               "défauts relevés par la relecture des pièces"))
+    if bloquants:
+        return (f"Non conforme{NBSP}: {_pluriel(len(bloquants), 'obligation légale non respectée', 'obligations légales non respectées')}"
+                + (f", et {liste_fr(restes)}" if restes else "") + ". "
+                "Le dossier a été généré pour permettre de poursuivre le travail ; il ne doit pas être publié en l'état.")
+    if restes:
+        return (f"À vérifier{NBSP}: {liste_fr(restes)}. La consultation ne peut être dite conforme qu'une fois "
+                "chacun examiné et corrigé (voir les articles 3 et 4).")
+    return (f"Conforme{NBSP}: la consultation respecte les {_pluriel(verifiees, 'obligation vérifiée', 'obligations vérifiées')}, "
+            "chacune avec sa preuve dans les pièces, et la relecture ne relève aucun défaut.")
+
+
+def texte_preuve(p: dict[str, str]) -> str:
+    """« CCAP, article 6.3 : « … » », ou le fait établi seul."""
+    if not p.get("piece"):
+        return p["extrait"]
+    return f"{p['piece']}, article {p['article']}{NBSP}: «{NBSP}{p['extrait']}{NBSP}»"
 
 
 def _oui_non(valeur: bool) -> str:
@@ -121,11 +151,14 @@ def regle_lisible(s: Selection) -> str:
         texte = lues  # « spaser.plastique_usage_unique = oui »
     else:
         texte = s.clause.condition + (f" — lu{NBSP}: {lues}" if lues else "")
-    return texte + (f" — lot(s) retenu(s){NBSP}: {', '.join(str(n) for n in s.lots)}" if s.lots else "")
+    retenus = "lot retenu" if len(s.lots) == 1 else "lots retenus"
+    return texte + (f" — {retenus}{NBSP}: {', '.join(str(n) for n in s.lots)}" if s.lots else "")
 
 
-def blocs(analyse: Analyse, conformite: Conformite) -> tuple[list[Bloc], list[Titre]]:
-    """Annexe en blocs : synthèse d'une page, puis le détail pour le juriste."""
+def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True) -> tuple[list[Bloc], list[Titre]]:
+    """Annexe en blocs : synthèse d'une page, puis le détail pour le juriste.
+
+    `citations` faux : sans les extraits des pièces (preuves, défauts), pour relire l'annexe elle-même."""
     ctx = analyse.contexte
     corps: list[Bloc] = []
     titres: list[Titre] = []
@@ -163,6 +196,10 @@ def blocs(analyse: Analyse, conformite: Conformite) -> tuple[list[Bloc], list[Ti
         en_bref.append(puce("À corriger", f"{v.libelle} ({', '.join(v.articles)})."))
     for v in conformite.a_verifier:
         en_bref.append(puce("À vérifier", f"{v.libelle} ({', '.join(v.articles)})."))
+    a_valider = clauses_a_valider(analyse)
+    if a_valider:
+        en_bref.append(puce("À faire valider", f"{_pluriel(len(a_valider), 'clause retenue dont la source juridique', 'clauses retenues dont la source juridique')} "
+                                               f"n'est pas entièrement vérifiée (article 5)."))
     corps.append(Liste(False, en_bref))
     corps.append(tableau([["Ce qui a été vérifié", "Résultat"]]
                           + [[v.libelle, v.libelle_statut] for v in conformite.verdicts], [80, 20]))
@@ -187,18 +224,57 @@ def blocs(analyse: Analyse, conformite: Conformite) -> tuple[list[Bloc], list[Ti
         + " et appliqué aux pièces générées. « Non conforme » : obligation légale non respectée ; « À vérifier » : "
         "bonne pratique ou point que le juriste confirme ; « Justifié » : absence motivée dans le fichier de réponses."
         .replace("« ", f"«{NBSP}").replace(" »", f"{NBSP}»").replace(" : ", f"{NBSP}: ").replace(" ; ", f"{NBSP}; "))]))
-    corps.append(tableau(
-        [["Contrôle", "Référence", "Verdict", "Constat et preuve"]]
+    controles = tableau(
+        [["Contrôle", "Référence", "Verdict", "Constat", "Preuve (pièce, article, texte)"]]
         + [[v.libelle + ("" if v.obligatoire else " (bonne pratique)"), ", ".join(v.articles), v.libelle_statut,
-            v.message] for v in conformite.verdicts],
-        [25, 18, 12, 45]))
+            v.message, ""] for v in conformite.verdicts],
+        [20, 13, 10, 28, 29])
+    if citations:
+        for ligne, v in zip(controles.lignes[1:], conformite.verdicts):
+            ligne[4] = _cellule_preuves(v.preuves)
+    corps.append(controles)
     notes = [v for v in conformite.verdicts if v.note]
     if notes:
         corps.append(Paragraphe([Segment("Sources et limites", True)]))
         corps.append(Liste(False, [ElementListe([Segment(f"{v.id}{NBSP}: ", True), Segment(
             v.note + (" (source partiellement vérifiée)" if v.statut_juridique != "verifie" else ""))]) for v in notes]))
 
-    article(4, "Actions du SPASER mises en œuvre")
+    article(4, RELECTURE)
+    regles = sorted({d.regle for d in conformite.defauts})
+    if not conformite.defauts:
+        corps.append(Paragraphe([Segment(
+            f"La relecture automatique ne relève aucun défaut dans{NBSP}: {liste_fr(conformite.faits['pieces_relues'])}.")]))
+    else:
+        corps.append(Paragraphe([Segment(
+            f"La relecture automatique (catalogue.yaml, section «{NBSP}relecture{NBSP}») relève "
+            f"{_pluriel(len(conformite.defauts), 'défaut')} ({_pluriel(len(regles), 'règle')}), dans{NBSP}: "
+            f"{liste_fr(list(dict.fromkeys(d.piece for d in conformite.defauts)))}. Un défaut marqué «{NBSP}oui{NBSP}» "
+            f"dans la dernière colonne rend le texte faux{NBSP}: dce generer --strict refuse alors d'écrire le dossier.")]))
+        if citations:
+            defauts = tableau(
+                [["Pièce", "Article", "Défaut", "Extrait", "Bloquant"]]
+                + [[d.piece, d.article, d.libelle + (f" ({d.detail})" if d.detail else ""), "",
+                    _oui_non(d.bloquant)] for d in conformite.defauts],
+                [13, 20, 22, 35, 10])
+            for ligne, d in zip(defauts.lignes[1:], conformite.defauts):
+                ligne[3] = [Segment(d.extrait, italique=True)]  # citation exacte : la typographie n'y touche pas
+            corps.append(defauts)
+
+    article(5, A_VALIDER)
+    if not a_valider:
+        corps.append(Paragraphe([Segment("Toutes les clauses retenues ont une source juridique vérifiée.")]))
+    else:
+        corps.append(Paragraphe([Segment(
+            f"{_pluriel(len(a_valider), 'clause retenue a', 'clauses retenues ont')} une source juridique "
+            f"partiellement vérifiée ou non vérifiée{NBSP}: le service juridique les relit et les valide avant publication.")]))
+        corps.append(tableau(
+            [["Pièce et article", "Clause (version)", "Statut juridique", "Note"]]
+            + [[f"{s.clause.document}, article {s.numero}", f"{s.clause.titre} ({s.clause.id}, v{s.clause.version})",
+                STATUTS_JURIDIQUES.get(s.clause.statut_juridique, s.clause.statut_juridique),
+                normaliser(s.clause.note_juridique) or "—"] for s in a_valider],
+            [15, 30, 15, 40]))
+
+    article(6, "Actions du SPASER mises en œuvre")
     referentiel = analyse.acheteur.referentiel
     if not paires:
         corps.append(Paragraphe([Segment("Aucune action du référentiel n'est mise en œuvre par cette consultation.")]))
@@ -225,7 +301,7 @@ def blocs(analyse: Analyse, conformite: Conformite) -> tuple[list[Bloc], list[Ti
                     regle_lisible(s)] for a, s in lignes],
                 [22, 11, 20, 19, 28]))
 
-    article(5, "Données essentielles (DECP 2.x)")
+    article(7, "Données essentielles (DECP 2.x)")
     corps.append(Paragraphe([Segment(
         "Valeurs à déclarer dans les données essentielles du marché (schéma DECP 2.0.3), déduites des clauses "
         f"retenues et des critères pondérés, jamais saisies à la main{NBSP}:")]))
@@ -238,7 +314,7 @@ def blocs(analyse: Analyse, conformite: Conformite) -> tuple[list[Bloc], list[Ti
            for valeur in decp[cle]],
         [31, 21, 48]))
 
-    article(6, "Dérogations au CCAG")
+    article(8, "Dérogations au CCAG")
     derogations = conformite.faits["derogations"]
     dernier = conformite.faits["dernier_article_ccap"]
     if derogations:
@@ -252,7 +328,51 @@ def blocs(analyse: Analyse, conformite: Conformite) -> tuple[list[Bloc], list[Ti
             [13, 14, 39, 20, 14]))
     else:
         corps.append(Paragraphe([Segment(f"Le CCAP ne déroge à aucun article du CCAG-{ctx['ccag']}.")]))
-    return corps, titres
+    return _typographier(corps), titres
+
+
+def _cellule_preuves(preuves: list[dict[str, str]]) -> list[Segment]:
+    """Preuves d'un verdict : « CCAP, article 6.3 : » puis l'extrait cité en italique (non retouché)."""
+    segments: list[Segment] = []
+    for i, p in enumerate(preuves):
+        if i:
+            segments.append(Segment("\n"))
+        if p.get("piece"):
+            segments += [Segment(f"{p['piece']}, article {p['article']}{NBSP}: "),
+                         Segment(f"«{NBSP}{p['extrait']}{NBSP}»", italique=True)]
+        else:
+            segments.append(Segment(p["extrait"]))
+    return segments
+
+
+def _typo(t: str) -> str:
+    return APOSTROPHE.sub("’", typographie(t))
+
+
+def _typographier(corps: list[Bloc]) -> list[Bloc]:
+    """Typographie homogène de l'annexe (espaces insécables, apostrophe typographique), y compris dans les textes
+    repris du catalogue et des clauses (notes, références, constats)."""
+    def segments(liste: list[Segment]) -> None:
+        for seg in liste:
+            if not seg.italique:  # l'italique marque une citation des pièces, reprise telle quelle
+                seg.texte = _typo(seg.texte)
+
+    for b in corps:
+        if isinstance(b, Titre):
+            b.texte = _typo(b.texte)
+        elif isinstance(b, Paragraphe):
+            segments(b.segments)
+        elif isinstance(b, Liste):
+            pile = list(b.elements)
+            while pile:
+                e = pile.pop(0)
+                segments(e.segments)
+                pile.extend(e.sous_liste.elements if e.sous_liste else [])
+        elif isinstance(b, Tableau):
+            for ligne in b.lignes:
+                for cellule in ligne:
+                    segments(cellule)
+    return corps
 
 
 def csv_annexe(contenu: dict[str, Any]) -> bytes:
@@ -270,7 +390,16 @@ def csv_annexe(contenu: dict[str, Any]) -> bytes:
     for c in contenu["controles"]:
         ecrivain.writerow({"rubrique": "controle", "identifiant": c["id"], "libelle": c["libelle"],
                            "resultat": c["verdict_libelle"], "references": " ; ".join(c["articles"]),
-                           "detail": c["constat"]})
+                           "detail": c["constat"], "preuve": " ; ".join(texte_preuve(p) for p in c["preuves"])})
+    for d in contenu["relecture"]:
+        ecrivain.writerow({"rubrique": "relecture", "identifiant": d["regle"], "libelle": d["libelle"],
+                           "resultat": "bloquant" if d["bloquant"] else "à vérifier", "document": d["piece"],
+                           "article": d["article"], "detail": d["extrait"] + (f" ({d['detail']})" if d["detail"] else "")})
+    for c in contenu["clauses_a_valider"]:
+        ecrivain.writerow({"rubrique": "clause_a_valider", "identifiant": c["clause"], "libelle": c["titre"],
+                           "resultat": STATUTS_JURIDIQUES.get(c["statut_juridique"], c["statut_juridique"]),
+                           "document": c["document"], "article": c["article"], "clause": c["clause"],
+                           "version": c["version"], "detail": c["note"]})
     for a in contenu["actions_spaser"]:
         ecrivain.writerow({"rubrique": "action_spaser", "identifiant": a["action"], "libelle": a["titre"],
                            "resultat": f"axe {a['axe']['numero']}, chantier {a['chantier']['numero']}",

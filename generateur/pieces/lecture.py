@@ -4,12 +4,19 @@ dérogations récapitulées ; et les contrôles juridiques appliqués à ces fai
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
+from . import annexe, relecture
 from .assemblage import blocs_document
-from .blocs import Bloc, Liste, Paragraphe, Tableau, Titre, texte
+from .blocs import Bloc, Liste, Paragraphe, Segment, Tableau, Titre, texte
+from .tracabilite import fiche
 from ..droit.conformite import Conformite, dernier_article, normaliser, verifier
 from ..droit.regles import Analyse
+
+RE_LOT = re.compile(r"\blot\s+(?:n°\s*)?(\d+)\b(?!\s*(?:,|et|à|ou)\s*\d)", re.IGNORECASE)
+FICHE = "Fiche de traçabilité"
+INTERNES = (FICHE, annexe.TITRE)  # documents du service, pas des candidats
 
 def texte_blocs(blocs: list[Bloc]) -> str:
     """Texte lisible des blocs d'une pièce (titres, paragraphes, listes, cellules)."""
@@ -35,8 +42,7 @@ def _lignes_de_lots(blocs: list[Bloc]) -> list[tuple[str, str]]:
     """(numéro, intitulé) de chaque ligne des tableaux de lots d'une pièce (en-tête « Lot | Intitulé | … »)."""
     lignes = []
     for b in blocs:
-        if isinstance(b, Tableau) and len(b.lignes) > 1 and len(b.lignes[0]) >= 2 and \
-                [normaliser(texte(c)) for c in b.lignes[0][:2]] == ["Lot", "Intitulé"]:
+        if _est_tableau_de_lots(b):
             lignes.extend((normaliser(texte(l[0])), normaliser(texte(l[1]))) for l in b.lignes[1:] if len(l) >= 2)
     return lignes
 
@@ -48,6 +54,43 @@ def _lots_lus(blocs: list[Bloc], lots: list[dict[str, Any]]) -> tuple[list[int],
     divergentes = [f"lot {n} «\u00a0{i}\u00a0»" for n, i in lignes if attendus.get(n) != i]
     trouves = sorted(l["numero"] for l in lots if (str(l["numero"]), attendus[str(l["numero"])]) in lignes)
     return trouves, divergentes
+
+
+def _est_tableau_de_lots(b: Bloc) -> bool:
+    return isinstance(b, Tableau) and len(b.lignes) > 1 and len(b.lignes[0]) >= 2 and \
+        [normaliser(texte(c)) for c in b.lignes[0][:2]] == ["Lot", "Intitulé"]
+
+
+def textes_articles(blocs: list[Bloc]) -> dict[str, list[str]]:
+    """Lignes de texte de chaque article (« 6 ») et sous-article (« 6.2 ») d'une pièce, titres numérotés exclus."""
+    textes: dict[str, list[str]] = {}
+    courants: list[str] = []
+    for b in blocs:
+        if isinstance(b, Titre) and b.niveau <= 2:
+            numero = relecture.RE_NUMERO_TITRE.match(b.texte)
+            if numero:
+                courants = (courants[:1] if b.niveau == 2 else []) + [numero.group(1)]
+                for n in courants:
+                    textes.setdefault(n, [])
+                continue
+        for n in courants:
+            textes[n].extend(l for l in texte_blocs([b]).split("\n") if l.strip())
+    return textes
+
+
+def _contenu_des_lots(blocs: list[Bloc], lots: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Pour chaque lot, les articles d'une pièce qui parlent de lui seul (« lot 3 », « lot n° 3 »), hors tableau des lots."""
+    lieux: dict[str, list[str]] = {str(l["numero"]): [] for l in lots}
+    article = ""
+    for b in blocs:
+        if isinstance(b, Titre) and b.niveau == 1:
+            article = b.texte
+        if _est_tableau_de_lots(b):
+            continue
+        for m in RE_LOT.finditer(texte_blocs([b])):
+            if m.group(1) in lieux and article not in lieux[m.group(1)]:
+                lieux[m.group(1)].append(article)
+    return lieux
 
 
 def _derogations(analyse: Analyse, blocs_ccap: list[Bloc]) -> list[dict[str, Any]]:
@@ -71,11 +114,44 @@ def faits_des_pieces(analyse: Analyse, corps: dict[str, list[Bloc]]) -> dict[str
         "lots_par_piece": {doc: trouves for doc, (trouves, _) in lus.items()},
         "lots_divergents": [f"{doc}, {ligne}" for doc, (_, divergentes) in lus.items() for ligne in divergentes],
         "derogations": _derogations(analyse, corps.get("CCAP", [])),
+        "textes_articles": {doc: textes_articles(blocs) for doc, blocs in corps.items()},
+        "contenu_lots_cctp": _contenu_des_lots(corps.get("CCTP", []), lots),
     }
 
 
-def controler(analyse: Analyse, corps: dict[str, list[Bloc]] | None = None) -> Conformite:
-    """Contrôles juridiques de la consultation, sur ses pièces assemblées (assemblées ici si `corps` manque)."""
+def pieces_complementaires(analyse: Analyse) -> dict[str, list[Bloc]]:
+    """Les pièces que `dce publier` ajoute, en blocs, pour la relecture : AE de chaque lot, cadre de mémoire,
+    bordereau des prix (ses lignes, en tableau)."""
+    from . import acte_engagement, bordereau, memoire
+
+    pieces: dict[str, list[Bloc]] = {}
+    for lot in analyse.contexte["lots"]:
+        pieces[acte_engagement.titre_document(analyse, lot)[0]] = acte_engagement.blocs(analyse, lot)[0]
+    pieces[memoire.TITRE] = memoire.blocs_cadre(analyse)[0]
+    lignes: list[Bloc] = []
+    for lot in analyse.contexte["lots"]:
+        lignes.append(Titre(1, f"Lot {lot['numero']} – {lot['intitule']}"))
+        for partie in bordereau.feuille_du_lot(analyse, lot).parties:
+            lignes.append(Tableau([[[Segment(partie.titre)], [Segment("Unité")]]]
+                                  + [[[Segment(l.designation)], [Segment(l.unite)]] for l in partie.lignes]))
+    pieces["Bordereau des prix"] = lignes
+    return pieces
+
+
+def controler(analyse: Analyse, corps: dict[str, list[Bloc]] | None = None,
+              complementaires: bool = False) -> Conformite:
+    """Contrôles juridiques de la consultation et relecture de ses pièces (assemblées ici si `corps` manque).
+
+    Sont relus : les pièces de `corps`, la fiche de traçabilité, l'annexe de conformité elle-même (hors la rubrique
+    qui cite les défauts et les preuves) et, si `complementaires`, les pièces que `dce publier` ajoute."""
     if corps is None:
         corps = {doc: blocs_document(analyse, doc)[0] for doc in analyse.catalogue.documents}
-    return verifier(analyse, faits_des_pieces(analyse, corps))
+    faits = faits_des_pieces(analyse, corps)
+    a_relire = {**corps, FICHE: fiche(analyse)[0], **(pieces_complementaires(analyse) if complementaires else {})}
+    defauts = relecture.relire(analyse.catalogue, {nom: relecture.piece(nom, blocs) for nom, blocs in a_relire.items()})
+    provisoire = verifier(analyse, {**faits, "defauts_relecture": defauts, "pieces_relues": list(a_relire)})
+    blocs_annexe = annexe.blocs(analyse, provisoire, citations=False)[0]
+    defauts += relecture.relire(analyse.catalogue, {annexe.TITRE: relecture.piece(annexe.TITRE, blocs_annexe)})
+    # fiche et annexe sont des documents internes : leurs défauts sont à vérifier, jamais bloquants pour --strict
+    defauts = [replace(d, bloquant=False) if d.piece in INTERNES else d for d in defauts]
+    return verifier(analyse, {**faits, "defauts_relecture": defauts, "pieces_relues": [*a_relire, annexe.TITRE]})

@@ -64,20 +64,20 @@ class Dce:
 
 
 def produire_dce(fichier_reponses: Path | str, racine: Path | None = None, date_droit: dt.date | None = None,
-                 strict: bool = False) -> Dce:
+                 strict: bool = False, complementaires: bool = False) -> Dce:
     """Le DCE en mémoire : RC, CCAP, CCTP, fiche de traçabilité, annexe de conformité et manifeste.
 
-    `strict` : une obligation légale non respectée (annexe de conformité) arrête tout ici.
+    `strict` : une obligation légale non respectée ou un défaut bloquant de la relecture (annexe de conformité)
+    arrête tout ici. `complementaires` : la relecture lit aussi les pièces que `dce publier` ajoute.
     """
     analyse = preparer(fichier_reponses, racine, date_droit)
     base = nom_sur(str(analyse.contexte["reference"]))
     contenus: dict[str, bytes] = {}
     modeles: dict[Path, bytes] = {}
     pieces = {document: blocs_document(analyse, document) for document in PIECES}
-    conformite = controler(analyse, {document: blocs for document, (blocs, _) in pieces.items()})
-    if strict and conformite.bloquants:
-        raise ErreurDCE([Probleme(f"{v.libelle} ({', '.join(v.articles)})\u00a0: {v.message}", fichier_reponses)
-                         for v in conformite.bloquants]
+    conformite = controler(analyse, {document: blocs for document, (blocs, _) in pieces.items()}, complementaires)
+    if strict and conformite.refus_strict:
+        raise ErreurDCE([Probleme(motif, fichier_reponses) for motif in conformite.refus_strict]
                         + [Probleme("mode strict\u00a0: aucun document n'a été écrit")])
     for document in PIECES:
         blocs, titres = pieces[document]
@@ -109,13 +109,13 @@ def ecrire(contenus: dict[str, bytes], dossier: Path) -> dict[str, Path]:
 
 
 def generer(fichier_reponses: Path | str, sortie: Path | str, racine: Path | None = None,
-            date_droit: dt.date | None = None, strict: bool = False) -> Resultat:
+            date_droit: dt.date | None = None, strict: bool = False, complementaires: bool = False) -> Resultat:
     """Écrit le DCE dans `sortie`, tout ensemble (`fichiers.ensemble`) : tout est produit en mémoire, écrit
     dans un dossier temporaire, puis mis en place d'un coup ; un échec ne laisse rien de nouveau.
 
-    `strict` : une obligation légale non respectée (annexe de conformité) empêche toute écriture.
+    `strict` : une obligation légale non respectée ou un défaut bloquant de la relecture empêche toute écriture.
     """
-    dce = produire_dce(fichier_reponses, racine, date_droit, strict)
+    dce = produire_dce(fichier_reponses, racine, date_droit, strict, complementaires)
     sortie = Path(sortie)
     with ensemble(sortie) as dossier:
         ecrire(dce.contenus, dossier)

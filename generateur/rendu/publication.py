@@ -103,7 +103,7 @@ def publier(fichier_reponses: Path | str, sortie: Path | str, racine: Path | Non
     """
     pdf.soffice()  # LibreOffice absent : on le dit avant d'écrire quoi que ce soit
     sortie = Path(sortie)
-    dce = produire_dce(fichier_reponses, racine, date_droit, strict=strict)
+    dce = produire_dce(fichier_reponses, racine, date_droit, strict=strict, complementaires=True)
     analyse = dce.analyse
     base = nom_sur(str(analyse.contexte["reference"]))
     complementaires, avertissements = pieces_complementaires(analyse)

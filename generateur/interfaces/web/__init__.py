@@ -510,7 +510,7 @@ def _details(fiche: consultations.Fiche, racine: Path) -> dict[str, Any]:
 
     fichier = fiche.dossier / "reponses.yaml"
     details: dict[str, Any] = {"verdicts": [], "verdict_general": "", "explication": [], "problemes": [],
-                               "documents": [], "reponses_modifiees": False}
+                               "documents": [], "reponses_modifiees": False, "clauses_a_valider": [], "defauts": []}
     if fiche.dossier_version is not None:
         details["documents"] = sorted(p.name for p in fiche.dossier_version.iterdir() if p.is_file())
         empreinte = ((fiche.manifeste or {}).get("entrees") or {}).get("reponses")
@@ -525,6 +525,8 @@ def _details(fiche: consultations.Fiche, racine: Path) -> dict[str, Any]:
         return details
     details["verdicts"] = resultat.conformite.verdicts
     details["verdict_general"] = annexe.verdict_general(resultat.conformite)
+    details["clauses_a_valider"] = explication.clauses_a_valider(analyse)
+    details["defauts"] = resultat.conformite.defauts
     details["explication"] = _blocs_explication(explication.texte(resultat))
     return details
 

@@ -61,7 +61,7 @@ def statut_conformite(manifeste: dict[str, Any] | None) -> tuple[str, str]:
         return (f"{bloquants} obligation{'s' if bloquants > 1 else ''} légale{'s' if bloquants > 1 else ''} "
                 f"non respectée{'s' if bloquants > 1 else ''}"), "non_conforme"
     if a_verifier:
-        return f"Conforme, {a_verifier} point{'s' if a_verifier > 1 else ''} à vérifier", "a_verifier"
+        return f"À vérifier\u00a0: {a_verifier} point{'s' if a_verifier > 1 else ''}", "a_verifier"
     return f"Conforme ({resume.get('controles', 0)} contrôles)", "conforme"
 
 

@@ -1,0 +1,324 @@
+"""Relecture automatique des pièces produites : le texte final (modèle de document neutre) relu comme le ferait
+un juriste pressé, avec les règles de la section `relecture` de catalogue.yaml.
+
+Chaque règle est une donnée : un motif (expression régulière) cherché dans chaque paragraphe, élément de liste,
+cellule ou titre ; ou une vérification nommée, écrite une fois ici (`VERIFICATIONS`) : renvoi vers un article
+ou une annexe absents, formes typographiques mêlées dans une même pièce. Chaque défaut nomme la pièce, l'article
+(titre de niveau 1 qui le précède) et un extrait.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .blocs import Bloc, Liste, Paragraphe, ParagrapheRevise, Tableau, Titre, texte
+from ..donnees import yaml_lignes
+from ..donnees.catalogue import Catalogue
+from ..droit.conformite import Defaut, entrees_de_section
+from ..erreurs import ErreurDonnees, Probleme
+
+SECTION = "relecture"
+CHAMPS = {"id", "libelle", "bloquant", "motif", "verification", "explication", "exemple", "pieces", "formes"}
+OBLIGATOIRES = ("id", "libelle", "explication", "exemple")
+CONTEXTE = 45  # caractères cités de part et d'autre d'un défaut
+SANS_ARTICLE = "(avant le premier article)"
+NUMERO = r"\d+(?:\.\d+)*"
+SUITE = r"(?:\s*(?:,|et|à|ou)\s*" + NUMERO + r")*"
+RE_NUMERO_TITRE = re.compile(r"^(?:Article\s+)?(" + NUMERO + r")\b")
+
+
+@dataclass(frozen=True)
+class Unite:
+    """Un morceau de texte lu : paragraphe, élément de liste, cellule ou titre, et l'article qui le porte."""
+
+    piece: str
+    article: str
+    texte: str
+
+
+SEPARATEUR = "\n\x00\n"  # entre deux unités : aucun motif (\s, \w) ne le franchit, « ^ » reste un début d'unité
+
+
+@dataclass
+class Piece:
+    """Le texte d'une pièce, découpé en unités, et les numéros de ses articles et sous-articles."""
+
+    nom: str
+    unites: list[Unite]
+    articles: set[str] = field(default_factory=set)
+    annexes: bool = False
+
+    _texte: tuple[str, list[int]] | None = field(default=None, repr=False, compare=False)
+
+    def texte(self) -> tuple[str, list[int]]:
+        """Tout le texte (unités séparées par SEPARATEUR) et le début de chaque unité : un motif est cherché
+        une fois par pièce, pas une fois par paragraphe."""
+        if self._texte is None:
+            debuts, position = [], 0
+            for u in self.unites:
+                debuts.append(position)
+                position += len(u.texte) + len(SEPARATEUR)
+            self._texte = SEPARATEUR.join(u.texte for u in self.unites), debuts
+        return self._texte
+
+
+@dataclass(frozen=True)
+class Regle:
+    id: str
+    libelle: str
+    explication: str
+    exemple: str
+    bloquant: bool
+    motif: re.Pattern[str] | None
+    verification: str
+    options: dict[str, Any]
+
+
+# --- Lecture des blocs ------------------------------------------------------------------------------------------
+
+
+def _textes(b: Bloc) -> Iterable[str]:
+    if isinstance(b, Titre):
+        yield b.texte
+    elif isinstance(b, Paragraphe):
+        yield texte(b.segments)
+    elif isinstance(b, ParagrapheRevise):
+        yield "".join(t for signe, t in b.morceaux if signe != "-")
+    elif isinstance(b, Liste):
+        pile = list(b.elements)
+        while pile:
+            e = pile.pop(0)
+            yield texte(e.segments)
+            if e.sous_liste:
+                pile.extend(e.sous_liste.elements)
+    elif isinstance(b, Tableau):
+        for ligne in b.lignes:
+            yield from (texte(c) for c in ligne)
+
+
+def piece(nom: str, blocs: list[Bloc], ignorer: tuple[str, ...] = ()) -> Piece:
+    """Texte d'une pièce ; `ignorer` : titres d'articles (début) dont le contenu n'est pas relu (citations)."""
+    p = Piece(nom, [])
+    article, cache = SANS_ARTICLE, False
+    for b in blocs:
+        if isinstance(b, Titre):
+            numero = RE_NUMERO_TITRE.match(b.texte)
+            if numero:
+                p.articles.add(numero.group(1))
+            if re.search(r"\bAnnexes?\b", b.texte):
+                p.annexes = True
+            if b.niveau == 1:
+                article = b.texte
+                cache = any(b.texte.split(" – ", 1)[-1].startswith(i) for i in ignorer)
+        if cache:
+            continue
+        p.unites.extend(Unite(nom, article, t.replace("\n", " ")) for t in _textes(b) if t.strip())
+    return p
+
+
+def extrait(t: str, debut: int, fin: int) -> str:
+    """Le passage fautif avec un peu de contexte, coupé aux mots, points de suspension aux bords."""
+    a, b = max(0, debut - CONTEXTE), min(len(t), fin + CONTEXTE)
+    if a > 0:
+        a = t.find(" ", a, debut) + 1 or a
+    if b < len(t):
+        b = t.rfind(" ", fin, b) if t.rfind(" ", fin, b) > 0 else b
+    return ("…" if a > 0 else "") + re.sub(r"[ \t\r\n]+", " ", t[a:b]).strip() + ("…" if b < len(t) else "")
+
+
+def _defaut(r: Regle, u: Unite, debut: int, fin: int, detail: str = "") -> Defaut:
+    return Defaut(r.id, r.libelle, u.piece, u.article, extrait(u.texte, debut, fin), r.bloquant, detail)
+
+
+# --- Vérifications nommées --------------------------------------------------------------------------------------
+
+
+def _noms(r: Regle) -> dict[str, str]:
+    """Nom (en minuscules) → pièce, des plus longs aux plus courts."""
+    noms = {str(n).lower(): str(p) for p, liste in (r.options.get("pieces") or {}).items() for n in liste}
+    return dict(sorted(noms.items(), key=lambda x: -len(x[0])))
+
+
+def _alternatives(noms: dict[str, str]) -> str:
+    return "|".join(re.escape(n) for n in noms)
+
+
+def _renvois_article(r: Regle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
+    noms = _noms(r)
+    alt = _alternatives(noms)
+    motif = re.compile(rf"(?:\b(?P<avant>{alt})\s*,?\s+)?\barticles?\s+(?P<nums>{NUMERO}{SUITE})(?![\d-])"
+                       rf"(?P<apres>\s+(?:du|de\s+la|de\s+l['’]|des|de|d['’]|au|à\s+la)\s+(?:(?P<cible>{alt})\b)?)?",
+                       re.IGNORECASE)
+    for p in pieces.values():
+        for u in p.unites:
+            for m in motif.finditer(u.texte):
+                if m.group("avant"):
+                    cible = noms[m.group("avant").lower()]
+                elif m.group("apres"):
+                    if not m.group("cible"):
+                        continue  # « de la loi », « du code », « des CCAG » : texte extérieur, non vérifié
+                    cible = noms[m.group("cible").lower()]
+                elif p.nom in noms.values():
+                    cible = p.nom
+                else:
+                    continue  # « article 3 » sans pièce nommée, hors RC, CCAP, CCTP : renvoi trop ambigu pour être vérifié
+                visee = pieces.get(cible)
+                if visee is None or not visee.articles:
+                    continue  # pièce non produite ou sans articles numérotés : rien à vérifier
+                absents = [n for n in re.findall(NUMERO, m.group("nums")) if n not in visee.articles]
+                if absents:
+                    yield _defaut(r, u, m.start(), m.end(),
+                                  f"{cible} sans article {', '.join(absents)}")
+
+
+def _renvois_annexe(r: Regle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
+    noms = _noms(r)
+    alt = _alternatives(noms)
+    motif = re.compile(rf"\bannexes?\b(?:\s+(?:n°\s*)?\d+)?\s+(?:du|de\s+la|de\s+l['’]|au|à\s+la)\s+(?P<cible>{alt})\b"
+                       rf"|\ben\s+annexe\b(?!\s+(?:du|de|au|à))", re.IGNORECASE)
+    for p in pieces.values():
+        for u in p.unites:
+            for m in motif.finditer(u.texte):
+                nom = (m.group("cible") or "").lower()
+                cible = noms[nom] if nom else p.nom
+                visee = pieces.get(cible)
+                if visee is not None and not visee.annexes:
+                    yield _defaut(r, u, m.start(), m.end(), f"{cible} sans annexe")
+
+
+def _melange(r: Regle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
+    formes = {str(k): str(v) for k, v in (r.options.get("formes") or {}).items()}
+    for p in pieces.values():
+        comptes = {nom: sum(u.texte.count(f) for u in p.unites) for nom, f in formes.items()}
+        presentes = [nom for nom, n in comptes.items() if n]
+        if len(presentes) < 2:
+            continue
+        minoritaire = min(presentes, key=lambda nom: comptes[nom])
+        u = next(u for u in p.unites if formes[minoritaire] in u.texte)
+        i = u.texte.index(formes[minoritaire])
+        yield _defaut(r, u, i, i + len(formes[minoritaire]),
+                      "ici " + ", ".join(f"{nom} {comptes[nom]}" for nom in presentes))
+
+
+VERIFICATIONS: dict[str, Callable[[Regle, dict[str, Piece]], Iterable[Defaut]]] = {
+    "renvoi-article": _renvois_article,
+    "renvoi-annexe": _renvois_annexe,
+    "melange": _melange,
+}
+
+
+OPTIONS = {"renvoi-article": "pieces", "renvoi-annexe": "pieces", "melange": "formes"}  # option de chaque vérification
+AIDE_OPTIONS = {"pieces": "chaque pièce (RC, CCAP, CCTP) avec la liste des noms qui la désignent",
+                "formes": "au moins deux formes nommées, chacune un texte"}
+
+
+def _option_valide(valeur: Any) -> bool:
+    """`pieces` : pièce → liste de noms non vides ; `formes` : au moins deux formes, chacune un texte non vide."""
+    if not isinstance(valeur, dict) or not valeur:
+        return False
+    if all(isinstance(v, list) for v in valeur.values()):
+        return all(v and all(str(n).strip() for n in v) for v in valeur.values())
+    return len(valeur) >= 2 and all(isinstance(v, str) and v for v in valeur.values())
+
+
+def _motif(r: Regle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
+    assert r.motif is not None
+    for p in pieces.values():
+        texte, debuts = p.texte()
+        par_unite: dict[int, list[re.Match[str]]] = {}
+        for m in r.motif.finditer(texte):
+            par_unite.setdefault(bisect.bisect_right(debuts, m.start()) - 1, []).append(m)
+        for i, trouves in par_unite.items():  # un défaut par paragraphe (ou cellule) : le premier passage, et le nombre
+            debut = debuts[i]
+            yield _defaut(r, p.unites[i], trouves[0].start() - debut, trouves[0].end() - debut,
+                          f"{len(trouves)} occurrences dans ce passage" if len(trouves) > 1 else "")
+
+
+# --- Règles -----------------------------------------------------------------------------------------------------
+
+
+_LUES: dict[int, tuple[yaml_lignes.Document, list[Regle]]] = {}
+
+
+def regles(catalogue: Catalogue) -> list[Regle]:
+    """Section `relecture` de catalogue.yaml, vérifiée ; erreurs avec fichier et ligne. Lue une fois par catalogue
+    chargé (le document YAML est gardé avec les règles : son identifiant ne peut pas resservir)."""
+    doc = catalogue.document_yaml
+    if id(doc) not in _LUES:
+        if len(_LUES) >= 8:
+            _LUES.clear()
+        _LUES[id(doc)] = (doc, _regles(doc, catalogue.fichier))
+    return _LUES[id(doc)][1]
+
+
+def _regles(doc: yaml_lignes.Document, fichier: Path) -> list[Regle]:
+    brut = (doc.donnees or {}).get(SECTION) or []
+    problemes: list[Probleme] = []
+
+    def pb(message: str, chemin: str) -> None:
+        problemes.append(Probleme(message, fichier, doc.ligne(chemin), chemin))
+
+    resultat: list[Regle] = []
+    chemins: list[str] = []  # chemin de chaque règle retenue dans la section
+    for chemin, r in entrees_de_section(brut, SECTION, ("règles de relecture", "une règle de relecture"), CHAMPS,
+                                        OBLIGATOIRES, pb):
+        if ("motif" in r) == ("verification" in r):
+            pb("une règle a soit un « motif », soit une « verification »", chemin)
+            continue
+        motif = None
+        if "motif" in r:
+            try:
+                motif = re.compile(str(r["motif"]), re.MULTILINE)
+            except re.error as exc:
+                pb(f"motif invalide ({exc})", f"{chemin}.motif")
+                continue
+        elif r["verification"] not in VERIFICATIONS:
+            pb(f"vérification « {r['verification']} » inconnue ({', '.join(VERIFICATIONS)})", f"{chemin}.verification")
+            continue
+        elif OPTIONS[r["verification"]] not in r or not _option_valide(r[OPTIONS[r["verification"]]]):
+            option = OPTIONS[r["verification"]]
+            pb(f"la vérification « {r['verification']} » demande « {option} » : {AIDE_OPTIONS[option]}",
+               f"{chemin}.{option}" if option in r else chemin)
+            continue
+        options = {k: r[k] for k in ("pieces", "formes") if k in r}
+        chemins.append(chemin)
+        resultat.append(Regle(str(r.get("id")), " ".join(str(r.get("libelle", "")).split()),
+                              " ".join(str(r.get("explication", "")).split()), str(r.get("exemple", "")),
+                              bool(r.get("bloquant", False)), motif, str(r.get("verification") or "motif"), options))
+    for chemin, regle in zip(chemins, resultat):
+        if not appliquer(regle, exemple(regle)):
+            pb(f"règle « {regle.id} » : son exemple n'est pas détecté", f"{chemin}.exemple")
+    if problemes:
+        raise ErreurDonnees(problemes)
+    return resultat
+
+
+def exemple(regle: Regle) -> dict[str, Piece]:
+    """L'exemple d'une règle, au premier article d'un CCAP d'essai ; RC et CCTP d'essai d'un article, sans annexe."""
+    return {nom: Piece(nom, [Unite(nom, "Article 1 – Exemple", regle.exemple if nom == "CCAP" else "Texte.")], {"1"})
+            for nom in ("RC", "CCAP", "CCTP")}
+
+
+def appliquer(regle: Regle, pieces: dict[str, Piece]) -> list[Defaut]:
+    fonction = _motif if regle.motif is not None else VERIFICATIONS[regle.verification]
+    return list(fonction(regle, pieces))
+
+
+def relire(catalogue: Catalogue, pieces: dict[str, Piece]) -> list[Defaut]:
+    """Défauts de toutes les règles dans toutes les pièces, dans l'ordre des règles puis des pièces."""
+    return [d for r in regles(catalogue) for d in appliquer(r, pieces)]
+
+
+def verifier_regles(racine: Path) -> list[Probleme]:
+    """Pour `dce catalogue verifier` : problèmes de la section `relecture` du catalogue situé dans `racine`
+    (champs, motifs, vérifications connues, exemple de chaque règle bien vu par elle)."""
+    fichier = racine / "catalogue.yaml"
+    try:
+        _regles(yaml_lignes.lire(fichier), fichier)
+    except ErreurDonnees as exc:
+        return exc.problemes
+    return []

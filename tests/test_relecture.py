@@ -1,0 +1,387 @@
+"""Relecture automatique des pièces : chaque règle (section `relecture` de catalogue.yaml) voit le défaut qu'on
+injecte, ne voit rien dans un texte propre, et ses défauts passent l'annexe de conformité « À vérifier »."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import RACINE, Lu, ecrire, reponses
+from test_robustesse import _copie_catalogue as copie_catalogue
+from generateur.donnees import yaml_lignes
+from generateur.droit.regles import preparer
+from generateur.interfaces.cli import main
+from generateur.pieces import relecture
+from generateur.pieces.blocs import Liste, ElementListe, Paragraphe, Segment, Tableau, Titre
+from generateur.pieces.lecture import controler, texte_blocs
+from generateur.pieces.assemblage import blocs_document
+
+REGLES = (yaml_lignes.lire(RACINE / "catalogue.yaml").donnees or {})["relecture"]
+NBSP = "\u00a0"
+
+# Un texte juste, qui ressemble aux défauts sans en être : nombres (« 1 000 », « 9 999,00 € »), renvois vers des
+# articles qui existent, textes extérieurs (code, CCAG, loi), crochets absents, ponctuation française.
+PROPRE = [
+    f"Le montant maximum est de 1{NBSP}000{NBSP}000,00{NBSP}€{NBSP}HT, soit 9{NBSP}999,00{NBSP}€ par mois "
+    f"au plus{NBSP}; l’avance est de 30{NBSP}% (article R2191-3 du code de la commande publique).",
+    f"Les pénalités sont fixées à l’article 3, et la durée à l’article 2.1 du présent CCAP{NBSP}; le candidat "
+    f"remet l’offre décrite à l’article 1 du RC, selon les spécifications de l’article 1 du CCTP.",
+    f"Par dérogation à l’article 1.2 des CCAG et à l’article 60 de la loi n°{NBSP}2005-882, le suivi est assuré "
+    f"par la Direction de la commande publique, avec la Maison de l’emploi{NBSP}: www.exemple.fr/profil?id=42.",
+    f"Les lots n°{NBSP}1, 2 et 3 sont attribués séparément{NBSP}; 25 actions sont mises en œuvre en 2026, "
+    f"dont 1 action d’insertion de 1{NBSP}209 heures.",
+]
+
+
+def piece_propre(nom: str, supplement: str | None = None) -> list:
+    """Une pièce propre de trois articles (2.1 compris), avec, au besoin, un paragraphe ajouté à l'article 2."""
+    blocs = [Titre(1, "Article 1 – Objet"), Paragraphe([Segment(PROPRE[0])]),
+             Titre(1, "Article 2 – Exécution"), Titre(2, "2.1 – Délais"),
+             Liste(False, [ElementListe([Segment(PROPRE[1])]), ElementListe([Segment(PROPRE[2])])]),
+             Titre(1, "Article 3 – Pénalités"),
+             Tableau([[[Segment("Lot")], [Segment("Intitulé")]], [[Segment("1")], [Segment(PROPRE[3])]]])]
+    if supplement is not None:
+        blocs.insert(4, Paragraphe([Segment(supplement)]))
+    return blocs
+
+
+def relire(pieces: dict[str, list]) -> list:
+    analyse = preparer(ecrire_reponses(), RACINE)
+    return relecture.relire(analyse.catalogue, {nom: relecture.piece(nom, blocs) for nom, blocs in pieces.items()})
+
+
+_FICHIER: list[Path] = []
+
+
+def ecrire_reponses() -> Path:
+    if not _FICHIER:
+        import tempfile
+
+        _FICHIER.append(ecrire(Path(tempfile.mkdtemp()), reponses()))
+    return _FICHIER[0]
+
+
+def test_texte_propre_sans_faux_positif():
+    assert relire({nom: piece_propre(nom) for nom in ("RC", "CCAP", "CCTP")}) == []
+
+
+@pytest.mark.parametrize("regle", REGLES, ids=[r["id"] for r in REGLES])
+def test_chaque_regle_voit_le_defaut_injecte(regle):
+    """L'exemple de la règle, injecté à l'article 2 d'un CCAP propre, est vu : règle, pièce, article et extrait."""
+    pieces = {nom: piece_propre(nom, regle["exemple"] if nom == "CCAP" else None) for nom in ("RC", "CCAP", "CCTP")}
+    if regle.get("verification") == "melange":  # le mélange suppose l'autre forme ailleurs dans la pièce
+        pieces["CCAP"].insert(1, Paragraphe([Segment("L’acheteur notifie l’ordre de service.")]))
+    defauts = relire(pieces)
+    assert regle["id"] in {d.regle for d in defauts}, defauts
+    # rien d'autre n'est vu hors de l'exemple (un dictionnaire imprimé a aussi des apostrophes droites…)
+    assert all(d.extrait.strip("…") in regle["exemple"] for d in defauts if d.regle != regle["id"]), defauts
+    d = next(d for d in defauts if d.regle == regle["id"])
+    assert d.piece == "CCAP" and d.libelle == " ".join(regle["libelle"].split())
+    assert d.bloquant is bool(regle.get("bloquant"))
+    if regle.get("verification") != "melange":
+        assert d.article == "Article 2 – Exécution"
+        assert d.extrait.strip("…") in regle["exemple"]
+
+
+def test_renvois_verifies_vers_la_bonne_piece():
+    pieces = {nom: piece_propre(nom) for nom in ("RC", "CCAP", "CCTP")}
+    pieces["RC"].append(Paragraphe([Segment("Les délais sont fixés à l’article 2.4 du CCAP et à l’article 7 du RC.")]))
+    pieces["RC"].append(Paragraphe([Segment("Extrait prévu à l’article 9 du RCS, à l’article 10.1 du CCAG-Travaux.")]))
+    pieces["CCTP"].append(Paragraphe([Segment("La liste des sites figure en annexe n° 2 au CCTP.")]))
+    defauts = relire(pieces)
+    assert sorted((d.regle, d.piece, d.detail) for d in defauts) == [
+        ("renvoi-annexe-absente", "CCTP", "CCTP sans annexe"),
+        ("renvoi-article-absent", "RC", "CCAP sans article 2.4"),
+        ("renvoi-article-absent", "RC", "RC sans article 7"),
+    ]
+    pieces["CCTP"].append(Titre(1, "Annexe – Liste des sites"))
+    assert [d.regle for d in relire(pieces)] == ["renvoi-article-absent"] * 2
+
+
+def test_regle_mal_ecrite_nomme_fichier_et_ligne(tmp_path):
+    racine = copie_catalogue(tmp_path)
+    texte = (RACINE / "catalogue.yaml").read_text(encoding="utf-8")
+    texte = texte.replace('verification: melange', 'verification: melanger')
+    texte = texte.replace('exemple: "Le titulaire **doit** transmettre le rapport."', 'exemple: "Texte juste."')
+    (racine / "catalogue.yaml").write_text(texte, encoding="utf-8")
+    resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "catalogue", "verifier"])
+    assert resultat.exit_code == 2, resultat.output
+    assert "vérification « melanger » inconnue" in resultat.output
+    assert "son exemple n'est pas détecté" in resultat.output and "relecture." in resultat.output
+    assert "catalogue.yaml, ligne" in resultat.output
+
+
+# --- De bout en bout : une clause fautive passe l'annexe « À vérifier », --strict refuse -------------------------
+
+CLAUSE_FAUTIVE = """---
+id: ccap-essai-relecture
+version: 1
+en_vigueur: {du: 2019-04-01}
+titre: "Essai de relecture"
+document: CCAP
+article: financier
+ordre: 99
+references: ["CCP R2132-2"]
+statut_juridique: non_verifie
+note_juridique: "Clause d'essai des tests de relecture."
+condition: "true"
+portee: consultation
+variables: []
+decp: []
+---
+Juridiction compétente : {{ {'nom': 'Tribunal administratif de Toulouse', 'adresse': ['68 rue Raymond IV']} }}.
+
+Les pénalités sont fixées par l'article 12 du présent CCAP.
+
+L'avance est versée lorsque la durée d'exécution est supérieure à 999 mois.
+"""
+
+
+def test_clause_fautive_passe_l_annexe_a_verifier_et_strict_refuse(tmp_path):
+    racine = copie_catalogue(tmp_path)
+    (racine / "clauses" / "ccap" / "ccap-essai-relecture.md").write_text(CLAUSE_FAUTIVE, encoding="utf-8")
+    fichier = ecrire(tmp_path, reponses())
+    sortie = tmp_path / "sortie"
+    resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "generer", str(fichier), "-o", str(sortie)])
+    assert resultat.exit_code == 0, resultat.output  # pas d'obligation légale violée : le travail continue
+    assert "À VÉRIFIER – La relecture automatique" in resultat.output
+
+    annexe = json.loads((sortie / "TEST-001-annexe-conformite.json").read_text(encoding="utf-8"))
+    assert annexe["synthese"]["etat"] == "a_verifier" and annexe["synthese"]["texte"].startswith("À vérifier")
+    article = next(f"Article {c['article'].split('.')[0]} – " for c in json.loads(
+        (sortie / "TEST-001-manifeste.json").read_text(encoding="utf-8"))["clauses"] if c["id"] == "ccap-essai-relecture")
+    vus = {d["regle"]: d for d in annexe["relecture"] if d["piece"] == "CCAP" and d["article"].startswith(article)}
+    assert {"structure-donnees", "renvoi-article-absent", "valeur-sentinelle"} <= set(vus), annexe["relecture"]
+    assert "{'nom': 'Tribunal administratif de Toulouse'" in vus["structure-donnees"]["extrait"]
+    assert "article 12" in vus["renvoi-article-absent"]["extrait"] and vus["renvoi-article-absent"]["detail"] == "CCAP sans article 12"
+    assert "999 mois" in vus["valeur-sentinelle"]["extrait"]
+    relecture_controle = next(c for c in annexe["controles"] if c["id"] == "relecture-pieces")
+    assert relecture_controle["verdict"] == "a_verifier" and "structure-donnees" in relecture_controle["constat"]
+    # la clause non vérifiée est à faire valider, avec sa note
+    assert {"clause": "ccap-essai-relecture", "statut_juridique": "non_verifie"}.items() <= next(
+        c for c in annexe["clauses_a_valider"] if c["clause"] == "ccap-essai-relecture").items()
+
+    # l'annexe Word cite chaque défaut (pièce, article, extrait) ; le CSV aussi ; le manifeste les garde
+    lu = Lu(sortie / "TEST-001-annexe-conformite.docx")
+    lignes = [l for t in lu.tableaux for l in t if len(l) == 5 and l[0] in ("CCAP", "RC", "CCTP")]
+    for d in vus.values():
+        assert any(l[1] == d["article"] and l[3] == d["extrait"] for l in lignes), d
+    assert "Essai de relecture (ccap-essai-relecture, v1)" in lu.tout and "Clause d'essai des tests de relecture" in lu.tout.replace("’", "'")
+    rangees = list(csv.DictReader(io.StringIO((sortie / "TEST-001-annexe-conformite.csv").read_text(encoding="utf-8-sig")),
+                                  delimiter=";"))
+    assert {"structure-donnees", "renvoi-article-absent", "valeur-sentinelle"} <= {
+        r["identifiant"] for r in rangees if r["rubrique"] == "relecture"}
+    manifeste = json.loads((sortie / "TEST-001-manifeste.json").read_text(encoding="utf-8"))
+    assert manifeste["conformite"]["etat"] == "a_verifier"
+    assert len(manifeste["conformite"]["relecture"]) == manifeste["conformite"]["defauts_relecture"] == len(annexe["relecture"])
+
+    strict = tmp_path / "strict"
+    resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "generer", str(fichier), "-o", str(strict), "--strict"])
+    assert resultat.exit_code == 2, resultat.output
+    assert "Structure de données imprimée" in resultat.output and "999 mois" in resultat.output
+    assert "aucun document n'a été écrit" in resultat.output and not strict.exists()
+
+
+# --- Les exemples -----------------------------------------------------------------------------------------------
+
+# Défauts relevés par la relecture juridique de décembre 2026 (issue 14) : tant que le texte est là, la règle le voit.
+DEFAUTS_CONNUS = [
+    ("CCAP", r"\{'nom': '", "structure-donnees"),
+    ("RC", r"\[adresse du profil d.acheteur[^\]]*à compléter\]", "a-completer"),
+    ("CCAP", r"SIRET de l'acheteur à indiquer est le \.", "valeur-vide"),
+    ("CCAP", r"supérieure à 999 mois", "valeur-sentinelle"),
+    ("CCAP", r"assuré par Direction", "article-devant-organisme"),
+    ("RC", r"en annexe du CCTP", "renvoi-annexe-absente"),
+]
+
+
+@pytest.mark.parametrize("exemple", ["travaux-lycee", "restauration-lycees", "nettoyage-hotel-region", "amp-espaces-verts"])
+def test_exemples_la_relecture_voit_chaque_defaut_et_l_annexe_le_dit(exemples_generes, exemple):
+    analyse = preparer(RACINE / "exemples" / f"{exemple}.yaml", RACINE)
+    conformite = controler(analyse)
+    for piece, motif, regle in DEFAUTS_CONNUS:
+        texte = texte_blocs(blocs_document(analyse, piece)[0])
+        for m in re.finditer(motif, texte):
+            assert any(d.regle == regle and d.piece == piece for d in conformite.defauts), (piece, m.group(0))
+
+    fichiers = exemples_generes[exemple]
+    annexe = json.loads(next(p for n, p in fichiers.items() if n.endswith("annexe-conformite.json")).read_text(encoding="utf-8"))
+    assert annexe["relecture"] == [d.en_json() for d in conformite.defauts]
+    if not annexe["relecture"]:
+        return
+    # tant qu'un défaut existe, l'annexe n'est pas « conforme », et elle cite chacun : pièce, article, extrait
+    assert annexe["synthese"]["etat"] != "conforme" and not annexe["synthese"]["texte"].startswith("Conforme")
+    assert f"{len(annexe['relecture'])} défaut" in annexe["synthese"]["texte"]
+    lu = Lu(next(p for n, p in fichiers.items() if n.endswith("annexe-conformite.docx")))
+    cites = {(l[0], l[1], l[3]) for t in lu.tableaux for l in t if len(l) == 5}
+    for d in annexe["relecture"]:
+        assert (d["piece"], d["article"].replace("'", "’"), d["extrait"]) in cites or \
+            (d["piece"], d["article"], d["extrait"]) in cites, d
+
+
+# --- Le statut juridique des clauses se voit : annexe, dce expliquer, page de la consultation -----------------
+
+
+def test_clauses_a_faire_valider_dans_expliquer_et_la_page_web(tmp_path, exemples_generes):
+    from generateur.droit.explication import clauses_a_valider
+
+    fichier = RACINE / "exemples" / "amp-espaces-verts.yaml"
+    a_valider = clauses_a_valider(preparer(fichier, RACINE))
+    partielle = next(s for s in a_valider if s.clause.statut_juridique == "partiel" and s.clause.note_juridique)
+    assert all(s.retenue and s.clause.statut_juridique in ("partiel", "non_verifie") for s in a_valider)
+
+    resultat = CliRunner().invoke(main, ["--catalogue", str(RACINE), "expliquer", str(fichier)])
+    assert resultat.exit_code == 0, resultat.output
+    section = resultat.output.split(f"Clauses à faire valider par le service juridique ({len(a_valider)})\n", 1)[1]
+    assert f"{partielle.clause.document} {partielle.numero} {partielle.clause.titre} ({partielle.clause.id}, " \
+           f"v{partielle.clause.version}) : source partiellement vérifiée" in section.replace(NBSP, " ")
+    assert " ".join(partielle.clause.note_juridique.split())[:60] in section.replace(NBSP, " ")
+
+    annexe = json.loads(next(p for n, p in exemples_generes["amp-espaces-verts"].items()
+                             if n.endswith("annexe-conformite.json")).read_text(encoding="utf-8"))
+    assert [c["clause"] for c in annexe["clauses_a_valider"]] == [s.clause.id for s in a_valider]
+
+    pytest.importorskip("flask")
+    from generateur.interfaces.web import create_app
+
+    dossier = tmp_path / "consultations"
+    (dossier / "AMP").mkdir(parents=True)
+    (dossier / "AMP" / "reponses.yaml").write_bytes(fichier.read_bytes())
+    page = create_app(RACINE, dossier).test_client().get("/consultation/AMP")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Clauses à faire valider par le service juridique" in html
+    assert f"<code>{partielle.clause.id}</code>" in html and "partiellement vérifiée" in html
+    assert "Relecture des pièces" in html
+    # chaque verdict conforme avec sa preuve : pièce, article, extrait cité
+    conformes = [c for c in annexe["controles"] if c["verdict"] == "conforme" and c["preuves"][0]["piece"]]
+    assert conformes and all(f"{c['preuves'][0]['piece']}, article {c['preuves'][0]['article']}&nbsp;: <q>" in html
+                             for c in conformes)
+
+
+# --- L'annexe contrôle le contenu -----------------------------------------------------------------------------
+
+
+def test_lot_sans_contenu_propre_au_cctp_et_refus_a_justifier(tmp_path):
+    """Deux lots que seul le tableau des lots du CCTP décrit ; une consultation sans allotissement ni motif."""
+    analyse = preparer(ecrire(tmp_path, reponses(), "lots.yaml"), RACINE)
+    v = {v.id: v for v in controler(analyse).verdicts}
+    assert v["coherence-lots"].statut == "conforme"
+    assert v["lots-contenu-cctp"].statut == "a_verifier"
+    assert "lots 1 et 2" in v["lots-contenu-cctp"].message
+
+    seul = reponses(lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 300000}])
+    v = {v.id: v for v in controler(preparer(ecrire(tmp_path, seul, "seul.yaml"), RACINE)).verdicts}
+    assert v["options-imposees"].statut == "a_verifier"
+    assert "Découper la consultation en lots" in v["options-imposees"].message
+    assert "justifications.absence_allotissement" in v["options-imposees"].message
+    justifie = {**seul, "justifications": {"absence_allotissement": "Prestation indivisible sur un site unique.",
+                                           "absence_clause_sociale": "Fournitures livrées sans main-d'œuvre sur site."}}
+    v = {v.id: v for v in controler(preparer(ecrire(tmp_path, justifie, "justifie.yaml"), RACINE)).verdicts}
+    assert v["options-imposees"].statut == "conforme"
+    assert "Prestation indivisible sur un site unique." in v["options-imposees"].preuves[0]["extrait"]
+
+
+def test_preuve_introuvable_rend_le_verdict_a_verifier(tmp_path):
+    """Un contrôle « conforme » dont le texte attendu manque à la pièce n'est pas conforme : il est à vérifier."""
+    racine = copie_catalogue(tmp_path)
+    texte = (RACINE / "catalogue.yaml").read_text(encoding="utf-8")
+    (racine / "catalogue.yaml").write_text(texte.replace('texte: "{{ delai_paiement }} jours"',
+                                                         'texte: "{{ delai_paiement }} jours francs"'), encoding="utf-8")
+    v = {v.id: v for v in controler(preparer(ecrire(tmp_path, reponses()), racine)).verdicts}
+    assert v["delai-paiement"].statut == "a_verifier" and v["delai-paiement"].preuves == []
+    assert "Preuve introuvable dans les pièces" in v["delai-paiement"].message and "ccap-paiement" in v["delai-paiement"].message
+    v = {v.id: v for v in controler(preparer(ecrire(tmp_path, reponses(), "b.yaml"), RACINE)).verdicts}
+    assert v["delai-paiement"].statut == "conforme"
+    assert v["delai-paiement"].preuves[0]["piece"] == "CCAP" and f"30{NBSP}jours" in v["delai-paiement"].preuves[0]["extrait"]
+
+
+def test_condition_sociale_exigee_lot_par_lot(tmp_path):
+    """Au-delà du seuil européen, un lot sans condition sociale rend le contrôle non conforme, même si un autre
+    lot en porte une ; la justification enregistrée le rend « justifié »."""
+    donnees = reponses(nature="services", categorie="nettoyage", cpv="90910000-9",
+                       spaser={"insertion": {"actif": True, "facilitateur": "PLIE du Grand Narbonne"}},
+                       lots=[{"numero": 1, "intitule": "Bâtiment A", "montant_estime": 200000},
+                             {"numero": 2, "intitule": "Bâtiment B", "montant_estime": 150000, "insertion": False}])
+    v = {v.id: v for v in controler(preparer(ecrire(tmp_path, donnees), RACINE)).verdicts}
+    assert v["condition-sociale"].statut == "non_conforme"
+    assert "aucune condition d'exécution sociale pour le lot 2," in v["condition-sociale"].message
+    donnees["justifications"] = {"absence_clause_sociale": "Lot 2 : deux interventions annuelles de quelques heures."}
+    v = {v.id: v for v in controler(preparer(ecrire(tmp_path, donnees, "j.yaml"), RACINE)).verdicts}
+    assert v["condition-sociale"].statut == "justifie"
+    del donnees["lots"][1]["insertion"]
+    v = {v.id: v for v in controler(preparer(ecrire(tmp_path, donnees, "tous.yaml"), RACINE)).verdicts}
+    assert v["condition-sociale"].statut == "conforme" and len(v["condition-sociale"].preuves) >= 1
+
+
+def test_publier_relit_aussi_ae_cadre_de_memoire_et_bordereau(tmp_path):
+    """Avec les pièces de `dce publier` : chaque AE, le cadre de mémoire et le bordereau sont relus ; un formulaire
+    « À compléter par le candidat » n'est pas un gabarit oublié."""
+    analyse = preparer(ecrire(tmp_path, reponses()), RACINE)
+    sans = controler(analyse)
+    avec = controler(analyse, complementaires=True)
+    relues = set(avec.faits["pieces_relues"])
+    assert {"Acte d'engagement – lot 1", "Acte d'engagement – lot 2", "Cadre de mémoire technique",
+            "Bordereau des prix"} <= relues and not relues & {"Acte d'engagement – lot 1"} & set(sans.faits["pieces_relues"])
+    assert not any(d.regle == "a-completer" and "candidat" in d.extrait for d in avec.defauts)
+    assert all(d.piece in relues for d in avec.defauts)
+
+
+def test_liste_des_consultations_ne_dit_pas_conforme_avec_des_points_a_verifier():
+    pytest.importorskip("flask")
+    from generateur.interfaces.web.consultations import statut_conformite
+
+    assert statut_conformite({"conformite": {"obligations_non_respectees": [], "controles_a_verifier": ["relecture-pieces"],
+                                             "controles": 16}}) == (f"À vérifier{NBSP}: 1 point", "a_verifier")
+    assert statut_conformite({"conformite": {"obligations_non_respectees": [], "controles_a_verifier": [],
+                                             "controles": 16}})[1] == "conforme"
+
+
+def test_verification_sans_ses_options_refusee(tmp_path):
+    racine = copie_catalogue(tmp_path)
+    texte = (RACINE / "catalogue.yaml").read_text(encoding="utf-8")
+    (racine / "catalogue.yaml").write_text(texte.replace('''    formes:
+      droite: "'"
+      typographique: "’"
+''', ""), encoding="utf-8")
+    problemes = [str(p) for p in relecture.verifier_regles(racine)]
+    assert len(problemes) == 1 and "la vérification « melange » demande « formes »" in problemes[0], problemes
+
+
+def test_defauts_des_documents_internes_ne_bloquent_pas_strict(tmp_path):
+    """L'annexe est relue (hors ses citations) : une note juridique restée en gabarit, qu'elle reprend, y est vue
+    « à vérifier » ; seuls les défauts des pièces remises aux candidats font refuser --strict."""
+    racine = copie_catalogue(tmp_path)
+    clause = CLAUSE_FAUTIVE.split("---\n")[1].replace(
+        "note_juridique: \"Clause d'essai des tests de relecture.\"",
+        "note_juridique: \"Source : [référence à compléter].\"")
+    (racine / "clauses" / "ccap" / "ccap-essai-relecture.md").write_text(
+        f"---\n{clause}---\nLe titulaire remet un rapport annuel.\n", encoding="utf-8")
+    conformite = controler(preparer(ecrire(tmp_path, reponses()), racine))
+    vu = [d for d in conformite.defauts if d.piece == "Annexe de conformité" and d.regle == "a-completer"]
+    assert vu and "[référence à compléter]" in vu[0].extrait and not vu[0].bloquant
+    assert not any(d.bloquant for d in conformite.defauts if d.piece in ("Fiche de traçabilité", "Annexe de conformité"))
+    assert not any("référence à compléter" in m for m in conformite.refus_strict)
+
+
+def test_regenerer_relit_aussi(tmp_path):
+    """`dce regenerer` passe par la même génération : le manifeste et l'annexe de la version portent la relecture."""
+    dossier = tmp_path / "consultations"
+    (dossier / "AMP").mkdir(parents=True)
+    (dossier / "AMP" / "reponses.yaml").write_bytes((RACINE / "exemples" / "amp-espaces-verts.yaml").read_bytes())
+    resultat = CliRunner().invoke(main, ["--catalogue", str(RACINE), "regenerer", str(dossier), "--jobs", "1"])
+    assert resultat.exit_code in (0, 1), resultat.output
+    manifeste = json.loads(next((dossier / "AMP" / "versions" / "001").glob("*-manifeste.json")).read_text(encoding="utf-8"))
+    annexe = json.loads(next((dossier / "AMP" / "versions" / "001").glob("*-annexe-conformite.json")).read_text(encoding="utf-8"))
+    assert manifeste["conformite"]["relecture"] == annexe["relecture"]
+    assert manifeste["conformite"]["defauts_relecture"] == len(annexe["relecture"])
+    verdict = next(c for c in annexe["controles"] if c["id"] == "relecture-pieces")
+    assert verdict["verdict"] == ("a_verifier" if annexe["relecture"] else "conforme")
+    assert {d["piece"] for d in annexe["relecture"]} <= {"RC", "CCAP", "CCTP", "Fiche de traçabilité",
+                                                         "Annexe de conformité"}
