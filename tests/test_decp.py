@@ -115,6 +115,8 @@ def test_considerations_lot_par_lot_sur_une_consultation_a_quatre_lots(tmp_path)
     donnees = reponses(
         reference="EV-4L", nature="services", categorie="espaces_verts", cpv="77310000-6",
         spaser={"insertion": {"actif": True, "facilitateur": "PLIE"}, "reserve": "siae"},
+        justifications={"absence_clause_sociale": "Arrosage par un dispositif automatique ; désherbage ponctuel sous "
+                                                  "le seuil d'insertion de la politique d'achat."},
         lots=[{"numero": 1, "intitule": "Tonte", "montant_estime": 130000},
               {"numero": 2, "intitule": "Élagage", "montant_estime": 200000, "reserve": False},
               {"numero": 3, "intitule": "Arrosage", "montant_estime": 150000, "reserve": False, "insertion": False},
