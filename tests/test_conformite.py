@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from conftest import RACINE, Lu, ecrire, reponses
 from test_robustesse import _copie_catalogue as copie_catalogue
+from generateur.donnees.formats import typographie
 from generateur.interfaces.cli import main
 from generateur.pieces.lecture import controler as verifier
 from generateur.droit.regles import preparer
@@ -49,15 +50,16 @@ def test_exemples_respectent_toutes_les_obligations(exemples_generes, exemple):
     assert "La consultation respecte les" in lu.texte
     # chaque obligation : libellé, articles, verdict et constat, sur une même ligne du tableau des contrôles
     lignes = {l[0].removesuffix(" (bonne pratique)"): l for t in lu.tableaux for l in t if len(l) == 4}
-    for c in annexe["controles"]:
-        ligne = lignes[c["libelle"]]
-        assert ligne[1] == ", ".join(c["articles"]) and ligne[2] == c["verdict_libelle"] and ligne[3] == c["constat"]
+    for c in annexe["controles"]:  # le JSON garde les données, le Word les imprime en typographie française
+        ligne = lignes[typographie(c["libelle"])]
+        assert ligne[1] == ", ".join(c["articles"]) and ligne[2] == typographie(c["verdict_libelle"])
+        assert ligne[3] == typographie(c["constat"])
         assert c["constat"], c["id"]
     # chaque action du SPASER : document, article et clause (version) dans l'annexe du juriste
     actions = {(l[0].split(" – ")[0], l[1], l[2]) for t in lu.tableaux for l in t if len(l) == 5}
     for a in annexe["actions_spaser"]:
         assert (a["action"], f"{a['document']}, article {a['article']}",
-                f"{a['clause_titre']} ({a['clause']}, v{a['version']})") in actions, a
+                typographie(f"{a['clause_titre']} ({a['clause']}, v{a['version']})")) in actions, a
         assert a["axe"]["titre"] and a["chantier"]["titre"] and a["references"]
     assert {a["action"] for a in annexe["actions_spaser"]} == set(manifeste["actions_spaser"])
     # DECP : mêmes valeurs que le manifeste, dans la forme du schéma 2.x

@@ -8,13 +8,14 @@ import re
 import pytest
 
 from generateur.donnees import catalogue
+from generateur.donnees.formats import typographie
 from conftest import RACINE, reponses
 
 CAT = catalogue.charger(RACINE)
 
 
 def titre(ident: str) -> str:
-    return CAT.clauses[ident][0].titre
+    return typographie(CAT.clauses[ident][0].titre)  # tel qu'imprimé : apostrophe typographique
 
 
 def manifeste(resultat) -> dict:

@@ -446,7 +446,7 @@ def test_consultation_de_travaux_en_plusieurs_lots(page, serveur, tmp_path):
     ccap = Lu(tmp_path / "2027-TRX-0042-CCAP.docx")
     for intitule, _, _ in LOTS:
         assert intitule in ccap.tout
-    assert "Maison de l'emploi du Tarn" in ccap.tout  # la réponse de l'acheteur, dans la clause d'insertion
+    assert "Maison de l’emploi du Tarn" in ccap.tout  # la réponse de l'acheteur, dans la clause d'insertion
     assert "30\u00a0%" in ccap.tout  # avance de la filière BTP
     rc = Lu(tmp_path / "2027-TRX-0042-RC.docx")
     assert "Performance environnementale du chantier" in rc.tout and "Réhabilitation du gymnase" in rc.texte

@@ -17,7 +17,7 @@ from ..donnees import acheteurs as module_acheteurs
 from ..donnees import catalogue as module_catalogue
 from ..donnees import questionnaire as module_questionnaire
 from ..donnees import reponses as module_reponses
-from ..donnees.acheteurs import Acheteur
+from ..donnees.acheteurs import Acheteur, ChampACompleter
 from ..donnees.catalogue import Catalogue, Clause
 from ..erreurs import ErreurClause, ErreurDonnees, Probleme
 from ..donnees.formats import liste_fr
@@ -64,6 +64,11 @@ class Analyse:
     calculs: list[Calcul]
     selections: list[Selection]
     plans: dict[str, list[tuple[str, dict[str, Any], list[Selection]]]]
+
+    @property
+    def a_completer(self) -> list[ChampACompleter]:
+        """Champs du profil d'acheteur à compléter (surlignés dans les pièces) ou à vérifier avant publication."""
+        return self.acheteur.a_completer
 
     def retenues(self, document: str | None = None) -> list[Selection]:
         return [s for s in self.selections if s.retenue and (document is None or s.clause.document == document)]
@@ -154,7 +159,7 @@ def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_
     donnees = copy.deepcopy(reponses.donnees)
     jour = date_droit or donnees["date_lancement"]
     contexte: dict[str, Any] = dict(donnees)
-    contexte["acheteur"] = {**acheteur.profil, "categorie": acheteur.categorie}
+    contexte["acheteur"] = {**acheteur.valeurs(), "categorie": acheteur.categorie}
     contexte["param"] = Parametres(catalogue, jour, acheteur.categorie)
     contexte["date_droit"] = jour
     traces: list[Calcul] = []

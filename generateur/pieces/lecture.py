@@ -9,6 +9,7 @@ from typing import Any
 from .assemblage import blocs_document
 from .blocs import Bloc, Liste, Paragraphe, Tableau, Titre, texte
 from ..droit.conformite import Conformite, dernier_article, normaliser, verifier
+from ..donnees.formats import typographie
 from ..droit.regles import Analyse
 
 def texte_blocs(blocs: list[Bloc]) -> str:
@@ -43,7 +44,7 @@ def _lignes_de_lots(blocs: list[Bloc]) -> list[tuple[str, str]]:
 
 def _lots_lus(blocs: list[Bloc], lots: list[dict[str, Any]]) -> tuple[list[int], list[str]]:
     """Lots qu'une pièce présente avec leur intitulé exact, et lignes qui divergent des réponses."""
-    attendus = {str(l["numero"]): normaliser(l["intitule"]) for l in lots}
+    attendus = {str(l["numero"]): normaliser(typographie(str(l["intitule"]))) for l in lots}  # tel qu'imprimé
     lignes = _lignes_de_lots(blocs)
     divergentes = [f"lot {n} «\u00a0{i}\u00a0»" for n, i in lignes if attendus.get(n) != i]
     trouves = sorted(l["numero"] for l in lots if (str(l["numero"]), attendus[str(l["numero"])]) in lignes)

@@ -1,0 +1,151 @@
+"""Contenu des pièces : aucune pièce fausse en silence (issue 14, points 2, 3 et 6).
+
+On génère, on relit le texte des pièces comme un acheteur, et l'on vérifie qu'aucun défaut de rendu n'y reste :
+structure de données imprimée, valeur « à compléter » en texte brut, blanc avant un point, pluriel « (s) »,
+valeur sentinelle ; un profil d'acheteur incomplet arrête la génération, ou son champ est surligné.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from conftest import RACINE, Lu, ecrire, reponses
+from generateur.interfaces.cli import main
+
+EXEMPLES = ("travaux-lycee", "restauration-lycees", "nettoyage-hotel-region", "amp-espaces-verts")
+PIECES = ("RC", "CCAP", "CCTP")
+
+
+# -- relire un document : texte surligné et texte ordinaire
+
+_RUN = re.compile(r"<w:r>(.*?)</w:r>", re.S)
+_T = re.compile(r"<w:t[^>]*>([^<]*)</w:t>")
+
+
+def runs(docx: Path) -> list[tuple[str, bool]]:
+    """(texte, surligné) de chaque run du corps du document."""
+    xml = zipfile.ZipFile(docx).read("word/document.xml").decode("utf-8")
+    return [(html.unescape("".join(_T.findall(r))), "<w:highlight" in r) for r in _RUN.findall(xml)]
+
+
+def texte_ordinaire(docx: Path) -> str:
+    """Le texte qui n'est pas surligné (ce qu'un lecteur prendrait pour rédigé)."""
+    return "".join(t if not surligne else "□" for t, surligne in runs(docx))
+
+
+def defauts(texte: str) -> list[str]:
+    """Défauts de rendu visibles dans un texte de pièce."""
+    trouves = []
+    for motif, quoi in ((r"\{'", "structure de données imprimée"), (r"\['", "liste Python imprimée"),
+                        (r"à compléter", "« à compléter » en texte brut"),
+                        (r"[a-zé’'] [.,](?!\d)", "blanc avant la ponctuation"),
+                        (r"\((?:s|x|e|es)\)", "pluriel « (s) »"), (r"\b999\b", "valeur sentinelle 999"),
+                        (r"\{\{|\{%|%\}|\}\}", "syntaxe Jinja restée")):
+        for m in re.finditer(motif, texte):
+            trouves.append(f"{quoi} : …{texte[max(0, m.start() - 50):m.end() + 30]}…")
+    return trouves
+
+
+@pytest.mark.parametrize("exemple", EXEMPLES)
+def test_exemples_sans_defaut_de_rendu(exemples_generes, exemple):
+    fichiers = exemples_generes[exemple]
+    for piece in PIECES:
+        chemin = next(p for n, p in fichiers.items() if n.endswith(f"-{piece}.docx"))
+        assert defauts(texte_ordinaire(chemin)) == [], (exemple, piece)
+
+
+def test_reglement_des_differends_redige(exemples_generes):
+    ccap = Lu(next(p for n, p in exemples_generes["travaux-lycee"].items() if n.endswith("-CCAP.docx")))
+    assert ("relève de la compétence de la juridiction suivante\u00a0: Tribunal administratif de Toulouse, 68 rue "
+            "Raymond IV, BP 7007, 31068 Toulouse Cedex 7 (courriel\u00a0: greffe.ta-toulouse@juradm.fr, "
+            "site\u00a0: https://toulouse.tribunal-administratif.fr).") in ccap.texte
+    assert ("compétente pour l’acheteur\u00a0: Comité consultatif interrégional de règlement amiable des différends "
+            "ou litiges relatifs aux marchés publics (CCIRA) de Bordeaux, Préfecture de la région") in ccap.texte
+    assert "'nom'" not in ccap.tout and "{'" not in ccap.tout
+
+
+def test_politique_sans_avance_sous_le_seuil_ne_l_ecrit_pas(exemples_generes):
+    ccap = Lu(next(p for n, p in exemples_generes["amp-espaces-verts"].items() if n.endswith("-CCAP.docx")))
+    assert "999" not in ccap.tout
+    assert "en deçà de ce montant" not in ccap.texte
+    assert "lorsque le montant initial est supérieur à 50\u00a0000,00\u00a0€\u00a0HT" in ccap.texte
+    region = Lu(next(p for n, p in exemples_generes["travaux-lycee"].items() if n.endswith("-CCAP.docx")))
+    assert "la durée d’exécution est supérieure à 3\u00a0mois" in region.texte
+
+
+# -- profil d'acheteur : complet, ou la génération le dit
+
+@pytest.fixture
+def profil(tmp_path: Path):
+    """Racine dont le profil « occitanie » est modifiable : profil(siret=...) → (racine, fichier de réponses)."""
+    racine = tmp_path / "racine"
+    racine.mkdir()
+    for nom in ("catalogue.yaml", "questionnaire.yaml", "clauses", "modeles"):
+        (racine / nom).symlink_to(RACINE / nom)
+    import shutil
+    shutil.copytree(RACINE / "acheteurs", racine / "acheteurs")
+    fichier = racine / "acheteurs" / "occitanie" / "acheteur.yaml"
+
+    def _profil(**champs):
+        donnees = yaml.safe_load(fichier.read_text(encoding="utf-8"))
+        donnees.update(champs)
+        fichier.write_text(yaml.safe_dump(donnees, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        return racine, ecrire(tmp_path, reponses())
+
+    return _profil
+
+
+def generer_cli(racine: Path, fichier: Path, sortie: Path):
+    return CliRunner().invoke(main, ["--catalogue", str(racine), "generer", str(fichier), "--sortie", str(sortie)])
+
+
+@pytest.mark.parametrize("champ, valeur, message", [
+    ("siret", "", "« siret » : valeur vide"),
+    ("siret", "20005379100015", "« siret » : SIRET « 20005379100015 » invalide"),
+    ("siret", "2000537910001", "« siret » : SIRET « 2000537910001 » invalide"),
+    ("profil_acheteur", "[adresse à compléter]", "« profil_acheteur » : adresse du profil d'acheteur"),
+    ("tribunal", {"nom": "Tribunal administratif de Toulouse"}, "« tribunal.adresse » : adresse manquante"),
+    ("mediateur", "CCIRA de Bordeaux", "« mediateur » : un organisme est attendu"),
+    ("siret", {"a_completer": ""}, "« siret » : valeur à compléter mal écrite"),
+])
+def test_profil_incomplet_arrete_la_generation(profil, tmp_path, champ, valeur, message):
+    racine, fichier = profil(**{champ: valeur})
+    resultat = generer_cli(racine, fichier, tmp_path / "sortie")
+    assert resultat.exit_code == 2, resultat.output
+    assert "acheteurs/occitanie/acheteur.yaml, ligne" in resultat.output
+    assert message in resultat.output
+    assert not (tmp_path / "sortie").exists()
+
+
+def test_profil_complet_imprime_ses_valeurs(profil, tmp_path):
+    racine, fichier = profil(siret="200 053 791 00014", profil_acheteur="https://marches.example.fr/occitanie")
+    resultat = generer_cli(racine, fichier, tmp_path / "sortie")
+    assert resultat.exit_code == 0, resultat.output
+    ccap = Lu(next((tmp_path / "sortie").glob("*-CCAP.docx")))
+    rc = Lu(next((tmp_path / "sortie").glob("*-RC.docx")))
+    assert "Le numéro SIRET de l'acheteur à indiquer est le 20005379100014." in ccap.texte.replace("’", "'")
+    assert "profil d’acheteur\u00a0: https://marches.example.fr/occitanie." in rc.texte
+    for docx in (tmp_path / "sortie").glob("*.docx"):
+        assert not any(s for _, s in runs(docx)), docx.name
+
+
+def test_champ_a_completer_surligne_et_recense(profil, tmp_path):
+    racine, fichier = profil(siret={"a_completer": "numéro SIRET de l’Hôtel de Région"})
+    resultat = generer_cli(racine, fichier, tmp_path / "sortie")
+    assert resultat.exit_code == 0, resultat.output
+    ccap = next((tmp_path / "sortie").glob("*-CCAP.docx"))
+    surlignes = [t for t, s in runs(ccap) if s]
+    assert "[à compléter\u00a0: numéro SIRET de l’Hôtel de Région]" in surlignes
+    assert "Le numéro SIRET de l’acheteur à indiquer est le □." in texte_ordinaire(ccap).replace("'", "’")
+    from generateur.droit.regles import preparer
+    analyse = preparer(fichier, racine)
+    recenses = {(c.champ, c.nature): c.libelle for c in analyse.a_completer}
+    assert recenses[("siret", "à compléter")] == "numéro SIRET de l’Hôtel de Région"
+    assert "ressort territorial du CCIRA de Bordeaux" in recenses[("mediateur", "à vérifier")]
