@@ -20,7 +20,7 @@ from conftest import RACINE, Lu, ecrire, reponses
 from generateur.interfaces.cli import main
 
 EXEMPLES = ("travaux-lycee", "restauration-lycees", "nettoyage-hotel-region", "amp-espaces-verts")
-PIECES = ("RC", "CCAP", "CCTP")
+PIECES = ("RC", "CCAP", "CCTP", "tracabilite-SPASER")
 
 
 # -- relire un document : texte surligné et texte ordinaire
@@ -149,3 +149,32 @@ def test_champ_a_completer_surligne_et_recense(profil, tmp_path):
     recenses = {(c.champ, c.nature): c.libelle for c in analyse.a_completer}
     assert recenses[("siret", "à compléter")] == "numéro SIRET de l’Hôtel de Région"
     assert "ressort territorial du CCIRA de Bordeaux" in recenses[("mediateur", "à vérifier")]
+
+
+# -- fiche de traçabilité : lisible sans connaître Jinja
+
+def test_fiche_regle_en_francais_et_reponses_comme_des_reponses(exemples_generes):
+    fiche = Lu(next(p for n, p in exemples_generes["travaux-lycee"].items() if n.endswith("-tracabilite-SPASER.docx")))
+    tableau = next(t for t in fiche.tableaux if t[0][-1] == "Règle appliquée")
+    regles = {(l[3], l[4]): l[5] for l in tableau[1:]}
+    assert regles[("3.1", "Produits écolabellisés (cctp-ecolabels, v1)")] == (
+        "Quand l’acheteur exige des écolabels — réponse lue\u00a0: «\u00a0Exigences d’écolabels\u00a0»\u00a0: oui.")
+    assert regles[("3.2", "Chantier à faibles nuisances et gestion des déchets (cctp-travaux-environnement, v1)")] == (
+        "Pour un marché de travaux — réponse lue\u00a0: «\u00a0Nature du marché\u00a0»\u00a0: Travaux.")
+    assert regles[("7", "Pénalités (ccap-penalites, v1)")] == "Toujours."
+    insertion = next(r for (_, c), r in regles.items() if "(ccap-insertion," in c)
+    assert insertion.endswith("lots retenus\u00a0: 1, 2, 3, 4 et 5.")
+    for regle in regles.values():  # ni expression Jinja, ni structure de données, ni nom interne
+        assert not re.search(r"==|\||selectattr|\{'|\['|spaser\.|lot\.", regle), regle
+    assert "La consultation met en œuvre 29\u00a0actions du référentiel" in fiche.texte
+
+
+def test_fiche_ne_copie_jamais_tous_les_lots(generer):
+    lignes = [{"designation": f"Article {i}", "unite": "u", "quantite": 10} for i in range(200)]
+    lots = [{"numero": n, "intitule": f"Lot {n}", "montant_estime": 50000, "lignes_prix": lignes}
+            for n in range(1, 21)]
+    lus, _ = generer(reponses(lots=lots, spaser={"insertion": {"actif": True}}))
+    fiche = lus["SPASER"]
+    plus_longue = max(len(c) for t in fiche.tableaux for l in t for c in l)
+    assert plus_longue < 1000
+    assert "Article 199" not in fiche.tout and "{'" not in fiche.tout
