@@ -178,3 +178,131 @@ def test_fiche_ne_copie_jamais_tous_les_lots(generer):
     plus_longue = max(len(c) for t in fiche.tableaux for l in t for c in l)
     assert plus_longue < 1000
     assert "Article 199" not in fiche.tout and "{'" not in fiche.tout
+
+
+# -- variantes de consultation : le texte reste vrai
+
+def _pieces(lus) -> dict[str, Path]:
+    return {cle: lu.chemin for cle, lu in lus.items() if cle in ("RC", "CCAP", "CCTP", "SPASER")}
+
+
+@pytest.mark.parametrize("reconductions, attendu", [(0, False), (1, True)])
+def test_reconductions_comprises_seulement_s_il_y_en_a(generer, reconductions, attendu):
+    lus, _ = generer(reponses(forme="accord_cadre_bons_commande", reconductions=reconductions,
+                              lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 180000}]))
+    for cle, chemin in _pieces(lus).items():
+        assert defauts(texte_ordinaire(chemin)) == [], cle
+    texte = lus["RC"].texte + lus["CCAP"].texte
+    assert ("reconductions comprises" in texte) is attendu
+
+
+def test_cctp_sans_specification_environnementale_ne_l_annonce_pas(generer):
+    lus, _ = generer(reponses(nature="services", categorie="autre", cpv="79000000-4",
+                              spaser={"ecolabels": {"actif": False}, "insertion": {"actif": False}}))
+    cctp = lus["CCTP"]
+    assert "Spécifications environnementales" not in cctp.titres(1)
+    assert "spécifications environnementales figurent" not in cctp.texte
+    assert "articles suivants" not in cctp.texte
+    for cle, chemin in _pieces(lus).items():
+        assert defauts(texte_ordinaire(chemin)) == [], cle
+    # les lots sans description sont décrits par leurs réponses, jamais par un renvoi à des articles absents
+    assert "qui mentionnent ce lot" not in cctp.tout
+    assert "Services relevant de l’intitulé du lot (code CPV 79000000-4), pour une durée d’exécution de 24\u00a0mois." \
+        in cctp.tout
+
+
+def test_cctp_avec_specifications_les_cite_par_numero(exemples_generes):
+    cctp = Lu(next(p for n, p in exemples_generes["travaux-lycee"].items() if n.endswith("-CCTP.docx")))
+    assert "Article 3 – Spécifications environnementales" in cctp.titres(1)
+    assert "Article 4 – Spécifications sociales" in cctp.titres(1)
+    assert ("les spécifications environnementales figurent à l’article 3 et les spécifications sociales à l’article 4 "
+            "du présent CCTP.") in cctp.texte
+
+
+# -- renvois : une cible absente arrête la génération et dit quelle réponse manque
+
+CLAUSE_RENVOI = """---
+id: ccap-renvoi-essai
+version: 1
+en_vigueur: {{du: 2019-04-01}}
+titre: "Clause d'essai"
+document: CCAP
+article: objet
+ordre: 95
+actions: []
+references: ["CCP R2151-10"]
+statut_juridique: verifie
+condition: "true"
+quand: "toujours"
+portee: consultation
+variables: []
+decp: []
+renvois:
+  - {{id: cible, objet: "{objet}", {cible}, sinon: {sinon}}}
+---
+{corps}
+"""
+
+
+@pytest.fixture
+def catalogue_copie(tmp_path: Path):
+    """Racine dont le dossier des clauses est une copie modifiable."""
+    import shutil
+    racine = tmp_path / "racine"
+    racine.mkdir()
+    for nom in ("catalogue.yaml", "questionnaire.yaml", "modeles", "acheteurs"):
+        (racine / nom).symlink_to(RACINE / nom)
+    shutil.copytree(RACINE / "clauses", racine / "clauses")
+    return racine
+
+
+@pytest.mark.parametrize("cible, message", [
+    ("reponse: lieu_execution", "répondre à la question « Lieu d'exécution »"),
+    ("clause: cctp-alimentation", "la clause « Denrées alimentaires : saisonnalité, qualité et traçabilité » n'est pas "
+                                  "retenue ; elle l'est pour un achat de denrées alimentaires"),
+    ("piece: CCTP, article: social", "aucune clause n'est retenue à l'article « social » du CCTP"),
+])
+def test_renvoi_vers_une_cible_absente_dit_quelle_reponse_manque(catalogue_copie, tmp_path, cible, message):
+    (catalogue_copie / "clauses/ccap/ccap-renvoi-essai.md").write_text(CLAUSE_RENVOI.format(
+        objet="les lieux de livraison", cible=cible, sinon="erreur", corps="Voir {{ renvoi('cible') }}."),
+        encoding="utf-8")
+    donnees = reponses(spaser={"insertion": {"actif": False}})
+    resultat = generer_cli(catalogue_copie, ecrire(tmp_path, donnees), tmp_path / "sortie")
+    assert resultat.exit_code == 2, resultat.output
+    assert ("le CCAP (clause « Clause d'essai ») renvoie à un contenu absent de cette consultation, les lieux de "
+            "livraison : ") in resultat.output
+    assert message in resultat.output
+    assert not (tmp_path / "sortie").exists()
+
+
+def test_renvoi_present_nomme_l_article(catalogue_copie, tmp_path):
+    (catalogue_copie / "clauses/ccap/ccap-renvoi-essai.md").write_text(CLAUSE_RENVOI.format(
+        objet="les spécifications environnementales du CCTP", cible="piece: CCTP, article: environnement",
+        sinon="erreur", corps="Les exigences figurent à {{ renvoi('cible') }}."), encoding="utf-8")
+    resultat = generer_cli(catalogue_copie, ecrire(tmp_path, reponses()), tmp_path / "sortie")
+    assert resultat.exit_code == 0, resultat.output
+    ccap = Lu(next((tmp_path / "sortie").glob("*-CCAP.docx")))
+    assert "Les exigences figurent à l’article 3 du CCTP." in ccap.texte
+
+
+@pytest.mark.parametrize("cible, sinon, corps, message", [
+    ("piece: CCTP, article: inexistant", "erreur", "Texte.", "renvoi « cible » vers l'article « inexistant », absent du plan du CCTP"),
+    ("clause: cctp-inexistante", "erreur", "Texte.", "renvoi « cible » vers la clause « cctp-inexistante », qui n'existe pas"),
+    ("reponse: variantes.inconnue", "erreur", "Texte.", "renvoi « cible » vers la réponse « variantes.inconnue », absente du questionnaire"),
+    ("reponse: lieu_execution", "texte", "Texte.", "renvoi « cible » (sinon: texte) jamais lu par la clause"),
+    ("reponse: lieu_execution", "erreur", "{{ renvoi('autre') }}", "renvoi('autre') non déclaré dans l'en-tête"),
+])
+def test_verification_des_renvois(catalogue_copie, cible, sinon, corps, message):
+    (catalogue_copie / "clauses/ccap/ccap-renvoi-essai.md").write_text(CLAUSE_RENVOI.format(
+        objet="un contenu", cible=cible, sinon=sinon, corps=corps), encoding="utf-8")
+    resultat = CliRunner().invoke(main, ["--catalogue", str(catalogue_copie), "catalogue", "verifier"])
+    assert resultat.exit_code == 2, resultat.output
+    assert "ccap-renvoi-essai.md" in resultat.output and message in resultat.output
+
+
+def test_verification_exige_la_regle_lisible(catalogue_copie):
+    fichier = catalogue_copie / "clauses/ccap/ccap-prix.md"
+    fichier.write_text(fichier.read_text(encoding="utf-8").replace('quand: "toujours"\n', ""), encoding="utf-8")
+    resultat = CliRunner().invoke(main, ["--catalogue", str(catalogue_copie), "catalogue", "verifier"])
+    assert resultat.exit_code == 2, resultat.output
+    assert "ccap-prix.md" in resultat.output and "« quand » : règle lisible manquante" in resultat.output

@@ -230,8 +230,8 @@ def verifier_renvois(analyse: Analyse) -> None:
             else:
                 manque = f"aucune clause n'est retenue à l'article « {r['article']} » du {r['piece']}"
             problemes.append(Probleme(
-                f"le {s.clause.document} (clause « {s.clause.titre} ») renvoie à {r['objet']}, absent de cette "
-                f"consultation : {manque}", analyse.reponses.fichier, None, None))
+                f"le {s.clause.document} (clause « {s.clause.titre} ») renvoie à un contenu absent de cette "
+                f"consultation, {r['objet']} : {manque}", analyse.reponses.fichier, None, None))
     if problemes:
         raise ErreurDonnees(problemes)
 
