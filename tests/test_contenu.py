@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -82,15 +83,23 @@ def test_politique_sans_avance_sous_le_seuil_ne_l_ecrit_pas(exemples_generes):
 
 # -- profil d'acheteur : complet, ou la génération le dit
 
+def racine_avec_copie(tmp_path: Path, copie: str) -> Path:
+    """Racine de catalogue dont seul le dossier `copie` (acheteurs, clauses) est une copie modifiable ; le reste
+    renvoie au dépôt par des liens."""
+    racine = tmp_path / "racine"
+    racine.mkdir()
+    for nom in ("catalogue.yaml", "questionnaire.yaml", "clauses", "modeles", "acheteurs"):
+        if nom == copie:
+            shutil.copytree(RACINE / nom, racine / nom)
+        else:
+            (racine / nom).symlink_to(RACINE / nom)
+    return racine
+
+
 @pytest.fixture
 def profil(tmp_path: Path):
     """Racine dont le profil « occitanie » est modifiable : profil(siret=...) → (racine, fichier de réponses)."""
-    racine = tmp_path / "racine"
-    racine.mkdir()
-    for nom in ("catalogue.yaml", "questionnaire.yaml", "clauses", "modeles"):
-        (racine / nom).symlink_to(RACINE / nom)
-    import shutil
-    shutil.copytree(RACINE / "acheteurs", racine / "acheteurs")
+    racine = racine_avec_copie(tmp_path, "acheteurs")
     fichier = racine / "acheteurs" / "occitanie" / "acheteur.yaml"
 
     def _profil(**champs):
@@ -222,23 +231,9 @@ def test_cctp_avec_specifications_les_cite_par_numero(exemples_generes):
 # -- renvois : une cible absente arrête la génération et dit quelle réponse manque
 
 CLAUSE_RENVOI = """---
-id: ccap-renvoi-essai
-version: 1
-en_vigueur: {{du: 2019-04-01}}
-titre: "Clause d'essai"
-document: CCAP
-article: objet
-ordre: 95
-actions: []
-references: ["CCP R2151-10"]
-statut_juridique: verifie
-condition: "true"
-quand: "toujours"
-portee: consultation
-variables: []
-decp: []
-renvois:
-  - {{id: cible, objet: "{objet}", {cible}, sinon: {sinon}}}
+{{id: ccap-renvoi-essai, version: 1, en_vigueur: {{du: 2019-04-01}}, titre: "Clause d'essai", document: CCAP,
+  article: objet, ordre: 95, references: ["CCP R2151-10"], statut_juridique: verifie, condition: "true",
+  quand: "toujours", renvois: [{{id: cible, objet: "{objet}", {cible}, sinon: {sinon}}}]}}
 ---
 {corps}
 """
@@ -247,13 +242,7 @@ renvois:
 @pytest.fixture
 def catalogue_copie(tmp_path: Path):
     """Racine dont le dossier des clauses est une copie modifiable."""
-    import shutil
-    racine = tmp_path / "racine"
-    racine.mkdir()
-    for nom in ("catalogue.yaml", "questionnaire.yaml", "modeles", "acheteurs"):
-        (racine / nom).symlink_to(RACINE / nom)
-    shutil.copytree(RACINE / "clauses", racine / "clauses")
-    return racine
+    return racine_avec_copie(tmp_path, "clauses")
 
 
 @pytest.mark.parametrize("cible, message", [
