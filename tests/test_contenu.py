@@ -295,3 +295,12 @@ def test_verification_exige_la_regle_lisible(catalogue_copie):
     resultat = CliRunner().invoke(main, ["--catalogue", str(catalogue_copie), "catalogue", "verifier"])
     assert resultat.exit_code == 2, resultat.output
     assert "ccap-prix.md" in resultat.output and "« quand » : règle lisible manquante" in resultat.output
+
+
+def test_fiche_valeurs_calculees_en_francais(exemples_generes):
+    fiche = Lu(next(p for n, p in exemples_generes["travaux-lycee"].items() if n.endswith("-tracabilite-SPASER.docx")))
+    tableau = next(t for t in fiche.tableaux if t[0][0] == "Valeur calculée")
+    lignes = {l[0]: l[2] for l in tableau[1:]}
+    assert lignes["Appel d’offres ouvert au-delà du seuil européen, procédure adaptée en deçà, sauf choix exprès."] \
+        == "Procédure adaptée"
+    assert not any(re.fullmatch(r"[a-z_]+", l[0]) for l in tableau[1:])  # aucun nom interne de calcul

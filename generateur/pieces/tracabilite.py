@@ -206,11 +206,14 @@ def fiche(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
                           [40, 60]))
 
     article(5, "Valeurs calculées")
+    questionnaire = module_questionnaire.charger(analyse.catalogue.racine / "questionnaire.yaml")
+    libelles = {cle: libelle for q in questionnaire.questions for cle, libelle in q.choix.items()}
     blocs.append(tableau(
-        [["Valeur", "Lot", "Résultat", "Référence"]]
-        + [[c.nom, str(c.lot) if c.lot is not None else "—", afficher(c.valeur), c.reference]
-           for c in analyse.calculs],
-        [30, 8, 27, 35]))
+        [["Valeur calculée", "Lot", "Résultat", "Référence"]]
+        + [[c.explication or c.nom, str(c.lot) if c.lot is not None else "—",
+            libelles.get(c.valeur, afficher(c.valeur)) if isinstance(c.valeur, str) else afficher(c.valeur),
+            c.reference] for c in analyse.calculs],
+        [40, 7, 20, 33]))
     return blocs, titres
 
 
