@@ -41,14 +41,21 @@ def texte_ordinaire(docx: Path) -> str:
     return "".join(t if not surligne else "□" for t, surligne in runs(docx))
 
 
+# Texte écrit dans le modèle Word livré (modeles/dce.docx, couverture), pas produit par dce : hors de ce contrôle.
+TEXTE_DU_MODELE = "Pouvoir adjudicateur :"
+
+
 def defauts(texte: str) -> list[str]:
     """Défauts de rendu visibles dans un texte de pièce."""
+    texte = texte.replace(TEXTE_DU_MODELE, "")
     trouves = []
     for motif, quoi in ((r"\{'", "structure de données imprimée"), (r"\['", "liste Python imprimée"),
                         (r"à compléter", "« à compléter » en texte brut"),
                         (r"[a-zé’'] [.,](?!\d)", "blanc avant la ponctuation"),
                         (r"\((?:s|x|e|es)\)", "pluriel « (s) »"), (r"\b999\b", "valeur sentinelle 999"),
-                        (r"\{\{|\{%|%\}|\}\}", "syntaxe Jinja restée")):
+                        (r"\{\{|\{%|%\}|\}\}", "syntaxe Jinja restée"),
+                        (r"\w'", "apostrophe droite (typographie non homogène)"),
+                        (r"\w [:;!?%»]|« ", "espace ordinaire là où une insécable est due")):
         for m in re.finditer(motif, texte):
             trouves.append(f"{quoi} : …{texte[max(0, m.start() - 50):m.end() + 30]}…")
     return trouves
