@@ -311,3 +311,11 @@ def test_fiche_valeurs_calculees_en_francais(exemples_generes):
     assert lignes["Appel d’offres ouvert au-delà du seuil européen, procédure adaptée en deçà, sauf choix exprès."] \
         == "Procédure adaptée"
     assert not any(re.fullmatch(r"[a-z_]+", l[0]) for l in tableau[1:])  # aucun nom interne de calcul
+
+
+@pytest.mark.parametrize("exemple, attendu", [("nettoyage-hotel-region", False), ("travaux-lycee", True)])
+def test_mois_zero_des_offres_finales_seulement_s_il_y_a_negociation(exemples_generes, exemple, attendu):
+    ccap = Lu(next(p for n, p in exemples_generes[exemple].items() if n.endswith("-CCAP.docx")))
+    rc = Lu(next(p for n, p in exemples_generes[exemple].items() if n.endswith("-RC.docx")))
+    assert ("offres finales" in ccap.texte) is attendu
+    assert any("négociation" in t.lower() for t in rc.titres(1) + rc.titres(2)) is attendu
