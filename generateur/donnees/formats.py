@@ -1,12 +1,13 @@
-"""Mise en forme française des montants, pourcentages et dates (Babel, locale fr_FR)."""
+"""Mise en forme française des montants, pourcentages et dates (Babel, locale fr_FR), accord en nombre
+(`pluriel`), coordonnées d'un organisme, typographie des textes produits et marques des valeurs « à compléter »."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Iterable
 
 from babel.dates import format_date, format_time
