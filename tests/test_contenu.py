@@ -112,10 +112,15 @@ def profil(tmp_path: Path):
     def _profil(**champs):
         donnees = yaml.safe_load(fichier.read_text(encoding="utf-8"))
         donnees.update(champs)
+        for champ in [c for c, v in champs.items() if v is RETIRE]:
+            del donnees[champ]
         fichier.write_text(yaml.safe_dump(donnees, allow_unicode=True, sort_keys=False), encoding="utf-8")
         return racine, ecrire(tmp_path, reponses())
 
     return _profil
+
+
+RETIRE = object()  # profil(siret=RETIRE) : le champ est retiré du profil
 
 
 def generer_cli(racine: Path, fichier: Path, sortie: Path):
@@ -124,6 +129,7 @@ def generer_cli(racine: Path, fichier: Path, sortie: Path):
 
 @pytest.mark.parametrize("champ, valeur, message", [
     ("siret", "", "« siret » : valeur vide"),
+    ("siret", RETIRE, "« siret » : champ obligatoire manquant"),
     ("siret", "20005379100015", "« siret » : SIRET « 20005379100015 » invalide"),
     ("siret", "2000537910001", "« siret » : SIRET « 2000537910001 » invalide"),
     ("profil_acheteur", "[adresse à compléter]", "« profil_acheteur » : adresse du profil d'acheteur"),
