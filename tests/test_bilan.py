@@ -163,8 +163,8 @@ def test_rapport_word_chiffres_et_graphiques(bilan):
     assert synthese["Indicateur"] == ["2025", "2026", "2027"]
     assert synthese["Consultations de plus de 100\u00a0000,00\u00a0€\u00a0HT avec une clause sociale"] == [
         "50\u00a0% (1 sur 2)", "75\u00a0% (3 sur 4)", "100\u00a0% (1 sur 1)"]
-    assert synthese["Consultations avec un critère d'attribution environnemental"][1] == "80\u00a0% (4 sur 5)"
-    assert synthese["Heures d'insertion prévues"] == ["300 heures", "300 heures", "209 heures"]
+    assert synthese["Consultations avec un critère d’attribution environnemental"][1] == "80\u00a0% (4 sur 5)"
+    assert synthese["Heures d’insertion prévues"] == ["300 heures", "300 heures", "209 heures"]
     assert synthese["Montant des consultations exigeant des produits du commerce équitable"][1] == "150\u00a0000,00\u00a0€\u00a0HT"
     assert "20\u00a0% en 2025, 30\u00a0% en 2026 et 35\u00a0% en 2028" in lu.texte  # trajectoire lue dans acheteur.yaml
     assert "cible 30\u00a0%\u00a0: atteinte" in lu.texte  # 2027 : 100 % pour une cible de 30 %

@@ -221,6 +221,7 @@ actions: []
 references: ["CCP R2194-1"]
 statut_juridique: verifie
 condition: "true"
+quand: "toujours"
 portee: consultation
 variables: []
 decp: []

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from conftest import RACINE, Lu, ecrire, reponses
 from test_robustesse import _copie_catalogue as copie_catalogue
+from generateur.donnees.formats import typographie
 from generateur.interfaces.cli import main
 from generateur.pieces.lecture import controler as verifier
 from generateur.droit.regles import preparer

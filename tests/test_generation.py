@@ -8,13 +8,14 @@ import re
 import pytest
 
 from generateur.donnees import catalogue
+from generateur.donnees.formats import typographie
 from conftest import RACINE, reponses
 
 CAT = catalogue.charger(RACINE)
 
 
 def titre(ident: str) -> str:
-    return CAT.clauses[ident][0].titre
+    return typographie(CAT.clauses[ident][0].titre)  # tel qu'imprimé : apostrophe typographique
 
 
 def manifeste(resultat) -> dict:
@@ -151,7 +152,7 @@ def test_procedure_et_seuils_dans_le_rc(generer):
     docs, _ = generer(reponses(lots=petit, date_lancement="2025-12-15", date_limite_offres="2026-01-20 12:00"))
     assert "Procédure adaptée" in docs["RC"].tout
     docs, _ = generer(reponses(lots=petit, date_lancement="2026-01-05", date_limite_offres="2026-02-20 12:00"))
-    assert "Appel d'offres ouvert" in docs["RC"].tout
+    assert "Appel d’offres ouvert" in docs["RC"].tout
 
 
 def test_fiche_de_tracabilite_decp(generer):

@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from conftest import EXEMPLES, RACINE, Lu, ecrire, reponses, soffice
+from generateur.donnees.formats import typographie
 from generateur.pieces import acte_engagement, memoire
 from generateur.rendu import classeur_prix, pdf, publication
 from generateur.pieces.blocs import Tableau, Titre, texte
@@ -74,7 +75,7 @@ def test_chaque_piece_en_word_ou_excel_et_en_pdf(publie):
         assert "Lot 5 – Chauffage, ventilation et plomberie" in _texte_pdf(
             next(p.pdf for p in publie.pieces if p.fichier.suffix == ".xlsx"))
         ae = _texte_pdf(next(p.pdf for p in publie.pieces if p.fichier.name.endswith("AE-lot-2.docx")))
-        assert "Je renonce au bénéfice de l'avance" in ae and str(analyse.contexte["reference"]) in ae
+        assert "Je renonce au bénéfice de l’avance" in ae and str(analyse.contexte["reference"]) in ae
 
 
 def test_liste_des_pieces_et_archive(publie):
@@ -128,16 +129,16 @@ def test_acte_d_engagement_reprend_le_ccap(publie):
     analyse = publie.analyse
     ccap = Lu(next(p.fichier for p in publie.pieces if p.fichier.name.endswith("-CCAP.docx")))
     article_avance = ccap.article("Avance")
-    article_insertion = ccap.article("Action d'insertion")
+    article_insertion = ccap.article("Action d’insertion")
     for lot in analyse.contexte["lots"]:
         ae = Lu(next(p.fichier for p in publie.pieces if p.fichier.name.endswith(f"AE-lot-{lot['numero']}.docx")))
-        assert f"lot {lot['numero']} – {lot['intitule']}" in ae.tout
+        assert typographie(f"lot {lot['numero']} – {lot['intitule']}") in ae.tout
         assert f"au taux de {pourcent(lot['avance_taux_pme'])} si le titulaire est une petite ou moyenne" in ae.texte
         assert f"au taux de {pourcent(lot['avance_taux_non_pme'])} dans les autres cas" in ae.texte
-        assert f"l'article {article_avance} du CCAP" in ae.texte
-        assert "\u2610 Je renonce au bénéfice de l'avance" in ae.texte
-        assert f"{nombre(lot['heures_insertion'])} heures d'insertion" in ae.texte
-        assert f"l'article {article_insertion} du CCAP" in ae.texte
+        assert f"l’article {article_avance} du CCAP" in ae.texte
+        assert "\u2610 Je renonce au bénéfice de l’avance" in ae.texte
+        assert f"{nombre(lot['heures_insertion'])} heures d’insertion" in ae.texte
+        assert f"l’article {article_insertion} du CCAP" in ae.texte
         assert "décomposition du prix global et forfaitaire (DPGF)" in ae.texte
         assert f"TVA ({pourcent(lot['tva'])})" in ae.tout
         assert "{{" not in ae.tout and "**" not in ae.tout
@@ -294,7 +295,7 @@ def test_changer_un_critere_change_le_cadre(tmp_path):
     # le même fichier de réponses avec un autre critère donne un autre cadre
     criteres[3] = {"intitule": "Qualité de l'emploi", "ponderation": 10, "type": "social"}
     autre = _titres(memoire.blocs_cadre(_analyse(tmp_path, criteres=criteres))[0])
-    assert f"Article 4 – Qualité de l'emploi (10{NB}%)" in autre
+    assert f"Article 4 – Qualité de l’emploi (10{NB}%)" in autre
     assert not any("Performance environnementale" in t for t in autre)
 
 
@@ -339,7 +340,7 @@ def test_acte_d_engagement_sans_avance(tmp_path):
     assert not lot["avance_versee"]
     blocs, titres = acte_engagement.blocs(analyse, lot)
     contenu = "\n".join(texte(b.segments) for b in blocs if hasattr(b, "segments"))
-    assert "aucune avance n'est versée" in contenu and "Je renonce" not in contenu
+    assert "aucune avance n’est versée" in contenu and "Je renonce" not in contenu
     assert acte_engagement.nom_fichier(analyse, lot) == "TEST-001-AE.docx"  # lot unique
     assert "bordereau des prix unitaires (BPU)" in contenu
     assert any(isinstance(b, Tableau) and texte(b.lignes[-1][0]) == "Montant du DQE" for b in blocs)

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from generateur.donnees import yaml_lignes
 from generateur.donnees.catalogue import lire_clause
+from generateur.donnees.formats import typographie
 from generateur.erreurs import ErreurDCE, ErreurDonnees
 from generateur.rendu.generation import generer
 from generateur.donnees.fichiers import nom_sur
@@ -46,6 +47,7 @@ def _documents_lisibles(resultat) -> None:
 @pytest.mark.parametrize("texte", TEXTES_HOSTILES)
 def test_texte_saisi_reproduit_tel_quel(tmp_path, texte):
     attendu = " ".join(texte.split()) if "\n" in texte else texte
+    attendu = typographie(attendu)  # tel quel, à la typographie française près (apostrophe ’, espaces insécables)
     donnees = reponses(objet=texte, lots=[{"numero": 1, "intitule": texte[:2000], "montant_estime": 120000}])
     resultat = generer(ecrire(tmp_path, donnees), tmp_path / "s", RACINE)
     ccap = Document(str(next(p for n, p in resultat.fichiers.items() if n.endswith("CCAP.docx"))))

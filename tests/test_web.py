@@ -482,7 +482,7 @@ def test_consultation_de_travaux_en_plusieurs_lots(page, serveur, tmp_path):
     ccap = Lu(tmp_path / "2027-TRX-0042-CCAP.docx")
     for intitule, _, _ in LOTS:
         assert intitule in ccap.tout
-    assert "Maison de l'emploi du Tarn" in ccap.tout  # la réponse de l'acheteur, dans la clause d'insertion
+    assert "Maison de l’emploi du Tarn" in ccap.tout  # la réponse de l'acheteur, dans la clause d'insertion
     assert "Atelier Tarn Architectes" in ccap.tout  # le maître d'œuvre, dans l'article « Intervenants »
     assert "30\u00a0%" in ccap.tout  # avance de la filière BTP
     rc = Lu(tmp_path / "2027-TRX-0042-RC.docx")

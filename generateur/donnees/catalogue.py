@@ -22,9 +22,14 @@ from ..erreurs import ErreurDonnees, Probleme
 DOCUMENTS = ("RC", "CCAP", "CCTP")
 CHAMPS_CLAUSE = {
     "id", "version", "en_vigueur", "titre", "document", "article", "ordre", "actions", "references",
-    "statut_juridique", "note_juridique", "condition", "portee", "variables", "deroge_ccag", "decp",
+    "statut_juridique", "note_juridique", "condition", "portee", "variables", "deroge_ccag", "decp", "quand", "renvois",
 }
 CHAMPS_OBLIGATOIRES = ("id", "version", "en_vigueur", "titre", "document", "article", "references")
+# Renvoi d'une clause vers le contenu d'une pièce : une clause (`clause`), un article du plan d'une pièce
+# (`piece` + `article`) ou une réponse (`reponse`) ; `sinon` : « texte » (la clause dit la chose elle-même quand
+# la cible manque, en testant renvoi('id')) ou « erreur » (la génération s'arrête et dit quelle réponse manque).
+CHAMPS_RENVOI = {"id", "objet", "clause", "piece", "article", "reponse", "sinon"}
+SINON_RENVOI = ("texte", "erreur")
 DECP = {"Clause sociale", "Critère social", "Marché réservé", "Clause environnementale", "Critère environnemental"}
 
 
@@ -70,6 +75,10 @@ class Clause:
     fichier: Path
     ligne_corps: int
     empreinte: str
+    # Règle de sélection écrite en français (« quand les variantes sont autorisées ») : fiche de traçabilité.
+    quand: str = ""
+    # Renvois vers le contenu d'une autre pièce ou d'une réponse (voir CHAMPS_RENVOI), vérifiés à la génération.
+    renvois: list[dict[str, Any]] = field(default_factory=list)
     # Modèle Jinja compilé, gardé avec la clause par generateur.droit.expressions.modele_clause.
     modele_compile: Any = field(default=None, repr=False, compare=False)
 
@@ -173,6 +182,20 @@ def lire_clause(fichier: Path, documents: dict[str, dict[str, Any]] | None = Non
             pb(f"considération DECP « {valeur} » inconnue ({', '.join(sorted(DECP))})", "decp")
     if meta.get("portee", "consultation") not in ("consultation", "lot"):
         pb("portée invalide (consultation ou lot)", "portee")
+    renvois = meta.get("renvois") or []
+    if not isinstance(renvois, list) or not all(isinstance(r, dict) for r in renvois):
+        pb("renvois : une liste d'objets (id, objet, cible, sinon) est attendue", "renvois")
+        renvois = []
+    for i, r in enumerate(renvois):
+        for cle in sorted(set(r) - CHAMPS_RENVOI):
+            pb(f"champ « {cle} » inconnu dans un renvoi ({', '.join(sorted(CHAMPS_RENVOI))})", f"renvois.{i}")
+        cibles = [c for c in ("clause", "article", "reponse") if r.get(c)]
+        if not r.get("id") or not r.get("objet") or len(cibles) != 1:
+            pb("un renvoi a un id, un objet et une seule cible : clause, article (avec piece) ou reponse", f"renvois.{i}")
+        elif r.get("article") and not r.get("piece"):
+            pb("renvoi vers un article sans la pièce (piece : RC, CCAP ou CCTP)", f"renvois.{i}")
+        if r.get("sinon", "erreur") not in SINON_RENVOI:
+            pb(f"renvoi : sinon vaut {' ou '.join(SINON_RENVOI)}", f"renvois.{i}")
     if problemes:
         raise ErreurDonnees(problemes)
     return Clause(
@@ -184,6 +207,7 @@ def lire_clause(fichier: Path, documents: dict[str, dict[str, Any]] | None = Non
         variables=[str(v) for v in meta.get("variables") or []], deroge_ccag=list(meta.get("deroge_ccag") or []),
         decp=list(meta.get("decp") or []), corps=corps, fichier=fichier, ligne_corps=ligne_corps,
         empreinte=hashlib.sha256(texte.encode("utf-8")).hexdigest(),
+        quand=str(meta.get("quand") or "").strip(), renvois=[dict(r) for r in renvois],
     )
 
 

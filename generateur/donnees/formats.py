@@ -1,9 +1,12 @@
-"""Mise en forme française des montants, pourcentages et dates (Babel, locale fr_FR)."""
+"""Mise en forme française des montants, pourcentages et dates (Babel, locale fr_FR), accord en nombre
+(`pluriel`), coordonnées d'un organisme, typographie des textes produits et marques des valeurs « à compléter »."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
+import re
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Iterable
 
@@ -93,6 +96,68 @@ def liste_fr(elements: Iterable[Any]) -> str:
     return ", ".join(elements[:-1]) + " et " + elements[-1]
 
 
+# Valeur d'un profil d'acheteur marquée « à compléter » : le texte entre ces deux caractères (zone d'usage
+# privé d'Unicode, qu'aucune saisie ne contient) traverse Jinja et Markdown, puis devient un segment surligné
+# (pieces/markdown_.py, rendu/ooxml.py). Jamais un blanc dans une pièce.
+DEBUT_A_COMPLETER = "\ue000"
+FIN_A_COMPLETER = "\ue001"
+_MARQUES = re.compile("[\ue000\ue001]")
+
+
+def a_completer(libelle: str) -> str:
+    """« numéro SIRET de l'acheteur » → texte marqué « [à compléter : numéro SIRET de l'acheteur] »."""
+    return f"{DEBUT_A_COMPLETER}[à compléter{INSECABLE}: {libelle}]{FIN_A_COMPLETER}"
+
+
+def sans_marques(texte: str) -> str:
+    """Texte débarrassé des marques « à compléter » (titres, fiche, messages)."""
+    return _MARQUES.sub("", texte)
+
+
+_TYPO = (
+    (re.compile(r"(?<=\w)'"), "\u2019"),                     # l'acheteur → l’acheteur (apostrophe typographique)
+    (re.compile(r" (?=[:;!?»])|(?<=«) "), INSECABLE),         # espace insécable avant : ; ! ? » et après «
+    (re.compile(r"(?<=\d) (?=%)"), INSECABLE),                 # 15 % → 15 % insécable
+)
+
+
+@lru_cache(maxsize=8192)
+def typographie(texte: str) -> str:
+    """Typographie française homogène d'un texte produit : apostrophe typographique (’) après une lettre, espace
+    insécable avant « : ; ! ? » et « % », et à l'intérieur des guillemets. Une adresse internet est intacte."""
+    for motif, remplacement in _TYPO:
+        texte = motif.sub(remplacement, texte)
+    return texte
+
+
+def pluriel(n: Any, singulier: str, pluriel_: str | None = None, avec_nombre: bool = True) -> str:
+    """Accord en nombre : (1, "action") → « 1 action » ; (29, "action") → « 29 actions » ;
+    (2, "lot retenu", "lots retenus") → « 2 lots retenus ». `avec_nombre=False` rend le seul mot.
+
+    En français, 0 et 1 gouvernent le singulier. Filtre Jinja : {{ n | pluriel('action') }}."""
+    quantite = n if isinstance(n, (int, float)) else len(n)
+    mot = singulier if abs(quantite) < 2 else (pluriel_ or _pluriel_regulier(singulier))
+    return f"{nombre(quantite)}{INSECABLE}{mot}" if avec_nombre else mot
+
+
+def _pluriel_regulier(expression: str) -> str:
+    """Pluriel régulier de chaque mot d'une expression courte (« action couverte » → « actions couvertes ») ;
+    les mots invariables ou irréguliers se donnent explicitement."""
+    return " ".join(m if m.endswith(("s", "x", "z")) or not m[-1:].isalpha() else m + "s" for m in expression.split(" "))
+
+
+def coordonnees(organisme: Any) -> str:
+    """Organisme du profil d'acheteur (tribunal, instance de médiation) → texte rédigé :
+    « Tribunal administratif de Toulouse, 68 rue Raymond IV, BP 7007, 31068 Toulouse Cedex 7 (téléphone : …,
+    courriel : …, site : …) ». Une valeur « à compléter » (texte) est rendue telle quelle."""
+    if not isinstance(organisme, Mapping):
+        return str(organisme)
+    texte = ", ".join([str(organisme["nom"]), *(str(l) for l in organisme.get("adresse") or [])])
+    contacts = [f"{libelle}{INSECABLE}: {organisme[cle]}" for cle, libelle in
+                (("telephone", "téléphone"), ("courriel", "courriel"), ("site", "site")) if organisme.get(cle)]
+    return texte + (f" ({', '.join(contacts)})" if contacts else "")
+
+
 FILTRES = {
     "euros": euros,
     "montant": montant,
@@ -102,4 +167,6 @@ FILTRES = {
     "date_longue": date_longue,
     "date_heure": date_heure,
     "liste_fr": liste_fr,
+    "pluriel": pluriel,
+    "coordonnees": coordonnees,
 }

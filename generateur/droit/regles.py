@@ -17,7 +17,7 @@ from ..donnees import acheteurs as module_acheteurs
 from ..donnees import catalogue as module_catalogue
 from ..donnees import questionnaire as module_questionnaire
 from ..donnees import reponses as module_reponses
-from ..donnees.acheteurs import Acheteur
+from ..donnees.acheteurs import Acheteur, ChampACompleter
 from ..donnees.catalogue import Catalogue, Clause
 from ..erreurs import ErreurClause, ErreurDonnees, Probleme
 from ..donnees.formats import liste_fr
@@ -64,6 +64,11 @@ class Analyse:
     calculs: list[Calcul]
     selections: list[Selection]
     plans: dict[str, list[tuple[str, dict[str, Any], list[Selection]]]]
+
+    @property
+    def a_completer(self) -> list[ChampACompleter]:
+        """Champs du profil d'acheteur à compléter (surlignés dans les pièces) ou à vérifier avant publication."""
+        return self.acheteur.a_completer
 
     def retenues(self, document: str | None = None) -> list[Selection]:
         return [s for s in self.selections if s.retenue and (document is None or s.clause.document == document)]
@@ -178,7 +183,7 @@ def _calculer(regles: list[dict[str, Any]], contexte: dict[str, Any], cible: dic
 # Noms que le moteur ajoute aux réponses : dans le contexte des calculs et des clauses (analyser), puis
 # dans celui des seules clauses (contexte_clause). `dce catalogue verifier` les reconnaît d'après ces listes.
 NOMS_ANALYSE = ("acheteur", "param", "date_droit", "ccag_intitule")
-NOMS_CLAUSE = ("article", "retenue", "action", "lots_concernes", "derogations")
+NOMS_CLAUSE = ("article", "retenue", "renvoi", "action", "lots_concernes", "derogations")
 
 
 def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_droit: dt.date | None = None) -> Analyse:
@@ -186,7 +191,7 @@ def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_
     donnees = copy.deepcopy(reponses.donnees)
     jour = date_droit or donnees["date_lancement"]
     contexte: dict[str, Any] = dict(donnees)
-    contexte["acheteur"] = {**acheteur.profil, "categorie": acheteur.categorie}
+    contexte["acheteur"] = {**acheteur.valeurs(), "categorie": acheteur.categorie}
     contexte["param"] = Parametres(catalogue, jour, acheteur.categorie)
     contexte["date_droit"] = jour
     traces: list[Calcul] = []
@@ -215,7 +220,53 @@ def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_
         selections.append(Selection(clause, retenue, lues, lots))
 
     plans = _numeroter(catalogue, selections)
-    return Analyse(reponses, acheteur, catalogue, jour, contexte, traces, selections, plans)
+    analyse = Analyse(reponses, acheteur, catalogue, jour, contexte, traces, selections, plans)
+    verifier_renvois(analyse)
+    return analyse
+
+
+def cible_renvoi(analyse: Analyse, clause: Clause, renvoi: dict[str, Any]) -> Any:
+    """Ce que désigne un renvoi dans cette consultation : « l'article 3.2 du CCTP » pour une clause ou un article
+    du plan, la valeur pour une réponse ; None si la cible manque (clause non retenue, article vide, réponse vide)."""
+    if renvoi.get("reponse"):
+        valeur = _lire(analyse.contexte, str(renvoi["reponse"]))
+        return None if valeur in (None, "", [], {}) or (isinstance(valeur, str) and not valeur.strip()) else valeur
+    if renvoi.get("clause"):
+        cible = analyse.selection(str(renvoi["clause"]))
+        if cible is None or not cible.retenue:
+            return None
+        numero, piece = cible.numero, cible.clause.document
+    else:
+        piece = str(renvoi["piece"])
+        numero = next((n for n, article, _ in analyse.plans.get(piece, []) if article["id"] == renvoi["article"]), None)
+        if numero is None:
+            return None
+    return MarkdownSur(f"l'article {numero}" + ("" if piece == clause.document else f" du {piece}"))
+
+
+def verifier_renvois(analyse: Analyse) -> None:
+    """Un renvoi `sinon: erreur` d'une clause retenue dont la cible manque arrête la génération, en disant
+    quelle réponse donner ; un renvoi `sinon: texte` est traité par la clause elle-même (renvoi('id'))."""
+    problemes = []
+    for s in analyse.retenues():
+        for r in s.clause.renvois:
+            if r.get("sinon", "erreur") != "erreur" or cible_renvoi(analyse, s.clause, r) is not None:
+                continue
+            if r.get("reponse"):
+                q = module_questionnaire.charger(analyse.catalogue.racine / "questionnaire.yaml").question(str(r["reponse"]))
+                manque = f"répondre à la question « {q.libelle if q else r['reponse']} »"
+            elif r.get("clause"):
+                cible = analyse.catalogue.clauses.get(str(r["clause"]))
+                quand = cible[0].quand if cible else ""
+                manque = (f"la clause « {cible[0].titre if cible else r['clause']} » n'est pas retenue"
+                          + (f" ; elle l'est {quand}" if quand else ""))
+            else:
+                manque = f"aucune clause n'est retenue à l'article « {r['article']} » du {r['piece']}"
+            problemes.append(Probleme(
+                f"le {s.clause.document} (clause « {s.clause.titre} ») renvoie à un contenu absent de cette "
+                f"consultation, {r['objet']} : {manque}", analyse.reponses.fichier, None, None))
+    if problemes:
+        raise ErreurDonnees(problemes)
 
 
 def _numeroter(catalogue: Catalogue, selections: list[Selection]) -> dict[str, list[tuple[str, dict[str, Any], list[Selection]]]]:
@@ -254,6 +305,15 @@ def contexte_clause(analyse: Analyse, selection: Selection) -> dict[str, Any]:
         cible = analyse.selection(ident)
         return bool(cible and cible.retenue)
 
+    def renvoi(ident: str) -> Any:
+        """Cible d'un renvoi déclaré dans l'en-tête de la clause (`renvois`) ; vide si elle manque."""
+        declare = next((r for r in selection.clause.renvois if r.get("id") == ident), None)
+        if declare is None:
+            raise ErreurClause(Probleme(f"renvoi « {ident} » non déclaré dans l'en-tête de la clause (renvois)",
+                                        selection.clause.fichier, None, "renvois"))
+        cible = cible_renvoi(analyse, selection.clause, declare)
+        return "" if cible is None else cible
+
     def action(etiquette: str) -> str:
         """« action 8.2 « titre » » dans le référentiel de l'acheteur ; vide s'il n'a pas d'équivalent."""
         actions = analyse.acheteur.actions_pour(str(etiquette))
@@ -264,6 +324,7 @@ def contexte_clause(analyse: Analyse, selection: Selection) -> dict[str, Any]:
         **analyse.contexte,
         "article": article,
         "retenue": retenue,
+        "renvoi": renvoi,
         "action": action,
         "lots_concernes": [l for l in lots if l["numero"] in selection.lots] if selection.clause.portee == "lot" else lots,
         "derogations": analyse.derogations,

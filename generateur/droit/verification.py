@@ -10,6 +10,7 @@ version ou date d'effet manquante, versions qui se chevauchent ou laissent un vi
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -175,6 +176,11 @@ class Verificateur:
             self.pb("corps de la clause vide", c.fichier, c.ligne_corps)
         if not c.references:
             self.pb("référence juridique manquante", c.fichier, 1, "references")
+        if not c.quand:
+            self.pb("règle lisible manquante : écrire en français quand la clause est retenue (quand: \"toujours\", "
+                    "quand: \"quand les variantes sont autorisées\"…) ; la fiche de traçabilité l'affiche",
+                    c.fichier, self._ligne_de(texte_fichier, "condition:"), "quand")
+        self._renvois(c, texte_fichier, ids)
         for d in c.deroge_ccag:
             for cle in (d.get("articles") or {}):
                 if cle not in CCAG:
@@ -209,11 +215,37 @@ class Verificateur:
         self._verifier_chemins(arbre, c.fichier, c.corps, c.ligne_corps - 1, c.portee == "lot")
         self._verifier_valeurs(arbre, c.fichier, c.corps, c.ligne_corps - 1, None)
         for appel in arbre.find_all(nodes.Call):
+            if isinstance(appel.node, nodes.Name) and appel.node.name == "renvoi" and appel.args:
+                cible = appel.args[0]
+                if isinstance(cible, nodes.Const) and cible.value not in {r.get("id") for r in c.renvois}:
+                    self.pb(f"renvoi('{cible.value}') non déclaré dans l'en-tête de la clause (renvois)", c.fichier,
+                            c.ligne_corps + appel.lineno - 1, "renvois")
             if isinstance(appel.node, nodes.Name) and appel.node.name in ("article", "retenue") and appel.args:
                 cible = appel.args[0]
                 if isinstance(cible, nodes.Const) and cible.value not in ids:
                     self.pb(f"renvoi vers la clause « {cible.value} », qui n'existe pas", c.fichier,
                             c.ligne_corps + appel.lineno - 1)
+
+    def _renvois(self, c: Clause, texte_fichier: str, ids: set[str]) -> None:
+        """Chaque renvoi désigne une clause, un article du plan ou une réponse qui existent ; un renvoi
+        `sinon: texte` est lu par la clause (renvoi('id')), qui dit alors la chose elle-même."""
+        ligne = self._ligne_de(texte_fichier, "renvois:")
+        for r in c.renvois:
+            ident = r.get("id")
+            if r.get("clause") and r["clause"] not in ids:
+                self.pb(f"renvoi « {ident} » vers la clause « {r['clause']} », qui n'existe pas", c.fichier, ligne, "renvois")
+            if r.get("article"):
+                plan = {a.get("id") for a in ((self.documents.get(r.get("piece")) or {}).get("articles") or [])}
+                if r["article"] not in plan:
+                    self.pb(f"renvoi « {ident} » vers l'article « {r['article']} », absent du plan du {r.get('piece')}",
+                            c.fichier, ligne, "renvois")
+            if r.get("reponse") and not any(q == r["reponse"] or q.startswith(str(r["reponse"]) + ".")
+                                            for q in self.chemins_reponses):
+                self.pb(f"renvoi « {ident} » vers la réponse « {r['reponse']} », absente du questionnaire", c.fichier,
+                        ligne, "renvois")
+            if r.get("sinon", "erreur") == "texte" and not re.search(rf"renvoi\(\s*['\"]{re.escape(str(ident))}['\"]", c.corps):
+                self.pb(f"renvoi « {ident} » (sinon: texte) jamais lu par la clause : tester {{% if renvoi('{ident}') %}} "
+                        "et dire la chose elle-même quand la cible manque", c.fichier, ligne, "renvois")
 
     def versions(self, clauses: dict[str, list[Clause]], textes: dict[Path, str]) -> None:
         """Versions d'une même clause : ni chevauchement, ni période sans aucune version en vigueur."""
@@ -284,6 +316,7 @@ class Verificateur:
         brut = doc.donnees or {}
         self._noms(brut, q)
         documents = brut.get("documents") or {}
+        self.documents = documents
         actions = self._actions(str(brut.get("referentiel", "occitanie")))
         self._calculs(brut, doc)
         chargees: dict[str, list[Clause]] = {}

@@ -11,7 +11,7 @@ from typing import Any
 
 from .blocs import Bloc, Paragraphe, Segment, Tableau, Titre
 from .bordereau import feuille_du_lot
-from ..donnees.formats import date_heure, montant, nombre, pourcent
+from ..donnees.formats import date_heure, montant, nombre, pluriel, pourcent
 from ..donnees.fichiers import nom_sur
 from ..droit.regles import Analyse
 
@@ -113,7 +113,7 @@ def blocs(analyse: Analyse, lot: dict[str, Any]) -> tuple[list[Bloc], list[Titre
     duree = (f"La durée d'exécution {'du lot' if ctx['allotie'] else 'du contrat'} est de "
              f"{nombre(lot['duree_lot'])} mois")
     if ctx.get("reconductions"):
-        duree += f", reconductions comprises ({nombre(ctx['reconductions'])} reconduction(s) possible(s))"
+        duree += f", reconductions comprises ({pluriel(ctx['reconductions'], 'reconduction possible')})"
     corps.append(_p(f"{duree}, dans les conditions fixées à {_renvoi(analyse, 'ccap-duree', 'le CCAP')}."))
 
     titre(2, "B5", "Avance")

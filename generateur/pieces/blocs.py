@@ -5,14 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
+from ..donnees.formats import typographie
+
 
 @dataclass
 class Segment:
-    """Un morceau de texte avec sa mise en forme ; texte « \\n » = saut de ligne."""
+    """Un morceau de texte avec sa mise en forme ; texte « \\n » = saut de ligne.
+
+    `a_completer` : valeur qu'un humain doit compléter avant publication (champ du profil d'acheteur marqué
+    `a_completer`) ; surlignée en jaune dans Word."""
 
     texte: str
     gras: bool = False
     italique: bool = False
+    a_completer: bool = False
+
+    def __post_init__(self) -> None:
+        # Typographie homogène de tout texte produit (clauses, réponses citées, pièces écrites en Python) ;
+        # les données elles-mêmes ne sont pas touchées.
+        self.texte = typographie(self.texte)
 
 
 @dataclass
@@ -20,6 +31,9 @@ class Titre:
     niveau: int
     texte: str
     signet: str | None = None
+
+    def __post_init__(self) -> None:
+        self.texte = typographie(self.texte)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 from ..donnees.acheteurs import Acheteur, Action
 from .blocs import Bloc, Paragraphe, Segment, Tableau, Titre
 from ..donnees.catalogue import Catalogue, Clause
-from ..donnees.formats import date_longue, liste_fr
+from ..donnees.formats import date_longue, liste_fr, nombre, pluriel
 from ..droit.parcours import version_courante
 
 
@@ -89,8 +89,8 @@ def _clauses_texte(ligne: LigneCouverture) -> str:
 def resume(couverture: Couverture) -> str:
     portables = couverture.portables
     couvertes = [l for l in portables if l.couverte]
-    texte = (f"{len(couvertes)} action(s) couverte(s) sur {len(portables)} qu'un DCE peut porter "
-             f"({len(couverture.lignes) - len(portables)} action(s) interne(s) hors DCE), catalogue au "
+    texte = (f"{pluriel(len(couvertes), 'action couverte')} sur {nombre(len(portables))} qu'un DCE peut porter "
+             f"({pluriel(len(couverture.lignes) - len(portables), 'action interne')} hors DCE), catalogue au "
              f"{date_longue(couverture.jour)}.")
     if couverture.sans_clause:
         texte += " Sans clause : " + liste_fr(l.action.id for l in couverture.sans_clause) + "."

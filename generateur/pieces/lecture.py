@@ -12,6 +12,7 @@ from .assemblage import blocs_document
 from .blocs import Bloc, Liste, Paragraphe, Segment, Tableau, Titre, texte
 from .tracabilite import fiche
 from ..droit.conformite import Conformite, dernier_article, normaliser, verifier
+from ..donnees.formats import typographie
 from ..droit.regles import Analyse
 
 RE_LOT = re.compile(r"\blot\s+(?:n°\s*)?(\d+)\b(?!\s*(?:,|et|à|ou)\s*\d)", re.IGNORECASE)
@@ -49,7 +50,7 @@ def _lignes_de_lots(blocs: list[Bloc]) -> list[tuple[str, str]]:
 
 def _lots_lus(blocs: list[Bloc], lots: list[dict[str, Any]]) -> tuple[list[int], list[str]]:
     """Lots qu'une pièce présente avec leur intitulé exact, et lignes qui divergent des réponses."""
-    attendus = {str(l["numero"]): normaliser(l["intitule"]) for l in lots}
+    attendus = {str(l["numero"]): normaliser(typographie(str(l["intitule"]))) for l in lots}  # tel qu'imprimé
     lignes = _lignes_de_lots(blocs)
     divergentes = [f"lot {n} «\u00a0{i}\u00a0»" for n, i in lignes if attendus.get(n) != i]
     trouves = sorted(l["numero"] for l in lots if (str(l["numero"]), attendus[str(l["numero"])]) in lignes)

@@ -9,6 +9,9 @@ from html.parser import HTMLParser
 import markdown
 
 from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Tableau, Titre
+from ..donnees.formats import DEBUT_A_COMPLETER, FIN_A_COMPLETER
+
+_A_COMPLETER = re.compile(f"({DEBUT_A_COMPLETER}|{FIN_A_COMPLETER})")
 
 _MD = markdown.Markdown(extensions=["tables", "sane_lists"], output_format="html")
 # Le corps d'une clause n'a ni liens, ni images, ni code (README, « Ajouter une clause ») : ces motifs,
@@ -29,6 +32,7 @@ class _Lecteur(HTMLParser):
         self.elements: list[ElementListe] = []
         self.tableau: list[list[list[Segment]]] | None = None
         self.titre_niveau = 0
+        self.a_completer = False  # entre les marques d'une valeur « à compléter » (formats.a_completer)
 
     # -- texte
     def handle_data(self, data: str) -> None:
@@ -45,8 +49,11 @@ class _Lecteur(HTMLParser):
             data = data.lstrip(" ")
         if not self.segments:
             data = data.lstrip()
-        if data:
-            self.segments.append(Segment(data, self.gras > 0, self.italique > 0))
+        for morceau in _A_COMPLETER.split(data):
+            if morceau in (DEBUT_A_COMPLETER, FIN_A_COMPLETER):
+                self.a_completer = morceau == DEBUT_A_COMPLETER
+            elif morceau:
+                self.segments.append(Segment(morceau, self.gras > 0, self.italique > 0, self.a_completer))
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("strong", "b"):

@@ -225,7 +225,8 @@ def blocs_cadre(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
     lots = [f"lot {l['numero']} – {l['intitule']}" for l in ctx["lots"]]
     blocs.append(Tableau([[[Segment("Identification du candidat")], [Segment("À compléter")]],
                           [[Segment("Raison sociale et SIRET du candidat (ou du mandataire du groupement)")], [Segment("")]],
-                          [[Segment("Lot(s) pour le(s)quel(s) le mémoire est remis")],
+                          [[Segment("Lot ou lots pour lesquels le mémoire est remis" if ctx["allotie"]
+                                    else "Prestations pour lesquelles le mémoire est remis")],
                            [Segment(" ; ".join(lots) if ctx["allotie"] else lots[0])]],
                           [[Segment("Personne à contacter (nom, fonction, téléphone, courriel)")], [Segment("")]]],
                          True, [50, 50]))

@@ -12,21 +12,51 @@ from .. import __version__
 from ..donnees.acheteurs import Acheteur
 from .blocs import Bloc, Paragraphe, Segment, Tableau, Titre
 from ..donnees.catalogue import Catalogue
-from ..donnees.formats import date_longue, montant, nombre, pourcent
+from ..donnees import questionnaire as module_questionnaire
+from ..donnees.formats import INSECABLE, date_longue, liste_fr, montant, nombre, pluriel, pourcent, sans_marques
 from ..droit.regles import Analyse, Selection, en_json
 from ..droit.spaser import actions_mises_en_oeuvre
 from .decp import considerations_par_lot
 
 
-def _regle(s: Selection) -> str:
-    """Règle lisible : « spaser.insertion.actif (oui) » ; pour une clause par lot, les lots retenus."""
-    if s.clause.condition == "true":
-        return "toujours applicable"
-    lues = "; ".join(f"{c} : {afficher(v)}" for c, v in s.lues.items() if not c.startswith("lot."))
-    texte = s.clause.condition + (f" ({lues})" if lues else "")
+ELEMENTS_AU_PLUS = 6  # une réponse en liste (lots, critères) est résumée au-delà : jamais la liste entière
+CARACTERES_AU_PLUS = 200  # une réponse en texte libre est citée jusque-là
+
+
+def regle_lisible(analyse: Analyse, s: Selection) -> str:
+    """La règle d'une clause en français (champ `quand` de la clause), les réponses lues présentées comme des
+    réponses (libellé de la question : valeur mise en forme) et les lots retenus. Jamais d'expression Jinja ni
+    de structure de données."""
+    texte = (s.clause.quand or "règle non décrite").rstrip(".")
+    texte = texte[:1].upper() + texte[1:]
+    questionnaire = module_questionnaire.charger(analyse.catalogue.racine / "questionnaire.yaml")
+    lues = []
+    for chemin, valeur in s.lues.items():
+        question = questionnaire.question(chemin)
+        if question is None or question.id != chemin or question.type == "liste":
+            continue  # valeur calculée (voir les valeurs calculées) ou liste (lots, critères) : pas une réponse simple
+        lues.append(f"« {question.libelle} »{INSECABLE}: {reponse_lisible(question, valeur)}")
+    if lues:
+        texte += f" — {pluriel(len(lues), 'réponse lue', 'réponses lues', avec_nombre=False)}{INSECABLE}: " + " ; ".join(lues)
     if s.lots:
-        texte += f" ; lot(s) {', '.join(str(n) for n in s.lots)}"
-    return texte
+        texte += f" — {pluriel(len(s.lots), 'lot retenu', 'lots retenus', avec_nombre=False)}{INSECABLE}: " \
+                 + liste_fr(str(n) for n in s.lots)
+    return texte + "."
+
+
+def reponse_lisible(question: Any, valeur: Any) -> str:
+    """Une réponse mise en forme selon sa question : choix par son libellé, montant, pourcentage, oui/non."""
+    if valeur is None or valeur == "":
+        return "sans réponse"
+    if question.type in ("choix", "choix_multiple"):
+        valeurs = valeur if isinstance(valeur, list) else [valeur]
+        return liste_fr(str(question.choix.get(str(v), v)) for v in valeurs) or "aucun"
+    if question.type == "montant" and isinstance(valeur, (int, float)):
+        return montant(valeur)
+    if question.type == "pourcentage" and isinstance(valeur, (int, float)):
+        return pourcent(valeur)
+    texte = afficher(valeur)
+    return texte if len(texte) <= CARACTERES_AU_PLUS else texte[:CARACTERES_AU_PLUS].rstrip() + "…"
 
 
 def _sha256(contenu: bytes) -> str:
@@ -144,12 +174,12 @@ def fiche(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
     article(2, "Actions SPASER mises en œuvre")
     if paires:
         blocs.append(Paragraphe([Segment(
-            f"La consultation met en œuvre {len({a.id for a, _ in paires})} action(s) du référentiel "
+            f"La consultation met en œuvre {pluriel(len({a.id for a, _ in paires}), 'action')} du référentiel "
             f"« {referentiel.get('titre', '')} », au moyen des clauses suivantes.")]))
         blocs.append(tableau(
             [["Action", "Intitulé de l'action", "Document", "Article", "Clause (version)", "Règle appliquée"]]
             + [[a.id, a.titre, s.clause.document, s.numero, f"{s.clause.titre} ({s.clause.id}, v{s.clause.version})",
-                _regle(s)] for a, s in paires],
+                regle_lisible(analyse, s)] for a, s in paires],
             [9, 24, 11, 9, 22, 25]))
     else:
         blocs.append(Paragraphe([Segment("Aucune action du référentiel n'est mise en œuvre par cette consultation.")]))
@@ -181,17 +211,30 @@ def fiche(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
                              for d in considerations_par_lot(analyse)], [10, 45, 45]))
 
     article(5, "Valeurs calculées")
+    questionnaire = module_questionnaire.charger(analyse.catalogue.racine / "questionnaire.yaml")
+    libelles = {cle: libelle for q in questionnaire.questions for cle, libelle in q.choix.items()}
     blocs.append(tableau(
-        [["Valeur", "Lot", "Résultat", "Référence"]]
-        + [[c.nom, str(c.lot) if c.lot is not None else "—", afficher(c.valeur), c.reference]
-           for c in analyse.calculs],
-        [30, 8, 27, 35]))
+        [["Valeur calculée", "Lot", "Résultat", "Référence"]]
+        + [[c.explication or c.nom, str(c.lot) if c.lot is not None else "—",
+            libelles.get(c.valeur, afficher(c.valeur)) if isinstance(c.valeur, str) else afficher(c.valeur),
+            c.reference] for c in analyse.calculs],
+        [40, 7, 20, 33]))
     return blocs, titres
 
 
 def afficher(valeur: Any) -> str:
+    """Valeur lisible : une liste est résumée (ELEMENTS_AU_PLUS éléments), un objet par son intitulé ou son numéro."""
     if isinstance(valeur, list):
-        return ", ".join(afficher(v) for v in valeur) or "—"
+        textes = [afficher(v) for v in valeur[:ELEMENTS_AU_PLUS]]
+        if len(valeur) > ELEMENTS_AU_PLUS:
+            textes.append(f"et {pluriel(len(valeur) - ELEMENTS_AU_PLUS, 'autre')}")
+        return ", ".join(textes) or "—"
+    if isinstance(valeur, dict):
+        nom = valeur.get("intitule") or valeur.get("nom") or valeur.get("libelle")
+        numero = valeur.get("numero")
+        if nom is not None:
+            return f"{numero} – {nom}" if numero is not None else str(nom)
+        return f"n° {numero}" if numero is not None else "—"
     if isinstance(valeur, bool):
         return "oui" if valeur else "non"
     if isinstance(valeur, float):
@@ -200,4 +243,4 @@ def afficher(valeur: Any) -> str:
         return nombre(valeur)
     if isinstance(valeur, (dt.date, dt.datetime)):
         return date_longue(valeur)
-    return "—" if valeur is None else str(valeur)
+    return "—" if valeur is None else sans_marques(str(valeur))

@@ -19,6 +19,7 @@ from jinja2 import Environment, Template
 from lxml import etree
 from markupsafe import Markup
 
+from ..donnees.formats import typographie
 from ..pieces.blocs import Bloc, Image, Titre
 from ..donnees import yaml_lignes
 from ..erreurs import ErreurDonnees, Probleme
@@ -217,7 +218,8 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
         raise ErreurDonnees(Probleme(f"modèle Word illisible ({exc})", modele)) from None
     numerotation = Numerotation(premier, styles.abstract_numeros)
     ecrivain = Ecrivain(replace(styles), numerotation, _Images(tpl))
-    contexte = {cle: texte_permis(v) if isinstance(v, str) else v for cle, v in variables.items()}
+    # typographie : la couverture et les en-têtes suivent la même typographie que le corps (pieces/blocs.py)
+    contexte = {cle: texte_permis(typographie(v)) if isinstance(v, str) else v for cle, v in variables.items()}
     fragments = dict(zip(EMPLACEMENTS, (ecrivain.blocs(blocs), ecrivain.sommaire(titres))))
     for nom in fragments:
         contexte[nom] = Markup(_emplacement(nom))

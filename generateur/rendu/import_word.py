@@ -182,6 +182,7 @@ def clause(fichier: Path, document: str, articles: list[str], ident: str | None 
         "note_juridique: " + _yaml_chaine(f"Clause importée de « {fichier.name} » le {jour} : références, dates "
                                           "d'effet, règle de sélection et variables à vérifier."),
         "condition: \"true\"          # règle de sélection : expression sur les réponses, \"true\" = toujours retenue",
+        "quand: \"toujours\"          # la même règle écrite en français, affichée par la fiche de traçabilité",
         "portee: consultation",
         "variables: []",
         "decp: []",

@@ -69,8 +69,10 @@ class Numerotation:
         ]
 
 
-def _run(texte: str, gras: bool = False, italique: bool = False, balise: str = "w:t") -> str:
-    proprietes = ("<w:b/>" if gras else "") + ("<w:i/>" if italique else "")
+def _run(texte: str, gras: bool = False, italique: bool = False, balise: str = "w:t", surligne: bool = False) -> str:
+    """Un run Word ; `surligne` : surlignage jaune (valeur à compléter avant publication)."""
+    proprietes = ("<w:b/>" if gras else "") + ("<w:i/>" if italique else "") + \
+        ('<w:highlight w:val="yellow"/>' if surligne else "")
     rpr = f"<w:rPr>{proprietes}</w:rPr>" if proprietes else ""
     morceaux = texte.split("\n")
     contenu = "<w:br/>".join(
@@ -79,7 +81,7 @@ def _run(texte: str, gras: bool = False, italique: bool = False, balise: str = "
 
 
 def runs(segments: list[Segment]) -> str:
-    return "".join(_run(s.texte, s.gras, s.italique) for s in segments)
+    return "".join(_run(s.texte, s.gras, s.italique, surligne=s.a_completer) for s in segments)
 
 
 def paragraphe(contenu: str, style: str | None = None, num: tuple[int, int] | None = None,
@@ -145,7 +147,7 @@ class Ecrivain:
                 segments = ligne[j] if j < len(ligne) else []
                 largeur = int(5000 * largeurs[j] / 100) if j < len(largeurs) else 0
                 if entete:
-                    segments = [Segment(s.texte, True, s.italique) for s in segments]
+                    segments = [Segment(s.texte, True, s.italique, s.a_completer) for s in segments]
                 cellules.append(f'<w:tc><w:tcPr><w:tcW w:w="{largeur}" w:type="pct"/></w:tcPr>'
                                 f'{paragraphe(runs(segments), "TableauTexte")}</w:tc>')
             lignes.append(f"<w:tr>{trpr}{''.join(cellules)}</w:tr>")
