@@ -183,7 +183,7 @@ def test_fiche_regle_en_francais_et_reponses_comme_des_reponses(exemples_generes
         "Quand l’acheteur exige des écolabels — réponse lue\u00a0: «\u00a0Exigences d’écolabels\u00a0»\u00a0: oui.")
     assert regles[("3.2", "Chantier à faibles nuisances et gestion des déchets (cctp-travaux-environnement, v1)")] == (
         "Pour un marché de travaux — réponse lue\u00a0: «\u00a0Nature du marché\u00a0»\u00a0: Travaux.")
-    assert regles[("7", "Pénalités (ccap-penalites, v1)")] == "Toujours."
+    assert regles[("8.1", "Pénalités (ccap-penalites, v1)")] == "Toujours."  # article 8.1 depuis les articles de chantier
     insertion = next(r for (_, c), r in regles.items() if "(ccap-insertion," in c)
     assert insertion.endswith("lots retenus\u00a0: 1, 2, 3, 4 et 5.")
     for regle in regles.values():  # ni expression Jinja, ni structure de données, ni nom interne

@@ -97,8 +97,8 @@ def test_exemples_un_fichier_decp_par_lot_valide(exemples_generes):
             for champ in ("considerationsSociales", "considerationsEnvironnementales"):
                 assert marche[champ] == par_lot[champ], (exemple, lot["numero"])
             assert ligne == [str(lot["numero"]),
-                             " ; ".join(marche["considerationsSociales"]["considerationSociale"]),
-                             " ; ".join(marche["considerationsEnvironnementales"]["considerationEnvironnementale"])]
+                             "\u00a0; ".join(marche["considerationsSociales"]["considerationSociale"]),
+                             "\u00a0; ".join(marche["considerationsEnvironnementales"]["considerationEnvironnementale"])]
     restauration = json.loads(exemples_generes["restauration-lycees"]["2026-FCS-0213-DECP-lot-1.json"].read_text("utf-8"))
     (marche,) = restauration["marches"]["marche"]
     assert marche["ccag"] == "Fournitures courantes et services"  # et non le code interne « FCS »
@@ -138,7 +138,7 @@ def test_considerations_lot_par_lot_sur_une_consultation_a_quatre_lots(tmp_path)
                         3: ["Pas de considération sociale"], 4: ["Pas de considération sociale"]}
     # ce que disent les pièces : la réservation et l'insertion du CCAP ne visent que ces lots
     ccap = Lu(sortie / "EV-4L-CCAP.docx")
-    heures = next(t for t in ccap.tableaux if t[0][-1] == "Heures d'insertion minimales")
+    heures = next(t for t in ccap.tableaux if t[0][-1] == "Heures d’insertion minimales")
     assert [l[0] for l in heures[1:]] == ["2"]
     reservation = ccap.texte[ccap.texte.rindex("Maintien des conditions de la réservation"):][:300]
     assert re.search(r"lots? n° 1 (sont|est) réservés?", reservation), reservation

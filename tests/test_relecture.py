@@ -47,7 +47,9 @@ def piece_propre(nom: str, supplement: str | None = None) -> list:
              Titre(1, "Article 3 – Pénalités"),
              Tableau([[[Segment("Lot")], [Segment("Intitulé")]], [[Segment("1")], [Segment(PROPRE[3])]]])]
     if supplement is not None:
-        blocs.insert(4, Paragraphe([Segment(supplement)]))
+        injecte = Segment("")
+        injecte.texte = supplement  # tel quel : la typographie des blocs ne corrige pas le défaut injecté
+        blocs.insert(4, Paragraphe([injecte]))
     return blocs
 
 
@@ -158,7 +160,8 @@ def test_clause_fautive_passe_l_annexe_a_verifier_et_strict_refuse(tmp_path):
         (sortie / "TEST-001-manifeste.json").read_text(encoding="utf-8"))["clauses"] if c["id"] == "ccap-essai-relecture")
     vus = {d["regle"]: d for d in annexe["relecture"] if d["piece"] == "CCAP" and d["article"].startswith(article)}
     assert {"structure-donnees", "renvoi-article-absent", "valeur-sentinelle"} <= set(vus), annexe["relecture"]
-    assert "{'nom': 'Tribunal administratif de Toulouse'" in vus["structure-donnees"]["extrait"]
+    # le dictionnaire tel qu'imprimé (la typographie des blocs a changé ses apostrophes finales, pas sa forme)
+    assert "administratif de Toulouse’, 'adresse’: ['68 rue Raymond IV’]}" in vus["structure-donnees"]["extrait"]
     assert "article 12" in vus["renvoi-article-absent"]["extrait"] and vus["renvoi-article-absent"]["detail"] == "CCAP sans article 12"
     assert "999 mois" in vus["valeur-sentinelle"]["extrait"]
     relecture_controle = next(c for c in annexe["controles"] if c["id"] == "relecture-pieces")

@@ -17,6 +17,7 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import EXEMPLES, RACINE, Lu, ecrire
+from generateur.donnees.formats import typographie
 from generateur.interfaces.cli import main
 
 EXEMPLE = EXEMPLES / "travaux-lycee.yaml"
@@ -33,7 +34,7 @@ def normal(texte: str) -> str:
 
 
 def section(lu: Lu, debut: str) -> str:
-    """Texte d'un article ou sous-article : de son titre au titre suivant de même niveau ou de niveau supérieur."""
+    """Texte d’un article ou sous-article : de son titre au titre suivant de même niveau ou de niveau supérieur."""
     paragraphes = lu.paragraphes
     for i, (style, texte) in enumerate(paragraphes):
         m = re.match(r"heading ([12])$", style.lower())
@@ -50,7 +51,7 @@ def section(lu: Lu, debut: str) -> str:
 
 
 def tableau(lu: Lu, *entete: str) -> list[list[str]]:
-    """Le tableau dont l'en-tête commence par ces colonnes (texte normalisé)."""
+    """Le tableau dont l’en-tête commence par ces colonnes (texte normalisé)."""
     for t in lu.tableaux:
         if [normal(c) for c in t[0][: len(entete)]] == list(entete):
             return [[normal(c) for c in ligne] for ligne in t]
@@ -102,20 +103,21 @@ def test_intervenants_dans_le_rc_et_le_ccap(lycee):
     ccap = section(lycee["CCAP"], "Intervenants")
     for nom in (intervenants["maitre_oeuvre"]["nom"], intervenants["opc"]["nom"],
                 intervenants["controleur_technique"]["nom"], intervenants["coordonnateur_sps"]["nom"]):
-        assert nom in ccap
-    assert "direction de l'exécution des travaux (DET)" in ccap
+        assert typographie(nom) in ccap  # tel qu'imprimé, en typographie française
+    assert "direction de l’exécution des travaux (DET)" in ccap
     assert "sécurité des personnes dans les établissements recevant du public (SEI)" in ccap
     assert "stabilité des avoisinants" not in ccap  # mission non confiée
     assert lycee["CCAP"].article("Intervenants") == "1.3"
 
     rc = tableau(lycee["RC"], "Intervenant", "Désignation")
     assert dict((l[0], l[1]) for l in rc[1:]) == {
-        "Maître d'œuvre": intervenants["maitre_oeuvre"]["nom"],
-        "Ordonnancement, pilotage et coordination (OPC)": intervenants["opc"]["nom"],
-        "Contrôleur technique": intervenants["controleur_technique"]["nom"] + " (missions L, LE, SEI, HAND et TH)",
-        "Coordonnateur SPS": intervenants["coordonnateur_sps"]["nom"],
+        "Maître d’œuvre": normal(typographie(intervenants["maitre_oeuvre"]["nom"])),
+        "Ordonnancement, pilotage et coordination (OPC)": normal(typographie(intervenants["opc"]["nom"])),
+        "Contrôleur technique": normal(typographie(intervenants["controleur_technique"]["nom"]))
+        + " (missions L, LE, SEI, HAND et TH)",
+        "Coordonnateur SPS": normal(typographie(intervenants["coordonnateur_sps"]["nom"])),
     }
-    assert "missions sont précisées à l'article 1.3 du CCAP" in section(lycee["RC"], "Intervenants")
+    assert "missions sont précisées à l’article 1.3 du CCAP" in section(lycee["RC"], "Intervenants")
 
 
 def test_preparation_calendrier_ordres_de_service_et_delais_par_lot(lycee):
@@ -128,10 +130,10 @@ def test_preparation_calendrier_ordres_de_service_et_delais_par_lot(lycee):
     calendrier = section(ccap, "calendrier détaillé")
     assert "élaboré par le titulaire de la mission OPC" in calendrier
     assert "datés, numérotés et notifiés" in calendrier
-    delais = tableau(ccap, "Lot", "Intitulé", "Délai d'exécution (mois)")
-    assert delais[1:] == [[str(l["numero"]), l["intitule"], str(l["duree_mois"])] for l in REPONSES["lots"]]
+    delais = tableau(ccap, "Lot", "Intitulé", "Délai d’exécution (mois)")
+    assert delais[1:] == [[str(l["numero"]), typographie(l["intitule"]), str(l["duree_mois"])] for l in REPONSES["lots"]]
     # la durée générale renvoie à la préparation, sans second tableau des durées
-    assert "commencer la période de préparation, dans les conditions fixées à l'article 3.2" in section(ccap, "Article 3")
+    assert "commencer la période de préparation, dans les conditions fixées à l’article 3.2" in section(ccap, "Article 3")
     assert not any(t[0][:3] == ["Lot", "Intitulé", "Durée (mois)"] for t in ccap.tableaux)
 
 
@@ -147,7 +149,7 @@ def test_intemperies(lycee):
 def test_chantier_prorata_et_site_occupe(lycee):
     ccap = lycee["CCAP"]
     prorata = section(ccap, "compte prorata")
-    assert "Le titulaire du lot n° 1 (Gros œuvre et démolition) avance les dépenses d'intérêt commun" in prorata
+    assert "Le titulaire du lot n° 1 (Gros œuvre et démolition) avance les dépenses d’intérêt commun" in prorata
     site = section(ccap, "site occupé")
     chantier = REPONSES["chantier"]
     assert chantier["site_occupe_usagers"] in site
@@ -163,7 +165,7 @@ def test_penalites_de_chantier_aux_montants_choisis(lycee):
     assert euros(montants["absence_reunion"]) + " HT par absence" in penalites[1][1]
     assert euros(montants["retard_documents"]) + " HT par jour" in penalites[2][1]
     assert euros(montants["retard_levee_reserves"]) + " HT par jour" in penalites[3][1]
-    assert "prévus à l'article 9.3" in penalites[2][0] and "délai fixé à l'article 9.1" in penalites[3][0]
+    assert "prévus à l’article 9.3" in penalites[2][0] and "délai fixé à l’article 9.1" in penalites[3][0]
 
 
 def test_reception_gpa_doe_et_assurances(lycee):
@@ -174,7 +176,7 @@ def test_reception_gpa_doe_et_assurances(lycee):
     assert "procès-verbal de levée des réserves" in reception
     assert f"délai de garantie de {REPONSES['delai_garantie_mois']} mois" in reception
     gpa = section(ccap, "parfait achèvement")
-    assert f"est de {REPONSES['delai_garantie_mois']} mois à compter de la date d'effet" in gpa and "44.2" in gpa
+    assert f"est de {REPONSES['delai_garantie_mois']} mois à compter de la date d’effet" in gpa and "44.2" in gpa
     doe = section(ccap, "DIUO")
     assert f"délai de {REPONSES['chantier']['doe_delai_mois']} mois" in doe
     assert f"retenue provisoire de {euros(REPONSES['chantier']['retenue_doe'])} HT par lot" in doe
@@ -187,13 +189,13 @@ def test_reception_gpa_doe_et_assurances(lycee):
 def test_index_de_revision_par_lot(lycee):
     indices = {l[0]: l[2] for l in tableau(lycee["CCAP"], "Lot", "Intitulé", "Index de référence")[1:]}
     libelles = _param("index_travaux")
-    assert indices["1"] == (f"50 % × index BT03 « {libelles['BT03']['libelle']} » + "
-                            f"50 % × index BT06 « {libelles['BT06']['libelle']} »")  # « Gros œuvre » dans l'intitulé
+    assert indices["1"] == normal(typographie(f"50 % × index BT03 « {libelles['BT03']['libelle']} » + "
+                                              f"50 % × index BT06 « {libelles['BT06']['libelle']} »"))  # « Gros œuvre » dans l'intitulé
     assert indices["2"] == "index BT52 « Imperméabilité de façades »"  # isolation par l'extérieur
-    assert indices["3"] == (f"50 % × index BT19b « {libelles['BT19b']['libelle']} » + "
-                            f"50 % × index BT43 « {libelles['BT43']['libelle']} »")  # corps d'état choisi
+    assert indices["3"] == normal(typographie(f"50 % × index BT19b « {libelles['BT19b']['libelle']} » + "
+                                              f"50 % × index BT43 « {libelles['BT43']['libelle']} »"))  # corps d'état choisi
     assert indices["4"] == "index BT46 « Peinture, tenture, revêtements muraux »"
-    assert indices["5"].startswith("40 % × index BT40 « Chauffage central (à l'exclusion du chauffage électrique) »")
+    assert indices["5"].startswith("40 % × index BT40 « Chauffage central (à l’exclusion du chauffage électrique) »")
     assert "30 % × index BT41" in indices["5"] and "30 % × index BT38" in indices["5"]
     # aucun identifiant de série n'est vérifié : aucun n'est imprimé
     texte = normal(lycee["CCAP"].tout)
@@ -233,8 +235,8 @@ def test_recapitulatif_des_derogations(lycee, tmp_path):
     assert recap["28.1"] == ccap.article("Période de préparation")
     assert recap["44.1"] == ccap.article("parfait achèvement")
     assert recap["40"] == ccap.article("DIUO")
-    assert "par dérogation à l'article 28.1 du CCAG-Travaux" in section(ccap, "Période de préparation")
-    assert "est de 24 mois, par dérogation à l'article 44.1" in section(ccap, "parfait achèvement")
+    assert "par dérogation à l’article 28.1 du CCAG-Travaux" in section(ccap, "Période de préparation")
+    assert "est de 24 mois, par dérogation à l’article 44.1" in section(ccap, "parfait achèvement")
 
 
 def test_un_seul_lot_sans_site_occupe(tmp_path):
@@ -248,10 +250,10 @@ def test_un_seul_lot_sans_site_occupe(tmp_path):
     assert "site occupé" not in titres and "compte prorata" not in titres
     assert "Organisation et sujétions du chantier" not in titres
     calendrier = section(ccap, "calendrier")
-    assert "Le délai d'exécution du marché, période de préparation comprise, est de 18 mois" in calendrier
-    assert "Le titulaire établit le programme d'exécution" in calendrier
-    assert "Aucune journée d'intempéries prévisible n'est déduite" in section(ccap, "intempéries")
-    assert "Aucune mission d'ordonnancement" in section(ccap, "Intervenants")
+    assert "Le délai d’exécution du marché, période de préparation comprise, est de 18 mois" in calendrier
+    assert "Le titulaire établit le programme d’exécution" in calendrier
+    assert "Aucune journée d’intempéries prévisible n’est déduite" in section(ccap, "intempéries")
+    assert "Aucune mission d’ordonnancement" in section(ccap, "Intervenants")
     assert "dispositions propres au site occupé" not in section(ccap, "Période de préparation")
     intervenants = dict((l[0], l[1]) for l in tableau(rc, "Intervenant", "Désignation")[1:])
     assert intervenants["Contrôleur technique"] == "aucun"
@@ -326,7 +328,7 @@ def test_preparation_plus_longue_que_le_delai_refusee(tmp_path):
 
 
 def test_donnees_des_corps_d_etat_coherentes():
-    """Chaque corps d'état du questionnaire a son index dans le catalogue, chaque index son libellé."""
+    """Chaque corps d’état du questionnaire a son index dans le catalogue, chaque index son libellé."""
     questionnaire = yaml.safe_load((RACINE / "questionnaire.yaml").read_text(encoding="utf-8"))
     lots = next(q for s in questionnaire["sections"] for q in s["questions"] if q["id"] == "lots")
     choix = next(q for q in lots["questions"] if q["id"] == "corps_etat")["choix"]
