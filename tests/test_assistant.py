@@ -417,7 +417,7 @@ def test_verifier_un_fichier_valide_et_une_obligation_manquee(tmp_path):
     assert resultat.exit_code == 1
     sortie = normal(resultat.output)
     assert "À JUSTIFIER – Clause d'insertion par l'activité économique" in sortie
-    assert "motiver le refus dans « justifications.absence_clause_sociale »" in sortie
+    assert "motiver le refus dans la réponse « Justification de l'absence de condition d'exécution sociale »" in sortie
     assert "NON CONFORME" in sortie
 
 

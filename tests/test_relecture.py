@@ -283,7 +283,7 @@ def test_lot_sans_contenu_propre_au_cctp_et_refus_a_justifier(tmp_path):
     v = {v.id: v for v in controler(preparer(ecrire(tmp_path, seul, "seul.yaml"), RACINE)).verdicts}
     assert v["options-imposees"].statut == "a_verifier"
     assert "Découper la consultation en lots" in v["options-imposees"].message
-    assert "justifications.absence_allotissement" in v["options-imposees"].message
+    assert "motiver le refus dans la réponse « Motifs de l'absence d'allotissement »" in v["options-imposees"].message.replace("\u00a0", " ")
     justifie = {**seul, "justifications": {"absence_allotissement": "Prestation indivisible sur un site unique.",
                                            "absence_clause_sociale": "Fournitures livrées sans main-d'œuvre sur site."}}
     v = {v.id: v for v in controler(preparer(ecrire(tmp_path, justifie, "justifie.yaml"), RACINE)).verdicts}

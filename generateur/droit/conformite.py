@@ -23,6 +23,7 @@ from ..donnees.saisie import typographie
 from .spaser import considerations_decp
 from .suggestions import Etat, etats
 from .suggestions import charger as charger_suggestions
+from ..donnees.questionnaire import charger as charger_questionnaire
 
 STATUTS = {
     "conforme": "Conforme",
@@ -205,9 +206,14 @@ def refus_a_justifier(suivies: list[Etat]) -> list[Etat]:
 def options_imposees(analyse: Analyse) -> list[dict[str, Any]]:
     """Suggestions du questionnaire que la loi impose à cette consultation, et leur sort."""
     fichier = analyse.catalogue.racine / "questionnaire.yaml"
-    suivies = etats(charger_suggestions(fichier), analyse.contexte) if fichier.is_file() else []
+    if not fichier.is_file():
+        return []
+    questions = charger_questionnaire(fichier)
+    suivies = etats(charger_suggestions(fichier), analyse.contexte)
     return [{"id": e.suggestion.id, "titre": e.suggestion.titre, "reference": e.suggestion.reference,
-             "question": e.suggestion.justification or "", "statut": e.statut, "justification": e.justification}
+             # la question de la justification, dite avec les mots du questionnaire (jamais sa clé)
+             "question": questions.libelle(e.suggestion.justification) if e.suggestion.justification else "",
+             "statut": e.statut, "justification": e.justification}
             for e in suivies if e.obligatoire]
 
 

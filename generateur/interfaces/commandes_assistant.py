@@ -67,6 +67,7 @@ def verifier(ctx: click.Context, reponses: Path, droit_du: dt.date | None) -> No
 
     Code de sortie 2 si le fichier est invalide, 1 si une obligation légale n'est pas respectée, 0 sinon.
     """
+    from ..donnees import questionnaire
     from ..droit import suggestions
     from .groupe import afficher_conformite
     from ..pieces.lecture import controler
@@ -81,9 +82,11 @@ def verifier(ctx: click.Context, reponses: Path, droit_du: dt.date | None) -> No
     click.echo(f"{reponses}{NBSP}: fichier valide ({len(lots)} lot{'s' if len(lots) > 1 else ''}, "
                f"{montant(ctx_regles['montant_total'])}, {ctx_regles['procedure_libelle'].lower()}).")
     suivies = suggestions.etats(suggestions.charger(ctx.obj["racine"] / "questionnaire.yaml"), ctx_regles)
+    q = questionnaire.charger(ctx.obj["racine"] / "questionnaire.yaml")
     for etat in refus_a_justifier(suivies):
         s = etat.suggestion
-        suite = f"motiver le refus dans « {s.justification} »" if s.justification else "aucun refus n'est possible"
+        suite = (f"motiver le refus dans la réponse « {q.libelle(s.justification)} »" if s.justification
+                 else "aucun refus n'est possible")
         click.secho(typographie(f"  À JUSTIFIER – {s.titre} ({s.reference}) : {suite}."), fg="yellow")
     if afficher_conformite(controler(analyse)):
         ctx.exit(1)
