@@ -40,7 +40,7 @@ class Repondeur:
         self.journal: list[str] = []
 
     def demander(self, invite: str) -> str:
-        texte = invite.replace(INS, " ")
+        texte = invite.replace(INS, " ").replace("\u2019", "'")  # le parcours, pas la typographie
         assert len(self.saisies) < 400, "l'assistant tourne en rond :\n" + "\n".join(self.journal[-30:])
         saisie: object = ""
         if self.scenario and self.scenario[0][0] in texte:
@@ -52,7 +52,7 @@ class Repondeur:
         return str(saisie)
 
     def afficher(self, texte: str = "") -> None:
-        self.journal.append(texte.replace(INS, " "))
+        self.journal.append(texte.replace(INS, " ").replace("\u2019", "'"))
 
     @property
     def sortie(self) -> str:
@@ -68,7 +68,7 @@ def derouler(scenario, fichier: Path, existant: Path | None = None) -> Repondeur
 
 
 def normal(texte: str) -> str:
-    return texte.replace(INS, " ").replace("\u202f", " ")
+    return texte.replace(INS, " ").replace("\u202f", " ").replace("\u2019", "'")
 
 
 TRAVAUX = [
@@ -309,7 +309,7 @@ def test_vrai_ctrl_c_dans_un_pseudo_terminal(tmp_path):
                 except OSError:
                     break
 
-    attendre(b"Profil d'acheteur")
+    attendre("Profil d’acheteur".encode())
     os.write(fd, b"\r")
     attendre(b"rence de la consultation")
     os.write(fd, b"2026-TRX-9\r")

@@ -12,7 +12,6 @@ from click.testing import CliRunner
 
 from conftest import RACINE, Lu, ecrire, reponses
 from test_robustesse import _copie_catalogue as copie_catalogue
-from generateur.donnees.formats import typographie
 from generateur.interfaces.cli import main
 from generateur.pieces.lecture import controler as verifier
 from generateur.droit.regles import preparer
@@ -141,7 +140,7 @@ def test_condition_sociale_de_part_et_d_autre_du_seuil_europeen(tmp_path):
     justifie = verdicts(tmp_path, lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 216000}],
                         justifications={"absence_clause_sociale": "Fournitures livrées sur catalogue, sans main-d'œuvre sur site."})
     assert justifie["condition-sociale"].statut == "justifie"
-    assert "sans main-d'œuvre sur site" in justifie["condition-sociale"].message
+    assert "sans main-d’œuvre sur site" in justifie["condition-sociale"].message
 
     avec = verdicts(tmp_path, lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 216000}], spaser=INSERTION)
     assert avec["condition-sociale"].statut == "conforme"
@@ -188,7 +187,7 @@ def test_critere_social_sans_clause_sociale(tmp_path):
                 {"intitule": "Insertion des salariés", "ponderation": 20, "type": "social"}]
     v = verdicts(tmp_path, criteres=criteres)
     assert v["coherence-criteres"].statut == "non_conforme"
-    assert "« Insertion des salariés » sans condition d'exécution sociale".replace(" »", "\u00a0»").replace("« ", "«\u00a0") \
+    assert "« Insertion des salariés » sans condition d’exécution sociale".replace(" »", "\u00a0»").replace("« ", "«\u00a0") \
         in v["coherence-criteres"].message
     assert verdicts(tmp_path, criteres=criteres, spaser=INSERTION)["coherence-criteres"].statut == "conforme"
 

@@ -244,7 +244,7 @@ def test_clauses_a_faire_valider_dans_expliquer_et_la_page_web(tmp_path, exemple
     section = resultat.output.split(f"Clauses à faire valider par le service juridique ({len(a_valider)})\n", 1)[1]
     assert f"{partielle.clause.document} {partielle.numero} {partielle.clause.titre} ({partielle.clause.id}, " \
            f"v{partielle.clause.version}) : source partiellement vérifiée" in section.replace(NBSP, " ")
-    assert " ".join(partielle.clause.note_juridique.split())[:60] in section.replace(NBSP, " ")
+    assert " ".join(partielle.clause.note_juridique.split())[:60].replace("'", "’") in section.replace(NBSP, " ")
 
     annexe = json.loads(next(p for n, p in exemples_generes["amp-espaces-verts"].items()
                              if n.endswith("annexe-conformite.json")).read_text(encoding="utf-8"))
@@ -283,7 +283,7 @@ def test_lot_sans_contenu_propre_au_cctp_et_refus_a_justifier(tmp_path):
     v = {v.id: v for v in controler(preparer(ecrire(tmp_path, seul, "seul.yaml"), RACINE)).verdicts}
     assert v["options-imposees"].statut == "a_verifier"
     assert "Découper la consultation en lots" in v["options-imposees"].message
-    assert "motiver le refus dans la réponse « Motifs de l'absence d'allotissement »" in v["options-imposees"].message.replace("\u00a0", " ")
+    assert "motiver le refus dans la réponse « Motifs de l’absence d’allotissement »" in v["options-imposees"].message.replace("\u00a0", " ")
     justifie = {**seul, "justifications": {"absence_allotissement": "Prestation indivisible sur un site unique.",
                                            "absence_clause_sociale": "Fournitures livrées sans main-d'œuvre sur site."}}
     v = {v.id: v for v in controler(preparer(ecrire(tmp_path, justifie, "justifie.yaml"), RACINE)).verdicts}
@@ -314,7 +314,7 @@ def test_condition_sociale_exigee_lot_par_lot(tmp_path):
                              {"numero": 2, "intitule": "Bâtiment B", "montant_estime": 150000, "insertion": False}])
     v = {v.id: v for v in controler(preparer(ecrire(tmp_path, donnees), RACINE)).verdicts}
     assert v["condition-sociale"].statut == "non_conforme"
-    assert "aucune condition d'exécution sociale pour le lot 2," in v["condition-sociale"].message
+    assert "aucune condition d’exécution sociale pour le lot 2," in v["condition-sociale"].message
     donnees["justifications"] = {"absence_clause_sociale": "Lot 2 : deux interventions annuelles de quelques heures."}
     v = {v.id: v for v in controler(preparer(ecrire(tmp_path, donnees, "j.yaml"), RACINE)).verdicts}
     assert v["condition-sociale"].statut == "justifie"

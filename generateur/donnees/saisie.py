@@ -15,6 +15,7 @@ from typing import Any
 from babel.numbers import NumberFormatError, parse_decimal
 
 from . import formats
+from .formats import typographie  # noqa: F401 - une seule typographie française, reprise par l'assistant
 from .questionnaire import Question
 
 OUI = {"o", "oui", "y", "yes", "v", "vrai", "true", "1"}
@@ -295,10 +296,3 @@ def ecrire(donnees: dict[str, Any], chemin: str, valeur: Any) -> None:
         noeud[int(feuille)] = valeur
     else:
         noeud[feuille] = valeur
-
-
-def typographie(texte: str) -> str:
-    """Espaces insécables de la typographie française avant « : ; ! ? » et dans les guillemets."""
-    for signe in (":", ";", "!", "?", "»"):
-        texte = texte.replace(f" {signe}", f"{INS}{signe}")
-    return texte.replace("« ", f"«{INS}")

@@ -8,11 +8,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from typing import Any
 
-from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Tableau, Titre
-from ..donnees.saisie import typographie
+from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Titre
 from ..droit.conformite import Conformite, normaliser
 from ..donnees.formats import date_longue, liste_fr, montant, nombre, pourcent
 from ..droit.explication import clauses_a_valider
@@ -21,7 +19,6 @@ from .tracabilite import tableau, tableau_consultation
 from ..droit.spaser import actions_mises_en_oeuvre, considerations_decp
 
 NBSP = "\u00a0"
-APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)")
 TITRE = "Annexe de conformité"
 COLONNES_CSV = ("rubrique", "identifiant", "libelle", "resultat", "document", "article", "clause", "version",
                 "references", "regle", "detail", "preuve")
@@ -257,7 +254,7 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True) -> t
                     _oui_non(d.bloquant)] for d in conformite.defauts],
                 [13, 20, 22, 35, 10])
             for ligne, d in zip(defauts.lignes[1:], conformite.defauts):
-                ligne[3] = [Segment(d.extrait, italique=True)]  # citation exacte : la typographie n'y touche pas
+                ligne[3] = [Segment(d.extrait, italique=True)]  # citation de la pièce, déjà en typographie française
             corps.append(defauts)
 
     article(5, A_VALIDER)
@@ -328,7 +325,7 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True) -> t
             [13, 14, 39, 20, 14]))
     else:
         corps.append(Paragraphe([Segment(f"Le CCAP ne déroge à aucun article du CCAG-{ctx['ccag']}.")]))
-    return _typographier(corps), titres
+    return corps, titres  # typographie française : appliquée par les blocs eux-mêmes (pieces/blocs.py)
 
 
 def _cellule_preuves(preuves: list[dict[str, str]]) -> list[Segment]:
@@ -343,36 +340,6 @@ def _cellule_preuves(preuves: list[dict[str, str]]) -> list[Segment]:
         else:
             segments.append(Segment(p["extrait"]))
     return segments
-
-
-def _typo(t: str) -> str:
-    return APOSTROPHE.sub("’", typographie(t))
-
-
-def _typographier(corps: list[Bloc]) -> list[Bloc]:
-    """Typographie homogène de l'annexe (espaces insécables, apostrophe typographique), y compris dans les textes
-    repris du catalogue et des clauses (notes, références, constats)."""
-    def segments(liste: list[Segment]) -> None:
-        for seg in liste:
-            if not seg.italique:  # l'italique marque une citation des pièces, reprise telle quelle
-                seg.texte = _typo(seg.texte)
-
-    for b in corps:
-        if isinstance(b, Titre):
-            b.texte = _typo(b.texte)
-        elif isinstance(b, Paragraphe):
-            segments(b.segments)
-        elif isinstance(b, Liste):
-            pile = list(b.elements)
-            while pile:
-                e = pile.pop(0)
-                segments(e.segments)
-                pile.extend(e.sous_liste.elements if e.sous_liste else [])
-        elif isinstance(b, Tableau):
-            for ligne in b.lignes:
-                for cellule in ligne:
-                    segments(cellule)
-    return corps
 
 
 def csv_annexe(contenu: dict[str, Any]) -> bytes:
