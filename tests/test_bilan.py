@@ -216,7 +216,7 @@ def test_exemples_bilan_decompte_a_la_main(tmp_path):
     """`dce bilan exemples/` : les chiffres de la Région recomptés à la main sur les trois exemples de 2026."""
     resultat = CliRunner().invoke(main, ["--catalogue", str(RACINE), "bilan", str(EXEMPLES), "-o", str(tmp_path)])
     assert resultat.exit_code == 0, resultat.output
-    assert "Métropole Aix-Marseille-Provence\u00a0: 1 consultation(s), 2026." in resultat.output  # bilan à part
+    assert "Métropole Aix-Marseille-Provence\u00a0: 1\u00a0consultation, 2026." in resultat.output  # bilan à part
     assert (tmp_path / "bilan-SPASER-aix-marseille-provence.docx").is_file()
     wb = load_workbook(tmp_path / "bilan-SPASER-occitanie.xlsx")
     synthese = {r[0]: r for r in wb["Synthèse"].iter_rows(min_row=2, values_only=True)}

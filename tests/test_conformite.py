@@ -218,7 +218,7 @@ def test_generer_signale_l_echec_et_strict_refuse(tmp_path):
     sortie = tmp_path / "sortie"
     resultat = dce("generer", str(fichier), "--sortie", str(sortie))
     assert resultat.exit_code == 1, resultat.output
-    assert "1 non conforme(s)" in resultat.output and "NON CONFORME" in resultat.output
+    assert "1\u00a0non conforme," in resultat.output and "NON CONFORME" in resultat.output
     assert "CCP L2152-7" in resultat.output and "ne doit pas être publié" in resultat.output
     annexe = sortie / "TEST-001-annexe-conformite.docx"
     assert (sortie / "TEST-001-CCAP.docx").is_file() and annexe.is_file()  # le travail peut continuer
@@ -240,7 +240,7 @@ def test_generer_signale_l_echec_et_strict_refuse(tmp_path):
     conforme = ecrire(tmp_path, reponses(), "conforme.yaml")
     resultat = dce("annexe", str(conforme), "--sortie", str(tmp_path / "annexe"))
     assert resultat.exit_code == 0, resultat.output
-    assert "0 non conforme(s)" in resultat.output
+    assert "0\u00a0non conforme," in resultat.output
 
 
 def test_controle_mal_ecrit_nomme_fichier_et_ligne(tmp_path):

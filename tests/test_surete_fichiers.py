@@ -455,7 +455,7 @@ def test_web_formulaire_qui_annonce_des_milliers_d_elements_vides(tmp_path):
     reponse = client.post(f"/saisie/{ident}/lots", data=donnees)
     page = reponse.get_data(as_text=True)
     assert reponse.status_code == 400 and len(page) < 100_000
-    assert "Formulaire incohérent" in page and "annonce 500 élément(s)" in page
+    assert "Formulaire incohérent" in page and "annonce 500\u00a0éléments" in page
     brouillon = yaml.safe_load(next((tmp_path / "consultations" / ".brouillons").glob("*.yaml")).read_text())
     assert len(brouillon.get("lots") or []) <= 1
 

@@ -20,6 +20,7 @@ import yaml
 from ..donnees import acheteurs, catalogue, questionnaire, reponses, yaml_lignes
 from ..droit import suggestions
 from ..donnees.fichiers import ecrire_atomique
+from ..donnees.formats import pluriel
 from ..erreurs import ErreurDCE, ErreurDonnees, Probleme
 from ..droit.expressions import ErreursJinja, evaluer, message_erreur
 from ..donnees.fichiers import nom_sur
@@ -549,8 +550,8 @@ class Assistant:
             if brut.startswith("-") and brut[1:].isdigit():
                 numero = int(brut[1:])
                 if not 1 <= numero <= len(elements) or len(elements) - 1 < (q.min or 0):
-                    self.dire(f"  ✗ suppression impossible : {len(elements)} élément(s), "
-                              f"au moins {q.min or 0} exigé(s)")
+                    self.dire(f"  ✗ suppression impossible : {pluriel(elements, 'élément')}, "
+                              f"au moins {q.min or 0} {pluriel(q.min or 0, 'exigé', avec_nombre=False)}")
                     continue
                 del elements[numero - 1]
                 self._version += 1

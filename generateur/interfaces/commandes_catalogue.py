@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from .groupe import lire_date, main, option_droit_du
+from ..donnees.formats import pluriel
 from ..erreurs import ErreurDCE, ErreurDonnees, Probleme
 
 
@@ -70,7 +71,7 @@ def catalogue_lister(ctx: click.Context, chantier: str | None, action: str | Non
     for c in clauses:
         lignes.append([c.id, str(c.version), c.document, c.article, c.titre, ", ".join(c.actions) or "–", periode(c)])
     click.echo(tableau_texte(lignes, [34, 3, 5, 22, 48, 22, 50]))
-    click.echo(f"\n{len(clauses)} clause(s).")
+    click.echo(f"\n{pluriel(clauses, 'clause')}.")
 
 
 @groupe_catalogue.command("montrer")

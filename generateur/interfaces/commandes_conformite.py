@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .groupe import NBSP, afficher_conformite, main, option_droit_du
+from ..donnees.formats import pluriel
 
 
 @main.command("annexe")
@@ -57,7 +58,7 @@ def bilan(ctx: click.Context, dossier: Path, annee: int | None, acheteur: str | 
     resultats = bilans(dossier, ctx.obj["racine"], annee, acheteur)
     chemins = ecrire(resultats, sortie, ctx.obj["racine"], annee)
     for b in resultats:
-        click.echo(f"{b.acheteur.profil['nom']}{NBSP}: {len(b.consultations)} consultation(s), "
+        click.echo(f"{b.acheteur.profil['nom']}{NBSP}: {pluriel(b.consultations, 'consultation')}, "
                    f"{', '.join(str(a) for a in b.annees)}.")
     for chemin in chemins.values():
         click.echo(f"  écrit{NBSP}: {chemin}")

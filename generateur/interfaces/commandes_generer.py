@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .groupe import afficher_conformite, main, option_droit_du
+from ..donnees.formats import pluriel
 
 
 @main.command("generer")
@@ -43,7 +44,7 @@ def generer(ctx: click.Context, reponses: Path, sortie: Path, droit_du: dt.date 
             noms += [p.name for p in convertir_pieces(list(fichiers.values()), dossier, dce.analyse, pdfa=pdfa).values()]
     analyse = dce.analyse
     click.echo(f"Consultation {analyse.contexte['reference']} : {len(analyse.retenues())} clauses retenues, "
-               f"{len(analyse.contexte['lots'])} lot(s), droit en vigueur au {analyse.date_droit.strftime('%d/%m/%Y')}.")
+               f"{pluriel(analyse.contexte['lots'], 'lot')}, droit en vigueur au {analyse.date_droit.strftime('%d/%m/%Y')}.")
     for nom in noms:
         click.echo(f"  écrit : {sortie / nom}")
     if afficher_conformite(dce.conformite):

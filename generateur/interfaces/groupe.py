@@ -19,6 +19,7 @@ from ..donnees.catalogue import resoudre_racine
 from ..droit.conformite import Conformite
 from ..donnees.fichiers import RAISONS, erreur_systeme
 from ..erreurs import ErreurDCE
+from ..donnees.formats import pluriel
 
 cli_fr.installer()
 
@@ -94,9 +95,9 @@ def afficher_conformite(conformite: Conformite) -> bool:
     """Résumé des contrôles au terminal ; vrai si une obligation légale n'est pas respectée."""
     compte = {statut: conformite.compte(statut) for statut in ("conforme", "non_conforme", "a_verifier", "justifie",
                                                                  "sans_objet")}
-    click.echo(f"Contrôles juridiques{NBSP}: {len(conformite.verdicts)} dont {compte['conforme']} conforme(s), "
-               f"{compte['non_conforme']} non conforme(s), {compte['a_verifier']} à vérifier, "
-               f"{compte['justifie']} justifié(s), {compte['sans_objet']} sans objet.")
+    click.echo(f"Contrôles juridiques{NBSP}: {len(conformite.verdicts)} dont {pluriel(compte['conforme'], 'conforme')}, "
+               f"{pluriel(compte['non_conforme'], 'non conforme', 'non conformes')}, {compte['a_verifier']} à vérifier, "
+               f"{pluriel(compte['justifie'], 'justifié')}, {compte['sans_objet']} sans objet.")
     for v in conformite.verdicts:
         if v.statut in COULEURS:
             click.secho(f"  {v.libelle_statut.upper()} – {v.libelle} ({', '.join(v.articles)}){NBSP}: {v.message}",

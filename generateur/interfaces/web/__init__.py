@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ...donnees import catalogue, formats, questionnaire as module_questionnaire, reponses
 from ...donnees.fichiers import nom_sur
+from ...donnees.formats import pluriel
 from ...pieces.lecture import controler
 from ...droit.regles import preparer
 from ...donnees import saisie as module_saisie
@@ -218,7 +219,7 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
         ident = brouillons.creer(donnees)
         session[f"envoi-{ident}"] = [formulaire.message(p) for p in problemes]
         if problemes:
-            flash(f"Fichier « {nom} » repris : {len(problemes)} problème(s) à corriger, détaillés ci-dessous.", "alerte")
+            flash(f"Fichier « {nom} » repris : {pluriel(problemes, 'problème')} à corriger, détaillés ci-dessous.", "alerte")
         else:
             flash(f"Fichier « {nom} » repris : il est complet et valide.", "succes")
         return redirect(url_for("recapitulatif", ident=ident))

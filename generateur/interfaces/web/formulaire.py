@@ -15,6 +15,7 @@ from typing import Any
 from werkzeug.exceptions import BadRequest
 
 from ...donnees import reponses, saisie, yaml_lignes
+from ...donnees.formats import pluriel
 from ...erreurs import ErreurDonnees, Probleme
 from ...droit.expressions import ErreursJinja, evaluer
 from ...donnees.questionnaire import Question, Questionnaire
@@ -108,7 +109,7 @@ def _valeur(q: Question, chemin: str, formulaire: Any) -> Any:
         nombre = max(0, min(nombre, q.max or MAX_ELEMENTS))
         envoyes = _elements_envoyes(formulaire, chemin)
         if nombre > envoyes:  # le nombre annoncé ne fabrique pas d'éléments que le formulaire ne contient pas
-            raise FormulaireIncoherent(f"Formulaire incohérent : « {q.libelle} » annonce {nombre} élément(s) mais le formulaire "
+            raise FormulaireIncoherent(f"Formulaire incohérent : « {q.libelle} » annonce {pluriel(nombre, 'élément')} mais le formulaire "
                              f"n'en contient que {envoyes}. Recharger la page puis renvoyer le formulaire.")
         elements = []
         for i in range(nombre):
