@@ -30,6 +30,15 @@ NOMS_MOTEUR = (set(NOMS_ANALYSE) | set(NOMS_CLAUSE) | set(ENV_CLAUSES.globals)
 ESPACES_REPONSES = ("spaser", "prix", "variantes", "justifications")
 STATUTS = ("verifie", "partiel", "non_verifie")
 A_COMPLETER = "A_COMPLETER"
+# Attributs qui n'ont de sens que sur un objet du système (fichier, processus, module) : une clause, une règle
+# ou un calcul qui les lit tente de sortir du bac à sable (le rendu le refuserait ; la vérification le dit avant).
+ATTRIBUTS_SYSTEME = {
+    "joinpath", "write_text", "write_bytes", "read_text", "read_bytes", "open", "unlink", "rmdir", "mkdir",
+    "touch", "rename", "chmod", "symlink_to", "hardlink_to", "iterdir", "glob", "rglob", "resolve", "absolute",
+    "parent", "parents", "home", "cwd", "exists", "is_file", "is_dir", "stat", "system", "popen", "spawn",
+    "environ", "getenv", "racine", "catalogue", "modeles", "fichier", "import_module", "eval", "exec",
+    "globals", "builtins", "mro", "subclasses", "func_globals", "gi_frame", "f_globals",
+}
 
 
 class Verificateur:
@@ -75,6 +84,17 @@ class Verificateur:
                 courant = courant.node
             if isinstance(courant, nodes.Name):
                 yield ".".join([courant.name, *reversed(morceaux)])
+
+    def _evasions(self, arbre: nodes.Node, fichier: Path, decalage: int, champ: str | None = None) -> None:
+        """Attributs qui tentent de sortir du bac à sable : interne (« _… »), d'un objet système, ou de `param`
+        (une fonction, qui s'appelle et ne se visite pas)."""
+        for noeud in arbre.find_all(nodes.Getattr):
+            base = noeud.node
+            if noeud.attr.startswith("_") or noeud.attr in ATTRIBUTS_SYSTEME \
+                    or isinstance(base, nodes.Name) and base.name in ("param", "article", "retenue", "action"):
+                self.pb(f"accès interdit à « {noeud.attr} » : une clause, une règle ou un calcul ne lit que des "
+                        "données (réponses, calculs, param('nom')), jamais un fichier ni un objet du système",
+                        fichier, decalage + noeud.lineno, champ)
 
     def _verifier_chemins(self, arbre: nodes.Node, fichier: Path, texte: str, decalage: int, lot_permis: bool,
                           champ: str | None = None) -> None:
@@ -195,6 +215,7 @@ class Verificateur:
             for nom in sorted(meta.find_undeclared_variables(arbre) - connus):
                 self.pb(f"la condition lit « {nom} », fourni ni par le questionnaire ni par les règles", c.fichier,
                         self._ligne_de(texte_fichier, "condition"), "condition")
+            self._evasions(arbre, c.fichier, (self._ligne_de(texte_fichier, "condition") or 1) - 1, "condition")
             self._verifier_chemins(arbre, c.fichier, texte_fichier, 0, c.portee == "lot", "condition")
             self._verifier_valeurs(arbre, c.fichier, texte_fichier, 0, "condition")
         # corps
@@ -206,6 +227,7 @@ class Verificateur:
         for nom in sorted(meta.find_undeclared_variables(arbre) - connus):
             self.pb(f"variable « {nom} » fournie ni par le questionnaire ni par les règles", c.fichier,
                     self._ligne_de(c.corps, nom, c.ligne_corps - 1))
+        self._evasions(arbre, c.fichier, c.ligne_corps - 1)
         self._verifier_chemins(arbre, c.fichier, c.corps, c.ligne_corps - 1, c.portee == "lot")
         self._verifier_valeurs(arbre, c.fichier, c.corps, c.ligne_corps - 1, None)
         for appel in arbre.find_all(nodes.Call):
@@ -338,6 +360,7 @@ class Verificateur:
                     self.pb(f"expression du calcul « {calcul.get('nom')} » illisible : {exc.message}", doc.fichier,
                             ligne, chemin)
                     continue
+                self._evasions(arbre, doc.fichier, (ligne or 1) - 1, chemin + ".expression")
                 for nom in sorted(meta.find_undeclared_variables(arbre) - connus - {"lot"}):
                     self.pb(f"le calcul « {calcul.get('nom')} » lit « {nom} », inconnu à ce stade (l'ordre compte)",
                             doc.fichier, ligne, chemin)
