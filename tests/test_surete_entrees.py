@@ -7,6 +7,7 @@ processus (CliRunner) : code de sortie, message lu par l'utilisateur, fichiers p
 
 from __future__ import annotations
 
+import resource
 import shutil
 import time
 from pathlib import Path
@@ -184,3 +185,174 @@ def test_clause_ordinaire_non_bornee():
 
     assert evaluer("2 ** 10 + 1.05 ** 12 > 1025", {}) is True
     assert ENV_EXPRESSIONS.from_string("{% for i in range(3) %}{{ i * 2 }}{% endfor %}{{ '-' * 3 }}").render() == "024---"
+
+
+# --- 2, 17. bombe d'alias, lecture sans fin, très grands entiers ---------------------------------------------
+
+def bombe(niveaux: int = 9, fusion: bool = False) -> str:
+    """342 octets qui demanderaient 9**9 éléments (ou la même chose par des clés de fusion « << »)."""
+    if fusion:
+        texte = "a: &a {x: 1, y: 2}\n"
+        modele = "{c}: &{c} {{<<: [{alias}]}}\n"
+    else:
+        texte = "a: &a [" + ",".join(['"lol"'] * 9) + "]\n"
+        modele = "{c}: &{c} [{alias}]\n"
+    for p, c in zip("abcdefghijkl", "bcdefghijklm"[:niveaux - 1]):
+        texte += modele.format(c=c, alias=",".join(["*" + p] * 9))
+    return texte
+
+
+@pytest.mark.parametrize("fusion", [False, True], ids=["listes", "fusions"])
+def test_bombe_d_alias_refusee_vite_et_sans_memoire(tmp_path, fusion):
+    from generateur.donnees import yaml_lignes
+    from generateur.erreurs import ErreurDonnees
+
+    fichier = tmp_path / "rires.yaml"
+    fichier.write_text(bombe(fusion=fusion), encoding="utf-8")
+    memoire = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    debut = time.process_time()
+    with pytest.raises(ErreurDonnees) as exc:
+        yaml_lignes.lire(fichier)
+    assert time.process_time() - debut < 1
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - memoire) * 1024 < 100 * 2**20
+    assert "trop d'éléments repris par des alias" in str(exc.value)
+    code, sortie = dce("generer", fichier, "--sortie", tmp_path / "s")
+    assert code == 2 and "alias" in sortie and not (tmp_path / "s").exists()
+
+
+def test_bombe_dans_le_catalogue_et_dans_une_clause(tmp_path):
+    racine = copie_catalogue(tmp_path)
+    with (racine / "catalogue.yaml").open("a", encoding="utf-8") as f:
+        f.write("bombe:\n" + "".join("  " + l + "\n" for l in bombe().splitlines()))
+    code, sortie = dce("--catalogue", racine, "generer", EXEMPLE, "--sortie", tmp_path / "s")
+    assert code == 2 and "catalogue.yaml" in sortie and "alias" in sortie, sortie
+    code, sortie = dce("--catalogue", racine, "catalogue", "verifier")
+    assert code == 2 and "alias" in sortie, sortie
+
+
+def test_alias_raisonnables_toujours_acceptes():
+    from generateur.donnees import yaml_lignes
+
+    doc = yaml_lignes.lire_texte("base: &b {tva: 20, unite: m2}\nlot:\n  <<: *b\n  tva: 10\nautre: *b\n", "r.yaml")
+    assert doc.donnees["lot"] == {"tva": 10, "unite": "m2"} and doc.donnees["autre"] == {"tva": 20, "unite": "m2"}
+    assert doc.ligne("lot.tva") == 4
+
+
+def test_lecture_bornee_de_dev_zero_et_d_un_tube(tmp_path):
+    code, sortie = dce("verifier", "/dev/zero")
+    assert code == 2 and "trop volumineux" in sortie
+    import os
+    import threading
+
+    tube = tmp_path / "tube.yaml"
+    os.mkfifo(tube)
+
+    def remplir():
+        with open(tube, "wb") as f:
+            try:
+                for _ in range(50):
+                    f.write(b"#" * 2**20)
+            except BrokenPipeError:
+                pass
+
+    fil = threading.Thread(target=remplir)
+    fil.start()
+    code, sortie = dce("verifier", tube)
+    fil.join(timeout=10)
+    assert code == 2 and "trop volumineux" in sortie
+
+
+def test_entier_de_5000_chiffres(tmp_path):
+    texte = EXEMPLE.read_text(encoding="utf-8").replace("duree_mois: 18", "duree_mois: " + "9" * 5000, 1)
+    fichier = tmp_path / "r.yaml"
+    fichier.write_text(texte, encoding="utf-8")
+    code, sortie = dce("generer", fichier, "--sortie", tmp_path / "s")
+    assert code == 2 and "nombre trop long (5000 chiffres" in sortie and "« duree_mois »" in sortie, sortie
+    assert not (tmp_path / "s").exists()
+
+
+# --- 4. dates inexistantes ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("champ, date", [
+    ("date_lancement", "2026-02-30"), ("date_lancement", "2026-13-01"), ("date_lancement", "0000-01-01"),
+    ("date_limite_offres", "0000-01-01T00:00:00"),
+])
+def test_date_inexistante_non_guillemetee(tmp_path, champ, date):
+    lignes = EXEMPLE.read_text(encoding="utf-8").splitlines()
+    numero = next(i for i, l in enumerate(lignes) if l.startswith(champ + ":"))
+    lignes[numero] = f"{champ}: {date}"
+    fichier = tmp_path / "r.yaml"
+    fichier.write_text("\n".join(lignes) + "\n", encoding="utf-8")
+    code, sortie = dce("generer", fichier, "--sortie", tmp_path / "s")
+    assert code == 2, sortie
+    assert f"r.yaml, ligne {numero + 1} : « {champ} » : date inexistante « {date} »" in sortie, sortie
+    assert not (tmp_path / "s").exists()
+
+
+def test_date_inexistante_dans_le_catalogue_et_une_clause(tmp_path):
+    racine = copie_catalogue(tmp_path)
+    ajouter(racine / "clauses" / "ccap" / "ccap-prix.md", "en_vigueur: {du: 2019-04-01}", "en_vigueur: {du: 2026-02-30}")
+    ajouter(racine / "catalogue.yaml", "{du: 2020-01-01, au: 2021-12-31", "{du: 2026-13-45, au: 2021-12-31")
+    for commande in (["generer", EXEMPLE, "--sortie", tmp_path / "s"], ["catalogue", "verifier"]):
+        code, sortie = dce("--catalogue", racine, *commande)
+        assert code == 2, sortie
+        assert "date inexistante « 2026-13-45 »" in sortie and "catalogue.yaml, ligne" in sortie, sortie
+    code, sortie = dce("--catalogue", racine, "catalogue", "verifier")
+    assert "ccap-prix.md, ligne 4" in sortie and "date inexistante « 2026-02-30 »" in sortie, sortie
+
+
+# --- 14. zéros initiaux : décimal, jamais octal -----------------------------------------------------------
+
+def test_zeros_initiaux_lus_en_decimal(tmp_path):
+    from conftest import Lu
+
+    texte = EXEMPLE.read_text(encoding="utf-8").replace("duree_mois: 18", "duree_mois: 024", 1)
+    texte = texte.replace("montant_estime: 1450000", "montant_estime: 01450000", 1)
+    fichier = tmp_path / "r.yaml"
+    fichier.write_text(texte, encoding="utf-8")
+    code, sortie = dce("generer", fichier, "--sortie", tmp_path / "s")
+    assert code in (0, 1), sortie
+    rc, ccap = (Lu(next((tmp_path / "s").glob(f"*-{piece}.docx"))) for piece in ("RC", "CCAP"))
+    assert "24 mois" in rc.tout and "20 mois" not in rc.tout
+    assert "1\u00a0450\u00a0000" in ccap.tout
+
+
+def test_duree_sexagesimale_refusee(tmp_path):
+    texte = EXEMPLE.read_text(encoding="utf-8").replace("duree_mois: 18", "duree_mois: 1:30", 1)
+    fichier = tmp_path / "r.yaml"
+    fichier.write_text(texte, encoding="utf-8")
+    code, sortie = dce("generer", fichier, "--sortie", tmp_path / "s")
+    assert code == 2 and "« duree_mois »" in sortie and "'1:30'" in sortie and "90" not in sortie, sortie
+
+
+# --- 16. messages de l'analyseur en français ----------------------------------------------------------------
+
+@pytest.mark.parametrize("texte, attendu", [
+    ("objet: " + "[" * 5000 + "]" * 5000, "imbrication trop profonde"),
+    ('objet: "\\ud800"', "séquence d'échappement Unicode invalide"),
+    ('objet: "\\ud83c\\udf31"', "séquence d'échappement Unicode invalide"),
+])
+def test_messages_de_l_analyseur_en_francais(texte, attendu):
+    from generateur.donnees import yaml_lignes
+    from generateur.erreurs import ErreurDonnees
+
+    with pytest.raises(ErreurDonnees) as exc:
+        yaml_lignes.lire_texte(texte, "r.yaml")
+    assert attendu in str(exc.value) and "analyseur" not in str(exc.value), str(exc.value)
+
+
+# --- 3. caractères de contrôle dans un intitulé ----------------------------------------------------------
+
+@pytest.mark.parametrize("caractere", ["\\v", "\\x01", "\\x7f", "\\f", "\\x85"])
+def test_caractere_de_controle_ne_fausse_pas_le_verdict(tmp_path, caractere):
+    from conftest import Lu
+
+    texte = EXEMPLE.read_text(encoding="utf-8")
+    texte = texte.replace('intitule: "Gros œuvre et démolition"', f'intitule: "Gros œuvre{caractere}et démolition"')
+    fichier = tmp_path / "r.yaml"
+    fichier.write_text(texte, encoding="utf-8")
+    code, sortie = dce("generer", fichier, "--sortie", tmp_path / "s", "--strict")
+    assert code == 0 and "0 non conforme" in sortie, sortie
+    rc = Lu(next((tmp_path / "s").glob("*-RC.docx")))
+    attendu = "Gros œuvreet démolition" if caractere in ("\\x01", "\\x7f") else "Gros œuvre et démolition"
+    assert attendu in rc.tout

@@ -135,7 +135,10 @@ def lire_clause(fichier: Path, documents: dict[str, dict[str, Any]] | None = Non
     """Lit un fichier de clause ; lève ErreurDonnees avec tous les problèmes de ses métadonnées."""
     texte = fichier.read_text(encoding="utf-8")
     entete, corps, ligne_corps = _separer(texte, fichier)
-    doc = yaml_lignes.lire_texte(entete, fichier)
+    try:
+        doc = yaml_lignes.lire_texte(entete, fichier)
+    except ErreurDonnees as exc:  # l'en-tête commence à la ligne 2 du fichier
+        raise ErreurDonnees([Probleme(p.message, p.fichier, (p.ligne or 0) + 1, p.champ) for p in exc.problemes]) from None
     meta = doc.donnees if isinstance(doc.donnees, dict) else {}
     problemes: list[Probleme] = []
 

@@ -299,11 +299,15 @@ class Verificateur:
     def executer(self, modeles: Callable[[Path], list[Probleme]] | None = None) -> list[Probleme]:
         fichier = self.racine / "catalogue.yaml"
         try:
-            doc = yaml_lignes.lire(fichier)
             q = questionnaire_mod.charger(self.racine / "questionnaire.yaml")
         except ErreurDonnees as exc:
             return exc.problemes
-        brut = doc.donnees or {}
+        try:
+            doc = yaml_lignes.lire(fichier)
+        except ErreurDonnees as exc:  # catalogue.yaml illisible : les clauses sont vérifiées quand même
+            self.problemes.extend(exc.problemes)
+            doc = None
+        brut = doc.donnees if doc and isinstance(doc.donnees, dict) else {}
         self._noms(brut, q)
         documents = brut.get("documents") or {}
         actions = self._actions(str(brut.get("referentiel", "occitanie")))
@@ -328,6 +332,8 @@ class Verificateur:
                         self._ligne_de(texte, "id:") or 2, "id")
             chargees.setdefault(c.id, []).append(c)
             textes[chemin] = texte
+        if doc is None:  # sans le plan ni les calculs, le reste ne dirait que des faux problèmes
+            return self.problemes
         ids = set(chargees)
         for versions in chargees.values():
             for c in versions:
