@@ -400,3 +400,62 @@ def test_cellules_du_csv_de_l_annexe_neutralisees(tmp_path):
     cellules = [c for ligne in csv.reader(texte.splitlines(), delimiter=";") for c in ligne]
     assert "'" + FORMULES[0] in cellules and "'-2+3" in cellules and "'@SUM(A1:A2)" in cellules
     assert not any(c[:1] in "=+-@" for c in cellules if c)
+
+
+# --- 10. catalogue mal typé : fichier, ligne, code 2, et dce catalogue verifier le dit ------------------------
+
+def _remplacer_section(fichier: Path, section: str, valeur: str) -> int:
+    """Remplace une section de premier niveau d'un fichier YAML par `section: valeur` ; renvoie sa ligne."""
+    lignes = fichier.read_text(encoding="utf-8").split("\n")
+    debut = lignes.index(f"{section}:")
+    fin = next(i for i in range(debut + 1, len(lignes)) if lignes[i][:1] not in ("", " ", "#"))
+    fichier.write_text("\n".join(lignes[:debut] + [f"{section}: {valeur}"] + lignes[fin:]), encoding="utf-8")
+    return debut + 1
+
+
+@pytest.mark.parametrize("fichier, section, valeur, attendu", [
+    ("catalogue.yaml", "parametres", "[]", "un ensemble de champs attendu (trouvé : une liste)"),
+    ("catalogue.yaml", "documents", "texte", "un ensemble de champs attendu (trouvé : un texte « texte »)"),
+    ("catalogue.yaml", "calculs", "texte", "un ensemble de champs attendu (trouvé : un texte « texte »)"),
+    ("questionnaire.yaml", "sections", "texte", "une liste attendu (trouvé : un texte « texte »)"),
+])
+def test_section_mal_typee(tmp_path, fichier, section, valeur, attendu):
+    racine = copie_catalogue(tmp_path)
+    ligne = _remplacer_section(racine / fichier, section, valeur)
+    message = f"{fichier}, ligne {ligne} : « {section} » : {attendu}"
+    code, sortie = dce("--catalogue", racine, "generer", EXEMPLE, "--sortie", tmp_path / "s")
+    assert code == 2 and message in sortie, sortie
+    code, sortie = dce("--catalogue", racine, "catalogue", "verifier")
+    assert code == 2 and message in sortie, sortie
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("avant, apres, attendu", [
+    ("version: 1", "version: [1, 2]", "ccap-prix.md, ligne 3 : « version » : un nombre entier attendu (trouvé : une liste)"),
+    ('condition: "true"', 'condition: "lots |"', "condition de la clause « ccap-prix » impossible à évaluer"),
+    ("references: [", "references: 12\nx: [", "« references » : une liste attendu (trouvé : un nombre entier « 12 »)"),
+])
+def test_en_tete_de_clause_mal_type(tmp_path, avant, apres, attendu):
+    racine = copie_catalogue(tmp_path)
+    ajouter(racine / "clauses" / "ccap" / "ccap-prix.md", avant, apres)
+    code, sortie = dce("--catalogue", racine, "generer", EXEMPLE, "--sortie", tmp_path / "s")
+    assert code == 2 and attendu in sortie, sortie
+    code, sortie = dce("--catalogue", racine, "catalogue", "verifier")
+    assert code == 2 and "ccap-prix.md" in sortie, sortie
+
+
+def test_clause_binaire_et_taux_en_lettres(tmp_path):
+    racine = copie_catalogue(tmp_path)
+    (racine / "clauses" / "ccap" / "ccap-binaire.md").write_bytes(b"---\xff\xfe\x00\x01" * 50)
+    ajouter(racine / "catalogue.yaml", "{du: 2022-01-01, au: 2023-12-31, valeur: 215000}",
+            "{du: 2022-01-01, au: 2023-12-31, valeur: quinze}")
+    code, sortie = dce("--catalogue", racine, "generer", EXEMPLE, "--sortie", tmp_path / "s")
+    assert code == 2 and "valeur « quinze » d'un autre type" in sortie and "catalogue.yaml, ligne 64" in sortie, sortie
+    code, sortie = dce("--catalogue", racine, "catalogue", "verifier")
+    assert code == 2 and "valeur « quinze » d'un autre type" in sortie, sortie
+    (racine / "catalogue.yaml").write_text((RACINE / "catalogue.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    module_catalogue.charger.cache_clear()
+    for commande in (["generer", EXEMPLE, "--sortie", tmp_path / "s"], ["catalogue", "verifier"]):
+        code, sortie = dce("--catalogue", racine, *commande)
+        assert code == 2 and "ccap-binaire.md" in sortie and "non encodé en UTF-8" in sortie, sortie
+    assert not (tmp_path / "s").exists()

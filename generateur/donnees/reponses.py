@@ -59,9 +59,7 @@ def normaliser(valeur: Any) -> Any:
     return valeur
 
 
-_TYPES_FR = {"string": "un texte", "number": "un nombre", "integer": "un nombre entier",
-             "boolean": "oui ou non (true / false)", "array": "une liste", "object": "un ensemble de champs",
-             "null": "vide"}
+_TYPES_FR = yaml_lignes.TYPES_FR
 
 
 def _message(err: ValidationError, questionnaire: Questionnaire, chemin: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from jsonschema import Draft202012Validator
 
 from ..erreurs import ErreurDonnees, Probleme
 
@@ -264,6 +265,52 @@ def _traduire(raison: str, contexte: str = "", caractere: str = "") -> str:
                 return "guillemet non fermé"
             return francais
     return f"syntaxe invalide ; message de l'analyseur : {raison}"
+
+
+# Types d'un schéma JSON, dans les mots de l'utilisateur.
+TYPES_FR = {"string": "un texte", "number": "un nombre", "integer": "un nombre entier",
+            "boolean": "oui ou non (true / false)", "array": "une liste", "object": "un ensemble de champs",
+            "null": "vide"}
+
+
+def _type_de(valeur: Any) -> str:
+    for nom, types in (("boolean", bool), ("integer", int), ("number", float), ("string", str), ("array", list),
+                       ("object", dict), ("null", type(None))):
+        if isinstance(valeur, types):
+            return TYPES_FR[nom]
+    return "une date" if isinstance(valeur, dt.date) else type(valeur).__name__
+
+
+def structure(doc: Document, schema: dict[str, Any]) -> list[Probleme]:
+    """Écarts d'un fichier YAML (catalogue, questionnaire, en-tête de clause) à son schéma JSON : chaque champ
+    mal typé, manquant ou inconnu, avec sa ligne."""
+    problemes = []
+    for err in sorted(Draft202012Validator(schema).iter_errors(doc.donnees), key=lambda e: [str(p) for p in e.path]):
+        chemin = ".".join(str(p) for p in err.absolute_path)
+        if err.validator == "type":
+            attendus = [err.validator_value] if isinstance(err.validator_value, str) else err.validator_value
+            attendus = [a for a in attendus if a != "null"] or attendus  # « vide » compte comme absent
+            message = (f"{' ou '.join(TYPES_FR[a] for a in attendus)} attendu (trouvé : {_type_de(err.instance)}"
+                       + (f" « {str(err.instance)[:60]} »" if isinstance(err.instance, (str, int, float)) else "") + ")")
+        elif err.validator == "required":
+            nom = re.search(r"'([^']+)'", err.message)
+            chemin = ".".join(filter(None, [chemin, nom.group(1) if nom else ""]))
+            message = "champ obligatoire manquant"
+        elif err.validator == "additionalProperties":
+            inconnus = re.findall(r"'([^']+)'", err.message)
+            message = f"champ inconnu ({', '.join(inconnus[:3])})"
+        elif err.validator == "propertyNames":
+            message = f"nom « {err.instance} » non autorisé"
+        elif err.validator == "enum":
+            message = f"valeur « {err.instance} » non autorisée ; valeurs possibles : {', '.join(map(str, err.validator_value))}"
+        elif err.validator == "minItems":
+            message = f"au moins {err.validator_value} élément(s) attendu(s)"
+        elif err.validator == "minimum":
+            message = f"valeur {err.instance} trop petite : au moins {err.validator_value} attendu"
+        else:
+            message = "valeur invalide"
+        problemes.append(Probleme(message, doc.fichier, doc.ligne(chemin), chemin or None))
+    return problemes
 
 
 def en_date(valeur: Any) -> dt.date | None:

@@ -169,8 +169,8 @@ def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_
 
     selections: list[Selection] = []
     for clause in catalogue.versions_en_vigueur(jour):
-        chemins = chemins_utilises(clause.condition)
         try:
+            chemins = chemins_utilises(clause.condition)
             if clause.portee == "lot":
                 lots = [l["numero"] for l in contexte["lots"] if evaluer(clause.condition, {**contexte, "lot": l})]
                 retenue = bool(lots)

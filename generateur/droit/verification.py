@@ -19,6 +19,7 @@ from jinja2.exceptions import TemplateSyntaxError
 from ..donnees import questionnaire as questionnaire_mod
 from ..donnees import yaml_lignes
 from ..donnees.catalogue import DOCUMENTS, Clause, lire_clause
+from ..donnees.catalogue import structure as structure_catalogue
 from ..erreurs import ErreurDonnees, Probleme
 from .expressions import ENV_CLAUSES, ENV_EXPRESSIONS
 from .regles import NOMS_ANALYSE, NOMS_CLAUSE
@@ -306,6 +307,10 @@ class Verificateur:
             doc = yaml_lignes.lire(fichier)
         except ErreurDonnees as exc:  # catalogue.yaml illisible : les clauses sont vérifiées quand même
             self.problemes.extend(exc.problemes)
+            doc = None
+        mal_forme = structure_catalogue(doc) if doc else []
+        if mal_forme:
+            self.problemes.extend(mal_forme)
             doc = None
         brut = doc.donnees if doc and isinstance(doc.donnees, dict) else {}
         self._noms(brut, q)
