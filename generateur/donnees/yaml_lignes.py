@@ -123,6 +123,8 @@ def _scalaire(noeud: yaml.ScalarNode, chemin: str, lecture: _Lecture) -> Any:
     décimal (YAML 1.2, et non octal comme en YAML 1.1 : « 024 » vaut 24), une durée sexagésimale (« 1:30 »)
     reste un texte, une date inexistante est une erreur qui dit sa ligne."""
     texte = noeud.value
+    if noeud.tag == "tag:yaml.org,2002:str" and not noeud.style and _ENTIER_DECIMAL.fullmatch(texte):
+        noeud.tag = "tag:yaml.org,2002:int"  # « 0138 » sans guillemets : texte en YAML 1.1, décimal en YAML 1.2
     if noeud.tag == "tag:yaml.org,2002:int":
         chiffres = texte.replace("_", "")
         if len(chiffres) > LIMITE_CHIFFRES:
