@@ -240,6 +240,24 @@ def test_bombe_dans_le_catalogue_et_dans_une_clause(tmp_path):
     assert code == 2 and "alias" in sortie, sortie
 
 
+def test_bombe_d_alias_reprise_dans_le_navigateur(tmp_path):
+    """« Reprendre un fichier » passe par le même chargeur : 422 en français, vite, sans occuper le serveur."""
+    import io
+    import re
+
+    pytest.importorskip("flask")
+    from generateur.interfaces.web import create_app
+
+    client = create_app(RACINE, tmp_path / "consultations").test_client()
+    jeton = re.search(r'name="_csrf" value="([^"]+)"', client.get("/").get_data(as_text=True)).group(1)
+    debut = time.process_time()
+    reponse = client.post("/reprendre", data={"_csrf": jeton, "fichier": (io.BytesIO(bombe().encode()), "rires.yaml")},
+                          content_type="multipart/form-data")
+    assert time.process_time() - debut < 2
+    assert reponse.status_code == 422 and "trop d&#39;éléments repris par des alias" in reponse.get_data(as_text=True)
+    assert not list((tmp_path / "consultations").glob("*/reponses.yaml"))
+
+
 def test_alias_raisonnables_toujours_acceptes():
     from generateur.donnees import yaml_lignes
 

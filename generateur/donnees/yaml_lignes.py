@@ -236,6 +236,14 @@ _TRADUCTIONS = [
     ("exceeded maximum nesting depth", "imbrication trop profonde : trop de crochets, d'accolades ou de retraits"),
     ("invalid Unicode character escape", "séquence d'échappement Unicode invalide entre guillemets doubles : "
                                          "écrire le caractère lui-même plutôt que son code « \\u… »"),
+    ("indentation indicator", "indicateur d'indentation 0 interdit après « | » ou « > » (un chiffre de 1 à 9)"),
+    ("intendation indicator", "indicateur d'indentation 0 interdit après « | » ou « > » (un chiffre de 1 à 9)"),
+    ("hexdecimal number", "séquence d'échappement invalide entre guillemets doubles (\\x, \\u ou \\U suivi de "
+                          "chiffres hexadécimaux)"),
+    ("hexadecimal number", "séquence d'échappement invalide entre guillemets doubles (\\x, \\u ou \\U suivi de "
+                           "chiffres hexadécimaux)"),
+    ("incompatible YAML document", "version de YAML non prise en charge (directive « %YAML »)"),
+    ("version number", "directive « %YAML » invalide"),
     ("unknown escape character", "séquence d'échappement inconnue entre guillemets doubles (doubler la barre "
                                  "oblique inverse, ou employer des apostrophes)"),
     ("found another document", "un seul document attendu : retirer le séparateur « --- » en trop"),
@@ -266,7 +274,7 @@ def _traduire(raison: str, contexte: str = "", caractere: str = "") -> str:
             if "quoted scalar" in contexte and "end of stream" in raison:
                 return "guillemet non fermé"
             return francais
-    return f"syntaxe invalide ; message de l'analyseur : {raison}"
+    return "syntaxe invalide à cet endroit"  # message de l'analyseur non traduit : la ligne guide la correction
 
 
 # Types d'un schéma JSON, dans les mots de l'utilisateur.
