@@ -489,6 +489,16 @@ def test_clause_binaire_et_taux_en_lettres(tmp_path):
     assert not (tmp_path / "s").exists()
 
 
+def test_modele_word_corrompu(tmp_path):
+    racine = copie_catalogue(tmp_path)
+    (racine / "modeles" / "dce.docx").write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
+    code, sortie = dce("--catalogue", racine, "generer", EXEMPLE, "--sortie", tmp_path / "s")
+    assert code == 2 and "dce.docx : modèle Word illisible" in sortie, sortie
+    code, sortie = dce("--catalogue", racine, "catalogue", "verifier")
+    assert code == 2 and "dce.docx : modèle Word illisible" in sortie, sortie
+    assert not (tmp_path / "s").exists()
+
+
 # --- fouille : mutations des exemples valides, par familles, commande réelle dans le processus ------------------
 #
 # Chaque entrée part d'un exemple de exemples/ et lui applique une famille de mutations ; le résultat attendu est
@@ -661,3 +671,4 @@ def _essayer(dossier: Path, nom: str, texte: str, famille: str, attendu: str, tm
             csv_annexe = next(sortie.glob("*-annexe-conformite.csv")).read_text(encoding="utf-8-sig")
             assert not any(c[:1] in "=+-@" for l in csv_annexe.splitlines() for c in l.split(";") if c), csv_annexe
     return code
+

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from docx import Document
+from docx.opc.exceptions import PackageNotFoundError
 from docx.opc.pkgwriter import PackageWriter
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage, Listing
@@ -68,7 +69,11 @@ _PARTIES_NETTOYEES: dict[str, str] = {}
 @lru_cache(maxsize=16)
 def _document_vierge(chemin: str, _date: int, _taille: int) -> Any:
     """Le modèle ouvert par python-docx, une fois par fichier (date et taille dans la clé : relu s'il change)."""
-    return Document(chemin)
+    try:
+        return Document(chemin)
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, etree.XMLSyntaxError) as exc:
+        raise ErreurDonnees(Probleme(f"modèle Word illisible, fichier .docx corrompu ou d'un autre format ({exc})",
+                                     chemin)) from None
 
 
 class _Modele(DocxTemplate):
