@@ -11,7 +11,6 @@ import copy
 import datetime as dt
 import os
 import resource
-import shutil
 import tempfile
 import time
 import zipfile
@@ -28,6 +27,7 @@ from lxml import etree
 from conftest import EXEMPLES, RACINE, ecrire, reponses
 from generateur.donnees import catalogue as module_catalogue
 from generateur.interfaces.cli import main
+from test_robustesse import _copie_catalogue
 
 
 def dce(*arguments: str | Path) -> tuple[int, str]:
@@ -40,12 +40,7 @@ def dce(*arguments: str | Path) -> tuple[int, str]:
 
 
 def copie_catalogue(tmp_path: Path) -> Path:
-    racine = tmp_path / "catalogue"
-    racine.mkdir()
-    for nom in ("catalogue.yaml", "questionnaire.yaml"):
-        shutil.copy(RACINE / nom, racine / nom)
-    for nom in ("clauses", "modeles", "acheteurs"):
-        shutil.copytree(RACINE / nom, racine / nom)
+    racine = _copie_catalogue(tmp_path)
     module_catalogue.charger.cache_clear()
     return racine
 
