@@ -494,6 +494,35 @@ def test_modele_word_corrompu(tmp_path):
     assert not (tmp_path / "s").exists()
 
 
+
+@pytest.mark.parametrize("piege", ["{{ ''.__class__.__mro__[1].__subclasses__() }}",
+                                   "{{ logo.tpl.save('CIBLE') }}",
+                                   "{{ acheteur_adresse.__init__.__globals__ }}"])
+def test_modele_word_piege_dans_le_bac_a_sable(tmp_path, piege):
+    """Un modèle Word d'acheteur est rendu dans le même bac à sable que les clauses."""
+    racine = copie_catalogue(tmp_path)
+    if "logo" in piege:  # une vraie image : `logo` est alors un objet de docxtpl qui connaît son document
+        import struct
+        import zlib
+
+        def morceau(genre: bytes, donnees: bytes) -> bytes:
+            return struct.pack(">I", len(donnees)) + genre + donnees + struct.pack(">I", zlib.crc32(genre + donnees))
+        (racine / "acheteurs" / "occitanie" / "logo.png").write_bytes(
+            b"\x89PNG\r\n\x1a\n" + morceau(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + morceau(b"IDAT", zlib.compress(b"\x00\xff\xff\xff")) + morceau(b"IEND", b""))
+        ajouter(racine / "acheteurs" / "occitanie" / "acheteur.yaml", "logo: null", 'logo: "logo.png"')
+    modele = racine / "modeles" / "dce.docx"
+    with zipfile.ZipFile(RACINE / "modeles" / "dce.docx") as source, zipfile.ZipFile(modele, "w") as cible:
+        for nom in source.namelist():
+            contenu = source.read(nom)
+            if nom == "word/document.xml":
+                piege = piege.replace("CIBLE", str(tmp_path / "ecrit-par-un-modele.docx"))
+                contenu = contenu.replace(b"{{ reference }}", b"{{ reference }} " + piege.encode().replace(b"'", b"&apos;"))
+            cible.writestr(nom, contenu)
+    code, sortie = dce("--catalogue", racine, "generer", EXEMPLE, "--sortie", tmp_path / "s")
+    assert code == 2 and "dce.docx" in sortie and "bac à sable" in sortie, sortie
+    assert not (tmp_path / "ecrit-par-un-modele.docx").exists() and not (tmp_path / "s").exists()
+
 # --- fouille : mutations des exemples valides, par familles, commande réelle dans le processus ------------------
 #
 # Chaque entrée part d'un exemple de exemples/ et lui applique une famille de mutations ; le résultat attendu est

@@ -87,7 +87,7 @@ def _taille(valeur: Any) -> int:
     return len(valeur) if isinstance(valeur, (str, list, tuple)) else 0
 
 
-class _BacASable(ImmutableSandboxedEnvironment):
+class BacASable(ImmutableSandboxedEnvironment):
     """Bac à sable de dce : attributs de données seulement, rien de modifiable, nombres et textes bornés."""
 
     intercepted_binops = frozenset({"*", "**"})
@@ -161,8 +161,8 @@ def _borner(finalize: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return borne
 
 
-def _environnement(finalize: Callable[[Any], Any] | None = None) -> _BacASable:
-    env = _BacASable(
+def _environnement(finalize: Callable[[Any], Any] | None = None) -> BacASable:
+    env = BacASable(
         undefined=StrictUndefined,
         autoescape=False,
         finalize=_borner(finalize) if finalize else None,

@@ -16,12 +16,13 @@ from docx.opc.exceptions import PackageNotFoundError
 from docx.opc.pkgwriter import PackageWriter
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage, Listing
-from jinja2 import Environment, Template
+from jinja2 import Template
 from lxml import etree
 from markupsafe import Markup
 
 from ..pieces.blocs import Bloc, Image, Titre
 from ..donnees import yaml_lignes
+from ..droit.expressions import BacASable, ErreursJinja, message_erreur
 from ..erreurs import ErreurDonnees, Probleme
 from .ooxml import W_NS, Ecrivain, Numerotation, Styles, texte_permis
 from ..donnees.fichiers import zip_reproductible
@@ -45,8 +46,11 @@ def variables_acheteur(profil: dict[str, Any], logo: Path | None) -> dict[str, A
             "logo": logo}
 
 
-class _EnvironnementModele(Environment):
+class _EnvironnementModele(BacASable):
     """Environnement Jinja de docxtpl qui compile une seule fois chaque partie d'un modèle Word.
+
+    Un modèle Word vient d'un acheteur ou d'ailleurs : il est rendu dans le même bac à sable que les clauses
+    (attributs des seules données ; `logo`, une image docxtpl, ne mène pas au système de fichiers).
 
     Le XML des parties (corps, en-têtes, pieds, propriétés) est le même d'un document à l'autre : seul
     le contexte change. En lot, la compilation coûtait plus que le rendu.
@@ -230,7 +234,10 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
         contexte["acheteur_adresse"] = Listing(texte_permis("\n".join(contexte["acheteur_adresse"])))
     logo = contexte.get("logo")
     contexte["logo"] = InlineImage(tpl, str(logo), height=Mm(22)) if logo else ""
-    tpl.render(contexte, _ENV_MODELE, autoescape=True)
+    try:
+        tpl.render(contexte, _ENV_MODELE, autoescape=True)
+    except ErreursJinja as exc:
+        raise ErreurDonnees(Probleme(f"modèle Word impossible à rendre : {message_erreur(exc)}", modele)) from None
     proprietes = tpl.docx.core_properties  # titre du PDF et de la fenêtre Word : la pièce, pas le modèle
     proprietes.title = texte_permis(f"{variables.get('titre_document', '')} – {variables.get('reference', '')}")[:255]
     proprietes.subject = texte_permis(str(variables.get("objet", "")))[:255]
