@@ -16,9 +16,8 @@ import decimal
 import re
 import signal
 import threading
-from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from jinja2 import StrictUndefined, Template, nodes
 from jinja2.exceptions import TemplateError, TemplateSyntaxError, UndefinedError
@@ -110,11 +109,14 @@ class BacASable(ImmutableSandboxedEnvironment):
 
 
 class ModeleBorne(Template):
-    """Modèle dont le rendu est borné en temps et en taille (voir `bornes`)."""
+    """Modèle dont le rendu est borné en temps et en taille (voir `_armer`)."""
 
     def render(self, *args: Any, **kwargs: Any) -> str:
-        with bornes():
+        arme = _armer()
+        try:
             texte = super().render(*args, **kwargs)
+        finally:
+            _desarmer(arme)
         if len(texte) > LIMITE_TAILLE:
             raise LimiteDepassee(f"texte rendu trop long ({len(texte)} caractères, au plus {LIMITE_TAILLE})")
         return texte
@@ -124,24 +126,33 @@ def _temps_depasse(signum: int, frame: Any) -> None:
     raise LimiteDepassee(f"calcul trop long (plus de {LIMITE_SECONDES:g} s)")
 
 
-@contextmanager
-def bornes() -> Iterator[None]:
-    """Remet à zéro le compte des tours de boucle ; sous Unix, dans le fil principal et si aucune minuterie
-    n'est déjà armée, borne aussi le temps par SIGALRM. Ailleurs (Windows, serveur web), le compte des tours,
-    les bornes des nombres et des textes et celle de la récursion restent les garde-fous."""
+_minuterie = {"armee": False}
+
+
+def _armer() -> bool:
+    """Début d'un rendu ou d'une évaluation : remet à zéro le compte des tours de boucle ; sous Unix, dans le fil
+    principal, arme une minuterie SIGALRM de LIMITE_SECONDES (sauf si un rendu englobant l'a déjà armée, ou si le
+    programme qui appelle dce se sert lui-même de SIGALRM). Ailleurs (Windows, fils du serveur web), le compte des
+    tours, les bornes des nombres et des textes et celle de la récursion restent les garde-fous. Le gestionnaire
+    est posé une fois pour toutes : armer ne coûte qu'un appel système, l'évaluation étant sur le chemin chaud."""
     _compteurs.iterations = 0
-    armer = (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-             and signal.getitimer(signal.ITIMER_REAL)[0] == 0)
-    if not armer:
-        yield
-        return
-    ancien = signal.signal(signal.SIGALRM, _temps_depasse)
+    if _minuterie["armee"] or not hasattr(signal, "setitimer") \
+            or threading.current_thread() is not threading.main_thread():
+        return False
+    gestionnaire = signal.getsignal(signal.SIGALRM)
+    if gestionnaire is not _temps_depasse:
+        if gestionnaire is not signal.SIG_DFL:
+            return False
+        signal.signal(signal.SIGALRM, _temps_depasse)
     signal.setitimer(signal.ITIMER_REAL, LIMITE_SECONDES)
-    try:
-        yield
-    finally:
+    _minuterie["armee"] = True
+    return True
+
+
+def _desarmer(arme: bool) -> None:
+    if arme:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, ancien)
+        _minuterie["armee"] = False
 
 
 def _joindre_lignes(texte: str) -> str:
@@ -192,8 +203,12 @@ def compiler(expression: str) -> Callable[..., Any]:
 
 def evaluer(expression: str, contexte: dict[str, Any]) -> Any:
     """Évalue une expression ; une variable absente lève UndefinedError."""
-    with bornes():
-        resultat = compiler(expression)(**contexte)
+    fonction = compiler(expression)
+    arme = _armer()
+    try:
+        resultat = fonction(**contexte)
+    finally:
+        _desarmer(arme)
     if isinstance(resultat, StrictUndefined):
         str(resultat)  # lève UndefinedError avec le nom de la variable
     return resultat
