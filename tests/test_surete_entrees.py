@@ -566,6 +566,9 @@ def cas_de_fouille(draw):
     nom = draw(st.sampled_from(sorted(VALIDES)))
     donnees = copy.deepcopy(VALIDES[nom])
     famille = draw(st.sampled_from(FAMILLES))
+    # un objet propre à chaque entrée : aucune famille n'épuise ses cas (hypothesis ne rejoue pas un cas déjà vu),
+    # la proportion de chaque famille reste donc stable d'une exécution à l'autre
+    donnees["objet"] = f"{donnees['objet']} (essai {draw(st.integers(0, 10**6))})"
     bruts: dict[str, str] = {}  # jeton → YAML brut, posé après l'écriture (dates, zéros, bombe)
     attendu = MEME_CODE
     if famille in ("controle", "formule"):
@@ -593,9 +596,9 @@ def cas_de_fouille(draw):
         attendu = GENERE
     elif famille == "gros_lots":
         modele = donnees["lots"][0]
-        lignes = (modele.get("lignes_prix") or []) * draw(st.integers(1, 3))
+        lignes = (modele.get("lignes_prix") or []) * draw(st.integers(1, 2))
         donnees["lots"] = [{**copy.deepcopy(modele), "numero": n, "intitule": f"{modele['intitule']} ({n})",
-                            "lignes_prix": copy.deepcopy(lignes)} for n in range(1, draw(st.integers(2, 6)) + 1)]
+                            "lignes_prix": copy.deepcopy(lignes)} for n in range(1, draw(st.integers(2, 5)) + 1)]
         donnees.pop("montant_total_estime", None)
         attendu = GENERE
     elif famille == "variation":  # réponses valides voisines : durée, montants, date de lancement
@@ -688,7 +691,9 @@ def _essayer(dossier: Path, nom: str, texte: str, famille: str, attendu: str, tm
     else:
         pieces = sorted(sortie.glob("*.docx"))
         assert len(pieces) >= 5
-        for piece in pieces:
+        # XML de chaque pièce quand la mutation touche aux textes ; du CCAP seul sinon (la fouille reste rapide)
+        lues = pieces if famille in ("controle", "formule") else [p for p in pieces if p.name.endswith("CCAP.docx")]
+        for piece in lues:
             with zipfile.ZipFile(piece) as z:
                 etree.fromstring(z.read("word/document.xml"))  # XML bien formé, sans récupération
         if famille == "formule":
