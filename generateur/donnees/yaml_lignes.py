@@ -291,11 +291,17 @@ def _type_de(valeur: Any) -> str:
     return "une date" if isinstance(valeur, dt.date) else type(valeur).__name__
 
 
+_validateurs: dict[int, Any] = {}  # un validateur par schéma (les schémas sont des constantes des modules)
+
+
 def structure(doc: Document, schema: dict[str, Any]) -> list[Probleme]:
     """Écarts d'un fichier YAML (catalogue, questionnaire, en-tête de clause) à son schéma JSON : chaque champ
     mal typé, manquant ou inconnu, avec sa ligne."""
     problemes = []
-    for err in sorted(Draft202012Validator(schema).iter_errors(doc.donnees), key=lambda e: [str(p) for p in e.path]):
+    validateur = _validateurs.get(id(schema))
+    if validateur is None:
+        validateur = _validateurs[id(schema)] = Draft202012Validator(schema)
+    for err in sorted(validateur.iter_errors(doc.donnees), key=lambda e: [str(p) for p in e.path]):
         chemin = ".".join(str(p) for p in err.absolute_path)
         if err.validator == "type":
             attendus = [err.validator_value] if isinstance(err.validator_value, str) else err.validator_value

@@ -15,6 +15,7 @@ import datetime as dt
 import decimal
 import re
 import signal
+import _signal
 import threading
 from functools import lru_cache
 from typing import Any, Callable
@@ -45,6 +46,8 @@ def echapper_markdown(valeur: Any) -> Any:
     if isinstance(valeur, (int, float)):
         return valeur
     texte = str(valeur)
+    if len(texte) > LIMITE_TAILLE:  # avant toute mise en forme : celle d'un texte énorme n'est pas interruptible
+        raise LimiteDepassee(f"texte trop long ({len(texte)} caractères, au plus {LIMITE_TAILLE})")
     texte = _CONTROLES.sub("", texte)
     if "\n" in texte:
         texte = _joindre_lignes(texte)
@@ -127,6 +130,7 @@ def _temps_depasse(signum: int, frame: Any) -> None:
 
 
 _minuterie = {"armee": False}
+_SIGALRM = getattr(signal, "SIGALRM", None) if hasattr(signal, "setitimer") else None
 
 
 def _armer() -> bool:
@@ -136,14 +140,13 @@ def _armer() -> bool:
     tours, les bornes des nombres et des textes et celle de la récursion restent les garde-fous. Le gestionnaire
     est posé une fois pour toutes : armer ne coûte qu'un appel système, l'évaluation étant sur le chemin chaud."""
     _compteurs.iterations = 0
-    if _minuterie["armee"] or not hasattr(signal, "setitimer") \
-            or threading.current_thread() is not threading.main_thread():
+    if _minuterie["armee"] or not _SIGALRM or threading.get_ident() != threading.main_thread().ident:
         return False
-    gestionnaire = signal.getsignal(signal.SIGALRM)
+    gestionnaire = _signal.getsignal(_SIGALRM)  # signal.getsignal convertit en énumération : dix fois plus lent
     if gestionnaire is not _temps_depasse:
-        if gestionnaire is not signal.SIG_DFL:
+        if gestionnaire != signal.SIG_DFL:
             return False
-        signal.signal(signal.SIGALRM, _temps_depasse)
+        signal.signal(_SIGALRM, _temps_depasse)
     signal.setitimer(signal.ITIMER_REAL, LIMITE_SECONDES)
     _minuterie["armee"] = True
     return True
@@ -162,21 +165,11 @@ def _joindre_lignes(texte: str) -> str:
     return " ".join([premiere.rstrip(), *(m.strip() for m in milieu if not m.isspace() and m), derniere.lstrip()])
 
 
-def _borner(finalize: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """Refuse une valeur trop longue avant de la mettre en forme (la mise en forme d'un texte énorme n'est pas
-    interruptible)."""
-    def borne(valeur: Any) -> Any:
-        if isinstance(valeur, str) and len(valeur) > LIMITE_TAILLE:
-            raise LimiteDepassee(f"texte trop long ({len(valeur)} caractères, au plus {LIMITE_TAILLE})")
-        return finalize(valeur)
-    return borne
-
-
 def _environnement(finalize: Callable[[Any], Any] | None = None) -> BacASable:
     env = BacASable(
         undefined=StrictUndefined,
         autoescape=False,
-        finalize=_borner(finalize) if finalize else None,
+        finalize=finalize,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
