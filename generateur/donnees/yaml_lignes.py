@@ -42,9 +42,10 @@ class Document:
 _BALISES_SURES = {f"tag:yaml.org,2002:{t}" for t in
                   ("map", "seq", "str", "int", "float", "bool", "null", "timestamp", "binary", "merge")}
 _FUSION = "tag:yaml.org,2002:merge"
-# Éléments construits par le détour d'un alias « *nom » : une bombe d'alias (9 niveaux de 9 alias, 342 octets)
-# en demanderait des centaines de millions ; un fichier réel, quelques centaines.
-LIMITE_ALIAS = 100_000
+# Éléments construits par le détour d'un alias « *nom », au-delà du nombre d'éléments écrits dans le fichier : une
+# bombe d'alias (9 niveaux de 9 alias, 342 octets) en demanderait des centaines de millions ; un fichier réel,
+# quelques centaines (une liste de lignes de prix reprise d'un lot à l'autre).
+LIMITE_ALIAS = 10_000
 LIMITE_CHIFFRES = 4_300  # au-delà, Python refuse de convertir un texte en entier
 
 
@@ -57,11 +58,28 @@ class _Lecture:
     doc: Document
     chargeur: Any
     problemes: list[Probleme]
+    limite: int = LIMITE_ALIAS
     vus: set[int] = field(default_factory=set)
     par_alias: int = 0
 
     def probleme(self, message: str, noeud: yaml.Node, chemin: str) -> None:
         self.problemes.append(Probleme(message, self.doc.fichier, noeud.start_mark.line + 1, chemin or None))
+
+
+def _noeuds_distincts(racine: yaml.Node) -> int:
+    """Nombre de nœuds écrits dans le fichier (un alias ne compte pas : il désigne un nœud déjà compté)."""
+    vus: set[int] = set()
+    pile = [racine]
+    while pile:
+        noeud = pile.pop()
+        if id(noeud) in vus:
+            continue
+        vus.add(id(noeud))
+        if isinstance(noeud, yaml.SequenceNode):
+            pile.extend(noeud.value)
+        elif isinstance(noeud, yaml.MappingNode):
+            pile.extend(n for paire in noeud.value for n in paire)
+    return len(vus)
 
 
 def _construire(noeud: yaml.Node, chemin: str, lecture: _Lecture, alias: bool = False) -> Any:
@@ -71,7 +89,7 @@ def _construire(noeud: yaml.Node, chemin: str, lecture: _Lecture, alias: bool = 
     lecture.vus.add(id(noeud))
     if alias:
         lecture.par_alias += 1
-        if lecture.par_alias > LIMITE_ALIAS:
+        if lecture.par_alias > lecture.limite:
             raise _Trop
     if noeud.tag not in _BALISES_SURES:
         lecture.probleme(f"balise YAML non autorisée « {noeud.tag} »", noeud, chemin)
@@ -156,9 +174,10 @@ def lire_texte(texte: str, fichier: Path | str) -> Document:
     try:
         racine = chargeur.get_single_node()
         if racine is not None:
-            doc.donnees = _construire(racine, "", _Lecture(doc, chargeur, problemes))
+            lecture = _Lecture(doc, chargeur, problemes, LIMITE_ALIAS + _noeuds_distincts(racine))
+            doc.donnees = _construire(racine, "", lecture)
     except _Trop:
-        problemes.append(Probleme(f"trop d'éléments repris par des alias « * » (plus de {LIMITE_ALIAS}) : écrire "
+        problemes.append(Probleme(f"trop d'éléments repris par des alias « * » (plus de {lecture.limite}) : écrire "
                                   "les valeurs sans alias", fichier))
     except yaml.MarkedYAMLError as exc:
         marque = exc.problem_mark or exc.context_mark
