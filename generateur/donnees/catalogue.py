@@ -30,6 +30,49 @@ CHAMPS_OBLIGATOIRES = ("id", "version", "en_vigueur", "titre", "document", "arti
 # la cible manque, en testant renvoi('id')) ou « erreur » (la génération s'arrête et dit quelle réponse manque).
 CHAMPS_RENVOI = {"id", "objet", "clause", "piece", "article", "reponse", "sinon"}
 SINON_RENVOI = ("texte", "erreur")
+_TEXTES = {"type": "array", "items": {"type": ["string", "number"]}}
+_CALCULS = {"type": "array", "items": {"type": "object", "required": ["nom", "expression"], "properties": {
+    "nom": {"type": "string"}, "expression": {"type": ["string", "number", "boolean"]},
+    "reference": {"type": "string"}, "explication": {"type": "string"}}}}
+# Forme de catalogue.yaml : une section mal typée est signalée avec sa ligne avant tout usage.
+SCHEMA_CATALOGUE = {
+    "type": "object",
+    "required": ["version", "documents", "parametres", "calculs", "ccag", "referentiel"],
+    "properties": {
+        "version": {"type": ["string", "number"]},
+        "referentiel": {"type": "string"},
+        "documents": {"type": "object", "propertyNames": {"enum": list(DOCUMENTS)}, "additionalProperties": {
+            "type": "object", "required": ["articles"], "properties": {
+                "titre": {"type": "string"}, "sigle": {"type": "string"},
+                "articles": {"type": "array", "items": {"type": "object", "required": ["id", "titre"], "properties": {
+                    "id": {"type": "string"}, "titre": {"type": "string"}}}}}}},
+        "parametres": {"type": "object", "additionalProperties": {
+            "type": "object", "required": ["valeurs"], "properties": {
+                "libelle": {"type": "string"}, "reference": {"type": "string"},
+                "valeurs": {"type": "array", "minItems": 1, "items": {
+                    "type": "object", "required": ["du", "valeur"],
+                    "properties": {"categorie": {"type": ["string", "null"]}}}}}}},
+        "calculs": {"type": "object", "additionalProperties": False,
+                    "properties": {"consultation": _CALCULS, "lot": _CALCULS}},
+        "ccag": {"type": "object", "additionalProperties": {"type": "string"}},
+        "controles": {"type": "array", "items": {"type": "object"}},
+    },
+}
+# Forme de l'en-tête d'une clause.
+SCHEMA_CLAUSE = {
+    "type": "object",
+    "properties": {  # vide (null) : signalé comme champ obligatoire manquant par lire_clause
+        "id": {"type": ["string", "null"]}, "version": {"type": ["integer", "null"], "minimum": 1},
+        "titre": {"type": ["string", "null"]}, "en_vigueur": {"type": ["object", "null"]},
+        "document": {"type": ["string", "null"]}, "article": {"type": ["string", "null"]}, "ordre": {"type": "integer"},
+        "actions": {**_TEXTES, "type": ["array", "null"]}, "references": {**_TEXTES, "type": ["array", "null"]},
+        "statut_juridique": {"type": "string"}, "note_juridique": {"type": ["string", "null"]},
+        "condition": {"type": ["string", "boolean"]}, "portee": {"type": "string"},
+        "variables": {"type": ["array", "null"], "items": {"type": "string"}},
+        "deroge_ccag": {"type": ["array", "null"], "items": {"type": "object"}},
+        "decp": {"type": ["array", "null"], "items": {"type": "string"}},
+    },
+}
 DECP = {"Clause sociale", "Critère social", "Marché réservé", "Clause environnementale", "Critère environnemental"}
 
 
@@ -146,11 +189,20 @@ def _separer(texte: str, fichier: Path) -> tuple[str, str, int]:
 
 def lire_clause(fichier: Path, documents: dict[str, dict[str, Any]] | None = None) -> Clause:
     """Lit un fichier de clause ; lève ErreurDonnees avec tous les problèmes de ses métadonnées."""
-    texte = fichier.read_text(encoding="utf-8")
+    try:
+        texte = fichier.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ErreurDonnees(Probleme(f"fichier non encodé en UTF-8 (octet {exc.start}) : une clause est un texte "
+                                     "Markdown", fichier)) from None
     entete, corps, ligne_corps = _separer(texte, fichier)
-    doc = yaml_lignes.lire_texte(entete, fichier)
+    try:
+        doc = yaml_lignes.lire_texte(entete, fichier)
+    except ErreurDonnees as exc:  # l'en-tête commence à la ligne 2 du fichier
+        raise ErreurDonnees([Probleme(p.message, p.fichier, (p.ligne or 0) + 1, p.champ) for p in exc.problemes]) from None
     meta = doc.donnees if isinstance(doc.donnees, dict) else {}
-    problemes: list[Probleme] = []
+    problemes = [Probleme(p.message, p.fichier, (p.ligne or 0) + 1, p.champ) for p in yaml_lignes.structure(doc, SCHEMA_CLAUSE)]
+    if problemes:
+        raise ErreurDonnees(problemes)
 
     def pb(message: str, champ: str) -> None:
         ligne = doc.ligne(champ)
@@ -211,18 +263,36 @@ def lire_clause(fichier: Path, documents: dict[str, dict[str, Any]] | None = Non
     )
 
 
+def structure(doc: yaml_lignes.Document) -> list[Probleme]:
+    """Écarts de catalogue.yaml à sa forme (SCHEMA_CATALOGUE) ; et, pour chaque paramètre, une valeur d'un autre
+    type que la première (« quinze » parmi des taux en nombres)."""
+    if not isinstance(doc.donnees, dict):
+        return [Probleme("le catalogue doit être un ensemble de sections « clé : valeur »", doc.fichier, 1)]
+    problemes = [Probleme(f"section « {p.champ} » manquante", p.fichier, 1, p.champ)
+                 if p.message == "champ obligatoire manquant" and p.champ and "." not in p.champ else p
+                 for p in yaml_lignes.structure(doc, SCHEMA_CATALOGUE)]
+    if problemes:
+        return problemes
+    for nom, parametre in doc.donnees["parametres"].items():
+        valeurs = parametre["valeurs"]
+        genre = type(valeurs[0]["valeur"])
+        for i, v in enumerate(valeurs[1:], start=1):
+            if type(v["valeur"]) is not genre and not {type(v["valeur"]), genre} <= {int, float}:
+                chemin = f"parametres.{nom}.valeurs.{i}.valeur"
+                problemes.append(Probleme(f"valeur « {v['valeur']} » d'un autre type que la première valeur du "
+                                          f"paramètre ({valeurs[0]['valeur']!r})", doc.fichier, doc.ligne(chemin), chemin))
+    return problemes
+
+
 @lru_cache(maxsize=8)
 def charger(racine: Path) -> Catalogue:
     """Charge catalogue.yaml et toutes les clauses de clauses/ (une seule fois par processus)."""
     fichier = racine / "catalogue.yaml"
     doc = yaml_lignes.lire(fichier)
-    brut = doc.donnees or {}
-    problemes: list[Probleme] = []
-    for cle in ("version", "documents", "parametres", "calculs", "ccag", "referentiel"):
-        if cle not in brut:
-            problemes.append(Probleme(f"section « {cle} » manquante", fichier, 1, cle))
+    problemes = structure(doc)
     if problemes:
         raise ErreurDonnees(problemes)
+    brut = doc.donnees
     for nom, p in brut["parametres"].items():
         for i, v in enumerate(p.get("valeurs", [])):
             try:

@@ -112,9 +112,25 @@ def _question(brut: dict[str, Any], section: str, fichier: Path, doc: yaml_ligne
     return Question(**{**brut, "questions": sous, "section": section})
 
 
+# Forme de questionnaire.yaml (le détail de chaque question est vérifié par _question).
+SCHEMA = {
+    "type": "object", "required": ["sections"],
+    "properties": {
+        "sections": {"type": "array", "items": {"type": "object", "required": ["id"], "properties": {
+            "id": {"type": "string"}, "questions": {"type": "array", "items": {"$ref": "#/$defs/question"}}}}},
+        "nomenclatures": {"type": "object", "additionalProperties": {"type": "object"}},
+    },
+    "$defs": {"question": {"type": "object", "properties": {
+        "id": {"type": "string"}, "questions": {"type": "array", "items": {"$ref": "#/$defs/question"}}}}},
+}
+
+
 @lru_cache(maxsize=8)
 def charger(fichier: Path) -> Questionnaire:
     doc = yaml_lignes.lire(fichier)
+    problemes = yaml_lignes.structure(doc, SCHEMA)
+    if problemes:
+        raise ErreurDonnees(problemes)
     sections = doc.donnees.get("sections", [])
     questions = []
     vus: dict[str, str] = {}

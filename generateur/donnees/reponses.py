@@ -42,9 +42,26 @@ def _vers_json(valeur: Any) -> Any:
 
 _EXEMPLES = {"montant": "1 450 000", "pourcentage": "5,5", "entier": "12", "date": "2026-12-01",
              "date_heure": "2027-01-15 12:00", "oui_non": "oui"}
-_TYPES_FR = {"string": "un texte", "number": "un nombre", "integer": "un nombre entier",
-             "boolean": "oui ou non (true / false)", "array": "une liste", "object": "un ensemble de champs",
-             "null": "vide"}
+# Caractères de contrôle collés d'un traitement de texte : un saut de ligne manuel de Word (Maj+Entrée) arrive
+# en « \v », un saut de page en « \f ». Ils deviennent des retours à la ligne ; les autres caractères de
+# contrôle (C0 sauf tabulation et retour à la ligne, DEL, C1) sont retirés. Les pièces et les contrôles qui les
+# relisent voient ainsi le même texte (un intitulé de lot reste identique d'une pièce à l'autre).
+_SAUTS = re.compile(r"\r\n?|[\v\f\x1c-\x1e\x85]")
+_CONTROLES = re.compile(r"[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
+
+
+def normaliser(valeur: Any) -> Any:
+    """Textes des réponses sans caractère de contrôle (voir _SAUTS et _CONTROLES), à tous les niveaux."""
+    if isinstance(valeur, str):
+        return _CONTROLES.sub("", _SAUTS.sub("\n", valeur))
+    if isinstance(valeur, dict):
+        return {k: normaliser(v) for k, v in valeur.items()}
+    if isinstance(valeur, list):
+        return [normaliser(v) for v in valeur]
+    return valeur
+
+
+_TYPES_FR = yaml_lignes.TYPES_FR
 
 
 def _message(err: ValidationError, questionnaire: Questionnaire, chemin: str) -> tuple[str, str]:
@@ -205,6 +222,7 @@ def valider(doc: yaml_lignes.Document, questionnaire: Questionnaire) -> Reponses
     if not isinstance(doc.donnees, dict):
         raise ErreurDonnees(Probleme("le fichier de réponses doit être un ensemble de champs « clé : valeur »",
                                      doc.fichier, 1))
+    doc.donnees = normaliser(doc.donnees)
     validateur = Draft202012Validator(questionnaire.schema(), format_checker=FormatChecker())
     problemes: list[Probleme] = [
         Probleme("valeur non numérique (NaN) : un nombre fini est attendu", doc.fichier, doc.ligne(chemin), chemin)

@@ -7,11 +7,13 @@ nous-mêmes pour relever la ligne de chaque chemin et refuser les clés en doubl
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from jsonschema import Draft202012Validator
 
 from ..erreurs import ErreurDonnees, Probleme
 
@@ -40,37 +42,126 @@ class Document:
 
 _BALISES_SURES = {f"tag:yaml.org,2002:{t}" for t in
                   ("map", "seq", "str", "int", "float", "bool", "null", "timestamp", "binary", "merge")}
+_FUSION = "tag:yaml.org,2002:merge"
+# Éléments construits par le détour d'un alias « *nom », au-delà du nombre d'éléments écrits dans le fichier : une
+# bombe d'alias (9 niveaux de 9 alias, 342 octets) en demanderait des centaines de millions ; un fichier réel,
+# quelques centaines (une liste de lignes de prix reprise d'un lot à l'autre).
+LIMITE_ALIAS = 10_000
+LIMITE_CHIFFRES = 4_300  # au-delà, Python refuse de convertir un texte en entier
 
 
-def _construire(noeud: yaml.Node, chemin: str, doc: Document, chargeur: yaml.SafeLoader,
-                problemes: list[Probleme]) -> Any:
+class _Trop(Exception):
+    """Le développement des alias dépasse LIMITE_ALIAS."""
+
+
+@dataclass
+class _Lecture:
+    doc: Document
+    chargeur: Any
+    problemes: list[Probleme]
+    limite: int = LIMITE_ALIAS
+    vus: set[int] = field(default_factory=set)
+    par_alias: int = 0
+
+    def probleme(self, message: str, noeud: yaml.Node, chemin: str) -> None:
+        self.problemes.append(Probleme(message, self.doc.fichier, noeud.start_mark.line + 1, chemin or None))
+
+
+def _noeuds_distincts(racine: yaml.Node) -> int:
+    """Nombre de nœuds écrits dans le fichier (un alias ne compte pas : il désigne un nœud déjà compté)."""
+    vus: set[int] = set()
+    pile = [racine]
+    while pile:
+        noeud = pile.pop()
+        if id(noeud) in vus:
+            continue
+        vus.add(id(noeud))
+        if isinstance(noeud, yaml.SequenceNode):
+            pile.extend(noeud.value)
+        elif isinstance(noeud, yaml.MappingNode):
+            pile.extend(n for paire in noeud.value for n in paire)
+    return len(vus)
+
+
+def _construire(noeud: yaml.Node, chemin: str, lecture: _Lecture, alias: bool = False) -> Any:
+    doc = lecture.doc
     doc.lignes.setdefault(chemin, noeud.start_mark.line + 1)
+    alias = alias or id(noeud) in lecture.vus
+    lecture.vus.add(id(noeud))
+    if alias:
+        lecture.par_alias += 1
+        if lecture.par_alias > lecture.limite:
+            raise _Trop
     if noeud.tag not in _BALISES_SURES:
-        problemes.append(Probleme(f"balise YAML non autorisée « {noeud.tag} »", doc.fichier,
-                                  noeud.start_mark.line + 1, chemin or None))
+        lecture.probleme(f"balise YAML non autorisée « {noeud.tag} »", noeud, chemin)
         return None
     if isinstance(noeud, yaml.MappingNode):
-        resultat: dict[str, Any] = {}
-        chargeur.flatten_mapping(noeud)
-        for cle_noeud, valeur_noeud in noeud.value:
-            cle = chargeur.construct_object(cle_noeud, deep=True)
-            if not isinstance(cle, (str, int, float, bool)) or cle is None:
-                problemes.append(Probleme("clé invalide", doc.fichier, cle_noeud.start_mark.line + 1))
-                continue
-            cle = str(cle)
-            sous = f"{chemin}.{cle}" if chemin else cle
-            if cle in resultat:
-                problemes.append(Probleme("clé en double", doc.fichier, cle_noeud.start_mark.line + 1, sous))
-                continue
-            doc.lignes[sous] = cle_noeud.start_mark.line + 1
-            resultat[cle] = _construire(valeur_noeud, sous, doc, chargeur, problemes)
-        return resultat
+        return _dictionnaire(noeud, chemin, lecture, alias)
     if isinstance(noeud, yaml.SequenceNode):
         return [
-            _construire(n, f"{chemin}.{i}" if chemin else str(i), doc, chargeur, problemes)
+            _construire(n, f"{chemin}.{i}" if chemin else str(i), lecture, alias)
             for i, n in enumerate(noeud.value)
         ]
-    return chargeur.construct_object(noeud, deep=True)
+    return _scalaire(noeud, chemin, lecture)
+
+
+def _dictionnaire(noeud: yaml.MappingNode, chemin: str, lecture: _Lecture, alias: bool) -> dict[str, Any]:
+    """Un dictionnaire ; les clés de fusion « <<: *base » complètent les clés écrites (sans les remplacer)."""
+    resultat: dict[str, Any] = {}
+    fusions: list[yaml.Node] = []
+    for cle_noeud, valeur_noeud in noeud.value:
+        if cle_noeud.tag == _FUSION:
+            fusions.extend(valeur_noeud.value if isinstance(valeur_noeud, yaml.SequenceNode) else [valeur_noeud])
+            continue
+        cle = _scalaire(cle_noeud, chemin, lecture) if isinstance(cle_noeud, yaml.ScalarNode) else None
+        if not isinstance(cle, (str, int, float, bool)) or cle is None:
+            lecture.probleme("clé invalide", cle_noeud, "")
+            continue
+        cle = str(cle)
+        sous = f"{chemin}.{cle}" if chemin else cle
+        if cle in resultat:
+            lecture.probleme("clé en double", cle_noeud, sous)
+            continue
+        lecture.doc.lignes.setdefault(sous, cle_noeud.start_mark.line + 1)
+        resultat[cle] = _construire(valeur_noeud, sous, lecture, alias)
+    for source in fusions:
+        fusionne = _construire(source, chemin, lecture, True)
+        if not isinstance(fusionne, dict):
+            lecture.probleme("« << » ne peut fusionner qu'un ensemble de champs « clé : valeur »", source, chemin)
+            continue
+        for cle, valeur in fusionne.items():
+            resultat.setdefault(cle, valeur)
+    return resultat
+
+
+_ENTIER_DECIMAL = re.compile(r"[-+]?[0-9][0-9_]*")
+
+
+def _scalaire(noeud: yaml.ScalarNode, chemin: str, lecture: _Lecture) -> Any:
+    """Un scalaire, avec les seules conversions sans surprise : un entier écrit avec des zéros initiaux est
+    décimal (YAML 1.2, et non octal comme en YAML 1.1 : « 024 » vaut 24), une durée sexagésimale (« 1:30 »)
+    reste un texte, une date inexistante est une erreur qui dit sa ligne."""
+    texte = noeud.value
+    if noeud.tag == "tag:yaml.org,2002:str" and not noeud.style and _ENTIER_DECIMAL.fullmatch(texte):
+        noeud.tag = "tag:yaml.org,2002:int"  # « 0138 » sans guillemets : texte en YAML 1.1, décimal en YAML 1.2
+    if noeud.tag == "tag:yaml.org,2002:int":
+        chiffres = texte.replace("_", "")
+        if len(chiffres) > LIMITE_CHIFFRES:
+            lecture.probleme(f"nombre trop long ({len(chiffres)} chiffres, au plus {LIMITE_CHIFFRES})", noeud, chemin)
+            return None
+        if _ENTIER_DECIMAL.fullmatch(texte):
+            return int(chiffres, 10)
+        if ":" in texte:
+            return texte
+    elif noeud.tag == "tag:yaml.org,2002:float" and ":" in texte:
+        return texte
+    elif noeud.tag == "tag:yaml.org,2002:timestamp":
+        try:
+            return lecture.chargeur.construct_object(noeud)
+        except (ValueError, OverflowError):
+            lecture.probleme(f"date inexistante « {texte} » (attendu : une date réelle, AAAA-MM-JJ)", noeud, chemin)
+            return None
+    return lecture.chargeur.construct_object(noeud)
 
 
 def lire_texte(texte: str, fichier: Path | str) -> Document:
@@ -84,7 +175,11 @@ def lire_texte(texte: str, fichier: Path | str) -> Document:
     try:
         racine = chargeur.get_single_node()
         if racine is not None:
-            doc.donnees = _construire(racine, "", doc, chargeur, problemes)
+            lecture = _Lecture(doc, chargeur, problemes, LIMITE_ALIAS + _noeuds_distincts(racine))
+            doc.donnees = _construire(racine, "", lecture)
+    except _Trop:
+        problemes.append(Probleme(f"trop d'éléments repris par des alias « * » (plus de {lecture.limite}) : écrire "
+                                  "les valeurs sans alias", fichier))
     except yaml.MarkedYAMLError as exc:
         marque = exc.problem_mark or exc.context_mark
         ligne = marque.line + 1 if marque else None
@@ -119,14 +214,18 @@ def lire(chemin: Path | str) -> Document:
     if taille > TAILLE_MAX:
         raise ErreurDonnees(Probleme(f"fichier trop volumineux ({taille} octets, maximum {TAILLE_MAX})", chemin))
     try:
-        octets = chemin.read_bytes()  # lu une seule fois : analyse et empreinte portent sur les mêmes octets
-        texte = octets.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
-    except UnicodeDecodeError as exc:
-        raise ErreurDonnees(Probleme(f"le fichier n'est pas encodé en UTF-8 (octet {exc.start})", chemin)) from None
+        with chemin.open("rb") as flux:
+            octets = flux.read(TAILLE_MAX + 1)  # st_size ne dit rien d'un tube ni de /dev/zero
     except OSError as exc:
         raise ErreurDonnees(Probleme(f"lecture impossible ({exc.strerror})", chemin)) from None
+    if len(octets) > TAILLE_MAX:
+        raise ErreurDonnees(Probleme(f"fichier trop volumineux (plus de {TAILLE_MAX} octets)", chemin))
+    try:
+        texte = octets.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # comme read_text
+    except UnicodeDecodeError as exc:
+        raise ErreurDonnees(Probleme(f"le fichier n'est pas encodé en UTF-8 (octet {exc.start})", chemin)) from None
     doc = lire_texte(texte, chemin)
-    doc.octets = octets
+    doc.octets = octets  # lu une seule fois : analyse et empreinte portent sur les mêmes octets
     return doc
 
 
@@ -156,6 +255,17 @@ _TRADUCTIONS = [
     ("second occurrence", "ancre « & » définie deux fois"),
     ("undefined tag handle", "balise YAML non autorisée"),
     ("could not determine a constructor for the tag", "balise YAML non autorisée"),
+    ("exceeded maximum nesting depth", "imbrication trop profonde : trop de crochets, d'accolades ou de retraits"),
+    ("invalid Unicode character escape", "séquence d'échappement Unicode invalide entre guillemets doubles : "
+                                         "écrire le caractère lui-même plutôt que son code « \\u… »"),
+    ("indentation indicator", "indicateur d'indentation 0 interdit après « | » ou « > » (un chiffre de 1 à 9)"),
+    ("intendation indicator", "indicateur d'indentation 0 interdit après « | » ou « > » (un chiffre de 1 à 9)"),
+    ("hexdecimal number", "séquence d'échappement invalide entre guillemets doubles (\\x, \\u ou \\U suivi de "
+                          "chiffres hexadécimaux)"),
+    ("hexadecimal number", "séquence d'échappement invalide entre guillemets doubles (\\x, \\u ou \\U suivi de "
+                           "chiffres hexadécimaux)"),
+    ("incompatible YAML document", "version de YAML non prise en charge (directive « %YAML »)"),
+    ("version number", "directive « %YAML » invalide"),
     ("unknown escape character", "séquence d'échappement inconnue entre guillemets doubles (doubler la barre "
                                  "oblique inverse, ou employer des apostrophes)"),
     ("found another document", "un seul document attendu : retirer le séparateur « --- » en trop"),
@@ -186,7 +296,59 @@ def _traduire(raison: str, contexte: str = "", caractere: str = "") -> str:
             if "quoted scalar" in contexte and "end of stream" in raison:
                 return "guillemet non fermé"
             return francais
-    return f"syntaxe invalide ; message de l'analyseur : {raison}"
+    return "syntaxe invalide à cet endroit"  # message de l'analyseur non traduit : la ligne guide la correction
+
+
+# Types d'un schéma JSON, dans les mots de l'utilisateur.
+TYPES_FR = {"string": "un texte", "number": "un nombre", "integer": "un nombre entier",
+            "boolean": "oui ou non (true / false)", "array": "une liste", "object": "un ensemble de champs",
+            "null": "vide"}
+
+
+def _type_de(valeur: Any) -> str:
+    for nom, types in (("boolean", bool), ("integer", int), ("number", float), ("string", str), ("array", list),
+                       ("object", dict), ("null", type(None))):
+        if isinstance(valeur, types):
+            return TYPES_FR[nom]
+    return "une date" if isinstance(valeur, dt.date) else type(valeur).__name__
+
+
+_validateurs: dict[int, Any] = {}  # un validateur par schéma (les schémas sont des constantes des modules)
+
+
+def structure(doc: Document, schema: dict[str, Any]) -> list[Probleme]:
+    """Écarts d'un fichier YAML (catalogue, questionnaire, en-tête de clause) à son schéma JSON : chaque champ
+    mal typé, manquant ou inconnu, avec sa ligne."""
+    problemes = []
+    validateur = _validateurs.get(id(schema))
+    if validateur is None:
+        validateur = _validateurs[id(schema)] = Draft202012Validator(schema)
+    for err in sorted(validateur.iter_errors(doc.donnees), key=lambda e: [str(p) for p in e.path]):
+        chemin = ".".join(str(p) for p in err.absolute_path)
+        if err.validator == "type":
+            attendus = [err.validator_value] if isinstance(err.validator_value, str) else err.validator_value
+            attendus = [a for a in attendus if a != "null"] or attendus  # « vide » compte comme absent
+            message = (f"{' ou '.join(TYPES_FR[a] for a in attendus)} attendu (trouvé : {_type_de(err.instance)}"
+                       + (f" « {str(err.instance)[:60]} »" if isinstance(err.instance, (str, int, float)) else "") + ")")
+        elif err.validator == "required":
+            nom = re.search(r"'([^']+)'", err.message)
+            chemin = ".".join(filter(None, [chemin, nom.group(1) if nom else ""]))
+            message = "champ obligatoire manquant"
+        elif err.validator == "additionalProperties":
+            inconnus = re.findall(r"'([^']+)'", err.message)
+            message = f"champ inconnu ({', '.join(inconnus[:3])})"
+        elif err.validator == "propertyNames":
+            message = f"nom « {err.instance} » non autorisé"
+        elif err.validator == "enum":
+            message = f"valeur « {err.instance} » non autorisée ; valeurs possibles : {', '.join(map(str, err.validator_value))}"
+        elif err.validator == "minItems":
+            message = f"au moins {err.validator_value} élément(s) attendu(s)"
+        elif err.validator == "minimum":
+            message = f"valeur {err.instance} trop petite : au moins {err.validator_value} attendu"
+        else:
+            message = "valeur invalide"
+        problemes.append(Probleme(message, doc.fichier, doc.ligne(chemin), chemin or None))
+    return problemes
 
 
 def en_date(valeur: Any) -> dt.date | None:

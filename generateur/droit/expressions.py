@@ -3,17 +3,28 @@
 Les juristes écrivent conditions et calculs comme des expressions Jinja ; rien n'est passé à
 `eval`. Les valeurs saisies par l'acheteur sont des données : le rendu des clauses les
 échappe pour Markdown avant que Markdown ne les voie.
+
+Une clause peut venir d'ailleurs (clausier importé, collègue) : le bac à sable ne laisse lire que des
+attributs de données (dictionnaires, listes, textes, nombres, dates), ne laisse rien modifier, et borne
+le temps, la taille des nombres et des textes, et la profondeur des appels d'un rendu.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import re
+import signal
+import _signal
+import threading
 from functools import lru_cache
 from typing import Any, Callable
 
 from jinja2 import StrictUndefined, Template, nodes
 from jinja2.exceptions import TemplateError, TemplateSyntaxError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.runtime import Context, LoopContext, Macro, Undefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError, safe_range
+from jinja2.utils import Cycler, Joiner, Namespace
 
 from ..donnees.formats import FILTRES
 
@@ -35,14 +46,127 @@ def echapper_markdown(valeur: Any) -> Any:
     if isinstance(valeur, (int, float)):
         return valeur
     texte = str(valeur)
+    if len(texte) > LIMITE_TAILLE:  # avant toute mise en forme : celle d'un texte énorme n'est pas interruptible
+        raise LimiteDepassee(f"texte trop long ({len(texte)} caractères, au plus {LIMITE_TAILLE})")
     texte = _CONTROLES.sub("", texte)
-    texte = re.sub(r"\s*\n\s*", " ", texte)
+    if "\n" in texte:
+        texte = _joindre_lignes(texte)
     texte = texte.replace("&", "&amp;").replace("<", "&lt;")
     return _ECHAPPER.sub(r"\\\1", texte)
 
 
-def _environnement(finalize: Callable[[Any], Any] | None = None) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+# Seuls ces objets ont des attributs lisibles depuis une clause, une règle ou un calcul : des données, et
+# les objets de Jinja lui-même (`loop`, `namespace`, macros). Tout autre objet du contexte (une fonction
+# comme `param` ou `article`) s'appelle mais ne se visite pas.
+_DONNEES = (dict, list, tuple, str, int, float, decimal.Decimal, dt.date, dt.time, dt.timedelta, type(None),
+            LoopContext, Namespace, Cycler, Joiner, Macro, Undefined)
+
+# Bornes d'un rendu ou d'une évaluation : aucune clause réelle n'en approche.
+LIMITE_SECONDES = 5.0
+LIMITE_CHIFFRES_BINAIRES = 100_000  # résultat d'une puissance ou d'un produit d'entiers (≈ 30 000 chiffres)
+LIMITE_TAILLE = 2_000_000  # caractères ou éléments d'un texte, d'une liste ou du rendu d'une clause
+LIMITE_ITERATIONS = 1_000_000  # éléments de tous les range() d'un même rendu
+
+
+class LimiteDepassee(Exception):
+    """Un rendu ou une évaluation dépasse les bornes du bac à sable (temps, taille)."""
+
+
+_compteurs = threading.local()
+
+
+def _borne_range(*args: int) -> range:
+    """range() du bac à sable, dont le total par rendu est borné (boucles imbriquées)."""
+    etendue = safe_range(*args)
+    total = getattr(_compteurs, "iterations", 0) + len(etendue)
+    _compteurs.iterations = total
+    if total > LIMITE_ITERATIONS:
+        raise LimiteDepassee(f"boucles trop longues (plus de {LIMITE_ITERATIONS} tours)")
+    return etendue
+
+
+def _taille(valeur: Any) -> int:
+    return len(valeur) if isinstance(valeur, (str, list, tuple)) else 0
+
+
+class BacASable(ImmutableSandboxedEnvironment):
+    """Bac à sable de dce : attributs de données seulement, rien de modifiable, nombres et textes bornés."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        return isinstance(obj, _DONNEES) and super().is_safe_attribute(obj, attr, value)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0 \
+                and abs(left) > 1 and right * abs(left).bit_length() > LIMITE_CHIFFRES_BINAIRES:
+            raise LimiteDepassee("puissance trop grande")
+        if operator == "*":
+            if isinstance(left, int) and isinstance(right, int) \
+                    and left.bit_length() + right.bit_length() > LIMITE_CHIFFRES_BINAIRES:
+                raise LimiteDepassee("produit trop grand")
+            for sequence, facteur in ((left, right), (right, left)):
+                if _taille(sequence) and isinstance(facteur, int) and _taille(sequence) * facteur > LIMITE_TAILLE:
+                    raise LimiteDepassee(f"texte ou liste trop long (plus de {LIMITE_TAILLE} éléments)")
+        return super().call_binop(context, operator, left, right)
+
+
+class ModeleBorne(Template):
+    """Modèle dont le rendu est borné en temps et en taille (voir `_armer`)."""
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        arme = _armer()
+        try:
+            texte = super().render(*args, **kwargs)
+        finally:
+            _desarmer(arme)
+        if len(texte) > LIMITE_TAILLE:
+            raise LimiteDepassee(f"texte rendu trop long ({len(texte)} caractères, au plus {LIMITE_TAILLE})")
+        return texte
+
+
+def _temps_depasse(signum: int, frame: Any) -> None:
+    raise LimiteDepassee(f"calcul trop long (plus de {LIMITE_SECONDES:g} s)")
+
+
+_minuterie = {"armee": False}
+_SIGALRM = getattr(signal, "SIGALRM", None) if hasattr(signal, "setitimer") else None
+
+
+def _armer() -> bool:
+    """Début d'un rendu ou d'une évaluation : remet à zéro le compte des tours de boucle ; sous Unix, dans le fil
+    principal, arme une minuterie SIGALRM de LIMITE_SECONDES (sauf si un rendu englobant l'a déjà armée, ou si le
+    programme qui appelle dce se sert lui-même de SIGALRM). Ailleurs (Windows, fils du serveur web), le compte des
+    tours, les bornes des nombres et des textes et celle de la récursion restent les garde-fous. Le gestionnaire
+    est posé une fois pour toutes : armer ne coûte qu'un appel système, l'évaluation étant sur le chemin chaud."""
+    _compteurs.iterations = 0
+    if _minuterie["armee"] or not _SIGALRM or threading.get_ident() != threading.main_thread().ident:
+        return False
+    gestionnaire = _signal.getsignal(_SIGALRM)  # signal.getsignal convertit en énumération : dix fois plus lent
+    if gestionnaire is not _temps_depasse:
+        if gestionnaire != signal.SIG_DFL:
+            return False
+        signal.signal(_SIGALRM, _temps_depasse)
+    signal.setitimer(signal.ITIMER_REAL, LIMITE_SECONDES)
+    _minuterie["armee"] = True
+    return True
+
+
+def _desarmer(arme: bool) -> None:
+    if arme:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        _minuterie["armee"] = False
+
+
+def _joindre_lignes(texte: str) -> str:
+    """Chaque retour à la ligne et les blancs qui l'entourent deviennent une espace ; en temps linéaire (une
+    expression « \\s*\\n\\s* » est quadratique sur une longue suite d'espaces)."""
+    premiere, *milieu, derniere = texte.split("\n")
+    return " ".join([premiere.rstrip(), *(m.strip() for m in milieu if not m.isspace() and m), derniere.lstrip()])
+
+
+def _environnement(finalize: Callable[[Any], Any] | None = None) -> BacASable:
+    env = BacASable(
         undefined=StrictUndefined,
         autoescape=False,
         finalize=finalize,
@@ -51,6 +175,9 @@ def _environnement(finalize: Callable[[Any], Any] | None = None) -> SandboxedEnv
         lstrip_blocks=True,
     )
     env.filters.update(FILTRES)
+    env.template_class = ModeleBorne
+    env.globals["range"] = _borne_range
+    del env.globals["lipsum"]  # texte de remplissage de taille arbitraire : inutile à une clause
     return env
 
 
@@ -58,7 +185,7 @@ ENV_EXPRESSIONS = _environnement()
 ENV_CLAUSES = _environnement(finalize=echapper_markdown)
 
 ErreursJinja = (TemplateError, SecurityError, TypeError, ValueError, ZeroDivisionError, KeyError,
-                AttributeError, IndexError, OverflowError)
+                AttributeError, IndexError, OverflowError, LimiteDepassee, MemoryError, RecursionError)
 
 
 @lru_cache(maxsize=4096)
@@ -69,7 +196,12 @@ def compiler(expression: str) -> Callable[..., Any]:
 
 def evaluer(expression: str, contexte: dict[str, Any]) -> Any:
     """Évalue une expression ; une variable absente lève UndefinedError."""
-    resultat = compiler(expression)(**contexte)
+    fonction = compiler(expression)
+    arme = _armer()
+    try:
+        resultat = fonction(**contexte)
+    finally:
+        _desarmer(arme)
     if isinstance(resultat, StrictUndefined):
         str(resultat)  # lève UndefinedError avec le nom de la variable
     return resultat
@@ -120,7 +252,14 @@ def message_erreur(exc: BaseException) -> str:
     if isinstance(exc, TemplateSyntaxError):
         return f"syntaxe Jinja invalide, ligne {exc.lineno} : {exc.message}"
     if isinstance(exc, SecurityError):
-        return "opération interdite dans le bac à sable"
+        attribut = re.search(r"attribute '([^']+)'", str(exc))
+        return "opération interdite dans le bac à sable" + (f" (« {attribut.group(1)} »)" if attribut else "")
+    if isinstance(exc, LimiteDepassee):
+        return f"limite du bac à sable dépassée : {exc}"
+    if isinstance(exc, MemoryError):
+        return "limite du bac à sable dépassée : mémoire épuisée"
+    if isinstance(exc, RecursionError):
+        return "limite du bac à sable dépassée : appels imbriqués trop profonds (macro récursive ?)"
     if isinstance(exc, ZeroDivisionError):
         return "division par zéro"
     return f"{type(exc).__name__} : {exc}"

@@ -130,15 +130,19 @@ class Parametres:
     """`param('nom')` des calculs et des clauses : valeur en vigueur, et trace des paramètres lus.
 
     Le manifeste enregistre les paramètres lus ; la régénération sait ainsi si le changement d'un
-    taux ou d'un seuil concerne une consultation.
+    taux ou d'un seuil concerne une consultation. Une clause ne peut que l'appeler : le bac à sable ne
+    donne accès à aucun de ses attributs (le catalogue, et par lui le système de fichiers, restent hors
+    d'atteinte).
     """
 
+    __slots__ = ("_catalogue", "_jour", "_categorie", "lus")
+
     def __init__(self, catalogue: Catalogue, jour: dt.date, categorie: str):
-        self.catalogue, self.jour, self.categorie = catalogue, jour, categorie
+        self._catalogue, self._jour, self._categorie = catalogue, jour, categorie
         self.lus: dict[str, Any] = {}
 
     def __call__(self, nom: str) -> Any:
-        valeur = self.catalogue.param(nom, self.jour, self.categorie)
+        valeur = self._catalogue.param(str(nom), self._jour, self._categorie)
         self.lus[nom] = en_json(valeur)
         return valeur
 
@@ -203,8 +207,8 @@ def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_
 
     selections: list[Selection] = []
     for clause in catalogue.versions_en_vigueur(jour):
-        chemins = chemins_utilises(clause.condition)
         try:
+            chemins = chemins_utilises(clause.condition)
             if clause.portee == "lot":
                 lots = [l["numero"] for l in contexte["lots"] if evaluer(clause.condition, {**contexte, "lot": l})]
                 retenue = bool(lots)

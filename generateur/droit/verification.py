@@ -20,6 +20,7 @@ from jinja2.exceptions import TemplateSyntaxError
 from ..donnees import questionnaire as questionnaire_mod
 from ..donnees import yaml_lignes
 from ..donnees.catalogue import DOCUMENTS, Clause, lire_clause
+from ..donnees.catalogue import structure as structure_catalogue
 from ..erreurs import ErreurDonnees, Probleme
 from .expressions import ENV_CLAUSES, ENV_EXPRESSIONS
 from .regles import NOMS_ANALYSE, NOMS_CLAUSE
@@ -31,6 +32,15 @@ NOMS_MOTEUR = (set(NOMS_ANALYSE) | set(NOMS_CLAUSE) | set(ENV_CLAUSES.globals)
 ESPACES_REPONSES = ("spaser", "prix", "variantes", "justifications", "intervenants", "chantier")
 STATUTS = ("verifie", "partiel", "non_verifie")
 A_COMPLETER = "A_COMPLETER"
+# Attributs qui n'ont de sens que sur un objet du système (fichier, processus, module) : une clause, une règle
+# ou un calcul qui les lit tente de sortir du bac à sable (le rendu le refuserait ; la vérification le dit avant).
+ATTRIBUTS_SYSTEME = {
+    "joinpath", "write_text", "write_bytes", "read_text", "read_bytes", "open", "unlink", "rmdir", "mkdir",
+    "touch", "rename", "chmod", "symlink_to", "hardlink_to", "iterdir", "glob", "rglob", "resolve", "absolute",
+    "parent", "parents", "home", "cwd", "exists", "is_file", "is_dir", "stat", "system", "popen", "spawn",
+    "environ", "getenv", "racine", "catalogue", "modeles", "fichier", "import_module", "eval", "exec",
+    "globals", "builtins", "mro", "subclasses", "func_globals", "gi_frame", "f_globals",
+}
 
 
 class Verificateur:
@@ -76,6 +86,17 @@ class Verificateur:
                 courant = courant.node
             if isinstance(courant, nodes.Name):
                 yield ".".join([courant.name, *reversed(morceaux)])
+
+    def _evasions(self, arbre: nodes.Node, fichier: Path, decalage: int, champ: str | None = None) -> None:
+        """Attributs qui tentent de sortir du bac à sable : interne (« _… »), d'un objet système, ou de `param`
+        (une fonction, qui s'appelle et ne se visite pas)."""
+        for noeud in arbre.find_all(nodes.Getattr):
+            base = noeud.node
+            if noeud.attr.startswith("_") or noeud.attr in ATTRIBUTS_SYSTEME \
+                    or isinstance(base, nodes.Name) and base.name in ("param", "article", "retenue", "action"):
+                self.pb(f"accès interdit à « {noeud.attr} » : une clause, une règle ou un calcul ne lit que des "
+                        "données (réponses, calculs, param('nom')), jamais un fichier ni un objet du système",
+                        fichier, decalage + noeud.lineno, champ)
 
     def _verifier_chemins(self, arbre: nodes.Node, fichier: Path, texte: str, decalage: int, lot_permis: bool,
                           champ: str | None = None) -> None:
@@ -201,6 +222,7 @@ class Verificateur:
             for nom in sorted(meta.find_undeclared_variables(arbre) - connus):
                 self.pb(f"la condition lit « {nom} », fourni ni par le questionnaire ni par les règles", c.fichier,
                         self._ligne_de(texte_fichier, "condition"), "condition")
+            self._evasions(arbre, c.fichier, (self._ligne_de(texte_fichier, "condition") or 1) - 1, "condition")
             self._verifier_chemins(arbre, c.fichier, texte_fichier, 0, c.portee == "lot", "condition")
             self._verifier_valeurs(arbre, c.fichier, texte_fichier, 0, "condition")
         # corps
@@ -212,6 +234,7 @@ class Verificateur:
         for nom in sorted(meta.find_undeclared_variables(arbre) - connus):
             self.pb(f"variable « {nom} » fournie ni par le questionnaire ni par les règles", c.fichier,
                     self._ligne_de(c.corps, nom, c.ligne_corps - 1))
+        self._evasions(arbre, c.fichier, c.ligne_corps - 1)
         self._verifier_chemins(arbre, c.fichier, c.corps, c.ligne_corps - 1, c.portee == "lot")
         self._verifier_valeurs(arbre, c.fichier, c.corps, c.ligne_corps - 1, None)
         for appel in arbre.find_all(nodes.Call):
@@ -309,11 +332,19 @@ class Verificateur:
     def executer(self, modeles: Callable[[Path], list[Probleme]] | None = None) -> list[Probleme]:
         fichier = self.racine / "catalogue.yaml"
         try:
-            doc = yaml_lignes.lire(fichier)
             q = questionnaire_mod.charger(self.racine / "questionnaire.yaml")
         except ErreurDonnees as exc:
             return exc.problemes
-        brut = doc.donnees or {}
+        try:
+            doc = yaml_lignes.lire(fichier)
+        except ErreurDonnees as exc:  # catalogue.yaml illisible : les clauses sont vérifiées quand même
+            self.problemes.extend(exc.problemes)
+            doc = None
+        mal_forme = structure_catalogue(doc) if doc else []
+        if mal_forme:
+            self.problemes.extend(mal_forme)
+            doc = None
+        brut = doc.donnees if doc and isinstance(doc.donnees, dict) else {}
         self._noms(brut, q)
         documents = brut.get("documents") or {}
         self.documents = documents
@@ -339,6 +370,8 @@ class Verificateur:
                         self._ligne_de(texte, "id:") or 2, "id")
             chargees.setdefault(c.id, []).append(c)
             textes[chemin] = texte
+        if doc is None:  # sans le plan ni les calculs, le reste ne dirait que des faux problèmes
+            return self.problemes
         ids = set(chargees)
         for versions in chargees.values():
             for c in versions:
@@ -371,6 +404,7 @@ class Verificateur:
                     self.pb(f"expression du calcul « {calcul.get('nom')} » illisible : {exc.message}", doc.fichier,
                             ligne, chemin)
                     continue
+                self._evasions(arbre, doc.fichier, (ligne or 1) - 1, chemin + ".expression")
                 for nom in sorted(meta.find_undeclared_variables(arbre) - connus - {"lot"}):
                     self.pb(f"le calcul « {calcul.get('nom')} » lit « {nom} », inconnu à ce stade (l'ordre compte)",
                             doc.fichier, ligne, chemin)

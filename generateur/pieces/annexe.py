@@ -345,7 +345,7 @@ def _cellule_preuves(preuves: list[dict[str, str]]) -> list[Segment]:
 def csv_annexe(contenu: dict[str, Any]) -> bytes:
     """Même contenu à plat (séparateur « ; », UTF-8 avec BOM pour les tableurs)."""
     tampon = io.StringIO()
-    ecrivain = csv.DictWriter(tampon, COLONNES_CSV, delimiter=";", lineterminator="\r\n")
+    ecrivain = _CsvNeutralise(tampon, COLONNES_CSV, delimiter=";", lineterminator="\r\n")
     ecrivain.writeheader()
     for cle, valeur in contenu["consultation"].items():
         ecrivain.writerow({"rubrique": "consultation", "identifiant": cle, "resultat": _texte(valeur)})
@@ -384,6 +384,18 @@ def csv_annexe(contenu: dict[str, Any]) -> bytes:
                            "resultat": "récapitulée" if d["recapitulee"] else "non récapitulée", "document": "CCAP",
                            "article": d["article_ccap"], "clause": d["clause"]})
     return ("\ufeff" + tampon.getvalue()).encode("utf-8")
+
+
+class _CsvNeutralise(csv.DictWriter):
+    """Une cellule qui commence par = + - @ (ou une tabulation, un retour chariot) serait une formule pour un
+    tableur : elle est précédée d'une apostrophe, qui la garde en texte (recommandation OWASP « CSV injection »)."""
+
+    def writerow(self, ligne: dict[str, Any]) -> Any:
+        return super().writerow({cle: "'" + valeur if isinstance(valeur, str) and valeur[:1] in _FORMULE else valeur
+                                 for cle, valeur in ligne.items()})
+
+
+_FORMULE = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _texte(valeur: Any) -> str:

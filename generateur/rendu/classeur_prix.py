@@ -71,8 +71,12 @@ def _styles(classeur: Workbook) -> None:
     style("dce_taux", cadre=True, fond=TOTAL, format_=FORMAT_TAUX)
 
 
-def _cellule(ws: Worksheet, ligne: int, colonne: int, valeur: Any, style: str) -> None:
+def _cellule(ws: Worksheet, ligne: int, colonne: int, valeur: Any, style: str, formule: bool = False) -> None:
+    """Une cellule ; un texte reste un texte même s'il commence par « = » (une désignation saisie ne devient
+    jamais une formule active dans le classeur remis aux candidats) : seules les formules de dce en sont."""
     c = ws.cell(ligne, colonne, valeur)
+    if isinstance(valeur, str) and not formule:
+        c.data_type = "s"
     c.style = style
 
 
@@ -153,7 +157,7 @@ def _partie(ws: Worksheet, partie: Partie, debut: int, validation: DataValidatio
         _cellule(ws, ligne, 5, None, "dce_saisie_montant")
         validation.add(f"E{ligne}")
         formule = f"=ROUND(D{ligne}*E{ligne},2)" if l.quantite is not None or partie.sigle == "DPGF" else None
-        _cellule(ws, ligne, 6, formule, "dce_montant")
+        _cellule(ws, ligne, 6, formule, "dce_montant", formule=True)
     if not partie.chiffree:
         return ligne + 2, None
     plage = f"SUM(F{entete + 1}:F{ligne})" if ligne > entete else "0"
@@ -165,7 +169,7 @@ def _partie(ws: Worksheet, partie: Partie, debut: int, validation: DataValidatio
     ws.merge_cells(start_row=ligne, start_column=1, end_row=ligne, end_column=5)
     for colonne in range(2, 6):
         ws.cell(ligne, colonne).style = "dce_total_libelle"
-    _cellule(ws, ligne, 6, "=" + plage, "dce_total")
+    _cellule(ws, ligne, 6, "=" + plage, "dce_total", formule=True)
     return ligne + 2, f"F{ligne}"
 
 
@@ -183,7 +187,7 @@ def _totaux(ws: Worksheet, debut: int, totaux: list[str], tva: float) -> dict[st
         ws.merge_cells(start_row=numero, start_column=1, end_row=numero, end_column=5)
         for colonne in range(2, 6):
             ws.cell(numero, colonne).style = "dce_total_libelle"
-        _cellule(ws, numero, 6, valeur, "dce_taux" if numero == taux else "dce_total")
+        _cellule(ws, numero, 6, valeur, "dce_taux" if numero == taux else "dce_total", formule=True)
     return {"HT": f"F{ht}", "taux": f"F{taux}", "TVA": f"F{montant_tva}", "TTC": f"F{ttc}"}
 
 

@@ -12,16 +12,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 from docx import Document
+from docx.opc.exceptions import PackageNotFoundError
 from docx.opc.pkgwriter import PackageWriter
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage, Listing
-from jinja2 import Environment, Template
+from jinja2 import Template
 from lxml import etree
 from markupsafe import Markup
 
 from ..donnees.formats import typographie
 from ..pieces.blocs import Bloc, Image, Titre
 from ..donnees import yaml_lignes
+from ..droit.expressions import BacASable, ErreursJinja, message_erreur
 from ..erreurs import ErreurDonnees, Probleme
 from .ooxml import W_NS, Ecrivain, Numerotation, Styles, texte_permis
 from ..donnees.fichiers import zip_reproductible
@@ -45,8 +47,11 @@ def variables_acheteur(profil: dict[str, Any], logo: Path | None) -> dict[str, A
             "logo": logo}
 
 
-class _EnvironnementModele(Environment):
+class _EnvironnementModele(BacASable):
     """Environnement Jinja de docxtpl qui compile une seule fois chaque partie d'un modèle Word.
+
+    Un modèle Word vient d'un acheteur ou d'ailleurs : il est rendu dans le même bac à sable que les clauses
+    (attributs des seules données ; `logo`, une image docxtpl, ne mène pas au système de fichiers).
 
     Le XML des parties (corps, en-têtes, pieds, propriétés) est le même d'un document à l'autre : seul
     le contexte change. En lot, la compilation coûtait plus que le rendu.
@@ -69,7 +74,11 @@ _PARTIES_NETTOYEES: dict[str, str] = {}
 @lru_cache(maxsize=16)
 def _document_vierge(chemin: str, _date: int, _taille: int) -> Any:
     """Le modèle ouvert par python-docx, une fois par fichier (date et taille dans la clé : relu s'il change)."""
-    return Document(chemin)
+    try:
+        return Document(chemin)
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, etree.XMLSyntaxError) as exc:
+        raise ErreurDonnees(Probleme(f"modèle Word illisible, fichier .docx corrompu ou d'un autre format ({exc})",
+                                     chemin)) from None
 
 
 class _Modele(DocxTemplate):
@@ -227,7 +236,10 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
         contexte["acheteur_adresse"] = Listing(texte_permis("\n".join(contexte["acheteur_adresse"])))
     logo = contexte.get("logo")
     contexte["logo"] = InlineImage(tpl, str(logo), height=Mm(22)) if logo else ""
-    tpl.render(contexte, _ENV_MODELE, autoescape=True)
+    try:
+        tpl.render(contexte, _ENV_MODELE, autoescape=True)
+    except ErreursJinja as exc:
+        raise ErreurDonnees(Probleme(f"modèle Word impossible à rendre : {message_erreur(exc)}", modele)) from None
     proprietes = tpl.docx.core_properties  # titre du PDF et de la fenêtre Word : la pièce, pas le modèle
     proprietes.title = texte_permis(f"{variables.get('titre_document', '')} – {variables.get('reference', '')}")[:255]
     proprietes.subject = texte_permis(str(variables.get("objet", "")))[:255]
