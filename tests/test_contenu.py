@@ -193,7 +193,8 @@ def test_fiche_regle_en_francais_et_reponses_comme_des_reponses(exemples_generes
 
 def test_fiche_ne_copie_jamais_tous_les_lots(generer):
     lignes = [{"designation": f"Article {i}", "unite": "u", "quantite": 10} for i in range(200)]
-    lots = [{"numero": n, "intitule": f"Lot {n}", "montant_estime": 50000, "lignes_prix": lignes}
+    # une copie des lignes par lot : écrites telles quelles, sans alias YAML (que le chargeur borne)
+    lots = [{"numero": n, "intitule": f"Lot {n}", "montant_estime": 50000, "lignes_prix": [dict(l) for l in lignes]}
             for n in range(1, 21)]
     lus, _ = generer(reponses(lots=lots, spaser={"insertion": {"actif": True}}))
     fiche = lus["SPASER"]

@@ -95,6 +95,7 @@ def test_renvois_verifies_vers_la_bonne_piece():
     pieces = {nom: piece_propre(nom) for nom in ("RC", "CCAP", "CCTP")}
     pieces["RC"].append(Paragraphe([Segment("Les délais sont fixés à l’article 2.4 du CCAP et à l’article 7 du RC.")]))
     pieces["RC"].append(Paragraphe([Segment("Extrait prévu à l’article 9 du RCS, à l’article 10.1 du CCAG-Travaux.")]))
+    pieces["CCAP"].append(Paragraphe([Segment("Responsabilité prévue aux articles 1792 et suivants du code civil.")]))
     pieces["CCTP"].append(Paragraphe([Segment("La liste des sites figure en annexe n° 2 au CCTP.")]))
     defauts = relire(pieces)
     assert sorted((d.regle, d.piece, d.detail) for d in defauts) == [

@@ -151,7 +151,8 @@ def _renvois_article(r: Regle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
     noms = _noms(r)
     alt = _alternatives(noms)
     motif = re.compile(rf"(?:\b(?P<avant>{alt})\s*,?\s+)?\barticles?\s+(?P<nums>{NUMERO}{SUITE})(?![\d-])"
-                       rf"(?P<apres>\s+(?:du|de\s+la|de\s+l['’]|des|de|d['’]|au|à\s+la)\s+(?:(?P<cible>{alt})\b)?)?",
+                       rf"(?P<apres>(?:\s+et\s+suivants)?\s+(?:du|de\s+la|de\s+l['’]|des|de|d['’]|au|à\s+la)\s+"
+                       rf"(?:(?P<cible>{alt})\b)?)?",
                        re.IGNORECASE)
     for p in pieces.values():
         for u in p.unites:
