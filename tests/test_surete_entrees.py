@@ -11,6 +11,7 @@ import copy
 import datetime as dt
 import os
 import resource
+import shutil
 import tempfile
 import time
 import zipfile
@@ -24,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from conftest import EXEMPLES, RACINE, ecrire, reponses
+from conftest import soffice, EXEMPLES, RACINE, ecrire, reponses
 from generateur.donnees import catalogue as module_catalogue
 from generateur.interfaces.cli import main
 from test_robustesse import _copie_catalogue
@@ -657,6 +658,8 @@ def _code_de_l_exemple(nom: str, dossier: Path) -> int:
 
 def test_fouille_des_exemples_mutes(tmp_path):
     bilan: Counter[str] = Counter()
+    echantillon = tmp_path / "echantillon"  # deux pièces produites par famille, ouvertes par LibreOffice à la fin
+    echantillon.mkdir()
 
     @settings(max_examples=ENTREES_FOUILLE, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -665,6 +668,10 @@ def test_fouille_des_exemples_mutes(tmp_path):
         nom, texte, famille, attendu = cas
         with tempfile.TemporaryDirectory(dir=tmp_path) as dossier:
             code = _essayer(Path(dossier), nom, texte, famille, attendu, tmp_path)
+            if code in (0, 1) and len(list(echantillon.glob(f"{famille}-*"))) < 2:
+                for piece in ("RC", "CCAP"):
+                    shutil.copy(next((Path(dossier) / "sortie").glob(f"*-{piece}.docx")),
+                                echantillon / f"{famille}-{bilan[famille]}-{piece}.docx")
         bilan[famille] += 1
         bilan["documents" if code in (0, 1) else "refus"] += 1
 
@@ -672,6 +679,12 @@ def test_fouille_des_exemples_mutes(tmp_path):
     print(f"\nfouille : {dict(bilan)}")
     assert bilan["documents"] + bilan["refus"] >= ENTREES_FOUILLE
     assert bilan["documents"] > bilan["refus"], bilan
+    if soffice() is not None:  # sous CI=true, son absence fait échouer soffice() lui-même
+        from generateur.rendu.pdf import convertir
+
+        pieces = sorted(echantillon.glob("*.docx"))
+        pdfs = convertir(pieces, tmp_path / "pdf")
+        assert len(pieces) >= 8 and all(pdfs[p.resolve()].stat().st_size > 1000 for p in pieces), pdfs
 
 
 def _essayer(dossier: Path, nom: str, texte: str, famille: str, attendu: str, tmp_path: Path) -> int:
