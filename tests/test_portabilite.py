@@ -34,3 +34,15 @@ def test_import_et_generation_sans_modules_unix(tmp_path):
     assert sortie.returncode == 0, sortie.stderr[-3000:]
     assert int(sortie.stdout.split()[-1]) >= 5
     assert (tmp_path / "sortie" / "2026-FCS-0213-CCAP.docx").is_file()
+
+
+def test_sortie_coupee_par_head_sans_erreur_interne(tmp_path):
+    """`dce expliquer … | head -2` : la sortie fermée en cours de route n'est pas une « erreur interne »."""
+    lecteur = subprocess.Popen([sys.executable, "-c", "from generateur.interfaces.cli import main; main()",
+                                "--catalogue", str(RACINE), "expliquer", str(EXEMPLES / "travaux-lycee.yaml")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lecteur.stdout.readline()
+    lecteur.stdout.close()  # comme head après sa dernière ligne
+    erreurs = lecteur.stderr.read().decode()
+    assert lecteur.wait(timeout=120) == 0, erreurs
+    assert "Erreur interne" not in erreurs and "Traceback" not in erreurs, erreurs

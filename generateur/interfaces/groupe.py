@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,9 @@ class Groupe(click.Group):
         except KeyboardInterrupt:
             click.echo("\nInterrompu : aucun fichier partiellement écrit.", err=True)
             ctx.exit(130)
+        except BrokenPipeError:  # sortie lue par « | head » puis fermée : rien à signaler
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # pas de nouvelle erreur à la sortie
+            ctx.exit(0)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except Exception as exc:  # noqa: BLE001 - dernier rempart : jamais de trace brute pour l'utilisateur
