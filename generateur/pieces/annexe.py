@@ -14,8 +14,8 @@ from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Titre
 from ..droit.conformite import Conformite, normaliser
 from ..donnees.formats import date_longue, liste_fr, montant, nombre, pourcent
 from ..droit.explication import clauses_a_valider
-from ..droit.regles import Analyse, Selection
-from .tracabilite import tableau, tableau_consultation
+from ..droit.regles import Analyse
+from .tracabilite import regle_lisible, tableau, tableau_consultation
 from ..droit.spaser import actions_mises_en_oeuvre, considerations_decp
 
 NBSP = "\u00a0"
@@ -124,32 +124,6 @@ def texte_preuve(p: dict[str, str]) -> str:
 
 def _oui_non(valeur: bool) -> str:
     return "oui" if valeur else "non"
-
-
-def _lue(valeur: Any) -> str:
-    """Réponse lue par une règle, en bref : une liste de critères ou de lots se résume à leurs intitulés."""
-    if isinstance(valeur, bool):
-        return _oui_non(valeur)
-    if valeur is None:
-        return "—"
-    if isinstance(valeur, dict):
-        return str(valeur.get("intitule") or valeur.get("numero") or "…") + (f" ({valeur['type']})" if "type" in valeur else "")
-    if isinstance(valeur, list):
-        return ", ".join(_lue(v) for v in valeur) or "aucun"
-    return str(valeur)
-
-
-def regle_lisible(s: Selection) -> str:
-    """Condition de la clause, réponses qu'elle a lues et lots retenus."""
-    if s.clause.condition == "true":
-        return "toujours applicable"
-    lues = f"{NBSP}; ".join(f"{c} = {_lue(v)}" for c, v in s.lues.items())
-    if list(s.lues) == [s.clause.condition]:
-        texte = lues  # « spaser.plastique_usage_unique = oui »
-    else:
-        texte = s.clause.condition + (f" — lu{NBSP}: {lues}" if lues else "")
-    retenus = "lot retenu" if len(s.lots) == 1 else "lots retenus"
-    return texte + (f" — {retenus}{NBSP}: {', '.join(str(n) for n in s.lots)}" if s.lots else "")
 
 
 def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True) -> tuple[list[Bloc], list[Titre]]:
@@ -295,7 +269,7 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True) -> t
                 [["Action", "Pièce et article", "Clause (version)", "Références", "Règle et réponses lues"]]
                 + [[f"{a.id} – {a.titre}", f"{s.clause.document}, article {s.numero}",
                     f"{s.clause.titre} ({s.clause.id}, v{s.clause.version})", " ; ".join(s.clause.references),
-                    regle_lisible(s)] for a, s in lignes],
+                    regle_lisible(analyse, s)] for a, s in lignes],
                 [22, 11, 20, 19, 28]))
 
     article(7, "Données essentielles (DECP 2.x)")
