@@ -15,7 +15,6 @@ from typing import Any
 from babel.numbers import NumberFormatError, parse_decimal
 
 from . import formats
-from .formats import typographie  # noqa: F401 - une seule typographie française, reprise par l'assistant
 from .questionnaire import Question
 
 OUI = {"o", "oui", "y", "yes", "v", "vrai", "true", "1"}

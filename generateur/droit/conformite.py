@@ -19,7 +19,7 @@ from jinja2 import Template
 from ..erreurs import ErreurDonnees, Probleme
 from .expressions import ENV_EXPRESSIONS, ErreursJinja, evaluer, message_erreur
 from .regles import Analyse
-from ..donnees.saisie import typographie
+from ..donnees.formats import typographie
 from .spaser import considerations_decp
 from .suggestions import Etat, etats
 from .suggestions import charger as charger_suggestions

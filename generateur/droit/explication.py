@@ -14,7 +14,8 @@ from typing import Any
 from .conformite import Conformite, lots_sans_clause_sociale, refus_a_justifier  # noqa: F401 (refus_a_justifier : API de `dce verifier`)
 from ..donnees.formats import date_longue, euros, montant, montant_ttc, nombre, pourcent
 from .regles import Analyse, Calcul, Selection
-from ..donnees.saisie import INS, lire, typographie
+from ..donnees.formats import typographie
+from ..donnees.saisie import INS, lire
 from .suggestions import Etat, Suggestion, etats
 from .spaser import actions_mises_en_oeuvre
 

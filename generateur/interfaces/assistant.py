@@ -37,8 +37,8 @@ from ..donnees.saisie import (
     interpreter,
     lire,
     sans_accents,
-    typographie,
 )
+from ..donnees.formats import typographie
 from ..droit.suggestions import Suggestion
 
 RETOUR, AIDE, EFFACER, MODIFIER = "<", "?", "-", "m"

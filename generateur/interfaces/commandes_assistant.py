@@ -74,7 +74,7 @@ def verifier(ctx: click.Context, reponses: Path, droit_du: dt.date | None) -> No
     from ..droit.explication import refus_a_justifier
     from ..donnees.formats import montant
     from ..droit.regles import preparer
-    from ..donnees.saisie import typographie
+    from ..donnees.formats import typographie
 
     analyse = preparer(reponses, ctx.obj["racine"], droit_du)
     ctx_regles = analyse.contexte
