@@ -288,7 +288,29 @@ def test_renvoi_present_nomme_l_article(catalogue_copie, tmp_path):
     assert "Les exigences figurent à l’article 3 du CCTP." in ccap.texte
 
 
+def test_renvoi_vers_une_piece_de_l_acheteur(catalogue_copie, tmp_path):
+    """Une clause qui renvoie à une pièce jointe par l'acheteur (liste du personnel, des sites…) la nomme par son
+    titre quand elle est jointe ; sinon la génération s'arrête et dit quelle pièce joindre, en mots du questionnaire."""
+    (catalogue_copie / "clauses/ccap/ccap-renvoi-essai.md").write_text(CLAUSE_RENVOI.format(
+        objet="la liste du personnel à reprendre", cible="piece_acheteur: liste_personnel", sinon="erreur",
+        corps="La liste du personnel figure dans {{ renvoi('cible') }}."), encoding="utf-8")
+    resultat = generer_cli(catalogue_copie, ecrire(tmp_path, reponses()), tmp_path / "sans")
+    assert resultat.exit_code == 2, resultat.output
+    assert ("joindre au dossier la pièce « Liste du personnel affecté au marché en cours (reprise du personnel) » "
+            "(question « Pièces jointes au dossier par l'acheteur »)") in resultat.output
+    assert not (tmp_path / "sans").exists()
+    donnees = reponses(pieces_acheteur=[
+        {"titre": "Liste du personnel *en place*", "fichier": "pieces/personnel.pdf", "nature": "liste_personnel"},
+        {"titre": "Plans", "fichier": "pieces/plans.pdf", "nature": "plans"}])
+    resultat = generer_cli(catalogue_copie, ecrire(tmp_path, donnees), tmp_path / "avec")
+    assert resultat.exit_code == 0, resultat.output
+    ccap = Lu(next((tmp_path / "avec").glob("*-CCAP.docx")))
+    assert ("La liste du personnel figure dans la pièce «\xa0Liste du personnel *en place*\xa0» jointe au dossier de "
+            "consultation.") in ccap.texte
+
+
 @pytest.mark.parametrize("cible, sinon, corps, message", [
+    ("piece_acheteur: organigramme", "erreur", "Texte.", "renvoi « cible » vers une pièce de l'acheteur de nature « organigramme », inconnue"),
     ("piece: CCTP, article: inexistant", "erreur", "Texte.", "renvoi « cible » vers l'article « inexistant », absent du plan du CCTP"),
     ("clause: cctp-inexistante", "erreur", "Texte.", "renvoi « cible » vers la clause « cctp-inexistante », qui n'existe pas"),
     ("reponse: variantes.inconnue", "erreur", "Texte.", "renvoi « cible » vers la réponse « variantes.inconnue », absente du questionnaire"),

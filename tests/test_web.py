@@ -431,6 +431,10 @@ def test_consultation_de_travaux_en_plusieurs_lots(page, serveur, tmp_path):
     page.get_by_label("Maître d'œuvre", exact=True).fill("Atelier Tarn Architectes")
     _continuer(page)
 
+    # Les pièces jointes par l'acheteur : aucune ici
+    attendre(page.locator("h1")).to_have_text("Pièces jointes par l'acheteur")
+    _continuer(page)
+
     # Les critères
     for rang, (intitule, ponderation, nature) in enumerate(CRITERES, start=1):
         if rang > 1:

@@ -26,9 +26,10 @@ CHAMPS_CLAUSE = {
 }
 CHAMPS_OBLIGATOIRES = ("id", "version", "en_vigueur", "titre", "document", "article", "references")
 # Renvoi d'une clause vers le contenu d'une pièce : une clause (`clause`), un article du plan d'une pièce
-# (`piece` + `article`) ou une réponse (`reponse`) ; `sinon` : « texte » (la clause dit la chose elle-même quand
+# (`piece` + `article`), une réponse (`reponse`) ou une pièce jointe par l'acheteur, désignée par sa nature
+# (`piece_acheteur` : liste_sites, liste_personnel… ; réponse `pieces_acheteur`) ; `sinon` : « texte » (la clause dit la chose elle-même quand
 # la cible manque, en testant renvoi('id')) ou « erreur » (la génération s'arrête et dit quelle réponse manque).
-CHAMPS_RENVOI = {"id", "objet", "clause", "piece", "article", "reponse", "sinon"}
+CHAMPS_RENVOI = {"id", "objet", "clause", "piece", "article", "reponse", "piece_acheteur", "sinon"}
 SINON_RENVOI = ("texte", "erreur")
 _TEXTES = {"type": "array", "items": {"type": ["string", "number"]}}
 _CALCULS = {"type": "array", "items": {"type": "object", "required": ["nom", "expression"], "properties": {
@@ -241,9 +242,10 @@ def lire_clause(fichier: Path, documents: dict[str, dict[str, Any]] | None = Non
     for i, r in enumerate(renvois):
         for cle in sorted(set(r) - CHAMPS_RENVOI):
             pb(f"champ « {cle} » inconnu dans un renvoi ({', '.join(sorted(CHAMPS_RENVOI))})", f"renvois.{i}")
-        cibles = [c for c in ("clause", "article", "reponse") if r.get(c)]
+        cibles = [c for c in ("clause", "article", "reponse", "piece_acheteur") if r.get(c)]
         if not r.get("id") or not r.get("objet") or len(cibles) != 1:
-            pb("un renvoi a un id, un objet et une seule cible : clause, article (avec piece) ou reponse", f"renvois.{i}")
+            pb("un renvoi a un id, un objet et une seule cible : clause, article (avec piece), reponse ou "
+               "piece_acheteur", f"renvois.{i}")
         elif r.get("article") and not r.get("piece"):
             pb("renvoi vers un article sans la pièce (piece : RC, CCAP ou CCTP)", f"renvois.{i}")
         if r.get("sinon", "erreur") not in SINON_RENVOI:

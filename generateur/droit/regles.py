@@ -21,7 +21,7 @@ from ..donnees.acheteurs import Acheteur, ChampACompleter
 from ..donnees.catalogue import Catalogue, Clause
 from ..erreurs import ErreurClause, ErreurDonnees, Probleme
 from ..donnees.formats import liste_fr
-from .expressions import ENV_EXPRESSIONS, ErreursJinja, MarkdownSur, chemins_utilises, evaluer, message_erreur
+from .expressions import ENV_EXPRESSIONS, ErreursJinja, MarkdownSur, chemins_utilises, echapper_markdown, evaluer, message_erreur
 from ..donnees.reponses import Reponses
 
 
@@ -232,6 +232,12 @@ def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_
 def cible_renvoi(analyse: Analyse, clause: Clause, renvoi: dict[str, Any]) -> Any:
     """Ce que désigne un renvoi dans cette consultation : « l'article 3.2 du CCTP » pour une clause ou un article
     du plan, la valeur pour une réponse ; None si la cible manque (clause non retenue, article vide, réponse vide)."""
+    if renvoi.get("piece_acheteur"):
+        pieces = [p for p in analyse.contexte.get("pieces_acheteur") or [] if p.get("nature") == renvoi["piece_acheteur"]]
+        if not pieces:
+            return None
+        return MarkdownSur(liste_fr(f"la pièce « {echapper_markdown(p['titre'])} »" for p in pieces) + " jointe"
+                           + ("s" if len(pieces) > 1 else "") + " au dossier de consultation")
     if renvoi.get("reponse"):
         valeur = _lire(analyse.contexte, str(renvoi["reponse"]))
         return None if valeur in (None, "", [], {}) or (isinstance(valeur, str) and not valeur.strip()) else valeur
@@ -256,7 +262,12 @@ def verifier_renvois(analyse: Analyse) -> None:
         for r in s.clause.renvois:
             if r.get("sinon", "erreur") != "erreur" or cible_renvoi(analyse, s.clause, r) is not None:
                 continue
-            if r.get("reponse"):
+            if r.get("piece_acheteur"):
+                questionnaire = module_questionnaire.charger(analyse.catalogue.racine / "questionnaire.yaml")
+                nature = questionnaire.question("pieces_acheteur.nature")
+                libelle = (nature.choix or {}).get(str(r["piece_acheteur"]), r["piece_acheteur"]) if nature else r["piece_acheteur"]
+                manque = f"joindre au dossier la pièce « {libelle} » (question « Pièces jointes au dossier par l'acheteur »)"
+            elif r.get("reponse"):
                 q = module_questionnaire.charger(analyse.catalogue.racine / "questionnaire.yaml").question(str(r["reponse"]))
                 manque = f"répondre à la question « {q.libelle if q else r['reponse']} »"
             elif r.get("clause"):

@@ -266,6 +266,10 @@ class Verificateur:
                                             for q in self.chemins_reponses):
                 self.pb(f"renvoi « {ident} » vers la réponse « {r['reponse']} », absente du questionnaire", c.fichier,
                         ligne, "renvois")
+            natures = self.choix.get("pieces_acheteur.nature", set())
+            if r.get("piece_acheteur") and r["piece_acheteur"] not in natures:
+                self.pb(f"renvoi « {ident} » vers une pièce de l'acheteur de nature « {r['piece_acheteur']} », inconnue "
+                        f"du questionnaire (natures possibles : {', '.join(sorted(natures))})", c.fichier, ligne, "renvois")
             if r.get("sinon", "erreur") == "texte" and not re.search(rf"renvoi\(\s*['\"]{re.escape(str(ident))}['\"]", c.corps):
                 self.pb(f"renvoi « {ident} » (sinon: texte) jamais lu par la clause : tester {{% if renvoi('{ident}') %}} "
                         "et dire la chose elle-même quand la cible manque", c.fichier, ligne, "renvois")
