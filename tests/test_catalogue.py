@@ -108,11 +108,36 @@ def test_article_du_plan_sans_clause(copie):
 
 def test_action_spaser_inconnue_ou_interne(copie):
     fichier = copie / CLAUSE
-    champ(fichier, "actions", '["99.9", "1.1"]')
+    champ(fichier, "actions", '{mise_en_oeuvre: ["99.9", "1.1"]}')
     resultat = verifier(copie)
     ligne = ligne_de(fichier, "actions:")
     signale(resultat, CLAUSE, ligne, "action SPASER « 99.9 » inconnue du référentiel")
     signale(resultat, CLAUSE, ligne, "action SPASER « 1.1 » interne", "dce: false")
+
+
+@pytest.mark.parametrize("valeur, champ_, attendu", [
+    ('["9.2"]', "actions", "étiquette SPASER sans niveau"),
+    ('{engagement: ["9.2"]}', "actions.engagement", "niveau « engagement » inconnu pour une étiquette SPASER"),
+    ('{rappel: "9.2"}', "actions.rappel", "niveau « rappel » : une liste d'actions est attendue"),
+    ('{rappel: [{action: "9.2", quand: "true"}]}', "actions.rappel.0", "étiquette SPASER invalide"),
+])
+def test_etiquette_spaser_sans_niveau_refusee(copie, valeur, champ_, attendu):
+    """Une étiquette SPASER dit son niveau (obligation légale, mise en œuvre, rappel) : l'ancienne liste sans
+    niveau et un niveau inconnu sont refusés, avec la ligne, le champ et les niveaux possibles."""
+    fichier = copie / CLAUSE
+    champ(fichier, "actions", valeur)
+    resultat = verifier(copie)
+    signale(resultat, CLAUSE, ligne_de(fichier, "actions:"), attendu, f"« {champ_} »")
+    if "niveau" in attendu and "inconnu" in attendu or "sans niveau" in attendu:
+        assert "obligation_legale (obligation légale)" in resultat.output, resultat.output
+
+
+def test_condition_si_d_un_lien_verifiee(copie):
+    fichier = copie / CLAUSE
+    champ(fichier, "actions", '{mise_en_oeuvre: [{action: "11.4", si: "taux_mystere > 3"}]}')
+    resultat = verifier(copie)
+    signale(resultat, CLAUSE, ligne_de(fichier, "actions:"),
+            "condition « si » du lien vers l'action 11.4 lit « taux_mystere »")
 
 
 @pytest.mark.parametrize("ajout, repere, attendu", [
