@@ -76,6 +76,8 @@ ATTENDU = {
     "consideration_sociale": {2025: (1, 2), 2026: (3, 5), 2027: (1, 1)},
     "marches_reserves": {2025: (0, 2), 2026: (1, 5), 2027: (0, 1)},
     "allotissement": {2025: (1, 2), 2026: (1, 5), 2027: (0, 1)},
+    # avance de la politique de la Région (15 %, 20 % pour les PME, au-delà du minimum légal : action 11.4)
+    "spaser_au_dela_du_droit": {2025: (2, 2), 2026: (5, 5), 2027: (1, 1)},
 }
 CIBLES = {"consideration_environnementale": {2025: 100, 2026: 100, 2027: 100},
           "critere_environnemental": {2025: 5, 2026: 10, 2027: 10},
@@ -131,7 +133,15 @@ def test_indicateurs_egaux_au_decompte_manuel(bilan):
     assert decp[(2026, "Critère environnemental")] == ["C4", "C7", "C5", "C6"]
     chantiers = {(c["annee"], c["chantier"]): [x.reference for x in c["mettent_en_oeuvre"]] for c in b.chantiers}
     assert chantiers[(2026, 8)] == ["C5"] and chantiers[(2025, 8)] == []   # commerce équitable
-    assert chantiers[(2026, 5)] == ["C5"]                                  # alimentation durable
+    # alimentation durable : C5 n'a pas retenu l'option ; ses spécifications EGalim sont une obligation légale,
+    # comptée à part et jamais comme mise en œuvre
+    assert chantiers[(2026, 5)] == []
+    legales = {(c["annee"], c["chantier"]): [x.reference for x in c["obligations_legales_seules"]] for c in b.chantiers}
+    assert legales[(2026, 5)] == ["C5"]
+    # chantier 1 (considérations environnementales) : avant le 22 août 2026, le critère environnemental est un choix
+    # (C1) ; depuis, il est imposé (C4 à C8) : obligation légale seule, sauf option (C8 : variante bas carbone, 1.4 non)
+    assert chantiers[(2025, 1)] == ["C1"] and chantiers[(2026, 1)] == []
+    assert legales[(2026, 1)] == ["C4", "C7", "C5", "C6"]
     assert all(not c.obligations_non_respectees for c in b.consultations)  # C6 : absence justifiée
 
 
@@ -139,7 +149,8 @@ def test_classeur_une_feuille_par_indicateur_et_les_lignes(bilan):
     _, sortie = bilan
     wb = load_workbook(sortie / "bilan-SPASER-occitanie.xlsx")
     assert wb.sheetnames == ["Synthèse", "Considération env.", "Critère env.", "Clause sociale",
-                             "Considération sociale", "Marchés réservés", "Allotissement", "Heures d'insertion",
+                             "Considération sociale", "Marchés réservés", "Allotissement", "SPASER au-delà du droit",
+                             "Heures d'insertion",
                              "Commerce équitable", "Chantiers", "DECP", "Consultations", "Lots"]
     sociale = {r[0]: r for r in wb["Clause sociale"].iter_rows(min_row=2, values_only=True)}
     assert sociale[2026][1:6] == (4, 3, 0.75, 0.30, 45.0)
@@ -252,7 +263,7 @@ def test_rapport_s_ouvre_et_ses_graphiques_sont_sur_les_pages(bilan, tmp_path):
 COLONNES_LOTS = {"consideration_environnementale": "Considération environnementale",
                  "critere_environnemental": "Critère environnemental", "clause_sociale": "Clause sociale",
                  "consideration_sociale": "Considération sociale", "marches_reserves": "Marché réservé",
-                 "allotissement": "Allotie"}
+                 "allotissement": "Allotie", "spaser_au_dela_du_droit": "SPASER au-delà du droit"}
 
 
 def _feuille(wb, nom):

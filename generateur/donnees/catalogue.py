@@ -225,7 +225,7 @@ def lire_liens(valeur: Any, pb: Any) -> list[Lien]:
                     and isinstance(e.get("si", ""), str):
                 liens.append(Lien(str(e["action"]), niveau, str(e.get("si") or "").strip()))
             else:
-                pb(f"étiquette SPASER invalide : un numéro d'action (\"6.2\") ou {{action: \"6.2\", si: \"expression\"}}",
+                pb("étiquette SPASER invalide : un numéro d'action (\"6.2\") ou {action: \"6.2\", si: \"expression\"}",
                    f"actions.{niveau}.{i}")
     return liens
 
