@@ -193,7 +193,7 @@ def fiche(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
              "Aucune clause retenue ne rattache une obligation légale à une action du référentiel.", legales),
             ("rappel", "Actions rappelées par les clauses communes",
              "Aucune clause retenue ne rappelle une action du référentiel.", rappels)), start=1):
-        t = Titre(2, f"2.{n} – {titre}", f"_Toc_art_2_{n}")
+        t = Titre(2, f"2.{n}{INSECABLE}– {titre}", f"_Toc_art_2_{n}")
         blocs.append(t)
         titres.append(t)
         liens = niveaux[niveau]
