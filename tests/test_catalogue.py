@@ -355,7 +355,10 @@ def test_couverture_terminal_et_exports(tmp_path):
     resultat = dce(RACINE, "catalogue", "couverture", "--export", str(tmp_path / "couverture.xlsx"))
     assert resultat.exit_code == 0, resultat.output
     assert "Sans clause" not in resultat.output
-    assert re.search(r"✓ 18\.1\s+Promouvoir des clauses contractuelles.*ccap-reexamen \(CCAP\)", resultat.output)
+    assert re.search(r"✓ 18\.1\s+Promouvoir des clauses contractuelles.*ccap-reexamen \(CCAP, rappel\)", resultat.output)
+    # chaque clause dit le niveau de son lien ; la synthèse nomme les actions que rien ne met en œuvre au-delà du droit
+    assert "rc-critere-social (RC, mise en œuvre)" in resultat.output
+    assert re.search(r"jamais mises en œuvre au-delà du droit\s*: .*19\.3\.$", resultat.output, re.M)
     assert re.search(r"1\.1\s+Sensibiliser.*action interne \(hors DCE\)", resultat.output)
     from openpyxl import load_workbook
 
@@ -369,7 +372,7 @@ def test_couverture_terminal_et_exports(tmp_path):
     assert resultat.exit_code == 0, resultat.output
     lu = Lu(tmp_path / "couverture.docx")
     assert any(t.startswith("Axe 5 – ") for t in lu.titres(1))
-    assert any(l[0] == "19.3" and "ccap-differends" in l[2] for t in lu.tableaux for l in t)
+    assert any(l[0] == "19.3" and "ccap-differends" in l[2] and "rappel" in l[2] for t in lu.tableaux for l in t)
 
 
 def test_couverture_signale_une_action_sans_clause(copie):

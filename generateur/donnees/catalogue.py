@@ -81,6 +81,7 @@ NIVEAUX = {
     "mise_en_oeuvre": "mise en œuvre au-delà du droit",
     "rappel": "rappel",
 }
+NIVEAUX_COURTS = {"obligation_legale": "obligation légale", "mise_en_oeuvre": "mise en œuvre", "rappel": "rappel"}
 CHAMPS_LIEN = {"action", "si"}
 DECP = {"Clause sociale", "Critère social", "Marché réservé", "Clause environnementale", "Critère environnemental"}
 
