@@ -404,6 +404,10 @@ def figures():
                                                   "Consultations mettant en œuvre le chantier"),
         "chantiers nuls": g.figure_barres_horizontales(CHANTIERS, [0, 0, 0], ["0 (0 %)"] * 3,
                                                        "Consultations mettant en œuvre le chantier"),
+        "chantiers par niveau": g.figure_barres_horizontales(
+            CHANTIERS, [3, 0, 1], ["3 (100 %)", "0 (0 %)", "1 (33 %)"], "Consultations",
+            seconde=("Mise en œuvre au-delà du droit", "Obligations légales seules", [0, 3, 2],
+                     ["0 (0 %)", "3 (100 %)", "2 (67 %)"])),
         "sommes": g.figure_deux_sommes([2025, 2026, 2027], [300, 5746, 209], [0, 6302000, 0]),
         "sommes nulles": g.figure_deux_sommes([2025, 2026], [0, 0], [0, 0]),
     }

@@ -158,8 +158,10 @@ def blocs(bilan: Bilan) -> tuple[list[Bloc], list[Titre]]:
     image(graphiques.barres_horizontales(
         [f"{ch}. {t['titre']}" for (_, ch), t in totaux.items()], [t["n"] for t in totaux.values()],
         [f"{nombre(t['n'])} ({pourcent(round(100 * t['n'] / total))})" for t in totaux.values()],
-        "Consultations mettant en œuvre le chantier au-delà du droit"),
-        "Figure 2 – Consultations par chantier du SPASER (au-delà du droit)")
+        "Consultations", seconde=(
+            "Mise en œuvre au-delà du droit", "Obligations légales seules", [t["legales"] for t in totaux.values()],
+            [f"{nombre(t['legales'])} ({pourcent(round(100 * t['legales'] / total))})" for t in totaux.values()])),
+        "Figure 2 – Consultations par chantier du SPASER : au-delà du droit, et par les seules obligations légales")
     corps.append(Paragraphe([Segment(
         f"Nombre de consultations lancées {_periode(bilan)} qui mettent en œuvre au-delà du droit au moins une action "
         "de chaque chantier (chantiers dont une action peut figurer dans un DCE). La colonne «" + NBSP
