@@ -458,3 +458,32 @@ def test_graphiques_la_cible_ne_barre_pas_la_valeur(figures):
                 for b in boites:
                     if b.x0 <= x <= b.x1:
                         assert not (b.y0 - demi_trait < y < b.y1 + demi_trait), (nom, x, y, b)
+
+
+def test_actions_et_chantiers_par_niveau_se_recomptent_dans_le_classeur(bilan):
+    """Le rapport (article 3) et la feuille « Chantiers » se recomptent depuis la feuille « Consultations » : actions
+    mises en œuvre au-delà du droit, et, à part, actions et chantiers touchés par les seules obligations légales."""
+    _, sortie = bilan
+    wb = load_workbook(sortie / "bilan-SPASER-occitanie.xlsx")
+    consultations = _feuille(wb, "Consultations")
+
+    def liste(c, colonne):
+        return [x for x in (c[colonne] or "").split(", ") if x]
+    mises = {a for c in consultations for a in liste(c, "Actions SPASER mises en œuvre au-delà du droit")}
+    legales = {a for c in consultations for a in liste(c, "Actions SPASER par obligations légales seulement")} - mises
+    assert "11.4" in mises and "9.2" in mises          # avance de la politique ; égalité par le critère social de C4
+    assert "15.3" in legales and "9.2" not in legales  # remise électronique : obligation ; rc-probite : rappel
+    avec = sum(1 for c in consultations if liste(c, "Actions SPASER mises en œuvre au-delà du droit"))
+    cle = lambda i: [int(x) for x in i.split(".")]  # noqa: E731
+    texte = Lu(sortie / "bilan-SPASER-occitanie.docx").texte
+    assert (f"au-delà du droit de 2025 à 2027\u00a0: {len(mises)} ("
+            + ", ".join(sorted(mises, key=cle)[:-1]) + f" et {sorted(mises, key=cle)[-1]}), par {avec} consultations "
+            f"sur {len(consultations)}.") in texte
+    assert f"la part due aux obligations légales\u00a0: {len(legales)} autres actions (" in texte
+    for ligne in _feuille(wb, "Chantiers"):
+        de_l_annee = [c for c in consultations if c["Année"] == ligne["Année"]]
+        for colonne, colonne_consultations in (
+                ("Mettant en œuvre le chantier au-delà du droit", "Chantiers (au-delà du droit)"),
+                ("Par obligations légales seulement", "Chantiers (obligations légales seules)")):
+            attendu = [c for c in de_l_annee if str(ligne["Chantier"]) in liste(c, colonne_consultations)]
+            assert ligne[colonne] == len(attendu), (ligne["Année"], ligne["Chantier"], colonne)
