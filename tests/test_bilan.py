@@ -76,6 +76,8 @@ ATTENDU = {
     "consideration_sociale": {2025: (1, 2), 2026: (3, 5), 2027: (1, 1)},
     "marches_reserves": {2025: (0, 2), 2026: (1, 5), 2027: (0, 1)},
     "allotissement": {2025: (1, 2), 2026: (1, 5), 2027: (0, 1)},
+    # avance de la politique de la Région (15 %, 20 % pour les PME, au-delà du minimum légal : action 11.4)
+    "spaser_au_dela_du_droit": {2025: (2, 2), 2026: (5, 5), 2027: (1, 1)},
 }
 CIBLES = {"consideration_environnementale": {2025: 100, 2026: 100, 2027: 100},
           "critere_environnemental": {2025: 5, 2026: 10, 2027: 10},
@@ -131,7 +133,15 @@ def test_indicateurs_egaux_au_decompte_manuel(bilan):
     assert decp[(2026, "Critère environnemental")] == ["C4", "C7", "C5", "C6"]
     chantiers = {(c["annee"], c["chantier"]): [x.reference for x in c["mettent_en_oeuvre"]] for c in b.chantiers}
     assert chantiers[(2026, 8)] == ["C5"] and chantiers[(2025, 8)] == []   # commerce équitable
-    assert chantiers[(2026, 5)] == ["C5"]                                  # alimentation durable
+    # alimentation durable : C5 n'a pas retenu l'option ; ses spécifications EGalim sont une obligation légale,
+    # comptée à part et jamais comme mise en œuvre
+    assert chantiers[(2026, 5)] == []
+    legales = {(c["annee"], c["chantier"]): [x.reference for x in c["obligations_legales_seules"]] for c in b.chantiers}
+    assert legales[(2026, 5)] == ["C5"]
+    # chantier 1 (considérations environnementales) : avant le 22 août 2026, le critère environnemental est un choix
+    # (C1) ; depuis, il est imposé (C4 à C8) : obligation légale seule, sauf option (C8 : variante bas carbone, 1.4 non)
+    assert chantiers[(2025, 1)] == ["C1"] and chantiers[(2026, 1)] == []
+    assert legales[(2026, 1)] == ["C4", "C7", "C5", "C6"]
     assert all(not c.obligations_non_respectees for c in b.consultations)  # C6 : absence justifiée
 
 
@@ -139,7 +149,8 @@ def test_classeur_une_feuille_par_indicateur_et_les_lignes(bilan):
     _, sortie = bilan
     wb = load_workbook(sortie / "bilan-SPASER-occitanie.xlsx")
     assert wb.sheetnames == ["Synthèse", "Considération env.", "Critère env.", "Clause sociale",
-                             "Considération sociale", "Marchés réservés", "Allotissement", "Heures d'insertion",
+                             "Considération sociale", "Marchés réservés", "Allotissement", "SPASER au-delà du droit",
+                             "Heures d'insertion",
                              "Commerce équitable", "Chantiers", "DECP", "Consultations", "Lots"]
     sociale = {r[0]: r for r in wb["Clause sociale"].iter_rows(min_row=2, values_only=True)}
     assert sociale[2026][1:6] == (4, 3, 0.75, 0.30, 45.0)
@@ -252,7 +263,7 @@ def test_rapport_s_ouvre_et_ses_graphiques_sont_sur_les_pages(bilan, tmp_path):
 COLONNES_LOTS = {"consideration_environnementale": "Considération environnementale",
                  "critere_environnemental": "Critère environnemental", "clause_sociale": "Clause sociale",
                  "consideration_sociale": "Considération sociale", "marches_reserves": "Marché réservé",
-                 "allotissement": "Allotie"}
+                 "allotissement": "Allotie", "spaser_au_dela_du_droit": "SPASER au-delà du droit"}
 
 
 def _feuille(wb, nom):
@@ -393,6 +404,10 @@ def figures():
                                                   "Consultations mettant en œuvre le chantier"),
         "chantiers nuls": g.figure_barres_horizontales(CHANTIERS, [0, 0, 0], ["0 (0 %)"] * 3,
                                                        "Consultations mettant en œuvre le chantier"),
+        "chantiers par niveau": g.figure_barres_horizontales(
+            CHANTIERS, [3, 0, 1], ["3 (100 %)", "0 (0 %)", "1 (33 %)"], "Consultations",
+            seconde=("Mise en œuvre au-delà du droit", "Obligations légales seules", [0, 3, 2],
+                     ["0 (0 %)", "3 (100 %)", "2 (67 %)"])),
         "sommes": g.figure_deux_sommes([2025, 2026, 2027], [300, 5746, 209], [0, 6302000, 0]),
         "sommes nulles": g.figure_deux_sommes([2025, 2026], [0, 0], [0, 0]),
     }
@@ -443,3 +458,32 @@ def test_graphiques_la_cible_ne_barre_pas_la_valeur(figures):
                 for b in boites:
                     if b.x0 <= x <= b.x1:
                         assert not (b.y0 - demi_trait < y < b.y1 + demi_trait), (nom, x, y, b)
+
+
+def test_actions_et_chantiers_par_niveau_se_recomptent_dans_le_classeur(bilan):
+    """Le rapport (article 3) et la feuille « Chantiers » se recomptent depuis la feuille « Consultations » : actions
+    mises en œuvre au-delà du droit, et, à part, actions et chantiers touchés par les seules obligations légales."""
+    _, sortie = bilan
+    wb = load_workbook(sortie / "bilan-SPASER-occitanie.xlsx")
+    consultations = _feuille(wb, "Consultations")
+
+    def liste(c, colonne):
+        return [x for x in (c[colonne] or "").split(", ") if x]
+    mises = {a for c in consultations for a in liste(c, "Actions SPASER mises en œuvre au-delà du droit")}
+    legales = {a for c in consultations for a in liste(c, "Actions SPASER par obligations légales seulement")} - mises
+    assert "11.4" in mises and "9.2" in mises          # avance de la politique ; égalité par le critère social de C4
+    assert "15.3" in legales and "9.2" not in legales  # remise électronique : obligation ; rc-probite : rappel
+    avec = sum(1 for c in consultations if liste(c, "Actions SPASER mises en œuvre au-delà du droit"))
+    cle = lambda i: [int(x) for x in i.split(".")]  # noqa: E731
+    texte = Lu(sortie / "bilan-SPASER-occitanie.docx").texte
+    assert (f"au-delà du droit de 2025 à 2027\u00a0: {len(mises)} ("
+            + ", ".join(sorted(mises, key=cle)[:-1]) + f" et {sorted(mises, key=cle)[-1]}), par {avec} consultations "
+            f"sur {len(consultations)}.") in texte
+    assert f"la part due aux obligations légales\u00a0: {len(legales)} autres actions (" in texte
+    for ligne in _feuille(wb, "Chantiers"):
+        de_l_annee = [c for c in consultations if c["Année"] == ligne["Année"]]
+        for colonne, colonne_consultations in (
+                ("Mettant en œuvre le chantier au-delà du droit", "Chantiers (au-delà du droit)"),
+                ("Par obligations légales seulement", "Chantiers (obligations légales seules)")):
+            attendu = [c for c in de_l_annee if str(ligne["Chantier"]) in liste(c, colonne_consultations)]
+            assert ligne[colonne] == len(attendu), (ligne["Année"], ligne["Chantier"], colonne)

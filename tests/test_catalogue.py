@@ -108,11 +108,36 @@ def test_article_du_plan_sans_clause(copie):
 
 def test_action_spaser_inconnue_ou_interne(copie):
     fichier = copie / CLAUSE
-    champ(fichier, "actions", '["99.9", "1.1"]')
+    champ(fichier, "actions", '{mise_en_oeuvre: ["99.9", "1.1"]}')
     resultat = verifier(copie)
     ligne = ligne_de(fichier, "actions:")
     signale(resultat, CLAUSE, ligne, "action SPASER « 99.9 » inconnue du référentiel")
     signale(resultat, CLAUSE, ligne, "action SPASER « 1.1 » interne", "dce: false")
+
+
+@pytest.mark.parametrize("valeur, champ_, attendu", [
+    ('["9.2"]', "actions", "étiquette SPASER sans niveau"),
+    ('{engagement: ["9.2"]}', "actions.engagement", "niveau « engagement » inconnu pour une étiquette SPASER"),
+    ('{rappel: "9.2"}', "actions.rappel", "niveau « rappel » : une liste d'actions est attendue"),
+    ('{rappel: [{action: "9.2", quand: "true"}]}', "actions.rappel.0", "étiquette SPASER invalide"),
+])
+def test_etiquette_spaser_sans_niveau_refusee(copie, valeur, champ_, attendu):
+    """Une étiquette SPASER dit son niveau (obligation légale, mise en œuvre, rappel) : l'ancienne liste sans
+    niveau et un niveau inconnu sont refusés, avec la ligne, le champ et les niveaux possibles."""
+    fichier = copie / CLAUSE
+    champ(fichier, "actions", valeur)
+    resultat = verifier(copie)
+    signale(resultat, CLAUSE, ligne_de(fichier, "actions:"), attendu, f"« {champ_} »")
+    if "niveau" in attendu and "inconnu" in attendu or "sans niveau" in attendu:
+        assert "obligation_legale (obligation légale)" in resultat.output, resultat.output
+
+
+def test_condition_si_d_un_lien_verifiee(copie):
+    fichier = copie / CLAUSE
+    champ(fichier, "actions", '{mise_en_oeuvre: [{action: "11.4", si: "taux_mystere > 3"}]}')
+    resultat = verifier(copie)
+    signale(resultat, CLAUSE, ligne_de(fichier, "actions:"),
+            "condition « si » du lien vers l'action 11.4 lit « taux_mystere »")
 
 
 @pytest.mark.parametrize("ajout, repere, attendu", [
@@ -330,7 +355,10 @@ def test_couverture_terminal_et_exports(tmp_path):
     resultat = dce(RACINE, "catalogue", "couverture", "--export", str(tmp_path / "couverture.xlsx"))
     assert resultat.exit_code == 0, resultat.output
     assert "Sans clause" not in resultat.output
-    assert re.search(r"✓ 18\.1\s+Promouvoir des clauses contractuelles.*ccap-reexamen \(CCAP\)", resultat.output)
+    assert re.search(r"✓ 18\.1\s+Promouvoir des clauses contractuelles.*ccap-reexamen \(CCAP, rappel\)", resultat.output)
+    # chaque clause dit le niveau de son lien ; la synthèse nomme les actions que rien ne met en œuvre au-delà du droit
+    assert "rc-critere-social (RC, mise en œuvre)" in resultat.output
+    assert re.search(r"jamais mises en œuvre au-delà du droit\s*: .*19\.3\.$", resultat.output, re.M)
     assert re.search(r"1\.1\s+Sensibiliser.*action interne \(hors DCE\)", resultat.output)
     from openpyxl import load_workbook
 
@@ -344,7 +372,7 @@ def test_couverture_terminal_et_exports(tmp_path):
     assert resultat.exit_code == 0, resultat.output
     lu = Lu(tmp_path / "couverture.docx")
     assert any(t.startswith("Axe 5 – ") for t in lu.titres(1))
-    assert any(l[0] == "19.3" and "ccap-differends" in l[2] for t in lu.tableaux for l in t)
+    assert any(l[0] == "19.3" and "ccap-differends" in l[2] and "rappel" in l[2] for t in lu.tableaux for l in t)
 
 
 def test_couverture_signale_une_action_sans_clause(copie):

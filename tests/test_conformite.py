@@ -79,6 +79,16 @@ def test_annexe_des_exemples_chaque_verdict_avec_sa_preuve(exemples_generes, exe
                 _apos(f"{a['clause_titre']} ({a['clause']}, v{a['version']})")) in actions, a
         assert a["axe"]["titre"] and a["chantier"]["titre"] and a["references"]
     assert {a["action"] for a in annexe["actions_spaser"]} == set(manifeste["actions_spaser"])
+    # seules les actions mises en œuvre au-delà du droit y sont comptées ; obligations légales et rappels à part
+    assert {a["niveau"] for a in annexe["actions_spaser"]} <= {"mise_en_oeuvre"}
+    assert {a["niveau"] for a in annexe["obligations_legales_spaser"]} == {"obligation_legale"}
+    assert {a["action"] for a in annexe["obligations_legales_spaser"]} == \
+        set(manifeste["actions_spaser_par_niveau"]["obligation_legale"])
+    assert "rc-probite" not in {a["clause"] for a in annexe["actions_spaser"]}
+    assert "rc-probite" in {a["clause"] for a in annexe["rappels_spaser"]}
+    assert "Obligations légales et rappels rattachés au SPASER" in lu.texte
+    # CCAG : le libellé des données essentielles, jamais le code interne
+    assert annexe["consultation"]["ccag"] in ("Travaux", "Fournitures courantes et services"), annexe["consultation"]
     # DECP : mêmes valeurs que le manifeste, dans la forme du schéma 2.x
     # (le manifeste les donne lot par lot : l'annexe, pour la consultation, en est la réunion)
     pas = "Pas de considération sociale"

@@ -177,8 +177,10 @@ def test_champ_a_completer_surligne_et_recense(profil, tmp_path):
 
 def test_fiche_regle_en_francais_et_reponses_comme_des_reponses(exemples_generes):
     fiche = Lu(next(p for n, p in exemples_generes["travaux-lycee"].items() if n.endswith("-tracabilite-SPASER.docx")))
-    tableau = next(t for t in fiche.tableaux if t[0][-1] == "Règle appliquée")
-    regles = {(l[3], l[4]): l[5] for l in tableau[1:]}
+    # trois tableaux : mises en œuvre au-delà du droit, obligations légales, rappels
+    tableaux = [t for t in fiche.tableaux if t[0][-1] == "Règle appliquée"]
+    assert len(tableaux) == 3
+    regles = {(l[3], l[4]): l[5] for t in tableaux for l in t[1:]}
     assert regles[("3.1", "Produits écolabellisés (cctp-ecolabels, v1)")] == (
         "Quand l’acheteur exige des écolabels — réponse lue\u00a0: «\u00a0Exigences d’écolabels\u00a0»\u00a0: oui.")
     assert regles[("3.2", "Chantier à faibles nuisances et gestion des déchets (cctp-travaux-environnement, v1)")] == (
@@ -188,7 +190,11 @@ def test_fiche_regle_en_francais_et_reponses_comme_des_reponses(exemples_generes
     assert insertion.endswith("lots retenus\u00a0: 1, 2, 3, 4 et 5.")
     for regle in regles.values():  # ni expression Jinja, ni structure de données, ni nom interne
         assert not re.search(r"==|\||selectattr|\{'|\['|spaser\.|lot\.", regle), regle
-    assert "La consultation met en œuvre 29\u00a0actions du référentiel" in fiche.texte
+    # écolabels, variante bas carbone (réemploi, biosourcés), insertion sous le seuil européen, avance et retenue de
+    # la politique de la Région au-delà du minimum légal ; la condition environnementale obligatoire n'y est pas
+    assert "7\u00a0actions à ce niveau\u00a0: 1.2, 1.3, 2.1, 4.1, 6.2, 6.3, 11.4." in fiche.texte
+    assert [l[0] for l in tableaux[0][1:]] == ["1.2", "1.3", "2.1", "4.1", "6.2", "6.2", "6.3", "6.3", "11.4", "11.4"]
+    assert ("2.2", "CCAP") in {(l[0], l[2]) for l in tableaux[1][1:]}  # condition environnementale : obligation
 
 
 def test_fiche_ne_copie_jamais_tous_les_lots(generer):

@@ -66,7 +66,7 @@ SCHEMA_CLAUSE = {
         "id": {"type": ["string", "null"]}, "version": {"type": ["integer", "null"], "minimum": 1},
         "titre": {"type": ["string", "null"]}, "en_vigueur": {"type": ["object", "null"]},
         "document": {"type": ["string", "null"]}, "article": {"type": ["string", "null"]}, "ordre": {"type": "integer"},
-        "actions": {**_TEXTES, "type": ["array", "null"]}, "references": {**_TEXTES, "type": ["array", "null"]},
+        "actions": {"type": ["object", "array", "null"]}, "references": {**_TEXTES, "type": ["array", "null"]},
         "statut_juridique": {"type": "string"}, "note_juridique": {"type": ["string", "null"]},
         "condition": {"type": ["string", "boolean"]}, "portee": {"type": "string"},
         "variables": {"type": ["array", "null"], "items": {"type": "string"}},
@@ -74,6 +74,16 @@ SCHEMA_CLAUSE = {
         "decp": {"type": ["array", "null"], "items": {"type": "string"}},
     },
 }
+# Niveau d'un lien clause → action SPASER (README, « Niveaux des liens SPASER ») : ce que le droit impose à tous,
+# ce que l'acheteur choisit ou que sa politique ajoute au-delà du droit, ou le rappel, dans toute consultation, du
+# droit ou d'une pratique du socle que l'action cite. Seule la « mise en œuvre » compte dans le bilan.
+NIVEAUX = {
+    "obligation_legale": "obligation légale",
+    "mise_en_oeuvre": "mise en œuvre au-delà du droit",
+    "rappel": "rappel",
+}
+NIVEAUX_COURTS = {"obligation_legale": "obligation légale", "mise_en_oeuvre": "mise en œuvre", "rappel": "rappel"}
+CHAMPS_LIEN = {"action", "si"}
 DECP = {"Clause sociale", "Critère social", "Marché réservé", "Clause environnementale", "Critère environnemental"}
 
 
@@ -92,6 +102,16 @@ def racine_projet() -> Path:
 def resoudre_racine(racine: Path | None = None) -> Path:
     """Racine donnée, sinon celle de l'installation (racine_projet) ; toujours absolue."""
     return (racine or racine_projet()).resolve()
+
+
+@dataclass(frozen=True)
+class Lien:
+    """Lien d'une clause vers une action du SPASER, avec son niveau ; `si` : expression qui restreint le lien aux
+    consultations où elle est vraie (la politique de l'acheteur dépasse-t-elle le minimum légal ?)."""
+
+    action: str
+    niveau: str
+    si: str = ""
 
 
 @dataclass
@@ -123,6 +143,8 @@ class Clause:
     quand: str = ""
     # Renvois vers le contenu d'une autre pièce ou d'une réponse (voir CHAMPS_RENVOI), vérifiés à la génération.
     renvois: list[dict[str, Any]] = field(default_factory=list)
+    # Liens vers les actions du SPASER, chacun avec son niveau (`actions` ne garde que les étiquettes).
+    liens: list[Lien] = field(default_factory=list)
     # Modèle Jinja compilé, gardé avec la clause par generateur.droit.expressions.modele_clause.
     modele_compile: Any = field(default=None, repr=False, compare=False)
 
@@ -178,6 +200,38 @@ class Catalogue:
         return self.racine / "modeles"
 
 
+def lire_liens(valeur: Any, pb: Any) -> list[Lien]:
+    """`actions` de l'en-tête : étiquettes rangées par niveau, par exemple
+    `actions: {mise_en_oeuvre: ["6.2"], rappel: ["9.2"]}` ; une étiquette peut être restreinte par une expression :
+    `{action: "11.4", si: "…"}`. Une liste sans niveau (ancienne forme) ou un niveau inconnu est refusé."""
+    if valeur in (None, [], {}):
+        return []
+    attendu = ("écrire les étiquettes sous leur niveau, par exemple « actions: {mise_en_oeuvre: [\"6.2\"], "
+               "obligation_legale: [\"1.2\"]} » ; niveaux : " + ", ".join(f"{k} ({v})" for k, v in NIVEAUX.items()))
+    if not isinstance(valeur, dict):
+        pb(f"étiquette SPASER sans niveau : {attendu}", "actions")
+        return []
+    liens = []
+    for niveau, etiquettes in valeur.items():
+        if niveau not in NIVEAUX:
+            pb(f"niveau « {niveau} » inconnu pour une étiquette SPASER ; niveaux : "
+               + ", ".join(f"{k} ({v})" for k, v in NIVEAUX.items()), f"actions.{niveau}")
+            continue
+        if not isinstance(etiquettes, list) or not etiquettes:
+            pb(f"niveau « {niveau} » : une liste d'actions est attendue (par exemple [\"6.2\"])", f"actions.{niveau}")
+            continue
+        for i, e in enumerate(etiquettes):
+            if isinstance(e, (str, int, float)) and str(e).strip():
+                liens.append(Lien(str(e), niveau))
+            elif isinstance(e, dict) and e.get("action") and not set(e) - CHAMPS_LIEN \
+                    and isinstance(e.get("si", ""), str):
+                liens.append(Lien(str(e["action"]), niveau, str(e.get("si") or "").strip()))
+            else:
+                pb("étiquette SPASER invalide : un numéro d'action (\"6.2\") ou {action: \"6.2\", si: \"expression\"}",
+                   f"actions.{niveau}.{i}")
+    return liens
+
+
 def _separer(texte: str, fichier: Path) -> tuple[str, str, int]:
     lignes = texte.split("\n")
     if not lignes or lignes[0].strip() != "---":
@@ -230,6 +284,7 @@ def lire_clause(fichier: Path, documents: dict[str, dict[str, Any]] | None = Non
         pb(f"document « {document} » inconnu (RC, CCAP ou CCTP)", "document")
     elif documents and document and meta.get("article") not in {a["id"] for a in documents[document]["articles"]}:
         pb(f"article « {meta.get('article')} » absent du plan du {document} dans catalogue.yaml", "article")
+    liens = lire_liens(meta.get("actions"), pb)
     for valeur in meta.get("decp") or []:
         if valeur not in DECP:
             pb(f"considération DECP « {valeur} » inconnue ({', '.join(sorted(DECP))})", "decp")
@@ -255,7 +310,7 @@ def lire_clause(fichier: Path, documents: dict[str, dict[str, Any]] | None = Non
     return Clause(
         id=str(meta["id"]), version=int(meta["version"]), du=du, au=au, titre=str(meta["titre"]),
         document=document, article=str(meta["article"]), ordre=int(meta.get("ordre", 100)),
-        actions=[str(a) for a in meta.get("actions") or []], references=[str(r) for r in meta["references"]],
+        actions=list(dict.fromkeys(l.action for l in liens)), liens=liens, references=[str(r) for r in meta["references"]],
         statut_juridique=str(meta.get("statut_juridique", "verifie")), note_juridique=str(meta.get("note_juridique") or ""),
         condition=str(meta.get("condition", "true")).strip() or "true", portee=str(meta.get("portee", "consultation")),
         variables=[str(v) for v in meta.get("variables") or []], deroge_ccag=list(meta.get("deroge_ccag") or []),

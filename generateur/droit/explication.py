@@ -219,7 +219,7 @@ def texte(e: Explication) -> str:
         titres[action.id] = action.titre
         par_action.setdefault(action.id, []).append(f"{s.clause.document} {s.numero} ({s.clause.id})")
     ajout("")
-    ajout(f"Actions du SPASER mises en œuvre ({len(par_action)})")
+    ajout(f"Actions du SPASER mises en œuvre au-delà du droit ({len(par_action)})")
     for ident, ou in par_action.items():
         ajout(f"    {ident} {titres[ident]} : {', '.join(dict.fromkeys(ou))}")
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..donnees.catalogue import Catalogue, Clause
+from ..donnees.catalogue import NIVEAUX, Catalogue, Clause
 from ..erreurs import ErreurDonnees, Probleme
 from .expressions import chemins_utilises
 from ..donnees.formats import date_longue
@@ -143,7 +143,8 @@ def fiche_texte(catalogue: Catalogue, questionnaire: Questionnaire, ident: str, 
     lignes.append(f"Portée : {'évaluée lot par lot' if c.portee == 'lot' else 'la consultation'}")
     if c.actions:
         lignes.append("Actions du SPASER :")
-        lignes.extend(f"  - {a} {titres_actions.get(a, '(inconnue du référentiel)')}" for a in c.actions)
+        lignes.extend(f"  - {l.action} {titres_actions.get(l.action, '(inconnue du référentiel)')} : "
+                      f"{NIVEAUX[l.niveau]}" + (f", si {l.si}" if l.si else "") for l in c.liens)
     else:
         lignes.append("Actions du SPASER : aucune")
     lignes.append(f"Références juridiques : {' ; '.join(c.references)}")

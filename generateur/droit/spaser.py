@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..donnees.acheteurs import Action
+from ..donnees.catalogue import NIVEAUX
+from ..erreurs import ErreurClause, Probleme
+from .expressions import ErreursJinja, evaluer, message_erreur
 from .regles import Analyse, Selection
 
 SOCIALES = ("Clause sociale", "Critère social", "Marché réservé")
@@ -49,13 +54,58 @@ def considerations_decp_par_lot(analyse: Analyse) -> dict[int, dict[str, list[st
     return resultat
 
 
-def actions_mises_en_oeuvre(analyse: Analyse) -> list[tuple[Action, Selection]]:
-    """(action, clause) pour chaque étiquette SPASER d'une clause retenue, dans l'ordre du référentiel."""
-    paires = []
-    for s in analyse.retenues():
-        for etiquette in s.clause.actions:
-            for action in analyse.acheteur.actions_pour(etiquette):
-                if (action, s) not in paires:
-                    paires.append((action, s))
+@dataclass(frozen=True)
+class LienApplique:
+    """Une action du référentiel de l'acheteur, la clause retenue qui s'y rattache et le niveau du lien."""
+
+    action: Action
+    selection: Selection
+    niveau: str
+
+    @property
+    def libelle_niveau(self) -> str:
+        return NIVEAUX[self.niveau]
+
+
+def _ordre(analyse: Analyse, liens: list[LienApplique]) -> list[LienApplique]:
     ordre = {ident: i for i, ident in enumerate(analyse.acheteur.actions)}
-    return sorted(paires, key=lambda p: (ordre.get(p[0].id, 0), p[1].clause.document, p[1].numero))
+    return sorted(liens, key=lambda l: (ordre.get(l.action.id, 0), l.selection.clause.document, l.selection.numero))
+
+
+def liens_spaser(analyse: Analyse) -> list[LienApplique]:
+    """Chaque lien d'une clause retenue vers une action du référentiel, avec son niveau, dans l'ordre du référentiel.
+
+    Un lien restreint par `si` ne vaut que si son expression est vraie pour cette consultation."""
+    liens: list[LienApplique] = []
+    for s in analyse.retenues():
+        for lien in s.clause.liens:
+            if lien.si:
+                try:
+                    if not evaluer(lien.si, analyse.contexte):
+                        continue
+                except ErreursJinja as exc:
+                    raise ErreurClause(Probleme(f"condition « si » du lien vers l'action {lien.action} de la clause "
+                                                f"« {s.clause.id} » impossible à évaluer : {message_erreur(exc)}",
+                                                s.clause.fichier, None, "actions")) from None
+            for action in analyse.acheteur.actions_pour(lien.action):
+                applique = LienApplique(action, s, lien.niveau)
+                if applique not in liens:
+                    liens.append(applique)
+    return _ordre(analyse, liens)
+
+
+def par_niveau(analyse: Analyse) -> dict[str, list[LienApplique]]:
+    """Les liens rangés par niveau (mise en œuvre, obligation légale, rappel), chacun dans l'ordre du référentiel."""
+    liens = liens_spaser(analyse)
+    return {niveau: [l for l in liens if l.niveau == niveau] for niveau in ("mise_en_oeuvre", "obligation_legale", "rappel")}
+
+
+def actions_mises_en_oeuvre(analyse: Analyse) -> list[tuple[Action, Selection]]:
+    """(action, clause) pour chaque lien « mise en œuvre » (au-delà du droit) d'une clause retenue, dans l'ordre du
+    référentiel : ce que la consultation fait du SPASER par choix de l'acheteur ou par sa politique d'achat."""
+    return [(l.action, l.selection) for l in liens_spaser(analyse) if l.niveau == "mise_en_oeuvre"]
+
+
+def ordre_actions(idents: set[str] | list[str]) -> list[str]:
+    """« 1.2 » avant « 11.4 » : ordre numérique des identifiants d'actions."""
+    return sorted(set(idents), key=lambda i: [int(x) if x.isdigit() else x for x in i.split(".")])

@@ -225,6 +225,21 @@ class Verificateur:
             self._evasions(arbre, c.fichier, (self._ligne_de(texte_fichier, "condition") or 1) - 1, "condition")
             self._verifier_chemins(arbre, c.fichier, texte_fichier, 0, c.portee == "lot", "condition")
             self._verifier_valeurs(arbre, c.fichier, texte_fichier, 0, "condition")
+        # conditions « si » des liens SPASER : évaluées sur la consultation (pas sur un lot)
+        for lien in c.liens:
+            if not lien.si:
+                continue
+            ligne = self._ligne_de(texte_fichier, lien.si[:40]) or self._ligne_de(texte_fichier, "actions:")
+            try:
+                arbre = ENV_EXPRESSIONS.parse("{{ " + lien.si + " }}")
+            except TemplateSyntaxError as exc:
+                self.pb(f"condition « si » du lien vers l'action {lien.action} illisible : {exc.message}", c.fichier,
+                        ligne, "actions")
+                continue
+            for nom in sorted(meta.find_undeclared_variables(arbre) - self.connus):
+                self.pb(f"la condition « si » du lien vers l'action {lien.action} lit « {nom} », fourni ni par le "
+                        "questionnaire ni par les règles", c.fichier, ligne, "actions")
+            self._evasions(arbre, c.fichier, (ligne or 1) - 1, "actions")
         # corps
         try:
             arbre = ENV_CLAUSES.parse(c.corps)

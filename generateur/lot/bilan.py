@@ -18,8 +18,8 @@ from ..droit.conformite import normaliser
 from ..pieces.lecture import controler
 from ..erreurs import ErreurDCE, Probleme
 from ..droit.regles import Analyse
-from ..droit.spaser import (PAS_ENVIRONNEMENTALE, PAS_SOCIALE, actions_mises_en_oeuvre, considerations_decp,
-                            considerations_decp_par_lot)
+from ..droit.spaser import (PAS_ENVIRONNEMENTALE, PAS_SOCIALE, considerations_decp, considerations_decp_par_lot,
+                            ordre_actions, par_niveau)
 
 NBSP = "\u00a0"
 # La réponse qui impose des produits du commerce équitable (condition d'exécution). Une clause retenue ne compte
@@ -85,10 +85,13 @@ class Consultation:
     decp_environnementales: list[str]
     heures_insertion: int
     commerce_equitable: bool
-    actions: list[str]
-    chantiers: list[tuple[Any, Any]]  # (numéro d'axe, numéro de chantier)
+    actions: list[str]  # actions mises en œuvre au-delà du droit (choix de l'acheteur ou règle de sa politique)
+    chantiers: list[tuple[Any, Any]]  # (numéro d'axe, numéro de chantier) de ces actions
     obligations_non_respectees: list[str]
     detail_lots: list[LotBilan] = field(default_factory=list)
+    # actions et chantiers que la consultation ne touche que par des obligations légales (comptés à part)
+    actions_obligations: list[str] = field(default_factory=list)
+    chantiers_obligations: list[tuple[Any, Any]] = field(default_factory=list)
 
     @property
     def annee(self) -> int:
@@ -200,8 +203,12 @@ def consultation(analyse: Analyse, fichier: str) -> Consultation:
     decp = considerations_decp(analyse)
     par_lot = considerations_decp_par_lot(analyse)
     equitables = _commerce_equitable(analyse)
-    paires = actions_mises_en_oeuvre(analyse)
-    chantiers = sorted({(a.axe.get("numero"), a.chantier.get("numero")) for a, _ in paires}, key=str)
+    niveaux = par_niveau(analyse)
+    mises = niveaux["mise_en_oeuvre"]
+    chantiers = sorted({(l.action.axe.get("numero"), l.action.chantier.get("numero")) for l in mises}, key=str)
+    legales = [l for l in niveaux["obligation_legale"] if l.action.id not in {m.action.id for m in mises}]
+    chantiers_legaux = sorted({(l.action.axe.get("numero"), l.action.chantier.get("numero")) for l in legales}
+                              - set(chantiers), key=str)
     detail = [LotBilan(numero=l["numero"], intitule=normaliser(l["intitule"]), montant=l["montant_estime"],
                        decp_sociales=par_lot[l["numero"]]["considerationsSociales"],
                        decp_environnementales=par_lot[l["numero"]]["considerationsEnvironnementales"],
@@ -216,8 +223,10 @@ def consultation(analyse: Analyse, fichier: str) -> Consultation:
         decp_environnementales=decp["considerationsEnvironnementales"],
         heures_insertion=sum(l.heures_insertion for l in detail),
         commerce_equitable=bool(equitables),
-        actions=sorted({a.id for a, _ in paires}, key=lambda i: [int(x) if x.isdigit() else x for x in i.split(".")]),
+        actions=ordre_actions({l.action.id for l in mises}),
         chantiers=chantiers,
+        actions_obligations=ordre_actions({l.action.id for l in legales}),
+        chantiers_obligations=chantiers_legaux,
         obligations_non_respectees=[v.id for v in controler(analyse).bloquants],
         detail_lots=detail,
     )
@@ -306,6 +315,11 @@ def _definitions(acheteur: Acheteur) -> list[tuple[Indicateur, Callable[[Consult
              lambda c, l: l.marche_reserve),
         part("allotissement", "Consultations alloties", "Consultations divisées en plusieurs lots.",
              lambda c, l: c.allotie),
+        part("spaser_au_dela_du_droit", "Consultations mettant en œuvre le SPASER au-delà du droit",
+             "Au moins une action du SPASER mise en œuvre par une clause retenue au-delà de ce que le droit impose "
+             "(choix de l'acheteur ou règle de sa politique d'achat) ; les clauses qui appliquent une obligation "
+             "légale ou rappellent le droit ne comptent pas.",
+             lambda c, l: bool(c.actions)),
         (Indicateur("heures_insertion", "Heures d'insertion prévues",
                     "Somme des heures d'insertion calculées lot par lot (clauses d'insertion retenues).", "somme",
                     "heures"), tout, lambda c, l: float(l.heures_insertion)),
@@ -341,10 +355,12 @@ def construire(acheteur: Acheteur, consultations: list[Consultation], dossier: P
             for annee in annees:
                 de_l_annee = [c for c in consultations if c.annee == annee]
                 dedans = [c for c in de_l_annee if (axe.get("numero"), ch.get("numero")) in c.chantiers]
+                legaux = [c for c in de_l_annee if (axe.get("numero"), ch.get("numero")) in c.chantiers_obligations]
                 chantiers.append({
                     "annee": annee, "axe": axe.get("numero"), "axe_titre": axe.get("titre"),
                     "chantier": ch.get("numero"), "titre": ch.get("titre"),
                     "consultations": len(de_l_annee), "mettent_en_oeuvre": dedans,
+                    "obligations_legales_seules": legaux,
                     "consideration_environnementale": [c for c in dedans if c.consideration_environnementale],
                     "critere_environnemental": [c for c in dedans if c.critere_environnemental],
                 })

@@ -104,6 +104,7 @@ NOMS_FEUILLES = {
     "consideration_sociale": "Considération sociale",
     "marches_reserves": "Marchés réservés",
     "allotissement": "Allotissement",
+    "spaser_au_dela_du_droit": "SPASER au-delà du droit",
     "heures_insertion": "Heures d'insertion",
     "commerce_equitable": "Commerce équitable",
 }
@@ -141,16 +142,19 @@ def classeur(bilan: Bilan) -> bytes:
 
     _feuille(wb, "Chantiers",
              ["Année", "Axe", "Chantier", "Intitulé du chantier", "Consultations de l'année",
-              "Mettant en œuvre le chantier", "Part", "Dont considération environnementale", "Part",
-              "Dont critère environnemental", "Part", "Références"],
+              "Mettant en œuvre le chantier au-delà du droit", "Part", "Dont considération environnementale", "Part",
+              "Dont critère environnemental", "Part", "Références", "Par obligations légales seulement", "Part",
+              "Références (obligations légales seules)"],
              [[c["annee"], c["axe"], c["chantier"], c["titre"], c["consultations"], len(c["mettent_en_oeuvre"]),
                len(c["mettent_en_oeuvre"]) / c["consultations"] if c["consultations"] else None,
                len(c["consideration_environnementale"]),
                len(c["consideration_environnementale"]) / len(c["mettent_en_oeuvre"]) if c["mettent_en_oeuvre"] else None,
                len(c["critere_environnemental"]),
                len(c["critere_environnemental"]) / len(c["mettent_en_oeuvre"]) if c["mettent_en_oeuvre"] else None,
-               _refs(c["mettent_en_oeuvre"])] for c in bilan.chantiers],
-             {7: POURCENT, 9: POURCENT, 11: POURCENT})
+               _refs(c["mettent_en_oeuvre"]), len(c["obligations_legales_seules"]),
+               len(c["obligations_legales_seules"]) / c["consultations"] if c["consultations"] else None,
+               _refs(c["obligations_legales_seules"])] for c in bilan.chantiers],
+             {7: POURCENT, 9: POURCENT, 11: POURCENT, 14: POURCENT})
 
     par_annee = {a: sum(1 for c in bilan.consultations if c.annee == a) for a in bilan.annees}
     lots_par_annee = {a: sum(c.lots for c in bilan.consultations if c.annee == a) for a in bilan.annees}
@@ -166,13 +170,16 @@ def classeur(bilan: Bilan) -> bytes:
               "Montant estimé (€ HT)", "Lots", "Allotie", "Considération environnementale", "Critère environnemental",
               "Considération sociale", "Clause sociale", "Marché réservé", "Heures d'insertion",
               "Commerce équitable", "Montant commerce équitable (€ HT)", "considerationsSociales",
-              "considerationsEnvironnementales", "Actions SPASER", "Chantiers", "Obligations non respectées"],
+              "considerationsEnvironnementales", "Actions SPASER mises en œuvre au-delà du droit",
+              "Chantiers (au-delà du droit)", "Actions SPASER par obligations légales seulement",
+              "Chantiers (obligations légales seules)", "Obligations non respectées"],
              [[c.fichier, c.reference, c.objet, c.date_lancement, c.annee, c.nature, c.categorie, c.procedure,
                c.montant_total, c.lots, _oui_non(c.allotie), _oui_non(c.consideration_environnementale),
                _oui_non(c.critere_environnemental), _oui_non(c.consideration_sociale), _oui_non(c.clause_sociale),
                _oui_non(c.marche_reserve), c.heures_insertion, _oui_non(c.commerce_equitable),
                c.montant_commerce_equitable, " ; ".join(c.decp_sociales), " ; ".join(c.decp_environnementales),
                ", ".join(c.actions), ", ".join(str(ch) for _, ch in c.chantiers),
+               ", ".join(c.actions_obligations), ", ".join(str(ch) for _, ch in c.chantiers_obligations),
                ", ".join(c.obligations_non_respectees)] for c in bilan.consultations],
              {4: "DD/MM/YYYY", 9: EUROS, 17: ENTIER, 19: EUROS})
 
@@ -180,12 +187,12 @@ def classeur(bilan: Bilan) -> bytes:
              ["Fichier", "Référence", "Année", "Lot", "Intitulé du lot", "Montant estimé (€ HT)", "Allotie",
               "Considération environnementale", "Critère environnemental", "Considération sociale", "Clause sociale",
               "Marché réservé", "Heures d'insertion", "Commerce équitable", "Montant commerce équitable (€ HT)",
-              "considerationsSociales", "considerationsEnvironnementales"],
+              "considerationsSociales", "considerationsEnvironnementales", "SPASER au-delà du droit"],
              [[c.fichier, c.reference, c.annee, l.numero, l.intitule, l.montant, _oui_non(c.allotie),
                _oui_non(l.consideration_environnementale), _oui_non(l.critere_environnemental),
                _oui_non(l.consideration_sociale), _oui_non(l.clause_sociale), _oui_non(l.marche_reserve),
                l.heures_insertion, _oui_non(l.commerce_equitable), l.montant_commerce_equitable,
-               " ; ".join(l.decp_sociales), " ; ".join(l.decp_environnementales)]
+               " ; ".join(l.decp_sociales), " ; ".join(l.decp_environnementales), _oui_non(bool(c.actions))]
               for c in bilan.consultations for l in c.detail_lots],
              {6: EUROS, 13: ENTIER, 15: EUROS})
     tampon = io.BytesIO()

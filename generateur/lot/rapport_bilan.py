@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..donnees import catalogue
+from ..droit.spaser import ordre_actions
 from ..rendu import graphiques
 from .bilan import Bilan, Indicateur, Mesure, trajectoire
 from ..pieces.blocs import Bloc, ElementListe, Image, Liste, Paragraphe, Segment, Titre
@@ -136,26 +137,47 @@ def blocs(bilan: Bilan) -> tuple[list[Bloc], list[Titre]]:
     article(3, "Chantiers du SPASER")
     totaux: dict[tuple[Any, Any], dict[str, Any]] = {}
     for c in bilan.chantiers:
-        t = totaux.setdefault((c["axe"], c["chantier"]), {"titre": c["titre"], "n": 0})
+        t = totaux.setdefault((c["axe"], c["chantier"]), {"titre": c["titre"], "n": 0, "legales": 0})
         t["n"] += len(c["mettent_en_oeuvre"])
+        t["legales"] += len(c["obligations_legales_seules"])
     total = len(bilan.consultations)
+    mises = ordre_actions({a for c in bilan.consultations for a in c.actions})
+    legales = ordre_actions({a for c in bilan.consultations for a in c.actions_obligations} - set(mises))
+    touchees = "ne sont touchées" if len(legales) > 1 else "n'est touchée"
+    corps.append(Paragraphe([Segment(
+        f"Actions du SPASER mises en œuvre au-delà du droit {_periode(bilan)}{NBSP}: "
+        f"{nombre(len(mises))}{f' ({liste_fr(mises)})' if mises else ''}, par "
+        f"{nombre(sum(1 for c in bilan.consultations if c.actions))} consultation"
+        f"{'s' if sum(1 for c in bilan.consultations if c.actions) > 1 else ''} sur {nombre(total)}. Une action n'est "
+        "comptée que si une clause retenue la met en œuvre au-delà de ce que le droit impose, par un choix de "
+        "l'acheteur ou une règle de sa politique d'achat. À part, la part due aux obligations légales"
+        f"{NBSP}: {nombre(len(legales))} autre{'s' if len(legales) > 1 else ''} action"
+        f"{'s' if len(legales) > 1 else ''}{f' ({liste_fr(legales)})' if legales else ''} "
+        f"{touchees} que par des clauses qui appliquent le droit "
+        "commun à tous les acheteurs.")]))
     image(graphiques.barres_horizontales(
         [f"{ch}. {t['titre']}" for (_, ch), t in totaux.items()], [t["n"] for t in totaux.values()],
         [f"{nombre(t['n'])} ({pourcent(round(100 * t['n'] / total))})" for t in totaux.values()],
-        "Consultations mettant en œuvre le chantier"),
-        "Figure 2 – Consultations par chantier du SPASER")
+        "Consultations", seconde=(
+            "Mise en œuvre au-delà du droit", "Obligations légales seules", [t["legales"] for t in totaux.values()],
+            [f"{nombre(t['legales'])} ({pourcent(round(100 * t['legales'] / total))})" for t in totaux.values()])),
+        "Figure 2 – Consultations par chantier du SPASER : au-delà du droit, et par les seules obligations légales")
     corps.append(Paragraphe([Segment(
-        f"Nombre de consultations lancées {_periode(bilan)} qui mettent en œuvre au moins une action de chaque chantier "
-        "(chantiers dont une action peut figurer dans un DCE).")]))
+        f"Nombre de consultations lancées {_periode(bilan)} qui mettent en œuvre au-delà du droit au moins une action "
+        "de chaque chantier (chantiers dont une action peut figurer dans un DCE). La colonne «" + NBSP
+        + "obligations légales seules" + NBSP + "» compte à part les consultations qui ne touchent le chantier que par "
+        "des clauses imposées par le droit.")]))
     for a in bilan.annees:
         sous_titre(f"Chantiers en {a}", f"_Toc_chantiers_{a}")
-        lignes = [["Chantier", "Consultations", "dont considération environnementale", "dont critère environnemental"]]
+        lignes = [["Chantier", "Au-delà du droit", "Obligations légales seules",
+                   "dont considération environnementale", "dont critère environnemental"]]
         for c in (c for c in bilan.chantiers if c["annee"] == a):
-            n = len(c["mettent_en_oeuvre"])
+            n, n_legales = len(c["mettent_en_oeuvre"]), len(c["obligations_legales_seules"])
             lignes.append([f"{c['chantier']}. {c['titre']}",
                            f"{nombre(n)} ({pourcent(round(100 * n / c['consultations']))})",
+                           f"{nombre(n_legales)} ({pourcent(round(100 * n_legales / c['consultations']))})",
                            nombre(len(c["consideration_environnementale"])), nombre(len(c["critere_environnemental"]))])
-        corps.append(tableau(lignes, [52, 16, 16, 16]))
+        corps.append(tableau(lignes, [40, 15, 15, 15, 15]))
 
     article(4, "Insertion, commerce équitable, marchés réservés et allotissement")
     heures, equitable = bilan.indicateur("heures_insertion"), bilan.indicateur("commerce_equitable")

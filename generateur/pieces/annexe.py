@@ -16,7 +16,8 @@ from ..donnees.formats import date_longue, liste_fr, montant, nombre, pourcent
 from ..droit.explication import clauses_a_valider
 from ..droit.regles import Analyse
 from .tracabilite import regle_lisible, tableau, tableau_consultation
-from ..droit.spaser import actions_mises_en_oeuvre, considerations_decp
+from ..droit.spaser import LienApplique, actions_mises_en_oeuvre, considerations_decp, par_niveau
+from .decp import libelle_ccag
 
 NBSP = "\u00a0"
 TITRE = "Annexe de conformité"
@@ -46,9 +47,26 @@ def _origines_decp(analyse: Analyse) -> dict[str, list[str]]:
     return origines
 
 
+CLES_NIVEAUX = {"actions_spaser": "mise_en_oeuvre", "obligations_legales_spaser": "obligation_legale",
+                "rappels_spaser": "rappel"}
+RUBRIQUES_CSV = {"actions_spaser": "action_spaser", "obligations_legales_spaser": "obligation_legale_spaser",
+                 "rappels_spaser": "rappel_spaser"}
+
+
+def _lien_json(l: LienApplique) -> dict[str, Any]:
+    a, s = l.action, l.selection
+    return {"action": a.id, "titre": a.titre, "niveau": l.niveau, "niveau_libelle": l.libelle_niveau,
+            "axe": {"numero": a.axe.get("numero"), "titre": a.axe.get("titre")},
+            "chantier": {"numero": a.chantier.get("numero"), "titre": a.chantier.get("titre")},
+            "document": s.clause.document, "article": s.numero, "clause": s.clause.id, "clause_titre": s.clause.titre,
+            "version": s.clause.version, "references": s.clause.references, "regle": s.clause.condition,
+            "reponses_lues": s.lues, "lots": s.lots}
+
+
 def donnees(analyse: Analyse, conformite: Conformite) -> dict[str, Any]:
     """Contenu complet de l'annexe, sérialisable en JSON."""
     ctx = analyse.contexte
+    niveaux = par_niveau(analyse)
     decp = considerations_decp(analyse)
     origines = _origines_decp(analyse)
     return {
@@ -57,7 +75,7 @@ def donnees(analyse: Analyse, conformite: Conformite) -> dict[str, Any]:
             "date_lancement": ctx["date_lancement"].isoformat(), "droit_applicable_au": analyse.date_droit.isoformat(),
             "nature": ctx["nature"], "procedure": ctx["procedure_libelle"], "procedure_articles": ctx["procedure_article"],
             "montant_total_ht": ctx["montant_total"], "seuil_europeen_ht": ctx["seuil_europeen"],
-            "ccag": ctx["ccag"], "allotie": ctx["allotie"], "climat_resilience": ctx["climat_resilience"],
+            "ccag": libelle_ccag(ctx["ccag"]), "allotie": ctx["allotie"], "climat_resilience": ctx["climat_resilience"],
             "catalogue": analyse.catalogue.version,
         },
         "lots": [{"numero": l["numero"], "intitule": l["intitule"], "montant_estime_ht": l["montant_estime"],
@@ -75,14 +93,8 @@ def donnees(analyse: Analyse, conformite: Conformite) -> dict[str, Any]:
                                "titre": s.clause.titre, "version": s.clause.version,
                                "statut_juridique": s.clause.statut_juridique, "note": s.clause.note_juridique}
                               for s in clauses_a_valider(analyse)],
-        "actions_spaser": [
-            {"action": a.id, "titre": a.titre,
-             "axe": {"numero": a.axe.get("numero"), "titre": a.axe.get("titre")},
-             "chantier": {"numero": a.chantier.get("numero"), "titre": a.chantier.get("titre")},
-             "document": s.clause.document, "article": s.numero, "clause": s.clause.id, "clause_titre": s.clause.titre,
-             "version": s.clause.version, "references": s.clause.references, "regle": s.clause.condition,
-             "reponses_lues": s.lues, "lots": s.lots}
-            for a, s in actions_mises_en_oeuvre(analyse)],
+        # actions mises en œuvre au-delà du droit, puis les liens des deux autres niveaux, chacun à part
+        **{cle: [_lien_json(l) for l in niveaux[niveau]] for cle, niveau in CLES_NIVEAUX.items()},
         "decp": {
             "considerationsSociales": {"considerationSociale": decp["considerationsSociales"]},
             "considerationsEnvironnementales": {"considerationEnvironnementale": decp["considerationsEnvironnementales"]},
@@ -134,6 +146,8 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True) -> t
     corps: list[Bloc] = []
     titres: list[Titre] = []
     paires = actions_mises_en_oeuvre(analyse)
+    niveaux = par_niveau(analyse)
+    legales = {l.action.id for l in niveaux["obligation_legale"]} - {a.id for a, _ in paires}
     decp = considerations_decp(analyse)
 
     def article(n: int, texte: str) -> None:
@@ -155,8 +169,10 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True) -> t
         puce("Loi Climat et Résilience", "ses obligations s'appliquent à cette consultation (article 3)."
              if ctx["climat_resilience"] else "ses obligations ne s'appliquent pas encore à cette date de lancement."),
         puce("Politique d'achat", f"{_pluriel(len({a.id for a, _ in paires}), 'action')} du SPASER "
-                                  f"{'mise' if len({a.id for a, _ in paires}) <= 1 else 'mises'} en œuvre, dans "
-                                  f"{_pluriel(len(chantiers), 'chantier')}."),
+                                  f"{'mise' if len({a.id for a, _ in paires}) <= 1 else 'mises'} en œuvre au-delà du "
+                                  f"droit, dans {_pluriel(len(chantiers), 'chantier')}"
+                                  + (f" ; {_pluriel(len(legales), 'autre action répond', 'autres actions répondent')} "
+                                     "à des obligations légales" if legales else "") + "."),
         puce("Données essentielles", f"considérations sociales « {liste_fr(decp['considerationsSociales'])} » ; "
                                      f"environnementales « {liste_fr(decp['considerationsEnvironnementales'])} »."
              .replace("« ", f"«{NBSP}").replace(" »", f"{NBSP}»")),
@@ -178,7 +194,7 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True) -> t
     article(2, "Consultation")
     corps.append(tableau_consultation(analyse, [
         ["Valeur estimée / seuil européen", f"{montant(ctx['montant_total'])} / {montant(ctx['seuil_europeen'])}"],
-        ["CCAG de référence", f"CCAG-{ctx['ccag']}"],
+        ["CCAG de référence", f"CCAG-{ctx['ccag']} ({libelle_ccag(ctx['ccag'])})"],
         ["Version du catalogue", analyse.catalogue.version],
     ]))
     corps.append(tableau(
@@ -248,13 +264,17 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True) -> t
     article(6, "Actions du SPASER mises en œuvre")
     referentiel = analyse.acheteur.referentiel
     if not paires:
-        corps.append(Paragraphe([Segment("Aucune action du référentiel n'est mise en œuvre par cette consultation.")]))
+        corps.append(Paragraphe([Segment("Aucune action du référentiel n'est mise en œuvre au-delà du droit par "
+                                         "cette consultation.")]))
     else:
         corps.append(Paragraphe([Segment(
-            f"La consultation met en œuvre {_pluriel(len({a.id for a, _ in paires}), 'action')} du référentiel "
-            f"«{NBSP}{referentiel.get('titre', '')}{NBSP}», au moyen de "
+            f"La consultation met en œuvre au-delà du droit {_pluriel(len({a.id for a, _ in paires}), 'action')} du "
+            f"référentiel «{NBSP}{referentiel.get('titre', '')}{NBSP}» (un choix de l'acheteur ou une règle de sa "
+            f"politique d'achat qui va plus loin que le droit), au moyen de "
             f"{_pluriel(len({s.clause.id for _, s in paires}), 'clause')}. Pour chacune{NBSP}: la pièce et l'article, "
-            "la clause et sa version, ses références juridiques, la règle qui l'a retenue et les réponses lues.")]))
+            "la clause et sa version, ses références juridiques, la règle qui l'a retenue et les réponses lues. Les "
+            "clauses qui répondent à une obligation légale ou qui rappellent le droit sont présentées à part, à la fin "
+            "de l'article.")]))
     for axe in referentiel.get("axes", []):
         for chantier in axe.get("chantiers", []):
             lignes = [(a, s) for a, s in paires if a.chantier.get("numero") == chantier.get("numero")]
@@ -271,6 +291,28 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True) -> t
                     f"{s.clause.titre} ({s.clause.id}, v{s.clause.version})", " ; ".join(s.clause.references),
                     regle_lisible(analyse, s)] for a, s in lignes],
                 [22, 11, 20, 19, 28]))
+
+    autres = niveaux["obligation_legale"] + niveaux["rappel"]
+    t = Titre(2, "Obligations légales et rappels rattachés au SPASER", "_Toc_spaser_droit")
+    corps.append(t)
+    titres.append(t)
+    if not autres:
+        corps.append(Paragraphe([Segment("Aucune clause retenue ne rattache une obligation légale ou un rappel à une "
+                                         "action du référentiel.")]))
+    else:
+        verbe = "ne sont" if len(legales) > 1 else "n'est"
+        corps.append(Paragraphe([Segment(
+            f"Ces clauses se rattachent à une action du référentiel sans la mettre en œuvre au-delà du droit{NBSP}: "
+            f"{_pluriel(len(legales), 'action')} {verbe} concernée"
+            f"{'s' if len(legales) > 1 else ''} que par des obligations légales. Elles ne comptent pas dans le bilan "
+            "de la politique d'achat comme actions mises en œuvre.")]))
+        corps.append(tableau(
+            [["Action", "Niveau", "Pièce et article", "Clause (version)", "Références"]]
+            + [[f"{l.action.id} – {l.action.titre}", l.libelle_niveau,
+                f"{l.selection.clause.document}, article {l.selection.numero}",
+                f"{l.selection.clause.titre} ({l.selection.clause.id}, v{l.selection.clause.version})",
+                " ; ".join(l.selection.clause.references)] for l in autres],
+            [30, 13, 14, 23, 20]))
 
     article(7, "Données essentielles (DECP 2.x)")
     corps.append(Paragraphe([Segment(
@@ -341,12 +383,14 @@ def csv_annexe(contenu: dict[str, Any]) -> bytes:
                            "resultat": STATUTS_JURIDIQUES.get(c["statut_juridique"], c["statut_juridique"]),
                            "document": c["document"], "article": c["article"], "clause": c["clause"],
                            "version": c["version"], "detail": c["note"]})
-    for a in contenu["actions_spaser"]:
-        ecrivain.writerow({"rubrique": "action_spaser", "identifiant": a["action"], "libelle": a["titre"],
-                           "resultat": f"axe {a['axe']['numero']}, chantier {a['chantier']['numero']}",
-                           "document": a["document"], "article": a["article"], "clause": a["clause"],
-                           "version": a["version"], "references": " ; ".join(a["references"]), "regle": a["regle"],
-                           "detail": json.dumps(a["reponses_lues"], ensure_ascii=False)})
+    for cle, rubrique in RUBRIQUES_CSV.items():
+        for a in contenu[cle]:
+            ecrivain.writerow({"rubrique": rubrique, "identifiant": a["action"], "libelle": a["titre"],
+                               "resultat": f"{a['niveau_libelle']} ; axe {a['axe']['numero']}, chantier "
+                                           f"{a['chantier']['numero']}",
+                               "document": a["document"], "article": a["article"], "clause": a["clause"],
+                               "version": a["version"], "references": " ; ".join(a["references"]), "regle": a["regle"],
+                               "detail": json.dumps(a["reponses_lues"], ensure_ascii=False)})
     for champ, valeurs in (("considerationsSociales", contenu["decp"]["considerationsSociales"]["considerationSociale"]),
                            ("considerationsEnvironnementales",
                             contenu["decp"]["considerationsEnvironnementales"]["considerationEnvironnementale"])):

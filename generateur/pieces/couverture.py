@@ -13,7 +13,7 @@ from typing import Any
 
 from ..donnees.acheteurs import Acheteur, Action
 from .blocs import Bloc, Paragraphe, Segment, Tableau, Titre
-from ..donnees.catalogue import Catalogue, Clause
+from ..donnees.catalogue import NIVEAUX, NIVEAUX_COURTS, Catalogue, Clause
 from ..donnees.formats import date_longue, liste_fr, nombre, pluriel
 from ..droit.parcours import version_courante
 
@@ -22,6 +22,17 @@ from ..droit.parcours import version_courante
 class LigneCouverture:
     action: Action
     clauses: list[Clause] = field(default_factory=list)
+    # niveaux du lien de chaque clause vers l'action (identifiant de clause → niveaux, dans l'ordre de NIVEAUX)
+    niveaux: dict[str, list[str]] = field(default_factory=dict)
+
+    def niveaux_de(self, c: Clause) -> str:
+        """« mise en œuvre », « obligation légale ou rappel »…"""
+        return " ou ".join(NIVEAUX_COURTS[n] for n in self.niveaux.get(c.id, []))
+
+    @property
+    def mise_en_oeuvre_possible(self) -> bool:
+        """Une clause au moins peut mettre l'action en œuvre au-delà du droit."""
+        return any("mise_en_oeuvre" in n for n in self.niveaux.values())
 
     @property
     def couverte(self) -> bool:
@@ -56,13 +67,20 @@ def calculer(catalogue: Catalogue, acheteur: Acheteur, jour: dt.date) -> Couvert
     """Couverture à une date : chaque clause compte pour sa version en vigueur (ou la prochaine à entrer en vigueur)."""
     clauses = [c for versions in catalogue.clauses.values() if (c := version_courante(versions, jour))]
     par_action: dict[str, list[Clause]] = {}
+    niveaux: dict[str, dict[str, list[str]]] = {}
     for c in sorted(clauses, key=lambda c: (("RC", "CCAP", "CCTP").index(c.document), c.id)):
-        for etiquette in c.actions:
-            for action in acheteur.actions_pour(etiquette):
+        for lien in c.liens:
+            for action in acheteur.actions_pour(lien.action):
                 liste = par_action.setdefault(action.id, [])
                 if c not in liste:
                     liste.append(c)
-    lignes = [LigneCouverture(a, par_action.get(a.id, [])) for a in acheteur.actions.values()]
+                du_lien = niveaux.setdefault(action.id, {}).setdefault(c.id, [])
+                if lien.niveau not in du_lien:
+                    du_lien.append(lien.niveau)
+    for par_clause in niveaux.values():
+        for liste in par_clause.values():
+            liste.sort(key=list(NIVEAUX).index)
+    lignes = [LigneCouverture(a, par_action.get(a.id, []), niveaux.get(a.id, {})) for a in acheteur.actions.values()]
     return Couverture(acheteur, jour, lignes)
 
 
@@ -83,7 +101,7 @@ def _clauses_texte(ligne: LigneCouverture) -> str:
         return "action interne (hors DCE)"
     if not ligne.clauses:
         return "AUCUNE CLAUSE"
-    return ", ".join(f"{c.id} ({c.document})" for c in ligne.clauses)
+    return ", ".join(f"{c.id} ({c.document}, {ligne.niveaux_de(c)})" for c in ligne.clauses)
 
 
 def resume(couverture: Couverture) -> str:
@@ -94,6 +112,10 @@ def resume(couverture: Couverture) -> str:
              f"{date_longue(couverture.jour)}.")
     if couverture.sans_clause:
         texte += " Sans clause : " + liste_fr(l.action.id for l in couverture.sans_clause) + "."
+    seulement_droit = [l for l in couvertes if not l.mise_en_oeuvre_possible]
+    if seulement_droit:
+        texte += (" Couvertes seulement par des obligations légales ou des rappels, jamais mises en œuvre au-delà du "
+                  "droit : " + liste_fr(l.action.id for l in seulement_droit) + ".")
     return texte
 
 
@@ -149,7 +171,8 @@ def blocs(couverture: Couverture) -> tuple[list[Bloc], list[Titre]]:
                 if l.clauses:
                     clauses: list[Segment] = []
                     for c in l.clauses:
-                        clauses += ([Segment("\n")] if clauses else []) + [Segment(f"{c.titre} ({c.id}, {c.document})")]
+                        clauses += ([Segment("\n")] if clauses else []) + [
+                            Segment(f"{c.titre} ({c.id}, {c.document}) : {l.niveaux_de(c)}")]
                 else:
                     clauses = _cellule(_clauses_texte(l), gras=l.action.dce)
                 rangs.append([_cellule(l.action.id), _cellule(l.action.titre), clauses,

@@ -15,7 +15,7 @@ from ..donnees.catalogue import Catalogue
 from ..donnees import questionnaire as module_questionnaire
 from ..donnees.formats import INSECABLE, date_longue, liste_fr, montant, nombre, pluriel, pourcent, sans_marques
 from ..droit.regles import Analyse, Selection, en_json
-from ..droit.spaser import actions_mises_en_oeuvre
+from ..droit.spaser import LienApplique, actions_mises_en_oeuvre, ordre_actions, par_niveau
 from .decp import considerations_par_lot
 
 
@@ -107,6 +107,8 @@ def manifeste(analyse: Analyse, fichiers: dict[str, bytes], modele: bytes) -> di
                 "en_vigueur": {"du": s.clause.du.isoformat(), "au": s.clause.au.isoformat() if s.clause.au else None},
                 "regle": s.clause.condition, "reponses_lues": s.lues, "lots": s.lots,
                 "references": s.clause.references, "actions": s.clause.actions,
+                "liens_spaser": [{"action": l.action, "niveau": l.niveau, **({"si": l.si} if l.si else {})}
+                                 for l in s.clause.liens],
             }
             for s in sorted(analyse.selections, key=lambda s: s.clause.id)
         ],
@@ -116,8 +118,10 @@ def manifeste(analyse: Analyse, fichiers: dict[str, bytes], modele: bytes) -> di
         ],
         "entrees": entrees(analyse.catalogue, analyse.acheteur, analyse.reponses.fichier,
                            analyse.reponses.document.octets),
-        "actions_spaser": sorted({a.id for a, _ in actions_mises_en_oeuvre(analyse)},
-                                 key=lambda i: [int(x) if x.isdigit() else x for x in i.split(".")]),
+        # actions mises en œuvre au-delà du droit (les seules que compte le bilan), puis chaque niveau
+        "actions_spaser": ordre_actions({a.id for a, _ in actions_mises_en_oeuvre(analyse)}),
+        "actions_spaser_par_niveau": {niveau: ordre_actions({l.action.id for l in liens})
+                                      for niveau, liens in par_niveau(analyse).items()},
         "decp": considerations_par_lot(analyse),
         "fichiers": {nom: hashlib.sha256(contenu).hexdigest() for nom, contenu in sorted(fichiers.items())},
     }
@@ -170,35 +174,59 @@ def fiche(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
             nombre(l["heures_insertion"]) if l["heures_insertion"] else "—"]
            for l in ctx["lots"]], [8, 37, 20, 18, 17]))
 
-    paires = actions_mises_en_oeuvre(analyse)
-    article(2, "Actions SPASER mises en œuvre")
-    if paires:
-        blocs.append(Paragraphe([Segment(
-            f"La consultation met en œuvre {pluriel(len({a.id for a, _ in paires}), 'action')} du référentiel "
-            f"« {referentiel.get('titre', '')} », au moyen des clauses suivantes.")]))
-        blocs.append(tableau(
-            [["Action", "Intitulé de l'action", "Document", "Article", "Clause (version)", "Règle appliquée"]]
-            + [[a.id, a.titre, s.clause.document, s.numero, f"{s.clause.titre} ({s.clause.id}, v{s.clause.version})",
-                regle_lisible(analyse, s)] for a, s in paires],
-            [9, 24, 11, 9, 22, 25]))
-    else:
-        blocs.append(Paragraphe([Segment("Aucune action du référentiel n'est mise en œuvre par cette consultation.")]))
+    niveaux = par_niveau(analyse)
+    mises = {l.action.id for l in niveaux["mise_en_oeuvre"]}
+    legales = {l.action.id for l in niveaux["obligation_legale"]} - mises
+    rappels = {l.action.id for l in niveaux["rappel"]} - mises - legales
+    article(2, "Actions SPASER et clauses de la consultation")
+    blocs.append(Paragraphe([Segment(
+        f"Chaque lien d'une clause retenue vers une action du référentiel «{INSECABLE}{referentiel.get('titre', '')}"
+        f"{INSECABLE}» dit son niveau{INSECABLE}: mise en œuvre au-delà du droit (un choix de l'acheteur pour cette "
+        "consultation ou une règle de sa politique d'achat qui va plus loin que le droit), obligation légale (ce que "
+        "le droit impose à tout acheteur) ou rappel (une clause présente dans toute consultation qui rappelle le droit "
+        "ou une pratique que l'action cite). Seules les actions mises en œuvre au-delà du droit sont comptées dans le "
+        "bilan de la politique d'achat.")]))
+    for n, (niveau, titre, vide, actions) in enumerate((
+            ("mise_en_oeuvre", "Actions mises en œuvre au-delà du droit",
+             "Aucune action du référentiel n'est mise en œuvre au-delà du droit par cette consultation.", mises),
+            ("obligation_legale", "Actions auxquelles répondent des obligations légales",
+             "Aucune clause retenue ne rattache une obligation légale à une action du référentiel.", legales),
+            ("rappel", "Actions rappelées par les clauses communes",
+             "Aucune clause retenue ne rappelle une action du référentiel.", rappels)), start=1):
+        t = Titre(2, f"2.{n}{INSECABLE}– {titre}", f"_Toc_art_2_{n}")
+        blocs.append(t)
+        titres.append(t)
+        liens = niveaux[niveau]
+        if not liens:
+            blocs.append(Paragraphe([Segment(vide)]))
+            continue
+        texte = (f"{pluriel(len(actions), 'action')} à ce niveau{INSECABLE}: "
+                 f"{', '.join(ordre_actions(actions)) if actions else 'aucune autre que celles déjà comptées'}.")
+        if len({l.action.id for l in liens}) > len(actions):
+            texte += (" Le tableau montre aussi les clauses de ce niveau rattachées à une action déjà comptée au niveau "
+                      "précédent.")
+        blocs.append(Paragraphe([Segment(texte)]))
+        blocs.append(_tableau_liens(analyse, liens))
 
     article(3, "Synthèse par axe et par chantier")
-    lignes = [["Axe", "Chantier", "Actions mises en œuvre", "Actions du chantier"]]
+    lignes = [["Axe", "Chantier", "Mises en œuvre au-delà du droit", "Obligations légales seules", "Rappels seuls",
+               "Actions du chantier"]]
     for axe in referentiel.get("axes", []):
         for chantier in axe.get("chantiers", []):
             ids = [str(a["id"]) for a in chantier.get("actions", [])]
-            faites = sorted({a.id for a, _ in paires if a.id in ids}, key=ids.index)
+
+            def du_chantier(ensemble: set[str]) -> str:
+                return ", ".join(sorted((i for i in ensemble if i in ids), key=ids.index)) or "—"
             lignes.append([f"{axe['numero']}. {axe['titre']}", f"{chantier['numero']}. {chantier['titre']}",
-                           ", ".join(faites) if faites else "—", str(len(ids))])
-    blocs.append(tableau(lignes, [28, 42, 18, 12]))
+                           du_chantier(mises), du_chantier(legales), du_chantier(rappels), str(len(ids))])
+    blocs.append(tableau(lignes, [20, 32, 14, 12, 10, 12]))
     resume = []
     for axe in referentiel.get("axes", []):
         ids = {str(a["id"]) for c in axe.get("chantiers", []) for a in c.get("actions", [])}
-        nombre_faites = len({a.id for a, _ in paires if a.id in ids})
-        resume.append([f"{axe['numero']}. {axe['titre']}", f"{nombre_faites} / {len(ids)}"])
-    blocs.append(tableau([["Axe", "Actions mises en œuvre / actions de l'axe"]] + resume, [70, 30]))
+        resume.append([f"{axe['numero']}. {axe['titre']}", f"{len(mises & ids)} / {len(ids)}",
+                       nombre(len(legales & ids)), nombre(len(rappels & ids))])
+    blocs.append(tableau([["Axe", "Mises en œuvre au-delà du droit / actions de l'axe", "Obligations légales seules",
+                           "Rappels seuls"]] + resume, [46, 24, 15, 15]))
 
     article(4, "Données essentielles (DECP 2.x)")
     blocs.append(Paragraphe([Segment("Valeurs que l'acheteur déclarera dans les données essentielles de chaque "
@@ -220,6 +248,15 @@ def fiche(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
             c.reference] for c in analyse.calculs],
         [40, 7, 20, 33]))
     return blocs, titres
+
+
+def _tableau_liens(analyse: Analyse, liens: list[LienApplique]) -> Tableau:
+    return tableau(
+        [["Action", "Intitulé de l'action", "Document", "Article", "Clause (version)", "Règle appliquée"]]
+        + [[l.action.id, l.action.titre, l.selection.clause.document, l.selection.numero,
+            f"{l.selection.clause.titre} ({l.selection.clause.id}, v{l.selection.clause.version})",
+            regle_lisible(analyse, l.selection)] for l in liens],
+        [9, 24, 11, 9, 22, 25])
 
 
 def afficher(valeur: Any) -> str:

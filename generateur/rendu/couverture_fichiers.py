@@ -60,13 +60,14 @@ def xlsx(couverture: Couverture) -> bytes:
     feuille.auto_filter.ref = feuille.dimensions
 
     detail = classeur.create_sheet("Clauses par action")
-    detail.append(["Action", "Clause", "Version", "Pièce", "Article", "Titre", "Références"])
+    detail.append(["Action", "Clause", "Version", "Pièce", "Article", "Titre", "Références", "Niveau du lien"])
     for l in couverture.lignes:
         for c in l.clauses:
-            detail.append([l.action.id, c.id, c.version, c.document, c.article, c.titre, " ; ".join(c.references)])
+            detail.append([l.action.id, c.id, c.version, c.document, c.article, c.titre, " ; ".join(c.references),
+                           l.niveaux_de(c)])
     for cellule in detail[1]:
         cellule.font = Font(bold=True)
-    for colonne, largeur in zip("ABCDEFG", (8, 32, 8, 8, 22, 50, 60)):
+    for colonne, largeur in zip("ABCDEFGH", (8, 32, 8, 8, 22, 50, 60, 30)):
         detail.column_dimensions[colonne].width = largeur
     detail.freeze_panes = "A2"
     fixe = dt.datetime(2020, 1, 1)

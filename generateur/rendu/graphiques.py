@@ -27,6 +27,7 @@ COULEURS = ["#1f4e79", "#2e8b57", "#c0504d", "#8064a2", "#f2a33a", "#4bacc6"]
 STYLE = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "xtick.labelsize": 10, "ytick.labelsize": 10,
          "legend.fontsize": 9, "font.family": "DejaVu Sans", "axes.spines.top": False, "axes.spines.right": False,
          "svg.hashsalt": "dce"}
+CLAIR = "#a6a6a6"  # seconde série, moins importante (obligations légales seules)
 PROCHE = 12  # points de pourcentage : une cible plus proche du haut de la barre croiserait son étiquette
 MARGE_PX = 4  # espace laissé entre une étiquette et le bord du cadre, en pixels de la figure
 
@@ -112,21 +113,37 @@ def figure_parts_et_cibles(annees: list[int], series: list[tuple[str, list[float
 
 
 def figure_barres_horizontales(libelles: list[str], valeurs: list[float], etiquettes: list[str], titre_axe: str,
-                               largeur_libelle: int = 52) -> Any:
-    """Une barre par ligne (chantiers, valeurs DECP), dans l'ordre donné, de haut en bas."""
+                               largeur_libelle: int = 52,
+                               seconde: tuple[str, str, list[float], list[str]] | None = None) -> Any:
+    """Une barre par ligne (chantiers, valeurs DECP), dans l'ordre donné, de haut en bas.
+
+    `seconde` : (légende de la première série, légende de la seconde, valeurs, étiquettes) — une seconde barre,
+    plus claire, sous la première de chaque ligne (chantiers touchés par les seules obligations légales)."""
     with plt.rc_context(STYLE):
-        figure, axe = _figure(1.6 + 0.75 * len(libelles))
+        figure, axe = _figure(1.6 + (1.0 if seconde else 0.75) * len(libelles) + (0.8 if seconde else 0))
         noms = [textwrap.shorten(l, largeur_libelle, placeholder="…") for l in libelles]
         positions = list(range(len(libelles)))[::-1]
-        barres = axe.barh(positions, valeurs, 0.7, color=COULEURS[0])
-        textes = axe.bar_label(barres, labels=etiquettes, padding=3, fontsize=9)
+        if seconde is None:
+            barres = axe.barh(positions, valeurs, 0.7, color=COULEURS[0])
+            textes = axe.bar_label(barres, labels=etiquettes, padding=3, fontsize=9)
+            reperes = list(zip(textes, valeurs))
+        else:
+            legende, legende_seconde, valeurs_secondes, etiquettes_secondes = seconde
+            barres = axe.barh([p + 0.2 for p in positions], valeurs, 0.38, color=COULEURS[0], label=legende)
+            barres_secondes = axe.barh([p - 0.2 for p in positions], valeurs_secondes, 0.38, color=CLAIR,
+                                       label=legende_seconde)
+            textes = axe.bar_label(barres, labels=etiquettes, padding=3, fontsize=8)
+            textes_secondes = axe.bar_label(barres_secondes, labels=etiquettes_secondes, padding=3, fontsize=8)
+            reperes = list(zip(textes, valeurs)) + list(zip(textes_secondes, valeurs_secondes))
+            figure.legend(loc="outside lower center", ncol=2, frameon=False)
+            valeurs = valeurs + valeurs_secondes
         axe.set_yticks(positions, noms)
         axe.set_xlim(0, max(valeurs + [1]))
         _entiers(axe, horizontal=True)
         # titre de l'axe aligné sur la droite du cadre : il ne déborde pas quand les libellés occupent la gauche
         axe.set_xlabel(titre_axe, loc="right")
         axe.grid(axis="x", alpha=0.3)
-        _faire_tenir(figure, axe, list(zip(textes, valeurs)), horizontal=True)
+        _faire_tenir(figure, axe, reperes, horizontal=True)
         return figure
 
 
@@ -152,8 +169,9 @@ def parts_et_cibles(annees: list[int], series: list[tuple[str, list[float | None
 
 
 def barres_horizontales(libelles: list[str], valeurs: list[float], etiquettes: list[str], titre_axe: str,
-                        largeur_libelle: int = 52) -> bytes:
-    return _png(figure_barres_horizontales(libelles, valeurs, etiquettes, titre_axe, largeur_libelle))
+                        largeur_libelle: int = 52,
+                        seconde: tuple[str, str, list[float], list[str]] | None = None) -> bytes:
+    return _png(figure_barres_horizontales(libelles, valeurs, etiquettes, titre_axe, largeur_libelle, seconde))
 
 
 def deux_sommes(annees: list[int], heures: list[float], montants: list[float]) -> bytes:

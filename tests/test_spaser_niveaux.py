@@ -1,0 +1,212 @@
+"""Niveaux des liens SPASER : une consultation sans option responsable ne met en œuvre aucune action au-delà du
+droit ; chaque option du questionnaire ajoute exactement ses actions ; le bilan d'un dossier sans option n'en
+compte aucune ; sur les exemples, chaque action comptée renvoie à une clause qui la met réellement en œuvre.
+
+Les consultations « sans option » sont générées avec un profil de la Région dont la politique d'achat s'en tient
+au droit (avance au minimum légal, retenue de garantie au maximum légal, variantes laissées au choix de chaque
+consultation) : la politique réelle de la Région va au-delà (action 11.4), ce que vérifie un test à part.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from conftest import EXEMPLES, RACINE, Lu, ecrire, reponses
+from generateur.droit.regles import preparer
+from generateur.droit.spaser import par_niveau
+from generateur.rendu.generation import generer as generer_dce
+
+A_COPIER = ("catalogue.yaml", "questionnaire.yaml", "clauses", "modeles", "acheteurs")
+TITRE_MISES = "2.1\u00a0– Actions mises en œuvre au-delà du droit"
+AUCUNE = "Aucune action du référentiel n’est mise en œuvre au-delà du droit par cette consultation."
+
+
+@pytest.fixture(scope="module")
+def droit_commun(tmp_path_factory) -> Path:
+    """Copie du catalogue où la politique de la Région s'en tient au droit (0 % : le calcul retient le minimum
+    légal ; 5 % de retenue : le maximum légal ; pas d'avance sous le seuil ; variantes non généralisées)."""
+    racine = tmp_path_factory.mktemp("droit-commun")
+    for nom in A_COPIER:
+        source = RACINE / nom
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, racine / nom)
+    profil = racine / "acheteurs/occitanie/acheteur.yaml"
+    texte = profil.read_text(encoding="utf-8")
+    for avant, apres in (("variantes_par_defaut: true", "variantes_par_defaut: false"),
+                         ("taux_base: 15", "taux_base: 0"), ("taux_pme: 20", "taux_pme: 0"),
+                         ("taux_btp_filiere: 30", "taux_btp_filiere: 0"),
+                         ("    duree_minimale_mois_sous_seuil: 3\n", ""), ("    taux: 3\n", "    taux: 5\n")):
+        assert avant in texte, avant
+        texte = texte.replace(avant, apres, 1)
+    profil.write_text(texte, encoding="utf-8")
+    return racine
+
+
+def mises_en_oeuvre_lues(fiche: Lu) -> list[str]:
+    """Les actions de l'article 2.1 de la fiche, lues dans la phrase qui les énumère (« 3 actions à ce niveau : … »)."""
+    textes = [t for _, t in fiche.paragraphes]
+    suite = textes[textes.index(TITRE_MISES) + 1]
+    if suite == AUCUNE:
+        return []
+    m = re.fullmatch(r"(\d+)\u00a0actions? à ce niveau\u00a0: (.*)\.", suite)
+    assert m, suite
+    actions = m.group(2).split(", ")
+    assert int(m.group(1)) == len(actions)
+    return actions
+
+
+def generer(racine: Path, dossier: Path, donnees: dict) -> tuple[list[str], dict]:
+    """Génère la consultation ; rend les actions lues dans la fiche produite et le manifeste."""
+    dossier.mkdir(parents=True, exist_ok=True)
+    resultat = generer_dce(ecrire(dossier, donnees), dossier / "sortie", racine)
+    fiche = Lu(next(p for n, p in resultat.fichiers.items() if n.endswith("-tracabilite-SPASER.docx")))
+    manifeste = json.loads(next(p for n, p in resultat.fichiers.items() if n.endswith("-manifeste.json")).read_text())
+    lues = mises_en_oeuvre_lues(fiche)
+    assert lues == manifeste["actions_spaser"]
+    return lues, manifeste
+
+
+# Famille d'achat de chaque cas : (modifications des réponses de base). Les réponses de base sont celles de
+# conftest.BASE (fournitures de bureau, 180 000 € HT en deux lots, lancement le 1er décembre 2026, critère
+# environnemental imposé par R2152-7), sans variantes.
+BASES = {
+    "fournitures": {},
+    "fournitures_hors_agec": {"categorie": "autre"},
+    "denrees": {"categorie": "restauration_collective", "cpv": "15000000-8"},
+    "textile": {"categorie": "textile", "cpv": "18000000-9"},
+    "travaux": {"nature": "travaux", "categorie": "batiment", "cpv": "45454000-4", "delai_garantie_mois": 12},
+}
+SOCIAL = [{"intitule": "Prix", "ponderation": 50, "type": "prix"},
+          {"intitule": "Performance environnementale", "ponderation": 30, "type": "environnemental"},
+          {"intitule": "Insertion et égalité", "ponderation": 20, "type": "social"}]
+
+# Option du questionnaire → (famille, réponses de l'option, actions mises en œuvre attendues et clauses qui les
+# portent : relues dans docs/revue-etiquettes-spaser.md).
+OPTIONS = {
+    "insertion": ("fournitures", {"spaser": {"insertion": {"actif": True, "facilitateur": "PLIE"}}},
+                  ["6.2", "6.3"]),                        # sous le seuil européen : au-delà de L2112-2-1
+    "commerce_equitable": ("textile", {"spaser": {"commerce_equitable": {"actif": True, "produits": ["coton"]}}},
+                           ["8.2", "8.3"]),
+    "alimentation_durable": ("denrees", {"spaser": {"alimentation_durable": {"actif": True}}},
+                             ["5.3"]),                    # 50 % / 20 % : le minimum EGalim (5.2) reste une obligation
+    "ecolabels": ("fournitures", {"spaser": {"ecolabels": {"actif": True, "familles": ["papier"]}}}, ["1.2", "1.3"]),
+    "perturbateurs_endocriniens": ("fournitures", {"spaser": {"perturbateurs_endocriniens": True}},
+                                   ["1.2", "1.3", "1.4"]),
+    "plastique_usage_unique": ("fournitures", {"spaser": {"plastique_usage_unique": True}}, ["1.2", "1.4"]),
+    "reemploi": ("fournitures_hors_agec", {"spaser": {"reemploi": {"actif": True}}}, ["2.1"]),
+    "biosources": ("travaux", {"spaser": {"biosources": {"actif": True}}}, ["4.1"]),
+    "transport_faibles_emissions": ("fournitures", {"spaser": {"transport_faibles_emissions": True}},
+                                    ["1.2", "4.2"]),
+    "critere_carbone": ("fournitures", {"spaser": {"critere_carbone": True}}, ["4.2"]),
+    "approvisionnements_directs": ("denrees", {"spaser": {"approvisionnements_directs": True}}, ["5.2", "12.2"]),
+    "reserve": ("fournitures", {"spaser": {"reserve": "siae"}}, ["6.2", "13.2", "13.3"]),
+    "egalite": ("fournitures", {"spaser": {"egalite": True}}, ["7.3", "9.2", "9.3"]),
+    "commerce_equitable_critere": ("denrees", {"spaser": {"commerce_equitable": {"critere": True}}}, ["8.2"]),
+    "innovation": ("fournitures", {"spaser": {"innovation": True}}, ["14.2"]),
+    "critere_social": ("fournitures", {"criteres": SOCIAL}, ["6.2", "7.2", "7.3", "9.2", "9.3"]),
+    "variantes": ("fournitures", {"variantes": {"autorisees": True}}, ["2.1"]),  # variante réemploi (AGEC) ;
+    # en procédure adaptée, la clause générale des variantes n'est qu'un rappel (R2151-8)
+}
+
+
+@pytest.fixture(scope="module")
+def bases(droit_commun, tmp_path_factory) -> dict[str, list[str]]:
+    """Actions mises en œuvre de chaque famille sans aucune option, lues dans la fiche."""
+    dossier = tmp_path_factory.mktemp("bases")
+    return {nom: generer(droit_commun, dossier / nom, reponses(**modifs))[0] for nom, modifs in BASES.items()}
+
+
+def test_sans_option_aucune_action_au_dela_du_droit(bases):
+    assert bases == {nom: [] for nom in BASES}
+
+
+@pytest.mark.parametrize("option", list(OPTIONS))
+def test_chaque_option_ajoute_exactement_ses_actions(option, bases, droit_commun, tmp_path):
+    famille, modifs, attendues = OPTIONS[option]
+    donnees = reponses(**BASES[famille])
+    for cle, valeur in modifs.items():
+        if cle == "spaser":  # une option s'ajoute aux réponses de la famille, sans les remplacer
+            donnees.setdefault("spaser", {})
+            for sous_cle, sous_valeur in valeur.items():
+                donnees["spaser"][sous_cle] = sous_valeur
+        else:
+            donnees[cle] = valeur
+    lues, manifeste = generer(droit_commun, tmp_path, donnees)
+    assert sorted(set(lues) - set(bases[famille])) == sorted(attendues), option
+    assert set(bases[famille]) <= set(lues)
+    # chaque action comptée vient d'une clause retenue dont le lien est « mise en œuvre »
+    retenues = {c["id"]: c for c in manifeste["clauses"] if c["retenue"]}
+    for action in lues:
+        assert any(l["action"] == action and l["niveau"] == "mise_en_oeuvre"
+                   for c in retenues.values() for l in c["liens_spaser"]), action
+
+
+def test_politique_de_la_region_au_dela_du_droit(tmp_path):
+    """La politique réelle de la Région va au-delà du droit : avance de 15 % et 20 % pour les PME (action 11.4) et
+    variantes généralisées (« variantes_par_defaut »), qui ouvrent ici la variante de réemploi (action 2.1). Sans
+    option, la fiche ne compte que ces deux actions, chacune par la clause que la politique fait retenir."""
+    lues, manifeste = generer(RACINE, tmp_path, reponses())
+    assert lues == ["2.1", "11.4"]
+    assert manifeste["actions_spaser_par_niveau"]["mise_en_oeuvre"] == ["2.1", "11.4"]
+    retenues = {c["id"] for c in manifeste["clauses"] if c["retenue"]}
+    assert {"ccap-avance", "rc-variante-reemploi"} <= retenues
+    sans_variantes, _ = generer(RACINE, tmp_path / "sans-variantes", reponses(variantes={"autorisees": False}))
+    assert sans_variantes == ["11.4"]
+    assert "1.2" in manifeste["actions_spaser_par_niveau"]["obligation_legale"]  # critère env. imposé (R2152-7)
+    assert "9.2" in manifeste["actions_spaser_par_niveau"]["rappel"]  # rappel des exclusions (rc-probite)
+
+
+def test_bilan_d_un_dossier_sans_option(droit_commun, tmp_path):
+    """Bilan de consultations sans option : aucune action mise en œuvre au-delà du droit, dans le rapport comme dans
+    le classeur, et la part due aux obligations légales montrée à part."""
+    from generateur.lot.bilan import bilans
+    from generateur.lot.rapport_bilan import ecrire as ecrire_bilan
+
+    dossier = tmp_path / "consultations"
+    dossier.mkdir()
+    for i, (nom, modifs) in enumerate(BASES.items()):
+        ecrire(dossier, reponses(reference=f"N{i}", **modifs), f"{nom}.yaml")
+    resultats = bilans(dossier, droit_commun)
+    sortie = tmp_path / "bilan"
+    ecrire_bilan(resultats, sortie, droit_commun)
+    b = resultats[0]
+    assert all(c.actions == [] and c.chantiers == [] for c in b.consultations)
+    assert all(not ch["mettent_en_oeuvre"] for ch in b.chantiers)
+    assert b.indicateur("spaser_au_dela_du_droit").mesures[2026].part == 0
+    assert any(ch["obligations_legales_seules"] for ch in b.chantiers)  # la condition environnementale, etc.
+    lu = Lu(sortie / "bilan-SPASER-occitanie.docx")
+    assert "Actions du SPASER mises en œuvre au-delà du droit en 2026\u00a0: 0, par 0 consultation sur 5." in lu.texte
+    wb = load_workbook(sortie / "bilan-SPASER-occitanie.xlsx")
+    lignes = list(wb["Consultations"].iter_rows(values_only=True))
+    col = lignes[0].index("Actions SPASER mises en œuvre au-delà du droit")
+    assert [l[col] for l in lignes[1:]] == [None] * 5  # cellules vides : aucune action
+    col_legales = lignes[0].index("Actions SPASER par obligations légales seulement")
+    assert all("1.2" in l[col_legales] for l in lignes[1:])
+    chantiers = list(wb["Chantiers"].iter_rows(values_only=True))
+    i = chantiers[0].index("Mettant en œuvre le chantier au-delà du droit")
+    assert all(l[i] == 0 for l in chantiers[1:])
+
+
+@pytest.mark.parametrize("exemple", sorted(p.stem for p in EXEMPLES.glob("*.yaml")))
+def test_exemples_chaque_action_comptee_a_sa_clause(exemple):
+    """Sur les exemples, chaque action comptée renvoie à une clause retenue qui la met réellement en œuvre : un lien
+    « mise en œuvre » de la clause, et, pour un lien restreint par `si`, sa condition vraie ; jamais une clause du
+    socle (retenue dans toute consultation) sans condition."""
+    analyse = preparer(EXEMPLES / f"{exemple}.yaml")
+    mises = par_niveau(analyse)["mise_en_oeuvre"]
+    assert mises, exemple
+    for l in mises:
+        clause = l.selection.clause
+        liens = [x for x in clause.liens if x.niveau == "mise_en_oeuvre"
+                 and l.action in analyse.acheteur.actions_pour(x.action)]
+        assert liens, (exemple, l.action.id, clause.id)
+        socle = clause.condition.strip() in ("true", "True")
+        assert not socle or all(x.si for x in liens), (exemple, clause.id)
+    # les clauses qui ne font que rappeler le droit ne sont jamais comptées
+    ids = {l.selection.clause.id for l in mises}
+    assert not ids & {"rc-probite", "ccap-condition-environnementale", "ccap-differends", "cctp-suivi", "ccap-reexamen"}
