@@ -89,7 +89,8 @@ def marches(analyse: Analyse) -> list[dict[str, Any]]:
             "ccag": libelle_ccag(ctx["ccag"]),
             "procedure": ctx["procedure_libelle"],
             "dureeMois": int(lot["duree_lot"]),
-            "typesPrix": {"typePrix": table["types_prix"][ctx["variation_prix"]]},
+            "typesPrix": {"typePrix": table["types_prix"][
+                "ferme_actualisable" if ctx["variation_prix"] == "ferme" and ctx["actualisation"] else ctx["variation_prix"]]},
             "formePrix": table["forme_prix"][ctx["prix"]["forme"]],
             **forme_schema(considerations[numero]),
         })
