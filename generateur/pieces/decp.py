@@ -87,7 +87,7 @@ def marches(analyse: Analyse) -> list[dict[str, Any]]:
             "techniques": {"technique": table["techniques"][ctx["forme"]]},
             "modalitesExecution": {"modaliteExecution": table["modalites_execution"][ctx["forme"]]},
             "ccag": libelle_ccag(ctx["ccag"]),
-            "procedure": ctx["procedure_libelle"],
+            "procedure": lot.get("procedure_lot_libelle") or ctx["procedure_libelle"],
             "dureeMois": int(lot["duree_lot"]),
             "typesPrix": {"typePrix": table["types_prix"][
                 "ferme_actualisable" if ctx["variation_prix"] == "ferme" and ctx["actualisation"] else ctx["variation_prix"]]},
