@@ -10,6 +10,7 @@ d'un changement de seuil ou de loi) avec ses propres modifications et ce qui est
 - `controles` : statut attendu de contrôles juridiques (`conforme`, `a_verifier`, `non_conforme`…) ;
 - `pieces` : pour RC, CCAP, CCTP, le texte qui doit y figurer (`contient`) ou non (`absent`), lu dans le .docx
   produit ;
+- `expliquer` : textes que `dce expliquer` doit afficher (règle qui a choisi la procédure, l'avance, les prix) ;
 - `erreur` : le fichier est refusé (code 2) avec ce message ;
 - `date_limite_offres` dans `reponses` : gardée telle quelle (sinon 45 jours après la date de lancement).
 
@@ -30,13 +31,16 @@ import pytest
 import yaml
 
 from conftest import BASE, EXEMPLES, RACINE, Lu, ecrire
+from click.testing import CliRunner
+
 from generateur.erreurs import ErreurDCE
+from generateur.interfaces.cli import main
 from generateur.pieces.lecture import controler
 from generateur.rendu.generation import generer
 
 CAS = Path(__file__).parent / "cas"
 PROFIL_A_COMPLETER = re.compile(r"\[à compléter\s*:")
-CLES_CAS = {"nom", "date_lancement", "reponses", "valeurs", "lots", "clauses", "controles", "pieces", "erreur"}
+CLES_CAS = {"nom", "date_lancement", "reponses", "valeurs", "lots", "clauses", "controles", "pieces", "erreur", "expliquer"}
 
 
 def _fusion(base: dict[str, Any], modifs: dict[str, Any]) -> dict[str, Any]:
@@ -114,6 +118,10 @@ def test_cas_date(tmp_path, base, cas):
         verdicts = {v.id: v.statut for v in conformite.verdicts}
         for ident, statut in cas["controles"].items():
             assert verdicts[ident] == statut, f"contrôle « {ident} » : {verdicts[ident]} au lieu de {statut}"
+    if cas.get("expliquer"):
+        sortie = _lisible(CliRunner().invoke(main, ["--catalogue", str(RACINE), "expliquer", str(fichier)]).output)
+        for extrait in cas["expliquer"]:
+            assert _lisible(extrait) in sortie, f"dce expliquer : « {extrait} » attendu"
     for piece, attendu in (cas.get("pieces") or {}).items():
         chemin = next(c for nom, c in resultat.fichiers.items() if nom.endswith(f"-{piece}.docx"))
         texte = _lisible(Lu(chemin).tout)
