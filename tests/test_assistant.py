@@ -520,3 +520,26 @@ def test_exigences_des_variantes_demandees_seulement_si_elles_ne_sont_pas_refuse
     autorisees.insert(autorisees.index(("Lot 1 – Intitulé", "Gros œuvre")), ("Autoriser les variantes", "o"))
     r = derouler(autorisees, tmp_path / "a.yaml")
     assert any(ligne.startswith("Exigences minimales des variantes") for ligne in r.journal)
+
+
+def test_marche_sans_publicite_demande_son_motif_et_ses_faits(tmp_path):
+    """Le motif (liste du code) et les faits qui le justifient ne sont demandés que pour un marché sans publicité ;
+    le RC produit dit le motif et son article."""
+    scenario = list(TRAVAUX)
+    avant = scenario.index(("Lot 1 – Intitulé", "Gros œuvre"))
+    scenario[avant:avant] = [("Procédure (si différente", "sans_publicite"),
+                             ("Motif du marché sans publicité ni mise en concurrence", "urgence")]
+    scenario.insert(scenario.index(("Enregistrer dans", "")),
+                    ("Faits qui justifient le marché sans publicité", "Effondrement du préau le 20 novembre 2026."))
+    fichier = tmp_path / "urgence.yaml"
+    r = derouler(scenario, fichier)
+    donnees = yaml.safe_load(fichier.read_text(encoding="utf-8"))
+    assert donnees["procedure_choisie"] == "sans_publicite" and donnees["motif_sans_publicite"] == "urgence"
+    assert donnees["justifications"]["sans_publicite"].startswith("Effondrement")
+    assert "Urgence impérieuse (R2122-1)" in r.sortie  # la liste des motifs, avec leur article
+    sortie = normal(CliRunner().invoke(main, ["--catalogue", str(RACINE), "expliquer", str(fichier)]).output)
+    assert "Urgence impérieuse résultant de circonstances extérieures" in sortie and "R2122-1" in sortie
+
+    ordinaire = tmp_path / "ordinaire.yaml"
+    r = derouler(TRAVAUX, ordinaire)
+    assert not any("Motif du marché sans publicité" in ligne or "Faits qui justifient" in ligne for ligne in r.journal)
