@@ -94,6 +94,10 @@ def marches(analyse: Analyse) -> list[dict[str, Any]]:
             "formePrix": table["forme_prix"][ctx["prix"]["forme"]],
             **forme_schema(considerations[numero]),
         })
+        accord_cadre = str((ctx.get("accord_cadre_initial") or {}).get("reference") or "")
+        if ctx["procedure"] == "marche_subsequent" and accord_cadre and len(accord_cadre) <= LONGUEUR_ID \
+                and not ID_A_EVITER.search(accord_cadre):
+            marche["idAccordCadre"] = accord_cadre
         resultat.append(marche)
     return resultat
 
