@@ -528,9 +528,8 @@ def test_marche_sans_publicite_demande_son_motif_et_ses_faits(tmp_path):
     scenario = list(TRAVAUX)
     avant = scenario.index(("Lot 1 – Intitulé", "Gros œuvre"))
     scenario[avant:avant] = [("Procédure (si différente", "sans_publicite"),
-                             ("Motif du marché sans publicité ni mise en concurrence", "urgence")]
-    scenario.insert(scenario.index(("Enregistrer dans", "")),
-                    ("Faits qui justifient le marché sans publicité", "Effondrement du préau le 20 novembre 2026."))
+                             ("Motif du marché sans publicité ni mise en concurrence", "urgence"),
+                             ("Faits qui justifient le marché sans publicité", "Effondrement du préau le 20 novembre 2026.")]
     fichier = tmp_path / "urgence.yaml"
     r = derouler(scenario, fichier)
     donnees = yaml.safe_load(fichier.read_text(encoding="utf-8"))
