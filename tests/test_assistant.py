@@ -520,3 +520,46 @@ def test_exigences_des_variantes_demandees_seulement_si_elles_ne_sont_pas_refuse
     autorisees.insert(autorisees.index(("Lot 1 – Intitulé", "Gros œuvre")), ("Autoriser les variantes", "o"))
     r = derouler(autorisees, tmp_path / "a.yaml")
     assert any(ligne.startswith("Exigences minimales des variantes") for ligne in r.journal)
+
+
+def test_marche_sans_publicite_demande_son_motif_et_ses_faits(tmp_path):
+    """Le motif (liste du code) et les faits qui le justifient ne sont demandés que pour un marché sans publicité ;
+    le RC produit dit le motif et son article."""
+    scenario = list(TRAVAUX)
+    avant = scenario.index(("Lot 1 – Intitulé", "Gros œuvre"))
+    scenario[avant:avant] = [("Procédure (si différente", "sans_publicite"),
+                             ("Motif du marché sans publicité ni mise en concurrence", "urgence"),
+                             ("Faits qui justifient le marché sans publicité", "Effondrement du préau le 20 novembre 2026.")]
+    fichier = tmp_path / "urgence.yaml"
+    r = derouler(scenario, fichier)
+    donnees = yaml.safe_load(fichier.read_text(encoding="utf-8"))
+    assert donnees["procedure_choisie"] == "sans_publicite" and donnees["motif_sans_publicite"] == "urgence"
+    assert donnees["justifications"]["sans_publicite"].startswith("Effondrement")
+    assert "Urgence impérieuse (R2122-1)" in r.sortie  # la liste des motifs, avec leur article
+    sortie = normal(CliRunner().invoke(main, ["--catalogue", str(RACINE), "expliquer", str(fichier)]).output)
+    assert "Urgence impérieuse résultant de circonstances extérieures" in sortie and "R2122-1" in sortie
+
+    ordinaire = tmp_path / "ordinaire.yaml"
+    r = derouler(TRAVAUX, ordinaire)
+    assert not any("Motif du marché sans publicité" in ligne or "Faits qui justifient" in ligne for ligne in r.journal)
+
+
+def test_verifier_signale_accord_cadre_de_cinq_ans_et_delai_de_dix_jours(tmp_path):
+    """Les deux cas relevés par le juriste (issue 16) : accord-cadre de 60 mois sans justification, appel d'offres
+    ouvert avec 10 jours de délai de réception ; justifiés, le premier passe, le second reste sous 15 jours."""
+    donnees = base_reponses(forme="accord_cadre_bons_commande", duree_mois=60, date_lancement="2026-12-01",
+                            date_limite_offres="2026-12-11 12:00",
+                            lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 250000},
+                                  {"numero": 2, "intitule": "Enveloppes", "montant_estime": 90000}])
+    resultat = CliRunner().invoke(main, ["verifier", str(ecrire(tmp_path, donnees))])
+    sortie = normal(resultat.output)
+    assert resultat.exit_code == 1, sortie
+    assert "NON CONFORME – L'accord-cadre ne dépasse pas quatre ans" in sortie
+    assert "Accord-cadre de 60 mois, reconductions comprises : au-delà de 48 mois" in sortie
+    assert "NON CONFORME – Le délai de réception des plis respecte le minimum de l'appel d'offres ouvert" in sortie
+    assert "10 jours seulement entre le lancement le 1er décembre 2026 et la remise des plis" in sortie
+    donnees["justifications"] = {"duree_accord_cadre": "Investissements amortis sur cinq ans.",
+                                 "urgence_delai": "Rupture d'approvisionnement."}
+    sortie = normal(CliRunner().invoke(main, ["verifier", str(ecrire(tmp_path, donnees, "j.yaml"))]).output)
+    assert "NON CONFORME – L'accord-cadre ne dépasse pas quatre ans" not in sortie
+    assert "NON CONFORME – Le délai de réception des plis" in sortie and "jamais moins de 15 jours" in sortie

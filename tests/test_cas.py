@@ -10,15 +10,20 @@ d'un changement de seuil ou de loi) avec ses propres modifications et ce qui est
 - `controles` : statut attendu de contrôles juridiques (`conforme`, `a_verifier`, `non_conforme`…) ;
 - `pieces` : pour RC, CCAP, CCTP, le texte qui doit y figurer (`contient`) ou non (`absent`), lu dans le .docx
   produit ;
-- `erreur` : le fichier est refusé (code 2) avec ce message.
+- `expliquer` : textes que `dce expliquer` doit afficher (règle qui a choisi la procédure, l'avance, les prix) ;
+- `erreur` : le fichier est refusé (code 2) avec ce message ;
+- `date_limite_offres` dans `reponses` : gardée telle quelle (sinon 45 jours après la date de lancement).
 
-Le coureur génère réellement les pièces et les relit : un cas vérifie ce que l'acheteur lira.
+Le coureur génère réellement les pièces et les relit : un cas vérifie ce que l'acheteur lira. Pour chaque cas, la
+relecture automatique ne doit relever aucun défaut, hors les « [à compléter : …] » du profil d'acheteur de test
+(SIRET et adresse du profil, que le profil signale lui-même).
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +31,16 @@ import pytest
 import yaml
 
 from conftest import BASE, EXEMPLES, RACINE, Lu, ecrire
+from click.testing import CliRunner
+
 from generateur.erreurs import ErreurDCE
+from generateur.interfaces.cli import main
 from generateur.pieces.lecture import controler
 from generateur.rendu.generation import generer
 
 CAS = Path(__file__).parent / "cas"
-CLES_CAS = {"nom", "date_lancement", "reponses", "valeurs", "lots", "clauses", "controles", "pieces", "erreur"}
+PROFIL_A_COMPLETER = re.compile(r"\[à compléter\s*:")
+CLES_CAS = {"nom", "date_lancement", "reponses", "valeurs", "lots", "clauses", "controles", "pieces", "erreur", "expliquer"}
 
 
 def _fusion(base: dict[str, Any], modifs: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +88,8 @@ def test_cas_date(tmp_path, base, cas):
     if "date_lancement" in cas:
         reponses["date_lancement"] = str(cas["date_lancement"])
         limite = dt.date.fromisoformat(str(cas["date_lancement"])) + dt.timedelta(days=45)
-        reponses["date_limite_offres"] = f"{limite.isoformat()} 12:00"
+        if "date_limite_offres" not in (cas.get("reponses") or {}):
+            reponses["date_limite_offres"] = f"{limite.isoformat()} 12:00"
     fichier = ecrire(tmp_path, reponses)
     if "erreur" in cas:
         with pytest.raises(ErreurDCE) as refus:
@@ -100,10 +110,18 @@ def test_cas_date(tmp_path, base, cas):
         assert ident in retenues, f"clause {ident} attendue"
     for ident in (cas.get("clauses") or {}).get("ecartees", []):
         assert ident not in retenues, f"clause {ident} non attendue"
+    conformite = resultat.conformite or controler(analyse)
+    defauts = [d for d in conformite.defauts
+               if not (d.regle == "a-completer" and PROFIL_A_COMPLETER.search(d.extrait))]
+    assert not defauts, f"défauts de relecture : {defauts}"
     if cas.get("controles"):
-        verdicts = {v.id: v.statut for v in (resultat.conformite or controler(analyse)).verdicts}
+        verdicts = {v.id: v.statut for v in conformite.verdicts}
         for ident, statut in cas["controles"].items():
             assert verdicts[ident] == statut, f"contrôle « {ident} » : {verdicts[ident]} au lieu de {statut}"
+    if cas.get("expliquer"):
+        sortie = _lisible(CliRunner().invoke(main, ["--catalogue", str(RACINE), "expliquer", str(fichier)]).output)
+        for extrait in cas["expliquer"]:
+            assert _lisible(extrait) in sortie, f"dce expliquer : « {extrait} » attendu"
     for piece, attendu in (cas.get("pieces") or {}).items():
         chemin = next(c for nom, c in resultat.fichiers.items() if nom.endswith(f"-{piece}.docx"))
         texte = _lisible(Lu(chemin).tout)

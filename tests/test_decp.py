@@ -142,3 +142,32 @@ def test_considerations_lot_par_lot_sur_une_consultation_a_quatre_lots(tmp_path)
     assert [l[0] for l in heures[1:]] == ["2"]
     reservation = ccap.texte[ccap.texte.rindex("Maintien des conditions de la réservation"):][:300]
     assert re.search(r"lots? n° 1 (sont|est) réservés?", reservation), reservation
+
+
+def test_procedure_et_prix_par_lot_marche_subsequent_et_petits_lots(tmp_path):
+    """Marché subséquent : identifiant de l'accord-cadre et procédure de l'accord-cadre ; petit lot passé en
+    procédure adaptée au sein d'un appel d'offres ouvert : sa propre procédure ; prix fermes non actualisables de
+    fournitures courantes : « Définitif ferme », fermes actualisables choisis : « Définitif actualisable »."""
+    subsequent = reponses(reference="MS-1", marche_subsequent=True, duree_mois=6,
+                          accord_cadre_initial={"reference": "2025-FCS-0042", "procedure": "appel_offres_restreint"},
+                          lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 250000}])
+    petits = reponses(reference="PL-1", petits_lots_procedure_adaptee=True, duree_mois=12, prestations_courantes=True,
+                      lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 300000},
+                            {"numero": 2, "intitule": "Enveloppes", "montant_estime": 40000}])
+    actualisables = reponses(reference="FA-1", duree_mois=12, prestations_courantes=True,
+                             prix={"variation": "ferme_actualisable"})
+    for donnees in (subsequent, petits, actualisables):
+        donnees.update(date_lancement="2026-06-01", date_limite_offres="2026-07-20 12:00")  # avant la loi Climat
+        fichier = ecrire(tmp_path, donnees, f"{donnees['reference']}.yaml")
+        resultat = CliRunner().invoke(main, ["--catalogue", str(RACINE), "generer", str(fichier), "--sortie",
+                                             str(tmp_path / donnees["reference"])])
+        assert resultat.exit_code == 0, resultat.output
+    marche = verifier_fichier(tmp_path / "MS-1" / "MS-1-DECP.json")
+    assert marche["idAccordCadre"] == "2025-FCS-0042" and marche["procedure"] == "Appel d'offres restreint"
+    lot1 = verifier_fichier(tmp_path / "PL-1" / "PL-1-DECP-lot-1.json")
+    lot2 = verifier_fichier(tmp_path / "PL-1" / "PL-1-DECP-lot-2.json")
+    assert (lot1["procedure"], lot2["procedure"]) == ("Appel d'offres ouvert", "Procédure adaptée")
+    assert lot1["typesPrix"]["typePrix"] == ["Définitif ferme"] and "idAccordCadre" not in lot1
+    for n in (1, 2):
+        fa = verifier_fichier(tmp_path / "FA-1" / f"FA-1-DECP-lot-{n}.json")
+        assert fa["typesPrix"]["typePrix"] == ["Définitif actualisable"]

@@ -551,3 +551,16 @@ def test_aucun_defilement_horizontal_a_320_390_et_1280_pixels(navigateur, serveu
     mesurer([base + "/", consultation])
     contexte.close()
     assert debordements == {}
+
+
+def test_motif_sans_publicite_apparait_quand_la_procedure_le_demande(client):
+    """La question du motif (liste du code, article cité) est cachée tant que la procédure n'est pas un marché sans
+    publicité ni mise en concurrence, puis posée à l'envoi."""
+    jeton = _jeton(client)
+    saisie = client.post("/nouvelle", data={"_csrf": jeton}).location.rsplit("/", 1)[0]
+    avant = html.unescape(client.get(f"{saisie}/consultation").get_data(as_text=True))
+    assert re.search(r'data-question="motif_sans_publicite" data-condition hidden>', avant)
+    assert "Urgence impérieuse (R2122-1)" in avant and "Besoin inférieur au seuil de dispense (R2122-8)" in avant
+    envoi = {"_csrf": jeton, "procedure_choisie": "sans_publicite", "_visibles": "", "action": "suivant"}
+    page = html.unescape(client.post(f"{saisie}/consultation", data=envoi).get_data(as_text=True))
+    assert re.search(r'data-question="motif_sans_publicite" data-condition>', page)  # montrée, pas cachée

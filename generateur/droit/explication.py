@@ -181,6 +181,17 @@ def texte(e: Explication) -> str:
     ajout(f"Consultation {ctx['reference']} – {' '.join(str(ctx['objet']).split())}")
     ajout(f"{ctx['procedure_libelle']} ({ctx['procedure_article']}) ; montant estimé {montant(ctx['montant_total'])} ; "
           f"{len(lots)} lot{'s' if len(lots) > 1 else ''} ; droit en vigueur au {date_longue(a.date_droit)}.")
+    ajout("")
+    ajout("Règles qui ont choisi la procédure, la variation des prix et l'avance")
+    for c in (c for c in a.calculs if c.lot is None and c.nom.startswith("motif_") and isinstance(c.valeur, str)):
+        ajout(f"    {c.explication.removeprefix('Règle qui a choisi ').split(',')[0]} : {c.valeur}")
+    for lot in lots:
+        if lot.get("motif_avance"):
+            base = (f", base {montant_ttc(lot['avance_base_ttc'])} (CCP R2191-7)"
+                    if ctx["forme"] == "marche" or lot.get("avance_sur_minimum") else "")
+            taux = (f" ; taux {pourcent(lot['avance_taux_pme'])} pour une PME, {pourcent(lot['avance_taux_non_pme'])} sinon"
+                    f"{base} ; {lot['motif_avance_taux']}") if lot.get("avance_versee") else ""
+            ajout(f"    avance, lot {lot['numero']} : {lot['motif_avance']}{taux}.")
 
     retenues = [s for s in a.selections if s.retenue]
     ajout("")

@@ -87,12 +87,17 @@ def marches(analyse: Analyse) -> list[dict[str, Any]]:
             "techniques": {"technique": table["techniques"][ctx["forme"]]},
             "modalitesExecution": {"modaliteExecution": table["modalites_execution"][ctx["forme"]]},
             "ccag": libelle_ccag(ctx["ccag"]),
-            "procedure": ctx["procedure_libelle"],
+            "procedure": lot.get("procedure_lot_libelle") or ctx["procedure_libelle"],
             "dureeMois": int(lot["duree_lot"]),
-            "typesPrix": {"typePrix": table["types_prix"][ctx["variation_prix"]]},
+            "typesPrix": {"typePrix": table["types_prix"][
+                "ferme_actualisable" if ctx["variation_prix"] == "ferme" and ctx["actualisation"] else ctx["variation_prix"]]},
             "formePrix": table["forme_prix"][ctx["prix"]["forme"]],
             **forme_schema(considerations[numero]),
         })
+        accord_cadre = str((ctx.get("accord_cadre_initial") or {}).get("reference") or "")
+        if ctx["procedure"] == "marche_subsequent" and accord_cadre and len(accord_cadre) <= LONGUEUR_ID \
+                and not ID_A_EVITER.search(accord_cadre):
+            marche["idAccordCadre"] = accord_cadre
         resultat.append(marche)
     return resultat
 
