@@ -15,6 +15,9 @@ class Probleme:
     ligne: int | None = None
     champ: str | None = None  # chemin technique (« lots.0.montant_estime ») : ancres, retour à la question
     libelle: str | None = None  # le même dit avec les mots du questionnaire (« Lot 1 — Montant estimé »)
+    # pour une réponse : « manquante » (obligatoire, non donnée), « invalide » (valeur refusée : type, format,
+    # bornes), « incoherence » (réponses valides une à une qui ne vont pas ensemble : dates, sommes)
+    nature: str = ""
 
     def __str__(self) -> str:
         lieu = ""

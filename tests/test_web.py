@@ -389,7 +389,8 @@ def test_consultation_de_travaux_en_plusieurs_lots(page, serveur, tmp_path):
     assert cpv.get_attribute("aria-invalid") == "true"
     assert "c-cpv-erreur" in cpv.get_attribute("aria-describedby")
     erreur = page.locator("#c-cpv-erreur")
-    assert "«\u00a0cpv\u00a0»\u00a0: format invalide «\u00a04521\u00a0»" in erreur.text_content()
+    assert "Format invalide «\u00a04521\u00a0»" in erreur.text_content()
+    assert "cpv" not in erreur.text_content()  # près du champ, le message sans clé interne
     assert page.locator("#resume-erreurs").evaluate("e => e === document.activeElement")  # le focus sur le résumé
     assert page.locator("#resume-erreurs a[href='#c-cpv']").count() == 1
     assert page.get_by_label("Référence de la consultation").input_value() == "2027-TRX-0042"  # rien n'est perdu
@@ -547,3 +548,111 @@ def test_aucun_defilement_horizontal_a_320_390_et_1280_pixels(navigateur, serveu
     mesurer([base + "/", consultation])
     contexte.close()
     assert debordements == {}
+
+
+# --- aucune perte : deux onglets, menu des étapes, contrôles sur la page ------------------------------------
+
+def _lots_du_brouillon(dossier: Path, saisie: str) -> list[dict]:
+    ident = saisie.rstrip("/").rsplit("/", 1)[1]
+    return yaml.safe_load((dossier / ".brouillons" / f"{ident}.yaml").read_text(encoding="utf-8"))["lots"]
+
+
+def test_deux_onglets_l_ancien_est_refuse_sans_rien_perdre(navigateur, serveur):
+    """Deux onglets sur la page des lots du même brouillon : le second ajoute un lot ; le premier, resté sur
+    l'ancienne version, enregistre : refus clair qui propose de recharger, le lot du second est toujours là."""
+    base, dossier = serveur
+    contexte = navigateur.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    contexte.set_default_timeout(10000)
+    premier = contexte.new_page()
+    premier.goto(base + "/")
+    premier.set_input_files("input[type=file]", str(EXEMPLES / "travaux-lycee.yaml"))
+    premier.get_by_role("button", name="Reprendre ce fichier").click()
+    attendre(premier.get_by_role("heading", name="Récapitulatif", exact=True)).to_be_visible()
+    saisie = premier.url.rsplit("/", 1)[0]
+    premier.goto(saisie + "/lots")
+    second = contexte.new_page()
+    second.goto(saisie + "/lots")
+    nombre = len(_lots_du_brouillon(dossier, saisie))
+
+    second.get_by_role("button", name="Ajouter un lot").click()
+    nouveau = _groupe(second, f"Lot {nombre + 1}")
+    nouveau.get_by_label("Intitulé du lot").fill("Espaces verts")
+    nouveau.get_by_label("Montant estimé du lot (€ HT)").fill("12 000")
+    second.get_by_role("button", name="Enregistrer et voir le récapitulatif").click()
+    attendre(second.get_by_role("heading", name="Récapitulatif", exact=True)).to_be_visible()
+    assert _lots_du_brouillon(dossier, saisie)[-1]["intitule"] == "Espaces verts"
+
+    _groupe(premier, "Lot 1").get_by_label("Intitulé du lot").fill("Gros œuvre seul")
+    premier.get_by_role("button", name="Enregistrer et continuer", exact=True).last.click()
+    attendre(premier.locator("h1")).to_contain_text("Enregistrement refusé")
+    alerte = premier.locator("#conflit").text_content()
+    assert "depuis un autre onglet" in alerte and "Recharger la page" in alerte
+    assert "Lot 1 — Intitulé du lot" in premier.locator(".perdues").text_content()  # la saisie refusée est redonnée
+    assert "Gros œuvre seul" in premier.locator(".perdues").text_content()
+    lots = _lots_du_brouillon(dossier, saisie)
+    assert len(lots) == nombre + 1 and lots[-1]["intitule"] == "Espaces verts"  # rien perdu
+    assert lots[0]["intitule"] != "Gros œuvre seul"  # rien écrasé
+
+    premier.get_by_role("link", name="Recharger la page avec les dernières réponses").click()
+    attendre(premier.locator("h1")).to_have_text("Les lots")
+    assert _groupe(premier, f"Lot {nombre + 1}").get_by_label("Intitulé du lot").input_value() == "Espaces verts"
+    _groupe(premier, "Lot 1").get_by_label("Intitulé du lot").fill("Gros œuvre seul")
+    premier.get_by_role("button", name="Enregistrer et voir le récapitulatif").click()  # à jour : accepté
+    attendre(premier.get_by_role("heading", name="Récapitulatif", exact=True)).to_be_visible()
+    lots = _lots_du_brouillon(dossier, saisie)
+    assert lots[0]["intitule"] == "Gros œuvre seul" and lots[-1]["intitule"] == "Espaces verts"
+    contexte.close()
+
+
+def test_montant_negatif_puis_menu_des_etapes_message_et_rien_d_enregistre(page, serveur):
+    """Un montant négatif tapé puis un clic dans le menu des étapes : la page revient avec le message, le
+    brouillon garde l'ancienne valeur ; la somme des lots différente du total est signalée sur la page des lots."""
+    base, dossier = serveur
+    page.goto(base + "/")
+    page.set_input_files("input[type=file]", str(EXEMPLES / "travaux-lycee.yaml"))
+    page.get_by_role("button", name="Reprendre ce fichier").click()
+    attendre(page.get_by_role("heading", name="Récapitulatif", exact=True)).to_be_visible()
+    saisie = page.url.rsplit("/", 1)[0]
+    avant = _lots_du_brouillon(dossier, saisie)[0]["montant_estime"]
+    page.goto(saisie + "/lots")
+    montant = _groupe(page, "Lot 1").get_by_label("Montant estimé du lot (€ HT)")
+    montant.fill("-5 000")
+    page.get_by_role("navigation", name="Étapes de la saisie").get_by_role("button", name="Critères de jugement des offres").click()
+    attendre(page.locator("h1")).to_have_text("Les lots")  # on reste sur la page
+    resume = page.locator("#resume-erreurs").text_content()
+    assert "Lot 1 — Montant estimé du lot (€ HT)" in resume and "trop petite" in resume
+    assert "lots.0" not in page.locator("main").text_content()
+    assert montant.input_value() == "-5000"  # ce qui a été tapé reste à l'écran
+    assert _lots_du_brouillon(dossier, saisie)[0]["montant_estime"] == avant  # rien d'enregistré de faux
+
+    montant.fill(str(avant))
+    page.get_by_role("navigation", name="Étapes de la saisie").get_by_role("button", name="La consultation").click()
+    attendre(page.locator("h1")).to_have_text("La consultation")
+    total = sum(l["montant_estime"] for l in _lots_du_brouillon(dossier, saisie))
+    page.get_by_label("Montant total estimé de la consultation (€ HT), pour contrôle").fill(str(total))
+    page.get_by_role("navigation", name="Étapes de la saisie").get_by_role("button", name="Les lots").click()
+    attendre(page.locator("h1")).to_have_text("Les lots")
+    montant.fill(str(int(avant) + 1000))  # valeur valide, mais la somme ne fait plus le total
+    _continuer(page)
+    attendre(page.locator("h1")).to_have_text("Les lots")
+    assert "diffère du montant total estimé" in page.locator("#resume-erreurs").text_content()
+    assert _lots_du_brouillon(dossier, saisie)[0]["montant_estime"] == int(avant) + 1000  # enregistrée, signalée
+
+
+def test_date_limite_avant_le_lancement_signalee_sur_sa_page(client):
+    """Dès la page de la consultation, sans attendre la fin du questionnaire (réponses encore incomplètes)."""
+    jeton = _jeton(client)
+    saisie = client.post("/nouvelle", data={"_csrf": jeton}).location.rsplit("/", 1)[0]
+    page = client.post(f"{saisie}/consultation", data={"_csrf": jeton, "action": "suivant", "reference": "X-1",
+                                                       "date_lancement": "2027-03-01",
+                                                       "date_limite_offres": "2027-02-01T12:00"})
+    texte = html.unescape(page.get_data(as_text=True))
+    assert page.status_code == 422
+    assert "la date limite de remise des plis doit suivre la date de lancement" in texte
+    page = client.post(f"{saisie}/criteres", data={"_csrf": jeton, "action": "suivant", "criteres.__nombre": "2",
+                                                   "criteres.0.intitule": "Prix", "criteres.0.ponderation": "60",
+                                                   "criteres.0.type": "prix",
+                                                   "criteres.1.intitule": "Valeur technique",
+                                                   "criteres.1.ponderation": "30", "criteres.1.type": "technique"})
+    assert "la somme des pondérations des critères vaut 90 % au lieu de 100 %" in html.unescape(
+        page.get_data(as_text=True))

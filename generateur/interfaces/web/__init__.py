@@ -31,7 +31,7 @@ from ..assistant import SUGGESTIONS
 from ...erreurs import ErreurDCE, ErreurDonnees, Probleme
 from ...donnees.questionnaire import Questionnaire
 from . import consultations, formulaire, propositions
-from .consultations import Brouillons
+from .consultations import Brouillons, VersionDepassee
 
 TAILLE_MAX_ENVOI = 2 * 1024 * 1024  # un fichier de réponses réel pèse quelques kilo-octets
 HOTES_LOCAUX = ("127.0.0.1", "localhost", "::1")
@@ -227,10 +227,36 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
     # --- saisie section par section -------------------------------------------------------------------
 
     def charger_brouillon(ident: str) -> dict[str, Any]:
-        donnees = brouillons.lire(ident)
-        if donnees is None:
+        return charger_versionne(ident)[0]
+
+    def charger_versionne(ident: str) -> tuple[dict[str, Any], int]:
+        lu = brouillons.lire_versionne(ident)
+        if lu is None:
             abort(404)
-        return donnees
+        return lu
+
+    def version_envoyee() -> int | None:
+        """Version du brouillon sur laquelle la page envoyée a été préparée (champ caché `_version`)."""
+        texte = str(request.form.get("_version", ""))
+        return int(texte) if texte.isdigit() else None
+
+    def page_conflit(ident: str, section: str, actuelles: dict[str, Any], envoyees: dict[str, Any],
+                     conflit: VersionDepassee):
+        """Enregistrement refusé : un autre onglet a enregistré ce brouillon depuis l'affichage de la page."""
+        perdues = [] if section == propositions.ETAPE else \
+            formulaire.differences(q(), section, actuelles, envoyees, justifications())
+        titre = next((e["titre"] for e in etapes() if e["id"] == section), "")
+        return render_template("conflit.html", ident=ident, titre=titre, conflit=conflit, perdues=perdues,
+                               recharger=adresse_etape(ident, section),
+                               reference=actuelles.get("reference")), 409
+
+    def ecrire_brouillon(ident: str, donnees: dict[str, Any], actuelles: dict[str, Any], section: str) -> Any:
+        """Enregistre si la page envoyée montrait la dernière version ; sinon la page de conflit (rien d'écrit)."""
+        try:
+            brouillons.ecrire(ident, donnees, version_envoyee())
+        except VersionDepassee as conflit:
+            return page_conflit(ident, section, actuelles, donnees, conflit)
+        return None
 
     def etape_courante(section: str) -> tuple[list[dict[str, Any]], int]:
         liste = etapes()
@@ -249,7 +275,7 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
         return render_template("section.html", ident=ident, etapes=liste_etapes, rang=rang, etape=liste_etapes[rang],
                                champs=champs, resume=resume, nouvelles=nouvelles or [],
                                conditionnelles=any(c.question.condition for c in champs),
-                               reference=donnees.get("reference")), statut
+                               reference=donnees.get("reference"), version=brouillons.version(ident)), statut
 
     @app.get("/saisie/<ident>/")
     def saisie(ident: str):
@@ -277,15 +303,27 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
     @app.post("/saisie/<ident>/<section>")
     def enregistrer(ident: str, section: str):
         etape_courante(section)
-        donnees = formulaire.lire_formulaire(q(), section, request.form, charger_brouillon(ident), justifications())
+        actuelles, version = charger_versionne(ident)
+        donnees = formulaire.lire_formulaire(q(), section, request.form, actuelles, justifications())
+        lue = version_envoyee()
+        if lue is not None and lue != version:  # un autre onglet a enregistré : rien n'est écrit
+            return page_conflit(ident, section, actuelles, donnees, VersionDepassee(lue, version))
         action = str(request.form.get("action", "suivant"))
         verbe, _, cible = action.partition(":")
+        problemes = valider(donnees)
+        de_la_page = [p for p in problemes if formulaire.section_du_champ(q(), p.champ) == section]
+        if any(p.nature == "invalide" for p in de_la_page):
+            # Une valeur refusée (montant négatif, date impossible…) n'est jamais enregistrée, quel que soit le
+            # bouton (étape du menu, ajout d'un lot…) : la page revient avec le message et tout ce qui a été tapé.
+            return page_section(ident, section, donnees, problemes, statut=422)
         if verbe in ("ajouter", "supprimer"):
             modifiees = (formulaire.ajouter_element(q(), donnees, cible) if verbe == "ajouter"
                          else formulaire.retirer_element(donnees, cible))
             if modifiees is None:
                 abort(400)
-            brouillons.ecrire(ident, modifiees)
+            refus = ecrire_brouillon(ident, modifiees, actuelles, section)
+            if refus is not None:
+                return refus
             if verbe == "ajouter":
                 flash("Élément ajouté : compléter ses champs.", "succes")
                 ancre = f"{cible}.{len(formulaire.lire(modifiees, cible)) - 1}"
@@ -293,18 +331,18 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
                 flash("Élément supprimé.", "succes")
                 ancre = cible.rpartition(".")[0]
             return redirect(adresse_etape(ident, section, _anchor=formulaire.ident_html(ancre)))
-        brouillons.ecrire(ident, donnees)
+        refus = ecrire_brouillon(ident, donnees, actuelles, section)
+        if refus is not None:
+            return refus
         if verbe == "actualiser":
             return redirect(adresse_etape(ident, section))
         if verbe == "suivant":
-            problemes = valider(donnees)
             affichees = set(str(request.form.get("_visibles", "")).split())
             vues = formulaire.visibilites(q(), donnees)
             nouvelles = [x.libelle for x in formulaire.questions_section(q(), section)
                          if x.condition and vues[x.id] and x.id not in affichees]
-            en_erreur = any(formulaire.section_du_champ(q(), p.champ) == section for p in problemes)
-            if nouvelles or en_erreur:
-                return page_section(ident, section, donnees, problemes, nouvelles, 422 if en_erreur else 200)
+            if nouvelles or de_la_page:
+                return page_section(ident, section, donnees, problemes, nouvelles, 422 if de_la_page else 200)
         return apres_enregistrement(ident, section, action)
 
     @app.post("/saisie/<ident>/<section>/conditions")
@@ -336,7 +374,8 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
         liens = [(adresse, texte) for _, adresse, texte in liens_problemes(ident, prealables)]
         return render_template("suggestions.html", ident=ident, etapes=liste_etapes, rang=rang,
                                etape=liste_etapes[rang], propositions=liste, prealables=liens, echec=echec,
-                               resume=resume, reference=donnees.get("reference")), statut
+                               resume=resume, reference=donnees.get("reference"),
+                               version=brouillons.version(ident)), statut
 
     @app.get("/saisie/<ident>/suggestions")
     def page_suggestions(ident: str):
@@ -344,7 +383,11 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
 
     @app.post("/saisie/<ident>/suggestions")
     def enregistrer_suggestions(ident: str):
-        donnees = charger_brouillon(ident)
+        donnees, version = charger_versionne(ident)
+        actuelles = donnees
+        lue = version_envoyee()
+        if lue is not None and lue != version:
+            return page_conflit(ident, propositions.ETAPE, donnees, donnees, VersionDepassee(lue, version))
         action = str(request.form.get("action", "suivant"))
         decisions = dict(session.get(f"decisions-{ident}", {}))
         erreurs: dict[str, list[str]] = {}
@@ -371,8 +414,10 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
                 donnees = propositions.appliquer(racine, donnees, s, choix)
             if choix and s.revoir and revoir is None:
                 revoir = s.revoir
+        refus = ecrire_brouillon(ident, donnees, actuelles, propositions.ETAPE)
+        if refus is not None:
+            return refus
         session[f"decisions-{ident}"] = decisions
-        brouillons.ecrire(ident, donnees)
         if erreurs:
             return page_suggestions_rendue(ident, donnees, erreurs, saisies, 422)
         if revoir is not None:

@@ -152,6 +152,26 @@ def lire_formulaire(questionnaire: Questionnaire, section: str, formulaire: Any,
     return resultat
 
 
+def differences(questionnaire: Questionnaire, section: str, avant: dict[str, Any], apres: dict[str, Any],
+                caches: set[str] | frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """(libellé, valeur lisible) des réponses de la section que `apres` renseigne autrement que `avant` : ce qu'une
+    page envoyait et qui n'a pas été enregistré (« Lot 2 — Intitulé du lot », « Menuiseries »)."""
+    resultat: list[tuple[str, str]] = []
+
+    def parcourir(questions: list[Question], prefixe: str) -> None:
+        for q in questions:
+            chemin = f"{prefixe}{q.id}"
+            valeur = lire(apres, chemin)
+            if q.type == "liste":
+                for i in range(len(valeur) if isinstance(valeur, list) else 0):
+                    parcourir(q.questions, f"{chemin}.{i}.")
+            elif valeur not in (None, "", []) and valeur != lire(avant, chemin):
+                resultat.append((questionnaire.libelle(chemin), saisie.afficher(q, valeur) or str(valeur)))
+
+    parcourir([q for q in questions_section(questionnaire, section) if q.id not in caches], "")
+    return resultat
+
+
 def ajouter_element(questionnaire: Questionnaire, donnees: dict[str, Any], chemin: str) -> dict[str, Any] | None:
     """Ajoute un élément vide à la liste au chemin ; None si la liste est pleine ou inconnue."""
     q = questionnaire.question(chemin)
