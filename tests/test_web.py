@@ -656,3 +656,30 @@ def test_date_limite_avant_le_lancement_signalee_sur_sa_page(client):
                                                    "criteres.1.ponderation": "30", "criteres.1.type": "technique"})
     assert "la somme des pondérations des critères vaut 90 % au lieu de 100 %" in html.unescape(
         page.get_data(as_text=True))
+
+
+def test_recherche_cpv_par_mot_et_nature_proposee(page, serveur):
+    """« peinture » tapé dans le code CPV propose 45442100-8 (Travaux de peinture) ; ce code choisi propose la
+    nature « Travaux » (règle d_apres_cpv du questionnaire) ; un mot envoyé sans script reçoit les codes proposés."""
+    base, _ = serveur
+    page.goto(base + "/")
+    page.get_by_role("button", name="Commencer une nouvelle consultation").click()
+    page.get_by_role("button", name="La consultation").click()
+    attendre(page.locator("h1")).to_have_text("La consultation")
+    cpv = page.get_by_label("Code CPV principal")
+    cpv.press_sequentially("peinture")
+    attendre(page.locator("#c-cpv-codes option[value='45442100-8']")).to_have_count(1)
+    assert page.locator("#c-cpv-codes option[value='45442100-8']").text_content() == "Travaux de peinture"
+    assert not _groupe(page, "Nature du marché").get_by_label("Travaux", exact=True).is_checked()
+    cpv.fill("")
+    cpv.press_sequentially("45442100-8")
+    attendre(_groupe(page, "Nature du marché").get_by_label("Travaux", exact=True)).to_be_checked()
+    assert "Nature du marché proposée d'après ce code : Travaux" in page.locator("#c-cpv-nature").text_content()
+
+    # Nature déjà choisie : les codes de cette nature d'abord ; un mot envoyé tel quel : les codes en message
+    reponse = page.request.get(base + "/cpv?q=peinture&nature=travaux").json()
+    assert reponse[0] == {"code": "45442100-8", "libelle": "Travaux de peinture", "nature": "travaux"}
+    cpv.fill("peinture")
+    _continuer(page)
+    erreur = page.locator("#c-cpv-erreur").text_content()
+    assert "n'est pas un code CPV" in erreur and "45442100-8 (Travaux de peinture)" in erreur

@@ -94,6 +94,8 @@ def _message(err: ValidationError, questionnaire: Questionnaire, chemin: str) ->
         possibles = ", ".join(f"{x} ({libelles[x]})" if x in libelles else str(x) for x in err.validator_value)
         return f"valeur « {err.instance} » non autorisée ; valeurs possibles : {possibles}", chemin
     if v == "pattern":
+        if q and q.id == "cpv" and cpv.codes_du_mot(str(err.instance)):  # un mot : les codes qui le portent
+            return str(cpv.codes_du_mot(str(err.instance))), chemin
         aide = f" ; {q.aide}" if q and q.aide else ""
         return f"format invalide « {str(err.instance)[:80]} »{aide}", chemin
     if v == "format":

@@ -24,7 +24,7 @@ from ...donnees.fichiers import nom_sur
 from ...donnees.formats import pluriel
 from ...pieces.lecture import controler
 from ...droit.regles import preparer
-from ...donnees import saisie as module_saisie
+from ...donnees import cpv as module_cpv, saisie as module_saisie
 from ...droit import suggestions as module_suggestions
 from ...donnees import yaml_lignes
 from ..assistant import SUGGESTIONS
@@ -352,6 +352,17 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
         donnees = formulaire.lire_formulaire(q(), section, request.form, charger_brouillon(ident), justifications())
         vues = formulaire.visibilites(q(), donnees)
         return jsonify({x.id: vues[x.id] for x in formulaire.questions_section(q(), section)})
+
+    @app.get("/cpv")
+    def chercher_cpv():
+        """Codes CPV pour le champ de recherche (libellé ou premiers chiffres), ceux de la nature choisie
+        d'abord, avec la nature que chacun désigne d'ordinaire (règle `d_apres_cpv` du questionnaire)."""
+        regle = getattr(q().question("nature"), "d_apres_cpv", {}) or {}
+        texte = str(request.args.get("q", ""))[:100]
+        nature = str(request.args.get("nature", "")) or None
+        trouves = module_cpv.chercher(texte, 15, regle, nature) if len(texte.strip()) >= 2 else []
+        return jsonify([{"code": c.code, "libelle": c.libelle, "nature": module_cpv.nature_proposee(c.code, regle)}
+                        for c in trouves])
 
     # --- suggestions du SPASER ------------------------------------------------------------------------
 
