@@ -450,7 +450,11 @@ def test_consultation_de_travaux_en_plusieurs_lots(page, serveur, tmp_path):
 
     # Achat responsable : les suggestions retenues sont cochées, la question conditionnelle est posée
     attendre(page.locator("h1")).to_have_text("Achat responsable (SPASER)")
-    assert _groupe(page, "Lots relevant du contrat de filière BTP").get_by_label("Oui", exact=True).is_checked()
+    tranchees = page.locator("#tranchees").text_content()  # décidé aux suggestions : pas redemandé
+    assert "Lots relevant du contrat de filière BTP\u00a0: oui" in tranchees
+    assert "Clause d'insertion par l'activité économique\u00a0: oui" in tranchees
+    assert _groupe(page, "Lots relevant du contrat de filière BTP").count() == 0
+    assert _groupe(page, "Clause d'insertion par l'activité économique").count() == 0
     page.get_by_label("Facilitateur de la clause d'insertion").fill("Maison de l'emploi du Tarn")
     page.get_by_role("button", name="Enregistrer et voir le récapitulatif").click()
 

@@ -79,6 +79,24 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
         """Réponses demandées seulement au refus d'une suggestion : posées sur la page des suggestions."""
         return module_suggestions.justifications(liste_suggestions())
 
+    def decidees(ident: str) -> dict[str, tuple[str, bool]]:
+        """Questions tranchées à l'étape des suggestions (réponses `active` d'une suggestion retenue ou refusée) :
+        chemin → (titre de la suggestion, retenue). Leur page ne les redemande pas ; listes exclues (complétées)."""
+        resultat: dict[str, tuple[str, bool]] = {}
+        decisions = session.get(f"decisions-{ident}", {})
+        for s in liste_suggestions():
+            if s.id not in decisions:
+                continue
+            for chemin in s.active:
+                question = q().question(chemin)
+                if question is not None and question.type != "liste":
+                    resultat[chemin] = (s.titre, bool(decisions[s.id]))
+        return resultat
+
+    def caches(ident: str) -> set[str]:
+        """Questions qu'une page de section ne pose pas : justifications et réponses tranchées par les suggestions."""
+        return justifications() | set(decidees(ident))
+
     def etapes() -> list[dict[str, Any]]:
         """Sections du questionnaire qui ont des questions, et l'étape des suggestions après la dernière `apres`."""
         caches = justifications()
@@ -244,7 +262,7 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
                      conflit: VersionDepassee):
         """Enregistrement refusé : un autre onglet a enregistré ce brouillon depuis l'affichage de la page."""
         perdues = [] if section == propositions.ETAPE else \
-            formulaire.differences(q(), section, actuelles, envoyees, justifications())
+            formulaire.differences(q(), section, actuelles, envoyees, caches(ident))
         titre = next((e["titre"] for e in etapes() if e["id"] == section), "")
         return render_template("conflit.html", ident=ident, titre=titre, conflit=conflit, perdues=perdues,
                                recharger=adresse_etape(ident, section),
@@ -269,13 +287,18 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
                      nouvelles: list[str] | None = None, statut: int = 200):
         liste_etapes, rang = etape_courante(section)
         de_la_section = [p for p in problemes if formulaire.section_du_champ(q(), p.champ) == section]
-        champs = formulaire.champs(q(), section, donnees, de_la_section, justifications())
+        champs = formulaire.champs(q(), section, donnees, de_la_section, caches(ident))
+        complet = formulaire.avec_defauts(donnees, q())
+        tranchees = [(question.libelle, module_saisie.afficher(question, formulaire.lire(complet, chemin)))
+                     for chemin in decidees(ident)
+                     if (question := q().question(chemin)) is not None and question.section == section]
         affiches = formulaire.chemins_affiches(champs)
         resume = [(formulaire.ancre(p.champ or "", affiches), formulaire.message(p)) for p in de_la_section]
         return render_template("section.html", ident=ident, etapes=liste_etapes, rang=rang, etape=liste_etapes[rang],
                                champs=champs, resume=resume, nouvelles=nouvelles or [],
                                conditionnelles=any(c.question.condition for c in champs),
-                               reference=donnees.get("reference"), version=brouillons.version(ident)), statut
+                               reference=donnees.get("reference"), version=brouillons.version(ident),
+                               tranchees=tranchees, suggestions=url_for("page_suggestions", ident=ident)), statut
 
     @app.get("/saisie/<ident>/")
     def saisie(ident: str):
@@ -304,7 +327,7 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
     def enregistrer(ident: str, section: str):
         etape_courante(section)
         actuelles, version = charger_versionne(ident)
-        donnees = formulaire.lire_formulaire(q(), section, request.form, actuelles, justifications())
+        donnees = formulaire.lire_formulaire(q(), section, request.form, actuelles, caches(ident))
         lue = version_envoyee()
         if lue is not None and lue != version:  # un autre onglet a enregistré : rien n'est écrit
             return page_conflit(ident, section, actuelles, donnees, VersionDepassee(lue, version))
@@ -349,7 +372,7 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
     def conditions(ident: str, section: str):
         """Visibilité des questions de la section d'après le formulaire en cours (affichage immédiat en JS)."""
         etape_courante(section)
-        donnees = formulaire.lire_formulaire(q(), section, request.form, charger_brouillon(ident), justifications())
+        donnees = formulaire.lire_formulaire(q(), section, request.form, charger_brouillon(ident), caches(ident))
         vues = formulaire.visibilites(q(), donnees)
         return jsonify({x.id: vues[x.id] for x in formulaire.questions_section(q(), section)})
 
