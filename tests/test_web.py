@@ -455,6 +455,7 @@ def test_consultation_de_travaux_en_plusieurs_lots(page, serveur, tmp_path):
     assert "Clause d'insertion par l'activité économique\u00a0: oui" in tranchees
     assert _groupe(page, "Lots relevant du contrat de filière BTP").count() == 0
     assert _groupe(page, "Clause d'insertion par l'activité économique").count() == 0
+    capture(page, "spaser-tranchees")
     page.get_by_label("Facilitateur de la clause d'insertion").fill("Maison de l'emploi du Tarn")
     page.get_by_role("button", name="Enregistrer et voir le récapitulatif").click()
 
@@ -593,6 +594,7 @@ def test_deux_onglets_l_ancien_est_refuse_sans_rien_perdre(navigateur, serveur):
     assert "depuis un autre onglet" in alerte and "Recharger la page" in alerte
     assert "Lot 1 — Intitulé du lot" in premier.locator(".perdues").text_content()  # la saisie refusée est redonnée
     assert "Gros œuvre seul" in premier.locator(".perdues").text_content()
+    capture(premier, "conflit")
     lots = _lots_du_brouillon(dossier, saisie)
     assert len(lots) == nombre + 1 and lots[-1]["intitule"] == "Espaces verts"  # rien perdu
     assert lots[0]["intitule"] != "Gros œuvre seul"  # rien écrasé
@@ -679,6 +681,8 @@ def test_recherche_cpv_par_mot_et_nature_proposee(page, serveur):
     cpv.press_sequentially("45442100-8")
     attendre(_groupe(page, "Nature du marché").get_by_label("Travaux", exact=True)).to_be_checked()
     assert "Nature du marché proposée d'après ce code : Travaux" in page.locator("#c-cpv-nature").text_content()
+    cpv.scroll_into_view_if_needed()
+    capture(page, "cpv-nature")
 
     # Nature déjà choisie : les codes de cette nature d'abord ; un mot envoyé tel quel : les codes en message
     reponse = page.request.get(base + "/cpv?q=peinture&nature=travaux").json()
