@@ -4,7 +4,7 @@ Chromium des paquets Debian, piloté sans écran par Playwright. Sans Chromium n
 navigateur sont ignorés sur un poste ; sous CI=true leur absence fait échouer la suite. Les tests du
 client Flask (fichier envoyé, jeton CSRF, hôte, échappement) tournent partout où Flask est installé.
 
-DCE_CAPTURES=DOSSIER enregistre au passage les captures d'écran du README (PNG compressés).
+DCE_CAPTURES=DOSSIER enregistre au passage les captures d'écran des guides (`make captures` : docs/captures).
 """
 
 from __future__ import annotations
@@ -298,7 +298,7 @@ def page(navigateur):
 
 
 def capture(page, nom: str) -> None:
-    """Capture d'écran du README quand DCE_CAPTURES désigne un dossier (PNG en palette, < 150 Ko)."""
+    """Capture d'écran des guides (docs/) quand DCE_CAPTURES désigne un dossier (PNG en palette, < 150 Ko)."""
     dossier = os.environ.get("DCE_CAPTURES")
     if not dossier:
         return
@@ -599,6 +599,9 @@ def test_deux_onglets_l_ancien_est_refuse_sans_rien_perdre(navigateur, serveur):
     assert len(lots) == nombre + 1 and lots[-1]["intitule"] == "Espaces verts"  # rien perdu
     assert lots[0]["intitule"] != "Gros œuvre seul"  # rien écrasé
 
+    recapitulatif = contexte.new_page()  # un récapitulatif affiché avant la dernière modification ne génère pas
+    recapitulatif.goto(saisie + "/recapitulatif")
+    old_version = recapitulatif.locator("input[name=_version]").first.input_value()
     premier.get_by_role("link", name="Recharger la page avec les dernières réponses").click()
     attendre(premier.locator("h1")).to_have_text("Les lots")
     assert _groupe(premier, f"Lot {nombre + 1}").get_by_label("Intitulé du lot").input_value() == "Espaces verts"
@@ -607,6 +610,12 @@ def test_deux_onglets_l_ancien_est_refuse_sans_rien_perdre(navigateur, serveur):
     attendre(premier.get_by_role("heading", name="Récapitulatif", exact=True)).to_be_visible()
     lots = _lots_du_brouillon(dossier, saisie)
     assert lots[0]["intitule"] == "Gros œuvre seul" and lots[-1]["intitule"] == "Espaces verts"
+    assert recapitulatif.locator("input[name=_version]").first.input_value() == old_version
+    versions = sorted(dossier.glob("*/versions/*"))
+    recapitulatif.get_by_role("button", name="Générer le DCE").first.click()
+    attendre(recapitulatif.locator(".messages")).to_contain_text("rien n'a été généré")
+    assert "Gros œuvre seul" in recapitulatif.locator("main").text_content()  # le récapitulatif à jour
+    assert sorted(dossier.glob("*/versions/*")) == versions
     contexte.close()
 
 

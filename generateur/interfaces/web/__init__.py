@@ -491,7 +491,8 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
                                problemes=problemes, par_section=par_section, afficher=module_saisie.afficher,
                                lire=formulaire.lire, envoi=session.get(f"envoi-{ident}", []),
                                erreur_generation=erreur_generation or [], etapes=etapes(),
-                               propositions=retenues, reference=donnees.get("reference")), statut
+                               propositions=retenues, reference=donnees.get("reference"),
+                               version=brouillons.version(ident)), statut
 
     @app.get("/saisie/<ident>/recapitulatif")
     def recapitulatif(ident: str):
@@ -506,7 +507,13 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
 
     @app.post("/saisie/<ident>/generer")
     def generer(ident: str):
-        donnees = charger_brouillon(ident)
+        donnees, version = charger_versionne(ident)
+        lue = version_envoyee()
+        if lue is not None and lue != version:  # le récapitulatif affiché n'est plus celui des réponses
+            flash(f"Les réponses ont été modifiées dans un autre onglet depuis l'affichage de ce récapitulatif "
+                  f"(version {version}, la page montrait la version {lue}) : rien n'a été généré. Voici le "
+                  "récapitulatif à jour ; le relire, puis générer.", "alerte")
+            return redirect(url_for("recapitulatif", ident=ident))
         if valider(donnees):
             return page_recapitulatif(ident, donnees, statut=422)
         try:
