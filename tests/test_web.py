@@ -190,6 +190,7 @@ def test_formulaire_produit_depuis_le_questionnaire(tmp_path):
     shutil.copytree(RACINE, racine, ignore=shutil.ignore_patterns(".*", "tests", "sortie*", "*.egg-info", "benchmarks"))
     texte = (racine / "questionnaire.yaml").read_text(encoding="utf-8")
     ajout = ('      - id: lieu_execution\n'
+             '        replie: true\n'
              '        libelle: "Lieu d\'exécution"\n'
              '        type: texte\n'
              '        defaut: ""\n'
@@ -198,7 +199,7 @@ def test_formulaire_produit_depuis_le_questionnaire(tmp_path):
              '        aide: "Question d\'essai ajoutée par le test."\n'
              '        type: entier\n'
              '        min: 1\n')
-    assert texte.count('      - id: lieu_execution\n        libelle: "Lieu d\'exécution"\n        type: texte\n        defaut: ""\n') == 1
+    assert texte.count('      - id: lieu_execution\n        replie: true\n        libelle: "Lieu d\'exécution"\n        type: texte\n        defaut: ""\n') == 1
     (racine / "questionnaire.yaml").write_text(texte.replace(ajout.split("      - id: nombre_sites")[0], ajout), encoding="utf-8")
     client = create_app(racine, tmp_path / "consultations").test_client()
     jeton = _jeton(client)
@@ -700,3 +701,19 @@ def test_recherche_cpv_par_mot_et_nature_proposee(page, serveur):
     _continuer(page)
     erreur = page.locator("#c-cpv-erreur").text_content()
     assert "n'est pas un code CPV" in erreur and "45442100-8 (Travaux de peinture)" in erreur
+
+
+def test_autres_reglages_replies_et_ouverts_sur_une_erreur(client):
+    """Pages courtes : les questions `replie: true` du questionnaire sont rangées sous « Autres réglages », replié ;
+    une erreur sur l'une d'elles l'ouvre."""
+    jeton = _jeton(client)
+    saisie = client.post("/nouvelle", data={"_csrf": jeton}).location.rsplit("/", 1)[0]
+    page = client.get(f"{saisie}/consultation").get_data(as_text=True)
+    replie = re.search(r'(?s)<details class="facultatifs autres-reglages" id="autres-reglages"( open)?>(.*?)</details>', page)
+    assert replie and replie.group(1) is None
+    assert 'id="c-delai_garantie_mois"' in replie.group(2) and 'id="c-visite' in replie.group(2)
+    assert 'id="c-cpv"' not in replie.group(2) and 'id="c-cpv"' in page  # les questions principales restent dehors
+    envoi = client.post(f"{saisie}/consultation", data={"_csrf": jeton, "delai_garantie_mois": "-3",
+                                                        "action": "suivant"})
+    assert envoi.status_code == 422
+    assert '<details class="facultatifs autres-reglages" id="autres-reglages" open>' in envoi.get_data(as_text=True)
