@@ -596,6 +596,9 @@ def test_deux_onglets_l_ancien_est_refuse_sans_rien_perdre(navigateur, serveur):
     assert "Lot 1 — Intitulé du lot" in premier.locator(".perdues").text_content()  # la saisie refusée est redonnée
     assert "Gros œuvre seul" in premier.locator(".perdues").text_content()
     capture(premier, "conflit")
+    premier.set_viewport_size({"width": 320, "height": 800})
+    assert premier.evaluate(DEBORDEMENT) <= 0  # lisible à 320 px sans défilement horizontal
+    premier.set_viewport_size({"width": 1280, "height": 900})
     lots = _lots_du_brouillon(dossier, saisie)
     assert len(lots) == nombre + 1 and lots[-1]["intitule"] == "Espaces verts"  # rien perdu
     assert lots[0]["intitule"] != "Gros œuvre seul"  # rien écrasé
