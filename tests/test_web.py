@@ -720,3 +720,21 @@ def test_autres_reglages_replies_et_ouverts_sur_une_erreur(client):
                                                         "action": "suivant"})
     assert envoi.status_code == 422
     assert '<details class="facultatifs autres-reglages" id="autres-reglages" open>' in envoi.get_data(as_text=True)
+
+
+def test_code_cpv_faux_jamais_enregistre_meme_par_le_menu(client, tmp_path):
+    """45454000-5 (chiffre de contrôle faux) puis un clic sur une autre étape : refusé avec le bon code, rien
+    d'enregistré ; les autres réponses de la page restent à l'écran."""
+    jeton = _jeton(client)
+    saisie = client.post("/nouvelle", data={"_csrf": jeton}).location.rsplit("/", 1)[0]
+    envoi = client.post(f"{saisie}/consultation", data={"_csrf": jeton, "action": "aller:prix", "reference": "X-2",
+                                                        "cpv": "45454000-5"})
+    assert envoi.status_code == 422
+    page = html.unescape(envoi.get_data(as_text=True))
+    assert "est 45454000-4" in page and 'value="X-2"' in page
+    brouillon = yaml.safe_load((tmp_path / "consultations" / ".brouillons" / f"{saisie.rsplit('/', 1)[1]}.yaml")
+                               .read_text(encoding="utf-8"))
+    assert "cpv" not in brouillon and "reference" not in brouillon  # rien de la page n'est enregistré
+    corrige = client.post(f"{saisie}/consultation", data={"_csrf": jeton, "action": "aller:prix", "reference": "X-2",
+                                                          "cpv": "45454000-4"})
+    assert corrige.status_code == 302 and corrige.location.endswith("/prix")

@@ -157,8 +157,8 @@ def verifications(d: dict[str, Any], doc: yaml_lignes.Document, questionnaire: Q
     """Contrôles qu'un schéma JSON ne sait pas exprimer (dates bornées, sommes, numéros uniques)."""
     problemes: list[Probleme] = []
 
-    def pb(message: str, champ: str) -> None:
-        problemes.append(Probleme(message, doc.fichier, doc.ligne(champ), champ, nature="incoherence"))
+    def pb(message: str, champ: str, nature: str = "incoherence") -> None:
+        problemes.append(Probleme(message, doc.fichier, doc.ligne(champ), champ, nature=nature))
 
     for chemin in ("date_lancement", "date_limite_offres"):
         q = questionnaire.question(chemin)
@@ -171,7 +171,7 @@ def verifications(d: dict[str, Any], doc: yaml_lignes.Document, questionnaire: Q
         if not borne_min <= jour <= borne_max:
             pb(f"date {jour.strftime('%d/%m/%Y')} hors des bornes admises (du {borne_min.strftime('%d/%m/%Y')}"
                f" au {borne_max.strftime('%d/%m/%Y')} : le code de la commande publique est en vigueur depuis le 1er avril 2019)",
-               chemin)
+               chemin, "invalide")
     if d.get("date_lancement") and d.get("date_limite_offres"):
         if d["date_limite_offres"].date() <= d["date_lancement"]:
             pb("la date limite de remise des plis doit suivre la date de lancement", "date_limite_offres")
@@ -187,7 +187,7 @@ def verifications(d: dict[str, Any], doc: yaml_lignes.Document, questionnaire: Q
     for chemin, code in codes:
         erreur = cpv.probleme(code) if code else None
         if erreur:
-            pb(erreur, chemin)
+            pb(erreur, chemin, "invalide")  # un code absent de la nomenclature est une valeur refusée
     total = d.get("montant_total_estime")
     montants = [l.get("montant_estime") for l in d.get("lots") or []]
     somme = sum(m for m in montants if m is not None)
