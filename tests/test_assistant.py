@@ -538,3 +538,14 @@ def test_code_cpv_cherche_par_mot_et_nature_comparee(tmp_path):
     r = derouler(scenario, tmp_path / "r2.yaml")
     assert ("Nature du marché : le code 90910000-9 désigne d'ordinaire « Services », la réponse donnée est "
             "« Travaux » ; à vérifier") in normal(r.sortie)
+
+
+def test_nature_proposee_d_apres_le_code_cpv_deja_connu(tmp_path):
+    """Fichier repris sans nature mais avec un code CPV de travaux : la nature proposée par défaut est « Travaux »."""
+    texte = (EXEMPLES / "travaux-lycee.yaml").read_text(encoding="utf-8")
+    assert "nature: travaux\n" in texte
+    original = tmp_path / "sans-nature.yaml"
+    original.write_text(texte.replace("nature: travaux\n", ""), encoding="utf-8")
+    r = derouler([("Nature du marché (numéro) [Travaux]", ""), ("Enregistrer dans", "")], original, existant=original)
+    assert yaml.safe_load(original.read_text(encoding="utf-8"))["nature"] == "travaux"
+    assert "Nature du marché (numéro) [Travaux]" in r.sortie
