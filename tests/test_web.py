@@ -644,7 +644,16 @@ def test_montant_negatif_puis_menu_des_etapes_message_et_rien_d_enregistre(page,
     assert montant.input_value() == "-5000"  # ce qui a été tapé reste à l'écran
     assert _lots_du_brouillon(dossier, saisie)[0]["montant_estime"] == avant  # rien d'enregistré de faux
 
+    page.get_by_role("button", name="Ajouter un lot").click()  # ajouter un lot : refusé aussi, rien n'est écrit
+    attendre(page.locator("#resume-erreurs")).to_contain_text("trop petite")
+    assert _lots_du_brouillon(dossier, saisie)[0]["montant_estime"] == avant
+    nombre = len(_lots_du_brouillon(dossier, saisie))
+    dernier = _groupe(page, f"Lot {nombre}").get_by_label("Montant estimé du lot (€ HT)")
     montant.fill(str(avant))
+    dernier.fill("-1")
+    page.get_by_role("button", name=f"Supprimer le lot {nombre}").click()  # supprimer le lot fautif : permis
+    attendre(_groupe(page, f"Lot {nombre}")).to_have_count(0)
+    assert len(_lots_du_brouillon(dossier, saisie)) == nombre - 1
     page.get_by_role("navigation", name="Étapes de la saisie").get_by_role("button", name="La consultation").click()
     attendre(page.locator("h1")).to_have_text("La consultation")
     total = sum(l["montant_estime"] for l in _lots_du_brouillon(dossier, saisie))

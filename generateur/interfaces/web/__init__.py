@@ -333,17 +333,20 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
             return page_conflit(ident, section, actuelles, donnees, VersionDepassee(lue, version))
         action = str(request.form.get("action", "suivant"))
         verbe, _, cible = action.partition(":")
-        problemes = valider(donnees)
-        de_la_page = [p for p in problemes if formulaire.section_du_champ(q(), p.champ) == section]
-        if any(p.nature == "invalide" for p in de_la_page):
-            # Une valeur refusée (montant négatif, date impossible…) n'est jamais enregistrée, quel que soit le
-            # bouton (étape du menu, ajout d'un lot…) : la page revient avec le message et tout ce qui a été tapé.
-            return page_section(ident, section, donnees, problemes, statut=422)
+        modifiees = donnees
         if verbe in ("ajouter", "supprimer"):
             modifiees = (formulaire.ajouter_element(q(), donnees, cible) if verbe == "ajouter"
                          else formulaire.retirer_element(donnees, cible))
             if modifiees is None:
                 abort(400)
+        # Supprimer un lot en erreur reste possible : on contrôle ce qui serait enregistré.
+        problemes = valider(modifiees if verbe == "supprimer" else donnees)
+        de_la_page = [p for p in problemes if formulaire.section_du_champ(q(), p.champ) == section]
+        if any(p.nature == "invalide" for p in de_la_page):
+            # Une valeur refusée (montant négatif, date impossible…) n'est jamais enregistrée, quel que soit le
+            # bouton (étape du menu, ajout d'un lot…) : la page revient avec le message et tout ce qui a été tapé.
+            return page_section(ident, section, modifiees if verbe == "supprimer" else donnees, problemes, statut=422)
+        if verbe in ("ajouter", "supprimer"):
             refus = ecrire_brouillon(ident, modifiees, actuelles, section)
             if refus is not None:
                 return refus
