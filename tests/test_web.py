@@ -747,3 +747,13 @@ def test_code_cpv_faux_jamais_enregistre_meme_par_le_menu(client, tmp_path):
     corrige = client.post(f"{saisie}/consultation", data={"_csrf": jeton, "action": "aller:prix", "reference": "X-2",
                                                           "cpv": "45454000-4"})
     assert corrige.status_code == 302 and corrige.location.endswith("/prix")
+
+
+def test_sans_script_la_nature_est_proposee_d_apres_le_code_cpv(client):
+    """Sans JavaScript : un code CPV de services enregistré sans nature, la page propose « Services » à confirmer."""
+    jeton = _jeton(client)
+    saisie = client.post("/nouvelle", data={"_csrf": jeton}).location.rsplit("/", 1)[0]
+    client.post(f"{saisie}/consultation", data={"_csrf": jeton, "action": "actualiser", "cpv": "90910000-9"})
+    page = html.unescape(client.get(f"{saisie}/consultation").get_data(as_text=True))
+    assert "Proposée d'après le code CPV\u00a0: <strong>Services</strong> (à confirmer)" in page
+    assert 'value="services" checked' not in page  # proposée, jamais cochée à la place de l'acheteuse

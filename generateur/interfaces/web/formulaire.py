@@ -14,7 +14,7 @@ from typing import Any
 
 from werkzeug.exceptions import BadRequest
 
-from ...donnees import reponses, saisie, yaml_lignes
+from ...donnees import cpv, reponses, saisie, yaml_lignes
 from ...donnees.formats import pluriel
 from ...erreurs import ErreurDonnees, Probleme
 from ...droit.expressions import ErreursJinja, evaluer
@@ -288,6 +288,7 @@ class Champ:
     visible: bool = True
     erreurs: list[str] = field(default_factory=list)
     elements: list[Element] = field(default_factory=list)
+    proposition: str = ""  # réponse proposée d'après une autre (nature d'après le code CPV), non cochée d'office
 
     @property
     def ident(self) -> str:
@@ -393,6 +394,9 @@ class Champ:
 def _champ(q: Question, chemin: str, donnees: Any, erreurs: dict[str, list[str]], visible: bool = True) -> Champ:
     valeur = lire(donnees, chemin)
     champ = Champ(q, chemin, valeur, visible, erreurs.get(chemin, []))
+    if q.d_apres_cpv and valeur is None and isinstance(donnees, dict) and cpv.trouver(str(donnees.get("cpv") or "")):
+        proposee = cpv.nature_proposee(str(donnees["cpv"]), q.d_apres_cpv)
+        champ.proposition = q.choix.get(proposee, "") if proposee else ""
     if q.type == "liste":
         for i in range(len(valeur) if isinstance(valeur, list) else 0):
             sous = [_champ(s, f"{chemin}.{i}.{s.id}", donnees, erreurs) for s in q.questions]
