@@ -84,3 +84,18 @@ def test_sans_les_options_bilan_et_import_dce_publie_et_dit_ce_qui_manque(tmp_pa
     assert importe.returncode == 2, importe.stderr
     assert "l'import d'une clause Word demande l'option « import » de dce" in importe.stderr
     assert not (tmp_path / "c.md").exists()
+
+
+def test_arret_de_libreoffice_sans_killpg(tmp_path, monkeypatch):
+    """Sous Windows (pas d'os.killpg), un LibreOffice qui ne répond plus est quand même arrêté (taskkill, sinon
+    le processus lui-même ; ici taskkill n'existe pas)."""
+    import os
+
+    from generateur.rendu import pdf
+
+    monkeypatch.delattr(os, "killpg", raising=False)
+    bloque = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    appel = pdf._Appel([], bloque, tmp_path, tmp_path)
+    assert "n'a pas terminé en 0.5 s" in pdf._attendre(appel, 0.5)
+    assert bloque.poll() is not None  # arrêté, pas laissé tourner
