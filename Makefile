@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 EXEMPLES = $(wildcard exemples/*.yaml)
 
-.PHONY: demo tests installer libreoffice navigateur verifier-catalogue paquet
+.PHONY: demo tests installer libreoffice navigateur verifier-catalogue paquet docs captures
 
 $(BIN)/dce: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,7 +68,22 @@ paquet: $(VENV)/.dependances-tests
 	for p in RC CCAP CCTP; do cmp "hors-depot/2026-FCS-0213-$$p.docx" "depot/2026-FCS-0213-$$p.docx"; done; \
 	echo "Paquet : la wheel installée hors du dépôt génère l'exemple à l'identique."
 
+# Le site de la documentation (docs/, mkdocs.yml) : guides de l'acheteuse, du service juridique et du service
+# informatique, construits dans site/ ; --strict : un lien ou une ancre cassés, une capture absente font échouer.
+$(VENV)/.dependances-docs: $(BIN)/dce
+	$(BIN)/pip install --quiet -e ".[docs]"
+	touch $@
+
+docs: $(VENV)/.dependances-docs
+	$(BIN)/mkdocs build --strict --quiet
+	@echo "Site de la documentation construit dans site/"
+
+# Captures d'écran des guides, prises dans Chromium par les tests du navigateur (parcours réels de l'assistant).
+captures: $(VENV)/.dependances-tests navigateur
+	DCE_CAPTURES=docs/captures $(BIN)/pytest -q tests/test_web.py -k "plusieurs_lots or deux_onglets or cpv"
+
 tests: $(VENV)/.dependances-tests libreoffice navigateur
 	$(BIN)/dce catalogue verifier
 	$(BIN)/pytest -q
 	$(MAKE) --no-print-directory paquet
+	$(MAKE) --no-print-directory docs

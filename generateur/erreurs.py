@@ -15,6 +15,9 @@ class Probleme:
     ligne: int | None = None
     champ: str | None = None  # chemin technique (« lots.0.montant_estime ») : ancres, retour à la question
     libelle: str | None = None  # le même dit avec les mots du questionnaire (« Lot 1 — Montant estimé »)
+    # pour une réponse : « manquante » (obligatoire, non donnée), « invalide » (valeur refusée : type, format,
+    # bornes), « incoherence » (réponses valides une à une qui ne vont pas ensemble : dates, sommes)
+    nature: str = ""
 
     def __str__(self) -> str:
         lieu = ""
@@ -47,3 +50,17 @@ class ErreurDonnees(ErreurDCE):
 
 class ErreurClause(ErreurDCE):
     """Une clause du catalogue ne peut pas être rendue."""
+
+
+# Dépendances lourdes qui ne servent qu'à une fonction : options de pyproject.toml (module importé → option)
+OPTIONS = {"matplotlib": "bilan", "pypandoc": "import"}
+
+
+def option_manquante(exc: ModuleNotFoundError, usage: str) -> ErreurDCE:
+    """Une option absente dite en français, avec la commande qui l'installe ; l'erreur d'origine sinon."""
+    module = (exc.name or "").partition(".")[0]
+    if module not in OPTIONS:
+        raise exc
+    option = OPTIONS[module]
+    return ErreurDCE(Probleme(f"{usage} demande l'option « {option} » de dce ({module} n'est pas installé) : "
+                              f"pip install \"dce[{option}]\" (depuis le dépôt : pip install -e \".[{option}]\")"))

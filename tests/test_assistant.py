@@ -181,7 +181,7 @@ def test_saisies_invalides_refusees_avec_la_raison_puis_corrigees(tmp_path):
     fichier = tmp_path / "r.yaml"
     r = derouler(scenario, fichier)
     sortie = r.sortie
-    assert "✗ format invalide « ABC »" in sortie
+    assert "✗ aucun code CPV ne contient « ABC »" in sortie
     assert "✗ date inexistante « 31/02/2026 »" in sortie
     assert "✗ la date limite de remise des plis doit suivre la date de lancement" in sortie
     assert "✗ heure attendue après la date" in sortie
@@ -563,3 +563,30 @@ def test_verifier_signale_accord_cadre_de_cinq_ans_et_delai_de_dix_jours(tmp_pat
     sortie = normal(CliRunner().invoke(main, ["verifier", str(ecrire(tmp_path, donnees, "j.yaml"))]).output)
     assert "NON CONFORME – L'accord-cadre ne dépasse pas quatre ans" not in sortie
     assert "NON CONFORME – Le délai de réception des plis" in sortie and "jamais moins de 15 jours" in sortie
+def test_code_cpv_cherche_par_mot_et_nature_comparee(tmp_path):
+    """« peinture » à la question du code CPV : les codes de la nature répondue (travaux) d'abord, choisis par leur
+    numéro ; un code d'une autre nature que celle répondue est signalé (règle d_apres_cpv du questionnaire)."""
+    scenario = list(TRAVAUX)
+    i = scenario.index(("Code CPV principal", "45454000-4"))
+    scenario[i:i + 1] = [("Code CPV principal", "peinture"), ("Numéro du code retenu", "1")]
+    fichier = tmp_path / "r.yaml"
+    r = derouler(scenario, fichier)
+    assert "1. 45442100-8  Travaux de peinture" in r.sortie
+    assert yaml.safe_load(fichier.read_text(encoding="utf-8"))["cpv"] == "45442100-8"
+    assert "désigne d'ordinaire" not in r.sortie
+
+    scenario[i:i + 2] = [("Code CPV principal", "90910000-9")]
+    r = derouler(scenario, tmp_path / "r2.yaml")
+    assert ("Nature du marché : le code 90910000-9 désigne d'ordinaire « Services », la réponse donnée est "
+            "« Travaux » ; à vérifier") in normal(r.sortie)
+
+
+def test_nature_proposee_d_apres_le_code_cpv_deja_connu(tmp_path):
+    """Fichier repris sans nature mais avec un code CPV de travaux : la nature proposée par défaut est « Travaux »."""
+    texte = (EXEMPLES / "travaux-lycee.yaml").read_text(encoding="utf-8")
+    assert "nature: travaux\n" in texte
+    original = tmp_path / "sans-nature.yaml"
+    original.write_text(texte.replace("nature: travaux\n", ""), encoding="utf-8")
+    r = derouler([("Nature du marché (numéro) [Travaux]", ""), ("Enregistrer dans", "")], original, existant=original)
+    assert yaml.safe_load(original.read_text(encoding="utf-8"))["nature"] == "travaux"
+    assert "Nature du marché (numéro) [Travaux]" in r.sortie

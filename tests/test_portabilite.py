@@ -45,3 +45,57 @@ def test_sortie_coupee_par_head_sans_erreur_interne(tmp_path):
     erreurs = lecteur.stderr.read().decode()
     assert lecteur.wait(timeout=120) == 0, erreurs
     assert "Erreur interne" not in erreurs and "Traceback" not in erreurs, erreurs
+
+
+SANS_OPTIONS = """
+import sys
+sys.modules["matplotlib"] = None     # options [bilan] et [import] absentes : « import matplotlib » échoue
+sys.modules["pypandoc"] = None
+from generateur.interfaces.cli import main
+main()
+"""
+
+
+def _dce_sans_options(*arguments: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", SANS_OPTIONS, "--catalogue", str(RACINE), *arguments],
+                          capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+def test_sans_les_options_bilan_et_import_dce_publie_et_dit_ce_qui_manque(tmp_path):
+    """Sans matplotlib ni pandoc, dce génère et publie un DCE ; le bilan et l'import d'une clause Word disent en
+    français quelle option installer (code 2, pas d'erreur interne, rien d'écrit)."""
+    publie = _dce_sans_options("publier", str(EXEMPLES / "travaux-lycee.yaml"), "-o", str(tmp_path / "dce"),
+                               cwd=tmp_path)
+    assert publie.returncode in (0, 1), publie.stderr[-3000:]  # 1 : une obligation signalée dans l'annexe
+    assert (tmp_path / "dce" / "2026-TRX-0417-CCAP.docx").is_file()
+
+    bilan = _dce_sans_options("bilan", str(EXEMPLES), "-o", str(tmp_path / "bilan"), cwd=tmp_path)
+    assert bilan.returncode == 2, bilan.stderr
+    assert "le bilan SPASER (graphiques) demande l'option « bilan » de dce" in bilan.stderr
+    assert 'pip install "dce[bilan]"' in bilan.stderr and "Traceback" not in bilan.stderr
+    assert not (tmp_path / "bilan").exists()
+
+    word = tmp_path / "clause.docx"
+    from docx import Document
+    document = Document()
+    document.add_paragraph("Le titulaire respecte la clause.")
+    document.save(word)
+    importe = _dce_sans_options("catalogue", "importer", str(word), "-o", str(tmp_path / "c.md"), cwd=tmp_path)
+    assert importe.returncode == 2, importe.stderr
+    assert "l'import d'une clause Word demande l'option « import » de dce" in importe.stderr
+    assert not (tmp_path / "c.md").exists()
+
+
+def test_arret_de_libreoffice_sans_killpg(tmp_path, monkeypatch):
+    """Sous Windows (pas d'os.killpg), un LibreOffice qui ne répond plus est quand même arrêté (taskkill, sinon
+    le processus lui-même ; ici taskkill n'existe pas)."""
+    import os
+
+    from generateur.rendu import pdf
+
+    monkeypatch.delattr(os, "killpg", raising=False)
+    bloque = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    appel = pdf._Appel([], bloque, tmp_path, tmp_path)
+    assert "n'a pas terminé en 0.5 s" in pdf._attendre(appel, 0.5)
+    assert bloque.poll() is not None  # arrêté, pas laissé tourner

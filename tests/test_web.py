@@ -4,7 +4,7 @@ Chromium des paquets Debian, piloté sans écran par Playwright. Sans Chromium n
 navigateur sont ignorés sur un poste ; sous CI=true leur absence fait échouer la suite. Les tests du
 client Flask (fichier envoyé, jeton CSRF, hôte, échappement) tournent partout où Flask est installé.
 
-DCE_CAPTURES=DOSSIER enregistre au passage les captures d'écran du README (PNG compressés).
+DCE_CAPTURES=DOSSIER enregistre au passage les captures d'écran des guides (`make captures` : docs/captures).
 """
 
 from __future__ import annotations
@@ -190,6 +190,7 @@ def test_formulaire_produit_depuis_le_questionnaire(tmp_path):
     shutil.copytree(RACINE, racine, ignore=shutil.ignore_patterns(".*", "tests", "sortie*", "*.egg-info", "benchmarks"))
     texte = (racine / "questionnaire.yaml").read_text(encoding="utf-8")
     ajout = ('      - id: lieu_execution\n'
+             '        replie: true\n'
              '        libelle: "Lieu d\'exécution"\n'
              '        type: texte\n'
              '        defaut: ""\n'
@@ -198,7 +199,7 @@ def test_formulaire_produit_depuis_le_questionnaire(tmp_path):
              '        aide: "Question d\'essai ajoutée par le test."\n'
              '        type: entier\n'
              '        min: 1\n')
-    assert texte.count('      - id: lieu_execution\n        libelle: "Lieu d\'exécution"\n        type: texte\n        defaut: ""\n') == 1
+    assert texte.count('      - id: lieu_execution\n        replie: true\n        libelle: "Lieu d\'exécution"\n        type: texte\n        defaut: ""\n') == 1
     (racine / "questionnaire.yaml").write_text(texte.replace(ajout.split("      - id: nombre_sites")[0], ajout), encoding="utf-8")
     client = create_app(racine, tmp_path / "consultations").test_client()
     jeton = _jeton(client)
@@ -298,7 +299,7 @@ def page(navigateur):
 
 
 def capture(page, nom: str) -> None:
-    """Capture d'écran du README quand DCE_CAPTURES désigne un dossier (PNG en palette, < 150 Ko)."""
+    """Capture d'écran des guides (docs/) quand DCE_CAPTURES désigne un dossier (PNG en palette, < 150 Ko)."""
     dossier = os.environ.get("DCE_CAPTURES")
     if not dossier:
         return
@@ -389,7 +390,8 @@ def test_consultation_de_travaux_en_plusieurs_lots(page, serveur, tmp_path):
     assert cpv.get_attribute("aria-invalid") == "true"
     assert "c-cpv-erreur" in cpv.get_attribute("aria-describedby")
     erreur = page.locator("#c-cpv-erreur")
-    assert "«\u00a0cpv\u00a0»\u00a0: format invalide «\u00a04521\u00a0»" in erreur.text_content()
+    assert "Format invalide «\u00a04521\u00a0»" in erreur.text_content()
+    assert "cpv" not in erreur.text_content()  # près du champ, le message sans clé interne
     assert page.locator("#resume-erreurs").evaluate("e => e === document.activeElement")  # le focus sur le résumé
     assert page.locator("#resume-erreurs a[href='#c-cpv']").count() == 1
     assert page.get_by_label("Référence de la consultation").input_value() == "2027-TRX-0042"  # rien n'est perdu
@@ -453,7 +455,12 @@ def test_consultation_de_travaux_en_plusieurs_lots(page, serveur, tmp_path):
 
     # Achat responsable : les suggestions retenues sont cochées, la question conditionnelle est posée
     attendre(page.locator("h1")).to_have_text("Achat responsable (SPASER)")
-    assert _groupe(page, "Lots relevant du contrat de filière BTP").get_by_label("Oui", exact=True).is_checked()
+    tranchees = page.locator("#tranchees").text_content()  # décidé aux suggestions : pas redemandé
+    assert "Lots relevant du contrat de filière BTP\u00a0: oui" in tranchees
+    assert "Clause d'insertion par l'activité économique\u00a0: oui" in tranchees
+    assert _groupe(page, "Lots relevant du contrat de filière BTP").count() == 0
+    assert _groupe(page, "Clause d'insertion par l'activité économique").count() == 0
+    capture(page, "spaser-tranchees")
     page.get_by_label("Facilitateur de la clause d'insertion").fill("Maison de l'emploi du Tarn")
     page.get_by_role("button", name="Enregistrer et voir le récapitulatif").click()
 
@@ -564,3 +571,204 @@ def test_motif_sans_publicite_apparait_quand_la_procedure_le_demande(client):
     envoi = {"_csrf": jeton, "procedure_choisie": "sans_publicite", "_visibles": "", "action": "suivant"}
     page = html.unescape(client.post(f"{saisie}/consultation", data=envoi).get_data(as_text=True))
     assert re.search(r'data-question="motif_sans_publicite" data-condition>', page)  # montrée, pas cachée
+# --- aucune perte : deux onglets, menu des étapes, contrôles sur la page ------------------------------------
+
+def _lots_du_brouillon(dossier: Path, saisie: str) -> list[dict]:
+    ident = saisie.rstrip("/").rsplit("/", 1)[1]
+    return yaml.safe_load((dossier / ".brouillons" / f"{ident}.yaml").read_text(encoding="utf-8"))["lots"]
+
+
+def test_deux_onglets_l_ancien_est_refuse_sans_rien_perdre(navigateur, serveur):
+    """Deux onglets sur la page des lots du même brouillon : le second ajoute un lot ; le premier, resté sur
+    l'ancienne version, enregistre : refus clair qui propose de recharger, le lot du second est toujours là."""
+    base, dossier = serveur
+    contexte = navigateur.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    contexte.set_default_timeout(10000)
+    premier = contexte.new_page()
+    premier.goto(base + "/")
+    premier.set_input_files("input[type=file]", str(EXEMPLES / "travaux-lycee.yaml"))
+    premier.get_by_role("button", name="Reprendre ce fichier").click()
+    attendre(premier.get_by_role("heading", name="Récapitulatif", exact=True)).to_be_visible()
+    saisie = premier.url.rsplit("/", 1)[0]
+    premier.goto(saisie + "/lots")
+    second = contexte.new_page()
+    second.goto(saisie + "/lots")
+    nombre = len(_lots_du_brouillon(dossier, saisie))
+
+    second.get_by_role("button", name="Ajouter un lot").click()
+    nouveau = _groupe(second, f"Lot {nombre + 1}")
+    nouveau.get_by_label("Intitulé du lot").fill("Espaces verts")
+    nouveau.get_by_label("Montant estimé du lot (€ HT)").fill("12 000")
+    second.get_by_role("button", name="Enregistrer et voir le récapitulatif").click()
+    attendre(second.get_by_role("heading", name="Récapitulatif", exact=True)).to_be_visible()
+    assert _lots_du_brouillon(dossier, saisie)[-1]["intitule"] == "Espaces verts"
+
+    _groupe(premier, "Lot 1").get_by_label("Intitulé du lot").fill("Gros œuvre seul")
+    premier.get_by_role("button", name="Enregistrer et continuer", exact=True).last.click()
+    attendre(premier.locator("h1")).to_contain_text("Enregistrement refusé")
+    alerte = premier.locator("#conflit").text_content()
+    assert "depuis un autre onglet" in alerte and "Recharger la page" in alerte
+    assert "Lot 1 — Intitulé du lot" in premier.locator(".perdues").text_content()  # la saisie refusée est redonnée
+    assert "Gros œuvre seul" in premier.locator(".perdues").text_content()
+    capture(premier, "conflit")
+    premier.set_viewport_size({"width": 320, "height": 800})
+    assert premier.evaluate(DEBORDEMENT) <= 0  # lisible à 320 px sans défilement horizontal
+    premier.set_viewport_size({"width": 1280, "height": 900})
+    lots = _lots_du_brouillon(dossier, saisie)
+    assert len(lots) == nombre + 1 and lots[-1]["intitule"] == "Espaces verts"  # rien perdu
+    assert lots[0]["intitule"] != "Gros œuvre seul"  # rien écrasé
+
+    recapitulatif = contexte.new_page()  # un récapitulatif affiché avant la dernière modification ne génère pas
+    recapitulatif.goto(saisie + "/recapitulatif")
+    old_version = recapitulatif.locator("input[name=_version]").first.input_value()
+    premier.get_by_role("link", name="Recharger la page avec les dernières réponses").click()
+    attendre(premier.locator("h1")).to_have_text("Les lots")
+    assert _groupe(premier, f"Lot {nombre + 1}").get_by_label("Intitulé du lot").input_value() == "Espaces verts"
+    _groupe(premier, "Lot 1").get_by_label("Intitulé du lot").fill("Gros œuvre seul")
+    premier.get_by_role("button", name="Enregistrer et voir le récapitulatif").click()  # à jour : accepté
+    attendre(premier.get_by_role("heading", name="Récapitulatif", exact=True)).to_be_visible()
+    lots = _lots_du_brouillon(dossier, saisie)
+    assert lots[0]["intitule"] == "Gros œuvre seul" and lots[-1]["intitule"] == "Espaces verts"
+    assert recapitulatif.locator("input[name=_version]").first.input_value() == old_version
+    versions = sorted(dossier.glob("*/versions/*"))
+    recapitulatif.get_by_role("button", name="Générer le DCE").first.click()
+    attendre(recapitulatif.locator(".messages")).to_contain_text("rien n'a été généré")
+    assert "Gros œuvre seul" in recapitulatif.locator("main").text_content()  # le récapitulatif à jour
+    assert sorted(dossier.glob("*/versions/*")) == versions
+    contexte.close()
+
+
+def test_montant_negatif_puis_menu_des_etapes_message_et_rien_d_enregistre(page, serveur):
+    """Un montant négatif tapé puis un clic dans le menu des étapes : la page revient avec le message, le
+    brouillon garde l'ancienne valeur ; la somme des lots différente du total est signalée sur la page des lots."""
+    base, dossier = serveur
+    page.goto(base + "/")
+    page.set_input_files("input[type=file]", str(EXEMPLES / "travaux-lycee.yaml"))
+    page.get_by_role("button", name="Reprendre ce fichier").click()
+    attendre(page.get_by_role("heading", name="Récapitulatif", exact=True)).to_be_visible()
+    saisie = page.url.rsplit("/", 1)[0]
+    avant = _lots_du_brouillon(dossier, saisie)[0]["montant_estime"]
+    page.goto(saisie + "/lots")
+    montant = _groupe(page, "Lot 1").get_by_label("Montant estimé du lot (€ HT)")
+    montant.fill("-5 000")
+    page.get_by_role("navigation", name="Étapes de la saisie").get_by_role("button", name="Critères de jugement des offres").click()
+    attendre(page.locator("h1")).to_have_text("Les lots")  # on reste sur la page
+    resume = page.locator("#resume-erreurs").text_content()
+    assert "Lot 1 — Montant estimé du lot (€ HT)" in resume and "trop petite" in resume
+    assert "lots.0" not in page.locator("main").text_content()
+    assert montant.input_value() == "-5000"  # ce qui a été tapé reste à l'écran
+    assert _lots_du_brouillon(dossier, saisie)[0]["montant_estime"] == avant  # rien d'enregistré de faux
+
+    page.get_by_role("button", name="Ajouter un lot").click()  # ajouter un lot : refusé aussi, rien n'est écrit
+    attendre(page.locator("#resume-erreurs")).to_contain_text("trop petite")
+    assert _lots_du_brouillon(dossier, saisie)[0]["montant_estime"] == avant
+    nombre = len(_lots_du_brouillon(dossier, saisie))
+    dernier = _groupe(page, f"Lot {nombre}").get_by_label("Montant estimé du lot (€ HT)")
+    montant.fill(str(avant))
+    dernier.fill("-1")
+    page.get_by_role("button", name=f"Supprimer le lot {nombre}").click()  # supprimer le lot fautif : permis
+    attendre(_groupe(page, f"Lot {nombre}")).to_have_count(0)
+    assert len(_lots_du_brouillon(dossier, saisie)) == nombre - 1
+    page.get_by_role("navigation", name="Étapes de la saisie").get_by_role("button", name="La consultation").click()
+    attendre(page.locator("h1")).to_have_text("La consultation")
+    total = sum(l["montant_estime"] for l in _lots_du_brouillon(dossier, saisie))
+    page.get_by_label("Montant total estimé de la consultation (€ HT), pour contrôle").fill(str(total))
+    page.get_by_role("navigation", name="Étapes de la saisie").get_by_role("button", name="Les lots").click()
+    attendre(page.locator("h1")).to_have_text("Les lots")
+    montant.fill(str(int(avant) + 1000))  # valeur valide, mais la somme ne fait plus le total
+    _continuer(page)
+    attendre(page.locator("h1")).to_have_text("Les lots")
+    assert "diffère du montant total estimé" in page.locator("#resume-erreurs").text_content()
+    assert _lots_du_brouillon(dossier, saisie)[0]["montant_estime"] == int(avant) + 1000  # enregistrée, signalée
+
+
+def test_date_limite_avant_le_lancement_signalee_sur_sa_page(client):
+    """Dès la page de la consultation, sans attendre la fin du questionnaire (réponses encore incomplètes)."""
+    jeton = _jeton(client)
+    saisie = client.post("/nouvelle", data={"_csrf": jeton}).location.rsplit("/", 1)[0]
+    page = client.post(f"{saisie}/consultation", data={"_csrf": jeton, "action": "suivant", "reference": "X-1",
+                                                       "date_lancement": "2027-03-01",
+                                                       "date_limite_offres": "2027-02-01T12:00"})
+    texte = html.unescape(page.get_data(as_text=True))
+    assert page.status_code == 422
+    assert "la date limite de remise des plis doit suivre la date de lancement" in texte
+    page = client.post(f"{saisie}/criteres", data={"_csrf": jeton, "action": "suivant", "criteres.__nombre": "2",
+                                                   "criteres.0.intitule": "Prix", "criteres.0.ponderation": "60",
+                                                   "criteres.0.type": "prix",
+                                                   "criteres.1.intitule": "Valeur technique",
+                                                   "criteres.1.ponderation": "30", "criteres.1.type": "technique"})
+    assert "la somme des pondérations des critères vaut 90 % au lieu de 100 %" in html.unescape(
+        page.get_data(as_text=True))
+
+
+def test_recherche_cpv_par_mot_et_nature_proposee(page, serveur):
+    """« peinture » tapé dans le code CPV propose 45442100-8 (Travaux de peinture) ; ce code choisi propose la
+    nature « Travaux » (règle d_apres_cpv du questionnaire) ; un mot envoyé sans script reçoit les codes proposés."""
+    base, _ = serveur
+    page.goto(base + "/")
+    page.get_by_role("button", name="Commencer une nouvelle consultation").click()
+    page.get_by_role("button", name="La consultation").click()
+    attendre(page.locator("h1")).to_have_text("La consultation")
+    cpv = page.get_by_label("Code CPV principal")
+    cpv.press_sequentially("peinture")
+    attendre(page.locator("#c-cpv-codes option[value='45442100-8']")).to_have_count(1)
+    assert page.locator("#c-cpv-codes option[value='45442100-8']").text_content() == "Travaux de peinture"
+    assert not _groupe(page, "Nature du marché").get_by_label("Travaux", exact=True).is_checked()
+    cpv.fill("")
+    cpv.press_sequentially("45442100-8")
+    attendre(_groupe(page, "Nature du marché").get_by_label("Travaux", exact=True)).to_be_checked()
+    assert "Nature du marché proposée d'après ce code : Travaux" in page.locator("#c-cpv-nature").text_content()
+    cpv.scroll_into_view_if_needed()
+    capture(page, "cpv-nature")
+
+    # Nature déjà choisie : les codes de cette nature d'abord ; un mot envoyé tel quel : les codes en message
+    reponse = page.request.get(base + "/cpv?q=peinture&nature=travaux").json()
+    assert reponse[0] == {"code": "45442100-8", "libelle": "Travaux de peinture", "nature": "travaux"}
+    cpv.fill("peinture")
+    _continuer(page)
+    erreur = page.locator("#c-cpv-erreur").text_content()
+    assert "n'est pas un code CPV" in erreur and "45442100-8 (Travaux de peinture)" in erreur
+
+
+def test_autres_reglages_replies_et_ouverts_sur_une_erreur(client):
+    """Pages courtes : les questions `replie: true` du questionnaire sont rangées sous « Autres réglages », replié ;
+    une erreur sur l'une d'elles l'ouvre."""
+    jeton = _jeton(client)
+    saisie = client.post("/nouvelle", data={"_csrf": jeton}).location.rsplit("/", 1)[0]
+    page = client.get(f"{saisie}/consultation").get_data(as_text=True)
+    replie = re.search(r'(?s)<details class="facultatifs autres-reglages" id="autres-reglages"( open)?>(.*?)</details>', page)
+    assert replie and replie.group(1) is None
+    assert 'id="c-delai_garantie_mois"' in replie.group(2) and 'id="c-visite' in replie.group(2)
+    assert 'id="c-cpv"' not in replie.group(2) and 'id="c-cpv"' in page  # les questions principales restent dehors
+    envoi = client.post(f"{saisie}/consultation", data={"_csrf": jeton, "delai_garantie_mois": "-3",
+                                                        "action": "suivant"})
+    assert envoi.status_code == 422
+    assert '<details class="facultatifs autres-reglages" id="autres-reglages" open>' in envoi.get_data(as_text=True)
+
+
+def test_code_cpv_faux_jamais_enregistre_meme_par_le_menu(client, tmp_path):
+    """45454000-5 (chiffre de contrôle faux) puis un clic sur une autre étape : refusé avec le bon code, rien
+    d'enregistré ; les autres réponses de la page restent à l'écran."""
+    jeton = _jeton(client)
+    saisie = client.post("/nouvelle", data={"_csrf": jeton}).location.rsplit("/", 1)[0]
+    envoi = client.post(f"{saisie}/consultation", data={"_csrf": jeton, "action": "aller:prix", "reference": "X-2",
+                                                        "cpv": "45454000-5"})
+    assert envoi.status_code == 422
+    page = html.unescape(envoi.get_data(as_text=True))
+    assert "est 45454000-4" in page and 'value="X-2"' in page
+    brouillon = yaml.safe_load((tmp_path / "consultations" / ".brouillons" / f"{saisie.rsplit('/', 1)[1]}.yaml")
+                               .read_text(encoding="utf-8"))
+    assert "cpv" not in brouillon and "reference" not in brouillon  # rien de la page n'est enregistré
+    corrige = client.post(f"{saisie}/consultation", data={"_csrf": jeton, "action": "aller:prix", "reference": "X-2",
+                                                          "cpv": "45454000-4"})
+    assert corrige.status_code == 302 and corrige.location.endswith("/prix")
+
+
+def test_sans_script_la_nature_est_proposee_d_apres_le_code_cpv(client):
+    """Sans JavaScript : un code CPV de services enregistré sans nature, la page propose « Services » à confirmer."""
+    jeton = _jeton(client)
+    saisie = client.post("/nouvelle", data={"_csrf": jeton}).location.rsplit("/", 1)[0]
+    client.post(f"{saisie}/consultation", data={"_csrf": jeton, "action": "actualiser", "cpv": "90910000-9"})
+    page = html.unescape(client.get(f"{saisie}/consultation").get_data(as_text=True))
+    assert "Proposée d'après le code CPV\u00a0: <strong>Services</strong> (à confirmer)" in page
+    assert 'value="services" checked' not in page  # proposée, jamais cochée à la place de l'acheteuse

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Mapping
 
 from .saisie import sans_accents
 
@@ -62,6 +63,8 @@ def probleme(code: str) -> str | None:
     """Ce qui ne va pas dans un code CPV, en français avec le code à proposer ; None s'il est juste."""
     texte = str(code).strip()
     forme = _FORME.match(texte)
+    if not forme and codes_du_mot(texte):
+        return codes_du_mot(texte)
     if not forme:
         return (f"« {texte} » n'a pas la forme d'un code CPV : 8 chiffres, un tiret et le chiffre de contrôle, "
                 "par exemple 45442100-8")
@@ -76,9 +79,24 @@ def probleme(code: str) -> str | None:
     return None
 
 
-def chercher(requete: str, limite: int = 20) -> list[Code]:
+def codes_du_mot(texte: str) -> str | None:
+    """Un mot tapé à la place d'un code (« peinture ») : le message qui propose les codes qui le portent ;
+    None si le texte n'a pas de lettre ou si aucun libellé ne le contient."""
+    if not re.search(r"[^\W\d_]", texte):
+        return None
+    trouves = chercher(texte, 6)
+    if not trouves:
+        return None
+    return (f"« {texte[:80]} » n'est pas un code CPV ; codes dont le libellé contient ces mots : "
+            + " ; ".join(str(c) for c in trouves))
+
+
+def chercher(requete: str, limite: int = 20, regle: Mapping[str, str] | None = None,
+             nature: str | None = None) -> list[Code]:
     """Codes dont le libellé contient tous les mots de la requête (sans accents ni casse), ou dont le code
-    commence par les chiffres donnés ; les libellés les plus courts (les plus généraux) d'abord."""
+    commence par les chiffres donnés ; les libellés les plus courts (les plus généraux) d'abord. Avec une
+    `nature` (« travaux ») et la `regle` qui la lit dans le code (`nature_proposee`), les codes de cette nature
+    d'abord : « peinture » pour des travaux donne « Travaux de peinture » avant « Peintures »."""
     requete = requete.strip()
     if not requete:
         return []
@@ -88,6 +106,22 @@ def chercher(requete: str, limite: int = 20) -> list[Code]:
     mots = sans_accents(requete).split()
     trouves = [(c, libelle) for c, libelle in _libelles_normalises()
                if all(re.search(rf"\b{re.escape(m)}", libelle) for m in mots)]
-    trouves.sort(key=lambda p: (not p[1].startswith(mots[0]) and not re.search(rf"\b{re.escape(mots[0])}\b", p[1]),
+    autre_nature = (lambda c: nature_proposee(c.code, regle) != nature) if regle and nature else (lambda c: False)
+    trouves.sort(key=lambda p: (autre_nature(p[0]),
+                                not p[1].startswith(mots[0]) and not re.search(rf"\b{re.escape(mots[0])}\b", p[1]),
                                 len(p[1]), p[0].code))
     return [c for c, _ in trouves[:limite]]
+
+
+def nature_proposee(code: str, regle: Mapping[str, str] | None) -> str | None:
+    """Nature d'achat que désigne d'ordinaire un code CPV, selon la règle du questionnaire (question `nature`,
+    clé `d_apres_cpv` : division du code, deux premiers chiffres, ou plage « 03-44 » → nature) ; None sinon."""
+    forme = _FORME.match(str(code).strip())
+    if not forme or not regle:
+        return None
+    division = int(forme.group(1)[:2])
+    for plage, nature in regle.items():
+        debut, _, fin = str(plage).partition("-")
+        if debut.isdigit() and int(debut) <= division <= int(fin or debut):
+            return str(nature)
+    return None

@@ -37,6 +37,9 @@ class Question:
     motif: str | None = None
     max_longueur: int | None = None
     questions: list["Question"] = field(default_factory=list)
+    # nature d'achat proposée d'après le code CPV : division (« 45 ») ou plage (« 03-44 ») → valeur du choix
+    d_apres_cpv: dict[str, str] = field(default_factory=dict)
+    replie: bool = False  # assistant web : rangée sous « Autres réglages », replié (la valeur par défaut convient souvent)
     element: str = ""  # liste : un élément avec son article (« un lot »), pour « Ajouter un lot », « Lot 2 »
     section: str = ""
 

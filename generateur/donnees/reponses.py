@@ -94,6 +94,8 @@ def _message(err: ValidationError, questionnaire: Questionnaire, chemin: str) ->
         possibles = ", ".join(f"{x} ({libelles[x]})" if x in libelles else str(x) for x in err.validator_value)
         return f"valeur « {err.instance} » non autorisée ; valeurs possibles : {possibles}", chemin
     if v == "pattern":
+        if q and q.id == "cpv" and cpv.codes_du_mot(str(err.instance)):  # un mot : les codes qui le portent
+            return str(cpv.codes_du_mot(str(err.instance))), chemin
         aide = f" ; {q.aide}" if q and q.aide else ""
         return f"format invalide « {str(err.instance)[:80]} »{aide}", chemin
     if v == "format":
@@ -155,8 +157,8 @@ def verifications(d: dict[str, Any], doc: yaml_lignes.Document, questionnaire: Q
     """Contrôles qu'un schéma JSON ne sait pas exprimer (dates bornées, sommes, numéros uniques)."""
     problemes: list[Probleme] = []
 
-    def pb(message: str, champ: str) -> None:
-        problemes.append(Probleme(message, doc.fichier, doc.ligne(champ), champ))
+    def pb(message: str, champ: str, nature: str = "incoherence") -> None:
+        problemes.append(Probleme(message, doc.fichier, doc.ligne(champ), champ, nature=nature))
 
     for chemin in ("date_lancement", "date_limite_offres"):
         q = questionnaire.question(chemin)
@@ -169,14 +171,14 @@ def verifications(d: dict[str, Any], doc: yaml_lignes.Document, questionnaire: Q
         if not borne_min <= jour <= borne_max:
             pb(f"date {jour.strftime('%d/%m/%Y')} hors des bornes admises (du {borne_min.strftime('%d/%m/%Y')}"
                f" au {borne_max.strftime('%d/%m/%Y')} : le code de la commande publique est en vigueur depuis le 1er avril 2019)",
-               chemin)
+               chemin, "invalide")
     if d.get("date_lancement") and d.get("date_limite_offres"):
         if d["date_limite_offres"].date() <= d["date_lancement"]:
             pb("la date limite de remise des plis doit suivre la date de lancement", "date_limite_offres")
     numeros: dict[int, int] = {}
     for i, lot in enumerate(d.get("lots") or []):
         n = lot.get("numero")
-        if n in numeros:
+        if n is not None and n in numeros:
             pb(f"numéro de lot {n} en double (déjà utilisé par le lot en position {numeros[n] + 1})", f"lots.{i}.numero")
         numeros.setdefault(n, i)
         if (lot.get("duree_mois") or d.get("duree_mois") or 0) > (d.get("duree_mois") or 0):
@@ -185,20 +187,21 @@ def verifications(d: dict[str, Any], doc: yaml_lignes.Document, questionnaire: Q
     for chemin, code in codes:
         erreur = cpv.probleme(code) if code else None
         if erreur:
-            pb(erreur, chemin)
+            pb(erreur, chemin, "invalide")  # un code absent de la nomenclature est une valeur refusée
     total = d.get("montant_total_estime")
-    somme = sum(l.get("montant_estime") or 0 for l in d.get("lots") or [])
-    if total is not None and d.get("lots") and abs(total - somme) > 0.005:
+    montants = [l.get("montant_estime") for l in d.get("lots") or []]
+    somme = sum(m for m in montants if m is not None)
+    if total is not None and montants and None not in montants and abs(total - somme) > 0.005:
         pb(f"la somme des montants des lots ({montant(somme)}) diffère du montant total estimé ({montant(total)})",
-           "montant_total_estime")
+           "lots")  # signalée sur la page des lots, où la somme se corrige
     criteres = d.get("criteres") or []
-    if criteres:
+    if criteres and all(c.get("ponderation") is not None for c in criteres):
         total = sum(c.get("ponderation") or 0 for c in criteres)
         if abs(total - 100) > 1e-6:
             pb(f"la somme des pondérations des critères vaut {total:g} % au lieu de 100 %", "criteres")
         for i, c in enumerate(criteres):
             sous = c.get("sous_criteres") or []
-            if sous:
+            if sous and c.get("ponderation") is not None and all(x.get("ponderation") is not None for x in sous):
                 total_sous = sum(s.get("ponderation") or 0 for s in sous)
                 if abs(total_sous - (c.get("ponderation") or 0)) > 1e-6:
                     pb(f"la somme des sous-critères ({total_sous:g} %) diffère de la pondération du critère "
@@ -232,15 +235,20 @@ def valider(doc: yaml_lignes.Document, questionnaire: Questionnaire) -> Reponses
     for err in sorted(validateur.iter_errors(_vers_json(doc.donnees)), key=lambda e: [str(p) for p in e.path]):
         chemin = ".".join(str(p) for p in err.absolute_path)
         message, champ = _message(err, questionnaire, chemin)
-        problemes.append(Probleme(message, doc.fichier, doc.ligne(champ), champ))
-    if problemes:
-        raise ErreurDonnees(_nommes(sorted(problemes, key=lambda p: p.ligne or 0), questionnaire))
+        problemes.append(Probleme(message, doc.fichier, doc.ligne(champ), champ,
+                                  nature="manquante" if err.validator in ("required", "minItems") else "invalide"))
+    for p in problemes:
+        p.nature = p.nature or "invalide"
     donnees = copy.deepcopy(doc.donnees)
+    if any(p.nature != "manquante" for p in problemes):
+        raise ErreurDonnees(_nommes(sorted(problemes, key=lambda p: p.ligne or 0), questionnaire))
     try:
         completer(donnees, questionnaire.questions)
     except ValueError as exc:
-        raise ErreurDonnees(Probleme(f"date invalide « {exc} »", doc.fichier)) from None
-    problemes = verifications(donnees, doc, questionnaire)
+        raise ErreurDonnees(Probleme(f"date invalide « {exc} »", doc.fichier, nature="invalide")) from None
+    # Réponses seulement incomplètes : les contrôles croisés (dates, sommes) portent déjà sur ce qui est donné,
+    # pour qu'une date limite antérieure au lancement se voie dès sa page, sans attendre la fin du questionnaire.
+    problemes = sorted(problemes, key=lambda p: p.ligne or 0) + verifications(donnees, doc, questionnaire)
     if problemes:
         raise ErreurDonnees(_nommes(problemes, questionnaire))
     return Reponses(donnees, doc.fichier, doc)

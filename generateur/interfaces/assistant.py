@@ -11,13 +11,14 @@ reprend : rien n'est perdu. Depuis le récapitulatif, « m » modifie une répon
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
 
 import yaml
 
-from ..donnees import acheteurs, catalogue, questionnaire, reponses, yaml_lignes
+from ..donnees import acheteurs, catalogue, cpv, questionnaire, reponses, yaml_lignes
 from ..droit import suggestions
 from ..donnees.fichiers import ecrire_atomique
 from ..donnees.formats import pluriel
@@ -434,6 +435,10 @@ class Assistant:
         actuel = lire(self.donnees, pas.chemin)
         if actuel is not None:
             return actuel
+        if q.d_apres_cpv and self.donnees.get("cpv"):  # nature proposée d'après un code CPV déjà connu
+            proposee = cpv.nature_proposee(str(self.donnees["cpv"]), q.d_apres_cpv)
+            if proposee in q.choix:
+                return proposee
         if q.id == "numero" and pas.element:
             liste = lire(self.donnees, pas.chemin.rsplit(".", 2)[0]) or []
             pris = [e.get("numero") for e in liste if isinstance(e, dict) and isinstance(e.get("numero"), int)]
@@ -471,6 +476,10 @@ class Assistant:
             if brut == AIDE:
                 self._aide(q, defaut, requis)
                 continue
+            if q.id == "cpv" and re.search(r"[^\W\d_]", brut):  # un mot : chercher le code dans la nomenclature
+                brut = self._chercher_cpv(brut)
+                if not brut:
+                    continue
             try:
                 if brut == "":
                     valeur = interpreter(q, defaut)
@@ -485,7 +494,39 @@ class Assistant:
                 self.dire(f"  ✗ {exc} (« ? » pour l'aide)")
                 continue
             self._modifier(pas.chemin, valeur)
+            if pas.chemin == "cpv":
+                self._comparer_nature(str(valeur))
             return _Suite()
+
+    def _regle_nature(self) -> tuple[Question | None, dict[str, str]]:
+        nature = self.q.question("nature")
+        return nature, (nature.d_apres_cpv if nature else {})
+
+    def _chercher_cpv(self, mots: str) -> str:
+        """Codes CPV dont le libellé contient les mots (ceux de la nature déjà répondue d'abord) ; le code choisi
+        par son numéro, ou "" pour reposer la question."""
+        _, regle = self._regle_nature()
+        trouves = cpv.chercher(mots, 10, regle, self.donnees.get("nature"))
+        if not trouves:
+            self.dire(f"  ✗ aucun code CPV ne contient « {mots} » : essayer un autre mot ou les premiers chiffres du code")
+            return ""
+        self.dire(f"  Codes CPV pour « {mots} » :")
+        for i, c in enumerate(trouves, start=1):
+            self.dire(f"    {i}. {c.code}  {c.libelle}")
+        choix = self._demander(f"Numéro du code retenu (1 à {len(trouves)} ; Entrée : chercher autre chose)").strip()
+        if choix.isdigit() and 1 <= int(choix) <= len(trouves):
+            return trouves[int(choix) - 1].code
+        return ""
+
+    def _comparer_nature(self, code: str) -> None:
+        """La nature répondue et celle que le code CPV désigne d'ordinaire : un avis si elles diffèrent."""
+        question, regle = self._regle_nature()
+        proposee = cpv.nature_proposee(code, regle)
+        actuelle = self.donnees.get("nature")
+        if question and proposee and actuelle and proposee != actuelle:
+            self.dire(f"  ℹ {question.libelle} : le code {code} désigne d'ordinaire « {question.choix.get(proposee, proposee)} », "
+                      f"la réponse donnée est « {question.choix.get(actuelle, actuelle)} » ; à vérifier "
+                      "(« m » au récapitulatif pour la modifier).")
 
     def _aide(self, q: Question, defaut: Any, requis: bool) -> None:
         if q.aide:

@@ -9,6 +9,7 @@ import click
 
 from .groupe import NBSP, afficher_conformite, main, option_droit_du
 from ..donnees.formats import pluriel
+from ..erreurs import option_manquante
 
 
 @main.command("annexe")
@@ -53,7 +54,11 @@ def bilan(ctx: click.Context, dossier: Path, annee: int | None, acheteur: str | 
     est écrit pour chaque acheteur présent.
     """
     from ..lot.bilan import bilans
-    from ..lot.rapport_bilan import ecrire
+
+    try:
+        from ..lot.rapport_bilan import ecrire
+    except ModuleNotFoundError as exc:  # graphiques : matplotlib, option [bilan]
+        raise option_manquante(exc, "le bilan SPASER (graphiques)") from None
 
     resultats = bilans(dossier, ctx.obj["racine"], annee, acheteur)
     chemins = ecrire(resultats, sortie, ctx.obj["racine"], annee)

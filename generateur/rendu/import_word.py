@@ -14,14 +14,16 @@ import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
 
-from ..erreurs import ErreurDonnees, Probleme
+from ..erreurs import ErreurDonnees, Probleme, option_manquante
 from ..droit.verification import A_COMPLETER
 
 
 def convertir(fichier: Path) -> str:
     """Markdown GitHub produit par pandoc, sans retour à la ligne forcé."""
-    import pypandoc
-
+    try:
+        import pypandoc
+    except ModuleNotFoundError as exc:  # option [import] : pandoc ne sert qu'à importer une clause Word
+        raise option_manquante(exc, "l'import d'une clause Word") from None
     try:
         return pypandoc.convert_file(str(fichier), "gfm", format="docx", extra_args=["--wrap=none"])
     except (RuntimeError, OSError) as exc:

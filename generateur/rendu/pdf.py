@@ -73,11 +73,24 @@ def _attendre(appel: _Appel, delai: float) -> str:
 
 
 def _arreter(appel: _Appel) -> None:
-    """Arrête LibreOffice et ses sous-processus (il tourne dans sa propre session : Ctrl-C ne l'atteint pas)."""
-    try:
-        os.killpg(appel.processus.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    """Arrête LibreOffice et ses sous-processus (il tourne dans sa propre session : Ctrl-C ne l'atteint pas).
+
+    Sous Unix, tout son groupe de processus ; sous Windows (ni os.killpg ni SIGKILL), son arbre de processus par
+    `taskkill /T`, et au moins le processus lui-même si taskkill manque.
+    """
+    if hasattr(os, "killpg") and hasattr(signal, "SIGKILL"):
+        try:
+            os.killpg(appel.processus.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    else:
+        try:
+            subprocess.run(["taskkill", "/F", "/T", "/PID", str(appel.processus.pid)], capture_output=True,
+                           check=False, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            pass
+        if appel.processus.poll() is None:
+            appel.processus.kill()
     appel.processus.communicate()
 
 

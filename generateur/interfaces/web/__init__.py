@@ -24,14 +24,14 @@ from ...donnees.fichiers import nom_sur
 from ...donnees.formats import pluriel
 from ...pieces.lecture import controler
 from ...droit.regles import preparer
-from ...donnees import saisie as module_saisie
+from ...donnees import cpv as module_cpv, saisie as module_saisie
 from ...droit import suggestions as module_suggestions
 from ...donnees import yaml_lignes
 from ..assistant import SUGGESTIONS
 from ...erreurs import ErreurDCE, ErreurDonnees, Probleme
 from ...donnees.questionnaire import Questionnaire
 from . import consultations, formulaire, propositions
-from .consultations import Brouillons
+from .consultations import Brouillons, VersionDepassee
 
 TAILLE_MAX_ENVOI = 2 * 1024 * 1024  # un fichier de réponses réel pèse quelques kilo-octets
 HOTES_LOCAUX = ("127.0.0.1", "localhost", "::1")
@@ -78,6 +78,24 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
     def justifications() -> set[str]:
         """Réponses demandées seulement au refus d'une suggestion : posées sur la page des suggestions."""
         return module_suggestions.justifications(liste_suggestions())
+
+    def decidees(ident: str) -> dict[str, tuple[str, bool]]:
+        """Questions tranchées à l'étape des suggestions (réponses `active` d'une suggestion retenue ou refusée) :
+        chemin → (titre de la suggestion, retenue). Leur page ne les redemande pas ; listes exclues (complétées)."""
+        resultat: dict[str, tuple[str, bool]] = {}
+        decisions = session.get(f"decisions-{ident}", {})
+        for s in liste_suggestions():
+            if s.id not in decisions:
+                continue
+            for chemin in s.active:
+                question = q().question(chemin)
+                if question is not None and question.type != "liste":
+                    resultat[chemin] = (s.titre, bool(decisions[s.id]))
+        return resultat
+
+    def caches(ident: str) -> set[str]:
+        """Questions qu'une page de section ne pose pas : justifications et réponses tranchées par les suggestions."""
+        return justifications() | set(decidees(ident))
 
     def etapes() -> list[dict[str, Any]]:
         """Sections du questionnaire qui ont des questions, et l'étape des suggestions après la dernière `apres`."""
@@ -227,10 +245,36 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
     # --- saisie section par section -------------------------------------------------------------------
 
     def charger_brouillon(ident: str) -> dict[str, Any]:
-        donnees = brouillons.lire(ident)
-        if donnees is None:
+        return charger_versionne(ident)[0]
+
+    def charger_versionne(ident: str) -> tuple[dict[str, Any], int]:
+        lu = brouillons.lire_versionne(ident)
+        if lu is None:
             abort(404)
-        return donnees
+        return lu
+
+    def version_envoyee() -> int | None:
+        """Version du brouillon sur laquelle la page envoyée a été préparée (champ caché `_version`)."""
+        texte = str(request.form.get("_version", ""))
+        return int(texte) if texte.isdigit() else None
+
+    def page_conflit(ident: str, section: str, actuelles: dict[str, Any], envoyees: dict[str, Any],
+                     conflit: VersionDepassee):
+        """Enregistrement refusé : un autre onglet a enregistré ce brouillon depuis l'affichage de la page."""
+        perdues = [] if section == propositions.ETAPE else \
+            formulaire.differences(q(), section, actuelles, envoyees, caches(ident))
+        titre = next((e["titre"] for e in etapes() if e["id"] == section), "")
+        return render_template("conflit.html", ident=ident, titre=titre, conflit=conflit, perdues=perdues,
+                               recharger=adresse_etape(ident, section),
+                               reference=actuelles.get("reference")), 409
+
+    def ecrire_brouillon(ident: str, donnees: dict[str, Any], actuelles: dict[str, Any], section: str) -> Any:
+        """Enregistre si la page envoyée montrait la dernière version ; sinon la page de conflit (rien d'écrit)."""
+        try:
+            brouillons.ecrire(ident, donnees, version_envoyee())
+        except VersionDepassee as conflit:
+            return page_conflit(ident, section, actuelles, donnees, conflit)
+        return None
 
     def etape_courante(section: str) -> tuple[list[dict[str, Any]], int]:
         liste = etapes()
@@ -243,13 +287,18 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
                      nouvelles: list[str] | None = None, statut: int = 200):
         liste_etapes, rang = etape_courante(section)
         de_la_section = [p for p in problemes if formulaire.section_du_champ(q(), p.champ) == section]
-        champs = formulaire.champs(q(), section, donnees, de_la_section, justifications())
+        champs = formulaire.champs(q(), section, donnees, de_la_section, caches(ident))
+        complet = formulaire.avec_defauts(donnees, q())
+        tranchees = [(question.libelle, module_saisie.afficher(question, formulaire.lire(complet, chemin)))
+                     for chemin in decidees(ident)
+                     if (question := q().question(chemin)) is not None and question.section == section]
         affiches = formulaire.chemins_affiches(champs)
         resume = [(formulaire.ancre(p.champ or "", affiches), formulaire.message(p)) for p in de_la_section]
         return render_template("section.html", ident=ident, etapes=liste_etapes, rang=rang, etape=liste_etapes[rang],
                                champs=champs, resume=resume, nouvelles=nouvelles or [],
                                conditionnelles=any(c.question.condition for c in champs),
-                               reference=donnees.get("reference")), statut
+                               reference=donnees.get("reference"), version=brouillons.version(ident),
+                               tranchees=tranchees, suggestions=url_for("page_suggestions", ident=ident)), statut
 
     @app.get("/saisie/<ident>/")
     def saisie(ident: str):
@@ -277,15 +326,30 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
     @app.post("/saisie/<ident>/<section>")
     def enregistrer(ident: str, section: str):
         etape_courante(section)
-        donnees = formulaire.lire_formulaire(q(), section, request.form, charger_brouillon(ident), justifications())
+        actuelles, version = charger_versionne(ident)
+        donnees = formulaire.lire_formulaire(q(), section, request.form, actuelles, caches(ident))
+        lue = version_envoyee()
+        if lue is not None and lue != version:  # un autre onglet a enregistré : rien n'est écrit
+            return page_conflit(ident, section, actuelles, donnees, VersionDepassee(lue, version))
         action = str(request.form.get("action", "suivant"))
         verbe, _, cible = action.partition(":")
+        modifiees = donnees
         if verbe in ("ajouter", "supprimer"):
             modifiees = (formulaire.ajouter_element(q(), donnees, cible) if verbe == "ajouter"
                          else formulaire.retirer_element(donnees, cible))
             if modifiees is None:
                 abort(400)
-            brouillons.ecrire(ident, modifiees)
+        # Supprimer un lot en erreur reste possible : on contrôle ce qui serait enregistré.
+        problemes = valider(modifiees if verbe == "supprimer" else donnees)
+        de_la_page = [p for p in problemes if formulaire.section_du_champ(q(), p.champ) == section]
+        if any(p.nature == "invalide" for p in de_la_page):
+            # Une valeur refusée (montant négatif, date impossible…) n'est jamais enregistrée, quel que soit le
+            # bouton (étape du menu, ajout d'un lot…) : la page revient avec le message et tout ce qui a été tapé.
+            return page_section(ident, section, modifiees if verbe == "supprimer" else donnees, problemes, statut=422)
+        if verbe in ("ajouter", "supprimer"):
+            refus = ecrire_brouillon(ident, modifiees, actuelles, section)
+            if refus is not None:
+                return refus
             if verbe == "ajouter":
                 flash("Élément ajouté : compléter ses champs.", "succes")
                 ancre = f"{cible}.{len(formulaire.lire(modifiees, cible)) - 1}"
@@ -293,27 +357,38 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
                 flash("Élément supprimé.", "succes")
                 ancre = cible.rpartition(".")[0]
             return redirect(adresse_etape(ident, section, _anchor=formulaire.ident_html(ancre)))
-        brouillons.ecrire(ident, donnees)
+        refus = ecrire_brouillon(ident, donnees, actuelles, section)
+        if refus is not None:
+            return refus
         if verbe == "actualiser":
             return redirect(adresse_etape(ident, section))
         if verbe == "suivant":
-            problemes = valider(donnees)
             affichees = set(str(request.form.get("_visibles", "")).split())
             vues = formulaire.visibilites(q(), donnees)
             nouvelles = [x.libelle for x in formulaire.questions_section(q(), section)
                          if x.condition and vues[x.id] and x.id not in affichees]
-            en_erreur = any(formulaire.section_du_champ(q(), p.champ) == section for p in problemes)
-            if nouvelles or en_erreur:
-                return page_section(ident, section, donnees, problemes, nouvelles, 422 if en_erreur else 200)
+            if nouvelles or de_la_page:
+                return page_section(ident, section, donnees, problemes, nouvelles, 422 if de_la_page else 200)
         return apres_enregistrement(ident, section, action)
 
     @app.post("/saisie/<ident>/<section>/conditions")
     def conditions(ident: str, section: str):
         """Visibilité des questions de la section d'après le formulaire en cours (affichage immédiat en JS)."""
         etape_courante(section)
-        donnees = formulaire.lire_formulaire(q(), section, request.form, charger_brouillon(ident), justifications())
+        donnees = formulaire.lire_formulaire(q(), section, request.form, charger_brouillon(ident), caches(ident))
         vues = formulaire.visibilites(q(), donnees)
         return jsonify({x.id: vues[x.id] for x in formulaire.questions_section(q(), section)})
+
+    @app.get("/cpv")
+    def chercher_cpv():
+        """Codes CPV pour le champ de recherche (libellé ou premiers chiffres), ceux de la nature choisie
+        d'abord, avec la nature que chacun désigne d'ordinaire (règle `d_apres_cpv` du questionnaire)."""
+        regle = getattr(q().question("nature"), "d_apres_cpv", {}) or {}
+        texte = str(request.args.get("q", ""))[:100]
+        nature = str(request.args.get("nature", "")) or None
+        trouves = module_cpv.chercher(texte, 15, regle, nature) if len(texte.strip()) >= 2 else []
+        return jsonify([{"code": c.code, "libelle": c.libelle, "nature": module_cpv.nature_proposee(c.code, regle)}
+                        for c in trouves])
 
     # --- suggestions du SPASER ------------------------------------------------------------------------
 
@@ -336,7 +411,8 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
         liens = [(adresse, texte) for _, adresse, texte in liens_problemes(ident, prealables)]
         return render_template("suggestions.html", ident=ident, etapes=liste_etapes, rang=rang,
                                etape=liste_etapes[rang], propositions=liste, prealables=liens, echec=echec,
-                               resume=resume, reference=donnees.get("reference")), statut
+                               resume=resume, reference=donnees.get("reference"),
+                               version=brouillons.version(ident)), statut
 
     @app.get("/saisie/<ident>/suggestions")
     def page_suggestions(ident: str):
@@ -344,7 +420,11 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
 
     @app.post("/saisie/<ident>/suggestions")
     def enregistrer_suggestions(ident: str):
-        donnees = charger_brouillon(ident)
+        donnees, version = charger_versionne(ident)
+        actuelles = donnees
+        lue = version_envoyee()
+        if lue is not None and lue != version:
+            return page_conflit(ident, propositions.ETAPE, donnees, donnees, VersionDepassee(lue, version))
         action = str(request.form.get("action", "suivant"))
         decisions = dict(session.get(f"decisions-{ident}", {}))
         erreurs: dict[str, list[str]] = {}
@@ -371,8 +451,10 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
                 donnees = propositions.appliquer(racine, donnees, s, choix)
             if choix and s.revoir and revoir is None:
                 revoir = s.revoir
+        refus = ecrire_brouillon(ident, donnees, actuelles, propositions.ETAPE)
+        if refus is not None:
+            return refus
         session[f"decisions-{ident}"] = decisions
-        brouillons.ecrire(ident, donnees)
         if erreurs:
             return page_suggestions_rendue(ident, donnees, erreurs, saisies, 422)
         if revoir is not None:
@@ -412,7 +494,8 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
                                problemes=problemes, par_section=par_section, afficher=module_saisie.afficher,
                                lire=formulaire.lire, envoi=session.get(f"envoi-{ident}", []),
                                erreur_generation=erreur_generation or [], etapes=etapes(),
-                               propositions=retenues, reference=donnees.get("reference")), statut
+                               propositions=retenues, reference=donnees.get("reference"),
+                               version=brouillons.version(ident)), statut
 
     @app.get("/saisie/<ident>/recapitulatif")
     def recapitulatif(ident: str):
@@ -427,7 +510,13 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
 
     @app.post("/saisie/<ident>/generer")
     def generer(ident: str):
-        donnees = charger_brouillon(ident)
+        donnees, version = charger_versionne(ident)
+        lue = version_envoyee()
+        if lue is not None and lue != version:  # le récapitulatif affiché n'est plus celui des réponses
+            flash(f"Les réponses ont été modifiées dans un autre onglet depuis l'affichage de ce récapitulatif "
+                  f"(version {version}, la page montrait la version {lue}) : rien n'a été généré. Voici le "
+                  "récapitulatif à jour ; le relire, puis générer.", "alerte")
+            return redirect(url_for("recapitulatif", ident=ident))
         if valider(donnees):
             return page_recapitulatif(ident, donnees, statut=422)
         try:

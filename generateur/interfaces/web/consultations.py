@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from filelock import FileLock
 
 from ...lot import regeneration
 from ...donnees import yaml_lignes
@@ -180,8 +181,26 @@ def archive(fiche: Fiche, reponses_yaml: str | None) -> tuple[str, bytes]:
     return f"{base}-DCE-v{fiche.version}.zip", tampon.getvalue()
 
 
+class VersionDepassee(Exception):
+    """Enregistrement préparé sur une version du brouillon qu'un autre onglet a remplacée depuis."""
+
+    def __init__(self, lue: int, actuelle: int):
+        super().__init__(f"version {lue} dépassée par la version {actuelle}")
+        self.lue = lue
+        self.actuelle = actuelle
+
+
+_ENTETE_VERSION = re.compile(r"^# dce : brouillon, version (\d+)$")
+
+
 class Brouillons:
-    """Consultations en cours de saisie : un fichier de réponses (peut-être incomplet) par identifiant."""
+    """Consultations en cours de saisie : un fichier de réponses (peut-être incomplet) par identifiant.
+
+    Chaque brouillon porte un numéro de version (première ligne, en commentaire YAML) augmenté à chaque
+    enregistrement. Une page envoie la version qu'elle a affichée : si un autre onglet a enregistré depuis,
+    l'enregistrement est refusé (`VersionDepassee`) au lieu d'écraser ses réponses. La comparaison et
+    l'écriture se font sous un verrou de fichier portable (filelock).
+    """
 
     def __init__(self, dossier: Path):
         self.dossier = dossier / BROUILLONS
@@ -196,18 +215,39 @@ class Brouillons:
         return ident
 
     def lire(self, ident: str) -> dict[str, Any] | None:
+        lu = self.lire_versionne(ident)
+        return None if lu is None else lu[0]
+
+    def lire_versionne(self, ident: str) -> tuple[dict[str, Any], int] | None:
+        """(réponses, numéro de version) du brouillon ; None s'il n'existe pas."""
         chemin = self.chemin(ident)
         if chemin is None:
             return None
-        donnees = yaml_lignes.lire(chemin).donnees
-        return donnees if isinstance(donnees, dict) else {}
+        texte = chemin.read_text(encoding="utf-8")
+        donnees = yaml_lignes.lire_texte(texte, chemin.name).donnees
+        return (donnees if isinstance(donnees, dict) else {}), _version(texte)
 
-    def ecrire(self, ident: str, donnees: dict[str, Any]) -> None:
-        """Réponses en cours, telles quelles (même invalides) : le fichier définitif est écrit par l'assistant."""
+    def version(self, ident: str) -> int:
+        chemin = self.chemin(ident)
+        return _version(chemin.read_text(encoding="utf-8")) if chemin else 0
+
+    def ecrire(self, ident: str, donnees: dict[str, Any], version_lue: int | None = None) -> int:
+        """Réponses en cours, telles quelles (même invalides) : le fichier définitif est écrit par l'assistant.
+
+        `version_lue` : version sur laquelle la page a été préparée ; si le brouillon a changé depuis, rien n'est
+        écrit et `VersionDepassee` est levée. Renvoie la nouvelle version.
+        """
         if not _IDENT.match(ident):
             raise ValueError(ident)
-        texte = yaml.safe_dump(donnees, allow_unicode=True, sort_keys=False, default_flow_style=False)
-        ecrire_atomique(self.dossier / f"{ident}.yaml", texte.encode("utf-8"))
+        self.dossier.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.dossier / ".verrou")):
+            actuelle = self.version(ident)
+            if version_lue is not None and version_lue != actuelle:
+                raise VersionDepassee(version_lue, actuelle)
+            texte = yaml.safe_dump(donnees, allow_unicode=True, sort_keys=False, default_flow_style=False)
+            ecrire_atomique(self.dossier / f"{ident}.yaml",
+                            f"# dce : brouillon, version {actuelle + 1}\n{texte}".encode("utf-8"))
+        return actuelle + 1
 
     def supprimer(self, ident: str) -> None:
         chemin = self.chemin(ident)
@@ -227,3 +267,9 @@ class Brouillons:
             resultat.append((chemin.stem, donnees if isinstance(donnees, dict) else {},
                              dt.datetime.fromtimestamp(chemin.stat().st_mtime)))
         return sorted(resultat, key=lambda t: t[2], reverse=True)
+
+
+def _version(texte: str) -> int:
+    """Numéro de version inscrit en première ligne d'un brouillon (0 pour un brouillon d'avant les versions)."""
+    trouve = _ENTETE_VERSION.match(texte.partition("\n")[0])
+    return int(trouve.group(1)) if trouve else 0

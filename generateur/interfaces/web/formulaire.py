@@ -14,7 +14,7 @@ from typing import Any
 
 from werkzeug.exceptions import BadRequest
 
-from ...donnees import reponses, saisie, yaml_lignes
+from ...donnees import cpv, reponses, saisie, yaml_lignes
 from ...donnees.formats import pluriel
 from ...erreurs import ErreurDonnees, Probleme
 from ...droit.expressions import ErreursJinja, evaluer
@@ -152,6 +152,26 @@ def lire_formulaire(questionnaire: Questionnaire, section: str, formulaire: Any,
     return resultat
 
 
+def differences(questionnaire: Questionnaire, section: str, avant: dict[str, Any], apres: dict[str, Any],
+                caches: set[str] | frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """(libellé, valeur lisible) des réponses de la section que `apres` renseigne autrement que `avant` : ce qu'une
+    page envoyait et qui n'a pas été enregistré (« Lot 2 — Intitulé du lot », « Menuiseries »)."""
+    resultat: list[tuple[str, str]] = []
+
+    def parcourir(questions: list[Question], prefixe: str) -> None:
+        for q in questions:
+            chemin = f"{prefixe}{q.id}"
+            valeur = lire(apres, chemin)
+            if q.type == "liste":
+                for i in range(len(valeur) if isinstance(valeur, list) else 0):
+                    parcourir(q.questions, f"{chemin}.{i}.")
+            elif valeur not in (None, "", []) and valeur != lire(avant, chemin):
+                resultat.append((questionnaire.libelle(chemin), saisie.afficher(q, valeur) or str(valeur)))
+
+    parcourir([q for q in questions_section(questionnaire, section) if q.id not in caches], "")
+    return resultat
+
+
 def ajouter_element(questionnaire: Questionnaire, donnees: dict[str, Any], chemin: str) -> dict[str, Any] | None:
     """Ajoute un élément vide à la liste au chemin ; None si la liste est pleine ou inconnue."""
     q = questionnaire.question(chemin)
@@ -268,6 +288,7 @@ class Champ:
     visible: bool = True
     erreurs: list[str] = field(default_factory=list)
     elements: list[Element] = field(default_factory=list)
+    proposition: str = ""  # réponse proposée d'après une autre (nature d'après le code CPV), non cochée d'office
 
     @property
     def ident(self) -> str:
@@ -373,6 +394,9 @@ class Champ:
 def _champ(q: Question, chemin: str, donnees: Any, erreurs: dict[str, list[str]], visible: bool = True) -> Champ:
     valeur = lire(donnees, chemin)
     champ = Champ(q, chemin, valeur, visible, erreurs.get(chemin, []))
+    if q.d_apres_cpv and valeur is None and isinstance(donnees, dict) and cpv.trouver(str(donnees.get("cpv") or "")):
+        proposee = cpv.nature_proposee(str(donnees["cpv"]), q.d_apres_cpv)
+        champ.proposition = q.choix.get(proposee, "") if proposee else ""
     if q.type == "liste":
         for i in range(len(valeur) if isinstance(valeur, list) else 0):
             sous = [_champ(s, f"{chemin}.{i}.{s.id}", donnees, erreurs) for s in q.questions]

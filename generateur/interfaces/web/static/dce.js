@@ -13,6 +13,54 @@
     var resume = document.getElementById("resume-erreurs");
     if (resume && !window.location.hash) { resume.focus(); }
 
+    // Code CPV : un mot tapé (« peinture ») remplit la liste des codes proposés, ceux de la nature déjà choisie
+    // d'abord ; un code choisi propose la nature du marché qu'il désigne si elle n'est pas encore choisie.
+    Array.prototype.forEach.call(document.querySelectorAll("input[data-cpv]"), function (champ) {
+      if (!window.fetch) { return; }
+      var liste = document.getElementById(champ.getAttribute("list"));
+      var avis = document.getElementById(champ.id + "-nature");
+      var minuterieCpv = null;
+      function natureChoisie() {
+        var coche = document.querySelector("input[name='nature']:checked");
+        return coche ? coche.value : "";
+      }
+      function chercher() {
+        var texte = champ.value.trim();
+        if (texte.length < 2) { return; }
+        var adresse = champ.getAttribute("data-cpv") + "?q=" + encodeURIComponent(texte) +
+          "&nature=" + encodeURIComponent(natureChoisie());
+        fetch(adresse, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+          .then(function (r) { return r.ok ? r.json() : []; })
+          .then(function (codes) {
+            liste.textContent = "";
+            codes.forEach(function (c) {
+              var option = document.createElement("option");
+              option.value = c.code;
+              option.label = c.code + " " + c.libelle;
+              option.textContent = c.libelle;
+              liste.appendChild(option);
+            });
+            var exact = codes.length === 1 && codes[0].code === texte ? codes[0] : null;
+            if (exact && champ.name === "cpv" && exact.nature && !natureChoisie()) {
+              var bouton = document.querySelector("input[name='nature'][value='" + exact.nature + "']");
+              if (bouton) {
+                bouton.checked = true;
+                bouton.dispatchEvent(new Event("change", { bubbles: true }));  // questions qui en dépendent
+                var nom = bouton.labels.length ? bouton.labels[0].textContent.trim() : exact.nature;
+                avis.textContent = "Nature du marché proposée d'après ce code : " + nom + " (à vérifier).";
+              }
+            } else if (exact) {
+              avis.textContent = exact.libelle;
+            }
+          })
+          .catch(function () { /* hors ligne : le code se tape tel quel */ });
+      }
+      champ.addEventListener("input", function () {
+        clearTimeout(minuterieCpv);
+        minuterieCpv = setTimeout(chercher, 200);
+      });
+    });
+
     // Questions conditionnelles : le serveur dit lesquelles montrer (mêmes conditions que questionnaire.yaml).
     var form = document.querySelector("form[data-conditions]");
     if (!form || !form.querySelector("[data-condition]") || !window.fetch) { return; }
