@@ -644,3 +644,30 @@ def test_chemins_relatifs_et_absolus_avec_espaces_et_accents(tmp_path, monkeypat
     for p in [dossier, *dossier.rglob("*")]:  # droits de l'umask 022
         assert stat.S_IMODE(p.stat().st_mode) == (0o755 if p.is_dir() else 0o644), p
     assert "Archive à déposer sur le profil d'acheteur" in resultat.output
+
+
+def test_travaux_sans_plans_ni_reperage_amiante_a_verifier(tmp_path):
+    """Des travaux sans plans ni repérage de l'amiante joints : l'annexe de conformité le signale « À vérifier »
+    (code du travail L4412-2) ; le RC ne promet plus de pièces graphiques ni de diagnostics qui ne sont pas joints."""
+    import yaml
+
+    from generateur.rendu.generation import generer
+
+    donnees = yaml.safe_load((EXEMPLES / "travaux-lycee.yaml").read_text(encoding="utf-8"))
+    pgc = [p for p in donnees.pop("pieces_acheteur") if p["nature"] == "pgc_sps"]
+    for nom, pieces, manque in (("aucune", [], "plans ni repérage de l'amiante avant travaux"),
+                                ("pgc", pgc, "plans ni repérage de l'amiante avant travaux"),
+                                ("plans", pgc + [{"titre": "Plans", "fichier": "p.pdf", "nature": "plans"}],
+                                 "repérage de l'amiante avant travaux parmi")):
+        fichier = ecrire(tmp_path, {**donnees, "pieces_acheteur": pieces}, f"{nom}.yaml")
+        resultat = generer(fichier, tmp_path / nom, RACINE)
+        verdict = next(v for v in resultat.conformite.a_verifier if v.id == "pieces-travaux")
+        assert typographie(f"Marché de travaux sans {manque}") in verdict.message, verdict.message
+        assert "L4412-2" in verdict.message and ("plans ou pièces graphiques" in verdict.message) == (nom != "plans")
+        annexe = Lu(tmp_path / nom / "2026-TRX-0417-annexe-conformite.docx")
+        assert "À vérifier" in annexe.tout and "repérage de l’amiante avant travaux" in annexe.tout
+        rc = Lu(tmp_path / nom / "2026-TRX-0417-RC.docx").texte
+        assert "pièces graphiques" not in rc and "diagnostics techniques" not in rc
+        assert ("Plan général de coordination" in rc) == bool(pgc and nom != "aucune")
+    avec = generer(EXEMPLES / "travaux-lycee.yaml", tmp_path / "exemple", RACINE)
+    assert "pieces-travaux" not in {v.id for v in avec.conformite.a_verifier}
