@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
@@ -34,11 +35,16 @@ class PieceJointe:
     contenu: bytes
 
 
+def sans_accents(texte: str) -> str:
+    """« Plan de l'été » → « Plan de l'ete » : un nom de fichier lisible partout (zip, profils d'acheteur)."""
+    return "".join(c for c in unicodedata.normalize("NFKD", texte) if not unicodedata.combining(c))
+
+
 def nom_publie(fichier: str, base: str) -> str:
     """Nom de la pièce dans le dossier publié : « REF-pièce-plans-niveau-1.pdf »."""
     chemin = PurePosixPath(fichier.replace("\\", "/"))
     suffixe = chemin.suffix.lower() if re.fullmatch(r"\.[a-z0-9]{1,8}", chemin.suffix.lower()) else ""
-    return f"{base}-piece-{nom_sur(chemin.stem)}{suffixe}"
+    return f"{base}-piece-{nom_sur(sans_accents(chemin.stem))}{suffixe}"
 
 
 def chemin_confine(dossier: Path, fichier: str) -> Path | str:
