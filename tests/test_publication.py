@@ -671,3 +671,50 @@ def test_travaux_sans_plans_ni_reperage_amiante_a_verifier(tmp_path):
         assert ("Plan général de coordination" in rc) == bool(pgc and nom != "aucune")
     avec = generer(EXEMPLES / "travaux-lycee.yaml", tmp_path / "exemple", RACINE)
     assert "pieces-travaux" not in {v.id for v in avec.conformite.a_verifier}
+
+
+# Ce que nomme chaque ligne de la liste « Contenu du dossier de consultation » du RC → fichier du dossier public
+ANNONCES = (("règlement de la consultation", "-RC.docx"), ("acte d’engagement", "-AE"), ("(CCAP)", "-CCAP.docx"),
+            ("(CCTP)", "-CCTP.docx"), ("(DPGF)", ".xlsx"), ("(BPU)", ".xlsx"), ("cadre de mémoire", "-cadre-memoire"),
+            ("Engagements sociaux et environnementaux", "-cadre-memoire"))
+
+
+@pytest.mark.parametrize("exemple", ["nettoyage-hotel-region.yaml", "restauration-lycees.yaml", "amp-espaces-verts.yaml"])
+def test_chaque_piece_annoncee_par_le_rc_est_dans_l_archive(tmp_path, monkeypatch, exemple):
+    """Chaque ligne de la liste des pièces du RC désigne un fichier de l'archive publique (visite obligatoire
+    comprise : l'attestation est remise à la visite, le RC n'annonce pas de modèle absent du dossier)."""
+    _faux_soffice_complet(tmp_path, monkeypatch)
+    donnees = yaml_charger(EXEMPLES / exemple)
+    donnees["pieces_acheteur"] = PIECES
+    fichier = _consultation(tmp_path / "c")
+    fichier = ecrire(fichier.parent, donnees, fichier.name)
+    resultat = _publier_cli(fichier, "--sortie", tmp_path / "p")
+    assert resultat.exit_code in (0, 1), resultat.output
+    archive = next((tmp_path / "p").glob("*-DCE.zip"))
+    noms = zipfile.ZipFile(archive).namelist()
+    rc = Lu(next((tmp_path / "p").glob("*-DCE/*-RC.docx")))
+    debut = next(i for i, (_, t) in enumerate(rc.paragraphes) if "comprend les pièces suivantes" in t)
+    fin = next(i for i, (_, t) in enumerate(rc.paragraphes) if t.startswith("Les formulaires de candidature"))
+    annonces = [t for _, t in rc.paragraphes[debut + 1:fin] if t.strip()]
+    assert len(annonces) >= 6
+    for annonce in annonces:
+        jointe = re.search(r"la pièce «\s(.+?)\s»", annonce)
+        if jointe:
+            source = next(p["fichier"] for p in PIECES if typographie(p["titre"]) == jointe.group(1))
+            cibles = [f"-piece-{nom_publie_attendu(source)}"]
+        else:
+            cibles = [suffixe for cle, suffixe in ANNONCES if cle in annonce]
+        assert cibles, f"pièce annoncée par le RC sans fichier connu : {annonce}"
+        assert any(c in n for c in cibles for n in noms), (annonce, noms)
+
+
+def yaml_charger(chemin: Path):
+    import yaml
+
+    return yaml.safe_load(chemin.read_text(encoding="utf-8"))
+
+
+def nom_publie_attendu(fichier: str) -> str:
+    from generateur.donnees.pieces_jointes import nom_publie
+
+    return nom_publie(fichier, "X").removeprefix("X-piece-")
