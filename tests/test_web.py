@@ -607,7 +607,7 @@ def test_publier_depuis_le_navigateur_avec_une_piece_televersee(page, serveur, t
     assert (publication / "2026-SRV-0388-interne.zip").is_file()
 
 
-def test_televersement_et_publication_refusee_si_une_piece_manque(client, monkeypatch):
+def test_televersement_et_publication_refusee_si_une_piece_manque(client, monkeypatch, tmp_path):
     """Téléversement : titre et nature exigés, nom du fichier assaini (ni dossier ni « .. ») ; publication d'une
     consultation dont une pièce annoncée manque : la page dit laquelle, avec le libellé de la question, et rien
     n'est publié."""
@@ -631,6 +631,11 @@ def test_televersement_et_publication_refusee_si_une_piece_manque(client, monkey
     assert brouillon["pieces_acheteur"][-1] == {"titre": "Liste des sites", "fichier": "pieces/Liste-des-sites-ete.pdf",
                                                 "nature": "liste_sites", "lot": 2}
     consultation = client.post(recap.replace("recapitulatif", "generer"), data={"_csrf": jeton}).location
+    rangee = tmp_path / "consultations" / "2026-TRX-0417" / "pieces" / "Liste-des-sites-ete.pdf"
+    assert rangee.read_bytes() == b"%PDF-1.4 liste"  # avec la consultation, à côté de son fichier de réponses
+    assert not list((tmp_path / "consultations" / ".brouillons").glob("*-pieces"))
+    reouverte = client.post(consultation + "/modifier", data={"_csrf": jeton}).location
+    assert (tmp_path / "consultations" / ".brouillons" / f"{reouverte.split('/')[2]}-pieces" / rangee.name).is_file()
     suivi = client.post(consultation + "/publier", data={"_csrf": jeton}).location
     for _ in range(100):
         page = html.unescape(client.get(suivi).get_data(as_text=True)).replace("\u00a0", " ").replace("\u202f", " ")
