@@ -718,3 +718,22 @@ def nom_publie_attendu(fichier: str) -> str:
     from generateur.donnees.pieces_jointes import nom_publie
 
     return nom_publie(fichier, "X").removeprefix("X-piece-")
+
+
+def test_publication_a_plat_d_une_version_precedente_remplacee(tmp_path, monkeypatch):
+    """Une publication à plat d'une version précédente de dce (pièces, liste et REF.zip dans le dossier) est
+    remplacée par les deux dossiers ; les fichiers de l'utilisateur restent."""
+    _faux_soffice_complet(tmp_path, monkeypatch)
+    sortie = tmp_path / "publication"
+    sortie.mkdir()
+    anciens = ["TEST-001-RC.docx", "TEST-001-RC.pdf", "TEST-001-annexe-conformite.docx"]
+    for nom in anciens + ["TEST-001.zip", "mes notes.txt"]:
+        (sortie / nom).write_bytes(b"ancien")
+    (sortie / "TEST-001-liste-des-pieces.csv").write_text(
+        "\ufeffPièce;Fichier;Format;Taille (octets);SHA-256\r\n"
+        + "".join(f"x;{nom};DOCX;6;0\r\n" for nom in anciens), encoding="utf-8")
+    resultat = _publier_cli(_consultation(tmp_path / "c"), "--sortie", sortie)
+    assert resultat.exit_code in (0, 1), resultat.output
+    assert "Conversion en PDF par LibreOffice" in resultat.output  # progression affichée pendant l'attente
+    assert sorted(p.name for p in sortie.iterdir()) == ["TEST-001-DCE", "TEST-001-DCE.zip", "TEST-001-interne",
+                                                        "TEST-001-interne.zip", "mes notes.txt"]

@@ -32,7 +32,8 @@ def publier(ctx: click.Context, reponses: Path, sortie: Path, droit_du: dt.date 
     from ..rendu.publication import publier as publier_dce
 
     publication = publier_dce(reponses, sortie, ctx.obj["racine"], droit_du, pdfa=pdfa,
-                              travailleurs=travailleurs, strict=strict)
+                              travailleurs=travailleurs, strict=strict,
+                              progression=lambda _, message: click.echo(f"{message}…", err=True))
     analyse = publication.analyse
     redigees = [p for p in publication.pieces if p.pdf]
     jointes = [p for p in publication.pieces if not p.pdf]
