@@ -19,7 +19,7 @@ installer: $(BIN)/dce
 
 # Dépendances des tests, dont l'option dask : le test de régénération sur un cluster Dask (LocalCluster) tourne
 # aussi en intégration continue.
-$(VENV)/.dependances-tests: $(BIN)/dce
+$(VENV)/.dependances-tests: $(BIN)/dce pyproject.toml
 	$(BIN)/pip install --quiet -e ".[tests,dask]"
 	touch $@
 
