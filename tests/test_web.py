@@ -582,7 +582,9 @@ def test_publier_depuis_le_navigateur_avec_une_piece_televersee(page, serveur, t
     attendre(page.get_by_role("heading", name=re.compile("2026-SRV-0388"))).to_be_visible()
     page.get_by_role("button", name="Publier", exact=True).click()
     attendre(page.get_by_role("heading", name="Publication en cours")).to_be_visible()
-    attendre(page.locator("#progression-etape")).to_contain_text("sur 3")
+    # la progression se voit pendant la conversion en PDF (la page se recharge d'elle-même)
+    attendre(page.locator("#progression-etape")).to_contain_text("Étape 2 sur 3 : Conversion en PDF par LibreOffice",
+                                                                 timeout=60000)
     capture(page, "publication-en-cours")
     lien = page.get_by_role("link", name=re.compile("Télécharger l'archive publique"))
     attendre(lien).to_be_visible(timeout=180000)
