@@ -477,7 +477,7 @@ def test_consultation_de_travaux_en_plusieurs_lots(page, serveur, tmp_path):
     assert page.get_by_role("heading", name="Contrôles juridiques").is_visible()
     assert page.get_by_role("heading", name=re.compile(r"Clauses retenues \(\d+\)")).is_visible()
     with page.expect_download() as telechargement:
-        page.get_by_role("link", name="Télécharger le DCE (zip)").click()
+        page.get_by_role("link", name="Télécharger la version générée (zip, usage interne)").click()
     assert telechargement.value.suggested_filename == "2027-TRX-0042-DCE-v001.zip"
     archive = zipfile.ZipFile(telechargement.value.path())
     noms = archive.namelist()
