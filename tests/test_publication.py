@@ -737,3 +737,19 @@ def test_publication_a_plat_d_une_version_precedente_remplacee(tmp_path, monkeyp
     assert "Conversion en PDF par LibreOffice" in resultat.output  # progression affichée pendant l'attente
     assert sorted(p.name for p in sortie.iterdir()) == ["TEST-001-DCE", "TEST-001-DCE.zip", "TEST-001-interne",
                                                         "TEST-001-interne.zip", "mes notes.txt"]
+
+
+def test_verifier_et_generer_avertissent_d_une_piece_jointe_absente(tmp_path):
+    """Avant de publier : dce verifier et dce generer disent quelle pièce jointe manque (sans s'arrêter)."""
+    from generateur.interfaces.cli import main
+
+    fichier = _consultation(tmp_path / "c", PIECES)
+    fichier = ecrire(fichier.parent, reponses(pieces_acheteur=PIECES + [
+        {"titre": "PGC", "fichier": "pièces jointes/pgc.pdf", "nature": "pgc_sps"}]), fichier.name)
+    attendu = ("Pièces jointes au dossier par l'acheteur — Pièce 3 — Fichier de la pièce : « pièces jointes/pgc.pdf » : "
+               "fichier introuvable (dce publier s'arrêtera tant qu'elle manque).")
+    for commande in (["verifier", str(fichier)], ["generer", str(fichier), "-o", str(tmp_path / "s")]):
+        resultat = CliRunner().invoke(main, commande)
+        assert resultat.exit_code in (0, 1), resultat.output
+        assert attendu in resultat.output, resultat.output
+        assert "Pièce 1 —" not in resultat.output and "Pièce 2 —" not in resultat.output

@@ -133,6 +133,22 @@ def noms_publication(reference: str) -> dict[str, str]:
             "liste_interne": f"{base}-liste-des-pieces-internes.csv"}
 
 
+def lire_pieces_jointes(analyse: Analyse, fichier_reponses: Path | str) -> list[pieces_jointes.PieceJointe]:
+    """Les fichiers des pièces jointes par l'acheteur ; absent, illisible ou hors du dossier → ErreurDonnees."""
+    questionnaire = module_questionnaire.charger(analyse.catalogue.racine / "questionnaire.yaml")
+    return pieces_jointes.lire(analyse.reponses.donnees, fichier_reponses, questionnaire,
+                               nom_sur(str(analyse.contexte["reference"])), analyse.reponses.document.ligne)
+
+
+def pieces_jointes_manquantes(analyse: Analyse, fichier_reponses: Path | str) -> list[str]:
+    """Les problèmes des pièces jointes, sans arrêter (`dce verifier`, `dce generer`) : `dce publier` s'arrêtera."""
+    try:
+        lire_pieces_jointes(analyse, fichier_reponses)
+    except ErreurDonnees as exc:
+        return [str(p) for p in exc.problemes]
+    return []
+
+
 def publier(fichier_reponses: Path | str, sortie: Path | str, racine: Path | None = None,
             date_droit: dt.date | None = None, pdfa: bool = False, travailleurs: int | None = None,
             strict: bool = False, progression: Callable[[int, str], None] | None = None) -> Publication:
@@ -155,9 +171,7 @@ def publier(fichier_reponses: Path | str, sortie: Path | str, racine: Path | Non
     analyse = dce.analyse
     base = nom_sur(str(analyse.contexte["reference"]))
     noms = noms_publication(str(analyse.contexte["reference"]))
-    questionnaire = module_questionnaire.charger(analyse.catalogue.racine / "questionnaire.yaml")
-    jointes = pieces_jointes.lire(analyse.reponses.donnees, fichier_reponses, questionnaire, base,
-                                  analyse.reponses.document.ligne)
+    jointes = lire_pieces_jointes(analyse, fichier_reponses)
     complementaires, avertissements = pieces_complementaires(analyse)
     publiques, internes = _separer(dce.contenus, base)
     internes[f"{base}-reponses{Path(fichier_reponses).suffix.lower() or '.yaml'}"] = Path(fichier_reponses).read_bytes()
