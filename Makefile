@@ -19,7 +19,7 @@ installer: $(BIN)/dce
 
 # Dépendances des tests, dont l'option dask : le test de régénération sur un cluster Dask (LocalCluster) tourne
 # aussi en intégration continue.
-$(VENV)/.dependances-tests: $(BIN)/dce
+$(VENV)/.dependances-tests: $(BIN)/dce pyproject.toml
 	$(BIN)/pip install --quiet -e ".[tests,dask]"
 	touch $@
 
@@ -80,7 +80,7 @@ docs: $(VENV)/.dependances-docs
 
 # Captures d'écran des guides, prises dans Chromium par les tests du navigateur (parcours réels de l'assistant).
 captures: $(VENV)/.dependances-tests navigateur
-	DCE_CAPTURES=docs/captures $(BIN)/pytest -q tests/test_web.py -k "plusieurs_lots or deux_onglets or cpv"
+	DCE_CAPTURES=docs/captures $(BIN)/pytest -q tests/test_web.py -k "plusieurs_lots or deux_onglets or cpv or publier_depuis"
 
 tests: $(VENV)/.dependances-tests libreoffice navigateur
 	$(BIN)/dce catalogue verifier

@@ -9,6 +9,8 @@ LibreOffice par un faux `soffice` pour les cas d'échec.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import io
 import re
 import shutil
@@ -65,9 +67,15 @@ def test_chaque_piece_en_word_ou_excel_et_en_pdf(publie):
         f"{base}-CCAP.docx", f"{base}-CCTP.docx", f"{base}-DPGF.xlsx", f"{base}-cadre-memoire-technique.docx"]
     assert noms[:len(attendus)] == attendus
     ecrits = {n for n, c in publie.generation.fichiers.items() if c.suffix in (".docx", ".xlsx")}
-    assert ecrits <= set(noms)  # tout ce que `generer` écrit est publié
+    internes = {p.fichier.name for p in publie.internes}
+    assert ecrits <= set(noms) | internes  # tout ce que `generer` écrit est publié, dans l'un des deux dossiers
+    assert {f"{base}-annexe-conformite.docx", f"{base}-tracabilite-SPASER.docx"} <= internes
+    assert not internes & set(noms)
     assert not any(n.endswith(".json") for n in noms)
     for p in publie.pieces:
+        if p.genre == "acheteur":  # pièce jointe par l'acheteur : publiée telle quelle
+            assert p.pdf is None and p.fichier.name.startswith(f"{base}-piece-")
+            continue
         assert p.pdf is not None and p.pdf.name == p.fichier.stem + ".pdf"
         contenu = p.pdf.read_bytes()
         assert contenu.startswith(b"%PDF") and len(contenu) > 5000, p.pdf.name
@@ -79,7 +87,7 @@ def test_chaque_piece_en_word_ou_excel_et_en_pdf(publie):
 
 
 def test_liste_des_pieces_et_archive(publie):
-    assert publie.archive.name == "2026-TRX-0417.zip"
+    assert publie.archive.name == "2026-TRX-0417-DCE.zip"
     archive = zipfile.ZipFile(publie.archive)
     liste = publication.lire_liste(publie.liste.read_bytes())
     assert archive.namelist() == [l["Fichier"] for l in liste] + [publie.liste.name]
@@ -91,11 +99,94 @@ def test_liste_des_pieces_et_archive(publie):
     formats = {}
     for ligne in liste:
         formats.setdefault(ligne["Pièce"], set()).add(ligne["Format"])
-    assert all(f in ({"DOCX", "PDF"}, {"XLSX", "PDF"}) for f in formats.values()), formats
+    jointes = {p.libelle for p in publie.pieces if p.genre == "acheteur"}
+    assert len(jointes) == 3 and all(formats[j] == {"PDF"} for j in jointes)
+    assert all(f in ({"DOCX", "PDF"}, {"XLSX", "PDF"}) for n, f in formats.items() if n not in jointes), formats
     assert "Acte d'engagement – lot 3" in formats and "Cadre de mémoire technique" in formats
     assert all(i.date_time == (2020, 1, 1, 0, 0, 0) for i in archive.infolist())
     fichiers = [publie.liste.parent / l["Fichier"] for l in liste] + [publie.liste]
     assert publication.archiver(fichiers) == publie.archive.read_bytes()  # mêmes pièces, mêmes octets
+
+
+INTERNES = ("annexe-conformite", "tracabilite", "manifeste", "reponses", "DECP")
+
+
+def test_deux_dossiers_deux_archives(publie):
+    """L'archive publique ne contient que ce que voient les candidats, dont chaque pièce que le RC annonce ;
+    l'archive interne, l'annexe, la fiche, le manifeste et les réponses ; chacune avec sa liste et ses empreintes."""
+    base = "2026-TRX-0417"
+    public = zipfile.ZipFile(publie.archive)
+    interne = zipfile.ZipFile(publie.archive_interne)
+    assert publie.archive_interne.name == f"{base}-interne.zip" and publie.archive.parent == publie.archive_interne.parent
+    assert not [n for n in public.namelist() if any(mot in n for mot in INTERNES)], public.namelist()
+    noms_internes = interne.namelist()
+    for attendu in (f"{base}-annexe-conformite.docx", f"{base}-annexe-conformite.pdf", f"{base}-annexe-conformite.json",
+                    f"{base}-tracabilite-SPASER.docx", f"{base}-tracabilite-SPASER.pdf", f"{base}-manifeste.json",
+                    f"{base}-reponses.yaml", f"{base}-DECP-lot-1.json", f"{base}-liste-des-pieces-internes.csv"):
+        assert attendu in noms_internes, attendu
+    assert not set(noms_internes) & set(public.namelist())
+    assert interne.read(f"{base}-reponses.yaml") == (EXEMPLES / "travaux-lycee.yaml").read_bytes()
+    liste = publication.lire_liste(interne.read(f"{base}-liste-des-pieces-internes.csv"))
+    assert [l["Fichier"] for l in liste] + [f"{base}-liste-des-pieces-internes.csv"] == noms_internes
+    for ligne in liste:
+        assert hashlib.sha256(interne.read(ligne["Fichier"])).hexdigest() == ligne["SHA-256"]
+    # le dossier public sur disque est l'archive publique ; le dossier interne, l'archive interne
+    assert sorted(p.name for p in publie.dossier.iterdir()) == sorted(public.namelist())
+    assert sorted(p.name for p in publie.dossier_interne.iterdir()) == sorted(noms_internes)
+    # chaque pièce jointe par l'acheteur est dans l'archive publique, à l'octet, et le RC l'annonce
+    rc = Lu(publie.dossier / f"{base}-RC.docx")
+    contenu = rc.texte
+    for jointe in publie.analyse.contexte["pieces_acheteur"]:
+        nom = f"{base}-piece-{Path(jointe['fichier']).stem}.pdf"
+        assert public.read(nom) == (EXEMPLES / jointe["fichier"]).read_bytes(), nom
+        assert typographie(f"la pièce « {jointe['titre']} »") in contenu, jointe["titre"]
+    assert "pièces graphiques, les diagnostics techniques disponibles" not in rc.texte
+    liste_publique = publication.lire_liste(public.read(f"{base}-liste-des-pieces.csv"))
+    assert "Rapport de repérage de l'amiante avant travaux" in {l["Pièce"] for l in liste_publique}
+
+
+def test_pdf_accessibles_langue_titre_et_structure(publie):
+    """Chaque PDF est balisé (structure lisible par un lecteur d'écran), déclare le français et le titre de la
+    pièce ; le RC a ses titres et ses tableaux dans la structure ; le bordereau s'imprime en paysage."""
+    pikepdf = pytest.importorskip("pikepdf")
+    for p in publie.pieces + publie.internes:
+        if p.pdf is None:
+            continue
+        with pikepdf.open(p.pdf) as document:
+            assert str(document.Root.Lang) == "fr-FR", p.pdf.name
+            assert bool(document.Root.MarkInfo.Marked) and "/StructTreeRoot" in document.Root, p.pdf.name
+            assert "2026-TRX-0417" in str(document.docinfo["/Title"]), p.pdf.name
+            assert document.Root.ViewerPreferences.DisplayDocTitle, p.pdf.name
+            if p.fichier.suffix == ".xlsx":
+                largeur, hauteur = (float(x) for x in document.pages[0].mediabox[2:])
+                assert largeur > hauteur  # paysage : les six colonnes à l'échelle 1
+    rc = next(p.pdf for p in publie.pieces if p.fichier.name.endswith("-RC.docx"))
+    if shutil.which("pdfinfo"):
+        infos = subprocess.run(["pdfinfo", str(rc)], capture_output=True, text=True).stdout
+        assert re.search(r"Tagged:\s+yes", infos) and "Title:           Règlement de la consultation" in infos
+        structure = subprocess.run(["pdfinfo", "-struct", str(rc)], capture_output=True, text=True).stdout
+        assert {"H1", "H2", "Table", "L", "LI"} <= set(re.findall(r"^\s*(\w+) \(block\)", structure, re.M))
+
+
+def test_lignes_de_tableau_insecables_et_bordereau_imprimable(publie):
+    """Une ligne de tableau ne se coupe pas entre deux pages et l'en-tête se répète (Word) ; le bordereau tient
+    sur la largeur d'une page paysage et répète l'en-tête de ses colonnes (Excel)."""
+    ccap = next(p.fichier for p in publie.pieces if p.fichier.name.endswith("-CCAP.docx"))
+    xml = zipfile.ZipFile(ccap).read("word/document.xml").decode()
+    lignes = re.findall(r"<w:tr>(.*?)</w:tr>", xml)
+    assert lignes and all("<w:cantSplit/>" in l for l in lignes)
+    tableaux = [t for t in re.findall(r"<w:tbl>(.*?)</w:tbl>", xml) if t.startswith("<w:tblPr><w:tblStyle")]  # hors modèle
+    assert any("<w:tblHeader/>" in t for t in tableaux)
+    for t in tableaux:  # un tableau court (barème…) est gardé sur une page : ses lignes, sauf la dernière
+        rangees = re.findall(r"<w:tr>(.*?)</w:tr>", t)
+        if len(rangees) <= 15:
+            assert ["<w:keepNext/>" in r for r in rangees] == [True] * (len(rangees) - 1) + [False], t[:200]
+    classeur = load_workbook(next(p.fichier for p in publie.pieces if p.fichier.suffix == ".xlsx"))
+    for ws in classeur.worksheets:
+        assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1
+        assert ws.page_setup.fitToHeight == 0 and ws.sheet_properties.pageSetUpPr.fitToPage
+        ligne = int(ws.print_title_rows.split(":")[0].lstrip("$"))
+        assert [c.value for c in ws[ligne]][:2] == ["N°", "Désignation"]
 
 
 def test_pdf_date_de_lancement_et_identifiant_fixes(publie):
@@ -421,3 +512,244 @@ def test_generer_pdf_convertit_chaque_piece_word(tmp_path, monkeypatch):
     docx = sorted(p.stem for p in (tmp_path / "s").glob("*.docx"))
     assert docx and sorted(p.stem for p in (tmp_path / "s").glob("*.pdf")) == docx, resultat.output
     assert "TEST-001-RC.pdf" in resultat.output
+
+
+# -- pièces de l'acheteur, échec de conversion, chemins (faux soffice : pas de LibreOffice)
+
+def _publier_cli(*args: str):
+    from generateur.interfaces.cli import main
+
+    return CliRunner().invoke(main, ["publier", *map(str, args)])
+
+
+def _faux_soffice_complet(tmp_path: Path, monkeypatch) -> None:
+    """Faux soffice qui rend tous les PDF du premier coup."""
+    _faux_soffice(tmp_path, monkeypatch).write_text("appel\n")
+
+
+PIECES = [{"titre": "Plans du bâtiment A", "fichier": "pièces jointes/plans A.pdf", "nature": "plans"},
+          {"titre": "Liste des sites de livraison", "fichier": "pièces jointes/sites.pdf", "nature": "liste_sites", "lot": 1}]
+
+
+def _consultation(dossier: Path, pieces=PIECES) -> Path:
+    """Un fichier de réponses et ses pièces jointes, dans un dossier dont le nom a des espaces et des accents."""
+    (dossier / "pièces jointes").mkdir(parents=True, exist_ok=True)
+    for p in PIECES:
+        (dossier / p["fichier"]).write_bytes(b"%PDF-1.4 " + p["titre"].encode())
+    return ecrire(dossier, reponses(pieces_acheteur=pieces), "réponses de l'acheteur.yaml")
+
+
+def _etat(dossier: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(dossier)): (p.read_bytes() if p.is_file() else b"/") for p in dossier.rglob("*")}
+
+
+@pytest.mark.parametrize("fichier, raison", [
+    ("pièces jointes/absent.pdf", "fichier introuvable"),
+    ("../secret.pdf", "« .. » refusé"),
+    ("/etc/hostname", "chemin absolu refusé"),
+    ("pièces jointes/lien.pdf", "lien symbolique vers un fichier hors du dossier du fichier de réponses"),
+    ("pièces jointes", "ce n'est pas un fichier"),
+])
+def test_piece_de_l_acheteur_absente_ou_hors_du_dossier(tmp_path, monkeypatch, fichier, raison):
+    """Règle de sûreté : une pièce jointe reste dans le dossier du fichier de réponses ; absente, illisible ou
+    hors du dossier (« .. », chemin absolu, lien symbolique vers l'extérieur) → code 2, libellé du questionnaire,
+    rien d'écrit."""
+    _faux_soffice_complet(tmp_path, monkeypatch)
+    dossier = tmp_path / "consultation été"
+    (tmp_path / "secret.pdf").write_bytes(b"%PDF-1.4 hors du dossier")
+    (dossier / "pièces jointes").mkdir(parents=True)
+    (dossier / "pièces jointes" / "lien.pdf").symlink_to(tmp_path / "secret.pdf")
+    pieces = [PIECES[0], {"titre": "Diagnostic plomb", "fichier": fichier, "nature": "diagnostic_plomb"}]
+    sortie = tmp_path / "publication"
+    resultat = _publier_cli(_consultation(dossier, pieces), "--sortie", sortie)
+    assert resultat.exit_code == 2, resultat.output
+    assert f"Pièces jointes au dossier par l'acheteur — Pièce 2 — Fichier de la pièce : « {fichier} » : {raison}" \
+        in resultat.output
+    assert "pieces_acheteur" not in resultat.output  # jamais la clé interne
+    assert "ligne" in resultat.output and not sortie.exists()
+
+
+def test_lien_symbolique_interne_accepte(tmp_path, monkeypatch):
+    _faux_soffice_complet(tmp_path, monkeypatch)
+    dossier = tmp_path / "c"
+    fichier = _consultation(dossier)
+    (dossier / "pièces jointes" / "alias.pdf").symlink_to(dossier / "pièces jointes" / "sites.pdf")
+    donnees = reponses(pieces_acheteur=[PIECES[0], {**PIECES[1], "fichier": "pièces jointes/alias.pdf"}])
+    fichier = ecrire(dossier, donnees, fichier.name)
+    resultat = _publier_cli(fichier, "--sortie", tmp_path / "p")
+    assert resultat.exit_code == 0, resultat.output
+    archive = zipfile.ZipFile(tmp_path / "p" / "TEST-001-DCE.zip")
+    assert archive.read("TEST-001-piece-alias.pdf") == (dossier / "pièces jointes" / "sites.pdf").read_bytes()
+
+
+ECHEC_SOFFICE = """#!{python}
+import sys
+from pathlib import Path
+args = sys.argv[1:]
+sortie = Path(args[args.index("--outdir") + 1])
+(sortie / "moitie.pdf").write_bytes(b"%PDF-1.4 a moitie")
+sys.stderr.write("Error: source file could not be loaded\\n")
+sys.exit(1)
+"""
+
+
+def test_echec_pendant_la_conversion_ne_laisse_rien_de_nouveau(tmp_path, monkeypatch):
+    (tmp_path / "echec").mkdir()
+    script = tmp_path / "echec" / "soffice"
+    script.write_text(ECHEC_SOFFICE.format(python=sys.executable))
+    script.chmod(0o755)
+    fichier = _consultation(tmp_path / "c")
+    # dossier de sortie absent : il n'est pas créé
+    monkeypatch.setenv("DCE_SOFFICE", str(script))
+    sortie = tmp_path / "publications" / "nouvelle"
+    resultat = _publier_cli(fichier, "--sortie", sortie)
+    assert resultat.exit_code == 2, resultat.output
+    assert "LibreOffice n'a pas pu convertir" in resultat.output
+    assert not (tmp_path / "publications").exists()
+    # une publication précédente : intacte, rien de nouveau à côté
+    _faux_soffice_complet(tmp_path, monkeypatch)
+    sortie = tmp_path / "publication"
+    assert _publier_cli(fichier, "--sortie", sortie).exit_code == 0
+    (sortie / "notes de l'acheteuse.txt").write_text("à garder")
+    avant = _etat(sortie)
+    monkeypatch.setenv("DCE_SOFFICE", str(script))
+    ecrire(fichier.parent, reponses(objet="Autre objet de la consultation", pieces_acheteur=PIECES), fichier.name)
+    resultat = _publier_cli(fichier, "--sortie", sortie)
+    assert resultat.exit_code == 2, resultat.output
+    assert _etat(sortie) == avant
+
+
+@pytest.mark.parametrize("absolu", [False, True], ids=["relatif", "absolu"])
+def test_chemins_relatifs_et_absolus_avec_espaces_et_accents(tmp_path, monkeypatch, absolu):
+    _faux_soffice_complet(tmp_path, monkeypatch)
+    precedent = os.umask(0o022)
+    try:
+        fichier = _consultation(tmp_path / "Consultations été 2026" / "dossier n° 1")
+        monkeypatch.chdir(tmp_path)
+        sortie = Path("Publication été") / "DCE à déposer"
+        if absolu:
+            sortie = tmp_path / sortie
+        else:
+            fichier = fichier.relative_to(tmp_path)
+        resultat = _publier_cli(fichier, "--sortie", sortie)
+    finally:
+        os.umask(precedent)
+    assert resultat.exit_code == 0, resultat.output
+    dossier = tmp_path / "Publication été" / "DCE à déposer"
+    assert sorted(p.name for p in dossier.iterdir()) == ["TEST-001-DCE", "TEST-001-DCE.zip", "TEST-001-interne",
+                                                         "TEST-001-interne.zip"]
+    public = zipfile.ZipFile(dossier / "TEST-001-DCE.zip").namelist()
+    assert {"TEST-001-piece-plans-A.pdf", "TEST-001-piece-sites.pdf", "TEST-001-RC.pdf"} <= set(public)
+    assert "TEST-001-reponses.yaml" in zipfile.ZipFile(dossier / "TEST-001-interne.zip").namelist()
+    for p in [dossier, *dossier.rglob("*")]:  # droits de l'umask 022
+        assert stat.S_IMODE(p.stat().st_mode) == (0o755 if p.is_dir() else 0o644), p
+    assert "Archive à déposer sur le profil d'acheteur" in resultat.output
+
+
+def test_travaux_sans_plans_ni_reperage_amiante_a_verifier(tmp_path):
+    """Des travaux sans plans ni repérage de l'amiante joints : l'annexe de conformité le signale « À vérifier »
+    (code du travail L4412-2) ; le RC ne promet plus de pièces graphiques ni de diagnostics qui ne sont pas joints."""
+    import yaml
+
+    from generateur.rendu.generation import generer
+
+    donnees = yaml.safe_load((EXEMPLES / "travaux-lycee.yaml").read_text(encoding="utf-8"))
+    pgc = [p for p in donnees.pop("pieces_acheteur") if p["nature"] == "pgc_sps"]
+    for nom, pieces, manque in (("aucune", [], "plans ni repérage de l'amiante avant travaux"),
+                                ("pgc", pgc, "plans ni repérage de l'amiante avant travaux"),
+                                ("plans", pgc + [{"titre": "Plans", "fichier": "p.pdf", "nature": "plans"}],
+                                 "repérage de l'amiante avant travaux parmi")):
+        fichier = ecrire(tmp_path, {**donnees, "pieces_acheteur": pieces}, f"{nom}.yaml")
+        resultat = generer(fichier, tmp_path / nom, RACINE)
+        verdict = next(v for v in resultat.conformite.a_verifier if v.id == "pieces-travaux")
+        assert typographie(f"Marché de travaux sans {manque}") in verdict.message, verdict.message
+        assert "L4412-2" in verdict.message and ("plans ou pièces graphiques" in verdict.message) == (nom != "plans")
+        annexe = Lu(tmp_path / nom / "2026-TRX-0417-annexe-conformite.docx")
+        assert "À vérifier" in annexe.tout and "repérage de l’amiante avant travaux" in annexe.tout
+        rc = Lu(tmp_path / nom / "2026-TRX-0417-RC.docx").texte
+        assert "pièces graphiques" not in rc and "diagnostics techniques" not in rc
+        assert ("Plan général de coordination" in rc) == bool(pgc and nom != "aucune")
+    avec = generer(EXEMPLES / "travaux-lycee.yaml", tmp_path / "exemple", RACINE)
+    assert "pieces-travaux" not in {v.id for v in avec.conformite.a_verifier}
+
+
+# Ce que nomme chaque ligne de la liste « Contenu du dossier de consultation » du RC → fichier du dossier public
+ANNONCES = (("règlement de la consultation", "-RC.docx"), ("acte d’engagement", "-AE"), ("(CCAP)", "-CCAP.docx"),
+            ("(CCTP)", "-CCTP.docx"), ("(DPGF)", ".xlsx"), ("(BPU)", ".xlsx"), ("cadre de mémoire", "-cadre-memoire"),
+            ("Engagements sociaux et environnementaux", "-cadre-memoire"))
+
+
+@pytest.mark.parametrize("exemple", ["nettoyage-hotel-region.yaml", "restauration-lycees.yaml", "amp-espaces-verts.yaml"])
+def test_chaque_piece_annoncee_par_le_rc_est_dans_l_archive(tmp_path, monkeypatch, exemple):
+    """Chaque ligne de la liste des pièces du RC désigne un fichier de l'archive publique (visite obligatoire
+    comprise : l'attestation est remise à la visite, le RC n'annonce pas de modèle absent du dossier)."""
+    _faux_soffice_complet(tmp_path, monkeypatch)
+    donnees = yaml_charger(EXEMPLES / exemple)
+    donnees["pieces_acheteur"] = PIECES
+    fichier = _consultation(tmp_path / "c")
+    fichier = ecrire(fichier.parent, donnees, fichier.name)
+    resultat = _publier_cli(fichier, "--sortie", tmp_path / "p")
+    assert resultat.exit_code in (0, 1), resultat.output
+    archive = next((tmp_path / "p").glob("*-DCE.zip"))
+    noms = zipfile.ZipFile(archive).namelist()
+    rc = Lu(next((tmp_path / "p").glob("*-DCE/*-RC.docx")))
+    debut = next(i for i, (_, t) in enumerate(rc.paragraphes) if "comprend les pièces suivantes" in t)
+    fin = next(i for i, (_, t) in enumerate(rc.paragraphes) if t.startswith("Les formulaires de candidature"))
+    annonces = [t for _, t in rc.paragraphes[debut + 1:fin] if t.strip()]
+    assert len(annonces) >= 6
+    for annonce in annonces:
+        jointe = re.search(r"la pièce «\s(.+?)\s»", annonce)
+        if jointe:
+            source = next(p["fichier"] for p in PIECES if typographie(p["titre"]) == jointe.group(1))
+            cibles = [f"-piece-{nom_publie_attendu(source)}"]
+        else:
+            cibles = [suffixe for cle, suffixe in ANNONCES if cle in annonce]
+        assert cibles, f"pièce annoncée par le RC sans fichier connu : {annonce}"
+        assert any(c in n for c in cibles for n in noms), (annonce, noms)
+
+
+def yaml_charger(chemin: Path):
+    import yaml
+
+    return yaml.safe_load(chemin.read_text(encoding="utf-8"))
+
+
+def nom_publie_attendu(fichier: str) -> str:
+    from generateur.donnees.pieces_jointes import nom_publie
+
+    return nom_publie(fichier, "X").removeprefix("X-piece-")
+
+
+def test_publication_a_plat_d_une_version_precedente_remplacee(tmp_path, monkeypatch):
+    """Une publication à plat d'une version précédente de dce (pièces, liste et REF.zip dans le dossier) est
+    remplacée par les deux dossiers ; les fichiers de l'utilisateur restent."""
+    _faux_soffice_complet(tmp_path, monkeypatch)
+    sortie = tmp_path / "publication"
+    sortie.mkdir()
+    anciens = ["TEST-001-RC.docx", "TEST-001-RC.pdf", "TEST-001-annexe-conformite.docx"]
+    for nom in anciens + ["TEST-001.zip", "mes notes.txt"]:
+        (sortie / nom).write_bytes(b"ancien")
+    (sortie / "TEST-001-liste-des-pieces.csv").write_text(
+        "\ufeffPièce;Fichier;Format;Taille (octets);SHA-256\r\n"
+        + "".join(f"x;{nom};DOCX;6;0\r\n" for nom in anciens), encoding="utf-8")
+    resultat = _publier_cli(_consultation(tmp_path / "c"), "--sortie", sortie)
+    assert resultat.exit_code in (0, 1), resultat.output
+    assert "Conversion en PDF par LibreOffice" in resultat.output  # progression affichée pendant l'attente
+    assert sorted(p.name for p in sortie.iterdir()) == ["TEST-001-DCE", "TEST-001-DCE.zip", "TEST-001-interne",
+                                                        "TEST-001-interne.zip", "mes notes.txt"]
+
+
+def test_verifier_et_generer_avertissent_d_une_piece_jointe_absente(tmp_path):
+    """Avant de publier : dce verifier et dce generer disent quelle pièce jointe manque (sans s'arrêter)."""
+    from generateur.interfaces.cli import main
+
+    fichier = _consultation(tmp_path / "c", PIECES)
+    fichier = ecrire(fichier.parent, reponses(pieces_acheteur=PIECES + [
+        {"titre": "PGC", "fichier": "pièces jointes/pgc.pdf", "nature": "pgc_sps"}]), fichier.name)
+    attendu = ("Pièces jointes au dossier par l'acheteur — Pièce 3 — Fichier de la pièce : « pièces jointes/pgc.pdf » : "
+               "fichier introuvable (dce publier s'arrêtera tant qu'elle manque).")
+    for commande in (["verifier", str(fichier)], ["generer", str(fichier), "-o", str(tmp_path / "s")]):
+        resultat = CliRunner().invoke(main, commande)
+        assert resultat.exit_code in (0, 1), resultat.output
+        assert attendu in resultat.output, resultat.output
+        assert "Pièce 1 —" not in resultat.output and "Pièce 2 —" not in resultat.output

@@ -330,7 +330,8 @@ def test_publier_avec_sortie_relative_espaces_et_accents(tmp_path):
         os.umask(precedent)
     assert resultat.exit_code == 0, resultat.output
     sortie = tmp_path / "publication" / "été 2026" / "lycée Émile"
-    assert (sortie / "TEST-001.zip").is_file() and (sortie / "TEST-001-RC.pdf").read_bytes().startswith(b"%PDF")
+    assert (sortie / "TEST-001-DCE.zip").is_file() and (sortie / "TEST-001-interne.zip").is_file()
+    assert (sortie / "TEST-001-DCE" / "TEST-001-RC.pdf").read_bytes().startswith(b"%PDF")
     _droits(sortie, 0o027)
 
 
@@ -360,7 +361,9 @@ def test_publier_chemins_relatifs_et_absolus(tmp_path, monkeypatch, relative):
     resultat = dce("publier", fichier, "-o", sortie if relative else tmp_path / sortie, cwd=tmp_path)
     assert resultat.exit_code in (0, 1), resultat.output
     noms = {p.name for p in (tmp_path / sortie).iterdir()}
-    assert {"TEST-001.zip", "TEST-001-liste-des-pieces.csv", "TEST-001-RC.pdf", "TEST-001-RC.docx"} <= noms
+    assert {"TEST-001-DCE.zip", "TEST-001-interne.zip", "TEST-001-DCE", "TEST-001-interne"} == noms
+    publies = {p.name for p in (tmp_path / sortie / "TEST-001-DCE").iterdir()}
+    assert {"TEST-001-liste-des-pieces.csv", "TEST-001-RC.pdf", "TEST-001-RC.docx"} <= publies
     assert not [n for n in noms if n.startswith(".")]
 
 
@@ -516,12 +519,14 @@ def test_republier_retire_les_pieces_perimees_et_garde_celles_de_l_utilisateur(t
     _faux_soffice(tmp_path, monkeypatch, reussir=True)
     sortie = tmp_path / "publication"
     assert dce("publier", ecrire(tmp_path, reponses()), "-o", sortie).exit_code in (0, 1)
-    assert {"TEST-001-AE-lot-2.docx", "TEST-001-AE-lot-2.pdf"} <= {p.name for p in sortie.iterdir()}
+    public = sortie / "TEST-001-DCE"
+    assert {"TEST-001-AE-lot-2.docx", "TEST-001-AE-lot-2.pdf"} <= {p.name for p in public.iterdir()}
     (sortie / "TEST-001-notes.txt").write_text("à garder", encoding="utf-8")
     un_lot = reponses(lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 120000}])
     assert dce("publier", ecrire(tmp_path, un_lot, "un-lot.yaml"), "-o", sortie).exit_code in (0, 1)
-    noms = {p.name for p in sortie.iterdir()}
+    noms = {p.name for p in public.iterdir()}
     assert "TEST-001-AE-lot-2.docx" not in noms and "TEST-001-AE-lot-2.pdf" not in noms
     assert "TEST-001-AE.docx" in noms and (sortie / "TEST-001-notes.txt").read_text(encoding="utf-8") == "à garder"
-    listees = set(publication.publies(sortie / "TEST-001-liste-des-pieces.csv"))
+    assert not [p for p in sortie.iterdir() if p.name.startswith(".")]
+    listees = set(publication.publies(public / "TEST-001-liste-des-pieces.csv"))
     assert listees <= noms and listees == {n for n in noms if n.endswith((".docx", ".xlsx", ".pdf"))}

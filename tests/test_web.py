@@ -14,6 +14,7 @@ import io
 import os
 import re
 import shutil
+import sys
 import threading
 import zipfile
 from pathlib import Path
@@ -483,7 +484,7 @@ def test_consultation_de_travaux_en_plusieurs_lots(page, serveur, tmp_path):
     assert page.get_by_role("heading", name="Contrôles juridiques").is_visible()
     assert page.get_by_role("heading", name=re.compile(r"Clauses retenues \(\d+\)")).is_visible()
     with page.expect_download() as telechargement:
-        page.get_by_role("link", name="Télécharger le DCE (zip)").click()
+        page.get_by_role("link", name="Télécharger la version générée (zip, usage interne)").click()
     assert telechargement.value.suggested_filename == "2027-TRX-0042-DCE-v001.zip"
     archive = zipfile.ZipFile(telechargement.value.path())
     noms = archive.namelist()
@@ -549,13 +550,13 @@ def test_aucun_defilement_horizontal_a_320_390_et_1280_pixels(navigateur, serveu
 
     recapitulatif = reprendre("travaux-lycee.yaml")
     saisie = recapitulatif.rsplit("/", 1)[0]
-    mesurer([base + "/", recapitulatif] + [f"{saisie}/{s}" for s in ("consultation", "lots", "criteres", "spaser")])
+    mesurer([base + "/", recapitulatif] + [f"{saisie}/{s}" for s in ("consultation", "lots", "criteres", "spaser", "pieces")])
     page.goto(recapitulatif)
     page.get_by_role("button", name="Générer le DCE").first.click()
     attendre(page.get_by_role("heading", name=re.compile("2026-TRX-0417"))).to_be_visible()
     consultation = page.url
     reprendre("restauration-lycees.yaml")  # une saisie en cours à côté d'une consultation générée, sur l'accueil
-    mesurer([base + "/", consultation])
+    mesurer([base + "/", consultation, consultation + "/publication"])
     contexte.close()
     assert debordements == {}
 
@@ -571,6 +572,8 @@ def test_motif_sans_publicite_apparait_quand_la_procedure_le_demande(client):
     envoi = {"_csrf": jeton, "procedure_choisie": "sans_publicite", "_visibles": "", "action": "suivant"}
     page = html.unescape(client.post(f"{saisie}/consultation", data=envoi).get_data(as_text=True))
     assert re.search(r'data-question="motif_sans_publicite" data-condition>', page)  # montrée, pas cachée
+
+
 # --- aucune perte : deux onglets, menu des étapes, contrôles sur la page ------------------------------------
 
 def _lots_du_brouillon(dossier: Path, saisie: str) -> list[dict]:
@@ -772,3 +775,101 @@ def test_sans_script_la_nature_est_proposee_d_apres_le_code_cpv(client):
     page = html.unescape(client.get(f"{saisie}/consultation").get_data(as_text=True))
     assert "Proposée d'après le code CPV\u00a0: <strong>Services</strong> (à confirmer)" in page
     assert 'value="services" checked' not in page  # proposée, jamais cochée à la place de l'acheteuse
+
+
+# --- publier depuis le navigateur (issue 18) -------------------------------------------------------------
+
+def test_publier_depuis_le_navigateur_avec_une_piece_televersee(page, serveur, tmp_path):
+    """Reprendre un fichier de réponses, téléverser une pièce sur la page « Pièces jointes par l'acheteur »,
+    générer, publier (progression visible pendant la conversion en PDF), télécharger l'archive publique : elle
+    contient les pièces en Word, Excel et PDF et la pièce téléversée, et aucun document interne."""
+    if shutil.which("soffice") is None and shutil.which("libreoffice") is None:
+        pytest.skip("LibreOffice absent")
+    base, dossier = serveur
+    piece = EXEMPLES / "pieces" / "travaux-lycee" / "plan-rez-de-chaussee.pdf"
+    page.goto(base + "/")
+    page.set_input_files("input[type=file]", str(EXEMPLES / "nettoyage-hotel-region.yaml"))
+    page.get_by_role("button", name="Reprendre ce fichier").click()
+    attendre(page.get_by_role("heading", name="Récapitulatif", exact=True)).to_be_visible()
+    recapitulatif = page.url
+    page.goto(recapitulatif.rsplit("/", 1)[0] + "/pieces")
+    attendre(page.get_by_role("heading", name="Pièces jointes par l'acheteur")).to_be_visible()
+    page.get_by_label("Fichier de la pièce").last.set_input_files(str(piece))
+    page.get_by_label("Titre de la pièce").last.fill("Plan des locaux à nettoyer")
+    page.locator("#televersement-nature").select_option("plans")
+    page.get_by_role("button", name="Téléverser la pièce").click()
+    attendre(page.get_by_text("Pièce « Plan des locaux à nettoyer » téléversée")).to_be_visible()
+    capture(page, "piece-televersee")
+    page.goto(recapitulatif)
+    page.get_by_role("button", name="Générer le DCE").first.click()
+    attendre(page.get_by_role("heading", name=re.compile("2026-SRV-0388"))).to_be_visible()
+    page.get_by_role("button", name="Publier", exact=True).click()
+    attendre(page.get_by_role("heading", name="Publication en cours")).to_be_visible()
+    # la progression se voit pendant la conversion en PDF (la page se recharge d'elle-même)
+    attendre(page.locator("#progression-etape")).to_contain_text("Étape 2 sur 3 : Conversion en PDF par LibreOffice",
+                                                                 timeout=60000)
+    capture(page, "publication-en-cours")
+    lien = page.get_by_role("link", name=re.compile("Télécharger l'archive publique"))
+    attendre(lien).to_be_visible(timeout=180000)
+    attendre(page.get_by_text(re.compile("Publication terminée en"))).to_be_visible()
+    with page.expect_download() as telechargement:
+        lien.click()
+    assert telechargement.value.suggested_filename == "2026-SRV-0388-DCE.zip"
+    chemin = tmp_path / "public.zip"
+    telechargement.value.save_as(chemin)
+    archive = zipfile.ZipFile(chemin)
+    noms = archive.namelist()
+    for attendu in ("RC.docx", "RC.pdf", "AE.pdf", "CCAP.pdf", "CCTP.pdf", "cadre-memoire-technique.pdf",
+                    "piece-plan-rez-de-chaussee.pdf", "liste-des-pieces.csv"):
+        assert f"2026-SRV-0388-{attendu}" in noms, (attendu, noms)
+    assert any(n.endswith(".xlsx") for n in noms)
+    assert archive.read("2026-SRV-0388-piece-plan-rez-de-chaussee.pdf") == piece.read_bytes()
+    assert not [n for n in noms if re.search("annexe|tracabilite|manifeste|reponses|DECP", n)]
+    (tmp_path / "RC.docx").write_bytes(archive.read("2026-SRV-0388-RC.docx"))
+    assert "la pièce «\u00a0Plan des locaux à nettoyer\u00a0»" in Lu(tmp_path / "RC.docx").texte  # annoncée par le RC
+    # le dossier interne est à part, sur le disque de la consultation
+    publication = next(dossier.glob("*/publication"))
+    assert (publication / "2026-SRV-0388-interne.zip").is_file()
+
+
+def test_televersement_et_publication_refusee_si_une_piece_manque(client, monkeypatch, tmp_path):
+    """Téléversement : titre et nature exigés, nom du fichier assaini (ni dossier ni « .. ») ; publication d'une
+    consultation dont une pièce annoncée manque : la page dit laquelle, avec le libellé de la question, et rien
+    n'est publié."""
+    import time
+
+    monkeypatch.setenv("DCE_SOFFICE", sys.executable)  # la publication échoue avant toute conversion
+    jeton = _jeton(client)
+    texte = (EXEMPLES / "travaux-lycee.yaml").read_text(encoding="utf-8")  # pièces désignées, absentes ici
+    recap = _envoyer(client, texte.encode("utf-8"), "travaux.yaml").location
+    ident = recap.split("/")[2]
+    envoi = client.post(f"/saisie/{ident}/pieces/televerser", data={
+        "_csrf": jeton, "fichier": (io.BytesIO(b"%PDF-1.4 liste"), "../../Liste des sites été.PDF"), "titre": "",
+        "nature": "inconnue"}, content_type="multipart/form-data", follow_redirects=True)
+    page = html.unescape(envoi.get_data(as_text=True))
+    assert "Titre de la pièce : réponse obligatoire." in page and "Nature de la pièce : choisir" in page
+    envoi = client.post(f"/saisie/{ident}/pieces/televerser", data={
+        "_csrf": jeton, "fichier": (io.BytesIO(b"%PDF-1.4 liste"), "../../Liste des sites été.PDF"),
+        "titre": "Liste des sites", "nature": "liste_sites", "lot": "2"}, content_type="multipart/form-data")
+    assert envoi.status_code == 302
+    brouillon = yaml.safe_load(client.get(f"/saisie/{ident}/reponses.yaml").get_data(as_text=True))
+    assert brouillon["pieces_acheteur"][-1] == {"titre": "Liste des sites", "fichier": "pieces/Liste-des-sites-ete.pdf",
+                                                "nature": "liste_sites", "lot": 2}
+    consultation = client.post(recap.replace("recapitulatif", "generer"), data={"_csrf": jeton}).location
+    rangee = tmp_path / "consultations" / "2026-TRX-0417" / "pieces" / "Liste-des-sites-ete.pdf"
+    assert rangee.read_bytes() == b"%PDF-1.4 liste"  # avec la consultation, à côté de son fichier de réponses
+    assert not list((tmp_path / "consultations" / ".brouillons").glob("*-pieces"))
+    reouverte = client.post(consultation + "/modifier", data={"_csrf": jeton}).location
+    assert (tmp_path / "consultations" / ".brouillons" / f"{reouverte.split('/')[2]}-pieces" / rangee.name).is_file()
+    suivi = client.post(consultation + "/publier", data={"_csrf": jeton}).location
+    for _ in range(100):
+        page = html.unescape(client.get(suivi).get_data(as_text=True)).replace("\u00a0", " ").replace("\u202f", " ")
+        if "Publication en cours" not in page:
+            break
+        time.sleep(0.1)
+    assert "La publication a échoué : rien n'a été écrit" in page
+    assert ("Pièces jointes au dossier par l'acheteur — Pièce 1 — Fichier de la pièce : "
+            "« pieces/travaux-lycee/plan-rez-de-chaussee.pdf » : fichier introuvable") in page
+    assert "Liste-des-sites-ete.pdf" not in page  # la pièce téléversée, elle, est bien là
+    assert client.get(consultation + "/publication/2026-TRX-0417-DCE.zip").status_code == 404
+    assert client.get(consultation + "/publication/..%2F..%2Freponses.yaml").status_code == 404

@@ -124,7 +124,8 @@ def ensemble(sortie: Path | str, perimes: Callable[[], Iterable[str]] = tuple) -
 
     Le bloc `with` écrit ses fichiers dans le dossier rendu, un dossier temporaire du même système de fichiers.
     S'il se termine sans erreur, ses fichiers remplacent dans `sortie` les fichiers de même nom (les autres
-    fichiers de `sortie`, ceux de l'utilisateur, ne sont pas touchés) : si `sortie` n'existait pas, le dossier
+    fichiers de `sortie`, ceux de l'utilisateur, ne sont pas touchés ; un sous-dossier préparé remplace en entier
+    le sous-dossier de même nom) : si `sortie` n'existait pas, le dossier
     préparé est renommé en `sortie` ; sinon les anciens fichiers sont mis de côté, les nouveaux mis en place par
     renommage, et les anciens retirés ensuite seulement. Une erreur, une interruption (Ctrl-C) ou un disque
     plein en cours de route remettent les anciens fichiers et ne laissent rien de nouveau. Les erreurs du
@@ -175,11 +176,16 @@ def ensemble(sortie: Path | str, perimes: Callable[[], Iterable[str]] = tuple) -
 def _remplacer(preparation: Path, sortie: Path, perimes: set[str]) -> None:
     """Met les fichiers préparés à la place de leurs homonymes dans `sortie` (et retire les fichiers `perimes`) ;
     en cas d'échec, remet les anciens."""
-    noms = sorted(p.name for p in preparation.iterdir() if p.is_file())
+    noms = sorted(p.name for p in preparation.iterdir()
+                  if not p.name.startswith(".") and (p.is_file() or p.is_dir()) and not p.is_symlink())
     retires = sorted(n for n in perimes - set(noms) if Path(n).name == n and (sortie / n).is_file())
     for nom in noms:
-        if (sortie / nom).is_dir() and not (sortie / nom).is_symlink():
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(sortie / nom))
+        ancien = sortie / nom
+        if (preparation / nom).is_dir():  # un sous-dossier préparé remplace en entier son homonyme
+            if os.path.lexists(ancien) and (ancien.is_symlink() or not ancien.is_dir()):
+                raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(ancien))
+        elif ancien.is_dir() and not ancien.is_symlink():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(ancien))
     anciens = dossier_temporaire(sortie, ANCIENS)
     deplaces: list[str] = []
     places: list[str] = []

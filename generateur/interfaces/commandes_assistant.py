@@ -69,7 +69,7 @@ def verifier(ctx: click.Context, reponses: Path, droit_du: dt.date | None) -> No
     """
     from ..donnees import questionnaire
     from ..droit import suggestions
-    from .groupe import afficher_conformite
+    from .groupe import afficher_conformite, avertir_pieces_jointes
     from ..pieces.lecture import controler
     from ..droit.explication import refus_a_justifier
     from ..donnees.formats import montant
@@ -88,6 +88,7 @@ def verifier(ctx: click.Context, reponses: Path, droit_du: dt.date | None) -> No
         suite = (f"motiver le refus dans la réponse « {q.libelle(s.justification)} »" if s.justification
                  else "aucun refus n'est possible")
         click.secho(typographie(f"  À JUSTIFIER – {s.titre} ({s.reference}) : {suite}."), fg="yellow")
+    avertir_pieces_jointes(analyse, reponses)
     if afficher_conformite(controler(analyse)):
         ctx.exit(1)
 

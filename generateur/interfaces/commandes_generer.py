@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .groupe import afficher_conformite, main, option_droit_du
+from .groupe import afficher_conformite, avertir_pieces_jointes, main, option_droit_du
 from ..donnees.formats import pluriel
 
 
@@ -47,5 +47,6 @@ def generer(ctx: click.Context, reponses: Path, sortie: Path, droit_du: dt.date 
                f"{pluriel(analyse.contexte['lots'], 'lot')}, droit en vigueur au {analyse.date_droit.strftime('%d/%m/%Y')}.")
     for nom in noms:
         click.echo(f"  écrit : {sortie / nom}")
+    avertir_pieces_jointes(analyse, reponses)
     if afficher_conformite(dce.conformite):
         ctx.exit(1)

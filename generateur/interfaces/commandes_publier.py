@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..donnees.formats import pluriel
 from .groupe import main, option_droit_du
 
 
@@ -23,23 +24,35 @@ from .groupe import main, option_droit_du
 @click.pass_context
 def publier(ctx: click.Context, reponses: Path, sortie: Path, droit_du: dt.date | None, pdfa: bool,
             travailleurs: int | None, strict: bool) -> None:
-    """Écrit le DCE à déposer sur le profil d'acheteur : RC, acte d'engagement de chaque lot, CCAP, CCTP,
-    bordereau des prix, cadre de mémoire technique et annexes, en Word ou Excel et en PDF (LibreOffice),
-    la liste des pièces avec leur empreinte SHA-256 et l'archive REFERENCE.zip."""
+    """Écrit le dossier de consultation des entreprises, à déposer sur le profil d'acheteur (REFERENCE-DCE/ et
+    REFERENCE-DCE.zip : RC, acte d'engagement de chaque lot, CCAP, CCTP, bordereau des prix, cadre de mémoire
+    technique en Word ou Excel et en PDF par LibreOffice, pièces jointes par l'acheteur), et le dossier interne
+    (REFERENCE-interne/ et REFERENCE-interne.zip : annexe de conformité, fiche de traçabilité, manifeste,
+    réponses), chacun avec sa liste des pièces et leurs empreintes SHA-256."""
     from ..rendu.publication import publier as publier_dce
 
     publication = publier_dce(reponses, sortie, ctx.obj["racine"], droit_du, pdfa=pdfa,
-                              travailleurs=travailleurs, strict=strict)
+                              travailleurs=travailleurs, strict=strict,
+                              progression=lambda _, message: click.echo(f"{message}…", err=True))
     analyse = publication.analyse
-    click.echo(f"Consultation {analyse.contexte['reference']} : {len(publication.pieces)} pièces, chacune en "
-               f"{'Word ou Excel' if any(p.fichier.suffix == '.xlsx' for p in publication.pieces) else 'Word'} "
-               f"et en {'PDF/A' if pdfa else 'PDF'}.")
+    redigees = [p for p in publication.pieces if p.pdf]
+    jointes = [p for p in publication.pieces if not p.pdf]
+    click.echo(f"Consultation {analyse.contexte['reference']} : {pluriel(len(redigees), 'pièce')}, chacune en "
+               f"{'Word ou Excel' if any(p.fichier.suffix == '.xlsx' for p in redigees) else 'Word'} "
+               f"et en {'PDF/A' if pdfa else 'PDF'}"
+               + (f", et {pluriel(len(jointes), 'pièce jointe', 'pièces jointes')} par l'acheteur." if jointes else "."))
+    click.echo(f"Dossier de consultation des entreprises : {publication.dossier}")
     for piece in publication.pieces:
-        click.echo(f"  {piece.libelle} : {piece.fichier.name}, {piece.pdf.name if piece.pdf else '—'}")
-    click.echo(f"  liste des pièces : {publication.liste}")
-    click.secho(f"Archive à déposer : {publication.archive}", bold=True)
+        click.echo(f"  {piece.libelle} : {piece.fichier.name}{', ' + piece.pdf.name if piece.pdf else ''}")
+    click.echo(f"  liste des pièces : {publication.liste.name}")
+    click.echo(f"Dossier interne, à ne pas publier : {publication.dossier_interne}")
+    for piece in publication.internes:
+        click.echo(f"  {piece.libelle} : {piece.fichier.name}{', ' + piece.pdf.name if piece.pdf else ''}")
+    click.echo(f"  liste des pièces : {publication.liste_interne.name if publication.liste_interne else '—'}")
+    click.secho(f"Archive à déposer sur le profil d'acheteur : {publication.archive}", bold=True)
+    click.echo(f"Archive interne : {publication.archive_interne}")
     for avertissement in publication.avertissements:
-        click.secho(f"Attention : {avertissement}", fg="yellow", err=True)
+        click.secho(f"Attention : {avertissement}", fg="yellow", err=True)
     conformite = publication.generation.conformite
     if conformite is not None:
         from .groupe import afficher_conformite

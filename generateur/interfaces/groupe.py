@@ -95,6 +95,14 @@ NBSP = "\u00a0"
 COULEURS = {"non_conforme": "red", "a_verifier": "yellow", "justifie": "cyan"}
 
 
+def avertir_pieces_jointes(analyse: Any, fichier_reponses: Path) -> None:
+    """Pièce jointe par l'acheteur absente ou hors du dossier : avertissement (dce publier s'arrêtera)."""
+    from ..rendu.publication import pieces_jointes_manquantes
+
+    for message in pieces_jointes_manquantes(analyse, fichier_reponses):
+        click.secho(f"Attention : {message} (dce publier s'arrêtera tant qu'elle manque).", fg="yellow", err=True)
+
+
 def afficher_conformite(conformite: Conformite) -> bool:
     """Résumé des contrôles au terminal ; vrai si une obligation légale n'est pas respectée."""
     compte = {statut: conformite.compte(statut) for statut in ("conforme", "non_conforme", "a_verifier", "justifie",

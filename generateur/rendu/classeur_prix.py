@@ -195,11 +195,16 @@ def _mise_en_page(ws: Worksheet, analyse: Analyse) -> None:
     for colonne, largeur in zip("ABCDEF", (6, 58, 14, 15, 17, 19)):
         ws.column_dimensions[colonne].width = largeur
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.orientation = "portrait"
+    # Paysage : les six colonnes (129 caractères) tiennent à l'échelle 1 sur la largeur d'une page A4, au lieu
+    # d'une réduction aux deux tiers en portrait ; la hauteur suit le nombre de lignes.
+    ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_options.horizontalCentered = True
+    entetes = [c.row for c in ws["A"] if c.value == "N°" and c.style == "dce_entete"]
+    if entetes:  # l'en-tête du tableau des prix est répété en haut de chaque page imprimée
+        ws.print_title_rows = f"{entetes[0]}:{entetes[0]}"
     ws.oddHeader.left.text = str(analyse.acheteur.profil["nom_court"])
     ws.oddHeader.right.text = f"{analyse.contexte['reference']} – &A"
     ws.oddFooter.right.text = "Page &P / &N"

@@ -244,6 +244,7 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
     proprietes.title = texte_permis(f"{variables.get('titre_document', '')} – {variables.get('reference', '')}")[:255]
     proprietes.subject = texte_permis(str(variables.get("objet", "")))[:255]
     proprietes.author = texte_permis(str(variables.get("acheteur_nom", "")))[:255]
+    proprietes.language = "fr-FR"  # langue du document, reprise par le PDF balisé (lecteurs d'écran)
     _ajouter_numerotation(tpl, numerotation)
     return _paquet(tpl, lambda xml: _inserer(xml, fragments, modele))
 

@@ -84,6 +84,9 @@ def runs(segments: list[Segment]) -> str:
     return "".join(_run(s.texte, s.gras, s.italique, surligne=s.a_completer) for s in segments)
 
 
+LIGNES_TABLEAU_GARDE = 15
+
+
 def paragraphe(contenu: str, style: str | None = None, num: tuple[int, int] | None = None,
                centre: bool = False, garder: bool = False) -> str:
     ppr = ""
@@ -139,6 +142,10 @@ class Ecrivain:
         largeurs = t.largeurs or [100 // colonnes] * colonnes
         grille = "".join(f'<w:gridCol w:w="{int(9600 * l / 100)}"/>' for l in largeurs)
         lignes = []
+        # Un tableau court (barème, pondérations) reste sur une page : chaque ligne, sauf la dernière, est gardée
+        # avec la suivante ; un tableau long se coupe entre deux lignes, jamais dans une ligne (cantSplit), et
+        # répète sa ligne d'en-tête (tblHeader).
+        garder = len(t.lignes) <= LIGNES_TABLEAU_GARDE
         for i, ligne in enumerate(t.lignes):
             entete = t.entete and i == 0
             trpr = "<w:trPr><w:tblHeader/><w:cantSplit/></w:trPr>" if entete else "<w:trPr><w:cantSplit/></w:trPr>"
@@ -149,7 +156,7 @@ class Ecrivain:
                 if entete:
                     segments = [Segment(s.texte, True, s.italique, s.a_completer) for s in segments]
                 cellules.append(f'<w:tc><w:tcPr><w:tcW w:w="{largeur}" w:type="pct"/></w:tcPr>'
-                                f'{paragraphe(runs(segments), "TableauTexte")}</w:tc>')
+                                f'{paragraphe(runs(segments), "TableauTexte", garder=garder and i < len(t.lignes) - 1)}</w:tc>')
             lignes.append(f"<w:tr>{trpr}{''.join(cellules)}</w:tr>")
         return (f'<w:tbl><w:tblPr><w:tblStyle w:val="{self.styles.tableau}"/><w:tblW w:w="5000" w:type="pct"/>'
                 f'<w:tblLook w:val="{"04A0" if t.entete else "0480"}" w:firstRow="{int(t.entete)}" w:lastRow="0" '

@@ -25,6 +25,11 @@ from ..erreurs import ErreurDCE, Probleme
 
 DELAI_SECONDES = 300
 ESSAIS = 3
+# Options du filtre d'export : PDF balisé (structure des titres, des listes et des tableaux, langue du document,
+# lisible par un lecteur d'écran), signets des titres, titre du document affiché par la visionneuse.
+OPTIONS = {"UseTaggedPDF": {"type": "boolean", "value": "true"},
+           "ExportBookmarks": {"type": "boolean", "value": "true"},
+           "DisplayPDFDocumentTitle": {"type": "boolean", "value": "true"}}
 # Version PDF demandée au filtre d'export : 2 = PDF/A-2b (ISO 19005-2), format d'archivage.
 OPTIONS_PDFA = {"SelectPdfVersion": {"type": "long", "value": "2"}}
 INSTALLER = ("installer LibreOffice (Debian ou Ubuntu : « apt-get install libreoffice-writer-nogui "
@@ -50,11 +55,27 @@ class _Appel:
 def _filtre(pdfa: bool) -> str:
     # Le filtre d'export de Writer sert aussi aux classeurs : LibreOffice choisit l'export de Calc
     # d'après le document, en gardant les options.
-    return "pdf:writer_pdf_Export:" + json.dumps(OPTIONS_PDFA, separators=(",", ":")) if pdfa else "pdf"
+    options = {**OPTIONS, **(OPTIONS_PDFA if pdfa else {})}
+    return "pdf:writer_pdf_Export:" + json.dumps(options, separators=(",", ":"))
+
+
+# Langue par défaut des documents dans le profil de LibreOffice : les classeurs Excel ne déclarent pas la leur,
+# et leur PDF balisé dirait sinon « en-US » aux lecteurs d'écran.
+PROFIL = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" \
+xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Linguistic/General"><prop oor:name="DefaultLocale" oor:op="fuse">\
+<value>fr-FR</value></prop></item>
+<item oor:path="/org.openoffice.Setup/L10N"><prop oor:name="ooSetupSystemLocale" oor:op="fuse">\
+<value>fr-FR</value></prop></item>
+</oor:items>
+"""
 
 
 def _lancer(executable: str, fichiers: list[Path], temporaire: Path, pdfa: bool) -> _Appel:
     profil = Path(tempfile.mkdtemp(prefix="profil-", dir=temporaire)).absolute()  # as_uri : chemin absolu exigé
+    (profil / "user").mkdir()
+    (profil / "user" / "registrymodifications.xcu").write_text(PROFIL, encoding="utf-8")
     sortie = Path(tempfile.mkdtemp(prefix="pdf-", dir=temporaire))
     commande = [executable, f"-env:UserInstallation={profil.as_uri()}", "--headless", "--norestore",
                 "--nolockcheck", "--convert-to", _filtre(pdfa), "--outdir", str(sortie), *map(str, fichiers)]

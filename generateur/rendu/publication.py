@@ -11,7 +11,10 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import os
+import shutil
 import zipfile
+from typing import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,14 +23,17 @@ from . import classeur_prix, pdf
 from ..donnees.fichiers import DATE_ZIP, ecrire_atomique, ensemble
 from .documents import produire
 from ..erreurs import ErreurDonnees, Probleme
-from .generation import Resultat, ecrire, modele_de, produire_dce, variables_modele
+from .generation import PIECES, Resultat, ecrire, modele_de, produire_dce, variables_modele
 from ..donnees.fichiers import nom_sur
+from ..donnees import pieces_jointes
+from ..donnees import questionnaire as module_questionnaire
 from ..droit.regles import Analyse
 
 BUREAUTIQUE = (".docx", ".xlsx")
-AUTRES_LIBELLES = {"tracabilite-SPASER": "Fiche de traçabilité SPASER", "annexe-conformite": "Annexe de conformité"}
+AUTRES_LIBELLES = {"tracabilite-SPASER": "Fiche de traçabilité SPASER", "annexe-conformite": "Annexe de conformité",
+                   "manifeste": "Manifeste (empreintes des sources et des pièces)", "reponses": "Fichier de réponses"}
 # Ordre des pièces dans la liste et l'archive : celui du RC (contenu du dossier), puis les annexes.
-ORDRE = ("RC", "AE", "CCAP", "CCTP", "bordereau", "cadre")
+ORDRE = ("RC", "AE", "CCAP", "CCTP", "bordereau", "cadre", "acheteur")
 
 
 @dataclass
@@ -42,12 +48,26 @@ class Piece:
 
 @dataclass
 class Publication:
+    """Le dossier de consultation des entreprises (`pieces`, `liste`, `archive`) et le dossier interne
+    (`internes`, `liste_interne`, `archive_interne`)."""
+
     analyse: Analyse
     pieces: list[Piece]
     liste: Path
     archive: Path
     generation: Resultat
     avertissements: list[str] = field(default_factory=list)
+    internes: list[Piece] = field(default_factory=list)
+    liste_interne: Path | None = None
+    archive_interne: Path | None = None
+
+    @property
+    def dossier(self) -> Path:
+        return self.liste.parent
+
+    @property
+    def dossier_interne(self) -> Path | None:
+        return self.liste_interne.parent if self.liste_interne else None
 
 
 def pieces_complementaires(analyse: Analyse) -> tuple[list[tuple[str, str, str, bytes]], list[str]]:
@@ -82,6 +102,8 @@ def libelle(analyse: Analyse, nom: str) -> str:
     suffixe = _suffixe(analyse, nom)
     if suffixe in analyse.catalogue.documents:
         return f"{analyse.catalogue.documents[suffixe]['titre']} ({suffixe})"
+    if suffixe.startswith("DECP"):
+        return "Données essentielles (DECP)" + (f" – lot {suffixe.rsplit('-', 1)[1]}" if "-lot-" in suffixe else "")
     return AUTRES_LIBELLES.get(suffixe, suffixe.replace("-", " ").capitalize())
 
 
@@ -93,40 +115,106 @@ def convertir_pieces(fichiers: list[Path], sortie: Path, analyse: Analyse, pdfa:
                          date=analyse.contexte["date_lancement"])
 
 
+ETAPES = ("Rédaction des pièces", "Conversion en PDF par LibreOffice", "Listes des pièces et archives")
+
+
+def _separer(dce_contenus: dict[str, bytes], base: str) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """Pièces de la consultation (RC, CCAP, CCTP) et documents internes (annexe, fiche, manifeste, DECP)."""
+    publiques = {f"{base}-{document}.docx" for document in PIECES}
+    return ({n: c for n, c in dce_contenus.items() if n in publiques},
+            {n: c for n, c in dce_contenus.items() if n not in publiques})
+
+
+def noms_publication(reference: str) -> dict[str, str]:
+    """Noms des deux dossiers, des deux archives et des deux listes d'une publication."""
+    base = nom_sur(reference)
+    return {"public": f"{base}-DCE", "interne": f"{base}-interne", "archive": f"{base}-DCE.zip",
+            "archive_interne": f"{base}-interne.zip", "liste": f"{base}-liste-des-pieces.csv",
+            "liste_interne": f"{base}-liste-des-pieces-internes.csv"}
+
+
+def lire_pieces_jointes(analyse: Analyse, fichier_reponses: Path | str) -> list[pieces_jointes.PieceJointe]:
+    """Les fichiers des pièces jointes par l'acheteur ; absent, illisible ou hors du dossier → ErreurDonnees."""
+    questionnaire = module_questionnaire.charger(analyse.catalogue.racine / "questionnaire.yaml")
+    return pieces_jointes.lire(analyse.reponses.donnees, fichier_reponses, questionnaire,
+                               nom_sur(str(analyse.contexte["reference"])), analyse.reponses.document.ligne)
+
+
+def pieces_jointes_manquantes(analyse: Analyse, fichier_reponses: Path | str) -> list[str]:
+    """Les problèmes des pièces jointes, sans arrêter (`dce verifier`, `dce generer`) : `dce publier` s'arrêtera."""
+    try:
+        lire_pieces_jointes(analyse, fichier_reponses)
+    except ErreurDonnees as exc:
+        return [str(p) for p in exc.problemes]
+    return []
+
+
 def publier(fichier_reponses: Path | str, sortie: Path | str, racine: Path | None = None,
             date_droit: dt.date | None = None, pdfa: bool = False, travailleurs: int | None = None,
-            strict: bool = False) -> Publication:
-    """Écrit le DCE complet dans `sortie` : pièces, PDF, liste des pièces et archive REFERENCE.zip.
+            strict: bool = False, progression: Callable[[int, str], None] | None = None) -> Publication:
+    """Écrit dans `sortie` le dossier de consultation des entreprises (REF-DCE/ et REF-DCE.zip : ce que voient
+    les candidats) et le dossier interne (REF-interne/ et REF-interne.zip : annexe de conformité, fiche de
+    traçabilité, manifeste, réponses), chacun avec sa liste des pièces et leurs empreintes SHA-256.
 
     Tout est préparé dans un dossier temporaire du même système de fichiers, puis mis en place d'un coup
     (`fichiers.ensemble`) : un échec, même pendant la conversion en PDF, ne laisse rien de nouveau.
+    `progression(étape, message)` : appelée au début de chaque étape (numéro dans `ETAPES`).
     """
+    def etape(numero: int, message: str) -> None:
+        if progression is not None:
+            progression(numero, message)
+
     pdf.soffice()  # LibreOffice absent : on le dit avant d'écrire quoi que ce soit
     sortie = Path(sortie)
+    etape(0, ETAPES[0])
     dce = produire_dce(fichier_reponses, racine, date_droit, strict=strict, complementaires=True)
     analyse = dce.analyse
     base = nom_sur(str(analyse.contexte["reference"]))
+    noms = noms_publication(str(analyse.contexte["reference"]))
+    jointes = lire_pieces_jointes(analyse, fichier_reponses)
     complementaires, avertissements = pieces_complementaires(analyse)
-    with ensemble(sortie, lambda: publies(sortie / f"{base}-liste-des-pieces.csv")) as dossier:
-        fichiers = ecrire(dce.contenus, dossier)
-        pieces = [Piece(libelle(analyse, nom), chemin, _suffixe(analyse, nom)) for nom, chemin in fichiers.items()
-                  if chemin.suffix in BUREAUTIQUE]
+    publiques, internes = _separer(dce.contenus, base)
+    internes[f"{base}-reponses{Path(fichier_reponses).suffix.lower() or '.yaml'}"] = Path(fichier_reponses).read_bytes()
+    ancienne = sortie / noms["liste"]  # publication à plat d'une version précédente de dce : retirée
+
+    def perimes() -> list[str]:
+        anciens = publies(ancienne)
+        return anciens + [noms["liste"], f"{base}.zip"] if anciens else []
+
+    with ensemble(sortie, perimes) as dossier:
+        public, interne = dossier / noms["public"], dossier / noms["interne"]
+        pieces = [Piece(libelle(analyse, nom), chemin, _suffixe(analyse, nom))
+                  for nom, chemin in ecrire(publiques, public).items()]
         for nom, genre, titre, contenu in complementaires:
-            ecrire_atomique(dossier / nom, contenu)
-            pieces.append(Piece(titre, dossier / nom, genre))
+            ecrire_atomique(public / nom, contenu)
+            pieces.append(Piece(titre, public / nom, genre))
         pieces.sort(key=lambda p: ORDRE.index(p.genre) if p.genre in ORDRE else len(ORDRE))
-        pdfs = convertir_pieces([p.fichier for p in pieces], dossier, analyse, pdfa, travailleurs)
-        for p in pieces:
-            p.pdf = pdfs[p.fichier.resolve()]
-        ecrire_atomique(dossier / f"{base}-liste-des-pieces.csv", liste_des_pieces(pieces))
-        ecrire_atomique(dossier / f"{base}.zip", archiver([f for p in pieces for f in (p.fichier, p.pdf) if f]
-                                                          + [dossier / f"{base}-liste-des-pieces.csv"]))
-    for p in pieces:  # les fichiers sont désormais dans `sortie`
-        p.fichier = sortie / p.fichier.name
-        p.pdf = sortie / p.pdf.name if p.pdf else None
-    resultat = Resultat(analyse, {nom: sortie / nom for nom in dce.contenus}, dce.conformite)
-    return Publication(analyse, pieces, sortie / f"{base}-liste-des-pieces.csv", sortie / f"{base}.zip", resultat,
-                       avertissements)
+        for jointe in jointes:
+            ecrire_atomique(public / jointe.nom, jointe.contenu)
+            pieces.append(Piece(jointe.titre, public / jointe.nom, "acheteur"))
+        docs_internes = [Piece(libelle(analyse, nom), chemin, _suffixe(analyse, nom))
+                         for nom, chemin in ecrire(internes, interne).items()]
+        a_convertir = [p for p in pieces + docs_internes if p.fichier.suffix in BUREAUTIQUE and p.genre != "acheteur"]
+        etape(1, f"{ETAPES[1]} ({len(a_convertir)} pièces)")
+        pdfs = convertir_pieces([p.fichier for p in a_convertir], dossier / ".pdf", analyse, pdfa, travailleurs)
+        for p in a_convertir:
+            p.pdf = p.fichier.parent / p.fichier.with_suffix(".pdf").name
+            os.rename(pdfs[p.fichier.resolve()], p.pdf)
+        shutil.rmtree(dossier / ".pdf", ignore_errors=True)
+        etape(2, ETAPES[2])
+        for parties, repertoire, liste, archive in ((pieces, public, "liste", "archive"),
+                                                    (docs_internes, interne, "liste_interne", "archive_interne")):
+            ecrire_atomique(repertoire / noms[liste], liste_des_pieces(parties))
+            ecrire_atomique(dossier / noms[archive], archiver([f for p in parties for f in (p.fichier, p.pdf) if f]
+                                                              + [repertoire / noms[liste]]))
+    for p in pieces + docs_internes:  # les fichiers sont désormais dans `sortie`
+        p.fichier = sortie / p.fichier.parent.name / p.fichier.name
+        p.pdf = p.fichier.with_suffix(".pdf") if p.pdf else None
+    resultat = Resultat(analyse, {nom: sortie / (noms["public"] if nom in publiques else noms["interne"]) / nom
+                                  for nom in dce.contenus}, dce.conformite)
+    return Publication(analyse, pieces, sortie / noms["public"] / noms["liste"], sortie / noms["archive"], resultat,
+                       avertissements, docs_internes, sortie / noms["interne"] / noms["liste_interne"],
+                       sortie / noms["archive_interne"])
 
 
 def liste_des_pieces(pieces: list[Piece]) -> bytes:

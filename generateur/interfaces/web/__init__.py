@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from ...donnees import yaml_lignes
 from ..assistant import SUGGESTIONS
 from ...erreurs import ErreurDCE, ErreurDonnees, Probleme
 from ...donnees.questionnaire import Questionnaire
-from . import consultations, formulaire, propositions
+from . import consultations, formulaire, propositions, publication_web
 from .consultations import Brouillons, VersionDepassee
 
 TAILLE_MAX_ENVOI = 2 * 1024 * 1024  # un fichier de réponses réel pèse quelques kilo-octets
@@ -526,7 +527,10 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
             return page_recapitulatif(ident, donnees, [str(p) for p in exc.problemes], 422)
         if rapport.erreur:
             return page_recapitulatif(ident, donnees, [rapport.erreur], 422)
+        publication_web.copier_pieces(publication_web.dossier_pieces_brouillon(brouillons, ident),
+                                      dossier / nom / publication_web.PIECES)  # pièces téléversées
         brouillons.supprimer(ident)  # la consultation fait foi ; « Modifier les réponses » rouvre une saisie
+        shutil.rmtree(publication_web.dossier_pieces_brouillon(brouillons, ident), ignore_errors=True)
         for cle in (f"envoi-{ident}", f"decisions-{ident}"):
             session.pop(cle, None)
         if rapport.nouvelle_version:
@@ -539,6 +543,7 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
     def supprimer_brouillon(ident: str):
         charger_brouillon(ident)
         brouillons.supprimer(ident)
+        shutil.rmtree(publication_web.dossier_pieces_brouillon(brouillons, ident), ignore_errors=True)
         flash("Saisie supprimée.", "succes")
         return redirect(url_for("accueil"))
 
@@ -582,8 +587,11 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
             flash("Fichier de réponses illisible : " + " ; ".join(str(p) for p in exc.problemes), "alerte")
             return redirect(url_for("consultation", nom=nom))
         ident = brouillons.creer(donnees if isinstance(donnees, dict) else {})
+        publication_web.copier_pieces(fiche.dossier / publication_web.PIECES,
+                                      publication_web.dossier_pieces_brouillon(brouillons, ident))
         return redirect(url_for("recapitulatif", ident=ident))
 
+    publication_web.installer(app, dossier, racine, brouillons, q)  # publier, téléverser les pièces jointes
     return app
 
 
