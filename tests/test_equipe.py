@@ -353,3 +353,63 @@ def test_commandes_utilisateur(url_base, tmp_path):
     assert lanceur.invoke(main, ["utilisateur", "lister", "--base", url_base]).output.endswith("\tdésactivé\n")
     inconnu = lanceur.invoke(main, ["utilisateur", "desactiver", "personne", "--base", url_base])
     assert inconnu.exit_code == 2 and "utilisateur inconnu « personne »" in inconnu.output
+
+
+# --- service : commande, serveur de production, charge bornée -------------------------------------------------
+
+def test_commande_dce_serveur_equipe(tmp_path):
+    """`dce serveur --equipe --base URL` : waitress sur 127.0.0.1, base migrée au démarrage, page de connexion."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    base = tmp_path / "base" / "dce.sqlite"
+    commande = [sys.executable, "-c", "from generateur.interfaces.cli import main; main()", "--catalogue", str(RACINE),
+                "serveur", "--equipe", "--port", "0", "--base", f"sqlite:///{base}", "--stockage", str(tmp_path / "pieces")]
+    processus = subprocess.Popen(commande, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        ligne = processus.stdout.readline()
+        adresse = re.search(r"Serveur d'équipe dce ouvert à l'adresse (http://127\.0\.0\.1:\d+/)", ligne)
+        assert adresse, ligne + (processus.stderr.read() if processus.poll() is not None else "")
+        with urllib.request.urlopen(adresse.group(1), timeout=30) as page:  # redirigé vers la connexion
+            assert page.headers["Server"] == "waitress" and page.url.endswith("/connexion?suite=/")
+            assert "Se connecter" in page.read().decode("utf-8")
+        assert (tmp_path / "pieces" / "cle-secrete").stat().st_mode & 0o077 == 0
+        assert connexion.niveau(connexion.ouvrir(f"sqlite:///{base}")) == "0002"
+    finally:
+        processus.terminate()
+        processus.wait(timeout=30)
+
+
+def test_charge_bornee_vingt_utilisateurs_qui_remplissent_et_generent(tmp_path):
+    """20 acheteurs simultanés (waitress, 8 fils, SQLite) : connexion, reprise d'un fichier, page remplie et
+    enregistrée, génération — aucune erreur, chaque consultation a son DCE. Les temps sont dans benchmarks/equipe.py."""
+    import sys
+    import threading
+
+    from waitress.server import create_server
+
+    sys.path.insert(0, str(RACINE / "benchmarks"))
+    import equipe as banc
+
+    url = f"sqlite:///{tmp_path / 'dce.sqlite'}"
+    app = create_app_equipe(RACINE, url, tmp_path / "stockage")
+    banc.creer_comptes(url, 20)
+    serveur = create_server(app, host="127.0.0.1", port=0, threads=8)
+    threading.Thread(target=serveur.run, daemon=True).start()
+    try:
+        mesures = banc.charge(f"http://127.0.0.1:{serveur.effective_port}", 20, tours=1)
+    finally:
+        serveur.close()
+    assert mesures.erreurs == []
+    assert len(mesures.generations) == len(mesures.enregistrements) == 20
+    from generateur.base import dce
+
+    fabrique = sessionmaker(connexion.ouvrir(url), expire_on_commit=False)
+    with connexion.session(fabrique) as s:
+        consultations = depot.lister(s, comptes.ajouter(s, "controle", "Contrôle", "juriste", MOT_DE_PASSE, None))
+        assert len(consultations) == 20
+        for c in consultations:
+            assert c.numero_version == 2 and c.objet.endswith("(tour 1)")
+            generation = dce.generations(s, c)[0]
+            assert generation.numero_reponses == 2 and any(p.nom.endswith("-CCAP.docx") for p in generation.pieces)

@@ -72,7 +72,7 @@ def _serveur_equipe(racine: Path | None, hote: str, port: int, url: str, stockag
 
     app = create_app_equipe(racine, url, stockage, https=https)
     try:
-        serveur_http = create_server(app, host=hote, port=port, threads=fils, ident="dce")
+        serveur_http = create_server(app, host=hote, port=port, threads=fils)
     except OSError as exc:
         raise ErreurDCE(Probleme(f"impossible d'écouter sur {hote}:{port} ({exc.strerror or exc}) ; "
                                  "choisir un autre port avec --port")) from None
