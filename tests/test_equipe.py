@@ -413,3 +413,60 @@ def test_charge_bornee_vingt_utilisateurs_qui_remplissent_et_generent(tmp_path):
             assert c.numero_version == 2 and c.objet.endswith("(tour 1)")
             generation = dce.generations(s, c)[0]
             assert generation.numero_reponses == 2 and any(p.nom.endswith("-CCAP.docx") for p in generation.pieces)
+
+
+# --- import d'un dossier de consultations, dce regenerer et dce bilan sur la base -------------------------------
+
+def test_import_puis_regenerer_et_bilan_sur_la_base(tmp_path):
+    import shutil
+
+    from generateur.base import dce
+    from generateur.interfaces.cli import main
+
+    dossier = tmp_path / "consultations"
+    for exemple in ("nettoyage-hotel-region", "restauration-lycees"):
+        (dossier / exemple).mkdir(parents=True)
+        shutil.copy(EXEMPLES / f"{exemple}.yaml", dossier / exemple / "reponses.yaml")
+    lanceur = CliRunner()
+    racine = ["--catalogue", str(RACINE)]
+    assert lanceur.invoke(main, racine + ["regenerer", str(dossier), "-j", "1"]).exit_code == 0
+    url, stockage = f"sqlite:///{tmp_path / 'dce.sqlite'}", tmp_path / "equipe"
+    options = ["--base", url, "--stockage", str(stockage)]
+    importe = lanceur.invoke(main, racine + ["base", "importer", str(dossier), "--service", "Direction des lycées"] + options)
+    assert importe.exit_code == 0, importe.output
+    assert "2 consultation(s) importée(s) dans le service « Direction des lycées », 0 déjà présente(s)" in importe.output
+    relance = lanceur.invoke(main, racine + ["base", "importer", str(dossier), "--service", "Direction des lycées"] + options)
+    assert "0 consultation(s) importée(s)" in relance.output and "2 déjà présente(s)" in relance.output
+
+    _comptes(url)
+    fabrique = sessionmaker(connexion.ouvrir(url), expire_on_commit=False)
+    with connexion.session(fabrique) as s:
+        alice = comptes.trouver(s, "alice")
+        par_reference = {c.reference: c for c in depot.lister(s, alice)}
+        assert set(par_reference) == {"2026-SRV-0388", "2026-FCS-0213"}  # visibles du service d'Alice
+        nettoyage = par_reference["2026-SRV-0388"]
+        piece = next(p for p in dce.generations(s, nettoyage)[0].pieces if p.nom.endswith("-CCAP.docx"))
+        assert dce.Stockage(stockage / "pieces").lire(piece) == \
+            (dossier / "nettoyage-hotel-region" / "versions" / "001" / piece.nom).read_bytes()
+        reponses = dict(nettoyage.reponses, objet="Nettoyage des locaux de l'Hôtel de Région, marché renouvelé")
+        depot.enregistrer(s, alice, nettoyage, reponses, nettoyage.numero_version, str)
+
+    regenere = lanceur.invoke(main, racine + ["regenerer", "-j", "1"] + options)
+    assert regenere.exit_code == 0, regenere.output
+    assert "1 modifiée" in regenere.output and "1 à jour" in regenere.output
+    assert "Base : 1 nouvelle(s) version(s) enregistrée(s) (2026-SRV-0388-" in regenere.output
+    with connexion.session(fabrique) as s:
+        nettoyage = depot.lire(s, comptes.trouver(s, "alice"), nettoyage.id)
+        derniere = dce.generations(s, nettoyage)[0]
+        assert len(dce.generations(s, nettoyage)) == 2 and derniere.numero_reponses == 2
+        rc = next(p for p in derniere.pieces if p.nom.endswith("-RC.docx"))
+        (tmp_path / "rc.docx").write_bytes(dce.Stockage(stockage / "pieces").lire(rc))
+        assert "marché renouvelé" in Lu(tmp_path / "rc.docx").tout
+        assert len(dce.generations(s, par_reference["2026-FCS-0213"])) == 1  # à jour : pas de nouvelle version
+
+    bilan = lanceur.invoke(main, racine + ["bilan", "--sortie", str(tmp_path / "bilan")] + options)
+    assert bilan.exit_code == 0, bilan.output
+    assert re.search(r"2\s+consultations", bilan.output)
+    assert any(p.suffix == ".xlsx" for p in (tmp_path / "bilan").rglob("*"))
+    sans_rien = lanceur.invoke(main, racine + ["bilan"])
+    assert sans_rien.exit_code == 2 and "soit un DOSSIER de consultations, soit --base URL" in sans_rien.output

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ..droit.explication import clauses_a_valider
+from ..droit.regles import preparer
 from ..donnees import catalogue as module_catalogue
 from ..donnees.formats import date_heure
 from ..erreurs import ErreurDCE, Probleme
@@ -162,13 +163,17 @@ def _heure(moment: Any) -> str:
 
 def publier(session: Any, stockage: Stockage, consultation: Consultation, utilisateur: Utilisateur,
             texte_reponses: str, racine: Path) -> Generation:
-    """Publie la consultation : refus si une clause retenue n'est pas validée et qu'aucun juriste n'a visé cette
-    version des réponses ; sinon le DCE est refait avec le visa tracé dans l'annexe, et marqué publié."""
-    derniere = next(iter(generations(session, consultation)), None)
-    if derniere is None or derniere.numero_reponses != consultation.numero_version:
-        raise PublicationRefusee(Probleme("générer d'abord le DCE des réponses en cours : la publication porte sur "
-                                          "la dernière génération"))
-    manquantes = non_validees(session, derniere)
+    """Publie la consultation : refus si une clause retenue par les réponses en cours n'est pas validée et qu'aucun
+    juriste n'a visé cette version des réponses ; sinon le DCE est produit avec le visa tracé dans l'annexe, et
+    marqué publié."""
+    with tempfile.TemporaryDirectory(prefix="dce-equipe-") as dossier:
+        fichier = Path(dossier) / "reponses.yaml"
+        fichier.write_text(texte_reponses, encoding="utf-8")
+        retenues = [{"clause": s.clause.id, "version": str(s.clause.version), "titre": s.clause.titre,
+                     "statut_juridique": s.clause.statut_juridique}
+                    for s in clauses_a_valider(preparer(fichier, racine))]
+    visas = visas_clauses(session)
+    manquantes = [c for c in retenues if (c["clause"], c["version"]) not in visas]
     visa = visa_consultation(session, consultation, consultation.numero_version)
     if manquantes and visa is None:
         journal.noter(session, utilisateur.identifiant, "publication_refusee", _objet(consultation),
@@ -178,10 +183,9 @@ def publier(session: Any, stockage: Stockage, consultation: Consultation, utilis
             f"{'s' if len(manquantes) > 1 else ''} retenue{'s' if len(manquantes) > 1 else ''} "
             f"sans validation juridique ({', '.join(c['titre'] for c in manquantes)})"))
     trace = None
-    if visa is not None or derniere.clauses_a_valider:
-        visas = visas_clauses(session)
+    if visa is not None or retenues:
         lignes = []
-        for c in derniere.clauses_a_valider:
+        for c in retenues:
             v = visas.get((c["clause"], c["version"]))
             lignes.append({**c, "validation": f"validée par {v.juriste.nom} le {_heure(v.le)}" if v
                            else "couverte par le visa de la consultation", "commentaire": v.commentaire if v else ""})
@@ -190,7 +194,7 @@ def publier(session: Any, stockage: Stockage, consultation: Consultation, utilis
                  "clauses": lignes}
         if visa is None:  # toutes les clauses validées une à une : pas de visa de consultation à citer
             trace["juriste"] = "le service juridique (chaque clause validée)"
-            trace["le"] = _heure(max(visas[(c["clause"], c["version"])].le for c in derniere.clauses_a_valider))
+            trace["le"] = _heure(max(visas[(c["clause"], c["version"])].le for c in retenues))
     generation = _enregistrer(session, stockage, consultation, utilisateur, _produire(texte_reponses, racine, trace))
     generation.publiee_le = maintenant()
     generation.publiee_par_id = utilisateur.id

@@ -1,10 +1,14 @@
-"""`dce utilisateur ajouter | lister | desactiver` et `dce base migrer` : comptes et base du serveur d'équipe."""
+"""`dce utilisateur ajouter | lister | desactiver`, `dce base migrer | importer` : comptes et base du serveur
+d'équipe ; `dossier_de_la_base` prête la base à `dce regenerer --base` et `dce bilan --base`."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
-from typing import Any
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
 
 import click
 
@@ -52,7 +56,7 @@ def ajouter(identifiant: str, nom: str, role: str, service: str | None, depuis_s
     else:
         mot_de_passe = click.prompt("Mot de passe", hide_input=True, confirmation_prompt="Confirmer le mot de passe")
     with connexion.session(_ouvrir(url)) as s:
-        compte = comptes.ajouter(s, identifiant, nom, role, mot_de_passe, service, qui=f"{os.environ.get('USER', 'système')} (ligne de commande)")
+        compte = comptes.ajouter(s, identifiant, nom, role, mot_de_passe, service, qui=_qui())
         click.echo(f"Utilisateur « {compte.identifiant} » ajouté : {role}"
                    + (f", service {compte.service.nom}" if compte.service else "") + ".")
 
@@ -82,7 +86,7 @@ def desactiver(identifiant: str, url: str) -> None:
 
     connexion.exiger_option(url)
     with connexion.session(_ouvrir(url)) as s:
-        comptes.desactiver(s, identifiant, qui=f"{os.environ.get('USER', 'système')} (ligne de commande)")
+        comptes.desactiver(s, identifiant, qui=_qui())
     click.echo(f"Compte « {identifiant} » désactivé.")
 
 
@@ -102,3 +106,65 @@ def migrer(url: str) -> None:
     connexion.migrer(moteur)
     apres = connexion.niveau(moteur)
     click.echo(f"Base au niveau {apres}" + (f" (était {avant or 'vide'})." if avant != apres else " (déjà à jour)."))
+
+
+def option_stockage(commande: Any) -> Any:
+    return click.option("--stockage", type=click.Path(file_okay=False, path_type=Path), default=Path("equipe"),
+                        show_default=True, help="Dossier des pièces du serveur d'équipe.")(commande)
+
+
+@contextmanager
+def dossier_de_la_base(url: str, stockage: Path, racine: Path | None) -> Iterator[Path]:
+    """Les consultations de la base exportées dans la disposition de `dce regenerer` (stockage/lot/AAAAMMJJ-HHMMSS) ;
+    à la sortie, les nouvelles versions produites dans ce dossier deviennent des générations en base."""
+    from sqlalchemy import select
+
+    from ..base import connexion, echange
+    from ..base.dce import Stockage
+    from ..base.modeles import Consultation
+    from ..donnees.catalogue import resoudre_racine
+    from ..lot.regeneration import version_courante
+
+    connexion.exiger_option(url)
+    racine = resoudre_racine(racine)
+    fabrique = _ouvrir(url)
+    pieces = Stockage(stockage / "pieces")
+    dossier = stockage / "lot" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    with connexion.session(fabrique) as s:
+        correspondance = echange.exporter(s, pieces, list(s.scalars(select(Consultation).order_by(Consultation.id))),
+                                          dossier)
+    avant = {nom: version_courante(dossier / nom) for nom in correspondance}
+    click.echo(f"{len(correspondance)} consultation(s) de la base exportée(s) dans {dossier}")
+    yield dossier
+    with connexion.session(fabrique) as s:
+        nouvelles = echange.reprendre_versions(s, pieces, dossier, correspondance, avant, _qui(), racine)
+    if nouvelles:
+        click.echo(f"Base : {len(nouvelles)} nouvelle(s) version(s) enregistrée(s) ({', '.join(nouvelles)}).")
+
+
+def _qui() -> str:
+    return f"{os.environ.get('USER', 'système')} (ligne de commande)"
+
+
+@base.command("importer")
+@click.argument("dossier", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--service", required=True, help="Service (direction) auquel rattacher les consultations ; créé au besoin.")
+@option_base
+@option_stockage
+@click.pass_context
+def importer(ctx: click.Context, dossier: Path, service: str, url: str, stockage: Path) -> None:
+    """Importe un dossier de consultations (celui de `dce regenerer`) : réponses et versions générées. Une
+    référence déjà présente dans le service est ignorée : l'import peut être relancé."""
+    from ..base import comptes, connexion, echange
+    from ..base.dce import Stockage
+    from ..donnees.catalogue import resoudre_racine
+
+    connexion.exiger_option(url)
+    with connexion.session(_ouvrir(url)) as s:
+        rattache = comptes.service(s, service, _qui(), creer=True)
+        resultat = echange.importer(s, Stockage(stockage / "pieces"), dossier, rattache, _qui(),
+                                    resoudre_racine(ctx.obj["racine"]))
+    click.echo(f"{len(resultat.importees)} consultation(s) importée(s) dans le service « {service} », "
+               f"{len(resultat.ignorees)} déjà présente(s), {len(resultat.erreurs)} illisible(s).")
+    for erreur in resultat.erreurs:
+        click.echo(f"  - {erreur}", err=True)
