@@ -58,7 +58,7 @@ navigateur: installer
 
 # Le serveur d'équipe est testé sur SQLite et sur un vrai PostgreSQL : les tests lancent un cluster jetable
 # (initdb dans un dossier temporaire, port libre de 127.0.0.1, sous l'utilisateur postgres si on est root).
-# Seuls les programmes du paquet Debian servent ; aucun service n'est démarré par l'installation.
+# Seuls les programmes du paquet Debian servent (initdb, postgres) ; le service du paquet n'est pas utilisé.
 postgresql:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = "0" ]; then \

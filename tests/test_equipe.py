@@ -201,6 +201,36 @@ def test_session_expiree_et_compte_desactive(app, url_base):
     assert refus.status_code == 401
 
 
+def test_page_d_administration(app):
+    admin = _connecte(app, "admin")
+    jeton = _jeton(admin, "/admin")
+    court = admin.post("/admin/utilisateurs", data={"_csrf": jeton, "identifiant": "claire", "nom": "Claire Dubois",
+                                                    "role": "acheteur", "service": "Direction des transports",
+                                                    "mot_de_passe": "court"})
+    assert court.status_code == 422 and "mot de passe trop court : au moins 12 caractères" in _texte(court)
+    ajout = admin.post("/admin/utilisateurs", data={"_csrf": jeton, "identifiant": "claire", "nom": "Claire Dubois",
+                                                    "role": "acheteur", "service": "Direction de la culture",
+                                                    "mot_de_passe": MOT_DE_PASSE})
+    assert ajout.status_code == 302
+    assert admin.post("/admin/services", data={"_csrf": jeton, "nom": "Direction des sports"}).status_code == 302
+    page = _texte(admin.get("/admin"))
+    assert re.search(r"<th scope=\"row\">claire</th><td>Claire Dubois</td><td>Acheteur</td><td>Direction de la culture</td>", page)
+    assert "<li>Direction des sports</li>" in page
+    claire = _connecte(app, "claire")
+    assert "Claire Dubois · Acheteur · Direction de la culture" in _texte(claire.get("/"))
+    assert claire.post("/admin/services", data={"_csrf": _jeton(claire, "/"), "nom": "X"}).status_code == 403
+    assert _connecte(app, "julie").get("/admin/journal").status_code == 403
+    journal = _texte(admin.get("/admin/journal"))
+    assert re.search(r"<td>admin</td><td>utilisateur ajouté</td><td>claire</td><td>rôle acheteur, service Direction de "
+                     r"la culture</td>", journal)
+    # retour après connexion : jamais vers un autre site
+    client = app.test_client()
+    for suite in ("//attaquant.example/", "/\\attaquant.example", "https://attaquant.example/"):
+        reponse = client.post("/connexion", data={"_csrf": _jeton(client), "identifiant": "anne",
+                                                  "mot_de_passe": MOT_DE_PASSE, "suite": suite})
+        assert reponse.status_code == 302 and reponse.location == "/", suite
+
+
 def test_une_acheteuse_ne_voit_pas_les_consultations_d_un_autre_service(app):
     alice, bruno, julie = _connecte(app, "alice"), _connecte(app, "bruno"), _connecte(app, "julie")
     fiche = _importer(alice)

@@ -151,7 +151,8 @@ def create_app_equipe(racine: Path | None, url_base: str, stockage: Path, *, htt
 
     def connexion_page():
         suite = str(request.values.get("suite") or "")
-        suite = suite if suite.startswith("/") and not suite.startswith("//") else url_for("accueil")
+        if not suite.startswith("/") or suite.startswith("//") or "\\" in suite:  # jamais vers un autre site
+            suite = url_for("accueil")
         if request.method == "GET":
             return render_template("equipe/connexion.html", suite=suite, erreur=None)
         try:
