@@ -185,6 +185,25 @@ def test_mots_de_passe_haches_et_essais_limites(app, url_base):
     assert _connecte(app, "anne").get("/").status_code == 200  # les autres comptes ne sont pas touchés
 
 
+def test_derriere_un_mandataire_https(tmp_path):
+    """--https : cookie de session « Secure » nommé __Host-dce ; l'adresse du client vient de X-Forwarded-For."""
+    url = f"sqlite:///{tmp_path / 'dce.sqlite'}"
+    app = create_app_equipe(RACINE, url, tmp_path / "stockage", https=True)
+    _comptes(url)
+    client = app.test_client()
+    entetes = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.5"}
+    page = client.get("/connexion", headers=entetes, base_url="https://dce.region.local")
+    jeton = re.search(r'name="_csrf" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    cookie = page.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-dce=") and "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    connexion_ = client.post("/connexion", headers=entetes, base_url="https://dce.region.local",
+                             data={"_csrf": jeton, "identifiant": "alice", "mot_de_passe": MOT_DE_PASSE})
+    assert connexion_.status_code == 302
+    admin = _connecte(app, "admin")
+    assert re.search(r"<td>alice</td><td>connexion</td><td></td><td>depuis 203\.0\.113\.5</td>",
+                     _texte(admin.get("/admin/journal")))
+
+
 def test_session_expiree_et_compte_desactive(app, url_base):
     client = _connecte(app, "alice")
     assert client.get("/").status_code == 200

@@ -6,8 +6,14 @@ from alembic import context
 
 from generateur.base.modeles import Base
 
-connexion = context.config.attributes["connection"]
-context.configure(connection=connexion, target_metadata=Base.metadata,
-                  render_as_batch=connexion.dialect.name == "sqlite")  # SQLite : ALTER TABLE par recopie
-with context.begin_transaction():
-    context.run_migrations()
+
+def executer() -> None:
+    connexion = context.config.attributes["connection"]
+    context.configure(connection=connexion, target_metadata=Base.metadata,
+                      render_as_batch=connexion.dialect.name == "sqlite")  # SQLite : ALTER TABLE par recopie
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if hasattr(context, "config"):  # chargé par Alembic ; un simple import (inventaire des modules) ne fait rien
+    executer()
