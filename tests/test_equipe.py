@@ -519,3 +519,30 @@ def test_import_puis_regenerer_et_bilan_sur_la_base(tmp_path):
     assert any(p.suffix == ".xlsx" for p in (tmp_path / "bilan").rglob("*"))
     sans_rien = lanceur.invoke(main, racine + ["bilan"])
     assert sans_rien.exit_code == 2 and "soit un DOSSIER de consultations, soit --base URL" in sans_rien.output
+
+
+def test_justification_d_un_refus_saisie_dans_sa_section(app, tmp_path):
+    """Sans l'étape des suggestions, la justification qu'exige un refus (CCP L2112-2-1) a sa page : au-delà du seuil
+    européen sans clause sociale, l'obligation non respectée disparaît des contrôles une fois la justification saisie."""
+    from conftest import ecrire, reponses
+
+    alice = _connecte(app, "alice")
+    donnees = reponses(lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 180000},
+                             {"numero": 2, "intitule": "Enveloppes", "montant_estime": 120000}])
+    fiche = alice.post("/reprendre", data={"_csrf": _jeton(alice, "/"), "fichier": (
+        io.BytesIO(ecrire(tmp_path, donnees).read_bytes()), "reponses.yaml")},
+        content_type="multipart/form-data").location
+    alice.post(fiche + "/generer", data={"_csrf": _jeton(alice, "/")})
+    assert re.search(r'id="controles">.*1 obligation légale non respectée', _texte(alice.get(fiche)))
+    section = _texte(alice.get(fiche + "/section/justifications"))
+    assert "Justification de l'absence de condition d'exécution sociale" in section
+    version = re.search(r'name="_version" value="(\d+)"', section).group(1)
+    motif = "Fournitures livrées par transporteur : aucune heure de main-d'œuvre sur place."
+    envoi = alice.post(fiche + "/section/justifications", data={
+        "_csrf": _jeton(alice, "/"), "_version": version, "action": "fiche",
+        "justifications.absence_clause_sociale": motif})
+    assert envoi.status_code == 302
+    alice.post(fiche + "/generer", data={"_csrf": _jeton(alice, "/")})
+    controles = re.search(r'id="controles">(.*?)</p>', _texte(alice.get(fiche))).group(1)
+    assert "réponses version 2" in controles and "non respectée" not in controles
+    assert yaml.safe_load(alice.get(fiche + "/reponses.yaml").data)["justifications"]["absence_clause_sociale"] == motif

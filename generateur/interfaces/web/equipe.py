@@ -20,9 +20,8 @@ from werkzeug.exceptions import HTTPException
 from ...base import connexion
 from ...donnees import catalogue, questionnaire as module_questionnaire, yaml_lignes
 from ...donnees.fichiers import nom_sur
-from ...droit import suggestions as module_suggestions
 from ...erreurs import ErreurDCE, ErreurDonnees, Probleme
-from . import configurer_gabarits, entetes, formulaire, jeton, propositions, verifier_jeton
+from . import configurer_gabarits, consultations, entetes, formulaire, jeton, propositions, verifier_jeton
 
 DUREE_SESSION = 8 * 3600  # une journée de travail, puis nouvelle connexion
 INACTIVITE = 3600  # une heure sans requête : session close
@@ -69,7 +68,9 @@ def create_app_equipe(racine: Path | None, url_base: str, stockage: Path, *, htt
     app.extensions["dce_moteur"] = moteur
     configurer_gabarits(app)
     q = module_questionnaire.charger(racine / "questionnaire.yaml")
-    caches = module_suggestions.justifications(module_suggestions.charger(racine / "questionnaire.yaml"))
+    # Pas d'étape des suggestions en mode équipe : les justifications qu'elle demande au refus d'une option imposée
+    # par la loi se saisissent dans leur propre section du questionnaire, qui n'est donc pas cachée.
+    caches: frozenset[str] = frozenset()
     sections = [{"id": str(s["id"]), "titre": str(s["titre"]), "aide": str(s.get("aide", ""))} for s in q.sections
                 if any(x.id not in caches for x in formulaire.questions_section(q, str(s["id"])))]
 
@@ -239,6 +240,7 @@ def create_app_equipe(racine: Path | None, url_base: str, stockage: Path, *, htt
         return render_template(
             "equipe/fiche.html", c=c, sections=sections, problemes=[formulaire.message(p) for p in problemes(c.reponses)],
             generations=gens, derniere=derniere, visas=visas, refus=refus,
+            controles=consultations.statut_conformite({"conformite": derniere.conformite}) if derniere else None,
             visa=module_dce.visa_consultation(g.s, c, c.numero_version),
             non_validees=module_dce.non_validees(g.s, derniere) if derniere else [],
             publiee=module_dce.publiee(g.s, c)), statut
