@@ -546,3 +546,17 @@ def test_justification_d_un_refus_saisie_dans_sa_section(app, tmp_path):
     controles = re.search(r'id="controles">(.*?)</p>', _texte(alice.get(fiche))).group(1)
     assert "réponses version 2" in controles and "non respectée" not in controles
     assert yaml.safe_load(alice.get(fiche + "/reponses.yaml").data)["justifications"]["absence_clause_sociale"] == motif
+
+
+def test_nouvelle_consultation_problemes_menent_au_champ(app):
+    """Une consultation neuve : chaque problème de la fiche mène au champ, dans sa page, erreur affichée."""
+    alice = _connecte(app, "alice")
+    page = alice.post("/nouvelle", data={"_csrf": _jeton(alice, "/")})
+    assert page.status_code == 302 and page.location.endswith("/section/acheteur")
+    fiche = page.location.rsplit("/section/", 1)[0]
+    texte = alice.get(fiche).get_data(as_text=True)
+    lien = re.search(r'<a href="([^"]*/section/consultation\?verifier=1#c-reference)">([^<]+)</a>', texte)
+    assert lien and "Référence de la consultation" in html.unescape(lien.group(2))
+    section = alice.get(html.unescape(lien.group(1)).split("#")[0]).get_data(as_text=True)
+    assert re.search(r'id="c-reference"[^>]*aria-invalid="true"|aria-invalid="true"[^>]*id="c-reference"', section) or \
+        'id="c-reference-erreur"' in section

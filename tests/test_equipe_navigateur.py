@@ -160,3 +160,24 @@ def test_clause_non_validee_publiee_seulement_apres_le_visa(ouvrir):
     alice.get_by_role("button", name="Publier la consultation").click()
     attendre(alice.locator("#publication")).to_contain_text("Publiée le")
     attendre(alice.locator("#publication")).to_contain_text("par Alice Martin")
+
+
+def test_aucun_defilement_horizontal_a_320_pixels(ouvrir, serveur):
+    """Pages du mode équipe à 320 px de large (WCAG 1.4.10) : les tableaux larges défilent dans leur cadre."""
+    alice = ouvrir("alice")
+    fiche = _reprendre(alice, "travaux-lycee.yaml")
+    alice.get_by_role("button", name="Générer le DCE").click()
+    attendre(alice.locator(".messages")).to_contain_text("DCE généré")
+    admin = ouvrir("admin")
+    debordements = {}
+    for page, adresses in ((alice, ["/", fiche, fiche + "/section/consultation", fiche + "/section/lots",
+                                    fiche + "/historique?de=1&a=1", "/clauses"]),
+                           (admin, ["/admin", "/admin/journal"])):
+        page.set_viewport_size({"width": 320, "height": 800})
+        for adresse in adresses:
+            cible = adresse if adresse.startswith("http") else serveur + adresse
+            assert page.goto(cible).status == 200, cible
+            ecart = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+            if ecart > 0:
+                debordements[adresse] = ecart
+    assert debordements == {}

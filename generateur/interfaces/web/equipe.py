@@ -233,12 +233,22 @@ def create_app_equipe(racine: Path | None, url_base: str, stockage: Path, *, htt
         flash("Fichier repris dans une nouvelle consultation.", "succes")
         return redirect(url_for("fiche", ident=c.id))
 
+    def liens_problemes(c: Any) -> list[tuple[str, str]]:
+        """(adresse du champ en erreur dans sa page de saisie, message) ; adresse vide hors des sections."""
+        liens = []
+        for p in problemes(c.reponses):
+            section_du_champ = formulaire.section_du_champ(q, p.champ)
+            adresse = url_for("section", ident=c.id, section=section_du_champ, verifier=1,
+                              _anchor=formulaire.ident_html(p.champ or "")) if section_du_champ else ""
+            liens.append((adresse, formulaire.message(p)))
+        return liens
+
     def page_fiche(c: Any, statut: int = 200, refus: str = ""):
         gens = module_dce.generations(g.s, c)
         derniere = gens[0] if gens else None
         visas = module_dce.visas_clauses(g.s)
         return render_template(
-            "equipe/fiche.html", c=c, sections=sections, problemes=[formulaire.message(p) for p in problemes(c.reponses)],
+            "equipe/fiche.html", c=c, sections=sections, problemes=liens_problemes(c),
             generations=gens, derniere=derniere, visas=visas, refus=refus,
             controles=consultations.statut_conformite({"conformite": derniere.conformite}) if derniere else None,
             visa=module_dce.visa_consultation(g.s, c, c.numero_version),
