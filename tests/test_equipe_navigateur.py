@@ -14,28 +14,12 @@ import threading
 import pytest
 
 from conftest import EXEMPLES, RACINE
-from test_web import ARGUMENTS_CHROMIUM, CHROMIUM, SOUS_CI, _exiger, attendre  # noqa: F401
+from test_web import _exiger, attendre, navigateur  # noqa: F401 - navigateur : Chromium sans écran (fixture)
 
 for _module in ("sqlalchemy", "alembic", "argon2", "waitress"):
     _exiger(_module)
 
 from test_equipe import MOT_DE_PASSE, _comptes  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def navigateur():
-    from pathlib import Path
-
-    if not Path(CHROMIUM).is_file():
-        message = f"Chromium absent ({CHROMIUM}) : paquet Debian « chromium »"
-        if SOUS_CI:
-            pytest.fail(message + " requis en intégration continue (CI=true)")
-        pytest.skip(message)
-    sync_api = _exiger("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGUMENTS_CHROMIUM)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +46,7 @@ def serveur(tmp_path_factory):
 
 
 @pytest.fixture
-def ouvrir(navigateur, serveur):
+def ouvrir(navigateur, serveur):  # noqa: F811 - la fixture importée de test_web
     """ouvrir("alice") → un onglet connecté sous ce compte, dans son propre contexte (ses propres cookies)."""
     contextes = []
 

@@ -144,7 +144,7 @@ def create_app_equipe(racine: Path | None, url_base: str, stockage: Path, *, htt
                     413: "Envoi trop volumineux : au plus 2 Mo."}
         message = exc.description if exc.code == 400 and str(exc.description).startswith("Jeton") else \
             messages.get(exc.code or 0, f"Erreur {exc.code}.")
-        return render_template("equipe/erreur.html", message=message, code=exc.code), exc.code
+        return render_template("erreur.html", message=message, code=exc.code, gabarit_base="equipe/base.html"), exc.code
 
     def exiger(*roles: str) -> None:
         if g.u.role not in roles:
