@@ -1,13 +1,14 @@
 # Deux commandes pour une machine neuve :
 #   make demo    installe dce dans .venv (sans les outils de test) et génère le DCE de chaque exemple dans sortie/
-#   make tests   installe les dépendances de test (option dask comprise, LibreOffice et Chromium si besoin),
+#   make tests   installe les dépendances de test (options dask et equipe comprises, LibreOffice, Chromium et
+#                PostgreSQL si besoin),
 #                lance toute la suite et vérifie le paquet construit (wheel) hors du dépôt
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 EXEMPLES = $(wildcard exemples/*.yaml)
 
-.PHONY: demo tests installer libreoffice navigateur verifier-catalogue paquet docs captures
+.PHONY: demo tests installer libreoffice navigateur postgresql verifier-catalogue paquet docs captures
 
 $(BIN)/dce: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +19,10 @@ $(BIN)/dce: pyproject.toml
 installer: $(BIN)/dce
 
 # Dépendances des tests, dont l'option dask : le test de régénération sur un cluster Dask (LocalCluster) tourne
-# aussi en intégration continue.
+# aussi en intégration continue ; et l'option equipe (serveur d'équipe : SQLAlchemy, Alembic, argon2, waitress,
+# psycopg).
 $(VENV)/.dependances-tests: $(BIN)/dce pyproject.toml
-	$(BIN)/pip install --quiet -e ".[tests,dask]"
+	$(BIN)/pip install --quiet -e ".[tests,dask,equipe]"
 	touch $@
 
 demo: installer
@@ -54,6 +56,19 @@ navigateur: installer
 	  fi; \
 	fi
 
+# Le serveur d'équipe est testé sur SQLite et sur un vrai PostgreSQL : les tests lancent un cluster jetable
+# (initdb dans un dossier temporaire, port libre de 127.0.0.1, sous l'utilisateur postgres si on est root).
+# Seuls les programmes du paquet Debian servent (initdb, postgres) ; le service du paquet n'est pas utilisé.
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      postgresql >/dev/null; \
+	  else \
+	    echo "PostgreSQL absent : les tests du serveur d'équipe sur PostgreSQL seront ignorés (installer le paquet postgresql)"; \
+	  fi; \
+	fi
+
 verifier-catalogue: installer
 	$(BIN)/dce catalogue verifier
 
@@ -82,7 +97,7 @@ docs: $(VENV)/.dependances-docs
 captures: $(VENV)/.dependances-tests navigateur
 	DCE_CAPTURES=docs/captures $(BIN)/pytest -q tests/test_web.py -k "plusieurs_lots or deux_onglets or cpv or publier_depuis"
 
-tests: $(VENV)/.dependances-tests libreoffice navigateur
+tests: $(VENV)/.dependances-tests libreoffice navigateur postgresql
 	$(BIN)/dce catalogue verifier
 	$(BIN)/pytest -q
 	$(MAKE) --no-print-directory paquet

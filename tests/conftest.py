@@ -119,3 +119,93 @@ def convertir_pdf(fichiers: list[Path], dossier: Path, profil: Path) -> None:
          "--outdir", str(dossier), *map(str, fichiers)],
         check=True, capture_output=True, timeout=300,
     )
+
+
+# --- PostgreSQL jetable pour les tests du serveur d'équipe ---------------------------------------------------
+
+def _binaires_postgresql() -> Path | None:
+    """Dossier de initdb/postgres (paquets Debian : /usr/lib/postgresql/NN/bin), le plus récent."""
+    import glob
+
+    trouves = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda c: int(c.split("/")[4]))
+    if trouves:
+        return Path(trouves[-1]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+@pytest.fixture(scope="session")
+def postgresql_serveur(tmp_path_factory):
+    """Un cluster PostgreSQL jetable (initdb dans un dossier temporaire) sur un port libre de 127.0.0.1.
+
+    Lancé sous l'utilisateur « postgres » si les tests tournent en root (PostgreSQL refuse root). Absent : tests
+    ignorés sur un poste, échec sous CI=true (`make tests` l'installe)."""
+    import socket
+    import time
+
+    binaires = _binaires_postgresql()
+    if binaires is None:
+        message = "PostgreSQL absent (paquet Debian « postgresql »)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " : requis en intégration continue (CI=true), `make tests` doit l'installer")
+        pytest.skip(message)
+    import tempfile
+
+    dossier = Path(tempfile.mkdtemp(prefix="dce-postgresql-"))  # hors du dossier de pytest, fermé aux autres comptes
+    donnees, prise = dossier / "donnees", dossier / "prise"
+    prise.mkdir()
+    prefixe: list[str] = []
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            compte = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.fail("tests lancés en root sans utilisateur « postgres » pour faire tourner PostgreSQL")
+        for chemin in (dossier, prise):
+            os.chown(chemin, compte.pw_uid, compte.pw_gid)
+        prefixe = ["setpriv", f"--reuid={compte.pw_uid}", f"--regid={compte.pw_gid}", "--clear-groups", "--"]
+    journal = open(dossier / "postgresql.log", "wb")
+    subprocess.run(prefixe + [str(binaires / "initdb"), "-D", str(donnees), "-U", "dce", "--auth=trust",
+                              "--encoding=UTF8", "--locale=C.UTF-8"], check=True, capture_output=True, timeout=120)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    processus = subprocess.Popen(prefixe + [str(binaires / "postgres"), "-D", str(donnees), "-p", str(port),
+                                            "-h", "127.0.0.1", "-k", str(prise), "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                                            "-c", "max_connections=200"],
+                                 stdout=journal, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(300):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if processus.poll() is not None:
+                pytest.fail("PostgreSQL n'a pas démarré : " + (dossier / "postgresql.log").read_text(errors="replace"))
+            time.sleep(0.1)
+        time.sleep(0.3)
+        yield f"postgresql://dce@127.0.0.1:{port}"
+    finally:
+        import signal
+
+        processus.send_signal(signal.SIGQUIT)  # arrêt immédiat : le cluster est jetable
+        processus.wait(timeout=30)
+        journal.close()
+        shutil.rmtree(dossier, ignore_errors=True)
+
+
+_BASES = iter(range(1, 10**6))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url_base(request, tmp_path):
+    """Adresse d'une base vide : SQLite dans un dossier temporaire, puis une base neuve du PostgreSQL jetable."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'dce.sqlite'}"
+    serveur = request.getfixturevalue("postgresql_serveur")
+    import psycopg
+
+    nom = f"essai{next(_BASES)}"
+    with psycopg.connect(serveur + "/postgres", autocommit=True) as c:
+        c.execute(f"CREATE DATABASE {nom}")
+    return f"{serveur}/{nom}"

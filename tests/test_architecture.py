@@ -17,7 +17,7 @@ from conftest import RACINE
 
 PAQUET = RACINE / "generateur"
 # De bas en haut : une couche ne connaît que celles qui la précèdent.
-COUCHES = ("donnees", "droit", "pieces", "rendu", "lot", "interfaces")
+COUCHES = ("donnees", "droit", "pieces", "rendu", "lot", "base", "interfaces")
 RACINE_PERMISE = {"__init__", "erreurs"}  # ce qui sert partout
 
 

@@ -12,6 +12,7 @@ from . import (  # noqa: F401 - chaque module ajoute ses commandes au groupe `ma
     commandes_catalogue,
     commandes_conformite,
     commandes_cpv,
+    commandes_equipe,
     commandes_generer,
     commandes_publier,
     commandes_regeneration,

@@ -40,14 +40,19 @@ def annexe(ctx: click.Context, reponses: Path, sortie: Path, droit_du: dt.date |
 
 
 @main.command("bilan")
-@click.argument("dossier", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("dossier", type=click.Path(exists=True, file_okay=False, path_type=Path), required=False)
 @click.option("--annee", type=click.IntRange(2000, 2100), metavar="AAAA",
               help="Ne retenir que les consultations lancées cette année-là.")
 @click.option("--acheteur", metavar="ID", help="Ne retenir que les consultations de ce profil d'acheteur.")
 @click.option("-o", "--sortie", type=click.Path(file_okay=False, path_type=Path), default=Path("sortie"),
               show_default=True, help="Dossier où écrire le rapport et le classeur.")
+@click.option("--base", "url", metavar="URL",
+              help="Bilan des consultations de la base du serveur d'équipe (au lieu d'un DOSSIER).")
+@click.option("--stockage", type=click.Path(file_okay=False, path_type=Path), default=Path("equipe"),
+              show_default=True, help="Avec --base : dossier des pièces du serveur d'équipe.")
 @click.pass_context
-def bilan(ctx: click.Context, dossier: Path, annee: int | None, acheteur: str | None, sortie: Path) -> None:
+def bilan(ctx: click.Context, dossier: Path | None, annee: int | None, acheteur: str | None, sortie: Path,
+          url: str | None, stockage: Path) -> None:
     """Bilan SPASER de toutes les consultations d'un dossier : rapport Word avec graphiques et classeur Excel.
 
     Chaque fichier de réponses (*.yaml) du dossier et de ses sous-dossiers est une consultation ; un bilan
@@ -60,7 +65,15 @@ def bilan(ctx: click.Context, dossier: Path, annee: int | None, acheteur: str | 
     except ModuleNotFoundError as exc:  # graphiques : matplotlib, option [bilan]
         raise option_manquante(exc, "le bilan SPASER (graphiques)") from None
 
-    resultats = bilans(dossier, ctx.obj["racine"], annee, acheteur)
+    if (dossier is None) == (url is None):
+        raise click.UsageError("donner soit un DOSSIER de consultations, soit --base URL")
+    if url is not None:
+        from .commandes_equipe import dossier_de_la_base
+
+        with dossier_de_la_base(url, stockage, ctx.obj["racine"]) as exporte:
+            resultats = bilans(exporte, ctx.obj["racine"], annee, acheteur)
+    else:
+        resultats = bilans(dossier, ctx.obj["racine"], annee, acheteur)
     chemins = ecrire(resultats, sortie, ctx.obj["racine"], annee)
     for b in resultats:
         click.echo(f"{b.acheteur.profil['nom']}{NBSP}: {pluriel(b.consultations, 'consultation')}, "

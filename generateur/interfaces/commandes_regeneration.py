@@ -17,7 +17,7 @@ def _accord(n: int, mot: str) -> str:
 
 
 @main.command("regenerer")
-@click.argument("dossier", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("dossier", type=click.Path(exists=True, file_okay=False, path_type=Path), required=False)
 @click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
               help="Nombre de processus de calcul. Défaut : nombre de cœurs de la machine.")
 @click.option("--simulation", is_flag=True,
@@ -28,16 +28,27 @@ def _accord(n: int, mot: str) -> str:
 @click.option("--dask", "adresse_dask", metavar="ADRESSE",
               help="Répartit le lot sur un cluster Dask distributed (ex. tcp://ordonnanceur:8786) ; dossier et "
                    "catalogue doivent être visibles des machines de calcul.")
+@click.option("--base", "url", metavar="URL",
+              help="Régénérer les consultations de la base du serveur d'équipe (au lieu d'un DOSSIER) ; les "
+                   "nouvelles versions y sont enregistrées.")
+@click.option("--stockage", type=click.Path(file_okay=False, path_type=Path), default=Path("equipe"),
+              show_default=True, help="Avec --base : dossier des pièces du serveur d'équipe.")
 @click.pass_context
-def regenerer(ctx: click.Context, dossier: Path, jobs: int | None, simulation: bool, seulement_impactees: bool,
-              adresse_dask: str | None) -> None:
+def regenerer(ctx: click.Context, dossier: Path | None, jobs: int | None, simulation: bool, seulement_impactees: bool,
+              adresse_dask: str | None, url: str | None, stockage: Path) -> None:
     """Régénère chaque consultation de DOSSIER (un sous-dossier par consultation, avec son reponses.yaml) avec le
     catalogue actuel. La version précédente est conservée ; un rapport dit ce qui a changé et pourquoi.
     Code de sortie 1 si une consultation a échoué."""
     from ..lot.rapport_changements import A_JOUR, MODIFIEE, NON_CONCERNEE, NOUVELLE
     from ..lot.regeneration import regenerer as regenerer_lot
 
+    if (dossier is None) == (url is None):
+        raise click.UsageError("donner soit un DOSSIER de consultations, soit --base URL")
     with ExitStack() as pile:
+        if url is not None:
+            from .commandes_equipe import dossier_de_la_base
+
+            dossier = pile.enter_context(dossier_de_la_base(url, stockage, ctx.obj["racine"]))
         executeur = None
         if adresse_dask:
             try:

@@ -63,13 +63,13 @@ def _lien_json(l: LienApplique) -> dict[str, Any]:
             "reponses_lues": s.lues, "lots": s.lots}
 
 
-def donnees(analyse: Analyse, conformite: Conformite) -> dict[str, Any]:
-    """Contenu complet de l'annexe, sérialisable en JSON."""
+def donnees(analyse: Analyse, conformite: Conformite, visa: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Contenu complet de l'annexe, sérialisable en JSON ; `visa` : le visa du service juridique (serveur d'équipe)."""
     ctx = analyse.contexte
     niveaux = par_niveau(analyse)
     decp = considerations_decp(analyse)
     origines = _origines_decp(analyse)
-    return {
+    return ({"visa_juridique": visa} if visa else {}) | {
         "consultation": {
             "reference": ctx["reference"], "objet": ctx["objet"], "acheteur": analyse.acheteur.profil["nom"],
             "date_lancement": ctx["date_lancement"].isoformat(), "droit_applicable_au": analyse.date_droit.isoformat(),
@@ -138,10 +138,13 @@ def _oui_non(valeur: bool) -> str:
     return "oui" if valeur else "non"
 
 
-def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True) -> tuple[list[Bloc], list[Titre]]:
+def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True,
+          visa: dict[str, Any] | None = None) -> tuple[list[Bloc], list[Titre]]:
     """Annexe en blocs : synthèse d'une page, puis le détail pour le juriste.
 
-    `citations` faux : sans les extraits des pièces (preuves, défauts), pour relire l'annexe elle-même."""
+    `citations` faux : sans les extraits des pièces (preuves, défauts), pour relire l'annexe elle-même.
+    `visa` : le visa du service juridique donné dans le serveur d'équipe (qui, quand, commentaire, clauses
+    validées), tracé dans un dernier article."""
     ctx = analyse.contexte
     corps: list[Bloc] = []
     titres: list[Titre] = []
@@ -341,6 +344,19 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True) -> t
             [13, 14, 39, 20, 14]))
     else:
         corps.append(Paragraphe([Segment(f"Le CCAP ne déroge à aucun article du CCAG-{ctx['ccag']}.")]))
+    if visa:
+        article(9, "Visa du service juridique")
+        texte = f"Consultation visée par {visa['juriste']} le {visa['le']}"
+        corps.append(Paragraphe([Segment(texte + (f"{NBSP}: «{NBSP}{visa['commentaire']}{NBSP}»." if visa.get("commentaire")
+                                                  else "."))]))
+        if visa.get("clauses"):
+            corps.append(Paragraphe([Segment(f"Clauses retenues à la source juridique partiellement vérifiée ou non "
+                                             f"vérifiée, et leur validation{NBSP}:")]))
+            corps.append(tableau(
+                [["Clause", "Statut juridique", "Validation", "Commentaire"]]
+                + [[f"{c['titre']} ({c['clause']}, v{c['version']})", STATUTS_JURIDIQUES.get(c["statut_juridique"], ""),
+                    c["validation"], c.get("commentaire") or "aucun"] for c in visa["clauses"]],
+                [34, 18, 26, 22]))
     return corps, titres  # typographie française : appliquée par les blocs eux-mêmes (pieces/blocs.py)
 
 

@@ -64,11 +64,12 @@ class Dce:
 
 
 def produire_dce(fichier_reponses: Path | str, racine: Path | None = None, date_droit: dt.date | None = None,
-                 strict: bool = False, complementaires: bool = False) -> Dce:
+                 strict: bool = False, complementaires: bool = False, visa: dict[str, Any] | None = None) -> Dce:
     """Le DCE en mémoire : RC, CCAP, CCTP, fiche de traçabilité, annexe de conformité et manifeste.
 
     `strict` : une obligation légale non respectée ou un défaut bloquant de la relecture (annexe de conformité)
     arrête tout ici. `complementaires` : la relecture lit aussi les pièces que `dce publier` ajoute.
+    `visa` : visa du service juridique (serveur d'équipe), tracé dans l'annexe de conformité.
     """
     analyse = preparer(fichier_reponses, racine, date_droit)
     base = nom_sur(str(analyse.contexte["reference"]))
@@ -91,7 +92,7 @@ def produire_dce(fichier_reponses: Path | str, racine: Path | None = None, date_
     modele = modele_de(analyse, "CCAP")
     contenus[f"{base}-tracabilite-SPASER.docx"] = produire(
         modele, variables_modele(analyse, "SPASER", "Fiche de traçabilité SPASER"), blocs, titres)
-    contenus.update(contenus_annexe(analyse, conformite, base))
+    contenus.update(contenus_annexe(analyse, conformite, base, visa))
     contenus.update(decp.contenus(analyse, base))  # données essentielles DECP 2.0.3, un fichier par lot
     donnees = manifeste(analyse, contenus, b"".join(modeles.values()))
     donnees["conformite"] = conformite.resume()
@@ -122,10 +123,11 @@ def generer(fichier_reponses: Path | str, sortie: Path | str, racine: Path | Non
     return Resultat(dce.analyse, {nom: sortie / nom for nom in dce.contenus}, dce.conformite)
 
 
-def contenus_annexe(analyse: Analyse, conformite: Conformite, base: str) -> dict[str, bytes]:
+def contenus_annexe(analyse: Analyse, conformite: Conformite, base: str,
+                    visa: dict[str, Any] | None = None) -> dict[str, bytes]:
     """Les trois fichiers de l'annexe, en mémoire : base-annexe-conformite.docx, .json et .csv."""
-    contenu = en_json(annexe.donnees(analyse, conformite))
-    corps, titres = annexe.blocs(analyse, conformite)
+    contenu = en_json(annexe.donnees(analyse, conformite, visa))
+    corps, titres = annexe.blocs(analyse, conformite, visa=visa)
     return {
         f"{base}-annexe-conformite.docx": produire(modele_de(analyse, "CCAP"),
                                                    variables_modele(analyse, "ANNEXE", annexe.TITRE), corps, titres),

@@ -48,6 +48,43 @@ def insecables(texte: Any) -> str:
     return texte
 
 
+def jeton() -> str:
+    """Jeton CSRF de la session, à renvoyer dans chaque formulaire (champ caché `_csrf`)."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return str(session["csrf"])
+
+
+def verifier_jeton() -> None:
+    """Avant chaque requête : un envoi (POST) sans le jeton de la session est refusé (400)."""
+    if request.method == "POST":
+        envoye = str(request.form.get("_csrf", ""))
+        attendu = str(session.get("csrf", ""))
+        if not attendu or not hmac.compare_digest(envoye, attendu):
+            abort(400, "Jeton de sécurité absent ou expiré : recharger la page puis renvoyer le formulaire.")
+
+
+def entetes(reponse: Response) -> Response:
+    """En-têtes de sécurité de chaque réponse : aucune ressource distante, pas de cadre, pas de cache."""
+    reponse.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    reponse.headers["X-Content-Type-Options"] = "nosniff"
+    reponse.headers["Referrer-Policy"] = "no-referrer"
+    if request.endpoint != "static":
+        reponse.headers["Cache-Control"] = "no-store"
+    return reponse
+
+
+def configurer_gabarits(app: Flask) -> None:
+    """Gabarits Jinja : blocs sans lignes vides, filtres de mise en forme française."""
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    app.jinja_env.filters.update(formats.FILTRES)
+    app.jinja_env.filters["insecables"] = insecables
+    app.jinja_env.filters["initiale"] = lambda texte: str(texte)[:1].upper() + str(texte)[1:]
+
+
 def create_app(racine: Path | None = None, dossier_consultations: Path | None = None, *,
                hote: str = "127.0.0.1") -> Flask:
     """Application web pour le catalogue `racine` et le dossier de consultations donnés."""
@@ -63,11 +100,7 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
         SESSION_COOKIE_HTTPONLY=True,
         TRUSTED_HOSTS=list(HOTES_LOCAUX) if hote in HOTES_LOCAUX else None,  # contre le rebond DNS
     )
-    app.jinja_env.trim_blocks = True
-    app.jinja_env.lstrip_blocks = True
-    app.jinja_env.filters.update(formats.FILTRES)
-    app.jinja_env.filters["insecables"] = insecables
-    app.jinja_env.filters["initiale"] = lambda texte: str(texte)[:1].upper() + str(texte)[1:]
+    configurer_gabarits(app)
     brouillons = Brouillons(dossier)
 
     def q() -> Questionnaire:
@@ -147,29 +180,8 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
 
     # --- sécurité ---------------------------------------------------------------------------------------
 
-    def jeton() -> str:
-        if "csrf" not in session:
-            session["csrf"] = secrets.token_urlsafe(32)
-        return str(session["csrf"])
-
-    @app.before_request
-    def verifier_jeton() -> None:
-        if request.method == "POST":
-            envoye = str(request.form.get("_csrf", ""))
-            attendu = str(session.get("csrf", ""))
-            if not attendu or not hmac.compare_digest(envoye, attendu):
-                abort(400, "Jeton de sécurité absent ou expiré : recharger la page puis renvoyer le formulaire.")
-
-    @app.after_request
-    def entetes(reponse: Response) -> Response:
-        reponse.headers["Content-Security-Policy"] = (
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-        reponse.headers["X-Content-Type-Options"] = "nosniff"
-        reponse.headers["Referrer-Policy"] = "no-referrer"
-        if request.endpoint != "static":
-            reponse.headers["Cache-Control"] = "no-store"
-        return reponse
+    app.before_request(verifier_jeton)
+    app.after_request(entetes)
 
     @app.context_processor
     def globales() -> dict[str, Any]:

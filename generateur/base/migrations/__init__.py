@@ -1,0 +1,1 @@
+"""Migrations Alembic de la base du serveur d'équipe (une par version du schéma, dans versions/)."""

@@ -1,0 +1,1 @@
+"""Une migration par fichier, appliquées dans l'ordre par `base.connexion.migrer`."""
