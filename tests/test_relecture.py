@@ -107,6 +107,25 @@ def test_renvois_verifies_vers_la_bonne_piece():
     assert [d.regle for d in relire(pieces)] == ["renvoi-article-absent"] * 2
 
 
+def test_renvoi_sans_numero_vers_un_contenu_absent():
+    """« la fréquence fixée au CCTP », « les performances thermiques du CCTP » : vus tant qu'aucun article du CCTP ne
+    traite ce point ; plus vus dès qu'un article le traite. Un renvoi numéroté relève de l'autre règle."""
+    pieces = {nom: piece_propre(nom) for nom in ("RC", "CCAP", "CCTP")}
+    pieces["RC"].append(Paragraphe([Segment("Le titulaire respecte la fréquence de passage fixée au CCTP.")]))
+    pieces["CCAP"].append(Paragraphe([Segment("Les variantes respectent les performances thermiques du CCTP.")]))
+    pieces["CCAP"].append(Paragraphe([Segment("Les pénalités du CCAP s’appliquent selon les spécifications de "
+                                              "l’article 1 du CCTP.")]))
+    defauts = [d for d in relire(pieces) if d.regle == "renvoi-contenu-absent"]
+    assert sorted((d.piece, d.extrait, d.detail) for d in defauts) == [
+        ("CCAP", "Les variantes respectent les performances thermiques du CCTP.", "aucun article du CCTP sur ce point"),
+        ("RC", "Le titulaire respecte la fréquence de passage fixée au CCTP.", "aucun article du CCTP sur ce point"),
+    ]
+    pieces["CCTP"].append(Titre(1, "Article 4 – Performances énergétiques"))
+    assert [d.piece for d in relire(pieces) if d.regle == "renvoi-contenu-absent"] == ["RC"]
+    pieces["CCTP"][3] = Titre(2, "2.1 – Fréquences de passage")
+    assert not [d for d in relire(pieces) if d.regle == "renvoi-contenu-absent"]
+
+
 def test_regle_mal_ecrite_nomme_fichier_et_ligne(tmp_path):
     racine = copie_catalogue(tmp_path)
     texte = (RACINE / "catalogue.yaml").read_text(encoding="utf-8")

@@ -234,7 +234,7 @@ def valider(doc: yaml_lignes.Document, questionnaire: Questionnaire) -> Reponses
         message, champ = _message(err, questionnaire, chemin)
         problemes.append(Probleme(message, doc.fichier, doc.ligne(champ), champ))
     if problemes:
-        raise ErreurDonnees(_nommes(sorted(problemes, key=lambda p: p.ligne or 0), questionnaire))
+        raise ErreurDonnees(nommes(sorted(problemes, key=lambda p: p.ligne or 0), questionnaire))
     donnees = copy.deepcopy(doc.donnees)
     try:
         completer(donnees, questionnaire.questions)
@@ -242,11 +242,11 @@ def valider(doc: yaml_lignes.Document, questionnaire: Questionnaire) -> Reponses
         raise ErreurDonnees(Probleme(f"date invalide « {exc} »", doc.fichier)) from None
     problemes = verifications(donnees, doc, questionnaire)
     if problemes:
-        raise ErreurDonnees(_nommes(problemes, questionnaire))
+        raise ErreurDonnees(nommes(problemes, questionnaire))
     return Reponses(donnees, doc.fichier, doc)
 
 
-def _nommes(problemes: list[Probleme], questionnaire: Questionnaire) -> list[Probleme]:
+def nommes(problemes: list[Probleme], questionnaire: Questionnaire) -> list[Probleme]:
     """Chaque problème désigne sa question avec les mots du questionnaire (« Lot 1 — Montant estimé du lot »),
     jamais par sa clé interne ; le chemin technique reste dans `champ` (ancres, retour à la question)."""
     for p in problemes:

@@ -342,4 +342,8 @@ def preparer(fichier_reponses: Path | str, racine: Path | None = None, date_droi
     rep = module_reponses.charger(fichier_reponses, q)
     cat = module_catalogue.charger(racine)
     ach = module_acheteurs.charger(racine, rep.donnees["acheteur"])
-    return analyser(rep, ach, cat, date_droit)
+    try:
+        return analyser(rep, ach, cat, date_droit)
+    except ErreurDonnees as exc:  # limites du catalogue : la réponse refusée est nommée par son libellé
+        module_reponses.nommes([p for p in exc.problemes if p.fichier == rep.fichier], q)
+        raise ErreurDonnees(exc.problemes) from None

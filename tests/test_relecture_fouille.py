@@ -1,0 +1,67 @@
+"""Des fichiers de réponses tirés du questionnaire (tests/reponses_valides.py) : chaque fichier produit des pièces
+que la relecture trouve sans défaut (RC, CCAP, CCTP, actes d'engagement, cadre de mémoire, bordereau, fiche,
+annexe), ou il est refusé par une erreur claire (code 2), nommée avec les libellés du questionnaire.
+
+Profil court dans la suite ; profil long hors de la suite :
+    DCE_RELECTURE_FOUILLE=1000 .venv/bin/pytest -q tests/test_relecture_fouille.py -s
+(chiffres de la dernière campagne au README, section « Relecture automatique »).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+
+from conftest import RACINE, ecrire
+from reponses_valides import fichier_de_reponses
+from generateur.droit.regles import preparer
+from generateur.erreurs import ErreurDCE
+from generateur.pieces.lecture import controler
+
+EXEMPLES = int(os.environ.get("DCE_RELECTURE_FOUILLE", "120"))
+CLE_INTERNE = re.compile(r"\b(?:lots|criteres|spaser|chantier|intervenants|prix|variantes)\.[\w.]+")
+
+
+def defauts_de_l_outil(analyse, conformite) -> list:
+    """Défauts de relecture, hors champs que le profil d'acheteur déclare lui-même « à compléter » (surlignés dans
+    Word et recensés à part dans l'annexe : c'est au service de les remplir, pas à la génération)."""
+    declares = [f"[à compléter\u00a0: {c.libelle}]".replace("'", "’") for c in analyse.a_completer]
+    return [d for d in conformite.defauts
+            if not (d.regle == "a-completer" and any(x.replace("\u00a0", " ") in d.extrait.replace("\u00a0", " ")
+                                                     for x in declares))]
+
+
+def test_fichiers_tires_du_questionnaire_sans_defaut_ou_refuses(tmp_path):
+    bilan: collections.Counter[str] = collections.Counter()
+    refus: collections.Counter[str] = collections.Counter()
+
+    @settings(max_examples=EXEMPLES, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(donnees=fichier_de_reponses())
+    def cas(donnees):
+        fichier = ecrire(tmp_path, donnees)
+        try:
+            analyse = preparer(fichier, RACINE)
+        except ErreurDCE as exc:  # refus : la commande sort en code 2 avec ces problèmes
+            assert exc.problemes, donnees
+            for p in exc.problemes:
+                texte = str(p)
+                assert p.message and not CLE_INTERNE.search(texte.replace(str(fichier), "")), texte
+                refus[p.message.split(" : ")[0][:60]] += 1
+            bilan["refusés"] += 1
+            return
+        conformite = controler(analyse, complementaires=True)
+        defauts = defauts_de_l_outil(analyse, conformite)
+        assert not defauts, "\n".join(f"{d.regle} | {d.piece} | {d.article} | {d.extrait}" for d in defauts) + \
+            "\n\n" + yaml.safe_dump(donnees, allow_unicode=True, sort_keys=False)
+        bilan["générés"] += 1
+        bilan[f"{analyse.contexte['nature']}"] += 1
+        bilan[f"{len(analyse.contexte['lots'])} lot(s)"[:-3] + " lots"] += 1
+
+    cas()
+    print(f"\nfichiers tirés du questionnaire : {dict(bilan)} ; motifs de refus : {dict(refus)}")
+    assert bilan["générés"] >= EXEMPLES // 2  # la stratégie tire surtout des fichiers valides
