@@ -240,7 +240,7 @@ def test_exemples_la_relecture_voit_chaque_defaut_et_l_annexe_le_dit(exemples_ge
         return
     # tant qu'un défaut existe, l'annexe n'est pas « conforme », et elle cite chacun : pièce, article, extrait
     assert annexe["synthese"]["etat"] != "conforme" and not annexe["synthese"]["texte"].startswith("Conforme")
-    assert f"{len(annexe['relecture'])} défaut" in annexe["synthese"]["texte"]
+    assert f"{len(annexe['relecture'])}{NBSP}défaut" in annexe["synthese"]["texte"]
     lu = Lu(next(p for n, p in fichiers.items() if n.endswith("annexe-conformite.docx")))
     cites = {(l[0], l[1], l[3]) for t in lu.tableaux for l in t if len(l) == 5}
     for d in annexe["relecture"]:
@@ -408,3 +408,55 @@ def test_regenerer_relit_aussi(tmp_path):
     assert verdict["verdict"] == ("a_verifier" if annexe["relecture"] else "conforme")
     assert {d["piece"] for d in annexe["relecture"]} <= {"RC", "CCAP", "CCTP", "Fiche de traçabilité",
                                                          "Annexe de conformité"}
+
+
+def test_condition_sociale_de_produits_ne_couvre_que_les_lots_qui_les_livrent(tmp_path):
+    """Restauration au-delà du seuil européen : le commerce équitable ne touche que le lot qui livre café, thé…
+    (lot 3) ; sans la condition d'égalité professionnelle de l'exemple, les autres lots restent sans condition
+    sociale effective et l'annexe ne dit pas « conforme »."""
+    import yaml
+
+    donnees = yaml.safe_load((RACINE / "exemples" / "restauration-lycees.yaml").read_text(encoding="utf-8"))
+    analyse = preparer(RACINE / "exemples" / "restauration-lycees.yaml", RACINE)
+    assert [l["numero"] for l in analyse.contexte["lots"] if l["commerce_equitable_lot"]] == [3]
+    assert {v.id: v for v in controler(analyse).verdicts}["condition-sociale"].statut == "conforme"
+    del donnees["spaser"]["egalite"]
+    v = {v.id: v for v in controler(preparer(ecrire(tmp_path, donnees), RACINE)).verdicts}
+    assert v["condition-sociale"].statut == "non_conforme"
+    assert "aucune condition d’exécution sociale pour les lots 1, 2, 4 et 5," in v["condition-sociale"].message
+
+
+def test_variantes_conformes_citent_leurs_exigences_minimales(tmp_path):
+    donnees = reponses(variantes={"autorisees": True, "exigences_minimales": "Conditionnement en vrac uniquement."})
+    v = {v.id: v for v in controler(preparer(ecrire(tmp_path, donnees), RACINE)).verdicts}
+    assert v["variantes"].statut == "conforme"
+    assert v["variantes"].preuves[0]["piece"] == "RC"
+    assert "exigences minimales suivantes" in v["variantes"].preuves[0]["extrait"]
+    assert v["variantes-exigences"].statut == "conforme"
+    assert "Conditionnement en vrac uniquement." in v["variantes-exigences"].preuves[0]["extrait"]
+    sans = reponses(variantes={"autorisees": True})
+    v = {v.id: v for v in controler(preparer(ecrire(tmp_path, sans, "sans.yaml"), RACINE)).verdicts}
+    assert v["variantes-exigences"].statut == "a_verifier"
+    assert "« Exigences minimales des variantes »" in v["variantes-exigences"].message.replace(NBSP, " ")
+
+
+def test_critere_absent_du_rc_ou_du_cadre_de_memoire(tmp_path, monkeypatch):
+    """Un critère que le cadre de mémoire ne reprend pas (ou pas avec sa pondération), ou que le RC n'annonce pas,
+    rend le contrôle « à vérifier » ; sinon il est conforme et cite le RC."""
+    from generateur.pieces import memoire
+
+    analyse = preparer(ecrire(tmp_path, reponses()), RACINE)
+    v = {v.id: v for v in controler(analyse).verdicts}
+    assert v["criteres-pieces"].statut == "conforme"
+    assert v["criteres-pieces"].preuves[0]["piece"] == "RC"
+    assert "rubrique « Performance environnementale » (40" in v["criteres-pieces"].preuves[-1]["extrait"].replace(NBSP, " ")
+
+    origine = memoire.blocs_cadre
+    monkeypatch.setattr(memoire, "blocs_cadre", lambda a: ([b for b in origine(a)[0] if not (
+        isinstance(b, Titre) and "Performance environnementale" in b.texte)], []))
+    v = {v.id: v for v in controler(analyse).verdicts}
+    assert v["criteres-pieces"].statut == "a_verifier"
+    assert "« Performance environnementale » : Cadre de mémoire technique" in v["criteres-pieces"].message.replace(NBSP, " ")
+    corps = {doc: blocs_document(analyse, doc)[0] for doc in ("CCAP", "CCTP")}
+    v = {v.id: v for v in controler(analyse, {**corps, "RC": []}).verdicts}
+    assert "« Prix » : RC" in v["criteres-pieces"].message.replace(NBSP, " ")

@@ -60,7 +60,7 @@ def test_fichiers_tires_du_questionnaire_sans_defaut_ou_refuses(tmp_path):
             "\n\n" + yaml.safe_dump(donnees, allow_unicode=True, sort_keys=False)
         bilan["générés"] += 1
         bilan[f"{analyse.contexte['nature']}"] += 1
-        bilan[f"{len(analyse.contexte['lots'])} lot(s)"[:-3] + " lots"] += 1
+        bilan["lot unique" if len(analyse.contexte["lots"]) == 1 else "allotie"] += 1
 
     cas()
     print(f"\nfichiers tirés du questionnaire : {dict(bilan)} ; motifs de refus : {dict(refus)}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -97,7 +98,12 @@ class Analyse:
                 if article:
                     liste.append({"article_ccap": s.numero, "article_ccag": str(article), "objet": str(d.get("objet", "")),
                                   "clause": s.clause.id})
-        return liste
+        return sorted(liste, key=lambda d: (_ordre_article(d["article_ccap"]), _ordre_article(d["article_ccag"])))
+
+
+def _ordre_article(numero: str) -> tuple[tuple[int, str], ...]:
+    """« 9.2 » avant « 10.1 », « 19.2.2 » après « 19.2 » : ordre des numéros d'articles, chiffre par chiffre."""
+    return tuple((int(m), "") if m.isdigit() else (10**9, m) for m in re.findall(r"\d+|[^\d.\s]+", numero))
 
 
 def _condition_derogation(clause: Clause, condition: str, contexte: dict[str, Any]) -> bool:

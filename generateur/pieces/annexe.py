@@ -12,7 +12,7 @@ from typing import Any
 
 from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Titre
 from ..droit.conformite import Conformite, normaliser
-from ..donnees.formats import date_longue, liste_fr, montant, nombre, pourcent
+from ..donnees.formats import date_longue, liste_fr, montant, nombre, pluriel, pourcent
 from ..droit.explication import clauses_a_valider
 from ..droit.regles import Analyse
 from .tracabilite import regle_lisible, tableau, tableau_consultation
@@ -25,10 +25,6 @@ COLONNES_CSV = ("rubrique", "identifiant", "libelle", "resultat", "document", "a
 RELECTURE = "Relecture des pièces"  # article de l'annexe qui cite les défauts (non relu lui-même)
 A_VALIDER = "Clauses à faire valider par le service juridique"
 STATUTS_JURIDIQUES = {"partiel": "partiellement vérifiée", "non_verifie": "non vérifiée"}
-
-
-def _pluriel(n: int, mot: str, pluriel: str | None = None) -> str:
-    return f"{nombre(n)} {mot if n <= 1 else (pluriel or mot + 's')}"
 
 
 def _origines_decp(analyse: Analyse) -> dict[str, list[str]]:
@@ -100,18 +96,18 @@ def verdict_general(conformite: Conformite) -> str:
     verifiees = sum(1 for v in conformite.verdicts if v.statut != "sans_objet")
     restes = []
     if conformite.a_verifier:
-        restes.append(_pluriel(len(conformite.a_verifier), "contrôle à examiner", "contrôles à examiner"))
+        restes.append(pluriel(len(conformite.a_verifier), "contrôle à examiner", "contrôles à examiner"))
     if conformite.defauts:
-        restes.append(_pluriel(len(conformite.defauts), "défaut relevé par la relecture des pièces",
+        restes.append(pluriel(len(conformite.defauts), "défaut relevé par la relecture des pièces",
                                "défauts relevés par la relecture des pièces"))
     if bloquants:
-        return (f"Non conforme{NBSP}: {_pluriel(len(bloquants), 'obligation légale non respectée', 'obligations légales non respectées')}"
+        return (f"Non conforme{NBSP}: {pluriel(len(bloquants), 'obligation légale non respectée', 'obligations légales non respectées')}"
                 + (f", et {liste_fr(restes)}" if restes else "") + ". "
                 "Le dossier a été généré pour permettre de poursuivre le travail ; il ne doit pas être publié en l'état.")
     if restes:
         return (f"À vérifier{NBSP}: {liste_fr(restes)}. La consultation ne peut être dite conforme qu'une fois "
                 "chacun examiné et corrigé (voir les articles 3 et 4).")
-    return (f"Conforme{NBSP}: la consultation respecte les {_pluriel(verifiees, 'obligation vérifiée', 'obligations vérifiées')}, "
+    return (f"Conforme{NBSP}: la consultation respecte les {pluriel(verifiees, 'obligation vérifiée', 'obligations vérifiées')}, "
             "chacune avec sa preuve dans les pièces, et la relecture ne relève aucun défaut.")
 
 
@@ -149,14 +145,14 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True) -> t
     chantiers = {(a.axe.get("numero"), a.chantier.get("numero")) for a, _ in paires}
     heures = sum(l["heures_insertion"] or 0 for l in ctx["lots"])
     en_bref = [
-        puce("Achat", f"{normaliser(ctx['objet'])} ({_pluriel(len(ctx['lots']), 'lot')}, "
+        puce("Achat", f"{normaliser(ctx['objet'])} ({pluriel(len(ctx['lots']), 'lot')}, "
                       f"{montant(ctx['montant_total'])} estimés)."),
         puce("Procédure", f"{ctx['procedure_libelle']}, lancée le {date_longue(ctx['date_lancement'])}."),
         puce("Loi Climat et Résilience", "ses obligations s'appliquent à cette consultation (article 3)."
              if ctx["climat_resilience"] else "ses obligations ne s'appliquent pas encore à cette date de lancement."),
-        puce("Politique d'achat", f"{_pluriel(len({a.id for a, _ in paires}), 'action')} du SPASER "
+        puce("Politique d'achat", f"{pluriel(len({a.id for a, _ in paires}), 'action')} du SPASER "
                                   f"{'mise' if len({a.id for a, _ in paires}) <= 1 else 'mises'} en œuvre, dans "
-                                  f"{_pluriel(len(chantiers), 'chantier')}."),
+                                  f"{pluriel(len(chantiers), 'chantier')}."),
         puce("Données essentielles", f"considérations sociales « {liste_fr(decp['considerationsSociales'])} » ; "
                                      f"environnementales « {liste_fr(decp['considerationsEnvironnementales'])} »."
              .replace("« ", f"«{NBSP}").replace(" »", f"{NBSP}»")),
@@ -169,7 +165,7 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True) -> t
         en_bref.append(puce("À vérifier", f"{v.libelle} ({', '.join(v.articles)})."))
     a_valider = clauses_a_valider(analyse)
     if a_valider:
-        en_bref.append(puce("À faire valider", f"{_pluriel(len(a_valider), 'clause retenue dont la source juridique', 'clauses retenues dont la source juridique')} "
+        en_bref.append(puce("À faire valider", f"{pluriel(len(a_valider), 'clause retenue dont la source juridique', 'clauses retenues dont la source juridique')} "
                                                f"n'est pas entièrement vérifiée (article 5)."))
     corps.append(Liste(False, en_bref))
     corps.append(tableau([["Ce qui a été vérifié", "Résultat"]]
@@ -218,7 +214,7 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True) -> t
     else:
         corps.append(Paragraphe([Segment(
             f"La relecture automatique (catalogue.yaml, section «{NBSP}relecture{NBSP}») relève "
-            f"{_pluriel(len(conformite.defauts), 'défaut')} ({_pluriel(len(regles), 'règle')}), dans{NBSP}: "
+            f"{pluriel(len(conformite.defauts), 'défaut')} ({pluriel(len(regles), 'règle')}), dans{NBSP}: "
             f"{liste_fr(list(dict.fromkeys(d.piece for d in conformite.defauts)))}. Un défaut marqué «{NBSP}oui{NBSP}» "
             f"dans la dernière colonne rend le texte faux{NBSP}: dce generer --strict refuse alors d'écrire le dossier.")]))
         if citations:
@@ -236,7 +232,7 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True) -> t
         corps.append(Paragraphe([Segment("Toutes les clauses retenues ont une source juridique vérifiée.")]))
     else:
         corps.append(Paragraphe([Segment(
-            f"{_pluriel(len(a_valider), 'clause retenue a', 'clauses retenues ont')} une source juridique "
+            f"{pluriel(len(a_valider), 'clause retenue a', 'clauses retenues ont')} une source juridique "
             f"partiellement vérifiée ou non vérifiée{NBSP}: le service juridique les relit et les valide avant publication.")]))
         corps.append(tableau(
             [["Pièce et article", "Clause (version)", "Statut juridique", "Note"]]
@@ -251,9 +247,9 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True) -> t
         corps.append(Paragraphe([Segment("Aucune action du référentiel n'est mise en œuvre par cette consultation.")]))
     else:
         corps.append(Paragraphe([Segment(
-            f"La consultation met en œuvre {_pluriel(len({a.id for a, _ in paires}), 'action')} du référentiel "
+            f"La consultation met en œuvre {pluriel(len({a.id for a, _ in paires}), 'action')} du référentiel "
             f"«{NBSP}{referentiel.get('titre', '')}{NBSP}», au moyen de "
-            f"{_pluriel(len({s.clause.id for _, s in paires}), 'clause')}. Pour chacune{NBSP}: la pièce et l'article, "
+            f"{pluriel(len({s.clause.id for _, s in paires}), 'clause')}. Pour chacune{NBSP}: la pièce et l'article, "
             "la clause et sa version, ses références juridiques, la règle qui l'a retenue et les réponses lues.")]))
     for axe in referentiel.get("axes", []):
         for chantier in axe.get("chantiers", []):
