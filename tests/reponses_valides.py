@@ -93,9 +93,13 @@ def _nombre(q: questionnaire.Question) -> st.SearchStrategy[Any]:
     bas = 0 if q.min is None else q.min
     if q.type == "pourcentage":
         return st.sampled_from([0, 5, 5.5, 10, 15, 20, 25, 30, 50, 60, 80, 100])
+    if q.type == "montant" and q.max is None:  # pénalités… : des montants modestes, que le catalogue borne encore
+        return st.one_of(*[st.integers(max(bas, 1), 300)] * 9, st.integers(max(bas, 1), 5_000))
     if q.type == "montant":
-        haut = min(q.max or 5_000_000, 5_000_000)
+        haut = min(q.max, 5_000_000)
         return st.one_of(st.integers(max(bas, 1), min(haut, 1_000)), st.integers(max(bas, 1), haut))
+    if q.id.endswith("preparation_mois"):  # comprise dans le délai d'exécution : le plus souvent courte
+        return st.integers(bas, 2) | st.integers(bas, q.max)
     return st.integers(bas, 240 if q.max is None else q.max)
 
 

@@ -16,11 +16,14 @@ import re
 import yaml
 from hypothesis import HealthCheck, given, settings
 
-from conftest import RACINE, ecrire
+import pytest
+
+from conftest import RACINE, ecrire, soffice
 from reponses_valides import fichier_de_reponses
 from generateur.droit.regles import preparer
 from generateur.erreurs import ErreurDCE
 from generateur.pieces.lecture import controler
+from generateur.rendu.publication import publier
 
 EXEMPLES = int(os.environ.get("DCE_RELECTURE_FOUILLE", "120"))
 CLE_INTERNE = re.compile(r"\b(?:lots|criteres|spaser|chantier|intervenants|prix|variantes)\.[\w.]+")
@@ -38,6 +41,7 @@ def defauts_de_l_outil(analyse, conformite) -> list:
 def test_fichiers_tires_du_questionnaire_sans_defaut_ou_refuses(tmp_path):
     bilan: collections.Counter[str] = collections.Counter()
     refus: collections.Counter[str] = collections.Counter()
+    echantillon: list[dict] = []  # publié à la fin : chaque pièce convertie par LibreOffice
 
     @settings(max_examples=EXEMPLES, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -59,9 +63,22 @@ def test_fichiers_tires_du_questionnaire_sans_defaut_ou_refuses(tmp_path):
         assert not defauts, "\n".join(f"{d.regle} | {d.piece} | {d.article} | {d.extrait}" for d in defauts) + \
             "\n\n" + yaml.safe_dump(donnees, allow_unicode=True, sort_keys=False)
         bilan["générés"] += 1
+        if len(analyse.contexte["lots"]) > max((len(d["lots"]) for d in echantillon), default=0):
+            echantillon[:] = [donnees]
         bilan[f"{analyse.contexte['nature']}"] += 1
         bilan["lot unique" if len(analyse.contexte["lots"]) == 1 else "allotie"] += 1
 
     cas()
     print(f"\nfichiers tirés du questionnaire : {dict(bilan)} ; motifs de refus : {dict(refus)}")
     assert bilan["générés"] >= EXEMPLES // 2  # la stratégie tire surtout des fichiers valides
+
+    # un échantillon (le fichier généré qui a le plus de lots) publié : `dce publier` convertit chaque pièce
+    # (RC, CCAP, CCTP, AE, cadre de mémoire, bordereau, fiche, annexe) par LibreOffice ; un échec l'arrête
+    if soffice() is None:
+        pytest.skip("LibreOffice absent sur ce poste (obligatoire sous CI=true)")
+    publication = publier(ecrire(tmp_path, echantillon[0], "echantillon.yaml"), tmp_path / "publie", RACINE)
+    bureautique = sorted((tmp_path / "publie").glob("*.docx")) + sorted((tmp_path / "publie").glob("*.xlsx"))
+    assert len(bureautique) >= 7 + len(echantillon[0]["lots"]), bureautique  # RC, CCAP, CCTP, AE par lot…
+    for chemin in bureautique:
+        assert chemin.with_suffix(".pdf").read_bytes().startswith(b"%PDF"), chemin.name
+    assert len(publication.pieces) >= len(bureautique) - 2  # toutes sauf la fiche et l'annexe (internes)

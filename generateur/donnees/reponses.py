@@ -51,9 +51,10 @@ _CONTROLES = re.compile(r"[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
 
 
 def normaliser(valeur: Any) -> Any:
-    """Textes des réponses sans caractère de contrôle (voir _SAUTS et _CONTROLES), à tous les niveaux."""
-    if isinstance(valeur, str):
-        return _CONTROLES.sub("", _SAUTS.sub("\n", valeur))
+    """Textes des réponses sans caractère de contrôle (voir _SAUTS et _CONTROLES) ni espace au début ou à la fin, à
+    tous les niveaux."""
+    if isinstance(valeur, str):  # espaces de début et de fin retirées : « 2026-TRX-01 » et non « 2026-TRX-01 . »
+        return _CONTROLES.sub("", _SAUTS.sub("\n", valeur)).strip()
     if isinstance(valeur, dict):
         return {k: normaliser(v) for k, v in valeur.items()}
     if isinstance(valeur, list):
