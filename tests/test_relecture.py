@@ -29,7 +29,8 @@ NBSP = "\u00a0"
 # articles qui existent, textes extérieurs (code, CCAG, loi), crochets absents, ponctuation française.
 PROPRE = [
     f"Le montant maximum est de 1{NBSP}000{NBSP}000,00{NBSP}€{NBSP}HT, soit 9{NBSP}999,00{NBSP}€ par mois "
-    f"au plus{NBSP}; l’avance est de 30{NBSP}% (article R2191-3 du code de la commande publique).",
+    f"au plus{NBSP}; l’avance est de 30{NBSP}% (article R2191-3 du code de la commande publique). Le lot n°{NBSP}999 "
+    f"est estimé à 999{NBSP}999,00{NBSP}€{NBSP}HT.",
     f"Les pénalités sont fixées à l’article 3, et la durée à l’article 2.1 du présent CCAP{NBSP}; le candidat "
     f"remet l’offre décrite à l’article 1 du RC, selon les spécifications de l’article 1 du CCTP.",
     f"Par dérogation à l’article 1.2 des CCAG et à l’article 60 de la loi n°{NBSP}2005-882, le suivi est assuré "
