@@ -461,3 +461,25 @@ def test_critere_absent_du_rc_ou_du_cadre_de_memoire(tmp_path, monkeypatch):
     corps = {doc: blocs_document(analyse, doc)[0] for doc in ("CCAP", "CCTP")}
     v = {v.id: v for v in controler(analyse, {**corps, "RC": []}).verdicts}
     assert "« Prix » : RC" in v["criteres-pieces"].message.replace(NBSP, " ")
+
+
+def test_petits_restes_reservation_derogations_et_expliquer(tmp_path):
+    """Un seul lot réservé sur deux : « Le lot n° 1 est réservé » (pas « Les lots n° 1 sont ») ; récapitulatif des
+    dérogations dans l'ordre des articles du CCAP ; `dce expliquer` montre l'index d'un lot, pas « ? »."""
+    donnees = reponses(spaser={"reserve": "ea_esat"})
+    donnees["lots"][1]["reserve"] = False
+    analyse = preparer(ecrire(tmp_path, donnees), RACINE)
+    ccap = texte_blocs(blocs_document(analyse, "CCAP")[0]).replace(NBSP, " ")
+    assert "Le lot n° 1 est réservé en application" in ccap and "Les lots n° 1 sont" not in ccap
+
+    travaux = preparer(RACINE / "exemples" / "travaux-lycee.yaml", RACINE)
+    numeros = [tuple(int(x) for x in d["article_ccap"].split(".")) for d in travaux.derogations]
+    assert len(numeros) >= 3 and numeros == sorted(numeros)
+    tableau = next(b for b in reversed(blocs_document(travaux, "CCAP")[0]) if isinstance(b, Tableau))
+    lus = [texte_blocs([Paragraphe(l[0])]) for l in tableau.lignes[1:]]
+    assert lus == [d["article_ccap"] for d in travaux.derogations]
+
+    resultat = CliRunner().invoke(main, ["--catalogue", str(RACINE), "expliquer", str(RACINE / "exemples" / "travaux-lycee.yaml")])
+    assert resultat.exit_code == 0, resultat.output
+    assert "index_lot = [code : « BT03 », part : 50 ; code : « BT06 », part : 50]" in resultat.output.replace(NBSP, " ")
+    assert "« ? »" not in resultat.output
