@@ -483,3 +483,13 @@ def test_petits_restes_reservation_derogations_et_expliquer(tmp_path):
     assert resultat.exit_code == 0, resultat.output
     assert "index_lot = [code : « BT03 », part : 50 ; code : « BT06 », part : 50]" in resultat.output.replace(NBSP, " ")
     assert "« ? »" not in resultat.output
+
+
+def test_renvoi_contenu_sans_contenus_valides_refuse(tmp_path):
+    racine = copie_catalogue(tmp_path)
+    texte = (RACINE / "catalogue.yaml").read_text(encoding="utf-8")
+    (racine / "catalogue.yaml").write_text(texte.replace('"performances?": "performances?"', '"performances?": "(performances"'),
+                                           encoding="utf-8")
+    problemes = [str(p) for p in relecture.verifier_regles(racine)]
+    assert len(problemes) == 1 and "la vérification « renvoi-contenu » demande « contenus »" in problemes[0], problemes
+    assert "catalogue.yaml, ligne" in problemes[0]

@@ -14,6 +14,7 @@ import os
 import re
 
 import yaml
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 
 import pytest
@@ -22,6 +23,7 @@ from conftest import RACINE, ecrire, soffice
 from reponses_valides import fichier_de_reponses
 from generateur.droit.regles import preparer
 from generateur.erreurs import ErreurDCE
+from generateur.interfaces.cli import main
 from generateur.pieces.lecture import controler
 from generateur.rendu.publication import publier
 
@@ -57,6 +59,11 @@ def test_fichiers_tires_du_questionnaire_sans_defaut_ou_refuses(tmp_path):
                 assert p.message and not CLE_INTERNE.search(texte.replace(str(fichier), "")), texte
                 refus[p.message.split(" : ")[0][:60]] += 1
             bilan["refusés"] += 1
+            if bilan["refusés"] == 1:  # le premier refus, par la commande : code 2, rien d'écrit
+                resultat = CliRunner().invoke(main, ["--catalogue", str(RACINE), "generer", str(fichier),
+                                                     "--sortie", str(tmp_path / "refus")])
+                assert resultat.exit_code == 2 and "Erreur : " in resultat.output, resultat.output
+                assert not (tmp_path / "refus").exists()
             return
         conformite = controler(analyse, complementaires=True)
         defauts = defauts_de_l_outil(analyse, conformite)

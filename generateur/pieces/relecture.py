@@ -2,7 +2,7 @@
 un juriste pressé, avec les règles de la section `relecture` de catalogue.yaml.
 
 Chaque règle est une donnée : un motif (expression régulière) cherché dans chaque paragraphe, élément de liste,
-cellule ou titre ; ou une vérification nommée, écrite une fois ici (`VERIFICATIONS`) : renvoi vers un article
+cellule ou titre ; ou une vérification nommée, écrite une fois ici (`VERIFICATIONS`) : renvoi vers un article, un contenu
 ou une annexe absents, formes typographiques mêlées dans une même pièce. Chaque défaut nomme la pièce, l'article
 (titre de niveau 1 qui le précède) et un extrait.
 """
