@@ -45,7 +45,8 @@ def test_fichiers_tires_du_questionnaire_sans_defaut_ou_refuses(tmp_path):
     refus: collections.Counter[str] = collections.Counter()
     echantillon: list[dict] = []  # publié à la fin : chaque pièce convertie par LibreOffice
 
-    @settings(max_examples=EXEMPLES, deadline=None, database=None,
+    # dans la suite, les mêmes 120 fichiers à chaque fois (pas d'échec au hasard) ; la campagne longue tire au sort
+    @settings(max_examples=EXEMPLES, deadline=None, database=None, derandomize="DCE_RELECTURE_FOUILLE" not in os.environ,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(donnees=fichier_de_reponses())
     def cas(donnees):
