@@ -233,7 +233,7 @@ def test_generer_signale_l_echec_et_strict_refuse(tmp_path):
     annexe = sortie / "TEST-001-annexe-conformite.docx"
     assert (sortie / "TEST-001-CCAP.docx").is_file() and annexe.is_file()  # le travail peut continuer
     lu = Lu(annexe)
-    assert "Non conforme\u00a0: 1 obligation légale non respectée" in lu.texte
+    assert "Non conforme\u00a0: 1\u00a0obligation légale non respectée" in lu.texte
     assert "À corriger" in lu.texte
     rangees = list(csv.DictReader(io.StringIO((sortie / "TEST-001-annexe-conformite.csv").read_text(encoding="utf-8-sig")),
                                   delimiter=";"))

@@ -29,7 +29,8 @@ NBSP = "\u00a0"
 # articles qui existent, textes extérieurs (code, CCAG, loi), crochets absents, ponctuation française.
 PROPRE = [
     f"Le montant maximum est de 1{NBSP}000{NBSP}000,00{NBSP}€{NBSP}HT, soit 9{NBSP}999,00{NBSP}€ par mois "
-    f"au plus{NBSP}; l’avance est de 30{NBSP}% (article R2191-3 du code de la commande publique).",
+    f"au plus{NBSP}; l’avance est de 30{NBSP}% (article R2191-3 du code de la commande publique). Le lot n°{NBSP}999 "
+    f"est estimé à 999{NBSP}999,00{NBSP}€{NBSP}HT.",
     f"Les pénalités sont fixées à l’article 3, et la durée à l’article 2.1 du présent CCAP{NBSP}; le candidat "
     f"remet l’offre décrite à l’article 1 du RC, selon les spécifications de l’article 1 du CCTP.",
     f"Par dérogation à l’article 1.2 des CCAG et à l’article 60 de la loi n°{NBSP}2005-882, le suivi est assuré "
@@ -105,6 +106,25 @@ def test_renvois_verifies_vers_la_bonne_piece():
     ]
     pieces["CCTP"].append(Titre(1, "Annexe – Liste des sites"))
     assert [d.regle for d in relire(pieces)] == ["renvoi-article-absent"] * 2
+
+
+def test_renvoi_sans_numero_vers_un_contenu_absent():
+    """« la fréquence fixée au CCTP », « les performances thermiques du CCTP » : vus tant qu'aucun article du CCTP ne
+    traite ce point ; plus vus dès qu'un article le traite. Un renvoi numéroté relève de l'autre règle."""
+    pieces = {nom: piece_propre(nom) for nom in ("RC", "CCAP", "CCTP")}
+    pieces["RC"].append(Paragraphe([Segment("Le titulaire respecte la fréquence de passage fixée au CCTP.")]))
+    pieces["CCAP"].append(Paragraphe([Segment("Les variantes respectent les performances thermiques du CCTP.")]))
+    pieces["CCAP"].append(Paragraphe([Segment("Les pénalités du CCAP s’appliquent selon les spécifications de "
+                                              "l’article 1 du CCTP.")]))
+    defauts = [d for d in relire(pieces) if d.regle == "renvoi-contenu-absent"]
+    assert sorted((d.piece, d.extrait, d.detail) for d in defauts) == [
+        ("CCAP", "Les variantes respectent les performances thermiques du CCTP.", "aucun article du CCTP sur ce point"),
+        ("RC", "Le titulaire respecte la fréquence de passage fixée au CCTP.", "aucun article du CCTP sur ce point"),
+    ]
+    pieces["CCTP"].append(Titre(1, "Article 4 – Performances énergétiques"))
+    assert [d.piece for d in relire(pieces) if d.regle == "renvoi-contenu-absent"] == ["RC"]
+    pieces["CCTP"][3] = Titre(2, "2.1 – Fréquences de passage")
+    assert not [d for d in relire(pieces) if d.regle == "renvoi-contenu-absent"]
 
 
 def test_regle_mal_ecrite_nomme_fichier_et_ligne(tmp_path):
@@ -221,7 +241,7 @@ def test_exemples_la_relecture_voit_chaque_defaut_et_l_annexe_le_dit(exemples_ge
         return
     # tant qu'un défaut existe, l'annexe n'est pas « conforme », et elle cite chacun : pièce, article, extrait
     assert annexe["synthese"]["etat"] != "conforme" and not annexe["synthese"]["texte"].startswith("Conforme")
-    assert f"{len(annexe['relecture'])} défaut" in annexe["synthese"]["texte"]
+    assert f"{len(annexe['relecture'])}{NBSP}défaut" in annexe["synthese"]["texte"]
     lu = Lu(next(p for n, p in fichiers.items() if n.endswith("annexe-conformite.docx")))
     cites = {(l[0], l[1], l[3]) for t in lu.tableaux for l in t if len(l) == 5}
     for d in annexe["relecture"]:
@@ -389,3 +409,87 @@ def test_regenerer_relit_aussi(tmp_path):
     assert verdict["verdict"] == ("a_verifier" if annexe["relecture"] else "conforme")
     assert {d["piece"] for d in annexe["relecture"]} <= {"RC", "CCAP", "CCTP", "Fiche de traçabilité",
                                                          "Annexe de conformité"}
+
+
+def test_condition_sociale_de_produits_ne_couvre_que_les_lots_qui_les_livrent(tmp_path):
+    """Restauration au-delà du seuil européen : le commerce équitable ne touche que le lot qui livre café, thé…
+    (lot 3) ; sans la condition d'égalité professionnelle de l'exemple, les autres lots restent sans condition
+    sociale effective et l'annexe ne dit pas « conforme »."""
+    import yaml
+
+    donnees = yaml.safe_load((RACINE / "exemples" / "restauration-lycees.yaml").read_text(encoding="utf-8"))
+    analyse = preparer(RACINE / "exemples" / "restauration-lycees.yaml", RACINE)
+    assert [l["numero"] for l in analyse.contexte["lots"] if l["commerce_equitable_lot"]] == [3]
+    assert {v.id: v for v in controler(analyse).verdicts}["condition-sociale"].statut == "conforme"
+    del donnees["spaser"]["egalite"]
+    v = {v.id: v for v in controler(preparer(ecrire(tmp_path, donnees), RACINE)).verdicts}
+    assert v["condition-sociale"].statut == "non_conforme"
+    assert "aucune condition d’exécution sociale pour les lots 1, 2, 4 et 5," in v["condition-sociale"].message
+
+
+def test_variantes_conformes_citent_leurs_exigences_minimales(tmp_path):
+    donnees = reponses(variantes={"autorisees": True, "exigences_minimales": "Conditionnement en vrac uniquement."})
+    v = {v.id: v for v in controler(preparer(ecrire(tmp_path, donnees), RACINE)).verdicts}
+    assert v["variantes"].statut == "conforme"
+    assert v["variantes"].preuves[0]["piece"] == "RC"
+    assert "exigences minimales suivantes" in v["variantes"].preuves[0]["extrait"]
+    assert v["variantes-exigences"].statut == "conforme"
+    assert "Conditionnement en vrac uniquement." in v["variantes-exigences"].preuves[0]["extrait"]
+    sans = reponses(variantes={"autorisees": True})
+    v = {v.id: v for v in controler(preparer(ecrire(tmp_path, sans, "sans.yaml"), RACINE)).verdicts}
+    assert v["variantes-exigences"].statut == "a_verifier"
+    assert "« Exigences minimales des variantes »" in v["variantes-exigences"].message.replace(NBSP, " ")
+
+
+def test_critere_absent_du_rc_ou_du_cadre_de_memoire(tmp_path, monkeypatch):
+    """Un critère que le cadre de mémoire ne reprend pas (ou pas avec sa pondération), ou que le RC n'annonce pas,
+    rend le contrôle « à vérifier » ; sinon il est conforme et cite le RC."""
+    from generateur.pieces import memoire
+
+    analyse = preparer(ecrire(tmp_path, reponses()), RACINE)
+    v = {v.id: v for v in controler(analyse).verdicts}
+    assert v["criteres-pieces"].statut == "conforme"
+    assert v["criteres-pieces"].preuves[0]["piece"] == "RC"
+    assert "rubrique « Performance environnementale » (40" in v["criteres-pieces"].preuves[-1]["extrait"].replace(NBSP, " ")
+
+    origine = memoire.blocs_cadre
+    monkeypatch.setattr(memoire, "blocs_cadre", lambda a: ([b for b in origine(a)[0] if not (
+        isinstance(b, Titre) and "Performance environnementale" in b.texte)], []))
+    v = {v.id: v for v in controler(analyse).verdicts}
+    assert v["criteres-pieces"].statut == "a_verifier"
+    assert "« Performance environnementale » : Cadre de mémoire technique" in v["criteres-pieces"].message.replace(NBSP, " ")
+    corps = {doc: blocs_document(analyse, doc)[0] for doc in ("CCAP", "CCTP")}
+    v = {v.id: v for v in controler(analyse, {**corps, "RC": []}).verdicts}
+    assert "« Prix » : RC" in v["criteres-pieces"].message.replace(NBSP, " ")
+
+
+def test_petits_restes_reservation_derogations_et_expliquer(tmp_path):
+    """Un seul lot réservé sur deux : « Le lot n° 1 est réservé » (pas « Les lots n° 1 sont ») ; récapitulatif des
+    dérogations dans l'ordre des articles du CCAP ; `dce expliquer` montre l'index d'un lot, pas « ? »."""
+    donnees = reponses(spaser={"reserve": "ea_esat"})
+    donnees["lots"][1]["reserve"] = False
+    analyse = preparer(ecrire(tmp_path, donnees), RACINE)
+    ccap = texte_blocs(blocs_document(analyse, "CCAP")[0]).replace(NBSP, " ")
+    assert "Le lot n° 1 est réservé en application" in ccap and "Les lots n° 1 sont" not in ccap
+
+    travaux = preparer(RACINE / "exemples" / "travaux-lycee.yaml", RACINE)
+    numeros = [tuple(int(x) for x in d["article_ccap"].split(".")) for d in travaux.derogations]
+    assert len(numeros) >= 3 and numeros == sorted(numeros)
+    tableau = next(b for b in reversed(blocs_document(travaux, "CCAP")[0]) if isinstance(b, Tableau))
+    lus = [texte_blocs([Paragraphe(l[0])]) for l in tableau.lignes[1:]]
+    assert lus == [d["article_ccap"] for d in travaux.derogations]
+
+    resultat = CliRunner().invoke(main, ["--catalogue", str(RACINE), "expliquer", str(RACINE / "exemples" / "travaux-lycee.yaml")])
+    assert resultat.exit_code == 0, resultat.output
+    assert "index_lot = [code : « BT03 », part : 50 ; code : « BT06 », part : 50]" in resultat.output.replace(NBSP, " ")
+    assert "« ? »" not in resultat.output
+
+
+def test_renvoi_contenu_sans_contenus_valides_refuse(tmp_path):
+    racine = copie_catalogue(tmp_path)
+    texte = (RACINE / "catalogue.yaml").read_text(encoding="utf-8")
+    (racine / "catalogue.yaml").write_text(texte.replace('"performances?": "performances?"', '"performances?": "(performances"'),
+                                           encoding="utf-8")
+    problemes = [str(p) for p in relecture.verifier_regles(racine)]
+    assert len(problemes) == 1 and "la vérification « renvoi-contenu » demande « contenus »" in problemes[0], problemes
+    assert "catalogue.yaml, ligne" in problemes[0]

@@ -312,7 +312,9 @@ def test_penalite_au_dessus_du_plafond_refusee(tmp_path):
     message = normal(resultat.output)
     assert f"Pénalité pour absence à une réunion de chantier de {euros(plafond + 400)}" in message
     assert f"dépasse le plafond de {euros(plafond)} par absence" in message
-    assert "chantier.penalites.absence_reunion" in message and "reponses.yaml, ligne" in message
+    # la réponse est nommée par son libellé, jamais par sa clé interne
+    assert "Pénalité pour absence à une réunion de chantier (€ HT par absence) :" in message
+    assert "chantier.penalites.absence_reunion" not in message and "reponses.yaml, ligne" in message
     assert not sortie.exists()
     # au plafond exactement : accepté
     fichier = ecrire(tmp_path, _variante(chantier__penalites={"absence_reunion": plafond}), "au-plafond.yaml")

@@ -51,9 +51,10 @@ _CONTROLES = re.compile(r"[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
 
 
 def normaliser(valeur: Any) -> Any:
-    """Textes des réponses sans caractère de contrôle (voir _SAUTS et _CONTROLES), à tous les niveaux."""
-    if isinstance(valeur, str):
-        return _CONTROLES.sub("", _SAUTS.sub("\n", valeur))
+    """Textes des réponses sans caractère de contrôle (voir _SAUTS et _CONTROLES) ni espace au début ou à la fin, à
+    tous les niveaux."""
+    if isinstance(valeur, str):  # espaces de début et de fin retirées : « 2026-TRX-01 » et non « 2026-TRX-01 . »
+        return _CONTROLES.sub("", _SAUTS.sub("\n", valeur)).strip()
     if isinstance(valeur, dict):
         return {k: normaliser(v) for k, v in valeur.items()}
     if isinstance(valeur, list):
@@ -241,7 +242,7 @@ def valider(doc: yaml_lignes.Document, questionnaire: Questionnaire) -> Reponses
         p.nature = p.nature or "invalide"
     donnees = copy.deepcopy(doc.donnees)
     if any(p.nature != "manquante" for p in problemes):
-        raise ErreurDonnees(_nommes(sorted(problemes, key=lambda p: p.ligne or 0), questionnaire))
+        raise ErreurDonnees(nommes(sorted(problemes, key=lambda p: p.ligne or 0), questionnaire))
     try:
         completer(donnees, questionnaire.questions)
     except ValueError as exc:
@@ -250,11 +251,11 @@ def valider(doc: yaml_lignes.Document, questionnaire: Questionnaire) -> Reponses
     # pour qu'une date limite antérieure au lancement se voie dès sa page, sans attendre la fin du questionnaire.
     problemes = sorted(problemes, key=lambda p: p.ligne or 0) + verifications(donnees, doc, questionnaire)
     if problemes:
-        raise ErreurDonnees(_nommes(problemes, questionnaire))
+        raise ErreurDonnees(nommes(problemes, questionnaire))
     return Reponses(donnees, doc.fichier, doc)
 
 
-def _nommes(problemes: list[Probleme], questionnaire: Questionnaire) -> list[Probleme]:
+def nommes(problemes: list[Probleme], questionnaire: Questionnaire) -> list[Probleme]:
     """Chaque problème désigne sa question avec les mots du questionnaire (« Lot 1 — Montant estimé du lot »),
     jamais par sa clé interne ; le chemin technique reste dans `champ` (ancres, retour à la question)."""
     for p in problemes:

@@ -178,6 +178,7 @@ def faits(analyse: Analyse, pieces: dict[str, Any]) -> dict[str, Any]:
         "dernier_article_ccap": dernier_article(analyse, "CCAP"),
         "lots_sans_clause_sociale": [l["numero"] for l in lots_sans_clause_sociale(analyse)],
         "contenu_lots_cctp": contenu_cctp,
+        "criteres_absents": list(pieces.get("criteres_absents", [])),
         "lots_sans_contenu_cctp": [int(n) for n, lieux in contenu_cctp.items() if not lieux],
         "options_imposees": options,
         "refus_a_justifier": [o for o in options if o["statut"] == "refusée sans justification"],
@@ -189,12 +190,15 @@ def faits(analyse: Analyse, pieces: dict[str, Any]) -> dict[str, Any]:
 def lots_sans_clause_sociale(analyse: Analyse) -> list[dict[str, Any]]:
     """Lots qu'aucune condition d'exécution sociale (CCAP, CCTP) ne couvre."""
     couverts: set[int] = set()
+    # clauses de toute la consultation dont l'effet se limite à certains lots (paramètre effet_par_lot)
+    effet = analyse.contexte["param"]("effet_par_lot") or {}
     for s in analyse.selections:
         if s.retenue and s.clause.document in EXECUTION and any(d in s.clause.decp for d in DECP_SOCIALES):
             if s.clause.portee == "lot":
                 couverts.update(s.lots)
             else:
-                couverts.update(l["numero"] for l in analyse.contexte["lots"])
+                couverts.update(l["numero"] for l in analyse.contexte["lots"]
+                                if s.clause.id not in effet or l.get(str(effet[s.clause.id])))
     return [l for l in analyse.contexte["lots"] if l["numero"] not in couverts]
 
 

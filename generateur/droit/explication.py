@@ -117,7 +117,10 @@ def _lisible(valeur: Any, mots: set[str] = frozenset()) -> str:  # type: ignore[
     if isinstance(valeur, list) and valeur and all(isinstance(v, dict) for v in valeur):
         morceaux = []
         for element in valeur:
-            nom = f"n° {element['numero']}" if "numero" in element else f"« {element.get('intitule', '?')} »"
+            if "numero" not in element and "intitule" not in element:  # ni lot ni critère : index { code, part }…
+                morceaux.append(", ".join(f"{k} : {_lisible(v)}" for k, v in element.items()))
+                continue
+            nom = f"n° {element['numero']}" if "numero" in element else f"« {element['intitule']} »"
             champs = [f"{k} : {_lisible(v)}" for k, v in element.items()
                       if k in mots and k not in ("numero", "intitule")]
             morceaux.append(nom + (f" ({', '.join(champs)})" if champs else ""))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -97,7 +98,12 @@ class Analyse:
                 if article:
                     liste.append({"article_ccap": s.numero, "article_ccag": str(article), "objet": str(d.get("objet", "")),
                                   "clause": s.clause.id})
-        return liste
+        return sorted(liste, key=lambda d: (_ordre_article(d["article_ccap"]), _ordre_article(d["article_ccag"])))
+
+
+def _ordre_article(numero: str) -> tuple[tuple[int, str], ...]:
+    """« 9.2 » avant « 10.1 », « 19.2.2 » après « 19.2 » : ordre des numéros d'articles, chiffre par chiffre."""
+    return tuple((int(m), "") if m.isdigit() else (10**9, m) for m in re.findall(r"\d+|[^\d.\s]+", numero))
 
 
 def _condition_derogation(clause: Clause, condition: str, contexte: dict[str, Any]) -> bool:
@@ -353,4 +359,8 @@ def preparer(fichier_reponses: Path | str, racine: Path | None = None, date_droi
     rep = module_reponses.charger(fichier_reponses, q)
     cat = module_catalogue.charger(racine)
     ach = module_acheteurs.charger(racine, rep.donnees["acheteur"])
-    return analyser(rep, ach, cat, date_droit)
+    try:
+        return analyser(rep, ach, cat, date_droit)
+    except ErreurDonnees as exc:  # limites du catalogue : la réponse refusée est nommée par son libellé
+        module_reponses.nommes([p for p in exc.problemes if p.fichier == rep.fichier], q)
+        raise ErreurDonnees(exc.problemes) from None

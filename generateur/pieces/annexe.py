@@ -12,7 +12,7 @@ from typing import Any
 
 from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Titre
 from ..droit.conformite import Conformite, normaliser
-from ..donnees.formats import date_longue, liste_fr, montant, nombre, pourcent
+from ..donnees.formats import date_longue, liste_fr, montant, nombre, pluriel, pourcent
 from ..droit.explication import clauses_a_valider
 from ..droit.regles import Analyse
 from .tracabilite import regle_lisible, tableau, tableau_consultation
@@ -26,10 +26,6 @@ COLONNES_CSV = ("rubrique", "identifiant", "libelle", "resultat", "document", "a
 RELECTURE = "Relecture des pièces"  # article de l'annexe qui cite les défauts (non relu lui-même)
 A_VALIDER = "Clauses à faire valider par le service juridique"
 STATUTS_JURIDIQUES = {"partiel": "partiellement vérifiée", "non_verifie": "non vérifiée"}
-
-
-def _pluriel(n: int, mot: str, pluriel: str | None = None) -> str:
-    return f"{nombre(n)} {mot if n <= 1 else (pluriel or mot + 's')}"
 
 
 def _origines_decp(analyse: Analyse) -> dict[str, list[str]]:
@@ -112,18 +108,18 @@ def verdict_general(conformite: Conformite) -> str:
     verifiees = sum(1 for v in conformite.verdicts if v.statut != "sans_objet")
     restes = []
     if conformite.a_verifier:
-        restes.append(_pluriel(len(conformite.a_verifier), "contrôle à examiner", "contrôles à examiner"))
+        restes.append(pluriel(len(conformite.a_verifier), "contrôle à examiner", "contrôles à examiner"))
     if conformite.defauts:
-        restes.append(_pluriel(len(conformite.defauts), "défaut relevé par la relecture des pièces",
+        restes.append(pluriel(len(conformite.defauts), "défaut relevé par la relecture des pièces",
                                "défauts relevés par la relecture des pièces"))
     if bloquants:
-        return (f"Non conforme{NBSP}: {_pluriel(len(bloquants), 'obligation légale non respectée', 'obligations légales non respectées')}"
+        return (f"Non conforme{NBSP}: {pluriel(len(bloquants), 'obligation légale non respectée', 'obligations légales non respectées')}"
                 + (f", et {liste_fr(restes)}" if restes else "") + ". "
                 "Le dossier a été généré pour permettre de poursuivre le travail ; il ne doit pas être publié en l'état.")
     if restes:
         return (f"À vérifier{NBSP}: {liste_fr(restes)}. La consultation ne peut être dite conforme qu'une fois "
                 "chacun examiné et corrigé (voir les articles 3 et 4).")
-    return (f"Conforme{NBSP}: la consultation respecte les {_pluriel(verifiees, 'obligation vérifiée', 'obligations vérifiées')}, "
+    return (f"Conforme{NBSP}: la consultation respecte les {pluriel(verifiees, 'obligation vérifiée', 'obligations vérifiées')}, "
             "chacune avec sa preuve dans les pièces, et la relecture ne relève aucun défaut.")
 
 
@@ -166,15 +162,15 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True,
     chantiers = {(a.axe.get("numero"), a.chantier.get("numero")) for a, _ in paires}
     heures = sum(l["heures_insertion"] or 0 for l in ctx["lots"])
     en_bref = [
-        puce("Achat", f"{normaliser(ctx['objet'])} ({_pluriel(len(ctx['lots']), 'lot')}, "
+        puce("Achat", f"{normaliser(ctx['objet'])} ({pluriel(len(ctx['lots']), 'lot')}, "
                       f"{montant(ctx['montant_total'])} estimés)."),
         puce("Procédure", f"{ctx['procedure_libelle']}, lancée le {date_longue(ctx['date_lancement'])}."),
         puce("Loi Climat et Résilience", "ses obligations s'appliquent à cette consultation (article 3)."
              if ctx["climat_resilience"] else "ses obligations ne s'appliquent pas encore à cette date de lancement."),
-        puce("Politique d'achat", f"{_pluriel(len({a.id for a, _ in paires}), 'action')} du SPASER "
+        puce("Politique d'achat", f"{pluriel(len({a.id for a, _ in paires}), 'action')} du SPASER "
                                   f"{'mise' if len({a.id for a, _ in paires}) <= 1 else 'mises'} en œuvre au-delà du "
-                                  f"droit, dans {_pluriel(len(chantiers), 'chantier')}"
-                                  + (f" ; {_pluriel(len(legales), 'autre action répond', 'autres actions répondent')} "
+                                  f"droit, dans {pluriel(len(chantiers), 'chantier')}"
+                                  + (f" ; {pluriel(len(legales), 'autre action répond', 'autres actions répondent')} "
                                      "à des obligations légales" if legales else "") + "."),
         puce("Données essentielles", f"considérations sociales « {liste_fr(decp['considerationsSociales'])} » ; "
                                      f"environnementales « {liste_fr(decp['considerationsEnvironnementales'])} »."
@@ -188,7 +184,7 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True,
         en_bref.append(puce("À vérifier", f"{v.libelle} ({', '.join(v.articles)})."))
     a_valider = clauses_a_valider(analyse)
     if a_valider:
-        en_bref.append(puce("À faire valider", f"{_pluriel(len(a_valider), 'clause retenue dont la source juridique', 'clauses retenues dont la source juridique')} "
+        en_bref.append(puce("À faire valider", f"{pluriel(len(a_valider), 'clause retenue dont la source juridique', 'clauses retenues dont la source juridique')} "
                                                f"n'est pas entièrement vérifiée (article 5)."))
     corps.append(Liste(False, en_bref))
     corps.append(tableau([["Ce qui a été vérifié", "Résultat"]]
@@ -237,7 +233,7 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True,
     else:
         corps.append(Paragraphe([Segment(
             f"La relecture automatique (catalogue.yaml, section «{NBSP}relecture{NBSP}») relève "
-            f"{_pluriel(len(conformite.defauts), 'défaut')} ({_pluriel(len(regles), 'règle')}), dans{NBSP}: "
+            f"{pluriel(len(conformite.defauts), 'défaut')} ({pluriel(len(regles), 'règle')}), dans{NBSP}: "
             f"{liste_fr(list(dict.fromkeys(d.piece for d in conformite.defauts)))}. Un défaut marqué «{NBSP}oui{NBSP}» "
             f"dans la dernière colonne rend le texte faux{NBSP}: dce generer --strict refuse alors d'écrire le dossier.")]))
         if citations:
@@ -255,7 +251,7 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True,
         corps.append(Paragraphe([Segment("Toutes les clauses retenues ont une source juridique vérifiée.")]))
     else:
         corps.append(Paragraphe([Segment(
-            f"{_pluriel(len(a_valider), 'clause retenue a', 'clauses retenues ont')} une source juridique "
+            f"{pluriel(len(a_valider), 'clause retenue a', 'clauses retenues ont')} une source juridique "
             f"partiellement vérifiée ou non vérifiée{NBSP}: le service juridique les relit et les valide avant publication.")]))
         corps.append(tableau(
             [["Pièce et article", "Clause (version)", "Statut juridique", "Note"]]
@@ -271,10 +267,10 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True,
                                          "cette consultation.")]))
     else:
         corps.append(Paragraphe([Segment(
-            f"La consultation met en œuvre au-delà du droit {_pluriel(len({a.id for a, _ in paires}), 'action')} du "
+            f"La consultation met en œuvre au-delà du droit {pluriel(len({a.id for a, _ in paires}), 'action')} du "
             f"référentiel «{NBSP}{referentiel.get('titre', '')}{NBSP}» (un choix de l'acheteur ou une règle de sa "
             f"politique d'achat qui va plus loin que le droit), au moyen de "
-            f"{_pluriel(len({s.clause.id for _, s in paires}), 'clause')}. Pour chacune{NBSP}: la pièce et l'article, "
+            f"{pluriel(len({s.clause.id for _, s in paires}), 'clause')}. Pour chacune{NBSP}: la pièce et l'article, "
             "la clause et sa version, ses références juridiques, la règle qui l'a retenue et les réponses lues. Les "
             "clauses qui répondent à une obligation légale ou qui rappellent le droit sont présentées à part, à la fin "
             "de l'article.")]))
@@ -306,7 +302,7 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True,
         verbe = "ne sont" if len(legales) > 1 else "n'est"
         corps.append(Paragraphe([Segment(
             f"Ces clauses se rattachent à une action du référentiel sans la mettre en œuvre au-delà du droit{NBSP}: "
-            f"{_pluriel(len(legales), 'action')} {verbe} concernée"
+            f"{pluriel(len(legales), 'action')} {verbe} concernée"
             f"{'s' if len(legales) > 1 else ''} que par des obligations légales. Elles ne comptent pas dans le bilan "
             "de la politique d'achat comme actions mises en œuvre.")]))
         corps.append(tableau(

@@ -12,7 +12,7 @@ from .assemblage import blocs_document
 from .blocs import Bloc, Liste, Paragraphe, Segment, Tableau, Titre, texte
 from .tracabilite import fiche
 from ..droit.conformite import Conformite, dernier_article, normaliser, verifier
-from ..donnees.formats import typographie
+from ..donnees.formats import pourcent, typographie
 from ..droit.regles import Analyse
 
 RE_LOT = re.compile(r"\blot\s+(?:n°\s*)?(\d+)\b(?!\s*(?:,|et|à|ou)\s*\d)", re.IGNORECASE)
@@ -107,6 +107,28 @@ def _derogations(analyse: Analyse, blocs_ccap: list[Bloc]) -> list[dict[str, Any
     return [{**d, "recapitulee": (d["article_ccap"], d["article_ccag"]) in lignes} for d in analyse.derogations]
 
 
+def _comparable(t: str) -> str:
+    return " ".join(str(t).replace("\u00a0", " ").replace("\u202f", " ").replace("’", "'").split()).casefold()
+
+
+def _criteres_absents(analyse: Analyse, corps: dict[str, list[Bloc]]) -> list[str]:
+    """Critères du fichier de réponses qu'une pièce ne reprend pas : le RC (tous), le cadre de mémoire technique
+    (un article par critère jugé sur le mémoire, avec sa pondération), chacun dit « « intitulé » : pièce »."""
+    from . import memoire
+
+    rc = _comparable(texte_blocs(corps.get("RC", [])))
+    titres = [_comparable(b.texte) for b in memoire.blocs_cadre(analyse)[0] if isinstance(b, Titre) and b.niveau == 1]
+    absents = []
+    for c in analyse.contexte.get("criteres") or []:
+        intitule = _comparable(typographie(str(c["intitule"])))
+        if intitule not in rc:
+            absents.append(f"«\u00a0{c['intitule']}\u00a0»\u00a0: RC")
+        if c["type"] not in memoire.NON_REDIGES and not any(
+                intitule in t and _comparable(pourcent(c["ponderation"])) in t for t in titres):
+            absents.append(f"«\u00a0{c['intitule']}\u00a0»\u00a0: {memoire.TITRE}")
+    return absents
+
+
 def faits_des_pieces(analyse: Analyse, corps: dict[str, list[Bloc]]) -> dict[str, Any]:
     """Faits lus dans les blocs de chaque pièce, tels que les contrôles de conformité les attendent."""
     lots = analyse.contexte["lots"]
@@ -117,6 +139,7 @@ def faits_des_pieces(analyse: Analyse, corps: dict[str, list[Bloc]]) -> dict[str
         "derogations": _derogations(analyse, corps.get("CCAP", [])),
         "textes_articles": {doc: textes_articles(blocs) for doc, blocs in corps.items()},
         "contenu_lots_cctp": _contenu_des_lots(corps.get("CCTP", []), lots),
+        "criteres_absents": _criteres_absents(analyse, corps),
     }
 
 

@@ -2,7 +2,7 @@
 un juriste pressé, avec les règles de la section `relecture` de catalogue.yaml.
 
 Chaque règle est une donnée : un motif (expression régulière) cherché dans chaque paragraphe, élément de liste,
-cellule ou titre ; ou une vérification nommée, écrite une fois ici (`VERIFICATIONS`) : renvoi vers un article
+cellule ou titre ; ou une vérification nommée, écrite une fois ici (`VERIFICATIONS`) : renvoi vers un article, un contenu
 ou une annexe absents, formes typographiques mêlées dans une même pièce. Chaque défaut nomme la pièce, l'article
 (titre de niveau 1 qui le précède) et un extrait.
 """
@@ -22,7 +22,7 @@ from ..droit.conformite import Defaut, entrees_de_section
 from ..erreurs import ErreurDonnees, Probleme
 
 SECTION = "relecture"
-CHAMPS = {"id", "libelle", "bloquant", "motif", "verification", "explication", "exemple", "pieces", "formes"}
+CHAMPS = {"id", "libelle", "bloquant", "motif", "verification", "explication", "exemple", "pieces", "formes", "contenus"}
 OBLIGATOIRES = ("id", "libelle", "explication", "exemple")
 CONTEXTE = 45  # caractères cités de part et d'autre d'un défaut
 SANS_ARTICLE = "(avant le premier article)"
@@ -51,6 +51,7 @@ class Piece:
     unites: list[Unite]
     articles: set[str] = field(default_factory=set)
     annexes: bool = False
+    titres: list[str] = field(default_factory=list)
 
     _texte: tuple[str, list[int]] | None = field(default=None, repr=False, compare=False)
 
@@ -106,6 +107,7 @@ def piece(nom: str, blocs: list[Bloc], ignorer: tuple[str, ...] = ()) -> Piece:
     article, cache = SANS_ARTICLE, False
     for b in blocs:
         if isinstance(b, Titre):
+            p.titres.append(b.texte)
             numero = RE_NUMERO_TITRE.match(b.texte)
             if numero:
                 p.articles.add(numero.group(1))
@@ -191,6 +193,26 @@ def _renvois_annexe(r: Regle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
                     yield _defaut(r, u, m.start(), m.end(), f"{cible} sans annexe")
 
 
+def _renvois_contenu(r: Regle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
+    """« les performances du CCTP », « le délai fixé au CCTP » : un renvoi sans numéro vers un contenu que la pièce
+    citée doit traiter dans un article ; le contenu est trouvé si un titre de la pièce répond au motif donné."""
+    noms = _noms(r)
+    contenus = {str(k): re.compile(str(v), re.IGNORECASE) for k, v in (r.options.get("contenus") or {}).items()}
+    motif = re.compile(rf"\b(?P<nom>{'|'.join(contenus)})\b(?P<entre>(?:\s+(?![\w’'-]*(?:article|annexe))[\w’'-]+){{0,3}}?)"
+                       rf"\s+(?:du|au|par\s+le|dans\s+le)\s+(?:présent\s+)?(?P<cible>{_alternatives(noms)})\b",
+                       re.IGNORECASE)
+    for p in pieces.values():
+        for u in p.unites:
+            for m in motif.finditer(u.texte):
+                cible = noms[m.group("cible").lower()]
+                visee = pieces.get(cible)
+                if visee is None or not visee.titres:
+                    continue
+                titre = next(v for k, v in contenus.items() if re.fullmatch(k, m.group("nom"), re.IGNORECASE))
+                if not any(titre.search(t) for t in visee.titres):
+                    yield _defaut(r, u, m.start(), m.end(), f"aucun article du {cible} sur ce point")
+
+
 def _melange(r: Regle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
     formes = {str(k): str(v) for k, v in (r.options.get("formes") or {}).items()}
     for p in pieces.values():
@@ -209,10 +231,11 @@ VERIFICATIONS: dict[str, Callable[[Regle, dict[str, Piece]], Iterable[Defaut]]] 
     "renvoi-article": _renvois_article,
     "renvoi-annexe": _renvois_annexe,
     "melange": _melange,
+    "renvoi-contenu": _renvois_contenu,
 }
 
 
-OPTIONS = {"renvoi-article": "pieces", "renvoi-annexe": "pieces", "melange": "formes"}  # option de chaque vérification
+OPTIONS = {"renvoi-article": "pieces", "renvoi-annexe": "pieces", "melange": "formes", "renvoi-contenu": "pieces"}  # option de chaque vérification
 AIDE_OPTIONS = {"pieces": "chaque pièce (RC, CCAP, CCTP) avec la liste des noms qui la désignent",
                 "formes": "au moins deux formes nommées, chacune un texte"}
 
@@ -224,6 +247,18 @@ def _option_valide(valeur: Any) -> bool:
     if all(isinstance(v, list) for v in valeur.values()):
         return all(v and all(str(n).strip() for n in v) for v in valeur.values())
     return len(valeur) >= 2 and all(isinstance(v, str) and v for v in valeur.values())
+
+
+def _contenus_valides(valeur: Any) -> bool:
+    """`contenus` : motif du renvoi → motif du titre, deux expressions régulières valides."""
+    if not _option_valide(valeur) or any(isinstance(v, list) for v in valeur.values()):
+        return False
+    try:
+        for k, v in valeur.items():
+            re.compile(str(k)), re.compile(str(v))
+    except re.error:
+        return False
+    return True
 
 
 def _motif(r: Regle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
@@ -285,7 +320,11 @@ def _regles(doc: yaml_lignes.Document, fichier: Path) -> list[Regle]:
             pb(f"la vérification « {r['verification']} » demande « {option} » : {AIDE_OPTIONS[option]}",
                f"{chemin}.{option}" if option in r else chemin)
             continue
-        options = {k: r[k] for k in ("pieces", "formes") if k in r}
+        if r.get("verification") == "renvoi-contenu" and not _contenus_valides(r.get("contenus")):
+            pb("la vérification « renvoi-contenu » demande « contenus » : au moins deux contenus, chacun le motif du "
+               "renvoi avec le motif du titre d'article qui le traite", f"{chemin}.contenus" if "contenus" in r else chemin)
+            continue
+        options = {k: r[k] for k in ("pieces", "formes", "contenus") if k in r}
         chemins.append(chemin)
         resultat.append(Regle(str(r.get("id")), " ".join(str(r.get("libelle", "")).split()),
                               " ".join(str(r.get("explication", "")).split()), str(r.get("exemple", "")),
@@ -300,7 +339,8 @@ def _regles(doc: yaml_lignes.Document, fichier: Path) -> list[Regle]:
 
 def exemple(regle: Regle) -> dict[str, Piece]:
     """L'exemple d'une règle, au premier article d'un CCAP d'essai ; RC et CCTP d'essai d'un article, sans annexe."""
-    return {nom: Piece(nom, [Unite(nom, "Article 1 – Exemple", regle.exemple if nom == "CCAP" else "Texte.")], {"1"})
+    return {nom: Piece(nom, [Unite(nom, "Article 1 – Exemple", regle.exemple if nom == "CCAP" else "Texte.")], {"1"},
+                       titres=["Article 1 – Exemple"])
             for nom in ("RC", "CCAP", "CCTP")}
 
 
