@@ -184,6 +184,7 @@ def clause(fichier: Path, document: str, articles: list[str], ident: str | None 
         "condition: \"true\"          # règle de sélection : expression sur les réponses, \"true\" = toujours retenue",
         "quand: \"toujours\"          # la même règle écrite en français, affichée par la fiche de traçabilité",
         "portee: consultation",
+        "s_applique_a: toutes        # champ d'application, ou {natures: [fournitures, services], familles: [nettoyage]}",
         "variables: []",
         "decp: []",
         "---",
