@@ -431,6 +431,10 @@ def test_consultation_de_travaux_en_plusieurs_lots(page, serveur, tmp_path):
     page.get_by_label("Maître d'œuvre", exact=True).fill("Atelier Tarn Architectes")
     _continuer(page)
 
+    # L'exécution des prestations (fournitures et services) : aucune question pour des travaux
+    attendre(page.locator("h1")).to_have_text("L'exécution des prestations (fournitures et services)")
+    _continuer(page)
+
     # Les pièces jointes par l'acheteur : aucune ici
     attendre(page.locator("h1")).to_have_text("Pièces jointes par l'acheteur")
     _continuer(page)
