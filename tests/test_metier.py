@@ -223,3 +223,20 @@ def test_exemples_declarent_leurs_pieces_jointes():
         donnees = yaml.safe_load((RACINE / "exemples" / f"{nom}.yaml").read_text(encoding="utf-8"))
         for p in donnees["pieces_acheteur"]:
             assert (RACINE / "exemples" / p["fichier"]).is_file(), p
+
+
+def test_prix_fermes_de_travaux_actualisables_avec_l_index_du_corps_d_etat(tmp_path):
+    donnees = yaml.safe_load((RACINE / "exemples" / "travaux-lycee.yaml").read_text(encoding="utf-8"))
+    donnees["prix"] = {**(donnees.get("prix") or {}), "variation": "ferme"}
+    analyse = preparer(ecrire(tmp_path, donnees), RACINE)
+    assert analyse.selection("ccap-actualisation").retenue and not analyse.selection("ccap-revision").retenue
+    ccap = blocs_document(analyse, "CCAP")[0]
+    texte = texte_blocs(ccap)
+    assert "P = P0 × (Id-3 / I0)" in texte
+    tableau = next(b for b in ccap if isinstance(b, Tableau) and "Index de référence" in texte_blocs([b]))
+    lignes = [texte_blocs([Tableau([l], False)]) for l in tableau.lignes[1:]]
+    lot2 = next(l for l in lignes if "Isolation thermique" in l)
+    assert "index BT52 « Imperméabilité de façades »" in lot2.replace("\u00a0", " ")
+    assert any("50 % × index BT03" in l.replace("\u00a0", " ") and "+ 50 % × index BT06" in l.replace("\u00a0", " ")
+               for l in lignes), lignes
+    assert "Id-3 / I0 = Σ part × (Index d-3 / Index 0)" in texte
