@@ -240,3 +240,61 @@ def test_prix_fermes_de_travaux_actualisables_avec_l_index_du_corps_d_etat(tmp_p
     assert any("50 % × index BT03" in l.replace("\u00a0", " ") and "+ 50 % × index BT06" in l.replace("\u00a0", " ")
                for l in lignes), lignes
     assert "Id-3 / I0 = Σ part × (Index d-3 / Index 0)" in texte
+
+
+# --- Le CCTP du prescripteur --------------------------------------------------------------------------------------
+
+
+def test_cctp_assemble_le_texte_technique_importe_dans_le_style_des_clauses(exemples_generes):
+    """L'exemple de travaux importe un texte Markdown (lot 1) et un document Word (lot 3) : titres, tableaux et listes
+    gardent leur nature et prennent les styles des clauses du catalogue ; les chapitres environnementaux suivent."""
+    cctp = _piece(exemples_generes["travaux-lycee"], "-CCTP.docx")
+    assert "Cahier des clauses techniques particulières" in cctp.texte
+    assert "Exigences environnementales et sociales" not in cctp.texte
+    assert cctp.article("Lot 1 – Gros œuvre et démolition\u00a0: prescriptions techniques") == "2.2"
+    assert cctp.article("Lot 3 – Menuiseries extérieures\u00a0: prescriptions techniques") == "2.3"
+    assert cctp.article("Spécifications environnementales") == "3"
+    styles = dict((t, s) for s, t in cctp.paragraphes)
+    # titres du prescripteur (Markdown « ## », Word « Titre 2 ») au niveau des intertitres des clauses
+    for titre in ("Trémie et cage d’ascenseur", "Performances exigées", "Fenêtres bois-aluminium",
+                  "Conformité aux normes et à la réglementation"):
+        assert styles[titre] == "Heading 3", titre
+    essai = next(t for t in styles if t.startswith("Essais d’écrasement des bétons"))
+    assert styles[essai] == "List Number"
+    puce = next(t for t in styles if t.startswith("un double vitrage à isolation renforcée"))
+    assert styles[puce] == "List Bullet"
+    paragraphe = next(t for t in styles if t.startswith("Les reprises en sous-œuvre des murs porteurs"))
+    clause = next(t for t in styles if t.startswith("Les prestations sont exécutées conformément aux lois"))
+    assert styles[paragraphe] == styles[clause] == "Normal"
+    lignes = [l for t in cctp.tableaux for l in t]
+    assert ["Fosse d’ascenseur", "béton armé C25/30, cuvelage étanche, profondeur 1,20 m", "NF DTU 14.1"] in lignes
+    assert any(l[0] == "Coefficient de transmission thermique Uw" and "1,3" in l[1] for l in lignes), lignes
+    # le texte importé n'est pas un modèle : rien n'y est interprété ni laissé en syntaxe Markdown
+    assert "##" not in cctp.tout and "**" not in cctp.tout
+
+
+def test_sans_texte_technique_la_piece_est_une_annexe_et_l_annexe_de_conformite_le_dit(exemples_generes):
+    import json
+    fichiers = exemples_generes["restauration-lycees"]
+    cctp = _piece(fichiers, "-CCTP.docx")
+    assert "Exigences environnementales et sociales — annexe au CCTP" in cctp.texte
+    assert "La présente pièce, annexe au cahier des clauses techniques particulières (CCTP)" in cctp.texte
+    assert "Le présent cahier des clauses techniques particulières" not in cctp.texte
+    annexe = json.loads(next(p for n, p in fichiers.items() if n.endswith("annexe-conformite.json")).read_text(
+        encoding="utf-8"))
+    texte = json.dumps(annexe, ensure_ascii=False)
+    assert "Aucun texte technique n’est importé : la pièce s’intitule « Exigences environnementales et sociales — " \
+           "annexe au CCTP »" in texte.replace("\\u00a0", " ").replace("\u00a0", " ").replace("\u202f", " ")
+
+
+@pytest.mark.parametrize("valeur, message", [
+    ("cctp/absent.md", "fichier « cctp/absent.md » introuvable"),
+    ("cctp/lot.pdf", "Texte technique du CCTP (prescripteur ou maître d'œuvre)"),
+])
+def test_texte_technique_mal_designe(tmp_path, valeur, message):
+    donnees = reponses()
+    donnees["lots"][0]["cctp_technique"] = valeur
+    resultat = CliRunner().invoke(main, ["generer", str(ecrire(tmp_path, donnees)), "-o", str(tmp_path / "sortie")])
+    assert resultat.exit_code == 2, resultat.output
+    assert message in resultat.output.replace("’", "'") or message in resultat.output, resultat.output
+    assert not (tmp_path / "sortie").exists()
