@@ -298,3 +298,13 @@ def test_texte_technique_mal_designe(tmp_path, valeur, message):
     assert resultat.exit_code == 2, resultat.output
     assert message in resultat.output.replace("’", "'") or message in resultat.output, resultat.output
     assert not (tmp_path / "sortie").exists()
+
+
+def test_penalites_des_conditions_d_execution_plafonnees(exemples_generes):
+    ccap = _piece(exemples_generes["nettoyage-hotel-region"], "-CCAP.docx")
+    texte = ccap.texte.replace("\u00a0", " ").replace("\u202f", " ")
+    # tableau des pénalités SPASER (8.1) et pénalités de la prestation principale (8.2) : chacun son plafond
+    assert texte.count("Le montant total de ces pénalités est plafonné à 10 % du montant total hors taxes du contrat") == 2
+    assert "Chacune de ces obligations est mesurable" in texte
+    recap = [l for t in ccap.tableaux for l in t if len(l) == 3 and l[0] == ccap.article("Pénalités d’exécution")]
+    assert recap and "Pénalités d’exécution des prestations" in recap[0][2], recap
