@@ -290,6 +290,8 @@ def test_sans_texte_technique_la_piece_est_une_annexe_et_l_annexe_de_conformite_
 @pytest.mark.parametrize("valeur, message", [
     ("cctp/absent.md", "fichier « cctp/absent.md » introuvable"),
     ("cctp/lot.pdf", "Texte technique du CCTP (prescripteur ou maître d'œuvre)"),
+    ("../exemples/cctp/travaux-lycee-lot-1-gros-oeuvre.md", "sans « .. »"),
+    ("/etc/hostname.md", "doit être un chemin relatif au dossier du fichier de réponses"),
 ])
 def test_texte_technique_mal_designe(tmp_path, valeur, message):
     donnees = reponses()

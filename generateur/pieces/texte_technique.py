@@ -175,8 +175,13 @@ def fichier_lot(analyse: Analyse, lot: dict[str, Any]) -> Path | None:
     valeur = str(lot.get("cctp_technique") or "").strip()
     if not valeur:
         return None
-    chemin = (Path(analyse.reponses.fichier).parent / valeur).resolve()
+    dossier = Path(analyse.reponses.fichier).parent.resolve()
+    chemin = (dossier / valeur).resolve()
     quoi = f"lot {lot['numero']}, question « {LIBELLE} »"
+    if Path(valeur).is_absolute() or ".." in Path(valeur).parts or not chemin.is_relative_to(dossier):
+        raise ErreurDonnees(Probleme(f"{quoi} : « {valeur} » doit être un chemin relatif au dossier du fichier de "
+                                     "réponses, sans « .. » (par exemple cctp/lot-1.docx)", analyse.reponses.fichier,
+                                     None, "lots.cctp_technique"))
     if chemin.suffix.lower() not in EXTENSIONS:
         raise ErreurDonnees(Probleme(f"{quoi} : « {valeur} » n'est ni un document Word (.docx) ni un texte Markdown "
                                      "(.md)", analyse.reponses.fichier, None, "lots.cctp_technique"))
