@@ -66,9 +66,11 @@ def copier_exemple(exemple: Path, destination: Path) -> Path:
 
 
 def ecrire(tmp_path: Path, donnees: dict[str, Any], nom: str = "reponses.yaml") -> Path:
-    joindre_pieces_des_exemples(tmp_path)
     chemin = tmp_path / nom
-    chemin.write_text(yaml.safe_dump(donnees, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    texte = yaml.safe_dump(donnees, allow_unicode=True, sort_keys=False)
+    if any(f"{dossier}/" in texte for dossier in DOSSIERS_DES_EXEMPLES):  # réponses tirées d'un exemple
+        joindre_pieces_des_exemples(tmp_path)
+    chemin.write_text(texte, encoding="utf-8")
     return chemin
 
 
