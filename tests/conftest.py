@@ -45,9 +45,32 @@ def reponses(**modifs: Any) -> dict[str, Any]:
     return donnees
 
 
+# Dossiers des fichiers que les exemples désignent par un chemin relatif (textes techniques du CCTP, pièces jointes) :
+# une copie d'un exemple hors de exemples/ les emporte avec elle.
+DOSSIERS_DES_EXEMPLES = ("cctp", "pieces")
+
+
+def joindre_pieces_des_exemples(dossier: Path) -> None:
+    """Copie dans `dossier` les fichiers auxquels renvoient les exemples (chemins relatifs au fichier de réponses)."""
+    for nom in DOSSIERS_DES_EXEMPLES:
+        if (EXEMPLES / nom).is_dir():
+            shutil.copytree(EXEMPLES / nom, dossier / nom, dirs_exist_ok=True)
+
+
+def copier_exemple(exemple: Path, destination: Path) -> Path:
+    """Copie d'un exemple (fichier de réponses et fichiers qu'il désigne) ; renvoie le fichier copié."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(exemple, destination)
+    joindre_pieces_des_exemples(destination.parent)
+    return destination
+
+
 def ecrire(tmp_path: Path, donnees: dict[str, Any], nom: str = "reponses.yaml") -> Path:
     chemin = tmp_path / nom
-    chemin.write_text(yaml.safe_dump(donnees, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    texte = yaml.safe_dump(donnees, allow_unicode=True, sort_keys=False)
+    if any(f"{dossier}/" in texte for dossier in DOSSIERS_DES_EXEMPLES):  # réponses tirées d'un exemple
+        joindre_pieces_des_exemples(tmp_path)
+    chemin.write_text(texte, encoding="utf-8")
     return chemin
 
 

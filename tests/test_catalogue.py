@@ -248,6 +248,7 @@ statut_juridique: verifie
 condition: "true"
 quand: "toujours"
 portee: consultation
+s_applique_a: toutes
 variables: []
 decp: []
 ---

@@ -253,7 +253,7 @@ def test_cctp_avec_specifications_les_cite_par_numero(exemples_generes):
 CLAUSE_RENVOI = """---
 {{id: ccap-renvoi-essai, version: 1, en_vigueur: {{du: 2019-04-01}}, titre: "Clause d'essai", document: CCAP,
   article: objet, ordre: 95, references: ["CCP R2151-10"], statut_juridique: verifie, condition: "true",
-  quand: "toujours", renvois: [{{id: cible, objet: "{objet}", {cible}, sinon: {sinon}}}]}}
+  quand: "toujours", s_applique_a: toutes, renvois: [{{id: cible, objet: "{objet}", {cible}, sinon: {sinon}}}]}}
 ---
 {corps}
 """

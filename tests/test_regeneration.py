@@ -22,7 +22,7 @@ from docx import Document
 from docx.shared import Pt
 from lxml import etree
 
-from conftest import EXEMPLES, RACINE, Lu, soffice
+from conftest import EXEMPLES, RACINE, Lu, copier_exemple, soffice
 from generateur.donnees import fichiers
 from generateur.rendu import generation
 from generateur.lot import regeneration
@@ -58,8 +58,7 @@ def base(tmp_path_factory) -> Path:
     for nom in CATALOGUE:
         (shutil.copytree if (RACINE / nom).is_dir() else shutil.copy)(RACINE / nom, dossier / "racine" / nom)
     for exemple in EXEMPLES.glob("*.yaml"):
-        (dossier / "consultations" / exemple.stem).mkdir(parents=True)
-        shutil.copy(exemple, dossier / "consultations" / exemple.stem / "reponses.yaml")
+        copier_exemple(exemple, dossier / "consultations" / exemple.stem / "reponses.yaml")
     bilan = regeneration.regenerer(dossier / "consultations", dossier / "racine", jobs=2)
     assert [r.statut for r in bilan.consultations] == [NOUVELLE] * len(TOUTES), bilan.consultations
     return dossier

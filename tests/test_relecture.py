@@ -155,12 +155,13 @@ statut_juridique: non_verifie
 note_juridique: "Clause d'essai des tests de relecture."
 condition: "true"
 portee: consultation
+s_applique_a: toutes
 variables: []
 decp: []
 ---
 Juridiction compétente : {{ {'nom': 'Tribunal administratif de Toulouse', 'adresse': ['68 rue Raymond IV']} }}.
 
-Les pénalités sont fixées par l'article 12 du présent CCAP.
+Les pénalités sont fixées par l'article 42 du présent CCAP.
 
 L'avance est versée lorsque la durée d'exécution est supérieure à 999 mois.
 """
@@ -183,7 +184,7 @@ def test_clause_fautive_passe_l_annexe_a_verifier_et_strict_refuse(tmp_path):
     assert {"structure-donnees", "renvoi-article-absent", "valeur-sentinelle"} <= set(vus), annexe["relecture"]
     # le dictionnaire tel qu'imprimé (la typographie des blocs a changé ses apostrophes finales, pas sa forme)
     assert "administratif de Toulouse’, 'adresse’: ['68 rue Raymond IV’]}" in vus["structure-donnees"]["extrait"]
-    assert "article 12" in vus["renvoi-article-absent"]["extrait"] and vus["renvoi-article-absent"]["detail"] == "CCAP sans article 12"
+    assert "article 42" in vus["renvoi-article-absent"]["extrait"] and vus["renvoi-article-absent"]["detail"] == "CCAP sans article 42"
     assert "999 mois" in vus["valeur-sentinelle"]["extrait"]
     relecture_controle = next(c for c in annexe["controles"] if c["id"] == "relecture-pieces")
     assert relecture_controle["verdict"] == "a_verifier" and "structure-donnees" in relecture_controle["constat"]

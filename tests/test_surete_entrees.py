@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from conftest import soffice, EXEMPLES, RACINE, ecrire, reponses
+from conftest import soffice, EXEMPLES, RACINE, ecrire, joindre_pieces_des_exemples, reponses
 from generateur.donnees import catalogue as module_catalogue
 from generateur.interfaces.cli import main
 from test_robustesse import _copie_catalogue
@@ -289,6 +289,7 @@ def test_lecture_bornee_de_dev_zero_et_d_un_tube(tmp_path):
 def test_entier_de_5000_chiffres(tmp_path):
     texte = EXEMPLE.read_text(encoding="utf-8").replace("duree_mois: 18", "duree_mois: " + "9" * 5000, 1)
     fichier = tmp_path / "r.yaml"
+    joindre_pieces_des_exemples(tmp_path)
     fichier.write_text(texte, encoding="utf-8")
     code, sortie = dce("generer", fichier, "--sortie", tmp_path / "s")
     assert code == 2 and "nombre trop long (5000 chiffres" in sortie and "« duree_mois »" in sortie, sortie
@@ -306,6 +307,7 @@ def test_date_inexistante_non_guillemetee(tmp_path, champ, date):
     numero = next(i for i, l in enumerate(lignes) if l.startswith(champ + ":"))
     lignes[numero] = f"{champ}: {date}"
     fichier = tmp_path / "r.yaml"
+    joindre_pieces_des_exemples(tmp_path)
     fichier.write_text("\n".join(lignes) + "\n", encoding="utf-8")
     code, sortie = dce("generer", fichier, "--sortie", tmp_path / "s")
     assert code == 2, sortie
@@ -333,6 +335,7 @@ def test_zeros_initiaux_lus_en_decimal(tmp_path):
     texte = EXEMPLE.read_text(encoding="utf-8").replace("duree_mois: 18", "duree_mois: 024", 1)
     texte = texte.replace("montant_estime: 1450000", "montant_estime: 01450000", 1)
     fichier = tmp_path / "r.yaml"
+    joindre_pieces_des_exemples(tmp_path)
     fichier.write_text(texte, encoding="utf-8")
     code, sortie = dce("generer", fichier, "--sortie", tmp_path / "s")
     assert code in (0, 1), sortie
@@ -344,6 +347,7 @@ def test_zeros_initiaux_lus_en_decimal(tmp_path):
 def test_duree_sexagesimale_refusee(tmp_path):
     texte = EXEMPLE.read_text(encoding="utf-8").replace("duree_mois: 18", "duree_mois: 1:30", 1)
     fichier = tmp_path / "r.yaml"
+    joindre_pieces_des_exemples(tmp_path)
     fichier.write_text(texte, encoding="utf-8")
     code, sortie = dce("generer", fichier, "--sortie", tmp_path / "s")
     assert code == 2 and "Durée du marché (en mois)" in sortie and "« 1:30 »" in sortie and "90" not in sortie, sortie
@@ -374,6 +378,7 @@ def test_caractere_de_controle_ne_fausse_pas_le_verdict(tmp_path, caractere):
     texte = EXEMPLE.read_text(encoding="utf-8")
     texte = texte.replace('intitule: "Gros œuvre et démolition"', f'intitule: "Gros œuvre{caractere}et démolition"')
     fichier = tmp_path / "r.yaml"
+    joindre_pieces_des_exemples(tmp_path)
     fichier.write_text(texte, encoding="utf-8")
     # sans --strict : les profils d'exemple ont des champs « à compléter », que --strict refuse à juste titre
     code, sortie = dce("generer", fichier, "--sortie", tmp_path / "s")
@@ -691,6 +696,7 @@ def _essayer(dossier: Path, nom: str, texte: str, famille: str, attendu: str, tm
     """`dce generer` sur un cas de fouille ; vérifie code, message, fichiers ; renvoie le code."""
     fichier = dossier / "reponses.yaml"
     fichier.write_text(texte, encoding="utf-8")
+    joindre_pieces_des_exemples(dossier)
     sortie = dossier / "sortie"
     resultat = CliRunner().invoke(main, ["generer", str(fichier), "--sortie", str(sortie)])
     code = resultat.exit_code

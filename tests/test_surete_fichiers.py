@@ -26,7 +26,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from conftest import EXEMPLES, RACINE, ecrire, reponses, soffice
+from conftest import EXEMPLES, RACINE, copier_exemple, ecrire, reponses, soffice
 from generateur.donnees import fichiers
 from generateur.erreurs import ErreurDCE
 from generateur.interfaces.cli import main
@@ -261,8 +261,7 @@ def _vivant(pid: int) -> bool:
 def test_kill_9_du_processus_principal_libere_le_verrou_et_arrete_les_calculs(tmp_path):
     dossier = tmp_path / "consultations"
     for exemple in sorted(EXEMPLES.glob("*.yaml"))[:4]:
-        (dossier / exemple.stem).mkdir(parents=True)
-        shutil.copy(exemple, dossier / exemple.stem / "reponses.yaml")
+        copier_exemple(exemple, dossier / exemple.stem / "reponses.yaml")
     processus = subprocess.Popen([DCE, "regenerer", str(dossier), "--jobs", "2"], cwd=RACINE,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     calculs: set[int] = set()

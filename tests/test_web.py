@@ -434,6 +434,10 @@ def test_consultation_de_travaux_en_plusieurs_lots(page, serveur, tmp_path):
     page.get_by_label("Maître d'œuvre", exact=True).fill("Atelier Tarn Architectes")
     _continuer(page)
 
+    # L'exécution des prestations (fournitures et services) : aucune question pour des travaux
+    attendre(page.locator("h1")).to_have_text("L'exécution des prestations (fournitures et services)")
+    _continuer(page)
+
     # Les pièces jointes par l'acheteur : aucune ici
     attendre(page.locator("h1")).to_have_text("Pièces jointes par l'acheteur")
     _continuer(page)
@@ -523,7 +527,7 @@ def test_consultation_de_travaux_en_plusieurs_lots(page, serveur, tmp_path):
 DEBORDEMENT = """() => document.documentElement.scrollWidth - window.innerWidth"""
 
 
-def test_aucun_defilement_horizontal_a_320_390_et_1280_pixels(navigateur, serveur):
+def test_aucun_defilement_horizontal_a_320_390_et_1280_pixels(navigateur, serveur, tmp_path):
     """Accueil (consultations et saisies en cours), sections, récapitulatif et page d'une consultation : à 320 px
     de large, la page ne défile pas horizontalement (les tableaux larges défilent dans leur cadre)."""
     base, _ = serveur
@@ -542,8 +546,12 @@ def test_aucun_defilement_horizontal_a_320_390_et_1280_pixels(navigateur, serveu
         page.set_viewport_size({"width": 1280, "height": 800})
 
     def reprendre(exemple: str) -> str:
+        # un fichier envoyé au navigateur voyage seul : sans les textes techniques du CCTP qu'il désigne
+        envoye = tmp_path / exemple
+        envoye.write_text("".join(l for l in (EXEMPLES / exemple).read_text(encoding="utf-8").splitlines(True)
+                                  if "cctp_technique:" not in l), encoding="utf-8")
         page.goto(base + "/")
-        page.set_input_files("input[type=file]", str(EXEMPLES / exemple))
+        page.set_input_files("input[type=file]", str(envoye))
         page.get_by_role("button", name="Reprendre ce fichier").click()
         attendre(page.get_by_role("heading", name="Récapitulatif", exact=True)).to_be_visible()
         return page.url

@@ -23,7 +23,12 @@ DOCUMENTS = ("RC", "CCAP", "CCTP")
 CHAMPS_CLAUSE = {
     "id", "version", "en_vigueur", "titre", "document", "article", "ordre", "actions", "references",
     "statut_juridique", "note_juridique", "condition", "portee", "variables", "deroge_ccag", "decp", "quand", "renvois",
+    "s_applique_a",
 }
+# Champ d'application d'une clause (`s_applique_a`) : « toutes », ou les natures du marché et les familles d'achat
+# (réponses `nature` et `categorie`) auxquelles elle peut s'appliquer ; une liste absente ne restreint rien.
+# La sélection n'applique jamais une clause hors de son champ ; `dce catalogue verifier` exige le champ.
+CHAMPS_APPLICATION = ("natures", "familles")
 CHAMPS_OBLIGATOIRES = ("id", "version", "en_vigueur", "titre", "document", "article", "references")
 # Renvoi d'une clause vers le contenu d'une pièce : une clause (`clause`), un article du plan d'une pièce
 # (`piece` + `article`), une réponse (`reponse`) ou une pièce jointe par l'acheteur, désignée par sa nature
@@ -72,6 +77,7 @@ SCHEMA_CLAUSE = {
         "variables": {"type": ["array", "null"], "items": {"type": "string"}},
         "deroge_ccag": {"type": ["array", "null"], "items": {"type": "object"}},
         "decp": {"type": ["array", "null"], "items": {"type": "string"}},
+        "s_applique_a": {"type": ["string", "object"]},
     },
 }
 # Niveau d'un lien clause → action SPASER (README, « Niveaux des liens SPASER ») : ce que le droit impose à tous,
@@ -145,11 +151,21 @@ class Clause:
     renvois: list[dict[str, Any]] = field(default_factory=list)
     # Liens vers les actions du SPASER, chacun avec son niveau (`actions` ne garde que les étiquettes).
     liens: list[Lien] = field(default_factory=list)
+    # Champ d'application (`s_applique_a`) : None s'il n'est pas déclaré ; {} pour « toutes » ; sinon
+    # {"natures": [...], "familles": [...]} (une clé absente ne restreint rien).
+    champ: dict[str, list[str]] | None = None
     # Modèle Jinja compilé, gardé avec la clause par generateur.droit.expressions.modele_clause.
     modele_compile: Any = field(default=None, repr=False, compare=False)
 
     def en_vigueur(self, jour: dt.date) -> bool:
         return self.du <= jour and (self.au is None or jour <= self.au)
+
+    def s_applique(self, nature: Any, famille: Any) -> bool:
+        """La clause peut-elle s'appliquer à un achat de cette nature et de cette famille ? (champ non déclaré :
+        oui, `dce catalogue verifier` le signale)."""
+        champ = self.champ or {}
+        return ((not champ.get("natures") or nature in champ["natures"])
+                and (not champ.get("familles") or (famille or "autre") in champ["familles"]))
 
 
 @dataclass
@@ -290,6 +306,12 @@ def lire_clause(fichier: Path, documents: dict[str, dict[str, Any]] | None = Non
             pb(f"considération DECP « {valeur} » inconnue ({', '.join(sorted(DECP))})", "decp")
     if meta.get("portee", "consultation") not in ("consultation", "lot"):
         pb("portée invalide (consultation ou lot)", "portee")
+    champ = meta.get("s_applique_a")
+    if champ is not None and champ != "toutes" and not (
+            isinstance(champ, dict) and champ and set(champ) <= set(CHAMPS_APPLICATION)
+            and all(isinstance(v, list) and v and all(isinstance(x, str) for x in v) for v in champ.values())):
+        pb("champ d'application : « toutes », ou {natures: [travaux, fournitures, services], familles: [...]} "
+           "(une liste non vide par clé)", "s_applique_a")
     renvois = meta.get("renvois") or []
     if not isinstance(renvois, list) or not all(isinstance(r, dict) for r in renvois):
         pb("renvois : une liste d'objets (id, objet, cible, sinon) est attendue", "renvois")
@@ -317,6 +339,8 @@ def lire_clause(fichier: Path, documents: dict[str, dict[str, Any]] | None = Non
         decp=list(meta.get("decp") or []), corps=corps, fichier=fichier, ligne_corps=ligne_corps,
         empreinte=hashlib.sha256(texte.encode("utf-8")).hexdigest(),
         quand=str(meta.get("quand") or "").strip(), renvois=[dict(r) for r in renvois],
+        champ=None if "s_applique_a" not in meta else ({} if meta["s_applique_a"] == "toutes" else
+                                                       {k: [str(x) for x in v] for k, v in meta["s_applique_a"].items()}),
     )
 
 

@@ -213,6 +213,10 @@ def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_
 
     selections: list[Selection] = []
     for clause in catalogue.versions_en_vigueur(jour):
+        if not clause.s_applique(contexte.get("nature"), contexte.get("categorie")):  # hors de son champ d'application
+            selections.append(Selection(clause, False, {"nature": contexte.get("nature"),
+                                                        "categorie": contexte.get("categorie")}))
+            continue
         try:
             chemins = chemins_utilises(clause.condition)
             if clause.portee == "lot":

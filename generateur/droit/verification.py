@@ -201,6 +201,17 @@ class Verificateur:
             self.pb("règle lisible manquante : écrire en français quand la clause est retenue (quand: \"toujours\", "
                     "quand: \"quand les variantes sont autorisées\"…) ; la fiche de traçabilité l'affiche",
                     c.fichier, self._ligne_de(texte_fichier, "condition:"), "quand")
+        if c.champ is None:
+            self.pb("champ d'application manquant : écrire après « portee: » les natures et familles d'achat auxquelles "
+                    "la clause s'applique (s_applique_a: toutes, ou s_applique_a: {natures: [...], familles: [...]})",
+                    c.fichier, self._ligne_de(texte_fichier, "portee:"), "s_applique_a")
+        else:
+            for cle, question in (("natures", "nature"), ("familles", "categorie")):
+                for valeur in c.champ.get(cle) or []:
+                    if valeur not in self.choix.get(question, set()):
+                        self.pb(f"champ d'application : {cle[:-1]} « {valeur} » inconnue du questionnaire "
+                                f"({', '.join(sorted(self.choix.get(question, set())))})", c.fichier,
+                                self._ligne_de(texte_fichier, "s_applique_a"), "s_applique_a")
         self._renvois(c, texte_fichier, ids)
         for d in c.deroge_ccag:
             for cle in (d.get("articles") or {}):

@@ -8,7 +8,12 @@ from .blocs import Bloc, Titre
 from ..erreurs import ErreurClause, Probleme
 from ..droit.expressions import ErreursJinja, message_erreur, modele_clause
 from .markdown_ import vers_blocs
+from .texte_technique import blocs_techniques
 from ..droit.regles import Analyse, Selection, contexte_clause
+
+
+# Article du plan du CCTP qui reçoit le texte technique du prescripteur (texte_technique.blocs_techniques).
+ARTICLE_TECHNIQUE = "specifications"
 
 
 def rendre_clause(analyse: Analyse, selection: Selection) -> str:
@@ -50,4 +55,8 @@ def blocs_document(analyse: Analyse, document: str) -> tuple[list[Bloc], list[Ti
                 blocs.append(sous_titre)
                 titres.append(sous_titre)
             blocs.extend(vers_blocs(rendre_clause(analyse, s)))
+        if document == "CCTP" and article["id"] == ARTICLE_TECHNIQUE:  # le texte du prescripteur, lot par lot
+            techniques, sous_titres = blocs_techniques(analyse, numero, len(selections) + 1)
+            blocs.extend(techniques)
+            titres.extend(sous_titres)
     return blocs, titres

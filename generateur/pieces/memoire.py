@@ -234,9 +234,16 @@ def blocs_cadre(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
     for numero, c in plan:
         guide = textes["criteres"].get(c["type"]) or textes["criteres"]["autre"]
         titre(1, numero, f"{c['intitule']} ({pourcent(c['ponderation'])})")
-        blocs.append(Paragraphe([Segment(f"Critère pondéré à {pourcent(c['ponderation'])} de la note globale. "
-                                         "Le candidat y expose notamment :")]))
-        blocs.append(_puces([_rendre(t, contexte, fichier) for t in guide.get("attendus") or []]))
+        elements = _elements(guide.get("elements"), contexte, fichier)
+        blocs.append(Paragraphe([Segment(f"Critère pondéré à {pourcent(c['ponderation'])} de la note globale. " + (
+            "Le candidat y expose ses engagements sur chacun des éléments d'appréciation publiés par le RC, notés "
+            "selon leur poids :" if elements else "Le candidat y expose notamment :"))]))
+        if elements:  # éléments d'appréciation pondérés, les mêmes que ceux que publie le RC
+            blocs.append(Tableau([[[Segment("Élément d'appréciation")], [Segment("Poids dans la note du critère")]]]
+                                 + [[[Segment(str(e["element"]))], [Segment(pourcent(e["poids"]))]] for e in elements],
+                                 True, [75, 25]))
+        else:
+            blocs.append(_puces([_rendre(t, contexte, fichier) for t in guide.get("attendus") or []]))
         if guide.get("preuves"):
             blocs.append(Paragraphe([Segment(_rendre(guide["preuves"], contexte, fichier))]))
         sous = c.get("sous_criteres") or []
@@ -267,6 +274,18 @@ def blocs_cadre(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
                 blocs.append(tableau(e["tableau"], contexte, fichier))
             blocs.append(_cadre_reponse("Observations du candidat"))
     return blocs, titres
+
+
+def _elements(expression: str | None, contexte: dict[str, Any], fichier: Path) -> list[dict[str, Any]]:
+    """Éléments d'appréciation pondérés d'un critère (`elements` de modeles/memoire.yaml) : liste de
+    {element, poids}, vide sans expression."""
+    if not expression:
+        return []
+    try:
+        return list(evaluer(expression, contexte) or [])
+    except ErreursJinja as exc:
+        raise ErreurDonnees(Probleme(f"éléments « {expression} » impossibles à évaluer : {message_erreur(exc)}",
+                                     fichier, None, "criteres")) from None
 
 
 def _vrai(condition: str, contexte: dict[str, Any], fichier: Path) -> bool:

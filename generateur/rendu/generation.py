@@ -16,6 +16,7 @@ from .documents import produire, variables_acheteur
 from ..erreurs import ErreurDCE, ErreurDonnees, Probleme
 from ..donnees.formats import date_heure, date_longue
 from ..droit.regles import Analyse
+from ..pieces.texte_technique import titre_piece
 from ..pieces.tracabilite import fiche, manifeste
 from ..donnees.fichiers import nom_sur
 from ..droit.regles import en_json, preparer
@@ -86,7 +87,7 @@ def produire_dce(fichier_reponses: Path | str, racine: Path | None = None, date_
         if not modele.is_file():
             raise ErreurDonnees(Probleme("modèle Word introuvable", modele))
         modeles.setdefault(modele, modele.read_bytes())
-        titre = analyse.catalogue.documents[document]["titre"]
+        titre = titre_piece(analyse, document)
         contenus[f"{base}-{document}.docx"] = produire(modele, variables_modele(analyse, document, titre), blocs, titres)
     blocs, titres = fiche(analyse)
     modele = modele_de(analyse, "CCAP")
