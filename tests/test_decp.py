@@ -171,3 +171,28 @@ def test_procedure_et_prix_par_lot_marche_subsequent_et_petits_lots(tmp_path):
     for n in (1, 2):
         fa = verifier_fichier(tmp_path / "FA-1" / f"FA-1-DECP-lot-{n}.json")
         assert fa["typesPrix"]["typePrix"] == ["Définitif actualisable"]
+
+
+def test_identifiant_trop_long_derive_sans_separateurs_ou_refuse(exemples_generes, tmp_path):
+    """« AMP-2026-EV-041-L1 » (18 caractères) dépasse les 16 caractères d'IdentifiantMarche : l'identifiant est la
+    référence sans ses séparateurs suivie du lot ; chaque exemple a son identifiant ; une référence trop longue
+    même compactée arrête la génération (code 2, message avec le libellé de la question), sans rien écrire."""
+    maximum = SCHEMA["definitions"]["marche"]["definitions"]["IdentifiantMarche"]["maxLength"]
+    assert maximum == 16
+    amp = exemples_generes["amp-espaces-verts"]
+    for n in (1, 2):
+        marche = verifier_fichier(amp[f"AMP-2026-EV-041-DECP-lot-{n}.json"])
+        assert marche["id"] == f"AMP2026EV041L{n}"
+    for exemple, fichiers in exemples_generes.items():
+        for nom in (n for n in fichiers if "-DECP" in n):
+            (marche,) = json.loads(fichiers[nom].read_text("utf-8"))["marches"]["marche"]
+            assert 1 <= len(marche.get("id", "")) <= maximum, (exemple, nom)
+
+    trop_long = reponses(reference="2026-DIRECTION-ACHATS-00123")
+    fichier = ecrire(tmp_path, trop_long)
+    sortie = tmp_path / "sortie"
+    resultat = CliRunner().invoke(main, ["--catalogue", str(RACINE), "generer", str(fichier), "--sortie", str(sortie)])
+    assert resultat.exit_code == 2, resultat.output
+    assert "« Référence de la consultation »" in resultat.output and "16 caractères" in resultat.output
+    assert "2026DIRECTIONACHATS00123" in resultat.output
+    assert not sortie.exists() or not any(sortie.iterdir())

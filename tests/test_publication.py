@@ -304,6 +304,13 @@ def test_totaux_recalcules_par_libreoffice_et_pdfa(tmp_path):
             assert _montants_pdf(page) == {k: v for k, v in totaux.items() if k != "taux"}, (source.name, feuille)
     assert attendus["mixte.xlsx"]["Lot 1"]["taux"] == 0.055
     assert attendus["mixte.xlsx"]["Lot 1"]["HT"] > 0 and attendus["travaux.xlsx"]["Lot 5"]["TTC"] > 0
+    # l'avertissement en tête de chaque feuille s'imprime en 9 pt au moins (hauteur des mots dans le PDF)
+    for cible in pdfs.values():
+        boites = subprocess.run(["pdftotext", "-bbox", str(cible), "-"], capture_output=True, text=True,
+                                check=True).stdout
+        hauteurs = [float(m.group(2)) - float(m.group(1)) for m in
+                    re.finditer(r'yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">protégées</word>', boites)]
+        assert hauteurs and min(hauteurs) >= 9, (cible.name, hauteurs)
 
 
 # -- bordereau des prix (openpyxl)
@@ -344,6 +351,21 @@ def test_bordereau_protege_cellules_du_candidat_et_entete(tmp_path):
     assert taux[5].value == 0.055 and taux[5].protection.locked
     deverrouillees = {c.coordinate for l in ws.iter_rows() for c in l if not c.protection.locked}
     assert deverrouillees == {f"E{ligne[0].row}", "C6", "D6", "E6", "F6"}
+
+
+def test_avertissements_du_bordereau_lisibles_a_l_impression():
+    """Les avertissements du bordereau (prix HT, cellules jaunes, quantités) sont en 9 pt au moins une fois
+    imprimés : corps du style, réduit par l'ajustement des six colonnes à la largeur de la page A4."""
+    contenu = classeur_prix.produire(preparer(EXEMPLES / "travaux-lycee.yaml", RACINE)).contenu
+    for ws in load_workbook(io.BytesIO(contenu)).worksheets:
+        notes = [c for l in ws.iter_rows() for c in l if c.style == "dce_note"]
+        assert notes and any("cellules jaunes" in str(c.value) for c in notes), ws.title
+        # largeur d'une colonne : (largeur × 7 + 5) pixels à 96 ppp (police Arial 10) ; 0,75 pt par pixel
+        contenu_pt = sum((ws.column_dimensions[c].width * 7 + 5) * 0.75 for c in "ABCDEF")
+        page_pt = (842 if ws.page_setup.orientation == "landscape" else 595) \
+            - 72 * (ws.page_margins.left + ws.page_margins.right)
+        echelle = min(1.0, page_pt / contenu_pt) if ws.sheet_properties.pageSetUpPr.fitToPage else 1.0
+        assert all(c.font.size * echelle >= 9 for c in notes), (ws.title, [c.font.size for c in notes], echelle)
 
 
 def test_lignes_types_de_la_famille_si_aucune_ligne(tmp_path):

@@ -340,7 +340,7 @@ def test_zeros_initiaux_lus_en_decimal(tmp_path):
     code, sortie = dce("generer", fichier, "--sortie", tmp_path / "s")
     assert code in (0, 1), sortie
     rc, ccap = (Lu(next((tmp_path / "s").glob(f"*-{piece}.docx"))) for piece in ("RC", "CCAP"))
-    assert "est de 24\u00a0mois" in ccap.tout and "20\u00a0mois" not in ccap.tout  # délai d'exécution des travaux
+    assert "délai global de 24\u00a0mois" in ccap.tout and "20\u00a0mois" not in ccap.tout  # délai global des travaux
     assert "1\u00a0450\u00a0000" in ccap.tout
 
 

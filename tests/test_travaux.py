@@ -137,6 +137,33 @@ def test_preparation_calendrier_ordres_de_service_et_delais_par_lot(lycee):
     assert not any(t[0][:3] == ["Lot", "Intitulé", "Durée (mois)"] for t in ccap.tableaux)
 
 
+def test_ae_de_chaque_lot_renvoie_a_l_article_des_delais_par_lot(lycee, tmp_path):
+    """Chaque AE donne le délai de son lot et renvoie à l'article du CCAP qui le fixe (délais par lot), non à
+    la durée générale ; le CCAP 3.1 dit que le délai de chaque lot est fixé à cet article, le délai global
+    restant celui de l'opération."""
+    from generateur.droit.regles import preparer
+    from generateur.rendu.publication import pieces_complementaires
+
+    ccap = lycee["CCAP"]
+    par_lot = ccap.article("Délais par lot")
+    duree = section(ccap, ccap.article("Durée et délais") + "\u00a0– Durée")
+    assert (f"Le délai d’exécution de chaque lot est fixé à l’article {par_lot} ; l’opération est achevée dans un "
+            f"délai global de {REPONSES['duree_mois']} mois") in duree
+    assert f"Le délai d’exécution des travaux est de {REPONSES['duree_mois']} mois" not in duree
+    delais = {int(l[0]): l[2] for l in tableau(ccap, "Lot", "Intitulé", "Délai d’exécution (mois)")[1:]}
+
+    analyse = preparer(EXEMPLE, RACINE)
+    pieces, _ = pieces_complementaires(analyse)
+    aes = [(nom, contenu) for nom, genre, _, contenu in pieces if genre == "AE"]
+    assert len(aes) == len(REPONSES["lots"])
+    for nom, contenu in aes:
+        (tmp_path / nom).write_bytes(contenu)
+        numero = int(nom.removesuffix(".docx").rsplit("-", 1)[1])
+        ae = normal(Lu(tmp_path / nom).texte)
+        assert (f"La durée d’exécution du lot est de {delais[numero]} mois, dans les conditions fixées à "
+                f"l’article {par_lot} du CCAP.") in ae, nom
+
+
 def test_intemperies(lycee):
     texte = section(lycee["CCAP"], "intempéries")
     chantier = REPONSES["chantier"]

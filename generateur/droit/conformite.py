@@ -177,6 +177,7 @@ def faits(analyse: Analyse, pieces: dict[str, Any]) -> dict[str, Any]:
         "derogations": pieces["derogations"],
         "dernier_article_ccap": dernier_article(analyse, "CCAP"),
         "lots_sans_clause_sociale": [l["numero"] for l in lots_sans_clause_sociale(analyse)],
+        "indices_revision": indices_revision(analyse),
         "contenu_lots_cctp": contenu_cctp,
         "criteres_absents": list(pieces.get("criteres_absents", [])),
         "lots_sans_contenu_cctp": [int(n) for n, lieux in contenu_cctp.items() if not lieux],
@@ -185,6 +186,24 @@ def faits(analyse: Analyse, pieces: dict[str, Any]) -> dict[str, Any]:
         "defauts_relecture": [d.en_json() for d in pieces.get("defauts_relecture", [])],
         "pieces_relues": list(pieces.get("pieces_relues", [])),
     }
+
+
+def indices_revision(analyse: Analyse) -> list[dict[str, Any]]:
+    """Indice de révision de chaque lot : code, libellé et identifiant de série tels que les décrit le catalogue
+    (paramètres index_travaux pour un index BT ou TP, series_indices_services pour la série d'un indice de
+    services propre à la famille d'achat) ; `decrit` faux pour un indice que seule la politique d'achat nomme."""
+    ctx = analyse.contexte
+    travaux = ctx["param"]("index_travaux")
+    serie = ctx["param"]("series_indices_services").get(ctx.get("categorie")) or {}
+    resultat = []
+    for lot in ctx["lots"]:
+        for index in lot.get("index_lot") or [{"code": lot["indice_revision"]}]:
+            code = str(index["code"])
+            d = travaux.get(code) if lot.get("index_lot") else (serie if serie.get("code") == code else None)
+            resultat.append({"lot": lot["numero"], "code": code, "decrit": d is not None,
+                             "libelle": str((d or {}).get("libelle") or ""), "idbank": (d or {}).get("idbank"),
+                             "verifie": bool((d or {}).get("idbank_verifie"))})
+    return resultat
 
 
 def lots_sans_clause_sociale(analyse: Analyse) -> list[dict[str, Any]]:

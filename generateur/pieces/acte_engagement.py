@@ -38,6 +38,15 @@ def _renvoi(analyse: Analyse, ident: str, defaut: str) -> str:
     return f"l'article {s.numero} du {s.clause.document}" if s and s.retenue and s.numero else defaut
 
 
+def _renvoi_delai(analyse: Analyse) -> str:
+    """L'article qui fixe le délai du lot : celui des délais par lot quand le CCAP en a un (travaux allotis),
+    sinon celui de la durée du contrat."""
+    par_lot = analyse.selection("ccap-calendrier")
+    if analyse.contexte["allotie"] and par_lot and par_lot.retenue:
+        return _renvoi(analyse, "ccap-calendrier", "le CCAP")
+    return _renvoi(analyse, "ccap-duree", "le CCAP")
+
+
 def _p(*textes: str | Segment) -> Paragraphe:
     return Paragraphe([t if isinstance(t, Segment) else Segment(t) for t in textes])
 
@@ -114,7 +123,7 @@ def blocs(analyse: Analyse, lot: dict[str, Any]) -> tuple[list[Bloc], list[Titre
              f"{nombre(lot['duree_lot'])} mois")
     if ctx.get("reconductions"):
         duree += f", reconductions comprises ({pluriel(ctx['reconductions'], 'reconduction possible')})"
-    corps.append(_p(f"{duree}, dans les conditions fixées à {_renvoi(analyse, 'ccap-duree', 'le CCAP')}."))
+    corps.append(_p(f"{duree}, dans les conditions fixées à {_renvoi_delai(analyse)}."))
 
     titre(2, "B5", "Avance")
     corps.extend(_avance(analyse, lot))

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from ..donnees.fichiers import json_lisible
+from ..erreurs import ErreurDonnees, Probleme
 from ..droit.regles import Analyse
 from ..droit.spaser import considerations_decp_par_lot
 
@@ -27,6 +28,7 @@ SCHEMA = DOSSIER / "schema-decp-v2.0.3.json"
 LONGUEUR_ID = 16  # IdentifiantMarche : 1 à 16 caractères
 LONGUEUR_OBJET = 1000
 ID_A_EVITER = re.compile(r"""[&"\\<\s,;]""")
+SEPARATEURS = re.compile(r"[^0-9A-Za-z]")  # retirés de la référence quand l'identifiant serait trop long
 SIRET = re.compile(r"^[0-9]{14}$")
 
 
@@ -57,10 +59,26 @@ def considerations_par_lot(analyse: Analyse) -> list[dict[str, Any]]:
     return [{"lot": numero, **forme_schema(valeurs)} for numero, valeurs in considerations_decp_par_lot(analyse).items()]
 
 
-def _identifiant(reference: str, numero: int, allotie: bool) -> str | None:
-    """Numéro d'ordre proposé (« 2026-FCS-0213-L1 ») s'il respecte le schéma ; sinon à l'acheteur de le donner."""
+def identifiant(analyse: Analyse, numero: int) -> str:
+    """Identifiant du marché (IdentifiantMarche du schéma : 1 à 16 caractères, sans caractère déconseillé).
+
+    Règle : la référence de la consultation, suivie de « -L<n> » pour le lot n (« 2026-FCS-0213-L1 ») ; si c'est
+    trop long ou déconseillé, la même sans ses séparateurs, seuls les lettres et chiffres restant
+    (« AMP-2026-EV-041 », lot 1 → « AMP2026EV041L1 ») ; si c'est encore trop long, la génération s'arrête : jamais
+    d'identifiant omis en silence."""
+    reference, allotie = str(analyse.contexte["reference"]), bool(analyse.contexte["allotie"])
     ident = f"{reference}-L{numero}" if allotie else reference
-    return ident if len(ident) <= LONGUEUR_ID and not ID_A_EVITER.search(ident) else None
+    if len(ident) <= LONGUEUR_ID and not ID_A_EVITER.search(ident):
+        return ident
+    compact = SEPARATEURS.sub("", reference) + (f"L{numero}" if allotie else "")
+    if 1 <= len(compact) <= LONGUEUR_ID:
+        return compact
+    raise ErreurDonnees(Probleme(
+        f"« Référence de la consultation » « {reference} » : l'identifiant du marché{f' du lot {numero}' if allotie else ''} "
+        f"dans les données essentielles (DECP 2.0.3) compte au plus {LONGUEUR_ID} caractères ; même sans ses "
+        f"séparateurs, « {compact} » en compte {len(compact)}. Raccourcir la référence de la consultation.",
+        analyse.reponses.fichier, analyse.reponses.document.ligne("reference"), "reference",
+        "Référence de la consultation"))
 
 
 def marches(analyse: Analyse) -> list[dict[str, Any]]:
@@ -74,9 +92,7 @@ def marches(analyse: Analyse) -> list[dict[str, Any]]:
     for lot in ctx["lots"]:
         numero = lot["numero"]
         marche: dict[str, Any] = {}
-        ident = _identifiant(str(ctx["reference"]), numero, bool(ctx["allotie"]))
-        if ident:
-            marche["id"] = ident
+        marche["id"] = identifiant(analyse, numero)
         if SIRET.match(siret):
             marche["acheteur"] = {"id": siret}
         intitule = " ".join(str(lot["intitule"]).split())

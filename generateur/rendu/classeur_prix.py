@@ -20,6 +20,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Protection, Side
 from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.worksheet import Worksheet
 
 from ..donnees.fichiers import rezipper
@@ -31,6 +32,7 @@ FORMAT_EUROS = '[$-40C]#,##0.00\\ "€"'
 FORMAT_QUANTITE = "[$-40C]#,##0.###"
 FORMAT_TAUX = "[$-40C]0.0\\ %"
 POLICE = "Arial"
+MARGE_POUCES = 0.6  # marges gauche et droite à l'impression (1,5 cm)
 SAISIE = PatternFill("solid", fgColor="FFF2CC")
 ENTETE = PatternFill("solid", fgColor="1F3864")
 TOTAL = PatternFill("solid", fgColor="D9E1F2")
@@ -57,7 +59,7 @@ def _styles(classeur: Workbook) -> None:
 
     style("dce_titre", gras=True, taille=12, couleur="1F3864")
     style("dce_texte", retour=False)
-    style("dce_note", taille=9, couleur="404040", retour=True)
+    style("dce_note", taille=10, couleur="404040", retour=True)
     style("dce_entete", gras=True, couleur="FFFFFF", fond=ENTETE, cadre=True, retour=True, horizontal="center")
     style("dce_cellule", cadre=True, retour=True)
     style("dce_numero", cadre=True, horizontal="center")
@@ -117,7 +119,7 @@ def _entete(ws: Worksheet, analyse: Analyse, lot: dict[str, Any], parties: list[
         notes.append(f"Montant maximum du lot pour toute la durée de l'accord-cadre : {montant(lot['montant_estime'])}.")
     _cellule(ws, 7, 1, " ".join(notes), "dce_note")
     ws.merge_cells(start_row=7, start_column=1, end_row=7, end_column=6)
-    ws.row_dimensions[7].height = 15 * (1 + len(" ".join(notes)) // 120)
+    ws.row_dimensions[7].height = 15 * (1 + len(" ".join(notes)) // 110)
     return 9
 
 
@@ -195,9 +197,10 @@ def _mise_en_page(ws: Worksheet, analyse: Analyse) -> None:
     for colonne, largeur in zip("ABCDEF", (6, 58, 14, 15, 17, 19)):
         ws.column_dimensions[colonne].width = largeur
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    # Paysage : les six colonnes (129 caractères) tiennent à l'échelle 1 sur la largeur d'une page A4, au lieu
-    # d'une réduction aux deux tiers en portrait ; la hauteur suit le nombre de lignes.
+    # paysage, marges de 1,5 cm : les six colonnes tiennent dans la largeur sans réduction, et les avertissements
+    # s'impriment dans leur corps (10 pt), non réduits à 6 ou 7 pt par l'ajustement à la largeur de la page
     ws.page_setup.orientation = "landscape"
+    ws.page_margins = PageMargins(left=MARGE_POUCES, right=MARGE_POUCES)
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
