@@ -1,0 +1,90 @@
+"""Ce qui rend dce rapide ne change rien à ce qu'il écrit : cache disque des modèles Jinja compilés, mémoire de la
+relecture automatique. Aucun test ne chronomètre : ils vérifient les documents produits et le comportement des caches
+(rempli, ignoré s'il n'est pas sûr, sans effet s'il est abîmé)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import EXEMPLES, RACINE
+from generateur.donnees import catalogue
+from generateur.pieces import relecture
+
+EXEMPLE = EXEMPLES / "amp-espaces-verts.yaml"
+
+
+def _generer(sortie: Path, cache: str) -> dict[str, bytes]:
+    env = {**os.environ, "DCE_CACHE": cache, "DCE_RACINE": str(RACINE)}
+    subprocess.run([sys.executable, "-m", "generateur.interfaces.cli", "generer", str(EXEMPLE), "--sortie", str(sortie)],
+                   check=True, capture_output=True, env=env, cwd=RACINE)
+    return {f.name: f.read_bytes() for f in sorted(sortie.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def sans_cache(tmp_path_factory) -> dict[str, bytes]:
+    return _generer(tmp_path_factory.mktemp("sans-cache") / "dce", "0")
+
+
+def test_cache_rempli_puis_relu_memes_octets(tmp_path, sans_cache):
+    cache = tmp_path / "cache"
+    premier = _generer(tmp_path / "premier", str(cache))
+    entrees = sorted((cache / "jinja").glob("*.jinja"))
+    assert len(entrees) > 50  # clauses, conditions, messages, parties du modèle Word
+    assert premier == sans_cache
+    dates = {e: e.stat().st_mtime_ns for e in entrees}
+    assert _generer(tmp_path / "second", str(cache)) == sans_cache
+    assert {e: e.stat().st_mtime_ns for e in entrees} == dates  # relu, pas réécrit
+
+
+def test_cache_abime_sans_effet(tmp_path, sans_cache):
+    cache = tmp_path / "cache"
+    _generer(tmp_path / "premier", str(cache))
+    for i, entree in enumerate(sorted((cache / "jinja").glob("*.jinja"))):
+        entree.write_bytes(b"" if i % 2 else b"\x00pas du bytecode" * 10)
+    assert _generer(tmp_path / "second", str(cache)) == sans_cache
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="droits Unix")
+def test_cache_inscriptible_par_d_autres_ignore(tmp_path, sans_cache):
+    """Le bytecode est exécuté : un dossier de cache où d'autres peuvent écrire n'est ni lu ni rempli."""
+    cache = tmp_path / "cache"
+    (cache / "jinja").mkdir(parents=True)
+    os.chmod(cache / "jinja", 0o777)
+    assert _generer(tmp_path / "dce", str(cache)) == sans_cache
+    assert not list((cache / "jinja").iterdir())
+
+
+def _pieces(*textes: str) -> dict[str, relecture.Piece]:
+    unites = [relecture.Unite("CCAP", "Article 1 – Objet", t) for t in textes]
+    return {"CCAP": relecture.Piece("CCAP", unites, {"1"})}
+
+
+def test_relecture_une_unite_ne_depend_pas_de_sa_voisine():
+    """Un crochet ouvert dans un paragraphe et fermé dans le suivant n'est pas un gabarit « [à compléter] » ; le même
+    texte dans un seul paragraphe l'est. La mémoire des textes déjà lus donne le même verdict dans les deux ordres."""
+    cat = catalogue.charger(RACINE)
+    separes = _pieces("Le titulaire remet [le planning", "détaillé] avant le démarrage.")
+    joints = _pieces("Le titulaire remet [le planning détaillé] avant le démarrage.")
+    for pieces in (separes, joints, separes):
+        defauts = [d for d in relecture.relire(cat, pieces) if d.regle == "a-completer"]
+        assert len(defauts) == (1 if pieces is joints else 0)
+    assert [d.extrait for d in relecture.relire(cat, joints) if d.regle == "a-completer"] == \
+        ["Le titulaire remet [le planning détaillé] avant le démarrage."]
+
+
+def test_relecture_memoire_meme_verdict_que_sans_memoire():
+    """Chaque règle appliquée seule (sans mémoire partagée) trouve exactement ce que trouve la relecture complète."""
+    cat = catalogue.charger(RACINE)
+    pieces = _pieces("Voir l’article 12 du CCAP et l’annexe 3 du CCTP.", "Montant : 999 € ; délai : , .",
+                     "Le titulaire (s) remet {{ pieces }} et [À compléter].", "Texte propre et juste.")
+    pieces["CCTP"] = relecture.Piece("CCTP", [relecture.Unite("CCTP", "Article 1 – Objet", "Texte.")], {"1"})
+    complete = relecture.relire(cat, pieces)
+    assert {d.regle for d in complete} >= {"renvoi-article-absent", "renvoi-annexe-absente", "valeur-sentinelle",
+                                           "valeur-vide", "syntaxe-jinja", "a-completer"}
+    une_a_une = [d for r in relecture.regles(cat) for d in relecture.appliquer(r, pieces)]
+    assert complete == une_a_une
