@@ -296,13 +296,13 @@ def test_interruption_entre_deux_consultations(lot, monkeypatch):
     ecrire = generation.ecrire_atomique
     dossiers: list[Path] = []
 
-    def ecrire_puis_interrompre(chemin: Path, contenu: bytes) -> None:
+    def ecrire_puis_interrompre(chemin: Path, contenu: bytes, **options) -> None:
         if chemin.parent not in dossiers:
             dossiers.append(chemin.parent)
         if len(dossiers) == 2 and len(list(chemin.parent.iterdir())) == 2:
             chemin.write_bytes(contenu[: len(contenu) // 2])  # troisième fichier à moitié écrit, puis arrêt
             raise KeyboardInterrupt
-        ecrire(chemin, contenu)
+        ecrire(chemin, contenu, **options)
 
     monkeypatch.setattr(generation, "ecrire_atomique", ecrire_puis_interrompre)
     with ThreadPoolExecutor(1) as executeur, pytest.raises(KeyboardInterrupt):

@@ -10,9 +10,9 @@ Un dossier de consultations contient un sous-dossier par consultation :
         versions/001/, versions/002/  chaque version : les fichiers de `dce generer`, manifeste compris
       rapports/AAAA-MM-JJ-HHMMSS/     synthèse du lot (docx, CSV, JSON) et documents des modifications
 
-Chaque consultation est produite par `generation.generer` dans un dossier temporaire, puis ce dossier
-est renommé en `versions/NNN` et le pointeur `courante` remplacé : un arrêt brutal laisse chaque
-consultation entière, à sa version précédente ou à la nouvelle. Une consultation dont les documents
+Chaque consultation est produite par `generation.produire_dce` (comme `dce generer`) dans un dossier
+temporaire, puis ce dossier est renommé en `versions/NNN` et le pointeur `courante` remplacé : un arrêt
+brutal laisse chaque consultation entière, à sa version précédente ou à la nouvelle. Une consultation dont les documents
 ne changent pas ne reçoit pas de nouvelle version.
 
 Le lot s'exécute sur tout exécuteur de type `concurrent.futures` : processus locaux par défaut, ou
@@ -44,9 +44,9 @@ from tqdm import tqdm
 from .. import __version__
 from ..donnees import acheteurs, catalogue, questionnaire
 from . import redline
-from ..donnees.fichiers import dossier_temporaire, ecrire_atomique, erreur_systeme, fsync_dossier
+from ..donnees.fichiers import barriere, dossier_temporaire, ecrire_atomique, erreur_systeme, fsync_dossier
 from ..erreurs import ErreurDCE, Probleme
-from ..rendu.generation import generer
+from ..rendu.generation import ecrire, produire_dce
 from ..donnees.fichiers import nom_sur
 from .rapport_changements import (
     A_JOUR,
@@ -140,15 +140,24 @@ EN_COURS = ".non-designee-"
 
 
 def publier(consultation: Path, temporaire: Path, numero: str) -> None:
-    """Tout ou rien : le dossier complet devient versions/NNN, puis le pointeur le désigne."""
+    """Tout ou rien : le dossier complet devient versions/NNN, puis le pointeur le désigne.
+
+    Les fichiers de la version, la marque et le futur pointeur sont écrits sans fsync, puis rendus durables ensemble
+    par une seule barrière (`fichiers.barriere`) avant le renommage ; deux synchronisations de dossier rendent
+    ensuite durables, dans l'ordre, le renommage puis le remplacement du pointeur."""
     versions = consultation / VERSIONS
     marque = versions / f"{EN_COURS}{numero}"
-    ecrire_atomique(marque, b"")
-    fsync_dossier(temporaire)
-    os.rename(temporaire, versions / numero)
-    fsync_dossier(versions)
-    ecrire_atomique(consultation / POINTEUR, f"{numero}\n".encode("ascii"))
-    fsync_dossier(consultation)
+    ecrire_atomique(marque, b"", durable=False)
+    pointeur = versions / f"{TEMPORAIRE}{POINTEUR}-{numero}"  # le futur pointeur, prêt avant la barrière
+    try:
+        ecrire_atomique(pointeur, f"{numero}\n".encode("ascii"), durable=False)
+        barriere(consultation)
+        os.rename(temporaire, versions / numero)
+        fsync_dossier(versions)
+        os.replace(pointeur, consultation / POINTEUR)
+        fsync_dossier(consultation)
+    finally:
+        pointeur.unlink(missing_ok=True)
     marque.unlink()
 
 
@@ -304,8 +313,11 @@ def _nettoyer(consultation: Path, courante: str | None) -> None:
             if numero.isdigit() and numero != courante:  # arrêté avant de changer le pointeur
                 shutil.rmtree(versions / numero, ignore_errors=True)
             reste.unlink(missing_ok=True)
-        elif reste.is_dir() and reste.name.startswith(TEMPORAIRE):
-            shutil.rmtree(reste, ignore_errors=True)
+        elif reste.name.startswith(TEMPORAIRE):  # version en préparation, ou pointeur pas encore mis en place
+            if reste.is_dir():
+                shutil.rmtree(reste, ignore_errors=True)
+            else:
+                reste.unlink(missing_ok=True)
 
 
 def droit_enregistre(manifeste: dict[str, Any] | None) -> dt.date | None:
@@ -339,7 +351,10 @@ def traiter(tache: Tache) -> RapportConsultation:
         else:
             (consultation / VERSIONS).mkdir(exist_ok=True)
             temporaire = dossier_temporaire(consultation / VERSIONS, TEMPORAIRE)
-        resultat = generer(consultation / REPONSES, temporaire, racine, droit_enregistre(ancien))
+        # le dossier temporaire est neuf et retiré en cas d'échec : les fichiers y sont écrits directement, sans
+        # fsync ; `publier` les rend durables d'une seule barrière avant le renommage
+        resultat = produire_dce(consultation / REPONSES, racine, droit_enregistre(ancien))
+        ecrire(resultat.contenus, temporaire)
         nouveau = lire_manifeste(temporaire)
         assert nouveau is not None
         rapport.reference, rapport.acheteur = str(nouveau["reponses"]["reference"]), str(nouveau["acheteur"])

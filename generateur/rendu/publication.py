@@ -112,15 +112,16 @@ def publier(fichier_reponses: Path | str, sortie: Path | str, racine: Path | Non
         pieces = [Piece(libelle(analyse, nom), chemin, _suffixe(analyse, nom)) for nom, chemin in fichiers.items()
                   if chemin.suffix in BUREAUTIQUE]
         for nom, genre, titre, contenu in complementaires:
-            ecrire_atomique(dossier / nom, contenu)
+            ecrire_atomique(dossier / nom, contenu, durable=False)
             pieces.append(Piece(titre, dossier / nom, genre))
         pieces.sort(key=lambda p: ORDRE.index(p.genre) if p.genre in ORDRE else len(ORDRE))
         pdfs = convertir_pieces([p.fichier for p in pieces], dossier, analyse, pdfa, travailleurs)
         for p in pieces:
             p.pdf = pdfs[p.fichier.resolve()]
-        ecrire_atomique(dossier / f"{base}-liste-des-pieces.csv", liste_des_pieces(pieces))
+        ecrire_atomique(dossier / f"{base}-liste-des-pieces.csv", liste_des_pieces(pieces), durable=False)
         ecrire_atomique(dossier / f"{base}.zip", archiver([f for p in pieces for f in (p.fichier, p.pdf) if f]
-                                                          + [dossier / f"{base}-liste-des-pieces.csv"]))
+                                                          + [dossier / f"{base}-liste-des-pieces.csv"]),
+                        durable=False)
     for p in pieces:  # les fichiers sont désormais dans `sortie`
         p.fichier = sortie / p.fichier.name
         p.pdf = sortie / p.pdf.name if p.pdf else None
