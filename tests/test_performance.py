@@ -88,3 +88,72 @@ def test_relecture_memoire_meme_verdict_que_sans_memoire():
                                            "valeur-vide", "syntaxe-jinja", "a-completer"}
     une_a_une = [d for r in relecture.regles(cat) for d in relecture.appliquer(r, pieces)]
     assert complete == une_a_une
+
+
+# --- index du dossier de consultations : la liste de `dce serveur` sans relire chaque consultation -------------------
+
+@pytest.fixture(scope="module")
+def dossier_genere(tmp_path_factory) -> Path:
+    from generateur.lot import regeneration
+
+    dossier = tmp_path_factory.mktemp("index") / "consultations"
+    for exemple in ("amp-espaces-verts", "travaux-lycee"):
+        (dossier / exemple).mkdir(parents=True)
+        (dossier / exemple / "reponses.yaml").write_bytes((EXEMPLES / f"{exemple}.yaml").read_bytes())
+    regeneration.regenerer(dossier, RACINE, jobs=1)
+    return dossier
+
+
+def _lignes(page: str) -> list[str]:
+    import re
+
+    return [" ".join(re.sub(r"<[^>]+>", " ", ligne).split()) for ligne in re.findall(r"<tr>.*?</tr>", page, re.S)]
+
+
+def test_index_tenu_par_la_generation_et_lu_par_l_accueil(dossier_genere, monkeypatch):
+    """La régénération écrit l'index ; l'accueil le lit sans relire ni fichier de réponses ni manifeste, et affiche
+    exactement ce qu'afficherait la lecture de chaque consultation."""
+    pytest.importorskip("flask")
+    from generateur.interfaces.web import consultations, create_app
+    from generateur.lot import index, regeneration
+
+    entrees = index._lire_fichier(dossier_genere)
+    assert set(entrees) == {"amp-espaces-verts", "travaux-lycee"}
+    assert entrees["travaux-lycee"]["version"] == "001" and entrees["travaux-lycee"]["lots"] == 5
+    attendues = [consultations._fiche(dossier_genere, c) for c in regeneration.decouvrir(dossier_genere)]
+
+    def interdit(*args, **kwargs):
+        raise AssertionError("l'accueil relit une consultation alors que l'index est à jour")
+
+    monkeypatch.setattr(index, "lire_manifeste", interdit)
+    monkeypatch.setattr(index.yaml_lignes, "lire", interdit)
+    fiches = consultations.lister(dossier_genere)
+    assert [(f.reference, f.objet, f.lots, f.version, f.generee_le, f.statut, f.niveau) for f in fiches] == \
+        sorted([(f.reference, f.objet, f.lots, f.version, f.generee_le, f.statut, f.niveau) for f in attendues],
+               key=lambda t: t[0].casefold())
+    page = create_app(RACINE, dossier_genere).test_client().get("/").get_data(as_text=True)
+    lignes = _lignes(page)
+    assert any(ligne.startswith("AMP-2026-EV-041 ") and "version 001" in ligne for ligne in lignes), lignes
+
+
+def test_index_suit_les_modifications_faites_a_la_main(dossier_genere, tmp_path):
+    """Une consultation ajoutée, retirée ou dont le fichier de réponses est modifié à la main : la liste le montre."""
+    import shutil
+
+    from generateur.interfaces.web import consultations
+
+    dossier = tmp_path / "consultations"
+    shutil.copytree(dossier_genere, dossier)
+    consultations.lister(dossier)
+    reponses = dossier / "travaux-lycee" / "reponses.yaml"
+    reponses.write_text(reponses.read_text(encoding="utf-8").replace("objet: ", "objet: MODIFIÉ ", 1), encoding="utf-8")
+    (dossier / "nouvelle").mkdir()
+    (dossier / "nouvelle" / "reponses.yaml").write_bytes((EXEMPLES / "restauration-lycees.yaml").read_bytes())
+    shutil.rmtree(dossier / "amp-espaces-verts")
+    fiches = {f.nom: f for f in consultations.lister(dossier)}
+    assert set(fiches) == {"travaux-lycee", "nouvelle"}
+    assert fiches["travaux-lycee"].objet.startswith("MODIFIÉ ") and fiches["travaux-lycee"].version == "001"
+    assert fiches["nouvelle"].version is None and fiches["nouvelle"].statut == "Jamais générée"
+    from generateur.lot import index
+
+    assert set(index._lire_fichier(dossier)) == {"travaux-lycee", "nouvelle"}  # l'index a suivi

@@ -369,7 +369,10 @@ def test_barre_de_progression(capsys):
     assert "Régénération 3/3" in sortie and "restant" in sortie and "consultation/s" in sortie
 
 
-def test_cluster_dask(lot):
+def test_cluster_dask(lot, monkeypatch):
+    """Le lot sur un LocalCluster à deux travailleurs, consultations groupées deux par deux en tâches Dask."""
+    monkeypatch.setattr(regeneration, "GROUPES_MIN", 2)  # 4 consultations : 2 tâches de 2
+    assert [len(g) for g in regeneration.groupes(list(range(4)), locaux=False)] == [2, 2]
     if os.environ.get("CI") == "true":
         import distributed  # en intégration continue, make tests installe l'option dask : son absence est une erreur
     else:

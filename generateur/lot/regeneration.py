@@ -43,7 +43,8 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..donnees import acheteurs, catalogue, questionnaire
-from . import redline
+from . import index, redline
+from .index import POINTEUR, REPONSES, VERSIONS, version_courante
 from ..donnees.fichiers import barriere, dossier_temporaire, ecrire_atomique, erreur_systeme, fsync_dossier
 from ..erreurs import ErreurDCE, Probleme
 from ..rendu.generation import ecrire, produire_dce
@@ -64,9 +65,6 @@ from .rapport_changements import (
 from ..droit.regles import en_json
 from ..pieces.tracabilite import entrees
 
-REPONSES = "reponses.yaml"
-VERSIONS = "versions"
-POINTEUR = "courante"
 RAPPORTS = "rapports"
 VERROU = ".dce-regeneration.verrou"
 TEMPORAIRE = ".nouvelle-"
@@ -113,17 +111,6 @@ def decouvrir(dossier: Path) -> list[Path]:
         if REPONSES in fichiers:
             trouves.append(Path(courant))
     return sorted(trouves)
-
-
-def version_courante(consultation: Path) -> str | None:
-    """Numéro de la version en vigueur d'une consultation (« 003 »), None si elle n'a jamais été générée."""
-    pointeur = consultation / POINTEUR
-    if not pointeur.is_file():
-        return None
-    numero = pointeur.read_text(encoding="utf-8").strip()
-    if not numero.isdigit() or not (consultation / VERSIONS / numero).is_dir():
-        raise ErreurDCE(Probleme(f"le pointeur désigne une version absente « {numero} »", pointeur))
-    return numero
 
 
 def _suivante(consultation: Path) -> str:
@@ -363,6 +350,8 @@ def traiter(tache: Tache) -> RapportConsultation:
             dossier_precedent = consultation / VERSIONS / precedente
             if empreintes_documents(dossier_precedent, ancien) == empreintes_documents(temporaire, nouveau):
                 rapport.statut = A_JOUR
+                if not tache.simulation:
+                    rapport.fiche = index.entree(consultation, tache.nom, ancien)
                 return rapport
             rapport.clauses, rapport.valeurs, rapport.documents = comparer(ancien, dossier_precedent, nouveau,
                                                                            temporaire, racine)
@@ -374,6 +363,7 @@ def traiter(tache: Tache) -> RapportConsultation:
         if not tache.simulation:
             publier(consultation, temporaire, numero)
             temporaire = None
+            rapport.fiche = index.entree(consultation, tache.nom, nouveau)
         rapport.nouvelle_version = numero
         rapport.statut = NOUVELLE if ancien is None else MODIFIEE
         if modifications is not None:
@@ -397,6 +387,24 @@ def traiter(tache: Tache) -> RapportConsultation:
 
 
 # -- le lot -------------------------------------------------------------------------------------------
+
+GROUPE_MAX = 16  # consultations par tâche au plus, sur un exécuteur fourni (Dask)
+GROUPES_MIN = 64  # tâches au moins, tant que le lot le permet : la charge reste répartie
+
+
+def groupes(taches: list[Tache], locaux: bool) -> list[list[Tache]]:
+    """Les tâches soumises à l'exécuteur. Processus locaux (`locaux`) : une consultation par tâche, le surcoût d'une
+    tâche est négligeable. Exécuteur fourni (cluster Dask) : chaque tâche coûte à l'ordonnanceur et au réseau
+    (sérialisation, aller-retour, suivi) ; les consultations sont groupées, jusqu'à GROUPE_MAX par tâche, en
+    gardant au moins GROUPES_MIN tâches pour que les machines de calcul restent toutes occupées jusqu'au bout."""
+    taille = 1 if locaux else max(1, min(GROUPE_MAX, len(taches) // GROUPES_MIN))
+    return [taches[i:i + taille] for i in range(0, len(taches), taille)]
+
+
+def traiter_groupe(taches: list[Tache]) -> list[RapportConsultation]:
+    """Régénère un groupe de consultations dans le même processus de calcul (voir `groupes`)."""
+    return [traiter(t) for t in taches]
+
 
 def _acheteur_unique(rapports: list[RapportConsultation], racine: Path) -> acheteurs.Acheteur | None:
     """L'acheteur commun à toutes les consultations du lot (couverture du rapport), s'il est unique."""
@@ -461,16 +469,17 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
                                             initializer=_mourir_avec, initargs=(os.getpid(),))
         rapports: list[RapportConsultation] = []
         try:
-            futures: dict[Future, Tache] = {executeur.submit(traiter, t): t for t in taches}
+            futures: dict[Future, list[Tache]] = {executeur.submit(traiter_groupe, g): g
+                                                  for g in groupes(taches, proprietaire)}
             with barre(len(taches), progression) as b:
                 for future in as_completed(futures):
-                    tache = futures[future]
+                    groupe = futures[future]
                     try:
-                        rapports.append(future.result())
-                    except Exception as exc:  # noqa: BLE001 - processus de calcul perdu : la consultation est en échec
+                        rapports.extend(future.result())
+                    except Exception as exc:  # noqa: BLE001 - processus de calcul perdu : ses consultations sont en échec
                         perte = f"processus de calcul perdu ({type(exc).__name__} : {exc})"
-                        rapports.append(RapportConsultation(tache.nom, ECHEC, erreur=perte))
-                    b.update()
+                        rapports.extend(RapportConsultation(t.nom, ECHEC, erreur=perte) for t in groupe)
+                    b.update(len(groupe))
         except BaseException:
             for future in futures:
                 future.cancel()
@@ -479,6 +488,7 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
             if proprietaire:
                 executeur.shutdown(wait=True, cancel_futures=True)
         rapports.sort(key=lambda r: r.dossier)
+        index.enregistrer(dossier, {r.dossier: r.fiche for r in rapports if r.fiche is not None})
         modele = racine / "modeles" / "dce.docx"  # modèle commun du catalogue, sans le recharger
         fichiers = ecrire_synthese(rapports, sortie, dossier, modele, simulation, moment, _acheteur_unique(rapports, racine))
     return Bilan(rapports, sortie, fichiers, time.perf_counter() - debut)
