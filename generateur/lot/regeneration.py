@@ -62,7 +62,9 @@ from .rapport_changements import (
     empreintes_documents,
     lire_manifeste,
 )
+from ..droit.expressions import ErreursJinja, modele_clause
 from ..droit.regles import en_json
+from ..pieces import relecture
 from ..pieces.tracabilite import entrees
 
 RAPPORTS = "rapports"
@@ -388,6 +390,21 @@ def traiter(tache: Tache) -> RapportConsultation:
 
 # -- le lot -------------------------------------------------------------------------------------------
 
+def chauffer(racine: Path) -> None:
+    """Avant de créer les processus de calcul : charge le catalogue, le questionnaire et les règles de relecture,
+    compile chaque clause. Les processus de calcul (fork) en héritent au lieu de le refaire chacun ; sans fork
+    (Windows, macOS), chacun le fait à sa première consultation. Une erreur du catalogue sera dite par consultation."""
+    try:
+        cat = catalogue.charger(racine)
+        questionnaire.charger(racine / "questionnaire.yaml")
+        relecture.regles(cat)
+        for versions in cat.clauses.values():
+            for clause in versions:
+                modele_clause(clause)
+    except (ErreurDCE, *ErreursJinja):
+        pass
+
+
 GROUPE_MAX = 16  # consultations par tâche au plus, sur un exécuteur fourni (Dask)
 GROUPES_MIN = 64  # tâches au moins, tant que le lot le permet : la charge reste répartie
 
@@ -465,6 +482,7 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
                         seulement_impactees, garder_textes) for c in consultations]
         proprietaire = executeur is None
         if executeur is None:
+            chauffer(racine)
             executeur = ProcessPoolExecutor(max_workers=min(jobs or os.cpu_count() or 1, len(taches)),
                                             initializer=_mourir_avec, initargs=(os.getpid(),))
         rapports: list[RapportConsultation] = []
