@@ -1,5 +1,5 @@
-"""Ce qui rend dce rapide ne change rien à ce qu'il écrit : cache disque des modèles Jinja compilés, mémoire de la
-relecture automatique. Aucun test ne chronomètre : ils vérifient les documents produits et le comportement des caches
+"""Ce qui rend dce rapide ne change rien à ce qu'il écrit : cache disque des modèles Jinja compilés, du Markdown
+converti et des motifs de la relecture, mémoire de la relecture automatique, index du dossier de consultations. Aucun test ne chronomètre : ils vérifient les documents produits et le comportement des caches
 (rempli, ignoré s'il n'est pas sûr, sans effet s'il est abîmé)."""
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ def sans_cache(tmp_path_factory) -> dict[str, bytes]:
 def test_cache_rempli_puis_relu_memes_octets(tmp_path, sans_cache):
     cache = tmp_path / "cache"
     premier = _generer(tmp_path / "premier", str(cache))
-    entrees = sorted((cache / "jinja").glob("*.jinja"))
-    assert len(entrees) > 50  # clauses, conditions, messages, parties du modèle Word
+    assert len(list((cache / "jinja").glob("*.jinja"))) > 50  # clauses, conditions, messages, parties du modèle Word
+    assert {f.name.split("-")[0] for f in (cache / "memoires").iterdir()} == {"markdown", "relecture"}
+    entrees = sorted(f for f in cache.rglob("*") if f.is_file())
     assert premier == sans_cache
     dates = {e: e.stat().st_mtime_ns for e in entrees}
     assert _generer(tmp_path / "second", str(cache)) == sans_cache
@@ -44,7 +45,7 @@ def test_cache_rempli_puis_relu_memes_octets(tmp_path, sans_cache):
 def test_cache_abime_sans_effet(tmp_path, sans_cache):
     cache = tmp_path / "cache"
     _generer(tmp_path / "premier", str(cache))
-    for i, entree in enumerate(sorted((cache / "jinja").glob("*.jinja"))):
+    for i, entree in enumerate(sorted(f for f in cache.rglob("*") if f.is_file())):
         entree.write_bytes(b"" if i % 2 else b"\x00pas du bytecode" * 10)
     assert _generer(tmp_path / "second", str(cache)) == sans_cache
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import hashlib
-import os
 import re
 import signal
 import _signal
@@ -31,6 +30,7 @@ from jinja2.runtime import Context, LoopContext, Macro, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError, safe_range
 from jinja2.utils import Cycler, Joiner, Namespace
 
+from ..donnees import cache
 from ..donnees.formats import FILTRES
 
 
@@ -98,28 +98,13 @@ def _cache_compilation() -> BytecodeCache | None:
     """Cache disque des modèles compilés (bytecode Python de Jinja), partagé par les processus de l'utilisateur.
 
     Compiler les quelque 400 clauses, conditions et messages d'une consultation coûte ≈ 0,4 s à chaque commande ;
-    relire leur bytecode, quelques millisecondes. Dossier : `DCE_CACHE` si défini (`DCE_CACHE=0` : pas de cache),
-    sinon `$XDG_CACHE_HOME/dce/jinja` (`~/.cache/dce/jinja`). Le bytecode est exécuté : le dossier doit appartenir
-    à l'utilisateur et n'être inscriptible que par lui, sinon le cache n'est pas utilisé. La clé d'une entrée est
-    l'empreinte du texte compilé et de la configuration de l'environnement ; Jinja y ajoute sa version et celle de
-    Python : un texte modifié, une autre version, et l'entrée est recompilée.
+    relire leur bytecode, quelques millisecondes. Dossier : `jinja/` du cache de l'utilisateur (`donnees/cache.py` :
+    privé, désactivable par `DCE_CACHE=0`). La clé d'une entrée est l'empreinte du texte compilé et de la
+    configuration de l'environnement ; Jinja y ajoute sa version et celle de Python : un texte modifié, une autre
+    version, et l'entrée est recompilée.
     """
-    choix = os.environ.get("DCE_CACHE")
-    if choix in ("0", ""):
-        return None
-    if choix:
-        dossier = os.path.join(choix, "jinja")
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        dossier = os.path.join(base, "dce", "jinja")
-    try:
-        os.makedirs(dossier, mode=0o700, exist_ok=True)
-        etat = os.stat(dossier)
-        if hasattr(os, "getuid") and (etat.st_uid != os.getuid() or etat.st_mode & 0o022):
-            return None
-    except OSError:
-        return None
-    return FileSystemBytecodeCache(dossier, "%s.jinja")
+    dossier = cache.dossier("jinja")
+    return FileSystemBytecodeCache(str(dossier), "%s.jinja") if dossier is not None else None
 
 
 class BacASable(ImmutableSandboxedEnvironment):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .blocs import Bloc, Liste, Paragraphe, ParagrapheRevise, Tableau, Titre, texte
-from ..donnees import yaml_lignes
+from ..donnees import cache, yaml_lignes
 from ..donnees.catalogue import Catalogue
 from ..droit.conformite import Defaut, entrees_de_section
 from ..erreurs import ErreurDonnees, Probleme
@@ -272,12 +272,17 @@ class Memoire:
 
     MAXIMUM = 50_000
 
-    def __init__(self, liste: list[Regle]) -> None:
+    def __init__(self, liste: list[Regle], disque: bool = True) -> None:
         self.motifs: list[re.Pattern[str] | None] = [
             r.motif if r.motif is not None
             else (MOTIFS_VERIFICATIONS[r.verification](r) if r.verification in MOTIFS_VERIFICATIONS else None)
             for r in liste]
         self.lus: dict[str, tuple[tuple[int, list[Correspondance]], ...]] = {}  # texte → (motif, trouvés), non vides
+        # ce que les commandes précédentes ont trouvé avec les mêmes motifs (cache disque de l'utilisateur)
+        self.disque = cache.Memoire("relecture", cache.empreinte(
+            cache.sources(__file__), SEPARATEUR,
+            *(f"{m.pattern}\0{m.flags}" if m is not None else "-" for m in self.motifs)), maximum=20_000) \
+            if disque else None
 
     def lire(self, pieces: dict[str, Piece]) -> None:
         """Cherche tous les motifs dans les textes des `pieces` qui n'ont pas encore été lus."""
@@ -286,9 +291,22 @@ class Memoire:
             return
         if len(self.lus) + len(nouveaux) > self.MAXIMUM:
             self.lus.clear()
+        if self.disque is not None:
+            a_chercher = []
+            for t in nouveaux:
+                deja = self.disque.lire(t)
+                if deja is None:
+                    a_chercher.append(t)
+                else:
+                    self.lus[t] = deja
+            nouveaux = a_chercher
+            if not nouveaux:
+                return
         par_motif = [_chercher(m, nouveaux) if m is not None else None for m in self.motifs]
         for i, t in enumerate(nouveaux):
             self.lus[t] = tuple((j, c[i]) for j, c in enumerate(par_motif) if c is not None and c[i])
+        if self.disque is not None:
+            self.disque.ecrire((t, self.lus[t]) for t in nouveaux)
 
     def trouves(self, pieces: dict[str, Piece]) -> list[Trouves]:
         """Pour chaque motif, les unités des `pieces` où il trouve quelque chose (`lire` les a déjà lues)."""
@@ -372,7 +390,7 @@ def exemple(regle: Regle) -> dict[str, Piece]:
 
 def appliquer(regle: Regle, pieces: dict[str, Piece]) -> list[Defaut]:
     """Les défauts d'une seule règle (exemple d'une règle, `dce catalogue verifier`), sans mémoire."""
-    memoire = Memoire([regle])
+    memoire = Memoire([regle], disque=False)
     memoire.lire(pieces)
     return list(_fonction(regle)(regle, pieces, memoire.trouves(pieces)[0]))
 
