@@ -2,12 +2,14 @@
 #   make demo    installe dce dans .venv (sans les outils de test) et génère le DCE de chaque exemple dans sortie/
 #   make tests   installe les dépendances de test (option dask comprise, LibreOffice et Chromium si besoin),
 #                lance toute la suite et vérifie le paquet construit (wheel) hors du dépôt
+#   make banc    relance les bancs d'essai des performances (README, « Performances ») ; N=100 et 1 000 par défaut,
+#                BANC_N="--n 100 --n 1000 --n 3000" pour la mémoire à 3 000 consultations
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 EXEMPLES = $(wildcard exemples/*.yaml)
 
-.PHONY: demo tests installer libreoffice navigateur verifier-catalogue paquet
+.PHONY: demo tests installer libreoffice navigateur verifier-catalogue paquet banc
 
 $(BIN)/dce: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,3 +74,13 @@ tests: $(VENV)/.dependances-tests libreoffice navigateur
 	$(BIN)/dce catalogue verifier
 	$(BIN)/pytest -q
 	$(MAKE) --no-print-directory paquet
+
+# Bancs d'essai (README, « Performances ») : à lancer sur une machine calme ; le temps de calcul (user+sys) qu'ils
+# donnent à côté du temps mur dépend peu de la charge. Les modules sont compilés d'abord (.pyc), comme dans un
+# paquet installé : le démarrage mesuré est celui d'un utilisateur. Une vingtaine de minutes sur 2 cœurs.
+BANC_N ?= --n 100 --n 1000
+banc: $(VENV)/.dependances-tests
+	$(BIN)/python -m compileall -q generateur benchmarks
+	$(BIN)/python benchmarks/commande.py --repetitions 5
+	$(BIN)/python benchmarks/accueil.py --n 100 --n 1000
+	$(BIN)/python benchmarks/regeneration.py $(BANC_N) --pandoc 10 --exemples 10 --dask

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -415,3 +416,21 @@ def test_message_d_une_consultation_nouvelle(lot):
     assert "  neuve : nouvelle consultation, version 001\n" in resultat.output
     assert "0 modifiée, 1 nouvelle, 0 à jour, 4 non concernées, 0 en échec." in resultat.output
     assert "(s)" not in resultat.output
+
+
+def test_exemple_dask_du_readme(lot, tmp_path):
+    """L'exemple Python de la section Dask du README, copié tel quel dans un fichier et lancé comme un script."""
+    if os.environ.get("CI") != "true":
+        pytest.importorskip("distributed")
+    texte = (RACINE / "README.md").read_text(encoding="utf-8")
+    section = texte[texte.index("### Au-delà d'une machine : Dask"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    script = tmp_path / "regenerer_dask.py"
+    script.write_text(code, encoding="utf-8")
+    dossier, racine = lot
+    resultat = subprocess.run([sys.executable, str(script), str(dossier)], capture_output=True, text=True,
+                              env={**os.environ, "DCE_RACINE": str(racine)}, cwd=tmp_path, timeout=600)
+    assert resultat.returncode == 0, resultat.stderr[-2000:]
+    echecs, synthese = resultat.stdout.split()[-2:]
+    assert echecs == "0" and Path(synthese).is_file()
+    assert "consultation" in Path(synthese).read_text(encoding="utf-8").lower()
