@@ -45,8 +45,13 @@ def mediane(mesures: list[tuple[float, float]]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--code", type=Path, help="dossier d'une autre version de dce (comparaison avant/après)")
     args = parser.parse_args()
     env = {**os.environ, "DCE_RACINE": str(RACINE)}
+    if args.code:  # la commande mesurée vient d'ailleurs ; ses modules sont compilés comme ceux-ci
+        env["PYTHONPATH"] = str(args.code.resolve())
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(args.code.resolve() / "generateur")], check=True)
+        sys.path.insert(0, str(args.code.resolve()))
     print("| exemple | `dce generer`, processus entier, cache chaud : mur / calcul | cache froid : mur / calcul | "
           "pandoc, 3 processus (RC, CCAP, CCTP) : mur / calcul | rapport pandoc / dce (calcul) |")
     print("|---|---|---|---|---|")
