@@ -330,6 +330,7 @@ def main() -> None:
     parser.add_argument("--pandoc", type=int, default=10, help="consultations pour la comparaison avec pandoc")
     parser.add_argument("--exemples", type=int, default=10, help="répétitions pour le temps d'un DCE")
     parser.add_argument("--jobs-max", type=int, default=2)
+    parser.add_argument("--jobs-min", type=int, default=1, help="2 : ne pas mesurer le lot à 1 processus")
     parser.add_argument("--dask", action="store_true", help="mesurer aussi le lot sur un LocalCluster Dask")
     parser.add_argument("--code", type=Path, help="dossier d'une autre version de dce à mesurer (comparaison)")
     parser.add_argument("--mesurer", type=Path, help=argparse.SUPPRESS)
@@ -359,7 +360,7 @@ def main() -> None:
             if initial["erreurs"]:
                 print(f"échecs à la génération initiale ({initial['statuts']}) : {initial['erreurs']}", file=sys.stderr)
             par_consultation = documents_par_consultation(base)
-            executeurs = [(f"{jobs} processus", jobs, False) for jobs in range(1, args.jobs_max + 1)]
+            executeurs = [(f"{jobs} processus", jobs, False) for jobs in range(args.jobs_min, args.jobs_max + 1)]
             if args.dask:
                 executeurs.append((f"Dask, {args.jobs_max} travailleurs", args.jobs_max, True))
             copies = {}
@@ -376,20 +377,23 @@ def main() -> None:
                 if m["erreurs"]:
                     print(f"échecs ({nom}) : {m['erreurs']}", file=sys.stderr)
                 modifiees = m["statuts"].get("modifiée", 0)
-                lignes.append(
+                ligne = (
                     f"| {n} | {nom} | {initial['duree']:.1f} s ({args.jobs_max} processus) | {m['duree']:.1f} s "
                     f"({modifiees} modifiées) | {m['cpu']:.1f} s | {m['cpu'] / n * 1000:.0f} ms | "
                     f"{un_seul / m['duree']:.2f} | {m['rss_calcul']:.0f} Mio | "
                     f"{m['arbre_pss']:.0f} / {m['arbre_rss']:.0f} Mio ({m['processus']} processus) | "
                     f"{verification['duree']:.1f} s |")
+                lignes.append(ligne)
+                print(ligne, file=sys.stderr, flush=True)  # au fil de l'eau
             for nom in copies:
                 shutil.rmtree(copies[nom], ignore_errors=True)
         print(f"Documents Word par consultation : {par_consultation:.1f} (RC, CCAP, CCTP, fiche SPASER, annexes)\n")
         print("\n".join(lignes))
 
-        print("\nUn DCE complet écrit sur disque, dans un processus chaud (médiane, mur / calcul) :")
-        for nom, (mur, calcul) in un_dce(args.exemples).items():
-            print(f"- {nom} : {mur:.0f} ms / {calcul:.0f} ms")
+        if args.exemples:
+            print("\nUn DCE complet écrit sur disque, dans un processus chaud (médiane, mur / calcul) :")
+            for nom, (mur, calcul) in un_dce(args.exemples).items():
+                print(f"- {nom} : {mur:.0f} ms / {calcul:.0f} ms")
 
         if args.pandoc:
             p = comparer_pandoc(args.pandoc, travail / f"lot-{tailles[0]}", RACINE)
