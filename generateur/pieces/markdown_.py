@@ -192,7 +192,7 @@ def _blocs(texte: str) -> tuple[Bloc, ...]:
 # Les morceaux déjà convertis par une commande précédente (cache disque de l'utilisateur) : une commande
 # `dce generer` ne convertit que ceux qu'aucune n'a vus. Invalidé si ce module, blocs.py ou Markdown changent.
 _MEMOIRE = cache.Memoire("markdown", cache.empreinte(cache.sources(__file__, blocs.__file__), markdown.__version__),
-                         maximum=4096)
+                         maximum=1024)
 
 
 def _convertir(texte: str) -> tuple[Bloc, ...]:

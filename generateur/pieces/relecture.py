@@ -281,7 +281,7 @@ class Memoire:
         # ce que les commandes précédentes ont trouvé avec les mêmes motifs (cache disque de l'utilisateur)
         self.disque = cache.Memoire("relecture", cache.empreinte(
             cache.sources(__file__), SEPARATEUR,
-            *(f"{m.pattern}\0{m.flags}" if m is not None else "-" for m in self.motifs)), maximum=20_000) \
+            *(f"{m.pattern}\0{m.flags}" if m is not None else "-" for m in self.motifs)), maximum=10_000) \
             if disque else None
 
     def lire(self, pieces: dict[str, Piece]) -> None:
