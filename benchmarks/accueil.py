@@ -24,7 +24,7 @@ RACINE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(RACINE))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mesures import cpu_soi  # noqa: E402
+from mesures import charge, cpu_soi  # noqa: E402
 
 
 def fabriquer(dossier: Path, n: int) -> None:
@@ -78,9 +78,7 @@ def main() -> None:
             mur, calcul = statistics.median(m[0] for m in mesures), statistics.median(m[1] for m in mesures)
             print(f"| {n} | {mur * 1000:.0f} ms / {calcul * 1000:.0f} ms | "
                   f"{premiere[0] * 1000:.0f} ms / {premiere[1] * 1000:.0f} ms |")
-    charge = os.getloadavg()
-    print(f"\nCharge de la machine à la fin (1, 5, 15 min) : {charge[0]:.1f} / {charge[1]:.1f} / {charge[2]:.1f} "
-          f"sur {os.cpu_count()} cœurs.")
+    print("\n" + charge())
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ RACINE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(RACINE))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mesures import cpu_enfants  # noqa: E402
+from mesures import charge, cpu_enfants  # noqa: E402
 
 DCE = [sys.executable, "-m", "generateur.interfaces.cli"]
 
@@ -93,9 +93,7 @@ def main() -> None:
                   f"{p[0]:.2f} s / {p[1]:.2f} s | {p[1] / chaud[1]:.1f} |")
     print(f"\nDémarrage seul (`import generateur.interfaces.cli`, processus neuf) : {demarrage[0]:.2f} s mur, "
           f"{demarrage[1]:.2f} s de calcul (médiane de {args.repetitions}).")
-    charge = os.getloadavg()
-    print(f"Charge de la machine à la fin (1, 5, 15 min) : {charge[0]:.1f} / {charge[1]:.1f} / {charge[2]:.1f} "
-          f"sur {os.cpu_count()} cœurs.")
+    print(charge())
 
 
 if __name__ == "__main__":

@@ -16,6 +16,12 @@ import time
 from pathlib import Path
 
 
+def charge() -> str:
+    """La charge de la machine, à joindre à chaque résultat : les temps murs n'ont de sens que sur une machine calme."""
+    un, cinq, quinze = os.getloadavg()
+    return f"Charge de la machine à la fin (1, 5, 15 min) : {un:.1f} / {cinq:.1f} / {quinze:.1f} sur {os.cpu_count()} cœurs."
+
+
 def cpu_soi() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime

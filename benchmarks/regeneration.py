@@ -21,7 +21,6 @@ import argparse
 import copy
 import datetime as dt
 import json
-import os
 import random
 import resource
 import shutil
@@ -325,6 +324,8 @@ def comparer_pandoc(n: int, dossier: Path, racine: Path) -> dict[str, float]:
 
 
 def main() -> None:
+    from mesures import charge
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, action="append", help="taille(s) de lot (défaut : 100 et 1000)")
     parser.add_argument("--pandoc", type=int, default=10, help="consultations pour la comparaison avec pandoc")
@@ -401,9 +402,7 @@ def main() -> None:
                   f"documents : RC, CCAP et CCTP des exemples et d'un échantillon du lot) : médiane dce "
                   f"{p['dce_ms']:.0f} ms, pandoc {p['pandoc_ms']:.0f} ms ; temps total pandoc / dce = "
                   f"{p['rapport']:.1f}. Par consultation en ligne de commande : benchmarks/commande.py.")
-        charge = os.getloadavg()
-        print(f"\nCharge de la machine à la fin (1, 5, 15 min) : {charge[0]:.1f} / {charge[1]:.1f} / {charge[2]:.1f} "
-              f"sur {os.cpu_count()} cœurs.")
+        print("\n" + charge())
 
 
 if __name__ == "__main__":
