@@ -3,12 +3,14 @@
 #   make tests   installe les dépendances de test (options dask et equipe comprises, LibreOffice, Chromium et
 #                PostgreSQL si besoin),
 #                lance toute la suite et vérifie le paquet construit (wheel) hors du dépôt
+#   make banc    relance les bancs d'essai des performances (README, « Performances ») ; N=100 et 1 000 par défaut,
+#                BANC_N="--n 100 --n 1000 --n 3000" pour la mémoire à 3 000 consultations
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 EXEMPLES = $(wildcard exemples/*.yaml)
 
-.PHONY: demo tests installer libreoffice navigateur postgresql verifier-catalogue paquet docs captures
+.PHONY: demo tests installer libreoffice navigateur postgresql verifier-catalogue paquet docs captures banc
 
 $(BIN)/dce: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -102,3 +104,13 @@ tests: $(VENV)/.dependances-tests libreoffice navigateur postgresql
 	$(BIN)/pytest -q
 	$(MAKE) --no-print-directory paquet
 	$(MAKE) --no-print-directory docs
+
+# Bancs d'essai (README, « Performances ») : à lancer sur une machine calme ; le temps de calcul (user+sys) qu'ils
+# donnent à côté du temps mur dépend peu de la charge. Les modules sont compilés d'abord (.pyc), comme dans un
+# paquet installé : le démarrage mesuré est celui d'un utilisateur. Une vingtaine de minutes sur 2 cœurs.
+BANC_N ?= --n 100 --n 1000
+banc: $(VENV)/.dependances-tests
+	$(BIN)/python -m compileall -q generateur benchmarks
+	$(BIN)/python benchmarks/commande.py --repetitions 5
+	$(BIN)/python benchmarks/accueil.py --n 100 --n 1000
+	$(BIN)/python benchmarks/regeneration.py $(BANC_N) --pandoc 10 --exemples 10 --dask

@@ -1,6 +1,6 @@
 """Banc d'essai de la régénération en lot (`dce regenerer`).
 
-Usage : python benchmarks/regeneration.py [--n 100 --n 400] [--pandoc 10] [--exemples 10]
+Usage : python benchmarks/regeneration.py [--n 100 --n 1000] [--pandoc 10] [--exemples 10] [--dask] [--code DOSSIER]
 
 Pour chaque taille N, un dossier de consultations est fabriqué : les 300 marchés réels de
 ../shared/data/decp/decp-sample.json (DECP 1.x, 2018-2019) traduits en fichiers de réponses (au plus
@@ -8,9 +8,11 @@ la moitié du lot), complétés par des consultations synthétiques (natures et 
 lots, options SPASER activées ou non, dates de lancement de septembre 2026 à juin 2027). Le lot est
 généré une fois, puis la phrase d'une clause retenue partout est modifiée dans une copie du catalogue
 et le lot est régénéré avec 1 puis 2 processus (chaque mesure dans un processus neuf : mémoire de
-pointe du processus principal et du plus gros processus de calcul). Enfin : temps d'un DCE complet,
-et rapport avec le rendu des mêmes clauses par un appel à pandoc par document (même modèle Word en
---reference-doc). Le résultat s'affiche en Markdown, prêt pour le README.
+pointe du plus gros processus de calcul et de l'arbre entier, temps mur et temps de calcul user+sys de tout
+l'arbre ; `--dask` ajoute le même lot sur un LocalCluster Dask). Enfin : temps d'un DCE complet dans un processus
+chaud, et rapport avec le rendu des mêmes clauses par un appel à pandoc par document (même modèle Word en
+--reference-doc). Le résultat s'affiche en Markdown, prêt pour le README. `--code DOSSIER` mesure une autre version
+de dce (par exemple une extraction de main) avec le même corpus et le même catalogue : comparaison avant/après.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import argparse
 import copy
 import datetime as dt
 import json
-import os
 import random
 import resource
 import shutil
@@ -35,6 +36,7 @@ import yaml
 
 RACINE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(RACINE))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 DECP = RACINE.parent / "shared" / "data" / "decp" / "decp-sample.json"
 CATALOGUE = ("catalogue.yaml", "questionnaire.yaml", "clauses", "modeles", "acheteurs")
@@ -204,26 +206,48 @@ def modifier_catalogue(racine: Path) -> None:
 
 # -- mesure dans un processus neuf -----------------------------------------------------------------------
 
-def mesurer(dossier: Path, racine: Path, jobs: int, seulement_impactees: bool) -> dict[str, Any]:
-    """Exécuté dans un processus neuf : un lot, sa durée et les mémoires de pointe (Mio)."""
+def mesurer(dossier: Path, racine: Path, jobs: int, seulement_impactees: bool, dask: bool = False) -> dict[str, Any]:
+    """Exécuté dans un processus neuf : un lot, sa durée, son temps de calcul (processus principal et processus de
+    calcul) et ses mémoires de pointe (Mio) : plus gros processus de calcul, processus principal, arbre entier."""
+    from mesures import Arbre, cpu_enfants, cpu_soi
+
     from generateur.lot.regeneration import regenerer
 
-    debut = time.perf_counter()
-    bilan = regenerer(dossier, racine, jobs=jobs, seulement_impactees=seulement_impactees)
-    duree = time.perf_counter() - debut
+    with Arbre() as arbre:
+        cpu, debut = cpu_soi() + cpu_enfants(), time.perf_counter()
+        if dask:
+            import distributed
+
+            with distributed.LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                          dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+                debut_lot = time.perf_counter()
+                bilan = regenerer(dossier, racine, executeur=client.get_executor(),
+                                  seulement_impactees=seulement_impactees)
+                duree_lot = time.perf_counter() - debut_lot
+        else:
+            bilan = regenerer(dossier, racine, jobs=jobs, seulement_impactees=seulement_impactees)
+        duree = time.perf_counter() - debut
+        if not dask:
+            duree_lot = duree
+    cpu = cpu_soi() + cpu_enfants() - cpu
     statuts: dict[str, int] = {}
     for r in bilan.consultations:
         statuts[r.statut] = statuts.get(r.statut, 0) + 1
-    return {"duree": duree, "statuts": statuts,
+    return {"duree": duree_lot, "duree_totale": duree, "cpu": cpu, "statuts": statuts,
             "erreurs": [f"{r.dossier} : {r.erreur}" for r in bilan.echecs][:5],
             "rss_principal": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "rss_calcul": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+            "rss_calcul": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, **arbre.resultat()}
 
 
-def lancer(dossier: Path, racine: Path, jobs: int, seulement_impactees: bool = False) -> dict[str, Any]:
+def lancer(dossier: Path, racine: Path, jobs: int, seulement_impactees: bool = False, dask: bool = False,
+           code: Path | None = None) -> dict[str, Any]:
     commande = [sys.executable, __file__, "--mesurer", str(dossier), "--racine", str(racine), "--jobs", str(jobs)]
     if seulement_impactees:
         commande.append("--seulement-impactees")
+    if dask:
+        commande.append("--dask")
+    if code:
+        commande += ["--code", str(code)]
     sortie = subprocess.run(commande, check=True, capture_output=True, text=True).stdout
     return json.loads(sortie.strip().splitlines()[-1])
 
@@ -235,19 +259,23 @@ def documents_par_consultation(dossier: Path) -> float:
 
 # -- un DCE, et la voie pandoc ---------------------------------------------------------------------------
 
-def un_dce(repetitions: int) -> dict[str, float]:
+def un_dce(repetitions: int) -> dict[str, tuple[float, float]]:
+    """Exemple → (médiane mur, médiane calcul) en ms d'un DCE complet écrit sur disque, processus chaud."""
+    from mesures import cpu_soi
+
     from generateur.rendu.generation import generer
 
     resultats = {}
     with tempfile.TemporaryDirectory() as sortie:
         for exemple in sorted((RACINE / "exemples").glob("*.yaml")):
             generer(exemple, Path(sortie) / "chauffe", RACINE)
-            durees = []
+            durees, calculs = [], []
             for i in range(repetitions):
-                t = time.perf_counter()
+                t, c = time.perf_counter(), cpu_soi()
                 generer(exemple, Path(sortie) / str(i), RACINE)
                 durees.append(time.perf_counter() - t)
-            resultats[exemple.stem] = statistics.median(durees) * 1000
+                calculs.append(cpu_soi() - c)
+            resultats[exemple.stem] = (statistics.median(durees) * 1000, statistics.median(calculs) * 1000)
     return resultats
 
 
@@ -296,67 +324,85 @@ def comparer_pandoc(n: int, dossier: Path, racine: Path) -> dict[str, float]:
 
 
 def main() -> None:
+    from mesures import charge
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, action="append", help="taille(s) de lot (défaut : 100 et 400)")
+    parser.add_argument("--n", type=int, action="append", help="taille(s) de lot (défaut : 100 et 1000)")
     parser.add_argument("--pandoc", type=int, default=10, help="consultations pour la comparaison avec pandoc")
     parser.add_argument("--exemples", type=int, default=10, help="répétitions pour le temps d'un DCE")
     parser.add_argument("--jobs-max", type=int, default=2)
+    parser.add_argument("--jobs-min", type=int, default=1, help="2 : ne pas mesurer le lot à 1 processus")
+    parser.add_argument("--dask", action="store_true", help="mesurer aussi le lot sur un LocalCluster Dask")
+    parser.add_argument("--code", type=Path, help="dossier d'une autre version de dce à mesurer (comparaison)")
     parser.add_argument("--mesurer", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--racine", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--jobs", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--seulement-impactees", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.code:  # le code mesuré vient d'ailleurs (version précédente) ; catalogue et corpus restent ceux-ci
+        sys.path.insert(0, str(args.code.resolve()))
     if args.mesurer:
-        print(json.dumps(mesurer(args.mesurer, args.racine, args.jobs, args.seulement_impactees)))
+        print(json.dumps(mesurer(args.mesurer, args.racine, args.jobs, args.seulement_impactees, args.dask)))
         return
 
-    lignes = ["| N | jobs | génération initiale | régénération après modification | documents/s | "
-              "accélération | pointe processus principal | pointe processus de calcul | vérification sans changement "
-              "(`--seulement-impactees`) |", "|---|---|---|---|---|---|---|---|---|"]
+    lignes = ["| N | exécuteur | génération initiale (mur) | régénération après modification (mur) | calcul, arbre entier "
+              "(user+sys) | calcul par consultation | accélération 1 → 2 (mur) | pointe plus gros processus de calcul | "
+              "pointe arbre entier (PSS / RSS) | vérification sans changement (`--seulement-impactees`) |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    tailles = args.n or [100, 1000]
     with tempfile.TemporaryDirectory() as travail:
         travail = Path(travail)
-        for n in args.n or [100, 400]:
+        for n in tailles:
             racine = travail / f"racine-{n}"
             copier_catalogue(racine)
             base = travail / f"lot-{n}"
             fabriquer(base, n)
-            initial = lancer(base, racine, args.jobs_max)
+            initial = lancer(base, racine, args.jobs_max, code=args.code)
             if initial["erreurs"]:
                 print(f"échecs à la génération initiale ({initial['statuts']}) : {initial['erreurs']}", file=sys.stderr)
             par_consultation = documents_par_consultation(base)
+            executeurs = [(f"{jobs} processus", jobs, False) for jobs in range(args.jobs_min, args.jobs_max + 1)]
+            if args.dask:
+                executeurs.append((f"Dask, {args.jobs_max} travailleurs", args.jobs_max, True))
             copies = {}
-            for jobs in range(1, args.jobs_max + 1):
-                copies[jobs] = travail / f"lot-{n}-{jobs}"
-                shutil.copytree(base, copies[jobs])
+            for nom, _, _ in executeurs:
+                copies[nom] = travail / f"lot-{n}-{len(copies)}"
+                shutil.copytree(base, copies[nom])
             modifier_catalogue(racine)
-            mesures = {jobs: lancer(copies[jobs], racine, jobs) for jobs in copies}
-            verification = lancer(copies[args.jobs_max], racine, args.jobs_max, seulement_impactees=True)
-            for jobs, m in mesures.items():
+            mesures = {nom: lancer(copies[nom], racine, jobs, dask=dask, code=args.code)
+                       for nom, jobs, dask in executeurs}
+            verification = lancer(copies[executeurs[-1][0] if not args.dask else executeurs[-2][0]], racine,
+                                  args.jobs_max, seulement_impactees=True, code=args.code)
+            un_seul = mesures[executeurs[0][0]]["duree"]
+            for nom, m in mesures.items():
                 if m["erreurs"]:
-                    print(f"échecs ({jobs} jobs) : {m['erreurs']}", file=sys.stderr)
+                    print(f"échecs ({nom}) : {m['erreurs']}", file=sys.stderr)
                 modifiees = m["statuts"].get("modifiée", 0)
-                debit = modifiees * par_consultation / m["duree"]
-                lignes.append(
-                    f"| {n} | {jobs} | {initial['duree']:.1f} s ({args.jobs_max} jobs) | {m['duree']:.1f} s "
-                    f"({modifiees} modifiées) | {debit:.1f} | "
-                    f"{mesures[1]['duree'] / m['duree']:.2f} | {m['rss_principal']:.0f} Mio | {m['rss_calcul']:.0f} Mio | "
+                ligne = (
+                    f"| {n} | {nom} | {initial['duree']:.1f} s ({args.jobs_max} processus) | {m['duree']:.1f} s "
+                    f"({modifiees} modifiées) | {m['cpu']:.1f} s | {m['cpu'] / n * 1000:.0f} ms | "
+                    f"{un_seul / m['duree']:.2f} | {m['rss_calcul']:.0f} Mio | "
+                    f"{m['arbre_pss']:.0f} / {m['arbre_rss']:.0f} Mio ({m['processus']} processus) | "
                     f"{verification['duree']:.1f} s |")
-            shutil.rmtree(copies[1])
+                lignes.append(ligne)
+                print(ligne, file=sys.stderr, flush=True)  # au fil de l'eau
+            for nom in copies:
+                shutil.rmtree(copies[nom], ignore_errors=True)
         print(f"Documents Word par consultation : {par_consultation:.1f} (RC, CCAP, CCTP, fiche SPASER, annexes)\n")
         print("\n".join(lignes))
 
-        print("\nUn DCE complet (médiane, un processus) :")
-        for nom, ms in un_dce(args.exemples).items():
-            print(f"- {nom} : {ms:.0f} ms")
+        if args.exemples:
+            print("\nUn DCE complet écrit sur disque, dans un processus chaud (médiane, mur / calcul) :")
+            for nom, (mur, calcul) in un_dce(args.exemples).items():
+                print(f"- {nom} : {mur:.0f} ms / {calcul:.0f} ms")
 
         if args.pandoc:
-            p = comparer_pandoc(args.pandoc, travail / f"lot-{(args.n or [100, 400])[0]}", RACINE)
-            print(f"\nRendu des mêmes clauses, un document à la fois ({p['documents']} documents : RC, CCAP et CCTP "
-                  f"des exemples et d'un échantillon du lot) : médiane dce {p['dce_ms']:.0f} ms, pandoc "
-                  f"{p['pandoc_ms']:.0f} ms ; temps total pandoc / dce = {p['rapport']:.1f}.")
-        charge = os.getloadavg()
-        print(f"\nCharge de la machine à la fin (1, 5, 15 min) : {charge[0]:.1f} / {charge[1]:.1f} / {charge[2]:.1f} "
-              f"sur {os.cpu_count()} cœurs.")
+            p = comparer_pandoc(args.pandoc, travail / f"lot-{tailles[0]}", RACINE)
+            print(f"\nRendu des mêmes clauses, un document à la fois dans un processus chaud ({p['documents']} "
+                  f"documents : RC, CCAP et CCTP des exemples et d'un échantillon du lot) : médiane dce "
+                  f"{p['dce_ms']:.0f} ms, pandoc {p['pandoc_ms']:.0f} ms ; temps total pandoc / dce = "
+                  f"{p['rapport']:.1f}. Par consultation en ligne de commande : benchmarks/commande.py.")
+        print("\n" + charge())
 
 
 if __name__ == "__main__":

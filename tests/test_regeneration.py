@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -295,13 +296,13 @@ def test_interruption_entre_deux_consultations(lot, monkeypatch):
     ecrire = generation.ecrire_atomique
     dossiers: list[Path] = []
 
-    def ecrire_puis_interrompre(chemin: Path, contenu: bytes) -> None:
+    def ecrire_puis_interrompre(chemin: Path, contenu: bytes, **options) -> None:
         if chemin.parent not in dossiers:
             dossiers.append(chemin.parent)
         if len(dossiers) == 2 and len(list(chemin.parent.iterdir())) == 2:
             chemin.write_bytes(contenu[: len(contenu) // 2])  # troisième fichier à moitié écrit, puis arrêt
             raise KeyboardInterrupt
-        ecrire(chemin, contenu)
+        ecrire(chemin, contenu, **options)
 
     monkeypatch.setattr(generation, "ecrire_atomique", ecrire_puis_interrompre)
     with ThreadPoolExecutor(1) as executeur, pytest.raises(KeyboardInterrupt):
@@ -368,7 +369,10 @@ def test_barre_de_progression(capsys):
     assert "Régénération 3/3" in sortie and "restant" in sortie and "consultation/s" in sortie
 
 
-def test_cluster_dask(lot):
+def test_cluster_dask(lot, monkeypatch):
+    """Le lot sur un LocalCluster à deux travailleurs, consultations groupées deux par deux en tâches Dask."""
+    monkeypatch.setattr(regeneration, "GROUPES_MIN", 2)  # 4 consultations : 2 tâches de 2
+    assert [len(g) for g in regeneration.groupes(list(range(4)), locaux=False)] == [2, 2]
     if os.environ.get("CI") == "true":
         import distributed  # en intégration continue, make tests installe l'option dask : son absence est une erreur
     else:
@@ -411,3 +415,22 @@ def test_message_d_une_consultation_nouvelle(lot):
     assert "  neuve : nouvelle consultation, version 001\n" in resultat.output
     assert "0 modifiée, 1 nouvelle, 0 à jour, 4 non concernées, 0 en échec." in resultat.output
     assert "(s)" not in resultat.output
+
+
+def test_exemple_dask_du_readme(lot, tmp_path):
+    """L'exemple Python de la section Dask du guide du service informatique (docs/informatique.md), copié tel quel
+    dans un fichier et lancé comme un script."""
+    if os.environ.get("CI") != "true":
+        pytest.importorskip("distributed")
+    texte = (RACINE / "docs" / "informatique.md").read_text(encoding="utf-8")
+    section = texte[texte.index("### Au-delà d'une machine : Dask"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    script = tmp_path / "regenerer_dask.py"
+    script.write_text(code, encoding="utf-8")
+    dossier, racine = lot
+    resultat = subprocess.run([sys.executable, str(script), str(dossier)], capture_output=True, text=True,
+                              env={**os.environ, "DCE_RACINE": str(racine)}, cwd=tmp_path, timeout=600)
+    assert resultat.returncode == 0, resultat.stderr[-2000:]
+    echecs, synthese = resultat.stdout.split()[-2:]
+    assert echecs == "0" and Path(synthese).is_file()
+    assert "consultation" in Path(synthese).read_text(encoding="utf-8").lower()

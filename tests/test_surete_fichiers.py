@@ -88,11 +88,11 @@ def _panne_a_la_n_ieme_ecriture(monkeypatch, n: int, exc: BaseException) -> None
     vraie = fichiers.ecrire_atomique
     compte = {"n": 0}
 
-    def ecrire_atomique(chemin: Path, contenu: bytes) -> None:
+    def ecrire_atomique(chemin: Path, contenu: bytes, **options) -> None:
         compte["n"] += 1
         if compte["n"] == n:
             raise exc
-        vraie(chemin, contenu)
+        vraie(chemin, contenu, **options)
 
     monkeypatch.setattr(fichiers, "ecrire_atomique", ecrire_atomique)
     from generateur.rendu import generation

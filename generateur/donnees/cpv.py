@@ -40,6 +40,24 @@ def nomenclature() -> dict[str, Code]:
 
 
 @lru_cache(maxsize=1)
+def _texte() -> str:
+    with open(FICHIER, encoding="utf-8", newline="") as f:
+        return "\n" + f.read()
+
+
+@lru_cache(maxsize=256)
+def officiel(huit_chiffres: str) -> Code | None:
+    """Le code officiel de ces 8 chiffres, lu dans sa seule ligne de la liste : valider les codes d'une consultation
+    ne demande pas de construire toute la nomenclature (9 454 codes, le plus long de la première génération)."""
+    debut = _texte().find(f"\n{huit_chiffres}-")
+    if debut < 0 or not huit_chiffres.isdigit():
+        return None
+    fin = _texte().find("\n", debut + 1)
+    code, libelle = next(csv.reader([_texte()[debut + 1:fin if fin >= 0 else None]]))
+    return Code(code, libelle)
+
+
+@lru_cache(maxsize=1)
 def _libelles_normalises() -> list[tuple[Code, str]]:
     return [(c, sans_accents(c.libelle)) for c in nomenclature().values()]
 
@@ -47,7 +65,7 @@ def _libelles_normalises() -> list[tuple[Code, str]]:
 def trouver(code: str) -> Code | None:
     """Le code officiel désigné par `code` (8 chiffres, avec ou sans chiffre de contrôle), s'il existe."""
     forme = _FORME.match(str(code).strip())
-    return nomenclature().get(forme.group(1)) if forme else None
+    return officiel(forme.group(1)) if forme else None
 
 
 def proches(huit_chiffres: str, nombre: int = 3) -> list[Code]:
@@ -69,13 +87,13 @@ def probleme(code: str) -> str | None:
         return (f"« {texte} » n'a pas la forme d'un code CPV : 8 chiffres, un tiret et le chiffre de contrôle, "
                 "par exemple 45442100-8")
     huit, controle = forme.groups()
-    officiel = nomenclature().get(huit)
-    if officiel is None:
+    code_officiel = officiel(huit)
+    if code_officiel is None:
         suggestions = " ; ".join(str(c) for c in proches(huit))
         return f"code CPV « {texte} » absent de la nomenclature CPV 2008 ; codes les plus proches : {suggestions}"
-    if controle is not None and controle != officiel.code[-1]:
-        return (f"chiffre de contrôle faux dans « {texte} » : le code CPV de « {officiel.libelle} » "
-                f"est {officiel.code}")
+    if controle is not None and controle != code_officiel.code[-1]:
+        return (f"chiffre de contrôle faux dans « {texte} » : le code CPV de « {code_officiel.libelle} » "
+                f"est {code_officiel.code}")
     return None
 
 

@@ -7,12 +7,14 @@ comme ceux de tout autre programme : ils sont créés avec le mode 0666 ou 0777,
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import io
 import os
 import re
 import secrets
 import shutil
+import sys
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,8 +96,57 @@ def fsync_dossier(dossier: Path) -> None:
         os.close(fd)
 
 
-def ecrire_atomique(chemin: Path, contenu: bytes) -> None:
-    """Écrit un fichier d'un coup : un arrêt brutal laisse l'ancien fichier ou le nouveau, jamais un mélange."""
+def _syncfs() -> Callable[[int], int] | None:
+    """syncfs(2) de Linux (glibc), s'il existe : rend durable d'un seul appel tout ce qui a été écrit sur le système
+    de fichiers d'un descripteur."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fonction = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    fonction.argtypes = [ctypes.c_int]
+    return fonction
+
+
+_SYNCFS: list[Callable[[int], int] | None] = []
+
+
+def barriere(dossier: Path) -> None:
+    """Barrière de durabilité : au retour, les fichiers écrits sous `dossier` (contenu et noms) sont sur le disque.
+
+    Sous Linux, un seul appel (syncfs) pour tout le système de fichiers au lieu d'un fsync par fichier : une
+    consultation en lot compte une dizaine de fichiers, et chaque fsync attend le disque. Ailleurs, ou si syncfs
+    échoue, chaque fichier et chaque dossier de l'arborescence est synchronisé."""
+    if not _SYNCFS:
+        _SYNCFS.append(_syncfs())
+    syncfs = _SYNCFS[0]
+    if syncfs is not None:
+        try:
+            fd = os.open(dossier, os.O_RDONLY)
+        except OSError:
+            fd = -1
+        if fd >= 0:
+            try:
+                if syncfs(fd) == 0:
+                    return
+            finally:
+                os.close(fd)
+    for courant, _, fichiers in os.walk(dossier):
+        for nom in fichiers:
+            fd = os.open(os.path.join(courant, nom), os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dossier(Path(courant))
+
+
+def ecrire_atomique(chemin: Path, contenu: bytes, durable: bool = True) -> None:
+    """Écrit un fichier d'un coup : un arrêt brutal laisse l'ancien fichier ou le nouveau, jamais un mélange.
+
+    `durable=False` : sans fsync, pour un fichier écrit dans un dossier en préparation que rendra durable une seule
+    `barriere` avant sa mise en place (voir `ensemble`)."""
     chemin.parent.mkdir(parents=True, exist_ok=True)
     temporaire, fd = _nom_libre(chemin.parent, f".{chemin.name}.", ".tmp",
                                 lambda c: os.open(c, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
@@ -103,8 +154,9 @@ def ecrire_atomique(chemin: Path, contenu: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(contenu)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(temporaire, chemin)
     except BaseException:
         try:
@@ -122,7 +174,8 @@ ANCIENS = ".dce-ancien-"
 def ensemble(sortie: Path | str, perimes: Callable[[], Iterable[str]] = tuple) -> Iterator[Path]:
     """Écrit un ensemble de fichiers d'un coup dans `sortie` : tout le nouvel ensemble, ou rien de nouveau.
 
-    Le bloc `with` écrit ses fichiers dans le dossier rendu, un dossier temporaire du même système de fichiers.
+    Le bloc `with` écrit ses fichiers dans le dossier rendu, un dossier temporaire du même système de fichiers
+    (sans fsync, `ecrire_atomique(..., durable=False)` : une seule `barriere` les rend durables avant la mise en place).
     S'il se termine sans erreur, ses fichiers remplacent dans `sortie` les fichiers de même nom (les autres
     fichiers de `sortie`, ceux de l'utilisateur, ne sont pas touchés ; un sous-dossier préparé remplace en entier
     le sous-dossier de même nom) : si `sortie` n'existait pas, le dossier
@@ -153,8 +206,8 @@ def ensemble(sortie: Path | str, perimes: Callable[[], Iterable[str]] = tuple) -
         else:
             preparation = dossier_temporaire(sortie, PREPARATION)
         yield preparation
+        barriere(preparation)
         if nouvelle:
-            fsync_dossier(preparation)
             os.rename(preparation, sortie)
             preparation = None
             fsync_dossier(sortie.absolute().parent)

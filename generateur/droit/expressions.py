@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import hashlib
 import re
 import signal
 import _signal
@@ -21,11 +22,15 @@ from functools import lru_cache
 from typing import Any, Callable
 
 from jinja2 import StrictUndefined, Template, nodes
+from jinja2.bccache import BytecodeCache, FileSystemBytecodeCache
+from jinja2.environment import TemplateExpression
+from jinja2.parser import Parser
 from jinja2.exceptions import TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.runtime import Context, LoopContext, Macro, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError, safe_range
 from jinja2.utils import Cycler, Joiner, Namespace
 
+from ..donnees import cache
 from ..donnees.formats import FILTRES
 
 
@@ -89,10 +94,78 @@ def _taille(valeur: Any) -> int:
     return len(valeur) if isinstance(valeur, (str, list, tuple)) else 0
 
 
+def _cache_compilation() -> BytecodeCache | None:
+    """Cache disque des modèles compilés (bytecode Python de Jinja), partagé par les processus de l'utilisateur.
+
+    Compiler les quelque 400 clauses, conditions et messages d'une consultation coûte ≈ 0,4 s à chaque commande ;
+    relire leur bytecode, quelques millisecondes. Dossier : `jinja/` du cache de l'utilisateur (`donnees/cache.py` :
+    privé, désactivable par `DCE_CACHE=0`). La clé d'une entrée est l'empreinte du texte compilé et de la
+    configuration de l'environnement ; Jinja y ajoute sa version et celle de Python : un texte modifié, une autre
+    version, et l'entrée est recompilée.
+    """
+    dossier = cache.dossier("jinja")
+    return FileSystemBytecodeCache(str(dossier), "%s.jinja") if dossier is not None else None
+
+
 class BacASable(ImmutableSandboxedEnvironment):
     """Bac à sable de dce : attributs de données seulement, rien de modifiable, nombres et textes bornés."""
 
     intercepted_binops = frozenset({"*", "**"})
+
+    def _signature(self) -> str:
+        """Ce qui, dans l'environnement, change le code compilé d'un même texte."""
+        signature = getattr(self, "_signature_calculee", None)
+        if signature is None:
+            finalize = getattr(self.finalize, "__qualname__", None)
+            signature = repr((type(self).__qualname__, self.autoescape, finalize, self.trim_blocks,
+                              self.lstrip_blocks, self.keep_trailing_newline, sorted(self.filters),
+                              sorted(self.tests), sorted(self.intercepted_binops),
+                              sorted(self.intercepted_unops)))
+            self._signature_calculee = signature
+        return signature
+
+    def _code(self, nature: str, source: str, compiler: Callable[[], Any]) -> Any:
+        """Le code compilé de `source`, lu dans le cache disque s'il y est (voir `_cache_compilation`)."""
+        cache = _CACHE["disque"]
+        if cache is None:
+            return compiler()
+        nom = hashlib.sha256(f"{self._signature()}\0{nature}\0{source}".encode()).hexdigest()
+        try:
+            seau = cache.get_bucket(self, nom, None, source)
+        except (OSError, EOFError, ValueError, TypeError):
+            seau = None
+        if seau is not None and seau.code is not None:
+            return seau.code
+        code = compiler()
+        if seau is not None:
+            seau.code = code
+            try:
+                cache.set_bucket(seau)
+            except OSError:  # cache plein ou en lecture seule : on s'en passe
+                pass
+        return code
+
+    def compile(self, source, name=None, filename=None, raw=False, defer_init=False):  # type: ignore[override]
+        if isinstance(source, str) and name is None and filename is None and not raw and not defer_init:
+            return self._code("modele", source, lambda: super(BacASable, self).compile(source))
+        return super().compile(source, name, filename, raw, defer_init)
+
+    def compile_expression(self, source: str, undefined_to_none: bool = True) -> TemplateExpression:
+        def compiler() -> Any:
+            parser = Parser(self, source, state="variable")
+            try:
+                expr = parser.parse_expression()
+                if not parser.stream.eos:
+                    raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno, None, None)
+                expr.set_environment(self)
+            except TemplateSyntaxError:
+                self.handle_exception(source=source)
+            corps = [nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)]
+            return super(BacASable, self).compile(nodes.Template(corps, lineno=1))
+
+        code = self._code("expression", source, compiler)
+        modele = self.template_class.from_code(self, code, self.make_globals(None))
+        return TemplateExpression(modele, undefined_to_none)
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         return isinstance(obj, _DONNEES) and super().is_safe_attribute(obj, attr, value)
@@ -130,6 +203,7 @@ def _temps_depasse(signum: int, frame: Any) -> None:
 
 
 _minuterie = {"armee": False}
+_CACHE: dict[str, BytecodeCache | None] = {"disque": _cache_compilation()}
 _SIGALRM = getattr(signal, "SIGALRM", None) if hasattr(signal, "setitimer") else None
 
 

@@ -82,6 +82,7 @@ class RapportConsultation:
     erreur: str = ""
     redline: str | None = None
     acheteur: str = ""
+    fiche: dict[str, Any] | None = None  # entrée de l'index du dossier (lot/index.py), hors du rapport écrit
 
     @property
     def pieces_sans_changement_de_clause(self) -> list[str]:
@@ -367,6 +368,7 @@ def blocs_synthese(rapports: list[RapportConsultation], dossier: Path, simulatio
 def _sans_textes(r: RapportConsultation) -> dict[str, Any]:
     """Rapport d'une consultation pour changements.json (les textes des clauses sont dans le document des modifications)."""
     donnees = asdict(r)
+    del donnees["fiche"]
     for c in donnees["clauses"]:
         del c["anciens"], c["nouveaux"]
     return donnees

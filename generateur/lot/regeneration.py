@@ -10,9 +10,9 @@ Un dossier de consultations contient un sous-dossier par consultation :
         versions/001/, versions/002/  chaque version : les fichiers de `dce generer`, manifeste compris
       rapports/AAAA-MM-JJ-HHMMSS/     synthèse du lot (docx, CSV, JSON) et documents des modifications
 
-Chaque consultation est produite par `generation.generer` dans un dossier temporaire, puis ce dossier
-est renommé en `versions/NNN` et le pointeur `courante` remplacé : un arrêt brutal laisse chaque
-consultation entière, à sa version précédente ou à la nouvelle. Une consultation dont les documents
+Chaque consultation est produite par `generation.produire_dce` (comme `dce generer`) dans un dossier
+temporaire, puis ce dossier est renommé en `versions/NNN` et le pointeur `courante` remplacé : un arrêt
+brutal laisse chaque consultation entière, à sa version précédente ou à la nouvelle. Une consultation dont les documents
 ne changent pas ne reçoit pas de nouvelle version.
 
 Le lot s'exécute sur tout exécuteur de type `concurrent.futures` : processus locaux par défaut, ou
@@ -43,10 +43,11 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..donnees import acheteurs, catalogue, questionnaire
-from . import redline
-from ..donnees.fichiers import dossier_temporaire, ecrire_atomique, erreur_systeme, fsync_dossier
+from . import index, redline
+from .index import POINTEUR, REPONSES, VERSIONS, version_courante
+from ..donnees.fichiers import barriere, dossier_temporaire, ecrire_atomique, erreur_systeme, fsync_dossier
 from ..erreurs import ErreurDCE, Probleme
-from ..rendu.generation import generer
+from ..rendu.generation import ecrire, produire_dce
 from ..donnees.fichiers import nom_sur
 from .rapport_changements import (
     A_JOUR,
@@ -61,12 +62,11 @@ from .rapport_changements import (
     empreintes_documents,
     lire_manifeste,
 )
+from ..droit.expressions import ErreursJinja, modele_clause
 from ..droit.regles import en_json
+from ..pieces import relecture
 from ..pieces.tracabilite import entrees
 
-REPONSES = "reponses.yaml"
-VERSIONS = "versions"
-POINTEUR = "courante"
 RAPPORTS = "rapports"
 VERROU = ".dce-regeneration.verrou"
 TEMPORAIRE = ".nouvelle-"
@@ -115,17 +115,6 @@ def decouvrir(dossier: Path) -> list[Path]:
     return sorted(trouves)
 
 
-def version_courante(consultation: Path) -> str | None:
-    """Numéro de la version en vigueur d'une consultation (« 003 »), None si elle n'a jamais été générée."""
-    pointeur = consultation / POINTEUR
-    if not pointeur.is_file():
-        return None
-    numero = pointeur.read_text(encoding="utf-8").strip()
-    if not numero.isdigit() or not (consultation / VERSIONS / numero).is_dir():
-        raise ErreurDCE(Probleme(f"le pointeur désigne une version absente « {numero} »", pointeur))
-    return numero
-
-
 def _suivante(consultation: Path) -> str:
     """Numéro de la prochaine version : après la plus haute existante, jamais un numéro déjà pris (même si le
     pointeur a été ramené à la main sur une version antérieure)."""
@@ -140,15 +129,24 @@ EN_COURS = ".non-designee-"
 
 
 def publier(consultation: Path, temporaire: Path, numero: str) -> None:
-    """Tout ou rien : le dossier complet devient versions/NNN, puis le pointeur le désigne."""
+    """Tout ou rien : le dossier complet devient versions/NNN, puis le pointeur le désigne.
+
+    Les fichiers de la version, la marque et le futur pointeur sont écrits sans fsync, puis rendus durables ensemble
+    par une seule barrière (`fichiers.barriere`) avant le renommage ; deux synchronisations de dossier rendent
+    ensuite durables, dans l'ordre, le renommage puis le remplacement du pointeur."""
     versions = consultation / VERSIONS
     marque = versions / f"{EN_COURS}{numero}"
-    ecrire_atomique(marque, b"")
-    fsync_dossier(temporaire)
-    os.rename(temporaire, versions / numero)
-    fsync_dossier(versions)
-    ecrire_atomique(consultation / POINTEUR, f"{numero}\n".encode("ascii"))
-    fsync_dossier(consultation)
+    ecrire_atomique(marque, b"", durable=False)
+    pointeur = versions / f"{TEMPORAIRE}{POINTEUR}-{numero}"  # le futur pointeur, prêt avant la barrière
+    try:
+        ecrire_atomique(pointeur, f"{numero}\n".encode("ascii"), durable=False)
+        barriere(consultation)
+        os.rename(temporaire, versions / numero)
+        fsync_dossier(versions)
+        os.replace(pointeur, consultation / POINTEUR)
+        fsync_dossier(consultation)
+    finally:
+        pointeur.unlink(missing_ok=True)
     marque.unlink()
 
 
@@ -304,8 +302,11 @@ def _nettoyer(consultation: Path, courante: str | None) -> None:
             if numero.isdigit() and numero != courante:  # arrêté avant de changer le pointeur
                 shutil.rmtree(versions / numero, ignore_errors=True)
             reste.unlink(missing_ok=True)
-        elif reste.is_dir() and reste.name.startswith(TEMPORAIRE):
-            shutil.rmtree(reste, ignore_errors=True)
+        elif reste.name.startswith(TEMPORAIRE):  # version en préparation, ou pointeur pas encore mis en place
+            if reste.is_dir():
+                shutil.rmtree(reste, ignore_errors=True)
+            else:
+                reste.unlink(missing_ok=True)
 
 
 def droit_enregistre(manifeste: dict[str, Any] | None) -> dt.date | None:
@@ -339,7 +340,10 @@ def traiter(tache: Tache) -> RapportConsultation:
         else:
             (consultation / VERSIONS).mkdir(exist_ok=True)
             temporaire = dossier_temporaire(consultation / VERSIONS, TEMPORAIRE)
-        resultat = generer(consultation / REPONSES, temporaire, racine, droit_enregistre(ancien))
+        # le dossier temporaire est neuf et retiré en cas d'échec : les fichiers y sont écrits directement, sans
+        # fsync ; `publier` les rend durables d'une seule barrière avant le renommage
+        resultat = produire_dce(consultation / REPONSES, racine, droit_enregistre(ancien))
+        ecrire(resultat.contenus, temporaire)
         nouveau = lire_manifeste(temporaire)
         assert nouveau is not None
         rapport.reference, rapport.acheteur = str(nouveau["reponses"]["reference"]), str(nouveau["acheteur"])
@@ -348,6 +352,8 @@ def traiter(tache: Tache) -> RapportConsultation:
             dossier_precedent = consultation / VERSIONS / precedente
             if empreintes_documents(dossier_precedent, ancien) == empreintes_documents(temporaire, nouveau):
                 rapport.statut = A_JOUR
+                if not tache.simulation:
+                    rapport.fiche = index.entree(consultation, tache.nom, ancien)
                 return rapport
             rapport.clauses, rapport.valeurs, rapport.documents = comparer(ancien, dossier_precedent, nouveau,
                                                                            temporaire, racine)
@@ -359,6 +365,7 @@ def traiter(tache: Tache) -> RapportConsultation:
         if not tache.simulation:
             publier(consultation, temporaire, numero)
             temporaire = None
+            rapport.fiche = index.entree(consultation, tache.nom, nouveau)
         rapport.nouvelle_version = numero
         rapport.statut = NOUVELLE if ancien is None else MODIFIEE
         if modifications is not None:
@@ -382,6 +389,39 @@ def traiter(tache: Tache) -> RapportConsultation:
 
 
 # -- le lot -------------------------------------------------------------------------------------------
+
+def chauffer(racine: Path) -> None:
+    """Avant de créer les processus de calcul : charge le catalogue, le questionnaire et les règles de relecture,
+    compile chaque clause. Les processus de calcul (fork) en héritent au lieu de le refaire chacun ; sans fork
+    (Windows, macOS), chacun le fait à sa première consultation. Une erreur du catalogue sera dite par consultation."""
+    try:
+        cat = catalogue.charger(racine)
+        questionnaire.charger(racine / "questionnaire.yaml")
+        relecture.regles(cat)
+        for versions in cat.clauses.values():
+            for clause in versions:
+                modele_clause(clause)
+    except (ErreurDCE, *ErreursJinja):
+        pass
+
+
+GROUPE_MAX = 16  # consultations par tâche au plus, sur un exécuteur fourni (Dask)
+GROUPES_MIN = 64  # tâches au moins, tant que le lot le permet : la charge reste répartie
+
+
+def groupes(taches: list[Tache], locaux: bool) -> list[list[Tache]]:
+    """Les tâches soumises à l'exécuteur. Processus locaux (`locaux`) : une consultation par tâche, le surcoût d'une
+    tâche est négligeable. Exécuteur fourni (cluster Dask) : chaque tâche coûte à l'ordonnanceur et au réseau
+    (sérialisation, aller-retour, suivi) ; les consultations sont groupées, jusqu'à GROUPE_MAX par tâche, en
+    gardant au moins GROUPES_MIN tâches pour que les machines de calcul restent toutes occupées jusqu'au bout."""
+    taille = 1 if locaux else max(1, min(GROUPE_MAX, len(taches) // GROUPES_MIN))
+    return [taches[i:i + taille] for i in range(0, len(taches), taille)]
+
+
+def traiter_groupe(taches: list[Tache]) -> list[RapportConsultation]:
+    """Régénère un groupe de consultations dans le même processus de calcul (voir `groupes`)."""
+    return [traiter(t) for t in taches]
+
 
 def _acheteur_unique(rapports: list[RapportConsultation], racine: Path) -> acheteurs.Acheteur | None:
     """L'acheteur commun à toutes les consultations du lot (couverture du rapport), s'il est unique."""
@@ -442,20 +482,22 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
                         seulement_impactees, garder_textes) for c in consultations]
         proprietaire = executeur is None
         if executeur is None:
+            chauffer(racine)
             executeur = ProcessPoolExecutor(max_workers=min(jobs or os.cpu_count() or 1, len(taches)),
                                             initializer=_mourir_avec, initargs=(os.getpid(),))
         rapports: list[RapportConsultation] = []
         try:
-            futures: dict[Future, Tache] = {executeur.submit(traiter, t): t for t in taches}
+            futures: dict[Future, list[Tache]] = {executeur.submit(traiter_groupe, g): g
+                                                  for g in groupes(taches, proprietaire)}
             with barre(len(taches), progression) as b:
                 for future in as_completed(futures):
-                    tache = futures[future]
+                    groupe = futures[future]
                     try:
-                        rapports.append(future.result())
-                    except Exception as exc:  # noqa: BLE001 - processus de calcul perdu : la consultation est en échec
+                        rapports.extend(future.result())
+                    except Exception as exc:  # noqa: BLE001 - processus de calcul perdu : ses consultations sont en échec
                         perte = f"processus de calcul perdu ({type(exc).__name__} : {exc})"
-                        rapports.append(RapportConsultation(tache.nom, ECHEC, erreur=perte))
-                    b.update()
+                        rapports.extend(RapportConsultation(t.nom, ECHEC, erreur=perte) for t in groupe)
+                    b.update(len(groupe))
         except BaseException:
             for future in futures:
                 future.cancel()
@@ -464,6 +506,7 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
             if proprietaire:
                 executeur.shutdown(wait=True, cancel_futures=True)
         rapports.sort(key=lambda r: r.dossier)
+        index.enregistrer(dossier, {r.dossier: r.fiche for r in rapports if r.fiche is not None})
         modele = racine / "modeles" / "dce.docx"  # modèle commun du catalogue, sans le recharger
         fichiers = ecrire_synthese(rapports, sortie, dossier, modele, simulation, moment, _acheteur_unique(rapports, racine))
     return Bilan(rapports, sortie, fichiers, time.perf_counter() - debut)

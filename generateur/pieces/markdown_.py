@@ -8,7 +8,9 @@ from html.parser import HTMLParser
 
 import markdown
 
+from . import blocs
 from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Tableau, Titre
+from ..donnees import cache
 from ..donnees.formats import DEBUT_A_COMPLETER, FIN_A_COMPLETER
 
 _A_COMPLETER = re.compile(f"({DEBUT_A_COMPLETER}|{FIN_A_COMPLETER})")
@@ -179,6 +181,21 @@ def _blocs(texte: str) -> tuple[Bloc, ...]:
     cache (96 % de réussite en lot) ; ceux propres à une consultation en sortent, et la mémoire d'un processus
     de calcul ne croît pas avec la taille du lot.
     """
+    deja = _MEMOIRE.lire(texte)
+    if deja is not None:
+        return deja
+    resultat = _convertir(texte)
+    _MEMOIRE.ecrire([(texte, resultat)])
+    return resultat
+
+
+# Les morceaux déjà convertis par une commande précédente (cache disque de l'utilisateur) : une commande
+# `dce generer` ne convertit que ceux qu'aucune n'a vus. Invalidé si ce module, blocs.py ou Markdown changent.
+_MEMOIRE = cache.Memoire("markdown", cache.empreinte(cache.sources(__file__, blocs.__file__), markdown.__version__),
+                         maximum=1024)
+
+
+def _convertir(texte: str) -> tuple[Bloc, ...]:
     _MD.reset()
     lecteur = _Lecteur()
     lecteur.feed(_MD.convert(texte))

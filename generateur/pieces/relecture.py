@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .blocs import Bloc, Liste, Paragraphe, ParagrapheRevise, Tableau, Titre, texte
-from ..donnees import yaml_lignes
+from ..donnees import cache, yaml_lignes
 from ..donnees.catalogue import Catalogue
 from ..droit.conformite import Defaut, entrees_de_section
 from ..erreurs import ErreurDonnees, Probleme
@@ -40,7 +40,7 @@ class Unite:
     texte: str
 
 
-SEPARATEUR = "\n\x00\n"  # entre deux unités : aucun motif (\s, \w) ne le franchit, « ^ » reste un début d'unité
+SEPARATEUR = "\n\x00\n"  # entre deux unités jointes pour une recherche : « ^ » et « $ » y restent des bords d'unité
 
 
 @dataclass
@@ -52,19 +52,6 @@ class Piece:
     articles: set[str] = field(default_factory=set)
     annexes: bool = False
     titres: list[str] = field(default_factory=list)
-
-    _texte: tuple[str, list[int]] | None = field(default=None, repr=False, compare=False)
-
-    def texte(self) -> tuple[str, list[int]]:
-        """Tout le texte (unités séparées par SEPARATEUR) et le début de chaque unité : un motif est cherché
-        une fois par pièce, pas une fois par paragraphe."""
-        if self._texte is None:
-            debuts, position = [], 0
-            for u in self.unites:
-                debuts.append(position)
-                position += len(u.texte) + len(SEPARATEUR)
-            self._texte = SEPARATEUR.join(u.texte for u in self.unites), debuts
-        return self._texte
 
 
 @dataclass(frozen=True)
@@ -149,71 +136,80 @@ def _alternatives(noms: dict[str, str]) -> str:
     return "|".join(re.escape(n) for n in noms)
 
 
-def _renvois_article(r: Regle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
+def _motif_renvoi_article(r: Regle) -> re.Pattern[str]:
+    alt = _alternatives(_noms(r))
+    return re.compile(rf"(?:\b(?P<avant>{alt})\s*,?\s+)?\barticles?\s+(?P<nums>{NUMERO}{SUITE})(?![\d-])"
+                      rf"(?P<apres>(?:\s+et\s+suivants)?\s+(?:du|de\s+la|de\s+l['’]|des|de|d['’]|au|à\s+la)\s+"
+                      rf"(?:(?P<cible>{alt})\b)?)?",
+                      re.IGNORECASE)
+
+
+def _renvois_article(r: Regle, pieces: dict[str, Piece], trouves: Trouves) -> Iterable[Defaut]:
     noms = _noms(r)
-    alt = _alternatives(noms)
-    motif = re.compile(rf"(?:\b(?P<avant>{alt})\s*,?\s+)?\barticles?\s+(?P<nums>{NUMERO}{SUITE})(?![\d-])"
-                       rf"(?P<apres>(?:\s+et\s+suivants)?\s+(?:du|de\s+la|de\s+l['’]|des|de|d['’]|au|à\s+la)\s+"
-                       rf"(?:(?P<cible>{alt})\b)?)?",
-                       re.IGNORECASE)
-    for p in pieces.values():
-        for u in p.unites:
-            for m in motif.finditer(u.texte):
-                if m.group("avant"):
-                    cible = noms[m.group("avant").lower()]
-                elif m.group("apres"):
-                    if not m.group("cible"):
-                        continue  # « de la loi », « du code », « des CCAG » : texte extérieur, non vérifié
-                    cible = noms[m.group("cible").lower()]
-                elif p.nom in noms.values():
-                    cible = p.nom
-                else:
-                    continue  # « article 3 » sans pièce nommée, hors RC, CCAP, CCTP : renvoi trop ambigu pour être vérifié
-                visee = pieces.get(cible)
-                if visee is None or not visee.articles:
-                    continue  # pièce non produite ou sans articles numérotés : rien à vérifier
-                absents = [n for n in re.findall(NUMERO, m.group("nums")) if n not in visee.articles]
-                if absents:
-                    yield _defaut(r, u, m.start(), m.end(),
-                                  f"{cible} sans article {', '.join(absents)}")
+    for p, u, correspondances in trouves:
+        for debut, fin, g in correspondances:
+            if g["avant"]:
+                cible = noms[g["avant"].lower()]
+            elif g["apres"]:
+                if not g["cible"]:
+                    continue  # « de la loi », « du code », « des CCAG » : texte extérieur, non vérifié
+                cible = noms[g["cible"].lower()]
+            elif p.nom in noms.values():
+                cible = p.nom
+            else:
+                continue  # « article 3 » sans pièce nommée, hors RC, CCAP, CCTP : renvoi trop ambigu pour être vérifié
+            visee = pieces.get(cible)
+            if visee is None or not visee.articles:
+                continue  # pièce non produite ou sans articles numérotés : rien à vérifier
+            absents = [n for n in re.findall(NUMERO, g["nums"]) if n not in visee.articles]
+            if absents:
+                yield _defaut(r, u, debut, fin, f"{cible} sans article {', '.join(absents)}")
 
 
-def _renvois_annexe(r: Regle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
+def _motif_renvoi_annexe(r: Regle) -> re.Pattern[str]:
+    alt = _alternatives(_noms(r))
+    return re.compile(rf"\bannexes?\b(?:\s+(?:n°\s*)?\d+)?\s+(?:du|de\s+la|de\s+l['’]|au|à\s+la)\s+(?P<cible>{alt})\b"
+                      rf"|\ben\s+annexe\b(?!\s+(?:du|de|au|à))", re.IGNORECASE)
+
+
+def _renvois_annexe(r: Regle, pieces: dict[str, Piece], trouves: Trouves) -> Iterable[Defaut]:
     noms = _noms(r)
-    alt = _alternatives(noms)
-    motif = re.compile(rf"\bannexes?\b(?:\s+(?:n°\s*)?\d+)?\s+(?:du|de\s+la|de\s+l['’]|au|à\s+la)\s+(?P<cible>{alt})\b"
-                       rf"|\ben\s+annexe\b(?!\s+(?:du|de|au|à))", re.IGNORECASE)
-    for p in pieces.values():
-        for u in p.unites:
-            for m in motif.finditer(u.texte):
-                nom = (m.group("cible") or "").lower()
-                cible = noms[nom] if nom else p.nom
-                visee = pieces.get(cible)
-                if visee is not None and not visee.annexes:
-                    yield _defaut(r, u, m.start(), m.end(), f"{cible} sans annexe")
+    for p, u, correspondances in trouves:
+        for debut, fin, g in correspondances:
+            nom = (g["cible"] or "").lower()
+            cible = noms[nom] if nom else p.nom
+            visee = pieces.get(cible)
+            if visee is not None and not visee.annexes:
+                yield _defaut(r, u, debut, fin, f"{cible} sans annexe")
 
 
-def _renvois_contenu(r: Regle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
+def _contenus(r: Regle) -> dict[str, re.Pattern[str]]:
+    return {str(k): re.compile(str(v), re.IGNORECASE) for k, v in (r.options.get("contenus") or {}).items()}
+
+
+def _motif_renvoi_contenu(r: Regle) -> re.Pattern[str]:
+    return re.compile(rf"\b(?P<nom>{'|'.join(_contenus(r))})\b(?P<entre>(?:\s+(?![\w’'-]*(?:article|annexe))[\w’'-]+){{0,3}}?)"
+                      rf"\s+(?:du|au|par\s+le|dans\s+le)\s+(?:présent\s+)?(?P<cible>{_alternatives(_noms(r))})\b",
+                      re.IGNORECASE)
+
+
+def _renvois_contenu(r: Regle, pieces: dict[str, Piece], trouves: Trouves) -> Iterable[Defaut]:
     """« les performances du CCTP », « le délai fixé au CCTP » : un renvoi sans numéro vers un contenu que la pièce
     citée doit traiter dans un article ; le contenu est trouvé si un titre de la pièce répond au motif donné."""
     noms = _noms(r)
-    contenus = {str(k): re.compile(str(v), re.IGNORECASE) for k, v in (r.options.get("contenus") or {}).items()}
-    motif = re.compile(rf"\b(?P<nom>{'|'.join(contenus)})\b(?P<entre>(?:\s+(?![\w’'-]*(?:article|annexe))[\w’'-]+){{0,3}}?)"
-                       rf"\s+(?:du|au|par\s+le|dans\s+le)\s+(?:présent\s+)?(?P<cible>{_alternatives(noms)})\b",
-                       re.IGNORECASE)
-    for p in pieces.values():
-        for u in p.unites:
-            for m in motif.finditer(u.texte):
-                cible = noms[m.group("cible").lower()]
-                visee = pieces.get(cible)
-                if visee is None or not visee.titres:
-                    continue
-                titre = next(v for k, v in contenus.items() if re.fullmatch(k, m.group("nom"), re.IGNORECASE))
-                if not any(titre.search(t) for t in visee.titres):
-                    yield _defaut(r, u, m.start(), m.end(), f"aucun article du {cible} sur ce point")
+    contenus = _contenus(r)
+    for p, u, correspondances in trouves:
+        for debut, fin, g in correspondances:
+            cible = noms[g["cible"].lower()]
+            visee = pieces.get(cible)
+            if visee is None or not visee.titres:
+                continue
+            titre = next(v for k, v in contenus.items() if re.fullmatch(k, g["nom"], re.IGNORECASE))
+            if not any(titre.search(t) for t in visee.titres):
+                yield _defaut(r, u, debut, fin, f"aucun article du {cible} sur ce point")
 
 
-def _melange(r: Regle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
+def _melange(r: Regle, pieces: dict[str, Piece], trouves: Trouves) -> Iterable[Defaut]:
     formes = {str(k): str(v) for k, v in (r.options.get("formes") or {}).items()}
     for p in pieces.values():
         comptes = {nom: sum(u.texte.count(f) for u in p.unites) for nom, f in formes.items()}
@@ -227,13 +223,21 @@ def _melange(r: Regle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
                       "ici " + ", ".join(f"{nom} {comptes[nom]}" for nom in presentes))
 
 
-VERIFICATIONS: dict[str, Callable[[Regle, dict[str, Piece]], Iterable[Defaut]]] = {
+VERIFICATIONS: dict[str, Callable[[Regle, dict[str, Piece], Trouves], Iterable[Defaut]]] = {
     "renvoi-article": _renvois_article,
     "renvoi-annexe": _renvois_annexe,
     "melange": _melange,
     "renvoi-contenu": _renvois_contenu,
 }
 
+
+# Motif d'une vérification nommée, cherché dans chaque unité (les correspondances sont gardées en mémoire avec
+# celles des motifs) ; une vérification sans motif (« melange ») compte elle-même.
+MOTIFS_VERIFICATIONS: dict[str, Callable[[Regle], re.Pattern[str]]] = {
+    "renvoi-article": _motif_renvoi_article,
+    "renvoi-annexe": _motif_renvoi_annexe,
+    "renvoi-contenu": _motif_renvoi_contenu,
+}
 
 OPTIONS = {"renvoi-article": "pieces", "renvoi-annexe": "pieces", "melange": "formes", "renvoi-contenu": "pieces"}  # option de chaque vérification
 AIDE_OPTIONS = {"pieces": "chaque pièce (RC, CCAP, CCTP) avec la liste des noms qui la désignent",
@@ -261,34 +265,121 @@ def _contenus_valides(valeur: Any) -> bool:
     return True
 
 
-def _motif(r: Regle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
-    assert r.motif is not None
-    for p in pieces.values():
-        texte, debuts = p.texte()
-        par_unite: dict[int, list[re.Match[str]]] = {}
-        for m in r.motif.finditer(texte):
-            par_unite.setdefault(bisect.bisect_right(debuts, m.start()) - 1, []).append(m)
-        for i, trouves in par_unite.items():  # un défaut par paragraphe (ou cellule) : le premier passage, et le nombre
-            debut = debuts[i]
-            yield _defaut(r, p.unites[i], trouves[0].start() - debut, trouves[0].end() - debut,
-                          f"{len(trouves)} occurrences dans ce passage" if len(trouves) > 1 else "")
+def _motif(r: Regle, pieces: dict[str, Piece], trouves: Trouves) -> Iterable[Defaut]:
+    for _, u, correspondances in trouves:  # un défaut par paragraphe (ou cellule) : le premier passage, et le nombre
+        debut, fin, _ = correspondances[0]
+        yield _defaut(r, u, debut, fin,
+                      f"{len(correspondances)} occurrences dans ce passage" if len(correspondances) > 1 else "")
+
+
+# --- Correspondances de chaque motif, par unité, gardées d'une pièce et d'une consultation à l'autre ----------------
+
+Correspondance = tuple[int, int, dict[str, Any]]  # début, fin (dans le texte de l'unité), groupes nommés
+# Les unités où un motif a trouvé quelque chose, dans l'ordre des pièces puis des unités, avec ses correspondances.
+Trouves = list[tuple[Piece, Unite, list[Correspondance]]]
+AUCUNE: list[Correspondance] = []
+
+
+def _chercher(motif: re.Pattern[str], textes: list[str]) -> list[list[Correspondance]]:
+    """Les correspondances de `motif` dans chaque texte, cherché seul.
+
+    Une seule recherche sur les textes joints (SEPARATEUR : ni « \\s » ni « \\w » ne le franchissent, « ^ » et « $ »
+    y restent des bords d'unité), bien plus rapide qu'une par texte ; si une correspondance déborde de son texte
+    (motif qui traverserait le séparateur), chaque texte est cherché seul : une unité ne dépend jamais de sa voisine.
+    """
+    debuts, position = [], 0
+    for t in textes:
+        debuts.append(position)
+        position += len(t) + len(SEPARATEUR)
+    par_texte: list[list[Correspondance]] = [AUCUNE] * len(textes)
+    groupes = bool(motif.groupindex)
+    for m in motif.finditer(SEPARATEUR.join(textes)):
+        i = bisect.bisect_right(debuts, m.start()) - 1
+        debut = debuts[i]
+        if m.end() > debut + len(textes[i]):
+            return [[(x.start(), x.end(), x.groupdict() if groupes else {}) for x in motif.finditer(t)] or AUCUNE
+                    for t in textes]
+        if par_texte[i] is AUCUNE:
+            par_texte[i] = []
+        par_texte[i].append((m.start() - debut, m.end() - debut, m.groupdict() if groupes else {}))
+    return par_texte
+
+
+class Memoire:
+    """Correspondances des motifs d'un jeu de règles dans chaque texte d'unité déjà lu.
+
+    D'une consultation à l'autre, l'essentiel des paragraphes est identique (clauses communes, tableaux de la fiche) :
+    seuls les textes jamais vus sont cherchés, tous ensemble (`_chercher`). Bornée : vidée au-delà de MAXIMUM textes.
+    """
+
+    MAXIMUM = 50_000
+
+    def __init__(self, liste: list[Regle], disque: bool = True) -> None:
+        self.motifs: list[re.Pattern[str] | None] = [
+            r.motif if r.motif is not None
+            else (MOTIFS_VERIFICATIONS[r.verification](r) if r.verification in MOTIFS_VERIFICATIONS else None)
+            for r in liste]
+        self.lus: dict[str, tuple[tuple[int, list[Correspondance]], ...]] = {}  # texte → (motif, trouvés), non vides
+        # ce que les commandes précédentes ont trouvé avec les mêmes motifs (cache disque de l'utilisateur)
+        self.disque = cache.Memoire("relecture", cache.empreinte(
+            cache.sources(__file__), SEPARATEUR,
+            *(f"{m.pattern}\0{m.flags}" if m is not None else "-" for m in self.motifs)), maximum=10_000) \
+            if disque else None
+
+    def lire(self, pieces: dict[str, Piece]) -> None:
+        """Cherche tous les motifs dans les textes des `pieces` qui n'ont pas encore été lus."""
+        nouveaux = list(dict.fromkeys(u.texte for p in pieces.values() for u in p.unites if u.texte not in self.lus))
+        if not nouveaux:
+            return
+        if len(self.lus) + len(nouveaux) > self.MAXIMUM:
+            self.lus.clear()
+        if self.disque is not None:
+            a_chercher = []
+            for t in nouveaux:
+                deja = self.disque.lire(t)
+                if deja is None:
+                    a_chercher.append(t)
+                else:
+                    self.lus[t] = deja
+            nouveaux = a_chercher
+            if not nouveaux:
+                return
+        par_motif = [_chercher(m, nouveaux) if m is not None else None for m in self.motifs]
+        for i, t in enumerate(nouveaux):
+            self.lus[t] = tuple((j, c[i]) for j, c in enumerate(par_motif) if c is not None and c[i])
+        if self.disque is not None:
+            self.disque.ecrire((t, self.lus[t]) for t in nouveaux)
+
+    def trouves(self, pieces: dict[str, Piece]) -> list[Trouves]:
+        """Pour chaque motif, les unités des `pieces` où il trouve quelque chose (`lire` les a déjà lues)."""
+        resultat: list[Trouves] = [[] for _ in self.motifs]
+        for p in pieces.values():
+            for u in p.unites:
+                for j, correspondances in self.lus[u.texte]:
+                    resultat[j].append((p, u, correspondances))
+        return resultat
 
 
 # --- Règles -----------------------------------------------------------------------------------------------------
 
 
-_LUES: dict[int, tuple[yaml_lignes.Document, list[Regle]]] = {}
+_LUES: dict[int, tuple[yaml_lignes.Document, list[Regle], Memoire]] = {}
+
+
+def _lues(catalogue: Catalogue) -> tuple[yaml_lignes.Document, list[Regle], Memoire]:
+    doc = catalogue.document_yaml
+    if id(doc) not in _LUES:
+        if len(_LUES) >= 8:
+            _LUES.clear()
+        liste = _regles(doc, catalogue.fichier)
+        _LUES[id(doc)] = (doc, liste, Memoire(liste))
+    return _LUES[id(doc)]
 
 
 def regles(catalogue: Catalogue) -> list[Regle]:
     """Section `relecture` de catalogue.yaml, vérifiée ; erreurs avec fichier et ligne. Lue une fois par catalogue
     chargé (le document YAML est gardé avec les règles : son identifiant ne peut pas resservir)."""
-    doc = catalogue.document_yaml
-    if id(doc) not in _LUES:
-        if len(_LUES) >= 8:
-            _LUES.clear()
-        _LUES[id(doc)] = (doc, _regles(doc, catalogue.fichier))
-    return _LUES[id(doc)][1]
+    return _lues(catalogue)[1]
 
 
 def _regles(doc: yaml_lignes.Document, fichier: Path) -> list[Regle]:
@@ -345,13 +436,22 @@ def exemple(regle: Regle) -> dict[str, Piece]:
 
 
 def appliquer(regle: Regle, pieces: dict[str, Piece]) -> list[Defaut]:
-    fonction = _motif if regle.motif is not None else VERIFICATIONS[regle.verification]
-    return list(fonction(regle, pieces))
+    """Les défauts d'une seule règle (exemple d'une règle, `dce catalogue verifier`), sans mémoire."""
+    memoire = Memoire([regle], disque=False)
+    memoire.lire(pieces)
+    return list(_fonction(regle)(regle, pieces, memoire.trouves(pieces)[0]))
+
+
+def _fonction(regle: Regle) -> Callable[[Regle, dict[str, Piece], Trouves], Iterable[Defaut]]:
+    return _motif if regle.motif is not None else VERIFICATIONS[regle.verification]
 
 
 def relire(catalogue: Catalogue, pieces: dict[str, Piece]) -> list[Defaut]:
     """Défauts de toutes les règles dans toutes les pièces, dans l'ordre des règles puis des pièces."""
-    return [d for r in regles(catalogue) for d in appliquer(r, pieces)]
+    _, liste, memoire = _lues(catalogue)
+    memoire.lire(pieces)
+    trouves = memoire.trouves(pieces)
+    return [d for r, t in zip(liste, trouves) for d in _fonction(r)(r, pieces, t)]
 
 
 def verifier_regles(racine: Path) -> list[Probleme]:

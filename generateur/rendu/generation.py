@@ -102,10 +102,14 @@ def produire_dce(fichier_reponses: Path | str, racine: Path | None = None, date_
 
 
 def ecrire(contenus: dict[str, bytes], dossier: Path) -> dict[str, Path]:
-    """Écrit des fichiers produits en mémoire dans `dossier` ; {nom: chemin}."""
+    """Écrit des fichiers produits en mémoire dans `dossier` ; {nom: chemin}.
+
+    `dossier` est un dossier en préparation (`fichiers.ensemble`, version en préparation d'une régénération) : les
+    fichiers n'y sont pas synchronisés un à un, une seule barrière de durabilité les couvre tous avant leur mise en
+    place."""
     chemins = {}
     for nom, contenu in contenus.items():
-        ecrire_atomique(dossier / nom, contenu)
+        ecrire_atomique(dossier / nom, contenu, durable=False)
         chemins[nom] = dossier / nom
     return chemins
 

@@ -186,11 +186,11 @@ def publier(fichier_reponses: Path | str, sortie: Path | str, racine: Path | Non
         pieces = [Piece(libelle(analyse, nom), chemin, _suffixe(analyse, nom))
                   for nom, chemin in ecrire(publiques, public).items()]
         for nom, genre, titre, contenu in complementaires:
-            ecrire_atomique(public / nom, contenu)
+            ecrire_atomique(public / nom, contenu, durable=False)
             pieces.append(Piece(titre, public / nom, genre))
         pieces.sort(key=lambda p: ORDRE.index(p.genre) if p.genre in ORDRE else len(ORDRE))
         for jointe in jointes:
-            ecrire_atomique(public / jointe.nom, jointe.contenu)
+            ecrire_atomique(public / jointe.nom, jointe.contenu, durable=False)
             pieces.append(Piece(jointe.titre, public / jointe.nom, "acheteur"))
         docs_internes = [Piece(libelle(analyse, nom), chemin, _suffixe(analyse, nom))
                          for nom, chemin in ecrire(internes, interne).items()]
@@ -204,9 +204,9 @@ def publier(fichier_reponses: Path | str, sortie: Path | str, racine: Path | Non
         etape(2, ETAPES[2])
         for parties, repertoire, liste, archive in ((pieces, public, "liste", "archive"),
                                                     (docs_internes, interne, "liste_interne", "archive_interne")):
-            ecrire_atomique(repertoire / noms[liste], liste_des_pieces(parties))
+            ecrire_atomique(repertoire / noms[liste], liste_des_pieces(parties), durable=False)
             ecrire_atomique(dossier / noms[archive], archiver([f for p in parties for f in (p.fichier, p.pdf) if f]
-                                                              + [repertoire / noms[liste]]))
+                                                              + [repertoire / noms[liste]]), durable=False)
     for p in pieces + docs_internes:  # les fichiers sont désormais dans `sortie`
         p.fichier = sortie / p.fichier.parent.name / p.fichier.name
         p.pdf = p.fichier.with_suffix(".pdf") if p.pdf else None

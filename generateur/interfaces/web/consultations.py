@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from filelock import FileLock
 
-from ...lot import regeneration
+from ...lot import index, regeneration
 from ...donnees import yaml_lignes
 from ...donnees.fichiers import DATE_ZIP, ecrire_atomique, erreur_systeme
 from ...erreurs import ErreurDCE, ErreurDonnees, Probleme
@@ -66,25 +66,21 @@ def statut_conformite(manifeste: dict[str, Any] | None) -> tuple[str, str]:
     return f"Conforme ({resume.get('controles', 0)} contrôles)", "conforme"
 
 
+def _depuis_index(consultation: Path, nom: str, e: dict[str, Any], manifeste: dict[str, Any] | None = None) -> Fiche:
+    statut, niveau = statut_conformite(None if e["conformite"] is None else {"conformite": e["conformite"]})
+    return Fiche(nom, consultation, e["reference"], e["objet"], e["lots"], e["version"], index.date(e), statut, niveau,
+                 manifeste)
+
+
 def _fiche(dossier: Path, consultation: Path) -> Fiche:
+    """Une consultation, avec le manifeste de sa version en vigueur (page de la consultation)."""
     nom = consultation.relative_to(dossier).as_posix()
-    try:
-        donnees = yaml_lignes.lire(consultation / regeneration.REPONSES).donnees
-    except ErreurDonnees:
-        donnees = None
-    donnees = donnees if isinstance(donnees, dict) else {}
     try:
         version = regeneration.version_courante(consultation)
     except ErreurDCE:
         version = None
     manifeste = lire_manifeste(consultation / regeneration.VERSIONS / version) if version else None
-    generee = None
-    if version:
-        generee = dt.datetime.fromtimestamp((consultation / regeneration.VERSIONS / version).stat().st_mtime)
-    statut, niveau = statut_conformite(manifeste)
-    lots = donnees.get("lots")
-    return Fiche(nom, consultation, str(donnees.get("reference") or nom), " ".join(str(donnees.get("objet") or "").split()),
-                 len(lots) if isinstance(lots, list) else 0, version, generee, statut, niveau, manifeste)
+    return _depuis_index(consultation, nom, index.entree(consultation, nom, manifeste), manifeste)
 
 
 def date_droit(fiche: Fiche) -> dt.date | None:
@@ -96,7 +92,10 @@ def lister(dossier: Path) -> list[Fiche]:
     """Consultations du dossier (celles qui ont un fichier de réponses), par référence."""
     if not dossier.is_dir():
         return []
-    return sorted((_fiche(dossier, c) for c in regeneration.decouvrir(dossier)), key=lambda f: f.reference.casefold())
+    consultations = regeneration.decouvrir(dossier)
+    entrees = index.lire(dossier, consultations)  # l'index du dossier : ni réponses ni manifestes relus
+    fiches = (_depuis_index(c, nom, entrees[nom]) for c in consultations for nom in [c.relative_to(dossier).as_posix()])
+    return sorted(fiches, key=lambda f: f.reference.casefold())
 
 
 def trouver(dossier: Path, nom: str) -> Fiche | None:
@@ -157,7 +156,10 @@ def generer(dossier: Path, texte_reponses: str, reference: str, racine: Path) ->
             with tempfile.TemporaryDirectory(prefix="dce-web-") as rapport:
                 tache = regeneration.Tache(str(consultation), nom, str(racine), rapport,
                                            regeneration.empreinte_catalogue(racine))
-                return nom, regeneration.traiter(tache)
+                rapport = regeneration.traiter(tache)
+                if rapport.fiche is not None:
+                    index.enregistrer(dossier, {nom: rapport.fiche})
+                return nom, rapport
     except OSError as exc:  # droits, disque plein… : en français, avec le chemin
         raise erreur_systeme(exc, action="écriture impossible dans le dossier de consultations") from None
 

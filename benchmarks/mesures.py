@@ -1,0 +1,100 @@
+"""Mesures communes aux bancs d'essai : temps de calcul (user + sys) et mémoire de tout l'arbre de processus.
+
+Le temps mur dépend de ce que fait le reste de la machine ; le temps de calcul (user + sys, `getrusage`) beaucoup
+moins : les bancs donnent les deux. La mémoire d'un lot est celle de l'arbre entier (processus principal et
+processus de calcul), échantillonnée toutes les 100 ms dans /proc (Linux) : somme des RSS (pages partagées
+comptées dans chaque processus) et somme des PSS (pages partagées réparties entre les processus qui les partagent,
+la mesure juste d'un arbre issu de fork).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import threading
+import time
+from pathlib import Path
+
+
+def charge() -> str:
+    """La charge de la machine, à joindre à chaque résultat : les temps murs n'ont de sens que sur une machine calme."""
+    un, cinq, quinze = os.getloadavg()
+    return f"Charge de la machine à la fin (1, 5, 15 min) : {un:.1f} / {cinq:.1f} / {quinze:.1f} sur {os.cpu_count()} cœurs."
+
+
+def cpu_soi() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def cpu_enfants() -> float:
+    """Temps de calcul des processus enfants terminés et attendus (processus de calcul d'un lot, commandes)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _enfants(pid: int) -> list[int]:
+    resultat = []
+    try:
+        taches = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    for tache in taches:
+        try:
+            resultat += [int(p) for p in Path(f"/proc/{pid}/task/{tache}/children").read_text().split()]
+        except (OSError, ValueError):
+            pass
+    return resultat
+
+
+def _memoire(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) en Kio d'un processus."""
+    rss = pss = 0
+    try:
+        for ligne in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if ligne.startswith("Rss:"):
+                rss = int(ligne.split()[1])
+            elif ligne.startswith("Pss:"):
+                pss = int(ligne.split()[1])
+    except (OSError, ValueError):
+        pass
+    return rss, pss
+
+
+class Arbre(threading.Thread):
+    """Pointe de la mémoire de l'arbre de processus issu de `racine` (défaut : ce processus)."""
+
+    def __init__(self, racine: int | None = None, intervalle: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.racine = racine or os.getpid()
+        self.intervalle = intervalle
+        self.fin = threading.Event()
+        self.pointe_rss = self.pointe_pss = 0  # Kio
+        self.processus = 0
+
+    def echantillon(self) -> None:
+        pids, a_voir = [], [self.racine]
+        while a_voir:
+            pid = a_voir.pop()
+            pids.append(pid)
+            a_voir += _enfants(pid)
+        mesures = [_memoire(p) for p in pids]
+        self.pointe_rss = max(self.pointe_rss, sum(m[0] for m in mesures))
+        self.pointe_pss = max(self.pointe_pss, sum(m[1] for m in mesures))
+        self.processus = max(self.processus, len(pids))
+
+    def run(self) -> None:
+        while not self.fin.is_set():
+            self.echantillon()
+            time.sleep(self.intervalle)
+
+    def __enter__(self) -> "Arbre":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.fin.set()
+        self.join()
+
+    def resultat(self) -> dict[str, float]:
+        return {"arbre_rss": self.pointe_rss / 1024, "arbre_pss": self.pointe_pss / 1024, "processus": self.processus}

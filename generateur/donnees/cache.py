@@ -1,0 +1,124 @@
+"""Caches disque de dce : ce qui se recalcule à l'identique d'une commande à l'autre, gardé entre deux processus.
+
+Une commande `dce generer` compile les clauses (Jinja), convertit leur Markdown en blocs et cherche les motifs de
+la relecture dans chaque paragraphe : d'une consultation à l'autre, c'est presque toujours le même travail. Ces
+résultats sont gardés dans un dossier privé de l'utilisateur : `DCE_CACHE` si défini (`DCE_CACHE=0` : aucun
+cache), sinon `$XDG_CACHE_HOME/dce` (`~/.cache/dce`). Ce qui y est lu est exécuté (bytecode) ou reconstruit
+(pickle) : un dossier qui n'appartient pas à l'utilisateur ou où d'autres peuvent écrire n'est pas utilisé. Effacer
+le dossier ne fait que ralentir la commande suivante.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import os
+import pickle
+from pathlib import Path
+from typing import Any, Iterable
+
+from .fichiers import ecrire_atomique
+
+
+def dossier(nom: str) -> Path | None:
+    """Sous-dossier `nom` du cache de l'utilisateur, créé privé (0700) ; None si le cache est désactivé ou pas sûr."""
+    choix = os.environ.get("DCE_CACHE")
+    if choix in ("0", ""):
+        return None
+    if choix:
+        base = Path(choix)
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dce"
+    chemin = base / nom
+    try:
+        os.makedirs(chemin, mode=0o700, exist_ok=True)
+        etat = os.stat(chemin)
+        if hasattr(os, "getuid") and (etat.st_uid != os.getuid() or etat.st_mode & 0o022):
+            return None
+    except OSError:
+        return None
+    return chemin
+
+
+def empreinte(*parties: str | bytes) -> str:
+    """Empreinte courte de ce dont dépend un cache (code qui le calcule, règles, versions des bibliothèques)."""
+    h = hashlib.sha256()
+    for p in parties:
+        h.update(p.encode("utf-8") if isinstance(p, str) else p)
+        h.update(b"\0")
+    return h.hexdigest()[:24]
+
+
+def sources(*fichiers: str | Path) -> bytes:
+    """Le texte des modules qui calculent un cache : les modifier l'invalide."""
+    return b"\0".join(Path(f).read_bytes() for f in fichiers)
+
+
+class Memoire:
+    """Dictionnaire texte → résultat gardé sur disque entre deux commandes (pickle, écrit à la fin du processus).
+
+    `version` : empreinte de tout ce dont dépend le résultat (voir `empreinte`) ; une autre version est un autre
+    fichier. Au plus `maximum` entrées : au-delà, seules celles servies par ce processus sont gardées (les textes
+    propres à une ancienne consultation s'en vont). Lu et écrit par le seul processus principal ; les processus de
+    calcul d'un lot (fork) en héritent en mémoire.
+    """
+
+    def __init__(self, nom: str, version: str, maximum: int) -> None:
+        self.nom, self.version, self.maximum = nom, version, maximum
+        self._entrees: dict[str, Any] | None = None
+        self._servies: set[str] = set()
+        self._modifiee = False
+        self._pid = os.getpid()
+
+    def _fichier(self) -> Path | None:
+        base = dossier("memoires")
+        return base / f"{self.nom}-{self.version}.pickle" if base else None
+
+    def entrees(self) -> dict[str, Any]:
+        if self._entrees is None:
+            self._entrees = {}
+            fichier = self._fichier()
+            if fichier is not None:
+                try:
+                    contenu = pickle.loads(fichier.read_bytes())
+                    if isinstance(contenu, dict):
+                        self._entrees = contenu
+                except Exception:  # noqa: BLE001 - fichier absent, abîmé ou d'une autre version : on s'en passe
+                    pass
+                atexit.register(self.enregistrer)
+        return self._entrees
+
+    def lire(self, cle: str) -> Any:
+        valeur = self.entrees().get(cle)
+        if valeur is not None:
+            self._servies.add(cle)
+        return valeur
+
+    def ecrire(self, cles_valeurs: Iterable[tuple[str, Any]]) -> None:
+        """Ajoute des entrées (processus principal seulement, au plus 2 × `maximum` : la mémoire reste bornée dans
+        un serveur ou un lot ; les processus de calcul gardent leurs propres caches en mémoire)."""
+        if os.getpid() != self._pid:
+            return
+        entrees = self.entrees()
+        for cle, valeur in cles_valeurs:
+            if len(entrees) >= 2 * self.maximum:
+                break
+            entrees[cle] = valeur
+            self._servies.add(cle)
+            self._modifiee = True
+
+    def enregistrer(self) -> None:
+        """En fin de processus : les entrées, si elles ont changé (jamais depuis un processus de calcul forké)."""
+        if not self._modifiee or self._entrees is None or os.getpid() != self._pid:
+            return
+        fichier = self._fichier()
+        if fichier is None:
+            return
+        entrees = self._entrees
+        if len(entrees) > self.maximum:
+            entrees = {c: v for c, v in entrees.items() if c in self._servies}
+        try:
+            ecrire_atomique(fichier, pickle.dumps(entrees, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
+        except (OSError, pickle.PicklingError):
+            pass
+        self._modifiee = False

@@ -1,0 +1,160 @@
+"""Ce qui rend dce rapide ne change rien à ce qu'il écrit : cache disque des modèles Jinja compilés, du Markdown
+converti et des motifs de la relecture, mémoire de la relecture automatique, index du dossier de consultations. Aucun test ne chronomètre : ils vérifient les documents produits et le comportement des caches
+(rempli, ignoré s'il n'est pas sûr, sans effet s'il est abîmé)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import EXEMPLES, RACINE
+from generateur.donnees import catalogue
+from generateur.pieces import relecture
+
+EXEMPLE = EXEMPLES / "amp-espaces-verts.yaml"
+
+
+def _generer(sortie: Path, cache: str) -> dict[str, bytes]:
+    env = {**os.environ, "DCE_CACHE": cache, "DCE_RACINE": str(RACINE)}
+    subprocess.run([sys.executable, "-m", "generateur.interfaces.cli", "generer", str(EXEMPLE), "--sortie", str(sortie)],
+                   check=True, capture_output=True, env=env, cwd=RACINE)
+    return {f.name: f.read_bytes() for f in sorted(sortie.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def sans_cache(tmp_path_factory) -> dict[str, bytes]:
+    return _generer(tmp_path_factory.mktemp("sans-cache") / "dce", "0")
+
+
+def test_cache_rempli_puis_relu_memes_octets(tmp_path, sans_cache):
+    cache = tmp_path / "cache"
+    premier = _generer(tmp_path / "premier", str(cache))
+    assert len(list((cache / "jinja").glob("*.jinja"))) > 50  # clauses, conditions, messages, parties du modèle Word
+    assert {f.name.split("-")[0] for f in (cache / "memoires").iterdir()} == {"markdown", "relecture"}
+    entrees = sorted(f for f in cache.rglob("*") if f.is_file())
+    assert premier == sans_cache
+    dates = {e: e.stat().st_mtime_ns for e in entrees}
+    assert _generer(tmp_path / "second", str(cache)) == sans_cache
+    assert {e: e.stat().st_mtime_ns for e in entrees} == dates  # relu, pas réécrit
+
+
+def test_cache_abime_sans_effet(tmp_path, sans_cache):
+    cache = tmp_path / "cache"
+    _generer(tmp_path / "premier", str(cache))
+    for i, entree in enumerate(sorted(f for f in cache.rglob("*") if f.is_file())):
+        entree.write_bytes(b"" if i % 2 else b"\x00pas du bytecode" * 10)
+    assert _generer(tmp_path / "second", str(cache)) == sans_cache
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="droits Unix")
+def test_cache_inscriptible_par_d_autres_ignore(tmp_path, sans_cache):
+    """Le bytecode est exécuté : un dossier de cache où d'autres peuvent écrire n'est ni lu ni rempli."""
+    cache = tmp_path / "cache"
+    (cache / "jinja").mkdir(parents=True)
+    os.chmod(cache / "jinja", 0o777)
+    assert _generer(tmp_path / "dce", str(cache)) == sans_cache
+    assert not list((cache / "jinja").iterdir())
+
+
+def _pieces(*textes: str) -> dict[str, relecture.Piece]:
+    unites = [relecture.Unite("CCAP", "Article 1 – Objet", t) for t in textes]
+    return {"CCAP": relecture.Piece("CCAP", unites, {"1"})}
+
+
+def test_relecture_une_unite_ne_depend_pas_de_sa_voisine():
+    """Un crochet ouvert dans un paragraphe et fermé dans le suivant n'est pas un gabarit « [à compléter] » ; le même
+    texte dans un seul paragraphe l'est. La mémoire des textes déjà lus donne le même verdict dans les deux ordres."""
+    cat = catalogue.charger(RACINE)
+    separes = _pieces("Le titulaire remet [le planning", "détaillé] avant le démarrage.")
+    joints = _pieces("Le titulaire remet [le planning détaillé] avant le démarrage.")
+    for pieces in (separes, joints, separes):
+        defauts = [d for d in relecture.relire(cat, pieces) if d.regle == "a-completer"]
+        assert len(defauts) == (1 if pieces is joints else 0)
+    assert [d.extrait for d in relecture.relire(cat, joints) if d.regle == "a-completer"] == \
+        ["Le titulaire remet [le planning détaillé] avant le démarrage."]
+
+
+def test_relecture_memoire_meme_verdict_que_sans_memoire():
+    """Chaque règle appliquée seule (sans mémoire partagée) trouve exactement ce que trouve la relecture complète."""
+    cat = catalogue.charger(RACINE)
+    pieces = _pieces("Voir l’article 12 du CCAP et l’annexe 3 du CCTP.", "Montant : 999 € ; délai : , .",
+                     "Le titulaire (s) remet {{ pieces }} et [À compléter].", "Texte propre et juste.")
+    pieces["CCTP"] = relecture.Piece("CCTP", [relecture.Unite("CCTP", "Article 1 – Objet", "Texte.")], {"1"})
+    complete = relecture.relire(cat, pieces)
+    assert {d.regle for d in complete} >= {"renvoi-article-absent", "renvoi-annexe-absente", "valeur-sentinelle",
+                                           "valeur-vide", "syntaxe-jinja", "a-completer"}
+    une_a_une = [d for r in relecture.regles(cat) for d in relecture.appliquer(r, pieces)]
+    assert complete == une_a_une
+
+
+# --- index du dossier de consultations : la liste de `dce serveur` sans relire chaque consultation -------------------
+
+@pytest.fixture(scope="module")
+def dossier_genere(tmp_path_factory) -> Path:
+    from generateur.lot import regeneration
+
+    dossier = tmp_path_factory.mktemp("index") / "consultations"
+    for exemple in ("amp-espaces-verts", "travaux-lycee"):
+        (dossier / exemple).mkdir(parents=True)
+        (dossier / exemple / "reponses.yaml").write_bytes((EXEMPLES / f"{exemple}.yaml").read_bytes())
+    regeneration.regenerer(dossier, RACINE, jobs=1)
+    return dossier
+
+
+def _lignes(page: str) -> list[str]:
+    import re
+
+    return [" ".join(re.sub(r"<[^>]+>", " ", ligne).split()) for ligne in re.findall(r"<tr>.*?</tr>", page, re.S)]
+
+
+def test_index_tenu_par_la_generation_et_lu_par_l_accueil(dossier_genere, monkeypatch):
+    """La régénération écrit l'index ; l'accueil le lit sans relire ni fichier de réponses ni manifeste, et affiche
+    exactement ce qu'afficherait la lecture de chaque consultation."""
+    pytest.importorskip("flask")
+    from generateur.interfaces.web import consultations, create_app
+    from generateur.lot import index, regeneration
+
+    entrees = index._lire_fichier(dossier_genere)
+    assert set(entrees) == {"amp-espaces-verts", "travaux-lycee"}
+    assert entrees["travaux-lycee"]["version"] == "001" and entrees["travaux-lycee"]["lots"] == 5
+    attendues = [consultations._fiche(dossier_genere, c) for c in regeneration.decouvrir(dossier_genere)]
+
+    def interdit(*args, **kwargs):
+        raise AssertionError("l'accueil relit une consultation alors que l'index est à jour")
+
+    monkeypatch.setattr(index, "lire_manifeste", interdit)
+    monkeypatch.setattr(index.yaml_lignes, "lire", interdit)
+    fiches = consultations.lister(dossier_genere)
+    assert [(f.reference, f.objet, f.lots, f.version, f.generee_le, f.statut, f.niveau) for f in fiches] == \
+        sorted([(f.reference, f.objet, f.lots, f.version, f.generee_le, f.statut, f.niveau) for f in attendues],
+               key=lambda t: t[0].casefold())
+    page = create_app(RACINE, dossier_genere).test_client().get("/").get_data(as_text=True)
+    lignes = _lignes(page)
+    assert any(ligne.startswith("AMP-2026-EV-041 ") and "version 001" in ligne for ligne in lignes), lignes
+
+
+def test_index_suit_les_modifications_faites_a_la_main(dossier_genere, tmp_path):
+    """Une consultation ajoutée, retirée ou dont le fichier de réponses est modifié à la main : la liste le montre."""
+    import shutil
+
+    from generateur.interfaces.web import consultations
+
+    dossier = tmp_path / "consultations"
+    shutil.copytree(dossier_genere, dossier)
+    consultations.lister(dossier)
+    reponses = dossier / "travaux-lycee" / "reponses.yaml"
+    reponses.write_text(reponses.read_text(encoding="utf-8").replace("objet: ", "objet: MODIFIÉ ", 1), encoding="utf-8")
+    (dossier / "nouvelle").mkdir()
+    (dossier / "nouvelle" / "reponses.yaml").write_bytes((EXEMPLES / "restauration-lycees.yaml").read_bytes())
+    shutil.rmtree(dossier / "amp-espaces-verts")
+    fiches = {f.nom: f for f in consultations.lister(dossier)}
+    assert set(fiches) == {"travaux-lycee", "nouvelle"}
+    assert fiches["travaux-lycee"].objet.startswith("MODIFIÉ ") and fiches["travaux-lycee"].version == "001"
+    assert fiches["nouvelle"].version is None and fiches["nouvelle"].statut == "Jamais générée"
+    from generateur.lot import index
+
+    assert set(index._lire_fichier(dossier)) == {"travaux-lycee", "nouvelle"}  # l'index a suivi
