@@ -15,7 +15,7 @@ EXEMPLES = $(wildcard exemples/*.yaml)
 $(BIN)/dce: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e ".[import]"
 	touch $(BIN)/dce
 
 installer: $(BIN)/dce

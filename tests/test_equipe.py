@@ -376,7 +376,8 @@ def test_pieces_stockees_par_empreinte(app, tmp_path):
         contenu = alice.get(adresse).data
         assert hashlib.sha256(contenu).hexdigest().startswith(debut), nom
     (tmp_path / "ccap.docx").write_bytes(alice.get(next(a for a, n, _ in liens if n.endswith("CCAP.docx"))).data)
-    assert "Restauration" in Lu(tmp_path / "ccap.docx").tout
+    objet = yaml.safe_load((EXEMPLES / "restauration-lycees.yaml").read_text(encoding="utf-8"))["objet"]
+    assert objet.replace("'", "’") in Lu(tmp_path / "ccap.docx").tout  # la pièce de cette consultation
     assert zipfile.is_zipfile(tmp_path / "ccap.docx")
 
 

@@ -278,7 +278,7 @@ def test_sans_texte_technique_la_piece_est_une_annexe_et_l_annexe_de_conformite_
     fichiers = exemples_generes["restauration-lycees"]
     cctp = _piece(fichiers, "-CCTP.docx")
     assert "Exigences environnementales et sociales — annexe au CCTP" in cctp.texte
-    assert "La présente pièce, annexe au cahier des clauses techniques particulières (CCTP)" in cctp.texte
+    assert "La présente pièce, «\u00a0Exigences environnementales et sociales\u00a0», complète le cahier des clauses techniques particulières (CCTP) du prescripteur" in cctp.texte
     assert "Le présent cahier des clauses techniques particulières" not in cctp.texte
     annexe = json.loads(next(p for n, p in fichiers.items() if n.endswith("annexe-conformite.json")).read_text(
         encoding="utf-8"))

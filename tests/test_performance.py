@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXEMPLES, RACINE
+from conftest import EXEMPLES, RACINE, copier_exemple
 from generateur.donnees import catalogue
 from generateur.pieces import relecture
 
@@ -81,7 +81,7 @@ def test_relecture_une_unite_ne_depend_pas_de_sa_voisine():
 def test_relecture_memoire_meme_verdict_que_sans_memoire():
     """Chaque règle appliquée seule (sans mémoire partagée) trouve exactement ce que trouve la relecture complète."""
     cat = catalogue.charger(RACINE)
-    pieces = _pieces("Voir l’article 12 du CCAP et l’annexe 3 du CCTP.", "Montant : 999 € ; délai : , .",
+    pieces = _pieces("Voir l’article 12 du CCAP et l’annexe 3 du CCTP.", "Montant : 999 999 999 € ; délai : , .",
                      "Le titulaire (s) remet {{ pieces }} et [À compléter].", "Texte propre et juste.")
     pieces["CCTP"] = relecture.Piece("CCTP", [relecture.Unite("CCTP", "Article 1 – Objet", "Texte.")], {"1"})
     complete = relecture.relire(cat, pieces)
@@ -99,8 +99,7 @@ def dossier_genere(tmp_path_factory) -> Path:
 
     dossier = tmp_path_factory.mktemp("index") / "consultations"
     for exemple in ("amp-espaces-verts", "travaux-lycee"):
-        (dossier / exemple).mkdir(parents=True)
-        (dossier / exemple / "reponses.yaml").write_bytes((EXEMPLES / f"{exemple}.yaml").read_bytes())
+        copier_exemple(EXEMPLES / f"{exemple}.yaml", dossier / exemple / "reponses.yaml")  # textes et pièces compris
     regeneration.regenerer(dossier, RACINE, jobs=1)
     return dossier
 

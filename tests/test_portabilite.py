@@ -64,10 +64,17 @@ def _dce_sans_options(*arguments: str, cwd) -> subprocess.CompletedProcess:
 def test_sans_les_options_bilan_et_import_dce_publie_et_dit_ce_qui_manque(tmp_path):
     """Sans matplotlib ni pandoc, dce génère et publie un DCE ; le bilan et l'import d'une clause Word disent en
     français quelle option installer (code 2, pas d'erreur interne, rien d'écrit)."""
-    publie = _dce_sans_options("publier", str(EXEMPLES / "travaux-lycee.yaml"), "-o", str(tmp_path / "dce"),
+    publie = _dce_sans_options("publier", str(EXEMPLES / "amp-espaces-verts.yaml"), "-o", str(tmp_path / "dce"),
                                cwd=tmp_path)
     assert publie.returncode in (0, 1), publie.stderr[-3000:]  # 1 : une obligation signalée dans l'annexe
-    assert (tmp_path / "dce" / "2026-TRX-0417-CCAP.docx").is_file()
+    assert list((tmp_path / "dce").glob("*-DCE/*-CCAP.docx"))
+
+    # un texte technique du CCTP en Word (lot 3 de l'exemple de travaux) : pandoc manque, dce le dit, rien d'écrit
+    travaux = _dce_sans_options("generer", str(EXEMPLES / "travaux-lycee.yaml"), "-o", str(tmp_path / "trx"),
+                                cwd=tmp_path)
+    assert travaux.returncode == 2, travaux.stderr[-3000:]
+    assert "texte technique du CCTP) demande l'option « import » de dce" in travaux.stderr
+    assert "Traceback" not in travaux.stderr and not (tmp_path / "trx").exists()
 
     bilan = _dce_sans_options("bilan", str(EXEMPLES), "-o", str(tmp_path / "bilan"), cwd=tmp_path)
     assert bilan.returncode == 2, bilan.stderr
@@ -82,7 +89,7 @@ def test_sans_les_options_bilan_et_import_dce_publie_et_dit_ce_qui_manque(tmp_pa
     document.save(word)
     importe = _dce_sans_options("catalogue", "importer", str(word), "-o", str(tmp_path / "c.md"), cwd=tmp_path)
     assert importe.returncode == 2, importe.stderr
-    assert "l'import d'une clause Word demande l'option « import » de dce" in importe.stderr
+    assert "l'import d'un document Word (clause du catalogue ou texte technique du CCTP) demande l'option « import » de dce" in importe.stderr
     assert not (tmp_path / "c.md").exists()
 
 

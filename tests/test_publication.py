@@ -707,7 +707,8 @@ def test_chaque_piece_annoncee_par_le_rc_est_dans_l_archive(tmp_path, monkeypatc
     comprise : l'attestation est remise à la visite, le RC n'annonce pas de modèle absent du dossier)."""
     _faux_soffice_complet(tmp_path, monkeypatch)
     donnees = yaml_charger(EXEMPLES / exemple)
-    donnees["pieces_acheteur"] = PIECES
+    pieces = (donnees.get("pieces_acheteur") or []) + PIECES  # celles de l'exemple restent
+    donnees["pieces_acheteur"] = pieces
     fichier = _consultation(tmp_path / "c")
     fichier = ecrire(fichier.parent, donnees, fichier.name)
     resultat = _publier_cli(fichier, "--sortie", tmp_path / "p")
@@ -722,7 +723,7 @@ def test_chaque_piece_annoncee_par_le_rc_est_dans_l_archive(tmp_path, monkeypatc
     for annonce in annonces:
         jointe = re.search(r"la pièce «\s(.+?)\s»", annonce)
         if jointe:
-            source = next(p["fichier"] for p in PIECES if typographie(p["titre"]) == jointe.group(1))
+            source = next(p["fichier"] for p in pieces if typographie(p["titre"]) == jointe.group(1))
             cibles = [f"-piece-{nom_publie_attendu(source)}"]
         else:
             cibles = [suffixe for cle, suffixe in ANNONCES if cle in annonce]

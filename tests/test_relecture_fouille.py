@@ -4,7 +4,7 @@ annexe), ou il est refusé par une erreur claire (code 2), nommée avec les libe
 
 Profil court dans la suite ; profil long hors de la suite :
     DCE_RELECTURE_FOUILLE=1000 .venv/bin/pytest -q tests/test_relecture_fouille.py -s
-(chiffres de la dernière campagne dans docs/juriste.md, section « Relecture automatique »).
+(chiffres de la dernière campagne dans docs/juriste.md, section « La relecture automatique des pièces »).
 """
 
 from __future__ import annotations

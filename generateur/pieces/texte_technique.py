@@ -31,7 +31,7 @@ def convertir(fichier: Path) -> str:
     try:
         import pypandoc
     except ModuleNotFoundError as exc:  # option [import] : pandoc ne sert qu'à importer un texte Word
-        raise option_manquante(exc, "l'import d'un document Word") from None
+        raise option_manquante(exc, "l'import d'un document Word (clause du catalogue ou texte technique du CCTP)") from None
     try:
         return pypandoc.convert_file(str(fichier), "gfm", format="docx", extra_args=["--wrap=none"])
     except (RuntimeError, OSError) as exc:

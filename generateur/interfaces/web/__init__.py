@@ -40,6 +40,17 @@ _PONCTUATION = ((" :", "\u00a0:"), (" ;", "\u202f;"), (" !", "\u202f!"), (" ?", 
                 ("« ", "«\u00a0"), (" »", "\u00a0»"))
 
 
+def codes_cpv(questionnaire: Questionnaire) -> Response:
+    """Codes CPV pour le champ de recherche (libellé ou premiers chiffres), ceux de la nature choisie d'abord, avec
+    la nature que chacun désigne d'ordinaire (règle `d_apres_cpv` du questionnaire) ; assistant local et serveur
+    d'équipe."""
+    regle = getattr(questionnaire.question("nature"), "d_apres_cpv", {}) or {}
+    texte = str(request.args.get("q", ""))[:100]
+    nature = str(request.args.get("nature", "")) or None
+    trouves = module_cpv.chercher(texte, 15, regle, nature) if len(texte.strip()) >= 2 else []
+    return jsonify([{"code": c.code, "libelle": c.libelle, "nature": module_cpv.nature_proposee(c.code, regle)}
+                    for c in trouves])
+
 def insecables(texte: Any) -> str:
     """Typographie française à l'écran : espace insécable avant « : ; ! ? » et à l'intérieur des guillemets."""
     texte = str(texte)
@@ -394,14 +405,7 @@ def create_app(racine: Path | None = None, dossier_consultations: Path | None = 
 
     @app.get("/cpv")
     def chercher_cpv():
-        """Codes CPV pour le champ de recherche (libellé ou premiers chiffres), ceux de la nature choisie
-        d'abord, avec la nature que chacun désigne d'ordinaire (règle `d_apres_cpv` du questionnaire)."""
-        regle = getattr(q().question("nature"), "d_apres_cpv", {}) or {}
-        texte = str(request.args.get("q", ""))[:100]
-        nature = str(request.args.get("nature", "")) or None
-        trouves = module_cpv.chercher(texte, 15, regle, nature) if len(texte.strip()) >= 2 else []
-        return jsonify([{"code": c.code, "libelle": c.libelle, "nature": module_cpv.nature_proposee(c.code, regle)}
-                        for c in trouves])
+        return codes_cpv(q())
 
     # --- suggestions du SPASER ------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from ...base import connexion
 from ...donnees import catalogue, questionnaire as module_questionnaire, yaml_lignes
 from ...donnees.fichiers import nom_sur
 from ...erreurs import ErreurDCE, ErreurDonnees, Probleme
-from . import configurer_gabarits, consultations, entetes, formulaire, jeton, propositions, verifier_jeton
+from . import codes_cpv, configurer_gabarits, consultations, entetes, formulaire, jeton, propositions, verifier_jeton
 
 DUREE_SESSION = 8 * 3600  # une journée de travail, puis nouvelle connexion
 INACTIVITE = 3600  # une heure sans requête : session close
@@ -182,6 +182,10 @@ def create_app_equipe(racine: Path | None, url_base: str, stockage: Path, *, htt
             return depot.lire(g.s, g.u, ident)
         except depot.Introuvable:
             abort(404)
+
+    @app.get("/cpv")
+    def chercher_cpv():
+        return codes_cpv(q)
 
     @app.get("/")
     def accueil():
