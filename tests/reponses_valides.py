@@ -231,10 +231,27 @@ def _compte_prorata_lot(draw: Any, donnees: dict[str, Any], _: Any) -> int | Non
     return draw(st.none() | st.sampled_from([l["numero"] for l in donnees["lots"]]))
 
 
+def _montant_minimum(draw: Any, lot: dict[str, Any], donnees: dict[str, Any]) -> float | None:
+    """Minimum d'un accord-cadre seulement, au plus le maximum (montant estimé) du lot."""
+    if donnees.get("forme", "marche") == "marche" or "montant_estime" not in lot or draw(st.booleans()):
+        return None
+    return round(lot["montant_estime"] * draw(st.sampled_from([0.1, 0.25, 0.5])), 2)
+
+
+def _procedure(draw: Any, *_: Any) -> str | None:
+    """Procédure choisie : le marché sans publicité, dont le motif dépend des faits de l'achat, est éprouvé par ses
+    cas datés (tests/cas/sans-publicite.yaml), pas tiré au hasard."""
+    return draw(st.sampled_from([None, "procedure_adaptee", "appel_offres_ouvert", "procedure_negociee"]))
+
+
 SPECIAUX = {"acheteur": lambda draw, *_: draw(st.sampled_from(PROFILS)), "cpv": _cpv, "lots": _lots,
             "criteres": _criteres, "date_lancement": _date_lancement, "date_limite_offres": _date_limite,
-            "montant_total_estime": _montant_total, "chantier.compte_prorata_lot": _compte_prorata_lot}
-SPECIAUX_LOT = {"cpv": _cpv_lot, "duree_mois": _duree_lot, "lignes_prix": _lignes}
+            "montant_total_estime": _montant_total, "chantier.compte_prorata_lot": _compte_prorata_lot,
+            "procedure_choisie": _procedure}
+# Texte technique du CCTP : un fichier à côté des réponses, qu'un fichier tiré ne peut pas emporter (jamais tiré ; les
+# textes importés sont éprouvés par tests/test_metier.py).
+SPECIAUX_LOT = {"cpv": _cpv_lot, "duree_mois": _duree_lot, "lignes_prix": _lignes, "cctp_technique": lambda *_: None,
+                "montant_minimum": _montant_minimum}
 
 
 @st.composite

@@ -85,7 +85,7 @@ def test_fichiers_tires_du_questionnaire_sans_defaut_ou_refuses(tmp_path):
     if soffice() is None:
         pytest.skip("LibreOffice absent sur ce poste (obligatoire sous CI=true)")
     publication = publier(ecrire(tmp_path, echantillon[0], "echantillon.yaml"), tmp_path / "publie", RACINE)
-    bureautique = sorted((tmp_path / "publie").glob("*.docx")) + sorted((tmp_path / "publie").glob("*.xlsx"))
+    bureautique = sorted((tmp_path / "publie").glob("*/*.docx")) + sorted((tmp_path / "publie").glob("*/*.xlsx"))  # dossiers public et interne
     assert len(bureautique) >= 7 + len(echantillon[0]["lots"]), bureautique  # RC, CCAP, CCTP, AE par lot…
     for chemin in bureautique:
         assert chemin.with_suffix(".pdf").read_bytes().startswith(b"%PDF"), chemin.name

@@ -796,21 +796,21 @@ def test_publier_depuis_le_navigateur_avec_une_piece_televersee(page, serveur, t
     base, dossier = serveur
     piece = EXEMPLES / "pieces" / "travaux-lycee" / "plan-rez-de-chaussee.pdf"
     page.goto(base + "/")
-    page.set_input_files("input[type=file]", str(EXEMPLES / "nettoyage-hotel-region.yaml"))
+    page.set_input_files("input[type=file]", str(EXEMPLES / "amp-espaces-verts.yaml"))
     page.get_by_role("button", name="Reprendre ce fichier").click()
     attendre(page.get_by_role("heading", name="Récapitulatif", exact=True)).to_be_visible()
     recapitulatif = page.url
     page.goto(recapitulatif.rsplit("/", 1)[0] + "/pieces")
     attendre(page.get_by_role("heading", name="Pièces jointes par l'acheteur")).to_be_visible()
-    page.get_by_label("Fichier de la pièce").last.set_input_files(str(piece))
-    page.get_by_label("Titre de la pièce").last.fill("Plan des locaux à nettoyer")
+    page.locator("#televersement-fichier").set_input_files(str(piece))
+    page.locator("#televersement-titre").fill("Plan des parcs entretenus")
     page.locator("#televersement-nature").select_option("plans")
     page.get_by_role("button", name="Téléverser la pièce").click()
-    attendre(page.get_by_text("Pièce « Plan des locaux à nettoyer » téléversée")).to_be_visible()
+    attendre(page.get_by_text("Pièce « Plan des parcs entretenus » téléversée")).to_be_visible()
     capture(page, "piece-televersee")
     page.goto(recapitulatif)
     page.get_by_role("button", name="Générer le DCE").first.click()
-    attendre(page.get_by_role("heading", name=re.compile("2026-SRV-0388"))).to_be_visible()
+    attendre(page.get_by_role("heading", name=re.compile("AMP-2026-EV-041"))).to_be_visible()
     page.get_by_role("button", name="Publier", exact=True).click()
     attendre(page.get_by_role("heading", name="Publication en cours")).to_be_visible()
     # la progression se voit pendant la conversion en PDF (la page se recharge d'elle-même)
@@ -822,22 +822,22 @@ def test_publier_depuis_le_navigateur_avec_une_piece_televersee(page, serveur, t
     attendre(page.get_by_text(re.compile("Publication terminée en"))).to_be_visible()
     with page.expect_download() as telechargement:
         lien.click()
-    assert telechargement.value.suggested_filename == "2026-SRV-0388-DCE.zip"
+    assert telechargement.value.suggested_filename == "AMP-2026-EV-041-DCE.zip"
     chemin = tmp_path / "public.zip"
     telechargement.value.save_as(chemin)
     archive = zipfile.ZipFile(chemin)
     noms = archive.namelist()
-    for attendu in ("RC.docx", "RC.pdf", "AE.pdf", "CCAP.pdf", "CCTP.pdf", "cadre-memoire-technique.pdf",
-                    "piece-plan-rez-de-chaussee.pdf", "liste-des-pieces.csv"):
-        assert f"2026-SRV-0388-{attendu}" in noms, (attendu, noms)
+    for attendu in ("RC.docx", "RC.pdf", "AE-lot-1.pdf", "AE-lot-2.pdf", "CCAP.pdf", "CCTP.pdf",
+                    "cadre-memoire-technique.pdf", "piece-plan-rez-de-chaussee.pdf", "liste-des-pieces.csv"):
+        assert f"AMP-2026-EV-041-{attendu}" in noms, (attendu, noms)
     assert any(n.endswith(".xlsx") for n in noms)
-    assert archive.read("2026-SRV-0388-piece-plan-rez-de-chaussee.pdf") == piece.read_bytes()
+    assert archive.read("AMP-2026-EV-041-piece-plan-rez-de-chaussee.pdf") == piece.read_bytes()
     assert not [n for n in noms if re.search("annexe|tracabilite|manifeste|reponses|DECP", n)]
-    (tmp_path / "RC.docx").write_bytes(archive.read("2026-SRV-0388-RC.docx"))
-    assert "la pièce «\u00a0Plan des locaux à nettoyer\u00a0»" in Lu(tmp_path / "RC.docx").texte  # annoncée par le RC
+    (tmp_path / "RC.docx").write_bytes(archive.read("AMP-2026-EV-041-RC.docx"))
+    assert "la pièce «\u00a0Plan des parcs entretenus\u00a0»" in Lu(tmp_path / "RC.docx").texte  # annoncée par le RC
     # le dossier interne est à part, sur le disque de la consultation
     publication = next(dossier.glob("*/publication"))
-    assert (publication / "2026-SRV-0388-interne.zip").is_file()
+    assert (publication / "AMP-2026-EV-041-interne.zip").is_file()
 
 
 def test_televersement_et_publication_refusee_si_une_piece_manque(client, monkeypatch, tmp_path):
@@ -848,8 +848,8 @@ def test_televersement_et_publication_refusee_si_une_piece_manque(client, monkey
 
     monkeypatch.setenv("DCE_SOFFICE", sys.executable)  # la publication échoue avant toute conversion
     jeton = _jeton(client)
-    texte = (EXEMPLES / "travaux-lycee.yaml").read_text(encoding="utf-8")  # pièces désignées, absentes ici
-    recap = _envoyer(client, texte.encode("utf-8"), "travaux.yaml").location
+    texte = (EXEMPLES / "restauration-lycees.yaml").read_text(encoding="utf-8")  # pièces désignées, absentes ici
+    recap = _envoyer(client, texte.encode("utf-8"), "restauration.yaml").location
     ident = recap.split("/")[2]
     envoi = client.post(f"/saisie/{ident}/pieces/televerser", data={
         "_csrf": jeton, "fichier": (io.BytesIO(b"%PDF-1.4 liste"), "../../Liste des sites été.PDF"), "titre": "",
@@ -864,7 +864,7 @@ def test_televersement_et_publication_refusee_si_une_piece_manque(client, monkey
     assert brouillon["pieces_acheteur"][-1] == {"titre": "Liste des sites", "fichier": "pieces/Liste-des-sites-ete.pdf",
                                                 "nature": "liste_sites", "lot": 2}
     consultation = client.post(recap.replace("recapitulatif", "generer"), data={"_csrf": jeton}).location
-    rangee = tmp_path / "consultations" / "2026-TRX-0417" / "pieces" / "Liste-des-sites-ete.pdf"
+    rangee = tmp_path / "consultations" / "2026-FCS-0213" / "pieces" / "Liste-des-sites-ete.pdf"
     assert rangee.read_bytes() == b"%PDF-1.4 liste"  # avec la consultation, à côté de son fichier de réponses
     assert not list((tmp_path / "consultations" / ".brouillons").glob("*-pieces"))
     reouverte = client.post(consultation + "/modifier", data={"_csrf": jeton}).location
@@ -877,7 +877,7 @@ def test_televersement_et_publication_refusee_si_une_piece_manque(client, monkey
         time.sleep(0.1)
     assert "La publication a échoué : rien n'a été écrit" in page
     assert ("Pièces jointes au dossier par l'acheteur — Pièce 1 — Fichier de la pièce : "
-            "« pieces/travaux-lycee/plan-rez-de-chaussee.pdf » : fichier introuvable") in page
+            "« pieces/restauration-lycees-sites.csv » : fichier introuvable") in page
     assert "Liste-des-sites-ete.pdf" not in page  # la pièce téléversée, elle, est bien là
-    assert client.get(consultation + "/publication/2026-TRX-0417-DCE.zip").status_code == 404
+    assert client.get(consultation + "/publication/2026-FCS-0213-DCE.zip").status_code == 404
     assert client.get(consultation + "/publication/..%2F..%2Freponses.yaml").status_code == 404
