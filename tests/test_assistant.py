@@ -421,6 +421,31 @@ def test_verifier_un_fichier_valide_et_une_obligation_manquee(tmp_path):
     assert "NON CONFORME" in sortie
 
 
+def test_restauration_collective_parts_egalim_et_plastique_imposees_ou_justifiees(tmp_path):
+    """Denrées de restauration collective : les parts EGalim (code rural L230-5-1) sont imposées par défaut, un refus
+    se justifie ; le service de restauration scolaire y ajoute l'interdiction des contenants en plastique."""
+    def a_justifier(donnees: dict, nom: str) -> list[str]:
+        sortie = normal(CliRunner().invoke(main, ["verifier", str(ecrire(tmp_path, donnees, nom))]).output)
+        return [l for l in sortie.splitlines() if l.strip().startswith("À JUSTIFIER")]
+
+    denrees = base_reponses(nature="fournitures", categorie="restauration_collective", cpv="15000000-8",
+                            lots=[{"numero": 1, "intitule": "Fruits et légumes", "montant_estime": 80000},
+                                  {"numero": 2, "intitule": "Épicerie", "montant_estime": 60000}])
+    refus = a_justifier(denrees, "d.yaml")
+    assert any("Produits durables et de qualité, dont biologiques (EGalim)" in l
+               and "« Motifs de l'absence des parts EGalim dans ce marché »" in l for l in refus), refus
+    assert not any("plastique" in l for l in refus)  # des denrées seules : pas de contenants de service
+
+    denrees["justifications"] = {"absence_egalim": "Parts atteintes par le lot épicerie bio, marché 2026-FCS-0213."}
+    assert not any("EGalim" in l for l in a_justifier(denrees, "j.yaml"))
+
+    service = {**denrees, "nature": "services", "cpv": "55524000-9", "justifications": {}}
+    refus = a_justifier(service, "s.yaml")
+    assert any("Aucun contenant alimentaire ni emballage en plastique à usage unique" in l for l in refus), refus
+    service["spaser"] = {"alimentation_durable": {"actif": True}, "plastique_usage_unique": True}
+    assert not any("EGalim" in l or "plastique" in l for l in a_justifier(service, "r.yaml"))
+
+
 def test_expliquer_dit_pourquoi_chaque_clause_est_la(tmp_path):
     services = ecrire(tmp_path, base_reponses(
         nature="services", categorie="nettoyage", cpv="90911200-8", duree_mois=36,
