@@ -16,7 +16,7 @@ from generateur.interfaces.cli import main
 from generateur.pieces.lecture import controler as verifier
 from generateur.droit.regles import preparer
 
-SCHEMA_DECP = RACINE.parent / "shared" / "data" / "decp" / "decp-schema-v2.0.3.json"
+SCHEMA_DECP = RACINE / "generateur" / "pieces" / "decp_schema" / "schema-decp-v2.0.3.json"  # copie de shared/data/decp
 INSERTION = {"insertion": {"actif": True, "facilitateur": "PLIE du Grand Narbonne"}}
 PRIX_SEUL = [{"intitule": "Prix", "ponderation": 100, "type": "prix"}]
 
@@ -97,9 +97,7 @@ def test_annexe_des_exemples_chaque_verdict_avec_sa_preuve(exemples_generes, exe
 
 
 def test_valeurs_decp_conformes_au_schema(tmp_path):
-    if not SCHEMA_DECP.is_file():
-        pytest.skip("schéma DECP absent (../shared/data/decp)")
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
     definitions = json.loads(SCHEMA_DECP.read_text(encoding="utf-8"))["definitions"]["marche"]["properties"]
     fichier = ecrire(tmp_path, reponses(nature="services", categorie="nettoyage", cpv="90910000-9", spaser=INSERTION))
     resultat = dce("annexe", str(fichier), "--sortie", str(tmp_path / "sortie"))
