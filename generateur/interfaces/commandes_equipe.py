@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -129,7 +130,10 @@ def dossier_de_la_base(url: str, stockage: Path, racine: Path | None) -> Iterato
     racine = resoudre_racine(racine)
     fabrique = _ouvrir(url)
     pieces = Stockage(stockage / "pieces")
-    dossier = stockage / "lot" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    # un dossier neuf par commande : deux commandes lancées dans la même seconde (regenerer puis bilan) ne se
+    # partagent jamais un export
+    (stockage / "lot").mkdir(parents=True, exist_ok=True)
+    dossier = Path(tempfile.mkdtemp(prefix=dt.datetime.now().strftime("%Y%m%d-%H%M%S-"), dir=stockage / "lot"))
     with connexion.session(fabrique) as s:
         correspondance = echange.exporter(s, pieces, list(s.scalars(select(Consultation).order_by(Consultation.id))),
                                           dossier)
