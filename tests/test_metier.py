@@ -160,7 +160,10 @@ def test_nettoyage_reprise_du_personnel_et_controle_de_la_qualite(exemples_gener
     ccap_texte, rc_texte = (t.texte.replace("\u00a0", " ").replace("\u202f", " ") for t in (ccap, rc))
     titre_piece = "la pièce « Liste anonymisée du personnel affecté au marché en cours et masse salariale »"
     assert ccap.article("Reprise du personnel") == "4.1"
-    assert "article 7 de la convention collective nationale des entreprises de propreté" in ccap_texte
+    assert ("Lorsqu’il relève de la convention collective nationale des entreprises de propreté et services associés "
+            "du 26 juillet 2011, le titulaire applique son article 7") in ccap_texte
+    # l'acheteur informe tous les candidats ; il n'impose pas la convention à qui n'en relève pas (CE n° 340773)
+    assert "qu’ils relèvent ou non de cette convention" in rc_texte and "soit ou non lié" not in rc_texte
     assert f"figure dans {titre_piece} jointe au dossier de consultation" in ccap_texte
     assert f"annexée au présent règlement : c’est {titre_piece}" in rc_texte
     assert rc.article("Reprise du personnel en place")
