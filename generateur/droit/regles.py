@@ -276,7 +276,8 @@ def verifier_renvois(analyse: Analyse) -> None:
                 questionnaire = module_questionnaire.charger(analyse.catalogue.racine / "questionnaire.yaml")
                 nature = questionnaire.question("pieces_acheteur.nature")
                 libelle = (nature.choix or {}).get(str(r["piece_acheteur"]), r["piece_acheteur"]) if nature else r["piece_acheteur"]
-                manque = f"joindre au dossier la pièce « {libelle} » (question « Pièces jointes au dossier par l'acheteur »)"
+                manque = (f"joindre au dossier la pièce « {libelle} » (question "
+                          f"« {questionnaire.libelle('pieces_acheteur')} »)")
             elif r.get("reponse"):
                 q = module_questionnaire.charger(analyse.catalogue.racine / "questionnaire.yaml").question(str(r["reponse"]))
                 manque = f"répondre à la question « {q.libelle if q else r['reponse']} »"
