@@ -1,6 +1,10 @@
 """Le DCE d'une consultation en base : génération (pièces rangées par empreinte dans le dossier de stockage),
 visa juridique (d'une version de clause, d'une consultation) et publication.
 
+La génération part des réponses et des fichiers joints de la consultation (`fichiers.materialiser` : un dossier
+temporaire privé où les chemins relatifs des réponses se résolvent comme en local) ; la publication ajoute au DCE
+les pièces jointes par l'acheteur, sous leur nom publié, comme `dce publier`.
+
 Une consultation qui retient une clause `partiel`/`non_verifie` non validée par un juriste ne se publie qu'après
 le visa d'un juriste sur la version des réponses publiée ; la publication refait le DCE avec ce visa, qui est
 alors tracé dans l'annexe de conformité (qui, quand, commentaire, validation de chaque clause).
@@ -21,7 +25,8 @@ from ..donnees import catalogue as module_catalogue
 from ..donnees.formats import date_heure
 from ..erreurs import ErreurDCE, Probleme
 from ..rendu.generation import produire_dce
-from . import journal
+from ..rendu.publication import lire_pieces_jointes
+from . import fichiers, journal
 from .depot import _objet
 from .modeles import Consultation, Generation, Piece, Utilisateur, VisaClause, VisaConsultation, maintenant
 
@@ -58,10 +63,18 @@ class Stockage:
         return contenu
 
 
-def _produire(texte_reponses: str, racine: Path, visa: dict[str, Any] | None = None) -> Any:
-    with tempfile.TemporaryDirectory(prefix="dce-equipe-") as dossier:
-        fichier = Path(dossier) / "reponses.yaml"
-        fichier.write_text(texte_reponses, encoding="utf-8")
+def exiger_fichiers(session: Any, consultation: Consultation, pour_publier: bool = False) -> None:
+    """Un texte technique du CCTP absent de la base arrête la génération ; pour publier, toute pièce jointe
+    absente aussi (comme `dce generer` et `dce publier` en local) ; le message dit où la téléverser."""
+    absents = [d for d in fichiers.manquants(session, consultation) if pour_publier or d.texte_technique]
+    if absents:
+        raise ErreurDCE([Probleme(f"{d.quoi} : fichier « {d.nom} » absent de la consultation ; le téléverser dans "
+                                  "« Fichiers joints » de la fiche de la consultation") for d in absents])
+
+
+def _produire(session: Any, consultation: Consultation, texte_reponses: str, racine: Path,
+              visa: dict[str, Any] | None = None) -> Any:
+    with fichiers.materialiser(texte_reponses, fichiers.lister(session, consultation)) as fichier:
         return produire_dce(fichier, racine, visa=visa)
 
 
@@ -82,7 +95,8 @@ def _enregistrer(session: Any, stockage: Stockage, consultation: Consultation, u
 def generer(session: Any, stockage: Stockage, consultation: Consultation, utilisateur: Utilisateur,
             texte_reponses: str, racine: Path) -> Generation:
     """Produit le DCE des réponses en cours (même chemin que `dce generer`) et l'enregistre."""
-    dce = _produire(texte_reponses, racine)
+    exiger_fichiers(session, consultation)
+    dce = _produire(session, consultation, texte_reponses, racine)
     generation = _enregistrer(session, stockage, consultation, utilisateur, dce)
     journal.noter(session, utilisateur.identifiant, "generation", _objet(consultation),
                   f"réponses version {consultation.numero_version}, {len(generation.pieces)} fichiers")
@@ -166,9 +180,7 @@ def publier(session: Any, stockage: Stockage, consultation: Consultation, utilis
     """Publie la consultation : refus si une clause retenue par les réponses en cours n'est pas validée et qu'aucun
     juriste n'a visé cette version des réponses ; sinon le DCE est produit avec le visa tracé dans l'annexe, et
     marqué publié."""
-    with tempfile.TemporaryDirectory(prefix="dce-equipe-") as dossier:
-        fichier = Path(dossier) / "reponses.yaml"
-        fichier.write_text(texte_reponses, encoding="utf-8")
+    with fichiers.materialiser(texte_reponses, fichiers.lister(session, consultation)) as fichier:
         retenues = [{"clause": s.clause.id, "version": str(s.clause.version), "titre": s.clause.titre,
                      "statut_juridique": s.clause.statut_juridique}
                     for s in clauses_a_valider(preparer(fichier, racine))]
@@ -182,6 +194,7 @@ def publier(session: Any, stockage: Stockage, consultation: Consultation, utilis
             f"publication impossible avant le visa d'un juriste : {len(manquantes)} clause"
             f"{'s' if len(manquantes) > 1 else ''} retenue{'s' if len(manquantes) > 1 else ''} "
             f"sans validation juridique ({', '.join(c['titre'] for c in manquantes)})"))
+    exiger_fichiers(session, consultation, pour_publier=True)
     trace = None
     if visa is not None or retenues:
         lignes = []
@@ -195,7 +208,11 @@ def publier(session: Any, stockage: Stockage, consultation: Consultation, utilis
         if visa is None:  # toutes les clauses validées une à une : pas de visa de consultation à citer
             trace["juriste"] = "le service juridique (chaque clause validée)"
             trace["le"] = _heure(max(visas[(c["clause"], c["version"])].le for c in retenues))
-    generation = _enregistrer(session, stockage, consultation, utilisateur, _produire(texte_reponses, racine, trace))
+    with fichiers.materialiser(texte_reponses, fichiers.lister(session, consultation)) as fichier:
+        dce = produire_dce(fichier, racine, visa=trace)
+        for jointe in lire_pieces_jointes(dce.analyse, fichier):  # publiées avec le DCE, comme par `dce publier`
+            dce.contenus[jointe.nom] = jointe.contenu
+    generation = _enregistrer(session, stockage, consultation, utilisateur, dce)
     generation.publiee_le = maintenant()
     generation.publiee_par_id = utilisateur.id
     journal.noter(session, utilisateur.identifiant, "publication", _objet(consultation),

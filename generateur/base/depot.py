@@ -18,7 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..erreurs import ErreurDCE, Probleme
 from . import journal
 from .comptes import peut_voir, voit_tout
-from .modeles import Consultation, Utilisateur, VersionReponses, maintenant
+from .modeles import Consultation, FichierJoint, Utilisateur, VersionReponses, maintenant
 
 Libelles = Callable[[str], str]
 
@@ -183,10 +183,15 @@ def conflit(session: Any, consultation: Consultation, version_lue: int, libelles
 
 
 def dupliquer(session: Any, utilisateur: Utilisateur, consultation: Consultation) -> Consultation:
-    """Copie des réponses en cours dans une nouvelle consultation du même service ; la référence reçoit le
-    suffixe « -copie » pour ne pas confondre les deux."""
+    """Copie des réponses en cours et des fichiers joints dans une nouvelle consultation du même service ; la
+    référence reçoit le suffixe « -copie » pour ne pas confondre les deux."""
     donnees = copy.deepcopy(consultation.reponses)
     if donnees.get("reference"):
         donnees["reference"] = f"{donnees['reference']}-copie"
-    return creer(session, utilisateur, donnees, consultation.service_id, action="duplication",
-                 detail=f"copie de {_objet(consultation)}")
+    copie = creer(session, utilisateur, donnees, consultation.service_id, action="duplication",
+                  detail=f"copie de {_objet(consultation)}")
+    for f in session.scalars(select(FichierJoint).where(FichierJoint.consultation_id == consultation.id)):
+        session.add(FichierJoint(consultation_id=copie.id, nom=f.nom, contenu=f.contenu, empreinte=f.empreinte,
+                                 taille=f.taille, depose_par_id=f.depose_par_id, depose_le=f.depose_le))
+    session.flush()
+    return copie

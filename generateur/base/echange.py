@@ -2,11 +2,14 @@
 régénération en lot ou le bilan SPASER, retour des nouvelles versions en base.
 
 Disposition du dossier (celle de `lot/regeneration.py`) : un sous-dossier par consultation avec `reponses.yaml`,
-`courante` et `versions/NNN/` ; chaque version devient une génération en base (pièces rangées par empreinte).
+`courante` et `versions/NNN/` ; chaque version devient une génération en base (pièces rangées par empreinte). Les
+fichiers que les réponses désignent (texte technique du CCTP, pièces jointes) voyagent avec elles : importés dans
+la base (`fichiers_joints`), réécrits à l'export sous le même chemin relatif.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,19 +24,20 @@ from ..droit.explication import clauses_a_valider
 from ..droit.regles import preparer
 from ..erreurs import ErreurDCE, ErreurDonnees, Probleme
 from ..lot import regeneration
-from . import journal
+from . import fichiers, journal
 from .dce import Stockage, generations
 from .depot import _objet, en_json
-from .modeles import Consultation, Generation, Piece, Service, Utilisateur, VersionReponses
+from .modeles import Consultation, FichierJoint, Generation, Piece, Service, Utilisateur, VersionReponses
 
-NOTE = "consultation.txt"  # identifiant en base, écrit à côté des réponses exportées
+NOTE = fichiers.NOTE  # identifiant en base, écrit à côté des réponses exportées
 
 
 @dataclass
 class Import:
     importees: list[str] = field(default_factory=list)
     ignorees: list[str] = field(default_factory=list)  # référence déjà présente dans le service
-    erreurs: list[str] = field(default_factory=list)
+    erreurs: list[str] = field(default_factory=list)  # consultation illisible, ou fichier joint refusé
+    avertissements: list[str] = field(default_factory=list)  # fichier désigné absent : importée sans lui
 
 
 def a_valider(fichier_reponses: Path, racine: Path) -> list[dict[str, Any]]:
@@ -65,9 +69,12 @@ def _generation(session: Any, stockage: Stockage, consultation: Consultation, do
 
 
 def importer(session: Any, stockage: Stockage, dossier: Path, service: Service, qui: str, racine: Path,
-             auteur: Utilisateur | None = None) -> Import:
-    """Chaque consultation du dossier devient une consultation du service, avec ses versions générées.
-    Une référence déjà présente dans ce service est ignorée (l'import peut être relancé sans doublon)."""
+             auteur: Utilisateur | None = None, limites: fichiers.Limites | None = None) -> Import:
+    """Chaque consultation du dossier devient une consultation du service, avec ses versions générées et les
+    fichiers que ses réponses désignent (texte technique du CCTP, pièces jointes), lus à côté de son fichier de
+    réponses. Un fichier refusé (chemin, type, taille) écarte la consultation, avec la raison ; un fichier absent
+    est signalé. Une référence déjà présente dans ce service est ignorée (l'import peut être relancé sans doublon)."""
+    limites = limites or fichiers.Limites.depuis_environnement()
     resultat = Import()
     deja = {c.reference for c in session.scalars(select(Consultation).where(Consultation.service_id == service.id))}
     for chemin in regeneration.decouvrir(dossier):
@@ -85,6 +92,11 @@ def importer(session: Any, stockage: Stockage, dossier: Path, service: Service, 
         if reference in deja:
             resultat.ignorees.append(nom)
             continue
+        joints, refus, absents = fichiers.lire_du_dossier(chemin, donnees, limites)
+        if refus:  # rien d'importé à moitié : la consultation attend que ses fichiers soient acceptables
+            resultat.erreurs.extend(f"{nom} : {r}" for r in refus)
+            continue
+        resultat.avertissements.extend(f"{nom} : {a} (à téléverser dans la fiche de la consultation)" for a in absents)
         consultation = Consultation(reference=reference, objet=" ".join(str(donnees.get("objet") or "").split()),
                                     service_id=service.id, reponses=donnees,
                                     cree_par_id=auteur.id if auteur else None, modifie_par_id=auteur.id if auteur else None)
@@ -92,11 +104,16 @@ def importer(session: Any, stockage: Stockage, dossier: Path, service: Service, 
         session.flush()
         session.add(VersionReponses(consultation_id=consultation.id, numero=consultation.numero_version,
                                     reponses=donnees, auteur_id=auteur.id if auteur else None, action="import"))
+        for nom_joint, contenu in sorted(joints.items()):
+            session.add(FichierJoint(consultation_id=consultation.id, nom=nom_joint, contenu=contenu,
+                                     empreinte=hashlib.sha256(contenu).hexdigest(), taille=len(contenu),
+                                     depose_par_id=auteur.id if auteur else None))
         versions = sorted(p for p in (chemin / regeneration.VERSIONS).glob("[0-9]*") if p.is_dir() and p.name.isdigit()) \
             if (chemin / regeneration.VERSIONS).is_dir() else []
         for version in versions:
             _generation(session, stockage, consultation, version, auteur, racine)
-        journal.noter(session, qui, "import", _objet(consultation), f"depuis {nom}, {len(versions)} version(s) générée(s)")
+        journal.noter(session, qui, "import", _objet(consultation), f"depuis {nom}, {len(versions)} version(s) générée(s)"
+                      + (f", {len(joints)} fichier(s) joint(s)" if joints else ""))
         deja.add(reference)
         resultat.importees.append(nom)
     return resultat
@@ -114,6 +131,7 @@ def exporter(session: Any, stockage: Stockage, consultations: list[Consultation]
         texte = yaml.safe_dump(c.reponses, allow_unicode=True, sort_keys=False, default_flow_style=False)
         ecrire_atomique(sous / regeneration.REPONSES, texte.encode("utf-8"))
         ecrire_atomique(sous / NOTE, f"{c.id}\n".encode("ascii"))
+        fichiers.ecrire(sous, fichiers.lister(session, c))  # les chemins relatifs des réponses s'y résolvent
         liste = list(reversed(generations(session, c)))
         for rang, generation in enumerate(liste, start=1):
             for piece in generation.pieces:

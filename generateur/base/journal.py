@@ -16,7 +16,7 @@ ACTIONS = {
     "generation": "génération", "publication": "publication", "publication_refusee": "publication refusée",
     "visa_clause": "visa d'une clause", "visa_consultation": "visa d'une consultation",
     "utilisateur_ajoute": "utilisateur ajouté", "utilisateur_desactive": "utilisateur désactivé",
-    "service_ajoute": "service ajouté",
+    "service_ajoute": "service ajouté", "fichier_depose": "fichier joint déposé", "fichier_retire": "fichier joint retiré",
 }
 
 

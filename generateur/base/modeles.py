@@ -1,4 +1,5 @@
-"""Tables de la base : services, utilisateurs, consultations et leurs versions, générations et pièces, visas, audit.
+"""Tables de la base : services, utilisateurs, consultations et leurs versions, fichiers joints, générations et
+pièces, visas, audit.
 
 Le schéma se construit par les migrations Alembic (`migrations/versions/`) ; ces classes en sont le reflet, et un
 test vérifie qu'elles ne divergent pas. Les dates sont en temps universel (UTC), sans fuseau.
@@ -9,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary, MetaData, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 ROLES = {"acheteur": "acheteur", "juriste": "juriste", "administrateur": "administrateur"}
@@ -83,6 +85,24 @@ class VersionReponses(Base):
     le: Mapped[dt.datetime] = mapped_column(DateTime, default=maintenant)
     action: Mapped[str] = mapped_column(String(40))
     auteur: Mapped[Utilisateur | None] = relationship()
+
+
+class FichierJoint(Base):
+    """Un fichier désigné par les réponses d'une consultation (texte technique du CCTP d'un lot, pièce jointe par
+    l'acheteur), gardé dans la base : `nom` est son chemin relatif au fichier de réponses, tel que les réponses
+    l'écrivent (« cctp/lot-1.docx », « pieces/plan.pdf ») ; le contenu, son empreinte SHA-256 et sa taille."""
+
+    __tablename__ = "fichiers_joints"
+    __table_args__ = (UniqueConstraint("consultation_id", "nom"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id", ondelete="CASCADE"))
+    nom: Mapped[str] = mapped_column(String(300))
+    contenu: Mapped[bytes] = mapped_column(LargeBinary)
+    empreinte: Mapped[str] = mapped_column(String(64))
+    taille: Mapped[int] = mapped_column(Integer)
+    depose_par_id: Mapped[int | None] = mapped_column(ForeignKey("utilisateurs.id"))
+    depose_le: Mapped[dt.datetime] = mapped_column(DateTime, default=maintenant)
+    depose_par: Mapped[Utilisateur | None] = relationship()
 
 
 class Generation(Base):

@@ -4,10 +4,15 @@ Comptes et rôles (acheteur, juriste, administrateur), consultations rangées pa
 (`generateur/base/`), enregistrement sous verrou optimiste, historique et différences, génération, visa juridique,
 publication, journal d'audit. Les pages de saisie reprennent les champs de l'assistant local (`_champs.html`,
 `formulaire.py`) ; les gabarits propres au mode équipe sont dans `templates/equipe/`.
+
+Les fichiers que désignent les réponses (texte technique du CCTP d'un lot, pièces jointes par l'acheteur) se
+téléversent depuis la fiche de la consultation et sont gardés dans la base (`base/fichiers.py`) : taille et types
+limités (`Limites`, réglables par l'environnement), mêmes règles de chemin qu'en local.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import secrets
 import time
@@ -22,6 +27,7 @@ from ...donnees import catalogue, questionnaire as module_questionnaire, yaml_li
 from ...donnees.fichiers import nom_sur
 from ...erreurs import ErreurDCE, ErreurDonnees, Probleme
 from . import codes_cpv, configurer_gabarits, consultations, entetes, formulaire, jeton, propositions, verifier_jeton
+from .publication_web import nom_televerse
 
 DUREE_SESSION = 8 * 3600  # une journée de travail, puis nouvelle connexion
 INACTIVITE = 3600  # une heure sans requête : session close
@@ -42,14 +48,18 @@ def _cle_secrete(dossier: Path) -> bytes:
     return chemin.read_bytes()
 
 
-def create_app_equipe(racine: Path | None, url_base: str, stockage: Path, *, https: bool = False) -> Flask:
+def create_app_equipe(racine: Path | None, url_base: str, stockage: Path, *, https: bool = False,
+                      limites: Any = None) -> Flask:
     """Application du serveur d'équipe sur la base `url_base` (migrée à la dernière version) ; fichiers produits
-    dans `stockage`. `https` : derrière un mandataire inverse HTTPS (cookies « Secure », en-têtes X-Forwarded-*)."""
+    dans `stockage`. `https` : derrière un mandataire inverse HTTPS (cookies « Secure », en-têtes X-Forwarded-*).
+    `limites` : taille et types des fichiers joints (`base.fichiers.Limites`) ; par défaut, ceux de l'environnement."""
     connexion.exiger_option(url_base)
     from sqlalchemy.orm import sessionmaker
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from ...base import comptes, dce as module_dce, depot, journal
+    from ...base import comptes, dce as module_dce, depot, fichiers, journal
+
+    limites = limites or fichiers.Limites.depuis_environnement()
 
     racine = catalogue.resoudre_racine(racine)
     stockage = Path(stockage).resolve()
@@ -67,6 +77,7 @@ def create_app_equipe(racine: Path | None, url_base: str, stockage: Path, *, htt
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.extensions["dce_moteur"] = moteur
     configurer_gabarits(app)
+    app.jinja_env.filters["octets"] = fichiers.taille_lisible
     q = module_questionnaire.charger(racine / "questionnaire.yaml")
     # Pas d'étape des suggestions en mode équipe : les justifications qu'elle demande au refus d'une option imposée
     # par la loi se saisissent dans leur propre section du questionnaire, qui n'est donc pas cachée.
@@ -94,6 +105,12 @@ def create_app_equipe(racine: Path | None, url_base: str, stockage: Path, *, htt
         return formulaire.valider(q, sortie)
 
     # --- session, connexion, sécurité ----------------------------------------------------------------------
+
+    @app.url_value_preprocessor
+    def limite_televersement(endpoint: str | None, _valeurs: Any) -> None:
+        # avant la lecture du formulaire (jeton CSRF) : un fichier joint peut peser plus qu'un fichier de réponses
+        if endpoint == "deposer_fichier":
+            request.max_content_length = limites.taille_max + 1024 * 1024
 
     app.before_request(verifier_jeton)
 
@@ -141,7 +158,8 @@ def create_app_equipe(racine: Path | None, url_base: str, stockage: Path, *, htt
     def erreur_http(exc: HTTPException):
         messages = {401: "Connexion requise.", 403: "Cette page est réservée à un autre rôle.",
                     404: "Page introuvable : cette consultation n'existe pas ou n'est pas visible de votre service.",
-                    413: "Envoi trop volumineux : au plus 2 Mo."}
+                    413: f"Fichier trop volumineux : au plus {fichiers.taille_lisible(limites.taille_max)} par fichier joint."
+                    if request.endpoint == "deposer_fichier" else "Envoi trop volumineux : au plus 2 Mo."}
         message = exc.description if exc.code == 400 and str(exc.description).startswith("Jeton") else \
             messages.get(exc.code or 0, f"Erreur {exc.code}.")
         return render_template("erreur.html", message=message, code=exc.code, gabarit_base="equipe/base.html"), exc.code
@@ -238,21 +256,41 @@ def create_app_equipe(racine: Path | None, url_base: str, stockage: Path, *, htt
         return redirect(url_for("fiche", ident=c.id))
 
     def liens_problemes(c: Any) -> list[tuple[str, str]]:
-        """(adresse du champ en erreur dans sa page de saisie, message) ; adresse vide hors des sections."""
+        """(adresse du champ en erreur dans sa page de saisie, message) ; adresse vide hors des sections. Un texte
+        technique du CCTP désigné mais pas téléversé empêche aussi de générer : le lien mène aux fichiers joints."""
         liens = []
         for p in problemes(c.reponses):
             section_du_champ = formulaire.section_du_champ(q, p.champ)
             adresse = url_for("section", ident=c.id, section=section_du_champ, verifier=1,
                               _anchor=formulaire.ident_html(p.champ or "")) if section_du_champ else ""
             liens.append((adresse, formulaire.message(p)))
+        for d in fichiers.manquants(g.s, c):
+            if d.texte_technique:
+                liens.append((url_for("fiche", ident=c.id, _anchor="fichiers"),
+                              f"{d.quoi} : fichier « {d.nom} » à téléverser dans les fichiers joints"))
         return liens
 
-    def page_fiche(c: Any, statut: int = 200, refus: str = ""):
+    def peut_deposer() -> bool:
+        """Droits du rôle : l'acheteur (de son service) et l'administrateur déposent ; le juriste consulte."""
+        return g.u.role in ("acheteur", "administrateur")
+
+    def natures() -> dict[str, str]:
+        nature = q.question("pieces_acheteur.nature")
+        return dict(nature.choix or {}) if nature else {}
+
+    def page_fiche(c: Any, statut: int = 200, refus: str = "", refus_fichier: list[str] | None = None):
         gens = module_dce.generations(g.s, c)
         derniere = gens[0] if gens else None
         visas = module_dce.visas_clauses(g.s)
+        ranges = {f.nom: f for f in fichiers.lister(g.s, c)}
+        designes = fichiers.designes(c.reponses)
+        cles = {d.nom: fichiers.cle(d.nom) for d in designes}
         return render_template(
             "equipe/fiche.html", c=c, sections=sections, problemes=liens_problemes(c),
+            joints=[(d, ranges.get(cles[d.nom])) for d in designes],
+            autres=[f for nom, f in ranges.items() if nom not in set(cles.values())],
+            refus_fichier=refus_fichier or [], peut_deposer=peut_deposer(), limites=limites, natures=natures(),
+            lots=[(i, l) for i, l in enumerate(c.reponses.get("lots") or []) if isinstance(l, dict)],
             generations=gens, derniere=derniere, visas=visas, refus=refus,
             controles=consultations.statut_conformite({"conformite": derniere.conformite}) if derniere else None,
             visa=module_dce.visa_consultation(g.s, c, c.numero_version),
@@ -350,7 +388,7 @@ def create_app_equipe(racine: Path | None, url_base: str, stockage: Path, *, htt
 
     @app.post("/c/<int:ident>/dupliquer")
     def dupliquer(ident: int):
-        copie = depot.dupliquer(g.s, g.u, lire(ident))
+        copie = depot.dupliquer(g.s, g.u, lire(ident))  # avec ses fichiers joints
         flash("Consultation dupliquée : voici la copie.", "succes")
         return redirect(url_for("fiche", ident=copie.id))
 
@@ -378,6 +416,101 @@ def create_app_equipe(racine: Path | None, url_base: str, stockage: Path, *, htt
             abort(404)
         reponse = Response(depot_fichiers.lire(trouvee), content_type="application/octet-stream")
         reponse.headers["Content-Disposition"] = f'attachment; filename="{nom_sur(Path(nom).stem)}{Path(nom).suffix}"'
+        return reponse
+
+    # --- fichiers joints : texte technique du CCTP, pièces jointes par l'acheteur --------------------------
+
+    def version_du_formulaire() -> int:
+        try:
+            return int(str(request.form.get("_version", "")))
+        except ValueError:
+            abort(400)
+
+    @app.post("/c/<int:ident>/fichiers")
+    def deposer_fichier(ident: int):
+        """Téléverse un fichier : pour un chemin que désignent déjà les réponses (« chemin »), comme nouvelle pièce
+        jointe (« piece » : titre, nature, lot) ou comme texte technique du CCTP d'un lot (« cctp »)."""
+        c = lire(ident)
+        if not peut_deposer():
+            abort(403)
+        version_lue = version_du_formulaire()
+        usage = str(request.form.get("usage", ""))
+        envoi = request.files.get("fichier")
+        erreurs: list[str] = []
+        if envoi is None or not envoi.filename:
+            erreurs.append("Fichier : choisir le fichier à téléverser.")
+        donnees: dict[str, Any] | None = None
+        nom = ""
+        deja = {f.nom for f in fichiers.lister(g.s, c)}
+        if usage == "chemin":
+            nom = str(request.form.get("chemin", ""))
+        elif usage == "piece":
+            titre = " ".join(str(request.form.get("titre", "")).split())
+            nature = str(request.form.get("nature", ""))
+            lot = str(request.form.get("lot", "")).strip()
+            if not titre:
+                erreurs.append("Titre de la pièce : réponse obligatoire.")
+            if nature not in natures():
+                erreurs.append("Nature de la pièce : choisir l'une des natures proposées.")
+            if lot and not (lot.isdigit() and 1 <= int(lot) <= 999):
+                erreurs.append("Lot concerné : un numéro de lot entre 1 et 999, ou vide.")
+            if not erreurs:
+                nom = "pieces/" + nom_televerse(str(envoi.filename), {n.removeprefix("pieces/") for n in deja})
+                element: dict[str, Any] = {"titre": titre, "fichier": nom, "nature": nature}
+                if lot:
+                    element["lot"] = int(lot)
+                donnees = copy.deepcopy(c.reponses)
+                donnees["pieces_acheteur"] = [*(donnees.get("pieces_acheteur") or []), element]
+        elif usage == "cctp":
+            rang = str(request.form.get("lot_cctp", ""))
+            lots = c.reponses.get("lots") or []
+            if not rang.isdigit() or int(rang) >= len(lots) or not isinstance(lots[int(rang)], dict):
+                erreurs.append("Lot : choisir le lot dont c'est le texte technique.")
+            elif not erreurs:
+                nom = "cctp/" + nom_televerse(str(envoi.filename), {n.removeprefix("cctp/") for n in deja})
+                donnees = copy.deepcopy(c.reponses)
+                donnees["lots"][int(rang)]["cctp_technique"] = nom
+        else:
+            abort(400)
+        if not erreurs:
+            contenu = envoi.read(limites.taille_max + 1)
+            try:
+                fichiers.deposer(g.s, g.u, c, nom, contenu, limites, version_lue, libelle, donnees)
+            except depot.Conflit as exc:
+                g.s.rollback()
+                return page_fiche(lire(ident), 409, refus_fichier=[str(exc.problemes[0])])
+            except ErreurDCE as exc:
+                g.s.rollback()
+                return page_fiche(lire(ident), 422, refus_fichier=[str(p) for p in exc.problemes])
+        if erreurs:
+            return page_fiche(c, 422, refus_fichier=erreurs)
+        flash(f"Fichier « {fichiers.normaliser(nom)} » téléversé : réponses en version {c.numero_version}.", "succes")
+        return redirect(url_for("fiche", ident=ident, _anchor="fichiers"))
+
+    @app.post("/c/<int:ident>/fichiers/retirer")
+    def retirer_fichier(ident: int):
+        c = lire(ident)
+        if not peut_deposer():
+            abort(403)
+        nom = str(request.form.get("nom", ""))
+        try:
+            fichiers.retirer(g.s, g.u, c, nom, version_du_formulaire(), libelle)
+        except ErreurDCE as exc:
+            g.s.rollback()
+            return page_fiche(lire(ident), 409 if isinstance(exc, depot.Conflit) else 422,
+                              refus_fichier=[str(exc.problemes[0])])
+        flash(f"Fichier « {nom} » retiré : réponses en version {c.numero_version}.", "succes")
+        return redirect(url_for("fiche", ident=ident, _anchor="fichiers"))
+
+    @app.get("/c/<int:ident>/fichiers/<path:nom>")
+    def fichier_joint(ident: int, nom: str):
+        c = lire(ident)
+        trouve = fichiers.trouver(g.s, c, nom)
+        if trouve is None:
+            abort(404)
+        chemin = Path(trouve.nom)
+        reponse = Response(trouve.contenu, content_type="application/octet-stream")
+        reponse.headers["Content-Disposition"] = f'attachment; filename="{nom_sur(chemin.stem)}{chemin.suffix}"'
         return reponse
 
     @app.get("/c/<int:ident>/reponses.yaml")
