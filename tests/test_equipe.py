@@ -100,16 +100,17 @@ def test_migration_d_une_base_vide_et_modeles_conformes(url_base):
     moteur = connexion.ouvrir(url_base)
     assert connexion.niveau(moteur) is None
     connexion.migrer(moteur)
-    assert connexion.niveau(moteur) == connexion.derniere_revision() == "0002"
+    assert connexion.niveau(moteur) == connexion.derniere_revision() == "0003"
     with moteur.connect() as c:
         ecarts = compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), Base.metadata)
     assert ecarts == []
     connexion.migrer(moteur)  # une seconde fois : rien à faire
-    assert connexion.niveau(moteur) == "0002"
+    assert connexion.niveau(moteur) == "0003"
 
 
 def test_montee_de_la_version_precedente_avec_donnees(url_base, tmp_path):
-    """Base au schéma 0001 (avant le visa) remplie, puis montée à 0002 : rien n'est perdu, le visa s'ajoute."""
+    """Base au schéma 0001 (avant le visa) remplie, montée à 0002 et remplie encore (visa, publication), puis montée
+    à 0003 (fichiers joints) : rien n'est perdu, le visa s'ajoute, les fichiers joints aussi."""
     import sqlalchemy as sa
 
     moteur = connexion.ouvrir(url_base)
@@ -135,8 +136,18 @@ def test_montee_de_la_version_precedente_avec_donnees(url_base, tmp_path):
                 "VALUES (:c, 2, :a, '2026-11-03 09:05:00', '{}', '[]')", c=ident, a=alice)
         inserer("INSERT INTO audit (le, qui, action, objet, detail) VALUES ('2026-11-03 09:05:00', 'alice', "
                 "'generation', 'consultation 1', '')")
-    connexion.migrer(moteur)
+    connexion.migrer(moteur, "0002")
     assert connexion.niveau(moteur) == "0002"
+    with moteur.begin() as c:  # données de la révision 0002 : un visa de consultation, une génération publiée
+        julie_id = c.execute(sa.text(
+            "INSERT INTO utilisateurs (identifiant, nom, role, service_id, mot_de_passe, actif, echecs, cree_le) "
+            "VALUES ('julie', 'Julie Garnier', 'juriste', NULL, :h, true, 0, '2026-11-04 08:00:00') RETURNING id"),
+            {"h": comptes._HACHEUR.hash(MOT_DE_PASSE)}).scalar_one()
+        c.execute(sa.text("INSERT INTO visas_consultations (consultation_id, numero_reponses, juriste_id, le, commentaire) "
+                          "VALUES (:c, 2, :j, '2026-11-04 10:00:00', 'Relu avant migration')"), {"c": ident, "j": julie_id})
+        c.execute(sa.text("UPDATE generations SET publiee_le = '2026-11-04 11:00:00', publiee_par_id = :a"), {"a": alice})
+    connexion.migrer(moteur)
+    assert connexion.niveau(moteur) == "0003"
     fabrique = sessionmaker(moteur, expire_on_commit=False)
     with connexion.session(fabrique) as s:
         alice = comptes.authentifier(s, "alice", MOT_DE_PASSE)
@@ -145,12 +156,28 @@ def test_montee_de_la_version_precedente_avec_donnees(url_base, tmp_path):
         assert [v.numero for v in depot.historique(s, c)] == [2, 1]
         from generateur.base import dce
 
-        assert dce.generations(s, c)[0].publiee_le is None  # colonne ajoutée par 0002, vide pour l'existant
-        julie = comptes.ajouter(s, "julie", "Julie Garnier", "juriste", MOT_DE_PASSE, None)
+        generation = dce.generations(s, c)[0]  # publiée sous 0002 : gardée telle quelle
+        assert (generation.publiee_le.isoformat(sep=" "), generation.publiee_par.nom) == ("2026-11-04 11:00:00",
+                                                                                          "Alice Martin")
+        ancien = dce.visa_consultation(s, c, 2)
+        assert (ancien.juriste.nom, ancien.commentaire) == ("Julie Garnier", "Relu avant migration")
+        from generateur.base import fichiers
+
+        assert fichiers.lister(s, c) == []  # table ajoutée par 0003, vide pour l'existant
+        julie = comptes.trouver(s, "julie")
         visa = dce.viser_consultation(s, julie, c, "relu")
         assert visa.numero_reponses == 2
-        depot.enregistrer(s, alice, c, {"reference": "ANC-1", "objet": "Après migration"}, 2, str)
+        depot.enregistrer(s, alice, c, {"reference": "ANC-1", "objet": "Après migration",
+                                        "pieces_acheteur": [{"titre": "Plan", "fichier": "pieces/plan.pdf",
+                                                             "nature": "plans"}]}, 2, str)
         assert c.numero_version == 3
+        assert [d.nom for d in fichiers.manquants(s, c)] == ["pieces/plan.pdf"]
+        fichiers.deposer(s, alice, c, "pieces/plan.pdf", b"%PDF-1.7\n", fichiers.Limites(), 3, str)
+        assert c.numero_version == 4 and fichiers.manquants(s, c) == []
+    with connexion.session(fabrique) as s:
+        c = depot.lire(s, comptes.trouver(s, "alice"), ident)
+        assert [(f.nom, f.contenu, f.taille) for f in fichiers.lister(s, c)] == [("pieces/plan.pdf", b"%PDF-1.7\n", 9)]
+        assert [v.action for v in depot.historique(s, c)] == ["fichier", "modification", "modification", "modification"]
 
 
 def test_option_equipe_absente_message_clair(monkeypatch):
@@ -341,8 +368,25 @@ def test_publication_bloquee_jusqu_au_visa_trace_dans_l_annexe(app, tmp_path):
     assert julie.post(fiche + "/viser", data={"_csrf": _jeton(julie, "/"),
                                               "commentaire": "Clauses partielles relues"}).status_code == 302
     assert "donné par Julie Garnier" in _texte(alice.get(fiche))
+    # la liste du personnel à reprendre (pièce jointe) n'est pas encore téléversée : la publication l'exige
+    sans_piece = alice.post(fiche + "/publier", data={"_csrf": _jeton(alice, "/")})
+    assert sans_piece.status_code == 422
+    assert "fichier « pieces/nettoyage-hotel-region-personnel.csv » absent de la consultation ; le téléverser dans " \
+           "« Fichiers joints »" in _texte(sans_piece)
+    page = alice.get(fiche).get_data(as_text=True)
+    liste = (EXEMPLES / "pieces" / "nettoyage-hotel-region-personnel.csv").read_bytes()
+    televerse = alice.post(fiche + "/fichiers", content_type="multipart/form-data", data={
+        "_csrf": _jeton(alice, "/"), "_version": re.search(r'name="_version" value="(\d+)"', page).group(1),
+        "usage": "chemin", "chemin": "pieces/nettoyage-hotel-region-personnel.csv",
+        "fichier": (io.BytesIO(liste), "personnel.csv")})
+    assert televerse.status_code == 302
+    assert julie.post(fiche + "/viser", data={"_csrf": _jeton(julie, "/"),  # le dépôt a fait une nouvelle version
+                                              "commentaire": "Clauses partielles relues"}).status_code == 302
     publie = alice.post(fiche + "/publier", data={"_csrf": _jeton(alice, "/")})
     assert publie.status_code == 302
+    lien = re.search(r'href="(/c/\d+/dce/\d+/2026-SRV-0388-piece-nettoyage-hotel-region-personnel\.csv)"',
+                     alice.get(fiche).get_data(as_text=True))
+    assert alice.get(lien.group(1)).data == liste  # publiée avec le DCE, à l'octet
     page = _texte(alice.get(fiche))
     assert "Publiée le" in page and "par Alice Martin" in page
     lien = re.search(r'href="(/c/\d+/dce/\d+/2026-SRV-0388-annexe-conformite\.docx)"', alice.get(fiche).get_data(as_text=True))
@@ -425,7 +469,7 @@ def test_commande_dce_serveur_equipe(tmp_path):
             assert page.headers["Server"] == "waitress" and page.url.endswith("/connexion?suite=/")
             assert "Se connecter" in page.read().decode("utf-8")
         assert (tmp_path / "pieces" / "cle-secrete").stat().st_mode & 0o077 == 0
-        assert connexion.niveau(connexion.ouvrir(f"sqlite:///{base}")) == "0002"
+        assert connexion.niveau(connexion.ouvrir(f"sqlite:///{base}")) == "0003"
     finally:
         processus.terminate()
         processus.wait(timeout=30)

@@ -126,6 +126,13 @@ def test_deux_modifications_concurrentes_la_seconde_refusee_avec_explication(ouv
 def test_clause_non_validee_publiee_seulement_apres_le_visa(ouvrir):
     alice = ouvrir("alice")
     adresse = _reprendre(alice, "restauration-lycees.yaml")
+    # la liste des sites (pièce jointe que désignent les réponses) se téléverse depuis la fiche
+    attendre(alice.locator("#fichiers-designes")).to_contain_text("manquant")
+    alice.get_by_label("Fichier « pieces/restauration-lycees-sites.csv »").set_input_files(
+        str(EXEMPLES / "pieces" / "restauration-lycees-sites.csv"))
+    alice.get_by_role("button", name="Téléverser", exact=True).click()
+    attendre(alice.locator(".messages")).to_contain_text("Fichier « pieces/restauration-lycees-sites.csv » téléversé")
+    attendre(alice.locator("#fichiers-designes")).to_contain_text("présent")
     alice.get_by_role("button", name="Générer le DCE").click()
     attendre(alice.locator(".messages")).to_contain_text("DCE généré")
     attendre(alice.locator("#statut-visa")).to_contain_text("En attente du visa d'un juriste")
@@ -144,17 +151,20 @@ def test_clause_non_validee_publiee_seulement_apres_le_visa(ouvrir):
     alice.get_by_role("button", name="Publier la consultation").click()
     attendre(alice.locator("#publication")).to_contain_text("Publiée le")
     attendre(alice.locator("#publication")).to_contain_text("par Alice Martin")
+    attendre(alice.locator("details").first).to_contain_text("2026-FCS-0213-piece-restauration-lycees-sites.csv")
 
 
 def test_aucun_defilement_horizontal_a_320_pixels(ouvrir, serveur):
     """Pages du mode équipe à 320 px de large (WCAG 1.4.10) : les tableaux larges défilent dans leur cadre."""
     alice = ouvrir("alice")
-    fiche = _reprendre(alice, "amp-espaces-verts.yaml")  # travaux-lycee importe un texte Word absent du serveur
+    travaux = _reprendre(alice, "travaux-lycee.yaml")  # tableau des fichiers joints à téléverser
+    alice.goto(serveur + "/")
+    fiche = _reprendre(alice, "amp-espaces-verts.yaml")
     alice.get_by_role("button", name="Générer le DCE").click()
     attendre(alice.locator(".messages")).to_contain_text("DCE généré")
     admin = ouvrir("admin")
     debordements = {}
-    for page, adresses in ((alice, ["/", fiche, fiche + "/section/consultation", fiche + "/section/lots",
+    for page, adresses in ((alice, ["/", fiche, travaux, fiche + "/section/consultation", fiche + "/section/lots",
                                     fiche + "/historique?de=1&a=1", "/clauses"]),
                            (admin, ["/admin", "/admin/journal"])):
         page.set_viewport_size({"width": 320, "height": 800})
