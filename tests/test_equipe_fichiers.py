@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import zipfile
 
 import pytest
 from click.testing import CliRunner
@@ -168,6 +169,20 @@ def test_fichiers_refuses_message_clair(url_base, tmp_path):
     assert reponse.status_code == 422
     assert "type de fichier refusé (« .pdf ») ; types acceptés pour le texte technique du CCTP : .docx, .md, .markdown" \
         in _texte(reponse)
+    # un .docx qui est bien une archive ZIP mais pas un document Word : la génération le dit, avec le chemin du
+    # fichier dans la consultation (jamais celui du dossier temporaire)
+    tampon = io.BytesIO()
+    with zipfile.ZipFile(tampon, "w") as archive:
+        archive.writestr("lisez-moi.txt", "pas un document Word")
+    for chemin, contenu in (("cctp/travaux-lycee-lot-1-gros-oeuvre.md", b"# Prescriptions\n\nTexte.\n"),
+                            ("cctp/travaux-lycee-lot-3-menuiseries.docx", tampon.getvalue())):
+        assert _deposer(alice, fiche, contenu, chemin.rsplit("/", 1)[1], chemin=chemin).status_code == 302
+    echec = alice.post(fiche + "/generer", data={"_csrf": _jeton(alice, "/")})
+    assert echec.status_code == 422, re.search(r"id=.refus.*?</div>", _texte(echec), re.S).group(0)
+    assert "Fichier joint « cctp/travaux-lycee-lot-3-menuiseries.docx » : conversion du document Word impossible" \
+        in _texte(echec), \
+        re.search(r"id=.refus.*?</div>", _texte(echec), re.S).group(0)
+    assert "/tmp" not in _texte(echec) and "dce-equipe-" not in _texte(echec)
     sans_jeton = alice.post(fiche + "/fichiers", data={"_version": version, "usage": "chemin", "chemin": "a.pdf",
                                                        "fichier": (io.BytesIO(pdf), "a.pdf")},
                             content_type="multipart/form-data")
@@ -177,7 +192,9 @@ def test_fichiers_refuses_message_clair(url_base, tmp_path):
     fabrique = sessionmaker(connexion.ouvrir(url_base), expire_on_commit=False)
     with connexion.session(fabrique) as s:
         c = depot.lire(s, comptes.trouver(s, "alice"), int(fiche.rsplit("/", 1)[1]))
-        assert [f.nom for f in fichiers.lister(s, c)] == ["cctp/travaux-lycee-lot-1-gros-oeuvre.pdf"]
+        assert [f.nom for f in fichiers.lister(s, c)] == ["cctp/travaux-lycee-lot-1-gros-oeuvre.md",
+                                                          "cctp/travaux-lycee-lot-1-gros-oeuvre.pdf",
+                                                          "cctp/travaux-lycee-lot-3-menuiseries.docx"]
     # version dépassée : refus, rien d'écrit
     perime = alice.post(fiche + "/fichiers", data={"_csrf": _jeton(alice, fiche), "_version": version, "usage": "chemin",
                                                    "chemin": "pieces/b.pdf", "fichier": (io.BytesIO(pdf), "b.pdf")},

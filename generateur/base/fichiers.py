@@ -296,13 +296,23 @@ def ecrire(dossier: Path, fichiers: list[FichierJoint]) -> None:
 @contextmanager
 def materialiser(texte_reponses: str, fichiers: list[FichierJoint]) -> Iterator[Path]:
     """Le fichier de réponses et ses fichiers joints dans un dossier temporaire privé (droits 700, effacé à la
-    sortie) : chemin du fichier de réponses, dont les chemins relatifs se résolvent comme en local."""
+    sortie) : chemin du fichier de réponses, dont les chemins relatifs se résolvent comme en local. Une erreur
+    levée dedans nomme le fichier par ce qu'il est dans la consultation (« fichier de réponses, ligne 9 »,
+    « fichier joint « cctp/lot-1.docx » »), pas par le dossier temporaire."""
     dossier = Path(tempfile.mkdtemp(prefix="dce-equipe-"))  # 0700 : invisible des autres comptes
     try:
         fichier = dossier / REPONSES
         fichier.write_text(texte_reponses, encoding="utf-8")
         ecrire(dossier, fichiers)
         yield fichier
+    except ErreurDCE as exc:
+        for probleme in exc.problemes:
+            for base in (dossier, dossier.resolve()):
+                if probleme.fichier and Path(probleme.fichier).is_relative_to(base):
+                    relatif = Path(probleme.fichier).relative_to(base).as_posix()
+                    probleme.fichier = "fichier de réponses" if relatif == REPONSES else f"fichier joint « {relatif} »"
+        exc.args = ("\n".join(str(p) for p in exc.problemes),)
+        raise
     finally:
         shutil.rmtree(dossier, ignore_errors=True)
 
