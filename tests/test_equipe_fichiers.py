@@ -65,6 +65,8 @@ def test_exemple_de_travaux_televerse_genere_et_publie(app, tmp_path):  # noqa: 
                         "pieces/travaux-lycee/reperage-amiante-avant-travaux.pdf",
                         "pieces/travaux-lycee/plan-general-coordination-sps.pdf"]
     assert "Générer le DCE" not in page
+    assert "Les réponses désignent 5 fichiers (texte technique du CCTP, pièces jointes) à téléverser dans " \
+           "« Fichiers joints »." in page
     assert "Texte technique du CCTP (prescripteur ou maître d'œuvre), lot 3 : fichier " \
            "« cctp/travaux-lycee-lot-3-menuiseries.docx » à téléverser" in page
     refus = alice.post(fiche + "/generer", data={"_csrf": _jeton(alice, "/")})
@@ -230,6 +232,7 @@ def test_import_d_un_dossier_emporte_les_fichiers_puis_regenerer_et_bilan(tmp_pa
     lien = dossier / "restauration" / "pieces" / "restauration-lycees-sites.csv"
     lien.unlink()
     lien.symlink_to(secret)
+    (dossier / "nettoyage" / "pieces" / "nettoyage-hotel-region-personnel.csv").unlink()  # absente : importée sans
     lanceur = CliRunner()
     racine = ["--catalogue", str(RACINE)]
     url, stockage = f"sqlite:///{tmp_path / 'dce.sqlite'}", tmp_path / "equipe"
@@ -256,6 +259,14 @@ def test_import_d_un_dossier_emporte_les_fichiers_puis_regenerer_et_bilan(tmp_pa
         f = ranges["cctp/travaux-lycee-lot-3-menuiseries.docx"]
         assert (f.contenu, f.taille, f.empreinte) == (word, len(word), hashlib.sha256(word).hexdigest())
         assert fichiers.manquants(s, travaux) == []
+        nettoyage = par_reference["2026-SRV-0388"]
+        assert fichiers.lister(s, nettoyage) == []
+        assert [d.nom for d in fichiers.manquants(s, nettoyage)] == ["pieces/nettoyage-hotel-region-personnel.csv"]
+        from generateur.base import journal
+
+        detail = next(l.detail for l in journal.lister(s) if l.action == "import" and "2026-SRV-0388" in l.objet)
+        assert "manquant(s) : Pièce jointe « Liste anonymisée du personnel affecté au marché en cours et masse " \
+               "salariale » : « pieces/nettoyage-hotel-region-personnel.csv » introuvable" in detail
         reponses = dict(travaux.reponses, objet=travaux.reponses["objet"] + " (phase 2)")
         depot.enregistrer(s, alice, travaux, reponses, travaux.numero_version, str)
         ident = travaux.id

@@ -96,7 +96,8 @@ def importer(session: Any, stockage: Stockage, dossier: Path, service: Service, 
         if refus:  # rien d'importé à moitié : la consultation attend que ses fichiers soient acceptables
             resultat.erreurs.extend(f"{nom} : {r}" for r in refus)
             continue
-        resultat.avertissements.extend(f"{nom} : {a} (à téléverser dans la fiche de la consultation)" for a in absents)
+        manquants = [f"{a} (à téléverser dans la fiche de la consultation)" for a in absents]
+        resultat.avertissements.extend(f"{nom} : {m}" for m in manquants)
         consultation = Consultation(reference=reference, objet=" ".join(str(donnees.get("objet") or "").split()),
                                     service_id=service.id, reponses=donnees,
                                     cree_par_id=auteur.id if auteur else None, modifie_par_id=auteur.id if auteur else None)
@@ -113,7 +114,8 @@ def importer(session: Any, stockage: Stockage, dossier: Path, service: Service, 
         for version in versions:
             _generation(session, stockage, consultation, version, auteur, racine)
         journal.noter(session, qui, "import", _objet(consultation), f"depuis {nom}, {len(versions)} version(s) générée(s)"
-                      + (f", {len(joints)} fichier(s) joint(s)" if joints else ""))
+                      + (f", {len(joints)} fichier(s) joint(s)" if joints else "")
+                      + (f" ; manquant(s) : {' ; '.join(manquants)}" if manquants else ""))
         deja.add(reference)
         resultat.importees.append(nom)
     return resultat
