@@ -197,6 +197,14 @@ def test_fichiers_refuses_message_clair(url_base, tmp_path):
         assert [f.nom for f in fichiers.lister(s, c)] == ["cctp/travaux-lycee-lot-1-gros-oeuvre.md",
                                                           "cctp/travaux-lycee-lot-1-gros-oeuvre.pdf",
                                                           "cctp/travaux-lycee-lot-3-menuiseries.docx"]
+    # un fichier gardé que les réponses ne désignent pas est listé à part, et se retire
+    page = _texte(alice.get(fiche))
+    autres = page[page.index("Fichiers gardés que les réponses ne désignent plus"):]
+    assert "cctp/travaux-lycee-lot-1-gros-oeuvre.pdf" in autres[:autres.index("</ul>")]
+    retrait = alice.post(fiche + "/fichiers/retirer", data={"_csrf": _jeton(alice, fiche), "_version": _version(alice, fiche),
+                                                            "nom": "cctp/travaux-lycee-lot-1-gros-oeuvre.pdf"})
+    assert retrait.status_code == 302
+    assert "Fichiers gardés que les réponses ne désignent plus" not in _texte(alice.get(fiche))
     # version dépassée : refus, rien d'écrit
     perime = alice.post(fiche + "/fichiers", data={"_csrf": _jeton(alice, fiche), "_version": version, "usage": "chemin",
                                                    "chemin": "pieces/b.pdf", "fichier": (io.BytesIO(pdf), "b.pdf")},
