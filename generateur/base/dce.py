@@ -184,31 +184,30 @@ def publier(session: Any, stockage: Stockage, consultation: Consultation, utilis
         retenues = [{"clause": s.clause.id, "version": str(s.clause.version), "titre": s.clause.titre,
                      "statut_juridique": s.clause.statut_juridique}
                     for s in clauses_a_valider(preparer(fichier, racine))]
-    visas = visas_clauses(session)
-    manquantes = [c for c in retenues if (c["clause"], c["version"]) not in visas]
-    visa = visa_consultation(session, consultation, consultation.numero_version)
-    if manquantes and visa is None:
-        journal.noter(session, utilisateur.identifiant, "publication_refusee", _objet(consultation),
-                      f"{len(manquantes)} clause(s) non validée(s), pas de visa")
-        raise PublicationRefusee(Probleme(
-            f"publication impossible avant le visa d'un juriste : {len(manquantes)} clause"
-            f"{'s' if len(manquantes) > 1 else ''} retenue{'s' if len(manquantes) > 1 else ''} "
-            f"sans validation juridique ({', '.join(c['titre'] for c in manquantes)})"))
-    exiger_fichiers(session, consultation, pour_publier=True)
-    trace = None
-    if visa is not None or retenues:
-        lignes = []
-        for c in retenues:
-            v = visas.get((c["clause"], c["version"]))
-            lignes.append({**c, "validation": f"validée par {v.juriste.nom} le {_heure(v.le)}" if v
-                           else "couverte par le visa de la consultation", "commentaire": v.commentaire if v else ""})
-        trace = {"juriste": visa.juriste.nom if visa else "(aucun visa de consultation)",
-                 "le": _heure(visa.le) if visa else "", "commentaire": visa.commentaire if visa else "",
-                 "clauses": lignes}
-        if visa is None:  # toutes les clauses validées une à une : pas de visa de consultation à citer
-            trace["juriste"] = "le service juridique (chaque clause validée)"
-            trace["le"] = _heure(max(visas[(c["clause"], c["version"])].le for c in retenues))
-    with fichiers.materialiser(texte_reponses, fichiers.lister(session, consultation)) as fichier:
+        visas = visas_clauses(session)
+        manquantes = [c for c in retenues if (c["clause"], c["version"]) not in visas]
+        visa = visa_consultation(session, consultation, consultation.numero_version)
+        if manquantes and visa is None:
+            journal.noter(session, utilisateur.identifiant, "publication_refusee", _objet(consultation),
+                          f"{len(manquantes)} clause(s) non validée(s), pas de visa")
+            raise PublicationRefusee(Probleme(
+                f"publication impossible avant le visa d'un juriste : {len(manquantes)} clause"
+                f"{'s' if len(manquantes) > 1 else ''} retenue{'s' if len(manquantes) > 1 else ''} "
+                f"sans validation juridique ({', '.join(c['titre'] for c in manquantes)})"))
+        exiger_fichiers(session, consultation, pour_publier=True)
+        trace = None
+        if visa is not None or retenues:
+            lignes = []
+            for c in retenues:
+                v = visas.get((c["clause"], c["version"]))
+                lignes.append({**c, "validation": f"validée par {v.juriste.nom} le {_heure(v.le)}" if v
+                               else "couverte par le visa de la consultation", "commentaire": v.commentaire if v else ""})
+            trace = {"juriste": visa.juriste.nom if visa else "(aucun visa de consultation)",
+                     "le": _heure(visa.le) if visa else "", "commentaire": visa.commentaire if visa else "",
+                     "clauses": lignes}
+            if visa is None:  # toutes les clauses validées une à une : pas de visa de consultation à citer
+                trace["juriste"] = "le service juridique (chaque clause validée)"
+                trace["le"] = _heure(max(visas[(c["clause"], c["version"])].le for c in retenues))
         dce = produire_dce(fichier, racine, visa=trace)
         for jointe in lire_pieces_jointes(dce.analyse, fichier):  # publiées avec le DCE, comme par `dce publier`
             dce.contenus[jointe.nom] = jointe.contenu

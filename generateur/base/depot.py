@@ -191,7 +191,6 @@ def dupliquer(session: Any, utilisateur: Utilisateur, consultation: Consultation
     copie = creer(session, utilisateur, donnees, consultation.service_id, action="duplication",
                   detail=f"copie de {_objet(consultation)}")
     for f in session.scalars(select(FichierJoint).where(FichierJoint.consultation_id == consultation.id)):
-        session.add(FichierJoint(consultation_id=copie.id, nom=f.nom, contenu=f.contenu, empreinte=f.empreinte,
-                                 taille=f.taille, depose_par_id=f.depose_par_id, depose_le=f.depose_le))
+        session.add(FichierJoint.de(copie.id, f.nom, f.contenu, f.depose_par_id, f.depose_le))
     session.flush()
     return copie

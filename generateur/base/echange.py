@@ -9,7 +9,6 @@ la base (`fichiers_joints`), réécrits à l'export sous le même chemin relatif
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,9 +105,7 @@ def importer(session: Any, stockage: Stockage, dossier: Path, service: Service, 
         session.add(VersionReponses(consultation_id=consultation.id, numero=consultation.numero_version,
                                     reponses=donnees, auteur_id=auteur.id if auteur else None, action="import"))
         for nom_joint, contenu in sorted(joints.items()):
-            session.add(FichierJoint(consultation_id=consultation.id, nom=nom_joint, contenu=contenu,
-                                     empreinte=hashlib.sha256(contenu).hexdigest(), taille=len(contenu),
-                                     depose_par_id=auteur.id if auteur else None))
+            session.add(FichierJoint.de(consultation.id, nom_joint, contenu, auteur.id if auteur else None))
         versions = sorted(p for p in (chemin / regeneration.VERSIONS).glob("[0-9]*") if p.is_dir() and p.name.isdigit()) \
             if (chemin / regeneration.VERSIONS).is_dir() else []
         for version in versions:

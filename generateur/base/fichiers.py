@@ -238,12 +238,13 @@ def deposer(session: Any, utilisateur: Utilisateur, consultation: Consultation, 
     donnees = copy.deepcopy(reponses if reponses is not None else consultation.reponses)
     propre = verifier(nom, contenu, limites, _est_texte_technique(donnees, cle(nom)))
     fichier = trouver(session, consultation, propre)
+    remplace = fichier is not None
     if fichier is None:
-        fichier = FichierJoint(consultation_id=consultation.id, nom=propre)
+        fichier = FichierJoint.de(consultation.id, propre, contenu, utilisateur.id)
         session.add(fichier)
-    remplace = fichier.id is not None
-    fichier.contenu, fichier.empreinte, fichier.taille = contenu, hashlib.sha256(contenu).hexdigest(), len(contenu)
-    fichier.depose_par_id, fichier.depose_le = utilisateur.id, maintenant()
+    else:
+        fichier.remplir(contenu)
+        fichier.depose_par_id, fichier.depose_le = utilisateur.id, maintenant()
     _nouvelle_version(session, utilisateur, consultation, donnees, version_lue, libelles)
     journal.noter(session, utilisateur.identifiant, "fichier_depose", _objet(consultation),
                   f"{propre} ({'remplacé, ' if remplace else ''}{len(contenu)} octets, SHA-256 {fichier.empreinte[:12]}…), "

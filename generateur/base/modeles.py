@@ -8,6 +8,7 @@ test vérifie qu'elles ne divergent pas. Les dates sont en temps universel (UTC)
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary, MetaData, String, Text,
@@ -103,6 +104,18 @@ class FichierJoint(Base):
     depose_par_id: Mapped[int | None] = mapped_column(ForeignKey("utilisateurs.id"))
     depose_le: Mapped[dt.datetime] = mapped_column(DateTime, default=maintenant)
     depose_par: Mapped[Utilisateur | None] = relationship()
+
+    @classmethod
+    def de(cls, consultation_id: int, nom: str, contenu: bytes, depose_par_id: int | None = None,
+           depose_le: dt.datetime | None = None) -> FichierJoint:
+        fichier = cls(consultation_id=consultation_id, nom=nom, depose_par_id=depose_par_id,
+                      depose_le=depose_le or maintenant())
+        fichier.remplir(contenu)
+        return fichier
+
+    def remplir(self, contenu: bytes) -> None:
+        """Le contenu, son empreinte SHA-256 et sa taille, toujours ensemble."""
+        self.contenu, self.empreinte, self.taille = contenu, hashlib.sha256(contenu).hexdigest(), len(contenu)
 
 
 class Generation(Base):
