@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..erreurs import ErreurDCE, Probleme
@@ -146,18 +147,21 @@ def _cle_chemin(chemin: str) -> list[tuple[int, Any]]:
 
 
 def enregistrer(session: Any, utilisateur: Utilisateur, consultation: Consultation, donnees: dict[str, Any],
-                version_lue: int, libelles: Libelles) -> Consultation:
+                version_lue: int, libelles: Libelles, action: str = "modification") -> Consultation:
     """Enregistre les réponses si `version_lue` est la version en base ; sinon `Conflit`.
 
     Deux contrôles : le numéro envoyé par le formulaire, puis la clause WHERE du numéro de version
     (SQLAlchemy `version_id_col`) qui écarte l'enregistrement concurrent validé entre la lecture et l'écriture.
+    `action` « fichier » (un fichier joint déposé ou retiré, `fichiers.py`) : nouvelle version même si les réponses
+    n'ont pas changé, inscrite au journal par l'appelant.
     """
     if version_lue != consultation.numero_version:
         raise conflit(session, consultation, version_lue, libelles)
     donnees = en_json(donnees)
-    if donnees == consultation.reponses:
+    if donnees == consultation.reponses and action == "modification":
         return consultation
     consultation.reponses = copy.deepcopy(donnees)
+    flag_modified(consultation, "reponses")  # même inchangées, le numéro de version avance
     consultation.reference, consultation.objet = _resume(donnees)
     consultation.modifie_par_id = utilisateur.id
     consultation.modifie_le = maintenant()
@@ -168,9 +172,10 @@ def enregistrer(session: Any, utilisateur: Utilisateur, consultation: Consultati
         consultation = session.get(Consultation, consultation.id, populate_existing=True)
         raise conflit(session, consultation, version_lue, libelles) from None
     session.add(VersionReponses(consultation_id=consultation.id, numero=consultation.numero_version,
-                                reponses=copy.deepcopy(donnees), auteur_id=utilisateur.id, action="modification"))
-    journal.noter(session, utilisateur.identifiant, "modification", _objet(consultation),
-                  f"version {consultation.numero_version}")
+                                reponses=copy.deepcopy(donnees), auteur_id=utilisateur.id, action=action))
+    if action == "modification":
+        journal.noter(session, utilisateur.identifiant, "modification", _objet(consultation),
+                      f"version {consultation.numero_version}")
     return consultation
 
 

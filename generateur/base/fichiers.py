@@ -26,7 +26,6 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Iterator, Mapping
 
 from sqlalchemy import select
-from sqlalchemy.orm.attributes import flag_modified
 
 from ..donnees import pieces_jointes
 from ..donnees.fichiers import RAISONS
@@ -36,8 +35,8 @@ from ..lot.index import POINTEUR, REPONSES, VERSIONS
 from ..lot.regeneration import RAPPORTS
 from ..pieces import texte_technique
 from . import journal
-from .depot import Libelles, conflit, _objet
-from .modeles import Consultation, FichierJoint, Utilisateur, VersionReponses, maintenant
+from .depot import Libelles, _objet, conflit, enregistrer
+from .modeles import Consultation, FichierJoint, Utilisateur, maintenant
 
 NOTE = "consultation.txt"  # identifiant en base, écrit à côté des réponses exportées (base/echange.py)
 # Noms de la disposition de `dce regenerer` : un fichier joint ne peut pas les prendre (il les écraserait à l'export).
@@ -204,29 +203,6 @@ def cle(nom: str) -> str:
         return nom
 
 
-def _nouvelle_version(session: Any, utilisateur: Utilisateur, consultation: Consultation, donnees: dict[str, Any],
-                      version_lue: int, libelles: Libelles) -> None:
-    """Un fichier déposé ou retiré change le DCE : nouvelle version des réponses (un visa donné avant ne le couvre
-    pas ; une page restée ouverte ailleurs est avertie), sous le même verrou optimiste qu'un enregistrement."""
-    from sqlalchemy.orm.exc import StaleDataError
-
-    if version_lue != consultation.numero_version:
-        raise conflit(session, consultation, version_lue, libelles)
-    consultation.reponses = donnees
-    flag_modified(consultation, "reponses")
-    consultation.modifie_par_id = utilisateur.id
-    consultation.modifie_le = maintenant()
-    try:
-        session.flush()
-    except StaleDataError:
-        session.rollback()
-        consultation = session.get(Consultation, consultation.id, populate_existing=True)
-        raise conflit(session, consultation, version_lue, libelles) from None
-    session.add(VersionReponses(consultation_id=consultation.id, numero=consultation.numero_version,
-                                reponses=donnees, auteur_id=utilisateur.id, action="fichier"))
-    session.flush()
-
-
 def deposer(session: Any, utilisateur: Utilisateur, consultation: Consultation, nom: str, contenu: bytes,
             limites: Limites, version_lue: int, libelles: Libelles,
             reponses: dict[str, Any] | None = None) -> FichierJoint:
@@ -245,7 +221,9 @@ def deposer(session: Any, utilisateur: Utilisateur, consultation: Consultation, 
     else:
         fichier.remplir(contenu)
         fichier.depose_par_id, fichier.depose_le = utilisateur.id, maintenant()
-    _nouvelle_version(session, utilisateur, consultation, donnees, version_lue, libelles)
+    # un fichier déposé change le DCE : nouvelle version des réponses (un visa donné avant ne le couvre pas ; une
+    # page restée ouverte ailleurs est avertie), sous le même verrou optimiste qu'un enregistrement
+    enregistrer(session, utilisateur, consultation, donnees, version_lue, libelles, action="fichier")
     journal.noter(session, utilisateur.identifiant, "fichier_depose", _objet(consultation),
                   f"{propre} ({'remplacé, ' if remplace else ''}{len(contenu)} octets, SHA-256 {fichier.empreinte[:12]}…), "
                   f"version {consultation.numero_version}")
@@ -261,7 +239,8 @@ def retirer(session: Any, utilisateur: Utilisateur, consultation: Consultation, 
     if fichier is None:
         raise ErreurDCE(Probleme(f"« {nom} » : aucun fichier de ce nom dans la consultation"))
     session.delete(fichier)
-    _nouvelle_version(session, utilisateur, consultation, copy.deepcopy(consultation.reponses), version_lue, libelles)
+    enregistrer(session, utilisateur, consultation, copy.deepcopy(consultation.reponses), version_lue, libelles,
+                action="fichier")
     journal.noter(session, utilisateur.identifiant, "fichier_retire", _objet(consultation),
                   f"{nom}, version {consultation.numero_version}")
 
