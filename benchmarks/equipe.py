@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 RACINE = Path(__file__).resolve().parent.parent
-# Le serveur d'équipe ne reçoit encore que le fichier de réponses, sans les fichiers qu'il désigne : les exemples dont
-# le CCTP importe un texte technique (travaux-lycee) n'y sont pas générables et restent hors du banc.
+# Le banc ne reprend que le fichier de réponses : les exemples dont le CCTP importe un texte technique (travaux-lycee)
+# demanderaient aussi de téléverser leurs fichiers joints (fiche de la consultation, « Fichiers joints ») et restent
+# hors du banc.
 EXEMPLES = sorted(f for f in (RACINE / "exemples").glob("*.yaml") if "cctp_technique:" not in f.read_text(encoding="utf-8"))
 MOT_DE_PASSE = "banc-de-charge-2026"
 

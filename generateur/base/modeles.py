@@ -98,7 +98,7 @@ class FichierJoint(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id", ondelete="CASCADE"))
     nom: Mapped[str] = mapped_column(String(300))
-    contenu: Mapped[bytes] = mapped_column(LargeBinary)
+    contenu: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # lu seulement quand il sert (pas pour lister)
     empreinte: Mapped[str] = mapped_column(String(64))
     taille: Mapped[int] = mapped_column(Integer)
     depose_par_id: Mapped[int | None] = mapped_column(ForeignKey("utilisateurs.id"))
