@@ -253,8 +253,8 @@ def create_app_equipe(racine: Path | None, url_base: str, stockage: Path, *, htt
             flash(str(exc.problemes[0]), "alerte")
             return redirect(url_for("accueil"))
         flash("Fichier repris dans une nouvelle consultation.", "succes")
-        if fichiers.manquants(g.s, c):
-            n = len(fichiers.manquants(g.s, c))
+        n = len(fichiers.manquants(g.s, c))
+        if n:
             flash(f"Les réponses désignent {n} fichier{'s' if n > 1 else ''} (texte technique du CCTP, pièces jointes) "
                   "à téléverser dans « Fichiers joints ».", "alerte")
         return redirect(url_for("fiche", ident=c.id))
