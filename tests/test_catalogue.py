@@ -358,7 +358,8 @@ def test_couverture_terminal_et_exports(tmp_path):
     assert "Sans clause" not in resultat.output
     assert re.search(r"✓ 18\.1\s+Promouvoir des clauses contractuelles.*ccap-reexamen \(CCAP, rappel\)", resultat.output)
     # chaque clause dit le niveau de son lien ; la synthèse nomme les actions que rien ne met en œuvre au-delà du droit
-    assert "rc-critere-social (RC, mise en œuvre)" in resultat.output
+    assert "rc-critere-social (RC, mise en œuvre ou rappel)" in resultat.output  # compté avec sa clause d'exécution
+    assert "rc-variante-insertion (RC, rappel)" in resultat.output  # une faculté n'est jamais comptée
     assert re.search(r"jamais mises en œuvre au-delà du droit\s*: .*19\.3\.$", resultat.output, re.M)
     assert re.search(r"1\.1\s+Sensibiliser.*action interne \(hors DCE\)", resultat.output)
     from openpyxl import load_workbook

@@ -190,10 +190,12 @@ def test_fiche_regle_en_francais_et_reponses_comme_des_reponses(exemples_generes
     assert insertion.endswith("lots retenus\u00a0: 1, 2, 3, 4 et 5.")
     for regle in regles.values():  # ni expression Jinja, ni structure de données, ni nom interne
         assert not re.search(r"==|\||selectattr|\{'|\['|spaser\.|lot\.", regle), regle
-    # écolabels, variante bas carbone (réemploi, biosourcés), insertion sous le seuil européen, avance et retenue de
-    # la politique de la Région au-delà du minimum légal ; la condition environnementale obligatoire n'y est pas
-    assert "7\u00a0actions à ce niveau\u00a0: 1.2, 1.3, 2.1, 4.1, 6.2, 6.3, 11.4." in fiche.texte
-    assert [l[0] for l in tableaux[0][1:]] == ["1.2", "1.3", "2.1", "4.1", "6.2", "6.2", "6.3", "6.3", "11.4", "11.4"]
+    # écolabels, insertion sous le seuil européen, avance et retenue de la politique de la Région au-delà du minimum
+    # légal ; ni la condition environnementale obligatoire, ni les variantes (bas carbone, insertion), simples
+    # facultés comptées en rappel (relecture du juriste, S4)
+    assert "5\u00a0actions à ce niveau\u00a0: 1.2, 1.3, 6.2, 6.3, 11.4." in fiche.texte
+    assert [l[0] for l in tableaux[0][1:]] == ["1.2", "1.3", "6.2", "6.3", "6.3", "11.4", "11.4"]
+    assert ("2.1", "RC") in {(l[0], l[2]) for l in tableaux[2][1:]}  # variante de réemploi : rappel
     assert ("2.2", "CCAP") in {(l[0], l[2]) for l in tableaux[1][1:]}  # condition environnementale : obligation
 
 

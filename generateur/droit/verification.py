@@ -24,6 +24,7 @@ from ..donnees.catalogue import structure as structure_catalogue
 from ..erreurs import ErreurDonnees, Probleme
 from .expressions import ENV_CLAUSES, ENV_EXPRESSIONS
 from .regles import NOMS_ANALYSE, NOMS_CLAUSE
+from .spaser import EXECUTION, PIECES_EXECUTION
 
 CCAG = {"Travaux", "FCS", "PI", "TIC", "MI", "MOE"}
 # Noms connus d'un modèle Jinja de clause : ceux du moteur, les globales de Jinja, ses constantes et `loop`
@@ -247,9 +248,14 @@ class Verificateur:
                 self.pb(f"condition « si » du lien vers l'action {lien.action} illisible : {exc.message}", c.fichier,
                         ligne, "actions")
                 continue
-            for nom in sorted(meta.find_undeclared_variables(arbre) - self.connus):
+            lus = meta.find_undeclared_variables(arbre)
+            for nom in sorted(lus - self.connus - {EXECUTION}):
                 self.pb(f"la condition « si » du lien vers l'action {lien.action} lit « {nom} », fourni ni par le "
                         "questionnaire ni par les règles", c.fichier, ligne, "actions")
+            if EXECUTION in lus and c.document in PIECES_EXECUTION:
+                self.pb(f"la condition « si » du lien vers l'action {lien.action} lit « {EXECUTION}(…) », qui ne se "
+                        f"lit que dans une clause du RC : une clause du {c.document} est elle-même une clause "
+                        "d'exécution", c.fichier, ligne, "actions")
             self._evasions(arbre, c.fichier, (ligne or 1) - 1, "actions")
         # corps
         try:
