@@ -259,7 +259,7 @@ def test_exemples_chaque_mise_en_oeuvre_renvoie_a_une_clause_du_contrat(exemple,
     fiche = lus.pop("SPASER")
     actions = mises_en_oeuvre_lues(fiche)
     lignes = _tableau_apres(fiche, TITRE_MISES)
-    assert lignes[0][:5] == ["Action", "Intitulé de l’action", "Document", "Article", "Clause (version)"]
+    assert lignes[0][:5] == ["Action", "Intitulé de l’action", "Pièce", "Article", "Clause (version)"]
     par_action: dict[str, list[list[str]]] = {}
     for ligne in lignes[1:]:
         par_action.setdefault(ligne[0], []).append(ligne)
@@ -290,3 +290,55 @@ def test_metropole_avance_au_minimum_legal_et_biodiversite(exemples_generes):
     legales = _tableau_apres(fiche, "2.2\u00a0– Actions auxquelles répondent des obligations légales")
     assert any(l[0] == "3.1" and "ccap-avance" in l[4] for l in legales)
     assert "perturbateurs" not in " ".join(" ".join(l) for t in fiche.tableaux for l in t).lower()
+
+
+# Achats où chaque suggestion du questionnaire s'applique (la première famille dont `quand` est vrai est prise).
+FAMILLES_DES_SUGGESTIONS = [
+    BASES["fournitures"], BASES["denrees"], BASES["textile"], BASES["travaux"],
+    {"nature": "services", "categorie": "nettoyage", "cpv": "90911200-8"},
+    {"nature": "services", "categorie": "restauration_collective", "cpv": "55523100-3"},
+    {"nature": "fournitures", "categorie": "informatique", "cpv": "30213000-5"},
+    # au-delà du seuil européen (lancement après le 22 août 2026) : l'insertion devient une obligation légale
+    {"nature": "services", "categorie": "autre", "cpv": "79000000-4",
+     "lots": [{"numero": 1, "intitule": "Accueil", "montant_estime": 300000}]},
+]
+
+
+def _avec_option(donnees: dict, active: dict) -> dict:
+    donnees = json.loads(json.dumps(donnees, default=str))
+    for chemin, valeur in active.items():
+        *parents, feuille = chemin.split(".")
+        cible = donnees
+        for p in parents:
+            cible = cible.setdefault(p, {})
+        cible[feuille] = valeur
+    return donnees
+
+
+def test_chaque_suggestion_dit_le_niveau_que_compte_la_fiche(droit_commun, tmp_path):
+    """Le niveau que chaque suggestion annonce pour chaque action (assistant, page des suggestions, dce expliquer) est
+    celui que la fiche SPASER compte une fois l'option retenue : une « mise en œuvre » annoncée y apparaît et n'y
+    était pas sans l'option ; une obligation légale annoncée y est une obligation légale."""
+    from generateur.droit.suggestions import charger
+
+    vues = 0
+    for s in charger(droit_commun / "questionnaire.yaml"):
+        if not s.active:
+            continue  # suggestion qui fait revoir une réponse (allotissement, critère) : rien n'est activé
+        for i, famille in enumerate(FAMILLES_DES_SUGGESTIONS):
+            sans = preparer(ecrire(tmp_path, reponses(**famille), f"{s.id}-{i}-sans.yaml"), droit_commun)
+            if s.convient(sans.contexte):
+                break
+        else:
+            raise AssertionError(f"aucune famille d'essai pour la suggestion {s.id}")
+        avec = preparer(ecrire(tmp_path, _avec_option(reponses(**famille), s.active), f"{s.id}-avec.yaml"), droit_commun)
+        annonces = s.niveaux(avec.contexte)
+        assert annonces, s.id
+        niveaux_avec = {(l.action.id, n) for n, liens in par_niveau(avec).items() for l in liens}
+        mises_sans = {l.action.id for l in par_niveau(sans)["mise_en_oeuvre"]}
+        for etiquette, niveau in annonces:
+            assert (etiquette, niveau) in niveaux_avec, (s.id, etiquette, niveau, sorted(niveaux_avec))
+            if niveau == "mise_en_oeuvre":
+                assert etiquette not in mises_sans, (s.id, etiquette)
+        vues += 1
+    assert vues >= 10

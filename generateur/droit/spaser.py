@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..donnees.acheteurs import Action
 from ..donnees.catalogue import NIVEAUX
@@ -61,6 +61,8 @@ class LienApplique:
     action: Action
     selection: Selection
     niveau: str
+    # condition « si » du lien, quand il en a une : la fiche dit ce qui a décidé du niveau
+    si: str = field(default="", compare=False)
 
     @property
     def libelle_niveau(self) -> str:
@@ -116,7 +118,7 @@ def liens_spaser(analyse: Analyse) -> list[LienApplique]:
     liens: list[LienApplique] = []
     for s, lien in evalues:
         for action in analyse.acheteur.actions_pour(lien.action, s.clause.id):
-            applique = LienApplique(action, s, lien.niveau)
+            applique = LienApplique(action, s, lien.niveau, lien.si)
             if applique not in liens:
                 liens.append(applique)
     return _ordre(analyse, liens)
