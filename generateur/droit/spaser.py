@@ -80,7 +80,7 @@ PIECES_EXECUTION = ("CCAP", "CCTP")
 EXECUTION = "execution"
 
 
-def _liens_evalues(analyse: Analyse, selections: list[Selection], contexte: dict) -> list[tuple[Selection, object]]:
+def _liens_evalues(selections: list[Selection], contexte: dict) -> list[tuple[Selection, object]]:
     """(clause, lien) pour chaque lien dont la condition « si » est vraie pour cette consultation."""
     vrais = []
     for s in selections:
@@ -112,9 +112,9 @@ def liens_spaser(analyse: Analyse) -> list[LienApplique]:
         raise ErreurClause(Probleme(f"{EXECUTION}('{etiquette}') ne se lit que dans une clause du RC : une clause "
                                     "du CCAP ou du CCTP est elle-même une clause d'exécution", None, None, "actions"))
 
-    evalues = _liens_evalues(analyse, contrat, {**analyse.contexte, EXECUTION: interdite})
+    evalues = _liens_evalues(contrat, {**analyse.contexte, EXECUTION: interdite})
     executees = {lien.action for _, lien in evalues if lien.niveau == "mise_en_oeuvre"}
-    evalues += _liens_evalues(analyse, autres, {**analyse.contexte, EXECUTION: lambda e: str(e) in executees})
+    evalues += _liens_evalues(autres, {**analyse.contexte, EXECUTION: lambda e: str(e) in executees})
     liens: list[LienApplique] = []
     for s, lien in evalues:
         for action in analyse.acheteur.actions_pour(lien.action, s.clause.id):

@@ -412,10 +412,36 @@ class Verificateur:
         for versions in chargees.values():
             for c in versions:
                 self.clause(c, textes[c.fichier], actions, ids)
+        self._correspondances_par_clause(chargees)
         self.versions(chargees, textes)
         self.plan(documents, chargees, doc)
         self.problemes.extend(modeles(self.racine) if modeles else [])
         return self.problemes
+
+    def _correspondances_par_clause(self, chargees: dict[str, list[Clause]]) -> None:
+        """`correspondance_clauses` de chaque référentiel d'acheteur : clause du catalogue, étiquette que la clause
+        porte, actions du référentiel."""
+        for fichier in sorted((self.racine / "acheteurs").glob("*/referentiel.yaml")):
+            try:
+                doc = yaml_lignes.lire(fichier)
+            except ErreurDonnees:
+                continue  # signalé au chargement du profil
+            donnees = doc.donnees if isinstance(doc.donnees, dict) else {}
+            propres = {str(a.get("id")) for axe in donnees.get("axes", []) for ch in axe.get("chantiers", [])
+                       for a in ch.get("actions", [])}
+            for ident, etiquettes in (donnees.get("correspondance_clauses") or {}).items():
+                chemin = f"correspondance_clauses.{ident}"
+                if ident not in chargees:
+                    self.pb(f"clause « {ident} » absente du catalogue", fichier, doc.ligne(chemin), chemin)
+                    continue
+                portees = {l.action for c in chargees[ident] for l in c.liens}
+                for etiquette, cibles in (etiquettes or {}).items():
+                    if str(etiquette) not in portees:
+                        self.pb(f"la clause « {ident} » ne porte pas l'étiquette « {etiquette} »", fichier,
+                                doc.ligne(chemin), chemin)
+                    for cible in cibles or []:
+                        if str(cible) not in propres:
+                            self.pb(f"action « {cible} » absente de ce référentiel", fichier, doc.ligne(chemin), chemin)
 
     def _actions(self, referentiel: str) -> dict[str, bool]:
         """Actions du référentiel : identifiant → peut être portée par un DCE (dce: true)."""
