@@ -80,6 +80,7 @@ BASES = {
     "denrees": {"categorie": "restauration_collective", "cpv": "15000000-8"},
     "textile": {"categorie": "textile", "cpv": "18000000-9"},
     "travaux": {"nature": "travaux", "categorie": "batiment", "cpv": "45454000-4", "delai_garantie_mois": 12},
+    "espaces_verts": {"nature": "services", "categorie": "espaces_verts", "cpv": "77310000-6"},
 }
 SOCIAL = [{"intitule": "Prix", "ponderation": 50, "type": "prix"},
           {"intitule": "Performance environnementale", "ponderation": 30, "type": "environnemental"},
@@ -114,6 +115,14 @@ OPTIONS = {
     "critere_social": ("fournitures", {"criteres": SOCIAL}, ["7.3", "9.3"]),
     # une faculté n'oblige personne : les variantes (générales, réemploi) ne sont que des rappels
     "variantes": ("fournitures", {"variantes": {"autorisees": True}}, []),
+    "variantes_travaux": ("travaux", {"variantes": {"autorisees": True, "objets": ["materiaux", "reemploi", "energie"]}},
+                          []),
+    # avance de la filière BTP : le profil « droit commun » la fixe au minimum légal, rien au-delà du droit
+    "filiere_btp": ("travaux", {"spaser": {"filiere_btp": True}}, []),
+    # périodes propres au site (gestion différenciée, fauche tardive) : la clause des périodes d'intervention met
+    # en œuvre la préservation de la biodiversité (1.3) ; sans elles, elle n'en est qu'un rappel
+    "periodes_espaces_verts": ("espaces_verts", {"espaces_verts": {"periodes": "fauche tardive après le 15 juillet"}},
+                               ["1.3"]),
 }
 
 
@@ -185,11 +194,11 @@ def test_bilan_d_un_dossier_sans_option(droit_commun, tmp_path):
     assert b.indicateur("spaser_au_dela_du_droit").mesures[2026].part == 0
     assert any(ch["obligations_legales_seules"] for ch in b.chantiers)  # la condition environnementale, etc.
     lu = Lu(sortie / "bilan-SPASER-occitanie.docx")
-    assert "Actions du SPASER mises en œuvre au-delà du droit en 2026\u00a0: 0, par 0 consultation sur 5." in lu.texte
+    assert "Actions du SPASER mises en œuvre au-delà du droit en 2026\u00a0: 0, par 0 consultation sur 6." in lu.texte
     wb = load_workbook(sortie / "bilan-SPASER-occitanie.xlsx")
     lignes = list(wb["Consultations"].iter_rows(values_only=True))
     col = lignes[0].index("Actions SPASER mises en œuvre au-delà du droit")
-    assert [l[col] for l in lignes[1:]] == [None] * 5  # cellules vides : aucune action
+    assert [l[col] for l in lignes[1:]] == [None] * len(BASES)  # cellules vides : aucune action
     col_legales = lignes[0].index("Actions SPASER par obligations légales seulement")
     assert all("1.2" in l[col_legales] for l in lignes[1:])
     chantiers = list(wb["Chantiers"].iter_rows(values_only=True))
