@@ -313,22 +313,12 @@ FAMILLES_DES_SUGGESTIONS = [
 ]
 
 
-def _avec_option(donnees: dict, active: dict) -> dict:
-    donnees = json.loads(json.dumps(donnees, default=str))
-    for chemin, valeur in active.items():
-        *parents, feuille = chemin.split(".")
-        cible = donnees
-        for p in parents:
-            cible = cible.setdefault(p, {})
-        cible[feuille] = valeur
-    return donnees
-
-
 def test_chaque_suggestion_dit_le_niveau_que_compte_la_fiche(droit_commun, tmp_path):
     """Le niveau que chaque suggestion annonce pour chaque action (assistant, page des suggestions, dce expliquer) est
     celui que la fiche SPASER compte une fois l'option retenue : une « mise en œuvre » annoncée y apparaît et n'y
     était pas sans l'option ; une obligation légale annoncée y est une obligation légale."""
     from generateur.droit.suggestions import charger
+    from generateur.interfaces.web.propositions import appliquer
 
     vues = 0
     for s in charger(droit_commun / "questionnaire.yaml"):
@@ -340,7 +330,9 @@ def test_chaque_suggestion_dit_le_niveau_que_compte_la_fiche(droit_commun, tmp_p
                 break
         else:
             raise AssertionError(f"aucune famille d'essai pour la suggestion {s.id}")
-        avec = preparer(ecrire(tmp_path, _avec_option(reponses(**famille), s.active), f"{s.id}-avec.yaml"), droit_commun)
+        # l'option retenue comme l'assistant la retient (réponses de `active` posées)
+        retenue = appliquer(droit_commun, reponses(**famille), s, True)
+        avec = preparer(ecrire(tmp_path, retenue, f"{s.id}-avec.yaml"), droit_commun)
         annonces = s.niveaux(avec.contexte)
         assert annonces, s.id
         niveaux_avec = {(l.action.id, n) for n, liens in par_niveau(avec).items() for l in liens}
