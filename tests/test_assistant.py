@@ -123,8 +123,8 @@ def test_consultation_de_travaux_en_lots_complete_jusqu_au_dce(travaux, tmp_path
     resultat = CliRunner().invoke(main, ["nouveau", str(cli)], input="\n".join(repondeur.saisies) + "\n")
     assert resultat.exit_code == 0, resultat.output
     sortie = normal(resultat.output)
-    assert "Suggestion : Clause d'insertion par l'activité économique (actions 6.2, 6.3 du SPASER)" in sortie
-    assert "Suggestion : Avance majorée du contrat de filière BTP (action 11.4 du SPASER)" in sortie
+    assert "Suggestion : Clause d'insertion par l'activité économique (SPASER, mise en œuvre au-delà du droit : actions 6.2 et 6.3)" in sortie
+    assert "Suggestion : Avance majorée du contrat de filière BTP (SPASER, mise en œuvre au-delà du droit : action 11.4)" in sortie
     assert "── Récapitulatif ──" in sortie and "Montant estimé du lot (€ HT) : 420 000,00 € HT" in sortie
     assert f"Réponses écrites dans {cli}" in sortie
     assert cli.read_text(encoding="utf-8") == fichier.read_text(encoding="utf-8")
@@ -379,7 +379,7 @@ def test_lot_unique_suggere_l_allotissement_et_motive_le_refus(tmp_path):
                          ("Motifs de l'absence d'allotissement", "Intervention unique en site occupé.")]
     fichier = tmp_path / "r.yaml"
     r = derouler(scenario, fichier)
-    assert "Suggestion : Découper la consultation en lots (action 11.1 du SPASER)" in r.sortie
+    assert "Suggestion : Découper la consultation en lots (SPASER, obligation légale : action 11.1)" in r.sortie
     assert "La consultation ne comporte qu'un lot, de 1 200 000,00 € HT." in r.sortie
     donnees = yaml.safe_load(fichier.read_text(encoding="utf-8"))
     assert donnees["justifications"]["absence_allotissement"] == "Intervention unique en site occupé."
@@ -465,8 +465,12 @@ def test_expliquer_dit_pourquoi_chaque_clause_est_la(tmp_path):
     assert "règle : lot.insertion_lot → lot.insertion_lot = lot 1 : non, lot 2 : non" in ecartees
     assert "1.3 Mettre en œuvre la préservation des milieux" in reste
     assert "avance_taux_pme = 20 %" in reste and "seuil_europeen = 216 000,00 € HT  (CCP R2124-1" in reste
-    assert "[retenue] Produits de nettoyage écolabellisés (actions 1.2, 1.3)" in reste
-    assert "[refusée] Produits sans perturbateurs endocriniens (action 1.2)" in reste
+    assert "[retenue] Produits de nettoyage écolabellisés (mise en œuvre au-delà du droit : actions 1.2 et 1.3)" in reste
+    assert "[refusée] Produits sans perturbateurs endocriniens (mise en œuvre au-delà du droit : actions 1.2, 1.3 et 1.4)" in reste
+    # au-delà du seuil européen depuis le 22 août 2026, la clause d'insertion répond à une obligation légale (6.2) ;
+    # son suivi (6.3) va au-delà : chaque suggestion dit le niveau de chaque action, comme la fiche SPASER
+    assert ("Clause d'insertion par l'activité économique (mise en œuvre au-delà du droit : action 6.3 ; "
+            "obligation légale : action 6.2)") in reste
     droit, cibles = reste.split("Écarts au droit", 1)[1].split("Écarts aux cibles de l'acheteur", 1)
     assert ("lot 2 : 450 000,00 € HT, aucune clause sociale alors que le marché dépasse le seuil européen "
             "(600 000,00 € HT pour un seuil de 216 000,00 € HT)") in droit

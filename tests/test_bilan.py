@@ -139,8 +139,9 @@ def test_indicateurs_egaux_au_decompte_manuel(bilan):
     legales = {(c["annee"], c["chantier"]): [x.reference for x in c["obligations_legales_seules"]] for c in b.chantiers}
     assert legales[(2026, 5)] == ["C5"]
     # chantier 1 (considérations environnementales) : avant le 22 août 2026, le critère environnemental est un choix
-    # (C1) ; depuis, il est imposé (C4 à C8) : obligation légale seule, sauf option (C8 : variante bas carbone, 1.4 non)
-    assert chantiers[(2025, 1)] == ["C1"] and chantiers[(2026, 1)] == []
+    # (C1), mais un critère ne compte jamais seul, sans clause d'exécution qui met en œuvre la même action (règle de
+    # comptage, docs/juriste.md) ; depuis, il est imposé (C4 à C8) : obligation légale seule
+    assert chantiers[(2025, 1)] == [] and chantiers[(2026, 1)] == []
     assert legales[(2026, 1)] == ["C4", "C7", "C5", "C6"]
     assert all(not c.obligations_non_respectees for c in b.consultations)  # C6 : absence justifiée
 
@@ -471,7 +472,8 @@ def test_actions_et_chantiers_par_niveau_se_recomptent_dans_le_classeur(bilan):
         return [x for x in (c[colonne] or "").split(", ") if x]
     mises = {a for c in consultations for a in liste(c, "Actions SPASER mises en œuvre au-delà du droit")}
     legales = {a for c in consultations for a in liste(c, "Actions SPASER par obligations légales seulement")} - mises
-    assert "11.4" in mises and "9.2" in mises          # avance de la politique ; égalité par le critère social de C4
+    assert "11.4" in mises and "9.2" not in mises      # avance de la politique ; le critère social de C4 ne compte
+    # pas l'égalité professionnelle sans clause d'exécution qui la met en œuvre (règle de comptage, docs/juriste.md)
     assert "15.3" in legales and "9.2" not in legales  # remise électronique : obligation ; rc-probite : rappel
     avec = sum(1 for c in consultations if liste(c, "Actions SPASER mises en œuvre au-delà du droit"))
     cle = lambda i: [int(x) for x in i.split(".")]  # noqa: E731

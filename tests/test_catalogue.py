@@ -358,7 +358,8 @@ def test_couverture_terminal_et_exports(tmp_path):
     assert "Sans clause" not in resultat.output
     assert re.search(r"✓ 18\.1\s+Promouvoir des clauses contractuelles.*ccap-reexamen \(CCAP, rappel\)", resultat.output)
     # chaque clause dit le niveau de son lien ; la synthèse nomme les actions que rien ne met en œuvre au-delà du droit
-    assert "rc-critere-social (RC, mise en œuvre)" in resultat.output
+    assert "rc-critere-social (RC, mise en œuvre ou rappel)" in resultat.output  # compté avec sa clause d'exécution
+    assert "rc-variante-insertion (RC, rappel)" in resultat.output  # une faculté n'est jamais comptée
     assert re.search(r"jamais mises en œuvre au-delà du droit\s*: .*19\.3\.$", resultat.output, re.M)
     assert re.search(r"1\.1\s+Sensibiliser.*action interne \(hors DCE\)", resultat.output)
     from openpyxl import load_workbook
@@ -502,3 +503,33 @@ def test_modele_word_sans_emplacement_du_corps(copie, tmp_path, monkeypatch):
     assert res.exit_code != 0
     assert "{{p corps }}" in res.output and "dce.docx" in res.output
     assert not sortie.exists() or not list(sortie.iterdir())
+
+
+def test_execution_lue_seulement_dans_le_rc(copie):
+    """`execution('6.2')` (une clause du CCAP ou du CCTP met en œuvre l'action) se lit dans le lien d'un critère du
+    RC ; une clause du CCAP ou du CCTP, qui est elle-même une clause d'exécution, ne peut pas la lire."""
+    fichier = copie / CLAUSE
+    assert "document: CCAP" in fichier.read_text(encoding="utf-8")
+    champ(fichier, "actions", '''{mise_en_oeuvre: [{action: "6.2", si: "execution('6.2')"}]}''')
+    resultat = verifier(copie)
+    signale(resultat, CLAUSE, ligne_de(fichier, "actions:"),
+            "condition « si » du lien vers l'action 6.2 lit « execution(…) », qui ne se lit que dans une clause du RC")
+    rc = copie / "clauses/rc/rc-critere-social.md"
+    assert "execution('6.2')" in rc.read_text(encoding="utf-8")  # le critère social, lui, la lit
+
+
+def test_correspondance_par_clause_verifiee(copie):
+    """`correspondance_clauses` d'un référentiel : la clause existe, porte l'étiquette, et les actions visées sont
+    celles du référentiel."""
+    fichier = copie / "acheteurs/aix-marseille-provence/referentiel.yaml"
+    texte = fichier.read_text(encoding="utf-8")
+    avant = '  cctp-perturbateurs: {"1.2": [], "1.3": []}'
+    assert avant in texte
+    fichier.write_text(texte.replace(avant, '  cctp-perturbateurs: {"1.2": [], "9.9": ["7.7"]}\n  cctp-inconnue: {}'),
+                       encoding="utf-8")
+    resultat = verifier(copie)
+    nom = "acheteurs/aix-marseille-provence/referentiel.yaml"
+    ligne = ligne_de(fichier, "  cctp-perturbateurs:")
+    signale(resultat, nom, ligne, "la clause « cctp-perturbateurs » ne porte pas l'étiquette « 9.9 »")
+    signale(resultat, nom, ligne, "action « 7.7 » absente de ce référentiel")
+    signale(resultat, nom, ligne_de(fichier, "  cctp-inconnue:"), "clause « cctp-inconnue » absente du catalogue")

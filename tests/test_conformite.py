@@ -291,3 +291,28 @@ def test_indice_de_revision_des_services_designe_par_sa_serie(exemples_generes, 
     word = Lu(next(p for n, p in fichiers.items() if n.endswith("annexe-conformite.docx")))
     assert any(len(l) > 2 and l[0].startswith("Chaque indice de révision décrit au catalogue") and l[2] == "À vérifier"
                for t in word.tableaux for l in t)
+
+
+def test_insertion_a_justifier_seulement_sans_autre_condition_sociale(tmp_path):
+    """L2112-2-1 impose une condition d'exécution sociale, pas l'insertion : au-delà du seuil européen, refuser
+    l'insertion n'est à justifier que si un lot reste sans autre condition sociale (égalité professionnelle ici).
+    La reprise du personnel de propreté, obligation de la convention collective (article 7), n'est pas une
+    condition sociale choisie par l'acheteur : elle ne satisfait pas L2112-2-1 (relecture du juriste)."""
+    lots = [{"numero": 1, "intitule": "Papier", "montant_estime": 300000}]
+    sans = verdicts(tmp_path, lots=lots)
+    assert sans["options-imposees"].statut == "a_verifier"  # bonne pratique : « À vérifier »
+    assert "Clause d’insertion" in _typo(sans["options-imposees"].message)
+    egalite = verdicts(tmp_path, lots=lots, spaser={"egalite": True})
+    assert egalite["condition-sociale"].statut == "conforme" and "ccap-egalite" in egalite["condition-sociale"].message
+    assert "insertion" not in egalite["options-imposees"].message.lower()
+    liste = {"titre": "Liste du personnel affecté au marché en cours", "nature": "liste_personnel",
+             "fichier": "pieces/nettoyage-hotel-region-personnel.csv"}  # la pièce de l'exemple, jointe par ecrire
+    propre = verdicts(tmp_path, nature="services", categorie="nettoyage", cpv="90911200-8", reprise_personnel=True,
+                      pieces_acheteur=[liste], lots=[{"numero": 1, "intitule": "Bureaux", "montant_estime": 300000}])
+    assert propre["condition-sociale"].statut == "non_conforme"
+    assert "ccap-reprise-personnel" not in propre["condition-sociale"].message
+    assert "insertion" in propre["options-imposees"].message.lower()
+
+
+def _typo(texte: str) -> str:
+    return texte.replace("'", "’")

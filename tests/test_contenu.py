@@ -180,20 +180,26 @@ def test_fiche_regle_en_francais_et_reponses_comme_des_reponses(exemples_generes
     # trois tableaux : mises en œuvre au-delà du droit, obligations légales, rappels
     tableaux = [t for t in fiche.tableaux if t[0][-1] == "Règle appliquée"]
     assert len(tableaux) == 3
-    regles = {(l[3], l[4]): l[5] for t in tableaux for l in t[1:]}
-    assert regles[("3.1", "Produits écolabellisés (cctp-ecolabels, v1)")] == (
+    regles = {(l[0], l[3], l[4]): l[5] for t in tableaux for l in t[1:]}
+    assert regles[("1.2", "3.1", "Produits écolabellisés (cctp-ecolabels, v1)")] == (
         "Quand l’acheteur exige des écolabels — réponse lue\u00a0: «\u00a0Exigences d’écolabels\u00a0»\u00a0: oui.")
-    assert regles[("3.2", "Chantier à faibles nuisances et gestion des déchets (cctp-travaux-environnement, v1)")] == (
+    # un lien restreint par `si` dit ce qui a décidé de son niveau : 1.3 pour les familles que cite le SPASER
+    assert regles[("1.3", "3.1", "Produits écolabellisés (cctp-ecolabels, v1)")].endswith(
+        " Niveau selon la réponse «\u00a0Familles de produits soumises à écolabel\u00a0»\u00a0: "
+        "peintures et vernis et bois et produits dérivés.")
+    assert regles[("2.2", "3.2", "Chantier à faibles nuisances et gestion des déchets (cctp-travaux-environnement, v1)")] == (
         "Pour un marché de travaux — réponse lue\u00a0: «\u00a0Nature du marché\u00a0»\u00a0: Travaux.")
-    assert regles[("8.1", "Pénalités (ccap-penalites, v1)")] == "Toujours."  # article 8.1 depuis les articles de chantier
-    insertion = next(r for (_, c), r in regles.items() if "(ccap-insertion," in c)
+    assert regles[("1.4", "8.1", "Pénalités (ccap-penalites, v1)")] == "Toujours."  # article 8.1 depuis les articles de chantier
+    insertion = next(r for (_, _, c), r in regles.items() if "(ccap-insertion," in c)
     assert insertion.endswith("lots retenus\u00a0: 1, 2, 3, 4 et 5.")
     for regle in regles.values():  # ni expression Jinja, ni structure de données, ni nom interne
         assert not re.search(r"==|\||selectattr|\{'|\['|spaser\.|lot\.", regle), regle
-    # écolabels, variante bas carbone (réemploi, biosourcés), insertion sous le seuil européen, avance et retenue de
-    # la politique de la Région au-delà du minimum légal ; la condition environnementale obligatoire n'y est pas
-    assert "7\u00a0actions à ce niveau\u00a0: 1.2, 1.3, 2.1, 4.1, 6.2, 6.3, 11.4." in fiche.texte
-    assert [l[0] for l in tableaux[0][1:]] == ["1.2", "1.3", "2.1", "4.1", "6.2", "6.2", "6.3", "6.3", "11.4", "11.4"]
+    # écolabels, insertion sous le seuil européen, avance et retenue de la politique de la Région au-delà du minimum
+    # légal ; ni la condition environnementale obligatoire, ni les variantes (bas carbone, insertion), simples
+    # facultés comptées en rappel (relecture du juriste, S4)
+    assert "5\u00a0actions à ce niveau\u00a0: 1.2, 1.3, 6.2, 6.3, 11.4." in fiche.texte
+    assert [l[0] for l in tableaux[0][1:]] == ["1.2", "1.3", "6.2", "6.3", "6.3", "11.4", "11.4"]
+    assert ("2.1", "RC") in {(l[0], l[2]) for l in tableaux[2][1:]}  # variante de réemploi : rappel
     assert ("2.2", "CCAP") in {(l[0], l[2]) for l in tableaux[1][1:]}  # condition environnementale : obligation
 
 

@@ -80,6 +80,7 @@ BASES = {
     "denrees": {"categorie": "restauration_collective", "cpv": "15000000-8"},
     "textile": {"categorie": "textile", "cpv": "18000000-9"},
     "travaux": {"nature": "travaux", "categorie": "batiment", "cpv": "45454000-4", "delai_garantie_mois": 12},
+    "espaces_verts": {"nature": "services", "categorie": "espaces_verts", "cpv": "77310000-6"},
 }
 SOCIAL = [{"intitule": "Prix", "ponderation": 50, "type": "prix"},
           {"intitule": "Performance environnementale", "ponderation": 30, "type": "environnemental"},
@@ -102,15 +103,26 @@ OPTIONS = {
     "biosources": ("travaux", {"spaser": {"biosources": {"actif": True}}}, ["4.1"]),
     "transport_faibles_emissions": ("fournitures", {"spaser": {"transport_faibles_emissions": True}},
                                     ["1.2", "4.2"]),
-    "critere_carbone": ("fournitures", {"spaser": {"critere_carbone": True}}, ["4.2"]),
-    "approvisionnements_directs": ("denrees", {"spaser": {"approvisionnements_directs": True}}, ["5.2", "12.2"]),
     "reserve": ("fournitures", {"spaser": {"reserve": "siae"}}, ["6.2", "13.2", "13.3"]),
     "egalite": ("fournitures", {"spaser": {"egalite": True}}, ["7.3", "9.2", "9.3"]),
-    "commerce_equitable_critere": ("denrees", {"spaser": {"commerce_equitable": {"critere": True}}}, ["8.2"]),
-    "innovation": ("fournitures", {"spaser": {"innovation": True}}, ["14.2"]),
-    "critere_social": ("fournitures", {"criteres": SOCIAL}, ["6.2", "7.2", "7.3", "9.2", "9.3"]),
-    "variantes": ("fournitures", {"variantes": {"autorisees": True}}, ["2.1"]),  # variante réemploi (AGEC) ;
-    # en procédure adaptée, la clause générale des variantes n'est qu'un rappel (R2151-8)
+    # Un critère de jugement ne compte jamais seul (docs/juriste.md, « Règle de comptage ») : sans clause
+    # d'exécution qui met en œuvre la même action, il n'est qu'un rappel.
+    "critere_carbone": ("fournitures", {"spaser": {"critere_carbone": True}}, []),
+    "approvisionnements_directs": ("denrees", {"spaser": {"approvisionnements_directs": True}}, []),
+    "commerce_equitable_critere": ("denrees", {"spaser": {"commerce_equitable": {"critere": True}}}, []),
+    "innovation": ("fournitures", {"spaser": {"innovation": True}}, []),
+    # le critère social fait retenir le bilan des engagements sociaux au CCTP (7.3, 9.3), seul compté
+    "critere_social": ("fournitures", {"criteres": SOCIAL}, ["7.3", "9.3"]),
+    # une faculté n'oblige personne : les variantes (générales, réemploi) ne sont que des rappels
+    "variantes": ("fournitures", {"variantes": {"autorisees": True}}, []),
+    "variantes_travaux": ("travaux", {"variantes": {"autorisees": True, "objets": ["materiaux", "reemploi", "energie"]}},
+                          []),
+    # avance de la filière BTP : le profil « droit commun » la fixe au minimum légal, rien au-delà du droit
+    "filiere_btp": ("travaux", {"spaser": {"filiere_btp": True}}, []),
+    # périodes propres au site (gestion différenciée, fauche tardive) : la clause des périodes d'intervention met
+    # en œuvre la préservation de la biodiversité (1.3) ; sans elles, elle n'en est qu'un rappel
+    "periodes_espaces_verts": ("espaces_verts", {"espaces_verts": {"periodes": "fauche tardive après le 15 juillet"}},
+                               ["1.3"]),
 }
 
 
@@ -147,12 +159,14 @@ def test_chaque_option_ajoute_exactement_ses_actions(option, bases, droit_commun
 
 
 def test_politique_de_la_region_au_dela_du_droit(tmp_path):
-    """La politique réelle de la Région va au-delà du droit : avance de 15 % et 20 % pour les PME (action 11.4) et
-    variantes généralisées (« variantes_par_defaut »), qui ouvrent ici la variante de réemploi (action 2.1). Sans
-    option, la fiche ne compte que ces deux actions, chacune par la clause que la politique fait retenir."""
+    """La politique réelle de la Région va au-delà du droit : avance de 15 % et 20 % pour les PME (action 11.4). Ses
+    variantes généralisées (« variantes_par_defaut ») ouvrent la variante de réemploi, qui n'est qu'une faculté :
+    action 2.1 en rappel, jamais mise en œuvre (relecture du juriste, S4). Sans option, la fiche ne compte que
+    l'action 11.4, par la clause d'avance."""
     lues, manifeste = generer(RACINE, tmp_path, reponses())
-    assert lues == ["2.1", "11.4"]
-    assert manifeste["actions_spaser_par_niveau"]["mise_en_oeuvre"] == ["2.1", "11.4"]
+    assert lues == ["11.4"]
+    assert manifeste["actions_spaser_par_niveau"]["mise_en_oeuvre"] == ["11.4"]
+    assert "2.1" in manifeste["actions_spaser_par_niveau"]["rappel"]
     retenues = {c["id"] for c in manifeste["clauses"] if c["retenue"]}
     assert {"ccap-avance", "rc-variante-reemploi"} <= retenues
     sans_variantes, _ = generer(RACINE, tmp_path / "sans-variantes", reponses(variantes={"autorisees": False}))
@@ -180,11 +194,11 @@ def test_bilan_d_un_dossier_sans_option(droit_commun, tmp_path):
     assert b.indicateur("spaser_au_dela_du_droit").mesures[2026].part == 0
     assert any(ch["obligations_legales_seules"] for ch in b.chantiers)  # la condition environnementale, etc.
     lu = Lu(sortie / "bilan-SPASER-occitanie.docx")
-    assert "Actions du SPASER mises en œuvre au-delà du droit en 2026\u00a0: 0, par 0 consultation sur 5." in lu.texte
+    assert "Actions du SPASER mises en œuvre au-delà du droit en 2026\u00a0: 0, par 0 consultation sur 6." in lu.texte
     wb = load_workbook(sortie / "bilan-SPASER-occitanie.xlsx")
     lignes = list(wb["Consultations"].iter_rows(values_only=True))
     col = lignes[0].index("Actions SPASER mises en œuvre au-delà du droit")
-    assert [l[col] for l in lignes[1:]] == [None] * 5  # cellules vides : aucune action
+    assert [l[col] for l in lignes[1:]] == [None] * len(BASES)  # cellules vides : aucune action
     col_legales = lignes[0].index("Actions SPASER par obligations légales seulement")
     assert all("1.2" in l[col_legales] for l in lignes[1:])
     chantiers = list(wb["Chantiers"].iter_rows(values_only=True))
@@ -210,3 +224,122 @@ def test_exemples_chaque_action_comptee_a_sa_clause(exemple):
     # les clauses qui ne font que rappeler le droit ne sont jamais comptées
     ids = {l.selection.clause.id for l in mises}
     assert not ids & {"rc-probite", "ccap-condition-environnementale", "ccap-differends", "cctp-suivi", "ccap-reexamen"}
+
+
+def test_critere_compte_avec_sa_clause_d_execution(droit_commun, tmp_path):
+    """Règle de comptage d'un critère (docs/juriste.md) : le critère social ne compte l'action 9.2 que si la clause
+    d'égalité professionnelle du CCAP la met en œuvre ; sans elle, il figure en rappel (relecture du juriste, S5)."""
+    def niveaux_du_critere(dossier, **modifs):
+        _, manifeste = generer(droit_commun, dossier, reponses(criteres=SOCIAL, **modifs))
+        analyse = preparer(next(dossier.glob("*.yaml")), droit_commun)
+        return {(l.action.id, l.niveau) for l in par_niveau(analyse)["mise_en_oeuvre"] + par_niveau(analyse)["rappel"]
+                if l.selection.clause.id == "rc-critere-social"}, manifeste
+
+    seul, manifeste = niveaux_du_critere(tmp_path / "seul")
+    assert seul == {("6.2", "rappel"), ("7.2", "rappel"), ("9.2", "rappel")}
+    assert "9.2" not in manifeste["actions_spaser"]
+    avec, manifeste = niveaux_du_critere(tmp_path / "egalite", spaser={"egalite": True})
+    assert ("9.2", "mise_en_oeuvre") in avec and ("6.2", "rappel") in avec
+    assert "9.2" in manifeste["actions_spaser"]
+
+
+def _tableau_apres(lu: Lu, titre: str) -> list[list[str]]:
+    """Lignes du premier tableau qui suit le paragraphe `titre` dans le corps du document."""
+    from docx.oxml.ns import qn
+    vu = False
+    for el in lu.doc.element.body.iterchildren():
+        if el.tag == qn("w:p") and "".join(t.text or "" for t in el.iter(qn("w:t"))) == titre:
+            vu = True
+        elif vu and el.tag == qn("w:tbl"):
+            return [["".join(t.text or "" for t in c.iter(qn("w:t"))) for c in r.iter(qn("w:tc"))]
+                    for r in el.iter(qn("w:tr"))]
+    return []
+
+
+@pytest.mark.parametrize("exemple", sorted(p.stem for p in EXEMPLES.glob("*.yaml")))
+def test_exemples_chaque_mise_en_oeuvre_renvoie_a_une_clause_du_contrat(exemple, exemples_generes):
+    """Relu dans les pièces des exemples : chaque action de l'article 2.1 de la fiche (« mises en œuvre au-delà du
+    droit ») a au moins une ligne CCAP ou CCTP, et l'article cité existe dans cette pièce sous le titre de la clause
+    (clause effective) ; une variante (faculté du RC) n'y figure jamais ; un critère du RC n'y figure qu'avec une
+    clause d'exécution de la même action (relecture du juriste, S4, S5)."""
+    fichiers = exemples_generes[exemple]
+    lus = {n.rsplit("-", 1)[1].removesuffix(".docx"): Lu(p) for n, p in fichiers.items()
+           if n.endswith(("-CCAP.docx", "-CCTP.docx", "-SPASER.docx"))}
+    fiche = lus.pop("SPASER")
+    actions = mises_en_oeuvre_lues(fiche)
+    lignes = _tableau_apres(fiche, TITRE_MISES)
+    assert lignes[0][:5] == ["Action", "Intitulé de l’action", "Pièce", "Article", "Clause (version)"]
+    par_action: dict[str, list[list[str]]] = {}
+    for ligne in lignes[1:]:
+        par_action.setdefault(ligne[0], []).append(ligne)
+    assert sorted(par_action, key=lambda a: [int(x) for x in a.split(".")]) == actions
+    for action, rangs in par_action.items():
+        contrat = [r for r in rangs if r[2] in ("CCAP", "CCTP")]
+        assert contrat, (exemple, action, rangs)
+        for _, _, document, article, clause, *_ in contrat:
+            titre = clause.rsplit(" (", 1)[0]
+            titres = lus[document].titres(1) + lus[document].titres(2)
+            assert any(re.match(rf"^(?:Article )?{re.escape(article)}\s*– {re.escape(titre)}$", t) for t in titres), \
+                (exemple, action, document, article, titre)
+        assert not [r for r in rangs if "rc-variante" in r[4]], (exemple, action)
+
+
+def test_metropole_avance_au_minimum_legal_et_biodiversite(exemples_generes):
+    """Exemple de la Métropole : l'avance PME à 10 %, minimum légal de R2191-7 pour une collectivité de plus de
+    60 M€ de dépenses de fonctionnement, ne met pas en œuvre l'action 3.1 (relecture du juriste, A5) ; l'exclusion
+    des perturbateurs endocriniens ne compte pour aucune action de la Métropole ; la clause des périodes
+    d'intervention (nidification, fauche tardive) met en œuvre l'action 2.2 (S6)."""
+    fichiers = exemples_generes["amp-espaces-verts"]
+    fiche = Lu(next(p for n, p in fichiers.items() if n.endswith("-SPASER.docx")))
+    ccap = Lu(next(p for n, p in fichiers.items() if n.endswith("-CCAP.docx")))
+    assert mises_en_oeuvre_lues(fiche) == ["2.2"]
+    lignes = _tableau_apres(fiche, TITRE_MISES)[1:]
+    assert [(l[0], l[2], l[3]) for l in lignes] == [("2.2", "CCAP", ccap.article("Périodes et horaires"))]
+    assert "10\u00a0%" in ccap.texte  # taux PME du CCAP : le minimum légal
+    legales = _tableau_apres(fiche, "2.2\u00a0– Actions auxquelles répondent des obligations légales")
+    assert any(l[0] == "3.1" and "ccap-avance" in l[4] for l in legales)
+    assert "perturbateurs" not in " ".join(" ".join(l) for t in fiche.tableaux for l in t).lower()
+
+
+# Achats où chaque suggestion du questionnaire s'applique (la première famille dont `quand` est vrai est prise).
+FAMILLES_DES_SUGGESTIONS = [
+    BASES["fournitures"], BASES["denrees"], BASES["textile"], BASES["travaux"],
+    {"nature": "services", "categorie": "nettoyage", "cpv": "90911200-8"},
+    {"nature": "services", "categorie": "restauration_collective", "cpv": "55523100-3"},
+    {"nature": "fournitures", "categorie": "informatique", "cpv": "30213000-5"},
+    # au-delà du seuil européen (lancement après le 22 août 2026) : l'insertion devient une obligation légale
+    {"nature": "services", "categorie": "autre", "cpv": "79000000-4",
+     "lots": [{"numero": 1, "intitule": "Accueil", "montant_estime": 300000}]},
+]
+
+
+def test_chaque_suggestion_dit_le_niveau_que_compte_la_fiche(droit_commun, tmp_path):
+    """Le niveau que chaque suggestion annonce pour chaque action (assistant, page des suggestions, dce expliquer) est
+    celui que la fiche SPASER compte une fois l'option retenue : une « mise en œuvre » annoncée y apparaît et n'y
+    était pas sans l'option ; une obligation légale annoncée y est une obligation légale."""
+    from generateur.droit.suggestions import charger
+    from generateur.interfaces.web.propositions import appliquer
+
+    vues = 0
+    for s in charger(droit_commun / "questionnaire.yaml"):
+        if not s.active:
+            continue  # suggestion qui fait revoir une réponse (allotissement, critère) : rien n'est activé
+        for i, famille in enumerate(FAMILLES_DES_SUGGESTIONS):
+            sans = preparer(ecrire(tmp_path, reponses(**famille), f"{s.id}-{i}-sans.yaml"), droit_commun)
+            if s.convient(sans.contexte):
+                break
+        else:
+            raise AssertionError(f"aucune famille d'essai pour la suggestion {s.id}")
+        # l'option retenue comme l'assistant la retient (réponses de `active` posées)
+        retenue = appliquer(droit_commun, reponses(**famille), s, True)
+        avec = preparer(ecrire(tmp_path, retenue, f"{s.id}-avec.yaml"), droit_commun)
+        annonces = s.niveaux(avec.contexte)
+        assert annonces, s.id
+        niveaux_avec = {(l.action.id, n) for n, liens in par_niveau(avec).items() for l in liens}
+        mises_sans = {l.action.id for l in par_niveau(sans)["mise_en_oeuvre"]}
+        for etiquette, niveau in annonces:
+            assert (etiquette, niveau) in niveaux_avec, (s.id, etiquette, niveau, sorted(niveaux_avec))
+            if niveau == "mise_en_oeuvre":
+                assert etiquette not in mises_sans, (s.id, etiquette)
+        vues += 1
+    assert vues >= 10

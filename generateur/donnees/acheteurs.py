@@ -67,14 +67,20 @@ class Acheteur:
     def categorie(self) -> str:
         return str(self.profil["categorie"])
 
-    def actions_pour(self, etiquette: str) -> list[Action]:
+    def actions_pour(self, etiquette: str, clause: str | None = None) -> list[Action]:
         """Actions de ce référentiel désignées par une étiquette du catalogue.
 
         Le catalogue étiquette ses clauses avec le référentiel Occitanie ; un autre acheteur déclare
-        dans son référentiel une `correspondance` étiquette → liste de ses propres actions.
+        dans son référentiel une `correspondance` étiquette → liste de ses propres actions, et, pour une clause
+        dont l'étiquette ne vaut pas chez lui l'action que donne la correspondance, `correspondance_clauses`
+        identifiant de clause → {étiquette → liste de ses actions} (une liste vide : aucune action).
         """
+        propres = (self.referentiel.get("correspondance_clauses") or {}).get(clause) or {}
         correspondance = self.referentiel.get("correspondance")
-        idents = [etiquette] if correspondance is None else correspondance.get(str(etiquette)) or []
+        if str(etiquette) in propres:
+            idents = propres[str(etiquette)] or []
+        else:
+            idents = [etiquette] if correspondance is None else correspondance.get(str(etiquette)) or []
         return [self.actions[str(i)] for i in idents if str(i) in self.actions]
 
     def valeurs(self) -> dict[str, Any]:

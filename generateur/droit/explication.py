@@ -16,7 +16,7 @@ from ..donnees.formats import date_longue, euros, montant, montant_ttc, nombre, 
 from .regles import Analyse, Calcul, Selection
 from ..donnees.formats import typographie
 from ..donnees.saisie import INS, lire
-from .suggestions import Etat, Suggestion, etats
+from .suggestions import Etat, Suggestion, actions_lisibles, etats
 from .spaser import actions_mises_en_oeuvre
 
 JUSTIFICATION_SOCIALE = "justifications.absence_clause_sociale"  # question du questionnaire (CCP L2112-2-1)
@@ -251,7 +251,8 @@ def texte(e: Explication) -> str:
     ajout(f"Suggestions pour cet achat ({len(e.suggestions)})")
     for etat in e.suggestions:
         s = etat.suggestion
-        ajout(f"    [{etat.statut}] {s.titre} ({_actions(s.actions)})")
+        actions = actions_lisibles(s, a.contexte, a.acheteur.actions_pour) or "hors du référentiel"
+        ajout(f"    [{etat.statut}] {s.titre} ({actions})")
         ajout(f"        pourquoi : {etat.raison}")
         if etat.obligatoire:
             ajout(f"        obligatoire : {s.reference}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..donnees.acheteurs import Action
 from ..donnees.catalogue import NIVEAUX
@@ -61,6 +61,8 @@ class LienApplique:
     action: Action
     selection: Selection
     niveau: str
+    # condition « si » du lien, quand il en a une : la fiche dit ce qui a décidé du niveau
+    si: str = field(default="", compare=False)
 
     @property
     def libelle_niveau(self) -> str:
@@ -72,25 +74,53 @@ def _ordre(analyse: Analyse, liens: list[LienApplique]) -> list[LienApplique]:
     return sorted(liens, key=lambda l: (ordre.get(l.action.id, 0), l.selection.clause.document, l.selection.numero))
 
 
-def liens_spaser(analyse: Analyse) -> list[LienApplique]:
-    """Chaque lien d'une clause retenue vers une action du référentiel, avec son niveau, dans l'ordre du référentiel.
+# Pièces qui portent les exigences du contrat : seule une clause de ces pièces exécute une action (voir `execution`).
+PIECES_EXECUTION = ("CCAP", "CCTP")
+# Nom, dans les conditions « si », de la fonction qui dit si une clause d'exécution met en œuvre une étiquette.
+EXECUTION = "execution"
 
-    Un lien restreint par `si` ne vaut que si son expression est vraie pour cette consultation."""
-    liens: list[LienApplique] = []
-    for s in analyse.retenues():
+
+def _liens_evalues(selections: list[Selection], contexte: dict) -> list[tuple[Selection, object]]:
+    """(clause, lien) pour chaque lien dont la condition « si » est vraie pour cette consultation."""
+    vrais = []
+    for s in selections:
         for lien in s.clause.liens:
             if lien.si:
                 try:
-                    if not evaluer(lien.si, analyse.contexte):
+                    if not evaluer(lien.si, contexte):
                         continue
                 except ErreursJinja as exc:
                     raise ErreurClause(Probleme(f"condition « si » du lien vers l'action {lien.action} de la clause "
                                                 f"« {s.clause.id} » impossible à évaluer : {message_erreur(exc)}",
                                                 s.clause.fichier, None, "actions")) from None
-            for action in analyse.acheteur.actions_pour(lien.action):
-                applique = LienApplique(action, s, lien.niveau)
-                if applique not in liens:
-                    liens.append(applique)
+            vrais.append((s, lien))
+    return vrais
+
+
+def liens_spaser(analyse: Analyse) -> list[LienApplique]:
+    """Chaque lien d'une clause retenue vers une action du référentiel, avec son niveau, dans l'ordre du référentiel.
+
+    Un lien restreint par `si` ne vaut que si son expression est vraie pour cette consultation. Les liens des
+    clauses d'exécution (CCAP, CCTP) sont évalués d'abord ; ceux des autres pièces (RC : critères, variantes)
+    peuvent alors lire `execution('6.2')` : vrai si une clause d'exécution retenue met en œuvre l'étiquette 6.2
+    au-delà du droit. Un critère de jugement ne compte ainsi jamais seul (règle de comptage : docs/juriste.md)."""
+    retenues = analyse.retenues()
+    contrat = [s for s in retenues if s.clause.document in PIECES_EXECUTION]
+    autres = [s for s in retenues if s.clause.document not in PIECES_EXECUTION]
+
+    def interdite(etiquette: str) -> bool:
+        raise ErreurClause(Probleme(f"{EXECUTION}('{etiquette}') ne se lit que dans une clause du RC : une clause "
+                                    "du CCAP ou du CCTP est elle-même une clause d'exécution", None, None, "actions"))
+
+    evalues = _liens_evalues(contrat, {**analyse.contexte, EXECUTION: interdite})
+    executees = {lien.action for _, lien in evalues if lien.niveau == "mise_en_oeuvre"}
+    evalues += _liens_evalues(autres, {**analyse.contexte, EXECUTION: lambda e: str(e) in executees})
+    liens: list[LienApplique] = []
+    for s, lien in evalues:
+        for action in analyse.acheteur.actions_pour(lien.action, s.clause.id):
+            applique = LienApplique(action, s, lien.niveau, lien.si)
+            if applique not in liens:
+                liens.append(applique)
     return _ordre(analyse, liens)
 
 

@@ -20,6 +20,7 @@ from jinja2.exceptions import TemplateSyntaxError
 
 from ..donnees import questionnaire as questionnaire_mod
 from ..donnees import yaml_lignes
+from ..donnees.catalogue import NIVEAUX, Lien, lire_liens
 from ..erreurs import ErreurDonnees, Probleme
 from .expressions import ENV_EXPRESSIONS, ErreursJinja, compiler, evaluer, message_erreur
 from ..donnees.saisie import SaisieInvalide, interpreter, lire
@@ -49,6 +50,8 @@ class Suggestion:
     fichier: Path | None = None
     chemin: str = ""
     lignes: dict[str, int | None] = field(default_factory=dict)
+    # les actions avec leur niveau (obligation légale, mise en œuvre, rappel), comme dans l'en-tête d'une clause
+    liens: list[Lien] = field(default_factory=list)
     _modele: Template | None = field(default=None, repr=False)
 
     def _erreur(self, champ: str, exc: BaseException) -> ErreurDonnees:
@@ -69,6 +72,20 @@ class Suggestion:
     def obligatoire(self, contexte: dict[str, Any]) -> bool:
         """La loi l'impose-t-elle à la date de lancement ?"""
         return bool(self.obligatoire_si) and bool(self._evaluer("obligatoire_si", contexte))
+
+    def niveaux(self, contexte: dict[str, Any]) -> list[tuple[str, str]]:
+        """(étiquette, niveau) de chaque action que la suggestion retenue ferait compter dans la fiche SPASER, pour
+        cet achat (un lien restreint par `si` ne vaut que si son expression est vraie)."""
+        resultat = []
+        for lien in self.liens:
+            try:
+                if lien.si and not evaluer(lien.si, contexte):
+                    continue
+            except ErreursJinja as exc:
+                raise self._erreur("actions", exc) from None
+            if (lien.action, lien.niveau) not in resultat:
+                resultat.append((lien.action, lien.niveau))
+        return resultat
 
     def raison(self, contexte: dict[str, Any]) -> str:
         """Pourquoi elle est proposée, avec les valeurs de la consultation."""
@@ -201,12 +218,19 @@ def charger(fichier: Path) -> list[Suggestion]:
             ENV_EXPRESSIONS.parse(str(s.get("pourquoi", "")))
         except TemplateSyntaxError as exc:
             pb(f"modèle illisible : {exc.message}", f"{chemin}.pourquoi")
-        if not isinstance(s.get("actions"), list):
-            pb("« actions » doit être une liste d'actions du SPASER", f"{chemin}.actions")
+        # actions du SPASER rangées par niveau, comme l'en-tête d'une clause (donnees.catalogue.lire_liens)
+        liens = lire_liens(s.get("actions"), lambda message, champ: pb(message, f"{chemin}.{champ}"))
+        for lien in liens:
+            if lien.si:
+                try:
+                    compiler(lien.si)
+                except TemplateSyntaxError as exc:
+                    pb(f"condition « si » de l'action {lien.action} illisible : {exc.message}", f"{chemin}.actions")
         if len(problemes) > avant:
             continue
         liste.append(Suggestion(
-            id=ident, titre=str(s["titre"]), quand=str(s["quand"]), actions=[str(a) for a in s["actions"]],
+            id=ident, titre=str(s["titre"]), quand=str(s["quand"]),
+            actions=list(dict.fromkeys(l.action for l in liens)), liens=liens,
             pourquoi=str(s["pourquoi"]), apres=str(s.get("apres", APRES_DEFAUT)),
             active={str(k): interpreter(questions[str(k)], v) for k, v in active.items()},
             revoir=str(revoir) if revoir is not None else None,
@@ -218,3 +242,22 @@ def charger(fichier: Path) -> list[Suggestion]:
     if problemes:
         raise ErreurDonnees(problemes)
     return liste
+
+
+def actions_lisibles(s: Suggestion, contexte: dict[str, Any], actions_pour: Any = None) -> str:
+    """Les actions de la suggestion et leur niveau, en français : « mise en œuvre au-delà du droit : actions 6.2 et
+    6.3 ; obligation légale : action 1.2 ». `actions_pour(étiquette)` traduit une étiquette du catalogue dans le
+    référentiel de l'acheteur (Acheteur.actions_pour) ; sans lui, les étiquettes sont dites telles quelles."""
+    par_niveau: dict[str, list[str]] = {}
+    for etiquette, niveau in s.niveaux(contexte):
+        idents = [a.id for a in actions_pour(etiquette)] if actions_pour else [etiquette]
+        liste = par_niveau.setdefault(niveau, [])
+        liste.extend(i for i in idents if i not in liste)
+    morceaux = []
+    for niveau in ("mise_en_oeuvre", "obligation_legale", "rappel"):
+        idents = par_niveau.get(niveau)
+        if idents:
+            nom = "action " if len(idents) == 1 else "actions "
+            morceaux.append(f"{NIVEAUX[niveau]} : {nom}" + (", ".join(idents[:-1]) + " et " + idents[-1]
+                                                            if len(idents) > 1 else idents[0]))
+    return " ; ".join(morceaux)

@@ -24,6 +24,7 @@ from ..donnees.catalogue import structure as structure_catalogue
 from ..erreurs import ErreurDonnees, Probleme
 from .expressions import ENV_CLAUSES, ENV_EXPRESSIONS
 from .regles import NOMS_ANALYSE, NOMS_CLAUSE
+from .spaser import EXECUTION, PIECES_EXECUTION
 
 CCAG = {"Travaux", "FCS", "PI", "TIC", "MI", "MOE"}
 # Noms connus d'un modèle Jinja de clause : ceux du moteur, les globales de Jinja, ses constantes et `loop`
@@ -247,9 +248,14 @@ class Verificateur:
                 self.pb(f"condition « si » du lien vers l'action {lien.action} illisible : {exc.message}", c.fichier,
                         ligne, "actions")
                 continue
-            for nom in sorted(meta.find_undeclared_variables(arbre) - self.connus):
+            lus = meta.find_undeclared_variables(arbre)
+            for nom in sorted(lus - self.connus - {EXECUTION}):
                 self.pb(f"la condition « si » du lien vers l'action {lien.action} lit « {nom} », fourni ni par le "
                         "questionnaire ni par les règles", c.fichier, ligne, "actions")
+            if EXECUTION in lus and c.document in PIECES_EXECUTION:
+                self.pb(f"la condition « si » du lien vers l'action {lien.action} lit « {EXECUTION}(…) », qui ne se "
+                        f"lit que dans une clause du RC : une clause du {c.document} est elle-même une clause "
+                        "d'exécution", c.fichier, ligne, "actions")
             self._evasions(arbre, c.fichier, (ligne or 1) - 1, "actions")
         # corps
         try:
@@ -406,10 +412,36 @@ class Verificateur:
         for versions in chargees.values():
             for c in versions:
                 self.clause(c, textes[c.fichier], actions, ids)
+        self._correspondances_par_clause(chargees)
         self.versions(chargees, textes)
         self.plan(documents, chargees, doc)
         self.problemes.extend(modeles(self.racine) if modeles else [])
         return self.problemes
+
+    def _correspondances_par_clause(self, chargees: dict[str, list[Clause]]) -> None:
+        """`correspondance_clauses` de chaque référentiel d'acheteur : clause du catalogue, étiquette que la clause
+        porte, actions du référentiel."""
+        for fichier in sorted((self.racine / "acheteurs").glob("*/referentiel.yaml")):
+            try:
+                doc = yaml_lignes.lire(fichier)
+            except ErreurDonnees:
+                continue  # signalé au chargement du profil
+            donnees = doc.donnees if isinstance(doc.donnees, dict) else {}
+            propres = {str(a.get("id")) for axe in donnees.get("axes", []) for ch in axe.get("chantiers", [])
+                       for a in ch.get("actions", [])}
+            for ident, etiquettes in (donnees.get("correspondance_clauses") or {}).items():
+                chemin = f"correspondance_clauses.{ident}"
+                if ident not in chargees:
+                    self.pb(f"clause « {ident} » absente du catalogue", fichier, doc.ligne(chemin), chemin)
+                    continue
+                portees = {l.action for c in chargees[ident] for l in c.liens}
+                for etiquette, cibles in (etiquettes or {}).items():
+                    if str(etiquette) not in portees:
+                        self.pb(f"la clause « {ident} » ne porte pas l'étiquette « {etiquette} »", fichier,
+                                doc.ligne(chemin), chemin)
+                    for cible in cibles or []:
+                        if str(cible) not in propres:
+                            self.pb(f"action « {cible} » absente de ce référentiel", fichier, doc.ligne(chemin), chemin)
 
     def _actions(self, referentiel: str) -> dict[str, bool]:
         """Actions du référentiel : identifiant → peut être portée par un DCE (dce: true)."""

@@ -657,11 +657,11 @@ class Assistant:
 
     # -- suggestions
     def actions_suggestion(self, s: Suggestion) -> str:
+        """Les actions du SPASER de l'acheteur que la suggestion ferait compter, chacune avec son niveau."""
         acheteur = acheteurs.charger(self.racine, str(self._completees()["acheteur"]))
-        ids = [a.id for e in s.actions for a in acheteur.actions_pour(e)]
-        if not ids:
-            return "hors du référentiel de l'acheteur"
-        return ("action " if len(ids) == 1 else "actions ") + ", ".join(dict.fromkeys(ids)) + " du SPASER"
+        contexte = self.contexte()
+        texte = suggestions.actions_lisibles(s, contexte, acheteur.actions_pour) if contexte is not None else ""
+        return f"SPASER, {texte}" if texte else "hors du référentiel de l'acheteur"
 
     def _suggestion(self, pas: Pas) -> _Suite:
         s = pas.suggestion

@@ -318,7 +318,8 @@ def _definitions(acheteur: Acheteur) -> list[tuple[Indicateur, Callable[[Consult
         part("spaser_au_dela_du_droit", "Consultations mettant en œuvre le SPASER au-delà du droit",
              "Au moins une action du SPASER mise en œuvre par une clause retenue au-delà de ce que le droit impose "
              "(choix de l'acheteur ou règle de sa politique d'achat) ; les clauses qui appliquent une obligation "
-             "légale ou rappellent le droit ne comptent pas.",
+             "légale ou rappellent le droit ne comptent pas, ni une variante, ni un critère de jugement sans clause "
+             "d'exécution qui met en œuvre la même action.",
              lambda c, l: bool(c.actions)),
         (Indicateur("heures_insertion", "Heures d'insertion prévues",
                     "Somme des heures d'insertion calculées lot par lot (clauses d'insertion retenues).", "somme",

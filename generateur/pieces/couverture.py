@@ -70,7 +70,7 @@ def calculer(catalogue: Catalogue, acheteur: Acheteur, jour: dt.date) -> Couvert
     niveaux: dict[str, dict[str, list[str]]] = {}
     for c in sorted(clauses, key=lambda c: (("RC", "CCAP", "CCTP").index(c.document), c.id)):
         for lien in c.liens:
-            for action in acheteur.actions_pour(lien.action):
+            for action in acheteur.actions_pour(lien.action, c.id):
                 liste = par_action.setdefault(action.id, [])
                 if c not in liste:
                     liste.append(c)

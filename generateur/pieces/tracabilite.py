@@ -15,7 +15,8 @@ from ..donnees.catalogue import Catalogue
 from ..donnees import questionnaire as module_questionnaire
 from ..donnees.formats import INSECABLE, date_longue, liste_fr, montant, nombre, pluriel, pourcent, sans_marques
 from ..droit.regles import Analyse, Selection, en_json
-from ..droit.spaser import LienApplique, actions_mises_en_oeuvre, ordre_actions, par_niveau
+from ..droit.expressions import chemins_utilises
+from ..droit.spaser import EXECUTION, LienApplique, actions_mises_en_oeuvre, ordre_actions, par_niveau
 from .decp import considerations_par_lot
 
 
@@ -184,14 +185,16 @@ def fiche(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
         f"{INSECABLE}» dit son niveau{INSECABLE}: mise en œuvre au-delà du droit (un choix de l'acheteur pour cette "
         "consultation ou une règle de sa politique d'achat qui va plus loin que le droit), obligation légale (ce que "
         "le droit impose à tout acheteur) ou rappel (une clause présente dans toute consultation qui rappelle le droit "
-        "ou une pratique que l'action cite). Seules les actions mises en œuvre au-delà du droit sont comptées dans le "
-        "bilan de la politique d'achat.")]))
+        "ou une pratique que l'action cite, une variante que les candidats peuvent proposer, ou un critère de jugement "
+        "qu'aucune clause du CCAP ou du CCTP ne met en œuvre : rien n'y engage le titulaire). Seules les actions mises "
+        "en œuvre au-delà du droit sont comptées dans le bilan de la politique d'achat ; chacune l'est par une clause "
+        "du CCAP ou du CCTP, un critère de jugement ne comptant qu'avec elle.")]))
     for n, (niveau, titre, vide, actions) in enumerate((
             ("mise_en_oeuvre", "Actions mises en œuvre au-delà du droit",
              "Aucune action du référentiel n'est mise en œuvre au-delà du droit par cette consultation.", mises),
             ("obligation_legale", "Actions auxquelles répondent des obligations légales",
              "Aucune clause retenue ne rattache une obligation légale à une action du référentiel.", legales),
-            ("rappel", "Actions rappelées par les clauses communes",
+            ("rappel", "Actions rappelées, sans engagement du titulaire",
              "Aucune clause retenue ne rappelle une action du référentiel.", rappels)), start=1):
         t = Titre(2, f"2.{n}{INSECABLE}– {titre}", f"_Toc_art_2_{n}")
         blocs.append(t)
@@ -250,12 +253,38 @@ def fiche(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
     return blocs, titres
 
 
+def _valeur(contexte: dict[str, Any], chemin: str) -> Any:
+    valeur: Any = contexte
+    for cle in chemin.split("."):
+        valeur = valeur.get(cle) if isinstance(valeur, dict) else None
+    return valeur
+
+
+def motif_du_niveau(analyse: Analyse, lien: LienApplique) -> str:
+    """Ce qui a décidé du niveau d'un lien restreint par `si`, en français : la clause d'exécution qui accompagne un
+    critère (`execution`), ou les réponses que lit la condition ; vide pour un lien sans condition ou décidé par un
+    calcul (l'article 5 de la fiche en donne la valeur)."""
+    if not lien.si:
+        return ""
+    if f"{EXECUTION}(" in lien.si:
+        return (" Compté avec la clause du CCAP ou du CCTP qui met en œuvre la même action." if lien.niveau ==
+                "mise_en_oeuvre" else " Aucune clause du CCAP ou du CCTP ne met en œuvre cette action : rappel.")
+    questionnaire = module_questionnaire.charger(analyse.catalogue.racine / "questionnaire.yaml")
+    lues = []
+    for chemin in dict.fromkeys(chemins_utilises(lien.si)):
+        question = questionnaire.question(chemin)
+        if question is not None and question.id == chemin and question.type != "liste":
+            lues.append(f"«{INSECABLE}{question.libelle}{INSECABLE}»{INSECABLE}: "
+                        f"{reponse_lisible(question, _valeur(analyse.contexte, chemin))}")
+    return f" Niveau selon {'la réponse' if len(lues) == 1 else 'les réponses'} " + " ; ".join(lues) + "." if lues else ""
+
+
 def _tableau_liens(analyse: Analyse, liens: list[LienApplique]) -> Tableau:
     return tableau(
-        [["Action", "Intitulé de l'action", "Document", "Article", "Clause (version)", "Règle appliquée"]]
+        [["Action", "Intitulé de l'action", "Pièce", "Article", "Clause (version)", "Règle appliquée"]]
         + [[l.action.id, l.action.titre, l.selection.clause.document, l.selection.numero,
             f"{l.selection.clause.titre} ({l.selection.clause.id}, v{l.selection.clause.version})",
-            regle_lisible(analyse, l.selection)] for l in liens],
+            regle_lisible(analyse, l.selection) + motif_du_niveau(analyse, l)] for l in liens],
         [9, 24, 11, 9, 22, 25])
 
 
