@@ -24,7 +24,10 @@ et désigne les styles par leur identifiant (styleId) :
 
 - paragraphes : ``Normal``, ``Heading1`` (« heading 1 », articles),
   ``Heading2`` (« heading 2 », sous-articles), ``Heading3`` (« heading 3 »,
-  intertitre non numéroté), ``ListBullet`` / ``ListBullet2`` (« List Bullet »),
+  intertitre non numéroté), ``Heading4`` à ``Heading6`` (« heading 4 » à
+  « heading 6 », titres inférieurs d'un texte technique importé dans le CCTP ;
+  facultatifs : à défaut, le titre prend le style du niveau présent le plus proche),
+  ``ListBullet`` / ``ListBullet2`` (« List Bullet »),
   ``ListNumber`` / ``ListNumber2`` (« List Number »), ``TableauTexte``
   (« Tableau texte », texte des cellules), ``TOC1`` / ``TOC2`` (« toc 1 »,
   « toc 2 », entrées du sommaire), ``TOCHeading`` (« TOC Heading ») ;
@@ -175,6 +178,19 @@ def styles_xml() -> str:
                ppr="<w:keepNext/><w:keepLines/>" + SANS_CESURE
                    + '<w:spacing w:before="180" w:after="80"/><w:jc w:val="left"/><w:outlineLvl w:val="2"/>',
                rpr="<w:b/><w:bCs/><w:i/><w:iCs/>" + _taille(21)),
+        # Titres 4 à 6 : hiérarchie d'un texte technique importé dans le CCTP, sous l'intertitre de niveau 3
+        _style("paragraph", "Heading4", "heading 4", suivant="Normal",
+               ppr="<w:keepNext/><w:keepLines/>" + SANS_CESURE
+                   + '<w:spacing w:before="140" w:after="60"/><w:jc w:val="left"/><w:outlineLvl w:val="3"/>',
+               rpr="<w:i/><w:iCs/><w:u w:val=\"single\"/>" + _taille(21)),
+        _style("paragraph", "Heading5", "heading 5", suivant="Normal",
+               ppr="<w:keepNext/><w:keepLines/>" + SANS_CESURE
+                   + '<w:spacing w:before="120" w:after="60"/><w:jc w:val="left"/><w:outlineLvl w:val="4"/>',
+               rpr="<w:i/><w:iCs/>" + _taille(20)),
+        _style("paragraph", "Heading6", "heading 6", suivant="Normal",
+               ppr="<w:keepNext/><w:keepLines/>" + SANS_CESURE
+                   + '<w:spacing w:before="120" w:after="40"/><w:jc w:val="left"/><w:outlineLvl w:val="5"/>',
+               rpr=_taille(20)),
         # --- Listes (liées aux définitions de numbering.xml) ---
         _liste_style("ListBullet", "List Bullet", PUCES, 0),
         _liste_style("ListBullet2", "List Bullet 2", PUCES, 1),
