@@ -67,3 +67,103 @@ def test_diagnostic_pemd_cite_seulement_s_il_est_joint(lycee, tmp_path):
     assert ("figure dans la pièce « Diagnostic PEMD de l’externat » jointe au dossier de consultation. Le titulaire "
             "en met en œuvre les préconisations") in cctp
     assert "Avant toute dépose, le titulaire identifie" not in cctp
+
+
+def _classeur(analyse) -> dict[str, list[str]]:
+    """Désignations lues dans chaque feuille du bordereau produit (.xlsx rouvert)."""
+    import io
+
+    from openpyxl import load_workbook
+
+    from generateur.rendu import classeur_prix
+
+    classeur = load_workbook(io.BytesIO(classeur_prix.produire(analyse).contenu))
+    return {ws.title: [str(c.value) for ligne in ws.iter_rows() for c in ligne if isinstance(c.value, str)]
+            for ws in classeur.worksheets}
+
+
+def test_retrait_de_l_amiante_affecte_au_lot_1(lycee, tmp_path):
+    """T3 : le repérage amiante est joint et les réponses disent qu'il y a des matériaux à retirer, affectés au lot 1 :
+    le RC exige la certification pour ce lot, le CCTP décrit le plan de retrait et les modes opératoires, la DPGF du
+    lot 1, et elle seule, a une ligne de retrait."""
+    from generateur.droit.regles import preparer
+
+    assert REPONSES["chantier"]["amiante_retrait"] is True and REPONSES["chantier"]["amiante_lot"] == 1
+    rc, cctp = normal(lycee["RC"].texte), normal(lycee["CCTP"].texte)
+    numero_rc = lycee["RC"].article("Certification des entreprises de retrait de l’amiante")
+    numero_cctp = lycee["CCTP"].article("Retrait des matériaux contenant de l’amiante")
+    assert numero_rc.startswith("5.")  # article « Présentation des candidatures et des offres »
+    assert ("Le lot n° 1 (Gros œuvre et démolition) comprend le retrait des matériaux contenant de l’amiante relevés "
+            "dans la pièce « Rapport de repérage de l’amiante avant travaux » jointe au dossier de consultation") in rc
+    assert "(articles R4412-129 et suivants du code du travail ; arrêté du 14 décembre 2012)" in rc
+    assert "ou une certification équivalente" in rc
+    assert f"dans les conditions de l’article {numero_cctp} du CCTP" in rc
+    assert "est exécuté par le titulaire du lot n° 1 (Gros œuvre et démolition)" in cctp
+    assert "plan de démolition, de retrait ou d’encapsulage prévu par l’article R4412-133 du code du travail" in cctp
+    assert "descriptif des processus mis en œuvre (modes opératoires)" in cctp
+    assert "trente jours au moins avant le démarrage des travaux de retrait (article R4412-137" in cctp
+    assert f"dans les conditions de l’article {numero_rc} du RC" in cctp
+    feuilles = _classeur(preparer(EXEMPLE, RACINE))
+    avec = [titre for titre, textes in feuilles.items()
+            if any(t.startswith("Retrait des matériaux contenant de l’amiante") or
+                   t.startswith("Retrait des matériaux contenant de l'amiante") for t in textes)]
+    assert len(avec) == 1 and avec[0].startswith("Lot 1"), avec
+
+
+def test_sans_retrait_d_amiante_ni_certification_ni_ligne(tmp_path):
+    """Sans matériaux à retirer : ni article du RC, ni du CCTP, ni ligne de DPGF."""
+    from generateur.droit.regles import preparer
+
+    donnees = copy.deepcopy(REPONSES)
+    donnees["chantier"]["amiante_retrait"] = False
+    lus, resultat = _generer(tmp_path, donnees)
+    assert "R4412-129" not in lus["RC"].tout and "R4412-133" not in lus["CCTP"].tout
+    feuilles = _classeur(preparer(tmp_path / "reponses.yaml", RACINE))
+    assert not any("amiante" in t.lower() for textes in feuilles.values() for t in textes)
+
+
+def test_retrait_d_amiante_dans_un_autre_lot_et_ligne_deja_ecrite(tmp_path):
+    """Affecté au lot 5, le retrait y prend sa ligne ; une ligne d'amiante déjà écrite par l'acheteur n'est pas
+    doublée."""
+    from generateur.droit.regles import preparer
+
+    donnees = copy.deepcopy(REPONSES)
+    donnees["lots"][4]["lignes_prix"].append({"designation": "Désamiantage du conduit de chaufferie", "unite": "forfait",
+                                              "quantite": 1})
+    donnees["chantier"]["amiante_lot"] = 5
+    lus, _ = _generer(tmp_path, donnees)
+    assert "Le lot n° 5 (Chauffage, ventilation et plomberie) comprend le retrait" in normal(lus["RC"].texte)
+    feuilles = _classeur(preparer(tmp_path / "reponses.yaml", RACINE))
+    lot5 = next(textes for titre, textes in feuilles.items() if titre.startswith("Lot 5"))
+    assert sum("amiante" in t.lower() for t in lot5) == 1, lot5
+
+
+@pytest.mark.parametrize("modifs, message", [
+    ({"amiante_lot": 9}, "aucun lot n° 9 dans la consultation"),
+    ({"amiante_lot": None}, "indiquer le numéro du lot qui exécute le retrait"),
+])
+def test_lot_du_retrait_d_amiante_mal_designe(tmp_path, modifs, message):
+    from click.testing import CliRunner
+
+    from generateur.interfaces.cli import main
+
+    donnees = copy.deepcopy(REPONSES)
+    donnees["chantier"].update(modifs)
+    resultat = CliRunner().invoke(main, ["generer", str(ecrire(tmp_path, donnees)), "-o", str(tmp_path / "s")])
+    assert resultat.exit_code == 2, resultat.output
+    assert message in normal(resultat.output), resultat.output
+    assert "Lot auquel le retrait de l’amiante est affecté" in resultat.output or \
+           "Lot auquel le retrait de l'amiante est affecté" in resultat.output
+    assert not (tmp_path / "s").exists()
+
+
+def test_retrait_d_amiante_sans_reperage_joint_refuse(tmp_path):
+    from click.testing import CliRunner
+
+    from generateur.interfaces.cli import main
+
+    donnees = copy.deepcopy(REPONSES)
+    donnees["pieces_acheteur"] = [p for p in donnees["pieces_acheteur"] if p["nature"] != "diagnostic_amiante"]
+    resultat = CliRunner().invoke(main, ["generer", str(ecrire(tmp_path, donnees)), "-o", str(tmp_path / "s")])
+    assert resultat.exit_code == 2, resultat.output
+    assert "le retrait suppose le repérage de l" in resultat.output and "Matériaux contenant de l" in resultat.output

@@ -254,8 +254,9 @@ def test_cctp_assemble_le_texte_technique_importe_dans_le_style_des_clauses(exem
     cctp = _piece(exemples_generes["travaux-lycee"], "-CCTP.docx")
     assert "Cahier des clauses techniques particulières" in cctp.texte
     assert "Exigences environnementales et sociales" not in cctp.texte
-    assert cctp.article("Lot 1 – Gros œuvre et démolition\u00a0: prescriptions techniques") == "2.2"
-    assert cctp.article("Lot 3 – Menuiseries extérieures\u00a0: prescriptions techniques") == "2.3"
+    # 2.1 : conformité ; 2.2 : retrait de l'amiante (clause du catalogue) ; puis le texte importé de chaque lot
+    assert cctp.article("Lot 1 – Gros œuvre et démolition\u00a0: prescriptions techniques") == "2.3"
+    assert cctp.article("Lot 3 – Menuiseries extérieures\u00a0: prescriptions techniques") == "2.4"
     assert cctp.article("Spécifications environnementales") == "3"
     styles = dict((t, s) for s, t in cctp.paragraphes)
     # titres de premier rang du prescripteur (Markdown « # », Word « Titre 1 ») au niveau des intertitres des
