@@ -167,3 +167,71 @@ def test_retrait_d_amiante_sans_reperage_joint_refuse(tmp_path):
     resultat = CliRunner().invoke(main, ["generer", str(ecrire(tmp_path, donnees)), "-o", str(tmp_path / "s")])
     assert resultat.exit_code == 2, resultat.output
     assert "le retrait suppose le repérage de l" in resultat.output and "Matériaux contenant de l" in resultat.output
+
+
+def test_une_seule_regle_pour_les_livraisons_et_le_ppsps(lycee):
+    """T8 : les horaires de livraison et d'accès des véhicules et le délai de remise du PPSPS sont fixés une fois,
+    par les réponses, dans le CCAP ; aucun autre délai de PPSPS ni d'autres horaires de livraison n'y figurent."""
+    chantier = REPONSES["chantier"]
+    ccap = normal(lycee["CCAP"].texte)
+    assert ("Les livraisons, les approvisionnements et les évacuations, ainsi que l’accès des véhicules du chantier au "
+            f"site, n’ont lieu qu’aux horaires suivants : {normal(chantier['horaires_livraison'])}") in ccap
+    assert "les livraisons de 8 h 30" not in ccap and "empruntent des accès et des horaires distincts" not in ccap
+    regle = f"au plus tard {chantier['ppsps_delai_jours']} jours avant le début de son intervention sur le chantier"
+    phrases = [p for p in ccap.split("\n") if "PPSPS" in p and "remet" in p]
+    assert phrases and all(regle in p for p in phrases), phrases
+    assert "(PPSPS) pendant la période de préparation" not in ccap
+
+
+def test_pgc_de_l_exemple_reprend_la_regle_du_ccap():
+    """La pièce PGC de l'exemple (fichier de l'acheteur) dit les mêmes horaires d'accès et le même délai de PPSPS
+    que les réponses qui fixent le CCAP."""
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) absent")
+    pgc = next(p for p in REPONSES["pieces_acheteur"] if p["nature"] == "pgc_sps")
+    texte = " ".join(subprocess.run(["pdftotext", str(EXEMPLES / pgc["fichier"]), "-"], capture_output=True,
+                                    text=True, check=True).stdout.split())
+    assert "de 7 h 30 à 8 h et de 9 h à 16 h" in texte and "de 7 h 30 à 8 h et de 9 h à 16 h" in \
+        REPONSES["chantier"]["horaires_livraison"]
+    assert f"{REPONSES['chantier']['ppsps_delai_jours']} jours avant son intervention" in texte
+
+
+def test_mentions_de_fournitures_ou_de_services_absentes_des_travaux(lycee, exemples_generes):
+    """T11 à T16 : ni reconduction, ni tranche, ni « suite de l'exécution » après la réception, ni indicateurs de
+    biens livrés, ni « continuité du service » ; les attestations d'assurance renvoient à leur article."""
+    ccap, cctp = normal(lycee["CCAP"].texte), normal(lycee["CCTP"].tout)
+    assert "reconductible" not in ccap  # T11
+    assert "tranche" not in ccap  # T12
+    assert "pour la suite de l’exécution" not in ccap  # T13
+    assert "les difficultés rencontrées et les solutions qui y ont été apportées" in ccap
+    assurances = lycee["CCAP"].article("Assurances")  # T14
+    assert f"fournit les attestations d’assurance prévues à l’article {assurances} ;" in ccap
+    assert "prévues au CCAP" not in ccap
+    assert "pour les biens livrés" not in cctp and "quantités livrées" not in cctp  # T15
+    assert "montants hors taxes des travaux exécutés, par poste de la décomposition des prix" in cctp
+    assert "continuité du service" not in cctp  # T16 (CCTP ; le cadre de mémoire : test suivant)
+    # hors travaux, les mentions propres aux fournitures et services restent
+    nettoyage = normal(_piece(exemples_generes["nettoyage-hotel-region"], "-CCAP.docx").texte)
+    assert "pour la suite de l’exécution" in nettoyage
+
+
+def test_cadre_de_memoire_un_lot_coche_par_cadre(tmp_path):
+    """T16, T17 : le cadre de mémoire des travaux ne parle pas de « continuité du service » ; il porte une case par
+    lot, à cocher, au lieu d'énumérer les cinq lots comme objet d'un seul cadre."""
+    from generateur.droit.regles import preparer
+    from generateur.pieces.blocs import Tableau
+    from generateur.pieces.lecture import texte_blocs
+    from generateur.pieces.memoire import blocs_cadre
+
+    blocs = blocs_cadre(preparer(EXEMPLE, RACINE))[0]
+    texte = normal(texte_blocs(blocs))
+    assert "continuité du service" not in texte
+    assert "garantir la qualité des ouvrages et le respect des délais" in texte
+    cellules = {"".join(s.texte for s in ligne[0]): "".join(s.texte for s in ligne[1])
+                for b in blocs if isinstance(b, Tableau) for ligne in b.lignes if len(ligne) == 2}
+    lot = normal(cellules["Lot pour lequel le présent cadre est remis (un cadre complété par lot\u00a0: cocher une seule case)"])
+    assert lot.split("\n") == [f"☐ lot {l['numero']} – {normal(l['intitule']).replace(chr(39), '’')}"
+                               for l in REPONSES["lots"]]
