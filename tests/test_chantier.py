@@ -235,3 +235,35 @@ def test_cadre_de_memoire_un_lot_coche_par_cadre(tmp_path):
     lot = normal(cellules["Lot pour lequel le présent cadre est remis (un cadre complété par lot\u00a0: cocher une seule case)"])
     assert lot.split("\n") == [f"☐ lot {l['numero']} – {normal(l['intitule']).replace(chr(39), '’')}"
                                for l in REPONSES["lots"]]
+
+
+def _verdict_pgc(tmp_path: Path, donnees: dict[str, Any]):
+    from generateur.droit.regles import preparer
+    from generateur.pieces.lecture import controler
+
+    fichier = ecrire(tmp_path, donnees, f"r{len(list(tmp_path.glob('r*.yaml')))}.yaml")
+    return next(v for v in controler(preparer(fichier, RACINE)).verdicts if v.id == "pgc-ccap")
+
+
+def test_pgc_relu_contre_le_ccap(tmp_path):
+    """Le texte du PGC joint (PDF de l'exemple, ou Markdown) est relu : mêmes horaires et même délai de PPSPS que le
+    CCAP, conforme ; un horaire ou un délai différent, « À vérifier », avec ce qui diffère."""
+    assert _verdict_pgc(tmp_path, copy.deepcopy(REPONSES)).statut == "conforme"
+    donnees = copy.deepcopy(REPONSES)
+    donnees["chantier"]["horaires_livraison"] = "de 8 h 30 à 11 h 30 et de 14 h à 16 h"
+    donnees["chantier"]["ppsps_delai_jours"] = 15
+    verdict = _verdict_pgc(tmp_path, donnees)
+    assert verdict.statut == "a_verifier"
+    message = normal(verdict.message)
+    assert "horaires 7 h 30 à 8 h, 9 h à 16 h, absents des horaires du CCAP" in message, message
+    assert "PPSPS remis 30 jours avant l’intervention, le CCAP dit « au plus tard 15 jours avant" in message.replace(
+        "'", "’"), message
+    # un PGC en Markdown, sans délai de PPSPS alors que le CCAP n'en fixe pas : seuls les horaires comptent
+    (tmp_path / "pgc.md").write_text("# PGC\n\nAccès des véhicules de 7 h à 9 h.\n", encoding="utf-8")
+    donnees = copy.deepcopy(REPONSES)
+    donnees["chantier"].pop("ppsps_delai_jours")
+    donnees["pieces_acheteur"] = [p for p in donnees["pieces_acheteur"] if p["nature"] != "pgc_sps"] + [
+        {"titre": "PGC", "fichier": "pgc.md", "nature": "pgc_sps"}]
+    verdict = _verdict_pgc(tmp_path, donnees)
+    assert verdict.statut == "a_verifier" and "horaires 7 h à 9 h" in normal(verdict.message), verdict.message
+    assert "PPSPS remis" not in verdict.message
