@@ -67,6 +67,9 @@ def test_diagnostic_pemd_cite_seulement_s_il_est_joint(lycee, tmp_path):
     assert ("figure dans la pièce « Diagnostic PEMD de l’externat » jointe au dossier de consultation. Le titulaire "
             "en met en œuvre les préconisations") in cctp
     assert "Avant toute dépose, le titulaire identifie" not in cctp
+    # le paragraphe suivant de la clause reste un paragraphe distinct, dans les deux cas
+    for lu in (lycee["CCTP"], lus["CCTP"]):
+        assert any(t.startswith("Les matériaux et produits de réemploi prévus") for _, t in lu.paragraphes)
 
 
 def _classeur(analyse) -> dict[str, list[str]]:
