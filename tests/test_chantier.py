@@ -270,3 +270,18 @@ def test_pgc_relu_contre_le_ccap(tmp_path):
     verdict = _verdict_pgc(tmp_path, donnees)
     assert verdict.statut == "a_verifier" and "horaires 7 h à 9 h" in normal(verdict.message), verdict.message
     assert "PPSPS remis" not in verdict.message
+
+
+def test_exigence_propre_des_variantes_apres_la_liste_et_accord_du_lieu(lycee):
+    """Section 1 de la revue, C4 : l'exigence minimale propre au besoin n'est plus collée en tête de la liste des
+    exigences générales ; C12 : le lieu d'exécution s'accorde avec « prestations », quel que soit l'objet."""
+    paragraphes = lycee["RC"].paragraphes
+    i = next(k for k, (_, t) in enumerate(paragraphes) if "les variantes respectent les exigences minimales" in t)
+    suite = paragraphes[i + 1:]
+    assert suite[0][0] == "List Bullet" and suite[0][1].startswith("elles portent sur le même objet")
+    propre = next(t for s, t in suite if s != "List Bullet")
+    exigence = REPONSES["variantes"]["exigences_minimales"].rstrip(".").replace("'", "’")
+    assert normal(propre) == f"Elles respectent en outre l’exigence minimale propre au présent besoin : « {exigence} »."
+    cctp = normal(lycee["CCTP"].texte)
+    assert f"Les prestations sont exécutées à l’adresse ou sur le territoire suivant : {REPONSES['lieu_execution']}." in cctp
+    assert "Saint-Orens-de-Gameville, exécutées" not in cctp
