@@ -179,18 +179,14 @@ def styles_xml() -> str:
                    + '<w:spacing w:before="180" w:after="80"/><w:jc w:val="left"/><w:outlineLvl w:val="2"/>',
                rpr="<w:b/><w:bCs/><w:i/><w:iCs/>" + _taille(21)),
         # Titres 4 à 6 : hiérarchie d'un texte technique importé dans le CCTP, sous l'intertitre de niveau 3
-        _style("paragraph", "Heading4", "heading 4", suivant="Normal",
-               ppr="<w:keepNext/><w:keepLines/>" + SANS_CESURE
-                   + '<w:spacing w:before="140" w:after="60"/><w:jc w:val="left"/><w:outlineLvl w:val="3"/>',
-               rpr="<w:i/><w:iCs/><w:u w:val=\"single\"/>" + _taille(21)),
-        _style("paragraph", "Heading5", "heading 5", suivant="Normal",
-               ppr="<w:keepNext/><w:keepLines/>" + SANS_CESURE
-                   + '<w:spacing w:before="120" w:after="60"/><w:jc w:val="left"/><w:outlineLvl w:val="4"/>',
-               rpr="<w:i/><w:iCs/>" + _taille(20)),
-        _style("paragraph", "Heading6", "heading 6", suivant="Normal",
-               ppr="<w:keepNext/><w:keepLines/>" + SANS_CESURE
-                   + '<w:spacing w:before="120" w:after="40"/><w:jc w:val="left"/><w:outlineLvl w:val="5"/>',
-               rpr=_taille(20)),
+        *(_style("paragraph", f"Heading{n}", f"heading {n}", suivant="Normal",
+                 ppr="<w:keepNext/><w:keepLines/>" + SANS_CESURE
+                     + f'<w:spacing w:before="{avant}" w:after="{apres}"/><w:jc w:val="left"/>'
+                     f'<w:outlineLvl w:val="{n - 1}"/>',
+                 rpr=rpr)
+          for n, avant, apres, rpr in ((4, 140, 60, '<w:i/><w:iCs/><w:u w:val="single"/>' + _taille(21)),
+                                       (5, 120, 60, "<w:i/><w:iCs/>" + _taille(20)),
+                                       (6, 120, 40, _taille(20)))),
         # --- Listes (liées aux définitions de numbering.xml) ---
         _liste_style("ListBullet", "List Bullet", PUCES, 0),
         _liste_style("ListBullet2", "List Bullet 2", PUCES, 1),

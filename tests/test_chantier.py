@@ -106,6 +106,9 @@ def test_retrait_de_l_amiante_affecte_au_lot_1(lycee, tmp_path):
     assert "descriptif des processus mis en œuvre (modes opératoires)" in cctp
     assert "trente jours au moins avant le démarrage des travaux de retrait (article R4412-137" in cctp
     assert f"dans les conditions de l’article {numero_rc} du RC" in cctp
+    ccap = normal(lycee["CCAP"].texte)  # tâche de la période de préparation du lot
+    assert ("pour le lot n° 1, établit le plan de démolition, de retrait ou d’encapsulage de l’amiante et les modes "
+            f"opératoires du retrait, décrits à l’article {numero_cctp} du CCTP") in ccap
     feuilles = _classeur(preparer(EXEMPLE, RACINE))
     avec = [titre for titre, textes in feuilles.items()
             if any(t.startswith("Retrait des matériaux contenant de l’amiante") or
@@ -121,6 +124,7 @@ def test_sans_retrait_d_amiante_ni_certification_ni_ligne(tmp_path):
     donnees["chantier"]["amiante_retrait"] = False
     lus, resultat = _generer(tmp_path, donnees)
     assert "R4412-129" not in lus["RC"].tout and "R4412-133" not in lus["CCTP"].tout
+    assert "encapsulage" not in lus["CCAP"].tout
     feuilles = _classeur(preparer(tmp_path / "reponses.yaml", RACINE))
     assert not any("amiante" in t.lower() for textes in feuilles.values() for t in textes)
 
