@@ -24,7 +24,10 @@ et désigne les styles par leur identifiant (styleId) :
 
 - paragraphes : ``Normal``, ``Heading1`` (« heading 1 », articles),
   ``Heading2`` (« heading 2 », sous-articles), ``Heading3`` (« heading 3 »,
-  intertitre non numéroté), ``ListBullet`` / ``ListBullet2`` (« List Bullet »),
+  intertitre non numéroté), ``Heading4`` à ``Heading6`` (« heading 4 » à
+  « heading 6 », titres inférieurs d'un texte technique importé dans le CCTP ;
+  facultatifs : à défaut, le titre prend le style du niveau présent le plus proche),
+  ``ListBullet`` / ``ListBullet2`` (« List Bullet »),
   ``ListNumber`` / ``ListNumber2`` (« List Number »), ``TableauTexte``
   (« Tableau texte », texte des cellules), ``TOC1`` / ``TOC2`` (« toc 1 »,
   « toc 2 », entrées du sommaire), ``TOCHeading`` (« TOC Heading ») ;
@@ -175,6 +178,15 @@ def styles_xml() -> str:
                ppr="<w:keepNext/><w:keepLines/>" + SANS_CESURE
                    + '<w:spacing w:before="180" w:after="80"/><w:jc w:val="left"/><w:outlineLvl w:val="2"/>',
                rpr="<w:b/><w:bCs/><w:i/><w:iCs/>" + _taille(21)),
+        # Titres 4 à 6 : hiérarchie d'un texte technique importé dans le CCTP, sous l'intertitre de niveau 3
+        *(_style("paragraph", f"Heading{n}", f"heading {n}", suivant="Normal",
+                 ppr="<w:keepNext/><w:keepLines/>" + SANS_CESURE
+                     + f'<w:spacing w:before="{avant}" w:after="{apres}"/><w:jc w:val="left"/>'
+                     f'<w:outlineLvl w:val="{n - 1}"/>',
+                 rpr=rpr)
+          for n, avant, apres, rpr in ((4, 140, 60, '<w:i/><w:iCs/><w:u w:val="single"/>' + _taille(21)),
+                                       (5, 120, 60, "<w:i/><w:iCs/>" + _taille(20)),
+                                       (6, 120, 40, _taille(20)))),
         # --- Listes (liées aux définitions de numbering.xml) ---
         _liste_style("ListBullet", "List Bullet", PUCES, 0),
         _liste_style("ListBullet2", "List Bullet 2", PUCES, 1),

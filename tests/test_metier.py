@@ -254,14 +254,17 @@ def test_cctp_assemble_le_texte_technique_importe_dans_le_style_des_clauses(exem
     cctp = _piece(exemples_generes["travaux-lycee"], "-CCTP.docx")
     assert "Cahier des clauses techniques particulières" in cctp.texte
     assert "Exigences environnementales et sociales" not in cctp.texte
-    assert cctp.article("Lot 1 – Gros œuvre et démolition\u00a0: prescriptions techniques") == "2.2"
-    assert cctp.article("Lot 3 – Menuiseries extérieures\u00a0: prescriptions techniques") == "2.3"
+    # 2.1 : conformité ; 2.2 : retrait de l'amiante (clause du catalogue) ; puis le texte importé de chaque lot
+    assert cctp.article("Lot 1 – Gros œuvre et démolition\u00a0: prescriptions techniques") == "2.3"
+    assert cctp.article("Lot 3 – Menuiseries extérieures\u00a0: prescriptions techniques") == "2.4"
     assert cctp.article("Spécifications environnementales") == "3"
     styles = dict((t, s) for s, t in cctp.paragraphes)
-    # titres du prescripteur (Markdown « ## », Word « Titre 2 ») au niveau des intertitres des clauses
-    for titre in ("Trémie et cage d’ascenseur", "Performances exigées", "Fenêtres bois-aluminium",
-                  "Conformité aux normes et à la réglementation"):
+    # titres de premier rang du prescripteur (Markdown « # », Word « Titre 1 ») au niveau des intertitres des
+    # clauses ; les titres de second rang (« ## », « Titre 2 ») un niveau en dessous
+    for titre in ("Description des ouvrages", "Dépose et évacuation", "Conformité aux normes et à la réglementation"):
         assert styles[titre] == "Heading 3", titre
+    for titre in ("Trémie et cage d’ascenseur", "Performances exigées", "Fenêtres bois-aluminium"):
+        assert styles[titre] == "Heading 4", titre
     essai = next(t for t in styles if t.startswith("Essais d’écrasement des bétons"))
     assert styles[essai] == "List Number"
     puce = next(t for t in styles if t.startswith("un double vitrage à isolation renforcée"))
@@ -274,6 +277,48 @@ def test_cctp_assemble_le_texte_technique_importe_dans_le_style_des_clauses(exem
     assert any(l[0] == "Coefficient de transmission thermique Uw" and "1,3" in l[1] for l in lignes), lignes
     # le texte importé n'est pas un modèle : rien n'y est interprété ni laissé en syntaxe Markdown
     assert "##" not in cctp.tout and "**" not in cctp.tout
+
+
+def _titres_source(chemin: Path) -> list[tuple[int, str]]:
+    """(rang, intitulé) des titres d'un texte technique : « # » du Markdown, « Titre n » (heading n) du Word."""
+    if chemin.suffix == ".md":
+        return [(len(m.group(1)), m.group(2).strip().replace("'", "’"))
+                for m in re.finditer(r"^(#{1,6})\s+(.+)$", chemin.read_text(encoding="utf-8"), re.M)]
+    from docx import Document
+    return [(int(p.style.name.split()[-1]), p.text.strip().replace("'", "’")) for p in Document(str(chemin)).paragraphs
+            if p.style is not None and re.fullmatch(r"(?i)heading \d", p.style.name)]
+
+
+@pytest.mark.parametrize("lot, fichier", [(1, "travaux-lycee-lot-1-gros-oeuvre.md"),
+                                          (3, "travaux-lycee-lot-3-menuiseries.docx")])
+def test_texte_technique_garde_la_hierarchie_de_ses_titres(exemples_generes, lot, fichier):
+    """Chaque titre importé garde son rang relatif : Titre 1 → intertitre (heading 3) sous l'article du lot,
+    Titre 2 → heading 4… ; relu dans les styles du .docx produit, dans l'ordre du texte source."""
+    source = _titres_source(RACINE / "exemples" / "cctp" / fichier)
+    assert {rang for rang, _ in source} >= {1, 2}, source  # le texte d'exemple a bien deux rangs de titres
+    cctp = _piece(exemples_generes["travaux-lycee"], "-CCTP.docx")
+    paragraphes = cctp.paragraphes
+    debut = next(i for i, (s, t) in enumerate(paragraphes) if s == "Heading 2" and t.split("\u00a0– ", 1)[-1].startswith(f"Lot {lot} –"))
+    produits = []
+    for style, texte in paragraphes[debut + 1:]:
+        m = re.fullmatch(r"Heading (\d)", style)
+        if m and int(m.group(1)) <= 2:
+            break
+        if m:
+            produits.append((int(m.group(1)), texte.replace("\u00a0", " ")))
+    assert produits == [(rang + 2, intitule) for rang, intitule in source]
+
+
+def test_titre_sans_style_dans_le_modele_prend_le_niveau_le_plus_proche():
+    """Un modèle Word d'acheteur sans style « heading 4 » : le titre de niveau 4 prend le style du niveau 3."""
+    from generateur.pieces.blocs import Titre
+    from generateur.rendu.ooxml import Ecrivain, Numerotation, Styles
+    styles = Styles()
+    complet = Ecrivain(styles, Numerotation(1, None)).titre(Titre(4, "Sous-titre"))
+    assert 'w:val="Heading4"' in complet
+    styles.titres = {n: s for n, s in styles.titres.items() if n <= 3}
+    reduit = Ecrivain(styles, Numerotation(1, None)).titre(Titre(5, "Sous-titre"))
+    assert 'w:val="Heading3"' in reduit
 
 
 def test_sans_texte_technique_la_piece_est_une_annexe_et_l_annexe_de_conformite_le_dit(exemples_generes):

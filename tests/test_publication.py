@@ -677,6 +677,7 @@ def test_travaux_sans_plans_ni_reperage_amiante_a_verifier(tmp_path):
 
     donnees = yaml.safe_load((EXEMPLES / "travaux-lycee.yaml").read_text(encoding="utf-8"))
     pgc = [p for p in donnees.pop("pieces_acheteur") if p["nature"] == "pgc_sps"]
+    donnees["chantier"]["amiante_retrait"] = False  # sans repérage joint, pas de retrait déclaré (refusé sinon)
     for nom, pieces, manque in (("aucune", [], "plans ni repérage de l'amiante avant travaux"),
                                 ("pgc", pgc, "plans ni repérage de l'amiante avant travaux"),
                                 ("plans", pgc + [{"titre": "Plans", "fichier": "p.pdf", "nature": "plans"}],

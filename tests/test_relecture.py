@@ -435,7 +435,7 @@ def test_variantes_conformes_citent_leurs_exigences_minimales(tmp_path):
     assert v["variantes"].preuves[0]["piece"] == "RC"
     assert "exigences minimales suivantes" in v["variantes"].preuves[0]["extrait"]
     assert v["variantes-exigences"].statut == "conforme"
-    assert "Conditionnement en vrac uniquement." in v["variantes-exigences"].preuves[0]["extrait"]
+    assert "«\u00a0Conditionnement en vrac uniquement\u00a0»" in v["variantes-exigences"].preuves[0]["extrait"]
     sans = reponses(variantes={"autorisees": True})
     v = {v.id: v for v in controler(preparer(ecrire(tmp_path, sans, "sans.yaml"), RACINE)).verdicts}
     assert v["variantes-exigences"].statut == "a_verifier"

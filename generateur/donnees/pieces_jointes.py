@@ -116,6 +116,35 @@ def lire(donnees: dict[str, Any], fichier_reponses: Path | str, questionnaire: Q
     return pieces
 
 
+# Formats dont le texte d'une pièce jointe peut être lu, pour les contrôles qui la comparent aux pièces produites.
+FORMATS_TEXTE = (".pdf", ".docx", ".md", ".txt", ".csv")
+
+
+def texte(fichier_reponses: Path | str, fichier: str) -> str | None:
+    """Texte d'une pièce jointe (PDF, Word, Markdown, texte), espaces normalisés ; None si le fichier est absent,
+    hors du dossier, dans un autre format ou sans texte lisible (PDF scanné)."""
+    chemin = chemin_confine(Path(fichier_reponses).parent, fichier)
+    if isinstance(chemin, str) or chemin.suffix.lower() not in FORMATS_TEXTE or not chemin.is_file():
+        return None
+    try:
+        if chemin.suffix.lower() == ".pdf":
+            from pypdf import PdfReader
+
+            brut = " ".join(page.extract_text() or "" for page in PdfReader(str(chemin)).pages)
+        elif chemin.suffix.lower() == ".docx":
+            from docx import Document
+
+            document = Document(str(chemin))
+            brut = " ".join([p.text for p in document.paragraphs]
+                            + [c.text for t in document.tables for r in t.rows for c in r.cells])
+        else:
+            brut = chemin.read_text(encoding="utf-8", errors="replace")
+    except Exception:  # pièce illisible : le contrôle le dit (« texte non lu »), la génération continue
+        return None
+    brut = " ".join(brut.split())
+    return brut or None
+
+
 def existe(fichier_reponses: Path | str, fichier: str) -> bool:
     """Le fichier d'une pièce est-il présent et confiné (pour l'assistant web, sans lever d'erreur) ?"""
     chemin = chemin_confine(Path(fichier_reponses).parent, fichier)

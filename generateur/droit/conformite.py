@@ -24,6 +24,7 @@ from .spaser import considerations_decp
 from .suggestions import Etat, etats
 from .suggestions import charger as charger_suggestions
 from ..donnees.questionnaire import charger as charger_questionnaire
+from ..donnees import pieces_jointes
 
 STATUTS = {
     "conforme": "Conforme",
@@ -147,6 +148,52 @@ def _clauses_portant(analyse: Analyse, valeurs: tuple[str, ...]) -> list[dict[st
             for doc in EXECUTION for s in analyse.retenues(doc) if any(v in s.clause.decp for v in valeurs)]
 
 
+# Plage horaire (« de 7 h 30 à 8 h », « 14h-16h ») et délai de remise du PPSPS (« PPSPS … 30 jours ») dans le texte
+# d'une pièce jointe, pour la comparer aux règles du CCAP.
+_PLAGE = re.compile(r"(\d{1,2})\s*h\s*(\d{2})?\s*(?:à|-|–)\s*(\d{1,2})\s*h\s*(\d{2})?")
+_PPSPS = re.compile(r"PPSPS\b[^.;]{0,160}?(\d{1,3})\s*jours", re.IGNORECASE)
+
+
+def _plages(texte: str) -> dict[tuple[int, int, int, int], str]:
+    """Plages horaires d'un texte : clé comparable → écriture « 7 h 30 à 8 h »."""
+    plages = {}
+    for h1, m1, h2, m2 in _PLAGE.findall(texte):
+        cle = (int(h1), int(m1 or 0), int(h2), int(m2 or 0))
+        plages[cle] = f"{cle[0]} h{f' {cle[1]:02d}' if cle[1] else ''} à {cle[2]} h{f' {cle[3]:02d}' if cle[3] else ''}"
+    return plages
+
+
+def divergences_pgc(analyse: Analyse) -> list[str]:
+    """Ce que le plan général de coordination joint (pièce de nature pgc_sps) dit autrement que le CCAP : plages
+    horaires absentes des horaires de travail et de livraison du CCAP, délai de remise du PPSPS différent ; une
+    pièce dont le texte n'a pu être lu est signalée comme telle."""
+    ctx = analyse.contexte
+    if ctx.get("nature") != "travaux":
+        return []
+    chantier = ctx.get("chantier") or {}
+    horaires = " ".join(str(chantier.get(c) or "") for c in ("horaires", "horaires_livraison"))
+    plages_ccap = _plages(horaires)
+    delai = chantier.get("ppsps_delai_jours")
+    constats = []
+    for piece in ctx.get("pieces_acheteur") or []:
+        if piece.get("nature") != "pgc_sps":
+            continue
+        titre = f"« {piece.get('titre')} »"
+        texte = pieces_jointes.texte(analyse.reponses.fichier, str(piece.get("fichier") or ""))
+        if texte is None:
+            constats.append(f"{titre} : texte non lu (format {', '.join(pieces_jointes.FORMATS_TEXTE)} attendu, "
+                            "ou PDF sans texte) ; horaires et délai du PPSPS à comparer au CCAP")
+            continue
+        autres = [ecrit for cle, ecrit in _plages(texte).items() if cle not in plages_ccap]
+        if autres and horaires.strip():
+            constats.append(f"{titre} : horaires {', '.join(autres)}, absents des horaires du CCAP ({horaires.strip()})")
+        delais = sorted({int(n) for n in _PPSPS.findall(texte)})
+        if delais and delais != [delai]:
+            constats.append(f"{titre} : PPSPS remis {' ou '.join(str(d) for d in delais)} jours avant l'intervention, "
+                            f"le CCAP dit « {ctx.get('ppsps_remise')} »")
+    return constats
+
+
 def faits(analyse: Analyse, pieces: dict[str, Any]) -> dict[str, Any]:
     """Faits établis sur la consultation, et ceux que la couche des pièces a lus dans les pièces assemblées
     (`pieces` : lots présentés par pièce, lignes divergentes, dérogations récapitulées), exposés aux
@@ -185,6 +232,7 @@ def faits(analyse: Analyse, pieces: dict[str, Any]) -> dict[str, Any]:
         "refus_a_justifier": [o for o in options if o["statut"] == "refusée sans justification"],
         "defauts_relecture": [d.en_json() for d in pieces.get("defauts_relecture", [])],
         "pieces_relues": list(pieces.get("pieces_relues", [])),
+        "divergences_pgc": divergences_pgc(analyse),
     }
 
 

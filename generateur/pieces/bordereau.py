@@ -10,6 +10,7 @@ from typing import Any
 from ..donnees import yaml_lignes
 from ..erreurs import ErreurDonnees, Probleme
 from ..donnees.fichiers import nom_sur
+from ..droit.expressions import evaluer
 from ..droit.regles import Analyse
 
 TITRES = {
@@ -73,7 +74,23 @@ def lignes_du_lot(analyse: Analyse, lot: dict[str, Any]) -> tuple[list[Ligne], b
     lignes = [Ligne(str(l["designation"]), str(l.get("unite") or "unité"),
                     float(l["quantite"]) if l.get("quantite") is not None else None,
                     str(l.get("forme") or "unitaire")) for l in saisies]
-    return lignes, types
+    return lignes + lignes_ajoutees(analyse, lot, lignes), types
+
+
+def lignes_ajoutees(analyse: Analyse, lot: dict[str, Any], lignes: list[Ligne]) -> list[Ligne]:
+    """Lignes que le catalogue ajoute au lot selon les réponses (paramètre lignes_prix_ajoutees : retrait de
+    l'amiante du lot désigné…), sauf si l'acheteur a déjà écrit une ligne dont la désignation contient `sauf_si`."""
+    ajoutees = []
+    for regle in analyse.contexte["param"]("lignes_prix_ajoutees") or []:
+        if not evaluer(str(regle["condition"]), {**analyse.contexte, "lot": lot}):
+            continue
+        mot = str(regle.get("sauf_si") or "").lower()
+        if mot and any(mot in l.designation.lower() for l in lignes):
+            continue
+        ajoutees.append(Ligne(str(regle["designation"]), str(regle.get("unite") or "unité"),
+                              float(regle["quantite"]) if regle.get("quantite") is not None else None,
+                              str(regle.get("forme") or "unitaire")))
+    return ajoutees
 
 
 def feuille_du_lot(analyse: Analyse, lot: dict[str, Any]) -> FeuilleLot:

@@ -76,7 +76,9 @@ class _Lecteur(HTMLParser):
                 self.blocs.append(Paragraphe(self.segments))
         elif tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
             self.segments = []
-            self.titre_niveau = 3
+            # « ### » (et au-dessus) : intertitre de niveau 3 sous le sous-article ; « #### » et suivants gardent
+            # leur rang (texte technique importé, dont la hiérarchie de titres est décalée sous l'article du lot)
+            self.titre_niveau = max(3, int(tag[1]))
         elif tag in ("ul", "ol"):
             liste = Liste(ordonnee=tag == "ol")
             if self.elements:

@@ -223,11 +223,13 @@ def blocs_cadre(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
             lignes.append([str(numero_article), str(c["intitule"]), str(c["intitule"]), pourcent(c["ponderation"])])
     blocs.append(Tableau([[[Segment(x)] for x in ligne] for ligne in lignes], True, [12, 30, 43, 15]))
     lots = [f"lot {l['numero']} – {l['intitule']}" for l in ctx["lots"]]
+    # un cadre par lot : le candidat coche le lot du cadre qu'il remet (une case par lot)
     blocs.append(Tableau([[[Segment("Identification du candidat")], [Segment("À compléter")]],
                           [[Segment("Raison sociale et SIRET du candidat (ou du mandataire du groupement)")], [Segment("")]],
-                          [[Segment("Lot ou lots pour lesquels le mémoire est remis" if ctx["allotie"]
+                          [[Segment("Lot pour lequel le présent cadre est remis (un cadre complété par lot : "
+                                    "cocher une seule case)" if ctx["allotie"]
                                     else "Prestations pour lesquelles le mémoire est remis")],
-                           [Segment(" ; ".join(lots) if ctx["allotie"] else lots[0])]],
+                           [Segment("\n".join(f"☐ {l}" for l in lots) if ctx["allotie"] else lots[0])]],
                           [[Segment("Personne à contacter (nom, fonction, téléphone, courriel)")], [Segment("")]]],
                          True, [50, 50]))
 

@@ -110,6 +110,9 @@ def _styles(document: Any) -> tuple[Styles, int]:
         ident = int(num.get(f"{_W}numId"))
         numeros.append(ident)
         abstraits[ident] = int(num.find(f"{_W}abstractNumId").get(f"{_W}val"))
+    presents = {style.get(f"{_W}styleId") for style in document.styles.element.findall(f"{_W}style")}
+    # titres 4 à 6 (texte technique importé) : facultatifs dans le modèle de l'acheteur
+    styles.titres = {n: s for n, s in styles.titres.items() if n <= 3 or s in presents}
     for style in document.styles.element.findall(f"{_W}style"):
         ident = style.get(f"{_W}styleId")
         num = style.find(f"{_W}pPr/{_W}numPr/{_W}numId")

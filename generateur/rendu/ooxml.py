@@ -35,7 +35,8 @@ def echapper(texte: str) -> str:
 class Styles:
     """Identifiants des styles du modèle, et liste numérotée de référence pour les redémarrages."""
 
-    titres: dict[int, str] = field(default_factory=lambda: {1: "Heading1", 2: "Heading2", 3: "Heading3"})
+    titres: dict[int, str] = field(default_factory=lambda: {1: "Heading1", 2: "Heading2", 3: "Heading3",
+                                                             4: "Heading4", 5: "Heading5", 6: "Heading6"})
     normal: str = "Normal"
     puces: str = "ListBullet"
     numeros: str = "ListNumber"
@@ -116,7 +117,8 @@ class Ecrivain:
         self.images = images  # image → élément wp:inline du paquet Word (fourni par documents.py)
 
     def titre(self, t: Titre) -> str:
-        style = self.styles.titres.get(t.niveau, self.styles.titres[3])
+        # niveau absent du modèle : style du niveau présent le plus proche au-dessus
+        style = self.styles.titres[max([n for n in self.styles.titres if n <= t.niveau] or [3])]
         contenu = _run(t.texte)
         if t.signet:
             self.signets += 1
