@@ -84,3 +84,20 @@ def test_fiche_de_la_metropole_ne_cite_pas_la_politique_de_la_region(exemples_ge
     for suffixe in ("tracabilite-SPASER.docx", "annexe-conformite.docx"):
         texte = Lu(next(p for n, p in fichiers.items() if n.endswith(suffixe))).texte
         assert "Occitanie" not in texte and "duree_minimale" not in texte, suffixe
+
+
+def test_provenance_regionale_dans_une_specification_signalee(tmp_path):
+    """RAPPORT R8 : « livrés […] pour les produits régionaux » dans la description d'un lot (CCTP) réserve une
+    exigence à une origine (CCP R2111-7) ; le texte vient des réponses : la relecture le signale, bloquant. L'exemple
+    de restauration décrit désormais son exigence sans origine."""
+    import yaml
+
+    donnees = yaml.safe_load((RACINE / "exemples" / "restauration-lycees.yaml").read_text(encoding="utf-8"))
+    propre = controler(preparer(ecrire(tmp_path, donnees, "propre.yaml"), RACINE))
+    assert not [d for d in propre.defauts if d.regle == "provenance-locale"]
+    for texte in ("pour les produits régionaux", "en privilégiant les légumes locaux"):
+        donnees["lots"][0]["description"] = f"Fruits et légumes frais, livrés au plus tard 48 heures après la récolte {texte}."
+        defauts = [d for d in controler(preparer(ecrire(tmp_path, donnees), RACINE)).defauts
+                   if d.regle == "provenance-locale"]
+        assert [(d.piece, d.article, d.bloquant) for d in defauts] == [("CCTP", "Article 1 – Objet du marché", True)], texte
+        assert texte.split()[-1] in defauts[0].extrait
