@@ -3,8 +3,9 @@ que la relecture trouve sans défaut (RC, CCAP, CCTP, actes d'engagement, cadre 
 annexe), ou il est refusé par une erreur claire (code 2), nommée avec les libellés du questionnaire.
 
 Profil court dans la suite ; profil long hors de la suite :
-    DCE_RELECTURE_FOUILLE=1000 .venv/bin/pytest -q tests/test_relecture_fouille.py -s
-(chiffres de la dernière campagne dans docs/juriste.md, section « La relecture automatique des pièces »).
+    DCE_RELECTURE_FOUILLE=1200 .venv/bin/pytest -q tests/test_relecture_fouille.py -s
+(chiffres des dernières campagnes dans docs/juriste.md, section « La relecture automatique des pièces » ; un défaut
+trouvé par une campagne est corrigé à la cause et son contre-exemple gardé ci-dessous en test daté).
 """
 
 from __future__ import annotations
