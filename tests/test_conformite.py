@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -65,13 +66,23 @@ def test_annexe_des_exemples_chaque_verdict_avec_sa_preuve(exemples_generes, exe
         assert _apos(ligne[3]) == _apos(c["constat"])
         assert c["constat"], c["id"]
         if c["verdict"] == "conforme":  # la preuve : pièce, article et texte cité, dans Word, JSON et CSV
-            assert c["preuves"] and all(p["extrait"] for p in c["preuves"]), c["id"]
+            assert c["preuves"] and all(p["piece"] and p["article"] and p["extrait"] for p in c["preuves"]), c
             for p in c["preuves"]:
                 assert _apos(p["extrait"]) in _apos(ligne[4]) and p["extrait"] in csv_controles[c["id"]]["preuve"], (c["id"], p)
-                if p["piece"]:
-                    assert f"{p['piece']}, article {p['article']}" in ligne[4]
+                lieu = f"article {p['article']}" if p["article"][0].isdigit() else p["article"]  # « rubriques notées »
+                assert f"{p['piece']}, {lieu}\u00a0: " in ligne[4], (c["id"], ligne[4])
         else:
             assert c["preuves"] == [] and ligne[4] == ""
+    # une pièce jointe n'est jamais « Conforme » sur sa seule présence : l'outil ne lit pas son contenu (RAPPORT S2)
+    controles = {c["id"]: c for c in annexe["controles"]}
+    if exemple == "travaux-lycee":
+        assert controles["pieces-travaux"]["verdict_libelle"] == "À vérifier"
+        assert controles["pieces-travaux"]["constat"].startswith("À vérifier\u00a0: contenu non contrôlé par l’outil.")
+    # vocabulaire métier : ni fichier de l'outil, ni commande, ni nom de paramètre interne (RAPPORT S7)
+    assert not re.search(r"catalogue\.yaml|acheteur\.yaml|questionnaire\.yaml|--strict|\bdce (?:generer|verifier)\b"
+                         r"|\b[a-z]+_[a-z0-9]+(?:_[a-z0-9]+)*\b|\(ccap-[a-z-]+\)|clause ccap-", lu.texte), \
+        re.search(r".{60}(?:catalogue\.yaml|acheteur\.yaml|questionnaire\.yaml|--strict|\bdce (?:generer|verifier)\b"
+                  r"|\b[a-z]+_[a-z0-9]+(?:_[a-z0-9]+)*\b|\(ccap-[a-z-]+\)|clause ccap-).{40}", lu.texte)
     # chaque action du SPASER : document, article et clause (version) dans l'annexe du juriste
     actions = {(l[0].split(" – ")[0], l[1], _apos(l[2])) for t in lu.tableaux for l in t if len(l) == 5}  # (et contrôles)
     for a in annexe["actions_spaser"]:
@@ -131,7 +142,7 @@ def test_critere_environnemental_selon_la_date_de_lancement(tmp_path):
     assert v.statut == "non_conforme" and v.obligatoire and v.articles == ["CCP L2152-7", "CCP R2152-7"]
     assert "« Prix »" not in v.message and "Prix" in v.message
     assert apres["condition-environnementale"].statut == "conforme"
-    assert "ccap-condition-environnementale" in apres["condition-environnementale"].message
+    assert "CCAP article 5.1 «\u00a0Condition d’exécution environnementale\u00a0»" in apres["condition-environnementale"].message
 
 
 def test_condition_sociale_de_part_et_d_autre_du_seuil_europeen(tmp_path):
@@ -152,7 +163,7 @@ def test_condition_sociale_de_part_et_d_autre_du_seuil_europeen(tmp_path):
 
     avec = verdicts(tmp_path, lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 216000}], spaser=INSERTION)
     assert avec["condition-sociale"].statut == "conforme"
-    assert "ccap-insertion" in avec["condition-sociale"].message
+    assert "«\u00a0Action d’insertion professionnelle\u00a0»" in avec["condition-sociale"].message
 
     avant_la_loi = verdicts(tmp_path, date_lancement="2026-06-01", date_limite_offres="2026-07-15 12:00",
                             lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 400000}])
@@ -289,7 +300,7 @@ def test_indice_de_revision_des_services_designe_par_sa_serie(exemples_generes, 
     assert controle["verdict_libelle"] == "À vérifier"
     assert "Identifiant de série à confirmer" in controle["constat"] and f"groupe {groupe}" in controle["constat"]
     word = Lu(next(p for n, p in fichiers.items() if n.endswith("annexe-conformite.docx")))
-    assert any(len(l) > 2 and l[0].startswith("Chaque indice de révision décrit au catalogue") and l[2] == "À vérifier"
+    assert any(len(l) > 2 and l[0].startswith("Chaque indice de révision décrit par le référentiel de l’outil") and l[2] == "À vérifier"
                for t in word.tableaux for l in t)
 
 

@@ -158,6 +158,50 @@ def test_profil_complet_imprime_ses_valeurs(profil, tmp_path):
         assert not any(s for _, s in runs(docx)), docx.name
 
 
+@pytest.mark.parametrize("identifiant", ["occitanie", "aix-marseille-provence"])
+def test_valeurs_reelles_des_profils_validees_sourcees_et_imprimees(identifiant, exemples_generes):
+    """Les valeurs réelles des deux acheteurs ne sont écrites que si une source publique les donne, citée dans le
+    profil (`sources`) ; elles passent la validation (clé de Luhn, adresse internet) et paraissent au RC et au CCAP
+    générés ; les autres restent explicitement « à compléter »."""
+    from urllib.parse import urlparse
+
+    from generateur.donnees.acheteurs import charger, siret_valide
+
+    acheteur = charger(RACINE, identifiant)
+    a_completer = {c.champ for c in acheteur.a_completer if c.nature == "à compléter"}
+    exemple = next(n for n in sorted(exemples_generes)
+                   if yaml.safe_load((RACINE / "exemples" / f"{n}.yaml").read_text(encoding="utf-8"))["acheteur"]
+                   == identifiant)
+    pieces = {n.rsplit("-", 1)[-1]: p for n, p in exemples_generes[exemple].items() if n.endswith(("-RC.docx", "-CCAP.docx"))}
+    ccap, rc = (Lu(pieces[f"{n}.docx"]).texte.replace("'", "’") for n in ("CCAP", "RC"))
+    if "siret" in a_completer:
+        assert "Le numéro SIRET de l’acheteur à indiquer est le [à compléter" in ccap
+    else:
+        siret = acheteur.profil["siret"]
+        assert siret_valide(siret) and acheteur.profil["sources"]["siret"].strip()
+        assert siret in acheteur.profil["sources"]["siret"]  # la source cite la valeur écrite
+        assert f"Le numéro SIRET de l’acheteur à indiquer est le {siret}." in ccap
+    if "profil_acheteur" in a_completer:
+        assert "profil d’acheteur\u00a0: [à compléter" in rc
+    else:
+        url = acheteur.profil["profil_acheteur"]
+        assert urlparse(url).scheme == "https" and acheteur.profil["sources"]["profil_acheteur"].strip()
+        assert f"profil d’acheteur\u00a0: {url}" in rc
+
+
+@pytest.mark.parametrize("sources, message", [
+    ({"siret": ""}, "« sources.siret » : source vide"),
+    ({"telephone": "annuaire"}, "« sources.telephone » : champ inconnu"),
+    ("une page web", "« sources » : les sources s'écrivent champ par champ"),
+])
+def test_source_du_profil_mal_ecrite_arrete_la_generation(profil, tmp_path, sources, message):
+    racine, fichier = profil(sources=sources)
+    resultat = generer_cli(racine, fichier, tmp_path / "sortie")
+    assert resultat.exit_code == 2, resultat.output
+    assert message in resultat.output and "acheteurs/occitanie/acheteur.yaml, ligne" in resultat.output
+    assert not (tmp_path / "sortie").exists()
+
+
 def test_champ_a_completer_surligne_et_recense(profil, tmp_path):
     racine, fichier = profil(siret={"a_completer": "numéro SIRET de l’Hôtel de Région"})
     resultat = generer_cli(racine, fichier, tmp_path / "sortie")

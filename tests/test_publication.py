@@ -692,8 +692,11 @@ def test_travaux_sans_plans_ni_reperage_amiante_a_verifier(tmp_path):
         rc = Lu(tmp_path / nom / "2026-TRX-0417-RC.docx").texte
         assert "pièces graphiques" not in rc and "diagnostics techniques" not in rc
         assert ("Plan général de coordination" in rc) == bool(pgc and nom != "aucune")
+    # pièces jointes : toujours « À vérifier », l'outil ne lit pas leur contenu (jamais « Conforme » sur leur présence)
     avec = generer(EXEMPLES / "travaux-lycee.yaml", tmp_path / "exemple", RACINE)
-    assert "pieces-travaux" not in {v.id for v in avec.conformite.a_verifier}
+    verdict = next(v for v in avec.conformite.a_verifier if v.id == "pieces-travaux")
+    assert verdict.message.startswith(typographie("À vérifier : contenu non contrôlé par l’outil.")), verdict.message
+    assert "Marché de travaux sans" not in verdict.message
 
 
 # Ce que nomme chaque ligne de la liste « Contenu du dossier de consultation » du RC → fichier du dossier public

@@ -3,8 +3,9 @@ que la relecture trouve sans défaut (RC, CCAP, CCTP, actes d'engagement, cadre 
 annexe), ou il est refusé par une erreur claire (code 2), nommée avec les libellés du questionnaire.
 
 Profil court dans la suite ; profil long hors de la suite :
-    DCE_RELECTURE_FOUILLE=1000 .venv/bin/pytest -q tests/test_relecture_fouille.py -s
-(chiffres de la dernière campagne dans docs/juriste.md, section « La relecture automatique des pièces »).
+    DCE_RELECTURE_FOUILLE=1200 .venv/bin/pytest -q tests/test_relecture_fouille.py -s
+(chiffres des dernières campagnes dans docs/juriste.md, section « La relecture automatique des pièces » ; un défaut
+trouvé par une campagne est corrigé à la cause et son contre-exemple gardé ci-dessous en test daté).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from reponses_valides import fichier_de_reponses
 from generateur.droit.regles import preparer
 from generateur.erreurs import ErreurDCE
 from generateur.interfaces.cli import main
-from generateur.pieces.lecture import controler
+from generateur.pieces.lecture import controler, texte_blocs
+from generateur.pieces.assemblage import blocs_document
 from generateur.rendu.publication import publier
 
 EXEMPLES = int(os.environ.get("DCE_RELECTURE_FOUILLE", "120"))
@@ -90,3 +92,25 @@ def test_fichiers_tires_du_questionnaire_sans_defaut_ou_refuses(tmp_path):
     for chemin in bureautique:
         assert chemin.with_suffix(".pdf").read_bytes().startswith(b"%PDF"), chemin.name
     assert len(publication.pieces) >= len(bureautique) - 2  # toutes sauf la fiche et l'annexe (internes)
+
+
+# -- contre-exemples trouvés par la campagne longue, gardés dans la suite (date de la campagne, cause corrigée)
+
+def test_2026_12_02_heure_limite_de_livraison_qui_n_est_pas_une_heure_refusee(tmp_path):
+    """Campagne du 2026-12-02 : « Heure limite de livraison des denrées » répondue « Service des achats » donnait au
+    CCAP « les denrées sont livrées au plus tard à Service des achats le jour de leur utilisation ». Cause : la
+    question acceptait tout texte ; elle attend désormais une heure (questionnaire.yaml, motif)."""
+    donnees = yaml.safe_load((RACINE / "exemples" / "restauration-lycees.yaml").read_text(encoding="utf-8"))
+    donnees["livraison"]["heure_limite"] = "Service des achats"
+    fichier = ecrire(tmp_path, donnees)
+    resultat = CliRunner().invoke(main, ["--catalogue", str(RACINE), "generer", str(fichier),
+                                         "--sortie", str(tmp_path / "sortie")])
+    assert resultat.exit_code == 2, resultat.output
+    assert "Heure limite de livraison des denrées" in resultat.output
+    assert "format invalide « Service des achats »" in resultat.output
+    assert not (tmp_path / "sortie").exists()
+    donnees["livraison"]["heure_limite"] = "7 h 45"  # une heure : acceptée et écrite telle quelle au CCAP
+    analyse = preparer(ecrire(tmp_path, donnees, "heure.yaml"), RACINE)
+    ccap = texte_blocs(blocs_document(analyse, "CCAP")[0]).replace("\u00a0", " ")
+    assert "les denrées sont livrées au plus tard à 7 h 45 le jour de leur utilisation" in ccap
+    assert not defauts_de_l_outil(analyse, controler(analyse))

@@ -5,7 +5,8 @@ Ajouter un acheteur, c'est ajouter un dossier : aucune ligne de code.
 Les champs que les pièces impriment (SIRET, adresse du profil d'acheteur, tribunal, instance de médiation)
 sont validés au chargement : une valeur manquante ou fausse arrête la génération (code 2, fichier, ligne et
 champ). Une valeur encore inconnue s'écrit explicitement `{a_completer: "libellé"}` : elle paraît surlignée
-dans les pièces et l'analyse la recense (`Analyse.a_completer`) ; jamais un blanc.
+dans les pièces et l'analyse la recense (`Analyse.a_completer`) ; jamais un blanc. Le champ facultatif `sources`
+cite, champ par champ, la source publique d'une valeur écrite (validé au chargement : champ connu, texte non vide).
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ def charger(racine: Path, identifiant: str) -> Acheteur:
         problemes.append(Probleme(f"catégorie inconnue ; valeurs possibles : {', '.join(CATEGORIES)}", fichier,
                                   doc.ligne("categorie"), "categorie"))
     a_completer_ = _valider_champs_imprimes(profil, doc, fichier, problemes)
+    _valider_sources(profil, doc, fichier, problemes)
     if problemes:
         raise ErreurDonnees(problemes)
     fichier_ref = dossier / str(profil["referentiel"])
@@ -187,6 +189,25 @@ def _valider_champs_imprimes(profil: dict[str, Any], doc: yaml_lignes.Document, 
                 recenses.append(ChampACompleter(champ, str(valeur["a_verifier"]).strip(), fichier,
                                                 doc.ligne(f"{champ}.a_verifier"), "à vérifier"))
     return recenses
+
+
+def _valider_sources(profil: dict[str, Any], doc: yaml_lignes.Document, fichier: Path,
+                     problemes: list[Probleme]) -> None:
+    """`sources` (facultatif) : pour un champ imprimé, la source publique de sa valeur, citée en toutes lettres."""
+    if "sources" not in profil:
+        return
+    sources = profil["sources"]
+    if not isinstance(sources, dict):
+        problemes.append(Probleme("les sources s'écrivent champ par champ : « siret: \"source citée\" »", fichier,
+                                  doc.ligne("sources"), "sources"))
+        return
+    for champ, texte in sources.items():
+        if champ not in CHAMPS_A_COMPLETER:
+            problemes.append(Probleme(f"champ inconnu ; sources possibles pour : {', '.join(CHAMPS_A_COMPLETER)}",
+                                      fichier, doc.ligne(f"sources.{champ}"), f"sources.{champ}"))
+        elif not (isinstance(texte, str) and texte.strip()):
+            problemes.append(Probleme("source vide : citer le document public (titre, adresse, date) ou retirer le "
+                                      "champ", fichier, doc.ligne(f"sources.{champ}"), f"sources.{champ}"))
 
 
 def _valider_organisme(valeur: Any, champ: str, pb: Any) -> None:

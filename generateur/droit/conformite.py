@@ -36,7 +36,7 @@ STATUTS = {
 CHAMPS = {"id", "libelle", "articles", "obligatoire", "statut", "note", "applicable", "conforme", "justification",
           "messages", "preuve"}
 OBLIGATOIRES = ("id", "libelle", "articles", "obligatoire", "applicable", "conforme", "messages", "preuve")
-CHAMPS_PREUVE = {"clauses", "texte", "faits"}
+CHAMPS_PREUVE = {"clauses", "texte", "faits", "piece", "article"}
 LONGUEUR_EXTRAIT = 240
 EXECUTION = ("CCAP", "CCTP")  # pièces qui portent les conditions d'exécution
 DECP_SOCIALES = ("Clause sociale", "Marché réservé")
@@ -284,7 +284,7 @@ def options_imposees(analyse: Analyse) -> list[dict[str, Any]]:
     return [{"id": e.suggestion.id, "titre": e.suggestion.titre, "reference": e.suggestion.reference,
              # la question de la justification, dite avec les mots du questionnaire (jamais sa clé)
              "question": questions.libelle(e.suggestion.justification) if e.suggestion.justification else "",
-             "statut": e.statut, "justification": e.justification}
+             "statut": e.statut, "justification": e.justification, "clauses": e.suggestion.clauses}
             for e in suivies if e.obligatoire]
 
 
@@ -311,6 +311,9 @@ def definitions(analyse: Analyse) -> list[dict[str, Any]]:
             else:
                 for cle in sorted(set(preuve) - CHAMPS_PREUVE):
                     pb(f"champ de preuve inconnu ({', '.join(sorted(CHAMPS_PREUVE))})", f"{chemin}.preuve.{cle}")
+                if "faits" in preuve and not (preuve.get("piece") and preuve.get("article")):
+                    pb("un fait cité en preuve dit sa pièce (« piece ») et son article ou sa rubrique (« article »)",
+                       f"{chemin}.preuve")
     if problemes:
         raise ErreurDonnees(problemes)
     return brut
@@ -398,11 +401,16 @@ def verifier(analyse: Analyse, pieces: dict[str, Any]) -> Conformite:
                     preuves.append(citation)
             fait = typographie(normaliser(calculer("preuve", "faits"))) if preuve.get("faits") else ""
             if fait:
-                preuves.append({"piece": "", "article": "", "extrait": fait})
+                preuves.append({"piece": normaliser(calculer("preuve", "piece")),
+                                "article": normaliser(calculer("preuve", "article")), "extrait": fait})
             if manquantes or not preuves:
                 statut = "a_verifier"
                 message += (" Preuve introuvable dans les pièces\u00a0: " + ", ".join(manquantes or ["aucune"]) + ".")
                 preuves = []
+            elif not all(p["piece"] and p["article"] and p["extrait"] for p in preuves):
+                # « Conforme » seulement sur une preuve que le juriste peut retrouver : pièce, article, texte
+                statut = "a_verifier"
+                message += " Preuve sans pièce ni article\u00a0: le juriste la retrouve et la confirme."
         articles = c["articles"] if isinstance(c["articles"], list) else [c["articles"]]
         verdicts.append(Verdict(str(c["id"]), normaliser(c["libelle"]), [str(a) for a in articles],
                                 bool(c["obligatoire"]), statut, message, str(c.get("statut") or "verifie"),

@@ -26,7 +26,7 @@ from .expressions import ENV_EXPRESSIONS, ErreursJinja, compiler, evaluer, messa
 from ..donnees.saisie import SaisieInvalide, interpreter, lire
 
 CHAMPS = {"id", "titre", "apres", "quand", "active", "revoir", "actions", "pourquoi", "obligatoire_si",
-          "justification", "reference", "cible"}
+          "justification", "reference", "cible", "clauses"}
 OBLIGATOIRES = ("id", "titre", "quand", "actions", "pourquoi")
 APRES_DEFAUT = "criteres"
 
@@ -47,6 +47,7 @@ class Suggestion:
     justification: str | None = None
     reference: str = ""
     cible: str | None = None
+    clauses: list[str] = field(default_factory=list)  # clauses qui l'appliquent, retenue : preuve citée par l'annexe
     fichier: Path | None = None
     chemin: str = ""
     lignes: dict[str, int | None] = field(default_factory=dict)
@@ -226,6 +227,8 @@ def charger(fichier: Path) -> list[Suggestion]:
                     compiler(lien.si)
                 except TemplateSyntaxError as exc:
                     pb(f"condition « si » de l'action {lien.action} illisible : {exc.message}", f"{chemin}.actions")
+        if not isinstance(s.get("clauses", []), list) or not all(isinstance(c, str) and c for c in s.get("clauses", [])):
+            pb("« clauses » : liste des identifiants des clauses qui appliquent la suggestion", f"{chemin}.clauses")
         if len(problemes) > avant:
             continue
         liste.append(Suggestion(
@@ -236,7 +239,8 @@ def charger(fichier: Path) -> list[Suggestion]:
             revoir=str(revoir) if revoir is not None else None,
             obligatoire_si=str(s["obligatoire_si"]) if s.get("obligatoire_si") else None,
             justification=str(justification) if justification else None, reference=str(s.get("reference", "")),
-            cible=str(s["cible"]) if s.get("cible") else None, fichier=fichier, chemin=chemin,
+            cible=str(s["cible"]) if s.get("cible") else None, clauses=list(s.get("clauses", [])),
+            fichier=fichier, chemin=chemin,
             lignes={champ: doc.ligne(f"{chemin}.{champ}") for champ in CHAMPS},
         ))
     if problemes:

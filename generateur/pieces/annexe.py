@@ -123,11 +123,18 @@ def verdict_general(conformite: Conformite) -> str:
             "chacune avec sa preuve dans les pièces, et la relecture ne relève aucun défaut.")
 
 
+def lieu_preuve(p: dict[str, str]) -> str:
+    """« CCAP, article 6.3 » ; « Cadre de mémoire technique, rubriques notées » (une désignation qui n'est pas un
+    numéro d'article est citée telle quelle)."""
+    article = p["article"]
+    return f"{p['piece']}, {'article ' if article[:1].isdigit() else ''}{article}"
+
+
 def texte_preuve(p: dict[str, str]) -> str:
     """« CCAP, article 6.3 : « … » », ou le fait établi seul."""
     if not p.get("piece"):
         return p["extrait"]
-    return f"{p['piece']}, article {p['article']}{NBSP}: «{NBSP}{p['extrait']}{NBSP}»"
+    return f"{lieu_preuve(p)}{NBSP}: «{NBSP}{p['extrait']}{NBSP}»"
 
 
 def _oui_non(valeur: bool) -> str:
@@ -205,10 +212,11 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True,
 
     article(3, "Contrôles juridiques")
     corps.append(Paragraphe([Segment(
-        "Chaque contrôle est défini dans le catalogue juridique (catalogue.yaml, section « controles »)"
-        .replace("« ", f"«{NBSP}").replace(" »", f"{NBSP}»")
-        + " et appliqué aux pièces générées. « Non conforme » : obligation légale non respectée ; « À vérifier » : "
-        "bonne pratique ou point que le juriste confirme ; « Justifié » : absence motivée dans le fichier de réponses."
+        "Chaque contrôle applique aux pièces générées une règle du référentiel juridique de l'outil, avec ses "
+        "références. « Conforme » : obligation respectée, la preuve (pièce, article, texte) est citée ; "
+        "« Non conforme » : obligation légale non respectée ; « À vérifier » : bonne pratique, ou point que l'outil "
+        "ne peut pas contrôler et que le juriste confirme ; « Justifié » : absence motivée par l'acheteur dans ses "
+        "réponses."
         .replace("« ", f"«{NBSP}").replace(" »", f"{NBSP}»").replace(" : ", f"{NBSP}: ").replace(" ; ", f"{NBSP}; "))]))
     controles = tableau(
         [["Contrôle", "Référence", "Verdict", "Constat", "Preuve (pièce, article, texte)"]]
@@ -222,7 +230,7 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True,
     notes = [v for v in conformite.verdicts if v.note]
     if notes:
         corps.append(Paragraphe([Segment("Sources et limites", True)]))
-        corps.append(Liste(False, [ElementListe([Segment(f"{v.id}{NBSP}: ", True), Segment(
+        corps.append(Liste(False, [ElementListe([Segment(f"{v.libelle}{NBSP}: ", True), Segment(
             v.note + (" (source partiellement vérifiée)" if v.statut_juridique != "verifie" else ""))]) for v in notes]))
 
     article(4, RELECTURE)
@@ -232,10 +240,11 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True,
             f"La relecture automatique ne relève aucun défaut dans{NBSP}: {liste_fr(conformite.faits['pieces_relues'])}.")]))
     else:
         corps.append(Paragraphe([Segment(
-            f"La relecture automatique (catalogue.yaml, section «{NBSP}relecture{NBSP}») relève "
+            f"La relecture automatique des pièces relève "
             f"{pluriel(len(conformite.defauts), 'défaut')} ({pluriel(len(regles), 'règle')}), dans{NBSP}: "
             f"{liste_fr(list(dict.fromkeys(d.piece for d in conformite.defauts)))}. Un défaut marqué «{NBSP}oui{NBSP}» "
-            f"dans la dernière colonne rend le texte faux{NBSP}: dce generer --strict refuse alors d'écrire le dossier.")]))
+            f"dans la dernière colonne rend le texte faux{NBSP}: le dossier ne doit pas être publié avant sa "
+            f"correction.")]))
         if citations:
             defauts = tableau(
                 [["Pièce", "Article", "Défaut", "Extrait", "Bloquant"]]
@@ -252,7 +261,10 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True,
     else:
         corps.append(Paragraphe([Segment(
             f"{pluriel(len(a_valider), 'clause retenue a', 'clauses retenues ont')} une source juridique "
-            f"partiellement vérifiée ou non vérifiée{NBSP}: le service juridique les relit et les valide avant publication.")]))
+            f"partiellement vérifiée ou non vérifiée{NBSP}: le service juridique les relit et les valide avant publication. "
+            f"Les notes renvoient à la base documentaire juridique du projet («{NBSP}droit.md{NBSP}»), où chaque texte "
+            f"porte un statut{NBSP}: VERIFIED (texte lu et vérifié), PARTIAL (partiellement vérifié, par exemple par une "
+            f"source secondaire) ou UNVERIFIED (cité de mémoire, non vérifié).")]))
         corps.append(tableau(
             [["Pièce et article", "Clause (version)", "Statut juridique", "Note"]]
             + [[f"{s.clause.document}, article {s.numero}", f"{s.clause.titre} ({s.clause.id}, v{s.clause.version})",
@@ -363,7 +375,7 @@ def _cellule_preuves(preuves: list[dict[str, str]]) -> list[Segment]:
         if i:
             segments.append(Segment("\n"))
         if p.get("piece"):
-            segments += [Segment(f"{p['piece']}, article {p['article']}{NBSP}: "),
+            segments += [Segment(f"{lieu_preuve(p)}{NBSP}: "),
                          Segment(f"«{NBSP}{p['extrait']}{NBSP}»", italique=True)]
         else:
             segments.append(Segment(p["extrait"]))
