@@ -314,14 +314,15 @@ def test_insertion_a_justifier_seulement_sans_autre_condition_sociale(tmp_path):
     assert sans["options-imposees"].statut == "a_verifier"  # bonne pratique : « À vérifier »
     assert "Clause d’insertion" in _typo(sans["options-imposees"].message)
     egalite = verdicts(tmp_path, lots=lots, spaser={"egalite": True})
-    assert egalite["condition-sociale"].statut == "conforme" and "ccap-egalite" in egalite["condition-sociale"].message
+    assert egalite["condition-sociale"].statut == "conforme"
+    assert "CCAP article 5.3 «\u00a0Égalité professionnelle" in egalite["condition-sociale"].message
     assert "insertion" not in egalite["options-imposees"].message.lower()
     liste = {"titre": "Liste du personnel affecté au marché en cours", "nature": "liste_personnel",
              "fichier": "pieces/nettoyage-hotel-region-personnel.csv"}  # la pièce de l'exemple, jointe par ecrire
     propre = verdicts(tmp_path, nature="services", categorie="nettoyage", cpv="90911200-8", reprise_personnel=True,
                       pieces_acheteur=[liste], lots=[{"numero": 1, "intitule": "Bureaux", "montant_estime": 300000}])
     assert propre["condition-sociale"].statut == "non_conforme"
-    assert "ccap-reprise-personnel" not in propre["condition-sociale"].message
+    assert "Reprise du personnel" not in propre["condition-sociale"].message
     assert "insertion" in propre["options-imposees"].message.lower()
 
 
