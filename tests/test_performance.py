@@ -157,3 +157,49 @@ def test_index_suit_les_modifications_faites_a_la_main(dossier_genere, tmp_path)
     from generateur.lot import index
 
     assert set(index._lire_fichier(dossier)) == {"travaux-lycee", "nouvelle"}  # l'index a suivi
+
+
+def test_conversion_pandoc_gardee_en_cache(tmp_path, monkeypatch):
+    """Le texte technique Word d'un CCTP n'est converti par pandoc qu'une fois : la commande suivante relit le
+    Markdown du cache (même texte) ; un autre document, ou une entrée abîmée, repasse par pandoc."""
+    from generateur.pieces import texte_technique
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    docx = EXEMPLES / "cctp" / "travaux-lycee-lot-3-menuiseries.docx"
+    attendu = texte_technique.convertir(docx)
+    assert "menuiserie" in attendu.lower()
+    entrees = list((tmp_path / "cache" / "pandoc").iterdir())
+    assert len(entrees) == 1
+
+    appels = []
+
+    def pandoc(fichier):
+        appels.append(fichier)
+        return "converti à nouveau"
+
+    monkeypatch.setattr(texte_technique, "_convertir", pandoc)
+    assert texte_technique.convertir(docx) == attendu and appels == []  # relu dans le cache
+    autre = tmp_path / "autre.docx"
+    autre.write_bytes(docx.read_bytes() + b"\0")
+    assert texte_technique.convertir(autre) == "converti à nouveau" and appels == [autre]
+    entrees[0].write_bytes(b"\xff\xfe")  # entrée abîmée : recalculée
+    assert texte_technique.convertir(docx) == "converti à nouveau" and len(appels) == 2
+
+
+def test_generer_n_importe_pas_les_modules_des_autres_commandes(tmp_path):
+    """`dce generer` d'un exemple (texte technique Word, pièces de l'acheteur) n'importe ni le classeur Excel
+    (openpyxl, numpy), ni la base du serveur d'équipe (SQLAlchemy), ni pandoc quand sa conversion est en cache,
+    ni les outils de test : ce sont les modules que la régression du démarrage avait ajoutés."""
+    exemple = EXEMPLES / "travaux-lycee.yaml"
+    env = {**os.environ, "DCE_CACHE": str(tmp_path / "cache"), "DCE_RACINE": str(RACINE)}
+    script = ("import runpy, sys\n"
+              "sys.argv = ['dce', 'generer', sys.argv[1], '--sortie', sys.argv[2]]\n"
+              "try:\n    runpy.run_module('generateur.interfaces.cli', run_name='__main__')\n"
+              "except SystemExit:\n    pass\n"
+              "print(' '.join(sorted(m for m in sys.modules if '.' not in m)))\n")
+    for sortie in ("premier", "second"):
+        modules = subprocess.run([sys.executable, "-c", script, str(exemple), str(tmp_path / sortie)], check=True,
+                                 capture_output=True, text=True, env=env, cwd=RACINE).stdout.split("\n")[-2].split()
+    assert any((tmp_path / "second").glob("*-CCTP.docx"))
+    for lourd in ("openpyxl", "numpy", "sqlalchemy", "pypandoc", "hypothesis", "matplotlib", "flask", "filelock"):
+        assert lourd not in modules, lourd

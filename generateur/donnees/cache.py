@@ -15,7 +15,7 @@ import hashlib
 import os
 import pickle
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .fichiers import ecrire_atomique
 
@@ -122,3 +122,24 @@ class Memoire:
         except (OSError, pickle.PicklingError):
             pass
         self._modifiee = False
+
+
+def texte(nom: str, cle: str, calcul: Callable[[], str]) -> str:
+    """Texte calculé par `calcul()` (p. ex. la conversion d'un document par pandoc, un processus externe), gardé
+    dans le sous-dossier `nom` du cache sous `cle` (empreinte de tout ce dont il dépend : contenu du fichier,
+    programme et options). Un fichier du cache abîmé ou illisible est recalculé ; une erreur de `calcul` n'est
+    pas gardée."""
+    base = dossier(nom)
+    fichier = base / f"{cle}.txt" if base else None
+    if fichier is not None:
+        try:
+            return fichier.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            pass
+    resultat = calcul()
+    if fichier is not None:
+        try:
+            ecrire_atomique(fichier, resultat.encode("utf-8"), durable=False)
+        except OSError:
+            pass
+    return resultat
