@@ -203,3 +203,43 @@ def test_generer_n_importe_pas_les_modules_des_autres_commandes(tmp_path):
     assert any((tmp_path / "second").glob("*-CCTP.docx"))
     for lourd in ("openpyxl", "numpy", "sqlalchemy", "pypandoc", "hypothesis", "matplotlib", "flask", "filelock"):
         assert lourd not in modules, lourd
+
+
+def test_catalogue_garde_en_cache_suit_les_clauses(tmp_path, monkeypatch):
+    """Le catalogue lu et validé est gardé dans le cache disque ; une clause modifiée est relue (son nouveau texte
+    est celui du catalogue), une clause rendue invalide est refusée avec sa ligne, même après un catalogue gardé."""
+    import shutil
+
+    from generateur.erreurs import ErreurDonnees
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    racine = tmp_path / "racine"
+    racine.mkdir()
+    shutil.copy(RACINE / "catalogue.yaml", racine)
+    shutil.copytree(RACINE / "clauses", racine / "clauses")
+
+    def charger():
+        catalogue.charger.cache_clear()  # un autre processus : seul le cache disque reste
+        return catalogue.charger(racine)
+
+    premier = charger()
+    assert len(list((tmp_path / "cache" / "catalogue").iterdir())) == 1
+    objet = next(v[0] for v in premier.clauses.values() if v[0].fichier.name == "ccap-objet.md")
+    relu = charger()
+    assert relu is not premier and relu.clauses.keys() == premier.clauses.keys()
+    assert [c.corps for v in relu.clauses.values() for c in v] == [c.corps for v in premier.clauses.values() for c in v]
+
+    fichier = racine / "clauses" / "ccap" / "ccap-objet.md"
+    fichier.write_text(fichier.read_text(encoding="utf-8") + "\nPhrase ajoutée par le service juridique.\n",
+                       encoding="utf-8")
+    modifie = charger()
+    nouveau = next(v[0] for v in modifie.clauses.values() if v[0].fichier.name == "ccap-objet.md")
+    assert "Phrase ajoutée par le service juridique." in nouveau.corps
+    assert "Phrase ajoutée" not in objet.corps and nouveau.empreinte != objet.empreinte
+
+    texte = fichier.read_text(encoding="utf-8")
+    fichier.write_text(texte.replace("\nid:", "\nidentifiant:", 1), encoding="utf-8")
+    with pytest.raises(ErreurDonnees) as exc:
+        charger()
+    assert any(p.fichier == fichier for p in exc.value.problemes)
+    catalogue.charger.cache_clear()

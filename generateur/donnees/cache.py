@@ -143,3 +143,27 @@ def texte(nom: str, cle: str, calcul: Callable[[], str]) -> str:
         except OSError:
             pass
     return resultat
+
+
+def objet(nom: str, cle: str, calcul: Callable[[], Any], garder: int = 8) -> Any:
+    """Objet Python calculé par `calcul()` (p. ex. le catalogue lu et validé), gardé en pickle dans le sous-dossier
+    `nom` du cache sous `cle` (empreinte du contenu de tous les fichiers lus et du code qui les lit). Au plus
+    `garder` versions par dossier : les plus anciennes s'en vont. Une entrée abîmée est recalculée ; une erreur
+    de `calcul` (fichier invalide) n'est jamais gardée : elle se redit à chaque commande."""
+    base = dossier(nom)
+    fichier = base / f"{cle}.pickle" if base else None
+    if fichier is not None:
+        try:
+            return pickle.loads(fichier.read_bytes())
+        except Exception:  # noqa: BLE001 - absent, abîmé ou d'une autre version de Python : recalculé
+            pass
+    resultat = calcul()
+    if fichier is not None:
+        try:
+            ecrire_atomique(fichier, pickle.dumps(resultat, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
+            anciens = sorted(base.glob("*.pickle"), key=lambda f: f.stat().st_mtime_ns, reverse=True)[garder:]
+            for ancien in anciens:
+                ancien.unlink(missing_ok=True)
+        except (OSError, pickle.PicklingError):
+            pass
+    return resultat
