@@ -243,3 +243,30 @@ def test_catalogue_garde_en_cache_suit_les_clauses(tmp_path, monkeypatch):
         charger()
     assert any(p.fichier == fichier for p in exc.value.problemes)
     catalogue.charger.cache_clear()
+
+
+def test_questionnaire_garde_en_cache_suit_le_fichier(tmp_path, monkeypatch):
+    """Le questionnaire lu et validé est gardé dans le cache disque ; un libellé modifié est relu, un questionnaire
+    rendu invalide est refusé avec sa ligne même après une version gardée."""
+    from generateur.donnees import questionnaire
+    from generateur.erreurs import ErreurDonnees
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    fichier = tmp_path / "questionnaire.yaml"
+    fichier.write_bytes((RACINE / "questionnaire.yaml").read_bytes())
+
+    def charger():
+        questionnaire.charger.cache_clear()
+        return questionnaire.charger(fichier)
+
+    assert charger().question("reference").libelle == "Référence de la consultation"
+    assert len(list((tmp_path / "cache" / "questionnaire").iterdir())) == 1
+    assert charger().question("reference").libelle == "Référence de la consultation"
+    texte = fichier.read_text(encoding="utf-8")
+    fichier.write_text(texte.replace('"Référence de la consultation"', '"Numéro de la consultation"', 1),
+                       encoding="utf-8")
+    assert charger().question("reference").libelle == "Numéro de la consultation"
+    fichier.write_text(texte.replace("sections:", "sektions:", 1), encoding="utf-8")
+    with pytest.raises(ErreurDonnees):
+        charger()
+    questionnaire.charger.cache_clear()
