@@ -189,7 +189,8 @@ def test_conversion_pandoc_gardee_en_cache(tmp_path, monkeypatch):
 def test_generer_n_importe_pas_les_modules_des_autres_commandes(tmp_path):
     """`dce generer` d'un exemple (texte technique Word, pièces de l'acheteur) n'importe ni le classeur Excel
     (openpyxl, numpy), ni la base du serveur d'équipe (SQLAlchemy), ni pandoc quand sa conversion est en cache,
-    ni les outils de test : ce sont les modules que la régression du démarrage avait ajoutés."""
+    ni les outils de test : ce sont les modules que la régression du démarrage avait ajoutés. À la seconde
+    commande, tout est en cache : ni la bibliothèque Markdown ni jsonschema (réponses déjà validées) ne servent."""
     exemple = EXEMPLES / "travaux-lycee.yaml"
     env = {**os.environ, "DCE_CACHE": str(tmp_path / "cache"), "DCE_RACINE": str(RACINE)}
     script = ("import runpy, sys\n"
@@ -201,7 +202,8 @@ def test_generer_n_importe_pas_les_modules_des_autres_commandes(tmp_path):
         modules = subprocess.run([sys.executable, "-c", script, str(exemple), str(tmp_path / sortie)], check=True,
                                  capture_output=True, text=True, env=env, cwd=RACINE).stdout.split("\n")[-2].split()
     assert any((tmp_path / "second").glob("*-CCTP.docx"))
-    for lourd in ("openpyxl", "numpy", "sqlalchemy", "pypandoc", "hypothesis", "matplotlib", "flask", "filelock"):
+    for lourd in ("openpyxl", "numpy", "sqlalchemy", "pypandoc", "hypothesis", "matplotlib", "flask", "filelock",
+                  "markdown", "jsonschema"):
         assert lourd not in modules, lourd
 
 
@@ -270,3 +272,23 @@ def test_questionnaire_garde_en_cache_suit_le_fichier(tmp_path, monkeypatch):
     with pytest.raises(ErreurDonnees):
         charger()
     questionnaire.charger.cache_clear()
+
+
+def test_verdict_de_validation_garde_seulement_pour_les_memes_reponses(tmp_path, monkeypatch):
+    """Des réponses conformes au schéma ne sont validées qu'une fois (verdict gardé dans le cache disque) ; la même
+    réponse rendue invalide est refusée avec le libellé de sa question, verdict gardé ou non."""
+    from conftest import ecrire, reponses
+    from generateur.donnees import questionnaire, reponses as module_reponses
+    from generateur.erreurs import ErreurDonnees
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    q = questionnaire.charger(RACINE / "questionnaire.yaml")
+    valides = ecrire(tmp_path, reponses())
+    attendu = module_reponses.charger(valides, q).donnees
+    assert len(list((tmp_path / "cache" / "validations").iterdir())) == 1
+    assert module_reponses.charger(valides, q).donnees == attendu  # verdict relu : mêmes réponses complétées
+    invalides = ecrire(tmp_path, reponses(duree_mois="deux ans"), "invalides.yaml")
+    with pytest.raises(ErreurDonnees) as exc:
+        module_reponses.charger(invalides, q)
+    assert any("deux ans" in str(p) for p in exc.value.problemes)
+    assert len(list((tmp_path / "cache" / "validations").iterdir())) == 1

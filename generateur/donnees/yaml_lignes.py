@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
 
 from . import cache
 from ..erreurs import ErreurDonnees, Probleme
@@ -337,6 +336,8 @@ def structure(doc: Document, schema: dict[str, Any]) -> list[Probleme]:
     problemes = []
     validateur = _validateurs.get(id(schema))
     if validateur is None:
+        from jsonschema import Draft202012Validator  # importé au besoin : hors du chemin d'une commande en cache
+
         validateur = _validateurs[id(schema)] = Draft202012Validator(schema)
     for err in sorted(validateur.iter_errors(doc.donnees), key=lambda e: [str(p) for p in e.path]):
         chemin = ".".join(str(p) for p in err.absolute_path)
