@@ -292,3 +292,23 @@ def test_verdict_de_validation_garde_seulement_pour_les_memes_reponses(tmp_path,
         module_reponses.charger(invalides, q)
     assert any("deux ans" in str(p) for p in exc.value.problemes)
     assert len(list((tmp_path / "cache" / "validations").iterdir())) == 1
+
+
+def test_evaluation_lit_le_contexte_tel_qu_il_est():
+    """Le contexte Jinja réutilisé d'une évaluation à l'autre (sans recopier les réponses) donne ce que donnerait un
+    contexte neuf : une valeur modifiée entre deux évaluations est relue, le résultat d'une évaluation ne devient
+    pas une variable de la suivante, les fonctions de l'environnement restent, une réponse les masque."""
+    from jinja2.exceptions import UndefinedError
+
+    from generateur.droit.expressions import evaluer
+
+    contexte = {"montant": 100, "lots": [{"numero": 1}, {"numero": 2}]}
+    assert evaluer("montant * 2", contexte) == 200
+    contexte["montant"] = 150
+    assert evaluer("montant * 2", contexte) == 300
+    with pytest.raises(UndefinedError):
+        evaluer("result", contexte)
+    assert evaluer("range(3) | list", contexte) == [0, 1, 2]
+    assert evaluer("lots | map(attribute='numero') | list", contexte) == [1, 2]
+    assert evaluer("range", {"range": "réponse"}) == "réponse"
+    assert evaluer("montant", {"montant": 7}) == 7 and evaluer("montant * 2", contexte) == 300
