@@ -157,3 +157,158 @@ def test_index_suit_les_modifications_faites_a_la_main(dossier_genere, tmp_path)
     from generateur.lot import index
 
     assert set(index._lire_fichier(dossier)) == {"travaux-lycee", "nouvelle"}  # l'index a suivi
+
+
+def test_conversion_pandoc_gardee_en_cache(tmp_path, monkeypatch):
+    """Le texte technique Word d'un CCTP n'est converti par pandoc qu'une fois : la commande suivante relit le
+    Markdown du cache (même texte) ; un autre document, ou une entrée abîmée, repasse par pandoc."""
+    from generateur.pieces import texte_technique
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    docx = EXEMPLES / "cctp" / "travaux-lycee-lot-3-menuiseries.docx"
+    attendu = texte_technique.convertir(docx)
+    assert "menuiserie" in attendu.lower()
+    entrees = list((tmp_path / "cache" / "pandoc").iterdir())
+    assert len(entrees) == 1
+
+    appels = []
+
+    def pandoc(fichier):
+        appels.append(fichier)
+        return "converti à nouveau"
+
+    monkeypatch.setattr(texte_technique, "_convertir", pandoc)
+    assert texte_technique.convertir(docx) == attendu and appels == []  # relu dans le cache
+    autre = tmp_path / "autre.docx"
+    autre.write_bytes(docx.read_bytes() + b"\0")
+    assert texte_technique.convertir(autre) == "converti à nouveau" and appels == [autre]
+    entrees[0].write_bytes(b"\xff\xfe")  # entrée abîmée : recalculée
+    assert texte_technique.convertir(docx) == "converti à nouveau" and len(appels) == 2
+
+
+def test_generer_n_importe_pas_les_modules_des_autres_commandes(tmp_path):
+    """`dce generer` d'un exemple (texte technique Word, pièces de l'acheteur) n'importe ni le classeur Excel
+    (openpyxl, numpy), ni la base du serveur d'équipe (SQLAlchemy), ni pandoc quand sa conversion est en cache,
+    ni les outils de test : ce sont les modules que la régression du démarrage avait ajoutés. À la seconde
+    commande, tout est en cache : ni la bibliothèque Markdown ni jsonschema (réponses déjà validées) ne servent."""
+    exemple = EXEMPLES / "travaux-lycee.yaml"
+    env = {**os.environ, "DCE_CACHE": str(tmp_path / "cache"), "DCE_RACINE": str(RACINE)}
+    script = ("import runpy, sys\n"
+              "sys.argv = ['dce', 'generer', sys.argv[1], '--sortie', sys.argv[2]]\n"
+              "try:\n    runpy.run_module('generateur.interfaces.cli', run_name='__main__')\n"
+              "except SystemExit:\n    pass\n"
+              "print(' '.join(sorted(m for m in sys.modules if '.' not in m)))\n")
+    for sortie in ("premier", "second"):
+        modules = subprocess.run([sys.executable, "-c", script, str(exemple), str(tmp_path / sortie)], check=True,
+                                 capture_output=True, text=True, env=env, cwd=RACINE).stdout.split("\n")[-2].split()
+    assert any((tmp_path / "second").glob("*-CCTP.docx"))
+    for lourd in ("openpyxl", "numpy", "sqlalchemy", "pypandoc", "hypothesis", "matplotlib", "flask", "filelock",
+                  "markdown", "jsonschema"):
+        assert lourd not in modules, lourd
+
+
+def test_catalogue_garde_en_cache_suit_les_clauses(tmp_path, monkeypatch):
+    """Le catalogue lu et validé est gardé dans le cache disque ; une clause modifiée est relue (son nouveau texte
+    est celui du catalogue), une clause rendue invalide est refusée avec sa ligne, même après un catalogue gardé."""
+    import shutil
+
+    from generateur.erreurs import ErreurDonnees
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    racine = tmp_path / "racine"
+    racine.mkdir()
+    shutil.copy(RACINE / "catalogue.yaml", racine)
+    shutil.copytree(RACINE / "clauses", racine / "clauses")
+
+    def charger():
+        catalogue.charger.cache_clear()  # un autre processus : seul le cache disque reste
+        return catalogue.charger(racine)
+
+    premier = charger()
+    assert len(list((tmp_path / "cache" / "catalogue").iterdir())) == 1
+    objet = next(v[0] for v in premier.clauses.values() if v[0].fichier.name == "ccap-objet.md")
+    relu = charger()
+    assert relu is not premier and relu.clauses.keys() == premier.clauses.keys()
+    assert [c.corps for v in relu.clauses.values() for c in v] == [c.corps for v in premier.clauses.values() for c in v]
+
+    fichier = racine / "clauses" / "ccap" / "ccap-objet.md"
+    fichier.write_text(fichier.read_text(encoding="utf-8") + "\nPhrase ajoutée par le service juridique.\n",
+                       encoding="utf-8")
+    modifie = charger()
+    nouveau = next(v[0] for v in modifie.clauses.values() if v[0].fichier.name == "ccap-objet.md")
+    assert "Phrase ajoutée par le service juridique." in nouveau.corps
+    assert "Phrase ajoutée" not in objet.corps and nouveau.empreinte != objet.empreinte
+
+    texte = fichier.read_text(encoding="utf-8")
+    fichier.write_text(texte.replace("\nid:", "\nidentifiant:", 1), encoding="utf-8")
+    with pytest.raises(ErreurDonnees) as exc:
+        charger()
+    assert any(p.fichier == fichier for p in exc.value.problemes)
+    catalogue.charger.cache_clear()
+
+
+def test_questionnaire_garde_en_cache_suit_le_fichier(tmp_path, monkeypatch):
+    """Le questionnaire lu et validé est gardé dans le cache disque ; un libellé modifié est relu, un questionnaire
+    rendu invalide est refusé avec sa ligne même après une version gardée."""
+    from generateur.donnees import questionnaire
+    from generateur.erreurs import ErreurDonnees
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    fichier = tmp_path / "questionnaire.yaml"
+    fichier.write_bytes((RACINE / "questionnaire.yaml").read_bytes())
+
+    def charger():
+        questionnaire.charger.cache_clear()
+        return questionnaire.charger(fichier)
+
+    assert charger().question("reference").libelle == "Référence de la consultation"
+    assert len(list((tmp_path / "cache" / "questionnaire").iterdir())) == 1
+    assert charger().question("reference").libelle == "Référence de la consultation"
+    texte = fichier.read_text(encoding="utf-8")
+    fichier.write_text(texte.replace('"Référence de la consultation"', '"Numéro de la consultation"', 1),
+                       encoding="utf-8")
+    assert charger().question("reference").libelle == "Numéro de la consultation"
+    fichier.write_text(texte.replace("sections:", "sektions:", 1), encoding="utf-8")
+    with pytest.raises(ErreurDonnees):
+        charger()
+    questionnaire.charger.cache_clear()
+
+
+def test_verdict_de_validation_garde_seulement_pour_les_memes_reponses(tmp_path, monkeypatch):
+    """Des réponses conformes au schéma ne sont validées qu'une fois (verdict gardé dans le cache disque) ; la même
+    réponse rendue invalide est refusée avec le libellé de sa question, verdict gardé ou non."""
+    from conftest import ecrire, reponses
+    from generateur.donnees import questionnaire, reponses as module_reponses
+    from generateur.erreurs import ErreurDonnees
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    q = questionnaire.charger(RACINE / "questionnaire.yaml")
+    valides = ecrire(tmp_path, reponses())
+    attendu = module_reponses.charger(valides, q).donnees
+    assert len(list((tmp_path / "cache" / "validations").iterdir())) == 1
+    assert module_reponses.charger(valides, q).donnees == attendu  # verdict relu : mêmes réponses complétées
+    invalides = ecrire(tmp_path, reponses(duree_mois="deux ans"), "invalides.yaml")
+    with pytest.raises(ErreurDonnees) as exc:
+        module_reponses.charger(invalides, q)
+    assert any("deux ans" in str(p) for p in exc.value.problemes)
+    assert len(list((tmp_path / "cache" / "validations").iterdir())) == 1
+
+
+def test_evaluation_lit_le_contexte_tel_qu_il_est():
+    """Le contexte Jinja réutilisé d'une évaluation à l'autre (sans recopier les réponses) donne ce que donnerait un
+    contexte neuf : une valeur modifiée entre deux évaluations est relue, le résultat d'une évaluation ne devient
+    pas une variable de la suivante, les fonctions de l'environnement restent, une réponse les masque."""
+    from jinja2.exceptions import UndefinedError
+
+    from generateur.droit.expressions import evaluer
+
+    contexte = {"montant": 100, "lots": [{"numero": 1}, {"numero": 2}]}
+    assert evaluer("montant * 2", contexte) == 200
+    contexte["montant"] = 150
+    assert evaluer("montant * 2", contexte) == 300
+    with pytest.raises(UndefinedError):
+        evaluer("result", contexte)
+    assert evaluer("range(3) | list", contexte) == [0, 1, 2]
+    assert evaluer("lots | map(attribute='numero') | list", contexte) == [1, 2]
+    assert evaluer("range", {"range": "réponse"}) == "réponse"
+    assert evaluer("montant", {"montant": 7}) == 7 and evaluer("montant * 2", contexte) == 300

@@ -107,7 +107,7 @@ def charger(racine: Path, identifiant: str) -> Acheteur:
         connus = sorted(p.name for p in (racine / "acheteurs").iterdir() if (p / "acheteur.yaml").is_file())
         raise ErreurDonnees(Probleme(f"profil d'acheteur « {identifiant} » introuvable ; profils disponibles : "
                                      f"{', '.join(connus)}", fichier))
-    doc = yaml_lignes.lire(fichier)
+    doc = yaml_lignes.lire(fichier, garder=True)
     profil = doc.donnees if isinstance(doc.donnees, dict) else {}
     problemes = [Probleme("champ obligatoire manquant", fichier, 1, c) for c in CHAMPS_OBLIGATOIRES if c not in profil]
     if profil.get("categorie") not in CATEGORIES:
@@ -118,7 +118,7 @@ def charger(racine: Path, identifiant: str) -> Acheteur:
     if problemes:
         raise ErreurDonnees(problemes)
     fichier_ref = dossier / str(profil["referentiel"])
-    ref_doc = yaml_lignes.lire(fichier_ref)
+    ref_doc = yaml_lignes.lire(fichier_ref, garder=True)
     referentiel = ref_doc.donnees or {}
     actions: dict[str, Action] = {}
     for i, axe in enumerate(referentiel.get("axes", [])):

@@ -11,11 +11,13 @@ le dossier ne fait que ralentir la commande suivante.
 from __future__ import annotations
 
 import atexit
+import gc
 import hashlib
 import os
 import pickle
+import secrets
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .fichiers import ecrire_atomique
 
@@ -54,6 +56,18 @@ def sources(*fichiers: str | Path) -> bytes:
     return b"\0".join(Path(f).read_bytes() for f in fichiers)
 
 
+def _depickler(octets: bytes) -> Any:
+    """pickle.loads sans ramasse-miettes : reconstruire des dizaines de milliers d'objets d'un coup déclenche sinon
+    des parcours complets du tas (plus de la moitié du temps de lecture du catalogue, mesuré)."""
+    actif = gc.isenabled()
+    gc.disable()
+    try:
+        return pickle.loads(octets)
+    finally:
+        if actif:
+            gc.enable()
+
+
 class Memoire:
     """Dictionnaire texte → résultat gardé sur disque entre deux commandes (pickle, écrit à la fin du processus).
 
@@ -80,7 +94,7 @@ class Memoire:
             fichier = self._fichier()
             if fichier is not None:
                 try:
-                    contenu = pickle.loads(fichier.read_bytes())
+                    contenu = _depickler(fichier.read_bytes())
                     if isinstance(contenu, dict):
                         self._entrees = contenu
                 except Exception:  # noqa: BLE001 - fichier absent, abîmé ou d'une autre version : on s'en passe
@@ -122,3 +136,73 @@ class Memoire:
         except (OSError, pickle.PicklingError):
             pass
         self._modifiee = False
+
+
+def texte(nom: str, cle: str, calcul: Callable[[], str]) -> str:
+    """Texte calculé par `calcul()` (p. ex. la conversion d'un document par pandoc, un processus externe), gardé
+    dans le sous-dossier `nom` du cache sous `cle` (empreinte de tout ce dont il dépend : contenu du fichier,
+    programme et options). Un fichier du cache abîmé ou illisible est recalculé ; une erreur de `calcul` n'est
+    pas gardée."""
+    base = dossier(nom)
+    fichier = base / f"{cle}.txt" if base else None
+    if fichier is not None:
+        try:
+            return fichier.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            pass
+    resultat = calcul()
+    if fichier is not None:
+        try:
+            ecrire_atomique(fichier, resultat.encode("utf-8"), durable=False)
+        except OSError:
+            pass
+    return resultat
+
+
+def objet(nom: str, cle: str, calcul: Callable[[], Any], garder: int = 8) -> Any:
+    """Objet Python calculé par `calcul()` (p. ex. le catalogue lu et validé), gardé en pickle dans le sous-dossier
+    `nom` du cache sous `cle` (empreinte du contenu de tous les fichiers lus et du code qui les lit). Au plus
+    `garder` versions par dossier : les plus anciennes s'en vont. Une entrée abîmée est recalculée ; une erreur
+    de `calcul` (fichier invalide) n'est jamais gardée : elle se redit à chaque commande."""
+    base = dossier(nom)
+    fichier = base / f"{cle}.pickle" if base else None
+    if fichier is not None:
+        try:
+            return _depickler(fichier.read_bytes())
+        except Exception:  # noqa: BLE001 - absent, abîmé ou d'une autre version de Python : recalculé
+            pass
+    resultat = calcul()
+    if fichier is not None:
+        try:
+            ecrire_atomique(fichier, pickle.dumps(resultat, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
+            anciens = sorted(base.glob("*.pickle"), key=lambda f: f.stat().st_mtime_ns, reverse=True)[garder:]
+            for ancien in anciens:
+                ancien.unlink(missing_ok=True)
+        except (OSError, pickle.PicklingError):
+            pass
+    return resultat
+
+
+MARQUES_MAX = 20_000  # verdicts gardés par dossier au plus (les plus anciens s'en vont)
+
+
+def marque(nom: str, cle: str) -> bool:
+    """Vrai si le verdict `cle` a été marqué dans le sous-dossier `nom` (voir `marquer`)."""
+    base = dossier(nom)
+    return base is not None and (base / cle).is_file()
+
+
+def marquer(nom: str, cle: str) -> None:
+    """Garde un verdict favorable (p. ex. « ces réponses sont conformes à ce schéma ») : un fichier vide nommé par
+    l'empreinte de tout ce dont il dépend. Seuls les verdicts favorables sont gardés : une erreur se redit toujours."""
+    base = dossier(nom)
+    if base is None:
+        return
+    try:
+        (base / cle).touch()
+        if secrets.randbelow(256) == 0:  # de temps à autre : le dossier reste borné
+            marques = sorted(os.scandir(base), key=lambda e: e.stat().st_mtime_ns, reverse=True)
+            for ancienne in marques[MARQUES_MAX:]:
+                os.unlink(ancienne.path)
+    except OSError:
+        pass

@@ -15,8 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import yaml
 
-from . import yaml_lignes
+from . import cache, yaml_lignes
 from ..erreurs import ErreurDonnees, Probleme
 
 DOCUMENTS = ("RC", "CCAP", "CCTP")
@@ -367,7 +368,23 @@ def structure(doc: yaml_lignes.Document) -> list[Probleme]:
 
 @lru_cache(maxsize=8)
 def charger(racine: Path) -> Catalogue:
-    """Charge catalogue.yaml et toutes les clauses de clauses/ (une seule fois par processus)."""
+    """Charge catalogue.yaml et toutes les clauses de clauses/ (une seule fois par processus ; d'une commande à
+    l'autre, le catalogue lu et validé est gardé dans le cache disque sous l'empreinte du contenu de ces fichiers
+    et du code qui les lit : une clause modifiée, ajoutée ou retirée l'invalide)."""
+    return cache.objet("catalogue", _empreinte_sources(racine), lambda: _charger(racine))
+
+
+def _empreinte_sources(racine: Path) -> str:
+    parties: list[str | bytes] = [str(racine), yaml.__version__, cache.sources(__file__, yaml_lignes.__file__)]
+    for chemin in [racine / "catalogue.yaml", *sorted((racine / "clauses").rglob("*.md"))]:
+        try:
+            parties += [str(chemin.relative_to(racine)), chemin.read_bytes()]
+        except OSError:
+            parties += [str(chemin), b"illisible"]
+    return cache.empreinte(*parties)
+
+
+def _charger(racine: Path) -> Catalogue:
     fichier = racine / "catalogue.yaml"
     doc = yaml_lignes.lire(fichier)
     problemes = structure(doc)

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from . import yaml_lignes
+from . import cache, yaml_lignes
 from ..erreurs import ErreurDonnees, Probleme
 
 TYPES = {"texte", "texte_long", "montant", "entier", "pourcentage", "date", "date_heure",
@@ -130,6 +130,17 @@ SCHEMA = {
 
 @lru_cache(maxsize=8)
 def charger(fichier: Path) -> Questionnaire:
+    """Le questionnaire lu et validé ; d'une commande à l'autre, gardé dans le cache disque sous l'empreinte du
+    fichier et du code qui le lit (`cache.objet`)."""
+    try:
+        octets = Path(fichier).read_bytes()
+    except OSError:
+        return _charger(fichier)
+    cle = cache.empreinte(str(fichier), octets, cache.sources(__file__, yaml_lignes.__file__))
+    return cache.objet("questionnaire", cle, lambda: _charger(fichier))
+
+
+def _charger(fichier: Path) -> Questionnaire:
     doc = yaml_lignes.lire(fichier)
     problemes = yaml_lignes.structure(doc, SCHEMA)
     if problemes:

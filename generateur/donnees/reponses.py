@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import math
+import os
+import pickle
 import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
-
-from . import cpv, yaml_lignes
+from . import cache, cpv, yaml_lignes
 from ..erreurs import ErreurDonnees, Probleme
 from .formats import montant
 from .questionnaire import Question, Questionnaire
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 
 @dataclass
@@ -227,13 +230,12 @@ def valider(doc: yaml_lignes.Document, questionnaire: Questionnaire) -> Reponses
         raise ErreurDonnees(Probleme("le fichier de réponses doit être un ensemble de champs « clé : valeur »",
                                      doc.fichier, 1))
     doc.donnees = normaliser(doc.donnees)
-    validateur = Draft202012Validator(questionnaire.schema(), format_checker=FormatChecker())
     problemes: list[Probleme] = [
         Probleme("valeur non numérique (NaN) : un nombre fini est attendu", doc.fichier, doc.ligne(chemin), chemin)
         for chemin in _non_finis(doc.donnees, "") if "nan" in chemin.split("|")[-1]
     ]
     problemes = [Probleme(p.message, p.fichier, p.ligne, p.champ.split("|")[0]) for p in problemes]
-    for err in sorted(validateur.iter_errors(_vers_json(doc.donnees)), key=lambda e: [str(p) for p in e.path]):
+    for err in _erreurs_schema(_vers_json(doc.donnees), questionnaire):
         chemin = ".".join(str(p) for p in err.absolute_path)
         message, champ = _message(err, questionnaire, chemin)
         problemes.append(Probleme(message, doc.fichier, doc.ligne(champ), champ,
@@ -253,6 +255,30 @@ def valider(doc: yaml_lignes.Document, questionnaire: Questionnaire) -> Reponses
     if problemes:
         raise ErreurDonnees(nommes(problemes, questionnaire))
     return Reponses(donnees, doc.fichier, doc)
+
+
+def _erreurs_schema(donnees: Any, questionnaire: Questionnaire) -> list[ValidationError]:
+    """Écarts des réponses au schéma du questionnaire (jsonschema), dans l'ordre des champs. Des réponses déjà
+    trouvées conformes au même schéma par la même version de jsonschema ne sont pas revalidées : le verdict
+    favorable est gardé dans le cache disque (`cache.marquer`) ; jsonschema n'est alors pas même importé."""
+    schema = questionnaire.schema()
+    cle = None
+    spec = importlib.util.find_spec("jsonschema")
+    if spec is not None and spec.origin:
+        try:
+            version = f"{spec.origin}:{os.stat(spec.origin).st_mtime_ns}"
+            cle = cache.empreinte(pickle.dumps(donnees, protocol=4), pickle.dumps(schema, protocol=4), version)
+        except (OSError, pickle.PicklingError, TypeError, RecursionError):
+            cle = None
+    if cle is not None and cache.marque("validations", cle):
+        return []
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    validateur = Draft202012Validator(schema, format_checker=FormatChecker())
+    erreurs = sorted(validateur.iter_errors(donnees), key=lambda e: [str(p) for p in e.path])
+    if not erreurs and cle is not None:
+        cache.marquer("validations", cle)
+    return erreurs
 
 
 def nommes(problemes: list[Probleme], questionnaire: Questionnaire) -> list[Probleme]:

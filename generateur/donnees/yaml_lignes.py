@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
 
+from . import cache
 from ..erreurs import ErreurDonnees, Probleme
 
 # libyaml (CSafeLoader) quand PyYAML l'embarque : même analyse sûre, dix fois plus rapide.
@@ -204,8 +205,10 @@ def _caractere_interdit(exc: yaml.reader.ReaderError, texte: str, fichier: Path 
     return Probleme(f"caractère interdit en YAML (code {exc.character:#x})", fichier, ligne)
 
 
-def lire(chemin: Path | str) -> Document:
-    """Lit un fichier YAML (taille limitée, UTF-8 exigé)."""
+def lire(chemin: Path | str, garder: bool = False) -> Document:
+    """Lit un fichier YAML (taille limitée, UTF-8 exigé). `garder` : fichier du catalogue relu à chaque commande
+    (questionnaire, profil et référentiel d'un acheteur…) ; le document analysé est gardé dans le cache disque
+    sous l'empreinte de son chemin, de ses octets et du code qui l'analyse (un fichier invalide ne l'est jamais)."""
     chemin = Path(chemin)
     try:
         taille = chemin.stat().st_size
@@ -224,9 +227,20 @@ def lire(chemin: Path | str) -> Document:
         texte = octets.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # comme read_text
     except UnicodeDecodeError as exc:
         raise ErreurDonnees(Probleme(f"le fichier n'est pas encodé en UTF-8 (octet {exc.start})", chemin)) from None
-    doc = lire_texte(texte, chemin)
-    doc.octets = octets  # lu une seule fois : analyse et empreinte portent sur les mêmes octets
-    return doc
+    def analyser() -> Document:
+        doc = lire_texte(texte, chemin)
+        doc.octets = octets  # lu une seule fois : analyse et empreinte portent sur les mêmes octets
+        return doc
+
+    if not garder:
+        return analyser()
+    return cache.objet("yaml", cache.empreinte(str(chemin), octets, _version_analyse()), analyser, garder=64)
+
+
+@lru_cache(maxsize=1)
+def _version_analyse() -> bytes:
+    """Ce qui change le résultat de l'analyse d'un même texte : ce module et la version de PyYAML."""
+    return Path(__file__).read_bytes() + yaml.__version__.encode()
 
 
 # Messages de l'analyseur YAML (libyaml ou PyYAML, formulations voisines) → français. Le premier fragment
@@ -322,6 +336,8 @@ def structure(doc: Document, schema: dict[str, Any]) -> list[Probleme]:
     problemes = []
     validateur = _validateurs.get(id(schema))
     if validateur is None:
+        from jsonschema import Draft202012Validator  # importé au besoin : hors du chemin d'une commande en cache
+
         validateur = _validateurs[id(schema)] = Draft202012Validator(schema)
     for err in sorted(validateur.iter_errors(doc.donnees), key=lambda e: [str(p) for p in e.path]):
         chemin = ".".join(str(p) for p in err.absolute_path)

@@ -18,6 +18,7 @@ import re
 import signal
 import _signal
 import threading
+from collections import ChainMap
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -28,7 +29,7 @@ from jinja2.parser import Parser
 from jinja2.exceptions import TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.runtime import Context, LoopContext, Macro, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError, safe_range
-from jinja2.utils import Cycler, Joiner, Namespace
+from jinja2.utils import Cycler, Joiner, Namespace, consume
 
 from ..donnees import cache
 from ..donnees.formats import FILTRES
@@ -268,12 +269,34 @@ def compiler(expression: str) -> Callable[..., Any]:
     return ENV_EXPRESSIONS.compile_expression(expression, undefined_to_none=False)
 
 
+_CONTEXTES = threading.local()
+
+
+def _contexte_jinja(contexte: dict[str, Any]) -> Context:
+    """Le contexte Jinja d'une évaluation : `contexte` lu tel qu'il est au moment de l'évaluation (ChainMap, sans
+    copie), puis les variables globales de l'environnement, comme le ferait `TemplateExpression.__call__` qui
+    recopie à chaque appel le dictionnaire entier (un dixième du temps d'une régénération). Réutilisé tant que
+    le dictionnaire est le même objet ; un par fil."""
+    dernier = getattr(_CONTEXTES, "dernier", None)
+    if dernier is not None and dernier[0] is contexte:
+        jinja = dernier[1]
+    else:
+        jinja = Context(ENV_EXPRESSIONS, ChainMap(contexte, ENV_EXPRESSIONS.globals), None, {},  # type: ignore[arg-type]
+                        ENV_EXPRESSIONS.globals)
+        _CONTEXTES.dernier = (contexte, jinja)
+    jinja.vars.clear()
+    jinja.exported_vars.clear()
+    return jinja
+
+
 def evaluer(expression: str, contexte: dict[str, Any]) -> Any:
     """Évalue une expression ; une variable absente lève UndefinedError."""
     fonction = compiler(expression)
+    jinja = _contexte_jinja(contexte)
     arme = _armer()
     try:
-        resultat = fonction(**contexte)
+        consume(fonction._template.root_render_func(jinja))  # ce que fait TemplateExpression.__call__
+        resultat = jinja.vars["result"]
     finally:
         _desarmer(arme)
     if isinstance(resultat, StrictUndefined):

@@ -148,7 +148,7 @@ def justifications(suggestions: list[Suggestion]) -> set[str]:
 def charger(fichier: Path) -> list[Suggestion]:
     """Lit et vérifie la section `suggestions` du questionnaire ; tous les problèmes d'un coup, avec leur ligne."""
     q = questionnaire_mod.charger(fichier)
-    doc = yaml_lignes.lire(fichier)
+    doc = yaml_lignes.lire(fichier, garder=True)
     brut = (doc.donnees or {}).get("suggestions") or []
     problemes: list[Probleme] = []
 

@@ -84,6 +84,7 @@ class Tache:
     simulation: bool = False
     seulement_impactees: bool = False
     garder_textes: bool = False
+    locale: bool = False  # processus de calcul de cette machine : la barrière de fin du lot couvre leurs écritures
 
 
 @dataclass
@@ -370,7 +371,9 @@ def traiter(tache: Tache) -> RapportConsultation:
         rapport.statut = NOUVELLE if ancien is None else MODIFIEE
         if modifications is not None:
             chemin = Path(tache.rapport) / "modifications" / f"{nom_sur(tache.nom)}-modifications.docx"
-            ecrire_atomique(chemin, modifications)
+            # processus local : sans fsync, le rapport du lot est rendu durable d'une seule barrière à la fin
+            # (`regenerer`) ; sur une autre machine (Dask), cette barrière ne couvrirait pas l'écriture
+            ecrire_atomique(chemin, modifications, durable=not tache.locale)
             rapport.redline = str(chemin)
         if not tache.garder_textes:
             for c in rapport.clauses:  # déjà dans le document des modifications : le lot garde une mémoire plate
@@ -478,9 +481,9 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
         sortie = _dossier_rapport(dossier, moment, simulation)
         etat = empreinte_catalogue(racine)
         _rafraichir(etat)
-        taches = [Tache(str(c), c.relative_to(dossier).as_posix(), str(racine), str(sortie), etat, simulation,
-                        seulement_impactees, garder_textes) for c in consultations]
         proprietaire = executeur is None
+        taches = [Tache(str(c), c.relative_to(dossier).as_posix(), str(racine), str(sortie), etat, simulation,
+                        seulement_impactees, garder_textes, proprietaire) for c in consultations]
         if executeur is None:
             chauffer(racine)
             executeur = ProcessPoolExecutor(max_workers=min(jobs or os.cpu_count() or 1, len(taches)),
@@ -509,4 +512,5 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
         index.enregistrer(dossier, {r.dossier: r.fiche for r in rapports if r.fiche is not None})
         modele = racine / "modeles" / "dce.docx"  # modèle commun du catalogue, sans le recharger
         fichiers = ecrire_synthese(rapports, sortie, dossier, modele, simulation, moment, _acheteur_unique(rapports, racine))
+        barriere(sortie)  # documents des modifications de chaque consultation, écrits sans fsync
     return Bilan(rapports, sortie, fichiers, time.perf_counter() - debut)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
 from functools import lru_cache
 from html.parser import HTMLParser
-
-import markdown
+from typing import Any
 
 from . import blocs
 from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Tableau, Titre
@@ -15,12 +16,31 @@ from ..donnees.formats import DEBUT_A_COMPLETER, FIN_A_COMPLETER
 
 _A_COMPLETER = re.compile(f"({DEBUT_A_COMPLETER}|{FIN_A_COMPLETER})")
 
-_MD = markdown.Markdown(extensions=["tables", "sane_lists"], output_format="html")
-# Le corps d'une clause n'a ni liens, ni images, ni code (README, « Ajouter une clause ») : ces motifs,
-# essayés sur chaque morceau de texte, coûtaient le tiers de la conversion. Ils apparaissent tels quels.
-for _motif in ("backtick", "reference", "link", "image_link", "image_reference", "short_reference",
-               "short_image_ref", "autolink", "automail"):
-    _MD.inlinePatterns.deregister(_motif)
+
+@lru_cache(maxsize=1)
+def _md() -> Any:
+    """Le convertisseur Markdown, créé à la première conversion : quand tous les morceaux sont dans la mémoire
+    disque (`_MEMOIRE`), une commande n'importe pas même la bibliothèque Markdown."""
+    import markdown
+
+    md = markdown.Markdown(extensions=["tables", "sane_lists"], output_format="html")
+    # Le corps d'une clause n'a ni liens, ni images, ni code (README, « Ajouter une clause ») : ces motifs,
+    # essayés sur chaque morceau de texte, coûtaient le tiers de la conversion. Ils apparaissent tels quels.
+    for motif in ("backtick", "reference", "link", "image_link", "image_reference", "short_reference",
+                  "short_image_ref", "autolink", "automail"):
+        md.inlinePatterns.deregister(motif)
+    return md
+
+
+def _version_markdown() -> str:
+    """Ce qui désigne la bibliothèque Markdown installée, sans l'importer (chemin et date de son module)."""
+    spec = importlib.util.find_spec("markdown")
+    if spec is None or not spec.origin:
+        return "absent"
+    try:
+        return f"{spec.origin}:{os.stat(spec.origin).st_mtime_ns}"
+    except OSError:
+        return spec.origin
 
 
 class _Lecteur(HTMLParser):
@@ -193,14 +213,15 @@ def _blocs(texte: str) -> tuple[Bloc, ...]:
 
 # Les morceaux déjà convertis par une commande précédente (cache disque de l'utilisateur) : une commande
 # `dce generer` ne convertit que ceux qu'aucune n'a vus. Invalidé si ce module, blocs.py ou Markdown changent.
-_MEMOIRE = cache.Memoire("markdown", cache.empreinte(cache.sources(__file__, blocs.__file__), markdown.__version__),
+_MEMOIRE = cache.Memoire("markdown", cache.empreinte(cache.sources(__file__, blocs.__file__), _version_markdown()),
                          maximum=1024)
 
 
 def _convertir(texte: str) -> tuple[Bloc, ...]:
-    _MD.reset()
+    md = _md()
+    md.reset()
     lecteur = _Lecteur()
-    lecteur.feed(_MD.convert(texte))
+    lecteur.feed(md.convert(texte))
     lecteur.close()
     for bloc in lecteur.blocs:
         if isinstance(bloc, Paragraphe):

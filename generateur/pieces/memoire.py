@@ -38,7 +38,7 @@ class Rubrique:
 
 @lru_cache(maxsize=4)
 def _textes(fichier: Path) -> dict[str, Any]:
-    doc = yaml_lignes.lire(fichier)
+    doc = yaml_lignes.lire(fichier, garder=True)
     donnees = doc.donnees if isinstance(doc.donnees, dict) else {}
     if not isinstance(donnees.get("criteres"), dict) or not isinstance(donnees.get("engagements"), list):
         raise ErreurDonnees(Probleme("clés « criteres » et « engagements » attendues", fichier, 1))

@@ -9,13 +9,17 @@ interprété.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
+import shutil
 from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Callable
 
 from .blocs import Bloc, Titre
+from ..donnees import cache
 from ..erreurs import ErreurDonnees, Probleme, option_manquante
 from .markdown_ import vers_blocs
 from ..droit.regles import Analyse
@@ -26,8 +30,41 @@ TAILLE_MAX = 20 * 1024 * 1024
 LIBELLE = "Texte technique du CCTP (prescripteur ou maître d'œuvre)"
 
 
+_OPTIONS = "gfm docx --wrap=none"  # options de la conversion : partie de la clé du cache
+
+
+def _pandoc() -> str | None:
+    """Ce qui désigne le programme pandoc qu'emploiera pypandoc (sans importer pypandoc ni lancer pandoc) : la
+    variable PYPANDOC_PANDOC, le pandoc fourni avec pypandoc_binary et celui du PATH (chemin, taille, date) ; None
+    si pypandoc n'est pas installé."""
+    spec = importlib.util.find_spec("pypandoc")
+    if spec is None or not spec.origin:
+        return None
+    parties = [os.environ.get("PYPANDOC_PANDOC", "")]
+    for chemin in (spec.origin, Path(spec.origin).parent / "files" / "pandoc", shutil.which("pandoc")):
+        try:
+            etat = os.stat(chemin) if chemin else None
+        except OSError:
+            etat = None
+        parties.append(f"{chemin}:{etat.st_size}:{etat.st_mtime_ns}" if etat else f"{chemin}:absent")
+    return "|".join(parties)
+
+
 def convertir(fichier: Path) -> str:
-    """Markdown GitHub produit par pandoc, sans retour à la ligne forcé."""
+    """Markdown GitHub produit par pandoc, sans retour à la ligne forcé ; gardé dans le cache disque de
+    l'utilisateur (`donnees/cache.py`) sous l'empreinte du document et du programme pandoc : une commande suivante
+    ne relance pas pandoc (≈ 0,3 s) pour le même document."""
+    programme = _pandoc()
+    if programme is None:
+        return _convertir(fichier)
+    try:
+        contenu = fichier.read_bytes()
+    except OSError:
+        return _convertir(fichier)
+    return cache.texte("pandoc", cache.empreinte(contenu, programme, _OPTIONS), lambda: _convertir(fichier))
+
+
+def _convertir(fichier: Path) -> str:
     try:
         import pypandoc
     except ModuleNotFoundError as exc:  # option [import] : pandoc ne sert qu'à importer un texte Word

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..pieces import acte_engagement, bordereau, memoire
-from . import classeur_prix, pdf
+from . import pdf
 from ..donnees.fichiers import DATE_ZIP, ecrire_atomique, ensemble
 from .documents import produire
 from ..erreurs import ErreurDonnees, Probleme
@@ -83,6 +83,8 @@ def pieces_complementaires(analyse: Analyse) -> tuple[list[tuple[str, str, str, 
         blocs, titres = acte_engagement.blocs(analyse, lot)
         pieces.append((acte_engagement.nom_fichier(analyse, lot), "AE", titre,
                        produire(modele, variables_modele(analyse, sigle, titre), blocs, titres)))
+    from . import classeur_prix  # openpyxl (et numpy) : seulement à la publication, pas sur le chemin de `dce generer`
+
     prix = classeur_prix.produire(analyse)
     pieces.append((prix.nom, "bordereau", "Bordereau des prix (" + ", ".join(bordereau.sigles(analyse)) + ")", prix.contenu))
     blocs, titres = memoire.blocs_cadre(analyse)
