@@ -241,13 +241,20 @@ def _montant_minimum(draw: Any, lot: dict[str, Any], donnees: dict[str, Any]) ->
 def _procedure(draw: Any, *_: Any) -> str | None:
     """Procédure choisie : le marché sans publicité, dont le motif dépend des faits de l'achat, est éprouvé par ses
     cas datés (tests/cas/sans-publicite.yaml), pas tiré au hasard."""
-    return draw(st.sampled_from([None, "procedure_adaptee", "appel_offres_ouvert", "procedure_negociee"]))
+    return draw(st.sampled_from([None, "procedure_adaptee", "appel_offres_ouvert", "appel_offres_restreint",
+                                 "procedure_negociee", "dialogue_competitif"]))
+
+
+def _calendrier_dialogue(draw: Any, *_: Any) -> str:
+    """Calendrier indicatif du dialogue compétitif : exigé (CCP R2161-24), jamais vide."""
+    return draw(st.sampled_from(["Sélection des candidatures puis trois séances de dialogue et remise des offres finales.",
+                                 "Deux séances de dialogue en mars, offres finales en mai."]))
 
 
 SPECIAUX = {"acheteur": lambda draw, *_: draw(st.sampled_from(PROFILS)), "cpv": _cpv, "lots": _lots,
             "criteres": _criteres, "date_lancement": _date_lancement, "date_limite_offres": _date_limite,
             "montant_total_estime": _montant_total, "chantier.compte_prorata_lot": _compte_prorata_lot,
-            "procedure_choisie": _procedure}
+            "procedure_choisie": _procedure, "dialogue.calendrier": _calendrier_dialogue}
 # Texte technique du CCTP : un fichier à côté des réponses, qu'un fichier tiré ne peut pas emporter (jamais tiré ; les
 # textes importés sont éprouvés par tests/test_metier.py).
 SPECIAUX_LOT = {"cpv": _cpv_lot, "duree_mois": _duree_lot, "lignes_prix": _lignes, "cctp_technique": lambda *_: None,

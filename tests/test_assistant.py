@@ -585,7 +585,7 @@ def test_verifier_signale_accord_cadre_de_cinq_ans_et_delai_de_dix_jours(tmp_pat
     assert resultat.exit_code == 1, sortie
     assert "NON CONFORME – L'accord-cadre ne dépasse pas quatre ans" in sortie
     assert "Accord-cadre de 60 mois, reconductions comprises : au-delà de 48 mois" in sortie
-    assert "NON CONFORME – Le délai de réception des plis respecte le minimum de l'appel d'offres ouvert" in sortie
+    assert "NON CONFORME – Le délai de réception des plis ou des candidatures respecte le minimum de la procédure formalisée" in sortie
     assert "10 jours seulement entre le lancement le 1er décembre 2026 et la remise des plis" in sortie
     donnees["justifications"] = {"duree_accord_cadre": "Investissements amortis sur cinq ans.",
                                  "urgence_delai": "Rupture d'approvisionnement."}

@@ -459,6 +459,27 @@ def test_acte_d_engagement_sans_avance(tmp_path):
     assert any(isinstance(b, Tableau) and texte(b.lignes[-1][0]) == "Montant du DQE" for b in blocs)
 
 
+def test_acte_d_engagement_d_un_marche_a_tranches(tmp_path):
+    """Marché à tranches (CCP R2113-4) : l'AE demande le montant de chaque tranche et renvoie à l'article du CCAP
+    sur l'affermissement ; sans tranches, aucun tableau de tranches."""
+    tranches = [{"code": "TF", "intitule": "Bâtiment A", "nature": "ferme", "montant_estime": 120000},
+                {"code": "TO1", "intitule": "Bâtiment B", "nature": "optionnelle", "montant_estime": 60000,
+                 "delai_affermissement_mois": 12}]
+    analyse = _analyse(tmp_path, tranches=tranches,
+                       lots=[{"numero": 1, "intitule": "Mobilier", "montant_estime": 180000}])
+    blocs, _ = acte_engagement.blocs(analyse, analyse.contexte["lots"][0])
+    contenu = "\n".join(texte(b.segments) for b in blocs if hasattr(b, "segments"))
+    assert "Le candidat reporte ci-dessous le montant de chaque tranche" in contenu
+    assert re.search(r"affermie dans les conditions fixées à l’article \d+\.\d+ du CCAP", contenu), contenu
+    tableau = next(b for b in blocs if isinstance(b, Tableau) and texte(b.lignes[0][0]) == "Tranche")
+    assert [texte(l[0]) for l in tableau.lignes[1:]] == ["TF – Bâtiment A (tranche ferme)",
+                                                         "TO1 – Bâtiment B (tranche optionnelle)", "Total des tranches"]
+    (tmp_path / "sans").mkdir()
+    sans = _analyse(tmp_path / "sans", lots=[{"numero": 1, "intitule": "Mobilier", "montant_estime": 180000}])
+    blocs, _ = acte_engagement.blocs(sans, sans.contexte["lots"][0])
+    assert not any(isinstance(b, Tableau) and texte(b.lignes[0][0]) == "Tranche" for b in blocs)
+
+
 # -- LibreOffice absent, conversion manquée ou bloquée (faux soffice)
 
 FAUX_SOFFICE = """#!{python}

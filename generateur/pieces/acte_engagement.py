@@ -215,7 +215,26 @@ def _prix(analyse: Analyse, lot: dict[str, Any], ccap_prix: str) -> list[Bloc]:
             lignes.append(["Total", "", "", ""])
         blocs.append(tableau(lignes, [34, 22, 22, 22]))
         blocs.append(tableau([["Montant total TTC en toutes lettres", ""]], [34, 66], entete=False))
+    blocs.extend(_tranches(analyse, lot))
     return blocs
+
+
+def _tranches(analyse: Analyse, lot: dict[str, Any]) -> list[Bloc]:
+    """Marché à tranches (CCP R2113-4) : le montant de chaque tranche, que le RC demande ; l'acheteur n'est engagé
+    que sur la tranche ferme."""
+    tranches = analyse.contexte.get("tranches") or []
+    if not tranches:
+        return []
+    lignes = [["Tranche", "Hors taxes", f"TVA ({pourcent(lot['tva'])})", "Toutes taxes comprises"]]
+    for t in tranches:
+        nature = "tranche ferme" if t["nature"] == "ferme" else "tranche optionnelle"
+        lignes.append([f"{t['code']} – {t['intitule']} ({nature})", "", "", ""])
+    lignes.append(["Total des tranches", "", "", ""])
+    return [_p("Le marché comporte des tranches (article R2113-4 du code de la commande publique). Le candidat "
+               "reporte ci-dessous le montant de chaque tranche ; le total est celui de son offre. L’acheteur "
+               "n’est engagé que sur la tranche ferme ; chaque tranche optionnelle n’est exécutée que si elle est "
+               f"affermie dans les conditions fixées à {_renvoi(analyse, 'ccap-tranches', 'le CCAP')}."),
+            tableau(lignes, [46, 18, 18, 18])]
 
 
 def _retenues(analyse: Analyse) -> set[str]:
