@@ -225,3 +225,20 @@ def test_rc_cite_l_article_du_cadre_des_engagements():
         citations = re.findall(r"cadre de réponse « Engagements sociaux et environnementaux », qui figure à "
                                r"l’article (\d+) du cadre de mémoire technique", rc)
         assert citations == [numero, numero], (exemple, citations, numero)
+
+
+@pytest.mark.parametrize("nature", ["fournitures", "travaux"])
+def test_lot_unique_a_duree_propre_le_ccap_dit_celle_de_l_ae(tmp_path, nature):
+    """Trouvé par les fichiers tirés du questionnaire : un lot unique qui a sa propre durée (54 mois) dans une
+    consultation de 68 mois ; l'AE disait 54, le CCAP 68. Le CCAP dit maintenant la durée du lot, et le contrôle
+    croisé ne voit plus rien."""
+    travaux = {"nature": "travaux", "categorie": "batiment", "cpv": "45000000-7",
+               "objet": "Travaux de réfection des façades"} if nature == "travaux" else {}
+    donnees = reponses(duree_mois=68, lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 120000,
+                                              "duree_mois": 54}], **travaux)
+    analyse = preparer(ecrire(tmp_path, donnees), RACINE)
+    ae = texte_blocs(pieces_complementaires(analyse)["Acte d'engagement"]).replace(NBSP, " ")
+    assert "La durée d’exécution du contrat est de 54 mois" in ae
+    ccap = texte_blocs(blocs_document(analyse, "CCAP")[0]).replace(NBSP, " ")
+    assert "68 mois" not in ccap and re.search(r"(?:durée|délai d’exécution du marché[^.]*?) (?:de|est de) 54 mois", ccap)
+    assert not [d for d in controler(analyse, complementaires=True).defauts if d.regle == "duree-lot-ae-ccap"]
