@@ -242,3 +242,17 @@ def test_lot_unique_a_duree_propre_le_ccap_dit_celle_de_l_ae(tmp_path, nature):
     ccap = texte_blocs(blocs_document(analyse, "CCAP")[0]).replace(NBSP, " ")
     assert "68 mois" not in ccap and re.search(r"(?:durée|délai d’exécution du marché[^.]*?) (?:de|est de) 54 mois", ccap)
     assert not [d for d in controler(analyse, complementaires=True).defauts if d.regle == "duree-lot-ae-ccap"]
+
+
+def test_renvoi_numerote_vers_un_article_qui_n_est_pas_de_penalites():
+    """« la pénalité prévue à l'article 3 du CCAP » quand l'article 3 traite de la durée : vu ; le même renvoi sans
+    « du CCAP » dans le CCTP vise un article du CCTP, hors de ce contrôle."""
+    c = _controle("renvoi-penalite-absente")
+    ccap = ["# Article 3 – Durée", "Le marché dure 12 mois.", "# Article 8 – Pénalités", "## 8.2 – Pénalités d’exécution",
+            "Toute absence est sanctionnée."]
+    vus = croises.appliquer(c, croises.pieces_d_exemple({
+        "CCAP": ccap, "CCTP": ["# Article 4 – Essais", "Un essai manqué donne lieu à la pénalité prévue à l’article 3 du CCAP."]}))
+    assert [(d.piece, d.detail) for d in vus] == [("CCTP", f"CCAP, article 3{NBSP}: ce n'est pas un article de pénalités")]
+    assert croises.appliquer(c, croises.pieces_d_exemple({
+        "CCAP": ccap, "CCTP": ["# Article 4 – Essais", "Un essai manqué donne lieu à la pénalité prévue à l’article 8.2 du CCAP.",
+                               "Un autre, à la pénalité prévue à l’article 3."]})) == []

@@ -229,7 +229,8 @@ def _valeur_article(c: Controle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
 def _renvoi_penalite(c: Controle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
     """« sans préjudice des pénalités prévues par le CCAP » (sans numéro) : un article de pénalités de la pièce
     `cible` (titre répondant au motif `titres`) vise l'article d'où part le renvoi ; « la pénalité prévue à
-    l'article 8.2 » : l'article cité est un article de pénalités."""
+    l'article 8.2 » (dans la pièce cible, ou « du CCAP » : groupe `piece`) : l'article cité est un article de
+    pénalités."""
     visee = pieces.get(c.cible)
     titres = c.motifs["titres"]
     if visee is None:
@@ -240,6 +241,8 @@ def _renvoi_penalite(c: Controle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
             for u in p.unites:
                 for x in m.motif.finditer(u.texte) if m.motif is not None else ():
                     article = x.groupdict().get("article")
+                    if article and p.nom != c.cible and not x.groupdict().get("piece"):
+                        continue  # « l'article 4 » d'une autre pièce : son propre article, pas celui de la cible
                     if article:
                         if article in visee.articles and not any(
                                 titres.search(v.titre_section) for v in visee.unites if v.section == article):
