@@ -140,6 +140,12 @@ def test_flux_du_texte_du_maitre_d_oeuvre_contredisant_le_ccap_passe_l_annexe_a_
     assert annexe["synthese"]["etat"] != "conforme"
     verdict = next(c for c in annexe["controles"] if c["id"] == "relecture-pieces")
     assert verdict["verdict"] == "a_verifier" and "liste-flux-dechets" in verdict["constat"]
+    # l'annexe Word cite les deux pièces : le CCTP fautif (pièce, extrait) et le CCAP qui fait foi (détail)
+    from conftest import Lu
+
+    lu = Lu(next(sortie.glob("*-annexe-conformite.docx")))
+    ligne = next(l for t in lu.tableaux for l in t if len(l) == 5 and l[0] == "CCTP" and "en mélange" in l[3])
+    assert "Flux de tri des déchets différents" in ligne[2] and "ne concorde pas avec CCAP, Article 5" in ligne[2]
 
 
 def test_commerce_equitable_une_seule_liste(tmp_path):
