@@ -439,7 +439,7 @@ def test_sections_sociales_et_environnementales_selon_les_clauses(tmp_path):
         "commerce_equitable": {"actif": True, "produits": ["cafe", "cacao"]}})
     blocs, _ = memoire.blocs_cadre(equitable)
     tableau = next(b for b in _section(blocs, "Commerce équitable") if isinstance(b, Tableau))
-    assert [texte(l[0]) for l in tableau.lignes[1:3]] == ["café", "cacao et chocolat"]
+    assert [texte(l[0]) for l in tableau.lignes[1:3]] == ["café", "cacao et produits chocolatés"]  # les mots du CCAP
     assert not any(t.endswith("Insertion professionnelle") for t in _titres(blocs))
 
 

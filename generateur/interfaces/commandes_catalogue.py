@@ -27,9 +27,10 @@ def catalogue_verifier(ctx: click.Context) -> None:
     from ..rendu.documents import verifier_modeles
     from ..droit.verification import verifier
     from ..pieces.relecture import verifier_regles
+    from ..pieces import croises
 
     racine = ctx.obj["racine"]
-    problemes = verifier(racine, lambda r: verifier_modeles(r) + verifier_regles(r))
+    problemes = verifier(racine, lambda r: verifier_modeles(r) + verifier_regles(r) + croises.verifier_regles(r))
     if problemes:
         raise ErreurDCE(problemes)
     click.echo(f"Catalogue {racine} : aucun problème.")

@@ -64,7 +64,7 @@ from .rapport_changements import (
 )
 from ..droit.expressions import ErreursJinja, modele_clause
 from ..droit.regles import en_json
-from ..pieces import relecture
+from ..pieces import croises, relecture
 from ..pieces.tracabilite import entrees
 
 RAPPORTS = "rapports"
@@ -401,6 +401,7 @@ def chauffer(racine: Path) -> None:
         cat = catalogue.charger(racine)
         questionnaire.charger(racine / "questionnaire.yaml")
         relecture.regles(cat)
+        croises.controles(cat)
         for versions in cat.clauses.values():
             for clause in versions:
                 modele_clause(clause)

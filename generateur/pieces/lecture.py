@@ -7,7 +7,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from . import annexe, relecture
+from . import annexe, croises, relecture
 from .assemblage import blocs_document
 from .blocs import Bloc, Liste, Paragraphe, Segment, Tableau, Titre, texte
 from .tracabilite import fiche
@@ -172,7 +172,9 @@ def controler(analyse: Analyse, corps: dict[str, list[Bloc]] | None = None,
         corps = {doc: blocs_document(analyse, doc)[0] for doc in analyse.catalogue.documents}
     faits = faits_des_pieces(analyse, corps)
     a_relire = {**corps, FICHE: fiche(analyse)[0], **(pieces_complementaires(analyse) if complementaires else {})}
-    defauts = relecture.relire(analyse.catalogue, {nom: relecture.piece(nom, blocs) for nom, blocs in a_relire.items()})
+    relues = {nom: relecture.piece(nom, blocs) for nom, blocs in a_relire.items()}
+    # chaque pièce relue seule, puis les pièces ensemble (contrôles croisés : durées, listes, renvois entre pièces)
+    defauts = relecture.relire(analyse.catalogue, relues) + croises.controler(analyse.catalogue, relues)
     provisoire = verifier(analyse, {**faits, "defauts_relecture": defauts, "pieces_relues": list(a_relire)})
     blocs_annexe = annexe.blocs(analyse, provisoire, citations=False)[0]
     defauts += relecture.relire(analyse.catalogue, {annexe.TITRE: relecture.piece(annexe.TITRE, blocs_annexe)})

@@ -202,13 +202,17 @@ def blocs_cadre(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
         "auxquels il renvoie expressément (fiches techniques, attestations, certificats) ; les éléments qui ne "
         "figurent ni dans le cadre ni dans ces documents ne sont pas pris en compte. Les engagements pris dans le "
         "mémoire ont valeur contractuelle.")]))
-    if autres:
-        blocs.append(Paragraphe([Segment(
-            f"{'Les critères' if len(autres) > 1 else 'Le critère'} "
-            f"{liste_fr('« ' + str(c['intitule']) + ' »' for c in autres)} "
-            f"({liste_fr(pourcent(c['ponderation']) for c in autres)}) "
-            f"{'sont jugés' if len(autres) > 1 else 'est jugé'} sur le bordereau des prix et n'appelle"
-            f"{'nt' if len(autres) > 1 else ''} pas de réponse dans ce cadre.")]))
+    # le prix est jugé sur le montant que fixe aussi le RC (calcul montant_jugement_prix : une seule source) ; le
+    # coût, sur les données de coût (RC, méthode de notation)
+    for groupe, sur in (([c for c in autres if c["type"] == "prix"], ctx["montant_jugement_prix"]),
+                        ([c for c in autres if c["type"] != "prix"], "les données de coût présentées selon le cadre fourni")):
+        if groupe:
+            blocs.append(Paragraphe([Segment(
+                f"{'Les critères' if len(groupe) > 1 else 'Le critère'} "
+                f"{liste_fr('« ' + str(c['intitule']) + ' »' for c in groupe)} "
+                f"({liste_fr(pourcent(c['ponderation']) for c in groupe)}) "
+                f"{'sont jugés' if len(groupe) > 1 else 'est jugé'} sur {sur} et n'appelle"
+                f"{'nt' if len(groupe) > 1 else ''} pas de réponse dans ce cadre.")]))
     lignes = [["Rubrique", "Critère", "Intitulé", "Pondération"]]
     numero_article = 1
     plan: list[tuple[str, dict[str, Any]]] = []
@@ -260,7 +264,7 @@ def blocs_cadre(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
 
     engagements = [e for e in textes["engagements"] if _vrai(e.get("condition", "true"), contexte, fichier)]
     if engagements:
-        numero = str(len(plan) + 2)
+        numero = str(ctx["article_cadre_engagements"])  # le numéro que cite le RC (calcul du catalogue)
         titre(1, numero, TITRE_ENGAGEMENTS)
         blocs.append(Paragraphe([Segment(
             "Ces rubriques ne sont pas notées en tant que telles : elles recueillent les engagements du candidat sur "

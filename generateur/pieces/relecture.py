@@ -38,6 +38,14 @@ class Unite:
     piece: str
     article: str
     texte: str
+    # Pour les contrôles croisés entre pièces (pieces/croises.py) : le titre numéroté qui précède (« 3.3 » et son
+    # texte), la nature du morceau (titre, paragraphe, liste, entete, cellule) et, pour une cellule, l'en-tête de sa
+    # colonne et les cellules de sa ligne.
+    section: str = ""
+    titre_section: str = ""
+    genre: str = ""
+    colonne: str = ""
+    ligne: tuple[str, ...] = ()
 
 
 SEPARATEUR = "\n\x00\n"  # entre deux unités jointes pour une recherche : « ^ » et « $ » y restent des bords d'unité
@@ -88,16 +96,32 @@ def _textes(b: Bloc) -> Iterable[str]:
             yield from (texte(c) for c in ligne)
 
 
+def _morceaux(b: Bloc) -> Iterable[tuple[str, str, str, tuple[str, ...]]]:
+    """(texte, genre, en-tête de colonne, ligne) de chaque morceau d'un bloc, dans l'ordre de `_textes`."""
+    if isinstance(b, Tableau):
+        entete = [texte(c).replace("\n", " ") for c in b.lignes[0]] if b.lignes else []
+        for rang, ligne in enumerate(b.lignes):
+            cellules = tuple(texte(c).replace("\n", " ") for c in ligne)
+            for j, t in enumerate(cellules):
+                yield t, "entete" if rang == 0 else "cellule", entete[j] if j < len(entete) else "", cellules
+    else:
+        genre = "titre" if isinstance(b, Titre) else "liste" if isinstance(b, Liste) else "paragraphe"
+        for t in _textes(b):
+            yield t, genre, "", ()
+
+
 def piece(nom: str, blocs: list[Bloc], ignorer: tuple[str, ...] = ()) -> Piece:
     """Texte d'une pièce ; `ignorer` : titres d'articles (début) dont le contenu n'est pas relu (citations)."""
     p = Piece(nom, [])
     article, cache = SANS_ARTICLE, False
+    section, titre_section = "", ""
     for b in blocs:
         if isinstance(b, Titre):
             p.titres.append(b.texte)
             numero = RE_NUMERO_TITRE.match(b.texte)
             if numero:
                 p.articles.add(numero.group(1))
+                section, titre_section = numero.group(1), b.texte
             if re.search(r"\bAnnexes?\b", b.texte):
                 p.annexes = True
             if b.niveau == 1:
@@ -105,7 +129,8 @@ def piece(nom: str, blocs: list[Bloc], ignorer: tuple[str, ...] = ()) -> Piece:
                 cache = any(b.texte.split(" – ", 1)[-1].startswith(i) for i in ignorer)
         if cache:
             continue
-        p.unites.extend(Unite(nom, article, t.replace("\n", " ")) for t in _textes(b) if t.strip())
+        p.unites.extend(Unite(nom, article, t.replace("\n", " "), section, titre_section, genre, colonne, ligne)
+                        for t, genre, colonne, ligne in _morceaux(b) if t.strip())
     return p
 
 
