@@ -38,6 +38,8 @@ RACINE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(RACINE))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from generateur.donnees.cpv import officiel as cpv_officiel  # noqa: E402
+
 DECP = RACINE.parent / "shared" / "data" / "decp" / "decp-sample.json"
 CATALOGUE = ("catalogue.yaml", "questionnaire.yaml", "clauses", "modeles", "acheteurs")
 # Modification appliquée au catalogue entre la génération et la régénération : une phrase de plus dans
@@ -143,7 +145,7 @@ def _categorie_decp(cpv: str) -> tuple[str, str]:
     return ("fournitures", "autre") if int(division) < 45 else ("services", "autre")
 
 
-def depuis_decp(marche: dict[str, Any]) -> dict[str, Any]:
+def depuis_decp(marche: dict[str, Any], rang: int = 0) -> dict[str, Any]:
     """Un marché réel des DECP traduit en fichier de réponses.
 
     Objet, CPV, montant, durée, forme (accord-cadre), forme du prix viennent des données ; la date de
@@ -151,12 +153,16 @@ def depuis_decp(marche: dict[str, Any]) -> dict[str, Any]:
     mois ; le reste (critères, clauses de l'acheteur) vient du modèle de même nature.
     """
     cpv = str(marche["codeCPV"])[:8].ljust(8, "0")
+    officiel = cpv_officiel(cpv)  # « 09123000-8 » : écrit avec sa clé, le code garde son zéro initial dans le YAML
+    cpv = officiel.code if officiel else cpv
     nature, categorie = _categorie_decp(cpv)
     nom = MODELES.get((nature, categorie)) or {"travaux": "travaux-lycee", "fournitures": "restauration-lycees",
                                                 "services": "nettoyage-hotel-region"}[nature]
     donnees = _exemple(nom)
-    objet = " ".join(str(marche["objet"]).split())[:1000]
-    donnees.update(reference=f"DECP-{marche['id']}"[:40], objet=objet, nature=nature, categorie=categorie, cpv=cpv,
+    objet = " ".join(str(marche["objet"]).split())[:960] + f" (DECP {marche['id']})"
+    # référence courte : l'identifiant DECP du marché (« -L1 » compris) tient en 16 caractères ; l'identifiant
+    # d'origine, parfois long ou répété dans l'échantillon, reste dans l'objet de la consultation
+    donnees.update(reference=f"DECP-{rang:04d}", objet=objet, nature=nature, categorie=categorie, cpv=cpv,
                    duree_mois=max(1, min(240, int(marche.get("dureeMois") or 12))),
                    forme="accord_cadre_bons_commande" if marche["nature"] == "Accord-cadre" else "marche",
                    lieu_execution=str(marche.get("lieuExecution", {}).get("nom", ""))[:200])
@@ -178,7 +184,7 @@ def depuis_decp(marche: dict[str, Any]) -> dict[str, Any]:
 def corpus(n: int, graine: int = 2026) -> list[tuple[str, dict[str, Any]]]:
     """(nom de dossier, réponses) : marchés DECP (au plus la moitié) puis consultations synthétiques."""
     marches = json.loads(DECP.read_text(encoding="utf-8"))["marches"] if DECP.is_file() else []
-    reels = [(f"decp-{i:03d}", depuis_decp(m)) for i, m in enumerate(marches[: n // 2])]
+    reels = [(f"decp-{i:03d}", depuis_decp(m, i)) for i, m in enumerate(marches[: n // 2])]
     alea = random.Random(graine)
     return reels + [(f"syn-{i:05d}", synthetique(i, alea)) for i in range(n - len(reels))]
 

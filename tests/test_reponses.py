@@ -59,6 +59,17 @@ def test_tous_les_problemes_sont_signales_avec_leur_ligne(tmp_path):
     assert not (tmp_path / "sortie").exists(), "aucun document ne doit être écrit"
 
 
+def test_code_a_zero_initial_sans_guillemets_explique(tmp_path):
+    """« cpv: 09134100 » sans guillemets est lu comme le nombre 9134100 : le message dit d'écrire la réponse entre
+    guillemets (un gazole ou un produit agricole a un code CPV qui commence par 0)."""
+    code, sortie = _erreurs(tmp_path, VALIDE.replace('cpv: "30192000-1"', "cpv: 09134100"))
+    assert code == 2
+    sortie = " ".join(sortie.split())
+    assert "Code CPV principal : valeur invalide « 9134100 » : un texte est attendu" in sortie
+    assert "écrire la réponse entre guillemets" in sortie and "perd ses zéros initiaux" in sortie
+    assert not (tmp_path / "sortie").exists()
+
+
 def test_reponse_obligatoire_manquante(tmp_path):
     code, sortie = _erreurs(tmp_path, VALIDE.replace('objet: "Fournitures de bureau"\n', ""))
     assert code == 2

@@ -91,8 +91,13 @@ def _message(err: ValidationError, questionnaire: Questionnaire, chemin: str) ->
         attendu = err.validator_value
         attendu = attendu if isinstance(attendu, str) else attendu[0]
         exemple = _EXEMPLES.get(q.type if q else "", "")
+        guillemets = ""
+        if attendu == "string" and isinstance(err.instance, int) and not isinstance(err.instance, bool):
+            # « cpv: 09123000 » sans guillemets est lu comme un nombre, qui perd ses zéros initiaux
+            guillemets = (" ; écrire la réponse entre guillemets (par exemple « \"09123000\" ») : sans guillemets, "
+                          "une suite de chiffres est lue comme un nombre et perd ses zéros initiaux")
         return (f"valeur invalide « {err.instance} » : {_TYPES_FR.get(attendu, attendu)} est attendu"
-                + (f", par exemple {exemple}" if exemple else "")), chemin
+                + (f", par exemple {exemple}" if exemple else "") + guillemets), chemin
     if v == "enum":
         libelles = (q.choix or {}) if q else {}
         possibles = ", ".join(f"{x} ({libelles[x]})" if x in libelles else str(x) for x in err.validator_value)
