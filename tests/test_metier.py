@@ -378,6 +378,9 @@ def test_indices_de_revision_par_famille_de_denrees(exemples_generes, tmp_path):
     analyse = _analyse(tmp_path, categorie="restauration_collective", cpv="15000000-8", lots=lots)
     index = {l["numero"]: [i["code"] for i in l["index_lot"] or []] for l in analyse.contexte["lots"]}
     assert index == {1: ["IPC-POISSON"], 2: [], 3: ["IPC-ALIMENTATION"]}, index
+    # restauration concédée (services) : pas de poste de denrées, l'indice de la politique d'achat demeure
+    concedee = _analyse(tmp_path, nature="services", categorie="restauration_collective", cpv="55523100-3", lots=lots[:1])
+    assert concedee.contexte["lots"][0]["index_lot"] is None
 
 
 def test_relecture_voit_une_provenance_regionale(tmp_path):
@@ -502,3 +505,25 @@ def test_champ_d_application_qui_ecarte_une_famille(tmp_path):
     denrees = preparer(ecrire(tmp_path, reponses(categorie="restauration_collective", cpv="15000000-8")), racine)
     assert not denrees.selection("ccap-essai-champ").retenue
     assert "Clause propre au nettoyage." not in texte_blocs(blocs_document(denrees, "CCAP")[0])
+
+
+def test_denrees_substances_limitees_aux_materiaux_au_contact(exemples_generes):
+    """R4 : en denrées, l'exclusion des perturbateurs endocriniens ne vise que les emballages et matériaux au contact
+    des denrées (bisphénols, phtalates), prouvée par une attestation du fabricant ; ni fiches de données de sécurité,
+    ni notices, ni mobilier, dans aucune pièce ni dans le cadre de mémoire. Chaque puce reste un paragraphe distinct."""
+    fichiers = exemples_generes["restauration-lycees"]
+    ccap = _piece(fichiers, "-CCAP.docx")
+    paragraphes = [_net(t) for _, t in ccap.paragraphes]
+    assert "L’exigence s’applique aux emballages, conditionnements et matériaux au contact des denrées livrées à " \
+           "l’acheteur." in paragraphes
+    assert "les phtalates." in paragraphes and any(p.startswith("La liste des substances exclues") for p in paragraphes)
+    analyse = _exemple("restauration-lycees")
+    cadre = texte_blocs(blocs_cadre(analyse)[0])
+    for lu in [ccap, _piece(fichiers, "-CCTP.docx"), _piece(fichiers, "-RC.docx")]:
+        for absent in ("données de sécurité", "notice d’utilisation", "mobilier", "parabènes", "Parabènes"):
+            assert absent not in lu.tout, (lu.chemin.name, absent)
+    assert "données de sécurité" not in cadre
+    # nettoyage : les autres substances se limitent aux produits d'entretien, consommables et sacs (N5)
+    cctp = _net(_piece(exemples_generes["nettoyage-hotel-region"], "-CCTP.docx").texte)
+    assert "dans les produits d’entretien et de désinfection, les consommables et les sacs." in cctp
+    assert "mobilier" not in cctp and "Les modalités de preuve, de substitution" in cctp
