@@ -459,6 +459,18 @@ def test_marche_unique_sans_texte_d_allotissement_ni_retenue_citee(exemples_gene
     assert "l’avance, la retenue de garantie et les paiements sont décomptés lot par lot" in _net(travaux.texte)
     restauration = _piece(exemples_generes["restauration-lycees"], "-CCAP.docx")
     assert "l’avance et les paiements sont décomptés lot par lot" in _net(restauration.texte)
+    # la DPGF d'un marché unique n'appelle pas la prestation « Lot 1 »
+    import io
+    from openpyxl import load_workbook
+    from generateur.rendu import classeur_prix
+
+    for nom, attendu in (("nettoyage-hotel-region", "Nettoyage des bureaux, salles de réunion et espaces communs"),
+                         ("restauration-lycees", "Lot 1 – Fruits et légumes frais de saison")):
+        classeur = load_workbook(io.BytesIO(classeur_prix.produire(_exemple(nom)).contenu))
+        entetes = [classeur.worksheets[0].cell(i, 1).value for i in range(1, 5)]
+        assert attendu in entetes, entetes
+        if nom == "nettoyage-hotel-region":
+            assert not any(str(e).startswith("Lot ") for e in entetes), entetes
 
 
 def test_avance_expliquee_et_acte_d_engagement(exemples_generes):
@@ -467,7 +479,11 @@ def test_avance_expliquee_et_acte_d_engagement(exemples_generes):
     restauration = _net(_piece(exemples_generes["restauration-lycees"], "-CCAP.docx").tout)
     assert ("Le taux « PME » de 20 % des lots n° 3 et 5, supérieur à celui des autres lots, résulte de la politique "
             "d’achat de l’acheteur, qui le réserve aux lots d’un montant estimé inférieur à 1 000 000,00 € HT.") in restauration
-    assert "Montant de chaque bon de commande qui remplit les conditions fixées ci-après" in restauration
+    (avance,) = [t for t in _piece(exemples_generes["restauration-lycees"], "-CCAP.docx").tableaux
+                 if t[0][1] == "Avance versée"]
+    assert {tuple(l[1:3]) for l in avance[1:]} == {("Par bon de commande, aux conditions ci-après",
+                                                    "Montant du bon de commande")}
+    assert "Un bon de commande qui ne remplit aucune de ces conditions ne donne pas lieu à une avance." in restauration
     for nom, lot, attendus in (
             ("nettoyage-hotel-region", 1, ["prix global et forfaitaire, tel qu’il résulte de la DPGF ;",
                                            "Une avance de 15 % est versée sur le montant initial, dans les conditions "
