@@ -479,6 +479,8 @@ def test_avance_expliquee_et_acte_d_engagement(exemples_generes):
     restauration = _net(_piece(exemples_generes["restauration-lycees"], "-CCAP.docx").tout)
     assert ("Le taux « PME » de 20 % des lots n° 3 et 5, supérieur à celui des autres lots, résulte de la politique "
             "d’achat de l’acheteur, qui le réserve aux lots d’un montant estimé inférieur à 1 000 000,00 € HT.") in restauration
+    # mêmes taux pour tous les lots : rien à expliquer (le taux PME de la Métropole est le minimum légal)
+    assert "supérieur à celui des autres lots" not in _piece(exemples_generes["amp-espaces-verts"], "-CCAP.docx").texte
     (avance,) = [t for t in _piece(exemples_generes["restauration-lycees"], "-CCAP.docx").tableaux
                  if t[0][1] == "Avance versée"]
     assert {tuple(l[1:3]) for l in avance[1:]} == {("Par bon de commande, aux conditions ci-après",
