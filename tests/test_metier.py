@@ -132,18 +132,25 @@ Clause propre au nettoyage.
     return fichier
 
 
-def test_verification_exige_le_champ_d_application(tmp_path):
-    racine = racine_avec_copie(tmp_path, "clauses")
-    for champ, message in (("", "champ d'application manquant"),
-                           ("s_applique_a: {familles: [propreté]}\n", "famille « propreté » inconnue du questionnaire"),
-                           ("s_applique_a: {natures: [travaux], lots: [1]}\n", "champ d'application : « toutes »")):
+def _champs_refuses_puis_accepte(racine: Path, refuses: tuple[tuple[str, str], ...], accepte: str) -> None:
+    """`dce catalogue verifier` refuse chaque champ de `refuses` avec son message, puis accepte `accepte`."""
+    for champ, message in refuses:
         _clause(racine, champ)
         resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "catalogue", "verifier"])
         assert resultat.exit_code == 2, resultat.output
         assert "ccap-essai-champ.md" in resultat.output and message in resultat.output, resultat.output
-    _clause(racine, "s_applique_a: {natures: [services], familles: [nettoyage]}\n")
+    _clause(racine, accepte)
     resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "catalogue", "verifier"])
     assert resultat.exit_code == 0, resultat.output
+
+
+def test_verification_exige_le_champ_d_application(tmp_path):
+    racine = racine_avec_copie(tmp_path, "clauses")
+    _champs_refuses_puis_accepte(racine, (
+        ("", "champ d'application manquant"),
+        ("s_applique_a: {familles: [propreté]}\n", "famille « propreté » inconnue du questionnaire"),
+        ("s_applique_a: {natures: [travaux], lots: [1]}\n", "champ d'application : « toutes »")),
+        "s_applique_a: {natures: [services], familles: [nettoyage]}\n")
     # condition toujours vraie, mais hors champ : jamais appliquée
     fournitures = preparer(ecrire(tmp_path, reponses()), racine)
     assert not fournitures.selection("ccap-essai-champ").retenue
@@ -508,16 +515,11 @@ def test_champ_d_application_qui_ecarte_une_famille(tmp_path):
     """`sauf` écarte une famille pour une nature (la fiche de données de sécurité n'a pas d'objet chez un fournisseur
     de denrées) ; une famille ou une nature inconnues y sont refusées par la vérification du catalogue."""
     racine = racine_avec_copie(tmp_path, "clauses")
-    for champ, message in (("s_applique_a: {sauf: {fournitures: [propreté]}}\n", "famille « propreté » inconnue"),
-                           ("s_applique_a: {sauf: {achats: [nettoyage]}}\n", "nature « achats » inconnue"),
-                           ("s_applique_a: {sauf: [nettoyage]}\n", "champ d'application : « toutes »")):
-        _clause(racine, champ)
-        resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "catalogue", "verifier"])
-        assert resultat.exit_code == 2, resultat.output
-        assert "ccap-essai-champ.md" in resultat.output and message in resultat.output, resultat.output
-    _clause(racine, "s_applique_a: {sauf: {fournitures: [restauration_collective]}}\n")
-    resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "catalogue", "verifier"])
-    assert resultat.exit_code == 0, resultat.output
+    _champs_refuses_puis_accepte(racine, (
+        ("s_applique_a: {sauf: {fournitures: [propreté]}}\n", "famille « propreté » inconnue"),
+        ("s_applique_a: {sauf: {achats: [nettoyage]}}\n", "nature « achats » inconnue"),
+        ("s_applique_a: {sauf: [nettoyage]}\n", "champ d'application : « toutes »")),
+        "s_applique_a: {sauf: {fournitures: [restauration_collective]}}\n")
     bureau = preparer(ecrire(tmp_path, reponses()), racine)
     assert bureau.selection("ccap-essai-champ").retenue
     denrees = preparer(ecrire(tmp_path, reponses(categorie="restauration_collective", cpv="15000000-8")), racine)
