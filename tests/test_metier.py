@@ -454,13 +454,17 @@ def test_marche_unique_sans_texte_d_allotissement_ni_retenue_citee(exemples_gene
     fichiers = exemples_generes["nettoyage-hotel-region"]
     ccap, rc = _piece(fichiers, "-CCAP.docx"), _piece(fichiers, "-RC.docx")
     assert "lots différents" not in rc.texte and "Pour un même lot" not in rc.texte
+    # chaque puce de l'article « Groupements » reste un paragraphe, alloti ou non
+    for lu in (rc, _piece(exemples_generes["travaux-lycee"], "-RC.docx")):
+        (multiples,) = [t for _, t in lu.paragraphes if t.startswith("Candidatures multiples.")]
+        assert multiples.endswith("ni en qualité de membre de plusieurs groupements."), multiples
     assert not [t for t in ccap.tableaux if t[0][0] == "Contrat"]
     assert [t for t in ccap.tableaux if t[0] == ["Prestations", "Indice de référence"]]
     for lu in (ccap, rc):
         assert "retenue de garantie" not in lu.texte.replace("Aucune retenue de garantie", "")
     texte = _net(ccap.texte)
     acomptes = texte.split("Les prestations donnent lieu à des acomptes mensuels.")[1]
-    assert acomptes.index("R2191-22") < acomptes.index("peut demander une périodicité plus longue")
+    assert acomptes.index("R2191-22") < acomptes.index("peut toutefois demander une périodicité plus longue")
     # avec retenue de garantie (travaux), elle reste citée
     travaux = _piece(exemples_generes["travaux-lycee"], "-CCAP.docx")
     assert "l’avance, la retenue de garantie et les paiements sont décomptés lot par lot" in _net(travaux.texte)
