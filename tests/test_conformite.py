@@ -275,16 +275,19 @@ def test_controle_mal_ecrit_nomme_fichier_et_ligne(tmp_path):
     assert not (tmp_path / "s").exists()
 
 
-@pytest.mark.parametrize("exemple, famille, groupe", [("nettoyage-hotel-region", "nettoyage", "81.2"),
-                                                      ("amp-espaces-verts", "espaces_verts", "81.3")])
-def test_indice_de_revision_des_services_designe_par_sa_serie(exemples_generes, exemple, famille, groupe):
+@pytest.mark.parametrize("exemple, code, groupe, autres", [
+    ("nettoyage-hotel-region", "ICHT-rev-TS-N81.2", "81.2", []),
+    ("amp-espaces-verts", "ICHT-rev-TS-N81.3", "81.3", ["15 % × Indice du gazole professionnel du Comité national routier",
+                                                        "25 % × Index divers dans la construction – MATP – Poste Matériel"])])
+def test_indice_de_revision_des_services_designe_par_sa_serie(exemples_generes, exemple, code, groupe, autres):
     """Nettoyage et espaces verts : le CCAP nomme la série de l'ICHT-rev-TS (section N de la NAF rév. 2 et groupe
-    de la famille), jamais « série du secteur d'activité » ; l'identifiant de série, non vérifié dans les données,
-    n'est pas imprimé et l'annexe demande de le confirmer (« À vérifier »)."""
+    de la famille), jamais « série du secteur d'activité » ; en espaces verts, formule composite main-d'œuvre + gazole
+    + matériel. L'identifiant de série n'est imprimé que s'il est vérifié dans les données (MATP seul) ; sinon
+    l'annexe demande de le confirmer (« À vérifier »)."""
     import yaml
 
     catalogue = yaml.safe_load((RACINE / "catalogue.yaml").read_text(encoding="utf-8"))
-    serie = catalogue["parametres"]["series_indices_services"]["valeurs"][-1]["valeur"][famille]
+    series = catalogue["parametres"]["series_indices"]["valeurs"][-1]["valeur"]
     fichiers = exemples_generes[exemple]
     ccap = Lu(next(p for n, p in fichiers.items() if n.endswith("-CCAP.docx")))
     (indices,) = [t for t in ccap.tableaux if t[0][-1] == "Indice de référence"]
@@ -292,13 +295,19 @@ def test_indice_de_revision_des_services_designe_par_sa_serie(exemples_generes, 
         cellule = ligne[-1].replace("\u00a0", " ")
         assert "section N de la NAF rév. 2" in cellule and f"groupe {groupe}" in cellule, cellule
         assert "Activités de services administratifs et de soutien" in cellule
-        assert "secteur d’activité des prestations" not in cellule and "série INSEE n°" not in cellule
+        assert "secteur d’activité des prestations" not in cellule
+        for autre in autres:
+            assert autre in cellule, cellule
+        # l'identifiant n'est imprimé que pour une série vérifiée
+        imprimes = re.findall(r"série INSEE n° (\d+)", cellule)
+        assert imprimes == [s["idbank"] for c, s in series.items() if s["idbank_verifie"] and s["libelle"] in cellule]
     assert "secteur d’activité des prestations" not in ccap.tout
-    assert not serie["idbank_verifie"]  # sinon l'identifiant serait imprimé au CCAP et le contrôle conforme
+    assert not series[code]["idbank_verifie"]  # sinon l'identifiant serait imprimé au CCAP et le contrôle conforme
     annexe = json.loads(next(p for n, p in fichiers.items() if n.endswith("annexe-conformite.json")).read_text("utf-8"))
     (controle,) = [c for c in annexe["controles"] if c["id"] == "indices-identifies"]
     assert controle["verdict_libelle"] == "À vérifier"
     assert "Identifiant de série à confirmer" in controle["constat"] and f"groupe {groupe}" in controle["constat"]
+    assert "MATP" not in controle["constat"]  # identifiant vérifié : rien à confirmer
     word = Lu(next(p for n, p in fichiers.items() if n.endswith("annexe-conformite.docx")))
     assert any(len(l) > 2 and l[0].startswith("Chaque indice de révision décrit par le référentiel de l’outil") and l[2] == "À vérifier"
                for t in word.tableaux for l in t)

@@ -8,6 +8,7 @@ valeurs tirées des réponses.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from test_contenu import racine_avec_copie
 from generateur.donnees import questionnaire
 from generateur.droit.regles import preparer
 from generateur.interfaces.cli import main
+from generateur.pieces import acte_engagement
 from generateur.pieces.assemblage import blocs_document
 from generateur.pieces.blocs import Tableau
 from generateur.pieces.lecture import texte_blocs
@@ -47,6 +49,25 @@ PROPRES = [
     (r"Ajournement", "CCAP", {"fournitures"}, None, True),
     (r"parfait achèvement", "CCAP", {"travaux"}, None, True),
     (r"insertion professionnelle ne reçoit", "CCAP", set(), None, False),  # insertion désactivée : jamais
+]
+
+DENREES = {("fournitures", "restauration_collective")}
+HORS_TRAVAUX = {(n, f) for n in NATURES if n != "travaux" for f in FAMILLES}
+# Phrases interdites dans certains couples (nature, famille) : clauses ou passages conçus pour un autre achat
+# (relecture du juriste, issue 15 : R4, R11, R18, N5, C8, C9). (motif, pièce ou None, couples interdits).
+EXCLUES = [
+    (r"données de sécurité", None, DENREES),  # R4 : pas de produits chimiques chez un fournisseur de denrées
+    (r"[Pp]arabènes", None, DENREES),
+    (r"retardateurs de flamme|mobilier rembourré", None,
+     {(n, f) for n in NATURES if n != "travaux" for f in FAMILLES if f not in ("mobilier", "informatique", "textile")}),
+    (r"notice d.utilisation et d.entretien", "CCTP", DENREES),
+    (r"fin de vie relevant d.une filière", "CCAP", {(n, "restauration_collective") for n in NATURES}),  # R11
+    (r"gobelets|pailles", "CCAP", DENREES | {(n, "nettoyage") for n in NATURES}),  # R18, N5
+    (r"métaux lourds", "CCTP", {(n, "nettoyage") for n in NATURES}),  # N5
+    (r"brûlage", "CCAP", HORS_TRAVAUX),  # C9 : manquements de chantier
+    (r"suremballage, refus de reprendre", "CCAP", {(n, f) for n in NATURES if n != "fournitures" for f in FAMILLES}),
+    (r"Journal officiel", "CCAP", HORS_TRAVAUX),  # C8 : index BT et TP
+    (r"contenants de cuisson, de réchauffe et de service", "CCTP", DENREES),  # R18 : renvoi vers une règle absente
 ]
 
 
@@ -80,6 +101,10 @@ def test_aucune_clause_hors_de_son_champ(tmp_path, nature):
                     assert permis, (motif, piece, nature, famille)
             if permis and exigee:
                 assert re.search(motif, textes[seule]), (motif, seule, nature, famille)
+        for motif, seule, interdits in EXCLUES:
+            for piece, texte in textes.items():
+                if seule in (None, piece) and (nature, famille) in interdits:
+                    assert not re.search(motif, texte), (motif, piece, nature, famille)
     # des clauses ont bien été écartées par leur champ (et pas seulement par leur condition)
     assert vues
 
@@ -107,18 +132,25 @@ Clause propre au nettoyage.
     return fichier
 
 
-def test_verification_exige_le_champ_d_application(tmp_path):
-    racine = racine_avec_copie(tmp_path, "clauses")
-    for champ, message in (("", "champ d'application manquant"),
-                           ("s_applique_a: {familles: [propreté]}\n", "famille « propreté » inconnue du questionnaire"),
-                           ("s_applique_a: {natures: [travaux], lots: [1]}\n", "champ d'application : « toutes »")):
+def _champs_refuses_puis_accepte(racine: Path, refuses: tuple[tuple[str, str], ...], accepte: str) -> None:
+    """`dce catalogue verifier` refuse chaque champ de `refuses` avec son message, puis accepte `accepte`."""
+    for champ, message in refuses:
         _clause(racine, champ)
         resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "catalogue", "verifier"])
         assert resultat.exit_code == 2, resultat.output
         assert "ccap-essai-champ.md" in resultat.output and message in resultat.output, resultat.output
-    _clause(racine, "s_applique_a: {natures: [services], familles: [nettoyage]}\n")
+    _clause(racine, accepte)
     resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "catalogue", "verifier"])
     assert resultat.exit_code == 0, resultat.output
+
+
+def test_verification_exige_le_champ_d_application(tmp_path):
+    racine = racine_avec_copie(tmp_path, "clauses")
+    _champs_refuses_puis_accepte(racine, (
+        ("", "champ d'application manquant"),
+        ("s_applique_a: {familles: [propreté]}\n", "famille « propreté » inconnue du questionnaire"),
+        ("s_applique_a: {natures: [travaux], lots: [1]}\n", "champ d'application : « toutes »")),
+        "s_applique_a: {natures: [services], familles: [nettoyage]}\n")
     # condition toujours vraie, mais hors champ : jamais appliquée
     fournitures = preparer(ecrire(tmp_path, reponses()), racine)
     assert not fournitures.selection("ccap-essai-champ").retenue
@@ -358,3 +390,209 @@ def test_penalites_des_conditions_d_execution_plafonnees(exemples_generes):
     assert "Chacune de ces obligations est mesurable" in texte
     recap = [l for t in ccap.tableaux for l in t if len(l) == 3 and l[0] == ccap.article("Pénalités d’exécution")]
     assert recap and "Pénalités d’exécution des prestations" in recap[0][2], recap
+
+
+# --- Relecture du juriste (issue 15, volet fournitures et services) ---------------------------------------------
+
+def _exemple(nom: str):
+    return preparer(RACINE / "exemples" / f"{nom}.yaml", RACINE)
+
+
+def _net(texte: str) -> str:
+    return texte.replace("\u00a0", " ").replace("\u202f", " ")
+
+
+def test_indices_de_revision_par_famille_de_denrees(exemples_generes, tmp_path):
+    """R6 : un indice par lot d'après la famille de denrées (poste de l'IPC), jamais l'indice alimentaire agrégé pour
+    tous les lots ; libellé seul (identifiant non vérifié) et point « À vérifier » à l'annexe."""
+    fichiers = exemples_generes["restauration-lycees"]
+    ccap = _piece(fichiers, "-CCAP.docx")
+    (indices,) = [t for t in ccap.tableaux if t[0][-1] == "Indice de référence"]
+    attendus = {"1": ["50 % × ", "poste « Fruits »", "poste « Légumes »"], "2": ["poste « Laits, fromages et œufs »"],
+                "3": ["poste « Produits alimentaires »"], "4": ["poste « Viande »"], "5": ["poste « Pain et céréales »"]}
+    for ligne in indices[1:]:
+        cellule = _net(ligne[-1])
+        for morceau in attendus[ligne[0]]:
+            assert morceau in cellule, (ligne[0], cellule)
+        assert "série INSEE n°" not in cellule and "boissons non alcoolisées" not in cellule
+    assert len({l[-1] for l in indices[1:]}) == 5  # un indice propre à chaque lot
+    texte = _net(ccap.texte)
+    assert "In / I0 = Σ part × (Indice n / Indice 0)" in texte and "Journal officiel" not in texte
+    annexe = json.loads(next(p for n, p in fichiers.items() if n.endswith("annexe-conformite.json")).read_text("utf-8"))
+    (controle,) = [c for c in annexe["controles"] if c["id"] == "indices-identifies"]
+    assert controle["verdict_libelle"] == "À vérifier"
+    assert "IPC-FRUITS" in controle["constat"] and "IPC-VIANDE" in controle["constat"]
+    assert "libellé à vérifier aussi" in controle["constat"]
+    # famille reconnue par le code CPV quand l'intitulé ne la dit pas ; l'indice choisi par l'acheteur prime
+    lots = [{"numero": 1, "intitule": "Lot A", "montant_estime": 90000, "cpv": "15200000-0"},
+            {"numero": 2, "intitule": "Fromages", "montant_estime": 90000, "indice": "IPC-ALIMENTATION"},
+            {"numero": 3, "intitule": "Lot C", "montant_estime": 90000}]
+    analyse = _analyse(tmp_path, categorie="restauration_collective", cpv="15000000-8", lots=lots)
+    index = {l["numero"]: [i["code"] for i in l["index_lot"] or []] for l in analyse.contexte["lots"]}
+    assert index == {1: ["IPC-POISSON"], 2: [], 3: ["IPC-ALIMENTATION"]}, index
+    # restauration concédée (services) : pas de poste de denrées, l'indice de la politique d'achat demeure
+    concedee = _analyse(tmp_path, nature="services", categorie="restauration_collective", cpv="55523100-3", lots=lots[:1])
+    assert concedee.contexte["lots"][0]["index_lot"] is None
+
+
+def test_relecture_voit_une_provenance_regionale(tmp_path):
+    """R8 : « pour les produits régionaux » réserve une exigence à une origine (CCP R2111-7) : la relecture le voit
+    (le motif ne connaissait pas les pluriels en -aux) ; l'exemple de restauration ne le dit plus."""
+    from test_relecture import piece_propre, relire
+
+    for phrase in ("Fruits livrés au plus tard 48 heures après la récolte pour les produits régionaux.",
+                   "Légumes locaux exigés."):
+        pieces = {nom: piece_propre(nom, phrase if nom == "CCTP" else None) for nom in ("RC", "CCAP", "CCTP")}
+        assert "provenance-locale" in {d.regle for d in relire(pieces)}, phrase
+    exemple = (RACINE / "exemples" / "restauration-lycees.yaml").read_text(encoding="utf-8")
+    assert "48 heures après la récolte" in exemple and "régionaux" not in exemple
+
+
+def test_cadre_de_memoire_tire_ses_rubriques_de_l_intitule_du_critere():
+    """R2, R9, R13 : la rubrique « Qualité gustative et nutritionnelle » demande des fiches nutritionnelles, pas
+    « méthodes, étapes, calendrier » ; celle qui annonce les producteurs parle des producteurs ; « 100 % exigés » ;
+    catégories de produits durables fixées par le CCAP, part des viandes et produits de la pêche comprise."""
+    analyse = _exemple("restauration-lycees")
+    blocs, _ = blocs_cadre(analyse)
+    texte = _net(texte_blocs(blocs))
+    qualite = texte.split("Qualité gustative et nutritionnelle des produits (30 %)")[1].split("Performance environ")[0]
+    assert "teneurs en matières grasses, en sel et en sucres" in qualite and "méthodes, étapes" not in qualite
+    social = texte.split("Conditions de travail des producteurs et insertion (10 %)")[1].split("Cadre de réponse")[0]
+    assert "envers les producteurs" in social and "exploitations" in social and "insertion professionnelle" in social
+    assert "(100 % exigés)" in texte and "au moins 100 %" not in texte
+    article = analyse.selection("ccap-alimentation-durable").numero
+    assert (f"fixées par l’article {article} du CCAP (au moins 60 % en valeur, dont 30 % de produits issus de "
+            "l’agriculture biologique, et au moins 60 % en valeur des viandes et des produits de la pêche)") in texte
+    assert "fixées par le CCTP" not in texte
+    rc = _net(texte_blocs(blocs_document(analyse, "RC")[0]))
+    assert "fixées par le CCTP" not in rc and "envers les producteurs des denrées proposées" in rc
+    # nettoyage : rubrique technique propre à la famille
+    nettoyage = _net(texte_blocs(blocs_cadre(_exemple("nettoyage-hotel-region"))[0]))
+    assert "par zone et par type de local" in nettoyage and "méthodes, étapes" not in nettoyage
+
+
+def test_controle_de_la_qualite_fixe_au_ccap(exemples_generes, tmp_path):
+    """N10 : la grille, ses poids, les secteurs et la note minimale sont fixés au CCAP dès la consultation (valeurs
+    des réponses), jamais « arrêtés d'un commun accord » après la notification ; poids qui ne font pas 100 : refus."""
+    ccap = _piece(exemples_generes["nettoyage-hotel-region"], "-CCAP.docx")
+    texte = _net(ccap.texte)
+    assert "commun accord" not in texte
+    assert "un secteur est chaque étage de l’Hôtel de Région, avec ses bureaux" in texte
+    exemple = yaml.safe_load((RACINE / "exemples" / "nettoyage-hotel-region.yaml").read_text(encoding="utf-8"))
+    (grille,) = [t for t in ccap.tableaux if t[0] == ["Élément contrôlé", "Poids dans la note sur 100"]]
+    assert [[_net(c) for c in l] for l in grille[1:]] == [
+        [_net(g["element"]).replace("'", "’"), str(g["poids"])] for g in exemple["controle_qualite"]["grille"]]
+    assert "inférieure à 80 sur 100 est non conforme" in texte
+    donnees = yaml.safe_load((RACINE / "exemples" / "nettoyage-hotel-region.yaml").read_text(encoding="utf-8"))
+    donnees["controle_qualite"]["grille"][0]["poids"] = 10
+    fichier = ecrire(tmp_path, donnees)
+    resultat = CliRunner().invoke(main, ["generer", str(fichier), "-o", str(tmp_path / "sortie")])
+    assert resultat.exit_code == 2, resultat.output
+    assert "les poids des éléments contrôlés doivent faire 100" in resultat.output
+    assert "Grille du contrôle contradictoire de la qualité" in resultat.output
+    assert not (tmp_path / "sortie").exists()
+
+
+def test_marche_unique_sans_texte_d_allotissement_ni_retenue_citee(exemples_generes):
+    """N6, N7, N8, R12 : marché non alloti sans « lots différents » ni tableau numéroté comme un lot ; retenue de
+    garantie citée seulement quand il y en a une ; acomptes : la périodicité plus longue vient après le droit des PME."""
+    fichiers = exemples_generes["nettoyage-hotel-region"]
+    ccap, rc = _piece(fichiers, "-CCAP.docx"), _piece(fichiers, "-RC.docx")
+    assert "lots différents" not in rc.texte and "Pour un même lot" not in rc.texte
+    # chaque puce de l'article « Groupements » reste un paragraphe, alloti ou non
+    for lu in (rc, _piece(exemples_generes["travaux-lycee"], "-RC.docx")):
+        (multiples,) = [t for _, t in lu.paragraphes if t.startswith("Candidatures multiples.")]
+        assert multiples.endswith("ni en qualité de membre de plusieurs groupements."), multiples
+    assert not [t for t in ccap.tableaux if t[0][0] == "Contrat"]
+    assert [t for t in ccap.tableaux if t[0] == ["Prestations", "Indice de référence"]]
+    for lu in (ccap, rc):
+        assert "retenue de garantie" not in lu.texte.replace("Aucune retenue de garantie", "")
+    texte = _net(ccap.texte)
+    acomptes = texte.split("Les prestations donnent lieu à des acomptes mensuels.")[1]
+    assert acomptes.index("R2191-22") < acomptes.index("peut toutefois demander une périodicité plus longue")
+    # avec retenue de garantie (travaux), elle reste citée
+    travaux = _piece(exemples_generes["travaux-lycee"], "-CCAP.docx")
+    assert "l’avance, la retenue de garantie et les paiements sont décomptés lot par lot" in _net(travaux.texte)
+    restauration = _piece(exemples_generes["restauration-lycees"], "-CCAP.docx")
+    assert "l’avance et les paiements sont décomptés lot par lot" in _net(restauration.texte)
+    # la DPGF d'un marché unique n'appelle pas la prestation « Lot 1 »
+    import io
+    from openpyxl import load_workbook
+    from generateur.rendu import classeur_prix
+
+    for nom, attendu in (("nettoyage-hotel-region", "Nettoyage des bureaux, salles de réunion et espaces communs"),
+                         ("restauration-lycees", "Lot 1 – Fruits et légumes frais de saison")):
+        classeur = load_workbook(io.BytesIO(classeur_prix.produire(_exemple(nom)).contenu))
+        entetes = [classeur.worksheets[0].cell(i, 1).value for i in range(1, 5)]
+        assert attendu in entetes, entetes
+        if nom == "nettoyage-hotel-region":
+            assert not any(str(e).startswith("Lot ") for e in entetes), entetes
+
+
+def test_avance_expliquee_et_acte_d_engagement(exemples_generes):
+    """R17 : le taux PME majoré de certains lots est expliqué ; C5, C6, C7 : l'AE dit « tel qu'il résulte de la DPGF »,
+    une avance unique quand les deux taux sont égaux, et une signature « de préférence électronique » comme le RC."""
+    restauration = _net(_piece(exemples_generes["restauration-lycees"], "-CCAP.docx").tout)
+    assert ("Le taux « PME » de 20 % des lots n° 3 et 5, supérieur à celui des autres lots, résulte de la politique "
+            "d’achat de l’acheteur, qui le réserve aux lots d’un montant estimé inférieur à 1 000 000,00 € HT.") in restauration
+    # mêmes taux pour tous les lots : rien à expliquer (le taux PME de la Métropole est le minimum légal)
+    assert "supérieur à celui des autres lots" not in _piece(exemples_generes["amp-espaces-verts"], "-CCAP.docx").texte
+    (avance,) = [t for t in _piece(exemples_generes["restauration-lycees"], "-CCAP.docx").tableaux
+                 if t[0][1] == "Avance versée"]
+    assert {tuple(l[1:3]) for l in avance[1:]} == {("Par bon de commande, aux conditions ci-après",
+                                                    "Montant du bon de commande")}
+    assert "Un bon de commande qui ne remplit aucune de ces conditions ne donne pas lieu à une avance." in restauration
+    for nom, lot, attendus in (
+            ("nettoyage-hotel-region", 1, ["prix global et forfaitaire, tel qu’il résulte de la DPGF ;",
+                                           "Une avance de 15 % est versée sur le montant initial, dans les conditions "
+                                           "fixées à l’article 7.1 du CCAP, que le titulaire soit ou non une petite ou "
+                                           "moyenne entreprise."]),
+            ("restauration-lycees", 3, ["tel qu’il résulte de l’application des prix du BPU aux quantités du DQE",
+                                        "au taux de 20 % si le titulaire est une petite ou moyenne entreprise, au taux "
+                                        "de 15 % dans les autres cas."])):
+        analyse = _exemple(nom)
+        texte = _net(texte_blocs(acte_engagement.blocs(analyse, analyse.contexte["lots"][lot - 1])[0]))
+        for attendu in attendus:
+            assert attendu in texte, (nom, attendu)
+        assert "tels qu’ils résultent du bordereau" not in texte and "au taux de 15 % dans les autres cas" not in (
+            texte if nom == "nettoyage-hotel-region" else "")
+        assert "de préférence électroniquement" in texte
+        assert "de préférence au moyen d’une signature électronique" in _net(texte_blocs(blocs_document(analyse, "RC")[0]))
+
+
+def test_champ_d_application_qui_ecarte_une_famille(tmp_path):
+    """`sauf` écarte une famille pour une nature (la fiche de données de sécurité n'a pas d'objet chez un fournisseur
+    de denrées) ; une famille ou une nature inconnues y sont refusées par la vérification du catalogue."""
+    racine = racine_avec_copie(tmp_path, "clauses")
+    _champs_refuses_puis_accepte(racine, (
+        ("s_applique_a: {sauf: {fournitures: [propreté]}}\n", "famille « propreté » inconnue"),
+        ("s_applique_a: {sauf: {achats: [nettoyage]}}\n", "nature « achats » inconnue"),
+        ("s_applique_a: {sauf: [nettoyage]}\n", "champ d'application : « toutes »")),
+        "s_applique_a: {sauf: {fournitures: [restauration_collective]}}\n")
+    bureau = preparer(ecrire(tmp_path, reponses()), racine)
+    assert bureau.selection("ccap-essai-champ").retenue
+    denrees = preparer(ecrire(tmp_path, reponses(categorie="restauration_collective", cpv="15000000-8")), racine)
+    assert not denrees.selection("ccap-essai-champ").retenue
+    assert "Clause propre au nettoyage." not in texte_blocs(blocs_document(denrees, "CCAP")[0])
+
+
+def test_denrees_substances_limitees_aux_materiaux_au_contact(exemples_generes):
+    """R4 : en denrées, l'exclusion des perturbateurs endocriniens ne vise que les emballages et matériaux au contact
+    des denrées (bisphénols, phtalates), prouvée par une attestation du fabricant ; ni fiches de données de sécurité,
+    ni notices, ni mobilier, dans aucune pièce ni dans le cadre de mémoire. Chaque puce reste un paragraphe distinct."""
+    fichiers = exemples_generes["restauration-lycees"]
+    ccap = _piece(fichiers, "-CCAP.docx")
+    paragraphes = [_net(t) for _, t in ccap.paragraphes]
+    assert "L’exigence s’applique aux emballages, conditionnements et matériaux au contact des denrées livrées à " \
+           "l’acheteur." in paragraphes
+    assert "les phtalates." in paragraphes and any(p.startswith("La liste des substances exclues") for p in paragraphes)
+    analyse = _exemple("restauration-lycees")
+    cadre = texte_blocs(blocs_cadre(analyse)[0])
+    for lu in [ccap, _piece(fichiers, "-CCTP.docx"), _piece(fichiers, "-RC.docx")]:
+        for absent in ("données de sécurité", "notice d’utilisation", "mobilier", "parabènes", "Parabènes"):
+            assert absent not in lu.tout, (lu.chemin.name, absent)
+    assert "données de sécurité" not in cadre
+    # nettoyage : les autres substances se limitent aux produits d'entretien, consommables et sacs (N5)
+    cctp = _net(_piece(exemples_generes["nettoyage-hotel-region"], "-CCTP.docx").texte)
+    assert "dans les produits d’entretien et de désinfection, les consommables et les sacs." in cctp
+    assert "mobilier" not in cctp and "Les modalités de preuve, de substitution" in cctp

@@ -224,8 +224,13 @@ def test_acte_d_engagement_reprend_le_ccap(publie):
     for lot in analyse.contexte["lots"]:
         ae = Lu(next(p.fichier for p in publie.pieces if p.fichier.name.endswith(f"AE-lot-{lot['numero']}.docx")))
         assert typographie(f"lot {lot['numero']} – {lot['intitule']}") in ae.tout
-        assert f"au taux de {pourcent(lot['avance_taux_pme'])} si le titulaire est une petite ou moyenne" in ae.texte
-        assert f"au taux de {pourcent(lot['avance_taux_non_pme'])} dans les autres cas" in ae.texte
+        if lot["avance_taux_pme"] != lot["avance_taux_non_pme"]:
+            assert f"au taux de {pourcent(lot['avance_taux_pme'])} si le titulaire est une petite ou moyenne" in ae.texte
+            assert f"au taux de {pourcent(lot['avance_taux_non_pme'])} dans les autres cas" in ae.texte
+        else:  # un seul taux : pas de tautologie « 15 % si PME, 15 % dans les autres cas »
+            assert (f"Une avance de {pourcent(lot['avance_taux_pme'])}" in ae.texte
+                    and "que le titulaire soit ou non une petite ou moyenne entreprise" in ae.texte)
+            assert "dans les autres cas" not in ae.texte
         assert f"l’article {article_avance} du CCAP" in ae.texte
         assert "\u2610 Je renonce au bénéfice de l’avance" in ae.texte
         assert f"{nombre(lot['heures_insertion'])} heures d’insertion" in ae.texte

@@ -27,9 +27,10 @@ CHAMPS_CLAUSE = {
     "s_applique_a",
 }
 # Champ d'application d'une clause (`s_applique_a`) : « toutes », ou les natures du marché et les familles d'achat
-# (réponses `nature` et `categorie`) auxquelles elle peut s'appliquer ; une liste absente ne restreint rien.
-# La sélection n'applique jamais une clause hors de son champ ; `dce catalogue verifier` exige le champ.
-CHAMPS_APPLICATION = ("natures", "familles")
+# (réponses `nature` et `categorie`) auxquelles elle peut s'appliquer ; une liste absente ne restreint rien ;
+# `sauf` écarte des familles pour une nature ({sauf: {fournitures: [restauration_collective]}} : tout achat, sauf
+# les denrées). La sélection n'applique jamais une clause hors de son champ ; `dce catalogue verifier` exige le champ.
+CHAMPS_APPLICATION = ("natures", "familles", "sauf")
 CHAMPS_OBLIGATOIRES = ("id", "version", "en_vigueur", "titre", "document", "article", "references")
 # Renvoi d'une clause vers le contenu d'une pièce : une clause (`clause`), un article du plan d'une pièce
 # (`piece` + `article`), une réponse (`reponse`) ou une pièce jointe par l'acheteur, désignée par sa nature
@@ -154,7 +155,7 @@ class Clause:
     liens: list[Lien] = field(default_factory=list)
     # Champ d'application (`s_applique_a`) : None s'il n'est pas déclaré ; {} pour « toutes » ; sinon
     # {"natures": [...], "familles": [...]} (une clé absente ne restreint rien).
-    champ: dict[str, list[str]] | None = None
+    champ: dict[str, Any] | None = None
     # Modèle Jinja compilé, gardé avec la clause par generateur.droit.expressions.modele_clause.
     modele_compile: Any = field(default=None, repr=False, compare=False)
 
@@ -166,7 +167,8 @@ class Clause:
         oui, `dce catalogue verifier` le signale)."""
         champ = self.champ or {}
         return ((not champ.get("natures") or nature in champ["natures"])
-                and (not champ.get("familles") or (famille or "autre") in champ["familles"]))
+                and (not champ.get("familles") or (famille or "autre") in champ["familles"])
+                and (famille or "autre") not in (champ.get("sauf") or {}).get(nature, []))
 
 
 @dataclass
@@ -259,6 +261,10 @@ def _separer(texte: str, fichier: Path) -> tuple[str, str, int]:
     raise ErreurDonnees(Probleme("ligne « --- » de fin des métadonnées introuvable", fichier, 1))
 
 
+def _liste_de_textes(valeur: Any) -> bool:
+    return isinstance(valeur, list) and bool(valeur) and all(isinstance(x, str) for x in valeur)
+
+
 def lire_clause(fichier: Path, documents: dict[str, dict[str, Any]] | None = None) -> Clause:
     """Lit un fichier de clause ; lève ErreurDonnees avec tous les problèmes de ses métadonnées."""
     try:
@@ -310,9 +316,11 @@ def lire_clause(fichier: Path, documents: dict[str, dict[str, Any]] | None = Non
     champ = meta.get("s_applique_a")
     if champ is not None and champ != "toutes" and not (
             isinstance(champ, dict) and champ and set(champ) <= set(CHAMPS_APPLICATION)
-            and all(isinstance(v, list) and v and all(isinstance(x, str) for x in v) for v in champ.values())):
-        pb("champ d'application : « toutes », ou {natures: [travaux, fournitures, services], familles: [...]} "
-           "(une liste non vide par clé)", "s_applique_a")
+            and all(_liste_de_textes(v) for k, v in champ.items() if k != "sauf")
+            and ("sauf" not in champ or (isinstance(champ["sauf"], dict) and champ["sauf"]
+                                         and all(_liste_de_textes(v) for v in champ["sauf"].values())))):
+        pb("champ d'application : « toutes », ou {natures: [travaux, fournitures, services], familles: [...], "
+           "sauf: {nature: [familles]}} (une liste non vide par clé)", "s_applique_a")
     renvois = meta.get("renvois") or []
     if not isinstance(renvois, list) or not all(isinstance(r, dict) for r in renvois):
         pb("renvois : une liste d'objets (id, objet, cible, sinon) est attendue", "renvois")
@@ -341,7 +349,9 @@ def lire_clause(fichier: Path, documents: dict[str, dict[str, Any]] | None = Non
         empreinte=hashlib.sha256(texte.encode("utf-8")).hexdigest(),
         quand=str(meta.get("quand") or "").strip(), renvois=[dict(r) for r in renvois],
         champ=None if "s_applique_a" not in meta else ({} if meta["s_applique_a"] == "toutes" else
-                                                       {k: [str(x) for x in v] for k, v in meta["s_applique_a"].items()}),
+                                                       {k: ({str(n): [str(x) for x in f] for n, f in v.items()}
+                                                            if k == "sauf" else [str(x) for x in v])
+                                                        for k, v in meta["s_applique_a"].items()}),
     )
 
 

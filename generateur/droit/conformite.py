@@ -238,19 +238,19 @@ def faits(analyse: Analyse, pieces: dict[str, Any]) -> dict[str, Any]:
 
 def indices_revision(analyse: Analyse) -> list[dict[str, Any]]:
     """Indice de révision de chaque lot : code, libellé et identifiant de série tels que les décrit le catalogue
-    (paramètres index_travaux pour un index BT ou TP, series_indices_services pour la série d'un indice de
-    services propre à la famille d'achat) ; `decrit` faux pour un indice que seule la politique d'achat nomme."""
+    (paramètres index_travaux pour un index BT ou TP, series_indices pour une série hors travaux) ; `decrit` faux
+    pour un indice que seule la politique d'achat nomme ; `libelle_verifie` faux pour un libellé non relu."""
     ctx = analyse.contexte
-    travaux = ctx["param"]("index_travaux")
-    serie = ctx["param"]("series_indices_services").get(ctx.get("categorie")) or {}
+    decrits = {**ctx["param"]("series_indices"), **ctx["param"]("index_travaux")}
     resultat = []
     for lot in ctx["lots"]:
         for index in lot.get("index_lot") or [{"code": lot["indice_revision"]}]:
             code = str(index["code"])
-            d = travaux.get(code) if lot.get("index_lot") else (serie if serie.get("code") == code else None)
+            d = decrits.get(code) if lot.get("index_lot") else None
             resultat.append({"lot": lot["numero"], "code": code, "decrit": d is not None,
                              "libelle": str((d or {}).get("libelle") or ""), "idbank": (d or {}).get("idbank"),
-                             "verifie": bool((d or {}).get("idbank_verifie"))})
+                             "verifie": bool((d or {}).get("idbank_verifie")),
+                             "libelle_verifie": bool((d or {}).get("libelle_verifie", True))})
     return resultat
 
 

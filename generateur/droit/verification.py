@@ -207,8 +207,12 @@ class Verificateur:
                     "la clause s'applique (s_applique_a: toutes, ou s_applique_a: {natures: [...], familles: [...]})",
                     c.fichier, self._ligne_de(texte_fichier, "portee:"), "s_applique_a")
         else:
-            for cle, question in (("natures", "nature"), ("familles", "categorie")):
-                for valeur in c.champ.get(cle) or []:
+            sauf = c.champ.get("sauf") or {}
+            for cle, question, valeurs in (("natures", "nature", c.champ.get("natures") or []),
+                                           ("familles", "categorie", c.champ.get("familles") or []),
+                                           ("natures", "nature", list(sauf)),
+                                           ("familles", "categorie", [f for fs in sauf.values() for f in fs])):
+                for valeur in valeurs:
                     if valeur not in self.choix.get(question, set()):
                         self.pb(f"champ d'application : {cle[:-1]} « {valeur} » inconnue du questionnaire "
                                 f"({', '.join(sorted(self.choix.get(question, set())))})", c.fichier,

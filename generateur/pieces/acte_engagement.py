@@ -150,7 +150,8 @@ def blocs(analyse: Analyse, lot: dict[str, Any]) -> tuple[list[Bloc], list[Titre
 
     titre(1, "C", "Signature du titulaire")
     corps.append(_p("La signature n'est pas exigée au stade de la remise de l'offre : seul l'attributaire signe l'acte "
-                    "d'engagement, électroniquement, avant la notification du marché."))
+                    "d'engagement avant la notification du marché, de préférence électroniquement, dans les conditions "
+                    "fixées par le règlement de la consultation."))
     corps.append(tableau([["Nom, prénom et qualité du signataire", "Lieu et date", "Signature"],
                            ["", "", "\n\n\n"]], [40, 25, 35]))
 
@@ -199,13 +200,15 @@ def _prix(analyse: Analyse, lot: dict[str, Any], ccap_prix: str) -> list[Bloc]:
         blocs.append(_p("Les prix sont fermes."))
     chiffres = []
     if "DPGF" in parties:
-        chiffres.append("prix global et forfaitaire (total de la DPGF)")
+        chiffres.append("prix global et forfaitaire")
     if "BPU-DQE" in parties:
         chiffres.append("montant du détail quantitatif estimatif (DQE), qui sert au jugement des offres et "
                         "n'engage l'acheteur sur aucune quantité")
     if chiffres:
-        blocs.append(_p(f"Le candidat reporte ci-dessous le {' et le '.join(chiffres)}, tels qu'ils résultent du "
-                        f"bordereau des prix ; la TVA est au taux de {pourcent(lot['tva'])}."))
+        sources = [s for s, partie in (("de la DPGF", "DPGF"), ("de l’application des prix du BPU aux quantités du DQE", "BPU-DQE")) if partie in parties]
+        blocs.append(_p(f"Le candidat reporte ci-dessous le {' et le '.join(chiffres)}, "
+                        f"{'tels qu’ils résultent' if len(chiffres) > 1 else 'tel qu’il résulte'} "
+                        f"{' et '.join(sources)} ; la TVA est au taux de {pourcent(lot['tva'])}."))
         lignes = [["Montant", "Hors taxes", f"TVA ({pourcent(lot['tva'])})", "Toutes taxes comprises"]]
         if "DPGF" in parties:
             lignes.append(["Prix global et forfaitaire", "", "", ""])
@@ -251,10 +254,16 @@ def _avance(analyse: Analyse, lot: dict[str, Any]) -> list[Bloc]:
     base = {"accord_cadre_bons_commande": " de chaque bon de commande qui en remplit les conditions",
             "accord_cadre_marches_subsequents": " de chaque marché subséquent"}.get(ctx["forme"], "")
     filiere = " (contrat de filière BTP)" if lot.get("avance_filiere_btp") else ""
+    base = base or " initial"
+    if lot["avance_taux_pme"] == lot["avance_taux_non_pme"]:
+        taux = (f"Une avance de {pourcent(lot['avance_taux_pme'])}{filiere} est versée sur le montant{base}, dans les "
+                f"conditions fixées à {article}, que le titulaire soit ou non une petite ou moyenne entreprise.")
+    else:
+        taux = (f"Une avance est versée sur le montant{base}, dans les conditions fixées à {article} : au taux de "
+                f"{pourcent(lot['avance_taux_pme'])} si le titulaire est une petite ou moyenne entreprise{filiere}, au "
+                f"taux de {pourcent(lot['avance_taux_non_pme'])} dans les autres cas.")
     return [
-        _p(f"Conformément à {article}, une avance est versée sur le montant{base} : au taux de "
-           f"{pourcent(lot['avance_taux_pme'])} si le titulaire est une petite ou moyenne entreprise{filiere}, au taux "
-           f"de {pourcent(lot['avance_taux_non_pme'])} dans les autres cas."),
+        _p(taux),
         _p(Segment(f"{CASE} Je renonce au bénéfice de l'avance", gras=True),
            Segment(" (article R2191-5 du code de la commande publique). Sans case cochée, l'avance est versée. En cas "
                    "de groupement, le membre qui y renonce est désigné ici : " + A_COMPLETER)),

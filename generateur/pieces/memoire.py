@@ -139,7 +139,7 @@ def _contexte(analyse: Analyse) -> dict[str, Any]:
         s = analyse.selection(ident)
         return bool(s and s.retenue)
 
-    return {**analyse.contexte, "choix": choix, "retenue": retenue}
+    return {**analyse.contexte, "choix": choix, "retenue": retenue, "article": lambda ident: renvoi(analyse, ident)}
 
 
 def renvoi(analyse: Analyse, ident: str) -> str:
@@ -238,7 +238,8 @@ def blocs_cadre(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
                          True, [50, 50]))
 
     for numero, c in plan:
-        guide = textes["criteres"].get(c["type"]) or textes["criteres"]["autre"]
+        guide = _guide(textes["criteres"].get(c["type"]) or textes["criteres"]["autre"],
+                       {**contexte, "intitule": str(c["intitule"])}, fichier)
         titre(1, numero, f"{c['intitule']} ({pourcent(c['ponderation'])})")
         elements = _elements(guide.get("elements"), contexte, fichier)
         blocs.append(Paragraphe([Segment(f"Critère pondéré à {pourcent(c['ponderation'])} de la note globale. " + (
@@ -249,7 +250,8 @@ def blocs_cadre(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
                                  + [[[Segment(str(e["element"]))], [Segment(pourcent(e["poids"]))]] for e in elements],
                                  True, [75, 25]))
         else:
-            blocs.append(_puces([_rendre(t, contexte, fichier) for t in guide.get("attendus") or []]))
+            blocs.append(_puces([_rendre(t, {**contexte, "intitule": str(c["intitule"])}, fichier)
+                                 for t in guide.get("attendus") or []]))
         if guide.get("preuves"):
             blocs.append(Paragraphe([Segment(_rendre(guide["preuves"], contexte, fichier))]))
         sous = c.get("sous_criteres") or []
@@ -280,6 +282,20 @@ def blocs_cadre(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
                 blocs.append(tableau(e["tableau"], contexte, fichier))
             blocs.append(_cadre_reponse("Observations du candidat"))
     return blocs, titres
+
+
+def _guide(guide: dict[str, Any], contexte: dict[str, Any], fichier: Path) -> dict[str, Any]:
+    """Ce que demande la rubrique d'un critère : la première `variantes` dont la condition `si` est vraie (famille
+    d'achat, mots de l'intitulé du critère) remplace `attendus` et `preuves` ; sinon le texte commun."""
+    for variante in guide.get("variantes") or []:
+        try:
+            vraie = bool(evaluer(str(variante["si"]), contexte))
+        except ErreursJinja as exc:
+            raise ErreurDonnees(Probleme(f"condition « {variante['si']} » impossible à évaluer : {message_erreur(exc)}",
+                                         fichier, None, "criteres")) from None
+        if vraie:
+            return {**guide, **{k: v for k, v in variante.items() if k != "si"}}
+    return guide
 
 
 def _elements(expression: str | None, contexte: dict[str, Any], fichier: Path) -> list[dict[str, Any]]:

@@ -93,7 +93,7 @@ def _entete(ws: Worksheet, analyse: Analyse, lot: dict[str, Any], parties: list[
     lignes = [
         (str(profil["nom"]), "dce_titre"),
         (f"Consultation {ctx['reference']} – {objet}", "dce_texte"),
-        (f"Lot {lot['numero']} – {lot['intitule']}", "dce_titre"),
+        (f"Lot {lot['numero']} – {lot['intitule']}" if ctx["allotie"] else str(lot["intitule"]), "dce_titre"),
         (" ; ".join(p.titre for p in parties) if parties else "Bordereau des prix", "dce_titre"),
     ]
     for i, (texte, style) in enumerate(lignes, start=1):
