@@ -22,7 +22,7 @@ from generateur.base import comptes, connexion, depot, fichiers  # noqa: E402
 
 TRAVAUX = "travaux-lycee.yaml"
 # Ce que les deux textes techniques de l'exemple font entrer dans le CCTP (Markdown du lot 1, Word du lot 3).
-PHRASE_MARKDOWN = "tri sur site des déchets en cinq flux au moins"
+PHRASE_MARKDOWN = "tri sur site des déchets selon les flux fixés"
 PHRASE_WORD = "Portes à deux vantaux en aluminium à rupture de pont thermique"
 
 
