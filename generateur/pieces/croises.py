@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Tableau, Titre
-from .relecture import Piece, Unite, extrait, piece
+from .relecture import Piece, Unite, extrait, piece, problemes_de_section
 from ..donnees import yaml_lignes
 from ..donnees.catalogue import Catalogue
 from ..droit.conformite import Defaut, entrees_de_section
@@ -457,9 +457,4 @@ def controler(catalogue: Catalogue, pieces: dict[str, Piece]) -> list[Defaut]:
 
 def verifier_regles(racine: Path) -> list[Probleme]:
     """Pour `dce catalogue verifier` : problèmes de la section `controles_croises` du catalogue de `racine`."""
-    fichier = racine / "catalogue.yaml"
-    try:
-        _regles(yaml_lignes.lire(fichier), fichier)
-    except ErreurDonnees as exc:
-        return exc.problemes
-    return []
+    return problemes_de_section(racine, _regles)

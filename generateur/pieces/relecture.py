@@ -479,12 +479,17 @@ def relire(catalogue: Catalogue, pieces: dict[str, Piece]) -> list[Defaut]:
     return [d for r, t in zip(liste, trouves) for d in _fonction(r)(r, pieces, t)]
 
 
-def verifier_regles(racine: Path) -> list[Probleme]:
-    """Pour `dce catalogue verifier` : problèmes de la section `relecture` du catalogue situé dans `racine`
-    (champs, motifs, vérifications connues, exemple de chaque règle bien vu par elle)."""
+def problemes_de_section(racine: Path, lire_section: Callable[[Any, Path], Any]) -> list[Probleme]:
+    """Problèmes qu'une section du catalogue de `racine` lève à sa lecture (`lire_section(document, fichier)`)."""
     fichier = racine / "catalogue.yaml"
     try:
-        _regles(yaml_lignes.lire(fichier), fichier)
+        lire_section(yaml_lignes.lire(fichier), fichier)
     except ErreurDonnees as exc:
         return exc.problemes
     return []
+
+
+def verifier_regles(racine: Path) -> list[Probleme]:
+    """Pour `dce catalogue verifier` : problèmes de la section `relecture` du catalogue situé dans `racine`
+    (champs, motifs, vérifications connues, exemple de chaque règle bien vu par elle)."""
+    return problemes_de_section(racine, _regles)
