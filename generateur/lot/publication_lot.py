@@ -77,7 +77,7 @@ def _date_droit(consultation: Path, date_droit: dt.date | None) -> dt.date | Non
 @dataclass
 class _EnCours:
     resultat: ConsultationPubliee
-    prep: pub._Preparee
+    prep: pub.Preparation
     contexte: AbstractContextManager[Path]
     dossier: Path
 

@@ -152,7 +152,7 @@ def pieces_jointes_manquantes(analyse: Analyse, fichier_reponses: Path | str) ->
 
 
 @dataclass
-class _Preparee:
+class Preparation:
     """Une publication produite en mémoire (rien n'est encore écrit), puis écrite dans un dossier en préparation."""
 
     fichier_reponses: Path
@@ -183,7 +183,7 @@ class _Preparee:
 
 
 def preparer(fichier_reponses: Path | str, sortie: Path | str, racine: Path | None = None,
-             date_droit: dt.date | None = None, strict: bool = False) -> _Preparee:
+             date_droit: dt.date | None = None, strict: bool = False) -> Preparation:
     """Toutes les pièces d'une publication, en mémoire : rien n'est écrit."""
     fichier_reponses = Path(fichier_reponses)
     dce = produire_dce(fichier_reponses, racine, date_droit, strict=strict, complementaires=True)
@@ -193,11 +193,11 @@ def preparer(fichier_reponses: Path | str, sortie: Path | str, racine: Path | No
     complementaires, avertissements = pieces_complementaires(analyse)
     publiques, internes = _separer(dce.contenus, base)
     internes[f"{base}-reponses{fichier_reponses.suffix.lower() or '.yaml'}"] = fichier_reponses.read_bytes()
-    return _Preparee(fichier_reponses, Path(sortie), dce, noms_publication(str(analyse.contexte["reference"])),
+    return Preparation(fichier_reponses, Path(sortie), dce, noms_publication(str(analyse.contexte["reference"])),
                      publiques, internes, complementaires, avertissements, jointes)
 
 
-def ecrire_sources(prep: _Preparee, dossier: Path) -> None:
+def ecrire_sources(prep: Preparation, dossier: Path) -> None:
     """Écrit les pièces Word, Excel et jointes dans `dossier` (dossier en préparation de `fichiers.ensemble`)."""
     analyse = prep.analyse
     public, interne = dossier / prep.noms["public"], dossier / prep.noms["interne"]
@@ -215,7 +215,7 @@ def ecrire_sources(prep: _Preparee, dossier: Path) -> None:
                           for nom, chemin in ecrire(prep.internes, interne).items()]
 
 
-def terminer(prep: _Preparee, dossier: Path, pdfs: dict[Path, Path]) -> None:
+def terminer(prep: Preparation, dossier: Path, pdfs: dict[Path, Path]) -> None:
     """Met chaque PDF (`pdfs` : {pièce source résolue: PDF converti}) à côté de sa pièce, puis écrit les listes des
     pièces et les archives dans `dossier`."""
     for p in prep.a_convertir:
@@ -230,7 +230,7 @@ def terminer(prep: _Preparee, dossier: Path, pdfs: dict[Path, Path]) -> None:
                                                           + [repertoire / noms[liste]]), durable=False)
 
 
-def resultat(prep: _Preparee) -> Publication:
+def resultat(prep: Preparation) -> Publication:
     """La publication mise en place dans sa sortie."""
     sortie, noms = prep.sortie, prep.noms
     for p in prep.pieces + prep.docs_internes:  # les fichiers sont désormais dans `sortie`
