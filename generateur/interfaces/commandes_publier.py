@@ -27,7 +27,8 @@ def publier(ctx: click.Context, reponses: Path, sortie: Path | None, droit_du: d
             travailleurs: int | None, strict: bool) -> None:
     """REPONSES : un fichier de réponses, ou un DOSSIER de consultations (un sous-dossier par consultation avec son
     reponses.yaml, comme pour « dce regenerer ») publiées en lot avec une seule instance de LibreOffice par
-    travailleur pour tout le lot ; code de sortie 1 si une consultation a échoué.
+    travailleur pour tout le lot (droit : --droit-du, sinon celui de la version en vigueur de chaque consultation,
+    comme l'assistant web) ; code de sortie 1 si une consultation a échoué.
 
     Écrit le dossier de consultation des entreprises, à déposer sur le profil d'acheteur (REFERENCE-DCE/ et
     REFERENCE-DCE.zip : RC, acte d'engagement de chaque lot, CCAP, CCTP, bordereau des prix, cadre de mémoire
