@@ -127,11 +127,11 @@ def travailleurs_par_defaut(nombre: int) -> int:
 
 def convertir(fichiers: list[Path], dossier: Path, *, pdfa: bool = False, travailleurs: int | None = None,
               delai: float = DELAI_SECONDES, essais: int = ESSAIS, date: dt.date | None = None) -> dict[Path, Path]:
-    """Convertit des .docx / .xlsx en PDF dans `dossier` ; renvoie {fichier source: PDF}.
+    """Convertit des .docx / .xlsx en PDF dans `dossier` ; renvoie {fichier source: PDF}.
 
     Les fichiers sont répartis en `travailleurs` appels simultanés de LibreOffice, chacun avec son
-    profil ; un fichier resté sans PDF est redemandé (au plus `essais` appels en tout). Hors PDF/A,
-    la date de création et l'identifiant du PDF sont fixés (`date`, par défaut le 1er janvier 2020) :
+    profil ; un fichier resté sans PDF est redemandé (au plus `essais` appels en tout). Hors PDF/A,
+    la date de création et l'identifiant du PDF sont fixés (`date`, par défaut le 1er janvier 2020) :
     mêmes pièces, mêmes octets.
     """
     fichiers = [Path(f).resolve() for f in fichiers]
@@ -140,49 +140,88 @@ def convertir(fichiers: list[Path], dossier: Path, *, pdfa: bool = False, travai
     noms = [f.stem for f in fichiers]
     doubles = sorted({n for n in noms if noms.count(n) > 1})
     if doubles:
-        raise ErreurDCE(Probleme(f"deux pièces donneraient le même PDF : {', '.join(doubles)}"))
+        raise ErreurDCE(Probleme(f"deux pièces donneraient le même PDF : {', '.join(doubles)}"))
     executable = soffice()
     dossier = Path(dossier)
     dossier.mkdir(parents=True, exist_ok=True)
-    obtenus: dict[Path, bytes] = {}
-    messages: list[str] = []
     with tempfile.TemporaryDirectory(prefix=".dce-pdf-", dir=dossier) as tmp:
-        restants = list(fichiers)
-        for _ in range(max(1, essais)):
-            appels = [_lancer(executable, lot, Path(tmp), pdfa)
-                      for lot in _lots(restants, travailleurs or travailleurs_par_defaut(len(restants)))]
-            en_cours = list(appels)
-            try:
-                messages_appels = []
-                for appel in appels:
-                    messages_appels.append(_attendre(appel, delai))
-                    en_cours.remove(appel)
-            except BaseException:  # Ctrl-C, erreur : pas de LibreOffice qui continue seul
-                for appel in en_cours:
-                    _arreter(appel)
-                raise
-            for appel, message in zip(appels, messages_appels):
-                for f in appel.fichiers:
-                    pdf = appel.sortie / f"{f.stem}.pdf"
-                    if pdf.is_file() and pdf.read_bytes().startswith(b"%PDF"):
-                        obtenus[f] = pdf.read_bytes()
-                if message and any(f not in obtenus for f in appel.fichiers):
-                    messages.append(message.splitlines()[-1])
-                shutil.rmtree(appel.profil, ignore_errors=True)
-            restants = [f for f in fichiers if f not in obtenus]
-            if not restants:
-                break
-        if restants:
-            detail = f" ({messages[-1]})" if messages else ""
-            raise ErreurDCE([Probleme(f"LibreOffice n'a pas pu convertir ce fichier en PDF après {essais} essais{detail}",
-                                      f) for f in restants])
+        contenus, echecs = _convertir(executable, fichiers, Path(tmp), pdfa, travailleurs, delai, essais)
+    if echecs:
+        raise ErreurDCE(echecs)
     resultat = {}
     for f in fichiers:
-        contenu = obtenus[f] if pdfa else normaliser(obtenus[f], date or dt.date(2020, 1, 1))
+        contenu = contenus[f] if pdfa else normaliser(contenus[f], date or dt.date(2020, 1, 1))
         cible = dossier / f"{f.stem}.pdf"
         ecrire_atomique(cible, contenu)
         resultat[f] = cible
     return resultat
+
+
+def convertir_lot(fichiers: dict[Path, dt.date], temporaire: Path, *, pdfa: bool = False,
+                  travailleurs: int | None = None, essais: int = ESSAIS) -> tuple[dict[Path, bytes], list[Probleme]]:
+    """Convertit en PDF les pièces de plusieurs consultations (`fichiers` : {pièce: date de ses PDF}) avec les mêmes
+    appels de LibreOffice pour tout le lot (démarré une fois par travailleur, et non une fois par consultation).
+
+    Renvoie le contenu du PDF de chaque pièce convertie et un problème par pièce restée sans PDF : l'appelant
+    décide de ce que deviennent les autres pièces de la même consultation. Deux pièces de même nom (deux
+    consultations de même référence) sont converties dans des passages distincts, chacun son dossier de sortie.
+    """
+    dates = {Path(f).resolve(): d for f, d in fichiers.items()}
+    if not dates:
+        return {}, []
+    executable = soffice()
+    vagues: list[list[Path]] = []
+    for f in dates:  # une vague = des noms tous différents : les PDF d'un même passage ne s'écrasent pas
+        vague = next((v for v in vagues if all(g.stem != f.stem for g in v)), None)
+        if vague is None:
+            vagues.append(vague := [])
+        vague.append(f)
+    contenus: dict[Path, bytes] = {}
+    echecs: list[Probleme] = []
+    with tempfile.TemporaryDirectory(prefix=".dce-pdf-", dir=temporaire) as tmp:
+        for vague in vagues:
+            n = travailleurs or travailleurs_par_defaut(len(vague))
+            delai = DELAI_SECONDES + 2.0 * len(vague) / n  # un long lot par appel : le délai suit sa taille
+            obtenus, manquants = _convertir(executable, vague, Path(tmp), pdfa, n, delai, essais)
+            contenus.update(obtenus)
+            echecs.extend(manquants)
+    return {f: c if pdfa else normaliser(c, dates[f]) for f, c in contenus.items()}, echecs
+
+
+def _convertir(executable: str, fichiers: list[Path], tmp: Path, pdfa: bool, travailleurs: int | None,
+               delai: float, essais: int) -> tuple[dict[Path, bytes], list[Probleme]]:
+    """PDF bruts de LibreOffice pour des fichiers de noms distincts ; un problème par fichier resté sans PDF."""
+    obtenus: dict[Path, bytes] = {}
+    messages: list[str] = []
+    restants = list(fichiers)
+    for _ in range(max(1, essais)):
+        appels = [_lancer(executable, lot, tmp, pdfa)
+                  for lot in _lots(restants, travailleurs or travailleurs_par_defaut(len(restants)))]
+        en_cours = list(appels)
+        try:
+            messages_appels = []
+            for appel in appels:
+                messages_appels.append(_attendre(appel, delai))
+                en_cours.remove(appel)
+        except BaseException:  # Ctrl-C, erreur : pas de LibreOffice qui continue seul
+            for appel in en_cours:
+                _arreter(appel)
+            raise
+        for appel, message in zip(appels, messages_appels):
+            for f in appel.fichiers:
+                pdf = appel.sortie / f"{f.stem}.pdf"
+                if pdf.is_file() and pdf.read_bytes().startswith(b"%PDF"):
+                    obtenus[f] = pdf.read_bytes()
+            if message and any(f not in obtenus for f in appel.fichiers):
+                messages.append(message.splitlines()[-1])
+            shutil.rmtree(appel.profil, ignore_errors=True)
+            shutil.rmtree(appel.sortie, ignore_errors=True)
+        restants = [f for f in fichiers if f not in obtenus]
+        if not restants:
+            break
+    detail = f" ({messages[-1]})" if messages else ""
+    return obtenus, [Probleme(f"LibreOffice n'a pas pu convertir ce fichier en PDF après {essais} essais{detail}", f)
+                     for f in restants]
 
 
 _DATE = re.compile(rb"(/(?:CreationDate|ModDate)\(D:)[0-9]{14}")

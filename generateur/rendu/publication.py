@@ -23,7 +23,7 @@ from . import pdf
 from ..donnees.fichiers import DATE_ZIP, ecrire_atomique, ensemble
 from .documents import produire
 from ..erreurs import ErreurDonnees, Probleme
-from .generation import PIECES, Resultat, ecrire, modele_de, produire_dce, variables_modele
+from .generation import PIECES, Dce, Resultat, ecrire, modele_de, produire_dce, variables_modele
 from ..donnees.fichiers import nom_sur
 from ..donnees import pieces_jointes
 from ..donnees import questionnaire as module_questionnaire
@@ -151,6 +151,98 @@ def pieces_jointes_manquantes(analyse: Analyse, fichier_reponses: Path | str) ->
     return []
 
 
+@dataclass
+class Preparation:
+    """Une publication produite en mémoire (rien n'est encore écrit), puis écrite dans un dossier en préparation."""
+
+    fichier_reponses: Path
+    sortie: Path
+    dce: Dce
+    noms: dict[str, str]
+    publiques: dict[str, bytes]
+    internes: dict[str, bytes]
+    complementaires: list[tuple[str, str, str, bytes]]
+    avertissements: list[str]
+    jointes: list[pieces_jointes.PieceJointe]
+    pieces: list[Piece] = field(default_factory=list)
+    docs_internes: list[Piece] = field(default_factory=list)
+
+    @property
+    def analyse(self) -> Analyse:
+        return self.dce.analyse
+
+    @property
+    def a_convertir(self) -> list[Piece]:
+        return [p for p in self.pieces + self.docs_internes if p.fichier.suffix in BUREAUTIQUE and p.genre != "acheteur"]
+
+    def perimes(self) -> list[str]:
+        """Fichiers d'une publication à plat d'une version précédente de dce : retirés."""
+        base = nom_sur(str(self.analyse.contexte["reference"]))
+        anciens = publies(self.sortie / self.noms["liste"])
+        return anciens + [self.noms["liste"], f"{base}.zip"] if anciens else []
+
+
+def preparer(fichier_reponses: Path | str, sortie: Path | str, racine: Path | None = None,
+             date_droit: dt.date | None = None, strict: bool = False) -> Preparation:
+    """Toutes les pièces d'une publication, en mémoire : rien n'est écrit."""
+    fichier_reponses = Path(fichier_reponses)
+    dce = produire_dce(fichier_reponses, racine, date_droit, strict=strict, complementaires=True)
+    analyse = dce.analyse
+    base = nom_sur(str(analyse.contexte["reference"]))
+    jointes = lire_pieces_jointes(analyse, fichier_reponses)
+    complementaires, avertissements = pieces_complementaires(analyse)
+    publiques, internes = _separer(dce.contenus, base)
+    internes[f"{base}-reponses{fichier_reponses.suffix.lower() or '.yaml'}"] = fichier_reponses.read_bytes()
+    return Preparation(fichier_reponses, Path(sortie), dce, noms_publication(str(analyse.contexte["reference"])),
+                     publiques, internes, complementaires, avertissements, jointes)
+
+
+def ecrire_sources(prep: Preparation, dossier: Path) -> None:
+    """Écrit les pièces Word, Excel et jointes dans `dossier` (dossier en préparation de `fichiers.ensemble`)."""
+    analyse = prep.analyse
+    public, interne = dossier / prep.noms["public"], dossier / prep.noms["interne"]
+    pieces = [Piece(libelle(analyse, nom), chemin, _suffixe(analyse, nom))
+              for nom, chemin in ecrire(prep.publiques, public).items()]
+    for nom, genre, titre, contenu in prep.complementaires:
+        ecrire_atomique(public / nom, contenu, durable=False)
+        pieces.append(Piece(titre, public / nom, genre))
+    pieces.sort(key=lambda p: ORDRE.index(p.genre) if p.genre in ORDRE else len(ORDRE))
+    for jointe in prep.jointes:
+        ecrire_atomique(public / jointe.nom, jointe.contenu, durable=False)
+        pieces.append(Piece(jointe.titre, public / jointe.nom, "acheteur"))
+    prep.pieces = pieces
+    prep.docs_internes = [Piece(libelle(analyse, nom), chemin, _suffixe(analyse, nom))
+                          for nom, chemin in ecrire(prep.internes, interne).items()]
+
+
+def terminer(prep: Preparation, dossier: Path, pdfs: dict[Path, Path]) -> None:
+    """Met chaque PDF (`pdfs` : {pièce source résolue: PDF converti}) à côté de sa pièce, puis écrit les listes des
+    pièces et les archives dans `dossier`."""
+    for p in prep.a_convertir:
+        p.pdf = p.fichier.parent / p.fichier.with_suffix(".pdf").name
+        os.rename(pdfs[p.fichier.resolve()], p.pdf)
+    public, interne = dossier / prep.noms["public"], dossier / prep.noms["interne"]
+    noms = prep.noms
+    for parties, repertoire, liste, archive in ((prep.pieces, public, "liste", "archive"),
+                                                (prep.docs_internes, interne, "liste_interne", "archive_interne")):
+        ecrire_atomique(repertoire / noms[liste], liste_des_pieces(parties), durable=False)
+        ecrire_atomique(dossier / noms[archive], archiver([f for p in parties for f in (p.fichier, p.pdf) if f]
+                                                          + [repertoire / noms[liste]]), durable=False)
+
+
+def resultat(prep: Preparation) -> Publication:
+    """La publication mise en place dans sa sortie."""
+    sortie, noms = prep.sortie, prep.noms
+    for p in prep.pieces + prep.docs_internes:  # les fichiers sont désormais dans `sortie`
+        p.fichier = sortie / p.fichier.parent.name / p.fichier.name
+        p.pdf = p.fichier.with_suffix(".pdf") if p.pdf else None
+    generation = Resultat(prep.analyse, {nom: sortie / (noms["public"] if nom in prep.publiques else noms["interne"])
+                                         / nom for nom in prep.dce.contenus}, prep.dce.conformite)
+    return Publication(prep.analyse, prep.pieces, sortie / noms["public"] / noms["liste"], sortie / noms["archive"],
+                       generation, prep.avertissements, prep.docs_internes,
+                       sortie / noms["interne"] / noms["liste_interne"], sortie / noms["archive_interne"])
+
+
 def publier(fichier_reponses: Path | str, sortie: Path | str, racine: Path | None = None,
             date_droit: dt.date | None = None, pdfa: bool = False, travailleurs: int | None = None,
             strict: bool = False, progression: Callable[[int, str], None] | None = None) -> Publication:
@@ -167,56 +259,17 @@ def publier(fichier_reponses: Path | str, sortie: Path | str, racine: Path | Non
             progression(numero, message)
 
     pdf.soffice()  # LibreOffice absent : on le dit avant d'écrire quoi que ce soit
-    sortie = Path(sortie)
     etape(0, ETAPES[0])
-    dce = produire_dce(fichier_reponses, racine, date_droit, strict=strict, complementaires=True)
-    analyse = dce.analyse
-    base = nom_sur(str(analyse.contexte["reference"]))
-    noms = noms_publication(str(analyse.contexte["reference"]))
-    jointes = lire_pieces_jointes(analyse, fichier_reponses)
-    complementaires, avertissements = pieces_complementaires(analyse)
-    publiques, internes = _separer(dce.contenus, base)
-    internes[f"{base}-reponses{Path(fichier_reponses).suffix.lower() or '.yaml'}"] = Path(fichier_reponses).read_bytes()
-    ancienne = sortie / noms["liste"]  # publication à plat d'une version précédente de dce : retirée
-
-    def perimes() -> list[str]:
-        anciens = publies(ancienne)
-        return anciens + [noms["liste"], f"{base}.zip"] if anciens else []
-
-    with ensemble(sortie, perimes) as dossier:
-        public, interne = dossier / noms["public"], dossier / noms["interne"]
-        pieces = [Piece(libelle(analyse, nom), chemin, _suffixe(analyse, nom))
-                  for nom, chemin in ecrire(publiques, public).items()]
-        for nom, genre, titre, contenu in complementaires:
-            ecrire_atomique(public / nom, contenu, durable=False)
-            pieces.append(Piece(titre, public / nom, genre))
-        pieces.sort(key=lambda p: ORDRE.index(p.genre) if p.genre in ORDRE else len(ORDRE))
-        for jointe in jointes:
-            ecrire_atomique(public / jointe.nom, jointe.contenu, durable=False)
-            pieces.append(Piece(jointe.titre, public / jointe.nom, "acheteur"))
-        docs_internes = [Piece(libelle(analyse, nom), chemin, _suffixe(analyse, nom))
-                         for nom, chemin in ecrire(internes, interne).items()]
-        a_convertir = [p for p in pieces + docs_internes if p.fichier.suffix in BUREAUTIQUE and p.genre != "acheteur"]
+    prep = preparer(fichier_reponses, sortie, racine, date_droit, strict)
+    with ensemble(prep.sortie, prep.perimes) as dossier:
+        ecrire_sources(prep, dossier)
+        a_convertir = prep.a_convertir
         etape(1, f"{ETAPES[1]} ({len(a_convertir)} pièces)")
-        pdfs = convertir_pieces([p.fichier for p in a_convertir], dossier / ".pdf", analyse, pdfa, travailleurs)
-        for p in a_convertir:
-            p.pdf = p.fichier.parent / p.fichier.with_suffix(".pdf").name
-            os.rename(pdfs[p.fichier.resolve()], p.pdf)
-        shutil.rmtree(dossier / ".pdf", ignore_errors=True)
+        pdfs = convertir_pieces([p.fichier for p in a_convertir], dossier / ".pdf", prep.analyse, pdfa, travailleurs)
         etape(2, ETAPES[2])
-        for parties, repertoire, liste, archive in ((pieces, public, "liste", "archive"),
-                                                    (docs_internes, interne, "liste_interne", "archive_interne")):
-            ecrire_atomique(repertoire / noms[liste], liste_des_pieces(parties), durable=False)
-            ecrire_atomique(dossier / noms[archive], archiver([f for p in parties for f in (p.fichier, p.pdf) if f]
-                                                              + [repertoire / noms[liste]]), durable=False)
-    for p in pieces + docs_internes:  # les fichiers sont désormais dans `sortie`
-        p.fichier = sortie / p.fichier.parent.name / p.fichier.name
-        p.pdf = p.fichier.with_suffix(".pdf") if p.pdf else None
-    resultat = Resultat(analyse, {nom: sortie / (noms["public"] if nom in publiques else noms["interne"]) / nom
-                                  for nom in dce.contenus}, dce.conformite)
-    return Publication(analyse, pieces, sortie / noms["public"] / noms["liste"], sortie / noms["archive"], resultat,
-                       avertissements, docs_internes, sortie / noms["interne"] / noms["liste_interne"],
-                       sortie / noms["archive_interne"])
+        terminer(prep, dossier, pdfs)
+        shutil.rmtree(dossier / ".pdf", ignore_errors=True)
+    return resultat(prep)
 
 
 def liste_des_pieces(pieces: list[Piece]) -> bytes:
