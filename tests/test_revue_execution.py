@@ -1,0 +1,54 @@
+"""Relecture du juriste sur l'exécution des marchés (RAPPORT2, section 3 : RN10, TN2, AN2, NN4) : chaque
+correction est relue dans la pièce produite (annexe de conformité, CCAP)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from conftest import Lu, ecrire, reponses, RACINE
+from generateur.rendu.generation import generer as generer_dce
+
+CONTROLE_MP = "Un marché de plus de trois mois exposé aux cours mondiaux des matières premières est à prix révisables"
+
+
+def _piece(fichiers: dict[str, Path], fin: str) -> Lu:
+    return Lu(next(p for n, p in fichiers.items() if n.endswith(fin)))
+
+
+def _ligne_controle(annexe: Lu, libelle: str) -> list[str]:
+    """Ligne détaillée d'un contrôle de l'annexe : libellé, articles, verdict, message, preuve (espaces insécables
+    de la typographie française rendus ordinaires)."""
+    lignes = [[c.replace("\u00a0", " ") for c in l] for t in annexe.tableaux for l in t
+              if l[0] == libelle and len(l) == 5]
+    assert len(lignes) == 1, lignes
+    return lignes[0]
+
+
+def test_matieres_premieres_lues_dans_les_lots(exemples_generes):
+    """RN10 : le lot 3 de l'exemple de restauration (café, cacao, sucre, riz) est exposé aux cours mondiaux, même
+    si l'acheteur a répondu non : le contrôle est « Conforme », prix révisables, preuve au CCAP (article de la
+    révision des prix), et non plus « Sans objet … (réponse de l'acheteur) »."""
+    annexe = _piece(exemples_generes["restauration-lycees"], "-annexe-conformite.docx")
+    ccap = _piece(exemples_generes["restauration-lycees"], "-CCAP.docx")
+    _, _, verdict, message, preuve = _ligne_controle(annexe, CONTROLE_MP)
+    assert verdict == "Conforme", message
+    assert message.startswith("Prix révisables : durée de 48 mois") and "café, cacao, sucre et riz" in message
+    assert preuve.startswith(f"CCAP, article {ccap.article('Révision des prix')} : « Les prix sont révisables")
+
+
+def test_matieres_premieres_par_code_cpv_et_sans_objet(tmp_path):
+    """Un lot de café désigné par son seul code CPV (15861000-1), sur douze mois : prix révisables d'office (R2112-14)
+    alors que la durée seule les laisserait fermes ; des fournitures de bureau restent « Sans objet »."""
+    donnees = reponses(duree_mois=12, lots=[
+        {"numero": 1, "intitule": "Boissons chaudes", "montant_estime": 120000, "cpv": "15861000-1"},
+        {"numero": 2, "intitule": "Petites fournitures", "montant_estime": 60000}])
+    resultat = generer_dce(ecrire(tmp_path, donnees), tmp_path / "sortie", RACINE)
+    _, _, verdict, message, preuve = _ligne_controle(_piece(resultat.fichiers, "-annexe-conformite.docx"), CONTROLE_MP)
+    assert verdict == "Conforme" and "code CPV commençant par 15861" in message, message
+    assert re.match(r"CCAP, article \d+\.\d+ : « Les prix sont révisables", preuve), preuve
+
+    (tmp_path / "bureau").mkdir()
+    resultat = generer_dce(ecrire(tmp_path / "bureau", reponses(duree_mois=12)), tmp_path / "bureau" / "sortie", RACINE)
+    _, _, verdict, message, _ = _ligne_controle(_piece(resultat.fichiers, "-annexe-conformite.docx"), CONTROLE_MP)
+    assert verdict == "Sans objet" and message.startswith("Prestations non exposées"), message
