@@ -52,3 +52,21 @@ def test_matieres_premieres_par_code_cpv_et_sans_objet(tmp_path):
     resultat = generer_dce(ecrire(tmp_path / "bureau", reponses(duree_mois=12)), tmp_path / "bureau" / "sortie", RACINE)
     _, _, verdict, message, _ = _ligne_controle(_piece(resultat.fichiers, "-annexe-conformite.docx"), CONTROLE_MP)
     assert verdict == "Sans objet" and message.startswith("Prestations non exposées"), message
+
+
+def _normal(texte: str) -> str:
+    return texte.replace("\u00a0", " ").replace("’", "'")
+
+
+def test_site_occupe_vacances_seulement_pres_des_usagers(exemples_generes):
+    """TN2 : les travaux bruyants ne sont réservés aux vacances scolaires que dans une zone occupée ou contiguë à une
+    zone occupée ; dans l'aile libérée par le phasage, ils se font aux horaires du chantier (7 h 30 – 18 h)."""
+    ccap = _normal(_piece(exemples_generes["travaux-lycee"], "-CCAP.docx").texte)
+    assert "phase 1, aile nord (bâtiment B) libérée de juillet à décembre 2027" in ccap
+    phrase = next(p for p in re.split(r"(?<=\.) ", ccap) if p.startswith("Les travaux bruyants, poussiéreux"))
+    assert phrase.endswith("pendant les périodes de vacances scolaires de la zone de l'établissement, selon le "
+                           "calendrier détaillé d'exécution, lorsqu'ils ont lieu dans une zone occupée ou contiguë "
+                           "à une zone occupée."), phrase
+    assert ("Dans une zone libérée selon le phasage et séparée des zones occupées, ils sont réalisés aux horaires de "
+            "travail fixés ci-dessus.") in ccap
+    assert "qu'aux horaires suivants : de 7 h 30 à 18 h, du lundi au vendredi" in ccap
