@@ -70,3 +70,14 @@ def test_site_occupe_vacances_seulement_pres_des_usagers(exemples_generes):
     assert ("Dans une zone libérée selon le phasage et séparée des zones occupées, ils sont réalisés aux horaires de "
             "travail fixés ci-dessus.") in ccap
     assert "qu'aux horaires suivants : de 7 h 30 à 18 h, du lundi au vendredi" in ccap
+
+
+def test_espaces_verts_horaires_d_ete_sans_contradiction(exemples_generes):
+    """AN2 : l'horaire d'été de l'exemple (« de juin à août, interventions de 6 h à 13 h ») ne lève pas l'interdiction
+    des matériels bruyants avant 8 h à proximité des habitations : le CCAP le dit, y compris l'été."""
+    ccap = _normal(_piece(exemples_generes["amp-espaces-verts"], "-CCAP.docx").texte)
+    assert "de juin à août, interventions de 6 h à 13 h" in ccap
+    assert ("Sauf horaires particuliers indiqués ci-dessus, les interventions ont lieu les jours ouvrés, entre 7 h et "
+            "19 h. En toute saison, y compris pendant les horaires particuliers indiqués ci-dessus, les matériels "
+            "bruyants ne sont pas utilisés avant 8 h à proximité des habitations.") in ccap
+    assert "avance ses horaires pour protéger ses salariés, dans le respect de cette règle." in ccap
