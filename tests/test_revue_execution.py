@@ -81,3 +81,23 @@ def test_espaces_verts_horaires_d_ete_sans_contradiction(exemples_generes):
             "19 h. En toute saison, y compris pendant les horaires particuliers indiqués ci-dessus, les matériels "
             "bruyants ne sont pas utilisés avant 8 h à proximité des habitations.") in ccap
     assert "avance ses horaires pour protéger ses salariés, dans le respect de cette règle." in ccap
+
+
+def test_prestation_non_executee_valorisee(exemples_generes):
+    """NN4 : dans un prix global et forfaitaire (nettoyage), la prestation non exécutée et non payée est valorisée par
+    la décomposition du prix remise avec l'offre (article « Décomposition des prix » du RC, numéro lu dans le RC), à
+    défaut au prorata de la surface ; dans des prix unitaires (espaces verts), au prix unitaire du bordereau."""
+    fichiers = exemples_generes["nettoyage-hotel-region"]
+    ccap = _piece(fichiers, "-CCAP.docx")
+    rc = _piece(fichiers, "-RC.docx")
+    lignes = [l for t in ccap.tableaux for l in t if l[0].startswith("Prestation prévue et non exécutée")]
+    assert len(lignes) == 1 and _normal(lignes[0][1]) == ("100,00 € HT par prestation non exécutée, la prestation "
+                                                          "n'étant pas payée (valeur déduite fixée ci-après)"), lignes
+    assert ("La prestation non exécutée est déduite du prix dû au titulaire pour sa valeur dans la décomposition du "
+            "prix global et forfaitaire remise avec l'offre en application de l'article "
+            f"{rc.article('Décomposition des prix')} du RC ; lorsque le poste de la décomposition couvre d'autres "
+            "prestations, sa valeur est ramenée au prorata de la surface concernée par la prestation non exécutée."
+            ) in _normal(ccap.texte)
+    unitaires = _normal(_piece(exemples_generes["amp-espaces-verts"], "-CCAP.docx").texte)
+    assert ("La prestation non exécutée est déduite du prix dû au titulaire au prix unitaire du bordereau des prix qui "
+            "la rémunère.") in unitaires
