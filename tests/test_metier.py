@@ -202,7 +202,7 @@ def test_nettoyage_reprise_du_personnel_et_controle_de_la_qualite(exemples_gener
     assert "Un contrôle dont la note est inférieure à 80 sur 100 est non conforme" in ccap_texte
     lignes = {l[0]: l[1] for t in ccap.tableaux for l in t if len(l) == 2}
     assert lignes["Prestation prévue et non exécutée, constatée par l’acheteur ou lors d’un contrôle contradictoire"] \
-        == "100,00\u00a0€ HT par prestation non exécutée, la prestation n’étant pas payée"
+        == "100,00\u00a0€ HT par prestation non exécutée, la prestation n’étant pas payée (valeur déduite fixée ci-après)"
 
 
 def test_reprise_du_personnel_sans_liste_arrete_la_generation(tmp_path):

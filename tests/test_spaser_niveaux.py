@@ -343,3 +343,67 @@ def test_chaque_suggestion_dit_le_niveau_que_compte_la_fiche(droit_commun, tmp_p
                 assert etiquette not in mises_sans, (s.id, etiquette)
         vues += 1
     assert vues >= 10
+
+
+def _lignes_par_niveau(fiche: Lu) -> dict[str, list[list[str]]]:
+    """Lignes (action, intitulé, pièce, article, clause, règle) des trois tableaux de niveaux de la fiche, dans
+    l'ordre de ses articles 2.1 (mise en œuvre), 2.2 (obligation légale) et 2.3 (rappel)."""
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    titres = {"2.1": "mise_en_oeuvre", "2.2": "obligation_legale", "2.3": "rappel"}
+    niveaux: dict[str, list[list[str]]] = {n: [] for n in titres.values()}
+    courant = None
+    for element in fiche.doc.element.body.iterchildren():
+        if element.tag.endswith("}p"):
+            p = Paragraph(element, fiche.doc)
+            if p.style is not None and p.style.name.startswith("Heading"):
+                courant = titres.get(p.text.split("\u00a0")[0])
+        elif element.tag.endswith("}tbl") and courant:
+            lignes = [[c.text for c in r.cells] for r in Table(element, fiche.doc).rows]
+            if lignes[0][:2] == ["Action", "Intitulé de l’action"]:
+                niveaux[courant] += lignes[1:]
+    return niveaux
+
+
+def test_avance_par_bon_de_commande_n_est_qu_un_rappel(tmp_path):
+    """Relecture du juriste (RN9) : dans un accord-cadre à bons de commande sans montant minimum supérieur à
+    50 000 € HT, l'avance n'est versée que pour un bon de plus de 50 000 € HT et de plus de deux mois (CCP
+    R2191-16), ce que des bons de denrées n'atteignent pas : la clause d'avance n'est qu'un rappel de l'action 11.4.
+    Avec un minimum qui dépasse le seuil, l'avance est versée sur ce minimum (R2191-17) : l'action est mise en
+    œuvre. Le même taux de la politique d'achat (15 % / 20 %) vaut dans les deux cas."""
+    sans_minimum = reponses(forme="accord_cadre_bons_commande")
+    lues, manifeste = generer(RACINE, tmp_path / "sans-minimum", sans_minimum)
+    assert "11.4" not in lues
+    assert "11.4" in manifeste["actions_spaser_par_niveau"]["rappel"]
+    fiche = Lu(next((tmp_path / "sans-minimum" / "sortie").glob("*-tracabilite-SPASER.docx")))
+    niveaux = _lignes_par_niveau(fiche)
+    avance = [l for l in niveaux["rappel"] if l[0] == "11.4" and l[4].startswith("Avance (ccap-avance")]
+    assert len(avance) == 1 and "Accord-cadre à bons de commande" in avance[0][5], niveaux["rappel"]
+    assert not any(l[4].startswith("Avance") for n in ("mise_en_oeuvre", "obligation_legale") for l in niveaux[n])
+
+    avec_minimum = reponses(forme="accord_cadre_bons_commande")
+    avec_minimum["lots"][0]["montant_minimum"] = 60000
+    lues, manifeste = generer(RACINE, tmp_path / "avec-minimum", avec_minimum)
+    assert "11.4" in lues
+    fiche = Lu(next((tmp_path / "avec-minimum" / "sortie").glob("*-tracabilite-SPASER.docx")))
+    niveaux = _lignes_par_niveau(fiche)
+    assert [l[0] for l in niveaux["mise_en_oeuvre"] if l[4].startswith("Avance (ccap-avance")] == ["11.4"]
+    assert not any(l[4].startswith("Avance") for l in niveaux["rappel"])
+
+
+def test_exemple_restauration_avance_en_rappel(exemples_generes):
+    """L'exemple de restauration (accord-cadre à bons de commande de denrées, sans minimum) ne compte plus l'action
+    11.4 par son avance, ni dans la fiche ni à l'article 6 de l'annexe de conformité (RN9) ; l'exemple de travaux
+    (marchés ordinaires) la compte toujours."""
+    def piece(exemple: str, fin: str) -> Lu:
+        return Lu(next(p for n, p in exemples_generes[exemple].items() if n.endswith(fin)))
+
+    fiche = piece("restauration-lycees", "-tracabilite-SPASER.docx")
+    assert "11.4" not in mises_en_oeuvre_lues(fiche)
+    niveaux = _lignes_par_niveau(fiche)
+    assert any(l[0] == "11.4" and l[4].startswith("Avance (ccap-avance") for l in niveaux["rappel"])
+    annexe = piece("restauration-lycees", "-annexe-conformite.docx")
+    lignes = [l for t in annexe.tableaux for l in t if l[0].startswith("11.4 –") and "Avance (ccap-avance" in " ".join(l)]
+    assert len(lignes) == 1 and lignes[0][1] == "rappel", lignes
+    assert "11.4" in mises_en_oeuvre_lues(piece("travaux-lycee", "-tracabilite-SPASER.docx"))
