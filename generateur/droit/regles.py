@@ -241,7 +241,10 @@ def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_
 
 def cible_renvoi(analyse: Analyse, clause: Clause, renvoi: dict[str, Any]) -> Any:
     """Ce que désigne un renvoi dans cette consultation : « l'article 3.2 du CCTP » pour une clause ou un article
-    du plan, la valeur pour une réponse ; None si la cible manque (clause non retenue, article vide, réponse vide)."""
+    du plan, la valeur pour une réponse ; None si la cible manque (clause non retenue, article vide, réponse vide)
+    ou si la condition `si` du renvoi (ce qui fait exister le contenu visé dans la cible) est fausse."""
+    if renvoi.get("si") and not _condition_renvoi(clause, renvoi, analyse.contexte):
+        return None
     if renvoi.get("piece_acheteur"):
         pieces = [p for p in analyse.contexte.get("pieces_acheteur") or [] if p.get("nature") == renvoi["piece_acheteur"]]
         if not pieces:
@@ -262,6 +265,15 @@ def cible_renvoi(analyse: Analyse, clause: Clause, renvoi: dict[str, Any]) -> An
         if numero is None:
             return None
     return MarkdownSur(f"l'article {numero}" + ("" if piece == clause.document else f" du {piece}"))
+
+
+def _condition_renvoi(clause: Clause, renvoi: dict[str, Any], contexte: dict[str, Any]) -> bool:
+    try:
+        return bool(evaluer(str(renvoi["si"]), contexte))
+    except ErreursJinja as exc:
+        raise ErreurClause(Probleme(f"condition « si » du renvoi « {renvoi.get('id')} » de la clause « {clause.id} » "
+                                    f"impossible à évaluer : {message_erreur(exc)}", clause.fichier, None,
+                                    "renvois")) from None
 
 
 def verifier_renvois(analyse: Analyse) -> None:

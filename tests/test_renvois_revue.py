@@ -1,0 +1,42 @@
+"""Renvois et formulations relevés par la seconde relecture du juriste (RAPPORT2, section 3) : chaque pièce
+générée est relue ; un renvoi n'est écrit que si son contenu existe dans le dossier."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from conftest import EXEMPLES, Lu, ecrire
+
+
+def _net(texte: str) -> str:
+    return texte.replace("\u00a0", " ").replace("\u202f", " ").replace("’", "'")
+
+
+def _piece(fichiers: dict[str, Path], suffixe: str) -> Lu:
+    return Lu(next(p for n, p in fichiers.items() if n.endswith(suffixe)))
+
+
+def _exemple(nom: str) -> dict:
+    return yaml.safe_load((EXEMPLES / f"{nom}.yaml").read_text(encoding="utf-8"))
+
+
+def test_nn1_controle_qualite_ne_renvoie_aux_frequences_du_cctp_que_si_le_cctp_les_porte(exemples_generes, generer,
+                                                                                           tmp_path):
+    """NN1 : sans texte technique, l'article des spécifications du CCTP ne fixe aucune fréquence : le CCAP renvoie
+    aux fréquences du mémoire technique, que le cadre de mémoire demande ; avec un texte technique, il y renvoie."""
+    ccap = _piece(exemples_generes["nettoyage-hotel-region"], "-CCAP.docx")
+    texte = _net(ccap.texte)
+    assert "fréquences fixées à" not in texte
+    assert ("conformes aux prestations et aux fréquences d'intervention, par zone et par type de local, que le "
+            "titulaire s'est engagé à respecter dans son offre (mémoire technique)") in texte
+    donnees = _exemple("nettoyage-hotel-region")
+    (tmp_path / "cctp").mkdir()
+    (tmp_path / "cctp" / "nettoyage.md").write_text(
+        "# Fréquences\n\nBureaux : nettoyage quotidien. Sanitaires : deux passages par jour.\n", encoding="utf-8")
+    donnees["lots"][0]["cctp_technique"] = "cctp/nettoyage.md"
+    lus, _ = generer(donnees)
+    numero = lus["CCTP"].article("Spécifications techniques")
+    assert f"conformes aux prestations et aux fréquences fixées à l'article {numero} du CCTP" in _net(lus["CCAP"].texte)
+    assert "Bureaux : nettoyage quotidien" in _net(lus["CCTP"].tout)
