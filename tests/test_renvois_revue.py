@@ -40,3 +40,25 @@ def test_nn1_controle_qualite_ne_renvoie_aux_frequences_du_cctp_que_si_le_cctp_l
     numero = lus["CCTP"].article("Spécifications techniques")
     assert f"conformes aux prestations et aux fréquences fixées à l'article {numero} du CCTP" in _net(lus["CCAP"].texte)
     assert "Bureaux : nettoyage quotidien" in _net(lus["CCTP"].tout)
+
+
+def test_rn3_variantes_ne_citent_que_ce_que_les_pieces_fixent(exemples_generes):
+    """RN3 : aucune pièce ne fixe de fréquences de livraison ; l'exigence minimale renvoie aux jours et horaires du
+    CCAP par son numéro d'article (clause ccap-livraison retenue)."""
+    fichiers = exemples_generes["restauration-lycees"]
+    rc, ccap = _piece(fichiers, "-RC.docx"), _piece(fichiers, "-CCAP.docx")
+    texte = _net(rc.texte)
+    assert "fréquences de livraison" not in texte
+    numero = ccap.article("Lieux, jours et horaires de livraison")
+    assert f"elles respectent les lieux, jours et horaires de livraison fixés à l'article {numero} du CCAP ;" in texte
+    # hors fournitures (pas de clause de livraison) : pas de renvoi
+    assert "horaires de livraison fixés" not in _net(_piece(exemples_generes["nettoyage-hotel-region"], "-RC.docx").texte)
+
+
+def test_rn6_produits_equitables_compares_aux_fiches_techniques_sans_texte_technique(exemples_generes):
+    """RN6 : le CCTP sans texte technique ne décrit aucun produit : la comparaison se fait avec les fiches techniques
+    remises avec l'offre."""
+    cctp = _net(_piece(exemples_generes["restauration-lycees"], "-CCTP.docx").texte)
+    assert "décrits par le présent CCTP" not in cctp
+    assert ("au moins équivalentes à celles des produits conventionnels de même nature que décrivent les fiches "
+            "techniques remises avec l'offre ;") in cctp
