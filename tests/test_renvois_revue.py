@@ -62,3 +62,18 @@ def test_rn6_produits_equitables_compares_aux_fiches_techniques_sans_texte_techn
     assert "décrits par le présent CCTP" not in cctp
     assert ("au moins équivalentes à celles des produits conventionnels de même nature que décrivent les fiches "
             "techniques remises avec l'offre ;") in cctp
+
+
+def test_nn2_negociation_evoquee_seulement_si_la_procedure_l_admet(exemples_generes, generer):
+    """NN2 : en appel d'offres (nettoyage, au-delà du seuil européen), aucune négociation ; en procédure adaptée avec
+    négociation réservée, le sous-détail sert aussi à la préparer."""
+    rc = _net(_piece(exemples_generes["nettoyage-hotel-region"], "-RC.docx").texte)
+    assert "aucune négociation n'est possible" in rc
+    assert "négociation" not in rc.split("Il sert à la vérification des offres")[1].split("\n")[0]
+    donnees = _exemple("nettoyage-hotel-region")
+    donnees["lots"][0]["montant_estime"] = 150000
+    donnees["negociation"] = True
+    lus, _ = generer(donnees)
+    texte = _net(lus["RC"].texte)
+    assert "L'acheteur se réserve la possibilité de négocier" in texte
+    assert "et à l'identification des postes sur lesquels peut porter une éventuelle négociation" in texte
