@@ -77,3 +77,16 @@ def test_nn2_negociation_evoquee_seulement_si_la_procedure_l_admet(exemples_gene
     texte = _net(lus["RC"].texte)
     assert "L'acheteur se réserve la possibilité de négocier" in texte
     assert "et à l'identification des postes sur lesquels peut porter une éventuelle négociation" in texte
+
+
+def test_tn1_tableau_des_lots_renvoie_au_texte_technique_importe(exemples_generes):
+    """TN1 : un lot dont le texte technique est importé n'est pas décrit par le gabarit « relevant de l'intitulé du
+    lot » : le tableau de l'article 1 renvoie au sous-article qui le décrit, numéroté comme son titre."""
+    cctp = _piece(exemples_generes["travaux-lycee"], "-CCTP.docx")
+    lignes = {l[0]: _net(l[2]) for t in cctp.tableaux if t[0][:3] == ["Lot", "Intitulé", "Description des prestations"]
+              for l in t[1:]}
+    lot1, lot3 = cctp.article("Lot 1 – Gros œuvre"), cctp.article("Lot 3 – Menuiseries")
+    assert lot3 != lot1
+    assert lignes["3"] == f"Travaux décrits à l'article {lot3} (code CPV 45421000-4), pour une durée d'exécution de 10 mois."
+    assert lignes["1"].endswith(f"Prescriptions techniques : voir l'article {lot1}.")
+    assert "relevant de l'intitulé du lot" in lignes["4"]  # sans texte technique : rien à quoi renvoyer

@@ -193,7 +193,7 @@ def _calculer(regles: list[dict[str, Any]], contexte: dict[str, Any], cible: dic
 # Noms que le moteur ajoute aux réponses : dans le contexte des calculs et des clauses (analyser), puis
 # dans celui des seules clauses (contexte_clause). `dce catalogue verifier` les reconnaît d'après ces listes.
 NOMS_ANALYSE = ("acheteur", "param", "date_droit", "ccag_intitule")
-NOMS_CLAUSE = ("article", "retenue", "renvoi", "action", "lots_concernes", "derogations")
+NOMS_CLAUSE = ("article", "retenue", "renvoi", "action", "lots_concernes", "derogations", "texte_technique")
 
 
 def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_droit: dt.date | None = None) -> Analyse:
@@ -326,6 +326,20 @@ def _numeroter(catalogue: Catalogue, selections: list[Selection]) -> dict[str, l
     return plans
 
 
+# Article du plan du CCTP qui reçoit le texte technique du prescripteur, lot par lot (pieces/texte_technique.py).
+ARTICLE_TECHNIQUE = "specifications"
+
+
+def numeros_textes_techniques(analyse: Analyse) -> dict[Any, str]:
+    """Numéro du sous-article du CCTP (« 2.4 ») qui reçoit le texte technique importé de chaque lot, après les
+    clauses de l'article des spécifications techniques ; un lot sans texte technique n'y figure pas."""
+    lots = [l for l in analyse.contexte["lots"] if str(l.get("cctp_technique") or "").strip()]
+    for numero, article, selections in analyse.plans.get("CCTP", []):
+        if article["id"] == ARTICLE_TECHNIQUE:
+            return {l["numero"]: f"{numero}.{rang}" for rang, l in enumerate(lots, start=len(selections) + 1)}
+    return {}
+
+
 def contexte_clause(analyse: Analyse, selection: Selection) -> dict[str, Any]:
     """Contexte de rendu d'une clause : réponses, calculs, fonctions de renvoi et de référentiel."""
     document = selection.clause.document
@@ -352,6 +366,14 @@ def contexte_clause(analyse: Analyse, selection: Selection) -> dict[str, Any]:
         cible = cible_renvoi(analyse, selection.clause, declare)
         return "" if cible is None else cible
 
+    def texte_technique(numero_lot: Any) -> Any:
+        """« l'article 2.4 » (« du CCTP » hors du CCTP) : sous-article qui porte le texte technique du lot ; vide
+        si le lot n'en a pas."""
+        numero = numeros_textes_techniques(analyse).get(numero_lot)
+        if numero is None:
+            return ""
+        return MarkdownSur(f"l'article {numero}" + ("" if document == "CCTP" else " du CCTP"))
+
     def action(etiquette: str) -> str:
         """« action 8.2 « titre » » dans le référentiel de l'acheteur ; vide s'il n'a pas d'équivalent."""
         actions = analyse.acheteur.actions_pour(str(etiquette))
@@ -364,6 +386,7 @@ def contexte_clause(analyse: Analyse, selection: Selection) -> dict[str, Any]:
         "retenue": retenue,
         "renvoi": renvoi,
         "action": action,
+        "texte_technique": texte_technique,
         "lots_concernes": [l for l in lots if l["numero"] in selection.lots] if selection.clause.portee == "lot" else lots,
         "derogations": analyse.derogations,
     }
