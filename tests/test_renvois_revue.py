@@ -90,3 +90,15 @@ def test_tn1_tableau_des_lots_renvoie_au_texte_technique_importe(exemples_genere
     assert lignes["3"] == f"Travaux décrits à l'article {lot3} (code CPV 45421000-4), pour une durée d'exécution de 10 mois."
     assert lignes["1"].endswith(f"Prescriptions techniques : voir l'article {lot1}.")
     assert "relevant de l'intitulé du lot" in lignes["4"]  # sans texte technique : rien à quoi renvoyer
+
+
+def test_tn5_consultation_allotie_de_travaux_delai_global_et_delai_de_chaque_lot(exemples_generes):
+    """TN5 : chaque lot est un marché distinct : le RC donne le délai global de l'opération et renvoie, pour le délai
+    de chaque lot, à l'article du CCAP qui le fixe ; hors travaux, la durée du contrat reste écrite."""
+    fichiers = exemples_generes["travaux-lycee"]
+    rc, ccap = _net(_piece(fichiers, "-RC.docx").texte), _piece(fichiers, "-CCAP.docx")
+    assert "Durée totale du marché" not in rc
+    numero = ccap.article("Délais par lot")
+    assert (f"Délai global de l'opération : 18 mois ; chaque lot est un marché distinct, dont le délai d'exécution est "
+            f"fixé à l'article {numero} du CCAP.") in rc
+    assert "Durée totale de l'accord-cadre" in _net(_piece(exemples_generes["restauration-lycees"], "-RC.docx").texte)
