@@ -544,9 +544,10 @@ def test_avance_expliquee_et_acte_d_engagement(exemples_generes):
     assert "Un bon de commande qui ne remplit aucune de ces conditions ne donne pas lieu à une avance." in restauration
     for nom, lot, attendus in (
             ("nettoyage-hotel-region", 1, ["prix global et forfaitaire, tel qu’il résulte de la DPGF ;",
-                                           "Une avance de 15 % est versée sur le montant initial, dans les conditions "
-                                           "fixées à l’article 7.1 du CCAP, que le titulaire soit ou non une petite ou "
-                                           "moyenne entreprise."]),
+                                           # 36 mois : base 12/N du CCAP (R2191-7), pas le montant initial
+                                           "Une avance de 15 %, calculée dans les conditions fixées à l’article 7.1 "
+                                           "du CCAP, est versée, que le titulaire soit ou non une petite ou moyenne "
+                                           "entreprise."]),
             ("restauration-lycees", 3, ["tel qu’il résulte de l’application des prix du BPU aux quantités du DQE",
                                         "au taux de 20 % si le titulaire est une petite ou moyenne entreprise, au taux "
                                         "de 15 % dans les autres cas."])):

@@ -102,3 +102,23 @@ def test_tn5_consultation_allotie_de_travaux_delai_global_et_delai_de_chaque_lot
     assert (f"Délai global de l'opération : 18 mois ; chaque lot est un marché distinct, dont le délai d'exécution est "
             f"fixé à l'article {numero} du CCAP.") in rc
     assert "Durée totale de l'accord-cadre" in _net(_piece(exemples_generes["restauration-lycees"], "-RC.docx").texte)
+
+
+def test_tn7_avance_d_un_lot_de_plus_de_douze_mois_calculee_par_le_ccap(exemples_generes):
+    """TN7 : au-delà de douze mois, l'avance ne porte pas sur le montant initial (12/N, R2191-7) : l'AE renvoie au
+    calcul du CCAP ; un lot de douze mois au plus garde le montant initial."""
+    from conftest import RACINE
+    from generateur.droit.regles import preparer
+    from generateur.pieces import acte_engagement
+    from generateur.pieces.lecture import texte_blocs
+
+    analyse = preparer(EXEMPLES / "travaux-lycee.yaml", RACINE)
+    numero = _piece(exemples_generes["travaux-lycee"], "-CCAP.docx").article("Avance")
+    lots = {l["numero"]: l for l in analyse.contexte["lots"]}
+    assert lots[1]["duree_lot"] > 12 and lots[3]["duree_lot"] <= 12
+    lot1 = _net(texte_blocs(acte_engagement.blocs(analyse, lots[1])[0]))
+    assert "sur le montant initial" not in lot1
+    assert (f"Une avance de 15 %, calculée dans les conditions fixées à l'article {numero} du CCAP, est versée, que le "
+            "titulaire soit ou non une petite ou moyenne entreprise.") in lot1
+    lot3 = _net(texte_blocs(acte_engagement.blocs(analyse, lots[3])[0]))
+    assert "est versée sur le montant initial, dans les conditions fixées à l'article" in lot3
