@@ -182,8 +182,8 @@ def test_ccap_de_denrees(exemples_generes):
     assert f"la pénalité prévue à l’article {penalites}" in texte
     lignes = [l for t in ccap.tableaux for l in t if l[0].startswith("Livraison arrivée après l’heure limite")]
     assert lignes and lignes[0][1] == "150,00\u00a0€ HT par livraison", lignes
-    assert "Le montant total de ces pénalités est plafonné à 10 % du montant total hors taxes du contrat ou du bon " \
-           "de commande" in texte
+    assert "Le montant total de ces pénalités est plafonné à 10 % du montant total hors taxes du bon de commande " \
+           "concerné" in texte
 
 
 def test_nettoyage_reprise_du_personnel_et_controle_de_la_qualite(exemples_generes):

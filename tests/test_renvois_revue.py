@@ -122,3 +122,14 @@ def test_tn7_avance_d_un_lot_de_plus_de_douze_mois_calculee_par_le_ccap(exemples
             "titulaire soit ou non une petite ou moyenne entreprise.") in lot1
     lot3 = _net(texte_blocs(acte_engagement.blocs(analyse, lots[3])[0]))
     assert "est versée sur le montant initial, dans les conditions fixées à l'article" in lot3
+
+
+def test_rn12_plafond_des_penalites_sur_une_seule_base(exemples_generes):
+    """RN12 : accord-cadre à bons de commande : plafond sur le bon de commande concerné ; marché : sur le contrat ;
+    jamais « du contrat ou du bon de commande »."""
+    bons = _net(_piece(exemples_generes["restauration-lycees"], "-CCAP.docx").texte)
+    marche = _net(_piece(exemples_generes["travaux-lycee"], "-CCAP.docx").texte)
+    assert "hors taxes du contrat ou du bon de commande" not in bons
+    assert "Le montant total des pénalités de retard est plafonné à 10 % du montant total hors taxes du bon de " \
+           "commande concerné." in bons
+    assert "Le montant total des pénalités de retard est plafonné à 10 % du montant total hors taxes du contrat." in marche
