@@ -133,3 +133,23 @@ def test_rn12_plafond_des_penalites_sur_une_seule_base(exemples_generes):
     assert "Le montant total des pénalités de retard est plafonné à 10 % du montant total hors taxes du bon de " \
            "commande concerné." in bons
     assert "Le montant total des pénalités de retard est plafonné à 10 % du montant total hors taxes du contrat." in marche
+
+
+def test_nc3_titre_de_rubrique_sans_double_parenthese(exemples_generes):
+    """NC3 : un intitulé de critère qui finit par une précision entre parenthèses garde la précision après un tiret
+    dans le titre de sa rubrique ; le cadre reste concordant avec le RC (relu titre par titre)."""
+    from conftest import RACINE
+    from generateur.droit.regles import preparer
+    from generateur.pieces import memoire
+    from generateur.pieces.blocs import Titre
+
+    analyse = preparer(EXEMPLES / "restauration-lycees.yaml", RACINE)
+    blocs, _ = memoire.blocs_cadre(analyse)
+    titres = [_net(b.texte) for b in blocs if isinstance(b, Titre)]
+    assert any(t.endswith("– Performance environnementale – saisonnalité, emballages, transport (20 %)")
+               for t in titres), titres
+    assert not any(") (" in t for t in titres), titres
+    assert memoire.ecarts_avec_rc(analyse) == []
+    # l'intitulé publié par le RC reste celui de l'acheteur
+    rc = _net(_piece(exemples_generes["restauration-lycees"], "-RC.docx").texte)
+    assert "Performance environnementale (saisonnalité, emballages, transport)" in rc
