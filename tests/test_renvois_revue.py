@@ -153,3 +153,19 @@ def test_nc3_titre_de_rubrique_sans_double_parenthese(exemples_generes):
     # l'intitulé publié par le RC reste celui de l'acheteur
     rc = _net(_piece(exemples_generes["restauration-lycees"], "-RC.docx").texte)
     assert "Performance environnementale (saisonnalité, emballages, transport)" in rc
+
+
+def test_nc2_recapitulatif_des_derogations_nomme_les_penalites_retenues(exemples_generes):
+    """NC2 : la ligne du récapitulatif des dérogations nomme les pénalités que l'article retient pour ce dossier :
+    livraisons pour des denrées, prestations non exécutées et contrôles de la qualité en nettoyage, prestations non
+    exécutées seules en espaces verts."""
+    attendus = {
+        "restauration-lycees": "Pénalités de livraison tardive ou incomplète et de produit refusé non remplacé :",
+        "nettoyage-hotel-region": "Pénalités pour prestations non exécutées et contrôles de la qualité non conformes :",
+        "amp-espaces-verts": "Pénalités pour prestations prévues et non exécutées :",
+    }
+    for nom, debut in attendus.items():
+        ccap = _piece(exemples_generes[nom], "-CCAP.docx")
+        numero = ccap.article("Pénalités d'exécution".replace("'", "’"))
+        lignes = [[_net(c) for c in l] for t in ccap.tableaux for l in t if len(l) == 3 and "plafond propre" in l[2]]
+        assert [l[2].split(" montants")[0] for l in lignes if l[0] == numero] == [debut], (nom, lignes)
