@@ -169,3 +169,20 @@ def test_nc2_recapitulatif_des_derogations_nomme_les_penalites_retenues(exemples
         numero = ccap.article("Pénalités d'exécution".replace("'", "’"))
         lignes = [[_net(c) for c in l] for t in ccap.tableaux for l in t if len(l) == 3 and "plafond propre" in l[2]]
         assert [l[2].split(" montants")[0] for l in lignes if l[0] == numero] == [debut], (nom, lignes)
+
+
+def test_nn6_cadre_cite_le_ccap_qui_fixe_l_exigence_et_le_cctp_qui_la_detaille(exemples_generes):
+    """NN6 : l'exclusion des perturbateurs endocriniens est une condition d'exécution du CCAP, détaillée au CCTP :
+    la rubrique du cadre de mémoire cite les deux articles, numérotés comme dans les pièces."""
+    from conftest import RACINE
+    from generateur.droit.regles import preparer
+    from generateur.pieces import memoire
+    from generateur.pieces.lecture import texte_blocs
+
+    fichiers = exemples_generes["nettoyage-hotel-region"]
+    ccap, cctp = _piece(fichiers, "-CCAP.docx"), _piece(fichiers, "-CCTP.docx")
+    analyse = preparer(EXEMPLES / "nettoyage-hotel-region.yaml", RACINE)
+    texte = _net(texte_blocs(memoire.blocs_cadre(analyse)[0]))
+    a_ccap, a_cctp = ccap.article("Perturbateurs endocriniens"), cctp.article("Perturbateurs endocriniens")
+    assert (f"Substances préoccupantes et perturbateurs endocriniens\nExigence fixée par l'article {a_ccap} du CCAP et "
+            f"l'article {a_cctp} du CCTP.") in texte

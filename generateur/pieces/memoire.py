@@ -290,7 +290,9 @@ def blocs_cadre(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
             "Une offre qui ne les fournit pas est irrégulière.")]))
         for j, e in enumerate(engagements, start=1):
             titre(2, f"{numero}.{j}", str(e["titre"]))
-            source = renvoi(analyse, str(e.get("renvoi", "")))
+            cibles = e.get("renvoi") or []  # une clause, ou une liste : toutes celles qui fixent l'exigence
+            cibles = [cibles] if isinstance(cibles, str) else cibles
+            source = liste_fr(filter(None, (renvoi(analyse, str(i)) for i in cibles)))
             blocs.append(Paragraphe([Segment(f"Exigence fixée par {source}. " if source else ""),
                                      Segment("Le candidat fournit :")]))
             blocs.append(_puces([_rendre(t, contexte, fichier) for t in e.get("attendus") or []]))
