@@ -389,7 +389,7 @@ def test_penalites_des_conditions_d_execution_plafonnees(exemples_generes):
     assert texte.count("Le montant total de ces pénalités est plafonné à 10 % du montant total hors taxes du contrat") == 2
     assert "Chacune de ces obligations est mesurable" in texte
     recap = [l for t in ccap.tableaux for l in t if len(l) == 3 and l[0] == ccap.article("Pénalités d’exécution")]
-    assert recap and "Pénalités d’exécution des prestations" in recap[0][2], recap
+    assert recap and "Pénalités pour prestations non exécutées et contrôles de la qualité non conformes" in recap[0][2], recap
 
 
 # --- Relecture du juriste (issue 15, volet fournitures et services) ---------------------------------------------
