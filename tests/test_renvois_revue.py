@@ -186,3 +186,34 @@ def test_nn6_cadre_cite_le_ccap_qui_fixe_l_exigence_et_le_cctp_qui_la_detaille(e
     a_ccap, a_cctp = ccap.article("Perturbateurs endocriniens"), cctp.article("Perturbateurs endocriniens")
     assert (f"Substances préoccupantes et perturbateurs endocriniens\nExigence fixée par l'article {a_ccap} du CCAP et "
             f"l'article {a_cctp} du CCTP.") in texte
+
+
+def test_nn1_relecture_voit_le_renvoi_numerote_vers_un_article_sans_les_frequences():
+    """NN1 en données (catalogue.yaml, relecture, renvoi-article-sans-le-contenu) : la phrase d'avant la correction,
+    injectée dans le CCAP du nettoyage réel, est vue — l'article 2 du CCTP ne fixe aucune fréquence ; le même renvoi
+    vers un CCTP dont l'article 2 fixe des fréquences ne l'est plus."""
+    from conftest import RACINE
+    from generateur.droit.regles import preparer
+    from generateur.pieces import relecture
+    from generateur.pieces.assemblage import blocs_document
+    from generateur.pieces.blocs import Paragraphe, Segment
+
+    analyse = preparer(EXEMPLES / "nettoyage-hotel-region.yaml", RACINE)
+    blocs = {nom: blocs_document(analyse, nom)[0] for nom in ("RC", "CCAP", "CCTP")}
+    numero = next(b.texte.split(" – ")[0].removeprefix("Article ") for b in blocs["CCTP"]
+                  if getattr(b, "niveau", 0) == 1 and "Spécifications techniques" in b.texte)
+    phrase = (f"Chaque élément reçoit la part de son poids qui correspond à la proportion des points contrôlés conformes "
+              f"aux prestations et aux fréquences fixées à l'article {numero} du CCTP.")
+
+    def defauts(cctp):
+        pieces = {"RC": blocs["RC"], "CCAP": blocs["CCAP"] + [Paragraphe([Segment(phrase)])], "CCTP": cctp}
+        return [d for d in relecture.relire(analyse.catalogue, {n: relecture.piece(n, b) for n, b in pieces.items()})
+                if d.regle == "renvoi-article-sans-le-contenu"]
+
+    assert not [d for d in relecture.relire(analyse.catalogue, {n: relecture.piece(n, b) for n, b in blocs.items()})
+                if d.regle == "renvoi-article-sans-le-contenu"]
+    vus = defauts(blocs["CCTP"])
+    assert [(d.piece, d.detail) for d in vus] == [("CCAP", f"l'article {numero} du CCTP ne traite pas de ce point")]
+    rang = next(i for i, b in enumerate(blocs["CCTP"]) if getattr(b, "niveau", 0) == 1 and "Spécifications" in b.texte)
+    avec = blocs["CCTP"][:rang + 1] + [Paragraphe([Segment("Bureaux : nettoyage quotidien.")])] + blocs["CCTP"][rang + 1:]
+    assert defauts(avec) == []
