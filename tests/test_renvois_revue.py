@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import EXEMPLES, Lu, ecrire
+from conftest import EXEMPLES, Lu
 
 
 def _net(texte: str) -> str:

@@ -12,7 +12,7 @@ from .assemblage import blocs_document
 from .blocs import Bloc, Liste, Paragraphe, Segment, Tableau, Titre, texte
 from .tracabilite import fiche
 from ..droit.conformite import Conformite, dernier_article, normaliser, verifier
-from ..donnees.formats import pourcent, typographie
+from ..donnees.formats import typographie
 from ..droit.regles import Analyse
 
 RE_LOT = re.compile(r"\blot\s+(?:n°\s*)?(\d+)\b(?!\s*(?:,|et|à|ou)\s*\d)", re.IGNORECASE)
