@@ -182,8 +182,8 @@ def test_ccap_de_denrees(exemples_generes):
     assert f"la pénalité prévue à l’article {penalites}" in texte
     lignes = [l for t in ccap.tableaux for l in t if l[0].startswith("Livraison arrivée après l’heure limite")]
     assert lignes and lignes[0][1] == "150,00\u00a0€ HT par livraison", lignes
-    assert "Le montant total de ces pénalités est plafonné à 10 % du montant total hors taxes du contrat ou du bon " \
-           "de commande" in texte
+    assert "Le montant total de ces pénalités est plafonné à 10 % du montant total hors taxes du bon de commande " \
+           "concerné" in texte
 
 
 def test_nettoyage_reprise_du_personnel_et_controle_de_la_qualite(exemples_generes):
@@ -389,7 +389,7 @@ def test_penalites_des_conditions_d_execution_plafonnees(exemples_generes):
     assert texte.count("Le montant total de ces pénalités est plafonné à 10 % du montant total hors taxes du contrat") == 2
     assert "Chacune de ces obligations est mesurable" in texte
     recap = [l for t in ccap.tableaux for l in t if len(l) == 3 and l[0] == ccap.article("Pénalités d’exécution")]
-    assert recap and "Pénalités d’exécution des prestations" in recap[0][2], recap
+    assert recap and "Pénalités pour prestations non exécutées et contrôles de la qualité non conformes" in recap[0][2], recap
 
 
 # --- Relecture du juriste (issue 15, volet fournitures et services) ---------------------------------------------
@@ -544,9 +544,10 @@ def test_avance_expliquee_et_acte_d_engagement(exemples_generes):
     assert "Un bon de commande qui ne remplit aucune de ces conditions ne donne pas lieu à une avance." in restauration
     for nom, lot, attendus in (
             ("nettoyage-hotel-region", 1, ["prix global et forfaitaire, tel qu’il résulte de la DPGF ;",
-                                           "Une avance de 15 % est versée sur le montant initial, dans les conditions "
-                                           "fixées à l’article 7.1 du CCAP, que le titulaire soit ou non une petite ou "
-                                           "moyenne entreprise."]),
+                                           # 36 mois : base 12/N du CCAP (R2191-7), pas le montant initial
+                                           "Une avance de 15 %, calculée dans les conditions fixées à l’article 7.1 "
+                                           "du CCAP, est versée, que le titulaire soit ou non une petite ou moyenne "
+                                           "entreprise."]),
             ("restauration-lycees", 3, ["tel qu’il résulte de l’application des prix du BPU aux quantités du DQE",
                                         "au taux de 20 % si le titulaire est une petite ou moyenne entreprise, au taux "
                                         "de 15 % dans les autres cas."])):

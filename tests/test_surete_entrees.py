@@ -137,7 +137,7 @@ def test_le_contexte_des_modeles_ne_contient_que_des_donnees():
         if not isinstance(valeur, donnees):
             assert callable(valeur), (chemin, type(valeur))
             fonctions.append(chemin.lstrip("."))
-    assert sorted(fonctions) == ["action", "article", "param", "renvoi", "retenue"]
+    assert sorted(fonctions) == ["action", "article", "param", "renvoi", "retenue", "texte_technique"]
     for nom in fonctions:
         for attribut in ("catalogue", "_catalogue", "lus", "__self__", "__globals__", "__closure__", "__dict__"):
             with pytest.raises(ErreursJinja):

@@ -36,7 +36,7 @@ CHAMPS_OBLIGATOIRES = ("id", "version", "en_vigueur", "titre", "document", "arti
 # (`piece` + `article`), une réponse (`reponse`) ou une pièce jointe par l'acheteur, désignée par sa nature
 # (`piece_acheteur` : liste_sites, liste_personnel… ; réponse `pieces_acheteur`) ; `sinon` : « texte » (la clause dit la chose elle-même quand
 # la cible manque, en testant renvoi('id')) ou « erreur » (la génération s'arrête et dit quelle réponse manque).
-CHAMPS_RENVOI = {"id", "objet", "clause", "piece", "article", "reponse", "piece_acheteur", "sinon"}
+CHAMPS_RENVOI = {"id", "objet", "clause", "piece", "article", "reponse", "piece_acheteur", "si", "sinon"}
 SINON_RENVOI = ("texte", "erreur")
 _TEXTES = {"type": "array", "items": {"type": ["string", "number"]}}
 _CALCULS = {"type": "array", "items": {"type": "object", "required": ["nom", "expression"], "properties": {

@@ -193,7 +193,7 @@ def _calculer(regles: list[dict[str, Any]], contexte: dict[str, Any], cible: dic
 # Noms que le moteur ajoute aux réponses : dans le contexte des calculs et des clauses (analyser), puis
 # dans celui des seules clauses (contexte_clause). `dce catalogue verifier` les reconnaît d'après ces listes.
 NOMS_ANALYSE = ("acheteur", "param", "date_droit", "ccag_intitule")
-NOMS_CLAUSE = ("article", "retenue", "renvoi", "action", "lots_concernes", "derogations")
+NOMS_CLAUSE = ("article", "retenue", "renvoi", "action", "lots_concernes", "derogations", "texte_technique")
 
 
 def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_droit: dt.date | None = None) -> Analyse:
@@ -241,7 +241,10 @@ def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_
 
 def cible_renvoi(analyse: Analyse, clause: Clause, renvoi: dict[str, Any]) -> Any:
     """Ce que désigne un renvoi dans cette consultation : « l'article 3.2 du CCTP » pour une clause ou un article
-    du plan, la valeur pour une réponse ; None si la cible manque (clause non retenue, article vide, réponse vide)."""
+    du plan, la valeur pour une réponse ; None si la cible manque (clause non retenue, article vide, réponse vide)
+    ou si la condition `si` du renvoi (ce qui fait exister le contenu visé dans la cible) est fausse."""
+    if renvoi.get("si") and not _condition_renvoi(clause, renvoi, analyse.contexte):
+        return None
     if renvoi.get("piece_acheteur"):
         pieces = [p for p in analyse.contexte.get("pieces_acheteur") or [] if p.get("nature") == renvoi["piece_acheteur"]]
         if not pieces:
@@ -262,6 +265,15 @@ def cible_renvoi(analyse: Analyse, clause: Clause, renvoi: dict[str, Any]) -> An
         if numero is None:
             return None
     return MarkdownSur(f"l'article {numero}" + ("" if piece == clause.document else f" du {piece}"))
+
+
+def _condition_renvoi(clause: Clause, renvoi: dict[str, Any], contexte: dict[str, Any]) -> bool:
+    try:
+        return bool(evaluer(str(renvoi["si"]), contexte))
+    except ErreursJinja as exc:
+        raise ErreurClause(Probleme(f"condition « si » du renvoi « {renvoi.get('id')} » de la clause « {clause.id} » "
+                                    f"impossible à évaluer : {message_erreur(exc)}", clause.fichier, None,
+                                    "renvois")) from None
 
 
 def verifier_renvois(analyse: Analyse) -> None:
@@ -314,6 +326,20 @@ def _numeroter(catalogue: Catalogue, selections: list[Selection]) -> dict[str, l
     return plans
 
 
+# Article du plan du CCTP qui reçoit le texte technique du prescripteur, lot par lot (pieces/texte_technique.py).
+ARTICLE_TECHNIQUE = "specifications"
+
+
+def numeros_textes_techniques(analyse: Analyse) -> dict[Any, str]:
+    """Numéro du sous-article du CCTP (« 2.4 ») qui reçoit le texte technique importé de chaque lot, après les
+    clauses de l'article des spécifications techniques ; un lot sans texte technique n'y figure pas."""
+    lots = [l for l in analyse.contexte["lots"] if str(l.get("cctp_technique") or "").strip()]
+    for numero, article, selections in analyse.plans.get("CCTP", []):
+        if article["id"] == ARTICLE_TECHNIQUE:
+            return {l["numero"]: f"{numero}.{rang}" for rang, l in enumerate(lots, start=len(selections) + 1)}
+    return {}
+
+
 def contexte_clause(analyse: Analyse, selection: Selection) -> dict[str, Any]:
     """Contexte de rendu d'une clause : réponses, calculs, fonctions de renvoi et de référentiel."""
     document = selection.clause.document
@@ -340,6 +366,14 @@ def contexte_clause(analyse: Analyse, selection: Selection) -> dict[str, Any]:
         cible = cible_renvoi(analyse, selection.clause, declare)
         return "" if cible is None else cible
 
+    def texte_technique(numero_lot: Any) -> Any:
+        """« l'article 2.4 » (« du CCTP » hors du CCTP) : sous-article qui porte le texte technique du lot ; vide
+        si le lot n'en a pas."""
+        numero = numeros_textes_techniques(analyse).get(numero_lot)
+        if numero is None:
+            return ""
+        return MarkdownSur(f"l'article {numero}" + ("" if document == "CCTP" else " du CCTP"))
+
     def action(etiquette: str) -> str:
         """« action 8.2 « titre » » dans le référentiel de l'acheteur ; vide s'il n'a pas d'équivalent."""
         actions = analyse.acheteur.actions_pour(str(etiquette))
@@ -352,6 +386,7 @@ def contexte_clause(analyse: Analyse, selection: Selection) -> dict[str, Any]:
         "retenue": retenue,
         "renvoi": renvoi,
         "action": action,
+        "texte_technique": texte_technique,
         "lots_concernes": [l for l in lots if l["numero"] in selection.lots] if selection.clause.portee == "lot" else lots,
         "derogations": analyse.derogations,
     }

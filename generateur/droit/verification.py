@@ -306,6 +306,11 @@ class Verificateur:
             if r.get("piece_acheteur") and r["piece_acheteur"] not in natures:
                 self.pb(f"renvoi « {ident} » vers une pièce de l'acheteur de nature « {r['piece_acheteur']} », inconnue "
                         f"du questionnaire (natures possibles : {', '.join(sorted(natures))})", c.fichier, ligne, "renvois")
+            if r.get("si"):
+                try:
+                    ENV_EXPRESSIONS.parse("{{ " + str(r["si"]) + " }}")
+                except TemplateSyntaxError as exc:
+                    self.pb(f"renvoi « {ident} » : condition « si » illisible : {exc.message}", c.fichier, ligne, "renvois")
             if r.get("sinon", "erreur") == "texte" and not re.search(rf"renvoi\(\s*['\"]{re.escape(str(ident))}['\"]", c.corps):
                 self.pb(f"renvoi « {ident} » (sinon: texte) jamais lu par la clause : tester {{% if renvoi('{ident}') %}} "
                         "et dire la chose elle-même quand la cible manque", c.fichier, ligne, "renvois")

@@ -254,6 +254,16 @@ def _avance(analyse: Analyse, lot: dict[str, Any]) -> list[Bloc]:
     base = {"accord_cadre_bons_commande": " de chaque bon de commande qui en remplit les conditions",
             "accord_cadre_marches_subsequents": " de chaque marché subséquent"}.get(ctx["forme"], "")
     filiere = " (contrat de filière BTP)" if lot.get("avance_filiere_btp") else ""
+    if not base and lot.get("avance_base_reduite"):  # base autre que le montant initial (catalogue, R2191-7)
+        calcul = f", calculée dans les conditions fixées à {article},"
+        if lot["avance_taux_pme"] == lot["avance_taux_non_pme"]:
+            taux = (f"Une avance de {pourcent(lot['avance_taux_pme'])}{filiere}{calcul} est versée, que le titulaire "
+                    "soit ou non une petite ou moyenne entreprise.")
+        else:
+            taux = (f"Une avance{calcul} est versée au taux de {pourcent(lot['avance_taux_pme'])} si le titulaire est "
+                    f"une petite ou moyenne entreprise{filiere}, au taux de {pourcent(lot['avance_taux_non_pme'])} "
+                    "dans les autres cas.")
+        return [_p(taux), _renonciation()]
     base = base or " initial"
     if lot["avance_taux_pme"] == lot["avance_taux_non_pme"]:
         taux = (f"Une avance de {pourcent(lot['avance_taux_pme'])}{filiere} est versée sur le montant{base}, dans les "
@@ -262,9 +272,11 @@ def _avance(analyse: Analyse, lot: dict[str, Any]) -> list[Bloc]:
         taux = (f"Une avance est versée sur le montant{base}, dans les conditions fixées à {article} : au taux de "
                 f"{pourcent(lot['avance_taux_pme'])} si le titulaire est une petite ou moyenne entreprise{filiere}, au "
                 f"taux de {pourcent(lot['avance_taux_non_pme'])} dans les autres cas.")
-    return [
-        _p(taux),
-        _p(Segment(f"{CASE} Je renonce au bénéfice de l'avance", gras=True),
-           Segment(" (article R2191-5 du code de la commande publique). Sans case cochée, l'avance est versée. En cas "
-                   "de groupement, le membre qui y renonce est désigné ici : " + A_COMPLETER)),
-    ]
+    return [_p(taux), _renonciation()]
+
+
+def _renonciation() -> Bloc:
+    """Case de renonciation à l'avance (CCP R2191-5)."""
+    return _p(Segment(f"{CASE} Je renonce au bénéfice de l'avance", gras=True),
+              Segment(" (article R2191-5 du code de la commande publique). Sans case cochée, l'avance est versée. "
+                      "En cas de groupement, le membre qui y renonce est désigné ici : " + A_COMPLETER))

@@ -9,11 +9,9 @@ from ..erreurs import ErreurClause, Probleme
 from ..droit.expressions import ErreursJinja, message_erreur, modele_clause
 from .markdown_ import vers_blocs
 from .texte_technique import blocs_techniques
-from ..droit.regles import Analyse, Selection, contexte_clause
+from ..droit.regles import ARTICLE_TECHNIQUE, Analyse, Selection, contexte_clause
 
 
-# Article du plan du CCTP qui reçoit le texte technique du prescripteur (texte_technique.blocs_techniques).
-ARTICLE_TECHNIQUE = "specifications"
 
 
 def rendre_clause(analyse: Analyse, selection: Selection) -> str:
@@ -56,7 +54,7 @@ def blocs_document(analyse: Analyse, document: str) -> tuple[list[Bloc], list[Ti
                 titres.append(sous_titre)
             blocs.extend(vers_blocs(rendre_clause(analyse, s)))
         if document == "CCTP" and article["id"] == ARTICLE_TECHNIQUE:  # le texte du prescripteur, lot par lot
-            techniques, sous_titres = blocs_techniques(analyse, numero, len(selections) + 1)
+            techniques, sous_titres = blocs_techniques(analyse)
             blocs.extend(techniques)
             titres.extend(sous_titres)
     return blocs, titres

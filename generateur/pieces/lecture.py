@@ -12,7 +12,7 @@ from .assemblage import blocs_document
 from .blocs import Bloc, Liste, Paragraphe, Segment, Tableau, Titre, texte
 from .tracabilite import fiche
 from ..droit.conformite import Conformite, dernier_article, normaliser, verifier
-from ..donnees.formats import pourcent, typographie
+from ..donnees.formats import typographie
 from ..droit.regles import Analyse
 
 RE_LOT = re.compile(r"\blot\s+(?:n°\s*)?(\d+)\b(?!\s*(?:,|et|à|ou)\s*\d)", re.IGNORECASE)
@@ -124,7 +124,7 @@ def _criteres_absents(analyse: Analyse, corps: dict[str, list[Bloc]]) -> list[st
         if intitule not in rc:
             absents.append(f"«\u00a0{c['intitule']}\u00a0»\u00a0: RC")
         if c["type"] not in memoire.NON_REDIGES and not any(
-                intitule in t and _comparable(pourcent(c["ponderation"])) in t for t in titres):
+                _comparable(typographie(memoire.titre_pondere(c["intitule"], c["ponderation"]))) in t for t in titres):
             absents.append(f"«\u00a0{c['intitule']}\u00a0»\u00a0: {memoire.TITRE}")
     return absents
 

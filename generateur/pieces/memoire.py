@@ -45,6 +45,20 @@ def _textes(fichier: Path) -> dict[str, Any]:
     return donnees
 
 
+
+def intitule_rubrique(intitule: Any) -> str:
+    """Intitulé d'un critère tel que le titre de sa rubrique le porte : une précision finale entre parenthèses passe
+    après un tiret, pour que le poids ajouté ne fasse pas de double parenthèse (« Performance environnementale –
+    saisonnalité, emballages, transport »)."""
+    texte = str(intitule).strip()
+    m = re.fullmatch(r"(.*\S)\s*\(([^()]+)\)", texte)
+    return f"{m.group(1)} – {m.group(2)}" if m else texte
+
+
+def titre_pondere(intitule: Any, ponderation: Any) -> str:
+    """Titre d'une rubrique : intitulé du critère (`intitule_rubrique`) et son poids, « Prix (40 %) »."""
+    return f"{intitule_rubrique(intitule)} ({pourcent(ponderation)})"
+
 def rubriques_attendues(criteres: list[dict[str, Any]]) -> list[Rubrique]:
     """Rubriques qu'impose la liste des critères du RC, dans son ordre."""
     rubriques = []
@@ -53,9 +67,11 @@ def rubriques_attendues(criteres: list[dict[str, Any]]) -> list[Rubrique]:
             continue
         sous = c.get("sous_criteres") or []
         if sous:
-            rubriques += [Rubrique(str(c["intitule"]), str(s["intitule"]), float(s["ponderation"])) for s in sous]
+            rubriques += [Rubrique(intitule_rubrique(c["intitule"]), intitule_rubrique(s["intitule"]),
+                                   float(s["ponderation"])) for s in sous]
         else:
-            rubriques.append(Rubrique(str(c["intitule"]), str(c["intitule"]), float(c["ponderation"])))
+            rubriques.append(Rubrique(intitule_rubrique(c["intitule"]), intitule_rubrique(c["intitule"]),
+                                      float(c["ponderation"])))
     return rubriques
 
 
@@ -240,7 +256,7 @@ def blocs_cadre(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
     for numero, c in plan:
         guide = _guide(textes["criteres"].get(c["type"]) or textes["criteres"]["autre"],
                        {**contexte, "intitule": str(c["intitule"])}, fichier)
-        titre(1, numero, f"{c['intitule']} ({pourcent(c['ponderation'])})")
+        titre(1, numero, titre_pondere(c["intitule"], c["ponderation"]))
         elements = _elements(guide.get("elements"), contexte, fichier)
         blocs.append(Paragraphe([Segment(f"Critère pondéré à {pourcent(c['ponderation'])} de la note globale. " + (
             "Le candidat y expose ses engagements sur chacun des éléments d'appréciation publiés par le RC, notés "
@@ -258,7 +274,7 @@ def blocs_cadre(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
         if not sous:
             blocs.append(_cadre_reponse())
         for j, s in enumerate(sous, start=1):
-            titre(2, f"{numero}.{j}", f"{s['intitule']} ({pourcent(s['ponderation'])})")
+            titre(2, f"{numero}.{j}", titre_pondere(s["intitule"], s["ponderation"]))
             blocs.append(Paragraphe([Segment(
                 f"Sous-critère pondéré à {pourcent(s['ponderation'])} de la note globale. "
                 + _rendre(textes["criteres"]["sous_critere"], {**contexte, "intitule": s["intitule"]}, fichier))]))
@@ -274,7 +290,9 @@ def blocs_cadre(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
             "Une offre qui ne les fournit pas est irrégulière.")]))
         for j, e in enumerate(engagements, start=1):
             titre(2, f"{numero}.{j}", str(e["titre"]))
-            source = renvoi(analyse, str(e.get("renvoi", "")))
+            cibles = e.get("renvoi") or []  # une clause, ou une liste : toutes celles qui fixent l'exigence
+            cibles = [cibles] if isinstance(cibles, str) else cibles
+            source = liste_fr(filter(None, (renvoi(analyse, str(i)) for i in cibles)))
             blocs.append(Paragraphe([Segment(f"Exigence fixée par {source}. " if source else ""),
                                      Segment("Le candidat fournit :")]))
             blocs.append(_puces([_rendre(t, contexte, fichier) for t in e.get("attendus") or []]))

@@ -234,6 +234,34 @@ def _renvois_contenu(r: Regle, pieces: dict[str, Piece], trouves: Trouves) -> It
                 yield _defaut(r, u, debut, fin, f"aucun article du {cible} sur ce point")
 
 
+def _motif_renvoi_contenu_article(r: Regle) -> re.Pattern[str]:
+    return re.compile(rf"\b(?P<nom>{'|'.join(_contenus(r))})\b(?P<entre>(?:\s+(?![\w’'-]*(?:article|annexe))[\w’'-]+){{0,3}}?)"
+                      rf"\s+(?:à|par|dans)\s+l['’]article\s+(?P<num>{NUMERO})\s+(?:du|de\s+la|de\s+l['’])\s*"
+                      rf"(?P<cible>{_alternatives(_noms(r))})\b", re.IGNORECASE)
+
+
+def _dans_article(u: Unite, numero: str) -> bool:
+    if u.section == numero or u.section.startswith(numero + "."):
+        return True
+    return "." not in numero and re.match(rf"Article {re.escape(numero)}\b", u.article) is not None
+
+
+def _renvois_contenu_article(r: Regle, pieces: dict[str, Piece], trouves: Trouves) -> Iterable[Defaut]:
+    """« les fréquences fixées à l'article 2 du CCTP » : l'article cité existe (renvoi-article le vérifie) mais
+    doit aussi traiter le contenu annoncé ; il le traite si l'un de ses titres ou de ses textes répond au motif."""
+    noms = _noms(r)
+    contenus = _contenus(r)
+    for p, u, correspondances in trouves:
+        for debut, fin, g in correspondances:
+            cible = noms[g["cible"].lower()]
+            visee = pieces.get(cible)
+            if visee is None or g["num"] not in visee.articles:
+                continue
+            motif = next(v for k, v in contenus.items() if re.fullmatch(k, g["nom"], re.IGNORECASE))
+            if not any(motif.search(v.texte) for v in visee.unites if _dans_article(v, g["num"])):
+                yield _defaut(r, u, debut, fin, f"l'article {g['num']} du {cible} ne traite pas de ce point")
+
+
 def _melange(r: Regle, pieces: dict[str, Piece], trouves: Trouves) -> Iterable[Defaut]:
     formes = {str(k): str(v) for k, v in (r.options.get("formes") or {}).items()}
     for p in pieces.values():
@@ -253,6 +281,7 @@ VERIFICATIONS: dict[str, Callable[[Regle, dict[str, Piece], Trouves], Iterable[D
     "renvoi-annexe": _renvois_annexe,
     "melange": _melange,
     "renvoi-contenu": _renvois_contenu,
+    "renvoi-contenu-article": _renvois_contenu_article,
 }
 
 
@@ -262,9 +291,11 @@ MOTIFS_VERIFICATIONS: dict[str, Callable[[Regle], re.Pattern[str]]] = {
     "renvoi-article": _motif_renvoi_article,
     "renvoi-annexe": _motif_renvoi_annexe,
     "renvoi-contenu": _motif_renvoi_contenu,
+    "renvoi-contenu-article": _motif_renvoi_contenu_article,
 }
 
-OPTIONS = {"renvoi-article": "pieces", "renvoi-annexe": "pieces", "melange": "formes", "renvoi-contenu": "pieces"}  # option de chaque vérification
+OPTIONS = {"renvoi-article": "pieces", "renvoi-annexe": "pieces", "melange": "formes", "renvoi-contenu": "pieces",
+           "renvoi-contenu-article": "pieces"}  # option de chaque vérification
 AIDE_OPTIONS = {"pieces": "chaque pièce (RC, CCAP, CCTP) avec la liste des noms qui la désignent",
                 "formes": "au moins deux formes nommées, chacune un texte"}
 
@@ -436,8 +467,8 @@ def _regles(doc: yaml_lignes.Document, fichier: Path) -> list[Regle]:
             pb(f"la vérification « {r['verification']} » demande « {option} » : {AIDE_OPTIONS[option]}",
                f"{chemin}.{option}" if option in r else chemin)
             continue
-        if r.get("verification") == "renvoi-contenu" and not _contenus_valides(r.get("contenus")):
-            pb("la vérification « renvoi-contenu » demande « contenus » : au moins deux contenus, chacun le motif du "
+        if r.get("verification") in ("renvoi-contenu", "renvoi-contenu-article") and not _contenus_valides(r.get("contenus")):
+            pb(f"la vérification « {r['verification']} » demande « contenus » : au moins deux contenus, chacun le motif du "
                "renvoi avec le motif du titre d'article qui le traite", f"{chemin}.contenus" if "contenus" in r else chemin)
             continue
         options = {k: r[k] for k in ("pieces", "formes", "contenus") if k in r}

@@ -22,7 +22,7 @@ from .blocs import Bloc, Titre
 from ..donnees import cache
 from ..erreurs import ErreurDonnees, Probleme, option_manquante
 from .markdown_ import vers_blocs
-from ..droit.regles import Analyse
+from ..droit.regles import Analyse, numeros_textes_techniques
 
 # Extensions admises et taille maximale d'un texte technique.
 EXTENSIONS = (".docx", ".md", ".markdown")
@@ -256,14 +256,15 @@ def titre_piece(analyse: Analyse, document: str) -> str:
     return str(definition["titre"])
 
 
-def blocs_techniques(analyse: Analyse, numero: str, premier: int) -> tuple[list[Bloc], list[Titre]]:
+def blocs_techniques(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
     """Sous-articles « Lot n – intitulé : prescriptions techniques » de l'article des spécifications techniques,
-    numérotés à partir de `premier`, avec le texte importé de chaque lot."""
+    numérotés par `numeros_textes_techniques` (la même numérotation sert aux renvois des clauses), avec le texte
+    importé de chaque lot."""
     blocs: list[Bloc] = []
     titres: list[Titre] = []
-    lots = avec_texte_technique(analyse)
-    for rang, lot in enumerate(lots, start=premier):
-        sous_numero = f"{numero}.{rang}"
+    numeros = numeros_textes_techniques(analyse)
+    for lot in avec_texte_technique(analyse):
+        sous_numero = numeros[lot["numero"]]
         intitule = (f"Lot {lot['numero']} – {lot['intitule']} : prescriptions techniques" if analyse.contexte["allotie"]
                     else "Prescriptions techniques")
         titre = Titre(2, f"{sous_numero}\u00a0– {intitule}", f"_Toc_art_{sous_numero.replace('.', '_')}")
