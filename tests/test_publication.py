@@ -373,6 +373,30 @@ def test_avertissements_du_bordereau_lisibles_a_l_impression():
         assert all(c.font.size * echelle >= 9 for c in notes), (ws.title, [c.font.size for c in notes], echelle)
 
 
+def test_libelles_longs_du_bordereau_renvoyes_a_la_ligne_et_hauteur_ajustee():
+    """NC1 : dans la DPGF de travaux, la désignation longue (retrait de l'amiante, bardage bois) est renvoyée à la
+    ligne dans sa cellule et la ligne est assez haute pour son texte : elle ne déborde plus sur la ligne voisine."""
+    contenu = classeur_prix.produire(preparer(EXEMPLES / "travaux-lycee.yaml", RACINE)).contenu
+    classeur = load_workbook(io.BytesIO(contenu))
+    longues = 0
+    for ws in classeur.worksheets:
+        largeur = ws.column_dimensions["B"].width
+        for ligne in ws.iter_rows():
+            if ligne[0].style != "dce_numero":
+                continue
+            designation = str(ligne[1].value)
+            assert ligne[1].alignment.wrap_text, (ws.title, designation)
+            hauteur = ws.row_dimensions[ligne[0].row].height
+            assert hauteur, (ws.title, designation)  # chaque ligne de prix a sa hauteur, pas seulement certaines
+            # au plus (7 L + 5) / 6 caractères d'Arial 10 par ligne de texte de 12,75 pt
+            lignes_min = -(-len(designation) // int((largeur * 7 + 5) / 6))
+            assert hauteur >= 12.75 * lignes_min, (ws.title, designation, hauteur)
+            if len(designation) > 100:
+                longues += 1
+                assert hauteur >= 12.75 * 2
+    assert longues >= 2  # « Retrait des matériaux contenant de l'amiante… », « Bardage bois… »
+
+
 def test_lignes_types_de_la_famille_si_aucune_ligne(tmp_path):
     analyse = _analyse(tmp_path, prix={"forme": "forfaitaire"})
     produit = classeur_prix.produire(analyse)

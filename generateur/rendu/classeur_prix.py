@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import re
+import textwrap
 import zipfile
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +40,26 @@ ENTETE = PatternFill("solid", fgColor="1F3864")
 TOTAL = PatternFill("solid", fgColor="D9E1F2")
 TRAIT = Side(style="thin", color="808080")
 CADRE = Border(left=TRAIT, right=TRAIT, top=TRAIT, bottom=TRAIT)
+LARGEURS = dict(zip("ABCDEFG", (6, 58, 14, 15, 17, 19, 30)))  # largeur des colonnes, en caractères « 0 »
+# openpyxl ne calcule pas la hauteur des lignes (le tableur la calcule à l'ouverture, mais pas toujours à
+# l'impression, ni LibreOffice pour un classeur qui n'en donne pas) : on l'estime d'après le texte. Une colonne
+# de largeur L mesure (7 L + 5) pixels ; un caractère d'Arial 10 en occupe 6,5 en moyenne (marge comprise),
+# et une ligne de texte 13 points.
+PIXELS_PAR_CARACTERE = 6.5
+POINTS_PAR_LIGNE = 13.0
+
+
+def _lignes_de_texte(texte: str, largeur: float, corps: float = 10) -> int:
+    """Nombre de lignes qu'occupe `texte`, renvoyé à la ligne dans une largeur de `largeur` caractères « 0 »."""
+    caracteres = max(1, int((largeur * 7 + 5 - 6) / (PIXELS_PAR_CARACTERE * corps / 10)))
+    return sum(max(1, len(textwrap.wrap(morceau, caracteres, break_long_words=True)))
+               for morceau in str(texte).split("\n"))
+
+
+def _ajuster_hauteur(ws: Worksheet, ligne: int, colonnes: str, corps: float = 10) -> None:
+    """Hauteur de la ligne : celle de la cellule la plus haute parmi `colonnes` (texte renvoyé à la ligne)."""
+    lignes = max(_lignes_de_texte(ws[f"{c}{ligne}"].value or "", LARGEURS[c], corps) for c in colonnes)
+    ws.row_dimensions[ligne].height = math.ceil(POINTS_PAR_LIGNE * corps / 10 * lignes + 2)
 
 
 # -- écriture du classeur
@@ -145,6 +167,7 @@ def _partie(ws: Worksheet, partie: Partie, debut: int, validation: DataValidatio
         _cellule(ws, ligne, 1, i, "dce_numero")
         _cellule(ws, ligne, 2, l.designation, "dce_cellule")
         _cellule(ws, ligne, 3, l.unite, "dce_cellule")
+        _ajuster_hauteur(ws, ligne, "BC")
         if partie.sigle == "BPU":
             _cellule(ws, ligne, 4, None, "dce_saisie_montant")
             validation.add(f"D{ligne}")
@@ -194,8 +217,8 @@ def _totaux(ws: Worksheet, debut: int, totaux: list[str], tva: float) -> dict[st
 
 
 def _mise_en_page(ws: Worksheet, analyse: Analyse) -> None:
-    for colonne, largeur in zip("ABCDEF", (6, 58, 14, 15, 17, 19)):
-        ws.column_dimensions[colonne].width = largeur
+    for colonne in "ABCDEF":
+        ws.column_dimensions[colonne].width = LARGEURS[colonne]
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     # paysage, marges de 1,5 cm : les six colonnes tiennent dans la largeur sans réduction, et les avertissements
     # s'impriment dans leur corps (10 pt), non réduits à 6 ou 7 pt par l'ajustement à la largeur de la page
