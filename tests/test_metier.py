@@ -236,11 +236,31 @@ def test_elements_du_critere_environnemental_identiques_dans_le_rc_et_le_cadre(t
     rc = blocs_document(analyse, "RC")[0]
     cadre = blocs_cadre(analyse)[0]
     tableaux = [[texte_blocs([Tableau([l], False)]) for l in b.lignes] for blocs in (rc, cadre) for b in blocs
-                if isinstance(b, Tableau) and "Poids dans la note du critère" in texte_blocs([b])]
+                if isinstance(b, Tableau) and "Poids dans la note du critère" in texte_blocs([b])
+                and premier in texte_blocs([b])]
     assert len(tableaux) == 2 and tableaux[0] == tableaux[1], tableaux
-    assert premier in tableaux[0][1]
     poids = [int(re.search(r"(\d+)\s?%", l).group(1)) for l in tableaux[0][1:]]
     assert sum(poids) == 100 and len(poids) >= 2
+
+
+@pytest.mark.parametrize("exemple, premier", [("restauration-lycees", "Engagements envers les producteurs"),
+                                               ("nettoyage-hotel-region", "Insertion professionnelle")])
+def test_elements_du_critere_social_identiques_dans_le_rc_et_le_cadre(exemple, premier):
+    """RN2 : le RC et le cadre de mémoire décrivent le critère social par une seule liste (paramètre
+    critere_social_elements), reprise à l'identique avec ses poids : plus 4 éléments d'un côté et 3 de l'autre."""
+    analyse = _exemple(exemple)
+    rc = blocs_document(analyse, "RC")[0]
+    cadre = blocs_cadre(analyse)[0]
+    tableaux = [[texte_blocs([Tableau([l], False)]) for l in b.lignes] for blocs in (rc, cadre) for b in blocs
+                if isinstance(b, Tableau) and "Poids dans la note du critère" in texte_blocs([b])
+                and premier in texte_blocs([b])]
+    assert len(tableaux) == 2 and tableaux[0] == tableaux[1], tableaux
+    poids = [int(re.search(r"(\d+)\s?%", l).group(1)) for l in tableaux[0][1:]]
+    assert sum(poids) == 100 and len(poids) == 3
+    texte_rc = _net(texte_blocs(rc))
+    if exemple == "restauration-lycees":  # le critère annonce les producteurs et l'insertion : rien d'autre
+        assert "égalité professionnelle entre les femmes" not in texte_rc.split("partie sociale du cadre")[1][:2000]
+        assert "Insertion professionnelle" in tableaux[0][3]
 
 
 def test_penalite_au_dela_du_plafond_refusee(tmp_path):
@@ -457,7 +477,7 @@ def test_cadre_de_memoire_tire_ses_rubriques_de_l_intitule_du_critere():
     texte = _net(texte_blocs(blocs))
     qualite = texte.split("Qualité gustative et nutritionnelle des produits (30 %)")[1].split("Performance environ")[0]
     assert "teneurs en matières grasses, en sel et en sucres" in qualite and "méthodes, étapes" not in qualite
-    social = texte.split("Conditions de travail des producteurs et insertion (10 %)")[1].split("Cadre de réponse")[0]
+    social = texte.split("Conditions de travail des producteurs et insertion (10 %)")[1].split("Cadre de réponse")[0].lower()
     assert "envers les producteurs" in social and "exploitations" in social and "insertion professionnelle" in social
     assert "(100 % exigés)" in texte and "au moins 100 %" not in texte
     article = analyse.selection("ccap-alimentation-durable").numero
