@@ -228,7 +228,7 @@ def test_espaces_verts_interdiction_ecrite_comme_obligation(exemples_generes):
         in ccap.texte.replace("\u00a0", " ")
 
 
-@pytest.mark.parametrize("famille, premier", [("espaces_verts", "Gestion différenciée"),
+@pytest.mark.parametrize("famille, premier", [("espaces_verts", "Gestion différenciée de la tonte"),
                                                ("nettoyage", "Produits de nettoyage"),
                                                ("restauration_collective", "Modes de production")])
 def test_elements_du_critere_environnemental_identiques_dans_le_rc_et_le_cadre(tmp_path, famille, premier):
@@ -261,6 +261,21 @@ def test_elements_du_critere_social_identiques_dans_le_rc_et_le_cadre(exemple, p
     if exemple == "restauration-lycees":  # le critère annonce les producteurs et l'insertion : rien d'autre
         assert "égalité professionnelle entre les femmes" not in texte_rc.split("partie sociale du cadre")[1][:2000]
         assert "Insertion professionnelle" in tableaux[0][3]
+
+
+def test_critere_environnemental_des_espaces_verts_propre_a_la_tonte_et_a_la_taille(exemples_generes):
+    """AN1 : les éléments notés par le critère environnemental de l'exemple d'espaces verts (lots de tonte et fauche,
+    de taille et élagage) relèvent de ces prestations : ni arrosage, ni choix des végétaux (hors objet), ni
+    « essences locales » (critère de provenance)."""
+    from docx import Document
+
+    fichier = next(p for n, p in exemples_generes["amp-espaces-verts"].items() if n.endswith("-RC.docx"))
+    rc = " ".join(c.text for t in Document(fichier).tables
+                  for l in t.rows for c in l.cells)
+    assert "réduction du nombre de passages, relèvement des hauteurs de coupe" in rc
+    assert "zones refuges" in rc and "taille douce, conservation des bois morts et des cavités" in rc
+    for hors_objet in ("arrosage", "choix des végétaux", "essences locales"):
+        assert hors_objet not in rc.lower()
 
 
 def test_penalite_au_dela_du_plafond_refusee(tmp_path):
