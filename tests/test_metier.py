@@ -278,6 +278,36 @@ def test_critere_environnemental_des_espaces_verts_propre_a_la_tonte_et_a_la_tai
         assert hors_objet not in rc.lower()
 
 
+def test_viandes_et_produits_de_la_peche_selon_les_lots(tmp_path):
+    """RN5 : la part de 60 %, les stocks non surexploités et l'écolabel « pêche durable » ne visent que les familles
+    de produits que livrent les lots (intitulé, code CPV) : l'exemple de restauration n'a que des viandes (lot 4) ;
+    un lot de poissons fait apparaître les produits de la pêche."""
+    from conftest import copier_exemple
+    from docx import Document
+
+    def pieces(fichier: Path, sortie: Path) -> dict[str, str]:
+        assert CliRunner().invoke(main, ["generer", str(fichier), "--sortie", str(sortie)]).exit_code == 0
+        return {nom: _net(" ".join(p.text for p in Document(next(sortie.glob(f"*-{nom}.docx"))).paragraphs))
+                for nom in ("CCAP", "CCTP")}
+
+    exemple = RACINE / "exemples" / "restauration-lycees.yaml"
+    lus = pieces(exemple, tmp_path / "viandes")
+    cadre = _net(texte_blocs(blocs_cadre(preparer(exemple, RACINE))[0]))
+    assert "au moins 60 % de la valeur hors taxes des viandes livrées au titre du lot n° 4" in lus["CCAP"]
+    assert "écolabel « pêche durable »" not in lus["CCAP"]
+    assert "surexploités" not in lus["CCTP"] and "bien-être animal" in lus["CCTP"]
+    assert "60 % en valeur des viandes)" in cadre and "produits de la pêche" not in cadre
+    # un lot de poissons : la part porte aussi sur les produits de la pêche, de ce lot
+    copie = copier_exemple(exemple, tmp_path / "poissons" / "reponses.yaml")
+    donnees = yaml.safe_load(copie.read_text(encoding="utf-8"))
+    donnees["lots"][1].update(intitule="Poissons et produits de la mer surgelés", cpv="03311000-2")
+    copie.write_text(yaml.safe_dump(donnees, allow_unicode=True), encoding="utf-8")
+    lus = pieces(copie, tmp_path / "poissons" / "sortie")
+    assert ("au moins 60 % de la valeur hors taxes des viandes et des produits de la pêche livrés au titre des lots "
+            "n° 2 et 4") in lus["CCAP"]
+    assert "stocks qui ne sont pas surexploités" in lus["CCTP"]
+
+
 def test_penalite_au_dela_du_plafond_refusee(tmp_path):
     donnees = reponses(penalites_execution={"livraison_tardive": 2000})
     resultat = CliRunner().invoke(main, ["generer", str(ecrire(tmp_path, donnees)), "-o", str(tmp_path / "sortie")])
@@ -497,7 +527,7 @@ def test_cadre_de_memoire_tire_ses_rubriques_de_l_intitule_du_critere():
     assert "(100 % exigés)" in texte and "au moins 100 %" not in texte
     article = analyse.selection("ccap-alimentation-durable").numero
     assert (f"fixées par l’article {article} du CCAP (au moins 60 % en valeur, dont 30 % de produits issus de "
-            "l’agriculture biologique, et au moins 60 % en valeur des viandes et des produits de la pêche)") in texte
+            "l’agriculture biologique, et au moins 60 % en valeur des viandes)") in texte
     assert "fixées par le CCTP" not in texte
     rc = _net(texte_blocs(blocs_document(analyse, "RC")[0]))
     assert "fixées par le CCTP" not in rc and "envers les producteurs des denrées proposées" in rc
