@@ -308,6 +308,22 @@ def test_viandes_et_produits_de_la_peche_selon_les_lots(tmp_path):
     assert "stocks qui ne sont pas surexploités" in lus["CCTP"]
 
 
+def test_perturbateurs_des_espaces_verts_propres_aux_produits_utilises(exemples_generes):
+    """AN3 : en espaces verts, le tableau des perturbateurs endocriniens et la liste des autres substances nomment les
+    produits réellement utilisés (huiles de chaîne, lubrifiants, équipements de protection), pas les contenants
+    alimentaires, papiers thermiques, revêtements de sol ou peintures d'un gabarit générique."""
+    from docx import Document
+
+    fichier = next(p for n, p in exemples_generes["amp-espaces-verts"].items() if n.endswith("-CCTP.docx"))
+    document = Document(fichier)
+    texte = _net(" ".join([p.text for p in document.paragraphs]
+                          + [c.text for t in document.tables for l in t.rows for c in l.cells]))
+    assert "huiles de chaîne" in texte and "Perturbateurs endocriniens" in texte
+    for hors_objet in ("contenants et emballages alimentaires", "papiers thermiques", "revêtements de sol",
+                       "fournitures de bureau", "revêtements antiadhésifs", "peintures, vernis, colles et encres"):
+        assert hors_objet not in texte, hors_objet
+
+
 def test_penalite_au_dela_du_plafond_refusee(tmp_path):
     donnees = reponses(penalites_execution={"livraison_tardive": 2000})
     resultat = CliRunner().invoke(main, ["generer", str(ecrire(tmp_path, donnees)), "-o", str(tmp_path / "sortie")])
