@@ -324,6 +324,40 @@ def test_perturbateurs_des_espaces_verts_propres_aux_produits_utilises(exemples_
         assert hors_objet not in texte, hors_objet
 
 
+def _texte_piece(fichiers: dict[str, Path], suffixe: str) -> str:
+    from docx import Document
+
+    document = Document(next(p for n, p in fichiers.items() if n.endswith(suffixe)))
+    return _net(" ".join([p.text for p in document.paragraphs]
+                         + [c.text for t in document.tables for l in t.rows for c in l.cells]))
+
+
+def test_gabarits_de_fournitures_absents_des_denrees_et_du_nettoyage(exemples_generes):
+    """RN7, RN8, NN7 : chaque famille n'a que ce qui la concerne (paramètres mentions_hors_famille et
+    bilan_environnemental_famille). Denrées : ni produits neufs ou reconditionnés ni marquage de conformité, ni
+    indicateur de réemploi, ni déchets par flux, ni énergie, réparabilité ou arrêt de fabrication d'un matériel ;
+    nettoyage : le bilan porte sur les consommations de produits et les déplacements, pas sur les déchets par flux.
+    Les fournitures de bureau d'un autre exemple gardent ces mentions (travaux : déchets par flux)."""
+    denrees = exemples_generes["restauration-lycees"]
+    cctp, ccap = _texte_piece(denrees, "-CCTP.docx"), _texte_piece(denrees, "-CCAP.docx")
+    for hors_objet in ("sont neufs", "reconditionnés", "marquage de conformité", "biens issus du réemploi",
+                       "déchets par flux"):
+        assert hors_objet not in cctp, hors_objet
+    for hors_objet in ("consommation d'énergie", "réparabilité", "arrêt de fabrication", "déchets produits, par flux"):
+        assert hors_objet not in ccap.replace("’", "'"), hors_objet
+    assert "apparition d'une référence de meilleure qualité nutritionnelle ou environnementale" in ccap.replace("’", "'")
+    assert "Emballages, livraisons et déplacements" in cctp
+    nettoyage = exemples_generes["nettoyage-hotel-region"]
+    ccap = _texte_piece(nettoyage, "-CCAP.docx").replace("’", "'")
+    bilan = ccap.split("Bilan environnemental")[1][:1500]
+    assert "consommations de produits de nettoyage (en litres), de consommables et d'eau" in bilan
+    assert "déplacements du personnel affecté au marché" in bilan
+    assert "par flux" not in bilan and "nombre de livraisons ou de rotations" not in bilan
+    assert "déchets par flux" not in _texte_piece(nettoyage, "-CCTP.docx")
+    travaux = _texte_piece(exemples_generes["travaux-lycee"], "-CCAP.docx")
+    assert "quantités de déchets produits, par flux" in travaux
+
+
 def test_penalite_au_dela_du_plafond_refusee(tmp_path):
     donnees = reponses(penalites_execution={"livraison_tardive": 2000})
     resultat = CliRunner().invoke(main, ["generer", str(ecrire(tmp_path, donnees)), "-o", str(tmp_path / "sortie")])
