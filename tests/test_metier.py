@@ -358,6 +358,19 @@ def test_gabarits_de_fournitures_absents_des_denrees_et_du_nettoyage(exemples_ge
     assert "quantités de déchets produits, par flux" in travaux
 
 
+def test_heures_par_zone_quand_un_seul_lieu(tmp_path):
+    """NN5 : le cadre de mémoire du nettoyage d'un seul bâtiment (Hôtel de Région) demande le volume d'heures de
+    chaque zone, non de « chaque site » ; sans lieu unique indiqué, il le demande par site."""
+    nettoyage = _net(texte_blocs(blocs_cadre(_exemple("nettoyage-hotel-region"))[0])).replace("’", "'")
+    assert "le volume d'heures affecté à chaque zone" in nettoyage and "chaque site" not in nettoyage
+    plusieurs = _net(texte_blocs(blocs_cadre(_analyse(tmp_path, nature="services", categorie="nettoyage",
+                                                      cpv="90910000-9", lieu_execution="",
+                                                      criteres=[{"intitule": "Prix", "ponderation": 60, "type": "prix"},
+                                                                {"intitule": "Valeur technique", "ponderation": 40,
+                                                                 "type": "technique"}]))[0])).replace("’", "'")
+    assert "le volume d'heures affecté à chaque site" in plusieurs
+
+
 def test_penalite_au_dela_du_plafond_refusee(tmp_path):
     donnees = reponses(penalites_execution={"livraison_tardive": 2000})
     resultat = CliRunner().invoke(main, ["generer", str(ecrire(tmp_path, donnees)), "-o", str(tmp_path / "sortie")])
