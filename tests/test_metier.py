@@ -228,7 +228,7 @@ def test_espaces_verts_interdiction_ecrite_comme_obligation(exemples_generes):
         in ccap.texte.replace("\u00a0", " ")
 
 
-@pytest.mark.parametrize("famille, premier", [("espaces_verts", "Gestion différenciée"),
+@pytest.mark.parametrize("famille, premier", [("espaces_verts", "Gestion différenciée de la tonte"),
                                                ("nettoyage", "Produits de nettoyage"),
                                                ("restauration_collective", "Modes de production")])
 def test_elements_du_critere_environnemental_identiques_dans_le_rc_et_le_cadre(tmp_path, famille, premier):
@@ -236,11 +236,139 @@ def test_elements_du_critere_environnemental_identiques_dans_le_rc_et_le_cadre(t
     rc = blocs_document(analyse, "RC")[0]
     cadre = blocs_cadre(analyse)[0]
     tableaux = [[texte_blocs([Tableau([l], False)]) for l in b.lignes] for blocs in (rc, cadre) for b in blocs
-                if isinstance(b, Tableau) and "Poids dans la note du critère" in texte_blocs([b])]
+                if isinstance(b, Tableau) and "Poids dans la note du critère" in texte_blocs([b])
+                and premier in texte_blocs([b])]
     assert len(tableaux) == 2 and tableaux[0] == tableaux[1], tableaux
-    assert premier in tableaux[0][1]
     poids = [int(re.search(r"(\d+)\s?%", l).group(1)) for l in tableaux[0][1:]]
     assert sum(poids) == 100 and len(poids) >= 2
+
+
+@pytest.mark.parametrize("exemple, premier", [("restauration-lycees", "Engagements envers les producteurs"),
+                                               ("nettoyage-hotel-region", "Insertion professionnelle")])
+def test_elements_du_critere_social_identiques_dans_le_rc_et_le_cadre(exemple, premier):
+    """RN2 : le RC et le cadre de mémoire décrivent le critère social par une seule liste (paramètre
+    critere_social_elements), reprise à l'identique avec ses poids : plus 4 éléments d'un côté et 3 de l'autre."""
+    analyse = _exemple(exemple)
+    rc = blocs_document(analyse, "RC")[0]
+    cadre = blocs_cadre(analyse)[0]
+    tableaux = [[texte_blocs([Tableau([l], False)]) for l in b.lignes] for blocs in (rc, cadre) for b in blocs
+                if isinstance(b, Tableau) and "Poids dans la note du critère" in texte_blocs([b])
+                and premier in texte_blocs([b])]
+    assert len(tableaux) == 2 and tableaux[0] == tableaux[1], tableaux
+    poids = [int(re.search(r"(\d+)\s?%", l).group(1)) for l in tableaux[0][1:]]
+    assert sum(poids) == 100 and len(poids) == 3
+    texte_rc = _net(texte_blocs(rc))
+    if exemple == "restauration-lycees":  # le critère annonce les producteurs et l'insertion : rien d'autre
+        assert "égalité professionnelle entre les femmes" not in texte_rc.split("partie sociale du cadre")[1][:2000]
+        assert "Insertion professionnelle" in tableaux[0][3]
+
+
+def test_critere_environnemental_des_espaces_verts_propre_a_la_tonte_et_a_la_taille(exemples_generes):
+    """AN1 : les éléments notés par le critère environnemental de l'exemple d'espaces verts (lots de tonte et fauche,
+    de taille et élagage) relèvent de ces prestations : ni arrosage, ni choix des végétaux (hors objet), ni
+    « essences locales » (critère de provenance)."""
+    from docx import Document
+
+    fichier = next(p for n, p in exemples_generes["amp-espaces-verts"].items() if n.endswith("-RC.docx"))
+    rc = " ".join(c.text for t in Document(fichier).tables
+                  for l in t.rows for c in l.cells)
+    assert "réduction du nombre de passages, relèvement des hauteurs de coupe" in rc
+    assert "zones refuges" in rc and "taille douce, conservation des bois morts et des cavités" in rc
+    for hors_objet in ("arrosage", "choix des végétaux", "essences locales"):
+        assert hors_objet not in rc.lower()
+
+
+def test_viandes_et_produits_de_la_peche_selon_les_lots(tmp_path):
+    """RN5 : la part de 60 %, les stocks non surexploités et l'écolabel « pêche durable » ne visent que les familles
+    de produits que livrent les lots (intitulé, code CPV) : l'exemple de restauration n'a que des viandes (lot 4) ;
+    un lot de poissons fait apparaître les produits de la pêche."""
+    from conftest import copier_exemple
+    from docx import Document
+
+    def pieces(fichier: Path, sortie: Path) -> dict[str, str]:
+        assert CliRunner().invoke(main, ["generer", str(fichier), "--sortie", str(sortie)]).exit_code == 0
+        return {nom: _net(" ".join(p.text for p in Document(next(sortie.glob(f"*-{nom}.docx"))).paragraphs))
+                for nom in ("CCAP", "CCTP")}
+
+    exemple = RACINE / "exemples" / "restauration-lycees.yaml"
+    lus = pieces(exemple, tmp_path / "viandes")
+    cadre = _net(texte_blocs(blocs_cadre(preparer(exemple, RACINE))[0]))
+    assert "au moins 60 % de la valeur hors taxes des viandes livrées au titre du lot n° 4" in lus["CCAP"]
+    assert "écolabel « pêche durable »" not in lus["CCAP"]
+    assert "surexploités" not in lus["CCTP"] and "bien-être animal" in lus["CCTP"]
+    assert "60 % en valeur des viandes)" in cadre and "produits de la pêche" not in cadre
+    # un lot de poissons : la part porte aussi sur les produits de la pêche, de ce lot
+    copie = copier_exemple(exemple, tmp_path / "poissons" / "reponses.yaml")
+    donnees = yaml.safe_load(copie.read_text(encoding="utf-8"))
+    donnees["lots"][1].update(intitule="Poissons et produits de la mer surgelés", cpv="03311000-2")
+    copie.write_text(yaml.safe_dump(donnees, allow_unicode=True), encoding="utf-8")
+    lus = pieces(copie, tmp_path / "poissons" / "sortie")
+    assert ("au moins 60 % de la valeur hors taxes des viandes et des produits de la pêche livrés au titre des lots "
+            "n° 2 et 4") in lus["CCAP"]
+    assert "stocks qui ne sont pas surexploités" in lus["CCTP"]
+
+
+def test_perturbateurs_des_espaces_verts_propres_aux_produits_utilises(exemples_generes):
+    """AN3 : en espaces verts, le tableau des perturbateurs endocriniens et la liste des autres substances nomment les
+    produits réellement utilisés (huiles de chaîne, lubrifiants, équipements de protection), pas les contenants
+    alimentaires, papiers thermiques, revêtements de sol ou peintures d'un gabarit générique."""
+    from docx import Document
+
+    fichier = next(p for n, p in exemples_generes["amp-espaces-verts"].items() if n.endswith("-CCTP.docx"))
+    document = Document(fichier)
+    texte = _net(" ".join([p.text for p in document.paragraphs]
+                          + [c.text for t in document.tables for l in t.rows for c in l.cells]))
+    assert "huiles de chaîne" in texte and "Perturbateurs endocriniens" in texte
+    for hors_objet in ("contenants et emballages alimentaires", "papiers thermiques", "revêtements de sol",
+                       "fournitures de bureau", "revêtements antiadhésifs", "peintures, vernis, colles et encres"):
+        assert hors_objet not in texte, hors_objet
+
+
+def _texte_piece(fichiers: dict[str, Path], suffixe: str) -> str:
+    from docx import Document
+
+    document = Document(next(p for n, p in fichiers.items() if n.endswith(suffixe)))
+    return _net(" ".join([p.text for p in document.paragraphs]
+                         + [c.text for t in document.tables for l in t.rows for c in l.cells]))
+
+
+def test_gabarits_de_fournitures_absents_des_denrees_et_du_nettoyage(exemples_generes):
+    """RN7, RN8, NN7 : chaque famille n'a que ce qui la concerne (paramètres mentions_hors_famille et
+    bilan_environnemental_famille). Denrées : ni produits neufs ou reconditionnés ni marquage de conformité, ni
+    indicateur de réemploi, ni déchets par flux, ni énergie, réparabilité ou arrêt de fabrication d'un matériel ;
+    nettoyage : le bilan porte sur les consommations de produits et les déplacements, pas sur les déchets par flux.
+    Les fournitures de bureau d'un autre exemple gardent ces mentions (travaux : déchets par flux)."""
+    denrees = exemples_generes["restauration-lycees"]
+    cctp, ccap = _texte_piece(denrees, "-CCTP.docx"), _texte_piece(denrees, "-CCAP.docx")
+    for hors_objet in ("sont neufs", "reconditionnés", "marquage de conformité", "biens issus du réemploi",
+                       "déchets par flux"):
+        assert hors_objet not in cctp, hors_objet
+    for hors_objet in ("consommation d'énergie", "réparabilité", "arrêt de fabrication", "déchets produits, par flux"):
+        assert hors_objet not in ccap.replace("’", "'"), hors_objet
+    assert "apparition d'une référence de meilleure qualité nutritionnelle ou environnementale" in ccap.replace("’", "'")
+    assert "Emballages, livraisons et déplacements" in cctp
+    nettoyage = exemples_generes["nettoyage-hotel-region"]
+    ccap = _texte_piece(nettoyage, "-CCAP.docx").replace("’", "'")
+    bilan = ccap.split("Bilan environnemental")[1][:1500]
+    assert "consommations de produits de nettoyage (en litres), de consommables et d'eau" in bilan
+    assert "déplacements du personnel affecté au marché" in bilan
+    assert "par flux" not in bilan and "nombre de livraisons ou de rotations" not in bilan
+    assert "déchets par flux" not in _texte_piece(nettoyage, "-CCTP.docx")
+    travaux = _texte_piece(exemples_generes["travaux-lycee"], "-CCAP.docx")
+    assert "quantités de déchets produits, par flux" in travaux
+
+
+def test_heures_par_zone_quand_un_seul_lieu(tmp_path):
+    """NN5 : le cadre de mémoire du nettoyage d'un seul bâtiment (Hôtel de Région) demande le volume d'heures de
+    chaque zone, non de « chaque site » ; sans lieu unique indiqué, il le demande par site."""
+    nettoyage = _net(texte_blocs(blocs_cadre(_exemple("nettoyage-hotel-region"))[0])).replace("’", "'")
+    assert "le volume d'heures affecté à chaque zone" in nettoyage and "chaque site" not in nettoyage
+    plusieurs = _net(texte_blocs(blocs_cadre(_analyse(tmp_path, nature="services", categorie="nettoyage",
+                                                      cpv="90910000-9", lieu_execution="",
+                                                      criteres=[{"intitule": "Prix", "ponderation": 60, "type": "prix"},
+                                                                {"intitule": "Valeur technique", "ponderation": 40,
+                                                                 "type": "technique"}]))[0])).replace("’", "'")
+    assert "le volume d'heures affecté à chaque site" in plusieurs
 
 
 def test_penalite_au_dela_du_plafond_refusee(tmp_path):
@@ -457,12 +585,12 @@ def test_cadre_de_memoire_tire_ses_rubriques_de_l_intitule_du_critere():
     texte = _net(texte_blocs(blocs))
     qualite = texte.split("Qualité gustative et nutritionnelle des produits (30 %)")[1].split("Performance environ")[0]
     assert "teneurs en matières grasses, en sel et en sucres" in qualite and "méthodes, étapes" not in qualite
-    social = texte.split("Conditions de travail des producteurs et insertion (10 %)")[1].split("Cadre de réponse")[0]
+    social = texte.split("Conditions de travail des producteurs et insertion (10 %)")[1].split("Cadre de réponse")[0].lower()
     assert "envers les producteurs" in social and "exploitations" in social and "insertion professionnelle" in social
     assert "(100 % exigés)" in texte and "au moins 100 %" not in texte
     article = analyse.selection("ccap-alimentation-durable").numero
     assert (f"fixées par l’article {article} du CCAP (au moins 60 % en valeur, dont 30 % de produits issus de "
-            "l’agriculture biologique, et au moins 60 % en valeur des viandes et des produits de la pêche)") in texte
+            "l’agriculture biologique, et au moins 60 % en valeur des viandes)") in texte
     assert "fixées par le CCTP" not in texte
     rc = _net(texte_blocs(blocs_document(analyse, "RC")[0]))
     assert "fixées par le CCTP" not in rc and "envers les producteurs des denrées proposées" in rc

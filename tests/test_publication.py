@@ -373,6 +373,57 @@ def test_avertissements_du_bordereau_lisibles_a_l_impression():
         assert all(c.font.size * echelle >= 9 for c in notes), (ws.title, [c.font.size for c in notes], echelle)
 
 
+def test_libelles_longs_du_bordereau_renvoyes_a_la_ligne_et_hauteur_ajustee():
+    """NC1 : dans la DPGF de travaux, la désignation longue (retrait de l'amiante, bardage bois) est renvoyée à la
+    ligne dans sa cellule et la ligne est assez haute pour son texte : elle ne déborde plus sur la ligne voisine."""
+    contenu = classeur_prix.produire(preparer(EXEMPLES / "travaux-lycee.yaml", RACINE)).contenu
+    classeur = load_workbook(io.BytesIO(contenu))
+    longues = 0
+    for ws in classeur.worksheets:
+        largeur = ws.column_dimensions["B"].width
+        for ligne in ws.iter_rows():
+            if ligne[0].style != "dce_numero":
+                continue
+            designation = str(ligne[1].value)
+            assert ligne[1].alignment.wrap_text, (ws.title, designation)
+            hauteur = ws.row_dimensions[ligne[0].row].height
+            assert hauteur, (ws.title, designation)  # chaque ligne de prix a sa hauteur, pas seulement certaines
+            # au plus (7 L + 5) / 6 caractères d'Arial 10 par ligne de texte de 12,75 pt
+            lignes_min = -(-len(designation) // int((largeur * 7 + 5) / 6))
+            assert hauteur >= 12.75 * lignes_min, (ws.title, designation, hauteur)
+            if len(designation) > 100:
+                longues += 1
+                assert hauteur >= 12.75 * 2
+    assert longues >= 2  # « Retrait des matériaux contenant de l'amiante… », « Bardage bois… »
+
+
+def test_colonne_egalim_du_bordereau_a_renseigner_et_citee_par_le_ccap(tmp_path):
+    """RN1 : le CCAP exige que chaque référence du BPU mentionne sa catégorie EGalim ou son label ; la clause qui
+    l'exige (en-tête `colonnes_bordereau`) donne au bordereau une colonne à saisir, déverrouillée dans la feuille
+    protégée, que le texte du CCAP désigne par son titre. Sans la clause, pas de colonne."""
+    from docx import Document
+
+    analyse = preparer(EXEMPLES / "restauration-lycees.yaml", RACINE)
+    assert analyse.selection("ccap-alimentation-durable").retenue
+    for ws in load_workbook(io.BytesIO(classeur_prix.produire(analyse).contenu)).worksheets:
+        entete = next(l for l in ws.iter_rows() if l[0].value == "N°")
+        titres = [c.value for c in entete if c.value]
+        colonne = titres.index("Catégorie EGalim, signe de qualité ou label")
+        lignes = [l for l in ws.iter_rows() if l[0].style == "dce_numero"]
+        assert lignes and ws.protection.sheet
+        assert all(not l[colonne].protection.locked for l in lignes), ws.title
+    sortie = tmp_path / "rl"
+    from generateur.interfaces.cli import main
+    assert CliRunner().invoke(main, ["generer", str(EXEMPLES / "restauration-lycees.yaml"), "--sortie", str(sortie)]).exit_code == 0
+    ccap = "\n".join(p.text for p in Document(next(sortie.glob("*-CCAP.docx"))).paragraphs)
+    ccap = ccap.replace("\u00a0", " ").replace("\u202f", " ")
+    assert "dans la colonne « Catégorie EGalim, signe de qualité ou label » du bordereau" in ccap
+    # famille sans la clause : le bordereau garde ses six colonnes
+    ws = load_workbook(io.BytesIO(classeur_prix.produire(
+        preparer(EXEMPLES / "nettoyage-hotel-region.yaml", RACINE)).contenu)).worksheets[0]
+    assert all(c.value != "Catégorie EGalim, signe de qualité ou label" for l in ws.iter_rows() for c in l)
+
+
 def test_lignes_types_de_la_famille_si_aucune_ligne(tmp_path):
     analyse = _analyse(tmp_path, prix={"forme": "forfaitaire"})
     produit = classeur_prix.produire(analyse)

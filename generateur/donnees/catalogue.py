@@ -24,7 +24,7 @@ DOCUMENTS = ("RC", "CCAP", "CCTP")
 CHAMPS_CLAUSE = {
     "id", "version", "en_vigueur", "titre", "document", "article", "ordre", "actions", "references",
     "statut_juridique", "note_juridique", "condition", "portee", "variables", "deroge_ccag", "decp", "quand", "renvois",
-    "s_applique_a",
+    "s_applique_a", "colonnes_bordereau",
 }
 # Champ d'application d'une clause (`s_applique_a`) : « toutes », ou les natures du marché et les familles d'achat
 # (réponses `nature` et `categorie`) auxquelles elle peut s'appliquer ; une liste absente ne restreint rien ;
@@ -80,6 +80,7 @@ SCHEMA_CLAUSE = {
         "deroge_ccag": {"type": ["array", "null"], "items": {"type": "object"}},
         "decp": {"type": ["array", "null"], "items": {"type": "string"}},
         "s_applique_a": {"type": ["string", "object"]},
+        "colonnes_bordereau": {"type": "array", "items": {"type": "string"}},
     },
 }
 # Niveau d'un lien clause → action SPASER (README, « Niveaux des liens SPASER ») : ce que le droit impose à tous,
@@ -156,6 +157,9 @@ class Clause:
     # Champ d'application (`s_applique_a`) : None s'il n'est pas déclaré ; {} pour « toutes » ; sinon
     # {"natures": [...], "familles": [...]} (une clé absente ne restreint rien).
     champ: dict[str, Any] | None = None
+    # Colonnes que le candidat renseigne pour chaque ligne du bordereau des prix quand la clause est retenue
+    # (« Catégorie EGalim, signe de qualité ou label »…) : cellules déverrouillées du classeur.
+    colonnes_bordereau: list[str] = field(default_factory=list)
     # Modèle Jinja compilé, gardé avec la clause par generateur.droit.expressions.modele_clause.
     modele_compile: Any = field(default=None, repr=False, compare=False)
 
@@ -348,6 +352,7 @@ def lire_clause(fichier: Path, documents: dict[str, dict[str, Any]] | None = Non
         decp=list(meta.get("decp") or []), corps=corps, fichier=fichier, ligne_corps=ligne_corps,
         empreinte=hashlib.sha256(texte.encode("utf-8")).hexdigest(),
         quand=str(meta.get("quand") or "").strip(), renvois=[dict(r) for r in renvois],
+        colonnes_bordereau=[str(c) for c in meta.get("colonnes_bordereau") or []],
         champ=None if "s_applique_a" not in meta else ({} if meta["s_applique_a"] == "toutes" else
                                                        {k: ({str(n): [str(x) for x in f] for n, f in v.items()}
                                                             if k == "sauf" else [str(x) for x in v])

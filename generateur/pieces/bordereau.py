@@ -51,6 +51,15 @@ class FeuilleLot:
     parties: list[Partie]
     lignes_types: bool
     avertissements: list[str] = field(default_factory=list)
+    # Colonnes à renseigner par le candidat pour chaque ligne (en-tête `colonnes_bordereau` des clauses retenues)
+    colonnes: list[str] = field(default_factory=list)
+
+
+def colonnes_a_renseigner(analyse: Analyse, lot: dict[str, Any]) -> list[str]:
+    """Colonnes que les clauses retenues (pour ce lot) demandent au candidat de renseigner pour chaque référence
+    du bordereau (en-tête `colonnes_bordereau`)."""
+    return list(dict.fromkeys(c for s in analyse.retenues() for c in s.clause.colonnes_bordereau
+                              if s.clause.portee != "lot" or lot["numero"] in s.lots))
 
 
 @lru_cache(maxsize=4)
@@ -117,7 +126,7 @@ def feuille_du_lot(analyse: Analyse, lot: dict[str, Any]) -> FeuilleLot:
                                       "juge les prix n'est pas produit (lots[].lignes_prix[].quantite)")
         elif forme == "mixte":
             avertissements.append(f"lot {lot['numero']} : prix mixtes sans ligne à prix unitaire")
-    return FeuilleLot(lot, parties, types, avertissements)
+    return FeuilleLot(lot, parties, types, avertissements, colonnes_a_renseigner(analyse, lot))
 
 
 def sigles(analyse: Analyse) -> list[str]:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import re
+import textwrap
 import zipfile
 from dataclasses import dataclass
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.utils import get_column_letter
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Protection, Side
 from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -38,6 +41,30 @@ ENTETE = PatternFill("solid", fgColor="1F3864")
 TOTAL = PatternFill("solid", fgColor="D9E1F2")
 TRAIT = Side(style="thin", color="808080")
 CADRE = Border(left=TRAIT, right=TRAIT, top=TRAIT, bottom=TRAIT)
+LARGEURS = dict(zip("ABCDEF", (6, 58, 14, 15, 17, 19)))  # largeur des colonnes, en caractères « 0 »
+# colonne que le candidat renseigne pour chaque ligne (catégorie EGalim…) ; la désignation cède la largeur
+# qu'elle prend, pour que la feuille tienne encore sur la largeur de la page A4 paysage sans réduire le texte
+LARGEUR_A_RENSEIGNER = 24
+# openpyxl ne calcule pas la hauteur des lignes (le tableur la calcule à l'ouverture, mais pas toujours à
+# l'impression, ni LibreOffice pour un classeur qui n'en donne pas) : on l'estime d'après le texte. Une colonne
+# de largeur L mesure (7 L + 5) pixels ; un caractère d'Arial 10 en occupe 6,5 en moyenne (marge comprise),
+# et une ligne de texte 13 points.
+PIXELS_PAR_CARACTERE = 6.5
+POINTS_PAR_LIGNE = 13.0
+
+
+def _lignes_de_texte(texte: str, largeur: float, corps: float = 10) -> int:
+    """Nombre de lignes qu'occupe `texte`, renvoyé à la ligne dans une largeur de `largeur` caractères « 0 »."""
+    caracteres = max(1, int((largeur * 7 + 5 - 6) / (PIXELS_PAR_CARACTERE * corps / 10)))
+    return sum(max(1, len(textwrap.wrap(morceau, caracteres, break_long_words=True)))
+               for morceau in str(texte).split("\n"))
+
+
+def _ajuster_hauteur(ws: Worksheet, ligne: int, colonnes: str, corps: float = 10) -> None:
+    """Hauteur de la ligne : celle de la cellule la plus haute parmi `colonnes` (texte renvoyé à la ligne)."""
+    lignes = max(_lignes_de_texte(ws[f"{c}{ligne}"].value or "", ws.column_dimensions[c].width, corps)
+                 for c in colonnes)
+    ws.row_dimensions[ligne].height = math.ceil(POINTS_PAR_LIGNE * corps / 10 * lignes + 2)
 
 
 # -- écriture du classeur
@@ -66,6 +93,7 @@ def _styles(classeur: Workbook) -> None:
     style("dce_quantite", cadre=True, format_=FORMAT_QUANTITE)
     style("dce_montant", cadre=True, format_=FORMAT_EUROS)
     style("dce_saisie_texte", cadre=True, fond=SAISIE, saisie=True)
+    style("dce_saisie_libelle", cadre=True, fond=SAISIE, saisie=True, retour=True)
     style("dce_saisie_montant", cadre=True, fond=SAISIE, saisie=True, format_=FORMAT_EUROS)
     style("dce_saisie_quantite", cadre=True, fond=SAISIE, saisie=True, format_=FORMAT_QUANTITE)
     style("dce_total", gras=True, cadre=True, fond=TOTAL, format_=FORMAT_EUROS)
@@ -124,7 +152,7 @@ def _entete(ws: Worksheet, analyse: Analyse, lot: dict[str, Any], parties: list[
 
 
 def _partie(ws: Worksheet, partie: Partie, debut: int, validation: DataValidation,
-            plusieurs: bool) -> tuple[int, str | None]:
+            plusieurs: bool, a_renseigner: list[str]) -> tuple[int, str | None]:
     """Écrit une partie à partir de la ligne `debut` ; renvoie la ligne suivante et la référence de son montant HT.
 
     Quand la feuille a plusieurs parties, chacune a son titre et son sous-total.
@@ -137,14 +165,20 @@ def _partie(ws: Worksheet, partie: Partie, debut: int, validation: DataValidatio
     colonnes = (["N°", "Désignation", "Unité", "Prix unitaire HT"] if partie.sigle == "BPU" else
                 ["N°", "Désignation", "Unité", "Quantité estimée" if partie.sigle == "BPU-DQE" else "Quantité",
                  "Prix unitaire HT", "Montant HT"])
+    suite = len(colonnes) + 1  # colonnes que le candidat renseigne pour chaque ligne, après celles des prix
+    colonnes += a_renseigner
     for j, titre in enumerate(colonnes, start=1):
         _cellule(ws, entete, j, titre, "dce_entete")
+    _ajuster_hauteur(ws, entete, "".join(get_column_letter(j) for j in range(1, len(colonnes) + 1)))
     ligne = entete
     for i, l in enumerate(partie.lignes, start=1):
         ligne += 1
         _cellule(ws, ligne, 1, i, "dce_numero")
         _cellule(ws, ligne, 2, l.designation, "dce_cellule")
         _cellule(ws, ligne, 3, l.unite, "dce_cellule")
+        for j in range(suite, suite + len(a_renseigner)):
+            _cellule(ws, ligne, j, None, "dce_saisie_libelle")
+        _ajuster_hauteur(ws, ligne, "BC")
         if partie.sigle == "BPU":
             _cellule(ws, ligne, 4, None, "dce_saisie_montant")
             validation.add(f"D{ligne}")
@@ -193,9 +227,21 @@ def _totaux(ws: Worksheet, debut: int, totaux: list[str], tva: float) -> dict[st
     return {"HT": f"F{ht}", "taux": f"F{taux}", "TVA": f"F{montant_tva}", "TTC": f"F{ttc}"}
 
 
-def _mise_en_page(ws: Worksheet, analyse: Analyse) -> None:
-    for colonne, largeur in zip("ABCDEF", (6, 58, 14, 15, 17, 19)):
+def _largeurs(ws: Worksheet, feuille: FeuilleLot) -> None:
+    """Largeur des colonnes, fixée avant l'écriture : la hauteur des lignes s'en déduit."""
+    for colonne, largeur in LARGEURS.items():
         ws.column_dimensions[colonne].width = largeur
+    if not feuille.colonnes:
+        return
+    ws.column_dimensions["B"].width = LARGEURS["B"] - LARGEUR_A_RENSEIGNER // 2
+    for partie in feuille.parties:  # après les colonnes des prix : E pour un BPU, G sinon
+        debut = 5 if partie.sigle == "BPU" else 7
+        for j in range(debut, debut + len(feuille.colonnes)):
+            lettre = get_column_letter(j)
+            ws.column_dimensions[lettre].width = max(LARGEURS.get(lettre, 0), LARGEUR_A_RENSEIGNER)
+
+
+def _mise_en_page(ws: Worksheet, analyse: Analyse) -> None:
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     # paysage, marges de 1,5 cm : les six colonnes tiennent dans la largeur sans réduction, et les avertissements
     # s'impriment dans leur corps (10 pt), non réduits à 6 ou 7 pt par l'ajustement à la largeur de la page
@@ -223,10 +269,11 @@ def _ecrire_feuille(ws: Worksheet, analyse: Analyse, feuille: FeuilleLot) -> dic
                                 showErrorMessage=True, errorTitle="Valeur invalide",
                                 error="Saisir un nombre positif ou nul, sans unité.")
     ws.add_data_validation(validation)
+    _largeurs(ws, feuille)
     ligne = _entete(ws, analyse, feuille.lot, feuille.parties)
     totaux = []
     for partie in feuille.parties:
-        ligne, total = _partie(ws, partie, ligne, validation, len(feuille.parties) > 1)
+        ligne, total = _partie(ws, partie, ligne, validation, len(feuille.parties) > 1, feuille.colonnes)
         if total:
             totaux.append(total)
     cellules = _totaux(ws, ligne, totaux, float(feuille.lot["tva"])) if totaux else {}
