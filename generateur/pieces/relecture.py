@@ -221,17 +221,23 @@ def _motif_renvoi_contenu(r: Regle) -> re.Pattern[str]:
 def _renvois_contenu(r: Regle, pieces: dict[str, Piece], trouves: Trouves) -> Iterable[Defaut]:
     """« les performances du CCTP », « le délai fixé au CCTP » : un renvoi sans numéro vers un contenu que la pièce
     citée doit traiter dans un article ; le contenu est trouvé si un titre de la pièce répond au motif donné."""
+    for u, debut, fin, g, cible, visee, titre in _renvois_vers_contenu(r, pieces, trouves):
+        if visee.titres and not any(titre.search(t) for t in visee.titres):
+            yield _defaut(r, u, debut, fin, f"aucun article du {cible} sur ce point")
+
+
+def _renvois_vers_contenu(r: Regle, pieces: dict[str, Piece], trouves: Trouves):
+    """Chaque renvoi trouvé vers une pièce de la consultation : (unité, début, fin, groupes, nom de la pièce, pièce
+    visée, motif du contenu annoncé) ; les renvois vers une pièce non produite sont laissés de côté."""
     noms = _noms(r)
     contenus = _contenus(r)
     for p, u, correspondances in trouves:
         for debut, fin, g in correspondances:
             cible = noms[g["cible"].lower()]
             visee = pieces.get(cible)
-            if visee is None or not visee.titres:
-                continue
-            titre = next(v for k, v in contenus.items() if re.fullmatch(k, g["nom"], re.IGNORECASE))
-            if not any(titre.search(t) for t in visee.titres):
-                yield _defaut(r, u, debut, fin, f"aucun article du {cible} sur ce point")
+            if visee is not None:
+                motif = next(v for k, v in contenus.items() if re.fullmatch(k, g["nom"], re.IGNORECASE))
+                yield u, debut, fin, g, cible, visee, motif
 
 
 def _motif_renvoi_contenu_article(r: Regle) -> re.Pattern[str]:
@@ -249,17 +255,10 @@ def _dans_article(u: Unite, numero: str) -> bool:
 def _renvois_contenu_article(r: Regle, pieces: dict[str, Piece], trouves: Trouves) -> Iterable[Defaut]:
     """« les fréquences fixées à l'article 2 du CCTP » : l'article cité existe (renvoi-article le vérifie) mais
     doit aussi traiter le contenu annoncé ; il le traite si l'un de ses titres ou de ses textes répond au motif."""
-    noms = _noms(r)
-    contenus = _contenus(r)
-    for p, u, correspondances in trouves:
-        for debut, fin, g in correspondances:
-            cible = noms[g["cible"].lower()]
-            visee = pieces.get(cible)
-            if visee is None or g["num"] not in visee.articles:
-                continue
-            motif = next(v for k, v in contenus.items() if re.fullmatch(k, g["nom"], re.IGNORECASE))
-            if not any(motif.search(v.texte) for v in visee.unites if _dans_article(v, g["num"])):
-                yield _defaut(r, u, debut, fin, f"l'article {g['num']} du {cible} ne traite pas de ce point")
+    for u, debut, fin, g, cible, visee, motif in _renvois_vers_contenu(r, pieces, trouves):
+        if g["num"] in visee.articles and not any(motif.search(v.texte) for v in visee.unites
+                                                  if _dans_article(v, g["num"])):
+            yield _defaut(r, u, debut, fin, f"l'article {g['num']} du {cible} ne traite pas de ce point")
 
 
 def _melange(r: Regle, pieces: dict[str, Piece], trouves: Trouves) -> Iterable[Defaut]:
