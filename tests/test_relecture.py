@@ -187,7 +187,9 @@ def test_clause_fautive_passe_l_annexe_a_verifier_et_strict_refuse(tmp_path):
     assert "article 42" in vus["renvoi-article-absent"]["extrait"] and vus["renvoi-article-absent"]["detail"] == "CCAP sans article 42"
     assert "999 mois" in vus["valeur-sentinelle"]["extrait"]
     relecture_controle = next(c for c in annexe["controles"] if c["id"] == "relecture-pieces")
-    assert relecture_controle["verdict"] == "a_verifier" and "structure-donnees" in relecture_controle["constat"]
+    assert relecture_controle["verdict"] == "a_verifier" and "qui rendent le texte faux" in relecture_controle["constat"]
+    assert "structure-donnees" not in relecture_controle["constat"]  # vocabulaire métier : le détail est à l'article 4
+    assert "pièces concernées\u00a0: CCAP" in relecture_controle["constat"]
     # la clause non vérifiée est à faire valider, avec sa note
     assert {"clause": "ccap-essai-relecture", "statut_juridique": "non_verifie"}.items() <= next(
         c for c in annexe["clauses_a_valider"] if c["clause"] == "ccap-essai-relecture").items()
