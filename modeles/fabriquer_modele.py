@@ -15,7 +15,7 @@ aucune logique, seulement la mise en page et des balises :
 - sommaire : un paragraphe contenant seulement ``{{p sommaire }}`` ;
 - corps : un paragraphe contenant seulement ``{{p corps }}`` ;
 - en-tête : ``{{ acheteur_nom_court }}``, ``{{ sigle_document }}``, ``{{ reference }}`` ;
-- pied de page : ``{{ objet_court }}`` et « Page X / Y » (champs PAGE et NUMPAGES).
+- pied de page : ``{{ objet_court }}`` (la référence de la consultation : « Consultation n° … ») et « Page X / Y » (champs PAGE et NUMPAGES).
 
 Un acheteur peut remplacer ``dce.docx`` par son propre fichier Word (charte
 graphique, logo, polices), à condition d'y conserver les mêmes balises et les

@@ -60,6 +60,9 @@ def test_entete_couverture_et_typographie(generer):
     ccap = docs["CCAP"]
     entete = "\n".join(p.text for s in ccap.doc.sections for p in s.header.paragraphs)
     assert "TEST-001" in entete and "CCAP" in entete
+    # pied de page : la référence entière, jamais un objet coupé par « … » (relecture du juriste)
+    pied = [c.text for s in ccap.doc.sections for t in s.footer.tables for r in t.rows for c in r.cells]
+    assert pied[0] == "Consultation n°\u00a0TEST-001" and not any("…" in c for c in pied), pied
     couverture = ccap.tout
     assert "Cahier des clauses administratives particulières" in couverture
     assert "15\u00a0janvier 2027 à 12\u00a0h\u00a000" in couverture

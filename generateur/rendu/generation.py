@@ -39,7 +39,9 @@ def variables_modele(analyse: Analyse, document: str, titre: str) -> dict[str, A
         "titre_document": titre,
         "sigle_document": document,
         "objet": objet,
-        "objet_court": objet if len(objet) <= 50 else objet[:48].rsplit(" ", 1)[0] + "…",
+        # pied de page : la référence, qui identifie la pièce sans être coupée (un objet tronqué par « … » ne
+        # désigne plus rien ; relecture du juriste)
+        "objet_court": _pied_de_page(str(ctx["reference"])),
         "reference": ctx["reference"],
         "procedure": ctx["procedure_libelle"],
         "date_limite": date_heure(ctx["date_limite_offres"]),
@@ -139,3 +141,8 @@ def contenus_annexe(analyse: Analyse, conformite: Conformite, base: str,
         f"{base}-annexe-conformite.json": json_lisible(contenu),
         f"{base}-annexe-conformite.csv": annexe.csv_annexe(contenu),
     }
+
+
+def _pied_de_page(reference: str) -> str:
+    texte = f"Consultation n°\u00a0{reference}"
+    return texte if len(texte) <= 50 else texte[:49] + "…"
