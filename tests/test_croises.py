@@ -139,7 +139,7 @@ def test_flux_du_texte_du_maitre_d_oeuvre_contredisant_le_ccap_passe_l_annexe_a_
     assert "CCAP, Article 5 – " in vu[0]["detail"] and "fractions minérales" in vu[0]["detail"]
     assert annexe["synthese"]["etat"] != "conforme"
     verdict = next(c for c in annexe["controles"] if c["id"] == "relecture-pieces")
-    assert verdict["verdict"] == "a_verifier" and "liste-flux-dechets" in verdict["constat"]
+    assert verdict["verdict"] == "a_verifier" and "CCTP" in verdict["constat"].split("pièces concernées")[1]
     # l'annexe Word cite les deux pièces : le CCTP fautif (pièce, extrait) et le CCAP qui fait foi (détail)
     from conftest import Lu
 
