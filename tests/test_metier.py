@@ -228,16 +228,22 @@ def test_espaces_verts_interdiction_ecrite_comme_obligation(exemples_generes):
         in ccap.texte.replace("\u00a0", " ")
 
 
+def _tableaux_des_elements(analyse, premier: str) -> list[list[str]]:
+    """Les tableaux « éléments d'appréciation et poids » d'un critère, au RC puis au cadre de mémoire, reconnus par
+    leur premier élément ; chaque tableau en lignes de texte."""
+    rc = blocs_document(analyse, "RC")[0]
+    cadre = blocs_cadre(analyse)[0]
+    return [[texte_blocs([Tableau([l], False)]) for l in b.lignes] for blocs in (rc, cadre) for b in blocs
+            if isinstance(b, Tableau) and "Poids dans la note du critère" in texte_blocs([b])
+            and premier in texte_blocs([b])]
+
+
 @pytest.mark.parametrize("famille, premier", [("espaces_verts", "Gestion différenciée de la tonte"),
                                                ("nettoyage", "Produits de nettoyage"),
                                                ("restauration_collective", "Modes de production")])
 def test_elements_du_critere_environnemental_identiques_dans_le_rc_et_le_cadre(tmp_path, famille, premier):
     analyse = _analyse(tmp_path, nature="services", categorie=famille, cpv="90910000-9")
-    rc = blocs_document(analyse, "RC")[0]
-    cadre = blocs_cadre(analyse)[0]
-    tableaux = [[texte_blocs([Tableau([l], False)]) for l in b.lignes] for blocs in (rc, cadre) for b in blocs
-                if isinstance(b, Tableau) and "Poids dans la note du critère" in texte_blocs([b])
-                and premier in texte_blocs([b])]
+    tableaux = _tableaux_des_elements(analyse, premier)
     assert len(tableaux) == 2 and tableaux[0] == tableaux[1], tableaux
     poids = [int(re.search(r"(\d+)\s?%", l).group(1)) for l in tableaux[0][1:]]
     assert sum(poids) == 100 and len(poids) >= 2
@@ -250,10 +256,7 @@ def test_elements_du_critere_social_identiques_dans_le_rc_et_le_cadre(exemple, p
     critere_social_elements), reprise à l'identique avec ses poids : plus 4 éléments d'un côté et 3 de l'autre."""
     analyse = _exemple(exemple)
     rc = blocs_document(analyse, "RC")[0]
-    cadre = blocs_cadre(analyse)[0]
-    tableaux = [[texte_blocs([Tableau([l], False)]) for l in b.lignes] for blocs in (rc, cadre) for b in blocs
-                if isinstance(b, Tableau) and "Poids dans la note du critère" in texte_blocs([b])
-                and premier in texte_blocs([b])]
+    tableaux = _tableaux_des_elements(analyse, premier)
     assert len(tableaux) == 2 and tableaux[0] == tableaux[1], tableaux
     poids = [int(re.search(r"(\d+)\s?%", l).group(1)) for l in tableaux[0][1:]]
     assert sum(poids) == 100 and len(poids) == 3
