@@ -109,11 +109,16 @@ def test_retrait_de_l_amiante_affecte_au_lot_1(lycee, tmp_path):
     ccap = normal(lycee["CCAP"].texte)  # tâche de la période de préparation du lot
     assert ("pour le lot n° 1, établit le plan de démolition, de retrait ou d’encapsulage de l’amiante et les modes "
             f"opératoires du retrait, décrits à l’article {numero_cctp} du CCTP") in ccap
+    # l'exemple décompose le retrait par matériau (quantités du repérage) : la ligne forfaitaire générique n'est
+    # pas ajoutée en double ; les lignes de retrait sont au seul lot 1
     feuilles = _classeur(preparer(EXEMPLE, RACINE))
-    avec = [titre for titre, textes in feuilles.items()
-            if any(t.startswith("Retrait des matériaux contenant de l’amiante") or
-                   t.startswith("Retrait des matériaux contenant de l'amiante") for t in textes)]
+    avec = [titre for titre, textes in feuilles.items() if any("amiante" in t.lower() for t in textes)]
     assert len(avec) == 1 and avec[0].startswith("Lot 1"), avec
+    lot1 = feuilles[avec[0]]
+    assert not any(t.startswith(("Retrait des matériaux contenant de l’amiante",
+                                 "Retrait des matériaux contenant de l'amiante")) for t in lot1)
+    retraits = [t for t in lot1 if "amiante" in t.lower()]
+    assert len(retraits) == 3 and any("dalles de sol vinyle-amiante" in t for t in retraits), retraits
 
 
 def test_sans_retrait_d_amiante_ni_certification_ni_ligne(tmp_path):
@@ -122,6 +127,9 @@ def test_sans_retrait_d_amiante_ni_certification_ni_ligne(tmp_path):
 
     donnees = copy.deepcopy(REPONSES)
     donnees["chantier"]["amiante_retrait"] = False
+    for lot in donnees["lots"]:  # les lignes de retrait que l'acheteur avait écrites partent avec le retrait
+        lot["lignes_prix"] = [ligne for ligne in lot.get("lignes_prix", [])
+                              if "amiante" not in ligne["designation"].lower()]
     lus, resultat = _generer(tmp_path, donnees)
     assert "R4412-129" not in lus["RC"].tout and "R4412-133" not in lus["CCTP"].tout
     assert "encapsulage" not in lus["CCAP"].tout

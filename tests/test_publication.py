@@ -394,7 +394,7 @@ def test_libelles_longs_du_bordereau_renvoyes_a_la_ligne_et_hauteur_ajustee():
             if len(designation) > 100:
                 longues += 1
                 assert hauteur >= 12.75 * 2
-    assert longues >= 2  # « Retrait des matériaux contenant de l'amiante… », « Bardage bois… »
+    assert longues >= 2  # « Retrait de l'amiante (entreprise certifiée) : dalles de sol… », « Bardage bois… »
 
 
 def test_colonne_egalim_du_bordereau_a_renseigner_et_citee_par_le_ccap(tmp_path):
