@@ -240,8 +240,8 @@ def test_exemples_bilan_decompte_a_la_main(tmp_path):
     assert synthese["Consultations alloties"][4:6] == (3, 2)
     # heures : travaux 1 209 + 780 + 245 + 216 + 720 = 3 170 ; nettoyage 1 380 000 × 80 % × 7 % ÷ 30 = 2 576
     assert synthese["Heures d'insertion prévues"][2] == 3170 + 2576
-    # commerce équitable : les denrées des lycées, 1 840 000 + 1 260 000 + 980 000 + 2 150 000 + 72 000
-    assert synthese["Montant des consultations exigeant des produits du commerce équitable"][2] == 6302000
+    # commerce équitable : les denrées des lycées, 1 840 000 + 1 260 000 + 980 000 + 2 600 000 + 600 000
+    assert synthese["Montant des consultations exigeant des produits du commerce équitable"][2] == 7280000
 
 
 @pytest.mark.skipif(soffice() is None, reason="LibreOffice absent (obligatoire sous CI=true)")

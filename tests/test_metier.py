@@ -171,8 +171,10 @@ def test_ccap_de_denrees(exemples_generes):
     assert ccap.article("Lieux, jours et horaires de livraison") == "4.1"
     assert ("aux adresses figurant dans la pièce « Liste des lycées et des cuisines de livraison (adresses, accès, "
             "créneaux de déchargement) » jointe au dossier de consultation") in texte
-    assert ("Les livraisons ont lieu du lundi au vendredi, de 6 h 30 à 11 h, hors jours fériés et périodes de "
-            "fermeture des lycées ; les denrées sont livrées au plus tard à 8 h 30") in texte
+    assert ("Les livraisons ont lieu du lundi au vendredi, hors jours fériés et périodes de fermeture des lycées, "
+            "dans le créneau de déchargement de chaque cuisine indiqué dans la liste des lycées jointe au dossier "
+            "(entre 6 h 30 et 8 h 30) ; les denrées sont livrées au plus tard à 8 h 30") in texte
+    assert "11 h" not in texte  # une seule règle de livraison : celle de la liste des lycées
     for titre in ("Agrément sanitaire et traçabilité", "Chaîne du froid", "Durée de vie résiduelle",
                   "Livraisons du matin", "Admission", "Ajournement", "Réfaction", "Rejet"):
         assert titre in ccap.titres(3) or titre in texte, titre
@@ -576,7 +578,7 @@ def test_relecture_voit_une_provenance_regionale(tmp_path):
         pieces = {nom: piece_propre(nom, phrase if nom == "CCTP" else None) for nom in ("RC", "CCAP", "CCTP")}
         assert "provenance-locale" in {d.regle for d in relire(pieces)}, phrase
     exemple = (RACINE / "exemples" / "restauration-lycees.yaml").read_text(encoding="utf-8")
-    assert "48 heures après la récolte" in exemple and "régionaux" not in exemple
+    assert "48 heures après leur récolte" in exemple and "régionaux" not in exemple
 
 
 def test_cadre_de_memoire_tire_ses_rubriques_de_l_intitule_du_critere():
@@ -728,3 +730,22 @@ def test_denrees_substances_limitees_aux_materiaux_au_contact(exemples_generes):
     cctp = _net(_piece(exemples_generes["nettoyage-hotel-region"], "-CCTP.docx").texte)
     assert "dans les produits d’entretien et de désinfection, les consommables et les sacs." in cctp
     assert "mobilier" not in cctp and "Les modalités de preuve, de substitution" in cctp
+
+
+def test_le_dqe_dit_la_periode_de_ses_quantites():
+    """Revue 3, B3 : le DQE dit pour quelle période ses quantités sont estimées (toute la durée, comme la question
+    « Quantité estimée » du questionnaire), reconductions comprises quand il y en a."""
+    import io
+
+    from openpyxl import load_workbook
+
+    from generateur.droit.regles import preparer
+    from generateur.rendu import classeur_prix
+
+    for exemple, attendu in (("restauration-lycees", "pour toute la durée du contrat, reconductions comprises\u00a0;"),):
+        analyse = preparer(RACINE / "exemples" / f"{exemple}.yaml", RACINE)
+        classeur = load_workbook(io.BytesIO(classeur_prix.produire(analyse).contenu))
+        notes = [str(c.value) for ws in classeur.worksheets for ligne in ws.iter_rows() for c in ligne
+                 if isinstance(c.value, str) and "quantités du DQE" in c.value]
+        assert notes and all(f"Les quantités du DQE sont estimées {attendu}" in n for n in notes), notes
+        assert len(notes) == len(classeur.worksheets)

@@ -136,8 +136,10 @@ def _entete(ws: Worksheet, analyse: Analyse, lot: dict[str, Any], parties: list[
     notes = ["Prix en euros hors taxes. Le candidat complète les seules cellules jaunes ; les autres cellules "
              "sont protégées et les montants se calculent d'eux-mêmes."]
     if any(p.sigle == "BPU-DQE" for p in parties):
-        notes.append("Les quantités du DQE sont estimatives : elles servent au jugement des prix, n'ont pas de "
-                     "valeur contractuelle et n'engagent pas l'acheteur.")
+        periode = ("toute la durée du contrat, reconductions comprises" if ctx.get("reconductions")
+                   else "toute la durée du contrat")
+        notes.append(f"Les quantités du DQE sont estimées pour {periode} ; elles servent au jugement des prix, "
+                     "n'ont pas de valeur contractuelle et n'engagent pas l'acheteur.")
     if any(p.sigle == "DPGF" for p in parties):
         notes.append("Les quantités de la DPGF sont indicatives\u00a0: le prix global et forfaitaire reste dû quelles "
                      "que soient les quantités réellement exécutées.")
