@@ -749,3 +749,15 @@ def test_le_dqe_dit_la_periode_de_ses_quantites():
                  if isinstance(c.value, str) and "quantités du DQE" in c.value]
         assert notes and all(f"Les quantités du DQE sont estimées {attendu}" in n for n in notes), notes
         assert len(notes) == len(classeur.worksheets)
+
+
+def test_absence_d_allotissement_motivee_au_rc(exemples_generes):
+    """Revue 3, M6 : le nettoyage en lot unique énonce ses motifs de fait (L2113-11) à l'article qui les porte, et
+    l'objet de la consultation y renvoie, au lieu de motifs « consignés dans les documents de la procédure »."""
+    rc = _piece(exemples_generes["nettoyage-hotel-region"], "-RC.docx")
+    texte = rc.texte.replace("\u00a0", " ").replace("\u202f", " ")
+    numero = rc.article("Motifs de l’absence d’allotissement")
+    assert (f"dont la dévolution en lots séparés n’a pas été retenue pour les motifs énoncés à l’article {numero}."
+            in texte)
+    assert "motifs consignés" not in texte
+    assert "Les prestations portent sur un seul bâtiment, l’Hôtel de Région" in texte
