@@ -70,7 +70,7 @@ def test_annexe_des_exemples_chaque_verdict_avec_sa_preuve(exemples_generes, exe
             for p in c["preuves"]:
                 assert _apos(p["extrait"]) in _apos(ligne[4]) and p["extrait"] in csv_controles[c["id"]]["preuve"], (c["id"], p)
                 lieu = f"article {p['article']}" if p["article"][0].isdigit() else p["article"]  # « rubriques notées »
-                assert f"{p['piece']}, {lieu}\u00a0: " in ligne[4], (c["id"], ligne[4])
+                assert _apos(f"{p['piece']}, {lieu}\u00a0: ") in _apos(ligne[4]), (c["id"], ligne[4])
         else:
             assert c["preuves"] == [] and ligne[4] == ""
     # une pièce jointe n'est jamais « Conforme » sur sa seule présence : l'outil ne lit pas son contenu (RAPPORT S2)
