@@ -742,7 +742,30 @@ def test_chemins_relatifs_et_absolus_avec_espaces_et_accents(tmp_path, monkeypat
     assert "TEST-001-reponses.yaml" in zipfile.ZipFile(dossier / "TEST-001-interne.zip").namelist()
     for p in [dossier, *dossier.rglob("*")]:  # droits de l'umask 022
         assert stat.S_IMODE(p.stat().st_mode) == (0o755 if p.is_dir() else 0o644), p
-    assert "Archive à déposer sur le profil d'acheteur" in resultat.output
+    # l'annexe de cette consultation a des points à vérifier (adresse du profil d'acheteur à compléter…) :
+    # l'archive n'est annoncée que comme un projet (revue 3, B1)
+    assert "Projet de DCE, à ne pas déposer sur le profil d'acheteur en l'état" in resultat.output
+    assert "Archive à déposer" not in resultat.output
+
+
+def test_archive_annoncee_a_deposer_seulement_si_l_annexe_peut_etre_signee(tmp_path, monkeypatch):
+    """Revue 3, B1 : « Archive à déposer sur le profil d'acheteur » n'est écrit que si l'annexe de conformité est
+    « conforme » (ni non-conformité, ni point à vérifier, ni défaut de relecture) ; sinon « Projet de DCE » avec le
+    nombre de points à régler, et les points eux-mêmes listés."""
+    from generateur.droit.conformite import Conformite
+
+    _faux_soffice_complet(tmp_path, monkeypatch)
+    fichier = _consultation(tmp_path / "consultation")
+    resultat = _publier_cli(fichier, "--sortie", tmp_path / "projet")
+    assert resultat.exit_code == 0, resultat.output
+    points = re.search(r"Projet de DCE, à ne pas déposer sur le profil d'acheteur en l'état : .*-DCE\.zip "
+                       r"\((\d+)\s+points? de l'annexe de conformité à régler avant le dépôt", resultat.output)
+    assert points, resultat.output
+    assert int(points.group(1)) == resultat.output.count("  À VÉRIFIER – ") + resultat.output.count("  NON CONFORME – ")
+    monkeypatch.setattr(Conformite, "etat", property(lambda self: "conforme"))
+    resultat = _publier_cli(fichier, "--sortie", tmp_path / "signable")
+    assert resultat.exit_code == 0, resultat.output
+    assert "Archive à déposer sur le profil d'acheteur : " in resultat.output and "Projet de DCE" not in resultat.output
 
 
 def test_travaux_sans_plans_ni_reperage_amiante_a_verifier(tmp_path):

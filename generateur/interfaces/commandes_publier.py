@@ -58,11 +58,17 @@ def publier(ctx: click.Context, reponses: Path, sortie: Path | None, droit_du: d
     for piece in publication.internes:
         click.echo(f"  {piece.libelle} : {piece.fichier.name}{', ' + piece.pdf.name if piece.pdf else ''}")
     click.echo(f"  liste des pièces : {publication.liste_interne.name if publication.liste_interne else '—'}")
-    click.secho(f"Archive à déposer sur le profil d'acheteur : {publication.archive}", bold=True)
+    conformite = publication.generation.conformite
+    if conformite is None or conformite.etat == "conforme":
+        click.secho(f"Archive à déposer sur le profil d'acheteur : {publication.archive}", bold=True)
+    else:  # l'annexe ne peut pas être signée : l'archive n'est qu'un projet, et on le dit là où on la nomme
+        points = len(conformite.bloquants) + len(conformite.a_verifier)
+        click.secho(f"Projet de DCE, à ne pas déposer sur le profil d'acheteur en l'état : {publication.archive}"
+                    f" ({pluriel(points, 'point')} de l'annexe de conformité à régler avant le dépôt, listés "
+                    "ci-dessous)", bold=True, fg="yellow")
     click.echo(f"Archive interne : {publication.archive_interne}")
     for avertissement in publication.avertissements:
         click.secho(f"Attention : {avertissement}", fg="yellow", err=True)
-    conformite = publication.generation.conformite
     if conformite is not None:
         from .groupe import afficher_conformite
 
