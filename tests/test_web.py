@@ -820,6 +820,11 @@ def test_publier_depuis_le_navigateur_avec_une_piece_televersee(page, serveur, t
     lien = page.get_by_role("link", name=re.compile("Télécharger l'archive publique"))
     attendre(lien).to_be_visible(timeout=180000)
     attendre(page.get_by_text(re.compile("Publication terminée en"))).to_be_visible()
+    # l'annexe a des points à vérifier (SIRET et profil d'acheteur de la Métropole à compléter, CCTP à joindre…) :
+    # la page ne présente l'archive que comme un projet, avec la synthèse de l'annexe (revue 3, B1)
+    attendre(page.get_by_text("Projet de DCE, à ne pas déposer sur le profil d'acheteur en l'état.")).to_be_visible()
+    attendre(page.get_by_text(re.compile("La consultation ne peut être dite conforme"))).to_be_visible()
+    assert page.get_by_text("Ce que voient les candidats, à déposer sur le profil d'acheteur.").count() == 0
     with page.expect_download() as telechargement:
         lien.click()
     assert telechargement.value.suggested_filename == "AMP-2026-EV-041-DCE.zip"

@@ -13,6 +13,7 @@ dans le sous-dossier `pieces/` de la consultation à la génération : le fichie
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -168,8 +169,9 @@ def installer(app: Flask, dossier: Path, racine: Path, brouillons: consultations
                 chemin = sortie / dossier_pub / liste
                 listes[cle] = publication.lire_liste(chemin.read_bytes()) if chemin.is_file() else []
         disponibles = {cle: (sortie / n[cle]).is_file() for cle in ("archive", "archive_interne")}
+        synthese = _synthese_publiee(sortie / n["interne"])
         return render_template("publication.html", fiche=fiche, travail=travail, etapes=publication.ETAPES,
-                               listes=listes, disponibles=disponibles, noms=n)
+                               listes=listes, disponibles=disponibles, noms=n, synthese=synthese)
 
     @app.get("/consultation/<path:nom>/publication/<archive>")
     def telecharger_publication(nom: str, archive: str):
@@ -222,3 +224,14 @@ def installer(app: Flask, dossier: Path, racine: Path, brouillons: consultations
         brouillons.ecrire(ident, donnees)
         flash(f"Pièce « {titre} » téléversée ({nom}).", "succes")
         return redirect(url_for("section", ident=ident, section="pieces"))
+
+
+def _synthese_publiee(dossier_interne: Path) -> dict[str, Any] | None:
+    """Synthèse de l'annexe de conformité de la dernière publication (son JSON, dans le dossier interne) : la page
+    ne dit « à déposer » que si elle est « conforme »."""
+    for chemin in sorted(dossier_interne.glob("*-annexe-conformite.json")):
+        try:
+            return json.loads(chemin.read_text(encoding="utf-8")).get("synthese")
+        except (OSError, ValueError):
+            return None
+    return None
