@@ -383,6 +383,17 @@ def test_verification_sans_ses_options_refusee(tmp_path):
     assert len(problemes) == 1 and "la vérification « melange » demande « formes »" in problemes[0], problemes
 
 
+def test_pieces_ecartees_mal_ecrites_refusees(tmp_path):
+    """`sauf_pieces` est une liste de noms de pièces : un texte seul est refusé, avec la ligne de la règle."""
+    racine = copie_catalogue(tmp_path)
+    texte = (RACINE / "catalogue.yaml").read_text(encoding="utf-8")
+    ancien = 'sauf_pieces: ["Fiche de traçabilité", "Annexe de conformité"]'
+    assert ancien in texte
+    (racine / "catalogue.yaml").write_text(texte.replace(ancien, 'sauf_pieces: "Annexe de conformité"'), encoding="utf-8")
+    problemes = [str(p) for p in relecture.verifier_regles(racine)]
+    assert len(problemes) == 1 and "« sauf_pieces »" in problemes[0] and "ligne" in problemes[0], problemes
+
+
 def test_defauts_des_documents_internes_ne_bloquent_pas_strict(tmp_path):
     """L'annexe est relue (hors ses citations) : une note juridique restée en gabarit, qu'elle reprend, y est vue
     « à vérifier » ; seuls les défauts des pièces remises aux candidats font refuser --strict."""
