@@ -394,15 +394,20 @@ def test_pieces_ecartees_mal_ecrites_refusees(tmp_path):
     assert len(problemes) == 1 and "« sauf_pieces »" in problemes[0] and "ligne" in problemes[0], problemes
 
 
+def catalogue_avec_clause_d_essai(tmp_path: Path, note: str, texte: str) -> Path:
+    """Une copie du catalogue avec la clause d'essai du CCAP (non vérifiée), sa note juridique et son texte."""
+    racine = copie_catalogue(tmp_path)
+    clause = CLAUSE_FAUTIVE.split("---\n")[1].replace(
+        "note_juridique: \"Clause d'essai des tests de relecture.\"", f"note_juridique: \"{note}\"")
+    (racine / "clauses" / "ccap" / "ccap-essai-relecture.md").write_text(f"---\n{clause}---\n{texte}\n", encoding="utf-8")
+    return racine
+
+
 def test_defauts_des_documents_internes_ne_bloquent_pas_strict(tmp_path):
     """L'annexe est relue (hors ses citations) : une note juridique restée en gabarit, qu'elle reprend, y est vue
     « à vérifier » ; seuls les défauts des pièces remises aux candidats font refuser --strict."""
-    racine = copie_catalogue(tmp_path)
-    clause = CLAUSE_FAUTIVE.split("---\n")[1].replace(
-        "note_juridique: \"Clause d'essai des tests de relecture.\"",
-        "note_juridique: \"Source : [référence à compléter].\"")
-    (racine / "clauses" / "ccap" / "ccap-essai-relecture.md").write_text(
-        f"---\n{clause}---\nLe titulaire remet un rapport annuel.\n", encoding="utf-8")
+    racine = catalogue_avec_clause_d_essai(tmp_path, "Source : [référence à compléter].",
+                                           "Le titulaire remet un rapport annuel.")
     conformite = controler(preparer(ecrire(tmp_path, reponses()), racine))
     vu = [d for d in conformite.defauts if d.piece == "Annexe de conformité" and d.regle == "a-completer"]
     assert vu and "[référence à compléter]" in vu[0].extrait and not vu[0].bloquant
@@ -410,17 +415,12 @@ def test_defauts_des_documents_internes_ne_bloquent_pas_strict(tmp_path):
     assert not any("référence à compléter" in m for m in conformite.refus_strict)
 
 
-
 def test_mention_d_outil_interne_vue_dans_l_annexe_et_identifiant_de_clause_dans_le_ccap(tmp_path):
     """Une note juridique qui renvoie à la base documentaire interne (« droit.md », statut PARTIAL), reprise par
     l'annexe, y est vue ; un identifiant de clause dans le texte du CCAP est vu dans le CCAP, pas dans la fiche ni
     dans l'annexe, qui citent chaque clause par son identifiant."""
-    racine = copie_catalogue(tmp_path)
-    clause = CLAUSE_FAUTIVE.split("---\n")[1].replace(
-        "note_juridique: \"Clause d'essai des tests de relecture.\"",
-        "note_juridique: \"R2111-16 non lu (droit.md § 6, PARTIAL).\"")
-    (racine / "clauses" / "ccap" / "ccap-essai-relecture.md").write_text(
-        f"---\n{clause}---\nLes pénalités sont celles de la clause ccap-penalites-execution.\n", encoding="utf-8")
+    racine = catalogue_avec_clause_d_essai(tmp_path, "R2111-16 non lu (droit.md § 6, PARTIAL).",
+                                           "Les pénalités sont celles de la clause ccap-penalites-execution.")
     analyse = preparer(ecrire(tmp_path, reponses()), racine)
     conformite = controler(analyse)
     outil = [d for d in conformite.defauts if d.regle == "mention-outil-interne"]
