@@ -20,6 +20,8 @@ from generateur.interfaces.cli import main
 from generateur.pieces import relecture
 from generateur.pieces.blocs import Liste, ElementListe, Paragraphe, Segment, Tableau, Titre
 from generateur.pieces.lecture import controler, texte_blocs
+from generateur.pieces import annexe
+from generateur.pieces.tracabilite import fiche as fiche_de_tracabilite
 from generateur.pieces.assemblage import blocs_document
 
 REGLES = (yaml_lignes.lire(RACINE / "catalogue.yaml").donnees or {})["relecture"]
@@ -381,21 +383,78 @@ def test_verification_sans_ses_options_refusee(tmp_path):
     assert len(problemes) == 1 and "la vérification « melange » demande « formes »" in problemes[0], problemes
 
 
+def test_pieces_ecartees_mal_ecrites_refusees(tmp_path):
+    """`sauf_pieces` est une liste de noms de pièces : un texte seul est refusé, avec la ligne de la règle."""
+    racine = copie_catalogue(tmp_path)
+    texte = (RACINE / "catalogue.yaml").read_text(encoding="utf-8")
+    ancien = 'sauf_pieces: ["Fiche de traçabilité", "Annexe de conformité"]'
+    assert ancien in texte
+    (racine / "catalogue.yaml").write_text(texte.replace(ancien, 'sauf_pieces: "Annexe de conformité"'), encoding="utf-8")
+    problemes = [str(p) for p in relecture.verifier_regles(racine)]
+    assert len(problemes) == 1 and "« sauf_pieces »" in problemes[0] and "ligne" in problemes[0], problemes
+
+
+def catalogue_avec_clause_d_essai(tmp_path: Path, note: str, texte: str) -> Path:
+    """Une copie du catalogue avec la clause d'essai du CCAP (non vérifiée), sa note juridique et son texte."""
+    racine = copie_catalogue(tmp_path)
+    clause = CLAUSE_FAUTIVE.split("---\n")[1].replace(
+        "note_juridique: \"Clause d'essai des tests de relecture.\"", f"note_juridique: \"{note}\"")
+    (racine / "clauses" / "ccap" / "ccap-essai-relecture.md").write_text(f"---\n{clause}---\n{texte}\n", encoding="utf-8")
+    return racine
+
+
 def test_defauts_des_documents_internes_ne_bloquent_pas_strict(tmp_path):
     """L'annexe est relue (hors ses citations) : une note juridique restée en gabarit, qu'elle reprend, y est vue
     « à vérifier » ; seuls les défauts des pièces remises aux candidats font refuser --strict."""
-    racine = copie_catalogue(tmp_path)
-    clause = CLAUSE_FAUTIVE.split("---\n")[1].replace(
-        "note_juridique: \"Clause d'essai des tests de relecture.\"",
-        "note_juridique: \"Source : [référence à compléter].\"")
-    (racine / "clauses" / "ccap" / "ccap-essai-relecture.md").write_text(
-        f"---\n{clause}---\nLe titulaire remet un rapport annuel.\n", encoding="utf-8")
+    racine = catalogue_avec_clause_d_essai(tmp_path, "Source : [référence à compléter].",
+                                           "Le titulaire remet un rapport annuel.")
     conformite = controler(preparer(ecrire(tmp_path, reponses()), racine))
     vu = [d for d in conformite.defauts if d.piece == "Annexe de conformité" and d.regle == "a-completer"]
     assert vu and "[référence à compléter]" in vu[0].extrait and not vu[0].bloquant
     assert not any(d.bloquant for d in conformite.defauts if d.piece in ("Fiche de traçabilité", "Annexe de conformité"))
     assert not any("référence à compléter" in m for m in conformite.refus_strict)
 
+
+def test_mention_d_outil_interne_vue_dans_l_annexe_et_identifiant_de_clause_dans_le_ccap(tmp_path):
+    """Une note juridique qui renvoie à la base documentaire interne (« droit.md », statut PARTIAL), reprise par
+    l'annexe, y est vue ; un identifiant de clause dans le texte du CCAP est vu dans le CCAP, pas dans la fiche ni
+    dans l'annexe, qui citent chaque clause par son identifiant."""
+    racine = catalogue_avec_clause_d_essai(tmp_path, "R2111-16 non lu (droit.md § 6, PARTIAL).",
+                                           "Les pénalités sont celles de la clause ccap-penalites-execution.")
+    analyse = preparer(ecrire(tmp_path, reponses()), racine)
+    conformite = controler(analyse)
+    outil = [d for d in conformite.defauts if d.regle == "mention-outil-interne"]
+    assert [d.piece for d in outil] == ["Annexe de conformité"], outil
+    assert "droit.md § 6, PARTIAL" in outil[0].extrait and not outil[0].bloquant
+    assert outil[0].article.endswith("Clauses à faire valider par le service juridique")
+    identifiants = [d for d in conformite.defauts if d.regle == "identifiant-de-clause"]
+    assert [(d.piece, d.extrait) for d in identifiants] == [
+        ("CCAP", "Les pénalités sont celles de la clause ccap-penalites-execution.")], identifiants
+    # la fiche et l'annexe citent bien des identifiants de clauses (celle d'essai à faire valider) : la règle les
+    # écarte, elle n'y est pas muette faute de texte
+    assert re.search(r"\((?:rc|ccap|cctp)-[a-z-]+, v\d+\)", texte_blocs(fiche_de_tracabilite(analyse)[0]))
+    assert "(ccap-essai-relecture, v1)" in texte_blocs(annexe.blocs(analyse, conformite)[0])
+
+
+@pytest.mark.parametrize("exemple", ["travaux-lycee", "restauration-lycees", "nettoyage-hotel-region", "amp-espaces-verts"])
+def test_exemples_sans_mention_d_outil_interne(exemples_generes, exemple):
+    """Ni la base documentaire interne, ni un statut en anglais, ni un fichier de l'outil dans les pièces des
+    exemples, annexe comprise (notes des clauses à faire valider) ; les identifiants de clauses restent à la fiche
+    et à l'annexe."""
+    fichiers = exemples_generes[exemple]
+    annexe = json.loads(next(p for n, p in fichiers.items() if n.endswith("annexe-conformite.json")).read_text(encoding="utf-8"))
+    assert not [d for d in annexe["relecture"] if d["regle"] in ("mention-outil-interne", "identifiant-de-clause")]
+    for nom, chemin in fichiers.items():
+        if nom.endswith(".docx"):
+            tout = Lu(chemin).tout
+            assert not re.search(r"droit\.md|VERIFIED|PARTIAL", tout), nom
+    lu = Lu(next(p for n, p in fichiers.items() if n.endswith("annexe-conformite.docx")))
+    if annexe["clauses_a_valider"]:
+        assert "à vérifier sur Légifrance" in lu.tout.replace("\u00a0", " ")
+    # dce expliquer montre les mêmes notes
+    resultat = CliRunner().invoke(main, ["--catalogue", str(RACINE), "expliquer", str(RACINE / "exemples" / f"{exemple}.yaml")])
+    assert resultat.exit_code == 0 and "note :" in resultat.output.replace("\u00a0", " "), resultat.output
+    assert not re.search(r"droit\.md|VERIFIED|PARTIAL", resultat.output)
 
 def test_regenerer_relit_aussi(tmp_path):
     """`dce regenerer` passe par la même génération : le manifeste et l'annexe de la version portent la relecture."""

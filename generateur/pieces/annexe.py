@@ -262,9 +262,9 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True,
         corps.append(Paragraphe([Segment(
             f"{pluriel(len(a_valider), 'clause retenue a', 'clauses retenues ont')} une source juridique "
             f"partiellement vérifiée ou non vérifiée{NBSP}: le service juridique les relit et les valide avant publication. "
-            f"Les notes renvoient à la base documentaire juridique du projet («{NBSP}droit.md{NBSP}»), où chaque texte "
-            f"porte un statut{NBSP}: VERIFIED (texte lu et vérifié), PARTIAL (partiellement vérifié, par exemple par une "
-            f"source secondaire) ou UNVERIFIED (cité de mémoire, non vérifié).")]))
+            f"La note de chaque clause dit, pour chaque texte cité, s'il a été vérifié sur le texte en vigueur (texte lu), "
+            f"partiellement vérifié (par une source secondaire seulement, ou sans que toute sa rédaction ait été lue{NBSP}; "
+            f"la note dit ce qui n'a pas été lu) ou cité de mémoire, à vérifier sur Légifrance.")]))
         corps.append(tableau(
             [["Pièce et article", "Clause (version)", "Statut juridique", "Note"]]
             + [[f"{s.clause.document}, article {s.numero}", f"{s.clause.titre} ({s.clause.id}, v{s.clause.version})",

@@ -22,7 +22,8 @@ from ..droit.conformite import Defaut, entrees_de_section
 from ..erreurs import ErreurDonnees, Probleme
 
 SECTION = "relecture"
-CHAMPS = {"id", "libelle", "bloquant", "motif", "verification", "explication", "exemple", "pieces", "formes", "contenus"}
+CHAMPS = {"id", "libelle", "bloquant", "motif", "verification", "explication", "exemple", "pieces", "formes", "contenus",
+          "sauf_pieces"}
 OBLIGATOIRES = ("id", "libelle", "explication", "exemple")
 CONTEXTE = 45  # caractères cités de part et d'autre d'un défaut
 SANS_ARTICLE = "(avant le premier article)"
@@ -470,7 +471,12 @@ def _regles(doc: yaml_lignes.Document, fichier: Path) -> list[Regle]:
             pb(f"la vérification « {r['verification']} » demande « contenus » : au moins deux contenus, chacun le motif du "
                "renvoi avec le motif du titre d'article qui le traite", f"{chemin}.contenus" if "contenus" in r else chemin)
             continue
-        options = {k: r[k] for k in ("pieces", "formes", "contenus") if k in r}
+        if "sauf_pieces" in r and not (isinstance(r["sauf_pieces"], list) and r["sauf_pieces"]
+                                       and all(isinstance(n, str) and n.strip() for n in r["sauf_pieces"])):
+            pb("« sauf_pieces » : la liste des pièces (par leur nom) où la règle ne s'applique pas",
+               f"{chemin}.sauf_pieces")
+            continue
+        options = {k: r[k] for k in ("pieces", "formes", "contenus", "sauf_pieces") if k in r}
         chemins.append(chemin)
         resultat.append(Regle(str(r.get("id")), " ".join(str(r.get("libelle", "")).split()),
                               " ".join(str(r.get("explication", "")).split()), str(r.get("exemple", "")),
@@ -494,7 +500,14 @@ def appliquer(regle: Regle, pieces: dict[str, Piece]) -> list[Defaut]:
     """Les défauts d'une seule règle (exemple d'une règle, `dce catalogue verifier`), sans mémoire."""
     memoire = Memoire([regle], disque=False)
     memoire.lire(pieces)
-    return list(_fonction(regle)(regle, pieces, memoire.trouves(pieces)[0]))
+    return list(_hors_exclues(regle, _fonction(regle)(regle, pieces, memoire.trouves(pieces)[0])))
+
+
+def _hors_exclues(regle: Regle, defauts: Iterable[Defaut]) -> Iterable[Defaut]:
+    """Les défauts d'une règle, sauf ceux des pièces qu'elle écarte (`sauf_pieces` : la fiche de traçabilité et
+    l'annexe citent légitimement les identifiants des clauses, qu'une pièce remise aux candidats ne doit pas montrer)."""
+    exclues = regle.options.get("sauf_pieces") or ()
+    return (d for d in defauts if d.piece not in exclues)
 
 
 def _fonction(regle: Regle) -> Callable[[Regle, dict[str, Piece], Trouves], Iterable[Defaut]]:
@@ -506,7 +519,7 @@ def relire(catalogue: Catalogue, pieces: dict[str, Piece]) -> list[Defaut]:
     _, liste, memoire = _lues(catalogue)
     memoire.lire(pieces)
     trouves = memoire.trouves(pieces)
-    return [d for r, t in zip(liste, trouves) for d in _fonction(r)(r, pieces, t)]
+    return [d for r, t in zip(liste, trouves) for d in _hors_exclues(r, _fonction(r)(r, pieces, t))]
 
 
 def problemes_de_section(racine: Path, lire_section: Callable[[Any, Path], Any]) -> list[Probleme]:
