@@ -217,6 +217,50 @@ def test_champ_a_completer_surligne_et_recense(profil, tmp_path):
     assert "ressort territorial du CCIRA de Bordeaux" in recenses[("mediateur", "à vérifier")]
 
 
+def _annexe(sortie: Path) -> dict:
+    import json
+
+    return json.loads(next(sortie.glob("*-annexe-conformite.json")).read_text(encoding="utf-8"))
+
+
+def test_valeur_du_profil_a_completer_point_de_l_annexe_et_refus_strict(profil, tmp_path):
+    """Issue 14, point 3 : une valeur que le profil marque « à compléter » est surlignée dans les pièces et fait
+    passer le contrôle « profil de l'acheteur » de l'annexe à « À vérifier » en la nommant ; elle n'est pas comptée
+    comme un défaut de rédaction par la relecture ; `--strict` refuse de rien écrire tant qu'elle manque."""
+    racine, fichier = profil(siret={"a_completer": "numéro SIRET de l’Hôtel de Région"},
+                             profil_acheteur="https://marches.example.fr/occitanie")
+    resultat = generer_cli(racine, fichier, tmp_path / "sortie")
+    assert resultat.exit_code == 0, resultat.output
+    annexe = _annexe(tmp_path / "sortie")
+    controle = next(c for c in annexe["controles"] if c["id"] == "profil-acheteur")
+    assert controle["verdict_libelle"] == "À vérifier" and controle["preuves"] == []
+    assert ("Valeur manquante dans le profil de l’acheteur, surlignée en jaune dans les pièces\u00a0: numéro SIRET de "
+            "l’Hôtel de Région") in controle["constat"]
+    assert "ressort territorial du CCIRA de Bordeaux" in controle["constat"]  # organisme « à vérifier » du profil
+    assert not [d for d in annexe["relecture"] if "SIRET" in d["extrait"]]
+    assert annexe["synthese"]["etat"] != "conforme"
+    strict = CliRunner().invoke(main, ["--catalogue", str(racine), "generer", str(fichier), "--sortie",
+                                       str(tmp_path / "strict"), "--strict"])
+    assert strict.exit_code == 2, strict.output
+    assert "Profil de l'acheteur : valeur manquante, surlignée dans les pièces (« numéro SIRET de l’Hôtel de Région »)" \
+        in strict.output.replace("\u00a0", " ")
+    assert not (tmp_path / "strict").exists()
+
+
+def test_profil_complet_controle_conforme_avec_sa_preuve(profil, tmp_path):
+    """Un profil sans valeur à compléter ni à vérifier : le contrôle est « Conforme » et cite l'article du RC où
+    paraît l'adresse du profil d'acheteur."""
+    racine, fichier = profil(profil_acheteur="https://marches.example.fr/occitanie",
+                             mediateur={"nom": "Comité consultatif interrégional de règlement amiable de Bordeaux",
+                                        "adresse": ["Préfecture de la région Nouvelle-Aquitaine", "33077 Bordeaux"]})
+    resultat = generer_cli(racine, fichier, tmp_path / "sortie")
+    assert resultat.exit_code == 0, resultat.output
+    controle = next(c for c in _annexe(tmp_path / "sortie")["controles"] if c["id"] == "profil-acheteur")
+    assert controle["verdict_libelle"] == "Conforme", controle
+    (preuve,) = controle["preuves"]
+    assert preuve["piece"] == "RC" and "https://marches.example.fr/occitanie" in preuve["extrait"]
+
+
 # -- fiche de traçabilité : lisible sans connaître Jinja
 
 def test_fiche_regle_en_francais_et_reponses_comme_des_reponses(exemples_generes):

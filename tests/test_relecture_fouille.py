@@ -34,12 +34,9 @@ CLE_INTERNE = re.compile(r"\b(?:lots|criteres|spaser|chantier|intervenants|prix|
 
 
 def defauts_de_l_outil(analyse, conformite) -> list:
-    """Défauts de relecture, hors champs que le profil d'acheteur déclare lui-même « à compléter » (surlignés dans
-    Word et recensés à part dans l'annexe : c'est au service de les remplir, pas à la génération)."""
-    declares = [f"[à compléter\u00a0: {c.libelle}]".replace("'", "’") for c in analyse.a_completer]
-    return [d for d in conformite.defauts
-            if not (d.regle == "a-completer" and any(x.replace("\u00a0", " ") in d.extrait.replace("\u00a0", " ")
-                                                     for x in declares))]
+    """Défauts de relecture : tous. Les champs que le profil d'acheteur déclare lui-même « à compléter » (surlignés
+    dans Word) n'en sont pas : le contrôle « profil-acheteur » de l'annexe les recense, et --strict les refuse."""
+    return list(conformite.defauts)
 
 
 def test_fichiers_tires_du_questionnaire_sans_defaut_ou_refuses(tmp_path):

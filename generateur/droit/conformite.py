@@ -108,10 +108,13 @@ class Conformite:
 
     @property
     def refus_strict(self) -> list[str]:
-        """Ce qui fait refuser `--strict` : obligations non respectées et défauts bloquants de la relecture."""
+        """Ce qui fait refuser `--strict` : obligations non respectées, défauts bloquants de la relecture et valeurs
+        que le profil de l'acheteur laisse à compléter (surlignées dans les pièces)."""
         return ([f"{v.libelle} ({', '.join(v.articles)})\u00a0: {v.message}" for v in self.bloquants]
                 + [f"{d.piece}, {d.article}\u00a0: {d.libelle} («\u00a0{d.extrait}\u00a0»)"
-                   for d in self.defauts if d.bloquant])
+                   for d in self.defauts if d.bloquant]
+                + [f"Profil de l'acheteur\u00a0: valeur manquante, surlignée dans les pièces («\u00a0{c['libelle']}\u00a0»)"
+                   for c in self.faits.get("profil_a_completer", []) if c["nature"] == "à compléter"])
 
     def compte(self, statut: str) -> int:
         return sum(1 for v in self.verdicts if v.statut == statut)
@@ -233,6 +236,9 @@ def faits(analyse: Analyse, pieces: dict[str, Any]) -> dict[str, Any]:
         "defauts_relecture": [d.en_json() for d in pieces.get("defauts_relecture", [])],
         "pieces_relues": list(pieces.get("pieces_relues", [])),
         "divergences_pgc": divergences_pgc(analyse),
+        # valeurs que le profil de l'acheteur marque « à compléter » (surlignées dans les pièces) ou « à vérifier »
+        "profil_a_completer": [{"champ": c.champ, "libelle": c.libelle, "nature": c.nature}
+                               for c in analyse.a_completer],
     }
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .blocs import Bloc, Liste, Paragraphe, ParagrapheRevise, Tableau, Titre, texte
+from .blocs import Bloc, Liste, Paragraphe, ParagrapheRevise, Segment, Tableau, Titre
 from ..donnees import cache, yaml_lignes
 from ..donnees.catalogue import Catalogue
 from ..droit.conformite import Defaut, entrees_de_section
@@ -76,6 +76,16 @@ class Regle:
 
 
 # --- Lecture des blocs ------------------------------------------------------------------------------------------
+
+
+# Une valeur que le profil de l'acheteur marque explicitement « à compléter » (surlignée dans Word) n'est pas un
+# défaut de rédaction : le contrôle « profil-acheteur » de l'annexe la recense, et --strict la refuse. La relecture
+# la lit comme une valeur ordinaire, pour ne pas la compter deux fois ni y voir une valeur vide.
+VALEUR_DU_PROFIL = "valeur du profil de l’acheteur"
+
+
+def texte(segments: list[Segment]) -> str:
+    return "".join(VALEUR_DU_PROFIL if s.a_completer else s.texte for s in segments)
 
 
 def _textes(b: Bloc) -> Iterable[str]:
