@@ -287,7 +287,10 @@ def test_clauses_a_faire_valider_dans_expliquer_et_la_page_web(tmp_path, exemple
     html = page.get_data(as_text=True)
     assert "Clauses à faire valider par le service juridique" in html
     assert f"<code>{partielle.clause.id}</code>" in html and "partiellement vérifiée" in html
-    assert "Relecture des pièces" in html
+    # la section des défauts de relecture paraît s'il y en a ; les valeurs que le profil de la Métropole laisse à
+    # compléter (SIRET, adresse du profil d'acheteur) sont le point « profil de l'acheteur » des contrôles
+    assert ("Relecture des pièces" in html) == bool(annexe["relecture"])
+    assert "Valeurs manquantes dans le profil de l’acheteur, surlignées en jaune dans les pièces" in html
     # chaque verdict conforme avec sa preuve : pièce, article, extrait cité
     conformes = [c for c in annexe["controles"] if c["verdict"] == "conforme" and c["preuves"][0]["piece"]]
     assert conformes and all(f"{c['preuves'][0]['piece']}, article {c['preuves'][0]['article']}&nbsp;: <q>" in html
