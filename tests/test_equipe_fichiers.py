@@ -52,7 +52,7 @@ def _dernier_dce(client, fiche: str, tmp_path, suffixe: str):
 
 
 def test_exemple_de_travaux_televerse_genere_et_publie(app, tmp_path):  # noqa: F811
-    """travaux-lycee repris dans le serveur : la fiche liste ses 5 fichiers manquants, Générer est retenu tant que
+    """travaux-lycee repris dans le serveur : la fiche liste ses 8 fichiers manquants, Générer est retenu tant que
     les textes techniques manquent ; une fois téléversés, le CCTP contient le texte Word et le Markdown importés, et
     la publication emporte les trois pièces jointes, à l'octet."""
     alice, julie = _connecte(app, "alice"), _connecte(app, "julie")
@@ -60,12 +60,14 @@ def test_exemple_de_travaux_televerse_genere_et_publie(app, tmp_path):  # noqa: 
     page = _texte(alice.get(fiche))
     designes = re.findall(r"<code>((?:cctp|pieces)/[^<]+)</code></td>\s*<td class=\"etat-fichier\"><strong>manquant",
                           page)
-    assert designes == ["cctp/travaux-lycee-lot-1-gros-oeuvre.md", "cctp/travaux-lycee-lot-3-menuiseries.docx",
+    assert designes == ["cctp/travaux-lycee-lot-1-gros-oeuvre.md", "cctp/travaux-lycee-lot-2-isolation-facades.md",
+                        "cctp/travaux-lycee-lot-3-menuiseries.docx", "cctp/travaux-lycee-lot-4-peinture-sols.md",
+                        "cctp/travaux-lycee-lot-5-chauffage-ventilation-plomberie.md",
                         "pieces/travaux-lycee/plan-rez-de-chaussee.pdf",
                         "pieces/travaux-lycee/reperage-amiante-avant-travaux.pdf",
                         "pieces/travaux-lycee/plan-general-coordination-sps.pdf"]
     assert "Générer le DCE" not in page
-    assert "Les réponses désignent 5 fichiers (texte technique du CCTP, pièces jointes) à téléverser dans " \
+    assert "Les réponses désignent 8 fichiers (texte technique du CCTP, pièces jointes) à téléverser dans " \
            "« Fichiers joints »." in page
     assert "Texte technique du CCTP (prescripteur ou maître d'œuvre), lot 3 : fichier " \
            "« cctp/travaux-lycee-lot-3-menuiseries.docx » à téléverser" in page
@@ -77,9 +79,10 @@ def test_exemple_de_travaux_televerse_genere_et_publie(app, tmp_path):  # noqa: 
         assert envoi.status_code == 302, _texte(envoi)
     page = _texte(alice.get(fiche))
     assert "manquant" not in page and "Générer le DCE" in page
-    plan = (EXEMPLES / designes[2]).read_bytes()
+    plan_rdc = "pieces/travaux-lycee/plan-rez-de-chaussee.pdf"
+    plan = (EXEMPLES / plan_rdc).read_bytes()
     assert f"SHA-256 <code title=\"empreinte SHA-256\">{hashlib.sha256(plan).hexdigest()[:12]}</code>" in page
-    telecharge = alice.get(fiche + "/fichiers/" + designes[2])
+    telecharge = alice.get(fiche + "/fichiers/" + plan_rdc)
     assert telecharge.status_code == 200 and telecharge.data == plan
     assert re.search(r"<td>fichier</td>", _texte(alice.get(fiche + "/historique")))  # chaque dépôt : une version
 
@@ -106,7 +109,7 @@ def test_exemple_de_travaux_televerse_genere_et_publie(app, tmp_path):  # noqa: 
     # dupliquer la consultation emporte ses fichiers
     copie = alice.post(fiche + "/dupliquer", data={"_csrf": _jeton(alice, "/")}).location
     page = _texte(alice.get(copie))
-    assert "manquant" not in page and len(re.findall(r'class="etat-fichier"><a href="/c/\d+/fichiers/', page)) == 5
+    assert "manquant" not in page and len(re.findall(r'class="etat-fichier"><a href="/c/\d+/fichiers/', page)) == 8
 
 
 def test_ajouter_une_piece_et_un_texte_technique_depuis_la_fiche(app, tmp_path):  # noqa: F811
@@ -176,8 +179,12 @@ def test_fichiers_refuses_message_clair(url_base, tmp_path):
     tampon = io.BytesIO()
     with zipfile.ZipFile(tampon, "w") as archive:
         archive.writestr("lisez-moi.txt", "pas un document Word")
-    for chemin, contenu in (("cctp/travaux-lycee-lot-1-gros-oeuvre.md", b"# Prescriptions\n\nTexte.\n"),
-                            ("cctp/travaux-lycee-lot-3-menuiseries.docx", tampon.getvalue())):
+    markdown = b"# Prescriptions\n\nTexte.\n"
+    for chemin, contenu in (("cctp/travaux-lycee-lot-1-gros-oeuvre.md", markdown),
+                            ("cctp/travaux-lycee-lot-2-isolation-facades.md", markdown),
+                            ("cctp/travaux-lycee-lot-3-menuiseries.docx", tampon.getvalue()),
+                            ("cctp/travaux-lycee-lot-4-peinture-sols.md", markdown),
+                            ("cctp/travaux-lycee-lot-5-chauffage-ventilation-plomberie.md", markdown)):
         assert _deposer(alice, fiche, contenu, chemin.rsplit("/", 1)[1], chemin=chemin).status_code == 302
     echec = alice.post(fiche + "/generer", data={"_csrf": _jeton(alice, "/")})
     assert echec.status_code == 422, re.search(r"id=.refus.*?</div>", _texte(echec), re.S).group(0)
@@ -194,9 +201,10 @@ def test_fichiers_refuses_message_clair(url_base, tmp_path):
     fabrique = sessionmaker(connexion.ouvrir(url_base), expire_on_commit=False)
     with connexion.session(fabrique) as s:
         c = depot.lire(s, comptes.trouver(s, "alice"), int(fiche.rsplit("/", 1)[1]))
-        assert [f.nom for f in fichiers.lister(s, c)] == ["cctp/travaux-lycee-lot-1-gros-oeuvre.md",
-                                                          "cctp/travaux-lycee-lot-1-gros-oeuvre.pdf",
-                                                          "cctp/travaux-lycee-lot-3-menuiseries.docx"]
+        assert [f.nom for f in fichiers.lister(s, c)] == [
+            "cctp/travaux-lycee-lot-1-gros-oeuvre.md", "cctp/travaux-lycee-lot-1-gros-oeuvre.pdf",
+            "cctp/travaux-lycee-lot-2-isolation-facades.md", "cctp/travaux-lycee-lot-3-menuiseries.docx",
+            "cctp/travaux-lycee-lot-4-peinture-sols.md", "cctp/travaux-lycee-lot-5-chauffage-ventilation-plomberie.md"]
     # un fichier gardé que les réponses ne désignent pas est listé à part, et se retire
     page = _texte(alice.get(fiche))
     autres = page[page.index("Fichiers gardés que les réponses ne désignent plus"):]
@@ -259,7 +267,9 @@ def test_import_d_un_dossier_emporte_les_fichiers_puis_regenerer_et_bilan(tmp_pa
         par_reference = {c.reference: c for c in depot.lister(s, alice)}
         travaux = next(c for r, c in par_reference.items() if r.startswith("2026-TRX"))
         ranges = {f.nom: f for f in fichiers.lister(s, travaux)}
-        assert set(ranges) == {"cctp/travaux-lycee-lot-1-gros-oeuvre.md", "cctp/travaux-lycee-lot-3-menuiseries.docx",
+        assert set(ranges) == {"cctp/travaux-lycee-lot-1-gros-oeuvre.md", "cctp/travaux-lycee-lot-2-isolation-facades.md",
+                               "cctp/travaux-lycee-lot-3-menuiseries.docx", "cctp/travaux-lycee-lot-4-peinture-sols.md",
+                               "cctp/travaux-lycee-lot-5-chauffage-ventilation-plomberie.md",
                                "pieces/travaux-lycee/plan-rez-de-chaussee.pdf",
                                "pieces/travaux-lycee/reperage-amiante-avant-travaux.pdf",
                                "pieces/travaux-lycee/plan-general-coordination-sps.pdf"}

@@ -414,14 +414,18 @@ def test_prix_fermes_de_travaux_actualisables_avec_l_index_du_corps_d_etat(tmp_p
 
 
 def test_cctp_assemble_le_texte_technique_importe_dans_le_style_des_clauses(exemples_generes):
-    """L'exemple de travaux importe un texte Markdown (lot 1) et un document Word (lot 3) : titres, tableaux et listes
-    gardent leur nature et prennent les styles des clauses du catalogue ; les chapitres environnementaux suivent."""
+    """L'exemple de travaux importe des textes Markdown (lots 1, 2, 4 et 5) et un document Word (lot 3) : titres,
+    tableaux et listes gardent leur nature et prennent les styles des clauses du catalogue ; les chapitres
+    environnementaux suivent."""
     cctp = _piece(exemples_generes["travaux-lycee"], "-CCTP.docx")
     assert "Cahier des clauses techniques particulières" in cctp.texte
     assert "Exigences environnementales et sociales" not in cctp.texte
-    # 2.1 : conformité ; 2.2 : retrait de l'amiante (clause du catalogue) ; puis le texte importé de chaque lot
-    assert cctp.article("Lot 1 – Gros œuvre et démolition\u00a0: prescriptions techniques") == "2.3"
-    assert cctp.article("Lot 3 – Menuiseries extérieures\u00a0: prescriptions techniques") == "2.4"
+    # 2.1 : conformité ; 2.2 : retrait de l'amiante (clause du catalogue) ; puis le texte importé de chaque lot, dans
+    # l'ordre des lots
+    assert [cctp.article(f"Lot {n} – {intitule}\u00a0: prescriptions techniques") for n, intitule in (
+        (1, "Gros œuvre et démolition"), (2, "Isolation thermique par l’extérieur et façades"),
+        (3, "Menuiseries extérieures"), (4, "Peinture et revêtements de sols"),
+        (5, "Chauffage, ventilation et plomberie"))] == ["2.3", "2.4", "2.5", "2.6", "2.7"]
     assert cctp.article("Spécifications environnementales") == "3"
     styles = dict((t, s) for s, t in cctp.paragraphes)
     # titres de premier rang du prescripteur (Markdown « # », Word « Titre 1 ») au niveau des intertitres des
@@ -455,7 +459,10 @@ def _titres_source(chemin: Path) -> list[tuple[int, str]]:
 
 
 @pytest.mark.parametrize("lot, fichier", [(1, "travaux-lycee-lot-1-gros-oeuvre.md"),
-                                          (3, "travaux-lycee-lot-3-menuiseries.docx")])
+                                          (2, "travaux-lycee-lot-2-isolation-facades.md"),
+                                          (3, "travaux-lycee-lot-3-menuiseries.docx"),
+                                          (4, "travaux-lycee-lot-4-peinture-sols.md"),
+                                          (5, "travaux-lycee-lot-5-chauffage-ventilation-plomberie.md")])
 def test_texte_technique_garde_la_hierarchie_de_ses_titres(exemples_generes, lot, fichier):
     """Chaque titre importé garde son rang relatif : Titre 1 → intertitre (heading 3) sous l'article du lot,
     Titre 2 → heading 4… ; relu dans les styles du .docx produit, dans l'ordre du texte source."""
@@ -498,6 +505,83 @@ def test_sans_texte_technique_la_piece_est_une_annexe_et_l_annexe_de_conformite_
     texte = json.dumps(annexe, ensure_ascii=False)
     assert "Aucun texte technique n’est importé : la pièce s’intitule « Exigences environnementales et sociales — " \
            "annexe au CCTP »" in texte.replace("\\u00a0", " ").replace("\u00a0", " ").replace("\u202f", " ")
+    # le point de l'annexe de conformité (Word) qui le dit est « À vérifier »
+    assert _ligne_texte_technique(_piece(fichiers, "annexe-conformite.docx"))[:3] == [
+        "Le CCTP contient le texte technique du prescripteur pour chaque lot (bonne pratique)", "CCP L2111-1, CCP R2111-4",
+        "À vérifier"]
+
+
+def _ligne_texte_technique(annexe: Lu) -> list[str]:
+    """Ligne du tableau détaillé de l'annexe de conformité pour le contrôle du texte technique de chaque lot :
+    libellé, articles, verdict, constat."""
+    return next(l for t in annexe.tableaux for l in t
+                if l[0].startswith("Le CCTP contient le texte technique du prescripteur") and len(l) > 3)
+
+
+def _section_du_lot(cctp: Lu, lot: int) -> tuple[list[tuple[str, str]], list[str]]:
+    """Ce que le CCTP produit range sous le sous-article « Lot n – … : prescriptions techniques », dans l'ordre du
+    document : ses intertitres (style, texte), puis ses paragraphes et les lignes de ses tableaux."""
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+    dedans, titres, textes = False, [], []
+    for element in cctp.doc.element.body.iterchildren():
+        if element.tag.endswith("}p"):
+            p = Paragraph(element, cctp.doc)
+            style = p.style.name if p.style is not None else ""
+            if style in ("Heading 1", "Heading 2"):
+                if dedans:
+                    break
+                dedans = style == "Heading 2" and p.text.split("\u00a0– ", 1)[-1].startswith(f"Lot {lot} –")
+            elif dedans:
+                (titres.append((style, _net(p.text))) if style.startswith("Heading") else textes.append(_net(p.text)))
+        elif element.tag.endswith("}tbl") and dedans:
+            textes.extend(" | ".join(_net(c.text) for c in ligne.cells) for ligne in Table(element, cctp.doc).rows)
+    return titres, textes
+
+
+@pytest.mark.parametrize("lot, titre, valeur", [
+    (2, "Isolation en fibre de bois", "Résistance thermique de l’isolant | R ≥ 4,20 m².K/W"),
+    (2, "Traitement des points singuliers", "Les points singuliers, d’environ 950 mètres linéaires"),
+    (4, "Revêtement de sol en linoléum", "linoléum en lés de 2,5 mm d’épaisseur, conforme à la NF EN ISO 24011"),
+    (4, "Peinture des murs", "Circulations, halls et escaliers | satinée | classe 1 | A (soigné)"),
+    (5, "Centrales de traitement d’air double flux", "Filtration de l’air neuf | ISO ePM1 ≥ 50 %"),
+    (5, "Émetteurs basse température", "dimensionnés pour un régime d’eau de 55/45 °C"),
+])
+def test_textes_techniques_des_lots_2_4_5_relus_sous_leur_lot(exemples_generes, lot, titre, valeur):
+    """Le texte du maître d'œuvre des lots 2, 4 et 5 de l'exemple de travaux : chaque intertitre et chaque valeur se
+    relisent dans le CCTP produit, sous le sous-article de son lot (et pas d'un autre) ; l'annexe ne dit plus qu'il
+    manque un texte technique."""
+    cctp = _piece(exemples_generes["travaux-lycee"], "-CCTP.docx")
+    titres, textes = _section_du_lot(cctp, lot)
+    assert ("Heading 4", titre) in titres, titres
+    assert any(valeur in t for t in textes), textes
+    for autre in {1, 2, 3, 4, 5} - {lot}:
+        assert not any(valeur in t for t in _section_du_lot(cctp, autre)[1]), autre
+    ligne = _ligne_texte_technique(_piece(exemples_generes["travaux-lycee"], "annexe-conformite.docx"))
+    assert ligne[2] == "Conforme" and f"lot {lot} : « cctp/travaux-lycee-lot-{lot}-" in _net(ligne[3]), ligne
+
+
+def test_lots_sans_texte_technique_a_verifier_et_decrits_par_leur_intitule(generer):
+    """Les réponses de l'exemple de travaux sans texte technique pour les lots 2, 4 et 5 : la pièce reste un CCTP
+    (lots 1 et 3 importés), le tableau des lots décrit les trois autres par leur intitulé ou leur description, sans
+    renvoi, et l'annexe de conformité dit « À vérifier » en les nommant."""
+    donnees = yaml.safe_load((RACINE / "exemples" / "travaux-lycee.yaml").read_text(encoding="utf-8"))
+    for lot in donnees["lots"]:
+        if lot["numero"] in (2, 4, 5):
+            del lot["cctp_technique"]
+    lus, _ = generer(donnees)
+    cctp = lus["CCTP"]
+    assert "Cahier des clauses techniques particulières" in cctp.texte
+    assert "Exigences environnementales et sociales — annexe au CCTP" not in cctp.texte
+    assert cctp.article("Lot 3 – Menuiseries extérieures") == "2.4"
+    lignes = {l[0]: _net(l[2]) for t in cctp.tableaux if t[0][:3] == ["Lot", "Intitulé", "Description des prestations"]
+              for l in t[1:]}
+    assert "relevant de l’intitulé du lot" in lignes["4"] and "relevant de l’intitulé du lot" in lignes["5"]
+    assert "Prescriptions techniques" not in lignes["2"] and lignes["3"].startswith("Travaux décrits à l’article 2.4")
+    ligne = _ligne_texte_technique(lus["conformite"])
+    assert ligne[2] == "À vérifier", ligne
+    assert _net(ligne[3]).startswith("Pas de texte technique importé pour les lots 2, 4 et 5 : leurs spécifications "
+                                     "techniques restent à écrire"), ligne
 
 
 @pytest.mark.parametrize("valeur, message", [

@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
@@ -28,7 +29,7 @@ from generateur.donnees.formats import typographie
 from generateur.pieces import acte_engagement, memoire
 from generateur.rendu import classeur_prix, pdf, publication
 from generateur.pieces.blocs import Tableau, Titre, texte
-from generateur.erreurs import ErreurDCE
+from generateur.erreurs import ErreurDCE, ErreurDonnees
 from generateur.donnees.formats import nombre, pourcent
 from generateur.droit.regles import preparer
 
@@ -433,6 +434,56 @@ def test_lignes_types_de_la_famille_si_aucune_ligne(tmp_path):
     ws = load_workbook(io.BytesIO(produit.contenu))["Lot 1"]
     quantites = [l[3] for l in ws.iter_rows() if l[0].style == "dce_numero"]
     assert all(not q.protection.locked for q in quantites)  # DPGF sans quantité : le candidat la donne
+
+
+def _designations_dpgf(contenu: bytes) -> dict[str, list[tuple[str, str, object]]]:
+    """(désignation, unité, quantité) de chaque ligne numérotée, par feuille du classeur produit (.xlsx rouvert)."""
+    return {ws.title: [(l[1].value, l[2].value, l[3].value) for l in ws.iter_rows() if l[0].style == "dce_numero"]
+            for ws in load_workbook(io.BytesIO(contenu)).worksheets}
+
+
+def test_dpgf_suit_les_ouvrages_du_texte_technique_sans_lignes_saisies(tmp_path):
+    """Un lot de bâtiment sans lignes de prix mais avec le texte technique du maître d'œuvre : la ligne type
+    « Ensemble des ouvrages du lot » de la DPGF cède la place à un ouvrage au forfait par intertitre de la section
+    « Description des ouvrages » du texte, dans son ordre ; les autres lignes types restent, et l'avertissement le dit.
+    Un lot qui donne ses lignes, ou dont le texte n'a pas cette section, n'est pas touché."""
+    donnees = yaml.safe_load((EXEMPLES / "travaux-lycee.yaml").read_text(encoding="utf-8"))
+    lots = {l["numero"]: l for l in donnees["lots"]}
+    del lots[2]["lignes_prix"], lots[4]["lignes_prix"]
+    (tmp_path / "cctp").mkdir()
+    (tmp_path / "cctp" / "sans-description.md").write_text(
+        "# Prescriptions générales\n\nTexte.\n\n## Reconnaissance des existants\n\nTexte.\n", encoding="utf-8")
+    lots[4]["cctp_technique"] = "cctp/sans-description.md"
+    produit = classeur_prix.produire(preparer(ecrire(tmp_path, donnees), RACINE))
+    feuilles = _designations_dpgf(produit.contenu)
+    assert feuilles["Lot 2"] == [
+        ("Installation, organisation et repli de chantier", "forfait", 1),
+        ("Protections, signalisation et maintien en site occupé", "forfait", 1),
+        ("Échafaudages et protections", "forfait", 1),
+        ("Isolation en fibre de bois", "forfait", 1),
+        ("Ossature et bardage bois", "forfait", 1),
+        ("Traitement des points singuliers", "forfait", 1),
+        ("Tri, évacuation et valorisation des déchets de chantier", "forfait", 1),
+        ("Dossier des ouvrages exécutés (DOE) et dossier d'intervention ultérieure", "forfait", 1),
+        ("Travaux en régie : heure de compagnon", "heure", None)]
+    assert ("Ensemble des ouvrages du lot (décomposition détaillée par le candidat)", "forfait", 1) in feuilles["Lot 4"]
+    assert [d for d, _, _ in feuilles["Lot 5"]] == [l["designation"] for l in lots[5]["lignes_prix"]]
+    lot2, lot4 = (next(a for a in produit.avertissements if a.startswith(f"lot {n}")) for n in (2, 4))
+    assert "dont un ouvrage au forfait par intertitre de la description des ouvrages du texte technique" in lot2
+    assert "lignes types" in lot4 and "texte technique" not in lot4
+
+
+def test_motif_des_ouvrages_du_texte_invalide_dit_fichier_et_ligne(tmp_path):
+    """Un motif `ouvrages_du_texte` invalide dans les lignes types : erreur qui nomme le fichier, la ligne et la clé."""
+    from generateur.pieces import bordereau
+    fichier = tmp_path / "bordereaux.yaml"
+    fichier.write_text('familles:\n  batiment:\n    - {designation: "Ouvrages", ouvrages_du_texte: "(?i)^(description"}\n',
+                       encoding="utf-8")
+    with pytest.raises(ErreurDonnees) as exc:
+        bordereau._lignes_types(fichier)
+    probleme = exc.value.problemes[0]
+    assert "motif «\u00a0ouvrages_du_texte\u00a0» invalide" in probleme.message and probleme.ligne == 3
+    assert probleme.champ == "familles.batiment.0.ouvrages_du_texte"
 
 
 # -- cadre de mémoire technique (python-docx, sans LibreOffice)

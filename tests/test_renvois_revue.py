@@ -85,11 +85,16 @@ def test_tn1_tableau_des_lots_renvoie_au_texte_technique_importe(exemples_genere
     cctp = _piece(exemples_generes["travaux-lycee"], "-CCTP.docx")
     lignes = {l[0]: _net(l[2]) for t in cctp.tableaux if t[0][:3] == ["Lot", "Intitulé", "Description des prestations"]
               for l in t[1:]}
-    lot1, lot3 = cctp.article("Lot 1 – Gros œuvre"), cctp.article("Lot 3 – Menuiseries")
-    assert lot3 != lot1
+    lot1, lot2, lot3 = cctp.article("Lot 1 – Gros œuvre"), cctp.article("Lot 2 – Isolation"), cctp.article("Lot 3 – Menuiseries")
+    lot4, lot5 = cctp.article("Lot 4 – Peinture"), cctp.article("Lot 5 – Chauffage")
+    assert len({lot1, lot2, lot3, lot4, lot5}) == 5
     assert lignes["3"] == f"Travaux décrits à l'article {lot3} (code CPV 45421000-4), pour une durée d'exécution de 10 mois."
+    assert lignes["4"] == f"Travaux décrits à l'article {lot4} (code CPV 45442100-8), pour une durée d'exécution de 8 mois."
+    assert lignes["5"] == f"Travaux décrits à l'article {lot5} (code CPV 45331000-6), pour une durée d'exécution de 16 mois."
     assert lignes["1"].endswith(f"Prescriptions techniques : voir l'article {lot1}.")
-    assert "relevant de l'intitulé du lot" in lignes["4"]  # sans texte technique : rien à quoi renvoyer
+    assert lignes["2"].endswith(f"Prescriptions techniques : voir l'article {lot2}.")
+    # sans texte technique, rien à quoi renvoyer : test_metier.test_lots_sans_texte_technique_a_verifier_et_decrits_par_leur_intitule
+    assert not any("relevant de l'intitulé du lot" in l for l in lignes.values())
 
 
 def test_tn5_consultation_allotie_de_travaux_delai_global_et_delai_de_chaque_lot(exemples_generes):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -12,6 +13,8 @@ from ..erreurs import ErreurDonnees, Probleme
 from ..donnees.fichiers import nom_sur
 from ..droit.expressions import evaluer
 from ..droit.regles import Analyse
+from .blocs import Titre
+from .texte_technique import blocs_lot
 
 TITRES = {
     "DPGF": "Décomposition du prix global et forfaitaire (DPGF)",
@@ -68,11 +71,41 @@ def _lignes_types(fichier: Path) -> dict[str, list[dict[str, Any]]]:
     familles = (doc.donnees or {}).get("familles")
     if not isinstance(familles, dict):
         raise ErreurDonnees(Probleme("clé « familles » attendue", fichier, 1, "familles"))
+    for famille, lignes in familles.items():
+        for i, ligne in enumerate(lignes or []):
+            motif = ligne.get("ouvrages_du_texte") if isinstance(ligne, dict) else None
+            if motif is None:
+                continue
+            try:
+                re.compile(str(motif))
+            except re.error as exc:
+                chemin = f"familles.{famille}.{i}.ouvrages_du_texte"
+                raise ErreurDonnees(Probleme(f"motif « ouvrages_du_texte » invalide ({exc})", fichier,
+                                             doc.ligne(chemin), chemin)) from None
     return familles
 
 
-def lignes_du_lot(analyse: Analyse, lot: dict[str, Any]) -> tuple[list[Ligne], bool]:
-    """Lignes du lot : celles des réponses, sinon les lignes types de la famille d'achat (vrai en second)."""
+def ouvrages_du_texte(analyse: Analyse, lot: dict[str, Any], section: str) -> list[str]:
+    """Intertitres de la section du texte technique du lot dont le titre répond au motif `section` (« Description
+    des ouvrages ») : un par ouvrage, dans l'ordre du texte ; vide si le lot n'a pas de texte technique ou
+    pas de telle section."""
+    ouvrages: list[str] = []
+    niveau = None
+    for titre in (b for b in blocs_lot(analyse, lot) if isinstance(b, Titre)):
+        if niveau is None:
+            if re.search(section, titre.texte):
+                niveau = titre.niveau
+        elif titre.niveau <= niveau:
+            break
+        elif titre.niveau == niveau + 1:
+            ouvrages.append(titre.texte)
+    return ouvrages
+
+
+def lignes_du_lot(analyse: Analyse, lot: dict[str, Any]) -> tuple[list[Ligne], bool, bool]:
+    """Lignes du lot : celles des réponses, sinon les lignes types de la famille d'achat (vrai en second) ; une
+    ligne type qui porte `ouvrages_du_texte` (modeles/bordereaux.yaml) cède la place aux ouvrages que décrit le texte
+    technique du lot (vrai en troisième)."""
     saisies = lot.get("lignes_prix") or []
     types = not saisies
     if types:
@@ -80,10 +113,18 @@ def lignes_du_lot(analyse: Analyse, lot: dict[str, Any]) -> tuple[list[Ligne], b
         ctx = analyse.contexte
         saisies = next((familles[c] for c in (ctx["categorie"], lot.get("nature_lot") or ctx["nature"], "autre")
                         if c in familles), [])
-    lignes = [Ligne(str(l["designation"]), str(l.get("unite") or "unité"),
-                    float(l["quantite"]) if l.get("quantite") is not None else None,
-                    str(l.get("forme") or "unitaire")) for l in saisies]
-    return lignes + lignes_ajoutees(analyse, lot, lignes), types
+    lignes: list[Ligne] = []
+    depuis_texte = False
+    for l in saisies:
+        unite = str(l.get("unite") or "unité")
+        quantite = float(l["quantite"]) if l.get("quantite") is not None else None
+        forme = str(l.get("forme") or "unitaire")
+        ouvrages = ouvrages_du_texte(analyse, lot, str(l["ouvrages_du_texte"])) \
+            if types and l.get("ouvrages_du_texte") else []
+        depuis_texte = depuis_texte or bool(ouvrages)
+        lignes.extend(Ligne(designation, unite, quantite, forme) for designation in ouvrages or [str(l["designation"])])
+    return lignes + lignes_ajoutees(analyse, lot, lignes), types, depuis_texte
+
 
 
 def lignes_ajoutees(analyse: Analyse, lot: dict[str, Any], lignes: list[Ligne]) -> list[Ligne]:
@@ -105,10 +146,12 @@ def lignes_ajoutees(analyse: Analyse, lot: dict[str, Any], lignes: list[Ligne]) 
 def feuille_du_lot(analyse: Analyse, lot: dict[str, Any]) -> FeuilleLot:
     """Parties de la feuille d'un lot selon la forme des prix (CCP R2112-6)."""
     forme = analyse.contexte["prix"]["forme"]
-    lignes, types = lignes_du_lot(analyse, lot)
+    lignes, types, depuis_texte = lignes_du_lot(analyse, lot)
     avertissements = []
     if types:
-        avertissements.append(f"lot {lot['numero']} : lignes types de la famille d'achat, à adapter "
+        ouvrages = (", dont un ouvrage au forfait par intertitre de la description des ouvrages du texte technique"
+                    if depuis_texte else "")
+        avertissements.append(f"lot {lot['numero']} : lignes types de la famille d'achat{ouvrages}, à adapter "
                               f"(lots[].lignes_prix du fichier de réponses)")
     if forme == "forfaitaire":
         parties = [Partie("DPGF", lignes)]
