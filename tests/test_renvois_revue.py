@@ -89,7 +89,7 @@ def test_tn1_tableau_des_lots_renvoie_au_texte_technique_importe(exemples_genere
     lot4, lot5 = cctp.article("Lot 4 – Peinture"), cctp.article("Lot 5 – Chauffage")
     assert len({lot1, lot2, lot3, lot4, lot5}) == 5
     assert lignes["3"] == f"Travaux décrits à l'article {lot3} (code CPV 45421000-4), pour une durée d'exécution de 10 mois."
-    assert lignes["4"] == f"Travaux décrits à l'article {lot4} (code CPV 45442100-8), pour une durée d'exécution de 8 mois."
+    assert lignes["4"] == f"Travaux décrits à l'article {lot4} (code CPV 45442100-8), pour une durée d'exécution de 11 mois."
     assert lignes["5"] == f"Travaux décrits à l'article {lot5} (code CPV 45331000-6), pour une durée d'exécution de 16 mois."
     assert lignes["1"].endswith(f"Prescriptions techniques : voir l'article {lot1}.")
     assert lignes["2"].endswith(f"Prescriptions techniques : voir l'article {lot2}.")
