@@ -558,3 +558,16 @@ def test_renvoi_contenu_sans_contenus_valides_refuse(tmp_path):
     problemes = [str(p) for p in relecture.verifier_regles(racine)]
     assert len(problemes) == 1 and "la vérification « renvoi-contenu » demande « contenus »" in problemes[0], problemes
     assert "catalogue.yaml, ligne" in problemes[0]
+
+
+@pytest.mark.parametrize("phrase, vu", [
+    ("Les montants par défaut sont ceux de catalogue.yaml.", True),
+    ("Voir la clause clauses/ccap/ccap-avance.md du catalogue.", True),
+    ("Calcul fait par generateur/droit/regles.py.", True),
+    ("Texte lu (VERIFIED).", True),
+    # le nom du fichier du texte technique que l'acheteur a importé est une information, pas du jargon
+    ("Texte technique importé de « cctp/travaux-lycee-lot-1-gros-oeuvre.md ».", False),
+])
+def test_mention_d_outil_interne_fichiers_de_l_outil_seulement(phrase, vu):
+    pieces = {nom: piece_propre(nom, phrase if nom == "CCAP" else None) for nom in ("RC", "CCAP", "CCTP")}
+    assert ("mention-outil-interne" in {d.regle for d in relire(pieces)}) is vu
