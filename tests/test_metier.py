@@ -833,6 +833,11 @@ def test_le_dqe_dit_la_periode_de_ses_quantites():
                  if isinstance(c.value, str) and "quantités du DQE" in c.value]
         assert notes and all(f"Les quantités du DQE sont estimées {attendu}" in n for n in notes), notes
         assert len(notes) == len(classeur.worksheets)
+        # revue 3, m12 : même typographie que les pièces Word (apostrophe ’ dans l'objet, les intitulés, les lignes)
+        textes = [c.value for ws in classeur.worksheets for ligne in ws.iter_rows() for c in ligne
+                  if isinstance(c.value, str) and not c.value.startswith("=")]
+        assert not [t for t in textes if "'" in t], [t for t in textes if "'" in t][:3]
+        assert any("appellation d’origine protégée" in t for t in textes)
 
 
 def test_absence_d_allotissement_motivee_au_rc(exemples_generes):

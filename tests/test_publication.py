@@ -464,10 +464,11 @@ def test_dpgf_suit_les_ouvrages_du_texte_technique_sans_lignes_saisies(tmp_path)
         ("Ossature et bardage bois", "forfait", 1),
         ("Traitement des points singuliers", "forfait", 1),
         ("Tri, évacuation et valorisation des déchets de chantier", "forfait", 1),
-        ("Dossier des ouvrages exécutés (DOE) et dossier d'intervention ultérieure", "forfait", 1),
-        ("Travaux en régie : heure de compagnon", "heure", None)]
+        ("Dossier des ouvrages exécutés (DOE) et dossier d’intervention ultérieure", "forfait", 1),
+        ("Travaux en régie\u00a0: heure de compagnon", "heure", None)]
     assert ("Ensemble des ouvrages du lot (décomposition détaillée par le candidat)", "forfait", 1) in feuilles["Lot 4"]
-    assert [d for d, _, _ in feuilles["Lot 5"]] == [l["designation"] for l in lots[5]["lignes_prix"]]
+    # les désignations saisies paraissent avec la typographie des pièces (apostrophe ’, espaces insécables)
+    assert [d for d, _, _ in feuilles["Lot 5"]] == [typographie(l["designation"]) for l in lots[5]["lignes_prix"]]
     lot2, lot4 = (next(a for a in produit.avertissements if a.startswith(f"lot {n}")) for n in (2, 4))
     assert "dont un ouvrage au forfait par intertitre de la description des ouvrages du texte technique" in lot2
     assert "lignes types" in lot4 and "texte technique" not in lot4

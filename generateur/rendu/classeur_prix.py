@@ -27,7 +27,7 @@ from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.worksheet import Worksheet
 
 from ..donnees.fichiers import rezipper
-from ..donnees.formats import montant
+from ..donnees.formats import montant, typographie
 from ..droit.regles import Analyse
 from ..pieces.bordereau import FeuilleLot, Partie, feuille_du_lot, nom_fichier
 
@@ -104,6 +104,8 @@ def _styles(classeur: Workbook) -> None:
 def _cellule(ws: Worksheet, ligne: int, colonne: int, valeur: Any, style: str, formule: bool = False) -> None:
     """Une cellule ; un texte reste un texte même s'il commence par « = » (une désignation saisie ne devient
     jamais une formule active dans le classeur remis aux candidats) : seules les formules de dce en sont."""
+    if isinstance(valeur, str) and not formule:
+        valeur = typographie(valeur)  # apostrophe typographique et espaces insécables, comme dans les pièces Word
     c = ws.cell(ligne, colonne, valeur)
     if isinstance(valeur, str) and not formule:
         c.data_type = "s"
