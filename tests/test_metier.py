@@ -850,3 +850,19 @@ def test_absence_d_allotissement_motivee_au_rc(exemples_generes):
             in texte)
     assert "motifs consignés" not in texte
     assert "Les prestations portent sur un seul bâtiment, l’Hôtel de Région" in texte
+
+
+def test_bordereau_pied_de_page_comme_les_pieces_word():
+    """Revue 3, m12 : le bordereau imprimé porte, comme les pièces Word, « Consultation n° <référence> » et la page."""
+    import io
+
+    from openpyxl import load_workbook
+
+    from generateur.droit.regles import preparer
+    from generateur.rendu import classeur_prix
+
+    analyse = preparer(RACINE / "exemples" / "travaux-lycee.yaml", RACINE)
+    classeur = load_workbook(io.BytesIO(classeur_prix.produire(analyse).contenu))
+    for ws in classeur.worksheets:
+        assert ws.oddFooter.left.text == "Consultation n°\u00a02026-TRX-0417", ws.title
+        assert ws.oddFooter.right.text == "Page &P / &N"

@@ -260,6 +260,8 @@ def _mise_en_page(ws: Worksheet, analyse: Analyse) -> None:
         ws.print_title_rows = f"{entetes[0]}:{entetes[0]}"
     ws.oddHeader.left.text = str(analyse.acheteur.profil["nom_court"])
     ws.oddHeader.right.text = f"{analyse.contexte['reference']} – &A"
+    # même pied de page que les pièces Word : la référence de la consultation, puis la page
+    ws.oddFooter.left.text = f"Consultation n°\u00a0{analyse.contexte['reference']}"
     ws.oddFooter.right.text = "Page &P / &N"
     ws.protection.sheet = True
     ws.protection.formatColumns = False
