@@ -26,7 +26,7 @@ from markupsafe import Markup
 
 from ..donnees.formats import typographie
 from ..pieces.blocs import Bloc, Image, Titre
-from ..donnees import cache, yaml_lignes
+from ..donnees import cache, fichiers, yaml_lignes
 from ..droit.expressions import BacASable, ErreursJinja, message_erreur
 from ..erreurs import ErreurDonnees, Probleme
 from .ooxml import W_NS, Ecrivain, Numerotation, Styles, texte_permis
@@ -232,11 +232,10 @@ def _code_du_rendu() -> str:
     import docx
     import docxtpl
     import jinja2
-    import markupsafe
     import zlib
 
     from .. import __version__
-    from ..donnees import fichiers, formats
+    from ..donnees import formats
     from ..droit import expressions
     from ..pieces import blocs
     from . import ooxml
@@ -244,7 +243,7 @@ def _code_du_rendu() -> str:
     modules = (__file__, ooxml.__file__, fichiers.__file__, formats.__file__, blocs.__file__, expressions.__file__)
     return cache.empreinte(cache.sources(*modules), __version__, sys.version, docxtpl.__version__,
                            getattr(docx, "__version__", ""), ".".join(map(str, etree.LXML_VERSION)),
-                           jinja2.__version__, markupsafe.__version__, zlib.ZLIB_RUNTIME_VERSION)
+                           jinja2.__version__, zlib.ZLIB_RUNTIME_VERSION)
 
 
 @lru_cache(maxsize=64)
@@ -263,7 +262,8 @@ def empreinte_entrees(modele: Path, variables: dict[str, Any], blocs: list[Bloc]
     try:
         logo = variables.get("logo")
         entrees = pickle.dumps((blocs, titres), protocol=5)
-        return cache.empreinte(_code_du_rendu(), _fichier(modele), _fichier(Path(logo)) if logo else "",
+        zip_ = f"{fichiers.NIVEAU_COMPRESSION} {fichiers.DATE_ZIP}"  # lus à chaque appel : réglages du zip écrit
+        return cache.empreinte(_code_du_rendu(), zip_, _fichier(modele), _fichier(Path(logo)) if logo else "",
                                json.dumps(variables, default=str, sort_keys=True, ensure_ascii=False), entrees)
     except (OSError, pickle.PicklingError, TypeError, ValueError):
         return None
@@ -293,7 +293,9 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
             return octets
     octets = _produire(modele, variables, blocs, titres)
     if cle is not None:
-        cache.marquer(DOCUMENTS, cache.empreinte(cle, hashlib.sha256(octets).digest()))
+        verdict = cache.empreinte(cle, hashlib.sha256(octets).digest())
+        if not cache.marque(DOCUMENTS, verdict):
+            cache.marquer(DOCUMENTS, verdict)
     return octets
 
 
