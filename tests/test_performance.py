@@ -364,3 +364,20 @@ def test_liens_spaser_gardes_par_analyse_suivent_les_clauses_retenues(monkeypatc
     ecartee = next(s for s in analyse.selections if s.retenue and any(l.selection is s for l in spaser.liens_spaser(analyse)))
     ecartee.retenue = False
     assert all(l.selection is not ecartee for l in spaser.liens_spaser(analyse)) and len(calculs) == 2
+
+
+def test_manifeste_relu_comme_json_le_lit(tmp_path):
+    """Les manifestes sont relus par orjson ; ce que seul json accepte (NaN, entier de plus de 64 bits) est relu par
+    json, à l'identique ; un dossier sans manifeste n'en a pas."""
+    import json
+
+    from generateur.lot.rapport_changements import lire_manifeste
+
+    assert lire_manifeste(tmp_path) is None
+    ordinaire = {"reponses": {"reference": "2026-001", "objet": "Entretien « espaces verts »"}, "taux": 0.1,
+                 "fichiers": {"a.docx": "0" * 64}, "lots": [1, 2.5, None, True]}
+    (tmp_path / "x-manifeste.json").write_text(json.dumps(ordinaire, ensure_ascii=False), encoding="utf-8")
+    assert lire_manifeste(tmp_path) == ordinaire
+    (tmp_path / "x-manifeste.json").write_text('{"grand": 123456789012345678901234567890, "n": NaN}', encoding="utf-8")
+    relu = lire_manifeste(tmp_path)
+    assert relu["grand"] == 123456789012345678901234567890 and relu["n"] != relu["n"]
