@@ -289,7 +289,9 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
             octets = precedent.read_bytes()
         except OSError:
             octets = None
-        if octets is not None and cache.marque(DOCUMENTS, cache.empreinte(cle, hashlib.sha256(octets).digest())):
+        verdict = cache.empreinte(cle, hashlib.sha256(octets).digest()) if octets is not None else None
+        if verdict is not None and cache.marque(DOCUMENTS, verdict):
+            cache.marquer(DOCUMENTS, verdict)  # verdict resservi : le dernier à quitter le cache quand il est plein
             return octets
     octets = _produire(modele, variables, blocs, titres)
     if cle is not None:
