@@ -29,12 +29,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mesures import charge, cpu_enfants  # noqa: E402
 
 DCE = [sys.executable, "-m", "generateur.interfaces.cli"]
+# Dossier du code mesuré : `python -m` met le dossier courant en tête du chemin d'import (avant PYTHONPATH) ;
+# `--code` le remplace donc aussi.
+CODE = RACINE
 
 
 def une_fois(commande: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """(mur, calcul) d'un processus neuf, en secondes."""
     cpu, debut = cpu_enfants(), time.perf_counter()
-    subprocess.run(commande, check=True, capture_output=True, cwd=RACINE, env=env)
+    subprocess.run(commande, check=True, capture_output=True, cwd=CODE, env=env)
     return time.perf_counter() - debut, cpu_enfants() - cpu
 
 
@@ -49,6 +52,8 @@ def main() -> None:
     args = parser.parse_args()
     env = {**os.environ, "DCE_RACINE": str(RACINE)}
     if args.code:  # la commande mesurée vient d'ailleurs ; ses modules sont compilés comme ceux-ci
+        global CODE
+        CODE = args.code.resolve()
         env["PYTHONPATH"] = str(args.code.resolve())
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(args.code.resolve() / "generateur")], check=True)
         sys.path.insert(0, str(args.code.resolve()))

@@ -347,6 +347,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.code:  # le code mesuré vient d'ailleurs (version précédente) ; catalogue et corpus restent ceux-ci
         sys.path.insert(0, str(args.code.resolve()))
+        # le paquet de ce dépôt, déjà importé (nomenclature CPV du corpus), masquerait l'autre version
+        for module in [m for m in sys.modules if m == "generateur" or m.startswith("generateur.")]:
+            del sys.modules[module]
     if args.mesurer:
         print(json.dumps(mesurer(args.mesurer, args.racine, args.jobs, args.seulement_impactees, args.dask)))
         return

@@ -190,7 +190,8 @@ def test_generer_n_importe_pas_les_modules_des_autres_commandes(tmp_path):
     """`dce generer` d'un exemple (texte technique Word, pièces de l'acheteur) n'importe ni le classeur Excel
     (openpyxl, numpy), ni la base du serveur d'équipe (SQLAlchemy), ni pandoc quand sa conversion est en cache,
     ni les outils de test : ce sont les modules que la régression du démarrage avait ajoutés. À la seconde
-    commande, tout est en cache : ni la bibliothèque Markdown ni jsonschema (réponses déjà validées) ne servent."""
+    commande, tout est en cache : ni la bibliothèque Markdown, ni jsonschema (réponses déjà validées), ni pypdf
+    (texte des pièces jointes PDF déjà lu) ne servent."""
     exemple = EXEMPLES / "travaux-lycee.yaml"
     env = {**os.environ, "DCE_CACHE": str(tmp_path / "cache"), "DCE_RACINE": str(RACINE)}
     script = ("import runpy, sys\n"
@@ -203,8 +204,39 @@ def test_generer_n_importe_pas_les_modules_des_autres_commandes(tmp_path):
                                  capture_output=True, text=True, env=env, cwd=RACINE).stdout.split("\n")[-2].split()
     assert any((tmp_path / "second").glob("*-CCTP.docx"))
     for lourd in ("openpyxl", "numpy", "sqlalchemy", "pypandoc", "hypothesis", "matplotlib", "flask", "filelock",
-                  "markdown", "jsonschema"):
+                  "markdown", "jsonschema", "pypdf"):
         assert lourd not in modules, lourd
+
+
+def test_texte_des_pieces_jointes_garde_en_cache(tmp_path, monkeypatch):
+    """Le texte d'une pièce jointe PDF (contrôle du PGC contre le CCAP) n'est lu par pypdf qu'une fois : ensuite il
+    est relu dans le cache (même texte) ; un fichier modifié est relu, une lecture en échec n'est pas gardée."""
+    from generateur.donnees import pieces_jointes
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    reponses = tmp_path / "reponses.yaml"
+    reponses.write_text("", encoding="utf-8")
+    source = EXEMPLES / "pieces" / "travaux-lycee" / "plan-general-coordination-sps.pdf"
+    (tmp_path / "pgc.pdf").write_bytes(source.read_bytes())
+    attendu = pieces_jointes.texte(reponses, "pgc.pdf")
+    assert attendu and "coordination" in attendu
+
+    appels = []
+
+    def lire(chemin, suffixe):
+        appels.append(chemin.name)
+        if chemin.name == "illisible.pdf":
+            raise ValueError("PDF abîmé")
+        return "lu à nouveau"
+
+    monkeypatch.setattr(pieces_jointes, "_lire", lire)
+    assert pieces_jointes.texte(reponses, "pgc.pdf") == attendu and appels == []  # relu dans le cache
+    (tmp_path / "pgc.pdf").write_bytes(source.read_bytes() + b"\n")
+    assert pieces_jointes.texte(reponses, "pgc.pdf") == "lu à nouveau" and appels == ["pgc.pdf"]
+    (tmp_path / "illisible.pdf").write_bytes(b"%PDF-1.4 abime")
+    for _ in range(2):  # l'échec n'est pas gardé : chaque commande le redit
+        assert pieces_jointes.texte(reponses, "illisible.pdf") is None
+    assert appels == ["pgc.pdf", "illisible.pdf", "illisible.pdf"]
 
 
 def test_catalogue_garde_en_cache_suit_les_clauses(tmp_path, monkeypatch):
@@ -312,3 +344,40 @@ def test_evaluation_lit_le_contexte_tel_qu_il_est():
     assert evaluer("lots | map(attribute='numero') | list", contexte) == [1, 2]
     assert evaluer("range", {"range": "réponse"}) == "réponse"
     assert evaluer("montant", {"montant": 7}) == 7 and evaluer("montant * 2", contexte) == 300
+
+
+def test_liens_spaser_gardes_par_analyse_suivent_les_clauses_retenues(monkeypatch):
+    """Les liens SPASER d'une analyse (lus par la fiche, l'annexe, le manifeste et les contrôles) sont calculés une
+    fois ; ils sont recalculés si le choix des clauses retenues change, et une liste rendue modifiée par un appelant
+    ne change pas la suivante."""
+    from generateur.droit import spaser
+    from generateur.droit.regles import preparer
+
+    analyse = preparer(EXEMPLE, RACINE)
+    calculs = []
+    calculer = spaser._liens_spaser
+    monkeypatch.setattr(spaser, "_liens_spaser", lambda a: calculs.append(a) or calculer(a))
+    liens = spaser.liens_spaser(analyse)
+    assert liens and spaser.par_niveau(analyse)["mise_en_oeuvre"] and len(calculs) == 1
+    liens.clear()
+    assert spaser.liens_spaser(analyse) and len(calculs) == 1
+    ecartee = next(s for s in analyse.selections if s.retenue and any(l.selection is s for l in spaser.liens_spaser(analyse)))
+    ecartee.retenue = False
+    assert all(l.selection is not ecartee for l in spaser.liens_spaser(analyse)) and len(calculs) == 2
+
+
+def test_manifeste_relu_comme_json_le_lit(tmp_path):
+    """Les manifestes sont relus par orjson ; ce que seul json accepte (NaN, entier de plus de 64 bits) est relu par
+    json, à l'identique ; un dossier sans manifeste n'en a pas."""
+    import json
+
+    from generateur.lot.rapport_changements import lire_manifeste
+
+    assert lire_manifeste(tmp_path) is None
+    ordinaire = {"reponses": {"reference": "2026-001", "objet": "Entretien « espaces verts »"}, "taux": 0.1,
+                 "fichiers": {"a.docx": "0" * 64}, "lots": [1, 2.5, None, True]}
+    (tmp_path / "x-manifeste.json").write_text(json.dumps(ordinaire, ensure_ascii=False), encoding="utf-8")
+    assert lire_manifeste(tmp_path) == ordinaire
+    (tmp_path / "x-manifeste.json").write_text('{"grand": 123456789012345678901234567890, "n": NaN}', encoding="utf-8")
+    relu = lire_manifeste(tmp_path)
+    assert relu["grand"] == 123456789012345678901234567890 and relu["n"] != relu["n"]

@@ -25,7 +25,7 @@ from lxml import etree
 
 from conftest import EXEMPLES, RACINE, Lu, copier_exemple, soffice
 from generateur.donnees import fichiers
-from generateur.rendu import generation
+from generateur.rendu import documents, generation
 from generateur.lot import regeneration
 from generateur.interfaces.cli import main
 from generateur.lot.rapport_changements import A_JOUR, ECHEC, MISE_EN_FORME, MODIFIEE, NON_CONCERNEE, NOUVELLE
@@ -434,3 +434,43 @@ def test_exemple_dask_du_readme(lot, tmp_path):
     echecs, synthese = resultat.stdout.split()[-2:]
     assert echecs == "0" and Path(synthese).is_file()
     assert "consultation" in Path(synthese).read_text(encoding="utf-8").lower()
+
+
+def test_regeneration_par_piece(lot, tmp_path, monkeypatch):
+    """Une clause du CCAP modifiée : seules les pièces Word dont les entrées changent sont rendues de nouveau, les
+    autres sont reprises de la version précédente ; chaque version est identique à l'octet à une génération complète
+    sans cache. Une pièce précédente retouchée à la main n'est jamais reprise."""
+    dossier, racine = lot
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    rendus: list[tuple[str, str]] = []
+    rendre = documents._produire
+
+    def espion(modele, variables, blocs, titres):
+        rendus.append((str(variables["reference"]), variables["sigle_document"]))
+        return rendre(modele, variables, blocs, titres)
+
+    monkeypatch.setattr(documents, "_produire", espion)
+    with ThreadPoolExecutor(1) as executeur:  # même processus : l'espion voit chaque rendu
+        bilan = regeneration.regenerer(dossier, racine, executeur=executeur)
+        assert {r.statut for r in bilan.consultations} == {A_JOUR}  # cache neuf : tout est rendu, verdicts gardés
+        assert {s for _, s in rendus} >= {"RC", "CCAP", "CCTP", "SPASER", "ANNEXE"}
+        references = {r.dossier: r.reference for r in bilan.consultations}
+        retouche = next((dossier / "restauration-lycees" / "versions" / "001").glob("*-RC.docx"))
+        retouche.write_bytes(retouche.read_bytes() + b"\0")  # même document, octets différents
+
+        remplacer(racine, *PLASTIQUE)
+        rendus.clear()
+        bilan = regeneration.regenerer(dossier, racine, executeur=executeur)
+    statuts = {r.dossier: r.statut for r in bilan.consultations}
+    assert statuts == {"amp-espaces-verts": A_JOUR, "travaux-lycee": A_JOUR,
+                       "nettoyage-hotel-region": MODIFIEE, "restauration-lycees": MODIFIEE}
+    pieces = {(r, s) for r, s in rendus if s in ("RC", "CCAP", "CCTP", "SPASER", "ANNEXE")}
+    assert pieces == {(references["nettoyage-hotel-region"], "CCAP"), (references["restauration-lycees"], "CCAP"),
+                      (references["restauration-lycees"], "RC")}  # le RC retouché est rendu de nouveau
+
+    monkeypatch.setenv("DCE_CACHE", "0")
+    for nom in ("nettoyage-hotel-region", "restauration-lycees"):
+        attendu = tmp_path / "complete" / nom
+        generation.generer(dossier / nom / "reponses.yaml", attendu, racine)
+        assert octets(version(dossier / nom)) == octets(attendu), nom
+        verifier_entiere(dossier / nom)

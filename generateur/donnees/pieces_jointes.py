@@ -8,14 +8,17 @@ message avec le libellé du questionnaire, rien n'est écrit.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from ..erreurs import ErreurDonnees, Probleme
+from . import cache
 from .fichiers import RAISONS, nom_sur
 from .questionnaire import Questionnaire
 
@@ -126,23 +129,43 @@ def texte(fichier_reponses: Path | str, fichier: str) -> str | None:
     chemin = chemin_confine(Path(fichier_reponses).parent, fichier)
     if isinstance(chemin, str) or chemin.suffix.lower() not in FORMATS_TEXTE or not chemin.is_file():
         return None
+    suffixe = chemin.suffix.lower()
     try:
-        if chemin.suffix.lower() == ".pdf":
-            from pypdf import PdfReader
-
-            brut = " ".join(page.extract_text() or "" for page in PdfReader(str(chemin)).pages)
-        elif chemin.suffix.lower() == ".docx":
-            from docx import Document
-
-            document = Document(str(chemin))
-            brut = " ".join([p.text for p in document.paragraphs]
-                            + [c.text for t in document.tables for r in t.rows for c in r.cells])
-        else:
-            brut = chemin.read_text(encoding="utf-8", errors="replace")
+        contenu = chemin.read_bytes()
+        # texte gardé dans le cache disque sous l'empreinte du contenu et du code qui le lit : pypdf (long à importer
+        # et à lire) ne sert qu'une fois par document
+        brut = cache.texte("pieces-jointes", cache.empreinte(suffixe, contenu, _version_lecture()),
+                           lambda: _lire(chemin, suffixe))
     except Exception:  # pièce illisible : le contrôle le dit (« texte non lu »), la génération continue
         return None
-    brut = " ".join(brut.split())
     return brut or None
+
+
+def _lire(chemin: Path, suffixe: str) -> str:
+    if suffixe == ".pdf":
+        from pypdf import PdfReader
+
+        brut = " ".join(page.extract_text() or "" for page in PdfReader(str(chemin)).pages)
+    elif suffixe == ".docx":
+        from docx import Document
+
+        document = Document(str(chemin))
+        brut = " ".join([p.text for p in document.paragraphs]
+                        + [c.text for t in document.tables for r in t.rows for c in r.cells])
+    else:
+        brut = chemin.read_text(encoding="utf-8", errors="replace")
+    return " ".join(brut.split())
+
+
+@lru_cache(maxsize=1)
+def _version_lecture() -> bytes:
+    """Ce qui change le texte lu d'un même fichier : ce module, pypdf et python-docx (versions lues sans les importer)."""
+    parties = [Path(__file__).read_bytes()]
+    for paquet, fichier in (("pypdf", "_version.py"), ("docx", "__init__.py")):
+        spec = importlib.util.find_spec(paquet)
+        origine = Path(spec.origin).parent / fichier if spec and spec.origin else None
+        parties.append(origine.read_bytes() if origine and origine.is_file() else b"")
+    return b"\0".join(parties)
 
 
 def existe(fichier_reponses: Path | str, fichier: str) -> bool:

@@ -65,6 +65,8 @@ class Analyse:
     calculs: list[Calcul]
     selections: list[Selection]
     plans: dict[str, list[tuple[str, dict[str, Any], list[Selection]]]]
+    # ce que plusieurs pièces recalculaient chacune (liens SPASER) : calculé une fois par analyse
+    memoire: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def a_completer(self) -> list[ChampACompleter]:

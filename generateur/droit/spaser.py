@@ -103,7 +103,17 @@ def liens_spaser(analyse: Analyse) -> list[LienApplique]:
     Un lien restreint par `si` ne vaut que si son expression est vraie pour cette consultation. Les liens des
     clauses d'exécution (CCAP, CCTP) sont évalués d'abord ; ceux des autres pièces (RC : critères, variantes)
     peuvent alors lire `execution('6.2')` : vrai si une clause d'exécution retenue met en œuvre l'étiquette 6.2
-    au-delà du droit. Un critère de jugement ne compte ainsi jamais seul (règle de comptage : docs/juriste.md)."""
+    au-delà du droit. Un critère de jugement ne compte ainsi jamais seul (règle de comptage : docs/juriste.md).
+
+    Calculé une fois par analyse (fiche, annexe, manifeste et contrôles le lisent chacun), de nouveau si le choix
+    des clauses retenues change."""
+    cle = ("liens_spaser", tuple(s.retenue for s in analyse.selections))
+    if cle not in analyse.memoire:
+        analyse.memoire[cle] = tuple(_liens_spaser(analyse))
+    return list(analyse.memoire[cle])
+
+
+def _liens_spaser(analyse: Analyse) -> list[LienApplique]:
     retenues = analyse.retenues()
     contrat = [s for s in retenues if s.clause.document in PIECES_EXECUTION]
     autres = [s for s in retenues if s.clause.document not in PIECES_EXECUTION]

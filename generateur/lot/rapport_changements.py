@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ..donnees.acheteurs import Acheteur
 from ..pieces.blocs import Bloc, Paragraphe, Segment, Titre
 from ..donnees.fichiers import ecrire_atomique, json_lisible
@@ -97,7 +99,13 @@ MISE_EN_FORME = "mise en forme produite par dce modifiée (texte des clauses et 
 def lire_manifeste(dossier: Path) -> dict[str, Any] | None:
     """Manifeste d'un dossier de génération (le seul fichier *-manifeste.json), ou None."""
     trouves = sorted(dossier.glob(f"*{SUFFIXE_MANIFESTE}"))
-    return json.loads(trouves[0].read_text(encoding="utf-8")) if trouves else None
+    if not trouves:
+        return None
+    octets = trouves[0].read_bytes()
+    try:
+        return orjson.loads(octets)  # plusieurs fois plus rapide que json (deux manifestes lus par consultation)
+    except orjson.JSONDecodeError:  # ce que seul json accepte (NaN, entiers de plus de 64 bits…) ou dit en erreur
+        return json.loads(octets.decode("utf-8"))
 
 
 def empreintes_documents(dossier: Path, manifeste: dict[str, Any]) -> dict[str, str]:

@@ -343,7 +343,9 @@ def traiter(tache: Tache) -> RapportConsultation:
             temporaire = dossier_temporaire(consultation / VERSIONS, TEMPORAIRE)
         # le dossier temporaire est neuf et retiré en cas d'échec : les fichiers y sont écrits directement, sans
         # fsync ; `publier` les rend durables d'une seule barrière avant le renommage
-        resultat = produire_dce(consultation / REPONSES, racine, droit_enregistre(ancien))
+        # pièces Word dont les entrées n'ont pas changé : reprises de la version précédente, à l'octet
+        resultat = produire_dce(consultation / REPONSES, racine, droit_enregistre(ancien),
+                                precedente=consultation / VERSIONS / precedente if precedente else None)
         ecrire(resultat.contenus, temporaire)
         nouveau = lire_manifeste(temporaire)
         assert nouveau is not None

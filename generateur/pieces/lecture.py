@@ -163,15 +163,18 @@ def pieces_complementaires(analyse: Analyse) -> dict[str, list[Bloc]]:
 
 
 def controler(analyse: Analyse, corps: dict[str, list[Bloc]] | None = None,
-              complementaires: bool = False) -> Conformite:
+              complementaires: bool = False, blocs_fiche: list[Bloc] | None = None) -> Conformite:
     """Contrôles juridiques de la consultation et relecture de ses pièces (assemblées ici si `corps` manque).
 
-    Sont relus : les pièces de `corps`, la fiche de traçabilité, l'annexe de conformité elle-même (hors la rubrique
-    qui cite les défauts et les preuves) et, si `complementaires`, les pièces que `dce publier` ajoute."""
+    Sont relus : les pièces de `corps`, la fiche de traçabilité (`blocs_fiche` si elle est déjà faite),
+    l'annexe de conformité elle-même (hors la rubrique qui cite les défauts et les preuves) et, si `complementaires`,
+    les pièces que `dce publier` ajoute."""
     if corps is None:
         corps = {doc: blocs_document(analyse, doc)[0] for doc in analyse.catalogue.documents}
     faits = faits_des_pieces(analyse, corps)
-    a_relire = {**corps, FICHE: fiche(analyse)[0], **(pieces_complementaires(analyse) if complementaires else {})}
+    if blocs_fiche is None:
+        blocs_fiche = fiche(analyse)[0]
+    a_relire = {**corps, FICHE: blocs_fiche, **(pieces_complementaires(analyse) if complementaires else {})}
     relues = {nom: relecture.piece(nom, blocs) for nom, blocs in a_relire.items()}
     # chaque pièce relue seule, puis les pièces ensemble (contrôles croisés : durées, listes, renvois entre pièces)
     defauts = relecture.relire(analyse.catalogue, relues) + croises.controler(analyse.catalogue, relues)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
+import json
 import os
+import pickle
+import sys
 import zipfile
 from functools import lru_cache
 from dataclasses import replace
@@ -22,7 +26,7 @@ from markupsafe import Markup
 
 from ..donnees.formats import typographie
 from ..pieces.blocs import Bloc, Image, Titre
-from ..donnees import yaml_lignes
+from ..donnees import cache, fichiers, yaml_lignes
 from ..droit.expressions import BacASable, ErreursJinja, message_erreur
 from ..erreurs import ErreurDonnees, Probleme
 from .ooxml import W_NS, Ecrivain, Numerotation, Styles, texte_permis
@@ -217,10 +221,87 @@ def _inserer(xml: bytes, fragments: dict[str, str], modele: Path) -> bytes:
     return xml
 
 
-def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre]) -> bytes:
-    """Rend un document complet en mémoire ; `variables` : exactement VARIABLES_MODELE."""
+# Sous-dossier du cache : verdicts « ces entrées donnent ce document » (voir `produire`).
+DOCUMENTS = "documents"
+
+
+@lru_cache(maxsize=1)
+def _code_du_rendu() -> str:
+    """Ce dont dépend le rendu d'un document, hors ses entrées : modules de dce qui l'écrivent, bibliothèques (docxtpl,
+    python-docx, lxml, Jinja, zlib) et version de Python (format des pickles qui servent d'empreinte)."""
+    import docx
+    import docxtpl
+    import jinja2
+    import zlib
+
+    from .. import __version__
+    from ..donnees import formats
+    from ..droit import expressions
+    from ..pieces import blocs
+    from . import ooxml
+
+    modules = (__file__, ooxml.__file__, fichiers.__file__, formats.__file__, blocs.__file__, expressions.__file__)
+    return cache.empreinte(cache.sources(*modules), __version__, sys.version, docxtpl.__version__,
+                           getattr(docx, "__version__", ""), ".".join(map(str, etree.LXML_VERSION)),
+                           jinja2.__version__, zlib.ZLIB_RUNTIME_VERSION)
+
+
+@lru_cache(maxsize=64)
+def _empreinte_fichier(chemin: str, _date: int, _taille: int) -> str:
+    return hashlib.sha256(Path(chemin).read_bytes()).hexdigest()
+
+
+def _fichier(chemin: Path) -> str:
+    etat = chemin.stat()
+    return _empreinte_fichier(str(chemin), etat.st_mtime_ns, etat.st_size)
+
+
+def empreinte_entrees(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre]) -> str | None:
+    """Empreinte de tout ce dont dépend le document que `produire` rend : contenu du modèle Word et du logo,
+    variables, blocs et titres (pickle), code du rendu ; None si un fichier est illisible (le rendu le dira)."""
+    try:
+        logo = variables.get("logo")
+        entrees = pickle.dumps((blocs, titres), protocol=5)
+        zip_ = f"{fichiers.NIVEAU_COMPRESSION} {fichiers.DATE_ZIP}"  # lus à chaque appel : réglages du zip écrit
+        return cache.empreinte(_code_du_rendu(), zip_, _fichier(modele), _fichier(Path(logo)) if logo else "",
+                               json.dumps(variables, default=str, sort_keys=True, ensure_ascii=False), entrees)
+    except (OSError, pickle.PicklingError, TypeError, ValueError):
+        return None
+
+
+def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre],
+             reprise: bool = False, precedent: Path | None = None) -> bytes:
+    """Rend un document complet en mémoire ; `variables` : exactement VARIABLES_MODELE.
+
+    `reprise` (pièces d'un DCE, que la génération suivante pourra reprendre) : le verdict « ces entrées donnent ces
+    octets » est gardé dans le cache de l'utilisateur (sous-dossier `documents`, un fichier vide par verdict, nommé
+    par l'empreinte des entrées — modèle, variables, blocs, code du rendu — et celle des octets). `precedent` : le même
+    document d'une génération précédente ; si ses octets sont ceux que des entrées identiques ont déjà donnés, ils
+    sont repris tels quels au lieu d'être rendus de nouveau (le rendu est reproductible : même résultat à l'octet).
+    Sans cache (`DCE_CACHE=0`), tout est rendu."""
     if set(variables) != set(VARIABLES_MODELE):
         raise ValueError(f"variables du modèle : {sorted(set(variables) ^ set(VARIABLES_MODELE))}")
+    if not reprise or cache.dossier(DOCUMENTS) is None:
+        return _produire(modele, variables, blocs, titres)
+    cle = empreinte_entrees(modele, variables, blocs, titres)
+    if cle is not None and precedent is not None:
+        try:
+            octets = precedent.read_bytes()
+        except OSError:
+            octets = None
+        verdict = cache.empreinte(cle, hashlib.sha256(octets).digest()) if octets is not None else None
+        if verdict is not None and cache.marque(DOCUMENTS, verdict):
+            cache.marquer(DOCUMENTS, verdict)  # verdict resservi : le dernier à quitter le cache quand il est plein
+            return octets
+    octets = _produire(modele, variables, blocs, titres)
+    if cle is not None:
+        verdict = cache.empreinte(cle, hashlib.sha256(octets).digest())
+        if not cache.marque(DOCUMENTS, verdict):
+            cache.marquer(DOCUMENTS, verdict)
+    return octets
+
+
+def _produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre]) -> bytes:
     try:
         etat = modele.stat()
         styles, premier = _styles_du_modele(str(modele), etat.st_mtime_ns, etat.st_size)

@@ -67,19 +67,29 @@ class Dce:
 
 
 def produire_dce(fichier_reponses: Path | str, racine: Path | None = None, date_droit: dt.date | None = None,
-                 strict: bool = False, complementaires: bool = False, visa: dict[str, Any] | None = None) -> Dce:
+                 strict: bool = False, complementaires: bool = False, visa: dict[str, Any] | None = None,
+                 precedente: Path | None = None) -> Dce:
     """Le DCE en mémoire : RC, CCAP, CCTP, fiche de traçabilité, annexe de conformité et manifeste.
 
     `strict` : une obligation légale non respectée ou un défaut bloquant de la relecture (annexe de conformité)
     arrête tout ici. `complementaires` : la relecture lit aussi les pièces que `dce publier` ajoute.
     `visa` : visa du service juridique (serveur d'équipe), tracé dans l'annexe de conformité.
+    `precedente` : dossier d'une génération précédente de la même consultation ; chaque document Word dont les
+    entrées n'ont pas changé y est repris à l'octet au lieu d'être rendu (`documents.produire`).
     """
     analyse = preparer(fichier_reponses, racine, date_droit)
     base = nom_sur(str(analyse.contexte["reference"]))
     contenus: dict[str, bytes] = {}
     modeles: dict[Path, bytes] = {}
+
+    def word(nom: str, modele: Path, variables: dict[str, Any], blocs: Any, titres: Any) -> None:
+        contenus[nom] = produire(modele, variables, blocs, titres, reprise=True,
+                                 precedent=precedente / nom if precedente is not None else None)
+
     pieces = {document: blocs_document(analyse, document) for document in PIECES}
-    conformite = controler(analyse, {document: blocs for document, (blocs, _) in pieces.items()}, complementaires)
+    spaser = fiche(analyse)
+    conformite = controler(analyse, {document: blocs for document, (blocs, _) in pieces.items()}, complementaires,
+                           spaser[0])
     if strict and conformite.refus_strict:
         raise ErreurDCE([Probleme(motif, fichier_reponses) for motif in conformite.refus_strict]
                         + [Probleme("mode strict\u00a0: aucun document n'a été écrit")])
@@ -90,12 +100,10 @@ def produire_dce(fichier_reponses: Path | str, racine: Path | None = None, date_
             raise ErreurDonnees(Probleme("modèle Word introuvable", modele))
         modeles.setdefault(modele, modele.read_bytes())
         titre = titre_piece(analyse, document)
-        contenus[f"{base}-{document}.docx"] = produire(modele, variables_modele(analyse, document, titre), blocs, titres)
-    blocs, titres = fiche(analyse)
-    modele = modele_de(analyse, "CCAP")
-    contenus[f"{base}-tracabilite-SPASER.docx"] = produire(
-        modele, variables_modele(analyse, "SPASER", "Fiche de traçabilité SPASER"), blocs, titres)
-    contenus.update(contenus_annexe(analyse, conformite, base, visa))
+        word(f"{base}-{document}.docx", modele, variables_modele(analyse, document, titre), blocs, titres)
+    word(f"{base}-tracabilite-SPASER.docx", modele_de(analyse, "CCAP"),
+         variables_modele(analyse, "SPASER", "Fiche de traçabilité SPASER"), *spaser)
+    contenus.update(contenus_annexe(analyse, conformite, base, visa, precedente))
     contenus.update(decp.contenus(analyse, base))  # données essentielles DECP 2.0.3, un fichier par lot
     donnees = manifeste(analyse, contenus, b"".join(modeles.values()))
     donnees["conformite"] = conformite.resume()
@@ -131,13 +139,15 @@ def generer(fichier_reponses: Path | str, sortie: Path | str, racine: Path | Non
 
 
 def contenus_annexe(analyse: Analyse, conformite: Conformite, base: str,
-                    visa: dict[str, Any] | None = None) -> dict[str, bytes]:
-    """Les trois fichiers de l'annexe, en mémoire : base-annexe-conformite.docx, .json et .csv."""
+                    visa: dict[str, Any] | None = None, precedente: Path | None = None) -> dict[str, bytes]:
+    """Les trois fichiers de l'annexe, en mémoire : base-annexe-conformite.docx, .json et .csv (`precedente` : voir
+    `produire_dce`)."""
     contenu = en_json(annexe.donnees(analyse, conformite, visa))
     corps, titres = annexe.blocs(analyse, conformite, visa=visa)
+    nom = f"{base}-annexe-conformite.docx"
     return {
-        f"{base}-annexe-conformite.docx": produire(modele_de(analyse, "CCAP"),
-                                                   variables_modele(analyse, "ANNEXE", annexe.TITRE), corps, titres),
+        nom: produire(modele_de(analyse, "CCAP"), variables_modele(analyse, "ANNEXE", annexe.TITRE), corps, titres,
+                      reprise=True, precedent=precedente / nom if precedente is not None else None),
         f"{base}-annexe-conformite.json": json_lisible(contenu),
         f"{base}-annexe-conformite.csv": annexe.csv_annexe(contenu),
     }
