@@ -240,7 +240,7 @@ def _tableaux_des_elements(analyse, premier: str) -> list[list[str]]:
             and premier in texte_blocs([b])]
 
 
-@pytest.mark.parametrize("famille, premier", [("espaces_verts", "Gestion différenciée de la tonte"),
+@pytest.mark.parametrize("famille, premier", [("espaces_verts", "Méthodes de gestion différenciée"),
                                                ("nettoyage", "Produits de nettoyage"),
                                                ("restauration_collective", "Modes de production")])
 def test_elements_du_critere_environnemental_identiques_dans_le_rc_et_le_cadre(tmp_path, famille, premier):
@@ -279,6 +279,10 @@ def test_critere_environnemental_des_espaces_verts_propre_a_la_tonte_et_a_la_tai
                   for l in t.rows for c in l.cells)
     assert "réduction du nombre de passages, relèvement des hauteurs de coupe" in rc
     assert "zones refuges" in rc and "taille douce, conservation des bois morts et des cavités" in rc
+    # revue 3, M10 : un seul élément pour la méthode, propre aux prestations de chaque lot (un candidat au lot de
+    # taille n'a pas 35 % de la note sur la tonte) ; la nidification, obligation légale, n'est pas notée
+    assert "Méthodes de gestion différenciée propres aux prestations du lot" in rc
+    assert "nidification" not in rc
     for hors_objet in ("arrosage", "choix des végétaux", "essences locales"):
         assert hors_objet not in rc.lower()
 
