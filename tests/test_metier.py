@@ -870,3 +870,14 @@ def test_bordereau_pied_de_page_comme_les_pieces_word():
     for ws in classeur.worksheets:
         assert ws.oddFooter.left.text == "Consultation n°\u00a02026-TRX-0417", ws.title
         assert ws.oddFooter.right.text == "Page &P / &N"
+
+
+def test_sans_texte_technique_le_cctp_ne_dit_pas_le_besoin_defini_avec_precision(exemples_generes):
+    """Revue 3, B2 : la pièce qui n'est qu'une annexe au CCTP du prescripteur (aucun texte technique importé) ne
+    prétend pas que le besoin a été défini avec précision ; le CCTP des travaux, dont chaque lot a son texte
+    technique, le dit."""
+    for exemple, complet in (("travaux-lycee", True), ("restauration-lycees", False), ("amp-espaces-verts", False)):
+        cctp = _piece(exemples_generes[exemple], "-CCTP.docx").texte
+        assert ("Le besoin a été défini avec précision avant le lancement de la consultation" in cctp) is complet
+        assert ("Les exigences de la présente pièce prennent en compte des objectifs de développement durable"
+                in cctp) is not complet
