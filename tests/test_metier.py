@@ -881,3 +881,7 @@ def test_sans_texte_technique_le_cctp_ne_dit_pas_le_besoin_defini_avec_precision
         assert ("Le besoin a été défini avec précision avant le lancement de la consultation" in cctp) is complet
         assert ("Les exigences de la présente pièce prennent en compte des objectifs de développement durable"
                 in cctp) is not complet
+        # le RC énumère la pièce telle qu'elle est : le CCTP, ou son annexe environnementale et sociale
+        rc = _piece(exemples_generes[exemple], "-RC.docx").texte
+        assert ("le cahier des clauses techniques particulières (CCTP)" in rc) is complet
+        assert ("la pièce «\u00a0Exigences environnementales et sociales — annexe au CCTP\u00a0»" in rc) is not complet
