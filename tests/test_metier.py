@@ -883,5 +883,19 @@ def test_sans_texte_technique_le_cctp_ne_dit_pas_le_besoin_defini_avec_precision
                 in cctp) is not complet
         # le RC énumère la pièce telle qu'elle est : le CCTP, ou son annexe environnementale et sociale
         rc = _piece(exemples_generes[exemple], "-RC.docx").texte
-        assert ("le cahier des clauses techniques particulières (CCTP)" in rc) is complet
-        assert ("la pièce «\u00a0Exigences environnementales et sociales — annexe au CCTP\u00a0»" in rc) is not complet
+        pieces = rc.splitlines()  # un élément de la liste des pièces par ligne
+        assert ("le cahier des clauses techniques particulières (CCTP)" in pieces) is complet
+        assert ("la pièce «\u00a0Exigences environnementales et sociales\u00a0», qui complète le cahier des clauses "
+                "techniques particulières (CCTP) du prescripteur" in rc) is not complet
+
+
+def test_delais_des_denrees_recapitules_parmi_les_derogations(exemples_generes):
+    """Revue 3, m10 : l'enlèvement des denrées rejetées en vingt-quatre heures, plus court que le CCAG-FCS, figure au
+    récapitulatif des dérogations (dernier article du CCAP), au chapitre 5 du CCAG-FCS (numéros de 2021 non lus)."""
+    ccap = _piece(exemples_generes["restauration-lycees"], "-CCAP.docx")
+    numero = ccap.article("Vérifications, admission, ajournement, réfaction et rejet")
+    recapitulatif = next(t for t in ccap.tableaux if t[0][0] == "Article du CCAP")
+    assert [numero, "chapitre 5", "Denrées rejetées enlevées au plus tard dans les vingt-quatre heures et remplacées "
+            "avant l’heure limite de livraison du jour suivant"] in recapitulatif
+    nettoyage = _piece(exemples_generes["nettoyage-hotel-region"], "-CCAP.docx")
+    assert "chapitre 5" not in nettoyage.tout
