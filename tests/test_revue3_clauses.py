@@ -1,0 +1,118 @@
+"""Clauses reprises après la troisième relecture du juriste (RAPPORT3 : M1, M2, M3, M7, M16, m1, m2, m5, m6, m7,
+m20…) : chaque pièce générée est relue, présence et absence des phrases en cause."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from conftest import EXEMPLES, Lu, ecrire
+from generateur.interfaces.cli import main
+
+
+def _net(texte: str) -> str:
+    return texte.replace("\u00a0", " ").replace("\u202f", " ").replace("’", "'")
+
+
+def _piece(fichiers: dict[str, Path], suffixe: str) -> Lu:
+    return Lu(next(p for n, p in fichiers.items() if n.endswith(suffixe)))
+
+
+def _exemple(nom: str) -> dict:
+    return yaml.safe_load((EXEMPLES / f"{nom}.yaml").read_text(encoding="utf-8"))
+
+
+def _section(lu: Lu, debut: str) -> str:
+    """Texte d'un sous-article (titre de niveau 2 contenant `debut`) jusqu'au titre suivant de même niveau ou plus."""
+    lignes, dedans = [], False
+    for style, texte in lu.paragraphes:
+        if style.lower() in ("heading 1", "heading 2"):
+            if dedans:
+                break
+            dedans = style.lower() == "heading 2" and debut.lower() in texte.lower()
+            continue
+        if dedans:
+            lignes.append(texte)
+    assert dedans or lignes, f"aucun article « {debut} »"
+    return _net("\n".join(lignes))
+
+
+def _puces_apres(lu: Lu, debut: str) -> list[str]:
+    paragraphes = [(s, _net(t)) for s, t in lu.paragraphes]
+    i = next(i for i, (_, t) in enumerate(paragraphes) if t.startswith(debut))
+    puces: list[str] = []
+    for style, texte in paragraphes[i + 1:]:
+        if style != "List Bullet":
+            if puces:
+                break
+            continue
+        puces.append(texte.rstrip(" ;."))
+    return puces
+
+
+INSERTION = "les modalités de l'action d'insertion professionnelle prévue par le CCAP"
+TITRE_INSERTION = "Variantes relatives aux modalités d'insertion"
+
+
+# -- M1 : variantes d'insertion seulement si l'acheteur les a retenues ------------------------------------------
+
+def test_m1_variantes_d_insertion_absentes_si_l_acheteur_ne_les_retient_pas(exemples_generes):
+    """M1 : les objets retenus par l'acheteur (travaux : matériaux et réemploi) sont les seuls listés ; ni l'objet
+    « insertion » ni l'article qui le développe ne sont ajoutés d'office (travaux et nettoyage)."""
+    rc = _piece(exemples_generes["travaux-lycee"], "-RC.docx")
+    objets = _puces_apres(rc, "Les variantes ne peuvent porter que sur les objets suivants")
+    assert len(objets) == 2 and objets[0].startswith("des matériaux biosourcés") and objets[1].startswith("le réemploi")
+    texte = _net(rc.tout)
+    assert INSERTION not in texte and TITRE_INSERTION not in texte
+    assert "peuvent porter sur les modalités de cette action" not in texte
+    assert _puces_apres(rc, "Conformément à l'article L228-4") == objets  # même liste, à l'identique
+    rc = _piece(exemples_generes["nettoyage-hotel-region"], "-RC.docx")
+    texte = _net(rc.tout)
+    assert TITRE_INSERTION not in texte and "peuvent porter sur les modalités de cette action" not in texte
+    assert "Objets des variantes" not in texte  # hors travaux, sans choix : pas de liste
+
+
+def test_m1_variantes_d_insertion_quand_l_acheteur_les_retient(generer):
+    """Objet « insertion » coché : il figure dans la liste unique et son article le développe ; l'article des
+    matériaux ne reprend que les objets de matériaux."""
+    donnees = _exemple("travaux-lycee")
+    donnees["variantes"]["objets"] = ["materiaux", "insertion"]
+    lus, _ = generer(donnees)
+    rc = lus["RC"]
+    objets = _puces_apres(rc, "Les variantes ne peuvent porter que sur les objets suivants")
+    assert len(objets) == 2 and objets[0].startswith("des matériaux biosourcés") and objets[1] == INSERTION
+    assert TITRE_INSERTION in _net(rc.tout)
+    assert _puces_apres(rc, "Conformément à l'article L228-4") == objets[:1]
+    # hors travaux : l'insertion seule, liste limitative reprise par l'exigence minimale
+    donnees = _exemple("nettoyage-hotel-region")
+    donnees["variantes"]["objets"] = ["insertion"]
+    lus, _ = generer(donnees)
+    rc = lus["RC"]
+    assert _puces_apres(rc, "Les variantes ne peuvent porter que sur les objets suivants") == [INSERTION]
+    assert TITRE_INSERTION in _net(rc.tout)
+    assert "elles ne portent que sur les objets admis ci-dessus" in _net(rc.texte)
+
+
+def test_m1_insertion_sans_lot_d_insertion_sans_effet(generer):
+    """Objet « insertion » coché sans clause d'insertion dans aucun lot : ni liste vide ni article d'insertion."""
+    donnees = _exemple("nettoyage-hotel-region")
+    donnees["variantes"]["objets"] = ["insertion"]
+    donnees["spaser"]["insertion"]["actif"] = False
+    lus, _ = generer(donnees)
+    texte = _net(lus["RC"].tout)
+    assert "Objets des variantes" not in texte and TITRE_INSERTION not in texte
+    assert "objets admis ci-dessus" not in texte
+
+
+def test_m1_objets_de_travaux_refuses_hors_travaux(tmp_path):
+    donnees = _exemple("nettoyage-hotel-region")
+    donnees["variantes"]["objets"] = ["materiaux"]
+    fichier = ecrire(tmp_path, donnees)
+    resultat = CliRunner().invoke(main, ["generer", str(fichier), "--sortie", str(tmp_path / "sortie")])
+    assert resultat.exit_code == 2, resultat.output
+    message = _net(resultat.output)
+    assert "ne sont proposés que pour un marché de travaux" in message and "variantes.objets" not in message
+    assert not (tmp_path / "sortie").exists()
