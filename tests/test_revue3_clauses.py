@@ -116,3 +116,33 @@ def test_m1_objets_de_travaux_refuses_hors_travaux(tmp_path):
     message = _net(resultat.output)
     assert "ne sont proposés que pour un marché de travaux" in message and "variantes.objets" not in message
     assert not (tmp_path / "sortie").exists()
+
+
+# -- M2 : la méconnaissance des engagements de l'offre renvoie à une sanction que le CCAP prévoit -----------------
+
+def test_m2_engagements_de_l_offre_renvoient_a_la_resiliation_pour_faute_du_ccap(exemples_generes):
+    """M2 : aucun CCAP ne sanctionne par une pénalité les engagements notés de l'offre ; le RC renvoie donc, par son
+    numéro, à l'article de résiliation du CCAP, dont la résiliation pour faute vise ces engagements."""
+    for nom, engagements in (("travaux-lycee", "environnementaux"), ("restauration-lycees", "environnementaux et sociaux"),
+                             ("nettoyage-hotel-region", "environnementaux et sociaux"),
+                             ("amp-espaces-verts", "environnementaux")):
+        fichiers = exemples_generes[nom]
+        rc, ccap = _piece(fichiers, "-RC.docx"), _piece(fichiers, "-CCAP.docx")
+        texte = _net(rc.texte)
+        assert "sanctionnée dans les conditions prévues par le CCAP" not in texte, nom
+        numero = ccap.article("Résiliation")
+        assert (f"leur méconnaissance grave ou répétée peut justifier la résiliation du marché pour faute, dans les "
+                f"conditions prévues à l'article {numero} du CCAP.") in texte, nom
+        resiliation = _section(ccap, "Résiliation")
+        assert (f"en cas de manquements graves ou répétés aux engagements {engagements} pris dans son offre, qui ont "
+                "valeur contractuelle") in resiliation, nom
+        assert "pénalité" not in texte.split("Les engagements environnementaux pris dans l'offre")[1].split("\n")[0]
+
+
+def test_m2_sans_critere_environnemental_ni_social_pas_d_engagement_vise(generer):
+    from conftest import reponses
+
+    lus, _ = generer(reponses(criteres=[{"intitule": "Prix", "ponderation": 60, "type": "prix"},
+                                        {"intitule": "Valeur technique", "ponderation": 40, "type": "technique"}]))
+    assert "pris dans son offre, qui ont valeur contractuelle" not in _net(lus["CCAP"].texte)
+    assert "résiliation du marché pour faute" not in _net(lus["RC"].texte)
