@@ -32,7 +32,7 @@ def _section(lu: Lu, debut: str) -> str:
         if style.lower() in ("heading 1", "heading 2"):
             if dedans:
                 break
-            dedans = style.lower() == "heading 2" and debut.lower() in texte.lower()
+            dedans = style.lower() == "heading 2" and _net(debut).lower() in _net(texte).lower()
             continue
         if dedans:
             lignes.append(texte)
@@ -146,3 +146,31 @@ def test_m2_sans_critere_environnemental_ni_social_pas_d_engagement_vise(generer
                                         {"intitule": "Valeur technique", "ponderation": 40, "type": "technique"}]))
     assert "pris dans son offre, qui ont valeur contractuelle" not in _net(lus["CCAP"].texte)
     assert "résiliation du marché pour faute" not in _net(lus["RC"].texte)
+
+
+# -- M16 : pas de pénalité forfaitaire pour une obligation de moyens ----------------------------------------------
+
+def test_m16_penalites_environnementales_seulement_pour_des_manquements_constatables(exemples_generes):
+    """M16 : regroupement des approvisionnements (travaux), livraisons non regroupées (fournitures), organisation des
+    déplacements (services) ne sont plus punis d'une pénalité forfaitaire ; les faits constatables le restent, au
+    CCAP de la condition environnementale et au tableau des pénalités, dont la phrase « mesurable » reste vraie."""
+    attendus = {
+        "travaux-lycee": ("non-respect des mesures de regroupement des approvisionnements",
+                          "absence de tri à la source des déchets du chantier par les flux fixés ci-dessus"),
+        "restauration-lycees": ("livraisons non regroupées", "refus de reprendre les emballages de livraison"),
+        "nettoyage-hotel-region": ("non-respect des mesures d'organisation des déplacements",
+                                   "déchet abandonné sur les sites de l'acheteur"),
+        "amp-espaces-verts": ("non-respect des mesures d'organisation des déplacements",
+                              "absence de tri des déchets produits par les prestations"),
+    }
+    for nom, (retire, garde) in attendus.items():
+        ccap = _piece(exemples_generes[nom], "-CCAP.docx")
+        tout = _net(ccap.tout)
+        assert retire not in tout, nom
+        condition = _section(ccap, "Condition d'exécution environnementale")
+        assert "Seuls les manquements suivants, constatés contradictoirement, donnent lieu à une pénalité" in condition
+        assert garde in condition, nom
+        assert "ne donnent pas lieu à pénalité" in condition and "Bilan environnemental" in _net(ccap.texte)
+        lignes = [l for t in ccap.tableaux for l in t if l and _net(l[0]).startswith("Condition environnementale")]
+        assert len(lignes) == 1 and garde in _net(lignes[0][0]) and "transports" not in _net(lignes[0][0]), nom
+        assert "Chacune de ces obligations est mesurable" in _net(ccap.texte)
