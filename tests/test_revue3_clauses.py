@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
-from conftest import EXEMPLES, Lu, ecrire
+from conftest import EXEMPLES, RACINE, Lu, ecrire
 from generateur.interfaces.cli import main
 
 
@@ -51,6 +51,13 @@ def _puces_apres(lu: Lu, debut: str) -> list[str]:
             continue
         puces.append(texte.rstrip(" ;."))
     return puces
+
+
+CATALOGUE = yaml.safe_load((RACINE / "catalogue.yaml").read_text(encoding="utf-8"))
+
+
+def _param(nom: str):
+    return CATALOGUE["parametres"][nom]["valeurs"][-1]["valeur"]
 
 
 INSERTION = "les modalités de l'action d'insertion professionnelle prévue par le CCAP"
@@ -174,3 +181,25 @@ def test_m16_penalites_environnementales_seulement_pour_des_manquements_constata
         lignes = [l for t in ccap.tableaux for l in t if l and _net(l[0]).startswith("Condition environnementale")]
         assert len(lignes) == 1 and garde in _net(lignes[0][0]) and "transports" not in _net(lignes[0][0]), nom
         assert "Chacune de ces obligations est mesurable" in _net(ccap.texte)
+
+
+# -- M3 : plafond des pénalités d'un accord-cadre à bons de commande, par année d'exécution ------------------------
+
+PLAFOND = _param("penalites_execution_plafond_pourcent")
+ANNUEL = (f"Le montant total de ces pénalités est plafonné, pour chaque année d'exécution, à {PLAFOND} % du montant "
+          "hors taxes des bons de commande exécutés au cours de cette année.")
+
+
+def test_m3_plafond_annuel_des_autres_penalites_en_accord_cadre_a_bons_de_commande(exemples_generes):
+    ccap = _piece(exemples_generes["restauration-lycees"], "-CCAP.docx")
+    texte = _net(ccap.texte)
+    assert f"Le montant total de ces pénalités est plafonné à {PLAFOND} % du montant total hors taxes du bon de" not in texte
+    assert ANNUEL in _section(ccap, "Pénalités d'exécution des prestations")
+    autres = texte.split("Autres pénalités")[1].split("Procédure contradictoire")[0]
+    assert ANNUEL in autres
+    # les pénalités de retard restent calculées et plafonnées sur le bon de commande qui est en retard
+    assert "pénalités de retard est plafonné à " in texte and "hors taxes du bon de commande concerné. " in texte
+    # hors accord-cadre à bons de commande : le contrat
+    texte = _net(_piece(exemples_generes["nettoyage-hotel-region"], "-CCAP.docx").texte)
+    assert ANNUEL not in texte
+    assert f"Le montant total de ces pénalités est plafonné à {PLAFOND} % du montant total hors taxes du contrat." in texte
