@@ -26,18 +26,24 @@ def _exemple(nom: str) -> dict:
 
 
 def _section(lu: Lu, debut: str) -> str:
-    """Texte d'un sous-article (titre de niveau 2 contenant `debut`) jusqu'au titre suivant de même niveau ou plus."""
-    lignes, dedans = [], False
-    for style, texte in lu.paragraphes:
-        if style.lower() in ("heading 1", "heading 2"):
+    """Texte du sous-article (titre de niveau 2, à défaut de niveau 1) dont le titre contient `debut`, jusqu'au titre
+    suivant de niveau 1 ou 2."""
+    cherche = _net(debut).lower()
+    for niveau in ("heading 2", "heading 1"):
+        lignes: list[str] = []
+        dedans = trouve = False
+        for style, texte in lu.paragraphes:
+            if style.lower() in ("heading 1", "heading 2"):
+                if dedans:
+                    break
+                dedans = style.lower() == niveau and cherche in _net(texte).lower()
+                trouve = trouve or dedans
+                continue
             if dedans:
-                break
-            dedans = style.lower() == "heading 2" and _net(debut).lower() in _net(texte).lower()
-            continue
-        if dedans:
-            lignes.append(texte)
-    assert dedans or lignes, f"aucun article « {debut} »"
-    return _net("\n".join(lignes))
+                lignes.append(texte)
+        if trouve:
+            return _net("\n".join(lignes))
+    raise AssertionError(f"aucun article « {debut} »")
 
 
 def _puces_apres(lu: Lu, debut: str) -> list[str]:
@@ -203,3 +209,29 @@ def test_m3_plafond_annuel_des_autres_penalites_en_accord_cadre_a_bons_de_comman
     texte = _net(_piece(exemples_generes["nettoyage-hotel-region"], "-CCAP.docx").texte)
     assert ANNUEL not in texte
     assert f"Le montant total de ces pénalités est plafonné à {PLAFOND} % du montant total hors taxes du contrat." in texte
+
+
+# -- M7 : durée d'un marché de services ou de fournitures ---------------------------------------------------------
+
+def test_m7_duree_sans_renvoi_au_cctp_ni_prolongation(exemples_generes, generer):
+    """M7 : hors travaux, la durée court de la notification (ou de la date de prise d'effet répondue) ; pas de renvoi
+    à un CCTP ou à un ordre de service qui ne fixent rien, pas de prolongation de la durée d'un marché."""
+    for nom in ("nettoyage-hotel-region", "amp-espaces-verts"):
+        duree = _section(_piece(exemples_generes[nom], "-CCAP.docx"), "Durée et délais d'exécution")
+        assert "Cette durée court à compter de la date de notification du marché." in duree, nom
+        assert "le CCTP fixe" not in duree and "ordre de service" not in duree, nom
+        assert "prolong" not in duree, nom
+    # accord-cadre à bons de commande : le délai de chaque bon reste prolongeable, la durée ne l'est pas
+    duree = _section(_piece(exemples_generes["restauration-lycees"], "-CCAP.docx"), "Durée et délais d'exécution")
+    assert "Ces délais peuvent être prolongés dans les conditions prévues par le cahier des clauses" in duree
+    # travaux : le délai d'exécution reste prolongeable
+    travaux = _net(_piece(exemples_generes["travaux-lycee"], "-CCAP.docx").texte)
+    assert "Ce délai peut être prolongé dans les conditions prévues par le cahier des clauses" in travaux
+    # date de prise d'effet répondue : le CCAP l'écrit
+    donnees = _exemple("nettoyage-hotel-region")
+    donnees["date_debut_execution"] = "2027-07-01"
+    lus, _ = generer(donnees)
+    duree = _section(lus["CCAP"], "Durée et délais d'exécution")
+    assert ("Le marché prend effet le 1er juillet 2027, ou à la date de sa notification si celle-ci est postérieure ; "
+            "sa durée court à compter de cette prise d'effet.") in duree.replace("1ᵉʳ", "1er")
+    assert "Cette durée court à compter de la date de notification" not in duree
