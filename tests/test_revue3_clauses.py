@@ -235,3 +235,15 @@ def test_m7_duree_sans_renvoi_au_cctp_ni_prolongation(exemples_generes, generer)
     assert ("Le marché prend effet le 1er juillet 2027, ou à la date de sa notification si celle-ci est postérieure ; "
             "sa durée court à compter de cette prise d'effet.") in duree.replace("1ᵉʳ", "1er")
     assert "Cette durée court à compter de la date de notification" not in duree
+
+
+# -- m1 : R2151-11 (fournitures ou services) hors travaux seulement -----------------------------------------------
+
+def test_m1_mineur_r2151_11_absent_en_travaux(exemples_generes):
+    travaux = _net(_piece(exemples_generes["travaux-lycee"], "-RC.docx").texte)
+    assert "R2151-11" not in travaux and "marché de services au lieu d'un marché de fournitures" not in travaux
+    assert "Une variante qui ne respecte pas ces exigences minimales est irrégulière et n'est pas examinée." in travaux
+    for nom in ("restauration-lycees", "nettoyage-hotel-region"):
+        rc = _net(_piece(exemples_generes[nom], "-RC.docx").texte)
+        assert ("Une variante ne peut être rejetée au seul motif qu'elle aboutirait, si elle était retenue, à un marché "
+                "de services au lieu d'un marché de fournitures, ou inversement (article R2151-11") in rc, nom
