@@ -247,3 +247,16 @@ def test_m1_mineur_r2151_11_absent_en_travaux(exemples_generes):
         rc = _net(_piece(exemples_generes[nom], "-RC.docx").texte)
         assert ("Une variante ne peut être rejetée au seul motif qu'elle aboutirait, si elle était retenue, à un marché "
                 "de services au lieu d'un marché de fournitures, ou inversement (article R2151-11") in rc, nom
+
+
+# -- m2 : pièces de prix de la variante selon la forme du prix ----------------------------------------------------
+
+def test_m2_mineur_pieces_de_prix_de_la_variante_selon_la_forme_du_prix(exemples_generes):
+    for nom in ("travaux-lycee", "nettoyage-hotel-region"):  # prix global et forfaitaire
+        rc = _net(_piece(exemples_generes[nom], "-RC.docx").texte)
+        assert "bordereau de prix propres à la variante" not in rc, nom
+        assert ("un acte d'engagement et une décomposition du prix global et forfaitaire (DPGF) propres à la "
+                "variante ;") in rc, nom
+    rc = _net(_piece(exemples_generes["restauration-lycees"], "-RC.docx").texte)  # prix unitaires
+    assert ("un acte d'engagement, un bordereau des prix unitaires (BPU) et un détail quantitatif estimatif (DQE) "
+            "propres à la variante ;") in rc
