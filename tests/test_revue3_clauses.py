@@ -260,3 +260,18 @@ def test_m2_mineur_pieces_de_prix_de_la_variante_selon_la_forme_du_prix(exemples
     rc = _net(_piece(exemples_generes["restauration-lycees"], "-RC.docx").texte)  # prix unitaires
     assert ("un acte d'engagement, un bordereau des prix unitaires (BPU) et un détail quantitatif estimatif (DQE) "
             "propres à la variante ;") in rc
+
+
+# -- m5 : pénalité pour travail dissimulé hors du plafond commun --------------------------------------------------
+
+def test_m5_mineur_travail_dissimule_hors_plafond_commun(exemples_generes):
+    ccap = _piece(exemples_generes["travaux-lycee"], "-CCAP.docx")
+    texte = _net(ccap.texte)
+    assert "pénalité égale à 10 %" not in texte
+    assert ("une pénalité dans la limite de 10 % du montant hors taxes du contrat et du montant des amendes encourues "
+            "pour travail dissimulé, qui n'entre pas dans le plafond des autres pénalités") in texte
+    assert (f"Le montant total de ces pénalités, hors la pénalité pour travail dissimulé que plafonne l'article L8222-6 "
+            f"du code du travail, est plafonné à {PLAFOND} % du montant total hors taxes du contrat.") in texte
+    ligne = next(l for t in ccap.tableaux for l in t if _net(l[0]).startswith("Attestations relatives au travail"))
+    assert _net(ligne[-1]).startswith("Dans la limite de 10 %") and "hors plafond commun" in _net(ligne[-1])
+    assert "dans la limite légale" not in _net(ccap.tout)
