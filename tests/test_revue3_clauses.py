@@ -273,5 +273,43 @@ def test_m5_mineur_travail_dissimule_hors_plafond_commun(exemples_generes):
     assert (f"Le montant total de ces pénalités, hors la pénalité pour travail dissimulé que plafonne l'article L8222-6 "
             f"du code du travail, est plafonné à {PLAFOND} % du montant total hors taxes du contrat.") in texte
     ligne = next(l for t in ccap.tableaux for l in t if _net(l[0]).startswith("Attestations relatives au travail"))
-    assert _net(ligne[-1]).startswith("Dans la limite de 10 %") and "hors plafond commun" in _net(ligne[-1])
+    assert _net(ligne[-1]).startswith("dans la limite de 10 %") and "hors plafond commun" in _net(ligne[-1])
     assert "dans la limite légale" not in _net(ccap.tout)
+
+
+# -- m6 : colonne « Article » et montants du tableau des autres pénalités -----------------------------------------
+
+def test_m6_mineur_tableau_des_penalites_numeros_seuls_et_montants_ht(exemples_generes):
+    for nom, fichiers in exemples_generes.items():
+        ccap = _piece(fichiers, "-CCAP.docx")
+        tableau = next(t for t in ccap.tableaux if [_net(c) for c in t[0]] == ["Obligation", "Article", "Pénalité"])
+        for obligation, article, penalite in tableau[1:]:
+            article, penalite = _net(article), _net(penalite)
+            assert re.fullmatch(r"\d+(?:\.\d+)*(?: du CCTP)?", article), (nom, obligation, article)
+            for montant in re.findall(r"\d[\d ]*,\d\d €(?: HT)?", penalite):
+                assert montant.endswith(" HT"), (nom, obligation, penalite)
+        # le numéro cité est celui de l'article qui porte l'obligation
+        bilan = next(l for l in tableau if _net(l[0]) == "Remise du bilan environnemental")
+        assert _net(bilan[1]) == ccap.article("exécution environnementale"), nom
+
+
+def test_m6_mineur_renvoi_du_cctp_vers_la_penalite_reconnu_par_le_numero_seul():
+    """Le contrôle croisé « renvoi vers une pénalité » lit la colonne « Article » du tableau : « 3.1 du CCTP » vise
+    l'article du CCTP qui renvoie aux pénalités du CCAP ; un autre numéro laisse le renvoi sans pénalité."""
+    from generateur.donnees import yaml_lignes
+    from generateur.pieces import croises
+
+    controle = next(c for c in croises._regles(yaml_lignes.lire(RACINE / "catalogue.yaml"), RACINE / "catalogue.yaml")
+                    if c.id == "renvoi-penalite-absente")
+
+    def pieces(cellule: str):
+        return croises.pieces_d_exemple({
+            "CCAP": ["# Article 8 – Pénalités", "| Obligation | Article | Pénalité |",
+                     f"| Produits écolabellisés | {cellule} | 300,00 € HT par référence non conforme |"],
+            "CCTP": ["# Article 3 – Spécifications environnementales", "## 3.1 – Produits écolabellisés",
+                     "Un produit non conforme est remplacé, sans préjudice des pénalités prévues par le CCAP."]})
+
+    assert croises.appliquer(controle, pieces("3.1 du CCTP")) == []
+    assert croises.appliquer(controle, pieces("l’article 3.1 du CCTP")) == []
+    assert croises.appliquer(controle, pieces("3.2 du CCTP"))
+    assert croises.appliquer(controle, pieces("3.1"))  # l'article 3.1 du CCAP n'est pas celui du CCTP
