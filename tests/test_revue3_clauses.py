@@ -313,3 +313,28 @@ def test_m6_mineur_renvoi_du_cctp_vers_la_penalite_reconnu_par_le_numero_seul():
     assert croises.appliquer(controle, pieces("l’article 3.1 du CCTP")) == []
     assert croises.appliquer(controle, pieces("3.2 du CCTP"))
     assert croises.appliquer(controle, pieces("3.1"))  # l'article 3.1 du CCAP n'est pas celui du CCTP
+
+
+# -- m20 : marché non alloti, « le marché » et jamais « lot » -----------------------------------------------------
+
+def test_m20_mineur_marche_non_alloti_sans_lot_au_ccap_ni_au_cadre_de_memoire(exemples_generes):
+    from generateur.droit.regles import preparer
+    from generateur.pieces import memoire
+    from generateur.pieces.lecture import texte_blocs
+
+    ccap = _piece(exemples_generes["nettoyage-hotel-region"], "-CCAP.docx")
+    insertion = _section(ccap, "Action d'insertion professionnelle")
+    assert "ne peuvent être reportées sur un autre contrat." in insertion and "autre lot" not in insertion
+    tableau = next(t for t in ccap.tableaux if "Heures d'insertion minimales" in [_net(c) for c in t[0]])
+    assert [_net(c) for c in tableau[0]] == ["Montant de référence", "Part de main-d'œuvre",
+                                             "Heures d'insertion minimales"]
+    analyse = preparer(EXEMPLES / "nettoyage-hotel-region.yaml", RACINE)
+    cadre = _net(texte_blocs(memoire.blocs_cadre(analyse)[0]))
+    assert "pour chaque lot concerné" not in cadre and "lot 1 –" not in cadre
+    assert "\nMarché | Heures minimales (CCAP) |" in cadre
+    assert "Prestations pour lesquelles le mémoire est remis | Nettoyage des bureaux" in cadre
+    # alloti : le lot reste nommé
+    analyse = preparer(EXEMPLES / "travaux-lycee.yaml", RACINE)
+    cadre = _net(texte_blocs(memoire.blocs_cadre(analyse)[0]))
+    assert "fixé par le CCAP pour chaque lot concerné" in cadre and "\nLot | Heures minimales (CCAP) |" in cadre
+    assert "autre lot ou un autre contrat" in _net(_piece(exemples_generes["travaux-lycee"], "-CCAP.docx").texte)

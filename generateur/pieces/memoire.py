@@ -249,7 +249,8 @@ def blocs_cadre(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
                           [[Segment("Lot pour lequel le présent cadre est remis (un cadre complété par lot : "
                                     "cocher une seule case)" if ctx["allotie"]
                                     else "Prestations pour lesquelles le mémoire est remis")],
-                           [Segment("\n".join(f"☐ {l}" for l in lots) if ctx["allotie"] else lots[0])]],
+                           [Segment("\n".join(f"☐ {l}" for l in lots) if ctx["allotie"]
+                                    else str(ctx["lots"][0]["intitule"]))]],
                           [[Segment("Personne à contacter (nom, fonction, téléphone, courriel)")], [Segment("")]]],
                          True, [50, 50]))
 
@@ -346,5 +347,5 @@ def tableau(spec: dict[str, Any], contexte: dict[str, Any], fichier: Path) -> Ta
     corps = [[[Segment(_rendre(str(col.get("valeur") or ""), {**contexte, "ligne": l}, fichier))] for col in colonnes]
              for l in lignes]
     corps += [[[Segment("")] for _ in colonnes] for _ in range(int(spec.get("lignes_vides") or (0 if lignes else 3)))]
-    return Tableau([[[Segment(str(col["titre"]))] for col in colonnes]] + corps, True)
+    return Tableau([[[Segment(_rendre(str(col["titre"]), contexte, fichier))] for col in colonnes]] + corps, True)
 
