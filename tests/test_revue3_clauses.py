@@ -338,3 +338,16 @@ def test_m20_mineur_marche_non_alloti_sans_lot_au_ccap_ni_au_cadre_de_memoire(ex
     cadre = _net(texte_blocs(memoire.blocs_cadre(analyse)[0]))
     assert "fixé par le CCAP pour chaque lot concerné" in cadre and "\nLot | Heures minimales (CCAP) |" in cadre
     assert "autre lot ou un autre contrat" in _net(_piece(exemples_generes["travaux-lycee"], "-CCAP.docx").texte)
+
+
+# -- m7 : aucune phrase ne s'arrête sur un renvoi sans son point final ---------------------------------------------
+
+def test_m7_mineur_renvois_en_fin_de_phrase_ponctues(exemples_generes):
+    """m7 : « …appliquée dans les conditions prévues à l'article 8.1 » sans point ; tout paragraphe (hors titres,
+    tableaux et éléments de liste) qui finit sur un renvoi d'article finit par un point."""
+    for nom, fichiers in exemples_generes.items():
+        for suffixe in ("-RC.docx", "-CCAP.docx", "-CCTP.docx"):
+            lu = _piece(fichiers, suffixe)
+            fautifs = [t for s, t in lu.paragraphes if not s.lower().startswith(("heading", "list", "toc"))
+                       and re.search(r"\barticle\s+\d+(?:\.\d+)*(?: du (?:CCAP|CCTP|RC))?\s*$", _net(t))]
+            assert fautifs == [], (nom, suffixe, fautifs)
