@@ -354,3 +354,27 @@ def test_m7_mineur_renvois_en_fin_de_phrase_ponctues(exemples_generes):
             fautifs = [t for s, t in lu.paragraphes if not s.lower().startswith(("heading", "list", "toc"))
                        and re.search(r"\barticle\s+\d+(?:\.\d+)*(?: du (?:CCAP|CCTP|RC))?\s*$", _net(t))]
             assert fautifs == [], (nom, suffixe, fautifs)
+
+
+# -- M14 : perturbateurs endocriniens, champ de l'exigence selon la famille d'achat ---------------------------------
+
+def test_m14_perturbateurs_en_espaces_verts_limites_aux_produits_chimiques_et_fournitures_laissees(exemples_generes):
+    """M14 : en espaces verts, l'exigence ne vise plus « tous les produits … fournitures et équipements » (tondeuses,
+    EPI, câbles contiennent des plastifiants) mais les produits chimiques utilisés sur les sites et les fournitures
+    laissées en place ; le CCTP ne cite plus de matériel ni d'EPI, ni les carburants."""
+    fichiers = exemples_generes["amp-espaces-verts"]
+    ccap = _section(_piece(fichiers, "-CCAP.docx"), "Exclusion des perturbateurs endocriniens")
+    assert "tous les produits fournis" not in ccap and "fournitures et équipements" not in ccap
+    assert ("L'exigence s'applique aux produits chimiques que le titulaire utilise sur les sites de l'acheteur, "
+            "notamment les huiles de chaîne, lubrifiants") in ccap
+    assert "Elle ne s'applique pas aux matériels, outillages, véhicules et équipements de protection individuelle" in ccap
+    cctp = _net(_piece(fichiers, "-CCTP.docx").tout)
+    for hors_champ in ("visières", "cordons de débroussailleuse", "vêtements de travail", "carburants",
+                       "équipements de protection individuelle"):
+        assert hors_champ not in cctp, hors_champ
+    assert "les produits chimiques que le titulaire utilise sur les sites et les fournitures qu'il y laisse" in cctp
+    # les autres familles gardent leur champ (nettoyage : produits d'entretien, consommables, sacs)
+    nettoyage = _section(_piece(exemples_generes["nettoyage-hotel-region"], "-CCAP.docx"),
+                         "Exclusion des perturbateurs endocriniens")
+    assert "L'exigence s'applique à tous les produits fournis à l'acheteur ou utilisés par le titulaire" in nettoyage
+    assert "produits d'entretien, de désinfection et d'hygiène, les consommables et les sacs" in nettoyage
