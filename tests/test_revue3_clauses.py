@@ -378,3 +378,47 @@ def test_m14_perturbateurs_en_espaces_verts_limites_aux_produits_chimiques_et_fo
                          "Exclusion des perturbateurs endocriniens")
     assert "L'exigence s'applique à tous les produits fournis à l'acheteur ou utilisés par le titulaire" in nettoyage
     assert "produits d'entretien, de désinfection et d'hygiène, les consommables et les sacs" in nettoyage
+
+
+# -- M13 : rubriques du cadre des engagements désignées par lot ------------------------------------------------------
+
+def _cadre(fichier: Path) -> str:
+    from generateur.droit.regles import preparer
+    from generateur.pieces import memoire
+    from generateur.pieces.lecture import texte_blocs
+
+    return _net(texte_blocs(memoire.blocs_cadre(preparer(fichier, RACINE))[0]))
+
+
+def _rubrique(cadre: str, titre: str) -> str:
+    debut = re.search(rf"^\d+\.\d+ – {re.escape(titre)}$", cadre, re.M)
+    assert debut, titre
+    suite = re.search(r"^\d+(?:\.\d+)? – ", cadre[debut.end():], re.M)
+    return cadre[debut.end():debut.end() + suite.start()] if suite else cadre[debut.end():]
+
+
+def test_m13_rubrique_commerce_equitable_reservee_au_lot_qui_livre_ces_produits(exemples_generes):
+    """M13 : le commerce équitable ne concerne que le lot 3 (épicerie) de la restauration : la rubrique du cadre et
+    la liste des justificatifs du RC le disent ; l'offre n'est irrégulière que faute des rubriques de son lot."""
+    cadre = _cadre(EXEMPLES / "restauration-lycees.yaml")
+    assert "Rubrique à compléter pour le lot n° 3 seulement." in _rubrique(cadre, "Commerce équitable")
+    assert "Une offre qui ne fournit pas les rubriques du lot auquel elle répond est irrégulière" in cadre
+    assert "Une offre qui ne les fournit pas est irrégulière." not in cadre
+    rc = _net(_piece(exemples_generes["restauration-lycees"], "-RC.docx").texte)
+    assert "commerce équitable (lot n° 3 seulement) : la liste des produits" in rc
+    # insertion portée par tous les lots (travaux) : aucune restriction écrite
+    cadre = _cadre(EXEMPLES / "travaux-lycee.yaml")
+    assert "seulement" not in _rubrique(cadre, "Insertion professionnelle")
+    # lot unique : rien à désigner
+    assert "Une offre qui ne les fournit pas est irrégulière." in _cadre(EXEMPLES / "nettoyage-hotel-region.yaml")
+
+
+def test_m13_rubrique_insertion_limitee_aux_lots_qui_portent_la_clause(generer, tmp_path):
+    donnees = _exemple("travaux-lycee")
+    donnees["lots"][1]["insertion"] = False  # lot 2 sans clause d'insertion
+    lus, _ = generer(donnees)
+    fichier = next(tmp_path.glob("*.yaml"))
+    rubrique = _rubrique(_cadre(fichier), "Insertion professionnelle")
+    assert "Rubrique à compléter pour les lots n° 1, 3, 4 et 5 seulement." in rubrique
+    assert "\n2 – " not in rubrique  # le tableau des heures ne liste pas le lot 2
+    assert "insertion professionnelle (lots n° 1, 3, 4 et 5 seulement) :" in _net(lus["RC"].texte)

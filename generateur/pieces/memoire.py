@@ -288,9 +288,14 @@ def blocs_cadre(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
         blocs.append(Paragraphe([Segment(
             "Ces rubriques ne sont pas notées en tant que telles : elles recueillent les engagements du candidat sur "
             "les conditions d'exécution sociales et environnementales du marché et les justificatifs que le RC exige. "
-            "Une offre qui ne les fournit pas est irrégulière.")]))
+            + ("Une offre qui ne fournit pas les rubriques du lot auquel elle répond est irrégulière ; une rubrique "
+               "réservée à d'autres lots est laissée vide." if ctx["allotie"]
+               else "Une offre qui ne les fournit pas est irrégulière."))]))
         for j, e in enumerate(engagements, start=1):
             titre(2, f"{numero}.{j}", str(e["titre"]))
+            seulement = _lots_de_la_rubrique(e, contexte, fichier) if ctx["allotie"] else []
+            if seulement:
+                blocs.append(Paragraphe([Segment(f"Rubrique à compléter pour {seulement} seulement.")]))
             cibles = e.get("renvoi") or []  # une clause, ou une liste : toutes celles qui fixent l'exigence
             cibles = [cibles] if isinstance(cibles, str) else cibles
             source = liste_fr(filter(None, (renvoi(analyse, str(i)) for i in cibles)))
@@ -301,6 +306,21 @@ def blocs_cadre(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
                 blocs.append(tableau(e["tableau"], contexte, fichier))
             blocs.append(_cadre_reponse("Observations du candidat"))
     return blocs, titres
+
+
+def _lots_de_la_rubrique(engagement: dict[str, Any], contexte: dict[str, Any], fichier: Path) -> str:
+    """« le lot n° 3 », « les lots n° 1 et 2 » : lots que concerne une rubrique d'engagements (`lots` de
+    modeles/memoire.yaml) quand ce n'est pas toute la consultation ; vide sinon (tous les lots, ou aucun désigné)."""
+    if not engagement.get("lots"):
+        return ""
+    try:
+        numeros = [str(n) for n in evaluer(str(engagement["lots"]), contexte) or []]
+    except ErreursJinja as exc:
+        raise ErreurDonnees(Probleme(f"lots « {engagement['lots']} » impossibles à évaluer : {message_erreur(exc)}",
+                                     fichier, None, "engagements")) from None
+    if not numeros or len(numeros) >= len(contexte["lots"]):
+        return ""
+    return f"le lot n° {numeros[0]}" if len(numeros) == 1 else f"les lots n° {liste_fr(numeros)}"
 
 
 def _guide(guide: dict[str, Any], contexte: dict[str, Any], fichier: Path) -> dict[str, Any]:
