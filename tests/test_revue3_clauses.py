@@ -10,19 +10,8 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import EXEMPLES, RACINE, Lu, ecrire
+from test_renvois_revue import _exemple, _net, _piece
 from generateur.interfaces.cli import main
-
-
-def _net(texte: str) -> str:
-    return texte.replace("\u00a0", " ").replace("\u202f", " ").replace("’", "'")
-
-
-def _piece(fichiers: dict[str, Path], suffixe: str) -> Lu:
-    return Lu(next(p for n, p in fichiers.items() if n.endswith(suffixe)))
-
-
-def _exemple(nom: str) -> dict:
-    return yaml.safe_load((EXEMPLES / f"{nom}.yaml").read_text(encoding="utf-8"))
 
 
 def _section(lu: Lu, debut: str) -> str:
