@@ -251,10 +251,19 @@ def _calendrier_dialogue(draw: Any, *_: Any) -> str:
                                  "Deux séances de dialogue en mars, offres finales en mai."]))
 
 
+def _objets_variantes(draw: Any, donnees: dict[str, Any], _: Any) -> list[str] | None:
+    """Objets des variantes : matériaux, réemploi et énergie en travaux seulement (limite du catalogue)."""
+    choix = sorted(QUESTIONNAIRE.question("variantes.objets").choix)
+    if donnees.get("nature") != "travaux":
+        choix = ["insertion"]
+    return draw(st.none() | st.lists(st.sampled_from(choix), unique=True, max_size=len(choix)))
+
+
 SPECIAUX = {"acheteur": lambda draw, *_: draw(st.sampled_from(PROFILS)), "cpv": _cpv, "lots": _lots,
             "criteres": _criteres, "date_lancement": _date_lancement, "date_limite_offres": _date_limite,
             "montant_total_estime": _montant_total, "chantier.compte_prorata_lot": _compte_prorata_lot,
-            "procedure_choisie": _procedure, "dialogue.calendrier": _calendrier_dialogue}
+            "procedure_choisie": _procedure, "dialogue.calendrier": _calendrier_dialogue,
+            "variantes.objets": _objets_variantes}
 # Texte technique du CCTP : un fichier à côté des réponses, qu'un fichier tiré ne peut pas emporter (jamais tiré ; les
 # textes importés sont éprouvés par tests/test_metier.py).
 SPECIAUX_LOT = {"cpv": _cpv_lot, "duree_mois": _duree_lot, "lignes_prix": _lignes, "cctp_technique": lambda *_: None,

@@ -190,7 +190,7 @@ def test_penalite_ecolabel_creee_au_ccap_quand_la_clause_est_retenue(tmp_path):
     assert "sans préjudice des pénalités prévues par le CCAP" in cctp
     ccap = texte_blocs(blocs_document(analyse, "CCAP")[0]).replace(NBSP, " ")
     ligne = next(l for l in ccap.split("\n") if l.startswith("Produits écolabellisés"))
-    assert f"| l’article {article} du CCTP | {montant},00 € par référence de produit non conforme" in ligne
+    assert f"| {article} du CCTP | {montant},00 € HT par référence de produit non conforme" in ligne
 
     sans = preparer(ecrire(tmp_path, reponses()), RACINE)
     assert not sans.selection("cctp-ecolabels").retenue

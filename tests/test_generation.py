@@ -139,7 +139,8 @@ def test_renvoi_d_article_suit_la_numerotation(generer):
     for donnees in (avec, sans):
         docs, resultat = generer(reponses(**donnees))
         numero = article_de(resultat, "ccap-insertion")
-        assert f"article {numero}" in docs["CCAP"].tout, numero
+        # colonne « Article » du tableau des autres pénalités : le numéro seul
+        assert f"Heures d’insertion professionnelle | {numero} |" in docs["CCAP"].tout, numero
 
 
 def test_valeurs_saisies_restent_des_donnees(generer):

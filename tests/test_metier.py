@@ -184,8 +184,9 @@ def test_ccap_de_denrees(exemples_generes):
     assert f"la pénalité prévue à l’article {penalites}" in texte
     lignes = [l for t in ccap.tableaux for l in t if l[0].startswith("Livraison arrivée après l’heure limite")]
     assert lignes and lignes[0][1] == "150,00\u00a0€ HT par livraison", lignes
-    assert "Le montant total de ces pénalités est plafonné à 10 % du montant total hors taxes du bon de commande " \
-           "concerné" in texte
+    # accord-cadre à bons de commande : plafond par année d'exécution (revue 3, M3)
+    assert ("Le montant total de ces pénalités est plafonné, pour chaque année d'exécution, à 10 % du montant hors "
+            "taxes des bons de commande exécutés au cours de cette année") in texte.replace("’", "'")
 
 
 def test_nettoyage_reprise_du_personnel_et_controle_de_la_qualite(exemples_generes):
@@ -607,7 +608,11 @@ def test_penalites_des_conditions_d_execution_plafonnees(exemples_generes):
     ccap = _piece(exemples_generes["nettoyage-hotel-region"], "-CCAP.docx")
     texte = ccap.texte.replace("\u00a0", " ").replace("\u202f", " ")
     # tableau des pénalités SPASER (8.1) et pénalités de la prestation principale (8.2) : chacun son plafond
-    assert texte.count("Le montant total de ces pénalités est plafonné à 10 % du montant total hors taxes du contrat") == 2
+    # (8.1 : hors la pénalité pour travail dissimulé, qui a son plafond légal — revue 3, m5)
+    assert texte.count("Le montant total de ces pénalités est plafonné à 10 % du montant total hors taxes du contrat") == 1
+    assert texte.replace("’", "'").count(
+        "Le montant total de ces pénalités, hors la pénalité pour travail dissimulé que plafonne l'article L8222-6 du "
+        "code du travail, est plafonné à 10 % du montant total hors taxes du contrat") == 1
     assert "Chacune de ces obligations est mesurable" in texte
     recap = [l for t in ccap.tableaux for l in t if len(l) == 3 and l[0] == ccap.article("Pénalités d’exécution")]
     assert recap and "Pénalités pour prestations non exécutées et contrôles de la qualité non conformes" in recap[0][2], recap

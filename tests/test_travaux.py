@@ -321,10 +321,10 @@ def test_variantes_une_seule_liste_reprise_a_l_identique(lycee):
 
     objets = puces_apres("Les variantes ne peuvent porter que sur les objets suivants")
     libelles = {o["id"]: normal(o["libelle"]) for o in _param("variantes_objets")}
-    attendus = [libelles[o] for o in REPONSES["variantes"]["objets"]] + [libelles["insertion"]]
-    assert objets == attendus
+    attendus = [libelles[o] for o in REPONSES["variantes"]["objets"]]  # l'insertion, non cochée, n'y est pas
+    assert objets == attendus and libelles["insertion"] not in rc.texte
     materiaux = puces_apres("Conformément à l’article L228-4")
-    assert materiaux == [o for o in objets if o != libelles["insertion"]]
+    assert materiaux == objets
     assert libelles["energie"] not in rc.texte  # objet non retenu par l'acheteur
     texte = normal(rc.texte)
     assert "uniquement" not in section(rc, "Variantes") and "peuvent notamment proposer" not in texte

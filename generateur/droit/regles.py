@@ -346,14 +346,16 @@ def contexte_clause(analyse: Analyse, selection: Selection) -> dict[str, Any]:
     """Contexte de rendu d'une clause : réponses, calculs, fonctions de renvoi et de référentiel."""
     document = selection.clause.document
 
-    def article(ident: str) -> str:
+    def article(ident: str, numero: bool = False) -> str:
+        """« l'article 5.1 » (« du CCAP » hors du CCAP) ; `numero=True` : « 5.1 », « 3.1 du CCTP » (colonne
+        « Article » d'un tableau)."""
         cible = analyse.selection(ident)
         if cible is None or not cible.retenue:
             raise ErreurClause(Probleme(f"renvoi vers la clause « {ident} », absente de cette consultation "
                                         f"(protéger le renvoi par {{% if retenue('{ident}') %}})",
                                         selection.clause.fichier, None, "article"))
         suffixe = "" if cible.clause.document == document else f" du {cible.clause.document}"
-        return MarkdownSur(f"l'article {cible.numero}{suffixe}")
+        return MarkdownSur(("" if numero else "l'article ") + f"{cible.numero}{suffixe}")
 
     def retenue(ident: str) -> bool:
         cible = analyse.selection(ident)

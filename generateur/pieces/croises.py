@@ -251,9 +251,12 @@ def _renvoi_penalite(c: Controle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
                         continue
                     if not u.section:
                         continue
-                    vise = re.compile(rf"\barticle\s+{re.escape(u.section)}(?![\d.]\d)"
-                                      + ("" if p.nom == c.cible else rf"\s+du\s+{re.escape(p.nom)}\b"), re.IGNORECASE)
-                    if not any(vise.search(v.texte) for v in penalites):
+                    du = "" if p.nom == c.cible else rf"\s+du\s+{re.escape(p.nom)}\b"
+                    vise = re.compile(rf"\barticle\s+{re.escape(u.section)}(?![\d.]\d){du}", re.IGNORECASE)
+                    # colonne « Article » d'un tableau de pénalités : le numéro seul (« 5.1 », « 3.1 du CCTP »)
+                    cellule = re.compile(rf"(?:l'article\s+)?{re.escape(u.section)}{du}", re.IGNORECASE)
+                    if not any(vise.search(v.texte) or (v.genre == "cellule" and _norme(v.colonne) == "article"
+                                                        and cellule.fullmatch(_norme(v.texte))) for v in penalites):
                         yield _defaut(c, (u, x.start(), x.end()),
                                       f"aucune pénalité du {c.cible} ne vise l'article {u.section}"
                                       + ("" if p.nom == c.cible else f" du {p.nom}"))

@@ -249,7 +249,8 @@ def blocs_cadre(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
                           [[Segment("Lot pour lequel le présent cadre est remis (un cadre complété par lot : "
                                     "cocher une seule case)" if ctx["allotie"]
                                     else "Prestations pour lesquelles le mémoire est remis")],
-                           [Segment("\n".join(f"☐ {l}" for l in lots) if ctx["allotie"] else lots[0])]],
+                           [Segment("\n".join(f"☐ {l}" for l in lots) if ctx["allotie"]
+                                    else str(ctx["lots"][0]["intitule"]))]],
                           [[Segment("Personne à contacter (nom, fonction, téléphone, courriel)")], [Segment("")]]],
                          True, [50, 50]))
 
@@ -287,9 +288,14 @@ def blocs_cadre(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
         blocs.append(Paragraphe([Segment(
             "Ces rubriques ne sont pas notées en tant que telles : elles recueillent les engagements du candidat sur "
             "les conditions d'exécution sociales et environnementales du marché et les justificatifs que le RC exige. "
-            "Une offre qui ne les fournit pas est irrégulière.")]))
+            + ("Une offre qui ne fournit pas les rubriques du lot auquel elle répond est irrégulière ; une rubrique "
+               "réservée à d'autres lots est laissée vide." if ctx["allotie"]
+               else "Une offre qui ne les fournit pas est irrégulière."))]))
         for j, e in enumerate(engagements, start=1):
             titre(2, f"{numero}.{j}", str(e["titre"]))
+            seulement = _lots_de_la_rubrique(e, contexte, fichier) if ctx["allotie"] else []
+            if seulement:
+                blocs.append(Paragraphe([Segment(f"Rubrique à compléter pour {seulement} seulement.")]))
             cibles = e.get("renvoi") or []  # une clause, ou une liste : toutes celles qui fixent l'exigence
             cibles = [cibles] if isinstance(cibles, str) else cibles
             source = liste_fr(filter(None, (renvoi(analyse, str(i)) for i in cibles)))
@@ -300,6 +306,21 @@ def blocs_cadre(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
                 blocs.append(tableau(e["tableau"], contexte, fichier))
             blocs.append(_cadre_reponse("Observations du candidat"))
     return blocs, titres
+
+
+def _lots_de_la_rubrique(engagement: dict[str, Any], contexte: dict[str, Any], fichier: Path) -> str:
+    """« le lot n° 3 », « les lots n° 1 et 2 » : lots que concerne une rubrique d'engagements (`lots` de
+    modeles/memoire.yaml) quand ce n'est pas toute la consultation ; vide sinon (tous les lots, ou aucun désigné)."""
+    if not engagement.get("lots"):
+        return ""
+    try:
+        numeros = [str(n) for n in evaluer(str(engagement["lots"]), contexte) or []]
+    except ErreursJinja as exc:
+        raise ErreurDonnees(Probleme(f"lots « {engagement['lots']} » impossibles à évaluer : {message_erreur(exc)}",
+                                     fichier, None, "engagements")) from None
+    if not numeros or len(numeros) >= len(contexte["lots"]):
+        return ""
+    return f"le lot n° {numeros[0]}" if len(numeros) == 1 else f"les lots n° {liste_fr(numeros)}"
 
 
 def _guide(guide: dict[str, Any], contexte: dict[str, Any], fichier: Path) -> dict[str, Any]:
@@ -346,5 +367,5 @@ def tableau(spec: dict[str, Any], contexte: dict[str, Any], fichier: Path) -> Ta
     corps = [[[Segment(_rendre(str(col.get("valeur") or ""), {**contexte, "ligne": l}, fichier))] for col in colonnes]
              for l in lignes]
     corps += [[[Segment("")] for _ in colonnes] for _ in range(int(spec.get("lignes_vides") or (0 if lignes else 3)))]
-    return Tableau([[[Segment(str(col["titre"]))] for col in colonnes]] + corps, True)
+    return Tableau([[[Segment(_rendre(str(col["titre"]), contexte, fichier))] for col in colonnes]] + corps, True)
 
