@@ -8,7 +8,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 import yaml
@@ -84,6 +84,20 @@ class Lu:
         self.texte = "\n".join(t for _, t in self.paragraphes)
         self.tableaux = [[[c.text for c in r.cells] for r in t.rows] for t in self.doc.tables]
         self.tout = self.texte + "\n" + "\n".join(" | ".join(l) for t in self.tableaux for l in t)
+
+    def puces_apres(self, debut: str, normaliser: Callable[[str], str] = lambda t: t) -> list[str]:
+        """Éléments de la première liste à puces qui suit le paragraphe commençant par `debut` (textes normalisés,
+        sans la ponctuation finale « ; » ou « . »)."""
+        paragraphes = [(s, normaliser(t)) for s, t in self.paragraphes]
+        i = next(i for i, (_, t) in enumerate(paragraphes) if t.startswith(debut))
+        puces: list[str] = []
+        for style, texte in paragraphes[i + 1:]:
+            if style != "List Bullet":
+                if puces:
+                    break
+                continue
+            puces.append(texte.rstrip(" ;."))
+        return puces
 
     def titres(self, niveau: int) -> list[str]:
         return [t for s, t in self.paragraphes if s.lower() == f"heading {niveau}"]

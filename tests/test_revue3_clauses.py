@@ -36,16 +36,7 @@ def _section(lu: Lu, debut: str) -> str:
 
 
 def _puces_apres(lu: Lu, debut: str) -> list[str]:
-    paragraphes = [(s, _net(t)) for s, t in lu.paragraphes]
-    i = next(i for i, (_, t) in enumerate(paragraphes) if t.startswith(debut))
-    puces: list[str] = []
-    for style, texte in paragraphes[i + 1:]:
-        if style != "List Bullet":
-            if puces:
-                break
-            continue
-        puces.append(texte.rstrip(" ;."))
-    return puces
+    return lu.puces_apres(debut, _net)
 
 
 CATALOGUE = yaml.safe_load((RACINE / "catalogue.yaml").read_text(encoding="utf-8"))

@@ -306,18 +306,9 @@ def test_aucun_article_de_travaux_hors_travaux(exemples_generes, exemple):
 
 def test_variantes_une_seule_liste_reprise_a_l_identique(lycee):
     rc = lycee["RC"]
-    paragraphes = [(s, normal(t)) for s, t in rc.paragraphes]
 
     def puces_apres(debut: str) -> list[str]:
-        i = next(i for i, (_, t) in enumerate(paragraphes) if t.startswith(debut))
-        puces = []
-        for style, texte in paragraphes[i + 1:]:
-            if style != "List Bullet":
-                if puces:
-                    break
-                continue
-            puces.append(texte.rstrip(" ;."))
-        return puces
+        return rc.puces_apres(debut, normal)
 
     objets = puces_apres("Les variantes ne peuvent porter que sur les objets suivants")
     libelles = {o["id"]: normal(o["libelle"]) for o in _param("variantes_objets")}
