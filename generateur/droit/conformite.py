@@ -382,6 +382,20 @@ def lit_la_relecture(controle: dict[str, Any]) -> bool:
     return any(_RE_FAITS_RELECTURE.search(t) for t in _textes_du_controle(controle))
 
 
+_LECTEURS: dict[int, tuple[Any, list[bool]]] = {}
+
+
+def _lecteurs_de_la_relecture(analyse: Analyse, controles: list[dict[str, Any]]) -> list[bool]:
+    """`lit_la_relecture` de chaque contrôle, calculé une fois par catalogue chargé (le document YAML est gardé avec
+    le résultat : son identifiant ne peut pas resservir)."""
+    doc = analyse.catalogue.document_yaml
+    if id(doc) not in _LECTEURS or len(_LECTEURS[id(doc)][1]) != len(controles):
+        if len(_LECTEURS) >= 8:
+            _LECTEURS.clear()
+        _LECTEURS[id(doc)] = (doc, [lit_la_relecture(c) for c in controles])
+    return _LECTEURS[id(doc)][1]
+
+
 def verifier(analyse: Analyse, pieces: dict[str, Any], precedent: Conformite | None = None) -> Conformite:
     """Applique chaque contrôle du catalogue à la consultation ; `pieces` : faits lus dans les pièces
     assemblées (voir `faits`), fournis par la couche des pièces (generateur.pieces.lecture).
@@ -396,8 +410,10 @@ def verifier(analyse: Analyse, pieces: dict[str, Any], precedent: Conformite | N
     contexte = {**analyse.contexte, **etablis}
     cat = analyse.catalogue
     verdicts = []
-    for i, c in enumerate(definitions(analyse)):
-        if precedent is not None and not lit_la_relecture(c):
+    controles = definitions(analyse)
+    lecteurs = _lecteurs_de_la_relecture(analyse, controles) if precedent is not None else []
+    for i, c in enumerate(controles):
+        if precedent is not None and not lecteurs[i]:
             verdicts.append(precedent.verdicts[i])
             continue
         def calculer(champ: str, cle: str | None = None) -> Any:
