@@ -419,3 +419,30 @@ def test_second_passage_refait_les_controles_qui_lisent_la_relecture():
     change = {a.id for a, b in zip(premier.verdicts, repris.verdicts) if a != b}
     assert change and all(conformite.lit_la_relecture(c) for c in conformite.definitions(analyse) if c["id"] in change)
     assert repris.faits["pieces_relues"] == ["RC", "CCAP", "CCTP"] and len(repris.faits["defauts_relecture"]) == 1
+
+
+def test_cellules_lues_comme_les_autres_blocs():
+    """Les tableaux (fiche, annexe, pièces) lus par le chemin rapide de `relecture.piece` donnent les mêmes unités,
+    dans le même ordre, que la lecture générale bloc par bloc (`_morceaux`)."""
+    from generateur.droit.regles import preparer
+    from generateur.pieces.assemblage import blocs_document
+    from generateur.pieces.blocs import Tableau
+    from generateur.pieces.tracabilite import fiche
+
+    analyse = preparer(EXEMPLES / "travaux-lycee.yaml", RACINE)
+    pieces = {doc: blocs_document(analyse, doc)[0] for doc in analyse.catalogue.documents}
+    pieces["Fiche"] = fiche(analyse)[0]
+    for nom, blocs in pieces.items():
+        lue = relecture.piece(nom, blocs)
+        attendues, article, section, titre = [], relecture.SANS_ARTICLE, "", ""
+        for b in blocs:
+            if isinstance(b, relecture.Titre):
+                numero = relecture.RE_NUMERO_TITRE.match(b.texte)
+                if numero:
+                    section, titre = numero.group(1), b.texte
+                if b.niveau == 1:
+                    article = b.texte
+            attendues += [relecture.Unite(nom, article, t.replace("\n", " "), section, titre, g, c, l)
+                          for t, g, c, l in relecture._morceaux(b) if t.strip()]
+        assert any(isinstance(b, Tableau) for b in blocs)
+        assert lue.unites == attendues, nom

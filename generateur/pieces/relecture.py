@@ -144,9 +144,28 @@ def piece(nom: str, blocs: list[Bloc], ignorer: tuple[str, ...] = ()) -> Piece:
                 cache = any(b.texte.split(" – ", 1)[-1].startswith(i) for i in ignorer)
         if cache:
             continue
+        if isinstance(b, Tableau):  # le plus fréquent (fiche, annexe) : les cellules lues sans passer par `_morceaux`
+            _cellules(p.unites, nom, article, section, titre_section, b.lignes)
+            continue
         p.unites.extend(Unite(nom, article, t.replace("\n", " "), section, titre_section, genre, colonne, ligne)
                         for t, genre, colonne, ligne in _morceaux(b) if t.strip())
     return p
+
+
+def _cellules(unites: list[Unite], nom: str, article: str, section: str, titre_section: str,
+              lignes: list[list[list[Segment]]]) -> None:
+    """Les unités des cellules d'un tableau, comme `_morceaux` les donne (même ordre, mêmes champs)."""
+    if not lignes:
+        return
+    entete = [texte(c).replace("\n", " ") for c in lignes[0]]
+    largeur = len(entete)
+    for rang, ligne in enumerate(lignes):
+        cellules = tuple([texte(c).replace("\n", " ") for c in ligne])
+        genre = "entete" if rang == 0 else "cellule"
+        for j, t in enumerate(cellules):
+            if t.strip():
+                unites.append(Unite(nom, article, t, section, titre_section, genre, entete[j] if j < largeur else "",
+                                    cellules))
 
 
 def extrait(t: str, debut: int, fin: int) -> str:
