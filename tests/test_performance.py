@@ -381,3 +381,68 @@ def test_manifeste_relu_comme_json_le_lit(tmp_path):
     (tmp_path / "x-manifeste.json").write_text('{"grand": 123456789012345678901234567890, "n": NaN}', encoding="utf-8")
     relu = lire_manifeste(tmp_path)
     assert relu["grand"] == 123456789012345678901234567890 and relu["n"] != relu["n"]
+
+
+@pytest.mark.parametrize("exemple", sorted(p.name for p in EXEMPLES.glob("*.yaml")))
+def test_second_passage_des_controles_meme_verdicts_que_complet(exemple, monkeypatch):
+    """Les contrôles repris du premier passage (ceux qui ne lisent pas la relecture) : même annexe, mêmes verdicts,
+    mêmes faits et mêmes défauts qu'un second passage complet, pour chaque exemple."""
+    from generateur.droit import conformite
+    from generateur.droit.regles import preparer
+    from generateur.pieces import lecture
+
+    analyse = preparer(EXEMPLES / exemple, RACINE)
+    reprise = lecture.controler(analyse)
+    monkeypatch.setattr(lecture, "verifier", lambda a, p, precedent=None: conformite.verifier(a, p))
+    complet = lecture.controler(analyse)
+    assert reprise == complet
+    assert list(reprise.faits) == list(complet.faits)  # même ordre des faits (annexe JSON)
+
+
+def test_second_passage_refait_les_controles_qui_lisent_la_relecture():
+    """Un défaut de relecture ajouté entre les deux passages change le verdict du contrôle de la relecture, comme
+    un passage complet ; les contrôles qui ne la lisent pas sont repris tels quels."""
+    from generateur.droit import conformite
+    from generateur.droit.regles import preparer
+    from generateur.pieces import lecture
+    from generateur.pieces.assemblage import blocs_document
+
+    analyse = preparer(EXEMPLE, RACINE)
+    corps = {doc: blocs_document(analyse, doc)[0] for doc in analyse.catalogue.documents}
+    faits = lecture.faits_des_pieces(analyse, corps)
+    sans = {**faits, "defauts_relecture": [], "pieces_relues": ["RC", "CCAP"]}
+    defaut = conformite.Defaut("a-completer", "Valeur à compléter", "CCAP", "Article 1 – Objet", "… XXX …", True)
+    avec = {**faits, "defauts_relecture": [defaut], "pieces_relues": ["RC", "CCAP", "CCTP"]}
+    premier = conformite.verifier(analyse, sans)
+    repris = conformite.verifier(analyse, avec, precedent=premier)
+    assert repris == conformite.verifier(analyse, avec)
+    change = {a.id for a, b in zip(premier.verdicts, repris.verdicts) if a != b}
+    assert change and all(conformite.lit_la_relecture(c) for c in conformite.definitions(analyse) if c["id"] in change)
+    assert repris.faits["pieces_relues"] == ["RC", "CCAP", "CCTP"] and len(repris.faits["defauts_relecture"]) == 1
+
+
+def test_cellules_lues_comme_les_autres_blocs():
+    """Les tableaux (fiche, annexe, pièces) lus par le chemin rapide de `relecture.piece` donnent les mêmes unités,
+    dans le même ordre, que la lecture générale bloc par bloc (`_morceaux`)."""
+    from generateur.droit.regles import preparer
+    from generateur.pieces.assemblage import blocs_document
+    from generateur.pieces.blocs import Tableau
+    from generateur.pieces.tracabilite import fiche
+
+    analyse = preparer(EXEMPLES / "travaux-lycee.yaml", RACINE)
+    pieces = {doc: blocs_document(analyse, doc)[0] for doc in analyse.catalogue.documents}
+    pieces["Fiche"] = fiche(analyse)[0]
+    for nom, blocs in pieces.items():
+        lue = relecture.piece(nom, blocs)
+        attendues, article, section, titre = [], relecture.SANS_ARTICLE, "", ""
+        for b in blocs:
+            if isinstance(b, relecture.Titre):
+                numero = relecture.RE_NUMERO_TITRE.match(b.texte)
+                if numero:
+                    section, titre = numero.group(1), b.texte
+                if b.niveau == 1:
+                    article = b.texte
+            attendues += [relecture.Unite(nom, article, t.replace("\n", " "), section, titre, g, c, l)
+                          for t, g, c, l in relecture._morceaux(b) if t.strip()]
+        assert any(isinstance(b, Tableau) for b in blocs)
+        assert lue.unites == attendues, nom

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from jinja2 import Template
 
@@ -233,13 +233,17 @@ def faits(analyse: Analyse, pieces: dict[str, Any]) -> dict[str, Any]:
         "lots_sans_contenu_cctp": [int(n) for n, lieux in contenu_cctp.items() if not lieux],
         "options_imposees": options,
         "refus_a_justifier": [o for o in options if o["statut"] == "refusée sans justification"],
-        "defauts_relecture": [d.en_json() for d in pieces.get("defauts_relecture", [])],
-        "pieces_relues": list(pieces.get("pieces_relues", [])),
+        **_faits_de_relecture(pieces),
         "divergences_pgc": divergences_pgc(analyse),
         # valeurs que le profil de l'acheteur marque « à compléter » (surlignées dans les pièces) ou « à vérifier »
         "profil_a_completer": [{"champ": c.champ, "libelle": c.libelle, "nature": c.nature}
                                for c in analyse.a_completer],
     }
+
+
+def _faits_de_relecture(pieces: dict[str, Any]) -> dict[str, Any]:
+    return {"defauts_relecture": [d.en_json() for d in pieces.get("defauts_relecture", [])],
+            "pieces_relues": list(pieces.get("pieces_relues", []))}
 
 
 def indices_revision(analyse: Analyse) -> list[dict[str, Any]]:
@@ -356,14 +360,62 @@ def _modele(message: str) -> Template:
     return ENV_EXPRESSIONS.from_string(message)
 
 
-def verifier(analyse: Analyse, pieces: dict[str, Any]) -> Conformite:
+# Faits de la relecture des pièces : seuls ils changent entre les deux passages des contrôles (pieces.lecture.controler).
+FAITS_RELECTURE = ("defauts_relecture", "pieces_relues")
+_RE_FAITS_RELECTURE = re.compile(r"\b(?:" + "|".join(FAITS_RELECTURE) + r")\b")
+
+
+def _textes_du_controle(valeur: Any) -> Iterable[str]:
+    if isinstance(valeur, dict):
+        for k, v in valeur.items():
+            yield str(k)
+            yield from _textes_du_controle(v)
+    elif isinstance(valeur, (list, tuple)):
+        for v in valeur:
+            yield from _textes_du_controle(v)
+    else:
+        yield str(valeur)
+
+
+def lit_la_relecture(controle: dict[str, Any]) -> bool:
+    """Vrai si un champ du contrôle (expression, message, preuve…) nomme un fait de la relecture."""
+    return any(_RE_FAITS_RELECTURE.search(t) for t in _textes_du_controle(controle))
+
+
+_LECTEURS: dict[int, tuple[Any, list[bool]]] = {}
+
+
+def _lecteurs_de_la_relecture(analyse: Analyse, controles: list[dict[str, Any]]) -> list[bool]:
+    """`lit_la_relecture` de chaque contrôle, calculé une fois par catalogue chargé (le document YAML est gardé avec
+    le résultat : son identifiant ne peut pas resservir)."""
+    doc = analyse.catalogue.document_yaml
+    if id(doc) not in _LECTEURS or len(_LECTEURS[id(doc)][1]) != len(controles):
+        if len(_LECTEURS) >= 8:
+            _LECTEURS.clear()
+        _LECTEURS[id(doc)] = (doc, [lit_la_relecture(c) for c in controles])
+    return _LECTEURS[id(doc)][1]
+
+
+def verifier(analyse: Analyse, pieces: dict[str, Any], precedent: Conformite | None = None) -> Conformite:
     """Applique chaque contrôle du catalogue à la consultation ; `pieces` : faits lus dans les pièces
-    assemblées (voir `faits`), fournis par la couche des pièces (generateur.pieces.lecture)."""
-    etablis = faits(analyse, pieces)
+    assemblées (voir `faits`), fournis par la couche des pièces (generateur.pieces.lecture).
+
+    `precedent` : les verdicts d'un passage sur la même analyse dont les `pieces` ne différaient que par les faits
+    de la relecture (`FAITS_RELECTURE`) ; seuls les contrôles qui nomment l'un de ces faits sont de nouveau évalués,
+    les autres sont repris (mêmes expressions, même contexte : même verdict)."""
+    if precedent is None:
+        etablis = faits(analyse, pieces)
+    else:
+        etablis = {**precedent.faits, **_faits_de_relecture(pieces)}
     contexte = {**analyse.contexte, **etablis}
     cat = analyse.catalogue
     verdicts = []
-    for i, c in enumerate(definitions(analyse)):
+    controles = definitions(analyse)
+    lecteurs = _lecteurs_de_la_relecture(analyse, controles) if precedent is not None else []
+    for i, c in enumerate(controles):
+        if precedent is not None and not lecteurs[i]:
+            verdicts.append(precedent.verdicts[i])
+            continue
         def calculer(champ: str, cle: str | None = None) -> Any:
             chemin = f"controles.{i}.{champ}" + (f".{cle}" if cle else "")
             try:

@@ -183,4 +183,6 @@ def controler(analyse: Analyse, corps: dict[str, list[Bloc]] | None = None,
     defauts += relecture.relire(analyse.catalogue, {annexe.TITRE: relecture.piece(annexe.TITRE, blocs_annexe)})
     # fiche et annexe sont des documents internes : leurs défauts sont à vérifier, jamais bloquants pour --strict
     defauts = [replace(d, bloquant=False) if d.piece in INTERNES else d for d in defauts]
-    return verifier(analyse, {**faits, "defauts_relecture": defauts, "pieces_relues": [*a_relire, annexe.TITRE]})
+    # second passage : seuls les contrôles qui lisent la relecture (défauts, pièces relues) sont refaits
+    return verifier(analyse, {**faits, "defauts_relecture": defauts, "pieces_relues": [*a_relire, annexe.TITRE]},
+                    precedent=provisoire)

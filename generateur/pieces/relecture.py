@@ -30,11 +30,15 @@ SANS_ARTICLE = "(avant le premier article)"
 NUMERO = r"\d+(?:\.\d+)*"
 SUITE = r"(?:\s*(?:,|et|à|ou)\s*" + NUMERO + r")*"
 RE_NUMERO_TITRE = re.compile(r"^(?:Article\s+)?(" + NUMERO + r")\b")
+RE_ANNEXES = re.compile(r"\bAnnexes?\b")
 
 
-@dataclass(frozen=True)
+@dataclass(unsafe_hash=True)
 class Unite:
-    """Un morceau de texte lu : paragraphe, élément de liste, cellule ou titre, et l'article qui le porte."""
+    """Un morceau de texte lu : paragraphe, élément de liste, cellule ou titre, et l'article qui le porte.
+
+    Jamais modifiée une fois lue ; pas `frozen` pour autant : des milliers d'unités par consultation, et un
+    `__init__` figé coûte six fois plus (égalité et empreinte restent celles des champs)."""
 
     piece: str
     article: str
@@ -85,7 +89,7 @@ VALEUR_DU_PROFIL = "valeur du profil de l’acheteur"
 
 
 def texte(segments: list[Segment]) -> str:
-    return "".join(VALEUR_DU_PROFIL if s.a_completer else s.texte for s in segments)
+    return "".join([VALEUR_DU_PROFIL if s.a_completer else s.texte for s in segments])
 
 
 def _textes(b: Bloc) -> Iterable[str]:
@@ -133,16 +137,35 @@ def piece(nom: str, blocs: list[Bloc], ignorer: tuple[str, ...] = ()) -> Piece:
             if numero:
                 p.articles.add(numero.group(1))
                 section, titre_section = numero.group(1), b.texte
-            if re.search(r"\bAnnexes?\b", b.texte):
+            if RE_ANNEXES.search(b.texte):
                 p.annexes = True
             if b.niveau == 1:
                 article = b.texte
                 cache = any(b.texte.split(" – ", 1)[-1].startswith(i) for i in ignorer)
         if cache:
             continue
+        if isinstance(b, Tableau):  # le plus fréquent (fiche, annexe) : les cellules lues sans passer par `_morceaux`
+            _cellules(p.unites, nom, article, section, titre_section, b.lignes)
+            continue
         p.unites.extend(Unite(nom, article, t.replace("\n", " "), section, titre_section, genre, colonne, ligne)
                         for t, genre, colonne, ligne in _morceaux(b) if t.strip())
     return p
+
+
+def _cellules(unites: list[Unite], nom: str, article: str, section: str, titre_section: str,
+              lignes: list[list[list[Segment]]]) -> None:
+    """Les unités des cellules d'un tableau, comme `_morceaux` les donne (même ordre, mêmes champs)."""
+    if not lignes:
+        return
+    entete = [texte(c).replace("\n", " ") for c in lignes[0]]
+    largeur = len(entete)
+    for rang, ligne in enumerate(lignes):
+        cellules = tuple([texte(c).replace("\n", " ") for c in ligne])
+        genre = "entete" if rang == 0 else "cellule"
+        for j, t in enumerate(cellules):
+            if t.strip():
+                unites.append(Unite(nom, article, t, section, titre_section, genre, entete[j] if j < largeur else "",
+                                    cellules))
 
 
 def extrait(t: str, debut: int, fin: int) -> str:
@@ -275,7 +298,9 @@ def _renvois_contenu_article(r: Regle, pieces: dict[str, Piece], trouves: Trouve
 def _melange(r: Regle, pieces: dict[str, Piece], trouves: Trouves) -> Iterable[Defaut]:
     formes = {str(k): str(v) for k, v in (r.options.get("formes") or {}).items()}
     for p in pieces.values():
-        comptes = {nom: sum(u.texte.count(f) for u in p.unites) for nom, f in formes.items()}
+        joint = SEPARATEUR.join(u.texte for u in p.unites)  # une forme sans \n ni \0 ne chevauche pas deux unités
+        comptes = {nom: joint.count(f) if not {"\n", "\0"} & set(f) else sum(u.texte.count(f) for u in p.unites)
+                   for nom, f in formes.items()}
         presentes = [nom for nom, n in comptes.items() if n]
         if len(presentes) < 2:
             continue
