@@ -878,8 +878,8 @@ def test_chaque_piece_annoncee_par_le_rc_est_dans_l_archive(tmp_path, monkeypatc
     assert len(annonces) >= 6
     for annonce in annonces:
         jointe = re.search(r"la pièce «\s(.+?)\s»", annonce)
-        if jointe:
-            source = next(p["fichier"] for p in pieces if typographie(p["titre"]) == jointe.group(1))
+        source = next((p["fichier"] for p in pieces if jointe and typographie(p["titre"]) == jointe.group(1)), None)
+        if source:  # pièce jointe par l'acheteur ; sinon une pièce rédigée (« Exigences … » est le CCTP)
             cibles = [f"-piece-{nom_publie_attendu(source)}"]
         else:
             cibles = [suffixe for cle, suffixe in ANNONCES if cle in annonce]
