@@ -497,9 +497,9 @@ def test_titre_sans_style_dans_le_modele_prend_le_niveau_le_plus_proche():
     assert 'w:val="Heading3"' in reduit
 
 
-def test_sans_texte_technique_la_piece_est_une_annexe_et_l_annexe_de_conformite_le_dit(exemples_generes):
+def test_sans_texte_technique_la_piece_est_une_annexe_et_l_annexe_de_conformite_le_dit(exemples_sans_texte_technique):
     import json
-    fichiers = exemples_generes["restauration-lycees"]
+    fichiers = exemples_sans_texte_technique["restauration-lycees"]  # l'exemple sans le texte technique de ses lots
     cctp = _piece(fichiers, "-CCTP.docx")
     assert "Exigences environnementales et sociales — annexe au CCTP" in cctp.texte
     assert "La présente pièce, «\u00a0Exigences environnementales et sociales\u00a0», complète le cahier des clauses techniques particulières (CCTP) du prescripteur" in cctp.texte
@@ -872,17 +872,21 @@ def test_bordereau_pied_de_page_comme_les_pieces_word():
         assert ws.oddFooter.right.text == "Page &P / &N"
 
 
-def test_sans_texte_technique_le_cctp_ne_dit_pas_le_besoin_defini_avec_precision(exemples_generes):
+def test_sans_texte_technique_le_cctp_ne_dit_pas_le_besoin_defini_avec_precision(exemples_generes,
+                                                                                 exemples_sans_texte_technique):
     """Revue 3, B2 : la pièce qui n'est qu'une annexe au CCTP du prescripteur (aucun texte technique importé) ne
-    prétend pas que le besoin a été défini avec précision ; le CCTP des travaux, dont chaque lot a son texte
+    prétend pas que le besoin a été défini avec précision ; le CCTP des exemples, dont chaque lot a son texte
     technique, le dit."""
-    for exemple, complet in (("travaux-lycee", True), ("restauration-lycees", False), ("amp-espaces-verts", False)):
-        cctp = _piece(exemples_generes[exemple], "-CCTP.docx").texte
+    cas = [(exemples_generes["travaux-lycee"], True)]
+    for exemple in ("restauration-lycees", "amp-espaces-verts", "nettoyage-hotel-region"):
+        cas += [(exemples_generes[exemple], True), (exemples_sans_texte_technique[exemple], False)]
+    for fichiers, complet in cas:
+        cctp = _piece(fichiers, "-CCTP.docx").texte
         assert ("Le besoin a été défini avec précision avant le lancement de la consultation" in cctp) is complet
         assert ("Les exigences de la présente pièce prennent en compte des objectifs de développement durable"
                 in cctp) is not complet
         # le RC énumère la pièce telle qu'elle est : le CCTP, ou son annexe environnementale et sociale
-        rc = _piece(exemples_generes[exemple], "-RC.docx").texte
+        rc = _piece(fichiers, "-RC.docx").texte
         pieces = rc.splitlines()  # un élément de la liste des pièces par ligne
         assert ("le cahier des clauses techniques particulières (CCTP)" in pieces) is complet
         assert ("la pièce «\u00a0Exigences environnementales et sociales\u00a0», qui complète le cahier des clauses "
