@@ -57,6 +57,13 @@ def joindre_pieces_des_exemples(dossier: Path) -> None:
             shutil.copytree(EXEMPLES / nom, dossier / nom, dirs_exist_ok=True)
 
 
+def reponses_seules(exemple: str) -> bytes:
+    """Les réponses d'un exemple telles qu'un navigateur les envoie, seules : sans les lignes « cctp_technique: »
+    qui désignent des fichiers restés sur le disque (le texte technique se téléverse à part)."""
+    texte = (EXEMPLES / exemple).read_text(encoding="utf-8")
+    return "".join(l for l in texte.splitlines(True) if "cctp_technique:" not in l).encode("utf-8")
+
+
 def copier_exemple(exemple: Path, destination: Path) -> Path:
     """Copie d'un exemple (fichier de réponses et fichiers qu'il désigne) ; renvoie le fichier copié."""
     destination.parent.mkdir(parents=True, exist_ok=True)
