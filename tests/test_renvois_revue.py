@@ -253,3 +253,23 @@ def test_nn1_relecture_voit_le_renvoi_numerote_vers_un_article_sans_les_frequenc
     rang = next(i for i, b in enumerate(blocs["CCTP"]) if getattr(b, "niveau", 0) == 1 and "Spécifications" in b.texte)
     avec = blocs["CCTP"][:rang + 1] + [Paragraphe([Segment("Bureaux : nettoyage quotidien.")])] + blocs["CCTP"][rang + 1:]
     assert defauts(avec) == []
+
+
+def test_nn1_cadre_de_memoire_demande_le_planning_des_frequences_du_cctp_quand_il_les_fixe(tmp_path):
+    """Le cadre de mémoire du nettoyage demande au candidat ses fréquences quand le CCTP n'en fixe pas (exemple sans
+    texte technique), et son planning qui respecte les fréquences du CCTP quand le texte technique les fixe."""
+    from conftest import RACINE, sans_texte_technique
+    from generateur.droit.regles import preparer
+    from generateur.pieces import memoire
+    from generateur.pieces.lecture import texte_blocs
+
+    def attendu(fichier: Path) -> str:
+        cadre = _net(texte_blocs(memoire.blocs_cadre(preparer(fichier, RACINE))[0]))
+        return next(l for l in cadre.split("\n") if l.startswith("l'organisation des prestations par zone"))
+
+    assert attendu(EXEMPLES / "nettoyage-hotel-region.yaml") == (
+        "l'organisation des prestations par zone et par type de local : planning qui respecte les fréquences "
+        "d'intervention fixées par le CCTP, horaires d'intervention, prestations périodiques ;")
+    assert attendu(sans_texte_technique("nettoyage-hotel-region", tmp_path)) == (
+        "l'organisation des prestations par zone et par type de local : fréquences, horaires d'intervention, "
+        "prestations périodiques ;")
