@@ -31,10 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 RACINE = Path(__file__).resolve().parent.parent
-# Le banc ne reprend que le fichier de réponses : les exemples dont le CCTP importe un texte technique (travaux-lycee)
-# demanderaient aussi de téléverser leurs fichiers joints (fiche de la consultation, « Fichiers joints ») et restent
-# hors du banc.
-EXEMPLES = sorted(f for f in (RACINE / "exemples").glob("*.yaml") if "cctp_technique:" not in f.read_text(encoding="utf-8"))
+# Le banc ne reprend que le fichier de réponses, envoyé seul : sans les lignes « cctp_technique: » qui désignent le
+# texte technique de chaque lot (à téléverser sinon sur la fiche de la consultation, « Fichiers joints »). L'exemple
+# de travaux, dont le CCTP est fait de ces textes, reste hors du banc, comme avant que les autres exemples en aient.
+EXEMPLES = sorted(f for f in (RACINE / "exemples").glob("*.yaml") if f.stem != "travaux-lycee")
+
+
+def reponses_seules(fichier: Path) -> bytes:
+    """Le fichier de réponses sans ses lignes « cctp_technique: »."""
+    texte = fichier.read_text(encoding="utf-8")
+    return "".join(l for l in texte.splitlines(True) if "cctp_technique:" not in l).encode("utf-8")
 MOT_DE_PASSE = "banc-de-charge-2026"
 
 
@@ -98,7 +104,7 @@ def utilisateur(adresse: str, rang: int, tours: int, depart: threading.Barrier, 
         mesures.noter(mesures.connexions, time.perf_counter() - t)
         exemple = EXEMPLES[rang % len(EXEMPLES)]
         fiche_page, fiche = client.requete("/reprendre", {"_csrf": client.jeton(page)},
-                                           (exemple.name, exemple.read_bytes()))
+                                           (exemple.name, reponses_seules(exemple)))
         chemin = urllib.parse.urlparse(fiche).path
         for tour in range(tours):
             t = time.perf_counter()

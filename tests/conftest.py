@@ -57,6 +57,13 @@ def joindre_pieces_des_exemples(dossier: Path) -> None:
             shutil.copytree(EXEMPLES / nom, dossier / nom, dirs_exist_ok=True)
 
 
+def reponses_seules(exemple: str) -> bytes:
+    """Les réponses d'un exemple telles qu'un navigateur les envoie, seules : sans les lignes « cctp_technique: »
+    qui désignent des fichiers restés sur le disque (le texte technique se téléverse à part)."""
+    texte = (EXEMPLES / exemple).read_text(encoding="utf-8")
+    return "".join(l for l in texte.splitlines(True) if "cctp_technique:" not in l).encode("utf-8")
+
+
 def copier_exemple(exemple: Path, destination: Path) -> Path:
     """Copie d'un exemple (fichier de réponses et fichiers qu'il désigne) ; renvoie le fichier copié."""
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -127,6 +134,32 @@ def generer(tmp_path: Path):
         return lus, resultat
 
     return _generer
+
+
+# Exemples dont chaque lot a son texte technique (question « Texte technique du CCTP ») : les tests de la pièce
+# « Exigences environnementales et sociales », qui n'existe que sans lui, portent sur une copie sans ce texte.
+EXEMPLES_AVEC_TEXTE_TECHNIQUE = ("nettoyage-hotel-region", "amp-espaces-verts", "restauration-lycees")
+
+
+def sans_texte_technique(exemple: str, dossier: Path) -> Path:
+    """Copie, dans `dossier`, des réponses de l'exemple sans le texte technique du CCTP d'aucun lot (pièces jointes
+    par l'acheteur comprises) ; renvoie le fichier de réponses écrit."""
+    donnees = yaml.safe_load((EXEMPLES / f"{exemple}.yaml").read_text(encoding="utf-8"))
+    assert all(lot.get("cctp_technique") for lot in donnees["lots"]), exemple  # sinon la copie ne changerait rien
+    for lot in donnees["lots"]:
+        del lot["cctp_technique"]
+    dossier.mkdir(parents=True, exist_ok=True)
+    return ecrire(dossier, donnees, f"{exemple}.yaml")
+
+
+@pytest.fixture(scope="session")
+def exemples_sans_texte_technique(tmp_path_factory) -> dict[str, dict[str, Path]]:
+    """Les exemples de services et de fournitures générés une fois pour la session sans leur texte technique."""
+    from generateur.rendu.generation import generer as generer_dce
+
+    sortie = tmp_path_factory.mktemp("sans-texte-technique")
+    return {nom: generer_dce(sans_texte_technique(nom, sortie / nom), sortie / nom / "sortie", RACINE).fichiers
+            for nom in EXEMPLES_AVEC_TEXTE_TECHNIQUE}
 
 
 @pytest.fixture(scope="session")

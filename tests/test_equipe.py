@@ -18,7 +18,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from conftest import EXEMPLES, RACINE, Lu
+from conftest import EXEMPLES, RACINE, Lu, copier_exemple, reponses_seules
 
 SOUS_CI = os.environ.get("CI") == "true"
 for _module in ("sqlalchemy", "alembic", "argon2", "waitress", "psycopg", "flask"):
@@ -83,7 +83,7 @@ def _texte(reponse) -> str:
 
 def _importer(client, exemple: str = "nettoyage-hotel-region.yaml") -> str:
     reponse = client.post("/reprendre", data={"_csrf": _jeton(client, "/"), "fichier": (
-        io.BytesIO((EXEMPLES / exemple).read_bytes()), exemple)}, content_type="multipart/form-data")
+        io.BytesIO(reponses_seules(exemple)), exemple)}, content_type="multipart/form-data")
     assert reponse.status_code == 302, _texte(reponse)
     return reponse.location
 
@@ -512,15 +512,12 @@ def test_charge_bornee_vingt_utilisateurs_qui_remplissent_et_generent(tmp_path):
 # --- import d'un dossier de consultations, dce regenerer et dce bilan sur la base -------------------------------
 
 def test_import_puis_regenerer_et_bilan_sur_la_base(tmp_path):
-    import shutil
-
     from generateur.base import dce
     from generateur.interfaces.cli import main
 
     dossier = tmp_path / "consultations"
     for exemple in ("nettoyage-hotel-region", "restauration-lycees"):
-        (dossier / exemple).mkdir(parents=True)
-        shutil.copy(EXEMPLES / f"{exemple}.yaml", dossier / exemple / "reponses.yaml")
+        copier_exemple(EXEMPLES / f"{exemple}.yaml", dossier / exemple / "reponses.yaml")
     lanceur = CliRunner()
     racine = ["--catalogue", str(RACINE)]
     assert lanceur.invoke(main, racine + ["regenerer", str(dossier), "-j", "1"]).exit_code == 0

@@ -13,7 +13,7 @@ import zipfile
 import pytest
 from click.testing import CliRunner
 
-from conftest import EXEMPLES, RACINE, Lu, copier_exemple
+from conftest import EXEMPLES, RACINE, Lu, copier_exemple, reponses_seules
 from test_equipe import _comptes, _connecte, _jeton, _texte, app, hachage_leger  # noqa: F401, F811 - fixtures
 
 from sqlalchemy.orm import sessionmaker  # noqa: E402
@@ -28,7 +28,8 @@ PHRASE_WORD = "Portes à deux vantaux en aluminium à rupture de pont thermique"
 
 def _reprendre(client, exemple: str = TRAVAUX) -> str:
     reponse = client.post("/reprendre", data={"_csrf": _jeton(client, "/"), "fichier": (
-        io.BytesIO((EXEMPLES / exemple).read_bytes()), exemple)}, content_type="multipart/form-data")
+        io.BytesIO((EXEMPLES / exemple).read_bytes() if exemple == TRAVAUX else reponses_seules(exemple)), exemple)},
+        content_type="multipart/form-data")
     assert reponse.status_code == 302, _texte(reponse)
     return reponse.location
 
@@ -278,7 +279,8 @@ def test_import_d_un_dossier_emporte_les_fichiers_puis_regenerer_et_bilan(tmp_pa
         assert (f.contenu, f.taille, f.empreinte) == (word, len(word), hashlib.sha256(word).hexdigest())
         assert fichiers.manquants(s, travaux) == []
         nettoyage = par_reference["2026-SRV-0388"]
-        assert fichiers.lister(s, nettoyage) == []
+        # le texte technique de l'exemple est importé ; la pièce absente ne l'est pas
+        assert [f.nom for f in fichiers.lister(s, nettoyage)] == ["cctp/nettoyage-hotel-region-lot-1-nettoyage-locaux.md"]
         assert [d.nom for d in fichiers.manquants(s, nettoyage)] == ["pieces/nettoyage-hotel-region-personnel.csv"]
         from generateur.base import journal
 

@@ -9,11 +9,13 @@ sur un poste ; sous CI=true, leur absence fait échouer la suite.
 from __future__ import annotations
 
 import re
+import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 
-from conftest import EXEMPLES, RACINE
+from conftest import EXEMPLES, RACINE, reponses_seules
 from test_web import _exiger, attendre, navigateur  # noqa: F401 - navigateur : Chromium sans écran (fixture)
 
 for _module in ("sqlalchemy", "alembic", "argon2", "waitress"):
@@ -69,7 +71,11 @@ def ouvrir(navigateur, serveur):  # noqa: F811 - la fixture importée de test_we
 
 
 def _reprendre(page, exemple: str) -> str:
-    page.set_input_files("#fichier", str(EXEMPLES / exemple))
+    fichier = EXEMPLES / exemple
+    if exemple != "travaux-lycee.yaml":  # le fichier voyage seul, sans les textes techniques qu'il désigne
+        fichier = Path(tempfile.mkdtemp()) / exemple
+        fichier.write_bytes(reponses_seules(exemple))
+    page.set_input_files("#fichier", str(fichier))
     page.get_by_role("button", name="Reprendre ce fichier").click()
     attendre(page.locator("h1")).to_contain_text("Consultation ")
     return page.url

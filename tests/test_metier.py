@@ -498,9 +498,9 @@ def test_titre_sans_style_dans_le_modele_prend_le_niveau_le_plus_proche():
     assert 'w:val="Heading3"' in reduit
 
 
-def test_sans_texte_technique_la_piece_est_une_annexe_et_l_annexe_de_conformite_le_dit(exemples_generes):
+def test_sans_texte_technique_la_piece_est_une_annexe_et_l_annexe_de_conformite_le_dit(exemples_sans_texte_technique):
     import json
-    fichiers = exemples_generes["restauration-lycees"]
+    fichiers = exemples_sans_texte_technique["restauration-lycees"]  # l'exemple sans le texte technique de ses lots
     cctp = _piece(fichiers, "-CCTP.docx")
     assert "Exigences environnementales et sociales — annexe au CCTP" in cctp.texte
     assert "La présente pièce, «\u00a0Exigences environnementales et sociales\u00a0», complète le cahier des clauses techniques particulières (CCTP) du prescripteur" in cctp.texte
@@ -523,9 +523,11 @@ def _ligne_texte_technique(annexe: Lu) -> list[str]:
                 if l[0].startswith("Le CCTP contient le texte technique du prescripteur") and len(l) > 3)
 
 
-def _section_du_lot(cctp: Lu, lot: int) -> tuple[list[tuple[str, str]], list[str]]:
-    """Ce que le CCTP produit range sous le sous-article « Lot n – … : prescriptions techniques », dans l'ordre du
-    document : ses intertitres (style, texte), puis ses paragraphes et les lignes de ses tableaux."""
+def _section_du_lot(cctp: Lu, lot: int | str) -> tuple[list[tuple[str, str]], list[str]]:
+    """Ce que le CCTP produit range sous le sous-article « Lot n – … : prescriptions techniques » (ou, `lot` donné
+    en texte, sous le sous-article dont le titre commence ainsi), dans l'ordre du document : ses intertitres (style,
+    texte), puis ses paragraphes et les lignes de ses tableaux."""
+    debut = f"Lot {lot} –" if isinstance(lot, int) else lot
     from docx.table import Table
     from docx.text.paragraph import Paragraph
     dedans, titres, textes = False, [], []
@@ -536,7 +538,7 @@ def _section_du_lot(cctp: Lu, lot: int) -> tuple[list[tuple[str, str]], list[str
             if style in ("Heading 1", "Heading 2"):
                 if dedans:
                     break
-                dedans = style == "Heading 2" and p.text.split("\u00a0– ", 1)[-1].startswith(f"Lot {lot} –")
+                dedans = style == "Heading 2" and p.text.split("\u00a0– ", 1)[-1].startswith(debut)
             elif dedans:
                 (titres.append((style, _net(p.text))) if style.startswith("Heading") else textes.append(_net(p.text)))
         elif element.tag.endswith("}tbl") and dedans:
@@ -564,6 +566,44 @@ def test_textes_techniques_des_lots_2_4_5_relus_sous_leur_lot(exemples_generes, 
         assert not any(valeur in t for t in _section_du_lot(cctp, autre)[1]), autre
     ligne = _ligne_texte_technique(_piece(exemples_generes["travaux-lycee"], "annexe-conformite.docx"))
     assert ligne[2] == "Conforme" and f"lot {lot} : « cctp/travaux-lycee-lot-{lot}-" in _net(ligne[3]), ligne
+
+
+@pytest.mark.parametrize("exemple, lot, sous_article, intertitre, valeur", [
+    ("nettoyage-hotel-region", 1, "Prescriptions techniques", "Fréquences d’intervention",
+     "Sanitaires | nettoyage et désinfection des appareils, de la robinetterie et des sols, réapprovisionnement des "
+     "consommables | 2 fois par jour ouvré (matin et début d’après-midi)"),
+    ("nettoyage-hotel-region", 1, "Prescriptions techniques", "Description des locaux",
+     "Bureaux individuels et collectifs | 24 000 m² | moquette et sol plastique"),
+    ("amp-espaces-verts", 1, "Lot 1 –", "Tonte différenciée",
+     "Zones soignées | abords des entrées, pelouses d’agrément | 10 | 6 cm"),
+    ("amp-espaces-verts", 2, "Lot 2 –", "Élagage raisonné",
+     "environ 300 arbres de moins de 15 m et 75 arbres de plus de 15 m chaque année"),
+    ("restauration-lycees", 1, "Lot 1 –", "Spécifications des produits",
+     "Pommes de saison | I | diamètre de 65 à 75 mm, calibre homogène dans un même colis"),
+    ("restauration-lycees", 2, "Lot 2 –", "Spécifications des produits",
+     "Yaourt nature au lait entier | yaourt au sens de la réglementation, nature, non sucré, au lait entier | pot de "
+     "125 g en carton ou en verre réemployable | 15 jours"),
+    ("restauration-lycees", 3, "Lot 3 –", "Spécifications des produits",
+     "Riz long grain | riz blanchi long grain, 5 % de brisures au plus | sac de 5 kg en papier ou en toile | 9 mois"),
+    ("restauration-lycees", 4, "Lot 4 –", "Température et durée de vie", "2 °C pour la viande hachée"),
+    ("restauration-lycees", 5, "Lot 5 –", "Spécifications des produits",
+     "Croissant au beurre | croissant fabriqué exclusivement au beurre, sans autre matière grasse | 50 g après cuisson"),
+])
+def test_textes_techniques_des_exemples_relus_sous_leur_lot(exemples_generes, exemple, lot, sous_article, intertitre,
+                                                            valeur):
+    """Le texte technique du prescripteur de chaque lot des exemples de services et de fournitures : un intertitre et
+    une valeur propres se relisent dans le CCTP produit, sous le sous-article de son lot (et pas d'un autre) ; l'annexe
+    de conformité dit le texte technique importé pour chaque lot, sans « À vérifier »."""
+    fichiers = exemples_generes[exemple]
+    cctp = _piece(fichiers, "-CCTP.docx")
+    titres, textes = _section_du_lot(cctp, sous_article)
+    assert intertitre in [t for _, t in titres], titres
+    assert any(valeur in t for t in textes), textes
+    for autre in set(range(1, 6)) - {lot}:  # sous un autre lot : jamais (section vide si le lot n'existe pas)
+        assert not any(valeur in t for t in _section_du_lot(cctp, autre)[1]), autre
+    assert "Exigences environnementales et sociales" not in cctp.texte
+    ligne = _ligne_texte_technique(_piece(fichiers, "annexe-conformite.docx"))
+    assert ligne[2] == "Conforme" and f"lot {lot} : « cctp/{exemple}-lot-{lot}-" in _net(ligne[3]), ligne
 
 
 def test_lots_sans_texte_technique_a_verifier_et_decrits_par_leur_intitule(generer):
@@ -877,17 +917,21 @@ def test_bordereau_pied_de_page_comme_les_pieces_word():
         assert ws.oddFooter.right.text == "Page &P / &N"
 
 
-def test_sans_texte_technique_le_cctp_ne_dit_pas_le_besoin_defini_avec_precision(exemples_generes):
+def test_sans_texte_technique_le_cctp_ne_dit_pas_le_besoin_defini_avec_precision(exemples_generes,
+                                                                                 exemples_sans_texte_technique):
     """Revue 3, B2 : la pièce qui n'est qu'une annexe au CCTP du prescripteur (aucun texte technique importé) ne
-    prétend pas que le besoin a été défini avec précision ; le CCTP des travaux, dont chaque lot a son texte
+    prétend pas que le besoin a été défini avec précision ; le CCTP des exemples, dont chaque lot a son texte
     technique, le dit."""
-    for exemple, complet in (("travaux-lycee", True), ("restauration-lycees", False), ("amp-espaces-verts", False)):
-        cctp = _piece(exemples_generes[exemple], "-CCTP.docx").texte
+    cas = [(exemples_generes["travaux-lycee"], True)]
+    for exemple in ("restauration-lycees", "amp-espaces-verts", "nettoyage-hotel-region"):
+        cas += [(exemples_generes[exemple], True), (exemples_sans_texte_technique[exemple], False)]
+    for fichiers, complet in cas:
+        cctp = _piece(fichiers, "-CCTP.docx").texte
         assert ("Le besoin a été défini avec précision avant le lancement de la consultation" in cctp) is complet
         assert ("Les exigences de la présente pièce prennent en compte des objectifs de développement durable"
                 in cctp) is not complet
         # le RC énumère la pièce telle qu'elle est : le CCTP, ou son annexe environnementale et sociale
-        rc = _piece(exemples_generes[exemple], "-RC.docx").texte
+        rc = _piece(fichiers, "-RC.docx").texte
         pieces = rc.splitlines()  # un élément de la liste des pièces par ligne
         assert ("le cahier des clauses techniques particulières (CCTP)" in pieces) is complet
         assert ("la pièce «\u00a0Exigences environnementales et sociales\u00a0», qui complète le cahier des clauses "

@@ -409,7 +409,7 @@ def test_message_d_une_consultation_nouvelle(lot):
     """Une consultation ajoutée au dossier est annoncée comme nouvelle, sans « 0 clause(s) et 0 valeur(s) »."""
     dossier, racine = lot
     (dossier / "neuve").mkdir()
-    shutil.copy(EXEMPLES / "nettoyage-hotel-region.yaml", dossier / "neuve" / "reponses.yaml")
+    copier_exemple(EXEMPLES / "nettoyage-hotel-region.yaml", dossier / "neuve" / "reponses.yaml")
     resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "regenerer", str(dossier), "--seulement-impactees"])
     assert resultat.exit_code == 0, resultat.output
     assert "  neuve : nouvelle consultation, version 001\n" in resultat.output

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import RACINE, Lu, ecrire, reponses
+from conftest import RACINE, Lu, copier_exemple, ecrire, reponses
 from test_robustesse import _copie_catalogue as copie_catalogue
 from generateur.donnees import yaml_lignes
 from generateur.droit.regles import preparer
@@ -280,8 +280,7 @@ def test_clauses_a_faire_valider_dans_expliquer_et_la_page_web(tmp_path, exemple
     from generateur.interfaces.web import create_app
 
     dossier = tmp_path / "consultations"
-    (dossier / "AMP").mkdir(parents=True)
-    (dossier / "AMP" / "reponses.yaml").write_bytes(fichier.read_bytes())
+    copier_exemple(fichier, dossier / "AMP" / "reponses.yaml")  # avec le texte technique de chaque lot
     page = create_app(RACINE, dossier).test_client().get("/consultation/AMP")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -462,8 +461,7 @@ def test_exemples_sans_mention_d_outil_interne(exemples_generes, exemple):
 def test_regenerer_relit_aussi(tmp_path):
     """`dce regenerer` passe par la même génération : le manifeste et l'annexe de la version portent la relecture."""
     dossier = tmp_path / "consultations"
-    (dossier / "AMP").mkdir(parents=True)
-    (dossier / "AMP" / "reponses.yaml").write_bytes((RACINE / "exemples" / "amp-espaces-verts.yaml").read_bytes())
+    copier_exemple(RACINE / "exemples" / "amp-espaces-verts.yaml", dossier / "AMP" / "reponses.yaml")
     resultat = CliRunner().invoke(main, ["--catalogue", str(RACINE), "regenerer", str(dossier), "--jobs", "1"])
     assert resultat.exit_code in (0, 1), resultat.output
     manifeste = json.loads(next((dossier / "AMP" / "versions" / "001").glob("*-manifeste.json")).read_text(encoding="utf-8"))

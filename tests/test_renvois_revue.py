@@ -3,6 +3,7 @@ générée est relue ; un renvoi n'est écrit que si son contenu existe dans le 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -22,24 +23,53 @@ def _exemple(nom: str) -> dict:
     return yaml.safe_load((EXEMPLES / f"{nom}.yaml").read_text(encoding="utf-8"))
 
 
-def test_nn1_controle_qualite_ne_renvoie_aux_frequences_du_cctp_que_si_le_cctp_les_porte(exemples_generes, generer,
-                                                                                           tmp_path):
+def test_nn1_controle_qualite_ne_renvoie_aux_frequences_du_cctp_que_si_le_cctp_les_porte(exemples_generes,
+                                                                                           exemples_sans_texte_technique):
     """NN1 : sans texte technique, l'article des spécifications du CCTP ne fixe aucune fréquence : le CCAP renvoie
-    aux fréquences du mémoire technique, que le cadre de mémoire demande ; avec un texte technique, il y renvoie."""
-    ccap = _piece(exemples_generes["nettoyage-hotel-region"], "-CCAP.docx")
-    texte = _net(ccap.texte)
+    aux fréquences du mémoire technique, que le cadre de mémoire demande ; avec le texte technique de l'exemple, il
+    renvoie à l'article du CCTP qui porte le tableau des fréquences par type de local."""
+    texte = _net(_piece(exemples_sans_texte_technique["nettoyage-hotel-region"], "-CCAP.docx").texte)
     assert "fréquences fixées à" not in texte
     assert ("conformes aux prestations et aux fréquences d'intervention, par zone et par type de local, que le "
             "titulaire s'est engagé à respecter dans son offre (mémoire technique)") in texte
-    donnees = _exemple("nettoyage-hotel-region")
-    (tmp_path / "cctp").mkdir()
-    (tmp_path / "cctp" / "nettoyage.md").write_text(
-        "# Fréquences\n\nBureaux : nettoyage quotidien. Sanitaires : deux passages par jour.\n", encoding="utf-8")
-    donnees["lots"][0]["cctp_technique"] = "cctp/nettoyage.md"
-    lus, _ = generer(donnees)
-    numero = lus["CCTP"].article("Spécifications techniques")
-    assert f"conformes aux prestations et aux fréquences fixées à l'article {numero} du CCTP" in _net(lus["CCAP"].texte)
-    assert "Bureaux : nettoyage quotidien" in _net(lus["CCTP"].tout)
+
+    fichiers = exemples_generes["nettoyage-hotel-region"]
+    ccap, cctp = _piece(fichiers, "-CCAP.docx"), _piece(fichiers, "-CCTP.docx")
+    renvoi = re.search(r"conformes aux prestations et aux fréquences fixées à l'article ([\d.]+) du CCTP\.",
+                       _net(ccap.texte))
+    assert renvoi, ccap.texte
+    numero = renvoi.group(1)
+    # l'article cité, sous-articles compris, porte le tableau des fréquences du texte technique du prescripteur
+    section = _section(cctp, numero)
+    assert "Fréquences d'intervention" in section
+    assert "Sanitaires | nettoyage et désinfection des appareils, de la robinetterie et des sols, réapprovisionnement " \
+           "des consommables | 2 fois par jour ouvré (matin et début d'après-midi)" in section
+    assert "Vitrerie intérieure et extérieure" in section and "trimestrielle" in section
+    assert "(mémoire technique)" not in _net(ccap.texte)
+
+
+def _section(lu: Lu, numero: str) -> str:
+    """Texte (paragraphes et lignes de tableaux, dans l'ordre du document) de l'article `numero` de la pièce, ses
+    sous-articles compris, jusqu'au titre d'article ou de sous-article suivant qui n'en fait pas partie."""
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+    lignes, dedans = [], False
+    for el in lu.doc.element.body.iterchildren():
+        if el.tag.endswith("}p"):
+            p = Paragraph(el, lu.doc)
+            texte = _net(p.text)
+            style = p.style.name if p.style is not None else ""
+            if style in ("Heading 1", "Heading 2", "Heading 3"):
+                tete = texte.split(" – ")[0].removeprefix("Article ")
+                if tete == numero or tete.startswith(numero + "."):
+                    dedans = True
+                elif re.fullmatch(r"[\d.]+", tete):
+                    dedans = False
+            if dedans:
+                lignes.append(texte)
+        elif el.tag.endswith("}tbl") and dedans:
+            lignes += [" | ".join(_net(c.text) for c in r.cells) for r in Table(el, lu.doc).rows]
+    return "\n".join(lignes)
 
 
 def test_rn3_variantes_ne_citent_que_ce_que_les_pieces_fixent(exemples_generes):
@@ -55,10 +85,10 @@ def test_rn3_variantes_ne_citent_que_ce_que_les_pieces_fixent(exemples_generes):
     assert "horaires de livraison fixés" not in _net(_piece(exemples_generes["nettoyage-hotel-region"], "-RC.docx").texte)
 
 
-def test_rn6_produits_equitables_compares_aux_fiches_techniques_sans_texte_technique(exemples_generes):
+def test_rn6_produits_equitables_compares_aux_fiches_techniques_sans_texte_technique(exemples_sans_texte_technique):
     """RN6 : le CCTP sans texte technique ne décrit aucun produit : la comparaison se fait avec les fiches techniques
     remises avec l'offre."""
-    cctp = _net(_piece(exemples_generes["restauration-lycees"], "-CCTP.docx").texte)
+    cctp = _net(_piece(exemples_sans_texte_technique["restauration-lycees"], "-CCTP.docx").texte)
     assert "décrits par le présent CCTP" not in cctp
     assert ("au moins équivalentes à celles des produits conventionnels de même nature que décrivent les fiches "
             "techniques remises avec l'offre ;") in cctp
@@ -193,17 +223,18 @@ def test_nn6_cadre_cite_le_ccap_qui_fixe_l_exigence_et_le_cctp_qui_la_detaille(e
             f"l'article {a_cctp} du CCTP.") in texte
 
 
-def test_nn1_relecture_voit_le_renvoi_numerote_vers_un_article_sans_les_frequences():
+def test_nn1_relecture_voit_le_renvoi_numerote_vers_un_article_sans_les_frequences(tmp_path):
     """NN1 en données (catalogue.yaml, relecture, renvoi-article-sans-le-contenu) : la phrase d'avant la correction,
     injectée dans le CCAP du nettoyage réel, est vue — l'article 2 du CCTP ne fixe aucune fréquence ; le même renvoi
     vers un CCTP dont l'article 2 fixe des fréquences ne l'est plus."""
-    from conftest import RACINE
+    from conftest import RACINE, sans_texte_technique
     from generateur.droit.regles import preparer
     from generateur.pieces import relecture
     from generateur.pieces.assemblage import blocs_document
     from generateur.pieces.blocs import Paragraphe, Segment
 
-    analyse = preparer(EXEMPLES / "nettoyage-hotel-region.yaml", RACINE)
+    # l'exemple sans son texte technique : l'article des spécifications n'y fixe aucune fréquence
+    analyse = preparer(sans_texte_technique("nettoyage-hotel-region", tmp_path), RACINE)
     blocs = {nom: blocs_document(analyse, nom)[0] for nom in ("RC", "CCAP", "CCTP")}
     numero = next(b.texte.split(" – ")[0].removeprefix("Article ") for b in blocs["CCTP"]
                   if getattr(b, "niveau", 0) == 1 and "Spécifications techniques" in b.texte)
@@ -222,3 +253,23 @@ def test_nn1_relecture_voit_le_renvoi_numerote_vers_un_article_sans_les_frequenc
     rang = next(i for i, b in enumerate(blocs["CCTP"]) if getattr(b, "niveau", 0) == 1 and "Spécifications" in b.texte)
     avec = blocs["CCTP"][:rang + 1] + [Paragraphe([Segment("Bureaux : nettoyage quotidien.")])] + blocs["CCTP"][rang + 1:]
     assert defauts(avec) == []
+
+
+def test_nn1_cadre_de_memoire_demande_le_planning_des_frequences_du_cctp_quand_il_les_fixe(tmp_path):
+    """Le cadre de mémoire du nettoyage demande au candidat ses fréquences quand le CCTP n'en fixe pas (exemple sans
+    texte technique), et son planning qui respecte les fréquences du CCTP quand le texte technique les fixe."""
+    from conftest import RACINE, sans_texte_technique
+    from generateur.droit.regles import preparer
+    from generateur.pieces import memoire
+    from generateur.pieces.lecture import texte_blocs
+
+    def attendu(fichier: Path) -> str:
+        cadre = _net(texte_blocs(memoire.blocs_cadre(preparer(fichier, RACINE))[0]))
+        return next(l for l in cadre.split("\n") if l.startswith("l'organisation des prestations par zone"))
+
+    assert attendu(EXEMPLES / "nettoyage-hotel-region.yaml") == (
+        "l'organisation des prestations par zone et par type de local : planning qui respecte les fréquences "
+        "d'intervention fixées par le CCTP, horaires d'intervention, prestations périodiques ;")
+    assert attendu(sans_texte_technique("nettoyage-hotel-region", tmp_path)) == (
+        "l'organisation des prestations par zone et par type de local : fréquences, horaires d'intervention, "
+        "prestations périodiques ;")

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import EXEMPLES, RACINE, Lu, ecrire, reponses
+from conftest import EXEMPLES, RACINE, Lu, ecrire, reponses, reponses_seules
 
 SOUS_CI = os.environ.get("CI") == "true"
 CHROMIUM = os.environ.get("DCE_CHROMIUM", "/usr/bin/chromium")
@@ -91,7 +91,7 @@ def test_fichier_de_reponses_valide_repris(client):
 
 def test_regenerer_sans_changement_garde_la_version(client, tmp_path):
     """Générer, rouvrir la consultation, regénérer sans rien changer : la version 001 reste en vigueur."""
-    recap = _envoyer(client, (EXEMPLES / "nettoyage-hotel-region.yaml").read_bytes()).location
+    recap = _envoyer(client, reponses_seules("nettoyage-hotel-region.yaml")).location
     jeton = _jeton(client)
     premiere = client.post(recap.replace("recapitulatif", "generer"), data={"_csrf": jeton})
     assert premiere.status_code == 302
@@ -796,7 +796,9 @@ def test_publier_depuis_le_navigateur_avec_une_piece_televersee(page, serveur, t
     base, dossier = serveur
     piece = EXEMPLES / "pieces" / "travaux-lycee" / "plan-rez-de-chaussee.pdf"
     page.goto(base + "/")
-    page.set_input_files("input[type=file]", str(EXEMPLES / "amp-espaces-verts.yaml"))
+    envoye = tmp_path / "amp-espaces-verts.yaml"  # le fichier voyage seul, sans les textes techniques qu'il désigne
+    envoye.write_bytes(reponses_seules("amp-espaces-verts.yaml"))
+    page.set_input_files("input[type=file]", str(envoye))
     page.get_by_role("button", name="Reprendre ce fichier").click()
     attendre(page.get_by_role("heading", name="Récapitulatif", exact=True)).to_be_visible()
     recapitulatif = page.url
@@ -853,7 +855,7 @@ def test_televersement_et_publication_refusee_si_une_piece_manque(client, monkey
 
     monkeypatch.setenv("DCE_SOFFICE", sys.executable)  # la publication échoue avant toute conversion
     jeton = _jeton(client)
-    texte = (EXEMPLES / "restauration-lycees.yaml").read_text(encoding="utf-8")  # pièces désignées, absentes ici
+    texte = reponses_seules("restauration-lycees.yaml").decode("utf-8")  # pièces désignées, absentes ici
     recap = _envoyer(client, texte.encode("utf-8"), "restauration.yaml").location
     ident = recap.split("/")[2]
     envoi = client.post(f"/saisie/{ident}/pieces/televerser", data={
