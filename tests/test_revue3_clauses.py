@@ -381,7 +381,7 @@ def test_m13_rubrique_commerce_equitable_reservee_au_lot_qui_livre_ces_produits(
     """M13 : le commerce équitable ne concerne que le lot 3 (épicerie) de la restauration : la rubrique du cadre et
     la liste des justificatifs du RC le disent ; l'offre n'est irrégulière que faute des rubriques de son lot."""
     cadre = _cadre(EXEMPLES / "restauration-lycees.yaml")
-    assert "Rubrique à compléter pour le lot n° 3 seulement." in _rubrique(cadre, "Commerce équitable")
+    assert "Cette rubrique ne concerne que le lot n° 3." in _rubrique(cadre, "Commerce équitable")
     assert "Une offre qui ne fournit pas les rubriques du lot auquel elle répond est irrégulière" in cadre
     assert "Une offre qui ne les fournit pas est irrégulière." not in cadre
     rc = _net(_piece(exemples_generes["restauration-lycees"], "-RC.docx").texte)
@@ -399,6 +399,6 @@ def test_m13_rubrique_insertion_limitee_aux_lots_qui_portent_la_clause(generer, 
     lus, _ = generer(donnees)
     fichier = next(tmp_path.glob("*.yaml"))
     rubrique = _rubrique(_cadre(fichier), "Insertion professionnelle")
-    assert "Rubrique à compléter pour les lots n° 1, 3, 4 et 5 seulement." in rubrique
+    assert "Cette rubrique ne concerne que les lots n° 1, 3, 4 et 5." in rubrique
     assert "\n2 – " not in rubrique  # le tableau des heures ne liste pas le lot 2
     assert "insertion professionnelle (lots n° 1, 3, 4 et 5 seulement) :" in _net(lus["RC"].texte)

@@ -295,7 +295,7 @@ def blocs_cadre(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
             titre(2, f"{numero}.{j}", str(e["titre"]))
             seulement = _lots_de_la_rubrique(e, contexte, fichier) if ctx["allotie"] else []
             if seulement:
-                blocs.append(Paragraphe([Segment(f"Rubrique à compléter pour {seulement} seulement.")]))
+                blocs.append(Paragraphe([Segment(f"Cette rubrique ne concerne que {seulement}.")]))
             cibles = e.get("renvoi") or []  # une clause, ou une liste : toutes celles qui fixent l'exigence
             cibles = [cibles] if isinstance(cibles, str) else cibles
             source = liste_fr(filter(None, (renvoi(analyse, str(i)) for i in cibles)))
