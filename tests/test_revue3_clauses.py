@@ -196,9 +196,17 @@ def test_m3_plafond_annuel_des_autres_penalites_en_accord_cadre_a_bons_de_comman
 def test_m7_duree_sans_renvoi_au_cctp_ni_prolongation(exemples_generes, generer):
     """M7 : hors travaux, la durée court de la notification (ou de la date de prise d'effet répondue) ; pas de renvoi
     à un CCTP ou à un ordre de service qui ne fixent rien, pas de prolongation de la durée d'un marché."""
+    # l'exemple du nettoyage répond une date de prise d'effet (reprise du personnel au 1er avril 2027) ; sans elle,
+    # la durée court de la notification
     duree = _section(_piece(exemples_generes["nettoyage-hotel-region"], "-CCAP.docx"), "Durée et délais d'exécution")
-    assert "Cette durée court à compter de la date de notification du marché." in duree
+    assert ("Le marché prend effet le 1er avril 2027, ou à la date de sa notification si celle-ci est postérieure ; "
+            "sa durée court à compter de cette prise d'effet.") in duree.replace("1ᵉʳ", "1er")
     assert "le CCTP fixe" not in duree and "ordre de service" not in duree and "prolong" not in duree
+    sans_date = _exemple("nettoyage-hotel-region")
+    del sans_date["date_debut_execution"]
+    lus, _ = generer(sans_date)
+    assert "Cette durée court à compter de la date de notification du marché." in _section(
+        lus["CCAP"], "Durée et délais d'exécution")
     # accord-cadre à bons de commande : le délai de chaque bon reste prolongeable, pas la durée de l'accord-cadre
     for nom in ("restauration-lycees", "amp-espaces-verts"):
         duree = _section(_piece(exemples_generes[nom], "-CCAP.docx"), "Durée et délais d'exécution")
