@@ -948,3 +948,17 @@ def test_delais_des_denrees_recapitules_parmi_les_derogations(exemples_generes):
             "avant l’heure limite de livraison du jour suivant"] in recapitulatif
     nettoyage = _piece(exemples_generes["nettoyage-hotel-region"], "-CCAP.docx")
     assert "chapitre 5" not in nettoyage.tout
+
+
+def test_penalite_de_livraison_tardive_dit_son_heure_et_perturbateurs_du_nettoyage_sans_les_materiels(
+        exemples_generes):
+    """Revue 4, N4 : la pénalité de livraison tardive des denrées nomme l'heure limite (8 h 30), pas seulement
+    l'article qui en fixe deux (créneau du site et heure limite). N10 : l'exclusion des perturbateurs endocriniens du
+    nettoyage vise les produits et consommables, pas les machines ni les équipements de protection du titulaire."""
+    resto = _piece(exemples_generes["restauration-lycees"], "-CCAP.docx")
+    numero = resto.article("Lieux, jours et horaires de livraison")
+    texte = resto.tout.replace("\u00a0", " ").replace("\u202f", " ").replace("'", "’")
+    assert f"Livraison arrivée après l’heure limite de 8 h 30 fixée à l’article {numero}" in texte
+    nettoyage = _piece(exemples_generes["nettoyage-hotel-region"], "-CCAP.docx").texte.replace("'", "’")
+    assert ("Elle ne s’applique pas aux matériels, machines, outillages et équipements de protection individuelle "
+            "du titulaire") in nettoyage
