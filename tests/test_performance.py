@@ -422,8 +422,9 @@ def test_second_passage_refait_les_controles_qui_lisent_la_relecture():
 
 
 def test_cellules_lues_comme_les_autres_blocs():
-    """Les tableaux (fiche, annexe, pièces) lus par le chemin rapide de `relecture.piece` donnent les mêmes unités,
-    dans le même ordre, que la lecture générale bloc par bloc (`_morceaux`)."""
+    """Les tableaux (fiche, annexe, pièces) lus par `relecture.piece` donnent une unité par cellule non vide, ligne
+    par ligne, avec l'article et la section qui les portent, l'en-tête de leur colonne et les textes de leur ligne ;
+    les autres blocs, une unité par texte."""
     from generateur.droit.regles import preparer
     from generateur.pieces.assemblage import blocs_document
     from generateur.pieces.blocs import Tableau
@@ -442,7 +443,15 @@ def test_cellules_lues_comme_les_autres_blocs():
                     section, titre = numero.group(1), b.texte
                 if b.niveau == 1:
                     article = b.texte
-            attendues += [relecture.Unite(nom, article, t.replace("\n", " "), section, titre, g, c, l)
-                          for t, g, c, l in relecture._morceaux(b) if t.strip()]
+            if isinstance(b, Tableau):
+                lignes = [tuple(relecture.texte(c).replace("\n", " ") for c in ligne) for ligne in b.lignes]
+                attendues += [relecture.Unite(nom, article, t, section, titre, "cellule" if rang else "entete",
+                                              lignes[0][j] if j < len(lignes[0]) else "", ligne)
+                              for rang, ligne in enumerate(lignes) for j, t in enumerate(ligne) if t.strip()]
+            else:
+                genre = ("titre" if isinstance(b, relecture.Titre) else "liste" if isinstance(b, relecture.Liste)
+                         else "paragraphe")
+                attendues += [relecture.Unite(nom, article, t.replace("\n", " "), section, titre, genre)
+                              for t in relecture._textes(b) if t.strip()]
         assert any(isinstance(b, Tableau) for b in blocs)
         assert lue.unites == attendues, nom

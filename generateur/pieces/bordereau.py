@@ -126,7 +126,6 @@ def lignes_du_lot(analyse: Analyse, lot: dict[str, Any]) -> tuple[list[Ligne], b
     return lignes + lignes_ajoutees(analyse, lot, lignes), types, depuis_texte
 
 
-
 def lignes_ajoutees(analyse: Analyse, lot: dict[str, Any], lignes: list[Ligne]) -> list[Ligne]:
     """Lignes que le catalogue ajoute au lot selon les réponses (paramètre lignes_prix_ajoutees : retrait de
     l'amiante du lot désigné…), sauf si l'acheteur a déjà écrit une ligne dont la désignation contient `sauf_si`."""

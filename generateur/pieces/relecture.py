@@ -106,23 +106,6 @@ def _textes(b: Bloc) -> Iterable[str]:
             yield texte(e.segments)
             if e.sous_liste:
                 pile.extend(e.sous_liste.elements)
-    elif isinstance(b, Tableau):
-        for ligne in b.lignes:
-            yield from (texte(c) for c in ligne)
-
-
-def _morceaux(b: Bloc) -> Iterable[tuple[str, str, str, tuple[str, ...]]]:
-    """(texte, genre, en-tête de colonne, ligne) de chaque morceau d'un bloc, dans l'ordre de `_textes`."""
-    if isinstance(b, Tableau):
-        entete = [texte(c).replace("\n", " ") for c in b.lignes[0]] if b.lignes else []
-        for rang, ligne in enumerate(b.lignes):
-            cellules = tuple(texte(c).replace("\n", " ") for c in ligne)
-            for j, t in enumerate(cellules):
-                yield t, "entete" if rang == 0 else "cellule", entete[j] if j < len(entete) else "", cellules
-    else:
-        genre = "titre" if isinstance(b, Titre) else "liste" if isinstance(b, Liste) else "paragraphe"
-        for t in _textes(b):
-            yield t, genre, "", ()
 
 
 def piece(nom: str, blocs: list[Bloc], ignorer: tuple[str, ...] = ()) -> Piece:
@@ -144,17 +127,19 @@ def piece(nom: str, blocs: list[Bloc], ignorer: tuple[str, ...] = ()) -> Piece:
                 cache = any(b.texte.split(" – ", 1)[-1].startswith(i) for i in ignorer)
         if cache:
             continue
-        if isinstance(b, Tableau):  # le plus fréquent (fiche, annexe) : les cellules lues sans passer par `_morceaux`
+        if isinstance(b, Tableau):
             _cellules(p.unites, nom, article, section, titre_section, b.lignes)
             continue
-        p.unites.extend(Unite(nom, article, t.replace("\n", " "), section, titre_section, genre, colonne, ligne)
-                        for t, genre, colonne, ligne in _morceaux(b) if t.strip())
+        genre = "titre" if isinstance(b, Titre) else "liste" if isinstance(b, Liste) else "paragraphe"
+        p.unites.extend(Unite(nom, article, t.replace("\n", " "), section, titre_section, genre)
+                        for t in _textes(b) if t.strip())
     return p
 
 
 def _cellules(unites: list[Unite], nom: str, article: str, section: str, titre_section: str,
               lignes: list[list[list[Segment]]]) -> None:
-    """Les unités des cellules d'un tableau, comme `_morceaux` les donne (même ordre, mêmes champs)."""
+    """Les unités des cellules d'un tableau, ligne par ligne : genre « entete » (première ligne) ou « cellule »,
+    en-tête de sa colonne et textes de sa ligne (pour les contrôles croisés) ; cellules vides omises."""
     if not lignes:
         return
     entete = [texte(c).replace("\n", " ") for c in lignes[0]]
