@@ -8,7 +8,7 @@ import json
 from click.testing import CliRunner
 
 from conftest import RACINE, Lu, ecrire, reponses
-from test_robustesse import _copie_catalogue as copie_catalogue
+from test_robustesse import catalogue_modifie
 from generateur.droit.regles import preparer
 from generateur.interfaces.cli import main
 from generateur.pieces.lecture import controler
@@ -51,11 +51,7 @@ def test_pieces_jointes_de_travaux_jamais_conformes_sur_leur_presence(exemples_g
 
 
 def test_fait_cite_en_preuve_sans_piece_ni_article_refuse_au_chargement(tmp_path):
-    racine = copie_catalogue(tmp_path)
-    texte = (RACINE / "catalogue.yaml").read_text(encoding="utf-8")
-    retire = '      piece: "CCTP"\n      article: "articles qui nomment chaque lot"\n'
-    assert retire in texte
-    (racine / "catalogue.yaml").write_text(texte.replace(retire, ""), encoding="utf-8")
+    racine = catalogue_modifie(tmp_path, '      piece: "CCTP"\n      article: "articles qui nomment chaque lot"\n', "")
     resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "generer", str(ecrire(tmp_path, reponses())),
                                          "--sortie", str(tmp_path / "sortie")])
     assert resultat.exit_code == 2, resultat.output
@@ -65,11 +61,7 @@ def test_fait_cite_en_preuve_sans_piece_ni_article_refuse_au_chargement(tmp_path
 
 def test_preuve_sans_article_rend_le_verdict_a_verifier(tmp_path):
     """Un « Conforme » dont une preuve ne dit pas son article n'est pas signable : il devient « À vérifier »."""
-    racine = copie_catalogue(tmp_path)
-    texte = (RACINE / "catalogue.yaml").read_text(encoding="utf-8")
-    vide = texte.replace('      article: "rubriques notées"\n', '      article: "{{ \'\' }}"\n')
-    assert vide != texte
-    (racine / "catalogue.yaml").write_text(vide, encoding="utf-8")
+    racine = catalogue_modifie(tmp_path, '      article: "rubriques notées"\n', '      article: "{{ \'\' }}"\n')
     v = {v.id: v for v in controler(preparer(ecrire(tmp_path, reponses()), racine)).verdicts}
     assert v["criteres-pieces"].statut == "a_verifier"
     assert "Preuve sans pièce ni article" in v["criteres-pieces"].message

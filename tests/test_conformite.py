@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import RACINE, Lu, ecrire, reponses
-from test_robustesse import _copie_catalogue as copie_catalogue
+from test_robustesse import _copie_catalogue as copie_catalogue, catalogue_modifie
 from generateur.interfaces.cli import main
 from generateur.pieces.lecture import controler as verifier
 from generateur.droit.regles import preparer
@@ -263,10 +263,8 @@ def test_generer_signale_l_echec_et_strict_refuse(tmp_path):
 
 
 def test_controle_mal_ecrit_nomme_fichier_et_ligne(tmp_path):
-    racine = copie_catalogue(tmp_path)
-    texte = (RACINE / "catalogue.yaml").read_text(encoding="utf-8")
-    (racine / "catalogue.yaml").write_text(texte.replace('conforme: "clauses_sociales | length > 0 and',
-                                                         'conforme: "clauses_socialles | length > 0 and'), encoding="utf-8")
+    racine = catalogue_modifie(tmp_path, 'conforme: "clauses_sociales | length > 0 and',
+                                                         'conforme: "clauses_socialles | length > 0 and')
     fichier = ecrire(tmp_path, reponses(lots=[{"numero": 1, "intitule": "Papier", "montant_estime": 300000}]))
     resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "annexe", str(fichier), "-o", str(tmp_path / "s")])
     assert resultat.exit_code == 2, resultat.output

@@ -14,7 +14,7 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import EXEMPLES, RACINE, copier_exemple, ecrire, reponses
-from test_robustesse import _copie_catalogue as copie_catalogue
+from test_robustesse import _copie_catalogue as copie_catalogue, catalogue_modifie
 from generateur.donnees import yaml_lignes
 from generateur.droit.regles import preparer
 from generateur.interfaces.cli import main
@@ -163,10 +163,8 @@ def test_commerce_equitable_une_seule_liste(tmp_path):
     debut = next(i for i, l in enumerate(cadre) if l.startswith("Famille de produits | Produits proposés (référence"))
     assert [l.split(" | ")[0] for l in cadre[debut + 1: debut + 1 + len(attendus)]] == attendus
 
-    racine = copie_catalogue(tmp_path)
-    texte = (RACINE / "catalogue.yaml").read_text(encoding="utf-8")
-    (racine / "catalogue.yaml").write_text(texte.replace('cacao: "cacao et produits chocolatés"',
-                                                         'cacao: "cacao en poudre et chocolat"'), encoding="utf-8")
+    racine = catalogue_modifie(tmp_path, 'cacao: "cacao et produits chocolatés"',
+                                                         'cacao: "cacao en poudre et chocolat"')
     fichier = copier_exemple(EXEMPLES / "restauration-lycees.yaml", tmp_path / "r" / "restauration-lycees.yaml")
     autre = preparer(fichier, racine)
     for piece in (texte_blocs(blocs_document(autre, "CCAP")[0]), texte_blocs(blocs_document(autre, "CCTP")[0]),

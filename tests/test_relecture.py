@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import RACINE, Lu, copier_exemple, ecrire, reponses
-from test_robustesse import _copie_catalogue as copie_catalogue
+from test_robustesse import _copie_catalogue as copie_catalogue, catalogue_modifie
 from generateur.donnees import yaml_lignes
 from generateur.droit.regles import preparer
 from generateur.interfaces.cli import main
@@ -321,10 +321,8 @@ def test_lot_sans_contenu_propre_au_cctp_et_refus_a_justifier(tmp_path):
 
 def test_preuve_introuvable_rend_le_verdict_a_verifier(tmp_path):
     """Un contrôle « conforme » dont le texte attendu manque à la pièce n'est pas conforme : il est à vérifier."""
-    racine = copie_catalogue(tmp_path)
-    texte = (RACINE / "catalogue.yaml").read_text(encoding="utf-8")
-    (racine / "catalogue.yaml").write_text(texte.replace('texte: "{{ delai_paiement }} jours"',
-                                                         'texte: "{{ delai_paiement }} jours francs"'), encoding="utf-8")
+    racine = catalogue_modifie(tmp_path, 'texte: "{{ delai_paiement }} jours"',
+                                                         'texte: "{{ delai_paiement }} jours francs"')
     v = {v.id: v for v in controler(preparer(ecrire(tmp_path, reponses()), racine)).verdicts}
     assert v["delai-paiement"].statut == "a_verifier" and v["delai-paiement"].preuves == []
     assert "Preuve introuvable dans les pièces" in v["delai-paiement"].message and "ccap-paiement" in v["delai-paiement"].message
@@ -375,23 +373,18 @@ def test_liste_des_consultations_ne_dit_pas_conforme_avec_des_points_a_verifier(
 
 
 def test_verification_sans_ses_options_refusee(tmp_path):
-    racine = copie_catalogue(tmp_path)
-    texte = (RACINE / "catalogue.yaml").read_text(encoding="utf-8")
-    (racine / "catalogue.yaml").write_text(texte.replace('''    formes:
+    racine = catalogue_modifie(tmp_path, '''    formes:
       droite: "'"
       typographique: "’"
-''', ""), encoding="utf-8")
+''', "")
     problemes = [str(p) for p in relecture.verifier_regles(racine)]
     assert len(problemes) == 1 and "la vérification « melange » demande « formes »" in problemes[0], problemes
 
 
 def test_pieces_ecartees_mal_ecrites_refusees(tmp_path):
     """`sauf_pieces` est une liste de noms de pièces : un texte seul est refusé, avec la ligne de la règle."""
-    racine = copie_catalogue(tmp_path)
-    texte = (RACINE / "catalogue.yaml").read_text(encoding="utf-8")
-    ancien = 'sauf_pieces: ["Fiche de traçabilité", "Annexe de conformité"]'
-    assert ancien in texte
-    (racine / "catalogue.yaml").write_text(texte.replace(ancien, 'sauf_pieces: "Annexe de conformité"'), encoding="utf-8")
+    racine = catalogue_modifie(tmp_path, 'sauf_pieces: ["Fiche de traçabilité", "Annexe de conformité"]',
+                               'sauf_pieces: "Annexe de conformité"')
     problemes = [str(p) for p in relecture.verifier_regles(racine)]
     assert len(problemes) == 1 and "« sauf_pieces »" in problemes[0] and "ligne" in problemes[0], problemes
 
@@ -549,10 +542,7 @@ def test_petits_restes_reservation_derogations_et_expliquer(tmp_path):
 
 
 def test_renvoi_contenu_sans_contenus_valides_refuse(tmp_path):
-    racine = copie_catalogue(tmp_path)
-    texte = (RACINE / "catalogue.yaml").read_text(encoding="utf-8")
-    (racine / "catalogue.yaml").write_text(texte.replace('"performances?": "performances?"', '"performances?": "(performances"'),
-                                           encoding="utf-8")
+    racine = catalogue_modifie(tmp_path, '"performances?": "performances?"', '"performances?": "(performances"')
     problemes = [str(p) for p in relecture.verifier_regles(racine)]
     assert len(problemes) == 1 and "la vérification « renvoi-contenu » demande « contenus »" in problemes[0], problemes
     assert "catalogue.yaml, ligne" in problemes[0]

@@ -220,6 +220,15 @@ def _copie_catalogue(tmp_path: Path) -> Path:
     return racine
 
 
+def catalogue_modifie(tmp_path: Path, ancien: str, nouveau: str) -> Path:
+    """Une copie du catalogue dont catalogue.yaml remplace le texte `ancien` (qui doit s'y trouver) par `nouveau`."""
+    racine = _copie_catalogue(tmp_path)
+    texte = (RACINE / "catalogue.yaml").read_text(encoding="utf-8")
+    assert ancien in texte, ancien
+    (racine / "catalogue.yaml").write_text(texte.replace(ancien, nouveau), encoding="utf-8")
+    return racine
+
+
 def test_clause_qui_echoue_nomme_clause_fichier_ligne_et_variable(tmp_path):
     racine = _copie_catalogue(tmp_path)
     fichier = racine / "clauses" / "ccap" / "ccap-prix.md"
