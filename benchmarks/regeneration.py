@@ -189,11 +189,26 @@ def corpus(n: int, graine: int = 2026) -> list[tuple[str, dict[str, Any]]]:
     return reels + [(f"syn-{i:05d}", synthetique(i, alea)) for i in range(n - len(reels))]
 
 
+def _fichiers_cites(donnees: Any) -> set[str]:
+    """Chemins relatifs des fichiers que citent les réponses (textes techniques du CCTP, pièces jointes, listes)."""
+    if isinstance(donnees, dict):
+        return set().union(*(_fichiers_cites(v) for v in donnees.values()))
+    if isinstance(donnees, list):
+        return set().union(*(_fichiers_cites(v) for v in donnees))
+    if isinstance(donnees, str) and donnees.startswith(("cctp/", "pieces/")) and (RACINE / "exemples" / donnees).is_file():
+        return {donnees}
+    return set()
+
+
 def fabriquer(dossier: Path, n: int) -> None:
+    """Écrit les réponses de chaque consultation du corpus, avec les fichiers qu'elles citent (copiés de exemples/)."""
     for nom, donnees in corpus(n):
         (dossier / nom).mkdir(parents=True)
         (dossier / nom / "reponses.yaml").write_text(yaml.safe_dump(donnees, allow_unicode=True, sort_keys=False),
                                                      encoding="utf-8")
+        for chemin in sorted(_fichiers_cites(donnees)):
+            (dossier / nom / chemin).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(RACINE / "exemples" / chemin, dossier / nom / chemin)
 
 
 def copier_catalogue(cible: Path) -> None:
