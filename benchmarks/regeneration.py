@@ -172,6 +172,9 @@ def depuis_decp(marche: dict[str, Any], rang: int = 0) -> dict[str, Any]:
                          or categorie == "restauration_collective"}
     if nature != "travaux":
         donnees["spaser"].pop("filiere_btp", None)
+    elif donnees.get("chantier", {}).get("preparation_mois", 0) >= donnees["duree_mois"]:
+        # marché de travaux court : la période de préparation est comprise dans le délai (CCAG-Travaux art. 18.1.1)
+        donnees["chantier"]["preparation_mois"] = donnees["duree_mois"] - 1
     variation = "revisable" if marche["formePrix"] == "Révisable" else "ferme"
     donnees["prix"] = {**donnees.get("prix", {}), "variation": variation}
     lot = {"numero": 1, "intitule": objet[:200], "montant_estime": max(1.0, float(marche["montant"])), "cpv": cpv}
