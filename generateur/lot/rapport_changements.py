@@ -139,6 +139,8 @@ def comparer_valeurs(ancien: dict[str, Any], nouveau: dict[str, Any]) -> list[Ch
         if a is not None and a["valeur"] != c["valeur"]:
             changements.append(ChangementValeur("valeur calculée", c["nom"], c["lot"], a["valeur"], c["valeur"],
                                                 c.get("reference", "")))
+    if ancien["reponses"] == nouveau["reponses"]:  # réponses égales : aucune feuille ne diffère, inutile d'aplatir
+        return changements
     a, n = _aplatir(ancien["reponses"]), _aplatir(nouveau["reponses"])
     for chemin in sorted(set(a) | set(n)):
         if a.get(chemin) != n.get(chemin):
@@ -224,8 +226,10 @@ def comparer(ancien: dict[str, Any], ancien_dossier: Path, nouveau: dict[str, An
                 ecrits = manifeste.get("fichiers")
                 ecrit = ecrits.get(fichiers[0].name) if isinstance(ecrits, dict) else None
                 # découpé sans analyse XML seulement tel que dce l'a écrit (empreinte du manifeste) ; une pièce
-                # retouchée à la main est lue en entier
-                lus[cle] = Articles(octets, rapide=ecrit == hashlib.sha256(octets).hexdigest())
+                # retouchée à la main est lue en entier. L'ancienne version reprend le découpage de la nouvelle
+                # là où leurs octets sont identiques.
+                lus[cle] = Articles(octets, rapide=ecrit == hashlib.sha256(octets).hexdigest(),
+                                    voisin=None if recent else articles(True, document))
         return lus[cle]
 
     def texte(recent: bool, document: str, numero: str) -> TexteClause:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from io import BytesIO
@@ -109,9 +109,10 @@ _BLANCS = b" \t\r\n"
 _FERMETURE = b"</w:body></w:document>"
 
 
-def _decouper(xml: bytes) -> tuple[bytes, list[int], list[bytes]] | None:
-    """Début du document jusqu'au corps compris ; position et octets de chaque paragraphe ou tableau enfant direct du
-    corps ; None si le document sort de la forme simple (il est alors lu en entier)."""
+def _contexte(xml: bytes) -> bytes | None:
+    """Début du document jusqu'à la balise ouvrante du corps comprise, si le document a la forme simple : encodé en
+    UTF-8, sans DOCTYPE, commentaire ni instruction de traitement avant le corps, toutes les déclarations d'espaces de
+    noms à la racine, WordprocessingML sous le seul préfixe « w » et sans espace de noms par défaut ; sinon None."""
     ouverture = _CORPS.search(xml)
     if ouverture is None:
         return None
@@ -124,18 +125,24 @@ def _decouper(xml: bytes) -> tuple[bytes, list[int], list[bytes]] | None:
             return None
     if b"<!" in contexte or contexte.count(b"<?") != declaration or b"<w:body" in contexte[:ouverture.start()]:
         return None  # DOCTYPE (entités), commentaire, instruction de traitement, corps imbriqué
-    if xml.count(b"xmlns") != contexte.count(b"xmlns"):  # une déclaration dans le corps ou après
-        return None
     try:
         espaces = etree.fromstring(contexte + _FERMETURE).nsmap
     except etree.XMLSyntaxError:
         return None
     if None in espaces or espaces.get("w") != W_NS or list(espaces.values()).count(W_NS) != 1:
         return None
+    return contexte
+
+
+def _elements(xml: bytes, debut: int, fin: int | None = None) -> tuple[list[int], list[bytes]] | None:
+    """Position et octets de chaque paragraphe ou tableau enfant direct du corps, de `debut` (limite entre deux
+    éléments) à la fin du corps, ou à `fin` (début d'un élément) ; None hors de la forme simple."""
+    if xml.count(b"xmlns", debut, len(xml) if fin is None else fin):  # une déclaration dans le corps ou après
+        return None
     positions: list[int] = []
     elements: list[bytes] = []
-    profondeur, pos, element = 0, ouverture.end(), 0
-    jetons = _JETON.finditer(xml, pos)
+    profondeur, pos, element = 0, debut, 0
+    jetons = _JETON.finditer(xml, debut) if fin is None else _JETON.finditer(xml, debut, fin)
     for m in jetons:
         genre = m.lastgroup  # « vide » pour une balise ouvrante de paragraphe ou de tableau
         if genre == "vide":
@@ -150,7 +157,7 @@ def _decouper(xml: bytes) -> tuple[bytes, list[int], list[bytes]] | None:
             profondeur -= 1
             if profondeur < 0:
                 return None
-        elif genre == "fin" and profondeur == 0:
+        elif genre == "fin" and profondeur == 0 and fin is None:
             break
         else:  # « <! », « <? », balise inattendue
             return None
@@ -159,23 +166,53 @@ def _decouper(xml: bytes) -> tuple[bytes, list[int], list[bytes]] | None:
             elements.append(xml[element:m.end()])
             pos = m.end()
     else:
-        return None  # corps jamais fermé
+        if fin is None or profondeur or xml[pos:fin].strip(_BLANCS):
+            return None  # corps jamais fermé, ou élément coupé à `fin`
+        return positions, elements
     if next(jetons, None) is not None:  # après le corps : ni paragraphe, ni tableau, ni autre corps
         return None
-    return contexte, positions, elements
+    return positions, elements
+
+
+def _prefixe_commun(a: bytes, b: bytes) -> int:
+    n = min(len(a), len(b))
+    bas, haut = 0, n + 1  # a[:bas] == b[:bas] ; a[:haut] != b[:haut] (haut = n + 1 : sans objet)
+    while haut - bas > 1:
+        milieu = (bas + haut) // 2
+        if a[bas:milieu] == b[bas:milieu]:
+            bas = milieu
+        else:
+            haut = milieu
+    return bas
+
+
+def _suffixe_commun(a: bytes, b: bytes, n: int) -> int:
+    """Longueur du plus long suffixe commun, au plus `n`."""
+    la, lb = len(a), len(b)
+    bas, haut = 0, n + 1
+    while haut - bas > 1:
+        milieu = (bas + haut) // 2
+        if a[la - milieu:la - bas] == b[lb - milieu:lb - bas]:
+            bas = milieu
+        else:
+            haut = milieu
+    return bas
 
 
 class Articles:
     """Les articles d'un document, lus à la demande ; `texte(numero)` est exactement `textes_articles(doc)[numero]`
     (ou un article vide)."""
 
-    def __init__(self, docx: bytes | None, rapide: bool = True) -> None:
+    def __init__(self, docx: bytes | None, rapide: bool = True, voisin: Articles | None = None) -> None:
         """`docx` : octets du document (None : document absent). `rapide` : découper le corps sans l'analyser ; à
         réserver aux documents écrits par dce (un document mal formé ailleurs que dans les articles lus ne serait
-        pas refusé)."""
+        pas refusé). `voisin` : une autre version du même document, déjà découpée ; ce qu'elles ont en commun au
+        début et à la fin (octets identiques) n'est pas découpé de nouveau."""
         self._complets: dict[str, TexteClause] | None = None
-        self._xml = b""
-        self._contexte = b""
+        self._xml = self._contexte = b""
+        self._positions: list[int] = []
+        self._elements: list[bytes] = []
+        self._titres_lus: dict[int, tuple[str, str]] = {}  # rang d'un élément du corps → numéro et titre d'article
         self._morceaux: dict[str, tuple[str, list[bytes]]] = {}
         self._lus: dict[str, TexteClause] = {}
         self._titres = _titres()
@@ -184,8 +221,7 @@ class Articles:
             return
         with zipfile.ZipFile(BytesIO(docx)) as z:
             self._xml = z.read("word/document.xml")
-        decoupe = _decouper(self._xml) if rapide else None
-        if decoupe is None or not self._ranger(*decoupe):
+        if not (rapide and (self._depuis(voisin) if voisin is not None and voisin._contexte else self._decouper())):
             self._tout_lire()
 
     def _tout_lire(self) -> None:
@@ -193,7 +229,37 @@ class Articles:
         self._complets = {}
         _parcourir(corps if corps is not None else [], self._titres, self._complets)
         self._xml = self._contexte = b""
-        self._morceaux, self._lus = {}, {}
+        self._positions, self._elements, self._titres_lus, self._morceaux, self._lus = [], [], {}, {}, {}
+
+    def _decouper(self) -> bool:
+        contexte = _contexte(self._xml)
+        decoupe = _elements(self._xml, len(contexte)) if contexte is not None else None
+        if contexte is None or decoupe is None:
+            return False
+        self._contexte = contexte
+        return self._ranger(*decoupe, 0, len(decoupe[1]))
+
+    def _depuis(self, voisin: Articles) -> bool:
+        """Découpe le document en reprenant les éléments du début et de la fin qu'il partage, à l'octet, avec
+        `voisin` : seule la partie qui diffère est découpée, et ses titres seuls analysés."""
+        x, y = self._xml, voisin._xml
+        if not x.startswith(voisin._contexte):
+            return self._decouper()
+        debut = _prefixe_commun(x, y)
+        fin = _suffixe_commun(x, y, min(len(x), len(y)) - debut)
+        positions, elements = voisin._positions, voisin._elements
+        i = bisect_right([p + len(e) for p, e in zip(positions, elements)], debut)  # éléments du début commun
+        j = max(i, bisect_left(positions, len(y) - fin))  # premier élément de la fin commune
+        decalage = len(x) - len(y)
+        a = positions[i - 1] + len(elements[i - 1]) if i else len(voisin._contexte)
+        milieu = _elements(x, a, positions[j] + decalage if j < len(positions) else None)
+        if milieu is None:
+            return False
+        self._contexte = voisin._contexte
+        n = len(milieu[1])
+        self._titres_lus = {k if k < i else k - j + i + n: t for k, t in voisin._titres_lus.items() if k < i or k >= j}
+        return self._ranger(positions[:i] + milieu[0] + [p + decalage for p in positions[j:]],
+                            elements[:i] + milieu[1] + elements[j:], i, i + n)
 
     def _analyser(self, morceaux: list[bytes]) -> etree._Element | None:
         """Les paragraphes et tableaux `morceaux`, analysés dans le contexte du document (déclaration XML, racine) ;
@@ -204,32 +270,35 @@ class Articles:
             return None
         return corps if corps is not None and len(corps) == len(morceaux) else None
 
-    def _ranger(self, contexte: bytes, positions: list[int], elements: list[bytes]) -> bool:
-        """Range les éléments du corps dans leurs articles, comme `_parcourir` ; seuls les paragraphes qui peuvent être
-        des titres (nom d'un style de titre ou référence de caractère dans leurs octets) sont analysés."""
-        self._contexte = contexte
-        marques: set[int] = set()
-        for marque in [t.encode("utf-8") for t in self._titres] + [b"&#"]:
-            i = self._xml.find(marque, len(contexte))
-            while i >= 0:
-                marques.add(bisect_right(positions, i) - 1)
-                i = self._xml.find(marque, i + 1)
-        candidats = sorted(i for i in marques if i >= 0)
-        analyses = self._analyser([elements[i] for i in candidats]) if candidats else []
+    def _ranger(self, positions: list[int], elements: list[bytes], debut: int, fin: int) -> bool:
+        """Range les éléments du corps dans leurs articles, comme `_parcourir`. Les titres des éléments de rang
+        `debut` à `fin` sont cherchés (ceux des autres sont connus) : seuls les paragraphes qui peuvent en être (nom
+        d'un style de titre ou référence de caractère dans leurs octets) sont analysés."""
+        self._positions, self._elements = positions, elements
+        candidats: set[int] = set()
+        if debut < fin:
+            borne = positions[fin] if fin < len(positions) else len(self._xml)
+            for marque in [t.encode("utf-8") for t in self._titres] + [b"&#"]:
+                k = self._xml.find(marque, positions[debut], borne)
+                while k >= 0:
+                    candidats.add(bisect_right(positions, k) - 1)
+                    k = self._xml.find(marque, k + 1, borne)
+        rangs = sorted(candidats)
+        analyses = self._analyser([elements[k] for k in rangs]) if rangs else []
         if analyses is None:
             return False
-        titres: dict[int, tuple[str, str]] = {}
-        for i, element in zip(candidats, analyses):
+        for k, element in zip(rangs, analyses):
             if element.tag != _P:
                 continue
             style = element.find(f"{_W}pPr/{_W}pStyle")
             nom_style = style.get(f"{_W}val") if style is not None else None
             if nom_style in self._titres and (m := _TITRE.match(_texte(element))):
-                titres[i] = (m.group(1), m.group(2))
+                self._titres_lus[k] = (m.group(1), m.group(2))
         courant: tuple[str, list[bytes]] | None = None
-        for i, octets in enumerate(elements):
-            if i in titres:
-                numero, titre = titres[i]
+        titres = self._titres_lus
+        for k, octets in enumerate(elements):
+            if k in titres:
+                numero, titre = titres[k]
                 courant = self._morceaux.setdefault(numero, (titre, []))
             elif courant is not None:
                 courant[1].append(octets)

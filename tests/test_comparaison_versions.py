@@ -40,9 +40,11 @@ def lus(octets: bytes) -> dict[str, TexteClause]:
     return textes_articles(octets)
 
 
-def memes_textes(octets: bytes, autres: tuple[str, ...] = ("1", "2.1", "999")) -> Articles:
-    """Chaque article (et des numéros absents) lu à la demande a le texte de la lecture entière."""
-    complets, articles = lus(octets), Articles(octets)
+def memes_textes(octets: bytes, autres: tuple[str, ...] = ("1", "2.1", "999"), voisin: Articles | None = None,
+                 ) -> Articles:
+    """Chaque article (et des numéros absents) lu à la demande, au besoin en reprenant le découpage d'une version
+    voisine, a le texte de la lecture entière."""
+    complets, articles = lus(octets), Articles(octets, voisin=voisin)
     for numero in [*complets, *autres]:
         assert articles.texte(numero) == complets.get(numero, TexteClause("", [])), numero
     return articles
@@ -110,7 +112,13 @@ def assembler(liste: list[str], sep: str) -> bytes:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents())
 def test_texte_a_la_demande_identique_a_la_lecture_entiere(doc):
-    memes_textes(assembler(*doc))
+    liste, sep = doc
+    octets = assembler(liste, sep)
+    memes_textes(octets)
+    # avec une version voisine (ce document sans sa première moitié, ou sans ce qui sort de la forme simple)
+    for voisine in (liste[len(liste) // 2:], [e for e in liste if e.startswith(("<w:p", "<w:tbl"))]):
+        memes_textes(octets, voisin=Articles(assembler(voisine, sep)))
+        memes_textes(assembler(voisine, sep), voisin=Articles(octets))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -129,9 +137,11 @@ def test_empreintes_egales_memes_textes(doc, data):
     else:
         del autre[min(i, len(autre) - 1)]
     a, b = memes_textes(assembler(liste, sep)), memes_textes(assembler(autre, sep))
+    depuis_b = memes_textes(assembler(liste, sep), voisin=b)  # l'ancienne version découpée depuis la nouvelle
     for numero in {*lus(assembler(liste, sep)), *lus(assembler(autre, sep)), "1"}:
         ea, eb = a.empreinte(numero), b.empreinte(numero)
         assert ea is not None and eb is not None
+        assert depuis_b.empreinte(numero) == ea
         if ea == eb:
             assert a.texte(numero) == b.texte(numero)
 
@@ -156,8 +166,12 @@ def test_numero_repete_et_titres_hors_du_corps():
 @pytest.mark.parametrize("ecart", [
     "<!-- x -->", '<w:bookmarkStart w:id="0" w:name="x"/>', "<w:sdt><w:sdtContent></w:sdtContent></w:sdt>"])
 def test_hors_de_la_forme_simple_lu_en_entier(ecart):
-    octets = assembler([paragraphe("Article 1 – Un", "Heading1"), ecart, paragraphe("texte")], "")
-    assert memes_textes(octets).empreinte("1") is None
+    """Lu en entier, même quand une version voisine dans la forme simple ne diffère que par cet écart."""
+    corps = [paragraphe("Article 1 – Un", "Heading1"), paragraphe("texte"), paragraphe("suite")]
+    for octets in (assembler(corps[:1] + [ecart] + corps[1:], ""),
+                   assembler(corps[:1] + [paragraphe("autre texte"), ecart] + corps[2:], "")):
+        assert memes_textes(octets).empreinte("1") is None
+        assert memes_textes(octets, voisin=memes_textes(assembler(corps, ""))).empreinte("1") is None
 
 
 def test_entites_declarees_lu_en_entier():
@@ -253,8 +267,25 @@ def test_comparaison_identique_sans_decoupage(exemples_generes, tmp_path, monkey
     if retouche == "dce":
         _reecrire_manifeste(apres)
     rapides = _changements(avant, apres)
-    monkeypatch.setattr(textes, "_decouper", lambda xml: None)
+    monkeypatch.setattr(textes, "_elements", lambda *args: None)
     assert rapides == _changements(avant, apres)
     modifiees = [c for c in rapides[:-1] if c[1] == "modifiée"]
     assert modifiees and {c[4] for c in modifiees} == {numero}
     assert any(mot.upper() in ligne.texte for c in modifiees for ligne in (c[6] + c[7]))
+
+
+def test_reponses_modifiees_rapportees(exemples_generes):
+    """Réponses égales : aucune réponse rapportée ; une réponse d'un lot modifiée (ou ajoutée) : elle seule l'est,
+    par son chemin."""
+    import copy
+
+    from generateur.lot.rapport_changements import comparer_valeurs
+
+    manifeste = lire_manifeste(next(iter(exemples_generes["restauration-lycees"].values())).parent)
+    assert not [v for v in comparer_valeurs(manifeste, copy.deepcopy(manifeste)) if v.genre == "réponse"]
+    autre = copy.deepcopy(manifeste)
+    ancien = autre["reponses"]["lots"][1]["intitule"]
+    autre["reponses"]["lots"][1]["intitule"] = "Lot renommé"
+    autre["reponses"]["lots"][0]["nouvelle_reponse"] = 3
+    changees = [(v.nom, v.ancienne, v.nouvelle) for v in comparer_valeurs(manifeste, autre) if v.genre == "réponse"]
+    assert changees == [("lots[1].nouvelle_reponse", None, 3), ("lots[2].intitule", ancien, "Lot renommé")]
