@@ -24,7 +24,7 @@ from ..donnees.fichiers import ecrire_atomique, json_lisible
 from ..rendu.documents import produire, variables_acheteur
 from ..donnees.formats import date_heure, date_longue
 from ..donnees.fichiers import nom_sur
-from .textes import Ligne, TexteClause, textes_articles
+from .textes import Articles, Ligne, TexteClause
 from ..pieces.tracabilite import afficher, tableau
 
 # Statuts d'une consultation après un passage du lot
@@ -139,6 +139,8 @@ def comparer_valeurs(ancien: dict[str, Any], nouveau: dict[str, Any]) -> list[Ch
         if a is not None and a["valeur"] != c["valeur"]:
             changements.append(ChangementValeur("valeur calculée", c["nom"], c["lot"], a["valeur"], c["valeur"],
                                                 c.get("reference", "")))
+    if ancien["reponses"] == nouveau["reponses"]:  # réponses égales : aucune feuille ne diffère, inutile d'aplatir
+        return changements
     a, n = _aplatir(ancien["reponses"]), _aplatir(nouveau["reponses"])
     for chemin in sorted(set(a) | set(n)):
         if a.get(chemin) != n.get(chemin):
@@ -201,20 +203,37 @@ def _cause_modification(a: dict[str, Any], n: dict[str, Any], valeurs: list[Chan
 
 
 def comparer(ancien: dict[str, Any], ancien_dossier: Path, nouveau: dict[str, Any], nouveau_dossier: Path,
-             racine: Path) -> tuple[list[ChangementClause], list[ChangementValeur], list[str]]:
-    """Clauses, valeurs et pièces qui diffèrent entre deux générations d'une même consultation."""
+             racine: Path, empreintes: tuple[dict[str, str], dict[str, str]] | None = None,
+             ) -> tuple[list[ChangementClause], list[ChangementValeur], list[str]]:
+    """Clauses, valeurs et pièces qui diffèrent entre deux générations d'une même consultation.
+
+    `empreintes` : celles des pièces des deux dossiers (`empreintes_documents`), si elles sont déjà calculées."""
     valeurs = comparer_valeurs(ancien, nouveau)
-    e_avant, e_apres = empreintes_documents(ancien_dossier, ancien), empreintes_documents(nouveau_dossier, nouveau)
+    e_avant, e_apres = empreintes or (empreintes_documents(ancien_dossier, ancien),
+                                      empreintes_documents(nouveau_dossier, nouveau))
     documents = sorted(p for p in set(e_avant) | set(e_apres) if e_avant.get(p) != e_apres.get(p))
-    textes: dict[tuple[bool, str], dict[str, TexteClause]] = {}
+    lus: dict[tuple[bool, str], Articles] = {}
+
+    def articles(recent: bool, document: str) -> Articles:
+        cle = (recent, document)
+        if cle not in lus:
+            dossier, manifeste = (nouveau_dossier, nouveau) if recent else (ancien_dossier, ancien)
+            fichiers = sorted(dossier.glob(f"*-{document}.docx"))
+            if not fichiers:
+                lus[cle] = Articles(None)
+            else:
+                octets = fichiers[0].read_bytes()
+                ecrits = manifeste.get("fichiers")
+                ecrit = ecrits.get(fichiers[0].name) if isinstance(ecrits, dict) else None
+                # découpé sans analyse XML seulement tel que dce l'a écrit (empreinte du manifeste) ; une pièce
+                # retouchée à la main est lue en entier. L'ancienne version reprend le découpage de la nouvelle
+                # là où leurs octets sont identiques.
+                lus[cle] = Articles(octets, rapide=ecrit == hashlib.sha256(octets).hexdigest(),
+                                    voisin=None if recent else articles(True, document))
+        return lus[cle]
 
     def texte(recent: bool, document: str, numero: str) -> TexteClause:
-        cle = (recent, document)
-        if cle not in textes:
-            dossier = nouveau_dossier if recent else ancien_dossier
-            fichiers = sorted(dossier.glob(f"*-{document}.docx"))
-            textes[cle] = textes_articles(fichiers[0]) if fichiers else {}
-        return textes[cle].get(numero, TexteClause("", []))
+        return articles(recent, document).texte(numero)
 
     avant = {c["id"]: c for c in ancien["clauses"]}
     apres = {c["id"]: c for c in nouveau["clauses"]}
@@ -232,6 +251,11 @@ def comparer(ancien: dict[str, Any], ancien_dossier: Path, nouveau: dict[str, An
         meme_version = a_ret and n_ret and a is not None and n is not None and a["version"] == n["version"]
         if meme_version and f"{document}.docx" not in documents:
             continue  # pièce identique à l'octet : la clause n'a pas changé, inutile de relire les documents
+        if meme_version:
+            assert a is not None and n is not None
+            empreinte = articles(False, document).empreinte(a["article"])
+            if empreinte is not None and empreinte == articles(True, document).empreinte(n["article"]):
+                continue  # article identique à l'octet dans les deux pièces : même texte, inutile de le lire
         vieux = texte(False, document, a["article"]) if a_ret and a else TexteClause("", [])
         neuf = texte(True, document, n["article"]) if n_ret and n else TexteClause("", [])
         if a_ret and n_ret:

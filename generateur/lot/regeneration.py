@@ -353,13 +353,14 @@ def traiter(tache: Tache) -> RapportConsultation:
         numero = _suivante(consultation)
         if ancien is not None and precedente is not None:
             dossier_precedent = consultation / VERSIONS / precedente
-            if empreintes_documents(dossier_precedent, ancien) == empreintes_documents(temporaire, nouveau):
+            empreintes = empreintes_documents(dossier_precedent, ancien), empreintes_documents(temporaire, nouveau)
+            if empreintes[0] == empreintes[1]:
                 rapport.statut = A_JOUR
                 if not tache.simulation:
                     rapport.fiche = index.entree(consultation, tache.nom, ancien)
                 return rapport
             rapport.clauses, rapport.valeurs, rapport.documents = comparer(ancien, dossier_precedent, nouveau,
-                                                                           temporaire, racine)
+                                                                           temporaire, racine, empreintes)
             if not (rapport.clauses or rapport.valeurs):  # seules les pièces changent : dire pourquoi
                 rapport.causes = rapport.causes or impacts(ancien, consultation / REPONSES, racine) or [MISE_EN_FORME]
         modifications = None

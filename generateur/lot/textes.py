@@ -1,10 +1,21 @@
-"""Texte de chaque article lu dans un document Word produit : la matière des comparaisons de versions."""
+"""Texte de chaque article lu dans un document Word produit : la matière des comparaisons de versions.
+
+`textes_articles` lit tout le document. `Articles` lit le même texte à la demande, article par article : le corps
+d'un document écrit par dce est découpé en paragraphes et tableaux sans analyse XML (octets), seuls les titres
+et les articles demandés sont analysés par lxml ; deux articles dont les octets sont identiques ont le même texte
+sans être lus (`Articles.empreinte`). Tout ce qui sort de la forme simple qu'écrit dce (espace de noms déclaré
+ailleurs qu'à la racine, commentaires, élément englobant au niveau du corps, tableau imbriqué…) est lu en entier
+par `textes_articles`.
+"""
 
 from __future__ import annotations
 
 import re
 import zipfile
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 from typing import NamedTuple
 
@@ -15,6 +26,8 @@ from ..rendu.ooxml import Styles
 
 _W = f"{{{W_NS}}}"
 _TITRE = re.compile(r"^(?:Article )?(\d+(?:\.\d+)?)\s*–\s*(.*)$", re.DOTALL)
+_P, _TBL = f"{_W}p", f"{_W}tbl"
+
 
 class Ligne(NamedTuple):
     """Un paragraphe tel qu'affiché, avec son style (sous-titre, puce…) ; une ligne de tableau : « a | b »."""
@@ -41,19 +54,16 @@ def _texte(element: etree._Element) -> str:
     return "".join(morceaux)
 
 
-def textes_articles(docx: Path) -> dict[str, TexteClause]:
-    """Numéro d'article (« 6 ») ou de sous-article (« 6.2 ») → son titre et ses paragraphes.
-
-    Une ligne de tableau devient un paragraphe « cellule | cellule ».
-    """
-    with zipfile.ZipFile(docx) as z:
-        corps = etree.fromstring(z.read("word/document.xml")).find(f"{_W}body")
+def _titres() -> set[str]:
     styles = Styles()
-    titres = {styles.titres[1], styles.titres[2]}
-    articles: dict[str, TexteClause] = {}
-    courant: TexteClause | None = None
-    for element in corps if corps is not None else []:
-        if element.tag == f"{_W}p":
+    return {styles.titres[1], styles.titres[2]}
+
+
+def _parcourir(elements: Iterable[etree._Element], titres: set[str], articles: dict[str, TexteClause],
+               courant: TexteClause | None = None) -> None:
+    """Range les paragraphes et tableaux `elements` (enfants du corps, dans l'ordre) dans leurs articles."""
+    for element in elements:
+        if element.tag == _P:
             style = element.find(f"{_W}pPr/{_W}pStyle")
             texte = _texte(element)
             nom_style = style.get(f"{_W}val") if style is not None else None
@@ -61,7 +71,258 @@ def textes_articles(docx: Path) -> dict[str, TexteClause]:
                 courant = articles.setdefault(m.group(1), TexteClause(m.group(2), []))
             elif courant is not None and texte.strip():
                 courant.paragraphes.append(Ligne(texte, nom_style))
-        elif element.tag == f"{_W}tbl" and courant is not None:
+        elif element.tag == _TBL and courant is not None:
             for ligne in element.iter(f"{_W}tr"):
                 courant.paragraphes.append(Ligne(" | ".join(_texte(c) for c in ligne.findall(f"{_W}tc"))))
+
+
+def _corps(xml: bytes) -> etree._Element | None:
+    return etree.fromstring(xml).find(f"{_W}body")
+
+
+def textes_articles(docx: Path | bytes) -> dict[str, TexteClause]:
+    """Numéro d'article (« 6 ») ou de sous-article (« 6.2 ») → son titre et ses paragraphes.
+
+    Une ligne de tableau devient un paragraphe « cellule | cellule ». `docx` : chemin ou octets du document.
+    """
+    with zipfile.ZipFile(BytesIO(docx) if isinstance(docx, bytes) else docx) as z:
+        corps = _corps(z.read("word/document.xml"))
+    articles: dict[str, TexteClause] = {}
+    _parcourir(corps if corps is not None else [], _titres(), articles)
     return articles
+
+
+# -- lecture à la demande --------------------------------------------------------------------------------
+
+# Avec toutes les déclarations d'espaces de noms à la racine, sans espace de noms par défaut et WordprocessingML
+# sous le seul préfixe « w », un paragraphe ou un tableau s'écrit forcément « <w:p » ou « <w:tbl » suivi d'un blanc,
+# de « / » ou de « > » ; dans un document bien formé, « < » ne figure ni dans un texte ni dans une valeur
+# d'attribut, et hors commentaire, section CDATA ou instruction de traitement (refusés : « <! », « <? ») chaque
+# « < » ouvre une balise. `_JETON` trouve les balises des paragraphes, des tableaux et du corps, et ces refus ; la
+# profondeur des paragraphes et tableaux donne les enfants directs du corps.
+_ATTRIBUTS = rb"""(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*+\s*"""
+_JETON = re.compile(rb"<(?:w:(?:(?P<ouvre>p|tbl)" + _ATTRIBUTS + rb"(?P<vide>/?)>|(?:p|tbl|body)[\s/>])"
+                    rb"|/w:(?:(?P<ferme>p|tbl)\s*>|(?P<fin>body)\s*>|(?:p|tbl|body)[\s/>])|[!?])")
+_CORPS = re.compile(rb"<w:body\s*>")
+_ENCODAGE = re.compile(rb"""encoding\s*=\s*["']([^"']*)["']""")
+_BLANCS = b" \t\r\n"
+_FERMETURE = b"</w:body></w:document>"
+
+
+def _contexte(xml: bytes) -> bytes | None:
+    """Début du document jusqu'à la balise ouvrante du corps comprise, si le document a la forme simple : encodé en
+    UTF-8, sans DOCTYPE, commentaire ni instruction de traitement avant le corps, toutes les déclarations d'espaces de
+    noms à la racine, WordprocessingML sous le seul préfixe « w » et sans espace de noms par défaut ; sinon None."""
+    ouverture = _CORPS.search(xml)
+    if ouverture is None:
+        return None
+    contexte = xml[:ouverture.end()]
+    debut = 3 if contexte.startswith(b"\xef\xbb\xbf") else 0
+    declaration = contexte.startswith(b"<?xml", debut)
+    if declaration:
+        encodage = _ENCODAGE.search(contexte, debut, contexte.find(b"?>", debut))
+        if encodage and encodage.group(1).lower() not in (b"utf-8", b"utf8"):
+            return None
+    if b"<!" in contexte or contexte.count(b"<?") != declaration or b"<w:body" in contexte[:ouverture.start()]:
+        return None  # DOCTYPE (entités), commentaire, instruction de traitement, corps imbriqué
+    try:
+        espaces = etree.fromstring(contexte + _FERMETURE).nsmap
+    except etree.XMLSyntaxError:
+        return None
+    if None in espaces or espaces.get("w") != W_NS or list(espaces.values()).count(W_NS) != 1:
+        return None
+    return contexte
+
+
+def _elements(xml: bytes, debut: int, fin: int | None = None) -> tuple[list[int], list[bytes]] | None:
+    """Position et octets de chaque paragraphe ou tableau enfant direct du corps, de `debut` (limite entre deux
+    éléments) à la fin du corps, ou à `fin` (début d'un élément) ; None hors de la forme simple."""
+    if xml.count(b"xmlns", debut, len(xml) if fin is None else fin):  # une déclaration dans le corps ou après
+        return None
+    positions: list[int] = []
+    elements: list[bytes] = []
+    profondeur, pos, element = 0, debut, 0
+    jetons = _JETON.finditer(xml, debut) if fin is None else _JETON.finditer(xml, debut, fin)
+    for m in jetons:
+        genre = m.lastgroup  # « vide » pour une balise ouvrante de paragraphe ou de tableau
+        if genre == "vide":
+            if profondeur == 0:
+                if m.start() != pos and xml[pos:m.start()].strip(_BLANCS):
+                    return None  # autre élément au niveau du corps (contrôle de contenu…)
+                element = m.start()
+            if not m.group("vide"):
+                profondeur += 1
+                continue
+        elif genre == "ferme":
+            profondeur -= 1
+            if profondeur < 0:
+                return None
+        elif genre == "fin" and profondeur == 0 and fin is None:
+            break
+        else:  # « <! », « <? », balise inattendue
+            return None
+        if profondeur == 0:
+            positions.append(element)
+            elements.append(xml[element:m.end()])
+            pos = m.end()
+    else:
+        if fin is None or profondeur or xml[pos:fin].strip(_BLANCS):
+            return None  # corps jamais fermé, ou élément coupé à `fin`
+        return positions, elements
+    if next(jetons, None) is not None:  # après le corps : ni paragraphe, ni tableau, ni autre corps
+        return None
+    return positions, elements
+
+
+def _prefixe_commun(a: bytes, b: bytes) -> int:
+    n = min(len(a), len(b))
+    bas, haut = 0, n + 1  # a[:bas] == b[:bas] ; a[:haut] != b[:haut] (haut = n + 1 : sans objet)
+    while haut - bas > 1:
+        milieu = (bas + haut) // 2
+        if a[bas:milieu] == b[bas:milieu]:
+            bas = milieu
+        else:
+            haut = milieu
+    return bas
+
+
+def _suffixe_commun(a: bytes, b: bytes, n: int) -> int:
+    """Longueur du plus long suffixe commun, au plus `n`."""
+    la, lb = len(a), len(b)
+    bas, haut = 0, n + 1
+    while haut - bas > 1:
+        milieu = (bas + haut) // 2
+        if a[la - milieu:la - bas] == b[lb - milieu:lb - bas]:
+            bas = milieu
+        else:
+            haut = milieu
+    return bas
+
+
+class Articles:
+    """Les articles d'un document, lus à la demande ; `texte(numero)` est exactement `textes_articles(doc)[numero]`
+    (ou un article vide)."""
+
+    def __init__(self, docx: bytes | None, rapide: bool = True, voisin: Articles | None = None) -> None:
+        """`docx` : octets du document (None : document absent). `rapide` : découper le corps sans l'analyser ; à
+        réserver aux documents écrits par dce (un document mal formé ailleurs que dans les articles lus ne serait
+        pas refusé). `voisin` : une autre version du même document, déjà découpée ; ce qu'elles ont en commun au
+        début et à la fin (octets identiques) n'est pas découpé de nouveau."""
+        self._complets: dict[str, TexteClause] | None = None
+        self._xml = self._contexte = b""
+        self._positions: list[int] = []
+        self._elements: list[bytes] = []
+        self._titres_lus: dict[int, tuple[str, str]] = {}  # rang d'un élément du corps → numéro et titre d'article
+        self._morceaux: dict[str, tuple[str, list[bytes]]] = {}
+        self._lus: dict[str, TexteClause] = {}
+        self._titres = _titres()
+        if docx is None:
+            self._complets = {}
+            return
+        with zipfile.ZipFile(BytesIO(docx)) as z:
+            self._xml = z.read("word/document.xml")
+        if not (rapide and (self._depuis(voisin) if voisin is not None and voisin._contexte else self._decouper())):
+            self._tout_lire()
+
+    def _tout_lire(self) -> None:
+        corps = _corps(self._xml)
+        self._complets = {}
+        _parcourir(corps if corps is not None else [], self._titres, self._complets)
+        self._xml = self._contexte = b""
+        self._positions, self._elements, self._titres_lus, self._morceaux, self._lus = [], [], {}, {}, {}
+
+    def _decouper(self) -> bool:
+        contexte = _contexte(self._xml)
+        decoupe = _elements(self._xml, len(contexte)) if contexte is not None else None
+        if contexte is None or decoupe is None:
+            return False
+        self._contexte = contexte
+        return self._ranger(*decoupe, 0, len(decoupe[1]))
+
+    def _depuis(self, voisin: Articles) -> bool:
+        """Découpe le document en reprenant les éléments du début et de la fin qu'il partage, à l'octet, avec
+        `voisin` : seule la partie qui diffère est découpée, et ses titres seuls analysés."""
+        x, y = self._xml, voisin._xml
+        if not x.startswith(voisin._contexte):
+            return self._decouper()
+        debut = _prefixe_commun(x, y)
+        fin = _suffixe_commun(x, y, min(len(x), len(y)) - debut)
+        positions, elements = voisin._positions, voisin._elements
+        i = bisect_right([p + len(e) for p, e in zip(positions, elements)], debut)  # éléments du début commun
+        j = max(i, bisect_left(positions, len(y) - fin))  # premier élément de la fin commune
+        decalage = len(x) - len(y)
+        a = positions[i - 1] + len(elements[i - 1]) if i else len(voisin._contexte)
+        milieu = _elements(x, a, positions[j] + decalage if j < len(positions) else None)
+        if milieu is None:
+            return False
+        self._contexte = voisin._contexte
+        n = len(milieu[1])
+        self._titres_lus = {k if k < i else k - j + i + n: t for k, t in voisin._titres_lus.items() if k < i or k >= j}
+        return self._ranger(positions[:i] + milieu[0] + [p + decalage for p in positions[j:]],
+                            elements[:i] + milieu[1] + elements[j:], i, i + n)
+
+    def _analyser(self, morceaux: list[bytes]) -> etree._Element | None:
+        """Les paragraphes et tableaux `morceaux`, analysés dans le contexte du document (déclaration XML, racine) ;
+        None s'ils ne s'y analysent pas en autant d'éléments."""
+        try:
+            corps = _corps(self._contexte + b"".join(morceaux) + _FERMETURE)
+        except etree.XMLSyntaxError:
+            return None
+        return corps if corps is not None and len(corps) == len(morceaux) else None
+
+    def _ranger(self, positions: list[int], elements: list[bytes], debut: int, fin: int) -> bool:
+        """Range les éléments du corps dans leurs articles, comme `_parcourir`. Les titres des éléments de rang
+        `debut` à `fin` sont cherchés (ceux des autres sont connus) : seuls les paragraphes qui peuvent en être (nom
+        d'un style de titre ou référence de caractère dans leurs octets) sont analysés."""
+        self._positions, self._elements = positions, elements
+        candidats: set[int] = set()
+        if debut < fin:
+            borne = positions[fin] if fin < len(positions) else len(self._xml)
+            for marque in [t.encode("utf-8") for t in self._titres] + [b"&#"]:
+                k = self._xml.find(marque, positions[debut], borne)
+                while k >= 0:
+                    candidats.add(bisect_right(positions, k) - 1)
+                    k = self._xml.find(marque, k + 1, borne)
+        rangs = sorted(candidats)
+        analyses = self._analyser([elements[k] for k in rangs]) if rangs else []
+        if analyses is None:
+            return False
+        for k, element in zip(rangs, analyses):
+            if element.tag != _P:
+                continue
+            style = element.find(f"{_W}pPr/{_W}pStyle")
+            nom_style = style.get(f"{_W}val") if style is not None else None
+            if nom_style in self._titres and (m := _TITRE.match(_texte(element))):
+                self._titres_lus[k] = (m.group(1), m.group(2))
+        courant: tuple[str, list[bytes]] | None = None
+        titres = self._titres_lus
+        for k, octets in enumerate(elements):
+            if k in titres:
+                numero, titre = titres[k]
+                courant = self._morceaux.setdefault(numero, (titre, []))
+            elif courant is not None:
+                courant[1].append(octets)
+        return True
+
+    def empreinte(self, numero: str) -> tuple[bytes, str, tuple[bytes, ...]] | None:
+        """Ce dont dépend le texte de l'article : deux empreintes égales donnent le même `texte`. None : document lu
+        en entier, comparer les textes."""
+        if self._complets is not None:
+            return None
+        titre, morceaux = self._morceaux.get(numero, ("", []))
+        return self._contexte, titre, tuple(morceaux)
+
+    def texte(self, numero: str) -> TexteClause:
+        if self._complets is None and numero not in self._lus:
+            titre, morceaux = self._morceaux.get(numero, ("", []))
+            clause = TexteClause(titre, [])
+            if morceaux:
+                corps = self._analyser(morceaux)
+                if corps is None:  # mal formé : la lecture entière le dit, comme textes_articles
+                    self._tout_lire()
+                    return self.texte(numero)
+                _parcourir(corps, self._titres, {}, clause)
+            self._lus[numero] = clause
+        if self._complets is not None:
+            return self._complets.get(numero, TexteClause("", []))
+        return self._lus[numero]
