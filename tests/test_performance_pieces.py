@@ -61,3 +61,54 @@ def test_controles_croises_memoire_bornee(monkeypatch):
         assert [m.group(0) for m in croises._trouves(autre, f"lot {i}")] == ["lot"]
         assert sum(len(d) for d in croises._TROUVES.values()) <= 5
 
+
+@pytest.mark.parametrize("texte, attendu", [
+    ("Rubrique « {{ intitule }} » pour {{ variable_inconnue }}.", "« variable_inconnue »"),
+    ("Rubrique « {{ intitule }.", "impossible à rendre"),
+])
+def test_cadre_de_memoire_modeles_gardes_erreurs_redites(tmp_path, texte, attendu):
+    """Les textes du cadre de mémoire compilés une fois par processus : une erreur de rendu ou de syntaxe n'est pas
+    gardée, elle se redit à chaque génération (contrôles compris, qui relisent les titres du cadre) ; un texte
+    correct rendu pour deux consultations suit chacune."""
+    import shutil
+
+    from generateur.droit.regles import preparer
+    from generateur.erreurs import ErreurDonnees
+    from generateur.pieces import lecture, memoire
+
+    racine = tmp_path / "catalogue"
+    racine.mkdir()
+    for nom in ("catalogue.yaml", "questionnaire.yaml"):
+        shutil.copy(RACINE / nom, racine / nom)
+    for nom in ("clauses", "modeles", "acheteurs"):
+        shutil.copytree(RACINE / nom, racine / nom)
+    fichier = racine / "modeles" / "memoire.yaml"
+    lignes = fichier.read_text(encoding="utf-8").split("\n")
+    rang = next(i for i, ligne in enumerate(lignes) if ligne.startswith("  sous_critere: "))
+    lignes[rang] = f'  sous_critere: "{texte}"'
+    fichier.write_text("\n".join(lignes), encoding="utf-8")
+    analyse = preparer(EXEMPLES / "travaux-lycee.yaml", racine)
+    for appel in (lambda: memoire.blocs_cadre(analyse), lambda: lecture.controler(analyse),
+                  lambda: memoire.blocs_cadre(analyse)):
+        with pytest.raises(ErreurDonnees) as exc:
+            appel()
+        assert attendu in str(exc.value)
+
+
+def test_cadre_de_memoire_modeles_gardes_suivent_la_consultation():
+    """Un même texte du cadre, compilé une fois, rendu pour deux consultations : chacune a ses intitulés."""
+    from generateur.donnees.formats import typographie
+    from generateur.droit.regles import preparer
+    from generateur.pieces import memoire
+    from generateur.pieces.lecture import texte_blocs
+
+    textes = {}
+    for exemple in ("travaux-lycee", "restauration-lycees", "travaux-lycee"):
+        analyse = preparer(EXEMPLES / f"{exemple}.yaml", RACINE)
+        texte = texte_blocs(memoire.blocs_cadre(analyse)[0])
+        textes.setdefault(exemple, texte)
+        assert textes[exemple] == texte
+        for c in analyse.contexte["criteres"]:
+            for s in c.get("sous_criteres") or []:
+                assert typographie(f"seul sous-critère «\u00a0{s['intitule']}\u00a0»") in texte
+    assert textes["travaux-lycee"] != textes["restauration-lycees"]
