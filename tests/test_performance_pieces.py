@@ -112,3 +112,42 @@ def test_cadre_de_memoire_modeles_gardes_suivent_la_consultation():
             for s in c.get("sous_criteres") or []:
                 assert typographie(f"seul sous-critère «\u00a0{s['intitule']}\u00a0»") in texte
     assert textes["travaux-lycee"] != textes["restauration-lycees"]
+
+
+def _cellules_texte(blocs: list) -> list:
+    from generateur.pieces.blocs import Tableau
+
+    return [[[(s.texte, s.gras, s.italique, s.a_completer) for s in c] for c in ligne]
+            for b in blocs if isinstance(b, Tableau) for ligne in b.lignes]
+
+
+def test_cellules_gardees_memes_tableaux_que_neuves(monkeypatch):
+    """Les cellules partagées d'un tableau à l'autre (fiche, annexe) : mêmes blocs que des cellules neuves, après
+    qu'une consultation a été relue et écrite en WordprocessingML (aucune cellule gardée n'est modifiée) ; une autre
+    consultation a ses propres valeurs ; la mémoire est bornée."""
+    from generateur.droit.regles import preparer
+    from generateur.pieces import annexe, lecture, relecture, tracabilite
+    from generateur.rendu.ooxml import Ecrivain, Numerotation, Styles
+
+    def produire(exemple: str) -> tuple[list, list]:
+        analyse = preparer(EXEMPLES / exemple, RACINE)
+        blocs_fiche = tracabilite.fiche(analyse)[0]
+        conformite = lecture.controler(analyse, blocs_fiche=blocs_fiche)
+        blocs_annexe = annexe.blocs(analyse, conformite)[0]
+        lues = _cellules_texte(blocs_fiche), _cellules_texte(blocs_annexe)  # avant relecture et écriture
+        for nom, blocs in (("Fiche", blocs_fiche), (annexe.TITRE, blocs_annexe)):
+            relecture.piece(nom, blocs)
+            assert Ecrivain(Styles(), Numerotation(100, 1)).blocs(blocs)
+        return lues
+
+    tracabilite._CELLULES.clear()
+    gardees = [produire(e) for e in ("travaux-lycee.yaml", "restauration-lycees.yaml", "travaux-lycee.yaml")]
+    assert len(tracabilite._CELLULES) > 100
+    assert gardees[0] == gardees[2] != gardees[1]
+    monkeypatch.setattr(tracabilite, "CELLULES_AU_PLUS", -1)  # vidée avant chaque tableau : cellules neuves
+    assert [produire(e) for e in ("travaux-lycee.yaml", "restauration-lycees.yaml")] == gardees[:2]
+    monkeypatch.setattr(tracabilite, "CELLULES_AU_PLUS", 50)
+    for i in range(200):
+        tracabilite.tableau([["Rubrique", "Valeur"], [f"ligne {i}", "l'acheteur : oui"]])
+        assert len(tracabilite._CELLULES) <= 50 + 4
+    assert tracabilite.tableau([["l'acheteur : oui"]]).lignes[0][0][0].texte == "l\u2019acheteur\u00a0: oui"

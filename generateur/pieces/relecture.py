@@ -142,10 +142,12 @@ def _cellules(unites: list[Unite], nom: str, article: str, section: str, titre_s
     en-tête de sa colonne et textes de sa ligne (pour les contrôles croisés) ; cellules vides omises."""
     if not lignes:
         return
-    entete = [texte(c).replace("\n", " ") for c in lignes[0]]
+    # une cellule d'un seul segment (presque toutes) est lue sans passer par `texte`
+    entete = [(c[0].texte if len(c) == 1 and not c[0].a_completer else texte(c)).replace("\n", " ") for c in lignes[0]]
     largeur = len(entete)
     for rang, ligne in enumerate(lignes):
-        cellules = tuple([texte(c).replace("\n", " ") for c in ligne])
+        cellules = tuple([(c[0].texte if len(c) == 1 and not c[0].a_completer else texte(c)).replace("\n", " ")
+                          for c in ligne])
         genre = "entete" if rang == 0 else "cellule"
         for j, t in enumerate(cellules):
             if t.strip():

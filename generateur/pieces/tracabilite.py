@@ -128,12 +128,25 @@ def manifeste(analyse: Analyse, fichiers: dict[str, bytes], modele: bytes) -> di
     }
 
 
-def _cellule(texte: str, gras: bool = False) -> list[Segment]:
-    return [Segment(texte, gras)]
+# Cellules des tableaux (fiche, annexe, rapports) : d'une consultation à l'autre, la plupart des textes reviennent
+# (en-têtes, axes et chantiers du référentiel, verdicts, « — »). Chaque texte donne une cellule (liste d'un segment,
+# typographie faite) gardée et partagée par tous les tableaux qui le citent : ni les cellules ni leurs segments ne
+# sont jamais modifiés (une ligne de tableau peut l'être : on y remplace une cellule entière). Bornée : vidée
+# au-delà de CELLULES_AU_PLUS textes, jamais au milieu d'un tableau.
+CELLULES_AU_PLUS = 8192
+_CELLULES: dict[str, list[Segment]] = {}
+
+
+def _cellule(texte: str) -> list[Segment]:
+    cellule = _CELLULES[texte] = [Segment(texte)]
+    return cellule
 
 
 def tableau(lignes: list[list[str]], largeurs: list[int] | None = None) -> Tableau:
-    return Tableau([[_cellule(c) for c in ligne] for ligne in lignes], True, largeurs)
+    if len(_CELLULES) > CELLULES_AU_PLUS:
+        _CELLULES.clear()
+    gardees = _CELLULES
+    return Tableau([[gardees.get(c) or _cellule(c) for c in ligne] for ligne in lignes], True, largeurs)
 
 
 def tableau_consultation(analyse: Analyse, autres: list[list[str]]) -> Tableau:
