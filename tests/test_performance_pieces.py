@@ -151,3 +151,31 @@ def test_cellules_gardees_memes_tableaux_que_neuves(monkeypatch):
         tracabilite.tableau([["Rubrique", "Valeur"], [f"ligne {i}", "l'acheteur : oui"]])
         assert len(tracabilite._CELLULES) <= 50 + 4
     assert tracabilite.tableau([["l'acheteur : oui"]]).lignes[0][0][0].texte == "l\u2019acheteur\u00a0: oui"
+
+
+def test_unites_gardees_memes_pieces_que_neuves(monkeypatch):
+    """Les unités partagées d'une pièce et d'une consultation à l'autre : chaque pièce relue (RC, CCAP, CCTP, fiche)
+    a exactement les unités, dans le même ordre, qu'une lecture sans mémoire, et les mêmes défauts de relecture et
+    de contrôles croisés ; une consultation n'hérite rien d'une autre ; la mémoire est bornée."""
+    from generateur.pieces import relecture
+
+    relecture._UNITES.clear()
+    lues = {}
+    for exemple in ("travaux-lycee.yaml", "nettoyage-hotel-region.yaml", "travaux-lycee.yaml"):
+        analyse, pieces = _pieces_relues(exemple)
+        lues.setdefault(exemple, []).append((pieces, relecture.relire(analyse.catalogue, pieces)
+                                             + croises.controler(analyse.catalogue, pieces)))
+    monkeypatch.setattr(relecture, "UNITES_AU_PLUS", -1)  # vidée avant chaque pièce : unités neuves
+    for exemple, ((pieces, defauts), *autres) in lues.items():
+        analyse, neuves = _pieces_relues(exemple)
+        assert {n: p.unites for n, p in pieces.items()} == {n: p.unites for n, p in neuves.items()}
+        assert defauts == relecture.relire(analyse.catalogue, neuves) + croises.controler(analyse.catalogue, neuves)
+        for pieces_, defauts_ in autres:
+            assert {n: p.unites for n, p in pieces_.items()} == {n: p.unites for n, p in pieces.items()}
+            assert defauts_ == defauts
+    assert lues["travaux-lycee.yaml"][0][0]["RC"].unites != lues["nettoyage-hotel-region.yaml"][0][0]["RC"].unites
+    monkeypatch.setattr(relecture, "UNITES_AU_PLUS", 100)
+    _pieces_relues("restauration-lycees.yaml")
+    assert len(relecture._UNITES) <= 100 + 2000  # vidée avant chaque pièce qui la trouve pleine
+    relecture.piece("Essai", [relecture.Paragraphe([relecture.Segment("Texte seul.")])])
+    assert len(relecture._UNITES) == 1
