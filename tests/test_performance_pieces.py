@@ -179,3 +179,40 @@ def test_unites_gardees_memes_pieces_que_neuves(monkeypatch):
     assert len(relecture._UNITES) <= 100 + 2000  # vidée avant chaque pièce qui la trouve pleine
     relecture.piece("Essai", [relecture.Paragraphe([relecture.Segment("Texte seul.")])])
     assert len(relecture._UNITES) == 1
+
+
+def test_textes_des_blocs_gardes_memes_faits_que_sans_memoire(monkeypatch):
+    """Le texte des blocs gardé sous leur identité (blocs des clauses, partagés) : les faits lus dans les pièces
+    (textes des articles, lots, contenu des lots du CCTP, critères) sont ceux d'une lecture sans mémoire, pour des
+    consultations qui se suivent ; les textes d'articles sont les lignes non vides de chaque bloc, titres numérotés
+    exclus."""
+    from generateur.droit.regles import preparer
+    from generateur.pieces import lecture
+    from generateur.pieces.assemblage import blocs_document
+    from generateur.pieces.blocs import Titre
+
+    def faits(exemple: str) -> tuple[dict, dict]:
+        analyse = preparer(EXEMPLES / exemple, RACINE)
+        corps = {doc: blocs_document(analyse, doc)[0] for doc in analyse.catalogue.documents}
+        return corps, lecture.faits_des_pieces(analyse, corps)
+
+    lecture._TEXTES_BLOCS.clear()
+    suite = [(e, faits(e)) for e in ("travaux-lycee.yaml", "amp-espaces-verts.yaml", "travaux-lycee.yaml")]
+    assert len(lecture._TEXTES_BLOCS) > 100
+    monkeypatch.setattr(lecture, "BLOCS_AU_PLUS", 0)  # vidée à chaque bloc : aucun texte repris
+    for exemple, (corps, gardes) in suite:
+        assert faits(exemple)[1] == gardes
+        for doc, blocs in corps.items():
+            attendus: dict[str, list[str]] = {}
+            courants: list[str] = []
+            for b in blocs:
+                numero = lecture.relecture.RE_NUMERO_TITRE.match(b.texte) if isinstance(b, Titre) else None
+                if numero and b.niveau <= 2:
+                    courants = (courants[:1] if b.niveau == 2 else []) + [numero.group(1)]
+                    for n in courants:
+                        attendus.setdefault(n, [])
+                    continue
+                for n in courants:
+                    attendus[n] += [ligne for ligne in lecture.texte_blocs([b]).split("\n") if ligne.strip()]
+            assert gardes["textes_articles"][doc] == attendus, doc
+    assert suite[0][1][1] == suite[2][1][1] != suite[1][1][1]
