@@ -216,3 +216,38 @@ def test_textes_des_blocs_gardes_memes_faits_que_sans_memoire(monkeypatch):
                     attendus[n] += [ligne for ligne in lecture.texte_blocs([b]).split("\n") if ligne.strip()]
             assert gardes["textes_articles"][doc] == attendus, doc
     assert suite[0][1][1] == suite[2][1][1] != suite[1][1][1]
+
+
+def test_empreintes_des_sections_gardees_suivent_le_catalogue(tmp_path):
+    """Les empreintes des sections du catalogue (entrées du manifeste, qui décident des consultations concernées par
+    un changement) calculées une fois par catalogue chargé : celles d'un calcul modifié changent (et elles seules),
+    elles sont relues à l'identique pour le même catalogue, et celles rendues ne peuvent pas abîmer la mémoire."""
+    import hashlib
+    import json
+    import shutil
+
+    from generateur.pieces import tracabilite
+
+    def calculees(cat) -> dict[str, str]:
+        return {nom: hashlib.sha256(json.dumps(getattr(cat, nom), sort_keys=True, ensure_ascii=False,
+                                               default=str).encode("utf-8")).hexdigest()
+                for nom in ("documents", "calculs", "ccag")}
+
+    racine = tmp_path / "catalogue"
+    racine.mkdir()
+    for nom in ("catalogue.yaml", "questionnaire.yaml"):
+        shutil.copy(RACINE / nom, racine / nom)
+    for nom in ("clauses", "modeles", "acheteurs"):
+        shutil.copytree(RACINE / nom, racine / nom)
+    texte = (racine / "catalogue.yaml").read_text(encoding="utf-8")
+    ancien = "Valeur estimée du besoin : somme des montants estimés de tous les lots"
+    assert ancien in texte
+    (racine / "catalogue.yaml").write_text(texte.replace(ancien, ancien + " (modifiée)"), encoding="utf-8")
+    original, modifie = catalogue.charger(RACINE), catalogue.charger(racine)
+    for _ in range(2):
+        for cat in (original, modifie):
+            gardees = tracabilite._sections(cat)
+            assert gardees == calculees(cat)
+            gardees["calculs"] = "abîmée"  # une copie : la mémoire n'est pas touchée
+    a, b = tracabilite._sections(original), tracabilite._sections(modifie)
+    assert a["calculs"] != b["calculs"] and a["documents"] == b["documents"] and a["ccag"] == b["ccag"]

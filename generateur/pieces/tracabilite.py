@@ -72,9 +72,7 @@ def entrees(catalogue: Catalogue, acheteur: Acheteur, fichier_reponses: Path | s
     `octets_reponses` : le fichier de réponses tel qu'il a été analysé (sinon, il est relu).
     """
     racine = catalogue.racine
-    sections = {nom: _sha256(json.dumps(getattr(catalogue, nom), sort_keys=True, ensure_ascii=False,
-                                        default=str).encode("utf-8"))
-                for nom in ("documents", "calculs", "ccag")}
+    sections = _sections(catalogue)
     fichiers = [racine / "questionnaire.yaml", *sorted(catalogue.modeles().glob("*.docx")),
                 *sorted(p for p in acheteur.dossier.rglob("*") if p.is_file())]
     reponses = Path(fichier_reponses)
@@ -84,6 +82,26 @@ def entrees(catalogue: Catalogue, acheteur: Acheteur, fichier_reponses: Path | s
         "catalogue": sections,
         "sources": {p.relative_to(racine).as_posix(): _sha256(p.read_bytes()) for p in fichiers if p.is_file()},
     }
+
+
+# Empreintes des sections du catalogue, calculées une fois par catalogue chargé (les mêmes pour toutes les
+# consultations d'un lot ; la section des calculs, sérialisée, fait ≈ 57 000 caractères). L'entrée garde le catalogue
+# et ses sections : leur identité ne peut pas resservir à d'autres objets tant qu'elle est là.
+_SECTIONS: dict[int, tuple[Catalogue, tuple[Any, ...], dict[str, str]]] = {}
+SECTIONS = ("documents", "calculs", "ccag")
+
+
+def _sections(catalogue: Catalogue) -> dict[str, str]:
+    valeurs = tuple(getattr(catalogue, nom) for nom in SECTIONS)
+    deja = _SECTIONS.get(id(catalogue))
+    if deja is not None and deja[0] is catalogue and all(a is b for a, b in zip(deja[1], valeurs)):
+        return dict(deja[2])
+    sections = {nom: _sha256(json.dumps(valeur, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
+                for nom, valeur in zip(SECTIONS, valeurs)}
+    if len(_SECTIONS) >= 8:
+        _SECTIONS.clear()
+    _SECTIONS[id(catalogue)] = (catalogue, valeurs, sections)
+    return dict(sections)
 
 
 def manifeste(analyse: Analyse, fichiers: dict[str, bytes], modele: bytes) -> dict[str, Any]:
