@@ -100,6 +100,19 @@ def _trouves(motif: re.Pattern[str], texte: str) -> tuple[re.Match[str], ...]:
     return trouves
 
 
+def _avec(motif: re.Pattern[str], unites: list[Unite]) -> list[tuple[Unite, tuple[re.Match[str], ...]]]:
+    """Les unités où `motif` trouve quelque chose, dans l'ordre, avec leurs correspondances (`_trouves`)."""
+    lus = _TROUVES.get(motif) or {}
+    resultat = []
+    for u in unites:
+        trouves = lus.get(u.texte)
+        if trouves is None:
+            trouves = _trouves(motif, u.texte)
+        if trouves:
+            resultat.append((u, trouves))
+    return resultat
+
+
 # --- Lecture des mentions ---------------------------------------------------------------------------------------
 
 
@@ -135,10 +148,10 @@ def occurrences(c: Controle, m: Mention, p: Piece) -> list[Occurrence]:
     trouvees: list[Occurrence] = []
     unites = p.unites
     if m.motif is not None:
-        for u in unites:
+        for u, correspondances in _avec(m.motif, unites):
             if not _dans_section(m, u):
                 continue
-            for x in _trouves(m.motif, u.texte):
+            for x in correspondances:
                 t = x.groupdict().get("texte") or x.group(0)
                 trouvees.append(Occurrence(u, x.start(), x.end(), t, _valeurs(c, [t], decouper=True)))
     elif m.liste is not None:
@@ -231,8 +244,8 @@ def _valeur_article(c: Controle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
     for m in c.mentions:
         for p in _pieces(m, pieces):
             lot = m.lot.search(p.nom) if m.lot is not None else None
-            for u in p.unites:
-                for x in _trouves(m.motif, u.texte) if m.motif is not None else ():
+            for u, correspondances in _avec(m.motif, p.unites) if m.motif is not None else ():
+                for x in correspondances:
                     article, valeur = x.group("article"), _norme(x.group("valeur"))
                     unite = _norme(x.groupdict().get("unite") or "")
                     if article not in visee.articles:
@@ -264,8 +277,8 @@ def _renvoi_penalite(c: Controle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
     penalites = [u for u in visee.unites if _trouves(titres, u.titre_section) or _trouves(titres, u.article)]
     for m in c.mentions:
         for p in _pieces(m, pieces):
-            for u in p.unites:
-                for x in _trouves(m.motif, u.texte) if m.motif is not None else ():
+            for u, correspondances in _avec(m.motif, p.unites) if m.motif is not None else ():
+                for x in correspondances:
                     article = x.groupdict().get("article")
                     if article and p.nom != c.cible and not x.groupdict().get("piece"):
                         continue  # « l'article 4 » d'une autre pièce : son propre article, pas celui de la cible
@@ -295,12 +308,10 @@ def _cumul(c: Controle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
     cumul, exclusion = c.motifs["cumul"], c.motifs["exclusion"]
     for m in c.mentions:
         for p in _pieces(m, pieces):
-            if any(_trouves(exclusion, u.texte) for u in p.unites):
+            if _avec(exclusion, p.unites):
                 continue
-            for u in p.unites:
-                x = next(iter(_trouves(m.motif, u.texte)), None) if m.motif is not None else None
-                if x is None:
-                    continue
+            for u, correspondances in _avec(m.motif, p.unites) if m.motif is not None else ():
+                x = correspondances[0]
                 cumulables = next((v for v in p.unites if v.section == u.section and _trouves(cumul, v.texte)), None)
                 if cumulables is not None:
                     y = cumul.search(cumulables.texte)
@@ -317,8 +328,8 @@ def _renvoi_titre(c: Controle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
         return
     for m in c.mentions:
         for p in _pieces(m, pieces):
-            for u in p.unites:
-                for x in _trouves(m.motif, u.texte) if m.motif is not None else ():
+            for u, correspondances in _avec(m.motif, p.unites) if m.motif is not None else ():
+                for x in correspondances:
                     nom, article = _norme(x.group("nom")), x.groupdict().get("article")
                     titres = [t for t in visee.titres if nom in _norme(t)]
                     if not article:
