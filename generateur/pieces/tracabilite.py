@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,12 @@ def _sections(catalogue: Catalogue) -> dict[str, str]:
     return dict(sections)
 
 
+@lru_cache(maxsize=4096)
+def _relatif(fichier: Path, racine: Path) -> str:
+    """Chemin d'un fichier de clause sous la racine du catalogue (les mêmes pour chaque consultation d'un lot)."""
+    return fichier.relative_to(racine).as_posix()
+
+
 def manifeste(analyse: Analyse, fichiers: dict[str, bytes], modele: bytes) -> dict[str, Any]:
     """Enregistrement complet d'une génération : régénération et annexe le relisent."""
     return {
@@ -121,7 +128,7 @@ def manifeste(analyse: Analyse, fichiers: dict[str, bytes], modele: bytes) -> di
         "clauses": [
             {
                 "id": s.clause.id, "version": s.clause.version, "sha256": s.clause.empreinte,
-                "fichier": s.clause.fichier.relative_to(analyse.catalogue.racine).as_posix(),
+                "fichier": _relatif(s.clause.fichier, analyse.catalogue.racine),
                 "document": s.clause.document, "article": s.numero, "retenue": s.retenue,
                 "en_vigueur": {"du": s.clause.du.isoformat(), "au": s.clause.au.isoformat() if s.clause.au else None},
                 "regle": s.clause.condition, "reponses_lues": s.lues, "lots": s.lots,
