@@ -74,6 +74,45 @@ class Occurrence:
     couvre: bool = False  # lignes d'un bordereau : chaque valeur doit y être nommée, chaque ligne nommer une valeur
 
 
+# --- Correspondances des motifs, gardées par texte --------------------------------------------------------------
+
+# D'une consultation à l'autre, presque toutes les unités (paragraphes des clauses communes, cellules, titres) ont le
+# même texte : ce que chaque motif y trouve est gardé par texte (objets re.Match, qui ne dépendent que du motif et du
+# texte), et seul un texte jamais vu est cherché. Borné : tout est oublié au-delà de TEXTES_AU_PLUS textes gardés.
+TEXTES_AU_PLUS = 20_000
+_TROUVES: dict[re.Pattern[str], dict[str, tuple[re.Match[str], ...]]] = {}
+_GARDES = [0]  # nombre de textes gardés, tous motifs confondus
+
+
+def _trouves(motif: re.Pattern[str], texte: str) -> tuple[re.Match[str], ...]:
+    """Les correspondances de `motif` dans `texte`, comme `motif.finditer(texte)` (la première : `motif.search`)."""
+    lus = _TROUVES.get(motif)
+    if lus is None:
+        lus = _TROUVES[motif] = {}
+    trouves = lus.get(texte)
+    if trouves is None:
+        if _GARDES[0] >= TEXTES_AU_PLUS:
+            _TROUVES.clear()
+            _GARDES[0] = 0
+            lus = _TROUVES[motif] = {}
+        trouves = lus[texte] = tuple(motif.finditer(texte))
+        _GARDES[0] += 1
+    return trouves
+
+
+def _avec(motif: re.Pattern[str], unites: list[Unite]) -> list[tuple[Unite, tuple[re.Match[str], ...]]]:
+    """Les unités où `motif` trouve quelque chose, dans l'ordre, avec leurs correspondances (`_trouves`)."""
+    lus = _TROUVES.get(motif) or {}
+    resultat = []
+    for u in unites:
+        trouves = lus.get(u.texte)
+        if trouves is None:
+            trouves = _trouves(motif, u.texte)
+        if trouves:
+            resultat.append((u, trouves))
+    return resultat
+
+
 # --- Lecture des mentions ---------------------------------------------------------------------------------------
 
 
@@ -101,7 +140,7 @@ def _valeurs(c: Controle, textes: list[str], decouper: bool = False) -> list[str
 
 
 def _dans_section(m: Mention, u: Unite) -> bool:
-    return m.titre is None or bool(m.titre.search(u.titre_section) or m.titre.search(u.article))
+    return m.titre is None or bool(_trouves(m.titre, u.titre_section) or _trouves(m.titre, u.article))
 
 
 def occurrences(c: Controle, m: Mention, p: Piece) -> list[Occurrence]:
@@ -109,15 +148,15 @@ def occurrences(c: Controle, m: Mention, p: Piece) -> list[Occurrence]:
     trouvees: list[Occurrence] = []
     unites = p.unites
     if m.motif is not None:
-        for u in unites:
+        for u, correspondances in _avec(m.motif, unites):
             if not _dans_section(m, u):
                 continue
-            for x in m.motif.finditer(u.texte):
+            for x in correspondances:
                 t = x.groupdict().get("texte") or x.group(0)
                 trouvees.append(Occurrence(u, x.start(), x.end(), t, _valeurs(c, [t], decouper=True)))
     elif m.liste is not None:
         for i, u in enumerate(unites):
-            if u.genre != "paragraphe" or not _dans_section(m, u) or not m.liste.search(u.texte):
+            if u.genre != "paragraphe" or not _dans_section(m, u) or not _trouves(m.liste, u.texte):
                 continue
             elements = []
             for v in unites[i + 1:]:
@@ -129,13 +168,13 @@ def occurrences(c: Controle, m: Mention, p: Piece) -> list[Occurrence]:
     elif m.colonne is not None:
         groupes: dict[str, list[Unite]] = {}
         for u in unites:
-            if u.genre == "cellule" and m.colonne.search(u.colonne) and _dans_section(m, u) and u.texte.strip():
+            if u.genre == "cellule" and _trouves(m.colonne, u.colonne) and _dans_section(m, u) and u.texte.strip():
                 groupes.setdefault(u.section + "\0" + u.colonne, []).append(u)
         for cellules in groupes.values():
             textes = [u.texte for u in cellules]
             trouvees.append(Occurrence(cellules[0], 0, len(cellules[0].texte), " ; ".join(textes), _valeurs(c, textes)))
     elif m.lignes is not None:
-        cellules = [u for u in unites if u.genre == "cellule" and _dans_section(m, u) and m.lignes.search(u.texte)]
+        cellules = [u for u in unites if u.genre == "cellule" and _dans_section(m, u) and _trouves(m.lignes, u.texte)]
         if cellules:
             textes = [u.texte for u in cellules]
             trouvees.append(Occurrence(cellules[0], 0, len(cellules[0].texte), " ; ".join(textes),
@@ -205,8 +244,8 @@ def _valeur_article(c: Controle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
     for m in c.mentions:
         for p in _pieces(m, pieces):
             lot = m.lot.search(p.nom) if m.lot is not None else None
-            for u in p.unites:
-                for x in m.motif.finditer(u.texte) if m.motif is not None else ():
+            for u, correspondances in _avec(m.motif, p.unites) if m.motif is not None else ():
+                for x in correspondances:
                     article, valeur = x.group("article"), _norme(x.group("valeur"))
                     unite = _norme(x.groupdict().get("unite") or "")
                     if article not in visee.articles:
@@ -235,17 +274,17 @@ def _renvoi_penalite(c: Controle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
     titres = c.motifs["titres"]
     if visee is None:
         return
-    penalites = [u for u in visee.unites if titres.search(u.titre_section) or titres.search(u.article)]
+    penalites = [u for u in visee.unites if _trouves(titres, u.titre_section) or _trouves(titres, u.article)]
     for m in c.mentions:
         for p in _pieces(m, pieces):
-            for u in p.unites:
-                for x in m.motif.finditer(u.texte) if m.motif is not None else ():
+            for u, correspondances in _avec(m.motif, p.unites) if m.motif is not None else ():
+                for x in correspondances:
                     article = x.groupdict().get("article")
                     if article and p.nom != c.cible and not x.groupdict().get("piece"):
                         continue  # « l'article 4 » d'une autre pièce : son propre article, pas celui de la cible
                     if article:
                         if article in visee.articles and not any(
-                                titres.search(v.titre_section) for v in visee.unites if v.section == article):
+                                _trouves(titres, v.titre_section) for v in visee.unites if v.section == article):
                             yield _defaut(c, (u, x.start(), x.end()),
                                           f"{c.cible}, article {article}\u00a0: ce n'est pas un article de pénalités")
                         continue
@@ -269,13 +308,11 @@ def _cumul(c: Controle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
     cumul, exclusion = c.motifs["cumul"], c.motifs["exclusion"]
     for m in c.mentions:
         for p in _pieces(m, pieces):
-            if any(exclusion.search(u.texte) for u in p.unites):
+            if _avec(exclusion, p.unites):
                 continue
-            for u in p.unites:
-                x = m.motif.search(u.texte) if m.motif is not None else None
-                if x is None:
-                    continue
-                cumulables = next((v for v in p.unites if v.section == u.section and cumul.search(v.texte)), None)
+            for u, correspondances in _avec(m.motif, p.unites) if m.motif is not None else ():
+                x = correspondances[0]
+                cumulables = next((v for v in p.unites if v.section == u.section and _trouves(cumul, v.texte)), None)
                 if cumulables is not None:
                     y = cumul.search(cumulables.texte)
                     yield _defaut(c, (u, x.start(), x.end()),
@@ -291,8 +328,8 @@ def _renvoi_titre(c: Controle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
         return
     for m in c.mentions:
         for p in _pieces(m, pieces):
-            for u in p.unites:
-                for x in m.motif.finditer(u.texte) if m.motif is not None else ():
+            for u, correspondances in _avec(m.motif, p.unites) if m.motif is not None else ():
+                for x in correspondances:
                     nom, article = _norme(x.group("nom")), x.groupdict().get("article")
                     titres = [t for t in visee.titres if nom in _norme(t)]
                     if not article:

@@ -39,6 +39,29 @@ def texte_blocs(blocs: list[Bloc]) -> str:
     return "\n".join(morceaux)
 
 
+# Texte de chaque bloc déjà lu (`texte_blocs([b])` et ses lignes non vides), gardé sous l'identité du bloc : les
+# blocs des clauses viennent du cache du Markdown, partagés d'une consultation à l'autre et jamais modifiés. L'entrée
+# garde le bloc lui-même (son identité ne peut pas resservir à un autre tant qu'elle est là) ; bornée : vidée au-delà
+# de BLOCS_AU_PLUS blocs. Les titres, faits pour chaque consultation et lus sans calcul, n'y entrent pas.
+BLOCS_AU_PLUS = 8192
+_TEXTES_BLOCS: dict[int, tuple[Bloc, str, tuple[str, ...]]] = {}
+
+
+def _texte_bloc(b: Bloc) -> tuple[str, tuple[str, ...]]:
+    """`texte_blocs([b])` et ses lignes non vides."""
+    if isinstance(b, Titre):
+        return b.texte, tuple([ligne for ligne in b.texte.split("\n") if ligne.strip()])
+    deja = _TEXTES_BLOCS.get(id(b))
+    if deja is not None and deja[0] is b:
+        return deja[1], deja[2]
+    t = texte_blocs([b])
+    lignes = tuple([ligne for ligne in t.split("\n") if ligne.strip()])
+    if len(_TEXTES_BLOCS) >= BLOCS_AU_PLUS:
+        _TEXTES_BLOCS.clear()
+    _TEXTES_BLOCS[id(b)] = (b, t, lignes)
+    return t, lignes
+
+
 def _lignes_de_lots(blocs: list[Bloc]) -> list[tuple[str, str]]:
     """(numéro, intitulé) de chaque ligne des tableaux de lots d'une pièce (en-tête « Lot | Intitulé | … »)."""
     lignes = []
@@ -74,8 +97,10 @@ def textes_articles(blocs: list[Bloc]) -> dict[str, list[str]]:
                 for n in courants:
                     textes.setdefault(n, [])
                 continue
-        for n in courants:
-            textes[n].extend(l for l in texte_blocs([b]).split("\n") if l.strip())
+        if courants:
+            lignes = _texte_bloc(b)[1]
+            for n in courants:
+                textes[n].extend(lignes)
     return textes
 
 
@@ -88,7 +113,7 @@ def _contenu_des_lots(blocs: list[Bloc], lots: list[dict[str, Any]]) -> dict[str
             article = b.texte
         if _est_tableau_de_lots(b):
             continue
-        for m in RE_LOT.finditer(texte_blocs([b])):
+        for m in RE_LOT.finditer(_texte_bloc(b)[0]):
             if m.group(1) in lieux and article not in lieux[m.group(1)]:
                 lieux[m.group(1)].append(article)
     return lieux

@@ -164,9 +164,16 @@ def renvoi(analyse: Analyse, ident: str) -> str:
     return f"l'article {s.numero} du {s.clause.document}" if s and s.retenue and s.numero else ""
 
 
+@lru_cache(maxsize=512)
+def _modele(texte: str) -> Any:
+    """Le modèle Jinja d'un texte de modeles/memoire.yaml, compilé une fois par processus (les mêmes textes
+    reviennent à chaque consultation) ; une erreur de syntaxe n'est pas gardée : elle se redit à chaque rendu."""
+    return ENV_EXPRESSIONS.from_string(texte)
+
+
 def _rendre(texte: str, contexte: dict[str, Any], fichier: Path) -> str:
     try:
-        return ENV_EXPRESSIONS.from_string(texte).render(contexte)
+        return _modele(texte).render(contexte)
     except ErreursJinja as exc:
         raise ErreurDonnees(Probleme(f"texte « {texte[:60]}… » impossible à rendre : {message_erreur(exc)}",
                                      fichier)) from None

@@ -108,9 +108,22 @@ def _textes(b: Bloc) -> Iterable[str]:
                 pile.extend(e.sous_liste.elements)
 
 
+# Unités déjà lues, partagées d'une pièce et d'une consultation à l'autre (une unité n'est jamais modifiée) : la
+# plupart des paragraphes (clauses communes) et des lignes de tableau (fiche, annexe) reviennent à l'identique, dans
+# le même article ; des milliers d'objets de moins à créer, puis à suivre par le ramasse-miettes, par consultation.
+# Clé : tout ce qui fait l'unité (pièce, article, section, genre, texte ; pour un tableau, la ligne et son en-tête).
+# Bornée : vidée au-delà de UNITES_AU_PLUS clés, entre deux pièces.
+UNITES_AU_PLUS = 20_000
+_UNITES: dict[tuple[Any, ...], Any] = {}
+
+
 def piece(nom: str, blocs: list[Bloc], ignorer: tuple[str, ...] = ()) -> Piece:
     """Texte d'une pièce ; `ignorer` : titres d'articles (début) dont le contenu n'est pas relu (citations)."""
+    if len(_UNITES) > UNITES_AU_PLUS:
+        _UNITES.clear()
+    gardees = _UNITES
     p = Piece(nom, [])
+    unites = p.unites
     article, cache = SANS_ARTICLE, False
     section, titre_section = "", ""
     for b in blocs:
@@ -128,11 +141,16 @@ def piece(nom: str, blocs: list[Bloc], ignorer: tuple[str, ...] = ()) -> Piece:
         if cache:
             continue
         if isinstance(b, Tableau):
-            _cellules(p.unites, nom, article, section, titre_section, b.lignes)
+            _cellules(unites, nom, article, section, titre_section, b.lignes)
             continue
         genre = "titre" if isinstance(b, Titre) else "liste" if isinstance(b, Liste) else "paragraphe"
-        p.unites.extend(Unite(nom, article, t.replace("\n", " "), section, titre_section, genre)
-                        for t in _textes(b) if t.strip())
+        for t in _textes(b):
+            if t.strip():
+                cle = (nom, article, t.replace("\n", " "), section, titre_section, genre)
+                u = gardees.get(cle)
+                if u is None:
+                    u = gardees[cle] = Unite(*cle)
+                unites.append(u)
     return p
 
 
@@ -142,15 +160,22 @@ def _cellules(unites: list[Unite], nom: str, article: str, section: str, titre_s
     en-tête de sa colonne et textes de sa ligne (pour les contrôles croisés) ; cellules vides omises."""
     if not lignes:
         return
-    entete = [texte(c).replace("\n", " ") for c in lignes[0]]
+    gardees = _UNITES
+    # une cellule d'un seul segment (presque toutes) est lue sans passer par `texte`
+    entete = tuple([(c[0].texte if len(c) == 1 and not c[0].a_completer else texte(c)).replace("\n", " ")
+                    for c in lignes[0]])
     largeur = len(entete)
     for rang, ligne in enumerate(lignes):
-        cellules = tuple([texte(c).replace("\n", " ") for c in ligne])
+        cellules = tuple([(c[0].texte if len(c) == 1 and not c[0].a_completer else texte(c)).replace("\n", " ")
+                          for c in ligne])
         genre = "entete" if rang == 0 else "cellule"
-        for j, t in enumerate(cellules):
-            if t.strip():
-                unites.append(Unite(nom, article, t, section, titre_section, genre, entete[j] if j < largeur else "",
-                                    cellules))
+        cle = (nom, article, section, titre_section, genre, entete, cellules)
+        rangee = gardees.get(cle)
+        if rangee is None:
+            rangee = gardees[cle] = [Unite(nom, article, t, section, titre_section, genre,
+                                           entete[j] if j < largeur else "", cellules)
+                                     for j, t in enumerate(cellules) if t.strip()]
+        unites.extend(rangee)
 
 
 def extrait(t: str, debut: int, fin: int) -> str:

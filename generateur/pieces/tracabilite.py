@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +73,7 @@ def entrees(catalogue: Catalogue, acheteur: Acheteur, fichier_reponses: Path | s
     `octets_reponses` : le fichier de réponses tel qu'il a été analysé (sinon, il est relu).
     """
     racine = catalogue.racine
-    sections = {nom: _sha256(json.dumps(getattr(catalogue, nom), sort_keys=True, ensure_ascii=False,
-                                        default=str).encode("utf-8"))
-                for nom in ("documents", "calculs", "ccag")}
+    sections = _sections(catalogue)
     fichiers = [racine / "questionnaire.yaml", *sorted(catalogue.modeles().glob("*.docx")),
                 *sorted(p for p in acheteur.dossier.rglob("*") if p.is_file())]
     reponses = Path(fichier_reponses)
@@ -84,6 +83,32 @@ def entrees(catalogue: Catalogue, acheteur: Acheteur, fichier_reponses: Path | s
         "catalogue": sections,
         "sources": {p.relative_to(racine).as_posix(): _sha256(p.read_bytes()) for p in fichiers if p.is_file()},
     }
+
+
+# Empreintes des sections du catalogue, calculées une fois par catalogue chargé (les mêmes pour toutes les
+# consultations d'un lot ; la section des calculs, sérialisée, fait ≈ 57 000 caractères). L'entrée garde le catalogue
+# et ses sections : leur identité ne peut pas resservir à d'autres objets tant qu'elle est là.
+_SECTIONS: dict[int, tuple[Catalogue, tuple[Any, ...], dict[str, str]]] = {}
+SECTIONS = ("documents", "calculs", "ccag")
+
+
+def _sections(catalogue: Catalogue) -> dict[str, str]:
+    valeurs = tuple(getattr(catalogue, nom) for nom in SECTIONS)
+    deja = _SECTIONS.get(id(catalogue))
+    if deja is not None and deja[0] is catalogue and all(a is b for a, b in zip(deja[1], valeurs)):
+        return dict(deja[2])
+    sections = {nom: _sha256(json.dumps(valeur, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
+                for nom, valeur in zip(SECTIONS, valeurs)}
+    if len(_SECTIONS) >= 8:
+        _SECTIONS.clear()
+    _SECTIONS[id(catalogue)] = (catalogue, valeurs, sections)
+    return dict(sections)
+
+
+@lru_cache(maxsize=4096)
+def _relatif(fichier: Path, racine: Path) -> str:
+    """Chemin d'un fichier de clause sous la racine du catalogue (les mêmes pour chaque consultation d'un lot)."""
+    return fichier.relative_to(racine).as_posix()
 
 
 def manifeste(analyse: Analyse, fichiers: dict[str, bytes], modele: bytes) -> dict[str, Any]:
@@ -103,7 +128,7 @@ def manifeste(analyse: Analyse, fichiers: dict[str, bytes], modele: bytes) -> di
         "clauses": [
             {
                 "id": s.clause.id, "version": s.clause.version, "sha256": s.clause.empreinte,
-                "fichier": s.clause.fichier.relative_to(analyse.catalogue.racine).as_posix(),
+                "fichier": _relatif(s.clause.fichier, analyse.catalogue.racine),
                 "document": s.clause.document, "article": s.numero, "retenue": s.retenue,
                 "en_vigueur": {"du": s.clause.du.isoformat(), "au": s.clause.au.isoformat() if s.clause.au else None},
                 "regle": s.clause.condition, "reponses_lues": s.lues, "lots": s.lots,
@@ -128,12 +153,25 @@ def manifeste(analyse: Analyse, fichiers: dict[str, bytes], modele: bytes) -> di
     }
 
 
-def _cellule(texte: str, gras: bool = False) -> list[Segment]:
-    return [Segment(texte, gras)]
+# Cellules des tableaux (fiche, annexe, rapports) : d'une consultation à l'autre, la plupart des textes reviennent
+# (en-têtes, axes et chantiers du référentiel, verdicts, « — »). Chaque texte donne une cellule (liste d'un segment,
+# typographie faite) gardée et partagée par tous les tableaux qui le citent : ni les cellules ni leurs segments ne
+# sont jamais modifiés (une ligne de tableau peut l'être : on y remplace une cellule entière). Bornée : vidée
+# au-delà de CELLULES_AU_PLUS textes, jamais au milieu d'un tableau.
+CELLULES_AU_PLUS = 8192
+_CELLULES: dict[str, list[Segment]] = {}
+
+
+def _cellule(texte: str) -> list[Segment]:
+    cellule = _CELLULES[texte] = [Segment(texte)]
+    return cellule
 
 
 def tableau(lignes: list[list[str]], largeurs: list[int] | None = None) -> Tableau:
-    return Tableau([[_cellule(c) for c in ligne] for ligne in lignes], True, largeurs)
+    if len(_CELLULES) > CELLULES_AU_PLUS:
+        _CELLULES.clear()
+    gardees = _CELLULES
+    return Tableau([[gardees.get(c) or _cellule(c) for c in ligne] for ligne in lignes], True, largeurs)
 
 
 def tableau_consultation(analyse: Analyse, autres: list[list[str]]) -> Tableau:

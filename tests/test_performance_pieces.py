@@ -1,0 +1,253 @@
+"""Mémoires et raccourcis de la couche des pièces (issue 22) : ils ne changent rien de visible et suivent leurs
+entrées. Aucun chronométrage ici (voir benchmarks/)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import EXEMPLES, RACINE
+from generateur.donnees import catalogue
+from generateur.pieces import croises
+
+
+def _pieces_relues(exemple: str) -> tuple[object, dict]:
+    from generateur.droit.regles import preparer
+    from generateur.pieces import relecture
+    from generateur.pieces.assemblage import blocs_document
+    from generateur.pieces.tracabilite import fiche
+
+    analyse = preparer(EXEMPLES / exemple, RACINE)
+    blocs = {doc: blocs_document(analyse, doc)[0] for doc in analyse.catalogue.documents}
+    blocs["Fiche de traçabilité"] = fiche(analyse)[0]
+    return analyse, {nom: relecture.piece(nom, b) for nom, b in blocs.items()}
+
+
+@pytest.mark.parametrize("exemple", sorted(p.name for p in EXEMPLES.glob("*.yaml")))
+def test_controles_croises_gardes_memes_defauts_que_sans_memoire(exemple, monkeypatch):
+    """Les correspondances gardées par texte donnent les mêmes défauts, dans le même ordre, que des recherches
+    refaites à chaque fois (mémoire vidée à chaque texte)."""
+    analyse, pieces = _pieces_relues(exemple)
+    croises._TROUVES.clear()
+    premier = croises.controler(analyse.catalogue, pieces)
+    repris = croises.controler(analyse.catalogue, pieces)
+    monkeypatch.setattr(croises, "TEXTES_AU_PLUS", 0)
+    sans = croises.controler(analyse.catalogue, pieces)
+    assert premier == repris == sans
+
+
+def test_controles_croises_gardes_suivent_le_texte():
+    """Chaque contrôle croisé du catalogue, appliqué tour à tour à son exemple fautif et à son texte correct (les
+    textes de l'un et de l'autre étant gardés) : le défaut suit le texte, à chaque tour."""
+    cat = catalogue.charger(RACINE)
+    controles = [c for c in croises.controles(cat) if c.correct]
+    assert controles
+    for _ in range(2):
+        for c in controles:
+            fautif = [d for d in croises.appliquer(c, croises.pieces_d_exemple(c.exemple)) if d.regle == c.id]
+            assert fautif, c.id
+            assert croises.appliquer(c, croises.pieces_d_exemple(c.correct)) == [], c.id
+
+
+def test_controles_croises_memoire_bornee(monkeypatch):
+    """Au-delà de TEXTES_AU_PLUS textes gardés, la mémoire repart de zéro : elle ne grandit pas avec le lot."""
+    import re
+
+    monkeypatch.setattr(croises, "TEXTES_AU_PLUS", 5)
+    croises._TROUVES.clear()
+    croises._GARDES[0] = 0
+    motif, autre = re.compile(r"\d+"), re.compile(r"[a-z]+")
+    for i in range(23):
+        assert [m.group(0) for m in croises._trouves(motif, f"lot {i}")] == [str(i)]
+        assert [m.group(0) for m in croises._trouves(autre, f"lot {i}")] == ["lot"]
+        assert sum(len(d) for d in croises._TROUVES.values()) <= 5
+
+
+@pytest.mark.parametrize("texte, attendu", [
+    ("Rubrique « {{ intitule }} » pour {{ variable_inconnue }}.", "« variable_inconnue »"),
+    ("Rubrique « {{ intitule }.", "impossible à rendre"),
+])
+def test_cadre_de_memoire_modeles_gardes_erreurs_redites(tmp_path, texte, attendu):
+    """Les textes du cadre de mémoire compilés une fois par processus : une erreur de rendu ou de syntaxe n'est pas
+    gardée, elle se redit à chaque génération (contrôles compris, qui relisent les titres du cadre) ; un texte
+    correct rendu pour deux consultations suit chacune."""
+    import shutil
+
+    from generateur.droit.regles import preparer
+    from generateur.erreurs import ErreurDonnees
+    from generateur.pieces import lecture, memoire
+
+    racine = tmp_path / "catalogue"
+    racine.mkdir()
+    for nom in ("catalogue.yaml", "questionnaire.yaml"):
+        shutil.copy(RACINE / nom, racine / nom)
+    for nom in ("clauses", "modeles", "acheteurs"):
+        shutil.copytree(RACINE / nom, racine / nom)
+    fichier = racine / "modeles" / "memoire.yaml"
+    lignes = fichier.read_text(encoding="utf-8").split("\n")
+    rang = next(i for i, ligne in enumerate(lignes) if ligne.startswith("  sous_critere: "))
+    lignes[rang] = f'  sous_critere: "{texte}"'
+    fichier.write_text("\n".join(lignes), encoding="utf-8")
+    analyse = preparer(EXEMPLES / "travaux-lycee.yaml", racine)
+    for appel in (lambda: memoire.blocs_cadre(analyse), lambda: lecture.controler(analyse),
+                  lambda: memoire.blocs_cadre(analyse)):
+        with pytest.raises(ErreurDonnees) as exc:
+            appel()
+        assert attendu in str(exc.value)
+
+
+def test_cadre_de_memoire_modeles_gardes_suivent_la_consultation():
+    """Un même texte du cadre, compilé une fois, rendu pour deux consultations : chacune a ses intitulés."""
+    from generateur.donnees.formats import typographie
+    from generateur.droit.regles import preparer
+    from generateur.pieces import memoire
+    from generateur.pieces.lecture import texte_blocs
+
+    textes = {}
+    for exemple in ("travaux-lycee", "restauration-lycees", "travaux-lycee"):
+        analyse = preparer(EXEMPLES / f"{exemple}.yaml", RACINE)
+        texte = texte_blocs(memoire.blocs_cadre(analyse)[0])
+        textes.setdefault(exemple, texte)
+        assert textes[exemple] == texte
+        for c in analyse.contexte["criteres"]:
+            for s in c.get("sous_criteres") or []:
+                assert typographie(f"seul sous-critère «\u00a0{s['intitule']}\u00a0»") in texte
+    assert textes["travaux-lycee"] != textes["restauration-lycees"]
+
+
+def _cellules_texte(blocs: list) -> list:
+    from generateur.pieces.blocs import Tableau
+
+    return [[[(s.texte, s.gras, s.italique, s.a_completer) for s in c] for c in ligne]
+            for b in blocs if isinstance(b, Tableau) for ligne in b.lignes]
+
+
+def test_cellules_gardees_memes_tableaux_que_neuves(monkeypatch):
+    """Les cellules partagées d'un tableau à l'autre (fiche, annexe) : mêmes blocs que des cellules neuves, après
+    qu'une consultation a été relue et écrite en WordprocessingML (aucune cellule gardée n'est modifiée) ; une autre
+    consultation a ses propres valeurs ; la mémoire est bornée."""
+    from generateur.droit.regles import preparer
+    from generateur.pieces import annexe, lecture, relecture, tracabilite
+    from generateur.rendu.ooxml import Ecrivain, Numerotation, Styles
+
+    def produire(exemple: str) -> tuple[list, list]:
+        analyse = preparer(EXEMPLES / exemple, RACINE)
+        blocs_fiche = tracabilite.fiche(analyse)[0]
+        conformite = lecture.controler(analyse, blocs_fiche=blocs_fiche)
+        blocs_annexe = annexe.blocs(analyse, conformite)[0]
+        lues = _cellules_texte(blocs_fiche), _cellules_texte(blocs_annexe)  # avant relecture et écriture
+        for nom, blocs in (("Fiche", blocs_fiche), (annexe.TITRE, blocs_annexe)):
+            relecture.piece(nom, blocs)
+            assert Ecrivain(Styles(), Numerotation(100, 1)).blocs(blocs)
+        return lues
+
+    tracabilite._CELLULES.clear()
+    gardees = [produire(e) for e in ("travaux-lycee.yaml", "restauration-lycees.yaml", "travaux-lycee.yaml")]
+    assert len(tracabilite._CELLULES) > 100
+    assert gardees[0] == gardees[2] != gardees[1]
+    monkeypatch.setattr(tracabilite, "CELLULES_AU_PLUS", -1)  # vidée avant chaque tableau : cellules neuves
+    assert [produire(e) for e in ("travaux-lycee.yaml", "restauration-lycees.yaml")] == gardees[:2]
+    monkeypatch.setattr(tracabilite, "CELLULES_AU_PLUS", 50)
+    for i in range(200):
+        tracabilite.tableau([["Rubrique", "Valeur"], [f"ligne {i}", "l'acheteur : oui"]])
+        assert len(tracabilite._CELLULES) <= 50 + 4
+    assert tracabilite.tableau([["l'acheteur : oui"]]).lignes[0][0][0].texte == "l\u2019acheteur\u00a0: oui"
+
+
+def test_unites_gardees_memes_pieces_que_neuves(monkeypatch):
+    """Les unités partagées d'une pièce et d'une consultation à l'autre : chaque pièce relue (RC, CCAP, CCTP, fiche)
+    a exactement les unités, dans le même ordre, qu'une lecture sans mémoire, et les mêmes défauts de relecture et
+    de contrôles croisés ; une consultation n'hérite rien d'une autre ; la mémoire est bornée."""
+    from generateur.pieces import relecture
+
+    relecture._UNITES.clear()
+    lues = {}
+    for exemple in ("travaux-lycee.yaml", "nettoyage-hotel-region.yaml", "travaux-lycee.yaml"):
+        analyse, pieces = _pieces_relues(exemple)
+        lues.setdefault(exemple, []).append((pieces, relecture.relire(analyse.catalogue, pieces)
+                                             + croises.controler(analyse.catalogue, pieces)))
+    monkeypatch.setattr(relecture, "UNITES_AU_PLUS", -1)  # vidée avant chaque pièce : unités neuves
+    for exemple, ((pieces, defauts), *autres) in lues.items():
+        analyse, neuves = _pieces_relues(exemple)
+        assert {n: p.unites for n, p in pieces.items()} == {n: p.unites for n, p in neuves.items()}
+        assert defauts == relecture.relire(analyse.catalogue, neuves) + croises.controler(analyse.catalogue, neuves)
+        for pieces_, defauts_ in autres:
+            assert {n: p.unites for n, p in pieces_.items()} == {n: p.unites for n, p in pieces.items()}
+            assert defauts_ == defauts
+    assert lues["travaux-lycee.yaml"][0][0]["RC"].unites != lues["nettoyage-hotel-region.yaml"][0][0]["RC"].unites
+    monkeypatch.setattr(relecture, "UNITES_AU_PLUS", 100)
+    _pieces_relues("restauration-lycees.yaml")
+    assert len(relecture._UNITES) <= 100 + 2000  # vidée avant chaque pièce qui la trouve pleine
+    relecture.piece("Essai", [relecture.Paragraphe([relecture.Segment("Texte seul.")])])
+    assert len(relecture._UNITES) == 1
+
+
+def test_textes_des_blocs_gardes_memes_faits_que_sans_memoire(monkeypatch):
+    """Le texte des blocs gardé sous leur identité (blocs des clauses, partagés) : les faits lus dans les pièces
+    (textes des articles, lots, contenu des lots du CCTP, critères) sont ceux d'une lecture sans mémoire, pour des
+    consultations qui se suivent ; les textes d'articles sont les lignes non vides de chaque bloc, titres numérotés
+    exclus."""
+    from generateur.droit.regles import preparer
+    from generateur.pieces import lecture
+    from generateur.pieces.assemblage import blocs_document
+    from generateur.pieces.blocs import Titre
+
+    def faits(exemple: str) -> tuple[dict, dict]:
+        analyse = preparer(EXEMPLES / exemple, RACINE)
+        corps = {doc: blocs_document(analyse, doc)[0] for doc in analyse.catalogue.documents}
+        return corps, lecture.faits_des_pieces(analyse, corps)
+
+    lecture._TEXTES_BLOCS.clear()
+    suite = [(e, faits(e)) for e in ("travaux-lycee.yaml", "amp-espaces-verts.yaml", "travaux-lycee.yaml")]
+    assert len(lecture._TEXTES_BLOCS) > 100
+    monkeypatch.setattr(lecture, "BLOCS_AU_PLUS", 0)  # vidée à chaque bloc : aucun texte repris
+    for exemple, (corps, gardes) in suite:
+        assert faits(exemple)[1] == gardes
+        for doc, blocs in corps.items():
+            attendus: dict[str, list[str]] = {}
+            courants: list[str] = []
+            for b in blocs:
+                numero = lecture.relecture.RE_NUMERO_TITRE.match(b.texte) if isinstance(b, Titre) else None
+                if numero and b.niveau <= 2:
+                    courants = (courants[:1] if b.niveau == 2 else []) + [numero.group(1)]
+                    for n in courants:
+                        attendus.setdefault(n, [])
+                    continue
+                for n in courants:
+                    attendus[n] += [ligne for ligne in lecture.texte_blocs([b]).split("\n") if ligne.strip()]
+            assert gardes["textes_articles"][doc] == attendus, doc
+    assert suite[0][1][1] == suite[2][1][1] != suite[1][1][1]
+
+
+def test_empreintes_des_sections_gardees_suivent_le_catalogue(tmp_path):
+    """Les empreintes des sections du catalogue (entrées du manifeste, qui décident des consultations concernées par
+    un changement) calculées une fois par catalogue chargé : celles d'un calcul modifié changent (et elles seules),
+    elles sont relues à l'identique pour le même catalogue, et celles rendues ne peuvent pas abîmer la mémoire."""
+    import hashlib
+    import json
+    import shutil
+
+    from generateur.pieces import tracabilite
+
+    def calculees(cat) -> dict[str, str]:
+        return {nom: hashlib.sha256(json.dumps(getattr(cat, nom), sort_keys=True, ensure_ascii=False,
+                                               default=str).encode("utf-8")).hexdigest()
+                for nom in ("documents", "calculs", "ccag")}
+
+    racine = tmp_path / "catalogue"
+    racine.mkdir()
+    for nom in ("catalogue.yaml", "questionnaire.yaml"):
+        shutil.copy(RACINE / nom, racine / nom)
+    for nom in ("clauses", "modeles", "acheteurs"):
+        shutil.copytree(RACINE / nom, racine / nom)
+    texte = (racine / "catalogue.yaml").read_text(encoding="utf-8")
+    ancien = "Valeur estimée du besoin : somme des montants estimés de tous les lots"
+    assert ancien in texte
+    (racine / "catalogue.yaml").write_text(texte.replace(ancien, ancien + " (modifiée)"), encoding="utf-8")
+    original, modifie = catalogue.charger(RACINE), catalogue.charger(racine)
+    for _ in range(2):
+        for cat in (original, modifie):
+            gardees = tracabilite._sections(cat)
+            assert gardees == calculees(cat)
+            gardees["calculs"] = "abîmée"  # une copie : la mémoire n'est pas touchée
+    a, b = tracabilite._sections(original), tracabilite._sections(modifie)
+    assert a["calculs"] != b["calculs"] and a["documents"] == b["documents"] and a["ccag"] == b["ccag"]
