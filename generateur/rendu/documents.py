@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.util
 import io
 import json
 import os
 import pickle
+import stat
 import sys
 import zipfile
 from functools import lru_cache
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from docx import Document
-from docx.opc.exceptions import PackageNotFoundError
-from docx.opc.pkgwriter import PackageWriter
-from docx.shared import Mm
-from docxtpl import DocxTemplate, InlineImage, Listing
 from jinja2 import Template
-from lxml import etree
 from markupsafe import Markup
 
 from ..donnees.formats import typographie
@@ -32,6 +28,11 @@ from ..erreurs import ErreurDonnees, Probleme
 from .ooxml import W_NS, Ecrivain, Numerotation, Styles, texte_permis
 from ..donnees.fichiers import zip_reproductible
 
+if TYPE_CHECKING:
+    from docxtpl import DocxTemplate
+
+# python-docx, docxtpl et lxml (≈ 50 ms d'import) ne sont importés que pour rendre un document : une commande dont
+# toutes les pièces Word sont reprises d'une génération précédente (`produire`) s'en passe.
 _W = f"{{{W_NS}}}"
 # Corps et sommaire, écrits par ooxml, sont insérés après le rendu docxtpl : ils n'ont à passer ni par
 # Jinja ni par les expressions régulières de docxtpl (le plus gros du temps de rendu d'un long document).
@@ -78,6 +79,10 @@ _PARTIES_NETTOYEES: dict[str, str] = {}
 @lru_cache(maxsize=16)
 def _document_vierge(chemin: str, _date: int, _taille: int) -> Any:
     """Le modèle ouvert par python-docx, une fois par fichier (date et taille dans la clé : relu s'il change)."""
+    from docx import Document
+    from docx.opc.exceptions import PackageNotFoundError
+    from lxml import etree
+
     try:
         return Document(chemin)
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, etree.XMLSyntaxError) as exc:
@@ -85,23 +90,30 @@ def _document_vierge(chemin: str, _date: int, _taille: int) -> Any:
                                      chemin)) from None
 
 
-class _Modele(DocxTemplate):
-    """DocxTemplate qui part d'une copie du modèle déjà ouvert, et ne nettoie qu'une fois (patch_xml, des
-    expressions régulières) chaque partie d'un modèle."""
+@lru_cache(maxsize=1)
+def _classe_modele() -> type[DocxTemplate]:
+    """`_Modele`, sous-classe de DocxTemplate (docxtpl importé au premier rendu)."""
+    from docxtpl import DocxTemplate
 
-    def init_docx(self, reload: bool = True) -> None:
-        if not self.docx or (self.is_rendered and reload):
-            etat = os.stat(self.template_file)
-            # Copier l'arbre du paquet déjà lu coûte moitié moins que relire le .docx.
-            self.docx = copy.deepcopy(_document_vierge(str(self.template_file), etat.st_mtime_ns, etat.st_size))
-            self.is_rendered = False
+    class _Modele(DocxTemplate):
+        """DocxTemplate qui part d'une copie du modèle déjà ouvert, et ne nettoie qu'une fois (patch_xml, des
+        expressions régulières) chaque partie d'un modèle."""
 
-    def patch_xml(self, src_xml: str) -> str:
-        if src_xml not in _PARTIES_NETTOYEES:
-            if len(_PARTIES_NETTOYEES) >= 256:
-                _PARTIES_NETTOYEES.clear()
-            _PARTIES_NETTOYEES[src_xml] = super().patch_xml(src_xml)
-        return _PARTIES_NETTOYEES[src_xml]
+        def init_docx(self, reload: bool = True) -> None:
+            if not self.docx or (self.is_rendered and reload):
+                etat = os.stat(self.template_file)
+                # Copier l'arbre du paquet déjà lu coûte moitié moins que relire le .docx.
+                self.docx = copy.deepcopy(_document_vierge(str(self.template_file), etat.st_mtime_ns, etat.st_size))
+                self.is_rendered = False
+
+        def patch_xml(self, src_xml: str) -> str:
+            if src_xml not in _PARTIES_NETTOYEES:
+                if len(_PARTIES_NETTOYEES) >= 256:
+                    _PARTIES_NETTOYEES.clear()
+                _PARTIES_NETTOYEES[src_xml] = super().patch_xml(src_xml)
+            return _PARTIES_NETTOYEES[src_xml]
+
+    return _Modele
 
 
 def _styles(document: Any) -> tuple[Styles, int]:
@@ -137,6 +149,8 @@ def _styles_du_modele(chemin: str, _date: int, _taille: int) -> tuple[Styles, in
 
 
 def _ajouter_numerotation(modele: DocxTemplate, numerotation: Numerotation) -> None:
+    from lxml import etree
+
     racine = modele.docx.part.numbering_part.element  # get_docx() rechargerait le modèle vierge
     fin = racine.find(f"{_W}numIdMacAtCleanup")
     for xml in numerotation.xml():
@@ -162,6 +176,8 @@ class _Collecteur:
 
 def _paquet(tpl: DocxTemplate, corps: Callable[[bytes], bytes]) -> bytes:
     """Parties du paquet python-docx → .docx ; `corps` transforme document.xml sérialisé (insertion des fragments)."""
+    from docx.opc.pkgwriter import PackageWriter
+
     tpl.pre_processing()
     paquet = tpl.docx.part.package
     collecteur = _Collecteur()
@@ -187,6 +203,8 @@ class _Images:
         self.suivant = self.PREMIER
 
     def __call__(self, image: Image) -> str:
+        from docx.shared import Mm
+
         inline = self.tpl.docx.part.new_pic_inline(io.BytesIO(image.donnees), Mm(image.largeur_mm), None)
         inline.docPr.set("descr", texte_permis(image.description))
         inline.docPr.set("id", str(self.suivant))
@@ -225,12 +243,23 @@ def _inserer(xml: bytes, fragments: dict[str, str], modele: Path) -> bytes:
 DOCUMENTS = "documents"
 
 
+def _installation(module: str) -> bytes:
+    """Une bibliothèque telle qu'elle est installée, sans l'importer : texte de son module (python-docx et docxtpl y
+    écrivent leur version), chemin, taille et date (une autre version, même réinstallée au même endroit, diffère)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin:
+        return b"absent"
+    etat = os.stat(spec.origin)
+    entete = f"{spec.origin}:{etat.st_size}:{etat.st_mtime_ns}\0".encode()
+    return entete + (Path(spec.origin).read_bytes() if spec.origin.endswith(".py") else b"")
+
+
 @lru_cache(maxsize=1)
 def _code_du_rendu() -> str:
     """Ce dont dépend le rendu d'un document, hors ses entrées : modules de dce qui l'écrivent, bibliothèques (docxtpl,
-    python-docx, lxml, Jinja, zlib) et version de Python (format des pickles qui servent d'empreinte)."""
-    import docx
-    import docxtpl
+    python-docx, lxml, Jinja, zlib) et version de Python (format des pickles qui servent d'empreinte). Les
+    bibliothèques du rendu ne sont pas importées pour autant : une commande dont toutes les pièces sont reprises
+    s'en passe."""
     import jinja2
     import zlib
 
@@ -241,8 +270,8 @@ def _code_du_rendu() -> str:
     from . import ooxml
 
     modules = (__file__, ooxml.__file__, fichiers.__file__, formats.__file__, blocs.__file__, expressions.__file__)
-    return cache.empreinte(cache.sources(*modules), __version__, sys.version, docxtpl.__version__,
-                           getattr(docx, "__version__", ""), ".".join(map(str, etree.LXML_VERSION)),
+    bibliotheques = [_installation(m) for m in ("docx", "docxtpl", "lxml", "lxml.etree")]
+    return cache.empreinte(cache.sources(*modules), __version__, sys.version, *bibliotheques,
                            jinja2.__version__, zlib.ZLIB_RUNTIME_VERSION)
 
 
@@ -285,10 +314,7 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
         return _produire(modele, variables, blocs, titres)
     cle = empreinte_entrees(modele, variables, blocs, titres)
     if cle is not None and precedent is not None:
-        try:
-            octets = precedent.read_bytes()
-        except OSError:
-            octets = None
+        octets = _lire_precedent(precedent)
         verdict = cache.empreinte(cle, hashlib.sha256(octets).digest()) if octets is not None else None
         if verdict is not None and cache.marque(DOCUMENTS, verdict):
             cache.marquer(DOCUMENTS, verdict)  # verdict resservi : le dernier à quitter le cache quand il est plein
@@ -301,11 +327,37 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
     return octets
 
 
+TAILLE_PRECEDENT_MAX = 64 * 1024 * 1024  # un document Word de dce en fait moins d'un mégaoctet
+
+
+def _lire_precedent(chemin: Path) -> bytes | None:
+    """Les octets du document d'une génération précédente (`produire`), s'il est un fichier ordinaire de taille
+    raisonnable ; None sinon (absent, illisible, tube ou périphérique au même nom : ouvert sans attendre, jamais lu)."""
+    try:
+        fd = os.open(chemin, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return None
+    try:
+        etat = os.fstat(fd)
+        if not stat.S_ISREG(etat.st_mode) or etat.st_size > TAILLE_PRECEDENT_MAX:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as flux:
+            octets = flux.read(TAILLE_PRECEDENT_MAX + 1)
+        return octets if len(octets) <= TAILLE_PRECEDENT_MAX else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def _produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre]) -> bytes:
+    from docx.shared import Mm
+    from docxtpl import InlineImage, Listing
+
     try:
         etat = modele.stat()
         styles, premier = _styles_du_modele(str(modele), etat.st_mtime_ns, etat.st_size)
-        tpl = _Modele(str(modele))
+        tpl = _classe_modele()(str(modele))
         tpl.init_docx()
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise ErreurDonnees(Probleme(f"modèle Word illisible ({exc})", modele)) from None
@@ -348,6 +400,8 @@ def verifier_modeles(racine: Path) -> list[Probleme]:
             continue
         for nom in ((doc.donnees or {}).get("modeles") or {}).values():
             fichiers.append(profil.parent / str(nom))
+    from docxtpl import DocxTemplate
+
     connues = set(VARIABLES_MODELE) | set(EMPLACEMENTS)
     for fichier in fichiers:
         try:
