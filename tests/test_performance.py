@@ -346,6 +346,90 @@ def test_evaluation_lit_le_contexte_tel_qu_il_est():
     assert evaluer("montant", {"montant": 7}) == 7 and evaluer("montant * 2", contexte) == 300
 
 
+def test_rendu_d_un_modele_lit_le_contexte_tel_qu_il_est():
+    """Un modèle (clause, message d'un contrôle) rendu sans recopier son contexte donne ce que donnerait une copie :
+    les réponses masquent les fonctions de l'environnement, qui restent sinon ; une valeur modifiée entre deux
+    rendus est relue ; une variable posée par le modèle ne reste pas dans le contexte ; une variable absente est
+    une erreur qui la nomme."""
+    from jinja2.exceptions import UndefinedError
+
+    from generateur.droit.expressions import ENV_CLAUSES, ENV_EXPRESSIONS
+
+    modele = ENV_EXPRESSIONS.from_string("{% set total = montant * 2 %}{{ total }} {{ range(2) | list }} {{ lots | "
+                                         "map(attribute='numero') | join(',') }}")
+    contexte = {"montant": 100, "lots": [{"numero": 1}, {"numero": 2}]}
+    assert modele.render(contexte) == "200 [0, 1] 1,2"
+    contexte["montant"] = 150
+    assert modele.render(contexte) == "300 [0, 1] 1,2" and "total" not in contexte
+    assert ENV_EXPRESSIONS.from_string("{{ range }}").render({"range": "réponse"}) == "réponse"
+    assert ENV_CLAUSES.from_string("Objet : {{ objet }}").render({"objet": "*gras* [lien]"}) == \
+        "Objet : \\*gras\\* \\[lien\\]"  # valeur saisie échappée pour Markdown, comme avant
+    with pytest.raises(UndefinedError, match="absente"):
+        ENV_EXPRESSIONS.from_string("{{ absente }}").render({"montant": 1})
+
+
+def test_generer_reprend_les_pieces_du_dossier_de_sortie(tmp_path, sans_cache):
+    """`dce generer` dans un dossier qui contient déjà la même consultation reprend ses pièces Word à l'octet, sans
+    même importer python-docx ni docxtpl ; une pièce retouchée, ou remplacée par un tube, est rendue de nouveau
+    (sans attendre le tube) ; chaque fois, le dossier est identique à une génération sans cache."""
+    env = {**os.environ, "DCE_CACHE": str(tmp_path / "cache"), "DCE_RACINE": str(RACINE)}
+    sortie = tmp_path / "dce"
+    script = ("import runpy, sys\n"
+              "sys.argv = ['dce', 'generer', sys.argv[1], '--sortie', sys.argv[2]]\n"
+              "try:\n    runpy.run_module('generateur.interfaces.cli', run_name='__main__')\n"
+              "except SystemExit:\n    pass\n"
+              "print(' '.join(sorted(m for m in sys.modules if '.' not in m)))\n")
+
+    def generer() -> set[str]:
+        sortie_std = subprocess.run([sys.executable, "-c", script, str(EXEMPLE), str(sortie)], check=True,
+                                    capture_output=True, text=True, env=env, cwd=RACINE, timeout=120).stdout
+        assert {f.name: f.read_bytes() for f in sorted(sortie.iterdir())} == sans_cache
+        return set(sortie_std.split("\n")[-2].split())
+
+    assert {"docx", "docxtpl"} <= generer()  # dossier neuf : tout est rendu
+    assert not {"docx", "docxtpl"} & generer()  # tout est repris
+    ccap = next(sortie.glob("*-CCAP.docx"))
+    ccap.write_bytes(ccap.read_bytes() + b"\0")
+    assert {"docx", "docxtpl"} <= generer()
+    if hasattr(os, "mkfifo"):
+        rc = next(sortie.glob("*-RC.docx"))
+        rc.unlink()
+        os.mkfifo(rc)
+        assert {"docx", "docxtpl"} <= generer()
+
+
+def test_reponses_analysees_gardees_suivent_le_fichier(tmp_path, monkeypatch):
+    """Un fichier YAML analysé est gardé dans le cache disque : relu, il donne les mêmes données, lignes et octets
+    qu'une analyse ; modifié, il est analysé de nouveau ; rendu invalide, il est refusé avec sa ligne même après une
+    version gardée ; chaque lecture rend des données neuves (en modifier une ne change pas la suivante)."""
+    from generateur.donnees import yaml_lignes
+    from generateur.erreurs import ErreurDonnees
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    fichier = tmp_path / "reponses.yaml"
+    texte = (EXEMPLES / "travaux-lycee.yaml").read_text(encoding="utf-8")
+    fichier.write_text(texte, encoding="utf-8")
+    direct = yaml_lignes.lire_texte(texte, fichier)
+    premier = yaml_lignes.lire(fichier)
+    assert len(list((tmp_path / "cache" / "yaml-lus").iterdir())) == 1
+    analyses = []
+    monkeypatch.setattr(yaml_lignes, "lire_texte", lambda t, f: analyses.append(f) or direct)
+    relu = yaml_lignes.lire(fichier)
+    assert analyses == []  # relu dans le cache
+    for doc in (premier, relu):
+        assert (doc.donnees, doc.lignes, doc.fichier, doc.octets) == \
+            (direct.donnees, direct.lignes, fichier, fichier.read_bytes())
+    relu.donnees["objet"] = "modifié par un appelant"
+    assert yaml_lignes.lire(fichier).donnees["objet"] == direct.donnees["objet"]
+    monkeypatch.undo()
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    fichier.write_text(texte.replace("reference:", "reference: 2099-X\nancienne_reference:", 1), encoding="utf-8")
+    assert yaml_lignes.lire(fichier).donnees["reference"] == "2099-X"
+    fichier.write_text(texte + "\nobjet: en double\n", encoding="utf-8")
+    with pytest.raises(ErreurDonnees, match="double"):
+        yaml_lignes.lire(fichier)
+
+
 def test_liens_spaser_gardes_par_analyse_suivent_les_clauses_retenues(monkeypatch):
     """Les liens SPASER d'une analyse (lus par la fiche, l'annexe, le manifeste et les contrôles) sont calculés une
     fois ; ils sont recalculés si le choix des clauses retenues change, et une liste rendue modifiée par un appelant
