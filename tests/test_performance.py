@@ -398,6 +398,29 @@ def test_generer_reprend_les_pieces_du_dossier_de_sortie(tmp_path, sans_cache):
         assert {"docx", "docxtpl"} <= generer()
 
 
+def test_production_rend_le_ramasse_miettes_comme_elle_l_a_trouve(tmp_path):
+    """Le ramasse-miettes, arrêté le temps de produire un DCE, est remis en marche après, même quand la production
+    échoue ; arrêté par l'appelant, il le reste."""
+    import gc
+
+    from generateur.erreurs import ErreurDonnees
+    from generateur.rendu import generation
+
+    assert gc.isenabled()
+    assert generation.produire_dce(EXEMPLE, RACINE).contenus and gc.isenabled()
+    invalide = tmp_path / "reponses.yaml"
+    invalide.write_text("objet: [\n", encoding="utf-8")
+    with pytest.raises(ErreurDonnees):
+        generation.produire_dce(invalide, RACINE)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        generation.produire_dce(EXEMPLE, RACINE)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_reponses_analysees_gardees_suivent_le_fichier(tmp_path, monkeypatch):
     """Un fichier YAML analysé est gardé dans le cache disque : relu, il donne les mêmes données, lignes et octets
     qu'une analyse ; modifié, il est analysé de nouveau ; rendu invalide, il est refusé avec sa ligne même après une
