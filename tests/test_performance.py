@@ -369,33 +369,103 @@ def test_rendu_d_un_modele_lit_le_contexte_tel_qu_il_est():
 
 
 def test_generer_reprend_les_pieces_du_dossier_de_sortie(tmp_path, sans_cache):
-    """`dce generer` dans un dossier qui contient déjà la même consultation reprend ses pièces Word à l'octet, sans
-    même importer python-docx ni docxtpl ; une pièce retouchée, ou remplacée par un tube, est rendue de nouveau
-    (sans attendre le tube) ; chaque fois, le dossier est identique à une génération sans cache."""
+    """`dce generer` dans un dossier qui contient déjà la même consultation reprend ses pièces Word à l'octet ; une
+    pièce retouchée, ou remplacée par un tube, est rendue de nouveau (sans attendre le tube), sur le squelette gardé
+    de son modèle : ni python-docx ni docxtpl ne sont alors importés. Chaque fois, le dossier est identique à une
+    génération sans cache."""
     env = {**os.environ, "DCE_CACHE": str(tmp_path / "cache"), "DCE_RACINE": str(RACINE)}
     sortie = tmp_path / "dce"
     script = ("import runpy, sys\n"
+              "from generateur.rendu import documents\n"
+              "rendus, rendre = [], documents._produire\n"
+              "documents._produire = lambda m, v, b, t: rendus.append(v['sigle_document']) or rendre(m, v, b, t)\n"
               "sys.argv = ['dce', 'generer', sys.argv[1], '--sortie', sys.argv[2]]\n"
               "try:\n    runpy.run_module('generateur.interfaces.cli', run_name='__main__')\n"
               "except SystemExit:\n    pass\n"
+              "print(' '.join(sorted(rendus)))\n"
               "print(' '.join(sorted(m for m in sys.modules if '.' not in m)))\n")
 
-    def generer() -> set[str]:
+    def generer() -> tuple[list[str], set[str]]:
         sortie_std = subprocess.run([sys.executable, "-c", script, str(EXEMPLE), str(sortie)], check=True,
                                     capture_output=True, text=True, env=env, cwd=RACINE, timeout=120).stdout
         assert {f.name: f.read_bytes() for f in sorted(sortie.iterdir())} == sans_cache
-        return set(sortie_std.split("\n")[-2].split())
+        rendus, modules = sortie_std.split("\n")[-3:-1]
+        return rendus.split(), set(modules.split())
 
-    assert {"docx", "docxtpl"} <= generer()  # dossier neuf : tout est rendu
-    assert not {"docx", "docxtpl"} & generer()  # tout est repris
+    rendus, modules = generer()  # dossier neuf, cache vide : tout est rendu
+    assert rendus == ["ANNEXE", "CCAP", "CCTP", "RC", "SPASER"] and {"docx", "docxtpl"} <= modules
+    rendus, modules = generer()  # tout est repris
+    assert rendus == [] and not {"docx", "docxtpl"} & modules
     ccap = next(sortie.glob("*-CCAP.docx"))
     ccap.write_bytes(ccap.read_bytes() + b"\0")
-    assert {"docx", "docxtpl"} <= generer()
+    rendus, modules = generer()
+    assert rendus == ["CCAP"] and not {"docx", "docxtpl"} & modules
     if hasattr(os, "mkfifo"):
         rc = next(sortie.glob("*-RC.docx"))
         rc.unlink()
         os.mkfifo(rc)
-        assert {"docx", "docxtpl"} <= generer()
+        assert generer()[0] == ["RC"]
+
+
+@pytest.mark.parametrize("exemple", sorted(p.name for p in EXEMPLES.glob("*.yaml")))
+def test_document_assemble_sur_son_squelette_comme_rendu_complet(exemple, tmp_path, monkeypatch):
+    """Chaque pièce Word assemblée sur le squelette gardé de son modèle (rendu docxtpl des variables : couverture,
+    en-têtes, propriétés) a les octets du rendu complet par docxtpl et python-docx, que le squelette vienne d'être
+    calculé ou soit relu ; un squelette par pièce, un autre pour d'autres variables."""
+    from generateur.pieces.assemblage import blocs_document
+    from generateur.pieces.tracabilite import fiche
+    from generateur.droit.regles import preparer
+    from generateur.rendu import documents, generation
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    analyse = preparer(EXEMPLES / exemple, RACINE)
+    pieces = {d: blocs_document(analyse, d) for d in generation.PIECES}
+    pieces["SPASER"] = fiche(analyse)[:2]
+    for sigle, (blocs, titres) in pieces.items():
+        modele = generation.modele_de(analyse, "CCAP" if sigle == "SPASER" else sigle)
+        variables = generation.variables_modele(analyse, sigle, f"Pièce {sigle}")
+        complet = documents._produire_complet
+        attendu = complet(modele, variables, blocs, titres)
+        autres = {**variables, "objet": "Autre objet « à part »"}
+        attendu_autres = complet(modele, autres, blocs, titres)
+        monkeypatch.setattr(documents, "_produire_complet", None)  # assemblé sur le squelette, jamais rendu en entier
+        assert documents._produire(modele, variables, blocs, titres) == attendu  # squelette calculé
+        assert documents._produire(modele, variables, blocs, titres) == attendu  # squelette relu
+        assert documents._produire(modele, autres, blocs, titres) == attendu_autres != attendu
+        monkeypatch.setattr(documents, "_produire_complet", complet)
+    assert len(list((tmp_path / "cache" / documents.SQUELETTES).iterdir())) == 2 * len(pieces)
+
+
+def test_squelette_d_un_modele_a_numerotation_inhabituelle(tmp_path, monkeypatch):
+    """Un modèle dont la numérotation finit par w:numIdMacAtCleanup (Word l'écrit parfois) : les listes numérotées
+    ajoutées au squelette le sont devant lui, comme python-docx le fait ; mêmes octets que le rendu complet."""
+    import io
+    import zipfile
+
+    from generateur.pieces.assemblage import blocs_document
+    from generateur.droit.regles import preparer
+    from generateur.rendu import documents, generation
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    source = zipfile.ZipFile(RACINE / "modeles" / "dce.docx")
+    sortie = io.BytesIO()
+    with zipfile.ZipFile(sortie, "w", zipfile.ZIP_DEFLATED) as z:
+        for nom in source.namelist():
+            contenu = source.read(nom)
+            if nom == "word/numbering.xml":
+                assert b"numIdMacAtCleanup" not in contenu
+                contenu = contenu.replace(b"</w:numbering>", b'<w:numIdMacAtCleanup w:val="2"/></w:numbering>')
+            z.writestr(nom, contenu)
+    modele = tmp_path / "modele.docx"
+    modele.write_bytes(sortie.getvalue())
+    analyse = preparer(EXEMPLE, RACINE)
+    blocs, titres = blocs_document(analyse, "CCAP")
+    variables = generation.variables_modele(analyse, "CCAP", "Cahier des clauses administratives particulières")
+    attendu = documents._produire_complet(modele, variables, blocs, titres)
+    assert b"numIdMacAtCleanup" in zipfile.ZipFile(io.BytesIO(attendu)).read("word/numbering.xml")
+    monkeypatch.setattr(documents, "_produire_complet", None)  # assemblé sur le squelette, jamais rendu en entier
+    for _ in range(2):
+        assert documents._produire(modele, variables, blocs, titres) == attendu
 
 
 def test_production_rend_le_ramasse_miettes_comme_elle_l_a_trouve(tmp_path):

@@ -12,8 +12,9 @@ import pickle
 import stat
 import sys
 import zipfile
+import zlib
 from functools import lru_cache
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -174,8 +175,8 @@ class _Collecteur:
         pass
 
 
-def _paquet(tpl: DocxTemplate, corps: Callable[[bytes], bytes]) -> bytes:
-    """Parties du paquet python-docx → .docx ; `corps` transforme document.xml sérialisé (insertion des fragments)."""
+def _parties(tpl: DocxTemplate) -> dict[str, bytes]:
+    """Les parties du paquet python-docx, sérialisées (nom dans le zip → octets), dans l'ordre du paquet."""
     from docx.opc.pkgwriter import PackageWriter
 
     tpl.pre_processing()
@@ -184,9 +185,15 @@ def _paquet(tpl: DocxTemplate, corps: Callable[[bytes], bytes]) -> bytes:
     PackageWriter._write_content_types_stream(collecteur, paquet.parts)
     PackageWriter._write_pkg_rels(collecteur, paquet.rels)
     PackageWriter._write_parts(collecteur, paquet.parts)
+    return collecteur.parties
+
+
+def _paquet(tpl: DocxTemplate, corps: Callable[[bytes], bytes]) -> bytes:
+    """Parties du paquet python-docx → .docx ; `corps` transforme document.xml sérialisé (insertion des fragments)."""
+    parties = _parties(tpl)
     nom = tpl.docx.part.partname.membername
-    collecteur.parties[nom] = corps(collecteur.parties[nom])
-    return zip_reproductible(collecteur.parties)
+    parties[nom] = corps(parties[nom])
+    return zip_reproductible(parties)
 
 
 class _Images:
@@ -351,9 +358,19 @@ def _lire_precedent(chemin: Path) -> bytes | None:
 
 
 def _produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre]) -> bytes:
-    from docx.shared import Mm
-    from docxtpl import InlineImage, Listing
+    """Le document : assemblé sur le squelette gardé du modèle rendu avec ces variables (`_squelette`) s'il y en a
+    un, sinon rendu par docxtpl et python-docx (`_produire_complet`) ; mêmes octets dans les deux cas."""
+    if not any(isinstance(b, Image) for b in blocs):  # une image du corps ajoute une partie au paquet
+        squelette = _squelette(modele, variables)
+        if squelette is not None:
+            octets = _assembler(squelette, modele, blocs, titres)
+            if octets is not None:
+                return octets
+    return _produire_complet(modele, variables, blocs, titres)
 
+
+def _ouvrir(modele: Path) -> tuple[Styles, int, DocxTemplate]:
+    """Styles et premier numéro de liste libre du modèle, et le modèle prêt à rendre (copie du modèle ouvert)."""
     try:
         etat = modele.stat()
         styles, premier = _styles_du_modele(str(modele), etat.st_mtime_ns, etat.st_size)
@@ -361,11 +378,17 @@ def _produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres
         tpl.init_docx()
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise ErreurDonnees(Probleme(f"modèle Word illisible ({exc})", modele)) from None
-    numerotation = Numerotation(premier, styles.abstract_numeros)
-    ecrivain = Ecrivain(replace(styles), numerotation, _Images(tpl))
+    return styles, premier, tpl
+
+
+def _rendre_modele(tpl: DocxTemplate, modele: Path, variables: dict[str, Any], fragments: Any) -> None:
+    """Le modèle rendu par docxtpl avec les variables (les emplacements `fragments` marqués, remplis après la
+    sérialisation) et ses propriétés de document."""
+    from docx.shared import Mm
+    from docxtpl import InlineImage, Listing
+
     # typographie : la couverture et les en-têtes suivent la même typographie que le corps (pieces/blocs.py)
     contexte = {cle: texte_permis(typographie(v)) if isinstance(v, str) else v for cle, v in variables.items()}
-    fragments = dict(zip(EMPLACEMENTS, (ecrivain.blocs(blocs), ecrivain.sommaire(titres))))
     for nom in fragments:
         contexte[nom] = Markup(_emplacement(nom))
     if isinstance(contexte.get("acheteur_adresse"), list):
@@ -381,8 +404,139 @@ def _produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres
     proprietes.subject = texte_permis(str(variables.get("objet", "")))[:255]
     proprietes.author = texte_permis(str(variables.get("acheteur_nom", "")))[:255]
     proprietes.language = "fr-FR"  # langue du document, reprise par le PDF balisé (lecteurs d'écran)
+
+
+def _produire_complet(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre]) -> bytes:
+    styles, premier, tpl = _ouvrir(modele)
+    numerotation = Numerotation(premier, styles.abstract_numeros)
+    ecrivain = Ecrivain(replace(styles), numerotation, _Images(tpl))
+    fragments = dict(zip(EMPLACEMENTS, (ecrivain.blocs(blocs), ecrivain.sommaire(titres))))
+    _rendre_modele(tpl, modele, variables, fragments)
     _ajouter_numerotation(tpl, numerotation)
     return _paquet(tpl, lambda xml: _inserer(xml, fragments, modele))
+
+
+# Squelettes : le modèle Word rendu avec les variables d'une pièce (couverture, en-têtes, propriétés), sérialisé,
+# avant l'insertion du corps et de la numérotation des listes. D'une régénération à l'autre, les variables d'une
+# pièce ne changent pas : son squelette est gardé dans le cache de l'utilisateur (sous-dossier `squelettes`, au plus
+# SQUELETTES_MAX), et le document s'assemble sans docxtpl ni python-docx (le rendu docxtpl, la copie et la
+# sérialisation du modèle faisaient la moitié du temps d'un document). Les parties que le rendu ne change pas sont
+# gardées une fois par modèle (le gabarit).
+SQUELETTES = "squelettes"
+SQUELETTES_MAX = 16_384  # cinq pièces par consultation : les squelettes d'un lot de 3 000 consultations (≈ 3,5 Kio chacun)
+_SONDE = 999_999  # instances de numérotation d'essai : l'ajout par chaînes donne-t-il les octets de python-docx ?
+
+
+@dataclass
+class _Gabarit:
+    """Le modèle Word sans rendu : ses styles, son premier numéro de liste libre, ses parties sérialisées."""
+
+    styles: Styles
+    premier: int
+    parties: dict[str, bytes]
+
+
+@dataclass
+class _Squelette:
+    """Le modèle rendu avec des variables : ses parties sérialisées, compressées (zlib ; None : celle du gabarit,
+    inchangée)."""
+
+    gabarit: str  # clé du gabarit
+    parties: dict[str, bytes | None]
+    document: str  # partie du corps (emplacements du corps et du sommaire)
+    numerotation: str | None  # partie de la numérotation, si des instances w:num s'y ajoutent par chaînes
+    fin: bytes  # ce devant quoi s'ajoutent les instances w:num
+
+
+_GABARITS: dict[str, _Gabarit] = {}  # quelques modèles par processus
+
+
+def _cle_gabarit(modele: Path) -> str:
+    return cache.empreinte(_code_du_rendu(), "gabarit", _fichier(modele))
+
+
+def _gabarit(modele: Path, cle: str) -> _Gabarit:
+    if cle not in _GABARITS:
+        def calculer() -> _Gabarit:
+            styles, premier, tpl = _ouvrir(modele)
+            return _Gabarit(styles, premier, _parties(tpl))
+
+        gabarit = cache.objet(SQUELETTES + "-gabarits", cle, calculer, garder=16)
+        if not isinstance(gabarit, _Gabarit):
+            gabarit = calculer()
+        if len(_GABARITS) >= 8:
+            _GABARITS.clear()
+        _GABARITS[cle] = gabarit
+    return _GABARITS[cle]
+
+
+def _squelette(modele: Path, variables: dict[str, Any]) -> _Squelette | None:
+    """Le squelette du modèle rendu avec `variables`, gardé ou calculé ; None sans cache (`DCE_CACHE=0`) ou si un
+    fichier est illisible (le rendu complet le dira)."""
+    if cache.dossier(SQUELETTES) is None:
+        return None
+    try:
+        logo = variables.get("logo")
+        cle_gabarit = _cle_gabarit(modele)
+        cle = cache.empreinte(cle_gabarit, "squelette", _fichier(Path(logo)) if logo else "",
+                              json.dumps(variables, default=str, sort_keys=True, ensure_ascii=False))
+    except (OSError, TypeError, ValueError):
+        return None
+    squelette = cache.objet(SQUELETTES, cle, lambda: _calculer_squelette(modele, variables, cle_gabarit),
+                            garder=SQUELETTES_MAX)
+    return squelette if isinstance(squelette, _Squelette) and squelette.gabarit == cle_gabarit else None
+
+
+def _inserer_numeros(xml: bytes, fin: bytes, numerotation: Numerotation) -> bytes:
+    """numbering.xml sérialisé, avec les instances w:num de `numerotation` ajoutées devant `fin` (comme
+    `_ajouter_numerotation` avant la sérialisation : l'espace de noms w est déclaré à la racine)."""
+    ajout = "".join(x.replace(f' xmlns:w="{W_NS}"', "", 1) for x in numerotation.xml()).encode("utf-8")
+    return xml.replace(fin, ajout + fin, 1)
+
+
+def _calculer_squelette(modele: Path, variables: dict[str, Any], cle_gabarit: str) -> _Squelette:
+    gabarit = _gabarit(modele, cle_gabarit)
+    styles, premier, tpl = _ouvrir(modele)
+    _rendre_modele(tpl, modele, variables, dict.fromkeys(EMPLACEMENTS))
+    parties = _parties(tpl)
+    document = tpl.docx.part.partname.membername
+    numerotation: str | None = None
+    fin = b""
+    try:
+        partie = tpl.docx.part.numbering_part
+    except (KeyError, NotImplementedError):
+        partie = None
+    if partie is not None:
+        # l'ajout par chaînes n'est retenu que s'il donne, sur des instances d'essai, les octets de python-docx
+        nom = partie.partname.membername
+        xml = parties[nom]
+        fin = b"<w:numIdMacAtCleanup" if partie.element.find(f"{_W}numIdMacAtCleanup") is not None else b"</w:numbering>"
+        sonde = Numerotation(_SONDE, styles.abstract_numeros if styles.abstract_numeros is not None else 0)
+        sonde.nouvelle(), sonde.nouvelle()
+        _ajouter_numerotation(tpl, sonde)
+        if xml.count(fin) == 1 and _inserer_numeros(xml, fin, sonde) == partie.blob:  # blob : ce qu'écrit python-docx
+            numerotation = nom
+    return _Squelette(cle_gabarit, {n: None if gabarit.parties.get(n) == o else zlib.compress(o, 1)
+                                    for n, o in parties.items()}, document, numerotation, fin)
+
+
+def _assembler(squelette: _Squelette, modele: Path, blocs: list[Bloc], titres: list[Titre]) -> bytes | None:
+    """Le document assemblé sur son squelette ; None si le corps demande ce que le squelette ne sait pas ajouter
+    (instances de numérotation dans un modèle où l'ajout par chaînes ne donne pas les octets de python-docx)."""
+    gabarit = _gabarit(modele, squelette.gabarit)
+    if set(squelette.parties) - set(gabarit.parties) - {n for n, o in squelette.parties.items() if o is not None}:
+        return None
+    numerotation = Numerotation(gabarit.premier, gabarit.styles.abstract_numeros)
+    ecrivain = Ecrivain(replace(gabarit.styles), numerotation, None)
+    fragments = dict(zip(EMPLACEMENTS, (ecrivain.blocs(blocs), ecrivain.sommaire(titres))))
+    if numerotation.nouvelles and squelette.numerotation is None:
+        return None
+    parties = {n: gabarit.parties[n] if o is None else zlib.decompress(o) for n, o in squelette.parties.items()}
+    if numerotation.nouvelles:
+        nom = squelette.numerotation
+        parties[nom] = _inserer_numeros(parties[nom], squelette.fin, numerotation)
+    parties[squelette.document] = _inserer(parties[squelette.document], fragments, modele)
+    return zip_reproductible(parties)
 
 
 
