@@ -34,7 +34,7 @@ def test_cache_rempli_puis_relu_memes_octets(tmp_path, sans_cache):
     cache = tmp_path / "cache"
     premier = _generer(tmp_path / "premier", str(cache))
     assert len(list((cache / "jinja").glob("*.jinja"))) > 50  # clauses, conditions, messages, parties du modèle Word
-    assert {f.name.split("-")[0] for f in (cache / "memoires").iterdir()} == {"markdown", "relecture"}
+    assert {f.name.split("-")[0] for f in (cache / "memoires").iterdir()} == {"chemins", "markdown", "relecture"}
     entrees = sorted(f for f in cache.rglob("*") if f.is_file())
     assert premier == sans_cache
     dates = {e: e.stat().st_mtime_ns for e in entrees}
@@ -344,6 +344,183 @@ def test_evaluation_lit_le_contexte_tel_qu_il_est():
     assert evaluer("lots | map(attribute='numero') | list", contexte) == [1, 2]
     assert evaluer("range", {"range": "réponse"}) == "réponse"
     assert evaluer("montant", {"montant": 7}) == 7 and evaluer("montant * 2", contexte) == 300
+
+
+def test_rendu_d_un_modele_lit_le_contexte_tel_qu_il_est():
+    """Un modèle (clause, message d'un contrôle) rendu sans recopier son contexte donne ce que donnerait une copie :
+    les réponses masquent les fonctions de l'environnement, qui restent sinon ; une valeur modifiée entre deux
+    rendus est relue ; une variable posée par le modèle ne reste pas dans le contexte ; une variable absente est
+    une erreur qui la nomme."""
+    from jinja2.exceptions import UndefinedError
+
+    from generateur.droit.expressions import ENV_CLAUSES, ENV_EXPRESSIONS
+
+    modele = ENV_EXPRESSIONS.from_string("{% set total = montant * 2 %}{{ total }} {{ range(2) | list }} {{ lots | "
+                                         "map(attribute='numero') | join(',') }}")
+    contexte = {"montant": 100, "lots": [{"numero": 1}, {"numero": 2}]}
+    assert modele.render(contexte) == "200 [0, 1] 1,2"
+    contexte["montant"] = 150
+    assert modele.render(contexte) == "300 [0, 1] 1,2" and "total" not in contexte
+    assert ENV_EXPRESSIONS.from_string("{{ range }}").render({"range": "réponse"}) == "réponse"
+    assert ENV_CLAUSES.from_string("Objet : {{ objet }}").render({"objet": "*gras* [lien]"}) == \
+        "Objet : \\*gras\\* \\[lien\\]"  # valeur saisie échappée pour Markdown, comme avant
+    with pytest.raises(UndefinedError, match="absente"):
+        ENV_EXPRESSIONS.from_string("{{ absente }}").render({"montant": 1})
+
+
+def test_generer_reprend_les_pieces_du_dossier_de_sortie(tmp_path, sans_cache):
+    """`dce generer` dans un dossier qui contient déjà la même consultation reprend ses pièces Word à l'octet ; une
+    pièce retouchée, ou remplacée par un tube, est rendue de nouveau (sans attendre le tube), sur le squelette gardé
+    de son modèle : ni python-docx ni docxtpl ne sont alors importés. Chaque fois, le dossier est identique à une
+    génération sans cache."""
+    env = {**os.environ, "DCE_CACHE": str(tmp_path / "cache"), "DCE_RACINE": str(RACINE)}
+    sortie = tmp_path / "dce"
+    script = ("import runpy, sys\n"
+              "from generateur.rendu import documents\n"
+              "rendus, rendre = [], documents._produire\n"
+              "documents._produire = lambda m, v, b, t: rendus.append(v['sigle_document']) or rendre(m, v, b, t)\n"
+              "sys.argv = ['dce', 'generer', sys.argv[1], '--sortie', sys.argv[2]]\n"
+              "try:\n    runpy.run_module('generateur.interfaces.cli', run_name='__main__')\n"
+              "except SystemExit:\n    pass\n"
+              "print(' '.join(sorted(rendus)))\n"
+              "print(' '.join(sorted(m for m in sys.modules if '.' not in m)))\n")
+
+    def generer() -> tuple[list[str], set[str]]:
+        sortie_std = subprocess.run([sys.executable, "-c", script, str(EXEMPLE), str(sortie)], check=True,
+                                    capture_output=True, text=True, env=env, cwd=RACINE, timeout=120).stdout
+        assert {f.name: f.read_bytes() for f in sorted(sortie.iterdir())} == sans_cache
+        rendus, modules = sortie_std.split("\n")[-3:-1]
+        return rendus.split(), set(modules.split())
+
+    rendus, modules = generer()  # dossier neuf, cache vide : tout est rendu
+    assert rendus == ["ANNEXE", "CCAP", "CCTP", "RC", "SPASER"] and {"docx", "docxtpl"} <= modules
+    rendus, modules = generer()  # tout est repris
+    assert rendus == [] and not {"docx", "docxtpl"} & modules
+    ccap = next(sortie.glob("*-CCAP.docx"))
+    ccap.write_bytes(ccap.read_bytes() + b"\0")
+    rendus, modules = generer()
+    assert rendus == ["CCAP"] and not {"docx", "docxtpl"} & modules
+    if hasattr(os, "mkfifo"):
+        rc = next(sortie.glob("*-RC.docx"))
+        rc.unlink()
+        os.mkfifo(rc)
+        assert generer()[0] == ["RC"]
+
+
+@pytest.mark.parametrize("exemple", sorted(p.name for p in EXEMPLES.glob("*.yaml")))
+def test_document_assemble_sur_son_squelette_comme_rendu_complet(exemple, tmp_path, monkeypatch):
+    """Chaque pièce Word assemblée sur le squelette gardé de son modèle (rendu docxtpl des variables : couverture,
+    en-têtes, propriétés) a les octets du rendu complet par docxtpl et python-docx, que le squelette vienne d'être
+    calculé ou soit relu ; un squelette par pièce, un autre pour d'autres variables."""
+    from generateur.pieces.assemblage import blocs_document
+    from generateur.pieces.tracabilite import fiche
+    from generateur.droit.regles import preparer
+    from generateur.rendu import documents, generation
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    analyse = preparer(EXEMPLES / exemple, RACINE)
+    pieces = {d: blocs_document(analyse, d) for d in generation.PIECES}
+    pieces["SPASER"] = fiche(analyse)[:2]
+    for sigle, (blocs, titres) in pieces.items():
+        modele = generation.modele_de(analyse, "CCAP" if sigle == "SPASER" else sigle)
+        variables = generation.variables_modele(analyse, sigle, f"Pièce {sigle}")
+        complet = documents._produire_complet
+        attendu = complet(modele, variables, blocs, titres)
+        autres = {**variables, "objet": "Autre objet « à part »"}
+        attendu_autres = complet(modele, autres, blocs, titres)
+        monkeypatch.setattr(documents, "_produire_complet", None)  # assemblé sur le squelette, jamais rendu en entier
+        assert documents._produire(modele, variables, blocs, titres) == attendu  # squelette calculé
+        assert documents._produire(modele, variables, blocs, titres) == attendu  # squelette relu
+        assert documents._produire(modele, autres, blocs, titres) == attendu_autres != attendu
+        monkeypatch.setattr(documents, "_produire_complet", complet)
+    assert len(list((tmp_path / "cache" / documents.SQUELETTES).iterdir())) == 2 * len(pieces)
+
+
+def test_squelette_d_un_modele_a_numerotation_inhabituelle(tmp_path, monkeypatch):
+    """Un modèle dont la numérotation finit par w:numIdMacAtCleanup (Word l'écrit parfois) : les listes numérotées
+    ajoutées au squelette le sont devant lui, comme python-docx le fait ; mêmes octets que le rendu complet."""
+    import io
+    import zipfile
+
+    from generateur.pieces.assemblage import blocs_document
+    from generateur.droit.regles import preparer
+    from generateur.rendu import documents, generation
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    source = zipfile.ZipFile(RACINE / "modeles" / "dce.docx")
+    sortie = io.BytesIO()
+    with zipfile.ZipFile(sortie, "w", zipfile.ZIP_DEFLATED) as z:
+        for nom in source.namelist():
+            contenu = source.read(nom)
+            if nom == "word/numbering.xml":
+                assert b"numIdMacAtCleanup" not in contenu
+                contenu = contenu.replace(b"</w:numbering>", b'<w:numIdMacAtCleanup w:val="2"/></w:numbering>')
+            z.writestr(nom, contenu)
+    modele = tmp_path / "modele.docx"
+    modele.write_bytes(sortie.getvalue())
+    analyse = preparer(EXEMPLE, RACINE)
+    blocs, titres = blocs_document(analyse, "CCAP")
+    variables = generation.variables_modele(analyse, "CCAP", "Cahier des clauses administratives particulières")
+    attendu = documents._produire_complet(modele, variables, blocs, titres)
+    assert b"numIdMacAtCleanup" in zipfile.ZipFile(io.BytesIO(attendu)).read("word/numbering.xml")
+    monkeypatch.setattr(documents, "_produire_complet", None)  # assemblé sur le squelette, jamais rendu en entier
+    for _ in range(2):
+        assert documents._produire(modele, variables, blocs, titres) == attendu
+
+
+def test_production_rend_le_ramasse_miettes_comme_elle_l_a_trouve(tmp_path):
+    """Le ramasse-miettes, arrêté le temps de produire un DCE, est remis en marche après, même quand la production
+    échoue ; arrêté par l'appelant, il le reste."""
+    import gc
+
+    from generateur.erreurs import ErreurDonnees
+    from generateur.rendu import generation
+
+    assert gc.isenabled()
+    assert generation.produire_dce(EXEMPLE, RACINE).contenus and gc.isenabled()
+    invalide = tmp_path / "reponses.yaml"
+    invalide.write_text("objet: [\n", encoding="utf-8")
+    with pytest.raises(ErreurDonnees):
+        generation.produire_dce(invalide, RACINE)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        generation.produire_dce(EXEMPLE, RACINE)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_reponses_analysees_gardees_suivent_le_fichier(tmp_path, monkeypatch):
+    """Un fichier YAML analysé est gardé dans le cache disque : relu, il donne les mêmes données, lignes et octets
+    qu'une analyse ; modifié, il est analysé de nouveau ; rendu invalide, il est refusé avec sa ligne même après une
+    version gardée ; chaque lecture rend des données neuves (en modifier une ne change pas la suivante)."""
+    from generateur.donnees import yaml_lignes
+    from generateur.erreurs import ErreurDonnees
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    fichier = tmp_path / "reponses.yaml"
+    texte = (EXEMPLES / "travaux-lycee.yaml").read_text(encoding="utf-8")
+    fichier.write_text(texte, encoding="utf-8")
+    direct = yaml_lignes.lire_texte(texte, fichier)
+    premier = yaml_lignes.lire(fichier)
+    assert len(list((tmp_path / "cache" / "yaml-lus").iterdir())) == 1
+    analyses = []
+    monkeypatch.setattr(yaml_lignes, "lire_texte", lambda t, f: analyses.append(f) or direct)
+    relu = yaml_lignes.lire(fichier)
+    assert analyses == []  # relu dans le cache
+    for doc in (premier, relu):
+        assert (doc.donnees, doc.lignes, doc.fichier, doc.octets) == \
+            (direct.donnees, direct.lignes, fichier, fichier.read_bytes())
+    relu.donnees["objet"] = "modifié par un appelant"
+    assert yaml_lignes.lire(fichier).donnees["objet"] == direct.donnees["objet"]
+    monkeypatch.undo()
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    fichier.write_text(texte.replace("reference:", "reference: 2099-X\nancienne_reference:", 1), encoding="utf-8")
+    assert yaml_lignes.lire(fichier).donnees["reference"] == "2099-X"
+    fichier.write_text(texte + "\nobjet: en double\n", encoding="utf-8")
+    with pytest.raises(ErreurDonnees, match="double"):
+        yaml_lignes.lire(fichier)
 
 
 def test_liens_spaser_gardes_par_analyse_suivent_les_clauses_retenues(monkeypatch):

@@ -162,8 +162,9 @@ def texte(nom: str, cle: str, calcul: Callable[[], str]) -> str:
 def objet(nom: str, cle: str, calcul: Callable[[], Any], garder: int = 8) -> Any:
     """Objet Python calculé par `calcul()` (p. ex. le catalogue lu et validé), gardé en pickle dans le sous-dossier
     `nom` du cache sous `cle` (empreinte du contenu de tous les fichiers lus et du code qui les lit). Au plus
-    `garder` versions par dossier : les plus anciennes s'en vont. Une entrée abîmée est recalculée ; une erreur
-    de `calcul` (fichier invalide) n'est jamais gardée : elle se redit à chaque commande."""
+    `garder` versions par dossier : les plus anciennes s'en vont (au-delà de 256, le dossier n'est parcouru qu'une
+    écriture sur 64 : il peut dépasser `garder` de quelques dizaines d'entrées). Une entrée abîmée est recalculée ;
+    une erreur de `calcul` (fichier invalide) n'est jamais gardée : elle se redit à chaque commande."""
     base = dossier(nom)
     fichier = base / f"{cle}.pickle" if base else None
     if fichier is not None:
@@ -175,9 +176,10 @@ def objet(nom: str, cle: str, calcul: Callable[[], Any], garder: int = 8) -> Any
     if fichier is not None:
         try:
             ecrire_atomique(fichier, pickle.dumps(resultat, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
-            anciens = sorted(base.glob("*.pickle"), key=lambda f: f.stat().st_mtime_ns, reverse=True)[garder:]
-            for ancien in anciens:
-                ancien.unlink(missing_ok=True)
+            if garder <= 256 or secrets.randbelow(64) == 0:
+                anciens = sorted(base.glob("*.pickle"), key=lambda f: f.stat().st_mtime_ns, reverse=True)[garder:]
+                for ancien in anciens:
+                    ancien.unlink(missing_ok=True)
         except (OSError, pickle.PicklingError):
             pass
     return resultat

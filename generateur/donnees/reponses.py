@@ -10,6 +10,7 @@ import pickle
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -266,14 +267,13 @@ def _erreurs_schema(donnees: Any, questionnaire: Questionnaire) -> list[Validati
     """Écarts des réponses au schéma du questionnaire (jsonschema), dans l'ordre des champs. Des réponses déjà
     trouvées conformes au même schéma par la même version de jsonschema ne sont pas revalidées : le verdict
     favorable est gardé dans le cache disque (`cache.marquer`) ; jsonschema n'est alors pas même importé."""
-    schema = questionnaire.schema()
+    schema, empreinte_schema = _schema(questionnaire)
     cle = None
-    spec = importlib.util.find_spec("jsonschema")
-    if spec is not None and spec.origin:
+    version = _version_jsonschema()
+    if version is not None and empreinte_schema is not None:
         try:
-            version = f"{spec.origin}:{os.stat(spec.origin).st_mtime_ns}"
-            cle = cache.empreinte(pickle.dumps(donnees, protocol=4), pickle.dumps(schema, protocol=4), version)
-        except (OSError, pickle.PicklingError, TypeError, RecursionError):
+            cle = cache.empreinte(pickle.dumps(donnees, protocol=4), empreinte_schema, version)
+        except (pickle.PicklingError, TypeError, RecursionError):
             cle = None
     if cle is not None and cache.marque("validations", cle):
         return []
@@ -284,6 +284,38 @@ def _erreurs_schema(donnees: Any, questionnaire: Questionnaire) -> list[Validati
     if not erreurs and cle is not None:
         cache.marquer("validations", cle)
     return erreurs
+
+
+_SCHEMAS: dict[int, tuple[Questionnaire, dict[str, Any], bytes | None]] = {}
+
+
+def _schema(questionnaire: Questionnaire) -> tuple[dict[str, Any], bytes | None]:
+    """Le schéma JSON du questionnaire et son pickle (dans l'empreinte du verdict), calculés une fois par
+    questionnaire chargé (il ne change pas : un questionnaire modifié est un autre objet) ; quelques-uns au plus."""
+    deja = _SCHEMAS.get(id(questionnaire))
+    if deja is not None and deja[0] is questionnaire:
+        return deja[1], deja[2]
+    schema = questionnaire.schema()
+    try:
+        octets = pickle.dumps(schema, protocol=4)
+    except (pickle.PicklingError, TypeError, RecursionError):
+        return schema, None
+    if len(_SCHEMAS) >= 8:
+        _SCHEMAS.clear()
+    _SCHEMAS[id(questionnaire)] = (questionnaire, schema, octets)
+    return schema, octets
+
+
+@lru_cache(maxsize=1)
+def _version_jsonschema() -> str | None:
+    """jsonschema tel qu'il sera importé par ce processus (chemin et date) ; None s'il est introuvable."""
+    spec = importlib.util.find_spec("jsonschema")
+    if spec is None or not spec.origin:
+        return None
+    try:
+        return f"{spec.origin}:{os.stat(spec.origin).st_mtime_ns}"
+    except OSError:
+        return None
 
 
 def nommes(problemes: list[Probleme], questionnaire: Questionnaire) -> list[Probleme]:

@@ -205,10 +205,15 @@ def _caractere_interdit(exc: yaml.reader.ReaderError, texte: str, fichier: Path 
     return Probleme(f"caractère interdit en YAML (code {exc.character:#x})", fichier, ligne)
 
 
+LUS_MAX = 4096  # documents analysés gardés au plus (fichiers de réponses d'un dossier de consultations)
+
+
 def lire(chemin: Path | str, garder: bool = False) -> Document:
-    """Lit un fichier YAML (taille limitée, UTF-8 exigé). `garder` : fichier du catalogue relu à chaque commande
-    (questionnaire, profil et référentiel d'un acheteur…) ; le document analysé est gardé dans le cache disque
-    sous l'empreinte de son chemin, de ses octets et du code qui l'analyse (un fichier invalide ne l'est jamais)."""
+    """Lit un fichier YAML (taille limitée, UTF-8 exigé). Le document analysé est gardé dans le cache disque sous
+    l'empreinte de son chemin, de ses octets et du code qui l'analyse (un fichier invalide ne l'est jamais) : un
+    fichier de réponses relu sans changement (régénération, index du dossier, nouvelle commande) n'est pas analysé
+    de nouveau. `garder` : fichier du catalogue relu à chaque commande (questionnaire, profil et référentiel d'un
+    acheteur…), gardé à part, parmi peu d'autres ; sinon, parmi les LUS_MAX derniers documents lus."""
     chemin = Path(chemin)
     try:
         taille = chemin.stat().st_size
@@ -227,14 +232,11 @@ def lire(chemin: Path | str, garder: bool = False) -> Document:
         texte = octets.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # comme read_text
     except UnicodeDecodeError as exc:
         raise ErreurDonnees(Probleme(f"le fichier n'est pas encodé en UTF-8 (octet {exc.start})", chemin)) from None
-    def analyser() -> Document:
-        doc = lire_texte(texte, chemin)
-        doc.octets = octets  # lu une seule fois : analyse et empreinte portent sur les mêmes octets
-        return doc
-
-    if not garder:
-        return analyser()
-    return cache.objet("yaml", cache.empreinte(str(chemin), octets, _version_analyse()), analyser, garder=64)
+    cle = cache.empreinte(str(chemin), octets, _version_analyse())
+    doc = cache.objet("yaml" if garder else "yaml-lus", cle, lambda: lire_texte(texte, chemin),
+                      garder=64 if garder else LUS_MAX)
+    doc.octets = octets  # lu une seule fois : analyse et empreinte portent sur les mêmes octets (pas recopiés au cache)
+    return doc
 
 
 @lru_cache(maxsize=1)

@@ -476,6 +476,7 @@ def verifier(analyse: Analyse, pieces: dict[str, Any], precedent: Conformite | N
     return Conformite(verdicts, etablis, list(pieces.get("defauts_relecture", [])))
 
 
+@lru_cache(maxsize=8192)  # les lignes des articles cités, relues pour chaque preuve cherchée
 def _comparable(texte: str) -> str:
     return " ".join(texte.replace("\u00a0", " ").replace("\u202f", " ").replace("’", "'").split()).casefold()
 

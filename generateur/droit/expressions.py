@@ -14,16 +14,22 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import hashlib
+import importlib.util
+import marshal
+import os
 import re
 import signal
 import _signal
 import threading
 from collections import ChainMap
 from functools import lru_cache
+from pathlib import Path
+from types import CodeType
 from typing import Any, Callable
 
+import jinja2
 from jinja2 import StrictUndefined, Template, nodes
-from jinja2.bccache import BytecodeCache, FileSystemBytecodeCache
+from jinja2.bccache import bc_magic
 from jinja2.environment import TemplateExpression
 from jinja2.parser import Parser
 from jinja2.exceptions import TemplateError, TemplateSyntaxError, UndefinedError
@@ -32,6 +38,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError, safe_ra
 from jinja2.utils import Cycler, Joiner, Namespace, consume
 
 from ..donnees import cache
+from ..donnees.fichiers import ecrire_atomique
 from ..donnees.formats import FILTRES
 
 
@@ -95,17 +102,45 @@ def _taille(valeur: Any) -> int:
     return len(valeur) if isinstance(valeur, (str, list, tuple)) else 0
 
 
-def _cache_compilation() -> BytecodeCache | None:
-    """Cache disque des modèles compilés (bytecode Python de Jinja), partagé par les processus de l'utilisateur.
+class _CacheCode:
+    """Cache disque des modèles compilés (code objet Python produit par Jinja), partagé par les processus de
+    l'utilisateur.
 
     Compiler les quelque 400 clauses, conditions et messages d'une consultation coûte ≈ 0,4 s à chaque commande ;
-    relire leur bytecode, quelques millisecondes. Dossier : `jinja/` du cache de l'utilisateur (`donnees/cache.py` :
-    privé, désactivable par `DCE_CACHE=0`). La clé d'une entrée est l'empreinte du texte compilé et de la
-    configuration de l'environnement ; Jinja y ajoute sa version et celle de Python : un texte modifié, une autre
-    version, et l'entrée est recompilée.
+    relire leur code, quelques millisecondes. Dossier : `jinja/` du cache de l'utilisateur (`donnees/cache.py` :
+    privé, désactivable par `DCE_CACHE=0`), un fichier par texte compilé (le code objet, par `marshal`), nommé par
+    l'empreinte du texte, de la configuration de l'environnement et des versions de Jinja et de Python : un texte
+    modifié, une autre version, et l'entrée est recompilée. Le fichier est lu d'un bloc et décodé par
+    `marshal.loads` : `marshal.load` sur un fichier ouvert (ce que fait le cache de Jinja) lit morceau par morceau,
+    trois fois plus lentement.
     """
+
+    def __init__(self, dossier: str) -> None:
+        self.dossier = dossier
+        self.version = f"{jinja2.__version__}\0{bc_magic!r}\0{importlib.util.MAGIC_NUMBER!r}"
+
+    def _fichier(self, nom: str) -> str:
+        return f"{self.dossier}{os.sep}{nom}.jinja"
+
+    def lire(self, nom: str) -> CodeType | None:
+        try:
+            with open(self._fichier(nom), "rb") as flux:
+                code = marshal.loads(flux.read())
+        except (OSError, EOFError, ValueError, TypeError):
+            return None
+        return code if isinstance(code, CodeType) else None
+
+    def ecrire(self, nom: str, code: CodeType) -> None:
+        try:
+            ecrire_atomique(Path(self._fichier(nom)), marshal.dumps(code), durable=False)
+        except (OSError, ValueError):  # cache plein ou en lecture seule : on s'en passe
+            pass
+
+
+def _cache_compilation() -> _CacheCode | None:
+    """Le cache disque des modèles compilés (voir `_CacheCode`) ; None si le cache est désactivé ou pas sûr."""
     dossier = cache.dossier("jinja")
-    return FileSystemBytecodeCache(str(dossier), "%s.jinja") if dossier is not None else None
+    return _CacheCode(str(dossier)) if dossier is not None else None
 
 
 class BacASable(ImmutableSandboxedEnvironment):
@@ -126,24 +161,15 @@ class BacASable(ImmutableSandboxedEnvironment):
         return signature
 
     def _code(self, nature: str, source: str, compiler: Callable[[], Any]) -> Any:
-        """Le code compilé de `source`, lu dans le cache disque s'il y est (voir `_cache_compilation`)."""
-        cache = _CACHE["disque"]
-        if cache is None:
+        """Le code compilé de `source`, lu dans le cache disque s'il y est (voir `_CacheCode`)."""
+        disque = _CACHE["disque"]
+        if disque is None:
             return compiler()
-        nom = hashlib.sha256(f"{self._signature()}\0{nature}\0{source}".encode()).hexdigest()
-        try:
-            seau = cache.get_bucket(self, nom, None, source)
-        except (OSError, EOFError, ValueError, TypeError):
-            seau = None
-        if seau is not None and seau.code is not None:
-            return seau.code
-        code = compiler()
-        if seau is not None:
-            seau.code = code
-            try:
-                cache.set_bucket(seau)
-            except OSError:  # cache plein ou en lecture seule : on s'en passe
-                pass
+        nom = hashlib.sha256(f"{disque.version}\0{self._signature()}\0{nature}\0{source}".encode()).hexdigest()
+        code = disque.lire(nom)
+        if code is None:
+            code = compiler()
+            disque.ecrire(nom, code)
         return code
 
     def compile(self, source, name=None, filename=None, raw=False, defer_init=False):  # type: ignore[override]
@@ -191,12 +217,28 @@ class ModeleBorne(Template):
     def render(self, *args: Any, **kwargs: Any) -> str:
         arme = _armer()
         try:
-            texte = super().render(*args, **kwargs)
+            if len(args) == 1 and not kwargs and type(args[0]) is dict:
+                texte = self._rendre(args[0])
+            else:
+                texte = super().render(*args, **kwargs)
         finally:
             _desarmer(arme)
         if len(texte) > LIMITE_TAILLE:
             raise LimiteDepassee(f"texte rendu trop long ({len(texte)} caractères, au plus {LIMITE_TAILLE})")
         return texte
+
+    def _rendre(self, variables: dict[str, Any]) -> str:
+        """`Template.render(variables)` sans recopier `variables` : Jinja en fait deux copies par rendu (`dict()`, puis
+        `dict(globals, **vars)`), pour des contextes de plusieurs centaines de réponses et de calculs rendus des
+        centaines de fois par consultation (clauses, messages des contrôles). Le contexte lit `variables`, puis les
+        variables globales du modèle, dans l'ordre où la copie les ferait prévaloir ; rien n'y écrit pendant le rendu."""
+        env = self.environment
+        contexte = env.context_class(env, ChainMap(variables, self.globals), self.name, self.blocks,  # type: ignore[arg-type]
+                                     globals=self.globals)
+        try:
+            return env.concat(self.root_render_func(contexte))  # type: ignore[attr-defined]
+        except Exception:
+            env.handle_exception()
 
 
 def _temps_depasse(signum: int, frame: Any) -> None:
@@ -204,7 +246,7 @@ def _temps_depasse(signum: int, frame: Any) -> None:
 
 
 _minuterie = {"armee": False}
-_CACHE: dict[str, BytecodeCache | None] = {"disque": _cache_compilation()}
+_CACHE: dict[str, _CacheCode | None] = {"disque": _cache_compilation()}
 _SIGALRM = getattr(signal, "SIGALRM", None) if hasattr(signal, "setitimer") else None
 
 
@@ -304,9 +346,22 @@ def evaluer(expression: str, contexte: dict[str, Any]) -> Any:
     return resultat
 
 
+# Chemins lus par chaque expression déjà analysée, d'une commande à l'autre (l'analyse par Jinja d'une centaine de
+# conditions coûtait ≈ 5 ms à chaque commande) ; invalidés par ce module et la version de Jinja.
+_CHEMINS = cache.Memoire("chemins", cache.empreinte(cache.sources(__file__), jinja2.__version__), 4096)
+
+
 @lru_cache(maxsize=4096)
 def chemins_utilises(expression: str) -> tuple[str, ...]:
     """Chemins de données lus par une expression (« spaser.insertion.actif », « lot.montant_estime »)."""
+    trouves = _CHEMINS.lire(expression)
+    if not isinstance(trouves, tuple):
+        trouves = _chemins_utilises(expression)
+        _CHEMINS.ecrire([(expression, trouves)])
+    return trouves
+
+
+def _chemins_utilises(expression: str) -> tuple[str, ...]:
     arbre = ENV_EXPRESSIONS.parse("{{ " + expression + " }}")
     chemins: list[str] = []
 

@@ -151,7 +151,8 @@ class Parametres:
 
     def __call__(self, nom: str) -> Any:
         valeur = self._catalogue.param(str(nom), self._jour, self._categorie)
-        self.lus[nom] = en_json(valeur)
+        if nom not in self.lus:  # même catalogue, même jour, même catégorie : même valeur à chaque lecture
+            self.lus[nom] = en_json(valeur)
         return valeur
 
 
@@ -165,13 +166,17 @@ def _lire(contexte: dict[str, Any], chemin: str) -> Any:
     return None if callable(valeur) else valeur
 
 
+_SIMPLES = frozenset({str, int, float, bool, type(None)})  # rendus tels quels par en_json
+
+
 def en_json(valeur: Any) -> Any:
+    """Dates en texte ISO, à tous les niveaux des dictionnaires et des listes (copiés) ; le reste tel quel."""
     if isinstance(valeur, (dt.date, dt.datetime)):
         return valeur.isoformat()
-    if isinstance(valeur, dict):
-        return {k: en_json(v) for k, v in valeur.items()}
+    if isinstance(valeur, dict):  # les valeurs simples, les plus nombreuses, sans appel récursif
+        return {k: v if type(v) in _SIMPLES else en_json(v) for k, v in valeur.items()}
     if isinstance(valeur, list):
-        return [en_json(v) for v in valeur]
+        return [v if type(v) in _SIMPLES else en_json(v) for v in valeur]
     return valeur
 
 

@@ -36,7 +36,9 @@ def generer(ctx: click.Context, reponses: Path, sortie: Path, droit_du: dt.date 
         from ..rendu.publication import convertir_pieces
 
         soffice()  # LibreOffice absent : le dire avant d'écrire quoi que ce soit
-    dce = produire_dce(reponses, ctx.obj["racine"], droit_du, strict=strict)
+    # un dossier de sortie déjà rempli : les pièces Word dont les entrées n'ont pas changé y sont reprises
+    dce = produire_dce(reponses, ctx.obj["racine"], droit_du, strict=strict,
+                       precedente=sortie if sortie.is_dir() else None)
     noms = list(dce.contenus)
     with ensemble(sortie) as dossier:  # pièces et PDF mis en place ensemble, ou rien de nouveau
         fichiers = ecrire(dce.contenus, dossier)

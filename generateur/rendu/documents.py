@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.util
 import io
 import json
 import os
 import pickle
+import stat
 import sys
 import zipfile
+import zlib
 from functools import lru_cache
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from docx import Document
-from docx.opc.exceptions import PackageNotFoundError
-from docx.opc.pkgwriter import PackageWriter
-from docx.shared import Mm
-from docxtpl import DocxTemplate, InlineImage, Listing
 from jinja2 import Template
-from lxml import etree
 from markupsafe import Markup
 
 from ..donnees.formats import typographie
@@ -32,6 +29,11 @@ from ..erreurs import ErreurDonnees, Probleme
 from .ooxml import W_NS, Ecrivain, Numerotation, Styles, texte_permis
 from ..donnees.fichiers import zip_reproductible
 
+if TYPE_CHECKING:
+    from docxtpl import DocxTemplate
+
+# python-docx, docxtpl et lxml (≈ 50 ms d'import) ne sont importés que pour rendre un document : une commande dont
+# toutes les pièces Word sont reprises d'une génération précédente (`produire`) s'en passe.
 _W = f"{{{W_NS}}}"
 # Corps et sommaire, écrits par ooxml, sont insérés après le rendu docxtpl : ils n'ont à passer ni par
 # Jinja ni par les expressions régulières de docxtpl (le plus gros du temps de rendu d'un long document).
@@ -78,6 +80,10 @@ _PARTIES_NETTOYEES: dict[str, str] = {}
 @lru_cache(maxsize=16)
 def _document_vierge(chemin: str, _date: int, _taille: int) -> Any:
     """Le modèle ouvert par python-docx, une fois par fichier (date et taille dans la clé : relu s'il change)."""
+    from docx import Document
+    from docx.opc.exceptions import PackageNotFoundError
+    from lxml import etree
+
     try:
         return Document(chemin)
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, etree.XMLSyntaxError) as exc:
@@ -85,23 +91,30 @@ def _document_vierge(chemin: str, _date: int, _taille: int) -> Any:
                                      chemin)) from None
 
 
-class _Modele(DocxTemplate):
-    """DocxTemplate qui part d'une copie du modèle déjà ouvert, et ne nettoie qu'une fois (patch_xml, des
-    expressions régulières) chaque partie d'un modèle."""
+@lru_cache(maxsize=1)
+def _classe_modele() -> type[DocxTemplate]:
+    """`_Modele`, sous-classe de DocxTemplate (docxtpl importé au premier rendu)."""
+    from docxtpl import DocxTemplate
 
-    def init_docx(self, reload: bool = True) -> None:
-        if not self.docx or (self.is_rendered and reload):
-            etat = os.stat(self.template_file)
-            # Copier l'arbre du paquet déjà lu coûte moitié moins que relire le .docx.
-            self.docx = copy.deepcopy(_document_vierge(str(self.template_file), etat.st_mtime_ns, etat.st_size))
-            self.is_rendered = False
+    class _Modele(DocxTemplate):
+        """DocxTemplate qui part d'une copie du modèle déjà ouvert, et ne nettoie qu'une fois (patch_xml, des
+        expressions régulières) chaque partie d'un modèle."""
 
-    def patch_xml(self, src_xml: str) -> str:
-        if src_xml not in _PARTIES_NETTOYEES:
-            if len(_PARTIES_NETTOYEES) >= 256:
-                _PARTIES_NETTOYEES.clear()
-            _PARTIES_NETTOYEES[src_xml] = super().patch_xml(src_xml)
-        return _PARTIES_NETTOYEES[src_xml]
+        def init_docx(self, reload: bool = True) -> None:
+            if not self.docx or (self.is_rendered and reload):
+                etat = os.stat(self.template_file)
+                # Copier l'arbre du paquet déjà lu coûte moitié moins que relire le .docx.
+                self.docx = copy.deepcopy(_document_vierge(str(self.template_file), etat.st_mtime_ns, etat.st_size))
+                self.is_rendered = False
+
+        def patch_xml(self, src_xml: str) -> str:
+            if src_xml not in _PARTIES_NETTOYEES:
+                if len(_PARTIES_NETTOYEES) >= 256:
+                    _PARTIES_NETTOYEES.clear()
+                _PARTIES_NETTOYEES[src_xml] = super().patch_xml(src_xml)
+            return _PARTIES_NETTOYEES[src_xml]
+
+    return _Modele
 
 
 def _styles(document: Any) -> tuple[Styles, int]:
@@ -137,6 +150,8 @@ def _styles_du_modele(chemin: str, _date: int, _taille: int) -> tuple[Styles, in
 
 
 def _ajouter_numerotation(modele: DocxTemplate, numerotation: Numerotation) -> None:
+    from lxml import etree
+
     racine = modele.docx.part.numbering_part.element  # get_docx() rechargerait le modèle vierge
     fin = racine.find(f"{_W}numIdMacAtCleanup")
     for xml in numerotation.xml():
@@ -160,17 +175,25 @@ class _Collecteur:
         pass
 
 
-def _paquet(tpl: DocxTemplate, corps: Callable[[bytes], bytes]) -> bytes:
-    """Parties du paquet python-docx → .docx ; `corps` transforme document.xml sérialisé (insertion des fragments)."""
+def _parties(tpl: DocxTemplate) -> dict[str, bytes]:
+    """Les parties du paquet python-docx, sérialisées (nom dans le zip → octets), dans l'ordre du paquet."""
+    from docx.opc.pkgwriter import PackageWriter
+
     tpl.pre_processing()
     paquet = tpl.docx.part.package
     collecteur = _Collecteur()
     PackageWriter._write_content_types_stream(collecteur, paquet.parts)
     PackageWriter._write_pkg_rels(collecteur, paquet.rels)
     PackageWriter._write_parts(collecteur, paquet.parts)
+    return collecteur.parties
+
+
+def _paquet(tpl: DocxTemplate, corps: Callable[[bytes], bytes]) -> bytes:
+    """Parties du paquet python-docx → .docx ; `corps` transforme document.xml sérialisé (insertion des fragments)."""
+    parties = _parties(tpl)
     nom = tpl.docx.part.partname.membername
-    collecteur.parties[nom] = corps(collecteur.parties[nom])
-    return zip_reproductible(collecteur.parties)
+    parties[nom] = corps(parties[nom])
+    return zip_reproductible(parties)
 
 
 class _Images:
@@ -187,6 +210,8 @@ class _Images:
         self.suivant = self.PREMIER
 
     def __call__(self, image: Image) -> str:
+        from docx.shared import Mm
+
         inline = self.tpl.docx.part.new_pic_inline(io.BytesIO(image.donnees), Mm(image.largeur_mm), None)
         inline.docPr.set("descr", texte_permis(image.description))
         inline.docPr.set("id", str(self.suivant))
@@ -225,12 +250,23 @@ def _inserer(xml: bytes, fragments: dict[str, str], modele: Path) -> bytes:
 DOCUMENTS = "documents"
 
 
+def _installation(module: str) -> bytes:
+    """Une bibliothèque telle qu'elle est installée, sans l'importer : texte de son module (python-docx et docxtpl y
+    écrivent leur version), chemin, taille et date (une autre version, même réinstallée au même endroit, diffère)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin:
+        return b"absent"
+    etat = os.stat(spec.origin)
+    entete = f"{spec.origin}:{etat.st_size}:{etat.st_mtime_ns}\0".encode()
+    return entete + (Path(spec.origin).read_bytes() if spec.origin.endswith(".py") else b"")
+
+
 @lru_cache(maxsize=1)
 def _code_du_rendu() -> str:
     """Ce dont dépend le rendu d'un document, hors ses entrées : modules de dce qui l'écrivent, bibliothèques (docxtpl,
-    python-docx, lxml, Jinja, zlib) et version de Python (format des pickles qui servent d'empreinte)."""
-    import docx
-    import docxtpl
+    python-docx, lxml, Jinja, zlib) et version de Python (format des pickles qui servent d'empreinte). Les
+    bibliothèques du rendu ne sont pas importées pour autant : une commande dont toutes les pièces sont reprises
+    s'en passe."""
     import jinja2
     import zlib
 
@@ -241,8 +277,8 @@ def _code_du_rendu() -> str:
     from . import ooxml
 
     modules = (__file__, ooxml.__file__, fichiers.__file__, formats.__file__, blocs.__file__, expressions.__file__)
-    return cache.empreinte(cache.sources(*modules), __version__, sys.version, docxtpl.__version__,
-                           getattr(docx, "__version__", ""), ".".join(map(str, etree.LXML_VERSION)),
+    bibliotheques = [_installation(m) for m in ("docx", "docxtpl", "lxml", "lxml.etree")]
+    return cache.empreinte(cache.sources(*modules), __version__, sys.version, *bibliotheques,
                            jinja2.__version__, zlib.ZLIB_RUNTIME_VERSION)
 
 
@@ -285,10 +321,7 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
         return _produire(modele, variables, blocs, titres)
     cle = empreinte_entrees(modele, variables, blocs, titres)
     if cle is not None and precedent is not None:
-        try:
-            octets = precedent.read_bytes()
-        except OSError:
-            octets = None
+        octets = _lire_precedent(precedent)
         verdict = cache.empreinte(cle, hashlib.sha256(octets).digest()) if octets is not None else None
         if verdict is not None and cache.marque(DOCUMENTS, verdict):
             cache.marquer(DOCUMENTS, verdict)  # verdict resservi : le dernier à quitter le cache quand il est plein
@@ -301,19 +334,61 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
     return octets
 
 
+TAILLE_PRECEDENT_MAX = 64 * 1024 * 1024  # un document Word de dce en fait moins d'un mégaoctet
+
+
+def _lire_precedent(chemin: Path) -> bytes | None:
+    """Les octets du document d'une génération précédente (`produire`), s'il est un fichier ordinaire de taille
+    raisonnable ; None sinon (absent, illisible, tube ou périphérique au même nom : ouvert sans attendre, jamais lu)."""
+    try:
+        fd = os.open(chemin, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return None
+    try:
+        etat = os.fstat(fd)
+        if not stat.S_ISREG(etat.st_mode) or etat.st_size > TAILLE_PRECEDENT_MAX:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as flux:
+            octets = flux.read(TAILLE_PRECEDENT_MAX + 1)
+        return octets if len(octets) <= TAILLE_PRECEDENT_MAX else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def _produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre]) -> bytes:
+    """Le document : assemblé sur le squelette gardé du modèle rendu avec ces variables (`_squelette`) s'il y en a
+    un, sinon rendu par docxtpl et python-docx (`_produire_complet`) ; mêmes octets dans les deux cas."""
+    if not any(isinstance(b, Image) for b in blocs):  # une image du corps ajoute une partie au paquet
+        squelette = _squelette(modele, variables)
+        if squelette is not None:
+            octets = _assembler(squelette, modele, blocs, titres)
+            if octets is not None:
+                return octets
+    return _produire_complet(modele, variables, blocs, titres)
+
+
+def _ouvrir(modele: Path) -> tuple[Styles, int, DocxTemplate]:
+    """Styles et premier numéro de liste libre du modèle, et le modèle prêt à rendre (copie du modèle ouvert)."""
     try:
         etat = modele.stat()
         styles, premier = _styles_du_modele(str(modele), etat.st_mtime_ns, etat.st_size)
-        tpl = _Modele(str(modele))
+        tpl = _classe_modele()(str(modele))
         tpl.init_docx()
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise ErreurDonnees(Probleme(f"modèle Word illisible ({exc})", modele)) from None
-    numerotation = Numerotation(premier, styles.abstract_numeros)
-    ecrivain = Ecrivain(replace(styles), numerotation, _Images(tpl))
+    return styles, premier, tpl
+
+
+def _rendre_modele(tpl: DocxTemplate, modele: Path, variables: dict[str, Any], fragments: Any) -> None:
+    """Le modèle rendu par docxtpl avec les variables (les emplacements `fragments` marqués, remplis après la
+    sérialisation) et ses propriétés de document."""
+    from docx.shared import Mm
+    from docxtpl import InlineImage, Listing
+
     # typographie : la couverture et les en-têtes suivent la même typographie que le corps (pieces/blocs.py)
     contexte = {cle: texte_permis(typographie(v)) if isinstance(v, str) else v for cle, v in variables.items()}
-    fragments = dict(zip(EMPLACEMENTS, (ecrivain.blocs(blocs), ecrivain.sommaire(titres))))
     for nom in fragments:
         contexte[nom] = Markup(_emplacement(nom))
     if isinstance(contexte.get("acheteur_adresse"), list):
@@ -329,8 +404,139 @@ def _produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres
     proprietes.subject = texte_permis(str(variables.get("objet", "")))[:255]
     proprietes.author = texte_permis(str(variables.get("acheteur_nom", "")))[:255]
     proprietes.language = "fr-FR"  # langue du document, reprise par le PDF balisé (lecteurs d'écran)
+
+
+def _produire_complet(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre]) -> bytes:
+    styles, premier, tpl = _ouvrir(modele)
+    numerotation = Numerotation(premier, styles.abstract_numeros)
+    ecrivain = Ecrivain(replace(styles), numerotation, _Images(tpl))
+    fragments = dict(zip(EMPLACEMENTS, (ecrivain.blocs(blocs), ecrivain.sommaire(titres))))
+    _rendre_modele(tpl, modele, variables, fragments)
     _ajouter_numerotation(tpl, numerotation)
     return _paquet(tpl, lambda xml: _inserer(xml, fragments, modele))
+
+
+# Squelettes : le modèle Word rendu avec les variables d'une pièce (couverture, en-têtes, propriétés), sérialisé,
+# avant l'insertion du corps et de la numérotation des listes. D'une régénération à l'autre, les variables d'une
+# pièce ne changent pas : son squelette est gardé dans le cache de l'utilisateur (sous-dossier `squelettes`, au plus
+# SQUELETTES_MAX), et le document s'assemble sans docxtpl ni python-docx (le rendu docxtpl, la copie et la
+# sérialisation du modèle faisaient la moitié du temps d'un document). Les parties que le rendu ne change pas sont
+# gardées une fois par modèle (le gabarit).
+SQUELETTES = "squelettes"
+SQUELETTES_MAX = 16_384  # cinq pièces par consultation : les squelettes d'un lot de 3 000 consultations (≈ 3,5 Kio chacun)
+_SONDE = 999_999  # instances de numérotation d'essai : l'ajout par chaînes donne-t-il les octets de python-docx ?
+
+
+@dataclass
+class _Gabarit:
+    """Le modèle Word sans rendu : ses styles, son premier numéro de liste libre, ses parties sérialisées."""
+
+    styles: Styles
+    premier: int
+    parties: dict[str, bytes]
+
+
+@dataclass
+class _Squelette:
+    """Le modèle rendu avec des variables : ses parties sérialisées, compressées (zlib ; None : celle du gabarit,
+    inchangée)."""
+
+    gabarit: str  # clé du gabarit
+    parties: dict[str, bytes | None]
+    document: str  # partie du corps (emplacements du corps et du sommaire)
+    numerotation: str | None  # partie de la numérotation, si des instances w:num s'y ajoutent par chaînes
+    fin: bytes  # ce devant quoi s'ajoutent les instances w:num
+
+
+_GABARITS: dict[str, _Gabarit] = {}  # quelques modèles par processus
+
+
+def _cle_gabarit(modele: Path) -> str:
+    return cache.empreinte(_code_du_rendu(), "gabarit", _fichier(modele))
+
+
+def _gabarit(modele: Path, cle: str) -> _Gabarit:
+    if cle not in _GABARITS:
+        def calculer() -> _Gabarit:
+            styles, premier, tpl = _ouvrir(modele)
+            return _Gabarit(styles, premier, _parties(tpl))
+
+        gabarit = cache.objet(SQUELETTES + "-gabarits", cle, calculer, garder=16)
+        if not isinstance(gabarit, _Gabarit):
+            gabarit = calculer()
+        if len(_GABARITS) >= 8:
+            _GABARITS.clear()
+        _GABARITS[cle] = gabarit
+    return _GABARITS[cle]
+
+
+def _squelette(modele: Path, variables: dict[str, Any]) -> _Squelette | None:
+    """Le squelette du modèle rendu avec `variables`, gardé ou calculé ; None sans cache (`DCE_CACHE=0`) ou si un
+    fichier est illisible (le rendu complet le dira)."""
+    if cache.dossier(SQUELETTES) is None:
+        return None
+    try:
+        logo = variables.get("logo")
+        cle_gabarit = _cle_gabarit(modele)
+        cle = cache.empreinte(cle_gabarit, "squelette", _fichier(Path(logo)) if logo else "",
+                              json.dumps(variables, default=str, sort_keys=True, ensure_ascii=False))
+    except (OSError, TypeError, ValueError):
+        return None
+    squelette = cache.objet(SQUELETTES, cle, lambda: _calculer_squelette(modele, variables, cle_gabarit),
+                            garder=SQUELETTES_MAX)
+    return squelette if isinstance(squelette, _Squelette) and squelette.gabarit == cle_gabarit else None
+
+
+def _inserer_numeros(xml: bytes, fin: bytes, numerotation: Numerotation) -> bytes:
+    """numbering.xml sérialisé, avec les instances w:num de `numerotation` ajoutées devant `fin` (comme
+    `_ajouter_numerotation` avant la sérialisation : l'espace de noms w est déclaré à la racine)."""
+    ajout = "".join(x.replace(f' xmlns:w="{W_NS}"', "", 1) for x in numerotation.xml()).encode("utf-8")
+    return xml.replace(fin, ajout + fin, 1)
+
+
+def _calculer_squelette(modele: Path, variables: dict[str, Any], cle_gabarit: str) -> _Squelette:
+    gabarit = _gabarit(modele, cle_gabarit)
+    styles, premier, tpl = _ouvrir(modele)
+    _rendre_modele(tpl, modele, variables, dict.fromkeys(EMPLACEMENTS))
+    parties = _parties(tpl)
+    document = tpl.docx.part.partname.membername
+    numerotation: str | None = None
+    fin = b""
+    try:
+        partie = tpl.docx.part.numbering_part
+    except (KeyError, NotImplementedError):
+        partie = None
+    if partie is not None:
+        # l'ajout par chaînes n'est retenu que s'il donne, sur des instances d'essai, les octets de python-docx
+        nom = partie.partname.membername
+        xml = parties[nom]
+        fin = b"<w:numIdMacAtCleanup" if partie.element.find(f"{_W}numIdMacAtCleanup") is not None else b"</w:numbering>"
+        sonde = Numerotation(_SONDE, styles.abstract_numeros if styles.abstract_numeros is not None else 0)
+        sonde.nouvelle(), sonde.nouvelle()
+        _ajouter_numerotation(tpl, sonde)
+        if xml.count(fin) == 1 and _inserer_numeros(xml, fin, sonde) == partie.blob:  # blob : ce qu'écrit python-docx
+            numerotation = nom
+    return _Squelette(cle_gabarit, {n: None if gabarit.parties.get(n) == o else zlib.compress(o, 1)
+                                    for n, o in parties.items()}, document, numerotation, fin)
+
+
+def _assembler(squelette: _Squelette, modele: Path, blocs: list[Bloc], titres: list[Titre]) -> bytes | None:
+    """Le document assemblé sur son squelette ; None si le corps demande ce que le squelette ne sait pas ajouter
+    (instances de numérotation dans un modèle où l'ajout par chaînes ne donne pas les octets de python-docx)."""
+    gabarit = _gabarit(modele, squelette.gabarit)
+    if set(squelette.parties) - set(gabarit.parties) - {n for n, o in squelette.parties.items() if o is not None}:
+        return None
+    numerotation = Numerotation(gabarit.premier, gabarit.styles.abstract_numeros)
+    ecrivain = Ecrivain(replace(gabarit.styles), numerotation, None)
+    fragments = dict(zip(EMPLACEMENTS, (ecrivain.blocs(blocs), ecrivain.sommaire(titres))))
+    if numerotation.nouvelles and squelette.numerotation is None:
+        return None
+    parties = {n: gabarit.parties[n] if o is None else zlib.decompress(o) for n, o in squelette.parties.items()}
+    if numerotation.nouvelles:
+        nom = squelette.numerotation
+        parties[nom] = _inserer_numeros(parties[nom], squelette.fin, numerotation)
+    parties[squelette.document] = _inserer(parties[squelette.document], fragments, modele)
+    return zip_reproductible(parties)
 
 
 
@@ -348,6 +554,8 @@ def verifier_modeles(racine: Path) -> list[Probleme]:
             continue
         for nom in ((doc.donnees or {}).get("modeles") or {}).values():
             fichiers.append(profil.parent / str(nom))
+    from docxtpl import DocxTemplate
+
     connues = set(VARIABLES_MODELE) | set(EMPLACEMENTS)
     for fichier in fichiers:
         try:
