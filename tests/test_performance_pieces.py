@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import EXEMPLES, RACINE
+from test_robustesse import _copie_catalogue as copie_catalogue, catalogue_modifie
 from generateur.donnees import catalogue
 from generateur.pieces import croises
 
@@ -70,18 +71,11 @@ def test_cadre_de_memoire_modeles_gardes_erreurs_redites(tmp_path, texte, attend
     """Les textes du cadre de mémoire compilés une fois par processus : une erreur de rendu ou de syntaxe n'est pas
     gardée, elle se redit à chaque génération (contrôles compris, qui relisent les titres du cadre) ; un texte
     correct rendu pour deux consultations suit chacune."""
-    import shutil
-
     from generateur.droit.regles import preparer
     from generateur.erreurs import ErreurDonnees
     from generateur.pieces import lecture, memoire
 
-    racine = tmp_path / "catalogue"
-    racine.mkdir()
-    for nom in ("catalogue.yaml", "questionnaire.yaml"):
-        shutil.copy(RACINE / nom, racine / nom)
-    for nom in ("clauses", "modeles", "acheteurs"):
-        shutil.copytree(RACINE / nom, racine / nom)
+    racine = copie_catalogue(tmp_path)
     fichier = racine / "modeles" / "memoire.yaml"
     lignes = fichier.read_text(encoding="utf-8").split("\n")
     rang = next(i for i, ligne in enumerate(lignes) if ligne.startswith("  sous_critere: "))
@@ -224,7 +218,6 @@ def test_empreintes_des_sections_gardees_suivent_le_catalogue(tmp_path):
     elles sont relues à l'identique pour le même catalogue, et celles rendues ne peuvent pas abîmer la mémoire."""
     import hashlib
     import json
-    import shutil
 
     from generateur.pieces import tracabilite
 
@@ -233,16 +226,8 @@ def test_empreintes_des_sections_gardees_suivent_le_catalogue(tmp_path):
                                                default=str).encode("utf-8")).hexdigest()
                 for nom in ("documents", "calculs", "ccag")}
 
-    racine = tmp_path / "catalogue"
-    racine.mkdir()
-    for nom in ("catalogue.yaml", "questionnaire.yaml"):
-        shutil.copy(RACINE / nom, racine / nom)
-    for nom in ("clauses", "modeles", "acheteurs"):
-        shutil.copytree(RACINE / nom, racine / nom)
-    texte = (racine / "catalogue.yaml").read_text(encoding="utf-8")
     ancien = "Valeur estimée du besoin : somme des montants estimés de tous les lots"
-    assert ancien in texte
-    (racine / "catalogue.yaml").write_text(texte.replace(ancien, ancien + " (modifiée)"), encoding="utf-8")
+    racine = catalogue_modifie(tmp_path, ancien, ancien + " (modifiée)")
     original, modifie = catalogue.charger(RACINE), catalogue.charger(racine)
     for _ in range(2):
         for cat in (original, modifie):

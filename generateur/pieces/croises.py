@@ -79,7 +79,7 @@ class Occurrence:
 # D'une consultation à l'autre, presque toutes les unités (paragraphes des clauses communes, cellules, titres) ont le
 # même texte : ce que chaque motif y trouve est gardé par texte (objets re.Match, qui ne dépendent que du motif et du
 # texte), et seul un texte jamais vu est cherché. Borné : tout est oublié au-delà de TEXTES_AU_PLUS textes gardés.
-TEXTES_AU_PLUS = 20_000
+TEXTES_AU_PLUS = 10_000
 _TROUVES: dict[re.Pattern[str], dict[str, tuple[re.Match[str], ...]]] = {}
 _GARDES = [0]  # nombre de textes gardés, tous motifs confondus
 

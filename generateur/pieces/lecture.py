@@ -43,7 +43,7 @@ def texte_blocs(blocs: list[Bloc]) -> str:
 # blocs des clauses viennent du cache du Markdown, partagés d'une consultation à l'autre et jamais modifiés. L'entrée
 # garde le bloc lui-même (son identité ne peut pas resservir à un autre tant qu'elle est là) ; bornée : vidée au-delà
 # de BLOCS_AU_PLUS blocs. Les titres, faits pour chaque consultation et lus sans calcul, n'y entrent pas.
-BLOCS_AU_PLUS = 8192
+BLOCS_AU_PLUS = 2048
 _TEXTES_BLOCS: dict[int, tuple[Bloc, str, tuple[str, ...]]] = {}
 
 

@@ -113,7 +113,7 @@ def _textes(b: Bloc) -> Iterable[str]:
 # le même article ; des milliers d'objets de moins à créer, puis à suivre par le ramasse-miettes, par consultation.
 # Clé : tout ce qui fait l'unité (pièce, article, section, genre, texte ; pour un tableau, la ligne et son en-tête).
 # Bornée : vidée au-delà de UNITES_AU_PLUS clés, entre deux pièces.
-UNITES_AU_PLUS = 20_000
+UNITES_AU_PLUS = 10_000
 _UNITES: dict[tuple[Any, ...], Any] = {}
 
 

@@ -158,7 +158,7 @@ def manifeste(analyse: Analyse, fichiers: dict[str, bytes], modele: bytes) -> di
 # typographie faite) gardée et partagée par tous les tableaux qui le citent : ni les cellules ni leurs segments ne
 # sont jamais modifiés (une ligne de tableau peut l'être : on y remplace une cellule entière). Bornée : vidée
 # au-delà de CELLULES_AU_PLUS textes, jamais au milieu d'un tableau.
-CELLULES_AU_PLUS = 8192
+CELLULES_AU_PLUS = 4096
 _CELLULES: dict[str, list[Segment]] = {}
 
 
