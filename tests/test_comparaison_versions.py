@@ -289,3 +289,25 @@ def test_reponses_modifiees_rapportees(exemples_generes):
     autre["reponses"]["lots"][0]["nouvelle_reponse"] = 3
     changees = [(v.nom, v.ancienne, v.nouvelle) for v in comparer_valeurs(manifeste, autre) if v.genre == "réponse"]
     assert changees == [("lots[1].nouvelle_reponse", None, 3), ("lots[2].intitule", ancien, "Lot renommé")]
+
+
+def test_lecture_du_manifeste_rend_le_ramasse_miettes_comme_avant(tmp_path):
+    """Le manifeste est lu sans ramasse-miettes (voir lire_manifeste) ; il est remis dans son état, même après un
+    manifeste illisible."""
+    import gc
+
+    (tmp_path / "x-manifeste.json").write_text('{"reponses": {"reference": "A"}}', encoding="utf-8")
+    assert gc.isenabled()
+    assert lire_manifeste(tmp_path) == {"reponses": {"reference": "A"}}
+    assert gc.isenabled()
+    (tmp_path / "x-manifeste.json").write_text("{pas du json", encoding="utf-8")
+    with pytest.raises(ValueError):
+        lire_manifeste(tmp_path)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        (tmp_path / "x-manifeste.json").write_text("{}", encoding="utf-8")
+        assert lire_manifeste(tmp_path) == {}
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -474,3 +474,33 @@ def test_regeneration_par_piece(lot, tmp_path, monkeypatch):
         generation.generer(dossier / nom / "reponses.yaml", attendu, racine)
         assert octets(version(dossier / nom)) == octets(attendu), nom
         verifier_entiere(dossier / nom)
+
+
+def test_ramasse_miettes_espace_le_temps_d_une_consultation(tmp_path, monkeypatch):
+    """Pendant le calcul d'une consultation, les collectes des objets jeunes sont espacées ; les seuils d'avant sont
+    rétablis ensuite (même après un échec), et un ramasse-miettes arrêté (seuil 0) n'est pas remis en marche."""
+    import gc
+
+    from generateur.erreurs import ErreurDCE, Probleme
+
+    vus = []
+
+    def produire(*args, **kwargs):
+        vus.append(gc.get_threshold())
+        raise ErreurDCE(Probleme("réponses illisibles"))
+
+    monkeypatch.setattr(regeneration, "produire_dce", produire)
+    consultation = tmp_path / "c"
+    consultation.mkdir()
+    tache = regeneration.Tache(str(consultation), "c", str(RACINE), str(tmp_path), "", simulation=True)
+    avant = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        assert regeneration.traiter(tache).statut == ECHEC
+        assert gc.get_threshold() == (700, 10, 10)
+        gc.set_threshold(0)
+        assert regeneration.traiter(tache).statut == ECHEC
+        assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*avant)
+    assert vus == [(regeneration.SEUIL_RAMASSE_MIETTES, 10, 10), (0, 10, 10)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import hashlib
 import io
 import json
@@ -102,10 +103,17 @@ def lire_manifeste(dossier: Path) -> dict[str, Any] | None:
     if not trouves:
         return None
     octets = trouves[0].read_bytes()
+    # sans ramasse-miettes pendant la lecture : les dizaines de milliers d'objets d'un manifeste, gardés jusqu'à la fin
+    # de la consultation, déclencheraient sinon des dizaines de collectes, et des parcours complets du tas
+    actif = gc.isenabled()
+    gc.disable()
     try:
         return orjson.loads(octets)  # plusieurs fois plus rapide que json (deux manifestes lus par consultation)
     except orjson.JSONDecodeError:  # ce que seul json accepte (NaN, entiers de plus de 64 bits…) ou dit en erreur
         return json.loads(octets.decode("utf-8"))
+    finally:
+        if actif:
+            gc.enable()
 
 
 def empreintes_documents(dossier: Path, manifeste: dict[str, Any]) -> dict[str, str]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ctypes
 import datetime as dt
+import gc
 import hashlib
 import os
 import shutil
@@ -317,6 +318,36 @@ def droit_enregistre(manifeste: dict[str, Any] | None) -> dt.date | None:
     return None
 
 
+# Ramasse-miettes pendant le calcul d'une consultation : produire un DCE crée des centaines de milliers d'objets ;
+# avec le seuil par défaut (700), les collectes des objets jeunes se succèdent et déclenchent des parcours complets du
+# tas (catalogue, modèles compilés, mémoires : ≈ 45 ms chacun). Mesuré sur 40 consultations du banc : 17 ms de
+# collectes par consultation au seuil de 700, 4 à 5 ms à 5 000 (sans parcours complet ; mémoire inchangée).
+SEUIL_RAMASSE_MIETTES = 5_000
+_SEUILS = threading.Lock()
+_espacement: list[Any] = [0, None]  # calculs en cours dans ce processus, seuils d'avant le premier
+
+
+@contextmanager
+def _collectes_espacees() -> Iterator[None]:
+    """Le temps d'une consultation, collecte des objets jeunes toutes les SEUIL_RAMASSE_MIETTES allocations (les
+    cycles sont toujours libérés) ; les seuils d'avant sont rétablis à la fin du dernier calcul en cours (fils de
+    l'assistant web). Un ramasse-miettes arrêté (seuil 0) le reste."""
+    with _SEUILS:
+        if _espacement[0] == 0:
+            _espacement[1] = seuils = gc.get_threshold()
+            if seuils[0]:
+                gc.set_threshold(max(seuils[0], SEUIL_RAMASSE_MIETTES), *seuils[1:])
+        _espacement[0] += 1
+    try:
+        yield
+    finally:
+        with _SEUILS:
+            _espacement[0] -= 1
+            if _espacement[0] == 0:
+                gc.set_threshold(*_espacement[1])
+
+
+@_collectes_espacees()
 def traiter(tache: Tache) -> RapportConsultation:
     """Régénère une consultation ; n'écrit rien qui ne soit complet. Les erreurs deviennent un rapport en échec."""
     _rafraichir(tache.etat_catalogue)

@@ -1,11 +1,12 @@
 """Texte de chaque article lu dans un document Word produit : la matière des comparaisons de versions.
 
 `textes_articles` lit tout le document. `Articles` lit le même texte à la demande, article par article : le corps
-d'un document écrit par dce est découpé en paragraphes et tableaux sans analyse XML (octets), seuls les titres
-et les articles demandés sont analysés par lxml ; deux articles dont les octets sont identiques ont le même texte
-sans être lus (`Articles.empreinte`). Tout ce qui sort de la forme simple qu'écrit dce (espace de noms déclaré
-ailleurs qu'à la racine, commentaires, élément englobant au niveau du corps, tableau imbriqué…) est lu en entier
-par `textes_articles`.
+d'un document écrit par dce est découpé en paragraphes et tableaux sur ses octets, sans analyse XML ; seuls les
+titres et les articles demandés sont analysés par lxml, avec le même code ; deux articles dont les octets sont
+identiques ont le même texte sans être lus (`Articles.empreinte`), et une version voisine du même document reprend
+le découpage de l'autre là où leurs octets sont les mêmes. Tout ce qui sort de la forme simple qu'écrit dce
+(déclaration d'espace de noms ailleurs qu'à la racine, DOCTYPE, commentaire, élément qui englobe des paragraphes au
+niveau du corps, autre encodage qu'UTF-8…) est lu en entier, comme par `textes_articles`.
 """
 
 from __future__ import annotations
