@@ -34,7 +34,7 @@ def test_cache_rempli_puis_relu_memes_octets(tmp_path, sans_cache):
     cache = tmp_path / "cache"
     premier = _generer(tmp_path / "premier", str(cache))
     assert len(list((cache / "jinja").glob("*.jinja"))) > 50  # clauses, conditions, messages, parties du modèle Word
-    assert {f.name.split("-")[0] for f in (cache / "memoires").iterdir()} == {"chemins", "markdown", "relecture"}
+    assert {f.name.split("-")[0] for f in (cache / "memoires").iterdir()} == {"chemins", "clauses", "markdown", "relecture"}
     entrees = sorted(f for f in cache.rglob("*") if f.is_file())
     assert premier == sans_cache
     dates = {e: e.stat().st_mtime_ns for e in entrees}
@@ -279,6 +279,31 @@ def test_catalogue_garde_en_cache_suit_les_clauses(tmp_path, monkeypatch):
     catalogue.charger.cache_clear()
 
 
+def test_catalogue_relu_n_analyse_que_les_clauses_modifiees(tmp_path, monkeypatch):
+    """Après la modification d'une clause, le catalogue relu n'analyse qu'elle : les autres clauses gardées sont
+    celles d'une lecture complète, la clause modifiée porte son nouveau texte ; un catalogue ne partage pas ses
+    clauses avec le précédent."""
+    import shutil
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    racine = tmp_path / "racine"
+    racine.mkdir()
+    shutil.copy(RACINE / "catalogue.yaml", racine)
+    shutil.copytree(RACINE / "clauses", racine / "clauses")
+    premier = catalogue._charger(racine)
+    lues = []
+    lire = catalogue.lire_clause
+    monkeypatch.setattr(catalogue, "lire_clause", lambda f, d=None, o=None: lues.append(f.name) or lire(f, d, o))
+    fichier = racine / "clauses" / "ccap" / "ccap-objet.md"
+    fichier.write_text(fichier.read_text(encoding="utf-8") + "\nPhrase ajoutée.\n", encoding="utf-8")
+    second = catalogue._charger(racine)
+    assert lues == ["ccap-objet.md"]
+    avant = {c.fichier.name: c for v in premier.clauses.values() for c in v}
+    apres = {c.fichier.name: c for v in second.clauses.values() for c in v}
+    assert avant.keys() == apres.keys() and "Phrase ajoutée." in apres["ccap-objet.md"].corps
+    assert all(apres[n] == c and apres[n] is not c for n, c in avant.items() if n != "ccap-objet.md")
+
+
 def test_questionnaire_garde_en_cache_suit_le_fichier(tmp_path, monkeypatch):
     """Le questionnaire lu et validé est gardé dans le cache disque ; un libellé modifié est relu, un questionnaire
     rendu invalide est refusé avec sa ligne même après une version gardée."""
@@ -315,15 +340,17 @@ def test_verdict_de_validation_garde_seulement_pour_les_memes_reponses(tmp_path,
 
     monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
     q = questionnaire.charger(RACINE / "questionnaire.yaml")
+    verdicts = tmp_path / "cache" / "validations"
+    avant = set(verdicts.iterdir()) if verdicts.is_dir() else set()  # le questionnaire a pu laisser le sien
     valides = ecrire(tmp_path, reponses())
     attendu = module_reponses.charger(valides, q).donnees
-    assert len(list((tmp_path / "cache" / "validations").iterdir())) == 1
+    assert len(set(verdicts.iterdir()) - avant) == 1
     assert module_reponses.charger(valides, q).donnees == attendu  # verdict relu : mêmes réponses complétées
     invalides = ecrire(tmp_path, reponses(duree_mois="deux ans"), "invalides.yaml")
     with pytest.raises(ErreurDonnees) as exc:
         module_reponses.charger(invalides, q)
     assert any("deux ans" in str(p) for p in exc.value.problemes)
-    assert len(list((tmp_path / "cache" / "validations").iterdir())) == 1
+    assert len(set(verdicts.iterdir()) - avant) == 1
 
 
 def test_evaluation_lit_le_contexte_tel_qu_il_est():
