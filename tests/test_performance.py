@@ -34,7 +34,7 @@ def test_cache_rempli_puis_relu_memes_octets(tmp_path, sans_cache):
     cache = tmp_path / "cache"
     premier = _generer(tmp_path / "premier", str(cache))
     assert len(list((cache / "jinja").glob("*.jinja"))) > 50  # clauses, conditions, messages, parties du modèle Word
-    assert {f.name.split("-")[0] for f in (cache / "memoires").iterdir()} == {"chemins", "clauses", "markdown", "relecture"}
+    assert {f.name.split("-")[0] for f in (cache / "memoires").iterdir()} == {"analyses", "clauses", "markdown", "relecture"}
     entrees = sorted(f for f in cache.rglob("*") if f.is_file())
     assert premier == sans_cache
     dates = {e: e.stat().st_mtime_ns for e in entrees}
@@ -302,6 +302,34 @@ def test_catalogue_relu_n_analyse_que_les_clauses_modifiees(tmp_path, monkeypatc
     apres = {c.fichier.name: c for v in second.clauses.values() for c in v}
     assert avant.keys() == apres.keys() and "Phrase ajoutée." in apres["ccap-objet.md"].corps
     assert all(apres[n] == c and apres[n] is not c for n, c in avant.items() if n != "ccap-objet.md")
+
+
+def test_suggestions_gardees_suivent_le_questionnaire(tmp_path, monkeypatch):
+    """Les suggestions vérifiées sont gardées dans le cache disque : relues, elles sont les mêmes ; un titre modifié
+    dans le questionnaire est relu ; une suggestion rendue illisible est refusée même après une version gardée."""
+    from generateur.droit import suggestions
+    from generateur.erreurs import ErreurDonnees
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    copie = tmp_path / "questionnaire.yaml"
+    texte = (RACINE / "questionnaire.yaml").read_text(encoding="utf-8")
+    copie.write_text(texte, encoding="utf-8")
+
+    def charger():
+        suggestions.charger.cache_clear()  # un autre processus : seul le cache disque reste
+        return suggestions.charger(copie)
+
+    premier = charger()
+    assert len(list((tmp_path / "cache" / "suggestions").iterdir())) == 1
+    relu = charger()
+    assert relu == premier and relu is not premier
+    copie.write_text(texte.replace('titre: "Découper la consultation en lots"', 'titre: "Allotir"', 1), encoding="utf-8")
+    assert charger()[0].titre == "Allotir" and premier[0].titre == "Découper la consultation en lots"
+    copie.write_text(texte.replace('quand: "lots | length == 1 and', 'quand: "lots | length == ((1 and', 1),
+                     encoding="utf-8")
+    with pytest.raises(ErreurDonnees, match="expression illisible"):
+        charger()
+    suggestions.charger.cache_clear()
 
 
 def test_questionnaire_garde_en_cache_suit_le_fichier(tmp_path, monkeypatch):
