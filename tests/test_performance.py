@@ -523,6 +523,27 @@ def test_squelette_d_un_modele_a_numerotation_inhabituelle(tmp_path, monkeypatch
         assert documents._produire(modele, variables, blocs, titres) == attendu
 
 
+@pytest.mark.parametrize("texte", ["Article 3 – Prix", "", "A & B < C > D \"E\"", "ligne 1\nligne 2", "\n",
+                                   "fin\n", "contrôle\x01\x0b retiré", "l’offre « économiquement » la plus avantageuse",
+                                   "\ufffe&\n<\n"])
+def test_runs_word_ecrits_comme_avant(texte):
+    """Le chemin rapide de l'écriture d'un run (une ligne, rien à échapper) donne le XML du chemin général : texte
+    échappé, caractères interdits retirés, un saut de ligne par retour à la ligne."""
+    import re
+
+    from generateur.rendu import ooxml
+
+    def general(t: str, balise: str = "w:t") -> str:
+        echappe = [re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", "", m).replace("&", "&amp;")
+                   .replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;") for m in t.split("\n")]
+        return "<w:r>" + "<w:br/>".join(f'<{balise} xml:space="preserve">{e}</{balise}>' if m else ""
+                                        for m, e in zip(t.split("\n"), echappe)) + "</w:r>"
+
+    assert ooxml._run(texte) == general(texte)
+    assert ooxml._run(texte, balise="w:delText") == general(texte, "w:delText")
+    assert ooxml.runs([ooxml.Segment(texte)]) == general(ooxml.Segment(texte).texte)
+
+
 def test_production_rend_le_ramasse_miettes_comme_elle_l_a_trouve(tmp_path):
     """Le ramasse-miettes, arrêté le temps de produire un DCE, est remis en marche après, même quand la production
     échoue ; arrêté par l'appelant, il le reste."""
