@@ -466,8 +466,10 @@ def test_generer_reprend_les_pieces_du_dossier_de_sortie(tmp_path, sans_cache):
 def test_document_assemble_sur_son_squelette_comme_rendu_complet(exemple, tmp_path, monkeypatch):
     """Chaque pièce Word assemblée sur le squelette gardé de son modèle (rendu docxtpl des variables : couverture,
     en-têtes, propriétés) a les octets du rendu complet par docxtpl et python-docx, que le squelette vienne d'être
-    calculé ou soit relu ; un squelette par pièce, un autre pour d'autres variables."""
+    calculé ou soit relu ; de même pour un document de modifications suivies ; un squelette par pièce, un autre pour
+    d'autres variables."""
     from generateur.pieces.assemblage import blocs_document
+    from generateur.pieces.blocs import ParagrapheRevise
     from generateur.pieces.tracabilite import fiche
     from generateur.droit.regles import preparer
     from generateur.rendu import documents, generation
@@ -476,8 +478,10 @@ def test_document_assemble_sur_son_squelette_comme_rendu_complet(exemple, tmp_pa
     analyse = preparer(EXEMPLES / exemple, RACINE)
     pieces = {d: blocs_document(analyse, d) for d in generation.PIECES}
     pieces["SPASER"] = fiche(analyse)[:2]
+    revise = ParagrapheRevise([("=", "Le délai est de "), ("-", "trente"), ("+", "quarante-cinq"), ("=", " jours.")])
+    pieces["Modifications"] = ([revise, ParagrapheRevise([("+", "Article ajouté.")], marque="+")], [])
     for sigle, (blocs, titres) in pieces.items():
-        modele = generation.modele_de(analyse, "CCAP" if sigle == "SPASER" else sigle)
+        modele = generation.modele_de(analyse, sigle if sigle in generation.PIECES else "CCAP")
         variables = generation.variables_modele(analyse, sigle, f"Pièce {sigle}")
         complet = documents._produire_complet
         attendu = complet(modele, variables, blocs, titres)

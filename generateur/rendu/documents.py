@@ -314,12 +314,12 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
     par l'empreinte des entrées — modèle, variables, blocs, code du rendu — et celle des octets). `precedent` : le même
     document d'une génération précédente ; si ses octets sont ceux que des entrées identiques ont déjà donnés, ils
     sont repris tels quels au lieu d'être rendus de nouveau (le rendu est reproductible : même résultat à l'octet) ;
-    sinon, le document est assemblé sur le squelette gardé de son modèle (`_produire`). Sans cache (`DCE_CACHE=0`),
-    ou sans `reprise` (rapports, modifications suivies : d'autres variables à chaque fois), tout est rendu."""
+    sinon, le document est assemblé sur le squelette gardé de son modèle rendu avec ses variables (`_produire`). Sans
+    cache (`DCE_CACHE=0`), tout est rendu."""
     if set(variables) != set(VARIABLES_MODELE):
         raise ValueError(f"variables du modèle : {sorted(set(variables) ^ set(VARIABLES_MODELE))}")
     if not reprise or cache.dossier(DOCUMENTS) is None:
-        return _produire_complet(modele, variables, blocs, titres)
+        return _produire(modele, variables, blocs, titres)
     cle = empreinte_entrees(modele, variables, blocs, titres)
     if cle is not None and precedent is not None:
         octets = _lire_precedent(precedent)
@@ -359,9 +359,9 @@ def _lire_precedent(chemin: Path) -> bytes | None:
 
 
 def _produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre]) -> bytes:
-    """Une pièce d'un DCE (ses variables sont les mêmes d'une génération à l'autre) : assemblée sur le squelette
-    gardé du modèle rendu avec ces variables (`_squelette`) s'il y en a un, sinon rendue par docxtpl et python-docx
-    (`_produire_complet`) ; mêmes octets dans les deux cas."""
+    """Le document, assemblé sur le squelette gardé du modèle rendu avec ces variables (`_squelette` : les
+    variables d'une pièce ou de ses modifications suivies sont les mêmes d'une génération à l'autre), sinon rendu par
+    docxtpl et python-docx (`_produire_complet`) ; mêmes octets dans les deux cas."""
     if not any(isinstance(b, Image) for b in blocs):  # une image du corps ajoute une partie au paquet
         squelette = _squelette(modele, variables)
         if squelette is not None:
