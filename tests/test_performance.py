@@ -34,7 +34,7 @@ def test_cache_rempli_puis_relu_memes_octets(tmp_path, sans_cache):
     cache = tmp_path / "cache"
     premier = _generer(tmp_path / "premier", str(cache))
     assert len(list((cache / "jinja").glob("*.jinja"))) > 50  # clauses, conditions, messages, parties du modèle Word
-    assert {f.name.split("-")[0] for f in (cache / "memoires").iterdir()} == {"chemins", "markdown", "relecture"}
+    assert {f.name.split("-")[0] for f in (cache / "memoires").iterdir()} == {"analyses", "clauses", "markdown", "relecture"}
     entrees = sorted(f for f in cache.rglob("*") if f.is_file())
     assert premier == sans_cache
     dates = {e: e.stat().st_mtime_ns for e in entrees}
@@ -279,6 +279,59 @@ def test_catalogue_garde_en_cache_suit_les_clauses(tmp_path, monkeypatch):
     catalogue.charger.cache_clear()
 
 
+def test_catalogue_relu_n_analyse_que_les_clauses_modifiees(tmp_path, monkeypatch):
+    """Après la modification d'une clause, le catalogue relu n'analyse qu'elle : les autres clauses gardées sont
+    celles d'une lecture complète, la clause modifiée porte son nouveau texte ; un catalogue ne partage pas ses
+    clauses avec le précédent."""
+    import shutil
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    racine = tmp_path / "racine"
+    racine.mkdir()
+    shutil.copy(RACINE / "catalogue.yaml", racine)
+    shutil.copytree(RACINE / "clauses", racine / "clauses")
+    premier = catalogue._charger(racine)
+    lues = []
+    lire = catalogue.lire_clause
+    monkeypatch.setattr(catalogue, "lire_clause", lambda f, d=None, o=None: lues.append(f.name) or lire(f, d, o))
+    fichier = racine / "clauses" / "ccap" / "ccap-objet.md"
+    fichier.write_text(fichier.read_text(encoding="utf-8") + "\nPhrase ajoutée.\n", encoding="utf-8")
+    second = catalogue._charger(racine)
+    assert lues == ["ccap-objet.md"]
+    avant = {c.fichier.name: c for v in premier.clauses.values() for c in v}
+    apres = {c.fichier.name: c for v in second.clauses.values() for c in v}
+    assert avant.keys() == apres.keys() and "Phrase ajoutée." in apres["ccap-objet.md"].corps
+    assert all(apres[n] == c and apres[n] is not c for n, c in avant.items() if n != "ccap-objet.md")
+
+
+def test_suggestions_gardees_suivent_le_questionnaire(tmp_path, monkeypatch):
+    """Les suggestions vérifiées sont gardées dans le cache disque : relues, elles sont les mêmes ; un titre modifié
+    dans le questionnaire est relu ; une suggestion rendue illisible est refusée même après une version gardée."""
+    from generateur.droit import suggestions
+    from generateur.erreurs import ErreurDonnees
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    copie = tmp_path / "questionnaire.yaml"
+    texte = (RACINE / "questionnaire.yaml").read_text(encoding="utf-8")
+    copie.write_text(texte, encoding="utf-8")
+
+    def charger():
+        suggestions.charger.cache_clear()  # un autre processus : seul le cache disque reste
+        return suggestions.charger(copie)
+
+    premier = charger()
+    assert len(list((tmp_path / "cache" / "suggestions").iterdir())) == 1
+    relu = charger()
+    assert relu == premier and relu is not premier
+    copie.write_text(texte.replace('titre: "Découper la consultation en lots"', 'titre: "Allotir"', 1), encoding="utf-8")
+    assert charger()[0].titre == "Allotir" and premier[0].titre == "Découper la consultation en lots"
+    copie.write_text(texte.replace('quand: "lots | length == 1 and', 'quand: "lots | length == ((1 and', 1),
+                     encoding="utf-8")
+    with pytest.raises(ErreurDonnees, match="expression illisible"):
+        charger()
+    suggestions.charger.cache_clear()
+
+
 def test_questionnaire_garde_en_cache_suit_le_fichier(tmp_path, monkeypatch):
     """Le questionnaire lu et validé est gardé dans le cache disque ; un libellé modifié est relu, un questionnaire
     rendu invalide est refusé avec sa ligne même après une version gardée."""
@@ -315,15 +368,17 @@ def test_verdict_de_validation_garde_seulement_pour_les_memes_reponses(tmp_path,
 
     monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
     q = questionnaire.charger(RACINE / "questionnaire.yaml")
+    verdicts = tmp_path / "cache" / "validations"
+    avant = set(verdicts.iterdir()) if verdicts.is_dir() else set()  # le questionnaire a pu laisser le sien
     valides = ecrire(tmp_path, reponses())
     attendu = module_reponses.charger(valides, q).donnees
-    assert len(list((tmp_path / "cache" / "validations").iterdir())) == 1
+    assert len(set(verdicts.iterdir()) - avant) == 1
     assert module_reponses.charger(valides, q).donnees == attendu  # verdict relu : mêmes réponses complétées
     invalides = ecrire(tmp_path, reponses(duree_mois="deux ans"), "invalides.yaml")
     with pytest.raises(ErreurDonnees) as exc:
         module_reponses.charger(invalides, q)
     assert any("deux ans" in str(p) for p in exc.value.problemes)
-    assert len(list((tmp_path / "cache" / "validations").iterdir())) == 1
+    assert len(set(verdicts.iterdir()) - avant) == 1
 
 
 def test_evaluation_lit_le_contexte_tel_qu_il_est():
@@ -411,8 +466,10 @@ def test_generer_reprend_les_pieces_du_dossier_de_sortie(tmp_path, sans_cache):
 def test_document_assemble_sur_son_squelette_comme_rendu_complet(exemple, tmp_path, monkeypatch):
     """Chaque pièce Word assemblée sur le squelette gardé de son modèle (rendu docxtpl des variables : couverture,
     en-têtes, propriétés) a les octets du rendu complet par docxtpl et python-docx, que le squelette vienne d'être
-    calculé ou soit relu ; un squelette par pièce, un autre pour d'autres variables."""
+    calculé ou soit relu ; de même pour un document de modifications suivies ; un squelette par pièce, un autre pour
+    d'autres variables."""
     from generateur.pieces.assemblage import blocs_document
+    from generateur.pieces.blocs import ParagrapheRevise
     from generateur.pieces.tracabilite import fiche
     from generateur.droit.regles import preparer
     from generateur.rendu import documents, generation
@@ -421,8 +478,10 @@ def test_document_assemble_sur_son_squelette_comme_rendu_complet(exemple, tmp_pa
     analyse = preparer(EXEMPLES / exemple, RACINE)
     pieces = {d: blocs_document(analyse, d) for d in generation.PIECES}
     pieces["SPASER"] = fiche(analyse)[:2]
+    revise = ParagrapheRevise([("=", "Le délai est de "), ("-", "trente"), ("+", "quarante-cinq"), ("=", " jours.")])
+    pieces["Modifications"] = ([revise, ParagrapheRevise([("+", "Article ajouté.")], marque="+")], [])
     for sigle, (blocs, titres) in pieces.items():
-        modele = generation.modele_de(analyse, "CCAP" if sigle == "SPASER" else sigle)
+        modele = generation.modele_de(analyse, sigle if sigle in generation.PIECES else "CCAP")
         variables = generation.variables_modele(analyse, sigle, f"Pièce {sigle}")
         complet = documents._produire_complet
         attendu = complet(modele, variables, blocs, titres)
@@ -466,6 +525,27 @@ def test_squelette_d_un_modele_a_numerotation_inhabituelle(tmp_path, monkeypatch
     monkeypatch.setattr(documents, "_produire_complet", None)  # assemblé sur le squelette, jamais rendu en entier
     for _ in range(2):
         assert documents._produire(modele, variables, blocs, titres) == attendu
+
+
+@pytest.mark.parametrize("texte", ["Article 3 – Prix", "", "A & B < C > D \"E\"", "ligne 1\nligne 2", "\n",
+                                   "fin\n", "contrôle\x01\x0b retiré", "l’offre « économiquement » la plus avantageuse",
+                                   "\ufffe&\n<\n"])
+def test_runs_word_ecrits_comme_avant(texte):
+    """Le chemin rapide de l'écriture d'un run (une ligne, rien à échapper) donne le XML du chemin général : texte
+    échappé, caractères interdits retirés, un saut de ligne par retour à la ligne."""
+    import re
+
+    from generateur.rendu import ooxml
+
+    def general(t: str, balise: str = "w:t") -> str:
+        echappe = [re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", "", m).replace("&", "&amp;")
+                   .replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;") for m in t.split("\n")]
+        return "<w:r>" + "<w:br/>".join(f'<{balise} xml:space="preserve">{e}</{balise}>' if m else ""
+                                        for m, e in zip(t.split("\n"), echappe)) + "</w:r>"
+
+    assert ooxml._run(texte) == general(texte)
+    assert ooxml._run(texte, balise="w:delText") == general(texte, "w:delText")
+    assert ooxml.runs([ooxml.Segment(texte)]) == general(ooxml.Segment(texte).texte)
 
 
 def test_production_rend_le_ramasse_miettes_comme_elle_l_a_trouve(tmp_path):

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import math
-import os
 import pickle
 import datetime as dt
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -269,7 +266,7 @@ def _erreurs_schema(donnees: Any, questionnaire: Questionnaire) -> list[Validati
     favorable est gardé dans le cache disque (`cache.marquer`) ; jsonschema n'est alors pas même importé."""
     schema, empreinte_schema = _schema(questionnaire)
     cle = None
-    version = _version_jsonschema()
+    version = yaml_lignes.version_jsonschema()
     if version is not None and empreinte_schema is not None:
         try:
             cle = cache.empreinte(pickle.dumps(donnees, protocol=4), empreinte_schema, version)
@@ -304,18 +301,6 @@ def _schema(questionnaire: Questionnaire) -> tuple[dict[str, Any], bytes | None]
         _SCHEMAS.clear()
     _SCHEMAS[id(questionnaire)] = (questionnaire, schema, octets)
     return schema, octets
-
-
-@lru_cache(maxsize=1)
-def _version_jsonschema() -> str | None:
-    """jsonschema tel qu'il sera importé par ce processus (chemin et date) ; None s'il est introuvable."""
-    spec = importlib.util.find_spec("jsonschema")
-    if spec is None or not spec.origin:
-        return None
-    try:
-        return f"{spec.origin}:{os.stat(spec.origin).st_mtime_ns}"
-    except OSError:
-        return None
 
 
 def nommes(problemes: list[Probleme], questionnaire: Questionnaire) -> list[Probleme]:

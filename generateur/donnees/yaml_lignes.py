@@ -7,6 +7,9 @@ nous-mêmes pour relever la ligne de chaque chemin et refuser les clés en doubl
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
+import os
+import pickle
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -330,11 +333,44 @@ def _type_de(valeur: Any) -> str:
 
 
 _validateurs: dict[int, Any] = {}  # un validateur par schéma (les schémas sont des constantes des modules)
+_schemas: dict[int, tuple[dict[str, Any], bytes]] = {}  # chaque schéma et son pickle (empreinte des verdicts)
+
+
+@lru_cache(maxsize=1)
+def version_jsonschema() -> str | None:
+    """jsonschema tel qu'il sera importé par ce processus (chemin et date), sans l'importer ; None s'il est
+    introuvable."""
+    spec = importlib.util.find_spec("jsonschema")
+    if spec is None or not spec.origin:
+        return None
+    try:
+        return f"{spec.origin}:{os.stat(spec.origin).st_mtime_ns}"
+    except OSError:
+        return None
+
+
+def _verdict(donnees: Any, schema: dict[str, Any]) -> str | None:
+    """Clé du verdict « ces données sont conformes à ce schéma » (voir `structure`) ; None si elle ne peut pas être
+    calculée."""
+    version = version_jsonschema()
+    if version is None:
+        return None
+    try:
+        if id(schema) not in _schemas:
+            _schemas[id(schema)] = (schema, pickle.dumps(schema, protocol=4))
+        return cache.empreinte("structure", pickle.dumps(donnees, protocol=4), _schemas[id(schema)][1], version)
+    except (pickle.PicklingError, TypeError, RecursionError, AttributeError):
+        return None
 
 
 def structure(doc: Document, schema: dict[str, Any]) -> list[Probleme]:
     """Écarts d'un fichier YAML (catalogue, questionnaire, en-tête de clause) à son schéma JSON : chaque champ
-    mal typé, manquant ou inconnu, avec sa ligne."""
+    mal typé, manquant ou inconnu, avec sa ligne. Des données déjà trouvées conformes au même schéma ne sont pas
+    revalidées (verdict favorable gardé dans le cache disque, comme pour les réponses) : jsonschema n'est alors pas
+    importé."""
+    cle = _verdict(doc.donnees, schema)
+    if cle is not None and cache.marque("validations", cle):
+        return []
     problemes = []
     validateur = _validateurs.get(id(schema))
     if validateur is None:
@@ -366,6 +402,8 @@ def structure(doc: Document, schema: dict[str, Any]) -> list[Probleme]:
         else:
             message = "valeur invalide"
         problemes.append(Probleme(message, doc.fichier, doc.ligne(chemin), chemin or None))
+    if not problemes and cle is not None:
+        cache.marquer("validations", cle)
     return problemes
 
 

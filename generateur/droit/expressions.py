@@ -346,19 +346,31 @@ def evaluer(expression: str, contexte: dict[str, Any]) -> Any:
     return resultat
 
 
-# Chemins lus par chaque expression déjà analysée, d'une commande à l'autre (l'analyse par Jinja d'une centaine de
-# conditions coûtait ≈ 5 ms à chaque commande) ; invalidés par ce module et la version de Jinja.
-_CHEMINS = cache.Memoire("chemins", cache.empreinte(cache.sources(__file__), jinja2.__version__), 4096)
+# Ce que l'analyse par Jinja d'un texte a trouvé (chemins lus par une condition, syntaxe valide d'un modèle), gardé
+# d'une commande à l'autre : analyser une centaine de conditions et de modèles coûtait ≈ 10 ms à chaque commande,
+# dont la construction de l'analyseur lexical. Invalidé par ce module et la version de Jinja.
+_ANALYSES = cache.Memoire("analyses", cache.empreinte(cache.sources(__file__), jinja2.__version__), 4096)
 
 
 @lru_cache(maxsize=4096)
 def chemins_utilises(expression: str) -> tuple[str, ...]:
     """Chemins de données lus par une expression (« spaser.insertion.actif », « lot.montant_estime »)."""
-    trouves = _CHEMINS.lire(expression)
+    cle = f"chemins\0{expression}"
+    trouves = _ANALYSES.lire(cle)
     if not isinstance(trouves, tuple):
         trouves = _chemins_utilises(expression)
-        _CHEMINS.ecrire([(expression, trouves)])
+        _ANALYSES.ecrire([(cle, trouves)])
     return trouves
+
+
+def verifier_syntaxe(modele: str) -> None:
+    """Lève TemplateSyntaxError si `modele` n'est pas un modèle Jinja bien formé (`ENV_EXPRESSIONS.parse`) ; un
+    modèle déjà trouvé bien formé n'est pas analysé de nouveau."""
+    cle = f"syntaxe\0{modele}"
+    if _ANALYSES.lire(cle) is True:
+        return
+    ENV_EXPRESSIONS.parse(modele)
+    _ANALYSES.ecrire([(cle, True)])
 
 
 def _chemins_utilises(expression: str) -> tuple[str, ...]:

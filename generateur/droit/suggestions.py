@@ -18,11 +18,11 @@ from typing import Any
 from jinja2 import Template
 from jinja2.exceptions import TemplateSyntaxError
 
+from ..donnees import cache, catalogue, saisie, yaml_lignes
 from ..donnees import questionnaire as questionnaire_mod
-from ..donnees import yaml_lignes
 from ..donnees.catalogue import NIVEAUX, Lien, lire_liens
 from ..erreurs import ErreurDonnees, Probleme
-from .expressions import ENV_EXPRESSIONS, ErreursJinja, compiler, evaluer, message_erreur
+from .expressions import ENV_EXPRESSIONS, ErreursJinja, compiler, evaluer, message_erreur, verifier_syntaxe
 from ..donnees.saisie import SaisieInvalide, interpreter, lire
 
 CHAMPS = {"id", "titre", "apres", "quand", "active", "revoir", "actions", "pourquoi", "obligatoire_si",
@@ -146,7 +146,21 @@ def justifications(suggestions: list[Suggestion]) -> set[str]:
 
 @lru_cache(maxsize=8)
 def charger(fichier: Path) -> list[Suggestion]:
-    """Lit et vérifie la section `suggestions` du questionnaire ; tous les problèmes d'un coup, avec leur ligne."""
+    """Lit et vérifie la section `suggestions` du questionnaire ; tous les problèmes d'un coup, avec leur ligne.
+    D'une commande à l'autre, les suggestions vérifiées sont gardées dans le cache disque sous l'empreinte du
+    questionnaire et du code qui les lit (des suggestions invalides ne le sont jamais)."""
+    try:
+        octets = Path(fichier).read_bytes()
+    except OSError:
+        return _charger(fichier)
+    from . import expressions
+
+    cle = cache.empreinte(str(fichier), octets, cache.sources(__file__, questionnaire_mod.__file__, yaml_lignes.__file__,
+                                                             catalogue.__file__, saisie.__file__, expressions.__file__))
+    return cache.objet("suggestions", cle, lambda: _charger(fichier))
+
+
+def _charger(fichier: Path) -> list[Suggestion]:
     q = questionnaire_mod.charger(fichier)
     doc = yaml_lignes.lire(fichier, garder=True)
     brut = (doc.donnees or {}).get("suggestions") or []
@@ -216,7 +230,7 @@ def charger(fichier: Path) -> list[Suggestion]:
                 except TemplateSyntaxError as exc:
                     pb(f"expression illisible : {exc.message}", f"{chemin}.{champ}")
         try:
-            ENV_EXPRESSIONS.parse(str(s.get("pourquoi", "")))
+            verifier_syntaxe(str(s.get("pourquoi", "")))
         except TemplateSyntaxError as exc:
             pb(f"modèle illisible : {exc.message}", f"{chemin}.pourquoi")
         # actions du SPASER rangées par niveau, comme l'en-tête d'une clause (donnees.catalogue.lire_liens)

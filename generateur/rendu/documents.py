@@ -313,8 +313,9 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
     octets » est gardé dans le cache de l'utilisateur (sous-dossier `documents`, un fichier vide par verdict, nommé
     par l'empreinte des entrées — modèle, variables, blocs, code du rendu — et celle des octets). `precedent` : le même
     document d'une génération précédente ; si ses octets sont ceux que des entrées identiques ont déjà donnés, ils
-    sont repris tels quels au lieu d'être rendus de nouveau (le rendu est reproductible : même résultat à l'octet).
-    Sans cache (`DCE_CACHE=0`), tout est rendu."""
+    sont repris tels quels au lieu d'être rendus de nouveau (le rendu est reproductible : même résultat à l'octet) ;
+    sinon, le document est assemblé sur le squelette gardé de son modèle rendu avec ses variables (`_produire`). Sans
+    cache (`DCE_CACHE=0`), tout est rendu."""
     if set(variables) != set(VARIABLES_MODELE):
         raise ValueError(f"variables du modèle : {sorted(set(variables) ^ set(VARIABLES_MODELE))}")
     if not reprise or cache.dossier(DOCUMENTS) is None:
@@ -358,8 +359,9 @@ def _lire_precedent(chemin: Path) -> bytes | None:
 
 
 def _produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre]) -> bytes:
-    """Le document : assemblé sur le squelette gardé du modèle rendu avec ces variables (`_squelette`) s'il y en a
-    un, sinon rendu par docxtpl et python-docx (`_produire_complet`) ; mêmes octets dans les deux cas."""
+    """Le document, assemblé sur le squelette gardé du modèle rendu avec ces variables (`_squelette` : les
+    variables d'une pièce ou de ses modifications suivies sont les mêmes d'une génération à l'autre), sinon rendu par
+    docxtpl et python-docx (`_produire_complet`) ; mêmes octets dans les deux cas."""
     if not any(isinstance(b, Image) for b in blocs):  # une image du corps ajoute une partie au paquet
         squelette = _squelette(modele, variables)
         if squelette is not None:

@@ -18,6 +18,7 @@ W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 AUTEUR_REVISION = "dce"
 DATE_REVISION = "2020-01-01T00:00:00Z"
 _INVALIDE_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_A_ECHAPPER = re.compile('[&<>"\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]')  # ce que change `echapper`
 
 
 def texte_permis(texte: str) -> str:
@@ -27,6 +28,8 @@ def texte_permis(texte: str) -> str:
 
 def echapper(texte: str) -> str:
     """Texte → contenu XML sûr (caractères interdits en XML 1.0 retirés)."""
+    if _A_ECHAPPER.search(texte) is None:  # le cas de presque tous les textes : rien à changer
+        return texte
     texte = texte_permis(texte)
     return texte.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
@@ -75,14 +78,16 @@ def _run(texte: str, gras: bool = False, italique: bool = False, balise: str = "
     proprietes = ("<w:b/>" if gras else "") + ("<w:i/>" if italique else "") + \
         ('<w:highlight w:val="yellow"/>' if surligne else "")
     rpr = f"<w:rPr>{proprietes}</w:rPr>" if proprietes else ""
-    morceaux = texte.split("\n")
-    contenu = "<w:br/>".join(
-        f'<{balise} xml:space="preserve">{echapper(m)}</{balise}>' if m else "" for m in morceaux)
+    if "\n" not in texte:  # une seule ligne : le cas de presque tous les runs
+        contenu = f'<{balise} xml:space="preserve">{echapper(texte)}</{balise}>' if texte else ""
+    else:
+        contenu = "<w:br/>".join(
+            f'<{balise} xml:space="preserve">{echapper(m)}</{balise}>' if m else "" for m in texte.split("\n"))
     return f"<w:r>{rpr}{contenu}</w:r>"
 
 
 def runs(segments: list[Segment]) -> str:
-    return "".join(_run(s.texte, s.gras, s.italique, surligne=s.a_completer) for s in segments)
+    return "".join([_run(s.texte, s.gras, s.italique, "w:t", s.a_completer) for s in segments])
 
 
 LIGNES_TABLEAU_GARDE = 15
@@ -148,17 +153,19 @@ class Ecrivain:
         # avec la suivante ; un tableau long se coupe entre deux lignes, jamais dans une ligne (cantSplit), et
         # répète sa ligne d'en-tête (tblHeader).
         garder = len(t.lignes) <= LIGNES_TABLEAU_GARDE
+        # début de chaque cellule, par colonne : sa largeur ne dépend que de la colonne
+        debuts = [f'<w:tc><w:tcPr><w:tcW w:w="{int(5000 * largeurs[j] / 100) if j < len(largeurs) else 0}" '
+                  'w:type="pct"/></w:tcPr>' for j in range(colonnes)]
         for i, ligne in enumerate(t.lignes):
             entete = t.entete and i == 0
             trpr = "<w:trPr><w:tblHeader/><w:cantSplit/></w:trPr>" if entete else "<w:trPr><w:cantSplit/></w:trPr>"
+            garder_ligne = garder and i < len(t.lignes) - 1
             cellules = []
             for j in range(colonnes):
                 segments = ligne[j] if j < len(ligne) else []
-                largeur = int(5000 * largeurs[j] / 100) if j < len(largeurs) else 0
                 if entete:
                     segments = [Segment(s.texte, True, s.italique, s.a_completer) for s in segments]
-                cellules.append(f'<w:tc><w:tcPr><w:tcW w:w="{largeur}" w:type="pct"/></w:tcPr>'
-                                f'{paragraphe(runs(segments), "TableauTexte", garder=garder and i < len(t.lignes) - 1)}</w:tc>')
+                cellules.append(f'{debuts[j]}{paragraphe(runs(segments), "TableauTexte", garder=garder_ligne)}</w:tc>')
             lignes.append(f"<w:tr>{trpr}{''.join(cellules)}</w:tr>")
         return (f'<w:tbl><w:tblPr><w:tblStyle w:val="{self.styles.tableau}"/><w:tblW w:w="5000" w:type="pct"/>'
                 f'<w:tblLook w:val="{"04A0" if t.entete else "0480"}" w:firstRow="{int(t.entete)}" w:lastRow="0" '
