@@ -43,6 +43,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generateur.donnees.cpv import officiel as cpv_officiel  # noqa: E402
 
+
+def code_mesure(dossier: Path) -> None:
+    """`--code` : le paquet `generateur` de `dossier` remplace celui de ce dépôt, déjà importé (nomenclature CPV du
+    corpus), qui masquerait l'autre version."""
+    sys.path.insert(0, str(Path(dossier).resolve()))
+    for module in [m for m in sys.modules if m == "generateur" or m.startswith("generateur.")]:
+        del sys.modules[module]
+
+
+if __name__ == "__mp_main__" and "--code" in sys.argv:
+    # processus de calcul d'un LocalCluster Dask (spawn) : il réimporte ce fichier, qui vient de remettre ce dépôt en
+    # tête du chemin ; sans cela, ses tâches exécuteraient le code de ce dépôt au lieu de celui de --code
+    code_mesure(Path(sys.argv[sys.argv.index("--code") + 1]))
+
 DECP = RACINE.parent / "shared" / "data" / "decp" / "decp-sample.json"
 CATALOGUE = ("catalogue.yaml", "questionnaire.yaml", "clauses", "modeles", "acheteurs")
 # Modification appliquée au catalogue entre la génération et la régénération : une phrase de plus dans
@@ -267,8 +281,14 @@ def mesurer(dossier: Path, racine: Path, jobs: int, seulement_impactees: bool, d
                 bilan = regeneration.regenerer(dossier, racine, executeur=client.get_executor(),
                                                seulement_impactees=seulement_impactees)
                 duree_lot = time.perf_counter() - debut_lot
+                resultat["cpu_consultations"] = sum(client.run(calcul_des_taches).values())
+                code = set(client.run(lambda: sys.modules["generateur.lot.regeneration"].__file__).values())
+                if code != {regeneration.__file__}:
+                    raise RuntimeError(f"les travailleurs Dask ont exécuté {code}, pas {regeneration.__file__}")
         else:
+            enfants = cpu_enfants()
             bilan = regeneration.regenerer(dossier, racine, jobs=jobs, seulement_impactees=seulement_impactees)
+            resultat["cpu_consultations"] = cpu_enfants() - enfants  # processus de calcul, arrêtés par regenerer
         duree = time.perf_counter() - debut
         if not dask:
             duree_lot = duree
@@ -281,6 +301,15 @@ def mesurer(dossier: Path, racine: Path, jobs: int, seulement_impactees: bool, d
             "statuts": statuts, "erreurs": [f"{r.dossier} : {r.erreur}" for r in bilan.echecs][:5],
             "rss_principal": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "rss_calcul": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, **arbre.resultat()}
+
+
+def calcul_des_taches() -> float:
+    """Dans un travailleur Dask : temps de calcul de ses fils d'exécution des tâches (ici, les consultations), sans sa
+    boucle d'événements (communications, battements de cœur, surveillance)."""
+    import threading
+
+    return sum(time.clock_gettime(time.pthread_getcpuclockid(fil.ident)) for fil in threading.enumerate()
+               if "Dask-Default-Threads" in fil.name)
 
 
 def lancer(dossier: Path, racine: Path, jobs: int, seulement_impactees: bool = False, dask: str | None = None,
@@ -388,10 +417,7 @@ def main() -> None:
     parser.add_argument("--seulement-impactees", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.code:  # le code mesuré vient d'ailleurs (version précédente) ; catalogue et corpus restent ceux-ci
-        sys.path.insert(0, str(args.code.resolve()))
-        # le paquet de ce dépôt, déjà importé (nomenclature CPV du corpus), masquerait l'autre version
-        for module in [m for m in sys.modules if m == "generateur" or m.startswith("generateur.")]:
-            del sys.modules[module]
+        code_mesure(args.code)
     if args.mesurer:
         print(json.dumps(mesurer(args.mesurer, args.racine, args.jobs, args.seulement_impactees, args.mesurer_dask)))
         return
@@ -447,13 +473,21 @@ def main() -> None:
                 if dask:
                     m = mesures[nom]
                     sans = m["cpu"] - m["cpu_demarrage"]
+                    propre = m["cpu"] - m["cpu_consultations"]
+                    propre_reference = reference["cpu"] - reference["cpu_consultations"]
                     surcouts.append(
                         f"- {nom}, N = {n} : **{m['cpu'] / reference['cpu'] - 1:+.0%}** de calcul de tout l'arbre "
                         f"(user+sys, hors échantillonneur du banc) par rapport à {processus[-1]}, démarrage du cluster "
                         f"compris ({m['cpu']:.1f} s contre {reference['cpu']:.1f} s) ; démarrage du cluster jusqu'à "
                         f"ce qu'il soit prêt : {m['cpu_demarrage']:.1f} s ; hors ce démarrage : "
-                        f"{sans / reference['cpu'] - 1:+.0%}. Mémoire de l'arbre (PSS) : {m['arbre_pss']:.0f} Mio "
-                        f"contre {reference['arbre_pss']:.0f}.")
+                        f"{sans / reference['cpu'] - 1:+.0%}. Hors calcul des consultations (fils d'exécution des "
+                        f"tâches de Dask ; processus de calcul locaux), il reste {propre:.1f} s contre "
+                        f"{propre_reference:.1f} s (démarrages, imports et catalogue des travailleurs, boucles "
+                        f"d'événements, tâches, synthèse) : surcoût de "
+                        f"**{(propre - propre_reference) / reference['cpu']:+.0%}** à calcul des consultations égal "
+                        f"(moins sensible à la charge : {m['cpu_consultations']:.1f} s contre "
+                        f"{reference['cpu_consultations']:.1f} s pour ce calcul ici). Mémoire de l'arbre (PSS) : "
+                        f"{m['arbre_pss']:.0f} Mio contre {reference['arbre_pss']:.0f}.")
                     print(surcouts[-1], file=sys.stderr, flush=True)
             for nom in copies:
                 shutil.rmtree(copies[nom], ignore_errors=True)

@@ -476,6 +476,21 @@ def test_exemple_dask_du_readme(lot, tmp_path):
     assert "consultation" in Path(synthese).read_text(encoding="utf-8").lower()
 
 
+def test_reglages_dask_du_guide_en_variables_d_environnement():
+    """Les variables d'environnement que le guide donne à l'ordonnanceur et aux travailleurs d'un cluster Dask
+    valent les réglages conseillés (`REGLAGES_DASK`) que l'exemple Python passe à un LocalCluster."""
+    if os.environ.get("CI") == "true":
+        import dask
+    else:
+        dask = pytest.importorskip("dask")
+    texte = (RACINE / "docs" / "informatique.md").read_text(encoding="utf-8")
+    section = texte[texte.index("`REGLAGES_DASK` allège"):]
+    variables = dict(re.findall(r"(DASK_[A-Z_]+)=(\S+)", re.search(r"```sh\n(.*?)```", section, re.S).group(1)))
+    lus = dask.config.collect_env(variables)
+    assert {cle: dask.config.get(cle, config=lus) for cle in regeneration.REGLAGES_DASK} == regeneration.REGLAGES_DASK
+    assert len(variables) == len(regeneration.REGLAGES_DASK)
+
+
 def test_regeneration_par_piece(lot, tmp_path, monkeypatch):
     """Une clause du CCAP modifiée : seules les pièces Word dont les entrées changent sont rendues de nouveau, les
     autres sont reprises de la version précédente ; chaque version est identique à l'octet à une génération complète
