@@ -1,6 +1,7 @@
 """Banc d'essai de la régénération en lot (`dce regenerer`).
 
-Usage : python benchmarks/regeneration.py [--n 100 --n 1000] [--pandoc 10] [--exemples 10] [--dask] [--code DOSSIER]
+Usage : python benchmarks/regeneration.py [--n 100 --n 1000] [--pandoc 10] [--exemples 10] [--dask] [--dask-defaut]
+        [--jobs-min 2] [--code DOSSIER]
 
 Pour chaque taille N, un dossier de consultations est fabriqué : les 300 marchés réels de
 ../shared/data/decp/decp-sample.json (DECP 1.x, 2018-2019) traduits en fichiers de réponses (au plus
@@ -9,8 +10,10 @@ lots, options SPASER activées ou non, dates de lancement de septembre 2026 à j
 généré une fois, puis la phrase d'une clause retenue partout est modifiée dans une copie du catalogue
 et le lot est régénéré avec 1 puis 2 processus (chaque mesure dans un processus neuf : mémoire de
 pointe du plus gros processus de calcul et de l'arbre entier, temps mur et temps de calcul user+sys de tout
-l'arbre ; `--dask` ajoute le même lot sur un LocalCluster Dask). Enfin : temps d'un DCE complet dans un processus
-chaud, et rapport avec le rendu des mêmes clauses par un appel à pandoc par document (même modèle Word en
+l'arbre, démarrages compris, hors échantillonneur de la mémoire du banc ; `--dask` ajoute le même lot sur un
+LocalCluster Dask aux réglages conseillés, `--dask-defaut` aux réglages par défaut de Dask, et le banc dit le surcoût
+de calcul de Dask par rapport aux processus locaux, démarrage du cluster compris et hors ce démarrage). Enfin : temps
+d'un DCE complet dans un processus chaud, et rapport avec le rendu des mêmes clauses par un appel à pandoc par document (même modèle Word en
 --reference-doc). Le résultat s'affiche en Markdown, prêt pour le README. `--code DOSSIER` mesure une autre version
 de dce (par exemple une extraction de main) avec le même corpus et le même catalogue : comparaison avant/après.
 """
@@ -39,6 +42,20 @@ sys.path.insert(0, str(RACINE))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generateur.donnees.cpv import officiel as cpv_officiel  # noqa: E402
+
+
+def code_mesure(dossier: Path) -> None:
+    """`--code` : le paquet `generateur` de `dossier` remplace celui de ce dépôt, déjà importé (nomenclature CPV du
+    corpus), qui masquerait l'autre version."""
+    sys.path.insert(0, str(Path(dossier).resolve()))
+    for module in [m for m in sys.modules if m == "generateur" or m.startswith("generateur.")]:
+        del sys.modules[module]
+
+
+if __name__ == "__mp_main__" and "--code" in sys.argv:
+    # processus de calcul d'un LocalCluster Dask (spawn) : il réimporte ce fichier, qui vient de remettre ce dépôt en
+    # tête du chemin ; sans cela, ses tâches exécuteraient le code de ce dépôt au lieu de celui de --code
+    code_mesure(Path(sys.argv[sys.argv.index("--code") + 1]))
 
 DECP = RACINE.parent / "shared" / "data" / "decp" / "decp-sample.json"
 CATALOGUE = ("catalogue.yaml", "questionnaire.yaml", "clauses", "modeles", "acheteurs")
@@ -230,46 +247,81 @@ def modifier_catalogue(racine: Path) -> None:
 
 # -- mesure dans un processus neuf -----------------------------------------------------------------------
 
-def mesurer(dossier: Path, racine: Path, jobs: int, seulement_impactees: bool, dask: bool = False) -> dict[str, Any]:
+def mesurer(dossier: Path, racine: Path, jobs: int, seulement_impactees: bool, dask: str | None = None) -> dict[str, Any]:
     """Exécuté dans un processus neuf : un lot, sa durée, son temps de calcul (processus principal et processus de
-    calcul) et ses mémoires de pointe (Mio) : plus gros processus de calcul, processus principal, arbre entier."""
+    calcul) et ses mémoires de pointe (Mio) : plus gros processus de calcul, processus principal, arbre entier.
+
+    Le temps de calcul est celui de tout l'arbre (processus principal et processus de calcul, démarrages compris), hors
+    échantillonneur de la mémoire du banc (un fil du processus principal qui relit /proc toutes les 100 ms : 3 à 5 %
+    d'un cœur, davantage quand l'arbre compte plus de processus, comme avec Dask ; il est retiré des deux côtés).
+    `dask` : « conseilles » (réglages `REGLAGES_DASK` du code mesuré, comme l'exemple du guide ; aucun si ce code
+    n'en a pas) ou « defaut » (réglages par défaut de Dask) : le lot sur un LocalCluster de `jobs` travailleurs,
+    démarrage du cluster compris ; `cpu_demarrage` : calcul de l'arbre jusqu'au cluster prêt (imports de distributed,
+    ordonnanceur, nannies, travailleurs)."""
     from mesures import Arbre, cpu_enfants, cpu_soi
 
-    from generateur.lot.regeneration import regenerer
+    from generateur.lot import regeneration
 
+    resultat: dict[str, Any] = {}
     with Arbre() as arbre:
         cpu, debut = cpu_soi() + cpu_enfants(), time.perf_counter()
         if dask:
             import distributed
+            from dask import config as config_dask
 
+            if dask == "conseilles":
+                config_dask.set(getattr(regeneration, "REGLAGES_DASK", {}))
             with distributed.LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                           dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+                def calcul_du_travailleur() -> float:
+                    usage = resource.getrusage(resource.RUSAGE_SELF)
+                    return usage.ru_utime + usage.ru_stime
+
+                travailleurs = client.run(calcul_du_travailleur)
+                resultat["cpu_demarrage"] = (cpu_soi() + cpu_enfants() - cpu + sum(travailleurs.values())
+                                             - time.clock_gettime(time.pthread_getcpuclockid(arbre.ident)))
                 debut_lot = time.perf_counter()
-                bilan = regenerer(dossier, racine, executeur=client.get_executor(),
-                                  seulement_impactees=seulement_impactees)
+                bilan = regeneration.regenerer(dossier, racine, executeur=client.get_executor(),
+                                               seulement_impactees=seulement_impactees)
                 duree_lot = time.perf_counter() - debut_lot
+                resultat["cpu_consultations"] = sum(client.run(calcul_des_taches).values())
+                code = set(client.run(lambda: sys.modules["generateur.lot.regeneration"].__file__).values())
+                if code != {regeneration.__file__}:
+                    raise RuntimeError(f"les travailleurs Dask ont exécuté {code}, pas {regeneration.__file__}")
         else:
-            bilan = regenerer(dossier, racine, jobs=jobs, seulement_impactees=seulement_impactees)
+            enfants = cpu_enfants()
+            bilan = regeneration.regenerer(dossier, racine, jobs=jobs, seulement_impactees=seulement_impactees)
+            resultat["cpu_consultations"] = cpu_enfants() - enfants  # processus de calcul, arrêtés par regenerer
         duree = time.perf_counter() - debut
         if not dask:
             duree_lot = duree
-    cpu = cpu_soi() + cpu_enfants() - cpu
+        echantillonneur = time.clock_gettime(time.pthread_getcpuclockid(arbre.ident))
+    cpu = cpu_soi() + cpu_enfants() - cpu - echantillonneur
     statuts: dict[str, int] = {}
     for r in bilan.consultations:
         statuts[r.statut] = statuts.get(r.statut, 0) + 1
-    return {"duree": duree_lot, "duree_totale": duree, "cpu": cpu, "statuts": statuts,
-            "erreurs": [f"{r.dossier} : {r.erreur}" for r in bilan.echecs][:5],
+    return {**resultat, "duree": duree_lot, "duree_totale": duree, "cpu": cpu, "cpu_echantillonneur": echantillonneur,
+            "statuts": statuts, "erreurs": [f"{r.dossier} : {r.erreur}" for r in bilan.echecs][:5],
             "rss_principal": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "rss_calcul": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, **arbre.resultat()}
 
 
-def lancer(dossier: Path, racine: Path, jobs: int, seulement_impactees: bool = False, dask: bool = False,
+def calcul_des_taches() -> float:
+    """Dans un travailleur Dask : temps de calcul de ses fils d'exécution des tâches (ici, les consultations), sans sa
+    boucle d'événements (communications, battements de cœur, surveillance)."""
+    import threading
+
+    return sum(time.clock_gettime(time.pthread_getcpuclockid(fil.ident)) for fil in threading.enumerate()
+               if "Dask-Default-Threads" in fil.name)
+
+
+def lancer(dossier: Path, racine: Path, jobs: int, seulement_impactees: bool = False, dask: str | None = None,
            code: Path | None = None) -> dict[str, Any]:
     commande = [sys.executable, __file__, "--mesurer", str(dossier), "--racine", str(racine), "--jobs", str(jobs)]
     if seulement_impactees:
         commande.append("--seulement-impactees")
     if dask:
-        commande.append("--dask")
+        commande += ["--mesurer-dask", dask]
     if code:
         commande += ["--code", str(code)]
     sortie = subprocess.run(commande, check=True, capture_output=True, text=True).stdout
@@ -356,7 +408,11 @@ def main() -> None:
     parser.add_argument("--exemples", type=int, default=10, help="répétitions pour le temps d'un DCE")
     parser.add_argument("--jobs-max", type=int, default=2)
     parser.add_argument("--jobs-min", type=int, default=1, help="2 : ne pas mesurer le lot à 1 processus")
-    parser.add_argument("--dask", action="store_true", help="mesurer aussi le lot sur un LocalCluster Dask")
+    parser.add_argument("--dask", action="store_true", help="mesurer aussi le lot sur un LocalCluster Dask (réglages "
+                        "REGLAGES_DASK du code mesuré, comme l'exemple du guide)")
+    parser.add_argument("--dask-defaut", action="store_true", help="mesurer aussi le lot sur un LocalCluster Dask aux "
+                        "réglages par défaut de Dask")
+    parser.add_argument("--mesurer-dask", choices=["conseilles", "defaut"], help=argparse.SUPPRESS)
     parser.add_argument("--code", type=Path, help="dossier d'une autre version de dce à mesurer (comparaison)")
     parser.add_argument("--mesurer", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--racine", type=Path, help=argparse.SUPPRESS)
@@ -364,19 +420,17 @@ def main() -> None:
     parser.add_argument("--seulement-impactees", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.code:  # le code mesuré vient d'ailleurs (version précédente) ; catalogue et corpus restent ceux-ci
-        sys.path.insert(0, str(args.code.resolve()))
-        # le paquet de ce dépôt, déjà importé (nomenclature CPV du corpus), masquerait l'autre version
-        for module in [m for m in sys.modules if m == "generateur" or m.startswith("generateur.")]:
-            del sys.modules[module]
+        code_mesure(args.code)
     if args.mesurer:
-        print(json.dumps(mesurer(args.mesurer, args.racine, args.jobs, args.seulement_impactees, args.dask)))
+        print(json.dumps(mesurer(args.mesurer, args.racine, args.jobs, args.seulement_impactees, args.mesurer_dask)))
         return
 
     lignes = ["| N | exécuteur | génération initiale (mur) | régénération après modification (mur) | calcul, arbre entier "
-              "(user+sys) | calcul par consultation | accélération 1 → 2 (mur) | pointe plus gros processus de calcul | "
+              "(user+sys, hors échantillonneur du banc) | calcul par consultation | accélération 1 → 2 (mur) | pointe plus gros processus de calcul | "
               "pointe arbre entier (PSS / RSS) | vérification sans changement (`--seulement-impactees`) |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     tailles = args.n or [100, 1000]
+    surcouts: list[str] = []
     with tempfile.TemporaryDirectory() as travail:
         travail = Path(travail)
         for n in tailles:
@@ -388,9 +442,12 @@ def main() -> None:
             if initial["erreurs"]:
                 print(f"échecs à la génération initiale ({initial['statuts']}) : {initial['erreurs']}", file=sys.stderr)
             par_consultation = documents_par_consultation(base)
-            executeurs = [(f"{jobs} processus", jobs, False) for jobs in range(args.jobs_min, args.jobs_max + 1)]
+            executeurs: list[tuple[str, int, str | None]] = [(f"{jobs} processus", jobs, None)
+                                                             for jobs in range(args.jobs_min, args.jobs_max + 1)]
             if args.dask:
-                executeurs.append((f"Dask, {args.jobs_max} travailleurs", args.jobs_max, True))
+                executeurs.append((f"Dask, {args.jobs_max} travailleurs", args.jobs_max, "conseilles"))
+            if args.dask_defaut:
+                executeurs.append((f"Dask, {args.jobs_max} travailleurs, réglages par défaut", args.jobs_max, "defaut"))
             copies = {}
             for nom, _, _ in executeurs:
                 copies[nom] = travail / f"lot-{n}-{len(copies)}"
@@ -398,8 +455,9 @@ def main() -> None:
             modifier_catalogue(racine)
             mesures = {nom: lancer(copies[nom], racine, jobs, dask=dask, code=args.code)
                        for nom, jobs, dask in executeurs}
-            verification = lancer(copies[executeurs[-1][0] if not args.dask else executeurs[-2][0]], racine,
-                                  args.jobs_max, seulement_impactees=True, code=args.code)
+            processus = [nom for nom, _, dask in executeurs if not dask]
+            verification = lancer(copies[processus[-1]], racine, args.jobs_max, seulement_impactees=True,
+                                  code=args.code)
             un_seul = mesures[executeurs[0][0]]["duree"]
             for nom, m in mesures.items():
                 if m["erreurs"]:
@@ -413,10 +471,34 @@ def main() -> None:
                     f"{verification['duree']:.1f} s |")
                 lignes.append(ligne)
                 print(ligne, file=sys.stderr, flush=True)  # au fil de l'eau
+            reference = mesures[processus[-1]]
+            for nom, jobs, dask in executeurs:
+                if dask:
+                    m = mesures[nom]
+                    sans = m["cpu"] - m["cpu_demarrage"]
+                    propre = m["cpu"] - m["cpu_consultations"]
+                    propre_reference = reference["cpu"] - reference["cpu_consultations"]
+                    surcouts.append(
+                        f"- {nom}, N = {n} : **{m['cpu'] / reference['cpu'] - 1:+.0%}** de calcul de tout l'arbre "
+                        f"(user+sys, hors échantillonneur du banc) par rapport à {processus[-1]}, démarrage du cluster "
+                        f"compris ({m['cpu']:.1f} s contre {reference['cpu']:.1f} s) ; démarrage du cluster jusqu'à "
+                        f"ce qu'il soit prêt : {m['cpu_demarrage']:.1f} s ; hors ce démarrage : "
+                        f"{sans / reference['cpu'] - 1:+.0%}. Hors calcul des consultations (fils d'exécution des "
+                        f"tâches de Dask ; processus de calcul locaux), il reste {propre:.1f} s contre "
+                        f"{propre_reference:.1f} s (démarrages, imports et catalogue des travailleurs, boucles "
+                        f"d'événements, tâches, synthèse) : surcoût de "
+                        f"**{(propre - propre_reference) / reference['cpu']:+.0%}** à calcul des consultations égal "
+                        f"(moins sensible à la charge : {m['cpu_consultations']:.1f} s contre "
+                        f"{reference['cpu_consultations']:.1f} s pour ce calcul ici). Mémoire de l'arbre (PSS) : "
+                        f"{m['arbre_pss']:.0f} Mio contre {reference['arbre_pss']:.0f}.")
+                    print(surcouts[-1], file=sys.stderr, flush=True)
             for nom in copies:
                 shutil.rmtree(copies[nom], ignore_errors=True)
         print(f"Documents Word par consultation : {par_consultation:.1f} (RC, CCAP, CCTP, fiche SPASER, annexes)\n")
         print("\n".join(lignes))
+        if surcouts:
+            print("\nSurcoût de Dask (les travailleurs de Dask importent tout et chargent le catalogue eux-mêmes, à la "
+                  "première consultation ; les processus locaux en héritent par fork) :\n" + "\n".join(surcouts))
 
         if args.exemples:
             print("\nUn DCE complet écrit sur disque, dans un processus chaud (médiane, mur / calcul) :")

@@ -377,15 +377,55 @@ def test_cluster_dask(lot, monkeypatch):
         import distributed  # en intégration continue, make tests installe l'option dask : son absence est une erreur
     else:
         distributed = pytest.importorskip("distributed")
+    import dask
+
     dossier, racine = lot
     remplacer(racine, *PLASTIQUE)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with dask.config.set(regeneration.REGLAGES_DASK), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
+        # les réglages conseillés (docs/informatique.md) parviennent aux processus de calcul, créés par spawn
+        recus = client.run(lambda: {cle: dask.config.get(cle) for cle in regeneration.REGLAGES_DASK})
+        assert list(recus.values()) == [regeneration.REGLAGES_DASK] * 2
         bilan = regeneration.regenerer(dossier, racine, executeur=client.get_executor(), seulement_impactees=True)
     statuts = {r.dossier: r.statut for r in bilan.consultations}
     assert statuts == {"nettoyage-hotel-region": MODIFIEE, "restauration-lycees": MODIFIEE,
                        "amp-espaces-verts": NON_CONCERNEE, "travaux-lycee": NON_CONCERNEE}
     assert ECHEC not in statuts.values()
+    for r in bilan.consultations:
+        if r.statut == MODIFIEE:
+            assert Document(r.redline).paragraphs and Path(r.redline).parent.parent == bilan.dossier_rapport
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="barrière par syncfs : Linux")
+def test_documents_des_modifications_rendus_durables_par_groupe(lot, monkeypatch):
+    """Sur un exécuteur fourni (Dask, peut-être une autre machine), les documents des modifications d'un groupe ne
+    sont pas synchronisés un à un : une seule barrière, à la fin du groupe et avant que son résultat soit rendu,
+    les trouve tous écrits."""
+    dossier, racine = lot
+    remplacer(racine, *PLASTIQUE)
+    monkeypatch.setattr(regeneration, "GROUPES_MIN", 1)  # 4 consultations : une seule tâche
+    synchronises, barrieres = [], []
+    fsync, barriere = os.fsync, regeneration.barriere
+
+    def espion_fsync(fd):
+        synchronises.append(os.readlink(f"/proc/self/fd/{fd}"))
+        fsync(fd)
+
+    def espion_barriere(chemin):
+        modifications = Path(chemin) / "modifications"
+        barrieres.append((Path(chemin), sorted(modifications.glob("*.docx")) if modifications.is_dir() else []))
+        barriere(chemin)
+
+    monkeypatch.setattr(os, "fsync", espion_fsync)
+    monkeypatch.setattr(regeneration, "barriere", espion_barriere)
+    with ThreadPoolExecutor(1) as executeur:
+        bilan = regeneration.regenerer(dossier, racine, executeur=executeur)
+    redlines = sorted(Path(r.redline) for r in bilan.consultations if r.redline)
+    assert len(redlines) == 2
+    assert not [f for f in synchronises if "/modifications/" in f]
+    de_groupe = [vus for chemin, vus in barrieres if chemin == bilan.dossier_rapport][:-1]  # la dernière : fin du lot
+    assert de_groupe == [redlines]
 
 
 def test_synthese_bornee_pour_un_grand_lot(monkeypatch):
@@ -434,6 +474,21 @@ def test_exemple_dask_du_readme(lot, tmp_path):
     echecs, synthese = resultat.stdout.split()[-2:]
     assert echecs == "0" and Path(synthese).is_file()
     assert "consultation" in Path(synthese).read_text(encoding="utf-8").lower()
+
+
+def test_reglages_dask_du_guide_en_variables_d_environnement():
+    """Les variables d'environnement que le guide donne à l'ordonnanceur et aux travailleurs d'un cluster Dask
+    valent les réglages conseillés (`REGLAGES_DASK`) que l'exemple Python passe à un LocalCluster."""
+    if os.environ.get("CI") == "true":
+        import dask
+    else:
+        dask = pytest.importorskip("dask")
+    texte = (RACINE / "docs" / "informatique.md").read_text(encoding="utf-8")
+    section = texte[texte.index("`REGLAGES_DASK` allège"):]
+    variables = dict(re.findall(r"(DASK_[A-Z_]+)=(\S+)", re.search(r"```sh\n(.*?)```", section, re.S).group(1)))
+    lus = dask.config.collect_env(variables)
+    assert {cle: dask.config.get(cle, config=lus) for cle in regeneration.REGLAGES_DASK} == regeneration.REGLAGES_DASK
+    assert len(variables) == len(regeneration.REGLAGES_DASK)
 
 
 def test_regeneration_par_piece(lot, tmp_path, monkeypatch):

@@ -35,7 +35,7 @@ import threading
 import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -85,7 +85,9 @@ class Tache:
     simulation: bool = False
     seulement_impactees: bool = False
     garder_textes: bool = False
-    locale: bool = False  # processus de calcul de cette machine : la barrière de fin du lot couvre leurs écritures
+    # documents des modifications écrits sans fsync : une barrière à venir les couvre (celle de la fin du lot pour les
+    # processus de cette machine, celle de la fin du groupe sur un exécuteur fourni, voir `traiter_groupe`)
+    locale: bool = False
 
 
 @dataclass
@@ -443,6 +445,22 @@ def chauffer(racine: Path) -> None:
         pass
 
 
+# Réglages de Dask distributed conseillés pour un lot : à donner à `dask.config.set` avant de créer un LocalCluster
+# (les travailleurs en reçoivent une copie), ou en variables d'environnement (DASK_DISTRIBUTED__…) aux processus de
+# l'ordonnanceur et des travailleurs d'un cluster. Par défaut, chaque processus de Dask surveille sa boucle
+# d'événements toutes les 20 ms, chaque travailleur échantillonne la pile de son calcul toutes les 10 ms (profil du
+# tableau de bord), chaque nanny mesure la mémoire de son travailleur toutes les 100 ms et chaque processus ses
+# ressources toutes les 500 ms : ≈ 0,11 s de calcul par seconde de lot pour un LocalCluster de deux travailleurs,
+# ≈ 0,015 s avec ces réglages (docs/informatique.md, « Performances »). Rien de cela ne change ce qui est calculé :
+# le tableau de bord perd le profil, ses courbes de ressources sont moins fines, un travailleur qui dépasse sa limite
+# de mémoire est vu en une seconde au plus.
+REGLAGES_DASK = {
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.profile.enabled": False,
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+
 GROUPE_MAX = 16  # consultations par tâche au plus, sur un exécuteur fourni (Dask)
 GROUPES_MIN = 64  # tâches au moins, tant que le lot le permet : la charge reste répartie
 
@@ -457,8 +475,19 @@ def groupes(taches: list[Tache], locaux: bool) -> list[list[Tache]]:
 
 
 def traiter_groupe(taches: list[Tache]) -> list[RapportConsultation]:
-    """Régénère un groupe de consultations dans le même processus de calcul (voir `groupes`)."""
-    return [traiter(t) for t in taches]
+    """Régénère un groupe de consultations dans le même processus de calcul (voir `groupes`).
+
+    Sur un exécuteur fourni (Dask, peut-être une autre machine), la barrière de la fin du lot ne couvre pas les
+    documents des modifications écrits ici : sous Linux, ils sont écrits sans fsync et une seule barrière (syncfs)
+    les rend durables à la fin du groupe, avant que son résultat parte vers le processus principal, au lieu d'un
+    fsync par document ; ailleurs (sans syncfs, la barrière synchroniserait tout le dossier du rapport), chaque
+    document garde son fsync."""
+    if all(t.locale for t in taches) or not sys.platform.startswith("linux"):
+        return [traiter(t) for t in taches]
+    rapports = [traiter(replace(t, locale=True)) for t in taches]
+    if any(r.redline for r in rapports):
+        barriere(Path(taches[0].rapport))
+    return rapports
 
 
 def _acheteur_unique(rapports: list[RapportConsultation], racine: Path) -> acheteurs.Acheteur | None:
