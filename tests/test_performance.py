@@ -285,7 +285,12 @@ def test_catalogue_relu_n_analyse_que_les_clauses_modifiees(tmp_path, monkeypatc
     clauses avec le précédent."""
     import shutil
 
+    from generateur.donnees import cache
+
     monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    # mémoire neuve : celle du processus de test peut être pleine des catalogues lus par les tests précédents (au
+    # plus 2 × 1 024 clauses, au-delà rien n'est plus ajouté)
+    monkeypatch.setattr(catalogue, "_CLAUSES", cache.Memoire("clauses", "essai", 1024))
     racine = tmp_path / "racine"
     racine.mkdir()
     shutil.copy(RACINE / "catalogue.yaml", racine)
