@@ -57,9 +57,10 @@ def main() -> None:
         env["PYTHONPATH"] = str(args.code.resolve())
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(args.code.resolve() / "generateur")], check=True)
         sys.path.insert(0, str(args.code.resolve()))
-    print("| exemple | `dce generer`, processus entier, cache chaud : mur / calcul | cache froid : mur / calcul | "
-          "pandoc, 3 processus (RC, CCAP, CCTP) : mur / calcul | rapport pandoc / dce (calcul) |")
-    print("|---|---|---|---|---|")
+    print("| exemple | `dce generer`, processus entier, cache chaud, même dossier de sortie (pièces reprises) : "
+          "mur / calcul | cache chaud, dossier de sortie neuf (pièces assemblées sur leur squelette) : mur / calcul | cache froid : mur / calcul "
+          "| pandoc, 3 processus (RC, CCAP, CCTP) : mur / calcul | rapport pandoc / dce (calcul, dossier neuf) |")
+    print("|---|---|---|---|---|---|")
     import pypandoc
 
     from regeneration import markdown_document
@@ -76,6 +77,8 @@ def main() -> None:
             une_fois(DCE + ["generer", str(exemple), "--sortie", str(sortie)], env)  # cache chaud
             chaud = mediane([une_fois(DCE + ["generer", str(exemple), "--sortie", str(sortie)], env)
                              for _ in range(args.repetitions)])
+            neuf = mediane([une_fois(DCE + ["generer", str(exemple), "--sortie", str(tmp / f"{exemple.stem}-{i}")],
+                                     env) for i in range(args.repetitions)])
             froids = []
             for i in range(max(1, args.repetitions // 2)):
                 cache = tmp / f"cache-{exemple.stem}-{i}"
@@ -94,8 +97,8 @@ def main() -> None:
                                           extra_args=[f"--reference-doc={modele_de(analyse, document)}"])
                 pandoc.append((time.perf_counter() - debut, cpu_enfants() - cpu))
             p = mediane(pandoc)
-            print(f"| {exemple.stem} | {chaud[0]:.2f} s / {chaud[1]:.2f} s | {froid[0]:.2f} s / {froid[1]:.2f} s | "
-                  f"{p[0]:.2f} s / {p[1]:.2f} s | {p[1] / chaud[1]:.1f} |")
+            print(f"| {exemple.stem} | {chaud[0]:.2f} s / {chaud[1]:.2f} s | {neuf[0]:.2f} s / {neuf[1]:.2f} s | "
+                  f"{froid[0]:.2f} s / {froid[1]:.2f} s | {p[0]:.2f} s / {p[1]:.2f} s | {p[1] / neuf[1]:.1f} |")
     print(f"\nDémarrage seul (`import generateur.interfaces.cli`, processus neuf) : {demarrage[0]:.2f} s mur, "
           f"{demarrage[1]:.2f} s de calcul (médiane de {args.repetitions}).")
     print(charge())
