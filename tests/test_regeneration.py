@@ -385,8 +385,9 @@ def test_cluster_dask(lot, monkeypatch):
             distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
         # les réglages conseillés (docs/informatique.md) parviennent aux processus de calcul, créés par spawn
-        recus = client.run(lambda: {cle: dask.config.get(cle) for cle in regeneration.REGLAGES_DASK})
-        assert list(recus.values()) == [regeneration.REGLAGES_DASK] * 2
+        recus = client.run(lambda: ({cle: dask.config.get(cle) for cle in regeneration.REGLAGES_DASK},
+                                    "MALLOC_TRIM_THRESHOLD_" in os.environ))
+        assert list(recus.values()) == [(regeneration.REGLAGES_DASK, False)] * 2
         bilan = regeneration.regenerer(dossier, racine, executeur=client.get_executor(), seulement_impactees=True)
     statuts = {r.dossier: r.statut for r in bilan.consultations}
     assert statuts == {"nettoyage-hotel-region": MODIFIEE, "restauration-lycees": MODIFIEE,
@@ -476,19 +477,22 @@ def test_exemple_dask_du_readme(lot, tmp_path):
     assert "consultation" in Path(synthese).read_text(encoding="utf-8").lower()
 
 
-def test_reglages_dask_du_guide_en_variables_d_environnement():
-    """Les variables d'environnement que le guide donne à l'ordonnanceur et aux travailleurs d'un cluster Dask
-    valent les réglages conseillés (`REGLAGES_DASK`) que l'exemple Python passe à un LocalCluster."""
+def test_reglages_dask_du_guide_en_fichier_de_configuration(tmp_path):
+    """Le fichier de configuration que le guide donne à l'ordonnanceur et aux travailleurs d'un cluster Dask, lu comme
+    Dask lit /etc/dask, vaut les réglages conseillés (`REGLAGES_DASK`) que l'exemple Python passe à un LocalCluster."""
     if os.environ.get("CI") == "true":
         import dask
     else:
         dask = pytest.importorskip("dask")
+        pytest.importorskip("distributed")
+    import distributed  # noqa: F401 - ses réglages par défaut, que le fichier modifie
+
     texte = (RACINE / "docs" / "informatique.md").read_text(encoding="utf-8")
     section = texte[texte.index("`REGLAGES_DASK` allège"):]
-    variables = dict(re.findall(r"(DASK_[A-Z_]+)=(\S+)", re.search(r"```sh\n(.*?)```", section, re.S).group(1)))
-    lus = dask.config.collect_env(variables)
+    (tmp_path / "dce.yaml").write_text(re.search(r"```yaml\n(.*?)```", section, re.S).group(1), encoding="utf-8")
+    lus = dask.config.merge(dask.config.config, *dask.config.collect_yaml([str(tmp_path)]))
     assert {cle: dask.config.get(cle, config=lus) for cle in regeneration.REGLAGES_DASK} == regeneration.REGLAGES_DASK
-    assert len(variables) == len(regeneration.REGLAGES_DASK)
+    assert {cle: dask.config.get(cle) for cle in regeneration.REGLAGES_DASK} != regeneration.REGLAGES_DASK
 
 
 def test_regeneration_par_piece(lot, tmp_path, monkeypatch):

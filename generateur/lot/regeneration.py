@@ -446,19 +446,23 @@ def chauffer(racine: Path) -> None:
 
 
 # Réglages de Dask distributed conseillés pour un lot : à donner à `dask.config.set` avant de créer un LocalCluster
-# (les travailleurs en reçoivent une copie), ou en variables d'environnement (DASK_DISTRIBUTED__…) aux processus de
-# l'ordonnanceur et des travailleurs d'un cluster. Par défaut, chaque processus de Dask surveille sa boucle
-# d'événements toutes les 20 ms, chaque travailleur échantillonne la pile de son calcul toutes les 10 ms (profil du
-# tableau de bord), chaque nanny mesure la mémoire de son travailleur toutes les 100 ms et chaque processus ses
-# ressources toutes les 500 ms : ≈ 0,11 s de calcul par seconde de lot pour un LocalCluster de deux travailleurs,
-# ≈ 0,015 s avec ces réglages (docs/informatique.md, « Performances »). Rien de cela ne change ce qui est calculé :
-# le tableau de bord perd le profil, ses courbes de ressources sont moins fines, un travailleur qui dépasse sa limite
-# de mémoire est vu en une seconde au plus.
+# (les travailleurs en reçoivent une copie), ou dans un fichier de configuration de Dask (/etc/dask/*.yaml) sur chaque
+# machine du cluster (docs/informatique.md, « Au-delà d'une machine : Dask »). Par défaut, chaque processus de Dask
+# surveille sa boucle d'événements toutes les 20 ms, chaque travailleur échantillonne la pile de son calcul toutes les
+# 10 ms (profil du tableau de bord, gardé en mémoire), chaque nanny mesure la mémoire de son travailleur toutes les
+# 100 ms et chaque processus ses ressources toutes les 500 ms : ≈ 0,11 s de calcul par seconde de lot pour un
+# LocalCluster de deux travailleurs, ≈ 0,015 s avec ces réglages. Dask lance aussi ses travailleurs avec
+# MALLOC_TRIM_THRESHOLD_=65536, ce qui fige les seuils de glibc : chaque grande allocation (parties des documents
+# Word) est prise au système puis rendue, ≈ 4 fois plus de défauts de page qu'un processus de calcul local ; sans
+# cette variable, les travailleurs allouent comme eux. Rien de ce qui est calculé ne change : le tableau de bord perd
+# le profil, ses courbes sont moins fines, un travailleur qui dépasse sa limite de mémoire est vu en une seconde au
+# plus.
 REGLAGES_DASK = {
     "distributed.admin.tick.interval": "1s",
     "distributed.admin.system-monitor.interval": "5s",
     "distributed.worker.profile.enabled": False,
     "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
 }
 
 GROUPE_MAX = 16  # consultations par tâche au plus, sur un exécuteur fourni (Dask)
