@@ -190,10 +190,10 @@ def test_textes_des_blocs_gardes_memes_faits_que_sans_memoire(monkeypatch):
         corps = {doc: blocs_document(analyse, doc)[0] for doc in analyse.catalogue.documents}
         return corps, lecture.faits_des_pieces(analyse, corps)
 
-    lecture._TEXTES_BLOCS.clear()
+    lecture._TEXTES_BLOCS.vider()
     suite = [(e, faits(e)) for e in ("travaux-lycee.yaml", "amp-espaces-verts.yaml", "travaux-lycee.yaml")]
     assert len(lecture._TEXTES_BLOCS) > 100
-    monkeypatch.setattr(lecture, "BLOCS_AU_PLUS", 0)  # vidée à chaque bloc : aucun texte repris
+    monkeypatch.setattr(lecture._TEXTES_BLOCS, "maximum", 0)  # vidée à chaque bloc : aucun texte repris
     for exemple, (corps, gardes) in suite:
         assert faits(exemple)[1] == gardes
         for doc, blocs in corps.items():

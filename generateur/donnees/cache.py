@@ -16,8 +16,9 @@ import hashlib
 import os
 import pickle
 import secrets
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from .fichiers import ecrire_atomique
 
@@ -56,16 +57,53 @@ def sources(*fichiers: str | Path) -> bytes:
     return b"\0".join(Path(f).read_bytes() for f in fichiers)
 
 
-def _depickler(octets: bytes) -> Any:
-    """pickle.loads sans ramasse-miettes : reconstruire des dizaines de milliers d'objets d'un coup déclenche sinon
-    des parcours complets du tas (plus de la moitié du temps de lecture du catalogue, mesuré)."""
+@contextmanager
+def sans_ramasse_miettes() -> Iterator[None]:
+    """Le temps d'un calcul qui crée des dizaines de milliers d'objets gardés jusqu'à sa fin (pickle ou manifeste
+    relu, DCE produit), sans ramasse-miettes : chaque collecte les reparcourrait, avec des parcours complets du tas.
+    Les cycles éventuels sont ramassés à la collecte suivante. Seul l'appel qui l'a arrêté le remet en marche (un
+    ramasse-miettes déjà arrêté le reste)."""
     actif = gc.isenabled()
     gc.disable()
     try:
-        return pickle.loads(octets)
+        yield
     finally:
         if actif:
             gc.enable()
+
+
+def _depickler(octets: bytes) -> Any:
+    """pickle.loads sans ramasse-miettes (plus de la moitié du temps de lecture du catalogue, mesuré)."""
+    with sans_ramasse_miettes():
+        return pickle.loads(octets)
+
+
+class ParObjet:
+    """Résultats calculés une fois par objet vivant (catalogue chargé, questionnaire, document YAML, bloc), dans ce
+    processus, sous l'identité de l'objet. L'entrée garde l'objet : son identifiant ne peut pas resservir à un autre
+    tant qu'elle est là. `aussi` : objets dont le résultat dépend encore (attributs qu'on peut remplacer), comparés
+    par identité. Bornée : vidée quand elle a atteint `maximum` objets."""
+
+    def __init__(self, maximum: int) -> None:
+        self.maximum = maximum
+        self._entrees: dict[int, tuple[Any, tuple[Any, ...], Any]] = {}
+
+    def obtenir(self, objet: Any, calcul: Callable[[], Any], aussi: tuple[Any, ...] = ()) -> Any:
+        deja = self._entrees.get(id(objet))
+        if deja is not None and deja[0] is objet and len(deja[1]) == len(aussi) \
+                and all(a is b for a, b in zip(deja[1], aussi)):
+            return deja[2]
+        resultat = calcul()
+        if len(self._entrees) >= self.maximum:
+            self._entrees.clear()
+        self._entrees[id(objet)] = (objet, aussi, resultat)
+        return resultat
+
+    def vider(self) -> None:
+        self._entrees.clear()
+
+    def __len__(self) -> int:
+        return len(self._entrees)
 
 
 class Memoire:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import math
-import pickle
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -264,14 +263,8 @@ def _erreurs_schema(donnees: Any, questionnaire: Questionnaire) -> list[Validati
     """Écarts des réponses au schéma du questionnaire (jsonschema), dans l'ordre des champs. Des réponses déjà
     trouvées conformes au même schéma par la même version de jsonschema ne sont pas revalidées : le verdict
     favorable est gardé dans le cache disque (`cache.marquer`) ; jsonschema n'est alors pas même importé."""
-    schema, empreinte_schema = _schema(questionnaire)
-    cle = None
-    version = yaml_lignes.version_jsonschema()
-    if version is not None and empreinte_schema is not None:
-        try:
-            cle = cache.empreinte(pickle.dumps(donnees, protocol=4), empreinte_schema, version)
-        except (pickle.PicklingError, TypeError, RecursionError):
-            cle = None
+    schema = _SCHEMAS.obtenir(questionnaire, questionnaire.schema)
+    cle = yaml_lignes.cle_validation(donnees, schema)
     if cle is not None and cache.marque("validations", cle):
         return []
     from jsonschema import Draft202012Validator, FormatChecker
@@ -283,24 +276,9 @@ def _erreurs_schema(donnees: Any, questionnaire: Questionnaire) -> list[Validati
     return erreurs
 
 
-_SCHEMAS: dict[int, tuple[Questionnaire, dict[str, Any], bytes | None]] = {}
-
-
-def _schema(questionnaire: Questionnaire) -> tuple[dict[str, Any], bytes | None]:
-    """Le schéma JSON du questionnaire et son pickle (dans l'empreinte du verdict), calculés une fois par
-    questionnaire chargé (il ne change pas : un questionnaire modifié est un autre objet) ; quelques-uns au plus."""
-    deja = _SCHEMAS.get(id(questionnaire))
-    if deja is not None and deja[0] is questionnaire:
-        return deja[1], deja[2]
-    schema = questionnaire.schema()
-    try:
-        octets = pickle.dumps(schema, protocol=4)
-    except (pickle.PicklingError, TypeError, RecursionError):
-        return schema, None
-    if len(_SCHEMAS) >= 8:
-        _SCHEMAS.clear()
-    _SCHEMAS[id(questionnaire)] = (questionnaire, schema, octets)
-    return schema, octets
+# Schéma JSON de chaque questionnaire chargé, calculé une fois (il ne change pas : un questionnaire modifié est un autre
+# objet) ; le même objet sert ensuite à la clé du verdict (`yaml_lignes.cle_validation`).
+_SCHEMAS = cache.ParObjet(8)
 
 
 def nommes(problemes: list[Probleme], questionnaire: Questionnaire) -> list[Probleme]:

@@ -333,7 +333,7 @@ def _type_de(valeur: Any) -> str:
 
 
 _validateurs: dict[int, Any] = {}  # un validateur par schéma (les schémas sont des constantes des modules)
-_schemas: dict[int, tuple[dict[str, Any], bytes]] = {}  # chaque schéma et son pickle (empreinte des verdicts)
+_SCHEMAS = cache.ParObjet(64)  # chaque schéma et son pickle (clé des verdicts de validation)
 
 
 @lru_cache(maxsize=1)
@@ -349,16 +349,16 @@ def version_jsonschema() -> str | None:
         return None
 
 
-def _verdict(donnees: Any, schema: dict[str, Any]) -> str | None:
-    """Clé du verdict « ces données sont conformes à ce schéma » (voir `structure`) ; None si elle ne peut pas être
-    calculée."""
+def cle_validation(donnees: Any, schema: dict[str, Any]) -> str | None:
+    """Clé du verdict « ces données sont conformes à ce schéma » (`cache.marquer("validations", …)`, réponses et
+    fichiers YAML du catalogue) : empreinte des données, du schéma et de jsonschema ; None si elle ne peut pas être
+    calculée (jsonschema introuvable, données qui ne se picklent pas)."""
     version = version_jsonschema()
     if version is None:
         return None
     try:
-        if id(schema) not in _schemas:
-            _schemas[id(schema)] = (schema, pickle.dumps(schema, protocol=4))
-        return cache.empreinte("structure", pickle.dumps(donnees, protocol=4), _schemas[id(schema)][1], version)
+        octets_schema = _SCHEMAS.obtenir(schema, lambda: pickle.dumps(schema, protocol=4))
+        return cache.empreinte(pickle.dumps(donnees, protocol=4), octets_schema, version)
     except (pickle.PicklingError, TypeError, RecursionError, AttributeError):
         return None
 
@@ -368,7 +368,7 @@ def structure(doc: Document, schema: dict[str, Any]) -> list[Probleme]:
     mal typé, manquant ou inconnu, avec sa ligne. Des données déjà trouvées conformes au même schéma ne sont pas
     revalidées (verdict favorable gardé dans le cache disque, comme pour les réponses) : jsonschema n'est alors pas
     importé."""
-    cle = _verdict(doc.donnees, schema)
+    cle = cle_validation(doc.donnees, schema)
     if cle is not None and cache.marque("validations", cle):
         return []
     problemes = []

@@ -19,6 +19,7 @@ from jinja2 import Template
 from ..erreurs import ErreurDonnees, Probleme
 from .expressions import ENV_EXPRESSIONS, ErreursJinja, evaluer, message_erreur
 from .regles import Analyse
+from ..donnees import cache
 from ..donnees.formats import typographie
 from .spaser import considerations_decp
 from .suggestions import Etat, etats
@@ -382,18 +383,13 @@ def lit_la_relecture(controle: dict[str, Any]) -> bool:
     return any(_RE_FAITS_RELECTURE.search(t) for t in _textes_du_controle(controle))
 
 
-_LECTEURS: dict[int, tuple[Any, list[bool]]] = {}
+_LECTEURS = cache.ParObjet(8)
 
 
 def _lecteurs_de_la_relecture(analyse: Analyse, controles: list[dict[str, Any]]) -> list[bool]:
-    """`lit_la_relecture` de chaque contrôle, calculé une fois par catalogue chargé (le document YAML est gardé avec
-    le résultat : son identifiant ne peut pas resservir)."""
-    doc = analyse.catalogue.document_yaml
-    if id(doc) not in _LECTEURS or len(_LECTEURS[id(doc)][1]) != len(controles):
-        if len(_LECTEURS) >= 8:
-            _LECTEURS.clear()
-        _LECTEURS[id(doc)] = (doc, [lit_la_relecture(c) for c in controles])
-    return _LECTEURS[id(doc)][1]
+    """`lit_la_relecture` de chaque contrôle, calculé une fois par catalogue chargé (les contrôles sont ceux de son
+    document YAML)."""
+    return _LECTEURS.obtenir(analyse.catalogue.document_yaml, lambda: [lit_la_relecture(c) for c in controles])
 
 
 def verifier(analyse: Analyse, pieces: dict[str, Any], precedent: Conformite | None = None) -> Conformite:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import gc
 import hashlib
 import io
 import json
@@ -19,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from ..donnees import cache
 from ..donnees.acheteurs import Acheteur
 from ..pieces.blocs import Bloc, Paragraphe, Segment, Titre
 from ..donnees.fichiers import ecrire_atomique, json_lisible
@@ -105,15 +105,11 @@ def lire_manifeste(dossier: Path) -> dict[str, Any] | None:
     octets = trouves[0].read_bytes()
     # sans ramasse-miettes pendant la lecture : les dizaines de milliers d'objets d'un manifeste, gardés jusqu'à la fin
     # de la consultation, déclencheraient sinon des dizaines de collectes, et des parcours complets du tas
-    actif = gc.isenabled()
-    gc.disable()
-    try:
-        return orjson.loads(octets)  # plusieurs fois plus rapide que json (deux manifestes lus par consultation)
-    except orjson.JSONDecodeError:  # ce que seul json accepte (NaN, entiers de plus de 64 bits…) ou dit en erreur
-        return json.loads(octets.decode("utf-8"))
-    finally:
-        if actif:
-            gc.enable()
+    with cache.sans_ramasse_miettes():
+        try:
+            return orjson.loads(octets)  # plusieurs fois plus rapide que json (deux manifestes lus par consultation)
+        except orjson.JSONDecodeError:  # ce que seul json accepte (NaN, entiers de plus de 64 bits…) ou dit en erreur
+            return json.loads(octets.decode("utf-8"))
 
 
 def empreintes_documents(dossier: Path, manifeste: dict[str, Any]) -> dict[str, str]:

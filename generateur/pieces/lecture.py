@@ -12,6 +12,7 @@ from .assemblage import blocs_document
 from .blocs import Bloc, Liste, Paragraphe, Segment, Tableau, Titre, texte
 from .tracabilite import fiche
 from ..droit.conformite import Conformite, dernier_article, normaliser, verifier
+from ..donnees import cache
 from ..donnees.formats import typographie
 from ..droit.regles import Analyse
 
@@ -40,26 +41,21 @@ def texte_blocs(blocs: list[Bloc]) -> str:
 
 
 # Texte de chaque bloc déjà lu (`texte_blocs([b])` et ses lignes non vides), gardé sous l'identité du bloc : les
-# blocs des clauses viennent du cache du Markdown, partagés d'une consultation à l'autre et jamais modifiés. L'entrée
-# garde le bloc lui-même (son identité ne peut pas resservir à un autre tant qu'elle est là) ; bornée : vidée au-delà
-# de BLOCS_AU_PLUS blocs. Les titres, faits pour chaque consultation et lus sans calcul, n'y entrent pas.
-BLOCS_AU_PLUS = 2048
-_TEXTES_BLOCS: dict[int, tuple[Bloc, str, tuple[str, ...]]] = {}
+# blocs des clauses viennent du cache du Markdown, partagés d'une consultation à l'autre et jamais modifiés. Les
+# titres, faits pour chaque consultation et lus sans calcul, n'y entrent pas.
+_TEXTES_BLOCS = cache.ParObjet(2048)
 
 
 def _texte_bloc(b: Bloc) -> tuple[str, tuple[str, ...]]:
     """`texte_blocs([b])` et ses lignes non vides."""
     if isinstance(b, Titre):
         return b.texte, tuple([ligne for ligne in b.texte.split("\n") if ligne.strip()])
-    deja = _TEXTES_BLOCS.get(id(b))
-    if deja is not None and deja[0] is b:
-        return deja[1], deja[2]
+    return _TEXTES_BLOCS.obtenir(b, lambda: _lire_bloc(b))
+
+
+def _lire_bloc(b: Bloc) -> tuple[str, tuple[str, ...]]:
     t = texte_blocs([b])
-    lignes = tuple([ligne for ligne in t.split("\n") if ligne.strip()])
-    if len(_TEXTES_BLOCS) >= BLOCS_AU_PLUS:
-        _TEXTES_BLOCS.clear()
-    _TEXTES_BLOCS[id(b)] = (b, t, lignes)
-    return t, lignes
+    return t, tuple([ligne for ligne in t.split("\n") if ligne.strip()])
 
 
 def _lignes_de_lots(blocs: list[Bloc]) -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ from .. import __version__
 from ..donnees.acheteurs import Acheteur
 from .blocs import Bloc, Paragraphe, Segment, Tableau, Titre
 from ..donnees.catalogue import Catalogue
+from ..donnees import cache
 from ..donnees import questionnaire as module_questionnaire
 from ..donnees.formats import INSECABLE, date_longue, liste_fr, montant, nombre, pluriel, pourcent, sans_marques
 from ..droit.regles import Analyse, Selection, en_json
@@ -86,23 +87,16 @@ def entrees(catalogue: Catalogue, acheteur: Acheteur, fichier_reponses: Path | s
 
 
 # Empreintes des sections du catalogue, calculées une fois par catalogue chargé (les mêmes pour toutes les
-# consultations d'un lot ; la section des calculs, sérialisée, fait ≈ 57 000 caractères). L'entrée garde le catalogue
-# et ses sections : leur identité ne peut pas resservir à d'autres objets tant qu'elle est là.
-_SECTIONS: dict[int, tuple[Catalogue, tuple[Any, ...], dict[str, str]]] = {}
+# consultations d'un lot ; la section des calculs, sérialisée, fait ≈ 57 000 caractères).
+_SECTIONS = cache.ParObjet(8)
 SECTIONS = ("documents", "calculs", "ccag")
 
 
 def _sections(catalogue: Catalogue) -> dict[str, str]:
     valeurs = tuple(getattr(catalogue, nom) for nom in SECTIONS)
-    deja = _SECTIONS.get(id(catalogue))
-    if deja is not None and deja[0] is catalogue and all(a is b for a, b in zip(deja[1], valeurs)):
-        return dict(deja[2])
-    sections = {nom: _sha256(json.dumps(valeur, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
-                for nom, valeur in zip(SECTIONS, valeurs)}
-    if len(_SECTIONS) >= 8:
-        _SECTIONS.clear()
-    _SECTIONS[id(catalogue)] = (catalogue, valeurs, sections)
-    return dict(sections)
+    return dict(_SECTIONS.obtenir(catalogue, lambda: {
+        nom: _sha256(json.dumps(valeur, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
+        for nom, valeur in zip(SECTIONS, valeurs)}, aussi=valeurs))
 
 
 @lru_cache(maxsize=4096)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import gc
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..donnees import cache
 from ..pieces import annexe, decp
 from ..pieces.assemblage import blocs_document
 from ..droit.conformite import Conformite
@@ -82,15 +82,9 @@ def produire_dce(fichier_reponses: Path | str, racine: Path | None = None, date_
     """
     # Sans ramasse-miettes le temps de la production : elle crée des centaines de milliers d'objets qui vivent jusqu'à
     # sa fin, et chaque parcours du ramasse-miettes les reparcourait, avec tout le tas d'un lot (catalogue, mémoires)
-    # à chaque parcours complet : ≈ 20 % du calcul d'une consultation régénérée, mesuré. Les cycles éventuels sont
-    # ramassés au premier parcours qui suit. Seul l'appel qui l'a arrêté le remet en marche.
-    actif = gc.isenabled()
-    gc.disable()
-    try:
+    # à chaque parcours complet : ≈ 20 % du calcul d'une consultation régénérée, mesuré.
+    with cache.sans_ramasse_miettes():
         return _produire_dce(fichier_reponses, racine, date_droit, strict, complementaires, visa, precedente)
-    finally:
-        if actif:
-            gc.enable()
 
 
 def _produire_dce(fichier_reponses: Path | str, racine: Path | None, date_droit: dt.date | None, strict: bool,
