@@ -140,6 +140,12 @@ def synthetique(i: int, alea: random.Random) -> dict[str, Any]:
         for lot in donnees["lots"]:
             lot["cpv"] = cpv
     donnees["duree_mois"] = alea.choice([6, 12, 18, 24, 36, 48])
+    for lot in donnees["lots"]:
+        if lot.get("duree_mois", 0) > donnees["duree_mois"]:
+            # durée propre d'un lot du modèle (travaux : 10 à 16 mois) : elle ne peut pas dépasser celle du marché
+            lot["duree_mois"] = donnees["duree_mois"]
+    if donnees.get("chantier", {}).get("preparation_mois", 0) >= donnees["duree_mois"]:
+        donnees["chantier"]["preparation_mois"] = donnees["duree_mois"] - 1
     _options(donnees, alea)
     _dates(donnees, dt.date(2026, 9, 1) + dt.timedelta(days=alea.randint(0, 300)))
     return donnees
