@@ -58,6 +58,18 @@ def _lire_bloc(b: Bloc) -> tuple[str, tuple[str, ...]]:
     return t, tuple([ligne for ligne in t.split("\n") if ligne.strip()])
 
 
+# `_comparable` du texte de chaque bloc, gardé comme `_TEXTES_BLOCS` (titres exceptés).
+_COMPARABLES = cache.ParObjet(2048)
+
+
+def _comparable_blocs(blocs: list[Bloc]) -> str:
+    """`_comparable(texte_blocs(blocs))`, fait des textes comparables de chaque bloc : `_comparable` réduit chaque
+    suite de blancs (dont le saut de ligne entre deux blocs) à une espace et ne change les caractères qu'un à un."""
+    morceaux = [_comparable(b.texte) if isinstance(b, Titre)
+                else _COMPARABLES.obtenir(b, lambda b=b: _comparable(_texte_bloc(b)[0])) for b in blocs]
+    return " ".join([m for m in morceaux if m])
+
+
 def _lignes_de_lots(blocs: list[Bloc]) -> list[tuple[str, str]]:
     """(numéro, intitulé) de chaque ligne des tableaux de lots d'une pièce (en-tête « Lot | Intitulé | … »)."""
     lignes = []
@@ -137,7 +149,7 @@ def _criteres_absents(analyse: Analyse, corps: dict[str, list[Bloc]]) -> list[st
     (un article par critère jugé sur le mémoire, avec sa pondération), chacun dit « « intitulé » : pièce »."""
     from . import memoire
 
-    rc = _comparable(texte_blocs(corps.get("RC", [])))
+    rc = _comparable_blocs(corps.get("RC", []))
     titres = [_comparable(b.texte) for b in memoire.blocs_cadre(analyse)[0] if isinstance(b, Titre) and b.niveau == 1]
     absents = []
     for c in analyse.contexte.get("criteres") or []:

@@ -406,6 +406,13 @@ def _chercher(motif: re.Pattern[str], textes: list[str]) -> list[list[Correspond
     return par_texte
 
 
+def _motifs(liste: list[Regle]) -> list[re.Pattern[str] | None]:
+    """Le motif cherché pour chaque règle : le sien, celui de sa vérification nommée, ou aucun (« melange »)."""
+    return [r.motif if r.motif is not None
+            else (MOTIFS_VERIFICATIONS[r.verification](r) if r.verification in MOTIFS_VERIFICATIONS else None)
+            for r in liste]
+
+
 class Memoire:
     """Correspondances des motifs d'un jeu de règles dans chaque texte d'unité déjà lu.
 
@@ -416,10 +423,7 @@ class Memoire:
     MAXIMUM = 50_000
 
     def __init__(self, liste: list[Regle], disque: bool = True) -> None:
-        self.motifs: list[re.Pattern[str] | None] = [
-            r.motif if r.motif is not None
-            else (MOTIFS_VERIFICATIONS[r.verification](r) if r.verification in MOTIFS_VERIFICATIONS else None)
-            for r in liste]
+        self.motifs = _motifs(liste)
         self.lus: dict[str, tuple[tuple[int, list[Correspondance]], ...]] = {}  # texte → (motif, trouvés), non vides
         # ce que les commandes précédentes ont trouvé avec les mêmes motifs (cache disque de l'utilisateur)
         self.disque = cache.Memoire("relecture", cache.empreinte(
@@ -465,6 +469,10 @@ class Memoire:
 
 
 _LUES: dict[int, tuple[yaml_lignes.Document, list[Regle], Memoire]] = {}
+# Mémoires par jeu de motifs (motif et options de chaque règle, dans l'ordre) : un catalogue relu (clause modifiée,
+# catalogue rechargé) dont la section `relecture` n'a pas changé reprend ce qui a déjà été cherché, qui ne dépend que
+# des motifs et des textes.
+_MEMOIRES: dict[tuple[tuple[str, int] | None, ...], Memoire] = {}
 
 
 def _lues(catalogue: Catalogue) -> tuple[yaml_lignes.Document, list[Regle], Memoire]:
@@ -473,7 +481,12 @@ def _lues(catalogue: Catalogue) -> tuple[yaml_lignes.Document, list[Regle], Memo
         if len(_LUES) >= 8:
             _LUES.clear()
         liste = _regles(doc, catalogue.fichier)
-        _LUES[id(doc)] = (doc, liste, Memoire(liste))
+        cle = tuple((m.pattern, m.flags) if m is not None else None for m in _motifs(liste))
+        if cle not in _MEMOIRES:
+            if len(_MEMOIRES) >= 8:
+                _MEMOIRES.clear()
+            _MEMOIRES[cle] = Memoire(liste)
+        _LUES[id(doc)] = (doc, liste, _MEMOIRES[cle])
     return _LUES[id(doc)]
 
 
