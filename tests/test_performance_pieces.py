@@ -190,13 +190,18 @@ def test_textes_des_blocs_gardes_memes_faits_que_sans_memoire(monkeypatch):
         corps = {doc: blocs_document(analyse, doc)[0] for doc in analyse.catalogue.documents}
         return corps, lecture.faits_des_pieces(analyse, corps)
 
-    lecture._TEXTES_BLOCS.vider()
+    memoires = (lecture._TEXTES_BLOCS, lecture._COMPARABLES, lecture._LOTS_NOMMES)
+    for memoire in memoires:
+        memoire.vider()
     suite = [(e, faits(e)) for e in ("travaux-lycee.yaml", "amp-espaces-verts.yaml", "travaux-lycee.yaml")]
-    assert len(lecture._TEXTES_BLOCS) > 100
-    monkeypatch.setattr(lecture._TEXTES_BLOCS, "maximum", 0)  # vidée à chaque bloc : aucun texte repris
+    assert len(lecture._TEXTES_BLOCS) > 100 and len(lecture._COMPARABLES) > 10 and len(lecture._LOTS_NOMMES) > 10
+    for memoire in memoires:
+        monkeypatch.setattr(memoire, "maximum", 0)  # vidée à chaque bloc : aucun texte repris
     for exemple, (corps, gardes) in suite:
         assert faits(exemple)[1] == gardes
         for doc, blocs in corps.items():
+            # texte comparable d'une pièce fait de celui de chaque bloc : celui de son texte entier
+            assert lecture._comparable_blocs(blocs) == lecture._comparable(lecture.texte_blocs(blocs)), doc
             attendus: dict[str, list[str]] = {}
             courants: list[str] = []
             for b in blocs:

@@ -117,14 +117,27 @@ def _contenu_des_lots(blocs: list[Bloc], lots: list[dict[str, Any]]) -> dict[str
     lieux: dict[str, list[str]] = {str(l["numero"]): [] for l in lots}
     article = ""
     for b in blocs:
-        if isinstance(b, Titre) and b.niveau == 1:
-            article = b.texte
-        if _est_tableau_de_lots(b):
-            continue
-        for m in RE_LOT.finditer(_texte_bloc(b)[0]):
-            if m.group(1) in lieux and article not in lieux[m.group(1)]:
-                lieux[m.group(1)].append(article)
+        if isinstance(b, Titre):
+            if b.niveau == 1:
+                article = b.texte
+            numeros = _lots_nommes(b)
+        else:
+            numeros = _LOTS_NOMMES.obtenir(b, lambda b=b: _lots_nommes(b))
+        for numero in numeros:
+            if numero in lieux and article not in lieux[numero]:
+                lieux[numero].append(article)
     return lieux
+
+
+# `_lots_nommes` de chaque bloc, gardé comme `_TEXTES_BLOCS` (titres exceptés).
+_LOTS_NOMMES = cache.ParObjet(2048)
+
+
+def _lots_nommes(b: Bloc) -> tuple[str, ...]:
+    """Numéros des lots qu'un bloc nomme seuls (« lot 3 », « lot n° 3 »), dans l'ordre ; aucun pour un tableau des lots."""
+    if _est_tableau_de_lots(b):
+        return ()
+    return tuple([m.group(1) for m in RE_LOT.finditer(_texte_bloc(b)[0])])
 
 
 def _derogations(analyse: Analyse, blocs_ccap: list[Bloc]) -> list[dict[str, Any]]:

@@ -115,17 +115,24 @@ def _textes(b: Bloc) -> Iterable[str]:
 # Bornée : vidée au-delà de UNITES_AU_PLUS clés, entre deux pièces.
 UNITES_AU_PLUS = 10_000
 _UNITES: dict[tuple[Any, ...], Any] = {}
+# Unités de chaque bloc déjà lu (hors titres), par lieu (pièce, article, section, titre de la section), gardées sous
+# l'identité du bloc : les blocs des clauses viennent du cache du Markdown, partagés d'une consultation à l'autre et
+# jamais modifiés ; leurs textes ne sont plus relus. Vidée avec `_UNITES`.
+_UNITES_BLOCS = cache.ParObjet(4096)
+LIEUX_PAR_BLOC = 16  # lieux gardés par bloc au plus
 
 
 def piece(nom: str, blocs: list[Bloc], ignorer: tuple[str, ...] = ()) -> Piece:
     """Texte d'une pièce ; `ignorer` : titres d'articles (début) dont le contenu n'est pas relu (citations)."""
     if len(_UNITES) > UNITES_AU_PLUS:
         _UNITES.clear()
+        _UNITES_BLOCS.vider()
     gardees = _UNITES
     p = Piece(nom, [])
     unites = p.unites
-    article, cache = SANS_ARTICLE, False
+    article, ignore = SANS_ARTICLE, False
     section, titre_section = "", ""
+    lieu = (nom, article, section, titre_section)
     for b in blocs:
         if isinstance(b, Titre):
             p.titres.append(b.texte)
@@ -137,29 +144,51 @@ def piece(nom: str, blocs: list[Bloc], ignorer: tuple[str, ...] = ()) -> Piece:
                 p.annexes = True
             if b.niveau == 1:
                 article = b.texte
-                cache = any(b.texte.split(" – ", 1)[-1].startswith(i) for i in ignorer)
-        if cache:
-            continue
-        if isinstance(b, Tableau):
-            _cellules(unites, nom, article, section, titre_section, b.lignes)
-            continue
-        genre = "titre" if isinstance(b, Titre) else "liste" if isinstance(b, Liste) else "paragraphe"
-        for t in _textes(b):
-            if t.strip():
-                cle = (nom, article, t.replace("\n", " "), section, titre_section, genre)
+                ignore = any(b.texte.split(" – ", 1)[-1].startswith(i) for i in ignorer)
+            lieu = (nom, article, section, titre_section)
+            if not ignore and b.texte.strip():
+                cle = (nom, article, b.texte.replace("\n", " "), section, titre_section, "titre")
                 u = gardees.get(cle)
                 if u is None:
                     u = gardees[cle] = Unite(*cle)
                 unites.append(u)
+            continue
+        if ignore:
+            continue
+        par_lieu = _UNITES_BLOCS.obtenir(b, dict)
+        lues = par_lieu.get(lieu)
+        if lues is None:
+            if len(par_lieu) >= LIEUX_PAR_BLOC:
+                par_lieu.clear()
+            lues = par_lieu[lieu] = _unites_du_bloc(b, *lieu)
+        unites.extend(lues)
     return p
 
 
-def _cellules(unites: list[Unite], nom: str, article: str, section: str, titre_section: str,
-              lignes: list[list[list[Segment]]]) -> None:
+def _unites_du_bloc(b: Bloc, nom: str, article: str, section: str, titre_section: str) -> list[Unite]:
+    """Les unités d'un bloc autre qu'un titre, lu dans ce lieu."""
+    if isinstance(b, Tableau):
+        return _cellules(nom, article, section, titre_section, b.lignes)
+    gardees = _UNITES
+    genre = "liste" if isinstance(b, Liste) else "paragraphe"
+    unites = []
+    for t in _textes(b):
+        if t.strip():
+            cle = (nom, article, t.replace("\n", " "), section, titre_section, genre)
+            u = gardees.get(cle)
+            if u is None:
+                u = gardees[cle] = Unite(*cle)
+            unites.append(u)
+    return unites
+
+
+def _cellules(nom: str, article: str, section: str, titre_section: str,
+              lignes: list[list[list[Segment]]]) -> list[Unite]:
     """Les unités des cellules d'un tableau, ligne par ligne : genre « entete » (première ligne) ou « cellule »,
     en-tête de sa colonne et textes de sa ligne (pour les contrôles croisés) ; cellules vides omises."""
+    unites: list[Unite] = []
     if not lignes:
-        return
+        return unites
     gardees = _UNITES
     # une cellule d'un seul segment (presque toutes) est lue sans passer par `texte`
     entete = tuple([(c[0].texte if len(c) == 1 and not c[0].a_completer else texte(c)).replace("\n", " ")
@@ -176,6 +205,7 @@ def _cellules(unites: list[Unite], nom: str, article: str, section: str, titre_s
                                            entete[j] if j < largeur else "", cellules)
                                      for j, t in enumerate(cellules) if t.strip()]
         unites.extend(rangee)
+    return unites
 
 
 def extrait(t: str, debut: int, fin: int) -> str:
