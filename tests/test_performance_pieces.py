@@ -241,3 +241,45 @@ def test_empreintes_des_sections_gardees_suivent_le_catalogue(tmp_path):
             gardees["calculs"] = "abîmée"  # une copie : la mémoire n'est pas touchée
     a, b = tracabilite._sections(original), tracabilite._sections(modifie)
     assert a["calculs"] != b["calculs"] and a["documents"] == b["documents"] and a["ccag"] == b["ccag"]
+
+
+def test_memoire_par_objet_suit_l_objet_et_ses_dependances():
+    """cache.ParObjet : un résultat est repris pour le même objet avec les mêmes dépendances (`aussi`, par identité),
+    recalculé si une dépendance apparaît, change ou disparaît ; la mémoire est bornée."""
+    from generateur.donnees import cache
+
+    calculs: list[int] = []
+
+    def calcul() -> int:
+        calculs.append(1)
+        return len(calculs)
+
+    memoire = cache.ParObjet(2)
+    objet, x, y = [1], object(), object()
+    assert memoire.obtenir(objet, calcul) == memoire.obtenir(objet, calcul) == 1
+    assert memoire.obtenir(objet, calcul, (x,)) == memoire.obtenir(objet, calcul, (x,)) == 2
+    assert memoire.obtenir(objet, calcul, (y,)) == 3
+    assert memoire.obtenir(objet, calcul, (y, x)) == 4
+    assert memoire.obtenir(objet, calcul) == memoire.obtenir(objet, calcul) == 5
+    assert memoire.obtenir([1], calcul) == 6  # un autre objet égal : son propre résultat
+    memoire.obtenir([2], calcul)
+    assert len(memoire) == 1  # pleine : vidée avant d'en garder un autre
+
+
+def test_memoire_des_motifs_pleine_garde_les_textes_des_pieces(monkeypatch):
+    """La mémoire des motifs vidée parce que pleine garde ce qu'elle a lu des pièces relues (pas seulement leurs
+    textes nouveaux) : mêmes correspondances qu'une mémoire neuve ; `trouves` lit lui-même les textes qui manquent."""
+    from generateur.pieces import relecture
+
+    analyse, pieces = _pieces_relues("travaux-lycee.yaml")
+    regles = relecture.regles(analyse.catalogue)
+    neuve = relecture.Memoire(regles, disque=False)
+    neuve.lire(pieces)
+    attendus = neuve.trouves(pieces)
+    assert any(attendus)
+    memoire = relecture.Memoire(regles, disque=False)
+    memoire.lire({"RC": pieces["RC"]})
+    monkeypatch.setattr(memoire, "MAXIMUM", len(memoire.lus) + 1)  # pleine à la lecture des autres pièces
+    memoire.lire(pieces)
+    assert memoire.trouves(pieces) == attendus
+    assert relecture.Memoire(regles, disque=False).trouves(pieces) == attendus  # sans `lire` préalable

@@ -90,8 +90,10 @@ class ParObjet:
 
     def obtenir(self, objet: Any, calcul: Callable[[], Any], aussi: tuple[Any, ...] = ()) -> Any:
         deja = self._entrees.get(id(objet))
-        if deja is not None and deja[0] is objet and len(deja[1]) == len(aussi) \
-                and all(a is b for a, b in zip(deja[1], aussi)):
+        # sans `aussi` (presque tous les appels, des milliers par consultation), sans générateur à créer
+        if deja is not None and deja[0] is objet and (
+                not deja[1] if not aussi
+                else len(deja[1]) == len(aussi) and all(a is b for a, b in zip(deja[1], aussi))):
             return deja[2]
         resultat = calcul()
         if len(self._entrees) >= self.maximum:

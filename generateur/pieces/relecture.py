@@ -462,12 +462,14 @@ class Memoire:
             if disque else None
 
     def lire(self, pieces: dict[str, Piece]) -> None:
-        """Cherche tous les motifs dans les textes des `pieces` qui n'ont pas encore été lus."""
+        """Cherche tous les motifs dans les textes des `pieces` qui n'ont pas encore été lus ; ensuite, tous les
+        textes des `pieces` sont lus (une mémoire pleine, vidée, relit aussi ceux qu'elle avait déjà)."""
         nouveaux = list(dict.fromkeys(u.texte for p in pieces.values() for u in p.unites if u.texte not in self.lus))
         if not nouveaux:
             return
         if len(self.lus) + len(nouveaux) > self.MAXIMUM:
             self.lus.clear()
+            nouveaux = list(dict.fromkeys(u.texte for p in pieces.values() for u in p.unites))
         if self.disque is not None:
             a_chercher = []
             for t in nouveaux:
@@ -486,11 +488,17 @@ class Memoire:
             self.disque.ecrire((t, self.lus[t]) for t in nouveaux)
 
     def trouves(self, pieces: dict[str, Piece]) -> list[Trouves]:
-        """Pour chaque motif, les unités des `pieces` où il trouve quelque chose (`lire` les a déjà lues)."""
+        """Pour chaque motif, les unités des `pieces` où il trouve quelque chose ; les textes pas encore lus le
+        sont d'abord (`lire`), tous ensemble."""
         resultat: list[Trouves] = [[] for _ in self.motifs]
+        lus = self.lus
         for p in pieces.values():
             for u in p.unites:
-                for j, correspondances in self.lus[u.texte]:
+                trouves = lus.get(u.texte)
+                if trouves is None:
+                    self.lire(pieces)
+                    return self.trouves(pieces)
+                for j, correspondances in trouves:
                     resultat[j].append((p, u, correspondances))
         return resultat
 
@@ -605,7 +613,6 @@ def _fonction(regle: Regle) -> Callable[[Regle, dict[str, Piece], Trouves], Iter
 def relire(catalogue: Catalogue, pieces: dict[str, Piece]) -> list[Defaut]:
     """Défauts de toutes les règles dans toutes les pièces, dans l'ordre des règles puis des pièces."""
     _, liste, memoire = _lues(catalogue)
-    memoire.lire(pieces)
     trouves = memoire.trouves(pieces)
     return [d for r, t in zip(liste, trouves) for d in _hors_exclues(r, _fonction(r)(r, pieces, t))]
 
