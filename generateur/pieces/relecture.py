@@ -614,7 +614,15 @@ def relire(catalogue: Catalogue, pieces: dict[str, Piece]) -> list[Defaut]:
     """Défauts de toutes les règles dans toutes les pièces, dans l'ordre des règles puis des pièces."""
     _, liste, memoire = _lues(catalogue)
     trouves = memoire.trouves(pieces)
-    return [d for r, t in zip(liste, trouves) for d in _hors_exclues(r, _fonction(r)(r, pieces, t))]
+    return [d for r, t in zip(liste, trouves) for d in _hors_exclues(r, _fonction(r)(r, pieces, _trouves_gardes(r, t)))]
+
+
+def _trouves_gardes(regle: Regle, trouves: Trouves) -> Trouves:
+    """Les unités trouvées hors des pièces que la règle écarte : chaque défaut d'une règle porte sur l'unité où son
+    motif a trouvé, celles des pièces écartées n'en donneraient que pour `_hors_exclues` (des centaines par
+    consultation : identifiants de clauses de la fiche et de l'annexe)."""
+    exclues = regle.options.get("sauf_pieces")
+    return [x for x in trouves if x[1].piece not in exclues] if exclues else trouves
 
 
 def problemes_de_section(racine: Path, lire_section: Callable[[Any, Path], Any]) -> list[Probleme]:
