@@ -190,11 +190,11 @@ def test_textes_des_blocs_gardes_memes_faits_que_sans_memoire(monkeypatch):
         corps = {doc: blocs_document(analyse, doc)[0] for doc in analyse.catalogue.documents}
         return corps, lecture.faits_des_pieces(analyse, corps)
 
-    memoires = (lecture._TEXTES_BLOCS, lecture._COMPARABLES, lecture._LOTS_NOMMES)
+    memoires = (lecture._TEXTES_BLOCS, lecture._COMPARABLES, lecture._LOTS_NOMMES, lecture._LIGNES_DE_LOTS)
     for memoire in memoires:
         memoire.vider()
     suite = [(e, faits(e)) for e in ("travaux-lycee.yaml", "amp-espaces-verts.yaml", "travaux-lycee.yaml")]
-    assert len(lecture._TEXTES_BLOCS) > 100 and len(lecture._COMPARABLES) > 10 and len(lecture._LOTS_NOMMES) > 10
+    assert len(lecture._TEXTES_BLOCS) > 100 and all(len(memoire) > 10 for memoire in memoires)
     for memoire in memoires:
         monkeypatch.setattr(memoire, "maximum", 0)  # vidée à chaque bloc : aucun texte repris
     for exemple, (corps, gardes) in suite:

@@ -274,7 +274,15 @@ def _renvoi_penalite(c: Controle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
     titres = c.motifs["titres"]
     if visee is None:
         return
-    penalites = [u for u in visee.unites if _trouves(titres, u.titre_section) or _trouves(titres, u.article)]
+    penalites = []
+    titre_section = article = None
+    dedans = False
+    for u in visee.unites:  # les unités qui se suivent ont presque toujours la même section et le même article
+        if u.titre_section != titre_section or u.article != article:
+            titre_section, article = u.titre_section, u.article
+            dedans = bool(_trouves(titres, titre_section) or _trouves(titres, article))
+        if dedans:
+            penalites.append(u)
     for m in c.mentions:
         for p in _pieces(m, pieces):
             for u, correspondances in _avec(m.motif, p.unites) if m.motif is not None else ():

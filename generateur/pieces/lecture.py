@@ -74,9 +74,20 @@ def _lignes_de_lots(blocs: list[Bloc]) -> list[tuple[str, str]]:
     """(numéro, intitulé) de chaque ligne des tableaux de lots d'une pièce (en-tête « Lot | Intitulé | … »)."""
     lignes = []
     for b in blocs:
-        if _est_tableau_de_lots(b):
-            lignes.extend((normaliser(texte(l[0])), normaliser(texte(l[1]))) for l in b.lignes[1:] if len(l) >= 2)
+        if isinstance(b, Tableau):
+            lignes.extend(_LIGNES_DE_LOTS.obtenir(b, lambda b=b: _lignes_du_tableau(b)))
     return lignes
+
+
+# `_lignes_du_tableau` de chaque tableau, gardé comme `_TEXTES_BLOCS`.
+_LIGNES_DE_LOTS = cache.ParObjet(2048)
+
+
+def _lignes_du_tableau(b: Tableau) -> tuple[tuple[str, str], ...]:
+    """(numéro, intitulé) de chaque ligne d'un tableau de lots ; aucune pour un autre tableau."""
+    if not _est_tableau_de_lots(b):
+        return ()
+    return tuple([(normaliser(texte(l[0])), normaliser(texte(l[1]))) for l in b.lignes[1:] if len(l) >= 2])
 
 
 def _lots_lus(blocs: list[Bloc], lots: list[dict[str, Any]]) -> tuple[list[int], list[str]]:

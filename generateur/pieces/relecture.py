@@ -338,7 +338,7 @@ def _renvois_contenu_article(r: Regle, pieces: dict[str, Piece], trouves: Trouve
 def _melange(r: Regle, pieces: dict[str, Piece], trouves: Trouves) -> Iterable[Defaut]:
     formes = {str(k): str(v) for k, v in (r.options.get("formes") or {}).items()}
     for p in pieces.values():
-        joint = SEPARATEUR.join(u.texte for u in p.unites)  # une forme sans \n ni \0 ne chevauche pas deux unités
+        joint = SEPARATEUR.join([u.texte for u in p.unites])  # une forme sans \n ni \0 ne chevauche pas deux unités
         comptes = {nom: joint.count(f) if not {"\n", "\0"} & set(f) else sum(u.texte.count(f) for u in p.unites)
                    for nom, f in formes.items()}
         presentes = [nom for nom, n in comptes.items() if n]
