@@ -160,6 +160,7 @@ def test_unites_gardees_memes_pieces_que_neuves(monkeypatch):
         lues.setdefault(exemple, []).append((pieces, relecture.relire(analyse.catalogue, pieces)
                                              + croises.controler(analyse.catalogue, pieces)))
     monkeypatch.setattr(relecture, "UNITES_AU_PLUS", -1)  # vidée avant chaque pièce : unités neuves
+    monkeypatch.setattr(relecture._UNITES_BLOCS, "maximum", 0)  # de même pour les unités gardées par bloc
     for exemple, ((pieces, defauts), *autres) in lues.items():
         analyse, neuves = _pieces_relues(exemple)
         assert {n: p.unites for n, p in pieces.items()} == {n: p.unites for n, p in neuves.items()}

@@ -117,7 +117,8 @@ UNITES_AU_PLUS = 10_000
 _UNITES: dict[tuple[Any, ...], Any] = {}
 # Unités de chaque bloc déjà lu (hors titres), par lieu (pièce, article, section, titre de la section), gardées sous
 # l'identité du bloc : les blocs des clauses viennent du cache du Markdown, partagés d'une consultation à l'autre et
-# jamais modifiés ; leurs textes ne sont plus relus. Vidée avec `_UNITES`.
+# jamais modifiés ; leurs textes ne sont plus relus. Bornée à part : `_UNITES` se remplit des textes propres à chaque
+# consultation (fiche, annexe) et se vide toutes les quelques consultations.
 _UNITES_BLOCS = cache.ParObjet(4096)
 LIEUX_PAR_BLOC = 16  # lieux gardés par bloc au plus
 
@@ -126,7 +127,6 @@ def piece(nom: str, blocs: list[Bloc], ignorer: tuple[str, ...] = ()) -> Piece:
     """Texte d'une pièce ; `ignorer` : titres d'articles (début) dont le contenu n'est pas relu (citations)."""
     if len(_UNITES) > UNITES_AU_PLUS:
         _UNITES.clear()
-        _UNITES_BLOCS.vider()
     gardees = _UNITES
     p = Piece(nom, [])
     unites = p.unites
