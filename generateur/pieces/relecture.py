@@ -507,9 +507,9 @@ class Memoire:
 
 
 _LUES: dict[int, tuple[yaml_lignes.Document, list[Regle], Memoire]] = {}
-# Mémoires par jeu de motifs (motif et options de chaque règle, dans l'ordre) : un catalogue relu (clause modifiée,
-# catalogue rechargé) dont la section `relecture` n'a pas changé reprend ce qui a déjà été cherché, qui ne dépend que
-# des motifs et des textes.
+# Mémoires par jeu de motifs (texte et drapeaux du motif de chaque règle, dans l'ordre) : un catalogue relu (clause
+# modifiée, catalogue rechargé) aux mêmes motifs reprend ce qui a déjà été cherché, qui ne dépend que des motifs et des
+# textes.
 _MEMOIRES: dict[tuple[tuple[str, int] | None, ...], Memoire] = {}
 
 
