@@ -193,6 +193,31 @@ def test_clause_ordinaire_non_bornee():
     assert ENV_EXPRESSIONS.from_string("{% for i in range(3) %}{{ i * 2 }}{% endfor %}{{ '-' * 3 }}").render() == "024---"
 
 
+def test_minuterie_d_un_lot_borne_chaque_evaluation(monkeypatch):
+    """Dans un lot d'évaluations, la minuterie armée une fois borne chaque évaluation depuis son propre début : une
+    évaluation commencée peu avant l'échéance n'est pas coupée, une évaluation trop longue l'est, même après une
+    pause ou une autre coupure ; à la sortie du lot, la minuterie est désarmée."""
+    import signal
+
+    from generateur.droit import expressions
+    from generateur.droit.expressions import LimiteDepassee, evaluer, lot_d_evaluations
+
+    monkeypatch.setattr(expressions, "LIMITE_SECONDES", 1.0)
+    contexte = {"dormir": time.sleep}
+    with lot_d_evaluations():
+        assert evaluer("1 + 1", contexte) == 2  # arme la minuterie : échéance dans 1 s
+        time.sleep(0.9)  # hors évaluation
+        assert evaluer("dormir(0.3) is none", contexte)  # l'échéance tombe pendant l'évaluation, commencée il y a 0,1 s
+        time.sleep(1.2)  # l'échéance tombe hors évaluation : la minuterie s'éteint
+        assert evaluer("dormir(0.1) is none", contexte)
+        for _ in range(2):  # coupée, puis coupée encore : la minuterie est réarmée après une coupure
+            debut = time.monotonic()
+            with pytest.raises(LimiteDepassee, match="calcul trop long"):
+                evaluer("dormir(3) is none", contexte)
+            assert time.monotonic() - debut < 2
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
 # --- 2, 17. bombe d'alias, lecture sans fin, très grands entiers ---------------------------------------------
 
 def bombe(niveaux: int = 9, fusion: bool = False) -> str:

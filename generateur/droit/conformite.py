@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 from jinja2 import Template
 
 from ..erreurs import ErreurDonnees, Probleme
-from .expressions import ENV_EXPRESSIONS, ErreursJinja, evaluer, message_erreur
+from .expressions import ENV_EXPRESSIONS, ErreursJinja, evaluer, lot_d_evaluations, message_erreur
 from .regles import Analyse
 from ..donnees import cache
 from ..donnees.formats import typographie
@@ -399,6 +399,11 @@ def verifier(analyse: Analyse, pieces: dict[str, Any], precedent: Conformite | N
     `precedent` : les verdicts d'un passage sur la même analyse dont les `pieces` ne différaient que par les faits
     de la relecture (`FAITS_RELECTURE`) ; seuls les contrôles qui nomment l'un de ces faits sont de nouveau évalués,
     les autres sont repris (mêmes expressions, même contexte : même verdict)."""
+    with lot_d_evaluations():  # une minuterie pour toutes les évaluations des contrôles (expressions.py)
+        return _verifier(analyse, pieces, precedent)
+
+
+def _verifier(analyse: Analyse, pieces: dict[str, Any], precedent: Conformite | None) -> Conformite:
     if precedent is None:
         etablis = faits(analyse, pieces)
     else:

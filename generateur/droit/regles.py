@@ -22,7 +22,8 @@ from ..donnees.acheteurs import Acheteur, ChampACompleter
 from ..donnees.catalogue import Catalogue, Clause
 from ..erreurs import ErreurClause, ErreurDonnees, Probleme
 from ..donnees.formats import liste_fr
-from .expressions import ENV_EXPRESSIONS, ErreursJinja, MarkdownSur, chemins_utilises, echapper_markdown, evaluer, message_erreur
+from .expressions import (ENV_EXPRESSIONS, ErreursJinja, MarkdownSur, chemins_utilises, echapper_markdown, evaluer,
+                          lot_d_evaluations, message_erreur)
 from ..donnees.reponses import Reponses
 
 
@@ -205,6 +206,11 @@ NOMS_CLAUSE = ("article", "retenue", "renvoi", "action", "lots_concernes", "dero
 
 def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_droit: dt.date | None = None) -> Analyse:
     """Calcule les valeurs, sélectionne les clauses en vigueur et numérote les articles."""
+    with lot_d_evaluations():  # quelques centaines d'évaluations : une minuterie pour toutes (expressions.py)
+        return _analyser(reponses, acheteur, catalogue, date_droit)
+
+
+def _analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_droit: dt.date | None) -> Analyse:
     donnees = copy.deepcopy(reponses.donnees)
     jour = date_droit or donnees["date_lancement"]
     contexte: dict[str, Any] = dict(donnees)
