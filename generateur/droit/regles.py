@@ -6,7 +6,6 @@ lues) : le manifeste, la fiche de traçabilité et l'annexe de conformité la re
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -211,7 +210,7 @@ def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_
 
 
 def _analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_droit: dt.date | None) -> Analyse:
-    donnees = copy.deepcopy(reponses.donnees)
+    donnees = module_reponses.copier(reponses.donnees)
     jour = date_droit or donnees["date_lancement"]
     contexte: dict[str, Any] = dict(donnees)
     contexte["acheteur"] = {**acheteur.valeurs(), "categorie": acheteur.categorie}
@@ -322,12 +321,15 @@ def verifier_renvois(analyse: Analyse) -> None:
 
 def _numeroter(catalogue: Catalogue, selections: list[Selection]) -> dict[str, list[tuple[str, dict[str, Any], list[Selection]]]]:
     """Numérote articles et sous-articles ; un article sans clause retenue disparaît."""
+    par_article: dict[tuple[str, Any], list[Selection]] = {}
+    for s in selections:
+        if s.retenue:
+            par_article.setdefault((s.clause.document, s.clause.article), []).append(s)
     plans = {}
     for document in catalogue.documents:
         plan = []
         for article in catalogue.articles(document):
-            contenues = sorted((s for s in selections if s.retenue and s.clause.document == document
-                                and s.clause.article == article["id"]), key=lambda s: (s.clause.ordre, s.clause.id))
+            contenues = sorted(par_article.get((document, article["id"]), ()), key=lambda s: (s.clause.ordre, s.clause.id))
             if not contenues:
                 continue
             numero = str(len(plan) + 1)
