@@ -133,9 +133,12 @@ class Conformite:
         }
 
 
+_BLANCS = re.compile(r"[ \t\r\n]+")
+
+
 def normaliser(valeur: Any) -> str:
     """Espaces, tabulations et retours à la ligne réduits à une espace ; les espaces insécables restent."""
-    return re.sub(r"[ \t\r\n]+", " ", str(valeur)).strip()
+    return _BLANCS.sub(" ", str(valeur)).strip()
 
 
 def dernier_article(analyse: Analyse, document: str) -> dict[str, Any]:
@@ -299,10 +302,18 @@ def options_imposees(analyse: Analyse) -> list[dict[str, Any]]:
             for e in suivies if e.obligatoire]
 
 
+_DEFINITIONS = cache.ParObjet(8)
+
+
 def definitions(analyse: Analyse) -> list[dict[str, Any]]:
-    """Section `controles` de catalogue.yaml, vérifiée ; erreurs avec fichier et ligne."""
+    """Section `controles` de catalogue.yaml, vérifiée une fois par catalogue chargé (les deux passages des contrôles
+    de chaque consultation la relisaient) ; erreurs avec fichier et ligne."""
     cat = analyse.catalogue
     brut = (cat.document_yaml.donnees or {}).get("controles") or []
+    return _DEFINITIONS.obtenir(cat.document_yaml, lambda: _verifier_definitions(cat, brut), (brut, cat.fichier))
+
+
+def _verifier_definitions(cat: Any, brut: Any) -> list[dict[str, Any]]:
     problemes: list[Probleme] = []
 
     def pb(message: str, chemin: str) -> None:
