@@ -193,6 +193,27 @@ def test_clause_ordinaire_non_bornee():
     assert ENV_EXPRESSIONS.from_string("{% for i in range(3) %}{{ i * 2 }}{% endfor %}{{ '-' * 3 }}").render() == "024---"
 
 
+def test_lecture_directe_des_dictionnaires_comme_le_bac_a_sable_de_jinja():
+    """`BacASable.getattr` lit directement l'élément d'un dictionnaire (`lot.montant`) : même résultat que
+    `SandboxedEnvironment.getattr` pour un élément, un élément absent, un nom de méthode de dict (la méthode, ou son
+    refus si elle modifie), un nom commençant par « _ »."""
+    from jinja2 import Undefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    from generateur.droit.expressions import ENV_CLAUSES, ENV_EXPRESSIONS
+
+    lot = {"montant": 5, "items": 1, "_cache": 2, "pop": 7, "": 3}
+    for env in (ENV_EXPRESSIONS, ENV_CLAUSES):
+        for nom in ("montant", "absent", "items", "get", "keys", "pop", "update", "clear", "_cache", "__class__",
+                    "__len__", ""):
+            obtenu, attendu = env.getattr(lot, nom), ImmutableSandboxedEnvironment.getattr(env, lot, nom)
+            assert type(obtenu) is type(attendu), nom
+            if isinstance(attendu, Undefined):
+                assert obtenu._undefined_message == attendu._undefined_message, nom
+            else:
+                assert obtenu == attendu, nom
+
+
 def test_minuterie_d_un_lot_borne_chaque_evaluation(monkeypatch):
     """Dans un lot d'évaluations, la minuterie armée une fois borne chaque évaluation depuis son propre début : une
     évaluation commencée peu avant l'échéance n'est pas coupée, une évaluation trop longue l'est, même après une

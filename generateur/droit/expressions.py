@@ -145,6 +145,9 @@ def _cache_compilation() -> _CacheCode | None:
     return _CacheCode(str(dossier)) if dossier is not None else None
 
 
+_ATTRIBUTS_DICT = frozenset(dir(dict))  # ce que getattr trouve sur un dictionnaire (items, get, keys…)
+
+
 class BacASable(ImmutableSandboxedEnvironment):
     """Bac à sable de dce : attributs de données seulement, rien de modifiable, nombres et textes bornés."""
 
@@ -198,6 +201,17 @@ class BacASable(ImmutableSandboxedEnvironment):
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         return isinstance(obj, _DONNEES) and super().is_safe_attribute(obj, attr, value)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """`lot.montant_estime` : sur un dictionnaire (les réponses, les paramètres), un nom qui n'est pas un attribut
+        de dict est lu comme un élément, directement ; `SandboxedEnvironment.getattr` en arrivait au même résultat
+        après avoir levé et rattrapé AttributeError, pour chaque nom lu par chaque expression et chaque clause."""
+        if type(obj) is dict and type(attribute) is str and attribute not in _ATTRIBUTS_DICT and attribute[:1] != "_":
+            try:
+                return obj[attribute]
+            except (TypeError, LookupError):
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0 \

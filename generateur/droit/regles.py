@@ -143,16 +143,22 @@ class Parametres:
     d'atteinte).
     """
 
-    __slots__ = ("_catalogue", "_jour", "_categorie", "lus")
+    __slots__ = ("_catalogue", "_jour", "_categorie", "lus", "_valeurs")
 
     def __init__(self, catalogue: Catalogue, jour: dt.date, categorie: str):
         self._catalogue, self._jour, self._categorie = catalogue, jour, categorie
         self.lus: dict[str, Any] = {}
+        self._valeurs: dict[str, Any] = {}  # valeur lue par nom (textes seulement : un autre nom refait l'erreur)
 
     def __call__(self, nom: str) -> Any:
+        # même catalogue, même jour, même catégorie : même valeur à chaque lecture (calculs, clauses, contrôles)
+        if type(nom) is str and nom in self._valeurs:
+            return self._valeurs[nom]
         valeur = self._catalogue.param(str(nom), self._jour, self._categorie)
-        if nom not in self.lus:  # même catalogue, même jour, même catégorie : même valeur à chaque lecture
+        if nom not in self.lus:
             self.lus[nom] = en_json(valeur)
+        if type(nom) is str:
+            self._valeurs[nom] = valeur
         return valeur
 
 
