@@ -214,6 +214,23 @@ def test_lecture_directe_des_dictionnaires_comme_le_bac_a_sable_de_jinja():
                 assert obtenu == attendu, nom
 
 
+def test_echappement_markdown_texte_sans_caractere_a_traiter_rendu_tel_quel():
+    """`echapper_markdown` rend tel quel un texte sans caractère de `_A_TRAITER` : chaque caractère qui n'y est pas
+    passe inchangé les étapes de l'échappement (contrôles retirés, lignes jointes, & et <, caractères de Markdown)."""
+    from generateur.droit import expressions
+
+    for code in range(0x3100):
+        c = chr(code)
+        if expressions._A_TRAITER.search(c) is None:
+            texte = f"a{c}b"
+            assert expressions._CONTROLES.sub("", texte) == texte and "\n" not in texte, code
+            assert texte.replace("&", "&amp;").replace("<", "&lt;") == texte, code
+            assert expressions._ECHAPPER.sub(r"\\\1", texte) == texte, code
+    assert expressions.echapper_markdown("Lycée Jean Moulin") == "Lycée Jean Moulin"
+    assert expressions.echapper_markdown("1 450 000,00 € HT") == "1 450 000,00 € HT"
+    assert expressions.echapper_markdown("a*b\n c <d> & e.") == "a\\*b c &lt;d\\> &amp; e\\."
+
+
 def test_minuterie_d_un_lot_borne_chaque_evaluation(monkeypatch):
     """Dans un lot d'évaluations, la minuterie armée une fois borne chaque évaluation depuis son propre début : une
     évaluation commencée peu avant l'échéance n'est pas coupée, une évaluation trop longue l'est, même après une

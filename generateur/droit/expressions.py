@@ -50,6 +50,8 @@ class MarkdownSur(str):
 
 _ECHAPPER = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
 _CONTROLES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Tout caractère que echapper_markdown retire, joint ou échappe (contrôles, retours à la ligne, &, <, _ECHAPPER).
+_A_TRAITER = re.compile(r"[\x00-\x1f\x7f&<\\`*_{}\[\]()#+\-.!|>~]")
 
 
 def echapper_markdown(valeur: Any) -> Any:
@@ -63,6 +65,8 @@ def echapper_markdown(valeur: Any) -> Any:
     texte = str(valeur)
     if len(texte) > LIMITE_TAILLE:  # avant toute mise en forme : celle d'un texte énorme n'est pas interruptible
         raise LimiteDepassee(f"texte trop long ({len(texte)} caractères, au plus {LIMITE_TAILLE})")
+    if _A_TRAITER.search(texte) is None:  # rien à retirer, joindre ni échapper : le texte tel quel
+        return texte
     texte = _CONTROLES.sub("", texte)
     if "\n" in texte:
         texte = _joindre_lignes(texte)
