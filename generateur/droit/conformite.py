@@ -138,7 +138,12 @@ _BLANCS = re.compile(r"[ \t\r\n]+")
 
 def normaliser(valeur: Any) -> str:
     """Espaces, tabulations et retours à la ligne réduits à une espace ; les espaces insécables restent."""
-    return _BLANCS.sub(" ", str(valeur)).strip()
+    return _normaliser_texte(str(valeur))
+
+
+@lru_cache(maxsize=8192)  # les mêmes textes du catalogue (libellés des contrôles, notes des clauses) à chaque consultation
+def _normaliser_texte(texte: str) -> str:
+    return _BLANCS.sub(" ", texte).strip()
 
 
 def dernier_article(analyse: Analyse, document: str) -> dict[str, Any]:
