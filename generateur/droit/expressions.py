@@ -231,15 +231,25 @@ class BacASable(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
+def _cartes(table: Any) -> tuple[Any, ...]:
+    """Les dictionnaires d'un ChainMap (imbriqués compris), dans l'ordre où il les lit."""
+    if type(table) is not ChainMap:
+        return (table,)
+    return tuple(carte for sous in table.maps for carte in _cartes(sous))
+
+
 class ContexteDirect(Context):
     """Contexte Jinja dont les variables sont lues directement dans les dictionnaires d'un `ChainMap` (le contexte
     de dce, puis les variables globales) : `Context.resolve_or_missing` passe par `ChainMap.__contains__` puis
     `__getitem__`, deux parcours écrits en Python, pour chaque nom lu par chaque expression. Même résultat : le
     premier dictionnaire qui a la clé."""
 
-    def __init__(self, environment: Any, parent: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(environment, parent, *args, **kwargs)
-        self._cartes = tuple(parent.maps) if type(parent) is ChainMap else (parent,)
+    def __init__(self, environment: Any, parent: Any, name: str | None, blocks: dict[str, Any],
+                 globals: Any = None) -> None:
+        super().__init__(environment, parent, name, blocks)
+        if globals is not None:  # les variables globales d'un modèle : ChainMap, que set() parcourrait en Python
+            self.globals_keys = set().union(*globals.maps) if type(globals) is ChainMap else set(globals)
+        self._cartes = _cartes(parent)
 
     def resolve_or_missing(self, key: str) -> Any:
         variables = self.vars
