@@ -251,11 +251,16 @@ def _non_finis(valeur: Any, chemin: str) -> list[str]:
     """Chemins des nombres NaN ou infinis (« lots.0.montant_estime|nan »)."""
     if isinstance(valeur, float) and not math.isfinite(valeur):
         return [f"{chemin}|{'nan' if math.isnan(valeur) else 'inf'}"]
-    if isinstance(valeur, dict):
-        return [c for k, v in valeur.items() for c in _non_finis(v, f"{chemin}.{k}" if chemin else str(k))]
+    if isinstance(valeur, dict):  # chemin construit pour les seuls nombres à virgule, dictionnaires et listes
+        return [c for k, v in valeur.items() if isinstance(v, _A_PARCOURIR)
+                for c in _non_finis(v, f"{chemin}.{k}" if chemin else str(k))]
     if isinstance(valeur, list):
-        return [c for i, v in enumerate(valeur) for c in _non_finis(v, f"{chemin}.{i}" if chemin else str(i))]
+        return [c for i, v in enumerate(valeur) if isinstance(v, _A_PARCOURIR)
+                for c in _non_finis(v, f"{chemin}.{i}" if chemin else str(i))]
     return []
+
+
+_A_PARCOURIR = (float, dict, list)  # seuls où _non_finis peut trouver quelque chose
 
 
 def valider(doc: yaml_lignes.Document, questionnaire: Questionnaire) -> Reponses:
