@@ -171,3 +171,30 @@ def test_aucune_erreur_du_questionnaire_ne_montre_une_cle_interne(tmp_path):
                     assert ".yaml" not in texte.split(" : ", 1)[1] and "acheteurs/" not in texte, texte
                     assert p.champ is None or p.libelle, texte
     assert vus >= 100  # chaque sorte de valeur invalide a bien produit ses erreurs
+
+
+def test_copie_des_reponses_comme_deepcopy():
+    """`reponses.copier` (copie rapide des réponses, valider et analyser) : même résultat que copy.deepcopy,
+    dictionnaires et listes neufs à tous les niveaux, structure partagée (alias YAML) partagée dans la copie, objets
+    inconnus copiés par deepcopy."""
+    import copy
+    import datetime as dt
+    from collections import OrderedDict
+
+    from generateur.donnees.reponses import copier
+
+    partage = {"code": "BT01", "parts": [60, 40]}
+    boucle: list = [1]
+    boucle.append(boucle)
+    donnees = {"objet": "Lycée", "montant": 1.5, "lots": [{"numero": 1, "index": [partage]}, {"numero": 2, "index": [partage]}],
+               "date": dt.date(2026, 9, 1), "limite": dt.datetime(2026, 10, 1, 12), "vide": None, "oui": True,
+               "ordonne": OrderedDict(a=[1]), "boucle": boucle}
+    copie = copier(donnees)
+    attendu = copy.deepcopy(donnees)
+    assert repr(copie) == repr(attendu)
+    assert copie["lots"][0]["index"][0] is copie["lots"][1]["index"][0] is not partage
+    assert copie["boucle"][1] is copie["boucle"] is not boucle
+    assert type(copie["ordonne"]) is OrderedDict and copie["ordonne"]["a"] is not donnees["ordonne"]["a"]
+    copie["lots"][0]["index"][0]["parts"].append(0)
+    copie["lots"][1]["montant"] = 3
+    assert donnees == {**attendu, "boucle": donnees["boucle"]} and partage["parts"] == [60, 40]

@@ -193,6 +193,69 @@ def test_clause_ordinaire_non_bornee():
     assert ENV_EXPRESSIONS.from_string("{% for i in range(3) %}{{ i * 2 }}{% endfor %}{{ '-' * 3 }}").render() == "024---"
 
 
+def test_lecture_directe_des_dictionnaires_comme_le_bac_a_sable_de_jinja():
+    """`BacASable.getattr` lit directement l'élément d'un dictionnaire (`lot.montant`) : même résultat que
+    `SandboxedEnvironment.getattr` pour un élément, un élément absent, un nom de méthode de dict (la méthode, ou son
+    refus si elle modifie), un nom commençant par « _ »."""
+    from jinja2 import Undefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    from generateur.droit.expressions import ENV_CLAUSES, ENV_EXPRESSIONS
+
+    lot = {"montant": 5, "items": 1, "_cache": 2, "pop": 7, "": 3}
+    for env in (ENV_EXPRESSIONS, ENV_CLAUSES):
+        for nom in ("montant", "absent", "items", "get", "keys", "pop", "update", "clear", "_cache", "__class__",
+                    "__len__", ""):
+            obtenu, attendu = env.getattr(lot, nom), ImmutableSandboxedEnvironment.getattr(env, lot, nom)
+            assert type(obtenu) is type(attendu), nom
+            if isinstance(attendu, Undefined):
+                assert obtenu._undefined_message == attendu._undefined_message, nom
+            else:
+                assert obtenu == attendu, nom
+
+
+def test_echappement_markdown_texte_sans_caractere_a_traiter_rendu_tel_quel():
+    """`echapper_markdown` rend tel quel un texte sans caractère de `_A_TRAITER` : chaque caractère qui n'y est pas
+    passe inchangé les étapes de l'échappement (contrôles retirés, lignes jointes, & et <, caractères de Markdown)."""
+    from generateur.droit import expressions
+
+    for code in range(0x3100):
+        c = chr(code)
+        if expressions._A_TRAITER.search(c) is None:
+            texte = f"a{c}b"
+            assert expressions._CONTROLES.sub("", texte) == texte and "\n" not in texte, code
+            assert texte.replace("&", "&amp;").replace("<", "&lt;") == texte, code
+            assert expressions._ECHAPPER.sub(r"\\\1", texte) == texte, code
+    assert expressions.echapper_markdown("Lycée Jean Moulin") == "Lycée Jean Moulin"
+    assert expressions.echapper_markdown("1 450 000,00 € HT") == "1 450 000,00 € HT"
+    assert expressions.echapper_markdown("a*b\n c <d> & e.") == "a\\*b c &lt;d\\> &amp; e\\."
+
+
+def test_minuterie_d_un_lot_borne_chaque_evaluation(monkeypatch):
+    """Dans un lot d'évaluations, la minuterie armée une fois borne chaque évaluation depuis son propre début : une
+    évaluation commencée peu avant l'échéance n'est pas coupée, une évaluation trop longue l'est, même après une
+    pause ou une autre coupure ; à la sortie du lot, la minuterie est désarmée."""
+    import signal
+
+    from generateur.droit import expressions
+    from generateur.droit.expressions import LimiteDepassee, evaluer, lot_d_evaluations
+
+    monkeypatch.setattr(expressions, "LIMITE_SECONDES", 1.0)
+    contexte = {"dormir": time.sleep}
+    with lot_d_evaluations():
+        assert evaluer("1 + 1", contexte) == 2  # arme la minuterie : échéance dans 1 s
+        time.sleep(0.9)  # hors évaluation
+        assert evaluer("dormir(0.3) is none", contexte)  # l'échéance tombe pendant l'évaluation, commencée il y a 0,1 s
+        time.sleep(1.2)  # l'échéance tombe hors évaluation : la minuterie s'éteint
+        assert evaluer("dormir(0.1) is none", contexte)
+        for _ in range(2):  # coupée, puis coupée encore : la minuterie est réarmée après une coupure
+            debut = time.monotonic()
+            with pytest.raises(LimiteDepassee, match="calcul trop long"):
+                evaluer("dormir(3) is none", contexte)
+            assert time.monotonic() - debut < 2
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
 # --- 2, 17. bombe d'alias, lecture sans fin, très grands entiers ---------------------------------------------
 
 def bombe(niveaux: int = 9, fusion: bool = False) -> str:

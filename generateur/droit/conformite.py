@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 from jinja2 import Template
 
 from ..erreurs import ErreurDonnees, Probleme
-from .expressions import ENV_EXPRESSIONS, ErreursJinja, evaluer, message_erreur
+from .expressions import ENV_EXPRESSIONS, ErreursJinja, evaluer, lot_d_evaluations, message_erreur
 from .regles import Analyse
 from ..donnees import cache
 from ..donnees.formats import typographie
@@ -133,9 +133,17 @@ class Conformite:
         }
 
 
+_BLANCS = re.compile(r"[ \t\r\n]+")
+
+
 def normaliser(valeur: Any) -> str:
     """Espaces, tabulations et retours à la ligne réduits à une espace ; les espaces insécables restent."""
-    return re.sub(r"[ \t\r\n]+", " ", str(valeur)).strip()
+    return _normaliser_texte(str(valeur))
+
+
+@lru_cache(maxsize=8192)  # les mêmes textes du catalogue (libellés des contrôles, notes des clauses) à chaque consultation
+def _normaliser_texte(texte: str) -> str:
+    return _BLANCS.sub(" ", texte).strip()
 
 
 def dernier_article(analyse: Analyse, document: str) -> dict[str, Any]:
@@ -299,10 +307,18 @@ def options_imposees(analyse: Analyse) -> list[dict[str, Any]]:
             for e in suivies if e.obligatoire]
 
 
+_DEFINITIONS = cache.ParObjet(8)
+
+
 def definitions(analyse: Analyse) -> list[dict[str, Any]]:
-    """Section `controles` de catalogue.yaml, vérifiée ; erreurs avec fichier et ligne."""
+    """Section `controles` de catalogue.yaml, vérifiée une fois par catalogue chargé (les deux passages des contrôles
+    de chaque consultation la relisaient) ; erreurs avec fichier et ligne."""
     cat = analyse.catalogue
     brut = (cat.document_yaml.donnees or {}).get("controles") or []
+    return _DEFINITIONS.obtenir(cat.document_yaml, lambda: _verifier_definitions(cat, brut), (brut, cat.fichier))
+
+
+def _verifier_definitions(cat: Any, brut: Any) -> list[dict[str, Any]]:
     problemes: list[Probleme] = []
 
     def pb(message: str, chemin: str) -> None:
@@ -399,6 +415,11 @@ def verifier(analyse: Analyse, pieces: dict[str, Any], precedent: Conformite | N
     `precedent` : les verdicts d'un passage sur la même analyse dont les `pieces` ne différaient que par les faits
     de la relecture (`FAITS_RELECTURE`) ; seuls les contrôles qui nomment l'un de ces faits sont de nouveau évalués,
     les autres sont repris (mêmes expressions, même contexte : même verdict)."""
+    with lot_d_evaluations():  # une minuterie pour toutes les évaluations des contrôles (expressions.py)
+        return _verifier(analyse, pieces, precedent)
+
+
+def _verifier(analyse: Analyse, pieces: dict[str, Any], precedent: Conformite | None) -> Conformite:
     if precedent is None:
         etablis = faits(analyse, pieces)
     else:

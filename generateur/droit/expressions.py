@@ -21,11 +21,13 @@ import re
 import signal
 import _signal
 import threading
+import time
 from collections import ChainMap
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from types import CodeType
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import jinja2
 from jinja2 import StrictUndefined, Template, nodes
@@ -33,7 +35,7 @@ from jinja2.bccache import bc_magic
 from jinja2.environment import TemplateExpression
 from jinja2.parser import Parser
 from jinja2.exceptions import TemplateError, TemplateSyntaxError, UndefinedError
-from jinja2.runtime import Context, LoopContext, Macro, Undefined
+from jinja2.runtime import Context, LoopContext, Macro, Undefined, missing
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError, safe_range
 from jinja2.utils import Cycler, Joiner, Namespace, consume
 
@@ -48,6 +50,8 @@ class MarkdownSur(str):
 
 _ECHAPPER = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
 _CONTROLES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Tout caractère que echapper_markdown retire, joint ou échappe (contrôles, retours à la ligne, &, <, _ECHAPPER).
+_A_TRAITER = re.compile(r"[\x00-\x1f\x7f&<\\`*_{}\[\]()#+\-.!|>~]")
 
 
 def echapper_markdown(valeur: Any) -> Any:
@@ -61,6 +65,8 @@ def echapper_markdown(valeur: Any) -> Any:
     texte = str(valeur)
     if len(texte) > LIMITE_TAILLE:  # avant toute mise en forme : celle d'un texte énorme n'est pas interruptible
         raise LimiteDepassee(f"texte trop long ({len(texte)} caractères, au plus {LIMITE_TAILLE})")
+    if _A_TRAITER.search(texte) is None:  # rien à retirer, joindre ni échapper : le texte tel quel
+        return texte
     texte = _CONTROLES.sub("", texte)
     if "\n" in texte:
         texte = _joindre_lignes(texte)
@@ -143,6 +149,9 @@ def _cache_compilation() -> _CacheCode | None:
     return _CacheCode(str(dossier)) if dossier is not None else None
 
 
+_ATTRIBUTS_DICT = frozenset(dir(dict))  # ce que getattr trouve sur un dictionnaire (items, get, keys…)
+
+
 class BacASable(ImmutableSandboxedEnvironment):
     """Bac à sable de dce : attributs de données seulement, rien de modifiable, nombres et textes bornés."""
 
@@ -197,6 +206,17 @@ class BacASable(ImmutableSandboxedEnvironment):
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         return isinstance(obj, _DONNEES) and super().is_safe_attribute(obj, attr, value)
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """`lot.montant_estime` : sur un dictionnaire (les réponses, les paramètres), un nom qui n'est pas un attribut
+        de dict est lu comme un élément, directement ; `SandboxedEnvironment.getattr` en arrivait au même résultat
+        après avoir levé et rattrapé AttributeError, pour chaque nom lu par chaque expression et chaque clause."""
+        if type(obj) is dict and type(attribute) is str and attribute not in _ATTRIBUTS_DICT and attribute[:1] != "_":
+            try:
+                return obj[attribute]
+            except (TypeError, LookupError):
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0 \
                 and abs(left) > 1 and right * abs(left).bit_length() > LIMITE_CHIFFRES_BINAIRES:
@@ -209,6 +229,36 @@ class BacASable(ImmutableSandboxedEnvironment):
                 if _taille(sequence) and isinstance(facteur, int) and _taille(sequence) * facteur > LIMITE_TAILLE:
                     raise LimiteDepassee(f"texte ou liste trop long (plus de {LIMITE_TAILLE} éléments)")
         return super().call_binop(context, operator, left, right)
+
+
+def _cartes(table: Any) -> tuple[Any, ...]:
+    """Les dictionnaires d'un ChainMap (imbriqués compris), dans l'ordre où il les lit."""
+    if type(table) is not ChainMap:
+        return (table,)
+    return tuple(carte for sous in table.maps for carte in _cartes(sous))
+
+
+class ContexteDirect(Context):
+    """Contexte Jinja dont les variables sont lues directement dans les dictionnaires d'un `ChainMap` (le contexte
+    de dce, puis les variables globales) : `Context.resolve_or_missing` passe par `ChainMap.__contains__` puis
+    `__getitem__`, deux parcours écrits en Python, pour chaque nom lu par chaque expression. Même résultat : le
+    premier dictionnaire qui a la clé."""
+
+    def __init__(self, environment: Any, parent: Any, name: str | None, blocks: dict[str, Any],
+                 globals: Any = None) -> None:
+        super().__init__(environment, parent, name, blocks)
+        if globals is not None:  # les variables globales d'un modèle : ChainMap, que set() parcourrait en Python
+            self.globals_keys = set().union(*globals.maps) if type(globals) is ChainMap else set(globals)
+        self._cartes = _cartes(parent)
+
+    def resolve_or_missing(self, key: str) -> Any:
+        variables = self.vars
+        if key in variables:
+            return variables[key]
+        for carte in self._cartes:
+            if key in carte:
+                return carte[key]
+        return missing
 
 
 class ModeleBorne(Template):
@@ -242,28 +292,63 @@ class ModeleBorne(Template):
 
 
 def _temps_depasse(signum: int, frame: Any) -> None:
+    """Gestionnaire de SIGALRM. Hors d'un lot d'évaluations, l'alarme ne sonne que pendant un rendu ou une évaluation
+    (la minuterie est désarmée après chacun) : il est trop long. Dans un lot (voir `lot_d_evaluations`), la minuterie
+    reste armée d'une évaluation à l'autre : le rendu ou l'évaluation en cours n'est trop long que s'il a commencé il
+    y a LIMITE_SECONDES ou plus, sinon l'alarme est repoussée à cette échéance ; sans rien en cours, elle s'éteint
+    (la prochaine évaluation la réarme)."""
+    if _minuterie["lot"]:
+        if not _minuterie["armee"]:
+            _minuterie["active"] = False
+            return
+        reste = _minuterie["debut"] + LIMITE_SECONDES - time.monotonic()
+        if reste > 0:
+            signal.setitimer(signal.ITIMER_REAL, reste)
+            return
+        _minuterie["active"] = False  # éteinte : la prochaine évaluation du lot la réarme
     raise LimiteDepassee(f"calcul trop long (plus de {LIMITE_SECONDES:g} s)")
 
 
-_minuterie = {"armee": False}
+# armee : un rendu ou une évaluation bornés est en cours (celui qui a armé) ; lot : profondeur des lots
+# d'évaluations ouverts ; active : la minuterie d'un lot court ; debut : instant où le rendu ou l'évaluation en
+# cours a commencé (dans un lot). Fil principal seulement.
+_minuterie: dict[str, Any] = {"armee": False, "lot": 0, "active": False, "debut": 0.0}
 _CACHE: dict[str, _CacheCode | None] = {"disque": _cache_compilation()}
 _SIGALRM = getattr(signal, "SIGALRM", None) if hasattr(signal, "setitimer") else None
 
 
-def _armer() -> bool:
-    """Début d'un rendu ou d'une évaluation : remet à zéro le compte des tours de boucle ; sous Unix, dans le fil
-    principal, arme une minuterie SIGALRM de LIMITE_SECONDES (sauf si un rendu englobant l'a déjà armée, ou si le
-    programme qui appelle dce se sert lui-même de SIGALRM). Ailleurs (Windows, fils du serveur web), le compte des
-    tours, les bornes des nombres et des textes et celle de la récursion restent les garde-fous. Le gestionnaire
-    est posé une fois pour toutes : armer ne coûte qu'un appel système, l'évaluation étant sur le chemin chaud."""
-    _compteurs.iterations = 0
-    if _minuterie["armee"] or not _SIGALRM or threading.get_ident() != threading.main_thread().ident:
+def _minuterie_disponible() -> bool:
+    """Vrai sous Unix, dans le fil principal, si SIGALRM est à dce (gestionnaire posé ici, une fois pour toutes) ou
+    libre ; faux si le programme qui appelle dce se sert lui-même de SIGALRM."""
+    if not _SIGALRM or threading.get_ident() != threading.main_thread().ident:
         return False
     gestionnaire = _signal.getsignal(_SIGALRM)  # signal.getsignal convertit en énumération : dix fois plus lent
     if gestionnaire is not _temps_depasse:
         if gestionnaire != signal.SIG_DFL:
             return False
         signal.signal(_SIGALRM, _temps_depasse)
+    return True
+
+
+def _armer() -> bool:
+    """Début d'un rendu ou d'une évaluation : remet à zéro le compte des tours de boucle ; sous Unix, dans le fil
+    principal, arme une minuterie SIGALRM de LIMITE_SECONDES (sauf si un rendu englobant l'a déjà armée, ou si le
+    programme qui appelle dce se sert lui-même de SIGALRM). Ailleurs (Windows, fils du serveur web), le compte des
+    tours, les bornes des nombres et des textes et celle de la récursion restent les garde-fous. Dans un lot
+    d'évaluations (`lot_d_evaluations`), la minuterie déjà armée sert encore : armer ne coûte que la lecture de
+    l'heure (sans appel système), l'évaluation étant sur le chemin chaud."""
+    _compteurs.iterations = 0
+    if _minuterie["armee"]:
+        return False
+    if _minuterie["lot"] and threading.get_ident() == _minuterie["fil"]:
+        _minuterie["debut"] = time.monotonic()  # avant « armee » : le gestionnaire ne lit jamais un début périmé
+        _minuterie["armee"] = True
+        if not _minuterie["active"]:
+            _minuterie["active"] = True
+            signal.setitimer(signal.ITIMER_REAL, LIMITE_SECONDES)
+        return True
+    if not _minuterie_disponible():
+        return False
     signal.setitimer(signal.ITIMER_REAL, LIMITE_SECONDES)
     _minuterie["armee"] = True
     return True
@@ -271,8 +356,29 @@ def _armer() -> bool:
 
 def _desarmer(arme: bool) -> None:
     if arme:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        _minuterie["armee"] = False
+        if not _minuterie["lot"]:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        _minuterie["armee"] = False  # dans un lot, la minuterie court encore : le gestionnaire l'éteindra
+
+
+@contextmanager
+def lot_d_evaluations() -> Iterator[None]:
+    """Lot d'évaluations et de rendus (les calculs et les conditions d'une analyse, les contrôles d'une
+    consultation) : la minuterie de chaque rendu ou évaluation n'est armée et désarmée qu'une fois pour le lot, au
+    lieu de deux appels système par évaluation ; chacun reste borné à LIMITE_SECONDES depuis son propre début (voir
+    `_temps_depasse`). Sans effet hors du fil principal, sans SIGALRM, dans un lot englobant ou pendant un rendu."""
+    if _minuterie["lot"] or _minuterie["armee"] or not _minuterie_disponible():
+        yield
+        return
+    _minuterie["fil"] = threading.get_ident()
+    _minuterie["lot"] = 1
+    try:
+        yield
+    finally:
+        _minuterie["lot"] = 0
+        if _minuterie["active"]:
+            _minuterie["active"] = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def _joindre_lignes(texte: str) -> str:
@@ -293,6 +399,7 @@ def _environnement(finalize: Callable[[Any], Any] | None = None) -> BacASable:
     )
     env.filters.update(FILTRES)
     env.template_class = ModeleBorne
+    env.context_class = ContexteDirect
     env.globals["range"] = _borne_range
     del env.globals["lipsum"]  # texte de remplissage de taille arbitraire : inutile à une clause
     return env
@@ -323,7 +430,7 @@ def _contexte_jinja(contexte: dict[str, Any]) -> Context:
     if dernier is not None and dernier[0] is contexte:
         jinja = dernier[1]
     else:
-        jinja = Context(ENV_EXPRESSIONS, ChainMap(contexte, ENV_EXPRESSIONS.globals), None, {},  # type: ignore[arg-type]
+        jinja = ContexteDirect(ENV_EXPRESSIONS, ChainMap(contexte, ENV_EXPRESSIONS.globals), None, {},  # type: ignore[arg-type]
                         ENV_EXPRESSIONS.globals)
         _CONTEXTES.dernier = (contexte, jinja)
     jinja.vars.clear()

@@ -6,7 +6,6 @@ lues) : le manifeste, la fiche de traçabilité et l'annexe de conformité la re
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -22,7 +21,8 @@ from ..donnees.acheteurs import Acheteur, ChampACompleter
 from ..donnees.catalogue import Catalogue, Clause
 from ..erreurs import ErreurClause, ErreurDonnees, Probleme
 from ..donnees.formats import liste_fr
-from .expressions import ENV_EXPRESSIONS, ErreursJinja, MarkdownSur, chemins_utilises, echapper_markdown, evaluer, message_erreur
+from .expressions import (ENV_EXPRESSIONS, ErreursJinja, MarkdownSur, chemins_utilises, echapper_markdown, evaluer,
+                          lot_d_evaluations, message_erreur)
 from ..donnees.reponses import Reponses
 
 
@@ -143,16 +143,22 @@ class Parametres:
     d'atteinte).
     """
 
-    __slots__ = ("_catalogue", "_jour", "_categorie", "lus")
+    __slots__ = ("_catalogue", "_jour", "_categorie", "lus", "_valeurs")
 
     def __init__(self, catalogue: Catalogue, jour: dt.date, categorie: str):
         self._catalogue, self._jour, self._categorie = catalogue, jour, categorie
         self.lus: dict[str, Any] = {}
+        self._valeurs: dict[str, Any] = {}  # valeur lue par nom (textes seulement : un autre nom refait l'erreur)
 
     def __call__(self, nom: str) -> Any:
+        # même catalogue, même jour, même catégorie : même valeur à chaque lecture (calculs, clauses, contrôles)
+        if type(nom) is str and nom in self._valeurs:
+            return self._valeurs[nom]
         valeur = self._catalogue.param(str(nom), self._jour, self._categorie)
-        if nom not in self.lus:  # même catalogue, même jour, même catégorie : même valeur à chaque lecture
+        if nom not in self.lus:
             self.lus[nom] = en_json(valeur)
+        if type(nom) is str:
+            self._valeurs[nom] = valeur
         return valeur
 
 
@@ -205,7 +211,12 @@ NOMS_CLAUSE = ("article", "retenue", "renvoi", "action", "lots_concernes", "dero
 
 def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_droit: dt.date | None = None) -> Analyse:
     """Calcule les valeurs, sélectionne les clauses en vigueur et numérote les articles."""
-    donnees = copy.deepcopy(reponses.donnees)
+    with lot_d_evaluations():  # quelques centaines d'évaluations : une minuterie pour toutes (expressions.py)
+        return _analyser(reponses, acheteur, catalogue, date_droit)
+
+
+def _analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_droit: dt.date | None) -> Analyse:
+    donnees = module_reponses.copier(reponses.donnees)
     jour = date_droit or donnees["date_lancement"]
     contexte: dict[str, Any] = dict(donnees)
     contexte["acheteur"] = {**acheteur.valeurs(), "categorie": acheteur.categorie}
@@ -316,12 +327,15 @@ def verifier_renvois(analyse: Analyse) -> None:
 
 def _numeroter(catalogue: Catalogue, selections: list[Selection]) -> dict[str, list[tuple[str, dict[str, Any], list[Selection]]]]:
     """Numérote articles et sous-articles ; un article sans clause retenue disparaît."""
+    par_article: dict[tuple[str, Any], list[Selection]] = {}
+    for s in selections:
+        if s.retenue:
+            par_article.setdefault((s.clause.document, s.clause.article), []).append(s)
     plans = {}
     for document in catalogue.documents:
         plan = []
         for article in catalogue.articles(document):
-            contenues = sorted((s for s in selections if s.retenue and s.clause.document == document
-                                and s.clause.article == article["id"]), key=lambda s: (s.clause.ordre, s.clause.id))
+            contenues = sorted(par_article.get((document, article["id"]), ()), key=lambda s: (s.clause.ordre, s.clause.id))
             if not contenues:
                 continue
             numero = str(len(plan) + 1)

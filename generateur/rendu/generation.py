@@ -11,6 +11,7 @@ from ..donnees import cache
 from ..pieces import annexe, decp
 from ..pieces.assemblage import blocs_document
 from ..droit.conformite import Conformite
+from ..droit.expressions import lot_d_evaluations
 from ..pieces.lecture import controler
 from ..donnees.fichiers import ecrire_atomique, ensemble, json_lisible
 from .documents import produire, variables_acheteur
@@ -82,8 +83,9 @@ def produire_dce(fichier_reponses: Path | str, racine: Path | None = None, date_
     """
     # Sans ramasse-miettes le temps de la production : elle crée des centaines de milliers d'objets qui vivent jusqu'à
     # sa fin, et chaque parcours du ramasse-miettes les reparcourait, avec tout le tas d'un lot (catalogue, mémoires)
-    # à chaque parcours complet : ≈ 20 % du calcul d'une consultation régénérée, mesuré.
-    with cache.sans_ramasse_miettes():
+    # à chaque parcours complet : ≈ 20 % du calcul d'une consultation régénérée, mesuré. Une minuterie du bac à sable
+    # pour toutes les évaluations et tous les rendus de clauses de la production (droit/expressions.py).
+    with cache.sans_ramasse_miettes(), lot_d_evaluations():
         return _produire_dce(fichier_reponses, racine, date_droit, strict, complementaires, visa, precedente)
 
 
