@@ -166,7 +166,14 @@ def vers_blocs(texte: str) -> list[Bloc]:
     consultation à l'autre, seuls les paragraphes où figure une valeur propre sont analysés à nouveau.
     Les blocs rendus sont partagés : ni ce module ni ses appelants ne les modifient ensuite.
     """
-    return [bloc for morceau in morceaux(texte) for bloc in _blocs(morceau)]
+    return list(_blocs_du_texte(texte))
+
+
+@lru_cache(maxsize=2048)
+def _blocs_du_texte(texte: str) -> tuple[Bloc, ...]:
+    """Les blocs d'un texte entier, en cache : la plupart des clauses rendues sont les mêmes, au caractère près,
+    d'une consultation à l'autre (ni découpage ni recherche des morceaux pour elles)."""
+    return tuple(bloc for morceau in morceaux(texte) for bloc in _blocs(morceau))
 
 
 # Un bloc qui commence ainsi prolonge le précédent (élément de liste, suite indentée, citation) : pas de coupure.
