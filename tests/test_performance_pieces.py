@@ -284,3 +284,17 @@ def test_memoire_des_motifs_pleine_garde_les_textes_des_pieces(monkeypatch):
     memoire.lire(pieces)
     assert memoire.trouves(pieces) == attendus
     assert relecture.Memoire(regles, disque=False).trouves(pieces) == attendus  # sans `lire` préalable
+
+
+def test_blocs_d_un_texte_garde_rendus_dans_une_liste_neuve():
+    """Les blocs d'un texte de clause sont gardés sous ce texte : chaque appel rend une liste neuve (l'appelant peut
+    l'allonger), aux mêmes blocs que la conversion morceau par morceau."""
+    from generateur.pieces.blocs import Paragraphe, Segment
+    from generateur.pieces.markdown_ import _blocs, morceaux, vers_blocs
+
+    texte = "Le titulaire **remet** un mémoire.\n\n| Lot | Montant |\n|---|---|\n| 1 | 10\u00a0€ |\n\n- un\n- deux"
+    premiers = vers_blocs(texte)
+    premiers.append(Paragraphe([Segment("ajouté par l'appelant")]))
+    seconds = vers_blocs(texte)
+    assert seconds is not premiers
+    assert seconds == premiers[:-1] == [b for m in morceaux(texte) for b in _blocs(m)]

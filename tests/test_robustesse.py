@@ -298,13 +298,54 @@ def test_conversion_par_morceaux_identique_au_texte_entier(blocs):
     assert vers_blocs(texte) == list(_blocs(texte))
 
 
+# Morceaux lus sans Python-Markdown (paragraphe d'une ligne, tableau sans syntaxe en ligne) : mêmes blocs que par
+# Markdown, y compris pour ce qui ressemble de près à de la syntaxe (échappements, marques, cellules manquantes).
+_MOT_SIMPLE = st.sampled_from(["Le", "titulaire", "É", "«\u00a0lot\u00a0»", "800\u00a0000,00\u00a0€", "\\-", "\\(",
+                               "\\)", "\\.", "\\+", "\\*", "\\|", "\\\\", "\\<", "\\a", "\\", "*", "_", "&amp;",
+                               "<b>", "`x`", "#", ">", "|", "²", "1.", "-", "a)", "\ue000[à compléter]\ue001", "  ",
+                               "\u00a0", "", "\x02", "~", "[x]"])
+_CONTENU = st.lists(_MOT_SIMPLE, min_size=0, max_size=6).map(lambda mots: " ".join(mots))
+_BORD = st.sampled_from(["", "|", " | ", "  |"])
+
+
+@st.composite
+def _morceau_simple(draw) -> str:
+    if draw(st.booleans()):
+        return draw(st.sampled_from(["Le ", "« ", "(", "É", "a", "1 ", "- ", "| "])) + draw(_CONTENU) \
+            + draw(st.sampled_from(["", " ", "  ", "\\"]))
+    colonnes = draw(st.integers(1, 3))
+    gauche, droite = draw(_BORD), draw(_BORD)
+
+    def ligne(cellules: list[str]) -> str:
+        return gauche + " | ".join(cellules) + droite
+
+    separateur = ligne([draw(st.sampled_from(["---", ":--", "--:", ":-:", " - "])) for _ in range(colonnes)])
+    lignes = [ligne(draw(st.lists(_CONTENU, min_size=colonnes, max_size=colonnes))), separateur]
+    lignes += [ligne(draw(st.lists(_CONTENU, min_size=0, max_size=colonnes + 1)))
+               for _ in range(draw(st.integers(0, 3)))]
+    return "\n".join(lignes)
+
+
+@REGLAGES
+@given(morceaux_=st.lists(_morceau_simple(), min_size=1, max_size=10))
+def test_morceaux_lus_sans_markdown_identiques(morceaux_):
+    """Un morceau lu sans Python-Markdown (`_evenements`) donne les blocs que Markdown donnerait."""
+    import pickle
+
+    from generateur.pieces.markdown_ import _convertir
+
+    for texte in morceaux_:
+        attendu = _convertir(texte, markdown_seul=True)
+        assert pickle.dumps(_convertir(texte)) == pickle.dumps(attendu), texte
+
+
 def test_conversion_par_morceaux_des_clauses_du_catalogue():
     """Toutes les clauses rendues des exemples : mêmes blocs par morceaux et d'un coup."""
     from generateur.pieces.assemblage import rendre_clause
     from generateur.droit.regles import preparer
-    from generateur.pieces.markdown_ import _blocs, morceaux, vers_blocs
+    from generateur.pieces.markdown_ import _blocs, _convertir, _evenements, morceaux, vers_blocs
 
-    coupees = 0
+    coupees = sans_markdown = 0
     for exemple in sorted((RACINE / "exemples").glob("*.yaml")):
         analyse = preparer(exemple, RACINE)
         for selection in analyse.selections:
@@ -312,4 +353,8 @@ def test_conversion_par_morceaux_des_clauses_du_catalogue():
                 texte = rendre_clause(analyse, selection)
                 assert vers_blocs(texte) == list(_blocs(texte)), selection.clause.id
                 coupees += len(morceaux(texte)) > 1
+                for morceau in morceaux(texte):  # lu sans Markdown quand il le peut : mêmes blocs
+                    sans_markdown += _evenements(morceau) is not None
+                    assert _convertir(morceau) == _convertir(morceau, markdown_seul=True), morceau
     assert coupees > 50  # la plupart des clauses sont effectivement coupées
+    assert sans_markdown > 100

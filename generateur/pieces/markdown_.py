@@ -166,7 +166,20 @@ def vers_blocs(texte: str) -> list[Bloc]:
     consultation à l'autre, seuls les paragraphes où figure une valeur propre sont analysés à nouveau.
     Les blocs rendus sont partagés : ni ce module ni ses appelants ne les modifient ensuite.
     """
-    return [bloc for morceau in morceaux(texte) for bloc in _blocs(morceau)]
+    if len(texte) > TEXTE_GARDE_AU_PLUS:
+        return list(_blocs_du_texte.__wrapped__(texte))
+    return list(_blocs_du_texte(texte))
+
+
+TEXTE_GARDE_AU_PLUS = 16_384  # caractères : une clause rendue (un texte technique importé, plus long, ne l'est pas)
+
+
+@lru_cache(maxsize=1024)
+def _blocs_du_texte(texte: str) -> tuple[Bloc, ...]:
+    """Les blocs d'un texte entier, en cache : la plupart des clauses rendues sont les mêmes, au caractère près,
+    d'une consultation à l'autre (ni découpage ni recherche des morceaux pour elles). 1 024 textes de
+    TEXTE_GARDE_AU_PLUS caractères au plus (≈ 10 Mio avec leurs blocs, mesuré sur le banc : 5 Kio par texte)."""
+    return tuple(bloc for morceau in morceaux(texte) for bloc in _blocs(morceau))
 
 
 # Un bloc qui commence ainsi prolonge le précédent (élément de liste, suite indentée, citation) : pas de coupure.
@@ -217,12 +230,76 @@ _MEMOIRE = cache.Memoire("markdown", cache.empreinte(cache.sources(__file__, blo
                          maximum=1024)
 
 
-def _convertir(texte: str) -> tuple[Bloc, ...]:
+# Morceaux sans syntaxe en ligne, lus sans Python-Markdown (`_evenements`) : un paragraphe d'une ligne ou un tableau
+# dont chaque cellule n'a, hors échappements (« \\- », « \\( »), aucun caractère qui ouvre un motif en ligne de
+# Markdown (emphase, HTML, entité, code, lien) ni caractère de contrôle. Ce sont la plupart des morceaux propres à une
+# consultation (tableaux des lots, phrases qui citent une réponse) : ceux que le cache ne peut pas avoir vus.
+_SPECIAL = re.compile(r"[\\`*_<>&\[\]!|#~^={}\x00-\x1f\x7f]")
+_ECHAPPEMENT = re.compile(r"\\(.)")
+_LIGNE_BLANCHE = re.compile(r"(?:^|\n)[ ]*(?:\n|$)")
+
+
+def _litteral(texte: str, echappes: list[str]) -> str | None:
+    """Le texte que Python-Markdown tire d'un contenu en ligne (cellule, paragraphe) sans autre syntaxe que des
+    échappements ; None si le contenu a autre chose."""
+    parties = _ECHAPPEMENT.split(texte)  # texte, caractère échappé, texte…
+    for i, partie in enumerate(parties):
+        if (partie not in echappes) if i % 2 else _SPECIAL.search(partie) is not None:
+            return None
+    return "".join(parties)
+
+
+def _evenements(texte: str) -> list[tuple[str, str]] | None:
+    """Les balises et textes que `_Lecteur` recevrait du HTML de Python-Markdown pour ce morceau, s'il est un
+    paragraphe d'une ligne ou un tableau sans syntaxe en ligne (voir `_SPECIAL`) ; None sinon (Markdown le lira).
+    Même découpage que l'extension « tables » (son propre code : lignes, cellules, colonnes manquantes)."""
+    if "\t" in texte or "\r" in texte:
+        return None
+    if texte[:1].isalpha() or texte[:1] in "«(":
+        if "\n" in texte:
+            return None
+        contenu = _litteral(texte, _md().ESCAPED_CHARS)
+        return None if contenu is None else [("p", ""), ("", contenu), ("/p", "")]
+    if texte[:1] != "|" or _LIGNE_BLANCHE.search(texte):
+        return None
     md = _md()
-    md.reset()
+    tableaux = md.parser.blockprocessors["table"]
+    if not tableaux.test(None, texte):
+        return None
+    lignes = texte.split("\n")
+    colonnes = len(tableaux.separator)
+    evenements = [("table", "")]
+    for rang, ligne in enumerate([lignes[0]] + (lignes[2:] or [None])):  # sans ligne : une ligne de cellules vides
+        balise = "th" if rang == 0 else "td"
+        cellules = tableaux._split_row(ligne.strip(" ")) if ligne is not None else []
+        evenements.append(("tr", ""))
+        for i in range(colonnes):
+            contenu = _litteral(cellules[i].strip(" "), md.ESCAPED_CHARS) if i < len(cellules) else ""
+            if contenu is None:
+                return None
+            evenements += [(balise, ""), ("", contenu), ("/" + balise, "")]
+        evenements.append(("/tr", ""))
+    return evenements + [("/table", "")]
+
+
+def _convertir(texte: str, markdown_seul: bool = False) -> tuple[Bloc, ...]:
+    """Les blocs d'un morceau (`markdown_seul` : toujours par Python-Markdown, pour les tests)."""
     lecteur = _Lecteur()
-    lecteur.feed(md.convert(texte))
-    lecteur.close()
+    evenements = None if markdown_seul else _evenements(texte)
+    if evenements is None:
+        md = _md()
+        md.reset()
+        lecteur.feed(md.convert(texte))
+        lecteur.close()
+    else:
+        for balise, contenu in evenements:
+            if not balise:
+                if contenu:
+                    lecteur.handle_data(contenu)
+            elif balise[0] == "/":
+                lecteur.handle_endtag(balise[1:])
+            else:
+                lecteur.handle_starttag(balise, [])
     for bloc in lecteur.blocs:
         if isinstance(bloc, Paragraphe):
             _nettoyer(bloc.segments)
