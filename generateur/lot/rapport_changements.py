@@ -219,9 +219,12 @@ def comparer(ancien: dict[str, Any], ancien_dossier: Path, nouveau: dict[str, An
     lus: dict[tuple[bool, str], Articles] = {}
 
     def articles(recent: bool, document: str) -> Articles:
-        cle = (recent, document)
-        if cle not in lus:
-            dossier, manifeste = (nouveau_dossier, nouveau) if recent else (ancien_dossier, ancien)
+        # la nouvelle pièce d'abord : l'ancienne reprend son découpage (sans appel récursif, qui ferait de cette
+        # fonction un cycle de références gardant les deux manifestes et les pièces lues jusqu'à une collecte)
+        for cle in [(True, document)] if recent else [(True, document), (False, document)]:
+            if cle in lus:
+                continue
+            dossier, manifeste = (nouveau_dossier, nouveau) if cle[0] else (ancien_dossier, ancien)
             fichiers = sorted(dossier.glob(f"*-{document}.docx"))
             if not fichiers:
                 lus[cle] = Articles(None)
@@ -233,8 +236,8 @@ def comparer(ancien: dict[str, Any], ancien_dossier: Path, nouveau: dict[str, An
                 # retouchée à la main est lue en entier. L'ancienne version reprend le découpage de la nouvelle
                 # là où leurs octets sont identiques.
                 lus[cle] = Articles(octets, rapide=ecrit == hashlib.sha256(octets).hexdigest(),
-                                    voisin=None if recent else articles(True, document))
-        return lus[cle]
+                                    voisin=None if cle[0] else lus[(True, document)])
+        return lus[(recent, document)]
 
     def texte(recent: bool, document: str, numero: str) -> TexteClause:
         return articles(recent, document).texte(numero)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import ctypes
 import datetime as dt
-import gc
 import hashlib
 import os
 import shutil
@@ -43,7 +42,7 @@ from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from .. import __version__
-from ..donnees import acheteurs, catalogue, questionnaire
+from ..donnees import acheteurs, cache, catalogue, questionnaire
 from . import index, redline
 from .index import POINTEUR, REPONSES, VERSIONS, version_courante
 from ..donnees.fichiers import barriere, dossier_temporaire, ecrire_atomique, erreur_systeme, fsync_dossier
@@ -320,36 +319,15 @@ def droit_enregistre(manifeste: dict[str, Any] | None) -> dt.date | None:
     return None
 
 
-# Ramasse-miettes pendant le calcul d'une consultation : produire un DCE crée des centaines de milliers d'objets ;
-# avec le seuil par défaut (700), les collectes des objets jeunes se succèdent et déclenchent des parcours complets du
-# tas (catalogue, modèles compilés, mémoires : ≈ 45 ms chacun). Mesuré sur 40 consultations du banc : 17 ms de
-# collectes par consultation au seuil de 700, 4 à 5 ms à 5 000 (sans parcours complet ; mémoire inchangée).
-SEUIL_RAMASSE_MIETTES = 5_000
-_SEUILS = threading.Lock()
-_espacement: list[Any] = [0, None]  # calculs en cours dans ce processus, seuils d'avant le premier
+# Ramasse-miettes arrêté le temps d'une consultation (`cache.sans_ramasse_miettes`, comme la production d'un DCE) :
+# lire les deux manifestes, produire le DCE, comparer et écrire le document des modifications créent des centaines de
+# milliers d'objets qui vivent jusqu'à la fin de la consultation ; chaque collecte les reparcourrait (collectes des
+# objets jeunes à la fermeture de chaque fenêtre sans ramasse-miettes, parcours complets du tas : catalogue, modèles
+# compilés, mémoires). À la fin, ils sont presque tous libérés par leur compteur de références : la collecte qui suit
+# ne parcourt que ce qui reste (mémoires du processus). Les cycles éventuels sont ramassés à cette collecte.
 
 
-@contextmanager
-def _collectes_espacees() -> Iterator[None]:
-    """Le temps d'une consultation, collecte des objets jeunes toutes les SEUIL_RAMASSE_MIETTES allocations (les
-    cycles sont toujours libérés) ; les seuils d'avant sont rétablis à la fin du dernier calcul en cours (fils de
-    l'assistant web). Un ramasse-miettes arrêté (seuil 0) le reste."""
-    with _SEUILS:
-        if _espacement[0] == 0:
-            _espacement[1] = seuils = gc.get_threshold()
-            if seuils[0]:
-                gc.set_threshold(max(seuils[0], SEUIL_RAMASSE_MIETTES), *seuils[1:])
-        _espacement[0] += 1
-    try:
-        yield
-    finally:
-        with _SEUILS:
-            _espacement[0] -= 1
-            if _espacement[0] == 0:
-                gc.set_threshold(*_espacement[1])
-
-
-@_collectes_espacees()
+@cache.sans_ramasse_miettes()
 def traiter(tache: Tache) -> RapportConsultation:
     """Régénère une consultation ; n'écrit rien qui ne soit complet. Les erreurs deviennent un rapport en échec."""
     _rafraichir(tache.etat_catalogue)
