@@ -50,6 +50,40 @@ def test_cache_abime_sans_effet(tmp_path, sans_cache):
     assert _generer(tmp_path / "second", str(cache)) == sans_cache
 
 
+def test_dossiers_du_cache_bornes(tmp_path, monkeypatch):
+    """Un dossier du cache qui déborde garde ses entrées les plus récentes : toutes celles permises s'il est petit, les
+    trois quarts s'il est grand (le tri suivant attend un quart de nouvelles écritures) ; sans débordement, rien ne
+    s'en va ; fichiers temporaires (noms cachés) et autres suffixes ne comptent pas."""
+    from generateur.donnees import cache
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    base = cache.dossier("essai")
+    assert base is not None and base == tmp_path / "cache" / "essai"
+    assert cache.dossier("essai") == base  # déjà là
+    (tmp_path / "cache" / "fichier").write_bytes(b"")
+    assert cache.dossier("fichier") is None  # un fichier à la place du dossier
+
+    def remplir(n: int, suffixe: str = ".pickle") -> None:
+        for i in range(n):
+            (base / f"{i:04d}{suffixe}").write_bytes(b"")
+            os.utime(base / f"{i:04d}{suffixe}", ns=(i * 10**9, i * 10**9))
+
+    remplir(10)
+    (base / ".temporaire.pickle").write_bytes(b"")
+    (base / "autre.txt").write_bytes(b"")
+    cache._borner(base, 8, ".pickle")
+    assert sorted(p.name for p in base.iterdir()) == [".temporaire.pickle"] + [f"{i:04d}.pickle" for i in (2, 3, 4, 5, 6, 7, 8, 9)] + ["autre.txt"]
+
+    for p in base.iterdir():
+        p.unlink()
+    remplir(400, "")
+    cache._borner(base, 400)  # sans débordement : rien ne s'en va
+    assert len(list(base.iterdir())) == 400
+    remplir(401, "")
+    cache._borner(base, 400)
+    assert sorted(p.name for p in base.iterdir()) == [f"{i:04d}" for i in range(101, 401)]
+
+
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="droits Unix")
 def test_cache_inscriptible_par_d_autres_ignore(tmp_path, sans_cache):
     """Le bytecode est exécuté : un dossier de cache où d'autres peuvent écrire n'est ni lu ni rempli."""
