@@ -614,3 +614,20 @@ def test_tas_gele_pendant_les_fork(lot, monkeypatch):
     regeneration.regenerer(dossier, racine, jobs=1)
     assert geles and all(n > 0 for n in geles)
     assert gc.get_freeze_count() == 0
+
+
+def test_manifeste_et_empreintes_du_dce_produit_sans_relire(tmp_path):
+    """Ce que la régénération prend en mémoire du DCE produit (manifeste, empreintes des pièces) est ce qu'elle lirait
+    dans le dossier où il vient d'être écrit."""
+    from generateur.lot import rapport_changements as rc
+
+    dce = generation.produire_dce(EXEMPLES / "restauration-lycees.yaml", RACINE)
+    generation.ecrire(dce.contenus, tmp_path)
+    manifeste = rc.manifeste_produit(dce.contenus)
+    assert manifeste == rc.lire_manifeste(tmp_path)
+    empreintes = rc.empreintes_produites(dce.contenus, manifeste)
+    assert empreintes == rc.empreintes_documents(tmp_path, manifeste)
+    assert "CCAP.docx" in empreintes and len(empreintes) == len(dce.contenus) - 1
+    # une pièce que le manifeste ne nommerait pas est hachée
+    sans = {**manifeste, "fichiers": {}}
+    assert rc.empreintes_produites(dce.contenus, sans) == empreintes

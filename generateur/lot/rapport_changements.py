@@ -102,7 +102,17 @@ def lire_manifeste(dossier: Path) -> dict[str, Any] | None:
     trouves = sorted(dossier.glob(f"*{SUFFIXE_MANIFESTE}"))
     if not trouves:
         return None
-    octets = trouves[0].read_bytes()
+    return _decoder(trouves[0].read_bytes())
+
+
+def manifeste_produit(contenus: dict[str, bytes]) -> dict[str, Any] | None:
+    """Manifeste des fichiers d'un DCE produit en mémoire (`generation.produire_dce`), sans le relire sur le disque
+    une fois écrit : ce que `lire_manifeste` lirait dans leur dossier."""
+    noms = sorted(n for n in contenus if n.endswith(SUFFIXE_MANIFESTE) and not n.startswith("."))
+    return _decoder(contenus[noms[0]]) if noms else None
+
+
+def _decoder(octets: bytes) -> dict[str, Any]:
     # sans ramasse-miettes pendant la lecture : les dizaines de milliers d'objets d'un manifeste, gardés jusqu'à la fin
     # de la consultation, déclencheraient sinon des dizaines de collectes, et des parcours complets du tas
     with cache.sans_ramasse_miettes():
@@ -117,6 +127,16 @@ def empreintes_documents(dossier: Path, manifeste: dict[str, Any]) -> dict[str, 
     base = nom_sur(str(manifeste["reponses"]["reference"])) + "-"
     return {p.name.removeprefix(base): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(dossier.iterdir()) if p.is_file() and not p.name.endswith(SUFFIXE_MANIFESTE)}
+
+
+def empreintes_produites(contenus: dict[str, bytes], manifeste: dict[str, Any]) -> dict[str, str]:
+    """`empreintes_documents` des fichiers d'un DCE produit en mémoire (et écrits tels quels dans leur dossier), sans
+    les relire : l'empreinte de chaque fichier est celle que son manifeste vient d'en calculer, sur les mêmes octets."""
+    base = nom_sur(str(manifeste["reponses"]["reference"])) + "-"
+    ecrits = manifeste.get("fichiers")
+    ecrits = ecrits if isinstance(ecrits, dict) else {}
+    return {nom.removeprefix(base): ecrits.get(nom) or hashlib.sha256(contenu).hexdigest()
+            for nom, contenu in sorted(contenus.items()) if not nom.endswith(SUFFIXE_MANIFESTE)}
 
 
 def _aplatir(valeur: Any, chemin: str = "") -> dict[str, Any]:

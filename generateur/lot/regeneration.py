@@ -61,7 +61,9 @@ from .rapport_changements import (
     comparer,
     ecrire_synthese,
     empreintes_documents,
+    empreintes_produites,
     lire_manifeste,
+    manifeste_produit,
 )
 from ..droit.expressions import ErreursJinja, modele_clause
 from ..droit.regles import en_json
@@ -359,13 +361,14 @@ def traiter(tache: Tache) -> RapportConsultation:
         resultat = produire_dce(consultation / REPONSES, racine, droit_enregistre(ancien),
                                 precedente=consultation / VERSIONS / precedente if precedente else None)
         ecrire(resultat.contenus, temporaire)
-        nouveau = lire_manifeste(temporaire)
+        nouveau = manifeste_produit(resultat.contenus)  # ce qui vient d'être écrit : sans le relire
         assert nouveau is not None
         rapport.reference, rapport.acheteur = str(nouveau["reponses"]["reference"]), str(nouveau["acheteur"])
         numero = _suivante(consultation)
         if ancien is not None and precedente is not None:
             dossier_precedent = consultation / VERSIONS / precedente
-            empreintes = empreintes_documents(dossier_precedent, ancien), empreintes_documents(temporaire, nouveau)
+            empreintes = (empreintes_documents(dossier_precedent, ancien),
+                          empreintes_produites(resultat.contenus, nouveau))
             if empreintes[0] == empreintes[1]:
                 rapport.statut = A_JOUR
                 if not tache.simulation:
