@@ -72,7 +72,8 @@ def test_dossiers_du_cache_bornes(tmp_path, monkeypatch):
     (base / ".temporaire.pickle").write_bytes(b"")
     (base / "autre.txt").write_bytes(b"")
     cache._borner(base, 8, ".pickle")
-    assert sorted(p.name for p in base.iterdir()) == [".temporaire.pickle"] + [f"{i:04d}.pickle" for i in (2, 3, 4, 5, 6, 7, 8, 9)] + ["autre.txt"]
+    gardes = [f"{i:04d}.pickle" for i in range(2, 10)]
+    assert sorted(p.name for p in base.iterdir()) == [".temporaire.pickle", *gardes, "autre.txt"]
 
     for p in base.iterdir():
         p.unlink()
@@ -82,6 +83,25 @@ def test_dossiers_du_cache_bornes(tmp_path, monkeypatch):
     remplir(401, "")
     cache._borner(base, 400)
     assert sorted(p.name for p in base.iterdir()) == [f"{i:04d}" for i in range(101, 401)]
+
+
+def test_memoires_lues_avant_les_processus_de_calcul(tmp_path, monkeypatch):
+    """`chauffer` (avant la création des processus de calcul d'un lot) lit les mémoires du cache disque de ce
+    processus : les processus de calcul en héritent au lieu de les relire chacun."""
+    from generateur.donnees import cache
+    from generateur.lot import regeneration
+
+    import weakref
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "_MEMOIRES", weakref.WeakSet())  # les mémoires des autres modules restent intactes
+    ecrite = cache.Memoire("essai", "v1", 10)
+    ecrite.ecrire([("texte", "résultat")])
+    ecrite.enregistrer()
+    memoire = cache.Memoire("essai", "v1", 10)
+    assert memoire._entrees is None
+    regeneration.chauffer(RACINE)
+    assert memoire._entrees == {"texte": "résultat"}
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="droits Unix")

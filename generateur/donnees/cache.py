@@ -17,6 +17,7 @@ import os
 import pickle
 import secrets
 import stat
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -127,6 +128,7 @@ class Memoire:
         self._servies: set[str] = set()
         self._modifiee = False
         self._pid = os.getpid()
+        _MEMOIRES.add(self)
 
     def _fichier(self) -> Path | None:
         base = dossier("memoires")
@@ -182,6 +184,17 @@ class Memoire:
         self._modifiee = False
 
 
+_MEMOIRES: weakref.WeakSet[Memoire] = weakref.WeakSet()  # mémoires vivantes de ce processus
+
+
+def charger_memoires() -> None:
+    """Lit dès maintenant les mémoires vivantes de ce processus qui ne l'ont pas encore été (conversions Markdown,
+    relecture…) : avant de créer les processus de calcul d'un lot, qui en héritent (fork) au lieu de les relire
+    chacun à sa première consultation."""
+    for memoire in list(_MEMOIRES):
+        memoire.entrees()
+
+
 def texte(nom: str, cle: str, calcul: Callable[[], str]) -> str:
     """Texte calculé par `calcul()` (p. ex. la conversion d'un document par pandoc, un processus externe), gardé
     dans le sous-dossier `nom` du cache sous `cle` (empreinte de tout ce dont il dépend : contenu du fichier,
@@ -207,8 +220,8 @@ def objet(nom: str, cle: str, calcul: Callable[[], Any], garder: int = 8) -> Any
     """Objet Python calculé par `calcul()` (p. ex. le catalogue lu et validé), gardé en pickle dans le sous-dossier
     `nom` du cache sous `cle` (empreinte du contenu de tous les fichiers lus et du code qui les lit). Au plus
     `garder` versions par dossier : les plus anciennes s'en vont (au-delà de 256, le dossier n'est parcouru qu'une
-    écriture sur 64 : il peut dépasser `garder` de quelques dizaines d'entrées ; voir `_borner`). Une entrée abîmée est recalculée ;
-    une erreur de `calcul` (fichier invalide) n'est jamais gardée : elle se redit à chaque commande."""
+    écriture sur 64 : il peut dépasser `garder` de quelques dizaines d'entrées ; voir `_borner`). Une entrée abîmée
+    est recalculée ; une erreur de `calcul` (fichier invalide) n'est jamais gardée : elle se redit à chaque commande."""
     base = dossier(nom)
     fichier = base / f"{cle}.pickle" if base else None
     if fichier is not None:

@@ -413,8 +413,9 @@ def traiter(tache: Tache) -> RapportConsultation:
 
 def chauffer(racine: Path) -> None:
     """Avant de créer les processus de calcul : charge le catalogue, le questionnaire et les règles de relecture,
-    compile chaque clause. Les processus de calcul (fork) en héritent au lieu de le refaire chacun ; sans fork
-    (Windows, macOS), chacun le fait à sa première consultation. Une erreur du catalogue sera dite par consultation."""
+    compile chaque clause, lit les mémoires du cache disque (Markdown converti, relecture…). Les processus de calcul
+    (fork) en héritent au lieu de le refaire chacun ; sans fork (Windows, macOS), chacun le fait à sa première
+    consultation. Une erreur du catalogue sera dite par consultation."""
     try:
         cat = catalogue.charger(racine)
         questionnaire.charger(racine / "questionnaire.yaml")
@@ -425,6 +426,7 @@ def chauffer(racine: Path) -> None:
                 modele_clause(clause)
     except (ErreurDCE, *ErreursJinja):
         pass
+    cache.charger_memoires()
 
 
 # Réglages de Dask distributed conseillés pour un lot : à donner à `dask.config.set` avant de créer un LocalCluster
