@@ -142,10 +142,12 @@ def publier(consultation: Path, temporaire: Path, numero: str) -> None:
     ensuite durables, dans l'ordre, le renommage puis le remplacement du pointeur."""
     versions = consultation / VERSIONS
     marque = versions / f"{EN_COURS}{numero}"
-    ecrire_atomique(marque, b"", durable=False)
-    pointeur = versions / f"{TEMPORAIRE}{POINTEUR}-{numero}"  # le futur pointeur, prêt avant la barrière
+    # marque et futur pointeur écrits directement : leurs noms sont eux-mêmes provisoires (un reste à moitié écrit est
+    # retiré par `_nettoyer`, sans nom temporaire de plus à retrouver) ; ils sont prêts avant la barrière
+    marque.write_bytes(b"")
+    pointeur = versions / f"{TEMPORAIRE}{POINTEUR}-{numero}"
     try:
-        ecrire_atomique(pointeur, f"{numero}\n".encode("ascii"), durable=False)
+        pointeur.write_bytes(f"{numero}\n".encode("ascii"))
         barriere(consultation)
         os.rename(temporaire, versions / numero)
         fsync_dossier(versions)
