@@ -50,6 +50,60 @@ def test_cache_abime_sans_effet(tmp_path, sans_cache):
     assert _generer(tmp_path / "second", str(cache)) == sans_cache
 
 
+def test_dossiers_du_cache_bornes(tmp_path, monkeypatch):
+    """Un dossier du cache qui déborde garde ses entrées les plus récentes : toutes celles permises s'il est petit, les
+    trois quarts s'il est grand (le tri suivant attend un quart de nouvelles écritures) ; sans débordement, rien ne
+    s'en va ; fichiers temporaires (noms cachés) et autres suffixes ne comptent pas."""
+    from generateur.donnees import cache
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    base = cache.dossier("essai")
+    assert base is not None and base == tmp_path / "cache" / "essai"
+    assert cache.dossier("essai") == base  # déjà là
+    (tmp_path / "cache" / "fichier").write_bytes(b"")
+    assert cache.dossier("fichier") is None  # un fichier à la place du dossier
+
+    def remplir(n: int, suffixe: str = ".pickle") -> None:
+        for i in range(n):
+            (base / f"{i:04d}{suffixe}").write_bytes(b"")
+            os.utime(base / f"{i:04d}{suffixe}", ns=(i * 10**9, i * 10**9))
+
+    remplir(10)
+    (base / ".temporaire.pickle").write_bytes(b"")
+    (base / "autre.txt").write_bytes(b"")
+    cache._borner(base, 8, ".pickle")
+    gardes = [f"{i:04d}.pickle" for i in range(2, 10)]
+    assert sorted(p.name for p in base.iterdir()) == [".temporaire.pickle", *gardes, "autre.txt"]
+
+    for p in base.iterdir():
+        p.unlink()
+    remplir(400, "")
+    cache._borner(base, 400)  # sans débordement : rien ne s'en va
+    assert len(list(base.iterdir())) == 400
+    remplir(401, "")
+    cache._borner(base, 400)
+    assert sorted(p.name for p in base.iterdir()) == [f"{i:04d}" for i in range(101, 401)]
+
+
+def test_memoires_lues_avant_les_processus_de_calcul(tmp_path, monkeypatch):
+    """`chauffer` (avant la création des processus de calcul d'un lot) lit les mémoires du cache disque de ce
+    processus : les processus de calcul en héritent au lieu de les relire chacun."""
+    from generateur.donnees import cache
+    from generateur.lot import regeneration
+
+    import weakref
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "_MEMOIRES", weakref.WeakSet())  # les mémoires des autres modules restent intactes
+    ecrite = cache.Memoire("essai", "v1", 10)
+    ecrite.ecrire([("texte", "résultat")])
+    ecrite.enregistrer()
+    memoire = cache.Memoire("essai", "v1", 10)
+    assert memoire._entrees is None
+    regeneration.chauffer(RACINE)
+    assert memoire._entrees == {"texte": "résultat"}
+
+
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="droits Unix")
 def test_cache_inscriptible_par_d_autres_ignore(tmp_path, sans_cache):
     """Le bytecode est exécuté : un dossier de cache où d'autres peuvent écrire n'est ni lu ni rempli."""

@@ -535,9 +535,9 @@ def test_regeneration_par_piece(lot, tmp_path, monkeypatch):
         verifier_entiere(dossier / nom)
 
 
-def test_ramasse_miettes_espace_le_temps_d_une_consultation(tmp_path, monkeypatch):
-    """Pendant le calcul d'une consultation, les collectes des objets jeunes sont espacées ; les seuils d'avant sont
-    rétablis ensuite (même après un échec), et un ramasse-miettes arrêté (seuil 0) n'est pas remis en marche."""
+def test_ramasse_miettes_arrete_le_temps_d_une_consultation(tmp_path, monkeypatch):
+    """Pendant le calcul d'une consultation, le ramasse-miettes est arrêté ; il est remis en marche ensuite (même après
+    un échec), et un ramasse-miettes déjà arrêté le reste."""
     import gc
 
     from generateur.erreurs import ErreurDCE, Probleme
@@ -545,21 +545,89 @@ def test_ramasse_miettes_espace_le_temps_d_une_consultation(tmp_path, monkeypatc
     vus = []
 
     def produire(*args, **kwargs):
-        vus.append(gc.get_threshold())
+        vus.append(gc.isenabled())
         raise ErreurDCE(Probleme("réponses illisibles"))
 
     monkeypatch.setattr(regeneration, "produire_dce", produire)
     consultation = tmp_path / "c"
     consultation.mkdir()
     tache = regeneration.Tache(str(consultation), "c", str(RACINE), str(tmp_path), "", simulation=True)
-    avant = gc.get_threshold()
+    avant = gc.isenabled()
     try:
-        gc.set_threshold(700, 10, 10)
+        gc.enable()
         assert regeneration.traiter(tache).statut == ECHEC
-        assert gc.get_threshold() == (700, 10, 10)
-        gc.set_threshold(0)
+        assert gc.isenabled()
+        gc.disable()
         assert regeneration.traiter(tache).statut == ECHEC
-        assert gc.get_threshold()[0] == 0
+        assert not gc.isenabled()
     finally:
-        gc.set_threshold(*avant)
-    assert vus == [(regeneration.SEUIL_RAMASSE_MIETTES, 10, 10), (0, 10, 10)]
+        (gc.enable if avant else gc.disable)()
+    assert vus == [False, False]
+
+
+def test_comparer_ne_garde_rien_en_cycle(lot):
+    """Les manifestes et les pièces lues par `comparer` sont libérés à son retour, sans attendre une collecte du
+    ramasse-miettes (pas de cycle de références, qui les garderait pendant tout le calcul suivant)."""
+    import gc
+    import weakref
+
+    from generateur.lot import rapport_changements
+
+    dossier, racine = lot
+    courante = version(dossier / "restauration-lycees")
+
+    class Manifeste(dict):
+        pass
+
+    ancien = Manifeste(rapport_changements.lire_manifeste(courante))
+    nouveau = Manifeste(ancien, fichiers={})  # pièces relues en entier : l'ancienne reprend le découpage de la nouvelle
+    garde = weakref.ref(ancien)
+    actif = gc.isenabled()
+    gc.disable()
+    try:
+        _, _, documents = rapport_changements.comparer(ancien, courante, nouveau, courante, racine,
+                                                       ({"CCAP.docx": "a"}, {"CCAP.docx": "b"}))
+        assert documents == ["CCAP.docx"]
+        del ancien, nouveau
+        assert garde() is None
+    finally:
+        if actif:
+            gc.enable()
+
+
+def test_tas_gele_pendant_les_fork(lot, monkeypatch):
+    """Processus de calcul locaux : le tas chargé (catalogue…) est gelé (gc.freeze) quand ils sont créés, à la première
+    tâche soumise, et dégelé à la fin du lot."""
+    import gc
+    from concurrent.futures import ProcessPoolExecutor
+
+    geles = []
+
+    class Espion(ProcessPoolExecutor):
+        def submit(self, *args, **kwargs):
+            geles.append(gc.get_freeze_count())
+            return super().submit(*args, **kwargs)
+
+    monkeypatch.setattr(regeneration, "ProcessPoolExecutor", Espion)
+    dossier, racine = lot
+    assert gc.get_freeze_count() == 0
+    regeneration.regenerer(dossier, racine, jobs=1)
+    assert geles and all(n > 0 for n in geles)
+    assert gc.get_freeze_count() == 0
+
+
+def test_manifeste_et_empreintes_du_dce_produit_sans_relire(tmp_path):
+    """Ce que la régénération prend en mémoire du DCE produit (manifeste, empreintes des pièces) est ce qu'elle lirait
+    dans le dossier où il vient d'être écrit."""
+    from generateur.lot import rapport_changements as rc
+
+    dce = generation.produire_dce(EXEMPLES / "restauration-lycees.yaml", RACINE)
+    generation.ecrire(dce.contenus, tmp_path)
+    manifeste = rc.manifeste_produit(dce.contenus)
+    assert manifeste == rc.lire_manifeste(tmp_path)
+    empreintes = rc.empreintes_produites(dce.contenus, manifeste)
+    assert empreintes == rc.empreintes_documents(tmp_path, manifeste)
+    assert "CCAP.docx" in empreintes and len(empreintes) == len(dce.contenus) - 1
+    # une pièce que le manifeste ne nommerait pas est hachée
+    sans = {**manifeste, "fichiers": {}}
+    assert rc.empreintes_produites(dce.contenus, sans) == empreintes

@@ -16,6 +16,8 @@ import hashlib
 import os
 import pickle
 import secrets
+import stat
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -29,18 +31,23 @@ def dossier(nom: str) -> Path | None:
     if choix in ("0", ""):
         return None
     if choix:
-        base = Path(choix)
+        base = choix
     else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dce"
-    chemin = base / nom
+        base = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache"), "dce")
+    chemin = os.path.join(base, nom)
     try:
-        os.makedirs(chemin, mode=0o700, exist_ok=True)
-        etat = os.stat(chemin)
+        try:  # le dossier existe presque toujours : un seul appel système (appelé plusieurs fois par document)
+            etat = os.stat(chemin)
+        except FileNotFoundError:
+            os.makedirs(chemin, mode=0o700, exist_ok=True)
+            etat = os.stat(chemin)
+        if not stat.S_ISDIR(etat.st_mode):
+            return None
         if hasattr(os, "getuid") and (etat.st_uid != os.getuid() or etat.st_mode & 0o022):
             return None
     except OSError:
         return None
-    return chemin
+    return Path(chemin)
 
 
 def empreinte(*parties: str | bytes) -> str:
@@ -123,6 +130,7 @@ class Memoire:
         self._servies: set[str] = set()
         self._modifiee = False
         self._pid = os.getpid()
+        _MEMOIRES.add(self)
 
     def _fichier(self) -> Path | None:
         base = dossier("memoires")
@@ -178,6 +186,17 @@ class Memoire:
         self._modifiee = False
 
 
+_MEMOIRES: weakref.WeakSet[Memoire] = weakref.WeakSet()  # mémoires vivantes de ce processus
+
+
+def charger_memoires() -> None:
+    """Lit dès maintenant les mémoires vivantes de ce processus qui ne l'ont pas encore été (conversions Markdown,
+    relecture…) : avant de créer les processus de calcul d'un lot, qui en héritent (fork) au lieu de les relire
+    chacun à sa première consultation."""
+    for memoire in list(_MEMOIRES):
+        memoire.entrees()
+
+
 def texte(nom: str, cle: str, calcul: Callable[[], str]) -> str:
     """Texte calculé par `calcul()` (p. ex. la conversion d'un document par pandoc, un processus externe), gardé
     dans le sous-dossier `nom` du cache sous `cle` (empreinte de tout ce dont il dépend : contenu du fichier,
@@ -203,8 +222,8 @@ def objet(nom: str, cle: str, calcul: Callable[[], Any], garder: int = 8) -> Any
     """Objet Python calculé par `calcul()` (p. ex. le catalogue lu et validé), gardé en pickle dans le sous-dossier
     `nom` du cache sous `cle` (empreinte du contenu de tous les fichiers lus et du code qui les lit). Au plus
     `garder` versions par dossier : les plus anciennes s'en vont (au-delà de 256, le dossier n'est parcouru qu'une
-    écriture sur 64 : il peut dépasser `garder` de quelques dizaines d'entrées). Une entrée abîmée est recalculée ;
-    une erreur de `calcul` (fichier invalide) n'est jamais gardée : elle se redit à chaque commande."""
+    écriture sur 64 : il peut dépasser `garder` de quelques dizaines d'entrées ; voir `_borner`). Une entrée abîmée
+    est recalculée ; une erreur de `calcul` (fichier invalide) n'est jamais gardée : elle se redit à chaque commande."""
     base = dossier(nom)
     fichier = base / f"{cle}.pickle" if base else None
     if fichier is not None:
@@ -217,15 +236,30 @@ def objet(nom: str, cle: str, calcul: Callable[[], Any], garder: int = 8) -> Any
         try:
             ecrire_atomique(fichier, pickle.dumps(resultat, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
             if garder <= 256 or secrets.randbelow(64) == 0:
-                anciens = sorted(base.glob("*.pickle"), key=lambda f: f.stat().st_mtime_ns, reverse=True)[garder:]
-                for ancien in anciens:
-                    ancien.unlink(missing_ok=True)
+                _borner(base, garder, ".pickle")
         except (OSError, pickle.PicklingError):
             pass
     return resultat
 
 
-MARQUES_MAX = 20_000  # verdicts gardés par dossier au plus (les plus anciens s'en vont)
+def _borner(base: Path, maximum: int, suffixe: str = "") -> None:
+    """Au plus `maximum` entrées (noms finissant par `suffixe`, hors noms cachés) dans `base` : au-delà, les plus
+    anciennes (date de modification) s'en vont. Les noms sont d'abord comptés (lecture du dossier seule) ; le tri,
+    qui lit la date de chaque entrée (un stat chacune, ≈ 70 ms pour 20 000), n'a lieu que si le dossier déborde, et
+    un grand dossier (plus de 256) est alors ramené aux trois quarts de `maximum` : le tri suivant attend qu'un quart
+    du dossier ait été écrit, au lieu de revenir à chaque parcours."""
+    entrees = [e for e in os.scandir(base) if e.name.endswith(suffixe) and not e.name.startswith(".")]
+    if len(entrees) <= maximum:
+        return
+    garder = maximum if maximum <= 256 else maximum * 3 // 4
+    for ancienne in sorted(entrees, key=lambda e: e.stat().st_mtime_ns, reverse=True)[garder:]:
+        try:
+            os.unlink(ancienne.path)
+        except FileNotFoundError:  # retirée par un autre processus
+            pass
+
+
+MARQUES_MAX = 20_000  # verdicts gardés par dossier au plus (les plus anciens s'en vont ; voir `_borner`)
 
 
 def marque(nom: str, cle: str) -> bool:
@@ -243,8 +277,6 @@ def marquer(nom: str, cle: str) -> None:
     try:
         (base / cle).touch()
         if secrets.randbelow(256) == 0:  # de temps à autre : le dossier reste borné
-            marques = sorted(os.scandir(base), key=lambda e: e.stat().st_mtime_ns, reverse=True)
-            for ancienne in marques[MARQUES_MAX:]:
-                os.unlink(ancienne.path)
+            _borner(base, MARQUES_MAX)
     except OSError:
         pass

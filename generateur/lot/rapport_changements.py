@@ -102,7 +102,17 @@ def lire_manifeste(dossier: Path) -> dict[str, Any] | None:
     trouves = sorted(dossier.glob(f"*{SUFFIXE_MANIFESTE}"))
     if not trouves:
         return None
-    octets = trouves[0].read_bytes()
+    return _decoder(trouves[0].read_bytes())
+
+
+def manifeste_produit(contenus: dict[str, bytes]) -> dict[str, Any] | None:
+    """Manifeste des fichiers d'un DCE produit en mémoire (`generation.produire_dce`), sans le relire sur le disque
+    une fois écrit : ce que `lire_manifeste` lirait dans leur dossier."""
+    noms = sorted(n for n in contenus if n.endswith(SUFFIXE_MANIFESTE) and not n.startswith("."))
+    return _decoder(contenus[noms[0]]) if noms else None
+
+
+def _decoder(octets: bytes) -> dict[str, Any]:
     # sans ramasse-miettes pendant la lecture : les dizaines de milliers d'objets d'un manifeste, gardés jusqu'à la fin
     # de la consultation, déclencheraient sinon des dizaines de collectes, et des parcours complets du tas
     with cache.sans_ramasse_miettes():
@@ -117,6 +127,16 @@ def empreintes_documents(dossier: Path, manifeste: dict[str, Any]) -> dict[str, 
     base = nom_sur(str(manifeste["reponses"]["reference"])) + "-"
     return {p.name.removeprefix(base): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(dossier.iterdir()) if p.is_file() and not p.name.endswith(SUFFIXE_MANIFESTE)}
+
+
+def empreintes_produites(contenus: dict[str, bytes], manifeste: dict[str, Any]) -> dict[str, str]:
+    """`empreintes_documents` des fichiers d'un DCE produit en mémoire (et écrits tels quels dans leur dossier), sans
+    les relire : l'empreinte de chaque fichier est celle que son manifeste vient d'en calculer, sur les mêmes octets."""
+    base = nom_sur(str(manifeste["reponses"]["reference"])) + "-"
+    ecrits = manifeste.get("fichiers")
+    ecrits = ecrits if isinstance(ecrits, dict) else {}
+    return {nom.removeprefix(base): ecrits.get(nom) or hashlib.sha256(contenu).hexdigest()
+            for nom, contenu in sorted(contenus.items()) if not nom.endswith(SUFFIXE_MANIFESTE)}
 
 
 def _aplatir(valeur: Any, chemin: str = "") -> dict[str, Any]:
@@ -219,9 +239,12 @@ def comparer(ancien: dict[str, Any], ancien_dossier: Path, nouveau: dict[str, An
     lus: dict[tuple[bool, str], Articles] = {}
 
     def articles(recent: bool, document: str) -> Articles:
-        cle = (recent, document)
-        if cle not in lus:
-            dossier, manifeste = (nouveau_dossier, nouveau) if recent else (ancien_dossier, ancien)
+        # la nouvelle pièce d'abord : l'ancienne reprend son découpage (sans appel récursif, qui ferait de cette
+        # fonction un cycle de références gardant les deux manifestes et les pièces lues jusqu'à une collecte)
+        for cle in [(True, document)] if recent else [(True, document), (False, document)]:
+            if cle in lus:
+                continue
+            dossier, manifeste = (nouveau_dossier, nouveau) if cle[0] else (ancien_dossier, ancien)
             fichiers = sorted(dossier.glob(f"*-{document}.docx"))
             if not fichiers:
                 lus[cle] = Articles(None)
@@ -233,8 +256,8 @@ def comparer(ancien: dict[str, Any], ancien_dossier: Path, nouveau: dict[str, An
                 # retouchée à la main est lue en entier. L'ancienne version reprend le découpage de la nouvelle
                 # là où leurs octets sont identiques.
                 lus[cle] = Articles(octets, rapide=ecrit == hashlib.sha256(octets).hexdigest(),
-                                    voisin=None if recent else articles(True, document))
-        return lus[cle]
+                                    voisin=None if cle[0] else lus[(True, document)])
+        return lus[(recent, document)]
 
     def texte(recent: bool, document: str, numero: str) -> TexteClause:
         return articles(recent, document).texte(numero)

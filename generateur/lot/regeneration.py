@@ -43,7 +43,7 @@ from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from .. import __version__
-from ..donnees import acheteurs, catalogue, questionnaire
+from ..donnees import acheteurs, cache, catalogue, questionnaire
 from . import index, redline
 from .index import POINTEUR, REPONSES, VERSIONS, version_courante
 from ..donnees.fichiers import barriere, dossier_temporaire, ecrire_atomique, erreur_systeme, fsync_dossier
@@ -61,7 +61,9 @@ from .rapport_changements import (
     comparer,
     ecrire_synthese,
     empreintes_documents,
+    empreintes_produites,
     lire_manifeste,
+    manifeste_produit,
 )
 from ..droit.expressions import ErreursJinja, modele_clause
 from ..droit.regles import en_json
@@ -140,10 +142,12 @@ def publier(consultation: Path, temporaire: Path, numero: str) -> None:
     ensuite durables, dans l'ordre, le renommage puis le remplacement du pointeur."""
     versions = consultation / VERSIONS
     marque = versions / f"{EN_COURS}{numero}"
-    ecrire_atomique(marque, b"", durable=False)
-    pointeur = versions / f"{TEMPORAIRE}{POINTEUR}-{numero}"  # le futur pointeur, prêt avant la barrière
+    # marque et futur pointeur écrits directement : leurs noms sont eux-mêmes provisoires (un reste à moitié écrit est
+    # retiré par `_nettoyer`, sans nom temporaire de plus à retrouver) ; ils sont prêts avant la barrière
+    marque.write_bytes(b"")
+    pointeur = versions / f"{TEMPORAIRE}{POINTEUR}-{numero}"
     try:
-        ecrire_atomique(pointeur, f"{numero}\n".encode("ascii"), durable=False)
+        pointeur.write_bytes(f"{numero}\n".encode("ascii"))
         barriere(consultation)
         os.rename(temporaire, versions / numero)
         fsync_dossier(versions)
@@ -320,36 +324,15 @@ def droit_enregistre(manifeste: dict[str, Any] | None) -> dt.date | None:
     return None
 
 
-# Ramasse-miettes pendant le calcul d'une consultation : produire un DCE crée des centaines de milliers d'objets ;
-# avec le seuil par défaut (700), les collectes des objets jeunes se succèdent et déclenchent des parcours complets du
-# tas (catalogue, modèles compilés, mémoires : ≈ 45 ms chacun). Mesuré sur 40 consultations du banc : 17 ms de
-# collectes par consultation au seuil de 700, 4 à 5 ms à 5 000 (sans parcours complet ; mémoire inchangée).
-SEUIL_RAMASSE_MIETTES = 5_000
-_SEUILS = threading.Lock()
-_espacement: list[Any] = [0, None]  # calculs en cours dans ce processus, seuils d'avant le premier
+# Ramasse-miettes arrêté le temps d'une consultation (`cache.sans_ramasse_miettes`, comme la production d'un DCE) :
+# lire les deux manifestes, produire le DCE, comparer et écrire le document des modifications créent des centaines de
+# milliers d'objets qui vivent jusqu'à la fin de la consultation ; chaque collecte les reparcourrait (collectes des
+# objets jeunes à la fermeture de chaque fenêtre sans ramasse-miettes, parcours complets du tas : catalogue, modèles
+# compilés, mémoires). À la fin, ils sont presque tous libérés par leur compteur de références : la collecte qui suit
+# ne parcourt que ce qui reste (mémoires du processus). Les cycles éventuels sont ramassés à cette collecte.
 
 
-@contextmanager
-def _collectes_espacees() -> Iterator[None]:
-    """Le temps d'une consultation, collecte des objets jeunes toutes les SEUIL_RAMASSE_MIETTES allocations (les
-    cycles sont toujours libérés) ; les seuils d'avant sont rétablis à la fin du dernier calcul en cours (fils de
-    l'assistant web). Un ramasse-miettes arrêté (seuil 0) le reste."""
-    with _SEUILS:
-        if _espacement[0] == 0:
-            _espacement[1] = seuils = gc.get_threshold()
-            if seuils[0]:
-                gc.set_threshold(max(seuils[0], SEUIL_RAMASSE_MIETTES), *seuils[1:])
-        _espacement[0] += 1
-    try:
-        yield
-    finally:
-        with _SEUILS:
-            _espacement[0] -= 1
-            if _espacement[0] == 0:
-                gc.set_threshold(*_espacement[1])
-
-
-@_collectes_espacees()
+@cache.sans_ramasse_miettes()
 def traiter(tache: Tache) -> RapportConsultation:
     """Régénère une consultation ; n'écrit rien qui ne soit complet. Les erreurs deviennent un rapport en échec."""
     _rafraichir(tache.etat_catalogue)
@@ -380,13 +363,14 @@ def traiter(tache: Tache) -> RapportConsultation:
         resultat = produire_dce(consultation / REPONSES, racine, droit_enregistre(ancien),
                                 precedente=consultation / VERSIONS / precedente if precedente else None)
         ecrire(resultat.contenus, temporaire)
-        nouveau = lire_manifeste(temporaire)
+        nouveau = manifeste_produit(resultat.contenus)  # ce qui vient d'être écrit : sans le relire
         assert nouveau is not None
         rapport.reference, rapport.acheteur = str(nouveau["reponses"]["reference"]), str(nouveau["acheteur"])
         numero = _suivante(consultation)
         if ancien is not None and precedente is not None:
             dossier_precedent = consultation / VERSIONS / precedente
-            empreintes = empreintes_documents(dossier_precedent, ancien), empreintes_documents(temporaire, nouveau)
+            empreintes = (empreintes_documents(dossier_precedent, ancien),
+                          empreintes_produites(resultat.contenus, nouveau))
             if empreintes[0] == empreintes[1]:
                 rapport.statut = A_JOUR
                 if not tache.simulation:
@@ -431,8 +415,9 @@ def traiter(tache: Tache) -> RapportConsultation:
 
 def chauffer(racine: Path) -> None:
     """Avant de créer les processus de calcul : charge le catalogue, le questionnaire et les règles de relecture,
-    compile chaque clause. Les processus de calcul (fork) en héritent au lieu de le refaire chacun ; sans fork
-    (Windows, macOS), chacun le fait à sa première consultation. Une erreur du catalogue sera dite par consultation."""
+    compile chaque clause, lit les mémoires du cache disque (Markdown converti, relecture…). Les processus de calcul
+    (fork) en héritent au lieu de le refaire chacun ; sans fork (Windows, macOS), chacun le fait à sa première
+    consultation. Une erreur du catalogue sera dite par consultation."""
     try:
         cat = catalogue.charger(racine)
         questionnaire.charger(racine / "questionnaire.yaml")
@@ -443,6 +428,7 @@ def chauffer(racine: Path) -> None:
                 modele_clause(clause)
     except (ErreurDCE, *ErreursJinja):
         pass
+    cache.charger_memoires()
 
 
 # Réglages de Dask distributed conseillés pour un lot : à donner à `dask.config.set` avant de créer un LocalCluster
@@ -552,10 +538,18 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
         proprietaire = executeur is None
         taches = [Tache(str(c), c.relative_to(dossier).as_posix(), str(racine), str(sortie), etat, simulation,
                         seulement_impactees, garder_textes, proprietaire) for c in consultations]
+        gele = False
         if executeur is None:
             chauffer(racine)
             executeur = ProcessPoolExecutor(max_workers=min(jobs or os.cpu_count() or 1, len(taches)),
                                             initializer=_mourir_avec, initargs=(os.getpid(),))
+            # Tas chargé (catalogue, modèles compilés, mémoires) mis hors du ramasse-miettes avant les fork (à la
+            # première tâche soumise) : les processus de calcul en héritent gelé ; leurs collectes ne le parcourent
+            # plus et n'écrivent plus dans ses pages, qui restent partagées avec ce processus au lieu d'être copiées.
+            # Dégelé à la fin du lot (sauf s'il l'était déjà avant : gelé par qui appelle).
+            gele = gc.get_freeze_count() == 0
+            if gele:
+                gc.freeze()
         rapports: list[RapportConsultation] = []
         try:
             futures: dict[Future, list[Tache]] = {executeur.submit(traiter_groupe, g): g
@@ -576,6 +570,8 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
         finally:
             if proprietaire:
                 executeur.shutdown(wait=True, cancel_futures=True)
+            if gele:
+                gc.unfreeze()
         rapports.sort(key=lambda r: r.dossier)
         index.enregistrer(dossier, {r.dossier: r.fiche for r in rapports if r.fiche is not None})
         modele = racine / "modeles" / "dce.docx"  # modèle commun du catalogue, sans le recharger
