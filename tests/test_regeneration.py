@@ -595,27 +595,6 @@ def test_comparer_ne_garde_rien_en_cycle(lot):
             gc.enable()
 
 
-def test_tas_gele_pendant_les_fork(lot, monkeypatch):
-    """Processus de calcul locaux : le tas chargé (catalogue…) est gelé (gc.freeze) quand ils sont créés, à la première
-    tâche soumise, et dégelé à la fin du lot."""
-    import gc
-    from concurrent.futures import ProcessPoolExecutor
-
-    geles = []
-
-    class Espion(ProcessPoolExecutor):
-        def submit(self, *args, **kwargs):
-            geles.append(gc.get_freeze_count())
-            return super().submit(*args, **kwargs)
-
-    monkeypatch.setattr(regeneration, "ProcessPoolExecutor", Espion)
-    dossier, racine = lot
-    assert gc.get_freeze_count() == 0
-    regeneration.regenerer(dossier, racine, jobs=1)
-    assert geles and all(n > 0 for n in geles)
-    assert gc.get_freeze_count() == 0
-
-
 def test_manifeste_et_empreintes_du_dce_produit_sans_relire(tmp_path):
     """Ce que la régénération prend en mémoire du DCE produit (manifeste, empreintes des pièces) est ce qu'elle lirait
     dans le dossier où il vient d'être écrit."""

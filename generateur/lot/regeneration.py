@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import ctypes
 import datetime as dt
-import gc
 import hashlib
 import os
 import shutil
@@ -538,18 +537,10 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
         proprietaire = executeur is None
         taches = [Tache(str(c), c.relative_to(dossier).as_posix(), str(racine), str(sortie), etat, simulation,
                         seulement_impactees, garder_textes, proprietaire) for c in consultations]
-        gele = False
         if executeur is None:
             chauffer(racine)
             executeur = ProcessPoolExecutor(max_workers=min(jobs or os.cpu_count() or 1, len(taches)),
                                             initializer=_mourir_avec, initargs=(os.getpid(),))
-            # Tas chargé (catalogue, modèles compilés, mémoires) mis hors du ramasse-miettes avant les fork (à la
-            # première tâche soumise) : les processus de calcul en héritent gelé ; leurs collectes ne le parcourent
-            # plus et n'écrivent plus dans ses pages, qui restent partagées avec ce processus au lieu d'être copiées.
-            # Dégelé à la fin du lot (sauf s'il l'était déjà avant : gelé par qui appelle).
-            gele = gc.get_freeze_count() == 0
-            if gele:
-                gc.freeze()
         rapports: list[RapportConsultation] = []
         try:
             futures: dict[Future, list[Tache]] = {executeur.submit(traiter_groupe, g): g
@@ -570,8 +561,6 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
         finally:
             if proprietaire:
                 executeur.shutdown(wait=True, cancel_futures=True)
-            if gele:
-                gc.unfreeze()
         rapports.sort(key=lambda r: r.dossier)
         index.enregistrer(dossier, {r.dossier: r.fiche for r in rapports if r.fiche is not None})
         modele = racine / "modeles" / "dce.docx"  # modèle commun du catalogue, sans le recharger
