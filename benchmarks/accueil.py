@@ -34,7 +34,12 @@ def fabriquer(dossier: Path, n: int) -> None:
     for exemple in sorted((RACINE / "exemples").glob("*.yaml")):
         (modeles / exemple.stem).mkdir(parents=True)
         shutil.copy(exemple, modeles / exemple.stem / "reponses.yaml")
-    regenerer(modeles, RACINE, jobs=1)
+        for cites in ("cctp", "pieces"):  # textes techniques et pièces jointes que citent les réponses
+            if (RACINE / "exemples" / cites).is_dir():
+                shutil.copytree(RACINE / "exemples" / cites, modeles / exemple.stem / cites)
+    echecs = [f"{r.dossier} : {r.erreur}" for r in regenerer(modeles, RACINE, jobs=1).consultations if r.erreur]
+    if echecs:
+        raise SystemExit("exemples non générés : " + " ; ".join(echecs))
     sources = sorted(p for p in modeles.iterdir() if (p / "courante").is_file())
     lot = dossier / "consultations"
     for i in range(n):
