@@ -293,7 +293,7 @@ def test_interruption_entre_deux_consultations(lot, monkeypatch):
     """Ctrl-C pendant l'écriture de la 2e consultation : la 1re est à sa nouvelle version, la 2e à l'ancienne."""
     dossier, racine = lot
     remplacer(racine, "clauses/ccap/ccap-objet.md", "\n---\n", "\n---\nPréambule ajouté pour l'essai.\n\n")
-    ecrire = generation.ecrire_atomique
+    ecrire = generation.ecrire_neuf
     dossiers: list[Path] = []
 
     def ecrire_puis_interrompre(chemin: Path, contenu: bytes, **options) -> None:
@@ -304,7 +304,7 @@ def test_interruption_entre_deux_consultations(lot, monkeypatch):
             raise KeyboardInterrupt
         ecrire(chemin, contenu, **options)
 
-    monkeypatch.setattr(generation, "ecrire_atomique", ecrire_puis_interrompre)
+    monkeypatch.setattr(generation, "ecrire_neuf", ecrire_puis_interrompre)
     with ThreadPoolExecutor(1) as executeur, pytest.raises(KeyboardInterrupt):
         regeneration.regenerer(dossier, racine, executeur=executeur)
     monkeypatch.undo()

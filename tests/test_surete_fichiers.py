@@ -85,18 +85,22 @@ def sortie_a(tmp_path: Path) -> tuple[Path, Path, dict[str, bytes]]:
 
 def _panne_a_la_n_ieme_ecriture(monkeypatch, n: int, exc: BaseException) -> None:
     """Le n-ième fichier écrit échoue (disque plein, Ctrl-C…) : les précédents sont écrits."""
-    vraie = fichiers.ecrire_atomique
     compte = {"n": 0}
 
-    def ecrire_atomique(chemin: Path, contenu: bytes, **options) -> None:
-        compte["n"] += 1
-        if compte["n"] == n:
-            raise exc
-        vraie(chemin, contenu, **options)
+    def en_panne(vraie):
+        def ecrire(chemin: Path, contenu: bytes, **options) -> None:
+            compte["n"] += 1
+            if compte["n"] == n:
+                raise exc
+            vraie(chemin, contenu, **options)
+        return ecrire
 
-    monkeypatch.setattr(fichiers, "ecrire_atomique", ecrire_atomique)
     from generateur.rendu import generation
-    monkeypatch.setattr(generation, "ecrire_atomique", ecrire_atomique)
+    for nom in ("ecrire_atomique", "ecrire_neuf"):
+        ecrire = en_panne(getattr(fichiers, nom))
+        monkeypatch.setattr(fichiers, nom, ecrire)
+        if hasattr(generation, nom):
+            monkeypatch.setattr(generation, nom, ecrire)
 
 
 def test_disque_plein_pendant_generer_ne_laisse_rien_de_nouveau(sortie_a, monkeypatch):

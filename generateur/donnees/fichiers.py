@@ -166,6 +166,33 @@ def ecrire_atomique(chemin: Path, contenu: bytes, durable: bool = True) -> None:
         raise
 
 
+def ecrire_neuf(chemin: Path, contenu: bytes) -> None:
+    """Écrit un fichier sous son nom, sans nom temporaire ni fsync, dans un dossier en préparation : dossier neuf
+    qu'aucun lecteur ne voit avant sa mise en place par renommage (`ensemble`, version en préparation d'une
+    régénération), retiré en entier s'il n'est pas mis en place, et rendu durable par une seule `barriere` avant.
+    Un arrêt brutal n'y laisse qu'un reste de ce dossier, jamais publié : le nom temporaire d'`ecrire_atomique` n'y
+    protège rien de plus. Le fichier est créé (O_EXCL : un lien ou un fichier déjà là n'est pas suivi) ; s'il existe
+    déjà, il est remplacé par `ecrire_atomique`. En cas d'erreur, le fichier commencé est retiré."""
+    drapeaux = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(chemin, drapeaux, 0o666)
+    except FileNotFoundError:  # sous-dossier pas encore créé
+        chemin.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(chemin, drapeaux, 0o666)
+    except FileExistsError:
+        ecrire_atomique(chemin, contenu, durable=False)
+        return
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(contenu)
+    except BaseException:
+        try:
+            os.unlink(chemin)
+        except FileNotFoundError:
+            pass
+        raise
+
+
 PREPARATION = ".dce-nouveau-"
 ANCIENS = ".dce-ancien-"
 
@@ -175,7 +202,7 @@ def ensemble(sortie: Path | str, perimes: Callable[[], Iterable[str]] = tuple) -
     """Écrit un ensemble de fichiers d'un coup dans `sortie` : tout le nouvel ensemble, ou rien de nouveau.
 
     Le bloc `with` écrit ses fichiers dans le dossier rendu, un dossier temporaire du même système de fichiers
-    (sans fsync, `ecrire_atomique(..., durable=False)` : une seule `barriere` les rend durables avant la mise en place).
+    (sans nom temporaire ni fsync, `ecrire_neuf` : une seule `barriere` les rend durables avant la mise en place).
     S'il se termine sans erreur, ses fichiers remplacent dans `sortie` les fichiers de même nom (les autres
     fichiers de `sortie`, ceux de l'utilisateur, ne sont pas touchés ; un sous-dossier préparé remplace en entier
     le sous-dossier de même nom) : si `sortie` n'existait pas, le dossier

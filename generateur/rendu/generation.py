@@ -13,7 +13,7 @@ from ..pieces.assemblage import blocs_document
 from ..droit.conformite import Conformite
 from ..droit.expressions import lot_d_evaluations
 from ..pieces.lecture import controler
-from ..donnees.fichiers import ecrire_atomique, ensemble, json_lisible
+from ..donnees.fichiers import ecrire_neuf, ensemble, json_lisible
 from .documents import produire, variables_acheteur
 from ..erreurs import ErreurDCE, ErreurDonnees, Probleme
 from ..donnees.formats import date_heure, date_longue
@@ -128,13 +128,14 @@ def _produire_dce(fichier_reponses: Path | str, racine: Path | None, date_droit:
 def ecrire(contenus: dict[str, bytes], dossier: Path) -> dict[str, Path]:
     """Écrit des fichiers produits en mémoire dans `dossier` ; {nom: chemin}.
 
-    `dossier` est un dossier en préparation (`fichiers.ensemble`, version en préparation d'une régénération) : les
-    fichiers n'y sont pas synchronisés un à un, une seule barrière de durabilité les couvre tous avant leur mise en
-    place."""
+    `dossier` est un dossier en préparation (`fichiers.ensemble`, version en préparation d'une régénération), que
+    personne ne voit avant sa mise en place par renommage : les fichiers y sont écrits directement sous leur nom
+    (`fichiers.ecrire_neuf`, sans nom temporaire), sans être synchronisés un à un ; une seule barrière de durabilité
+    les couvre tous avant leur mise en place."""
     chemins = {}
     for nom, contenu in contenus.items():
-        ecrire_atomique(dossier / nom, contenu, durable=False)
-        chemins[nom] = dossier / nom
+        chemin = chemins[nom] = dossier / nom
+        ecrire_neuf(chemin, contenu)
     return chemins
 
 
