@@ -771,3 +771,39 @@ def test_cellules_lues_comme_les_autres_blocs():
                               for t in relecture._textes(b) if t.strip()]
         assert any(isinstance(b, Tableau) for b in blocs)
         assert lue.unites == attendues, nom
+
+
+def test_empreinte_des_blocs_distingue_ce_que_le_rendu_distingue():
+    """L'empreinte des entrées d'un document (`documents._serialiser`, orjson) écrit chaque bloc par ses seuls champs :
+    chaque classe de bloc a un jeu de champs qu'aucune autre n'a, et tout changement d'un champ change l'empreinte ;
+    un bloc qu'orjson n'écrit pas exactement (image : octets) passe par pickle."""
+    import dataclasses
+    import typing
+
+    from generateur.pieces import blocs as b
+    from generateur.rendu import documents
+
+    classes = [*typing.get_args(b.Bloc), b.Segment, b.ElementListe]
+    champs = [frozenset(f.name for f in dataclasses.fields(c)) for c in classes]
+    assert len(set(champs)) == len(classes), "deux classes de blocs ont les mêmes champs : l'empreinte les confondrait"
+
+    def empreinte(blocs):
+        return documents._serialiser(blocs, [t for t in blocs if isinstance(t, b.Titre)])
+
+    variantes = [
+        [b.Titre(1, "Article 1 – Objet", "_Toc_art_1")], [b.Titre(2, "Article 1 – Objet", "_Toc_art_1")],
+        [b.Titre(1, "Article 1 – Objet")],
+        [b.Paragraphe([b.Segment("Texte")])], [b.Paragraphe([b.Segment("Texte", gras=True)])],
+        [b.Paragraphe([b.Segment("Texte", italique=True)])], [b.Paragraphe([b.Segment("Texte", a_completer=True)])],
+        [b.Paragraphe([b.Segment("Texte")], style="Citation")], [b.Paragraphe([b.Segment("Texte")], centre=True)],
+        [b.Liste(False, [b.ElementListe([b.Segment("Texte")])])], [b.Liste(True, [b.ElementListe([b.Segment("Texte")])])],
+        [b.Tableau([[[b.Segment("Texte")]]])], [b.Tableau([[[b.Segment("Texte")]]], entete=False)],
+        [b.Tableau([[[b.Segment("Texte")]]], largeurs=[100])], [b.SautDePage()],
+        [b.ParagrapheRevise([("=", "Texte")])], [b.ParagrapheRevise([("+", "Texte")])],
+        [b.ParagrapheRevise([("+", "Texte")], marque="+")],
+    ]
+    empreintes = [empreinte(v) for v in variantes]
+    assert all(e.startswith(b"orjson") for e in empreintes)
+    assert len(set(empreintes)) == len(variantes)
+    image = [b.Image(b"\x89PNG", 120.0, "Graphique")]
+    assert empreinte(image).startswith(b"pickle") and empreinte(image) != empreinte([b.Image(b"\x89PNG", 100.0)])
