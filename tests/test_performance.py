@@ -807,3 +807,35 @@ def test_empreinte_des_blocs_distingue_ce_que_le_rendu_distingue():
     assert len(set(empreintes)) == len(variantes)
     image = [b.Image(b"\x89PNG", 120.0, "Graphique")]
     assert empreinte(image).startswith(b"pickle") and empreinte(image) != empreinte([b.Image(b"\x89PNG", 100.0)])
+
+
+def test_zip_reproductible_comme_zipfile_l_ecrit():
+    """Les entrées gardées d'une archive à l'autre (parties communes des documents d'un même modèle) donnent les
+    octets qu'écrit zipfile d'un bout à l'autre, quelle que soit leur position dans l'archive."""
+    import io
+    import random
+    import zipfile
+
+    from generateur.donnees import fichiers
+
+    def zipfile_seul(parties: dict[str, bytes]) -> bytes:
+        sortie = io.BytesIO()
+        with zipfile.ZipFile(sortie, "w", zipfile.ZIP_DEFLATED) as z:
+            for nom in sorted(parties, key=lambda n: (n != "[Content_Types].xml", n)):
+                info = zipfile.ZipInfo(nom, fichiers.DATE_ZIP)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                z.writestr(info, parties[nom], compresslevel=fichiers.NIVEAU_COMPRESSION)
+        return sortie.getvalue()
+
+    alea = random.Random(22)
+    commun = {"word/styles.xml": b"<w:styles>" + b"<w:style/>" * 500 + b"</w:styles>",
+              "[Content_Types].xml": b"<Types/>"}
+    archives = [
+        {**commun, "word/document.xml": b"<w:document>un</w:document>"},
+        {**commun, "a.xml": b"avant", "word/document.xml": b"<w:document>deux</w:document>", "docProps/é.xml": b""},
+        {**commun, "bruit": bytes(alea.randrange(256) for _ in range(90_000)) + b"PK\x01\x02PK\x05\x06" * 8},
+        {"seul": b"PK\x01\x02"}, {},
+    ]
+    for parties in archives + archives:  # seconde fois : entrées relues
+        assert fichiers.zip_reproductible(parties) == zipfile_seul(parties)

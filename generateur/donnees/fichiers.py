@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import shutil
+import struct
 import sys
 import zipfile
 from contextlib import contextmanager
@@ -43,16 +44,70 @@ DATE_ZIP = (2020, 1, 1, 0, 0, 0)
 NIVEAU_COMPRESSION = 1
 
 
-def zip_reproductible(parties: dict[str, bytes]) -> bytes:
-    """Même contenu → mêmes octets : dates fixes et ordre stable des parties d'un paquet Office."""
+def _zipfile_reproductible(parties: dict[str, bytes], noms: list[str]) -> bytes:
+    """L'archive des parties `noms`, dans cet ordre, écrite par zipfile."""
     sortie = io.BytesIO()
     with zipfile.ZipFile(sortie, "w", zipfile.ZIP_DEFLATED) as z:
-        for nom in sorted(parties, key=lambda n: (n != "[Content_Types].xml", n)):
+        for nom in noms:
             info = zipfile.ZipInfo(nom, DATE_ZIP)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             z.writestr(info, parties[nom], compresslevel=NIVEAU_COMPRESSION)
     return sortie.getvalue()
+
+
+# Entrées du zip d'une partie déjà écrite : (nom, octets, niveau, date) → (en-tête local et données compressées, entrée
+# du répertoire central à la position 0). Les parties que les documents d'un même modèle Word partagent (styles,
+# thème, numérotation, relations…) ne sont compressées qu'une fois par processus.
+_ENTREES: dict[tuple[str, bytes, int, tuple[int, ...]], tuple[bytes, bytes]] = {}
+ENTREES_MAX = 256
+TAILLE_GARDEE = 64 * 1024  # une partie plus grande (le corps d'un document) ne se retrouve pas d'un document à l'autre
+_CENTRALE = struct.calcsize(zipfile.structCentralDir)  # sans le nom : son décalage en occupe les 4 derniers octets
+_FIN = struct.calcsize(zipfile.structEndArchive)
+
+
+def _entree(nom: str, octets: bytes) -> tuple[bytes, bytes]:
+    """L'entrée d'une partie, écrite par zipfile dans une archive à elle seule : son enregistrement local (qui ne
+    dépend pas de sa position) et son entrée du répertoire central, au décalage 0."""
+    cle = (nom, octets, NIVEAU_COMPRESSION, DATE_ZIP)
+    garder = len(octets) <= TAILLE_GARDEE
+    if garder and (deja := _ENTREES.get(cle)) is not None:
+        return deja
+    archive = _zipfile_reproductible({nom: octets}, [nom])
+    fin = len(archive) - _FIN
+    local = struct.unpack(zipfile.structEndArchive, archive[fin:])[6]  # début du répertoire central
+    entree = (archive[:local], archive[local:fin])
+    if garder:
+        if len(_ENTREES) >= ENTREES_MAX:
+            _ENTREES.clear()
+        _ENTREES[cle] = entree
+    return entree
+
+
+def zip_reproductible(parties: dict[str, bytes]) -> bytes:
+    """Même contenu → mêmes octets : dates fixes et ordre stable des parties d'un paquet Office.
+
+    Les octets sont ceux qu'écrit zipfile partie après partie : l'enregistrement local d'une partie (en-tête et données
+    compressées) ne dépend pas de sa position, seule son entrée du répertoire central la donne. Chaque entrée est
+    donc écrite par zipfile à part (`_entree`, gardée pour les parties qui reviennent d'un document à l'autre), puis
+    les entrées sont mises bout à bout, les décalages du répertoire central et sa fin écrits comme zipfile les écrit.
+    Une archive qui demanderait les extensions ZIP64 (plus de 1 Gio, ou des milliers de parties) est écrite par
+    zipfile d'un bout à l'autre."""
+    noms = sorted(parties, key=lambda n: (n != "[Content_Types].xml", n))
+    if len(noms) > 1000 or sum(len(o) for o in parties.values()) > 1 << 30:
+        return _zipfile_reproductible(parties, noms)
+    locaux: list[bytes] = []
+    centrale: list[bytes] = []
+    decalage = 0
+    for nom in noms:
+        local, entree = _entree(nom, parties[nom])
+        centrale.append(entree[:_CENTRALE - 4] + decalage.to_bytes(4, "little") + entree[_CENTRALE:])
+        locaux.append(local)
+        decalage += len(local)
+    repertoire = b"".join(centrale)
+    fin = struct.pack(zipfile.structEndArchive, zipfile.stringEndArchive, 0, 0, len(noms), len(noms),
+                      len(repertoire), decalage, 0)
+    return b"".join(locaux) + repertoire + fin
 
 
 def json_lisible(donnees: Any, defaut: Callable[[Any], Any] | None = None) -> bytes:
