@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from conftest import RACINE
 from generateur.lot import textes
-from generateur.lot.rapport_changements import comparer, lire_manifeste
+from generateur.lot.rapport_changements import comparer, fichiers_generes, lire_manifeste
 from generateur.lot.textes import Articles, TexteClause, textes_articles
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -244,8 +244,10 @@ def _reecrire_manifeste(dossier: Path) -> None:
     manifeste.write_text(json.dumps(donnees, ensure_ascii=False), encoding="utf-8")
 
 
-def _changements(avant: Path, apres: Path) -> list[tuple]:
-    clauses, valeurs, documents = comparer(lire_manifeste(avant), avant, lire_manifeste(apres), apres, RACINE)
+def _changements(avant: Path, apres: Path, en_memoire: bool = False) -> list[tuple]:
+    fichiers = (fichiers_generes(avant), fichiers_generes(apres)) if en_memoire else None
+    clauses, valeurs, documents = comparer(lire_manifeste(avant), avant, lire_manifeste(apres), apres, RACINE,
+                                           fichiers=fichiers)
     return [(c.id, c.nature, c.titre, c.ancien_article, c.nouvel_article, c.cause, c.anciens, c.nouveaux)
             for c in clauses] + [documents]
 
@@ -254,7 +256,8 @@ def _changements(avant: Path, apres: Path) -> list[tuple]:
 def test_comparaison_identique_sans_decoupage(exemples_generes, tmp_path, monkeypatch, retouche):
     """Un article modifié dans le CCAP (par une génération de dce, ou à la main dans l'ancienne version, dont le
     manifeste ne garde pas cette empreinte) : les changements rapportés, textes compris, sont ceux de la lecture
-    entière ; seul l'article modifié est rapporté."""
+    entière, et les mêmes quand les pièces sont prises dans les fichiers déjà en mémoire ; seul l'article modifié
+    est rapporté."""
     fichiers = exemples_generes["travaux-lycee"]
     avant, apres = _version(fichiers, tmp_path / "avant"), _version(fichiers, tmp_path / "apres")
     ccap = next((avant if retouche == "main" else apres).glob("*-CCAP.docx"))
@@ -267,6 +270,7 @@ def test_comparaison_identique_sans_decoupage(exemples_generes, tmp_path, monkey
     if retouche == "dce":
         _reecrire_manifeste(apres)
     rapides = _changements(avant, apres)
+    assert _changements(avant, apres, en_memoire=True) == rapides  # pièces prises dans les fichiers déjà lus
     monkeypatch.setattr(textes, "_elements", lambda *args: None)
     assert rapides == _changements(avant, apres)
     modifiees = [c for c in rapides[:-1] if c[1] == "modifiée"]

@@ -122,11 +122,20 @@ def _decoder(octets: bytes) -> dict[str, Any]:
             return json.loads(octets.decode("utf-8"))
 
 
-def empreintes_documents(dossier: Path, manifeste: dict[str, Any]) -> dict[str, str]:
-    """Pièce (« CCAP.docx », « tracabilite-SPASER.docx »…) → SHA-256, manifeste exclu."""
+def fichiers_generes(dossier: Path) -> dict[str, bytes]:
+    """Les fichiers d'un dossier de génération, manifeste exclu (nom → octets, dans l'ordre des noms), lus une fois
+    pour leurs empreintes (`empreintes_documents`) et pour les pièces que `comparer` découpe."""
+    return {p.name: p.read_bytes() for p in sorted(dossier.iterdir())
+            if p.is_file() and not p.name.endswith(SUFFIXE_MANIFESTE)}
+
+
+def empreintes_documents(dossier: Path, manifeste: dict[str, Any],
+                         fichiers: dict[str, bytes] | None = None) -> dict[str, str]:
+    """Pièce (« CCAP.docx », « tracabilite-SPASER.docx »…) → SHA-256, manifeste exclu (`fichiers` : ceux du dossier,
+    déjà lus par `fichiers_generes`)."""
     base = nom_sur(str(manifeste["reponses"]["reference"])) + "-"
-    return {p.name.removeprefix(base): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(dossier.iterdir()) if p.is_file() and not p.name.endswith(SUFFIXE_MANIFESTE)}
+    fichiers = fichiers_generes(dossier) if fichiers is None else fichiers
+    return {nom.removeprefix(base): hashlib.sha256(octets).hexdigest() for nom, octets in fichiers.items()}
 
 
 def empreintes_produites(contenus: dict[str, bytes], manifeste: dict[str, Any]) -> dict[str, str]:
@@ -226,12 +235,25 @@ def _cause_modification(a: dict[str, Any], n: dict[str, Any], valeurs: list[Chan
     return " ; ".join(parties) or "texte rendu modifié"
 
 
+def _piece(dossier: Path, fichiers: dict[str, bytes] | None, document: str) -> tuple[str, bytes] | None:
+    """Le nom et les octets de la pièce `document` (« CCAP ») d'un dossier de génération, pris dans `fichiers` (ses
+    fichiers, déjà en mémoire) s'ils sont donnés, sinon lus dans le dossier."""
+    if fichiers is None:
+        trouves = sorted(dossier.glob(f"*-{document}.docx"))
+        return (trouves[0].name, trouves[0].read_bytes()) if trouves else None
+    noms = sorted(n for n in fichiers if n.endswith(f"-{document}.docx") and not n.startswith("."))  # comme le glob
+    return (noms[0], fichiers[noms[0]]) if noms else None
+
+
 def comparer(ancien: dict[str, Any], ancien_dossier: Path, nouveau: dict[str, Any], nouveau_dossier: Path,
              racine: Path, empreintes: tuple[dict[str, str], dict[str, str]] | None = None,
+             fichiers: tuple[dict[str, bytes], dict[str, bytes]] | None = None,
              ) -> tuple[list[ChangementClause], list[ChangementValeur], list[str]]:
     """Clauses, valeurs et pièces qui diffèrent entre deux générations d'une même consultation.
 
-    `empreintes` : celles des pièces des deux dossiers (`empreintes_documents`), si elles sont déjà calculées."""
+    `empreintes` : celles des pièces des deux dossiers (`empreintes_documents`), si elles sont déjà calculées.
+    `fichiers` : les fichiers des deux dossiers, s'ils sont déjà en mémoire (`fichiers_generes` de l'ancien, DCE
+    produit du nouveau) : les pièces à découper y sont prises au lieu d'être relues."""
     valeurs = comparer_valeurs(ancien, nouveau)
     e_avant, e_apres = empreintes or (empreintes_documents(ancien_dossier, ancien),
                                       empreintes_documents(nouveau_dossier, nouveau))
@@ -245,13 +267,13 @@ def comparer(ancien: dict[str, Any], ancien_dossier: Path, nouveau: dict[str, An
             if cle in lus:
                 continue
             dossier, manifeste = (nouveau_dossier, nouveau) if cle[0] else (ancien_dossier, ancien)
-            fichiers = sorted(dossier.glob(f"*-{document}.docx"))
-            if not fichiers:
+            piece = _piece(dossier, None if fichiers is None else fichiers[1 if cle[0] else 0], document)
+            if piece is None:
                 lus[cle] = Articles(None)
             else:
-                octets = fichiers[0].read_bytes()
+                nom, octets = piece
                 ecrits = manifeste.get("fichiers")
-                ecrit = ecrits.get(fichiers[0].name) if isinstance(ecrits, dict) else None
+                ecrit = ecrits.get(nom) if isinstance(ecrits, dict) else None
                 # découpé sans analyse XML seulement tel que dce l'a écrit (empreinte du manifeste) ; une pièce
                 # retouchée à la main est lue en entier. L'ancienne version reprend le découpage de la nouvelle
                 # là où leurs octets sont identiques.

@@ -61,6 +61,7 @@ from .rapport_changements import (
     ecrire_synthese,
     empreintes_documents,
     empreintes_produites,
+    fichiers_generes,
     lire_manifeste,
     manifeste_produit,
 )
@@ -368,7 +369,8 @@ def traiter(tache: Tache) -> RapportConsultation:
         numero = _suivante(consultation)
         if ancien is not None and precedente is not None:
             dossier_precedent = consultation / VERSIONS / precedente
-            empreintes = (empreintes_documents(dossier_precedent, ancien),
+            anciens = fichiers_generes(dossier_precedent)  # lus une fois : empreintes, pièces à comparer
+            empreintes = (empreintes_documents(dossier_precedent, ancien, anciens),
                           empreintes_produites(resultat.contenus, nouveau))
             if empreintes[0] == empreintes[1]:
                 rapport.statut = A_JOUR
@@ -376,7 +378,8 @@ def traiter(tache: Tache) -> RapportConsultation:
                     rapport.fiche = index.entree(consultation, tache.nom, ancien)
                 return rapport
             rapport.clauses, rapport.valeurs, rapport.documents = comparer(ancien, dossier_precedent, nouveau,
-                                                                           temporaire, racine, empreintes)
+                                                                           temporaire, racine, empreintes,
+                                                                           (anciens, resultat.contenus))
             if not (rapport.clauses or rapport.valeurs):  # seules les pièces changent : dire pourquoi
                 rapport.causes = rapport.causes or impacts(ancien, consultation / REPONSES, racine) or [MISE_EN_FORME]
         modifications = None
