@@ -70,7 +70,7 @@ def _entree(nom: str, octets: bytes) -> tuple[bytes, bytes]:
     """L'entrée d'une partie, écrite par zipfile dans une archive à elle seule : son enregistrement local (qui ne
     dépend pas de sa position) et son entrée du répertoire central, au décalage 0."""
     cle = (nom, octets, NIVEAU_COMPRESSION, DATE_ZIP)
-    garder = len(octets) <= TAILLE_GARDEE
+    garder = type(octets) is bytes and len(octets) <= TAILLE_GARDEE  # ni texte, ni bytearray (modifiable)
     if garder and (deja := _ENTREES.get(cle)) is not None:
         return deja
     archive = _zipfile_reproductible({nom: octets}, [nom])
