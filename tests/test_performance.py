@@ -839,3 +839,27 @@ def test_zip_reproductible_comme_zipfile_l_ecrit():
     ]
     for parties in archives + archives:  # seconde fois : entrées relues
         assert fichiers.zip_reproductible(parties) == zipfile_seul(parties)
+
+
+def test_corps_d_un_document_assemble_garde_pour_son_decoupage(tmp_path, monkeypatch):
+    """Le corps (word/document.xml) gardé d'un document qui vient d'être assemblé est celui de ses octets, et le
+    découpage en articles qui le reprend lit les mêmes textes ; d'autres octets, même égaux, n'ont pas de corps gardé."""
+    import io
+    import zipfile
+
+    from generateur.droit.regles import preparer
+    from generateur.lot import textes
+    from generateur.pieces.assemblage import blocs_document
+    from generateur.rendu import documents, generation
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    analyse = preparer(EXEMPLES / "restauration-lycees.yaml", RACINE)
+    blocs, titres = blocs_document(analyse, "CCAP")
+    octets = documents._produire(generation.modele_de(analyse, "CCAP"),
+                                 generation.variables_modele(analyse, "CCAP", "CCAP"), blocs, titres)
+    corps = documents.corps_assemble(octets)
+    assert corps is not None and corps == zipfile.ZipFile(io.BytesIO(octets)).read("word/document.xml")
+    assert documents.corps_assemble(bytes(bytearray(octets))) is None
+    attendus = textes.textes_articles(octets)
+    repris = textes.Articles(octets, xml=corps)
+    assert len(attendus) > 5 and all(repris.texte(n) == t for n, t in attendus.items())

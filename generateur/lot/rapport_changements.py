@@ -22,7 +22,7 @@ from ..donnees import cache
 from ..donnees.acheteurs import Acheteur
 from ..pieces.blocs import Bloc, Paragraphe, Segment, Titre
 from ..donnees.fichiers import ecrire_atomique, json_lisible
-from ..rendu.documents import produire, variables_acheteur
+from ..rendu.documents import corps_assemble, produire, variables_acheteur
 from ..donnees.formats import date_heure, date_longue
 from ..donnees.fichiers import nom_sur
 from .textes import Articles, Ligne, TexteClause
@@ -278,7 +278,7 @@ def comparer(ancien: dict[str, Any], ancien_dossier: Path, nouveau: dict[str, An
                 # retouchée à la main est lue en entier. L'ancienne version reprend le découpage de la nouvelle
                 # là où leurs octets sont identiques.
                 lus[cle] = Articles(octets, rapide=ecrit == hashlib.sha256(octets).hexdigest(),
-                                    voisin=None if cle[0] else lus[(True, document)])
+                                    voisin=None if cle[0] else lus[(True, document)], xml=corps_assemble(octets))
         return lus[(recent, document)]
 
     def texte(recent: bool, document: str, numero: str) -> TexteClause:

@@ -204,11 +204,13 @@ class Articles:
     """Les articles d'un document, lus à la demande ; `texte(numero)` est exactement `textes_articles(doc)[numero]`
     (ou un article vide)."""
 
-    def __init__(self, docx: bytes | None, rapide: bool = True, voisin: Articles | None = None) -> None:
+    def __init__(self, docx: bytes | None, rapide: bool = True, voisin: Articles | None = None,
+                 xml: bytes | None = None) -> None:
         """`docx` : octets du document (None : document absent). `rapide` : découper le corps sans l'analyser ; à
         réserver aux documents écrits par dce (un document mal formé ailleurs que dans les articles lus ne serait
         pas refusé). `voisin` : une autre version du même document, déjà découpée ; ce qu'elles ont en commun au
-        début et à la fin (octets identiques) n'est pas découpé de nouveau."""
+        début et à la fin (octets identiques) n'est pas découpé de nouveau. `xml` : la partie word/document.xml de
+        `docx`, si elle est déjà connue (document qui vient d'être assemblé) : le document n'est pas décompressé."""
         self._complets: dict[str, TexteClause] | None = None
         self._xml = self._contexte = b""
         self._positions: list[int] = []
@@ -220,8 +222,10 @@ class Articles:
         if docx is None:
             self._complets = {}
             return
-        with zipfile.ZipFile(BytesIO(docx)) as z:
-            self._xml = z.read("word/document.xml")
+        if xml is None:
+            with zipfile.ZipFile(BytesIO(docx)) as z:
+                xml = z.read("word/document.xml")
+        self._xml = xml
         if not (rapide and (self._depuis(voisin) if voisin is not None and voisin._contexte else self._decouper())):
             self._tout_lire()
 

@@ -556,7 +556,25 @@ def _assembler(squelette: _Squelette, modele: Path, blocs: list[Bloc], titres: l
         nom = squelette.numerotation
         parties[nom] = _inserer_numeros(parties[nom], squelette.fin, numerotation)
     parties[squelette.document] = _inserer(parties[squelette.document], fragments, modele)
-    return zip_reproductible(parties)
+    octets = zip_reproductible(parties)
+    if CORPS in parties:
+        if len(_CORPS_ASSEMBLES) >= CORPS_ASSEMBLES_MAX:
+            del _CORPS_ASSEMBLES[next(iter(_CORPS_ASSEMBLES))]
+        _CORPS_ASSEMBLES[id(octets)] = (octets, parties[CORPS])
+    return octets
+
+
+# Corps (word/document.xml) des derniers documents assemblés, sous l'identité de leurs octets (gardés avec) : la
+# régénération découpe aussitôt la nouvelle pièce en articles (lot/rapport_changements.comparer) sans la décompresser.
+CORPS = "word/document.xml"
+CORPS_ASSEMBLES_MAX = 8
+_CORPS_ASSEMBLES: dict[int, tuple[bytes, bytes]] = {}
+
+
+def corps_assemble(octets: bytes) -> bytes | None:
+    """word/document.xml du document `octets` (cet objet même) si `produire` vient de l'assembler, sinon None."""
+    deja = _CORPS_ASSEMBLES.get(id(octets))
+    return deja[1] if deja is not None and deja[0] is octets else None
 
 
 
