@@ -126,11 +126,16 @@ def _liens_spaser(analyse: Analyse) -> list[LienApplique]:
     executees = {lien.action for _, lien in evalues if lien.niveau == "mise_en_oeuvre"}
     evalues += _liens_evalues(autres, {**analyse.contexte, EXECUTION: lambda e: str(e) in executees})
     liens: list[LienApplique] = []
+    # Un lien déjà vu : même action, même clause, même niveau. Les actions sont celles du référentiel de l'acheteur
+    # (une par identifiant) et les sélections celles de l'analyse (une par clause) : l'égalité des dataclasses, que
+    # `in` sur la liste testait en comparant champ à champ clauses et actions, est ici l'identité.
+    vus: set[tuple[int, int, str]] = set()
     for s, lien in evalues:
         for action in analyse.acheteur.actions_pour(lien.action, s.clause.id):
-            applique = LienApplique(action, s, lien.niveau, lien.si)
-            if applique not in liens:
-                liens.append(applique)
+            cle = (id(action), id(s), lien.niveau)
+            if cle not in vus:
+                vus.add(cle)
+                liens.append(LienApplique(action, s, lien.niveau, lien.si))
     return _ordre(analyse, liens)
 
 
