@@ -235,7 +235,13 @@ def _cartes(table: Any) -> tuple[Any, ...]:
     """Les dictionnaires d'un ChainMap (imbriqués compris), dans l'ordre où il les lit."""
     if type(table) is not ChainMap:
         return (table,)
-    return tuple(carte for sous in table.maps for carte in _cartes(sous))
+    cartes: list[Any] = []
+    for sous in table.maps:  # sans générateur : un rendu de clause ou de message en construit un à chaque fois
+        if type(sous) is ChainMap:
+            cartes.extend(_cartes(sous))
+        else:
+            cartes.append(sous)
+    return tuple(cartes)
 
 
 class ContexteDirect(Context):

@@ -433,11 +433,16 @@ class _CsvNeutralise(csv.DictWriter):
     tableur : elle est précédée d'une apostrophe, qui la garde en texte (recommandation OWASP « CSV injection »)."""
 
     def writerow(self, ligne: dict[str, Any]) -> Any:
-        return super().writerow({cle: "'" + valeur if isinstance(valeur, str) and valeur[:1] in _FORMULE else valeur
-                                 for cle, valeur in ligne.items()})
+        # la ligne mise dans l'ordre des colonnes et neutralisée en une passe (DictWriter.writerow la recopiait
+        # deux fois, dictionnaire neutralisé puis liste) ; une colonne inconnue reste une erreur, comme pour lui
+        if ligne.keys() - self.fieldnames:
+            raise ValueError(f"colonnes inconnues : {sorted(ligne.keys() - self.fieldnames)}")
+        return self.writer.writerow(["'" + valeur if isinstance(valeur, str) and valeur[:1] in _FORMULE else valeur
+                                     for valeur in map(ligne.get, self.fieldnames, _VIDES)])
 
 
 _FORMULE = ("=", "+", "-", "@", "\t", "\r")
+_VIDES = ("",) * len(COLONNES_CSV)  # valeur d'une colonne absente de la ligne (restval de DictWriter)
 
 
 def _texte(valeur: Any) -> str:
