@@ -43,12 +43,17 @@ def considerations_decp_par_lot(analyse: Analyse) -> dict[int, dict[str, list[st
     Une clause de portée « lot » ne vaut que pour les lots où sa condition est vraie (insertion, réservation) ;
     une clause de la consultation et les critères de jugement valent pour tous les lots.
     """
-    criteres = _valeurs_des_criteres(analyse)
+    retenues = analyse.retenues()  # une fois, et non pour chaque lot
+    communes = _valeurs_des_criteres(analyse)
+    for s in retenues:
+        if s.clause.portee != "lot":
+            communes.update(s.clause.decp)
+    par_lot = [s for s in retenues if s.clause.portee == "lot"]
     resultat = {}
     for lot in analyse.contexte["lots"]:
-        valeurs = set(criteres)
-        for s in analyse.retenues():
-            if s.clause.portee != "lot" or lot["numero"] in s.lots:
+        valeurs = set(communes)
+        for s in par_lot:
+            if lot["numero"] in s.lots:
                 valeurs.update(s.clause.decp)
         resultat[lot["numero"]] = _valeurs_decp(valeurs)
     return resultat
