@@ -86,10 +86,10 @@ class Questionnaire:
         # l'annexe en cherchent une centaine par consultation, chacune en parcourant les listes de questions
         trouvees = _QUESTIONS.obtenir(self, dict)
         if chemin not in trouvees:
-            trouvees[chemin] = self._question(chemin)
+            trouvees[chemin] = self._chercher(chemin)
         return trouvees[chemin]
 
-    def _question(self, chemin: str) -> Question | None:
+    def _chercher(self, chemin: str) -> Question | None:
         morceaux = [m for m in chemin.split(".") if not m.isdigit()]
         questions = self.questions
         trouve = None
