@@ -293,7 +293,7 @@ def fiche(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
     blocs.append(tableau(
         [["Valeur calculée", "Lot", "Résultat", "Référence"]]
         + [[c.explication or c.nom, str(c.lot) if c.lot is not None else "—",
-            libelles.get(c.valeur, afficher(c.valeur)) if isinstance(c.valeur, str) else afficher(c.valeur),
+            libelles[c.valeur] if isinstance(c.valeur, str) and c.valeur in libelles else afficher(c.valeur),
             c.reference] for c in analyse.calculs],
         [40, 7, 20, 33]))
     return blocs, titres
