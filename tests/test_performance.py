@@ -863,3 +863,39 @@ def test_corps_d_un_document_assemble_garde_pour_son_decoupage(tmp_path, monkeyp
     attendus = textes.textes_articles(octets)
     repris = textes.Articles(octets, xml=corps)
     assert len(attendus) > 5 and all(repris.texte(n) == t for n, t in attendus.items())
+
+
+@pytest.mark.parametrize("exemple", sorted(p.name for p in EXEMPLES.glob("*.yaml")))
+def test_conditions_repetees_evaluees_une_fois_meme_selection(exemple, monkeypatch):
+    """Une condition écrite dans plusieurs clauses n'est évaluée qu'une fois par analyse (par portée) : chaque clause
+    a la même décision, les mêmes lots et les mêmes valeurs lues que si sa condition était évaluée pour elle seule."""
+    from generateur.droit import regles
+
+    evaluees = []
+    evaluer = regles.evaluer
+    monkeypatch.setattr(regles, "evaluer", lambda e, c: evaluees.append((e, "lot" in c)) or evaluer(e, c))
+    analyse = regles.preparer(EXEMPLES / exemple, RACINE)
+    conditions = [(s.clause.condition, s.clause.portee) for s in analyse.selections
+                  if s.clause.s_applique(analyse.contexte.get("nature"), analyse.contexte.get("categorie"))]
+    assert len(conditions) > len(set(conditions))  # des conditions répétées
+    ctx = analyse.contexte
+    par_lot = [{**ctx, "lot": l} for l in ctx["lots"]]
+    # expressions que l'analyse évalue aussi hors de la sélection (calculs, limites, conditions des renvois)
+    autres = {str(r["expression"]) for regles_ in analyse.catalogue.calculs.values() for r in regles_}
+    autres |= {str(l["expression"]) for l in analyse.catalogue.limites}
+    autres |= {str(r["si"]) for s in analyse.selections for r in s.clause.renvois if r.get("si")}
+    for s in analyse.selections:
+        if not s.clause.s_applique(ctx.get("nature"), ctx.get("categorie")):
+            continue
+        par_la_selection = [lot for e, lot in evaluees
+                            if e == s.clause.condition and lot == (s.clause.portee == "lot") and e not in autres]
+        assert par_la_selection == ([True] * len(par_lot) if s.clause.portee == "lot" else [False])
+        chemins = regles.chemins_utilises(s.clause.condition)
+        if s.clause.portee == "lot":
+            assert s.lots == [c["lot"]["numero"] for c in par_lot if evaluer(s.clause.condition, c)]
+            assert s.retenue == bool(s.lots)
+            assert s.lues == {c: [regles.en_json(regles._lire(l, c)) for l in par_lot] if c.startswith("lot.")
+                              else regles.en_json(regles._lire(ctx, c)) for c in chemins}
+        else:
+            assert (s.retenue, s.lots) == (bool(evaluer(s.clause.condition, ctx)), [])
+            assert s.lues == {c: regles.en_json(regles._lire(ctx, c)) for c in chemins}

@@ -82,6 +82,14 @@ class Questionnaire:
 
     def question(self, chemin: str) -> Question | None:
         """Question à un chemin de réponse (« lots.0.intitule » → la sous-question intitule)."""
+        # trouvée une fois par chemin et par questionnaire chargé (jamais modifié après sa lecture) : la fiche et
+        # l'annexe en cherchent une centaine par consultation, chacune en parcourant les listes de questions
+        trouvees = _QUESTIONS.obtenir(self, dict)
+        if chemin not in trouvees:
+            trouvees[chemin] = self._chercher(chemin)
+        return trouvees[chemin]
+
+    def _chercher(self, chemin: str) -> Question | None:
         morceaux = [m for m in chemin.split(".") if not m.isdigit()]
         questions = self.questions
         trouve = None
@@ -96,6 +104,9 @@ class Questionnaire:
             else:
                 return trouve if i else None
         return trouve
+
+
+_QUESTIONS = cache.ParObjet(8)  # questionnaire chargé → {chemin: question}
 
 
 def nom_element(liste: Question) -> str:

@@ -235,7 +235,13 @@ def _cartes(table: Any) -> tuple[Any, ...]:
     """Les dictionnaires d'un ChainMap (imbriqués compris), dans l'ordre où il les lit."""
     if type(table) is not ChainMap:
         return (table,)
-    return tuple(carte for sous in table.maps for carte in _cartes(sous))
+    cartes: list[Any] = []
+    for sous in table.maps:  # sans générateur : un rendu de clause ou de message en construit un à chaque fois
+        if type(sous) is ChainMap:
+            cartes.extend(_cartes(sous))
+        else:
+            cartes.append(sous)
+    return tuple(cartes)
 
 
 class ContexteDirect(Context):
@@ -245,11 +251,19 @@ class ContexteDirect(Context):
     premier dictionnaire qui a la clé."""
 
     def __init__(self, environment: Any, parent: Any, name: str | None, blocks: dict[str, Any],
-                 globals: Any = None) -> None:
+                 globals: Any = None, globales: tuple[set[str], tuple[Any, ...]] | None = None) -> None:
         super().__init__(environment, parent, name, blocks)
+        if globales is not None:  # parent = ChainMap(variables, globals), globales = _globales(globals) (ModeleBorne)
+            self.globals_keys = globales[0]  # lu seulement par Jinja ({% import %}, que dce n'a pas)
+            self._cartes = (parent.maps[0], *globales[1])
+            return
         if globals is not None:  # les variables globales d'un modèle : ChainMap, que set() parcourrait en Python
-            self.globals_keys = set().union(*globals.maps) if type(globals) is ChainMap else set(globals)
+            self.globals_keys = _noms_globaux(globals)
         self._cartes = _cartes(parent)
+
+
+def _noms_globaux(globals: Any) -> set[str]:
+    return set().union(*globals.maps) if type(globals) is ChainMap else set(globals)
 
     def resolve_or_missing(self, key: str) -> Any:
         variables = self.vars
@@ -283,8 +297,13 @@ class ModeleBorne(Template):
         centaines de fois par consultation (clauses, messages des contrôles). Le contexte lit `variables`, puis les
         variables globales du modèle, dans l'ordre où la copie les ferait prévaloir ; rien n'y écrit pendant le rendu."""
         env = self.environment
+        # noms et dictionnaires des variables globales du modèle, relevés une fois par modèle (et non à chaque rendu :
+        # clauses, messages des contrôles) ; les dictionnaires sont lus tels qu'ils sont au moment du rendu
+        globales = self.__dict__.get("_globales")
+        if globales is None or globales[0] is not self.globals:
+            globales = self._globales = (self.globals, _noms_globaux(self.globals), _cartes(self.globals))
         contexte = env.context_class(env, ChainMap(variables, self.globals), self.name, self.blocks,  # type: ignore[arg-type]
-                                     globals=self.globals)
+                                     globals=self.globals, globales=globales[1:])
         try:
             return env.concat(self.root_render_func(contexte))  # type: ignore[attr-defined]
         except Exception:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..donnees import acheteurs as module_acheteurs
+from ..donnees import cache
 from ..donnees import catalogue as module_catalogue
 from ..donnees import questionnaire as module_questionnaire
 from ..donnees import reponses as module_reponses
@@ -156,7 +157,9 @@ class Parametres:
             return self._valeurs[nom]
         valeur = self._catalogue.param(str(nom), self._jour, self._categorie)
         if nom not in self.lus:
-            self.lus[nom] = en_json(valeur)
+            # la valeur est celle du catalogue chargé, la même pour chaque consultation qui la lit (listes de mots,
+            # tables d'indices…) : convertie une fois, sa conversion partagée par les manifestes qui la citent
+            self.lus[nom] = valeur if type(valeur) in _SIMPLES else _JSON_PARAMETRES.obtenir(valeur, lambda: en_json(valeur))
         if type(nom) is str:
             self._valeurs[nom] = valeur
         return valeur
@@ -173,6 +176,12 @@ def _lire(contexte: dict[str, Any], chemin: str) -> Any:
 
 
 _SIMPLES = frozenset({str, int, float, bool, type(None)})  # rendus tels quels par en_json
+_JSON_PARAMETRES = cache.ParObjet(256)  # valeur d'un paramètre (objet du catalogue chargé) → en_json de la valeur
+
+
+class Lues(dict):
+    """Les valeurs lues par la condition d'une clause (`Selection.lues`), chacune déjà passée par en_json : en_json les
+    rend telles quelles au lieu de les recopier (l'annexe de conformité les cite pour chaque lien SPASER)."""
 
 
 def en_json(valeur: Any) -> Any:
@@ -180,6 +189,8 @@ def en_json(valeur: Any) -> Any:
     if isinstance(valeur, (dt.date, dt.datetime)):
         return valeur.isoformat()
     if isinstance(valeur, dict):  # les valeurs simples, les plus nombreuses, sans appel récursif
+        if type(valeur) is Lues:  # déjà converties, jamais modifiées
+            return valeur
         return {k: v if type(v) in _SIMPLES else en_json(v) for k, v in valeur.items()}
     if isinstance(valeur, list):
         return [v if type(v) in _SIMPLES else en_json(v) for v in valeur]
@@ -230,25 +241,37 @@ def _analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date
     _limites(catalogue, reponses, contexte)
 
     selections: list[Selection] = []
+    # Le contexte ne change plus pendant la sélection : une condition écrite à l'identique dans plusieurs clauses
+    # (« nature == 'travaux' ») a le même résultat, et un chemin lu la même valeur. Chacun est évalué et converti
+    # une fois (une centaine d'évaluations et le plus gros des conversions en_json d'une analyse) ; les valeurs
+    # lues converties sont partagées par les `lues` des clauses, que rien ne modifie.
+    contextes_lots = [{**contexte, "lot": l} for l in contexte["lots"]]
+    conditions: dict[tuple[bool, str], Any] = {}  # (portée lot, condition) → lots retenus ou retenue
+    valeurs_lues: dict[tuple[bool, str], Any] = {}  # (par lot, chemin) → valeur lue, convertie (liste : une par lot)
     for clause in catalogue.versions_en_vigueur(jour):
         if not clause.s_applique(contexte.get("nature"), contexte.get("categorie")):  # hors de son champ d'application
             selections.append(Selection(clause, False, {"nature": contexte.get("nature"),
                                                         "categorie": contexte.get("categorie")}))
             continue
+        par_lot = clause.portee == "lot"
         try:
             chemins = chemins_utilises(clause.condition)
-            if clause.portee == "lot":
-                lots = [l["numero"] for l in contexte["lots"] if evaluer(clause.condition, {**contexte, "lot": l})]
-                retenue = bool(lots)
-                lues = {c: [en_json(_lire({**contexte, "lot": l}, c)) for l in contexte["lots"]] if c.startswith("lot.")
-                        else en_json(_lire(contexte, c)) for c in chemins}
-            else:
-                lots = []
-                retenue = bool(evaluer(clause.condition, contexte))
-                lues = {c: en_json(_lire(contexte, c)) for c in chemins}
+            cle = (par_lot, clause.condition)
+            if cle not in conditions:
+                conditions[cle] = ([l["lot"]["numero"] for l in contextes_lots if evaluer(clause.condition, l)]
+                                   if par_lot else bool(evaluer(clause.condition, contexte)))
+            lues = Lues()
+            for c in chemins:
+                lu = (par_lot and c.startswith("lot."), c)  # « lot. » hors d'une clause de lot : rien (None)
+                if lu not in valeurs_lues:
+                    valeurs_lues[lu] = ([en_json(_lire(l, c)) for l in contextes_lots] if lu[0]
+                                        else en_json(_lire(contexte, c)))
+                lues[c] = valeurs_lues[lu]
         except ErreursJinja as exc:
             raise ErreurClause(Probleme(f"condition de la clause « {clause.id} » impossible à évaluer : "
                                         f"{message_erreur(exc)}", clause.fichier, None, "condition")) from None
+        lots = list(conditions[cle]) if par_lot else []
+        retenue = bool(lots) if par_lot else conditions[cle]
         selections.append(Selection(clause, retenue, lues, lots))
 
     plans = _numeroter(catalogue, selections)

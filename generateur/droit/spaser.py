@@ -43,12 +43,17 @@ def considerations_decp_par_lot(analyse: Analyse) -> dict[int, dict[str, list[st
     Une clause de portée « lot » ne vaut que pour les lots où sa condition est vraie (insertion, réservation) ;
     une clause de la consultation et les critères de jugement valent pour tous les lots.
     """
-    criteres = _valeurs_des_criteres(analyse)
+    retenues = analyse.retenues()  # une fois, et non pour chaque lot
+    communes = _valeurs_des_criteres(analyse)
+    for s in retenues:
+        if s.clause.portee != "lot":
+            communes.update(s.clause.decp)
+    par_lot = [s for s in retenues if s.clause.portee == "lot"]
     resultat = {}
     for lot in analyse.contexte["lots"]:
-        valeurs = set(criteres)
-        for s in analyse.retenues():
-            if s.clause.portee != "lot" or lot["numero"] in s.lots:
+        valeurs = set(communes)
+        for s in par_lot:
+            if lot["numero"] in s.lots:
                 valeurs.update(s.clause.decp)
         resultat[lot["numero"]] = _valeurs_decp(valeurs)
     return resultat
@@ -126,11 +131,16 @@ def _liens_spaser(analyse: Analyse) -> list[LienApplique]:
     executees = {lien.action for _, lien in evalues if lien.niveau == "mise_en_oeuvre"}
     evalues += _liens_evalues(autres, {**analyse.contexte, EXECUTION: lambda e: str(e) in executees})
     liens: list[LienApplique] = []
+    # Un lien déjà vu : même action, même clause, même niveau. Les actions sont celles du référentiel de l'acheteur
+    # (une par identifiant) et les sélections celles de l'analyse (une par clause) : l'égalité des dataclasses, que
+    # `in` sur la liste testait en comparant champ à champ clauses et actions, est ici l'identité.
+    vus: set[tuple[int, int, str]] = set()
     for s, lien in evalues:
         for action in analyse.acheteur.actions_pour(lien.action, s.clause.id):
-            applique = LienApplique(action, s, lien.niveau, lien.si)
-            if applique not in liens:
-                liens.append(applique)
+            cle = (id(action), id(s), lien.niveau)
+            if cle not in vus:
+                vus.add(cle)
+                liens.append(LienApplique(action, s, lien.niveau, lien.si))
     return _ordre(analyse, liens)
 
 

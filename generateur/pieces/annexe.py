@@ -407,14 +407,18 @@ def csv_annexe(contenu: dict[str, Any]) -> bytes:
                            "resultat": STATUTS_JURIDIQUES.get(c["statut_juridique"], c["statut_juridique"]),
                            "document": c["document"], "article": c["article"], "clause": c["clause"],
                            "version": c["version"], "detail": c["note"]})
+    ecrites: dict[int, str] = {}  # valeurs lues d'une clause (objet) → leur JSON : une clause a souvent plusieurs liens
     for cle, rubrique in RUBRIQUES_CSV.items():
         for a in contenu[cle]:
+            lues = a["reponses_lues"]
+            if id(lues) not in ecrites:  # `contenu` garde chaque objet vivant : son identifiant ne resservira pas
+                ecrites[id(lues)] = json.dumps(lues, ensure_ascii=False)
             ecrivain.writerow({"rubrique": rubrique, "identifiant": a["action"], "libelle": a["titre"],
                                "resultat": f"{a['niveau_libelle']} ; axe {a['axe']['numero']}, chantier "
                                            f"{a['chantier']['numero']}",
                                "document": a["document"], "article": a["article"], "clause": a["clause"],
                                "version": a["version"], "references": " ; ".join(a["references"]), "regle": a["regle"],
-                               "detail": json.dumps(a["reponses_lues"], ensure_ascii=False)})
+                               "detail": ecrites[id(lues)]})
     for champ, valeurs in (("considerationsSociales", contenu["decp"]["considerationsSociales"]["considerationSociale"]),
                            ("considerationsEnvironnementales",
                             contenu["decp"]["considerationsEnvironnementales"]["considerationEnvironnementale"])):
@@ -433,11 +437,16 @@ class _CsvNeutralise(csv.DictWriter):
     tableur : elle est précédée d'une apostrophe, qui la garde en texte (recommandation OWASP « CSV injection »)."""
 
     def writerow(self, ligne: dict[str, Any]) -> Any:
-        return super().writerow({cle: "'" + valeur if isinstance(valeur, str) and valeur[:1] in _FORMULE else valeur
-                                 for cle, valeur in ligne.items()})
+        # la ligne mise dans l'ordre des colonnes et neutralisée en une passe (DictWriter.writerow la recopiait
+        # deux fois, dictionnaire neutralisé puis liste) ; une colonne inconnue reste une erreur, comme pour lui
+        if ligne.keys() - self.fieldnames:
+            raise ValueError(f"colonnes inconnues : {sorted(ligne.keys() - self.fieldnames)}")
+        return self.writer.writerow(["'" + valeur if isinstance(valeur, str) and valeur[:1] in _FORMULE else valeur
+                                     for valeur in map(ligne.get, self.fieldnames, _VIDES)])
 
 
 _FORMULE = ("=", "+", "-", "@", "\t", "\r")
+_VIDES = ("",) * len(COLONNES_CSV)  # valeur d'une colonne absente de la ligne (restval de DictWriter)
 
 
 def _texte(valeur: Any) -> str:

@@ -29,7 +29,20 @@ CARACTERES_AU_PLUS = 200  # une réponse en texte libre est citée jusque-là
 def regle_lisible(analyse: Analyse, s: Selection) -> str:
     """La règle d'une clause en français (champ `quand` de la clause), les réponses lues présentées comme des
     réponses (libellé de la question : valeur mise en forme) et les lots retenus. Jamais d'expression Jinja ni
-    de structure de données."""
+    de structure de données.
+
+    Écrite une fois par clause et par analyse : la fiche (une ligne par lien SPASER, souvent plusieurs par clause)
+    et les deux passages de l'annexe (relecture, puis annexe finale) la redemandent ; la sélection, faite par
+    l'analyse, ne change plus."""
+    deja = analyse.memoire.get(("regle_lisible", id(s)))
+    if deja is not None and deja[0] is s:
+        return deja[1]
+    texte = _regle_lisible(analyse, s)
+    analyse.memoire[("regle_lisible", id(s))] = (s, texte)  # la sélection gardée : son identifiant ne resservira pas
+    return texte
+
+
+def _regle_lisible(analyse: Analyse, s: Selection) -> str:
     texte = (s.clause.quand or "règle non décrite").rstrip(".")
     texte = texte[:1].upper() + texte[1:]
     questionnaire = module_questionnaire.charger(analyse.catalogue.racine / "questionnaire.yaml")
@@ -275,14 +288,18 @@ def fiche(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
 
     article(5, "Valeurs calculées")
     questionnaire = module_questionnaire.charger(analyse.catalogue.racine / "questionnaire.yaml")
-    libelles = {cle: libelle for q in questionnaire.questions for cle, libelle in q.choix.items()}
+    libelles = _LIBELLES_CHOIX.obtenir(questionnaire, lambda: {cle: libelle for q in questionnaire.questions
+                                                               for cle, libelle in q.choix.items()})
     blocs.append(tableau(
         [["Valeur calculée", "Lot", "Résultat", "Référence"]]
         + [[c.explication or c.nom, str(c.lot) if c.lot is not None else "—",
-            libelles.get(c.valeur, afficher(c.valeur)) if isinstance(c.valeur, str) else afficher(c.valeur),
+            libelles[c.valeur] if isinstance(c.valeur, str) and c.valeur in libelles else afficher(c.valeur),
             c.reference] for c in analyse.calculs],
         [40, 7, 20, 33]))
     return blocs, titres
+
+
+_LIBELLES_CHOIX = cache.ParObjet(8)  # questionnaire chargé → {valeur d'un choix: libellé}
 
 
 def _valeur(contexte: dict[str, Any], chemin: str) -> Any:

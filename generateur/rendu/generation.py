@@ -112,7 +112,8 @@ def _produire_dce(fichier_reponses: Path | str, racine: Path | None, date_droit:
         modele = modele_de(analyse, document)
         if not modele.is_file():
             raise ErreurDonnees(Probleme("modèle Word introuvable", modele))
-        modeles.setdefault(modele, modele.read_bytes())
+        if modele not in modeles:  # le même modèle pour les trois pièces, le plus souvent : lu une fois
+            modeles[modele] = modele.read_bytes()
         titre = titre_piece(analyse, document)
         word(f"{base}-{document}.docx", modele, variables_modele(analyse, document, titre), blocs, titres)
     word(f"{base}-tracabilite-SPASER.docx", modele_de(analyse, "CCAP"),
