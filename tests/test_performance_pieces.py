@@ -213,6 +213,7 @@ def test_textes_des_articles_lus_a_la_demande(monkeypatch):
     lectures = []
     monkeypatch.setattr(lecture, "_texte_bloc", lambda b: lectures.append(b) or lecture._lire_bloc(b))
     lus = lecture.TextesArticles(blocs)
+    assert "2.1" in lus and "9" not in lus and lectures == []
     assert lus["2.1"] == attendus["2.1"] and lus["2.1"] is lus.get("2.1")
     assert lectures == blocs[8:11]
 

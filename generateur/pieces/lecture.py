@@ -118,10 +118,10 @@ class TextesArticles(Mapping[str, list[str]]):
 
     def __init__(self, blocs: list[Bloc]) -> None:
         self._blocs = blocs
-        # (numéros des articles courants, premier bloc, bloc suivant le dernier) de chaque suite de blocs entre deux
-        # titres numérotés ; un numéro peut y figurer deux fois (« 6 » sous un article « 6 ») : ses lignes aussi
-        self._suites: list[tuple[tuple[str, ...], int, int]] = []
-        self._numeros: dict[str, None] = {}
+        # numéro de chaque article, dans l'ordre → (premier bloc, bloc suivant le dernier, fois) de chaque suite de
+        # blocs entre deux titres numérotés qui lui appartient ; un numéro peut y compter deux fois (« 6 » sous un
+        # article « 6 ») : ses lignes aussi
+        self._suites: dict[str, list[tuple[int, int, int]]] = {}
         self._lues: dict[str, list[str]] = {}
         courants: tuple[str, ...] = ()
         debut = 0
@@ -129,32 +129,36 @@ class TextesArticles(Mapping[str, list[str]]):
             if isinstance(b, Titre) and b.niveau <= 2:
                 numero = relecture.RE_NUMERO_TITRE.match(b.texte)
                 if numero:
-                    if courants and debut < i:
-                        self._suites.append((courants, debut, i))
+                    self._fermer(courants, debut, i)
                     courants = (courants[:1] if b.niveau == 2 else ()) + (numero.group(1),)
                     for n in courants:
-                        self._numeros.setdefault(n)
+                        self._suites.setdefault(n, [])
                     debut = i + 1
-        if courants and debut < len(blocs):
-            self._suites.append((courants, debut, len(blocs)))
+        self._fermer(courants, debut, len(blocs))
+
+    def _fermer(self, courants: tuple[str, ...], debut: int, fin: int) -> None:
+        if debut < fin:
+            for n in dict.fromkeys(courants):
+                self._suites[n].append((debut, fin, courants.count(n)))
 
     def __getitem__(self, numero: str) -> list[str]:
         lignes = self._lues.get(numero)
         if lignes is None:
-            if numero not in self._numeros:
-                raise KeyError(numero)
+            suites = self._suites[numero]
             lignes = self._lues[numero] = []
-            for courants, debut, fin in self._suites:
-                fois = courants.count(numero)
-                for b in self._blocs[debut:fin] if fois else ():
+            for debut, fin, fois in suites:
+                for b in self._blocs[debut:fin]:
                     lignes.extend(_texte_bloc(b)[1] * fois)
         return lignes
 
+    def __contains__(self, numero: object) -> bool:  # sans réunir ses lignes
+        return numero in self._suites
+
     def __iter__(self) -> Iterator[str]:
-        return iter(self._numeros)
+        return iter(self._suites)
 
     def __len__(self) -> int:
-        return len(self._numeros)
+        return len(self._suites)
 
 
 def _contenu_des_lots(blocs: list[Bloc], lots: list[dict[str, Any]]) -> dict[str, list[str]]:
