@@ -145,10 +145,11 @@ class TextesArticles(Mapping[str, list[str]]):
         lignes = self._lues.get(numero)
         if lignes is None:
             suites = self._suites[numero]
-            lignes = self._lues[numero] = []
+            lignes = []
             for debut, fin, fois in suites:
                 for b in self._blocs[debut:fin]:
                     lignes.extend(_texte_bloc(b)[1] * fois)
+            self._lues[numero] = lignes
         return lignes
 
     def __contains__(self, numero: object) -> bool:  # sans réunir ses lignes
