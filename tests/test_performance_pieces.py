@@ -176,6 +176,48 @@ def test_unites_gardees_memes_pieces_que_neuves(monkeypatch):
     assert len(relecture._UNITES) == 1
 
 
+def test_textes_des_articles_lus_a_la_demande(monkeypatch):
+    """Les lignes des articles d'une pièce (faits des contrôles, preuves) lues à la demande : mêmes numéros, dans le
+    même ordre, et mêmes lignes que la lecture de tous les blocs d'un coup, y compris un sous-article avant tout
+    article, un numéro répété sous lui-même, des titres non numérotés ; seuls les blocs de l'article demandé sont
+    lus, une fois."""
+    from generateur.pieces import lecture
+    from generateur.pieces.blocs import Paragraphe, Segment, Titre
+
+    def lire_tout(blocs):  # lecture de référence : tous les blocs, dans l'ordre
+        textes, courants = {}, []
+        for b in blocs:
+            numero = lecture.relecture.RE_NUMERO_TITRE.match(b.texte) if isinstance(b, Titre) else None
+            if numero and b.niveau <= 2:
+                courants = (courants[:1] if b.niveau == 2 else []) + [numero.group(1)]
+                for n in courants:
+                    textes.setdefault(n, [])
+                continue
+            for n in courants:
+                textes[n] += [ligne for ligne in lecture.texte_blocs([b]).split("\n") if ligne.strip()]
+        return textes
+
+    def p(t):
+        return Paragraphe([Segment(t)])
+
+    blocs = [p("Préambule."), Titre(2, "1.1 – Avant tout article"), p("Un.\n\nDeux."), Titre(1, "Article 2 – Objet"),
+             p("Trois."), Titre(2, "Sans numéro"), p("Quatre."), Titre(2, "2.1 – Détail"), p("Cinq."),
+             Titre(3, "2.1.1 – Troisième niveau"), p("Six."), Titre(2, "2 – Même numéro"), p("Sept."),
+             Titre(1, "Article 3 – Vide"), Titre(1, "Article 4 – Fin"), p("Huit.")]
+    attendus = lire_tout(blocs)
+    assert attendus["2"].count("Sept.") == 2  # le cas du numéro répété est bien essayé
+    lus = lecture.TextesArticles(blocs)
+    assert list(lus) == list(attendus) and len(lus) == len(attendus)
+    assert dict(lus.items()) == attendus == lecture.textes_articles(blocs) and lus == attendus
+    assert lus.get("9", []) == [] and "9" not in lus
+    lectures = []
+    monkeypatch.setattr(lecture, "_texte_bloc", lambda b: lectures.append(b) or lecture._lire_bloc(b))
+    lus = lecture.TextesArticles(blocs)
+    assert "2.1" in lus and "9" not in lus and lectures == []
+    assert lus["2.1"] == attendus["2.1"] and lus["2.1"] is lus.get("2.1")
+    assert lectures == blocs[8:11]
+
+
 def test_textes_des_blocs_gardes_memes_faits_que_sans_memoire(monkeypatch):
     """Le texte des blocs gardé sous leur identité (blocs des clauses, partagés) : les faits lus dans les pièces
     (textes des articles, lots, contenu des lots du CCTP, critères) sont ceux d'une lecture sans mémoire, pour des

@@ -4,6 +4,7 @@ dérogations récapitulées ; et les contrôles juridiques appliqués à ces fai
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -106,21 +107,59 @@ def _est_tableau_de_lots(b: Bloc) -> bool:
 
 def textes_articles(blocs: list[Bloc]) -> dict[str, list[str]]:
     """Lignes de texte de chaque article (« 6 ») et sous-article (« 6.2 ») d'une pièce, titres numérotés exclus."""
-    textes: dict[str, list[str]] = {}
-    courants: list[str] = []
-    for b in blocs:
-        if isinstance(b, Titre) and b.niveau <= 2:
-            numero = relecture.RE_NUMERO_TITRE.match(b.texte)
-            if numero:
-                courants = (courants[:1] if b.niveau == 2 else []) + [numero.group(1)]
-                for n in courants:
-                    textes.setdefault(n, [])
-                continue
-        if courants:
-            lignes = _texte_bloc(b)[1]
-            for n in courants:
-                textes[n].extend(lignes)
-    return textes
+    return dict(TextesArticles(blocs).items())
+
+
+class TextesArticles(Mapping[str, list[str]]):
+    """`textes_articles(blocs)`, lu à la demande : les numéros des articles sont relevés d'abord (titres seuls) ;
+    les lignes d'un article ne sont réunies que s'il est lu, une fois. Les contrôles n'en citent que quelques-uns
+    (preuves) : les lignes de tous les articles, réunies pour chaque consultation, n'étaient presque jamais lues.
+    Les blocs ne doivent pas changer tant qu'elle sert (ceux des pièces assemblées ne changent jamais)."""
+
+    def __init__(self, blocs: list[Bloc]) -> None:
+        self._blocs = blocs
+        # numéro de chaque article, dans l'ordre → (premier bloc, bloc suivant le dernier, fois) de chaque suite de
+        # blocs entre deux titres numérotés qui lui appartient ; un numéro peut y compter deux fois (« 6 » sous un
+        # article « 6 ») : ses lignes aussi
+        self._suites: dict[str, list[tuple[int, int, int]]] = {}
+        self._lues: dict[str, list[str]] = {}
+        courants: tuple[str, ...] = ()
+        debut = 0
+        for i, b in enumerate(blocs):
+            if isinstance(b, Titre) and b.niveau <= 2:
+                numero = relecture.RE_NUMERO_TITRE.match(b.texte)
+                if numero:
+                    self._fermer(courants, debut, i)
+                    courants = (courants[:1] if b.niveau == 2 else ()) + (numero.group(1),)
+                    for n in courants:
+                        self._suites.setdefault(n, [])
+                    debut = i + 1
+        self._fermer(courants, debut, len(blocs))
+
+    def _fermer(self, courants: tuple[str, ...], debut: int, fin: int) -> None:
+        if debut < fin:
+            for n in dict.fromkeys(courants):
+                self._suites[n].append((debut, fin, courants.count(n)))
+
+    def __getitem__(self, numero: str) -> list[str]:
+        lignes = self._lues.get(numero)
+        if lignes is None:
+            suites = self._suites[numero]
+            lignes = []
+            for debut, fin, fois in suites:
+                for b in self._blocs[debut:fin]:
+                    lignes.extend(_texte_bloc(b)[1] * fois)
+            self._lues[numero] = lignes
+        return lignes
+
+    def __contains__(self, numero: object) -> bool:  # sans réunir ses lignes
+        return numero in self._suites
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._suites)
+
+    def __len__(self) -> int:
+        return len(self._suites)
 
 
 def _contenu_des_lots(blocs: list[Bloc], lots: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -194,7 +233,7 @@ def faits_des_pieces(analyse: Analyse, corps: dict[str, list[Bloc]]) -> dict[str
         "lots_par_piece": {doc: trouves for doc, (trouves, _) in lus.items()},
         "lots_divergents": [f"{doc}, {ligne}" for doc, (_, divergentes) in lus.items() for ligne in divergentes],
         "derogations": _derogations(analyse, corps.get("CCAP", [])),
-        "textes_articles": {doc: textes_articles(blocs) for doc, blocs in corps.items()},
+        "textes_articles": {doc: TextesArticles(blocs) for doc, blocs in corps.items()},  # lus à la demande
         "contenu_lots_cctp": _contenu_des_lots(corps.get("CCTP", []), lots),
         "criteres_absents": _criteres_absents(analyse, corps),
     }
