@@ -85,28 +85,51 @@ def _depickler(octets: bytes) -> Any:
         return pickle.loads(octets)
 
 
+class _Garde(weakref.ref):
+    """Référence faible à l'objet d'une entrée de `ParObjet`, qui sait sous quelle clé elle est rangée."""
+
+    __slots__ = ("cle",)
+
+
 class ParObjet:
     """Résultats calculés une fois par objet vivant (catalogue chargé, questionnaire, document YAML, bloc), dans ce
-    processus, sous l'identité de l'objet. L'entrée garde l'objet : son identifiant ne peut pas resservir à un autre
-    tant qu'elle est là. `aussi` : objets dont le résultat dépend encore (attributs qu'on peut remplacer), comparés
-    par identité. Bornée : vidée quand elle a atteint `maximum` objets."""
+    processus, sous l'identité de l'objet. `aussi` : objets dont le résultat dépend encore (attributs qu'on peut
+    remplacer), comparés par identité.
+
+    L'entrée ne garde pas l'objet (référence faible) : elle s'en va avec lui, et son identifiant ne peut pas resservir
+    à un autre tant qu'elle est là. Les blocs propres à une consultation (tableaux des lots, phrases qui citent une
+    réponse) ne vivent pas plus longtemps qu'elle ; ceux des clauses communes, gardés par les mémoires du Markdown,
+    gardent leurs résultats d'une consultation à l'autre : la mémoire ne croît pas avec la taille d'un lot. Un objet
+    sans référence faible possible (dictionnaire) est gardé par son entrée. Bornée : vidée quand elle a atteint
+    `maximum` objets."""
 
     def __init__(self, maximum: int) -> None:
         self.maximum = maximum
-        self._entrees: dict[int, tuple[Any, tuple[Any, ...], Any]] = {}
+        self._entrees: dict[int, tuple[Any, tuple[Any, ...], Any]] = {}  # id → (garde ou objet, aussi, résultat)
 
     def obtenir(self, objet: Any, calcul: Callable[[], Any], aussi: tuple[Any, ...] = ()) -> Any:
         deja = self._entrees.get(id(objet))
         # sans `aussi` (presque tous les appels, des milliers par consultation), sans générateur à créer
-        if deja is not None and deja[0] is objet and (
+        if deja is not None and (deja[0] is objet or (type(deja[0]) is _Garde and deja[0]() is objet)) and (
                 not deja[1] if not aussi
                 else len(deja[1]) == len(aussi) and all(a is b for a, b in zip(deja[1], aussi))):
             return deja[2]
         resultat = calcul()
         if len(self._entrees) >= self.maximum:
             self._entrees.clear()
-        self._entrees[id(objet)] = (objet, aussi, resultat)
+        try:
+            garde: Any = _Garde(objet, self._oublier)
+            garde.cle = id(objet)
+        except TypeError:  # pas de référence faible possible : l'entrée garde l'objet
+            garde = objet
+        self._entrees[id(objet)] = (garde, aussi, resultat)
         return resultat
+
+    def _oublier(self, garde: _Garde) -> None:
+        """L'objet d'une entrée n'est plus : l'entrée s'en va (si elle n'a pas déjà été remplacée)."""
+        deja = self._entrees.get(garde.cle)
+        if deja is not None and deja[0] is garde:
+            del self._entrees[garde.cle]
 
     def vider(self) -> None:
         self._entrees.clear()

@@ -450,7 +450,7 @@ class Memoire:
     seuls les textes jamais vus sont cherchés, tous ensemble (`_chercher`). Bornée : vidée au-delà de MAXIMUM textes.
     """
 
-    MAXIMUM = 50_000
+    MAXIMUM = 10_000  # ≈ 3 Mio ; vidée, elle reprend de la mémoire disque les textes communs, sans les chercher
 
     def __init__(self, liste: list[Regle], disque: bool = True) -> None:
         self.motifs = _motifs(liste)
