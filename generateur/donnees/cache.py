@@ -142,15 +142,18 @@ class Memoire:
     """Dictionnaire texte → résultat gardé sur disque entre deux commandes (pickle, écrit à la fin du processus).
 
     `version` : empreinte de tout ce dont dépend le résultat (voir `empreinte`) ; une autre version est un autre
-    fichier. Au plus `maximum` entrées : au-delà, seules celles servies par ce processus sont gardées (les textes
-    propres à une ancienne consultation s'en vont). Lu et écrit par le seul processus principal ; les processus de
-    calcul d'un lot (fork) en héritent en mémoire.
+    fichier. Le fichier garde au plus `maximum` entrées et ≈ `octets` octets (chaque commande le relit en entier) :
+    au-delà, seules les entrées servies par ce processus sont gardées, les plus servies d'abord (les textes communs
+    à beaucoup de consultations d'un lot passent avant ceux propres à une seule, et ceux propres à une ancienne
+    consultation s'en vont). Lu et écrit par le seul processus principal ; les processus de calcul d'un lot (fork)
+    en héritent en mémoire.
     """
 
-    def __init__(self, nom: str, version: str, maximum: int) -> None:
-        self.nom, self.version, self.maximum = nom, version, maximum
+    def __init__(self, nom: str, version: str, maximum: int, octets: int = 8 << 20) -> None:
+        self.nom, self.version, self.maximum, self.octets = nom, version, maximum, octets
         self._entrees: dict[str, Any] | None = None
-        self._servies: set[str] = set()
+        self._servies: dict[str, int] = {}  # clé → fois servie (lue ou écrite) par ce processus
+        self._trop_grand = False  # fichier lu au-delà des bornes (écrit par une version antérieure) : à réécrire
         self._modifiee = False
         self._pid = os.getpid()
         _MEMOIRES.add(self)
@@ -165,9 +168,11 @@ class Memoire:
             fichier = self._fichier()
             if fichier is not None:
                 try:
-                    contenu = _depickler(fichier.read_bytes())
+                    octets = fichier.read_bytes()
+                    contenu = _depickler(octets)
                     if isinstance(contenu, dict):
                         self._entrees = contenu
+                        self._trop_grand = len(contenu) > self.maximum or len(octets) > self.octets
                 except Exception:  # noqa: BLE001 - fichier absent, abîmé ou d'une autre version : on s'en passe
                     pass
                 atexit.register(self.enregistrer)
@@ -176,7 +181,8 @@ class Memoire:
     def lire(self, cle: str) -> Any:
         valeur = self.entrees().get(cle)
         if valeur is not None:
-            self._servies.add(cle)
+            servies = self._servies
+            servies[cle] = servies.get(cle, 0) + 1
         return valeur
 
     def ecrire(self, cles_valeurs: Iterable[tuple[str, Any]]) -> None:
@@ -184,32 +190,46 @@ class Memoire:
         un serveur ou un lot ; les processus de calcul gardent leurs propres caches en mémoire)."""
         if os.getpid() != self._pid:
             return
-        entrees = self.entrees()
+        entrees, servies = self.entrees(), self._servies
         for cle, valeur in cles_valeurs:
             if len(entrees) >= 2 * self.maximum:
                 break
             entrees[cle] = valeur
-            self._servies.add(cle)
+            servies[cle] = servies.get(cle, 0) + 1
             self._modifiee = True
 
     def enregistrer(self) -> None:
-        """En fin de processus : les entrées, si elles ont changé (jamais depuis un processus de calcul forké)."""
-        if not self._modifiee or self._entrees is None or os.getpid() != self._pid:
+        """En fin de processus : les entrées, si elles ont changé (jamais depuis un processus de calcul forké), dans
+        les bornes du fichier (`maximum` entrées, ≈ `octets` octets)."""
+        if not (self._modifiee or self._trop_grand) or self._entrees is None or os.getpid() != self._pid:
             return
         fichier = self._fichier()
         if fichier is None:
             return
         entrees = self._entrees
-        if len(entrees) > self.maximum:
-            entrees = {c: v for c, v in entrees.items() if c in self._servies}
         try:
-            ecrire_atomique(fichier, pickle.dumps(entrees, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
+            contenu = pickle.dumps(entrees, protocol=pickle.HIGHEST_PROTOCOL)
+            if len(entrees) > self.maximum or len(contenu) > self.octets:
+                # les plus servies d'abord (à égalité : dans l'ordre où elles ont été servies la première fois)
+                servies = sorted((c for c in self._servies if c in entrees), key=self._servies.__getitem__,
+                                 reverse=True)[:self.maximum]
+                while servies:
+                    contenu = pickle.dumps({c: entrees[c] for c in servies}, protocol=pickle.HIGHEST_PROTOCOL)
+                    if len(contenu) <= self.octets:
+                        break
+                    # en proportion de ce qui dépasse (les entrées n'ont pas toutes la même taille : on recommence)
+                    servies = servies[:min(len(servies) - 1, len(servies) * self.octets // len(contenu))]
+                else:
+                    contenu = pickle.dumps({}, protocol=pickle.HIGHEST_PROTOCOL)
+            ecrire_atomique(fichier, contenu, durable=False)
+            _borner(fichier.parent, MEMOIRES_MAX, ".pickle")  # les fichiers des versions passées du code s'en vont
         except (OSError, pickle.PicklingError):
             pass
-        self._modifiee = False
+        self._modifiee = self._trop_grand = False
 
 
 _MEMOIRES: weakref.WeakSet[Memoire] = weakref.WeakSet()  # mémoires vivantes de ce processus
+MEMOIRES_MAX = 32  # fichiers gardés dans le dossier des mémoires au plus (un par mémoire et version du code)
 
 
 def charger_memoires() -> None:
