@@ -309,6 +309,59 @@ def test_memoire_par_objet_suit_l_objet_et_ses_dependances():
     assert len(memoire) == 1  # pleine : vidée avant d'en garder un autre
 
 
+def test_memoire_par_objet_ne_garde_pas_l_objet():
+    """cache.ParObjet : l'entrée d'un objet (bloc propre à une consultation) s'en va avec lui au lieu de le garder en
+    vie jusqu'à ce que la mémoire soit pleine : la mémoire d'un lot ne croît pas avec sa taille. Tant qu'il vit, son
+    résultat est repris ; un objet sans référence faible possible (liste) est gardé par son entrée."""
+    import gc
+    import weakref
+
+    from generateur.donnees import cache
+    from generateur.pieces.blocs import Paragraphe, Segment
+
+    memoire = cache.ParObjet(100)
+    blocs = [Paragraphe([Segment(f"texte {i}")]) for i in range(10)]
+    refs = [weakref.ref(b) for b in blocs]
+    assert [memoire.obtenir(b, lambda b=b: b.segments[0].texte) for b in blocs] == [f"texte {i}" for i in range(10)]
+    assert memoire.obtenir(blocs[3], lambda: "recalculé") == "texte 3" and len(memoire) == 10
+    del blocs[5:]
+    gc.collect()
+    assert [r() is None for r in refs] == [False] * 5 + [True] * 5
+    assert len(memoire) == 5
+    assert memoire.obtenir(blocs[0], lambda: "recalculé") == "texte 0"
+    liste = [1]
+    assert memoire.obtenir(liste, lambda: "liste") == memoire.obtenir(liste, lambda: "autre") == "liste"
+
+
+def test_memoire_disque_bornee_garde_les_entrees_les_plus_servies(tmp_path, monkeypatch):
+    """cache.Memoire : le fichier, relu en entier par chaque commande, reste sous sa borne en octets ; au-delà, les
+    entrées les plus servies par le processus qui l'écrit (textes communs aux consultations d'un lot) sont gardées,
+    celles d'une seule consultation s'en vont. Un fichier trop grand (version antérieure) est réécrit borné."""
+    import pickle
+    import weakref
+
+    from generateur.donnees import cache
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "_MEMOIRES", weakref.WeakSet())
+    fichier = tmp_path / "cache" / "memoires" / "essai-v1.pickle"
+    memoire = cache.Memoire("essai", "v1", maximum=1000, octets=2000)
+    memoire.ecrire((f"commun {i}", "x" * 50) for i in range(10))
+    for _ in range(3):  # trois consultations : les textes communs servis à chacune, plus chacune les siens
+        for i in range(10):
+            assert memoire.lire(f"commun {i}") == "x" * 50
+        memoire.ecrire((f"propre {_} {i}", "y" * 50) for i in range(40))
+    memoire.enregistrer()
+    gardees = pickle.loads(fichier.read_bytes())
+    assert len(fichier.read_bytes()) <= 2000
+    assert {f"commun {i}" for i in range(10)} <= set(gardees) and len(gardees) < 130
+    fichier.write_bytes(pickle.dumps({f"ancien {i}": "z" * 50 for i in range(200)}))  # écrit sans borne
+    relue = cache.Memoire("essai", "v1", maximum=1000, octets=2000)
+    assert relue.lire("ancien 7") == "z" * 50
+    relue.enregistrer()  # rien d'écrit par ce processus, mais le fichier dépasse sa borne
+    assert len(fichier.read_bytes()) <= 2000 and pickle.loads(fichier.read_bytes()) == {"ancien 7": "z" * 50}
+
+
 def test_memoire_des_motifs_pleine_garde_les_textes_des_pieces(monkeypatch):
     """La mémoire des motifs vidée parce que pleine garde ce qu'elle a lu des pièces relues (pas seulement leurs
     textes nouveaux) : mêmes correspondances qu'une mémoire neuve ; `trouves` lit lui-même les textes qui manquent."""

@@ -85,28 +85,51 @@ def _depickler(octets: bytes) -> Any:
         return pickle.loads(octets)
 
 
+class _Garde(weakref.ref):
+    """Référence faible à l'objet d'une entrée de `ParObjet`, qui sait sous quelle clé elle est rangée."""
+
+    __slots__ = ("cle",)
+
+
 class ParObjet:
     """Résultats calculés une fois par objet vivant (catalogue chargé, questionnaire, document YAML, bloc), dans ce
-    processus, sous l'identité de l'objet. L'entrée garde l'objet : son identifiant ne peut pas resservir à un autre
-    tant qu'elle est là. `aussi` : objets dont le résultat dépend encore (attributs qu'on peut remplacer), comparés
-    par identité. Bornée : vidée quand elle a atteint `maximum` objets."""
+    processus, sous l'identité de l'objet. `aussi` : objets dont le résultat dépend encore (attributs qu'on peut
+    remplacer), comparés par identité.
+
+    L'entrée ne garde pas l'objet (référence faible) : elle s'en va avec lui, et son identifiant ne peut pas resservir
+    à un autre tant qu'elle est là. Les blocs propres à une consultation (tableaux des lots, phrases qui citent une
+    réponse) ne vivent pas plus longtemps qu'elle ; ceux des clauses communes, gardés par les mémoires du Markdown,
+    gardent leurs résultats d'une consultation à l'autre : la mémoire ne croît pas avec la taille d'un lot. Un objet
+    sans référence faible possible (dictionnaire) est gardé par son entrée. Bornée : vidée quand elle a atteint
+    `maximum` objets."""
 
     def __init__(self, maximum: int) -> None:
         self.maximum = maximum
-        self._entrees: dict[int, tuple[Any, tuple[Any, ...], Any]] = {}
+        self._entrees: dict[int, tuple[Any, tuple[Any, ...], Any]] = {}  # id → (garde ou objet, aussi, résultat)
 
     def obtenir(self, objet: Any, calcul: Callable[[], Any], aussi: tuple[Any, ...] = ()) -> Any:
         deja = self._entrees.get(id(objet))
         # sans `aussi` (presque tous les appels, des milliers par consultation), sans générateur à créer
-        if deja is not None and deja[0] is objet and (
+        if deja is not None and (deja[0] is objet or (type(deja[0]) is _Garde and deja[0]() is objet)) and (
                 not deja[1] if not aussi
                 else len(deja[1]) == len(aussi) and all(a is b for a, b in zip(deja[1], aussi))):
             return deja[2]
         resultat = calcul()
         if len(self._entrees) >= self.maximum:
             self._entrees.clear()
-        self._entrees[id(objet)] = (objet, aussi, resultat)
+        try:
+            garde: Any = _Garde(objet, self._oublier)
+            garde.cle = id(objet)
+        except TypeError:  # pas de référence faible possible : l'entrée garde l'objet
+            garde = objet
+        self._entrees[id(objet)] = (garde, aussi, resultat)
         return resultat
+
+    def _oublier(self, garde: _Garde) -> None:
+        """L'objet d'une entrée n'est plus : l'entrée s'en va (si elle n'a pas déjà été remplacée)."""
+        deja = self._entrees.get(garde.cle)
+        if deja is not None and deja[0] is garde:
+            del self._entrees[garde.cle]
 
     def vider(self) -> None:
         self._entrees.clear()
@@ -119,15 +142,18 @@ class Memoire:
     """Dictionnaire texte → résultat gardé sur disque entre deux commandes (pickle, écrit à la fin du processus).
 
     `version` : empreinte de tout ce dont dépend le résultat (voir `empreinte`) ; une autre version est un autre
-    fichier. Au plus `maximum` entrées : au-delà, seules celles servies par ce processus sont gardées (les textes
-    propres à une ancienne consultation s'en vont). Lu et écrit par le seul processus principal ; les processus de
-    calcul d'un lot (fork) en héritent en mémoire.
+    fichier. Le fichier garde au plus `maximum` entrées et ≈ `octets` octets (chaque commande le relit en entier) :
+    au-delà, seules les entrées servies par ce processus sont gardées, les plus servies d'abord (les textes communs
+    à beaucoup de consultations d'un lot passent avant ceux propres à une seule, et ceux propres à une ancienne
+    consultation s'en vont). Lu et écrit par le seul processus principal ; les processus de calcul d'un lot (fork)
+    en héritent en mémoire.
     """
 
-    def __init__(self, nom: str, version: str, maximum: int) -> None:
-        self.nom, self.version, self.maximum = nom, version, maximum
+    def __init__(self, nom: str, version: str, maximum: int, octets: int = 8 << 20) -> None:
+        self.nom, self.version, self.maximum, self.octets = nom, version, maximum, octets
         self._entrees: dict[str, Any] | None = None
-        self._servies: set[str] = set()
+        self._servies: dict[str, int] = {}  # clé → fois servie (lue ou écrite) par ce processus
+        self._trop_grand = False  # fichier lu au-delà des bornes (écrit par une version antérieure) : à réécrire
         self._modifiee = False
         self._pid = os.getpid()
         _MEMOIRES.add(self)
@@ -142,9 +168,11 @@ class Memoire:
             fichier = self._fichier()
             if fichier is not None:
                 try:
-                    contenu = _depickler(fichier.read_bytes())
+                    octets = fichier.read_bytes()
+                    contenu = _depickler(octets)
                     if isinstance(contenu, dict):
                         self._entrees = contenu
+                        self._trop_grand = len(contenu) > self.maximum or len(octets) > self.octets
                 except Exception:  # noqa: BLE001 - fichier absent, abîmé ou d'une autre version : on s'en passe
                     pass
                 atexit.register(self.enregistrer)
@@ -153,7 +181,8 @@ class Memoire:
     def lire(self, cle: str) -> Any:
         valeur = self.entrees().get(cle)
         if valeur is not None:
-            self._servies.add(cle)
+            servies = self._servies
+            servies[cle] = servies.get(cle, 0) + 1
         return valeur
 
     def ecrire(self, cles_valeurs: Iterable[tuple[str, Any]]) -> None:
@@ -161,32 +190,46 @@ class Memoire:
         un serveur ou un lot ; les processus de calcul gardent leurs propres caches en mémoire)."""
         if os.getpid() != self._pid:
             return
-        entrees = self.entrees()
+        entrees, servies = self.entrees(), self._servies
         for cle, valeur in cles_valeurs:
             if len(entrees) >= 2 * self.maximum:
                 break
             entrees[cle] = valeur
-            self._servies.add(cle)
+            servies[cle] = servies.get(cle, 0) + 1
             self._modifiee = True
 
     def enregistrer(self) -> None:
-        """En fin de processus : les entrées, si elles ont changé (jamais depuis un processus de calcul forké)."""
-        if not self._modifiee or self._entrees is None or os.getpid() != self._pid:
+        """En fin de processus : les entrées, si elles ont changé (jamais depuis un processus de calcul forké), dans
+        les bornes du fichier (`maximum` entrées, ≈ `octets` octets)."""
+        if not (self._modifiee or self._trop_grand) or self._entrees is None or os.getpid() != self._pid:
             return
         fichier = self._fichier()
         if fichier is None:
             return
         entrees = self._entrees
-        if len(entrees) > self.maximum:
-            entrees = {c: v for c, v in entrees.items() if c in self._servies}
         try:
-            ecrire_atomique(fichier, pickle.dumps(entrees, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
+            contenu = pickle.dumps(entrees, protocol=pickle.HIGHEST_PROTOCOL)
+            if len(entrees) > self.maximum or len(contenu) > self.octets:
+                # les plus servies d'abord (à égalité : dans l'ordre où elles ont été servies la première fois)
+                servies = sorted((c for c in self._servies if c in entrees), key=self._servies.__getitem__,
+                                 reverse=True)[:self.maximum]
+                while servies:
+                    contenu = pickle.dumps({c: entrees[c] for c in servies}, protocol=pickle.HIGHEST_PROTOCOL)
+                    if len(contenu) <= self.octets:
+                        break
+                    # en proportion de ce qui dépasse (les entrées n'ont pas toutes la même taille : on recommence)
+                    servies = servies[:min(len(servies) - 1, len(servies) * self.octets // len(contenu))]
+                else:
+                    contenu = pickle.dumps({}, protocol=pickle.HIGHEST_PROTOCOL)
+            ecrire_atomique(fichier, contenu, durable=False)
+            _borner(fichier.parent, MEMOIRES_MAX, ".pickle")  # les fichiers des versions passées du code s'en vont
         except (OSError, pickle.PicklingError):
             pass
-        self._modifiee = False
+        self._modifiee = self._trop_grand = False
 
 
 _MEMOIRES: weakref.WeakSet[Memoire] = weakref.WeakSet()  # mémoires vivantes de ce processus
+MEMOIRES_MAX = 32  # fichiers gardés dans le dossier des mémoires au plus (un par mémoire et version du code)
 
 
 def charger_memoires() -> None:

@@ -29,7 +29,7 @@ def euros(valeur: Any) -> str:
 
 # Les mises en forme Babel sont mises en cache sur la valeur décimale (Babel convertit de même tout
 # nombre en Decimal(str(valeur))) : en lot, les mêmes taux et montants reviennent sans cesse.
-@lru_cache(maxsize=2048)
+@lru_cache(maxsize=512)
 def _euros(valeur: Decimal) -> str:
     return format_currency(valeur, "EUR", locale=LOCALE).replace(ESPACE_FINE, INSECABLE)
 
@@ -49,7 +49,7 @@ def nombre(valeur: Any, decimales: int = 0) -> str:
     return _nombre(Decimal(str(valeur)), decimales)
 
 
-@lru_cache(maxsize=2048)
+@lru_cache(maxsize=512)
 def _nombre(valeur: Decimal, decimales: int) -> str:
     motif = "#,##0" + ("." + "#" * decimales if decimales else "")
     return format_decimal(valeur, format=motif, locale=LOCALE).replace(ESPACE_FINE, INSECABLE)

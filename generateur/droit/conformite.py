@@ -141,7 +141,7 @@ def normaliser(valeur: Any) -> str:
     return _normaliser_texte(str(valeur))
 
 
-@lru_cache(maxsize=8192)  # les mêmes textes du catalogue (libellés des contrôles, notes des clauses) à chaque consultation
+@lru_cache(maxsize=1024)  # les mêmes textes du catalogue (libellés des contrôles, notes des clauses) à chaque consultation
 def _normaliser_texte(texte: str) -> str:
     return _BLANCS.sub(" ", texte).strip()
 
@@ -493,7 +493,7 @@ def _verifier(analyse: Analyse, pieces: dict[str, Any], precedent: Conformite | 
     return Conformite(verdicts, etablis, list(pieces.get("defauts_relecture", [])))
 
 
-@lru_cache(maxsize=8192)  # les lignes des articles cités, relues pour chaque preuve cherchée
+@lru_cache(maxsize=1024)  # les lignes des articles cités, relues pour chaque preuve cherchée
 def _comparable(texte: str) -> str:
     return " ".join(texte.replace("\u00a0", " ").replace("\u202f", " ").replace("’", "'").split()).casefold()
 

@@ -550,7 +550,7 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
                                                   for g in groupes(taches, proprietaire)}
             with barre(len(taches), progression) as b:
                 for future in as_completed(futures):
-                    groupe = futures[future]
+                    groupe = futures.pop(future)  # terminée : ni elle ni son résultat ne restent (mémoire plate)
                     try:
                         rapports.extend(future.result())
                     except Exception as exc:  # noqa: BLE001 - processus de calcul perdu : ses consultations sont en échec

@@ -450,16 +450,17 @@ class Memoire:
     seuls les textes jamais vus sont cherchés, tous ensemble (`_chercher`). Bornée : vidée au-delà de MAXIMUM textes.
     """
 
-    MAXIMUM = 50_000
+    MAXIMUM = 10_000  # ≈ 3 Mio ; vidée, elle reprend de la mémoire disque les textes communs, sans les chercher
 
     def __init__(self, liste: list[Regle], disque: bool = True) -> None:
         self.motifs = _motifs(liste)
         self.lus: dict[str, tuple[tuple[int, list[Correspondance]], ...]] = {}  # texte → (motif, trouvés), non vides
-        # ce que les commandes précédentes ont trouvé avec les mêmes motifs (cache disque de l'utilisateur)
+        # ce que les commandes précédentes ont trouvé avec les mêmes motifs (cache disque de l'utilisateur ; fichier
+        # relu en entier par chaque commande : 512 Kio au plus, une consultation en garde 190 à 280)
         self.disque = cache.Memoire("relecture", cache.empreinte(
             cache.sources(__file__), SEPARATEUR,
-            *(f"{m.pattern}\0{m.flags}" if m is not None else "-" for m in self.motifs)), maximum=10_000) \
-            if disque else None
+            *(f"{m.pattern}\0{m.flags}" if m is not None else "-" for m in self.motifs)), maximum=10_000,
+            octets=512 * 1024) if disque else None
 
     def lire(self, pieces: dict[str, Piece]) -> None:
         """Cherche tous les motifs dans les textes des `pieces` qui n'ont pas encore été lus ; ensuite, tous les
