@@ -176,6 +176,24 @@ def test_unites_gardees_memes_pieces_que_neuves(monkeypatch):
     assert len(relecture._UNITES) == 1
 
 
+def _lignes_par_article(blocs: list) -> dict[str, list[str]]:
+    """Lecture de référence des lignes de chaque article (numéros de niveau 1 et 2), tous les blocs dans l'ordre."""
+    from generateur.pieces import lecture
+    from generateur.pieces.blocs import Titre
+    textes: dict[str, list[str]] = {}
+    courants: list[str] = []
+    for b in blocs:
+        numero = lecture.relecture.RE_NUMERO_TITRE.match(b.texte) if isinstance(b, Titre) else None
+        if numero and b.niveau <= 2:
+            courants = (courants[:1] if b.niveau == 2 else []) + [numero.group(1)]
+            for n in courants:
+                textes.setdefault(n, [])
+            continue
+        for n in courants:
+            textes[n] += [ligne for ligne in lecture.texte_blocs([b]).split("\n") if ligne.strip()]
+    return textes
+
+
 def test_textes_des_articles_lus_a_la_demande(monkeypatch):
     """Les lignes des articles d'une pièce (faits des contrôles, preuves) lues à la demande : mêmes numéros, dans le
     même ordre, et mêmes lignes que la lecture de tous les blocs d'un coup, y compris un sous-article avant tout
@@ -184,18 +202,7 @@ def test_textes_des_articles_lus_a_la_demande(monkeypatch):
     from generateur.pieces import lecture
     from generateur.pieces.blocs import Paragraphe, Segment, Titre
 
-    def lire_tout(blocs):  # lecture de référence : tous les blocs, dans l'ordre
-        textes, courants = {}, []
-        for b in blocs:
-            numero = lecture.relecture.RE_NUMERO_TITRE.match(b.texte) if isinstance(b, Titre) else None
-            if numero and b.niveau <= 2:
-                courants = (courants[:1] if b.niveau == 2 else []) + [numero.group(1)]
-                for n in courants:
-                    textes.setdefault(n, [])
-                continue
-            for n in courants:
-                textes[n] += [ligne for ligne in lecture.texte_blocs([b]).split("\n") if ligne.strip()]
-        return textes
+    lire_tout = _lignes_par_article  # lecture de référence : tous les blocs, dans l'ordre
 
     def p(t):
         return Paragraphe([Segment(t)])
@@ -226,7 +233,6 @@ def test_textes_des_blocs_gardes_memes_faits_que_sans_memoire(monkeypatch):
     from generateur.droit.regles import preparer
     from generateur.pieces import lecture
     from generateur.pieces.assemblage import blocs_document
-    from generateur.pieces.blocs import Titre
 
     def faits(exemple: str) -> tuple[dict, dict]:
         analyse = preparer(EXEMPLES / exemple, RACINE)
@@ -245,18 +251,7 @@ def test_textes_des_blocs_gardes_memes_faits_que_sans_memoire(monkeypatch):
         for doc, blocs in corps.items():
             # texte comparable d'une pièce fait de celui de chaque bloc : celui de son texte entier
             assert lecture._comparable_blocs(blocs) == lecture._comparable(lecture.texte_blocs(blocs)), doc
-            attendus: dict[str, list[str]] = {}
-            courants: list[str] = []
-            for b in blocs:
-                numero = lecture.relecture.RE_NUMERO_TITRE.match(b.texte) if isinstance(b, Titre) else None
-                if numero and b.niveau <= 2:
-                    courants = (courants[:1] if b.niveau == 2 else []) + [numero.group(1)]
-                    for n in courants:
-                        attendus.setdefault(n, [])
-                    continue
-                for n in courants:
-                    attendus[n] += [ligne for ligne in lecture.texte_blocs([b]).split("\n") if ligne.strip()]
-            assert gardes["textes_articles"][doc] == attendus, doc
+            assert gardes["textes_articles"][doc] == _lignes_par_article(blocs), doc
     assert suite[0][1][1] == suite[2][1][1] != suite[1][1][1]
 
 
