@@ -899,3 +899,27 @@ def test_conditions_repetees_evaluees_une_fois_meme_selection(exemple, monkeypat
         else:
             assert (s.retenue, s.lots) == (bool(evaluer(s.clause.condition, ctx)), [])
             assert s.lues == {c: regles.en_json(regles._lire(ctx, c)) for c in chemins}
+
+
+def test_contexte_direct_lit_les_noms_comme_jinja():
+    """Le contexte du bac à sable lit ses variables dans les dictionnaires du ChainMap, sans passer par Jinja : même
+    valeur que le contexte de Jinja pour un nom des variables, un nom global masqué par une variable, un nom global
+    d'une carte imbriquée, un nom absent (non défini)."""
+    from collections import ChainMap
+
+    from jinja2.runtime import Context, missing
+
+    from generateur.droit.expressions import ENV_EXPRESSIONS, ContexteDirect
+
+    assert "resolve_or_missing" in ContexteDirect.__dict__  # la lecture directe est bien celle de la classe
+    variables = {"montant": 12, "range": "masqué"}
+    globales = ChainMap({"taux": 5}, {"taux": 9, "range": range, "seul": "imbriqué"})
+    parent = ChainMap(variables, globales)
+    direct = ContexteDirect(ENV_EXPRESSIONS, parent, None, {}, globals=globales)
+    jinja = Context(ENV_EXPRESSIONS, parent, None, {}, globals=globales)
+    for nom in ("montant", "range", "taux", "seul", "absent"):
+        assert direct.resolve_or_missing(nom) == jinja.resolve_or_missing(nom), nom
+    assert direct.resolve_or_missing("absent") is missing
+    assert [direct.resolve_or_missing(n) for n in ("range", "taux", "seul")] == ["masqué", 5, "imbriqué"]
+    variables["montant"] = 13  # lu au moment de la lecture, pas à la création du contexte
+    assert direct.resolve_or_missing("montant") == 13

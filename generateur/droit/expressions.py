@@ -244,6 +244,10 @@ def _cartes(table: Any) -> tuple[Any, ...]:
     return tuple(cartes)
 
 
+def _noms_globaux(globals: Any) -> set[str]:
+    return set().union(*globals.maps) if type(globals) is ChainMap else set(globals)
+
+
 class ContexteDirect(Context):
     """Contexte Jinja dont les variables sont lues directement dans les dictionnaires d'un `ChainMap` (le contexte
     de dce, puis les variables globales) : `Context.resolve_or_missing` passe par `ChainMap.__contains__` puis
@@ -260,10 +264,6 @@ class ContexteDirect(Context):
         if globals is not None:  # les variables globales d'un modèle : ChainMap, que set() parcourrait en Python
             self.globals_keys = _noms_globaux(globals)
         self._cartes = _cartes(parent)
-
-
-def _noms_globaux(globals: Any) -> set[str]:
-    return set().union(*globals.maps) if type(globals) is ChainMap else set(globals)
 
     def resolve_or_missing(self, key: str) -> Any:
         variables = self.vars
