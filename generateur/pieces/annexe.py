@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
+from typing import Any, Callable
 
 from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Titre
 from ..droit.conformite import Conformite, normaliser
@@ -155,11 +155,14 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True,
     niveaux = par_niveau(analyse)
     legales = {l.action.id for l in niveaux["obligation_legale"]} - {a.id for a, _ in paires}
     decp = considerations_decp(analyse)
+    a_valider = clauses_a_valider(analyse)
 
     def article(n: int, texte: str) -> None:
-        t = Titre(1, f"Article {n} – {texte}", f"_Toc_art_{n}")
-        corps.append(t)
-        titres.append(t)
+        _article(corps, titres, n, texte)
+
+    def reprendre(partie: tuple[list[Bloc], list[Titre]]) -> None:
+        corps.extend(partie[0])
+        titres.extend(partie[1])
 
     def puce(debut: str, suite: str) -> ElementListe:
         return ElementListe([Segment(debut + f"{NBSP}: ", True), Segment(suite)])
@@ -189,7 +192,6 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True,
         en_bref.append(puce("À corriger", f"{v.libelle} ({', '.join(v.articles)})."))
     for v in conformite.a_verifier:
         en_bref.append(puce("À vérifier", f"{v.libelle} ({', '.join(v.articles)})."))
-    a_valider = clauses_a_valider(analyse)
     if a_valider:
         en_bref.append(puce("À faire valider", f"{pluriel(len(a_valider), 'clause retenue dont la source juridique', 'clauses retenues dont la source juridique')} "
                                                f"n'est pas entièrement vérifiée (article 5)."))
@@ -197,18 +199,7 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True,
     corps.append(tableau([["Ce qui a été vérifié", "Résultat"]]
                           + [[v.libelle, v.libelle_statut] for v in conformite.verdicts], [80, 20]))
 
-    article(2, "Consultation")
-    corps.append(tableau_consultation(analyse, [
-        ["Valeur estimée / seuil européen", f"{montant(ctx['montant_total'])} / {montant(ctx['seuil_europeen'])}"],
-        ["CCAG de référence", f"CCAG-{ctx['ccag']} ({libelle_ccag(ctx['ccag'])})"],
-        ["Version du catalogue", analyse.catalogue.version],
-    ]))
-    corps.append(tableau(
-        [["Lot", "Intitulé", "Montant estimé", "Durée", "Avance PME / autres", "Heures d'insertion"]]
-        + [[str(l["numero"]), str(l["intitule"]), montant(l["montant_estime"]), f"{nombre(l['duree_lot'])} mois",
-            f"{pourcent(l['avance_taux_pme'])} / {pourcent(l['avance_taux_non_pme'])}" if l["avance_versee"] else "non versée",
-            nombre(l["heures_insertion"]) if l["heures_insertion"] else "—"] for l in ctx["lots"]],
-        [7, 33, 19, 10, 16, 15]))
+    reprendre(_sans_verdicts(analyse, 2, lambda: _article_consultation(analyse)))
 
     article(3, "Contrôles juridiques")
     corps.append(Paragraphe([Segment(
@@ -254,6 +245,86 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True,
             for ligne, d in zip(defauts.lignes[1:], conformite.defauts):
                 ligne[3] = [Segment(d.extrait, italique=True)]  # citation de la pièce, déjà en typographie française
             corps.append(defauts)
+
+    reprendre(_sans_verdicts(analyse, 5, lambda: _articles_clauses_spaser_decp(analyse, paires, niveaux, legales, decp,
+                                                                               a_valider)))
+
+    article(8, "Dérogations au CCAG")
+    derogations = conformite.faits["derogations"]
+    dernier = conformite.faits["dernier_article_ccap"]
+    if derogations:
+        corps.append(Paragraphe([Segment(
+            f"Dérogations au CCAG-{ctx['ccag']} et leur récapitulation à l'article {dernier['numero']} du CCAP "
+            f"(«{NBSP}{dernier['titre']}{NBSP}»){NBSP}:")]))
+        corps.append(tableau(
+            [["Article du CCAP", f"Article du CCAG-{ctx['ccag']}", "Objet", "Clause", "Récapitulée"]]
+            + [[d["article_ccap"], d["article_ccag"], d["objet"], d["clause"], _oui_non(d["recapitulee"])]
+               for d in sorted(derogations, key=lambda d: d["article_ccap"])],
+            [13, 14, 39, 20, 14]))
+    else:
+        corps.append(Paragraphe([Segment(f"Le CCAP ne déroge à aucun article du CCAG-{ctx['ccag']}.")]))
+    if visa:
+        article(9, "Visa du service juridique")
+        texte = f"Consultation visée par {visa['juriste']} le {visa['le']}"
+        corps.append(Paragraphe([Segment(texte + (f"{NBSP}: «{NBSP}{visa['commentaire']}{NBSP}»." if visa.get("commentaire")
+                                                  else "."))]))
+        if visa.get("clauses"):
+            corps.append(Paragraphe([Segment(f"Clauses retenues à la source juridique partiellement vérifiée ou non "
+                                             f"vérifiée, et leur validation{NBSP}:")]))
+            corps.append(tableau(
+                [["Clause", "Statut juridique", "Validation", "Commentaire"]]
+                + [[f"{c['titre']} ({c['clause']}, v{c['version']})", STATUTS_JURIDIQUES.get(c["statut_juridique"], ""),
+                    c["validation"], c.get("commentaire") or "aucun"] for c in visa["clauses"]],
+                [34, 18, 26, 22]))
+    return corps, titres  # typographie française : appliquée par les blocs eux-mêmes (pieces/blocs.py)
+
+
+def _article(corps: list[Bloc], titres: list[Titre], n: int, texte: str) -> None:
+    t = Titre(1, f"Article {n} – {texte}", f"_Toc_art_{n}")
+    corps.append(t)
+    titres.append(t)
+
+
+def _sans_verdicts(analyse: Analyse, article: int, calcul: Callable[[], tuple[list[Bloc], list[Titre]]]
+                   ) -> tuple[list[Bloc], list[Titre]]:
+    """Blocs d'articles de l'annexe qui ne dépendent que de l'analyse (ni des verdicts ni de la relecture) : faits
+    une fois par analyse (`Analyse.memoire`), repris par l'annexe relue pendant les contrôles
+    (`lecture.controler`) et par l'annexe finale. Les blocs ne sont jamais modifiés une fois faits."""
+    cle = ("annexe", article)
+    if cle not in analyse.memoire:
+        analyse.memoire[cle] = calcul()
+    return analyse.memoire[cle]
+
+
+def _article_consultation(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
+    """Article 2 : la consultation et ses lots."""
+    ctx = analyse.contexte
+    corps: list[Bloc] = []
+    titres: list[Titre] = []
+    _article(corps, titres, 2, "Consultation")
+    corps.append(tableau_consultation(analyse, [
+        ["Valeur estimée / seuil européen", f"{montant(ctx['montant_total'])} / {montant(ctx['seuil_europeen'])}"],
+        ["CCAG de référence", f"CCAG-{ctx['ccag']} ({libelle_ccag(ctx['ccag'])})"],
+        ["Version du catalogue", analyse.catalogue.version],
+    ]))
+    corps.append(tableau(
+        [["Lot", "Intitulé", "Montant estimé", "Durée", "Avance PME / autres", "Heures d'insertion"]]
+        + [[str(l["numero"]), str(l["intitule"]), montant(l["montant_estime"]), f"{nombre(l['duree_lot'])} mois",
+            f"{pourcent(l['avance_taux_pme'])} / {pourcent(l['avance_taux_non_pme'])}" if l["avance_versee"] else "non versée",
+            nombre(l["heures_insertion"]) if l["heures_insertion"] else "—"] for l in ctx["lots"]],
+        [7, 33, 19, 10, 16, 15]))
+    return corps, titres
+
+
+def _articles_clauses_spaser_decp(analyse: Analyse, paires: list[tuple[Any, Any]], niveaux: dict[str, list[LienApplique]],
+                                  legales: set[str], decp: dict[str, list[str]], a_valider: list[Any]
+                                  ) -> tuple[list[Bloc], list[Titre]]:
+    """Articles 5 à 7 : clauses à faire valider, actions du SPASER, données essentielles."""
+    corps: list[Bloc] = []
+    titres: list[Titre] = []
+
+    def article(n: int, texte: str) -> None:
+        _article(corps, titres, n, texte)
 
     article(5, A_VALIDER)
     if not a_valider:
@@ -338,34 +409,7 @@ def blocs(analyse: Analyse, conformite: Conformite, citations: bool = True,
            for valeur in decp[cle]],
         [31, 21, 48]))
 
-    article(8, "Dérogations au CCAG")
-    derogations = conformite.faits["derogations"]
-    dernier = conformite.faits["dernier_article_ccap"]
-    if derogations:
-        corps.append(Paragraphe([Segment(
-            f"Dérogations au CCAG-{ctx['ccag']} et leur récapitulation à l'article {dernier['numero']} du CCAP "
-            f"(«{NBSP}{dernier['titre']}{NBSP}»){NBSP}:")]))
-        corps.append(tableau(
-            [["Article du CCAP", f"Article du CCAG-{ctx['ccag']}", "Objet", "Clause", "Récapitulée"]]
-            + [[d["article_ccap"], d["article_ccag"], d["objet"], d["clause"], _oui_non(d["recapitulee"])]
-               for d in sorted(derogations, key=lambda d: d["article_ccap"])],
-            [13, 14, 39, 20, 14]))
-    else:
-        corps.append(Paragraphe([Segment(f"Le CCAP ne déroge à aucun article du CCAG-{ctx['ccag']}.")]))
-    if visa:
-        article(9, "Visa du service juridique")
-        texte = f"Consultation visée par {visa['juriste']} le {visa['le']}"
-        corps.append(Paragraphe([Segment(texte + (f"{NBSP}: «{NBSP}{visa['commentaire']}{NBSP}»." if visa.get("commentaire")
-                                                  else "."))]))
-        if visa.get("clauses"):
-            corps.append(Paragraphe([Segment(f"Clauses retenues à la source juridique partiellement vérifiée ou non "
-                                             f"vérifiée, et leur validation{NBSP}:")]))
-            corps.append(tableau(
-                [["Clause", "Statut juridique", "Validation", "Commentaire"]]
-                + [[f"{c['titre']} ({c['clause']}, v{c['version']})", STATUTS_JURIDIQUES.get(c["statut_juridique"], ""),
-                    c["validation"], c.get("commentaire") or "aucun"] for c in visa["clauses"]],
-                [34, 18, 26, 22]))
-    return corps, titres  # typographie française : appliquée par les blocs eux-mêmes (pieces/blocs.py)
+    return corps, titres
 
 
 def _cellule_preuves(preuves: list[dict[str, str]]) -> list[Segment]:
