@@ -388,3 +388,24 @@ def test_blocs_d_un_texte_garde_rendus_dans_une_liste_neuve():
     seconds = vers_blocs(texte)
     assert seconds is not premiers
     assert seconds == premiers[:-1] == [b for m in morceaux(texte) for b in _blocs(m)]
+
+
+@pytest.mark.parametrize("exemple", sorted(p.name for p in EXEMPLES.glob("*.yaml")))
+def test_motifs_des_renvois_cherches_dans_les_seuls_textes_qui_ont_leur_mot(exemple):
+    """Le motif d'un renvoi (PREALABLES) n'est cherché que dans les textes qui contiennent le mot qu'il exige : mêmes
+    correspondances que cherché partout, sur les pièces d'un exemple, sur des textes où le mot est écrit autrement
+    (capitales, pluriel) et sur des textes qui l'ont sans renvoi ; chaque vérification qui a un mot en a un."""
+    from generateur.pieces import relecture
+
+    analyse, pieces = _pieces_relues(exemple)
+    textes = list(dict.fromkeys(u.texte for p in pieces.values() for u in p.unites)) + [
+        "Voir l'ARTICLE 3 du CCAP.", "Les Articles 2 et 4 du RC.", "En annexe.", "L'annexe n° 2 au CCTP.",
+        "Les performances fixées à l’article 2 du CCTP.", "article", "annexe", "Le présent CCAP, article 9.1."]
+    regles = relecture.regles(analyse.catalogue)
+    memoire = relecture.Memoire(regles, disque=False)
+    avec_mot = [(r, m, p) for r, m, p in zip(regles, memoire.motifs, memoire.prealables) if p is not None]
+    assert {r.verification for r, _, _ in avec_mot} == set(relecture.PREALABLES)
+    for r, motif, prealable in avec_mot:
+        attendues = relecture._chercher(motif, textes)
+        assert any(attendues), r.id
+        assert relecture._chercher_parmi(motif, prealable, textes) == attendues, r.id

@@ -369,6 +369,11 @@ MOTIFS_VERIFICATIONS: dict[str, Callable[[Regle], re.Pattern[str]]] = {
     "renvoi-contenu-article": _motif_renvoi_contenu_article,
 }
 
+# Mot que toute correspondance du motif d'une vérification nommée contient (écrit tel quel dans le motif, hors de
+# toute partie facultative ou alternative) : un texte où il n'est pas, cherché avec les drapeaux du motif, n'a aucune
+# correspondance ; le motif n'est cherché que dans les autres (`_chercher_parmi`).
+PREALABLES = {"renvoi-article": "article", "renvoi-annexe": "annexe", "renvoi-contenu-article": "article"}
+
 OPTIONS = {"renvoi-article": "pieces", "renvoi-annexe": "pieces", "melange": "formes", "renvoi-contenu": "pieces",
            "renvoi-contenu-article": "pieces"}  # option de chaque vérification
 AIDE_OPTIONS = {"pieces": "chaque pièce (RC, CCAP, CCTP) avec la liste des noms qui la désignent",
@@ -436,6 +441,31 @@ def _chercher(motif: re.Pattern[str], textes: list[str]) -> list[list[Correspond
     return par_texte
 
 
+def _chercher_parmi(motif: re.Pattern[str], prealable: re.Pattern[str], textes: list[str]) -> list[list[Correspondance]]:
+    """`_chercher(motif, textes)` pour un motif qui ne trouve rien dans un texte sans `prealable` (PREALABLES) : le
+    motif n'est cherché que dans les textes qui le contiennent (quelques-uns : les motifs des renvois, qui essaient
+    les noms des pièces à chaque position, coûtaient la plus grande part de la recherche des textes nouveaux)."""
+    debuts, position = [], 0
+    for t in textes:
+        debuts.append(position)
+        position += len(t) + len(SEPARATEUR)
+    # le mot cherché (sans « \n » ni « \0 ») ne chevauche jamais deux textes
+    rangs = sorted({bisect.bisect_right(debuts, m.start()) - 1 for m in prealable.finditer(SEPARATEUR.join(textes))})
+    par_texte: list[list[Correspondance]] = [AUCUNE] * len(textes)
+    if not rangs:
+        return par_texte
+    for i, correspondances in zip(rangs, _chercher(motif, [textes[i] for i in rangs])):
+        par_texte[i] = correspondances
+    return par_texte
+
+
+def _prealables(liste: list[Regle], motifs: list[re.Pattern[str] | None]) -> list[re.Pattern[str] | None]:
+    """Pour chaque règle, le mot que son motif exige (PREALABLES), compilé avec les drapeaux du motif ; ou aucun."""
+    return [re.compile(re.escape(PREALABLES[r.verification]), m.flags)
+            if m is not None and r.motif is None and r.verification in PREALABLES else None
+            for r, m in zip(liste, motifs)]
+
+
 def _motifs(liste: list[Regle]) -> list[re.Pattern[str] | None]:
     """Le motif cherché pour chaque règle : le sien, celui de sa vérification nommée, ou aucun (« melange »)."""
     return [r.motif if r.motif is not None
@@ -454,6 +484,7 @@ class Memoire:
 
     def __init__(self, liste: list[Regle], disque: bool = True) -> None:
         self.motifs = _motifs(liste)
+        self.prealables = _prealables(liste, self.motifs)
         self.lus: dict[str, tuple[tuple[int, list[Correspondance]], ...]] = {}  # texte → (motif, trouvés), non vides
         # ce que les commandes précédentes ont trouvé avec les mêmes motifs (cache disque de l'utilisateur ; fichier
         # relu en entier par chaque commande : 512 Kio au plus, une consultation en garde 190 à 280)
@@ -482,7 +513,8 @@ class Memoire:
             nouveaux = a_chercher
             if not nouveaux:
                 return
-        par_motif = [_chercher(m, nouveaux) if m is not None else None for m in self.motifs]
+        par_motif = [None if m is None else _chercher(m, nouveaux) if p is None else _chercher_parmi(m, p, nouveaux)
+                     for m, p in zip(self.motifs, self.prealables)]
         for i, t in enumerate(nouveaux):
             self.lus[t] = tuple((j, c[i]) for j, c in enumerate(par_motif) if c is not None and c[i])
         if self.disque is not None:
