@@ -923,3 +923,31 @@ def test_contexte_direct_lit_les_noms_comme_jinja():
     assert [direct.resolve_or_missing(n) for n in ("range", "taux", "seul")] == ["masqué", 5, "imbriqué"]
     variables["montant"] = 13  # lu au moment de la lecture, pas à la création du contexte
     assert direct.resolve_or_missing("montant") == 13
+
+
+def test_xml_garde_des_blocs_meme_xml_que_neuf():
+    """Le XML gardé sous l'identité des blocs (`ooxml._XML` : runs des paragraphes et des éléments de liste, tableaux)
+    donne le XML écrit de neuf, d'un document à l'autre ; un tableau suit le style de tableau du modèle."""
+    from dataclasses import replace
+
+    from generateur.droit.regles import preparer
+    from generateur.pieces.assemblage import blocs_document
+    from generateur.pieces.blocs import Tableau
+    from generateur.rendu import ooxml
+
+    analyse = preparer(EXEMPLES / "travaux-lycee.yaml", RACINE)
+    blocs = [b for document in ("RC", "CCAP", "CCTP") for b in blocs_document(analyse, document)[0]]
+    assert any(isinstance(b, Tableau) for b in blocs)
+
+    def ecrire(styles: ooxml.Styles) -> str:
+        ecrivain = ooxml.Ecrivain(replace(styles), ooxml.Numerotation(10, 1))
+        return ecrivain.blocs(blocs)
+
+    ooxml._XML.vider()
+    neuf = ecrire(ooxml.Styles())
+    assert len(ooxml._XML) > 0 and ecrire(ooxml.Styles()) == neuf  # relu
+    autre = ooxml.Styles(tableau="TableauAcheteur")
+    attendu = neuf.replace('<w:tblStyle w:val="Tableau"/>', '<w:tblStyle w:val="TableauAcheteur"/>')
+    assert attendu != neuf and ecrire(autre) == attendu
+    ooxml._XML.vider()
+    assert ecrire(autre) == attendu

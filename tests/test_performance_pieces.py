@@ -409,3 +409,42 @@ def test_motifs_des_renvois_cherches_dans_les_seuls_textes_qui_ont_leur_mot(exem
         attendues = relecture._chercher(motif, textes)
         assert any(attendues), r.id
         assert relecture._chercher_parmi(motif, prealable, textes) == attendues, r.id
+
+
+def test_csv_de_l_annexe_ecrit_comme_le_module_csv():
+    """Le CSV de l'annexe, écrit sans le module csv (`annexe._EcrivainCsv`), a les octets qu'écrit csv.DictWriter
+    (« ; », fins de ligne CRLF, guillemets minimaux et doublés, None vide, autres valeurs par str), cellules qui
+    commencent comme une formule précédées d'une apostrophe ; une colonne inconnue reste une erreur."""
+    import csv
+    import io
+    import random
+
+    from generateur.pieces import annexe
+
+    class Reference(csv.DictWriter):  # l'écrivain d'avant : DictWriter, cellules neutralisées
+        def writerow(self, ligne):
+            formule = ("=", "+", "-", "@", "\t", "\r")
+            return super().writerow({c: "'" + v if isinstance(v, str) and v[:1] in formule else v
+                                     for c, v in ligne.items()})
+
+    alea = random.Random(22)
+    caracteres = list(";\"'\r\n\t =+-@,.a é«»\u00a0\u2028\x00\x1fZ")
+
+    def valeur():
+        genre = alea.randrange(6)
+        if genre == 0:
+            return alea.choice([None, True, False, 0, -3, 2.5, -0.0, 10**20])
+        return "".join(alea.choice(caracteres) for _ in range(alea.randrange(0 if genre == 1 else 1, 12)))
+
+    lignes = [{c: valeur() for c in annexe.COLONNES_CSV if alea.random() < 0.6} for _ in range(3000)]
+    lignes += [{}, {"rubrique": ""}, {"rubrique": '"'}, {"detail": "a;b"}, {"preuve": "\r"}]
+    tampon = io.StringIO()
+    reference = Reference(tampon, annexe.COLONNES_CSV, delimiter=";", lineterminator="\r\n")
+    reference.writeheader()
+    ecrivain = annexe._EcrivainCsv()
+    for ligne in lignes:
+        reference.writerow(ligne)
+        ecrivain.writerow(ligne)
+    assert "".join(ecrivain.lignes) == tampon.getvalue()
+    with pytest.raises(ValueError, match="colonnes inconnues"):
+        ecrivain.writerow({"inconnue": "x"})

@@ -5,9 +5,8 @@ Un même contenu sous trois formes : Word (modèle commun de l'acheteur), JSON e
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+import re
 from typing import Any, Callable
 
 from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Titre
@@ -428,9 +427,7 @@ def _cellule_preuves(preuves: list[dict[str, str]]) -> list[Segment]:
 
 def csv_annexe(contenu: dict[str, Any]) -> bytes:
     """Même contenu à plat (séparateur « ; », UTF-8 avec BOM pour les tableurs)."""
-    tampon = io.StringIO()
-    ecrivain = _CsvNeutralise(tampon, COLONNES_CSV, delimiter=";", lineterminator="\r\n")
-    ecrivain.writeheader()
+    ecrivain = _EcrivainCsv()
     for cle, valeur in contenu["consultation"].items():
         ecrivain.writerow({"rubrique": "consultation", "identifiant": cle, "resultat": _texte(valeur)})
     for l in contenu["lots"]:
@@ -473,24 +470,44 @@ def csv_annexe(contenu: dict[str, Any]) -> bytes:
         ecrivain.writerow({"rubrique": "derogation", "identifiant": d["article_ccag"], "libelle": d["objet"],
                            "resultat": "récapitulée" if d["recapitulee"] else "non récapitulée", "document": "CCAP",
                            "article": d["article_ccap"], "clause": d["clause"]})
-    return ("\ufeff" + tampon.getvalue()).encode("utf-8")
+    return ("\ufeff" + "".join(ecrivain.lignes)).encode("utf-8")
 
 
-class _CsvNeutralise(csv.DictWriter):
-    """Une cellule qui commence par = + - @ (ou une tabulation, un retour chariot) serait une formule pour un
+class _EcrivainCsv:
+    """Les lignes du CSV de l'annexe (colonnes COLONNES_CSV, en-tête compris), écrites comme les écrit
+    `csv.DictWriter(..., delimiter=";", lineterminator="\r\n")` (guillemets seulement autour d'une cellule qui
+    contient « ; », un guillemet, un retour chariot ou un saut de ligne, guillemets doublés ; None : cellule vide ;
+    autre valeur : str), sans passer par le module csv (son écrivain, caractère par caractère, faisait le plus gros
+    du temps de l'annexe CSV ; mêmes octets, vérifié par les tests).
+
+    Une cellule qui commence par = + - @ (ou une tabulation, un retour chariot) serait une formule pour un
     tableur : elle est précédée d'une apostrophe, qui la garde en texte (recommandation OWASP « CSV injection »)."""
 
-    def writerow(self, ligne: dict[str, Any]) -> Any:
-        # la ligne mise dans l'ordre des colonnes et neutralisée en une passe (DictWriter.writerow la recopiait
-        # deux fois, dictionnaire neutralisé puis liste) ; une colonne inconnue reste une erreur, comme pour lui
-        if ligne.keys() - self.fieldnames:
-            raise ValueError(f"colonnes inconnues : {sorted(ligne.keys() - self.fieldnames)}")
-        return self.writer.writerow(["'" + valeur if isinstance(valeur, str) and valeur[:1] in _FORMULE else valeur
-                                     for valeur in map(ligne.get, self.fieldnames, _VIDES)])
+    def __init__(self) -> None:
+        self.lignes: list[str] = []
+        self.writerow(dict(zip(COLONNES_CSV, COLONNES_CSV)))
+
+    def writerow(self, ligne: dict[str, Any]) -> None:
+        # une colonne inconnue est une erreur, comme pour DictWriter
+        if ligne.keys() - _COLONNES:
+            raise ValueError(f"colonnes inconnues : {sorted(ligne.keys() - _COLONNES)}")
+        cellules = []
+        for valeur in map(ligne.get, COLONNES_CSV, _VIDES):
+            if isinstance(valeur, str):
+                if valeur[:1] in _FORMULE:
+                    valeur = "'" + valeur
+            else:
+                valeur = "" if valeur is None else str(valeur)
+            if _A_CITER.search(valeur) is not None:
+                valeur = '"' + valeur.replace('"', '""') + '"'
+            cellules.append(valeur)
+        self.lignes.append(";".join(cellules) + "\r\n")
 
 
+_COLONNES = frozenset(COLONNES_CSV)
 _FORMULE = ("=", "+", "-", "@", "\t", "\r")
 _VIDES = ("",) * len(COLONNES_CSV)  # valeur d'une colonne absente de la ligne (restval de DictWriter)
+_A_CITER = re.compile('[;"\r\n]')  # ce qui fait mettre une cellule entre guillemets (csv.QUOTE_MINIMAL)
 
 
 def _texte(valeur: Any) -> str:

@@ -293,18 +293,34 @@ def _fichier(chemin: Path) -> str:
     return _empreinte_fichier(str(chemin), etat.st_mtime_ns, etat.st_size)
 
 
+# Empreinte de chaque bloc déjà écrit pour l'empreinte d'un document, sous l'identité du bloc (`_serialiser`) : les
+# blocs des clauses, gardés par les mémoires du Markdown, sont les mêmes objets d'une consultation à l'autre, et
+# jamais modifiés (markdown_.vers_blocs) ; un bloc propre à une consultation s'en va avec elle (cache.ParObjet).
+_EMPREINTES_BLOCS = cache.ParObjet(16_384)
+_OPTIONS_ORJSON = orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def _empreinte_bloc(bloc: Bloc) -> str:
+    return hashlib.sha256(orjson.dumps(bloc, option=_OPTIONS_ORJSON)).hexdigest()
+
+
 def _serialiser(blocs: list[Bloc], titres: list[Titre]) -> bytes:
     """Les blocs et les titres d'un document, sérialisés pour son empreinte : par orjson (trois fois plus vite que
-    pickle), sinon par pickle (bloc avec des octets, comme une image, ou valeur qu'orjson n'écrit pas exactement :
-    sous-classe de str, entier de plus de 64 bits).
+    pickle), chaque bloc autre qu'un titre remplacé par son empreinte (SHA-256 de son JSON, chaîne hexadécimale), gardée
+    sous l'identité du bloc (`_EMPREINTES_BLOCS`) : les blocs des clauses ne sont écrits qu'une fois par processus ;
+    un titre, propre à chaque document, est écrit tel quel. Sinon, par pickle (bloc avec des octets, comme une image,
+    ou valeur qu'orjson n'écrit pas exactement : sous-classe de str, entier de plus de 64 bits).
 
     orjson écrit chaque bloc (dataclass) comme l'objet JSON de ses champs, sans sa classe : les classes de blocs
     (pieces/blocs.py, dont le texte entre dans `_code_du_rendu`) ont chacune un jeu de champs que nulle autre n'a
-    (vérifié par les tests), et ce sont tous les attributs que lit le rendu. Ce qu'orjson confond encore, le rendu
-    (ooxml.Ecrivain) ne le distingue pas : un tuple et une liste (itérés, indexés) ; aucun bloc ne porte de nombre
-    à virgule hors des images (un NaN s'écrirait comme None)."""
+    (vérifié par les tests), et ce sont tous les attributs que lit le rendu ; une empreinte (chaîne) ne se confond
+    pas avec un titre (objet). Ce qu'orjson confond encore, le rendu (ooxml.Ecrivain) ne le distingue pas : un tuple
+    et une liste (itérés, indexés) ; aucun bloc ne porte de nombre à virgule hors des images (un NaN s'écrirait comme
+    None)."""
     try:
-        return b"orjson" + orjson.dumps((blocs, titres), option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+        obtenir = _EMPREINTES_BLOCS.obtenir
+        parties = [b if type(b) is Titre else obtenir(b, lambda b=b: _empreinte_bloc(b)) for b in blocs]
+        return b"orjson" + orjson.dumps((parties, titres), option=_OPTIONS_ORJSON)
     except TypeError:  # orjson.JSONEncodeError en est une
         return b"pickle" + pickle.dumps((blocs, titres), protocol=5)
 

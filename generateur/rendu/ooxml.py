@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from typing import Callable
 
+from ..donnees import cache
+from ..donnees.formats import typographie
 from ..pieces.blocs import Bloc, Image, Liste, Paragraphe, ParagrapheRevise, SautDePage, Segment, Tableau, Titre
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -87,7 +89,16 @@ def _run(texte: str, gras: bool = False, italique: bool = False, balise: str = "
 
 
 def runs(segments: list[Segment]) -> str:
-    return "".join([_run(s.texte, s.gras, s.italique, "w:t", s.a_completer) for s in segments])
+    # segment d'une ligne sans mise en forme (presque tous) : écrit ici, comme `_run` l'écrirait
+    return "".join([f'<w:r><w:t xml:space="preserve">{echapper(s.texte)}</w:t></w:r>'
+                    if not (s.gras or s.italique or s.a_completer) and s.texte and "\n" not in s.texte
+                    else _run(s.texte, s.gras, s.italique, "w:t", s.a_completer) for s in segments])
+
+
+def _runs_gras(segments: list[Segment]) -> str:
+    """`runs` de ces segments mis en gras (cellules d'en-tête), sans créer de segments : `Segment` applique la
+    typographie à son texte, appliquée ici de même."""
+    return "".join([_run(typographie(s.texte), True, s.italique, "w:t", s.a_completer) for s in segments])
 
 
 LIGNES_TABLEAU_GARDE = 15
@@ -112,6 +123,13 @@ def _annonce(p: Paragraphe) -> bool:
     return bool(p.segments) and p.segments[-1].texte.rstrip().endswith(":")
 
 
+# XML déjà écrit sous l'identité de ce qu'il écrit : runs d'un paragraphe ou d'un élément de liste, tableau entier (ni
+# signet ni numérotation n'y entrent). Les blocs des clauses, gardés par les mémoires du Markdown, sont les mêmes objets
+# d'une consultation à l'autre, et jamais modifiés (markdown_.vers_blocs) : une pièce rendue de nouveau (clause
+# modifiée) n'écrit plus que ses titres ; un bloc propre à un document s'en va avec lui (cache.ParObjet).
+_XML = cache.ParObjet(16_384)
+
+
 class Ecrivain:
     """Écrit les blocs d'un document ; tient les signets et la numérotation des listes."""
 
@@ -120,10 +138,14 @@ class Ecrivain:
         self.numerotation = numerotation
         self.signets = 0
         self.images = images  # image → élément wp:inline du paquet Word (fourni par documents.py)
+        self._styles_titres: dict[int, str] = {}  # niveau → style (`titre`)
 
     def titre(self, t: Titre) -> str:
         # niveau absent du modèle : style du niveau présent le plus proche au-dessus
-        style = self.styles.titres[max([n for n in self.styles.titres if n <= t.niveau] or [3])]
+        style = self._styles_titres.get(t.niveau)
+        if style is None:
+            style = self._styles_titres[t.niveau] = \
+                self.styles.titres[max([n for n in self.styles.titres if n <= t.niveau] or [3])]
         contenu = _run(t.texte)
         if t.signet:
             self.signets += 1
@@ -137,7 +159,8 @@ class Ecrivain:
         style = self.styles.numeros if liste.ordonnee else self.styles.puces
         xml = []
         for element in liste.elements:
-            xml.append(paragraphe(runs(element.segments), style, (niveau, num) if num is not None else None))
+            contenu = _XML.obtenir(element, lambda: runs(element.segments))  # noqa: B023 - appelée tout de suite
+            xml.append(paragraphe(contenu, style, (niveau, num) if num is not None else None))
             if element.sous_liste:
                 sous = element.sous_liste
                 sous_num = num if sous.ordonnee == liste.ordonnee else None
@@ -145,6 +168,9 @@ class Ecrivain:
         return "".join(xml)
 
     def tableau(self, t: Tableau) -> str:
+        return _XML.obtenir(t, lambda: self._tableau(t), aussi=(self.styles.tableau,))
+
+    def _tableau(self, t: Tableau) -> str:
         colonnes = max((len(l) for l in t.lignes), default=1)
         largeurs = t.largeurs or [100 // colonnes] * colonnes
         grille = "".join(f'<w:gridCol w:w="{int(9600 * l / 100)}"/>' for l in largeurs)
@@ -163,9 +189,8 @@ class Ecrivain:
             cellules = []
             for j in range(colonnes):
                 segments = ligne[j] if j < len(ligne) else []
-                if entete:
-                    segments = [Segment(s.texte, True, s.italique, s.a_completer) for s in segments]
-                cellules.append(f'{debuts[j]}{paragraphe(runs(segments), "TableauTexte", garder=garder_ligne)}</w:tc>')
+                contenu = _runs_gras(segments) if entete else runs(segments)
+                cellules.append(f'{debuts[j]}{paragraphe(contenu, "TableauTexte", garder=garder_ligne)}</w:tc>')
             lignes.append(f"<w:tr>{trpr}{''.join(cellules)}</w:tr>")
         return (f'<w:tbl><w:tblPr><w:tblStyle w:val="{self.styles.tableau}"/><w:tblW w:w="5000" w:type="pct"/>'
                 f'<w:tblLook w:val="{"04A0" if t.entete else "0480"}" w:firstRow="{int(t.entete)}" w:lastRow="0" '
@@ -178,7 +203,7 @@ class Ecrivain:
         if isinstance(b, Titre):
             return self.titre(b)
         if isinstance(b, Paragraphe):
-            return paragraphe(runs(b.segments), b.style, centre=b.centre, garder=garder)
+            return paragraphe(_XML.obtenir(b, lambda: runs(b.segments)), b.style, centre=b.centre, garder=garder)
         if isinstance(b, Liste):
             return self.liste(b)
         if isinstance(b, Tableau):
