@@ -210,7 +210,7 @@ def _calculer(regles: list[dict[str, Any]], contexte: dict[str, Any], cible: dic
                                          catalogue.document_yaml.ligne(chemin), chemin)) from None
         cible[nom] = valeur
         contexte[nom] = valeur
-        traces.append(Calcul(nom, en_json(valeur), expression, str(regle.get("reference", "")),
+        traces.append(Calcul(nom, valeur if type(valeur) in _SIMPLES else en_json(valeur), expression, str(regle.get("reference", "")),
                              str(regle.get("explication", "")), lot))
 
 
