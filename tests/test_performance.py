@@ -923,3 +923,29 @@ def test_contexte_direct_lit_les_noms_comme_jinja():
     assert [direct.resolve_or_missing(n) for n in ("range", "taux", "seul")] == ["masqué", 5, "imbriqué"]
     variables["montant"] = 13  # lu au moment de la lecture, pas à la création du contexte
     assert direct.resolve_or_missing("montant") == 13
+
+
+def test_param_appele_directement_par_le_bac_a_sable(monkeypatch):
+    """`param('nom')` dans une expression ou une clause : l'objet du moteur (regles.Parametres) est appelé sans les
+    contrôles génériques de Jinja (même valeur, même trace des paramètres lus) ; tout autre appelable y passe encore,
+    et un appelable marqué dangereux reste refusé."""
+    import datetime as dt
+
+    from jinja2.sandbox import SandboxedEnvironment, SecurityError, unsafe
+
+    from generateur.droit import regles
+    from generateur.droit.expressions import ENV_CLAUSES, evaluer
+
+    cat = catalogue.charger(RACINE)
+    jour = dt.date(2026, 6, 1)
+    params = regles.Parametres(cat, jour, "commune")
+    generiques = []
+    appel = SandboxedEnvironment.call
+    monkeypatch.setattr(SandboxedEnvironment, "call", lambda *a, **k: generiques.append(a[2]) or appel(*a, **k))
+    assert evaluer("param('seuil_europeen_travaux')", {"param": params}) == cat.param("seuil_europeen_travaux", jour, "commune")
+    assert ENV_CLAUSES.from_string("{{ param('seuil_europeen_travaux') }}").render({"param": params}) \
+        == str(cat.param("seuil_europeen_travaux", jour, "commune"))
+    assert list(params.lus) == ["seuil_europeen_travaux"] and generiques == []
+    assert evaluer("f(2)", {"f": lambda x: x * 3}) == 6 and len(generiques) == 1
+    with pytest.raises(SecurityError):
+        evaluer("f()", {"f": unsafe(lambda: 1)})

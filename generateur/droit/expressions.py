@@ -149,6 +149,9 @@ def _cache_compilation() -> _CacheCode | None:
     return _CacheCode(str(dossier)) if dossier is not None else None
 
 
+# Types d'objets appelables du moteur (regles.Parametres) : ni `unsafe_callable`, ni `alters_data`, ni `jinja_pass_arg`
+# (sur eux ou leur __call__) ; BacASable.call les appelle directement.
+APPELS_DIRECTS: set[type] = set()
 _ATTRIBUTS_DICT = frozenset(dir(dict))  # ce que getattr trouve sur un dictionnaire (items, get, keys…)
 
 
@@ -202,6 +205,17 @@ class BacASable(ImmutableSandboxedEnvironment):
         code = self._code("expression", source, compiler)
         modele = self.template_class.from_code(self, code, self.make_globals(None))
         return TemplateExpression(modele, undefined_to_none)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        """`param('nom')` : un objet du moteur (type de APPELS_DIRECTS) est appelé directement, sans les contrôles
+        de `SandboxedEnvironment.call` puis de `Context.call` (attributs `unsafe_callable`, `alters_data`,
+        `jinja_pass_arg` : il n'en a aucun), qui ne changent rien à son appel ; quelque 80 appels par analyse."""
+        if type(__obj) in APPELS_DIRECTS and not kwargs:
+            try:
+                return __obj(*args)
+            except StopIteration:  # comme Context.call
+                return __self.undefined("value was undefined because a callable raised a StopIteration exception")
+        return super().call(__context, __obj, *args, **kwargs)
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         return isinstance(obj, _DONNEES) and super().is_safe_attribute(obj, attr, value)

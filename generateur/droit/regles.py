@@ -22,8 +22,8 @@ from ..donnees.acheteurs import Acheteur, ChampACompleter
 from ..donnees.catalogue import Catalogue, Clause
 from ..erreurs import ErreurClause, ErreurDonnees, Probleme
 from ..donnees.formats import liste_fr
-from .expressions import (ENV_EXPRESSIONS, ErreursJinja, MarkdownSur, chemins_utilises, echapper_markdown, evaluer,
-                          lot_d_evaluations, message_erreur)
+from .expressions import (APPELS_DIRECTS, ENV_EXPRESSIONS, ErreursJinja, MarkdownSur, chemins_utilises, echapper_markdown,
+                          evaluer, lot_d_evaluations, message_erreur)
 from ..donnees.reponses import Reponses
 
 
@@ -163,6 +163,9 @@ class Parametres:
         if type(nom) is str:
             self._valeurs[nom] = valeur
         return valeur
+
+
+APPELS_DIRECTS.add(Parametres)
 
 
 def _lire(contexte: dict[str, Any], chemin: str) -> Any:
