@@ -925,12 +925,13 @@ def test_contexte_direct_lit_les_noms_comme_jinja():
     assert direct.resolve_or_missing("montant") == 13
 
 
-def test_param_appele_directement_par_le_bac_a_sable(monkeypatch):
-    """`param('nom')` dans une expression ou une clause : l'objet du moteur (regles.Parametres) est appelé sans les
-    contrôles génériques de Jinja (même valeur, même trace des paramètres lus) ; tout autre appelable y passe encore,
-    et un appelable marqué dangereux reste refusé."""
+def test_appels_directs_du_bac_a_sable(monkeypatch):
+    """`param('nom')` (regles.Parametres), une méthode de données, une fonction sans attribut : appelés sans les
+    contrôles génériques de Jinja (même valeur, même trace des paramètres lus) ; une fonction qui porte un attribut
+    (pass_context, unsafe) y passe encore : elle reçoit le contexte, ou reste refusée."""
     import datetime as dt
 
+    from jinja2 import pass_context
     from jinja2.sandbox import SandboxedEnvironment, SecurityError, unsafe
 
     from generateur.droit import regles
@@ -945,7 +946,10 @@ def test_param_appele_directement_par_le_bac_a_sable(monkeypatch):
     assert evaluer("param('seuil_europeen_travaux')", {"param": params}) == cat.param("seuil_europeen_travaux", jour, "commune")
     assert ENV_CLAUSES.from_string("{{ param('seuil_europeen_travaux') }}").render({"param": params}) \
         == str(cat.param("seuil_europeen_travaux", jour, "commune"))
-    assert list(params.lus) == ["seuil_europeen_travaux"] and generiques == []
-    assert evaluer("f(2)", {"f": lambda x: x * 3}) == 6 and len(generiques) == 1
+    assert list(params.lus) == ["seuil_europeen_travaux"]
+    assert evaluer("f(2, n=1) ~ d.get('a') ~ j.isoformat()", {"f": lambda x, n: x * 3 + n, "d": {"a": "b"},
+                                                               "j": jour}) == "7b2026-06-01"
+    assert generiques == []
+    assert evaluer("f()", {"f": pass_context(lambda contexte: contexte["v"]), "v": 4}) == 4 and len(generiques) == 1
     with pytest.raises(SecurityError):
         evaluer("f()", {"f": unsafe(lambda: 1)})
