@@ -953,3 +953,24 @@ def test_appels_directs_du_bac_a_sable(monkeypatch):
     assert evaluer("f()", {"f": pass_context(lambda contexte: contexte["v"]), "v": 4}) == 4 and len(generiques) == 1
     with pytest.raises(SecurityError):
         evaluer("f()", {"f": unsafe(lambda: 1)})
+
+
+def test_dates_mises_en_forme_une_fois_par_valeur(monkeypatch):
+    """date_longue et date_heure gardent la mise en forme Babel de chaque date et de chaque heure : même texte que
+    Babel (1er du mois, heure d'une date avec fuseau), Babel appelé une fois pour une date écrite plusieurs fois."""
+    import datetime as dt
+
+    from babel.dates import format_date, format_time
+
+    from generateur.donnees import formats
+
+    formats._date_longue.cache_clear()
+    appels = []
+    monkeypatch.setattr(formats, "format_date", lambda *a, **k: appels.append(a[0]) or format_date(*a, **k))
+    jour = dt.date(2031, 3, 1)
+    heure = dt.datetime(2031, 3, 1, 9, 5, tzinfo=dt.timezone(dt.timedelta(hours=-4)))
+    attendu = "1er" + format_date(jour, format="d MMMM y", locale="fr_FR")[1:].replace(" ", "\u00a0", 1)
+    assert formats.date_longue(jour) == formats.date_longue(dt.datetime(2031, 3, 1, 18)) == attendu
+    assert formats.date_heure(heure) == attendu + " à " + format_time(heure, format="H' h 'mm", locale="fr_FR").replace(" ", "\u00a0")
+    assert formats.date_heure(heure) == attendu + " à 9\u00a0h\u00a005"
+    assert appels == [jour]

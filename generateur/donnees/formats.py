@@ -72,6 +72,13 @@ def date_longue(valeur: dt.date | None) -> str:
         return ""
     if isinstance(valeur, dt.datetime):
         valeur = valeur.date()
+    return _date_longue(valeur)
+
+
+# Les mises en forme Babel des dates et des heures (motif analysé, locale relue à chaque appel) sont gardées par
+# valeur : une même date (lancement, remise des offres) est écrite plusieurs fois par consultation.
+@lru_cache(maxsize=2048, typed=True)
+def _date_longue(valeur: dt.date) -> str:
     texte = format_date(valeur, format="d MMMM y", locale=LOCALE)
     if valeur.day == 1:
         texte = "1er" + texte[1:]
@@ -84,8 +91,13 @@ def date_heure(valeur: dt.datetime | dt.date | None) -> str:
         return ""
     if not isinstance(valeur, dt.datetime):
         return date_longue(valeur)
-    heure = format_time(valeur, format="H' h 'mm", locale=LOCALE).replace(" ", INSECABLE)
-    return f"{date_longue(valeur)} à {heure}"
+    return f"{date_longue(valeur)} à {_heure(valeur.hour, valeur.minute)}"
+
+
+@lru_cache(maxsize=2048)
+def _heure(heure: int, minute: int) -> str:
+    """« 12 h 00 » : le motif ne lit que l'heure et les minutes."""
+    return format_time(dt.time(heure, minute), format="H' h 'mm", locale=LOCALE).replace(" ", INSECABLE)
 
 
 def liste_fr(elements: Iterable[Any]) -> str:
