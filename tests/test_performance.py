@@ -974,3 +974,21 @@ def test_dates_mises_en_forme_une_fois_par_valeur(monkeypatch):
     assert formats.date_heure(heure) == attendu + " à " + format_time(heure, format="H' h 'mm", locale="fr_FR").replace(" ", "\u00a0")
     assert formats.date_heure(heure) == attendu + " à 9\u00a0h\u00a005"
     assert appels == [jour]
+
+
+def test_locale_analysee_une_fois(monkeypatch):
+    """Les mises en forme Babel reçoivent la locale déjà analysée : aucune analyse du texte « fr_FR » par nombre,
+    montant, pourcentage ou date mis en forme."""
+    import datetime as dt
+
+    from babel.core import Locale
+
+    from generateur.donnees import formats
+
+    textes = []
+    analyser = Locale.parse.__func__
+    monkeypatch.setattr(Locale, "parse", classmethod(lambda cls, x, *a, **k: (textes.append(x) if isinstance(x, str) else None)
+                                                    or analyser(cls, x, *a, **k)))
+    assert formats.nombre(98765.4321, 2) == "98\u00a0765,43" and formats.euros(4321.5) == "4\u00a0321,50\u00a0€"
+    assert formats.pourcent(12.345) == "12,34\u00a0%" and formats.date_longue(dt.date(2032, 7, 14)) == "14\u00a0juillet 2032"
+    assert textes == []
