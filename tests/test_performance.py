@@ -951,3 +951,72 @@ def test_xml_garde_des_blocs_meme_xml_que_neuf():
     assert attendu != neuf and ecrire(autre) == attendu
     ooxml._XML.vider()
     assert ecrire(autre) == attendu
+
+
+def test_appels_directs_du_bac_a_sable(monkeypatch):
+    """`param('nom')` (regles.Parametres), une méthode de données, une fonction sans attribut : appelés sans les
+    contrôles génériques de Jinja (même valeur, même trace des paramètres lus) ; une fonction qui porte un attribut
+    (pass_context, unsafe) y passe encore : elle reçoit le contexte, ou reste refusée."""
+    import datetime as dt
+
+    from jinja2 import pass_context
+    from jinja2.sandbox import SandboxedEnvironment, SecurityError, unsafe
+
+    from generateur.droit import regles
+    from generateur.droit.expressions import ENV_CLAUSES, evaluer
+
+    cat = catalogue.charger(RACINE)
+    jour = dt.date(2026, 6, 1)
+    params = regles.Parametres(cat, jour, "commune")
+    generiques = []
+    appel = SandboxedEnvironment.call
+    monkeypatch.setattr(SandboxedEnvironment, "call", lambda *a, **k: generiques.append(a[2]) or appel(*a, **k))
+    assert evaluer("param('seuil_europeen_travaux')", {"param": params}) == cat.param("seuil_europeen_travaux", jour, "commune")
+    assert ENV_CLAUSES.from_string("{{ param('seuil_europeen_travaux') }}").render({"param": params}) \
+        == str(cat.param("seuil_europeen_travaux", jour, "commune"))
+    assert list(params.lus) == ["seuil_europeen_travaux"]
+    assert evaluer("f(2, n=1) ~ d.get('a') ~ j.isoformat()", {"f": lambda x, n: x * 3 + n, "d": {"a": "b"},
+                                                               "j": jour}) == "7b2026-06-01"
+    assert generiques == []
+    assert evaluer("f()", {"f": pass_context(lambda contexte: contexte["v"]), "v": 4}) == 4 and len(generiques) == 1
+    with pytest.raises(SecurityError):
+        evaluer("f()", {"f": unsafe(lambda: 1)})
+
+
+def test_dates_mises_en_forme_une_fois_par_valeur(monkeypatch):
+    """date_longue et date_heure gardent la mise en forme Babel de chaque date et de chaque heure : même texte que
+    Babel (1er du mois, heure d'une date avec fuseau), Babel appelé une fois pour une date écrite plusieurs fois."""
+    import datetime as dt
+
+    from babel.dates import format_date, format_time
+
+    from generateur.donnees import formats
+
+    formats._date_longue.cache_clear()
+    appels = []
+    monkeypatch.setattr(formats, "format_date", lambda *a, **k: appels.append(a[0]) or format_date(*a, **k))
+    jour = dt.date(2031, 3, 1)
+    heure = dt.datetime(2031, 3, 1, 9, 5, tzinfo=dt.timezone(dt.timedelta(hours=-4)))
+    attendu = "1er" + format_date(jour, format="d MMMM y", locale="fr_FR")[1:].replace(" ", "\u00a0", 1)
+    assert formats.date_longue(jour) == formats.date_longue(dt.datetime(2031, 3, 1, 18)) == attendu
+    assert formats.date_heure(heure) == attendu + " à " + format_time(heure, format="H' h 'mm", locale="fr_FR").replace(" ", "\u00a0")
+    assert formats.date_heure(heure) == attendu + " à 9\u00a0h\u00a005"
+    assert appels == [jour]
+
+
+def test_locale_analysee_une_fois(monkeypatch):
+    """Les mises en forme Babel reçoivent la locale déjà analysée : aucune analyse du texte « fr_FR » par nombre,
+    montant, pourcentage ou date mis en forme."""
+    import datetime as dt
+
+    from babel.core import Locale
+
+    from generateur.donnees import formats
+
+    textes = []
+    analyser = Locale.parse.__func__
+    monkeypatch.setattr(Locale, "parse", classmethod(lambda cls, x, *a, **k: (textes.append(x) if isinstance(x, str) else None)
+                                                    or analyser(cls, x, *a, **k)))
+    assert formats.nombre(98765.4321, 2) == "98\u00a0765,43" and formats.euros(4321.5) == "4\u00a0321,50\u00a0€"
+    assert formats.pourcent(12.345) == "12,34\u00a0%" and formats.date_longue(dt.date(2032, 7, 14)) == "14\u00a0juillet 2032"
+    assert textes == []

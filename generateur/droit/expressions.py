@@ -26,7 +26,7 @@ from collections import ChainMap
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from types import CodeType
+from types import BuiltinFunctionType, CodeType, FunctionType
 from typing import Any, Callable, Iterator
 
 import jinja2
@@ -149,6 +149,9 @@ def _cache_compilation() -> _CacheCode | None:
     return _CacheCode(str(dossier)) if dossier is not None else None
 
 
+# Types d'objets appelables du moteur (regles.Parametres) : ni `unsafe_callable`, ni `alters_data`, ni `jinja_pass_arg`
+# (sur eux, leur classe ou leur __call__), à aucune instance ; BacASable.call les appelle directement.
+APPELS_DIRECTS: set[type] = set()
 _ATTRIBUTS_DICT = frozenset(dir(dict))  # ce que getattr trouve sur un dictionnaire (items, get, keys…)
 
 
@@ -202,6 +205,22 @@ class BacASable(ImmutableSandboxedEnvironment):
         code = self._code("expression", source, compiler)
         modele = self.template_class.from_code(self, code, self.make_globals(None))
         return TemplateExpression(modele, undefined_to_none)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        """Un appel depuis une expression ou une clause. `SandboxedEnvironment.call` puis `Context.call` cherchent sur
+        l'objet (et sur son `__call__`) les attributs `unsafe_callable`, `alters_data` (appel refusé) et
+        `jinja_pass_arg` (contexte ou environnement passé en premier argument), avant de l'appeler. Un objet qui ne
+        peut pas les avoir est appelé directement, même résultat : `param` (type de APPELS_DIRECTS), une méthode de
+        données (`date_limite_offres.date()`, `dict.get`), une fonction sans attribut (`article`, `retenue`,
+        `renvoi`… de contexte_clause) ; quelque 150 appels par consultation."""
+        genre = type(__obj)
+        if (genre in APPELS_DIRECTS or genre is BuiltinFunctionType or (genre is FunctionType and not __obj.__dict__)) \
+                and "_loop_vars" not in kwargs and "_block_vars" not in kwargs:
+            try:
+                return __obj(*args, **kwargs)
+            except StopIteration:  # comme Context.call
+                return __self.undefined("value was undefined because a callable raised a StopIteration exception")
+        return super().call(__context, __obj, *args, **kwargs)
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         return isinstance(obj, _DONNEES) and super().is_safe_attribute(obj, attr, value)

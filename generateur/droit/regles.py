@@ -22,8 +22,8 @@ from ..donnees.acheteurs import Acheteur, ChampACompleter
 from ..donnees.catalogue import Catalogue, Clause
 from ..erreurs import ErreurClause, ErreurDonnees, Probleme
 from ..donnees.formats import liste_fr
-from .expressions import (ENV_EXPRESSIONS, ErreursJinja, MarkdownSur, chemins_utilises, echapper_markdown, evaluer,
-                          lot_d_evaluations, message_erreur)
+from .expressions import (APPELS_DIRECTS, ENV_EXPRESSIONS, ErreursJinja, MarkdownSur, chemins_utilises, echapper_markdown,
+                          evaluer, lot_d_evaluations, message_erreur)
 from ..donnees.reponses import Reponses
 
 
@@ -165,6 +165,9 @@ class Parametres:
         return valeur
 
 
+APPELS_DIRECTS.add(Parametres)
+
+
 def _lire(contexte: dict[str, Any], chemin: str) -> Any:
     valeur: Any = contexte
     for morceau in chemin.split("."):
@@ -210,7 +213,7 @@ def _calculer(regles: list[dict[str, Any]], contexte: dict[str, Any], cible: dic
                                          catalogue.document_yaml.ligne(chemin), chemin)) from None
         cible[nom] = valeur
         contexte[nom] = valeur
-        traces.append(Calcul(nom, en_json(valeur), expression, str(regle.get("reference", "")),
+        traces.append(Calcul(nom, valeur if type(valeur) in _SIMPLES else en_json(valeur), expression, str(regle.get("reference", "")),
                              str(regle.get("explication", "")), lot))
 
 
