@@ -610,3 +610,36 @@ def test_manifeste_et_empreintes_du_dce_produit_sans_relire(tmp_path):
     # une pièce que le manifeste ne nommerait pas est hachée
     sans = {**manifeste, "fichiers": {}}
     assert rc.empreintes_produites(dce.contenus, sans) == empreintes
+
+
+def test_processus_de_calcul_gele_ce_qui_survit_a_une_consultation():
+    """Dans un processus de calcul du lot (`_mourir_avec`), la fin de chaque calcul sans ramasse-miettes ramasse les
+    cycles qu'il a créés et gèle ce qui lui survit (le ramasse-miettes ne le reparcourt plus) ; ailleurs, rien n'est
+    gelé. Vérifié dans un processus à part : geler dans celui des tests y garderait tout."""
+    code = """
+import gc, os, weakref
+from generateur.donnees import cache
+from generateur.lot import regeneration
+
+class Noeud:
+    pass
+
+@cache.sans_ramasse_miettes()  # comme `traiter`
+def calcul():
+    cycle = Noeud()
+    cycle.moi = cycle
+    return weakref.ref(cycle), Noeud()
+
+gc.collect()
+gc.enable()
+mort, survivant = calcul()
+print(gc.get_freeze_count() == 0, mort() is not None)  # ailleurs : rien de gelé, le cycle attend une collecte
+gc.collect()
+regeneration._mourir_avec(os.getpid())
+mort, survivant = calcul()
+print(mort() is None, gc.get_freeze_count() > 0, gc.isenabled())
+print(any(o is survivant for o in gc.get_objects()))  # gelé : hors des générations que parcourt le ramasse-miettes
+"""
+    sortie = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parent.parent).stdout.split()
+    assert sortie == ["True", "True", "True", "True", "True", "False"]
