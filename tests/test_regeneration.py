@@ -612,6 +612,31 @@ def test_manifeste_et_empreintes_du_dce_produit_sans_relire(tmp_path):
     assert rc.empreintes_produites(dce.contenus, sans) == empreintes
 
 
+def test_empreintes_de_la_version_precedente_reprises_du_dce_produit(tmp_path, monkeypatch):
+    """Les pièces de la version précédente identiques à l'octet à celles du DCE produit reprennent leur empreinte
+    (enregistrée au manifeste produit) sans être hachées de nouveau ; une pièce qui diffère est hachée."""
+    from generateur.lot import rapport_changements as rc
+
+    dce = generation.produire_dce(EXEMPLES / "restauration-lycees.yaml", RACINE)
+    generation.ecrire(dce.contenus, tmp_path)
+    manifeste = rc.manifeste_produit(dce.contenus)
+    ccap = next(n for n in dce.contenus if n.endswith("-CCAP.docx"))
+    (tmp_path / ccap).write_bytes(dce.contenus[ccap] + b"\0")  # retouchée depuis
+    attendu = rc.empreintes_documents(tmp_path, manifeste)
+    haches = []
+    sha256 = rc.hashlib.sha256
+
+    def compter(octets):
+        haches.append(octets)
+        return sha256(octets)
+
+    monkeypatch.setattr(rc.hashlib, "sha256", compter)
+    fichiers = rc.fichiers_generes(tmp_path)
+    assert rc.empreintes_documents(tmp_path, manifeste, fichiers, (dce.contenus, manifeste)) == attendu
+    assert attendu["CCAP.docx"] != rc.empreintes_produites(dce.contenus, manifeste)["CCAP.docx"]
+    assert haches == [fichiers[ccap]]
+
+
 def test_processus_de_calcul_gele_ce_qui_survit_a_une_consultation():
     """Dans un processus de calcul du lot (`_mourir_avec`), la fin de chaque calcul sans ramasse-miettes ramasse les
     cycles qu'il a créés et gèle ce qui lui survit (le ramasse-miettes ne le reparcourt plus) ; ailleurs, rien n'est

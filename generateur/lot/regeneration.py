@@ -373,7 +373,7 @@ def traiter(tache: Tache) -> RapportConsultation:
         if ancien is not None and precedente is not None:
             dossier_precedent = consultation / VERSIONS / precedente
             anciens = fichiers_generes(dossier_precedent)  # lus une fois : empreintes, pièces à comparer
-            empreintes = (empreintes_documents(dossier_precedent, ancien, anciens),
+            empreintes = (empreintes_documents(dossier_precedent, ancien, anciens, (resultat.contenus, nouveau)),
                           empreintes_produites(resultat.contenus, nouveau))
             if empreintes[0] == empreintes[1]:
                 rapport.statut = A_JOUR
