@@ -610,3 +610,61 @@ def test_manifeste_et_empreintes_du_dce_produit_sans_relire(tmp_path):
     # une pièce que le manifeste ne nommerait pas est hachée
     sans = {**manifeste, "fichiers": {}}
     assert rc.empreintes_produites(dce.contenus, sans) == empreintes
+
+
+def test_empreintes_de_la_version_precedente_reprises_du_dce_produit(tmp_path, monkeypatch):
+    """Les pièces de la version précédente identiques à l'octet à celles du DCE produit reprennent leur empreinte
+    (enregistrée au manifeste produit) sans être hachées de nouveau ; une pièce qui diffère est hachée."""
+    from generateur.lot import rapport_changements as rc
+
+    dce = generation.produire_dce(EXEMPLES / "restauration-lycees.yaml", RACINE)
+    generation.ecrire(dce.contenus, tmp_path)
+    manifeste = rc.manifeste_produit(dce.contenus)
+    ccap = next(n for n in dce.contenus if n.endswith("-CCAP.docx"))
+    (tmp_path / ccap).write_bytes(dce.contenus[ccap] + b"\0")  # retouchée depuis
+    attendu = rc.empreintes_documents(tmp_path, manifeste)
+    haches = []
+    sha256 = rc.hashlib.sha256
+
+    def compter(octets):
+        haches.append(octets)
+        return sha256(octets)
+
+    monkeypatch.setattr(rc.hashlib, "sha256", compter)
+    fichiers = rc.fichiers_generes(tmp_path)
+    assert rc.empreintes_documents(tmp_path, manifeste, fichiers, (dce.contenus, manifeste)) == attendu
+    assert attendu["CCAP.docx"] != rc.empreintes_produites(dce.contenus, manifeste)["CCAP.docx"]
+    assert haches == [fichiers[ccap]]
+
+
+def test_processus_de_calcul_gele_ce_qui_survit_a_une_consultation():
+    """Dans un processus de calcul du lot (`_mourir_avec`), la fin de chaque calcul sans ramasse-miettes ramasse les
+    cycles qu'il a créés et gèle ce qui lui survit (le ramasse-miettes ne le reparcourt plus) ; ailleurs, rien n'est
+    gelé. Vérifié dans un processus à part : geler dans celui des tests y garderait tout."""
+    code = """
+import gc, os, weakref
+from generateur.donnees import cache
+from generateur.lot import regeneration
+
+class Noeud:
+    pass
+
+@cache.sans_ramasse_miettes()  # comme `traiter`
+def calcul():
+    cycle = Noeud()
+    cycle.moi = cycle
+    return weakref.ref(cycle), Noeud()
+
+gc.collect()
+gc.enable()
+mort, survivant = calcul()
+print(gc.get_freeze_count() == 0, mort() is not None)  # ailleurs : rien de gelé, le cycle attend une collecte
+gc.collect()
+regeneration._mourir_avec(os.getpid())
+mort, survivant = calcul()
+print(mort() is None, gc.get_freeze_count() > 0, gc.isenabled())
+print(any(o is survivant for o in gc.get_objects()))  # gelé : hors des générations que parcourt le ramasse-miettes
+"""
+    sortie = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parent.parent).stdout.split()
+    assert sortie == ["True", "True", "True", "True", "True", "False"]

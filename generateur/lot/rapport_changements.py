@@ -129,21 +129,30 @@ def fichiers_generes(dossier: Path) -> dict[str, bytes]:
             if p.is_file() and not p.name.endswith(SUFFIXE_MANIFESTE)}
 
 
-def empreintes_documents(dossier: Path, manifeste: dict[str, Any],
-                         fichiers: dict[str, bytes] | None = None) -> dict[str, str]:
+def empreintes_documents(dossier: Path, manifeste: dict[str, Any], fichiers: dict[str, bytes] | None = None,
+                         produits: tuple[dict[str, bytes], dict[str, Any]] | None = None) -> dict[str, str]:
     """Pièce (« CCAP.docx », « tracabilite-SPASER.docx »…) → SHA-256, manifeste exclu (`fichiers` : ceux du dossier,
-    déjà lus par `fichiers_generes`)."""
+    déjà lus par `fichiers_generes`). `produits` : les fichiers d'un DCE produit en mémoire et son manifeste (voir
+    `empreintes_produites`) ; un fichier du dossier identique à l'octet au fichier produit de même nom reprend son
+    empreinte, sans être haché de nouveau (en régénération, la plupart des pièces ne changent pas)."""
     base = nom_sur(str(manifeste["reponses"]["reference"])) + "-"
     fichiers = fichiers_generes(dossier) if fichiers is None else fichiers
-    return {nom.removeprefix(base): hashlib.sha256(octets).hexdigest() for nom, octets in fichiers.items()}
+    contenus, connues = ({}, {}) if produits is None else (produits[0], _ecrites(produits[1]))
+    return {nom.removeprefix(base): connues[nom] if nom in connues and contenus.get(nom) == octets
+            else hashlib.sha256(octets).hexdigest() for nom, octets in fichiers.items()}
+
+
+def _ecrites(manifeste: dict[str, Any]) -> dict[str, str]:
+    """Empreintes des fichiers enregistrées au manifeste d'un DCE produit (nom → SHA-256 de ses octets)."""
+    ecrits = manifeste.get("fichiers")
+    return ecrits if isinstance(ecrits, dict) else {}
 
 
 def empreintes_produites(contenus: dict[str, bytes], manifeste: dict[str, Any]) -> dict[str, str]:
     """`empreintes_documents` des fichiers d'un DCE produit en mémoire (et écrits tels quels dans leur dossier), sans
     les relire : l'empreinte de chaque fichier est celle que son manifeste vient d'en calculer, sur les mêmes octets."""
     base = nom_sur(str(manifeste["reponses"]["reference"])) + "-"
-    ecrits = manifeste.get("fichiers")
-    ecrits = ecrits if isinstance(ecrits, dict) else {}
+    ecrits = _ecrites(manifeste)
     return {nom.removeprefix(base): ecrits.get(nom) or hashlib.sha256(contenu).hexdigest()
             for nom, contenu in sorted(contenus.items()) if not nom.endswith(SUFFIXE_MANIFESTE)}
 

@@ -192,8 +192,10 @@ def _mourir_avec(principal: int) -> None:
     Sous Linux, le noyau lui envoie SIGKILL à la mort de son parent (prctl PR_SET_PDEATHSIG) ; sur les autres
     Unix, un fil surveille le parent ; sous Windows, le processus de calcul s'arrête de lui-même quand le tube
     qui le relie au principal se ferme. Sans cela, un `kill -9` du seul processus principal laisserait les
-    calculs continuer et écrire des versions pendant une relance.
+    calculs continuer et écrire des versions pendant une relance. Le processus ne sert que ce lot : ce qui survit à
+    chaque consultation est gelé pour le ramasse-miettes (`cache.geler_survivants`).
     """
+    cache.geler_survivants()  # processus voué à ce lot, arrêté avec lui
     if os.name != "posix":
         return
     parent = os.getppid()
@@ -329,7 +331,8 @@ def droit_enregistre(manifeste: dict[str, Any] | None) -> dt.date | None:
 # milliers d'objets qui vivent jusqu'à la fin de la consultation ; chaque collecte les reparcourrait (collectes des
 # objets jeunes à la fermeture de chaque fenêtre sans ramasse-miettes, parcours complets du tas : catalogue, modèles
 # compilés, mémoires). À la fin, ils sont presque tous libérés par leur compteur de références : la collecte qui suit
-# ne parcourt que ce qui reste (mémoires du processus). Les cycles éventuels sont ramassés à cette collecte.
+# ne parcourt que ce qui reste (mémoires du processus). Les cycles éventuels sont ramassés à cette collecte. Dans les
+# processus de calcul du lot (`_mourir_avec`), ce qui reste est ensuite gelé (`cache.geler_survivants`).
 
 
 @cache.sans_ramasse_miettes()
@@ -370,7 +373,7 @@ def traiter(tache: Tache) -> RapportConsultation:
         if ancien is not None and precedente is not None:
             dossier_precedent = consultation / VERSIONS / precedente
             anciens = fichiers_generes(dossier_precedent)  # lus une fois : empreintes, pièces à comparer
-            empreintes = (empreintes_documents(dossier_precedent, ancien, anciens),
+            empreintes = (empreintes_documents(dossier_precedent, ancien, anciens, (resultat.contenus, nouveau)),
                           empreintes_produites(resultat.contenus, nouveau))
             if empreintes[0] == empreintes[1]:
                 rapport.statut = A_JOUR
