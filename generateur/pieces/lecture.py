@@ -105,14 +105,10 @@ def _est_tableau_de_lots(b: Bloc) -> bool:
         [normaliser(texte(c)) for c in b.lignes[0][:2]] == ["Lot", "Intitulé"]
 
 
-def textes_articles(blocs: list[Bloc]) -> dict[str, list[str]]:
-    """Lignes de texte de chaque article (« 6 ») et sous-article (« 6.2 ») d'une pièce, titres numérotés exclus."""
-    return dict(TextesArticles(blocs).items())
-
-
 class TextesArticles(Mapping[str, list[str]]):
-    """`textes_articles(blocs)`, lu à la demande : les numéros des articles sont relevés d'abord (titres seuls) ;
-    les lignes d'un article ne sont réunies que s'il est lu, une fois. Les contrôles n'en citent que quelques-uns
+    """Lignes de texte de chaque article (« 6 ») et sous-article (« 6.2 ») d'une pièce, titres numérotés exclus, lues
+    à la demande : les numéros des articles sont relevés d'abord (titres seuls) ; les lignes d'un article ne sont
+    réunies que s'il est lu, une fois. Les contrôles n'en citent que quelques-uns
     (preuves) : les lignes de tous les articles, réunies pour chaque consultation, n'étaient presque jamais lues.
     Les blocs ne doivent pas changer tant qu'elle sert (ceux des pièces assemblées ne changent jamais)."""
 

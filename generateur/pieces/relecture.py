@@ -416,6 +416,15 @@ Trouves = list[tuple[Piece, Unite, list[Correspondance]]]
 AUCUNE: list[Correspondance] = []
 
 
+def _debuts(textes: list[str]) -> list[int]:
+    """Position de chaque texte dans `SEPARATEUR.join(textes)`."""
+    debuts, position = [], 0
+    for t in textes:
+        debuts.append(position)
+        position += len(t) + len(SEPARATEUR)
+    return debuts
+
+
 def _chercher(motif: re.Pattern[str], textes: list[str]) -> list[list[Correspondance]]:
     """Les correspondances de `motif` dans chaque texte, cherché seul.
 
@@ -423,10 +432,7 @@ def _chercher(motif: re.Pattern[str], textes: list[str]) -> list[list[Correspond
     y restent des bords d'unité), bien plus rapide qu'une par texte ; si une correspondance déborde de son texte
     (motif qui traverserait le séparateur), chaque texte est cherché seul : une unité ne dépend jamais de sa voisine.
     """
-    debuts, position = [], 0
-    for t in textes:
-        debuts.append(position)
-        position += len(t) + len(SEPARATEUR)
+    debuts = _debuts(textes)
     par_texte: list[list[Correspondance]] = [AUCUNE] * len(textes)
     groupes = bool(motif.groupindex)
     for m in motif.finditer(SEPARATEUR.join(textes)):
@@ -445,10 +451,7 @@ def _chercher_parmi(motif: re.Pattern[str], prealable: re.Pattern[str], textes: 
     """`_chercher(motif, textes)` pour un motif qui ne trouve rien dans un texte sans `prealable` (PREALABLES) : le
     motif n'est cherché que dans les textes qui le contiennent (quelques-uns : les motifs des renvois, qui essaient
     les noms des pièces à chaque position, coûtaient la plus grande part de la recherche des textes nouveaux)."""
-    debuts, position = [], 0
-    for t in textes:
-        debuts.append(position)
-        position += len(t) + len(SEPARATEUR)
+    debuts = _debuts(textes)
     # le mot cherché (sans « \n » ni « \0 ») ne chevauche jamais deux textes
     rangs = sorted({bisect.bisect_right(debuts, m.start()) - 1 for m in prealable.finditer(SEPARATEUR.join(textes))})
     par_texte: list[list[Correspondance]] = [AUCUNE] * len(textes)

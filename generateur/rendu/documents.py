@@ -593,8 +593,6 @@ def corps_assemble(octets: bytes) -> bytes | None:
     return deja[1] if deja is not None and deja[0] is octets else None
 
 
-
-
 def verifier_modeles(racine: Path) -> list[Probleme]:
     """Défauts des modèles Word du catalogue (modeles/*.docx) et de ceux que désignent les profils d'acheteurs :
     modèle illisible, variable que dce ne fournit pas, modèle impossible à rendre ou sans emplacement du corps."""
