@@ -151,6 +151,41 @@ def test_generation_reussie_remplace_la_consultation_et_garde_les_fichiers_de_l_
         assert hashlib.sha256(apres[nom]).hexdigest() == empreinte, nom
 
 
+def test_fichier_identique_laisse_en_place_sans_rien_ecrire(tmp_path, monkeypatch):
+    """Un ensemble relancé sur une sortie à jour n'écrit rien sur le disque : un fichier préparé identique à l'octet
+    à son homonyme n'est ni synchronisé, ni renommé, ni retiré (l'ancien, de même contenu, reste) ; un fichier
+    modifié est remplacé, un fichier périmé retiré, même si tous les autres sont identiques ; un lien symbolique de
+    même contenu est remplacé par un fichier."""
+    sortie = tmp_path / "sortie"
+    with fichiers.ensemble(sortie) as dossier:
+        for nom, contenu in (("a", b"A"), ("b", b"B"), ("c", b"C")):
+            fichiers.ecrire_neuf(dossier / nom, contenu)
+    (tmp_path / "cible").write_bytes(b"L")
+    (sortie / "lien").symlink_to(tmp_path / "cible")
+    inodes = {p.name: p.stat().st_ino for p in sortie.iterdir()}
+    barrieres = []
+    monkeypatch.setattr(fichiers, "barriere", lambda d: barrieres.append(d))
+
+    with fichiers.ensemble(sortie) as dossier:  # rien de changé : ni barrière, ni dossier des anciens
+        for nom, contenu in (("a", b"A"), ("b", b"B"), ("c", b"C")):
+            fichiers.ecrire_neuf(dossier / nom, contenu)
+    assert barrieres == [] and {p.name: p.stat().st_ino for p in sortie.iterdir()} == inodes
+    assert sorted(p.name for p in sortie.iterdir()) == ["a", "b", "c", "lien"]
+
+    with fichiers.ensemble(sortie, lambda: ["c"]) as dossier:
+        fichiers.ecrire_neuf(dossier / "a", b"A")
+        fichiers.ecrire_neuf(dossier / "b", b"B2")
+        fichiers.ecrire_neuf(dossier / "lien", b"L")
+    assert len(barrieres) == 1
+    assert {p.name: p.read_bytes() for p in sortie.iterdir()} == {"a": b"A", "b": b"B2", "lien": b"L"}
+    assert (sortie / "a").stat().st_ino == inodes["a"] and (sortie / "b").stat().st_ino != inodes["b"]
+    assert not (sortie / "lien").is_symlink() and (tmp_path / "cible").read_bytes() == b"L"
+
+    with fichiers.ensemble(sortie, lambda: ["b"]) as dossier:  # seulement un fichier périmé à retirer
+        fichiers.ecrire_neuf(dossier / "a", b"A")
+    assert sorted(p.name for p in sortie.iterdir()) == ["a", "lien"] and len(barrieres) == 1
+
+
 def test_echec_dans_une_sortie_nouvelle_ne_cree_aucun_dossier(tmp_path, monkeypatch):
     _panne_a_la_n_ieme_ecriture(monkeypatch, 2, OSError(errno.ENOSPC, "No space left on device"))
     resultat = dce("generer", ecrire(tmp_path, reponses()), "-o", tmp_path / "nouveau" / "sous-dossier")

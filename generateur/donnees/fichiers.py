@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import struct
 import sys
 import zipfile
@@ -262,8 +263,11 @@ def ensemble(sortie: Path | str, perimes: Callable[[], Iterable[str]] = tuple) -
     fichiers de `sortie`, ceux de l'utilisateur, ne sont pas touchés ; un sous-dossier préparé remplace en entier
     le sous-dossier de même nom) : si `sortie` n'existait pas, le dossier
     préparé est renommé en `sortie` ; sinon les anciens fichiers sont mis de côté, les nouveaux mis en place par
-    renommage, et les anciens retirés ensuite seulement. Une erreur, une interruption (Ctrl-C) ou un disque
-    plein en cours de route remettent les anciens fichiers et ne laissent rien de nouveau. Les erreurs du
+    renommage, et les anciens retirés ensuite seulement. Un fichier préparé identique à l'octet à son homonyme
+    (fichier ordinaire) n'est pas mis en place : l'ancien, de même contenu, reste, et rien n'est écrit sur le disque
+    pour lui (une génération relancée sur une sortie à jour ne synchronise, ne renomme ni ne retire rien). Une
+    erreur, une interruption (Ctrl-C) ou un disque plein en cours de route remettent les anciens fichiers et ne
+    laissent rien de nouveau. Les erreurs du
     système de fichiers deviennent une `ErreurDCE` en français qui nomme le chemin.
 
     `perimes` : noms de fichiers d'un ensemble précédent (relus au moment de la mise en place) que le nouvel
@@ -288,8 +292,8 @@ def ensemble(sortie: Path | str, perimes: Callable[[], Iterable[str]] = tuple) -
         else:
             preparation = dossier_temporaire(sortie, PREPARATION)
         yield preparation
-        barriere(preparation)
         if nouvelle:
+            barriere(preparation)
             os.rename(preparation, sortie)
             preparation = None
             fsync_dossier(sortie.absolute().parent)
@@ -308,12 +312,37 @@ def ensemble(sortie: Path | str, perimes: Callable[[], Iterable[str]] = tuple) -
                 break
 
 
+def _identique(prepare: Path, ancien: Path) -> bool:
+    """Vrai si le fichier préparé a le contenu, à l'octet, de son homonyme `ancien`, fichier ordinaire (ni lien, ni
+    dossier) : il est alors retiré du dossier préparé avant d'avoir été synchronisé, l'ancien reste en place."""
+    try:
+        etat_ancien, etat_prepare = os.lstat(ancien), os.lstat(prepare)
+    except OSError:
+        return False
+    if (not stat.S_ISREG(etat_ancien.st_mode) or not stat.S_ISREG(etat_prepare.st_mode)
+            or etat_ancien.st_size != etat_prepare.st_size):
+        return False
+    try:
+        if ancien.read_bytes() != prepare.read_bytes():
+            return False
+    except OSError:
+        return False
+    os.unlink(prepare)
+    return True
+
+
 def _remplacer(preparation: Path, sortie: Path, perimes: set[str]) -> None:
     """Met les fichiers préparés à la place de leurs homonymes dans `sortie` (et retire les fichiers `perimes`) ;
-    en cas d'échec, remet les anciens."""
+    en cas d'échec, remet les anciens. Les fichiers préparés identiques à leur homonyme sont laissés de côté
+    (`_identique`) ; ce qui reste à mettre en place est rendu durable (`barriere`) avant."""
     noms = sorted(p.name for p in preparation.iterdir()
                   if not p.name.startswith(".") and (p.is_file() or p.is_dir()) and not p.is_symlink())
     retires = sorted(n for n in perimes - set(noms) if Path(n).name == n and (sortie / n).is_file())
+    noms = [nom for nom in noms if not _identique(preparation / nom, sortie / nom)]
+    if not noms and not retires:
+        return
+    if noms:
+        barriere(preparation)
     for nom in noms:
         ancien = sortie / nom
         if (preparation / nom).is_dir():  # un sous-dossier préparé remplace en entier son homonyme
