@@ -97,7 +97,7 @@ COULEURS = {"non_conforme": "red", "a_verifier": "yellow", "justifie": "cyan"}
 
 def avertir_pieces_jointes(analyse: Any, fichier_reponses: Path) -> None:
     """Pièce jointe par l'acheteur absente ou hors du dossier : avertissement (dce publier s'arrêtera)."""
-    from ..rendu.publication import pieces_jointes_manquantes
+    from ..rendu.generation import pieces_jointes_manquantes
 
     for message in pieces_jointes_manquantes(analyse, fichier_reponses):
         click.secho(f"Attention : {message} (dce publier s'arrêtera tant qu'elle manque).", fg="yellow", err=True)

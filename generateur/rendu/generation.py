@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..donnees import cache
+from ..donnees import cache, pieces_jointes, questionnaire
 from ..pieces import annexe, decp
 from ..pieces.assemblage import blocs_document
 from ..droit.conformite import Conformite
@@ -57,6 +57,25 @@ def modele_de(analyse: Analyse, document: str) -> Path:
     if document in propres:
         return analyse.acheteur.dossier / str(propres[document])
     return analyse.catalogue.modeles() / "dce.docx"
+
+
+def lire_pieces_jointes(analyse: Analyse, fichier_reponses: Path | str) -> list[pieces_jointes.PieceJointe]:
+    """Les fichiers des pièces jointes par l'acheteur ; absent, illisible ou hors du dossier → ErreurDonnees."""
+    schema = questionnaire.charger(analyse.catalogue.racine / "questionnaire.yaml")
+    return pieces_jointes.lire(analyse.reponses.donnees, fichier_reponses, schema,
+                               nom_sur(str(analyse.contexte["reference"])), analyse.reponses.document.ligne)
+
+
+def pieces_jointes_manquantes(analyse: Analyse, fichier_reponses: Path | str) -> list[str]:
+    """Les problèmes des pièces jointes, sans arrêter (`dce verifier`, `dce generer`) : `dce publier` s'arrêtera.
+
+    Ici et non dans `publication` : `dce generer` l'appelle sans avoir à importer la publication (PDF, actes
+    d'engagement, bordereaux…)."""
+    try:
+        lire_pieces_jointes(analyse, fichier_reponses)
+    except ErreurDonnees as exc:
+        return [str(p) for p in exc.problemes]
+    return []
 
 
 @dataclass

@@ -23,10 +23,10 @@ from . import pdf
 from ..donnees.fichiers import DATE_ZIP, ecrire_atomique, ensemble
 from .documents import produire
 from ..erreurs import ErreurDonnees, Probleme
-from .generation import PIECES, Dce, Resultat, ecrire, modele_de, produire_dce, variables_modele
+from .generation import (PIECES, Dce, Resultat, ecrire, lire_pieces_jointes, modele_de, produire_dce,
+                         variables_modele)
 from ..donnees.fichiers import nom_sur
 from ..donnees import pieces_jointes
-from ..donnees import questionnaire as module_questionnaire
 from ..droit.regles import Analyse
 
 BUREAUTIQUE = (".docx", ".xlsx")
@@ -133,22 +133,6 @@ def noms_publication(reference: str) -> dict[str, str]:
     return {"public": f"{base}-DCE", "interne": f"{base}-interne", "archive": f"{base}-DCE.zip",
             "archive_interne": f"{base}-interne.zip", "liste": f"{base}-liste-des-pieces.csv",
             "liste_interne": f"{base}-liste-des-pieces-internes.csv"}
-
-
-def lire_pieces_jointes(analyse: Analyse, fichier_reponses: Path | str) -> list[pieces_jointes.PieceJointe]:
-    """Les fichiers des pièces jointes par l'acheteur ; absent, illisible ou hors du dossier → ErreurDonnees."""
-    questionnaire = module_questionnaire.charger(analyse.catalogue.racine / "questionnaire.yaml")
-    return pieces_jointes.lire(analyse.reponses.donnees, fichier_reponses, questionnaire,
-                               nom_sur(str(analyse.contexte["reference"])), analyse.reponses.document.ligne)
-
-
-def pieces_jointes_manquantes(analyse: Analyse, fichier_reponses: Path | str) -> list[str]:
-    """Les problèmes des pièces jointes, sans arrêter (`dce verifier`, `dce generer`) : `dce publier` s'arrêtera."""
-    try:
-        lire_pieces_jointes(analyse, fichier_reponses)
-    except ErreurDonnees as exc:
-        return [str(p) for p in exc.problemes]
-    return []
 
 
 @dataclass
