@@ -245,7 +245,8 @@ def test_generer_n_importe_pas_les_modules_des_autres_commandes(tmp_path):
     (openpyxl, numpy), ni la base du serveur d'équipe (SQLAlchemy), ni pandoc quand sa conversion est en cache,
     ni les outils de test : ce sont les modules que la régression du démarrage avait ajoutés. À la seconde
     commande, tout est en cache : ni la bibliothèque Markdown, ni jsonschema (réponses déjà validées), ni pypdf
-    (texte des pièces jointes PDF déjà lu) ne servent."""
+    (texte des pièces jointes PDF déjà lu), ni PyYAML (réponses, catalogue et correspondances DECP déjà analysés) ne
+    servent."""
     exemple = EXEMPLES / "travaux-lycee.yaml"
     env = {**os.environ, "DCE_CACHE": str(tmp_path / "cache"), "DCE_RACINE": str(RACINE)}
     script = ("import runpy, sys\n"
@@ -258,7 +259,7 @@ def test_generer_n_importe_pas_les_modules_des_autres_commandes(tmp_path):
                                  capture_output=True, text=True, env=env, cwd=RACINE).stdout.split("\n")[-2].split()
     assert any((tmp_path / "second").glob("*-CCTP.docx"))
     for lourd in ("openpyxl", "numpy", "sqlalchemy", "pypandoc", "hypothesis", "matplotlib", "flask", "filelock",
-                  "markdown", "jsonschema", "pypdf"):
+                  "markdown", "jsonschema", "pypdf", "yaml"):
         assert lourd not in modules, lourd
 
 

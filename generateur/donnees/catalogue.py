@@ -16,8 +16,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from . import cache, yaml_lignes
 from ..erreurs import ErreurDonnees, Probleme
 
@@ -394,7 +392,7 @@ def charger(racine: Path) -> Catalogue:
 
 
 def _empreinte_sources(racine: Path) -> str:
-    parties: list[str | bytes] = [str(racine), yaml.__version__, cache.sources(__file__, yaml_lignes.__file__)]
+    parties: list[str | bytes] = [str(racine), cache.version_paquet("yaml"), cache.sources(__file__, yaml_lignes.__file__)]
     for chemin in [racine / "catalogue.yaml", *sorted((racine / "clauses").rglob("*.md"))]:
         try:
             parties += [str(chemin.relative_to(racine)), chemin.read_bytes()]
@@ -406,7 +404,8 @@ def _empreinte_sources(racine: Path) -> str:
 # Chaque clause lue et validée, gardée d'une commande à l'autre sous l'empreinte de son chemin, de son texte et des
 # documents du catalogue : après la modification d'une clause, le catalogue est relu sans analyser de nouveau les
 # autres (≈ 100 ms par catalogue modifié, en tête de chaque lot régénéré). Une clause invalide n'est jamais gardée.
-_CLAUSES = cache.Memoire("clauses", cache.empreinte(cache.sources(__file__, yaml_lignes.__file__), yaml.__version__),
+_CLAUSES = cache.Memoire("clauses", cache.empreinte(cache.sources(__file__, yaml_lignes.__file__),
+                                                     cache.version_paquet("yaml")),
                          1024)
 
 

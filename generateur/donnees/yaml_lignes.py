@@ -16,13 +16,27 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from . import cache
 from ..erreurs import ErreurDonnees, Probleme
 
-# libyaml (CSafeLoader) quand PyYAML l'embarque : même analyse sûre, dix fois plus rapide.
-_Chargeur = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# PyYAML, importé à la première analyse (`_importer_yaml`) : un document déjà analysé est relu du cache disque, et une
+# commande dont tout est en cache (`dce generer` relancé) ne l'importe pas (≈ 9 ms de démarrage).
+yaml: Any = None
+
+
+def _importer_yaml() -> Any:
+    """PyYAML, importé une fois ; et son chargeur, libyaml (CSafeLoader) quand PyYAML l'embarque : même analyse sûre,
+    dix fois plus rapide."""
+    global yaml, _Chargeur
+    if yaml is None:
+        import yaml as module
+
+        _Chargeur = getattr(module, "CSafeLoader", module.SafeLoader)
+        yaml = module
+    return yaml
+
+
+_Chargeur: Any = None
 TAILLE_MAX = 5 * 1024 * 1024  # 5 Mio : bien au-delà d'un fichier de réponses réel
 
 
@@ -170,6 +184,7 @@ def _scalaire(noeud: yaml.ScalarNode, chemin: str, lecture: _Lecture) -> Any:
 
 def lire_texte(texte: str, fichier: Path | str) -> Document:
     """Analyse un texte YAML ; lève ErreurDonnees avec fichier et ligne."""
+    _importer_yaml()
     doc = Document(None, fichier)
     problemes: list[Probleme] = []
     try:
@@ -245,7 +260,7 @@ def lire(chemin: Path | str, garder: bool = False) -> Document:
 @lru_cache(maxsize=1)
 def _version_analyse() -> bytes:
     """Ce qui change le résultat de l'analyse d'un même texte : ce module et la version de PyYAML."""
-    return Path(__file__).read_bytes() + yaml.__version__.encode()
+    return Path(__file__).read_bytes() + cache.version_paquet("yaml")
 
 
 # Messages de l'analyseur YAML (libyaml ou PyYAML, formulations voisines) → français. Le premier fragment

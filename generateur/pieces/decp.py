@@ -16,8 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ..donnees import cache
 from ..donnees.fichiers import json_lisible
 from ..erreurs import ErreurDonnees, Probleme
 from ..droit.regles import Analyse
@@ -39,7 +38,17 @@ def schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def correspondances() -> dict[str, Any]:
-    return yaml.safe_load((DOSSIER / "correspondances.yaml").read_text(encoding="utf-8"))
+    """La table des correspondances, lue par PyYAML puis gardée dans le cache disque sous l'empreinte du fichier et de
+    la version de PyYAML : une commande dont tout est en cache n'importe pas PyYAML."""
+    octets = (DOSSIER / "correspondances.yaml").read_bytes()
+
+    def lire() -> dict[str, Any]:
+        import yaml
+
+        return yaml.safe_load(octets.decode("utf-8"))
+
+    return cache.objet("yaml", cache.empreinte("correspondances DECP", octets, cache.version_paquet("yaml")), lire,
+                       garder=64)
 
 
 def libelle_ccag(code: str) -> str:
