@@ -245,8 +245,8 @@ def test_generer_n_importe_pas_les_modules_des_autres_commandes(tmp_path):
     (openpyxl, numpy), ni la base du serveur d'équipe (SQLAlchemy), ni pandoc quand sa conversion est en cache,
     ni les outils de test : ce sont les modules que la régression du démarrage avait ajoutés. À la seconde
     commande, tout est en cache : ni la bibliothèque Markdown, ni jsonschema (réponses déjà validées), ni pypdf
-    (texte des pièces jointes PDF déjà lu), ni PyYAML (réponses, catalogue et correspondances DECP déjà analysés) ne
-    servent."""
+    (texte des pièces jointes PDF déjà lu), ni PyYAML (réponses, catalogue et correspondances DECP déjà analysés), ni
+    Babel (montants et dates mis en forme sans lui) ne servent."""
     exemple = EXEMPLES / "travaux-lycee.yaml"
     env = {**os.environ, "DCE_CACHE": str(tmp_path / "cache"), "DCE_RACINE": str(RACINE)}
     script = ("import runpy, sys\n"
@@ -259,7 +259,7 @@ def test_generer_n_importe_pas_les_modules_des_autres_commandes(tmp_path):
                                  capture_output=True, text=True, env=env, cwd=RACINE).stdout.split("\n")[-2].split()
     assert any((tmp_path / "second").glob("*-CCTP.docx"))
     for lourd in ("openpyxl", "numpy", "sqlalchemy", "pypandoc", "hypothesis", "matplotlib", "flask", "filelock",
-                  "markdown", "jsonschema", "pypdf", "yaml"):
+                  "markdown", "jsonschema", "pypdf", "yaml", "babel"):
         assert lourd not in modules, lourd
 
 
@@ -984,40 +984,73 @@ def test_appels_directs_du_bac_a_sable(monkeypatch):
         evaluer("f()", {"f": unsafe(lambda: 1)})
 
 
-def test_dates_mises_en_forme_une_fois_par_valeur(monkeypatch):
-    """date_longue et date_heure gardent la mise en forme Babel de chaque date et de chaque heure : même texte que
-    Babel (1er du mois, heure d'une date avec fuseau), Babel appelé une fois pour une date écrite plusieurs fois."""
+def test_nombres_et_dates_mis_en_forme_comme_babel():
+    """euros, nombre, pourcent, date_longue et date_heure écrivent, sans Babel, ce qu'écrit Babel (locale fr_FR,
+    espace fine rendue insécable, 1er du mois), à l'octet : valeurs au hasard de toutes grandeurs et de tous signes,
+    zéros négatifs, arrondis à égalité, valeurs que Babel seul met en forme (infinies, NaN, trop de chiffres : même
+    texte ou même erreur), toutes les dates de plus d'un siècle et toutes les heures."""
     import datetime as dt
+    import random
+    from decimal import Decimal
 
     from babel.dates import format_date, format_time
+    from babel.numbers import format_currency, format_decimal, format_percent
 
     from generateur.donnees import formats
 
-    formats._date_longue.cache_clear()
-    appels = []
-    monkeypatch.setattr(formats, "format_date", lambda *a, **k: appels.append(a[0]) or format_date(*a, **k))
-    jour = dt.date(2031, 3, 1)
-    heure = dt.datetime(2031, 3, 1, 9, 5, tzinfo=dt.timezone(dt.timedelta(hours=-4)))
-    attendu = "1er" + format_date(jour, format="d MMMM y", locale="fr_FR")[1:].replace(" ", "\u00a0", 1)
-    assert formats.date_longue(jour) == formats.date_longue(dt.datetime(2031, 3, 1, 18)) == attendu
-    assert formats.date_heure(heure) == attendu + " à " + format_time(heure, format="H' h 'mm", locale="fr_FR").replace(" ", "\u00a0")
-    assert formats.date_heure(heure) == attendu + " à 9\u00a0h\u00a005"
-    assert appels == [jour]
+    def resultat(calcul):
+        try:
+            return calcul()
+        except Exception as exc:  # noqa: BLE001 - même erreur attendue des deux côtés
+            return type(exc)
+
+    def babel(texte):
+        return texte.replace("\u202f", "\u00a0")
+
+    alea = random.Random(22)
+    valeurs = ["0", "-0", "-0.00", "0.005", "0.015", "0.025", "-0.005", "0.0049", "12.345", "12.355", "-12.345",
+               "1E+3", "1E-7", "999.995", "999999.995", "-999999.999", "123456789012345678901234",
+               "12345678901234567890123.45", "1234567890123456789012345678", "1E+30", "Infinity", "-Infinity", "NaN",
+               5.5, 15, 0.1, 1e22, -3, 2 ** 70, "0.125", "0.135", "1.005"]
+    for _ in range(2000):
+        valeurs.append(Decimal(alea.randint(-10 ** alea.randint(0, 16), 10 ** alea.randint(0, 16)))
+                       .scaleb(-alea.randint(0, 6)))
+    # sans les mémoires (lru_cache) des mises en forme : -0 et 0, égaux, y partagent leur entrée
+    euros, nombre, pourcent = formats._euros.__wrapped__, formats._nombre.__wrapped__, formats._pourcent.__wrapped__
+    for valeur in valeurs:
+        decimal = Decimal(str(valeur))
+        assert resultat(lambda: euros(formats._decimal(valeur))) == resultat(
+            lambda: babel(format_currency(formats._decimal(valeur), "EUR", locale="fr_FR"))), valeur
+        for decimales in range(4):
+            motif = "#,##0" + ("." + "#" * decimales if decimales else "")
+            assert resultat(lambda: nombre(decimal, decimales)) == resultat(
+                lambda: babel(format_decimal(decimal, format=motif, locale="fr_FR"))), (valeur, decimales)
+        assert resultat(lambda: pourcent(decimal)) == resultat(
+            lambda: babel(format_percent(decimal / 100, format="#,##0.##\u00a0%", locale="fr_FR"))), valeur
+    assert formats.montant(1234.5) == "1\u00a0234,50\u00a0€\u00a0HT" and formats.pourcent(5.5) == "5,5\u00a0%"
+
+    jours = [dt.date(1, 1, 1), dt.date(999, 12, 31), dt.date(9999, 12, 31)]
+    jours += [dt.date(1999, 12, 1) + dt.timedelta(days=n) for n in range(0, 38000, 7)]
+    jours += [dt.date(2026, 1, 1) + dt.timedelta(days=n) for n in range(800)]
+    for jour in jours:
+        attendu = format_date(jour, format="d MMMM y", locale="fr_FR")
+        attendu = ("1er" + attendu[1:] if jour.day == 1 else attendu).replace(" ", "\u00a0", 1)
+        assert formats.date_longue(jour) == formats.date_heure(jour) == attendu, jour
+    for minutes in range(24 * 60):
+        moment = dt.datetime(2031, 3, 1, minutes // 60, minutes % 60, tzinfo=dt.timezone(dt.timedelta(hours=-4)))
+        heure = format_time(moment, format="H' h 'mm", locale="fr_FR").replace(" ", "\u00a0")
+        assert formats.date_heure(moment) == "1er\u00a0mars 2031 à " + heure, moment
+    assert formats.date_longue(None) == formats.date_heure(None) == ""
 
 
-def test_locale_analysee_une_fois(monkeypatch):
-    """Les mises en forme Babel reçoivent la locale déjà analysée : aucune analyse du texte « fr_FR » par nombre,
-    montant, pourcentage ou date mis en forme."""
-    import datetime as dt
+def test_mises_en_forme_sans_babel():
+    """Montants, nombres, pourcentages et dates sont mis en forme sans importer Babel (ni charger les données de la
+    locale, ≈ 25 ms par commande)."""
+    script = ("import datetime as dt, sys\n"
+              "from generateur.donnees import formats\n"
+              "formats.euros(4321.5), formats.nombre(98765.4321, 2), formats.pourcent(12.345)\n"
+              "formats.date_heure(dt.datetime(2032, 7, 1, 9, 5))\n"
+              "print(sorted(m for m in sys.modules if m.startswith('babel')))\n")
+    sortie = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True, cwd=RACINE)
+    assert sortie.stdout.strip() == "[]"
 
-    from babel.core import Locale
-
-    from generateur.donnees import formats
-
-    textes = []
-    analyser = Locale.parse.__func__
-    monkeypatch.setattr(Locale, "parse", classmethod(lambda cls, x, *a, **k: (textes.append(x) if isinstance(x, str) else None)
-                                                    or analyser(cls, x, *a, **k)))
-    assert formats.nombre(98765.4321, 2) == "98\u00a0765,43" and formats.euros(4321.5) == "4\u00a0321,50\u00a0€"
-    assert formats.pourcent(12.345) == "12,34\u00a0%" and formats.date_longue(dt.date(2032, 7, 14)) == "14\u00a0juillet 2032"
-    assert textes == []

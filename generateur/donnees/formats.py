@@ -1,4 +1,4 @@
-"""Mise en forme française des montants, pourcentages et dates (Babel, locale fr_FR), accord en nombre
+"""Mise en forme française des montants, pourcentages et dates (comme Babel, locale fr_FR), accord en nombre
 (`pluriel`), coordonnées d'un organisme, typographie des textes produits et marques des valeurs « à compléter »."""
 
 from __future__ import annotations
@@ -10,16 +10,50 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Iterable
 
-from babel.core import Locale
-from babel.dates import format_date, format_time
-from babel.numbers import format_currency, format_decimal, format_percent
-
 LOCALE = "fr_FR"
-# La locale analysée une fois : passée en texte, chaque mise en forme Babel l'analysait de nouveau (Locale.parse, pour
-# la mise en forme et pour chaque symbole lu), près de la moitié du temps d'un nombre mis en forme.
-_LOCALE = Locale.parse(LOCALE)
 ESPACE_FINE = "\u202f"
 INSECABLE = "\u00a0"
+
+# Les nombres, montants, pourcentages et dates sont écrits ici comme les écrit Babel avec les données de la locale
+# fr_FR (CLDR) : motifs « #,##0.00 ¤ » (euros), « #,##0.## » (nombres), « #,##0.## % » (pourcentages, en points),
+# « d MMMM y » et « H' h 'mm » (dates et heures), séparateur de milliers (espace fine, rendue insécable), virgule
+# décimale, signe « - », arrondi du contexte décimal (au plus proche, à égalité au pair). Babel chargeait à chaque
+# commande les données de la locale entière (≈ 25 ms de démarrage, plus que tout le reste de la mise en forme) ;
+# tests/test_performance.py compare ces mises en forme à celles de Babel, valeur par valeur. Une valeur que ce
+# chemin ne couvre pas (infinie, NaN, trop de chiffres pour le contexte décimal) est mise en forme par Babel.
+MOIS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre",
+        "décembre")
+_QUANTUMS = {n: Decimal(10) ** -n for n in range(3)}
+
+
+def _chiffres(valeur: Decimal, echelle: int, decimales_min: int, decimales_max: int) -> str | None:
+    """`NumberPattern.apply` de Babel pour un motif « #,##0.0# » (groupes de 3, au moins un chiffre entier, de
+    `decimales_min` à `decimales_max` décimales) et son signe ; séparateur de milliers : espace insécable. None si
+    la valeur sort de ce chemin (Babel la met alors en forme)."""
+    if not valeur.is_finite() or valeur.adjusted() >= 24:  # quantize lèverait ou Babel écrirait « ∞ »
+        return None
+    valeur = valeur.scaleb(echelle)
+    signe = "-" if valeur.is_signed() else ""
+    entier, _, fraction = f"{abs(valeur).normalize().quantize(_QUANTUMS[decimales_max]):f}".partition(".")
+    groupes = []
+    while len(entier) > 3:
+        groupes.append(entier[-3:])
+        entier = entier[:-3]
+    groupes.append(entier)
+    texte = signe + INSECABLE.join(reversed(groupes))
+    fraction = (fraction or "0").ljust(decimales_min, "0")
+    if decimales_max == 0 or (decimales_min == 0 and int(fraction) == 0):
+        return texte
+    while len(fraction) > decimales_min and fraction[-1] == "0":
+        fraction = fraction[:-1]
+    return f"{texte},{fraction}"
+
+
+def _babel(fonction: str, *args: Any, **kwargs: Any) -> str:
+    """Mise en forme par Babel (valeur hors du chemin de `_chiffres`), espace fine rendue insécable."""
+    import babel.numbers
+
+    return getattr(babel.numbers, fonction)(*args, locale=LOCALE, **kwargs).replace(ESPACE_FINE, INSECABLE)
 
 
 def _decimal(valeur: Any) -> Decimal:
@@ -31,11 +65,12 @@ def euros(valeur: Any) -> str:
     return _euros(_decimal(valeur))
 
 
-# Les mises en forme Babel sont mises en cache sur la valeur décimale (Babel convertit de même tout
-# nombre en Decimal(str(valeur))) : en lot, les mêmes taux et montants reviennent sans cesse.
+# Les mises en forme sont mises en cache sur la valeur décimale (comme Babel, tout nombre est converti en
+# Decimal(str(valeur))) : en lot, les mêmes taux et montants reviennent sans cesse.
 @lru_cache(maxsize=512)
 def _euros(valeur: Decimal) -> str:
-    return format_currency(valeur, "EUR", locale=_LOCALE).replace(ESPACE_FINE, INSECABLE)
+    texte = _chiffres(valeur, 0, 2, 2)
+    return _babel("format_currency", valeur, "EUR") if texte is None else texte + INSECABLE + "€"
 
 
 def montant(valeur: Any) -> str:
@@ -55,8 +90,10 @@ def nombre(valeur: Any, decimales: int = 0) -> str:
 
 @lru_cache(maxsize=512)
 def _nombre(valeur: Decimal, decimales: int) -> str:
-    motif = "#,##0" + ("." + "#" * decimales if decimales else "")
-    return format_decimal(valeur, format=motif, locale=_LOCALE).replace(ESPACE_FINE, INSECABLE)
+    texte = _chiffres(valeur, 0, 0, decimales) if decimales in _QUANTUMS else None
+    if texte is None:
+        return _babel("format_decimal", valeur, format="#,##0" + ("." + "#" * decimales if decimales else ""))
+    return texte
 
 
 def pourcent(valeur: Any) -> str:
@@ -66,8 +103,9 @@ def pourcent(valeur: Any) -> str:
 
 @lru_cache(maxsize=2048)
 def _pourcent(valeur: Decimal) -> str:
-    texte = format_percent(valeur / 100, format="#,##0.##\u00a0%", locale=_LOCALE)
-    return texte.replace(ESPACE_FINE, INSECABLE)
+    valeur = valeur / 100
+    texte = _chiffres(valeur, 2, 0, 2)
+    return _babel("format_percent", valeur, format="#,##0.##\u00a0%") if texte is None else texte + INSECABLE + "%"
 
 
 def date_longue(valeur: dt.date | None) -> str:
@@ -79,14 +117,12 @@ def date_longue(valeur: dt.date | None) -> str:
     return _date_longue(valeur)
 
 
-# Les mises en forme Babel des dates et des heures (motif analysé, locale relue à chaque appel) sont gardées par
-# valeur : une même date (lancement, remise des offres) est écrite plusieurs fois par consultation.
+# Une même date (lancement, remise des offres) est écrite plusieurs fois par consultation : gardée par valeur.
 @lru_cache(maxsize=2048, typed=True)
 def _date_longue(valeur: dt.date) -> str:
-    texte = format_date(valeur, format="d MMMM y", locale=_LOCALE)
-    if valeur.day == 1:
-        texte = "1er" + texte[1:]
-    return texte.replace(" ", INSECABLE, 1)
+    """Motif Babel « d MMMM y » (jour sans zéro, mois en toutes lettres, année sans remplissage)."""
+    jour = "1er" if valeur.day == 1 else str(valeur.day)
+    return f"{jour}{INSECABLE}{MOIS[valeur.month - 1]} {valeur.year}"
 
 
 def date_heure(valeur: dt.datetime | dt.date | None) -> str:
@@ -98,10 +134,9 @@ def date_heure(valeur: dt.datetime | dt.date | None) -> str:
     return f"{date_longue(valeur)} à {_heure(valeur.hour, valeur.minute)}"
 
 
-@lru_cache(maxsize=2048)
 def _heure(heure: int, minute: int) -> str:
-    """« 12 h 00 » : le motif ne lit que l'heure et les minutes."""
-    return format_time(dt.time(heure, minute), format="H' h 'mm", locale=_LOCALE).replace(" ", INSECABLE)
+    """« 12 h 00 » : motif Babel « H' h 'mm », espaces insécables."""
+    return f"{heure}{INSECABLE}h{INSECABLE}{minute:02d}"
 
 
 def liste_fr(elements: Iterable[Any]) -> str:

@@ -12,8 +12,6 @@ import unicodedata
 from decimal import Decimal
 from typing import Any
 
-from babel.numbers import NumberFormatError, parse_decimal
-
 from . import formats
 from .questionnaire import Question
 
@@ -46,6 +44,8 @@ def lire_nombre(texte: str) -> Decimal:
     t = re.sub(r"[\s\u00a0\u202f]+", "\u202f", texte.strip())
     if "," in t or t.count(".") > 1:
         t = t.replace(".", "")  # points de milliers
+    from babel.numbers import NumberFormatError, parse_decimal  # saisie seulement : pas au démarrage de `dce generer`
+
     try:
         valeur = parse_decimal(t, locale=formats.LOCALE, strict=True)
     except NumberFormatError:
