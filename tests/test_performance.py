@@ -1054,3 +1054,35 @@ def test_mises_en_forme_sans_babel():
     sortie = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True, cwd=RACINE)
     assert sortie.stdout.strip() == "[]"
 
+
+def test_date_heure_lue_comme_strptime():
+    """La forme « AAAA-MM-JJ HH:MM » des réponses est lue sans strptime (son module coûte ≈ 3 ms à l'import) : même
+    date qu'avec strptime, et une date impossible ou une autre forme est lue comme avant (ou refusée)."""
+    import datetime as dt
+
+    from generateur.donnees.reponses import lire_date_heure
+
+    def par_strptime(valeur):
+        texte = str(valeur).strip().replace("T", " ").replace("h", ":")
+        for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M", "%Y-%m-%d", "%d/%m/%Y"):
+            try:
+                resultat = dt.datetime.strptime(texte, fmt)
+                return resultat if "%H" in fmt else resultat.replace(hour=12)
+            except ValueError:
+                continue
+        return ValueError
+
+    def lue(valeur):
+        try:
+            return lire_date_heure(valeur)
+        except ValueError:
+            return ValueError
+
+    textes = ["2027-01-15 12:00", " 2027-01-15T08:05 ", "2027-01-15 8h05", "2027-02-29 12:00", "2028-02-29 23:59",
+              "2027-13-01 12:00", "2027-01-15 24:00", "2027-01-32 10:00", "2027-1-5 9:30", "15/01/2027 12h00",
+              "2027-01-15", "\u0662\u0660\u0662\u0667-01-15 12:00", "2027-01-15 12:00:30", "0001-01-01 00:00",
+              "2027-01-15  12:00", "2027-01-15 12:00x", "x"]
+    textes += [f"2027-{m:02d}-{j:02d} {h:02d}:{mi:02d}" for m in (1, 2, 4, 12) for j in (1, 28, 29, 30, 31)
+               for h in (0, 9, 23) for mi in (0, 5, 59)]
+    for texte in textes:
+        assert lue(texte) == par_strptime(texte), texte

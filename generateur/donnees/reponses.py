@@ -176,12 +176,21 @@ def completer(donnees: dict[str, Any], questions: list[Question]) -> None:
             noeud[feuille] = lire_date_heure(valeur)
 
 
+# « 2027-01-15 12:00 » : ce que lit strptime au format "%Y-%m-%d %H:%M", chiffres écrits en entier.
+_DATE_HEURE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2})")
+
+
 def lire_date_heure(valeur: Any) -> dt.datetime:
     if isinstance(valeur, dt.datetime):
         return valeur.replace(tzinfo=None)
     if isinstance(valeur, dt.date):
         return dt.datetime(valeur.year, valeur.month, valeur.day, 12, 0)
     texte = str(valeur).strip().replace("T", " ").replace("h", ":")
+    if (forme := _DATE_HEURE.fullmatch(texte)) is not None:  # la forme du questionnaire, sans strptime (≈ 3 ms d'import)
+        try:
+            return dt.datetime(*map(int, forme.groups()))
+        except ValueError:
+            pass
     for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M", "%Y-%m-%d", "%d/%m/%Y"):
         try:
             resultat = dt.datetime.strptime(texte, fmt)
