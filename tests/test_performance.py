@@ -34,12 +34,24 @@ def test_cache_rempli_puis_relu_memes_octets(tmp_path, sans_cache):
     cache = tmp_path / "cache"
     premier = _generer(tmp_path / "premier", str(cache))
     assert len(list((cache / "jinja").glob("*.jinja"))) > 50  # clauses, conditions, messages, parties du modèle Word
-    assert {f.name.split("-")[0] for f in (cache / "memoires").iterdir()} == {"analyses", "clauses", "markdown", "relecture"}
+    assert {f.name.split("-")[0] for f in (cache / "memoires").iterdir()} == {"analyses", "clauses", "jinja", "markdown",
+                                                                            "relecture"}
     entrees = sorted(f for f in cache.rglob("*") if f.is_file())
     assert premier == sans_cache
     dates = {e: e.stat().st_mtime_ns for e in entrees}
     assert _generer(tmp_path / "second", str(cache)) == sans_cache
     assert {e: e.stat().st_mtime_ns for e in entrees} == dates  # relu, pas réécrit
+
+
+def test_codes_compiles_relus_d_un_seul_fichier(tmp_path, sans_cache):
+    """Les codes compilés servis à une commande sont gardés ensemble (mémoire « jinja ») : la commande suivante
+    n'ouvre pas un fichier par texte compilé ; sans eux, elle ne recompile rien et donne les mêmes octets."""
+    cache = tmp_path / "cache"
+    _generer(tmp_path / "premier", str(cache))
+    for fichier in (cache / "jinja").glob("*.jinja"):
+        fichier.unlink()
+    assert _generer(tmp_path / "second", str(cache)) == sans_cache
+    assert not list((cache / "jinja").glob("*.jinja"))
 
 
 def test_cache_abime_sans_effet(tmp_path, sans_cache):

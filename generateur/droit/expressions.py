@@ -119,26 +119,41 @@ class _CacheCode:
     modifié, une autre version, et l'entrée est recompilée. Le fichier est lu d'un bloc et décodé par
     `marshal.loads` : `marshal.load` sur un fichier ouvert (ce que fait le cache de Jinja) lit morceau par morceau,
     trois fois plus lentement.
+
+    Les codes servis à une commande sont aussi gardés tous ensemble (`cache.Memoire`, un seul fichier relu d'un
+    bloc) : la commande suivante n'ouvre plus un fichier par texte (≈ 400 par consultation, ≈ 4 ms) ; un texte qui
+    n'y est pas (nouveau, ou écarté par les bornes de la mémoire) est lu dans son fichier, puis gardé avec les autres.
     """
 
     def __init__(self, dossier: str) -> None:
         self.dossier = dossier
         self.version = f"{jinja2.__version__}\0{bc_magic!r}\0{importlib.util.MAGIC_NUMBER!r}"
+        self.memoire = cache.Memoire("jinja", cache.empreinte(self.version, self.dossier), 8192)
 
     def _fichier(self, nom: str) -> str:
         return f"{self.dossier}{os.sep}{nom}.jinja"
 
     def lire(self, nom: str) -> CodeType | None:
+        octets = self.memoire.lire(nom)
+        garde = octets is not None
         try:
-            with open(self._fichier(nom), "rb") as flux:
-                code = marshal.loads(flux.read())
+            if not garde:
+                with open(self._fichier(nom), "rb") as flux:
+                    octets = flux.read()
+            code = marshal.loads(octets)
         except (OSError, EOFError, ValueError, TypeError):
             return None
-        return code if isinstance(code, CodeType) else None
+        if not isinstance(code, CodeType):
+            return None
+        if not garde:
+            self.memoire.ecrire([(nom, octets)])
+        return code
 
     def ecrire(self, nom: str, code: CodeType) -> None:
         try:
-            ecrire_atomique(Path(self._fichier(nom)), marshal.dumps(code), durable=False)
+            octets = marshal.dumps(code)
+            self.memoire.ecrire([(nom, octets)])
+            ecrire_atomique(Path(self._fichier(nom)), octets, durable=False)
         except (OSError, ValueError):  # cache plein ou en lecture seule : on s'en passe
             pass
 
