@@ -1098,3 +1098,26 @@ def test_date_heure_lue_comme_strptime():
                for h in (0, 9, 23) for mi in (0, 5, 59)]
     for texte in textes:
         assert lue(texte) == par_strptime(texte), texte
+
+
+def test_typographie_comme_les_trois_substitutions():
+    """`typographie` n'applique un motif qu'au texte qui contient son signe, et ses motifs commencent par le
+    caractère remplacé : même texte que les trois substitutions d'origine appliquées à la suite, sur des textes au
+    hasard faits des caractères qui comptent."""
+    import random
+    import re
+
+    from generateur.donnees import formats
+
+    def attendu(texte):  # les motifs d'origine, appliqués à la suite
+        for motif, remplacement in ((r"(?<=\w)'", "\u2019"), (r" (?=[:;!?»])|(?<=«) ", "\u00a0"),
+                                    (r"(?<=\d) (?=%)", "\u00a0")):
+            texte = re.sub(motif, remplacement, texte)
+        return texte
+
+    alea = random.Random(22)
+    signes = "a é1 '’:;!?«»%\u00a0\u202f.-/h_\n"
+    textes = ["l'acheteur", "« Titre »", "15 %", "http://exemple.fr : site", "a ; b ! c ? d", "5 % et 7 %"]
+    textes += ["".join(alea.choice(signes) for _ in range(alea.randint(0, 14))) for _ in range(20000)]
+    for texte in textes:
+        assert formats.typographie.__wrapped__(texte) == attendu(texte), texte
