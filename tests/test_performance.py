@@ -1121,3 +1121,16 @@ def test_typographie_comme_les_trois_substitutions():
     textes += ["".join(alea.choice(signes) for _ in range(alea.randint(0, 14))) for _ in range(20000)]
     for texte in textes:
         assert formats.typographie.__wrapped__(texte) == attendu(texte), texte
+
+
+def test_imports_de_la_ligne_de_commande_geles():
+    """Ce que créent les imports de la ligne de commande est gelé (gc.freeze : les collectes ne le reparcourent
+    plus) et le ramasse-miettes est remis en marche ; un ramasse-miettes arrêté avant l'import le reste."""
+    script = ("import gc, sys\n"
+              "if sys.argv[1] == 'arrete':\n    gc.disable()\n"
+              "import generateur.interfaces.cli\n"
+              "print(gc.isenabled(), gc.get_freeze_count() > 10000)\n")
+    for etat, attendu in (("actif", "True True"), ("arrete", "False True")):
+        sortie = subprocess.run([sys.executable, "-c", script, etat], check=True, capture_output=True, text=True,
+                                cwd=RACINE, env={**os.environ, "PYTHONPATH": str(RACINE)})
+        assert sortie.stdout.strip() == attendu, etat
