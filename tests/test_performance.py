@@ -1134,3 +1134,18 @@ def test_imports_de_la_ligne_de_commande_geles():
         sortie = subprocess.run([sys.executable, "-c", script, etat], check=True, capture_output=True, text=True,
                                 cwd=RACINE, env={**os.environ, "PYTHONPATH": str(RACINE)})
         assert sortie.stdout.strip() == attendu, etat
+
+
+def test_liens_du_texte_technique_comme_le_motif_d_origine():
+    """Le motif des liens du texte technique commence par « [ » (cherché directement) : même texte que le motif
+    d'origine, qui commençait par « (?<!!) », sur des textes au hasard faits des caractères qui comptent."""
+    import random
+    import re
+
+    from generateur.pieces import texte_technique
+
+    origine = re.compile(r"(?<!!)\[([^\]]*)\]\([^)]*\)")
+    alea = random.Random(22)
+    for _ in range(20000):
+        texte = "".join(alea.choice("![]()ab \n") for _ in range(alea.randint(0, 16)))
+        assert texte_technique._LIEN.sub(r"\1", texte) == origine.sub(r"\1", texte), texte

@@ -114,7 +114,8 @@ def _tableau_pipe(lignes: list[list[str]]) -> str:
     return "\n".join([rang(lignes[0]), "|" + "---|" * n] + [rang(l) for l in lignes[1:]])
 
 
-_LIEN = re.compile(r"(?<!!)\[([^\]]*)\]\([^)]*\)")
+# « [ » d'abord (cherché directement, au lieu d'essayer chaque position du texte), puis : pas précédé de « ! »
+_LIEN = re.compile(r"\[(?<!!\[)([^\]]*)\]\([^)]*\)")
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)(\{[^}]*\})?")
 _BALISE = re.compile(r"</?[A-Za-z][^>]*>")
 _COMMENTAIRE = re.compile(r"<!--.*?-->", re.DOTALL)
