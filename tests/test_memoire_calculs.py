@@ -166,3 +166,62 @@ def test_erreur_jamais_gardee(tmp_path, compteur):
     assert _resume((rep, ach, refuse, jour)) == ["montant refusé"]
     assert _resume((rep, ach, refuse, jour)) == ["montant refusé"]
     assert len(compteur) == 2 and not list((tmp_path / "cache" / regles.MEMOIRE_CALCULS).iterdir())
+
+
+# Mémoire disque des réponses validées (`reponses.MEMOIRE_VALIDEES`).
+
+@pytest.fixture
+def validations(monkeypatch, tmp_path) -> list[int]:
+    """Cache dans tmp_path ; compte les validations faites (et non relues)."""
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    appels: list[int] = []
+    valider = module_reponses._valider
+    monkeypatch.setattr(module_reponses, "_valider", lambda *args: appels.append(1) or valider(*args))
+    return appels
+
+
+def _validees(fichier: Path, q: Any) -> Any:
+    try:
+        rep = module_reponses.charger(fichier, q)
+    except ErreurDonnees as exc:
+        return [p.message for p in exc.problemes]
+    import pickle
+
+    return pickle.dumps((rep.donnees, rep.document.donnees)), rep.fichier
+
+
+def test_reponses_validees_relues(tmp_path, monkeypatch, validations):
+    q = questionnaire.charger(RACINE / "questionnaire.yaml")
+    fichier = ecrire(tmp_path, reponses())
+    validees = _validees(fichier, q)
+    assert _validees(fichier, q) == validees and len(validations) == 1  # relues, à l'identique (types compris)
+    monkeypatch.setenv("DCE_CACHE", "0")
+    assert _validees(fichier, q) == validees and len(validations) == 2
+
+
+def test_reponses_validees_cle(tmp_path, monkeypatch, validations):
+    """Réponses, questionnaire, code : chacun modifié, les réponses sont validées de nouveau (même résultat que sans
+    cache, autre que celui d'origine)."""
+    q = questionnaire.charger(RACINE / "questionnaire.yaml")
+    fichier = ecrire(tmp_path, reponses())
+    origine = _validees(fichier, q)
+    autre = ecrire(tmp_path, reponses(objet="Un autre objet"), "autre.yaml")
+    assert _validees(autre, q) != origine and len(validations) == 2
+    questions = copy.deepcopy(q.questions)
+    facultative = next(x for x in questions if not x.requis and x.type == "texte" and x.id not in reponses())
+    facultative.defaut = "valeur par défaut modifiée"
+    q2 = dataclasses.replace(q, questions=questions)
+    avec_q2 = _validees(fichier, q2)
+    assert avec_q2 != origine and len(validations) == 3
+    monkeypatch.setattr(module_reponses, "_CODE", ["une autre version du code"])
+    assert _validees(fichier, q) == origine and len(validations) == 4
+    monkeypatch.setenv("DCE_CACHE", "0")
+    assert _validees(fichier, q2) == avec_q2
+
+
+def test_reponses_refusees_jamais_gardees(tmp_path, validations):
+    q = questionnaire.charger(RACINE / "questionnaire.yaml")
+    fichier = ecrire(tmp_path, reponses(duree_mois="douze"))
+    refus = _validees(fichier, q)
+    assert isinstance(refus, list) and _validees(fichier, q) == refus and len(validations) == 2
+    assert not list((tmp_path / "cache" / module_reponses.MEMOIRE_VALIDEES).iterdir())
