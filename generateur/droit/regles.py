@@ -220,13 +220,18 @@ def _calculer(regles: list[dict[str, Any]], contexte: dict[str, Any], cible: dic
                                          catalogue.document_yaml.ligne(chemin), chemin)) from None
         cible[nom] = valeur
         contexte[nom] = valeur
-        traces.append(_trace(regle, valeur if type(valeur) in _SIMPLES else en_json(valeur), lot))
+        traces.append(_trace(_textes(regle), valeur if type(valeur) in _SIMPLES else en_json(valeur), lot))
 
 
-def _trace(regle: dict[str, Any], valeur: Any, lot: int | None) -> Calcul:
-    """La trace d'un calcul du catalogue, de valeur `valeur` (déjà passée par en_json)."""
-    return Calcul(regle["nom"], valeur, str(regle["expression"]), str(regle.get("reference", "")),
-                  str(regle.get("explication", "")), lot)
+def _textes(regle: dict[str, Any]) -> tuple[str, str, str, str]:
+    """Nom, expression, référence et explication d'un calcul du catalogue, tels que sa trace les cite."""
+    return regle["nom"], str(regle["expression"]), str(regle.get("reference", "")), str(regle.get("explication", ""))
+
+
+def _trace(textes: tuple[str, str, str, str], valeur: Any, lot: int | None) -> Calcul:
+    """La trace d'un calcul du catalogue (`_textes`), de valeur `valeur` (déjà passée par en_json)."""
+    nom, expression, reference, explication = textes
+    return Calcul(nom, valeur, expression, reference, explication, lot)
 
 
 # Noms que le moteur ajoute aux réponses : dans le contexte des calculs et des clauses (analyser), puis
@@ -254,6 +259,7 @@ _CODE_CALCULS = cache.empreinte(cache.sources(__file__, module_expressions.__fil
                                               module_catalogue.__file__),
                                 jinja2.__version__, babel.__version__, sys.version)
 _SECTIONS = cache.ParObjet(8)  # catalogue chargé → empreinte des sections que lisent les calculs
+_TEXTES = cache.ParObjet(8)  # catalogue chargé → `_textes` de ses calculs de la consultation, et de ceux d'un lot
 
 
 class _NonGardable(Exception):
@@ -305,9 +311,10 @@ def _calculs_gardes(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue
     except Exception:  # noqa: BLE001 - entrée abîmée : recalculée
         return _calculer_tout(reponses, valeurs_acheteur, catalogue, jour)
     # les traces : la règle du catalogue (calculs de la consultation, puis ceux de chaque lot) et sa valeur gardée
-    regles, regles_lot = catalogue.calculs.get("consultation", []), catalogue.calculs.get("lot", [])
+    regles, regles_lot = _TEXTES.obtenir(catalogue, lambda: tuple([_textes(r) for r in catalogue.calculs.get(s, [])]
+                                                                  for s in ("consultation", "lot")), (catalogue.calculs,))
     suite = regles + regles_lot * ((len(valeurs) - len(regles)) // len(regles_lot) if regles_lot else 0)
-    traces = [_trace(r, v, lot) for r, v, lot in zip(suite, valeurs, lots)]
+    traces = [_trace(t, v, lot) for t, v, lot in zip(suite, valeurs, lots)]
     etat["acheteur"] = valeurs_acheteur
     etat["param"] = param = Parametres(catalogue, jour, acheteur.categorie)
     for nom in lus:  # les paramètres lus par les calculs et les limites, dans le même ordre (manifeste)
