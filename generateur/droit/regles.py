@@ -210,7 +210,7 @@ def en_json(valeur: Any) -> Any:
 def _calculer(regles: list[dict[str, Any]], contexte: dict[str, Any], cible: dict[str, Any], catalogue: Catalogue,
               section: str, lot: int | None, traces: list[Calcul]) -> None:
     for i, regle in enumerate(regles):
-        nom, expression = regle["nom"], str(regle["expression"])
+        nom, expression, reference, explication = _textes(regle)
         try:
             valeur = evaluer(expression, contexte)
         except ErreursJinja as exc:
@@ -220,18 +220,13 @@ def _calculer(regles: list[dict[str, Any]], contexte: dict[str, Any], cible: dic
                                          catalogue.document_yaml.ligne(chemin), chemin)) from None
         cible[nom] = valeur
         contexte[nom] = valeur
-        traces.append(_trace(_textes(regle), valeur if type(valeur) in _SIMPLES else en_json(valeur), lot))
+        traces.append(Calcul(nom, valeur if type(valeur) in _SIMPLES else en_json(valeur), expression, reference,
+                             explication, lot))
 
 
 def _textes(regle: dict[str, Any]) -> tuple[str, str, str, str]:
-    """Nom, expression, référence et explication d'un calcul du catalogue, tels que sa trace les cite."""
+    """Nom, expression, référence et explication d'un calcul du catalogue, tels que sa trace (`Calcul`) les cite."""
     return regle["nom"], str(regle["expression"]), str(regle.get("reference", "")), str(regle.get("explication", ""))
-
-
-def _trace(textes: tuple[str, str, str, str], valeur: Any, lot: int | None) -> Calcul:
-    """La trace d'un calcul du catalogue (`_textes`), de valeur `valeur` (déjà passée par en_json)."""
-    nom, expression, reference, explication = textes
-    return Calcul(nom, valeur, expression, reference, explication, lot)
 
 
 # Noms que le moteur ajoute aux réponses : dans le contexte des calculs et des clauses (analyser), puis
@@ -314,7 +309,7 @@ def _calculs_gardes(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue
     regles, regles_lot = _TEXTES.obtenir(catalogue, lambda: tuple([_textes(r) for r in catalogue.calculs.get(s, [])]
                                                                   for s in ("consultation", "lot")), (catalogue.calculs,))
     suite = regles + regles_lot * ((len(valeurs) - len(regles)) // len(regles_lot) if regles_lot else 0)
-    traces = [_trace(t, v, lot) for t, v, lot in zip(suite, valeurs, lots)]
+    traces = [Calcul(n, v, e, r, x, lot) for (n, e, r, x), v, lot in zip(suite, valeurs, lots)]
     etat["acheteur"] = valeurs_acheteur
     etat["param"] = param = Parametres(catalogue, jour, acheteur.categorie)
     for nom in lus:  # les paramètres lus par les calculs et les limites, dans le même ordre (manifeste)
