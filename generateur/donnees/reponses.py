@@ -271,7 +271,7 @@ _A_PARCOURIR = (float, dict, list)  # seuls où _non_finis peut trouver quelque 
 # (questions, sections, nomenclatures), le code qui valide (ce module, la lecture des dates, le questionnaire, les
 # codes CPV et leur nomenclature) et jsonschema. Des réponses refusées ne sont jamais gardées : le refus se redit.
 MEMOIRE_VALIDEES = "reponses-validees"
-VALIDEES_MAX = 4096  # fichiers de réponses gardés au plus (ceux d'un dossier de consultations)
+VALIDEES_MAX = 4096  # fichiers de réponses gardés au plus (≈ 10 Kio chacun : ceux d'un dossier de consultations)
 _QUESTIONNAIRES = cache.ParObjet(8)  # questionnaire chargé (jamais modifié après sa lecture) → empreinte
 _CODE: list[str] = []  # empreinte du code qui valide, calculée à la première validation
 

@@ -249,7 +249,7 @@ def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_
 # (ce module, les expressions, les filtres, la lecture des paramètres) et les versions de Jinja, Babel et Python.
 # Une erreur (calcul impossible, limite dépassée) n'est jamais gardée : elle se redit à chaque commande.
 MEMOIRE_CALCULS = "calculs"
-CALCULS_MAX = 4096  # consultations gardées au plus (≈ 20 Kio chacune ; fichiers de réponses d'un dossier de consultations)
+CALCULS_MAX = 4096  # consultations gardées au plus (≈ 10 à 20 Kio chacune : celles d'un dossier de consultations)
 _CODE_CALCULS = cache.empreinte(cache.sources(__file__, module_expressions.__file__, module_formats.__file__,
                                               module_catalogue.__file__),
                                 jinja2.__version__, babel.__version__, sys.version)
