@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import pickle
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import cache, cpv, yaml_lignes
+from . import questionnaire as module_questionnaire
 from ..erreurs import ErreurDonnees, Probleme
 from .formats import montant
 from .questionnaire import Question, Questionnaire
@@ -272,11 +274,61 @@ def _non_finis(valeur: Any, chemin: str) -> list[str]:
 _A_PARCOURIR = (float, dict, list)  # seuls où _non_finis peut trouver quelque chose
 
 
+# Mémoire disque des réponses validées : des réponses déjà validées (génération, puis régénération après la
+# modification d'une clause) ne sont ni normalisées, ni contrôlées, ni complétées de nouveau (six parcours des
+# réponses). La clé couvre tout ce que lit la validation : les réponses telles que lues, le questionnaire chargé
+# (questions, sections, nomenclatures), le code qui valide (ce module, la lecture des dates, le questionnaire, les
+# codes CPV et leur nomenclature) et jsonschema. Des réponses refusées ne sont jamais gardées : le refus se redit.
+MEMOIRE_VALIDEES = "reponses-validees"
+VALIDEES_MAX = 4096  # fichiers de réponses gardés au plus (≈ 10 Kio chacun : ceux d'un dossier de consultations)
+_QUESTIONNAIRES = cache.ParObjet(8)  # questionnaire chargé (jamais modifié après sa lecture) → empreinte
+_CODE: list[str] = []  # empreinte du code qui valide, calculée à la première validation
+
+
+def _cle_validees(donnees: dict[str, Any], questionnaire: Questionnaire) -> str | None:
+    if not _CODE:
+        version = yaml_lignes.version_jsonschema()
+        if version is None:
+            return None
+        _CODE.append(cache.empreinte(cache.sources(__file__, yaml_lignes.__file__, module_questionnaire.__file__,
+                                                   cpv.__file__, cpv.FICHIER), version))
+    try:
+        empreinte = _QUESTIONNAIRES.obtenir(questionnaire, lambda: cache.empreinte(pickle.dumps(
+            (questionnaire.sections, questionnaire.questions, questionnaire.nomenclatures), protocol=5)))
+        return cache.empreinte(_CODE[0], empreinte, pickle.dumps(donnees, protocol=5))
+    except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+        return None
+
+
 def valider(doc: yaml_lignes.Document, questionnaire: Questionnaire) -> Reponses:
-    """Valide des réponses déjà lues ; lève ErreurDonnees avec tous les problèmes."""
+    """Valide des réponses déjà lues ; lève ErreurDonnees avec tous les problèmes. Des réponses déjà validées sont
+    relues dans la mémoire disque des réponses validées (voir MEMOIRE_VALIDEES) : mêmes réponses normalisées
+    (`doc.donnees`), mêmes réponses complétées."""
     if not isinstance(doc.donnees, dict):
         raise ErreurDonnees(Probleme("le fichier de réponses doit être un ensemble de champs « clé : valeur »",
                                      doc.fichier, 1))
+    cle = _cle_validees(doc.donnees, questionnaire)
+    if cle is None or cache.dossier(MEMOIRE_VALIDEES) is None:
+        return _valider(doc, questionnaire)
+    validees: list[Reponses] = []
+
+    def calculer() -> tuple[dict[str, Any], dict[str, Any]]:
+        validees.append(_valider(doc, questionnaire))
+        return doc.donnees, validees[0].donnees
+
+    try:
+        normalisees, donnees = cache.objet(MEMOIRE_VALIDEES, cle, calculer, garder=VALIDEES_MAX)
+    except (TypeError, AttributeError, RecursionError):  # valeur qui ne se met pas en pickle : validées, pas gardées
+        if validees:
+            return validees[0]
+        raise
+    if validees:  # validées à l'instant
+        return validees[0]
+    doc.donnees = normalisees
+    return Reponses(donnees, doc.fichier, doc)
+
+
+def _valider(doc: yaml_lignes.Document, questionnaire: Questionnaire) -> Reponses:
     doc.donnees = normaliser(doc.donnees)
     problemes: list[Probleme] = [
         Probleme("valeur non numérique (NaN) : un nombre fini est attendu", doc.fichier, doc.ligne(chemin), chemin)

@@ -7,16 +7,22 @@ lues) : le manifeste, la fiche de traçabilité et l'annexe de conformité la re
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 import re
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import babel
+import jinja2
+
 from ..donnees import acheteurs as module_acheteurs
 from ..donnees import cache
 from ..donnees import catalogue as module_catalogue
 from ..donnees import questionnaire as module_questionnaire
+from ..donnees import formats as module_formats
 from ..donnees import reponses as module_reponses
 from ..donnees.acheteurs import Acheteur, ChampACompleter
 from ..donnees.catalogue import Catalogue, Clause
@@ -25,6 +31,7 @@ from ..donnees.formats import liste_fr
 from .expressions import (APPELS_DIRECTS, ENV_EXPRESSIONS, ErreursJinja, MarkdownSur, chemins_utilises, echapper_markdown,
                           evaluer, lot_d_evaluations, message_erreur)
 from ..donnees.reponses import Reponses
+from . import expressions as module_expressions
 
 
 @dataclass
@@ -203,7 +210,7 @@ def en_json(valeur: Any) -> Any:
 def _calculer(regles: list[dict[str, Any]], contexte: dict[str, Any], cible: dict[str, Any], catalogue: Catalogue,
               section: str, lot: int | None, traces: list[Calcul]) -> None:
     for i, regle in enumerate(regles):
-        nom, expression = regle["nom"], str(regle["expression"])
+        nom, expression, reference, explication = _textes(regle)
         try:
             valeur = evaluer(expression, contexte)
         except ErreursJinja as exc:
@@ -213,8 +220,13 @@ def _calculer(regles: list[dict[str, Any]], contexte: dict[str, Any], cible: dic
                                          catalogue.document_yaml.ligne(chemin), chemin)) from None
         cible[nom] = valeur
         contexte[nom] = valeur
-        traces.append(Calcul(nom, valeur if type(valeur) in _SIMPLES else en_json(valeur), expression, str(regle.get("reference", "")),
-                             str(regle.get("explication", "")), lot))
+        traces.append(Calcul(nom, valeur if type(valeur) in _SIMPLES else en_json(valeur), expression, reference,
+                             explication, lot))
+
+
+def _textes(regle: dict[str, Any]) -> tuple[str, str, str, str]:
+    """Nom, expression, référence et explication d'un calcul du catalogue, tels que sa trace (`Calcul`) les cite."""
+    return regle["nom"], str(regle["expression"]), str(regle.get("reference", "")), str(regle.get("explication", ""))
 
 
 # Noms que le moteur ajoute aux réponses : dans le contexte des calculs et des clauses (analyser), puis
@@ -229,12 +241,87 @@ def analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_
         return _analyser(reponses, acheteur, catalogue, date_droit)
 
 
-def _analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_droit: dt.date | None) -> Analyse:
-    donnees = module_reponses.copier(reponses.donnees)
-    jour = date_droit or donnees["date_lancement"]
-    contexte: dict[str, Any] = dict(donnees)
-    contexte["acheteur"] = {**acheteur.valeurs(), "categorie": acheteur.categorie}
-    contexte["param"] = Parametres(catalogue, jour, acheteur.categorie)
+# Mémoire disque des calculs (valeurs calculées, intitulé du CCAG, limites vérifiées) d'une commande à l'autre : une
+# régénération après la modification d'une clause refaisait les quelque 200 évaluations des calculs d'une consultation
+# (la moitié de l'analyse) sur des réponses, un profil et des règles inchangés. La clé couvre tout ce qu'ils lisent :
+# les réponses validées, les valeurs du profil d'acheteur et sa catégorie, la date du droit, les sections `calculs`,
+# `parametres`, `limites` et `ccag` du catalogue (jamais le corps ni l'en-tête des clauses), le code qui les évalue
+# (ce module, les expressions, les filtres, la lecture des paramètres) et les versions de Jinja, Babel et Python.
+# Une erreur (calcul impossible, limite dépassée) n'est jamais gardée : elle se redit à chaque commande.
+MEMOIRE_CALCULS = "calculs"
+CALCULS_MAX = 4096  # consultations gardées au plus (≈ 10 à 20 Kio chacune : celles d'un dossier de consultations)
+_CODE_CALCULS = cache.empreinte(cache.sources(__file__, module_expressions.__file__, module_formats.__file__,
+                                              module_catalogue.__file__),
+                                jinja2.__version__, babel.__version__, sys.version)
+_SECTIONS = cache.ParObjet(8)  # catalogue chargé → empreinte des sections que lisent les calculs
+_TEXTES = cache.ParObjet(8)  # catalogue chargé → `_textes` de ses calculs de la consultation, et de ceux d'un lot
+
+
+class _NonGardable(Exception):
+    """Des calculs dont le résultat ne se met pas en pickle (valeur exotique) : rendus sans être gardés."""
+
+
+def _empreinte_sections(catalogue: Catalogue) -> str:
+    """Empreinte des sections du catalogue lues par les calculs et les limites, une fois par catalogue chargé (≈ 1 ms) ;
+    une section remplacée est une autre empreinte (un catalogue chargé ne se modifie pas en place)."""
+    sections = (catalogue.calculs, catalogue.parametres, catalogue.limites, catalogue.ccag)
+    return _SECTIONS.obtenir(catalogue, lambda: cache.empreinte(pickle.dumps(sections, protocol=5)), sections)
+
+
+def _calculs_gardes(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue,
+                    jour: dt.date) -> tuple[dict[str, Any], list[Calcul]]:
+    """Le contexte des clauses (réponses, profil, `param`, date du droit, valeurs calculées, intitulé du CCAG, limites
+    vérifiées) et les traces des calculs, lus dans la mémoire disque des calculs s'ils y sont (voir
+    MEMOIRE_CALCULS) : mêmes valeurs, mêmes traces et mêmes paramètres lus (dans le même ordre) que s'ils étaient
+    calculés."""
+    valeurs_acheteur = {**acheteur.valeurs(), "categorie": acheteur.categorie}
+    try:
+        cle = cache.empreinte(_CODE_CALCULS, _empreinte_sections(catalogue),
+                              pickle.dumps((reponses.donnees, valeurs_acheteur, jour), protocol=5))
+    except (pickle.PicklingError, TypeError, AttributeError, RecursionError):  # réponse exotique (objet Python)
+        cle = None
+    if cle is None or cache.dossier(MEMOIRE_CALCULS) is None:
+        return _calculer_tout(reponses, valeurs_acheteur, catalogue, jour)
+    vivants: list[tuple[dict[str, Any], list[Calcul]]] = []
+
+    def calculer() -> bytes:
+        contexte, traces = vivant = _calculer_tout(reponses, valeurs_acheteur, catalogue, jour)
+        vivants.append(vivant)
+        etat = {**contexte, "acheteur": None, "param": None}  # mêmes noms dans le même ordre ; ces deux-là, rendus à la lecture
+        try:
+            return pickle.dumps((etat, [t.lot for t in traces], [t.valeur for t in traces], list(contexte["param"].lus)),
+                                protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+            raise _NonGardable from None
+
+    try:
+        garde = cache.objet(MEMOIRE_CALCULS, cle, calculer, garder=CALCULS_MAX)
+    except _NonGardable:
+        return vivants[0]
+    if vivants:  # calculés à l'instant : les objets eux-mêmes
+        return vivants[0]
+    try:
+        with cache.sans_ramasse_miettes():
+            etat, lots, valeurs, lus = pickle.loads(garde)
+    except Exception:  # noqa: BLE001 - entrée abîmée : recalculée
+        return _calculer_tout(reponses, valeurs_acheteur, catalogue, jour)
+    # les traces : la règle du catalogue (calculs de la consultation, puis ceux de chaque lot) et sa valeur gardée
+    regles, regles_lot = _TEXTES.obtenir(catalogue, lambda: tuple([_textes(r) for r in catalogue.calculs.get(s, [])]
+                                                                  for s in ("consultation", "lot")), (catalogue.calculs,))
+    suite = regles + regles_lot * ((len(valeurs) - len(regles)) // len(regles_lot) if regles_lot else 0)
+    traces = [Calcul(n, v, e, r, x, lot) for (n, e, r, x), v, lot in zip(suite, valeurs, lots)]
+    etat["acheteur"] = valeurs_acheteur
+    etat["param"] = param = Parametres(catalogue, jour, acheteur.categorie)
+    for nom in lus:  # les paramètres lus par les calculs et les limites, dans le même ordre (manifeste)
+        param(nom)
+    return etat, traces
+
+
+def _calculer_tout(reponses: Reponses, valeurs_acheteur: dict[str, Any], catalogue: Catalogue,
+                   jour: dt.date) -> tuple[dict[str, Any], list[Calcul]]:
+    contexte: dict[str, Any] = dict(module_reponses.copier(reponses.donnees))
+    contexte["acheteur"] = valeurs_acheteur
+    contexte["param"] = Parametres(catalogue, jour, valeurs_acheteur["categorie"])
     contexte["date_droit"] = jour
     traces: list[Calcul] = []
     _calculer(catalogue.calculs.get("consultation", []), contexte, contexte, catalogue, "consultation", None, traces)
@@ -242,6 +329,12 @@ def _analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date
         _calculer(catalogue.calculs.get("lot", []), {**contexte, "lot": lot}, lot, catalogue, "lot", lot["numero"], traces)
     contexte["ccag_intitule"] = catalogue.ccag.get(contexte["ccag"], contexte["ccag"])
     _limites(catalogue, reponses, contexte)
+    return contexte, traces
+
+
+def _analyser(reponses: Reponses, acheteur: Acheteur, catalogue: Catalogue, date_droit: dt.date | None) -> Analyse:
+    jour = date_droit or reponses.donnees["date_lancement"]
+    contexte, traces = _calculs_gardes(reponses, acheteur, catalogue, jour)
 
     selections: list[Selection] = []
     # Le contexte ne change plus pendant la sélection : une condition écrite à l'identique dans plusieurs clauses
