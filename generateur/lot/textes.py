@@ -352,14 +352,12 @@ class Articles:
             nom_style = style.get(f"{_W}val") if style is not None else None
             if nom_style in self._titres and (m := _TITRE.match(_texte(element))):
                 self._titres_lus[k] = (m.group(1), m.group(2))
-        courant: tuple[str, list[bytes]] | None = None
+        # les éléments d'un titre au suivant (ceux d'avant le premier titre ne sont d'aucun article), par tranches
         titres = self._titres_lus
-        for k, octets in enumerate(elements):
-            if k in titres:
-                numero, titre = titres[k]
-                courant = self._morceaux.setdefault(numero, (titre, []))
-            elif courant is not None:
-                courant[1].append(octets)
+        rangs = sorted(titres)
+        for k, suivant in zip(rangs, rangs[1:] + [len(elements)]):
+            numero, titre = titres[k]
+            self._morceaux.setdefault(numero, (titre, []))[1].extend(elements[k + 1:suivant])
         return True
 
     def empreinte(self, numero: str) -> tuple[bytes, str, tuple[bytes, ...]] | None:
