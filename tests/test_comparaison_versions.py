@@ -364,3 +364,17 @@ def test_decoupage_de_la_version_precedente_repris_du_cache(exemples_generes, tm
     for changements, i in ((premiere, 1), (seconde, 2)):
         assert [c[1] for c in changements[:-1]] == ["modifiée"]
         assert any(f"(version {i})" in ligne.texte for ligne in changements[0][7])
+
+
+@settings(max_examples=200, deadline=None)
+@given(textes_libres, textes_libres)
+def test_mots_d_une_seule_comparaison(ancien, nouveau):
+    """Document des modifications : les morceaux d'un paragraphe modifié, pris de la comparaison des mots qui a donné
+    leur ressemblance, sont ceux d'une comparaison refaite."""
+    from difflib import SequenceMatcher
+
+    from generateur.lot import redline
+
+    comparaison = SequenceMatcher(None, redline._MOTS.findall(ancien), redline._MOTS.findall(nouveau), autojunk=False)
+    comparaison.ratio()
+    assert redline._mots(ancien, nouveau, comparaison) == redline._mots(ancien, nouveau)
