@@ -205,15 +205,17 @@ def _suffixe_commun(a: bytes, b: bytes, n: int) -> int:
 
 
 # Découpage d'un document (voir `Articles.decoupage`) : longueur du contexte, position et longueur de chaque élément
-# du corps (entiers de 64 bits, en octets), titres d'articles reconnus (rang de l'élément, numéro, titre).
+# du corps (en octets, tableaux d'entiers non signés `_ENTIERS`), titres d'articles reconnus (rang de l'élément,
+# numéro, titre).
 Decoupage = tuple[int, bytes, bytes, tuple[tuple[int, tuple[str, str]], ...]]
+_ENTIERS = "I"
 
 
 @lru_cache(maxsize=1)
 def _code_du_decoupage() -> bytes:
     """Ce dont dépend le découpage d'un document, hors ses octets : ce module, les styles des titres (ooxml) et lxml
     (qui analyse les titres)."""
-    return cache.sources(__file__, ooxml.__file__) + repr(etree.LXML_VERSION).encode()
+    return cache.sources(__file__, ooxml.__file__) + repr((etree.LXML_VERSION, array(_ENTIERS).itemsize)).encode()
 
 
 def cle_decoupage(sha256: str) -> str:
@@ -259,15 +261,18 @@ class Articles:
         None pour un document lu en entier."""
         if self._complets is not None:
             return None
-        return (len(self._contexte), array("q", self._positions).tobytes(),
-                array("q", map(len, self._elements)).tobytes(), tuple(sorted(self._titres_lus.items())))
+        try:
+            return (len(self._contexte), array(_ENTIERS, self._positions).tobytes(),
+                    array(_ENTIERS, map(len, self._elements)).tobytes(), tuple(sorted(self._titres_lus.items())))
+        except OverflowError:  # document de plusieurs gigaoctets
+            return None
 
     def _reprendre(self, decoupage: Decoupage) -> bool:
         """Reprend un découpage gardé de ces octets (`decoupage`) ; faux s'il ne leur correspond pas (entrée de cache
         abîmée) : le document est alors découpé."""
         try:
             taille, octets_positions, octets_longueurs, titres = decoupage
-            positions, longueurs = array("q"), array("q")
+            positions, longueurs = array(_ENTIERS), array(_ENTIERS)
             positions.frombytes(octets_positions)
             longueurs.frombytes(octets_longueurs)
             titres_lus = {int(k): (str(numero), str(titre)) for k, (numero, titre) in titres}
