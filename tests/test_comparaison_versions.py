@@ -45,8 +45,14 @@ def memes_textes(octets: bytes, autres: tuple[str, ...] = ("1", "2.1", "999"), v
     """Chaque article (et des numéros absents) lu à la demande, au besoin en reprenant le découpage d'une version
     voisine, a le texte de la lecture entière."""
     complets, articles = lus(octets), Articles(octets, voisin=voisin)
+    # découpage gardé puis repris (cache de la comparaison suivante) : mêmes textes, mêmes empreintes
+    decoupage = articles.decoupage()
+    repris = Articles(octets, decoupage=decoupage) if decoupage is not None else None
     for numero in [*complets, *autres]:
         assert articles.texte(numero) == complets.get(numero, TexteClause("", [])), numero
+        if repris is not None:
+            assert repris.empreinte(numero) == articles.empreinte(numero), numero
+            assert repris.texte(numero) == complets.get(numero, TexteClause("", [])), numero
     return articles
 
 
@@ -315,3 +321,60 @@ def test_lecture_du_manifeste_rend_le_ramasse_miettes_comme_avant(tmp_path):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_decoupage_abime_refuse():
+    """Un découpage gardé qui ne correspond pas aux octets (entrée de cache abîmée) n'est pas repris : le document
+    est découpé de nouveau."""
+    corps = [paragraphe("Article 1 – Un", "Heading1"), paragraphe("texte"), paragraphe("Article 2 – Deux", "Heading1")]
+    octets = assembler(corps, "")
+    taille, positions, longueurs, titres = Articles(octets).decoupage()
+    for abime in [(taille + 1, positions, longueurs, titres), (taille, positions[8:], longueurs, titres),
+                  (taille, positions, longueurs, ((99, ("1", "Un")),)), (taille, positions, longueurs[:-1] + b"x", titres),
+                  (taille, positions, longueurs, "rien")]:
+        assert memes_textes(octets).texte("1") == Articles(octets, decoupage=abime).texte("1")
+    assert Articles(octets, decoupage=(taille, positions, longueurs, ())).texte("1") != memes_textes(octets).texte("1")
+
+
+def test_decoupage_de_la_version_precedente_repris_du_cache(exemples_generes, tmp_path, monkeypatch):
+    """Trois versions du CCAP, chacune écrite par dce : la comparaison de la deuxième à la troisième reprend le
+    découpage de la deuxième, gardé dans le cache par la comparaison précédente (aucun document découpé en entier), et
+    rapporte exactement ce que rapporte une comparaison sans cache."""
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    fichiers = exemples_generes["travaux-lycee"]
+    versions = [_version(fichiers, tmp_path / f"v{i}") for i in range(3)]
+    ccap = next(versions[0].glob("*-CCAP.docx"))
+    with zipfile.ZipFile(ccap) as z:
+        xml = z.read("word/document.xml").decode("utf-8")
+    phrases = [ligne.texte for n, t in lus(ccap.read_bytes()).items() if "." in n for ligne in t.paragraphes
+               if f">{escape(ligne.texte)}<" in xml and len(ligne.texte) > 40]
+    for i, phrase in enumerate((phrases[0], phrases[-1]), 1):  # un article au début, un autre à la fin
+        for suivante in versions[i:]:
+            _remplacer_dans_docx(next(suivante.glob("*-CCAP.docx")), f">{escape(phrase)}<",
+                                 f">{escape(phrase)} (version {i})<")
+        _reecrire_manifeste(versions[i])
+    premiere = _changements(versions[0], versions[1])
+    decoupes: list[Articles] = []
+    monkeypatch.setattr(Articles, "_decouper", lambda self: decoupes.append(self) or False)
+    seconde = _changements(versions[1], versions[2])
+    assert not decoupes
+    monkeypatch.undo()
+    monkeypatch.setenv("DCE_CACHE", "0")
+    assert (premiere, seconde) == (_changements(versions[0], versions[1]), _changements(versions[1], versions[2]))
+    for changements, i in ((premiere, 1), (seconde, 2)):
+        assert [c[1] for c in changements[:-1]] == ["modifiée"]
+        assert any(f"(version {i})" in ligne.texte for ligne in changements[0][7])
+
+
+@settings(max_examples=200, deadline=None)
+@given(textes_libres, textes_libres)
+def test_mots_d_une_seule_comparaison(ancien, nouveau):
+    """Document des modifications : les morceaux d'un paragraphe modifié, pris de la comparaison des mots qui a donné
+    leur ressemblance, sont ceux d'une comparaison refaite."""
+    from difflib import SequenceMatcher
+
+    from generateur.lot import redline
+
+    comparaison = SequenceMatcher(None, redline._MOTS.findall(ancien), redline._MOTS.findall(nouveau), autojunk=False)
+    comparaison.ratio()
+    assert redline._mots(ancien, nouveau, comparaison) == redline._mots(ancien, nouveau)

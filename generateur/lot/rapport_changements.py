@@ -25,7 +25,7 @@ from ..donnees.fichiers import ecrire_atomique, json_lisible
 from ..rendu.documents import corps_assemble, produire, variables_acheteur
 from ..donnees.formats import date_heure, date_longue
 from ..donnees.fichiers import nom_sur
-from .textes import Articles, Ligne, TexteClause
+from .textes import Articles, Ligne, TexteClause, cle_decoupage
 from ..pieces.tracabilite import afficher, tableau
 
 # Statuts d'une consultation après un passage du lot
@@ -254,6 +254,55 @@ def _piece(dossier: Path, fichiers: dict[str, bytes] | None, document: str) -> t
     return (noms[0], fichiers[noms[0]]) if noms else None
 
 
+# Découpages des pièces gardés dans le cache (voir `_decouper_versions`) : un par version de pièce comparée, quelques
+# kilo-octets chacun ; au-delà, les plus anciens s'en vont (la comparaison suivante de leur consultation redécoupe).
+DECOUPAGES = "decoupages"
+DECOUPAGES_MAX = 10_000
+
+
+def _decouper_versions(ancienne: tuple[str, bytes] | None, nouvelle: tuple[str, bytes] | None,
+                       ancien: dict[str, Any], nouveau: dict[str, Any]) -> tuple[Articles, Articles]:
+    """L'ancienne et la nouvelle version d'une pièce (nom et octets, None : absente), découpées en articles.
+
+    Une pièce est découpée sans analyse XML seulement telle que dce l'a écrite (empreinte de son manifeste) ; une pièce
+    retouchée à la main est lue en entier. Le découpage de la nouvelle version est gardé dans le cache (sous
+    l'empreinte de ses octets, hors des fichiers de la version) : à la régénération suivante, elle est l'ancienne
+    version, reprise sans être découpée de nouveau, et la nouvelle reprend son découpage là où leurs octets sont
+    identiques (`Articles`, `voisin`). Sans découpage gardé (première comparaison), l'ancienne version est découpée,
+    et son découpage gardé aussi."""
+    lues: list[tuple[bytes, bool, bytes | None, str] | None] = []
+    for piece, manifeste in ((ancienne, ancien), (nouvelle, nouveau)):
+        if piece is None:
+            lues.append(None)
+            continue
+        nom, octets = piece
+        ecrits = manifeste.get("fichiers")
+        ecrit = ecrits.get(nom) if isinstance(ecrits, dict) else None
+        empreinte = hashlib.sha256(octets).hexdigest()
+        lues.append((octets, ecrit == empreinte, corps_assemble(octets), empreinte))
+    vieille, neuve = lues
+    if vieille is None:
+        avant = Articles(None)
+    elif not vieille[1]:
+        avant = Articles(vieille[0], rapide=False, xml=vieille[2])
+    else:
+        construite: list[Articles] = []
+
+        def decouper() -> Any:
+            assert vieille is not None
+            construite.append(Articles(vieille[0], xml=vieille[2]))
+            return construite[0].decoupage()
+
+        decoupage = cache.objet(DECOUPAGES, cle_decoupage(vieille[3]), decouper, DECOUPAGES_MAX)
+        avant = construite[0] if construite else Articles(vieille[0], xml=vieille[2], decoupage=decoupage)
+    if neuve is None:
+        return avant, Articles(None)
+    apres = Articles(neuve[0], rapide=neuve[1], voisin=avant, xml=neuve[2])
+    if neuve[1]:
+        cache.objet(DECOUPAGES, cle_decoupage(neuve[3]), apres.decoupage, DECOUPAGES_MAX)
+    return avant, apres
+
+
 def comparer(ancien: dict[str, Any], ancien_dossier: Path, nouveau: dict[str, Any], nouveau_dossier: Path,
              racine: Path, empreintes: tuple[dict[str, str], dict[str, str]] | None = None,
              fichiers: tuple[dict[str, bytes], dict[str, bytes]] | None = None,
@@ -270,24 +319,12 @@ def comparer(ancien: dict[str, Any], ancien_dossier: Path, nouveau: dict[str, An
     lus: dict[tuple[bool, str], Articles] = {}
 
     def articles(recent: bool, document: str) -> Articles:
-        # la nouvelle pièce d'abord : l'ancienne reprend son découpage (sans appel récursif, qui ferait de cette
-        # fonction un cycle de références gardant les deux manifestes et les pièces lues jusqu'à une collecte)
-        for cle in [(True, document)] if recent else [(True, document), (False, document)]:
-            if cle in lus:
-                continue
-            dossier, manifeste = (nouveau_dossier, nouveau) if cle[0] else (ancien_dossier, ancien)
-            piece = _piece(dossier, None if fichiers is None else fichiers[1 if cle[0] else 0], document)
-            if piece is None:
-                lus[cle] = Articles(None)
-            else:
-                nom, octets = piece
-                ecrits = manifeste.get("fichiers")
-                ecrit = ecrits.get(nom) if isinstance(ecrits, dict) else None
-                # découpé sans analyse XML seulement tel que dce l'a écrit (empreinte du manifeste) ; une pièce
-                # retouchée à la main est lue en entier. L'ancienne version reprend le découpage de la nouvelle
-                # là où leurs octets sont identiques.
-                lus[cle] = Articles(octets, rapide=ecrit == hashlib.sha256(octets).hexdigest(),
-                                    voisin=None if cle[0] else lus[(True, document)], xml=corps_assemble(octets))
+        # les deux versions de la pièce ensemble (sans appel récursif, qui ferait de cette fonction un cycle de
+        # références gardant les deux manifestes et les pièces lues jusqu'à une collecte)
+        if (recent, document) not in lus:
+            pieces = [_piece(dossier, None if fichiers is None else fichiers[i], document)
+                      for i, dossier in enumerate((ancien_dossier, nouveau_dossier))]
+            lus[(False, document)], lus[(True, document)] = _decouper_versions(*pieces, ancien, nouveau)
         return lus[(recent, document)]
 
     def texte(recent: bool, document: str, numero: str) -> TexteClause:

@@ -29,15 +29,18 @@ _MOTS = re.compile(r"\s+|\S+")
 RESSEMBLANCE_MINIMALE = 0.4
 
 
-def _mots(ancien: str, nouveau: str) -> list[tuple[str, str]]:
-    """Morceaux « = », « - », « + » d'un paragraphe modifié, mot à mot.
+def _mots(ancien: str, nouveau: str, comparaison: SequenceMatcher | None = None) -> list[tuple[str, str]]:
+    """Morceaux « = », « - », « + » d'un paragraphe modifié, mot à mot (`comparaison` : celle des mots des deux
+    textes, si elle est déjà faite).
 
     Un blanc inchangé entre deux modifications est absorbé : « -a b c+x y z » plutôt qu'une alternance
     illisible « -a+x -b+y -c+z ».
     """
-    a, b = _MOTS.findall(ancien), _MOTS.findall(nouveau)
+    if comparaison is None:
+        comparaison = SequenceMatcher(None, _MOTS.findall(ancien), _MOTS.findall(nouveau), autojunk=False)
+    a, b = comparaison.a, comparaison.b
     operations = []
-    for tag, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in comparaison.get_opcodes():
         operations.append((tag == "equal", "".join(a[i1:i2]), "".join(b[j1:j2])))
     for k in range(1, len(operations) - 1):
         egal, texte, _ = operations[k]
@@ -75,9 +78,10 @@ def differences(anciens: list[Ligne], nouveaux: list[Ligne]) -> list[ParagrapheR
         for k in range(max(len(vieux), len(neufs))):
             if k < len(vieux) and k < len(neufs):
                 a, b = vieux[k].texte, neufs[k].texte
-                ratio = SequenceMatcher(None, _MOTS.findall(a), _MOTS.findall(b), autojunk=False).ratio()
-                if ratio >= RESSEMBLANCE_MINIMALE:
-                    resultat.append(ParagrapheRevise(_mots(a, b), neufs[k].style))
+                # une seule comparaison des mots : sa ressemblance, puis ses opérations (mêmes blocs communs)
+                comparaison = SequenceMatcher(None, _MOTS.findall(a), _MOTS.findall(b), autojunk=False)
+                if comparaison.ratio() >= RESSEMBLANCE_MINIMALE:
+                    resultat.append(ParagrapheRevise(_mots(a, b, comparaison), neufs[k].style))
                 else:
                     supprime(vieux[k])
                     insere(neufs[k])

@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import re
 import zipfile
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
 from typing import NamedTuple
 
 from lxml import etree
 
+from ..donnees import cache
+from ..rendu import ooxml
 from ..rendu.ooxml import W_NS
 from ..rendu.ooxml import Styles
 
@@ -200,17 +204,38 @@ def _suffixe_commun(a: bytes, b: bytes, n: int) -> int:
     return bas
 
 
+# Découpage d'un document (voir `Articles.decoupage`) : longueur du contexte, position et longueur de chaque élément
+# du corps (en octets, tableaux d'entiers non signés `_ENTIERS`), titres d'articles reconnus (rang de l'élément,
+# numéro, titre).
+Decoupage = tuple[int, bytes, bytes, tuple[tuple[int, tuple[str, str]], ...]]
+_ENTIERS = "I"
+
+
+@lru_cache(maxsize=1)
+def _code_du_decoupage() -> bytes:
+    """Ce dont dépend le découpage d'un document, hors ses octets : ce module, les styles des titres (ooxml) et lxml
+    (qui analyse les titres)."""
+    return cache.sources(__file__, ooxml.__file__) + repr((etree.LXML_VERSION, array(_ENTIERS).itemsize)).encode()
+
+
+def cle_decoupage(sha256: str) -> str:
+    """Clé, dans le cache, du découpage du document Word dont les octets ont cette empreinte (SHA-256 hexadécimal)."""
+    return cache.empreinte(_code_du_decoupage(), sha256)
+
+
 class Articles:
     """Les articles d'un document, lus à la demande ; `texte(numero)` est exactement `textes_articles(doc)[numero]`
     (ou un article vide)."""
 
     def __init__(self, docx: bytes | None, rapide: bool = True, voisin: Articles | None = None,
-                 xml: bytes | None = None) -> None:
+                 xml: bytes | None = None, decoupage: Decoupage | None = None) -> None:
         """`docx` : octets du document (None : document absent). `rapide` : découper le corps sans l'analyser ; à
         réserver aux documents écrits par dce (un document mal formé ailleurs que dans les articles lus ne serait
         pas refusé). `voisin` : une autre version du même document, déjà découpée ; ce qu'elles ont en commun au
         début et à la fin (octets identiques) n'est pas découpé de nouveau. `xml` : la partie word/document.xml de
-        `docx`, si elle est déjà connue (document qui vient d'être assemblé) : le document n'est pas décompressé."""
+        `docx`, si elle est déjà connue (document qui vient d'être assemblé) : le document n'est pas décompressé.
+        `decoupage` : celui que `decoupage()` a donné pour ces mêmes octets (gardé dans le cache par la comparaison
+        précédente) : repris tel quel, sans rien découper ni analyser."""
         self._complets: dict[str, TexteClause] | None = None
         self._xml = self._contexte = b""
         self._positions: list[int] = []
@@ -226,8 +251,41 @@ class Articles:
             with zipfile.ZipFile(BytesIO(docx)) as z:
                 xml = z.read("word/document.xml")
         self._xml = xml
+        if rapide and decoupage is not None and self._reprendre(decoupage):
+            return
         if not (rapide and (self._depuis(voisin) if voisin is not None and voisin._contexte else self._decouper())):
             self._tout_lire()
+
+    def decoupage(self) -> Decoupage | None:
+        """Le découpage de ce document, à garder pour le reprendre sans le refaire (`Articles(..., decoupage=...)`) ;
+        None pour un document lu en entier."""
+        if self._complets is not None:
+            return None
+        try:
+            return (len(self._contexte), array(_ENTIERS, self._positions).tobytes(),
+                    array(_ENTIERS, map(len, self._elements)).tobytes(), tuple(sorted(self._titres_lus.items())))
+        except OverflowError:  # document de plusieurs gigaoctets
+            return None
+
+    def _reprendre(self, decoupage: Decoupage) -> bool:
+        """Reprend un découpage gardé de ces octets (`decoupage`) ; faux s'il ne leur correspond pas (entrée de cache
+        abîmée) : le document est alors découpé."""
+        try:
+            taille, octets_positions, octets_longueurs, titres = decoupage
+            positions, longueurs = array(_ENTIERS), array(_ENTIERS)
+            positions.frombytes(octets_positions)
+            longueurs.frombytes(octets_longueurs)
+            titres_lus = {int(k): (str(numero), str(titre)) for k, (numero, titre) in titres}
+        except (TypeError, ValueError):
+            return False
+        xml = self._xml
+        if (len(positions) != len(longueurs) or not 0 < taille <= len(xml) or xml[taille - 1:taille] != b">"
+                or (positions and (positions[0] < taille or positions[-1] + longueurs[-1] > len(xml)))
+                or not all(0 <= k < len(positions) for k in titres_lus)):
+            return False
+        elements = [xml[p:p + n] for p, n in zip(positions, longueurs)]
+        self._contexte, self._titres_lus = xml[:taille], titres_lus
+        return self._ranger(positions.tolist(), elements, 0, 0)
 
     def _tout_lire(self) -> None:
         corps = _corps(self._xml)
@@ -299,14 +357,12 @@ class Articles:
             nom_style = style.get(f"{_W}val") if style is not None else None
             if nom_style in self._titres and (m := _TITRE.match(_texte(element))):
                 self._titres_lus[k] = (m.group(1), m.group(2))
-        courant: tuple[str, list[bytes]] | None = None
+        # les éléments d'un titre au suivant (ceux d'avant le premier titre ne sont d'aucun article), par tranches
         titres = self._titres_lus
-        for k, octets in enumerate(elements):
-            if k in titres:
-                numero, titre = titres[k]
-                courant = self._morceaux.setdefault(numero, (titre, []))
-            elif courant is not None:
-                courant[1].append(octets)
+        rangs = sorted(titres)
+        for k, suivant in zip(rangs, rangs[1:] + [len(elements)]):
+            numero, titre = titres[k]
+            self._morceaux.setdefault(numero, (titre, []))[1].extend(elements[k + 1:suivant])
         return True
 
     def empreinte(self, numero: str) -> tuple[bytes, str, tuple[bytes, ...]] | None:
