@@ -1027,19 +1027,25 @@ def test_nombres_et_dates_mis_en_forme_comme_babel():
     for _ in range(2000):
         valeurs.append(Decimal(alea.randint(-10 ** alea.randint(0, 16), 10 ** alea.randint(0, 16)))
                        .scaleb(-alea.randint(0, 6)))
-    # sans les mémoires (lru_cache) des mises en forme : -0 et 0, égaux, y partagent leur entrée
-    euros, nombre, pourcent = formats._euros.__wrapped__, formats._nombre.__wrapped__, formats._pourcent.__wrapped__
+    # par les fonctions publiques, mémoires (lru_cache) comprises : -0 et 0, égaux, y ont chacun leur entrée
+    formats._euros.cache_clear(), formats._nombre.cache_clear(), formats._pourcent.cache_clear()
+    euros, nombre, pourcent = formats.euros, formats.nombre, formats.pourcent
     for valeur in valeurs:
         decimal = Decimal(str(valeur))
-        assert resultat(lambda: euros(formats._decimal(valeur))) == resultat(
+        assert resultat(lambda: euros(valeur)) == resultat(
             lambda: babel(format_currency(formats._decimal(valeur), "EUR", locale="fr_FR"))), valeur
         for decimales in range(4):
             motif = "#,##0" + ("." + "#" * decimales if decimales else "")
-            assert resultat(lambda: nombre(decimal, decimales)) == resultat(
+            assert resultat(lambda: nombre(valeur, decimales)) == resultat(
                 lambda: babel(format_decimal(decimal, format=motif, locale="fr_FR"))), (valeur, decimales)
-        assert resultat(lambda: pourcent(decimal)) == resultat(
+        assert resultat(lambda: pourcent(valeur)) == resultat(
             lambda: babel(format_percent(decimal / 100, format="#,##0.##\u00a0%", locale="fr_FR"))), valeur
     assert formats.montant(1234.5) == "1\u00a0234,50\u00a0€\u00a0HT" and formats.pourcent(5.5) == "5,5\u00a0%"
+    # le texte d'un zéro ne dépend pas de l'ordre des appels (-0 puis 0, puis l'inverse, mémoires vidées)
+    for ordre in (("-0", "0"), ("0", "-0")):
+        formats._euros.cache_clear(), formats._nombre.cache_clear(), formats._pourcent.cache_clear()
+        vus = {v: (formats.euros(v), formats.nombre(v, 2), formats.pourcent(v)) for v in ordre}
+        assert vus["0"] == ("0,00\u00a0€", "0", "0\u00a0%") and vus["-0"][0] == "-0,00\u00a0€", vus
 
     jours = [dt.date(1, 1, 1), dt.date(999, 12, 31), dt.date(9999, 12, 31)]
     jours += [dt.date(1999, 12, 1) + dt.timedelta(days=n) for n in range(0, 38000, 7)]

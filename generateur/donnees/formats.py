@@ -62,13 +62,15 @@ def _decimal(valeur: Any) -> Decimal:
 
 def euros(valeur: Any) -> str:
     """800000 → « 800 000,00 € » (espaces insécables)."""
-    return _euros(_decimal(valeur))
+    valeur = _decimal(valeur)
+    return _euros(valeur, valeur.is_signed())
 
 
 # Les mises en forme sont mises en cache sur la valeur décimale (comme Babel, tout nombre est converti en
-# Decimal(str(valeur))) : en lot, les mêmes taux et montants reviennent sans cesse.
+# Decimal(str(valeur))) : en lot, les mêmes taux et montants reviennent sans cesse. Le signe est dans la clé : -0 et 0
+# sont égaux (même entrée du cache) mais Babel écrit « -0 », et le texte ne doit pas dépendre de l'ordre des appels.
 @lru_cache(maxsize=512)
-def _euros(valeur: Decimal) -> str:
+def _euros(valeur: Decimal, _signe: bool) -> str:
     texte = _chiffres(valeur, 0, 2, 2)
     return _babel("format_currency", valeur, "EUR") if texte is None else texte + INSECABLE + "€"
 
@@ -85,11 +87,12 @@ def montant_ttc(valeur: Any) -> str:
 
 def nombre(valeur: Any, decimales: int = 0) -> str:
     """833 → « 833 » ; 12345.6 → « 12 345,6 »."""
-    return _nombre(Decimal(str(valeur)), decimales)
+    valeur = Decimal(str(valeur))
+    return _nombre(valeur, decimales, valeur.is_signed())
 
 
 @lru_cache(maxsize=512)
-def _nombre(valeur: Decimal, decimales: int) -> str:
+def _nombre(valeur: Decimal, decimales: int, _signe: bool) -> str:
     texte = _chiffres(valeur, 0, 0, decimales) if decimales in _QUANTUMS else None
     if texte is None:
         return _babel("format_decimal", valeur, format="#,##0" + ("." + "#" * decimales if decimales else ""))
@@ -98,11 +101,12 @@ def _nombre(valeur: Decimal, decimales: int) -> str:
 
 def pourcent(valeur: Any) -> str:
     """15 → « 15 % » ; 5.5 → « 5,5 % » (la valeur est exprimée en points)."""
-    return _pourcent(Decimal(str(valeur)))
+    valeur = Decimal(str(valeur))
+    return _pourcent(valeur, valeur.is_signed())
 
 
 @lru_cache(maxsize=2048)
-def _pourcent(valeur: Decimal) -> str:
+def _pourcent(valeur: Decimal, _signe: bool) -> str:
     valeur = valeur / 100
     texte = _chiffres(valeur, 2, 0, 2)
     return _babel("format_percent", valeur, format="#,##0.##\u00a0%") if texte is None else texte + INSECABLE + "%"

@@ -15,7 +15,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import babel
 import jinja2
 
 from ..donnees import acheteurs as module_acheteurs
@@ -252,7 +251,7 @@ MEMOIRE_CALCULS = "calculs"
 CALCULS_MAX = 4096  # consultations gardées au plus (≈ 10 à 20 Kio chacune : celles d'un dossier de consultations)
 _CODE_CALCULS = cache.empreinte(cache.sources(__file__, module_expressions.__file__, module_formats.__file__,
                                               module_catalogue.__file__),
-                                jinja2.__version__, babel.__version__, sys.version)
+                                jinja2.__version__, cache.version_paquet("babel"), sys.version)
 _SECTIONS = cache.ParObjet(8)  # catalogue chargé → empreinte des sections que lisent les calculs
 _TEXTES = cache.ParObjet(8)  # catalogue chargé → `_textes` de ses calculs de la consultation, et de ceux d'un lot
 
