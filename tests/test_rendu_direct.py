@@ -232,3 +232,47 @@ def test_squelette_direct_sans_docxtpl_ni_python_docx(tmp_path):
                for reference in ("premiere", "seconde")]
     assert {"docx", "docxtpl"} <= modules[0]  # gabarit calculé
     assert not {"docx", "docxtpl"} & modules[1]
+
+
+def test_transformations_de_docxtpl_refaites_a_l_identique():
+    """Sur des milliers de XML rendus tirés au hasard (paragraphes, runs et textes bien formés ou morceaux de balises,
+    caractères que `resolve_listing` remplace, accolades échappées), `rendu_direct.apres_rendu` donne ce que
+    `DocxTemplate.render_xml_part` fait du rendu de Jinja."""
+    import random
+
+    from docxtpl import DocxTemplate
+
+    from generateur.rendu import rendu_direct
+
+    class Rendu:  # environnement Jinja dont le « rendu » est le XML tiré
+        def from_string(self, source):
+            return self
+
+        def render(self, contexte):
+            return self.xml
+
+    morceaux = ["<w:p>", "<w:p ", '<w:p w:rsidR="1">', "</w:p>", "<w:pPr>", "</w:pPr>", "<w:r>", "<w:r w:x>", "</w:r>",
+                "<w:t>", '<w:t xml:space="preserve">', "</w:t>", "<w:rPr>", "</w:rPr>", "<w:b/>", ">", "a", "é", "—",
+                "\n", "\t", "\a", "\f", " ", "<w:p", "\n<w:p>", "\n<w:p ", "{_{", "}_}", "{_%", "%_}", "{", "}", "_",
+                "%"]
+    hasard = random.Random(22)
+
+    def texte() -> str:
+        return "".join(hasard.choice("ab \n\t\a\f{_}%<>") for _ in range(hasard.randint(0, 6)))
+
+    def run() -> str:
+        proprietes = hasard.choice(["", "<w:rPr><w:b/></w:rPr>"])
+        balise = hasard.choice(["<w:t>", '<w:t xml:space="preserve">'])
+        return f"<w:r>{proprietes}{balise}{texte()}</w:t></w:r>"
+
+    def paragraphe() -> str:
+        proprietes = hasard.choice(["", '<w:pPr><w:pStyle w:val="Titre"/></w:pPr>'])
+        return hasard.choice(["<w:p>", '\n<w:p w:rsidR="1">']) + proprietes + "".join(
+            run() for _ in range(hasard.randint(0, 3))) + "</w:p>"
+
+    modele = DocxTemplate("inutilise.docx")
+    rendu = Rendu()
+    for _ in range(5000):
+        rendu.xml = "".join(hasard.choice(morceaux) if hasard.random() < 0.5 else paragraphe()
+                            for _ in range(hasard.randint(0, 12)))
+        assert rendu_direct.apres_rendu(rendu.xml) == modele.render_xml_part("", None, {}, rendu), rendu.xml

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import re
 from html import escape
+from collections.abc import Iterator
 from typing import Any
 
 from lxml import etree
@@ -26,8 +27,6 @@ _ELEMENTS_PROPRIETES = {"title": f"{_DC}title", "subject": f"{_DC}subject", "aut
                         "language": f"{_DC}language"}
 # l'analyseur de python-docx (docx.oxml.parser, docx.opc.oxml), sans ses classes d'éléments : mêmes arbres
 _ANALYSEUR = etree.XMLParser(remove_blank_text=True, resolve_entities=False)
-_SPECIAUX = re.compile("[\t\a\n\f]")  # ce que `resolve_listing` remplace
-_PARAGRAPHES = re.compile(r"<w:p(?: [^>]*)?>.*?</w:p>", re.DOTALL)
 _REPARATEUR = etree.XMLParser(recover=True)  # celui de `DocxTemplate.fix_tables`
 
 
@@ -53,7 +52,14 @@ def apres_rendu(xml: str) -> str:
     """Le XML rendu par Jinja comme `DocxTemplate.render_xml_part` le rend : retours à la ligne ajoutés avant les
     paragraphes retirés, accolades échappées rétablies, `Listing` résolus (`resolve_listing`)."""
     xml = xml.replace("\n<w:p ", "<w:p ").replace("\n<w:p>", "<w:p>")  # re.sub(r"\n<w:p([ >])", r"<w:p\1", xml)
-    xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
+    if "{_" in xml:  # accolades échappées : {_{ et {_%
+        xml = xml.replace("{_{", "{{")
+    if "_}" in xml:  # }_} et %_}
+        xml = xml.replace("}_}", "}}")
+    if "{_" in xml:
+        xml = xml.replace("{_%", "{%")
+    if "_}" in xml:
+        xml = xml.replace("%_}", "%}")
     return _resoudre_listing(xml)
 
 
@@ -91,29 +97,68 @@ def _resoudre_listing(xml: str) -> str:
             flags=re.DOTALL,
         )
 
-    def resolve_paragraph(m: re.Match[str]) -> str:
-        trouve = re.search(r"<w:pPr>.*?</w:pPr>", m.group(0))
+    def resolve_paragraph(paragraphe: str) -> str:
+        trouve = re.search(r"<w:pPr>.*?</w:pPr>", paragraphe)
         paragraph_properties = trouve.group(0) if trouve else ""
         return re.sub(
             r"<w:r(?: [^>]*)?>.*?</w:r>",
             lambda x: resolve_run(paragraph_properties, x),
-            m.group(0),
+            paragraphe,
             flags=re.DOTALL,
         )
 
-    if _SPECIAUX.search(xml) is None:
+    # re.sub(r"<w:p(?: [^>]*)?>.*?</w:p>", resolve_paragraph, xml, flags=re.DOTALL), où seuls changent les paragraphes
+    # qui ont un caractère à résoudre
+    speciaux = sorted(position for caractere in "\t\a\n\f" for position in _positions(xml, caractere))
+    if not speciaux:
         return xml
-    # re.sub(r"<w:p(?: [^>]*)?>.*?</w:p>", resolve_paragraph, xml, flags=re.DOTALL), sans appel pour un paragraphe
-    # qui n'a rien à résoudre (rendu tel quel)
     morceaux = []
-    debut = 0
-    for m in _PARAGRAPHES.finditer(xml):
-        if _SPECIAUX.search(xml, m.start(), m.end()) is not None:
-            morceaux.append(xml[debut:m.start()])
-            morceaux.append(resolve_paragraph(m))
-            debut = m.end()
-    morceaux.append(xml[debut:])
+    precedent = 0
+    rang = 0
+    for debut, fin in _paragraphes(xml):
+        while rang < len(speciaux) and speciaux[rang] < debut:
+            rang += 1
+        if rang == len(speciaux):
+            break
+        if speciaux[rang] < fin:
+            morceaux.append(xml[precedent:debut])
+            morceaux.append(resolve_paragraph(xml[debut:fin]))
+            precedent = fin
+    morceaux.append(xml[precedent:])
     return "".join(morceaux)
+
+
+def _positions(xml: str, caractere: str) -> Iterator[int]:
+    """Les positions de `caractere` dans `xml` (str.find : bien plus rapide qu'une classe de caractères de re)."""
+    position = xml.find(caractere)
+    while position >= 0:
+        yield position
+        position = xml.find(caractere, position + 1)
+
+
+def _paragraphes(xml: str) -> Iterator[tuple[int, int]]:
+    """Début et fin de chaque paragraphe que trouve re.finditer(r"<w:p(?: [^>]*)?>.*?</w:p>", xml, re.DOTALL), par
+    str.find (le motif y cherchait `</w:p>` caractère après caractère)."""
+    position = 0
+    while True:
+        debut = xml.find("<w:p", position)
+        if debut < 0:
+            return
+        suivant = xml[debut + 4:debut + 5]
+        if suivant == ">":
+            ouvrante = debut + 4
+        elif suivant == " ":
+            ouvrante = xml.find(">", debut + 5)  # [^>]* puis >
+            if ouvrante < 0:  # ni ici ni plus loin
+                return
+        else:  # <w:pPr>, <w:pStyle…
+            position = debut + 1
+            continue
+        fin = xml.find("</w:p>", ouvrante + 1)
+        if fin < 0:
+            return
+        yield debut, fin + 6
+        position = fin + 6
 
 
 def _tableaux_intacts(arbre: Any, ns: str) -> bool:
@@ -150,12 +195,45 @@ def document(xml: str, source: bytes, sections: int | None) -> bytes | None:
         return None
     for numero, element in enumerate(arbre.xpath("//wp:docPr", namespaces={"wp": _WP_NS}), start=1001):
         element.attrib["id"] = str(numero)
-    racine = copy.deepcopy(_racine(source))
-    racine.replace(racine.find(f"{{{W_NS}}}body"), arbre)
-    if sections is not None and len(racine.xpath("./w:body/w:p/w:pPr/w:sectPr | ./w:body/w:sectPr",
-                                                 namespaces={"w": W_NS})) != sections:
+    if sections is not None and len(arbre.xpath("./w:p/w:pPr/w:sectPr | ./w:sectPr", namespaces={"w": W_NS})) \
+            != sections:
         return None
+    cadre = _cadre(source)
+    if cadre is not None and arbre.tag == _CORPS and arbre.prefix == "w" and not arbre.attrib \
+            and all(cadre[2].get(prefixe) == uri for prefixe, uri in arbre.nsmap.items()):
+        corps = etree.tostring(arbre, encoding="UTF-8")
+        debut = corps.find(b">") + 1
+        if corps.startswith(b"<w:body ") and corps.endswith(b"</w:body>") and corps.find(b"xmlns", debut) < 0:
+            return cadre[0] + b"<w:body>" + corps[debut:] + cadre[1]
+    racine = copy.deepcopy(_racine(source))
+    racine.replace(racine.find(_CORPS), arbre)
     return etree.tostring(racine, encoding="UTF-8", standalone=True)
+
+
+_CORPS = f"{{{W_NS}}}body"
+
+
+def _cadre(source: bytes) -> tuple[bytes, bytes, dict[str, str]] | None:
+    """Le document `source` autour de son corps : ce qui précède `<w:body>` et ce qui suit `</w:body>` dans ses
+    octets, et les espaces de noms que déclare sa racine. Un corps mis à sa place dont les seules déclarations
+    d'espaces de noms sont celles de la racine (le XML que docxtpl en tire les répète toutes) les perd
+    (`_stripRedundantNamespaceDeclarations` de lxml) : il s'écrit alors entre ces deux morceaux, balise ouvrante sans
+    déclarations, comme python-docx écrirait le document entier (`document`, qui le vérifie). None si le corps n'y
+    est pas écrit une fois ainsi, si la racine déclare un espace de noms par défaut ou deux fois le même."""
+    if source not in _CADRES:
+        if len(_CADRES) >= 8:
+            _CADRES.clear()
+        espaces = dict(_racine(source).nsmap)
+        cadre = None
+        if source.count(b"<w:body>") == 1 and source.count(b"</w:body>") == 1 and None not in espaces \
+                and len(set(espaces.values())) == len(espaces):
+            debut, fin = source.index(b"<w:body>"), source.index(b"</w:body>") + len(b"</w:body>")
+            cadre = (source[:debut], source[fin:], espaces)
+        _CADRES[source] = cadre
+    return _CADRES[source]
+
+
+_CADRES: dict[bytes, tuple[bytes, bytes, dict[str, str]] | None] = {}
 
 
 def _racine(source: bytes) -> Any:
