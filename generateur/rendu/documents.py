@@ -9,6 +9,7 @@ import io
 import json
 import os
 import pickle
+import re
 import stat
 import sys
 import zipfile
@@ -107,6 +108,13 @@ def _classe_modele() -> type[DocxTemplate]:
                 # Copier l'arbre du paquet déjà lu coûte moitié moins que relire le .docx.
                 self.docx = copy.deepcopy(_document_vierge(str(self.template_file), etat.st_mtime_ns, etat.st_size))
                 self.is_rendered = False
+
+        sources: list[tuple[str, str]] | None = None  # si liste : les parties rendues et leur XML nettoyé (`_preparer`)
+
+        def render_xml_part(self, src_xml: str, part: Any, context: Any, jinja_env: Any = None) -> str:
+            if self.sources is not None:
+                self.sources.append((part.partname.membername, src_xml))
+            return super().render_xml_part(src_xml, part, context, jinja_env)
 
         def patch_xml(self, src_xml: str) -> str:
             if src_xml not in _PARTIES_NETTOYEES:
@@ -277,7 +285,9 @@ def _code_du_rendu() -> str:
     from ..pieces import blocs
     from . import ooxml
 
-    modules = (__file__, ooxml.__file__, fichiers.__file__, formats.__file__, blocs.__file__, expressions.__file__)
+    direct = Path(__file__).with_name("rendu_direct.py")  # sans l'importer (il importe lxml)
+    modules = (__file__, direct, ooxml.__file__, fichiers.__file__, formats.__file__, blocs.__file__,
+               expressions.__file__)
     bibliotheques = [_installation(m) for m in ("docx", "docxtpl", "lxml", "lxml.etree")]
     return cache.empreinte(cache.sources(*modules), __version__, sys.version, *bibliotheques,
                            jinja2.__version__, zlib.ZLIB_RUNTIME_VERSION)
@@ -423,23 +433,37 @@ def _rendre_modele(tpl: DocxTemplate, modele: Path, variables: dict[str, Any], f
     from docx.shared import Mm
     from docxtpl import InlineImage, Listing
 
-    # typographie : la couverture et les en-têtes suivent la même typographie que le corps (pieces/blocs.py)
-    contexte = {cle: texte_permis(typographie(v)) if isinstance(v, str) else v for cle, v in variables.items()}
-    for nom in fragments:
-        contexte[nom] = Markup(_emplacement(nom))
-    if isinstance(contexte.get("acheteur_adresse"), list):
-        contexte["acheteur_adresse"] = Listing(texte_permis("\n".join(contexte["acheteur_adresse"])))
+    contexte = _contexte(variables, fragments, Listing)
     logo = contexte.get("logo")
     contexte["logo"] = InlineImage(tpl, str(logo), height=Mm(22)) if logo else ""
     try:
         tpl.render(contexte, _ENV_MODELE, autoescape=True)
     except ErreursJinja as exc:
         raise ErreurDonnees(Probleme(f"modèle Word impossible à rendre : {message_erreur(exc)}", modele)) from None
-    proprietes = tpl.docx.core_properties  # titre du PDF et de la fenêtre Word : la pièce, pas le modèle
-    proprietes.title = texte_permis(f"{variables.get('titre_document', '')} – {variables.get('reference', '')}")[:255]
-    proprietes.subject = texte_permis(str(variables.get("objet", "")))[:255]
-    proprietes.author = texte_permis(str(variables.get("acheteur_nom", "")))[:255]
-    proprietes.language = "fr-FR"  # langue du document, reprise par le PDF balisé (lecteurs d'écran)
+    proprietes = tpl.docx.core_properties
+    for nom, valeur in _proprietes_document(variables).items():
+        setattr(proprietes, nom, valeur)
+
+
+def _contexte(variables: dict[str, Any], fragments: Any, listing: Callable[[str], Any]) -> dict[str, Any]:
+    """Le contexte du rendu Jinja d'un modèle (hors logo) : les emplacements `fragments` marqués, l'adresse en
+    `listing` (une ligne par élément)."""
+    # typographie : la couverture et les en-têtes suivent la même typographie que le corps (pieces/blocs.py)
+    contexte = {cle: texte_permis(typographie(v)) if isinstance(v, str) else v for cle, v in variables.items()}
+    for nom in fragments:
+        contexte[nom] = Markup(_emplacement(nom))
+    if isinstance(contexte.get("acheteur_adresse"), list):
+        contexte["acheteur_adresse"] = listing(texte_permis("\n".join(contexte["acheteur_adresse"])))
+    return contexte
+
+
+def _proprietes_document(variables: dict[str, Any]) -> dict[str, str]:
+    """Les propriétés du document (core.xml) que dce écrit : titre du PDF et de la fenêtre Word (la pièce, pas le
+    modèle), sujet, auteur, langue (reprise par le PDF balisé, pour les lecteurs d'écran)."""
+    return {"title": texte_permis(f"{variables.get('titre_document', '')} – {variables.get('reference', '')}")[:255],
+            "subject": texte_permis(str(variables.get("objet", "")))[:255],
+            "author": texte_permis(str(variables.get("acheteur_nom", "")))[:255],
+            "language": "fr-FR"}
 
 
 def _produire_complet(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre]) -> bytes:
@@ -457,19 +481,43 @@ def _produire_complet(modele: Path, variables: dict[str, Any], blocs: list[Bloc]
 # pièce ne changent pas : son squelette est gardé dans le cache de l'utilisateur (sous-dossier `squelettes`, au plus
 # SQUELETTES_MAX), et le document s'assemble sans docxtpl ni python-docx (le rendu docxtpl, la copie et la
 # sérialisation du modèle faisaient la moitié du temps d'un document). Les parties que le rendu ne change pas sont
-# gardées une fois par modèle (le gabarit).
+# gardées une fois par modèle (le gabarit). Un squelette à calculer (variables neuves : nouvelle consultation,
+# nouvelle version des modifications suivies) est rendu sans docxtpl ni python-docx lui aussi, quand le modèle le
+# permet (`_preparer`, `rendu_direct`) : seules les parties qui ont des balises passent par Jinja.
 SQUELETTES = "squelettes"
 SQUELETTES_MAX = 16_384  # cinq pièces par consultation : les squelettes d'un lot de 3 000 consultations (≈ 3,5 Kio chacun)
 _SONDE = 999_999  # instances de numérotation d'essai : l'ajout par chaînes donne-t-il les octets de python-docx ?
+# Variables du rendu d'essai de `_preparer` : caractères à échapper, adresse sur deux lignes, champ vide.
+_ESSAI: dict[str, Any] = {**{nom: f"« {nom} » & <b>\"'</b>" for nom in VARIABLES_MODELE}, "objet_court": "",
+                          "acheteur_adresse": ["1, rue d'Essai & fils", "<75000> Paris"], "logo": None}
+_BALISES = ("{{", "{%", "{#")  # délimiteurs de Jinja (environnement par défaut : `_ENV_MODELE`)
+
+
+@dataclass
+class _Rapide:
+    """De quoi rendre le squelette d'un modèle sans docxtpl ni python-docx (`_squelette_direct`)."""
+
+    sources: dict[str, str]  # partie rendue par Jinja → son XML nettoyé par docxtpl (corps, en-têtes et pieds à balises)
+    proprietes: str  # partie des propriétés du document (core.xml)
+    essai: bytes  # core.xml du rendu d'essai
+    vides: tuple[int, ...]  # ses éléments au texte vide (et non absent), rang dans l'ordre du document
+    sections: int | None  # sections du rendu d'essai, si le modèle a des notes de bas de page (rendues par section)
+    autres: dict[str, bytes | None]  # toutes les parties, comme dans un squelette : les autres y sont déjà
 
 
 @dataclass
 class _Gabarit:
-    """Le modèle Word sans rendu : ses styles, son premier numéro de liste libre, ses parties sérialisées."""
+    """Le modèle Word sans rendu : ses styles, son premier numéro de liste libre, ses parties sérialisées, sa partie du
+    corps, celle de la numérotation si des instances w:num s'y ajoutent par chaînes et ce devant quoi elles s'ajoutent,
+    et de quoi le rendre sans docxtpl (None : rendu par docxtpl)."""
 
     styles: Styles
     premier: int
     parties: dict[str, bytes]
+    document: str
+    numerotation: str | None
+    fin: bytes
+    rapide: _Rapide | None
 
 
 @dataclass
@@ -493,17 +541,110 @@ def _cle_gabarit(modele: Path) -> str:
 
 def _gabarit(modele: Path, cle: str) -> _Gabarit:
     if cle not in _GABARITS:
-        def calculer() -> _Gabarit:
-            styles, premier, tpl = _ouvrir(modele)
-            return _Gabarit(styles, premier, _parties(tpl))
-
-        gabarit = cache.objet(SQUELETTES + "-gabarits", cle, calculer, garder=16)
+        gabarit = cache.objet(SQUELETTES + "-gabarits", cle, lambda: _calculer_gabarit(modele), garder=16)
         if not isinstance(gabarit, _Gabarit):
-            gabarit = calculer()
+            gabarit = _calculer_gabarit(modele)
         if len(_GABARITS) >= 8:
             _GABARITS.clear()
         _GABARITS[cle] = gabarit
     return _GABARITS[cle]
+
+
+def _calculer_gabarit(modele: Path) -> _Gabarit:
+    styles, premier, tpl = _ouvrir(modele)
+    gabarit = _Gabarit(styles, premier, _parties(tpl), tpl.docx.part.partname.membername, None, b"", None)
+    gabarit.rapide = _preparer(tpl, modele, gabarit)  # rend `tpl` ; la numérotation n'en change pas
+    try:
+        partie = tpl.docx.part.numbering_part
+    except (KeyError, NotImplementedError):
+        partie = None
+    if partie is not None:
+        # l'ajout par chaînes n'est retenu que s'il donne, sur des instances d'essai, les octets de python-docx
+        nom = partie.partname.membername
+        xml = gabarit.parties[nom]
+        fin = b"<w:numIdMacAtCleanup" if partie.element.find(f"{_W}numIdMacAtCleanup") is not None else b"</w:numbering>"
+        sonde = Numerotation(_SONDE, styles.abstract_numeros if styles.abstract_numeros is not None else 0)
+        sonde.nouvelle(), sonde.nouvelle()
+        _ajouter_numerotation(tpl, sonde)
+        if xml.count(fin) == 1 and _inserer_numeros(xml, fin, sonde) == partie.blob:  # blob : ce qu'écrit python-docx
+            gabarit.numerotation, gabarit.fin = nom, fin
+    return gabarit
+
+
+def _preparer(tpl: DocxTemplate, modele: Path, gabarit: _Gabarit) -> _Rapide | None:
+    """De quoi rendre les squelettes du modèle sans docxtpl : le modèle `tpl` (pas encore rendu) est rendu par
+    docxtpl avec des variables d'essai, en notant le XML nettoyé de chaque partie que Jinja rend ; les parties sans
+    balises et celles que docxtpl ne rend pas sont les mêmes pour toutes les variables (sauf logo, rendu par docxtpl :
+    voir `_squelette_direct`). None si le modèle demande ce que `rendu_direct` ne sait pas refaire (notes de bas de
+    page à balises, propriétés du document à balises ou absentes, partie rendue deux fois), si le rendu d'essai
+    échoue, ou si le rendu direct des variables d'essai n'a pas les octets de docxtpl."""
+    try:
+        tpl.sources = sources = []
+        _rendre_modele(tpl, modele, _ESSAI, dict.fromkeys(EMPLACEMENTS))
+        tpl.sources = None
+        essai = _parties(tpl)
+        entetes = {rel.target_part.partname.membername for rel in tpl.docx.part.rels.values()
+                   if rel.reltype in (tpl.HEADER_URI, tpl.FOOTER_URI) and not rel.is_external}
+        noms = [nom for nom, _ in sources if nom == gabarit.document or nom in entetes]  # les notes : par section
+        paquet = tpl.docx.part.package
+        proprietes = [p.partname.membername for p in paquet.iter_parts() if p.content_type == _TYPE_PROPRIETES]
+        if len(set(noms)) != len(noms) or gabarit.document not in noms or len(proprietes) != 1 \
+                or any(b in gabarit.parties.get(proprietes[0], b"{{") for b in (x.encode() for x in _BALISES)):
+            return None
+        rendues: dict[str, str] = {}
+        notes = False
+        for nom, source in sources:
+            balises = any(b in source for b in _BALISES)
+            if nom == gabarit.document or (nom in entetes and balises):
+                rendues[nom] = re.sub(r"<w:p([ >])", r"\n<w:p\1", source)  # comme DocxTemplate.render_xml_part
+            elif nom not in entetes:  # notes de bas de page
+                if balises:
+                    return None
+                notes = True
+        vides = tuple(i for i, e in enumerate(tpl.docx.core_properties._element.iter()) if e.text == "")
+        rapide = _Rapide(rendues, proprietes[0], essai[proprietes[0]], vides,
+                         len(tpl.docx.sections) if notes else None, {n: _forme(gabarit, n, o) for n, o in essai.items()})
+        direct = _rendre_direct(gabarit, rapide, _ESSAI)
+        if direct is None or any(essai[n] != o for n, o in direct.items()):
+            return None
+        return rapide
+    except Exception:  # noqa: BLE001 - un modèle que le rendu direct ne sait pas rendre est rendu par docxtpl
+        return None
+
+
+_TYPE_PROPRIETES = "application/vnd.openxmlformats-package.core-properties+xml"
+
+
+def _forme(gabarit: _Gabarit, nom: str, octets: bytes) -> bytes | None:
+    """Une partie telle qu'un squelette la garde : None si c'est celle du gabarit, sinon compressée."""
+    return None if gabarit.parties.get(nom) == octets else zlib.compress(octets, 1)
+
+
+def _rendre_direct(gabarit: _Gabarit, rapide: _Rapide, variables: dict[str, Any]) -> dict[str, bytes] | None:
+    """Les parties que le rendu du modèle avec `variables` change (corps, en-têtes et pieds à balises, propriétés du
+    document), sérialisées sans docxtpl ni python-docx, avec leurs octets (`rendu_direct`) ; None si le modèle
+    rendu demande docxtpl (logo, tableau à corriger…) ou si le rendu échoue (le rendu par docxtpl dira l'erreur)."""
+    if variables.get("logo"):
+        return None
+    from . import rendu_direct
+
+    contexte = _contexte(variables, dict.fromkeys(EMPLACEMENTS), rendu_direct.Listing)
+    contexte["logo"] = ""
+    try:
+        parties: dict[str, bytes] = {}
+        for nom, source in rapide.sources.items():
+            xml = rendu_direct.apres_rendu(_ENV_MODELE.from_string(source).render(contexte))
+            if nom != gabarit.document:
+                parties[nom] = rendu_direct.partie(xml)
+                continue
+            document = rendu_direct.document(xml, gabarit.parties[nom], rapide.sections)
+            if document is None:
+                return None
+            parties[nom] = document
+        parties[rapide.proprietes] = rendu_direct.proprietes(rapide.essai, rapide.vides, _proprietes_document(variables))
+    except Exception:  # noqa: BLE001 - le rendu par docxtpl lèvera la même erreur, ou dira la sienne
+        return None
+    return parties
 
 
 def _squelette(modele: Path, variables: dict[str, Any]) -> _Squelette | None:
@@ -532,28 +673,28 @@ def _inserer_numeros(xml: bytes, fin: bytes, numerotation: Numerotation) -> byte
 
 def _calculer_squelette(modele: Path, variables: dict[str, Any], cle_gabarit: str) -> _Squelette:
     gabarit = _gabarit(modele, cle_gabarit)
-    styles, premier, tpl = _ouvrir(modele)
+    return _squelette_direct(gabarit, cle_gabarit, variables) or _squelette_docxtpl(modele, gabarit, cle_gabarit,
+                                                                                    variables)
+
+
+def _squelette_direct(gabarit: _Gabarit, cle_gabarit: str, variables: dict[str, Any]) -> _Squelette | None:
+    """Le squelette rendu sans docxtpl ni python-docx (`_rendre_direct`) ; None si le modèle ou les variables le
+    demandent."""
+    rapide = gabarit.rapide
+    parties = _rendre_direct(gabarit, rapide, variables) if rapide is not None else None
+    if parties is None:
+        return None
+    return _Squelette(cle_gabarit, {n: _forme(gabarit, n, parties[n]) if n in parties else o
+                                    for n, o in rapide.autres.items()}, gabarit.document, gabarit.numerotation,
+                      gabarit.fin)
+
+
+def _squelette_docxtpl(modele: Path, gabarit: _Gabarit, cle_gabarit: str, variables: dict[str, Any]) -> _Squelette:
+    """Le squelette rendu par docxtpl et sérialisé par python-docx."""
+    _, _, tpl = _ouvrir(modele)
     _rendre_modele(tpl, modele, variables, dict.fromkeys(EMPLACEMENTS))
-    parties = _parties(tpl)
-    document = tpl.docx.part.partname.membername
-    numerotation: str | None = None
-    fin = b""
-    try:
-        partie = tpl.docx.part.numbering_part
-    except (KeyError, NotImplementedError):
-        partie = None
-    if partie is not None:
-        # l'ajout par chaînes n'est retenu que s'il donne, sur des instances d'essai, les octets de python-docx
-        nom = partie.partname.membername
-        xml = parties[nom]
-        fin = b"<w:numIdMacAtCleanup" if partie.element.find(f"{_W}numIdMacAtCleanup") is not None else b"</w:numbering>"
-        sonde = Numerotation(_SONDE, styles.abstract_numeros if styles.abstract_numeros is not None else 0)
-        sonde.nouvelle(), sonde.nouvelle()
-        _ajouter_numerotation(tpl, sonde)
-        if xml.count(fin) == 1 and _inserer_numeros(xml, fin, sonde) == partie.blob:  # blob : ce qu'écrit python-docx
-            numerotation = nom
-    return _Squelette(cle_gabarit, {n: None if gabarit.parties.get(n) == o else zlib.compress(o, 1)
-                                    for n, o in parties.items()}, document, numerotation, fin)
+    return _Squelette(cle_gabarit, {n: _forme(gabarit, n, o) for n, o in _parties(tpl).items()}, gabarit.document,
+                      gabarit.numerotation, gabarit.fin)
 
 
 def _assembler(squelette: _Squelette, modele: Path, blocs: list[Bloc], titres: list[Titre]) -> bytes | None:
