@@ -17,9 +17,25 @@ from pathlib import Path
 
 
 def charge() -> str:
-    """La charge de la machine, à joindre à chaque résultat : les temps murs n'ont de sens que sur une machine calme."""
+    """La charge et la vitesse de la machine, à joindre à chaque résultat : les temps murs n'ont de sens que sur une
+    machine calme, et ne se comparent d'une machine à l'autre qu'à vitesse égale."""
     un, cinq, quinze = os.getloadavg()
-    return f"Charge de la machine à la fin (1, 5, 15 min) : {un:.1f} / {cinq:.1f} / {quinze:.1f} sur {os.cpu_count()} cœurs."
+    return (f"Charge de la machine à la fin (1, 5, 15 min) : {un:.1f} / {cinq:.1f} / {quinze:.1f} sur {os.cpu_count()} "
+            f"cœurs. {vitesse()}")
+
+
+def vitesse(tours: int = 1_000_000, essais: int = 5) -> str:
+    """Temps d'un tour d'une boucle Python de référence (addition d'entiers), meilleur de `essais` : deux machines
+    « à 2 cœurs » peuvent différer du simple au double (machines virtuelles partagées), et une même machine de ±50 %
+    d'une minute à l'autre. Le meilleur essai approche la vitesse de la machine libre ; les instructions comptées par
+    callgrind (README) ne dépendent, elles, d'aucune machine."""
+    meilleur = float("inf")
+    for _ in range(essais):
+        debut, s = time.perf_counter(), 0
+        for i in range(tours):
+            s += i
+        meilleur = min(meilleur, time.perf_counter() - debut)
+    return f"Vitesse : boucle Python de référence {meilleur * 1e9 / tours:.0f} ns par tour (meilleur de {essais})."
 
 
 def cpu_soi() -> float:
