@@ -265,14 +265,17 @@ def test_generer_n_importe_pas_les_modules_des_autres_commandes(tmp_path):
               "sys.argv = ['dce', 'generer', sys.argv[1], '--sortie', sys.argv[2]]\n"
               "try:\n    runpy.run_module('generateur.interfaces.cli', run_name='__main__')\n"
               "except SystemExit:\n    pass\n"
-              "print(' '.join(sorted(m for m in sys.modules if '.' not in m)))\n")
+              "print(' '.join(sorted(m for m in sys.modules if '.' not in m or m.startswith('generateur.'))))\n")
     for sortie in ("premier", "second"):
         modules = subprocess.run([sys.executable, "-c", script, str(exemple), str(tmp_path / sortie)], check=True,
                                  capture_output=True, text=True, env=env, cwd=RACINE).stdout.split("\n")[-2].split()
     assert any((tmp_path / "second").glob("*-CCTP.docx"))
     for lourd in ("openpyxl", "numpy", "sqlalchemy", "pypandoc", "hypothesis", "matplotlib", "flask", "filelock",
-                  "markdown", "jsonschema", "pypdf", "yaml", "babel"):
+                  "markdown", "jsonschema", "pypdf", "yaml", "babel", "html"):
         assert lourd not in modules, lourd
+    # seul le module de la commande appelée (Groupe.get_command), ni la publication, ni l'aperçu
+    assert [m for m in modules if m.startswith("generateur.interfaces.")] == [
+        "generateur.interfaces.cli_fr", "generateur.interfaces.commandes_generer", "generateur.interfaces.groupe"]
 
 
 def test_texte_des_pieces_jointes_garde_en_cache(tmp_path, monkeypatch):
@@ -1148,3 +1151,23 @@ def test_liens_du_texte_technique_comme_le_motif_d_origine():
     for _ in range(20000):
         texte = "".join(alea.choice("![]()ab \n") for _ in range(alea.randint(0, 16)))
         assert texte_technique._LIEN.sub(r"\1", texte) == origine.sub(r"\1", texte), texte
+
+
+def test_modules_des_commandes_importes_a_la_demande():
+    """Le groupe `dce` n'importe que le module de la commande appelée ; `cli.py` nomme le module de chaque commande,
+    toutes et rien de plus ; l'aide et une commande inconnue (commandes proches proposées) les voient toutes."""
+    script = ("import sys\n"
+              "from click.testing import CliRunner\n"
+              "from generateur.interfaces.cli import main\n"
+              "avant = set(main.commands)\n"
+              "aide = CliRunner().invoke(main, ['--help']).output\n"
+              "inconnue = CliRunner().invoke(main, ['generr']).output\n"
+              "print(sorted(avant)); print(sorted(main.commands)); print(sorted(main.modules))\n"
+              "print(sorted({c: main.commands[c].callback.__module__.rsplit('.', 1)[1] for c in main.commands}.items()))\n"
+              "print(sorted(main.modules.items())); print(all(f'  {c} ' in aide for c in main.modules))\n"
+              "print('generer' in inconnue and 'regenerer' in inconnue)\n")
+    sortie = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True, cwd=RACINE,
+                            env={**os.environ, "PYTHONPATH": str(RACINE)}).stdout.splitlines()
+    avant, toutes, nommees, modules, attendus, aide, inconnue = sortie
+    assert avant == "[]" and toutes == nommees and modules == attendus
+    assert aide == "True" and inconnue == "True"

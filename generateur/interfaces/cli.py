@@ -15,18 +15,16 @@ import sys
 _ACTIF = gc.isenabled()
 gc.disable()
 try:
-    from . import (  # noqa: F401 - chaque module ajoute ses commandes au groupe `main` en s'important
-        commandes_assistant,
-        commandes_catalogue,
-        commandes_conformite,
-        commandes_cpv,
-        commandes_equipe,
-        commandes_generer,
-        commandes_publier,
-        commandes_regeneration,
-        commandes_serveur,
-    )
     from .groupe import main
+
+    # module de chaque commande : seul celui de la commande appelée est importé (Groupe.get_command)
+    main.modules = {
+        "nouveau": "commandes_assistant", "verifier": "commandes_assistant", "expliquer": "commandes_assistant",
+        "questionnaire": "commandes_assistant", "catalogue": "commandes_catalogue", "annexe": "commandes_conformite",
+        "bilan": "commandes_conformite", "cpv": "commandes_cpv", "utilisateur": "commandes_equipe",
+        "base": "commandes_equipe", "generer": "commandes_generer", "publier": "commandes_publier",
+        "regenerer": "commandes_regeneration", "serveur": "commandes_serveur",
+    }
 finally:
     gc.freeze()
     if _ACTIF:

@@ -43,7 +43,29 @@ def option_droit_du(commande: Any) -> Any:
 
 
 class Groupe(click.Group):
-    """Groupe de commandes qui traduit les erreurs de dce en messages français et codes de sortie."""
+    """Groupe de commandes qui traduit les erreurs de dce en messages français et codes de sortie.
+
+    `modules` : module (de ce paquet) qui ajoute chaque commande au groupe en s'important (cli.py) ; seul celui de la
+    commande appelée est importé (motif « lazy loading » de click) : `dce generer` n'importe pas les modules des
+    autres commandes. L'aide et une commande inconnue (liste des commandes proches) les importent tous."""
+
+    modules: dict[str, str] = {}
+
+    def _importer(self, nom: str | None) -> None:
+        from importlib import import_module
+
+        for module in sorted(set(self.modules.values())) if nom is None else [self.modules[nom]]:
+            import_module(f"{__package__}.{module}")
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and self.modules:
+            self._importer(cmd_name if cmd_name in self.modules else None)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        if self.modules:
+            self._importer(None)
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:

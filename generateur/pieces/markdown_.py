@@ -6,7 +6,6 @@ import importlib.util
 import os
 import re
 from functools import lru_cache
-from html.parser import HTMLParser
 from typing import Any
 
 from . import blocs
@@ -43,7 +42,17 @@ def _version_markdown() -> str:
         return spec.origin
 
 
-class _Lecteur(HTMLParser):
+@lru_cache(maxsize=None)
+def lecteur_html(classe: type) -> type:
+    """`classe` (ses méthodes `handle_*`) dérivée aussi de `HTMLParser`, créée au premier lecteur : html.parser (et
+    html.entities, une quinzaine d'expressions régulières : ≈ 1 % des instructions de `dce generer`) n'est importé
+    que par une commande qui lit du HTML (Markdown ou tableau d'un texte technique pas encore en cache)."""
+    from html.parser import HTMLParser
+
+    return type(classe.__name__, (classe, HTMLParser), {"__doc__": classe.__doc__, "__module__": classe.__module__})
+
+
+class _Lecteur:  # lu comme un HTMLParser (`lecteur_html`)
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.blocs: list[Bloc] = []
@@ -286,7 +295,7 @@ def _evenements(texte: str) -> list[tuple[str, str]] | None:
 
 def _convertir(texte: str, markdown_seul: bool = False) -> tuple[Bloc, ...]:
     """Les blocs d'un morceau (`markdown_seul` : toujours par Python-Markdown, pour les tests)."""
-    lecteur = _Lecteur()
+    lecteur = lecteur_html(_Lecteur)()
     evenements = None if markdown_seul else _evenements(texte)
     if evenements is None:
         md = _md()

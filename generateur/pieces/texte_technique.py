@@ -14,14 +14,13 @@ import os
 import re
 import shutil
 from functools import lru_cache
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Callable
 
 from .blocs import Bloc, Titre
 from ..donnees import cache
 from ..erreurs import ErreurDonnees, Probleme, option_manquante
-from .markdown_ import vers_blocs
+from .markdown_ import lecteur_html, vers_blocs
 from ..droit.regles import Analyse, numeros_textes_techniques
 
 # Extensions admises et taille maximale d'un texte technique.
@@ -76,7 +75,7 @@ def _convertir(fichier: Path) -> str:
             from None
 
 
-class _TableauHTML(HTMLParser):
+class _TableauHTML:  # lu comme un HTMLParser (`lecteur_html`)
     """Tableau HTML complexe (cellules à plusieurs paragraphes) → lignes de cellules en texte."""
 
     def __init__(self) -> None:
@@ -163,7 +162,7 @@ def normaliser(markdown: str, titre: Callable[[int, str, list[str]], str | None]
         debut = texte.index("<table")
         fin = texte.find("</table>", debut)
         fin = len(texte) if fin < 0 else fin + len("</table>")
-        lecteur = _TableauHTML()
+        lecteur = lecteur_html(_TableauHTML)()
         lecteur.feed(texte[debut:fin])
         texte = texte[:debut] + "\n\n" + _tableau_pipe(lecteur.lignes) + "\n\n" + texte[fin:]
     texte = _IMAGE.sub("", texte)
