@@ -1171,3 +1171,17 @@ def test_modules_des_commandes_importes_a_la_demande():
     avant, toutes, nommees, modules, attendus, aide, inconnue = sortie
     assert avant == "[]" and toutes == nommees and modules == attendus
     assert aide == "True" and inconnue == "True"
+
+
+def test_ligne_de_commande_gelee_a_la_sortie():
+    """Importer la ligne de commande fait geler, à la sortie, ce qui vit encore (les collectes de la fin de
+    l'interpréteur ne le parcourent plus), après les gestionnaires enregistrés ensuite (mémoires du cache disque)."""
+    script = ("import atexit, gc\n"
+              "atexit.register(lambda: print('fin', gc.get_freeze_count() > gel[0] + 900))  # dernier servi\n"
+              "import generateur.interfaces.cli\n"
+              "atexit.register(lambda: print('avant', gc.get_freeze_count() < gel[0] + 900))\n"
+              "vivants = [[i] for i in range(1000)]\n"
+              "gel = [gc.get_freeze_count()]\n")
+    sortie = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True, cwd=RACINE,
+                            env={**os.environ, "PYTHONPATH": str(RACINE)})
+    assert sortie.stdout.split() == ["avant", "True", "fin", "True"]

@@ -5,6 +5,7 @@ Une commande analyse ses options, appelle la bibliothèque et affiche en frança
 
 from __future__ import annotations
 
+import atexit
 import gc
 import sys
 
@@ -29,6 +30,11 @@ finally:
     gc.freeze()
     if _ACTIF:
         gc.enable()
+
+# À la sortie, après tous les autres gestionnaires (dont l'écriture des mémoires du cache disque) : ce qui vit encore
+# (catalogue, mémoires, DCE produit…) est gelé, et les collectes de la fin de l'interpréteur ne le parcourent plus
+# (≈ 2,5 % des instructions de `dce generer`, callgrind). Les fichiers de dce sont fermés explicitement.
+atexit.register(gc.freeze)
 
 __all__ = ["main"]
 
