@@ -1185,3 +1185,40 @@ def test_ligne_de_commande_gelee_a_la_sortie():
     sortie = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True, cwd=RACINE,
                             env={**os.environ, "PYTHONPATH": str(RACINE)})
     assert sortie.stdout.split() == ["avant", "True", "fin", "True"]
+
+
+def test_empreinte_des_sources_suit_les_fichiers(tmp_path, monkeypatch):
+    """`cache.sources` : l'empreinte d'un fichier gardée sous son chemin, sa taille et sa date est reprise sans le relire
+    tant qu'il ne change pas (autre processus compris) ; modifié (même taille), il est relu ; une entrée abîmée est
+    recalculée ; un fichier absent lève la même erreur qu'avant."""
+    import hashlib
+
+    from generateur.donnees import cache
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "_SOURCES", [])
+    a, b = tmp_path / "a.py", tmp_path / "b.csv"
+    a.write_text("x = 1\n")
+    b.write_bytes(b"\x00" * 5000)
+
+    def attendu() -> bytes:
+        return b"\0".join(hashlib.sha256(f.read_bytes()).digest() for f in (a, b))
+
+    assert cache.sources(a, str(b)) == attendu()
+    cache._SOURCES[0].enregistrer()
+    monkeypatch.setattr(cache, "_SOURCES", [])  # un autre processus : relu du cache disque, fichiers non relus
+    avant = attendu()
+    lus = []
+    vrai = cache.Path.read_bytes
+    monkeypatch.setattr(cache.Path, "read_bytes", lambda self: lus.append(self.name) or vrai(self))
+    assert cache.sources(a, b) == avant and [n for n in lus if n in ("a.py", "b.csv")] == []
+    os.utime(a, ns=(1, 1))
+    a.write_text("x = 2\n")  # même taille, autre date
+    lus.clear()
+    assert cache.sources(a, b) != avant and [n for n in lus if n in ("a.py", "b.csv")] == ["a.py"]
+    assert cache.sources(a, b) == attendu()
+    for cle in cache._SOURCES[0].entrees():
+        cache._SOURCES[0].entrees()[cle] = b"abime"
+    assert cache.sources(a, b) == attendu()
+    with pytest.raises(FileNotFoundError):
+        cache.sources(tmp_path / "absent.py")
