@@ -32,9 +32,10 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -195,12 +196,15 @@ def _mourir_avec(principal: int) -> None:
     calculs continuer et écrire des versions pendant une relance. Le processus ne sert que ce lot : ce qui survit à
     chaque consultation est gelé pour le ramasse-miettes (`cache.geler_survivants`).
     """
+    global _RENDRE
     cache.geler_survivants()  # processus voué à ce lot, arrêté avec lui
     if os.name != "posix":
         return
     parent = os.getppid()
     if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        _RENDRE = getattr(libc, "malloc_trim", None)  # glibc (musl n'en a pas)
     else:
         def surveiller() -> None:
             while os.getppid() == parent:
@@ -210,6 +214,13 @@ def _mourir_avec(principal: int) -> None:
         threading.Thread(target=surveiller, daemon=True).start()
     if os.getppid() != parent or not _vivant(principal):  # principal mort avant la mise en place
         os._exit(1)
+
+
+# `malloc_trim` de glibc dans un processus de calcul du lot (`_mourir_avec`), appelé après chaque consultation : les
+# pages libres du tas de glibc (parties des documents Word, textes d'une consultation libérés à sa fin) sont rendues au
+# système au lieu de rester comptées dans la mémoire du processus jusqu'à la fin du lot. Rien de ce qui est calculé ne
+# change.
+_RENDRE: Any = None
 
 
 def _vivant(pid: int) -> bool:
@@ -456,6 +467,7 @@ REGLAGES_DASK = {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
 }
 
+FENETRE_PAR_PROCESSUS = 4  # consultations soumises d'avance par processus de calcul local (voir `regenerer`)
 GROUPE_MAX = 16  # consultations par tâche au plus, sur un exécuteur fourni (Dask)
 GROUPES_MIN = 64  # tâches au moins, tant que le lot le permet : la charge reste répartie
 
@@ -478,11 +490,19 @@ def traiter_groupe(taches: list[Tache]) -> list[RapportConsultation]:
     fsync par document ; ailleurs (sans syncfs, la barrière synchroniserait tout le dossier du rapport), chaque
     document garde son fsync."""
     if all(t.locale for t in taches) or not sys.platform.startswith("linux"):
-        return [traiter(t) for t in taches]
-    rapports = [traiter(replace(t, locale=True)) for t in taches]
+        return [_traiter_et_rendre(t) for t in taches]
+    rapports = [_traiter_et_rendre(replace(t, locale=True)) for t in taches]
     if any(r.redline for r in rapports):
         barriere(Path(taches[0].rapport))
     return rapports
+
+
+def _traiter_et_rendre(tache: Tache) -> RapportConsultation:
+    """`traiter`, puis, dans un processus de calcul du lot, les pages libres du tas rendues au système (`_RENDRE`)."""
+    rapport = traiter(tache)
+    if _RENDRE is not None:
+        _RENDRE(0)
+    return rapport
 
 
 def _acheteur_unique(rapports: list[RapportConsultation], racine: Path) -> acheteurs.Acheteur | None:
@@ -543,23 +563,33 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
         proprietaire = executeur is None
         taches = [Tache(str(c), c.relative_to(dossier).as_posix(), str(racine), str(sortie), etat, simulation,
                         seulement_impactees, garder_textes, proprietaire) for c in consultations]
+        a_soumettre = iter(groupes(taches, proprietaire))
+        fenetre = len(taches)  # exécuteur fourni : tout est soumis d'avance, il répartit lui-même
         if executeur is None:
             chauffer(racine)
-            executeur = ProcessPoolExecutor(max_workers=min(jobs or os.cpu_count() or 1, len(taches)),
-                                            initializer=_mourir_avec, initargs=(os.getpid(),))
+            travailleurs = min(jobs or os.cpu_count() or 1, len(taches))
+            executeur = ProcessPoolExecutor(max_workers=travailleurs, initializer=_mourir_avec,
+                                            initargs=(os.getpid(),))
+            # processus locaux : au plus FENETRE_PAR_PROCESSUS consultations soumises et pas encore terminées par
+            # processus (des milliers de futures et de tâches d'avance faisaient croître la mémoire avec le lot)
+            fenetre = FENETRE_PAR_PROCESSUS * travailleurs
         rapports: list[RapportConsultation] = []
+        futures: dict[Future, list[Tache]] = {}
         try:
-            futures: dict[Future, list[Tache]] = {executeur.submit(traiter_groupe, g): g
-                                                  for g in groupes(taches, proprietaire)}
             with barre(len(taches), progression) as b:
-                for future in as_completed(futures):
-                    groupe = futures.pop(future)  # terminée : ni elle ni son résultat ne restent (mémoire plate)
-                    try:
-                        rapports.extend(future.result())
-                    except Exception as exc:  # noqa: BLE001 - processus de calcul perdu : ses consultations sont en échec
-                        perte = f"processus de calcul perdu ({type(exc).__name__} : {exc})"
-                        rapports.extend(RapportConsultation(t.nom, ECHEC, erreur=perte) for t in groupe)
-                    b.update(len(groupe))
+                while True:
+                    for g in islice(a_soumettre, max(0, fenetre - len(futures))):
+                        futures[executeur.submit(traiter_groupe, g)] = g
+                    if not futures:
+                        break
+                    for future in wait(futures, return_when=FIRST_COMPLETED).done:
+                        groupe = futures.pop(future)  # terminée : ni elle ni son résultat ne restent (mémoire plate)
+                        try:
+                            rapports.extend(future.result())
+                        except Exception as exc:  # noqa: BLE001 - processus de calcul perdu : ses consultations sont en échec
+                            perte = f"processus de calcul perdu ({type(exc).__name__} : {exc})"
+                            rapports.extend(RapportConsultation(t.nom, ECHEC, erreur=perte) for t in groupe)
+                        b.update(len(groupe))
         except BaseException:
             for future in futures:
                 future.cancel()
