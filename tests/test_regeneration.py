@@ -668,3 +668,45 @@ print(any(o is survivant for o in gc.get_objects()))  # gelé : hors des génér
     sortie = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parent.parent).stdout.split()
     assert sortie == ["True", "True", "True", "True", "True", "False"]
+
+
+def test_processus_locaux_consultations_soumises_par_fenetre(lot, monkeypatch):
+    """Processus locaux : jamais plus de FENETRE_PAR_PROCESSUS consultations par processus soumises et pas encore
+    terminées (la mémoire du processus principal ne croît pas avec le lot) ; toutes sont traitées, le bilan est celui
+    d'un lot soumis d'un coup (même ordre, mêmes statuts)."""
+    dossier, racine = lot
+    remplacer(racine, *PLASTIQUE)
+    monkeypatch.setattr(regeneration, "FENETRE_PAR_PROCESSUS", 1)
+    en_vol, pointe = set(), []
+
+    class Compte(regeneration.ProcessPoolExecutor):
+        def submit(self, *args, **kwargs):
+            future = super().submit(*args, **kwargs)
+            en_vol.add(future)
+            pointe.append(sum(not f.done() for f in en_vol))
+            return future
+
+    monkeypatch.setattr(regeneration, "ProcessPoolExecutor", Compte)
+    bilan = regeneration.regenerer(dossier, racine, jobs=2, simulation=True)
+    assert len(en_vol) == len(TOUTES) and max(pointe) <= 2
+    assert [r.dossier for r in bilan.consultations] == sorted(TOUTES)
+    assert ECHEC not in {r.statut for r in bilan.consultations}
+    with ThreadPoolExecutor(1) as executeur:  # exécuteur fourni : tout soumis d'avance
+        attendu = regeneration.regenerer(dossier, racine, executeur=executeur, simulation=True)
+    assert [(r.dossier, r.statut) for r in bilan.consultations] == [(r.dossier, r.statut)
+                                                                    for r in attendu.consultations]
+
+
+def test_processus_de_calcul_rend_les_pages_libres_du_tas():
+    """Dans un processus de calcul du lot sous Linux (glibc), `malloc_trim` est appelé après chaque consultation ;
+    ailleurs (processus principal, Dask), jamais."""
+    assert regeneration._RENDRE is None
+    code = """
+import os, sys
+from generateur.lot import regeneration
+regeneration._mourir_avec(os.getpid())
+print(regeneration._RENDRE is not None or not sys.platform.startswith("linux"))
+"""
+    sortie = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parent.parent).stdout.split()
+    assert sortie == ["True"]
