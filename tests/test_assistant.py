@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -294,7 +295,10 @@ def test_vrai_ctrl_c_dans_un_pseudo_terminal(tmp_path):
     if pid == 0:  # pragma: no cover - processus enfant
         os.chdir(tmp_path)
         os.environ["DCE_RACINE"] = str(RACINE)
-        os.execv(sys.executable, [sys.executable, "-c", "import sys; from generateur.interfaces.cli import main; sys.exit(main())",
+        # SIGUSR1 : pile de chaque fil de l'enfant écrite dans le terminal (diagnostic si les Ctrl-C restent sans effet)
+        os.execv(sys.executable, [sys.executable, "-c", "import faulthandler, signal, sys; "
+                                  "faulthandler.register(signal.SIGUSR1, all_threads=True); "
+                                  "from generateur.interfaces.cli import main; sys.exit(main())",
                                   "nouveau", str(fichier)])
     lu = b""
 
@@ -323,7 +327,20 @@ def test_vrai_ctrl_c_dans_un_pseudo_terminal(tmp_path):
             break
         except AssertionError:
             continue
-    attendre("relancer la même commande pour reprendre".encode(), 1)
+    try:
+        attendre("relancer la même commande pour reprendre".encode(), 1)
+    except AssertionError:  # état de l'enfant joint au message : signaux bloqués, ignorés, en attente ; pile Python
+        etat = Path(f"/proc/{pid}/status").read_text() if Path(f"/proc/{pid}/status").exists() else ""
+        etat = "\n".join(l for l in etat.splitlines() if l.startswith(("State", "Sig", "Shd", "Threads")))
+        os.kill(pid, signal.SIGUSR1)
+        time.sleep(1)
+        try:
+            attendre(b"\x00", 2)  # lit la pile écrite par faulthandler (motif jamais écrit)
+        except AssertionError:
+            pass
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail(f"Ctrl-C sans effet ; état de l'enfant :\n{etat}\nlu :\n" + lu.decode(errors="replace")[-4000:])
     _, statut = os.waitpid(pid, 0)
     os.close(fd)
     assert os.waitstatus_to_exitcode(statut) == 130
