@@ -448,3 +448,82 @@ def test_csv_de_l_annexe_ecrit_comme_le_module_csv():
     assert "".join(ecrivain.lignes) == tampon.getvalue()
     with pytest.raises(ValueError, match="colonnes inconnues"):
         ecrivain.writerow({"inconnue": "x"})
+
+
+def test_regles_de_relecture_verifiees_une_fois_memes_regles(tmp_path, monkeypatch):
+    """La section `relecture` vérifiée (motifs compilés, exemple de chaque règle cherché) l'est une fois : le verdict
+    favorable est gardé dans le cache disque ; ensuite, les règles lues sans vérification sont les mêmes que vérifiées,
+    et une mémoire des motifs faite des unes trouve ce que trouve une mémoire faite des autres."""
+    import weakref
+
+    from generateur.donnees import cache, yaml_lignes
+    from generateur.pieces import relecture
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "_MEMOIRES", weakref.WeakSet())
+    fichier = RACINE / "catalogue.yaml"
+    doc = yaml_lignes.lire(fichier)
+    cle = relecture._cle_verdict(doc.donnees[relecture.SECTION])
+    assert cle is not None and not cache.marque(relecture.VERIFIEES, cle)
+    verifiees = relecture._regles_verifiees(doc, fichier)  # chemin lent : vérifie, puis garde le verdict
+    assert cache.marque(relecture.VERIFIEES, cle)
+    essayees = []
+    monkeypatch.setattr(relecture, "appliquer", lambda r, p: essayees.append(r) or [])
+    reprises = relecture._regles_verifiees(doc, fichier)  # chemin rapide : aucun exemple essayé
+    assert essayees == []
+    assert reprises == verifiees == relecture._regles(doc, fichier, verifier=False)
+    assert [r.motif for r in reprises] == [r.motif for r in verifiees]
+    assert any(r.motif is not None for r in reprises) and any(r.motif is None for r in reprises)
+    _, pieces = _pieces_relues("travaux-lycee.yaml")
+    attendus = relecture.Memoire(verifiees, disque=False).trouves(pieces)
+    assert any(attendus) and relecture.Memoire(reprises, disque=False).trouves(pieces) == attendus
+
+
+@pytest.mark.parametrize("ancien, nouveau, attendu", [
+    ('exemple: "Le numéro SIRET de l’acheteur à indiquer est le ."', 'exemple: "Le numéro SIRET est connu."',
+     "son exemple n'est pas détecté"),
+    ('motif: "[ \\\\u00a0\\\\u202f][.,]', 'motif: "([ \\\\u00a0\\\\u202f][.,]', "motif invalide"),
+])
+def test_regles_de_relecture_modifiees_verifiees_de_nouveau(tmp_path, monkeypatch, ancien, nouveau, attendu):
+    """Le verdict gardé ne vaut que pour le texte de la section : une règle modifiée (exemple qui n'est plus détecté,
+    motif invalide) est vérifiée de nouveau, et l'erreur dite, même après le verdict favorable du texte d'avant."""
+    import weakref
+
+    from generateur.donnees import cache, yaml_lignes
+    from generateur.erreurs import ErreurDonnees
+    from generateur.pieces import relecture
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "_MEMOIRES", weakref.WeakSet())
+    relecture._regles_verifiees(yaml_lignes.lire(RACINE / "catalogue.yaml"), RACINE / "catalogue.yaml")
+    fichier = catalogue_modifie(tmp_path, ancien, nouveau) / "catalogue.yaml"
+    for _ in range(2):  # jamais gardée : l'erreur se redit
+        with pytest.raises(ErreurDonnees) as exc:
+            relecture._regles_verifiees(yaml_lignes.lire(fichier), fichier)
+        assert attendu in str(exc.value)
+
+
+def test_motifs_de_relecture_compiles_au_seul_texte_a_chercher(tmp_path, monkeypatch):
+    """Une mémoire des motifs dont tous les textes sont dans la mémoire disque ne compile aucun motif, et trouve ce que
+    trouve une mémoire qui cherche tout ; un texte nouveau les fait compiler et chercher."""
+    import weakref
+
+    from generateur.donnees import cache
+    from generateur.pieces import relecture
+    from generateur.pieces.blocs import Paragraphe, Segment
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "_MEMOIRES", weakref.WeakSet())
+    analyse, pieces = _pieces_relues("amp-espaces-verts.yaml")
+    regles = relecture.regles(analyse.catalogue)
+    attendus = relecture.Memoire(regles, disque=False).trouves(pieces)
+    premiere = relecture.Memoire(regles)
+    assert premiere.trouves(pieces) == attendus and premiere._motifs is not None
+    premiere.disque.enregistrer()
+    monkeypatch.setattr(cache, "_MEMOIRES", weakref.WeakSet())
+    seconde = relecture.Memoire(regles)  # relit la mémoire disque
+    assert seconde.trouves(pieces) == attendus
+    assert seconde._motifs is None and seconde._prealables is None
+    nouvelle = dict(pieces, Essai=relecture.piece("Essai", [Paragraphe([Segment("Voir l'article 99 du CCAP.")])]))
+    assert seconde.trouves(nouvelle) == relecture.Memoire(regles, disque=False).trouves(nouvelle)
+    assert seconde._motifs is not None
