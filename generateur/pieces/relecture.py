@@ -15,7 +15,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from .blocs import Bloc, Liste, Paragraphe, ParagrapheRevise, Segment, Tableau, Titre
 from ..donnees import cache, yaml_lignes
@@ -34,6 +34,7 @@ NUMERO = r"\d+(?:\.\d+)*"
 SUITE = r"(?:\s*(?:,|et|à|ou)\s*" + NUMERO + r")*"
 RE_NUMERO_TITRE = re.compile(r"^(?:Article\s+)?(" + NUMERO + r")\b")
 RE_ANNEXES = re.compile(r"\bAnnexes?\b")
+T = TypeVar("T")
 
 
 @dataclass(unsafe_hash=True)
@@ -615,30 +616,36 @@ def regles(catalogue: Catalogue) -> list[Regle]:
     return _lues(catalogue)[1]
 
 
-VERIFIEES = "relecture-verifiee"  # sous-dossier du cache : verdicts « cette section `relecture` est valide »
+VERIFIEES = "sections-verifiees"  # sous-dossier du cache : verdicts « cette section du catalogue est valide »
 
 
-def _cle_verdict(brut: Any) -> str | None:
-    """Clé du verdict « cette section `relecture` est valide » : son contenu (picklé), le code qui la vérifie (ce
-    module, `conformite.entrees_de_section`) et la version de Python (module `re`) ; None si elle ne se pickle pas."""
+def _cle_verdict(section: str, brut: Any, fichiers_code: tuple[str, ...]) -> str | None:
+    """Clé du verdict « cette section du catalogue est valide » : son nom et son contenu (picklé), le code qui la
+    vérifie (`fichiers_code`) et la version de Python (module `re`) ; None si elle ne se pickle pas."""
     try:
-        return cache.empreinte(cache.sources(__file__, conformite.__file__), sys.version,
-                               pickle.dumps(brut, protocol=4))
+        return cache.empreinte(section, cache.sources(*fichiers_code), sys.version, pickle.dumps(brut, protocol=4))
     except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
         return None
 
 
-def _regles_verifiees(doc: yaml_lignes.Document, fichier: Path) -> list[Regle]:
-    """`_regles`, dont la partie coûteuse (compiler chaque motif, chercher chaque règle dans son exemple : ≈ 5 % d'une
-    commande `dce generer`) n'est faite qu'une fois pour une même section, tant que le code qui la vérifie ne change
-    pas : le verdict favorable est gardé dans le cache disque (`cache.marquer`), jamais une erreur, qui se redit."""
-    cle = _cle_verdict((doc.donnees or {}).get(SECTION) or [])
+def section_verifiee(doc: yaml_lignes.Document, fichier: Path, section: str,
+                     lire: Callable[[yaml_lignes.Document, Path, bool], T], *fichiers_code: str) -> T:
+    """`lire(doc, fichier, True)` : une section du catalogue faite de règles (`relecture`, `controles_croises`), lue et
+    vérifiée ; la partie coûteuse de la vérification (compiler chaque motif, chercher chaque règle dans son exemple :
+    ≈ 5 % d'une commande `dce generer` pour la relecture) n'est faite qu'une fois pour un même texte de la section, tant
+    que le code qui la vérifie (`fichiers_code`) ne change pas : le verdict favorable est gardé dans le cache disque
+    (`cache.marquer`), jamais une erreur, qui se redit. Section déjà vérifiée : `lire(doc, fichier, False)`."""
+    cle = _cle_verdict(section, (doc.donnees or {}).get(section) or [], fichiers_code)
     if cle is not None and cache.marque(VERIFIEES, cle):
-        return _regles(doc, fichier, verifier=False)
-    liste = _regles(doc, fichier)
+        return lire(doc, fichier, False)
+    resultat = lire(doc, fichier, True)
     if cle is not None:
         cache.marquer(VERIFIEES, cle)
-    return liste
+    return resultat
+
+
+def _regles_verifiees(doc: yaml_lignes.Document, fichier: Path) -> list[Regle]:
+    return section_verifiee(doc, fichier, SECTION, _regles, __file__, conformite.__file__)
 
 
 def _regles(doc: yaml_lignes.Document, fichier: Path, verifier: bool = True) -> list[Regle]:
