@@ -465,8 +465,7 @@ def test_regles_de_relecture_verifiees_une_fois_memes_regles(tmp_path, monkeypat
     monkeypatch.setattr(cache, "_MEMOIRES", weakref.WeakSet())
     fichier = RACINE / "catalogue.yaml"
     doc = yaml_lignes.lire(fichier)
-    cle = relecture._cle_verdict(relecture.SECTION, doc.donnees[relecture.SECTION],
-                                  (relecture.__file__, relecture.conformite.__file__))
+    cle = relecture._cle_verdict(relecture.SECTION, doc.donnees[relecture.SECTION], relecture.CODE_VERIFICATION)
     assert cle is not None and not cache.marque(relecture.VERIFIEES, cle)
     verifiees = relecture._regles_verifiees(doc, fichier)  # chemin lent : vérifie, puis garde le verdict
     assert cache.marque(relecture.VERIFIEES, cle)
@@ -640,7 +639,7 @@ def test_controles_croises_verifies_une_fois_memes_controles(tmp_path, monkeypat
 
     def lire(doc, fichier):
         return relecture.section_verifiee(doc, fichier, croises.SECTION, croises._regles, croises.__file__,
-                                          croises.conformite.__file__)
+                                          *relecture.CODE_VERIFICATION)
 
     verifies = lire(doc, fichier)
     essayes = []

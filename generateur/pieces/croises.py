@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Tableau, Titre
+from . import relecture
 from .relecture import Piece, Unite, extrait, piece, problemes_de_section, section_verifiee
 from ..donnees import cache, yaml_lignes
-from ..droit import conformite
 from ..donnees.catalogue import Catalogue
 from ..droit.conformite import Defaut, entrees_de_section
 from ..erreurs import ErreurDonnees, Probleme
@@ -591,7 +591,7 @@ def controles(catalogue: Catalogue) -> list[Controle]:
     if id(doc) not in _LUS:
         if len(_LUS) >= 8:
             _LUS.clear()
-        _LUS[id(doc)] = (doc, section_verifiee(doc, catalogue.fichier, SECTION, _regles, __file__, conformite.__file__))
+        _LUS[id(doc)] = (doc, section_verifiee(doc, catalogue.fichier, SECTION, _regles, __file__, *relecture.CODE_VERIFICATION))
         _disque()  # créée dès maintenant : lue avant la création des processus de calcul d’un lot (charger_memoires)
     return _LUS[id(doc)][1]
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
 
+from . import blocs
 from .blocs import Bloc, Liste, Paragraphe, ParagrapheRevise, Segment, Tableau, Titre
 from ..donnees import cache, yaml_lignes
 from ..donnees.catalogue import Catalogue
@@ -617,6 +618,8 @@ def regles(catalogue: Catalogue) -> list[Regle]:
 
 
 VERIFIEES = "sections-verifiees"  # sous-dossier du cache : verdicts « cette section du catalogue est valide »
+# Code qui vérifie la section `relecture` (règles, exemples lus en unités, défauts) : le modifier invalide le verdict.
+CODE_VERIFICATION = (__file__, blocs.__file__, conformite.__file__)
 
 
 def _cle_verdict(section: str, brut: Any, fichiers_code: tuple[str, ...]) -> str | None:
@@ -645,7 +648,7 @@ def section_verifiee(doc: yaml_lignes.Document, fichier: Path, section: str,
 
 
 def _regles_verifiees(doc: yaml_lignes.Document, fichier: Path) -> list[Regle]:
-    return section_verifiee(doc, fichier, SECTION, _regles, __file__, conformite.__file__)
+    return section_verifiee(doc, fichier, SECTION, _regles, *CODE_VERIFICATION)
 
 
 def _regles(doc: yaml_lignes.Document, fichier: Path, verifier: bool = True) -> list[Regle]:
