@@ -34,8 +34,8 @@ def test_cache_rempli_puis_relu_memes_octets(tmp_path, sans_cache):
     cache = tmp_path / "cache"
     premier = _generer(tmp_path / "premier", str(cache))
     assert len(list((cache / "jinja").glob("*.jinja"))) > 50  # clauses, conditions, messages, parties du modèle Word
-    assert {f.name.split("-")[0] for f in (cache / "memoires").iterdir()} == {"analyses", "clauses", "jinja", "markdown",
-                                                                            "relecture", "sources"}
+    assert {f.name.split("-")[0] for f in (cache / "memoires").iterdir()} == {"analyses", "clauses", "croises", "jinja",
+                                                                            "markdown", "relecture", "sources"}
     entrees = sorted(f for f in cache.rglob("*") if f.is_file())
     assert premier == sans_cache
     dates = {e: e.stat().st_mtime_ns for e in entrees}

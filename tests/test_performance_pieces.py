@@ -3,6 +3,8 @@ entrées. Aucun chronométrage ici (voir benchmarks/)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from conftest import EXEMPLES, RACINE
@@ -448,3 +450,205 @@ def test_csv_de_l_annexe_ecrit_comme_le_module_csv():
     assert "".join(ecrivain.lignes) == tampon.getvalue()
     with pytest.raises(ValueError, match="colonnes inconnues"):
         ecrivain.writerow({"inconnue": "x"})
+
+
+def test_regles_de_relecture_verifiees_une_fois_memes_regles(tmp_path, monkeypatch):
+    """La section `relecture` vérifiée (motifs compilés, exemple de chaque règle cherché) l'est une fois : le verdict
+    favorable est gardé dans le cache disque ; ensuite, les règles lues sans vérification sont les mêmes que vérifiées,
+    et une mémoire des motifs faite des unes trouve ce que trouve une mémoire faite des autres."""
+    import weakref
+
+    from generateur.donnees import cache, yaml_lignes
+    from generateur.pieces import relecture
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "_MEMOIRES", weakref.WeakSet())
+    fichier = RACINE / "catalogue.yaml"
+    doc = yaml_lignes.lire(fichier)
+    cle = relecture._cle_verdict(relecture.SECTION, doc.donnees[relecture.SECTION], relecture.CODE_VERIFICATION)
+    assert cle is not None and not cache.marque(relecture.VERIFIEES, cle)
+    verifiees = relecture._regles_verifiees(doc, fichier)  # chemin lent : vérifie, puis garde le verdict
+    assert cache.marque(relecture.VERIFIEES, cle)
+    essayees = []
+    monkeypatch.setattr(relecture, "appliquer", lambda r, p: essayees.append(r) or [])
+    reprises = relecture._regles_verifiees(doc, fichier)  # chemin rapide : aucun exemple essayé
+    assert essayees == []
+    assert reprises == verifiees == relecture._regles(doc, fichier, verifier=False)
+    assert [r.motif for r in reprises] == [r.motif for r in verifiees]
+    assert any(r.motif is not None for r in reprises) and any(r.motif is None for r in reprises)
+    _, pieces = _pieces_relues("travaux-lycee.yaml")
+    attendus = relecture.Memoire(verifiees, disque=False).trouves(pieces)
+    assert any(attendus) and relecture.Memoire(reprises, disque=False).trouves(pieces) == attendus
+
+
+@pytest.mark.parametrize("ancien, nouveau, attendu", [
+    ('exemple: "Le numéro SIRET de l’acheteur à indiquer est le ."', 'exemple: "Le numéro SIRET est connu."',
+     "son exemple n'est pas détecté"),
+    ('motif: "[ \\\\u00a0\\\\u202f][.,]', 'motif: "([ \\\\u00a0\\\\u202f][.,]', "motif invalide"),
+])
+def test_regles_de_relecture_modifiees_verifiees_de_nouveau(tmp_path, monkeypatch, ancien, nouveau, attendu):
+    """Le verdict gardé ne vaut que pour le texte de la section : une règle modifiée (exemple qui n'est plus détecté,
+    motif invalide) est vérifiée de nouveau, et l'erreur dite, même après le verdict favorable du texte d'avant."""
+    import weakref
+
+    from generateur.donnees import cache, yaml_lignes
+    from generateur.erreurs import ErreurDonnees
+    from generateur.pieces import relecture
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "_MEMOIRES", weakref.WeakSet())
+    relecture._regles_verifiees(yaml_lignes.lire(RACINE / "catalogue.yaml"), RACINE / "catalogue.yaml")
+    fichier = catalogue_modifie(tmp_path, ancien, nouveau) / "catalogue.yaml"
+    for _ in range(2):  # jamais gardée : l'erreur se redit
+        with pytest.raises(ErreurDonnees) as exc:
+            relecture._regles_verifiees(yaml_lignes.lire(fichier), fichier)
+        assert attendu in str(exc.value)
+
+
+def test_motifs_de_relecture_compiles_au_seul_texte_a_chercher(tmp_path, monkeypatch):
+    """Une mémoire des motifs dont tous les textes sont dans la mémoire disque ne compile aucun motif, et trouve ce que
+    trouve une mémoire qui cherche tout ; un texte nouveau les fait compiler et chercher."""
+    import weakref
+
+    from generateur.donnees import cache
+    from generateur.pieces import relecture
+    from generateur.pieces.blocs import Paragraphe, Segment
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "_MEMOIRES", weakref.WeakSet())
+    analyse, pieces = _pieces_relues("amp-espaces-verts.yaml")
+    regles = relecture.regles(analyse.catalogue)
+    attendus = relecture.Memoire(regles, disque=False).trouves(pieces)
+    premiere = relecture.Memoire(regles)
+    assert premiere.trouves(pieces) == attendus and premiere._motifs is not None
+    premiere.disque.enregistrer()
+    monkeypatch.setattr(cache, "_MEMOIRES", weakref.WeakSet())
+    seconde = relecture.Memoire(regles)  # relit la mémoire disque
+    assert seconde.trouves(pieces) == attendus
+    assert seconde._motifs is None and seconde._prealables is None
+    nouvelle = dict(pieces, Essai=relecture.piece("Essai", [Paragraphe([Segment("Voir l'article 99 du CCAP.")])]))
+    assert seconde.trouves(nouvelle) == relecture.Memoire(regles, disque=False).trouves(nouvelle)
+    assert seconde._motifs is not None
+
+
+def _motifs_des_controles(controles) -> list:
+    motifs = []
+    for c in controles:
+        motifs += [*c.termes.values(), *c.motifs.values()]
+        for m in c.mentions:
+            motifs += [getattr(m, champ) for champ in croises.CLES_MENTION if getattr(m, champ) is not None]
+    return list(dict.fromkeys(motifs))
+
+
+def test_correspondances_des_controles_croises_gardees_comme_re_match(tmp_path, monkeypatch):
+    """Une correspondance gardée (`croises.Trouve`, reprise de la mémoire disque) dit ce que dit le `re.Match` de la
+    même recherche : début, fin, texte, groupes numérotés et nommés ; sur les textes des pièces d'un exemple et des
+    exemples du catalogue, pour chaque motif des contrôles croisés."""
+    import weakref
+
+    from generateur.donnees import cache
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "_MEMOIRES", weakref.WeakSet())
+    monkeypatch.setattr(croises, "_DISQUE", [])
+    monkeypatch.setattr(croises, "_TROUVES", {})
+    analyse, pieces = _pieces_relues("travaux-lycee.yaml")
+    controles = croises.controles(analyse.catalogue)
+    textes = {u.texte for p in pieces.values() for u in p.unites}
+    for c in controles:
+        for essai in (c.exemple, c.correct):
+            textes |= {u.texte for p in croises.pieces_d_exemple(essai).values() for u in p.unites}
+    compares = 0
+    for motif in _motifs_des_controles(controles):
+        assert isinstance(motif, croises.Motif)
+        for t in sorted(textes):
+            gardes = croises._chercher(motif, t)  # cherché puis gardé, puis repris de la mémoire disque
+            repris = croises._chercher(motif, t)
+            attendus = list(re.finditer(motif.pattern, t))
+            assert len(gardes) == len(repris) == len(attendus)
+            for g, r, x in zip(gardes, repris, attendus):
+                for y in (g, r):
+                    assert (y.start(), y.end(), y.group(0), y.group(), y.groupdict()) == (
+                        x.start(), x.end(), x.group(0), x.group(), x.groupdict())
+                    assert [y.group(i) for i in range(1, len(x.groups()) + 1)] == list(x.groups())
+                    assert all(y.group(nom) == x.group(nom) for nom in x.groupdict())
+                compares += 1
+    assert compares > 50
+
+
+def test_controles_croises_memoire_disque_memes_defauts(tmp_path, monkeypatch):
+    """Les contrôles croisés d'un processus neuf dont toutes les recherches sont dans la mémoire disque ne compilent
+    aucun motif des mentions et donnent les défauts d'un processus sans cache ; un fichier de la mémoire abîmé est
+    ignoré (mêmes défauts) ; un texte modifié est cherché de nouveau."""
+    import weakref
+
+    from generateur.donnees import cache
+
+    def processus_neuf(dossier: str) -> None:
+        monkeypatch.setenv("DCE_CACHE", dossier)
+        monkeypatch.setattr(cache, "_MEMOIRES", weakref.WeakSet())
+        monkeypatch.setattr(croises, "_DISQUE", [])
+        monkeypatch.setattr(croises, "_TROUVES", {})
+        monkeypatch.setattr(croises, "_LUS", {})
+
+    analyse, pieces = _pieces_relues("travaux-lycee.yaml")
+
+    def tout() -> list:  # défauts des pièces de l'exemple et des exemples fautifs du catalogue
+        return croises.controler(analyse.catalogue, pieces) + [
+            d for c in croises.controles(analyse.catalogue) for d in croises.appliquer(c, croises.pieces_d_exemple(c.exemple))]
+
+    processus_neuf("0")
+    attendus = tout()
+    assert attendus
+    processus_neuf(str(tmp_path / "cache"))
+    assert tout() == attendus
+    croises._disque().enregistrer()
+    processus_neuf(str(tmp_path / "cache"))
+    assert tout() == attendus
+    mentions = [m for c in croises.controles(analyse.catalogue) for m in c.mentions if m.motif is not None]
+    assert mentions and all(m.motif._compile is None for m in mentions)
+    # un texte modifié : cherché, pas repris
+    c = next(c for c in croises.controles(analyse.catalogue) if c.verification == "valeur-article")
+    essai = croises.pieces_d_exemple(c.exemple)
+    assert [d for d in croises.appliquer(c, essai) if d.regle == c.id]
+    croises._disque().enregistrer()
+    processus_neuf(str(tmp_path / "cache"))
+    c = next(c for c in croises.controles(analyse.catalogue) if c.verification == "valeur-article")
+    assert croises.appliquer(c, croises.pieces_d_exemple(c.correct)) == []
+    assert [d for d in croises.appliquer(c, essai) if d.regle == c.id]
+    # fichier abîmé : ignoré
+    for fichier in (tmp_path / "cache" / "memoires").glob("croises-*.pickle"):
+        fichier.write_bytes(fichier.read_bytes()[:100])
+    processus_neuf(str(tmp_path / "cache"))
+    assert tout() == attendus
+
+
+def test_controles_croises_verifies_une_fois_memes_controles(tmp_path, monkeypatch):
+    """La section `controles_croises` vérifiée une fois (verdict gardé) : les contrôles lus ensuite sans vérification
+    sont ceux que donne la vérification ; un contrôle modifié (exemple qui n'est plus détecté) est vérifié de nouveau."""
+    import weakref
+
+    from generateur.donnees import cache, yaml_lignes
+    from generateur.erreurs import ErreurDonnees
+    from generateur.pieces import relecture
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "_MEMOIRES", weakref.WeakSet())
+    fichier = RACINE / "catalogue.yaml"
+    doc = yaml_lignes.lire(fichier)
+
+    def lire(doc, fichier):
+        return relecture.section_verifiee(doc, fichier, croises.SECTION, croises._regles, croises.__file__,
+                                          *relecture.CODE_VERIFICATION)
+
+    verifies = lire(doc, fichier)
+    essayes = []
+    monkeypatch.setattr(croises, "appliquer", lambda c, p: essayes.append(c) or [])
+    repris = lire(doc, fichier)
+    assert essayes == [] and repris == verifies == croises._regles(doc, fichier, verifier=False)
+    monkeypatch.undo()
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    racine = catalogue_modifie(tmp_path, "fixées à l’article 3.1 du CCAP.", "fixées à l’article 3.3 du CCAP.")
+    for _ in range(2):
+        with pytest.raises(ErreurDonnees, match="son exemple n'est pas détecté"):
+            lire(yaml_lignes.lire(racine / "catalogue.yaml"), racine / "catalogue.yaml")

@@ -12,13 +12,15 @@ de conformité, « À vérifier ») et citent les deux pièces.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Tableau, Titre
-from .relecture import Piece, Unite, extrait, piece, problemes_de_section
-from ..donnees import yaml_lignes
+from . import relecture
+from .relecture import Piece, Unite, extrait, piece, problemes_de_section, section_verifiee
+from ..donnees import cache, yaml_lignes
 from ..donnees.catalogue import Catalogue
 from ..droit.conformite import Defaut, entrees_de_section
 from ..erreurs import ErreurDonnees, Probleme
@@ -31,6 +33,71 @@ OBLIGATOIRES = ("id", "libelle", "verification", "explication", "mentions", "exe
 CLES_MENTION = {"piece", "motif", "liste", "colonne", "lignes", "titre", "lot"}
 
 
+class Motif:
+    """Expression régulière d'un contrôle : son texte, compilée au premier usage (`compile`). Ce qu'elle trouve dans
+    un texte est gardé dans la mémoire disque (`_trouves`) : une commande dont les textes ont déjà été cherchés ne la
+    compile pas. Égale à toute autre du même texte."""
+
+    __slots__ = ("pattern", "_compile", "_cle")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._compile: re.Pattern[str] | None = None
+        self._cle: str | None = None
+
+    def compile(self) -> re.Pattern[str]:
+        if self._compile is None:
+            self._compile = re.compile(self.pattern)
+        return self._compile
+
+    @property
+    def cle(self) -> str:
+        """Ce qui la nomme dans la mémoire disque : empreinte de son texte."""
+        if self._cle is None:
+            self._cle = cache.empreinte(self.pattern)[:16]
+        return self._cle
+
+    def search(self, texte: str) -> re.Match[str] | None:
+        return self.compile().search(texte)
+
+    def fullmatch(self, texte: str) -> re.Match[str] | None:
+        return self.compile().fullmatch(texte)
+
+    def __eq__(self, autre: object) -> bool:
+        return isinstance(autre, Motif) and autre.pattern == self.pattern
+
+    def __hash__(self) -> int:
+        return hash(self.pattern)
+
+    def __repr__(self) -> str:
+        return f"Motif({self.pattern!r})"
+
+
+class Trouve:
+    """Une correspondance d'un `Motif` dans un texte, gardée (mémoire disque) : ce que les contrôles lisent d'un
+    `re.Match` (`start`, `end`, `group`, `groupdict`)."""
+
+    __slots__ = ("_texte", "_debut", "_fin", "_groupes", "_nommes")
+
+    def __init__(self, texte: str, debut: int, fin: int, groupes: tuple[str | None, ...],
+                 nommes: dict[str, str | None]) -> None:
+        self._texte, self._debut, self._fin, self._groupes, self._nommes = texte, debut, fin, groupes, nommes
+
+    def start(self) -> int:
+        return self._debut
+
+    def end(self) -> int:
+        return self._fin
+
+    def group(self, nom: int | str = 0) -> str | None:
+        if nom == 0:
+            return self._texte[self._debut:self._fin]
+        return self._groupes[nom - 1] if isinstance(nom, int) else self._nommes[nom]
+
+    def groupdict(self) -> dict[str, str | None]:
+        return dict(self._nommes)
+
+
 @dataclass(frozen=True)
 class Mention:
     """Où trouver, dans une pièce, ce qui doit concorder : `piece` (motif du nom de la pièce) et l'un de `motif`
@@ -38,13 +105,13 @@ class Mention:
     `colonne` (en-tête de colonne d'un tableau), `lignes` (cellules qui contiennent ce texte) ; `titre` restreint la
     recherche aux sections dont le titre y répond ; `lot` lit le numéro du lot dans le nom de la pièce."""
 
-    piece: re.Pattern[str]
-    motif: re.Pattern[str] | None = None
-    liste: re.Pattern[str] | None = None
-    colonne: re.Pattern[str] | None = None
-    lignes: re.Pattern[str] | None = None
-    titre: re.Pattern[str] | None = None
-    lot: re.Pattern[str] | None = None
+    piece: Motif
+    motif: Motif | None = None
+    liste: Motif | None = None
+    colonne: Motif | None = None
+    lignes: Motif | None = None
+    titre: Motif | None = None
+    lot: Motif | None = None
 
 
 @dataclass(frozen=True)
@@ -55,9 +122,9 @@ class Controle:
     bloquant: bool
     verification: str
     mentions: tuple[Mention, ...]
-    termes: dict[str, re.Pattern[str]] = field(default_factory=dict)
+    termes: dict[str, Motif] = field(default_factory=dict)
     cible: str = ""
-    motifs: dict[str, re.Pattern[str]] = field(default_factory=dict)
+    motifs: dict[str, Motif] = field(default_factory=dict)
     exemple: dict[str, list[str]] = field(default_factory=dict)
     correct: dict[str, list[str]] = field(default_factory=dict)
 
@@ -77,14 +144,38 @@ class Occurrence:
 # --- Correspondances des motifs, gardées par texte --------------------------------------------------------------
 
 # D'une consultation à l'autre, presque toutes les unités (paragraphes des clauses communes, cellules, titres) ont le
-# même texte : ce que chaque motif y trouve est gardé par texte (objets re.Match, qui ne dépendent que du motif et du
+# même texte : ce que chaque motif y trouve est gardé par texte (correspondances, qui ne dépendent que du motif et du
 # texte), et seul un texte jamais vu est cherché. Borné : tout est oublié au-delà de TEXTES_AU_PLUS textes gardés.
+# D'une commande à l'autre, les correspondances d'un `Motif` sont gardées dans la mémoire disque (`_DISQUE`) : texte →
+# {clé du motif → correspondances brutes} ; les recherches coûtaient ≈ 8 % des instructions de `dce generer`.
 TEXTES_AU_PLUS = 10_000
-_TROUVES: dict[re.Pattern[str], dict[str, tuple[re.Match[str], ...]]] = {}
+_TROUVES: dict[Motif | re.Pattern[str], dict[str, tuple[Trouve | re.Match[str], ...]]] = {}
 _GARDES = [0]  # nombre de textes gardés, tous motifs confondus
+_DISQUE: list[cache.Memoire] = []  # créée au premier texte cherché (empreinte du code de ce module)
+Brut = tuple[tuple[int, int, tuple[str | None, ...], dict[str, str | None]], ...]
 
 
-def _trouves(motif: re.Pattern[str], texte: str) -> tuple[re.Match[str], ...]:
+def _disque() -> cache.Memoire:
+    if not _DISQUE:
+        _DISQUE.append(cache.Memoire("croises", cache.empreinte(cache.sources(__file__), sys.version),
+                                     maximum=10_000, octets=512 * 1024))
+    return _DISQUE[0]
+
+
+def _chercher(motif: Motif | re.Pattern[str], texte: str) -> tuple[Trouve | re.Match[str], ...]:
+    """`motif.finditer(texte)` ; pour un `Motif`, repris de la mémoire disque ou cherché puis gardé."""
+    if not isinstance(motif, Motif):
+        return tuple(motif.finditer(texte))
+    disque = _disque()
+    deja: dict[str, Brut] | None = disque.lire(texte)
+    brut = deja.get(motif.cle) if isinstance(deja, dict) else None
+    if brut is None:
+        brut = tuple((x.start(), x.end(), x.groups(), x.groupdict()) for x in motif.compile().finditer(texte))
+        disque.ecrire([(texte, {**deja, motif.cle: brut} if isinstance(deja, dict) else {motif.cle: brut})])
+    return tuple([Trouve(texte, *x) for x in brut])
+
+
+def _trouves(motif: Motif | re.Pattern[str], texte: str) -> tuple[Trouve | re.Match[str], ...]:
     """Les correspondances de `motif` dans `texte`, comme `motif.finditer(texte)` (la première : `motif.search`)."""
     lus = _TROUVES.get(motif)
     if lus is None:
@@ -95,12 +186,12 @@ def _trouves(motif: re.Pattern[str], texte: str) -> tuple[re.Match[str], ...]:
             _TROUVES.clear()
             _GARDES[0] = 0
             lus = _TROUVES[motif] = {}
-        trouves = lus[texte] = tuple(motif.finditer(texte))
+        trouves = lus[texte] = _chercher(motif, texte)
         _GARDES[0] += 1
     return trouves
 
 
-def _avec(motif: re.Pattern[str], unites: list[Unite]) -> list[tuple[Unite, tuple[re.Match[str], ...]]]:
+def _avec(motif: Motif, unites: list[Unite]) -> list[tuple[Unite, tuple[Trouve | re.Match[str], ...]]]:
     """Les unités où `motif` trouve quelque chose, dans l'ordre, avec leurs correspondances (`_trouves`)."""
     lus = _TROUVES.get(motif) or {}
     resultat = []
@@ -135,7 +226,7 @@ def _valeurs(c: Controle, textes: list[str], decouper: bool = False) -> list[str
     ou, si `decouper`, ceux de l'énumération d'un seul passage."""
     if c.termes:
         joint = " ".join(textes)
-        return [nom for nom, motif in c.termes.items() if motif.search(joint)]
+        return [nom for nom, motif in c.termes.items() if _trouves(motif, joint)]
     return [e for t in textes for e in (_elements(t) if decouper else [_norme(t).strip(" .;")])]
 
 
@@ -243,7 +334,7 @@ def _valeur_article(c: Controle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
         return
     for m in c.mentions:
         for p in _pieces(m, pieces):
-            lot = m.lot.search(p.nom) if m.lot is not None else None
+            lot = next(iter(_trouves(m.lot, p.nom)), None) if m.lot is not None else None  # `m.lot.search(p.nom)`
             for u, correspondances in _avec(m.motif, p.unites) if m.motif is not None else ():
                 for x in correspondances:
                     article, valeur = x.group("article"), _norme(x.group("valeur"))
@@ -322,7 +413,7 @@ def _cumul(c: Controle, pieces: dict[str, Piece]) -> Iterable[Defaut]:
                 x = correspondances[0]
                 cumulables = next((v for v in p.unites if v.section == u.section and _trouves(cumul, v.texte)), None)
                 if cumulables is not None:
-                    y = cumul.search(cumulables.texte)
+                    y = _trouves(cumul, cumulables.texte)[0]
                     yield _defaut(c, (u, x.start(), x.end()),
                                   f"même section\u00a0: «\u00a0{extrait(cumulables.texte, y.start(), y.end())}\u00a0»")
 
@@ -403,19 +494,24 @@ def _exemple_valide(valeur: Any) -> bool:
         isinstance(v, list) and v and all(isinstance(x, str) for x in v) for v in valeur.values())
 
 
-def _regles(doc: yaml_lignes.Document, fichier: Path) -> list[Controle]:
+def _regles(doc: yaml_lignes.Document, fichier: Path, verifier: bool = True) -> list[Controle]:
+    """Les contrôles de la section, vérifiés ; sans `verifier` (section déjà vérifiée : `relecture.section_verifiee`),
+    ni les motifs ni les exemples ne sont essayés (les champs le sont encore)."""
     brut = (doc.donnees or {}).get(SECTION) or []
     problemes: list[Probleme] = []
 
     def pb(message: str, chemin: str) -> None:
         problemes.append(Probleme(message, fichier, doc.ligne(chemin), chemin))
 
-    def regex(valeur: Any, chemin: str) -> re.Pattern[str] | None:
+    def regex(valeur: Any, chemin: str) -> Motif | None:
+        motif = Motif(str(valeur))
         try:
-            return re.compile(str(valeur))
+            if verifier:
+                motif.compile()
         except re.error as exc:
             pb(f"motif invalide ({exc})", chemin)
             return None
+        return motif
 
     resultat: list[tuple[str, Controle]] = []
     for chemin, r in entrees_de_section(brut, SECTION, ("contrôles croisés", "un contrôle croisé"), CHAMPS,
@@ -442,7 +538,8 @@ def _regles(doc: yaml_lignes.Document, fichier: Path) -> list[Controle]:
             if None in compiles.values():
                 valide = False
                 continue
-            manquants = exige.get("groupes", set()) - set((compiles.get("motif") or re.compile("")).groupindex)
+            manquants = exige.get("groupes", set()) - set((compiles.get("motif") or Motif("")).compile().groupindex) \
+                if verifier else ()
             if manquants:
                 pb(f"la vérification « {verification} » demande un « motif » aux groupes nommés "
                    f"{', '.join(sorted(manquants))}", f"{ici}.motif" if "motif" in m else ici)
@@ -471,7 +568,7 @@ def _regles(doc: yaml_lignes.Document, fichier: Path) -> list[Controle]:
             str(r["id"]), " ".join(str(r["libelle"]).split()), " ".join(str(r["explication"]).split()),
             bool(r.get("bloquant", False)), verification, tuple(mentions), termes, str(r.get("cible") or ""),
             motifs, r["exemple"], r.get("correct") or {})))
-    for chemin, c in resultat:
+    for chemin, c in resultat if verifier else ():
         if not [d for d in appliquer(c, pieces_d_exemple(c.exemple)) if d.regle == c.id]:
             pb(f"contrôle « {c.id} » : son exemple n'est pas détecté", f"{chemin}.exemple")
         if c.correct and appliquer(c, pieces_d_exemple(c.correct)):
@@ -494,7 +591,8 @@ def controles(catalogue: Catalogue) -> list[Controle]:
     if id(doc) not in _LUS:
         if len(_LUS) >= 8:
             _LUS.clear()
-        _LUS[id(doc)] = (doc, _regles(doc, catalogue.fichier))
+        _LUS[id(doc)] = (doc, section_verifiee(doc, catalogue.fichier, SECTION, _regles, __file__, *relecture.CODE_VERIFICATION))
+        _disque()  # créée dès maintenant : lue avant la création des processus de calcul d’un lot (charger_memoires)
     return _LUS[id(doc)][1]
 
 

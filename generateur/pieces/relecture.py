@@ -10,14 +10,18 @@ ou une annexe absents, formes typographiques mêlées dans une même pièce. Cha
 from __future__ import annotations
 
 import bisect
+import pickle
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
+from . import blocs
 from .blocs import Bloc, Liste, Paragraphe, ParagrapheRevise, Segment, Tableau, Titre
 from ..donnees import cache, yaml_lignes
 from ..donnees.catalogue import Catalogue
+from ..droit import conformite
 from ..droit.conformite import Defaut, entrees_de_section
 from ..erreurs import ErreurDonnees, Probleme
 
@@ -31,6 +35,7 @@ NUMERO = r"\d+(?:\.\d+)*"
 SUITE = r"(?:\s*(?:,|et|à|ou)\s*" + NUMERO + r")*"
 RE_NUMERO_TITRE = re.compile(r"^(?:Article\s+)?(" + NUMERO + r")\b")
 RE_ANNEXES = re.compile(r"\bAnnexes?\b")
+T = TypeVar("T")
 
 
 @dataclass(unsafe_hash=True)
@@ -74,9 +79,15 @@ class Regle:
     explication: str
     exemple: str
     bloquant: bool
-    motif: re.Pattern[str] | None
+    motif_texte: str | None  # le motif de la règle tel qu'il est écrit (compilé au besoin : `motif`)
     verification: str
     options: dict[str, Any]
+
+    @property
+    def motif(self) -> re.Pattern[str] | None:
+        """Le motif compilé (drapeau MULTILINE), ou None pour une vérification nommée. Compilé à la demande (et gardé
+        par le module `re`) : une commande dont les textes ont déjà tous été cherchés ne le compile pas."""
+        return None if self.motif_texte is None else re.compile(self.motif_texte, re.MULTILINE)
 
 
 # --- Lecture des blocs ------------------------------------------------------------------------------------------
@@ -235,12 +246,11 @@ def _alternatives(noms: dict[str, str]) -> str:
     return "|".join(re.escape(n) for n in noms)
 
 
-def _motif_renvoi_article(r: Regle) -> re.Pattern[str]:
+def _motif_renvoi_article(r: Regle) -> str:
     alt = _alternatives(_noms(r))
-    return re.compile(rf"(?:\b(?P<avant>{alt})\s*,?\s+)?\barticles?\s+(?P<nums>{NUMERO}{SUITE})(?![\d-])"
-                      rf"(?P<apres>(?:\s+et\s+suivants)?\s+(?:du|de\s+la|de\s+l['’]|des|de|d['’]|au|à\s+la)\s+"
-                      rf"(?:(?P<cible>{alt})\b)?)?",
-                      re.IGNORECASE)
+    return (rf"(?:\b(?P<avant>{alt})\s*,?\s+)?\barticles?\s+(?P<nums>{NUMERO}{SUITE})(?![\d-])"
+            rf"(?P<apres>(?:\s+et\s+suivants)?\s+(?:du|de\s+la|de\s+l['’]|des|de|d['’]|au|à\s+la)\s+"
+            rf"(?:(?P<cible>{alt})\b)?)?")
 
 
 def _renvois_article(r: Regle, pieces: dict[str, Piece], trouves: Trouves) -> Iterable[Defaut]:
@@ -265,10 +275,10 @@ def _renvois_article(r: Regle, pieces: dict[str, Piece], trouves: Trouves) -> It
                 yield _defaut(r, u, debut, fin, f"{cible} sans article {', '.join(absents)}")
 
 
-def _motif_renvoi_annexe(r: Regle) -> re.Pattern[str]:
+def _motif_renvoi_annexe(r: Regle) -> str:
     alt = _alternatives(_noms(r))
-    return re.compile(rf"\bannexes?\b(?:\s+(?:n°\s*)?\d+)?\s+(?:du|de\s+la|de\s+l['’]|au|à\s+la)\s+(?P<cible>{alt})\b"
-                      rf"|\ben\s+annexe\b(?!\s+(?:du|de|au|à))", re.IGNORECASE)
+    return (rf"\bannexes?\b(?:\s+(?:n°\s*)?\d+)?\s+(?:du|de\s+la|de\s+l['’]|au|à\s+la)\s+(?P<cible>{alt})\b"
+            rf"|\ben\s+annexe\b(?!\s+(?:du|de|au|à))")
 
 
 def _renvois_annexe(r: Regle, pieces: dict[str, Piece], trouves: Trouves) -> Iterable[Defaut]:
@@ -286,10 +296,14 @@ def _contenus(r: Regle) -> dict[str, re.Pattern[str]]:
     return {str(k): re.compile(str(v), re.IGNORECASE) for k, v in (r.options.get("contenus") or {}).items()}
 
 
-def _motif_renvoi_contenu(r: Regle) -> re.Pattern[str]:
-    return re.compile(rf"\b(?P<nom>{'|'.join(_contenus(r))})\b(?P<entre>(?:\s+(?![\w’'-]*(?:article|annexe))[\w’'-]+){{0,3}}?)"
-                      rf"\s+(?:du|au|par\s+le|dans\s+le)\s+(?:présent\s+)?(?P<cible>{_alternatives(_noms(r))})\b",
-                      re.IGNORECASE)
+def _noms_contenus(r: Regle) -> list[str]:
+    """Les motifs des renvois (clés de `contenus`), sans compiler ceux des titres."""
+    return [str(k) for k in (r.options.get("contenus") or {})]
+
+
+def _motif_renvoi_contenu(r: Regle) -> str:
+    return (rf"\b(?P<nom>{'|'.join(_noms_contenus(r))})\b(?P<entre>(?:\s+(?![\w’'-]*(?:article|annexe))[\w’'-]+){{0,3}}?)"
+            rf"\s+(?:du|au|par\s+le|dans\s+le)\s+(?:présent\s+)?(?P<cible>{_alternatives(_noms(r))})\b")
 
 
 def _renvois_contenu(r: Regle, pieces: dict[str, Piece], trouves: Trouves) -> Iterable[Defaut]:
@@ -304,20 +318,22 @@ def _renvois_vers_contenu(r: Regle, pieces: dict[str, Piece], trouves: Trouves):
     """Chaque renvoi trouvé vers une pièce de la consultation : (unité, début, fin, groupes, nom de la pièce, pièce
     visée, motif du contenu annoncé) ; les renvois vers une pièce non produite sont laissés de côté."""
     noms = _noms(r)
-    contenus = _contenus(r)
+    contenus = None  # compilés au premier renvoi trouvé
     for p, u, correspondances in trouves:
         for debut, fin, g in correspondances:
             cible = noms[g["cible"].lower()]
             visee = pieces.get(cible)
             if visee is not None:
+                if contenus is None:
+                    contenus = _contenus(r)
                 motif = next(v for k, v in contenus.items() if re.fullmatch(k, g["nom"], re.IGNORECASE))
                 yield u, debut, fin, g, cible, visee, motif
 
 
-def _motif_renvoi_contenu_article(r: Regle) -> re.Pattern[str]:
-    return re.compile(rf"\b(?P<nom>{'|'.join(_contenus(r))})\b(?P<entre>(?:\s+(?![\w’'-]*(?:article|annexe))[\w’'-]+){{0,3}}?)"
-                      rf"\s+(?:à|par|dans)\s+l['’]article\s+(?P<num>{NUMERO})\s+(?:du|de\s+la|de\s+l['’])\s*"
-                      rf"(?P<cible>{_alternatives(_noms(r))})\b", re.IGNORECASE)
+def _motif_renvoi_contenu_article(r: Regle) -> str:
+    return (rf"\b(?P<nom>{'|'.join(_noms_contenus(r))})\b(?P<entre>(?:\s+(?![\w’'-]*(?:article|annexe))[\w’'-]+){{0,3}}?)"
+            rf"\s+(?:à|par|dans)\s+l['’]article\s+(?P<num>{NUMERO})\s+(?:du|de\s+la|de\s+l['’])\s*"
+            rf"(?P<cible>{_alternatives(_noms(r))})\b")
 
 
 def _dans_article(u: Unite, numero: str) -> bool:
@@ -360,9 +376,10 @@ VERIFICATIONS: dict[str, Callable[[Regle, dict[str, Piece], Trouves], Iterable[D
 }
 
 
-# Motif d'une vérification nommée, cherché dans chaque unité (les correspondances sont gardées en mémoire avec
-# celles des motifs) ; une vérification sans motif (« melange ») compte elle-même.
-MOTIFS_VERIFICATIONS: dict[str, Callable[[Regle], re.Pattern[str]]] = {
+# Motif d'une vérification nommée (son texte, compilé avec le drapeau IGNORECASE), cherché dans chaque unité (les
+# correspondances sont gardées en mémoire avec celles des motifs) ; une vérification sans motif (« melange ») compte
+# elle-même.
+MOTIFS_VERIFICATIONS: dict[str, Callable[[Regle], str]] = {
     "renvoi-article": _motif_renvoi_article,
     "renvoi-annexe": _motif_renvoi_annexe,
     "renvoi-contenu": _motif_renvoi_contenu,
@@ -389,10 +406,12 @@ def _option_valide(valeur: Any) -> bool:
     return len(valeur) >= 2 and all(isinstance(v, str) and v for v in valeur.values())
 
 
-def _contenus_valides(valeur: Any) -> bool:
-    """`contenus` : motif du renvoi → motif du titre, deux expressions régulières valides."""
+def _contenus_valides(valeur: Any, compiler: bool = True) -> bool:
+    """`contenus` : motif du renvoi → motif du titre, deux expressions régulières valides (essayées si `compiler`)."""
     if not _option_valide(valeur) or any(isinstance(v, list) for v in valeur.values()):
         return False
+    if not compiler:
+        return True
     try:
         for k, v in valeur.items():
             re.compile(str(k)), re.compile(str(v))
@@ -462,18 +481,27 @@ def _chercher_parmi(motif: re.Pattern[str], prealable: re.Pattern[str], textes: 
     return par_texte
 
 
-def _prealables(liste: list[Regle], motifs: list[re.Pattern[str] | None]) -> list[re.Pattern[str] | None]:
-    """Pour chaque règle, le mot que son motif exige (PREALABLES), compilé avec les drapeaux du motif ; ou aucun."""
-    return [re.compile(re.escape(PREALABLES[r.verification]), m.flags)
-            if m is not None and r.motif is None and r.verification in PREALABLES else None
-            for r, m in zip(liste, motifs)]
+Source = tuple[str, int]  # texte d'une expression régulière et drapeaux de sa compilation
 
 
-def _motifs(liste: list[Regle]) -> list[re.Pattern[str] | None]:
-    """Le motif cherché pour chaque règle : le sien, celui de sa vérification nommée, ou aucun (« melange »)."""
-    return [r.motif if r.motif is not None
-            else (MOTIFS_VERIFICATIONS[r.verification](r) if r.verification in MOTIFS_VERIFICATIONS else None)
+def _prealables(liste: list[Regle], sources: list[Source | None]) -> list[Source | None]:
+    """Pour chaque règle, le mot que son motif exige (PREALABLES), avec les drapeaux du motif ; ou aucun."""
+    return [(re.escape(PREALABLES[r.verification]), s[1])
+            if s is not None and r.motif_texte is None and r.verification in PREALABLES else None
+            for r, s in zip(liste, sources)]
+
+
+def _sources(liste: list[Regle]) -> list[Source | None]:
+    """Le motif cherché pour chaque règle, texte et drapeaux : le sien, celui de sa vérification nommée, ou aucun
+    (« melange »)."""
+    return [(r.motif_texte, re.MULTILINE) if r.motif_texte is not None
+            else ((MOTIFS_VERIFICATIONS[r.verification](r), re.IGNORECASE) if r.verification in MOTIFS_VERIFICATIONS
+                  else None)
             for r in liste]
+
+
+def _compiles(sources: list[Source | None]) -> list[re.Pattern[str] | None]:
+    return [None if s is None else re.compile(*s) for s in sources]
 
 
 class Memoire:
@@ -486,15 +514,34 @@ class Memoire:
     MAXIMUM = 10_000  # ≈ 3 Mio ; vidée, elle reprend de la mémoire disque les textes communs, sans les chercher
 
     def __init__(self, liste: list[Regle], disque: bool = True) -> None:
-        self.motifs = _motifs(liste)
-        self.prealables = _prealables(liste, self.motifs)
+        # motifs compilés au premier texte à chercher (`motifs`, `prealables`) : quand tous les textes des pièces sont
+        # déjà dans la mémoire disque (consultation déjà produite), aucun n'est compilé (≈ 30 expressions, dont les
+        # motifs des renvois qui essaient chaque nom de pièce)
+        self.sources = _sources(liste)
+        self.sources_prealables = _prealables(liste, self.sources)
+        self._motifs: list[re.Pattern[str] | None] | None = None
+        self._prealables: list[re.Pattern[str] | None] | None = None
         self.lus: dict[str, tuple[tuple[int, list[Correspondance]], ...]] = {}  # texte → (motif, trouvés), non vides
         # ce que les commandes précédentes ont trouvé avec les mêmes motifs (cache disque de l'utilisateur ; fichier
         # relu en entier par chaque commande : 512 Kio au plus, une consultation en garde 190 à 280)
         self.disque = cache.Memoire("relecture", cache.empreinte(
             cache.sources(__file__), SEPARATEUR,
-            *(f"{m.pattern}\0{m.flags}" if m is not None else "-" for m in self.motifs)), maximum=10_000,
+            *(f"{s[0]}\0{s[1]}" if s is not None else "-" for s in self.sources)), maximum=10_000,
             octets=512 * 1024) if disque else None
+
+    @property
+    def motifs(self) -> list[re.Pattern[str] | None]:
+        """Le motif compilé de chaque règle (aucun : « melange »)."""
+        if self._motifs is None:
+            self._motifs = _compiles(self.sources)
+        return self._motifs
+
+    @property
+    def prealables(self) -> list[re.Pattern[str] | None]:
+        """Le mot exigé par le motif de chaque règle, compilé (PREALABLES), ou aucun."""
+        if self._prealables is None:
+            self._prealables = _compiles(self.sources_prealables)
+        return self._prealables
 
     def lire(self, pieces: dict[str, Piece]) -> None:
         """Cherche tous les motifs dans les textes des `pieces` qui n'ont pas encore été lus ; ensuite, tous les
@@ -526,7 +573,7 @@ class Memoire:
     def trouves(self, pieces: dict[str, Piece]) -> list[Trouves]:
         """Pour chaque motif, les unités des `pieces` où il trouve quelque chose ; les textes pas encore lus le
         sont d'abord (`lire`), tous ensemble."""
-        resultat: list[Trouves] = [[] for _ in self.motifs]
+        resultat: list[Trouves] = [[] for _ in self.sources]
         lus = self.lus
         for p in pieces.values():
             for u in p.unites:
@@ -554,8 +601,8 @@ def _lues(catalogue: Catalogue) -> tuple[yaml_lignes.Document, list[Regle], Memo
     if id(doc) not in _LUES:
         if len(_LUES) >= 8:
             _LUES.clear()
-        liste = _regles(doc, catalogue.fichier)
-        cle = tuple((m.pattern, m.flags) if m is not None else None for m in _motifs(liste))
+        liste = _regles_verifiees(doc, catalogue.fichier)
+        cle = tuple(_sources(liste))
         if cle not in _MEMOIRES:
             if len(_MEMOIRES) >= 8:
                 _MEMOIRES.clear()
@@ -570,7 +617,43 @@ def regles(catalogue: Catalogue) -> list[Regle]:
     return _lues(catalogue)[1]
 
 
-def _regles(doc: yaml_lignes.Document, fichier: Path) -> list[Regle]:
+VERIFIEES = "sections-verifiees"  # sous-dossier du cache : verdicts « cette section du catalogue est valide »
+# Code qui vérifie la section `relecture` (règles, exemples lus en unités, défauts) : le modifier invalide le verdict.
+CODE_VERIFICATION = (__file__, blocs.__file__, conformite.__file__)
+
+
+def _cle_verdict(section: str, brut: Any, fichiers_code: tuple[str, ...]) -> str | None:
+    """Clé du verdict « cette section du catalogue est valide » : son nom et son contenu (picklé), le code qui la
+    vérifie (`fichiers_code`) et la version de Python (module `re`) ; None si elle ne se pickle pas."""
+    try:
+        return cache.empreinte(section, cache.sources(*fichiers_code), sys.version, pickle.dumps(brut, protocol=4))
+    except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+        return None
+
+
+def section_verifiee(doc: yaml_lignes.Document, fichier: Path, section: str,
+                     lire: Callable[[yaml_lignes.Document, Path, bool], T], *fichiers_code: str) -> T:
+    """`lire(doc, fichier, True)` : une section du catalogue faite de règles (`relecture`, `controles_croises`), lue et
+    vérifiée ; la partie coûteuse de la vérification (compiler chaque motif, chercher chaque règle dans son exemple :
+    ≈ 5 % d'une commande `dce generer` pour la relecture) n'est faite qu'une fois pour un même texte de la section, tant
+    que le code qui la vérifie (`fichiers_code`) ne change pas : le verdict favorable est gardé dans le cache disque
+    (`cache.marquer`), jamais une erreur, qui se redit. Section déjà vérifiée : `lire(doc, fichier, False)`."""
+    cle = _cle_verdict(section, (doc.donnees or {}).get(section) or [], fichiers_code)
+    if cle is not None and cache.marque(VERIFIEES, cle):
+        return lire(doc, fichier, False)
+    resultat = lire(doc, fichier, True)
+    if cle is not None:
+        cache.marquer(VERIFIEES, cle)
+    return resultat
+
+
+def _regles_verifiees(doc: yaml_lignes.Document, fichier: Path) -> list[Regle]:
+    return section_verifiee(doc, fichier, SECTION, _regles, *CODE_VERIFICATION)
+
+
+def _regles(doc: yaml_lignes.Document, fichier: Path, verifier: bool = True) -> list[Regle]:
+    """Les règles de la section, vérifiées ; sans `verifier` (section déjà vérifiée : `_regles_verifiees`), ni les
+    motifs ni les exemples ne sont essayés (les champs le sont encore)."""
     brut = (doc.donnees or {}).get(SECTION) or []
     problemes: list[Probleme] = []
 
@@ -586,8 +669,10 @@ def _regles(doc: yaml_lignes.Document, fichier: Path) -> list[Regle]:
             continue
         motif = None
         if "motif" in r:
+            motif = str(r["motif"])
             try:
-                motif = re.compile(str(r["motif"]), re.MULTILINE)
+                if verifier:
+                    re.compile(motif, re.MULTILINE)
             except re.error as exc:
                 pb(f"motif invalide ({exc})", f"{chemin}.motif")
                 continue
@@ -599,7 +684,8 @@ def _regles(doc: yaml_lignes.Document, fichier: Path) -> list[Regle]:
             pb(f"la vérification « {r['verification']} » demande « {option} » : {AIDE_OPTIONS[option]}",
                f"{chemin}.{option}" if option in r else chemin)
             continue
-        if r.get("verification") in ("renvoi-contenu", "renvoi-contenu-article") and not _contenus_valides(r.get("contenus")):
+        if r.get("verification") in ("renvoi-contenu", "renvoi-contenu-article") and not _contenus_valides(
+                r.get("contenus"), verifier):
             pb(f"la vérification « {r['verification']} » demande « contenus » : au moins deux contenus, chacun le motif du "
                "renvoi avec le motif du titre d'article qui le traite", f"{chemin}.contenus" if "contenus" in r else chemin)
             continue
@@ -613,7 +699,7 @@ def _regles(doc: yaml_lignes.Document, fichier: Path) -> list[Regle]:
         resultat.append(Regle(str(r.get("id")), " ".join(str(r.get("libelle", "")).split()),
                               " ".join(str(r.get("explication", "")).split()), str(r.get("exemple", "")),
                               bool(r.get("bloquant", False)), motif, str(r.get("verification") or "motif"), options))
-    for chemin, regle in zip(chemins, resultat):
+    for chemin, regle in zip(chemins, resultat if verifier else ()):
         if not appliquer(regle, exemple(regle)):
             pb(f"règle « {regle.id} » : son exemple n'est pas détecté", f"{chemin}.exemple")
     if problemes:
@@ -643,7 +729,7 @@ def _hors_exclues(regle: Regle, defauts: Iterable[Defaut]) -> Iterable[Defaut]:
 
 
 def _fonction(regle: Regle) -> Callable[[Regle, dict[str, Piece], Trouves], Iterable[Defaut]]:
-    return _motif if regle.motif is not None else VERIFICATIONS[regle.verification]
+    return _motif if regle.motif_texte is not None else VERIFICATIONS[regle.verification]
 
 
 def relire(catalogue: Catalogue, pieces: dict[str, Piece]) -> list[Defaut]:
