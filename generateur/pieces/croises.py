@@ -11,6 +11,7 @@ de conformité, « À vérifier ») et citent les deux pièces.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -162,10 +163,20 @@ def _disque() -> cache.Memoire:
     return _DISQUE[0]
 
 
+# Processus qui a importé ce module. Les processus de calcul d'un lot (fork) ne se servent pas de la mémoire disque :
+# ils ne l'écrivent pas (`cache.Memoire.ecrire`), leur mémoire en RAM (`_TROUVES`) reprend déjà les textes communs
+# d'une consultation à l'autre, et l'hériter du processus principal coûtait ≈ 10 Mio par processus (1 000
+# consultations, 2 processus : plus gros processus 100 → 110 Mio) sans rien gagner en temps.
+_PROCESSUS = os.getpid()
+
+
 def _chercher(motif: Motif | re.Pattern[str], texte: str) -> tuple[Trouve | re.Match[str], ...]:
-    """`motif.finditer(texte)` ; pour un `Motif`, repris de la mémoire disque ou cherché puis gardé."""
+    """`motif.finditer(texte)` ; pour un `Motif`, hors d'un processus de calcul forké, repris de la mémoire disque ou
+    cherché puis gardé."""
     if not isinstance(motif, Motif):
         return tuple(motif.finditer(texte))
+    if os.getpid() != _PROCESSUS:
+        return tuple(motif.compile().finditer(texte))
     disque = _disque()
     deja: dict[str, Brut] | None = disque.lire(texte)
     brut = deja.get(motif.cle) if isinstance(deja, dict) else None
@@ -592,7 +603,6 @@ def controles(catalogue: Catalogue) -> list[Controle]:
         if len(_LUS) >= 8:
             _LUS.clear()
         _LUS[id(doc)] = (doc, section_verifiee(doc, catalogue.fichier, SECTION, _regles, __file__, *relecture.CODE_VERIFICATION))
-        _disque()  # créée dès maintenant : lue avant la création des processus de calcul d’un lot (charger_memoires)
     return _LUS[id(doc)][1]
 
 
