@@ -3,6 +3,7 @@ entrées. Aucun chronométrage ici (voir benchmarks/)."""
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -652,3 +653,30 @@ def test_controles_croises_verifies_une_fois_memes_controles(tmp_path, monkeypat
     for _ in range(2):
         with pytest.raises(ErreurDonnees, match="son exemple n'est pas détecté"):
             lire(yaml_lignes.lire(racine / "catalogue.yaml"), racine / "catalogue.yaml")
+
+
+def test_controles_croises_processus_de_calcul_sans_memoire_disque(tmp_path, monkeypatch):
+    """Dans un processus de calcul d'un lot (forké : pas celui qui a importé le module), les contrôles croisés ne lisent
+    ni ne créent la mémoire disque des correspondances (elle coûtait ≈ 10 Mio par processus) et donnent les défauts du
+    processus principal, qui, lui, la remplit."""
+    import weakref
+
+    from generateur.donnees import cache
+
+    def processus_neuf(pid: int) -> None:
+        monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+        monkeypatch.setattr(cache, "_MEMOIRES", weakref.WeakSet())
+        monkeypatch.setattr(croises, "_DISQUE", [])
+        monkeypatch.setattr(croises, "_TROUVES", {})
+        monkeypatch.setattr(croises, "_LUS", {})
+        monkeypatch.setattr(croises, "_PROCESSUS", pid)
+
+    analyse, pieces = _pieces_relues("travaux-lycee.yaml")
+    processus_neuf(os.getpid())  # processus principal : cherche et garde
+    attendus = croises.controler(analyse.catalogue, pieces)
+    assert croises._DISQUE and croises._DISQUE[0].entrees()
+    processus_neuf(os.getpid() + 1)  # processus de calcul : cherche seulement
+    assert croises.controler(analyse.catalogue, pieces) == attendus
+    assert croises._DISQUE == []
+    trouves = [x for lus in croises._TROUVES.values() for t in lus.values() for x in t]
+    assert trouves and all(isinstance(x, re.Match) for x in trouves)
