@@ -475,8 +475,8 @@ def test_regles_de_relecture_verifiees_une_fois_memes_regles(tmp_path, monkeypat
     reprises = relecture._regles_verifiees(doc, fichier)  # chemin rapide : aucun exemple essayé
     assert essayees == []
     assert reprises == verifiees == relecture._regles(doc, fichier, verifier=False)
-    assert [r.motif for r in reprises] == [r.motif for r in verifiees]
-    assert any(r.motif is not None for r in reprises) and any(r.motif is None for r in reprises)
+    assert [r.motif_texte for r in reprises] == [r.motif_texte for r in verifiees]
+    assert any(r.motif_texte is not None for r in reprises) and any(r.motif_texte is None for r in reprises)
     _, pieces = _pieces_relues("travaux-lycee.yaml")
     attendus = relecture.Memoire(verifiees, disque=False).trouves(pieces)
     assert any(attendus) and relecture.Memoire(reprises, disque=False).trouves(pieces) == attendus

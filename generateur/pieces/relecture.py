@@ -79,15 +79,9 @@ class Regle:
     explication: str
     exemple: str
     bloquant: bool
-    motif_texte: str | None  # le motif de la règle tel qu'il est écrit (compilé au besoin : `motif`)
+    motif_texte: str | None  # tel qu’écrit au catalogue ; compilé au premier texte à chercher (`Memoire`)
     verification: str
     options: dict[str, Any]
-
-    @property
-    def motif(self) -> re.Pattern[str] | None:
-        """Le motif compilé (drapeau MULTILINE), ou None pour une vérification nommée. Compilé à la demande (et gardé
-        par le module `re`) : une commande dont les textes ont déjà tous été cherchés ne le compile pas."""
-        return None if self.motif_texte is None else re.compile(self.motif_texte, re.MULTILINE)
 
 
 # --- Lecture des blocs ------------------------------------------------------------------------------------------
