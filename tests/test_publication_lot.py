@@ -137,8 +137,12 @@ def test_une_consultation_en_echec_n_empeche_pas_les_autres(tmp_path, journal):
 def test_sortie_commune_et_dossier_sans_consultation(tmp_path, journal):
     lot = _lot(tmp_path / "lot", {"x": "LOT-X"})
     sortie = tmp_path / "publications"
-    assert _publier_cli(lot, "--sortie", sortie).exit_code == 0
+    resultat = _publier_cli(lot, "--sortie", sortie)
+    assert resultat.exit_code == 0
     assert (sortie / "x" / "LOT-X-DCE.zip").is_file() and not (lot / "x" / "publication").exists()
+    # progression d'un lot d'une consultation : accordée au singulier
+    assert "Rédaction des pièces (1 consultation)…" in resultat.texte
+    assert "pièces, 1 consultation)…" in resultat.texte and "1 consultations" not in resultat.texte
     vide = tmp_path / "vide"
     vide.mkdir()
     resultat = _publier_cli(vide)

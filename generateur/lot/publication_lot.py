@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..donnees import catalogue
+from ..donnees.formats import pluriel
 from ..donnees.fichiers import ecrire_atomique, ensemble, erreur_systeme
 from ..erreurs import ErreurDCE, Probleme
 from ..rendu import pdf
@@ -114,7 +115,7 @@ def publier_lot(dossier: Path | str, sortie: Path | str | None = None, racine: P
             pass
 
     try:
-        etape(0, f"{pub.ETAPES[0]} ({len(consultations)} consultations)")
+        etape(0, f"{pub.ETAPES[0]} ({pluriel(consultations, 'consultation')})")
         for consultation in consultations:
             nom = consultation.relative_to(dossier).as_posix()
             resultat = ConsultationPubliee(nom)
@@ -137,7 +138,7 @@ def publier_lot(dossier: Path | str, sortie: Path | str | None = None, racine: P
 
         a_convertir = {p.fichier.resolve(): c for c in en_cours for p in c.prep.a_convertir}
         bilan.pieces_converties = len(a_convertir)
-        etape(1, f"{pub.ETAPES[1]} ({len(a_convertir)} pièces, {len(en_cours)} consultations)")
+        etape(1, f"{pub.ETAPES[1]} ({pluriel(a_convertir, 'pièce')}, {pluriel(en_cours, 'consultation')})")
         with tempfile.TemporaryDirectory(prefix="dce-publier-lot-") as tmp:
             dates = {f: c.prep.analyse.contexte["date_lancement"] for f, c in a_convertir.items()}
             contenus, manquants = pdf.convertir_lot(dates, Path(tmp), pdfa=pdfa, travailleurs=travailleurs)

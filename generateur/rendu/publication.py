@@ -26,6 +26,7 @@ from ..erreurs import ErreurDonnees, Probleme
 from .generation import (PIECES, Dce, Resultat, ecrire, lire_pieces_jointes, modele_de, produire_dce,
                          variables_modele)
 from ..donnees.fichiers import nom_sur
+from ..donnees.formats import pluriel
 from ..donnees import pieces_jointes
 from ..droit.regles import Analyse
 
@@ -248,7 +249,7 @@ def publier(fichier_reponses: Path | str, sortie: Path | str, racine: Path | Non
     with ensemble(prep.sortie, prep.perimes) as dossier:
         ecrire_sources(prep, dossier)
         a_convertir = prep.a_convertir
-        etape(1, f"{ETAPES[1]} ({len(a_convertir)} pièces)")
+        etape(1, f"{ETAPES[1]} ({pluriel(a_convertir, 'pièce')})")
         pdfs = convertir_pieces([p.fichier for p in a_convertir], dossier / ".pdf", prep.analyse, pdfa, travailleurs)
         etape(2, ETAPES[2])
         terminer(prep, dossier, pdfs)
