@@ -1,8 +1,12 @@
 """Profil et temps de calcul de la régénération dans un processus chaud (sans processus de calcul ni démarrage).
 
-Usage : python benchmarks/profil_regeneration.py --n 40 [--profil FICHIER.prof] [--code DOSSIER] [--garder DOSSIER]
+Usage : python benchmarks/profil_regeneration.py --n 40 [--parmi 1000] [--profil FICHIER.prof] [--code DOSSIER]
+        [--garder DOSSIER]
 
-Fabrique N consultations du banc (`regeneration.corpus`), les génère, modifie la clause du banc, puis les régénère
+Fabrique N consultations du banc (`regeneration.corpus`) : les N premières (marchés réels de la DECP, d'un seul lot
+le plus souvent, moins coûteux), ou avec `--parmi 1000` N consultations prises à intervalles réguliers dans le lot de
+1 000 (30 % de marchés réels, 70 % de consultations synthétiques de 1 à 10 lots : le mélange du banc complet). Les
+génère, modifie la clause du banc, puis les régénère
 dans ce processus (exécuteur en ligne) : temps de calcul (user + sys) par consultation régénérée, charge de la
 machine. `--profil` écrit le profil cProfile de la seule régénération ; `--code` mesure une autre version de dce
 (même corpus) ; `--garder` copie les versions régénérées (comparaison à l'octet d'une version à l'autre).
@@ -33,6 +37,7 @@ def main() -> None:
     parser.add_argument("--profil", type=Path)
     parser.add_argument("--code", type=Path)
     parser.add_argument("--garder", type=Path)
+    parser.add_argument("--parmi", type=int, help="consultations prises à intervalles réguliers dans ce lot")
     parser.add_argument("--clause", help="clause modifiée (chemin sous la racine), défaut : celle du banc")
     args = parser.parse_args()
     ici = Path(__file__).resolve().parent
@@ -50,7 +55,7 @@ def main() -> None:
     sys.path.insert(0, str(ici))
     with tempfile.TemporaryDirectory() as tmp:
         dossier, racine = Path(tmp) / "lot", Path(tmp) / "catalogue"
-        banc.fabriquer(dossier, args.n)
+        banc.fabriquer(dossier, args.n, args.parmi)
         banc.copier_catalogue(racine)
         regenerer(dossier, racine, executeur=EnLigne())
         if args.clause:

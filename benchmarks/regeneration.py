@@ -226,9 +226,13 @@ def _fichiers_cites(donnees: Any) -> set[str]:
     return set()
 
 
-def fabriquer(dossier: Path, n: int) -> None:
-    """Écrit les réponses de chaque consultation du corpus, avec les fichiers qu'elles citent (copiés de exemples/)."""
-    for nom, donnees in corpus(n):
+def fabriquer(dossier: Path, n: int, parmi: int | None = None) -> None:
+    """Écrit les réponses de chaque consultation du corpus, avec les fichiers qu'elles citent (copiés de exemples/).
+    `parmi` : n consultations prises à intervalles réguliers dans le corpus de `parmi` (même mélange de marchés
+    réels et de consultations synthétiques que le lot de cette taille), au lieu des n premières."""
+    tout = corpus(n) if parmi is None else corpus(parmi)
+    pas = 1 if parmi is None else max(1, parmi // n)
+    for nom, donnees in tout[::pas][:n]:
         (dossier / nom).mkdir(parents=True)
         (dossier / nom / "reponses.yaml").write_text(yaml.safe_dump(donnees, allow_unicode=True, sort_keys=False),
                                                      encoding="utf-8")
