@@ -298,21 +298,52 @@ def test_conversion_par_morceaux_identique_au_texte_entier(blocs):
     assert vers_blocs(texte) == list(_blocs(texte))
 
 
-# Morceaux lus sans Python-Markdown (paragraphe d'une ligne, tableau sans syntaxe en ligne) : mêmes blocs que par
-# Markdown, y compris pour ce qui ressemble de près à de la syntaxe (échappements, marques, cellules manquantes).
-_MOT_SIMPLE = st.sampled_from(["Le", "titulaire", "É", "«\u00a0lot\u00a0»", "800\u00a0000,00\u00a0€", "\\-", "\\(",
-                               "\\)", "\\.", "\\+", "\\*", "\\|", "\\\\", "\\<", "\\a", "\\", "*", "_", "&amp;",
-                               "<b>", "`x`", "#", ">", "|", "²", "1.", "-", "a)", "\ue000[à compléter]\ue001", "  ",
-                               "\u00a0", "", "\x02", "~", "[x]"])
+# Morceaux lus sans Python-Markdown (`_direct` : paragraphe ou titre d'une ligne, liste simple, tableau) : mêmes blocs
+# que par Markdown, y compris pour ce qui ressemble de près à de la syntaxe (échappements, gras vide, « *** », « ** x** »,
+# gras collé à un mot ou non fermé, marques de liste et de titre voisines, cellules manquantes, espaces insécables).
+# Chaque liste de choix : les formes que `_direct` lit (plusieurs fois, pour qu'une bonne part des morceaux tirés soit
+# lue sans Markdown), puis les formes douteuses qu'il doit laisser à Markdown.
+_SURS = ["Le", "titulaire", "É", "«\u00a0lot\u00a0»", "800\u00a0000,00\u00a0€", "\\-", "\\(", "\\)", "\\.", "\\+",
+         "\\*", "\\|", "\\\\", "\\<", "\\#", "\\>", "²", "1.", "-", "a)", "\ue000[à compléter]\ue001", "  ",
+         "\u00a0", "", "\ue000", "\ue001", "**gras**", "mot**collé**", "**a**b**c**", "**\\***", "**\\-**",
+         "**«\u00a0lot\u00a0»**", "**1.**", "**\ue000y\ue001**", "**Fourniture de denrées\u00a0: lot\u00a01**"]
+_DOUTEUX = ["\\a", "\\", "*", "_", "&amp;", "<b>", "`x`", "#", ">", "|", "\x02", "~", "[x]", "**", "***", "****", "**x",
+            "x**", "*x*", "__x__", "** x**", "**x **", "**\u00a0x**", "**x\u00a0**", "**\\\\**", "**\\**"]
+_MOT_SIMPLE = st.sampled_from(_SURS * 15 + _DOUTEUX)
 _CONTENU = st.lists(_MOT_SIMPLE, min_size=0, max_size=6).map(lambda mots: " ".join(mots))
 _BORD = st.sampled_from(["", "|", " | ", "  |"])
+_DEBUT_LIGNE = st.sampled_from(["Le ", "« ", "(", "É", "a", "**", "**Le ", "# ", "### ", "###### ", "##  "] * 8
+                               + ["1 ", "- ", "| ", "** ", "#", "####### ", "#Titre ", "1. ", "* ", "+ ", "2026. ", "> ",
+                                  " ", "    ", "=", "---", "\u00a0"])
+_FIN_LIGNE = st.sampled_from(["", " ", "  ", "\u00a0", "."] * 8
+                             + ["\\", "**", " #", " ##", "\n===", "\n---", "\nsuite", "  \nsuite"])
+_MARQUE_SIMPLE = st.sampled_from(["- ", "-  ", "1. ", "2. ", "10. "] * 8
+                                 + ["* ", "+ ", "1) ", "-", "  - ", "    - ", "- - ", "- ### ", "- 1. ", "\n- "])
+_DEBUT_ELEMENT = st.sampled_from(["Le ", "«\u00a0", "Acheteur\u00a0: ", "**Prix**\u00a0: ", "**Prix** ", ""])
+_ENTRE_SIMPLE = st.sampled_from(["\n\n"] * 4 + ["\n", "\n\n\n", "\n \n"])
+
+
+@st.composite
+def _ligne_simple(draw) -> str:
+    return draw(_DEBUT_LIGNE) + draw(_CONTENU) + draw(_FIN_LIGNE)
+
+
+@st.composite
+def _liste_simple(draw) -> str:
+    elements = draw(st.lists(st.tuples(_MARQUE_SIMPLE, _DEBUT_ELEMENT, _CONTENU), min_size=1, max_size=4))
+    commune = draw(st.one_of(st.none(), _MARQUE_SIMPLE))  # souvent une seule marque pour toute la liste
+    return "\n".join((commune or marque) + debut + contenu for marque, debut, contenu in elements)
 
 
 @st.composite
 def _morceau_simple(draw) -> str:
-    if draw(st.booleans()):
-        return draw(st.sampled_from(["Le ", "« ", "(", "É", "a", "1 ", "- ", "| "])) + draw(_CONTENU) \
-            + draw(st.sampled_from(["", " ", "  ", "\\"]))
+    genre = draw(st.sampled_from(["ligne", "ligne", "liste", "ligne et liste", "tableau"]))
+    if genre == "ligne":
+        return draw(_ligne_simple())
+    if genre == "liste":
+        return draw(_liste_simple())
+    if genre == "ligne et liste":
+        return draw(_ligne_simple()) + draw(_ENTRE_SIMPLE) + draw(_liste_simple())
     colonnes = draw(st.integers(1, 3))
     gauche, droite = draw(_BORD), draw(_BORD)
 
@@ -329,7 +360,7 @@ def _morceau_simple(draw) -> str:
 @REGLAGES
 @given(morceaux_=st.lists(_morceau_simple(), min_size=1, max_size=10))
 def test_morceaux_lus_sans_markdown_identiques(morceaux_):
-    """Un morceau lu sans Python-Markdown (`_evenements`) donne les blocs que Markdown donnerait."""
+    """Un morceau lu sans Python-Markdown (`_direct`) donne les blocs que Markdown donnerait."""
     import pickle
 
     from generateur.pieces.markdown_ import _convertir
@@ -339,11 +370,33 @@ def test_morceaux_lus_sans_markdown_identiques(morceaux_):
         assert pickle.dumps(_convertir(texte)) == pickle.dumps(attendu), texte
 
 
+@pytest.mark.parametrize("texte, direct", [
+    ("La présente consultation a pour objet\u00a0: **Fourniture de denrées \\(lot\u00a01\\)**.", True),
+    ("**Une visite des lieux est obligatoire** avant la remise des offres.", True),
+    ("### Documents à remettre\n\n- Avant tout commencement : les fiches.\n- **Pendant** les travaux.", True),
+    ("**Fourniture de denrées**\n\n- Acheteur\u00a0: Région Occitanie / Pyrénées\\-Méditerranée.", True),
+    ("Le dossier comprend\u00a0:\n\n1. le présent règlement\n1. l’acte d’engagement", True),
+    ("| Lot | Intitulé |\n|---|---|\n| 1 | **Peinture** |", True),
+    ("Objet : ** x**.", False), ("Objet : **x **.", False), ("Objet : ****.", False), ("Objet : ***x***.", False),
+    ("Objet : **x.", False), ("Objet : *x*.", False), ("Objet\n\n- a\n\n- b", False), ("- a\n1. b", False),
+    ("Objet\n- a", False), ("### Titre\nTexte", False), ("####### Titre", False),
+])
+def test_formes_lues_sans_markdown(texte, direct):
+    """Les formes fréquentes des textes propres à une consultation sont lues sans Markdown, les formes douteuses
+    laissées à Markdown ; dans les deux cas, mêmes blocs que par Markdown."""
+    import pickle
+
+    from generateur.pieces.markdown_ import _convertir, _direct
+
+    assert (_direct(texte) is not None) is direct
+    assert pickle.dumps(_convertir(texte)) == pickle.dumps(_convertir(texte, markdown_seul=True))
+
+
 def test_conversion_par_morceaux_des_clauses_du_catalogue():
     """Toutes les clauses rendues des exemples : mêmes blocs par morceaux et d'un coup."""
     from generateur.pieces.assemblage import rendre_clause
     from generateur.droit.regles import preparer
-    from generateur.pieces.markdown_ import _blocs, _convertir, _evenements, morceaux, vers_blocs
+    from generateur.pieces.markdown_ import _blocs, _convertir, _direct, morceaux, vers_blocs
 
     coupees = sans_markdown = 0
     for exemple in sorted((RACINE / "exemples").glob("*.yaml")):
@@ -354,7 +407,7 @@ def test_conversion_par_morceaux_des_clauses_du_catalogue():
                 assert vers_blocs(texte) == list(_blocs(texte)), selection.clause.id
                 coupees += len(morceaux(texte)) > 1
                 for morceau in morceaux(texte):  # lu sans Markdown quand il le peut : mêmes blocs
-                    sans_markdown += _evenements(morceau) is not None
+                    sans_markdown += _direct(morceau) is not None
                     assert _convertir(morceau) == _convertir(morceau, markdown_seul=True), morceau
     assert coupees > 50  # la plupart des clauses sont effectivement coupées
     assert sans_markdown > 100

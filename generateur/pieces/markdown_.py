@@ -75,16 +75,7 @@ class _Lecteur:  # lu comme un HTMLParser (`lecteur_html`)
             else:
                 self.segments = []
                 self.blocs.append(Paragraphe(self.segments))
-        data = data.replace("\n", " ")
-        if self.segments and self.segments[-1].texte.endswith(" ") and data.startswith(" "):
-            data = data.lstrip(" ")
-        if not self.segments:
-            data = data.lstrip()
-        for morceau in _A_COMPLETER.split(data):
-            if morceau in (DEBUT_A_COMPLETER, FIN_A_COMPLETER):
-                self.a_completer = morceau == DEBUT_A_COMPLETER
-            elif morceau:
-                self.segments.append(Segment(morceau, self.gras > 0, self.italique > 0, self.a_completer))
+        self.a_completer = _ajouter(self.segments, data, self.gras > 0, self.italique > 0, self.a_completer)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("strong", "b"):
@@ -241,18 +232,25 @@ _MEMOIRE = cache.Memoire("markdown", cache.empreinte(cache.sources(__file__, blo
                          maximum=1024, octets=512 * 1024)
 
 
-# Morceaux sans syntaxe en ligne, lus sans Python-Markdown (`_evenements`) : un paragraphe d'une ligne ou un tableau
-# dont chaque cellule n'a, hors échappements (« \\- », « \\( »), aucun caractère qui ouvre un motif en ligne de
-# Markdown (emphase, HTML, entité, code, lien) ni caractère de contrôle. Ce sont la plupart des morceaux propres à une
-# consultation (tableaux des lots, phrases qui citent une réponse) : ceux que le cache ne peut pas avoir vus.
+# Morceaux lus sans Python-Markdown (`_direct`), blocs faits sans HTML : un paragraphe d'une ligne, un titre « # » à
+# « ###### » d'une ligne, une liste simple (« - » ou « 1. », un élément par ligne, sans ligne blanche) seule ou après
+# un tel paragraphe ou titre, un tableau. Leur contenu en ligne n'a, hors échappements (« \\- », « \\( ») et gras
+# simple (« **…** » bien fermé, sans espace à l'intérieur des bords, ni « *** »), aucun caractère qui ouvre un motif
+# en ligne de Markdown (emphase, HTML, entité, code, lien) ni caractère de contrôle. Ce sont la plupart des morceaux
+# propres à une consultation (tableaux des lots, phrases et listes qui citent une réponse) : ceux que le cache ne peut
+# pas avoir vus. Tout autre morceau, ou le moindre doute, est laissé à Python-Markdown (test par propriétés).
 _SPECIAL = re.compile(r"[\\`*_<>&\[\]!|#~^={}\x00-\x1f\x7f]")
 _ECHAPPEMENT = re.compile(r"\\(.)")
 _LIGNE_BLANCHE = re.compile(r"(?:^|\n)[ ]*(?:\n|$)")
+_ELEMENT = re.compile(r"(?:(-)|\d+\.) +(.*)")  # élément de liste (SaneUListProcessor, SaneOListProcessor)
+_TITRE = re.compile(r"(#{1,6}) (.*)")
 
 
 def _litteral(texte: str, echappes: list[str]) -> str | None:
     """Le texte que Python-Markdown tire d'un contenu en ligne (cellule, paragraphe) sans autre syntaxe que des
     échappements ; None si le contenu a autre chose."""
+    if "\\" not in texte:
+        return None if _SPECIAL.search(texte) else texte
     parties = _ECHAPPEMENT.split(texte)  # texte, caractère échappé, texte…
     for i, partie in enumerate(parties):
         if (partie not in echappes) if i % 2 else _SPECIAL.search(partie) is not None:
@@ -260,57 +258,174 @@ def _litteral(texte: str, echappes: list[str]) -> str | None:
     return "".join(parties)
 
 
-def _evenements(texte: str) -> list[tuple[str, str]] | None:
-    """Les balises et textes que `_Lecteur` recevrait du HTML de Python-Markdown pour ce morceau, s'il est un
-    paragraphe d'une ligne ou un tableau sans syntaxe en ligne (voir `_SPECIAL`) ; None sinon (Markdown le lira).
-    Même découpage que l'extension « tables » (son propre code : lignes, cellules, colonnes manquantes)."""
+def _en_ligne(texte: str, echappes: list[str]) -> list[tuple[str, bool]] | None:
+    """Les textes (et leur gras) que Python-Markdown tire d'un contenu en ligne fait de texte littéral (`_litteral`)
+    et de gras simple : « **…** » non vide, sans blanc juste à l'intérieur des « ** » (« ** x** » reste tel quel dans
+    Markdown), ni « *** » ; None pour tout autre contenu."""
+    if "*" not in texte:
+        contenu = _litteral(texte, echappes)
+        return None if contenu is None else [(contenu, False)] if contenu else []
+    if "***" in texte:
+        return None
+    parties = texte.split("**")  # texte, gras, texte…
+    if not len(parties) % 2:
+        return None
+    resultat = []
+    for i, partie in enumerate(parties):
+        if i % 2 and (not partie or partie[0].isspace() or partie[-1].isspace()):
+            return None
+        contenu = _litteral(partie, echappes)
+        if contenu is None:
+            return None
+        if contenu:
+            resultat.append((contenu, i % 2 == 1))
+    return resultat
+
+
+def _debut_simple(texte: str) -> bool:
+    """Le contenu d'une ligne qu'aucun autre bloc de Markdown ne revendique : lettre, « « » ou « ( » en tête,
+    éventuellement après l'ouverture d'un gras."""
+    tete = texte[2:3] if texte[:2] == "**" else texte[:1]
+    return tete.isalpha() or tete in ("«", "(")
+
+
+def _ajouter(segments: list[Segment], data: str, gras: bool, italique: bool, a_completer: bool) -> bool:
+    """Ajoute aux segments un texte lu (données d'une balise HTML, ou texte du chemin direct) ; rend l'état « à
+    compléter » après lui (entre les marques de formats.a_completer)."""
+    data = data.replace("\n", " ")
+    if segments and segments[-1].texte.endswith(" ") and data.startswith(" "):
+        data = data.lstrip(" ")
+    if not segments:
+        data = data.lstrip()
+    if DEBUT_A_COMPLETER not in data and FIN_A_COMPLETER not in data:
+        if data:
+            segments.append(Segment(data, gras, italique, a_completer))
+        return a_completer
+    for morceau in _A_COMPLETER.split(data):
+        if morceau in (DEBUT_A_COMPLETER, FIN_A_COMPLETER):
+            a_completer = morceau == DEBUT_A_COMPLETER
+        elif morceau:
+            segments.append(Segment(morceau, gras, italique, a_completer))
+    return a_completer
+
+
+def _segments(contenu: list[tuple[str, bool]], a_completer: bool) -> tuple[list[Segment], bool]:
+    segments: list[Segment] = []
+    for texte_, gras in contenu:
+        a_completer = _ajouter(segments, texte_, gras, False, a_completer)
+    return segments, a_completer
+
+
+def _direct(texte: str) -> tuple[Bloc, ...] | None:
+    """Les blocs que la lecture du HTML de Python-Markdown donnerait pour ce morceau, s'il est d'une forme simple
+    (voir `_SPECIAL`) ; None sinon (Markdown le lira)."""
     if "\t" in texte or "\r" in texte:
         return None
-    if texte[:1].isalpha() or texte[:1] in "«(":
-        if "\n" in texte:
+    echappes = _md().ESCAPED_CHARS
+    if texte[:1] == "|":
+        return _tableau(texte, echappes)
+    parties = texte.split("\n\n")
+    if len(parties) > 2:
+        return None
+    resultat: list[Bloc] = []
+    a_completer = False
+    tete = parties[0]
+    if len(parties) == 1 and _ELEMENT.match(tete):
+        liste = tete
+    else:
+        if "\n" in tete:
             return None
-        contenu = _litteral(texte, _md().ESCAPED_CHARS)
-        return None if contenu is None else [("p", ""), ("", contenu), ("/p", "")]
-    if texte[:1] != "|" or _LIGNE_BLANCHE.search(texte):
-        return None
-    md = _md()
-    tableaux = md.parser.blockprocessors["table"]
-    if not tableaux.test(None, texte):
-        return None
-    lignes = texte.split("\n")
-    colonnes = len(tableaux.separator)
-    evenements = [("table", "")]
-    for rang, ligne in enumerate([lignes[0]] + (lignes[2:] or [None])):  # sans ligne : une ligne de cellules vides
-        balise = "th" if rang == 0 else "td"
-        cellules = tableaux._split_row(ligne.strip(" ")) if ligne is not None else []
-        evenements.append(("tr", ""))
-        for i in range(colonnes):
-            contenu = _litteral(cellules[i].strip(" "), md.ESCAPED_CHARS) if i < len(cellules) else ""
+        liste = parties[1] if len(parties) == 2 else None
+        if tete[:1] == "#":
+            m = _TITRE.fullmatch(tete)
+            contenu = m and _en_ligne(m.group(2).strip(), echappes)
+            if not contenu:
+                return None
+            segments, a_completer = _segments(contenu, a_completer)
+            # même niveau que `_Lecteur` (« ### » et au-dessus : intertitre de niveau 3)
+            resultat.append(Titre(max(3, len(m.group(1))), "".join(s.texte for s in segments).strip()))
+        else:
+            contenu = _en_ligne(tete, echappes) if _debut_simple(tete) else None
             if contenu is None:
                 return None
-            evenements += [(balise, ""), ("", contenu), ("/" + balise, "")]
-        evenements.append(("/tr", ""))
-    return evenements + [("/table", "")]
+            segments, a_completer = _segments(contenu, a_completer)
+            if _nettoyer(segments):
+                resultat.append(Paragraphe(segments))
+    if liste is not None:
+        elements = []
+        ordonnee = None
+        for ligne in liste.split("\n"):
+            m = _ELEMENT.fullmatch(ligne)
+            if m is None or not _debut_simple(m.group(2)):
+                return None
+            if ordonnee is None:
+                ordonnee = m.group(1) is None
+            elif ordonnee != (m.group(1) is None):  # « - » puis « 1. » : une autre liste pour Markdown
+                return None
+            contenu = _en_ligne(m.group(2), echappes)
+            if contenu is None:
+                return None
+            segments, a_completer = _segments(contenu, a_completer)
+            elements.append(ElementListe(_nettoyer(segments)))
+        resultat.append(Liste(ordonnee=bool(ordonnee), elements=elements))
+    return tuple(resultat)
+
+
+def _tableau(texte: str, echappes: list[str]) -> tuple[Bloc, ...] | None:
+    """Un tableau de l'extension « tables » (même découpage que son code : bords, cellules, colonnes manquantes),
+    sans accent grave ni barre échappée (le découpage de l'extension se réduit alors à couper aux « | »)."""
+    if "`" in texte or "\\|" in texte or _LIGNE_BLANCHE.search(texte):
+        return None
+    lignes = [ligne.strip(" ") for ligne in texte.split("\n")]
+    if len(lignes) < 2:
+        return None
+    entete = lignes[0]
+    bord = entete.startswith("|") or entete.endswith("|")
+
+    def cellules(ligne: str) -> list[str]:  # TableProcessor._split_row
+        if bord:
+            if ligne.startswith("|"):
+                ligne = ligne[1:]
+            if ligne.endswith("|"):
+                ligne = ligne[:-1]
+        return ligne.split("|")
+
+    colonnes = len(cellules(entete))
+    if colonnes == 1 and bord:  # TableProcessor.test : chaque ligne d'un tableau d'une colonne a une barre
+        for ligne in lignes[1:]:
+            if not (ligne.startswith("|") or ligne.endswith("|")):
+                return None
+    elif colonnes < 2:
+        return None
+    separateur = cellules(lignes[1])
+    if len(separateur) != colonnes or not set("".join(separateur)) <= set("|:- "):
+        return None
+    a_completer = False
+    rangees = []
+    for ligne in [entete] + (lignes[2:] or [None]):  # sans ligne : une ligne de cellules vides
+        morceaux_ = cellules(ligne) if ligne is not None else []
+        rangee = []
+        for i in range(colonnes):
+            contenu = _en_ligne(morceaux_[i].strip(" "), echappes) if i < len(morceaux_) else []
+            if contenu is None:
+                return None
+            segments, a_completer = _segments(contenu, a_completer)
+            rangee.append(_nettoyer(segments))
+        rangees.append(rangee)
+    return (Tableau(rangees, entete=True),)
 
 
 def _convertir(texte: str, markdown_seul: bool = False) -> tuple[Bloc, ...]:
     """Les blocs d'un morceau (`markdown_seul` : toujours par Python-Markdown, pour les tests)."""
+    if not markdown_seul:
+        resultat = _direct(texte)
+        if resultat is not None:
+            return resultat
     lecteur = lecteur_html(_Lecteur)()
-    evenements = None if markdown_seul else _evenements(texte)
-    if evenements is None:
-        md = _md()
-        md.reset()
-        lecteur.feed(md.convert(texte))
-        lecteur.close()
-    else:
-        for balise, contenu in evenements:
-            if not balise:
-                if contenu:
-                    lecteur.handle_data(contenu)
-            elif balise[0] == "/":
-                lecteur.handle_endtag(balise[1:])
-            else:
-                lecteur.handle_starttag(balise, [])
+    md = _md()
+    md.reset()
+    lecteur.feed(md.convert(texte))
+    lecteur.close()
     for bloc in lecteur.blocs:
         if isinstance(bloc, Paragraphe):
             _nettoyer(bloc.segments)
