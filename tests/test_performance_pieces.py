@@ -783,3 +783,30 @@ def test_controles_croises_processus_de_calcul_sans_memoire_disque(tmp_path, mon
     assert croises._DISQUE == []
     trouves = [x for lus in croises._TROUVES.values() for t in lus.values() for x in t]
     assert trouves and all(isinstance(x, re.Match) for x in trouves)
+
+
+def test_prealables_gardes_dans_le_cache_disque(tmp_path, monkeypatch):
+    """Les préalables tirés des motifs sont gardés dans le cache disque : une autre mémoire des mêmes motifs les relit
+    sans les tirer, les mêmes ; un fichier abîmé est recalculé ; d'autres motifs ont les leurs."""
+    import weakref
+
+    from generateur.donnees import cache
+    from generateur.pieces import relecture
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "_MEMOIRES", weakref.WeakSet())
+    analyse, _ = _pieces_relues("amp-espaces-verts.yaml")
+    regles = relecture.regles(analyse.catalogue)
+    attendus = relecture.Memoire(regles, disque=False).prealables
+    assert relecture.Memoire(regles).prealables == attendus
+    fichiers = list((tmp_path / "cache" / relecture.PREALABLES).iterdir())
+    assert len(fichiers) == 1
+    vrai = relecture._prealable
+    monkeypatch.setattr(relecture, "_prealable", lambda source: pytest.fail("tiré de nouveau"))
+    assert relecture.Memoire(regles).prealables == attendus
+    fichiers[0].write_bytes(b"abime")
+    monkeypatch.setattr(relecture, "_prealable", vrai)
+    assert relecture.Memoire(regles).prealables == attendus
+    autres = [r for r in regles if r.motif_texte is not None][:3]
+    assert relecture.Memoire(autres).prealables == relecture.Memoire(autres, disque=False).prealables
+    assert len(list((tmp_path / "cache" / relecture.PREALABLES).iterdir())) == 2

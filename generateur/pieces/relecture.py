@@ -525,6 +525,7 @@ except ImportError:  # pragma: no cover - Python 3.10
     import sre_constants as _sre_c  # type: ignore[no-redef]
     import sre_parse as _sre_analyse  # type: ignore[no-redef]
 
+PREALABLES = "relecture-prealables"  # sous-dossier du cache : préalables tirés des motifs de la relecture
 Atome = frozenset  # les caractères possibles à une position (un seul : un littéral)
 Suites = frozenset  # de tuples d'atomes : toute correspondance contient l'une d'elles
 REPETES_AU_PLUS = 8  # atomes d'une répétition (« -{3,} » : 3) gardés dans une suite
@@ -634,11 +635,13 @@ def _contient(longue: tuple[Atome, ...], courte: tuple[Atome, ...]) -> bool:
 
 def _reduites(suites: set[tuple[Atome, ...]]) -> Suites:
     """Les suites, sans celles qui en contiennent une autre (déjà exigée, à moindre frais)."""
-    gardees: list[tuple[Atome, ...]] = []
+    gardees: list[tuple[tuple[Atome, ...], str | None]] = []
     for s in sorted(suites, key=len):
-        if not any(_contient(s, g) for g in gardees):
-            gardees.append(s)
-    return frozenset(gardees)
+        # suite d'un caractère par position (presque toutes) : comparée comme texte
+        texte = "".join([next(iter(a)) for a in s]) if all(len(a) == 1 for a in s) else None
+        if not any(t in texte if texte is not None and t is not None else _contient(s, g) for g, t in gardees):
+            gardees.append((s, texte))
+    return frozenset(g for g, _ in gardees)
 
 
 def _frequence(suites: Suites) -> float:
@@ -791,7 +794,13 @@ class Memoire:
     def prealables(self) -> list[tuple[re.Pattern[str], bool] | None]:
         """Le préalable du motif de chaque règle, compilé, et sa fenêtre (`_prealable`) ; ou aucun."""
         if self._prealables is None:
-            prealables = [None if s is None else _prealable(s) for s in self.sources]
+            def tirer() -> list[tuple[Source, bool] | None]:
+                return [None if s is None else _prealable(s) for s in self.sources]
+
+            # tirés des motifs en ≈ 10 ms : gardés dans le cache disque sous l'empreinte des motifs, du code de ce
+            # module (celle de la mémoire disque) et de la version de Python (analyseur du module `re`)
+            prealables = tirer() if self.disque is None else cache.objet(
+                PREALABLES, cache.empreinte(self.disque.version, sys.version), tirer)
             self._prealables = [None if p is None else (re.compile(*p[0]), p[1]) for p in prealables]
         return self._prealables
 
