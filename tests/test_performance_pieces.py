@@ -393,25 +393,128 @@ def test_blocs_d_un_texte_garde_rendus_dans_une_liste_neuve():
     assert seconds == premiers[:-1] == [b for m in morceaux(texte) for b in _blocs(m)]
 
 
+def _textes_du_prealable(prealable: re.Pattern) -> list[str]:
+    """Des textes qui contiennent chaque suite d'un préalable, seule, en capitales, entourée de lettres ou d'espaces
+    (le motif n'y trouve souvent rien : le préalable n'est pas suffisant, seulement nécessaire)."""
+    suites = [re.sub(r"\\(.)", r"\1", re.sub(r"\[(.)[^]]*\]", r"\1", s)) for s in prealable.pattern.split("|")]
+    return [t for s in suites for t in (s, s.upper(), f"a{s}b", f"Voir {s} 12 du CCAP.", f" {s} : ", f"{s}{s}")]
+
+
 @pytest.mark.parametrize("exemple", sorted(p.name for p in EXEMPLES.glob("*.yaml")))
-def test_motifs_des_renvois_cherches_dans_les_seuls_textes_qui_ont_leur_mot(exemple):
-    """Le motif d'un renvoi (PREALABLES) n'est cherché que dans les textes qui contiennent le mot qu'il exige : mêmes
-    correspondances que cherché partout, sur les pièces d'un exemple, sur des textes où le mot est écrit autrement
-    (capitales, pluriel) et sur des textes qui l'ont sans renvoi ; chaque vérification qui a un mot en a un."""
+def test_motifs_cherches_dans_les_seuls_textes_ou_trouve_leur_prealable(exemple):
+    """Un motif qui a un préalable (suites de caractères que toute correspondance contient, tirées de son arbre :
+    `relecture._prealable`) n'est cherché que dans les textes où le préalable trouve : mêmes correspondances que
+    cherché partout, sur les pièces d'un exemple, sur des textes qui contiennent le préalable sans correspondance, écrit
+    autrement (capitales, pluriel) ou avec ; les renvois (qui essaient les noms des pièces à chaque position) et la
+    plupart des motifs du catalogue en ont un."""
     from generateur.pieces import relecture
 
     analyse, pieces = _pieces_relues(exemple)
     textes = list(dict.fromkeys(u.texte for p in pieces.values() for u in p.unites)) + [
         "Voir l'ARTICLE 3 du CCAP.", "Les Articles 2 et 4 du RC.", "En annexe.", "L'annexe n° 2 au CCTP.",
-        "Les performances fixées à l’article 2 du CCTP.", "article", "annexe", "Le présent CCAP, article 9.1."]
+        "Les performances fixées à l’article 2 du CCTP.", "article", "annexe", "Le présent CCAP, article 9.1.",
+        "", "\n", "rc-", "ccap-objet", "le(s) titulaire(s)", "{'a': 1}", "[1, 2]", "None", "9999 mois", "**gras**",
+        "à compléter", "XXXX", "Mot ; suite", "Mot; suite", "x == y", "par Direction", "droit.md", "a.py"]
     regles = relecture.regles(analyse.catalogue)
     memoire = relecture.Memoire(regles, disque=False)
-    avec_mot = [(r, m, p) for r, m, p in zip(regles, memoire.motifs, memoire.prealables) if p is not None]
-    assert {r.verification for r, _, _ in avec_mot} == set(relecture.PREALABLES)
-    for r, motif, prealable in avec_mot:
-        attendues = relecture._chercher(motif, textes)
+    avec = [(r, m, p) for r, m, p in zip(regles, memoire.motifs, memoire.prealables) if p is not None]
+    assert {r.verification for r, _, _ in avec} >= {"renvoi-article", "renvoi-annexe", "renvoi-contenu-article"}
+    assert len([r for r, _, _ in avec if r.motif_texte is not None]) >= 8
+    assert sum(fenetre for _, _, (_, fenetre) in avec) >= 8
+    for r, motif, (prealable, fenetre) in avec:
+        essais = textes + _textes_du_prealable(prealable)
+        attendues = relecture._chercher(motif, essais)
         assert any(attendues), r.id
-        assert relecture._chercher_parmi(motif, prealable, textes) == attendues, r.id
+        for fin in (len(essais), len(essais) - 3, 5):  # dernier texte cherché, ou non
+            assert relecture._chercher_parmi(motif, prealable, fenetre, essais[:fin]) == attendues[:fin], r.id
+        joint, debuts = relecture.SEPARATEUR.join(essais), relecture._debuts(essais)
+        assert relecture._chercher_parmi(motif, prealable, fenetre, essais, joint, debuts) == attendues, r.id
+        assert relecture._chercher(motif, essais, joint, debuts) == attendues, r.id
+
+
+# Motifs d'essai des préalables : groupes facultatifs, répétitions, alternatives (dont une vide), drapeaux d'un
+# groupe, regards avant et arrière, casse ignorée (avec des lettres qui se replient sur d'autres : ſ, K, İ).
+MOTIFS_D_ESSAI = [
+    r"ab(?:cd)?ef", r"a(?:b|c)d", r"x{3,}", r"x{2}y", r"(?:ab|)cd", r"(?:ab|cd)+e", r"a?b", r"(?i)sk", r"(?i)\bkas\b",
+    r"(?i:ab)cd", r"a(?i:b)c", r"(?<=a)bc(?=d)", r"(?<!a)b(?!c)d", r"[ab]c|d[ef]", r"\w\((?:s|es)\)", r"(a)b\1",
+    r"(?:a|b\w)c", r"a.b", r"a|", r"(?:ab){2,3}c", r"[^a]b", r"\d+x", r"(?i)(?:ß|st)", r"(?i)i̇k|ıs", r"(?x) a b  c",
+    r"(?:(?:ab|ac)d|e)f", r"a*?b", r"(?>ab)c", r"a{0}bc", r"(?P<n>ab)(?P=n)", r"(?(1)a|b)c", r"(a)?(?(1)b|c)",
+    # regards et anchres aux bords d'un texte, motifs qui peuvent lire le séparateur (caractère nul)
+    r"a(?=\s)", r"(?<=\S)a", r"(?<=\W\W)a", r"(?<![a-z]{3})b", r"a(?=[\s\S]*b)", r"a[^b]{0,6}c", r"\Aa", r"a\Z", r"a$",
+    r"^a", r"a\s*$", r"a.{0,4}b", r"a\W+b", r"(?<=a(?=\s\S))\s", r"[\x00-z]a", r"a(?!\s*\S)", r"\ba\b",
+]
+
+
+def test_prealable_toujours_trouve_ou_le_motif_trouve(monkeypatch):
+    """Le préalable tiré d'un motif est nécessaire : dans des milliers de textes tirés au hasard parmi les caractères du
+    motif, leurs autres casses et des caractères qui s'y replient, partout où le motif trouve, le préalable trouve ;
+    `_chercher_parmi` rend ce que rend `_chercher` (mêmes textes voisins), texte par texte, y compris pour les motifs
+    qui regardent au-delà des bords d'un texte. Un motif que l'analyseur ne sait pas lire n'a pas de préalable."""
+    import random
+
+    from generateur.pieces import relecture
+
+    assert relecture._prealable(("(", 0)) is None  # motif invalide : pas de préalable (l'erreur est dite ailleurs)
+    assert relecture._prealable(("[ab]c|d", 0)) is None  # déjà cherché vite (premier caractère connu)
+    assert relecture._prealable(("\\bx{3,}", 0)) == (("xxx", 0), True)
+    assert relecture._prealable(("\\bx[^y]", 0)) == (("x", 0), False)  # « [^y] » lit le caractère nul
+    assert relecture._prealable(("(?<=\\S)x(?=\\s)", 0)) == (("x", 0), True)  # en arrière : ne compte pas
+    # préalables tirés même quand ils ne gagneraient rien : c'est leur justesse qui est essayée ici
+    monkeypatch.setattr(relecture, "_debut_connu", lambda noeuds: False)
+    monkeypatch.setattr(relecture, "ALTERNATIVES_LENTES", 99)
+    alea = random.Random(22)
+    avec = 0
+    for motif_texte in MOTIFS_D_ESSAI:
+        for drapeaux in (0, re.IGNORECASE):
+            source = (motif_texte, drapeaux | re.MULTILINE)
+            trouve = relecture._prealable(source)
+            if trouve is None:
+                continue
+            avec += 1
+            prealable, fenetre = trouve
+            motif, filtre = re.compile(*source), re.compile(*prealable)
+            lettres = sorted({c for c in motif_texte if c.isalnum()} | {c.upper() for c in motif_texte if c.isalnum()}
+                             | set("ſKİıß() \n-:"))
+            textes = ["".join(alea.choice(lettres) for _ in range(alea.randrange(0, 9))) for _ in range(3000)]
+            for t in textes:
+                if motif.search(t):
+                    assert filtre.search(t), (motif_texte, drapeaux, prealable, t)
+            for _ in range(300):  # des lots de textes, où le motif trouve rarement
+                lot = [t for t in alea.sample(textes, alea.randrange(1, 12)) if alea.random() < 0.3 or not filtre.search(t)]
+                assert relecture._chercher_parmi(motif, filtre, fenetre, lot) == relecture._chercher(motif, lot), source
+            assert relecture._chercher_parmi(motif, filtre, fenetre, textes) == relecture._chercher(motif, textes)
+    assert avec >= 60
+
+
+def test_motifs_sans_analyseur_cherches_partout(monkeypatch):
+    """Sans l'analyseur du module `re` (autre version de Python), aucun préalable : chaque motif est cherché partout,
+    mêmes correspondances."""
+    from generateur.pieces import relecture
+
+    analyse, pieces = _pieces_relues("travaux-lycee.yaml")
+    regles = relecture.regles(analyse.catalogue)
+    attendus = relecture.Memoire(regles, disque=False).trouves(pieces)
+
+    def casse(*args):
+        raise AttributeError("parse")
+
+    monkeypatch.setattr(relecture._sre_analyse, "parse", casse)
+    sans = relecture.Memoire(regles, disque=False)
+    assert sans.trouves(pieces) == attendus and sans.prealables == [None] * len(regles)
+
+
+def test_motif_au_bord_d_un_texte_cherche_comme_parmi_tous():
+    """Un motif qui regarde au-delà du bord d'un texte (« Prix: » : deux-points suivi d'un blanc, que le séparateur
+    fournit à tout texte sauf le dernier) trouve, texte par texte, ce qu'il trouvait cherché parmi tous les textes
+    nouveaux, que le texte soit le dernier de ceux où le préalable trouve ou non."""
+    from generateur.pieces import relecture
+
+    source = (r"(?<=\S) [:;!?](?=\s|$)|(?<=[^\W\d])[:;!?](?=\s)", re.MULTILINE)
+    (prealable, fenetre), motif = relecture._prealable(source), re.compile(*source)
+    assert fenetre
+    for textes in (["Prix:", "sans ponctuation"], ["a", "Prix:", "b"], ["Prix:"], ["x", "Prix :", "Prix:", "y"]):
+        attendues = relecture._chercher(motif, textes)
+        assert relecture._chercher_parmi(motif, re.compile(*prealable), fenetre, textes) == attendues
 
 
 def test_csv_de_l_annexe_ecrit_comme_le_module_csv():
@@ -680,3 +783,30 @@ def test_controles_croises_processus_de_calcul_sans_memoire_disque(tmp_path, mon
     assert croises._DISQUE == []
     trouves = [x for lus in croises._TROUVES.values() for t in lus.values() for x in t]
     assert trouves and all(isinstance(x, re.Match) for x in trouves)
+
+
+def test_prealables_gardes_dans_le_cache_disque(tmp_path, monkeypatch):
+    """Les préalables tirés des motifs sont gardés dans le cache disque : une autre mémoire des mêmes motifs les relit
+    sans les tirer, les mêmes ; un fichier abîmé est recalculé ; d'autres motifs ont les leurs."""
+    import weakref
+
+    from generateur.donnees import cache
+    from generateur.pieces import relecture
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "_MEMOIRES", weakref.WeakSet())
+    analyse, _ = _pieces_relues("amp-espaces-verts.yaml")
+    regles = relecture.regles(analyse.catalogue)
+    attendus = relecture.Memoire(regles, disque=False).prealables
+    assert relecture.Memoire(regles).prealables == attendus
+    fichiers = list((tmp_path / "cache" / relecture.PREALABLES).iterdir())
+    assert len(fichiers) == 1
+    vrai = relecture._prealable
+    monkeypatch.setattr(relecture, "_prealable", lambda source: pytest.fail("tiré de nouveau"))
+    assert relecture.Memoire(regles).prealables == attendus
+    fichiers[0].write_bytes(b"abime")
+    monkeypatch.setattr(relecture, "_prealable", vrai)
+    assert relecture.Memoire(regles).prealables == attendus
+    autres = [r for r in regles if r.motif_texte is not None][:3]
+    assert relecture.Memoire(autres).prealables == relecture.Memoire(autres, disque=False).prealables
+    assert len(list((tmp_path / "cache" / relecture.PREALABLES).iterdir())) == 2

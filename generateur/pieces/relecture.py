@@ -380,11 +380,6 @@ MOTIFS_VERIFICATIONS: dict[str, Callable[[Regle], str]] = {
     "renvoi-contenu-article": _motif_renvoi_contenu_article,
 }
 
-# Mot que toute correspondance du motif d'une vérification nommée contient (écrit tel quel dans le motif, hors de
-# toute partie facultative ou alternative) : un texte où il n'est pas, cherché avec les drapeaux du motif, n'a aucune
-# correspondance ; le motif n'est cherché que dans les autres (`_chercher_parmi`).
-PREALABLES = {"renvoi-article": "article", "renvoi-annexe": "annexe", "renvoi-contenu-article": "article"}
-
 OPTIONS = {"renvoi-article": "pieces", "renvoi-annexe": "pieces", "melange": "formes", "renvoi-contenu": "pieces",
            "renvoi-contenu-article": "pieces"}  # option de chaque vérification
 AIDE_OPTIONS = {"pieces": "chaque pièce (RC, CCAP, CCTP) avec la liste des noms qui la désignent",
@@ -438,17 +433,20 @@ def _debuts(textes: list[str]) -> list[int]:
     return debuts
 
 
-def _chercher(motif: re.Pattern[str], textes: list[str]) -> list[list[Correspondance]]:
-    """Les correspondances de `motif` dans chaque texte, cherché seul.
+def _chercher(motif: re.Pattern[str], textes: list[str], joint: str | None = None,
+              debuts: list[int] | None = None) -> list[list[Correspondance]]:
+    """Les correspondances de `motif` dans chaque texte, cherché seul (`joint`, `debuts` : `SEPARATEUR.join(textes)`
+    et `_debuts(textes)`, s'ils sont déjà faits).
 
     Une seule recherche sur les textes joints (SEPARATEUR : ni « \\s » ni « \\w » ne le franchissent, « ^ » et « $ »
     y restent des bords d'unité), bien plus rapide qu'une par texte ; si une correspondance déborde de son texte
     (motif qui traverserait le séparateur), chaque texte est cherché seul : une unité ne dépend jamais de sa voisine.
     """
-    debuts = _debuts(textes)
+    if debuts is None:
+        debuts = _debuts(textes)
     par_texte: list[list[Correspondance]] = [AUCUNE] * len(textes)
     groupes = bool(motif.groupindex)
-    for m in motif.finditer(SEPARATEUR.join(textes)):
+    for m in motif.finditer(SEPARATEUR.join(textes) if joint is None else joint):
         i = bisect.bisect_right(debuts, m.start()) - 1
         debut = debuts[i]
         if m.end() > debut + len(textes[i]):
@@ -460,29 +458,292 @@ def _chercher(motif: re.Pattern[str], textes: list[str]) -> list[list[Correspond
     return par_texte
 
 
-def _chercher_parmi(motif: re.Pattern[str], prealable: re.Pattern[str], textes: list[str]) -> list[list[Correspondance]]:
-    """`_chercher(motif, textes)` pour un motif qui ne trouve rien dans un texte sans `prealable` (PREALABLES) : le
-    motif n'est cherché que dans les textes qui le contiennent (quelques-uns : les motifs des renvois, qui essaient
-    les noms des pièces à chaque position, coûtaient la plus grande part de la recherche des textes nouveaux)."""
-    debuts = _debuts(textes)
-    # le mot cherché (sans « \n » ni « \0 ») ne chevauche jamais deux textes
-    rangs = sorted({bisect.bisect_right(debuts, m.start()) - 1 for m in prealable.finditer(SEPARATEUR.join(textes))})
+def _chercher_parmi(motif: re.Pattern[str], prealable: re.Pattern[str], fenetre: bool, textes: list[str],
+                    joint: str | None = None, debuts: list[int] | None = None) -> list[list[Correspondance]]:
+    """`_chercher(motif, textes)`, pour un motif dont toute correspondance contient une suite de caractères que
+    `prealable` trouve (`_prealable`) : le motif n'est cherché qu'autour des textes où le préalable trouve (souvent
+    aucun, ou quelques-uns), dans les textes joints, à la même place : il y lit ce qu'il y lisait.
+
+    `fenetre` : le motif ne peut lire le caractère nul du séparateur, ni en consommant, ni en regardant en avant
+    (`_lit_le_nul`) ; une correspondance qui commence à un texte ne peut alors rien lire au-delà du séparateur qui le
+    suit, ni commencer dans un texte où le préalable ne trouve rien, et chaque texte retenu est cherché entre la fin du
+    séparateur qui le précède et le nul de celui qui le suit. Sans `fenetre`, le préalable ne sert qu'à savoir qu'il n'y
+    a rien à trouver ; sinon tout est cherché."""
+    if debuts is None:
+        debuts = _debuts(textes)
+    if joint is None:
+        joint = SEPARATEUR.join(textes)
+    # le préalable (caractères du motif, sans « \n » ni « \0 ») ne chevauche jamais deux textes ; dès qu'il trouve dans
+    # un texte, la recherche reprend au texte suivant
+    rangs = []
+    recherche, dernier, position = prealable.search, len(textes) - 1, 0
+    while True:
+        m = recherche(joint, position)
+        if m is None:
+            break
+        i = bisect.bisect_right(debuts, m.start()) - 1
+        rangs.append(i)
+        if i >= dernier:
+            break
+        position = debuts[i + 1]
     par_texte: list[list[Correspondance]] = [AUCUNE] * len(textes)
-    if not rangs:
+    if not rangs:  # toute correspondance, même à cheval sur deux textes, contiendrait une suite du préalable
         return par_texte
-    for i, correspondances in zip(rangs, _chercher(motif, [textes[i] for i in rangs])):
-        par_texte[i] = correspondances
+    if not fenetre:
+        return _chercher(motif, textes, joint, debuts)
+    groupes = bool(motif.groupindex)
+    for i in rangs:
+        debut = debuts[i]
+        fin = debut + len(textes[i])
+        for m in motif.finditer(joint, max(debut - 1, 0), fin + 2):
+            if m.start() < debut or m.end() > fin:  # à cheval sur le séparateur : comme `_chercher`, chaque texte seul
+                for j in rangs:
+                    par_texte[j] = [(x.start(), x.end(), x.groupdict() if groupes else {})
+                                    for x in motif.finditer(textes[j])] or AUCUNE
+                return par_texte
+            if par_texte[i] is AUCUNE:
+                par_texte[i] = []
+            par_texte[i].append((m.start() - debut, m.end() - debut, m.groupdict() if groupes else {}))
     return par_texte
 
 
 Source = tuple[str, int]  # texte d'une expression régulière et drapeaux de sa compilation
 
 
-def _prealables(liste: list[Regle], sources: list[Source | None]) -> list[Source | None]:
-    """Pour chaque règle, le mot que son motif exige (PREALABLES), avec les drapeaux du motif ; ou aucun."""
-    return [(re.escape(PREALABLES[r.verification]), s[1])
-            if s is not None and r.motif_texte is None and r.verification in PREALABLES else None
-            for r, s in zip(liste, sources)]
+# --- Préalable de chaque motif ----------------------------------------------------------------------------------
+#
+# Un motif ne trouve rien dans un texte qui ne contient aucune de certaines suites de caractères qu'il exige : « 999 »
+# pour `9{3,}…`, « { », « [ », « None », « True » ou « False » pour la structure de données… Ces suites sont relevées
+# dans l'arbre du motif que construit l'analyseur du module `re` (caractères que toute correspondance contient, dans
+# l'ordre, sans rien entre eux), puis cherchées avec les drapeaux du motif : un caractère y est reconnu exactement
+# comme dans le motif (mêmes nœuds, mêmes drapeaux). Le préalable n'est qu'un raccourci : si l'analyseur manque
+# (autre version de Python) ou rend un nœud inconnu, il n'y en a pas, et le motif est cherché partout.
+
+try:  # Python 3.11 et suivants
+    from re import _constants as _sre_c, _parser as _sre_analyse
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_constants as _sre_c  # type: ignore[no-redef]
+    import sre_parse as _sre_analyse  # type: ignore[no-redef]
+
+PREALABLES = "relecture-prealables"  # sous-dossier du cache : préalables tirés des motifs de la relecture
+Atome = frozenset  # les caractères possibles à une position (un seul : un littéral)
+Suites = frozenset  # de tuples d'atomes : toute correspondance contient l'une d'elles
+REPETES_AU_PLUS = 8  # atomes d'une répétition (« -{3,} » : 3) gardés dans une suite
+CROISEES_AU_PLUS = 16  # suites d'une alternative de littéraux croisée avec ce qui l'entoure (« (?:rc|ccap)- »)
+ALTERNATIVES_LENTES = 4  # suites d'un préalable qui ignore la casse, au plus (`_prealable`)
+
+
+def _atome(op: Any, av: Any) -> Atome | None:
+    """Les caractères possibles d'un nœud qui consomme un seul caractère choisi parmi des littéraux, sinon None."""
+    if op is _sre_c.LITERAL:
+        return frozenset((chr(av),))
+    if op is _sre_c.IN and av and all(o is _sre_c.LITERAL for o, _ in av):
+        return frozenset(chr(x) for _, x in av)
+    return None
+
+
+_SANS_LARGEUR = (_sre_c.AT, _sre_c.ASSERT, _sre_c.ASSERT_NOT)  # ne consomment aucun caractère
+_REPETITIONS = (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT, getattr(_sre_c, "POSSESSIVE_REPEAT", _sre_c.MAX_REPEAT))
+
+
+def _aplatis(noeuds: Any) -> list[tuple[Any, Any]]:
+    """Les nœuds, les groupes sans drapeaux propres remplacés par leur contenu (même suite de caractères)."""
+    resultat = []
+    for op, av in noeuds:
+        if op is _sre_c.SUBPATTERN and not av[1] and not av[2]:
+            resultat.extend(_aplatis(av[3]))
+        else:
+            resultat.append((op, av))
+    return resultat
+
+
+def _chaines(noeud: tuple[Any, Any]) -> list[tuple[Atome, ...]] | None:
+    """Les suites d'atomes que consomme un nœud fait de littéraux (atome, répétition fixe d'un atome, alternative de
+    telles suites, nœud sans largeur), une exactement ; None pour tout autre nœud, ou au-delà de CROISEES_AU_PLUS."""
+    op, av = noeud
+    atome = _atome(op, av)
+    if atome is not None:
+        return [(atome,)]
+    if op in _SANS_LARGEUR:
+        return [()]
+    if op in _REPETITIONS and av[0] == av[1] <= REPETES_AU_PLUS and len(av[2]) == 1:
+        seul = _atome(*av[2][0])
+        return [(seul,) * av[0]] if seul is not None else None
+    if op is _sre_c.BRANCH:
+        resultat: list[tuple[Atome, ...]] = []
+        for alternative in av[1]:
+            suites: list[tuple[Atome, ...]] | None = [()]
+            for n in _aplatis(alternative):
+                autres = _chaines(n)
+                if autres is None or len(suites) * len(autres) > CROISEES_AU_PLUS:
+                    return None
+                suites = [a + b for a in suites for b in autres]
+            resultat.extend(suites)
+        return resultat if len(resultat) <= CROISEES_AU_PLUS else None
+    return None
+
+
+def _suites(noeuds: Any) -> list[Suites]:
+    """Pour une suite de nœuds, des ensembles de suites d'atomes : chacun tel que toute correspondance contient l'une de
+    ses suites (les atomes d'une suite sont des caractères contigus du texte)."""
+    resultat: list[Suites] = []
+    courantes: list[tuple[Atome, ...]] = [()]  # l'une d'elles vient d'être consommée, d'un seul tenant
+
+    def fermer() -> None:
+        nonlocal courantes
+        if all(courantes):
+            resultat.append(_reduites(set(courantes)))
+        courantes = [()]
+
+    for op, av in _aplatis(noeuds):
+        chaines = _chaines((op, av))
+        if chaines is not None:  # « \\((?:s|e|es|x|nt)\\) » : « (s) », « (e) »…
+            if len(courantes) * len(chaines) > CROISEES_AU_PLUS:
+                fermer()
+            courantes = [a + b for a in courantes for b in chaines]
+        elif op in _REPETITIONS:
+            mini, maxi, sous = av
+            seul = _atome(*sous[0]) if len(sous) == 1 else None
+            if mini >= 1 and seul is not None:  # « -{3,} » : trois tirets de suite, contigus à ce qui précède
+                courantes = [a + (seul,) * min(mini, REPETES_AU_PLUS) for a in courantes]
+                fermer()
+            else:
+                fermer()
+                if mini >= 1:  # au moins une fois : ce que le sous-motif exige
+                    resultat.extend(_suites(sous))
+        elif op is _sre_c.BRANCH:
+            fermer()
+            union: set[tuple[Atome, ...]] = set()
+            for alternative in av[1]:
+                meilleures = _meilleures(_suites(alternative))
+                if meilleures is None:  # une alternative qui n'exige rien : la branche n'exige rien
+                    break
+                union |= meilleures
+            else:
+                resultat.append(_reduites(union))
+        else:  # tout autre nœud consomme (ou peut consommer) des caractères quelconques, ou change les drapeaux
+            fermer()
+    fermer()
+    return resultat
+
+
+def _contient(longue: tuple[Atome, ...], courte: tuple[Atome, ...]) -> bool:
+    """`longue` présente dans un texte y rend `courte` présente (atome à atome, chacun inclus dans celui de `courte`)."""
+    n = len(courte)
+    return any(all(longue[i + j] <= courte[j] for j in range(n)) for i in range(len(longue) - n + 1))
+
+
+def _reduites(suites: set[tuple[Atome, ...]]) -> Suites:
+    """Les suites, sans celles qui en contiennent une autre (déjà exigée, à moindre frais)."""
+    gardees: list[tuple[tuple[Atome, ...], str | None]] = []
+    for s in sorted(suites, key=len):
+        # suite d'un caractère par position (presque toutes) : comparée comme texte
+        texte = "".join([next(iter(a)) for a in s]) if all(len(a) == 1 for a in s) else None
+        if not any(t in texte if texte is not None and t is not None else _contient(s, g) for g, t in gardees):
+            gardees.append((s, texte))
+    return frozenset(g for g, _ in gardees)
+
+
+def _frequence(suites: Suites) -> float:
+    """Fréquence estimée d'un ensemble de suites dans un texte français (pour choisir le plus rare : la justesse n'en
+    dépend pas)."""
+    total = 0.0
+    for suite in suites:
+        p = 1.0
+        for atome in suite:
+            p *= min(1.0, sum(0.15 if c == " " else 0.05 if c.isalpha() else 0.01 if c.isdigit() or c in ",.'’-()"
+                              else 0.001 for c in atome))
+        total += p
+    return total
+
+
+def _meilleures(candidates: list[Suites]) -> Suites | None:
+    return min(candidates, key=lambda s: (_frequence(s), len(s)), default=None)
+
+
+def _debut_connu(noeuds: Any) -> bool:
+    """Le premier caractère de toute correspondance est-il pris parmi des littéraux (un seul essai par position : le
+    motif est déjà cherché vite) ? Estimation : elle ne décide que d'une dépense."""
+    noeuds = _aplatis(noeuds)
+    if not noeuds:
+        return False
+    op, av = noeuds[0]
+    if op is _sre_c.BRANCH:
+        return all(alternative and _atome(*_aplatis(alternative)[0]) is not None for alternative in av[1])
+    return _atome(op, av) is not None
+
+
+def _ensemble_lit_le_nul(elements: Any) -> bool:
+    """Un ensemble de caractères (« [^'"] », « \\S ») contient-il le caractère nul ? (Élément inconnu : oui.)"""
+    oui, inverse = False, False
+    for op, av in elements:
+        if op is _sre_c.NEGATE:
+            inverse = True
+        elif op is _sre_c.LITERAL:
+            oui = oui or av == 0
+        elif op is _sre_c.RANGE:
+            oui = oui or av[0] <= 0 <= av[1]
+        elif op is _sre_c.CATEGORY:
+            oui = oui or "NOT" in getattr(av, "name", "NOT")  # \\S, \\W, \\D : oui ; \\s, \\w, \\d : non
+        else:
+            return True
+    return oui != inverse
+
+
+def _lit_le_nul(noeuds: Any, arriere: bool = False) -> bool:
+    """Un nœud peut-il lire le caractère nul, en consommant ou en regardant en avant ? Ce que consomme un regard en
+    arrière (`arriere`, largeur fixe) est lu avant la position où il regarde : il ne compte pas. (Nœud inconnu : oui.)"""
+    for op, av in noeuds:
+        if op in (_sre_c.LITERAL, _sre_c.NOT_LITERAL, _sre_c.ANY, _sre_c.IN):
+            lit = not arriere and (av == 0 if op is _sre_c.LITERAL else av != 0 if op is _sre_c.NOT_LITERAL
+                                   else True if op is _sre_c.ANY else _ensemble_lit_le_nul(av))
+        elif op in _REPETITIONS:
+            lit = _lit_le_nul(av[2], arriere)
+        elif op is _sre_c.SUBPATTERN:
+            lit = _lit_le_nul(av[3], arriere)
+        elif op is _sre_c.BRANCH:
+            lit = any(_lit_le_nul(alternative, arriere) for alternative in av[1])
+        elif op in (_sre_c.ASSERT, _sre_c.ASSERT_NOT):
+            lit = _lit_le_nul(av[1], av[0] < 0)
+        else:
+            lit = op is not _sre_c.AT
+        if lit:
+            return True
+    return False
+
+
+def _texte_atome(atome: Atome) -> str:
+    if len(atome) == 1:
+        return re.escape(next(iter(atome)))
+    return "[" + "".join(re.escape(c) for c in sorted(atome)) + "]"
+
+
+def _prealable(source: Source) -> tuple[Source, bool] | None:
+    """Le préalable d'un motif (texte, drapeaux) : une expression faite de suites de caractères dont toute
+    correspondance du motif contient l'une, avec les drapeaux du motif ; aucun si le motif n'en exige pas, s'il est
+    déjà cherché vite (`_debut_connu`) ou si le préalable coûterait plus qu'il ne gagne. Avec lui, si le motif ne peut
+    lire le caractère nul du séparateur (`_lit_le_nul` : la fenêtre de `_chercher_parmi`)."""
+    try:
+        arbre = _sre_analyse.parse(*source)
+        drapeaux = arbre.state.flags & (re.IGNORECASE | re.ASCII)
+        noeuds = list(arbre)
+        if _debut_connu(noeuds):
+            return None
+        suites = _meilleures(_suites(noeuds))
+        fenetre = not _lit_le_nul(noeuds)
+    except Exception:  # noqa: BLE001 - analyseur absent ou autre que prévu : pas de raccourci
+        return None
+    if not suites or any(c in "\n\0" for s in suites for atome in s for c in atome):
+        return None
+    # casse ignorée, le module `re` essaie chaque position d'un préalable qui commence par une lettre : au-delà de
+    # quelques suites, c'est plus cher que le motif
+    if drapeaux & re.IGNORECASE and len(suites) > ALTERNATIVES_LENTES and any(
+            c.lower() != c or c.upper() != c for s in suites for c in s[0]):
+        return None
+    # une alternative par premier caractère possible : le module `re` saute d'un premier caractère au suivant
+    return ("|".join(re.escape(c) + "".join(_texte_atome(a) for a in s[1:])
+                     for s in sorted(suites, key=lambda s: [sorted(a) for a in s]) for c in sorted(s[0])), drapeaux), \
+        fenetre
 
 
 def _sources(liste: list[Regle]) -> list[Source | None]:
@@ -508,13 +769,12 @@ class Memoire:
     MAXIMUM = 10_000  # ≈ 3 Mio ; vidée, elle reprend de la mémoire disque les textes communs, sans les chercher
 
     def __init__(self, liste: list[Regle], disque: bool = True) -> None:
-        # motifs compilés au premier texte à chercher (`motifs`, `prealables`) : quand tous les textes des pièces sont
-        # déjà dans la mémoire disque (consultation déjà produite), aucun n'est compilé (≈ 30 expressions, dont les
-        # motifs des renvois qui essaient chaque nom de pièce)
+        # motifs compilés et préalables tirés au premier texte à chercher (`motifs`, `prealables`) : quand tous les
+        # textes des pièces sont déjà dans la mémoire disque (consultation déjà produite), aucun n'est compilé
+        # (≈ 30 expressions, dont les motifs des renvois qui essaient chaque nom de pièce)
         self.sources = _sources(liste)
-        self.sources_prealables = _prealables(liste, self.sources)
         self._motifs: list[re.Pattern[str] | None] | None = None
-        self._prealables: list[re.Pattern[str] | None] | None = None
+        self._prealables: list[tuple[re.Pattern[str], bool] | None] | None = None
         self.lus: dict[str, tuple[tuple[int, list[Correspondance]], ...]] = {}  # texte → (motif, trouvés), non vides
         # ce que les commandes précédentes ont trouvé avec les mêmes motifs (cache disque de l'utilisateur ; fichier
         # relu en entier par chaque commande : 512 Kio au plus, une consultation en garde 190 à 280)
@@ -531,10 +791,17 @@ class Memoire:
         return self._motifs
 
     @property
-    def prealables(self) -> list[re.Pattern[str] | None]:
-        """Le mot exigé par le motif de chaque règle, compilé (PREALABLES), ou aucun."""
+    def prealables(self) -> list[tuple[re.Pattern[str], bool] | None]:
+        """Le préalable du motif de chaque règle, compilé, et sa fenêtre (`_prealable`) ; ou aucun."""
         if self._prealables is None:
-            self._prealables = _compiles(self.sources_prealables)
+            def tirer() -> list[tuple[Source, bool] | None]:
+                return [None if s is None else _prealable(s) for s in self.sources]
+
+            # tirés des motifs en ≈ 10 ms : gardés dans le cache disque sous l'empreinte des motifs, du code de ce
+            # module (celle de la mémoire disque) et de la version de Python (analyseur du module `re`)
+            prealables = tirer() if self.disque is None else cache.objet(
+                PREALABLES, cache.empreinte(self.disque.version, sys.version), tirer)
+            self._prealables = [None if p is None else (re.compile(*p[0]), p[1]) for p in prealables]
         return self._prealables
 
     def lire(self, pieces: dict[str, Piece]) -> None:
@@ -557,7 +824,9 @@ class Memoire:
             nouveaux = a_chercher
             if not nouveaux:
                 return
-        par_motif = [None if m is None else _chercher(m, nouveaux) if p is None else _chercher_parmi(m, p, nouveaux)
+        joint, debuts = SEPARATEUR.join(nouveaux), _debuts(nouveaux)
+        par_motif = [None if m is None else _chercher(m, nouveaux, joint, debuts) if p is None
+                     else _chercher_parmi(m, *p, nouveaux, joint, debuts)
                      for m, p in zip(self.motifs, self.prealables)]
         for i, t in enumerate(nouveaux):
             self.lus[t] = tuple((j, c[i]) for j, c in enumerate(par_motif) if c is not None and c[i])
