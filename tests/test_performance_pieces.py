@@ -501,6 +501,11 @@ def test_motifs_sans_analyseur_cherches_partout(monkeypatch):
     monkeypatch.setattr(relecture._sre_analyse, "parse", casse)
     sans = relecture.Memoire(regles, disque=False)
     assert sans.trouves(pieces) == attendus and sans.prealables == [None] * len(regles)
+    # modules de l'analyseur absents (import impossible dans une autre version de Python) : de même
+    monkeypatch.setattr(relecture, "_sre_analyse", None)
+    monkeypatch.setattr(relecture, "_sre_c", None)
+    sans = relecture.Memoire(regles, disque=False)
+    assert sans.trouves(pieces) == attendus and sans.prealables == [None] * len(regles)
 
 
 def test_motif_au_bord_d_un_texte_cherche_comme_parmi_tous():

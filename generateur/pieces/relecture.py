@@ -519,11 +519,19 @@ Source = tuple[str, int]  # texte d'une expression régulière et drapeaux de sa
 # comme dans le motif (mêmes nœuds, mêmes drapeaux). Le préalable n'est qu'un raccourci : si l'analyseur manque
 # (autre version de Python) ou rend un nœud inconnu, il n'y en a pas, et le motif est cherché partout.
 
+# Rien de ce qui suit ne remplace le module `re` : l'arbre de l'analyseur est seulement lu. S'il change de forme dans
+# une autre version de Python (modules, constantes ou nœuds absents), il n'y a plus de préalable : la relecture reste
+# juste, seulement plus lente.
+_sre_c: Any
+_sre_analyse: Any
 try:  # Python 3.11 et suivants
     from re import _constants as _sre_c, _parser as _sre_analyse
 except ImportError:  # pragma: no cover - Python 3.10
-    import sre_constants as _sre_c  # type: ignore[no-redef]
-    import sre_parse as _sre_analyse  # type: ignore[no-redef]
+    try:
+        import sre_constants as _sre_c  # type: ignore[no-redef]
+        import sre_parse as _sre_analyse  # type: ignore[no-redef]
+    except ImportError:
+        _sre_c = _sre_analyse = None
 
 PREALABLES = "relecture-prealables"  # sous-dossier du cache : préalables tirés des motifs de la relecture
 Atome = frozenset  # les caractères possibles à une position (un seul : un littéral)
@@ -542,8 +550,12 @@ def _atome(op: Any, av: Any) -> Atome | None:
     return None
 
 
-_SANS_LARGEUR = (_sre_c.AT, _sre_c.ASSERT, _sre_c.ASSERT_NOT)  # ne consomment aucun caractère
-_REPETITIONS = (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT, getattr(_sre_c, "POSSESSIVE_REPEAT", _sre_c.MAX_REPEAT))
+try:
+    _SANS_LARGEUR = (_sre_c.AT, _sre_c.ASSERT, _sre_c.ASSERT_NOT)  # ne consomment aucun caractère
+    _REPETITIONS = (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT, getattr(_sre_c, "POSSESSIVE_REPEAT", _sre_c.MAX_REPEAT))
+except AttributeError:  # pragma: no cover - analyseur d'une autre forme : aucun préalable (`_prealable`)
+    _sre_c = _sre_analyse = None
+    _SANS_LARGEUR = _REPETITIONS = ()
 
 
 def _aplatis(noeuds: Any) -> list[tuple[Any, Any]]:
