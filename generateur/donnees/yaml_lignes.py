@@ -77,9 +77,18 @@ class _Lecture:
     doc: Document
     chargeur: Any
     problemes: list[Probleme]
-    limite: int = LIMITE_ALIAS
+    racine: Any = None  # nœud racine : ses nœuds distincts, comptés au premier alias rencontré (voir `limite`)
     vus: set[int] = field(default_factory=set)
     par_alias: int = 0
+    _limite: int | None = None
+
+    @property
+    def limite(self) -> int:
+        """LIMITE_ALIAS, plus le nombre de nœuds écrits dans le fichier : compté une fois, au premier élément construit
+        par le détour d'un alias (un fichier sans alias, presque tous, n'a pas à être parcouru une fois de plus)."""
+        if self._limite is None:
+            self._limite = LIMITE_ALIAS + (_noeuds_distincts(self.racine) if self.racine is not None else 0)
+        return self._limite
 
     def probleme(self, message: str, noeud: yaml.Node, chemin: str) -> None:
         self.problemes.append(Probleme(message, self.doc.fichier, noeud.start_mark.line + 1, chemin or None))
@@ -153,6 +162,7 @@ def _dictionnaire(noeud: yaml.MappingNode, chemin: str, lecture: _Lecture, alias
 
 
 _ENTIER_DECIMAL = re.compile(r"[-+]?[0-9][0-9_]*")
+_TEXTE = "tag:yaml.org,2002:str"
 
 
 def _scalaire(noeud: yaml.ScalarNode, chemin: str, lecture: _Lecture) -> Any:
@@ -171,6 +181,8 @@ def _scalaire(noeud: yaml.ScalarNode, chemin: str, lecture: _Lecture) -> Any:
             return int(chiffres, 10)
         if ":" in texte:
             return texte
+    elif noeud.tag == _TEXTE:  # ce que rend le constructeur de PyYAML pour un texte (construct_yaml_str), sans lui
+        return texte
     elif noeud.tag == "tag:yaml.org,2002:float" and ":" in texte:
         return texte
     elif noeud.tag == "tag:yaml.org,2002:timestamp":
@@ -194,7 +206,7 @@ def lire_texte(texte: str, fichier: Path | str) -> Document:
     try:
         racine = chargeur.get_single_node()
         if racine is not None:
-            lecture = _Lecture(doc, chargeur, problemes, LIMITE_ALIAS + _noeuds_distincts(racine))
+            lecture = _Lecture(doc, chargeur, problemes, racine)
             doc.donnees = _construire(racine, "", lecture)
     except _Trop:
         problemes.append(Probleme(f"trop d'éléments repris par des alias « * » (plus de {lecture.limite}) : écrire "
