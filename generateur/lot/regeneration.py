@@ -69,7 +69,7 @@ from .rapport_changements import (
 from ..droit.expressions import ErreursJinja, modele_clause
 from ..droit.regles import en_json
 from ..pieces import croises, relecture
-from ..pieces.tracabilite import entrees
+from ..pieces.tracabilite import entrees, sources_du_lot
 
 RAPPORTS = "rapports"
 VERROU = ".dce-regeneration.verrou"
@@ -348,7 +348,15 @@ def droit_enregistre(manifeste: dict[str, Any] | None) -> dt.date | None:
 
 @cache.sans_ramasse_miettes()
 def traiter(tache: Tache) -> RapportConsultation:
-    """Régénère une consultation ; n'écrit rien qui ne soit complet. Les erreurs deviennent un rapport en échec."""
+    """Régénère une consultation ; n'écrit rien qui ne soit complet. Les erreurs deviennent un rapport en échec.
+
+    Les empreintes des sources communes aux consultations du lot (questionnaire, modèles Word, dossier de l'acheteur)
+    sont gardées le temps du lot (`tracabilite.sources_du_lot`, sous le dossier de son rapport et l'état du catalogue)."""
+    with sources_du_lot((tache.rapport, tache.etat_catalogue)):
+        return _traiter(tache)
+
+
+def _traiter(tache: Tache) -> RapportConsultation:
     _rafraichir(tache.etat_catalogue)
     consultation, racine = Path(tache.dossier), Path(tache.racine)
     rapport = RapportConsultation(tache.nom, ECHEC)

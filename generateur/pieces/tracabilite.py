@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .. import __version__
 from ..donnees.acheteurs import Acheteur
@@ -88,15 +89,51 @@ def entrees(catalogue: Catalogue, acheteur: Acheteur, fichier_reponses: Path | s
     """
     racine = catalogue.racine
     sections = _sections(catalogue)
-    fichiers = [racine / "questionnaire.yaml", *sorted(catalogue.modeles().glob("*.docx")),
-                *sorted(p for p in acheteur.dossier.rglob("*") if p.is_file())]
     reponses = Path(fichier_reponses)
     return {
         "reponses": (_sha256(octets_reponses) if octets_reponses is not None
                      else _sha256(reponses.read_bytes()) if reponses.is_file() else None),
         "catalogue": sections,
-        "sources": {p.relative_to(racine).as_posix(): _sha256(p.read_bytes()) for p in fichiers if p.is_file()},
+        "sources": _sources(racine, catalogue.modeles(), acheteur.dossier),
     }
+
+
+def _sources_lues(racine: Path, modeles: Path, dossier_acheteur: Path) -> dict[str, str]:
+    fichiers = [racine / "questionnaire.yaml", *sorted(modeles.glob("*.docx")),
+                *sorted(p for p in dossier_acheteur.rglob("*") if p.is_file())]
+    return {p.relative_to(racine).as_posix(): _sha256(p.read_bytes()) for p in fichiers if p.is_file()}
+
+
+# Empreintes des sources (questionnaire, modèles Word, dossier de l'acheteur) gardées le temps d'un lot de
+# régénération (`sources_du_lot`) : les mêmes fichiers pour toutes ses consultations, relus et hachés une fois par
+# processus de calcul et par acheteur au lieu d'une fois par consultation (≈ 170 Kio par consultation). Hors d'un lot
+# (dce generer, serveur), tout est relu à chaque génération : un modèle ou un profil modifié entre deux générations est
+# vu. Dans un lot, un fichier modifié pendant le lot peut être enregistré sous son empreinte d'avant : la régénération
+# suivante le voit modifié et régénère, comme il faut.
+_SOURCES_DU_LOT: dict[Any, Any] = {}
+
+
+@contextmanager
+def sources_du_lot(lot: Any) -> Iterator[None]:
+    """Le temps du bloc, les empreintes des sources sont gardées sous `lot` (identifiant d'un lot et de l'état du
+    catalogue qu'il régénère) : un autre lot repart de rien."""
+    if _SOURCES_DU_LOT.get("lot") != lot:
+        _SOURCES_DU_LOT.clear()
+        _SOURCES_DU_LOT["lot"] = lot
+    avant, _SOURCES_DU_LOT["actif"] = _SOURCES_DU_LOT.get("actif", False), True
+    try:
+        yield
+    finally:
+        _SOURCES_DU_LOT["actif"] = avant
+
+
+def _sources(racine: Path, modeles: Path, dossier_acheteur: Path) -> dict[str, str]:
+    if not _SOURCES_DU_LOT.get("actif"):
+        return _sources_lues(racine, modeles, dossier_acheteur)
+    cle = (racine, modeles, dossier_acheteur)
+    if cle not in _SOURCES_DU_LOT:
+        _SOURCES_DU_LOT[cle] = _sources_lues(racine, modeles, dossier_acheteur)
+    return dict(_SOURCES_DU_LOT[cle])
 
 
 # Empreintes des sections du catalogue, calculées une fois par catalogue chargé (les mêmes pour toutes les
