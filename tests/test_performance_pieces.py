@@ -522,11 +522,12 @@ def test_motif_au_bord_d_un_texte_cherche_comme_parmi_tous():
         assert relecture._chercher_parmi(motif, re.compile(*prealable), fenetre, textes) == attendues
 
 
-def test_csv_de_l_annexe_ecrit_comme_le_module_csv():
+def test_csv_de_l_annexe_ecrit_comme_le_module_csv(monkeypatch):
     """Le CSV de l'annexe, écrit sans le module csv (`annexe._EcrivainCsv`), a les octets qu'écrit csv.DictWriter
     (« ; », fins de ligne CRLF, guillemets minimaux et doublés, None vide, autres valeurs par str), cellules qui
     commencent comme une formule précédées d'une apostrophe ; une colonne inconnue reste une erreur."""
     import csv
+    import inspect
     import io
     import random
 
@@ -537,6 +538,11 @@ def test_csv_de_l_annexe_ecrit_comme_le_module_csv():
             formule = ("=", "+", "-", "@", "\t", "\r")
             return super().writerow({c: "'" + v if isinstance(v, str) and v[:1] in formule else v
                                      for c, v in ligne.items()})
+
+    def reference_seule(ligne):
+        tampon = io.StringIO()
+        Reference(tampon, annexe.COLONNES_CSV, delimiter=";", lineterminator="\r\n").writerow(ligne)
+        return tampon.getvalue()
 
     alea = random.Random(22)
     caracteres = list(";\"'\r\n\t =+-@,.a é«»\u00a0\u2028\x00\x1fZ")
@@ -559,6 +565,15 @@ def test_csv_de_l_annexe_ecrit_comme_le_module_csv():
     assert "".join(ecrivain.lignes) == tampon.getvalue()
     with pytest.raises(ValueError, match="colonnes inconnues"):
         ecrivain.writerow({"inconnue": "x"})
+    # lignes écrites par colonnes nommées (`_ligne`, celles de csv_annexe), cellules déjà gardées ou non, mémoire
+    # des cellules vidée en cours de route : mêmes octets
+    assert tuple(inspect.signature(annexe._ligne).parameters) == annexe.COLONNES_CSV
+    for au_plus in (annexe.CELLULES_AU_PLUS, 7):
+        monkeypatch.setattr(annexe, "CELLULES_AU_PLUS", au_plus)
+        for _ in range(2):
+            assert annexe._ENTETE + "".join(annexe._ligne(**ligne) for ligne in lignes) == tampon.getvalue()
+    assert annexe._ligne(detail=["liste"], version=True, article=1) == reference_seule(
+        {"detail": ["liste"], "version": True, "article": 1})
 
 
 def test_regles_de_relecture_verifiees_une_fois_memes_regles(tmp_path, monkeypatch):

@@ -427,50 +427,50 @@ def _cellule_preuves(preuves: list[dict[str, str]]) -> list[Segment]:
 
 def csv_annexe(contenu: dict[str, Any]) -> bytes:
     """Même contenu à plat (séparateur « ; », UTF-8 avec BOM pour les tableurs)."""
-    ecrivain = _EcrivainCsv()
+    lignes = [_ENTETE]
     for cle, valeur in contenu["consultation"].items():
-        ecrivain.writerow({"rubrique": "consultation", "identifiant": cle, "resultat": _texte(valeur)})
+        lignes.append(_ligne(rubrique="consultation", identifiant=cle, resultat=_texte(valeur)))
     for l in contenu["lots"]:
-        ecrivain.writerow({"rubrique": "lot", "identifiant": l["numero"], "libelle": l["intitule"],
-                           "resultat": _texte(l["montant_estime_ht"]),
-                           "detail": f"avance PME {l['avance_taux_pme']} % / autres {l['avance_taux_non_pme']} %, "
-                                     f"heures d'insertion {l['heures_insertion']}"})
+        lignes.append(_ligne(rubrique="lot", identifiant=l["numero"], libelle=l["intitule"],
+                             resultat=_texte(l["montant_estime_ht"]),
+                             detail=f"avance PME {l['avance_taux_pme']} % / autres {l['avance_taux_non_pme']} %, "
+                                    f"heures d'insertion {l['heures_insertion']}"))
     for c in contenu["controles"]:
-        ecrivain.writerow({"rubrique": "controle", "identifiant": c["id"], "libelle": c["libelle"],
-                           "resultat": c["verdict_libelle"], "references": " ; ".join(c["articles"]),
-                           "detail": c["constat"], "preuve": " ; ".join(texte_preuve(p) for p in c["preuves"])})
+        lignes.append(_ligne(rubrique="controle", identifiant=c["id"], libelle=c["libelle"],
+                             resultat=c["verdict_libelle"], references=" ; ".join(c["articles"]),
+                             detail=c["constat"], preuve=" ; ".join(texte_preuve(p) for p in c["preuves"])))
     for d in contenu["relecture"]:
-        ecrivain.writerow({"rubrique": "relecture", "identifiant": d["regle"], "libelle": d["libelle"],
-                           "resultat": "bloquant" if d["bloquant"] else "à vérifier", "document": d["piece"],
-                           "article": d["article"], "detail": d["extrait"] + (f" ({d['detail']})" if d["detail"] else "")})
+        lignes.append(_ligne(rubrique="relecture", identifiant=d["regle"], libelle=d["libelle"],
+                             resultat="bloquant" if d["bloquant"] else "à vérifier", document=d["piece"],
+                             article=d["article"], detail=d["extrait"] + (f" ({d['detail']})" if d["detail"] else "")))
     for c in contenu["clauses_a_valider"]:
-        ecrivain.writerow({"rubrique": "clause_a_valider", "identifiant": c["clause"], "libelle": c["titre"],
-                           "resultat": STATUTS_JURIDIQUES.get(c["statut_juridique"], c["statut_juridique"]),
-                           "document": c["document"], "article": c["article"], "clause": c["clause"],
-                           "version": c["version"], "detail": c["note"]})
+        lignes.append(_ligne(rubrique="clause_a_valider", identifiant=c["clause"], libelle=c["titre"],
+                             resultat=STATUTS_JURIDIQUES.get(c["statut_juridique"], c["statut_juridique"]),
+                             document=c["document"], article=c["article"], clause=c["clause"],
+                             version=c["version"], detail=c["note"]))
     ecrites: dict[int, str] = {}  # valeurs lues d'une clause (objet) → leur JSON : une clause a souvent plusieurs liens
     for cle, rubrique in RUBRIQUES_CSV.items():
         for a in contenu[cle]:
             lues = a["reponses_lues"]
             if id(lues) not in ecrites:  # `contenu` garde chaque objet vivant : son identifiant ne resservira pas
                 ecrites[id(lues)] = json.dumps(lues, ensure_ascii=False)
-            ecrivain.writerow({"rubrique": rubrique, "identifiant": a["action"], "libelle": a["titre"],
-                               "resultat": f"{a['niveau_libelle']} ; axe {a['axe']['numero']}, chantier "
-                                           f"{a['chantier']['numero']}",
-                               "document": a["document"], "article": a["article"], "clause": a["clause"],
-                               "version": a["version"], "references": " ; ".join(a["references"]), "regle": a["regle"],
-                               "detail": ecrites[id(lues)]})
+            lignes.append(_ligne(rubrique=rubrique, identifiant=a["action"], libelle=a["titre"],
+                                 resultat=f"{a['niveau_libelle']} ; axe {a['axe']['numero']}, chantier "
+                                          f"{a['chantier']['numero']}",
+                                 document=a["document"], article=a["article"], clause=a["clause"],
+                                 version=a["version"], references=" ; ".join(a["references"]), regle=a["regle"],
+                                 detail=ecrites[id(lues)]))
     for champ, valeurs in (("considerationsSociales", contenu["decp"]["considerationsSociales"]["considerationSociale"]),
                            ("considerationsEnvironnementales",
                             contenu["decp"]["considerationsEnvironnementales"]["considerationEnvironnementale"])):
         for v in valeurs:
-            ecrivain.writerow({"rubrique": "decp", "identifiant": champ, "resultat": v,
-                               "detail": " ; ".join(contenu["decp_origines"].get(v, []))})
+            lignes.append(_ligne(rubrique="decp", identifiant=champ, resultat=v,
+                                 detail=" ; ".join(contenu["decp_origines"].get(v, []))))
     for d in contenu["derogations"]:
-        ecrivain.writerow({"rubrique": "derogation", "identifiant": d["article_ccag"], "libelle": d["objet"],
-                           "resultat": "récapitulée" if d["recapitulee"] else "non récapitulée", "document": "CCAP",
-                           "article": d["article_ccap"], "clause": d["clause"]})
-    return ("\ufeff" + "".join(ecrivain.lignes)).encode("utf-8")
+        lignes.append(_ligne(rubrique="derogation", identifiant=d["article_ccag"], libelle=d["objet"],
+                             resultat="récapitulée" if d["recapitulee"] else "non récapitulée", document="CCAP",
+                             article=d["article_ccap"], clause=d["clause"]))
+    return ("\ufeff" + "".join(lignes)).encode("utf-8")
 
 
 class _EcrivainCsv:
@@ -489,25 +489,61 @@ class _EcrivainCsv:
 
     def writerow(self, ligne: dict[str, Any]) -> None:
         # une colonne inconnue est une erreur, comme pour DictWriter
-        if ligne.keys() - _COLONNES:
+        if not _COLONNES.issuperset(ligne):
             raise ValueError(f"colonnes inconnues : {sorted(ligne.keys() - _COLONNES)}")
-        cellules = []
-        for valeur in map(ligne.get, COLONNES_CSV, _VIDES):
-            if isinstance(valeur, str):
-                if valeur[:1] in _FORMULE:
-                    valeur = "'" + valeur
-            else:
-                valeur = "" if valeur is None else str(valeur)
-            if _A_CITER.search(valeur) is not None:
-                valeur = '"' + valeur.replace('"', '""') + '"'
-            cellules.append(valeur)
-        self.lignes.append(";".join(cellules) + "\r\n")
+        self.lignes.append(_ecrire(tuple(map(ligne.get, COLONNES_CSV, _VIDES))))
+
+
+def _ligne(rubrique: Any = "", identifiant: Any = "", libelle: Any = "", resultat: Any = "", document: Any = "",
+           article: Any = "", clause: Any = "", version: Any = "", references: Any = "", regle: Any = "",
+           detail: Any = "", preuve: Any = "") -> str:
+    """Une ligne du CSV de l'annexe, ses colonnes nommées (COLONNES_CSV, dans cet ordre ; absente : vide), écrite
+    comme `_EcrivainCsv.writerow` l'écrit d'un dictionnaire, sans dictionnaire."""
+    return _ecrire((rubrique, identifiant, libelle, resultat, document, article, clause, version, references, regle,
+                    detail, preuve))
+
+
+def _ecrire(valeurs: tuple[Any, ...]) -> str:
+    try:  # chaque texte déjà écrit : sa cellule gardée (la plupart reviennent d'une consultation à l'autre)
+        cellules = [_CELLULES[v] for v in valeurs]
+    except (KeyError, TypeError):  # texte nouveau, ou autre valeur
+        cellules = [_cellule(v) for v in valeurs]
+    return ";".join(cellules) + "\r\n"
+
+
+def _cellule(valeur: Any) -> str:
+    """Une cellule du CSV écrite comme l'écrit csv.DictWriter (voir `_EcrivainCsv`) ; un texte court est gardé
+    (`_CELLULES`), sous lui-même : une clé d'un autre type (nombre, booléen) ne peut pas égaler un texte."""
+    if type(valeur) is str:
+        cellule = _CELLULES.get(valeur)
+        if cellule is not None:
+            return cellule
+        texte = valeur
+        if texte[:1] in _FORMULE:
+            texte = "'" + texte
+    else:
+        texte = "" if valeur is None else str(valeur)
+    if _A_CITER.search(texte) is not None:
+        texte = '"' + texte.replace('"', '""') + '"'
+    if type(valeur) is str and len(valeur) <= CELLULE_GARDEE_AU_PLUS:
+        if len(_CELLULES) >= CELLULES_AU_PLUS:
+            _CELLULES.clear()
+            _CELLULES[""] = ""
+        _CELLULES[valeur] = texte
+    return texte
 
 
 _COLONNES = frozenset(COLONNES_CSV)
 _FORMULE = ("=", "+", "-", "@", "\t", "\r")
 _VIDES = ("",) * len(COLONNES_CSV)  # valeur d'une colonne absente de la ligne (restval de DictWriter)
 _A_CITER = re.compile('[;"\r\n]')  # ce qui fait mettre une cellule entre guillemets (csv.QUOTE_MINIMAL)
+# Cellules des textes déjà écrits (texte → cellule) : noms des rubriques, libellés et verdicts des contrôles, titres des
+# actions et des clauses, pièces… reviennent d'une ligne et d'une consultation à l'autre. Seuls les textes courts sont
+# gardés ; vidée au-delà de CELLULES_AU_PLUS textes.
+CELLULES_AU_PLUS = 4096
+CELLULE_GARDEE_AU_PLUS = 300
+_CELLULES: dict[str, str] = {"": ""}
+_ENTETE = _ecrire(COLONNES_CSV)
 
 
 def _texte(valeur: Any) -> str:
