@@ -473,32 +473,17 @@ def csv_annexe(contenu: dict[str, Any]) -> bytes:
     return ("\ufeff" + "".join(lignes)).encode("utf-8")
 
 
-class _EcrivainCsv:
-    """Les lignes du CSV de l'annexe (colonnes COLONNES_CSV, en-tête compris), écrites comme les écrit
-    `csv.DictWriter(..., delimiter=";", lineterminator="\r\n")` (guillemets seulement autour d'une cellule qui
-    contient « ; », un guillemet, un retour chariot ou un saut de ligne, guillemets doublés ; None : cellule vide ;
-    autre valeur : str), sans passer par le module csv (son écrivain, caractère par caractère, faisait le plus gros
-    du temps de l'annexe CSV ; mêmes octets, vérifié par les tests).
-
-    Une cellule qui commence par = + - @ (ou une tabulation, un retour chariot) serait une formule pour un
-    tableur : elle est précédée d'une apostrophe, qui la garde en texte (recommandation OWASP « CSV injection »)."""
-
-    def __init__(self) -> None:
-        self.lignes: list[str] = []
-        self.writerow(dict(zip(COLONNES_CSV, COLONNES_CSV)))
-
-    def writerow(self, ligne: dict[str, Any]) -> None:
-        # une colonne inconnue est une erreur, comme pour DictWriter
-        if not _COLONNES.issuperset(ligne):
-            raise ValueError(f"colonnes inconnues : {sorted(ligne.keys() - _COLONNES)}")
-        self.lignes.append(_ecrire(tuple(map(ligne.get, COLONNES_CSV, _VIDES))))
-
-
 def _ligne(rubrique: Any = "", identifiant: Any = "", libelle: Any = "", resultat: Any = "", document: Any = "",
            article: Any = "", clause: Any = "", version: Any = "", references: Any = "", regle: Any = "",
            detail: Any = "", preuve: Any = "") -> str:
-    """Une ligne du CSV de l'annexe, ses colonnes nommées (COLONNES_CSV, dans cet ordre ; absente : vide), écrite
-    comme `_EcrivainCsv.writerow` l'écrit d'un dictionnaire, sans dictionnaire."""
+    """Une ligne du CSV de l'annexe, ses colonnes nommées (COLONNES_CSV, dans cet ordre ; absente : vide ; inconnue :
+    erreur), écrite comme l'écrit `csv.DictWriter(..., delimiter=";", lineterminator="\r\n")` (guillemets seulement
+    autour d'une cellule qui contient « ; », un guillemet, un retour chariot ou un saut de ligne, guillemets doublés ;
+    None : cellule vide ; autre valeur : str), sans passer par le module csv (son écrivain, caractère par caractère,
+    faisait le plus gros du temps de l'annexe CSV ; mêmes octets, vérifié par les tests).
+
+    Une cellule qui commence par = + - @ (ou une tabulation, un retour chariot) serait une formule pour un tableur :
+    elle est précédée d'une apostrophe, qui la garde en texte (recommandation OWASP « CSV injection »)."""
     return _ecrire((rubrique, identifiant, libelle, resultat, document, article, clause, version, references, regle,
                     detail, preuve))
 
@@ -512,7 +497,7 @@ def _ecrire(valeurs: tuple[Any, ...]) -> str:
 
 
 def _cellule(valeur: Any) -> str:
-    """Une cellule du CSV écrite comme l'écrit csv.DictWriter (voir `_EcrivainCsv`) ; un texte court est gardé
+    """Une cellule du CSV écrite comme l'écrit csv.DictWriter (voir `_ligne`) ; un texte court est gardé
     (`_CELLULES`), sous lui-même : une clé d'un autre type (nombre, booléen) ne peut pas égaler un texte."""
     if type(valeur) is str:
         cellule = _CELLULES.get(valeur)
@@ -533,9 +518,7 @@ def _cellule(valeur: Any) -> str:
     return texte
 
 
-_COLONNES = frozenset(COLONNES_CSV)
 _FORMULE = ("=", "+", "-", "@", "\t", "\r")
-_VIDES = ("",) * len(COLONNES_CSV)  # valeur d'une colonne absente de la ligne (restval de DictWriter)
 _A_CITER = re.compile('[;"\r\n]')  # ce qui fait mettre une cellule entre guillemets (csv.QUOTE_MINIMAL)
 # Cellules des textes déjà écrits (texte → cellule) : noms des rubriques, libellés et verdicts des contrôles, titres des
 # actions et des clauses, pièces… reviennent d'une ligne et d'une consultation à l'autre. Seuls les textes courts sont
