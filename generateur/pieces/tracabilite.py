@@ -110,25 +110,28 @@ def _sources_lues(racine: Path, modeles: Path, dossier_acheteur: Path) -> dict[s
 # (dce generer, serveur), tout est relu à chaque génération : un modèle ou un profil modifié entre deux générations est
 # vu. Dans un lot, un fichier modifié pendant le lot peut être enregistré sous son empreinte d'avant : la régénération
 # suivante le voit modifié et régénère, comme il faut.
-_SOURCES_DU_LOT: dict[Any, Any] = {}
+_SOURCES_DU_LOT: dict[tuple[Path, Path, Path], dict[str, str]] = {}  # (racine, modèles, acheteur) → empreintes
+_LOT: Any = None  # identifiant du lot dont elles sont les empreintes
+_DANS_UN_LOT = False  # bloc `sources_du_lot` en cours
 
 
 @contextmanager
 def sources_du_lot(lot: Any) -> Iterator[None]:
     """Le temps du bloc, les empreintes des sources sont gardées sous `lot` (identifiant d'un lot et de l'état du
     catalogue qu'il régénère) : un autre lot repart de rien."""
-    if _SOURCES_DU_LOT.get("lot") != lot:
+    global _LOT, _DANS_UN_LOT
+    if _LOT != lot:
         _SOURCES_DU_LOT.clear()
-        _SOURCES_DU_LOT["lot"] = lot
-    avant, _SOURCES_DU_LOT["actif"] = _SOURCES_DU_LOT.get("actif", False), True
+        _LOT = lot
+    avant, _DANS_UN_LOT = _DANS_UN_LOT, True
     try:
         yield
     finally:
-        _SOURCES_DU_LOT["actif"] = avant
+        _DANS_UN_LOT = avant
 
 
 def _sources(racine: Path, modeles: Path, dossier_acheteur: Path) -> dict[str, str]:
-    if not _SOURCES_DU_LOT.get("actif"):
+    if not _DANS_UN_LOT:
         return _sources_lues(racine, modeles, dossier_acheteur)
     cle = (racine, modeles, dossier_acheteur)
     if cle not in _SOURCES_DU_LOT:
