@@ -697,6 +697,60 @@ def test_processus_locaux_consultations_soumises_par_fenetre(lot, monkeypatch):
                                                                     for r in attendu.consultations]
 
 
+def _noter_processus(monkeypatch, journal: Path, perdue: str | None = None) -> None:
+    """Chaque consultation calculée note son processus dans `journal` ; celle nommée `perdue` tue le sien. Les
+    processus de calcul naissent par fork du processus des tests : ils ont ce `traiter`."""
+    traiter = regeneration.traiter
+
+    def noter(tache):
+        if tache.nom == perdue:
+            os._exit(1)  # processus de calcul perdu (tué, mémoire épuisée…)
+        with journal.open("a") as f:
+            f.write(f"{tache.nom} {os.getpid()}\n")
+        return traiter(tache)
+
+    monkeypatch.setattr(regeneration, "traiter", noter)
+
+
+def test_rapports_du_lot_gardes_hors_memoire_puis_relus():
+    """Les rapports des consultations terminées passent par un fichier temporaire anonyme (`_Terminees`) le temps du
+    lot : relus tels quels, dans l'ordre d'arrivée, y compris ceux d'un processus perdu ; le fichier est fermé ensuite
+    (anonyme, il disparaît avec lui)."""
+    from generateur.lot.rapport_changements import ChangementClause
+
+    terminees = regeneration._Terminees()
+    premiers = [regeneration.RapportConsultation("b", MODIFIEE, reference="2027-01", nouvelle_version="002",
+                                                 documents=["CCAP.docx"], causes=["clause « objet » modifiée"],
+                                                 fiche={"reference": "2027-01", "lots": [1, 2]},
+                                                 clauses=[ChangementClause("ccap-objet", "CCAP", "modifiée", "Objet", 3,
+                                                                           4, "1.1", "1.1", "clause modifiée")]),
+                regeneration.RapportConsultation("a", A_JOUR, version_precedente="003")]
+    terminees.ajouter(premiers)
+    terminees.ajouter([regeneration.RapportConsultation("c", ECHEC, erreur="processus de calcul perdu (…)")])
+    relus = terminees.relire()
+    assert relus == [*premiers, regeneration.RapportConsultation("c", ECHEC, erreur="processus de calcul perdu (…)")]
+    assert relus[0] is not premiers[0] and relus[0].clauses[0].titre == "Objet" and terminees._fichier.closed
+
+
+def test_processus_de_calcul_perdu_le_lot_continue(lot, monkeypatch, tmp_path):
+    """Un processus de calcul perdu en cours de lot (tué, mémoire épuisée) : la consultation qu'il calculait est en
+    échec, avec la cause ; les suivantes sont calculées par des processus neufs et le lot va à son terme."""
+    dossier, racine = lot
+    remplacer(racine, *PLASTIQUE)
+    journal = tmp_path / "processus.txt"
+    perdue = TOUTES[1]
+    _noter_processus(monkeypatch, journal, perdue)
+    monkeypatch.setattr(regeneration, "FENETRE_PAR_PROCESSUS", 1)  # une consultation en cours à la fois
+    bilan = regeneration.regenerer(dossier, racine, jobs=1)
+    statuts = {r.dossier: r for r in bilan.consultations}
+    assert statuts[perdue].statut == ECHEC and "processus de calcul perdu" in statuts[perdue].erreur
+    assert all(r.statut != ECHEC for nom, r in statuts.items() if nom != perdue)
+    calculs = dict(ligne.split() for ligne in journal.read_text().splitlines())
+    assert sorted(calculs) == [n for n in TOUTES if n != perdue]
+    assert calculs[TOUTES[0]] != calculs[TOUTES[2]]  # après la perte, un processus neuf
+    assert version(dossier / TOUTES[2]).name == "002" and version(dossier / perdue).name == "001"
+
+
 def test_processus_de_calcul_rend_les_pages_libres_du_tas():
     """Dans un processus de calcul du lot sous Linux (glibc), `malloc_trim` est appelé après chaque consultation ;
     ailleurs (processus principal, Dask), jamais."""

@@ -22,10 +22,12 @@ visibles des machines de calcul).
 
 from __future__ import annotations
 
+import codecs
 import ctypes
 import datetime as dt
 import hashlib
 import os
+import pickle
 import shutil
 import signal
 import sys
@@ -33,6 +35,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from itertools import islice
@@ -43,7 +46,7 @@ from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from .. import __version__
-from ..donnees import acheteurs, cache, catalogue, questionnaire
+from ..donnees import acheteurs, cache, catalogue, questionnaire, yaml_lignes
 from . import index, redline
 from .index import POINTEUR, REPONSES, VERSIONS, version_courante
 from ..donnees.fichiers import barriere, dossier_temporaire, ecrire_atomique, erreur_systeme, fsync_dossier
@@ -66,9 +69,10 @@ from .rapport_changements import (
     lire_manifeste,
     manifeste_produit,
 )
-from ..droit.expressions import ErreursJinja, modele_clause
+from ..droit import suggestions
+from ..droit.expressions import ErreursJinja, compiler, modele_clause
 from ..droit.regles import en_json
-from ..pieces import croises, relecture
+from ..pieces import croises, markdown_, relecture
 from ..pieces.tracabilite import entrees, sources_du_lot
 
 RAPPORTS = "rapports"
@@ -438,10 +442,11 @@ def _traiter(tache: Tache) -> RapportConsultation:
 # -- le lot -------------------------------------------------------------------------------------------
 
 def chauffer(racine: Path) -> None:
-    """Avant de créer les processus de calcul : charge le catalogue, le questionnaire et les règles de relecture,
-    compile chaque clause, lit les mémoires du cache disque (Markdown converti, relecture…). Les processus de calcul
-    (fork) en héritent au lieu de le refaire chacun ; sans fork (Windows, macOS), chacun le fait à sa première
-    consultation. Une erreur du catalogue sera dite par consultation."""
+    """Avant de créer les processus de calcul : charge le catalogue, le questionnaire, ses suggestions, les profils
+    d'acheteurs et les règles de relecture, compile chaque clause, sa condition et les motifs de la relecture, lit les
+    mémoires du cache disque (Markdown converti, relecture…), importe ce que le calcul d'une consultation importe à la
+    demande. Les processus de calcul (fork) en héritent au lieu de le refaire chacun, ceux qui en remplacent un perdu
+    aussi (`ProcessusLocaux`) ; sans fork (Windows, macOS), chacun le fait à sa première consultation. Une erreur du catalogue sera dite par consultation."""
     try:
         cat = catalogue.charger(racine)
         questionnaire.charger(racine / "questionnaire.yaml")
@@ -450,9 +455,24 @@ def chauffer(racine: Path) -> None:
         for versions in cat.clauses.values():
             for clause in versions:
                 modele_clause(clause)
+                compiler(clause.condition)
+        relecture.preparer(cat)
+        suggestions.charger(racine / "questionnaire.yaml")
     except (ErreurDCE, *ErreursJinja):
         pass
+    profils = sorted(p.parent.name for p in (racine / "acheteurs").glob("*/acheteur.yaml"))
+    for identifiant in profils[:16]:  # profils d'acheteurs gardés en mémoire (`acheteurs.charger`) : 16 au plus
+        try:
+            acheteurs.charger(racine, identifiant)
+        except ErreurDCE:
+            pass
     cache.charger_memoires()
+    # ce que la première consultation d'un processus de calcul ferait sinon : modules importés à la demande (pièces
+    # de l'offre, PyYAML, bibliothèque Markdown et son convertisseur), décodage des noms de fichiers des anciens .docx
+    from ..pieces import acte_engagement, bordereau, memoire  # noqa: F401
+    yaml_lignes.preparer()
+    markdown_.preparer()
+    codecs.lookup("cp437")
 
 
 # Réglages de Dask distributed conseillés pour un lot : à donner à `dask.config.set` avant de créer un LocalCluster
@@ -478,6 +498,46 @@ REGLAGES_DASK = {
 FENETRE_PAR_PROCESSUS = 4  # consultations soumises d'avance par processus de calcul local (voir `regenerer`)
 GROUPE_MAX = 16  # consultations par tâche au plus, sur un exécuteur fourni (Dask)
 GROUPES_MIN = 64  # tâches au moins, tant que le lot le permet : la charge reste répartie
+
+
+class ProcessusLocaux(Executor):
+    """Les processus de calcul locaux d'un lot (fork du processus principal chauffé, `chauffer`), remplacés par des
+    neufs quand l'un d'eux est perdu (tué, mémoire épuisée…).
+
+    Un `ProcessPoolExecutor` dont un processus meurt est « cassé » : les consultations qu'il calculait sont en échec
+    (le bilan dit pourquoi, voir `regenerer`), et il refuse toute soumission suivante, ce qui arrêtait le lot entier.
+    Ici, la soumission suivante attend la fin de ce qui restait soumis, arrête ce jeu de processus et en crée un neuf :
+    le reste du lot est calculé. Les processus ne sont créés que dans le fil principal, quand aucun autre processus de
+    calcul ne tourne plus."""
+
+    def __init__(self, travailleurs: int) -> None:
+        self.travailleurs = travailleurs
+        self.remplacements = 0  # jeux de processus remplacés après une perte
+        self._pool: ProcessPoolExecutor | None = None
+        self._soumises: list[Future] = []
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future:
+        try:
+            future = self._processus().submit(fn, *args, **kwargs)
+        except BrokenProcessPool:
+            wait(self._soumises)
+            self.shutdown(wait=True)
+            self._pool, self._soumises = None, []
+            self.remplacements += 1
+            future = self._processus().submit(fn, *args, **kwargs)
+        self._soumises = [f for f in self._soumises if not f.done()]
+        self._soumises.append(future)
+        return future
+
+    def _processus(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.travailleurs, initializer=_mourir_avec,
+                                             initargs=(os.getpid(),))
+        return self._pool
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 def groupes(taches: list[Tache], locaux: bool) -> list[list[Tache]]:
@@ -542,6 +602,33 @@ def barre(total: int, progression: bool | None) -> tqdm:
                            "[{elapsed} écoulé, {remaining} restant, {rate_fmt}]")
 
 
+class _Terminees:
+    """Les rapports des consultations terminées, le temps du lot : écrits (pickle) dans un fichier temporaire anonyme,
+    que le système efface même après un arrêt brutal, au lieu d'être gardés par le processus principal pendant que les
+    processus de calcul tournent (3 000 consultations : ≈ 20 Mio de rapports). Relus pour la synthèse, une fois les
+    processus de calcul arrêtés."""
+
+    def __init__(self) -> None:
+        self._fichier = tempfile.TemporaryFile(prefix="dce-rapports-")
+
+    def ajouter(self, rapports: list[RapportConsultation]) -> None:
+        for rapport in rapports:
+            pickle.dump(rapport, self._fichier, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def relire(self) -> list[RapportConsultation]:
+        rapports = []
+        with self._fichier as fichier:
+            fichier.seek(0)
+            while True:
+                try:
+                    rapports.append(pickle.load(fichier))
+                except EOFError:
+                    return rapports
+
+    def fermer(self) -> None:
+        self._fichier.close()
+
+
 def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None = None,
               executeur: Executor | None = None, simulation: bool = False, seulement_impactees: bool = False,
               progression: bool | None = False, garder_textes: bool = False) -> Bilan:
@@ -576,12 +663,11 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
         if executeur is None:
             chauffer(racine)
             travailleurs = min(jobs or os.cpu_count() or 1, len(taches))
-            executeur = ProcessPoolExecutor(max_workers=travailleurs, initializer=_mourir_avec,
-                                            initargs=(os.getpid(),))
+            executeur = ProcessusLocaux(travailleurs)
             # processus locaux : au plus FENETRE_PAR_PROCESSUS consultations soumises et pas encore terminées par
             # processus (des milliers de futures et de tâches d'avance faisaient croître la mémoire avec le lot)
             fenetre = FENETRE_PAR_PROCESSUS * travailleurs
-        rapports: list[RapportConsultation] = []
+        terminees = _Terminees()
         futures: dict[Future, list[Tache]] = {}
         try:
             with barre(len(taches), progression) as b:
@@ -593,19 +679,20 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
                     for future in wait(futures, return_when=FIRST_COMPLETED).done:
                         groupe = futures.pop(future)  # terminée : ni elle ni son résultat ne restent (mémoire plate)
                         try:
-                            rapports.extend(future.result())
+                            terminees.ajouter(future.result())
                         except Exception as exc:  # noqa: BLE001 - processus de calcul perdu : ses consultations sont en échec
                             perte = f"processus de calcul perdu ({type(exc).__name__} : {exc})"
-                            rapports.extend(RapportConsultation(t.nom, ECHEC, erreur=perte) for t in groupe)
+                            terminees.ajouter([RapportConsultation(t.nom, ECHEC, erreur=perte) for t in groupe])
                         b.update(len(groupe))
         except BaseException:
             for future in futures:
                 future.cancel()
+            terminees.fermer()
             raise
         finally:
             if proprietaire:
                 executeur.shutdown(wait=True, cancel_futures=True)
-        rapports.sort(key=lambda r: r.dossier)
+        rapports = sorted(terminees.relire(), key=lambda r: r.dossier)
         index.enregistrer(dossier, {r.dossier: r.fiche for r in rapports if r.fiche is not None})
         modele = racine / "modeles" / "dce.docx"  # modèle commun du catalogue, sans le recharger
         fichiers = ecrire_synthese(rapports, sortie, dossier, modele, simulation, moment, _acheteur_unique(rapports, racine))
