@@ -697,13 +697,16 @@ def test_processus_locaux_consultations_soumises_par_fenetre(lot, monkeypatch):
                                                                     for r in attendu.consultations]
 
 
-def _noter_processus(monkeypatch, journal: Path, perdue: str | None = None) -> None:
-    """Chaque consultation calculée note son processus dans `journal` ; celle nommée `perdue` tue le sien. Les
-    processus de calcul naissent par fork du processus des tests : ils ont ce `traiter`."""
+def _noter_processus(monkeypatch, journal: Path, perdue: str | None = None, une_fois: bool = False) -> None:
+    """Chaque consultation calculée note son processus dans `journal` ; celle nommée `perdue` tue le sien (la
+    première fois seulement si `une_fois`). Les processus de calcul naissent par fork du processus des tests : ils ont
+    ce `traiter`."""
     traiter = regeneration.traiter
+    deja = journal.with_suffix(".tue")
 
     def noter(tache):
-        if tache.nom == perdue:
+        if tache.nom == perdue and not (une_fois and deja.exists()):
+            deja.touch()
             os._exit(1)  # processus de calcul perdu (tué, mémoire épuisée…)
         with journal.open("a") as f:
             f.write(f"{tache.nom} {os.getpid()}\n")
@@ -732,9 +735,27 @@ def test_rapports_du_lot_gardes_hors_memoire_puis_relus():
     assert relus[0] is not premiers[0] and relus[0].clauses[0].titre == "Objet" and terminees._fichier.closed
 
 
+def test_processus_de_calcul_perdu_une_fois_ses_consultations_reprises(lot, monkeypatch, tmp_path):
+    """Un processus de calcul perdu une fois (tué pendant une consultation) : toutes les consultations qu'il avait
+    reçues sont soumises de nouveau à des processus neufs ; aucune n'est en échec, chacune a sa nouvelle version."""
+    dossier, racine = lot
+    remplacer(racine, *PLASTIQUE)
+    journal = tmp_path / "processus.txt"
+    perdue = "restauration-lycees"  # concernée par la clause modifiée : une version 002
+    _noter_processus(monkeypatch, journal, perdue, une_fois=True)
+    bilan = regeneration.regenerer(dossier, racine, jobs=2)
+    plastique = {"nettoyage-hotel-region", "restauration-lycees"}
+    assert [(r.dossier, r.statut) for r in bilan.consultations] == [
+        (n, MODIFIEE if n in plastique else A_JOUR) for n in TOUTES]
+    calculs = [ligne.split() for ligne in journal.read_text().splitlines()]
+    assert [n for n, _ in calculs].count(perdue) == 1  # tuée avant de noter, puis calculée par un processus neuf
+    assert version(dossier / perdue).name == "002"
+    assert verifier_entiere(dossier / perdue) == "002"
+
+
 def test_processus_de_calcul_perdu_le_lot_continue(lot, monkeypatch, tmp_path):
-    """Un processus de calcul perdu en cours de lot (tué, mémoire épuisée) : la consultation qu'il calculait est en
-    échec, avec la cause ; les suivantes sont calculées par des processus neufs et le lot va à son terme."""
+    """Un processus de calcul perdu deux fois sur la même consultation (tué, mémoire épuisée) : elle est en échec, avec
+    la cause en français ; les suivantes sont calculées par des processus neufs et le lot va à son terme."""
     dossier, racine = lot
     remplacer(racine, *PLASTIQUE)
     journal = tmp_path / "processus.txt"
@@ -743,7 +764,9 @@ def test_processus_de_calcul_perdu_le_lot_continue(lot, monkeypatch, tmp_path):
     monkeypatch.setattr(regeneration, "FENETRE_PAR_PROCESSUS", 1)  # une consultation en cours à la fois
     bilan = regeneration.regenerer(dossier, racine, jobs=1)
     statuts = {r.dossier: r for r in bilan.consultations}
-    assert statuts[perdue].statut == ECHEC and "processus de calcul perdu" in statuts[perdue].erreur
+    assert statuts[perdue].statut == ECHEC
+    assert statuts[perdue].erreur == ("processus de calcul perdu deux fois (arrêté brutalement : tué, ou mémoire "
+                                      "épuisée ?) ; la consultation reste à sa version précédente")
     assert all(r.statut != ECHEC for nom, r in statuts.items() if nom != perdue)
     calculs = dict(ligne.split() for ligne in journal.read_text().splitlines())
     assert sorted(calculs) == [n for n in TOUTES if n != perdue]

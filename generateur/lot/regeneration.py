@@ -34,11 +34,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from itertools import islice
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -446,7 +446,8 @@ def chauffer(racine: Path) -> None:
     d'acheteurs et les règles de relecture, compile chaque clause, sa condition et les motifs de la relecture, lit les
     mémoires du cache disque (Markdown converti, relecture…), importe ce que le calcul d'une consultation importe à la
     demande. Les processus de calcul (fork) en héritent au lieu de le refaire chacun, ceux qui en remplacent un perdu
-    aussi (`ProcessusLocaux`) ; sans fork (Windows, macOS), chacun le fait à sa première consultation. Une erreur du catalogue sera dite par consultation."""
+    aussi (`ProcessusLocaux`) ; sans fork (Windows, macOS), chacun le fait à sa première consultation. Une erreur du
+    catalogue ou d'un profil sera dite par consultation."""
     try:
         cat = catalogue.charger(racine)
         questionnaire.charger(racine / "questionnaire.yaml")
@@ -464,7 +465,7 @@ def chauffer(racine: Path) -> None:
     for identifiant in profils[:16]:  # profils d'acheteurs gardés en mémoire (`acheteurs.charger`) : 16 au plus
         try:
             acheteurs.charger(racine, identifiant)
-        except ErreurDCE:
+        except (ErreurDCE, OSError):
             pass
     cache.charger_memoires()
     # ce que la première consultation d'un processus de calcul ferait sinon : modules importés à la demande (pièces
@@ -512,7 +513,6 @@ class ProcessusLocaux(Executor):
 
     def __init__(self, travailleurs: int) -> None:
         self.travailleurs = travailleurs
-        self.remplacements = 0  # jeux de processus remplacés après une perte
         self._pool: ProcessPoolExecutor | None = None
         self._soumises: list[Future] = []
 
@@ -523,7 +523,6 @@ class ProcessusLocaux(Executor):
             wait(self._soumises)
             self.shutdown(wait=True)
             self._pool, self._soumises = None, []
-            self.remplacements += 1
             future = self._processus().submit(fn, *args, **kwargs)
         self._soumises = [f for f in self._soumises if not f.done()]
         self._soumises.append(future)
@@ -602,6 +601,14 @@ def barre(total: int, progression: bool | None) -> tqdm:
                            "[{elapsed} écoulé, {remaining} restant, {rate_fmt}]")
 
 
+def _perte(exc: Exception) -> str:
+    """La cause d'échec des consultations d'un processus de calcul perdu, en français."""
+    if isinstance(exc, BrokenProcessPool):
+        return ("processus de calcul perdu deux fois (arrêté brutalement : tué, ou mémoire épuisée ?) ; la "
+                "consultation reste à sa version précédente")
+    return f"processus de calcul perdu ({type(exc).__name__} : {exc})"
+
+
 class _Terminees:
     """Les rapports des consultations terminées, le temps du lot : écrits (pickle) dans un fichier temporaire anonyme,
     que le système efface même après un arrêt brutal, au lieu d'être gardés par le processus principal pendant que les
@@ -669,10 +676,18 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
             fenetre = FENETRE_PAR_PROCESSUS * travailleurs
         terminees = _Terminees()
         futures: dict[Future, list[Tache]] = {}
+        # consultations d'un processus de calcul local perdu (tué, mémoire épuisée…) : celle qui l'a fait tomber n'est
+        # pas connue, toutes celles qu'il avait reçues sont soumises une seconde fois à des processus neufs
+        # (`ProcessusLocaux`) ; perdues deux fois, elles sont en échec
+        a_reprendre: deque[list[Tache]] = deque()
+        reprises: set[str] = set()
         try:
             with barre(len(taches), progression) as b:
                 while True:
-                    for g in islice(a_soumettre, max(0, fenetre - len(futures))):
+                    while len(futures) < fenetre:
+                        g = a_reprendre.popleft() if a_reprendre else next(a_soumettre, None)
+                        if g is None:
+                            break
                         futures[executeur.submit(traiter_groupe, g)] = g
                     if not futures:
                         break
@@ -681,8 +696,11 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
                         try:
                             terminees.ajouter(future.result())
                         except Exception as exc:  # noqa: BLE001 - processus de calcul perdu : ses consultations sont en échec
-                            perte = f"processus de calcul perdu ({type(exc).__name__} : {exc})"
-                            terminees.ajouter([RapportConsultation(t.nom, ECHEC, erreur=perte) for t in groupe])
+                            if isinstance(exc, BrokenProcessPool) and not reprises.intersection(t.nom for t in groupe):
+                                reprises.update(t.nom for t in groupe)
+                                a_reprendre.append(groupe)
+                                continue
+                            terminees.ajouter([RapportConsultation(t.nom, ECHEC, erreur=_perte(exc)) for t in groupe])
                         b.update(len(groupe))
         except BaseException:
             for future in futures:
