@@ -601,11 +601,11 @@ def barre(total: int, progression: bool | None) -> tqdm:
                            "[{elapsed} écoulé, {remaining} restant, {rate_fmt}]")
 
 
-def _perte(exc: Exception) -> str:
-    """La cause d'échec des consultations d'un processus de calcul perdu, en français."""
+def _perte(exc: Exception, deux_fois: bool) -> str:
+    """La cause d'échec des consultations d'un processus de calcul perdu, en français (`deux_fois` : déjà reprises)."""
     if isinstance(exc, BrokenProcessPool):
-        return ("processus de calcul perdu deux fois (arrêté brutalement : tué, ou mémoire épuisée ?) ; la "
-                "consultation reste à sa version précédente")
+        return (f"processus de calcul perdu{' deux fois' if deux_fois else ''} (arrêté brutalement : tué, ou mémoire "
+                "épuisée ?) ; la consultation reste à sa version précédente")
     return f"processus de calcul perdu ({type(exc).__name__} : {exc})"
 
 
@@ -696,11 +696,14 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
                         try:
                             terminees.ajouter(future.result())
                         except Exception as exc:  # noqa: BLE001 - processus de calcul perdu : ses consultations sont en échec
-                            if isinstance(exc, BrokenProcessPool) and not reprises.intersection(t.nom for t in groupe):
+                            if (proprietaire and isinstance(exc, BrokenProcessPool)
+                                    and not reprises.intersection(t.nom for t in groupe)):
                                 reprises.update(t.nom for t in groupe)
                                 a_reprendre.append(groupe)
                                 continue
-                            terminees.ajouter([RapportConsultation(t.nom, ECHEC, erreur=_perte(exc)) for t in groupe])
+                            deux_fois = bool(reprises.intersection(t.nom for t in groupe))
+                            terminees.ajouter([RapportConsultation(t.nom, ECHEC, erreur=_perte(exc, deux_fois))
+                                               for t in groupe])
                         b.update(len(groupe))
         except BaseException:
             for future in futures:
