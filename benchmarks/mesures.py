@@ -86,6 +86,7 @@ class Arbre(threading.Thread):
         self.intervalle = intervalle
         self.fin = threading.Event()
         self.pointe_rss = self.pointe_pss = 0  # Kio
+        self.principal_a_la_pointe = self.pointe_principal = 0  # PSS du processus racine (Kio)
         self.processus = 0
 
     def echantillon(self) -> None:
@@ -96,7 +97,10 @@ class Arbre(threading.Thread):
             a_voir += _enfants(pid)
         mesures = [_memoire(p) for p in pids]
         self.pointe_rss = max(self.pointe_rss, sum(m[0] for m in mesures))
-        self.pointe_pss = max(self.pointe_pss, sum(m[1] for m in mesures))
+        pss = sum(m[1] for m in mesures)
+        if pss > self.pointe_pss:  # la part du processus racine dans la pointe de l'arbre
+            self.pointe_pss, self.principal_a_la_pointe = pss, mesures[0][1]
+        self.pointe_principal = max(self.pointe_principal, mesures[0][1])
         self.processus = max(self.processus, len(pids))
 
     def run(self) -> None:
@@ -113,4 +117,5 @@ class Arbre(threading.Thread):
         self.join()
 
     def resultat(self) -> dict[str, float]:
-        return {"arbre_rss": self.pointe_rss / 1024, "arbre_pss": self.pointe_pss / 1024, "processus": self.processus}
+        return {"arbre_rss": self.pointe_rss / 1024, "arbre_pss": self.pointe_pss / 1024, "processus": self.processus,
+                "principal_a_la_pointe": self.principal_a_la_pointe / 1024, "pointe_principal": self.pointe_principal / 1024}

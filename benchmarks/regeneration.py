@@ -477,7 +477,9 @@ def main() -> None:
                     f"| {n} | {nom} | {initial['duree']:.1f} s ({args.jobs_max} processus) | {m['duree']:.1f} s "
                     f"({modifiees} modifiées) | {m['cpu']:.1f} s | {m['cpu'] / n * 1000:.0f} ms | "
                     f"{un_seul / m['duree']:.2f} | {m['rss_calcul']:.0f} Mio | "
-                    f"{m['arbre_pss']:.0f} / {m['arbre_rss']:.0f} Mio ({m['processus']} processus) | "
+                    f"{m['arbre_pss']:.0f} / {m['arbre_rss']:.0f} Mio ({m['processus']} processus ; principal "
+                    f"{m.get('principal_a_la_pointe', 0):.0f} Mio à la pointe, {m.get('pointe_principal', 0):.0f} Mio "
+                    f"au plus, synthèse comprise) | "
                     f"{verification['duree']:.1f} s |")
                 lignes.append(ligne)
                 print(ligne, file=sys.stderr, flush=True)  # au fil de l'eau
