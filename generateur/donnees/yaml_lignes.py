@@ -36,12 +36,6 @@ def _importer_yaml() -> Any:
     return yaml
 
 
-def preparer() -> None:
-    """Importe PyYAML, qui ne l'est sinon qu'à la première analyse : pour un lot, avant de créer ses processus de
-    calcul (`regeneration.chauffer`)."""
-    _importer_yaml()
-
-
 _Chargeur: Any = None
 TAILLE_MAX = 5 * 1024 * 1024  # 5 Mio : bien au-delà d'un fichier de réponses réel
 

@@ -22,7 +22,6 @@ visibles des machines de calcul).
 
 from __future__ import annotations
 
-import codecs
 import ctypes
 import datetime as dt
 import hashlib
@@ -46,7 +45,7 @@ from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from .. import __version__
-from ..donnees import acheteurs, cache, catalogue, questionnaire, yaml_lignes
+from ..donnees import acheteurs, cache, catalogue, questionnaire
 from . import index, redline
 from .index import POINTEUR, REPONSES, VERSIONS, version_courante
 from ..donnees.fichiers import barriere, dossier_temporaire, ecrire_atomique, erreur_systeme, fsync_dossier
@@ -69,10 +68,9 @@ from .rapport_changements import (
     lire_manifeste,
     manifeste_produit,
 )
-from ..droit import suggestions
-from ..droit.expressions import ErreursJinja, compiler, modele_clause
+from ..droit.expressions import ErreursJinja, modele_clause
 from ..droit.regles import en_json
-from ..pieces import croises, markdown_, relecture
+from ..pieces import croises, relecture
 from ..pieces.tracabilite import entrees, sources_du_lot
 
 RAPPORTS = "rapports"
@@ -442,12 +440,11 @@ def _traiter(tache: Tache) -> RapportConsultation:
 # -- le lot -------------------------------------------------------------------------------------------
 
 def chauffer(racine: Path) -> None:
-    """Avant de créer les processus de calcul : charge le catalogue, le questionnaire, ses suggestions, les profils
-    d'acheteurs et les règles de relecture, compile chaque clause, sa condition et les motifs de la relecture, lit les
-    mémoires du cache disque (Markdown converti, relecture…), importe ce que le calcul d'une consultation importe à la
-    demande. Les processus de calcul (fork) en héritent au lieu de le refaire chacun, ceux qui en remplacent un perdu
-    aussi (`ProcessusLocaux`) ; sans fork (Windows, macOS), chacun le fait à sa première consultation. Une erreur du
-    catalogue ou d'un profil sera dite par consultation."""
+    """Avant de créer les processus de calcul : charge le catalogue, le questionnaire et les règles de relecture,
+    compile chaque clause, lit les mémoires du cache disque (Markdown converti, relecture…). Les processus de calcul
+    (fork) en héritent au lieu de le refaire chacun, ceux qui remplacent un processus perdu aussi (`ProcessusLocaux`) ;
+    sans fork (Windows, macOS), chacun le fait à sa première consultation. Une erreur du catalogue sera dite par
+    consultation."""
     try:
         cat = catalogue.charger(racine)
         questionnaire.charger(racine / "questionnaire.yaml")
@@ -456,24 +453,9 @@ def chauffer(racine: Path) -> None:
         for versions in cat.clauses.values():
             for clause in versions:
                 modele_clause(clause)
-                compiler(clause.condition)
-        relecture.preparer(cat)
-        suggestions.charger(racine / "questionnaire.yaml")
     except (ErreurDCE, *ErreursJinja):
         pass
-    profils = sorted(p.parent.name for p in (racine / "acheteurs").glob("*/acheteur.yaml"))
-    for identifiant in profils[:16]:  # profils d'acheteurs gardés en mémoire (`acheteurs.charger`) : 16 au plus
-        try:
-            acheteurs.charger(racine, identifiant)
-        except (ErreurDCE, OSError):
-            pass
     cache.charger_memoires()
-    # ce que la première consultation d'un processus de calcul ferait sinon : modules importés à la demande (pièces
-    # de l'offre, PyYAML, bibliothèque Markdown et son convertisseur), décodage des noms de fichiers des anciens .docx
-    from ..pieces import acte_engagement, bordereau, memoire  # noqa: F401
-    yaml_lignes.preparer()
-    markdown_.preparer()
-    codecs.lookup("cp437")
 
 
 # Réglages de Dask distributed conseillés pour un lot : à donner à `dask.config.set` avant de créer un LocalCluster

@@ -31,12 +31,6 @@ def _md() -> Any:
     return md
 
 
-def preparer() -> None:
-    """Importe la bibliothèque Markdown et crée le convertisseur, qui ne le sont sinon qu'au premier morceau à
-    convertir : pour un lot, avant de créer ses processus de calcul (`regeneration.chauffer`)."""
-    _md()
-
-
 def _version_markdown() -> str:
     """Ce qui désigne la bibliothèque Markdown installée, sans l'importer (chemin et date de son module)."""
     spec = importlib.util.find_spec("markdown")

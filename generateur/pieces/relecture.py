@@ -892,13 +892,6 @@ def regles(catalogue: Catalogue) -> list[Regle]:
     return _lues(catalogue)[1]
 
 
-def preparer(catalogue: Catalogue) -> None:
-    """Compile les motifs de la relecture et leurs préalables, qui ne le sont sinon qu'au premier texte à chercher :
-    pour un lot, avant de créer ses processus de calcul (`regeneration.chauffer`)."""
-    memoire = _lues(catalogue)[2]
-    memoire.motifs, memoire.prealables  # noqa: B018 - propriétés calculées une fois
-
-
 VERIFIEES = "sections-verifiees"  # sous-dossier du cache : verdicts « cette section du catalogue est valide »
 # Code qui vérifie la section `relecture` (règles, exemples lus en unités, défauts) : le modifier invalide le verdict.
 CODE_VERIFICATION = (__file__, blocs.__file__, conformite.__file__)
