@@ -478,7 +478,7 @@ def main() -> None:
                     f"({modifiees} modifiées) | {m['cpu']:.1f} s | {m['cpu'] / n * 1000:.0f} ms | "
                     f"{un_seul / m['duree']:.2f} | {m['rss_calcul']:.0f} Mio | "
                     f"{m['arbre_pss']:.0f} / {m['arbre_rss']:.0f} Mio ({m['processus']} processus ; principal "
-                    f"{m.get('principal_a_la_pointe', 0):.0f} Mio à la pointe, {m.get('pointe_principal', 0):.0f} Mio "
+                    f"{m['principal_a_la_pointe']:.0f} Mio à la pointe, {m['pointe_principal']:.0f} Mio "
                     f"au plus, synthèse comprise) | "
                     f"{verification['duree']:.1f} s |")
                 lignes.append(ligne)

@@ -496,19 +496,14 @@ class ProcessusLocaux(Executor):
     def __init__(self, travailleurs: int) -> None:
         self.travailleurs = travailleurs
         self._pool: ProcessPoolExecutor | None = None
-        self._soumises: list[Future] = []
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future:
         try:
-            future = self._processus().submit(fn, *args, **kwargs)
-        except BrokenProcessPool:
-            wait(self._soumises)
+            return self._processus().submit(fn, *args, **kwargs)
+        except BrokenProcessPool:  # cassé : ses consultations ont déjà échoué ; shutdown(wait) attend sa fin
             self.shutdown(wait=True)
-            self._pool, self._soumises = None, []
-            future = self._processus().submit(fn, *args, **kwargs)
-        self._soumises = [f for f in self._soumises if not f.done()]
-        self._soumises.append(future)
-        return future
+            self._pool = None
+            return self._processus().submit(fn, *args, **kwargs)
 
     def _processus(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -678,13 +673,12 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
                         try:
                             terminees.ajouter(future.result())
                         except Exception as exc:  # noqa: BLE001 - processus de calcul perdu : ses consultations sont en échec
-                            if (proprietaire and isinstance(exc, BrokenProcessPool)
-                                    and not reprises.intersection(t.nom for t in groupe)):
+                            deja = not reprises.isdisjoint(t.nom for t in groupe)
+                            if proprietaire and isinstance(exc, BrokenProcessPool) and not deja:
                                 reprises.update(t.nom for t in groupe)
                                 a_reprendre.append(groupe)
                                 continue
-                            deux_fois = bool(reprises.intersection(t.nom for t in groupe))
-                            terminees.ajouter([RapportConsultation(t.nom, ECHEC, erreur=_perte(exc, deux_fois))
+                            terminees.ajouter([RapportConsultation(t.nom, ECHEC, erreur=_perte(exc, deja))
                                                for t in groupe])
                         b.update(len(groupe))
         except BaseException:
