@@ -697,20 +697,26 @@ def test_processus_locaux_consultations_soumises_par_fenetre(lot, monkeypatch):
                                                                     for r in attendu.consultations]
 
 
-def _noter_processus(monkeypatch, journal: Path, perdue: str | None = None, une_fois: bool = False) -> None:
+def _noter_processus(monkeypatch, journal: Path, perdue: str | None = None, une_fois: bool = False,
+                     apres: bool = False) -> None:
     """Chaque consultation calculée note son processus dans `journal` ; celle nommée `perdue` tue le sien (la
-    première fois seulement si `une_fois`). Les processus de calcul naissent par fork du processus des tests : ils ont
-    ce `traiter`."""
+    première fois seulement si `une_fois`), avant de la calculer, ou après l'avoir publiée si `apres` (son rapport est
+    perdu). Les processus de calcul naissent par fork du processus des tests : ils ont ce `traiter`."""
     traiter = regeneration.traiter
     deja = journal.with_suffix(".tue")
 
     def noter(tache):
-        if tache.nom == perdue and not (une_fois and deja.exists()):
+        tuer = tache.nom == perdue and not (une_fois and deja.exists())
+        if tuer and not apres:
             deja.touch()
             os._exit(1)  # processus de calcul perdu (tué, mémoire épuisée…)
         with journal.open("a") as f:
             f.write(f"{tache.nom} {os.getpid()}\n")
-        return traiter(tache)
+        rapport = traiter(tache)
+        if tuer:
+            deja.touch()
+            os._exit(1)
+        return rapport
 
     monkeypatch.setattr(regeneration, "traiter", noter)
 
@@ -735,22 +741,30 @@ def test_rapports_du_lot_gardes_hors_memoire_puis_relus():
     assert relus[0] is not premiers[0] and relus[0].clauses[0].titre == "Objet" and terminees._fichier.closed
 
 
-def test_processus_de_calcul_perdu_une_fois_ses_consultations_reprises(lot, monkeypatch, tmp_path):
-    """Un processus de calcul perdu une fois (tué pendant une consultation) : toutes les consultations qu'il avait
-    reçues sont soumises de nouveau à des processus neufs ; aucune n'est en échec, chacune a sa nouvelle version."""
+@pytest.mark.parametrize("apres", [False, True], ids=["avant-publication", "apres-publication"])
+def test_processus_de_calcul_perdu_une_fois_ses_consultations_reprises(lot, monkeypatch, tmp_path, apres):
+    """Un processus de calcul perdu une fois (tué pendant une consultation, ou juste après l'avoir publiée) : toutes
+    les consultations qu'il avait reçues, et celles que l'autre processus n'avait pas encore rendues, sont soumises de
+    nouveau à des processus neufs ; aucune n'est en échec. Une consultation déjà publiée par l'essai perdu est dite
+    modifiée, avec ses changements, comparée à la version du début du lot ; elle n'est pas publiée deux fois."""
     dossier, racine = lot
     remplacer(racine, *PLASTIQUE)
     journal = tmp_path / "processus.txt"
     perdue = "restauration-lycees"  # concernée par la clause modifiée : une version 002
-    _noter_processus(monkeypatch, journal, perdue, une_fois=True)
+    _noter_processus(monkeypatch, journal, perdue, une_fois=True, apres=apres)
     bilan = regeneration.regenerer(dossier, racine, jobs=2)
     plastique = {"nettoyage-hotel-region", "restauration-lycees"}
     assert [(r.dossier, r.statut) for r in bilan.consultations] == [
         (n, MODIFIEE if n in plastique else A_JOUR) for n in TOUTES]
     calculs = [ligne.split() for ligne in journal.read_text().splitlines()]
-    assert [n for n, _ in calculs].count(perdue) == 1  # tuée avant de noter, puis calculée par un processus neuf
-    assert version(dossier / perdue).name == "002"
-    assert verifier_entiere(dossier / perdue) == "002"
+    # tuée avant de noter, puis calculée par un processus neuf ; ou calculée, publiée, tuée, puis calculée de nouveau
+    assert [n for n, _ in calculs].count(perdue) == (2 if apres else 1)
+    for nom in plastique:
+        rapport = next(r for r in bilan.consultations if r.dossier == nom)
+        assert (rapport.version_precedente, rapport.nouvelle_version) == ("001", "002")
+        assert [c.id for c in rapport.clauses] == ["ccap-plastique"] and Path(rapport.redline).is_file()
+        assert sorted(p.name for p in (dossier / nom / "versions").iterdir()) == ["001", "002"]
+        assert verifier_entiere(dossier / nom) == "002"
 
 
 def test_processus_de_calcul_perdu_le_lot_continue(lot, monkeypatch, tmp_path):

@@ -93,6 +93,10 @@ class Tache:
     # documents des modifications écrits sans fsync : une barrière à venir les couvre (celle de la fin du lot pour les
     # processus de cette machine, celle de la fin du groupe sur un exécuteur fourni, voir `traiter_groupe`)
     locale: bool = False
+    # numéro désigné par le pointeur au début du lot (« » : jamais générée ; None : non relevé) ; si un essai perdu
+    # de ce lot (processus de calcul tué après la publication) a déjà publié la nouvelle version, le rapport compare
+    # quand même à celle-ci, et la version publiée n'est pas publiée une seconde fois (voir `_traiter`)
+    depart: str | None = None
 
 
 @dataclass
@@ -316,6 +320,24 @@ def impacts(manifeste: dict[str, Any], fichier_reponses: Path, racine: Path) -> 
     return causes
 
 
+def pointee(consultation: Path) -> str | None:
+    """Le numéro que désigne le pointeur de version, lu tel quel (« » : aucun ; None : illisible), sans le contrôle
+    de `version_courante` : relevé par le processus principal au début du lot (`Tache.depart`)."""
+    try:
+        return (consultation / POINTEUR).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return ""
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _deja_publiee(dossier: Path, contenus: dict[str, bytes], manifeste: dict[str, Any]) -> bool:
+    """La version `dossier`, publiée par un essai perdu de ce lot, est-elle identique au DCE produit ?"""
+    publie = lire_manifeste(dossier)
+    return publie is not None and (empreintes_documents(dossier, publie, None, (contenus, manifeste))
+                                   == empreintes_produites(contenus, manifeste))
+
+
 def _nettoyer(consultation: Path, courante: str | None) -> None:
     """Retire les restes d'un lot interrompu : dossiers temporaires et versions jamais désignées par le pointeur."""
     versions = consultation / VERSIONS
@@ -364,9 +386,12 @@ def _traiter(tache: Tache) -> RapportConsultation:
     rapport = RapportConsultation(tache.nom, ECHEC)
     temporaire: Path | None = None
     try:
-        precedente = version_courante(consultation)
+        courante = version_courante(consultation)
+        # le lot tient le verrou du dossier : une version désignée depuis son début a été publiée par un essai de ce
+        # lot, perdu avant de rendre son rapport ; la version précédente est celle du début du lot
+        precedente = courante if tache.depart in (None, courante) else tache.depart or None
         if not tache.simulation:
-            _nettoyer(consultation, precedente)
+            _nettoyer(consultation, courante)
         ancien = lire_manifeste(consultation / VERSIONS / precedente) if precedente else None
         rapport.version_precedente = precedente
         if ancien is not None:
@@ -390,7 +415,11 @@ def _traiter(tache: Tache) -> RapportConsultation:
         nouveau = manifeste_produit(resultat.contenus)  # ce qui vient d'être écrit : sans le relire
         assert nouveau is not None
         rapport.reference, rapport.acheteur = str(nouveau["reponses"]["reference"]), str(nouveau["acheteur"])
-        numero = _suivante(consultation)
+        if courante != precedente and courante is not None and _deja_publiee(consultation / VERSIONS / courante,
+                                                                             resultat.contenus, nouveau):
+            numero = courante  # publiée par l'essai perdu : le rapport la nomme, elle n'est pas publiée deux fois
+        else:
+            numero = _suivante(consultation)
         if ancien is not None and precedente is not None:
             dossier_precedent = consultation / VERSIONS / precedente
             anciens = fichiers_generes(dossier_precedent)  # lus une fois : empreintes, pièces à comparer
@@ -410,8 +439,9 @@ def _traiter(tache: Tache) -> RapportConsultation:
         if rapport.clauses:
             modifications = redline.document(resultat.analyse, rapport.clauses, precedente, numero)
         if not tache.simulation:
-            publier(consultation, temporaire, numero)
-            temporaire = None
+            if numero != courante:
+                publier(consultation, temporaire, numero)
+                temporaire = None
             rapport.fiche = index.entree(consultation, tache.nom, nouveau)
         rapport.nouvelle_version = numero
         rapport.statut = NOUVELLE if ancien is None else MODIFIEE
@@ -641,7 +671,7 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
         _rafraichir(etat)
         proprietaire = executeur is None
         taches = [Tache(str(c), c.relative_to(dossier).as_posix(), str(racine), str(sortie), etat, simulation,
-                        seulement_impactees, garder_textes, proprietaire) for c in consultations]
+                        seulement_impactees, garder_textes, proprietaire, pointee(c)) for c in consultations]
         a_soumettre = iter(groupes(taches, proprietaire))
         fenetre = len(taches)  # exécuteur fourni : tout est soumis d'avance, il répartit lui-même
         if executeur is None:
