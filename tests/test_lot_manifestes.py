@@ -50,6 +50,31 @@ def test_sources_gardees_le_temps_d_un_lot_seulement(tmp_path):
     assert tracabilite._sources(racine, modeles, acheteur)["modeles/dce.docx"] == hashlib.sha256(b"modele 3").hexdigest()
 
 
+def test_sources_du_lot_propres_a_chaque_fil(tmp_path):
+    """Deux fils dans des lots qui se chevauchent (exécuteur fourni à plusieurs fils) : le second sort après le
+    premier ; ensuite, hors de tout lot, un modèle modifié est relu (un état commun aux fils restait « dans un lot »)."""
+    import threading
+
+    racine, modeles, acheteur = _sources_essai(tmp_path)
+    entre, sortir = threading.Event(), threading.Event()
+
+    def autre_lot():
+        with tracabilite.sources_du_lot(("lot A", "état")):
+            tracabilite._sources(racine, modeles, acheteur)
+            entre.set()
+            sortir.wait(30)
+
+    fil = threading.Thread(target=autre_lot)
+    fil.start()
+    assert entre.wait(30)
+    with tracabilite.sources_du_lot(("lot B", "état")):
+        tracabilite._sources(racine, modeles, acheteur)
+        sortir.set()
+        fil.join()
+    (modeles / "dce.docx").write_bytes(b"modele 2")
+    assert tracabilite._sources(racine, modeles, acheteur)["modeles/dce.docx"] == hashlib.sha256(b"modele 2").hexdigest()
+
+
 def test_modele_modifie_entre_deux_lots_du_meme_processus(tmp_path):
     """Deux lots régénérés dans le même processus, le modèle Word modifié entre les deux : le manifeste du second
     enregistre l'empreinte du modèle modifié."""

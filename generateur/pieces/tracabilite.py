@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -110,33 +111,42 @@ def _sources_lues(racine: Path, modeles: Path, dossier_acheteur: Path) -> dict[s
 # (dce generer, serveur), tout est relu à chaque génération : un modèle ou un profil modifié entre deux générations est
 # vu. Dans un lot, un fichier modifié pendant le lot peut être enregistré sous son empreinte d'avant : la régénération
 # suivante le voit modifié et régénère, comme il faut.
-_SOURCES_DU_LOT: dict[tuple[Path, Path, Path], dict[str, str]] = {}  # (racine, modèles, acheteur) → empreintes
-_LOT: Any = None  # identifiant du lot dont elles sont les empreintes
-_DANS_UN_LOT = False  # bloc `sources_du_lot` en cours
+class _EtatDuLot(threading.local):
+    """L'état d'un fil : chaque fil a le sien (un exécuteur fourni à plusieurs fils calcule plusieurs consultations à
+    la fois dans le même processus ; un état commun, sauvé puis remis par chacun, restait « dans un lot » après)."""
+
+    def __init__(self) -> None:
+        self.sources: dict[tuple[Path, Path, Path], dict[str, str]] = {}  # (racine, modèles, acheteur) → empreintes
+        self.lot: Any = None  # identifiant du lot dont elles sont les empreintes
+        self.dans_un_lot = False  # bloc `sources_du_lot` en cours
+
+
+_LOT = _EtatDuLot()
 
 
 @contextmanager
 def sources_du_lot(lot: Any) -> Iterator[None]:
     """Le temps du bloc, les empreintes des sources sont gardées sous `lot` (identifiant d'un lot et de l'état du
     catalogue qu'il régénère) : un autre lot repart de rien."""
-    global _LOT, _DANS_UN_LOT
-    if _LOT != lot:
-        _SOURCES_DU_LOT.clear()
-        _LOT = lot
-    avant, _DANS_UN_LOT = _DANS_UN_LOT, True
+    etat = _LOT
+    if etat.lot != lot:
+        etat.sources.clear()
+        etat.lot = lot
+    avant, etat.dans_un_lot = etat.dans_un_lot, True
     try:
         yield
     finally:
-        _DANS_UN_LOT = avant
+        etat.dans_un_lot = avant
 
 
 def _sources(racine: Path, modeles: Path, dossier_acheteur: Path) -> dict[str, str]:
-    if not _DANS_UN_LOT:
+    etat = _LOT
+    if not etat.dans_un_lot:
         return _sources_lues(racine, modeles, dossier_acheteur)
     cle = (racine, modeles, dossier_acheteur)
-    if cle not in _SOURCES_DU_LOT:
-        _SOURCES_DU_LOT[cle] = _sources_lues(racine, modeles, dossier_acheteur)
-    return dict(_SOURCES_DU_LOT[cle])
+    if cle not in etat.sources:
+        etat.sources[cle] = _sources_lues(racine, modeles, dossier_acheteur)
+    return dict(etat.sources[cle])
 
 
 # Empreintes des sections du catalogue, calculées une fois par catalogue chargé (les mêmes pour toutes les
