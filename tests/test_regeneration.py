@@ -700,25 +700,94 @@ def test_processus_locaux_consultations_soumises_par_fenetre(lot, monkeypatch):
 def _noter_processus(monkeypatch, journal: Path, perdue: str | None = None, une_fois: bool = False,
                      apres: bool = False) -> None:
     """Chaque consultation calculée note son processus dans `journal` ; celle nommée `perdue` tue le sien (la
-    première fois seulement si `une_fois`), avant de la calculer, ou après l'avoir publiée si `apres` (son rapport est
-    perdu). Les processus de calcul naissent par fork du processus des tests : ils ont ce `traiter`."""
-    traiter = regeneration.traiter
+    première fois seulement si `une_fois`), avant de la calculer, ou juste après l'avoir publiée si `apres` (son
+    rapport est perdu). Les processus de calcul naissent par fork du processus des tests : ils ont ces fonctions."""
+    calculer, publier = regeneration._calculer, regeneration.publier
     deja = journal.with_suffix(".tue")
 
-    def noter(tache):
-        tuer = tache.nom == perdue and not (une_fois and deja.exists())
-        if tuer and not apres:
+    def tuer(nom):
+        if nom == perdue and not (une_fois and deja.exists()):
             deja.touch()
             os._exit(1)  # processus de calcul perdu (tué, mémoire épuisée…)
+
+    def noter(tache):
+        if not apres:
+            tuer(tache.nom)
         with journal.open("a") as f:
             f.write(f"{tache.nom} {os.getpid()}\n")
-        rapport = traiter(tache)
-        if tuer:
-            deja.touch()
-            os._exit(1)
-        return rapport
+        return calculer(tache)
 
-    monkeypatch.setattr(regeneration, "traiter", noter)
+    def publier_puis_tuer(consultation, temporaire, numero):
+        publier(consultation, temporaire, numero)
+        tuer(consultation.name)
+
+    monkeypatch.setattr(regeneration, "_calculer", noter)
+    if apres:
+        monkeypatch.setattr(regeneration, "publier", publier_puis_tuer)
+
+
+def test_groupe_chaque_publication_pendant_le_calcul_de_la_suivante(lot, monkeypatch):
+    """Les consultations d'une tâche : la version de chacune est publiée par un fil à part pendant que la suivante est
+    calculée (la publication attend ici que le calcul de la suivante ait commencé : faites l'une après l'autre, elle
+    attendrait en vain) ; rapports dans l'ordre, chacun achevé une fois sa version publiée."""
+    import itertools
+    import threading
+
+    dossier, racine = lot
+    remplacer(racine, *PLASTIQUE)
+    monkeypatch.setattr(regeneration, "GROUPES_MIN", 1)  # exécuteur fourni, 4 consultations : une seule tâche
+    calculer, publier = regeneration._calculer, regeneration.publier
+    commences = {nom: threading.Event() for nom in TOUTES}
+    suivante = dict(itertools.pairwise(TOUTES))
+    vus = []
+
+    def noter(tache):
+        commences[tache.nom].set()
+        return calculer(tache)
+
+    def publier_pendant(consultation, temporaire, numero):
+        vus.append((consultation.name, threading.current_thread().name.startswith("dce-publication"),
+                    commences[suivante[consultation.name]].wait(30)))
+        publier(consultation, temporaire, numero)
+
+    monkeypatch.setattr(regeneration, "_calculer", noter)
+    monkeypatch.setattr(regeneration, "publier", publier_pendant)
+    with ThreadPoolExecutor(1) as executeur:
+        bilan = regeneration.regenerer(dossier, racine, executeur=executeur)
+    plastique = ["nettoyage-hotel-region", "restauration-lycees"]
+    assert vus == [(nom, True, True) for nom in plastique]
+    assert [(r.dossier, r.statut, r.nouvelle_version) for r in bilan.consultations] == [
+        (n, MODIFIEE, "002") if n in plastique else (n, A_JOUR, None) for n in TOUTES]
+    for nom in plastique:
+        assert verifier_entiere(dossier / nom) == "002"
+        rapport = next(r for r in bilan.consultations if r.dossier == nom)
+        assert rapport.fiche["version"] == "002" and Path(rapport.redline).is_file()
+
+
+def test_groupe_publication_en_echec(lot, monkeypatch):
+    """La publication d'une consultation d'un groupe échoue (disque plein) : elle seule est en échec, avec la cause en
+    français ; sa version en préparation est retirée, elle reste à sa version ; les autres sont publiées."""
+    import errno
+
+    dossier, racine = lot
+    remplacer(racine, *PLASTIQUE)
+    monkeypatch.setattr(regeneration, "GROUPES_MIN", 1)
+    publier = regeneration.publier
+
+    def publier_ou_non(consultation, temporaire, numero):
+        if consultation.name == "nettoyage-hotel-region":
+            raise OSError(errno.ENOSPC, "No space left on device", str(consultation))
+        publier(consultation, temporaire, numero)
+
+    monkeypatch.setattr(regeneration, "publier", publier_ou_non)
+    with ThreadPoolExecutor(1) as executeur:
+        bilan = regeneration.regenerer(dossier, racine, executeur=executeur)
+    statuts = {r.dossier: r for r in bilan.consultations}
+    assert statuts["nettoyage-hotel-region"].statut == ECHEC
+    assert "disque plein" in statuts["nettoyage-hotel-region"].erreur
+    assert statuts["restauration-lycees"].statut == MODIFIEE
+    assert sorted(p.name for p in (dossier / "nettoyage-hotel-region" / "versions").iterdir()) == ["001"]
+    assert version(dossier / "restauration-lycees").name == "002"
 
 
 def test_rapports_du_lot_gardes_hors_memoire_puis_relus():
