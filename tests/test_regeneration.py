@@ -857,6 +857,21 @@ def test_processus_de_calcul_perdu_le_lot_continue(lot, monkeypatch, tmp_path):
     assert version(dossier / TOUTES[2]).name == "002" and version(dossier / perdue).name == "001"
 
 
+def test_processus_de_calcul_perdu_deux_fois_sans_entrainer_les_autres(lot, monkeypatch, tmp_path):
+    """Deux processus, toutes les consultations soumises d'un coup : une consultation fait tomber son processus à
+    chaque essai. À la première perte, toutes celles qui étaient en cours sont perdues avec elle ; reprises chacune
+    seule, elles passent, et la coupable seule est en échec à la seconde perte."""
+    dossier, racine = lot
+    remplacer(racine, *PLASTIQUE)
+    journal = tmp_path / "processus.txt"
+    perdue = "nettoyage-hotel-region"
+    _noter_processus(monkeypatch, journal, perdue)
+    bilan = regeneration.regenerer(dossier, racine, jobs=2)
+    assert [(r.dossier, r.statut) for r in bilan.consultations] == [
+        (n, ECHEC if n == perdue else MODIFIEE if n == "restauration-lycees" else A_JOUR) for n in TOUTES]
+    assert version(dossier / "restauration-lycees").name == "002" and version(dossier / perdue).name == "001"
+
+
 def test_processus_de_calcul_rend_les_pages_libres_du_tas():
     """Dans un processus de calcul du lot sous Linux (glibc), `malloc_trim` est appelé après chaque consultation ;
     ailleurs (processus principal, Dask), jamais."""

@@ -760,19 +760,22 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
         futures: dict[Future, list[Tache]] = {}
         en_vol = 0  # consultations soumises et pas encore terminées
         # consultations d'un processus de calcul local perdu (tué, mémoire épuisée…) : celle qui l'a fait tomber n'est
-        # pas connue, toutes celles qui étaient soumises sont soumises une seconde fois, une par tâche, à des processus
-        # neufs (`ProcessusLocaux`) ; perdues deux fois, elles sont en échec
+        # pas connue, toutes celles qui étaient soumises sont soumises une seconde fois à des processus neufs
+        # (`ProcessusLocaux`), chacune seule, rien d'autre n'étant en cours : perdue une seconde fois, c'est elle qui
+        # fait tomber son processus, et elle est en échec sans en entraîner d'autres
         a_reprendre: deque[list[Tache]] = deque()
         reprises: set[str] = set()
         try:
             with barre(len(taches), progression) as b:
                 while True:
-                    while en_vol < fenetre:
+                    while en_vol < fenetre and not (a_reprendre and futures):
                         g = a_reprendre.popleft() if a_reprendre else next(a_soumettre, None)
                         if g is None:
                             break
                         futures[executeur.submit(traiter_groupe, g)] = g
                         en_vol += len(g)
+                        if g[0].nom in reprises:
+                            break
                     if not futures:
                         break
                     for future in wait(futures, return_when=FIRST_COMPLETED).done:
