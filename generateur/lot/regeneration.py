@@ -769,12 +769,13 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
             with barre(len(taches), progression) as b:
                 while True:
                     while en_vol < fenetre and not (a_reprendre and futures):
-                        g = a_reprendre.popleft() if a_reprendre else next(a_soumettre, None)
+                        reprise = bool(a_reprendre)
+                        g = a_reprendre.popleft() if reprise else next(a_soumettre, None)
                         if g is None:
                             break
                         futures[executeur.submit(traiter_groupe, g)] = g
                         en_vol += len(g)
-                        if g[0].nom in reprises:
+                        if reprise:  # seule en cours jusqu'à sa fin
                             break
                     if not futures:
                         break

@@ -121,14 +121,14 @@ class _EtatDuLot(threading.local):
         self.dans_un_lot = False  # bloc `sources_du_lot` en cours
 
 
-_LOT = _EtatDuLot()
+_ETAT = _EtatDuLot()
 
 
 @contextmanager
 def sources_du_lot(lot: Any) -> Iterator[None]:
     """Le temps du bloc, les empreintes des sources sont gardées sous `lot` (identifiant d'un lot et de l'état du
     catalogue qu'il régénère) : un autre lot repart de rien."""
-    etat = _LOT
+    etat = _ETAT
     if etat.lot != lot:
         etat.sources.clear()
         etat.lot = lot
@@ -140,7 +140,7 @@ def sources_du_lot(lot: Any) -> Iterator[None]:
 
 
 def _sources(racine: Path, modeles: Path, dossier_acheteur: Path) -> dict[str, str]:
-    etat = _LOT
+    etat = _ETAT
     if not etat.dans_un_lot:
         return _sources_lues(racine, modeles, dossier_acheteur)
     cle = (racine, modeles, dossier_acheteur)
