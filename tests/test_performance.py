@@ -34,8 +34,8 @@ def test_cache_rempli_puis_relu_memes_octets(tmp_path, sans_cache):
     cache = tmp_path / "cache"
     premier = _generer(tmp_path / "premier", str(cache))
     assert len(list((cache / "jinja").glob("*.jinja"))) > 50  # clauses, conditions, messages, parties du modèle Word
-    assert {f.name.split("-")[0] for f in (cache / "memoires").iterdir()} == {"analyses", "clauses", "croises", "jinja",
-                                                                            "markdown", "relecture", "sources"}
+    assert {f.name.split("-")[0] for f in (cache / "memoires").iterdir()} == {"analyses", "classes", "clauses", "croises",
+                                                                            "jinja", "markdown", "relecture", "sources"}
     entrees = sorted(f for f in cache.rglob("*") if f.is_file())
     assert premier == sans_cache
     dates = {e: e.stat().st_mtime_ns for e in entrees}
@@ -1222,3 +1222,73 @@ def test_empreinte_des_sources_suit_les_fichiers(tmp_path, monkeypatch):
     assert cache.sources(a, b) == attendu()
     with pytest.raises(FileNotFoundError):
         cache.sources(tmp_path / "absent.py")
+
+
+_CLASSES = """
+from __future__ import annotations  # comme le module qui compile : ses directives ne doivent pas passer au code compilé
+import builtins, dataclasses, inspect, json, sys, typing
+compilees = []
+vrai = builtins.compile
+def compter(source, *args, **kwargs):  # la compilation hérite des directives de ce cadre, comme du module qui compile
+    if isinstance(source, str) and source.startswith("def __create_fn__"):
+        compilees.append(source)
+    return vrai(source, *args, **kwargs)
+builtins.compile = compter
+if sys.argv[1] == "dce":
+    import generateur.interfaces.cli  # noqa: F401 - les classes de données de dce
+from dataclasses import dataclass, field
+
+@dataclass(frozen=True, order=True)
+class Essai:
+    nom: str
+    valeurs: tuple[int, ...] = field(default_factory=tuple)
+    n: "int" = 3
+
+@dataclass
+class Simple:
+    a: int
+    b: typing.Optional[str] = None
+    def __post_init__(self):
+        self.a += 1
+
+e, s = Essai("x", (1,)), Simple(1)
+try:
+    e.nom = "y"
+    gele = False
+except dataclasses.FrozenInstanceError:
+    gele = True
+print(json.dumps({
+    "compilees": len(compilees),
+    "vu": [repr(inspect.signature(c)) + repr(c.__init__.__annotations__) + c.__init__.__code__.co_filename
+           for c in (Essai, Simple)],
+    "objets": [repr(e), repr(s), e == Essai("x", (1,)), hash(e) == hash(Essai("x", (1,))), e < Essai("y"), gele,
+               s == Simple(1), s.a],
+}))
+"""
+
+
+def test_classes_de_donnees_compilees_une_fois(tmp_path):
+    """Le code des méthodes écrites par `dataclasses` est gardé (mémoire « classes ») : la seconde commande n'en
+    compile aucun ; les classes (de dce ou d'ailleurs, créées après son import) sont celles de Python sans dce :
+    signature, annotations (sans les directives `__future__` du module qui compile), égalité, ordre, hachage, gel ;
+    une entrée abîmée est recompilée."""
+    import json
+    import pickle
+
+    def lancer(avec: str) -> dict:
+        sortie = subprocess.run([sys.executable, "-c", _CLASSES, avec], check=True, capture_output=True, text=True,
+                                cwd=RACINE, env={**os.environ, "DCE_CACHE": str(tmp_path / "cache"),
+                                                 "PYTHONPATH": str(RACINE)})
+        return json.loads(sortie.stdout)
+
+    python_seul = lancer("python")
+    premier = lancer("dce")
+    assert premier["compilees"] > 50  # les classes de dce importées par la ligne de commande et les deux du script
+    assert {k: premier[k] for k in ("vu", "objets")} == {k: python_seul[k] for k in ("vu", "objets")}
+    second = lancer("dce")
+    assert second == {**premier, "compilees": 0}
+    memoire = next((tmp_path / "cache" / "memoires").glob("classes-*.pickle"))
+    entrees = pickle.loads(memoire.read_bytes())
+    assert len(entrees) >= premier["compilees"] - 5  # ce qui a été compilé est gardé
+    memoire.write_bytes(pickle.dumps({texte: b"abime" for texte in entrees}))
+    assert lancer("dce") == premier
