@@ -1283,7 +1283,9 @@ def test_classes_de_donnees_compilees_une_fois(tmp_path):
 
     python_seul = lancer("python")
     premier = lancer("dce")
-    assert premier["compilees"] > 50  # les classes de dce importées par la ligne de commande et les deux du script
+    # classes de dce importées par la ligne de commande et les deux du script : une compilation par méthode jusqu'à
+    # Python 3.12, une par classe depuis 3.13
+    assert premier["compilees"] > 20
     assert {k: premier[k] for k in ("vu", "objets")} == {k: python_seul[k] for k in ("vu", "objets")}
     second = lancer("dce")
     assert second == {**premier, "compilees": 0}
