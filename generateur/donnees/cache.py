@@ -289,7 +289,8 @@ class Memoire:
 
 
 _MEMOIRES: weakref.WeakSet[Memoire] = weakref.WeakSet()  # mémoires vivantes de ce processus
-MEMOIRES_MAX = 32  # fichiers gardés dans le dossier des mémoires au plus (un par mémoire et version du code)
+MEMOIRES_MAX = 48  # fichiers gardés dans le dossier des mémoires au plus (un par mémoire et version du code : 8 mémoires,
+# soit six versions du code, de quelques Mio chacune)
 
 
 def charger_memoires() -> None:
