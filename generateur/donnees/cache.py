@@ -386,6 +386,16 @@ def marquer(nom: str, cle: str) -> None:
         pass
 
 
+def code_lu(octets: Any) -> CodeType | None:
+    """Le code objet que `marshal` a écrit dans `octets` (entrée d'un cache de code compilé) ; None si ce n'en est pas
+    un : entrée absente ou abîmée, écrite par une autre version de Python."""
+    try:
+        code = marshal.loads(octets)
+    except (EOFError, ValueError, TypeError):
+        return None
+    return code if isinstance(code, CodeType) else None
+
+
 def classes_compilees() -> None:
     """Garde le code des méthodes que `dataclasses` écrit pour chaque classe de données (`__init__`, `__eq__`,
     `__repr__`… : ≈ 170 textes compilés un par un à chaque commande, ≈ 18 ms sur ≈ 250 de `dce generer`, mesuré) :
@@ -401,14 +411,8 @@ def classes_compilees() -> None:
 
     def executer(source: Any, globaux: Any = None, locaux: Any = None, /) -> None:
         if type(source) is str and type(globaux) is dict and type(locaux) is dict:
-            octets = memoire.lire(source)
-            code = None
-            if type(octets) is bytes:
-                try:
-                    code = marshal.loads(octets)
-                except (EOFError, ValueError, TypeError):
-                    code = None
-            if type(code) is not CodeType:
+            code = code_lu(memoire.lire(source))
+            if code is None:
                 code = compile(source, "<string>", "exec", dont_inherit=True)
                 memoire.ecrire([(source, marshal.dumps(code))])
             source = code

@@ -136,16 +136,14 @@ class _CacheCode:
     def lire(self, nom: str) -> CodeType | None:
         octets = self.memoire.lire(nom)
         garde = octets is not None
-        try:
-            if not garde:
+        if not garde:
+            try:
                 with open(self._fichier(nom), "rb") as flux:
                     octets = flux.read()
-            code = marshal.loads(octets)
-        except (OSError, EOFError, ValueError, TypeError):
-            return None
-        if not isinstance(code, CodeType):
-            return None
-        if not garde:
+            except OSError:
+                return None
+        code = cache.code_lu(octets)
+        if code is not None and not garde:
             self.memoire.ecrire([(nom, octets)])
         return code
 
