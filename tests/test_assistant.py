@@ -295,8 +295,9 @@ def test_vrai_ctrl_c_dans_un_pseudo_terminal(tmp_path):
     if pid == 0:  # pragma: no cover - processus enfant
         os.chdir(tmp_path)
         os.environ["DCE_RACINE"] = str(RACINE)
-        # Ctrl-C tel que dans le terminal d'un utilisateur : une suite lancée en arrière-plan (`cmd &`, nohup) hérite
-        # de SIGINT ignoré, que Python laisse ignoré ; le terminal enverrait ses Ctrl-C sans effet (échec vu ainsi)
+        # Ctrl-C tel que dans le terminal d'un utilisateur : une suite lancée en arrière-plan par un shell sans contrôle
+        # des tâches (`cmd &` dans un script) hérite de SIGINT ignoré, que Python laisse ignoré ; les Ctrl-C du
+        # terminal resteraient sans effet (échec vu ainsi, état de l'enfant à l'appui)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         # SIGUSR1 : pile de chaque fil de l'enfant écrite dans le terminal (diagnostic si les Ctrl-C restent sans effet)
         os.execv(sys.executable, [sys.executable, "-c", "import faulthandler, signal, sys; "
