@@ -18,9 +18,9 @@ from generateur.pieces import relecture
 EXEMPLE = EXEMPLES / "amp-espaces-verts.yaml"
 
 
-def _generer(sortie: Path, cache: str) -> dict[str, bytes]:
+def _generer(sortie: Path, cache: str, exemple: Path = EXEMPLE) -> dict[str, bytes]:
     env = {**os.environ, "DCE_CACHE": cache, "DCE_RACINE": str(RACINE)}
-    subprocess.run([sys.executable, "-m", "generateur.interfaces.cli", "generer", str(EXEMPLE), "--sortie", str(sortie)],
+    subprocess.run([sys.executable, "-m", "generateur.interfaces.cli", "generer", str(exemple), "--sortie", str(sortie)],
                    check=True, capture_output=True, env=env, cwd=RACINE)
     return {f.name: f.read_bytes() for f in sorted(sortie.iterdir())}
 
@@ -41,6 +41,38 @@ def test_cache_rempli_puis_relu_memes_octets(tmp_path, sans_cache):
     dates = {e: e.stat().st_mtime_ns for e in entrees}
     assert _generer(tmp_path / "second", str(cache)) == sans_cache
     assert {e: e.stat().st_mtime_ns for e in entrees} == dates  # relu, pas réécrit
+
+
+def test_memoire_de_la_consultation_remplace_les_memoires_partagees(tmp_path, sans_cache):
+    """Ce que la relecture, les contrôles croisés et la conversion du Markdown ont tiré des textes d'une consultation
+    est aussi gardé dans sa mémoire (sous-dossier « consultations » du cache, un fichier désigné par le contenu de ses
+    réponses) : leurs mémoires partagées effacées (comme quand un lot de centaines de consultations les a fait
+    déborder), la commande suivante n'a plus rien à chercher ni à convertir — elle ne les recrée pas, faute de rien
+    y écrire — et donne les mêmes octets ; les mêmes réponses copiées ailleurs s'en servent aussi."""
+    cache = tmp_path / "cache"
+    partagees = ("relecture", "croises", "markdown")
+
+    def effacer_partagees() -> None:
+        for fichier in (cache / "memoires").iterdir():
+            if fichier.name.split("-")[0] in partagees:
+                fichier.unlink()
+
+    def recreees() -> list[str]:
+        return sorted(f.name.split("-")[0] for f in (cache / "memoires").iterdir() if f.name.split("-")[0] in partagees)
+
+    _generer(tmp_path / "premier", str(cache))
+    assert recreees() == sorted(partagees) and len(list((cache / "consultations").glob("*.pickle"))) == 1
+    effacer_partagees()
+    assert _generer(tmp_path / "second", str(cache)) == sans_cache
+    assert recreees() == []
+    copie = copier_exemple(EXEMPLE, tmp_path / "ailleurs" / "reponses.yaml")
+    assert _generer(tmp_path / "copie", str(cache), copie) == sans_cache
+    assert recreees() == [] and len(list((cache / "consultations").glob("*.pickle"))) == 1
+    # sans elle, tout est cherché de nouveau : les mémoires partagées sont recréées, les octets les mêmes
+    for fichier in (cache / "consultations").glob("*.pickle"):
+        fichier.unlink()
+    assert _generer(tmp_path / "troisieme", str(cache)) == sans_cache
+    assert recreees() == sorted(partagees)
 
 
 def test_codes_compiles_relus_d_un_seul_fichier(tmp_path, sans_cache):

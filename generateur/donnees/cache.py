@@ -23,6 +23,7 @@ import stat
 import sys
 import weakref
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from types import CodeType
 from typing import Any, Callable, Iterable, Iterator
@@ -209,13 +210,18 @@ class Memoire:
     en héritent en mémoire.
     """
 
-    def __init__(self, nom: str, version: str, maximum: int, octets: int = 8 << 20) -> None:
+    def __init__(self, nom: str, version: str, maximum: int, octets: int = 8 << 20,
+                 par_consultation: bool = False) -> None:
         self.nom, self.version, self.maximum, self.octets = nom, version, maximum, octets
+        # `par_consultation` : ses entrées propres à une consultation sont aussi gardées dans la mémoire de celle-ci
+        # (`groupe`) ; pour les textes des pièces, non pour ce qui sert à toutes (modèles compilés, code)
+        self.par_consultation = par_consultation
         self._entrees: dict[str, Any] | None = None
         self._servies: dict[str, int] = {}  # clé → fois servie (lue ou écrite) par ce processus
         self._trop_grand = False  # fichier lu au-delà des bornes (écrit par une version antérieure) : à réécrire
         self._modifiee = False
         self._pid = os.getpid()
+        self.ident = f"{nom}-{version}"  # nom de ses entrées dans la mémoire d'une consultation (`Groupe`)
         _MEMOIRES.add(self)
 
     def _fichier(self) -> Path | None:
@@ -238,16 +244,27 @@ class Memoire:
                 atexit.register(self.enregistrer)
         return self._entrees
 
-    def lire(self, cle: str) -> Any:
-        valeur = self.entrees().get(cle)
-        if valeur is not None:
-            servies = self._servies
-            servies[cle] = servies.get(cle, 0) + 1
-        return valeur
+    def lire(self, cle: str, partagee: bool = True) -> Any:
+        """La valeur gardée sous `cle` : dans le fichier partagé (sauf si not `partagee`), sinon dans la mémoire de
+        la consultation en cours (`groupe`, mémoire `par_consultation`) ; None si aucune."""
+        if partagee:
+            valeur = self.entrees().get(cle)
+            if valeur is not None:
+                servies = self._servies
+                servies[cle] = servies.get(cle, 0) + 1
+                return valeur
+        groupe = _GROUPE.get() if self.par_consultation else None
+        return None if groupe is None else groupe.lire(self.ident, cle)
 
     def ecrire(self, cles_valeurs: Iterable[tuple[str, Any]]) -> None:
-        """Ajoute des entrées (processus principal seulement, au plus 2 × `maximum` : la mémoire reste bornée dans
-        un serveur ou un lot ; les processus de calcul gardent leurs propres caches en mémoire)."""
+        """Ajoute des entrées : à la mémoire de la consultation en cours (`groupe`, mémoire `par_consultation`), de
+        tout processus ; au fichier partagé, du processus principal seulement, au plus 2 × `maximum` (la mémoire reste
+        bornée dans un serveur ou un lot ; les processus de calcul gardent leurs propres caches en mémoire)."""
+        groupe = _GROUPE.get() if self.par_consultation else None
+        if groupe is not None:
+            cles_valeurs = list(cles_valeurs)
+            for cle, valeur in cles_valeurs:
+                groupe.garder(self.ident, cle, valeur)
         if os.getpid() != self._pid:
             return
         entrees, servies = self.entrees(), self._servies
@@ -291,6 +308,93 @@ class Memoire:
 _MEMOIRES: weakref.WeakSet[Memoire] = weakref.WeakSet()  # mémoires vivantes de ce processus
 MEMOIRES_MAX = 48  # fichiers gardés dans le dossier des mémoires au plus (un par mémoire et version du code : 8 mémoires,
 # soit six versions du code, de quelques Mio chacune)
+
+
+# --- Mémoire d'une consultation ----------------------------------------------------------------------------------
+
+# Les mémoires partagées (`Memoire`) gardent d'abord ce qui revient d'une consultation à l'autre (clauses communes) :
+# bornées, relues en entier par chaque commande, elles ne peuvent garder les textes propres à chacune des centaines
+# de consultations d'un lot (objet, lieux, montants, dates : ≈ 70 textes par consultation, cherchés de nouveau par
+# la relecture à chaque régénération). Ceux-là sont gardés dans la mémoire de leur consultation (`groupe`) : un
+# fichier par consultation, lu à la première valeur qui manque au fichier partagé, écrit à la fin de sa production
+# s'il y a du nouveau. Une entrée y a la même clé que dans le fichier partagé, sous le nom et la version de sa
+# mémoire (`Memoire.ident`) : la valeur ne dépend que de la clé et de la version, jamais de la consultation, et une
+# mémoire de consultation partagée par erreur (même nom) ne ferait que des valeurs exactes, au pire inutiles.
+GROUPES = "consultations"  # sous-dossier du cache
+GROUPES_MAX = 4096  # fichiers gardés au plus (≈ 10 à 30 Kio chacun ; les plus anciens s'en vont, voir `_borner`)
+
+
+class Groupe:
+    """Les entrées des mémoires disque propres à une consultation (voir `groupe`)."""
+
+    def __init__(self, fichier: Path) -> None:
+        self.fichier = fichier
+        self._lues: dict[str, dict[str, Any]] | None = None  # le fichier, lu à la première valeur demandée
+        self.servies: dict[str, dict[str, Any]] = {}  # mémoire → entrées servies ou écrites pendant cette production
+
+    def _entrees(self) -> dict[str, dict[str, Any]]:
+        if self._lues is None:
+            try:
+                contenu = _depickler(self.fichier.read_bytes())
+            except Exception:  # noqa: BLE001 - absent, abîmé ou d'une autre version de Python : on s'en passe
+                contenu = None
+            self._lues = {m: d for m, d in contenu.items() if isinstance(d, dict)} if isinstance(contenu, dict) else {}
+        return self._lues
+
+    def lire(self, memoire: str, cle: str) -> Any:
+        entrees = self._entrees().get(memoire)
+        valeur = None if entrees is None else entrees.get(cle)
+        if valeur is not None:
+            self.servies.setdefault(memoire, {})[cle] = valeur
+        return valeur
+
+    def garder(self, memoire: str, cle: str, valeur: Any) -> None:
+        self.servies.setdefault(memoire, {})[cle] = valeur
+
+    def enregistrer(self) -> None:
+        """Écrit le fichier s'il manque une entrée servie ou écrite : les entrées du fichier et les nouvelles, ou les
+        seules servies si le fichier en garde deux fois plus (réponses modifiées : ses textes d'avant s'en vont)."""
+        lues = self._entrees()
+        if all(cle in lues.get(m, ()) for m, entrees in self.servies.items() for cle in entrees):
+            return
+        servies = sum(len(e) for e in self.servies.values())
+        if sum(len(e) for e in lues.values()) > servies + 64:
+            contenu = self.servies
+        else:
+            contenu = {m: {**lues.get(m, {}), **self.servies.get(m, {})} for m in {*lues, *self.servies}}
+        try:
+            ecrire_atomique(self.fichier, pickle.dumps(contenu, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
+            if secrets.randbelow(64) == 0:
+                _borner(self.fichier.parent, GROUPES_MAX, ".pickle")
+        except (OSError, pickle.PicklingError):
+            pass
+
+
+_GROUPE: ContextVar[Groupe | None] = ContextVar("dce_groupe", default=None)
+
+
+def groupe_en_cours() -> bool:
+    """Vrai pendant la production d'une consultation qui a sa mémoire (`groupe`)."""
+    return _GROUPE.get() is not None
+
+
+@contextmanager
+def groupe(contenu: bytes | None) -> Iterator[None]:
+    """Le temps de la production d'une consultation (`contenu` : son fichier de réponses, lu ; la même mémoire sert
+    à la consultation copiée ou déplacée, et à ses régénérations tant que ses réponses ne changent pas) : les
+    mémoires disque gardent aussi ce qui lui est propre dans sa mémoire (voir `Groupe`), écrite si la production
+    aboutit. Sans cache, ou sans `contenu` (fichier illisible : sa lecture le dira) : rien."""
+    base = dossier(GROUPES) if contenu is not None else None
+    if base is None or contenu is None:
+        yield
+        return
+    courant = Groupe(base / f"{empreinte(contenu)}.pickle")
+    jeton = _GROUPE.set(courant)
+    try:
+        yield
+    finally:
+        _GROUPE.reset(jeton)
+    courant.enregistrer()
 
 
 def charger_memoires() -> None:

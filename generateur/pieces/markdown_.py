@@ -229,7 +229,7 @@ def _blocs(texte: str) -> tuple[Bloc, ...]:
 # Fichier relu en entier par chaque commande (≈ 20 ms par Mio) : 512 Kio au plus, les morceaux les plus servis
 # d'abord (une consultation : 230 à 360 Kio ; après un lot, ses morceaux communs plutôt que ceux d'une consultation).
 _MEMOIRE = cache.Memoire("markdown", cache.empreinte(cache.sources(__file__, blocs.__file__), _version_markdown()),
-                         maximum=1024, octets=512 * 1024)
+                         maximum=1024, octets=512 * 1024, par_consultation=True)
 
 
 # Morceaux lus sans Python-Markdown (`_direct`), blocs faits sans HTML : un paragraphe d'une ligne, un titre « # » à

@@ -793,7 +793,7 @@ class Memoire:
         self.disque = cache.Memoire("relecture", cache.empreinte(
             cache.sources(__file__), SEPARATEUR,
             *(f"{s[0]}\0{s[1]}" if s is not None else "-" for s in self.sources)), maximum=10_000,
-            octets=512 * 1024) if disque else None
+            octets=512 * 1024, par_consultation=True) if disque else None
 
     @property
     def motifs(self) -> list[re.Pattern[str] | None]:

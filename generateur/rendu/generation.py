@@ -111,6 +111,15 @@ def produire_dce(fichier_reponses: Path | str, racine: Path | None = None, date_
 def _produire_dce(fichier_reponses: Path | str, racine: Path | None, date_droit: dt.date | None, strict: bool,
                   complementaires: bool, visa: dict[str, Any] | None, precedente: Path | None) -> Dce:
     analyse = preparer(fichier_reponses, racine, date_droit)
+    # Les textes propres à la consultation (objet, lieux, montants), que les mémoires disque partagées ne peuvent
+    # garder pour chacune des consultations d'un lot, sont gardés dans sa mémoire (`cache.groupe`), désignée par le
+    # contenu de son fichier de réponses.
+    with cache.groupe(getattr(analyse.reponses.document, "octets", None)):
+        return _assembler_dce(analyse, fichier_reponses, strict, complementaires, visa, precedente)
+
+
+def _assembler_dce(analyse: Analyse, fichier_reponses: Path | str, strict: bool, complementaires: bool,
+                   visa: dict[str, Any] | None, precedente: Path | None) -> Dce:
     base = nom_sur(str(analyse.contexte["reference"]))
     contenus: dict[str, bytes] = {}
     modeles: dict[Path, bytes] = {}
