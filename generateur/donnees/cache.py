@@ -244,15 +244,14 @@ class Memoire:
                 atexit.register(self.enregistrer)
         return self._entrees
 
-    def lire(self, cle: str, partagee: bool = True) -> Any:
-        """La valeur gardée sous `cle` : dans le fichier partagé (sauf si not `partagee`), sinon dans la mémoire de
-        la consultation en cours (`groupe`, mémoire `par_consultation`) ; None si aucune."""
-        if partagee:
-            valeur = self.entrees().get(cle)
-            if valeur is not None:
-                servies = self._servies
-                servies[cle] = servies.get(cle, 0) + 1
-                return valeur
+    def lire(self, cle: str) -> Any:
+        """La valeur gardée sous `cle` : dans le fichier partagé, sinon dans la mémoire de la consultation en cours
+        (`groupe`, mémoire `par_consultation`) ; None si aucune."""
+        valeur = self.entrees().get(cle)
+        if valeur is not None:
+            servies = self._servies
+            servies[cle] = servies.get(cle, 0) + 1
+            return valeur
         groupe = _GROUPE.get() if self.par_consultation else None
         return None if groupe is None else groupe.lire(self.ident, cle)
 
@@ -321,7 +320,7 @@ MEMOIRES_MAX = 48  # fichiers gardés dans le dossier des mémoires au plus (un 
 # mémoire (`Memoire.ident`) : la valeur ne dépend que de la clé et de la version, jamais de la consultation, et une
 # mémoire de consultation partagée par erreur (même nom) ne ferait que des valeurs exactes, au pire inutiles.
 GROUPES = "consultations"  # sous-dossier du cache
-GROUPES_MAX = 4096  # fichiers gardés au plus (≈ 10 à 30 Kio chacun ; les plus anciens s'en vont, voir `_borner`)
+GROUPES_MAX = 4096  # fichiers gardés au plus (≈ 20 à 40 Kio chacun, 150 Mio au plus ; les plus anciens s'en vont)
 
 
 class Groupe:
@@ -371,11 +370,6 @@ class Groupe:
 
 
 _GROUPE: ContextVar[Groupe | None] = ContextVar("dce_groupe", default=None)
-
-
-def groupe_en_cours() -> bool:
-    """Vrai pendant la production d'une consultation qui a sa mémoire (`groupe`)."""
-    return _GROUPE.get() is not None
 
 
 @contextmanager

@@ -163,24 +163,24 @@ def _disque() -> cache.Memoire:
     return _DISQUE[0]
 
 
-# Processus qui a importé ce module. Les processus de calcul d'un lot (fork) ne se servent pas du fichier partagé de
-# la mémoire disque : ils ne l'écrivent pas (`cache.Memoire.ecrire`), leur mémoire en RAM (`_TROUVES`) reprend déjà
-# les textes communs d'une consultation à l'autre, et l'hériter du processus principal coûtait ≈ 10 Mio par processus
-# (1 000 consultations, 2 processus : plus gros processus 100 → 110 Mio) sans rien gagner en temps. Ils se servent de
-# la mémoire de la consultation (`cache.groupe`) : les textes propres à chacune.
+# Processus qui a importé ce module. Les processus de calcul d'un lot (fork) ne se servent pas de la mémoire disque :
+# ils ne l'écrivent pas (`cache.Memoire.ecrire`), leur mémoire en RAM (`_TROUVES`) reprend déjà les textes communs
+# d'une consultation à l'autre, et l'hériter du processus principal coûtait ≈ 10 Mio par processus (1 000
+# consultations, 2 processus : plus gros processus 100 → 110 Mio) sans rien gagner en temps. Ni de la mémoire de la
+# consultation (`cache.groupe`) : mesuré sur le banc de 1 000, pas de gain net, et 3 Mio de plus par processus (une
+# `Trouve` par correspondance reprise, au lieu du `re.Match` de la recherche).
 _PROCESSUS = os.getpid()
 
 
 def _chercher(motif: Motif | re.Pattern[str], texte: str) -> tuple[Trouve | re.Match[str], ...]:
-    """`motif.finditer(texte)` ; pour un `Motif`, repris de la mémoire disque (hors d'un processus de calcul forké :
-    celle de la consultation seule) ou cherché puis gardé."""
+    """`motif.finditer(texte)` ; pour un `Motif`, hors d'un processus de calcul forké, repris de la mémoire disque ou
+    cherché puis gardé."""
     if not isinstance(motif, Motif):
         return tuple(motif.finditer(texte))
-    principal = os.getpid() == _PROCESSUS
-    if not principal and not cache.groupe_en_cours():
+    if os.getpid() != _PROCESSUS:
         return tuple(motif.compile().finditer(texte))
     disque = _disque()
-    deja: dict[str, Brut] | None = disque.lire(texte, partagee=principal)
+    deja: dict[str, Brut] | None = disque.lire(texte)
     brut = deja.get(motif.cle) if isinstance(deja, dict) else None
     if brut is None:
         brut = tuple((x.start(), x.end(), x.groups(), x.groupdict()) for x in motif.compile().finditer(texte))
