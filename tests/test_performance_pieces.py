@@ -360,6 +360,49 @@ def test_memoire_disque_bornee_garde_les_entrees_les_plus_servies(tmp_path, monk
     assert len(fichier.read_bytes()) <= 2000 and pickle.loads(fichier.read_bytes()) == {"ancien 7": "z" * 50}
 
 
+def test_memoire_de_la_consultation_garde_ce_que_ses_productions_ont_demande(tmp_path, monkeypatch):
+    """cache.groupe : une valeur absente du fichier partagé d'une mémoire `par_consultation` est reprise du fichier de
+    la consultation (désigné par le contenu de ses réponses), où ce qui est calculé pour elle est gardé ; une
+    production suivante qui ne demande pas tout (le reste est dans la mémoire de son processus) n'en retire rien ;
+    au-delà de ENTREES_GROUPE_MAX, seules les entrées servies restent. Une autre consultation, une mémoire qui n'est
+    pas `par_consultation`, une production hors de `groupe` ou sans cache n'en voient rien."""
+    import pickle
+    import weakref
+
+    from generateur.donnees import cache
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "_MEMOIRES", weakref.WeakSet())
+
+    def neuve(par_consultation: bool = True) -> cache.Memoire:  # fichier partagé jamais écrit : vide
+        return cache.Memoire("essai", "v1", maximum=1000, par_consultation=par_consultation)
+
+    def fichier(reponses: bytes) -> dict:
+        return pickle.loads((tmp_path / "cache" / cache.GROUPES / f"{cache.empreinte(reponses)}.pickle").read_bytes())
+
+    with cache.groupe(b"reponses A"):
+        neuve().ecrire([("a", 1), ("b", 2)])
+        neuve(par_consultation=False).ecrire([("commun", 0)])
+    assert fichier(b"reponses A") == {"essai-v1": {"a": 1, "b": 2}}
+    with cache.groupe(b"reponses A"):
+        memoire = neuve()
+        assert memoire.lire("a") == 1 and memoire.lire("commun") is None
+        memoire.ecrire([("c", 3)])
+    assert fichier(b"reponses A") == {"essai-v1": {"a": 1, "b": 2, "c": 3}}
+    with cache.groupe(b"reponses B"):
+        assert neuve().lire("a") is None
+    assert neuve().lire("a") is None  # hors de la production d'une consultation
+    monkeypatch.setattr(cache, "ENTREES_GROUPE_MAX", 2)
+    with cache.groupe(b"reponses A"):
+        memoire = neuve()
+        assert memoire.lire("c") == 3
+        memoire.ecrire([("d", 4)])
+    assert fichier(b"reponses A") == {"essai-v1": {"c": 3, "d": 4}}
+    monkeypatch.setenv("DCE_CACHE", "0")
+    with cache.groupe(b"reponses A"):
+        assert neuve().lire("c") is None
+
+
 def test_memoire_des_motifs_pleine_garde_les_textes_des_pieces(monkeypatch):
     """La mémoire des motifs vidée parce que pleine garde ce qu'elle a lu des pièces relues (pas seulement leurs
     textes nouveaux) : mêmes correspondances qu'une mémoire neuve ; `trouves` lit lui-même les textes qui manquent."""

@@ -320,6 +320,7 @@ MEMOIRES_MAX = 48  # fichiers gardés dans le dossier des mémoires au plus (un 
 # mémoire (`Memoire.ident`) : la valeur ne dépend que de la clé et de la version, jamais de la consultation, et une
 # mémoire de consultation partagée par erreur (même nom) ne ferait que des valeurs exactes, au pire inutiles.
 GROUPES = "consultations"  # sous-dossier du cache
+ENTREES_GROUPE_MAX = 5000  # entrées d'un fichier au plus (une consultation en demande ≈ 2 000 au plus, cache froid)
 GROUPES_MAX = 4096  # fichiers gardés au plus (≈ 20 à 40 Kio chacun, 150 Mio au plus ; les plus anciens s'en vont)
 
 
@@ -351,16 +352,15 @@ class Groupe:
         self.servies.setdefault(memoire, {})[cle] = valeur
 
     def enregistrer(self) -> None:
-        """Écrit le fichier s'il manque une entrée servie ou écrite : les entrées du fichier et les nouvelles, ou les
-        seules servies si le fichier en garde deux fois plus (réponses modifiées : ses textes d'avant s'en vont)."""
+        """Écrit le fichier s'il manque une entrée servie ou écrite : les entrées du fichier et les nouvelles (une
+        production ne demande pas tout ce qu'une autre a demandé : ce qu'un processus a déjà en mémoire n'est pas
+        demandé), ou les seules servies au-delà de ENTREES_GROUPE_MAX (textes de clauses modifiées depuis)."""
         lues = self._entrees()
         if all(cle in lues.get(m, ()) for m, entrees in self.servies.items() for cle in entrees):
             return
-        servies = sum(len(e) for e in self.servies.values())
-        if sum(len(e) for e in lues.values()) > servies + 64:
+        contenu = {m: {**lues.get(m, {}), **self.servies.get(m, {})} for m in {*lues, *self.servies}}
+        if sum(len(e) for e in contenu.values()) > ENTREES_GROUPE_MAX:
             contenu = self.servies
-        else:
-            contenu = {m: {**lues.get(m, {}), **self.servies.get(m, {})} for m in {*lues, *self.servies}}
         try:
             ecrire_atomique(self.fichier, pickle.dumps(contenu, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
             if secrets.randbelow(64) == 0:
