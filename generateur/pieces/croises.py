@@ -167,8 +167,8 @@ def _disque() -> cache.Memoire:
 # ils ne l'écrivent pas (`cache.Memoire.ecrire`), leur mémoire en RAM (`_TROUVES`) reprend déjà les textes communs
 # d'une consultation à l'autre, et l'hériter du processus principal coûtait ≈ 10 Mio par processus (1 000
 # consultations, 2 processus : plus gros processus 100 → 110 Mio) sans rien gagner en temps. Ni de la mémoire de la
-# consultation (`cache.groupe`) : mesuré sur le banc de 1 000, pas de gain net, et 3 Mio de plus par processus (une
-# `Trouve` par correspondance reprise, au lieu du `re.Match` de la recherche).
+# consultation (`cache.groupe`) : un essai sur le banc de 1 000, pas de gain visible, et 3 Mio de plus par processus
+# (une `Trouve` par correspondance reprise, au lieu du `re.Match` de la recherche).
 _PROCESSUS = os.getpid()
 
 
