@@ -226,13 +226,14 @@ def _fichiers_cites(donnees: Any) -> set[str]:
     return set()
 
 
-def fabriquer(dossier: Path, n: int, parmi: int | None = None) -> None:
+def fabriquer(dossier: Path, n: int, parmi: int | None = None, decalage: int = 0) -> None:
     """Écrit les réponses de chaque consultation du corpus, avec les fichiers qu'elles citent (copiés de exemples/).
     `parmi` : n consultations prises à intervalles réguliers dans le corpus de `parmi` (même mélange de marchés
-    réels et de consultations synthétiques que le lot de cette taille), au lieu des n premières."""
+    réels et de consultations synthétiques que le lot de cette taille), au lieu des n premières ; `decalage` : à partir
+    de la consultation de ce rang (d'autres consultations du même mélange)."""
     tout = corpus(n) if parmi is None else corpus(parmi)
     pas = 1 if parmi is None else max(1, parmi // n)
-    for nom, donnees in tout[::pas][:n]:
+    for nom, donnees in tout[decalage::pas][:n]:
         (dossier / nom).mkdir(parents=True)
         (dossier / nom / "reponses.yaml").write_text(yaml.safe_dump(donnees, allow_unicode=True, sort_keys=False),
                                                      encoding="utf-8")

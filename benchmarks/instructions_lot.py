@@ -1,0 +1,107 @@
+"""Instructions comptées (callgrind) d'une régénération dans l'état d'un grand lot : mesure insensible à la charge.
+
+Usage : python benchmarks/instructions_lot.py [--n 40] [--parmi 1000] [--code DOSSIER] [--sans-callgrind]
+
+Le banc de 1 000 (`regeneration.py`) mesure des temps ; sur une machine partagée, ils varient de ±20 % d'une minute à
+l'autre (README, « Performances ») : un gain de 10 % ne s'y voit pas. Ce banc compte les instructions de la seule
+régénération de N consultations du mélange du lot (`--parmi`), dans l'état où un lot de centaines de consultations
+met les mémoires disque partagées (relecture, contrôles croisés, Markdown) : elles gardent les textes communs, pas
+ceux propres à chaque consultation, qui n'y tiennent pas. Dans un cache neuf (`DCE_CACHE` temporaire) :
+
+1. les N consultations mesurées sont générées (processus à part) ;
+2. la clause du banc est modifiée, les mémoires partagées effacées, puis N autres consultations du même mélange
+   sont générées (processus à part) : les mémoires partagées reprennent les textes communs, dont ceux de la clause
+   modifiée ;
+3. les N consultations mesurées sont régénérées dans un processus neuf (exécuteur en ligne, `PYTHONHASHSEED=0`),
+   compté par callgrind (valgrind) : instructions de tout le processus, démarrage compris. En ligne, les contrôles
+   croisés se servent des mémoires disque, comme `dce generer` (les processus de calcul d'un lot, non).
+
+`--code` mesure une autre version de dce (même corpus, même catalogue) ; `--sans-callgrind` donne le seul temps de
+calcul de l'étape 3 (sans valgrind). Quelques minutes sous valgrind pour N = 40.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ICI = Path(__file__).resolve().parent
+MEMOIRES_PARTAGEES = ("relecture", "croises", "markdown")
+
+
+def _etape(etape: str, dossier: Path, racine: Path, code: Path | None) -> None:
+    """Dans un processus à part : régénère le lot (`generer` : la première fois, ses consultations sont nouvelles ;
+    `regenerer` : l'étape mesurée)."""
+    sys.path.insert(0, str(code or ICI.parent))
+    from profil_regeneration import EnLigne
+    from generateur.lot.regeneration import regenerer
+    from mesures import cpu_soi
+
+    debut = cpu_soi()
+    bilan = regenerer(dossier, racine, executeur=EnLigne())
+    statuts = {r.statut for r in bilan.consultations}
+    print(f"{(cpu_soi() - debut) * 1000 / max(1, len(bilan.consultations)):.0f} ms de calcul par consultation "
+          f"({', '.join(sorted(statuts))})")
+
+
+def _lancer(etape: str, dossier: Path, racine: Path, code: Path | None, env: dict[str, str],
+            devant: list[str] | None = None) -> str:
+    commande = [*(devant or []), sys.executable, str(Path(__file__).resolve()), "--etape", etape, "--dossier",
+                str(dossier), "--racine", str(racine)] + (["--code", str(code)] if code else [])
+    return subprocess.run(commande, check=True, capture_output=True, text=True, env=env).stdout.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=40)
+    parser.add_argument("--parmi", type=int, default=1000)
+    parser.add_argument("--code", type=Path)
+    parser.add_argument("--sans-callgrind", action="store_true")
+    parser.add_argument("--etape", help=argparse.SUPPRESS)
+    parser.add_argument("--dossier", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--racine", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    code = args.code.resolve() if args.code else None
+    sys.path.insert(0, str(ICI))
+    if args.etape:
+        _etape(args.etape, args.dossier, args.racine, code)
+        return
+    if not args.sans_callgrind and shutil.which("valgrind") is None:
+        sys.exit("valgrind introuvable (paquet Debian « valgrind ») ; --sans-callgrind pour le seul temps de calcul")
+    import regeneration as banc
+
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        mesure, autres, racine = base / "mesure", base / "autres", base / "catalogue"
+        pas = max(1, args.parmi // args.n)
+        banc.fabriquer(mesure, args.n, args.parmi)
+        banc.fabriquer(autres, args.n, args.parmi, decalage=pas // 2)
+        banc.copier_catalogue(racine)
+        env = {**os.environ, "DCE_CACHE": str(base / "cache"), "PYTHONHASHSEED": "0"}
+        _lancer("generer", mesure, racine, code, env)
+        banc.modifier_catalogue(racine)
+        for fichier in (base / "cache" / "memoires").iterdir():
+            if fichier.name.split("-")[0] in MEMOIRES_PARTAGEES:
+                fichier.unlink()
+        _lancer("generer", autres, racine, code, env)  # générées avec la clause modifiée : ses textes sont communs
+        if args.sans_callgrind:
+            print(_lancer("regenerer", mesure, racine, code, env))
+            return
+        sortie = base / "callgrind.out"
+        resultat = _lancer("regenerer", mesure, racine, code, env,
+                           ["valgrind", "--tool=callgrind", f"--callgrind-out-file={sortie}"])
+        totaux = re.search(r"^(?:summary|totals): (\d+)", sortie.read_text(), re.MULTILINE)
+        import generateur
+        version = code or Path(generateur.__file__).resolve().parent.parent
+        print(f"{version} : {int(totaux.group(1)) / 1e9:.2f} milliards d'instructions pour {args.n} consultations "
+              f"régénérées (lot débordé, démarrage compris) ; {resultat}")
+
+
+if __name__ == "__main__":
+    main()
