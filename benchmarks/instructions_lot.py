@@ -35,9 +35,9 @@ ICI = Path(__file__).resolve().parent
 MEMOIRES_PARTAGEES = ("relecture", "croises", "markdown")
 
 
-def _etape(etape: str, dossier: Path, racine: Path, code: Path | None) -> None:
-    """Dans un processus à part : régénère le lot (`generer` : la première fois, ses consultations sont nouvelles ;
-    `regenerer` : l'étape mesurée)."""
+def _etape(dossier: Path, racine: Path, code: Path | None) -> None:
+    """Dans un processus à part : régénère le lot (étape « generer » : la première fois, ses consultations sont
+    nouvelles ; « regenerer » : l'étape mesurée)."""
     sys.path.insert(0, str(code or ICI.parent))
     from profil_regeneration import EnLigne
     from generateur.lot.regeneration import regenerer
@@ -70,7 +70,7 @@ def main() -> None:
     code = args.code.resolve() if args.code else None
     sys.path.insert(0, str(ICI))
     if args.etape:
-        _etape(args.etape, args.dossier, args.racine, code)
+        _etape(args.dossier, args.racine, code)
         return
     if not args.sans_callgrind and shutil.which("valgrind") is None:
         sys.exit("valgrind introuvable (paquet Debian « valgrind ») ; --sans-callgrind pour le seul temps de calcul")

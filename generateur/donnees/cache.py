@@ -378,8 +378,7 @@ def groupe(contenu: bytes | None) -> Iterator[None]:
     à la consultation copiée ou déplacée, et à ses régénérations tant que ses réponses ne changent pas) : les
     mémoires disque gardent aussi ce qui lui est propre dans sa mémoire (voir `Groupe`), écrite si la production
     aboutit. Sans cache, ou sans `contenu` (fichier illisible : sa lecture le dira) : rien."""
-    base = dossier(GROUPES) if contenu is not None else None
-    if base is None or contenu is None:
+    if contenu is None or (base := dossier(GROUPES)) is None:
         yield
         return
     courant = Groupe(base / f"{empreinte(contenu)}.pickle")
