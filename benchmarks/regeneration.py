@@ -24,6 +24,7 @@ import argparse
 import copy
 import datetime as dt
 import json
+import os
 import random
 import resource
 import shutil
@@ -464,9 +465,16 @@ def main() -> None:
                 copies[nom] = travail / f"lot-{n}-{len(copies)}"
                 shutil.copytree(base, copies[nom])
             modifier_catalogue(racine)
-            mesures = {nom: lancer(copies[nom], racine, jobs, dask=dask, code=args.code)
-                       for nom, jobs, dask in executeurs}
+            mesures = {}
+            for nom, jobs, dask in executeurs:
+                # les copies et les versions du lot mesuré juste avant (des centaines de mégaoctets) attendent
+                # encore d'être écrites : sans cela, la première barrière de durabilité du lot (syncfs,
+                # `fichiers.barriere`) les écrirait sur le disque, ≈ 1,6 s d'attente de chaque processus de calcul au
+                # début du lot (mesuré le 4 décembre), que le lot d'un utilisateur n'a pas
+                os.sync()
+                mesures[nom] = lancer(copies[nom], racine, jobs, dask=dask, code=args.code)
             processus = [nom for nom, _, dask in executeurs if not dask]
+            os.sync()
             verification = lancer(copies[processus[-1]], racine, args.jobs_max, seulement_impactees=True,
                                   code=args.code)
             un_seul = mesures[executeurs[0][0]]["duree"]
