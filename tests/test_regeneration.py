@@ -369,6 +369,20 @@ def test_barre_de_progression(capsys):
     assert "Régénération 3/3" in sortie and "restant" in sortie and "consultation/s" in sortie
 
 
+def test_groupes_des_processus_locaux():
+    """Processus locaux : des tâches longues (la publication de la dernière consultation d'une tâche est attendue avant
+    de la rendre : plus les tâches sont longues, plus ces attentes sont rares), qui raccourcissent vers la fin du lot
+    pour que les processus finissent ensemble ; toutes les consultations, dans l'ordre, une fois chacune."""
+    taches = list(range(1000))
+    tailles = [len(g) for g in regeneration.groupes(taches, locaux=2)]
+    assert [t for g in regeneration.groupes(taches, locaux=2) for t in g] == taches
+    assert tailles[:50] == [regeneration.GROUPE_LOCAL] * 50 and tailles[-4:] == [1, 1, 1, 1]
+    assert tailles == sorted(tailles, reverse=True) and len(tailles) < 100  # 250 tâches de 4 avant
+    assert [len(g) for g in regeneration.groupes(list(range(6)), locaux=2)] == [1] * 6  # un petit lot reste réparti
+    # la fenêtre du processus principal laisse à chaque processus sa tâche en cours et la suivante
+    assert regeneration.FENETRE_PAR_PROCESSUS >= 2 * regeneration.GROUPE_LOCAL
+
+
 def test_cluster_dask(lot, monkeypatch):
     """Le lot sur un LocalCluster à deux travailleurs, consultations groupées deux par deux en tâches Dask."""
     monkeypatch.setattr(regeneration, "GROUPES_MIN", 2)  # 4 consultations : 2 tâches de 2

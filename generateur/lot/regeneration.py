@@ -558,9 +558,10 @@ REGLAGES_DASK = {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
 }
 
-FENETRE_PAR_PROCESSUS = 8  # consultations soumises d'avance par processus de calcul local (voir `regenerer`)
-GROUPE_LOCAL = 4  # consultations par tâche au plus, processus locaux (voir `groupes`)
-GROUPES_PAR_PROCESSUS = 4  # tâches au moins par processus local, tant que le lot le permet
+GROUPE_LOCAL = 16  # consultations par tâche au plus, processus locaux (voir `groupes`)
+GROUPES_PAR_PROCESSUS = 4  # tâches restantes au moins par processus local, tant que le lot le permet
+# consultations soumises d'avance par processus de calcul local (voir `regenerer`) : le groupe en cours et le suivant
+FENETRE_PAR_PROCESSUS = 2 * GROUPE_LOCAL
 GROUPE_MAX = 16  # consultations par tâche au plus, sur un exécuteur fourni (Dask)
 GROUPES_MIN = 64  # tâches au moins, tant que le lot le permet : la charge reste répartie
 
@@ -599,17 +600,25 @@ class ProcessusLocaux(Executor):
 
 
 def groupes(taches: list[Tache], locaux: int | None = None) -> list[list[Tache]]:
-    """Les tâches soumises à l'exécuteur. Processus locaux (`locaux` : leur nombre) : jusqu'à GROUPE_LOCAL
-    consultations par tâche, chacune publiée pendant le calcul de la suivante (`traiter_groupe`), en gardant au moins
-    GROUPES_PAR_PROCESSUS tâches par processus (un petit lot reste réparti). Exécuteur fourni (cluster Dask) : chaque
-    tâche coûte aussi à l'ordonnanceur et au réseau (sérialisation, aller-retour, suivi) ; les consultations sont
-    groupées, jusqu'à GROUPE_MAX par tâche, en gardant au moins GROUPES_MIN tâches pour que les machines de calcul
-    restent toutes occupées jusqu'au bout."""
-    if locaux:
-        taille = max(1, min(GROUPE_LOCAL, len(taches) // (GROUPES_PAR_PROCESSUS * locaux)))
-    else:
+    """Les tâches soumises à l'exécuteur.
+
+    Processus locaux (`locaux` : leur nombre) : chaque consultation d'une tâche est publiée pendant le calcul de la
+    suivante (`traiter_groupe`), sauf la dernière, dont la publication (barrière de durabilité : le disque) est
+    attendue avant de rendre la tâche. Des tâches longues (jusqu'à GROUPE_LOCAL consultations) rendent ces attentes
+    rares ; vers la fin du lot, elles raccourcissent (taille décroissante : au plus le reste divisé par
+    GROUPES_PAR_PROCESSUS fois le nombre de processus) pour que les processus finissent ensemble, et un petit lot reste
+    réparti. Exécuteur fourni (cluster Dask) : chaque tâche coûte aussi à l'ordonnanceur et au réseau (sérialisation,
+    aller-retour, suivi) ; les consultations sont groupées, jusqu'à GROUPE_MAX par tâche, en gardant au moins
+    GROUPES_MIN tâches pour que les machines de calcul restent toutes occupées jusqu'au bout."""
+    if not locaux:
         taille = max(1, min(GROUPE_MAX, len(taches) // GROUPES_MIN))
-    return [taches[i:i + taille] for i in range(0, len(taches), taille)]
+        return [taches[i:i + taille] for i in range(0, len(taches), taille)]
+    resultat, debut = [], 0
+    while debut < len(taches):
+        taille = max(1, min(GROUPE_LOCAL, (len(taches) - debut) // (GROUPES_PAR_PROCESSUS * locaux)))
+        resultat.append(taches[debut:debut + taille])
+        debut += taille
+    return resultat
 
 
 def traiter_groupe(taches: list[Tache]) -> list[RapportConsultation]:
