@@ -115,5 +115,6 @@ banc: $(VENV)/.dependances-tests
 	$(BIN)/python benchmarks/commande.py --repetitions 5
 	$(BIN)/python benchmarks/accueil.py --n 100 --n 1000
 	$(BIN)/python benchmarks/regeneration.py $(BANC_N) --pandoc 10 --exemples 10 --dask
-	@if command -v valgrind >/dev/null 2>&1; then $(BIN)/python benchmarks/instructions_lot.py --n 40; \
+	@if command -v valgrind >/dev/null 2>&1; then $(BIN)/python benchmarks/instructions_lot.py --n 40 && \
+	$(BIN)/python benchmarks/instructions_lot.py --n 40 --processus 2; \
 	else echo "valgrind absent : banc d'instructions ignoré (paquet Debian valgrind)"; fi

@@ -1,6 +1,7 @@
 """Instructions comptées (callgrind) d'une régénération dans l'état d'un grand lot : mesure insensible à la charge.
 
-Usage : python benchmarks/instructions_lot.py [--n 40] [--parmi 1000] [--code DOSSIER] [--sans-callgrind]
+Usage : python benchmarks/instructions_lot.py [--n 40] [--parmi 1000] [--processus 2] [--code DOSSIER]
+        [--sans-callgrind]
 
 Le banc de 1 000 (`regeneration.py`) mesure des temps ; sur une machine partagée, ils varient de ±20 % d'une minute à
 l'autre (README, « Performances ») : un gain de 10 % ne s'y voit pas. Ce banc compte les instructions de la seule
@@ -15,6 +16,11 @@ ceux propres à chaque consultation, qui n'y tiennent pas. Dans un cache neuf (`
 3. les N consultations mesurées sont régénérées dans un processus neuf (exécuteur en ligne, `PYTHONHASHSEED=0`),
    compté par callgrind (valgrind) : instructions de tout le processus, démarrage compris. En ligne, les contrôles
    croisés se servent des mémoires disque, comme `dce generer` (les processus de calcul d'un lot, non).
+
+`--processus P` : l'étape 3 est un vrai lot à P processus de calcul (`regenerer(..., jobs=P)`, comme `dce regenerer
+--jobs P`), chemin des processus de calcul compris (contrôles croisés sans mémoire disque, tâches, fil de
+publication) ; callgrind suit les processus créés par fork (un fichier par processus) : le total est celui de tout
+l'arbre.
 
 `--code` mesure une autre version de dce (même corpus, même catalogue) ; `--sans-callgrind` donne le seul temps de
 calcul de l'étape 3 (sans valgrind). Quelques minutes sous valgrind pour N = 40.
@@ -35,25 +41,29 @@ ICI = Path(__file__).resolve().parent
 MEMOIRES_PARTAGEES = ("relecture", "croises", "markdown")
 
 
-def _etape(dossier: Path, racine: Path, code: Path | None) -> None:
+def _etape(dossier: Path, racine: Path, code: Path | None, processus: int) -> None:
     """Dans un processus à part : régénère le lot (étape « generer » : la première fois, ses consultations sont
-    nouvelles ; « regenerer » : l'étape mesurée)."""
+    nouvelles ; « regenerer » : l'étape mesurée), en ligne, ou par `processus` processus de calcul."""
     sys.path.insert(0, str(code or ICI.parent))
     from profil_regeneration import EnLigne
     from generateur.lot.regeneration import regenerer
-    from mesures import cpu_soi
+    from mesures import cpu_enfants, cpu_soi
 
-    debut = cpu_soi()
-    bilan = regenerer(dossier, racine, executeur=EnLigne())
+    debut = cpu_soi() + cpu_enfants()
+    if processus:
+        bilan = regenerer(dossier, racine, jobs=processus)
+    else:
+        bilan = regenerer(dossier, racine, executeur=EnLigne())
     statuts = {r.statut for r in bilan.consultations}
-    print(f"{(cpu_soi() - debut) * 1000 / max(1, len(bilan.consultations)):.0f} ms de calcul par consultation "
-          f"({', '.join(sorted(statuts))})")
+    print(f"{(cpu_soi() + cpu_enfants() - debut) * 1000 / max(1, len(bilan.consultations)):.0f} ms de calcul par "
+          f"consultation ({', '.join(sorted(statuts))})")
 
 
 def _lancer(etape: str, dossier: Path, racine: Path, code: Path | None, env: dict[str, str],
-            devant: list[str] | None = None) -> str:
+            devant: list[str] | None = None, processus: int = 0) -> str:
     commande = [*(devant or []), sys.executable, str(Path(__file__).resolve()), "--etape", etape, "--dossier",
-                str(dossier), "--racine", str(racine)] + (["--code", str(code)] if code else [])
+                str(dossier), "--racine", str(racine), "--processus", str(processus)]
+    commande += ["--code", str(code)] if code else []
     return subprocess.run(commande, check=True, capture_output=True, text=True, env=env).stdout.strip()
 
 
@@ -61,6 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=40)
     parser.add_argument("--parmi", type=int, default=1000)
+    parser.add_argument("--processus", type=int, default=0, help="0 : en ligne ; P : lot à P processus de calcul")
     parser.add_argument("--code", type=Path)
     parser.add_argument("--sans-callgrind", action="store_true")
     parser.add_argument("--etape", help=argparse.SUPPRESS)
@@ -70,7 +81,7 @@ def main() -> None:
     code = args.code.resolve() if args.code else None
     sys.path.insert(0, str(ICI))
     if args.etape:
-        _etape(args.dossier, args.racine, code)
+        _etape(args.dossier, args.racine, code, args.processus)
         return
     if not args.sans_callgrind and shutil.which("valgrind") is None:
         sys.exit("valgrind introuvable (paquet Debian « valgrind ») ; --sans-callgrind pour le seul temps de calcul")
@@ -91,16 +102,21 @@ def main() -> None:
                 fichier.unlink()
         _lancer("generer", autres, racine, code, env)  # générées avec la clause modifiée : ses textes sont communs
         if args.sans_callgrind:
-            print(_lancer("regenerer", mesure, racine, code, env))
+            print(_lancer("regenerer", mesure, racine, code, env, processus=args.processus))
             return
-        sortie = base / "callgrind.out"
+        sorties = base / "callgrind"
+        sorties.mkdir()
         resultat = _lancer("regenerer", mesure, racine, code, env,
-                           ["valgrind", "--tool=callgrind", f"--callgrind-out-file={sortie}"])
-        totaux = re.search(r"^(?:summary|totals): (\d+)", sortie.read_text(), re.MULTILINE)
+                           ["valgrind", "--tool=callgrind", f"--callgrind-out-file={sorties}/callgrind.out.%p"],
+                           args.processus)
+        comptes = [int(re.search(r"^(?:summary|totals): (\d+)", f.read_text(), re.MULTILINE).group(1))
+                   for f in sorted(sorties.iterdir())]
         import generateur
         version = code or Path(generateur.__file__).resolve().parent.parent
-        print(f"{version} : {int(totaux.group(1)) / 1e9:.2f} milliards d'instructions pour {args.n} consultations "
-              f"régénérées (lot débordé, démarrage compris) ; {resultat}")
+        portee = f"lot à {args.processus} processus de calcul, {len(comptes)} processus comptés" if args.processus \
+            else "en ligne"
+        print(f"{version} : {sum(comptes) / 1e9:.2f} milliards d'instructions pour {args.n} consultations "
+              f"régénérées ({portee} ; lot débordé, démarrage compris) ; {resultat}")
 
 
 if __name__ == "__main__":
