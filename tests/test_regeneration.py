@@ -374,8 +374,9 @@ def test_groupes_des_processus_locaux():
     de la rendre : plus les tâches sont longues, plus ces attentes sont rares), qui raccourcissent vers la fin du lot
     pour que les processus finissent ensemble ; toutes les consultations, dans l'ordre, une fois chacune."""
     taches = list(range(1000))
-    tailles = [len(g) for g in regeneration.groupes(taches, locaux=2)]
-    assert [t for g in regeneration.groupes(taches, locaux=2) for t in g] == taches
+    groupes = regeneration.groupes(taches, locaux=2)
+    tailles = [len(g) for g in groupes]
+    assert [t for g in groupes for t in g] == taches
     assert tailles[:50] == [regeneration.GROUPE_LOCAL] * 50 and tailles[-4:] == [1, 1, 1, 1]
     assert tailles == sorted(tailles, reverse=True) and len(tailles) < 100  # 250 tâches de 4 avant
     assert [len(g) for g in regeneration.groupes(list(range(6)), locaux=2)] == [1] * 6  # un petit lot reste réparti
