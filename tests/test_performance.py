@@ -680,8 +680,9 @@ def test_production_rend_le_ramasse_miettes_comme_elle_l_a_trouve(tmp_path):
 
 def test_reponses_analysees_gardees_suivent_le_fichier(tmp_path, monkeypatch):
     """Un fichier YAML analysé est gardé dans le cache disque : relu, il donne les mêmes données, lignes et octets
-    qu'une analyse ; modifié, il est analysé de nouveau ; rendu invalide, il est refusé avec sa ligne même après une
-    version gardée ; chaque lecture rend des données neuves (en modifier une ne change pas la suivante)."""
+    qu'une analyse, copié ailleurs aussi (il porte alors son nouveau chemin) ; modifié, il est analysé de nouveau ;
+    rendu invalide, il est refusé avec sa ligne même après une version gardée ; chaque lecture rend des données
+    neuves (en modifier une ne change pas la suivante)."""
     from generateur.donnees import yaml_lignes
     from generateur.erreurs import ErreurDonnees
 
@@ -701,6 +702,14 @@ def test_reponses_analysees_gardees_suivent_le_fichier(tmp_path, monkeypatch):
             (direct.donnees, direct.lignes, fichier, fichier.read_bytes())
     relu.donnees["objet"] = "modifié par un appelant"
     assert yaml_lignes.lire(fichier).donnees["objet"] == direct.donnees["objet"]
+    # copié ailleurs (dossier de consultations déplacé, lot copié) : pas analysé de nouveau, il porte son chemin
+    copie = tmp_path / "ailleurs" / "reponses.yaml"
+    copie.parent.mkdir()
+    copie.write_bytes(fichier.read_bytes())
+    deplace = yaml_lignes.lire(copie)
+    assert analyses == [] and len(list((tmp_path / "cache" / "yaml-lus").iterdir())) == 1
+    assert (deplace.donnees, deplace.lignes, deplace.fichier) == (direct.donnees, direct.lignes, copie)
+    assert yaml_lignes.lire(fichier).fichier == fichier
     monkeypatch.undo()
     monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
     fichier.write_text(texte.replace("reference:", "reference: 2099-X\nancienne_reference:", 1), encoding="utf-8")

@@ -240,10 +240,12 @@ LUS_MAX = 4096  # documents analysés gardés au plus (fichiers de réponses d'u
 
 def lire(chemin: Path | str, garder: bool = False) -> Document:
     """Lit un fichier YAML (taille limitée, UTF-8 exigé). Le document analysé est gardé dans le cache disque sous
-    l'empreinte de son chemin, de ses octets et du code qui l'analyse (un fichier invalide ne l'est jamais) : un
-    fichier de réponses relu sans changement (régénération, index du dossier, nouvelle commande) n'est pas analysé
-    de nouveau. `garder` : fichier du catalogue relu à chaque commande (questionnaire, profil et référentiel d'un
-    acheteur…), gardé à part, parmi peu d'autres ; sinon, parmi les LUS_MAX derniers documents lus."""
+    l'empreinte de ses octets et du code qui l'analyse (un fichier invalide ne l'est jamais) : un fichier de réponses
+    relu sans changement (régénération, index du dossier, nouvelle commande), copié ou déplacé, n'est pas analysé de
+    nouveau. Le chemin n'entre pas dans l'empreinte : l'analyse n'en dépend pas (il ne sert qu'aux messages d'un
+    fichier invalide, jamais gardé) ; le document rendu porte le chemin lu. `garder` : fichier du catalogue relu à
+    chaque commande (questionnaire, profil et référentiel d'un acheteur…), gardé à part, parmi peu d'autres ; sinon,
+    parmi les LUS_MAX derniers documents lus."""
     chemin = Path(chemin)
     try:
         taille = chemin.stat().st_size
@@ -262,9 +264,10 @@ def lire(chemin: Path | str, garder: bool = False) -> Document:
         texte = octets.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # comme read_text
     except UnicodeDecodeError as exc:
         raise ErreurDonnees(Probleme(f"le fichier n'est pas encodé en UTF-8 (octet {exc.start})", chemin)) from None
-    cle = cache.empreinte(str(chemin), octets, _version_analyse())
+    cle = cache.empreinte(octets, _version_analyse())
     doc = cache.objet("yaml" if garder else "yaml-lus", cle, lambda: lire_texte(texte, chemin),
                       garder=64 if garder else LUS_MAX)
+    doc.fichier = chemin  # gardé sous les seuls octets : lu peut-être à un autre chemin (copie, déplacement)
     doc.octets = octets  # lu une seule fois : analyse et empreinte portent sur les mêmes octets (pas recopiés au cache)
     return doc
 
