@@ -22,6 +22,10 @@ ceux propres à chaque consultation, qui n'y tiennent pas. Dans un cache neuf (`
 publication) ; callgrind suit les processus créés par fork (un fichier par processus) : le total est celui de tout
 l'arbre.
 
+`--copie` : l'étape 3 régénère une copie du dossier des N consultations, faite avant le comptage (comme le banc de
+1 000, qui copie le lot avant chaque mesure, ou un service qui déplace ses dossiers) : ce qui est gardé sous le chemin
+d'un fichier plutôt que sous son contenu s'y voit.
+
 `--code` mesure une autre version de dce (même corpus, même catalogue) ; `--sans-callgrind` donne le seul temps de
 calcul de l'étape 3 (sans valgrind). Quelques minutes sous valgrind pour N = 40.
 """
@@ -74,6 +78,7 @@ def main() -> None:
     parser.add_argument("--processus", type=int, default=0, help="0 : en ligne ; P : lot à P processus de calcul")
     parser.add_argument("--code", type=Path)
     parser.add_argument("--sans-callgrind", action="store_true")
+    parser.add_argument("--copie", action="store_true", help="régénérer une copie du dossier mesuré")
     parser.add_argument("--etape", help=argparse.SUPPRESS)
     parser.add_argument("--dossier", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--racine", type=Path, help=argparse.SUPPRESS)
@@ -101,6 +106,10 @@ def main() -> None:
             if fichier.name.split("-")[0] in MEMOIRES_PARTAGEES:
                 fichier.unlink()
         _lancer("generer", autres, racine, code, env)  # générées avec la clause modifiée : ses textes sont communs
+        if args.copie:
+            shutil.copytree(mesure, base / "copie", symlinks=True)
+            mesure = base / "copie"
+            os.sync()  # la copie sur le disque avant la mesure : la première barrière de durabilité ne l'écrit pas
         if args.sans_callgrind:
             print(_lancer("regenerer", mesure, racine, code, env, processus=args.processus))
             return
@@ -115,6 +124,7 @@ def main() -> None:
         version = code or Path(generateur.__file__).resolve().parent.parent
         portee = f"lot à {args.processus} processus de calcul, {len(comptes)} processus comptés" if args.processus \
             else "en ligne"
+        portee += ", dossier copié" if args.copie else ""
         print(f"{version} : {sum(comptes) / 1e9:.2f} milliards d'instructions pour {args.n} consultations "
               f"régénérées ({portee} ; lot débordé, démarrage compris) ; {resultat}")
 
