@@ -321,7 +321,8 @@ MEMOIRES_MAX = 48  # fichiers gardés dans le dossier des mémoires au plus (un 
 # mémoire de consultation partagée par erreur (même nom) ne ferait que des valeurs exactes, au pire inutiles.
 GROUPES = "consultations"  # sous-dossier du cache
 ENTREES_GROUPE_MAX = 5000  # entrées d'un fichier au plus (une consultation en demande ≈ 2 000 au plus, cache froid)
-GROUPES_MAX = 4096  # fichiers gardés au plus (≈ 20 à 40 Kio chacun, 150 Mio au plus ; les plus anciens s'en vont)
+GROUPES_MAX = 4096  # fichiers gardés au plus (110 à 530 Kio chacun, ≈ 150 le plus souvent, textes rendus des clauses
+# compris : ≈ 650 Mio au plus ; les plus anciens s'en vont)
 
 
 class Groupe:

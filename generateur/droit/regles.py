@@ -150,15 +150,20 @@ class Parametres:
     d'atteinte).
     """
 
-    __slots__ = ("_catalogue", "_jour", "_categorie", "lus", "_valeurs")
+    __slots__ = ("_catalogue", "_jour", "_categorie", "lus", "_valeurs", "releve")
 
     def __init__(self, catalogue: Catalogue, jour: dt.date, categorie: str):
         self._catalogue, self._jour, self._categorie = catalogue, jour, categorie
         self.lus: dict[str, Any] = {}
         self._valeurs: dict[str, Any] = {}  # valeur lue par nom (textes seulement : un autre nom refait l'erreur)
+        # noms lus pendant le rendu d'une clause, même déjà lus avant (`assemblage.rendre_clause` : un rendu gardé
+        # relit les mêmes paramètres, le manifeste les cite)
+        self.releve: list[Any] | None = None
 
     def __call__(self, nom: str) -> Any:
         # même catalogue, même jour, même catégorie : même valeur à chaque lecture (calculs, clauses, contrôles)
+        if self.releve is not None:
+            self.releve.append(nom)
         if type(nom) is str and nom in self._valeurs:
             return self._valeurs[nom]
         valeur = self._catalogue.param(str(nom), self._jour, self._categorie)

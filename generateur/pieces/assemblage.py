@@ -2,20 +2,118 @@
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import pickle
+import sys
+from pathlib import Path
+from typing import Any
+
+import jinja2
 from jinja2.exceptions import TemplateSyntaxError
 
 from .blocs import Bloc, Titre
+from ..donnees import cache
 from ..erreurs import ErreurClause, Probleme
 from ..droit.expressions import ErreursJinja, message_erreur, modele_clause
 from .markdown_ import vers_blocs
 from .texte_technique import blocs_techniques
-from ..droit.regles import ARTICLE_TECHNIQUE, Analyse, Selection, contexte_clause
+from ..droit.regles import ARTICLE_TECHNIQUE, Analyse, Parametres, Selection, contexte_clause
 
 
+# Mémoire des rendus de clauses. Une régénération après la modification d'une clause rendait de nouveau toutes les
+# clauses retenues de chaque consultation (≈ 50 modèles Jinja, chargés puis rendus) pour n'en changer qu'une. Le texte
+# rendu d'une clause ne dépend que de son fichier et de ce que l'analyse a décidé : réponses, profil et référentiel
+# de l'acheteur, date du droit, catalogue (sections et en-têtes de toutes les clauses : sélection, numérotation et
+# renvois), et du code. Il est gardé dans la mémoire de la consultation (`cache.groupe` : jamais dans un fichier
+# partagé, ces textes lui sont propres) sous l'empreinte de tout cela (`cle_consultation`, calculée une fois par
+# analyse, hors corps des clauses) et du fichier de la clause : après la modification du corps d'une clause, seule
+# celle-ci est rendue de nouveau ; après celle d'un en-tête, d'une réponse ou du catalogue, toutes. Une erreur de
+# rendu n'est jamais gardée. Le rendu lit aussi des paramètres du catalogue (`param`), que le manifeste cite : ils
+# sont relevés avec le texte et relus quand il est repris. Coût : ≈ 115 Kio de textes de plus dans le fichier de
+# chaque consultation (voir `cache.GROUPES_MAX`).
+_RENDUS: list[cache.Memoire] = []  # créée à la première clause rendue : l'empreinte du code lit chaque module
+_CATALOGUES = cache.ParObjet(8)  # catalogue chargé → empreinte de tout, sauf le corps des clauses
+_ACHETEURS = cache.ParObjet(16)  # acheteur chargé → empreinte de son profil et de son référentiel
+
+
+def _memoire_rendus() -> cache.Memoire:
+    if not _RENDUS:
+        paquet = Path(__file__).resolve().parent.parent
+        code = cache.sources(*sorted(paquet.rglob("*.py")))
+        _RENDUS.append(cache.Memoire("rendus", cache.empreinte("rendus", code, sys.version, jinja2.__version__,
+                                                               cache.version_paquet("babel")),
+                                     maximum=0, par_consultation=True))
+    return _RENDUS[0]
+
+
+def _empreinte_catalogue(analyse: Analyse) -> str:
+    cat = analyse.catalogue
+
+    def calculer() -> str:
+        entetes = [dataclasses.replace(c, corps="", empreinte="", modele_compile=None)
+                   for versions in cat.clauses.values() for c in versions]
+        return cache.empreinte(_octets((str(cat.racine), cat.version, cat.documents, cat.parametres, cat.calculs,
+                                        cat.ccag, cat.referentiel, cat.limites, entetes)))
+
+    return _CATALOGUES.obtenir(cat, calculer)
+
+
+def _octets(valeur: Any) -> bytes:
+    """Les octets de `valeur` en pickle, sans mémo : les mêmes pour deux valeurs égales, que leurs parties soient des
+    objets partagés ou des copies (un catalogue relu du cache disque, des réponses analysées de nouveau)."""
+    flux = io.BytesIO()
+    ecrivain = pickle.Pickler(flux, protocol=5)
+    ecrivain.fast = True
+    ecrivain.dump(valeur)
+    return flux.getvalue()
+
+
+def cle_consultation(analyse: Analyse) -> str | None:
+    """Empreinte de tout ce dont dépend le rendu des clauses d'une consultation, hors corps des clauses (voir
+    `_RENDUS`) ; None si les réponses ne se mettent pas en pickle (valeur exotique : rien n'est gardé)."""
+    if "cle-consultation" not in analyse.memoire:
+        ach = analyse.acheteur
+        try:
+            analyse.memoire["cle-consultation"] = cache.empreinte(
+                _empreinte_catalogue(analyse),
+                _ACHETEURS.obtenir(ach, lambda: cache.empreinte(_octets(ach))),
+                analyse.date_droit.isoformat(), _octets(analyse.reponses.donnees))
+        except (pickle.PicklingError, TypeError, AttributeError, RecursionError, ValueError):
+            analyse.memoire["cle-consultation"] = None
+    return analyse.memoire["cle-consultation"]
 
 
 def rendre_clause(analyse: Analyse, selection: Selection) -> str:
-    """Texte Markdown d'une clause, variables remplacées ; erreur précise sinon."""
+    """Texte Markdown d'une clause, variables remplacées ; erreur précise sinon. Gardé dans la mémoire de la
+    consultation (voir `_RENDUS`), avec les paramètres du catalogue que le rendu a lus : un rendu gardé les relit,
+    pour que le manifeste cite les mêmes."""
+    consultation = cle_consultation(analyse)
+    param = analyse.contexte.get("param")
+    if consultation is None or not isinstance(param, Parametres):
+        return _rendre(analyse, selection)
+    clause, memoire = selection.clause, _memoire_rendus()
+    cle = cache.empreinte(consultation, clause.id, str(clause.version), clause.empreinte, selection.numero,
+                          repr(selection.lots))
+    garde = memoire.lire(cle)
+    if type(garde) is tuple and len(garde) == 2 and type(garde[0]) is str and type(garde[1]) is tuple:
+        for nom in garde[1]:
+            param(nom)
+        return garde[0]
+    avant, param.releve = param.releve, []
+    try:
+        texte = _rendre(analyse, selection)
+        lus = tuple(dict.fromkeys(param.releve))
+    finally:
+        if avant is not None:
+            avant.extend(param.releve)
+        param.releve = avant
+    if type(texte) is str and all(type(nom) is str for nom in lus):  # jamais rien qui ne se mette pas en pickle
+        memoire.ecrire([(cle, (texte, lus))])
+    return texte
+
+
+def _rendre(analyse: Analyse, selection: Selection) -> str:
     clause = selection.clause
     try:
         return modele_clause(clause).render(contexte_clause(analyse, selection))

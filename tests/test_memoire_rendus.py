@@ -1,0 +1,172 @@
+"""Mémoire des rendus de clauses (`assemblage._RENDUS`) : gardé dans la mémoire de la consultation, le texte rendu
+d'une clause est relu avec les paramètres du catalogue que son rendu a lus ; les pièces et les paramètres cités par
+le manifeste sont ceux d'une production sans cache. La clé change avec chacune des entrées du rendu (réponses,
+profil, date du droit, catalogue, en-têtes des clauses, code) ; après la modification du corps d'une clause, seule
+celle-ci est rendue de nouveau."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from generateur.donnees import acheteurs, cache, catalogue as module_catalogue, questionnaire, reponses as module_reponses
+from generateur.droit import regles
+from generateur.pieces import assemblage
+from conftest import RACINE, ecrire, reponses
+
+
+def _entrees(tmp_path: Path) -> tuple[Any, Any, Any, dt.date | None]:
+    q = questionnaire.charger(RACINE / "questionnaire.yaml")
+    rep = module_reponses.charger(ecrire(tmp_path, reponses()), q)
+    return rep, acheteurs.charger(RACINE, rep.donnees["acheteur"]), module_catalogue.charger(RACINE), None
+
+
+def _pieces(entrees: tuple[Any, ...]) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+    """Les blocs des pièces et les paramètres lus (ceux que cite le manifeste), produits dans la mémoire de la
+    consultation (comme `produire_dce`)."""
+    analyse = regles.analyser(*entrees)
+    with cache.groupe(entrees[0].document.octets):
+        pieces = {doc: assemblage.blocs_document(analyse, doc) for doc in analyse.catalogue.documents}
+    return pieces, sorted(analyse.contexte["param"].lus.items())
+
+
+@pytest.fixture
+def rendus(monkeypatch, tmp_path) -> list[str]:
+    """Cache dans tmp_path ; identifiants des clauses rendues (et non relues)."""
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    faits: list[str] = []
+    rendre = assemblage._rendre
+
+    def compte(analyse: Any, selection: Any) -> str:
+        faits.append(selection.clause.id)
+        return rendre(analyse, selection)
+
+    monkeypatch.setattr(assemblage, "_rendre", compte)
+    return faits
+
+
+def test_relus_memes_pieces_et_memes_parametres_lus(tmp_path, monkeypatch, rendus):
+    entrees = _entrees(tmp_path)
+    rendues = _pieces(entrees)
+    retenues = len(rendus)
+    assert retenues > 30 and rendues[1]  # des clauses lisent des paramètres du catalogue
+    assert _pieces(entrees) == rendues
+    assert len(rendus) == retenues  # toutes relues, aucune rendue
+    monkeypatch.setenv("DCE_CACHE", "0")
+    assert _pieces(entrees) == rendues and len(rendus) == 2 * retenues  # sans cache : rendues, mêmes pièces
+
+
+def _reponse(e):
+    rep = e[0]
+    donnees = copy.deepcopy(rep.donnees)
+    donnees["objet"] = donnees["objet"] + " (modifié)"
+    return (module_reponses.Reponses(donnees, rep.fichier, rep.document), *e[1:])
+
+
+def _profil(e):
+    return (e[0], dataclasses.replace(e[1], profil={**e[1].profil, "nom": "Autre acheteur"}), *e[2:])
+
+
+def _referentiel(e):
+    actions = {i: dataclasses.replace(a, titre=a.titre + " (modifiée)") for i, a in e[1].actions.items()}
+    return (e[0], dataclasses.replace(e[1], actions=actions), *e[2:])
+
+
+def _date_droit(e):  # seuils européens du 1er janvier 2024 au 31 décembre 2025
+    return (*e[:3], dt.date(2025, 6, 1))
+
+
+def _parametres(e):
+    cat = e[2]
+    parametres = copy.deepcopy(cat.parametres)
+    for p in parametres.values():
+        for v in p["valeurs"]:
+            if type(v["valeur"]) is int and not isinstance(v["valeur"], bool):
+                v["valeur"] += 1
+    return (*e[:2], dataclasses.replace(cat, parametres=parametres), e[3])
+
+
+def _documents(e):  # titres des articles du plan
+    cat = e[2]
+    documents = copy.deepcopy(cat.documents)
+    for d in documents.values():
+        for a in d.get("articles") or []:
+            a["titre"] = str(a["titre"]) + " (modifié)"
+    return (*e[:2], dataclasses.replace(cat, documents=documents), e[3])
+
+
+def _entete(e):  # titre d'une clause retenue : le sous-titre, et les renvois qui le citent
+    cat = e[2]
+    ident = next(i for i, v in cat.clauses.items() if v[0].document == "CCAP" and "penalit" in i)
+    clauses = {**cat.clauses, ident: [dataclasses.replace(c, titre=c.titre + " (modifié)") for c in cat.clauses[ident]]}
+    return (*e[:2], dataclasses.replace(cat, clauses=clauses), e[3])
+
+
+def _code(e, monkeypatch):
+    autre = cache.Memoire("rendus", "une autre version du code", maximum=0, par_consultation=True)
+    monkeypatch.setattr(assemblage, "_RENDUS", [autre])
+    return e
+
+
+@pytest.mark.parametrize("modifier", [_reponse, _profil, _referentiel, _date_droit, _parametres, _documents, _entete,
+                                      _code])
+def test_cle_change_avec_chaque_entree(tmp_path, monkeypatch, rendus, modifier: Callable[..., Any]):
+    """Une entrée du rendu modifiée après que les rendus d'origine ont été gardés (mêmes octets de réponses : même
+    mémoire de consultation) : toutes les clauses sont rendues de nouveau, et les pièces sont celles d'une production
+    sans cache."""
+    entrees = _entrees(tmp_path)
+    _pieces(entrees)
+    retenues = len(rendus)
+    modifiees = modifier(entrees, monkeypatch) if modifier is _code else modifier(entrees)
+    avec_cache = _pieces(modifiees)
+    assert len(rendus) >= 2 * retenues - 2  # une date du droit plus ancienne retient une ou deux clauses de moins
+    monkeypatch.setenv("DCE_CACHE", "0")
+    assert _pieces(modifiees) == avec_cache
+
+
+def test_corps_modifie_seule_la_clause_rendue_de_nouveau(tmp_path, monkeypatch, rendus):
+    """Le corps d'une clause retenue modifié (la régénération du banc) : elle seule est rendue ; les pièces et les
+    paramètres lus sont ceux d'une production sans cache, y compris quand la clause modifiée ne lit plus un paramètre
+    qu'une autre, relue, lit aussi."""
+    rep, ach, cat, jour = entrees = _entrees(tmp_path)
+    _pieces(entrees)
+    analyse, lisent = regles.analyser(*entrees), {}
+    param = analyse.contexte["param"]
+    calculs = set(param.lus)  # lus par les calculs : toujours cités
+    for s in analyse.retenues():  # qui lit quoi (relevé comme le fait la mémoire)
+        param.releve = []
+        assemblage._rendre(analyse, s)
+        for nom in param.releve:
+            lisent.setdefault(nom, []).append(s.clause.id)
+    param.releve = None
+    nom, (modifiee, *autres) = next((n, ids) for n, ids in sorted(lisent.items())
+                                    if len(set(ids)) >= 2 and n not in calculs)
+    rendus.clear()
+    clauses = {**cat.clauses, modifiee: [dataclasses.replace(c, corps="Texte sans paramètre.\n",
+                                                                empreinte=c.empreinte + "-modifiee", modele_compile=None)
+                                         for c in cat.clauses[modifiee]]}
+    modifiees = (rep, ach, dataclasses.replace(cat, clauses=clauses), jour)
+    avec_cache = _pieces(modifiees)
+    assert rendus == [modifiee]
+    assert nom in dict(avec_cache[1])  # lu par les autres clauses, relues : cité par le manifeste
+    assert any("Texte sans paramètre." in str(b) for blocs, _ in avec_cache[0].values() for b in blocs)
+    monkeypatch.setenv("DCE_CACHE", "0")
+    assert _pieces(modifiees) == avec_cache
+
+
+def test_erreur_de_rendu_jamais_gardee(tmp_path, rendus):
+    rep, ach, cat, jour = entrees = _entrees(tmp_path)
+    ident = regles.analyser(*entrees).retenues("CCAP")[0].clause.id
+    clauses = {**cat.clauses, ident: [dataclasses.replace(c, corps="{{ reponse_inconnue }}\n", empreinte="abimee",
+                                                             modele_compile=None)
+                                      for c in cat.clauses[ident]]}
+    abime = (rep, ach, dataclasses.replace(cat, clauses=clauses), jour)
+    for _ in range(2):
+        with pytest.raises(Exception, match="impossible à rendre"):
+            _pieces(abime)
+    assert rendus.count(ident) == 2
