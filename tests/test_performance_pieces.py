@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -378,7 +379,12 @@ def test_memoire_de_la_consultation_garde_ce_que_ses_productions_ont_demande(tmp
         return cache.Memoire("essai", "v1", maximum=1000, par_consultation=par_consultation)
 
     def fichier(reponses: bytes) -> dict:
-        return pickle.loads((tmp_path / "cache" / cache.GROUPES / f"{cache.empreinte(reponses)}.pickle").read_bytes())
+        contenu, _, complet = cache.lire_groupe(chemin(reponses).read_bytes())
+        assert complet
+        return contenu
+
+    def chemin(reponses: bytes) -> Path:
+        return tmp_path / "cache" / cache.GROUPES / f"{cache.empreinte(reponses)}.pickle"
 
     with cache.groupe(b"reponses A"):
         neuve().ecrire([("a", 1), ("b", 2)])
@@ -389,6 +395,25 @@ def test_memoire_de_la_consultation_garde_ce_que_ses_productions_ont_demande(tmp
         assert memoire.lire("a") == 1 and memoire.lire("commun") is None
         memoire.ecrire([("c", 3)])
     assert fichier(b"reponses A") == {"essai-v1": {"a": 1, "b": 2, "c": 3}}
+    # la seule entrée nouvelle est ajoutée à la fin du fichier (une suite de pickles), qui n'est pas réécrit
+    premiere = pickle.dumps({"essai-v1": {"a": 1, "b": 2}}, protocol=pickle.HIGHEST_PROTOCOL)
+    assert chemin(b"reponses A").read_bytes() == premiere + pickle.dumps({"essai-v1": {"c": 3}},
+                                                                         protocol=pickle.HIGHEST_PROTOCOL)
+    # un ajout interrompu (suite tronquée) : ce qui précède est lu, puis le fichier est réécrit d'un bloc
+    with chemin(b"reponses A").open("ab") as f:
+        f.write(pickle.dumps({"essai-v1": {"z": 26}})[:-3])
+    assert cache.lire_groupe(chemin(b"reponses A").read_bytes()) == ({"essai-v1": {"a": 1, "b": 2, "c": 3}}, 2, False)
+    with cache.groupe(b"reponses A"):
+        assert neuve().lire("b") == 2
+    assert chemin(b"reponses A").read_bytes() == pickle.dumps({"essai-v1": {"a": 1, "b": 2, "c": 3}},
+                                                              protocol=pickle.HIGHEST_PROTOCOL)
+    # après SUITES_GROUPE_MAX ajouts, réécrit d'un bloc, sans doublons
+    monkeypatch.setattr(cache, "SUITES_GROUPE_MAX", 3)
+    for cle in ("d", "e", "f"):
+        with cache.groupe(b"reponses A"):
+            neuve().ecrire([(cle, cle)])
+    assert fichier(b"reponses A") == {"essai-v1": {"a": 1, "b": 2, "c": 3, "d": "d", "e": "e", "f": "f"}}
+    assert cache.lire_groupe(chemin(b"reponses A").read_bytes())[1] == 1
     with cache.groupe(b"reponses B"):
         assert neuve().lire("a") is None
     assert neuve().lire("a") is None  # hors de la production d'une consultation
@@ -396,8 +421,8 @@ def test_memoire_de_la_consultation_garde_ce_que_ses_productions_ont_demande(tmp
     with cache.groupe(b"reponses A"):
         memoire = neuve()
         assert memoire.lire("c") == 3
-        memoire.ecrire([("d", 4)])
-    assert fichier(b"reponses A") == {"essai-v1": {"c": 3, "d": 4}}
+        memoire.ecrire([("g", 4)])
+    assert fichier(b"reponses A") == {"essai-v1": {"c": 3, "g": 4}}
     monkeypatch.setenv("DCE_CACHE", "0")
     with cache.groupe(b"reponses A"):
         assert neuve().lire("c") is None

@@ -15,6 +15,7 @@ import dataclasses
 import gc
 import hashlib
 import importlib.util
+import io
 import marshal
 import os
 import pickle
@@ -325,21 +326,66 @@ GROUPES_MAX = 4096  # fichiers gardés au plus (110 à 530 Kio chacun, ≈ 150 l
 # compris : ≈ 650 Mio au plus ; les plus anciens s'en vont)
 
 
+SUITES_GROUPE_MAX = 32  # suites ajoutées au fichier d'une consultation avant qu'il soit réécrit d'un bloc
+
+
+def lire_groupe(octets: bytes) -> tuple[dict[str, dict[str, Any]], int, bool]:
+    """Le contenu du fichier d'une consultation (voir `Groupe`) : ses suites lues l'une après l'autre et fusionnées,
+    leur nombre, et s'il a été lu jusqu'au bout (non : une suite abîmée, la dernière d'un ajout interrompu ; ce qui
+    la précède est rendu)."""
+    flux = io.BytesIO(octets)
+    contenu: dict[str, dict[str, Any]] = {}
+    suites = 0
+    with sans_ramasse_miettes():
+        while flux.tell() < len(octets):
+            try:
+                suite = pickle.load(flux)
+            except Exception:  # noqa: BLE001 - abîmée, tronquée ou d'une autre version de Python
+                return contenu, suites, False
+            if not isinstance(suite, dict):
+                return contenu, suites, False
+            for memoire, entrees in suite.items():
+                if isinstance(entrees, dict):
+                    contenu.setdefault(memoire, {}).update(entrees)
+            suites += 1
+    return contenu, suites, True
+
+
+def _ajouter(fichier: Path, octets: bytes) -> None:
+    """Ajoute `octets` à la fin d'un fichier qui existe (un seul appel d'écriture : un autre processus qui ajoute au
+    même fichier ne s'y mêle pas) ; FileNotFoundError s'il n'existe plus."""
+    fd = os.open(fichier, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        vue = memoryview(octets)
+        while vue:
+            vue = vue[os.write(fd, vue):]
+    finally:
+        os.close(fd)
+
+
 class Groupe:
-    """Les entrées des mémoires disque propres à une consultation (voir `groupe`)."""
+    """Les entrées des mémoires disque propres à une consultation (voir `groupe`).
+
+    Le fichier est une suite de pickles (`lire_groupe`) : une production qui n'a que quelques entrées nouvelles (la
+    régénération après la modification d'une clause : ses textes) les ajoute à la fin au lieu de réécrire tout le
+    fichier (≈ 150 Kio, textes rendus des clauses compris) ; il est réécrit d'un bloc, sans doublons, après
+    SUITES_GROUPE_MAX ajouts, ou si sa lecture s'est arrêtée sur une suite abîmée."""
 
     def __init__(self, fichier: Path) -> None:
         self.fichier = fichier
         self._lues: dict[str, dict[str, Any]] | None = None  # le fichier, lu à la première valeur demandée
+        self._suites = 0  # suites lues dans le fichier
+        self._abime = False  # lecture arrêtée sur une suite abîmée : à réécrire
         self.servies: dict[str, dict[str, Any]] = {}  # mémoire → entrées servies ou écrites pendant cette production
 
     def _entrees(self) -> dict[str, dict[str, Any]]:
         if self._lues is None:
             try:
-                contenu = _depickler(self.fichier.read_bytes())
-            except Exception:  # noqa: BLE001 - absent, abîmé ou d'une autre version de Python : on s'en passe
-                contenu = None
-            self._lues = {m: d for m, d in contenu.items() if isinstance(d, dict)} if isinstance(contenu, dict) else {}
+                octets = self.fichier.read_bytes()
+            except OSError:  # absent ou illisible : on s'en passe
+                octets = b""
+            self._lues, self._suites, complet = lire_groupe(octets)
+            self._abime = not complet
         return self._lues
 
     def lire(self, memoire: str, cle: str) -> Any:
@@ -353,17 +399,31 @@ class Groupe:
         self.servies.setdefault(memoire, {})[cle] = valeur
 
     def enregistrer(self) -> None:
-        """Écrit le fichier s'il manque une entrée servie ou écrite : les entrées du fichier et les nouvelles (une
-        production ne demande pas tout ce qu'une autre a demandé : ce qu'un processus a déjà en mémoire n'est pas
-        demandé), ou les seules servies au-delà de ENTREES_GROUPE_MAX (textes de clauses modifiées depuis)."""
+        """S'il manque au fichier une entrée servie ou écrite : les nouvelles lui sont ajoutées (une production ne
+        demande pas tout ce qu'une autre a demandé : ce qu'un processus a déjà en mémoire n'est pas demandé, et reste
+        au fichier) ; au-delà de ENTREES_GROUPE_MAX, il est réécrit avec les seules servies (textes de clauses modifiées
+        depuis)."""
         lues = self._entrees()
-        if all(cle in lues.get(m, ()) for m, entrees in self.servies.items() for cle in entrees):
+        nouvelles = {m: n for m, entrees in self.servies.items()
+                     if (n := {c: v for c, v in entrees.items() if c not in lues.get(m, ())})}
+        if not nouvelles and not self._abime:
             return
-        contenu = {m: {**lues.get(m, {}), **self.servies.get(m, {})} for m in {*lues, *self.servies}}
-        if sum(len(e) for e in contenu.values()) > ENTREES_GROUPE_MAX:
-            contenu = self.servies
-        try:
+        total = sum(len(e) for e in lues.values()) + sum(len(e) for e in nouvelles.values())
+
+        def reecrire(contenu: dict[str, dict[str, Any]]) -> None:
             ecrire_atomique(self.fichier, pickle.dumps(contenu, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
+
+        try:
+            tout = {m: {**lues.get(m, {}), **nouvelles.get(m, {})} for m in {*lues, *nouvelles}}
+            if total > ENTREES_GROUPE_MAX:
+                reecrire(self.servies)
+            elif self._suites == 0 or self._abime or self._suites >= SUITES_GROUPE_MAX:
+                reecrire(tout)
+            else:
+                try:
+                    _ajouter(self.fichier, pickle.dumps(nouvelles, protocol=pickle.HIGHEST_PROTOCOL))
+                except FileNotFoundError:  # retiré depuis sa lecture (fichiers bornés) : recréé avec tout
+                    reecrire(tout)
             if secrets.randbelow(64) == 0:
                 _borner(self.fichier.parent, GROUPES_MAX, ".pickle")
         except (OSError, pickle.PicklingError):
