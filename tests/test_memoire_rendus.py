@@ -109,7 +109,7 @@ def _entete(e):  # titre d'une clause retenue : le sous-titre, et les renvois qu
 
 def _code(e, monkeypatch):
     autre = cache.Memoire("rendus", "une autre version du code", maximum=0, par_consultation=True)
-    monkeypatch.setattr(assemblage, "_RENDUS", [autre])
+    monkeypatch.setitem(assemblage._MEMOIRES, "rendus", autre)
     return e
 
 
@@ -170,3 +170,87 @@ def test_erreur_de_rendu_jamais_gardee(tmp_path, rendus):
         with pytest.raises(Exception, match="impossible à rendre"):
             _pieces(abime)
     assert rendus.count(ident) == 2
+
+
+# Verdicts des contrôles gardés dans la mémoire de la consultation (`lecture._verdicts_gardes`).
+
+from generateur.pieces import lecture  # noqa: E402
+
+
+def _controles(entrees: tuple[Any, ...]) -> tuple[Any, list[tuple[str, Any]], list[str]]:
+    """Les verdicts (faits et défauts compris), les paramètres lus (ceux que cite le manifeste) et ceux que lisent les
+    contrôles (même lus avant par les clauses), comme dans `produire_dce`."""
+    analyse = regles.analyser(*entrees)
+    with cache.groupe(entrees[0].document.octets):
+        corps = {doc: assemblage.blocs_document(analyse, doc)[0] for doc in analyse.catalogue.documents}
+        with assemblage.parametres_releves(analyse.contexte["param"]) as releve:
+            conformite = lecture.controler(analyse, corps)
+    return conformite, sorted(analyse.contexte["param"].lus.items()), sorted(set(releve))
+
+
+@pytest.fixture
+def verdicts(monkeypatch, tmp_path) -> list[int]:
+    """Cache dans tmp_path ; compte les contrôles faits (et non repris)."""
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    faits: list[int] = []
+    calculer = lecture._verdicts
+    monkeypatch.setattr(lecture, "_verdicts", lambda *a: faits.append(1) or calculer(*a))
+    return faits
+
+
+def _corps_modifie(entrees: tuple[Any, ...], ident: str, corps: Callable[[str], str]) -> tuple[Any, ...]:
+    rep, ach, cat, jour = entrees
+    clauses = {**cat.clauses, ident: [dataclasses.replace(c, corps=corps(c.corps), empreinte=c.empreinte + "-modifiee",
+                                                          modele_compile=None) for c in cat.clauses[ident]]}
+    return rep, ach, dataclasses.replace(cat, clauses=clauses), jour
+
+
+def test_verdicts_repris_memes_que_sans_cache(tmp_path, monkeypatch, verdicts):
+    entrees = _entrees(tmp_path)
+    controles = _controles(entrees)
+    assert controles[0].verdicts and any(v.preuves for v in controles[0].verdicts)
+    assert "delai_paiement_jours" in controles[2]  # lu par une expression d'un contrôle : relu quand ils sont repris
+    assert _controles(entrees) == controles and len(verdicts) == 1  # repris, pas refaits
+    monkeypatch.setenv("DCE_CACHE", "0")
+    assert _controles(entrees) == controles and len(verdicts) == 2
+
+
+def test_clause_modifiee_sans_effet_sur_les_faits_verdicts_repris(tmp_path, monkeypatch, verdicts):
+    """La modification du banc (une phrase ajoutée à l'objet du CCAP, qu'aucune preuve ne cite) : mêmes faits, mêmes
+    défauts, mêmes lignes citées — les verdicts sont repris, identiques à ceux d'un calcul sans cache."""
+    entrees = _entrees(tmp_path)
+    _controles(entrees)
+    modifiees = _corps_modifie(entrees, "ccap-objet", lambda c: "Le présent article a été mis à jour.\n\n" + c)
+    repris = _controles(modifiees)
+    assert len(verdicts) == 1
+    monkeypatch.setenv("DCE_CACHE", "0")
+    assert _controles(modifiees) == repris
+
+
+def test_ligne_citee_modifiee_verdicts_refaits(tmp_path, monkeypatch, verdicts):
+    """Une clause dont une preuve cite une phrase : modifiée, les lignes citées ne sont plus les mêmes ; les verdicts
+    sont refaits (l'extrait cité change), comme sans cache."""
+    rep, ach, cat, jour = entrees = _entrees(tmp_path)
+    conformite = _controles(entrees)[0]
+    analyse = regles.analyser(*entrees)
+    preuve = next(p for v in conformite.verdicts for p in v.preuves
+                  if any(s.numero == p["article"] and s.clause.document == p["piece"] for s in analyse.retenues()))
+    ident = next(s.clause.id for s in analyse.retenues()
+                 if s.numero == preuve["article"] and s.clause.document == preuve["piece"])
+    modifiees = _corps_modifie(entrees, ident, lambda c: "Phrase d'essai ajoutée en tête de l'article.\n\n" + c)
+    refaits = _controles(modifiees)
+    assert len(verdicts) == 2
+    monkeypatch.setenv("DCE_CACHE", "0")
+    assert _controles(modifiees) == refaits
+
+
+def test_defaut_nouveau_verdicts_refaits(tmp_path, monkeypatch, verdicts):
+    """Une clause modifiée qui fait apparaître un défaut de relecture (mention « à compléter ») : les défauts ne sont
+    plus les mêmes, les verdicts sont refaits, comme sans cache."""
+    entrees = _entrees(tmp_path)
+    origine = _controles(entrees)[0]
+    modifiees = _corps_modifie(entrees, "ccap-objet", lambda c: c + "\n\nMontant : à compléter.\n")
+    refaits = _controles(modifiees)
+    assert len(verdicts) == 2 and refaits[0].defauts != origine.defauts
+    monkeypatch.setenv("DCE_CACHE", "0")
+    assert _controles(modifiees) == refaits

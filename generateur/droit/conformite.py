@@ -408,20 +408,23 @@ def _lecteurs_de_la_relecture(analyse: Analyse, controles: list[dict[str, Any]])
     return _LECTEURS.obtenir(analyse.catalogue.document_yaml, lambda: [lit_la_relecture(c) for c in controles])
 
 
-def verifier(analyse: Analyse, pieces: dict[str, Any], precedent: Conformite | None = None) -> Conformite:
+def verifier(analyse: Analyse, pieces: dict[str, Any], precedent: Conformite | None = None,
+             etablis: dict[str, Any] | None = None) -> Conformite:
     """Applique chaque contrôle du catalogue à la consultation ; `pieces` : faits lus dans les pièces
     assemblées (voir `faits`), fournis par la couche des pièces (generateur.pieces.lecture).
 
     `precedent` : les verdicts d'un passage sur la même analyse dont les `pieces` ne différaient que par les faits
     de la relecture (`FAITS_RELECTURE`) ; seuls les contrôles qui nomment l'un de ces faits sont de nouveau évalués,
-    les autres sont repris (mêmes expressions, même contexte : même verdict)."""
+    les autres sont repris (mêmes expressions, même contexte : même verdict). `etablis` : `faits(analyse, pieces)`,
+    déjà établis (premier passage)."""
     with lot_d_evaluations():  # une minuterie pour toutes les évaluations des contrôles (expressions.py)
-        return _verifier(analyse, pieces, precedent)
+        return _verifier(analyse, pieces, precedent, etablis)
 
 
-def _verifier(analyse: Analyse, pieces: dict[str, Any], precedent: Conformite | None) -> Conformite:
+def _verifier(analyse: Analyse, pieces: dict[str, Any], precedent: Conformite | None,
+              etablis: dict[str, Any] | None) -> Conformite:
     if precedent is None:
-        etablis = faits(analyse, pieces)
+        etablis = faits(analyse, pieces) if etablis is None else etablis
     else:
         etablis = {**precedent.faits, **_faits_de_relecture(pieces)}
     contexte = {**analyse.contexte, **etablis}

@@ -6,8 +6,9 @@ import dataclasses
 import io
 import pickle
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import jinja2
 from jinja2.exceptions import TemplateSyntaxError
@@ -21,30 +22,33 @@ from .texte_technique import blocs_techniques
 from ..droit.regles import ARTICLE_TECHNIQUE, Analyse, Parametres, Selection, contexte_clause
 
 
-# Mémoire des rendus de clauses. Une régénération après la modification d'une clause rendait de nouveau toutes les
-# clauses retenues de chaque consultation (≈ 50 modèles Jinja, chargés puis rendus) pour n'en changer qu'une. Le texte
-# rendu d'une clause ne dépend que de son fichier et de ce que l'analyse a décidé : réponses, profil et référentiel
-# de l'acheteur, date du droit, catalogue (sections et en-têtes de toutes les clauses : sélection, numérotation et
-# renvois), et du code. Il est gardé dans la mémoire de la consultation (`cache.groupe` : jamais dans un fichier
-# partagé, ces textes lui sont propres) sous l'empreinte de tout cela (`cle_consultation`, calculée une fois par
-# analyse, hors corps des clauses) et du fichier de la clause : après la modification du corps d'une clause, seule
-# celle-ci est rendue de nouveau ; après celle d'un en-tête, d'une réponse ou du catalogue, toutes. Une erreur de
-# rendu n'est jamais gardée. Le rendu lit aussi des paramètres du catalogue (`param`), que le manifeste cite : ils
-# sont relevés avec le texte et relus quand il est repris. Coût : ≈ 115 Kio de textes de plus dans le fichier de
-# chaque consultation (voir `cache.GROUPES_MAX`).
-_RENDUS: list[cache.Memoire] = []  # créée à la première clause rendue : l'empreinte du code lit chaque module
+# Mémoire des rendus de clauses (« rendus », `memoire_de_consultation`). Une régénération après la modification
+# d'une clause rendait de nouveau toutes les clauses retenues de chaque consultation (≈ 50 modèles Jinja, chargés puis
+# rendus) pour n'en changer qu'une. Le texte rendu d'une clause ne dépend que de son fichier et de ce que l'analyse a
+# décidé : réponses, profil et référentiel de l'acheteur, date du droit, catalogue (sections et en-têtes de toutes
+# les clauses : sélection, numérotation et renvois), et du code. Il est gardé dans la mémoire de la consultation
+# (`cache.groupe` : jamais dans un fichier partagé, ces textes lui sont propres) sous l'empreinte de tout cela
+# (`cle_consultation`, calculée une fois par analyse, hors corps des clauses) et du fichier de la clause : après la
+# modification du corps d'une clause, seule celle-ci est rendue de nouveau ; après celle d'un en-tête, d'une réponse
+# ou du catalogue, toutes. Une erreur de rendu n'est jamais gardée. Le rendu lit aussi des paramètres du catalogue
+# (`param`), que le manifeste cite : ils sont relevés avec le texte et relus quand il est repris. Coût : ≈ 115 Kio
+# de textes de plus dans le fichier de chaque consultation (voir `cache.GROUPES_MAX`).
+_MEMOIRES: dict[str, cache.Memoire] = {}  # créées à la première demande : l'empreinte du code lit chaque module
 _CATALOGUES = cache.ParObjet(8)  # catalogue chargé → empreinte de tout, sauf le corps des clauses
 _ACHETEURS = cache.ParObjet(16)  # acheteur chargé → empreinte de son profil et de son référentiel
 
 
-def _memoire_rendus() -> cache.Memoire:
-    if not _RENDUS:
+def memoire_de_consultation(nom: str) -> cache.Memoire:
+    """Une mémoire dont les entrées ne vont qu'à la mémoire de la consultation en cours (`cache.groupe`), sous
+    `cle_consultation` : « rendus » (textes des clauses), « controles » (verdicts, `lecture.controler`). Sa version
+    est l'empreinte du code de tout le paquet, des versions de Jinja et de Babel, et de Python."""
+    if nom not in _MEMOIRES:
         paquet = Path(__file__).resolve().parent.parent
         code = cache.sources(*sorted(paquet.rglob("*.py")))
-        _RENDUS.append(cache.Memoire("rendus", cache.empreinte("rendus", code, sys.version, jinja2.__version__,
-                                                               cache.version_paquet("babel")),
-                                     maximum=0, par_consultation=True))
-    return _RENDUS[0]
+        _MEMOIRES[nom] = cache.Memoire(nom, cache.empreinte(nom, code, sys.version, jinja2.__version__,
+                                                            cache.version_paquet("babel")),
+                                       maximum=0, par_consultation=True)
+    return _MEMOIRES[nom]
 
 
 def _empreinte_catalogue(analyse: Analyse) -> str:
@@ -53,13 +57,14 @@ def _empreinte_catalogue(analyse: Analyse) -> str:
     def calculer() -> str:
         entetes = [dataclasses.replace(c, corps="", empreinte="", modele_compile=None)
                    for versions in cat.clauses.values() for c in versions]
-        return cache.empreinte(_octets((str(cat.racine), cat.version, cat.documents, cat.parametres, cat.calculs,
+        return cache.empreinte(cat.document_yaml.octets or b"",  # contrôles, règles de la relecture…
+                               octets((str(cat.racine), cat.version, cat.documents, cat.parametres, cat.calculs,
                                         cat.ccag, cat.referentiel, cat.limites, entetes)))
 
     return _CATALOGUES.obtenir(cat, calculer)
 
 
-def _octets(valeur: Any) -> bytes:
+def octets(valeur: Any) -> bytes:
     """Les octets de `valeur` en pickle, sans mémo : les mêmes pour deux valeurs égales, que leurs parties soient des
     objets partagés ou des copies (un catalogue relu du cache disque, des réponses analysées de nouveau)."""
     flux = io.BytesIO()
@@ -70,15 +75,17 @@ def _octets(valeur: Any) -> bytes:
 
 
 def cle_consultation(analyse: Analyse) -> str | None:
-    """Empreinte de tout ce dont dépend le rendu des clauses d'une consultation, hors corps des clauses (voir
-    `_RENDUS`) ; None si les réponses ne se mettent pas en pickle (valeur exotique : rien n'est gardé)."""
+    """Empreinte de tout ce dont dépend l'analyse d'une consultation, hors corps des clauses et code (voir la
+    mémoire des rendus) : catalogue (catalogue.yaml lu, ses sections, les en-têtes de toutes les clauses), profil et
+    référentiel de l'acheteur, date du droit, réponses validées ; None si elles ne se mettent pas en pickle (valeur
+    exotique : rien n'est gardé)."""
     if "cle-consultation" not in analyse.memoire:
         ach = analyse.acheteur
         try:
             analyse.memoire["cle-consultation"] = cache.empreinte(
                 _empreinte_catalogue(analyse),
-                _ACHETEURS.obtenir(ach, lambda: cache.empreinte(_octets(ach))),
-                analyse.date_droit.isoformat(), _octets(analyse.reponses.donnees))
+                _ACHETEURS.obtenir(ach, lambda: cache.empreinte(octets(ach))),
+                analyse.date_droit.isoformat(), octets(analyse.reponses.donnees))
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError, ValueError):
             analyse.memoire["cle-consultation"] = None
     return analyse.memoire["cle-consultation"]
@@ -86,13 +93,13 @@ def cle_consultation(analyse: Analyse) -> str | None:
 
 def rendre_clause(analyse: Analyse, selection: Selection) -> str:
     """Texte Markdown d'une clause, variables remplacées ; erreur précise sinon. Gardé dans la mémoire de la
-    consultation (voir `_RENDUS`), avec les paramètres du catalogue que le rendu a lus : un rendu gardé les relit,
+    consultation (mémoire « rendus »), avec les paramètres du catalogue que le rendu a lus : un rendu gardé les relit,
     pour que le manifeste cite les mêmes."""
     consultation = cle_consultation(analyse)
     param = analyse.contexte.get("param")
     if consultation is None or not isinstance(param, Parametres):
         return _rendre(analyse, selection)
-    clause, memoire = selection.clause, _memoire_rendus()
+    clause, memoire = selection.clause, memoire_de_consultation("rendus")
     cle = cache.empreinte(consultation, clause.id, str(clause.version), clause.empreinte, selection.numero,
                           repr(selection.lots))
     garde = memoire.lire(cle)
@@ -100,17 +107,27 @@ def rendre_clause(analyse: Analyse, selection: Selection) -> str:
         for nom in garde[1]:
             param(nom)
         return garde[0]
-    avant, param.releve = param.releve, []
-    try:
+    with parametres_releves(param) as releve:
         texte = _rendre(analyse, selection)
-        lus = tuple(dict.fromkeys(param.releve))
-    finally:
-        if avant is not None:
-            avant.extend(param.releve)
-        param.releve = avant
+    lus = tuple(dict.fromkeys(releve))
     if type(texte) is str and all(type(nom) is str for nom in lus):  # jamais rien qui ne se mette pas en pickle
         memoire.ecrire([(cle, (texte, lus))])
     return texte
+
+
+@contextmanager
+def parametres_releves(param: Parametres) -> Iterator[list[Any]]:
+    """Le temps du bloc, les noms des paramètres du catalogue lus (`param`), même déjà lus avant, dans la liste
+    rendue : un calcul gardé (texte d'une clause, verdicts des contrôles) les relira quand il sera repris, pour que
+    le manifeste cite les mêmes. Un relevé en cours autour reçoit aussi ces noms."""
+    avant, param.releve = param.releve, []
+    releve = param.releve
+    try:
+        yield releve
+    finally:
+        if avant is not None:
+            avant.extend(releve)
+        param.releve = avant
 
 
 def _rendre(analyse: Analyse, selection: Selection) -> str:

@@ -3,19 +3,21 @@ dérogations récapitulées ; et les contrôles juridiques appliqués à ces fai
 
 from __future__ import annotations
 
+import pickle
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
 from . import annexe, croises, relecture
-from .assemblage import blocs_document
+from .assemblage import blocs_document, cle_consultation, memoire_de_consultation, octets, parametres_releves
 from .blocs import Bloc, Liste, Paragraphe, Segment, Tableau, Titre, texte
 from .tracabilite import fiche
 from ..droit.conformite import Conformite, dernier_article, normaliser, verifier
+from ..droit.conformite import faits as faits_etablis
 from ..donnees import cache
 from ..donnees.formats import typographie
-from ..droit.regles import Analyse
+from ..droit.regles import Analyse, Parametres
 
 RE_LOT = re.compile(r"\blot\s+(?:n°\s*)?(\d+)\b(?!\s*(?:,|et|à|ou)\s*\d)", re.IGNORECASE)
 FICHE = "Fiche de traçabilité"
@@ -260,7 +262,8 @@ def controler(analyse: Analyse, corps: dict[str, list[Bloc]] | None = None,
 
     Sont relus : les pièces de `corps`, la fiche de traçabilité (`blocs_fiche` si elle est déjà faite),
     l'annexe de conformité elle-même (hors la rubrique qui cite les défauts et les preuves) et, si `complementaires`,
-    les pièces que `dce publier` ajoute."""
+    les pièces que `dce publier` ajoute. Les verdicts sont gardés dans la mémoire de la consultation (voir
+    `_verdicts_gardes`)."""
     if corps is None:
         corps = {doc: blocs_document(analyse, doc)[0] for doc in analyse.catalogue.documents}
     faits = faits_des_pieces(analyse, corps)
@@ -270,11 +273,99 @@ def controler(analyse: Analyse, corps: dict[str, list[Bloc]] | None = None,
     relues = {nom: relecture.piece(nom, blocs) for nom, blocs in a_relire.items()}
     # chaque pièce relue seule, puis les pièces ensemble (contrôles croisés : durées, listes, renvois entre pièces)
     defauts = relecture.relire(analyse.catalogue, relues) + croises.controler(analyse.catalogue, relues)
-    provisoire = verifier(analyse, {**faits, "defauts_relecture": defauts, "pieces_relues": list(a_relire)})
+    pieces = {**faits, "defauts_relecture": defauts, "pieces_relues": list(a_relire)}
+    etablis = faits_etablis(analyse, pieces)
+    return _verdicts_gardes(analyse, pieces, etablis, complementaires,
+                            lambda textes: _verdicts(analyse, {**pieces, "textes_articles": textes}, etablis, a_relire))
+
+
+def _verdicts(analyse: Analyse, pieces: dict[str, Any], etablis: dict[str, Any],
+              a_relire: dict[str, list[Bloc]]) -> Conformite:
+    """Les verdicts des contrôles sur ces faits, puis ceux qui lisent la relecture, une fois l'annexe relue."""
+    defauts = pieces["defauts_relecture"]
+    provisoire = verifier(analyse, pieces, etablis=etablis)
     blocs_annexe = annexe.blocs(analyse, provisoire, citations=False)[0]
-    defauts += relecture.relire(analyse.catalogue, {annexe.TITRE: relecture.piece(annexe.TITRE, blocs_annexe)})
+    defauts = defauts + relecture.relire(analyse.catalogue, {annexe.TITRE: relecture.piece(annexe.TITRE, blocs_annexe)})
     # fiche et annexe sont des documents internes : leurs défauts sont à vérifier, jamais bloquants pour --strict
     defauts = [replace(d, bloquant=False) if d.piece in INTERNES else d for d in defauts]
     # second passage : seuls les contrôles qui lisent la relecture (défauts, pièces relues) sont refaits
-    return verifier(analyse, {**faits, "defauts_relecture": defauts, "pieces_relues": [*a_relire, annexe.TITRE]},
+    return verifier(analyse, {**pieces, "defauts_relecture": defauts, "pieces_relues": [*a_relire, annexe.TITRE]},
                     precedent=provisoire)
+
+
+# Verdicts gardés. Les contrôles, l'annexe provisoire et sa relecture (≈ 15 % du calcul d'une consultation régénérée)
+# ne dépendent des pièces que par les faits qu'on y a lus (lots, dérogations, critères, défauts de la relecture, faits
+# établis : `etablis`) et par les lignes des articles qu'une preuve cite (`TextesArticles`) ; le reste, de l'analyse.
+# Après la modification d'une clause qui ne change aucun de ces faits ni aucune ligne citée, ils sont les mêmes : ils
+# sont gardés dans la mémoire de la consultation (mémoire « controles », `assemblage.memoire_de_consultation`) sous
+# l'empreinte de l'analyse (`assemblage.cle_consultation` : catalogue.yaml et ses contrôles compris), des faits établis
+# et des défauts, avec les lignes citées et les paramètres du catalogue lus ; repris seulement si chaque ligne citée
+# est la même. Une erreur n'est jamais gardée.
+class _LignesCitees(Mapping[str, list[str]]):
+    """Les lignes des articles d'une pièce (`TextesArticles`), avec le relevé de celles qu'on y lit."""
+
+    def __init__(self, piece: str, textes: Mapping[str, list[str]], releve: list[tuple[str, str, Any]]) -> None:
+        self._piece, self._textes, self._releve = piece, textes, releve
+
+    def __getitem__(self, numero: str) -> list[str]:
+        try:
+            lignes = self._textes[numero]
+        except KeyError:
+            self._releve.append((self._piece, numero, None))
+            raise
+        self._releve.append((self._piece, numero, tuple(lignes)))
+        return lignes
+
+    def __iter__(self) -> Iterator[str]:
+        self._releve.append((self._piece, None, tuple(self._textes)))
+        return iter(self._textes)
+
+    def __len__(self) -> int:
+        self._releve.append((self._piece, None, tuple(self._textes)))
+        return len(self._textes)
+
+
+def _lignes(textes: dict[str, Mapping[str, list[str]]], piece: str, numero: str | None) -> Any:
+    """Ce que le relevé de `_LignesCitees` a noté pour (pièce, numéro), lu dans `textes`."""
+    articles = textes.get(piece)
+    if articles is None:
+        return False  # pièce absente : jamais notée ainsi
+    if numero is None:
+        return tuple(articles)
+    lignes = articles.get(numero)
+    return None if lignes is None else tuple(lignes)
+
+
+def _verdicts_gardes(analyse: Analyse, pieces: dict[str, Any], etablis: dict[str, Any], complementaires: bool,
+                     calcul: Any) -> Conformite:
+    textes = pieces["textes_articles"]
+    consultation = cle_consultation(analyse)
+    param = analyse.contexte.get("param")
+    cle = None
+    if consultation is not None and isinstance(param, Parametres):
+        try:
+            cle = cache.empreinte(consultation, str(complementaires), octets(etablis),
+                                  octets(pieces["defauts_relecture"]), octets(pieces["pieces_relues"]))
+        except (pickle.PicklingError, TypeError, AttributeError, RecursionError, ValueError):
+            cle = None
+    if cle is None:
+        return calcul(textes)
+    memoire = memoire_de_consultation("controles")
+    garde = memoire.lire(cle)
+    if type(garde) is tuple and len(garde) == 3:
+        verdicts, citees, lus = garde
+        if all(_lignes(textes, piece, numero) == lignes for piece, numero, lignes in citees):
+            for nom in lus:
+                param(nom)
+            return pickle.loads(verdicts)
+    releve: list[tuple[str, str, Any]] = []
+    with parametres_releves(param) as noms:
+        conformite = calcul({piece: _LignesCitees(piece, t, releve) for piece, t in textes.items()})
+    lus = tuple(dict.fromkeys(noms))
+    if all(type(nom) is str for nom in lus):
+        try:
+            memoire.ecrire([(cle, (pickle.dumps(conformite, protocol=pickle.HIGHEST_PROTOCOL),
+                                   tuple(dict.fromkeys(releve)), lus))])
+        except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+            pass
+    return conformite
