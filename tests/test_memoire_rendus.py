@@ -254,3 +254,90 @@ def test_defaut_nouveau_verdicts_refaits(tmp_path, monkeypatch, verdicts):
     assert len(verdicts) == 2 and refaits[0].defauts != origine.defauts
     monkeypatch.setenv("DCE_CACHE", "0")
     assert _controles(modifiees) == refaits
+
+
+# Fichiers de l'annexe de conformité repris de la génération précédente (`generation.contenus_annexe`).
+
+from generateur.pieces import annexe as module_annexe  # noqa: E402
+from generateur.rendu import generation  # noqa: E402
+from conftest import EXEMPLES, copier_exemple  # noqa: E402
+
+
+@pytest.fixture
+def annexes(monkeypatch, tmp_path) -> list[int]:
+    """Cache dans tmp_path ; compte les annexes faites (et non reprises)."""
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    faites: list[int] = []
+    donnees = module_annexe.donnees
+    monkeypatch.setattr(module_annexe, "donnees", lambda *a, **k: faites.append(1) or donnees(*a, **k))
+    return faites
+
+
+def _fichiers(dossier: Path) -> dict[str, bytes]:
+    return {f.name: f.read_bytes() for f in sorted(dossier.iterdir())}
+
+
+def _dce(reponses_: Path, sortie: Path) -> dict[str, bytes]:
+    generation.generer(reponses_, sortie)
+    return _fichiers(sortie)
+
+
+def test_annexe_reprise_de_la_generation_precedente(tmp_path, monkeypatch, annexes):
+    """Régénérée dans le même dossier sans que rien ne change, l'annexe (Word, JSON, CSV) est reprise telle quelle ;
+    ses octets, et le manifeste qui cite les paramètres lus, sont ceux d'une génération sans cache."""
+    reponses_ = copier_exemple(EXEMPLES / "travaux-lycee.yaml", tmp_path / "consultation" / "reponses.yaml")
+    premiere = _dce(reponses_, tmp_path / "dce")
+    assert len(annexes) == 1
+    assert _dce(reponses_, tmp_path / "dce") == premiere and len(annexes) == 1  # reprise
+    monkeypatch.setenv("DCE_CACHE", "0")
+    assert _dce(reponses_, tmp_path / "sans-cache") == premiere and len(annexes) == 2
+
+
+def test_annexe_precedente_retouchee_refaite(tmp_path, monkeypatch, annexes):
+    """Un fichier de l'annexe précédente retouché (ses octets ne sont plus ceux qui ont été gardés) : l'annexe est
+    refaite, et le fichier retouché remplacé par le bon."""
+    reponses_ = copier_exemple(EXEMPLES / "travaux-lycee.yaml", tmp_path / "consultation" / "reponses.yaml")
+    premiere = _dce(reponses_, tmp_path / "dce")
+    json_annexe = next((tmp_path / "dce").glob("*-annexe-conformite.json"))
+    json_annexe.write_bytes(json_annexe.read_bytes().replace(b"conforme", b"CONFORME", 1))
+    assert _dce(reponses_, tmp_path / "dce") == premiere and len(annexes) == 2
+
+
+def test_annexe_refaite_si_le_visa_change(tmp_path, monkeypatch, annexes):
+    """Le visa du service juridique (serveur d'équipe) entre dans la clé : un autre visa, une autre annexe."""
+    reponses_ = copier_exemple(EXEMPLES / "travaux-lycee.yaml", tmp_path / "consultation" / "reponses.yaml")
+    _dce(reponses_, tmp_path / "dce")
+    visa = {"juriste": "Mme Juriste", "le": "4 décembre 2026", "commentaire": "Vu."}
+    avec_visa = generation.produire_dce(reponses_, visa=visa, precedente=tmp_path / "dce").contenus
+    assert len(annexes) == 2
+    monkeypatch.setenv("DCE_CACHE", "0")
+    assert generation.produire_dce(reponses_, visa=visa).contenus == avec_visa
+
+
+def test_parametres_lus_par_l_annexe_relus_quand_elle_est_reprise(tmp_path, monkeypatch, annexes):
+    """Un paramètre du catalogue que seule la production de l'annexe lirait (aujourd'hui, aucun) : cité par le
+    manifeste de la génération qui la reprend, comme par celle qui l'a faite."""
+    reponses_ = copier_exemple(EXEMPLES / "travaux-lycee.yaml", tmp_path / "consultation" / "reponses.yaml")
+    with monkeypatch.context() as sans_cache:  # (rien gardé sous le code d'origine, qui ne lit pas le paramètre)
+        sans_cache.setenv("DCE_CACHE", "0")
+        analyse = generation.produire_dce(reponses_).analyse
+    nom = sorted(set(analyse.catalogue.parametres) - set(analyse.contexte["param"].lus))[0]
+    donnees = module_annexe.donnees
+
+    def lisant(a: Any, *r: Any, **k: Any) -> Any:
+        a.contexte["param"](nom)
+        return donnees(a, *r, **k)
+
+    monkeypatch.setattr(module_annexe, "donnees", lisant)
+
+    def cites() -> list[str]:
+        import json
+
+        manifeste = json.loads(next((tmp_path / "dce").glob("*-manifeste.json")).read_bytes())
+        return [p["nom"] for p in manifeste["parametres"]]
+
+    faites = len(annexes)
+    _dce(reponses_, tmp_path / "dce")
+    assert nom in cites()
+    _dce(reponses_, tmp_path / "dce")
+    assert len(annexes) == faites + 1 and nom in cites()  # reprise la seconde fois : le paramètre relu

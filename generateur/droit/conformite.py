@@ -91,6 +91,9 @@ class Conformite:
     verdicts: list[Verdict]
     faits: dict[str, Any]
     defauts: list[Defaut] = field(default_factory=list)
+    # empreinte de tout ce dont ils dépendent (`lecture._verdicts_gardes`), sous laquelle l'annexe de conformité est
+    # gardée (`generation.contenus_annexe`) ; None : calculés sans mémoire
+    cle: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def bloquants(self) -> list[Verdict]:

@@ -357,7 +357,9 @@ def _verdicts_gardes(analyse: Analyse, pieces: dict[str, Any], etablis: dict[str
         if all(_lignes(textes, piece, numero) == lignes for piece, numero, lignes in citees):
             for nom in lus:
                 param(nom)
-            return pickle.loads(verdicts)
+            conformite = pickle.loads(verdicts)
+            conformite.cle = cle
+            return conformite
     releve: list[tuple[str, str, Any]] = []
     with parametres_releves(param) as noms:
         conformite = calcul({piece: _LignesCitees(piece, t, releve) for piece, t in textes.items()})
@@ -367,5 +369,6 @@ def _verdicts_gardes(analyse: Analyse, pieces: dict[str, Any], etablis: dict[str
             memoire.ecrire([(cle, (pickle.dumps(conformite, protocol=pickle.HIGHEST_PROTOCOL),
                                    tuple(dict.fromkeys(releve)), lus))])
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
-            pass
+            return conformite
+        conformite.cle = cle
     return conformite

@@ -335,17 +335,28 @@ def _serialiser(blocs: list[Bloc], titres: list[Titre]) -> bytes:
         return b"pickle" + pickle.dumps((blocs, titres), protocol=5)
 
 
-def empreinte_entrees(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre]) -> str | None:
-    """Empreinte de tout ce dont dépend le document que `produire` rend : contenu du modèle Word et du logo,
-    variables, blocs et titres (`_serialiser`), code du rendu ; None si un fichier est illisible (le rendu le
+def empreinte_modele(modele: Path, variables: dict[str, Any]) -> str | None:
+    """Empreinte de ce dont dépend un document que `produire` rend, hors ses blocs et ses titres : contenu du modèle
+    Word et du logo, variables, code du rendu et réglages du zip ; None si un fichier est illisible (le rendu le
     dira)."""
     try:
         logo = variables.get("logo")
-        entrees = _serialiser(blocs, titres)
         zip_ = f"{fichiers.NIVEAU_COMPRESSION} {fichiers.DATE_ZIP}"  # lus à chaque appel : réglages du zip écrit
         return cache.empreinte(_code_du_rendu(), zip_, _fichier(modele), _fichier(Path(logo)) if logo else "",
-                               json.dumps(variables, default=str, sort_keys=True, ensure_ascii=False), entrees)
-    except (OSError, pickle.PicklingError, TypeError, ValueError):
+                               json.dumps(variables, default=str, sort_keys=True, ensure_ascii=False))
+    except (OSError, TypeError, ValueError):
+        return None
+
+
+def empreinte_entrees(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre]) -> str | None:
+    """Empreinte de tout ce dont dépend le document que `produire` rend : `empreinte_modele`, blocs et titres
+    (`_serialiser`) ; None si un fichier est illisible (le rendu le dira)."""
+    base = empreinte_modele(modele, variables)
+    if base is None:
+        return None
+    try:
+        return cache.empreinte(base, _serialiser(blocs, titres))
+    except (pickle.PicklingError, TypeError, ValueError):
         return None
 
 
@@ -366,7 +377,7 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
         return _produire(modele, variables, blocs, titres)
     cle = empreinte_entrees(modele, variables, blocs, titres)
     if cle is not None and precedent is not None:
-        octets = _lire_precedent(precedent)
+        octets = lire_precedent(precedent)
         verdict = cache.empreinte(cle, hashlib.sha256(octets).digest()) if octets is not None else None
         if verdict is not None and cache.marque(DOCUMENTS, verdict):
             cache.marquer(DOCUMENTS, verdict)  # verdict resservi : le dernier à quitter le cache quand il est plein
@@ -382,7 +393,7 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
 TAILLE_PRECEDENT_MAX = 64 * 1024 * 1024  # un document Word de dce en fait moins d'un mégaoctet
 
 
-def _lire_precedent(chemin: Path) -> bytes | None:
+def lire_precedent(chemin: Path) -> bytes | None:
     """Les octets du document d'une génération précédente (`produire`), s'il est un fichier ordinaire de taille
     raisonnable ; None sinon (absent, illisible, tube ou périphérique au même nom : ouvert sans attendre, jamais lu)."""
     try:

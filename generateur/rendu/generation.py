@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import pickle
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..donnees import cache, pieces_jointes, questionnaire
 from ..pieces import annexe, decp
-from ..pieces.assemblage import blocs_document
+from ..pieces.assemblage import blocs_document, memoire_de_consultation, octets, parametres_releves
 from ..droit.conformite import Conformite
 from ..droit.expressions import lot_d_evaluations
 from ..pieces.lecture import controler
 from ..donnees.fichiers import ecrire_neuf, ensemble, json_lisible
-from .documents import produire, variables_acheteur
+from .documents import empreinte_modele, lire_precedent, produire, variables_acheteur
 from ..erreurs import ErreurDCE, ErreurDonnees, Probleme
 from ..donnees.formats import date_heure, date_longue
-from ..droit.regles import Analyse
+from ..droit.regles import Analyse, Parametres
 from ..pieces.texte_technique import titre_piece
 from ..pieces.tracabilite import fiche, manifeste
 from ..donnees.fichiers import nom_sur
@@ -186,16 +189,42 @@ def generer(fichier_reponses: Path | str, sortie: Path | str, racine: Path | Non
 def contenus_annexe(analyse: Analyse, conformite: Conformite, base: str,
                     visa: dict[str, Any] | None = None, precedente: Path | None = None) -> dict[str, bytes]:
     """Les trois fichiers de l'annexe, en mémoire : base-annexe-conformite.docx, .json et .csv (`precedente` : voir
-    `produire_dce`)."""
-    contenu = en_json(annexe.donnees(analyse, conformite, visa))
-    corps, titres = annexe.blocs(analyse, conformite, visa=visa)
+    `produire_dce`).
+
+    Ils ne dépendent que des verdicts et de ce dont ils dépendent (`conformite.cle`, quand ils ont été gardés), du visa,
+    du modèle Word et de ses variables : leurs empreintes sont gardées sous tout cela dans la mémoire de la
+    consultation (mémoire « annexes »), avec les paramètres du catalogue que leur production a lus ; quand les
+    fichiers de `precedente` ont ces empreintes, ils sont repris tels quels (la régénération après la modification
+    d'une clause qui ne change aucun verdict : l'annexe est la même)."""
     nom = f"{base}-annexe-conformite.docx"
-    return {
-        nom: produire(modele_de(analyse, "CCAP"), variables_modele(analyse, "ANNEXE", annexe.TITRE), corps, titres,
-                      reprise=True, precedent=precedente / nom if precedente is not None else None),
-        f"{base}-annexe-conformite.json": json_lisible(contenu),
-        f"{base}-annexe-conformite.csv": annexe.csv_annexe(contenu),
-    }
+    noms = (nom, f"{base}-annexe-conformite.json", f"{base}-annexe-conformite.csv")
+    modele, variables = modele_de(analyse, "CCAP"), variables_modele(analyse, "ANNEXE", annexe.TITRE)
+    param = analyse.contexte.get("param")
+    memoire, cle = memoire_de_consultation("annexes"), None
+    if conformite.cle is not None and isinstance(param, Parametres):
+        document = empreinte_modele(modele, variables)
+        try:
+            cle = None if document is None else cache.empreinte(conformite.cle, base, document, octets(visa))
+        except (pickle.PicklingError, TypeError, AttributeError, RecursionError, ValueError):
+            cle = None
+    if cle is not None and precedente is not None:
+        garde = memoire.lire(cle)
+        if type(garde) is tuple and len(garde) == 2 and len(garde[0]) == len(noms):
+            repris = [lire_precedent(precedente / n) for n in noms]
+            if all(o is not None and hashlib.sha256(o).hexdigest() == e for o, e in zip(repris, garde[0])):
+                for nom_param in garde[1]:
+                    param(nom_param)
+                return {n: o for n, o in zip(noms, repris) if o is not None}
+    with parametres_releves(param) if cle is not None else nullcontext([]) as releve:
+        contenu = en_json(annexe.donnees(analyse, conformite, visa))
+        corps, titres = annexe.blocs(analyse, conformite, visa=visa)
+        fichiers = (produire(modele, variables, corps, titres, reprise=True,
+                             precedent=precedente / nom if precedente is not None else None),
+                    json_lisible(contenu), annexe.csv_annexe(contenu))
+    lus = tuple(dict.fromkeys(releve))
+    if cle is not None and all(type(n) is str for n in lus):
+        memoire.ecrire([(cle, (tuple(hashlib.sha256(f).hexdigest() for f in fichiers), lus))])
+    return dict(zip(noms, fichiers))
 
 
 def _pied_de_page(reference: str) -> str:
