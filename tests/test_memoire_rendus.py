@@ -224,7 +224,9 @@ def test_clause_modifiee_sans_effet_sur_les_faits_verdicts_repris(tmp_path, monk
     repris = _controles(modifiees)
     assert len(verdicts) == 1
     monkeypatch.setenv("DCE_CACHE", "0")
-    assert _controles(modifiees) == repris
+    calcules = _controles(modifiees)
+    assert calcules == repris
+    assert list(calcules[0].faits) == list(repris[0].faits)  # même ordre des faits (annexe JSON)
 
 
 def test_ligne_citee_modifiee_verdicts_refaits(tmp_path, monkeypatch, verdicts):

@@ -764,9 +764,10 @@ def test_second_passage_des_controles_meme_verdicts_que_complet(exemple, monkeyp
     from generateur.droit.regles import preparer
     from generateur.pieces import lecture
 
+    monkeypatch.setenv("DCE_CACHE", "0")  # calculés, jamais repris de la mémoire de la consultation
     analyse = preparer(EXEMPLES / exemple, RACINE)
     reprise = lecture.controler(analyse)
-    monkeypatch.setattr(lecture, "verifier", lambda a, p, precedent=None: conformite.verifier(a, p))
+    monkeypatch.setattr(lecture, "verifier", lambda a, p, precedent=None, etablis=None: conformite.verifier(a, p))
     complet = lecture.controler(analyse)
     assert reprise == complet
     assert list(reprise.faits) == list(complet.faits)  # même ordre des faits (annexe JSON)

@@ -423,6 +423,14 @@ def test_memoire_de_la_consultation_garde_ce_que_ses_productions_ont_demande(tmp
         assert memoire.lire("c") == 3
         memoire.ecrire([("g", 4)])
     assert fichier(b"reponses A") == {"essai-v1": {"c": 3, "g": 4}}
+    # au-delà de GROUPE_OCTETS_MAX octets : réécrit avec les seules entrées servies
+    monkeypatch.setattr(cache, "ENTREES_GROUPE_MAX", 5000)
+    monkeypatch.setattr(cache, "GROUPE_OCTETS_MAX", len(chemin(b"reponses A").read_bytes()) + 20)
+    with cache.groupe(b"reponses A"):
+        memoire = neuve()
+        assert memoire.lire("g") == 4
+        memoire.ecrire([("h", "x" * 100)])
+    assert fichier(b"reponses A") == {"essai-v1": {"g": 4, "h": "x" * 100}}
     monkeypatch.setenv("DCE_CACHE", "0")
     with cache.groupe(b"reponses A"):
         assert neuve().lire("c") is None

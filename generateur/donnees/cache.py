@@ -327,6 +327,7 @@ GROUPES_MAX = 4096  # fichiers gardés au plus (110 à 530 Kio chacun, ≈ 150 l
 
 
 SUITES_GROUPE_MAX = 32  # suites ajoutées au fichier d'une consultation avant qu'il soit réécrit d'un bloc
+GROUPE_OCTETS_MAX = 1 << 20  # taille d'un fichier au plus : au-delà, réécrit avec les seules entrées servies
 
 
 def lire_groupe(octets: bytes) -> tuple[dict[str, dict[str, Any]], int, bool]:
@@ -375,6 +376,7 @@ class Groupe:
         self.fichier = fichier
         self._lues: dict[str, dict[str, Any]] | None = None  # le fichier, lu à la première valeur demandée
         self._suites = 0  # suites lues dans le fichier
+        self._taille = 0  # ses octets
         self._abime = False  # lecture arrêtée sur une suite abîmée : à réécrire
         self.servies: dict[str, dict[str, Any]] = {}  # mémoire → entrées servies ou écrites pendant cette production
 
@@ -385,7 +387,7 @@ class Groupe:
             except OSError:  # absent ou illisible : on s'en passe
                 octets = b""
             self._lues, self._suites, complet = lire_groupe(octets)
-            self._abime = not complet
+            self._abime, self._taille = not complet, len(octets)
         return self._lues
 
     def lire(self, memoire: str, cle: str) -> Any:
@@ -401,8 +403,8 @@ class Groupe:
     def enregistrer(self) -> None:
         """S'il manque au fichier une entrée servie ou écrite : les nouvelles lui sont ajoutées (une production ne
         demande pas tout ce qu'une autre a demandé : ce qu'un processus a déjà en mémoire n'est pas demandé, et reste
-        au fichier) ; au-delà de ENTREES_GROUPE_MAX, il est réécrit avec les seules servies (textes de clauses modifiées
-        depuis)."""
+        au fichier) ; au-delà de ENTREES_GROUPE_MAX entrées ou de GROUPE_OCTETS_MAX octets, il est réécrit avec les seules
+        servies (textes et verdicts d'avant la modification d'une clause, d'une réponse, du catalogue)."""
         lues = self._entrees()
         nouvelles = {m: n for m, entrees in self.servies.items()
                      if (n := {c: v for c, v in entrees.items() if c not in lues.get(m, ())})}
@@ -415,13 +417,14 @@ class Groupe:
 
         try:
             tout = {m: {**lues.get(m, {}), **nouvelles.get(m, {})} for m in {*lues, *nouvelles}}
-            if total > ENTREES_GROUPE_MAX:
+            suite = pickle.dumps(nouvelles, protocol=pickle.HIGHEST_PROTOCOL)
+            if total > ENTREES_GROUPE_MAX or self._taille + len(suite) > GROUPE_OCTETS_MAX:
                 reecrire(self.servies)
             elif self._suites == 0 or self._abime or self._suites >= SUITES_GROUPE_MAX:
                 reecrire(tout)
             else:
                 try:
-                    _ajouter(self.fichier, pickle.dumps(nouvelles, protocol=pickle.HIGHEST_PROTOCOL))
+                    _ajouter(self.fichier, suite)
                 except FileNotFoundError:  # retiré depuis sa lecture (fichiers bornés) : recréé avec tout
                     reecrire(tout)
             if secrets.randbelow(64) == 0:

@@ -245,7 +245,7 @@ def faits(analyse: Analyse, pieces: dict[str, Any]) -> dict[str, Any]:
         "lots_sans_contenu_cctp": [int(n) for n, lieux in contenu_cctp.items() if not lieux],
         "options_imposees": options,
         "refus_a_justifier": [o for o in options if o["statut"] == "refusée sans justification"],
-        **_faits_de_relecture(pieces),
+        **faits_de_relecture(pieces),
         "divergences_pgc": divergences_pgc(analyse),
         # valeurs que le profil de l'acheteur marque « à compléter » (surlignées dans les pièces) ou « à vérifier »
         "profil_a_completer": [{"champ": c.champ, "libelle": c.libelle, "nature": c.nature}
@@ -253,7 +253,7 @@ def faits(analyse: Analyse, pieces: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _faits_de_relecture(pieces: dict[str, Any]) -> dict[str, Any]:
+def faits_de_relecture(pieces: dict[str, Any]) -> dict[str, Any]:
     return {"defauts_relecture": [d.en_json() for d in pieces.get("defauts_relecture", [])],
             "pieces_relues": list(pieces.get("pieces_relues", []))}
 
@@ -429,7 +429,7 @@ def _verifier(analyse: Analyse, pieces: dict[str, Any], precedent: Conformite | 
     if precedent is None:
         etablis = faits(analyse, pieces) if etablis is None else etablis
     else:
-        etablis = {**precedent.faits, **_faits_de_relecture(pieces)}
+        etablis = {**precedent.faits, **faits_de_relecture(pieces)}
     contexte = {**analyse.contexte, **etablis}
     cat = analyse.catalogue
     verdicts = []

@@ -14,7 +14,7 @@ from .assemblage import blocs_document, cle_consultation, memoire_de_consultatio
 from .blocs import Bloc, Liste, Paragraphe, Segment, Tableau, Titre, texte
 from .tracabilite import fiche
 from ..droit.conformite import Conformite, dernier_article, normaliser, verifier
-from ..droit.conformite import faits as faits_etablis
+from ..droit.conformite import faits as faits_etablis, faits_de_relecture
 from ..donnees import cache
 from ..donnees.formats import typographie
 from ..droit.regles import Analyse, Parametres
@@ -357,16 +357,19 @@ def _verdicts_gardes(analyse: Analyse, pieces: dict[str, Any], etablis: dict[str
         if all(_lignes(textes, piece, numero) == lignes for piece, numero, lignes in citees):
             for nom in lus:
                 param(nom)
-            conformite = pickle.loads(verdicts)
-            conformite.cle = cle
-            return conformite
+            verdicts_, defauts = pickle.loads(verdicts)
+            # les faits, comme les établit le second passage (`_verdicts`) : ceux du premier, puis ceux de la relecture
+            finales = {"defauts_relecture": defauts, "pieces_relues": [*pieces["pieces_relues"], annexe.TITRE]}
+            return Conformite(verdicts_, {**etablis, **faits_de_relecture(finales)}, defauts, cle)
     releve: list[tuple[str, str, Any]] = []
     with parametres_releves(param) as noms:
         conformite = calcul({piece: _LignesCitees(piece, t, releve) for piece, t in textes.items()})
     lus = tuple(dict.fromkeys(noms))
     if all(type(nom) is str for nom in lus):
         try:
-            memoire.ecrire([(cle, (pickle.dumps(conformite, protocol=pickle.HIGHEST_PROTOCOL),
+            # verdicts et défauts seuls (≈ 20 Kio) : les faits sont ceux de `etablis`, déjà là quand ils sont repris
+            memoire.ecrire([(cle, (pickle.dumps((conformite.verdicts, conformite.defauts),
+                                                protocol=pickle.HIGHEST_PROTOCOL),
                                    tuple(dict.fromkeys(releve)), lus))])
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
             return conformite
