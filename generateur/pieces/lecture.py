@@ -302,9 +302,9 @@ def _verdicts(analyse: Analyse, pieces: dict[str, Any], etablis: dict[str, Any],
 # et des défauts, avec les lignes citées et les paramètres du catalogue lus ; repris seulement si chaque ligne citée
 # est la même. Une erreur n'est jamais gardée.
 class _LignesCitees(Mapping[str, list[str]]):
-    """Les lignes des articles d'une pièce (`TextesArticles`), avec le relevé de celles qu'on y lit."""
+    """Les lignes des articles d'une pièce (`TextesArticles`), avec le relevé de celles qu'on y lit (leur empreinte)."""
 
-    def __init__(self, piece: str, textes: Mapping[str, list[str]], releve: list[tuple[str, str, Any]]) -> None:
+    def __init__(self, piece: str, textes: Mapping[str, list[str]], releve: list[tuple[str, str | None, Any]]) -> None:
         self._piece, self._textes, self._releve = piece, textes, releve
 
     def __getitem__(self, numero: str) -> list[str]:
@@ -313,16 +313,20 @@ class _LignesCitees(Mapping[str, list[str]]):
         except KeyError:
             self._releve.append((self._piece, numero, None))
             raise
-        self._releve.append((self._piece, numero, tuple(lignes)))
+        self._releve.append((self._piece, numero, _empreinte_lignes(lignes)))
         return lignes
 
     def __iter__(self) -> Iterator[str]:
-        self._releve.append((self._piece, None, tuple(self._textes)))
+        self._releve.append((self._piece, None, _empreinte_lignes(self._textes)))
         return iter(self._textes)
 
     def __len__(self) -> int:
-        self._releve.append((self._piece, None, tuple(self._textes)))
+        self._releve.append((self._piece, None, _empreinte_lignes(self._textes)))
         return len(self._textes)
+
+
+def _empreinte_lignes(lignes: Any) -> str:
+    return cache.empreinte(*lignes)
 
 
 def _lignes(textes: dict[str, Mapping[str, list[str]]], piece: str, numero: str | None) -> Any:
@@ -331,9 +335,9 @@ def _lignes(textes: dict[str, Mapping[str, list[str]]], piece: str, numero: str 
     if articles is None:
         return False  # pièce absente : jamais notée ainsi
     if numero is None:
-        return tuple(articles)
+        return _empreinte_lignes(articles)
     lignes = articles.get(numero)
-    return None if lignes is None else tuple(lignes)
+    return None if lignes is None else _empreinte_lignes(lignes)
 
 
 def _verdicts_gardes(analyse: Analyse, pieces: dict[str, Any], etablis: dict[str, Any], complementaires: bool,
@@ -361,7 +365,7 @@ def _verdicts_gardes(analyse: Analyse, pieces: dict[str, Any], etablis: dict[str
             # les faits, comme les établit le second passage (`_verdicts`) : ceux du premier, puis ceux de la relecture
             finales = {"defauts_relecture": defauts, "pieces_relues": [*pieces["pieces_relues"], annexe.TITRE]}
             return Conformite(verdicts_, {**etablis, **faits_de_relecture(finales)}, defauts, cle)
-    releve: list[tuple[str, str, Any]] = []
+    releve: list[tuple[str, str | None, Any]] = []
     with parametres_releves(param) as noms:
         conformite = calcul({piece: _LignesCitees(piece, t, releve) for piece, t in textes.items()})
     lus = tuple(dict.fromkeys(noms))
