@@ -322,8 +322,8 @@ MEMOIRES_MAX = 48  # fichiers gardés dans le dossier des mémoires au plus (un 
 # mémoire de consultation partagée par erreur (même nom) ne ferait que des valeurs exactes, au pire inutiles.
 GROUPES = "consultations"  # sous-dossier du cache
 ENTREES_GROUPE_MAX = 5000  # entrées d'un fichier au plus (une consultation en demande ≈ 2 000 au plus, cache froid)
-GROUPES_MAX = 4096  # fichiers gardés au plus (110 à 530 Kio chacun, ≈ 150 le plus souvent, textes rendus des clauses
-# compris : ≈ 650 Mio au plus ; les plus anciens s'en vont)
+GROUPES_MAX = 4096  # fichiers gardés au plus (135 à 570 Kio chacun, ≈ 185 le plus souvent, textes rendus des clauses et
+# verdicts compris : ≈ 750 Mio au plus ; les plus anciens s'en vont)
 
 
 SUITES_GROUPE_MAX = 32  # suites ajoutées au fichier d'une consultation avant qu'il soit réécrit d'un bloc
