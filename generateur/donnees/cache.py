@@ -66,6 +66,17 @@ def empreinte(*parties: str | bytes) -> str:
     return h.hexdigest()[:24]
 
 
+def octets_stables(valeur: Any) -> bytes:
+    """Les octets de `valeur` en pickle, sans mémo : les mêmes pour deux valeurs égales, que leurs parties soient des
+    objets partagés ou des copies (un catalogue relu du cache disque ou lu de ses fichiers, des réponses analysées de
+    nouveau) ; `pickle.dumps` écrit autrement un objet qu'il a déjà rencontré. Pour une empreinte."""
+    flux = io.BytesIO()
+    ecrivain = pickle.Pickler(flux, protocol=5)
+    ecrivain.fast = True
+    ecrivain.dump(valeur)
+    return flux.getvalue()
+
+
 def sources(*fichiers: str | Path) -> bytes:
     """Ce qui identifie le texte des modules (ou des données du paquet) qui calculent un cache : les modifier l'invalide.
 

@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import os
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -188,6 +188,22 @@ class Catalogue:
     document_yaml: yaml_lignes.Document
     # Limites des réponses (section facultative `limites`) : expression, champ du questionnaire, message.
     limites: list[dict[str, Any]] = field(default_factory=list)
+    # `empreinte_sans_corps`, calculée à la lecture et gardée avec le catalogue dans le cache disque ; None pour un
+    # catalogue fait par `dataclasses.replace` (calculée à la demande)
+    sans_corps: str | None = field(default=None, init=False, compare=False, repr=False)
+
+    def empreinte_sans_corps(self) -> str:
+        """Empreinte de tout le catalogue hors corps des clauses : catalogue.yaml tel qu'il a été lu (contrôles et
+        règles de la relecture compris), ses sections, l'en-tête de chaque version de chaque clause (ce qui décide de
+        la sélection, de la numérotation, des renvois et des liens SPASER). Le corps d'une clause modifié ne la
+        change pas : ce qui ne dépend pas du corps des clauses est gardé sous elle (`assemblage.cle_consultation`)."""
+        if self.sans_corps is None:
+            entetes = [replace(c, corps="", empreinte="", modele_compile=None)
+                       for versions in self.clauses.values() for c in versions]
+            self.sans_corps = cache.empreinte(self.document_yaml.octets or b"", cache.octets_stables(
+                (str(self.racine), self.version, self.documents, self.parametres, self.calculs, self.ccag,
+                 self.referentiel, self.limites, entetes)))
+        return self.sans_corps
 
     def param(self, nom: str, jour: dt.date, categorie: str | None = None) -> Any:
         """Valeur d'un paramètre juridique en vigueur à une date, pour une catégorie d'acheteur."""
@@ -460,5 +476,7 @@ def _charger(racine: Path) -> Catalogue:
         raise ErreurDonnees(problemes)
     for versions in clauses.values():
         versions.sort(key=lambda c: c.du, reverse=True)
-    return Catalogue(racine, str(brut["version"]), brut["documents"], brut["parametres"], brut["calculs"],
-                     clauses, brut["ccag"], str(brut["referentiel"]), fichier, doc, list(brut.get("limites") or []))
+    catalogue = Catalogue(racine, str(brut["version"]), brut["documents"], brut["parametres"], brut["calculs"],
+                          clauses, brut["ccag"], str(brut["referentiel"]), fichier, doc, list(brut.get("limites") or []))
+    catalogue.empreinte_sans_corps()  # gardée avec lui dans le cache disque
+    return catalogue

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import io
 import pickle
 import sys
 from contextlib import contextmanager
@@ -34,44 +32,25 @@ from ..droit.regles import ARTICLE_TECHNIQUE, Analyse, Parametres, Selection, co
 # (`param`), que le manifeste cite : ils sont relevés avec le texte et relus quand il est repris. Coût : ≈ 115 Kio
 # de textes de plus dans le fichier de chaque consultation (voir `cache.GROUPES_MAX`).
 _MEMOIRES: dict[str, cache.Memoire] = {}  # créées à la première demande : l'empreinte du code lit chaque module
-_CATALOGUES = cache.ParObjet(8)  # catalogue chargé → empreinte de tout, sauf le corps des clauses
 _ACHETEURS = cache.ParObjet(16)  # acheteur chargé → empreinte de son profil et de son référentiel
 
 
 def memoire_de_consultation(nom: str) -> cache.Memoire:
     """Une mémoire dont les entrées ne vont qu'à la mémoire de la consultation en cours (`cache.groupe`), sous
     `cle_consultation` : « rendus » (textes des clauses), « controles » (verdicts, `lecture.controler`). Sa version
-    est l'empreinte du code de tout le paquet, des versions de Jinja et de Babel, et de Python."""
+    est l'empreinte du code qui produit un DCE (données, droit, pièces, rendu), des versions de Jinja et de Babel, et
+    de Python."""
     if nom not in _MEMOIRES:
-        paquet = Path(__file__).resolve().parent.parent
-        code = cache.sources(*sorted(paquet.rglob("*.py")))
+        paquet = Path(__file__).resolve().parent.parent  # ce qui produit un DCE : données, droit, pièces, rendu
+        code = cache.sources(paquet / "__init__.py", paquet / "erreurs.py", *sorted(
+            f for d in ("donnees", "droit", "pieces", "rendu") for f in (paquet / d).glob("*.py")))
         _MEMOIRES[nom] = cache.Memoire(nom, cache.empreinte(nom, code, sys.version, jinja2.__version__,
                                                             cache.version_paquet("babel")),
                                        maximum=0, par_consultation=True)
     return _MEMOIRES[nom]
 
 
-def _empreinte_catalogue(analyse: Analyse) -> str:
-    cat = analyse.catalogue
-
-    def calculer() -> str:
-        entetes = [dataclasses.replace(c, corps="", empreinte="", modele_compile=None)
-                   for versions in cat.clauses.values() for c in versions]
-        return cache.empreinte(cat.document_yaml.octets or b"",  # contrôles, règles de la relecture…
-                               octets((str(cat.racine), cat.version, cat.documents, cat.parametres, cat.calculs,
-                                        cat.ccag, cat.referentiel, cat.limites, entetes)))
-
-    return _CATALOGUES.obtenir(cat, calculer)
-
-
-def octets(valeur: Any) -> bytes:
-    """Les octets de `valeur` en pickle, sans mémo : les mêmes pour deux valeurs égales, que leurs parties soient des
-    objets partagés ou des copies (un catalogue relu du cache disque, des réponses analysées de nouveau)."""
-    flux = io.BytesIO()
-    ecrivain = pickle.Pickler(flux, protocol=5)
-    ecrivain.fast = True
-    ecrivain.dump(valeur)
-    return flux.getvalue()
+octets = cache.octets_stables  # empreintes des valeurs (aussi pour les autres modules de la couche des pièces)
 
 
 def cle_consultation(analyse: Analyse) -> str | None:
@@ -83,7 +62,7 @@ def cle_consultation(analyse: Analyse) -> str | None:
         ach = analyse.acheteur
         try:
             analyse.memoire["cle-consultation"] = cache.empreinte(
-                _empreinte_catalogue(analyse),
+                analyse.catalogue.empreinte_sans_corps(),
                 _ACHETEURS.obtenir(ach, lambda: cache.empreinte(octets(ach))),
                 analyse.date_droit.isoformat(), octets(analyse.reponses.donnees))
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError, ValueError):
