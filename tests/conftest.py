@@ -38,6 +38,22 @@ BASE: dict[str, Any] = {
 }
 
 
+def appels_comptes(monkeypatch: Any, tmp_path: Path, module: Any, nom: str,
+                   note: Callable[..., Any] = lambda *a, **k: 1) -> list[Any]:
+    """Cache de dce dans tmp_path, et `module.nom` remplacé par lui-même qui note chaque appel (`note(*args)`) dans la
+    liste rendue : ce qui est calculé, et non relu d'une mémoire."""
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    appels: list[Any] = []
+    fonction = getattr(module, nom)
+
+    def notee(*args: Any, **kwargs: Any) -> Any:
+        appels.append(note(*args, **kwargs))
+        return fonction(*args, **kwargs)
+
+    monkeypatch.setattr(module, nom, notee)
+    return appels
+
+
 def reponses(**modifs: Any) -> dict[str, Any]:
     """Réponses de base modifiées ; `spaser={'insertion': {...}}` etc. remplacent la clé entière."""
     donnees = copy.deepcopy(BASE)

@@ -15,7 +15,7 @@ import pytest
 from generateur.donnees import acheteurs, cache, catalogue as module_catalogue, questionnaire, reponses as module_reponses
 from generateur.droit import regles
 from generateur.erreurs import ErreurDonnees
-from conftest import RACINE, ecrire, reponses
+from conftest import RACINE, appels_comptes, ecrire, reponses
 
 
 def _entrees(tmp_path: Path) -> tuple[Any, Any, Any, dt.date | None]:
@@ -39,16 +39,7 @@ def _resume(entrees: tuple[Any, ...]) -> Any:
 @pytest.fixture
 def compteur(monkeypatch, tmp_path) -> list[int]:
     """Cache dans tmp_path ; compte les calculs faits (et non relus)."""
-    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
-    appels: list[int] = []
-    calculer = regles._calculer_tout
-
-    def compte(*args: Any) -> Any:
-        appels.append(1)
-        return calculer(*args)
-
-    monkeypatch.setattr(regles, "_calculer_tout", compte)
-    return appels
+    return appels_comptes(monkeypatch, tmp_path, regles, "_calculer_tout")
 
 
 def test_relue_memes_valeurs_traces_et_parametres_lus(tmp_path, monkeypatch, compteur):
@@ -173,11 +164,7 @@ def test_erreur_jamais_gardee(tmp_path, compteur):
 @pytest.fixture
 def validations(monkeypatch, tmp_path) -> list[int]:
     """Cache dans tmp_path ; compte les validations faites (et non relues)."""
-    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
-    appels: list[int] = []
-    valider = module_reponses._valider
-    monkeypatch.setattr(module_reponses, "_valider", lambda *args: appels.append(1) or valider(*args))
-    return appels
+    return appels_comptes(monkeypatch, tmp_path, module_reponses, "_valider")
 
 
 def _validees(fichier: Path, q: Any) -> Any:

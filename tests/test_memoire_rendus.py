@@ -17,7 +17,7 @@ import pytest
 from generateur.donnees import acheteurs, cache, catalogue as module_catalogue, questionnaire, reponses as module_reponses
 from generateur.droit import regles
 from generateur.pieces import assemblage
-from conftest import RACINE, ecrire, reponses
+from conftest import RACINE, appels_comptes, ecrire, reponses
 
 
 def _entrees(tmp_path: Path) -> tuple[Any, Any, Any, dt.date | None]:
@@ -38,16 +38,7 @@ def _pieces(entrees: tuple[Any, ...]) -> tuple[dict[str, Any], list[tuple[str, A
 @pytest.fixture
 def rendus(monkeypatch, tmp_path) -> list[str]:
     """Cache dans tmp_path ; identifiants des clauses rendues (et non relues)."""
-    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
-    faits: list[str] = []
-    rendre = assemblage._rendre
-
-    def compte(analyse: Any, selection: Any) -> str:
-        faits.append(selection.clause.id)
-        return rendre(analyse, selection)
-
-    monkeypatch.setattr(assemblage, "_rendre", compte)
-    return faits
+    return appels_comptes(monkeypatch, tmp_path, assemblage, "_rendre", lambda analyse, selection: selection.clause.id)
 
 
 def test_relus_memes_pieces_et_memes_parametres_lus(tmp_path, monkeypatch, rendus):
@@ -191,11 +182,7 @@ def _controles(entrees: tuple[Any, ...]) -> tuple[Any, list[tuple[str, Any]], li
 @pytest.fixture
 def verdicts(monkeypatch, tmp_path) -> list[int]:
     """Cache dans tmp_path ; compte les contrôles faits (et non repris)."""
-    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
-    faits: list[int] = []
-    calculer = lecture._verdicts
-    monkeypatch.setattr(lecture, "_verdicts", lambda *a: faits.append(1) or calculer(*a))
-    return faits
+    return appels_comptes(monkeypatch, tmp_path, lecture, "_verdicts")
 
 
 def _corps_modifie(entrees: tuple[Any, ...], ident: str, corps: Callable[[str], str]) -> tuple[Any, ...]:
@@ -268,11 +255,7 @@ from conftest import EXEMPLES, copier_exemple  # noqa: E402
 @pytest.fixture
 def annexes(monkeypatch, tmp_path) -> list[int]:
     """Cache dans tmp_path ; compte les annexes faites (et non reprises)."""
-    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
-    faites: list[int] = []
-    donnees = module_annexe.donnees
-    monkeypatch.setattr(module_annexe, "donnees", lambda *a, **k: faites.append(1) or donnees(*a, **k))
-    return faites
+    return appels_comptes(monkeypatch, tmp_path, module_annexe, "donnees")
 
 
 def _fichiers(dossier: Path) -> dict[str, bytes]:
