@@ -53,6 +53,13 @@ def memoire_de_consultation(nom: str) -> cache.Memoire:
 octets = cache.octets_stables  # empreintes des valeurs (aussi pour les autres modules de la couche des pièces)
 
 
+def _empreinte_acheteur(ach: Any) -> str:
+    """Profil, référentiel (chaque action y renvoie à son chantier et à son axe : ils n'entrent qu'une fois, pas à chaque
+    action ; le pickle sans mémo de l'acheteur entier en faisait ≈ 900 Kio), dossier et champs à compléter."""
+    return cache.empreinte(octets((ach.profil, ach.referentiel, str(ach.dossier), ach.a_completer,
+                                   [(cle, a.id, a.titre, a.dce) for cle, a in ach.actions.items()])))
+
+
 def cle_consultation(analyse: Analyse) -> str | None:
     """Empreinte de tout ce dont dépend l'analyse d'une consultation, hors corps des clauses et code (voir la
     mémoire des rendus) : catalogue (catalogue.yaml lu, ses sections, les en-têtes de toutes les clauses), profil et
@@ -63,7 +70,7 @@ def cle_consultation(analyse: Analyse) -> str | None:
         try:
             analyse.memoire["cle-consultation"] = cache.empreinte(
                 analyse.catalogue.empreinte_sans_corps(),
-                _ACHETEURS.obtenir(ach, lambda: cache.empreinte(octets(ach))),
+                _ACHETEURS.obtenir(ach, lambda: _empreinte_acheteur(ach)),
                 analyse.date_droit.isoformat(), octets(analyse.reponses.donnees))
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError, ValueError):
             analyse.memoire["cle-consultation"] = None
