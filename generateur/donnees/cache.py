@@ -426,18 +426,20 @@ class Groupe:
         def reecrire(contenu: dict[str, dict[str, Any]]) -> None:
             ecrire_atomique(self.fichier, pickle.dumps(contenu, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
 
+        def tout() -> dict[str, dict[str, Any]]:  # les entrées lues et les nouvelles, sans doublons
+            return {m: {**lues.get(m, {}), **nouvelles.get(m, {})} for m in {*lues, *nouvelles}}
+
         try:
-            tout = {m: {**lues.get(m, {}), **nouvelles.get(m, {})} for m in {*lues, *nouvelles}}
             suite = pickle.dumps(nouvelles, protocol=pickle.HIGHEST_PROTOCOL)
             if total > ENTREES_GROUPE_MAX or self._taille + len(suite) > GROUPE_OCTETS_MAX:
                 reecrire(self.servies)
             elif self._suites == 0 or self._abime or self._suites >= SUITES_GROUPE_MAX:
-                reecrire(tout)
+                reecrire(tout())
             else:
                 try:
                     _ajouter(self.fichier, suite)
                 except FileNotFoundError:  # retiré depuis sa lecture (fichiers bornés) : recréé avec tout
-                    reecrire(tout)
+                    reecrire(tout())
             if secrets.randbelow(64) == 0:
                 _borner(self.fichier.parent, GROUPES_MAX, ".pickle")
         except (OSError, pickle.PicklingError):

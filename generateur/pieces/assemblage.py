@@ -6,7 +6,7 @@ import pickle
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import jinja2
 from jinja2.exceptions import TemplateSyntaxError
@@ -31,6 +31,7 @@ from ..droit.regles import ARTICLE_TECHNIQUE, Analyse, Parametres, Selection, co
 # ou du catalogue, toutes. Une erreur de rendu n'est jamais gardée. Le rendu lit aussi des paramètres du catalogue
 # (`param`), que le manifeste cite : ils sont relevés avec le texte et relus quand il est repris. Coût : ≈ 115 Kio
 # de textes de plus dans le fichier de chaque consultation (voir `cache.GROUPES_MAX`).
+T = TypeVar("T")
 _MEMOIRES: dict[str, cache.Memoire] = {}  # créées à la première demande : l'empreinte du code lit chaque module
 _ACHETEURS = cache.ParObjet(16)  # acheteur chargé → empreinte de son profil et de son référentiel
 
@@ -50,13 +51,10 @@ def memoire_de_consultation(nom: str) -> cache.Memoire:
     return _MEMOIRES[nom]
 
 
-octets = cache.octets_stables  # empreintes des valeurs (aussi pour les autres modules de la couche des pièces)
-
-
 def _empreinte_acheteur(ach: Any) -> str:
     """Profil, référentiel (chaque action y renvoie à son chantier et à son axe : ils n'entrent qu'une fois, pas à chaque
     action ; le pickle sans mémo de l'acheteur entier en faisait ≈ 900 Kio), dossier et champs à compléter."""
-    return cache.empreinte(octets((ach.profil, ach.referentiel, str(ach.dossier), ach.a_completer,
+    return cache.empreinte(cache.octets_stables((ach.profil, ach.referentiel, str(ach.dossier), ach.a_completer,
                                    [(cle, a.id, a.titre, a.dce) for cle, a in ach.actions.items()])))
 
 
@@ -71,7 +69,7 @@ def cle_consultation(analyse: Analyse) -> str | None:
             analyse.memoire["cle-consultation"] = cache.empreinte(
                 analyse.catalogue.empreinte_sans_corps(),
                 _ACHETEURS.obtenir(ach, lambda: _empreinte_acheteur(ach)),
-                analyse.date_droit.isoformat(), octets(analyse.reponses.donnees))
+                analyse.date_droit.isoformat(), cache.octets_stables(analyse.reponses.donnees))
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError, ValueError):
             analyse.memoire["cle-consultation"] = None
     return analyse.memoire["cle-consultation"]
@@ -79,33 +77,47 @@ def cle_consultation(analyse: Analyse) -> str | None:
 
 def rendre_clause(analyse: Analyse, selection: Selection) -> str:
     """Texte Markdown d'une clause, variables remplacées ; erreur précise sinon. Gardé dans la mémoire de la
-    consultation (mémoire « rendus »), avec les paramètres du catalogue que le rendu a lus : un rendu gardé les relit,
-    pour que le manifeste cite les mêmes."""
+    consultation (mémoire « rendus », `calcul_garde`)."""
     consultation = cle_consultation(analyse)
     param = analyse.contexte.get("param")
     if consultation is None or not isinstance(param, Parametres):
         return _rendre(analyse, selection)
-    clause, memoire = selection.clause, memoire_de_consultation("rendus")
+    clause = selection.clause
     cle = cache.empreinte(consultation, clause.id, str(clause.version), clause.empreinte, selection.numero,
                           repr(selection.lots))
+    return calcul_garde(memoire_de_consultation("rendus"), cle, param, lambda: _rendre(analyse, selection),
+                        reprendre=lambda texte: texte if type(texte) is str else None,
+                        garder=lambda texte: texte if type(texte) is str else None)
+
+
+def calcul_garde(memoire: cache.Memoire, cle: str, param: Parametres, calcul: Callable[[], T],
+                 reprendre: Callable[[Any], T | None], garder: Callable[[T], Any]) -> T:
+    """Le résultat de `calcul()`, gardé dans `memoire` sous `cle` (rendus des clauses, verdicts des contrôles, fichiers
+    de l'annexe) avec les noms des paramètres du catalogue qu'il a lus : repris, il les relit, pour que le manifeste
+    cite les mêmes. `reprendre(gardé)` : le résultat tiré de ce qui a été gardé, None s'il ne vaut plus (il est alors
+    calculé) ; `garder(résultat)` : ce qui en est gardé, None pour rien. Rien n'est gardé d'un calcul qui a lu un
+    paramètre sous un nom qui n'est pas un texte (il ne se mettrait pas en pickle), ni d'une erreur."""
     garde = memoire.lire(cle)
-    if type(garde) is tuple and len(garde) == 2 and type(garde[0]) is str and type(garde[1]) is tuple:
-        for nom in garde[1]:
-            param(nom)
-        return garde[0]
+    if type(garde) is tuple and len(garde) == 2 and type(garde[1]) is tuple:
+        repris = reprendre(garde[0])
+        if repris is not None:
+            for nom in garde[1]:
+                param(nom)
+            return repris
     with parametres_releves(param) as releve:
-        texte = _rendre(analyse, selection)
+        resultat = calcul()
     lus = tuple(dict.fromkeys(releve))
-    if type(texte) is str and all(type(nom) is str for nom in lus):  # jamais rien qui ne se mette pas en pickle
-        memoire.ecrire([(cle, (texte, lus))])
-    return texte
+    if all(type(nom) is str for nom in lus):
+        valeur = garder(resultat)
+        if valeur is not None:
+            memoire.ecrire([(cle, (valeur, lus))])
+    return resultat
 
 
 @contextmanager
 def parametres_releves(param: Parametres) -> Iterator[list[Any]]:
     """Le temps du bloc, les noms des paramètres du catalogue lus (`param`), même déjà lus avant, dans la liste
-    rendue : un calcul gardé (texte d'une clause, verdicts des contrôles) les relira quand il sera repris, pour que
-    le manifeste cite les mêmes. Un relevé en cours autour reçoit aussi ces noms."""
+    rendue (`calcul_garde`). Un relevé en cours autour reçoit aussi ces noms."""
     avant, param.releve = param.releve, []
     releve = param.releve
     try:

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from . import annexe, croises, relecture
-from .assemblage import blocs_document, cle_consultation, memoire_de_consultation, octets, parametres_releves
+from .assemblage import blocs_document, calcul_garde, cle_consultation, memoire_de_consultation
 from .blocs import Bloc, Liste, Paragraphe, Segment, Tableau, Titre, texte
 from .tracabilite import fiche
 from ..droit.conformite import Conformite, dernier_article, normaliser, verifier
@@ -348,34 +348,35 @@ def _verdicts_gardes(analyse: Analyse, pieces: dict[str, Any], etablis: dict[str
     cle = None
     if consultation is not None and isinstance(param, Parametres):
         try:
-            cle = cache.empreinte(consultation, str(complementaires), octets(etablis),
-                                  octets(pieces["defauts_relecture"]), octets(pieces["pieces_relues"]))
+            cle = cache.empreinte(consultation, str(complementaires), cache.octets_stables(etablis),
+                                  cache.octets_stables(pieces["defauts_relecture"]),
+                                  cache.octets_stables(pieces["pieces_relues"]))
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError, ValueError):
             cle = None
     if cle is None:
         return calcul(textes)
-    memoire = memoire_de_consultation("controles")
-    garde = memoire.lire(cle)
-    if type(garde) is tuple and len(garde) == 3:
-        verdicts, citees, lus = garde
-        if all(_lignes(textes, piece, numero) == lignes for piece, numero, lignes in citees):
-            for nom in lus:
-                param(nom)
-            verdicts_, defauts = pickle.loads(verdicts)
-            # les faits, comme les établit le second passage (`_verdicts`) : ceux du premier, puis ceux de la relecture
-            finales = {"defauts_relecture": defauts, "pieces_relues": [*pieces["pieces_relues"], annexe.TITRE]}
-            return Conformite(verdicts_, {**etablis, **faits_de_relecture(finales)}, defauts, cle)
     releve: list[tuple[str, str | None, Any]] = []
-    with parametres_releves(param) as noms:
-        conformite = calcul({piece: _LignesCitees(piece, t, releve) for piece, t in textes.items()})
-    lus = tuple(dict.fromkeys(noms))
-    if all(type(nom) is str for nom in lus):
+
+    def reprendre(garde: Any) -> Conformite | None:
+        if type(garde) is not tuple or len(garde) != 2:
+            return None
+        verdicts, citees = garde
+        if not all(_lignes(textes, piece, numero) == lignes for piece, numero, lignes in citees):
+            return None
+        verdicts_, defauts = pickle.loads(verdicts)
+        # les faits, comme les établit le second passage (`_verdicts`) : ceux du premier, puis ceux de la relecture
+        finales = {"defauts_relecture": defauts, "pieces_relues": [*pieces["pieces_relues"], annexe.TITRE]}
+        return Conformite(verdicts_, {**etablis, **faits_de_relecture(finales)}, defauts, cle)
+
+    def garder(conformite: Conformite) -> Any:
         try:
             # verdicts et défauts seuls (≈ 20 Kio) : les faits sont ceux de `etablis`, déjà là quand ils sont repris
-            memoire.ecrire([(cle, (pickle.dumps((conformite.verdicts, conformite.defauts),
-                                                protocol=pickle.HIGHEST_PROTOCOL),
-                                   tuple(dict.fromkeys(releve)), lus))])
+            verdicts = pickle.dumps((conformite.verdicts, conformite.defauts), protocol=pickle.HIGHEST_PROTOCOL)
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
-            return conformite
+            return None
         conformite.cle = cle
-    return conformite
+        return verdicts, tuple(dict.fromkeys(releve))
+
+    return calcul_garde(memoire_de_consultation("controles"), cle, param,
+                        lambda: calcul({piece: _LignesCitees(piece, t, releve) for piece, t in textes.items()}),
+                        reprendre, garder)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import pickle
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..donnees import cache, pieces_jointes, questionnaire
 from ..pieces import annexe, decp
-from ..pieces.assemblage import blocs_document, memoire_de_consultation, octets, parametres_releves
+from ..pieces.assemblage import blocs_document, calcul_garde, memoire_de_consultation
 from ..droit.conformite import Conformite
 from ..droit.expressions import lot_d_evaluations
 from ..pieces.lecture import controler
@@ -199,32 +198,33 @@ def contenus_annexe(analyse: Analyse, conformite: Conformite, base: str,
     nom = f"{base}-annexe-conformite.docx"
     noms = (nom, f"{base}-annexe-conformite.json", f"{base}-annexe-conformite.csv")
     modele, variables = modele_de(analyse, "CCAP"), variables_modele(analyse, "ANNEXE", annexe.TITRE)
-    param = analyse.contexte.get("param")
-    memoire, cle = memoire_de_consultation("annexes"), None
-    if conformite.cle is not None and isinstance(param, Parametres):
-        document = empreinte_modele(modele, variables)
-        try:
-            cle = None if document is None else cache.empreinte(conformite.cle, base, document, octets(visa))
-        except (pickle.PicklingError, TypeError, AttributeError, RecursionError, ValueError):
-            cle = None
-    if cle is not None and precedente is not None:
-        garde = memoire.lire(cle)
-        if type(garde) is tuple and len(garde) == 2 and len(garde[0]) == len(noms):
-            repris = [lire_precedent(precedente / n) for n in noms]
-            if all(o is not None and hashlib.sha256(o).hexdigest() == e for o, e in zip(repris, garde[0])):
-                for nom_param in garde[1]:
-                    param(nom_param)
-                return {n: o for n, o in zip(noms, repris) if o is not None}
-    with parametres_releves(param) if cle is not None else nullcontext([]) as releve:
+
+    def produits() -> dict[str, bytes]:
         contenu = en_json(annexe.donnees(analyse, conformite, visa))
         corps, titres = annexe.blocs(analyse, conformite, visa=visa)
-        fichiers = (produire(modele, variables, corps, titres, reprise=True,
-                             precedent=precedente / nom if precedente is not None else None),
-                    json_lisible(contenu), annexe.csv_annexe(contenu))
-    lus = tuple(dict.fromkeys(releve))
-    if cle is not None and all(type(n) is str for n in lus):
-        memoire.ecrire([(cle, (tuple(hashlib.sha256(f).hexdigest() for f in fichiers), lus))])
-    return dict(zip(noms, fichiers))
+        return dict(zip(noms, (produire(modele, variables, corps, titres, reprise=True,
+                                        precedent=precedente / nom if precedente is not None else None),
+                               json_lisible(contenu), annexe.csv_annexe(contenu))))
+
+    param = analyse.contexte.get("param")
+    document = empreinte_modele(modele, variables) if conformite.cle is not None else None
+    if document is None or not isinstance(param, Parametres):
+        return produits()
+    try:
+        cle = cache.empreinte(conformite.cle, base, document, cache.octets_stables(visa))
+    except (pickle.PicklingError, TypeError, AttributeError, RecursionError, ValueError):
+        return produits()
+
+    def reprendre(empreintes: Any) -> dict[str, bytes] | None:
+        if precedente is None or type(empreintes) is not tuple or len(empreintes) != len(noms):
+            return None
+        repris = [lire_precedent(precedente / n) for n in noms]
+        if all(o is not None and hashlib.sha256(o).hexdigest() == e for o, e in zip(repris, empreintes)):
+            return dict(zip(noms, repris))
+        return None
+
+    return calcul_garde(memoire_de_consultation("annexes"), cle, param, produits, reprendre,
+                        lambda fichiers: tuple(hashlib.sha256(fichiers[n]).hexdigest() for n in noms))
 
 
 def _pied_de_page(reference: str) -> str:
