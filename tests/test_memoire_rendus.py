@@ -326,3 +326,68 @@ def test_parametres_lus_par_l_annexe_relus_quand_elle_est_reprise(tmp_path, monk
     assert nom in cites()
     _dce(reponses_, tmp_path / "dce")
     assert len(annexes) == faites + 1 and nom in cites()  # reprise la seconde fois : le paramètre relu
+
+
+# Documents Word repris sous l'empreinte de leur pièce (`assemblage.empreinte_piece`, `tracabilite.empreinte_fiche`) :
+# leurs blocs ne sont plus sérialisés pour savoir s'ils ont changé.
+
+import shutil  # noqa: E402
+
+from generateur.rendu import documents as module_documents  # noqa: E402
+
+
+@pytest.fixture
+def rendues(monkeypatch, tmp_path) -> list[str]:
+    """Cache dans tmp_path ; sigle de chaque document Word rendu (et non repris)."""
+    return appels_comptes(monkeypatch, tmp_path, module_documents, "_produire",
+                          lambda modele, variables, *r: variables["sigle_document"])
+
+
+def _racine(tmp_path: Path) -> Path:
+    """Une copie du catalogue, des clauses, du questionnaire, des modèles et des acheteurs, que le test modifie."""
+    racine = tmp_path / "racine"
+    shutil.copytree(RACINE, racine, ignore=shutil.ignore_patterns(
+        ".*", "tests", "sortie*", "site", "docs", "benchmarks", "exemples", "*.egg-info", "__pycache__"))
+    return racine
+
+
+def _generee(reponses_: Path, sortie: Path, racine: Path) -> dict[str, bytes]:
+    module_catalogue.charger.cache_clear()  # comme un autre processus : le catalogue et le questionnaire relus
+    questionnaire.charger.cache_clear()
+    generation.generer(reponses_, sortie, racine)
+    return {f.name.rsplit("-", 1)[-1] if "SPASER" not in f.name else "fiche": f.read_bytes()
+            for f in sorted(sortie.iterdir()) if f.suffix == ".docx"} | {
+        "manifeste": next(sortie.glob("*-manifeste.json")).read_bytes()}
+
+
+def test_pieces_word_reprises_sous_l_empreinte_de_leur_piece(tmp_path, monkeypatch, rendues):
+    """Le corps d'une clause du CCAP modifié : seul le CCAP est rendu de nouveau ; le RC, le CCTP et la fiche sont
+    repris à l'octet, et tous les documents sont ceux d'une génération sans cache. Un libellé du questionnaire
+    modifié (la fiche cite les réponses lues par les règles) : la fiche est rendue de nouveau, pas les pièces."""
+    racine = _racine(tmp_path)
+    reponses_ = ecrire(tmp_path, reponses())
+    sortie = tmp_path / "dce"
+    premiere = _generee(reponses_, sortie, racine)
+    assert {"RC.docx", "CCAP.docx", "CCTP.docx", "fiche"} <= set(premiere)
+    rendues.clear()
+
+    objet = racine / "clauses" / "ccap" / "ccap-objet.md"
+    objet.write_text(objet.read_text(encoding="utf-8") + "\nPhrase ajoutée par le service juridique.\n",
+                     encoding="utf-8")
+    seconde = _generee(reponses_, sortie, racine)
+    assert rendues == ["CCAP"]
+    assert seconde["CCAP.docx"] != premiere["CCAP.docx"]
+    assert all(seconde[d] == premiere[d] for d in ("RC.docx", "CCTP.docx", "fiche"))
+
+    rendues.clear()
+    fichier_q = racine / "questionnaire.yaml"
+    texte = fichier_q.read_text(encoding="utf-8")
+    assert texte.count('libelle: "Nature du marché"') == 1
+    fichier_q.write_text(texte.replace('libelle: "Nature du marché"', 'libelle: "Nature juridique du marché"'),
+                         encoding="utf-8")
+    troisieme = _generee(reponses_, sortie, racine)
+    assert "SPASER" in rendues and not {"RC", "CCAP", "CCTP"} & set(rendues)
+    assert troisieme["fiche"] != seconde["fiche"]
+
+    monkeypatch.setenv("DCE_CACHE", "0")
+    assert _generee(reponses_, tmp_path / "sans-cache", racine) == troisieme

@@ -90,6 +90,21 @@ def rendre_clause(analyse: Analyse, selection: Selection) -> str:
                         garder=lambda texte: texte if type(texte) is str else None)
 
 
+def empreinte_piece(analyse: Analyse, document: str) -> str | None:
+    """Empreinte de ce dont dépendent les blocs d'une pièce (`blocs_document`) hors texte technique importé du CCTP :
+    le code qui les produit (version de la mémoire des rendus), la clé de l'analyse (qui décide du plan, des numéros
+    et des titres) et le fichier de chaque clause retenue dans la pièce, avec son numéro et ses lots (les textes
+    rendus sont gardés sous les mêmes clés, `rendre_clause`) ; None sans clé de l'analyse. Un document Word en dépend
+    seul avec son modèle et ses variables (`documents.produire`, `empreinte`) : ses blocs n'ont pas à être
+    sérialisés pour savoir s'il a changé."""
+    consultation = cle_consultation(analyse)
+    if consultation is None:
+        return None
+    return cache.empreinte(memoire_de_consultation("rendus").version, consultation, document, *(
+        f"{s.clause.id}\0{s.clause.version}\0{s.clause.empreinte}\0{s.numero}\0{s.lots!r}"
+        for _, _, selections in analyse.plans[document] for s in selections))
+
+
 def calcul_garde(memoire: cache.Memoire, cle: str, param: Parametres, calcul: Callable[[], T],
                  reprendre: Callable[[Any], T | None], garder: Callable[[T], Any]) -> T:
     """Le résultat de `calcul()`, gardé dans `memoire` sous `cle` (rendus des clauses, verdicts des contrôles, fichiers

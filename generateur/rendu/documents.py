@@ -348,12 +348,16 @@ def empreinte_modele(modele: Path, variables: dict[str, Any]) -> str | None:
         return None
 
 
-def empreinte_entrees(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre]) -> str | None:
+def empreinte_entrees(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre],
+                      empreinte: str | None = None) -> str | None:
     """Empreinte de tout ce dont dépend le document que `produire` rend : `empreinte_modele`, blocs et titres
-    (`_serialiser`) ; None si un fichier est illisible (le rendu le dira)."""
+    (`_serialiser`, ou `empreinte` : celle de ce dont ils dépendent, donnée par l'appelant) ; None si un fichier est
+    illisible (le rendu le dira)."""
     base = empreinte_modele(modele, variables)
     if base is None:
         return None
+    if empreinte is not None:
+        return cache.empreinte(base, "blocs", empreinte)
     try:
         return cache.empreinte(base, _serialiser(blocs, titres))
     except (pickle.PicklingError, TypeError, ValueError):
@@ -361,7 +365,7 @@ def empreinte_entrees(modele: Path, variables: dict[str, Any], blocs: list[Bloc]
 
 
 def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre],
-             reprise: bool = False, precedent: Path | None = None) -> bytes:
+             reprise: bool = False, precedent: Path | None = None, empreinte: str | None = None) -> bytes:
     """Rend un document complet en mémoire ; `variables` : exactement VARIABLES_MODELE.
 
     `reprise` (pièces d'un DCE, que la génération suivante pourra reprendre) : le verdict « ces entrées donnent ces
@@ -369,13 +373,15 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
     par l'empreinte des entrées — modèle, variables, blocs, code du rendu — et celle des octets). `precedent` : le même
     document d'une génération précédente ; si ses octets sont ceux que des entrées identiques ont déjà donnés, ils
     sont repris tels quels au lieu d'être rendus de nouveau (le rendu est reproductible : même résultat à l'octet) ;
-    sinon, le document est assemblé sur le squelette gardé de son modèle rendu avec ses variables (`_produire`). Sans
-    cache (`DCE_CACHE=0`), tout est rendu."""
+    sinon, le document est assemblé sur le squelette gardé de son modèle rendu avec ses variables (`_produire`).
+    `empreinte` : celle de tout ce dont dépendent les blocs et les titres (`assemblage.empreinte_piece`,
+    `tracabilite.empreinte_fiche`), qui tient lieu de leur sérialisation dans l'empreinte des entrées. Sans cache
+    (`DCE_CACHE=0`), tout est rendu."""
     if set(variables) != set(VARIABLES_MODELE):
         raise ValueError(f"variables du modèle : {sorted(set(variables) ^ set(VARIABLES_MODELE))}")
     if not reprise or cache.dossier(DOCUMENTS) is None:
         return _produire(modele, variables, blocs, titres)
-    cle = empreinte_entrees(modele, variables, blocs, titres)
+    cle = empreinte_entrees(modele, variables, blocs, titres, empreinte)
     if cle is not None and precedent is not None:
         octets = lire_precedent(precedent)
         verdict = cache.empreinte(cle, hashlib.sha256(octets).digest()) if octets is not None else None

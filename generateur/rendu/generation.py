@@ -11,7 +11,7 @@ from typing import Any
 
 from ..donnees import cache, pieces_jointes, questionnaire
 from ..pieces import annexe, decp
-from ..pieces.assemblage import blocs_document, calcul_garde, memoire_de_consultation
+from ..pieces.assemblage import blocs_document, calcul_garde, empreinte_piece, memoire_de_consultation
 from ..droit.conformite import Conformite
 from ..droit.expressions import lot_d_evaluations
 from ..pieces.lecture import controler
@@ -20,8 +20,8 @@ from .documents import empreinte_modele, lire_precedent, produire, variables_ach
 from ..erreurs import ErreurDCE, ErreurDonnees, Probleme
 from ..donnees.formats import date_heure, date_longue
 from ..droit.regles import Analyse, Parametres
-from ..pieces.texte_technique import titre_piece
-from ..pieces.tracabilite import fiche, manifeste
+from ..pieces.texte_technique import avec_texte_technique, titre_piece
+from ..pieces.tracabilite import empreinte_fiche, fiche, manifeste
 from ..donnees.fichiers import nom_sur
 from ..droit.regles import en_json, preparer
 
@@ -126,9 +126,9 @@ def _assembler_dce(analyse: Analyse, fichier_reponses: Path | str, strict: bool,
     contenus: dict[str, bytes] = {}
     modeles: dict[Path, bytes] = {}
 
-    def word(nom: str, modele: Path, variables: dict[str, Any], blocs: Any, titres: Any) -> None:
+    def word(nom: str, modele: Path, variables: dict[str, Any], blocs: Any, titres: Any, empreinte: str | None) -> None:
         contenus[nom] = produire(modele, variables, blocs, titres, reprise=True,
-                                 precedent=precedente / nom if precedente is not None else None)
+                                 precedent=precedente / nom if precedente is not None else None, empreinte=empreinte)
 
     pieces = {document: blocs_document(analyse, document) for document in PIECES}
     spaser = fiche(analyse)
@@ -145,9 +145,11 @@ def _assembler_dce(analyse: Analyse, fichier_reponses: Path | str, strict: bool,
         if modele not in modeles:  # le même modèle pour les trois pièces, le plus souvent : lu une fois
             modeles[modele] = modele.read_bytes()
         titre = titre_piece(analyse, document)
-        word(f"{base}-{document}.docx", modele, variables_modele(analyse, document, titre), blocs, titres)
+        # le texte technique importé du CCTP n'entre pas dans l'empreinte de la pièce : ses blocs sont alors sérialisés
+        empreinte = None if document == "CCTP" and avec_texte_technique(analyse) else empreinte_piece(analyse, document)
+        word(f"{base}-{document}.docx", modele, variables_modele(analyse, document, titre), blocs, titres, empreinte)
     word(f"{base}-tracabilite-SPASER.docx", modele_de(analyse, "CCAP"),
-         variables_modele(analyse, "SPASER", "Fiche de traçabilité SPASER"), *spaser)
+         variables_modele(analyse, "SPASER", "Fiche de traçabilité SPASER"), *spaser, empreinte_fiche(analyse))
     contenus.update(contenus_annexe(analyse, conformite, base, visa, precedente))
     contenus.update(decp.contenus(analyse, base))  # données essentielles DECP 2.0.3, un fichier par lot
     donnees = manifeste(analyse, contenus, b"".join(modeles.values()))
