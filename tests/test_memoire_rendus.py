@@ -363,7 +363,7 @@ def _generee(reponses_: Path, sortie: Path, racine: Path) -> dict[str, bytes]:
 def test_pieces_word_reprises_sous_l_empreinte_de_leur_piece(tmp_path, monkeypatch, rendues):
     """Le corps d'une clause du CCAP modifié : seul le CCAP est rendu de nouveau ; le RC, le CCTP et la fiche sont
     repris à l'octet, et tous les documents sont ceux d'une génération sans cache. Un libellé du questionnaire
-    modifié (la fiche cite les réponses lues par les règles) : la fiche est rendue de nouveau, pas les pièces."""
+    modifié (la fiche cite les réponses lues par les règles) : la fiche change."""
     racine = _racine(tmp_path)
     reponses_ = ecrire(tmp_path, reponses())
     sortie = tmp_path / "dce"
@@ -386,8 +386,51 @@ def test_pieces_word_reprises_sous_l_empreinte_de_leur_piece(tmp_path, monkeypat
     fichier_q.write_text(texte.replace('libelle: "Nature du marché"', 'libelle: "Nature juridique du marché"'),
                          encoding="utf-8")
     troisieme = _generee(reponses_, sortie, racine)
-    assert "SPASER" in rendues and not {"RC", "CCAP", "CCTP"} & set(rendues)
+    assert "SPASER" in rendues  # le questionnaire entre dans la clé de l'analyse : tout est refait…
     assert troisieme["fiche"] != seconde["fiche"]
+    assert all(troisieme[d] == seconde[d] for d in ("RC.docx", "CCAP.docx", "CCTP.docx"))  # …les pièces sont les mêmes
 
     monkeypatch.setenv("DCE_CACHE", "0")
     assert _generee(reponses_, tmp_path / "sans-cache", racine) == troisieme
+
+
+def test_titres_du_cadre_de_memoire_gardes_suivent_le_modele(tmp_path, monkeypatch):
+    """Les titres du cadre de mémoire technique (critères repris par le cadre) sont gardés dans la mémoire de la
+    consultation : relus sans refaire le cadre ; modeles/memoire.yaml modifié, il est refait ; mêmes titres que
+    sans cache."""
+    from generateur.pieces import lecture, memoire
+
+    cadres = appels_comptes(monkeypatch, tmp_path, memoire, "blocs_cadre")
+    racine = _racine(tmp_path)
+    reponses_ = ecrire(tmp_path, reponses())
+
+    def titres() -> list[str]:
+        analyse = regles.preparer(reponses_, racine)
+        with cache.groupe(analyse.reponses.document.octets):
+            return lecture._titres_du_cadre(analyse)
+
+    premiers = titres()
+    assert len(premiers) >= 2 and titres() == premiers and len(cadres) == 1
+    modele = racine / "modeles" / "memoire.yaml"
+    modele.write_text(modele.read_text(encoding="utf-8") + "\n# relu par le service juridique\n", encoding="utf-8")
+    assert titres() == premiers and len(cadres) == 2
+    monkeypatch.setenv("DCE_CACHE", "0")
+    assert titres() == premiers and len(cadres) == 3
+
+
+def test_texte_technique_normalise_une_fois_par_texte(tmp_path, monkeypatch):
+    """Le même texte technique sous deux chemins (dossier copié, CCTP type joint à deux consultations) n'est
+    normalisé qu'une fois ; un autre texte l'est."""
+    from generateur.pieces import texte_technique
+
+    normalises: list[str] = []
+    normaliser = texte_technique.normaliser
+    monkeypatch.setattr(texte_technique, "normaliser", lambda brut, titre: normalises.append(brut) or normaliser(brut, titre))
+    texte_technique._normalise.cache_clear()
+    source = (EXEMPLES / "cctp").glob("*.md").__next__().read_text(encoding="utf-8")
+    chemins = [tmp_path / "a.md", tmp_path / "b.md", tmp_path / "c.md"]
+    for chemin, texte in zip(chemins, (source, source, source + "\nAutre phrase.\n")):
+        chemin.write_text(texte, encoding="utf-8")
+    lus = [texte_technique._markdown(c, c.stat().st_mtime, c.stat().st_size) for c in chemins]
+    assert lus[0] == lus[1] == normaliser(source, texte_technique._titre_decale) and "Autre phrase." in lus[2]
+    assert len(normalises) == 2

@@ -13,6 +13,8 @@ from jinja2.exceptions import TemplateSyntaxError
 
 from .blocs import Bloc, Titre
 from ..donnees import cache
+from ..donnees import questionnaire as module_questionnaire
+from ..donnees.questionnaire import Questionnaire
 from ..erreurs import ErreurClause, Probleme
 from ..droit.expressions import ErreursJinja, message_erreur, modele_clause
 from .markdown_ import vers_blocs
@@ -34,6 +36,7 @@ from ..droit.regles import ARTICLE_TECHNIQUE, Analyse, Parametres, Selection, co
 T = TypeVar("T")
 _MEMOIRES: dict[str, cache.Memoire] = {}  # créées à la première demande : l'empreinte du code lit chaque module
 _ACHETEURS = cache.ParObjet(16)  # acheteur chargé → empreinte de son profil et de son référentiel
+_QUESTIONNAIRES = cache.ParObjet(8)  # questionnaire chargé → `_empreinte_questionnaire`
 
 
 def memoire_de_consultation(nom: str) -> cache.Memoire:
@@ -58,17 +61,25 @@ def _empreinte_acheteur(ach: Any) -> str:
                                    [(cle, a.id, a.titre, a.dce) for cle, a in ach.actions.items()])))
 
 
+def _empreinte_questionnaire(q: Questionnaire) -> str:
+    """Sections (questions, libellés, choix) et nomenclatures du questionnaire."""
+    return cache.empreinte(cache.octets_stables((q.sections, q.nomenclatures)))
+
+
 def cle_consultation(analyse: Analyse) -> str | None:
     """Empreinte de tout ce dont dépend l'analyse d'une consultation, hors corps des clauses et code (voir la
     mémoire des rendus) : catalogue (catalogue.yaml lu, ses sections, les en-têtes de toutes les clauses), profil et
-    référentiel de l'acheteur, date du droit, réponses validées ; None si elles ne se mettent pas en pickle (valeur
+    référentiel de l'acheteur, date du droit, réponses validées, et le questionnaire (ses libellés, que citent la
+    fiche de traçabilité et le cadre de mémoire technique) ; None si elles ne se mettent pas en pickle (valeur
     exotique : rien n'est gardé)."""
     if "cle-consultation" not in analyse.memoire:
         ach = analyse.acheteur
         try:
+            q = module_questionnaire.charger(analyse.catalogue.racine / "questionnaire.yaml")
             analyse.memoire["cle-consultation"] = cache.empreinte(
                 analyse.catalogue.empreinte_sans_corps(),
                 _ACHETEURS.obtenir(ach, lambda: _empreinte_acheteur(ach)),
+                _QUESTIONNAIRES.obtenir(q, lambda: _empreinte_questionnaire(q)),
                 analyse.date_droit.isoformat(), cache.octets_stables(analyse.reponses.donnees))
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError, ValueError):
             analyse.memoire["cle-consultation"] = None

@@ -211,7 +211,7 @@ def _criteres_absents(analyse: Analyse, corps: dict[str, list[Bloc]]) -> list[st
     from . import memoire
 
     rc = _comparable_blocs(corps.get("RC", []))
-    titres = [_comparable(b.texte) for b in memoire.blocs_cadre(analyse)[0] if isinstance(b, Titre) and b.niveau == 1]
+    titres = _titres_du_cadre(analyse)
     absents = []
     for c in analyse.contexte.get("criteres") or []:
         intitule = _comparable(typographie(str(c["intitule"])))
@@ -221,6 +221,28 @@ def _criteres_absents(analyse: Analyse, corps: dict[str, list[Bloc]]) -> list[st
                 _comparable(typographie(memoire.titre_pondere(c["intitule"], c["ponderation"]))) in t for t in titres):
             absents.append(f"«\u00a0{c['intitule']}\u00a0»\u00a0: {memoire.TITRE}")
     return absents
+
+
+def _titres_du_cadre(analyse: Analyse) -> list[str]:
+    """Les titres des articles du cadre de mémoire technique, comparables. Le cadre ne lit que l'analyse, le
+    questionnaire (clé de l'analyse) et modeles/memoire.yaml : ses titres sont gardés dans la mémoire de la
+    consultation sous tout cela (le refaire coûtait ≈ 2 % du calcul d'une consultation régénérée)."""
+    from . import memoire
+
+    def calcul() -> list[str]:
+        return [_comparable(b.texte) for b in memoire.blocs_cadre(analyse)[0] if isinstance(b, Titre) and b.niveau == 1]
+
+    consultation = cle_consultation(analyse)
+    param = analyse.contexte.get("param")
+    if consultation is None or not isinstance(param, Parametres):
+        return calcul()
+    try:
+        cle = cache.empreinte(consultation, cache.sources(analyse.catalogue.modeles() / "memoire.yaml"))
+    except OSError:  # modèle illisible : le cadre le dira
+        return calcul()
+    return calcul_garde(memoire_de_consultation("cadres"), cle, param, calcul,
+                        reprendre=lambda t: t if type(t) is list and all(type(x) is str for x in t) else None,
+                        garder=lambda t: t)
 
 
 def faits_des_pieces(analyse: Analyse, corps: dict[str, list[Bloc]]) -> dict[str, Any]:

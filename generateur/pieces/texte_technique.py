@@ -206,6 +206,14 @@ def _markdown(chemin: Path, _date: float, _taille: int) -> str:
             brut = chemin.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             raise ErreurDonnees(Probleme(f"texte technique non encodé en UTF-8 (octet {exc.start})", chemin)) from None
+    return _normalise(brut)
+
+
+@lru_cache(maxsize=64)
+def _normalise(brut: str) -> str:
+    """`normaliser` d'un texte technique, gardé sous son texte : le même texte joint à plusieurs consultations (un
+    CCTP type d'un lot de consultations), ou relu sous un autre chemin (dossier copié ou déplacé), n'est normalisé
+    qu'une fois par processus."""
     return normaliser(brut, _titre_decale)
 
 
@@ -214,7 +222,9 @@ def fichier_lot(analyse: Analyse, lot: dict[str, Any]) -> Path | None:
     valeur = str(lot.get("cctp_technique") or "").strip()
     if not valeur:
         return None
-    dossier = Path(analyse.reponses.fichier).parent.resolve()
+    if "dossier-reponses" not in analyse.memoire:  # résolu une fois par analyse, pas pour chaque lot
+        analyse.memoire["dossier-reponses"] = Path(analyse.reponses.fichier).parent.resolve()
+    dossier = analyse.memoire["dossier-reponses"]
     chemin = (dossier / valeur).resolve()
     quoi = f"lot {lot['numero']}, question « {LIBELLE} »"
     if Path(valeur).is_absolute() or ".." in Path(valeur).parts or not chemin.is_relative_to(dossier):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import pickle
 import threading
 from contextlib import contextmanager
 from functools import lru_cache
@@ -247,28 +246,18 @@ def tableau_consultation(analyse: Analyse, autres: list[list[str]]) -> Tableau:
     ] + autres, [35, 65])
 
 
-# La fiche ne lit que l'analyse (plan, clauses retenues et leurs en-têtes, liens SPASER, calculs, réponses), le
-# référentiel de l'acheteur et les libellés du questionnaire, jamais le corps d'une clause : son document Word est
-# repris sous l'empreinte de tout cela (`empreinte_fiche`, `documents.produire`), sans sérialiser ses blocs. (Les blocs
-# eux-mêmes ne sont pas gardés : les relire d'un pickle, ≈ 0,85 ms pour 54 Kio, coûte presque autant que les refaire,
-# ≈ 1,3 ms, et grossirait d'autant la mémoire de chaque consultation.)
-_QUESTIONNAIRES = cache.ParObjet(8)  # questionnaire chargé → empreinte de ses sections et nomenclatures
-
-
 def empreinte_fiche(analyse: Analyse) -> str | None:
-    """Empreinte de tout ce dont dépendent les blocs de la fiche : code qui la produit (celui des pièces, version de
-    la mémoire des rendus), clé de l'analyse, questionnaire (libellés des réponses lues) ; None sans clé de
-    l'analyse."""
+    """Empreinte de tout ce dont dépendent les blocs de la fiche : elle ne lit que l'analyse (plan, clauses retenues et
+    leurs en-têtes, liens SPASER, calculs, réponses), le référentiel de l'acheteur et les libellés du questionnaire,
+    jamais le corps d'une clause ; soit la clé de l'analyse (`cle_consultation`, qui couvre tout cela) et le code qui
+    la produit (celui des pièces : version de la mémoire des rendus). None sans clé de l'analyse. Le document Word
+    de la fiche est repris sous cette empreinte (`documents.produire`), sans sérialiser ses blocs. (Les blocs
+    eux-mêmes ne sont pas gardés : les relire d'un pickle, ≈ 0,85 ms pour 54 Kio, coûte presque autant que les
+    refaire, ≈ 1,3 ms, et grossirait d'autant la mémoire de chaque consultation.)"""
     consultation = cle_consultation(analyse)
     if consultation is None:
         return None
-    questionnaire = module_questionnaire.charger(analyse.catalogue.racine / "questionnaire.yaml")
-    try:
-        textes = _QUESTIONNAIRES.obtenir(questionnaire, lambda: cache.empreinte(cache.octets_stables(
-            (questionnaire.sections, questionnaire.nomenclatures))))
-    except (pickle.PicklingError, TypeError, AttributeError, RecursionError, ValueError):
-        return None
-    return cache.empreinte(memoire_de_consultation("rendus").version, "fiche", consultation, textes)
+    return cache.empreinte(memoire_de_consultation("rendus").version, "fiche", consultation)
 
 
 def fiche(analyse: Analyse) -> tuple[list[Bloc], list[Titre]]:
