@@ -568,3 +568,16 @@ def test_republier_retire_les_pieces_perimees_et_garde_celles_de_l_utilisateur(t
     assert not [p for p in sortie.iterdir() if p.name.startswith(".")]
     listees = set(publication.publies(public / "TEST-001-liste-des-pieces.csv"))
     assert listees <= noms and listees == {n for n in noms if n.endswith((".docx", ".xlsx", ".pdf"))}
+
+
+@pytest.mark.parametrize("annoncee", [0, 5, 10, 11, 40, 1000])
+def test_lecture_bornee_lit_tout_jusqu_a_la_borne_quelle_que_soit_la_taille_annoncee(annoncee):
+    """`fichiers.lire_borne` lit à la taille annoncée par le système, puis jusqu'au bout si le flux en a davantage
+    (fichier qui a grandi, tube) : le contenu entier jusqu'à la borne, un octet de plus au-delà (trop grand)."""
+    import io
+
+    from generateur.donnees.fichiers import lire_borne
+
+    for contenu in (b"", b"0123456789", b"x" * 21, b"y" * 500):
+        lu = lire_borne(io.BytesIO(contenu), annoncee, 20)
+        assert lu == contenu[:21], (annoncee, len(contenu))

@@ -111,6 +111,17 @@ def zip_reproductible(parties: dict[str, bytes]) -> bytes:
     return b"".join(locaux) + repertoire + fin
 
 
+def lire_borne(flux: Any, taille: int, maximum: int) -> bytes:
+    """Les octets d'un flux binaire ouvert, `maximum` + 1 au plus (au-delà : trop grand, à l'appelant de le dire).
+    `taille` : celle que le système annonce (fstat) ; lu à cette taille d'abord, puis jusqu'au bout si le flux en a
+    davantage (fichier qui a grandi, tube : st_size ne dit rien d'un tube ni de /dev/zero). Un seul `read(maximum +
+    1)` réserverait `maximum` octets à chaque lecture (64 Mio pour un document Word : ≈ 75 µs par lecture, mesuré)."""
+    octets = flux.read(min(taille, maximum) + 1)
+    if len(octets) > taille and len(octets) <= maximum:
+        octets += flux.read(maximum + 1 - len(octets))
+    return octets
+
+
 def json_lisible(donnees: Any, defaut: Callable[[Any], Any] | None = None) -> bytes:
     """JSON indenté, UTF-8, clés dans l'ordre d'insertion : mêmes données → mêmes octets.
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import cache
+from .fichiers import lire_borne
 from ..erreurs import ErreurDonnees, Probleme
 
 # PyYAML, importé à la première analyse (`_importer_yaml`) : un document déjà analysé est relu du cache disque, et une
@@ -255,7 +256,7 @@ def lire(chemin: Path | str, garder: bool = False) -> Document:
         raise ErreurDonnees(Probleme(f"fichier trop volumineux ({taille} octets, maximum {TAILLE_MAX})", chemin))
     try:
         with chemin.open("rb") as flux:
-            octets = flux.read(TAILLE_MAX + 1)  # st_size ne dit rien d'un tube ni de /dev/zero
+            octets = lire_borne(flux, taille, TAILLE_MAX)  # st_size ne dit rien d'un tube ni de /dev/zero
     except OSError as exc:
         raise ErreurDonnees(Probleme(f"lecture impossible ({exc.strerror})", chemin)) from None
     if len(octets) > TAILLE_MAX:

@@ -411,7 +411,7 @@ def lire_precedent(chemin: Path) -> bytes | None:
         if not stat.S_ISREG(etat.st_mode) or etat.st_size > TAILLE_PRECEDENT_MAX:
             return None
         with os.fdopen(fd, "rb", closefd=False) as flux:
-            octets = flux.read(TAILLE_PRECEDENT_MAX + 1)
+            octets = fichiers.lire_borne(flux, etat.st_size, TAILLE_PRECEDENT_MAX)
         return octets if len(octets) <= TAILLE_PRECEDENT_MAX else None
     except OSError:
         return None
