@@ -888,7 +888,7 @@ def test_processus_de_calcul_perdu_deux_fois_sans_entrainer_les_autres(lot, monk
 
 
 def test_processus_de_calcul_rend_les_pages_libres_du_tas():
-    """Dans un processus de calcul du lot sous Linux (glibc), `malloc_trim` est appelé après chaque consultation ;
+    """Dans un processus de calcul du lot sous Linux (glibc), `malloc_trim` est appelé à la fin de chaque groupe ;
     ailleurs (processus principal, Dask), jamais."""
     assert regeneration._RENDRE is None
     code = """
