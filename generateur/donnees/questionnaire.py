@@ -107,6 +107,15 @@ class Questionnaire:
 
 
 _QUESTIONS = cache.ParObjet(8)  # questionnaire chargé → {chemin: question}
+_EMPREINTES = cache.ParObjet(8)  # questionnaire chargé (jamais modifié après sa lecture) → `empreinte`
+
+
+def empreinte(questionnaire: Questionnaire) -> str:
+    """Empreinte d'un questionnaire chargé : sections, questions (libellés, choix) et nomenclatures, mises en pickle
+    sans mémo (les mêmes octets pour un questionnaire relu du cache disque ou de son fichier) ; une fois par
+    questionnaire chargé. Pour les clés des mémoires qui le lisent (réponses validées, clé de l'analyse)."""
+    return _EMPREINTES.obtenir(questionnaire, lambda: cache.empreinte(cache.octets_stables(
+        (questionnaire.sections, questionnaire.questions, questionnaire.nomenclatures))))
 
 
 def nom_element(liste: Question) -> str:

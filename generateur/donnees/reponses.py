@@ -281,7 +281,6 @@ _A_PARCOURIR = (float, dict, list)  # seuls où _non_finis peut trouver quelque 
 # codes CPV et leur nomenclature) et jsonschema. Des réponses refusées ne sont jamais gardées : le refus se redit.
 MEMOIRE_VALIDEES = "reponses-validees"
 VALIDEES_MAX = 4096  # fichiers de réponses gardés au plus (≈ 10 Kio chacun : ceux d'un dossier de consultations)
-_QUESTIONNAIRES = cache.ParObjet(8)  # questionnaire chargé (jamais modifié après sa lecture) → empreinte
 _CODE: list[str] = []  # empreinte du code qui valide, calculée à la première validation
 
 
@@ -293,10 +292,8 @@ def _cle_validees(donnees: dict[str, Any], questionnaire: Questionnaire) -> str 
         _CODE.append(cache.empreinte(cache.sources(__file__, yaml_lignes.__file__, module_questionnaire.__file__,
                                                    cpv.__file__, cpv.FICHIER), version))
     try:
-        empreinte = _QUESTIONNAIRES.obtenir(questionnaire, lambda: cache.empreinte(pickle.dumps(
-            (questionnaire.sections, questionnaire.questions, questionnaire.nomenclatures), protocol=5)))
-        return cache.empreinte(_CODE[0], empreinte, pickle.dumps(donnees, protocol=5))
-    except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+        return cache.empreinte(_CODE[0], module_questionnaire.empreinte(questionnaire), pickle.dumps(donnees, protocol=5))
+    except (pickle.PicklingError, TypeError, AttributeError, RecursionError, ValueError):
         return None
 
 

@@ -14,11 +14,10 @@ from jinja2.exceptions import TemplateSyntaxError
 from .blocs import Bloc, Titre
 from ..donnees import cache
 from ..donnees import questionnaire as module_questionnaire
-from ..donnees.questionnaire import Questionnaire
 from ..erreurs import ErreurClause, Probleme
 from ..droit.expressions import ErreursJinja, message_erreur, modele_clause
 from .markdown_ import vers_blocs
-from .texte_technique import blocs_techniques
+from .texte_technique import avec_texte_technique, blocs_techniques
 from ..droit.regles import ARTICLE_TECHNIQUE, Analyse, Parametres, Selection, contexte_clause
 
 
@@ -36,7 +35,6 @@ from ..droit.regles import ARTICLE_TECHNIQUE, Analyse, Parametres, Selection, co
 T = TypeVar("T")
 _MEMOIRES: dict[str, cache.Memoire] = {}  # créées à la première demande : l'empreinte du code lit chaque module
 _ACHETEURS = cache.ParObjet(16)  # acheteur chargé → empreinte de son profil et de son référentiel
-_QUESTIONNAIRES = cache.ParObjet(8)  # questionnaire chargé → `_empreinte_questionnaire`
 
 
 def memoire_de_consultation(nom: str) -> cache.Memoire:
@@ -61,11 +59,6 @@ def _empreinte_acheteur(ach: Any) -> str:
                                    [(cle, a.id, a.titre, a.dce) for cle, a in ach.actions.items()])))
 
 
-def _empreinte_questionnaire(q: Questionnaire) -> str:
-    """Sections (questions, libellés, choix) et nomenclatures du questionnaire."""
-    return cache.empreinte(cache.octets_stables((q.sections, q.nomenclatures)))
-
-
 def cle_consultation(analyse: Analyse) -> str | None:
     """Empreinte de tout ce dont dépend l'analyse d'une consultation, hors corps des clauses et code (voir la
     mémoire des rendus) : catalogue (catalogue.yaml lu, ses sections, les en-têtes de toutes les clauses), profil et
@@ -75,11 +68,11 @@ def cle_consultation(analyse: Analyse) -> str | None:
     if "cle-consultation" not in analyse.memoire:
         ach = analyse.acheteur
         try:
-            q = module_questionnaire.charger(analyse.catalogue.racine / "questionnaire.yaml")
+            questionnaire = module_questionnaire.charger(analyse.catalogue.racine / "questionnaire.yaml")
             analyse.memoire["cle-consultation"] = cache.empreinte(
                 analyse.catalogue.empreinte_sans_corps(),
                 _ACHETEURS.obtenir(ach, lambda: _empreinte_acheteur(ach)),
-                _QUESTIONNAIRES.obtenir(q, lambda: _empreinte_questionnaire(q)),
+                module_questionnaire.empreinte(questionnaire),
                 analyse.date_droit.isoformat(), cache.octets_stables(analyse.reponses.donnees))
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError, ValueError):
             analyse.memoire["cle-consultation"] = None
@@ -90,13 +83,10 @@ def rendre_clause(analyse: Analyse, selection: Selection) -> str:
     """Texte Markdown d'une clause, variables remplacées ; erreur précise sinon. Gardé dans la mémoire de la
     consultation (mémoire « rendus », `calcul_garde`)."""
     consultation = cle_consultation(analyse)
-    param = analyse.contexte.get("param")
-    if consultation is None or not isinstance(param, Parametres):
-        return _rendre(analyse, selection)
     clause = selection.clause
-    cle = cache.empreinte(consultation, clause.id, str(clause.version), clause.empreinte, selection.numero,
-                          repr(selection.lots))
-    return calcul_garde(memoire_de_consultation("rendus"), cle, param, lambda: _rendre(analyse, selection),
+    cle = None if consultation is None else cache.empreinte(
+        consultation, clause.id, str(clause.version), clause.empreinte, selection.numero, repr(selection.lots))
+    return calcul_garde(memoire_de_consultation("rendus"), cle, analyse, lambda: _rendre(analyse, selection),
                         reprendre=lambda texte: texte if type(texte) is str else None,
                         garder=lambda texte: texte if type(texte) is str else None)
 
@@ -105,24 +95,30 @@ def empreinte_piece(analyse: Analyse, document: str) -> str | None:
     """Empreinte de ce dont dépendent les blocs d'une pièce (`blocs_document`) hors texte technique importé du CCTP :
     le code qui les produit (version de la mémoire des rendus), la clé de l'analyse (qui décide du plan, des numéros
     et des titres) et le fichier de chaque clause retenue dans la pièce, avec son numéro et ses lots (les textes
-    rendus sont gardés sous les mêmes clés, `rendre_clause`) ; None sans clé de l'analyse. Un document Word en dépend
+    rendus sont gardés sous les mêmes clés, `rendre_clause`) ; None sans clé de l'analyse, ou pour un CCTP qui porte
+    un texte technique importé. Un document Word en dépend
     seul avec son modèle et ses variables (`documents.produire`, `empreinte`) : ses blocs n'ont pas à être
     sérialisés pour savoir s'il a changé."""
     consultation = cle_consultation(analyse)
-    if consultation is None:
-        return None
+    if consultation is None or (document == "CCTP" and avec_texte_technique(analyse)):
+        return None  # le texte technique importé (fichier du dossier, converti) n'y entre pas : blocs sérialisés
     return cache.empreinte(memoire_de_consultation("rendus").version, consultation, document, *(
         f"{s.clause.id}\0{s.clause.version}\0{s.clause.empreinte}\0{s.numero}\0{s.lots!r}"
         for _, _, selections in analyse.plans[document] for s in selections))
 
 
-def calcul_garde(memoire: cache.Memoire, cle: str, param: Parametres, calcul: Callable[[], T],
+def calcul_garde(memoire: cache.Memoire, cle: str | None, analyse: Analyse, calcul: Callable[[], T],
                  reprendre: Callable[[Any], T | None], garder: Callable[[T], Any]) -> T:
     """Le résultat de `calcul()`, gardé dans `memoire` sous `cle` (rendus des clauses, verdicts des contrôles, fichiers
-    de l'annexe) avec les noms des paramètres du catalogue qu'il a lus : repris, il les relit, pour que le manifeste
-    cite les mêmes. `reprendre(gardé)` : le résultat tiré de ce qui a été gardé, None s'il ne vaut plus (il est alors
-    calculé) ; `garder(résultat)` : ce qui en est gardé, None pour rien. Rien n'est gardé d'un calcul qui a lu un
-    paramètre sous un nom qui n'est pas un texte (il ne se mettrait pas en pickle), ni d'une erreur."""
+    de l'annexe) avec les noms des paramètres du catalogue (ceux de `analyse`) qu'il a lus : repris, il les relit,
+    pour que le manifeste cite les mêmes. `reprendre(gardé)` : le résultat tiré de ce qui a été gardé, None s'il ne
+    vaut plus (il est alors calculé) ; `garder(résultat)` : ce qui en est gardé, None pour rien. Rien n'est gardé d'un
+    calcul qui a lu un paramètre sous un nom qui n'est pas un texte (il ne se mettrait pas en pickle), ni d'une
+    erreur ; sans clé (None : l'analyse n'en a pas, `cle_consultation`) ou sans paramètres relevables, `calcul()`
+    seul."""
+    param = analyse.contexte.get("param")
+    if cle is None or not isinstance(param, Parametres):
+        return calcul()
     garde = memoire.lire(cle)
     if type(garde) is tuple and len(garde) == 2 and type(garde[1]) is tuple:
         repris = reprendre(garde[0])

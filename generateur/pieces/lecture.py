@@ -17,7 +17,7 @@ from ..droit.conformite import Conformite, dernier_article, normaliser, verifier
 from ..droit.conformite import faits as faits_etablis, faits_de_relecture
 from ..donnees import cache
 from ..donnees.formats import typographie
-from ..droit.regles import Analyse, Parametres
+from ..droit.regles import Analyse
 
 RE_LOT = re.compile(r"\blot\s+(?:n°\s*)?(\d+)\b(?!\s*(?:,|et|à|ou)\s*\d)", re.IGNORECASE)
 FICHE = "Fiche de traçabilité"
@@ -233,14 +233,12 @@ def _titres_du_cadre(analyse: Analyse) -> list[str]:
         return [_comparable(b.texte) for b in memoire.blocs_cadre(analyse)[0] if isinstance(b, Titre) and b.niveau == 1]
 
     consultation = cle_consultation(analyse)
-    param = analyse.contexte.get("param")
-    if consultation is None or not isinstance(param, Parametres):
-        return calcul()
     try:
-        cle = cache.empreinte(consultation, cache.sources(analyse.catalogue.modeles() / "memoire.yaml"))
+        cle = None if consultation is None else cache.empreinte(
+            consultation, cache.sources(analyse.catalogue.modeles() / "memoire.yaml"))
     except OSError:  # modèle illisible : le cadre le dira
-        return calcul()
-    return calcul_garde(memoire_de_consultation("cadres"), cle, param, calcul,
+        cle = None
+    return calcul_garde(memoire_de_consultation("cadres"), cle, analyse, calcul,
                         reprendre=lambda t: t if type(t) is list and all(type(x) is str for x in t) else None,
                         garder=lambda t: t)
 
@@ -366,9 +364,8 @@ def _verdicts_gardes(analyse: Analyse, pieces: dict[str, Any], etablis: dict[str
                      calcul: Any) -> Conformite:
     textes = pieces["textes_articles"]
     consultation = cle_consultation(analyse)
-    param = analyse.contexte.get("param")
     cle = None
-    if consultation is not None and isinstance(param, Parametres):
+    if consultation is not None:
         try:
             cle = cache.empreinte(consultation, str(complementaires), cache.octets_stables(etablis),
                                   cache.octets_stables(pieces["defauts_relecture"]),
@@ -399,6 +396,6 @@ def _verdicts_gardes(analyse: Analyse, pieces: dict[str, Any], etablis: dict[str
         conformite.cle = cle
         return verdicts, tuple(dict.fromkeys(releve))
 
-    return calcul_garde(memoire_de_consultation("controles"), cle, param,
+    return calcul_garde(memoire_de_consultation("controles"), cle, analyse,
                         lambda: calcul({piece: _LignesCitees(piece, t, releve) for piece, t in textes.items()}),
                         reprendre, garder)

@@ -19,8 +19,8 @@ from ..donnees.fichiers import ecrire_neuf, ensemble, json_lisible
 from .documents import empreinte_modele, lire_precedent, produire, variables_acheteur
 from ..erreurs import ErreurDCE, ErreurDonnees, Probleme
 from ..donnees.formats import date_heure, date_longue
-from ..droit.regles import Analyse, Parametres
-from ..pieces.texte_technique import avec_texte_technique, titre_piece
+from ..droit.regles import Analyse
+from ..pieces.texte_technique import titre_piece
 from ..pieces.tracabilite import empreinte_fiche, fiche, manifeste
 from ..donnees.fichiers import nom_sur
 from ..droit.regles import en_json, preparer
@@ -145,9 +145,8 @@ def _assembler_dce(analyse: Analyse, fichier_reponses: Path | str, strict: bool,
         if modele not in modeles:  # le même modèle pour les trois pièces, le plus souvent : lu une fois
             modeles[modele] = modele.read_bytes()
         titre = titre_piece(analyse, document)
-        # le texte technique importé du CCTP n'entre pas dans l'empreinte de la pièce : ses blocs sont alors sérialisés
-        empreinte = None if document == "CCTP" and avec_texte_technique(analyse) else empreinte_piece(analyse, document)
-        word(f"{base}-{document}.docx", modele, variables_modele(analyse, document, titre), blocs, titres, empreinte)
+        word(f"{base}-{document}.docx", modele, variables_modele(analyse, document, titre), blocs, titres,
+             empreinte_piece(analyse, document))
     word(f"{base}-tracabilite-SPASER.docx", modele_de(analyse, "CCAP"),
          variables_modele(analyse, "SPASER", "Fiche de traçabilité SPASER"), *spaser, empreinte_fiche(analyse))
     contenus.update(contenus_annexe(analyse, conformite, base, visa, precedente))
@@ -208,9 +207,8 @@ def contenus_annexe(analyse: Analyse, conformite: Conformite, base: str,
                                         precedent=precedente / nom if precedente is not None else None),
                                json_lisible(contenu), annexe.csv_annexe(contenu))))
 
-    param = analyse.contexte.get("param")
     document = empreinte_modele(modele, variables) if conformite.cle is not None else None
-    if document is None or not isinstance(param, Parametres):
+    if document is None:
         return produits()
     try:
         cle = cache.empreinte(conformite.cle, base, document, cache.octets_stables(visa))
@@ -225,7 +223,7 @@ def contenus_annexe(analyse: Analyse, conformite: Conformite, base: str,
             return dict(zip(noms, repris))
         return None
 
-    return calcul_garde(memoire_de_consultation("annexes"), cle, param, produits, reprendre,
+    return calcul_garde(memoire_de_consultation("annexes"), cle, analyse, produits, reprendre,
                         lambda fichiers: tuple(hashlib.sha256(fichiers[n]).hexdigest() for n in noms))
 
 
