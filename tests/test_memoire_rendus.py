@@ -7,6 +7,7 @@ celle-ci est rendue de nouveau."""
 from __future__ import annotations
 
 import copy
+import json
 import dataclasses
 import datetime as dt
 from pathlib import Path
@@ -434,3 +435,53 @@ def test_texte_technique_normalise_une_fois_par_texte(tmp_path, monkeypatch):
     lus = [texte_technique._markdown(c, c.stat().st_mtime, c.stat().st_size) for c in chemins]
     assert lus[0] == lus[1] == normaliser(source, texte_technique._titre_decale) and "Autre phrase." in lus[2]
     assert len(normalises) == 2
+
+
+def _defauts(annexe: Any) -> list[dict[str, Any]]:
+    """Les défauts de relecture cités par l'annexe de conformité (JSON), où qu'ils y soient."""
+    if isinstance(annexe, dict):
+        if {"regle", "piece"} <= set(annexe):
+            return [annexe]
+        return [d for v in annexe.values() for d in _defauts(v)]
+    return [d for v in annexe for d in _defauts(v)] if isinstance(annexe, list) else []
+
+
+def test_fiche_ni_faite_ni_relue_apres_modification_du_corps(tmp_path, monkeypatch):
+    """La relecture de la fiche de traçabilité est gardée sous son empreinte (`lecture._fiche_relue`) : après la
+    modification du corps d'une clause, la fiche n'est ni faite ni relue (son document est repris), et tout le DCE —
+    documents, annexe de conformité (défauts de relecture compris), manifeste — est celui d'une génération sans
+    cache. Un contrôle croisé qui lirait la fiche la fait relire en entier."""
+    from generateur.pieces import croises
+
+    faites = appels_comptes(monkeypatch, tmp_path, generation, "fiche")
+    racine = _racine(tmp_path)
+    # un gabarit resté dans l'objet : un défaut de relecture dans chaque pièce qui le cite, la fiche comprise
+    reponses_ = ecrire(tmp_path, reponses(objet="Travaux de rénovation du lycée [à préciser]"))
+    sortie = tmp_path / "dce"
+
+    def dce() -> dict[str, bytes]:
+        module_catalogue.charger.cache_clear()
+        questionnaire.charger.cache_clear()
+        generation.generer(reponses_, sortie, racine)
+        return {f.name: f.read_bytes() for f in sorted(sortie.iterdir())}
+
+    dce()
+    assert len(faites) == 1
+    objet = racine / "clauses" / "ccap" / "ccap-objet.md"
+    objet.write_text(objet.read_text(encoding="utf-8") + "\nPhrase ajoutée par le service juridique.\n",
+                     encoding="utf-8")
+    seconde = dce()
+    assert len(faites) == 1  # ni faite ni relue
+    annexe = json.loads(next(o for n, o in seconde.items() if n.endswith("annexe-conformite.json")))
+    assert "a-completer" in {d["regle"] for d in _defauts(annexe) if d["piece"] == "Fiche de traçabilité"}
+
+    monkeypatch.setattr(croises, "lit", lambda catalogue, nom: True)
+    objet.write_text(objet.read_text(encoding="utf-8") + "\nSeconde phrase.\n", encoding="utf-8")
+    troisieme = dce()
+    assert len(faites) == 2  # un contrôle croisé la lit : faite et relue en entier
+    monkeypatch.undo()
+    monkeypatch.setenv("DCE_CACHE", "0")
+    sortie = tmp_path / "sans-cache"
+    assert dce() == troisieme
+    objet.write_text(objet.read_text(encoding="utf-8").replace("\nSeconde phrase.\n", ""), encoding="utf-8")
+    assert dce() == seconde

@@ -130,7 +130,7 @@ def test_cellules_gardees_memes_tableaux_que_neuves(monkeypatch):
     def produire(exemple: str) -> tuple[list, list]:
         analyse = preparer(EXEMPLES / exemple, RACINE)
         blocs_fiche = tracabilite.fiche(analyse)[0]
-        conformite = lecture.controler(analyse, blocs_fiche=blocs_fiche)
+        conformite = lecture.controler(analyse, blocs_fiche=lambda: blocs_fiche)
         blocs_annexe = annexe.blocs(analyse, conformite)[0]
         lues = _cellules_texte(blocs_fiche), _cellules_texte(blocs_annexe)  # avant relecture et écriture
         for nom, blocs in (("Fiche", blocs_fiche), (annexe.TITRE, blocs_annexe)):
@@ -903,3 +903,43 @@ def test_prealables_gardes_dans_le_cache_disque(tmp_path, monkeypatch):
     autres = [r for r in regles if r.motif_texte is not None][:3]
     assert relecture.Memoire(autres).prealables == relecture.Memoire(autres, disque=False).prealables
     assert len(list((tmp_path / "cache" / relecture.PREALABLES).iterdir())) == 2
+
+
+@pytest.mark.parametrize("exemple", ["travaux-lycee.yaml", "restauration-lycees.yaml"])
+def test_piece_donnee_par_son_resume_memes_defauts(exemple):
+    """Relecture pièce par pièce (`relecture.Resume`) : chaque pièce qui peut l'être (`relecture.resumable`), donnée
+    par son résumé au lieu de ses unités, laisse les mêmes défauts, dans le même ordre ; de même pour les contrôles
+    croisés avec une pièce qu'ils ne lisent pas. Une pièce d'essai ajoutée porte des défauts de chaque sorte (motif,
+    formes mêlées, renvois vers un article et une annexe absents du CCAP) : ses renvois sont revérifiés contre les
+    autres pièces, et un CCAP dont les articles changent change ses défauts."""
+    from generateur.pieces import relecture
+
+    analyse, pieces = _pieces_relues(exemple)
+    cat = analyse.catalogue
+    article = "Article 1 – Essai"
+    pieces["Essai"] = relecture.Piece("Essai", [relecture.Unite("Essai", article, article), relecture.Unite(
+        "Essai", article, "Voir l'article 99 du CCAP et l'annexe 2 du CCAP ; l'article 1 du CCAP s'applique. "
+        "{{ montant }} à compléter."), relecture.Unite("Essai", article, "L’acheteur et l’acheteur.")], {"1"},
+        titres=[article])
+    complet = relecture.relire(cat, pieces)
+    regles_essai = {d.regle for d in complet if d.piece == "Essai"}
+    assert {"renvoi-article-absent", "syntaxe-jinja", "apostrophes-melees"} <= regles_essai
+    resumables = [n for n in pieces if relecture.resumable(cat, n)]
+    # « renvoi-contenu-article » lit les textes des articles du RC, du CCAP et du CCTP : ils sont relus en entier
+    assert set(resumables) == {"Fiche de traçabilité", "Essai"}
+    for nom in resumables:
+        assert relecture.relire(cat, {**pieces, nom: relecture.resumer(cat, pieces[nom])}) == complet, nom
+    tous = {n: relecture.resumer(cat, p) if n in resumables else p for n, p in pieces.items()}
+    assert relecture.relire(cat, tous) == complet
+    croises_complets = croises.controler(cat, pieces)
+    for nom in pieces:
+        if not croises.lit(cat, nom):
+            assert croises.controler(cat, {**pieces, nom: relecture.resumer(cat, pieces[nom])}) == croises_complets
+    assert croises.lit(cat, "CCAP") and not croises.lit(cat, "Fiche de traçabilité")
+    # le résumé de l'essai, gardé ; le CCAP gagne un article 99 : le renvoi vers lui n'est plus un défaut
+    resume = relecture.resumer(cat, pieces["Essai"])
+    ccap = pieces["CCAP"]
+    plus = relecture.Piece("CCAP", ccap.unites, ccap.articles | {"99"}, ccap.annexes, ccap.titres)
+    attendu = relecture.relire(cat, {**pieces, "CCAP": plus})
+    assert attendu != complet
+    assert relecture.relire(cat, {**pieces, "CCAP": plus, "Essai": resume}) == attendu

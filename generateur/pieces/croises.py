@@ -608,9 +608,17 @@ def controles(catalogue: Catalogue) -> list[Controle]:
     return _LUS[id(doc)][1]
 
 
-def controler(catalogue: Catalogue, pieces: dict[str, Piece]) -> list[Defaut]:
-    """Défauts de tous les contrôles croisés sur les pièces relues, dans l'ordre des contrôles."""
-    return [d for c in controles(catalogue) for d in appliquer(c, pieces)]
+def lit(catalogue: Catalogue, nom: str) -> bool:
+    """Un contrôle croisé lit-il les unités de la pièce `nom` : une mention la désigne, ou un contrôle la vise
+    (`cible`) ? Sinon, elle peut lui être donnée sans ses unités (`relecture.Resume`)."""
+    return any(c.cible == nom or any(m.piece.fullmatch(nom) for m in c.mentions) for c in controles(catalogue))
+
+
+def controler(catalogue: Catalogue, pieces: dict[str, Piece | relecture.Resume]) -> list[Defaut]:
+    """Défauts de tous les contrôles croisés sur les pièces relues, dans l'ordre des contrôles ; une pièce qu'aucun
+    contrôle ne lit (`lit`) peut être donnée par son `relecture.Resume`."""
+    lues = {nom: p.piece if isinstance(p, relecture.Resume) else p for nom, p in pieces.items()}
+    return [d for c in controles(catalogue) for d in appliquer(c, lues)]
 
 
 def verifier_regles(racine: Path) -> list[Probleme]:

@@ -7,12 +7,12 @@ import pickle
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 
 from . import annexe, croises, relecture
 from .assemblage import blocs_document, calcul_garde, cle_consultation, memoire_de_consultation
 from .blocs import Bloc, Liste, Paragraphe, Segment, Tableau, Titre, texte
-from .tracabilite import fiche
+from .tracabilite import empreinte_fiche, fiche
 from ..droit.conformite import Conformite, dernier_article, normaliser, verifier
 from ..droit.conformite import faits as faits_etablis, faits_de_relecture
 from ..donnees import cache
@@ -276,31 +276,56 @@ def pieces_complementaires(analyse: Analyse) -> dict[str, list[Bloc]]:
     return pieces
 
 
-def controler(analyse: Analyse, corps: dict[str, list[Bloc]] | None = None,
-              complementaires: bool = False, blocs_fiche: list[Bloc] | None = None) -> Conformite:
+def controler(analyse: Analyse, corps: dict[str, list[Bloc]] | None = None, complementaires: bool = False,
+              blocs_fiche: Callable[[], list[Bloc]] | None = None) -> Conformite:
     """Contrôles juridiques de la consultation et relecture de ses pièces (assemblées ici si `corps` manque).
 
-    Sont relus : les pièces de `corps`, la fiche de traçabilité (`blocs_fiche` si elle est déjà faite),
-    l'annexe de conformité elle-même (hors la rubrique qui cite les défauts et les preuves) et, si `complementaires`,
-    les pièces que `dce publier` ajoute. Les verdicts sont gardés dans la mémoire de la consultation (voir
-    `_verdicts_gardes`)."""
+    Sont relus : les pièces de `corps`, la fiche de traçabilité (`blocs_fiche()` la donne si elle est déjà faite ou
+    se fait ailleurs ; voir `_fiche_relue`), l'annexe de conformité elle-même (hors la rubrique qui cite les défauts
+    et les preuves) et, si `complementaires`, les pièces que `dce publier` ajoute. Les verdicts sont gardés dans la
+    mémoire de la consultation (voir `_verdicts_gardes`)."""
     if corps is None:
         corps = {doc: blocs_document(analyse, doc)[0] for doc in analyse.catalogue.documents}
     faits = faits_des_pieces(analyse, corps)
-    if blocs_fiche is None:
-        blocs_fiche = fiche(analyse)[0]
-    a_relire = {**corps, FICHE: blocs_fiche, **(pieces_complementaires(analyse) if complementaires else {})}
-    relues = {nom: relecture.piece(nom, blocs) for nom, blocs in a_relire.items()}
+    relues: dict[str, relecture.Piece | relecture.Resume] = {
+        nom: relecture.piece(nom, blocs) for nom, blocs in corps.items()}
+    relues[FICHE] = _fiche_relue(analyse, blocs_fiche or (lambda: fiche(analyse)[0]))
+    for nom, blocs in (pieces_complementaires(analyse) if complementaires else {}).items():
+        relues[nom] = relecture.piece(nom, blocs)
     # chaque pièce relue seule, puis les pièces ensemble (contrôles croisés : durées, listes, renvois entre pièces)
     defauts = relecture.relire(analyse.catalogue, relues) + croises.controler(analyse.catalogue, relues)
-    pieces = {**faits, "defauts_relecture": defauts, "pieces_relues": list(a_relire)}
+    pieces = {**faits, "defauts_relecture": defauts, "pieces_relues": list(relues)}
     etablis = faits_etablis(analyse, pieces)
     return _verdicts_gardes(analyse, pieces, etablis, complementaires,
-                            lambda textes: _verdicts(analyse, {**pieces, "textes_articles": textes}, etablis, a_relire))
+                            lambda textes: _verdicts(analyse, {**pieces, "textes_articles": textes}, etablis, relues))
+
+
+# Relecture de la fiche gardée. La fiche de traçabilité fait plus de la moitié des unités relues d'une consultation
+# (ses tableaux : une unité par cellule) et ne dépend que de l'analyse (`tracabilite.empreinte_fiche`) : après la
+# modification du corps d'une clause, elle est la même. Ce que sa relecture en retient (`relecture.Resume` : ses
+# défauts propres, ses renvois, ses numéros d'articles) est gardé dans la mémoire de la consultation (mémoire
+# « relectures ») sous son empreinte, avec les paramètres du catalogue lus pour la faire ; repris, la fiche n'est
+# ni faite ni relue, et ses renvois sont revérifiés contre les autres pièces du jour (`relecture.relire`). Seulement
+# si aucun contrôle ne lit ses unités (`relecture.resumable`, `croises.lit` : un contrôle ajouté au catalogue qui la
+# lit la fait relire en entier).
+def _fiche_relue(analyse: Analyse, blocs_fiche: Callable[[], list[Bloc]]) -> relecture.Piece | relecture.Resume:
+    catalogue = analyse.catalogue
+    empreinte = empreinte_fiche(analyse)
+    if empreinte is None or not relecture.resumable(catalogue, FICHE) or croises.lit(catalogue, FICHE):
+        return relecture.piece(FICHE, blocs_fiche())
+    regles = len(relecture.regles(catalogue))
+
+    def reprendre(resume: Any) -> relecture.Resume | None:
+        ok = type(resume) is relecture.Resume and len(resume.defauts) == len(resume.renvois) == regles
+        return resume if ok else None
+
+    return calcul_garde(memoire_de_consultation("relectures"), cache.empreinte(empreinte, FICHE), analyse,
+                        lambda: relecture.resumer(catalogue, relecture.piece(FICHE, blocs_fiche())),
+                        reprendre, garder=lambda resume: resume)
 
 
 def _verdicts(analyse: Analyse, pieces: dict[str, Any], etablis: dict[str, Any],
-              a_relire: dict[str, list[Bloc]]) -> Conformite:
+              a_relire: dict[str, Any]) -> Conformite:
     """Les verdicts des contrôles sur ces faits, puis ceux qui lisent la relecture, une fois l'annexe relue."""
     defauts = pieces["defauts_relecture"]
     provisoire = verifier(analyse, pieces, etablis=etablis)

@@ -1007,11 +1007,76 @@ def _fonction(regle: Regle) -> Callable[[Regle, dict[str, Piece], Trouves], Iter
     return _motif if regle.motif_texte is not None else VERIFICATIONS[regle.verification]
 
 
-def relire(catalogue: Catalogue, pieces: dict[str, Piece]) -> list[Defaut]:
-    """Défauts de toutes les règles dans toutes les pièces, dans l'ordre des règles puis des pièces."""
+# Relecture pièce par pièce. Chaque vérification lit les unités d'une pièce dans l'ordre, seule (motifs, formes
+# mêlées) ou avec ce que les autres pièces exposent d'elles (renvois : leurs numéros d'articles, leurs titres, leurs
+# annexes ; « renvoi-contenu-article » : aussi les textes de l'article visé). Les défauts de toutes les pièces sont
+# donc, règle par règle, ceux de chaque pièce mis bout à bout. Une pièce qui n'a pas changé (fiche de traçabilité
+# d'une consultation régénérée après la modification d'une clause : plus de la moitié des unités lues) peut n'être
+# donnée que par son `Resume` : ses défauts propres, et ses renvois, revérifiés contre les pièces du jour.
+RENVOIS = ("renvoi-article", "renvoi-annexe", "renvoi-contenu", "renvoi-contenu-article")
+
+
+@dataclass
+class Resume:
+    """Ce que la relecture retient d'une pièce relue seule (`resumer`) : la pièce sans ses unités (`piece` : nom,
+    articles, annexes, titres ; ce que lisent les renvois des autres pièces vers elle), les défauts de chaque règle
+    qui ne lit qu'elle (None pour un renvoi) et, pour chaque renvoi, les unités où son motif a trouvé quelque chose
+    (None pour les autres règles)."""
+
+    piece: Piece
+    defauts: tuple[tuple[Defaut, ...] | None, ...]
+    renvois: tuple[tuple[tuple[Unite, list[Correspondance]], ...] | None, ...]
+
+
+def resumable(catalogue: Catalogue, nom: str) -> bool:
+    """Une pièce de ce nom peut-elle être donnée par son `Resume` : aucun renvoi « renvoi-contenu-article » ne la vise
+    (il lit les textes de l'article visé)."""
+    return not any(r.verification == "renvoi-contenu-article" and nom in _noms(r).values() for r in regles(catalogue))
+
+
+def resumer(catalogue: Catalogue, p: Piece) -> Resume:
+    """Le `Resume` d'une pièce, relue seule."""
     _, liste, memoire = _lues(catalogue)
-    trouves = memoire.trouves(pieces)
-    return [d for r, t in zip(liste, trouves) for d in _hors_exclues(r, _fonction(r)(r, pieces, _trouves_gardes(r, t)))]
+    seule = {p.nom: p}
+    defauts: list[tuple[Defaut, ...] | None] = []
+    renvois: list[tuple[tuple[Unite, list[Correspondance]], ...] | None] = []
+    for r, t in zip(liste, memoire.trouves(seule)):
+        t = _trouves_gardes(r, t)
+        if r.motif_texte is None and r.verification in RENVOIS:
+            defauts.append(None)
+            renvois.append(tuple((u, c) for _, u, c in t))
+        else:
+            defauts.append(tuple(_hors_exclues(r, _fonction(r)(r, seule, t))))
+            renvois.append(None)
+    return Resume(Piece(p.nom, [], set(p.articles), p.annexes, list(p.titres)), tuple(defauts), tuple(renvois))
+
+
+def relire(catalogue: Catalogue, pieces: dict[str, Piece | Resume]) -> list[Defaut]:
+    """Défauts de toutes les règles dans toutes les pièces, dans l'ordre des règles puis des pièces ; une pièce
+    peut être donnée par son `Resume` (`resumer`, `resumable`)."""
+    _, liste, memoire = _lues(catalogue)
+    pleines = {nom: p for nom, p in pieces.items() if isinstance(p, Piece)}
+    trouves = memoire.trouves(pleines)
+    if len(pleines) == len(pieces):
+        return [d for r, t in zip(liste, trouves)
+                for d in _hors_exclues(r, _fonction(r)(r, pieces, _trouves_gardes(r, t)))]
+    cibles = {nom: p.piece if isinstance(p, Resume) else p for nom, p in pieces.items()}
+    resultat: list[Defaut] = []
+    for j, (r, t) in enumerate(zip(liste, trouves)):
+        par_piece: dict[int, Trouves] = {}
+        for x in _trouves_gardes(r, t):
+            par_piece.setdefault(id(x[0]), []).append(x)
+        renvoi = r.motif_texte is None and r.verification in RENVOIS
+        for nom, p in pieces.items():
+            if isinstance(p, Resume):
+                if not renvoi:
+                    resultat.extend(p.defauts[j] or ())
+                    continue
+                lus = [(p.piece, u, c) for u, c in p.renvois[j] or ()]
+            else:
+                lus = par_piece.get(id(p), [])
+            resultat.extend(_hors_exclues(r, _fonction(r)(r, cibles if renvoi else {nom: cibles[nom]}, lus)))
+    return resultat
 
 
 def _trouves_gardes(regle: Regle, trouves: Trouves) -> Trouves:

@@ -365,7 +365,8 @@ def empreinte_entrees(modele: Path, variables: dict[str, Any], blocs: list[Bloc]
 
 
 def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres: list[Titre],
-             reprise: bool = False, precedent: Path | None = None, empreinte: str | None = None) -> bytes:
+             reprise: bool = False, precedent: Path | None = None, empreinte: str | None = None, *,
+             contenu: Callable[[], tuple[list[Bloc], list[Titre]]] | None = None) -> bytes:
     """Rend un document complet en mémoire ; `variables` : exactement VARIABLES_MODELE.
 
     `reprise` (pièces d'un DCE, que la génération suivante pourra reprendre) : le verdict « ces entrées donnent ces
@@ -375,11 +376,16 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
     sont repris tels quels au lieu d'être rendus de nouveau (le rendu est reproductible : même résultat à l'octet) ;
     sinon, le document est assemblé sur le squelette gardé de son modèle rendu avec ses variables (`_produire`).
     `empreinte` : celle de tout ce dont dépendent les blocs et les titres (`assemblage.empreinte_piece`,
-    `tracabilite.empreinte_fiche`), qui tient lieu de leur sérialisation dans l'empreinte des entrées. Sans cache
+    `tracabilite.empreinte_fiche`), qui tient lieu de leur sérialisation dans l'empreinte des entrées. `contenu` : à
+    la place de `blocs` et `titres`, la fonction qui les fait, appelée seulement s'il faut les sérialiser ou rendre
+    le document (fiche de traçabilité reprise sous son empreinte : ses blocs ne sont pas faits). Sans cache
     (`DCE_CACHE=0`), tout est rendu."""
     if set(variables) != set(VARIABLES_MODELE):
         raise ValueError(f"variables du modèle : {sorted(set(variables) ^ set(VARIABLES_MODELE))}")
-    if not reprise or cache.dossier(DOCUMENTS) is None:
+    sans_cache = not reprise or cache.dossier(DOCUMENTS) is None
+    if contenu is not None and (sans_cache or empreinte is None):
+        (blocs, titres), contenu = contenu(), None
+    if sans_cache:
         return _produire(modele, variables, blocs, titres)
     cle = empreinte_entrees(modele, variables, blocs, titres, empreinte)
     if cle is not None and precedent is not None:
@@ -388,6 +394,8 @@ def produire(modele: Path, variables: dict[str, Any], blocs: list[Bloc], titres:
         if verdict is not None and cache.marque(DOCUMENTS, verdict):
             cache.marquer(DOCUMENTS, verdict)  # verdict resservi : le dernier à quitter le cache quand il est plein
             return octets
+    if contenu is not None:
+        blocs, titres = contenu()
     octets = _produire(modele, variables, blocs, titres)
     if cle is not None:
         verdict = cache.empreinte(cle, hashlib.sha256(octets).digest())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import pickle
 from dataclasses import dataclass
@@ -126,14 +127,19 @@ def _assembler_dce(analyse: Analyse, fichier_reponses: Path | str, strict: bool,
     contenus: dict[str, bytes] = {}
     modeles: dict[Path, bytes] = {}
 
-    def word(nom: str, modele: Path, variables: dict[str, Any], blocs: Any, titres: Any, empreinte: str | None) -> None:
+    def word(nom: str, modele: Path, variables: dict[str, Any], blocs: Any, titres: Any, empreinte: str | None,
+             contenu: Any = None) -> None:
         contenus[nom] = produire(modele, variables, blocs, titres, reprise=True,
-                                 precedent=precedente / nom if precedente is not None else None, empreinte=empreinte)
+                                 precedent=precedente / nom if precedente is not None else None, empreinte=empreinte,
+                                 contenu=contenu)
 
     pieces = {document: blocs_document(analyse, document) for document in PIECES}
-    spaser = fiche(analyse)
+    # la fiche de traçabilité n'est faite que s'il faut la relire (`lecture.controler` : sa relecture est gardée sous
+    # son empreinte) ou rendre son document (repris sous la même empreinte) : régénérée après la modification du
+    # corps d'une clause, elle ne l'est pas
+    spaser = functools.cache(lambda: fiche(analyse))
     conformite = controler(analyse, {document: blocs for document, (blocs, _) in pieces.items()}, complementaires,
-                           spaser[0])
+                           lambda: spaser()[0])
     if strict and conformite.refus_strict:
         raise ErreurDCE([Probleme(motif, fichier_reponses) for motif in conformite.refus_strict]
                         + [Probleme("mode strict\u00a0: aucun document n'a été écrit")])
@@ -148,7 +154,7 @@ def _assembler_dce(analyse: Analyse, fichier_reponses: Path | str, strict: bool,
         word(f"{base}-{document}.docx", modele, variables_modele(analyse, document, titre), blocs, titres,
              empreinte_piece(analyse, document))
     word(f"{base}-tracabilite-SPASER.docx", modele_de(analyse, "CCAP"),
-         variables_modele(analyse, "SPASER", "Fiche de traçabilité SPASER"), *spaser, empreinte_fiche(analyse))
+         variables_modele(analyse, "SPASER", "Fiche de traçabilité SPASER"), [], [], empreinte_fiche(analyse), spaser)
     contenus.update(contenus_annexe(analyse, conformite, base, visa, precedente))
     contenus.update(decp.contenus(analyse, base))  # données essentielles DECP 2.0.3, un fichier par lot
     donnees = manifeste(analyse, contenus, b"".join(modeles.values()))
