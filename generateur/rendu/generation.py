@@ -136,7 +136,9 @@ def _assembler_dce(analyse: Analyse, fichier_reponses: Path | str, strict: bool,
     pieces = {document: blocs_document(analyse, document) for document in PIECES}
     # la fiche de traçabilité n'est faite que s'il faut la relire (`lecture.controler` : sa relecture est gardée sous
     # son empreinte) ou rendre son document (repris sous la même empreinte) : régénérée après la modification du
-    # corps d'une clause, elle ne l'est pas
+    # corps d'une clause, elle ne l'est pas. Les contrôles passent avant les documents : faite, elle l'est d'abord
+    # pour sa relecture, et les paramètres du catalogue qu'elle lit sont relevés avec la relecture gardée (relus
+    # quand celle-ci est reprise sans que la fiche soit faite : le manifeste les cite)
     spaser = functools.cache(lambda: fiche(analyse))
     conformite = controler(analyse, {document: blocs for document, (blocs, _) in pieces.items()}, complementaires,
                            lambda: spaser()[0])
