@@ -756,6 +756,48 @@ def test_manifeste_relu_comme_json_le_lit(tmp_path):
     assert relu["grand"] == 123456789012345678901234567890 and relu["n"] != relu["n"]
 
 
+def test_manifeste_decoupe_en_sections_lues_a_la_demande(tmp_path, monkeypatch):
+    """Un manifeste écrit par la génération est découpé en sections de premier niveau, chacune décodée à sa première
+    lecture : mêmes valeurs qu'un décodage d'un coup, y compris pour des textes qui imitent une clé (« \\n  "x": »,
+    échappé dans le JSON). Tout autre JSON (sur une ligne, clé répétée, clé hors du découpage) est décodé d'un coup,
+    comme json le lit. Deux manifestes dont une section a les mêmes octets : la comparaison des valeurs ne la décode
+    pas, et dit les mêmes changements que sur les manifestes décodés d'un coup."""
+    import json
+
+    from generateur.donnees.fichiers import json_lisible
+    from generateur.lot import rapport_changements as rc
+
+    donnees = {"reponses": {"reference": "R-1", "objet": 'Texte\n  "piege": 1, avec « guillemets »'},
+               "calculs": [{"nom": "a", "lot": None, "valeur": 1.5, "reference": "CCP"}, {"nom": "b", "lot": 2,
+                                                                                       "valeur": [1, {"x": None}]}],
+               "parametres": [{"nom": "p", "valeur": 5, "reference": "R"}], "droit_applicable_au": "2026-01-01",
+               "vide": {}, "liste_vide": [], "dernier": "fin"}
+    octets = json_lisible(donnees)
+    decodees = []
+    decoder = rc._decoder
+    monkeypatch.setattr(rc, "_decoder", lambda o: decodees.append(o) or decoder(o))
+    lu = rc._manifeste(octets)
+    assert isinstance(lu, rc.Manifeste) and not decodees and list(lu) == list(donnees)
+    assert lu["calculs"] == donnees["calculs"] and len(decodees) == 1
+    assert dict(lu) == donnees == json.loads(octets) and len(decodees) == len(donnees)
+    for autre in (json.dumps(donnees).encode(), b'{\n  "a": 1,\n  "a": 2\n}\n', b'{\n  "a b": 1,\n  "c": 2\n}',
+                  b'{}', b'{\n  "a": [\n    1\n  ]\n}'):
+        relu = rc._manifeste(autre)
+        assert dict(relu) == json.loads(autre), autre
+    assert type(rc._manifeste(b'{\n  "a": 1,\n  "a": 2\n}\n')) is dict
+
+    # comparaison des valeurs : calculs et paramètres aux mêmes octets, non décodés ; une réponse change
+    nouveau = {**donnees, "reponses": {**donnees["reponses"], "objet": "Autre objet"}}
+    ancien_lu, nouveau_lu = rc._manifeste(octets), rc._manifeste(json_lisible(nouveau))
+    decodees.clear()
+    changements = rc.comparer_valeurs(ancien_lu, nouveau_lu)
+    assert changements == rc.comparer_valeurs(donnees, nouveau)
+    assert [c.nom for c in changements] == ["objet"] and len(decodees) == 2  # les seules réponses, des deux côtés
+    calcul_change = {**donnees, "calculs": [donnees["calculs"][0], {**donnees["calculs"][1], "valeur": 3}]}
+    changements = rc.comparer_valeurs(rc._manifeste(octets), rc._manifeste(json_lisible(calcul_change)))
+    assert changements == rc.comparer_valeurs(donnees, calcul_change) and [c.nom for c in changements] == ["b"]
+
+
 @pytest.mark.parametrize("exemple", sorted(p.name for p in EXEMPLES.glob("*.yaml")))
 def test_second_passage_des_controles_meme_verdicts_que_complet(exemple, monkeypatch):
     """Les contrôles repris du premier passage (ceux qui ne lisent pas la relecture) : même annexe, mêmes verdicts,

@@ -12,6 +12,8 @@ import datetime as dt
 import hashlib
 import io
 import json
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,19 +99,90 @@ class RapportConsultation:
 MISE_EN_FORME = "mise en forme produite par dce modifiée (texte des clauses et valeurs inchangés)"
 
 
-def lire_manifeste(dossier: Path) -> dict[str, Any] | None:
-    """Manifeste d'un dossier de génération (le seul fichier *-manifeste.json), ou None."""
+def lire_manifeste(dossier: Path) -> Mapping[str, Any] | None:
+    """Manifeste d'un dossier de génération (le seul fichier *-manifeste.json), ou None (voir `Manifeste`)."""
     trouves = sorted(dossier.glob(f"*{SUFFIXE_MANIFESTE}"))
     if not trouves:
         return None
-    return _decoder(trouves[0].read_bytes())
+    return _manifeste(trouves[0].read_bytes())
 
 
-def manifeste_produit(contenus: dict[str, bytes]) -> dict[str, Any] | None:
+def manifeste_produit(contenus: dict[str, bytes]) -> Mapping[str, Any] | None:
     """Manifeste des fichiers d'un DCE produit en mémoire (`generation.produire_dce`), sans le relire sur le disque
     une fois écrit : ce que `lire_manifeste` lirait dans leur dossier."""
     noms = sorted(n for n in contenus if n.endswith(SUFFIXE_MANIFESTE) and not n.startswith("."))
-    return _decoder(contenus[noms[0]]) if noms else None
+    return _manifeste(contenus[noms[0]]) if noms else None
+
+
+class Manifeste(Mapping[str, Any]):
+    """Un manifeste lu, tel que l'écrit la génération (`fichiers.json_lisible` : un objet dont chaque clé de premier
+    niveau commence une ligne, indentée de deux espaces) : chaque section (« calculs », « clauses »…) n'est décodée
+    qu'à sa première lecture, et deux manifestes dont une section a les mêmes octets ont la même section sans qu'elle
+    soit décodée (`meme_section`). Une régénération après la modification d'une clause ne décode plus les calculs
+    ni les paramètres des deux versions (plus de la moitié des octets d'un manifeste), qui n'ont pas changé."""
+
+    __slots__ = ("_bruts", "_lues")
+
+    def __init__(self, bruts: dict[str, bytes]) -> None:
+        self._bruts = bruts
+        self._lues: dict[str, Any] = {}
+
+    def __getitem__(self, cle: str) -> Any:
+        try:
+            return self._lues[cle]
+        except KeyError:
+            pass
+        valeur = self._lues[cle] = _decoder(self._bruts[cle])
+        return valeur
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._bruts)
+
+    def __len__(self) -> int:
+        return len(self._bruts)
+
+    def brut(self, cle: str) -> bytes | None:
+        """Les octets de la section `cle`, tels qu'écrits ; None si elle manque."""
+        return self._bruts.get(cle)
+
+
+def meme_section(a: Mapping[str, Any], b: Mapping[str, Any], cle: str) -> bool:
+    """Vrai si la section `cle` a les mêmes octets dans les deux manifestes (donc la même valeur) ; faux si l'on ne
+    sait pas le dire sans la décoder."""
+    if not (isinstance(a, Manifeste) and isinstance(b, Manifeste)):
+        return False
+    brut = a.brut(cle)
+    return brut is not None and brut == b.brut(cle)
+
+
+_CLE = re.compile(rb'\n  "([A-Za-z0-9_]+)": ')
+
+
+def _manifeste(octets: bytes) -> Mapping[str, Any]:
+    """Un manifeste écrit par la génération, découpé en sections (`Manifeste`) ; tout autre JSON (écrit à la main,
+    sur une ligne, par une version ancienne…), décodé d'un coup. Le découpage suit l'écriture de `json_lisible` : une
+    clé de premier niveau est la seule chose qui commence une ligne par deux espaces et un guillemet (une chaîne JSON
+    ne contient pas de saut de ligne, ce qui est plus profond est plus indenté)."""
+    if not octets.startswith(b'{\n  "') or not (octets.endswith(b"\n}\n") or octets.endswith(b"\n}")):
+        return _decoder(octets)
+    fin = len(octets) - (3 if octets.endswith(b"\n}\n") else 2)
+    cles = list(_CLE.finditer(octets, 1, fin))
+    if not cles or cles[0].start() != 1 or octets.count(b'\n  "', 1, fin) != len(cles):
+        return _decoder(octets)  # une clé que le découpage ne lirait pas sûrement : décodé d'un coup
+    bruts: dict[str, bytes] = {}
+    for i, m in enumerate(cles):
+        cle = m.group(1).decode("ascii")
+        if cle in bruts:
+            return _decoder(octets)  # clé répétée : JSON garde la dernière, laissé au décodeur
+        debut = m.end()
+        if i + 1 < len(cles):
+            bout = cles[i + 1].start()
+            if octets[bout - 1:bout] != b",":
+                return _decoder(octets)
+            bruts[cle] = octets[debut:bout - 1]
+        else:
+            bruts[cle] = octets[debut:fin]
+    return Manifeste(bruts)
 
 
 def _decoder(octets: bytes) -> dict[str, Any]:
@@ -129,8 +202,8 @@ def fichiers_generes(dossier: Path) -> dict[str, bytes]:
             if p.is_file() and not p.name.endswith(SUFFIXE_MANIFESTE)}
 
 
-def empreintes_documents(dossier: Path, manifeste: dict[str, Any], fichiers: dict[str, bytes] | None = None,
-                         produits: tuple[dict[str, bytes], dict[str, Any]] | None = None) -> dict[str, str]:
+def empreintes_documents(dossier: Path, manifeste: Mapping[str, Any], fichiers: dict[str, bytes] | None = None,
+                         produits: tuple[dict[str, bytes], Mapping[str, Any]] | None = None) -> dict[str, str]:
     """Pièce (« CCAP.docx », « tracabilite-SPASER.docx »…) → SHA-256, manifeste exclu (`fichiers` : ceux du dossier,
     déjà lus par `fichiers_generes`). `produits` : les fichiers d'un DCE produit en mémoire et son manifeste (voir
     `empreintes_produites`) ; un fichier du dossier identique à l'octet au fichier produit de même nom reprend son
@@ -142,13 +215,13 @@ def empreintes_documents(dossier: Path, manifeste: dict[str, Any], fichiers: dic
             else hashlib.sha256(octets).hexdigest() for nom, octets in fichiers.items()}
 
 
-def _ecrites(manifeste: dict[str, Any]) -> dict[str, str]:
+def _ecrites(manifeste: Mapping[str, Any]) -> dict[str, str]:
     """Empreintes des fichiers enregistrées au manifeste d'un DCE produit (nom → SHA-256 de ses octets)."""
     ecrits = manifeste.get("fichiers")
     return ecrits if isinstance(ecrits, dict) else {}
 
 
-def empreintes_produites(contenus: dict[str, bytes], manifeste: dict[str, Any]) -> dict[str, str]:
+def empreintes_produites(contenus: dict[str, bytes], manifeste: Mapping[str, Any]) -> dict[str, str]:
     """`empreintes_documents` des fichiers d'un DCE produit en mémoire (et écrits tels quels dans leur dossier), sans
     les relire : l'empreinte de chaque fichier est celle que son manifeste vient d'en calculer, sur les mêmes octets."""
     base = nom_sur(str(manifeste["reponses"]["reference"])) + "-"
@@ -166,22 +239,26 @@ def _aplatir(valeur: Any, chemin: str = "") -> dict[str, Any]:
     return {chemin: valeur}
 
 
-def comparer_valeurs(ancien: dict[str, Any], nouveau: dict[str, Any]) -> list[ChangementValeur]:
-    """Paramètres lus, valeurs calculées et réponses qui diffèrent entre deux manifestes."""
+def comparer_valeurs(ancien: Mapping[str, Any], nouveau: Mapping[str, Any]) -> list[ChangementValeur]:
+    """Paramètres lus, valeurs calculées et réponses qui diffèrent entre deux manifestes (une section aux mêmes
+    octets dans les deux n'est ni décodée ni comparée : `meme_section`)."""
     changements = []
-    avant = {p["nom"]: p for p in ancien.get("parametres", [])}
-    for p in nouveau.get("parametres", []):
-        if p["nom"] in avant and avant[p["nom"]]["valeur"] != p["valeur"]:
-            changements.append(ChangementValeur(
-                "paramètre", p["nom"], None, avant[p["nom"]]["valeur"], p["valeur"],
-                f"{p.get('reference', '')} ; valeur en vigueur au {_date(nouveau['droit_applicable_au'])}"))
-    avant = {(c["nom"], c["lot"]): c for c in ancien["calculs"]}
-    for c in nouveau["calculs"]:
-        a = avant.get((c["nom"], c["lot"]))
-        if a is not None and a["valeur"] != c["valeur"]:
-            changements.append(ChangementValeur("valeur calculée", c["nom"], c["lot"], a["valeur"], c["valeur"],
-                                                c.get("reference", "")))
-    if ancien["reponses"] == nouveau["reponses"]:  # réponses égales : aucune feuille ne diffère, inutile d'aplatir
+    if not meme_section(ancien, nouveau, "parametres"):
+        avant = {p["nom"]: p for p in ancien.get("parametres", [])}
+        for p in nouveau.get("parametres", []):
+            if p["nom"] in avant and avant[p["nom"]]["valeur"] != p["valeur"]:
+                changements.append(ChangementValeur(
+                    "paramètre", p["nom"], None, avant[p["nom"]]["valeur"], p["valeur"],
+                    f"{p.get('reference', '')} ; valeur en vigueur au {_date(nouveau['droit_applicable_au'])}"))
+    if not meme_section(ancien, nouveau, "calculs"):
+        avant = {(c["nom"], c["lot"]): c for c in ancien["calculs"]}
+        for c in nouveau["calculs"]:
+            a = avant.get((c["nom"], c["lot"]))
+            if a is not None and a["valeur"] != c["valeur"]:
+                changements.append(ChangementValeur("valeur calculée", c["nom"], c["lot"], a["valeur"], c["valeur"],
+                                                    c.get("reference", "")))
+    # réponses égales : aucune feuille ne diffère, inutile d'aplatir
+    if meme_section(ancien, nouveau, "reponses") or ancien["reponses"] == nouveau["reponses"]:
         return changements
     a, n = _aplatir(ancien["reponses"]), _aplatir(nouveau["reponses"])
     for chemin in sorted(set(a) | set(n)):
@@ -261,7 +338,7 @@ DECOUPAGES_MAX = 10_000
 
 
 def _decouper_versions(ancienne: tuple[str, bytes] | None, nouvelle: tuple[str, bytes] | None,
-                       ancien: dict[str, Any], nouveau: dict[str, Any]) -> tuple[Articles, Articles]:
+                       ancien: Mapping[str, Any], nouveau: Mapping[str, Any]) -> tuple[Articles, Articles]:
     """L'ancienne et la nouvelle version d'une pièce (nom et octets, None : absente), découpées en articles.
 
     Une pièce est découpée sans analyse XML seulement telle que dce l'a écrite (empreinte de son manifeste) ; une pièce
@@ -303,7 +380,7 @@ def _decouper_versions(ancienne: tuple[str, bytes] | None, nouvelle: tuple[str, 
     return avant, apres
 
 
-def comparer(ancien: dict[str, Any], ancien_dossier: Path, nouveau: dict[str, Any], nouveau_dossier: Path,
+def comparer(ancien: Mapping[str, Any], ancien_dossier: Path, nouveau: Mapping[str, Any], nouveau_dossier: Path,
              racine: Path, empreintes: tuple[dict[str, str], dict[str, str]] | None = None,
              fichiers: tuple[dict[str, bytes], dict[str, bytes]] | None = None,
              ) -> tuple[list[ChangementClause], list[ChangementValeur], list[str]]:
