@@ -155,6 +155,7 @@ def meme_section(a: Mapping[str, Any], b: Mapping[str, Any], cle: str) -> bool:
     return brut is not None and brut == b.brut(cle)
 
 
+_LIGNE_DE_CLE = re.compile(rb'\n  "')  # cherchée par le moteur d'expressions : plus vite que bytes.find ici
 _CLE = re.compile(rb'\n  "([A-Za-z0-9_]+)": ')
 
 
@@ -166,11 +167,12 @@ def _manifeste(octets: bytes) -> Mapping[str, Any]:
     if not octets.startswith(b'{\n  "') or not (octets.endswith(b"\n}\n") or octets.endswith(b"\n}")):
         return _decoder(octets)
     fin = len(octets) - (3 if octets.endswith(b"\n}\n") else 2)
-    cles = list(_CLE.finditer(octets, 1, fin))
-    if not cles or cles[0].start() != 1 or octets.count(b'\n  "', 1, fin) != len(cles):
+    cles = [_CLE.match(octets, m.start(), fin) for m in _LIGNE_DE_CLE.finditer(octets, 1, fin)]
+    if not cles or cles[0] is None or cles[0].start() != 1 or any(m is None for m in cles):
         return _decoder(octets)  # une clé que le découpage ne lirait pas sûrement : décodé d'un coup
     bruts: dict[str, bytes] = {}
     for i, m in enumerate(cles):
+        assert m is not None
         cle = m.group(1).decode("ascii")
         if cle in bruts:
             return _decoder(octets)  # clé répétée : JSON garde la dernière, laissé au décodeur
