@@ -142,13 +142,14 @@ class Manifeste(Mapping[str, Any]):
         return len(self._bruts)
 
     def brut(self, cle: str) -> bytes | None:
-        """Les octets de la section `cle`, tels qu'écrits ; None si elle manque."""
-        return self._bruts.get(cle)
+        """Les octets de la section `cle`, tels qu'écrits, tant qu'elle n'a pas été décodée ; None sinon (absente,
+        ou décodée : sa valeur a pu être modifiée depuis, les octets ne la disent plus sûrement)."""
+        return None if cle in self._lues else self._bruts.get(cle)
 
 
 def meme_section(a: Mapping[str, Any], b: Mapping[str, Any], cle: str) -> bool:
-    """Vrai si la section `cle` a les mêmes octets dans les deux manifestes (donc la même valeur) ; faux si l'on ne
-    sait pas le dire sans la décoder."""
+    """Vrai si la section `cle`, décodée dans aucun des deux manifestes, a les mêmes octets dans les deux (donc la
+    même valeur) ; faux si l'on ne sait pas le dire sans la décoder."""
     if not (isinstance(a, Manifeste) and isinstance(b, Manifeste)):
         return False
     brut = a.brut(cle)
