@@ -1028,6 +1028,11 @@ class Resume:
     renvois: tuple[tuple[tuple[Unite, list[Correspondance]], ...] | None, ...]
 
 
+def _renvoi(regle: Regle) -> bool:
+    """Une règle de renvoi : ses défauts dans une pièce dépendent aussi des pièces visées."""
+    return regle.motif_texte is None and regle.verification in RENVOIS
+
+
 def resumable(catalogue: Catalogue, nom: str) -> bool:
     """Une pièce de ce nom peut-elle être donnée par son `Resume` : aucun renvoi « renvoi-contenu-article » ne la vise
     (il lit les textes de l'article visé)."""
@@ -1042,7 +1047,7 @@ def resumer(catalogue: Catalogue, p: Piece) -> Resume:
     renvois: list[tuple[tuple[Unite, list[Correspondance]], ...] | None] = []
     for r, t in zip(liste, memoire.trouves(seule)):
         t = _trouves_gardes(r, t)
-        if r.motif_texte is None and r.verification in RENVOIS:
+        if _renvoi(r):
             defauts.append(None)
             renvois.append(tuple((u, c) for _, u, c in t))
         else:
@@ -1055,18 +1060,14 @@ def relire(catalogue: Catalogue, pieces: dict[str, Piece | Resume]) -> list[Defa
     """Défauts de toutes les règles dans toutes les pièces, dans l'ordre des règles puis des pièces ; une pièce
     peut être donnée par son `Resume` (`resumer`, `resumable`)."""
     _, liste, memoire = _lues(catalogue)
-    pleines = {nom: p for nom, p in pieces.items() if isinstance(p, Piece)}
-    trouves = memoire.trouves(pleines)
-    if len(pleines) == len(pieces):
-        return [d for r, t in zip(liste, trouves)
-                for d in _hors_exclues(r, _fonction(r)(r, pieces, _trouves_gardes(r, t)))]
+    trouves = memoire.trouves({nom: p for nom, p in pieces.items() if isinstance(p, Piece)})
     cibles = {nom: p.piece if isinstance(p, Resume) else p for nom, p in pieces.items()}
     resultat: list[Defaut] = []
     for j, (r, t) in enumerate(zip(liste, trouves)):
         par_piece: dict[int, Trouves] = {}
         for x in _trouves_gardes(r, t):
             par_piece.setdefault(id(x[0]), []).append(x)
-        renvoi = r.motif_texte is None and r.verification in RENVOIS
+        renvoi = _renvoi(r)
         for nom, p in pieces.items():
             if isinstance(p, Resume):
                 if not renvoi:
