@@ -827,10 +827,11 @@ def test_rapports_du_lot_gardes_hors_memoire_puis_relus():
 
 @pytest.mark.parametrize("apres", [False, True], ids=["avant-publication", "apres-publication"])
 def test_processus_de_calcul_perdu_une_fois_ses_consultations_reprises(lot, monkeypatch, tmp_path, apres):
-    """Un processus de calcul perdu une fois (tué pendant une consultation, ou juste après l'avoir publiée) : toutes
-    les consultations qu'il avait reçues, et celles que l'autre processus n'avait pas encore rendues, sont soumises de
-    nouveau à des processus neufs ; aucune n'est en échec. Une consultation déjà publiée par l'essai perdu est dite
-    modifiée, avec ses changements, comparée à la version du début du lot ; elle n'est pas publiée deux fois."""
+    """Un processus de calcul perdu une fois (tué pendant une consultation, ou juste après l'avoir publiée) : les
+    consultations qu'il avait reçues et pas encore rendues sont soumises de nouveau à un processus neuf ; celles de
+    l'autre processus continuent, calculées une seule fois ; aucune n'est en échec. Une consultation déjà publiée par
+    l'essai perdu est dite modifiée, avec ses changements, comparée à la version du début du lot ; elle n'est pas
+    publiée deux fois."""
     dossier, racine = lot
     remplacer(racine, *PLASTIQUE)
     journal = tmp_path / "processus.txt"
@@ -843,6 +844,7 @@ def test_processus_de_calcul_perdu_une_fois_ses_consultations_reprises(lot, monk
     calculs = [ligne.split() for ligne in journal.read_text().splitlines()]
     # tuée avant de noter, puis calculée par un processus neuf ; ou calculée, publiée, tuée, puis calculée de nouveau
     assert [n for n, _ in calculs].count(perdue) == (2 if apres else 1)
+    assert all([n for n, _ in calculs].count(autre) == 1 for autre in TOUTES if autre != perdue)
     for nom in plastique:
         rapport = next(r for r in bilan.consultations if r.dossier == nom)
         assert (rapport.version_precedente, rapport.nouvelle_version) == ("001", "002")
@@ -885,6 +887,46 @@ def test_processus_de_calcul_perdu_deux_fois_sans_entrainer_les_autres(lot, monk
     assert [(r.dossier, r.statut) for r in bilan.consultations] == [
         (n, ECHEC if n == perdue else MODIFIEE if n == "restauration-lycees" else A_JOUR) for n in TOUTES]
     assert version(dossier / "restauration-lycees").name == "002" and version(dossier / perdue).name == "001"
+
+
+def test_processus_de_calcul_remplaces_apres_leur_quota(lot, monkeypatch, tmp_path):
+    """Un processus de calcul qui a reçu QUOTA_PROCESSUS consultations est remplacé par un neuf, pour que la mémoire
+    d'un grand lot ne croisse plus (ici : une consultation par processus). Jamais plus de processus de calcul à la
+    fois que demandé ; rapports et versions identiques à l'octet à ceux d'un lot sans remplacement."""
+    dossier, racine = lot
+    remplacer(racine, *PLASTIQUE)
+    temoin = tmp_path / "temoin"
+    shutil.copytree(dossier.parent, temoin)
+    journal = tmp_path / "processus.txt"
+    calculer = regeneration._calculer
+
+    def noter(tache):
+        pere = os.getppid()  # les processus de calcul sont créés par le fil principal du processus des tests
+        enfants = Path(f"/proc/{pere}/task/{pere}/children")
+        freres = enfants.read_text().split() if enfants.exists() else []
+        with journal.open("a") as f:
+            f.write(f"{tache.nom} {os.getpid()} {' '.join(freres)}\n")
+        return calculer(tache)
+
+    monkeypatch.setattr(regeneration, "_calculer", noter)
+    monkeypatch.setattr(regeneration, "QUOTA_PROCESSUS", 1)
+    bilan = regeneration.regenerer(dossier, racine, jobs=2)
+    monkeypatch.setattr(regeneration, "_calculer", calculer)
+    monkeypatch.setattr(regeneration, "QUOTA_PROCESSUS", 10**9)
+    sans_remplacement = regeneration.regenerer(temoin / "consultations", temoin / "racine", jobs=2)
+
+    lignes = [ligne.split() for ligne in journal.read_text().splitlines()]
+    assert sorted(n for n, *_ in lignes) == TOUTES
+    calcul = {pid for _, pid, *_ in lignes}
+    assert len(calcul) == len(TOUTES)  # un processus neuf pour chaque consultation
+    if Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists():
+        assert all(len(calcul.intersection(freres)) <= 2 for _, _, *freres in lignes)
+    assert [(r.dossier, r.statut, r.version_precedente, r.nouvelle_version) for r in bilan.consultations] == [
+        (r.dossier, r.statut, r.version_precedente, r.nouvelle_version) for r in sans_remplacement.consultations]
+    assert [(r.dossier, r.statut) for r in bilan.consultations] == [
+        (n, MODIFIEE if n in {"nettoyage-hotel-region", "restauration-lycees"} else A_JOUR) for n in TOUTES]
+    for nom in TOUTES:
+        assert octets(version(dossier / nom)) == octets(version(temoin / "consultations" / nom)), nom
 
 
 def test_processus_de_calcul_rend_les_pages_libres_du_tas():

@@ -564,39 +564,87 @@ GROUPES_PAR_PROCESSUS = 4  # tâches restantes au moins par processus local, tan
 FENETRE_PAR_PROCESSUS = 2 * GROUPE_LOCAL
 GROUPE_MAX = 16  # consultations par tâche au plus, sur un exécuteur fourni (Dask)
 GROUPES_MIN = 64  # tâches au moins, tant que le lot le permet : la charge reste répartie
+# Consultations reçues par un processus de calcul local, après quoi il est remplacé par un neuf (`ProcessusLocaux`) :
+# sa mémoire ne croît plus au-delà (mémoires bornées pleines, tas fragmenté) ; un processus neuf refait ce que les
+# consultations lui apprennent (≈ 2,2 milliards d'instructions, ≈ 14 consultations de calcul, mesuré : contrôles
+# croisés des textes communs, modules importés, XML des blocs…), ≈ 2 % de calcul en plus à ce quota.
+QUOTA_PROCESSUS = 600
+
+
+class _Poste:
+    """Un processus de calcul local : un `ProcessPoolExecutor` à un seul processus (fork du principal chauffé), les
+    tâches qu'il n'a pas encore rendues, les consultations qu'il a reçues."""
+
+    def __init__(self) -> None:
+        self.pool = ProcessPoolExecutor(max_workers=1, initializer=_mourir_avec, initargs=(os.getpid(),))
+        self.en_cours: set[Future] = set()
+        self.recues = 0
+        self.perdu = False  # son processus est mort : ses tâches sont en échec (BrokenProcessPool)
+
+    def rendues(self) -> None:
+        """Oublie les tâches rendues ; une tâche en échec par perte du processus le dit perdu."""
+        for future in [f for f in self.en_cours if f.done()]:
+            self.en_cours.discard(future)
+            if not future.cancelled() and isinstance(future.exception(), BrokenProcessPool):
+                self.perdu = True
 
 
 class ProcessusLocaux(Executor):
-    """Les processus de calcul locaux d'un lot (fork du processus principal chauffé, `chauffer`), remplacés par des
-    neufs quand l'un d'eux est perdu (tué, mémoire épuisée…).
+    """Les processus de calcul locaux d'un lot (fork du processus principal chauffé, `chauffer`), chacun remplacé par
+    un neuf quand il a reçu `quota` consultations, ou quand il est perdu (tué, mémoire épuisée…).
 
-    Un `ProcessPoolExecutor` dont un processus meurt est « cassé » : les consultations qu'il calculait sont en échec
-    (le bilan dit pourquoi, voir `regenerer`), et il refuse toute soumission suivante, ce qui arrêtait le lot entier.
-    Ici, la soumission suivante attend la fin de ce qui restait soumis, arrête ce jeu de processus et en crée un neuf :
-    le reste du lot est calculé. Les processus ne sont créés que dans le fil principal, quand aucun autre processus de
-    calcul ne tourne plus."""
+    Chaque processus est un `ProcessPoolExecutor` à un seul processus (`_Poste`) : la tâche suivante va au processus
+    qui en a le moins en cours. Remplacer un processus ne touche pas les autres : il ne reçoit plus rien, finit ce
+    qu'il a reçu, s'arrête, et un processus neuf prend sa place (jamais deux à la fois pour une place : la mémoire de
+    l'arbre n'a pas de pointe au remplacement). Le quota rend la mémoire du lot plate : un processus de calcul garde
+    ses mémoires bornées, mais son tas se fragmente au fil des consultations (blocs gardés au milieu d'arènes de
+    pymalloc que les objets temporaires de chaque consultation avaient remplies : elles ne sont jamais rendues au
+    système) ; un processus neuf repart du tas du principal, qu'il partage. `ProcessPoolExecutor` ne sait pas
+    remplacer ses processus créés par fork (`max_tasks_per_child` l'exclut).
 
-    def __init__(self, travailleurs: int) -> None:
+    Un processus perdu : ses tâches sont en échec (le bilan dit pourquoi, voir `regenerer`) ; celles des autres
+    continuent. La soumission suivante le remplace. Les processus ne sont créés que dans le fil principal, à une
+    soumission."""
+
+    def __init__(self, travailleurs: int, quota: int | None = None) -> None:
         self.travailleurs = travailleurs
-        self._pool: ProcessPoolExecutor | None = None
+        self.quota = QUOTA_PROCESSUS if quota is None else quota
+        self._postes: list[_Poste] = []
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future:
-        try:
-            return self._processus().submit(fn, *args, **kwargs)
-        except BrokenProcessPool:  # cassé : ses consultations ont déjà échoué ; shutdown(wait) attend sa fin
-            self.shutdown(wait=True)
-            self._pool = None
-            return self._processus().submit(fn, *args, **kwargs)
+        """Soumet `fn(*args, **kwargs)` ; une tâche dont le premier argument est une liste (`traiter_groupe`) compte
+        pour autant de consultations."""
+        while True:
+            poste = self._poste()
+            try:
+                future = poste.pool.submit(fn, *args, **kwargs)
+            except BrokenProcessPool:  # perdu depuis le dernier regard : ses tâches ont déjà échoué
+                poste.perdu = True
+                continue
+            poste.en_cours.add(future)
+            poste.recues += len(args[0]) if args and isinstance(args[0], list) else 1
+            return future
 
-    def _processus(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.travailleurs, initializer=_mourir_avec,
-                                             initargs=(os.getpid(),))
-        return self._pool
+    def _poste(self) -> _Poste:
+        """Le processus qui reçoit la tâche suivante : le moins occupé de ceux qui n'ont pas atteint leur quota, après
+        avoir remplacé ceux qui l'ont atteint (ou qui sont perdus) et n'ont plus rien en cours ; si tous l'ont atteint,
+        attend que l'un d'eux ait fini."""
+        while True:
+            for i, poste in enumerate(self._postes):
+                poste.rendues()
+                if (poste.perdu or poste.recues >= self.quota) and not poste.en_cours:
+                    poste.pool.shutdown(wait=True)
+                    self._postes[i] = _Poste()
+            while len(self._postes) < self.travailleurs:
+                self._postes.append(_Poste())
+            actifs = [p for p in self._postes if not p.perdu and p.recues < self.quota]
+            if actifs:
+                return min(actifs, key=lambda p: len(p.en_cours))
+            wait(set().union(*(p.en_cours for p in self._postes)), return_when=FIRST_COMPLETED)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+        for poste in self._postes:
+            poste.pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 def groupes(taches: list[Tache], locaux: int | None = None) -> list[list[Tache]]:
@@ -771,9 +819,10 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
         futures: dict[Future, list[Tache]] = {}
         en_vol = 0  # consultations soumises et pas encore terminées
         # consultations d'un processus de calcul local perdu (tué, mémoire épuisée…) : celle qui l'a fait tomber n'est
-        # pas connue, toutes celles qui étaient soumises sont soumises une seconde fois à des processus neufs
-        # (`ProcessusLocaux`), chacune seule, rien d'autre n'étant en cours : perdue une seconde fois, c'est elle qui
-        # fait tomber son processus, et elle est en échec sans en entraîner d'autres
+        # pas connue, toutes celles qu'il avait reçues sont soumises une seconde fois à des processus neufs
+        # (`ProcessusLocaux`), chacune seule, une fois rendues celles des autres processus et rien d'autre n'étant en
+        # cours : perdue une seconde fois, c'est elle qui fait tomber son processus, et elle est en échec sans en
+        # entraîner d'autres
         a_reprendre: deque[list[Tache]] = deque()
         reprises: set[str] = set()
         try:
