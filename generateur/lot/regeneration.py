@@ -564,11 +564,13 @@ GROUPES_PAR_PROCESSUS = 4  # tâches restantes au moins par processus local, tan
 FENETRE_PAR_PROCESSUS = 2 * GROUPE_LOCAL
 GROUPE_MAX = 16  # consultations par tâche au plus, sur un exécuteur fourni (Dask)
 GROUPES_MIN = 64  # tâches au moins, tant que le lot le permet : la charge reste répartie
-# Consultations reçues par un processus de calcul local, après quoi il est remplacé par un neuf (`ProcessusLocaux`) :
-# sa mémoire ne croît plus au-delà (mémoires bornées pleines, tas fragmenté) ; un processus neuf refait ce que les
-# consultations lui apprennent (≈ 2,2 milliards d'instructions, ≈ 14 consultations de calcul, mesuré : contrôles
-# croisés des textes communs, modules importés, XML des blocs…), ≈ 2 % de calcul en plus à ce quota.
-QUOTA_PROCESSUS = 600
+# Consultations reçues par un processus de calcul local, après quoi il est remplacé par un neuf (`ProcessusLocaux`).
+# Mesuré (mélange du banc, 2 processus) : la mémoire d'un processus de calcul croît pendant ses ≈ 300 premières
+# consultations (ses mémoires bornées se remplissent), puis ne prend plus que ≈ 1 Mio par centaine ; le remplacer
+# borne ce reste (et toute croissance lente d'une bibliothèque) dans un très grand lot. Un processus neuf refait ce que
+# les consultations lui avaient appris (≈ 2,2 milliards d'instructions, ≈ 14 consultations de calcul : contrôles
+# croisés des textes communs, XML des blocs, modules importés…) : ≈ 1,4 % de calcul en plus à ce quota.
+QUOTA_PROCESSUS = 1000
 
 
 class _Poste:
@@ -596,11 +598,10 @@ class ProcessusLocaux(Executor):
     Chaque processus est un `ProcessPoolExecutor` à un seul processus (`_Poste`) : la tâche suivante va au processus
     qui en a le moins en cours. Remplacer un processus ne touche pas les autres : il ne reçoit plus rien, finit ce
     qu'il a reçu, s'arrête, et un processus neuf prend sa place (jamais deux à la fois pour une place : la mémoire de
-    l'arbre n'a pas de pointe au remplacement). Le quota rend la mémoire du lot plate : un processus de calcul garde
-    ses mémoires bornées, mais son tas se fragmente au fil des consultations (blocs gardés au milieu d'arènes de
-    pymalloc que les objets temporaires de chaque consultation avaient remplies : elles ne sont jamais rendues au
-    système) ; un processus neuf repart du tas du principal, qu'il partage. `ProcessPoolExecutor` ne sait pas
-    remplacer ses processus créés par fork (`max_tasks_per_child` l'exclut).
+    l'arbre n'a pas de pointe au remplacement). Le quota (QUOTA_PROCESSUS) borne ce que la mémoire d'un processus
+    prend encore une fois ses mémoires bornées remplies ; un processus neuf repart de celle du principal, qu'il
+    partage. `ProcessPoolExecutor` ne sait pas remplacer ses processus créés par fork (`max_tasks_per_child`
+    l'exclut).
 
     Un processus perdu : ses tâches sont en échec (le bilan dit pourquoi, voir `regenerer`) ; celles des autres
     continuent. La soumission suivante le remplace. Les processus ne sont créés que dans le fil principal, à une
