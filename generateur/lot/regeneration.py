@@ -566,7 +566,7 @@ GROUPE_MAX = 16  # consultations par tâche au plus, sur un exécuteur fourni (D
 GROUPES_MIN = 64  # tâches au moins, tant que le lot le permet : la charge reste répartie
 # Consultations reçues par un processus de calcul local, après quoi il est remplacé par un neuf (`ProcessusLocaux`).
 # Mesuré (mélange du banc, 2 processus) : la mémoire d'un processus de calcul croît pendant ses ≈ 300 premières
-# consultations (ses mémoires bornées se remplissent), puis ne prend plus que ≈ 1 Mio par centaine ; le remplacer
+# consultations (ses mémoires bornées se remplissent), puis ≈ 0,5 à 1 Mio par centaine ; le remplacer
 # borne ce reste (et toute croissance lente d'une bibliothèque) dans un très grand lot. Un processus neuf refait ce que
 # les consultations lui avaient appris (≈ 2,2 milliards d'instructions, ≈ 14 consultations de calcul : contrôles
 # croisés des textes communs, XML des blocs, modules importés…) : ≈ 1,4 % de calcul en plus à ce quota.
