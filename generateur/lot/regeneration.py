@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import datetime as dt
 import hashlib
+import multiprocessing
 import os
 import pickle
 import shutil
@@ -573,12 +574,20 @@ GROUPES_MIN = 64  # tâches au moins, tant que le lot le permet : la charge rest
 QUOTA_PROCESSUS = 1000
 
 
+# Démarrage des processus de calcul locaux : par fork là où il est sûr (Linux et autres Unix, hors macOS), nommé
+# plutôt que laissé au défaut de Python, qui passe à « forkserver » avec Python 3.14 : un processus de calcul
+# n'hériterait plus de la chauffe (`chauffer`) et referait tout à sa première consultation. Ailleurs, le défaut.
+_DEMARRAGE = (multiprocessing.get_context("fork")
+              if sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods() else None)
+
+
 class _Poste:
     """Un processus de calcul local : un `ProcessPoolExecutor` à un seul processus (fork du principal chauffé), les
     tâches qu'il n'a pas encore rendues, les consultations qu'il a reçues."""
 
     def __init__(self) -> None:
-        self.pool = ProcessPoolExecutor(max_workers=1, initializer=_mourir_avec, initargs=(os.getpid(),))
+        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=_DEMARRAGE, initializer=_mourir_avec,
+                                        initargs=(os.getpid(),))
         self.en_cours: set[Future] = set()
         self.recues = 0
         self.perdu = False  # son processus est mort : ses tâches sont en échec (BrokenProcessPool)
