@@ -617,7 +617,7 @@ def lit(catalogue: Catalogue, nom: str) -> bool:
 def controler(catalogue: Catalogue, pieces: dict[str, Piece | relecture.Resume]) -> list[Defaut]:
     """Défauts de tous les contrôles croisés sur les pièces relues, dans l'ordre des contrôles ; une pièce qu'aucun
     contrôle ne lit (`lit`) peut être donnée par son `relecture.Resume`."""
-    lues = {nom: p.piece if isinstance(p, relecture.Resume) else p for nom, p in pieces.items()}
+    lues = relecture.sans_resumes(pieces)
     return [d for c in controles(catalogue) for d in appliquer(c, lues)]
 
 

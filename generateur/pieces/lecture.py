@@ -297,7 +297,7 @@ def controler(analyse: Analyse, corps: dict[str, list[Bloc]] | None = None, comp
     pieces = {**faits, "defauts_relecture": defauts, "pieces_relues": list(relues)}
     etablis = faits_etablis(analyse, pieces)
     return _verdicts_gardes(analyse, pieces, etablis, complementaires,
-                            lambda textes: _verdicts(analyse, {**pieces, "textes_articles": textes}, etablis, relues))
+                            lambda textes: _verdicts(analyse, {**pieces, "textes_articles": textes}, etablis))
 
 
 # Relecture de la fiche gardée. La fiche de traçabilité fait plus de la moitié des unités relues d'une consultation
@@ -324,8 +324,7 @@ def _fiche_relue(analyse: Analyse, blocs_fiche: Callable[[], list[Bloc]]) -> rel
                         reprendre, garder=lambda resume: resume)
 
 
-def _verdicts(analyse: Analyse, pieces: dict[str, Any], etablis: dict[str, Any],
-              a_relire: dict[str, Any]) -> Conformite:
+def _verdicts(analyse: Analyse, pieces: dict[str, Any], etablis: dict[str, Any]) -> Conformite:
     """Les verdicts des contrôles sur ces faits, puis ceux qui lisent la relecture, une fois l'annexe relue."""
     defauts = pieces["defauts_relecture"]
     provisoire = verifier(analyse, pieces, etablis=etablis)
@@ -334,7 +333,7 @@ def _verdicts(analyse: Analyse, pieces: dict[str, Any], etablis: dict[str, Any],
     # fiche et annexe sont des documents internes : leurs défauts sont à vérifier, jamais bloquants pour --strict
     defauts = [replace(d, bloquant=False) if d.piece in INTERNES else d for d in defauts]
     # second passage : seuls les contrôles qui lisent la relecture (défauts, pièces relues) sont refaits
-    return verifier(analyse, {**pieces, "defauts_relecture": defauts, "pieces_relues": [*a_relire, annexe.TITRE]},
+    return verifier(analyse, {**pieces, "defauts_relecture": defauts, "pieces_relues": [*pieces["pieces_relues"], annexe.TITRE]},
                     precedent=provisoire)
 
 

@@ -1056,12 +1056,18 @@ def resumer(catalogue: Catalogue, p: Piece) -> Resume:
     return Resume(Piece(p.nom, [], set(p.articles), p.annexes, list(p.titres)), tuple(defauts), tuple(renvois))
 
 
+def sans_resumes(pieces: dict[str, Piece | Resume]) -> dict[str, Piece]:
+    """Les pièces, un `Resume` donnant sa pièce sans unités : ce que lit un contrôle qui ne lit pas ses unités (renvois
+    vers elle, contrôles croisés qui ne la désignent pas)."""
+    return {nom: p.piece if isinstance(p, Resume) else p for nom, p in pieces.items()}
+
+
 def relire(catalogue: Catalogue, pieces: dict[str, Piece | Resume]) -> list[Defaut]:
     """Défauts de toutes les règles dans toutes les pièces, dans l'ordre des règles puis des pièces ; une pièce
     peut être donnée par son `Resume` (`resumer`, `resumable`)."""
     _, liste, memoire = _lues(catalogue)
     trouves = memoire.trouves({nom: p for nom, p in pieces.items() if isinstance(p, Piece)})
-    cibles = {nom: p.piece if isinstance(p, Resume) else p for nom, p in pieces.items()}
+    cibles = sans_resumes(pieces)
     resultat: list[Defaut] = []
     for j, (r, t) in enumerate(zip(liste, trouves)):
         par_piece: dict[int, Trouves] = {}
