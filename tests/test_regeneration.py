@@ -713,10 +713,11 @@ def test_processus_locaux_consultations_soumises_par_fenetre(lot, monkeypatch):
 
 
 def _noter_processus(monkeypatch, journal: Path, perdue: str | None = None, une_fois: bool = False,
-                     apres: bool = False) -> None:
-    """Chaque consultation calculée note son processus dans `journal` ; celle nommée `perdue` tue le sien (la
-    première fois seulement si `une_fois`), avant de la calculer, ou juste après l'avoir publiée si `apres` (son
-    rapport est perdu). Les processus de calcul naissent par fork du processus des tests : ils ont ces fonctions."""
+                     apres: bool = False, freres: bool = False) -> None:
+    """Chaque consultation calculée note son processus dans `journal` (si `freres`, suivi des processus vivants que le
+    processus des tests a créés, lus dans /proc sous Linux) ; celle nommée `perdue` tue le sien (la première fois
+    seulement si `une_fois`), avant de la calculer, ou juste après l'avoir publiée si `apres` (son rapport est perdu).
+    Les processus de calcul naissent par fork du processus des tests : ils ont ces fonctions."""
     calculer, publier = regeneration._calculer, regeneration.publier
     deja = journal.with_suffix(".tue")
 
@@ -728,8 +729,12 @@ def _noter_processus(monkeypatch, journal: Path, perdue: str | None = None, une_
     def noter(tache):
         if not apres:
             tuer(tache.nom)
+        ligne = f"{tache.nom} {os.getpid()}"
+        enfants = Path(f"/proc/{os.getppid()}/task/{os.getppid()}/children")  # créés par le fil principal
+        if freres and enfants.exists():
+            ligne += " " + " ".join(enfants.read_text().split())
         with journal.open("a") as f:
-            f.write(f"{tache.nom} {os.getpid()}\n")
+            f.write(ligne + "\n")
         return calculer(tache)
 
     def publier_puis_tuer(consultation, temporaire, numero):
@@ -899,16 +904,7 @@ def test_processus_de_calcul_remplaces_apres_leur_quota(lot, monkeypatch, tmp_pa
     shutil.copytree(dossier.parent, temoin)
     journal = tmp_path / "processus.txt"
     calculer = regeneration._calculer
-
-    def noter(tache):
-        pere = os.getppid()  # les processus de calcul sont créés par le fil principal du processus des tests
-        enfants = Path(f"/proc/{pere}/task/{pere}/children")
-        freres = enfants.read_text().split() if enfants.exists() else []
-        with journal.open("a") as f:
-            f.write(f"{tache.nom} {os.getpid()} {' '.join(freres)}\n")
-        return calculer(tache)
-
-    monkeypatch.setattr(regeneration, "_calculer", noter)
+    _noter_processus(monkeypatch, journal, freres=True)
     monkeypatch.setattr(regeneration, "QUOTA_PROCESSUS", 1)
     bilan = regeneration.regenerer(dossier, racine, jobs=2)
     monkeypatch.setattr(regeneration, "_calculer", calculer)

@@ -602,7 +602,7 @@ class _Poste:
 
 class ProcessusLocaux(Executor):
     """Les processus de calcul locaux d'un lot (fork du processus principal chauffé, `chauffer`), chacun remplacé par
-    un neuf quand il a reçu `quota` consultations, ou quand il est perdu (tué, mémoire épuisée…).
+    un neuf quand il a reçu QUOTA_PROCESSUS consultations, ou quand il est perdu (tué, mémoire épuisée…).
 
     Chaque processus est un `ProcessPoolExecutor` à un seul processus (`_Poste`) : la tâche suivante va au processus
     qui en a le moins en cours. Remplacer un processus ne touche pas les autres : il ne reçoit plus rien, finit ce
@@ -616,9 +616,9 @@ class ProcessusLocaux(Executor):
     continuent. La soumission suivante le remplace. Les processus ne sont créés que dans le fil principal, à une
     soumission."""
 
-    def __init__(self, travailleurs: int, quota: int | None = None) -> None:
+    def __init__(self, travailleurs: int) -> None:
         self.travailleurs = travailleurs
-        self.quota = QUOTA_PROCESSUS if quota is None else quota
+        self.quota = QUOTA_PROCESSUS
         self._postes: list[_Poste] = []
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future:
