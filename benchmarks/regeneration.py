@@ -1,14 +1,16 @@
 """Banc d'essai de la régénération en lot (`dce regenerer`).
 
 Usage : python benchmarks/regeneration.py [--n 100 --n 1000] [--pandoc 10] [--exemples 10] [--dask] [--dask-defaut]
-        [--jobs-min 2] [--code DOSSIER]
+        [--jobs-min 2] [--parmi 3000] [--code DOSSIER]
 
 Pour chaque taille N, un dossier de consultations est fabriqué : les 300 marchés réels de
 ../shared/data/decp/decp-sample.json (DECP 1.x, 2018-2019) traduits en fichiers de réponses (au plus
 la moitié du lot), complétés par des consultations synthétiques (natures et catégories variées, 1 à 10
 lots, options SPASER activées ou non, dates de lancement de septembre 2026 à juin 2027). Le lot est
 généré une fois, puis la phrase d'une clause retenue partout est modifiée dans une copie du catalogue
-et le lot est régénéré avec 1 puis 2 processus (chaque mesure dans un processus neuf : mémoire de
+et le lot est régénéré avec 1 puis 2 processus, chaque fois depuis le cache que la génération initiale a laissé
+(un cache neuf par taille, `DCE_CACHE`, sauf si la variable est donnée : les chiffres ne dépendent pas des lancements
+précédents) et dans un processus neuf (mesures : mémoire de
 pointe du plus gros processus de calcul et de l'arbre entier, temps mur et temps de calcul user+sys de tout
 l'arbre, démarrages compris, hors échantillonneur de la mémoire du banc ; `--dask` ajoute le même lot sur un
 LocalCluster Dask aux réglages conseillés, `--dask-defaut` aux réglages par défaut de Dask, et le banc dit le surcoût
@@ -426,6 +428,9 @@ def main() -> None:
                         "réglages par défaut de Dask")
     parser.add_argument("--mesurer-dask", choices=["conseilles", "defaut"], help=argparse.SUPPRESS)
     parser.add_argument("--code", type=Path, help="dossier d'une autre version de dce à mesurer (comparaison)")
+    parser.add_argument("--parmi", type=int, help="chaque lot pris à intervalles réguliers dans le corpus de cette "
+                        "taille : même mélange de marchés réels et synthétiques à chaque N (sinon, les N premières "
+                        "consultations du corpus de N : la moitié de marchés réels à 100, 30 % à 1 000, 10 % à 3 000)")
     parser.add_argument("--mesurer", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--racine", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--jobs", type=int, default=1, help=argparse.SUPPRESS)
@@ -443,14 +448,24 @@ def main() -> None:
               "|---|---|---|---|---|---|---|---|---|---|"]
     tailles = args.n or [100, 1000]
     surcouts: list[str] = []
+    cache_utilisateur = os.environ.get("DCE_CACHE")
     with tempfile.TemporaryDirectory() as travail:
         travail = Path(travail)
         for n in tailles:
             racine = travail / f"racine-{n}"
             copier_catalogue(racine)
             base = travail / f"lot-{n}"
-            fabriquer(base, n)
+            fabriquer(base, n, args.parmi)
+            # un cache neuf par taille (`DCE_CACHE`, sauf s'il est donné) : les chiffres ne dépendent pas de ce que
+            # des lancements précédents ont laissé dans le cache de l'utilisateur (mémoires des consultations d'un
+            # même corpus), ni la taille suivante de la précédente ; chaque exécuteur part du cache tel que la
+            # génération initiale l'a laissé (celui mesuré d'abord ne prépare pas le suivant)
+            cache_neuf = travail / f"cache-{n}" if cache_utilisateur is None else None
+            if cache_neuf is not None:
+                os.environ["DCE_CACHE"] = str(cache_neuf)
             initial = lancer(base, racine, args.jobs_max, code=args.code)
+            if cache_neuf is not None:
+                shutil.copytree(cache_neuf, travail / f"cache-{n}-initial", symlinks=True)
             if initial["erreurs"]:
                 print(f"échecs à la génération initiale ({initial['statuts']}) : {initial['erreurs']}", file=sys.stderr)
             par_consultation = documents_par_consultation(base)
@@ -471,6 +486,9 @@ def main() -> None:
                 # encore d'être écrites : sans cela, la première barrière de durabilité du lot (syncfs,
                 # `fichiers.barriere`) les écrirait sur le disque, ≈ 1,6 s d'attente de chaque processus de calcul au
                 # début du lot (mesuré le 4 décembre), que le lot d'un utilisateur n'a pas
+                if cache_neuf is not None:
+                    shutil.rmtree(cache_neuf)
+                    shutil.copytree(travail / f"cache-{n}-initial", cache_neuf, symlinks=True)
                 os.sync()
                 mesures[nom] = lancer(copies[nom], racine, jobs, dask=dask, code=args.code)
             processus = [nom for nom, _, dask in executeurs if not dask]
@@ -515,6 +533,11 @@ def main() -> None:
                     print(surcouts[-1], file=sys.stderr, flush=True)
             for nom in copies:
                 shutil.rmtree(copies[nom], ignore_errors=True)
+            if cache_neuf is not None:
+                for dossier in (cache_neuf, travail / f"cache-{n}-initial"):
+                    shutil.rmtree(dossier, ignore_errors=True)
+        if cache_utilisateur is None:  # la suite (un DCE, pandoc) : dans le cache de l'utilisateur, comme ses commandes
+            os.environ.pop("DCE_CACHE", None)
         print(f"Documents Word par consultation : {par_consultation:.1f} (RC, CCAP, CCTP, fiche SPASER, annexes)\n")
         print("\n".join(lignes))
         if surcouts:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import hashlib
 import json
 import os
@@ -924,6 +925,105 @@ def test_processus_de_calcul_remplaces_apres_leur_quota(lot, monkeypatch, tmp_pa
     for nom in TOUTES:
         assert octets(version(dossier / nom)) == octets(version(temoin / "consultations" / nom)), nom
 
+
+
+# Mémoires bornées de dce qui ne sont ni des `cache.ParObjet` ni des caches de fonctions (lru_cache) : dictionnaires
+# privés de ses modules (une mémoire ajoutée ici si le test ci-dessous la voit croître).
+MEMOIRES_DES_MODULES = {
+    "generateur.donnees.fichiers": ("_ENTREES",),  # entrées zip des parties communes des documents
+    "generateur.donnees.yaml_lignes": ("_validateurs",),
+    "generateur.pieces.croises": ("_TROUVES",),
+    "generateur.pieces.relecture": ("_UNITES",),  # et les textes lus de chaque jeu de règles (`Memoire.lus`)
+    "generateur.pieces.tracabilite": ("_CELLULES",),
+    "generateur.rendu.documents": ("_PARTIES_NETTOYEES", "_GABARITS", "_CORPS_ASSEMBLES"),
+}
+
+
+def _vider_les_memoires_bornees() -> None:
+    """Vide, dans ce processus, tout ce que dce garde d'une consultation à l'autre : caches par objet (`ParObjet`),
+    caches de fonctions (lru_cache), mémoires des modules (`MEMOIRES_DES_MODULES` : unités et correspondances de la
+    relecture, entrées zip, corps assemblés…), comptes des mémoires disque. Le catalogue, le questionnaire et les
+    acheteurs du lot (`charger`) restent : relus, ils seraient gardés de nouveau par ce qui les suit (un par lot)."""
+    from generateur.donnees import cache
+    from generateur.pieces import croises, relecture
+
+    for memoire in relecture._MEMOIRES.values():
+        memoire.lus.clear()
+    for nom_module, noms in MEMOIRES_DES_MODULES.items():
+        for nom in noms:
+            getattr(sys.modules[nom_module], nom).clear()
+    croises._GARDES[0] = 0
+    for nom_module, module in list(sys.modules.items()):
+        if nom_module == "generateur" or nom_module.startswith("generateur."):
+            for objet in list(vars(module).values()):
+                if isinstance(objet, cache.ParObjet):
+                    objet.vider()
+                elif (callable(getattr(objet, "cache_clear", None)) and hasattr(objet, "cache_info")
+                      and objet.__name__ != "charger"):  # catalogue, questionnaire, acheteurs : ceux du lot, gardés
+                    objet.cache_clear()
+    for memoire in list(cache._MEMOIRES):
+        memoire._servies.clear()
+
+
+def test_rien_ne_s_accumule_hors_des_memoires_bornees(base, tmp_path, monkeypatch):
+    """La mémoire d'un processus de calcul ne croît avec le lot que par ses mémoires bornées (caches qui se
+    remplissent, puis plafonnent). Dans le processus de calcul d'un lot de 28 consultations, toutes ces mémoires sont
+    vidées après la 4e, la 12e et la 24e (tracemalloc suit ce qui est alloué ensuite) : de la 12e à la 24e, ce qui
+    vit encore une fois elles vidées ne croît pas (moins de 16 Kio par consultation), alors qu'elles gardaient
+    plusieurs Mio (le test voit ce qu'elles gardent). Une structure qui garderait quelque chose de chaque consultation
+    (rapport, document, analyse, entrée d'un registre) le ferait échouer."""
+    import tracemalloc
+
+    dossier, racine = tmp_path / "consultations", tmp_path / "racine"
+    shutil.copytree(base / "racine", racine)
+    for exemple in EXEMPLES.glob("*.yaml"):  # 7 consultations par exemple, chacune avec son objet
+        texte = exemple.read_text(encoding="utf-8")
+        objet = re.search(r'^objet: "(.*)"$', texte, re.M)
+        assert objet, exemple
+        for i in range(7):
+            # dans l'ordre du lot, les exemples se suivent : après les 4 premières, aucun texte du catalogue n'est
+            # plus lu, compilé ou gardé pour la première fois (modèles des clauses, gardés avec le catalogue)
+            copie = copier_exemple(exemple, dossier / f"{i}-{exemple.stem}" / "reponses.yaml")
+            copie.write_text(texte.replace(objet.group(0), f'objet: "{objet.group(1)}, site n° {i + 1}"'),
+                             encoding="utf-8")
+    assert {r.statut for r in regeneration.regenerer(dossier, racine, jobs=2).consultations} == {NOUVELLE}
+    remplacer(racine, *PLASTIQUE)
+
+    mesure, calculer, compte, points = tmp_path / "mesure.json", regeneration._calculer, [0], {}
+
+    # un module importé à sa première utilisation (Python-Markdown, au premier morceau qui n'est pas lu directement)
+    # l'est une fois par processus : pas une croissance
+    hors_imports = [tracemalloc.Filter(False, "<frozen importlib._bootstrap*>", all_frames=True)]
+
+    def mesurer(tache):
+        # avant la 5e, la 13e et la 25e : le résultat de la précédente est parti au processus principal
+        if compte[0] in (4, 12, 24):
+            pleines = tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else 0
+            _vider_les_memoires_bornees()
+            gc.unfreeze()  # ce que le processus de calcul a gelé (`geler_survivants`), cycles des entrées vidées compris
+            gc.collect()
+            if compte[0] == 4:
+                tracemalloc.start(16)
+            else:
+                vivant = tracemalloc.take_snapshot().filter_traces(hors_imports)
+                points[compte[0]] = vivant, sum(t.size for t in vivant.traces), pleines
+            if compte[0] == 24:
+                (avant, reste_avant, _), (apres, reste, pleines) = points[12], points[24]
+                lieux = apres.compare_to(avant, "traceback")[:3]  # où a été alloué ce qui a crû, s'il a crû
+                mesure.write_text(json.dumps({"croissance": reste - reste_avant, "pleines": pleines - reste,
+                                              "lieux": [[d.size_diff, d.traceback.format()] for d in lieux]}))
+                tracemalloc.stop()
+        compte[0] += 1
+        return calculer(tache)
+
+    monkeypatch.setattr(regeneration, "_calculer", mesurer)  # le processus de calcul naît par fork : il l'a
+    bilan = regeneration.regenerer(dossier, racine, jobs=1)
+    assert len(bilan.consultations) == 28 and all(r.statut != ECHEC for r in bilan.consultations)
+    memoire = json.loads(mesure.read_text())
+    assert memoire["pleines"] > 2 << 20, memoire  # ce que les mémoires bornées gardaient, vidées à la 24e
+    # de la 12e à la 24e consultation, hors mémoires bornées : moins de 16 Kio par consultation (« lieux » : où a été
+    # alloué ce qui a crû)
+    assert memoire["croissance"] < 12 * (16 << 10), memoire
 
 def test_processus_de_calcul_rend_les_pages_libres_du_tas():
     """Dans un processus de calcul du lot sous Linux (glibc), `malloc_trim` est appelé à la fin de chaque groupe ;
