@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import gc
 import hashlib
 import json
@@ -956,11 +957,12 @@ def _vider_les_memoires_bornees() -> None:
     for nom_module, module in list(sys.modules.items()):
         if nom_module == "generateur" or nom_module.startswith("generateur."):
             for objet in list(vars(module).values()):
-                if isinstance(objet, cache.ParObjet):
+                # par le seul type : certains objets des modules (requête du serveur web, générateur de fonctions SQL)
+                # répondent à tout attribut demandé, ou lèvent une erreur hors d'une requête
+                if type(objet) is cache.ParObjet:
                     objet.vider()
-                elif (callable(getattr(objet, "cache_clear", None)) and hasattr(objet, "cache_info")
-                      and objet.__name__ != "charger"):  # catalogue, questionnaire, acheteurs : ceux du lot, gardés
-                    objet.cache_clear()
+                elif type(objet) is functools._lru_cache_wrapper and objet.__name__ != "charger":
+                    objet.cache_clear()  # catalogue, questionnaire, acheteurs (`charger`) : ceux du lot, gardés
     for memoire in list(cache._MEMOIRES):
         memoire._servies.clear()
 
