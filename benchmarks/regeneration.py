@@ -461,11 +461,10 @@ def main() -> None:
             # même corpus), ni la taille suivante de la précédente ; chaque exécuteur part du cache tel que la
             # génération initiale l'a laissé (celui mesuré d'abord ne prépare pas le suivant)
             cache_neuf = travail / f"cache-{n}" if cache_utilisateur is None else None
+            cache_initial = travail / f"cache-{n}-initial"
             if cache_neuf is not None:
                 os.environ["DCE_CACHE"] = str(cache_neuf)
             initial = lancer(base, racine, args.jobs_max, code=args.code)
-            if cache_neuf is not None:
-                shutil.copytree(cache_neuf, travail / f"cache-{n}-initial", symlinks=True)
             if initial["erreurs"]:
                 print(f"échecs à la génération initiale ({initial['statuts']}) : {initial['erreurs']}", file=sys.stderr)
             par_consultation = documents_par_consultation(base)
@@ -479,16 +478,18 @@ def main() -> None:
             for nom, _, _ in executeurs:
                 copies[nom] = travail / f"lot-{n}-{len(copies)}"
                 shutil.copytree(base, copies[nom])
+            if cache_neuf is not None and len(executeurs) > 1:  # le premier mesuré le trouve tel quel
+                shutil.copytree(cache_neuf, cache_initial, symlinks=True)
             modifier_catalogue(racine)
             mesures = {}
-            for nom, jobs, dask in executeurs:
+            for rang, (nom, jobs, dask) in enumerate(executeurs):
+                if cache_neuf is not None and rang:
+                    shutil.rmtree(cache_neuf)
+                    shutil.copytree(cache_initial, cache_neuf, symlinks=True)
                 # les copies et les versions du lot mesuré juste avant (des centaines de mégaoctets) attendent
                 # encore d'être écrites : sans cela, la première barrière de durabilité du lot (syncfs,
                 # `fichiers.barriere`) les écrirait sur le disque, ≈ 1,6 s d'attente de chaque processus de calcul au
                 # début du lot (mesuré le 4 décembre), que le lot d'un utilisateur n'a pas
-                if cache_neuf is not None:
-                    shutil.rmtree(cache_neuf)
-                    shutil.copytree(travail / f"cache-{n}-initial", cache_neuf, symlinks=True)
                 os.sync()
                 mesures[nom] = lancer(copies[nom], racine, jobs, dask=dask, code=args.code)
             processus = [nom for nom, _, dask in executeurs if not dask]
@@ -534,7 +535,7 @@ def main() -> None:
             for nom in copies:
                 shutil.rmtree(copies[nom], ignore_errors=True)
             if cache_neuf is not None:
-                for dossier in (cache_neuf, travail / f"cache-{n}-initial"):
+                for dossier in (cache_neuf, cache_initial):
                     shutil.rmtree(dossier, ignore_errors=True)
         if cache_utilisateur is None:  # la suite (un DCE, pandoc) : dans le cache de l'utilisateur, comme ses commandes
             os.environ.pop("DCE_CACHE", None)

@@ -927,7 +927,6 @@ def test_processus_de_calcul_remplaces_apres_leur_quota(lot, monkeypatch, tmp_pa
         assert octets(version(dossier / nom)) == octets(version(temoin / "consultations" / nom)), nom
 
 
-
 # Mémoires bornées de dce qui ne sont ni des `cache.ParObjet` ni des caches de fonctions (lru_cache) : dictionnaires
 # privés de ses modules (une mémoire ajoutée ici si le test ci-dessous la voit croître).
 MEMOIRES_DES_MODULES = {
@@ -1026,6 +1025,7 @@ def test_rien_ne_s_accumule_hors_des_memoires_bornees(base, tmp_path, monkeypatc
     # de la 12e à la 24e consultation, hors mémoires bornées : moins de 16 Kio par consultation (« lieux » : où a été
     # alloué ce qui a crû)
     assert memoire["croissance"] < 12 * (16 << 10), memoire
+
 
 def test_processus_de_calcul_rend_les_pages_libres_du_tas():
     """Dans un processus de calcul du lot sous Linux (glibc), `malloc_trim` est appelé à la fin de chaque groupe ;
