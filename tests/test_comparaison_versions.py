@@ -378,3 +378,94 @@ def test_mots_d_une_seule_comparaison(ancien, nouveau):
     comparaison = SequenceMatcher(None, redline._MOTS.findall(ancien), redline._MOTS.findall(nouveau), autojunk=False)
     comparaison.ratio()
     assert redline._mots(ancien, nouveau, comparaison) == redline._mots(ancien, nouveau)
+
+
+EXEMPLES_YAML = sorted(p.stem for p in (RACINE / "exemples").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("exemple", EXEMPLES_YAML)
+def test_decoupage_d_apres_l_assemblage(exemple, tmp_path, monkeypatch):
+    """Le découpage d'un document qu'on vient d'assembler, tiré des longueurs de ses éléments (`decoupage_assemble`),
+    est celui du même document découpé sur ses octets (mêmes positions, mêmes titres) et lit les textes de la lecture
+    entière : chaque document Word d'un DCE (pièces, fiche et annexe : tableaux, listes, sommaire)."""
+    from generateur.rendu import documents
+    from generateur.rendu.generation import produire_dce
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    dce = produire_dce(RACINE / "exemples" / f"{exemple}.yaml", RACINE)
+    vus = []
+    for nom, octets in dce.contenus.items():
+        plan = documents.assemblage(octets) if nom.endswith(".docx") else None
+        if plan is None:
+            continue
+        vus.append(nom)
+        xml = documents.corps_assemble(octets)
+        decoupage = textes.decoupage_assemble(xml, *plan)
+        assert decoupage is not None, nom
+        assemble = Articles(octets, xml=xml, decoupage=decoupage, titres_a_lire=True)
+        assert assemble.decoupage() == Articles(octets).decoupage(), nom
+        complets = lus(octets)
+        assert all(assemble.texte(n) == t for n, t in complets.items()), nom
+    assert len(vus) == 5 and all(any(n.endswith(f"-{p}.docx") for n in vus) for p in ("RC", "CCAP", "CCTP"))
+
+
+def test_decoupage_d_apres_l_assemblage_refuse_ce_qui_ne_correspond_pas(tmp_path, monkeypatch):
+    """Un assemblage qui ne dit pas les octets du corps (longueur d'un élément fausse, emplacement inconnu du
+    squelette) ne donne pas de découpage, ou un découpage refusé : le document est alors découpé sur ses octets."""
+    from array import array
+
+    from generateur.rendu import documents
+    from generateur.rendu.generation import produire_dce
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    dce = produire_dce(RACINE / "exemples" / "travaux-lycee.yaml", RACINE)
+    octets = next(o for n, o in dce.contenus.items() if n.endswith("-CCAP.docx"))
+    xml, (squelette, longueurs) = documents.corps_assemble(octets), documents.assemblage(octets)
+    corps = max(longueurs, key=lambda e: len(longueurs[e]))
+    decales = dict(longueurs)
+    decales[corps] = array("I", [longueurs[corps][0] + 1, longueurs[corps][1] - 1, *longueurs[corps][2:]])
+    decoupage = textes.decoupage_assemble(xml, squelette, decales)  # même longueur totale, une limite déplacée
+    assert decoupage is not None
+    decoupes: list[Articles] = []
+    decouper = Articles._decouper
+    monkeypatch.setattr(Articles, "_decouper", lambda self: decoupes.append(self) or decouper(self))
+    refuse = Articles(octets, xml=xml, decoupage=decoupage, titres_a_lire=True)
+    assert decoupes and refuse.decoupage() == Articles(octets).decoupage()
+    inconnu = {b"<w:p><w:r><w:t>autre</w:t></w:r></w:p>": longueurs[corps]}
+    assert textes.decoupage_assemble(xml, squelette, inconnu) is None
+    assert textes.decoupage_assemble(xml + b" ", squelette, longueurs) is None
+
+
+def test_premiere_comparaison_decoupe_la_nouvelle_version_d_apres_son_assemblage(tmp_path, monkeypatch):
+    """Première comparaison (aucun découpage gardé) d'une pièce écrite par dce avec sa nouvelle version qu'on vient
+    d'assembler (un paragraphe retiré au milieu) : aucune des deux n'est découpée en entier — la nouvelle l'est
+    d'après son assemblage, l'ancienne reprend son découpage là où leurs octets sont identiques — et chacune a le
+    découpage et les textes de la lecture entière."""
+    from generateur.droit.regles import preparer
+    from generateur.lot.rapport_changements import _decouper_versions
+    from generateur.pieces.assemblage import blocs_document
+    from generateur.pieces.blocs import Paragraphe
+    from generateur.rendu import documents, generation
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    analyse = preparer(RACINE / "exemples" / "restauration-lycees.yaml", RACINE)
+    blocs, titres = blocs_document(analyse, "CCAP")
+    modele, variables = generation.modele_de(analyse, "CCAP"), generation.variables_modele(analyse, "CCAP", "CCAP")
+    vieux = bytes(bytearray(documents._produire(modele, variables, blocs, titres)))  # comme relu du disque
+    milieu = [i for i, b in enumerate(blocs) if isinstance(b, Paragraphe)][len(blocs) // 4]
+    neuf = documents._produire(modele, variables, blocs[:milieu] + blocs[milieu + 1:], titres)
+    assert documents.assemblage(neuf) is not None and documents.assemblage(vieux) is None
+    decoupes: list[Articles] = []
+    decouper = Articles._decouper
+    monkeypatch.setattr(Articles, "_decouper", lambda self: decoupes.append(self) or decouper(self))
+    nom = "X-CCAP.docx"
+    avant, apres = _decouper_versions(
+        (nom, vieux), (nom, neuf), {"fichiers": {nom: hashlib.sha256(vieux).hexdigest()}},
+        {"fichiers": {nom: hashlib.sha256(neuf).hexdigest()}})
+    assert not decoupes
+    monkeypatch.undo()
+    for articles, octets in ((avant, vieux), (apres, neuf)):
+        assert articles.decoupage() == Articles(octets).decoupage()
+        complets = lus(octets)
+        assert len(complets) > 5 and all(articles.texte(n) == t for n, t in complets.items())
+    assert lus(vieux) != lus(neuf)

@@ -24,10 +24,10 @@ from ..donnees import cache
 from ..donnees.acheteurs import Acheteur
 from ..pieces.blocs import Bloc, Paragraphe, Segment, Titre
 from ..donnees.fichiers import ecrire_atomique, json_lisible
-from ..rendu.documents import corps_assemble, produire, variables_acheteur
+from ..rendu.documents import assemblage, corps_assemble, produire, variables_acheteur
 from ..donnees.formats import date_heure, date_longue
 from ..donnees.fichiers import nom_sur
-from .textes import Articles, Ligne, TexteClause, cle_decoupage
+from .textes import Articles, Ligne, TexteClause, cle_decoupage, decoupage_assemble
 from ..pieces.tracabilite import afficher, tableau
 
 # Statuts d'une consultation après un passage du lot
@@ -348,8 +348,10 @@ def _decouper_versions(ancienne: tuple[str, bytes] | None, nouvelle: tuple[str, 
     retouchée à la main est lue en entier. Le découpage de la nouvelle version est gardé dans le cache (sous
     l'empreinte de ses octets, hors des fichiers de la version) : à la régénération suivante, elle est l'ancienne
     version, reprise sans être découpée de nouveau, et la nouvelle reprend son découpage là où leurs octets sont
-    identiques (`Articles`, `voisin`). Sans découpage gardé (première comparaison), l'ancienne version est découpée,
-    et son découpage gardé aussi."""
+    identiques (`Articles`, `voisin`). Sans découpage gardé (première comparaison), la nouvelle version, qu'on vient
+    d'assembler, est découpée d'après son assemblage (la longueur de chacun de ses éléments est connue : ses titres
+    seuls sont cherchés) et l'ancienne reprend son découpage là où leurs octets sont identiques ; sinon, l'ancienne
+    est découpée en entier. Son découpage est gardé aussi."""
     lues: list[tuple[bytes, bool, bytes | None, str] | None] = []
     for piece, manifeste in ((ancienne, ancien), (nouvelle, nouveau)):
         if piece is None:
@@ -361,6 +363,7 @@ def _decouper_versions(ancienne: tuple[str, bytes] | None, nouvelle: tuple[str, 
         empreinte = hashlib.sha256(octets).hexdigest()
         lues.append((octets, ecrit == empreinte, corps_assemble(octets), empreinte))
     vieille, neuve = lues
+    apres: Articles | None = None
     if vieille is None:
         avant = Articles(None)
     elif not vieille[1]:
@@ -369,18 +372,33 @@ def _decouper_versions(ancienne: tuple[str, bytes] | None, nouvelle: tuple[str, 
         construite: list[Articles] = []
 
         def decouper() -> Any:
+            nonlocal apres
             assert vieille is not None
-            construite.append(Articles(vieille[0], xml=vieille[2]))
+            apres = _nouvelle_assemblee(neuve)
+            construite.append(Articles(vieille[0], xml=vieille[2], voisin=apres))
             return construite[0].decoupage()
 
         decoupage = cache.objet(DECOUPAGES, cle_decoupage(vieille[3]), decouper, DECOUPAGES_MAX)
         avant = construite[0] if construite else Articles(vieille[0], xml=vieille[2], decoupage=decoupage)
     if neuve is None:
         return avant, Articles(None)
-    apres = Articles(neuve[0], rapide=neuve[1], voisin=avant, xml=neuve[2])
+    if apres is None:
+        apres = Articles(neuve[0], rapide=neuve[1], voisin=avant, xml=neuve[2])
     if neuve[1]:
         cache.objet(DECOUPAGES, cle_decoupage(neuve[3]), apres.decoupage, DECOUPAGES_MAX)
     return avant, apres
+
+
+def _nouvelle_assemblee(neuve: tuple[bytes, bool, bytes | None, str] | None) -> Articles | None:
+    """La nouvelle version d'une pièce, découpée d'après son assemblage (`documents.assemblage`, `decoupage_assemble`)
+    si `produire` vient de l'assembler et qu'elle est telle que dce l'a écrite ; None sinon."""
+    if neuve is None or not neuve[1] or neuve[2] is None:
+        return None
+    plan = assemblage(neuve[0])
+    decoupage = decoupage_assemble(neuve[2], *plan) if plan is not None else None
+    if decoupage is None:
+        return None
+    return Articles(neuve[0], xml=neuve[2], decoupage=decoupage, titres_a_lire=True)
 
 
 def comparer(ancien: Mapping[str, Any], ancien_dossier: Path, nouveau: Mapping[str, Any], nouveau_dossier: Path,

@@ -179,6 +179,15 @@ def _elements(xml: bytes, debut: int, fin: int | None = None) -> tuple[list[int]
     return positions, elements
 
 
+_DEBUT_ELEMENT = re.compile(rb"<w:(?:p|tbl)[\s/>]")
+
+
+def _element_entier(element: bytes) -> bool:
+    """Vrai si `element` commence comme un paragraphe ou un tableau et finit une balise (vérification rapide des
+    longueurs d'un assemblage : chaque élément y est écrit entier, par ooxml.Ecrivain)."""
+    return _DEBUT_ELEMENT.match(element) is not None and element.endswith(b">")
+
+
 def _prefixe_commun(a: bytes, b: bytes) -> int:
     n = min(len(a), len(b))
     bas, haut = 0, n + 1  # a[:bas] == b[:bas] ; a[:haut] != b[:haut] (haut = n + 1 : sans objet)
@@ -218,6 +227,39 @@ def _code_du_decoupage() -> bytes:
     return cache.sources(__file__, ooxml.__file__) + repr((etree.LXML_VERSION, array(_ENTIERS).itemsize)).encode()
 
 
+def decoupage_assemble(xml: bytes, squelette: bytes, longueurs: dict[bytes, array]) -> Decoupage | None:
+    """Le découpage (titres non lus : `Articles(..., titres_a_lire=True)`) du corps `xml` qu'on vient d'assembler
+    (`rendu.documents.assemblage`) : `squelette`, le même corps avant l'insertion des fragments, est découpé (quelques
+    éléments : couverture, emplacements) ; chaque paragraphe-emplacement (clé de `longueurs`) y est remplacé par des
+    éléments de ces longueurs, mis bout à bout. None si l'assemblage ne se lit pas ainsi (squelette hors de la forme
+    simple, emplacement ailleurs qu'au niveau du corps, longueur totale différente) : le document est alors découpé."""
+    contexte = _contexte(squelette)
+    decoupe = _elements(squelette, len(contexte)) if contexte is not None and xml.startswith(contexte) else None
+    if contexte is None or decoupe is None:
+        return None
+    positions, tailles = array(_ENTIERS), array(_ENTIERS)
+    decalage, remplaces = 0, 0
+    try:
+        for position, element in zip(*decoupe):
+            fragment = longueurs.get(element)
+            if fragment is None:
+                positions.append(position + decalage)
+                tailles.append(len(element))
+                continue
+            remplaces += 1
+            debut = position + decalage
+            for taille in fragment:
+                positions.append(debut)
+                tailles.append(taille)
+                debut += taille
+            decalage = debut - position - len(element)
+    except OverflowError:  # document de plusieurs gigaoctets
+        return None
+    if remplaces != sum(squelette.count(e) for e in longueurs) or len(squelette) + decalage != len(xml):
+        return None
+    return len(contexte), positions.tobytes(), tailles.tobytes(), ()
+
+
 def cle_decoupage(sha256: str) -> str:
     """Clé, dans le cache, du découpage du document Word dont les octets ont cette empreinte (SHA-256 hexadécimal)."""
     return cache.empreinte(_code_du_decoupage(), sha256)
@@ -228,14 +270,16 @@ class Articles:
     (ou un article vide)."""
 
     def __init__(self, docx: bytes | None, rapide: bool = True, voisin: Articles | None = None,
-                 xml: bytes | None = None, decoupage: Decoupage | None = None) -> None:
+                 xml: bytes | None = None, decoupage: Decoupage | None = None, titres_a_lire: bool = False) -> None:
         """`docx` : octets du document (None : document absent). `rapide` : découper le corps sans l'analyser ; à
         réserver aux documents écrits par dce (un document mal formé ailleurs que dans les articles lus ne serait
         pas refusé). `voisin` : une autre version du même document, déjà découpée ; ce qu'elles ont en commun au
         début et à la fin (octets identiques) n'est pas découpé de nouveau. `xml` : la partie word/document.xml de
         `docx`, si elle est déjà connue (document qui vient d'être assemblé) : le document n'est pas décompressé.
         `decoupage` : celui que `decoupage()` a donné pour ces mêmes octets (gardé dans le cache par la comparaison
-        précédente) : repris tel quel, sans rien découper ni analyser."""
+        précédente) : repris tel quel, sans rien découper ni analyser ; avec `titres_a_lire`, un découpage sans ses
+        titres (`decoupage_assemble`) : ils y sont cherchés comme dans un document découpé, chaque élément vérifié
+        (un paragraphe ou un tableau entier)."""
         self._complets: dict[str, TexteClause] | None = None
         self._xml = self._contexte = b""
         self._positions: list[int] = []
@@ -251,7 +295,7 @@ class Articles:
             with zipfile.ZipFile(BytesIO(docx)) as z:
                 xml = z.read("word/document.xml")
         self._xml = xml
-        if rapide and decoupage is not None and self._reprendre(decoupage):
+        if rapide and decoupage is not None and self._reprendre(decoupage, titres_a_lire):
             return
         if not (rapide and (self._depuis(voisin) if voisin is not None and voisin._contexte else self._decouper())):
             self._tout_lire()
@@ -267,9 +311,9 @@ class Articles:
         except OverflowError:  # document de plusieurs gigaoctets
             return None
 
-    def _reprendre(self, decoupage: Decoupage) -> bool:
+    def _reprendre(self, decoupage: Decoupage, titres_a_lire: bool = False) -> bool:
         """Reprend un découpage gardé de ces octets (`decoupage`) ; faux s'il ne leur correspond pas (entrée de cache
-        abîmée) : le document est alors découpé."""
+        abîmée) : le document est alors découpé. `titres_a_lire` : voir `__init__`."""
         try:
             taille, octets_positions, octets_longueurs, titres = decoupage
             positions, longueurs = array(_ENTIERS), array(_ENTIERS)
@@ -284,8 +328,10 @@ class Articles:
                 or not all(0 <= k < len(positions) for k in titres_lus)):
             return False
         elements = [xml[p:p + n] for p, n in zip(positions, longueurs)]
+        if titres_a_lire and not all(_element_entier(e) for e in elements):
+            return False
         self._contexte, self._titres_lus = xml[:taille], titres_lus
-        return self._ranger(positions.tolist(), elements, 0, 0)
+        return self._ranger(positions.tolist(), elements, 0, len(elements) if titres_a_lire else 0)
 
     def _tout_lire(self) -> None:
         corps = _corps(self._xml)

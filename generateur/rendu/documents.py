@@ -14,10 +14,11 @@ import stat
 import sys
 import zipfile
 import zlib
+from array import array
 from functools import lru_cache
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 import orjson
 from jinja2 import Template
@@ -233,7 +234,7 @@ def _emplacement(nom: str) -> str:
     return f"<w:p><w:r><w:t>{_EMPLACEMENT}{nom}</w:t></w:r></w:p>"
 
 
-def _inserer(xml: bytes, fragments: dict[str, str], modele: Path) -> bytes:
+def _inserer(xml: bytes, fragments: dict[str, str] | dict[str, bytes], modele: Path) -> bytes:
     """Remplace, dans document.xml déjà sérialisé, chaque paragraphe-emplacement par son fragment.
 
     Le corps n'est ainsi jamais analysé par lxml : il passe tel qu'ooxml l'a écrit, préfixe w: compris
@@ -251,7 +252,7 @@ def _inserer(xml: bytes, fragments: dict[str, str], modele: Path) -> bytes:
         if nombre != 1:
             raise ErreurDonnees(Probleme(f"le modèle Word doit contenir une fois, seul dans son paragraphe, "
                                          f"{{{{p {nom} }}}} (trouvé {nombre} fois)", modele))
-        xml = xml.replace(emplacement, fragment.encode("utf-8"))
+        xml = xml.replace(emplacement, fragment if isinstance(fragment, bytes) else fragment.encode("utf-8"))
     return xml
 
 
@@ -730,33 +731,57 @@ def _assembler(squelette: _Squelette, modele: Path, blocs: list[Bloc], titres: l
         return None
     numerotation = Numerotation(gabarit.premier, gabarit.styles.abstract_numeros)
     ecrivain = Ecrivain(replace(gabarit.styles), numerotation, None)
-    fragments = dict(zip(EMPLACEMENTS, (ecrivain.blocs(blocs), ecrivain.sommaire(titres))))
+    # chaque fragment élément par élément (paragraphe ou tableau), encodé : leurs longueurs disent où chacun se trouve
+    elements = [[e.encode("utf-8") for e in ecrivain.elements(blocs)],
+                [e.encode("utf-8") for e in ecrivain.elements_sommaire(titres)]]
     if numerotation.nouvelles and squelette.numerotation is None:
         return None
     parties = {n: gabarit.parties[n] if o is None else zlib.decompress(o) for n, o in squelette.parties.items()}
     if numerotation.nouvelles:
         nom = squelette.numerotation
         parties[nom] = _inserer_numeros(parties[nom], squelette.fin, numerotation)
-    parties[squelette.document] = _inserer(parties[squelette.document], fragments, modele)
+    avant = parties[squelette.document]
+    parties[squelette.document] = _inserer(avant, {n: b"".join(e) for n, e in zip(EMPLACEMENTS, elements)}, modele)
     octets = zip_reproductible(parties)
-    if CORPS in parties:
+    if squelette.document == CORPS:
         if len(_CORPS_ASSEMBLES) >= CORPS_ASSEMBLES_MAX:
             del _CORPS_ASSEMBLES[next(iter(_CORPS_ASSEMBLES))]
-        _CORPS_ASSEMBLES[id(octets)] = (octets, parties[CORPS])
+        longueurs = {_emplacement(n).encode("utf-8"): array(_ENTIERS, map(len, e)) for n, e in zip(EMPLACEMENTS, elements)}
+        _CORPS_ASSEMBLES[id(octets)] = (octets, parties[CORPS], Assemblage(avant, longueurs))
     return octets
 
 
-# Corps (word/document.xml) des derniers documents assemblés, sous l'identité de leurs octets (gardés avec) : la
-# régénération découpe aussitôt la nouvelle pièce en articles (lot/rapport_changements.comparer) sans la décompresser.
+# Corps (word/document.xml) des derniers documents assemblés, sous l'identité de leurs octets (gardés avec), et ce
+# dont il est fait (`Assemblage`) : la régénération découpe aussitôt la nouvelle pièce en articles
+# (lot/rapport_changements.comparer) sans la décompresser ni chercher où commence chacun de ses éléments.
 CORPS = "word/document.xml"
 CORPS_ASSEMBLES_MAX = 8
-_CORPS_ASSEMBLES: dict[int, tuple[bytes, bytes]] = {}
+_ENTIERS = "I"
+
+
+class Assemblage(NamedTuple):
+    """Comment un corps a été assemblé : `squelette`, word/document.xml du modèle rendu, avant l'insertion des
+    fragments ; `longueurs`, pour chaque paragraphe-emplacement (ses octets), celles des éléments du corps (paragraphes,
+    tableaux), en octets, qui l'ont remplacé, dans l'ordre (un emplacement absent du modèle, sommaire permis, n'a rien
+    remplacé)."""
+
+    squelette: bytes
+    longueurs: dict[bytes, array]
+
+
+_CORPS_ASSEMBLES: dict[int, tuple[bytes, bytes, Assemblage]] = {}
 
 
 def corps_assemble(octets: bytes) -> bytes | None:
     """word/document.xml du document `octets` (cet objet même) si `produire` vient de l'assembler, sinon None."""
     deja = _CORPS_ASSEMBLES.get(id(octets))
     return deja[1] if deja is not None and deja[0] is octets else None
+
+
+def assemblage(octets: bytes) -> Assemblage | None:
+    """Comment `produire` vient d'assembler le corps du document `octets` (cet objet même) ; None sinon."""
+    deja = _CORPS_ASSEMBLES.get(id(octets))
+    return deja[2] if deja is not None and deja[0] is octets else None
 
 
 def verifier_modeles(racine: Path) -> list[Probleme]:

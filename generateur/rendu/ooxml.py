@@ -118,6 +118,9 @@ def paragraphe(contenu: str, style: str | None = None, num: tuple[int, int] | No
     return f"<w:p>{'<w:pPr>' + ppr + '</w:pPr>' if ppr else ''}{contenu}</w:p>"
 
 
+_VIDE = paragraphe("")  # paragraphe vide (après un tableau, sommaire sans titre)
+
+
 def _annonce(p: Paragraphe) -> bool:
     """Paragraphe qui annonce ce qui suit (il finit par deux-points)."""
     return bool(p.segments) and p.segments[-1].texte.rstrip().endswith(":")
@@ -154,18 +157,22 @@ class Ecrivain:
         return paragraphe(contenu, style, garder=True)
 
     def liste(self, liste: Liste, niveau: int = 0, num: int | None = None) -> str:
+        xml: list[str] = []
+        self._liste(liste, niveau, num, xml)
+        return "".join(xml)
+
+    def _liste(self, liste: Liste, niveau: int, num: int | None, xml: list[str]) -> None:
+        """Les paragraphes de la liste (sous-listes comprises, à leur place), ajoutés à `xml`."""
         if num is None:
             num = self.numerotation.nouvelle() if liste.ordonnee else self.styles.num_puces
         style = self.styles.numeros if liste.ordonnee else self.styles.puces
-        xml = []
         for element in liste.elements:
             contenu = _XML.obtenir(element, lambda: runs(element.segments))  # noqa: B023 - appelée tout de suite
             xml.append(paragraphe(contenu, style, (niveau, num) if num is not None else None))
             if element.sous_liste:
                 sous = element.sous_liste
                 sous_num = num if sous.ordonnee == liste.ordonnee else None
-                xml.append(self.liste(sous, niveau + 1, sous_num))
-        return "".join(xml)
+                self._liste(sous, niveau + 1, sous_num, xml)
 
     def tableau(self, t: Tableau) -> str:
         return _XML.obtenir(t, lambda: self._tableau(t), aussi=(self.styles.tableau,))
@@ -196,7 +203,7 @@ class Ecrivain:
                 f'<w:tblLook w:val="{"04A0" if t.entete else "0480"}" w:firstRow="{int(t.entete)}" w:lastRow="0" '
                 f'w:firstColumn="0" w:lastColumn="0" '
                 f'w:noHBand="0" w:noVBand="1"/></w:tblPr><w:tblGrid>{grille}</w:tblGrid>{"".join(lignes)}</w:tbl>'
-                + paragraphe(""))
+                + _VIDE)
 
     def bloc(self, b: Bloc, garder: bool = False) -> str:
         """`garder` : le paragraphe reste sur la page de ce qui le suit."""
@@ -238,11 +245,27 @@ class Ecrivain:
         return f"<w:p>{'<w:pPr>' + ppr + '</w:pPr>' if ppr else ''}{''.join(contenu)}</w:p>"
 
     def blocs(self, blocs: list[Bloc]) -> str:
-        # « Une avance est versée : » ne finit pas une page dont la liste commence la suivante.
-        return "".join(self.bloc(b, garder=suivant is not None and isinstance(b, Paragraphe) and _annonce(b))
-                       for b, suivant in zip(blocs, [*blocs[1:], None]))
+        return "".join(self.elements(blocs))
+
+    def elements(self, blocs: list[Bloc]) -> list[str]:
+        """Ce que `blocs` écrit, élément par élément du corps (un paragraphe ou un tableau par chaîne, dans l'ordre) :
+        la régénération en tire le découpage du document en articles sans le relire (lot/textes.py)."""
+        xml: list[str] = []
+        for b, suivant in zip(blocs, [*blocs[1:], None]):
+            if isinstance(b, Liste):
+                self._liste(b, 0, None, xml)
+            elif isinstance(b, Tableau):
+                tableau = self.tableau(b)  # le tableau, puis un paragraphe vide
+                xml += (tableau[:-len(_VIDE)], _VIDE)
+            else:
+                # « Une avance est versée : » ne finit pas une page dont la liste commence la suivante.
+                xml.append(self.bloc(b, garder=suivant is not None and isinstance(b, Paragraphe) and _annonce(b)))
+        return xml
 
     def sommaire(self, titres: list[Titre]) -> str:
+        return "".join(self.elements_sommaire(titres))
+
+    def elements_sommaire(self, titres: list[Titre]) -> list[str]:
         """Table des matières remplie : une entrée par titre, avec un renvoi de page (PAGEREF) vers son signet.
 
         Pas de champ TOC englobant : LibreOffice garderait alors les numéros de page provisoires,
@@ -257,4 +280,4 @@ class Ecrivain:
                       '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>1</w:t></w:r>'
                       '<w:r><w:fldChar w:fldCharType="end"/></w:r></w:hyperlink>')
             xml.append(paragraphe(entree, self.styles.sommaire.get(t.niveau, self.styles.sommaire[2])))
-        return "".join(xml) or paragraphe("")
+        return xml or [_VIDE]
