@@ -4,9 +4,11 @@
 d'un document écrit par dce est découpé en paragraphes et tableaux sur ses octets, sans analyse XML ; seuls les
 titres et les articles demandés sont analysés par lxml, avec le même code ; deux articles dont les octets sont
 identiques ont le même texte sans être lus (`Articles.empreinte`), et une version voisine du même document reprend
-le découpage de l'autre là où leurs octets sont les mêmes. Tout ce qui sort de la forme simple qu'écrit dce
-(déclaration d'espace de noms ailleurs qu'à la racine, DOCTYPE, commentaire, élément qui englobe des paragraphes au
-niveau du corps, autre encodage qu'UTF-8…) est lu en entier, comme par `textes_articles`.
+le découpage de l'autre là où leurs octets sont les mêmes. Un document qu'on vient d'assembler n'est pas découpé :
+la longueur de chacun de ses éléments est connue (`decoupage_assemble`), ses titres seuls sont cherchés. Tout ce qui
+sort de la forme simple qu'écrit dce (déclaration d'espace de noms ailleurs qu'à la racine, DOCTYPE, commentaire,
+élément qui englobe des paragraphes au niveau du corps, autre encodage qu'UTF-8…) est lu en entier, comme par
+`textes_articles`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from io import BytesIO
+from itertools import repeat
 from pathlib import Path
 from typing import NamedTuple
 
@@ -182,10 +185,10 @@ def _elements(xml: bytes, debut: int, fin: int | None = None) -> tuple[list[int]
 _DEBUT_ELEMENT = re.compile(rb"<w:(?:p|tbl)[\s/>]")
 
 
-def _element_entier(element: bytes) -> bool:
-    """Vrai si `element` commence comme un paragraphe ou un tableau et finit une balise (vérification rapide des
-    longueurs d'un assemblage : chaque élément y est écrit entier, par ooxml.Ecrivain)."""
-    return _DEBUT_ELEMENT.match(element) is not None and element.endswith(b">")
+def _elements_entiers(elements: list[bytes]) -> bool:
+    """Vrai si chacun des `elements` commence comme un paragraphe ou un tableau et finit une balise (vérification
+    rapide des longueurs d'un assemblage, où ooxml.Ecrivain écrit chaque élément entier)."""
+    return all(map(_DEBUT_ELEMENT.match, elements)) and all(map(bytes.endswith, elements, repeat(b">")))
 
 
 def _prefixe_commun(a: bytes, b: bytes) -> int:
@@ -328,7 +331,7 @@ class Articles:
                 or not all(0 <= k < len(positions) for k in titres_lus)):
             return False
         elements = [xml[p:p + n] for p, n in zip(positions, longueurs)]
-        if titres_a_lire and not all(_element_entier(e) for e in elements):
+        if titres_a_lire and not _elements_entiers(elements):
             return False
         self._contexte, self._titres_lus = xml[:taille], titres_lus
         return self._ranger(positions.tolist(), elements, 0, len(elements) if titres_a_lire else 0)

@@ -746,7 +746,8 @@ def _assembler(squelette: _Squelette, modele: Path, blocs: list[Bloc], titres: l
     if squelette.document == CORPS:
         if len(_CORPS_ASSEMBLES) >= CORPS_ASSEMBLES_MAX:
             del _CORPS_ASSEMBLES[next(iter(_CORPS_ASSEMBLES))]
-        longueurs = {_emplacement(n).encode("utf-8"): array(_ENTIERS, map(len, e)) for n, e in zip(EMPLACEMENTS, elements)}
+        longueurs = {_emplacement(n).encode("utf-8"): array(_ENTIERS, map(len, e))
+                     for n, e in zip(EMPLACEMENTS, elements)}
         _CORPS_ASSEMBLES[id(octets)] = (octets, parties[CORPS], Assemblage(avant, longueurs))
     return octets
 
