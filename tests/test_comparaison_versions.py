@@ -469,3 +469,36 @@ def test_premiere_comparaison_decoupe_la_nouvelle_version_d_apres_son_assemblage
         complets = lus(octets)
         assert len(complets) > 5 and all(articles.texte(n) == t for n, t in complets.items())
     assert lus(vieux) != lus(neuf)
+
+
+def test_clauses_des_deux_manifestes_decodees_une_fois(tmp_path):
+    """Les clauses des deux manifestes d'une consultation : une entrée du nouveau écrite comme celle de même rang de
+    l'ancien en reprend la valeur (même objet), les autres sont décodées ; le tout vaut la section décodée d'un coup,
+    y compris pour des manifestes écrits à la main (tableau imbriqué à la même indentation, une seule ligne, entrées
+    ajoutées ou retirées), qui sont alors décodés d'un coup."""
+    from generateur.donnees.fichiers import json_lisible
+    from generateur.lot.rapport_changements import _manifeste, clauses_des_deux
+
+    def clause(i: int, version: int = 1) -> dict:
+        return {"id": f"c{i}", "version": version, "article": str(i), "retenue": i % 2 == 0,
+                "reponses_lues": {"forme": "marche", "lots": [1, 2]}, "liens_spaser": [{"action": "1.1", "niveau": 2}]}
+
+    anciennes = [clause(i) for i in range(6)]
+    cas = [anciennes, anciennes[:3] + [clause(3, 2)] + anciennes[4:], anciennes[:5], [clause(9)] + anciennes, [],
+           [{**clause(0), "note": "}\n    },\n    {"}] + anciennes[1:]]
+    for nouvelles in cas:
+        for avant in (anciennes, nouvelles):
+            ancien = _manifeste(json_lisible({"outil": {}, "clauses": avant}))
+            nouveau = _manifeste(json_lisible({"outil": {}, "clauses": nouvelles}))
+            a, n = clauses_des_deux(ancien, nouveau)
+            assert (a, n) == (avant, nouvelles) and n is nouveau["clauses"] and a is ancien["clauses"]
+            if avant is anciennes and len(nouvelles) == len(anciennes):
+                assert [x is y for x, y in zip(a, n)] == [x == y for x, y in zip(avant, nouvelles)]
+    # écrits à la main : un tableau d'objets imbriqué à quatre espaces, ou tout sur une ligne
+    imbrique = (b'{\n  "clauses": [\n    {\n      "id": "c0", "l": [\n    {\n      "a": 1\n    },\n    {\n      "b": 2\n'
+                b'    }\n      ]\n    }\n  ]\n}\n')
+    for brut in (imbrique, json_lisible({"clauses": anciennes}).replace(b"\n", b"")):
+        attendu = json.loads(brut)["clauses"]
+        for autre in (json_lisible({"clauses": anciennes}), brut):
+            a, n = clauses_des_deux(_manifeste(autre), _manifeste(brut))
+            assert n == attendu and a == json.loads(autre)["clauses"]

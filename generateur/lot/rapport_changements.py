@@ -146,6 +146,10 @@ class Manifeste(Mapping[str, Any]):
         ou décodée : sa valeur a pu être modifiée depuis, les octets ne la disent plus sûrement)."""
         return None if cle in self._lues else self._bruts.get(cle)
 
+    def decodee(self, cle: str, valeur: Any) -> None:
+        """La valeur de la section `cle`, décodée ailleurs de ses octets (`clauses_des_deux`)."""
+        self._lues[cle] = valeur
+
 
 def meme_section(a: Mapping[str, Any], b: Mapping[str, Any], cle: str) -> bool:
     """Vrai si la section `cle`, décodée dans aucun des deux manifestes, a les mêmes octets dans les deux (donc la
@@ -186,6 +190,43 @@ def _manifeste(octets: bytes) -> Mapping[str, Any]:
         else:
             bruts[cle] = octets[debut:fin]
     return Manifeste(bruts)
+
+
+# Entrées d'un tableau d'objets écrit en section d'un manifeste par `json_lisible` : « [\n    {…\n    },\n    {…\n    }\n  ] »
+# (un objet par entrée, ses accolades seules sur leur ligne à quatre espaces, ce qu'il contient plus indenté).
+_DEBUT_ENTREES, _ENTRE_ENTREES, _FIN_ENTREES = b"[\n    {", b"\n    },\n    {", b"\n    }\n  ]"
+
+
+def _entrees(brut: bytes) -> list[bytes] | None:
+    """Les octets de chaque objet du tableau `brut` (section d'un manifeste, voir ci-dessus), dans l'ordre ; None si
+    la section n'a pas cette forme. Une chaîne JSON ne contient pas de saut de ligne : « }, { » à quatre espaces ne
+    sépare que deux entrées."""
+    if not (brut.startswith(_DEBUT_ENTREES) and brut.endswith(_FIN_ENTREES)) \
+            or len(brut) < len(_DEBUT_ENTREES) + len(_FIN_ENTREES):
+        return None
+    return [b"{" + m + b"\n    }" for m in brut[len(_DEBUT_ENTREES):-len(_FIN_ENTREES)].split(_ENTRE_ENTREES)]
+
+
+def clauses_des_deux(ancien: Mapping[str, Any], nouveau: Mapping[str, Any]) -> tuple[Any, Any]:
+    """Les clauses enregistrées aux deux manifestes d'une consultation (section « clauses »). Une entrée du nouveau
+    écrite, à l'octet, comme celle de même rang de l'ancien, en reprend la valeur décodée, sans être décodée
+    (objet partagé par les deux manifestes, qu'on ne fait que lire) : après la modification d'une clause, seule son
+    entrée l'est deux fois."""
+    brut_a = ancien.brut("clauses") if isinstance(ancien, Manifeste) else None
+    brut_n = nouveau.brut("clauses") if isinstance(nouveau, Manifeste) else None
+    if brut_a is None or brut_n is None:
+        return ancien["clauses"], nouveau["clauses"]
+    anciennes = ancien["clauses"]
+    entrees_a, entrees_n = _entrees(brut_a), _entrees(brut_n)
+    if entrees_a is None or entrees_n is None or type(anciennes) is not list or len(anciennes) != len(entrees_a):
+        return anciennes, nouveau["clauses"]
+    try:
+        nouvelles = [anciennes[i] if i < len(entrees_a) and e == entrees_a[i] else _decoder(e)
+                     for i, e in enumerate(entrees_n)]
+    except (ValueError, UnicodeDecodeError):  # une entrée qui ne se lit pas seule : la section décodée d'un coup
+        return anciennes, nouveau["clauses"]
+    nouveau.decodee("clauses", nouvelles)
+    return anciennes, nouvelles
 
 
 def _decoder(octets: bytes) -> dict[str, Any]:
@@ -428,8 +469,9 @@ def comparer(ancien: Mapping[str, Any], ancien_dossier: Path, nouveau: Mapping[s
     def texte(recent: bool, document: str, numero: str) -> TexteClause:
         return articles(recent, document).texte(numero)
 
-    avant = {c["id"]: c for c in ancien["clauses"]}
-    apres = {c["id"]: c for c in nouveau["clauses"]}
+    clauses_avant, clauses_apres = clauses_des_deux(ancien, nouveau)
+    avant = {c["id"]: c for c in clauses_avant}
+    apres = {c["id"]: c for c in clauses_apres}
     renumerotation = any(avant[i]["article"] != apres[i]["article"] for i in set(avant) & set(apres)
                          if avant[i]["retenue"] and apres[i]["retenue"])
     clauses = []
