@@ -495,8 +495,8 @@ def test_clauses_des_deux_manifestes_decodees_une_fois(tmp_path):
             if avant is anciennes and len(nouvelles) == len(anciennes):
                 assert [x is y for x, y in zip(a, n)] == [x == y for x, y in zip(avant, nouvelles)]
     # écrits à la main : un tableau d'objets imbriqué à quatre espaces, ou tout sur une ligne
-    imbrique = (b'{\n  "clauses": [\n    {\n      "id": "c0", "l": [\n    {\n      "a": 1\n    },\n    {\n      "b": 2\n'
-                b'    }\n      ]\n    }\n  ]\n}\n')
+    imbrique = (b'{\n  "clauses": [\n    {\n      "id": "c0", "l": [\n    {\n      "a": 1\n    },\n    {\n'
+                b'      "b": 2\n    }\n      ]\n    }\n  ]\n}\n')
     for brut in (imbrique, json_lisible({"clauses": anciennes}).replace(b"\n", b"")):
         attendu = json.loads(brut)["clauses"]
         for autre in (json_lisible({"clauses": anciennes}), brut):

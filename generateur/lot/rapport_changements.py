@@ -192,8 +192,9 @@ def _manifeste(octets: bytes) -> Mapping[str, Any]:
     return Manifeste(bruts)
 
 
-# Entrées d'un tableau d'objets écrit en section d'un manifeste par `json_lisible` : « [\n    {…\n    },\n    {…\n    }\n  ] »
-# (un objet par entrée, ses accolades seules sur leur ligne à quatre espaces, ce qu'il contient plus indenté).
+# Entrées d'un tableau d'objets écrit en section d'un manifeste par `json_lisible` :
+# « [\n    {…\n    },\n    {…\n    }\n  ] » (un objet par entrée, ses accolades seules sur leur ligne à quatre
+# espaces, ce qu'il contient plus indenté).
 _DEBUT_ENTREES, _ENTRE_ENTREES, _FIN_ENTREES = b"[\n    {", b"\n    },\n    {", b"\n    }\n  ]"
 
 
