@@ -175,6 +175,7 @@ class Ecrivain:
                 self._liste(sous, niveau + 1, sous_num, xml)
 
     def tableau(self, t: Tableau) -> str:
+        """Le tableau seul (élément w:tbl) ; dans le corps, un paragraphe vide le suit (`bloc`, `elements`)."""
         return _XML.obtenir(t, lambda: self._tableau(t), aussi=(self.styles.tableau,))
 
     def _tableau(self, t: Tableau) -> str:
@@ -202,8 +203,7 @@ class Ecrivain:
         return (f'<w:tbl><w:tblPr><w:tblStyle w:val="{self.styles.tableau}"/><w:tblW w:w="5000" w:type="pct"/>'
                 f'<w:tblLook w:val="{"04A0" if t.entete else "0480"}" w:firstRow="{int(t.entete)}" w:lastRow="0" '
                 f'w:firstColumn="0" w:lastColumn="0" '
-                f'w:noHBand="0" w:noVBand="1"/></w:tblPr><w:tblGrid>{grille}</w:tblGrid>{"".join(lignes)}</w:tbl>'
-                + _VIDE)
+                f'w:noHBand="0" w:noVBand="1"/></w:tblPr><w:tblGrid>{grille}</w:tblGrid>{"".join(lignes)}</w:tbl>')
 
     def bloc(self, b: Bloc, garder: bool = False) -> str:
         """`garder` : le paragraphe reste sur la page de ce qui le suit."""
@@ -214,7 +214,7 @@ class Ecrivain:
         if isinstance(b, Liste):
             return self.liste(b)
         if isinstance(b, Tableau):
-            return self.tableau(b)
+            return self.tableau(b) + _VIDE
         if isinstance(b, SautDePage):
             return '<w:p><w:r><w:br w:type="page"/></w:r></w:p>'
         if isinstance(b, ParagrapheRevise):
@@ -255,8 +255,7 @@ class Ecrivain:
             if isinstance(b, Liste):
                 self._liste(b, 0, None, xml)
             elif isinstance(b, Tableau):
-                tableau = self.tableau(b)  # le tableau, puis un paragraphe vide
-                xml += (tableau[:-len(_VIDE)], _VIDE)
+                xml += (self.tableau(b), _VIDE)
             else:
                 # « Une avance est versée : » ne finit pas une page dont la liste commence la suivante.
                 xml.append(self.bloc(b, garder=suivant is not None and isinstance(b, Paragraphe) and _annonce(b)))
