@@ -618,7 +618,6 @@ class ProcessusLocaux(Executor):
 
     def __init__(self, travailleurs: int) -> None:
         self.travailleurs = travailleurs
-        self.quota = QUOTA_PROCESSUS
         self._postes: list[_Poste] = []
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future:
@@ -642,12 +641,12 @@ class ProcessusLocaux(Executor):
         while True:
             for i, poste in enumerate(self._postes):
                 poste.rendues()
-                if (poste.perdu or poste.recues >= self.quota) and not poste.en_cours:
+                if (poste.perdu or poste.recues >= QUOTA_PROCESSUS) and not poste.en_cours:
                     poste.pool.shutdown(wait=True)
                     self._postes[i] = _Poste()
             while len(self._postes) < self.travailleurs:
                 self._postes.append(_Poste())
-            actifs = [p for p in self._postes if not p.perdu and p.recues < self.quota]
+            actifs = [p for p in self._postes if not p.perdu and p.recues < QUOTA_PROCESSUS]
             if actifs:
                 return min(actifs, key=lambda p: len(p.en_cours))
             wait(set().union(*(p.en_cours for p in self._postes)), return_when=FIRST_COMPLETED)
