@@ -333,8 +333,8 @@ def _verdicts(analyse: Analyse, pieces: dict[str, Any], etablis: dict[str, Any])
     # fiche et annexe sont des documents internes : leurs défauts sont à vérifier, jamais bloquants pour --strict
     defauts = [replace(d, bloquant=False) if d.piece in INTERNES else d for d in defauts]
     # second passage : seuls les contrôles qui lisent la relecture (défauts, pièces relues) sont refaits
-    return verifier(analyse, {**pieces, "defauts_relecture": defauts, "pieces_relues": [*pieces["pieces_relues"], annexe.TITRE]},
-                    precedent=provisoire)
+    relues = [*pieces["pieces_relues"], annexe.TITRE]
+    return verifier(analyse, {**pieces, "defauts_relecture": defauts, "pieces_relues": relues}, precedent=provisoire)
 
 
 # Verdicts gardés. Les contrôles, l'annexe provisoire et sa relecture (≈ 15 % du calcul d'une consultation régénérée)
