@@ -430,7 +430,7 @@ def main() -> None:
     parser.add_argument("--code", type=Path, help="dossier d'une autre version de dce à mesurer (comparaison)")
     parser.add_argument("--parmi", type=int, help="chaque lot pris à intervalles réguliers dans le corpus de cette "
                         "taille : même mélange de marchés réels et synthétiques à chaque N (sinon, les N premières "
-                        "consultations du corpus de N : la moitié de marchés réels à 100, 30 % à 1 000, 10 % à 3 000)")
+                        "consultations du corpus de N : la moitié de marchés réels à 100, 30 %% à 1 000, 10 %% à 3 000)")
     parser.add_argument("--mesurer", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--racine", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--jobs", type=int, default=1, help=argparse.SUPPRESS)
