@@ -297,12 +297,15 @@ def test_interruption_entre_deux_consultations(lot, monkeypatch):
     remplacer(racine, "clauses/ccap/ccap-objet.md", "\n---\n", "\n---\nPréambule ajouté pour l'essai.\n\n")
     ecrire = generation.ecrire_neuf
     dossiers: list[Path] = []
+    ecrits: list[Path] = []
 
     def ecrire_puis_interrompre(chemin: Path, contenu: bytes, **options) -> None:
         if chemin.parent not in dossiers:
             dossiers.append(chemin.parent)
-        if len(dossiers) == 2 and len(list(chemin.parent.iterdir())) == 2:
-            chemin.write_bytes(contenu[: len(contenu) // 2])  # troisième fichier à moitié écrit, puis arrêt
+        ecrits.append(chemin)
+        # second fichier écrit (non repris de la version précédente) de la 2e consultation : à moitié, puis arrêt
+        if len(dossiers) == 2 and sum(c.parent == chemin.parent for c in ecrits) == 2:
+            chemin.write_bytes(contenu[: len(contenu) // 2])
             raise KeyboardInterrupt
         ecrire(chemin, contenu, **options)
 
@@ -532,6 +535,7 @@ def test_regeneration_par_piece(lot, tmp_path, monkeypatch):
         assert {s for _, s in rendus} >= {"RC", "CCAP", "CCTP", "SPASER", "ANNEXE"}
         references = {r.dossier: r.reference for r in bilan.consultations}
         retouche = next((dossier / "restauration-lycees" / "versions" / "001").glob("*-RC.docx"))
+        retouche.chmod(0o644)  # version publiée : en lecture seule
         retouche.write_bytes(retouche.read_bytes() + b"\0")  # même document, octets différents
 
         remplacer(racine, *PLASTIQUE)
@@ -550,6 +554,72 @@ def test_regeneration_par_piece(lot, tmp_path, monkeypatch):
         generation.generer(dossier / nom / "reponses.yaml", attendu, racine)
         assert octets(version(dossier / nom)) == octets(attendu), nom
         verifier_entiere(dossier / nom)
+
+
+def _droits_d_ecriture(chemin: Path) -> int:
+    return chemin.lstat().st_mode & 0o222
+
+
+@pytest.mark.skipif(os.name != "posix", reason="liens physiques et lecture seule : Unix")
+def test_fichiers_identiques_repris_de_la_version_precedente_en_lecture_seule(lot, tmp_path):
+    """Une clause du CCAP modifiée : la nouvelle version reprend par un lien physique chaque fichier identique à
+    l'octet à celui de la version précédente (RC, CCTP, fiche, annexes…), écrit les autres (CCAP, manifeste) ; tous
+    ses fichiers sont en lecture seule, et elle est identique à l'octet à une génération complète."""
+    dossier, racine = lot
+    remplacer(racine, *PLASTIQUE)
+    bilan = regeneration.regenerer(dossier, racine, jobs=2)
+    assert {r.dossier for r in bilan.consultations if r.statut == MODIFIEE} == {"nettoyage-hotel-region",
+                                                                                "restauration-lycees"}
+    for nom in ("nettoyage-hotel-region", "restauration-lycees"):
+        ancienne, nouvelle = dossier / nom / "versions" / "001", version(dossier / nom)
+        assert nouvelle.name == "002"
+        repris = {p.name for p in nouvelle.iterdir() if p.samefile(ancienne / p.name)}
+        ecrits = {p.name for p in nouvelle.iterdir()} - repris
+        assert {n.rsplit("-", 1)[-1] for n in ecrits} == {"CCAP.docx", "manifeste.json"}, ecrits
+        suffixes = ("-RC.docx", "-CCTP.docx", "-tracabilite-SPASER.docx", "-annexe-conformite.docx")
+        assert all(any(n.endswith(s) for n in repris) for s in suffixes), repris
+        assert all(not _droits_d_ecriture(p) for p in nouvelle.iterdir()), nom
+        assert all(not _droits_d_ecriture(ancienne / n) for n in repris)
+        verifier_entiere(dossier / nom)
+        attendu = tmp_path / "complete" / nom
+        generation.generer(dossier / nom / "reponses.yaml", attendu, racine)
+        assert octets(nouvelle) == octets(attendu), nom
+
+
+@pytest.mark.skipif(os.name != "posix", reason="liens physiques : Unix")
+def test_fichier_precedent_non_repris_s_il_n_est_pas_un_fichier_ordinaire(lot, tmp_path, monkeypatch):
+    """Un lien symbolique à la place d'un fichier de la version précédente (mêmes octets, fichier ailleurs) n'est
+    jamais repris : la nouvelle version en a une copie. Sans liens physiques possibles, chaque fichier est écrit."""
+    dossier, racine = lot
+    ailleurs = tmp_path / "ailleurs.docx"
+    rc = next((dossier / "restauration-lycees" / "versions" / "001").glob("*-RC.docx"))
+    shutil.copyfile(rc, ailleurs)
+    rc.unlink()
+    rc.symlink_to(ailleurs)
+    remplacer(racine, *PLASTIQUE)
+    monkeypatch.setattr(os, "link", _lien_refuse_pour("nettoyage-hotel-region"))
+    with ThreadPoolExecutor(1) as executeur:  # même processus : le lien refusé vaut pour la régénération
+        bilan = regeneration.regenerer(dossier, racine, executeur=executeur)
+    assert {r.dossier: r.statut for r in bilan.consultations}["restauration-lycees"] == MODIFIEE
+    nouveau = version(dossier / "restauration-lycees") / rc.name
+    assert not nouveau.is_symlink() and nouveau.is_file() and not nouveau.samefile(ailleurs)
+    assert nouveau.read_bytes() == ailleurs.read_bytes() and not _droits_d_ecriture(nouveau)
+    assert ailleurs.stat().st_mode & 0o200  # le fichier d'ailleurs n'est pas touché
+    nettoyage = version(dossier / "nettoyage-hotel-region")
+    assert nettoyage.name == "002" and all(p.stat().st_nlink == 1 for p in nettoyage.iterdir())
+    for nom in ("nettoyage-hotel-region", "restauration-lycees"):
+        verifier_entiere(dossier / nom)
+
+
+def _lien_refuse_pour(consultation: str):
+    lier = os.link
+
+    def lien(source, cible, *args, **options):
+        if consultation in str(cible):
+            raise PermissionError(1, "Operation not permitted", str(cible))
+        return lier(source, cible, *args, **options)
+
+    return lien
 
 
 def test_ramasse_miettes_arrete_le_temps_d_une_consultation(tmp_path, monkeypatch):

@@ -233,19 +233,21 @@ def ecrire_atomique(chemin: Path, contenu: bytes, durable: bool = True) -> None:
         raise
 
 
-def ecrire_neuf(chemin: Path, contenu: bytes) -> None:
+def ecrire_neuf(chemin: Path, contenu: bytes, lecture_seule: bool = False) -> None:
     """Écrit un fichier sous son nom, sans nom temporaire ni fsync, dans un dossier en préparation : dossier neuf
     qu'aucun lecteur ne voit avant sa mise en place par renommage (`ensemble`, version en préparation d'une
     régénération), retiré en entier s'il n'est pas mis en place, et rendu durable par une seule `barriere` avant.
     Un arrêt brutal n'y laisse qu'un reste de ce dossier, jamais publié : le nom temporaire d'`ecrire_atomique` n'y
     protège rien de plus. Le fichier est créé (O_EXCL : un lien ou un fichier déjà là n'est pas suivi) ; s'il existe
-    déjà, il est remplacé par `ecrire_atomique`. En cas d'erreur, le fichier commencé est retiré."""
+    déjà, il est remplacé par `ecrire_atomique`. En cas d'erreur, le fichier commencé est retiré. `lecture_seule` :
+    créé sans droit d'écriture sous Unix (fichier d'une version publiée, voir `reprendre`)."""
     drapeaux = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    droits = 0o444 if lecture_seule and os.name == "posix" else 0o666
     try:
-        fd = os.open(chemin, drapeaux, 0o666)
+        fd = os.open(chemin, drapeaux, droits)
     except FileNotFoundError:  # sous-dossier pas encore créé
         chemin.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(chemin, drapeaux, 0o666)
+        fd = os.open(chemin, drapeaux, droits)
     except FileExistsError:
         ecrire_atomique(chemin, contenu, durable=False)
         return
@@ -258,6 +260,39 @@ def ecrire_neuf(chemin: Path, contenu: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def reprendre(source: Path, chemin: Path) -> bool:
+    """Crée `chemin`, second nom du fichier ordinaire `source` (lien physique), en lecture seule ; faux, sans rien
+    laisser à `chemin`, si ce n'est pas possible : hors d'Unix, système de fichiers sans liens physiques (FAT,
+    partage réseau), autre système de fichiers, `source` qui n'est pas un fichier ordinaire (un lien symbolique
+    n'est jamais suivi : c'est lui qui serait lié, et il est retiré), fichier d'un autre propriétaire dont les
+    droits ne peuvent être retirés. L'appelant écrit alors une copie (`ecrire_neuf`).
+
+    Une version régénérée reprend ainsi les fichiers identiques à l'octet à ceux de la version précédente (le RC et
+    le CCTP quand seule une clause du CCAP change) : ni écrits, ni créés une seconde fois sur le disque. Le fichier
+    partagé est en lecture seule (droits d'écriture retirés, pour les deux versions) : un programme qui écrirait
+    dans le fichier d'une version au lieu de le remplacer (`cp` sur un fichier existant, enregistrement sur place)
+    changerait aussi l'autre ; il est refusé."""
+    if os.name != "posix":
+        return False
+    try:
+        os.link(source, chemin, follow_symlinks=False)
+    except (OSError, NotImplementedError):
+        return False
+    try:
+        etat = os.lstat(chemin)
+        if stat.S_ISREG(etat.st_mode):
+            if etat.st_mode & 0o222:
+                os.chmod(chemin, stat.S_IMODE(etat.st_mode) & ~0o222)
+            return True
+    except OSError:
+        pass
+    try:
+        os.unlink(chemin)
+    except FileNotFoundError:
+        pass
+    return False
 
 
 PREPARATION = ".dce-nouveau-"

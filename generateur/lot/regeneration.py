@@ -478,9 +478,15 @@ def _traiter(tache: Tache) -> RapportConsultation | _Suite:
         # le dossier temporaire est neuf et retiré en cas d'échec : les fichiers y sont écrits directement, sans
         # fsync ; `publier` les rend durables d'une seule barrière avant le renommage
         # pièces Word dont les entrées n'ont pas changé : reprises de la version précédente, à l'octet
-        resultat = produire_dce(consultation / REPONSES, racine, droit_enregistre(ancien),
-                                precedente=consultation / VERSIONS / precedente if precedente else None)
-        ecrire(resultat.contenus, temporaire)
+        dossier_precedent = consultation / VERSIONS / precedente if precedente else None
+        resultat = produire_dce(consultation / REPONSES, racine, droit_enregistre(ancien), precedente=dossier_precedent)
+        # fichiers de la version précédente, lus une fois : empreintes, pièces à comparer, et ceux que la nouvelle
+        # reprend tels quels (identiques à l'octet : liens physiques, `fichiers.reprendre`) ; une version publiée est en
+        # lecture seule
+        anciens = fichiers_generes(dossier_precedent) if ancien is not None and dossier_precedent is not None else None
+        ecrire(resultat.contenus, temporaire,
+               (dossier_precedent, anciens) if anciens is not None and not tache.simulation else None,
+               lecture_seule=not tache.simulation)
         nouveau = manifeste_produit(resultat.contenus)  # ce qui vient d'être écrit : sans le relire
         assert nouveau is not None
         rapport.reference, rapport.acheteur = str(nouveau["reponses"]["reference"]), str(nouveau["acheteur"])
@@ -489,9 +495,7 @@ def _traiter(tache: Tache) -> RapportConsultation | _Suite:
             numero = courante  # publiée par l'essai perdu : le rapport la nomme, elle n'est pas publiée deux fois
         else:
             numero = _suivante(consultation)
-        if ancien is not None and precedente is not None:
-            dossier_precedent = consultation / VERSIONS / precedente
-            anciens = fichiers_generes(dossier_precedent)  # lus une fois : empreintes, pièces à comparer
+        if ancien is not None and dossier_precedent is not None and anciens is not None:
             empreintes = (empreintes_documents(dossier_precedent, ancien, anciens, (resultat.contenus, nouveau)),
                           empreintes_produites(resultat.contenus, nouveau))
             if empreintes[0] == empreintes[1]:

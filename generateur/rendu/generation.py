@@ -8,7 +8,7 @@ import hashlib
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from ..donnees import cache, pieces_jointes, questionnaire
 from ..pieces import annexe, decp
@@ -16,7 +16,7 @@ from ..pieces.assemblage import blocs_document, calcul_garde, empreinte_piece, m
 from ..droit.conformite import Conformite
 from ..droit.expressions import lot_d_evaluations
 from ..pieces.lecture import controler
-from ..donnees.fichiers import ecrire_neuf, ensemble, json_lisible
+from ..donnees.fichiers import ecrire_neuf, ensemble, json_lisible, reprendre
 from .documents import empreinte_modele, lire_precedent, produire, variables_acheteur
 from ..erreurs import ErreurDCE, ErreurDonnees, Probleme
 from ..donnees.formats import date_heure, date_longue
@@ -165,17 +165,22 @@ def _assembler_dce(analyse: Analyse, fichier_reponses: Path | str, strict: bool,
     return Dce(analyse, conformite, contenus)
 
 
-def ecrire(contenus: dict[str, bytes], dossier: Path) -> dict[str, Path]:
+def ecrire(contenus: dict[str, bytes], dossier: Path, precedente: tuple[Path, Mapping[str, bytes]] | None = None,
+           lecture_seule: bool = False) -> dict[str, Path]:
     """Écrit des fichiers produits en mémoire dans `dossier` ; {nom: chemin}.
 
     `dossier` est un dossier en préparation (`fichiers.ensemble`, version en préparation d'une régénération), que
     personne ne voit avant sa mise en place par renommage : les fichiers y sont écrits directement sous leur nom
     (`fichiers.ecrire_neuf`, sans nom temporaire), sans être synchronisés un à un ; une seule barrière de durabilité
-    les couvre tous avant leur mise en place."""
+    les couvre tous avant leur mise en place. `precedente` : le dossier d'une version précédente et ses fichiers
+    (nom → octets, lus) ; un fichier identique à l'octet au sien en est repris par un lien physique, en lecture
+    seule (`fichiers.reprendre`), sinon écrit. `lecture_seule` : les fichiers écrits le sont aussi (version publiée)."""
     chemins = {}
     for nom, contenu in contenus.items():
         chemin = chemins[nom] = dossier / nom
-        ecrire_neuf(chemin, contenu)
+        if precedente is not None and precedente[1].get(nom) == contenu and reprendre(precedente[0] / nom, chemin):
+            continue
+        ecrire_neuf(chemin, contenu, lecture_seule=lecture_seule)
     return chemins
 
 
