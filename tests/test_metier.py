@@ -644,6 +644,42 @@ def test_texte_technique_mal_designe(tmp_path, valeur, message):
     assert not (tmp_path / "sortie").exists()
 
 
+@pytest.mark.parametrize("lien", ["fichier", "dossier"])
+def test_texte_technique_par_un_lien_symbolique_qui_sort_du_dossier(tmp_path, lien):
+    """Un texte technique désigné sous le dossier des réponses, mais par un lien symbolique (le fichier, ou le
+    dossier qui le contient) vers un fichier d'ailleurs, est refusé comme un chemin qui sort du dossier ; le même
+    lien vers un fichier du dossier est suivi."""
+    ailleurs = tmp_path / "ailleurs"
+    ailleurs.mkdir()
+    source = RACINE / "exemples" / "cctp" / "travaux-lycee-lot-1-gros-oeuvre.md"
+    (ailleurs / "lot.md").write_bytes(source.read_bytes())
+    dossier = tmp_path / "consultation"
+    dossier.mkdir()
+    if lien == "fichier":
+        (dossier / "cctp").mkdir()
+        (dossier / "cctp" / "lot.md").symlink_to(ailleurs / "lot.md")
+    else:
+        (dossier / "cctp").symlink_to(ailleurs)
+    donnees = reponses()
+    donnees["lots"][0]["cctp_technique"] = "cctp/lot.md"
+    fichier = ecrire(dossier, donnees)
+    resultat = CliRunner().invoke(main, ["generer", str(fichier), "-o", str(tmp_path / "sortie")])
+    assert resultat.exit_code == 2, resultat.output
+    assert "doit être un chemin relatif au dossier du fichier de réponses" in resultat.output, resultat.output
+    assert not (tmp_path / "sortie").exists()
+
+    (dossier / "interne").mkdir()
+    (dossier / "interne" / "lot.md").write_bytes(source.read_bytes())
+    (dossier / "cctp").unlink() if lien == "dossier" else (dossier / "cctp" / "lot.md").unlink()
+    if lien == "dossier":
+        (dossier / "cctp").symlink_to(dossier / "interne")
+    else:
+        (dossier / "cctp" / "lot.md").symlink_to(dossier / "interne" / "lot.md")
+    resultat = CliRunner().invoke(main, ["generer", str(fichier), "-o", str(tmp_path / "sortie")])
+    assert resultat.exit_code == 0, resultat.output
+    assert "Reconnaissance des existants" in Lu(next((tmp_path / "sortie").glob("*-CCTP.docx"))).texte
+
+
 def test_penalites_des_conditions_d_execution_plafonnees(exemples_generes):
     ccap = _piece(exemples_generes["nettoyage-hotel-region"], "-CCAP.docx")
     texte = ccap.texte.replace("\u00a0", " ").replace("\u202f", " ")
