@@ -428,6 +428,10 @@ def main() -> None:
                         "réglages par défaut de Dask")
     parser.add_argument("--mesurer-dask", choices=["conseilles", "defaut"], help=argparse.SUPPRESS)
     parser.add_argument("--code", type=Path, help="dossier d'une autre version de dce à mesurer (comparaison)")
+    parser.add_argument("--repetitions", type=int, default=1, help="lancements de chaque régénération mesurée, "
+                        "chacun sur le lot et le cache tels que la génération initiale les a laissés, alternés entre "
+                        "exécuteurs : le tableau donne le lancement de durée médiane et l'étendue (la même machine "
+                        "varie de ±10 %% d'un lancement à l'autre)")
     parser.add_argument("--parmi", type=int, help="chaque lot pris à intervalles réguliers dans le corpus de cette "
                         "taille : même mélange de marchés réels et synthétiques à chaque N (sinon, les N premières "
                         "consultations du corpus de N : la moitié de marchés réels à 100, 30 %% à 1 000, 10 %% à 3 000)")
@@ -474,15 +478,19 @@ def main() -> None:
                 executeurs.append((f"Dask, {args.jobs_max} travailleurs", args.jobs_max, "conseilles"))
             if args.dask_defaut:
                 executeurs.append((f"Dask, {args.jobs_max} travailleurs, réglages par défaut", args.jobs_max, "defaut"))
-            copies = {}
-            for nom, _, _ in executeurs:
-                copies[nom] = travail / f"lot-{n}-{len(copies)}"
-                shutil.copytree(base, copies[nom])
-            if cache_neuf is not None and len(executeurs) > 1:  # le premier mesuré le trouve tel quel
+            # chaque mesure sur une copie du lot tel que la génération initiale l'a laissé, dans le cache tel qu'elle
+            # l'a laissé ; `--repetitions` : chaque exécuteur mesuré plusieurs fois, les lancements alternés
+            copies: dict[tuple[str, int], Path] = {}
+            for repetition in range(args.repetitions):
+                for nom, _, _ in executeurs:
+                    copies[(nom, repetition)] = travail / f"lot-{n}-{len(copies)}"
+                    shutil.copytree(base, copies[(nom, repetition)])
+            if cache_neuf is not None and len(copies) > 1:  # le premier mesuré le trouve tel quel
                 shutil.copytree(cache_neuf, cache_initial, symlinks=True)
             modifier_catalogue(racine)
-            mesures = {}
-            for rang, (nom, jobs, dask) in enumerate(executeurs):
+            reglages = {nom: (jobs, dask) for nom, jobs, dask in executeurs}
+            lancements: dict[str, list[dict[str, Any]]] = {nom: [] for nom in reglages}
+            for rang, ((nom, _), copie) in enumerate(copies.items()):
                 if cache_neuf is not None and rang:
                     shutil.rmtree(cache_neuf)
                     shutil.copytree(cache_initial, cache_neuf, symlinks=True)
@@ -491,19 +499,28 @@ def main() -> None:
                 # `fichiers.barriere`) les écrirait sur le disque, ≈ 1,6 s d'attente de chaque processus de calcul au
                 # début du lot (mesuré le 4 décembre), que le lot d'un utilisateur n'a pas
                 os.sync()
-                mesures[nom] = lancer(copies[nom], racine, jobs, dask=dask, code=args.code)
+                jobs, dask = reglages[nom]
+                lancements[nom].append(lancer(copie, racine, jobs, dask=dask, code=args.code))
+            # le lancement de durée médiane (la plus courte des deux du milieu, en nombre pair), et l'étendue des durées
+            # et des calculs de tous (d'un lancement à l'autre, la même machine varie de ±10 %)
+            mesures = {nom: sorted(l, key=lambda m: m["duree"])[(len(l) - 1) // 2] for nom, l in lancements.items()}
             processus = [nom for nom, _, dask in executeurs if not dask]
             os.sync()
-            verification = lancer(copies[processus[-1]], racine, args.jobs_max, seulement_impactees=True,
-                                  code=args.code)
+            verification = lancer(copies[(processus[-1], args.repetitions - 1)], racine, args.jobs_max,
+                                  seulement_impactees=True, code=args.code)
             un_seul = mesures[executeurs[0][0]]["duree"]
             for nom, m in mesures.items():
                 if m["erreurs"]:
                     print(f"échecs ({nom}) : {m['erreurs']}", file=sys.stderr)
                 modifiees = m["statuts"].get("modifiée", 0)
+                tous = lancements[nom]
+                etendue = (f" ; médiane de {len(tous)} lancements : {min(x['duree'] for x in tous):.1f} à "
+                           f"{max(x['duree'] for x in tous):.1f} s" if len(tous) > 1 else "")
+                etendue_cpu = (f" ({min(x['cpu'] for x in tous) / n * 1000:.0f} à "
+                               f"{max(x['cpu'] for x in tous) / n * 1000:.0f} ms)" if len(tous) > 1 else "")
                 ligne = (
                     f"| {n} | {nom} | {initial['duree']:.1f} s ({args.jobs_max} processus) | {m['duree']:.1f} s "
-                    f"({modifiees} modifiées) | {m['cpu']:.1f} s | {m['cpu'] / n * 1000:.0f} ms | "
+                    f"({modifiees} modifiées{etendue}) | {m['cpu']:.1f} s | {m['cpu'] / n * 1000:.0f} ms{etendue_cpu} | "
                     f"{un_seul / m['duree']:.2f} | {m['rss_calcul']:.0f} Mio | "
                     f"{m['arbre_pss']:.0f} / {m['arbre_rss']:.0f} Mio ({m['processus']} processus ; principal "
                     f"{m['principal_a_la_pointe']:.0f} Mio à la pointe, {m['pointe_principal']:.0f} Mio "
@@ -532,8 +549,8 @@ def main() -> None:
                         f"{reference['cpu_consultations']:.1f} s pour ce calcul ici). Mémoire de l'arbre (PSS) : "
                         f"{m['arbre_pss']:.0f} Mio contre {reference['arbre_pss']:.0f}.")
                     print(surcouts[-1], file=sys.stderr, flush=True)
-            for nom in copies:
-                shutil.rmtree(copies[nom], ignore_errors=True)
+            for copie in copies.values():
+                shutil.rmtree(copie, ignore_errors=True)
             if cache_neuf is not None:
                 for dossier in (cache_neuf, cache_initial):
                     shutil.rmtree(dossier, ignore_errors=True)
