@@ -229,11 +229,13 @@ def umask(request):
 
 
 def _droits(dossier: Path, umask: int) -> None:
-    """Fichiers en 0666 & ~umask, dossiers en 0777 & ~umask, tout ce que dce a créé sous `dossier`."""
+    """Fichiers en 0666 & ~umask, dossiers en 0777 & ~umask, tout ce que dce a créé sous `dossier` ; les fichiers
+    d'une version publiée (versions/NNN/) en lecture seule : 0444 & ~umask."""
     elements = [dossier, *dossier.rglob("*")]
     assert len(elements) > 2
     for p in elements:
-        attendu = (0o777 if p.is_dir() else 0o666) & ~umask
+        publiee = p.parent.parent.name == "versions" and p.parent.name.isdigit()
+        attendu = (0o777 if p.is_dir() else 0o444 if publiee else 0o666) & ~umask
         assert stat.S_IMODE(p.stat().st_mode) == attendu, (p, oct(stat.S_IMODE(p.stat().st_mode)), oct(attendu))
 
 
