@@ -19,7 +19,7 @@ from typing import Any
 
 from ..erreurs import ErreurDonnees, Probleme
 from . import cache
-from .fichiers import RAISONS, nom_sur
+from .fichiers import RAISONS, chemin_reel_sous, nom_sur
 from .questionnaire import Questionnaire
 
 # Taille maximale d'une pièce jointe : un plan scanné dépasse rarement quelques dizaines de Mio.
@@ -61,9 +61,8 @@ def chemin_confine(dossier: Path, fichier: str) -> Path | str:
     if ".." in morceaux:
         return "« .. » refusé : la pièce doit se trouver dans le dossier du fichier de réponses ou ses sous-dossiers"
     racine = dossier.resolve()
-    chemin = dossier / Path(*[m for m in morceaux if m not in ("", ".")])
     try:
-        reel = chemin.resolve(strict=True)
+        reel = chemin_reel_sous(racine, Path(*[m for m in morceaux if m not in ("", ".")]), strict=True)
     except FileNotFoundError:
         return "fichier introuvable"
     except (OSError, RuntimeError) as exc:

@@ -13,13 +13,13 @@ import importlib.util
 import os
 import re
 import shutil
-import stat
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
 from .blocs import Bloc, Titre
 from ..donnees import cache
+from ..donnees.fichiers import chemin_reel_sous
 from ..erreurs import ErreurDonnees, Probleme, option_manquante
 from .markdown_ import lecteur_html, vers_blocs
 from ..droit.regles import Analyse, numeros_textes_techniques
@@ -226,7 +226,7 @@ def fichier_lot(analyse: Analyse, lot: dict[str, Any]) -> Path | None:
     if "dossier-reponses" not in analyse.memoire:  # résolu une fois par analyse, pas pour chaque lot
         analyse.memoire["dossier-reponses"] = Path(analyse.reponses.fichier).parent.resolve()
     dossier = analyse.memoire["dossier-reponses"]
-    chemin = _resolu_sous(dossier, Path(valeur))
+    chemin = chemin_reel_sous(dossier, Path(valeur))
     quoi = f"lot {lot['numero']}, question « {LIBELLE} »"
     if Path(valeur).is_absolute() or ".." in Path(valeur).parts or not chemin.is_relative_to(dossier):
         raise ErreurDonnees(Probleme(f"{quoi} : « {valeur} » doit être un chemin relatif au dossier du fichier de "
@@ -242,25 +242,6 @@ def fichier_lot(analyse: Analyse, lot: dict[str, Any]) -> Path | None:
         raise ErreurDonnees(Probleme(f"{quoi} : fichier « {valeur} » trop volumineux (plus de 20 Mo)",
                                      analyse.reponses.fichier, None, "lots.cctp_technique"))
     return chemin
-
-
-def _resolu_sous(dossier: Path, relatif: Path) -> Path:
-    """`(dossier / relatif).resolve()`, `dossier` étant déjà résolu. Sous Unix, pour un chemin relatif sans « .. »
-    dont aucune partie n'est un lien symbolique (un lstat par partie), `dossier / relatif` est déjà le chemin
-    canonique : Path.resolve relirait chaque partie du chemin absolu, en Python (≈ 1 % du calcul d'une consultation
-    régénérée qui a des textes techniques). Sinon (lien symbolique, partie absente, autre système), résolu."""
-    if os.name == "posix" and not relatif.is_absolute() and ".." not in relatif.parts and relatif.parts:
-        chemin = dossier
-        try:
-            for partie in relatif.parts:
-                chemin = chemin / partie
-                if stat.S_ISLNK(os.lstat(chemin).st_mode):
-                    break
-            else:
-                return chemin
-        except OSError:
-            pass
-    return (dossier / relatif).resolve()
 
 
 def blocs_lot(analyse: Analyse, lot: dict[str, Any]) -> list[Bloc]:
