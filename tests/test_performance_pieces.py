@@ -431,6 +431,22 @@ def test_memoire_de_la_consultation_garde_ce_que_ses_productions_ont_demande(tmp
         assert memoire.lire("g") == 4
         memoire.ecrire([("h", "x" * 100)])
     assert fichier(b"reponses A") == {"essai-v1": {"g": 4, "h": "x" * 100}}
+    # ouverte de nouveau dans elle-même (production dans la régénération d'une consultation) : la même mémoire, lue
+    # une fois, écrite une fois, à la fin de celle qui l'a ouverte ; une autre consultation dedans : la sienne
+    lectures: list[int] = []
+    lire = cache.lire_groupe
+    monkeypatch.setattr(cache, "lire_groupe", lambda octets: lectures.append(len(octets)) or lire(octets))
+    avant = chemin(b"reponses A").read_bytes()
+    with cache.groupe(b"reponses A"):
+        assert neuve().lire("g") == 4
+        with cache.groupe(b"reponses A"):
+            assert neuve().lire("h") == "x" * 100
+            neuve().ecrire([("i", 9)])
+        assert chemin(b"reponses A").read_bytes() == avant  # pas encore écrite
+        with cache.groupe(b"reponses B"):
+            assert neuve().lire("g") is None
+    assert len(lectures) == 2  # A une fois, B une fois
+    assert fichier(b"reponses A") == {"essai-v1": {"g": 4, "h": "x" * 100, "i": 9}}
     monkeypatch.setenv("DCE_CACHE", "0")
     with cache.groupe(b"reponses A"):
         assert neuve().lire("c") is None

@@ -556,6 +556,66 @@ def test_regeneration_par_piece(lot, tmp_path, monkeypatch):
         verifier_entiere(dossier / nom)
 
 
+def test_decoupages_des_pieces_gardes_dans_la_memoire_de_la_consultation(lot, tmp_path, monkeypatch):
+    """Les découpages des pièces comparées vont dans la mémoire de la consultation (un fichier par consultation, déjà
+    écrit par sa production), pas dans un fichier chacun : à la régénération suivante, l'ancienne version (celle de
+    la régénération précédente) est reprise sans être découpée, et la comparaison dit exactement ce qu'elle dit sans
+    cache."""
+    from generateur.donnees import cache
+    from generateur.lot import rapport_changements, textes
+
+    dossier, racine = lot
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    with ThreadPoolExecutor(1) as executeur:  # même processus : les espions voient chaque découpage
+        regeneration.regenerer(dossier, racine, executeur=executeur)
+        remplacer(racine, *PLASTIQUE)
+        regeneration.regenerer(dossier, racine, executeur=executeur)
+        assert not (tmp_path / "cache" / rapport_changements.DECOUPAGES).exists()
+        gardes = [cle for f in (tmp_path / "cache" / cache.GROUPES).glob("*.pickle")
+                  for cle in cache.lire_groupe(f.read_bytes())[0].get(rapport_changements.DECOUPAGES, {})]
+        assert len(gardes) == 4  # CCAP de deux consultations modifiées : ancienne et nouvelle version de chacune
+
+        decoupes: list[str] = []
+        for nom in ("_decouper", "_tout_lire"):
+            def espion(self, _nom=nom, _vrai=getattr(textes.Articles, nom)):
+                decoupes.append(_nom)
+                return _vrai(self)
+            monkeypatch.setattr(textes.Articles, nom, espion)
+        assemblees: list[object] = []
+        vraie = rapport_changements._nouvelle_assemblee
+        monkeypatch.setattr(rapport_changements, "_nouvelle_assemblee",
+                            lambda neuve: assemblees.append(neuve) or vraie(neuve))
+        changements: dict[str, list[tuple]] = {}
+        comparer = regeneration.comparer
+
+        def noter(ancien, ancien_dossier, *args, **kwargs):
+            clauses, valeurs, documents = comparer(ancien, ancien_dossier, *args, **kwargs)
+            changements[ancien_dossier.parent.parent.name] = [
+                (c.id, c.nature, [l.texte for l in c.anciens], [l.texte for l in c.nouveaux]) for c in clauses]
+            return clauses, valeurs, documents
+
+        monkeypatch.setattr(regeneration, "comparer", noter)
+        remplacer(racine, PLASTIQUE[0], PLASTIQUE[2], "pénalité de {{ 400 | euros }}")
+        regeneration.regenerer(dossier, racine, executeur=executeur)
+    assert not decoupes and not assemblees
+    assert set(changements) == {"nettoyage-hotel-region", "restauration-lycees"}
+    for clauses in changements.values():
+        assert [(ident, nature) for ident, nature, _, _ in clauses] == [("ccap-plastique", "modifiée")]
+        assert any("300,00" in t for t in clauses[0][2]) and any("400,00" in t for t in clauses[0][3])
+
+    # la même comparaison sans cache : mêmes changements
+    monkeypatch.setenv("DCE_CACHE", "0")
+    for nom in changements:
+        consultation = dossier / nom
+        precedente, courante = sorted(p.name for p in (consultation / "versions").iterdir() if p.name.isdigit())[-2:]
+        ancien = rapport_changements.lire_manifeste(consultation / "versions" / precedente)
+        nouveau = rapport_changements.lire_manifeste(consultation / "versions" / courante)
+        clauses, _, _ = rapport_changements.comparer(ancien, consultation / "versions" / precedente, nouveau,
+                                                     consultation / "versions" / courante, racine)
+        assert [(c.id, c.nature, [l.texte for l in c.anciens], [l.texte for l in c.nouveaux])
+                for c in clauses] == changements[nom]
+
+
 def _droits_d_ecriture(chemin: Path) -> int:
     return chemin.lstat().st_mode & 0o222
 

@@ -454,11 +454,19 @@ def groupe(contenu: bytes | None) -> Iterator[None]:
     """Le temps de la production d'une consultation (`contenu` : son fichier de réponses, lu ; la même mémoire sert
     à la consultation copiée ou déplacée, et à ses régénérations tant que ses réponses ne changent pas) : les
     mémoires disque gardent aussi ce qui lui est propre dans sa mémoire (voir `Groupe`), écrite si la production
-    aboutit. Sans cache, ou sans `contenu` (fichier illisible : sa lecture le dira) : rien."""
+    aboutit. Sans cache, ou sans `contenu` (fichier illisible : sa lecture le dira) : rien. Dans la mémoire de la même
+    consultation, déjà ouverte (la régénération d'une consultation l'ouvre pour sa production et la comparaison de
+    ses versions) : rien de plus, elle sera écrite à la fin de celle qui l'a ouverte (une seule lecture, un seul
+    ajout au fichier)."""
     if contenu is None or (base := dossier(GROUPES)) is None:
         yield
         return
-    courant = Groupe(base / f"{empreinte(contenu)}.pickle")
+    fichier = base / f"{empreinte(contenu)}.pickle"
+    ouvert = _GROUPE.get()
+    if ouvert is not None and ouvert.fichier == fichier:
+        yield
+        return
+    courant = Groupe(fichier)
     jeton = _GROUPE.set(courant)
     try:
         yield
@@ -518,6 +526,21 @@ def objet(nom: str, cle: str, calcul: Callable[[], Any], garder: int = 8) -> Any
         except (OSError, pickle.PicklingError):
             pass
     return resultat
+
+
+def objet_de_consultation(nom: str, cle: str, calcul: Callable[[], Any], garder: int = 8) -> Any:
+    """Comme `objet`, pour un résultat propre à une consultation (le découpage d'une de ses pièces) : gardé dans la
+    mémoire de la consultation en cours si elle est ouverte (`groupe`), avec ses autres entrées, en un seul ajout à
+    son fichier, sans fichier à créer ni dossier à borner ; sinon comme `objet`. Un résultat None n'y est pas gardé."""
+    courant = _GROUPE.get()
+    if courant is None:
+        return objet(nom, cle, calcul, garder)
+    valeur = courant.lire(nom, cle)
+    if valeur is None:
+        valeur = calcul()
+        if valeur is not None:
+            courant.garder(nom, cle, valeur)
+    return valeur
 
 
 def _borner(base: Path, maximum: int, suffixe: str = "") -> None:

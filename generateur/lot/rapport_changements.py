@@ -377,7 +377,9 @@ def _piece(dossier: Path, fichiers: dict[str, bytes] | None, document: str) -> t
 
 
 # Découpages des pièces gardés dans le cache (voir `_decouper_versions`) : un par version de pièce comparée, quelques
-# kilo-octets chacun ; au-delà, les plus anciens s'en vont (la comparaison suivante de leur consultation redécoupe).
+# kilo-octets chacun, dans la mémoire de la consultation quand elle est ouverte (la régénération l'ouvre pour la
+# production et la comparaison : `cache.objet_de_consultation`), sinon un fichier chacun, dans un dossier où, au-delà
+# de DECOUPAGES_MAX, les plus anciens s'en vont (la comparaison suivante de leur consultation redécoupe).
 DECOUPAGES = "decoupages"
 DECOUPAGES_MAX = 10_000
 
@@ -420,14 +422,14 @@ def _decouper_versions(ancienne: tuple[str, bytes] | None, nouvelle: tuple[str, 
             construite.append(Articles(vieille[0], xml=vieille[2], voisin=apres))
             return construite[0].decoupage()
 
-        decoupage = cache.objet(DECOUPAGES, cle_decoupage(vieille[3]), decouper, DECOUPAGES_MAX)
+        decoupage = cache.objet_de_consultation(DECOUPAGES, cle_decoupage(vieille[3]), decouper, DECOUPAGES_MAX)
         avant = construite[0] if construite else Articles(vieille[0], xml=vieille[2], decoupage=decoupage)
     if neuve is None:
         return avant, Articles(None)
     if apres is None:
         apres = Articles(neuve[0], rapide=neuve[1], voisin=avant, xml=neuve[2])
     if neuve[1]:
-        cache.objet(DECOUPAGES, cle_decoupage(neuve[3]), apres.decoupage, DECOUPAGES_MAX)
+        cache.objet_de_consultation(DECOUPAGES, cle_decoupage(neuve[3]), apres.decoupage, DECOUPAGES_MAX)
     return avant, apres
 
 

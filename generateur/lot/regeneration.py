@@ -449,6 +449,14 @@ def _achever(suite: _Suite, erreur: Exception | None) -> RapportConsultation:
     return rapport
 
 
+def _octets(fichier: Path) -> bytes | None:
+    """Les octets d'un fichier, None s'il ne se lit pas (la production le dira)."""
+    try:
+        return fichier.read_bytes()
+    except OSError:
+        return None
+
+
 def _traiter(tache: Tache) -> RapportConsultation | _Suite:
     _rafraichir(tache.etat_catalogue)
     consultation, racine = Path(tache.dossier), Path(tache.racine)
@@ -479,35 +487,41 @@ def _traiter(tache: Tache) -> RapportConsultation | _Suite:
         # fsync ; `publier` les rend durables d'une seule barrière avant le renommage
         # pièces Word dont les entrées n'ont pas changé : reprises de la version précédente, à l'octet
         dossier_precedent = consultation / VERSIONS / precedente if precedente else None
-        resultat = produire_dce(consultation / REPONSES, racine, droit_enregistre(ancien), precedente=dossier_precedent)
-        # fichiers de la version précédente, lus une fois : empreintes, pièces à comparer, et ceux que la nouvelle
-        # reprend tels quels (identiques à l'octet : liens physiques, `fichiers.reprendre`) ; une version publiée est en
-        # lecture seule
-        anciens = fichiers_generes(dossier_precedent) if ancien is not None and dossier_precedent is not None else None
-        ecrire(resultat.contenus, temporaire,
-               (dossier_precedent, anciens) if anciens is not None and not tache.simulation else None,
-               lecture_seule=not tache.simulation)
-        nouveau = manifeste_produit(resultat.contenus)  # ce qui vient d'être écrit : sans le relire
-        assert nouveau is not None
-        rapport.reference, rapport.acheteur = str(nouveau["reponses"]["reference"]), str(nouveau["acheteur"])
-        if courante != precedente and courante is not None and _deja_publiee(consultation / VERSIONS / courante,
-                                                                             resultat.contenus, nouveau):
-            numero = courante  # publiée par l'essai perdu : le rapport la nomme, elle n'est pas publiée deux fois
-        else:
-            numero = _suivante(consultation)
-        if ancien is not None and dossier_precedent is not None and anciens is not None:
-            empreintes = (empreintes_documents(dossier_precedent, ancien, anciens, (resultat.contenus, nouveau)),
-                          empreintes_produites(resultat.contenus, nouveau))
-            if empreintes[0] == empreintes[1]:
-                rapport.statut = A_JOUR
-                if not tache.simulation:
-                    rapport.fiche = index.entree(consultation, tache.nom, ancien)
-                return rapport
-            rapport.clauses, rapport.valeurs, rapport.documents = comparer(ancien, dossier_precedent, nouveau,
-                                                                           temporaire, racine, empreintes,
-                                                                           (anciens, resultat.contenus))
-            if not (rapport.clauses or rapport.valeurs):  # seules les pièces changent : dire pourquoi
-                rapport.causes = rapport.causes or impacts(ancien, consultation / REPONSES, racine) or [MISE_EN_FORME]
+        # la mémoire de la consultation (`cache.groupe`) ouverte pour sa production et la comparaison de ses versions :
+        # les découpages des pièces comparées y vont avec ses autres entrées, en un seul ajout à son fichier
+        with cache.groupe(_octets(consultation / REPONSES)):
+            resultat = produire_dce(consultation / REPONSES, racine, droit_enregistre(ancien),
+                                    precedente=dossier_precedent)
+            # fichiers de la version précédente, lus une fois : empreintes, pièces à comparer, et ceux que la
+            # nouvelle reprend tels quels (identiques à l'octet : liens physiques, `fichiers.reprendre`) ; une version
+            # publiée est en lecture seule
+            anciens = (fichiers_generes(dossier_precedent)
+                       if ancien is not None and dossier_precedent is not None else None)
+            ecrire(resultat.contenus, temporaire,
+                   (dossier_precedent, anciens) if anciens is not None and not tache.simulation else None,
+                   lecture_seule=not tache.simulation)
+            nouveau = manifeste_produit(resultat.contenus)  # ce qui vient d'être écrit : sans le relire
+            assert nouveau is not None
+            rapport.reference, rapport.acheteur = str(nouveau["reponses"]["reference"]), str(nouveau["acheteur"])
+            if courante != precedente and courante is not None and _deja_publiee(consultation / VERSIONS / courante,
+                                                                                 resultat.contenus, nouveau):
+                numero = courante  # publiée par l'essai perdu : le rapport la nomme, elle n'est pas publiée deux fois
+            else:
+                numero = _suivante(consultation)
+            if ancien is not None and dossier_precedent is not None and anciens is not None:
+                empreintes = (empreintes_documents(dossier_precedent, ancien, anciens, (resultat.contenus, nouveau)),
+                              empreintes_produites(resultat.contenus, nouveau))
+                if empreintes[0] == empreintes[1]:
+                    rapport.statut = A_JOUR
+                    if not tache.simulation:
+                        rapport.fiche = index.entree(consultation, tache.nom, ancien)
+                    return rapport
+                rapport.clauses, rapport.valeurs, rapport.documents = comparer(ancien, dossier_precedent, nouveau,
+                                                                               temporaire, racine, empreintes,
+                                                                               (anciens, resultat.contenus))
+                if not (rapport.clauses or rapport.valeurs):  # seules les pièces changent : dire pourquoi
+                    rapport.causes = (rapport.causes or impacts(ancien, consultation / REPONSES, racine)
+                                      or [MISE_EN_FORME])
         modifications = None
         if rapport.clauses:
             modifications = redline.document(resultat.analyse, rapport.clauses, precedente, numero)
