@@ -11,7 +11,6 @@ l'index, une fois). `--code DOSSIER` mesure une autre version de dce (avant l'in
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import statistics
@@ -24,7 +23,7 @@ RACINE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(RACINE))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mesures import charge, cpu_soi  # noqa: E402
+from mesures import analyseur, charge, cpu_soi  # noqa: E402
 
 
 def fabriquer(dossier: Path, n: int) -> None:
@@ -59,9 +58,10 @@ def requete(client) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, action="append")
-    parser.add_argument("--repetitions", type=int, default=5)
+    parser = analyseur(__doc__)
+    parser.add_argument("--n", type=int, action="append",
+                        help="nombre de consultations (répétable ; défaut : 100 et 1000)")
+    parser.add_argument("--repetitions", type=int, default=5, help="requêtes mesurées par taille (médiane)")
     parser.add_argument("--code", type=Path, help="dossier d'une autre version de dce (comparaison avant/après)")
     args = parser.parse_args()
     if args.code:

@@ -12,7 +12,6 @@ consultation entière de dce (cinq documents Word, annexes, contrôles, manifest
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import statistics
@@ -26,7 +25,7 @@ RACINE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(RACINE))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mesures import charge, cpu_enfants  # noqa: E402
+from mesures import analyseur, charge, cpu_enfants  # noqa: E402
 
 DCE = [sys.executable, "-m", "generateur.interfaces.cli"]
 # Dossier du code mesuré : `python -m` met le dossier courant en tête du chemin d'import (avant PYTHONPATH) ;
@@ -46,8 +45,8 @@ def mediane(mesures: list[tuple[float, float]]) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repetitions", type=int, default=5)
+    parser = analyseur(__doc__)
+    parser.add_argument("--repetitions", type=int, default=5, help="lancements de la commande par exemple (médiane)")
     parser.add_argument("--code", type=Path, help="dossier d'une autre version de dce (comparaison avant/après)")
     args = parser.parse_args()
     env = {**os.environ, "DCE_RACINE": str(RACINE)}

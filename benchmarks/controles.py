@@ -10,15 +10,16 @@ version de dce (à alterner avec la version courante : la machine est partagée)
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=20)
-    parser.add_argument("--code", type=Path)
+    from mesures import analyseur
+
+    parser = analyseur(__doc__)
+    parser.add_argument("--n", type=int, default=20, help="contrôles mesurés par exemple (médiane)")
+    parser.add_argument("--code", type=Path, help="dossier d'une autre version de dce (comparaison avant/après)")
     args = parser.parse_args()
     ici = Path(__file__).resolve().parent
     sys.path.insert(0, str(ici))

@@ -13,7 +13,6 @@ enregistrement, d'une génération, d'une connexion ; nombre d'erreurs — s'aff
 
 from __future__ import annotations
 
-import argparse
 import http.cookiejar
 import os
 import re
@@ -179,11 +178,13 @@ def quantiles(valeurs: list[float]) -> str:
 
 def main() -> None:
     sys.path.insert(0, str(RACINE))
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--utilisateurs", type=int, default=20)
-    parser.add_argument("--tours", type=int, default=2)
+    from mesures import analyseur
+
+    parser = analyseur(__doc__)
+    parser.add_argument("--utilisateurs", type=int, default=20, help="utilisateurs simultanés")
+    parser.add_argument("--tours", type=int, default=2, help="consultations remplies et générées par utilisateur")
     parser.add_argument("--base", default=None, help="URL d'une base vide (par défaut : SQLite neuve)")
-    parser.add_argument("--fils", type=int, default=8)
+    parser.add_argument("--fils", type=int, default=8, help="fils du serveur (waitress)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dce-banc-") as dossier:
         url = args.base or f"sqlite:///{dossier}/dce.sqlite"

@@ -7,7 +7,6 @@ catalogue (fait une fois par processus) et la mémoire maximale du processus.
 
 from __future__ import annotations
 
-import argparse
 import resource
 import statistics
 import sys
@@ -23,8 +22,10 @@ from generateur.rendu.generation import generer  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repetitions", type=int, default=20)
+    from mesures import analyseur
+
+    parser = analyseur(__doc__)
+    parser.add_argument("--repetitions", type=int, default=20, help="générations mesurées par exemple (médiane)")
     args = parser.parse_args()
     debut = time.perf_counter()
     catalogue.charger(RACINE)

@@ -72,12 +72,15 @@ def _lancer(etape: str, dossier: Path, racine: Path, code: Path | None, env: dic
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=40)
-    parser.add_argument("--parmi", type=int, default=1000)
+    from mesures import analyseur
+
+    parser = analyseur(__doc__)
+    parser.add_argument("--n", type=int, default=40, help="consultations régénérées")
+    parser.add_argument("--parmi", type=int, default=1000,
+                        help="consultations prises à intervalles réguliers dans ce lot")
     parser.add_argument("--processus", type=int, default=0, help="0 : en ligne ; P : lot à P processus de calcul")
-    parser.add_argument("--code", type=Path)
-    parser.add_argument("--sans-callgrind", action="store_true")
+    parser.add_argument("--code", type=Path, help="dossier d'une autre version de dce (comparaison avant/après)")
+    parser.add_argument("--sans-callgrind", action="store_true", help="sans valgrind : temps de calcul seul")
     parser.add_argument("--copie", action="store_true", help="régénérer une copie du dossier mesuré")
     parser.add_argument("--etape", help=argparse.SUPPRESS)
     parser.add_argument("--dossier", type=Path, help=argparse.SUPPRESS)

@@ -9,6 +9,7 @@ la mesure juste d'un arbre issu de fork).
 
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import threading
@@ -119,3 +120,56 @@ class Arbre(threading.Thread):
     def resultat(self) -> dict[str, float]:
         return {"arbre_rss": self.pointe_rss / 1024, "arbre_pss": self.pointe_pss / 1024, "processus": self.processus,
                 "principal_a_la_pointe": self.principal_a_la_pointe / 1024, "pointe_principal": self.pointe_principal / 1024}
+
+
+# -- aide et erreurs des bancs en français -------------------------------------------------------------------------
+
+# Messages d'argparse (aide, usage, erreurs d'options) en français, comme ceux de `dce`
+# (generateur/interfaces/cli_fr.py) : argparse les fait passer par gettext au moment de les écrire (`argparse._`,
+# `argparse.ngettext`), sans traduction française livrée avec Python.
+TRADUCTIONS = {
+    "usage: ": "usage : ",
+    "positional arguments": "arguments",
+    "options": "options",
+    "show this help message and exit": "affiche cette aide et quitte",
+    "show program's version number and exit": "affiche la version et quitte",
+    "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
+    "argument %(argument_name)s: %(message)s": "option %(argument_name)s : %(message)s",
+    "invalid %(type)s value: %(value)r": "valeur invalide : %(value)r",
+    "invalid choice: %(value)r (choose from %(choices)s)":
+        "choix invalide : %(value)r (valeurs possibles : %(choices)s)",
+    "expected one argument": "une valeur attendue",
+    "expected at most one argument": "une valeur au plus attendue",
+    "expected at least one argument": "au moins une valeur attendue",
+    "expected %s argument": "%s valeur attendue",
+    "expected %s arguments": "%s valeurs attendues",
+    "the following arguments are required: %s": "arguments obligatoires manquants : %s",
+    "unrecognized arguments: %s": "arguments inconnus : %s",
+    "ambiguous option: %(option)s could match %(matches)s": "option ambiguë : %(option)s peut désigner %(matches)s",
+    "not allowed with argument %s": "incompatible avec l'option %s",
+    "one of the arguments %s is required": "l'un des arguments %s est obligatoire",
+    "ignored explicit argument %r": "valeur ignorée : %r",
+    "can't open '%(filename)s': %(error)s": "impossible d'ouvrir « %(filename)s » : %(error)s",
+}
+
+
+def _traduire(message: str) -> str:
+    return TRADUCTIONS.get(message, message)
+
+
+def _traduire_n(singulier: str, pluriel: str, n: int) -> str:
+    return _traduire(singulier if n == 1 else pluriel)
+
+
+class _Formateur(argparse.RawDescriptionHelpFormatter):
+    """Description telle qu'écrite dans le module du banc ; titres des rubriques suivis de « : » (« options : »)."""
+
+    def start_section(self, heading: str | None) -> None:
+        super().start_section(f"{heading} " if heading else heading)
+
+
+def analyseur(description: str | None = None) -> argparse.ArgumentParser:
+    """Analyseur des options d'un banc, aide et erreurs en français."""
+    argparse._ = _traduire  # type: ignore[attr-defined]
+    argparse.ngettext = _traduire_n  # type: ignore[attr-defined]
+    return argparse.ArgumentParser(description=description, formatter_class=_Formateur)

@@ -14,7 +14,6 @@ machine. `--profil` écrit le profil cProfile de la seule régénération ; `--c
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import tempfile
@@ -32,11 +31,13 @@ class EnLigne(Executor):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=40)
-    parser.add_argument("--profil", type=Path)
-    parser.add_argument("--code", type=Path)
-    parser.add_argument("--garder", type=Path)
+    from mesures import analyseur
+
+    parser = analyseur(__doc__)
+    parser.add_argument("--n", type=int, default=40, help="consultations régénérées")
+    parser.add_argument("--profil", type=Path, help="fichier où écrire le profil (cProfile)")
+    parser.add_argument("--code", type=Path, help="dossier d'une autre version de dce (comparaison avant/après)")
+    parser.add_argument("--garder", type=Path, help="dossier où garder le lot régénéré")
     parser.add_argument("--parmi", type=int, help="consultations prises à intervalles réguliers dans ce lot")
     parser.add_argument("--clause", help="clause modifiée (chemin sous la racine), défaut : celle du banc")
     args = parser.parse_args()

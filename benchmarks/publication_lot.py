@@ -12,7 +12,6 @@ s'affiche en Markdown avec la charge de la machine : les temps murs n'ont de sen
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -26,7 +25,7 @@ import yaml
 RACINE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mesures import charge, cpu_enfants  # noqa: E402
+from mesures import analyseur, charge, cpu_enfants  # noqa: E402
 
 EXEMPLES = ("amp-espaces-verts", "nettoyage-hotel-region", "restauration-lycees", "travaux-lycee")
 DCE = [sys.executable, "-m", "generateur.interfaces.cli"]
@@ -60,7 +59,7 @@ def lancer(arguments: list[str]) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = analyseur(__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, action="append", help="taille du lot (répétable ; défaut : 10)")
     parser.add_argument("--travailleurs", type=int, help="appels LibreOffice simultanés (défaut de dce publier)")
     parser.add_argument("--seules", type=int, default=0, metavar="K",

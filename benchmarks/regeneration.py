@@ -416,11 +416,13 @@ def comparer_pandoc(n: int, dossier: Path, racine: Path) -> dict[str, float]:
 def main() -> None:
     from mesures import charge
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from mesures import analyseur
+
+    parser = analyseur(__doc__)
     parser.add_argument("--n", type=int, action="append", help="taille(s) de lot (défaut : 100 et 1000)")
     parser.add_argument("--pandoc", type=int, default=10, help="consultations pour la comparaison avec pandoc")
     parser.add_argument("--exemples", type=int, default=10, help="répétitions pour le temps d'un DCE")
-    parser.add_argument("--jobs-max", type=int, default=2)
+    parser.add_argument("--jobs-max", type=int, default=2, help="processus de calcul au plus")
     parser.add_argument("--jobs-min", type=int, default=1, help="2 : ne pas mesurer le lot à 1 processus")
     parser.add_argument("--dask", action="store_true", help="mesurer aussi le lot sur un LocalCluster Dask (réglages "
                         "REGLAGES_DASK du code mesuré, comme l'exemple du guide)")
