@@ -431,22 +431,32 @@ def test_memoire_de_la_consultation_garde_ce_que_ses_productions_ont_demande(tmp
         assert memoire.lire("g") == 4
         memoire.ecrire([("h", "x" * 100)])
     assert fichier(b"reponses A") == {"essai-v1": {"g": 4, "h": "x" * 100}}
-    # ouverte de nouveau dans elle-même (production dans la régénération d'une consultation) : la même mémoire, lue
-    # une fois, écrite une fois, à la fin de celle qui l'a ouverte ; une autre consultation dedans : la sienne
+    # réservée (régénération : production puis comparaison des versions) : la mémoire que la production ouvre reste
+    # ouverte après elle, lue une fois, écrite une fois, à la fin de la réservation ; une autre ouverte ensuite dans la
+    # réservation est la sienne, écrite à sa fin
+    avant = chemin(b"reponses A").read_bytes()
     lectures: list[int] = []
     lire = cache.lire_groupe
     monkeypatch.setattr(cache, "lire_groupe", lambda octets: lectures.append(len(octets)) or lire(octets))
-    avant = chemin(b"reponses A").read_bytes()
-    with cache.groupe(b"reponses A"):
-        assert neuve().lire("g") == 4
+    with cache.memoire_reservee():
+        assert neuve().lire("g") is None  # aucune production encore : aucune mémoire de consultation
         with cache.groupe(b"reponses A"):
-            assert neuve().lire("h") == "x" * 100
-            neuve().ecrire([("i", 9)])
+            assert neuve().lire("g") == 4
+        assert neuve().lire("h") == "x" * 100  # après la production, toujours ouverte
+        neuve().ecrire([("i", 9)])
+        assert cache.objet_de_consultation("essai-v1", "g", lambda: 0) == 4
         assert chemin(b"reponses A").read_bytes() == avant  # pas encore écrite
         with cache.groupe(b"reponses B"):
-            assert neuve().lire("g") is None
-    assert len(lectures) == 2  # A une fois, B une fois
+            neuve().ecrire([("j", 10)])
+        assert neuve().lire("i") is None and neuve().lire("h") == "x" * 100  # de nouveau celle de A
+    assert lectures == [len(avant), 0]  # A une fois ; B (absent) une fois, à son écriture
     assert fichier(b"reponses A") == {"essai-v1": {"g": 4, "h": "x" * 100, "i": 9}}
+    assert fichier(b"reponses B") == {"essai-v1": {"j": 10}}
+    with cache.memoire_reservee():  # une production qui échoue : rien d'écrit
+        with pytest.raises(RuntimeError), cache.groupe(b"reponses C"):
+            neuve().ecrire([("k", 11)])
+            raise RuntimeError
+    assert not chemin(b"reponses C").exists()
     monkeypatch.setenv("DCE_CACHE", "0")
     with cache.groupe(b"reponses A"):
         assert neuve().lire("c") is None
@@ -859,8 +869,6 @@ def test_controles_croises_verifies_une_fois_memes_controles(tmp_path, monkeypat
     monkeypatch.setattr(croises, "appliquer", lambda c, p: essayes.append(c) or [])
     repris = lire(doc, fichier)
     assert essayes == [] and repris == verifies == croises._regles(doc, fichier, verifier=False)
-    monkeypatch.undo()
-    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
     racine = catalogue_modifie(tmp_path, "fixées à l’article 3.1 du CCAP.", "fixées à l’article 3.3 du CCAP.")
     for _ in range(2):
         with pytest.raises(ErreurDonnees, match="son exemple n'est pas détecté"):

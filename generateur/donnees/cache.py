@@ -264,14 +264,14 @@ class Memoire:
             servies = self._servies
             servies[cle] = servies.get(cle, 0) + 1
             return valeur
-        groupe = _GROUPE.get() if self.par_consultation else None
+        groupe = _groupe_courant() if self.par_consultation else None
         return None if groupe is None else groupe.lire(self.ident, cle)
 
     def ecrire(self, cles_valeurs: Iterable[tuple[str, Any]]) -> None:
         """Ajoute des entrées : à la mémoire de la consultation en cours (`groupe`, mémoire `par_consultation`), de
         tout processus ; au fichier partagé, du processus principal seulement, au plus 2 × `maximum` (la mémoire reste
         bornée dans un serveur ou un lot ; les processus de calcul gardent leurs propres caches en mémoire)."""
-        groupe = _GROUPE.get() if self.par_consultation else None
+        groupe = _groupe_courant() if self.par_consultation else None
         if groupe is not None:
             cles_valeurs = list(cles_valeurs)
             for cle, valeur in cles_valeurs:
@@ -447,6 +447,16 @@ class Groupe:
 
 
 _GROUPE: ContextVar[Groupe | None] = ContextVar("dce_groupe", default=None)
+# Réservation (`memoire_reservee`) : la première mémoire de consultation ouverte dedans reste ouverte jusqu'à sa fin
+_RESERVEE: ContextVar[list[Groupe] | None] = ContextVar("dce_groupe_reserve", default=None)
+
+
+def _groupe_courant() -> Groupe | None:
+    """La mémoire de la consultation ouverte (`groupe`), sinon celle qu'une réservation garde (`memoire_reservee`)."""
+    courant = _GROUPE.get()
+    if courant is None and (reservee := _RESERVEE.get()):
+        return reservee[0]
+    return courant
 
 
 @contextmanager
@@ -454,25 +464,41 @@ def groupe(contenu: bytes | None) -> Iterator[None]:
     """Le temps de la production d'une consultation (`contenu` : son fichier de réponses, lu ; la même mémoire sert
     à la consultation copiée ou déplacée, et à ses régénérations tant que ses réponses ne changent pas) : les
     mémoires disque gardent aussi ce qui lui est propre dans sa mémoire (voir `Groupe`), écrite si la production
-    aboutit. Sans cache, ou sans `contenu` (fichier illisible : sa lecture le dira) : rien. Dans la mémoire de la même
-    consultation, déjà ouverte (la régénération d'une consultation l'ouvre pour sa production et la comparaison de
-    ses versions) : rien de plus, elle sera écrite à la fin de celle qui l'a ouverte (une seule lecture, un seul
-    ajout au fichier)."""
+    aboutit. Sans cache, ou sans `contenu` (fichier illisible : sa lecture le dira) : rien. Dans une réservation
+    (`memoire_reservee`) encore libre, la mémoire y reste ouverte après la production, et n'est écrite qu'à la fin
+    de la réservation."""
     if contenu is None or (base := dossier(GROUPES)) is None:
         yield
         return
-    fichier = base / f"{empreinte(contenu)}.pickle"
-    ouvert = _GROUPE.get()
-    if ouvert is not None and ouvert.fichier == fichier:
-        yield
-        return
-    courant = Groupe(fichier)
+    courant = Groupe(base / f"{empreinte(contenu)}.pickle")
+    libre = _RESERVEE.get()
+    if libre:  # réservation déjà prise : cette mémoire-ci est écrite à sa fin, comme hors réservation
+        libre = None
     jeton = _GROUPE.set(courant)
     try:
         yield
     finally:
         _GROUPE.reset(jeton)
-    courant.enregistrer()
+    if libre is not None:
+        libre.append(courant)
+    else:
+        courant.enregistrer()
+
+
+@contextmanager
+def memoire_reservee() -> Iterator[None]:
+    """La mémoire de la consultation que la production ouvrira dans ce bloc (`groupe`, sous le contenu de ses
+    réponses, qu'elle seule lit) y reste ouverte après elle : ce qui suit (la comparaison de ses versions, en
+    régénération) y garde aussi ses entrées, et elle est écrite une fois, à la fin du bloc, s'il aboutit (une
+    lecture et un ajout à son fichier par consultation)."""
+    reservee: list[Groupe] = []
+    jeton = _RESERVEE.set(reservee)
+    try:
+        yield
+    finally:
+        _RESERVEE.reset(jeton)
+    if reservee:
+        reservee[0].enregistrer()
 
 
 def charger_memoires() -> None:
@@ -530,9 +556,10 @@ def objet(nom: str, cle: str, calcul: Callable[[], Any], garder: int = 8) -> Any
 
 def objet_de_consultation(nom: str, cle: str, calcul: Callable[[], Any], garder: int = 8) -> Any:
     """Comme `objet`, pour un résultat propre à une consultation (le découpage d'une de ses pièces) : gardé dans la
-    mémoire de la consultation en cours si elle est ouverte (`groupe`), avec ses autres entrées, en un seul ajout à
-    son fichier, sans fichier à créer ni dossier à borner ; sinon comme `objet`. Un résultat None n'y est pas gardé."""
-    courant = _GROUPE.get()
+    mémoire de la consultation en cours si elle est ouverte (`groupe`, `memoire_reservee`), avec ses autres entrées,
+    en un seul ajout à son fichier, sans fichier à créer ni dossier à borner ; sinon comme `objet`. Un résultat None
+    n'y est pas gardé."""
+    courant = _groupe_courant()
     if courant is None:
         return objet(nom, cle, calcul, garder)
     valeur = courant.lire(nom, cle)

@@ -449,14 +449,6 @@ def _achever(suite: _Suite, erreur: Exception | None) -> RapportConsultation:
     return rapport
 
 
-def _octets(fichier: Path) -> bytes | None:
-    """Les octets d'un fichier, None s'il ne se lit pas (la production le dira)."""
-    try:
-        return fichier.read_bytes()
-    except OSError:
-        return None
-
-
 def _traiter(tache: Tache) -> RapportConsultation | _Suite:
     _rafraichir(tache.etat_catalogue)
     consultation, racine = Path(tache.dossier), Path(tache.racine)
@@ -487,9 +479,9 @@ def _traiter(tache: Tache) -> RapportConsultation | _Suite:
         # fsync ; `publier` les rend durables d'une seule barrière avant le renommage
         # pièces Word dont les entrées n'ont pas changé : reprises de la version précédente, à l'octet
         dossier_precedent = consultation / VERSIONS / precedente if precedente else None
-        # la mémoire de la consultation (`cache.groupe`) ouverte pour sa production et la comparaison de ses versions :
-        # les découpages des pièces comparées y vont avec ses autres entrées, en un seul ajout à son fichier
-        with cache.groupe(_octets(consultation / REPONSES)):
+        # la mémoire de la consultation (`cache.groupe`), ouverte par sa production, le reste pour la comparaison de ses
+        # versions : les découpages des pièces comparées y vont avec ses autres entrées, en un seul ajout à son fichier
+        with cache.memoire_reservee():
             resultat = produire_dce(consultation / REPONSES, racine, droit_enregistre(ancien),
                                     precedente=dossier_precedent)
             # fichiers de la version précédente, lus une fois : empreintes, pièces à comparer, et ceux que la
