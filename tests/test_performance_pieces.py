@@ -155,17 +155,18 @@ def test_unites_gardees_memes_pieces_que_neuves(monkeypatch):
     """Les unités partagées d'une pièce et d'une consultation à l'autre : chaque pièce relue (RC, CCAP, CCTP, fiche)
     a exactement les unités, dans le même ordre, qu'une lecture sans mémoire, et les mêmes défauts de relecture et
     de contrôles croisés ; une consultation n'hérite rien d'une autre ; la mémoire est bornée."""
+    from generateur.donnees import cache
     from generateur.pieces import relecture
 
-    relecture._UNITES.clear()
+    relecture._UNITES.vider()
     lues = {}
     for exemple in ("travaux-lycee.yaml", "nettoyage-hotel-region.yaml", "travaux-lycee.yaml"):
         analyse, pieces = _pieces_relues(exemple)
         lues.setdefault(exemple, []).append((pieces, relecture.relire(analyse.catalogue, pieces)
                                              + croises.controler(analyse.catalogue, pieces)))
-    monkeypatch.setattr(relecture, "UNITES_AU_PLUS", -1)  # vidée avant chaque pièce : unités neuves
-    monkeypatch.setattr(relecture._UNITES_BLOCS, "maximum", 0)  # de même pour les unités gardées par bloc
+    monkeypatch.setattr(relecture._UNITES_BLOCS, "maximum", 0)  # unités gardées par bloc : neuves à chaque lecture
     for exemple, ((pieces, defauts), *autres) in lues.items():
+        monkeypatch.setattr(relecture, "_UNITES", cache.Fenetre(relecture.UNITES_AU_PLUS))  # unités neuves
         analyse, neuves = _pieces_relues(exemple)
         assert {n: p.unites for n, p in pieces.items()} == {n: p.unites for n, p in neuves.items()}
         assert defauts == relecture.relire(analyse.catalogue, neuves) + croises.controler(analyse.catalogue, neuves)
@@ -173,11 +174,73 @@ def test_unites_gardees_memes_pieces_que_neuves(monkeypatch):
             assert {n: p.unites for n, p in pieces_.items()} == {n: p.unites for n, p in pieces.items()}
             assert defauts_ == defauts
     assert lues["travaux-lycee.yaml"][0][0]["RC"].unites != lues["nettoyage-hotel-region.yaml"][0][0]["RC"].unites
-    monkeypatch.setattr(relecture, "UNITES_AU_PLUS", 100)
+    petite = cache.Fenetre(100)
+    monkeypatch.setattr(relecture, "_UNITES", petite)
     _pieces_relues("restauration-lycees.yaml")
-    assert len(relecture._UNITES) <= 100 + 2000  # vidée avant chaque pièce qui la trouve pleine
-    relecture.piece("Essai", [relecture.Paragraphe([relecture.Segment("Texte seul.")])])
-    assert len(relecture._UNITES) == 1
+    # une seule consultation : au plus 100 unités nouvelles, plus celles des tours d'avant (une pièce de ≈ 2 000)
+    assert 0 < len(petite.nouvelles) <= 100 and not petite.gardees
+    assert len(petite) <= 100 * (2 * cache.CONSULTATIONS_PAR_TOUR + 2) + 2000
+
+
+def test_fenetre_garde_ce_qui_revient_d_une_consultation_a_l_autre(monkeypatch):
+    """Une `cache.Fenetre` garde une entrée redemandée par une autre consultation que celle qui l'a créée (texte d'une
+    clause commune) ; une entrée qui n'a servi qu'à une consultation (son objet, ses montants) s'en va au plus
+    2 × CONSULTATIONS_PAR_TOUR consultations après elle ; les gardées sont bornées."""
+    from generateur.donnees import cache
+
+    monkeypatch.setattr(cache, "_PRODUITES", [0])
+    fenetre = cache.Fenetre(maximum=50)
+    fenetre["commun"] = "texte commun"
+    fenetre["propre-0"] = "objet 0"
+    assert fenetre.get("propre-0") == "objet 0"  # redemandée dans la même consultation : pas encore gardée
+    for i in range(1, 2 * cache.CONSULTATIONS_PAR_TOUR + 1):
+        cache.consultation_suivante()
+        if i == 1:
+            assert fenetre.get("commun") == "texte commun"  # redemandée par la consultation suivante : gardée
+        fenetre[f"propre-{i}"] = f"objet {i}"
+        assert fenetre.get(f"propre-{i}") == f"objet {i}"  # servie pendant sa consultation
+    assert fenetre.get("propre-0") is None and fenetre.get("propre-1") is None
+    assert fenetre.get(f"propre-{2 * cache.CONSULTATIONS_PAR_TOUR}") is not None  # la dernière, pas encore partie
+    assert fenetre.get("commun") == "texte commun"
+    assert list(fenetre.gardees) == ["commun"]
+    for i in range(200):  # une consultation immense, ou un processus qui ne compte pas les consultations
+        fenetre[f"autre-{i}"] = i
+    assert len(fenetre.nouvelles) <= 50 and len(fenetre) <= 50 * 4
+    fenetre.vider()
+    assert len(fenetre) == 0 and fenetre.get("commun") is None
+
+
+def test_memoires_d_un_processus_ne_gardent_pas_les_textes_propres_a_chaque_consultation(tmp_path):
+    """Un processus qui produit des consultations l'une après l'autre (processus de calcul d'un lot, serveur) : les
+    blocs du Markdown et les unités de la relecture gardent les textes communs à toutes, pas l'objet de chacune ;
+    ceux des premières consultations s'en sont allés à la fin, ceux des dernières y sont encore (au plus
+    2 × CONSULTATIONS_PAR_TOUR). (Pièces identiques à celles d'un processus neuf : test_regeneration, processus
+    remplacés après chaque consultation.)"""
+    from conftest import copier_exemple
+
+    from generateur.donnees import cache
+    from generateur.pieces import markdown_, relecture
+    from generateur.rendu.generation import produire_dce
+
+    exemple = EXEMPLES / "nettoyage-hotel-region.yaml"
+    texte = exemple.read_text(encoding="utf-8")
+    objet = re.search(r'^objet: "(.*)"$', texte, re.M)
+    assert objet
+    n = 4 * cache.CONSULTATIONS_PAR_TOUR
+    for i in range(n):
+        copie = copier_exemple(exemple, tmp_path / f"c{i}" / "reponses.yaml")
+        copie.write_text(texte.replace(objet.group(0), f'objet: "{objet.group(1)}, bâtiment Zéphyr-{i:02d}"'),
+                         encoding="utf-8")
+        produire_dce(copie, RACINE)
+
+    def textes(fenetre) -> list[str]:
+        return [str(c) for d in (fenetre.gardees, fenetre.nouvelles, fenetre.passees, fenetre.anciennes) for c in d]
+
+    gardes = textes(markdown_._blocs_du_texte.memoire) + textes(markdown_._blocs.memoire) + textes(relecture._UNITES)
+    presents = {i for i in range(n) if any(f"Zéphyr-{i:02d}" in t for t in gardes)}
+    assert presents and presents <= set(range(n - 2 * cache.CONSULTATIONS_PAR_TOUR - 1, n)), presents
+    assert not any("Zéphyr" in str(c) for c in markdown_._blocs.memoire.gardees)
+    assert any("titulaire" in str(c) for c in markdown_._blocs.memoire.gardees)  # clauses communes
 
 
 def _lignes_par_article(blocs: list) -> dict[str, list[str]]:

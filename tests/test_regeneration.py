@@ -1063,7 +1063,6 @@ MEMOIRES_DES_MODULES = {
     "generateur.donnees.fichiers": ("_ENTREES",),  # entrées zip des parties communes des documents
     "generateur.donnees.yaml_lignes": ("_validateurs",),
     "generateur.pieces.croises": ("_TROUVES",),
-    "generateur.pieces.relecture": ("_UNITES",),  # et les textes lus de chaque jeu de règles (`Memoire.lus`)
     "generateur.pieces.tracabilite": ("_CELLULES",),
     "generateur.rendu.documents": ("_PARTIES_NETTOYEES", "_GABARITS", "_CORPS_ASSEMBLES"),
 }
@@ -1071,14 +1070,16 @@ MEMOIRES_DES_MODULES = {
 
 def _vider_les_memoires_bornees() -> None:
     """Vide, dans ce processus, tout ce que dce garde d'une consultation à l'autre : caches par objet (`ParObjet`),
-    caches de fonctions (lru_cache), mémoires des modules (`MEMOIRES_DES_MODULES` : unités et correspondances de la
+    caches de fonctions (lru_cache), fenêtres (`cache.Fenetre`), mémoires des modules (`MEMOIRES_DES_MODULES` : unités et correspondances de la
     relecture, entrées zip, corps assemblés…), comptes des mémoires disque. Le catalogue, le questionnaire et les
     acheteurs du lot (`charger`) restent : relus, ils seraient gardés de nouveau par ce qui les suit (un par lot)."""
     from generateur.donnees import cache
     from generateur.pieces import croises, relecture
 
-    for memoire in relecture._MEMOIRES.values():
+    for memoire in relecture._MEMOIRES.values():  # textes lus de chaque jeu de règles
         memoire.lus.clear()
+    for fenetre in list(cache._FENETRES):  # blocs du Markdown, unités de la relecture
+        fenetre.vider()
     for nom_module, noms in MEMOIRES_DES_MODULES.items():
         for nom in noms:
             getattr(sys.modules[nom_module], nom).clear()

@@ -174,11 +174,12 @@ def vers_blocs(texte: str) -> list[Bloc]:
 TEXTE_GARDE_AU_PLUS = 16_384  # caractères : une clause rendue (un texte technique importé, plus long, ne l'est pas)
 
 
-@lru_cache(maxsize=1024)
+@cache.par_fenetre(1024)
 def _blocs_du_texte(texte: str) -> tuple[Bloc, ...]:
     """Les blocs d'un texte entier, en cache : la plupart des clauses rendues sont les mêmes, au caractère près,
-    d'une consultation à l'autre (ni découpage ni recherche des morceaux pour elles). 1 024 textes de
-    TEXTE_GARDE_AU_PLUS caractères au plus (≈ 10 Mio avec leurs blocs, mesuré sur le banc : 5 Kio par texte)."""
+    d'une consultation à l'autre (ni découpage ni recherche des morceaux pour elles). Gardés dans une `cache.Fenetre`
+    (ceux qui reviennent d'une consultation à l'autre, 1 024 au plus, ≈ 5 Kio chacun avec leurs blocs ; ceux propres
+    à une consultation s'en vont après elle), de TEXTE_GARDE_AU_PLUS caractères au plus."""
     return tuple(bloc for morceau in morceaux(texte) for bloc in _blocs(morceau))
 
 
@@ -208,13 +209,13 @@ def morceaux(texte: str) -> list[str]:
     return resultat
 
 
-@lru_cache(maxsize=1024)
+@cache.par_fenetre(1024)
 def _blocs(texte: str) -> tuple[Bloc, ...]:
     """Un morceau de Markdown → ses blocs (tuple partagé, en cache).
 
-    1 024 morceaux (5 Mio environ) : les morceaux communs, qui reviennent à chaque consultation, restent en
-    cache (96 % de réussite en lot) ; ceux propres à une consultation en sortent, et la mémoire d'un processus
-    de calcul ne croît pas avec la taille du lot.
+    Les morceaux communs, qui reviennent à chaque consultation, restent en cache (`cache.Fenetre`, 1 024 au plus,
+    5 Mio environ) ; ceux propres à une consultation s'en vont après elle, et la mémoire d'un processus de calcul ne
+    croît pas avec la taille du lot.
     """
     deja = _MEMOIRE.lire(texte)
     if deja is not None:

@@ -117,21 +117,20 @@ def _textes(b: Bloc) -> Iterable[str]:
 # plupart des paragraphes (clauses communes) et des lignes de tableau (fiche, annexe) reviennent à l'identique, dans
 # le même article ; des milliers d'objets de moins à créer, puis à suivre par le ramasse-miettes, par consultation.
 # Clé : tout ce qui fait l'unité (pièce, article, section, genre, texte ; pour un tableau, la ligne et son en-tête).
-# Bornée : vidée au-delà de UNITES_AU_PLUS clés, entre deux pièces.
+# Une `cache.Fenetre` : les unités qui reviennent d'une consultation à l'autre sont gardées (UNITES_AU_PLUS au plus),
+# celles propres à une consultation s'en vont après elle.
 UNITES_AU_PLUS = 10_000
-_UNITES: dict[tuple[Any, ...], Any] = {}
+_UNITES = cache.Fenetre(UNITES_AU_PLUS)
 # Unités de chaque bloc déjà lu (hors titres), par lieu (pièce, article, section, titre de la section), gardées sous
 # l'identité du bloc : les blocs des clauses viennent du cache du Markdown, partagés d'une consultation à l'autre et
-# jamais modifiés ; leurs textes ne sont plus relus. Bornée à part : `_UNITES` se remplit des textes propres à chaque
-# consultation (fiche, annexe) et se vide toutes les quelques consultations.
+# jamais modifiés ; leurs textes ne sont plus relus. Bornée à part ; une entrée s'en va avec son bloc (blocs propres
+# à une consultation).
 _UNITES_BLOCS = cache.ParObjet(4096)
 LIEUX_PAR_BLOC = 16  # lieux gardés par bloc au plus
 
 
 def piece(nom: str, blocs: list[Bloc], ignorer: tuple[str, ...] = ()) -> Piece:
     """Texte d'une pièce ; `ignorer` : titres d'articles (début) dont le contenu n'est pas relu (citations)."""
-    if len(_UNITES) > UNITES_AU_PLUS:
-        _UNITES.clear()
     gardees = _UNITES
     p = Piece(nom, [])
     unites = p.unites
