@@ -148,6 +148,29 @@ def test_memoires_lues_avant_les_processus_de_calcul(tmp_path, monkeypatch):
     assert memoire._entrees == {"texte": "résultat"}
 
 
+def test_motifs_et_markdown_prets_avant_les_processus_de_calcul(monkeypatch):
+    """`chauffer` compile aussi les motifs de la relecture (et leurs préalables) et crée le convertisseur Markdown :
+    un processus de calcul créé ensuite (fork), neuf ou remplaçant, en hérite au lieu de les refaire à sa première
+    consultation."""
+    from generateur.lot import regeneration
+    from generateur.pieces import markdown_
+
+    markdown_._md.cache_clear()
+    monkeypatch.delitem(sys.modules, "markdown", raising=False)
+    monkeypatch.setattr(relecture, "_LUES", {})
+    monkeypatch.setattr(relecture, "_MEMOIRES", {})
+    cat = catalogue.charger(RACINE)
+    memoire = relecture._lues(cat)[2]
+    assert memoire._motifs is None and memoire._prealables is None
+    monkeypatch.setattr(relecture, "_LUES", {})
+    monkeypatch.setattr(relecture, "_MEMOIRES", {})
+    regeneration.chauffer(RACINE)
+    memoire = relecture._lues(cat)[2]
+    assert memoire._motifs is not None and any(m is not None for m in memoire._motifs)
+    assert memoire._prealables is not None
+    assert "markdown" in sys.modules and markdown_._md.cache_info().currsize == 1
+
+
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="droits Unix")
 def test_cache_inscriptible_par_d_autres_ignore(tmp_path, sans_cache):
     """Le bytecode est exécuté : un dossier de cache où d'autres peuvent écrire n'est ni lu ni rempli."""

@@ -71,7 +71,7 @@ from .rapport_changements import (
 )
 from ..droit.expressions import ErreursJinja, modele_clause
 from ..droit.regles import en_json
-from ..pieces import croises, relecture
+from ..pieces import croises, markdown_, relecture
 from ..pieces.tracabilite import entrees, sources_du_lot
 
 RAPPORTS = "rapports"
@@ -532,20 +532,22 @@ def _traiter(tache: Tache) -> RapportConsultation | _Suite:
 
 def chauffer(racine: Path) -> None:
     """Avant de créer les processus de calcul : charge le catalogue, le questionnaire et les règles de relecture,
-    compile chaque clause, lit les mémoires du cache disque (Markdown converti, relecture…). Les processus de calcul
+    compile chaque clause et les motifs de la relecture, importe la bibliothèque Markdown, lit les mémoires du cache
+    disque (Markdown converti, relecture…). Les processus de calcul
     (fork) en héritent au lieu de le refaire chacun, ceux qui remplacent un processus perdu aussi (`ProcessusLocaux`) ;
     sans fork (Windows, macOS), chacun le fait à sa première consultation. Une erreur du catalogue sera dite par
     consultation."""
     try:
         cat = catalogue.charger(racine)
         questionnaire.charger(racine / "questionnaire.yaml")
-        relecture.regles(cat)
+        relecture.chauffer(cat)
         croises.controles(cat)
         for versions in cat.clauses.values():
             for clause in versions:
                 modele_clause(clause)
     except (ErreurDCE, *ErreursJinja):
         pass
+    markdown_.chauffer()
     cache.charger_memoires()
 
 

@@ -885,6 +885,15 @@ def _lues(catalogue: Catalogue) -> tuple[yaml_lignes.Document, list[Regle], Memo
     return _LUES[id(doc)]
 
 
+def chauffer(catalogue: Catalogue) -> None:
+    """Compile les motifs des règles de relecture du catalogue et leurs préalables (sinon compilés au premier texte à
+    chercher) : avant de créer les processus de calcul d'un lot, qui en héritent au lieu de les compiler chacun
+    (≈ 25 ms par processus neuf, mesuré)."""
+    memoire = _lues(catalogue)[2]
+    memoire.motifs
+    memoire.prealables
+
+
 def regles(catalogue: Catalogue) -> list[Regle]:
     """Section `relecture` de catalogue.yaml, vérifiée ; erreurs avec fichier et ligne. Lue une fois par catalogue
     chargé (le document YAML est gardé avec les règles : son identifiant ne peut pas resservir)."""
