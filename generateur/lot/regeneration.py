@@ -578,12 +578,14 @@ FENETRE_PAR_PROCESSUS = 2 * GROUPE_LOCAL
 GROUPE_MAX = 16  # consultations par tâche au plus, sur un exécuteur fourni (Dask)
 GROUPES_MIN = 64  # tâches au moins, tant que le lot le permet : la charge reste répartie
 # Consultations reçues par un processus de calcul local, après quoi il est remplacé par un neuf (`ProcessusLocaux`).
-# Mesuré (mélange du banc, 2 processus) : la mémoire d'un processus de calcul croît pendant ses ≈ 300 premières
-# consultations (ses mémoires bornées se remplissent), puis ≈ 0,5 à 1 Mio par centaine ; le remplacer
-# borne ce reste (et toute croissance lente d'une bibliothèque) dans un très grand lot. Un processus neuf refait ce que
-# les consultations lui avaient appris (≈ 2,2 milliards d'instructions, ≈ 14 consultations de calcul : contrôles
-# croisés des textes communs, XML des blocs, modules importés…) : ≈ 1,4 % de calcul en plus à ce quota.
-QUOTA_PROCESSUS = 1000
+# Mesuré (mélange du banc, 2 processus, 5 décembre, vingt-troisième passe) : la mémoire d'un processus de calcul croît
+# encore pendant ses ≈ 300 premières consultations (textes communs à quelques consultations, que ses mémoires en
+# fenêtre gardent ; pages héritées recopiées) ; le remplacer après 100 rend la mémoire de l'arbre presque plate
+# (116 Mio pour un lot de 100, 123 pour 1 000, contre 140 à 1 000 au quota de 1 000). Un processus neuf refait ce que
+# les consultations lui avaient appris (conversions Markdown et recherches de la relecture des textes communs) :
+# ≈ 250 ms de calcul sur ses premières consultations, ≈ 5 à 10 % de calcul en plus à ce quota (19,1 à 19,7 s contre
+# 17,6 à 18,6 s pour 1 000 consultations, trois paires de lancements alternés).
+QUOTA_PROCESSUS = 100
 
 
 # Démarrage des processus de calcul locaux : par fork là où il est sûr (Linux et autres Unix, hors macOS), nommé
