@@ -177,9 +177,10 @@ def test_unites_gardees_memes_pieces_que_neuves(monkeypatch):
     petite = cache.Fenetre(100)
     monkeypatch.setattr(relecture, "_UNITES", petite)
     _pieces_relues("restauration-lycees.yaml")
-    # une seule consultation : au plus 100 unités nouvelles, plus celles des tours d'avant (une pièce de ≈ 2 000)
-    assert 0 < len(petite.nouvelles) <= 100 and not petite.gardees
-    assert len(petite) <= 100 * (2 * cache.CONSULTATIONS_PAR_TOUR + 2) + 2000
+    # une seule consultation, de bien plus de 100 unités : la fenêtre tourne à chaque centaine ; au plus les 100
+    # nouvelles et les 100 d'avant, rien de gardé (aucune autre consultation ne les a redemandées)
+    assert 0 < len(petite.nouvelles) <= 100 and not petite.gardees and not petite.passees
+    assert len(petite) <= 2 * 100
 
 
 def test_fenetre_garde_ce_qui_revient_d_une_consultation_a_l_autre(monkeypatch):

@@ -533,10 +533,9 @@ def _traiter(tache: Tache) -> RapportConsultation | _Suite:
 def chauffer(racine: Path) -> None:
     """Avant de créer les processus de calcul : charge le catalogue, le questionnaire et les règles de relecture,
     compile chaque clause et les motifs de la relecture, importe la bibliothèque Markdown, lit les mémoires du cache
-    disque (Markdown converti, relecture…). Les processus de calcul
-    (fork) en héritent au lieu de le refaire chacun, ceux qui remplacent un processus perdu aussi (`ProcessusLocaux`) ;
-    sans fork (Windows, macOS), chacun le fait à sa première consultation. Une erreur du catalogue sera dite par
-    consultation."""
+    disque (Markdown converti, relecture…). Les processus de calcul (fork) en héritent au lieu de le refaire chacun,
+    ceux qui remplacent un processus perdu ou arrivé à son quota aussi (`ProcessusLocaux`) ; sans fork (Windows,
+    macOS), chacun le fait à sa première consultation. Une erreur du catalogue sera dite par consultation."""
     try:
         cat = catalogue.charger(racine)
         questionnaire.charger(racine / "questionnaire.yaml")
@@ -581,7 +580,7 @@ GROUPES_MIN = 64  # tâches au moins, tant que le lot le permet : la charge rest
 # Mesuré (mélange du banc, 2 processus, 5 décembre, vingt-troisième passe) : la mémoire d'un processus de calcul croît
 # encore pendant ses ≈ 300 premières consultations (textes communs à quelques consultations, que ses mémoires en
 # fenêtre gardent ; pages héritées recopiées) ; le remplacer après 100 rend la mémoire de l'arbre presque plate
-# (116 Mio pour un lot de 100, 123 pour 1 000, contre 140 à 1 000 au quota de 1 000). Un processus neuf refait ce que
+# (banc complet : 112 / 123 / 128 Mio pour 100 / 1 000 / 3 000 consultations, contre 140 à 1 000 au quota de 1 000). Un processus neuf refait ce que
 # les consultations lui avaient appris (conversions Markdown et recherches de la relecture des textes communs) :
 # ≈ 250 ms de calcul sur ses premières consultations, ≈ 5 à 10 % de calcul en plus à ce quota (19,1 à 19,7 s contre
 # 17,6 à 18,6 s pour 1 000 consultations, trois paires de lancements alternés).
