@@ -54,17 +54,35 @@ def test_controles_croises_gardes_suivent_le_texte():
 
 
 def test_controles_croises_memoire_bornee(monkeypatch):
-    """Au-delà de TEXTES_AU_PLUS textes gardés, la mémoire repart de zéro : elle ne grandit pas avec le lot."""
+    """Les correspondances gardées de chaque motif : les textes qui reviennent d'une consultation à l'autre restent,
+    ceux d'une seule consultation s'en vont après elle ; au plus TEXTES_AU_PLUS par motif, MOTIFS_AU_PLUS motifs.
+    Rien n'est gardé à TEXTES_AU_PLUS = 0."""
     import re
 
+    from generateur.donnees import fenetre
+
     monkeypatch.setattr(croises, "TEXTES_AU_PLUS", 5)
+    monkeypatch.setattr(fenetre, "_PRODUITES", [0])
     croises._TROUVES.clear()
-    croises._GARDES[0] = 0
     motif, autre = re.compile(r"\d+"), re.compile(r"[a-z]+")
-    for i in range(23):
-        assert [m.group(0) for m in croises._trouves(motif, f"lot {i}")] == [str(i)]
-        assert [m.group(0) for m in croises._trouves(autre, f"lot {i}")] == ["lot"]
-        assert sum(len(d) for d in croises._TROUVES.values()) <= 5
+    for i in range(23):  # une consultation par tour : son texte propre (« lot i ») et un texte commun
+        for texte in (f"lot {i}", "commun 7"):
+            assert [m.group(0) for m in croises._trouves(motif, texte)] == [re.sub(r"\D", "", texte)]
+            assert [m.group(0) for m in croises._trouves(autre, texte)] == [texte.split()[0]]
+        for memoire in croises._TROUVES.values():
+            assert len(memoire) <= 4 * 5 and len(memoire.gardees) <= 5
+        fenetre.consultation_suivante()
+    for memoire in croises._TROUVES.values():
+        assert list(memoire.gardees) == ["commun 7"]
+        assert "lot 0" not in {t for d in (memoire.nouvelles, memoire.passees, memoire.anciennes) for t in d}
+    monkeypatch.setattr(croises, "MOTIFS_AU_PLUS", 3)
+    for i in range(10):
+        croises._trouves(re.compile(f"x{i}"), "x1 x2")
+        assert len(croises._TROUVES) <= 3
+    monkeypatch.setattr(croises, "TEXTES_AU_PLUS", 0)
+    croises._TROUVES.clear()
+    assert [m.group(0) for m in croises._trouves(motif, "lot 3")] == ["3"]
+    assert all(len(memoire) == 0 for memoire in croises._TROUVES.values())
 
 
 @pytest.mark.parametrize("texte, attendu", [
@@ -155,7 +173,7 @@ def test_unites_gardees_memes_pieces_que_neuves(monkeypatch):
     """Les unités partagées d'une pièce et d'une consultation à l'autre : chaque pièce relue (RC, CCAP, CCTP, fiche)
     a exactement les unités, dans le même ordre, qu'une lecture sans mémoire, et les mêmes défauts de relecture et
     de contrôles croisés ; une consultation n'hérite rien d'une autre ; la mémoire est bornée."""
-    from generateur.donnees import cache
+    from generateur.donnees import fenetre
     from generateur.pieces import relecture
 
     relecture._UNITES.vider()
@@ -166,7 +184,7 @@ def test_unites_gardees_memes_pieces_que_neuves(monkeypatch):
                                              + croises.controler(analyse.catalogue, pieces)))
     monkeypatch.setattr(relecture._UNITES_BLOCS, "maximum", 0)  # unités gardées par bloc : neuves à chaque lecture
     for exemple, ((pieces, defauts), *autres) in lues.items():
-        monkeypatch.setattr(relecture, "_UNITES", cache.Fenetre(relecture.UNITES_AU_PLUS))  # unités neuves
+        monkeypatch.setattr(relecture, "_UNITES", fenetre.Fenetre(relecture.UNITES_AU_PLUS))  # unités neuves
         analyse, neuves = _pieces_relues(exemple)
         assert {n: p.unites for n, p in pieces.items()} == {n: p.unites for n, p in neuves.items()}
         assert defauts == relecture.relire(analyse.catalogue, neuves) + croises.controler(analyse.catalogue, neuves)
@@ -174,7 +192,7 @@ def test_unites_gardees_memes_pieces_que_neuves(monkeypatch):
             assert {n: p.unites for n, p in pieces_.items()} == {n: p.unites for n, p in pieces.items()}
             assert defauts_ == defauts
     assert lues["travaux-lycee.yaml"][0][0]["RC"].unites != lues["nettoyage-hotel-region.yaml"][0][0]["RC"].unites
-    petite = cache.Fenetre(100)
+    petite = fenetre.Fenetre(100)
     monkeypatch.setattr(relecture, "_UNITES", petite)
     _pieces_relues("restauration-lycees.yaml")
     # une seule consultation, de bien plus de 100 unités : la fenêtre tourne à chaque centaine ; au plus les 100
@@ -184,29 +202,43 @@ def test_unites_gardees_memes_pieces_que_neuves(monkeypatch):
 
 
 def test_fenetre_garde_ce_qui_revient_d_une_consultation_a_l_autre(monkeypatch):
-    """Une `cache.Fenetre` garde une entrée redemandée par une autre consultation que celle qui l'a créée (texte d'une
+    """Une `fenetre.Fenetre` garde une entrée redemandée par une autre consultation que celle qui l'a créée (texte d'une
     clause commune) ; une entrée qui n'a servi qu'à une consultation (son objet, ses montants) s'en va au plus
-    2 × CONSULTATIONS_PAR_TOUR consultations après elle ; les gardées sont bornées."""
-    from generateur.donnees import cache
+    2 × CONSULTATIONS_PAR_TOUR consultations après elle, une gardée qui n'est plus demandée au plus
+    2 × CONSULTATIONS_PAR_AGE consultations après sa dernière demande ; les gardées sont bornées."""
+    from generateur.donnees import fenetre as f
 
-    monkeypatch.setattr(cache, "_PRODUITES", [0])
-    fenetre = cache.Fenetre(maximum=50)
+    monkeypatch.setattr(f, "_PRODUITES", [0])
+    fenetre = f.Fenetre(maximum=50)
     fenetre["commun"] = "texte commun"
     fenetre["propre-0"] = "objet 0"
     assert fenetre.get("propre-0") == "objet 0"  # redemandée dans la même consultation : pas encore gardée
-    for i in range(1, 2 * cache.CONSULTATIONS_PAR_TOUR + 1):
-        cache.consultation_suivante()
+    for i in range(1, 2 * f.CONSULTATIONS_PAR_TOUR + 1):
+        f.consultation_suivante()
         if i == 1:
             assert fenetre.get("commun") == "texte commun"  # redemandée par la consultation suivante : gardée
         fenetre[f"propre-{i}"] = f"objet {i}"
         assert fenetre.get(f"propre-{i}") == f"objet {i}"  # servie pendant sa consultation
     assert fenetre.get("propre-0") is None and fenetre.get("propre-1") is None
-    assert fenetre.get(f"propre-{2 * cache.CONSULTATIONS_PAR_TOUR}") is not None  # la dernière, pas encore partie
+    assert fenetre.get(f"propre-{2 * f.CONSULTATIONS_PAR_TOUR}") is not None  # la dernière, pas encore partie
     assert fenetre.get("commun") == "texte commun"
     assert list(fenetre.gardees) == ["commun"]
+    # une gardée qui n'est plus demandée (texte qu'avaient en commun deux consultations voisines) s'en va au plus
+    # 2 × CONSULTATIONS_PAR_AGE consultations après sa dernière demande ; celle que chaque consultation demande reste
+    fenetre["voisines"] = "option de deux consultations"
+    f.consultation_suivante()
+    assert fenetre.get("voisines") is not None and "voisines" in fenetre.gardees
+    for i in range(f.CONSULTATIONS_PAR_AGE - 1):  # au moins CONSULTATIONS_PAR_AGE consultations
+        assert fenetre.get("commun") == "texte commun"
+        f.consultation_suivante()
+    assert "voisines" in fenetre.gardees or "voisines" in fenetre.vieilles
+    for i in range(f.CONSULTATIONS_PAR_AGE + 1):
+        assert fenetre.get("commun") == "texte commun"
+        f.consultation_suivante()
+    assert fenetre.get("voisines") is None and fenetre.get("commun") == "texte commun"
     for i in range(200):  # une consultation immense, ou un processus qui ne compte pas les consultations
         fenetre[f"autre-{i}"] = i
-    assert len(fenetre.nouvelles) <= 50 and len(fenetre) <= 50 * 4
+    assert len(fenetre.nouvelles) <= 50 and len(fenetre) <= 50 * 5
     fenetre.vider()
     assert len(fenetre) == 0 and fenetre.get("commun") is None
 
@@ -219,7 +251,7 @@ def test_memoires_d_un_processus_ne_gardent_pas_les_textes_propres_a_chaque_cons
     remplacés après chaque consultation.)"""
     from conftest import copier_exemple
 
-    from generateur.donnees import cache
+    from generateur.donnees import fenetre as f
     from generateur.pieces import markdown_, relecture
     from generateur.rendu.generation import produire_dce
 
@@ -227,19 +259,20 @@ def test_memoires_d_un_processus_ne_gardent_pas_les_textes_propres_a_chaque_cons
     texte = exemple.read_text(encoding="utf-8")
     objet = re.search(r'^objet: "(.*)"$', texte, re.M)
     assert objet
-    n = 4 * cache.CONSULTATIONS_PAR_TOUR
+    n = 4 * f.CONSULTATIONS_PAR_TOUR
     for i in range(n):
         copie = copier_exemple(exemple, tmp_path / f"c{i}" / "reponses.yaml")
         copie.write_text(texte.replace(objet.group(0), f'objet: "{objet.group(1)}, bâtiment Zéphyr-{i:02d}"'),
                          encoding="utf-8")
         produire_dce(copie, RACINE)
 
-    def textes(fenetre) -> list[str]:
-        return [str(c) for d in (fenetre.gardees, fenetre.nouvelles, fenetre.passees, fenetre.anciennes) for c in d]
+    def textes(memoire) -> list[str]:
+        return [str(c) for d in (memoire.gardees, memoire.vieilles, memoire.nouvelles, memoire.passees, memoire.anciennes)
+                for c in d]
 
     gardes = textes(markdown_._blocs_du_texte.memoire) + textes(markdown_._blocs.memoire) + textes(relecture._UNITES)
     presents = {i for i in range(n) if any(f"Zéphyr-{i:02d}" in t for t in gardes)}
-    assert presents and presents <= set(range(n - 2 * cache.CONSULTATIONS_PAR_TOUR - 1, n)), presents
+    assert presents and presents <= set(range(n - 2 * f.CONSULTATIONS_PAR_TOUR - 1, n)), presents
     assert not any("Zéphyr" in str(c) for c in markdown_._blocs.memoire.gardees)
     assert any("titulaire" in str(c) for c in markdown_._blocs.memoire.gardees)  # clauses communes
 
@@ -962,7 +995,9 @@ def test_controles_croises_processus_de_calcul_sans_memoire_disque(tmp_path, mon
     processus_neuf(os.getpid() + 1)  # processus de calcul : cherche seulement
     assert croises.controler(analyse.catalogue, pieces) == attendus
     assert croises._DISQUE == []
-    trouves = [x for lus in croises._TROUVES.values() for t in lus.values() for x in t]
+    trouves = [x for lus in croises._TROUVES.values()
+               for d in (lus.gardees, lus.vieilles, lus.nouvelles, lus.passees, lus.anciennes) for t in d.values()
+               for x in t]
     assert trouves and all(isinstance(x, re.Match) for x in trouves)
 
 

@@ -1060,7 +1060,6 @@ def test_processus_de_calcul_remplaces_apres_leur_quota(lot, monkeypatch, tmp_pa
 # Mémoires bornées de dce qui ne sont ni des `cache.ParObjet` ni des caches de fonctions (lru_cache) : dictionnaires
 # privés de ses modules (une mémoire ajoutée ici si le test ci-dessous la voit croître).
 MEMOIRES_DES_MODULES = {
-    "generateur.donnees.fichiers": ("_ENTREES",),  # entrées zip des parties communes des documents
     "generateur.donnees.yaml_lignes": ("_validateurs",),
     "generateur.pieces.croises": ("_TROUVES",),
     "generateur.pieces.tracabilite": ("_CELLULES",),
@@ -1070,20 +1069,16 @@ MEMOIRES_DES_MODULES = {
 
 def _vider_les_memoires_bornees() -> None:
     """Vide, dans ce processus, tout ce que dce garde d'une consultation à l'autre : caches par objet (`ParObjet`),
-    caches de fonctions (lru_cache), fenêtres (`cache.Fenetre`), mémoires des modules (`MEMOIRES_DES_MODULES` : unités et correspondances de la
+    caches de fonctions (lru_cache), fenêtres (`fenetre.Fenetre`), mémoires des modules (`MEMOIRES_DES_MODULES` : unités et correspondances de la
     relecture, entrées zip, corps assemblés…), comptes des mémoires disque. Le catalogue, le questionnaire et les
     acheteurs du lot (`charger`) restent : relus, ils seraient gardés de nouveau par ce qui les suit (un par lot)."""
-    from generateur.donnees import cache
-    from generateur.pieces import croises, relecture
+    from generateur.donnees import cache, fenetre
 
-    for memoire in relecture._MEMOIRES.values():  # textes lus de chaque jeu de règles
-        memoire.lus.clear()
-    for fenetre in list(cache._FENETRES):  # blocs du Markdown, unités de la relecture
-        fenetre.vider()
+    for memoire in list(fenetre._FENETRES):  # blocs du Markdown, unités et correspondances de la relecture, entrées zip
+        memoire.vider()
     for nom_module, noms in MEMOIRES_DES_MODULES.items():
         for nom in noms:
             getattr(sys.modules[nom_module], nom).clear()
-    croises._GARDES[0] = 0
     for nom_module, module in list(sys.modules.items()):
         if nom_module == "generateur" or nom_module.startswith("generateur."):
             for objet in list(vars(module).values()):

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable, Iterator
 import orjson
 
 from ..erreurs import ErreurDCE, Probleme
+from .fenetre import Fenetre
 
 _NOM_RESERVE = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)$", re.IGNORECASE)
 
@@ -59,9 +60,10 @@ def _zipfile_reproductible(parties: dict[str, bytes], noms: list[str]) -> bytes:
 
 # Entrées du zip d'une partie déjà écrite : (nom, octets, niveau, date) → (en-tête local et données compressées, entrée
 # du répertoire central à la position 0). Les parties que les documents d'un même modèle Word partagent (styles,
-# thème, numérotation, relations…) ne sont compressées qu'une fois par processus.
-_ENTREES: dict[tuple[str, bytes, int, tuple[int, ...]], tuple[bytes, bytes]] = {}
+# thème, numérotation, relations…) ne sont compressées qu'une fois par processus ; celles propres à une consultation
+# (propriétés du document, en-têtes qui la nomment) s'en vont après elle (`Fenetre`, ENTREES_MAX gardées au plus).
 ENTREES_MAX = 256
+_ENTREES = Fenetre(ENTREES_MAX)
 TAILLE_GARDEE = 64 * 1024  # une partie plus grande (le corps d'un document) ne se retrouve pas d'un document à l'autre
 _CENTRALE = struct.calcsize(zipfile.structCentralDir)  # sans le nom : son décalage en occupe les 4 derniers octets
 _FIN = struct.calcsize(zipfile.structEndArchive)
@@ -79,8 +81,6 @@ def _entree(nom: str, octets: bytes) -> tuple[bytes, bytes]:
     local = struct.unpack(zipfile.structEndArchive, archive[fin:])[6]  # début du répertoire central
     entree = (archive[:local], archive[local:fin])
     if garder:
-        if len(_ENTREES) >= ENTREES_MAX:
-            _ENTREES.clear()
         _ENTREES[cle] = entree
     return entree
 

@@ -577,13 +577,15 @@ FENETRE_PAR_PROCESSUS = 2 * GROUPE_LOCAL
 GROUPE_MAX = 16  # consultations par tâche au plus, sur un exécuteur fourni (Dask)
 GROUPES_MIN = 64  # tâches au moins, tant que le lot le permet : la charge reste répartie
 # Consultations reçues par un processus de calcul local, après quoi il est remplacé par un neuf (`ProcessusLocaux`).
-# Mesuré (mélange du banc, 2 processus, 5 décembre, vingt-troisième passe) : la mémoire d'un processus de calcul croît
-# encore pendant ses ≈ 300 premières consultations (textes communs à quelques consultations, que ses mémoires en
-# fenêtre gardent ; pages héritées recopiées) ; le remplacer après 100 rend la mémoire de l'arbre presque plate
-# (banc complet : 112 / 123 / 128 Mio pour 100 / 1 000 / 3 000 consultations, contre 140 à 1 000 au quota de 1 000). Un processus neuf refait ce que
-# les consultations lui avaient appris (conversions Markdown et recherches de la relecture des textes communs) :
-# ≈ 250 ms de calcul sur ses premières consultations, ≈ 5 à 10 % de calcul en plus à ce quota (19,1 à 19,7 s contre
-# 17,6 à 18,6 s pour 1 000 consultations, trois paires de lancements alternés).
+# Mesuré (mélange du banc, 2 processus, 5 décembre, vingt-troisième et vingt-quatrième passes) : la mémoire d'un
+# processus de calcul croît encore pendant ses premières centaines de consultations (textes communs à quelques
+# consultations, pages héritées recopiées), moins depuis que ses mémoires en fenêtre oublient aussi les gardées qui ne
+# servent plus (`fenetre.Fenetre.vieillir`) ; le remplacer après 100 rend la mémoire de l'arbre presque plate (banc
+# complet : 112 / 118 / 130 Mio pour 100 / 1 000 / 3 000 consultations, contre 140 à 1 000 au quota de 1 000). Un
+# processus neuf refait ce que les consultations lui avaient appris (conversions Markdown et recherches de la
+# relecture des textes communs) : ≈ 250 ms de calcul sur ses premières consultations, ≈ 5 à 10 % de calcul en plus à ce
+# quota (19,1 à 19,7 s contre 17,6 à 18,6 s pour 1 000 consultations, trois paires de lancements alternés). Au quota
+# de 50 : 1 Mio de moins à 1 000, 8 % de calcul en plus (trois paires alternées, vingt-quatrième passe).
 QUOTA_PROCESSUS = 100
 
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable
 from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Tableau, Titre
 from . import relecture
 from .relecture import Piece, Unite, extrait, piece, problemes_de_section, section_verifiee
-from ..donnees import cache, yaml_lignes
+from ..donnees import cache, fenetre, yaml_lignes
 from ..donnees.catalogue import Catalogue
 from ..droit.conformite import Defaut, entrees_de_section
 from ..erreurs import ErreurDonnees, Probleme
@@ -146,12 +146,15 @@ class Occurrence:
 
 # D'une consultation à l'autre, presque toutes les unités (paragraphes des clauses communes, cellules, titres) ont le
 # même texte : ce que chaque motif y trouve est gardé par texte (correspondances, qui ne dépendent que du motif et du
-# texte), et seul un texte jamais vu est cherché. Borné : tout est oublié au-delà de TEXTES_AU_PLUS textes gardés.
+# texte), et seul un texte jamais vu est cherché. Une `fenetre.Fenetre` par motif : les textes qui reviennent d'une
+# consultation à l'autre sont gardés (TEXTES_AU_PLUS par motif au plus), ceux propres à une consultation (objet,
+# montants, lieux) s'en vont après elle ; au-delà de MOTIFS_AU_PLUS motifs (catalogues successifs d'un serveur), tout
+# est oublié. TEXTES_AU_PLUS = 0 : rien n'est gardé.
 # D'une commande à l'autre, les correspondances d'un `Motif` sont gardées dans la mémoire disque (`_DISQUE`) : texte →
 # {clé du motif → correspondances brutes} ; les recherches coûtaient ≈ 8 % des instructions de `dce generer`.
 TEXTES_AU_PLUS = 10_000
-_TROUVES: dict[Motif | re.Pattern[str], dict[str, tuple[Trouve | re.Match[str], ...]]] = {}
-_GARDES = [0]  # nombre de textes gardés, tous motifs confondus
+MOTIFS_AU_PLUS = 1024
+_TROUVES: dict[Motif | re.Pattern[str], fenetre.Fenetre] = {}
 _DISQUE: list[cache.Memoire] = []  # créée au premier texte cherché (empreinte du code de ce module)
 Brut = tuple[tuple[int, int, tuple[str | None, ...], dict[str, str | None]], ...]
 
@@ -192,24 +195,25 @@ def _trouves(motif: Motif | re.Pattern[str], texte: str) -> tuple[Trouve | re.Ma
     """Les correspondances de `motif` dans `texte`, comme `motif.finditer(texte)` (la première : `motif.search`)."""
     lus = _TROUVES.get(motif)
     if lus is None:
-        lus = _TROUVES[motif] = {}
+        if len(_TROUVES) >= MOTIFS_AU_PLUS:
+            _TROUVES.clear()
+        lus = _TROUVES[motif] = fenetre.Fenetre(TEXTES_AU_PLUS)
     trouves = lus.get(texte)
     if trouves is None:
-        if _GARDES[0] >= TEXTES_AU_PLUS:
-            _TROUVES.clear()
-            _GARDES[0] = 0
-            lus = _TROUVES[motif] = {}
-        trouves = lus[texte] = _chercher(motif, texte)
-        _GARDES[0] += 1
+        trouves = _chercher(motif, texte)
+        if TEXTES_AU_PLUS:
+            lus[texte] = trouves
     return trouves
 
 
 def _avec(motif: Motif, unites: list[Unite]) -> list[tuple[Unite, tuple[Trouve | re.Match[str], ...]]]:
-    """Les unités où `motif` trouve quelque chose, dans l'ordre, avec leurs correspondances (`_trouves`)."""
-    lus = _TROUVES.get(motif) or {}
+    """Les unités où `motif` trouve quelque chose, dans l'ordre, avec leurs correspondances (`_trouves`) ; les
+    textes gardés d'une consultation à l'autre (la plupart) sont lus directement."""
+    lus = _TROUVES.get(motif)
+    gardees = {} if lus is None else lus.gardees
     resultat = []
     for u in unites:
-        trouves = lus.get(u.texte)
+        trouves = gardees.get(u.texte)
         if trouves is None:
             trouves = _trouves(motif, u.texte)
         if trouves:

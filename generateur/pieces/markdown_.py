@@ -10,7 +10,7 @@ from typing import Any
 
 from . import blocs
 from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Tableau, Titre
-from ..donnees import cache
+from ..donnees import cache, fenetre
 from ..donnees.formats import DEBUT_A_COMPLETER, FIN_A_COMPLETER
 
 _A_COMPLETER = re.compile(f"({DEBUT_A_COMPLETER}|{FIN_A_COMPLETER})")
@@ -181,10 +181,10 @@ def vers_blocs(texte: str) -> list[Bloc]:
 TEXTE_GARDE_AU_PLUS = 16_384  # caractères : une clause rendue (un texte technique importé, plus long, ne l'est pas)
 
 
-@cache.par_fenetre(1024)
+@fenetre.par_fenetre(1024)
 def _blocs_du_texte(texte: str) -> tuple[Bloc, ...]:
     """Les blocs d'un texte entier, en cache : la plupart des clauses rendues sont les mêmes, au caractère près,
-    d'une consultation à l'autre (ni découpage ni recherche des morceaux pour elles). Gardés dans une `cache.Fenetre`
+    d'une consultation à l'autre (ni découpage ni recherche des morceaux pour elles). Gardés dans une `fenetre.Fenetre`
     (ceux qui reviennent d'une consultation à l'autre, 1 024 au plus, ≈ 5 Kio chacun avec leurs blocs ; ceux propres
     à une consultation s'en vont après elle), de TEXTE_GARDE_AU_PLUS caractères au plus."""
     return tuple(bloc for morceau in morceaux(texte) for bloc in _blocs(morceau))
@@ -216,11 +216,11 @@ def morceaux(texte: str) -> list[str]:
     return resultat
 
 
-@cache.par_fenetre(1024)
+@fenetre.par_fenetre(1024)
 def _blocs(texte: str) -> tuple[Bloc, ...]:
     """Un morceau de Markdown → ses blocs (tuple partagé, en cache).
 
-    Les morceaux communs, qui reviennent à chaque consultation, restent en cache (`cache.Fenetre`, 1 024 au plus,
+    Les morceaux communs, qui reviennent à chaque consultation, restent en cache (`fenetre.Fenetre`, 1 024 au plus,
     5 Mio environ) ; ceux propres à une consultation s'en vont après elle, et la mémoire d'un processus de calcul ne
     croît pas avec la taille du lot.
     """

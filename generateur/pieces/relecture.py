@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, TypeVar
 
 from . import blocs
 from .blocs import Bloc, Liste, Paragraphe, ParagrapheRevise, Segment, Tableau, Titre
-from ..donnees import cache, yaml_lignes
+from ..donnees import cache, fenetre, yaml_lignes
 from ..donnees.catalogue import Catalogue
 from ..droit import conformite
 from ..droit.conformite import Defaut, entrees_de_section
@@ -117,10 +117,10 @@ def _textes(b: Bloc) -> Iterable[str]:
 # plupart des paragraphes (clauses communes) et des lignes de tableau (fiche, annexe) reviennent à l'identique, dans
 # le même article ; des milliers d'objets de moins à créer, puis à suivre par le ramasse-miettes, par consultation.
 # Clé : tout ce qui fait l'unité (pièce, article, section, genre, texte ; pour un tableau, la ligne et son en-tête).
-# Une `cache.Fenetre` : les unités qui reviennent d'une consultation à l'autre sont gardées (UNITES_AU_PLUS au plus),
+# Une `fenetre.Fenetre` : les unités qui reviennent d'une consultation à l'autre sont gardées (UNITES_AU_PLUS au plus),
 # celles propres à une consultation s'en vont après elle.
 UNITES_AU_PLUS = 10_000
-_UNITES = cache.Fenetre(UNITES_AU_PLUS)
+_UNITES = fenetre.Fenetre(UNITES_AU_PLUS)
 # Unités de chaque bloc déjà lu (hors titres), par lieu (pièce, article, section, titre de la section), gardées sous
 # l'identité du bloc : les blocs des clauses viennent du cache du Markdown, partagés d'une consultation à l'autre et
 # jamais modifiés ; leurs textes ne sont plus relus. Bornée à part ; une entrée s'en va avec son bloc (blocs propres
@@ -774,7 +774,9 @@ class Memoire:
     """Correspondances des motifs d'un jeu de règles dans chaque texte d'unité déjà lu.
 
     D'une consultation à l'autre, l'essentiel des paragraphes est identique (clauses communes, tableaux de la fiche) :
-    seuls les textes jamais vus sont cherchés, tous ensemble (`_chercher`). Bornée : vidée au-delà de MAXIMUM textes.
+    seuls les textes jamais vus sont cherchés, tous ensemble (`_chercher`). Une `fenetre.Fenetre` : les textes qui
+    reviennent d'une consultation à l'autre sont gardés (MAXIMUM au plus), ceux propres à une consultation (objet,
+    montants, lieux) s'en vont après elle.
     """
 
     MAXIMUM = 10_000  # ≈ 3 Mio ; vidée, elle reprend de la mémoire disque les textes communs, sans les chercher
@@ -786,7 +788,7 @@ class Memoire:
         self.sources = _sources(liste)
         self._motifs: list[re.Pattern[str] | None] | None = None
         self._prealables: list[tuple[re.Pattern[str], bool] | None] | None = None
-        self.lus: dict[str, tuple[tuple[int, list[Correspondance]], ...]] = {}  # texte → (motif, trouvés), non vides
+        self.lus = fenetre.Fenetre(self.MAXIMUM)  # texte → ((motif, trouvés), …) : ceux qui ont trouvé quelque chose
         # ce que les commandes précédentes ont trouvé avec les mêmes motifs (cache disque de l'utilisateur ; fichier
         # relu en entier par chaque commande : 512 Kio au plus, une consultation en garde 190 à 280)
         self.disque = cache.Memoire("relecture", cache.empreinte(
@@ -815,15 +817,26 @@ class Memoire:
             self._prealables = [None if p is None else (re.compile(*p[0]), p[1]) for p in prealables]
         return self._prealables
 
-    def lire(self, pieces: dict[str, Piece]) -> None:
-        """Cherche tous les motifs dans les textes des `pieces` qui n'ont pas encore été lus ; ensuite, tous les
-        textes des `pieces` sont lus (une mémoire pleine, vidée, relit aussi ceux qu'elle avait déjà)."""
-        nouveaux = list(dict.fromkeys(u.texte for p in pieces.values() for u in p.unites if u.texte not in self.lus))
+    def lire(self, pieces: dict[str, Piece]) -> dict[str, tuple[tuple[int, list[Correspondance]], ...]]:
+        """Ce que trouvent les motifs dans chaque texte des `pieces` : gardé (`lus`), repris de la mémoire disque, ou
+        cherché, tous les textes jamais vus ensemble."""
+        lus, vus = self.lus, {}
+        gardees = lus.gardees
+        nouveaux = []
+        for p in pieces.values():
+            for u in p.unites:
+                t = u.texte
+                if t not in vus:
+                    trouves = gardees.get(t)
+                    if trouves is None:
+                        trouves = lus.get(t)
+                    if trouves is None:
+                        nouveaux.append(t)
+                        vus[t] = ()
+                    else:
+                        vus[t] = trouves
         if not nouveaux:
-            return
-        if len(self.lus) + len(nouveaux) > self.MAXIMUM:
-            self.lus.clear()
-            nouveaux = list(dict.fromkeys(u.texte for p in pieces.values() for u in p.unites))
+            return vus
         if self.disque is not None:
             a_chercher = []
             for t in nouveaux:
@@ -831,30 +844,32 @@ class Memoire:
                 if deja is None:
                     a_chercher.append(t)
                 else:
-                    self.lus[t] = deja
+                    vus[t] = lus[t] = deja
             nouveaux = a_chercher
             if not nouveaux:
-                return
+                return vus
         joint, debuts = SEPARATEUR.join(nouveaux), _debuts(nouveaux)
         par_motif = [None if m is None else _chercher(m, nouveaux, joint, debuts) if p is None
                      else _chercher_parmi(m, *p, nouveaux, joint, debuts)
                      for m, p in zip(self.motifs, self.prealables)]
         for i, t in enumerate(nouveaux):
-            self.lus[t] = tuple((j, c[i]) for j, c in enumerate(par_motif) if c is not None and c[i])
+            vus[t] = lus[t] = tuple((j, c[i]) for j, c in enumerate(par_motif) if c is not None and c[i])
         if self.disque is not None:
-            self.disque.ecrire((t, self.lus[t]) for t in nouveaux)
+            self.disque.ecrire((t, vus[t]) for t in nouveaux)
+        return vus
 
     def trouves(self, pieces: dict[str, Piece]) -> list[Trouves]:
-        """Pour chaque motif, les unités des `pieces` où il trouve quelque chose ; les textes pas encore lus le
-        sont d'abord (`lire`), tous ensemble."""
+        """Pour chaque motif, les unités des `pieces` où il trouve quelque chose : lues parmi les textes gardés d'une
+        consultation à l'autre (la plupart), sinon, dès le premier qui n'y est pas, tous ensemble (`lire`)."""
         resultat: list[Trouves] = [[] for _ in self.sources]
-        lus = self.lus
+        connus: dict[str, tuple[tuple[int, list[Correspondance]], ...]] = self.lus.gardees
+        complet = False
         for p in pieces.values():
             for u in p.unites:
-                trouves = lus.get(u.texte)
-                if trouves is None:
-                    self.lire(pieces)
-                    return self.trouves(pieces)
+                trouves = connus.get(u.texte)
+                if trouves is None and not complet:
+                    connus, complet = self.lire(pieces), True
+                    trouves = connus[u.texte]
                 for j, correspondances in trouves:
                     resultat[j].append((p, u, correspondances))
         return resultat
@@ -1000,7 +1015,6 @@ def exemple(regle: Regle) -> dict[str, Piece]:
 def appliquer(regle: Regle, pieces: dict[str, Piece]) -> list[Defaut]:
     """Les défauts d'une seule règle (exemple d'une règle, `dce catalogue verifier`), sans mémoire."""
     memoire = Memoire([regle], disque=False)
-    memoire.lire(pieces)
     return list(_hors_exclues(regle, _fonction(regle)(regle, pieces, memoire.trouves(pieces)[0])))
 
 

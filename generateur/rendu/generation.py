@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..donnees import cache, pieces_jointes, questionnaire
+from ..donnees import cache, fenetre, pieces_jointes, questionnaire
 from ..pieces import annexe, decp
 from ..pieces.assemblage import blocs_document, calcul_garde, empreinte_piece, memoire_de_consultation
 from ..droit.conformite import Conformite
@@ -116,9 +116,9 @@ def _produire_dce(fichier_reponses: Path | str, racine: Path | None, date_droit:
     analyse = preparer(fichier_reponses, racine, date_droit)
     # Les textes propres à la consultation (objet, lieux, montants), que les mémoires disque partagées ne peuvent
     # garder pour chacune des consultations d'un lot, sont gardés dans sa mémoire (`cache.groupe`), désignée par le
-    # contenu de son fichier de réponses. Les mémoires de ce processus (`cache.Fenetre`) comptent les consultations
+    # contenu de son fichier de réponses. Les mémoires de ce processus (`fenetre.Fenetre`) comptent les consultations
     # produites : ce qui n'a servi qu'à l'une d'elles s'en va après elle.
-    cache.consultation_suivante()
+    fenetre.consultation_suivante()
     with cache.groupe(getattr(analyse.reponses.document, "octets", None)):
         return _assembler_dce(analyse, fichier_reponses, strict, complementaires, visa, precedente)
 
