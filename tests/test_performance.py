@@ -129,6 +129,31 @@ def test_dossiers_du_cache_bornes(tmp_path, monkeypatch):
     assert sorted(p.name for p in base.iterdir()) == [f"{i:04d}" for i in range(101, 401)]
 
 
+def test_borner_un_grand_dossier_sans_le_garder_en_memoire(tmp_path):
+    """Borner un grand dossier du cache (squelettes d'un lot de milliers de consultations) ne garde en mémoire que
+    les entrées à retirer, pas tout le dossier : les plus anciennes s'en vont, les plus récentes restent, et la pointe
+    de mémoire reste loin de ce que prendraient les entrées et les dates de tout le dossier (≈ 500 octets chacune)."""
+    import tracemalloc
+
+    from generateur.donnees import cache
+
+    base = tmp_path / "squelettes"
+    base.mkdir()
+    n = 4000
+    for i in range(n):
+        (base / f"{i:05d}.pickle").write_bytes(b"")
+        os.utime(base / f"{i:05d}.pickle", ns=(i * 10**9, i * 10**9))
+    tracemalloc.start()
+    try:
+        cache._borner(base, 3600, ".pickle")
+        pointe = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    restants = sorted(p.name for p in base.iterdir())
+    assert restants == [f"{i:05d}.pickle" for i in range(n - 3600 * 3 // 4, n)]
+    assert pointe < n * 150, pointe  # tout le dossier : ≈ 2 Mio ; les 1 300 à retirer : ≈ 250 Kio
+
+
 def test_memoires_lues_avant_les_processus_de_calcul(tmp_path, monkeypatch):
     """`chauffer` (avant la création des processus de calcul d'un lot) lit les mémoires du cache disque de ce
     processus : les processus de calcul en héritent au lieu de les relire chacun."""
