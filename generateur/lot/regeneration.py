@@ -581,7 +581,7 @@ GROUPES_MIN = 64  # tâches au moins, tant que le lot le permet : la charge rest
 # processus de calcul croît encore pendant ses premières centaines de consultations (textes communs à quelques
 # consultations, pages héritées recopiées), moins depuis que ses mémoires en fenêtre oublient aussi les gardées qui ne
 # servent plus (`fenetre.Fenetre.vieillir`) ; le remplacer après 100 rend la mémoire de l'arbre presque plate (banc
-# complet : 112 / 118 / 130 Mio pour 100 / 1 000 / 3 000 consultations, contre 140 à 1 000 au quota de 1 000). Un
+# complet : 112 / 117 / 121 Mio pour 100 / 1 000 / 3 000 consultations, contre 140 à 1 000 au quota de 1 000). Un
 # processus neuf refait ce que les consultations lui avaient appris (conversions Markdown et recherches de la
 # relecture des textes communs) : ≈ 250 ms de calcul sur ses premières consultations, ≈ 5 à 10 % de calcul en plus à ce
 # quota (19,1 à 19,7 s contre 17,6 à 18,6 s pour 1 000 consultations, trois paires de lancements alternés). Au quota
