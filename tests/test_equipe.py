@@ -481,6 +481,7 @@ def test_charge_bornee_vingt_utilisateurs_qui_remplissent_et_generent(tmp_path):
     import sys
     import threading
 
+    from waitress import wasyncore
     from waitress.server import create_server
 
     sys.path.insert(0, str(RACINE / "benchmarks"))
@@ -490,11 +491,17 @@ def test_charge_bornee_vingt_utilisateurs_qui_remplissent_et_generent(tmp_path):
     app = create_app_equipe(RACINE, url, tmp_path / "stockage")
     banc.creer_comptes(url, 20)
     serveur = create_server(app, host="127.0.0.1", port=0, threads=8)
-    threading.Thread(target=serveur.run, daemon=True).start()
+    boucle = threading.Thread(target=serveur.run, daemon=True)
+    boucle.start()
     try:
         mesures = banc.charge(f"http://127.0.0.1:{serveur.effective_port}", 20, tours=1)
     finally:
-        serveur.close()
+        # fermé depuis sa boucle : fermer ses sockets d'ici, pendant qu'elle les attend (select), lui faisait lever
+        # « Bad file descriptor » dans son fil
+        serveur.trigger.pull_trigger(lambda: wasyncore.close_all(serveur._map))
+        boucle.join(10)
+        serveur.task_dispatcher.shutdown()
+    assert not boucle.is_alive()
     assert mesures.erreurs == []
     assert len(mesures.generations) == len(mesures.enregistrements) == 20
     from generateur.base import dce
