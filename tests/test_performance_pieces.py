@@ -36,7 +36,9 @@ def test_controles_croises_gardes_memes_defauts_que_sans_memoire(exemple, monkey
     premier = croises.controler(analyse.catalogue, pieces)
     repris = croises.controler(analyse.catalogue, pieces)
     monkeypatch.setattr(croises, "TEXTES_AU_PLUS", 0)
+    monkeypatch.setattr(croises, "_TROUVES", {})  # fenêtres de 0 entrée : chaque texte cherché de nouveau
     sans = croises.controler(analyse.catalogue, pieces)
+    assert all(len(memoire) == 0 for memoire in croises._TROUVES.values())
     assert premier == repris == sans
 
 

@@ -21,7 +21,7 @@ class Fenetre:
     gardée qu'aucune consultation n'a demandée depuis CONSULTATIONS_PAR_AGE à 2 × CONSULTATIONS_PAR_AGE consultations
     (texte d'une option, d'un lieu, d'une durée que deux consultations voisines avaient en commun) s'en va aussi
     (`vieillir` : les gardées passent dans `vieilles`, d'où une demande les reprend) ; les gardées sont bornées à
-    `maximum` entrées (vidées au-delà). La mémoire d'un processus qui produit des centaines de consultations ne croît
+    `maximum` entrées (vidées au-delà ; une fenêtre de 0 entrée ne garde rien). La mémoire d'un processus qui produit des centaines de consultations ne croît
     plus avec leur nombre : elle suit ce que demandent les dernières."""
 
     __slots__ = ("maximum", "gardees", "vieilles", "nouvelles", "passees", "anciennes", "__weakref__")
@@ -37,24 +37,28 @@ class Fenetre:
 
     def get(self, cle: Any) -> Any:
         valeur = self.gardees.get(cle)
+        if valeur is not None:
+            return valeur
+        valeur = self.nouvelles.get(cle)
+        if valeur is not None:
+            return valeur
+        valeur = self.vieilles.pop(cle, None)  # gardée, et encore demandée : reste gardée
         if valeur is None:
-            valeur = self.nouvelles.get(cle)
-            if valeur is None:
-                valeur = self.vieilles.pop(cle, None)  # gardée, et encore demandée : reste gardée
-                if valeur is None:
-                    valeur = self.passees.pop(cle, None)
-                    if valeur is None:
-                        valeur = self.anciennes.pop(cle, None)
-                if valeur is not None:  # redemandée par une autre consultation que celle qui l'a créée : gardée
-                    gardees = self.gardees
-                    if len(gardees) >= self.maximum:
-                        gardees.clear()
-                    gardees[cle] = valeur
+            valeur = self.passees.pop(cle, None)
+        if valeur is None:
+            valeur = self.anciennes.pop(cle, None)
+        if valeur is not None:  # redemandée par une autre consultation que celle qui l'a créée : gardée
+            gardees = self.gardees
+            if len(gardees) >= self.maximum:
+                gardees.clear()
+            gardees[cle] = valeur
         return valeur
 
     def __setitem__(self, cle: Any, valeur: Any) -> None:
         nouvelles = self.nouvelles
         if len(nouvelles) >= self.maximum:  # une très grande consultation, ou un processus qui ne les compte pas
+            if not self.maximum:  # une fenêtre de 0 entrée ne garde rien
+                return
             self.suivante()
             self.tourner()
             nouvelles = self.nouvelles

@@ -200,9 +200,7 @@ def _trouves(motif: Motif | re.Pattern[str], texte: str) -> tuple[Trouve | re.Ma
         lus = _TROUVES[motif] = fenetre.Fenetre(TEXTES_AU_PLUS)
     trouves = lus.get(texte)
     if trouves is None:
-        trouves = _chercher(motif, texte)
-        if TEXTES_AU_PLUS:
-            lus[texte] = trouves
+        trouves = lus[texte] = _chercher(motif, texte)
     return trouves
 
 

@@ -821,15 +821,12 @@ class Memoire:
         """Ce que trouvent les motifs dans chaque texte des `pieces` : gardé (`lus`), repris de la mémoire disque, ou
         cherché, tous les textes jamais vus ensemble."""
         lus, vus = self.lus, {}
-        gardees = lus.gardees
         nouveaux = []
         for p in pieces.values():
             for u in p.unites:
                 t = u.texte
                 if t not in vus:
-                    trouves = gardees.get(t)
-                    if trouves is None:
-                        trouves = lus.get(t)
+                    trouves = lus.get(t)
                     if trouves is None:
                         nouveaux.append(t)
                         vus[t] = ()
