@@ -195,6 +195,48 @@ def test_motifs_et_markdown_prets_avant_les_processus_de_calcul(monkeypatch):
     assert memoire._prealables is not None
     assert "markdown" in sys.modules and markdown_._md.cache_info().currsize == 1
 
+def test_conditions_motifs_croises_et_code_prets_avant_les_processus_de_calcul(tmp_path, monkeypatch):
+    """`chauffer` analyse aussi la condition de chaque clause, compile les motifs des contrôles croisés et calcule
+    l'empreinte du code : la première consultation d'un processus de calcul neuf (fork, qui en hérite) n'analyse plus
+    aucune condition par Jinja (≈ 40 l'étaient dans chaque processus : leur mémoire disque n'est écrite que par le
+    processus principal, qui ne produit rien d'un lot) et ne compile aucun motif croisé."""
+    import dataclasses
+
+    from generateur.donnees import cache
+    from generateur.droit import expressions
+    from generateur.lot import regeneration
+    from generateur.pieces import assemblage, croises
+    from generateur.rendu.generation import produire_dce
+
+    monkeypatch.setenv("DCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(expressions, "_ANALYSES", cache.Memoire("analyses", "essai", 4096))  # vide
+    expressions.chemins_utilises.cache_clear()
+    monkeypatch.setattr(croises, "_LUS", {})
+    croises.controles(catalogue.charger(RACINE))  # section vérifiée (motifs compilés), verdict gardé sur disque
+    monkeypatch.setattr(croises, "_LUS", {})  # relue sans vérification : motifs pas encore compilés
+    monkeypatch.setattr(assemblage, "_CODE", [])
+    monkeypatch.setattr(assemblage, "_MEMOIRES", {})
+    regeneration.chauffer(RACINE)
+    cat = catalogue.charger(RACINE)
+    motifs = [m for c in croises.controles(cat)
+              for m in (*(getattr(x, f.name) for x in c.mentions for f in dataclasses.fields(x)),
+                        *c.termes.values(), *c.motifs.values()) if m is not None]
+    assert len(motifs) > 20 and all(m._compile is not None for m in motifs)
+    assert len(assemblage._CODE) == 1
+    analysees: list[str] = []
+    analyser = expressions._chemins_utilises
+    monkeypatch.setattr(expressions, "_chemins_utilises", lambda e: analysees.append(e) or analyser(e))
+    compiles: list[str] = []
+    compiler = croises.Motif.compile
+    monkeypatch.setattr(croises.Motif, "compile",
+                        lambda m: m._compile or compiles.append(m.pattern) or compiler(m))
+    resultat = produire_dce(EXEMPLE, RACINE)
+    assert "CCAP" in " ".join(resultat.contenus)  # une consultation produite, contrôles croisés compris
+    assert analysees == [] and compiles == []
+    expressions.chemins_utilises.cache_clear()  # sans chauffe : les conditions sont analysées
+    monkeypatch.setattr(expressions, "_ANALYSES", cache.Memoire("analyses", "essai-2", 4096))
+    assert produire_dce(EXEMPLE, RACINE) and len(analysees) > 20
+
 
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="droits Unix")
 def test_cache_inscriptible_par_d_autres_ignore(tmp_path, sans_cache):

@@ -34,21 +34,29 @@ from ..droit.regles import ARTICLE_TECHNIQUE, Analyse, Parametres, Selection, co
 # de textes de plus dans le fichier de chaque consultation (voir `cache.GROUPES_MAX`).
 T = TypeVar("T")
 _MEMOIRES: dict[str, cache.Memoire] = {}  # créées à la première demande : l'empreinte du code lit chaque module
+_CODE: list[str] = []  # empreinte du code qui produit un DCE, calculée une fois par processus (`version_du_code`)
 _ACHETEURS = cache.ParObjet(16)  # acheteur chargé → empreinte de son profil et de son référentiel
+
+
+def version_du_code() -> str:
+    """Empreinte du code qui produit un DCE (données, droit, pièces, rendu), des versions de Jinja et de Babel, et de
+    Python : calculée une fois par processus (elle relit l'état de ≈ 70 modules, ≈ 2 ms), et non pour chacune des
+    mémoires d'une consultation ; le code qu'exécute un processus ne change pas pendant sa vie."""
+    if not _CODE:
+        paquet = Path(__file__).resolve().parent.parent  # ce qui produit un DCE : données, droit, pièces, rendu
+        code = cache.sources(paquet / "__init__.py", paquet / "erreurs.py", *sorted(
+            f for d in ("donnees", "droit", "pieces", "rendu") for f in (paquet / d).glob("*.py")))
+        _CODE.append(cache.empreinte(code, sys.version, jinja2.__version__, cache.version_paquet("babel")))
+    return _CODE[0]
 
 
 def memoire_de_consultation(nom: str) -> cache.Memoire:
     """Une mémoire dont les entrées ne vont qu'à la mémoire de la consultation en cours (`cache.groupe`), sous
     `cle_consultation` : « rendus » (textes des clauses), « controles » (verdicts, `lecture.controler`). Sa version
-    est l'empreinte du code qui produit un DCE (données, droit, pièces, rendu), des versions de Jinja et de Babel, et
-    de Python."""
+    est celle du code qui produit un DCE (`version_du_code`)."""
     if nom not in _MEMOIRES:
-        paquet = Path(__file__).resolve().parent.parent  # ce qui produit un DCE : données, droit, pièces, rendu
-        code = cache.sources(paquet / "__init__.py", paquet / "erreurs.py", *sorted(
-            f for d in ("donnees", "droit", "pieces", "rendu") for f in (paquet / d).glob("*.py")))
-        _MEMOIRES[nom] = cache.Memoire(nom, cache.empreinte(nom, code, sys.version, jinja2.__version__,
-                                                            cache.version_paquet("babel")),
-                                       maximum=0, par_consultation=True)
+        _MEMOIRES[nom] = cache.Memoire(nom, cache.empreinte(nom, version_du_code()), maximum=0,
+                                       par_consultation=True)
     return _MEMOIRES[nom]
 
 

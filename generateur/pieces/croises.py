@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -608,6 +608,16 @@ def controles(catalogue: Catalogue) -> list[Controle]:
             _LUS.clear()
         _LUS[id(doc)] = (doc, section_verifiee(doc, catalogue.fichier, SECTION, _regles, __file__, *relecture.CODE_VERIFICATION))
     return _LUS[id(doc)][1]
+
+
+def chauffer(catalogue: Catalogue) -> None:
+    """Lit la section et compile les motifs de ses contrôles (sinon compilés au premier texte à chercher) : avant de
+    créer les processus de calcul d'un lot, qui en héritent au lieu de les compiler chacun."""
+    for c in controles(catalogue):
+        for motif in (*(getattr(m, f.name) for m in c.mentions for f in fields(m)), *c.termes.values(),
+                      *c.motifs.values()):
+            if isinstance(motif, Motif):
+                motif.compile()
 
 
 def lit(catalogue: Catalogue, nom: str) -> bool:
