@@ -200,8 +200,6 @@ def test_conditions_motifs_croises_et_code_prets_avant_les_processus_de_calcul(t
     l'empreinte du code : la première consultation d'un processus de calcul neuf (fork, qui en hérite) n'analyse plus
     aucune condition par Jinja (≈ 40 l'étaient dans chaque processus : leur mémoire disque n'est écrite que par le
     processus principal, qui ne produit rien d'un lot) et ne compile aucun motif croisé."""
-    import dataclasses
-
     from generateur.donnees import cache
     from generateur.droit import expressions
     from generateur.lot import regeneration
@@ -218,9 +216,7 @@ def test_conditions_motifs_croises_et_code_prets_avant_les_processus_de_calcul(t
     monkeypatch.setattr(assemblage, "_MEMOIRES", {})
     regeneration.chauffer(RACINE)
     cat = catalogue.charger(RACINE)
-    motifs = [m for c in croises.controles(cat)
-              for m in (*(getattr(x, f.name) for x in c.mentions for f in dataclasses.fields(x)),
-                        *c.termes.values(), *c.motifs.values()) if m is not None]
+    motifs = [m for c in croises.controles(cat) for m in croises.motifs_du_controle(c)]
     assert len(motifs) > 20 and all(m._compile is not None for m in motifs)
     assert len(assemblage._CODE) == 1
     analysees: list[str] = []

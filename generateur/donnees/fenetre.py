@@ -21,8 +21,8 @@ class Fenetre:
     gardée qu'aucune consultation n'a demandée depuis CONSULTATIONS_PAR_AGE à 2 × CONSULTATIONS_PAR_AGE consultations
     (texte d'une option, d'un lieu, d'une durée que deux consultations voisines avaient en commun) s'en va aussi
     (`vieillir` : les gardées passent dans `vieilles`, d'où une demande les reprend) ; les gardées sont bornées à
-    `maximum` entrées (vidées au-delà ; une fenêtre de 0 entrée ne garde rien). La mémoire d'un processus qui produit des centaines de consultations ne croît
-    plus avec leur nombre : elle suit ce que demandent les dernières."""
+    `maximum` entrées (vidées au-delà ; une fenêtre de 0 entrée ne garde rien). La mémoire d'un processus qui produit
+    des centaines de consultations ne croît plus avec leur nombre : elle suit ce que demandent les dernières."""
 
     __slots__ = ("maximum", "gardees", "vieilles", "nouvelles", "passees", "anciennes", "__weakref__")
 

@@ -533,11 +533,12 @@ def _traiter(tache: Tache) -> RapportConsultation | _Suite:
 
 def chauffer(racine: Path) -> None:
     """Avant de créer les processus de calcul : charge le catalogue, le questionnaire et les règles de relecture,
-    compile chaque clause, analyse sa condition et celles de ses liens SPASER (chemins lus) et compile les motifs de la relecture et des contrôles
-    croisés, importe la bibliothèque Markdown, lit les mémoires du cache disque (Markdown converti, relecture…) et
-    calcule l'empreinte du code. Les processus de calcul (fork) en héritent au lieu de le refaire chacun, ceux qui
-    remplacent un processus perdu ou arrivé à son quota aussi (`ProcessusLocaux`) ; sans fork (Windows, macOS),
-    chacun le fait à sa première consultation. Une erreur du catalogue sera dite par consultation.
+    compile chaque clause, analyse sa condition et celles de ses liens SPASER (chemins lus), compile les motifs de la
+    relecture et des contrôles croisés, importe la bibliothèque Markdown, lit les mémoires du cache disque (Markdown
+    converti, relecture…) et calcule l'empreinte du code. Les processus de calcul (fork) en héritent au lieu de le
+    refaire chacun, ceux qui remplacent un processus perdu ou arrivé à son quota aussi (`ProcessusLocaux`) ; sans fork
+    (Windows, macOS), chacun le fait à sa première consultation. Une erreur du catalogue ou d'une clause sera dite par
+    consultation.
 
     Les chemins lus par les conditions sont gardés dans une mémoire disque que seul le processus principal écrit :
     analysés dans les seuls processus de calcul, ils l'étaient de nouveau dans chaque processus neuf de chaque lot
@@ -548,15 +549,16 @@ def chauffer(racine: Path) -> None:
         relecture.chauffer(cat)
         croises.chauffer(cat)
     except (ErreurDCE, *ErreursJinja):
-        cat = None
-    for versions in cat.clauses.values() if cat else ():
-        for clause in versions:
-            try:
-                modele_clause(clause)
-                for expression in (clause.condition, *(l.si for l in clause.liens if l.si)):
-                    chemins_utilises(expression)
-            except (ErreurDCE, *ErreursJinja):
-                pass  # dite par consultation
+        pass
+    else:
+        for versions in cat.clauses.values():
+            for clause in versions:
+                try:
+                    modele_clause(clause)
+                    for expression in (clause.condition, *(lien.si for lien in clause.liens if lien.si)):
+                        chemins_utilises(expression)
+                except (ErreurDCE, *ErreursJinja):
+                    pass
     markdown_.chauffer()
     version_du_code()
     cache.charger_memoires()

@@ -16,7 +16,7 @@ import re
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from .blocs import Bloc, ElementListe, Liste, Paragraphe, Segment, Tableau, Titre
 from . import relecture
@@ -610,14 +610,23 @@ def controles(catalogue: Catalogue) -> list[Controle]:
     return _LUS[id(doc)][1]
 
 
+def motifs_du_controle(c: Controle) -> Iterator[Motif]:
+    """Tous les motifs d'un contrôle : ceux de ses mentions, ses termes et ses autres motifs."""
+    for m in c.mentions:
+        for f in fields(m):
+            motif = getattr(m, f.name)
+            if motif is not None:
+                yield motif
+    yield from c.termes.values()
+    yield from c.motifs.values()
+
+
 def chauffer(catalogue: Catalogue) -> None:
     """Lit la section et compile les motifs de ses contrôles (sinon compilés au premier texte à chercher) : avant de
     créer les processus de calcul d'un lot, qui en héritent au lieu de les compiler chacun."""
     for c in controles(catalogue):
-        for motif in (*(getattr(m, f.name) for m in c.mentions for f in fields(m)), *c.termes.values(),
-                      *c.motifs.values()):
-            if isinstance(motif, Motif):
-                motif.compile()
+        for motif in motifs_du_controle(c):
+            motif.compile()
 
 
 def lit(catalogue: Catalogue, nom: str) -> bool:
