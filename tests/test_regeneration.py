@@ -379,20 +379,50 @@ def test_groupes_des_processus_locaux():
     de la rendre : plus les tâches sont longues, plus ces attentes sont rares), qui raccourcissent vers la fin du lot
     pour que les processus finissent ensemble ; toutes les consultations, dans l'ordre, une fois chacune."""
     taches = list(range(1000))
-    groupes = regeneration.groupes(taches, locaux=2)
+    groupes = regeneration.groupes(taches, 2)
     tailles = [len(g) for g in groupes]
     assert [t for g in groupes for t in g] == taches
     assert tailles[:50] == [regeneration.GROUPE_LOCAL] * 50 and tailles[-4:] == [1, 1, 1, 1]
     assert tailles == sorted(tailles, reverse=True) and len(tailles) < 100  # 250 tâches de 4 avant
-    assert [len(g) for g in regeneration.groupes(list(range(6)), locaux=2)] == [1] * 6  # un petit lot reste réparti
+    assert [len(g) for g in regeneration.groupes(list(range(6)), 2)] == [1] * 6  # un petit lot reste réparti
     # la fenêtre du processus principal laisse à chaque processus sa tâche en cours et la suivante
     assert regeneration.FENETRE_PAR_PROCESSUS >= 2 * regeneration.GROUPE_LOCAL
 
 
+def test_groupes_d_un_executeur_fourni(lot, monkeypatch):
+    """Exécuteur fourni (Dask) dont les travailleurs sont donnés (`jobs`) : des tâches de 4 à 16 consultations, qui
+    raccourcissent vers la fin du lot (une tâche Dask coûte ≈ 18 ms de calcul) ; sans leur nombre, au moins
+    GROUPES_MIN tâches. `regenerer` soumet bien ces groupes-là."""
+    taches = list(range(100))
+    groupes = regeneration.groupes(taches, 2, fourni=True)
+    tailles = [len(g) for g in groupes]
+    assert [t for g in groupes for t in g] == taches
+    assert tailles[:3] == [regeneration.GROUPE_MAX] * 3 and tailles == sorted(tailles, reverse=True)
+    assert min(tailles[:-1]) == regeneration.GROUPE_MIN_FOURNI and len(tailles) <= 16
+    assert [len(g) for g in regeneration.groupes(taches, fourni=True)] == [1] * 100  # travailleurs inconnus
+    assert [len(g) for g in regeneration.groupes(list(range(1000)), 2, fourni=True)][:50] == [16] * 50
+    dossier, racine = lot
+    remplacer(racine, *PLASTIQUE)
+    soumises: list[list[str]] = []
+
+    class Espion(ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            soumises.append([t.nom for t in args[0]])
+            return super().submit(fn, *args, **kwargs)
+
+    with Espion(2) as executeur:
+        bilan = regeneration.regenerer(dossier, racine, jobs=2, executeur=executeur)
+    assert len(soumises) == 1 and sorted(soumises[0]) == sorted(r.dossier for r in bilan.consultations)
+    assert len(bilan.consultations) == 4 and not bilan.echecs
+    soumises.clear()
+    with Espion(2) as executeur:
+        regeneration.regenerer(dossier, racine, executeur=executeur)
+    assert len(soumises) == 4
+
+
 def test_cluster_dask(lot, monkeypatch):
-    """Le lot sur un LocalCluster à deux travailleurs, consultations groupées deux par deux en tâches Dask."""
-    monkeypatch.setattr(regeneration, "GROUPES_MIN", 2)  # 4 consultations : 2 tâches de 2
-    assert [len(g) for g in regeneration.groupes(list(range(4)), locaux=False)] == [2, 2]
+    """Le lot sur un LocalCluster à deux travailleurs, par la commande `dce regenerer --dask` : elle demande au
+    cluster ses fils de calcul (2), et les 4 consultations sont groupées en tâches à leur mesure."""
     if os.environ.get("CI") == "true":
         import distributed  # en intégration continue, make tests installe l'option dask : son absence est une erreur
     else:
@@ -408,7 +438,18 @@ def test_cluster_dask(lot, monkeypatch):
         recus = client.run(lambda: ({cle: dask.config.get(cle) for cle in regeneration.REGLAGES_DASK},
                                     "MALLOC_TRIM_THRESHOLD_" in os.environ))
         assert list(recus.values()) == [(regeneration.REGLAGES_DASK, False)] * 2
-        bilan = regeneration.regenerer(dossier, racine, executeur=client.get_executor(), seulement_impactees=True)
+        appels, bilans = [], []
+        grouper, lancer = regeneration.groupes, regeneration.regenerer
+        monkeypatch.setattr(regeneration, "groupes",
+                            lambda t, travailleurs=None, fourni=False: appels.append((travailleurs, fourni))
+                            or grouper(t, travailleurs, fourni))
+        monkeypatch.setattr(regeneration, "regenerer", lambda *a, **k: bilans.append(lancer(*a, **k)) or bilans[-1])
+        resultat = CliRunner().invoke(main, ["--catalogue", str(racine), "regenerer", str(dossier),
+                                             "--seulement-impactees", "--dask", cluster.scheduler_address])
+        assert resultat.exit_code == 0, resultat.output
+        assert appels == [(2, True)]
+    assert "2 modifiées" in resultat.output and "2 non concernées" in resultat.output and "0 en échec" in resultat.output
+    bilan, = bilans
     statuts = {r.dossier: r.statut for r in bilan.consultations}
     assert statuts == {"nettoyage-hotel-region": MODIFIEE, "restauration-lycees": MODIFIEE,
                        "amp-espaces-verts": NON_CONCERNEE, "travaux-lycee": NON_CONCERNEE}

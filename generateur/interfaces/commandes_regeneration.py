@@ -19,7 +19,9 @@ def _accord(n: int, mot: str) -> str:
 @main.command("regenerer")
 @click.argument("dossier", type=click.Path(exists=True, file_okay=False, path_type=Path), required=False)
 @click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
-              help="Nombre de processus de calcul. Défaut : nombre de cœurs de la machine.")
+              help="Nombre de processus de calcul. Défaut : nombre de cœurs de la machine ; avec --dask, nombre de "
+                   "fils de calcul du cluster (défaut : ceux qu'il compte au lancement), qui règle la taille des "
+                   "tâches.")
 @click.option("--simulation", is_flag=True,
               help="N'écrit que le rapport (synthèse et modifications suivies) : aucune consultation ne change.")
 @click.option("--seulement-impactees", "seulement_impactees", is_flag=True,
@@ -55,7 +57,9 @@ def regenerer(ctx: click.Context, dossier: Path | None, jobs: int | None, simula
                 from distributed import Client
             except ImportError:
                 raise ErreurDCE("l'option --dask demande le paquet distributed : pip install 'dce[dask]'") from None
-            executeur = pile.enter_context(Client(adresse_dask)).get_executor()
+            client = pile.enter_context(Client(adresse_dask))
+            executeur = client.get_executor()
+            jobs = jobs or sum(client.nthreads().values()) or None  # taille des tâches (`groupes`)
         bilan = regenerer_lot(dossier, ctx.obj["racine"], jobs, executeur, simulation, seulement_impactees,
                               progression=None)
 

@@ -589,7 +589,15 @@ GROUPES_PAR_PROCESSUS = 4  # tâches restantes au moins par processus local, tan
 # consultations soumises d'avance par processus de calcul local (voir `regenerer`) : le groupe en cours et le suivant
 FENETRE_PAR_PROCESSUS = 2 * GROUPE_LOCAL
 GROUPE_MAX = 16  # consultations par tâche au plus, sur un exécuteur fourni (Dask)
-GROUPES_MIN = 64  # tâches au moins, tant que le lot le permet : la charge reste répartie
+GROUPES_MIN = 64  # exécuteur fourni sans nombre de travailleurs : tâches au moins, tant que le lot le permet
+# Exécuteur fourni dont le nombre de travailleurs est donné (`regenerer(jobs=…)`) : tâches restantes au moins par
+# travailleur, et consultations par tâche au moins (sauf la dernière). Une tâche Dask coûte ≈ 18 ms de calcul
+# (ordonnanceur, sérialisation, barrière de son groupe), plus de la moitié d'une consultation : mesuré sur un
+# LocalCluster de 2 travailleurs, lots de 100 consultations à la suite, +55 à +60 % de calcul de tout l'arbre par
+# rapport à 2 processus locaux avec des tâches d'une consultation (au moins GROUPES_MIN tâches), ≈ +5 % avec des
+# tâches de 12 (voir le guide, « Vingt-sixième passe »).
+GROUPES_PAR_TRAVAILLEUR = 2
+GROUPE_MIN_FOURNI = 4
 # Consultations reçues par un processus de calcul local, après quoi il est remplacé par un neuf (`ProcessusLocaux`).
 # Mesuré (mélange du banc, 2 processus, 5 décembre, vingt-troisième et vingt-quatrième passes) : la mémoire d'un
 # processus de calcul croît encore pendant ses premières centaines de consultations (textes communs à quelques
@@ -685,23 +693,28 @@ class ProcessusLocaux(Executor):
             poste.pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
-def groupes(taches: list[Tache], locaux: int | None = None) -> list[list[Tache]]:
-    """Les tâches soumises à l'exécuteur.
+def groupes(taches: list[Tache], travailleurs: int | None = None, fourni: bool = False) -> list[list[Tache]]:
+    """Les tâches soumises à l'exécuteur (`travailleurs` : ses processus ou fils de calcul, s'ils sont connus).
 
-    Processus locaux (`locaux` : leur nombre) : chaque consultation d'une tâche est publiée pendant le calcul de la
-    suivante (`traiter_groupe`), sauf la dernière, dont la publication (barrière de durabilité : le disque) est
-    attendue avant de rendre la tâche. Des tâches longues (jusqu'à GROUPE_LOCAL consultations) rendent ces attentes
-    rares ; vers la fin du lot, elles raccourcissent (taille décroissante : au plus le reste divisé par
-    GROUPES_PAR_PROCESSUS fois le nombre de processus) pour que les processus finissent ensemble, et un petit lot reste
-    réparti. Exécuteur fourni (cluster Dask) : chaque tâche coûte aussi à l'ordonnanceur et au réseau (sérialisation,
-    aller-retour, suivi) ; les consultations sont groupées, jusqu'à GROUPE_MAX par tâche, en gardant au moins
-    GROUPES_MIN tâches pour que les machines de calcul restent toutes occupées jusqu'au bout."""
-    if not locaux:
+    Processus locaux : chaque consultation d'une tâche est publiée pendant le calcul de la suivante
+    (`traiter_groupe`), sauf la dernière, dont la publication (barrière de durabilité : le disque) est attendue avant
+    de rendre la tâche. Des tâches longues (jusqu'à GROUPE_LOCAL consultations) rendent ces attentes rares ; vers la
+    fin du lot, elles raccourcissent (taille décroissante : au plus le reste divisé par GROUPES_PAR_PROCESSUS fois le
+    nombre de processus) pour que les processus finissent ensemble, et un petit lot reste réparti.
+
+    Exécuteur fourni (`fourni`, cluster Dask) : chaque tâche coûte aussi à l'ordonnanceur et au réseau
+    (sérialisation, aller-retour, suivi). Nombre de travailleurs connu : même taille décroissante, jusqu'à GROUPE_MAX
+    consultations, au plus le reste divisé par GROUPES_PAR_TRAVAILLEUR fois le nombre de travailleurs, au moins
+    GROUPE_MIN_FOURNI (sauf la dernière tâche). Inconnu : groupes égaux, jusqu'à GROUPE_MAX par tâche, en gardant au
+    moins GROUPES_MIN tâches pour que les machines de calcul restent toutes occupées jusqu'au bout."""
+    if not travailleurs:
         taille = max(1, min(GROUPE_MAX, len(taches) // GROUPES_MIN))
         return [taches[i:i + taille] for i in range(0, len(taches), taille)]
+    plus_grand, par_travailleur, plus_petit = ((GROUPE_MAX, GROUPES_PAR_TRAVAILLEUR, GROUPE_MIN_FOURNI) if fourni
+                                               else (GROUPE_LOCAL, GROUPES_PAR_PROCESSUS, 1))
     resultat, debut = [], 0
     while debut < len(taches):
-        taille = max(1, min(GROUPE_LOCAL, (len(taches) - debut) // (GROUPES_PAR_PROCESSUS * locaux)))
+        taille = max(plus_petit, min(plus_grand, (len(taches) - debut) // (par_travailleur * travailleurs)))
         resultat.append(taches[debut:debut + taille])
         debut += taille
     return resultat
@@ -820,7 +833,9 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
     """Régénère toutes les consultations de `dossier` avec le catalogue actuel.
 
     `executeur` : tout exécuteur `concurrent.futures` (il n'est pas arrêté) ; à défaut, `jobs` processus
-    (défaut : nombre de cœurs). Une consultation en échec n'arrête pas le lot : elle figure au bilan.
+    (défaut : nombre de cœurs). Avec un exécuteur, `jobs` est le nombre de ses travailleurs, s'il est connu (Dask :
+    `sum(client.nthreads().values())`) : les consultations sont groupées en tâches à leur mesure (`groupes`).
+    Une consultation en échec n'arrête pas le lot : elle figure au bilan.
     `simulation` : seul le rapport est écrit. `seulement_impactees` : seules les consultations dont le
     manifeste montre une clause, une règle, un paramètre ou un modèle changé sont régénérées.
     `garder_textes` : le bilan garde l'ancien et le nouveau texte des clauses modifiées (sinon seul le
@@ -844,7 +859,7 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
         taches = [Tache(str(c), c.relative_to(dossier).as_posix(), str(racine), str(sortie), etat, simulation,
                         seulement_impactees, garder_textes, proprietaire, pointee(c)) for c in consultations]
         fenetre = len(taches)  # exécuteur fourni : tout est soumis d'avance, il répartit lui-même
-        travailleurs = None
+        travailleurs = jobs  # exécuteur fourni : ses travailleurs, s'ils sont donnés
         if executeur is None:
             chauffer(racine)
             travailleurs = min(jobs or os.cpu_count() or 1, len(taches))
@@ -852,7 +867,7 @@ def regenerer(dossier: Path | str, racine: Path | None = None, jobs: int | None 
             # processus locaux : au plus FENETRE_PAR_PROCESSUS consultations soumises et pas encore terminées par
             # processus (des milliers de futures et de tâches d'avance faisaient croître la mémoire avec le lot)
             fenetre = FENETRE_PAR_PROCESSUS * travailleurs
-        a_soumettre = iter(groupes(taches, travailleurs))
+        a_soumettre = iter(groupes(taches, travailleurs, fourni=not proprietaire))
         terminees = _Terminees()
         futures: dict[Future, list[Tache]] = {}
         en_vol = 0  # consultations soumises et pas encore terminées
