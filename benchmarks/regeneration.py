@@ -14,7 +14,8 @@ précédents) et dans un processus neuf (mesures : mémoire de
 pointe du plus gros processus de calcul et de l'arbre entier, temps mur et temps de calcul user+sys de tout
 l'arbre, démarrages compris, hors échantillonneur de la mémoire du banc ; `--dask` ajoute le même lot sur un
 LocalCluster Dask aux réglages conseillés, `--dask-defaut` aux réglages par défaut de Dask, et le banc dit le surcoût
-de calcul de Dask par rapport aux processus locaux, démarrage du cluster compris et hors ce démarrage). Enfin : temps
+de calcul de Dask par rapport aux processus locaux, démarrage du cluster compris et hors ce démarrage, puis pour un
+lot suivant sur le même cluster, comme sur un cluster qui reste en place). Enfin : temps
 d'un DCE complet dans un processus chaud, et rapport avec le rendu des mêmes clauses par un appel à pandoc par document (même modèle Word en
 --reference-doc). Le résultat s'affiche en Markdown, prêt pour le README. `--code DOSSIER` mesure une autre version
 de dce (par exemple une extraction de main) avec le même corpus et le même catalogue : comparaison avant/après.
@@ -251,12 +252,11 @@ def copier_catalogue(cible: Path) -> None:
         (shutil.copytree if (RACINE / nom).is_dir() else shutil.copy)(RACINE / nom, cible / nom)
 
 
-def modifier_catalogue(racine: Path) -> None:
+def modifier_catalogue(racine: Path, phrase: str = "Le présent article a été mis à jour pour le banc d'essai.") -> None:
     chemin = racine / CLAUSE_MODIFIEE
     texte = chemin.read_text(encoding="utf-8")
     debut = texte.index("\n---\n", 4) + 5
-    chemin.write_text(texte[:debut] + "Le présent article a été mis à jour pour le banc d'essai.\n\n" + texte[debut:],
-                      encoding="utf-8")
+    chemin.write_text(texte[:debut] + phrase + "\n\n" + texte[debut:], encoding="utf-8")
 
 
 # -- mesure dans un processus neuf -----------------------------------------------------------------------
@@ -291,14 +291,36 @@ def mesurer(dossier: Path, racine: Path, jobs: int, seulement_impactees: bool, d
                     usage = resource.getrusage(resource.RUSAGE_SELF)
                     return usage.ru_utime + usage.ru_stime
 
-                travailleurs = client.run(calcul_du_travailleur)
-                resultat["cpu_demarrage"] = (cpu_soi() + cpu_enfants() - cpu + sum(travailleurs.values())
-                                             - time.clock_gettime(time.pthread_getcpuclockid(arbre.ident)))
+                def calcul_arbre() -> float:
+                    """Calcul de tout l'arbre depuis le début, hors échantillonneur : chaque processus vivant du
+                    cluster (travailleurs, nannies) relevé par lui-même. Après la fermeture du cluster,
+                    RUSAGE_CHILDREN ne les compte pas tous (≈ 1,3 s de moins, mesuré sur un LocalCluster de deux
+                    travailleurs)."""
+                    return (cpu_soi() + cpu_enfants() - cpu - time.clock_gettime(time.pthread_getcpuclockid(arbre.ident))
+                            + sum(client.run(calcul_du_travailleur).values())
+                            + sum(client.run(calcul_du_travailleur, nanny=True).values()))
+
+                resultat["cpu_demarrage"] = calcul_arbre()
                 debut_lot = time.perf_counter()
-                bilan = regeneration.regenerer(dossier, racine, executeur=client.get_executor(),
+                # travailleurs donnés, comme dans l'exemple du guide : tâches à leur mesure (`groupes`)
+                bilan = regeneration.regenerer(dossier, racine, executeur=client.get_executor(), jobs=jobs,
                                                seulement_impactees=seulement_impactees)
                 duree_lot = time.perf_counter() - debut_lot
                 resultat["cpu_consultations"] = sum(client.run(calcul_des_taches).values())
+                resultat["cpu_dask"] = calcul_arbre()
+                # lot suivant sur le même cluster, comme sur un cluster qui reste en place (`dask worker`) : ses
+                # travailleurs ont déjà tout importé ; une autre phrase modifiée, le catalogue remis ensuite
+                clause = racine / CLAUSE_MODIFIEE
+                texte = clause.read_text(encoding="utf-8")
+                try:
+                    modifier_catalogue(racine, "Le présent article a été mis à jour une seconde fois pour le banc.")
+                    avant, debut_suivant = calcul_arbre(), time.perf_counter()
+                    regeneration.regenerer(dossier, racine, executeur=client.get_executor(), jobs=jobs,
+                                           seulement_impactees=seulement_impactees)
+                    resultat["duree_suivant"] = time.perf_counter() - debut_suivant
+                    resultat["cpu_suivant"] = calcul_arbre() - avant
+                finally:
+                    clause.write_text(texte, encoding="utf-8")
                 code = set(client.run(lambda: sys.modules["generateur.lot.regeneration"].__file__).values())
                 if code != {regeneration.__file__}:
                     raise RuntimeError(f"les travailleurs Dask ont exécuté {code}, pas {regeneration.__file__}")
@@ -310,10 +332,11 @@ def mesurer(dossier: Path, racine: Path, jobs: int, seulement_impactees: bool, d
         if not dask:
             duree_lot = duree
         echantillonneur = time.clock_gettime(time.pthread_getcpuclockid(arbre.ident))
-    cpu = cpu_soi() + cpu_enfants() - cpu - echantillonneur
+    cpu = resultat["cpu_dask"] if dask else cpu_soi() + cpu_enfants() - cpu - echantillonneur
     statuts: dict[str, int] = {}
     for r in bilan.consultations:
         statuts[r.statut] = statuts.get(r.statut, 0) + 1
+    duree -= resultat.get("duree_suivant", 0.0)
     return {**resultat, "duree": duree_lot, "duree_totale": duree, "cpu": cpu, "cpu_echantillonneur": echantillonneur,
             "statuts": statuts, "erreurs": [f"{r.dossier} : {r.erreur}" for r in bilan.echecs][:5],
             "rss_principal": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -548,7 +571,11 @@ def main() -> None:
                         f"d'événements, tâches, synthèse) : surcoût de "
                         f"**{(propre - propre_reference) / reference['cpu']:+.0%}** à calcul des consultations égal "
                         f"(moins sensible à la charge : {m['cpu_consultations']:.1f} s contre "
-                        f"{reference['cpu_consultations']:.1f} s pour ce calcul ici). Mémoire de l'arbre (PSS) : "
+                        f"{reference['cpu_consultations']:.1f} s pour ce calcul ici). Lot suivant sur le même "
+                        f"cluster (travailleurs prêts, une autre phrase modifiée) : "
+                        f"**{m['cpu_suivant'] / reference['cpu'] - 1:+.0%}** de calcul de tout l'arbre "
+                        f"({m['cpu_suivant']:.1f} s), mur {m['duree_suivant']:.1f} s contre "
+                        f"{reference['duree']:.1f} s. Mémoire de l'arbre (PSS, pointe des deux lots) : "
                         f"{m['arbre_pss']:.0f} Mio contre {reference['arbre_pss']:.0f}.")
                     print(surcouts[-1], file=sys.stderr, flush=True)
             for copie in copies.values():
