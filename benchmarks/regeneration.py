@@ -252,7 +252,8 @@ def copier_catalogue(cible: Path) -> None:
         (shutil.copytree if (RACINE / nom).is_dir() else shutil.copy)(RACINE / nom, cible / nom)
 
 
-def modifier_catalogue(racine: Path, phrase: str = "Le présent article a été mis à jour pour le banc d'essai.") -> None:
+def modifier_catalogue(racine: Path,
+                       phrase: str = "Le présent article a été mis à jour pour le banc d'essai.") -> None:
     chemin = racine / CLAUSE_MODIFIEE
     texte = chemin.read_text(encoding="utf-8")
     debut = texte.index("\n---\n", 4) + 5
@@ -296,7 +297,8 @@ def mesurer(dossier: Path, racine: Path, jobs: int, seulement_impactees: bool, d
                     cluster (travailleurs, nannies) relevé par lui-même. Après la fermeture du cluster,
                     RUSAGE_CHILDREN ne les compte pas tous (≈ 1,3 s de moins, mesuré sur un LocalCluster de deux
                     travailleurs)."""
-                    return (cpu_soi() + cpu_enfants() - cpu - time.clock_gettime(time.pthread_getcpuclockid(arbre.ident))
+                    echantillonneur = time.clock_gettime(time.pthread_getcpuclockid(arbre.ident))
+                    return (cpu_soi() + cpu_enfants() - cpu - echantillonneur
                             + sum(client.run(calcul_du_travailleur).values())
                             + sum(client.run(calcul_du_travailleur, nanny=True).values()))
 

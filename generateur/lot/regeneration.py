@@ -594,8 +594,8 @@ GROUPES_MIN = 64  # exécuteur fourni sans nombre de travailleurs : tâches au m
 # travailleur, et consultations par tâche au moins (sauf la dernière). Une tâche Dask coûte ≈ 18 ms de calcul
 # (ordonnanceur, sérialisation, barrière de son groupe), plus de la moitié d'une consultation : mesuré sur un
 # LocalCluster de 2 travailleurs, lots de 100 consultations à la suite, +55 à +60 % de calcul de tout l'arbre par
-# rapport à 2 processus locaux avec des tâches d'une consultation (au moins GROUPES_MIN tâches), ≈ +5 % avec des
-# tâches de 12 (voir le guide, « Vingt-sixième passe »).
+# rapport à 2 processus locaux avec des tâches d'une consultation (au moins GROUPES_MIN tâches), +4 à +12 % avec ces
+# groupes-ci, 12 tâches (voir le guide, « Vingt-sixième passe »).
 GROUPES_PAR_TRAVAILLEUR = 2
 GROUPE_MIN_FOURNI = 4
 # Consultations reçues par un processus de calcul local, après quoi il est remplacé par un neuf (`ProcessusLocaux`).
