@@ -195,6 +195,7 @@ def test_motifs_et_markdown_prets_avant_les_processus_de_calcul(monkeypatch):
     assert memoire._prealables is not None
     assert "markdown" in sys.modules and markdown_._md.cache_info().currsize == 1
 
+
 def test_conditions_motifs_croises_et_code_prets_avant_les_processus_de_calcul(tmp_path, monkeypatch):
     """`chauffer` analyse aussi la condition de chaque clause, compile les motifs des contrôles croisés et calcule
     l'empreinte du code : la première consultation d'un processus de calcul neuf (fork, qui en hérite) n'analyse plus

@@ -389,7 +389,7 @@ def test_groupes_des_processus_locaux():
     assert regeneration.FENETRE_PAR_PROCESSUS >= 2 * regeneration.GROUPE_LOCAL
 
 
-def test_groupes_d_un_executeur_fourni(lot, monkeypatch):
+def test_groupes_d_un_executeur_fourni(lot):
     """Exécuteur fourni (Dask) dont les travailleurs sont donnés (`jobs`) : des tâches de 4 à 16 consultations, qui
     raccourcissent vers la fin du lot (une tâche Dask coûte ≈ 18 ms de calcul) ; sans leur nombre, au moins
     GROUPES_MIN tâches. `regenerer` soumet bien ces groupes-là."""
