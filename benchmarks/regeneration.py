@@ -288,19 +288,21 @@ def mesurer(dossier: Path, racine: Path, jobs: int, seulement_impactees: bool, d
                 config_dask.set(getattr(regeneration, "REGLAGES_DASK", {}))
             with distributed.LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                           dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-                def calcul_du_travailleur() -> float:
+                def calcul_du_processus() -> tuple[int, float]:
                     usage = resource.getrusage(resource.RUSAGE_SELF)
-                    return usage.ru_utime + usage.ru_stime
+                    return os.getpid(), usage.ru_utime + usage.ru_stime
 
                 def calcul_arbre() -> float:
-                    """Calcul de tout l'arbre depuis le début, hors échantillonneur : chaque processus vivant du
-                    cluster (travailleurs, nannies) relevé par lui-même. Après la fermeture du cluster,
-                    RUSAGE_CHILDREN ne les compte pas tous (≈ 1,3 s de moins, mesuré sur un LocalCluster de deux
-                    travailleurs)."""
+                    """Calcul de tout l'arbre depuis le début, hors échantillonneur : ce processus (ordonnanceur et
+                    client), puis chaque autre processus vivant du cluster (travailleurs, nannies) relevé par
+                    lui-même, une fois. Les nannies d'un LocalCluster vivent dans ce processus-ci : les relever
+                    chacune compterait ce processus, depuis son démarrage, une fois de plus par nanny (c'est ce que
+                    faisait la vingt-sixième passe)."""
                     echantillonneur = time.clock_gettime(time.pthread_getcpuclockid(arbre.ident))
-                    return (cpu_soi() + cpu_enfants() - cpu - echantillonneur
-                            + sum(client.run(calcul_du_travailleur).values())
-                            + sum(client.run(calcul_du_travailleur, nanny=True).values()))
+                    autres = dict([*client.run(calcul_du_processus).values(),
+                                   *client.run(calcul_du_processus, nanny=True).values()])
+                    autres.pop(os.getpid(), None)
+                    return cpu_soi() + cpu_enfants() - cpu - echantillonneur + sum(autres.values())
 
                 resultat["cpu_demarrage"] = calcul_arbre()
                 debut_lot = time.perf_counter()

@@ -591,11 +591,11 @@ FENETRE_PAR_PROCESSUS = 2 * GROUPE_LOCAL
 GROUPE_MAX = 16  # consultations par tâche au plus, sur un exécuteur fourni (Dask)
 GROUPES_MIN = 64  # exécuteur fourni sans nombre de travailleurs : tâches au moins, tant que le lot le permet
 # Exécuteur fourni dont le nombre de travailleurs est donné (`regenerer(jobs=…)`) : tâches restantes au moins par
-# travailleur, et consultations par tâche au moins (sauf la dernière). Une tâche Dask coûte ≈ 18 ms de calcul
-# (ordonnanceur, sérialisation, barrière de son groupe), plus de la moitié d'une consultation : mesuré sur un
-# LocalCluster de 2 travailleurs, lots de 100 consultations à la suite, +55 à +60 % de calcul de tout l'arbre par
-# rapport à 2 processus locaux avec des tâches d'une consultation (au moins GROUPES_MIN tâches), +4 à +12 % avec ces
-# groupes-ci, 12 tâches (voir le guide, « Vingt-sixième passe »).
+# travailleur, et consultations par tâche au moins (sauf la dernière). Une tâche Dask coûte ≈ 7 ms de calcul
+# (ordonnanceur, sérialisation, barrière de son groupe), le cinquième d'une consultation : mesuré sur un LocalCluster
+# de 2 travailleurs, lots de 100 consultations à la suite, 100 tâches d'une consultation (au moins GROUPES_MIN
+# tâches) coûtent 0,6 à 0,7 s de calcul de tout l'arbre de plus que 12 tâches à la mesure du cluster (+15 %) ; avec
+# celles-ci, le calcul est celui de 2 processus locaux, au bruit de la machine près (guide, « Vingt-septième passe »).
 GROUPES_PAR_TRAVAILLEUR = 2
 GROUPE_MIN_FOURNI = 4
 # Consultations reçues par un processus de calcul local, après quoi il est remplacé par un neuf (`ProcessusLocaux`).
