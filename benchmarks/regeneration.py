@@ -286,6 +286,9 @@ def mesurer(dossier: Path, racine: Path, jobs: int, seulement_impactees: bool, d
 
             if dask == "conseilles":
                 config_dask.set(getattr(regeneration, "REGLAGES_DASK", {}))
+            # catalogue du lot, celui que les travailleurs chauffent à leur démarrage (`travailleur_dask`), comme sur
+            # une machine de calcul dont l'installation a ce catalogue
+            os.environ["DCE_RACINE"] = str(racine)
             with distributed.LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                           dashboard_address=None) as cluster, distributed.Client(cluster) as client:
                 def calcul_du_processus() -> tuple[int, float]:
@@ -592,8 +595,9 @@ def main() -> None:
         print(f"Documents Word par consultation : {par_consultation:.1f} (RC, CCAP, CCTP, fiche SPASER, annexes)\n")
         print("\n".join(lignes))
         if surcouts:
-            print("\nSurcoût de Dask (les travailleurs de Dask importent tout et chargent le catalogue eux-mêmes, à la "
-                  "première consultation ; les processus locaux en héritent par fork) :\n" + "\n".join(surcouts))
+            print("\nSurcoût de Dask (les travailleurs de Dask importent tout et chargent le catalogue eux-mêmes, à leur "
+                  "démarrage s'ils préchargent `generateur.lot.travailleur_dask`, sinon à leur première consultation ; "
+                  "les processus locaux en héritent par fork) :\n" + "\n".join(surcouts))
 
         if args.exemples:
             print("\nUn DCE complet écrit sur disque, dans un processus chaud (médiane, mur / calcul) :")

@@ -422,7 +422,9 @@ def test_groupes_d_un_executeur_fourni(lot):
 
 def test_cluster_dask(lot, monkeypatch):
     """Le lot sur un LocalCluster à deux travailleurs, par la commande `dce regenerer --dask` : elle demande au
-    cluster ses fils de calcul (2), et les 4 consultations sont groupées en tâches à leur mesure."""
+    cluster ses fils de calcul (2), et les 4 consultations sont groupées en tâches à leur mesure. Chaque travailleur
+    a chargé le catalogue de son installation ($DCE_RACINE) dès son démarrage (`travailleur_dask`, préchargé par
+    les réglages conseillés), avant toute tâche."""
     if os.environ.get("CI") == "true":
         import distributed  # en intégration continue, make tests installe l'option dask : son absence est une erreur
     else:
@@ -431,6 +433,7 @@ def test_cluster_dask(lot, monkeypatch):
 
     dossier, racine = lot
     remplacer(racine, *PLASTIQUE)
+    monkeypatch.setenv("DCE_RACINE", str(racine))  # hérité par les travailleurs (spawn)
     with dask.config.set(regeneration.REGLAGES_DASK), \
             distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
@@ -438,6 +441,16 @@ def test_cluster_dask(lot, monkeypatch):
         recus = client.run(lambda: ({cle: dask.config.get(cle) for cle in regeneration.REGLAGES_DASK},
                                     "MALLOC_TRIM_THRESHOLD_" in os.environ))
         assert list(recus.values()) == [(regeneration.REGLAGES_DASK, False)] * 2
+
+        def lectures_du_catalogue() -> tuple[int, int]:
+            from generateur.donnees import catalogue
+
+            avant = catalogue.charger.cache_info()
+            catalogue.charger(racine.resolve())
+            apres = catalogue.charger.cache_info()
+            return apres.hits - avant.hits, apres.misses  # déjà chargé : trouvé en mémoire, une seule lecture en tout
+
+        assert list(client.run(lectures_du_catalogue).values()) == [(1, 1)] * 2
         appels, bilans = [], []
         grouper, lancer = regeneration.groupes, regeneration.regenerer
         monkeypatch.setattr(regeneration, "groupes",
@@ -448,6 +461,15 @@ def test_cluster_dask(lot, monkeypatch):
                                              "--seulement-impactees", "--dask", cluster.scheduler_address])
         assert resultat.exit_code == 0, resultat.output
         assert appels == [(2, True)]
+
+        def memoires_du_travailleur() -> tuple[bool, int]:
+            from generateur.donnees import cache
+            from generateur.pieces import croises
+
+            return cache.calcul_seul(), len(croises._DISQUE)
+
+        # comme un processus de calcul local : les contrôles croisés n'ont pas pris leur mémoire disque
+        assert list(client.run(memoires_du_travailleur).values()) == [(True, 0)] * 2
     assert "2 modifiées" in resultat.output and "2 non concernées" in resultat.output and "0 en échec" in resultat.output
     bilan, = bilans
     statuts = {r.dossier: r.statut for r in bilan.consultations}

@@ -153,6 +153,26 @@ def geler_survivants() -> None:
     _GELER = True
 
 
+_CALCUL = False
+
+
+def calcul_seul() -> bool:
+    """Ce processus est-il un travailleur Dask (`devenir_travailleur`) ? Les processus de calcul locaux d'un lot
+    (fork) se reconnaissent à leur numéro de processus, autre que celui qui a créé les mémoires."""
+    return _CALCUL
+
+
+def devenir_travailleur() -> None:
+    """Pour un travailleur Dask (`lot.travailleur_dask`) : un processus qui ne sert que des lots, comme un processus
+    de calcul local, mais qui n'est pas créé par fork du processus principal. Comme lui, il lit les mémoires partagées
+    (`Memoire`) sans jamais les écrire : sans cela, il y ajoutait chaque résultat (jusqu'à 2 × `maximum` entrées,
+    gardées en mémoire vive toute sa vie) et les contrôles croisés passaient par leur mémoire disque
+    (`croises._chercher`), ce que les processus de calcul locaux ne font pas. Ses propres caches en mémoire vive
+    (`Fenetre`, bornés) reprennent les textes communs d'une consultation à l'autre."""
+    global _CALCUL
+    _CALCUL = True
+
+
 def _depickler(octets: bytes) -> Any:
     """pickle.loads sans ramasse-miettes (plus de la moitié du temps de lecture du catalogue, mesuré)."""
     with sans_ramasse_miettes():
@@ -277,7 +297,7 @@ class Memoire:
             cles_valeurs = list(cles_valeurs)
             for cle, valeur in cles_valeurs:
                 groupe.garder(self.ident, cle, valeur)
-        if os.getpid() != self._pid:
+        if os.getpid() != self._pid or _CALCUL:
             return
         entrees, servies = self.entrees(), self._servies
         for cle, valeur in cles_valeurs:
@@ -288,9 +308,10 @@ class Memoire:
             self._modifiee = True
 
     def enregistrer(self) -> None:
-        """En fin de processus : les entrées, si elles ont changé (jamais depuis un processus de calcul forké), dans
+        """En fin de processus : les entrées, si elles ont changé (jamais depuis un processus de calcul), dans
         les bornes du fichier (`maximum` entrées, ≈ `octets` octets)."""
-        if not (self._modifiee or self._trop_grand) or self._entrees is None or os.getpid() != self._pid:
+        if (not (self._modifiee or self._trop_grand) or self._entrees is None or os.getpid() != self._pid
+                or _CALCUL):
             return
         fichier = self._fichier()
         if fichier is None:

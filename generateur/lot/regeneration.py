@@ -575,13 +575,15 @@ def chauffer(racine: Path) -> None:
 # Word) est prise au système puis rendue, ≈ 4 fois plus de défauts de page qu'un processus de calcul local ; sans
 # cette variable, les travailleurs allouent comme eux. Rien de ce qui est calculé ne change : le tableau de bord perd
 # le profil, ses courbes sont moins fines, un travailleur qui dépasse sa limite de mémoire est vu en une seconde au
-# plus.
+# plus. Enfin, chaque travailleur fait la chauffe d'un lot dès son démarrage (`travailleur_dask`), et non dans les
+# tâches du premier lot qu'il reçoit.
 REGLAGES_DASK = {
     "distributed.admin.tick.interval": "1s",
     "distributed.admin.system-monitor.interval": "5s",
     "distributed.worker.profile.enabled": False,
     "distributed.worker.memory.monitor-interval": "1s",
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    "distributed.worker.preload": ["generateur.lot.travailleur_dask"],
 }
 
 GROUPE_LOCAL = 16  # consultations par tâche au plus, processus locaux (voir `groupes`)

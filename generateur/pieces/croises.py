@@ -166,21 +166,22 @@ def _disque() -> cache.Memoire:
     return _DISQUE[0]
 
 
-# Processus qui a importé ce module. Les processus de calcul d'un lot (fork) ne se servent pas de la mémoire disque :
-# ils ne l'écrivent pas (`cache.Memoire.ecrire`), leur mémoire en RAM (`_TROUVES`) reprend déjà les textes communs
-# d'une consultation à l'autre, et l'hériter du processus principal coûtait ≈ 10 Mio par processus (1 000
-# consultations, 2 processus : plus gros processus 100 → 110 Mio) sans rien gagner en temps. Ni de la mémoire de la
+# Processus qui a importé ce module. Les processus de calcul d'un lot (fork, et travailleurs Dask :
+# `cache.calcul_seul`) ne se servent pas de la mémoire disque : ils ne l'écrivent pas (`cache.Memoire.ecrire`), leur
+# mémoire en RAM (`_TROUVES`) reprend déjà les textes communs d'une consultation à l'autre, et l'hériter du processus
+# principal coûtait ≈ 10 Mio par processus (1 000 consultations, 2 processus : plus gros processus 100 → 110 Mio)
+# sans rien gagner en temps. Ni de la mémoire de la
 # consultation (`cache.groupe`) : un essai sur le banc de 1 000, pas de gain visible, et 3 Mio de plus par processus
 # (une `Trouve` par correspondance reprise, au lieu du `re.Match` de la recherche).
 _PROCESSUS = os.getpid()
 
 
 def _chercher(motif: Motif | re.Pattern[str], texte: str) -> tuple[Trouve | re.Match[str], ...]:
-    """`motif.finditer(texte)` ; pour un `Motif`, hors d'un processus de calcul forké, repris de la mémoire disque ou
-    cherché puis gardé."""
+    """`motif.finditer(texte)` ; pour un `Motif`, hors d'un processus de calcul (forké, ou travailleur Dask), repris
+    de la mémoire disque ou cherché puis gardé."""
     if not isinstance(motif, Motif):
         return tuple(motif.finditer(texte))
-    if os.getpid() != _PROCESSUS:
+    if os.getpid() != _PROCESSUS or cache.calcul_seul():
         return tuple(motif.compile().finditer(texte))
     disque = _disque()
     deja: dict[str, Brut] | None = disque.lire(texte)
