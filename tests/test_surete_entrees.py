@@ -434,6 +434,39 @@ def test_messages_de_l_analyseur_en_francais(texte, attendu):
     assert attendu in str(exc.value) and "analyseur" not in str(exc.value), str(exc.value)
 
 
+def _commandes(groupe, chemin=()):
+    """Chemins de toutes les commandes de `dce` (« serveur », « cpv chercher »…)."""
+    import click
+
+    contexte = click.Context(groupe)
+    for nom in groupe.list_commands(contexte):  # commandes chargées à la demande : par l'interface de click
+        commande = groupe.get_command(contexte, nom)
+        yield (*chemin, nom)
+        if isinstance(commande, click.Group):
+            yield from _commandes(commande, (*chemin, nom))
+
+
+def test_aide_et_bornes_des_options_en_francais():
+    """L'aide de chaque commande ne montre ni type de valeur ni intervalle en anglais (« TEXT », « INTEGER RANGE »,
+    « x>=1 ») ; une valeur hors bornes est refusée en français."""
+    import re
+
+    chemins = list(_commandes(main))
+    assert ("serveur",) in chemins and ("cpv", "chercher") in chemins
+    anglais = re.compile(r"\b(?:TEXT|INTEGER|RANGE|FLOAT|BOOLEAN|required|default)\b|\bx[<>]=?|[<>]=?x\b")
+    aides = {}
+    for chemin in chemins:
+        resultat = CliRunner().invoke(main, [*chemin, "--help"], terminal_width=200)
+        assert resultat.exit_code == 0, (chemin, resultat.output)
+        assert not anglais.search(resultat.output), (chemin, anglais.search(resultat.output), resultat.output)
+        aides[chemin] = " ".join(resultat.output.split())
+    assert "--jobs N" in aides[("regenerer",)] and "[au moins 1]" in aides[("regenerer",)]
+    assert "--port ENTIER" in aides[("serveur",)] and "[défaut : 8000; de 0 à 65535]" in aides[("serveur",)]
+    assert "--hote TEXTE" in aides[("serveur",)]
+    resultat = CliRunner().invoke(main, ["serveur", "--port", "70000"])
+    assert resultat.exit_code == 2 and "70000 ne convient pas : de 0 à 65535 attendu." in resultat.output, resultat.output
+
+
 # --- 3. caractères de contrôle dans un intitulé ----------------------------------------------------------
 
 @pytest.mark.parametrize("caractere", ["\\v", "\\x01", "\\x7f", "\\f", "\\x85"])

@@ -38,7 +38,8 @@ TRADUCTIONS = {
     "{name} {filename!r} is not readable.": "{name} {filename!r} illisible.",
     "{name} {filename!r} is not writable.": "{name} {filename!r} non modifiable.",
     "{value!r} is not a valid {number_type}.": "{value!r} n'est pas un nombre valide.",
-    "{value} is not in the range {range}.": "{value} est hors de l'intervalle {range}.",
+    "{value} is not in the range {range}.": "{value} ne convient pas : {range} attendu.",
+    "required": "obligatoire",
     "file": "Fichier",
     "directory": "Dossier",
     "path": "Chemin",
@@ -57,6 +58,32 @@ def _ngettext(singulier: str, pluriel: str, n: int) -> str:
     return _(singulier if n == 1 else pluriel)
 
 
+# Nom d'un type de valeur, que l'aide montre en majuscules à côté d'une option sans `metavar` (« --hote TEXTE »).
+NOMS_DES_TYPES = {
+    click.types.StringParamType: "texte",
+    click.types.IntParamType: "entier",
+    click.types.IntRange: "entier",
+    click.types.FloatParamType: "nombre",
+    click.types.FloatRange: "nombre",
+    click.types.BoolParamType: "oui/non",
+}
+
+
+def _intervalle(self: click.types._NumberRangeBase) -> str:  # type: ignore[type-arg]
+    """Les valeurs admises d'une option numérique, dans l'aide (« [au moins 1] ») et dans l'erreur d'une valeur hors
+    bornes, au lieu de « x>=1 »."""
+    def borne(valeur: float, ouverte: bool) -> str:
+        return f"{valeur} {'exclu' if ouverte else 'inclus'}"
+
+    if self.min is None:
+        return f"{'moins de' if self.max_open else 'au plus'} {self.max}"
+    if self.max is None:
+        return f"{'plus de' if self.min_open else 'au moins'} {self.min}"
+    if not (self.min_open or self.max_open):
+        return f"de {self.min} à {self.max}"
+    return f"entre {borne(self.min, self.min_open)} et {borne(self.max, self.max_open)}"
+
+
 def installer() -> None:
     for module in (click.core, click.decorators, click.exceptions, click.formatting, click.parser, click.termui,
                    click.types):
@@ -64,6 +91,11 @@ def installer() -> None:
             module._ = _  # type: ignore[attr-defined]
         if hasattr(module, "ngettext"):
             module.ngettext = _ngettext  # type: ignore[attr-defined]
+    for genre, nom in NOMS_DES_TYPES.items():
+        genre.name = nom
+    base = getattr(click.types, "_NumberRangeBase", None)  # click 8 : seule source de « x>=1 »
+    if base is not None and hasattr(base, "_describe_range"):
+        base._describe_range = _intervalle  # type: ignore[method-assign]
 
 
 class _Formateur(click.formatting.HelpFormatter):
