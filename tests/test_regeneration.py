@@ -391,7 +391,7 @@ def test_groupes_des_processus_locaux():
 
 def test_groupes_d_un_executeur_fourni(lot):
     """Exécuteur fourni (Dask) dont les travailleurs sont donnés (`jobs`) : des tâches de 4 à 16 consultations, qui
-    raccourcissent vers la fin du lot (une tâche Dask coûte ≈ 18 ms de calcul) ; sans leur nombre, au moins
+    raccourcissent vers la fin du lot (une tâche Dask coûte ≈ 7 ms de calcul) ; sans leur nombre, au moins
     GROUPES_MIN tâches. `regenerer` soumet bien ces groupes-là."""
     taches = list(range(100))
     groupes = regeneration.groupes(taches, 2, fourni=True)
@@ -466,10 +466,10 @@ def test_cluster_dask(lot, monkeypatch):
             from generateur.donnees import cache
             from generateur.pieces import croises
 
-            return cache.calcul_seul(), len(croises._DISQUE)
+            return cache.principal(os.getpid()), len(croises._DISQUE)
 
         # comme un processus de calcul local : les contrôles croisés n'ont pas pris leur mémoire disque
-        assert list(client.run(memoires_du_travailleur).values()) == [(True, 0)] * 2
+        assert list(client.run(memoires_du_travailleur).values()) == [(False, 0)] * 2
     assert "2 modifiées" in resultat.output and "2 non concernées" in resultat.output and "0 en échec" in resultat.output
     bilan, = bilans
     statuts = {r.dossier: r.statut for r in bilan.consultations}

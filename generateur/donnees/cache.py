@@ -156,10 +156,11 @@ def geler_survivants() -> None:
 _CALCUL = False
 
 
-def calcul_seul() -> bool:
-    """Ce processus est-il un travailleur Dask (`devenir_travailleur`) ? Les processus de calcul locaux d'un lot
-    (fork) se reconnaissent à leur numéro de processus, autre que celui qui a créé les mémoires."""
-    return _CALCUL
+def principal(pid: int) -> bool:
+    """Ce processus est-il le processus `pid` (celui qui a créé une mémoire, importé un module), qui lit et écrit les
+    mémoires disque ? Non dans un processus de calcul d'un lot : forké du principal (autre numéro de processus) ou
+    travailleur Dask (`devenir_travailleur`)."""
+    return os.getpid() == pid and not _CALCUL
 
 
 def devenir_travailleur() -> None:
@@ -297,7 +298,7 @@ class Memoire:
             cles_valeurs = list(cles_valeurs)
             for cle, valeur in cles_valeurs:
                 groupe.garder(self.ident, cle, valeur)
-        if os.getpid() != self._pid or _CALCUL:
+        if not principal(self._pid):
             return
         entrees, servies = self.entrees(), self._servies
         for cle, valeur in cles_valeurs:
@@ -310,8 +311,7 @@ class Memoire:
     def enregistrer(self) -> None:
         """En fin de processus : les entrées, si elles ont changé (jamais depuis un processus de calcul), dans
         les bornes du fichier (`maximum` entrées, ≈ `octets` octets)."""
-        if (not (self._modifiee or self._trop_grand) or self._entrees is None or os.getpid() != self._pid
-                or _CALCUL):
+        if not (self._modifiee or self._trop_grand) or self._entrees is None or not principal(self._pid):
             return
         fichier = self._fichier()
         if fichier is None:

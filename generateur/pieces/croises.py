@@ -166,13 +166,13 @@ def _disque() -> cache.Memoire:
     return _DISQUE[0]
 
 
-# Processus qui a importé ce module. Les processus de calcul d'un lot (fork, et travailleurs Dask :
-# `cache.calcul_seul`) ne se servent pas de la mémoire disque : ils ne l'écrivent pas (`cache.Memoire.ecrire`), leur
+# Processus qui a importé ce module. Les processus de calcul d'un lot (forkés, et travailleurs Dask :
+# `cache.principal`) ne se servent pas de la mémoire disque : ils ne l'écrivent pas (`cache.Memoire.ecrire`), leur
 # mémoire en RAM (`_TROUVES`) reprend déjà les textes communs d'une consultation à l'autre, et l'hériter du processus
 # principal coûtait ≈ 10 Mio par processus (1 000 consultations, 2 processus : plus gros processus 100 → 110 Mio)
-# sans rien gagner en temps. Ni de la mémoire de la
-# consultation (`cache.groupe`) : un essai sur le banc de 1 000, pas de gain visible, et 3 Mio de plus par processus
-# (une `Trouve` par correspondance reprise, au lieu du `re.Match` de la recherche).
+# sans rien gagner en temps. Ni de la mémoire de la consultation (`cache.groupe`) : un essai sur le banc de 1 000, pas
+# de gain visible, et 3 Mio de plus par processus (une `Trouve` par correspondance reprise, au lieu du `re.Match` de la
+# recherche).
 _PROCESSUS = os.getpid()
 
 
@@ -181,7 +181,7 @@ def _chercher(motif: Motif | re.Pattern[str], texte: str) -> tuple[Trouve | re.M
     de la mémoire disque ou cherché puis gardé."""
     if not isinstance(motif, Motif):
         return tuple(motif.finditer(texte))
-    if os.getpid() != _PROCESSUS or cache.calcul_seul():
+    if not cache.principal(_PROCESSUS):
         return tuple(motif.compile().finditer(texte))
     disque = _disque()
     deja: dict[str, Brut] | None = disque.lire(texte)
