@@ -448,21 +448,28 @@ def _commandes(groupe, chemin=()):
 
 def test_aide_et_bornes_des_options_en_francais():
     """L'aide de chaque commande ne montre ni type de valeur ni intervalle en anglais (« TEXT », « INTEGER RANGE »,
-    « x>=1 ») ; une valeur hors bornes est refusée en français."""
+    « x>=1 »), ni, pour un groupe (« dce base », « dce utilisateur »…), « COMMAND [ARGS] » ; une valeur hors bornes
+    est refusée en français."""
     import re
 
     chemins = list(_commandes(main))
     assert ("serveur",) in chemins and ("cpv", "chercher") in chemins
-    anglais = re.compile(r"\b(?:TEXT|INTEGER|RANGE|FLOAT|BOOLEAN|required|default)\b|\bx[<>]=?|[<>]=?x\b")
-    aides = {}
+    anglais = re.compile(r"\b(?:TEXT|INTEGER|RANGE|FLOAT|BOOLEAN|COMMAND|ARGS|required|default)\b|\bx[<>]=?|[<>]=?x\b")
+    aides, brutes = {}, {}
     for chemin in chemins:
         resultat = CliRunner().invoke(main, [*chemin, "--help"], terminal_width=200)
         assert resultat.exit_code == 0, (chemin, resultat.output)
         assert not anglais.search(resultat.output), (chemin, anglais.search(resultat.output), resultat.output)
         aides[chemin] = " ".join(resultat.output.split())
+        brutes[chemin] = resultat.output
     assert "--jobs N" in aides[("regenerer",)] and "[au moins 1]" in aides[("regenerer",)]
-    assert "--port ENTIER" in aides[("serveur",)] and "[défaut : 8000; de 0 à 65535]" in aides[("serveur",)]
+    # espaces insécables avant « : » et « ; » (typographie française ; jamais en début de ligne quand l'aide se replie)
+    assert "--port ENTIER" in aides[("serveur",)] and "[défaut\u00a0: 8000\u00a0; de 0 à 65535]" in brutes[("serveur",)]
+    etroite = CliRunner().invoke(main, ["regenerer", "--help"], terminal_width=60).output
+    assert "(défaut\u00a0:" in etroite and "machine\u00a0; avec" in etroite, etroite
+    assert not re.search(r"^\s*[:;]", etroite, re.MULTILINE), etroite
     assert "--hote TEXTE" in aides[("serveur",)]
+    assert "base [OPTIONS] COMMANDE [ARGUMENTS]..." in aides[("base",)]
     resultat = CliRunner().invoke(main, ["serveur", "--port", "70000"])
     assert resultat.exit_code == 2 and "70000 ne convient pas : de 0 à 65535 attendu." in resultat.output, resultat.output
 

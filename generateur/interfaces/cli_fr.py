@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import click
 import click.core
 import click.decorators
@@ -84,6 +87,20 @@ def _intervalle(self: click.types._NumberRangeBase) -> str:  # type: ignore[type
     return f"entre {borne(self.min, self.min_open)} et {borne(self.max, self.max_open)}"
 
 
+_AIDE_DE_L_OPTION = click.Option.get_help_record
+
+
+def _aide_de_l_option(self: click.Option, ctx: click.Context) -> tuple[str, str] | None:
+    """L'aide d'une option, ses précisions entre crochets séparées par « ; » à la française (« [défaut : 8000 ; de 0
+    à 65535] ») : click les joint par « ; » sans espace avant (l'espace devient insécable, voir `_Formateur`)."""
+    aide = _AIDE_DE_L_OPTION(self, ctx)
+    if aide is None or not aide[1].endswith("]"):
+        return aide
+    specification, texte = aide
+    debut = texte.rfind("[")
+    return specification, texte[:debut] + texte[debut:].replace("; ", " ; ")
+
+
 def installer() -> None:
     for module in (click.core, click.decorators, click.exceptions, click.formatting, click.parser, click.termui,
                    click.types):
@@ -93,14 +110,30 @@ def installer() -> None:
             module.ngettext = _ngettext  # type: ignore[attr-defined]
     for genre, nom in NOMS_DES_TYPES.items():
         genre.name = nom
+    click.Option.get_help_record = _aide_de_l_option  # type: ignore[method-assign]
     base = getattr(click.types, "_NumberRangeBase", None)  # click 8 : seule source de « x>=1 »
     if base is not None and hasattr(base, "_describe_range"):
         base._describe_range = _intervalle  # type: ignore[method-assign]
 
 
+# Espaces de la typographie française, avant « : », « ; », « ! », « ? » et le guillemet fermant, après le guillemet
+# ouvrant : insécables dans l'aide, qui se replie à la largeur du terminal (aucune ligne ne commence par « : »)
+_INSECABLES = re.compile(r" (?=[:;!?»])|(?<=«) ")
+
+
+def _insecables(texte: str) -> str:
+    return _INSECABLES.sub("\u00a0", texte)
+
+
 class _Formateur(click.formatting.HelpFormatter):
     def write_heading(self, heading: str) -> None:
         self.write(f"{'':>{self.current_indent}}{heading} :\n")
+
+    def write_text(self, text: str) -> None:
+        super().write_text(_insecables(text))
+
+    def write_dl(self, rows: Any, *args: Any, **kwargs: Any) -> None:
+        super().write_dl([(terme, _insecables(aide)) for terme, aide in rows], *args, **kwargs)
 
 
 click.core.HelpFormatter = _Formateur  # type: ignore[attr-defined,misc]

@@ -109,7 +109,7 @@ def expliquer(ctx: click.Context, reponses: Path, droit_du: dt.date | None) -> N
     click.echo(explication.texte(resultat), nl=False)
 
 
-@main.group("questionnaire", subcommand_metavar="COMMANDE [ARGUMENTS]...")
+@main.group("questionnaire")
 def groupe_questionnaire() -> None:
     """Le questionnaire, définition unique du fichier de réponses."""
 

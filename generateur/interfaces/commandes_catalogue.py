@@ -15,7 +15,7 @@ from ..donnees.formats import pluriel
 from ..erreurs import ErreurDCE, ErreurDonnees, Probleme
 
 
-@main.group("catalogue", subcommand_metavar="COMMANDE [ARGUMENTS]...")
+@main.group("catalogue")
 def groupe_catalogue() -> None:
     """Outils du service juridique sur le catalogue de clauses."""
 

@@ -8,7 +8,7 @@ from ..donnees import cpv
 from .groupe import main
 
 
-@main.group("cpv", subcommand_metavar="COMMANDE [ARGUMENTS]...")
+@main.group("cpv")
 def groupe_cpv() -> None:
     """La nomenclature CPV 2008 (règlement (CE) n° 213/2008), avec ses libellés français."""
 

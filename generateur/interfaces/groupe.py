@@ -50,6 +50,11 @@ class Groupe(click.Group):
     autres commandes. L'aide et une commande inconnue (liste des commandes proches) les importent tous."""
 
     modules: dict[str, str] = {}
+    group_class = type  # ses sous-groupes (« dce base », « dce utilisateur »…) sont des Groupe, aide comprise
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("subcommand_metavar", "COMMANDE [ARGUMENTS]...")  # « COMMAND [ARGS]... » sinon
+        super().__init__(*args, **kwargs)
 
     def _importer(self, nom: str | None) -> None:
         from importlib import import_module
@@ -99,8 +104,7 @@ class Groupe(click.Group):
             ctx.exit(3)
 
 
-@click.group(cls=Groupe, context_settings=CONTEXTE, subcommand_metavar="COMMANDE [ARGUMENTS]...",
-             options_metavar="[OPTIONS]")
+@click.group(cls=Groupe, context_settings=CONTEXTE)
 @click.version_option(__version__, "-V", "--version", prog_name="dce", message="%(prog)s, version %(version)s")
 @click.option("--catalogue", "racine", type=click.Path(file_okay=False, path_type=Path), envvar="DCE_RACINE",
               help="Dossier du catalogue (catalogue.yaml, clauses/, modeles/, acheteurs/). Défaut : celui de l'installation.")
