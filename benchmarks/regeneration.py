@@ -444,9 +444,7 @@ def comparer_pandoc(n: int, dossier: Path, racine: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    from mesures import charge
-
-    from mesures import analyseur
+    from mesures import acceleration_machine, analyseur, charge
 
     parser = analyseur(__doc__)
     parser.add_argument("--n", type=int, action="append", help="taille(s) de lot (défaut : 100 et 1000)")
@@ -611,6 +609,8 @@ def main() -> None:
                   f"{p['dce_ms']:.0f} ms, pandoc {p['pandoc_ms']:.0f} ms ; temps total pandoc / dce = "
                   f"{p['rapport']:.1f}. Par consultation en ligne de commande : benchmarks/commande.py.")
         print("\n" + charge())
+        if args.jobs_min == 1 and args.jobs_max == 2:  # l'accélération du lot, à côté de celle de la machine
+            print(acceleration_machine())
 
 
 if __name__ == "__main__":
