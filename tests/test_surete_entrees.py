@@ -474,6 +474,28 @@ def test_aide_et_bornes_des_options_en_francais():
     assert resultat.exit_code == 2 and "70000 ne convient pas : de 0 à 65535 attendu." in resultat.output, resultat.output
 
 
+def test_erreurs_de_ligne_de_commande_en_francais(tmp_path):
+    """Une erreur de la ligne de commande nomme l'option, l'argument, la valeur ou le fichier entre guillemets
+    français, et propose les commandes ou options proches en français (« Vouliez-vous dire … ? »), jamais « Did you
+    mean » ni des apostrophes de Python."""
+    import re
+
+    attendus = {
+        ("generer",): "Argument manquant « REPONSES ».",
+        ("generr",): "Commande inconnue « generr ». Vouliez-vous dire « generer » ou « regenerer » ?",
+        ("regenerer", "--job", "2"): "Option inconnue « --job ». Vouliez-vous dire « --jobs » ?",
+        ("serveur", "--port", "abc"): "Valeur invalide pour « --port » : « abc » n'est pas un nombre valide.",
+        ("regenerer", "--jobs", "0"): "Valeur invalide pour « -j » / « --jobs » : 0 ne convient pas : au moins 1 attendu.",
+        ("generer", str(tmp_path / "absent.yaml")):
+            f"Valeur invalide pour « REPONSES » : Fichier « {tmp_path / 'absent.yaml'} » introuvable.",
+    }
+    for arguments, message in attendus.items():
+        resultat = CliRunner().invoke(main, list(arguments))
+        assert resultat.exit_code == 2, (arguments, resultat.output)
+        assert message in resultat.output, (arguments, resultat.output)
+        assert "Did you mean" not in resultat.output and not re.search(r"'[-\w/.]+'", resultat.output), resultat.output
+
+
 # --- 3. caractères de contrôle dans un intitulé ----------------------------------------------------------
 
 @pytest.mark.parametrize("caractere", ["\\v", "\\x01", "\\x7f", "\\f", "\\x85"])

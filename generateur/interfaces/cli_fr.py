@@ -30,17 +30,17 @@ TRADUCTIONS = {
     "Missing option": "Option manquante",
     "Missing parameter": "Paramètre manquant",
     "Missing command.": "Commande manquante.",
-    "No such command {name!r}.": "Commande inconnue {name!r}.",
-    "No such option {name!r}.": "Option inconnue {name!r}.",
-    "Option {name!r} does not take a value.": "L'option {name!r} ne prend pas de valeur.",
+    "No such command {name!r}.": "Commande inconnue « {name} ».",
+    "No such option {name!r}.": "Option inconnue « {name} ».",
+    "Option {name!r} does not take a value.": "L'option « {name} » ne prend pas de valeur.",
     "Try '{command} {option}' for help.": "Essayer « {command} {option} » pour l'aide.",
     "default: {default}": "défaut : {default}",
-    "{name} {filename!r} does not exist.": "{name} {filename!r} introuvable.",
-    "{name} {filename!r} is a directory.": "{name} {filename!r} est un dossier.",
-    "{name} {filename!r} is a file.": "{name} {filename!r} est un fichier.",
-    "{name} {filename!r} is not readable.": "{name} {filename!r} illisible.",
-    "{name} {filename!r} is not writable.": "{name} {filename!r} non modifiable.",
-    "{value!r} is not a valid {number_type}.": "{value!r} n'est pas un nombre valide.",
+    "{name} {filename!r} does not exist.": "{name} « {filename} » introuvable.",
+    "{name} {filename!r} is a directory.": "{name} « {filename} » est un dossier.",
+    "{name} {filename!r} is a file.": "{name} « {filename} » est un fichier.",
+    "{name} {filename!r} is not readable.": "{name} « {filename} » illisible.",
+    "{name} {filename!r} is not writable.": "{name} « {filename} » non modifiable.",
+    "{value!r} is not a valid {number_type}.": "« {value} » n'est pas un nombre valide.",
     "{value} is not in the range {range}.": "{value} ne convient pas : {range} attendu.",
     "required": "obligatoire",
     "file": "Fichier",
@@ -101,6 +101,24 @@ def _aide_de_l_option(self: click.Option, ctx: click.Context) -> tuple[str, str]
     return specification, texte[:debut] + texte[debut:].replace("; ", " ; ")
 
 
+def _guillemets(methode: Any) -> Any:
+    """`get_error_hint` d'un paramètre, qui le nomme dans une erreur (« Valeur invalide pour « -j » / « --jobs » ») :
+    entre guillemets français au lieu d'apostrophes."""
+    def nommer(self: click.Parameter, ctx: click.Context | None) -> str:
+        return re.sub(r"'([^']*)'", r"« \1 »", methode(self, ctx))
+
+    nommer.__wrapped__ = methode  # type: ignore[attr-defined]
+    return nommer
+
+
+def _possibilites(possibilites: list[str]) -> str:
+    """Les commandes ou options proches d'une inconnue, proposées à la suite de l'erreur (« Vouliez-vous dire
+    « generer » ou « regenerer » ? ») au lieu de « Did you mean one of: 'generer', 'regenerer'? »."""
+    noms = [f"« {p} »" for p in sorted(possibilites)]
+    liste = noms[0] if len(noms) == 1 else f"{', '.join(noms[:-1])} ou {noms[-1]}"
+    return f"Vouliez-vous dire {liste} ?"
+
+
 def installer() -> None:
     for module in (click.core, click.decorators, click.exceptions, click.formatting, click.parser, click.termui,
                    click.types):
@@ -111,6 +129,11 @@ def installer() -> None:
     for genre, nom in NOMS_DES_TYPES.items():
         genre.name = nom
     click.Option.get_help_record = _aide_de_l_option  # type: ignore[method-assign]
+    for classe in (click.Parameter, click.Option, click.Argument):
+        if "get_error_hint" in vars(classe) and not hasattr(vars(classe)["get_error_hint"], "__wrapped__"):
+            classe.get_error_hint = _guillemets(vars(classe)["get_error_hint"])  # type: ignore[method-assign]
+    if hasattr(click.exceptions, "_format_possibilities"):  # click 8 : seule source de « Did you mean »
+        click.exceptions._format_possibilities = _possibilites  # type: ignore[attr-defined]
     base = getattr(click.types, "_NumberRangeBase", None)  # click 8 : seule source de « x>=1 »
     if base is not None and hasattr(base, "_describe_range"):
         base._describe_range = _intervalle  # type: ignore[method-assign]
