@@ -454,7 +454,7 @@ def test_aide_et_bornes_des_options_en_francais():
 
     chemins = list(_commandes(main))
     assert ("serveur",) in chemins and ("cpv", "chercher") in chemins
-    anglais = re.compile(r"\b(?:TEXT|INTEGER|RANGE|FLOAT|BOOLEAN|COMMAND|ARGS|required|default)\b|\bx[<>]=?|[<>]=?x\b")
+    anglais = re.compile(r"\b(?:TEXT|INTEGER|RANGE|FLOAT|BOOLEAN|COMMAND|ARGS|required|default|env var)\b|\bx[<>]=?|[<>]=?x\b")
     aides, brutes = {}, {}
     for chemin in chemins:
         resultat = CliRunner().invoke(main, [*chemin, "--help"], terminal_width=200)
@@ -470,6 +470,7 @@ def test_aide_et_bornes_des_options_en_francais():
     assert not re.search(r"^\s*[:;]", etroite, re.MULTILINE), etroite
     assert "--hote TEXTE" in aides[("serveur",)]
     assert "base [OPTIONS] COMMANDE [ARGUMENTS]..." in aides[("base",)]
+    assert "[variable d'environnement : DCE_BASE ; défaut : sqlite:///equipe/dce.sqlite]" in aides[("utilisateur", "ajouter")]
     resultat = CliRunner().invoke(main, ["serveur", "--port", "70000"])
     assert resultat.exit_code == 2 and "70000 ne convient pas : de 0 à 65535 attendu." in resultat.output, resultat.output
 
@@ -486,6 +487,10 @@ def test_erreurs_de_ligne_de_commande_en_francais(tmp_path):
         ("regenerer", "--job", "2"): "Option inconnue « --job ». Vouliez-vous dire « --jobs » ?",
         ("serveur", "--port", "abc"): "Valeur invalide pour « --port » : « abc » n'est pas un nombre valide.",
         ("regenerer", "--jobs", "0"): "Valeur invalide pour « -j » / « --jobs » : 0 ne convient pas : au moins 1 attendu.",
+        ("serveur", "--port"): "L'option « --port » attend une valeur.",
+        ("utilisateur", "ajouter", "x", "--role", "chef"): "Valeur invalide pour « --role » : « chef » ne fait pas "
+                                                           "partie des valeurs possibles : « acheteur », « juriste », "
+                                                           "« administrateur ».",
         ("generer", str(tmp_path / "absent.yaml")):
             f"Valeur invalide pour « REPONSES » : Fichier « {tmp_path / 'absent.yaml'} » introuvable.",
     }

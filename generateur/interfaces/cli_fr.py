@@ -42,6 +42,31 @@ TRADUCTIONS = {
     "{name} {filename!r} is not writable.": "{name} « {filename} » non modifiable.",
     "{value!r} is not a valid {number_type}.": "« {value} » n'est pas un nombre valide.",
     "{value} is not in the range {range}.": "{value} ne convient pas : {range} attendu.",
+    "{name} {filename!r} is not executable.": "{name} « {filename} » non exécutable.",
+    "Could not open file {filename!r}: {message}": "Impossible d'ouvrir le fichier « {filename} » : {message}",
+    "Option {name!r} requires an argument.": "L'option « {name} » attend une valeur.",
+    "Option {name!r} requires {nargs} arguments.": "L'option « {name} » attend {nargs} valeurs.",
+    "Argument {name!r} takes {nargs} values.": "L'argument « {name} » attend {nargs} valeurs.",
+    "Takes {nargs} values but 1 was given.": "{nargs} valeurs attendues, 1 donnée.",
+    "Takes {nargs} values but {len} were given.": "{nargs} valeurs attendues, {len} données.",
+    "{len_type} values are required, but {len_value} was given.": "{len_type} valeurs attendues, {len_value} donnée.",
+    "{len_type} values are required, but {len_value} were given.":
+        "{len_type} valeurs attendues, {len_value} données.",
+    "{value!r} is not a valid boolean. Recognized values: {states}":
+        "« {value} » n'est pas une réponse oui / non. Valeurs reconnues : {states}",
+    "{value!r} is not a valid UUID.": "« {value} » n'est pas un identifiant UUID valide.",
+    "{value!r} does not match the format {format}.": "« {value} » ne suit pas le format {format}.",
+    "{value!r} does not match the formats {formats}.": "« {value} » ne suit aucun des formats {formats}.",
+    "Missing {param_type}": "Valeur manquante ({param_type})",
+    "env var: {var}": "variable d'environnement : {var}",
+    "Repeat for confirmation": "Confirmer",
+    "Error: The two entered values do not match.": "Erreur : les deux saisies diffèrent.",
+    "Error: invalid input": "Erreur : saisie invalide",
+    "Do you want to continue?": "Continuer ?",
+    "Confirm the action without prompting.": "Confirme l'action sans la demander.",
+    "Press any key to continue...": "Appuyer sur une touche pour continuer…",
+    "unknown error": "erreur inconnue",
+    "(dynamic)": "(calculé)",
     "required": "obligatoire",
     "file": "Fichier",
     "directory": "Dossier",
@@ -119,6 +144,13 @@ def _possibilites(possibilites: list[str]) -> str:
     return f"Vouliez-vous dire {liste} ?"
 
 
+def _choix_invalide(self: click.Choice, value: Any, ctx: click.Context | None) -> str:
+    """Une valeur hors de la liste d'une option à choix (« « chef » ne fait pas partie des valeurs possibles :
+    « acheteur », « juriste », « administrateur ». »)."""
+    valeurs = ", ".join(f"« {v} »" for v in self.choices)
+    return f"« {value} » ne fait pas partie des valeurs possibles : {valeurs}."
+
+
 def installer() -> None:
     for module in (click.core, click.decorators, click.exceptions, click.formatting, click.parser, click.termui,
                    click.types):
@@ -132,6 +164,8 @@ def installer() -> None:
     for classe in (click.Parameter, click.Option, click.Argument):
         if "get_error_hint" in vars(classe) and not hasattr(vars(classe)["get_error_hint"], "__wrapped__"):
             classe.get_error_hint = _guillemets(vars(classe)["get_error_hint"])  # type: ignore[method-assign]
+    if hasattr(click.Choice, "get_invalid_choice_message"):  # click ≥ 8.2
+        click.Choice.get_invalid_choice_message = _choix_invalide  # type: ignore[method-assign]
     if hasattr(click.exceptions, "_format_possibilities"):  # click 8 : seule source de « Did you mean »
         click.exceptions._format_possibilities = _possibilites  # type: ignore[attr-defined]
     base = getattr(click.types, "_NumberRangeBase", None)  # click 8 : seule source de « x>=1 »
