@@ -481,6 +481,8 @@ def test_erreurs_de_ligne_de_commande_en_francais(tmp_path):
     mean » ni des apostrophes de Python."""
     import re
 
+    import click
+
     attendus = {
         ("generer",): "Argument manquant « REPONSES ».",
         ("generr",): "Commande inconnue « generr ». Vouliez-vous dire « generer » ou « regenerer » ?",
@@ -494,6 +496,10 @@ def test_erreurs_de_ligne_de_commande_en_francais(tmp_path):
         ("generer", str(tmp_path / "absent.yaml")):
             f"Valeur invalide pour « REPONSES » : Fichier « {tmp_path / 'absent.yaml'} » introuvable.",
     }
+    # l'option --base montre sa variable d'environnement : une erreur la nommerait aussi
+    ajouter = main.get_command(click.Context(main), "utilisateur").get_command(click.Context(main), "ajouter")
+    base, = [p for p in ajouter.params if p.name == "url"]
+    assert base.get_error_hint(click.Context(ajouter)) == "« --base » (variable d'environnement : « DCE_BASE »)"
     for arguments, message in attendus.items():
         resultat = CliRunner().invoke(main, list(arguments))
         assert resultat.exit_code == 2, (arguments, resultat.output)

@@ -128,11 +128,12 @@ def _aide_de_l_option(self: click.Option, ctx: click.Context) -> tuple[str, str]
 
 def _guillemets(methode: Any) -> Any:
     """`get_error_hint` d'un paramètre, qui le nomme dans une erreur (« Valeur invalide pour « -j » / « --jobs » ») :
-    entre guillemets français au lieu d'apostrophes."""
+    entre guillemets français au lieu d'apostrophes, sa variable d'environnement en français (click l'écrit
+    « (env var: …) » sans passer par sa traduction)."""
     def nommer(self: click.Parameter, ctx: click.Context | None) -> str:
-        return re.sub(r"'([^']*)'", r"« \1 »", methode(self, ctx))
+        indice = re.sub(r"'([^']*)'", r"« \1 »", methode(self, ctx))
+        return indice.replace("(env var: ", "(variable d'environnement : ")
 
-    nommer.__wrapped__ = methode  # type: ignore[attr-defined]
     return nommer
 
 
@@ -162,7 +163,7 @@ def installer() -> None:
         genre.name = nom
     click.Option.get_help_record = _aide_de_l_option  # type: ignore[method-assign]
     for classe in (click.Parameter, click.Option, click.Argument):
-        if "get_error_hint" in vars(classe) and not hasattr(vars(classe)["get_error_hint"], "__wrapped__"):
+        if "get_error_hint" in vars(classe):  # chacune la sienne (Option et Argument remplacent celle de Parameter)
             classe.get_error_hint = _guillemets(vars(classe)["get_error_hint"])  # type: ignore[method-assign]
     if hasattr(click.Choice, "get_invalid_choice_message"):  # click ≥ 8.2
         click.Choice.get_invalid_choice_message = _choix_invalide  # type: ignore[method-assign]
