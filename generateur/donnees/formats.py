@@ -143,12 +143,12 @@ def _heure(heure: int, minute: int) -> str:
     return f"{heure}{INSECABLE}h{INSECABLE}{minute:02d}"
 
 
-def liste_fr(elements: Iterable[Any]) -> str:
-    """["a", "b", "c"] → « a, b et c »."""
+def liste_fr(elements: Iterable[Any], conjonction: str = "et") -> str:
+    """["a", "b", "c"] → « a, b et c » (« a, b ou c » avec la conjonction « ou »)."""
     elements = [str(e) for e in elements]
     if len(elements) <= 1:
         return "".join(elements)
-    return ", ".join(elements[:-1]) + " et " + elements[-1]
+    return f"{', '.join(elements[:-1])} {conjonction} {elements[-1]}"
 
 
 # Valeur d'un profil d'acheteur marquée « à compléter » : le texte entre ces deux caractères (zone d'usage

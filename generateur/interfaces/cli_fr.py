@@ -140,9 +140,9 @@ def _guillemets(methode: Any) -> Any:
 def _possibilites(possibilites: list[str]) -> str:
     """Les commandes ou options proches d'une inconnue, proposées à la suite de l'erreur (« Vouliez-vous dire
     « generer » ou « regenerer » ? ») au lieu de « Did you mean one of: 'generer', 'regenerer'? »."""
-    noms = [f"« {p} »" for p in sorted(possibilites)]
-    liste = noms[0] if len(noms) == 1 else f"{', '.join(noms[:-1])} ou {noms[-1]}"
-    return f"Vouliez-vous dire {liste} ?"
+    from ..donnees.formats import liste_fr  # seulement pour une erreur : pas au démarrage de chaque commande
+
+    return f"Vouliez-vous dire {liste_fr((f'« {p} »' for p in sorted(possibilites)), 'ou')} ?"
 
 
 def _choix_invalide(self: click.Choice, value: Any, ctx: click.Context | None) -> str:
